@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IInferenceVerifier} from "./IInferenceVerifier.sol";
+import {ModelId} from "../types/Ids.sol";
+
+/// @title ITeeVerifier
+/// @notice Verifies inference results signed (EIP-712) by an enclave key. An attestor registers each enclave key
+/// with the operator that runs it, its measurement and an expiry; governance (or the attestor) can revoke it.
+/// A result is accepted when its signer is a live enclave of the submitting node whose measurement the model
+/// version accepts in its TEE binding.
+/// @dev The signed struct names the escrow (`msg.sender` of `verify`), the job, the model version, the input and
+/// output hashes and the node; with the EIP-712 domain (chain id, this contract) a signature cannot be replayed
+/// across jobs, escrows, verifiers or chains.
+/// @dev Warning: the attestor is trusted to register only keys whose enclave attestation it checked. Until
+/// hardware attestation lands, development enclaves keep their key in an ordinary process: a development
+/// deployment's TEE mode proves nothing about confidentiality or integrity.
+interface ITeeVerifier is IInferenceVerifier {
+    /// @notice A registered enclave key.
+    struct Enclave {
+        address operator;
+        uint64 expiresAt;
+        bool revoked;
+        bytes32 measurement;
+    }
+
+    /// @notice Emitted when an enclave key is registered (or re-registered).
+    event EnclaveRegistered(address indexed signer, address indexed operator, bytes32 indexed measurement, uint64 expiresAt);
+
+    /// @notice Emitted when an enclave key is revoked.
+    event EnclaveRevoked(address indexed signer);
+
+    /// @notice The proof is not a 65-byte signature, or it does not recover to a key.
+    error TeeVerifierInvalidSignature();
+    /// @notice `signer` is not a registered enclave key.
+    error TeeVerifierUnknownEnclave(address signer);
+    /// @notice `signer`'s registration expired at `expiresAt`.
+    error TeeVerifierEnclaveExpired(address signer, uint64 expiresAt);
+    /// @notice `signer` has been revoked.
+    error TeeVerifierEnclaveRevoked(address signer);
+    /// @notice `signer` is registered to `operator`, not to the submitting `node`.
+    error TeeVerifierOperatorMismatch(address signer, address operator, address node);
+    /// @notice The model version does not accept enclaves with `measurement`.
+    error TeeVerifierMeasurementNotAccepted(ModelId modelId, uint32 version, bytes32 measurement);
+    /// @notice A registration is malformed: zero signer, operator or measurement, or an expiry in the past or
+    /// beyond `maxExpiresAt`.
+    error TeeVerifierInvalidEnclave(address signer, address operator, bytes32 measurement, uint64 expiresAt, uint64 maxExpiresAt);
+
+    /// @notice Registers `signer` as an enclave key run by `operator`, with `measurement`, until `expiresAt`.
+    /// Only the attestor role.
+    function registerEnclave(address signer, address operator, bytes32 measurement, uint64 expiresAt) external;
+
+    /// @notice Revokes `signer` for good. Only governance or the attestor role.
+    function revokeEnclave(address signer) external;
+
+    /// @notice A registered enclave (all zero if unknown).
+    function enclaveOf(address signer) external view returns (Enclave memory);
+
+    /// @notice The EIP-712 digest an enclave signs for `claim` submitted through `escrow`.
+    function resultDigest(InferenceClaim calldata claim, address escrow) external view returns (bytes32);
+}

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {INodeStaking} from "../interfaces/INodeStaking.sol";
+import {IStakeLocker} from "../interfaces/IStakeLocker.sol";
+
+/// @title MockStakeLocker
+/// @notice Test-only stake locker: locks arbitrary amounts and forwards slashes, so NodeStaking's locking and
+/// slashing arithmetic can be tested without a job.
+contract MockStakeLocker is IStakeLocker {
+    INodeStaking public immutable staking;
+    mapping(address => uint256) public lockedStake;
+
+    constructor(INodeStaking staking_) {
+        staking = staking_;
+    }
+
+    function setLocked(address operator, uint256 amount) external {
+        lockedStake[operator] = amount;
+    }
+
+    function slash(address operator, uint256 amount) external returns (uint256) {
+        return staking.slash(operator, amount);
+    }
+}

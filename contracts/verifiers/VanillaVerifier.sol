@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
+import {Mode, ModesLib} from "../types/Ids.sol";
+
+/// @title VanillaVerifier
+/// @notice The vanilla mode: no proof. Every well-formed result passes; trust comes from the nodes' stake and,
+/// for redundant jobs, from agreement among independent nodes (commit-reveal and majority in the escrow).
+/// @dev Warning: a vanilla job with redundancy 1 is backed by one node's stake only; nothing checks its output.
+contract VanillaVerifier is IInferenceVerifier {
+    /// @inheritdoc IInferenceVerifier
+    function mode() external pure returns (Mode) {
+        return ModesLib.VANILLA;
+    }
+
+    /// @inheritdoc IInferenceVerifier
+    function verify(InferenceClaim calldata, bytes calldata) external pure {}
+}

@@ -1,0 +1,316 @@
+/**
+ * Deploys the whole protocol: token (a development token on local chains), timelock, registry, staking,
+ * escrow, verifiers and an example consumer; wires them; hands governance to the timelock; and records the
+ * result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
+ * reuses every contract whose code is still there and redoes only the missing steps.
+ *
+ * The test fixtures call this same function, so the production deploy path is the tested one.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import type { Signer } from "ethers";
+import {
+  ExampleConsumer__factory,
+  JobEscrow__factory,
+  ModelRegistry__factory,
+  NodeStaking__factory,
+  TeeVerifier__factory,
+  TestToken__factory,
+  TimelockController__factory,
+  VanillaVerifier__factory,
+  type ExampleConsumer,
+  type JobEscrow,
+  type ModelRegistry,
+  type NodeStaking,
+  type TeeVerifier,
+  type TestToken,
+  type TimelockController,
+  type VanillaVerifier,
+} from "../typechain-types";
+import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
+import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
+
+export const MODE = { VANILLA: 0, TEE: 1, ZK: 2 } as const;
+
+/** Chains on which a development token may be deployed when no token address is given. */
+const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
+
+export interface DeployOptions {
+  /** Address of the ERC-20 used for fees and stake. Required on non-local chains. */
+  token?: string;
+  /** Receives protocol fees and slash remainders. Defaults to the timelock. */
+  treasury?: string;
+  /** Can pause new requests and register enclave keys. Defaults to the deployer. */
+  guardian?: string;
+  /** Proposes governance operations to the timelock. Defaults to the deployer. */
+  governor?: string;
+  /** Timelock delay in seconds. */
+  timelockDelay?: number;
+  staking?: Partial<INodeStaking.ParametersStruct>;
+  escrow?: Partial<IJobEscrow.ParametersStruct>;
+  /** Write `deployments/<network>.json` and reuse what it records. Off for the in-process network. */
+  persist?: boolean;
+  /** Directory of deployment records. */
+  deploymentsDir?: string;
+  log?: (message: string) => void;
+}
+
+export interface ContractRecord {
+  address: string;
+  args: unknown[];
+  block: number;
+}
+
+export interface DeploymentRecord {
+  network: string;
+  chainId: number;
+  startBlock: number;
+  deployer: string;
+  contracts: Record<ContractName, ContractRecord>;
+}
+
+export type ContractName =
+  | "token"
+  | "timelock"
+  | "registry"
+  | "staking"
+  | "escrow"
+  | "vanillaVerifier"
+  | "teeVerifier"
+  | "exampleConsumer";
+
+export interface System {
+  record: DeploymentRecord;
+  token: TestToken;
+  timelock: TimelockController;
+  registry: ModelRegistry;
+  staking: NodeStaking;
+  escrow: JobEscrow;
+  vanillaVerifier: VanillaVerifier;
+  teeVerifier: TeeVerifier;
+  exampleConsumer: ExampleConsumer;
+}
+
+export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
+  minimumStake: 100n * 10n ** 18n,
+  thawingPeriod: 7 * 24 * 3600,
+  maxSlashBps: 10_000,
+};
+
+export const DEFAULT_ESCROW_PARAMETERS: IJobEscrow.ParametersStruct = {
+  minCollateral: 10n ** 18n,
+  protocolFeeBps: 500,
+  slashBeneficiaryBps: 5_000,
+  minDuration: 30,
+  maxDuration: 30 * 24 * 3600,
+  revealPeriod: 600,
+  maxCallbackGas: 500_000,
+};
+
+/** Raised when a deployment cannot proceed; the message says what to change. */
+export class DeployError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DeployError";
+  }
+}
+
+/** Deploys (or completes) the system on `hre.network`. */
+export async function deploySystem(hre: HardhatRuntimeEnvironment, options: DeployOptions = {}): Promise<System> {
+  const log = options.log ?? (() => undefined);
+  const [deployer] = await hre.ethers.getSigners();
+  if (deployer === undefined) {
+    throw new DeployError(`network "${hre.network.name}" has no deployer account: set DEPLOYER_KEY`);
+  }
+  const chainId = (await hre.ethers.provider.getNetwork()).chainId;
+  const persist = options.persist ?? hre.network.name !== "hardhat";
+  const file = path.join(options.deploymentsDir ?? path.join(hre.config.paths.root, "deployments"), `${hre.network.name}.json`);
+  const previous = persist ? await loadRecord(hre, file, chainId) : undefined;
+  const deployerAddress = await deployer.getAddress();
+  const guardian = options.guardian ?? deployerAddress;
+  const governor = options.governor ?? deployerAddress;
+  const contracts = {} as Record<ContractName, ContractRecord>;
+
+  async function ensure(name: ContractName, deploy: () => Promise<{ address: string; args: unknown[]; block: number }>) {
+    const old = previous?.contracts[name];
+    if (old !== undefined) {
+      log(`reusing ${name} at ${old.address}`);
+      contracts[name] = old;
+      return old.address;
+    }
+    const created = await deploy();
+    log(`deployed ${name} at ${created.address} (block ${created.block})`);
+    contracts[name] = created;
+    if (persist) saveRecord(file, record());
+    return created.address;
+  }
+
+  function record(): DeploymentRecord {
+    const blocks = Object.values(contracts).map((c) => c.block);
+    return {
+      network: hre.network.name,
+      chainId: Number(chainId),
+      startBlock: blocks.length > 0 ? Math.min(...blocks) : 0,
+      deployer: deployerAddress,
+      contracts,
+    };
+  }
+
+  const tokenAddress = await ensure("token", async () => {
+    if (options.token !== undefined) {
+      if (!hre.ethers.isAddress(options.token)) throw new DeployError(`TOKEN_ADDRESS "${options.token}" is not an address`);
+      if ((await hre.ethers.provider.getCode(options.token)) === "0x") {
+        throw new DeployError(`TOKEN_ADDRESS ${options.token} has no code on chain ${chainId}`);
+      }
+      return { address: options.token, args: [], block: await hre.ethers.provider.getBlockNumber() };
+    }
+    if (!LOCAL_CHAIN_IDS.has(chainId)) {
+      throw new DeployError(`chain ${chainId} is not a local chain: set TOKEN_ADDRESS to the ERC-20 to use for fees and stake`);
+    }
+    return deployContract(new TestToken__factory(deployer), []);
+  });
+
+  const delay = options.timelockDelay ?? (LOCAL_CHAIN_IDS.has(chainId) ? 60 : 2 * 24 * 3600);
+  const timelockAddress = await ensure("timelock", () =>
+    deployContract(new TimelockController__factory(deployer), [delay, [governor], [hre.ethers.ZeroAddress], hre.ethers.ZeroAddress]),
+  );
+  const treasury = options.treasury ?? timelockAddress;
+  const registryAddress = await ensure("registry", () => deployContract(new ModelRegistry__factory(deployer), []));
+  const stakingParameters = { ...DEFAULT_STAKING_PARAMETERS, ...options.staking };
+  const stakingAddress = await ensure("staking", () =>
+    deployContract(new NodeStaking__factory(deployer), [tokenAddress, deployerAddress, stakingParameters]),
+  );
+  const escrowParameters = { ...DEFAULT_ESCROW_PARAMETERS, ...options.escrow };
+  const escrowAddress = await ensure("escrow", () =>
+    deployContract(new JobEscrow__factory(deployer), [registryAddress, stakingAddress, treasury, deployerAddress, escrowParameters]),
+  );
+  const vanillaAddress = await ensure("vanillaVerifier", () => deployContract(new VanillaVerifier__factory(deployer), []));
+  const teeAddress = await ensure("teeVerifier", () =>
+    deployContract(new TeeVerifier__factory(deployer), [registryAddress, deployerAddress, guardian]),
+  );
+  const consumerAddress = await ensure("exampleConsumer", () =>
+    deployContract(new ExampleConsumer__factory(deployer), [escrowAddress]),
+  );
+
+  const system: System = {
+    record: record(),
+    token: TestToken__factory.connect(tokenAddress, deployer),
+    timelock: TimelockController__factory.connect(timelockAddress, deployer),
+    registry: ModelRegistry__factory.connect(registryAddress, deployer),
+    staking: NodeStaking__factory.connect(stakingAddress, deployer),
+    escrow: JobEscrow__factory.connect(escrowAddress, deployer),
+    vanillaVerifier: VanillaVerifier__factory.connect(vanillaAddress, deployer),
+    teeVerifier: TeeVerifier__factory.connect(teeAddress, deployer),
+    exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
+  };
+  await wire(system, deployer, guardian, log);
+  await handOver(system, deployer, log);
+  if (persist) saveRecord(file, system.record);
+  return system;
+}
+
+/** Connects the contracts; each step is skipped when already done, so a re-run is safe. */
+async function wire(system: System, deployer: Signer, guardian: string, log: (m: string) => void): Promise<void> {
+  const { staking, escrow } = system;
+  const escrowAddress = await escrow.getAddress();
+  if (!(await staking.stakeLockers()).includes(escrowAddress)) {
+    await requireAdmin(staking, deployer, "staking.addStakeLocker(escrow)");
+    await (await staking.addStakeLocker(escrowAddress)).wait();
+    log("staking: escrow registered as stake locker");
+  }
+  for (const [mode, verifier] of [
+    [MODE.VANILLA, system.vanillaVerifier],
+    [MODE.TEE, system.teeVerifier],
+  ] as const) {
+    const address = await verifier.getAddress();
+    if ((await escrow.verifierOf(mode)) !== address) {
+      await requireAdmin(escrow, deployer, `escrow.setVerifier(${mode})`);
+      await (await escrow.setVerifier(mode, address)).wait();
+      log(`escrow: verifier of mode ${mode} set to ${address}`);
+    }
+  }
+  const pauser = await escrow.PAUSER_ROLE();
+  if (!(await escrow.hasRole(pauser, guardian))) {
+    await requireAdmin(escrow, deployer, "escrow.grantRole(PAUSER_ROLE, guardian)");
+    await (await escrow.grantRole(pauser, guardian)).wait();
+    log(`escrow: pauser role granted to ${guardian}`);
+  }
+}
+
+/** Makes the timelock the only admin of every governed contract. */
+async function handOver(system: System, deployer: Signer, log: (m: string) => void): Promise<void> {
+  const timelock = await system.timelock.getAddress();
+  const me = await deployer.getAddress();
+  for (const [name, contract] of [
+    ["staking", system.staking],
+    ["escrow", system.escrow],
+    ["teeVerifier", system.teeVerifier],
+  ] as const) {
+    const admin = await contract.DEFAULT_ADMIN_ROLE();
+    if (!(await contract.hasRole(admin, timelock))) {
+      await (await contract.grantRole(admin, timelock)).wait();
+      log(`${name}: admin role granted to the timelock`);
+    }
+    if (await contract.hasRole(admin, me)) {
+      await (await contract.renounceRole(admin, me)).wait();
+      log(`${name}: deployer renounced its admin role`);
+    }
+  }
+}
+
+interface AdminContract {
+  DEFAULT_ADMIN_ROLE(): Promise<string>;
+  hasRole(role: string, account: string): Promise<boolean>;
+}
+
+async function requireAdmin(contract: AdminContract, deployer: Signer, step: string): Promise<void> {
+  const me = await deployer.getAddress();
+  if (!(await contract.hasRole(await contract.DEFAULT_ADMIN_ROLE(), me))) {
+    throw new DeployError(`step "${step}" is missing and the deployer ${me} is no longer admin: propose it through the timelock`);
+  }
+}
+
+interface Factory {
+  deploy(...args: never[]): Promise<{ waitForDeployment(): Promise<unknown>; getAddress(): Promise<string>; deploymentTransaction(): { wait(): Promise<{ blockNumber: number } | null> } | null }>;
+}
+
+async function deployContract(factory: Factory, args: unknown[]): Promise<ContractRecord> {
+  const contract = await factory.deploy(...(args as never[]));
+  const receipt = await contract.deploymentTransaction()?.wait();
+  await contract.waitForDeployment();
+  return { address: await contract.getAddress(), args: args.map(jsonSafe), block: receipt?.blockNumber ?? 0 };
+}
+
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
+  }
+  return value;
+}
+
+/** Reads a previous record, keeping only contracts whose code is still on chain. */
+async function loadRecord(hre: HardhatRuntimeEnvironment, file: string, chainId: bigint): Promise<DeploymentRecord | undefined> {
+  if (!existsSync(file)) return undefined;
+  let record: DeploymentRecord;
+  try {
+    record = JSON.parse(readFileSync(file, "utf8")) as DeploymentRecord;
+  } catch (cause) {
+    throw new DeployError(`${file} is not valid JSON: fix or delete it`, { cause });
+  }
+  if (BigInt(record.chainId) !== chainId) {
+    throw new DeployError(`${file} records chain ${record.chainId} but the network is chain ${chainId}: delete it or pick the right network`);
+  }
+  const live = {} as Record<ContractName, ContractRecord>;
+  for (const [name, contract] of Object.entries(record.contracts) as [ContractName, ContractRecord][]) {
+    if ((await hre.ethers.provider.getCode(contract.address)) !== "0x") live[name] = contract;
+  }
+  return { ...record, contracts: live };
+}
+
+function saveRecord(file: string, record: DeploymentRecord): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+}

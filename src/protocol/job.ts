@@ -1,0 +1,83 @@
+import { AbiCoder, keccak256, type Log, type TransactionReceipt } from "ethers";
+import type { IJobEscrow, JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
+
+/** A job's terms as the escrow hashes them (`IJobEscrow.Job`), with plain TypeScript values. */
+export interface Job {
+  id: bigint;
+  requester: string;
+  modelId: bigint;
+  version: bigint;
+  mode: bigint;
+  redundancy: bigint;
+  deadline: bigint;
+  revealDeadline: bigint;
+  inputHash: string;
+  modelOwner: string;
+  verifier: string;
+  modelFee: bigint;
+  feePerNode: bigint;
+  protocolFee: bigint;
+  collateral: bigint;
+  callback: string;
+  callbackGasLimit: bigint;
+}
+
+/** A `JobRequested` event, decoded. */
+export interface RequestedJob {
+  job: Job;
+  input: string;
+  inputUri: string;
+}
+
+/** Converts the decoded `Job` tuple of an event or call into plain values. */
+export function toJob(value: IJobEscrow.JobStructOutput): Job {
+  return {
+    id: value.id,
+    requester: value.requester,
+    modelId: value.modelId,
+    version: value.version,
+    mode: value.mode,
+    redundancy: value.redundancy,
+    deadline: value.deadline,
+    revealDeadline: value.revealDeadline,
+    inputHash: value.inputHash,
+    modelOwner: value.modelOwner,
+    verifier: value.verifier,
+    modelFee: value.modelFee,
+    feePerNode: value.feePerNode,
+    protocolFee: value.protocolFee,
+    collateral: value.collateral,
+    callback: value.callback,
+    callbackGasLimit: value.callbackGasLimit,
+  };
+}
+
+/** Everything a job escrows: model price, every node's fee and the protocol fee. */
+export function jobTotal(job: Job): bigint {
+  return job.modelFee + job.feePerNode * job.redundancy + job.protocolFee;
+}
+
+/** Finds and decodes every `JobRequested` event in a receipt. */
+export function requestedJobs(escrow: JobEscrow, receipt: TransactionReceipt | null): RequestedJob[] {
+  if (receipt === null) return [];
+  const jobs: RequestedJob[] = [];
+  for (const log of receipt.logs as Log[]) {
+    const parsed = escrow.interface.parseLog(log);
+    if (parsed?.name !== "JobRequested") continue;
+    jobs.push({ job: toJob(parsed.args.job as IJobEscrow.JobStructOutput), input: parsed.args.input as string, inputUri: parsed.args.inputUri as string });
+  }
+  return jobs;
+}
+
+const JOB_TUPLE =
+  "tuple(uint64 id,address requester,uint64 modelId,uint32 version,uint8 mode,uint8 redundancy,uint64 deadline,uint64 revealDeadline,bytes32 inputHash,address modelOwner,address verifier,uint96 modelFee,uint96 feePerNode,uint96 protocolFee,uint96 collateral,address callback,uint32 callbackGasLimit)";
+
+/** The hash under which the escrow stores a job's terms (`keccak256(abi.encode(job))`). */
+export function hashJob(job: Job): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode([JOB_TUPLE], [job]));
+}
+
+/** The commitment a node sends for a redundant job: `keccak256(abi.encode(jobId, node, keccak256(output), salt))`. */
+export function resultCommitment(jobId: bigint, node: string, output: string | Uint8Array, salt: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["uint64", "address", "bytes32", "bytes32"], [jobId, node, keccak256(output), salt]));
+}

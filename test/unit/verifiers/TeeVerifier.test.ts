@@ -1,0 +1,148 @@
+import { expect } from "chai";
+import hre from "hardhat";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { keccak256, toUtf8Bytes, Wallet } from "ethers";
+import { governance, loadSystem, MEASUREMENT, requestJob, teeProof, type Fixture } from "../../fixtures/system";
+import { Mode } from "../../../src/protocol/modes";
+import type { Job } from "../../../src/protocol/job";
+
+async function claimedTeeJob(fx: Fixture): Promise<Job> {
+  const job = await requestJob(fx, { mode: Mode.Tee });
+  await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
+  return job;
+}
+
+describe("TeeVerifier", () => {
+  describe("verify", () => {
+    it("reverts with TeeVerifierInvalidSignature for a proof that is not a signature", async () => {
+      const fx = await loadSystem();
+      const job = await claimedTeeJob(fx);
+      for (const proof of ["0x", "0x1234", `0x${"00".repeat(65)}`]) {
+        await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", proof)).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidSignature");
+      }
+    });
+
+    it("reverts with TeeVerifierUnknownEnclave for an unregistered key", async () => {
+      const fx = await loadSystem();
+      const job = await claimedTeeJob(fx);
+      const rogue = Wallet.createRandom();
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: rogue })))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierUnknownEnclave")
+        .withArgs(rogue.address);
+    });
+
+    it("reverts with TeeVerifierEnclaveExpired after the registration's expiry", async () => {
+      const fx = await loadSystem();
+      const job = await claimedTeeJob(fx);
+      const expiresAt = BigInt(await time.latest()) + 100n;
+      await fx.system.teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt);
+      await time.increaseTo(expiresAt);
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01")))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveExpired")
+        .withArgs(fx.enclave.address, expiresAt);
+    });
+
+    it("reverts with TeeVerifierEnclaveRevoked after revocation, and a revoked key cannot be registered again", async () => {
+      const fx = await loadSystem();
+      const job = await claimedTeeJob(fx);
+      await expect(fx.system.teeVerifier.revokeEnclave(fx.enclave.address)).to.emit(fx.system.teeVerifier, "EnclaveRevoked").withArgs(fx.enclave.address);
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01")))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveRevoked")
+        .withArgs(fx.enclave.address);
+      const expiresAt = BigInt(await time.latest()) + 100n;
+      await expect(fx.system.teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveRevoked")
+        .withArgs(fx.enclave.address);
+    });
+
+    it("reverts with TeeVerifierOperatorMismatch when another node submits the enclave's signature", async () => {
+      const fx = await loadSystem();
+      const job = await requestJob(fx, { mode: Mode.Tee });
+      const thief = fx.nodes[1]!;
+      await fx.system.escrow.connect(thief).claimSlot(job);
+      await expect(fx.system.escrow.connect(thief).submit(job, "0x01", await teeProof(fx, job, "0x01", { node: thief.address })))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierOperatorMismatch")
+        .withArgs(fx.enclave.address, fx.nodes[0]!.address, thief.address);
+    });
+
+    it("reverts with TeeVerifierMeasurementNotAccepted when the version does not accept the enclave", async () => {
+      const fx = await loadSystem();
+      const job = await claimedTeeJob(fx);
+      const other = keccak256(toUtf8Bytes("other measurement"));
+      await fx.system.teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, other, BigInt(await time.latest()) + 100n);
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01")))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementNotAccepted")
+        .withArgs(1n, 1n, other);
+    });
+
+    it("binds the signature to the escrow: a digest for another escrow recovers another key", async () => {
+      const fx = await loadSystem();
+      const job = await claimedTeeJob(fx);
+      const proof = await teeProof(fx, job, "0x01", { escrow: fx.other.address });
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", proof)).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierUnknownEnclave");
+    });
+  });
+
+  describe("registerEnclave", () => {
+    it("registers a key with its operator, measurement and expiry and emits EnclaveRegistered", async () => {
+      const fx = await loadSystem();
+      const key = Wallet.createRandom().address;
+      const expiresAt = BigInt(await time.latest()) + 1000n;
+      await expect(fx.system.teeVerifier.registerEnclave(key, fx.nodes[1]!.address, MEASUREMENT, expiresAt))
+        .to.emit(fx.system.teeVerifier, "EnclaveRegistered")
+        .withArgs(key, fx.nodes[1]!.address, MEASUREMENT, expiresAt);
+      const enclave = await fx.system.teeVerifier.enclaveOf(key);
+      expect([enclave.operator, enclave.expiresAt, enclave.revoked, enclave.measurement]).to.deep.equal([fx.nodes[1]!.address, expiresAt, false, MEASUREMENT]);
+    });
+
+    it("reverts with TeeVerifierInvalidEnclave for zero fields or an expiry out of range", async () => {
+      const fx = await loadSystem();
+      const key = Wallet.createRandom().address;
+      const node = fx.nodes[1]!.address;
+      const zero = hre.ethers.ZeroAddress;
+      const ttl = 30n * 24n * 3600n;
+      const cases: ((now: bigint) => [string, string, string, bigint])[] = [
+        (now) => [zero, node, MEASUREMENT, now + 10n],
+        (now) => [key, zero, MEASUREMENT, now + 10n],
+        (now) => [key, node, hre.ethers.ZeroHash, now + 10n],
+        (now) => [key, node, MEASUREMENT, now],
+        (now) => [key, node, MEASUREMENT, now + ttl + 1n],
+      ];
+      for (const make of cases) {
+        const now = BigInt(await time.latest()) + 10n;
+        await time.setNextBlockTimestamp(now);
+        const [signer, operator, measurement, expiresAt] = make(now);
+        await expect(fx.system.teeVerifier.registerEnclave(signer, operator, measurement, expiresAt))
+          .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidEnclave")
+          .withArgs(signer, operator, measurement, expiresAt, now + ttl);
+      }
+    });
+
+    it("is for the attestor only; revocation for the attestor or governance", async () => {
+      const fx = await loadSystem();
+      const role = await fx.system.teeVerifier.ATTESTOR_ROLE();
+      await expect(fx.system.teeVerifier.connect(fx.other).registerEnclave(fx.other.address, fx.other.address, MEASUREMENT, BigInt(await time.latest()) + 100n))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "AccessControlUnauthorizedAccount")
+        .withArgs(fx.other.address, role);
+      await expect(fx.system.teeVerifier.connect(fx.other).revokeEnclave(fx.enclave.address))
+        .to.be.revertedWithCustomError(fx.system.teeVerifier, "AccessControlUnauthorizedAccount")
+        .withArgs(fx.other.address, role);
+      await expect(fx.system.teeVerifier.revokeEnclave(fx.other.address)).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierUnknownEnclave").withArgs(fx.other.address);
+      await governance(fx, fx.system.teeVerifier, fx.system.teeVerifier.interface.encodeFunctionData("revokeEnclave", [fx.enclave.address]));
+      expect((await fx.system.teeVerifier.enclaveOf(fx.enclave.address)).revoked).to.equal(true);
+    });
+  });
+
+  it("exposes its mode and the EIP-712 digest nodes sign", async () => {
+    const fx = await loadSystem();
+    expect(await fx.system.teeVerifier.mode()).to.equal(BigInt(Mode.Tee));
+    expect(await fx.system.vanillaVerifier.mode()).to.equal(BigInt(Mode.Vanilla));
+    const claim = { jobId: 1n, modelId: 1n, version: 1n, inputHash: MEASUREMENT, outputHash: MEASUREMENT, node: fx.nodes[0]!.address };
+    const { chainId } = await hre.ethers.provider.getNetwork();
+    const { TypedDataEncoder } = await import("ethers");
+    const { INFERENCE_RESULT_TYPES, teeDomain } = await import("../../../src/protocol/tee");
+    const escrow = await fx.system.escrow.getAddress();
+    const expected = TypedDataEncoder.hash(teeDomain(chainId, await fx.system.teeVerifier.getAddress()), INFERENCE_RESULT_TYPES, { ...claim, escrow });
+    expect(await fx.system.teeVerifier.resultDigest(claim, escrow)).to.equal(expected);
+  });
+});
