@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { deploySystem, DeployError, type DeploymentRecord } from "../../deploy/system";
+import { expectRejection } from "../fixtures/assert";
 
 describe("deploySystem", () => {
   it("writes the deployment record and is idempotent on re-run", async () => {
@@ -24,13 +25,13 @@ describe("deploySystem", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "deployments-"));
     const file = path.join(dir, `${hre.network.name}.json`);
     writeFileSync(file, JSON.stringify({ chainId: 5, contracts: {} }));
-    await expect(deploySystem(hre, { persist: true, deploymentsDir: dir })).to.be.rejectedWith(DeployError, /records chain 5 but the network is chain 31337/);
+    await expectRejection(deploySystem(hre, { persist: true, deploymentsDir: dir }), DeployError, /records chain 5 but the network is chain 31337/);
     writeFileSync(file, "{not json");
-    await expect(deploySystem(hre, { persist: true, deploymentsDir: dir })).to.be.rejectedWith(DeployError, /is not valid JSON/);
+    await expectRejection(deploySystem(hre, { persist: true, deploymentsDir: dir }), DeployError, /is not valid JSON/);
   });
 
   it("refuses a token address without code", async () => {
-    await expect(deploySystem(hre, { persist: false, token: "0x000000000000000000000000000000000000dEaD" })).to.be.rejectedWith(DeployError, /has no code/);
-    await expect(deploySystem(hre, { persist: false, token: "not-an-address" })).to.be.rejectedWith(DeployError, /is not an address/);
+    await expectRejection(deploySystem(hre, { persist: false, token: "0x000000000000000000000000000000000000dEaD" }), DeployError, /has no code/);
+    await expectRejection(deploySystem(hre, { persist: false, token: "not-an-address" }), DeployError, /is not an address/);
   });
 });

@@ -1,0 +1,129 @@
+import { hexlify, keccak256, toUtf8Bytes, type Signer } from "ethers";
+import type { System } from "../../deploy/system";
+import { rawCid, sha256Hex } from "../protocol/cid";
+import { requestedJobs, type Job } from "../protocol/job";
+import { Mode, MODE_NAMES, modeMask } from "../protocol/modes";
+import { teeDomain } from "../protocol/tee";
+import { OnnxModel, decodeClassification, encodeClassification } from "../inference/onnx";
+import { DevEnclave } from "../node/tee/dev-enclave";
+import type { BundledModel } from "../models/penguins";
+
+const TOKEN = 10n ** 18n;
+
+export interface Actors {
+  /** Holds the attestor role (the deployment's guardian). */
+  attestor: Signer;
+  operator: Signer;
+  requester: Signer;
+  modelOwner: Signer;
+}
+
+export interface JobReport {
+  mode: string;
+  jobId: bigint;
+  input: number[];
+  label: string;
+  logits: number[];
+  outputHash: string;
+  txs: { request: string; claimSlot: string; submit: string; claimReward: string };
+}
+
+/**
+ * Publishes `model`, sets up one operator (stake, capabilities, a development enclave) and runs one job per mode
+ * (vanilla, TEE) end to end: request, claim a slot, compute with onnxruntime, submit, settle, claim the reward.
+ * Every result is read back from the chain and checked against the local computation.
+ */
+export async function runEndToEnd(system: System, actors: Actors, model: BundledModel, log: (m: string) => void = () => undefined): Promise<JobReport[]> {
+  const { registry, escrow, staking, token, teeVerifier } = system;
+  const enclave = new DevEnclave();
+  const operator = await actors.operator.getAddress();
+  const onnx = await OnnxModel.load(model.onnx, model.name);
+
+  const card = toUtf8Bytes(model.card);
+  const tx = await registry.connect(actors.modelOwner).createModelAndPublish(TOKEN, {
+    cardHash: sha256Hex(card),
+    cardCid: rawCid(card),
+    files: [
+      { path: "model.onnx", cid: rawCid(model.onnx), sha256: sha256Hex(model.onnx) },
+      { path: "README.md", cid: rawCid(card), sha256: sha256Hex(card) },
+    ],
+    modes: [
+      { mode: Mode.Vanilla, verifier: "0x0000000000000000000000000000000000000000", bindings: [] },
+      { mode: Mode.Tee, verifier: "0x0000000000000000000000000000000000000000", bindings: [DevEnclave.MEASUREMENT] },
+    ],
+  });
+  await tx.wait();
+  const modelId = await registry.modelCount();
+  log(`published ${model.name} as model ${modelId} version 1 (held-out accuracy ${(model.accuracy * 100).toFixed(1)}%)`);
+
+  for (const signer of [actors.operator, actors.requester]) {
+    await (await token.mint(await signer.getAddress(), 10_000n * TOKEN)).wait();
+  }
+  await (await token.connect(actors.operator).approve(await staking.getAddress(), 1_000n * TOKEN)).wait();
+  await (await staking.connect(actors.operator).stake(1_000n * TOKEN)).wait();
+  await (await staking.connect(actors.operator).register(modeMask([Mode.Vanilla, Mode.Tee]))).wait();
+  const latest = await actors.attestor.provider!.getBlock("latest");
+  await (await teeVerifier.connect(actors.attestor).registerEnclave(enclave.address, operator, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + 7n * 24n * 3600n)).wait();
+  await (await token.connect(actors.requester).approve(await escrow.getAddress(), 10_000n * TOKEN)).wait();
+  log(`operator ${operator} staked 1000 tokens, serves vanilla and tee; development enclave ${enclave.address} registered`);
+
+  const { chainId } = await escrow.runner!.provider!.getNetwork();
+  const reports: JobReport[] = [];
+  for (const mode of [Mode.Vanilla, Mode.Tee]) {
+    const input = model.example;
+    const block = await actors.requester.provider!.getBlock("latest");
+    const requestTx = await escrow.connect(actors.requester).request({
+      modelId,
+      version: 1,
+      mode,
+      redundancy: 1,
+      deadline: BigInt(block!.timestamp) + 600n,
+      feePerNode: TOKEN / 2n,
+      collateral: 10n * TOKEN,
+      maxTotal: 10n * TOKEN,
+      callback: "0x0000000000000000000000000000000000000000",
+      callbackGasLimit: 0,
+      inputCommitment: "0x0000000000000000000000000000000000000000000000000000000000000000",
+      input: toUtf8Bytes(JSON.stringify(input)),
+      inputUri: "",
+    });
+    const [requested] = requestedJobs(escrow, await requestTx.wait());
+    if (requested === undefined) throw new Error("the request emitted no JobRequested event");
+    const job: Job = requested.job;
+    const claimTx = await escrow.connect(actors.operator).claimSlot(job);
+    await claimTx.wait();
+
+    const features = JSON.parse(new TextDecoder().decode(Uint8Array.from(Buffer.from(requested.input.slice(2), "hex")))) as number[];
+    const output = encodeClassification(await onnx.run(features));
+    const proof =
+      mode === Mode.Tee
+        ? await enclave.sign(teeDomain(chainId, await teeVerifier.getAddress()), {
+            escrow: await escrow.getAddress(),
+            jobId: job.id,
+            modelId: job.modelId,
+            version: job.version,
+            inputHash: job.inputHash,
+            outputHash: keccak256(output),
+            node: operator,
+          })
+        : "0x";
+    const submitTx = await escrow.connect(actors.operator).submit(job, output, proof);
+    await submitTx.wait();
+
+    const [outputHash, stored] = await escrow.resultOf(job.id);
+    if (stored !== hexlify(output)) throw new Error(`job ${job.id}: the chain holds ${stored}, the node computed ${hexlify(output)}`);
+    const claimRewardTx = await escrow.connect(actors.operator).claim(operator);
+    await claimRewardTx.wait();
+    const decoded = decodeClassification(Uint8Array.from(Buffer.from(stored.slice(2), "hex")));
+    reports.push({
+      mode: MODE_NAMES[mode],
+      jobId: job.id,
+      input,
+      label: model.classes[decoded.label] ?? String(decoded.label),
+      logits: decoded.logits,
+      outputHash,
+      txs: { request: requestTx.hash, claimSlot: claimTx.hash, submit: submitTx.hash, claimReward: claimRewardTx.hash },
+    });
+  }
+  return reports;
+}
