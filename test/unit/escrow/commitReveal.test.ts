@@ -26,9 +26,11 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     const job = await claimedK3(fx);
     const output = "0x07";
     await commitAll(fx, job, [output, output, output]);
-    await escrow.connect(fx.nodes[0]!).reveal(job, output, SALTS[0]!, "0x");
+    await expect(escrow.connect(fx.nodes[0]!).reveal(job, output, SALTS[0]!, "0x")).to.emit(escrow, "ResultRevealed").withArgs(job.id, fx.nodes[0]!.address, keccak256(output));
+    expect(await escrow.slotOf(job.id, 0)).to.deep.equal([[fx.nodes[0]!.address, BigInt(SlotPhase.Revealed)], "0x0700000000000000000000000000000000000000000000000000000000000001"]);
     await escrow.connect(fx.nodes[1]!).reveal(job, output, SALTS[1]!, "0x");
     await expect(escrow.connect(fx.nodes[2]!).reveal(job, output, SALTS[2]!, "0x")).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(output), 3, output);
+    expect((await escrow.stateOf(job.id)).revealed).to.equal(3n);
     for (const node of fx.nodes) {
       expect(await escrow.claimable(node.address)).to.equal(FEE_PER_NODE);
       expect(await escrow.lockedStake(node.address)).to.equal(0n);

@@ -20,7 +20,9 @@ describe("JobEscrow governance", () => {
   it("changes parameters through the timelock and emits ParametersUpdated", async () => {
     const fx = await loadSystem();
     const p = { ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 1_000 };
-    await governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setParameters", [p]));
+    await expect(governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setParameters", [p])))
+      .to.emit(fx.system.escrow, "ParametersUpdated")
+      .withArgs([p.minCollateral, p.protocolFeeBps, p.slashBeneficiaryBps, p.minDuration, p.maxDuration, p.revealPeriod, p.maxCallbackGas]);
     expect((await fx.system.escrow.parameters()).protocolFeeBps).to.equal(1_000n);
   });
 
@@ -54,7 +56,7 @@ describe("JobEscrow governance", () => {
     const call = (mode: number, verifier: string) => governance(fx, escrow, escrow.interface.encodeFunctionData("setVerifier", [mode, verifier]));
     await expect(call(Mode.Zk, vanilla)).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidVerifier").withArgs(Mode.Zk, vanilla);
     await expect(call(Mode.Zk, fx.other.address)).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidVerifier").withArgs(Mode.Zk, fx.other.address);
-    await call(Mode.Tee, hre.ethers.ZeroAddress);
+    await expect(call(Mode.Tee, hre.ethers.ZeroAddress)).to.emit(escrow, "VerifierSet").withArgs(Mode.Tee, hre.ethers.ZeroAddress);
     expect(await escrow.verifierOf(Mode.Tee)).to.equal(hre.ethers.ZeroAddress);
     await call(Mode.Tee, await fx.system.teeVerifier.getAddress());
     expect(await escrow.verifierOf(Mode.Tee)).to.equal(await fx.system.teeVerifier.getAddress());
@@ -66,7 +68,10 @@ describe("JobEscrow governance", () => {
     await expect(governance(fx, escrow, escrow.interface.encodeFunctionData("setTreasury", [hre.ethers.ZeroAddress])))
       .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidRecipient")
       .withArgs(hre.ethers.ZeroAddress);
-    await governance(fx, escrow, escrow.interface.encodeFunctionData("setTreasury", [fx.other.address]));
+    const previous = await escrow.treasury();
+    await expect(governance(fx, escrow, escrow.interface.encodeFunctionData("setTreasury", [fx.other.address])))
+      .to.emit(escrow, "TreasuryUpdated")
+      .withArgs(previous, fx.other.address);
     expect(await escrow.treasury()).to.equal(fx.other.address);
   });
 

@@ -10,7 +10,10 @@ const WEEK = 7 * 24 * 3600;
 
 async function withLocker(fx: Fixture): Promise<MockStakeLocker> {
   const locker = await new MockStakeLocker__factory(fx.deployer).deploy(await fx.system.staking.getAddress());
-  await governance(fx, fx.system.staking, fx.system.staking.interface.encodeFunctionData("addStakeLocker", [await locker.getAddress()]));
+  const address = await locker.getAddress();
+  await expect(governance(fx, fx.system.staking, fx.system.staking.interface.encodeFunctionData("addStakeLocker", [address])))
+    .to.emit(fx.system.staking, "StakeLockerAdded")
+    .withArgs(address);
   return locker;
 }
 
@@ -205,7 +208,9 @@ describe("NodeStaking", () => {
       const fx = await loadSystem();
       const { staking } = fx.system;
       const p = { minimumStake: 5n * TOKEN, thawingPeriod: 3600n, maxSlashBps: 1_000n };
-      await governance(fx, staking, staking.interface.encodeFunctionData("setParameters", [p]));
+      await expect(governance(fx, staking, staking.interface.encodeFunctionData("setParameters", [p])))
+        .to.emit(staking, "ParametersUpdated")
+        .withArgs([5n * TOKEN, 3600n, 1000n]);
       const stored = await staking.parameters();
       expect([stored.minimumStake, stored.thawingPeriod, stored.maxSlashBps]).to.deep.equal([5n * TOKEN, 3600n, 1000n]);
     });
