@@ -1,0 +1,48 @@
+import type { VerificationKey } from "snarkjs";
+import { ZkmlError } from "./errors";
+
+/** G1 point as two coordinates. */
+export type G1 = [bigint, bigint];
+/** G2 point in the EIP-197 order (imaginary part first in each coordinate). */
+export type G2 = [[bigint, bigint], [bigint, bigint]];
+
+/** A verifying key in the constructor layout of `Groth16BatchVerifier`. */
+export interface SolidityVerifyingKey {
+  alpha1: G1;
+  beta2: G2;
+  gamma2: G2;
+  delta2: G2;
+  ic: G1[];
+}
+
+function strings(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new ZkmlError(`verification key: ${what} is not a list of numbers`);
+  return v as string[];
+}
+
+function g1(v: unknown, what: string): G1 {
+  const [x, y] = strings(v, what);
+  return [BigInt(x), BigInt(y)];
+}
+
+function g2(v: unknown, what: string): G2 {
+  if (!Array.isArray(v)) throw new ZkmlError(`verification key: ${what} is not a G2 point`);
+  const [x, y] = [strings(v[0], what), strings(v[1], what)];
+  return [
+    [BigInt(x[1]), BigInt(x[0])],
+    [BigInt(y[1]), BigInt(y[0])],
+  ];
+}
+
+/** Converts a snarkjs Groth16 verification key to the layout the Solidity batch verifier takes. */
+export function verificationKeyToSolidity(vk: VerificationKey): SolidityVerifyingKey {
+  const ic = vk["IC"];
+  if (!Array.isArray(ic)) throw new ZkmlError("verification key: IC missing");
+  return {
+    alpha1: g1(vk["vk_alpha_1"], "vk_alpha_1"),
+    beta2: g2(vk["vk_beta_2"], "vk_beta_2"),
+    gamma2: g2(vk["vk_gamma_2"], "vk_gamma_2"),
+    delta2: g2(vk["vk_delta_2"], "vk_delta_2"),
+    ic: ic.map((p, i) => g1(p, `IC[${i}]`)),
+  };
+}

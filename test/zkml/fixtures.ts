@@ -1,0 +1,49 @@
+import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
+import type { DenseLayer } from "../../src/zkml/mlp";
+import { buildZkModel, type ZkModel } from "../../src/zkml/pipeline";
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random MLP with the given layer sizes (ReLU on every hidden layer), weights in [-1, 1]. */
+export function randomMlp(sizes: number[], seed: number): DenseLayer[] {
+  const r = rng(seed);
+  return sizes.slice(1).map((out, l) => ({
+    name: `layer${l}`,
+    weights: Array.from({ length: out }, () => Array.from({ length: sizes[l] }, () => r() * 2 - 1)),
+    bias: Array.from({ length: out }, () => r() - 0.5),
+    relu: l < sizes.length - 2,
+  }));
+}
+
+/** Shape, input range and scale of the test classifiers: small enough for a 2^11 ceremony. */
+export const TEST_SIZES = [4, 6, 3];
+export const TEST_INPUT_RANGE = 4;
+export const TEST_SCALE_BITS = 8;
+export const TEST_POWER = 11;
+
+let cached: Promise<{ a: ZkModel; b: ZkModel; layersA: DenseLayer[] }> | undefined;
+
+/**
+ * Two compiled and set-up classifiers of the same shape but different weights (model B is exported in the
+ * MatMul+Add style). Built once per process; the ceremony and keys are cached under `.cache/zk/`.
+ */
+export function zkModels(): Promise<{ a: ZkModel; b: ZkModel; layersA: DenseLayer[] }> {
+  cached ??= (async () => {
+    const layersA = randomMlp(TEST_SIZES, 1);
+    const common = { inputRange: TEST_INPUT_RANGE, scaleBits: TEST_SCALE_BITS, minPower: TEST_POWER };
+    const a = await buildZkModel({ ...common, onnx: writeMlpOnnx(layersA, { name: "test-a" }) });
+    const b = await buildZkModel({ ...common, onnx: writeMlpOnnx(randomMlp(TEST_SIZES, 2), { name: "test-b", style: "matmul-add" }) });
+    return { a, b, layersA };
+  })();
+  return cached;
+}
