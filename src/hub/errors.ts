@@ -1,0 +1,131 @@
+/**
+ * The hub's error hierarchy: every error thrown by `src/hub` extends {@link HubError}, carries a short
+ * message, optional details and the underlying `cause`, so a log line says what failed and why.
+ */
+
+/** Options shared by every hub error. */
+export interface HubErrorOptions {
+  /** Longer explanation appended to the message. */
+  details?: string;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+/** Base class of all hub errors. */
+export class HubError extends Error {
+  override name = "HubError";
+  /** The message without details. */
+  readonly shortMessage: string;
+  readonly details: string | undefined;
+
+  constructor(shortMessage: string, options: HubErrorOptions = {}) {
+    super(options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`, {
+      cause: options.cause,
+    });
+    this.shortMessage = shortMessage;
+    this.details = options.details;
+  }
+}
+
+/* CARD */
+
+/** The card is larger than the configured limit. */
+export class CardTooLargeError extends HubError {
+  override name = "CardTooLargeError";
+  constructor(
+    readonly size: number,
+    readonly max: number,
+  ) {
+    super(`Model card is ${size} bytes, more than the limit of ${max} bytes.`);
+  }
+}
+
+/** The card has no YAML front matter delimited by `---` lines. */
+export class CardFrontMatterMissingError extends HubError {
+  override name = "CardFrontMatterMissingError";
+  constructor() {
+    super("Model card has no YAML front matter (expected a first line `---` and a closing `---`).");
+  }
+}
+
+/** The front matter is not valid YAML. `line` and `column` are 1-based and relative to the whole card. */
+export class CardYamlError extends HubError {
+  override name = "CardYamlError";
+  constructor(
+    readonly line: number,
+    readonly column: number,
+    cause: unknown,
+  ) {
+    super(`Model card front matter is not valid YAML at line ${line}, column ${column}.`, {
+      details: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    });
+  }
+}
+
+/** A front-matter field is missing or has the wrong shape. */
+export class CardFieldError extends HubError {
+  override name = "CardFieldError";
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`Model card field \`${field}\` ${problem}.`);
+  }
+}
+
+/** The card's SHA-256 does not match the hash published on chain. */
+export class CardHashMismatchError extends HubError {
+  override name = "CardHashMismatchError";
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`Model card hash ${actual} does not match the published card hash ${expected}.`);
+  }
+}
+
+/* STORE */
+
+/** A write refers to a model the store does not know. */
+export class StoreUnknownModelError extends HubError {
+  override name = "StoreUnknownModelError";
+  constructor(readonly modelId: number) {
+    super(`Model ${modelId} is not in the hub store.`);
+  }
+}
+
+/** A write refers to a version the store does not know. */
+export class StoreUnknownVersionError extends HubError {
+  override name = "StoreUnknownVersionError";
+  constructor(
+    readonly modelId: number,
+    readonly version: number,
+  ) {
+    super(`Version ${version} of model ${modelId} is not in the hub store.`);
+  }
+}
+
+/** A write carries a value the store refuses (negative count, bad mode, ...). */
+export class StoreInvalidInputError extends HubError {
+  override name = "StoreInvalidInputError";
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`Invalid \`${field}\`: ${problem}.`);
+  }
+}
+
+/* SEARCH / HTTP */
+
+/** A search or HTTP parameter is invalid. `param` names it. */
+export class HubParamError extends HubError {
+  override name = "HubParamError";
+  constructor(
+    readonly param: string,
+    readonly problem: string,
+  ) {
+    super(`Invalid parameter \`${param}\`: ${problem}.`);
+  }
+}

@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { HubParamError } from "./errors";
+import { parseModelIdParam, parseSearchParams } from "./params";
+import type { SearchEngine } from "./search";
+import type { HubStore } from "./store";
+
+/**
+ * Serves whatever the API does not: the hook for the future web page. Returns `true` if it answered the
+ * request, `false` to let the server answer 404.
+ */
+export type StaticHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** Options of {@link createHubServer}. */
+export interface HubServerOptions {
+  store: HubStore;
+  engine: SearchEngine;
+  logger?: Logger;
+  /** Called for every GET outside `/api/`; the web page will plug in here. */
+  staticHandler?: StaticHandler;
+}
+
+/** Options of {@link startHubServer}. */
+export interface StartHubServerOptions extends HubServerOptions {
+  /** TCP port; 0 picks a free one. Default 8787. */
+  port?: number;
+  /** Interface to bind. Default 127.0.0.1: the API is not meant to face the internet directly. */
+  host?: string;
+}
+
+/** A running server. */
+export interface RunningHubServer {
+  server: Server;
+  /** Base URL, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+type JsonBody = Record<string, unknown>;
+
+/**
+ * Creates (without starting) the hub's HTTP server: `GET /api/search` and `GET /api/models/:id`.
+ * Bad parameters answer 400 naming the parameter; no request can stop the server.
+ * @example const server = createHubServer({ store, engine }); server.listen(8787, "127.0.0.1");
+ */
+export function createHubServer(options: HubServerOptions): Server {
+  return createServer((req, res) => {
+    handle(options, req, res).catch((error: unknown) => {
+      options.logger?.error({ err: error, url: req.url }, "hub request failed");
+      if (!res.headersSent) send(res, 500, { error: "InternalError", message: "Internal error." });
+      else res.destroy();
+    });
+  });
+}
+
+/**
+ * Starts the hub's HTTP server on `host:port` (default `127.0.0.1:8787`).
+ * @example const { url, close } = await startHubServer({ store, engine, port: 0 });
+ */
+export async function startHubServer(options: StartHubServerOptions): Promise<RunningHubServer> {
+  const server = createHubServer(options);
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8787, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  options.logger?.info({ host, port }, "hub server listening");
+  const close = () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  return { server, url: `http://${host}:${port}`, close };
+}
+
+async function handle(options: HubServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://hub.invalid");
+  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, { error: "MethodNotAllowed", message: "Only GET is supported." });
+  try {
+    if (url.pathname === "/api/search") return send(res, 200, searchRoute(options, url));
+    const model = /^\/api\/models\/([^/]*)\/?$/.exec(url.pathname);
+    if (model !== null) return modelRoute(options, res, decodeURIComponent(model[1] ?? ""));
+  } catch (error) {
+    if (error instanceof HubParamError) return send(res, 400, { error: error.name, param: error.param, message: error.shortMessage });
+    if (error instanceof URIError) return send(res, 400, { error: "HubParamError", param: "id", message: "Malformed URL encoding." });
+    throw error;
+  }
+  if (!url.pathname.startsWith("/api/") && options.staticHandler !== undefined && (await options.staticHandler(req, res))) return;
+  send(res, 404, { error: "NotFound", message: `No route for ${url.pathname}.` });
+}
+
+function searchRoute(options: HubServerOptions, url: URL): JsonBody {
+  const request = parseSearchParams(url.searchParams);
+  const result = options.engine.search(request.query, request.filters, request.sort, request.page);
+  return { ...result };
+}
+
+function modelRoute(options: HubServerOptions, res: ServerResponse, rawId: string): void {
+  const model = options.store.getModel(parseModelIdParam(rawId));
+  if (model === undefined) return send(res, 404, { error: "NotFound", message: `Model ${rawId} is not known.` });
+  send(res, 200, { ...model });
+}
+
+function send(res: ServerResponse, status: number, body: JsonBody): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(json),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  res.end(json);
+}

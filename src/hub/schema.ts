@@ -1,0 +1,117 @@
+/**
+ * The hub's SQLite schema. Every table is written only through `HubStore`; `search.ts` reads them.
+ * Block numbers on rows let `HubStore.rewindTo` undo a reorganised chain segment.
+ */
+
+/** Version of the schema below, kept in `PRAGMA user_version`. */
+export const SCHEMA_VERSION = 1;
+
+/** Columns of the full-text table, in order, with their BM25 weights (a hit in `name` counts 8x the body). */
+export const FTS_COLUMNS = [
+  { name: "name", weight: 8 },
+  { name: "tags", weight: 5 },
+  { name: "task", weight: 4 },
+  { name: "lineage", weight: 2 }, // library, datasets and base models
+  { name: "body", weight: 1 },
+] as const;
+
+/** DDL, idempotent. */
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS models (
+  model_id          INTEGER PRIMARY KEY,
+  owner             TEXT    NOT NULL,
+  price             TEXT    NOT NULL,             -- uint96 as a decimal string
+  created_block     INTEGER NOT NULL,
+  search_version_id INTEGER                      -- versions.id currently in search_fts, if any
+);
+
+-- Owner and price after every change, so a rewind can restore the state at an earlier block.
+CREATE TABLE IF NOT EXISTS model_history (
+  seq      INTEGER PRIMARY KEY,
+  model_id INTEGER NOT NULL,
+  block    INTEGER NOT NULL,
+  owner    TEXT    NOT NULL,
+  price    TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS model_history_by_block ON model_history(block);
+CREATE INDEX IF NOT EXISTS model_history_by_model ON model_history(model_id, seq);
+
+CREATE TABLE IF NOT EXISTS versions (
+  id               INTEGER PRIMARY KEY,           -- rowid of the version's search_fts row
+  model_id         INTEGER NOT NULL REFERENCES models(model_id),
+  version          INTEGER NOT NULL,
+  publisher        TEXT    NOT NULL,
+  card_hash        TEXT    NOT NULL,
+  card_cid         TEXT    NOT NULL,
+  modes            INTEGER NOT NULL,              -- bitmask, 1 << mode
+  deprecated       INTEGER NOT NULL DEFAULT 0,
+  deprecated_block INTEGER,
+  published_at     INTEGER NOT NULL,              -- block timestamp, seconds
+  published_block  INTEGER NOT NULL,
+  name             TEXT,                          -- card fields, NULL until the card is known (see cards)
+  task             TEXT,
+  license          TEXT,
+  library          TEXT,
+  summary          TEXT,
+  usage_total      INTEGER NOT NULL DEFAULT 0,    -- sum of usage.jobs over modes
+  searchable       INTEGER NOT NULL DEFAULT 0,    -- 1 for the version of its model that is in search_fts
+  UNIQUE (model_id, version)
+);
+-- Browsing without a text query walks these in order and stops after one page.
+CREATE INDEX IF NOT EXISTS versions_searchable_by_usage ON versions(usage_total DESC, published_at DESC) WHERE searchable = 1;
+CREATE INDEX IF NOT EXISTS versions_searchable_by_recency ON versions(published_at DESC, model_id DESC) WHERE searchable = 1;
+
+-- Parsed cards, apart from versions so that version rows stay small and many fit a page: search joins
+-- every matching version row, and a wide row would make that join read far more pages.
+CREATE TABLE IF NOT EXISTS cards (
+  version_id INTEGER PRIMARY KEY REFERENCES versions(id),
+  card_json  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS versions_by_block ON versions(published_block);
+CREATE INDEX IF NOT EXISTS versions_by_deprecated_block ON versions(deprecated_block) WHERE deprecated_block IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS files (
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  idx        INTEGER NOT NULL,
+  path       TEXT    NOT NULL,
+  cid        TEXT    NOT NULL,
+  sha256     TEXT    NOT NULL,
+  PRIMARY KEY (version_id, idx)
+) WITHOUT ROWID;
+
+-- Verified usage: settled paid jobs per (version, mode).
+CREATE TABLE IF NOT EXISTS usage (
+  version_id INTEGER NOT NULL REFERENCES versions(id),
+  mode       INTEGER NOT NULL,
+  jobs       INTEGER NOT NULL,
+  PRIMARY KEY (version_id, mode)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS usage_log (
+  seq        INTEGER PRIMARY KEY,
+  block      INTEGER NOT NULL,
+  version_id INTEGER NOT NULL,
+  mode       INTEGER NOT NULL,
+  jobs       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_log_by_block ON usage_log(block);
+
+-- Where each indexer stopped: the last processed block and its hash, to detect reorgs.
+CREATE TABLE IF NOT EXISTS cursor (
+  name       TEXT    PRIMARY KEY,
+  block      INTEGER NOT NULL,
+  block_hash TEXT    NOT NULL
+);
+
+-- One row per model, rowid = versions.id of its searchable version (highest, not deprecated, card known).
+-- Text is pre-normalised by text.ts, so unicode61 only splits on spaces.
+CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
+  ${FTS_COLUMNS.map((c) => c.name).join(", ")},
+  tokenize = 'unicode61 remove_diacritics 0',
+  prefix = '2 3',                                 -- prefix indexes: the last query word is matched as a prefix
+  detail = full,
+  content = '',                                   -- contentless: the text lives in cards; ranking needs only the index
+  contentless_delete = 1
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab USING fts5vocab(search_fts, row);
+`;

@@ -1,0 +1,303 @@
+import type Database from "better-sqlite3";
+import { HubParamError } from "./errors";
+import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
+import { documentShare, type ExpandedTerm, expandTerms, parseQuery, toMatchExpression } from "./query";
+import { FTS_COLUMNS } from "./schema";
+import type { FileInput, HubStore, ModeUsage } from "./store";
+import { Vocabulary } from "./vocabulary";
+
+/** Filters of a search; all optional, combined with AND. */
+export interface SearchFilters {
+  task?: string;
+  license?: string;
+  library?: string;
+  /** Only versions supporting this verification mode. */
+  mode?: Mode;
+  /** Only versions with at least this many verified jobs (in `mode`, if given; else in all modes). */
+  minUsage?: number;
+}
+
+/**
+ * Order of hits. `relevance` is BM25 (browsing without a query falls back to `usage`); `usage` is the
+ * version's verified jobs over all modes, then recency; `recency` the publication time.
+ */
+export type SearchSort = "relevance" | "usage" | "recency";
+
+/** Which page of hits, 1-based. */
+export interface PageRequest {
+  page?: number;
+  pageSize?: number;
+}
+
+/** One hit: a model's searchable version with its provenance. */
+export interface SearchHit {
+  modelId: ModelId;
+  version: number;
+  name: string;
+  task: string;
+  license: string;
+  library: string | null;
+  summary: string;
+  owner: string;
+  publisher: string;
+  price: string;
+  cardHash: string;
+  cardCid: string;
+  files: FileInput[];
+  modes: Mode[];
+  /** Settled paid jobs on this version, over all modes. */
+  verifiedJobs: number;
+  usage: ModeUsage[];
+  publishedAt: number;
+  publishedBlock: number;
+  /** BM25 score (lower is better, as SQLite reports it); `null` unless sorted by relevance with a query. */
+  score: number | null;
+}
+
+/** A page of hits and how the query was understood. */
+export interface SearchResult {
+  hits: SearchHit[];
+  page: number;
+  pageSize: number;
+  hasMore: boolean;
+  /** Terms searched for, each with what it matched (itself, a prefix, or close spellings). */
+  terms: { token: string; matched: string[] }[];
+  /** Whether hits matching only some of the terms were added after those matching all. */
+  relaxed: boolean;
+}
+
+/** Options of {@link SearchEngine}. */
+export interface SearchEngineOptions {
+  /** Minimum age of the cached vocabulary before a change in the store reloads it. Default 10 s. */
+  vocabularyMaxAgeMs?: number;
+}
+
+/** Hits per page unless `pageSize` says otherwise. */
+export const DEFAULT_PAGE_SIZE = 10;
+/** Largest `pageSize`. */
+export const MAX_PAGE_SIZE = 50;
+/** Deepest hit reachable by paging; deeper pages cost more than they are worth. */
+export const MAX_OFFSET = 1000;
+const MAX_FILTER_LENGTH = 100;
+/** Terms found in more than this share of documents are left out of relaxed (OR) queries... */
+const MAX_RELAXED_SHARE = 0.1;
+/** ...once the index is big enough for such a term's scan to cost more than a few milliseconds. */
+const MIN_PRUNED_DOCUMENTS = 2_000;
+
+interface HitRow {
+  id: number;
+  model_id: number;
+  version: number;
+  name: string;
+  task: string;
+  license: string;
+  library: string | null;
+  summary: string | null;
+  owner: string;
+  publisher: string;
+  price: string;
+  card_hash: string;
+  card_cid: string;
+  modes: number;
+  usage_total: number;
+  published_at: number;
+  published_block: number;
+  score: number | null;
+}
+
+interface Plan {
+  where: string[];
+  params: Record<string, string | number>;
+}
+
+const WEIGHTS = FTS_COLUMNS.map((c) => c.weight).join(", ");
+const HIT_COLUMNS = `v.id, v.model_id, v.version, v.name, v.task, v.license, v.library, v.summary, m.owner,
+  v.publisher, m.price, v.card_hash, v.card_cid, v.modes, v.usage_total, v.published_at, v.published_block`;
+
+/**
+ * Full-text search over the hub store: BM25 ranking with column weights, the last word matched as a
+ * prefix, misspelt words expanded to close known terms, filters, three sort orders, and provenance on
+ * every hit. Queries are never parsed as FTS5 or SQL syntax.
+ */
+export class SearchEngine {
+  private vocabulary: Vocabulary | undefined;
+  private vocabularyStamp = "";
+  private vocabularyLoadedAt = 0;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly maxAgeMs: number;
+
+  constructor(
+    private readonly store: HubStore,
+    options: SearchEngineOptions = {},
+  ) {
+    this.maxAgeMs = options.vocabularyMaxAgeMs ?? 10_000;
+  }
+
+  /**
+   * Searches models.
+   * @throws {HubParamError} if a filter, the sort or the page is invalid (never because of the query text).
+   * @example
+   * const { hits } = engine.search("credit risk", { mode: Modes.zk, minUsage: 10 }, "usage", { page: 1 });
+   * hits[0]?.cardCid
+   */
+  search(query: string, filters: SearchFilters = {}, sort: SearchSort = "relevance", page: PageRequest = {}): SearchResult {
+    const plan = planFilters(filters);
+    const { pageNumber, pageSize, offset } = checkPage(page);
+    checkSort(sort);
+    const parsed = parseQuery(query);
+    const vocabulary = this.currentVocabulary();
+    const terms = expandTerms(parsed, vocabulary);
+    const base = { page: pageNumber, pageSize, terms: describeTerms(terms) };
+    // Words were given but none is known or close to a known term: nothing can match.
+    if (parsed.length > 0 && terms.length === 0) return { ...base, hits: [], hasMore: false, relaxed: false };
+    const { rows, relaxed } = terms.length === 0
+      ? { rows: this.browse(plan, sort, offset + pageSize + 1), relaxed: false }
+      : this.match(terms, plan, sort, offset + pageSize + 1, vocabulary);
+    const hits = rows.slice(offset, offset + pageSize).map((r) => this.toHit(r));
+    return { ...base, hits, hasMore: rows.length > offset + pageSize, relaxed };
+  }
+
+  /** Reloads the vocabulary now (after a bulk load, or in tests). */
+  refreshVocabulary(): void {
+    this.vocabulary = Vocabulary.load(this.store.db);
+    this.vocabularyStamp = this.store.changeStamp();
+    this.vocabularyLoadedAt = Date.now();
+  }
+
+  private currentVocabulary(): Vocabulary {
+    const stale = this.vocabularyStamp !== this.store.changeStamp() && Date.now() - this.vocabularyLoadedAt >= this.maxAgeMs;
+    if (this.vocabulary === undefined || stale) this.refreshVocabulary();
+    return this.vocabulary as Vocabulary;
+  }
+
+  /**
+   * Hits matching all terms first; if they do not fill the page, then hits matching any term that is not
+   * very common (a word in most cards would flood the page and cost a scan of most of the index).
+   */
+  private match(terms: ExpandedTerm[], plan: Plan, sort: SearchSort, limit: number, vocabulary: Vocabulary): { rows: HitRow[]; relaxed: boolean } {
+    const all = this.runMatch(toMatchExpression(terms, "AND"), plan, sort, limit);
+    const small = vocabulary.documents * MAX_RELAXED_SHARE < MIN_PRUNED_DOCUMENTS;
+    const relaxable = small ? terms : terms.filter((t) => documentShare(t, vocabulary) <= MAX_RELAXED_SHARE);
+    if (all.length >= limit || terms.length === 1 || relaxable.length === 0) return { rows: all, relaxed: false };
+    const seen = new Set(all.map((r) => r.id));
+    const any = this.runMatch(toMatchExpression(relaxable, "OR"), plan, sort, limit + all.length).filter((r) => !seen.has(r.id));
+    return { rows: [...all, ...any].slice(0, limit), relaxed: any.length > 0 };
+  }
+
+  private runMatch(expression: string, plan: Plan, sort: SearchSort, limit: number): HitRow[] {
+    const where = plan.where.map((w) => `AND ${w}`).join(" ");
+    const joins = "JOIN versions v ON v.id = f.rowid JOIN models m ON m.model_id = v.model_id";
+    let sql: string;
+    if (sort !== "relevance") {
+      // Sorted by usage or recency, BM25 would only break ties: not worth computing for every match.
+      sql = `SELECT ${HIT_COLUMNS}, NULL AS score FROM search_fts f ${joins}
+        WHERE search_fts MATCH @match ${where} ORDER BY ${sortClause(sort)} LIMIT @limit`;
+    } else if (plan.where.length === 0) {
+      // Rank inside FTS5 alone and join only the page.
+      sql = `SELECT ${HIT_COLUMNS}, f.score AS score
+        FROM (SELECT rowid, bm25(search_fts, ${WEIGHTS}) AS score FROM search_fts
+              WHERE search_fts MATCH @match ORDER BY score LIMIT @limit) f ${joins}
+        ORDER BY f.score, v.usage_total DESC`;
+    } else {
+      // Join first, so SQLite computes BM25 only for the rows the filters keep.
+      sql = `SELECT ${HIT_COLUMNS}, bm25(search_fts, ${WEIGHTS}) AS score FROM search_fts f ${joins}
+        WHERE search_fts MATCH @match ${where} ORDER BY score, v.usage_total DESC LIMIT @limit`;
+    }
+    return this.statement(sql).all({ ...plan.params, match: expression, limit }) as HitRow[];
+  }
+
+  private browse(plan: Plan, sort: SearchSort, limit: number): HitRow[] {
+    const order = sortClause(sort === "relevance" ? "usage" : sort);
+    const sql = `SELECT ${HIT_COLUMNS}, NULL AS score
+      FROM versions v JOIN models m ON m.model_id = v.model_id
+      WHERE v.searchable = 1 ${plan.where.map((w) => `AND ${w}`).join(" ")}
+      ORDER BY ${order} LIMIT @limit`;
+    return this.statement(sql).all({ ...plan.params, limit }) as HitRow[];
+  }
+
+  private toHit(r: HitRow): SearchHit {
+    return {
+      modelId: r.model_id as ModelId,
+      version: r.version,
+      name: r.name,
+      task: r.task,
+      license: r.license,
+      library: r.library,
+      summary: r.summary ?? "",
+      owner: r.owner,
+      publisher: r.publisher,
+      price: r.price,
+      cardHash: r.card_hash,
+      cardCid: r.card_cid,
+      files: this.statement("SELECT path, cid, sha256 FROM files WHERE version_id = ? ORDER BY idx").all(r.id) as FileInput[],
+      modes: modesOf(r.modes),
+      verifiedJobs: r.usage_total,
+      usage: this.statement("SELECT mode, jobs FROM usage WHERE version_id = ? AND jobs > 0 ORDER BY mode").all(r.id) as ModeUsage[],
+      publishedAt: r.published_at,
+      publishedBlock: r.published_block,
+      score: r.score,
+    };
+  }
+
+  /** Statements are cached by their text, which depends only on which filters are set, never on values. */
+  private statement(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.store.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+}
+
+/** Orders matching the partial indexes on `versions`, so browsing stops after one page. */
+function sortClause(sort: SearchSort): string {
+  if (sort === "recency") return "v.published_at DESC, v.model_id DESC";
+  return "v.usage_total DESC, v.published_at DESC";
+}
+
+/** Validates filters and turns them into WHERE clauses with bound parameters. */
+function planFilters(filters: SearchFilters): Plan {
+  const where: string[] = [];
+  const params: Record<string, string | number> = {};
+  const text = (name: "task" | "license" | "library", normalise: (s: string) => string) => {
+    const value = filters[name];
+    if (value === undefined) return;
+    if (value.length === 0 || value.length > MAX_FILTER_LENGTH) throw new HubParamError(name, `must be 1 to ${MAX_FILTER_LENGTH} characters`);
+    where.push(`v.${name} = @${name}`);
+    params[name] = normalise(value);
+  };
+  text("task", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));
+  text("license", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));
+  text("library", (s) => s.trim().toLowerCase());
+  let usageExpr = "v.usage_total";
+  if (filters.mode !== undefined) {
+    if (!Number.isInteger(filters.mode) || filters.mode < 0 || filters.mode >= MAX_MODES) throw new HubParamError("mode", `must be an integer in [0, ${MAX_MODES})`);
+    where.push("(v.modes >> @mode) & 1 = 1");
+    params.mode = filters.mode;
+    usageExpr = "coalesce((SELECT u.jobs FROM usage u WHERE u.version_id = v.id AND u.mode = @mode), 0)";
+  }
+  if (filters.minUsage !== undefined) {
+    if (!Number.isSafeInteger(filters.minUsage) || filters.minUsage < 0) throw new HubParamError("minUsage", "must be a non-negative integer");
+    where.push(`${usageExpr} >= @min_usage`);
+    params.min_usage = filters.minUsage;
+  }
+  return { where, params };
+}
+
+function checkPage(page: PageRequest): { pageNumber: number; pageSize: number; offset: number } {
+  const pageSize = page.pageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new HubParamError("pageSize", `must be an integer in [1, ${MAX_PAGE_SIZE}]`);
+  const pageNumber = page.page ?? 1;
+  const maxPage = Math.floor(MAX_OFFSET / pageSize) + 1;
+  if (!Number.isInteger(pageNumber) || pageNumber < 1 || pageNumber > maxPage) throw new HubParamError("page", `must be an integer in [1, ${maxPage}]`);
+  return { pageNumber, pageSize, offset: (pageNumber - 1) * pageSize };
+}
+
+function checkSort(sort: string): asserts sort is SearchSort {
+  if (sort !== "relevance" && sort !== "usage" && sort !== "recency") throw new HubParamError("sort", "must be relevance, usage or recency");
+}
+
+function describeTerms(terms: readonly ExpandedTerm[]): SearchResult["terms"] {
+  return terms.map((t) => ({ token: t.token, matched: t.alternatives.map((a) => (a.prefix ? `${a.text}*` : a.text)) }));
+}

@@ -1,0 +1,540 @@
+import Database from "better-sqlite3";
+import type { Logger } from "pino";
+import type { ModelCard } from "./card";
+import { summarize, toSearchDocument } from "./document";
+import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "./errors";
+import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
+import { FTS_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION } from "./schema";
+
+/** `ModelCreated`, as the indexer passes it. */
+export interface ModelInput {
+  modelId: ModelId;
+  owner: string;
+  price: bigint;
+  block: number;
+}
+
+/** A file of a version. `cid` is the CID's string form (see `cid.ts`), `sha256` 0x-prefixed hex. */
+export interface FileInput {
+  path: string;
+  cid: string;
+  sha256: string;
+}
+
+/** `VersionPublished`, plus the parsed card if the indexer already fetched it. */
+export interface VersionInput {
+  modelId: ModelId;
+  version: number;
+  publisher: string;
+  cardHash: string;
+  cardCid: string;
+  files: readonly FileInput[];
+  /** Bitmask of supported modes (`1 << mode`). */
+  modes: number;
+  /** Block timestamp, in seconds. */
+  publishedAt: number;
+  block: number;
+  card?: ModelCard;
+}
+
+/** Settled paid jobs to add to a (version, mode), from `JobSettled` events of `block`. */
+export interface UsageInput {
+  modelId: ModelId;
+  version: number;
+  mode: Mode;
+  jobs: number;
+  block: number;
+}
+
+/** Where an indexer stopped. */
+export interface Cursor {
+  block: number;
+  blockHash: string;
+}
+
+/** Verified usage of one mode. */
+export interface ModeUsage {
+  mode: Mode;
+  jobs: number;
+}
+
+/** A stored version with its files and usage. */
+export interface VersionDetails {
+  version: number;
+  publisher: string;
+  cardHash: string;
+  cardCid: string;
+  modes: Mode[];
+  deprecated: boolean;
+  publishedAt: number;
+  publishedBlock: number;
+  card: ModelCard | null;
+  files: FileInput[];
+  usage: ModeUsage[];
+  verifiedJobs: number;
+}
+
+/** A stored model with all its versions, newest first. */
+export interface ModelDetails {
+  modelId: ModelId;
+  owner: string;
+  price: string;
+  createdBlock: number;
+  /** The version search returns for this model, if any. */
+  searchVersion: number | null;
+  versions: VersionDetails[];
+}
+
+/** Options of {@link HubStore.open}. */
+export interface OpenHubStoreOptions {
+  logger?: Logger;
+}
+
+interface VersionRow {
+  id: number;
+  model_id: number;
+  version: number;
+  publisher: string;
+  card_hash: string;
+  card_cid: string;
+  modes: number;
+  deprecated: number;
+  published_at: number;
+  published_block: number;
+  usage_total: number;
+}
+
+interface ModelRow {
+  model_id: number;
+  owner: string;
+  price: string;
+  created_block: number;
+  search_version_id: number | null;
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const HASH = /^0x[0-9a-fA-F]{64}$/;
+const UINT96_MAX = (1n << 96n) - 1n;
+
+/**
+ * The hub's SQLite store: models, versions, files, verified usage, indexer cursors and the full-text index.
+ * Every write method is atomic; wrap several in {@link HubStore.batch} to make them atomic together
+ * (the indexer writes a block range and its cursor in one batch).
+ */
+export class HubStore {
+  /** The connection; read-only use by sibling modules (`search.ts`). */
+  readonly db: Database.Database;
+  private readonly logger: Logger | undefined;
+  private writes = 0;
+  private readonly stmt: ReturnType<typeof prepareStatements>;
+  /** One wrapper for all batches: creating a better-sqlite3 transaction function per call is costly. */
+  private readonly transaction: (fn: () => unknown) => unknown;
+  /** Models whose search document must be refreshed before the current batch commits. */
+  private readonly dirty = new Set<number>();
+
+  private constructor(db: Database.Database, logger: Logger | undefined) {
+    this.db = db;
+    this.logger = logger;
+    this.stmt = prepareStatements(db);
+    this.transaction = db.transaction((fn: () => unknown) => {
+      const result = fn();
+      this.flushSearchDocuments();
+      return result;
+    });
+  }
+
+  /**
+   * Opens (creating if needed) a store at `path`; `":memory:"` gives a private in-memory store.
+   * @example const store = HubStore.open("hub.sqlite");
+   */
+  static open(path: string, options: OpenHubStoreOptions = {}): HubStore {
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("cache_size = -65536"); // 64 MiB: search joins many version rows per query
+    db.pragma("temp_store = MEMORY");
+    db.pragma("mmap_size = 268435456"); // read the index through the page cache without copying
+    db.exec(SCHEMA_SQL);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    return new HubStore(db, options.logger);
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.db.close();
+  }
+
+  /**
+   * Runs `fn` in one transaction: if it throws, nothing it wrote is kept. A batch inside a batch joins the
+   * outer one (no savepoint), so a write that throws inside a batch must end the whole batch.
+   * @example store.batch(() => { store.upsertVersion(v); store.setCursor("registry", c); });
+   */
+  batch<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    try {
+      return this.transaction(fn) as T;
+    } finally {
+      this.dirty.clear();
+    }
+  }
+
+  /**
+   * A value that changes whenever the searchable text may have changed, in this or another connection.
+   * Search uses it to know when to reload its vocabulary.
+   */
+  changeStamp(): string {
+    return `${this.writes}:${String(this.db.pragma("data_version", { simple: true }))}`;
+  }
+
+  /** Records `ModelCreated` (idempotent: replaying it overwrites owner and price). */
+  upsertModel(input: ModelInput): void {
+    const owner = checkAddress("owner", input.owner);
+    const price = checkPrice(input.price);
+    this.batch(() => {
+      this.stmt.upsertModel.run(input.modelId, owner, price, input.block);
+      this.stmt.insertHistory.run(input.modelId, input.block, owner, price);
+    });
+  }
+
+  /** Records `OwnershipTransferred`. */
+  setOwner(modelId: ModelId, owner: string, block: number): void {
+    const checked = checkAddress("owner", owner);
+    this.batch(() => {
+      const model = this.requireModel(modelId);
+      this.stmt.setModel.run(checked, model.price, modelId);
+      this.stmt.insertHistory.run(modelId, block, checked, model.price);
+    });
+  }
+
+  /** Records `PriceUpdated`. */
+  setPrice(modelId: ModelId, price: bigint, block: number): void {
+    const checked = checkPrice(price);
+    this.batch(() => {
+      const model = this.requireModel(modelId);
+      this.stmt.setModel.run(model.owner, checked, modelId);
+      this.stmt.insertHistory.run(modelId, block, model.owner, checked);
+    });
+  }
+
+  /** Records `VersionPublished` (idempotent). The model must exist. */
+  upsertVersion(input: VersionInput): void {
+    checkVersionInput(input);
+    this.batch(() => {
+      this.requireModel(input.modelId);
+      const card = input.card ?? null;
+      const { id } = this.stmt.upsertVersion.get(versionParams(input, card)) as { id: number };
+      if (card !== null) this.stmt.upsertCard.run(id, JSON.stringify(card));
+      this.stmt.deleteFiles.run(id);
+      input.files.forEach((f, i) => this.stmt.insertFile.run(id, i, f.path, f.cid, f.sha256.toLowerCase()));
+      this.dirty.add(input.modelId);
+    });
+  }
+
+  /**
+   * Records many versions in one transaction: either all are stored or, if one is invalid, none.
+   * @example store.upsertVersions(events.map(toVersionInput));
+   */
+  upsertVersions(inputs: readonly VersionInput[]): void {
+    this.batch(() => inputs.forEach((input) => this.upsertVersion(input)));
+  }
+
+  /** Attaches a card fetched after its version was recorded. Verify it against `cardHash` first. */
+  setCard(modelId: ModelId, version: number, card: ModelCard): void {
+    this.batch(() => {
+      const { id } = this.requireVersion(modelId, version);
+      this.stmt.setCard.run({ ...cardParams(card), model_id: modelId, version });
+      this.stmt.upsertCard.run(id, JSON.stringify(card));
+      this.dirty.add(modelId);
+    });
+  }
+
+  /** Records `VersionDeprecated`. */
+  markDeprecated(modelId: ModelId, version: number, block: number): void {
+    this.batch(() => {
+      this.requireVersion(modelId, version);
+      this.stmt.deprecate.run(block, modelId, version);
+      this.dirty.add(modelId);
+    });
+  }
+
+  /** Adds settled paid jobs (from `JobSettled`) to a version's verified usage in `mode`. */
+  addVerifiedUsage(input: UsageInput): void {
+    if (!Number.isSafeInteger(input.jobs) || input.jobs <= 0) throw new StoreInvalidInputError("jobs", "must be a positive integer");
+    if (!Number.isInteger(input.mode) || input.mode < 0 || input.mode >= MAX_MODES) throw new StoreInvalidInputError("mode", `must be in [0, ${MAX_MODES})`);
+    this.batch(() => {
+      const row = this.requireVersion(input.modelId, input.version);
+      this.applyUsage(row.id, input.mode, input.jobs);
+      this.stmt.insertUsageLog.run(input.block, row.id, input.mode, input.jobs);
+    });
+  }
+
+  /** The cursor of indexer `name`, if it has one. */
+  getCursor(name: string): Cursor | undefined {
+    const row = this.stmt.getCursor.get(name) as { block: number; block_hash: string } | undefined;
+    return row === undefined ? undefined : { block: row.block, blockHash: row.block_hash };
+  }
+
+  /** Moves the cursor of indexer `name`; call it in the same {@link batch} as the writes it covers. */
+  setCursor(name: string, cursor: Cursor): void {
+    if (!HASH.test(cursor.blockHash)) throw new StoreInvalidInputError("blockHash", "must be a 0x-prefixed 32-byte hex string");
+    this.stmt.setCursor.run(name, cursor.block, cursor.blockHash.toLowerCase());
+  }
+
+  /**
+   * Undoes everything recorded from blocks after `block` (a chain reorganisation): versions, deprecations,
+   * usage, owners and prices. Cards attached to surviving versions are kept.
+   */
+  rewindTo(block: number): void {
+    this.batch(() => {
+      const touched = new Set<number>();
+      this.rewindUsage(block);
+      for (const r of this.stmt.deprecatedAfter.all(block) as { model_id: number }[]) touched.add(r.model_id);
+      this.stmt.undeprecateAfter.run(block);
+      for (const r of this.stmt.versionsAfter.all(block) as { id: number; model_id: number }[]) {
+        this.removeVersion(r.id);
+        touched.add(r.model_id);
+      }
+      for (const id of this.rewindModels(block)) touched.add(id);
+      for (const id of touched) this.dirty.add(id);
+      this.logger?.info({ block, models: touched.size }, "hub store rewound");
+    });
+  }
+
+  /**
+   * A model with its versions, files and usage, or `undefined`.
+   * @example store.getModel(toModelId(1)!)?.versions[0]?.files
+   */
+  getModel(modelId: ModelId): ModelDetails | undefined {
+    const model = this.stmt.getModel.get(modelId) as ModelRow | undefined;
+    if (model === undefined) return undefined;
+    const rows = this.stmt.versionsOfModel.all(modelId) as VersionRow[];
+    const searchRow = rows.find((r) => r.id === model.search_version_id);
+    return {
+      modelId,
+      owner: model.owner,
+      price: model.price,
+      createdBlock: model.created_block,
+      searchVersion: searchRow?.version ?? null,
+      versions: rows.map((r) => this.versionDetails(r)),
+    };
+  }
+
+  /** Merges the full-text index's segments; worth calling after a bulk load. */
+  optimize(): void {
+    this.db.exec("INSERT INTO search_fts(search_fts) VALUES('optimize'); PRAGMA optimize;");
+  }
+
+  /** Counts rows, for logs and tests. */
+  stats(): { models: number; versions: number; searchable: number } {
+    return this.stmt.stats.get() as { models: number; versions: number; searchable: number };
+  }
+
+  private versionDetails(r: VersionRow): VersionDetails {
+    return {
+      version: r.version,
+      publisher: r.publisher,
+      cardHash: r.card_hash,
+      cardCid: r.card_cid,
+      modes: modesOf(r.modes),
+      deprecated: r.deprecated === 1,
+      publishedAt: r.published_at,
+      publishedBlock: r.published_block,
+      card: this.cardOf(r.id),
+      files: this.stmt.filesOf.all(r.id) as FileInput[],
+      usage: this.stmt.usageOf.all(r.id) as ModeUsage[],
+      verifiedJobs: r.usage_total,
+    };
+  }
+
+  private cardOf(versionId: number): ModelCard | null {
+    const row = this.stmt.cardOf.get(versionId) as { card_json: string } | undefined;
+    return row === undefined ? null : (JSON.parse(row.card_json) as ModelCard);
+  }
+
+  private requireModel(modelId: ModelId): ModelRow {
+    const row = this.stmt.getModel.get(modelId) as ModelRow | undefined;
+    if (row === undefined) throw new StoreUnknownModelError(modelId);
+    return row;
+  }
+
+  private requireVersion(modelId: ModelId, version: number): { id: number } {
+    const row = this.stmt.versionId.get(modelId, version) as { id: number } | undefined;
+    if (row === undefined) throw new StoreUnknownVersionError(modelId, version);
+    return row;
+  }
+
+  private applyUsage(versionId: number, mode: number, jobs: number): void {
+    this.stmt.addUsage.run(versionId, mode, jobs);
+    this.stmt.addUsageTotal.run(jobs, versionId);
+  }
+
+  private rewindUsage(block: number): void {
+    const rows = this.stmt.usageLogAfter.all(block) as { version_id: number; mode: number; jobs: number }[];
+    for (const r of rows) this.applyUsage(r.version_id, r.mode, -r.jobs);
+    this.stmt.deleteUsageLogAfter.run(block);
+  }
+
+  /** Restores owner and price as of `block`; deletes models created after it. Returns the models touched. */
+  private rewindModels(block: number): number[] {
+    const touched = (this.stmt.historyAfter.all(block) as { model_id: number }[]).map((r) => r.model_id);
+    this.stmt.deleteHistoryAfter.run(block);
+    for (const id of touched) {
+      const last = this.stmt.lastHistory.get(id) as { owner: string; price: string } | undefined;
+      if (last === undefined) this.stmt.deleteModel.run(id);
+      else this.stmt.setModel.run(last.owner, last.price, id);
+    }
+    return touched;
+  }
+
+  private removeVersion(versionId: number): void {
+    this.stmt.deleteFts.run(versionId);
+    this.stmt.deleteFiles.run(versionId);
+    this.stmt.deleteUsage.run(versionId);
+    this.stmt.deleteUsageLogOf.run(versionId);
+    this.stmt.deleteCard.run(versionId);
+    this.stmt.clearSearchVersion.run(versionId);
+    this.stmt.deleteVersion.run(versionId);
+  }
+
+  /**
+   * Refreshes the search documents of the models written in this batch, last: SQLite makes FTS5 flush its
+   * pending terms whenever another statement opens a statement journal, so interleaving FTS writes with
+   * the other writes would create one index segment per document and slow indexing several-fold.
+   */
+  private flushSearchDocuments(): void {
+    for (const id of this.dirty) this.refreshSearchDocument(id);
+    this.dirty.clear();
+  }
+
+  /** Puts the model's searchable version (highest, not deprecated, with a card) in the full-text index. */
+  private refreshSearchDocument(modelId: number): void {
+    const model = this.stmt.getModel.get(modelId) as ModelRow | undefined;
+    if (model === undefined) return;
+    const next = this.stmt.searchCandidate.get(modelId) as { id: number; card_json: string } | undefined;
+    if (model.search_version_id !== null) {
+      this.stmt.deleteFts.run(model.search_version_id);
+      this.stmt.setSearchable.run(0, model.search_version_id);
+    }
+    if (next !== undefined) {
+      const doc = toSearchDocument(JSON.parse(next.card_json) as ModelCard);
+      this.stmt.insertFts.run(next.id, ...doc);
+      this.stmt.setSearchable.run(1, next.id);
+    }
+    this.stmt.setSearchVersion.run(next?.id ?? null, modelId);
+    this.writes++;
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  const ftsCols = FTS_COLUMNS.map((c) => c.name).join(", ");
+  return {
+    upsertModel: p(`INSERT INTO models (model_id, owner, price, created_block) VALUES (?, ?, ?, ?)
+      ON CONFLICT (model_id) DO UPDATE SET owner = excluded.owner, price = excluded.price`),
+    setModel: p("UPDATE models SET owner = ?, price = ? WHERE model_id = ?"),
+    getModel: p("SELECT * FROM models WHERE model_id = ?"),
+    deleteModel: p("DELETE FROM models WHERE model_id = ?"),
+    insertHistory: p("INSERT INTO model_history (model_id, block, owner, price) VALUES (?, ?, ?, ?)"),
+    historyAfter: p("SELECT DISTINCT model_id FROM model_history WHERE block > ?"),
+    deleteHistoryAfter: p("DELETE FROM model_history WHERE block > ?"),
+    lastHistory: p("SELECT owner, price FROM model_history WHERE model_id = ? ORDER BY seq DESC LIMIT 1"),
+    upsertVersion: p(`INSERT INTO versions (model_id, version, publisher, card_hash, card_cid, modes, published_at,
+        published_block, name, task, license, library, summary)
+      VALUES (@model_id, @version, @publisher, @card_hash, @card_cid, @modes, @published_at, @published_block,
+        @name, @task, @license, @library, @summary)
+      ON CONFLICT (model_id, version) DO UPDATE SET publisher = excluded.publisher, card_hash = excluded.card_hash,
+        card_cid = excluded.card_cid, modes = excluded.modes, published_at = excluded.published_at,
+        published_block = excluded.published_block, name = coalesce(excluded.name, name),
+        task = coalesce(excluded.task, task), license = coalesce(excluded.license, license),
+        library = CASE WHEN excluded.name IS NULL THEN library ELSE excluded.library END,
+        summary = coalesce(excluded.summary, summary)
+      RETURNING id`),
+    upsertCard: p("INSERT INTO cards (version_id, card_json) VALUES (?, ?) ON CONFLICT (version_id) DO UPDATE SET card_json = excluded.card_json"),
+    cardOf: p("SELECT card_json FROM cards WHERE version_id = ?"),
+    deleteCard: p("DELETE FROM cards WHERE version_id = ?"),
+    setCard: p(`UPDATE versions SET name = @name, task = @task, license = @license, library = @library,
+      summary = @summary WHERE model_id = @model_id AND version = @version`),
+    versionId: p("SELECT id FROM versions WHERE model_id = ? AND version = ?"),
+    versionsOfModel: p("SELECT * FROM versions WHERE model_id = ? ORDER BY version DESC"),
+    versionsAfter: p("SELECT id, model_id FROM versions WHERE published_block > ?"),
+    deleteVersion: p("DELETE FROM versions WHERE id = ?"),
+    deprecate: p("UPDATE versions SET deprecated = 1, deprecated_block = ? WHERE model_id = ? AND version = ? AND deprecated = 0"),
+    deprecatedAfter: p("SELECT DISTINCT model_id FROM versions WHERE deprecated_block > ?"),
+    undeprecateAfter: p("UPDATE versions SET deprecated = 0, deprecated_block = NULL WHERE deprecated_block > ?"),
+    insertFile: p("INSERT INTO files (version_id, idx, path, cid, sha256) VALUES (?, ?, ?, ?, ?)"),
+    deleteFiles: p("DELETE FROM files WHERE version_id = ?"),
+    filesOf: p("SELECT path, cid, sha256 FROM files WHERE version_id = ? ORDER BY idx"),
+    addUsage: p(`INSERT INTO usage (version_id, mode, jobs) VALUES (?, ?, ?)
+      ON CONFLICT (version_id, mode) DO UPDATE SET jobs = jobs + excluded.jobs`),
+    addUsageTotal: p("UPDATE versions SET usage_total = usage_total + ? WHERE id = ?"),
+    usageOf: p("SELECT mode, jobs FROM usage WHERE version_id = ? AND jobs > 0 ORDER BY mode"),
+    deleteUsage: p("DELETE FROM usage WHERE version_id = ?"),
+    insertUsageLog: p("INSERT INTO usage_log (block, version_id, mode, jobs) VALUES (?, ?, ?, ?)"),
+    usageLogAfter: p("SELECT version_id, mode, jobs FROM usage_log WHERE block > ?"),
+    deleteUsageLogAfter: p("DELETE FROM usage_log WHERE block > ?"),
+    deleteUsageLogOf: p("DELETE FROM usage_log WHERE version_id = ?"),
+    getCursor: p("SELECT block, block_hash FROM cursor WHERE name = ?"),
+    setCursor: p(`INSERT INTO cursor (name, block, block_hash) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET block = excluded.block, block_hash = excluded.block_hash`),
+    searchCandidate: p(`SELECT v.id, c.card_json FROM versions v JOIN cards c ON c.version_id = v.id
+      WHERE v.model_id = ? AND v.deprecated = 0 ORDER BY v.version DESC LIMIT 1`),
+    setSearchVersion: p("UPDATE models SET search_version_id = ? WHERE model_id = ?"),
+    clearSearchVersion: p("UPDATE models SET search_version_id = NULL WHERE search_version_id = ?"),
+    setSearchable: p("UPDATE versions SET searchable = ? WHERE id = ?"),
+    insertFts: p(`INSERT INTO search_fts (rowid, ${ftsCols}) VALUES (?${", ?".repeat(FTS_COLUMNS.length)})`),
+    deleteFts: p("DELETE FROM search_fts WHERE rowid = ?"),
+    stats: p(`SELECT (SELECT count(*) FROM models) AS models, (SELECT count(*) FROM versions) AS versions,
+      (SELECT count(*) FROM versions WHERE searchable = 1) AS searchable`),
+  };
+}
+
+function versionParams(input: VersionInput, card: ModelCard | null): Record<string, string | number | null> {
+  return {
+    model_id: input.modelId,
+    version: input.version,
+    publisher: input.publisher.toLowerCase(),
+    card_hash: input.cardHash.toLowerCase(),
+    card_cid: input.cardCid,
+    modes: input.modes,
+    published_at: input.publishedAt,
+    published_block: input.block,
+    ...(card === null ? nullCardParams() : cardParams(card)),
+  };
+}
+
+function cardParams(card: ModelCard): Record<string, string | null> {
+  return {
+    name: card.name,
+    task: card.task,
+    license: card.license,
+    library: card.library ?? null,
+    summary: summarize(card.body),
+  };
+}
+
+function nullCardParams(): Record<string, null> {
+  return { name: null, task: null, license: null, library: null, summary: null };
+}
+
+function checkVersionInput(input: VersionInput): void {
+  if (!Number.isSafeInteger(input.version) || input.version < 1) throw new StoreInvalidInputError("version", "must be a positive integer");
+  checkAddress("publisher", input.publisher);
+  if (!HASH.test(input.cardHash)) throw new StoreInvalidInputError("cardHash", "must be a 0x-prefixed 32-byte hex string");
+  if (input.cardCid === "") throw new StoreInvalidInputError("cardCid", "must not be empty");
+  if (!Number.isInteger(input.modes) || input.modes <= 0 || input.modes > 0xffffffff) throw new StoreInvalidInputError("modes", "must be a non-empty uint32 bitmask");
+  input.files.forEach((f, i) => {
+    if (f.path === "" || f.cid === "") throw new StoreInvalidInputError(`files[${i}]`, "path and cid must not be empty");
+    if (!HASH.test(f.sha256)) throw new StoreInvalidInputError(`files[${i}].sha256`, "must be a 0x-prefixed 32-byte hex string");
+  });
+}
+
+function checkAddress(field: string, value: string): string {
+  if (!ADDRESS.test(value)) throw new StoreInvalidInputError(field, "must be a 0x-prefixed 20-byte hex address");
+  return value.toLowerCase();
+}
+
+function checkPrice(price: bigint): string {
+  if (price < 0n || price > UINT96_MAX) throw new StoreInvalidInputError("price", "must fit a uint96");
+  return price.toString();
+}

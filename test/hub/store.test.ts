@@ -1,0 +1,187 @@
+import { expect } from "chai";
+import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "../../src/hub/errors";
+import { Modes } from "../../src/hub/ids";
+import { address, freshHub, hash, id, publish, versionInput } from "./fixtures";
+
+describe("HubStore", () => {
+  describe("upsertVersions", () => {
+    it("stores a batch of versions in one transaction", () => {
+      const { store, engine } = freshHub();
+      store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
+      store.upsertVersions([1, 2, 3].map((version) => versionInput({ model: 1, version, fields: { name: `org/fraudnet-v${version}` } })));
+      expect(store.stats()).to.deep.equal({ models: 1, versions: 3, searchable: 1 });
+      expect(engine.search("fraudnet").hits.map((h) => h.version)).to.deep.equal([3]);
+    });
+
+    it("leaves nothing written when one version of the batch is invalid", () => {
+      const { store, engine } = freshHub();
+      store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
+      const bad = { ...versionInput({ model: 1, version: 3 }), cardHash: "0x1234" };
+      const batch = [versionInput({ model: 1, version: 1, fields: { name: "org/fraudnet" } }), versionInput({ model: 1, version: 2 }), bad];
+      expect(() => store.upsertVersions(batch)).to.throw(StoreInvalidInputError).with.property("field", "cardHash");
+      expect(store.stats()).to.deep.equal({ models: 1, versions: 0, searchable: 0 });
+      expect(engine.search("fraudnet").hits).to.deep.equal([]);
+    });
+
+    it("leaves nothing written when a version names an unknown model", () => {
+      const { store } = freshHub();
+      store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
+      expect(() => store.upsertVersions([versionInput({ model: 1 }), versionInput({ model: 2 })]))
+        .to.throw(StoreUnknownModelError)
+        .with.property("modelId", 2);
+      expect(store.stats().versions).to.equal(0);
+    });
+  });
+
+  describe("batch", () => {
+    it("rolls back every write and the cursor when the batch throws", () => {
+      const { store } = freshHub();
+      store.setCursor("registry", { block: 10, blockHash: hash(10) });
+      expect(() =>
+        store.batch(() => {
+          publish(store, { model: 1 });
+          store.setCursor("registry", { block: 20, blockHash: hash(20) });
+          throw new Error("RPC failed mid-range");
+        }),
+      ).to.throw("RPC failed mid-range");
+      expect(store.getCursor("registry")).to.deep.equal({ block: 10, blockHash: hash(10) });
+      expect(store.getModel(id(1))).to.equal(undefined);
+    });
+
+    it("keeps the search index consistent after a rolled-back batch", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, fields: { name: "org/alpha-lstm" } });
+      expect(() =>
+        store.batch(() => {
+          publish(store, { model: 1, version: 2, fields: { name: "org/beta-lstm" } });
+          throw new Error("abort");
+        }),
+      ).to.throw("abort");
+      expect(engine.search("lstm").hits.map((h) => [h.name, h.version])).to.deep.equal([["org/alpha-lstm", 1]]);
+    });
+  });
+
+  describe("upsertVersion", () => {
+    it("is idempotent when an event is replayed", () => {
+      const { store } = freshHub();
+      publish(store, { model: 1 });
+      publish(store, { model: 1 });
+      const model = store.getModel(id(1));
+      expect(model?.versions).to.have.length(1);
+      expect(model?.versions[0]?.files).to.have.length(1);
+    });
+
+    it("records a version without its card as not searchable until setCard", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, fields: { name: "org/chexnet" }, withCard: false });
+      expect(engine.search("chexnet").hits).to.have.length(0);
+      const card = versionInput({ model: 1, fields: { name: "org/chexnet" } }).card;
+      if (card === undefined) throw new Error("fixture has a card");
+      store.setCard(id(1), 1, card);
+      expect(engine.search("chexnet").hits.map((h) => h.modelId)).to.deep.equal([1]);
+    });
+
+    it("throws StoreInvalidInputError naming the field for a bad publisher", () => {
+      const { store } = freshHub();
+      store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
+      expect(() => store.upsertVersion({ ...versionInput({ model: 1 }), publisher: "alice" }))
+        .to.throw(StoreInvalidInputError)
+        .with.property("field", "publisher");
+    });
+
+    it("throws StoreInvalidInputError for an empty modes bitmask", () => {
+      const { store } = freshHub();
+      store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
+      expect(() => store.upsertVersion({ ...versionInput({ model: 1 }), modes: 0 })).to.throw(StoreInvalidInputError).with.property("field", "modes");
+    });
+  });
+
+  describe("markDeprecated", () => {
+    it("makes search fall back to the previous version, then drop the model", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, version: 1, fields: { name: "org/whisper-de" } });
+      publish(store, { model: 1, version: 2, fields: { name: "org/whisper-de" } });
+      store.markDeprecated(id(1), 2, 100);
+      expect(engine.search("whisper").hits.map((h) => h.version)).to.deep.equal([1]);
+      store.markDeprecated(id(1), 1, 101);
+      expect(engine.search("whisper").hits).to.have.length(0);
+      expect(store.getModel(id(1))?.versions.map((v) => v.deprecated)).to.deep.equal([true, true]);
+    });
+
+    it("throws StoreUnknownVersionError for a version never published", () => {
+      const { store } = freshHub();
+      publish(store, { model: 1 });
+      expect(() => store.markDeprecated(id(1), 9, 1)).to.throw(StoreUnknownVersionError).with.property("version", 9);
+    });
+  });
+
+  describe("addVerifiedUsage", () => {
+    it("accumulates settled jobs per mode and in total", () => {
+      const { store } = freshHub();
+      publish(store, { model: 1, modes: 0b111 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 3, block: 50 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 2, block: 51 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.tee, jobs: 1, block: 51 });
+      const version = store.getModel(id(1))?.versions[0];
+      expect(version?.usage).to.deep.equal([{ mode: 1, jobs: 1 }, { mode: 2, jobs: 5 }]);
+      expect(version?.verifiedJobs).to.equal(6);
+    });
+
+    it("throws StoreInvalidInputError for a non-positive job count", () => {
+      const { store } = freshHub();
+      publish(store, { model: 1 });
+      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 0, block: 1 }))
+        .to.throw(StoreInvalidInputError)
+        .with.property("field", "jobs");
+    });
+  });
+
+  describe("rewindTo", () => {
+    it("undoes versions, deprecations, usage, owners and models recorded after the block", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, version: 1, block: 10, fields: { name: "org/pd-scorecard" }, usage: { 0: 4 } });
+      store.setOwner(id(1), address(77), 30);
+      publish(store, { model: 1, version: 2, block: 30, fields: { name: "org/pd-scorecard" } });
+      store.markDeprecated(id(1), 1, 31);
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 6, block: 32 });
+      publish(store, { model: 2, block: 33, fields: { name: "org/pd-new" } });
+
+      store.rewindTo(20);
+
+      const model = store.getModel(id(1));
+      expect(model?.owner).to.equal(address(1));
+      expect(model?.versions.map((v) => [v.version, v.deprecated, v.verifiedJobs])).to.deep.equal([[1, false, 4]]);
+      expect(store.getModel(id(2))).to.equal(undefined);
+      expect(engine.search("pd").hits.map((h) => [h.modelId, h.version])).to.deep.equal([[1, 1]]);
+    });
+  });
+
+  describe("search index", () => {
+    it("holds exactly one row per searchable model and passes FTS5's integrity check after every kind of write", () => {
+      const { store } = freshHub();
+      for (let model = 1; model <= 4; model++) publish(store, { model, version: 1, block: model });
+      publish(store, { model: 1, version: 2, block: 20 });
+      publish(store, { model: 2, version: 2, block: 21, withCard: false });
+      store.markDeprecated(id(3), 1, 22);
+      store.rewindTo(20);
+      publish(store, { model: 4, version: 2, block: 23 });
+      const { n } = store.db.prepare("SELECT count(*) AS n FROM search_fts").get() as { n: number };
+      expect(n).to.equal(store.stats().searchable).and.to.equal(4); // the rewind undid the deprecation
+      expect(() => store.db.exec("INSERT INTO search_fts(search_fts) VALUES('integrity-check')")).not.to.throw();
+    });
+  });
+
+  describe("cursor", () => {
+    it("stores the last processed block and its hash", () => {
+      const { store } = freshHub();
+      expect(store.getCursor("registry")).to.equal(undefined);
+      store.setCursor("registry", { block: 42, blockHash: hash(42) });
+      expect(store.getCursor("registry")).to.deep.equal({ block: 42, blockHash: hash(42) });
+    });
+
+    it("throws StoreInvalidInputError for a malformed block hash", () => {
+      const { store } = freshHub();
+      expect(() => store.setCursor("registry", { block: 1, blockHash: "0xabc" })).to.throw(StoreInvalidInputError).with.property("field", "blockHash");
+    });
+  });
+});

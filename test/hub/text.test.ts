@@ -1,0 +1,61 @@
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { cidToString } from "../../src/hub/cid";
+import { modeMask, Modes, modesOf } from "../../src/hub/ids";
+import { parseQuery, toMatchExpression } from "../../src/hub/query";
+import { normalizeForIndex, stem, tokenize } from "../../src/hub/text";
+
+describe("text normalisation", () => {
+  it("splits on every character that is not a letter or digit and folds case and accents", () => {
+    expect(tokenize('Café-BERT: NEAR* "x" _y_')).to.deep.equal(["cafe", "bert", "near", "x", "y"]);
+  });
+
+  it("stems plurals without merging unrelated words", () => {
+    expect(["signals", "studies", "boxes", "class", "analysis", "bias", "xgboost"].map(stem)).to.deep.equal(["signal", "study", "box", "class", "analysis", "bias", "xgboost"]);
+  });
+
+  it("normalises index text and query words the same way", () => {
+    expect(normalizeForIndex("Trading Signals")).to.equal("trading signal");
+    expect(parseQuery("trading signals ").map((t) => t.token)).to.deep.equal(["trading", "signal"]);
+  });
+});
+
+describe("parseQuery", () => {
+  it("drops stopwords and marks only the last word being typed as a prefix", () => {
+    expect(parseQuery("model for credit sco")).to.deep.equal([
+      { token: "credit", prefix: false },
+      { token: "sco", prefix: true },
+    ]);
+  });
+
+  it("gives no terms for a query of stopwords or punctuation", () => {
+    expect(parseQuery("the model")).to.deep.equal([]);
+    expect(parseQuery('*"():^-')).to.deep.equal([]);
+  });
+});
+
+describe("toMatchExpression", () => {
+  it("quotes every term so nothing in it is FTS5 syntax", () => {
+    const terms = [
+      { token: "near", alternatives: [{ text: "near", prefix: false }] },
+      { token: "riks", alternatives: [{ text: "risk", prefix: false }, { text: "rik", prefix: false }] },
+      { token: "sc", alternatives: [{ text: "sc", prefix: true }] },
+    ];
+    expect(toMatchExpression(terms, "AND")).to.equal('"near" AND ("risk" OR "rik") AND "sc"*');
+  });
+});
+
+describe("ids", () => {
+  it("converts between mode lists and bitmasks", () => {
+    expect(modesOf(0b101)).to.deep.equal([Modes.vanilla, Modes.zk]);
+    expect(modeMask([Modes.tee, Modes.zk])).to.equal(0b110);
+  });
+});
+
+describe("cidToString", () => {
+  it("encodes a binary CIDv1 in base32 with the b multibase prefix", () => {
+    const digest = createHash("sha256").update("hello world").digest();
+    const cid = Uint8Array.from([0x01, 0x55, 0x12, 0x20, ...digest]);
+    expect(cidToString(cid)).to.equal("bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
+  });
+});
