@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { type Archetype, ARCHETYPES, FILLER, LICENSES, ORGS } from "./archetypes";
+import { seededRandom } from "../../src/util/random";
 
 /** The hidden attributes a card was generated from: what relevance judgments are computed from. */
 export interface CardAttributes {
@@ -33,17 +34,8 @@ const FACET_WORDS: Record<string, string[]> = {
 };
 const VARIANTS = ["", "", "-v2", "-base", "-large", "-small", "-ft", "-2024", "-int8", "-distilled"];
 
-/** A small, fast, seedable PRNG (mulberry32), so the corpus is the same on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32), shared: see src/util/random.ts. */
+export const rng = seededRandom;
 
 /**
  * Generates `count` model cards deterministically from `seed`, cycling through the archetypes.

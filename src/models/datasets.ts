@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { seededRandom } from "../util/random";
 
 /** A labelled tabular dataset. */
 export interface Dataset {
@@ -43,17 +44,6 @@ export function loadPenguins(): Dataset {
   return { name: "penguins", features: [...PENGUIN_FEATURES], classes, x, y };
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so training and splits are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Splits rows into train and test sets deterministically (`testShare` of the rows go to test). */
 export function split(data: Dataset, testShare: number, seed: number): { train: Dataset; test: Dataset } {

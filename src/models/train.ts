@@ -1,5 +1,6 @@
 import type { DenseLayer } from "../zkml/mlp";
-import { seededRandom, type Dataset } from "./datasets";
+import { seededRandom } from "../util/random";
+import type { Dataset } from "./datasets";
 
 export interface TrainOptions {
   hidden: number;

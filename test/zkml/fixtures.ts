@@ -1,18 +1,10 @@
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import type { DenseLayer } from "../../src/zkml/mlp";
 import { buildZkModel, type ZkModel } from "../../src/zkml/pipeline";
+import { seededRandom } from "../../src/util/random";
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32), shared: see src/util/random.ts. */
+export const rng = seededRandom;
 
 /** A random MLP with the given layer sizes (ReLU on every hidden layer), weights in [-1, 1]. */
 export function randomMlp(sizes: number[], seed: number): DenseLayer[] {
