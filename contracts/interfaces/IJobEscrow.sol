@@ -249,6 +249,8 @@ interface IJobEscrow is IStakeLocker {
 
     /// @notice Claims the next free slot of an open job and locks `job.collateral` of the caller's stake.
     /// @dev One slot per node: a single operator can never fill every slot of a redundant job.
+    /// @dev Warning: a claimed slot that does not deliver by the deadline is slashed whatever the reason, including
+    /// an input the node cannot process or fetch. Nodes should fetch the input and compute before claiming.
     function claimSlot(Job calldata job) external returns (uint8 slot);
 
     /// @notice Submits the result of a k = 1 job. The job's verifier checks `proof`; on success the job settles at
