@@ -15,7 +15,7 @@ import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {FeesLib} from "../libraries/FeesLib.sol";
 import {OutputLib} from "../libraries/OutputLib.sol";
-import {JobId, ModelId, Mode, ModesLib} from "../types/Ids.sol";
+import {JobId, ModelId, Mode} from "../types/Ids.sol";
 
 /// @title JobEscrow
 /// @notice Escrow, assignment, verification routing, settlement and refunds of inference jobs. See `IJobEscrow`.
@@ -32,13 +32,19 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     uint256 public constant MAX_INPUT_BYTES = 16_384;
     /// @notice Longest output stored on-chain, in bytes.
     uint256 public constant MAX_OUTPUT_BYTES = 1_024;
-    /// @notice Bounds of the parameters.
+    /// @notice Highest protocol fee: 10% of the model price plus node fees.
     uint16 public constant MAX_PROTOCOL_FEE_BPS = 1_000;
+    /// @notice Bounds of `minDuration`.
     uint32 public constant MIN_DURATION_FLOOR = 10 seconds;
+    /// @notice Upper bound of `minDuration`.
     uint32 public constant MIN_DURATION_CEILING = 1 days;
+    /// @notice Upper bound of `maxDuration`.
     uint32 public constant MAX_DURATION_CEILING = 90 days;
+    /// @notice Lower bound of `revealPeriod`.
     uint32 public constant MIN_REVEAL_PERIOD = 10 seconds;
+    /// @notice Upper bound of `revealPeriod`.
     uint32 public constant MAX_REVEAL_PERIOD = 7 days;
+    /// @notice Upper bound of `maxCallbackGas`.
     uint32 public constant MAX_CALLBACK_GAS_CEILING = 5_000_000;
     /// @dev Gas kept back around a callback: the cost of reaching the CALL and of finishing after it.
     uint256 internal constant CALLBACK_GAS_RESERVE = 10_000;
@@ -103,9 +109,12 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         nonReentrant
         returns (JobId)
     {
-        // A permit front-run by someone else leaves the allowance in place: `transferFrom` decides.
+        // A permit front-run by someone else leaves the allowance in place: `transferFrom` decides. Hence the
+        // deliberately empty handlers.
+        // solhint-disable-next-line no-empty-blocks
         try IERC20Permit(address(_token)).permit(msg.sender, address(this), params.maxTotal, permitDeadline, v, r, s) {}
-            catch {}
+        // solhint-disable-next-line no-empty-blocks
+        catch {}
         return _request(params);
     }
 
@@ -389,6 +398,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         job.collateral = params.collateral;
         job.callback = params.callback;
         job.callbackGasLimit = params.callbackGasLimit;
+        job.slashBeneficiaryBps = p.slashBeneficiaryBps;
     }
 
     function _checkDeadline(uint64 deadline, Parameters memory p) internal view {
@@ -500,7 +510,8 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
                 _payNode(s.node, job);
             } else {
                 _accounts[s.node].locked -= job.collateral;
-                faulty[faults++] = s.node;
+                faulty[faults] = s.node;
+                ++faults;
             }
         }
         _payModelAndProtocol(job);
@@ -542,7 +553,10 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         for (uint256 i; i < state.filled; ++i) {
             Slot memory s = _slots[job.id][i];
             _accounts[s.node].locked -= job.collateral;
-            if (uint8(s.phase) < uint8(delivered)) faulty[faults++] = s.node;
+            if (uint8(s.phase) < uint8(delivered)) {
+                faulty[faults] = s.node;
+                ++faults;
+            }
         }
         _credit(job.requester, amount);
 
@@ -558,7 +572,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         for (uint256 i; i < faults; ++i) {
             address node = faulty[i];
             uint256 slashed = staking.slash(node, job.collateral);
-            (uint256 toRequester, uint256 toProtocol) = FeesLib.split(slashed, _parameters.slashBeneficiaryBps);
+            (uint256 toRequester, uint256 toProtocol) = FeesLib.split(slashed, job.slashBeneficiaryBps);
             _credit(job.requester, toRequester);
             _credit(PROTOCOL, toProtocol);
 
@@ -608,6 +622,8 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         bytes memory data = abi.encodeCall(IInferenceConsumer.onInferenceResult, (job.id, settled, outputHash, output));
         bool success;
         if (consumer.code.length > 0) {
+            // Assembly, because a Solidity call would copy all return data into memory (a return-data bomb).
+            // solhint-disable-next-line no-inline-assembly
             assembly ("memory-safe") {
                 success := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
             }

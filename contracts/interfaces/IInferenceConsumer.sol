@@ -11,6 +11,7 @@ import {JobId} from "../types/Ids.sol";
 /// with `IJobEscrow.resultOf`.
 /// @dev Warning: check that `msg.sender` is the escrow; anyone can call this function.
 interface IInferenceConsumer {
+    /// @notice Receives a job's outcome from the escrow.
     /// @param jobId The job.
     /// @param settled True if the job settled with `output`; false if it was refunded (then `output` is empty).
     /// @param outputHash `keccak256(output)`, or zero when refunded.

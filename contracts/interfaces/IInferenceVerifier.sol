@@ -13,6 +13,8 @@ import {JobId, ModelId, Mode} from "../types/Ids.sol";
 interface IInferenceVerifier {
     /// @notice What a node claims: that `outputHash` is the output of model `modelId`@`version` on the input
     /// committed as `inputHash`, computed for job `jobId` by `node`.
+    // A calldata struct: ABI encoding takes a word per field whatever the order.
+    // solhint-disable-next-line gas-struct-packing
     struct InferenceClaim {
         JobId jobId;
         ModelId modelId;

@@ -13,8 +13,10 @@ import {IStakeLocker} from "./IStakeLocker.sol";
 /// the escrow checks them against the hash. The terms are emitted in full by `JobRequested`.
 /// @dev Warning: the payment token must be a plain ERC-20 (the same one NodeStaking uses). Short deposits from
 /// fee-on-transfer tokens revert; rebasing tokens are unsupported.
-/// @dev Warning: a job's verifier and model owner are captured at request time. Governance can change the
-/// verifier of a mode for future jobs only; a model's new owner is paid for jobs requested after the transfer.
+/// @dev Warning: a job's verifier, model owner, fees, reveal deadline and slash split are captured at request time.
+/// Governance can change them for future jobs only; a model's new owner is paid for jobs requested after the
+/// transfer. The one exception is NodeStaking's `maxSlashBps`, a protocol-wide safety cap on any single slash,
+/// applied when the slash happens.
 /// @dev Pausing stops `request` only: claims, submissions, expiries and withdrawals always work.
 interface IJobEscrow is IStakeLocker {
     /* TYPES */
@@ -47,6 +49,8 @@ interface IJobEscrow is IStakeLocker {
     /// form, e.g. a salted hash for ZK); if zero, the commitment is `keccak256(input)`.
     /// @param input The inline input (may be empty when `inputCommitment` is set).
     /// @param inputUri Where to fetch a large input (for example an `ipfs://` URI); may be empty.
+    // Calldata structs: ABI encoding takes a word per field whatever the order, and the order is part of the ABI.
+    // solhint-disable-next-line gas-struct-packing
     struct RequestParams {
         ModelId modelId;
         uint32 version;
@@ -65,6 +69,9 @@ interface IJobEscrow is IStakeLocker {
 
     /// @notice The immutable terms of a job, fixed at request time. Only their hash is stored.
     /// @param revealDeadline For k > 1, the end of the reveal window; equal to `deadline` for k = 1.
+    /// @param slashBeneficiaryBps The requester's share of any slash on this job (the rest goes to the protocol).
+    // The field order defines the job hash, which off-chain code recomputes: packing would only break it.
+    // solhint-disable-next-line gas-struct-packing
     struct Job {
         JobId id;
         address requester;
@@ -83,6 +90,7 @@ interface IJobEscrow is IStakeLocker {
         uint96 collateral;
         address callback;
         uint32 callbackGasLimit;
+        uint16 slashBeneficiaryBps;
     }
 
     /// @notice The mutable state of a job.
@@ -102,7 +110,8 @@ interface IJobEscrow is IStakeLocker {
         SlotPhase phase;
     }
 
-    /// @notice Governance parameters, each bounded in code (see the `*_BOUND` constants of the implementation).
+    /// @notice Governance parameters, each bounded in code (see the constants of the implementation). Changes apply
+    /// to jobs requested afterwards: everything a job depends on is copied into its terms.
     /// @param minCollateral Least collateral a job may ask per node.
     /// @param protocolFeeBps Protocol fee, in basis points of the model price plus node fees; at most 10%.
     /// @param slashBeneficiaryBps Share of a slash credited to the harmed requester; the rest goes to the treasury.

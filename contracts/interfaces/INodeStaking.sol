@@ -29,7 +29,8 @@ interface INodeStaking {
     /// @notice Governance parameters, each bounded in code.
     /// @param minimumStake Active stake an operator needs to take work.
     /// @param thawingPeriod Seconds between unstaking and withdrawal.
-    /// @param maxSlashBps Most that one slash may take, in basis points of the operator's slashable stake.
+    /// @param maxSlashBps Most that one slash may take, in basis points of the operator's slashable stake: a
+    /// protocol-wide safety cap against a faulty locker, applied when the slash happens (also to open jobs).
     struct Parameters {
         uint128 minimumStake;
         uint64 thawingPeriod;

@@ -19,6 +19,8 @@ library OutputLib {
         uint256 length = output.length;
         if (length > MAX_INLINE) return bytes32(uint256(keccak256(output)) | HASHED);
         uint256 data;
+        // Assembly: one CALLDATALOAD instead of copying the output to memory.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             data := calldataload(output.offset)
         }
@@ -36,6 +38,8 @@ library OutputLib {
     function unpack(bytes32 word) internal pure returns (bytes memory output) {
         uint256 length = uint256(word) & 0xff;
         output = new bytes(length);
+        // Assembly: one MSTORE writes the whole word.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             mstore(add(output, 0x20), word)
         }

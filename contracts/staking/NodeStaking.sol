@@ -23,11 +23,13 @@ contract NodeStaking is INodeStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @notice Most stake lockers that can be registered.
     uint256 public constant MAX_LOCKERS = 4;
-    /// @notice Bounds of `thawingPeriod`.
+    /// @notice Lower bound of `thawingPeriod`.
     uint64 public constant MIN_THAWING_PERIOD = 1 hours;
+    /// @notice Upper bound of `thawingPeriod`.
     uint64 public constant MAX_THAWING_PERIOD = 365 days;
-    /// @notice Bounds of `maxSlashBps`.
+    /// @notice Lower bound of `maxSlashBps`.
     uint16 public constant MIN_MAX_SLASH_BPS = 1_000;
+    /// @notice Upper bound of `maxSlashBps`.
     uint16 public constant MAX_MAX_SLASH_BPS = 10_000;
     /// @notice Upper bound of `minimumStake` (10^30 base units: 10^12 tokens of 18 decimals).
     uint128 public constant MAX_MINIMUM_STAKE = 1e30;
@@ -61,7 +63,8 @@ contract NodeStaking is INodeStaking, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc INodeStaking
     function stakeWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external nonReentrant {
         // A permit front-run by someone else still leaves the allowance in place, so a failed permit is not fatal:
-        // `transferFrom` decides.
+        // `transferFrom` decides. Hence the deliberately empty handlers.
+        // solhint-disable-next-line no-empty-blocks
         try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         _stake(amount);
     }

@@ -14,6 +14,9 @@ contract VanillaVerifier is IInferenceVerifier {
         return ModesLib.VANILLA;
     }
 
+    // Empty on purpose: the vanilla mode has no proof to check.
+    // solhint-disable no-empty-blocks
     /// @inheritdoc IInferenceVerifier
     function verify(InferenceClaim calldata, bytes calldata) external pure {}
+    // solhint-enable no-empty-blocks
 }

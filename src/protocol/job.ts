@@ -20,6 +20,7 @@ export interface Job {
   collateral: bigint;
   callback: string;
   callbackGasLimit: bigint;
+  slashBeneficiaryBps: bigint;
 }
 
 /** A `JobRequested` event, decoded. */
@@ -49,6 +50,7 @@ export function toJob(value: IJobEscrow.JobStructOutput): Job {
     collateral: value.collateral,
     callback: value.callback,
     callbackGasLimit: value.callbackGasLimit,
+    slashBeneficiaryBps: value.slashBeneficiaryBps,
   };
 }
 
@@ -70,7 +72,7 @@ export function requestedJobs(escrow: JobEscrow, receipt: TransactionReceipt | n
 }
 
 const JOB_TUPLE =
-  "tuple(uint64 id,address requester,uint64 modelId,uint32 version,uint8 mode,uint8 redundancy,uint64 deadline,uint64 revealDeadline,bytes32 inputHash,address modelOwner,address verifier,uint96 modelFee,uint96 feePerNode,uint96 protocolFee,uint96 collateral,address callback,uint32 callbackGasLimit)";
+  "tuple(uint64 id,address requester,uint64 modelId,uint32 version,uint8 mode,uint8 redundancy,uint64 deadline,uint64 revealDeadline,bytes32 inputHash,address modelOwner,address verifier,uint96 modelFee,uint96 feePerNode,uint96 protocolFee,uint96 collateral,address callback,uint32 callbackGasLimit,uint16 slashBeneficiaryBps)";
 
 /** The hash under which the escrow stores a job's terms (`keccak256(abi.encode(job))`). */
 export function hashJob(job: Job): string {

@@ -39,6 +39,7 @@ contract Groth16BatchVerifier {
     uint256[2][2] internal _delta2;
     uint256[2][] internal _ic;
 
+    /// @notice Fixes the verifying key of the one circuit this contract verifies.
     /// @param ic IC_0..IC_npub of the verifying key (G1). G2 points in EIP-197 order.
     constructor(uint256[2] memory alpha1, uint256[2][2] memory beta2, uint256[2][2] memory gamma2, uint256[2][2] memory delta2, uint256[2][] memory ic) {
         _alpha1 = alpha1;

@@ -5,6 +5,7 @@ pragma solidity ^0.8.28;
 /// @notice The entry point of a snarkjs-generated Groth16 verifier for a model circuit with three public
 /// signals: `[inputCommitment, outputCommitment, context]` (see docs/zk-setup.md).
 interface IGroth16Verifier {
+    /// @notice Whether the proof (`pA`, `pB`, `pC`) is valid for the public signals.
     function verifyProof(
         uint256[2] calldata pA,
         uint256[2][2] calldata pB,

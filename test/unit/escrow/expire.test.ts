@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, randomBytes } from "ethers";
-import { COLLATERAL, FEE_PER_NODE, loadSystem, MODEL_PRICE, requestJob, STAKE } from "../../fixtures/system";
+import { COLLATERAL, FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, STAKE } from "../../fixtures/system";
+import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
 import { jobTotal, resultCommitment } from "../../../src/protocol/job";
 import { JobStatus, RefundReason } from "../../../src/protocol/modes";
 
@@ -30,6 +31,19 @@ describe("JobEscrow.expire", () => {
     expect(await fx.system.escrow.protocolFees()).to.equal(COLLATERAL / 2n);
     expect(await fx.system.escrow.lockedStake(node.address)).to.equal(0n);
     expect((await fx.system.staking.operatorOf(node.address)).staked).to.equal(STAKE - COLLATERAL);
+  });
+
+  it("splits a slash by the job's own terms, even after governance changed the split", async () => {
+    const fx = await loadSystem();
+    const node = fx.nodes[0]!;
+    const job = await requestJob(fx);
+    expect(job.slashBeneficiaryBps).to.equal(5_000n);
+    await fx.system.escrow.connect(node).claimSlot(job);
+    const p = { ...DEFAULT_ESCROW_PARAMETERS, slashBeneficiaryBps: 0 };
+    await governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setParameters", [p]));
+    await time.increaseTo(job.deadline);
+    await expect(fx.system.escrow.expire(job)).to.emit(fx.system.escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
+    expect((await requestJob(fx)).slashBeneficiaryBps).to.equal(0n);
   });
 
   it("still slashes a node that unstaked everything else: thawing stake pays pro-rata", async () => {
