@@ -19,6 +19,8 @@ const MAX_TOKEN_LENGTH = 40;
  */
 export function tokenize(text: string): string[] {
   // Pure ASCII (most cards) needs neither Unicode folding nor Unicode-aware splitting.
+  // A range check over all of ASCII, not a search for control characters.
+  // eslint-disable-next-line no-control-regex
   const ascii = /^[\x00-\x7f]*$/.test(text);
   const folded = ascii ? text.toLowerCase() : text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
   const tokens = folded.split(ascii ? /[^a-z0-9]+/ : /[^\p{L}\p{N}]+/u);

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
+import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
+import {JobId} from "../../contracts/types/Ids.sol";
+import {Test} from "./utils/Test.sol";
+import {SystemSetup} from "./utils/SystemSetup.sol";
+import {ProtocolHandler} from "./handlers/ProtocolHandler.sol";
+import {GovernanceHandler} from "./handlers/GovernanceHandler.sol";
+
+/// @title ProtocolInvariantTest
+/// @notice Stateful invariants of the escrow and staking together, driven by requesters, honest, lazy, lying,
+/// colluding and copying nodes (vanilla k = 1 and k = 3, TEE k = 1), model owners, keepers, governance through
+/// the timelock and a guardian.
+contract ProtocolInvariantTest is Test, SystemSetup {
+    uint256 internal constant ENCLAVE_KEY = 0xE5C1A7E;
+
+    ProtocolHandler internal handler;
+    GovernanceHandler internal governance;
+
+    function setUp() public {
+        _deploySystem();
+        governance = new GovernanceHandler(timelock, escrow, staking);
+        _handOver(address(governance), address(governance));
+        handler = new ProtocolHandler(token, escrow, staking, registry, tee, ENCLAVE_KEY);
+        handler.bootstrap(_versionInput("model-weights"));
+        tee.registerEnclave(vm.addr(ENCLAVE_KEY), handler.enclaveOperator(), MEASUREMENT, uint64(block.timestamp + 30 days));
+
+        // Repeated selectors weigh more: jobs must be requested, claimed and delivered within one run's depth.
+        ProtocolHandler h;
+        bytes4[24] memory weighted = [
+            h.request.selector,
+            h.request.selector,
+            h.request.selector,
+            h.claimSlot.selector,
+            h.claimSlot.selector,
+            h.claimSlot.selector,
+            h.claimSlot.selector,
+            h.submit.selector,
+            h.submit.selector,
+            h.replaySignature.selector,
+            h.commit.selector,
+            h.commit.selector,
+            h.commit.selector,
+            h.reveal.selector,
+            h.reveal.selector,
+            h.reveal.selector,
+            h.expire.selector,
+            h.expire.selector,
+            h.touchClosedJob.selector,
+            h.unstake.selector,
+            h.restake.selector,
+            h.withdraw.selector,
+            h.claim.selector,
+            h.warp.selector
+        ];
+        bytes4[] memory actions = new bytes4[](weighted.length);
+        for (uint256 i; i < weighted.length; ++i) actions[i] = weighted[i];
+        _target(address(handler), actions);
+        bytes4[] memory more = new bytes4[](5);
+        (more[0], more[1], more[2]) = (h.register.selector, h.setPrice.selector, h.stake.selector);
+        (more[3], more[4]) = (h.claimProtocolFees.selector, h.claim.selector);
+        _target(address(handler), more);
+
+        bytes4[] memory gov = new bytes4[](6);
+        gov[0] = GovernanceHandler.setEscrowParameters.selector;
+        gov[1] = GovernanceHandler.setStakingParameters.selector;
+        gov[2] = GovernanceHandler.setTreasury.selector;
+        gov[3] = GovernanceHandler.setFeeAboveCap.selector;
+        gov[4] = GovernanceHandler.bypassTimelock.selector;
+        gov[5] = GovernanceHandler.setPaused.selector;
+        _target(address(governance), gov);
+    }
+
+    /// @notice The escrow holds, to the wei, what open jobs escrowed plus every credit (the protocol's included).
+    function invariant_escrowConservation() public view {
+        uint256 open;
+        uint256 n = handler.jobCount();
+        for (uint256 i; i < n; ++i) {
+            IJobEscrow.Job memory job = handler.jobAt(i);
+            if (escrow.stateOf(job.id).status == IJobEscrow.JobStatus.Open) open += handler.total(job);
+        }
+        uint256 credits = escrow.protocolFees();
+        address[] memory all = handler.everyone();
+        for (uint256 i; i < all.length; ++i) credits += escrow.claimable(all[i]);
+        _assertEq(token.balanceOf(address(escrow)), open + credits, "escrow balance != open jobs + credits");
+    }
+
+    /// @notice The staking contract holds exactly `totalStaked`, which is the sum of active and thawing stake.
+    function invariant_stakingConservation() public view {
+        uint256 sum;
+        for (uint256 i; i < handler.nodeCount(); ++i) {
+            INodeStaking.Operator memory op = staking.operatorOf(handler.nodes(i));
+            sum += uint256(op.staked) + op.thawing;
+        }
+        _assertEq(staking.totalStaked(), sum, "totalStaked != sum of staked + thawing");
+        _assertEq(token.balanceOf(address(staking)), sum, "staking balance != sum of staked + thawing");
+    }
+
+    /// @notice Locked stake is backed by active stake, and is exactly the collateral of the open jobs' slots.
+    function invariant_lockedStakeBackedAndExact() public view {
+        uint256 nodes = handler.nodeCount();
+        uint256[] memory expected = new uint256[](nodes);
+        uint256 n = handler.jobCount();
+        for (uint256 i; i < n; ++i) {
+            IJobEscrow.Job memory job = handler.jobAt(i);
+            IJobEscrow.JobState memory state = escrow.stateOf(job.id);
+            if (state.status != IJobEscrow.JobStatus.Open) continue;
+            for (uint8 s; s < state.filled; ++s) {
+                (IJobEscrow.Slot memory slot,) = escrow.slotOf(job.id, s);
+                for (uint256 k; k < nodes; ++k) {
+                    if (handler.nodes(k) == slot.node) expected[k] += job.collateral;
+                }
+            }
+        }
+        for (uint256 k; k < nodes; ++k) {
+            address node = handler.nodes(k);
+            uint256 locked = escrow.lockedStake(node);
+            _assertEq(locked, expected[k], "locked != collateral of open slots");
+            _assertLe(locked, staking.operatorOf(node).staked, "locked > staked");
+            _assertEq(staking.lockedStake(node), locked, "staking and escrow disagree on locked stake");
+        }
+        _assertEq(handler.lockedStakeWithdrawn(), 0, "locked or thawing stake was moved");
+    }
+
+    /// @notice Thawing stake never exceeds what was unstaked and not yet restaked, withdrawn or slashed.
+    function invariant_thawingWithinUnstaked() public view {
+        for (uint256 k; k < handler.nodeCount(); ++k) {
+            address node = handler.nodes(k);
+            uint256 out = handler.restaked(node) + handler.withdrawn(node) + handler.slashedFromThawing(node);
+            _assertEq(staking.operatorOf(node).thawing, handler.unstaked(node) - out, "thawing != unstaked - restaked - withdrawn - slashed");
+        }
+    }
+
+    /// @notice Every job is resolved at most once, and exactly once when closed; a closed job never reopens.
+    function invariant_resolvedExactlyOnce() public view {
+        uint256 n = handler.jobCount();
+        for (uint256 i; i < n; ++i) {
+            uint64 id = JobId.unwrap(handler.jobAt(i).id);
+            bool open = escrow.stateOf(JobId.wrap(id)).status == IJobEscrow.JobStatus.Open;
+            _assertEq(handler.resolutions(id), open ? 0 : 1, "resolutions of a job");
+        }
+        _assertEq(handler.closedJobReopened(), 0, "a closed job accepted a call");
+    }
+
+    /// @notice A job pays out (fees, refunds) exactly what it escrowed once closed, and never more.
+    function invariant_payoutWithinEscrow() public view {
+        uint256 n = handler.jobCount();
+        for (uint256 i; i < n; ++i) {
+            IJobEscrow.Job memory job = handler.jobAt(i);
+            uint256 paid = handler.paidOut(JobId.unwrap(job.id));
+            bool open = escrow.stateOf(job.id).status == IJobEscrow.JobStatus.Open;
+            _assertLe(paid, handler.total(job), "paid out more than escrowed");
+            if (!open) _assertEq(paid, handler.total(job), "closed job paid out != escrowed");
+        }
+        _assertEq(handler.paymentMismatch(), 0, "a transfer or claim moved the wrong amount");
+    }
+
+    /// @notice A TEE signature is accepted once at most; a copied commitment can never be revealed.
+    function invariant_noReplay() public view {
+        _assertEq(handler.replayAccepted(), 0, "a signature was accepted twice or for the wrong node");
+        _assertEq(handler.copiedCommitmentRevealed(), 0, "a copied commitment was revealed");
+    }
+
+    /// @notice No slash exceeds the collateral, the cap or the slashable stake, and thawing stake pays its share.
+    function invariant_slashWithinBounds() public view {
+        _assertEq(handler.slashBeyondCap(), 0, "a slash broke its bounds");
+    }
+
+    /// @notice Pausing stops requests only; the timelock cannot be skipped and bounds hold even through it.
+    function invariant_accessAndPause() public view {
+        _assertEq(handler.pausedRequestAccepted(), 0, "a request went through while paused");
+        _assertEq(governance.bypassAccepted(), 0, "a governed call skipped the timelock");
+        _assertEq(governance.outOfBoundsAccepted(), 0, "an out-of-bounds parameter was accepted");
+        _assertLe(escrow.parameters().protocolFeeBps, escrow.MAX_PROTOCOL_FEE_BPS(), "protocol fee above cap");
+    }
+
+    /// @notice Every expected revert came with exactly the expected error and arguments.
+    function invariant_exactErrors() public view {
+        _assertEq(handler.wrongError(), 0, "handler saw an unexpected error");
+        _assertEq(governance.wrongError(), 0, "governance saw an unexpected error");
+    }
+
+    /// @notice After each run, with `-vv`: what the run reached (forge prints calls to its console address).
+    function afterInvariant() public view {
+        _log("jobs", handler.jobCount());
+        _log("settled k=1", handler.settled());
+        _log("settled by majority", handler.settledByMajority());
+        _log("refunded", handler.refunded());
+        _log("slashes", handler.slashes());
+        _log("exits while paused", handler.exitsWhilePaused());
+        _log("governance executed", governance.executed());
+    }
+}
