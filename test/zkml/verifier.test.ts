@@ -9,6 +9,7 @@ import { quantizeInput } from "../../src/zkml/quantize";
 import { verificationKeyToSolidity } from "../../src/zkml/solidity";
 import { zkModels } from "./fixtures";
 import { compileSolidity, type CompiledContract } from "./solc";
+import { Groth16BatchVerifier__factory, ZkInferenceVerifier__factory } from "../../typechain-types";
 
 /** Test-only registry: answers `bindingOf` with one ZK binding per (model, version). */
 const MOCK_REGISTRY = `
@@ -38,14 +39,18 @@ describe("zkml/verifier (Solidity)", () => {
   let verifierB: string;
   const compiled = new Map<string, CompiledContract>();
 
-  /** Project contracts come from Hardhat's build (so coverage instruments them); generated verifiers and the mock
-   *  registry are compiled here. */
-  const PROJECT_CONTRACTS = new Set(["ZkInferenceVerifier", "Groth16BatchVerifier"]);
+  /** Project contracts come from the TypeChain factories of Hardhat's build (which coverage regenerates with
+   *  instrumented bytecode); generated verifiers and the mock registry are compiled here. */
+  const PROJECT_FACTORIES: Record<string, (signer: Signer) => ContractFactory> = {
+    ZkInferenceVerifier: (signer) => new ZkInferenceVerifier__factory(signer) as unknown as ContractFactory,
+    Groth16BatchVerifier: (signer) => new Groth16BatchVerifier__factory(signer) as unknown as ContractFactory,
+  };
 
   async function deploy(name: string, args: unknown[] = []): Promise<BaseContract> {
     let factory: ContractFactory;
-    if (PROJECT_CONTRACTS.has(name)) {
-      factory = await ethers.getContractFactory(name, escrow);
+    const project = PROJECT_FACTORIES[name];
+    if (project !== undefined) {
+      factory = project(escrow);
     } else {
       const c = compiled.get(name);
       if (c === undefined) throw new Error(`not compiled: ${name}`);
