@@ -29,32 +29,25 @@ export interface JobReport {
 }
 
 /**
- * Publishes `model`, sets up one operator (stake, capabilities, a development enclave) and runs one job per mode
- * (vanilla, TEE) end to end: request, claim a slot, compute with onnxruntime, submit, settle, claim the reward.
- * Every result is read back from the chain and checked against the local computation.
+ * Sets up one operator (stake, capabilities, a development enclave) and runs one job per mode (vanilla, TEE) end to
+ * end: request, claim a slot, compute with onnxruntime, submit, settle, claim the reward. Every result is read back
+ * from the chain and checked against the local computation. `model` is published first unless `modelId` names its
+ * published version 1 (bound to the development enclave's measurement for TEE).
  */
-export async function runEndToEnd(system: System, actors: Actors, model: BundledModel, log: (m: string) => void = () => undefined): Promise<JobReport[]> {
-  const { registry, escrow, staking, token, teeVerifier } = system;
+export async function runEndToEnd(
+  system: System,
+  actors: Actors,
+  model: BundledModel,
+  log: (m: string) => void = () => undefined,
+  published?: { modelId: bigint },
+): Promise<JobReport[]> {
+  const { escrow, staking, token, teeVerifier } = system;
   const enclave = new DevEnclave();
   const operator = await actors.operator.getAddress();
   const onnx = await OnnxModel.load(model.onnx, model.name);
 
-  const card = toUtf8Bytes(model.card);
-  const tx = await registry.connect(actors.modelOwner).createModelAndPublish(TOKEN, {
-    cardHash: sha256Hex(card),
-    cardCid: rawCid(card),
-    files: [
-      { path: "model.onnx", cid: rawCid(model.onnx), sha256: sha256Hex(model.onnx) },
-      { path: "README.md", cid: rawCid(card), sha256: sha256Hex(card) },
-    ],
-    modes: [
-      { mode: Mode.Vanilla, verifier: "0x0000000000000000000000000000000000000000", bindings: [] },
-      { mode: Mode.Tee, verifier: "0x0000000000000000000000000000000000000000", bindings: [DevEnclave.MEASUREMENT] },
-    ],
-  });
-  await tx.wait();
-  const modelId = await registry.modelCount();
-  log(`published ${model.name} as model ${modelId} version 1 (held-out accuracy ${(model.accuracy * 100).toFixed(1)}%)`);
+  const modelId = published?.modelId ?? (await publishWithRawCids(system, actors.modelOwner, model));
+  log(`model ${modelId} version 1 is ${model.name} (held-out accuracy ${(model.accuracy * 100).toFixed(1)}%)`);
 
   for (const signer of [actors.operator, actors.requester]) {
     await (await token.mint(await signer.getAddress(), 10_000n * TOKEN)).wait();
@@ -126,4 +119,23 @@ export async function runEndToEnd(system: System, actors: Actors, model: Bundled
     });
   }
   return reports;
+}
+
+/** Registers `model` with the raw-block CIDs of its files (no IPFS node needed): for tests and in-process runs. */
+async function publishWithRawCids(system: System, owner: Signer, model: BundledModel): Promise<bigint> {
+  const card = toUtf8Bytes(model.card);
+  const tx = await system.registry.connect(owner).createModelAndPublish(TOKEN, {
+    cardHash: sha256Hex(card),
+    cardCid: rawCid(card),
+    files: [
+      { path: "model.onnx", cid: rawCid(model.onnx), sha256: sha256Hex(model.onnx) },
+      { path: "README.md", cid: rawCid(card), sha256: sha256Hex(card) },
+    ],
+    modes: [
+      { mode: Mode.Vanilla, verifier: "0x0000000000000000000000000000000000000000", bindings: [] },
+      { mode: Mode.Tee, verifier: "0x0000000000000000000000000000000000000000", bindings: [DevEnclave.MEASUREMENT] },
+    ],
+  });
+  await tx.wait();
+  return system.registry.modelCount();
 }

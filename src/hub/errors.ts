@@ -129,3 +129,76 @@ export class HubParamError extends HubError {
     super(`Invalid parameter \`${param}\`: ${problem}.`);
   }
 }
+
+/* PUBLISH / PULL */
+
+/** What was asked to be published is not publishable (missing card, file too large, bad path, bad mode). */
+export class PublishInputError extends HubError {
+  override name = "PublishInputError";
+  constructor(problem: string, options: HubErrorOptions = {}) {
+    super(`Cannot publish: ${problem}.`, options);
+  }
+}
+
+/** The content store gave back other bytes than were stored, so nothing was registered. */
+export class PublishStorageError extends HubError {
+  override name = "PublishStorageError";
+  constructor(
+    readonly path: string,
+    readonly cid: string,
+    options: HubErrorOptions = {},
+  ) {
+    super(`Storing ${path} failed or did not read back identical (CID ${cid}); nothing was registered.`, options);
+  }
+}
+
+/**
+ * A registry transaction (or its simulation) reverted. `errorName` and `errorArgs` are the decoded custom
+ * error of `IModelRegistry`, when the revert data carries one.
+ */
+export class RegistryTransactionError extends HubError {
+  override name = "RegistryTransactionError";
+  constructor(
+    readonly call: string,
+    readonly errorName: string | undefined,
+    readonly errorArgs: readonly unknown[],
+    options: HubErrorOptions & { txHash?: string } = {},
+  ) {
+    const reason = errorName === undefined ? "without a decodable error" : `with ${errorName}(${errorArgs.map(String).join(", ")})`;
+    super(`ModelRegistry.${call} reverted ${reason}${options.txHash === undefined ? "" : ` in ${options.txHash}`}.`, options);
+  }
+}
+
+/** A pulled file does not match the SHA-256 (or the card the card hash) published on chain. */
+export class PullIntegrityError extends HubError {
+  override name = "PullIntegrityError";
+  constructor(
+    readonly path: string,
+    readonly cid: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`File ${path} (CID ${cid}) has SHA-256 ${actual}, not the published ${expected}; nothing was written.`);
+  }
+}
+
+/** A pull cannot proceed (unknown model or version, unsafe path, output directory not empty). */
+export class PullInputError extends HubError {
+  override name = "PullInputError";
+  constructor(problem: string, options: HubErrorOptions = {}) {
+    super(`Cannot pull: ${problem}.`, options);
+  }
+}
+
+/* INDEXER */
+
+/** A JSON-RPC call of the indexer failed after its retries. */
+export class IndexerRpcError extends HubError {
+  override name = "IndexerRpcError";
+  constructor(
+    readonly call: string,
+    options: HubErrorOptions = {},
+  ) {
+    super(`Indexer RPC call ${call} failed.`, options);
+  }
+}

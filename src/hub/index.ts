@@ -1,9 +1,13 @@
-/** The model hub's search engine: card parsing, SQLite store, search and HTTP API. */
+/** The model hub: card parsing, SQLite store, search, HTTP API and web page, chain indexer, publish and pull. */
 export * from "./card";
 export * from "./cid";
 export * from "./errors";
 export * from "./http";
 export * from "./ids";
+export * from "./indexer";
 export * from "./params";
+export * from "./publish";
+export * from "./pull";
 export * from "./search";
 export * from "./store";
+export * from "./web";

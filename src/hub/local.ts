@@ -1,0 +1,165 @@
+import path from "node:path";
+import { JsonRpcProvider, toUtf8Bytes, type Signer } from "ethers";
+import type { Logger } from "pino";
+import { ModelRegistry__factory } from "../../typechain-types";
+import type { DeploymentRecord } from "../../deploy/system";
+import { buildPenguinClassifier, type BundledModel } from "../models/penguins";
+import { DevEnclave } from "../node/tee/dev-enclave";
+import type { ContentStore } from "../storage/content-store";
+import { EmbeddedContentStore } from "../storage/embedded";
+import { type RunningHubServer, startHubServer } from "./http";
+import { HubIndexer, type RpcSender } from "./indexer";
+import { type ModeSpec, type PublishResult, publishModel } from "./publish";
+import { SearchEngine } from "./search";
+import { HubStore } from "./store";
+import { createWebHandler } from "./web";
+
+/** The parts of a deployment record the hub reads. */
+export type HubDeployment = Pick<DeploymentRecord, "chainId" | "startBlock"> & {
+  contracts: Pick<DeploymentRecord["contracts"], "registry" | "escrow"> & Partial<Pick<DeploymentRecord["contracts"], "token">>;
+};
+
+/** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */
+export interface StartLocalHubOptions {
+  provider?: RpcSender;
+  rpcUrl?: string;
+  deployment: HubDeployment;
+  contentStore?: ContentStore;
+  /** Directory of the embedded content store (the one {@link publishBundledModel} wrote to). */
+  contentStoreDir?: string;
+  /** SQLite file of the index. Default in memory: the index is rebuilt from the chain at every start. */
+  dbPath?: string;
+  /** HTTP port on 127.0.0.1; 0 picks a free one. Default 8787. */
+  port?: number;
+  /** Default 0: a local development chain does not reorganise. */
+  confirmations?: number;
+  /** Default 1 s. */
+  pollIntervalMs?: number;
+  logger?: Logger;
+}
+
+/** A running hub: indexer, API and web page. */
+export interface LocalHub {
+  /** Base URL of the page and API, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  store: HubStore;
+  indexer: HubIndexer;
+  server: RunningHubServer;
+  /** Stops the indexer and the server and closes what this function opened. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Indexes a deployment and serves the hub (API and web page) on 127.0.0.1: one first sync before it
+ * returns, then polling every `pollIntervalMs`.
+ * @example
+ * const hub = await startLocalHub({ rpcUrl: chain.url, deployment: system.record, contentStoreDir: ".vin/ipfs", port: 8787 });
+ * console.log(`model hub at ${hub.url}`);
+ * // on shutdown: await hub.stop();
+ */
+export async function startLocalHub(options: StartLocalHubOptions): Promise<LocalHub> {
+  const ownsContent = options.contentStore === undefined;
+  const content = options.contentStore ?? (await EmbeddedContentStore.open(requireDir(options.contentStoreDir)));
+  const ownedProvider = options.provider === undefined ? new JsonRpcProvider(requireUrl(options.rpcUrl), undefined, { staticNetwork: true }) : undefined;
+  const provider = options.provider ?? ownedProvider!;
+  const store = HubStore.open(options.dbPath ?? ":memory:", { logger: options.logger });
+  const { deployment } = options;
+  const indexer = new HubIndexer({
+    provider,
+    registry: deployment.contracts.registry.address,
+    escrow: deployment.contracts.escrow.address,
+    startBlock: deployment.startBlock,
+    store,
+    content,
+    confirmations: options.confirmations ?? 0,
+    pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    logger: options.logger,
+  });
+  let server: RunningHubServer | undefined;
+  try {
+    await indexer.syncOnce();
+    server = await startHubServer({
+      store,
+      engine: new SearchEngine(store, { vocabularyMaxAgeMs: 1_000 }),
+      logger: options.logger,
+      port: options.port ?? 8787,
+      host: "127.0.0.1",
+      staticHandler: createWebHandler({
+        config: {
+          chainId: deployment.chainId,
+          registry: deployment.contracts.registry.address,
+          escrow: deployment.contracts.escrow.address,
+          ...(deployment.contracts.token === undefined ? {} : { token: deployment.contracts.token.address }),
+        },
+      }),
+    });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  indexer.start();
+  const running = server;
+  async function release(): Promise<void> {
+    await indexer.stop();
+    await server?.close();
+    store.close();
+    ownedProvider?.destroy();
+    if (ownsContent) await content.close();
+  }
+  return { url: running.url, store, indexer, server: running, stop: release };
+}
+
+/** Options of {@link publishBundledModel}. */
+export interface PublishBundledModelOptions {
+  /** The model owner's signer (connected to the chain). */
+  signer: Signer;
+  /** The registry address (e.g. `system.record.contracts.registry.address`). */
+  registry: string;
+  contentStore?: ContentStore;
+  contentStoreDir?: string;
+  /** Price per inference in token wei. Default 1 token (1e18). */
+  price?: bigint;
+  /** Default vanilla and tee bound to the development enclave's measurement. */
+  modes?: ModeSpec[];
+  /** A model already built with `buildPenguinClassifier()` (training takes a moment). */
+  model?: BundledModel;
+  log?: (message: string) => void;
+}
+
+/**
+ * Publishes the bundled penguin classifier through the hub's publish path: `model.onnx` and its card
+ * (`README.md`) into the content store, read back and checked, then one `createModelAndPublish`.
+ * @example
+ * const { modelId } = await publishBundledModel({ signer: modelOwner, registry: system.record.contracts.registry.address, contentStoreDir: ".vin/ipfs" });
+ */
+export async function publishBundledModel(options: PublishBundledModelOptions): Promise<PublishResult & { model: BundledModel }> {
+  const model = options.model ?? buildPenguinClassifier();
+  const ownsContent = options.contentStore === undefined;
+  const store = options.contentStore ?? (await EmbeddedContentStore.open(requireDir(options.contentStoreDir)));
+  try {
+    const result = await publishModel({
+      registry: ModelRegistry__factory.connect(options.registry, options.signer),
+      store,
+      files: [
+        { path: "model.onnx", bytes: model.onnx },
+        { path: "README.md", bytes: toUtf8Bytes(model.card) },
+      ],
+      modes: options.modes ?? [{ mode: "vanilla" }, { mode: "tee", measurements: [DevEnclave.MEASUREMENT] }],
+      price: options.price ?? 10n ** 18n,
+      log: options.log,
+    });
+    return { ...result, model };
+  } finally {
+    if (ownsContent) await store.close();
+  }
+}
+
+function requireDir(dir: string | undefined): string {
+  if (dir === undefined) throw new TypeError("give contentStore or contentStoreDir");
+  return path.resolve(dir);
+}
+
+function requireUrl(url: string | undefined): string {
+  if (url === undefined) throw new TypeError("give provider or rpcUrl");
+  return url;
+}

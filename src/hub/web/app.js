@@ -1,0 +1,263 @@
+/*
+ * The hub's web page: search with filters and sort, results with provenance, and a model page with its card,
+ * versions, files, verification modes, verified usage and a request snippet. No framework and no network but
+ * this server. All data is inserted with textContent (see el()), never as HTML.
+ */
+"use strict";
+(function () {
+  var MODE_NAMES = { 0: "vanilla", 1: "tee", 2: "zk" };
+  var PAGE_SIZE = 10;
+  var config = { chainId: null, escrow: null, token: null, registry: null };
+  var $ = function (id) { return document.getElementById(id); };
+
+  /** Creates an element with attributes and children (strings become text nodes). */
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    for (var key in attrs || {}) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (key === "href") node.setAttribute("href", safeHref(attrs[key]));
+      else node.setAttribute(key, attrs[key]);
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
+      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  /** Only in-page links: every href the page builds starts with "#/". */
+  function safeHref(href) {
+    return /^#\//.test(href) ? href : "#/";
+  }
+
+  function modeName(m) { return MODE_NAMES[m] || "mode " + m; }
+  function short(hex) { return hex.length > 18 ? hex.slice(0, 10) + "…" + hex.slice(-6) : hex; }
+  function tokens(wei) {
+    try {
+      var v = BigInt(wei), unit = 10n ** 18n, frac = (v % unit).toString().padStart(18, "0").replace(/0+$/, "");
+      return (v / unit).toString() + (frac ? "." + frac : "");
+    } catch (e) { return String(wei); }
+  }
+
+  function getJson(url) {
+    return fetch(url, { headers: { accept: "application/json" } }).then(function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok) throw new Error(body && body.message ? body.message : "HTTP " + res.status);
+        return body;
+      });
+    });
+  }
+
+  /* ROUTING: #/?q=…&task=… is the search, #/model/7 a model. */
+
+  function route() {
+    var hash = location.hash || "#/";
+    var model = /^#\/model\/(\d{1,16})$/.exec(hash);
+    $("search-view").hidden = !!model;
+    $("model-view").hidden = !model;
+    if (model) return showModel(model[1]);
+    var params = new URLSearchParams(hash.indexOf("?") >= 0 ? hash.slice(hash.indexOf("?") + 1) : "");
+    ["q", "task", "license", "library", "mode", "minUsage", "sort"].forEach(function (name) {
+      $(name).value = params.get(name) || (name === "sort" ? "relevance" : "");
+    });
+    search(params);
+  }
+
+  function formParams(page) {
+    var params = new URLSearchParams();
+    ["q", "task", "license", "library", "mode", "minUsage", "sort"].forEach(function (name) {
+      var value = $(name).value.trim();
+      if (value !== "" && !(name === "sort" && value === "relevance")) params.set(name, value);
+    });
+    if (page > 1) params.set("page", String(page));
+    return params;
+  }
+
+  function go(params) {
+    var next = "#/?" + params.toString();
+    if (location.hash === next) route();
+    else location.hash = next;
+  }
+
+  /* SEARCH */
+
+  function search(params) {
+    params.set("pageSize", String(PAGE_SIZE));
+    var page = Number(params.get("page") || "1");
+    $("status").textContent = "Searching…";
+    getJson("/api/search?" + params.toString()).then(function (result) {
+      var list = $("results");
+      list.replaceChildren();
+      result.hits.forEach(function (hit) { list.appendChild(hitItem(hit)); });
+      $("status").textContent = result.hits.length === 0 ? "No models found." : (result.relaxed ? "Showing models matching some of the words." : "");
+      $("page").textContent = "Page " + result.page;
+      $("prev").disabled = page <= 1;
+      $("next").disabled = !result.hasMore;
+      $("prev").onclick = function () { go(formParams(page - 1)); };
+      $("next").onclick = function () { go(formParams(page + 1)); };
+    }).catch(function (error) {
+      $("results").replaceChildren();
+      $("status").textContent = "Search failed: " + error.message;
+    });
+  }
+
+  function hitItem(hit) {
+    return el("li", { class: "hit", "data-model": String(hit.modelId) }, [
+      el("h2", {}, [el("a", { href: "#/model/" + hit.modelId, text: hit.name }), " ", el("span", { class: "meta", text: "v" + hit.version })]),
+      el("div", { class: "meta" }, [
+        el("span", { text: hit.task }),
+        el("span", { text: hit.license }),
+        hit.library ? el("span", { text: hit.library }) : null,
+        el("span", {}, hit.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); })),
+        el("span", { class: "usage", text: hit.verifiedJobs + " verified " + (hit.verifiedJobs === 1 ? "job" : "jobs") }),
+        el("span", { text: tokens(hit.price) + " tokens / inference" }),
+      ]),
+      el("p", { text: hit.summary }),
+      el("div", { class: "prov" }, [
+        "Model " + hit.modelId + " · owner " + hit.owner + " · published by " + hit.publisher + " in block " + hit.publishedBlock,
+        el("br"),
+        "card " + hit.cardCid + " · SHA-256 " + hit.cardHash,
+      ]),
+    ]);
+  }
+
+  /* MODEL PAGE */
+
+  function showModel(id) {
+    var root = $("model");
+    root.replaceChildren(el("p", { text: "Loading model " + id + "…" }));
+    getJson("/api/models/" + id).then(function (model) {
+      root.replaceChildren.apply(root, modelPage(model));
+    }).catch(function (error) {
+      root.replaceChildren(el("p", { class: "warn", text: "Cannot load model " + id + ": " + error.message }));
+    });
+  }
+
+  function modelPage(model) {
+    var current = model.versions.find(function (v) { return v.version === model.searchVersion; }) ||
+      model.versions.find(function (v) { return v.card !== null; }) || model.versions[0];
+    var card = current && current.card;
+    var nodes = [
+      el("h1", { id: "model-name", text: card ? card.name : "Model " + model.modelId }),
+      el("div", { class: "meta" }, [
+        el("span", { text: "Model " + model.modelId }),
+        card ? el("span", { text: card.task }) : null,
+        card ? el("span", { text: card.license }) : null,
+        card && card.library ? el("span", { text: card.library }) : null,
+        el("span", { text: tokens(model.price) + " tokens / inference" }),
+        el("span", { text: "owner " + model.owner }),
+      ]),
+    ];
+    if (card) {
+      var body = el("article", { class: "card", id: "card" });
+      body.appendChild(window.renderMarkdown(card.body));
+      nodes.push(body);
+    } else {
+      nodes.push(el("p", { class: "warn", text: "No verified model card: the card could not be fetched or does not match its on-chain hash." }));
+    }
+    if (current) nodes.push(requestSection(model, current));
+    nodes.push(el("h2", { text: "Versions" }));
+    model.versions.forEach(function (v) { nodes.push(versionSection(v)); });
+    return nodes;
+  }
+
+  function versionSection(v) {
+    var usage = v.modes.map(function (m) {
+      var u = v.usage.find(function (x) { return x.mode === m; });
+      return modeName(m) + ": " + (u ? u.jobs : 0);
+    }).join(", ");
+    return el("section", { class: "version", "data-version": String(v.version) }, [
+      el("h3", { text: "Version " + v.version + (v.deprecated ? " (deprecated)" : "") }),
+      el("div", { class: "meta" }, [
+        el("span", { text: "published " + new Date(v.publishedAt * 1000).toISOString() + " in block " + v.publishedBlock }),
+        el("span", { text: "by " + v.publisher }),
+      ]),
+      el("p", {}, ["Verification modes: "].concat(v.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); }))),
+      el("p", { class: "usage", text: "Verified inferences: " + v.verifiedJobs + " (" + usage + ")" }),
+      el("p", { class: "prov", text: "Card " + v.cardCid + " · SHA-256 " + v.cardHash + (v.card ? " · verified" : " · not verified") }),
+      el("table", {}, [
+        el("thead", {}, [el("tr", {}, [el("th", { text: "File" }), el("th", { text: "CID" }), el("th", { text: "SHA-256" })])]),
+        el("tbody", {}, v.files.map(function (f) {
+          return el("tr", {}, [el("td", { text: f.path }), el("td", { class: "hash", text: f.cid }), el("td", { class: "hash", text: f.sha256 })]);
+        })),
+      ]),
+    ]);
+  }
+
+  function requestSection(model, version) {
+    var select = el("select", { id: "snippet-mode", "aria-label": "Verification mode" },
+      version.modes.map(function (m) { return el("option", { value: String(m), text: modeName(m) }); }));
+    var code = el("code", { id: "snippet" });
+    var update = function () { code.textContent = snippet(model, version, Number(select.value)); };
+    select.onchange = update;
+    update();
+    var copy = el("button", { type: "button", id: "copy", text: "Copy" });
+    copy.onclick = function () { copyText(code.textContent, copy); };
+    return el("section", { class: "request" }, [
+      el("div", { class: "snippet-head" }, [el("h2", { text: "Request an inference" }), select, copy]),
+      el("pre", {}, [code]),
+    ]);
+  }
+
+  function snippet(model, version, mode) {
+    var escrow = config.escrow || "<JobEscrow address>";
+    var token = config.token || "<payment token address>";
+    return [
+      "// ethers v6, Node 20 (ESM). Requests model " + model.modelId + " version " + version.version + " in " + modeName(mode) + " mode" +
+        (config.chainId ? " on chain " + config.chainId : "") + ".",
+      'import { Contract, JsonRpcProvider, Wallet, ZeroAddress, ZeroHash, toUtf8Bytes } from "ethers";',
+      "const signer = new Wallet(process.env.PRIVATE_KEY, new JsonRpcProvider(process.env.RPC_URL));",
+      'const escrow = new Contract("' + escrow + '", [',
+      '  "function quote(uint64,uint32,uint8,uint8,uint96) view returns (uint256,uint96,uint96)",',
+      '  "function request((uint64 modelId,uint32 version,uint8 mode,uint8 redundancy,uint64 deadline,uint96 feePerNode,uint96 collateral,uint256 maxTotal,address callback,uint32 callbackGasLimit,bytes32 inputCommitment,bytes input,string inputUri)) returns (uint64)",',
+      "], signer);",
+      'const token = new Contract("' + token + '", ["function approve(address,uint256) returns (bool)"], signer);',
+      "const feePerNode = 10n ** 18n, collateral = 10n ** 18n;",
+      "const [total] = await escrow.quote(" + model.modelId + ", " + version.version + ", " + mode + ", 1, feePerNode);",
+      "await (await token.approve(escrow.target, total)).wait();",
+      "const tx = await escrow.request({",
+      "  modelId: " + model.modelId + ", version: " + version.version + ", mode: " + mode + ", redundancy: 1,",
+      "  deadline: BigInt(Math.floor(Date.now() / 1000) + 3600), feePerNode, collateral, maxTotal: total,",
+      "  callback: ZeroAddress, callbackGasLimit: 0, inputCommitment: ZeroHash,",
+      '  input: toUtf8Bytes(JSON.stringify([/* your input */])), inputUri: "",',
+      "});",
+      'console.log("requested in", (await tx.wait()).hash);',
+    ].join("\n");
+  }
+
+  /** Copies through the Clipboard API, falling back to a hidden textarea; records the text for tests. */
+  function copyText(text, button) {
+    var done = function () {
+      window.hubLastCopied = text;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    };
+    var fallback = function () {
+      var area = el("textarea", { "aria-hidden": "true", class: "offscreen" });
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy"); } finally { area.remove(); }
+      done();
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+    else fallback();
+  }
+
+  /* START */
+
+  document.addEventListener("DOMContentLoaded", function () {
+    $("search-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      go(formParams(1));
+    });
+    ["task", "license", "library", "mode", "minUsage", "sort"].forEach(function (name) {
+      $(name).addEventListener("change", function () { go(formParams(1)); });
+    });
+    window.addEventListener("hashchange", route);
+    getJson("/hub-config.json").then(function (c) {
+      config = c;
+      if (c.chainId) $("network").textContent = "chain " + c.chainId + " · escrow " + short(c.escrow || "");
+    }).catch(function () { /* the page works without it; snippets show placeholders */ }).then(route);
+  });
+})();

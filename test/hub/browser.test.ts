@@ -1,0 +1,153 @@
+import hre from "hardhat";
+import { expect } from "chai";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { type LocalHub, publishBundledModel, startLocalHub } from "../../src/hub/local";
+import { EmbeddedContentStore } from "../../src/storage";
+import { buildHubWorld, modelFiles, publishAs, VANILLA, type HubWorld } from "./chain";
+
+// Page functions run in Chromium; the tests' TypeScript has no DOM library, so declare what they touch.
+declare const document: { getElementById(id: string): { textContent: string | null } | null; querySelectorAll(selector: string): { length: number } };
+declare const location: { hash: string };
+declare const navigator: { clipboard: { readText(): Promise<string> } };
+declare const window: { hubLastCopied?: string; __xss?: number };
+
+const CHROMIUM = "/usr/bin/chromium";
+const XSS_CARD_WORDS = 'zebrafish <img src=x onerror="window.__xss=1"> <script>window.__xss=1</script>';
+
+describe("hub web page (Chromium)", () => {
+  let dir: string;
+  let content: EmbeddedContentStore;
+  let world: HubWorld;
+  let hub: LocalHub;
+  let browser: Browser;
+  let page: Page;
+  let penguinId: bigint;
+  let xssId: bigint;
+
+  const hubWorld = () => buildHubWorld(content);
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's Chromium (apt-get install chromium)`);
+    }
+    dir = mkdtempSync(path.join(tmpdir(), "vin-web-"));
+    content = await EmbeddedContentStore.open(dir);
+    world = await loadFixture(hubWorld);
+    penguinId = (await publishBundledModel({ signer: world.fx.owner, registry: world.fx.system.record.contracts.registry.address, contentStore: content })).modelId;
+    xssId = (await publishAs(world.fx, content, modelFiles("x/<b>zebrafish</b>", XSS_CARD_WORDS), [VANILLA])).modelId;
+    hub = await startLocalHub({ provider: hre.ethers.provider, deployment: world.fx.system.record, contentStore: content, port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    const context = await browser.newContext();
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: hub.url });
+    // Nothing but the hub may be reached.
+    await context.route("**/*", (route) => (route.request().url().startsWith(hub.url) ? route.continue() : route.abort()));
+    context.setDefaultTimeout(120_000); // a shared 2-core machine can be slow; a failure still fails
+    page = await context.newPage();
+    page.on("pageerror", (error) => {
+      throw error;
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await hub?.stop();
+    await content?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const resultNames = () => page.locator("#results .hit h2 a").allTextContents();
+  const searchFor = async (query: string) => {
+    await page.fill("#q", query);
+    await page.press("#q", "Enter");
+    await page.waitForFunction(
+      (q) => new URLSearchParams(location.hash.split("?")[1] ?? "").get("q") === q && document.getElementById("status")!.textContent !== "Searching…",
+      query,
+    );
+  };
+
+  it("binds to 127.0.0.1 and serves the page with a strict content security policy", async () => {
+    expect(hub.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await page.goto(hub.url);
+    expect(res?.headers()["content-security-policy"]).to.contain("script-src 'self'");
+    await page.waitForSelector("#results .hit");
+    expect(await page.textContent("#network")).to.contain("chain 31337");
+  });
+
+  it("searches by words of the cards and shows provenance", async () => {
+    await searchFor("penguin species");
+    const names = await resultNames();
+    expect(names[0]).to.equal("penguin-species-mlp");
+    expect(names).to.include("acme/penguin-mlp");
+    const hit = page.locator(`#results .hit[data-model="${penguinId}"]`);
+    expect(await hit.locator(".prov").textContent()).to.contain(`owner ${world.fx.owner.address.toLowerCase()}`);
+    expect(await hit.locator(".prov").textContent()).to.match(/card bafkrei[a-z2-7]+ · SHA-256 0x[0-9a-f]{64}/);
+  });
+
+  it("filters by license, mode and minimum usage", async () => {
+    await searchFor("penguin");
+    await page.fill("#license", "cc0-1.0");
+    await page.dispatchEvent("#license", "change");
+    await page.waitForFunction(() => location.hash.includes("license=cc0-1.0"));
+    await page.waitForFunction(() => document.querySelectorAll("#results .hit").length === 1);
+    expect(await resultNames()).to.deep.equal(["penguin-species-mlp"]);
+    await page.fill("#license", "");
+    await page.dispatchEvent("#license", "change");
+    await page.selectOption("#mode", "vanilla");
+    await page.fill("#minUsage", "2");
+    await page.dispatchEvent("#minUsage", "change");
+    await page.waitForFunction(() => location.hash.includes("mode=vanilla&minUsage=2") && document.querySelectorAll("#results .hit").length === 1);
+    expect(await resultNames()).to.deep.equal(["acme/penguin-mlp"]);
+    await page.selectOption("#mode", "");
+    await page.fill("#minUsage", "");
+    await page.dispatchEvent("#minUsage", "change");
+  });
+
+  it("sorts by verified usage", async () => {
+    await page.goto(`${hub.url}/#/?sort=usage`);
+    await page.waitForFunction(() => document.querySelectorAll("#results .hit").length >= 3);
+    expect((await resultNames())[0]).to.equal("acme/penguin-mlp");
+  });
+
+  it("opens a model page with its card, versions, files, modes and verified usage", async () => {
+    await searchFor("flippers");
+    await page.click(`#results .hit[data-model="${world.penguins}"] h2 a`);
+    await page.waitForSelector("#model-name");
+    expect(await page.textContent("#model-name")).to.equal("acme/penguin-mlp");
+    expect(await page.locator("#card h2").textContent()).to.equal("acme/penguin-mlp");
+    expect(await page.locator("#card li").allTextContents()).to.deep.equal(["first point", "second point"]);
+    expect(await page.locator("#card pre code").textContent()).to.equal("vin pull");
+    const version = page.locator('section.version[data-version="1"]');
+    expect(await version.locator(".usage").textContent()).to.equal("Verified inferences: 3 (vanilla: 2, tee: 1)");
+    expect(await version.locator(".badge").allTextContents()).to.deep.equal(["vanilla", "tee"]);
+    const files = await world.fx.system.registry.filesOf(world.penguins, 1);
+    const rows = await version.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+    expect(rows.map((r) => [r[0], r[2]])).to.deep.equal(files.map((f) => [f.path, f.sha256]));
+    expect(rows[0]![1]).to.match(/^bafkrei/);
+  });
+
+  it("copies the request snippet for the chosen mode", async () => {
+    await page.selectOption("#snippet-mode", "1");
+    await page.click("#copy");
+    await page.waitForFunction(() => window.hubLastCopied !== undefined);
+    const snippet = await page.textContent("#snippet");
+    expect(snippet).to.contain(`modelId: ${world.penguins}, version: 1, mode: 1, redundancy: 1`);
+    expect(snippet).to.contain(world.fx.system.record.contracts.escrow.address);
+    expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(snippet);
+  });
+
+  it("shows markup in a card as text and runs none of it", async () => {
+    await page.goto(`${hub.url}/#/model/${xssId}`);
+    await page.waitForSelector("#model-name");
+    expect(await page.textContent("#model-name")).to.equal("x/<b>zebrafish</b>");
+    expect(await page.locator("#card p").first().textContent()).to.contain('<img src=x onerror="window.__xss=1">');
+    expect(await page.locator("#model img, #model script, #model b").count()).to.equal(0);
+    expect(await page.evaluate(() => window.__xss)).to.equal(undefined);
+  });
+});

@@ -1,0 +1,152 @@
+import hre from "hardhat";
+import { expect } from "chai";
+import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { HubIndexer, type HubIndexerOptions } from "../../src/hub/indexer";
+import { type ModelId, Modes } from "../../src/hub/ids";
+import { SearchEngine } from "../../src/hub/search";
+import { HubStore } from "../../src/hub/store";
+import { Mode } from "../../src/protocol/modes";
+import { EmbeddedContentStore } from "../../src/storage";
+import { buildHubWorld, modelFiles, publishAs, settleJob, VANILLA, type HubWorld } from "./chain";
+
+describe("HubIndexer", () => {
+  let dir: string;
+  let content: EmbeddedContentStore;
+  let world: HubWorld;
+  let store: HubStore;
+  let engine: SearchEngine;
+
+  const hubWorld = () => buildHubWorld(content);
+  const indexer = (options: Partial<HubIndexerOptions> = {}) =>
+    new HubIndexer({
+      provider: hre.ethers.provider,
+      registry: world.fx.system.record.contracts.registry.address,
+      escrow: world.fx.system.record.contracts.escrow.address,
+      startBlock: world.fx.system.record.startBlock,
+      store,
+      content,
+      confirmations: 0,
+      ...options,
+    });
+  const names = (query: string) => engine.search(query, {}, "relevance", {}).hits.map((h) => `${h.name}@${h.version}`);
+  const id = (n: bigint) => Number(n) as ModelId;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "vin-indexer-"));
+    content = await EmbeddedContentStore.open(dir);
+  });
+  after(async () => {
+    await content.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    world = await loadFixture(hubWorld);
+    store = HubStore.open(":memory:");
+    engine = new SearchEngine(store, { vocabularyMaxAgeMs: 0 });
+  });
+  afterEach(() => store.close());
+
+  describe("syncOnce", () => {
+    it("indexes every published model with its files, and search finds them by words of their cards", async () => {
+      await indexer({ maxBlockRange: 7 }).syncOnce();
+      expect(names("flippers")).to.deep.equal(["acme/penguin-mlp@1"]);
+      expect(names("phishing scams")).to.deep.equal(["mail/spam-guard@2"]);
+      const penguins = store.getModel(id(world.penguins))!;
+      expect(penguins.owner).to.equal(world.fx.owner.address.toLowerCase());
+      expect(penguins.versions[0]!.modes).to.deep.equal([Modes.vanilla, Modes.tee]);
+      const onchain = await world.fx.system.registry.filesOf(world.penguins, 1);
+      expect(penguins.versions[0]!.files.map((f) => f.path)).to.deep.equal(onchain.map((f) => f.path));
+      expect(penguins.versions[0]!.files[1]!.cid).to.match(/^bafkrei/);
+      expect(penguins.versions[0]!.files.map((f) => f.sha256)).to.deep.equal(onchain.map((f) => f.sha256));
+    });
+
+    it("counts settled jobs per version and mode, not requested ones", async () => {
+      await indexer().syncOnce();
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage).to.deep.equal([
+        { mode: Modes.vanilla, jobs: 2 },
+        { mode: Modes.tee, jobs: 1 },
+      ]);
+      const spam = store.getModel(id(world.spam))!;
+      expect(spam.versions.map((v) => [v.version, v.verifiedJobs])).to.deep.equal([
+        [2, 0],
+        [1, 1],
+      ]);
+    });
+
+    it("does not index a card whose hash differs from the registered card hash", async () => {
+      const ix = indexer();
+      await ix.syncOnce();
+      expect(ix.cardStatus(Number(world.badCard), 1)?.status).to.equal("invalid");
+      expect(ix.cardStatus(Number(world.badCard), 1)?.error).to.contain("does not match the published card hash");
+      expect(store.getModel(id(world.badCard))!.versions[0]!.card).to.equal(null);
+      expect(store.getModel(id(world.badCard))!.searchVersion).to.equal(null);
+      expect(names("walruses")).to.deep.equal([]);
+    });
+
+    it("keeps a version whose card the content store lacks pending and unsearchable", async () => {
+      const ix = indexer();
+      await ix.syncOnce();
+      expect(ix.cardStatus(1, 1)?.status).to.equal("pending");
+      expect(store.getModel(id(1n))!.searchVersion).to.equal(null);
+    });
+
+    it("stops confirmations blocks behind the head and picks up later blocks on the next poll", async () => {
+      const ix = indexer({ confirmations: 2 });
+      const head = await hre.ethers.provider.getBlockNumber();
+      expect((await ix.syncOnce()).to).to.equal(head - 2);
+      expect(store.getCursor("chain")!.block).to.equal(head - 2);
+      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla);
+      await mine(2);
+      const report = await ix.syncOnce();
+      expect(report.from).to.equal(head - 1);
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 3 });
+    });
+  });
+
+  describe("reorganisations", () => {
+    it("rewinds to the common ancestor and re-indexes the new branch", async () => {
+      const ix = indexer({ maxBlockRange: 4 });
+      await ix.syncOnce();
+      const forkBlock = await hre.ethers.provider.getBlockNumber();
+      const snapshot = (await hre.ethers.provider.send("evm_snapshot", [])) as string;
+      await publishAs(world.fx, content, modelFiles("sea/walrus-counter", "walrus colonies on ice"), [VANILLA]);
+      await settleJob(world.fx, world.penguins, 1, Mode.Tee);
+      await ix.syncOnce();
+      expect(names("walrus")).to.deep.equal(["sea/walrus-counter@1"]);
+
+      await hre.ethers.provider.send("evm_revert", [snapshot]);
+      await publishAs(world.fx, content, modelFiles("sea/narwhal-finder", "narwhal pods"), [VANILLA]);
+      await mine(5);
+      const report = await ix.syncOnce();
+
+      expect(report.rewoundTo).to.equal(forkBlock);
+      expect(names("walrus")).to.deep.equal([]);
+      expect(names("narwhal")).to.deep.equal(["sea/narwhal-finder@1"]);
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage).to.deep.equal([
+        { mode: Modes.vanilla, jobs: 2 },
+        { mode: Modes.tee, jobs: 1 },
+      ]);
+      expect(store.getCursor("chain")!.blockHash).to.equal((await hre.ethers.provider.getBlock("latest"))!.hash);
+    });
+
+    it("rewinds to an earlier checkpoint when the reorganisation is deeper than the last range", async () => {
+      const ix = indexer({ maxBlockRange: 2 });
+      await ix.syncOnce();
+      const snapshot = (await hre.ethers.provider.send("evm_snapshot", [])) as string;
+      const forkBlock = await hre.ethers.provider.getBlockNumber();
+      await mine(3);
+      await ix.syncOnce();
+      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla);
+      await ix.syncOnce();
+      await hre.ethers.provider.send("evm_revert", [snapshot]);
+      await world.fx.system.token.mint(world.fx.other.address, 1n); // the new branch differs from its first block
+      await mine(12);
+      const report = await ix.syncOnce();
+      expect(report.rewoundTo).to.equal(forkBlock);
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 2 });
+    });
+  });
+});
