@@ -1,28 +1,41 @@
 /**
  * The whole network on one machine: a Hardhat JSON-RPC node on 127.0.0.1, the protocol deployed to it, the
- * bundled model published, an operator staked, and one verified inference per mode, printed with its
- * transaction hashes. Then it keeps the chain running until Ctrl-C.
+ * bundled model published to an embedded IPFS store and the registry, the model hub, three operator daemons
+ * (vanilla, TEE, both), and one verified inference per mode requested as a dApp would and served by the daemons,
+ * printed with its transaction hashes. Then everything keeps running until Ctrl-C.
  *
  * Run: npm start   (hardhat run --network localhost scripts/local-network.ts)
  */
 import hre from "hardhat";
+import path from "node:path";
+import { rmSync } from "node:fs";
+import { toUtf8Bytes } from "ethers";
 import type { HttpNetworkConfig } from "hardhat/types";
 import { deploySystem } from "../deploy/system";
 import { startHardhatNode } from "../src/devnet/chain";
-import { runEndToEnd } from "../src/devnet/end-to-end";
 import { buildPenguinClassifier } from "../src/models/penguins";
 import { publishBundledModel, startLocalHub, type LocalHub } from "../src/hub/local";
-import path from "node:path";
+import { launchOperators } from "../src/node/devnet";
+import { addressesFromRecord, connectContracts } from "../src/sdk/contracts";
+import { requestInference } from "../src/sdk/requestInference";
+import { waitForResult } from "../src/sdk/waitForResult";
+import { toJobId, toModelId } from "../src/sdk/jobs";
+import { decodeClassification } from "../src/inference/onnx";
+import { Mode, MODE_NAMES } from "../src/protocol/modes";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
+const TOKEN = 10n ** 18n;
 
 async function main(): Promise<void> {
   if (hre.network.name !== "localhost") throw new Error(`run with --network localhost (got ${hre.network.name})`);
+  const root = hre.config.paths.root;
   const port = Number(new URL((hre.network.config as HttpNetworkConfig).url).port || 8545);
   console.log(`starting a Hardhat node on 127.0.0.1:${port} ...`);
-  const chain = await startHardhatNode({ port, cwd: hre.config.paths.root });
+  const chain = await startHardhatNode({ port, cwd: root });
   let hub: LocalHub | undefined;
+  let nodes: { stop(): Promise<void> } | undefined;
   const shutdown = async (code: number) => {
+    await nodes?.stop();
     await hub?.stop();
     await chain.stop();
     process.exit(code);
@@ -32,21 +45,61 @@ async function main(): Promise<void> {
   try {
     const system = await deploySystem(hre, { persist: true, log: (m) => console.log(`  ${m}`) });
     console.log(`deployed to chain ${system.record.chainId}; addresses in deployments/localhost.json`);
-    const [deployer, operator, requester, modelOwner] = await hre.ethers.getSigners();
-    const contentStoreDir = path.join(hre.config.paths.root, ".vin", "ipfs");
+    const [deployer, requester, modelOwner] = await hre.ethers.getSigners();
+    const workDir = path.join(root, ".vin");
+    rmSync(path.join(workDir, "nodes"), { recursive: true, force: true });
+    const contentStoreDir = path.join(workDir, "ipfs");
+
     const model = buildPenguinClassifier();
     const published = await publishBundledModel({ signer: modelOwner!, registry: system.record.contracts.registry.address, contentStoreDir, model, log: (m) => console.log(`  ${m}`) });
-    console.log(`published ${model.name} to the embedded IPFS store (${contentStoreDir}) and the registry as model ${published.modelId}`);
+    console.log(`published ${model.name} (held-out accuracy ${(model.accuracy * 100).toFixed(1)}%) to IPFS and the registry as model ${published.modelId}`);
     hub = await startLocalHub({ rpcUrl: chain.url, deployment: system.record, contentStoreDir, port: HUB_PORT });
-    console.log(`model hub (search, model pages) at ${hub.url}`);
-    const reports = await runEndToEnd(system, { attestor: deployer!, operator: operator!, requester: requester!, modelOwner: modelOwner! }, model, (m) => console.log(`  ${m}`), published);
-    console.log("\nverified inferences:");
-    for (const r of reports) {
-      console.log(`\n  [${r.mode}] job ${r.jobId}: input ${JSON.stringify(r.input)} -> ${r.label} (logits ${r.logits.join(", ")})`);
-      console.log(`    output hash ${r.outputHash}`);
-      for (const [step, hash] of Object.entries(r.txs)) console.log(`    ${step.padEnd(12)} ${hash}`);
+    console.log(`model hub at ${hub.url}`);
+
+    const contracts = connectContracts(addressesFromRecord(system.record), deployer!);
+    console.log("starting three operator daemons ...");
+    nodes = await launchOperators({
+      contracts,
+      deploymentFile: path.join(root, "deployments", "localhost.json"),
+      rpcUrl: chain.url,
+      funder: deployer!,
+      attestor: deployer!,
+      files: [model.onnx, toUtf8Bytes(model.card)],
+      workDir: path.join(workDir, "nodes"),
+      specs: [
+        { name: "vanilla", modes: ["vanilla"] },
+        { name: "tee", modes: ["tee"] },
+        { name: "dual", modes: ["vanilla", "tee"] },
+      ],
+      log: (l) => console.log(`  ${l}`),
+    });
+
+    await (await system.token.mint(await requester!.getAddress(), 1_000n * TOKEN)).wait();
+    console.log("\nverified inferences (requested by a dApp, served by the daemons):");
+    for (const mode of [Mode.Vanilla, Mode.Tee]) {
+      const requested = await requestInference({
+        contracts: connectContracts(addressesFromRecord(system.record), requester!),
+        signer: requester!,
+        modelId: toModelId(published.modelId),
+        mode,
+        input: model.example,
+        feePerNode: TOKEN / 2n,
+        collateral: 10n * TOKEN,
+      });
+      const { job } = requested;
+      const result = await waitForResult({ escrow: system.escrow, jobId: toJobId(job.id), timeoutMs: 180_000 });
+      if (result.status !== "settled") throw new Error(`job ${job.id} was refunded`);
+      const [claimed] = await system.escrow.queryFilter(system.escrow.filters.SlotClaimed(job.id));
+      const [settled] = await system.escrow.queryFilter(system.escrow.filters.JobSettled(job.id));
+      const decoded = decodeClassification(Uint8Array.from(Buffer.from(result.output.slice(2), "hex")));
+      console.log(`\n  [${MODE_NAMES[mode]}] job ${job.id}: input ${JSON.stringify(model.example)} -> ${model.classes[decoded.label]} (logits ${decoded.logits.join(", ")})`);
+      console.log(`    served by    ${claimed?.args.node ?? "?"}`);
+      console.log(`    output hash  ${result.outputHash}`);
+      console.log(`    request      ${requested.transactionHash}`);
+      console.log(`    claimSlot    ${claimed?.transactionHash ?? "?"}`);
+      console.log(`    submit       ${settled?.transactionHash ?? "?"}`);
     }
-    console.log(`\nthe chain keeps running at ${chain.url} and the hub at ${hub.url}; press Ctrl-C to stop`);
+    console.log(`\nchain ${chain.url}, hub ${hub.url}, three operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
     await new Promise(() => undefined);
   } catch (error) {
     console.error(error instanceof Error ? `error: ${error.message}` : error);

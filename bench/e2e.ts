@@ -1,0 +1,192 @@
+/**
+ * End-to-end benchmark of the operator node on a real `hardhat node`: 1, 2 and 4 daemons (child processes)
+ * serve a stream of vanilla and TEE jobs; then a queue of jobs is requested while no daemon runs and every job
+ * must settle exactly once when they start. Writes bench/results/e2e.json.
+ *
+ * Run: npm run bench:e2e   (ts-node bench/e2e.ts). Sizes: BENCH_STREAM_JOBS (default 60 per node count),
+ * BENCH_QUEUED_JOBS (default 1000), BENCH_NODES (default "1,2,4").
+ */
+import { readFileSync } from "node:fs";
+import Database from "better-sqlite3";
+import { JobStore } from "../src/node/store";
+import { Interface, ZeroAddress, ZeroHash, type Log } from "ethers";
+import { encodeInput } from "../src/sdk/jobs";
+import { Mode, MODE_NAMES } from "../src/protocol/modes";
+import { createOperator, DaemonProcess, freePort, sleep, startDevnet, TOKEN, type Devnet, type Operator } from "../test/node/harness";
+import { report, type Row } from "./lib/report";
+
+const STREAM_JOBS = Number(process.env.BENCH_STREAM_JOBS ?? 60);
+const QUEUED_JOBS = Number(process.env.BENCH_QUEUED_JOBS ?? 1000);
+const NODE_COUNTS = (process.env.BENCH_NODES ?? "1,2,4").split(",").map(Number);
+const STREAM_INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 100);
+
+interface Sent {
+  jobId: bigint;
+  mode: number;
+  sentAt: number;
+}
+
+/** Sends `count` requests (alternating vanilla/TEE unless `mode` is fixed) at one per `intervalMs`. */
+async function sendJobs(net: Devnet, count: number, intervalMs: number, mode?: number): Promise<Sent[]> {
+  const { escrow } = net.contracts;
+  const signer = escrow.connect(net.requester);
+  const latest = await net.provider.getBlock("latest");
+  const input = encodeInput(net.model.example);
+  const pending: Promise<Sent>[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = mode ?? (i % 2 === 0 ? Mode.Vanilla : Mode.Tee);
+    const sentAt = Date.now();
+    const tx = await signer.request({ modelId: net.modelId, version: 1, mode: m, redundancy: 1, deadline: BigInt(latest!.timestamp + 7_200), feePerNode: TOKEN / 10n, collateral: TOKEN, maxTotal: 100n * TOKEN, callback: ZeroAddress, callbackGasLimit: 0, inputCommitment: ZeroHash, input, inputUri: "" });
+    pending.push(tx.wait().then((receipt) => ({ jobId: (escrow.interface.parseLog(receipt!.logs.find((l) => l.address.toLowerCase() === receipt!.to!.toLowerCase())!)!.args.jobId as bigint), mode: m, sentAt })));
+    if (intervalMs > 0) await sleep(intervalMs);
+  }
+  return Promise.all(pending);
+}
+
+/** Records when each JobSettled/JobRefunded is first seen, from `fromBlock` on, polling every 100 ms until stopped. */
+function watchFinal(net: Devnet, fromBlock: number) {
+  const iface = net.contracts.escrow.interface as unknown as Interface;
+  const settled = iface.getEvent("JobSettled")!.topicHash;
+  const refundedTopic = iface.getEvent("JobRefunded")!.topicHash;
+  const settledAt = new Map<bigint, number>();
+  const settledEvents = new Map<bigint, number>();
+  const refunded = new Set<bigint>();
+  let cursor = fromBlock;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const head = await net.provider.getBlockNumber();
+      if (head >= cursor) {
+        const logs: Log[] = await net.provider.getLogs({ address: await net.contracts.escrow.getAddress(), topics: [[settled, refundedTopic]], fromBlock: cursor, toBlock: head });
+        const now = Date.now();
+        for (const log of logs) {
+          const id = BigInt(log.topics[1]!);
+          if (log.topics[0] === refundedTopic) refunded.add(id);
+          else {
+            settledEvents.set(id, (settledEvents.get(id) ?? 0) + 1);
+            if (!settledAt.has(id)) settledAt.set(id, now);
+          }
+        }
+        cursor = head + 1;
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    settledAt,
+    settledEvents,
+    refunded,
+    /** Resolves once every job in `jobs` is settled or refunded, then stops polling. */
+    async until(jobs: Sent[]): Promise<void> {
+      while (!jobs.every((j) => settledAt.has(j.jobId) || refunded.has(j.jobId))) await sleep(100);
+      running = false;
+      await loop;
+    },
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+async function scrape(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const match = /^(vin_job_latency_seconds_(?:sum|count)|vin_compute_seconds_(?:sum|count)|vin_gas_spent_wei_total)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (match) out[match[1]!] = (out[match[1]!] ?? 0) + Number(match[2]);
+  }
+  return out;
+}
+
+async function startNodes(net: Devnet, operators: Operator[]): Promise<DaemonProcess[]> {
+  const daemons = operators.map((o) => new DaemonProcess(o, { VIN_LOG_LEVEL: "warn" }));
+  await Promise.all(daemons.map(async (d) => {
+    while (!(await scrape((JSON.parse(readFileSync(d.operator.config, "utf8")) as { metricsPort: number }).metricsPort).then(() => true, () => false))) {
+      if (!d.alive) throw new Error(`daemon ${d.operator.name} exited:\n${d.output.slice(-2_000)}`);
+      await sleep(200);
+    }
+  }));
+  return daemons;
+}
+
+async function main(): Promise<void> {
+  const net = await startDevnet();
+  await (await net.contracts.token.connect(net.requester).approve(await net.contracts.escrow.getAddress(), 2n ** 255n)).wait();
+  const rows: Row[] = [];
+  const details: Record<string, unknown> = {};
+  const operators: Operator[] = [];
+  const ports: number[] = [];
+  try {
+    for (let i = 0; i < Math.max(...NODE_COUNTS); i++) {
+      const port = await freePort();
+      operators.push(await createOperator(net, `bench-${i}`, { modes: "vanilla,tee", patch: { metricsPort: port, workers: 4, pollIntervalMs: 200, claimThreshold: "0" } }));
+      ports.push(port);
+    }
+    for (const n of NODE_COUNTS) {
+      const daemons = await startNodes(net, operators.slice(0, n));
+      const before = await Promise.all(ports.slice(0, n).map(scrape));
+      const fromBlock = await net.provider.getBlockNumber();
+      const started = Date.now();
+      const watch = watchFinal(net, fromBlock);
+      const sent = await sendJobs(net, STREAM_JOBS, STREAM_INTERVAL_MS);
+      await watch.until(sent);
+      const settledAt = new Map([...watch.settledAt].filter(([id]) => sent.some((j) => j.jobId === id)));
+      const refunded = sent.filter((j) => watch.refunded.has(j.jobId)).length;
+      const elapsed = (Math.max(...settledAt.values()) - started) / 1000;
+      const after = await Promise.all(ports.slice(0, n).map(scrape));
+      await Promise.all(daemons.map((d) => d.stop()));
+      const delta = (key: string) => after.reduce((s, m, i) => s + (m[key] ?? 0) - (before[i]![key] ?? 0), 0);
+      const nodeLatency = delta("vin_job_latency_seconds_sum") / Math.max(1, delta("vin_job_latency_seconds_count"));
+      const compute = delta("vin_compute_seconds_sum") / Math.max(1, delta("vin_compute_seconds_count"));
+      rows.push({ key: `stream_${n}_nodes_jobs_per_s`, value: settledAt.size / elapsed, unit: "jobs/s", higherIsBetter: true, note: `${STREAM_JOBS} jobs, one request per ${STREAM_INTERVAL_MS} ms` });
+      for (const mode of [Mode.Vanilla, Mode.Tee]) {
+        const latencies = sent.filter((s) => s.mode === mode && settledAt.has(s.jobId)).map((s) => settledAt.get(s.jobId)! - s.sentAt);
+        rows.push({ key: `stream_${n}_nodes_${MODE_NAMES[mode]}_p50`, value: percentile(latencies, 50), unit: "ms", note: "request sent -> JobSettled seen" });
+        rows.push({ key: `stream_${n}_nodes_${MODE_NAMES[mode]}_p99`, value: percentile(latencies, 99), unit: "ms" });
+      }
+      rows.push({ key: `stream_${n}_nodes_overhead_per_job`, value: (nodeLatency - compute) * 1000, unit: "ms", note: `node's seen->settled minus inference (${(compute * 1000).toFixed(2)} ms)` });
+      rows.push({ key: `stream_${n}_nodes_gas_per_job`, value: Number(delta("vin_gas_spent_wei_total")) / Math.max(1, settledAt.size) / 1e9, unit: "gwei", note: "fees paid by nodes (claim + submit) per settled job" });
+      details[`stream_${n}`] = { refunded, settled: settledAt.size };
+      console.log(`${n} node(s): ${settledAt.size}/${STREAM_JOBS} settled in ${elapsed.toFixed(1)} s, ${refunded} refunded`);
+    }
+
+    const n = Math.max(...NODE_COUNTS);
+    const fromBlock = await net.provider.getBlockNumber();
+    const queued = await sendJobs(net, QUEUED_JOBS, 0, Mode.Vanilla);
+    const watch = watchFinal(net, fromBlock);
+    const started = Date.now();
+    const daemons = await startNodes(net, operators.slice(0, n));
+    await watch.until(queued);
+    const queuedIds = new Set(queued.map((j) => j.jobId));
+    const settledAt = new Map([...watch.settledAt].filter(([id]) => queuedIds.has(id)));
+    const settledEvents = new Map([...watch.settledEvents].filter(([id]) => queuedIds.has(id)));
+    const refunded = [...watch.refunded].filter((id) => queuedIds.has(id)).length;
+    const elapsed = (Math.max(...settledAt.values()) - started) / 1000;
+    await Promise.all(daemons.map((d) => d.stop()));
+    // Duplicates: a job settled twice on chain, or submitted by more than one transaction across all node databases.
+    const submits = operators.slice(0, n).reduce((sum, o) => {
+      const db = new Database(JobStore.pathIn(o.dataDir), { readonly: true });
+      const ids = new Set(queued.map((j) => j.jobId.toString()));
+      const rows = (db.prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status != 'dropped'").all() as { job_id: string }[]).filter((r) => ids.has(r.job_id));
+      db.close();
+      return sum + rows.length;
+    }, 0);
+    const duplicated = [...settledEvents.values()].filter((c) => c > 1).length + Math.max(0, submits - settledAt.size);
+    rows.push({ key: `queued_${QUEUED_JOBS}_settled`, value: settledAt.size, unit: "jobs", target: QUEUED_JOBS, higherIsBetter: true, note: `${n} nodes; refunded ${refunded}, duplicated ${duplicated}, submit txs ${submits}` });
+    rows.push({ key: `queued_${QUEUED_JOBS}_jobs_per_s`, value: settledAt.size / elapsed, unit: "jobs/s", higherIsBetter: true, note: `${n} nodes draining a backlog` });
+    details.queued = { settled: settledAt.size, refunded, duplicated, submits, lost: QUEUED_JOBS - settledAt.size - refunded };
+    report("e2e", "Operator node end to end (hardhat node, child-process daemons)", rows, { details, streamJobs: STREAM_JOBS, queuedJobs: QUEUED_JOBS });
+  } finally {
+    await net.chain.stop();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,142 @@
+import { getBytes, keccak256 } from "ethers";
+import type { Command } from "commander";
+import { decodeClassification } from "../inference/onnx";
+import { Mode, MODE_NAMES } from "../protocol/modes";
+import { loadConfig, MODE_BY_NAME, type NodeConfig } from "../node/config";
+import { loadKeystore, readPassword } from "../node/keystore";
+import { connectContracts, type Contracts } from "../sdk/contracts";
+import { InputError, VerificationError } from "../sdk/errors";
+import { getJobRequest, toJobId, toModelId } from "../sdk/jobs";
+import { createProvider, checkEndpoint } from "../sdk/provider";
+import { requestInference } from "../sdk/requestInference";
+import { verifyResult } from "../sdk/verifyResult";
+import { waitForResult } from "../sdk/waitForResult";
+import { withRetry } from "../sdk/retry";
+import type { JsonRpcProvider } from "ethers";
+import { parseAmount, type GlobalOptions } from "./operator";
+import { print, tokens } from "./output";
+
+const STATUS = ["none", "open", "settled", "refunded"];
+
+async function withChain<T>(global: GlobalOptions, fn: (config: NodeConfig, provider: JsonRpcProvider, contracts: Contracts) => Promise<T>): Promise<T> {
+  const config = loadConfig(global.config);
+  const provider = createProvider(config.rpcUrl, { chainId: config.chainId, timeoutMs: config.rpcTimeoutMs });
+  try {
+    await checkEndpoint(provider, config.rpcUrl, config.chainId);
+    return await fn(config, provider, connectContracts(config.contracts, provider));
+  } finally {
+    provider.destroy();
+  }
+}
+
+function parseModel(spec: string): { modelId: bigint; version?: number } {
+  const match = /^(\d+)(?:@(\d+))?$/.exec(spec);
+  if (match === null) throw new InputError(`--model "${spec}" must be <id> or <id>@<version>, e.g. 1 or 1@2`);
+  return { modelId: BigInt(match[1]!), version: match[2] === undefined ? undefined : Number(match[2]) };
+}
+
+function parseFeatures(json: string): number[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (cause) {
+    throw new InputError(`--input is not JSON: pass an array of numbers, e.g. '[39.1, 18.7, 181, 3750]'`, { cause });
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v))) throw new InputError("--input must be a non-empty JSON array of numbers");
+  return value as number[];
+}
+
+function describeOutput(output: string): string {
+  try {
+    const { label, logits } = decodeClassification(getBytes(output));
+    return `class ${label} (logits ${logits.join(", ")})`;
+  } catch {
+    return output;
+  }
+}
+
+export function registerDappCommands(program: Command, global: () => GlobalOptions): void {
+  program
+    .command("request")
+    .description("request an inference (and with --wait, print its verified result)")
+    .requiredOption("--model <id[@version]>", "model id, optionally with a version (default: latest)")
+    .option("--mode <mode>", "vanilla or tee", "vanilla")
+    .requiredOption("--input <json>", "features as a JSON array of numbers")
+    .option("--fee <tokens>", "fee per node", "0.5")
+    .option("--collateral <tokens>", "collateral each node locks", "10")
+    .option("--redundancy <k>", "nodes that must agree", "1")
+    .option("--duration <seconds>", "time until the deadline", "600")
+    .option("--wait", "wait for the result and verify it")
+    .option("--timeout <seconds>", "how long --wait waits", "600")
+    .action(async (opts: Record<string, string | boolean>) => {
+      const g = global();
+      const mode = opts.mode as string;
+      if (mode !== "vanilla" && mode !== "tee") throw new InputError(`--mode "${mode}" is not supported: use vanilla or tee`);
+      const { modelId, version } = parseModel(opts.model as string);
+      const input = parseFeatures(opts.input as string);
+      await withChain(g, async (config, provider, contracts) => {
+        const signer = (await loadKeystore(config.keystore, readPassword(g.passwordFile))).connect(provider);
+        const requested = await requestInference({
+          contracts,
+          signer,
+          modelId: toModelId(modelId),
+          version,
+          mode: MODE_BY_NAME[mode],
+          input,
+          redundancy: Number(opts.redundancy),
+          feePerNode: parseAmount(opts.fee as string),
+          collateral: parseAmount(opts.collateral as string),
+          durationSeconds: Number(opts.duration),
+        });
+        const jobId = toJobId(requested.job.id);
+        if (!opts.wait) {
+          print(!!g.json, { jobId, total: requested.total, tx: requested.transactionHash }, () => `requested job ${jobId} (escrowed ${tokens(requested.total)}, ${requested.transactionHash})`);
+          return;
+        }
+        const result = await waitForResult({ escrow: contracts.escrow, jobId, timeoutMs: Number(opts.timeout) * 1000 });
+        if (result.status === "refunded") throw new VerificationError(`job ${jobId} was refunded: no node delivered a result before the deadline`);
+        const report = await verifyResult({ contracts, provider, jobId, fromBlock: requested.blockNumber });
+        if (!report.ok) throw new VerificationError(`job ${jobId} settled but failed verification: ${report.checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`);
+        print(!!g.json, { jobId, output: result.output, outputHash: result.outputHash, verified: report }, () => `job ${jobId}: ${describeOutput(result.output)}\noutput hash ${result.outputHash} (verified: ${report.checks.length} checks passed)`);
+      });
+    });
+
+  program
+    .command("job <id>")
+    .description("show a job: its terms, state and result")
+    .action(async (id: string) => {
+      const g = global();
+      if (!/^\d+$/.test(id)) throw new InputError(`job id "${id}" is not a number`);
+      await withChain(g, async (config, provider, contracts) => {
+        const jobId = toJobId(id);
+        const request = await getJobRequest({ escrow: contracts.escrow, provider, jobId, fromBlock: config.contracts.startBlock, maxRange: config.maxBlockRange });
+        const state = await withRetry("escrow.stateOf", () => contracts.escrow.stateOf(jobId));
+        const [outputHash, output] = await withRetry("escrow.resultOf", () => contracts.escrow.resultOf(jobId));
+        const status = STATUS[Number(state.status)] ?? String(state.status);
+        const value = { jobId, terms: request.job, input: request.input, inputUri: request.inputUri, requestTx: request.transactionHash, status, filled: state.filled, committed: state.committed, revealed: state.revealed, output: output === "0x" ? undefined : output, outputHash: output === "0x" ? undefined : outputHash };
+        const { job } = request;
+        print(!!g.json, value, () =>
+          [
+            `job ${jobId}: ${status} (slots filled ${state.filled}/${job.redundancy})`,
+            `model ${job.modelId}@${job.version}, mode ${MODE_NAMES[Number(job.mode) as Mode] ?? job.mode}, requester ${job.requester}`,
+            `fee per node ${tokens(job.feePerNode)}, collateral ${tokens(job.collateral)}, deadline ${new Date(Number(job.deadline) * 1000).toISOString()}`,
+            `input ${new TextDecoder().decode(getBytes(request.input)) || request.inputUri} (hash ${keccak256(request.input)})`,
+            ...(output === "0x" ? [] : [`result ${describeOutput(output)}`, `output hash ${outputHash}`]),
+          ].join("\n"),
+        );
+      });
+    });
+
+  program
+    .command("verify <id>")
+    .description("re-verify a settled job off-chain (output hash; for TEE the enclave signature and its registration)")
+    .action(async (id: string) => {
+      const g = global();
+      if (!/^\d+$/.test(id)) throw new InputError(`job id "${id}" is not a number`);
+      await withChain(g, async (config, provider, contracts) => {
+        const report = await verifyResult({ contracts, provider, jobId: toJobId(id), fromBlock: config.contracts.startBlock, maxRange: config.maxBlockRange });
+        print(!!g.json, report, () => [`job ${id} (${report.mode}): ${report.ok ? "VERIFIED" : "NOT VERIFIED"}`, ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`)].join("\n"));
+        if (!report.ok) throw new VerificationError(`job ${id} failed verification: ${report.checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`);
+      });
+    });
+}

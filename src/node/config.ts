@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { isAddress } from "ethers";
+import type { Addresses } from "../sdk/contracts";
+import { ConfigError } from "../sdk/errors";
+import { Mode } from "../protocol/modes";
+
+export type ModeName = "vanilla" | "tee";
+export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee };
+
+/** The operator node's configuration file (`vin init` writes it). Relative paths are relative to the file. */
+export interface NodeConfig {
+  rpcUrl: string;
+  chainId: number;
+  contracts: Addresses;
+  /** Encrypted JSON keystore of the operator key. */
+  keystore: string;
+  /** Database, lock file, enclave key. */
+  dataDir: string;
+  /** Model files, each named by its CID string. */
+  contentDir: string;
+  modes: ModeName[];
+  /** Blocks behind the head before a log is acted on. */
+  confirmations: number;
+  pollIntervalMs: number;
+  /** Largest `eth_getLogs` block range. */
+  maxBlockRange: number;
+  rpcTimeoutMs: number;
+  /** Jobs processed concurrently. */
+  workers: number;
+  /** Prometheus endpoint on 127.0.0.1; 0 disables it. */
+  metricsPort: number;
+  /** Claim rewards automatically once claimable reaches this (wei, decimal string); "0" disables. */
+  claimThreshold: string;
+  /** Jobs paying less per node are ignored (wei, decimal string). */
+  minFeePerNode: string;
+  /** A transaction without a receipt after this long is re-sent with higher fees. */
+  stuckTxMs: number;
+}
+
+export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts" | "keystore" | "dataDir" | "contentDir" | "modes"> = {
+  confirmations: 1,
+  pollIntervalMs: 1_000,
+  maxBlockRange: 2_000,
+  rpcTimeoutMs: 10_000,
+  workers: 2,
+  metricsPort: 0,
+  claimThreshold: "0",
+  minFeePerNode: "0",
+  stuckTxMs: 60_000,
+};
+
+/**
+ * Reads and validates a config file; every problem is reported as one ConfigError naming the file and the field.
+ * @example const config = loadConfig("vin.json");
+ */
+export function loadConfig(file: string): NodeConfig {
+  if (!existsSync(file)) throw new ConfigError(`config file ${file} not found: create one with \`vin init\` or pass --config`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (cause) {
+    throw new ConfigError(`config file ${file} is not valid JSON: fix it or re-create it with \`vin init\``, { cause });
+  }
+  return validateConfig(raw, file);
+}
+
+export function validateConfig(raw: unknown, file: string): NodeConfig {
+  const fail = (field: string, what: string): never => {
+    throw new ConfigError(`config file ${file}: "${field}" ${what}`);
+  };
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail("(root)", "must be a JSON object");
+  const c = { ...CONFIG_DEFAULTS, ...(raw as Record<string, unknown>) } as Record<string, unknown>;
+  const base = path.dirname(path.resolve(file));
+  const str = (k: string) => (typeof c[k] === "string" && c[k] !== "" ? (c[k] as string) : fail(k, "must be a non-empty string"));
+  const int = (k: string, min: number) => (Number.isInteger(c[k]) && (c[k] as number) >= min ? (c[k] as number) : fail(k, `must be an integer >= ${min}`));
+  const wei = (k: string) => (typeof c[k] === "string" && /^\d+$/.test(c[k] as string) ? (c[k] as string) : fail(k, "must be a decimal string of wei"));
+  const rpcUrl = str("rpcUrl");
+  if (!/^https?:\/\//.test(rpcUrl)) fail("rpcUrl", `must be an http(s) URL, got "${rpcUrl}"`);
+  const contracts = c.contracts as Record<string, unknown> | undefined;
+  if (contracts === undefined || typeof contracts !== "object") fail("contracts", "must be an object with escrow, staking, registry, teeVerifier, token, startBlock");
+  for (const name of ["escrow", "staking", "registry", "teeVerifier", "token"]) {
+    if (typeof contracts![name] !== "string" || !isAddress(contracts![name])) fail(`contracts.${name}`, "must be an address");
+  }
+  if (!Number.isInteger(contracts!.startBlock) || (contracts!.startBlock as number) < 0) fail("contracts.startBlock", "must be a block number");
+  const modes = c.modes;
+  if (!Array.isArray(modes) || modes.length === 0 || !modes.every((m) => m === "vanilla" || m === "tee")) fail("modes", 'must be a non-empty list of "vanilla" and "tee"');
+  return {
+    rpcUrl,
+    chainId: int("chainId", 1),
+    contracts: contracts as unknown as Addresses,
+    keystore: path.resolve(base, str("keystore")),
+    dataDir: path.resolve(base, str("dataDir")),
+    contentDir: path.resolve(base, str("contentDir")),
+    modes: modes as ModeName[],
+    confirmations: int("confirmations", 0),
+    pollIntervalMs: int("pollIntervalMs", 50),
+    maxBlockRange: int("maxBlockRange", 1),
+    rpcTimeoutMs: int("rpcTimeoutMs", 100),
+    workers: int("workers", 1),
+    metricsPort: int("metricsPort", 0),
+    claimThreshold: wei("claimThreshold"),
+    minFeePerNode: wei("minFeePerNode"),
+    stuckTxMs: int("stuckTxMs", 1_000),
+  };
+}

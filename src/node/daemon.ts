@@ -1,0 +1,137 @@
+import type { Server } from "node:http";
+import { Mode } from "../protocol/modes";
+import { VinError, InputError } from "../sdk/errors";
+import { sleep, withRetry } from "../sdk/retry";
+import { Computer } from "./compute";
+import { MODE_BY_NAME } from "./config";
+import { FsContentStore } from "./content-store";
+import { openOperator, type OperatorContext } from "./context";
+import { loadDevEnclave } from "./enclave";
+import { ChainFollower } from "./follower";
+import type { Logger } from "./log";
+import { NodeMetrics } from "./metrics";
+import { ModelLoader } from "./models";
+import { WorkerPool } from "./pool";
+import { JobProcessor } from "./processor";
+import { RewardClaimer } from "./rewards";
+import { ACTIVE_STATES } from "./store";
+
+export interface DaemonOptions {
+  configFile: string;
+  password: string;
+  log: Logger;
+  takeover?: boolean;
+}
+
+/** A running operator node; `stop()` finishes in-flight steps, then closes everything. */
+export interface RunningDaemon {
+  address: string;
+  metricsPort?: number;
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the operator daemon: checks the key, stake and registration, then runs the chain follower, the job
+ * scheduler (bounded worker pool), the reward claimer and the metrics endpoint until `stop()`.
+ * @example const daemon = await startDaemon({ configFile: "vin.json", password, log }); process.once("SIGTERM", () => void daemon.stop());
+ */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const ctx = await openOperator({ configFile: options.configFile, password: options.password, purpose: "daemon", log: options.log, takeover: options.takeover });
+  try {
+    return await run(ctx, options.log);
+  } catch (error) {
+    ctx.close();
+    throw error;
+  }
+}
+
+async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
+  const { config, contracts, store, sender, provider } = ctx;
+  const address = ctx.wallet.address;
+  const modes = new Set(config.modes.map((m) => MODE_BY_NAME[m]));
+  await checkRegistration(ctx, modes);
+  const enclave = modes.has(Mode.Tee) ? loadDevEnclave(config.dataDir, { create: true }) : undefined;
+  if (enclave !== undefined) log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and proves nothing");
+  const metrics = new NodeMetrics(store);
+  sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.gasUsed * receipt.gasPrice));
+  const computer = new Computer(new ModelLoader(contracts.registry, new FsContentStore(config.contentDir)), BigInt(config.chainId), config.contracts.escrow, address, enclave);
+  const processor = new JobProcessor(store, sender, contracts, computer, metrics, log, {
+    address,
+    escrow: config.contracts.escrow,
+    modes,
+    minFeePerNode: BigInt(config.minFeePerNode),
+    enclaveAddress: enclave?.address,
+    rpcTimeoutMs: config.rpcTimeoutMs,
+  });
+  const iface = contracts.escrow.interface;
+  const follower = new ChainFollower(provider, store, log, {
+    address: config.contracts.escrow,
+    topics: ["JobRequested", "JobSettled", "JobRefunded", "NodeSlashed"].map((name) => iface.getEvent(name as "JobSettled").topicHash),
+    startBlock: config.contracts.startBlock,
+    confirmations: config.confirmations,
+    maxBlockRange: config.maxBlockRange,
+    pollIntervalMs: config.pollIntervalMs,
+    rpcTimeoutMs: config.rpcTimeoutMs,
+    apply: (logs) => processor.apply(logs),
+    onError: () => metrics.rpcErrors.inc(),
+  });
+  const rewards = new RewardClaimer(store, sender, contracts, log, { address, threshold: BigInt(config.claimThreshold), rpcTimeoutMs: config.rpcTimeoutMs });
+  const pool = new WorkerPool(config.workers);
+  const abort = new AbortController();
+  const signal = abort.signal;
+
+  let server: Server | undefined;
+  let metricsPort: number | undefined;
+  if (config.metricsPort !== 0) ({ server, port: metricsPort } = await metrics.serve(config.metricsPort));
+
+  const loops = [
+    follower.run(signal),
+    loop(signal, config.pollIntervalMs, async () => {
+      for (const row of store.jobsIn(ACTIVE_STATES)) pool.submit(row.jobId.toString(), () => processor.advance(row.jobId, signal));
+    }, log, "scheduler"),
+    loop(signal, config.pollIntervalMs * 5, () => rewards.check(signal), log, "reward claimer"),
+  ];
+  log.info({ address, modes: config.modes, metricsPort, fromBlock: follower.cursor + 1 }, "operator node started");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info("stopping: finishing in-flight steps");
+      abort.abort();
+      await Promise.allSettled(loops);
+      await pool.drain();
+      await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+      ctx.close();
+      log.info("stopped");
+    })());
+  const stopped = Promise.all(loops).then(() => stopping ?? Promise.resolve());
+  return { address, metricsPort, stopped, stop };
+}
+
+/** Refuses to start a node that could never be paid: not registered for its modes, or below the minimum stake. */
+async function checkRegistration(ctx: OperatorContext, modes: ReadonlySet<number>): Promise<void> {
+  const { staking } = ctx.contracts;
+  const address = ctx.wallet.address;
+  const [operator, params] = await Promise.all([withRetry("staking.operatorOf", () => staking.operatorOf(address)), withRetry("staking.parameters", () => staking.parameters())]);
+  if (operator.staked < params.minimumStake) {
+    throw new InputError(`operator ${address} has ${operator.staked} staked, below the minimum ${params.minimumStake}: run \`vin stake <amount>\``);
+  }
+  for (const mode of modes) {
+    if ((Number(operator.capabilities) & (1 << mode)) === 0) {
+      throw new InputError(`operator ${address} is not registered for mode ${mode === Mode.Tee ? "tee" : "vanilla"}: run \`vin register --modes ${[...modes].map((m) => (m === Mode.Tee ? "tee" : "vanilla")).join(",")}\``);
+    }
+  }
+}
+
+async function loop(signal: AbortSignal, intervalMs: number, body: () => Promise<void>, log: Logger, name: string): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await body();
+    } catch (error) {
+      if (signal.aborted) break;
+      log.warn({ err: error instanceof VinError ? error.message : String((error as Error)?.message ?? error).split("\n")[0] }, `${name}: step failed; retrying`);
+    }
+    await sleep(intervalMs, signal).catch(() => undefined);
+  }
+}

@@ -1,0 +1,284 @@
+import { keccak256, type Log } from "ethers";
+import { resultCommitment, toJob, type Job } from "../protocol/job";
+import { JobStatus, Mode, MODE_NAMES } from "../protocol/modes";
+import type { Contracts } from "../sdk/contracts";
+import { ContractError, InputError, ModelError, RpcError } from "../sdk/errors";
+import { withRetry } from "../sdk/retry";
+import { isTransportError } from "../sdk/revert";
+import type { Computer } from "./compute";
+import { crashPoint } from "./faults";
+import type { Logger } from "./log";
+import type { NodeMetrics } from "./metrics";
+import type { TxSender } from "./sender";
+import { ACTIVE_STATES, type JobRow, type JobStore } from "./store";
+
+export interface ProcessorOptions {
+  address: string;
+  escrow: string;
+  modes: ReadonlySet<number>;
+  minFeePerNode: bigint;
+  enclaveAddress?: string;
+  rpcTimeoutMs: number;
+}
+
+/**
+ * Drives each job through the state machine, one step per call, resumable at every step from the database:
+ * seen → claimed → computed → submitted (k = 1) or committed → revealed (k > 1) → settled / expired.
+ * Every transaction goes through the outbox, so a step re-run after a crash finds its transaction instead of
+ * signing a new one.
+ */
+export class JobProcessor {
+  constructor(
+    private readonly store: JobStore,
+    private readonly sender: TxSender,
+    private readonly contracts: Contracts,
+    private readonly computer: Computer,
+    private readonly metrics: NodeMetrics,
+    private readonly log: Logger,
+    private readonly options: ProcessorOptions,
+  ) {}
+
+  /** Applies escrow logs (inside the follower's transaction). */
+  apply(logs: Log[]): void {
+    const iface = this.contracts.escrow.interface;
+    for (const log of logs) {
+      const event = iface.parseLog(log);
+      if (event === null) continue;
+      const jobId = event.args.jobId as bigint;
+      if (event.name === "JobRequested") {
+        const job = event.args.job as unknown as Job;
+        if (!this.options.modes.has(Number(job.mode))) continue;
+        if (this.store.insertJob({ job: toJob(event.args.job), input: event.args.input as string, inputUri: event.args.inputUri as string, requestBlock: log.blockNumber })) {
+          this.log.info({ jobId: jobId.toString(), mode: MODE_NAMES[Number(job.mode) as Mode] }, "job seen");
+        }
+      } else if (event.name === "JobSettled") {
+        this.onFinal(jobId, "settled", event.args.outputHash as string);
+      } else if (event.name === "JobRefunded") {
+        this.onFinal(jobId, "expired");
+      } else if (event.name === "NodeSlashed" && (event.args.node as string).toLowerCase() === this.options.address.toLowerCase()) {
+        this.log.warn({ jobId: jobId.toString(), amount: (event.args.amount as bigint).toString() }, "this node was slashed");
+      }
+    }
+  }
+
+  /** Advances a job as far as it can go now. Transport errors leave it where it is for the next round. */
+  async advance(jobId: bigint, signal: AbortSignal): Promise<void> {
+    for (let i = 0; i < 8 && !signal.aborted; i++) {
+      const row = this.store.getJob(jobId);
+      if (row === undefined || !ACTIVE_STATES.includes(row.state)) return;
+      try {
+        if (!(await this.step(row, signal))) return;
+      } catch (error) {
+        if (signal.aborted) return;
+        if (isTransportError(error) || error instanceof RpcError) {
+          this.log.warn({ jobId: jobId.toString(), state: row.state, err: String((error as Error).message).split("\n")[0] }, "RPC failed; will retry");
+        } else {
+          this.log.error({ jobId: jobId.toString(), state: row.state, err: String((error as Error)?.message ?? error) }, "job step failed; will retry");
+        }
+        return;
+      }
+    }
+  }
+
+  private step(row: JobRow, signal: AbortSignal): Promise<boolean> {
+    switch (row.state) {
+      case "seen":
+        return this.claim(row, signal);
+      case "claimed":
+        return this.compute(row);
+      case "computed":
+        return row.job.redundancy === 1n ? this.submit(row, signal) : this.commit(row, signal);
+      case "submitted":
+        return this.awaitSubmission(row, signal);
+      case "committed":
+        return this.reveal(row, signal);
+      case "revealed":
+        return this.awaitReveals(row);
+      default:
+        return Promise.resolve(false);
+    }
+  }
+
+  private async claim(row: JobRow, signal: AbortSignal): Promise<boolean> {
+    const { job } = row;
+    const key = `claim:${job.id}`;
+    if (this.store.txByKey(key) === undefined) {
+      const reason = await this.refusal(row);
+      if (reason !== undefined) return this.skip(row, reason);
+    }
+    const tx = await this.sendOrSkip(row, key, "claim", "claimSlot", [job]);
+    if (tx === undefined) return false;
+    const receipt = await this.sender.wait(tx, signal);
+    if (receipt.status !== 1) return this.skip(row, `claimSlot reverted in ${receipt.hash}`);
+    this.store.transition(job.id, "claimed");
+    this.log.info({ jobId: job.id.toString(), tx: receipt.hash }, "slot claimed");
+    crashPoint("after-claim");
+    return true;
+  }
+
+  /** Why this node should not take the job, or undefined. The claim's simulation catches the rest. */
+  private async refusal(row: JobRow): Promise<string | undefined> {
+    const { job } = row;
+    if (job.feePerNode < this.options.minFeePerNode) return `fee ${job.feePerNode} is below minFeePerNode`;
+    if (row.input === "0x") return "inputs by URI are not supported yet";
+    if (keccak256(row.input) !== job.inputHash) return "the inline input does not match the input hash";
+    const info = await withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), { timeoutMs: this.options.rpcTimeoutMs });
+    if (info.deprecated) return `model ${job.modelId}@${job.version} is deprecated`;
+    if (Number(job.mode) === Mode.Tee) {
+      if (this.options.enclaveAddress === undefined) return "no development enclave";
+      const enclave = await withRetry("teeVerifier.enclaveOf", () => this.contracts.teeVerifier.enclaveOf(this.options.enclaveAddress!), { timeoutMs: this.options.rpcTimeoutMs });
+      if (enclave.operator.toLowerCase() !== this.options.address.toLowerCase() || enclave.revoked) return `enclave ${this.options.enclaveAddress} is not registered to this node: ask the attestor to register it`;
+    }
+    return undefined;
+  }
+
+  private async compute(row: JobRow): Promise<boolean> {
+    const unpayable = await this.unpayable(row);
+    if (unpayable !== undefined) {
+      this.store.transition(row.jobId, "failed", { reason: unpayable });
+      this.log.warn({ jobId: row.jobId.toString(), reason: unpayable }, "not computing a job that cannot be paid");
+      return false;
+    }
+    const started = process.hrtime.bigint();
+    try {
+      const result = await this.computer.compute(row.job, row.input);
+      this.metrics.computeSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.store.transition(row.jobId, "computed", { output: result.output, proof: result.proof, salt: result.salt });
+      this.log.info({ jobId: row.jobId.toString(), outputHash: keccak256(result.output) }, "result computed");
+      crashPoint("after-compute");
+      return true;
+    } catch (error) {
+      if (error instanceof InputError || error instanceof ModelError) {
+        this.store.transition(row.jobId, "failed", { reason: error.message });
+        this.log.error({ jobId: row.jobId.toString(), err: error.message }, "cannot compute the job");
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /** Why a claimed job can no longer be paid (closed, or past its deadline at the chain's clock), or undefined. */
+  private async unpayable(row: JobRow): Promise<string | undefined> {
+    const retry = { timeoutMs: this.options.rpcTimeoutMs };
+    const [state, block] = await Promise.all([
+      withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), retry),
+      withRetry("eth_getBlock", () => this.contracts.escrow.runner!.provider!.getBlock("latest"), retry),
+    ]);
+    if (Number(state.status) !== JobStatus.Open) return `the job is no longer open (status ${state.status})`;
+    if (block !== null && BigInt(block.timestamp) >= row.job.deadline) return `the deadline ${row.job.deadline} has passed (chain time ${block.timestamp})`;
+    return undefined;
+  }
+
+  private async submit(row: JobRow, signal: AbortSignal): Promise<boolean> {
+    const tx = await this.sendOrFail(row, `submit:${row.jobId}`, "submit", "submit", [row.job, row.output!, row.proof ?? "0x"]);
+    if (tx === undefined) return false;
+    this.store.transition(row.jobId, "submitted");
+    return this.awaitSubmission({ ...row, state: "submitted" }, signal);
+  }
+
+  private async awaitSubmission(row: JobRow, signal: AbortSignal): Promise<boolean> {
+    const tx = this.store.txByKey(`submit:${row.jobId}`)!;
+    const receipt = await this.sender.wait(tx, signal);
+    if (receipt.status !== 1) {
+      this.store.transition(row.jobId, "failed", { reason: `submit reverted in ${receipt.hash}` });
+      return false;
+    }
+    this.settle(row.jobId, keccak256(row.output!));
+    return false;
+  }
+
+  private async commit(row: JobRow, signal: AbortSignal): Promise<boolean> {
+    const commitment = resultCommitment(row.jobId, this.options.address, row.output!, row.salt!);
+    const tx = await this.sendOrFail(row, `commit:${row.jobId}`, "commit", "commit", [row.job, commitment]);
+    if (tx === undefined) return false;
+    const receipt = await this.sender.wait(tx, signal);
+    if (receipt.status !== 1) {
+      this.store.transition(row.jobId, "failed", { reason: `commit reverted in ${receipt.hash}` });
+      return false;
+    }
+    this.store.transition(row.jobId, "committed");
+    this.log.info({ jobId: row.jobId.toString(), tx: receipt.hash }, "result committed");
+    return true;
+  }
+
+  private async reveal(row: JobRow, signal: AbortSignal): Promise<boolean> {
+    const key = `reveal:${row.jobId}`;
+    if (this.store.txByKey(key) === undefined) {
+      const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), { timeoutMs: this.options.rpcTimeoutMs });
+      if (Number(state.status) !== JobStatus.Open || state.committed < row.job.redundancy) return false; // reveals not open yet
+    }
+    const tx = await this.sendOrFail(row, key, "reveal", "reveal", [row.job, row.output!, row.salt!, row.proof ?? "0x"]);
+    if (tx === undefined) return false;
+    const receipt = await this.sender.wait(tx, signal);
+    if (receipt.status !== 1) {
+      this.store.transition(row.jobId, "failed", { reason: `reveal reverted in ${receipt.hash}` });
+      return false;
+    }
+    this.store.transition(row.jobId, "revealed");
+    this.log.info({ jobId: row.jobId.toString(), tx: receipt.hash }, "result revealed");
+    return true;
+  }
+
+  private async awaitReveals(row: JobRow): Promise<boolean> {
+    const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), { timeoutMs: this.options.rpcTimeoutMs });
+    if (Number(state.status) === JobStatus.Settled) {
+      const [outputHash] = await withRetry("escrow.resultOf", () => this.contracts.escrow.resultOf(row.jobId));
+      this.onFinal(row.jobId, "settled", outputHash);
+    } else if (Number(state.status) === JobStatus.Refunded) this.onFinal(row.jobId, "expired");
+    return false;
+  }
+
+  /** A settlement or refund seen on chain. A job this node never claimed was lost to others: skipped. */
+  private onFinal(jobId: bigint, outcome: "settled" | "expired", outputHash?: string): void {
+    const row = this.store.getJob(jobId);
+    if (row === undefined || (!ACTIVE_STATES.includes(row.state) && row.state !== "failed")) return;
+    if (row.state === "seen") {
+      if (this.store.txByKey(`claim:${jobId}`) === undefined) this.skip(row, outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it");
+      return;
+    }
+    if (outcome === "settled" && row.output !== undefined && keccak256(row.output) === outputHash) this.settle(jobId, outputHash);
+    else if (this.store.canTransition(jobId, outcome)) this.store.transition(jobId, outcome, { reason: outcome === "settled" ? "settled with another output" : "refunded" });
+  }
+
+  private settle(jobId: bigint, outputHash: string): void {
+    const row = this.store.getJob(jobId)!;
+    if (!this.store.canTransition(jobId, "settled") || !this.store.transition(jobId, "settled")) return;
+    this.metrics.earnings.inc(Number(row.job.feePerNode));
+    this.metrics.latency.observe({ mode: MODE_NAMES[Number(row.job.mode) as Mode] ?? "?" }, (Date.now() - row.seenAt) / 1000);
+    this.log.info({ jobId: jobId.toString(), outputHash }, "job settled");
+  }
+
+  private skip(row: JobRow, reason: string): false {
+    if (this.store.canTransition(row.jobId, "skipped")) this.store.transition(row.jobId, "skipped", { reason });
+    this.log.info({ jobId: row.jobId.toString(), reason }, "job skipped");
+    return false;
+  }
+
+  private async sendOrSkip(row: JobRow, key: string, kind: string, fn: string, args: unknown[]) {
+    try {
+      return await this.send(row, key, kind, fn, args);
+    } catch (error) {
+      if (!(error instanceof ContractError)) throw error;
+      this.skip(row, error.message);
+      return undefined;
+    }
+  }
+
+  private async sendOrFail(row: JobRow, key: string, kind: string, fn: string, args: unknown[]) {
+    try {
+      return await this.send(row, key, kind, fn, args);
+    } catch (error) {
+      if (!(error instanceof ContractError)) throw error;
+      this.store.transition(row.jobId, "failed", { reason: error.message });
+      this.log.error({ jobId: row.jobId.toString(), err: error.message }, `${fn} would revert; giving up on the job`);
+      return undefined;
+    }
+  }
+
+  private send(row: JobRow, key: string, kind: string, fn: string, args: unknown[]) {
+    const data = this.contracts.escrow.interface.encodeFunctionData(fn as "submit", args as never);
+    // Whichever reveal lands last settles and pays everyone, whatever the order was when it was estimated.
+    const extraGas = kind === "reveal" ? 60_000n * row.job.redundancy + 150_000n : 0n;
+    return this.sender.send({ key, kind, jobId: row.jobId, to: this.options.escrow, data, context: { contract: "escrow", call: fn, jobId: row.jobId }, extraGas });
+  }
+}

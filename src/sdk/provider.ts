@@ -1,0 +1,40 @@
+import { FetchRequest, JsonRpcProvider, Network } from "ethers";
+import { RpcError } from "./errors";
+import { withRetry } from "./retry";
+
+export interface ProviderOptions {
+  /** Timeout of every HTTP request. Default 10 s. */
+  timeoutMs?: number;
+  /** Expected chain id; when given, no network detection request is made. */
+  chainId?: number;
+}
+
+/**
+ * A JSON-RPC provider that never retries on its own (the caller's retry policy decides) and never subscribes:
+ * every request has a timeout, and the network is fixed so an outage cannot leave it detecting forever. The
+ * response cache is off: a cached `eth_getTransactionCount` hands out a nonce that was just used.
+ * @example const provider = createProvider("http://127.0.0.1:8545", { chainId: 31337 });
+ */
+export function createProvider(url: string, options: ProviderOptions = {}): JsonRpcProvider {
+  const request = new FetchRequest(url);
+  request.timeout = options.timeoutMs ?? 10_000;
+  const network = options.chainId === undefined ? undefined : Network.from(options.chainId);
+  return new JsonRpcProvider(request, network, { staticNetwork: network ?? true, batchMaxCount: 1, pollingInterval: 1_000, cacheTimeout: -1 });
+}
+
+/**
+ * Checks that `url` answers and serves `chainId`; throws one clear RpcError otherwise.
+ * @example await checkEndpoint(provider, "http://127.0.0.1:8545", 31337);
+ */
+export async function checkEndpoint(provider: JsonRpcProvider, url: string, chainId?: number): Promise<number> {
+  let actual: number;
+  try {
+    actual = Number(await withRetry("eth_chainId", () => provider.send("eth_chainId", []) as Promise<string>, { attempts: 2, timeoutMs: 5_000 }));
+  } catch (cause) {
+    throw new RpcError(`cannot reach the RPC endpoint ${url}: start the node or fix "rpcUrl" in the config`, { cause });
+  }
+  if (chainId !== undefined && actual !== chainId) {
+    throw new RpcError(`the RPC endpoint ${url} serves chain ${actual}, the config expects chain ${chainId}: fix "rpcUrl" or "chainId"`);
+  }
+  return actual;
+}

@@ -1,0 +1,91 @@
+import { ZeroAddress, ZeroHash, type Signer } from "ethers";
+import { requestedJobs } from "../protocol/job";
+import { Mode } from "../protocol/modes";
+import type { Contracts } from "./contracts";
+import { InputError, VinError } from "./errors";
+import { encodeInput, type JobRequest, type ModelId } from "./jobs";
+import { withRetry } from "./retry";
+import { asContractError } from "./revert";
+
+export interface RequestInferenceParams {
+  contracts: Contracts;
+  signer: Signer;
+  modelId: ModelId;
+  /** Model version; default: the latest published version. */
+  version?: number;
+  mode: Mode;
+  /** Features of one row; sent inline as JSON. */
+  input: number[];
+  /** Nodes that must agree (k). Default 1. */
+  redundancy?: number;
+  feePerNode: bigint;
+  collateral: bigint;
+  /** Seconds from now to the deadline. Default 600. */
+  durationSeconds?: number;
+  /** Most to escrow; default the current quote (reverts if the price rises before inclusion). */
+  maxTotal?: bigint;
+}
+
+export type RequestInferenceReturnType = JobRequest & { total: bigint };
+
+/**
+ * Requests an inference: quotes the price, approves the escrow if needed, sends `request` and returns the job's
+ * terms from its `JobRequested` event.
+ * @example const { job } = await requestInference({ contracts, signer, modelId: toModelId(1), mode: Mode.Vanilla, input: [39.1, 18.7, 181, 3750], feePerNode: 10n ** 17n, collateral: 10n ** 18n });
+ */
+export async function requestInference(params: RequestInferenceParams): Promise<RequestInferenceReturnType> {
+  const { contracts, signer, modelId, mode } = params;
+  const escrow = contracts.escrow.connect(signer);
+  const owner = await signer.getAddress();
+  const modelCount = await withRetry("registry.modelCount", () => contracts.registry.modelCount());
+  if (modelId < 1n || modelId > modelCount) throw new InputError(`model ${modelId} is not registered (the registry has models 1..${modelCount}): check --model`);
+  const version = params.version ?? Number(await withRetry("registry.versionCount", () => contracts.registry.versionCount(modelId)));
+  const redundancy = params.redundancy ?? 1;
+  const [total] = await call("quote", () => contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode));
+  const escrowAddress = await contracts.escrow.getAddress();
+  const allowance = await withRetry("token.allowance", () => contracts.token.allowance(owner, escrowAddress));
+  if (allowance < total) {
+    const tx = await callToken("approve", () => contracts.token.connect(signer).approve(escrowAddress, total));
+    await tx.wait();
+  }
+  const latest = await withRetry("eth_getBlock", () => signer.provider!.getBlock("latest"));
+  const tx = await call("request", () =>
+    escrow.request({
+      modelId,
+      version,
+      mode,
+      redundancy,
+      deadline: BigInt(latest!.timestamp + (params.durationSeconds ?? 600)),
+      feePerNode: params.feePerNode,
+      collateral: params.collateral,
+      maxTotal: params.maxTotal ?? total,
+      callback: ZeroAddress,
+      callbackGasLimit: 0,
+      inputCommitment: ZeroHash,
+      input: encodeInput(params.input),
+      inputUri: "",
+    }),
+  );
+  const receipt = await tx.wait();
+  const [requested] = requestedJobs(contracts.escrow, receipt);
+  if (requested === undefined || receipt === null) throw new VinError(`request ${tx.hash} emitted no JobRequested event`);
+  return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total };
+}
+
+async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw asContractError(error, { contract: "escrow", call: name });
+  }
+}
+
+async function callToken<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw asContractError(error, { contract: "token", call: name });
+  }
+}
+
+export { Mode };

@@ -1,0 +1,91 @@
+import { getBytes, keccak256, toBeHex, verifyTypedData, zeroPadValue, type Provider } from "ethers";
+import { Mode, MODE_NAMES, JobStatus } from "../protocol/modes";
+import { INFERENCE_RESULT_TYPES, teeDomain } from "../protocol/tee";
+import type { Contracts } from "./contracts";
+import { getJobRequest, type JobId } from "./jobs";
+import { getLogsChunked } from "./logs";
+import { withRetry } from "./retry";
+
+export interface VerifyResultParams {
+  contracts: Contracts;
+  provider: Provider;
+  jobId: JobId;
+  fromBlock: number;
+  maxRange?: number;
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface VerifyResultReturnType {
+  jobId: string;
+  mode: string;
+  ok: boolean;
+  outputHash?: string;
+  output?: string;
+  enclave?: { signer: string; operator: string; measurement: string };
+  checks: Check[];
+}
+
+/**
+ * Re-verifies a settled job off-chain, trusting only the chain's logs and views: the stored output hashes to the
+ * hash of `resultOf` and of `JobSettled`; for TEE the enclave signature in the settling transaction's calldata
+ * recovers to a key that TeeVerifier registers for the submitting node, unrevoked, unexpired at settlement,
+ * with a measurement the model version binds.
+ * @example const report = await verifyResult({ contracts, provider, jobId: toJobId(2), fromBlock: 0 }); if (!report.ok) console.log(report.checks);
+ */
+export async function verifyResult(params: VerifyResultParams): Promise<VerifyResultReturnType> {
+  const { contracts, provider, jobId } = params;
+  const { escrow, teeVerifier, registry } = contracts;
+  const { job } = await getJobRequest({ escrow, provider, jobId, fromBlock: params.fromBlock, maxRange: params.maxRange });
+  const checks: Check[] = [];
+  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const report = (): VerifyResultReturnType => ({ jobId: jobId.toString(), mode: MODE_NAMES[Number(job.mode) as Mode] ?? String(job.mode), ok: checks.every((c) => c.ok), checks });
+
+  const state = await withRetry("escrow.stateOf", () => escrow.stateOf(jobId));
+  check("settled", Number(state.status) === JobStatus.Settled, `status ${state.status} (2 = settled)`);
+  if (Number(state.status) !== JobStatus.Settled) return report();
+
+  const [outputHash, output] = await withRetry("escrow.resultOf", () => escrow.resultOf(jobId));
+  check("resultOf hash", keccak256(output) === outputHash, `keccak256(output) ${keccak256(output)} vs resultOf ${outputHash}`);
+  const settledTopic = escrow.interface.getEvent("JobSettled").topicHash;
+  const toBlock = await withRetry("eth_blockNumber", () => provider.getBlockNumber());
+  const logs = await getLogsChunked(provider, { address: await escrow.getAddress(), topics: [settledTopic, zeroPadValue(toBeHex(jobId), 32)], fromBlock: params.fromBlock, toBlock, maxRange: params.maxRange });
+  check("one JobSettled", logs.length === 1, `${logs.length} JobSettled event(s)`);
+  const settled = logs[0];
+  if (settled === undefined) return { ...report(), outputHash, output };
+  const event = escrow.interface.parseLog(settled)!;
+  check("JobSettled output", keccak256(event.args.output as string) === outputHash && event.args.outputHash === outputHash, `event output hash ${keccak256(event.args.output as string)}`);
+  const base = { outputHash, output };
+  if (Number(job.mode) !== Mode.Tee) return { ...report(), ...base };
+
+  const tx = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(settled.transactionHash));
+  const parsed = tx === null ? null : escrow.interface.parseTransaction({ data: tx.data });
+  if (tx === null || parsed === null || (parsed.name !== "submit" && parsed.name !== "reveal") || tx.to?.toLowerCase() !== (await escrow.getAddress()).toLowerCase()) {
+    check("settling calldata", false, `transaction ${settled.transactionHash} is not a direct submit/reveal call to the escrow`);
+    return { ...report(), ...base };
+  }
+  const proof = parsed.args.proof as string;
+  const revealed = parsed.args.output as string;
+  check("calldata output", keccak256(revealed) === outputHash, `the settling call carried output hash ${keccak256(revealed)}`);
+  const { chainId } = await provider.getNetwork();
+  const message = { escrow: await escrow.getAddress(), jobId: job.id, modelId: job.modelId, version: job.version, inputHash: job.inputHash, outputHash: keccak256(revealed), node: tx.from };
+  let signer: string;
+  try {
+    signer = verifyTypedData(teeDomain(chainId, job.verifier), INFERENCE_RESULT_TYPES, message, proof);
+  } catch (error) {
+    check("enclave signature", false, `the proof is not an EIP-712 signature: ${String(error)}`);
+    return { ...report(), ...base };
+  }
+  check("enclave signature", getBytes(proof).length === 65, `recovered signer ${signer}`);
+  const enclave = await withRetry("teeVerifier.enclaveOf", () => (teeVerifier.attach(job.verifier) as typeof teeVerifier).enclaveOf(signer));
+  const block = await withRetry("eth_getBlock", () => provider.getBlock(settled.blockNumber));
+  check("enclave registered to the node", enclave.operator.toLowerCase() === tx.from.toLowerCase(), `enclave ${signer} is run by ${enclave.operator}; the result came from ${tx.from}`);
+  check("enclave live at settlement", !enclave.revoked && BigInt(block!.timestamp) <= enclave.expiresAt, `revoked ${enclave.revoked}, expires ${enclave.expiresAt}, settled at ${block!.timestamp}`);
+  const bound = await withRetry("registry.isBound", () => registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement));
+  check("measurement bound by the model version", bound, `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version}`);
+  return { ...report(), ...base, enclave: { signer, operator: enclave.operator, measurement: enclave.measurement } };
+}
