@@ -30,6 +30,7 @@ import {
 } from "../typechain-types";
 import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
+import { BaseError } from "../src/errors";
 
 export const MODE = { VANILLA: 0, TEE: 1, ZK: 2 } as const;
 
@@ -109,11 +110,8 @@ export const DEFAULT_ESCROW_PARAMETERS: IJobEscrow.ParametersStruct = {
 };
 
 /** Raised when a deployment cannot proceed; the message says what to change. */
-export class DeployError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "DeployError";
-  }
+export class DeployError extends BaseError {
+  override readonly name = "DeployError";
 }
 
 /** Deploys (or completes) the system on `hre.network`. */

@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { JsonRpcProvider } from "ethers";
+import { BaseError } from "../errors";
 
 /** Raised when the local chain cannot be started or reached. */
-export class LocalChainError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "LocalChainError";
-  }
+export class LocalChainError extends BaseError {
+  override readonly name = "LocalChainError";
 }
 
 export interface LocalChain {

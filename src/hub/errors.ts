@@ -1,3 +1,4 @@
+import { BaseError } from "../errors";
 /**
  * The hub's error hierarchy: every error thrown by `src/hub` extends {@link HubError}, carries a short
  * message, optional details and the underlying `cause`, so a log line says what failed and why.
@@ -12,7 +13,7 @@ export interface HubErrorOptions {
 }
 
 /** Base class of all hub errors. */
-export class HubError extends Error {
+export class HubError extends BaseError {
   override name = "HubError";
   /** The message without details. */
   readonly shortMessage: string;

@@ -1,11 +1,9 @@
 import * as ort from "onnxruntime-node";
+import { BaseError } from "../errors";
 
 /** Raised when a model cannot be loaded or run; the message names the model and the problem. */
-export class InferenceError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "InferenceError";
-  }
+export class InferenceError extends BaseError {
+  override readonly name = "InferenceError";
 }
 
 /** A loaded ONNX model with one float input and one float output, run on the CPU by onnxruntime-node. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { seededRandom } from "../util/random";
+import { BaseError } from "../errors";
 
 /** A labelled tabular dataset. */
 export interface Dataset {
@@ -12,11 +13,8 @@ export interface Dataset {
 }
 
 /** Raised when a bundled dataset is missing or malformed. */
-export class DatasetError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "DatasetError";
-  }
+export class DatasetError extends BaseError {
+  override readonly name = "DatasetError";
 }
 
 /** The `data/` folder of the installed `vega-datasets` package (its `exports` hide the files from `require`). */

@@ -1,27 +1,17 @@
+import { BaseError } from "../errors";
 /**
  * The one error hierarchy of the off-chain code (SDK, operator node, CLI). Every error has a short message that
  * says what failed and what to do, optional details, and the underlying `cause`, so a log line reads as a chain:
  * "escrow.claimSlot(job 7) reverted with JobEscrowSlotsFilled(jobId=7, redundancy=1) <- execution reverted".
  */
-export class VinError extends Error {
+export class VinError extends BaseError {
   override readonly name: string = "VinError";
   /** Extra context (addresses, ids, raw values) for logs; never needed to understand the message. */
   readonly details: Record<string, unknown>;
 
   constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options);
     this.details = options.details ?? {};
-  }
-
-  /** The messages of this error and its causes, outermost first. */
-  chain(): string[] {
-    const out: string[] = [this.message.split("\n")[0]!];
-    let current: unknown = this.cause;
-    for (let i = 0; current !== undefined && current !== null && i < 8; i++) {
-      out.push(current instanceof Error ? current.message.split("\n")[0]! : String(current));
-      current = current instanceof Error ? current.cause : undefined;
-    }
-    return out;
   }
 }
 

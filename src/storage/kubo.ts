@@ -2,6 +2,7 @@ import { type ContentOptions, type ContentStore, DEFAULT_MAX_CONTENT_BYTES, chec
 import { StorageError, StorageNotFoundError, StorageRequestError } from "./errors";
 import { withRetry } from "./retry";
 import { CHUNK_SIZE, canonicalCid } from "./unixfs";
+import { BaseError } from "../errors";
 
 /** Options of {@link KuboContentStore}. */
 export interface KuboContentStoreOptions {
@@ -18,7 +19,7 @@ export interface KuboContentStoreOptions {
 }
 
 /** A failed HTTP answer; 4xx (but 408/429) and "not found" answers are not retried. */
-class KuboHttpError extends Error {
+class KuboHttpError extends BaseError {
   constructor(
     readonly status: number,
     readonly body: string,

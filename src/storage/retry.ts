@@ -1,3 +1,4 @@
+import { BaseError } from "../errors";
 /** Options of {@link withRetry}. */
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 3. */
@@ -15,7 +16,7 @@ export interface RetryOptions {
 }
 
 /** An attempt did not finish within its time limit. */
-export class TimeoutError extends Error {
+export class TimeoutError extends BaseError {
   override name = "TimeoutError";
   constructor(readonly timeoutMs: number) {
     super(`timed out after ${timeoutMs} ms`);

@@ -1,3 +1,4 @@
+import { BaseError } from "../errors";
 /**
  * The ZKML error hierarchy: every error thrown by `src/zkml` extends {@link ZkmlError}, carries a short
  * message, optional structured details, and the underlying `cause` when there is one.
@@ -10,7 +11,7 @@ export interface ZkmlErrorOptions {
 }
 
 /** Base class of all ZKML errors. */
-export class ZkmlError extends Error {
+export class ZkmlError extends BaseError {
   override readonly name: string = "ZkmlError";
   readonly details: Record<string, unknown>;
 
