@@ -203,6 +203,7 @@
     var escrow = config.escrow || "<JobEscrow address>";
     var token = config.token || "<payment token address>";
     return [
+      "// From the command line: vin request --model " + model.modelId + "@" + version.version + " --mode " + modeName(mode) + " --input '[...]' --wait",
       "// ethers v6, Node 20 (ESM). Requests model " + model.modelId + " version " + version.version + " in " + modeName(mode) + " mode" +
         (config.chainId ? " on chain " + config.chainId : "") + ".",
       'import { Contract, JsonRpcProvider, Wallet, ZeroAddress, ZeroHash, toUtf8Bytes } from "ethers";',
