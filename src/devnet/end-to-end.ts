@@ -7,6 +7,7 @@ import { teeDomain } from "../protocol/tee";
 import { OnnxModel, decodeClassification, encodeClassification } from "../inference/onnx";
 import { DevEnclave } from "../node/tee/dev-enclave";
 import type { BundledModel } from "../models/penguins";
+import type { IModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 
 const TOKEN = 10n ** 18n;
 
@@ -121,10 +122,13 @@ export async function runEndToEnd(
   return reports;
 }
 
-/** Registers `model` with the raw-block CIDs of its files (no IPFS node needed): for tests and in-process runs. */
-async function publishWithRawCids(system: System, owner: Signer, model: BundledModel): Promise<bigint> {
+/**
+ * Version 1 of a bundled model with the raw-block CIDs of its files (model.onnx and README.md, as an IPFS node
+ * stores files under 256 KiB), supporting vanilla and TEE with the development enclave's measurement.
+ */
+export function rawCidVersionInput(model: BundledModel): IModelRegistry.VersionInputStruct {
   const card = toUtf8Bytes(model.card);
-  const tx = await system.registry.connect(owner).createModelAndPublish(TOKEN, {
+  return {
     cardHash: sha256Hex(card),
     cardCid: rawCid(card),
     files: [
@@ -135,7 +139,11 @@ async function publishWithRawCids(system: System, owner: Signer, model: BundledM
       { mode: Mode.Vanilla, verifier: "0x0000000000000000000000000000000000000000", bindings: [] },
       { mode: Mode.Tee, verifier: "0x0000000000000000000000000000000000000000", bindings: [DevEnclave.MEASUREMENT] },
     ],
-  });
-  await tx.wait();
+  };
+}
+
+/** Registers `model` with {@link rawCidVersionInput} (no IPFS node needed): for tests and in-process runs. */
+async function publishWithRawCids(system: System, owner: Signer, model: BundledModel): Promise<bigint> {
+  await (await system.registry.connect(owner).createModelAndPublish(TOKEN, rawCidVersionInput(model))).wait();
   return system.registry.modelCount();
 }

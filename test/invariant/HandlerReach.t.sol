@@ -1,27 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Test} from "./utils/Test.sol";
-import {SystemSetup} from "./utils/SystemSetup.sol";
+import {HandlerSetup} from "./utils/HandlerSetup.sol";
 import {ProtocolHandler} from "./handlers/ProtocolHandler.sol";
 import {GovernanceHandler} from "./handlers/GovernanceHandler.sol";
 
 /// @title HandlerReachTest
 /// @notice Drives the handlers through fixed sequences and checks that they reach settlement, majority,
 /// refunds and slashes: an invariant suite whose handlers silently return early proves nothing.
-contract HandlerReachTest is Test, SystemSetup {
-    uint256 internal constant ENCLAVE_KEY = 0xE5C1A7E;
-
-    ProtocolHandler internal handler;
-    GovernanceHandler internal governance;
-
+contract HandlerReachTest is HandlerSetup {
     function setUp() public {
-        _deploySystem();
-        governance = new GovernanceHandler(timelock, escrow, staking);
-        _handOver(address(governance), address(governance));
-        handler = new ProtocolHandler(token, escrow, staking, registry, tee, ENCLAVE_KEY);
-        handler.bootstrap(_versionInput("model-weights"));
-        tee.registerEnclave(vm.addr(ENCLAVE_KEY), handler.enclaveOperator(), MEASUREMENT, uint64(block.timestamp + 30 days));
+        _deployWithHandlers();
     }
 
     /// @notice kind 0 (vanilla k = 1) by an honest node settles; node 2 (lazy) is slashed at expiry.

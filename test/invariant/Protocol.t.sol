@@ -4,8 +4,7 @@ pragma solidity 0.8.28;
 import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {JobId} from "../../contracts/types/Ids.sol";
-import {Test} from "./utils/Test.sol";
-import {SystemSetup} from "./utils/SystemSetup.sol";
+import {HandlerSetup} from "./utils/HandlerSetup.sol";
 import {ProtocolHandler} from "./handlers/ProtocolHandler.sol";
 import {GovernanceHandler} from "./handlers/GovernanceHandler.sol";
 
@@ -13,19 +12,9 @@ import {GovernanceHandler} from "./handlers/GovernanceHandler.sol";
 /// @notice Stateful invariants of the escrow and staking together, driven by requesters, honest, lazy, lying,
 /// colluding and copying nodes (vanilla k = 1 and k = 3, TEE k = 1), model owners, keepers, governance through
 /// the timelock and a guardian.
-contract ProtocolInvariantTest is Test, SystemSetup {
-    uint256 internal constant ENCLAVE_KEY = 0xE5C1A7E;
-
-    ProtocolHandler internal handler;
-    GovernanceHandler internal governance;
-
+contract ProtocolInvariantTest is HandlerSetup {
     function setUp() public {
-        _deploySystem();
-        governance = new GovernanceHandler(timelock, escrow, staking);
-        _handOver(address(governance), address(governance));
-        handler = new ProtocolHandler(token, escrow, staking, registry, tee, ENCLAVE_KEY);
-        handler.bootstrap(_versionInput("model-weights"));
-        tee.registerEnclave(vm.addr(ENCLAVE_KEY), handler.enclaveOperator(), MEASUREMENT, uint64(block.timestamp + 30 days));
+        _deployWithHandlers();
 
         // Repeated selectors weigh more: jobs must be requested, claimed and delivered within one run's depth.
         ProtocolHandler h;

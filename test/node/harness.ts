@@ -14,8 +14,8 @@ import { JsonRpcProvider, NonceManager, Wallet, parseEther, toUtf8Bytes, type Lo
 import { deploySystem, type System } from "../../deploy/system";
 import { startHardhatNode, stopProcess, type LocalChain } from "../../src/devnet/chain";
 import { buildPenguinClassifier, type BundledModel } from "../../src/models/penguins";
-import { rawCid, sha256Hex } from "../../src/protocol/cid";
-import { Mode } from "../../src/protocol/modes";
+import { rawCid } from "../../src/protocol/cid";
+import { rawCidVersionInput } from "../../src/devnet/end-to-end";
 import { FsContentStore } from "../../src/node/content-store";
 import { DevEnclave } from "../../src/node/tee/dev-enclave";
 import { addressesFromRecord, connectContracts, type Contracts } from "../../src/sdk/contracts";
@@ -116,20 +116,7 @@ async function setUp(chain: LocalChain): Promise<Devnet> {
   const store = new FsContentStore(contentDir);
   store.put(rawCid(model.onnx), model.onnx);
   store.put(rawCid(card), card);
-  await (
-    await contracts.registry.connect(owner).createModelAndPublish(TOKEN, {
-      cardHash: sha256Hex(card),
-      cardCid: rawCid(card),
-      files: [
-        { path: "model.onnx", cid: rawCid(model.onnx), sha256: sha256Hex(model.onnx) },
-        { path: "README.md", cid: rawCid(card), sha256: sha256Hex(card) },
-      ],
-      modes: [
-        { mode: Mode.Vanilla, verifier: "0x0000000000000000000000000000000000000000", bindings: [] },
-        { mode: Mode.Tee, verifier: "0x0000000000000000000000000000000000000000", bindings: [DevEnclave.MEASUREMENT] },
-      ],
-    })
-  ).wait();
+  await (await contracts.registry.connect(owner).createModelAndPublish(TOKEN, rawCidVersionInput(model))).wait();
   await (await contracts.token.connect(requester).mint(await requester.getAddress(), 1_000_000n * TOKEN)).wait();
   // Empty blocks every second, so that a confirmation depth of 1 is reached without traffic.
   await provider.send("evm_setIntervalMining", [1_000]);
