@@ -39,7 +39,7 @@ const config: HardhatUserConfig = {
   solidity: {
     version: SOLC_VERSION,
     settings: {
-      optimizer: { enabled: true, runs: 1000 },
+      optimizer: { enabled: true, runs: 500 },
       evmVersion: "cancun",
       viaIR: false,
     },

@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   await time.increaseTo(late.deadline);
   rows.push({ key: "expire", value: await gas(escrow.connect(fx.other).expire(late)), unit: "gas", note: "k = 1 after the deadline: full refund credited, the silent node slashed" });
 
-  report("gas", `Gas per operation (Hardhat network, solc 0.8.28, optimizer 10,000 runs, collateral ${COLLATERAL / 10n ** 18n} tokens)`, rows, {
+  const solc = hre.config.solidity.compilers[0];
+  const runs = solc?.settings?.optimizer?.runs as number | undefined;
+  report("gas", `Gas per operation (Hardhat network, solc ${solc?.version ?? "?"}, optimizer ${runs?.toLocaleString("en-US") ?? "?"} runs, collateral ${COLLATERAL / 10n ** 18n} tokens)`, rows, {
     network: hre.network.name,
   });
 }

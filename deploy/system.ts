@@ -16,6 +16,7 @@ import {
   ModelRegistry__factory,
   NodeStaking__factory,
   TeeVerifier__factory,
+  ZkInferenceVerifier__factory,
   TestToken__factory,
   TimelockController__factory,
   VanillaVerifier__factory,
@@ -24,6 +25,7 @@ import {
   type ModelRegistry,
   type NodeStaking,
   type TeeVerifier,
+  type ZkInferenceVerifier,
   type TestToken,
   type TimelockController,
   type VanillaVerifier,
@@ -79,6 +81,7 @@ export type ContractName =
   | "escrow"
   | "vanillaVerifier"
   | "teeVerifier"
+  | "zkVerifier"
   | "exampleConsumer";
 
 export interface System {
@@ -90,6 +93,8 @@ export interface System {
   escrow: JobEscrow;
   vanillaVerifier: VanillaVerifier;
   teeVerifier: TeeVerifier;
+  /** Routes ZK claims to each model version's Groth16 verifier (bound in the registry). */
+  zkVerifier: ZkInferenceVerifier;
   exampleConsumer: ExampleConsumer;
 }
 
@@ -187,6 +192,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   const teeAddress = await ensure("teeVerifier", () =>
     deployContract(new TeeVerifier__factory(deployer), [registryAddress, deployerAddress, guardian]),
   );
+  const zkAddress = await ensure("zkVerifier", () => deployContract(new ZkInferenceVerifier__factory(deployer), [registryAddress]));
   const consumerAddress = await ensure("exampleConsumer", () =>
     deployContract(new ExampleConsumer__factory(deployer), [escrowAddress]),
   );
@@ -200,6 +206,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     escrow: JobEscrow__factory.connect(escrowAddress, deployer),
     vanillaVerifier: VanillaVerifier__factory.connect(vanillaAddress, deployer),
     teeVerifier: TeeVerifier__factory.connect(teeAddress, deployer),
+    zkVerifier: ZkInferenceVerifier__factory.connect(zkAddress, deployer),
     exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
@@ -220,6 +227,7 @@ async function wire(system: System, deployer: Signer, guardian: string, log: (m:
   for (const [mode, verifier] of [
     [MODE.VANILLA, system.vanillaVerifier],
     [MODE.TEE, system.teeVerifier],
+    [MODE.ZK, system.zkVerifier],
   ] as const) {
     const address = await verifier.getAddress();
     if ((await escrow.verifierOf(mode)) !== address) {

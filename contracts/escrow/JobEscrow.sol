@@ -12,6 +12,7 @@ import {IStakeLocker} from "../interfaces/IStakeLocker.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeStaking} from "../interfaces/INodeStaking.sol";
 import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
+import {IBatchInferenceVerifier} from "../interfaces/IBatchInferenceVerifier.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {FeesLib} from "../libraries/FeesLib.sol";
 import {OutputLib} from "../libraries/OutputLib.sol";
@@ -30,6 +31,8 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     uint8 public constant MAX_REDUNDANCY = 7;
     /// @notice Longest inline input, in bytes (larger inputs go by commitment and URI).
     uint256 public constant MAX_INPUT_BYTES = 16_384;
+    /// @notice Most jobs one `submitBatch` settles.
+    uint256 public constant MAX_BATCH = 64;
     /// @notice Longest output stored on-chain, in bytes.
     uint256 public constant MAX_OUTPUT_BYTES = 1_024;
     /// @notice Highest protocol fee: 10% of the model price plus node fees.
@@ -140,21 +143,36 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function submit(Job calldata job, bytes calldata output, bytes calldata proof) external nonReentrant {
-        JobState storage state = _openJob(job);
-        if (job.redundancy != 1) revert JobEscrowWrongRedundancy(job.id, job.redundancy);
-        if (block.timestamp >= job.deadline) revert JobEscrowDeadlinePassed(job.id, job.deadline);
-        if (_slots[job.id][0].node != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
+        JobState storage state = _submittable(job);
         bytes32 outputHash = _outputHash(output);
         _checkProof(job, outputHash, proof);
 
-        state.status = JobStatus.Settled;
-        _commitments[job.id] = _packOutput(job.id, 0, output);
-        _payNode(msg.sender, job);
-        _payModelAndProtocol(job);
-
-        emit JobSettled(job.id, outputHash, 1, output);
+        _settleSubmission(job, state, output, outputHash);
 
         _deliver(job, true, outputHash, output);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function submitBatch(Job[] calldata jobs, bytes[] calldata outputs, bytes calldata proof) external nonReentrant {
+        uint256 n = jobs.length;
+        if (n == 0 || n != outputs.length || n > MAX_BATCH) revert JobEscrowInvalidBatch(n, outputs.length, MAX_BATCH);
+        address verifier = jobs[0].verifier;
+        IInferenceVerifier.InferenceClaim[] memory claims = new IInferenceVerifier.InferenceClaim[](n);
+        for (uint256 i; i < n; ++i) {
+            Job calldata job = jobs[i];
+            if (job.verifier != verifier) revert JobEscrowBatchVerifierMismatch(job.id, job.verifier, verifier);
+            claims[i] = _claim(job, _outputHash(outputs[i]));
+        }
+        IBatchInferenceVerifier(verifier).verifyBatch(claims, proof);
+
+        // A job listed twice fails `_submittable` the second time: settling replaced its terms hash.
+        for (uint256 i; i < n; ++i) {
+            _settleSubmission(jobs[i], _submittable(jobs[i]), outputs[i], claims[i].outputHash);
+        }
+
+        for (uint256 i; i < n; ++i) {
+            _deliver(jobs[i], true, claims[i].outputHash, outputs[i]);
+        }
     }
 
     /// @inheritdoc IJobEscrow
@@ -475,17 +493,36 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @dev Asks the job's verifier (captured at request time) to check the result.
     function _checkProof(Job calldata job, bytes32 outputHash, bytes calldata proof) internal view {
-        IInferenceVerifier(job.verifier).verify(
-            IInferenceVerifier.InferenceClaim({
-                jobId: job.id,
-                modelId: job.modelId,
-                version: job.version,
-                inputHash: job.inputHash,
-                outputHash: outputHash,
-                node: msg.sender
-            }),
-            proof
-        );
+        IInferenceVerifier(job.verifier).verify(_claim(job, outputHash), proof);
+    }
+
+    function _claim(Job calldata job, bytes32 outputHash) internal view returns (IInferenceVerifier.InferenceClaim memory) {
+        return IInferenceVerifier.InferenceClaim({
+            jobId: job.id,
+            modelId: job.modelId,
+            version: job.version,
+            inputHash: job.inputHash,
+            outputHash: outputHash,
+            node: msg.sender
+        });
+    }
+
+    /// @dev The open k = 1 job `job`, before its deadline and assigned to the caller.
+    function _submittable(Job calldata job) internal view returns (JobState storage state) {
+        state = _openJob(job);
+        if (job.redundancy != 1) revert JobEscrowWrongRedundancy(job.id, job.redundancy);
+        if (block.timestamp >= job.deadline) revert JobEscrowDeadlinePassed(job.id, job.deadline);
+        if (_slots[job.id][0].node != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
+    }
+
+    /// @dev Settles a verified k = 1 submission: stores the output, pays everyone, announces it.
+    function _settleSubmission(Job calldata job, JobState storage state, bytes calldata output, bytes32 outputHash) internal {
+        state.status = JobStatus.Settled;
+        _commitments[job.id] = _packOutput(job.id, 0, output);
+        _payNode(msg.sender, job);
+        _payModelAndProtocol(job);
+
+        emit JobSettled(job.id, outputHash, 1, output);
     }
 
     /* INTERNAL: RESOLUTION */

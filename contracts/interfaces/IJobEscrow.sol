@@ -242,6 +242,10 @@ interface IJobEscrow is IStakeLocker {
     error JobEscrowInvalidVerifier(Mode mode, address verifier);
     /// @notice The token moved `received` instead of `expected`.
     error JobEscrowTransferMismatch(uint256 expected, uint256 received);
+    /// @notice A batch has `jobs` jobs and `outputs` outputs: they must match, and hold 1 to `max` entries.
+    error JobEscrowInvalidBatch(uint256 jobs, uint256 outputs, uint256 max);
+    /// @notice Job `jobId` of a batch names verifier `verifier`, another than the batch's `expected`.
+    error JobEscrowBatchVerifierMismatch(JobId jobId, address verifier, address expected);
 
     /* REQUESTER FUNCTIONS */
 
@@ -265,6 +269,13 @@ interface IJobEscrow is IStakeLocker {
     /// @notice Submits the result of a k = 1 job. The job's verifier checks `proof`; on success the job settles at
     /// once and the consumer callback, if any, runs last with exactly its gas limit.
     function submit(Job calldata job, bytes calldata output, bytes calldata proof) external;
+
+    /// @notice Submits the results of several k = 1 jobs assigned to the caller with one proof object, checked once
+    /// by their common verifier's `IBatchInferenceVerifier.verifyBatch` (ZK: one batched Groth16 check). All or
+    /// nothing: one invalid job reverts the batch. Each job then settles as with `submit`; callbacks run after every
+    /// job has settled, in order.
+    /// @dev Every job must name the same verifier (so the same mode); a job listed twice reverts as not open.
+    function submitBatch(Job[] calldata jobs, bytes[] calldata outputs, bytes calldata proof) external;
 
     /// @notice Commits to a result of a k > 1 job: `commitment = keccak256(abi.encode(jobId, node, keccak256(output), salt))`.
     function commit(Job calldata job, bytes32 commitment) external;

@@ -2,13 +2,15 @@
 pragma solidity 0.8.28;
 
 import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
+import {IBatchInferenceVerifier} from "../interfaces/IBatchInferenceVerifier.sol";
 import {Mode, ModesLib} from "../types/Ids.sol";
 
 /// @title VanillaVerifier
 /// @notice The vanilla mode: no proof. Every well-formed result passes; trust comes from the nodes' stake and,
 /// for redundant jobs, from agreement among independent nodes (commit-reveal and majority in the escrow).
 /// @dev Warning: a vanilla job with redundancy 1 is backed by one node's stake only; nothing checks its output.
-contract VanillaVerifier is IInferenceVerifier {
+/// @dev Batches are accepted too, so a node can settle many k = 1 vanilla jobs in one transaction.
+contract VanillaVerifier is IBatchInferenceVerifier {
     /// @inheritdoc IInferenceVerifier
     function mode() external pure returns (Mode) {
         return ModesLib.VANILLA;
@@ -18,5 +20,8 @@ contract VanillaVerifier is IInferenceVerifier {
     // solhint-disable no-empty-blocks
     /// @inheritdoc IInferenceVerifier
     function verify(InferenceClaim calldata, bytes calldata) external pure {}
+
+    /// @inheritdoc IBatchInferenceVerifier
+    function verifyBatch(InferenceClaim[] calldata, bytes calldata) external pure {}
     // solhint-enable no-empty-blocks
 }

@@ -4,10 +4,11 @@
  * Usage: npx ts-node scripts/zk/setup.ts <model.onnx> --input-range <r> [--scale-bits <s>] [--min-power <p>] [--cache <dir>]
  *
  * Prints a JSON manifest: chosen scale, constraint count, ptau power and hash, verifying-key hash (the ZK
- * ModeBinding's `bindings[0]`), sha256 of every artefact, and the Solidity verifier's path.
+ * ModeBinding's `bindings[0]`), sha256 of every artefact, and the constructor argument of the Solidity verifier.
  */
 import { readFile } from "node:fs/promises";
 import { buildZkModel } from "../../src/zkml/pipeline";
+import { verifyingKeyArgs } from "../../src/zkml/solidity";
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     ptau: { power: zk.ptau.power, path: zk.ptau.path, sha256: zk.ptau.sha256, generationSeconds: zk.ptau.generationSeconds },
     circuit: { circom: zk.circuit.circomPath, sourceHash: zk.circuit.sourceHash, compileSeconds: zk.compileSeconds },
     vkHash: zk.setup.vkHash,
-    verifier: zk.setup.verifierSolPath,
+    verifier: { contract: "contracts/verifiers/zk/Groth16Verifier.sol", constructorArgs: verifyingKeyArgs(zk.setup.vk).map((v) => v.toString()) },
     sha256: zk.setup.sha256,
     setupSeconds: zk.setup.generationSeconds,
   };

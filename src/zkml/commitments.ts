@@ -1,28 +1,32 @@
+import { packedOutputOf } from "./claim";
 import { ZkmlConstraintError } from "./errors";
 import { fromField } from "./field";
 import { buildCircuitInput, type ProveRequest } from "./prover";
 import { readSymbols } from "./sym";
 import { calculateWitness } from "./witness";
 
-/** The commitments of an inference and the output they commit to, as the circuit computes them. */
-export interface InferenceCommitments {
-  /** The job's `inputHash` (as a uint256 below the field order). */
+/** What a model circuit computes for an input, read from its witness. */
+export interface CircuitEvaluation {
+  /** The salted input commitment (a requester's `inputHash`). */
   inputCommitment: bigint;
-  /** The job's `outputHash`. */
-  outputCommitment: bigint;
+  /** The public signal. */
+  claim: bigint;
+  packedOutput: bigint;
+  /** The output layer, as signed fixed-point integers. */
   output: bigint[];
+  /** Index of the first maximum of `output`. */
   argmax: number;
 }
 
 /**
- * Computes the input and output commitments (and the output) by running the circuit's witness calculator, with
- * no proof: what a requester needs to publish `inputHash` before requesting a job, and what a consumer runs to
- * check an output revealed with its salt. Milliseconds, versus about a second for a proof.
+ * Runs the circuit's witness calculator without proving (milliseconds, versus about a second for a proof) and reads
+ * the commitment, the claim and the output: what tests compare with the TypeScript reference (`evaluateQuantized`,
+ * `inputCommitment`).
  *
  * @example
- * const { inputCommitment } = await computeCommitments(zk.circuit, { model, input, inputSalt, outputSalt: 0n, context: 0n });
+ * const { inputCommitment, claim } = await evaluateCircuit(zk.circuit, { model, input, inputSalt });
  */
-export async function computeCommitments(circuit: { wasmPath: string; symPath: string }, req: ProveRequest): Promise<InferenceCommitments> {
+export async function evaluateCircuit(circuit: { wasmPath: string; symPath: string }, req: ProveRequest): Promise<CircuitEvaluation> {
   const witness = await calculateWitness(circuit.wasmPath, buildCircuitInput(req));
   const sym = await readSymbols(circuit.symPath);
   const at = (name: string): bigint => {
@@ -30,10 +34,9 @@ export async function computeCommitments(circuit: { wasmPath: string; symPath: s
     if (i === undefined) throw new ZkmlConstraintError(`signal ${name} is missing from ${circuit.symPath}`);
     return witness[i];
   };
-  return {
-    inputCommitment: at("main.inputCommitment"),
-    outputCommitment: at("main.outputCommitment"),
-    output: Array.from({ length: req.model.outputSize }, (_, i) => fromField(at(`main.out[${i}]`))),
-    argmax: Number(at("main.argmax")),
-  };
+  const output = Array.from({ length: req.model.outputSize }, (_, i) => fromField(at(`main.out[${i}]`)));
+  const argmax = output.reduce((best, v, i) => (v > output[best]! ? i : best), 0);
+  const packedOutput = at("main.packedOutput");
+  if (packedOutput !== packedOutputOf(req.model, { output, argmax })) throw new ZkmlConstraintError("the circuit's packed output differs from its outputs");
+  return { inputCommitment: at("main.inputCommitment"), claim: at("main.claim"), packedOutput, output, argmax };
 }

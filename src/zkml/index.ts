@@ -13,6 +13,7 @@ export * from "./setup";
 export * from "./pipeline";
 export * from "./prover";
 export * from "./commitments";
+export * from "./claim";
 export * from "./solidity";
 export * from "./field";
 export { calculateWitness, type CircuitInput } from "./witness";

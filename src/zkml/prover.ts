@@ -1,40 +1,26 @@
 import { randomBytes } from "node:crypto";
-import { AbiCoder, keccak256 } from "ethers";
 import * as snarkjs from "snarkjs";
 import { ZkmlConstraintError, ZkmlToolError } from "./errors";
+import type { SolidityProof } from "./claim";
 import { SNARK_FIELD, toField } from "./field";
 import { checkQuantizedInput, type QuantizedModel } from "./quantize";
 import type { CircuitInput } from "./witness";
 
-/** What the prover needs besides the model: the quantized input, both salts and the claim context. */
+/** What the prover needs besides the model: the quantized input and the salt of its commitment. */
 export interface ProveRequest {
   model: QuantizedModel;
   /** Quantized input (see `quantizeInput`). */
   input: readonly bigint[];
-  /** Private salt of the input commitment (chosen by the requester). */
+  /** Private salt of the input commitment (chosen by the requester, sent to the node with the input). */
   inputSalt: bigint;
-  /** Private salt of the output commitment (chosen by the node, revealed to the consumer with the output). */
-  outputSalt: bigint;
-  /** Public context binding the proof to one claim (see {@link claimContext}). */
-  context: bigint;
 }
 
-/** A Groth16 proof in the argument layout of the snarkjs-generated Solidity verifier. */
-export interface SolidityProof {
-  a: [bigint, bigint];
-  b: [[bigint, bigint], [bigint, bigint]];
-  c: [bigint, bigint];
-  /** Public signals: [inputCommitment, outputCommitment, context]. */
-  input: bigint[];
-}
-
-/** A proof with its public signals. */
+/** A proof with its public signal. */
 export interface ProofResult {
   proof: snarkjs.Groth16Proof;
   publicSignals: string[];
-  inputCommitment: bigint;
-  outputCommitment: bigint;
-  context: bigint;
+  /** The public signal (see `claimSignal`). */
+  claim: bigint;
   solidity: SolidityProof;
   proveSeconds: number;
 }
@@ -44,27 +30,13 @@ export function randomSalt(): bigint {
   return BigInt("0x" + randomBytes(31).toString("hex"));
 }
 
-/**
- * The public `context` signal of a claim: `uint256(keccak256(abi.encode(chainId, escrow, jobId, node))) % p`.
- * `ZkInferenceVerifier` recomputes it on-chain, so a proof cannot be replayed for another job, node, escrow or
- * chain.
- */
-export function claimContext(claim: { chainId: bigint; escrow: string; jobId: bigint; node: string }): bigint {
-  const encoded = AbiCoder.defaultAbiCoder().encode(["uint256", "address", "uint64", "address"], [claim.chainId, claim.escrow, claim.jobId, claim.node]);
-  return BigInt(keccak256(encoded)) % SNARK_FIELD;
-}
-
 /** Builds the witness-calculator input of a model circuit (field elements as decimal strings). */
 export function buildCircuitInput(req: ProveRequest): CircuitInput {
   checkQuantizedInput(req.model, req.input);
-  for (const [name, v] of [["inputSalt", req.inputSalt], ["outputSalt", req.outputSalt], ["context", req.context]] as const) {
-    if (v < 0n || v >= SNARK_FIELD) throw new ZkmlConstraintError(`${name} must be a field element`);
-  }
+  if (req.inputSalt < 0n || req.inputSalt >= SNARK_FIELD) throw new ZkmlConstraintError("inputSalt must be a field element");
   return {
     in: req.input.map((x) => toField(x).toString()),
     inputSalt: req.inputSalt.toString(),
-    outputSalt: req.outputSalt.toString(),
-    context: req.context.toString(),
   };
 }
 
@@ -82,17 +54,12 @@ export function toSolidityProof(proof: snarkjs.Groth16Proof, publicSignals: read
   };
 }
 
-/** ABI-encodes a proof as the `bytes proof` of `IInferenceVerifier.verify`: `abi.encode(uint256[2] a, uint256[2][2] b, uint256[2] c)`. */
-export function encodeProofBytes(p: SolidityProof): string {
-  return AbiCoder.defaultAbiCoder().encode(["uint256[2]", "uint256[2][2]", "uint256[2]"], [p.a, p.b, p.c]);
-}
-
 /**
  * Generates the witness with the circuit's wasm and a Groth16 proof with snarkjs.
  *
  * @throws ZkmlConstraintError when the input violates the circuit (e.g. out of range).
  * @example
- * const res = await proveInference({ wasmPath, zkeyPath }, { model, input, inputSalt, outputSalt, context });
+ * const res = await proveInference({ wasmPath, zkeyPath }, { model, input, inputSalt });
  */
 export async function proveInference(circuit: { wasmPath: string; zkeyPath: string }, req: ProveRequest): Promise<ProofResult> {
   const input = buildCircuitInput(req);
@@ -103,13 +70,11 @@ export async function proveInference(circuit: { wasmPath: string; zkeyPath: stri
   } catch (cause) {
     throw new ZkmlToolError("groth16 fullProve failed", { cause });
   }
-  const [inputCommitment, outputCommitment, context] = out.publicSignals.map((s) => BigInt(s));
+  if (out.publicSignals.length !== 1) throw new ZkmlToolError(`expected one public signal, got ${out.publicSignals.length}`);
   return {
     proof: out.proof,
     publicSignals: out.publicSignals,
-    inputCommitment,
-    outputCommitment,
-    context,
+    claim: BigInt(out.publicSignals[0]!),
     solidity: toSolidityProof(out.proof, out.publicSignals),
     proveSeconds: (Date.now() - started) / 1000,
   };

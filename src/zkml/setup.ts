@@ -35,11 +35,10 @@ export interface PtauArtifact {
 export interface Groth16Artifact {
   zkeyPath: string;
   vkPath: string;
-  verifierSolPath: string;
   vk: snarkjs.VerificationKey;
   /** sha256 of the canonical JSON of the verification key: the `bindings[0]` of a ZK ModeBinding. */
   vkHash: string;
-  sha256: { r1cs: string; ptau: string; zkey: string; vk: string; verifierSol: string };
+  sha256: { r1cs: string; ptau: string; zkey: string; vk: string };
   generationSeconds: number;
 }
 
@@ -168,14 +167,9 @@ export async function setupGroth16(options: SetupGroth16Options): Promise<Groth1
   const vk = await runTool("zkey export verificationkey", () => snarkjs.zKey.exportVerificationKey(zkeyPath));
   const vkPath = join(outDir, "verification_key.json");
   await writeFile(vkPath, JSON.stringify(vk, null, 2));
-  const verifierSolPath = join(outDir, "Groth16Verifier.sol");
-  const template = await readFile(groth16TemplatePath(), "utf8");
-  const sol = await runTool("zkey export solidityverifier", () => snarkjs.zKey.exportSolidityVerifier(zkeyPath, { groth16: template }));
-  await writeFile(verifierSolPath, sol);
   const artifact: Groth16Artifact = {
     zkeyPath,
     vkPath,
-    verifierSolPath,
     vk,
     vkHash: verificationKeyHash(vk),
     sha256: {
@@ -183,18 +177,12 @@ export async function setupGroth16(options: SetupGroth16Options): Promise<Groth1
       ptau: ptau.sha256,
       zkey: await sha256File(zkeyPath),
       vk: await sha256File(vkPath),
-      verifierSol: await sha256File(verifierSolPath),
     },
     generationSeconds: (Date.now() - started) / 1000,
   };
   await mkdir(dirname(manifestPath), { recursive: true });
   await writeFile(manifestPath, JSON.stringify(artifact, null, 2));
   return artifact;
-}
-
-/** Path of snarkjs's Groth16 Solidity template (the package's `exports` hide it from `require.resolve`). */
-function groth16TemplatePath(): string {
-  return join(dirname(require.resolve("snarkjs")), "..", "templates", "verifier_groth16.sol.ejs");
 }
 
 /**

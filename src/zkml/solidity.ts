@@ -6,7 +6,7 @@ export type G1 = [bigint, bigint];
 /** G2 point in the EIP-197 order (imaginary part first in each coordinate). */
 export type G2 = [[bigint, bigint], [bigint, bigint]];
 
-/** A verifying key in the constructor layout of `Groth16BatchVerifier`. */
+/** A verifying key as G1/G2 points in the EIP-197 layout of the Solidity verifier. */
 export interface SolidityVerifyingKey {
   alpha1: G1;
   beta2: G2;
@@ -34,7 +34,7 @@ function g2(v: unknown, what: string): G2 {
   ];
 }
 
-/** Converts a snarkjs Groth16 verification key to the layout the Solidity batch verifier takes. */
+/** Converts a snarkjs Groth16 verification key to G1/G2 points in the EIP-197 layout. */
 export function verificationKeyToSolidity(vk: VerificationKey): SolidityVerifyingKey {
   const ic = vk["IC"];
   if (!Array.isArray(ic)) throw new ZkmlError("verification key: IC missing");
@@ -45,4 +45,19 @@ export function verificationKeyToSolidity(vk: VerificationKey): SolidityVerifyin
     delta2: g2(vk["vk_delta_2"], "vk_delta_2"),
     ic: ic.map((p, i) => g1(p, `IC[${i}]`)),
   };
+}
+
+/**
+ * The constructor argument of `contracts/verifiers/zk/Groth16Verifier.sol`: alpha, beta, gamma, delta, IC0, IC1 as
+ * 18 words. Model circuits have exactly one public signal.
+ *
+ * @throws ZkmlError when the key is malformed or has another number of public signals.
+ * @example
+ * const verifier = await new Groth16Verifier__factory(signer).deploy(verifyingKeyArgs(zk.setup.verificationKey));
+ */
+export function verifyingKeyArgs(vk: VerificationKey): bigint[] {
+  const k = verificationKeyToSolidity(vk);
+  if (k.ic.length !== 2) throw new ZkmlError(`the verifier takes one public signal; this key has ${k.ic.length - 1}`);
+  const g2 = (p: G2): bigint[] => [p[0][0], p[0][1], p[1][0], p[1][1]];
+  return [...k.alpha1, ...g2(k.beta2), ...g2(k.gamma2), ...g2(k.delta2), ...k.ic[0]!, ...k.ic[1]!];
 }

@@ -31,6 +31,20 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.closedJobReopened() + handler.wrongError(), 0, "closed jobs");
     }
 
+    /// @notice Three vanilla k = 1 jobs of one node settle with one submitBatch; listing a job twice reverts all.
+    function test_vanillaBatchSettles() public {
+        for (uint256 i; i < 3; ++i) {
+            handler.request(0, 0, 1e18, 1e18, 3600, 4);
+            handler.claimSlot(0, 1, 0); // node 1: honest
+        }
+        handler.submitBatch(0, 2, true);
+        _assertEq(handler.settled() + handler.closedJobReopened() + handler.wrongError(), 0, "duplicate batch");
+        handler.submitBatch(0, 2, false);
+        _assertEq(handler.batchesSettled(), 1, "batches");
+        _assertEq(handler.settled(), 3, "settled");
+        _assertEq(handler.paymentMismatch(), 0, "payments");
+    }
+
     /// @notice kind 2 (TEE k = 1): the enclave operator settles; a replayed signature fails with the exact error.
     function test_teeSettlesAndReplayFails() public {
         handler.request(0, 2, 1e18, 1e18, 3600, 4);

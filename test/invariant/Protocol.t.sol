@@ -18,7 +18,7 @@ contract ProtocolInvariantTest is HandlerSetup {
 
         // Repeated selectors weigh more: jobs must be requested, claimed and delivered within one run's depth.
         ProtocolHandler h;
-        bytes4[24] memory weighted = [
+        bytes4[25] memory weighted = [
             h.request.selector,
             h.request.selector,
             h.request.selector,
@@ -28,6 +28,7 @@ contract ProtocolInvariantTest is HandlerSetup {
             h.claimSlot.selector,
             h.submit.selector,
             h.submit.selector,
+            h.submitBatch.selector,
             h.replaySignature.selector,
             h.commit.selector,
             h.commit.selector,

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ZkmlConstraintError, ZkmlInputRangeError } from "../../src/zkml/errors";
 import { fromField, SNARK_FIELD, toField } from "../../src/zkml/field";
+import { claimSignal, inputCommitment } from "../../src/zkml/claim";
 import { buildCircuitInput, randomSalt } from "../../src/zkml/prover";
 import { findViolatedConstraints, loadR1cs, type R1cs } from "../../src/zkml/r1cs-check";
 import { evaluateQuantized } from "../../src/zkml/reference";
@@ -41,7 +42,7 @@ describe("zkml/circuit", () => {
   };
 
   async function witnessFor(input: bigint[]): Promise<bigint[]> {
-    return calculateWitness(zk.circuit.wasmPath, buildCircuitInput({ model: zk.model, input, inputSalt: 11n, outputSalt: 13n, context: 17n }));
+    return calculateWitness(zk.circuit.wasmPath, buildCircuitInput({ model: zk.model, input, inputSalt: 11n }));
   }
 
   it("has witnesses bit-exact with the reference evaluator on random inputs", async () => {
@@ -50,8 +51,10 @@ describe("zkml/circuit", () => {
       const ref = evaluateQuantized(zk.model, x);
       const out = ref.output.map((_, i) => fromField(w[idx(`main.out[${i}]`)]));
       expect(out, `input ${x.join(",")}`).to.deep.equal(ref.output);
-      expect(Number(w[idx("main.argmax")])).to.equal(ref.argmax);
+      expect(Number(w[idx("main.packedOutput")])).to.equal(ref.argmax);
       ref.activations[0].forEach((v, j) => expect(fromField(w[idx(`main.a0[${j}]`)])).to.equal(v));
+      expect(w[idx("main.inputCommitment")]).to.equal(inputCommitment(zk.model, x, 11n));
+      expect(w[idx("main.claim")]).to.equal(claimSignal(inputCommitment(zk.model, x, 11n), BigInt(ref.argmax)));
     }
   });
 
@@ -61,9 +64,9 @@ describe("zkml/circuit", () => {
 
   it("rejects an input outside the range, in the prover and in the circuit", async () => {
     const lim = 1n << BigInt(zk.model.inputBits);
-    expect(() => buildCircuitInput({ model: zk.model, input: [lim, 0n, 0n, 0n], inputSalt: 1n, outputSalt: 1n, context: 1n }))
+    expect(() => buildCircuitInput({ model: zk.model, input: [lim, 0n, 0n, 0n], inputSalt: 1n }))
       .to.throw(ZkmlInputRangeError, `input[0] = ${lim}`);
-    const raw = { in: [lim, 0n, 0n, 0n].map(String), inputSalt: "1", outputSalt: "1", context: "1" };
+    const raw = { in: [lim, 0n, 0n, 0n].map(String), inputSalt: "1" };
     await calculateWitness(zk.circuit.wasmPath, raw).then(
       () => expect.fail("expected a constraint error"),
       (err: unknown) => expect(err).to.be.instanceOf(ZkmlConstraintError),
@@ -154,10 +157,25 @@ describe("zkml/circuit", () => {
         w[idx(`main.am.sel[${other}]`)] = 1n;
         w[idx(`main.am.picked[${ref.argmax}]`)] = 0n;
         w[idx(`main.am.picked[${other}]`)] = toField(ref.output[other]);
-        w[idx("main.argmax")] = BigInt(other);
+        w[idx("main.packedOutput")] = BigInt(other);
+        w[idx("main.claim")] = claimSignal(inputCommitment(zk.model, x, 11n), BigInt(other));
         w[idx("main.am.max")] = toField(ref.output[other]);
       });
       expectViolationAt(w, "main.am.max");
+    });
+
+    it("fails when the public claim is changed (another output or commitment bits)", () => {
+      expectViolationAt(tampered((w) => (w[idx("main.claim")] += 1n)), "main.claim");
+      expectViolationAt(tampered((w) => (w[idx("main.claim")] += 1n << 48n)), "main.claim");
+    });
+
+    it("fails when a bit of the commitment's decomposition is flipped to change the claim", () => {
+      const w = tampered((w) => {
+        const bit = idx("main.icBits.out[0]");
+        w[bit] = 1n - w[bit];
+        w[idx("main.claim")] += (w[bit] === 1n ? 1n : -1n) << 48n;
+      });
+      expectViolationAt(w, "main.inputCommitment");
     });
 
     it("finds no violation when nothing is changed (control)", () => {
@@ -185,14 +203,15 @@ describe("zkml/circuit", () => {
         const ref = evaluateQuantized(model, x);
         if (ref.argmax !== 0) continue;
         checked++;
-        const w = await calculateWitness(circuit.wasmPath, buildCircuitInput({ model, input: x, inputSalt: 1n, outputSalt: 2n, context: 3n }));
-        expect(w[at("main.argmax")]).to.equal(0n);
+        const w = await calculateWitness(circuit.wasmPath, buildCircuitInput({ model, input: x, inputSalt: 1n }));
+        expect(w[at("main.packedOutput")]).to.equal(0n);
         // Claim index 2 instead: same maximum value, later index.
         w[at("main.am.sel[0]")] = 0n;
         w[at("main.am.sel[2]")] = 1n;
         w[at("main.am.picked[0]")] = 0n;
         w[at("main.am.picked[2]")] = toField(ref.output[2]);
-        w[at("main.argmax")] = 2n;
+        w[at("main.packedOutput")] = 2n;
+        w[at("main.claim")] += 2n;
         const bad = findViolatedConstraints(tieR1cs, w);
         expect(bad.filter((c) => tieR1cs.constraints[c].some((lc) => lc.has(at("main.am.sel[2]"))))).to.not.be.empty;
       }

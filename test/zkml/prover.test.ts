@@ -1,81 +1,91 @@
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import * as snarkjs from "snarkjs";
-import { computeCommitments } from "../../src/zkml/commitments";
+import { claimSignal, decodeZkOutput, encodeZkOutput, inputCommitment, packedOutputOf, VALUE_OFFSET } from "../../src/zkml/claim";
+import { evaluateCircuit } from "../../src/zkml/commitments";
+import { compileCircuit, generateCircuit } from "../../src/zkml/circom";
 import { sha256File } from "../../src/zkml/hash";
+import { lowerToMlp } from "../../src/zkml/mlp";
+import { parseOnnx } from "../../src/zkml/onnx";
+import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import { evaluateQuantized } from "../../src/zkml/reference";
 import type { ZkModel } from "../../src/zkml/pipeline";
-import { claimContext, proveInference, releaseSnarkjs, verifyInference, type ProofResult } from "../../src/zkml/prover";
-import { quantizeInput } from "../../src/zkml/quantize";
+import { proveInference, releaseSnarkjs, verifyInference, type ProofResult } from "../../src/zkml/prover";
+import { quantizeInput, quantizeMlp } from "../../src/zkml/quantize";
 import { verificationKeyHash } from "../../src/zkml/setup";
-import { zkModels } from "./fixtures";
-
-const NODE = "0x00000000000000000000000000000000000000a1";
-const ESCROW = "0x00000000000000000000000000000000000000e5";
+import { randomMlp, rng, zkModels } from "./fixtures";
 
 describe("zkml/prover", () => {
   let a: ZkModel;
   let b: ZkModel;
   let base: ProofResult;
-  const context = claimContext({ chainId: 31337n, escrow: ESCROW, jobId: 1n, node: NODE });
+  const X = [1.5, -2, 0.25, 3];
 
-  function prove(zk: ZkModel, x: number[], inputSalt = 101n, outputSalt = 202n, ctx = context): Promise<ProofResult> {
-    return proveInference({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath }, { model: zk.model, input: quantizeInput(zk.model, x), inputSalt, outputSalt, context: ctx });
+  function prove(zk: ZkModel, x: number[], inputSalt = 101n): Promise<ProofResult> {
+    return proveInference({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath }, { model: zk.model, input: quantizeInput(zk.model, x), inputSalt });
   }
 
-  const verify = (zk: ZkModel, signals: string[], p: ProofResult): Promise<boolean> => verifyInference(zk.setup.vk, signals, p.proof);
+  const verify = (zk: ZkModel, signal: bigint, p: ProofResult): Promise<boolean> => verifyInference(zk.setup.vk, [signal.toString()], p.proof);
 
   before(async () => {
     ({ a, b } = await zkModels());
-    base = await prove(a, [1.5, -2, 0.25, 3]);
+    base = await prove(a, X);
   });
 
   after(releaseSnarkjs);
 
-  it("proves an inference whose public signals are [inputCommitment, outputCommitment, context]", async () => {
-    expect(base.publicSignals).to.have.length(3);
-    expect(base.context).to.equal(context);
-    expect(await verify(a, base.publicSignals, base)).to.equal(true);
+  it("proves an inference whose one public signal is the claim on the input commitment and the output", async () => {
+    const input = quantizeInput(a.model, X);
+    const expected = claimSignal(inputCommitment(a.model, input, 101n), packedOutputOf(a.model, evaluateQuantized(a.model, input)));
+    expect(base.publicSignals).to.deep.equal([expected.toString()]);
+    expect(base.claim).to.equal(expected);
+    expect(await verify(a, base.claim, base)).to.equal(true);
     console.log(`      groth16 fullProve: ${base.proveSeconds.toFixed(2)} s for ${a.nConstraints} constraints`);
   });
 
-  it("computes, without proving, the same commitments and the reference output", async () => {
-    const input = quantizeInput(a.model, [1.5, -2, 0.25, 3]);
-    const c = await computeCommitments(a.circuit, { model: a.model, input, inputSalt: 101n, outputSalt: 202n, context: 0n });
-    expect([c.inputCommitment, c.outputCommitment]).to.deep.equal([base.inputCommitment, base.outputCommitment]);
-    const ref = evaluateQuantized(a.model, input);
-    expect([c.output, c.argmax]).to.deep.equal([ref.output, ref.argmax]);
+  it("computes the input commitment in TypeScript exactly as the circuit does (poseidon-lite vs witness)", async () => {
+    const r = rng(3);
+    for (let i = 0; i < 8; i++) {
+      const input = quantizeInput(a.model, Array.from({ length: 4 }, () => r() * 8 - 4));
+      const salt = BigInt(Math.floor(r() * 2 ** 40)) * 1_000_003n;
+      const c = await evaluateCircuit(a.circuit, { model: a.model, input, inputSalt: salt });
+      const ref = evaluateQuantized(a.model, input);
+      expect(c.inputCommitment).to.equal(inputCommitment(a.model, input, salt));
+      expect([c.output, c.argmax, c.packedOutput]).to.deep.equal([ref.output, ref.argmax, BigInt(ref.argmax)]);
+      expect(c.claim).to.equal(claimSignal(c.inputCommitment, c.packedOutput));
+    }
   });
 
-  it("commits deterministically to salted inputs and outputs", async () => {
-    const again = await prove(a, [1.5, -2, 0.25, 3]);
-    expect([again.inputCommitment, again.outputCommitment]).to.deep.equal([base.inputCommitment, base.outputCommitment]);
-    const resalted = await prove(a, [1.5, -2, 0.25, 3], 102n, 203n);
-    expect(resalted.inputCommitment).to.not.equal(base.inputCommitment);
-    expect(resalted.outputCommitment).to.not.equal(base.outputCommitment);
+  it("salts the commitment: the same input under another salt commits differently", async () => {
+    const input = quantizeInput(a.model, X);
+    expect(inputCommitment(a.model, input, 101n)).to.equal(inputCommitment(a.model, input, 101n));
+    expect(inputCommitment(a.model, input, 102n)).to.not.equal(inputCommitment(a.model, input, 101n));
+    const again = await prove(a, X, 102n);
+    expect(again.claim).to.not.equal(base.claim);
   });
 
-  it("fails verification for a wrong output (another inference's output commitment)", async () => {
-    const other = await prove(a, [-3, 2, -1, -0.5]);
-    expect(other.outputCommitment).to.not.equal(base.outputCommitment);
-    expect(await verify(a, [base.publicSignals[0], other.publicSignals[1], base.publicSignals[2]], base)).to.equal(false);
+  it("fails verification for a wrong output (the right input commitment, another class)", async () => {
+    const input = quantizeInput(a.model, X);
+    const ic = inputCommitment(a.model, input, 101n);
+    const right = packedOutputOf(a.model, evaluateQuantized(a.model, input));
+    for (let wrong = 0n; wrong < 3n; wrong++) {
+      if (wrong === right) continue;
+      expect(await verify(a, claimSignal(ic, wrong), base)).to.equal(false);
+    }
   });
 
-  it("fails verification for a tampered input commitment", async () => {
-    const tampered = (base.inputCommitment + 1n).toString();
-    expect(await verify(a, [tampered, base.publicSignals[1], base.publicSignals[2]], base)).to.equal(false);
-  });
-
-  it("fails verification for another claim's context (job, node)", async () => {
-    const stolen = claimContext({ chainId: 31337n, escrow: ESCROW, jobId: 1n, node: "0x00000000000000000000000000000000000000b2" });
-    expect(await verify(a, [base.publicSignals[0], base.publicSignals[1], stolen.toString()], base)).to.equal(false);
+  it("fails verification for a tampered input (another input or salt) with the same output", async () => {
+    const packed = base.claim & ((1n << 48n) - 1n);
+    const otherInput = quantizeInput(a.model, [1.5, -2, 0.25, 2.99]);
+    expect(await verify(a, claimSignal(inputCommitment(a.model, otherInput, 101n), packed), base)).to.equal(false);
+    expect(await verify(a, claimSignal(inputCommitment(a.model, quantizeInput(a.model, X), 100n), packed), base)).to.equal(false);
   });
 
   it("fails verification under another model's verifying key", async () => {
-    const proofB = await prove(b, [1.5, -2, 0.25, 3]);
-    expect(await verify(b, proofB.publicSignals, proofB)).to.equal(true);
-    expect(await verify(b, base.publicSignals, base)).to.equal(false);
-    expect(await verify(a, proofB.publicSignals, proofB)).to.equal(false);
+    const proofB = await prove(b, X);
+    expect(await verify(b, proofB.claim, proofB)).to.equal(true);
+    expect(await verify(b, base.claim, base)).to.equal(false);
+    expect(await verify(a, proofB.claim, proofB)).to.equal(false);
   });
 
   it("formats calldata exactly as snarkjs's Solidity export does", async () => {
@@ -90,10 +100,27 @@ describe("zkml/prover", () => {
     expect(a.setup.vkHash).to.match(/^0x[0-9a-f]{64}$/).and.not.equal(b.setup.vkHash);
     expect(await sha256File(a.setup.zkeyPath)).to.equal(a.setup.sha256.zkey);
     expect(await sha256File(a.ptau.path)).to.equal(a.ptau.sha256);
-    expect(await readFile(a.setup.verifierSolPath, "utf8")).to.contain("function verifyProof");
   });
 
   it("has a zkey that snarkjs verifies against the r1cs and the ceremony", async () => {
     expect(await snarkjs.zKey.verifyFromR1cs(a.circuit.r1csPath, a.ptau.path, a.setup.zkeyPath)).to.equal(true);
+  });
+
+  it("publishes a regressor's fixed-point output (offset by 2^47) and decodes it back", async () => {
+    const model = quantizeMlp(lowerToMlp(parseOnnx(writeMlpOnnx(randomMlp([4, 6, 1], 9)))), { inputRange: 4, scaleBits: 8 });
+    const circuit = await compileCircuit(generateCircuit(model), { outDir: ".cache/zk/tmp/regressor" });
+    const r = rng(12);
+    let negative = 0;
+    for (let i = 0; i < 10; i++) {
+      const input = quantizeInput(model, Array.from({ length: 4 }, () => r() * 8 - 4));
+      const c = await evaluateCircuit(circuit, { model, input, inputSalt: 7n });
+      const ref = evaluateQuantized(model, input);
+      expect(c.packedOutput).to.equal(ref.output[0]! + VALUE_OFFSET);
+      const decoded = decodeZkOutput(model, encodeZkOutput(c.packedOutput));
+      expect(decoded.fixedPoint).to.equal(ref.output[0]);
+      expect(decoded.value).to.equal(Number(ref.output[0]) / 2 ** model.scaleBits);
+      if (ref.output[0]! < 0n) negative++;
+    }
+    expect(negative, "negative outputs among the samples").to.be.greaterThan(0);
   });
 });

@@ -1,15 +1,16 @@
 import { expect } from "chai";
-import type { BaseContract, ContractFactory, Signer } from "ethers";
+import type { BaseContract, Signer } from "ethers";
 import { ethers } from "hardhat";
-import { readFile } from "node:fs/promises";
+import { claimSignal, encodeZkBatchProof, encodeZkProof, inputCommitment, packedOutputOf, zkOutputHash, type SolidityProof } from "../../src/zkml/claim";
 import { SNARK_FIELD } from "../../src/zkml/field";
 import type { ZkModel } from "../../src/zkml/pipeline";
-import { claimContext, encodeProofBytes, proveInference, releaseSnarkjs, type ProofResult } from "../../src/zkml/prover";
+import { proveInference, releaseSnarkjs } from "../../src/zkml/prover";
 import { quantizeInput } from "../../src/zkml/quantize";
-import { verificationKeyToSolidity } from "../../src/zkml/solidity";
+import { evaluateQuantized } from "../../src/zkml/reference";
+import { verifyingKeyArgs } from "../../src/zkml/solidity";
 import { zkModels } from "./fixtures";
-import { compileSolidity, type CompiledContract } from "./solc";
-import { Groth16BatchVerifier__factory, ZkInferenceVerifier__factory } from "../../typechain-types";
+import { compileSolidity } from "./solc";
+import { Groth16Verifier__factory, ZkInferenceVerifier__factory, type Groth16Verifier, type ZkInferenceVerifier } from "../../typechain-types";
 
 /** Test-only registry: answers `bindingOf` with one ZK binding per (model, version). */
 const MOCK_REGISTRY = `
@@ -29,153 +30,164 @@ contract MockZkRegistry {
 
 const hex32 = (v: bigint): string => "0x" + v.toString(16).padStart(64, "0");
 
+/** One proved inference: what a node holds before submitting. */
+interface Proved {
+  inputHash: bigint;
+  packedOutput: bigint;
+  proof: SolidityProof;
+}
+
 describe("zkml/verifier (Solidity)", () => {
   let a: ZkModel;
   let b: ZkModel;
-  let escrow: Signer;
+  let signer: Signer;
   let node: string;
-  let adapter: BaseContract;
+  let adapter: ZkInferenceVerifier;
+  let verifierA: Groth16Verifier;
   let registry: BaseContract;
-  let verifierB: string;
-  const compiled = new Map<string, CompiledContract>();
 
-  /** Project contracts come from the TypeChain factories of Hardhat's build (which coverage regenerates with
-   *  instrumented bytecode); generated verifiers and the mock registry are compiled here. */
-  const PROJECT_FACTORIES: Record<string, (signer: Signer) => ContractFactory> = {
-    ZkInferenceVerifier: (signer) => new ZkInferenceVerifier__factory(signer) as unknown as ContractFactory,
-    Groth16BatchVerifier: (signer) => new Groth16BatchVerifier__factory(signer) as unknown as ContractFactory,
-  };
-
-  async function deploy(name: string, args: unknown[] = []): Promise<BaseContract> {
-    let factory: ContractFactory;
-    const project = PROJECT_FACTORIES[name];
-    if (project !== undefined) {
-      factory = project(escrow);
-    } else {
-      const c = compiled.get(name);
-      if (c === undefined) throw new Error(`not compiled: ${name}`);
-      factory = new ethers.ContractFactory(c.abi as never, c.bytecode, escrow);
-    }
-    const contract = await factory.deploy(...args);
-    await contract.waitForDeployment();
-    return contract;
+  async function proveFor(zk: ZkModel, x: number[], salt = 5n): Promise<Proved> {
+    const input = quantizeInput(zk.model, x);
+    const p = await proveInference({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath }, { model: zk.model, input, inputSalt: salt });
+    return { inputHash: inputCommitment(zk.model, input, salt), packedOutput: packedOutputOf(zk.model, evaluateQuantized(zk.model, input)), proof: p.solidity };
   }
 
-  async function proveFor(zk: ZkModel, x: number[], jobId: bigint, nodeAddr: string): Promise<ProofResult> {
-    const context = claimContext({ chainId: 31337n, escrow: await escrow.getAddress(), jobId, node: nodeAddr });
-    return proveInference({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath }, { model: zk.model, input: quantizeInput(zk.model, x), inputSalt: 5n, outputSalt: 6n, context });
-  }
-
-  const claimOf = (p: ProofResult, jobId: bigint, version = 1): Record<string, unknown> => ({
+  const claimOf = (p: Proved, jobId: bigint, version = 1, packedOutput = p.packedOutput) => ({
     jobId,
     modelId: 1n,
     version,
-    inputHash: hex32(p.inputCommitment),
-    outputHash: hex32(p.outputCommitment),
+    inputHash: hex32(p.inputHash),
+    outputHash: zkOutputHash(packedOutput),
     node,
   });
-
-  const call = (c: BaseContract, fn: string, ...args: unknown[]): Promise<unknown> => c.getFunction(fn).staticCall(...args);
+  const proofArgs = (p: SolidityProof) => ({ a: p.a, b: p.b, c: p.c });
 
   before(async () => {
     ({ a, b } = await zkModels());
-    [escrow] = await ethers.getSigners();
+    [signer] = await ethers.getSigners();
     node = ethers.Wallet.createRandom().address;
-    const sources: Record<string, string> = { "contracts/verifiers/zk/IGroth16Verifier.sol": await readFile("contracts/verifiers/zk/IGroth16Verifier.sol", "utf8") };
-    sources["test/MockZkRegistry.sol"] = MOCK_REGISTRY;
-    for (const [k, v] of compileSolidity(sources)) compiled.set(k, v);
-    compiled.set("VerifierA", compileSolidity({ "A.sol": await readFile(a.setup.verifierSolPath, "utf8") }).get("Groth16Verifier") as CompiledContract);
-    compiled.set("VerifierB", compileSolidity({ "B.sol": await readFile(b.setup.verifierSolPath, "utf8") }).get("Groth16Verifier") as CompiledContract);
-    registry = await deploy("MockZkRegistry");
-    adapter = await deploy("ZkInferenceVerifier", [await registry.getAddress()]);
-    verifierB = await (await deploy("VerifierB")).getAddress();
-    await registry.getFunction("setVerifier")(1n, 1, await (await deploy("VerifierA")).getAddress());
-    await registry.getFunction("setVerifier")(1n, 2, verifierB);
+    const mock = compileSolidity({ "test/MockZkRegistry.sol": MOCK_REGISTRY }).get("MockZkRegistry");
+    if (mock === undefined) throw new Error("MockZkRegistry did not compile");
+    registry = await new ethers.ContractFactory(mock.abi as never, mock.bytecode, signer).deploy();
+    adapter = await new ZkInferenceVerifier__factory(signer).deploy(await registry.getAddress());
+    verifierA = await new Groth16Verifier__factory(signer).deploy(verifyingKeyArgs(a.setup.vk));
+    const verifierB = await new Groth16Verifier__factory(signer).deploy(verifyingKeyArgs(b.setup.vk));
+    await registry.getFunction("setVerifier")(1n, 1, await verifierA.getAddress());
+    await registry.getFunction("setVerifier")(1n, 2, await verifierB.getAddress());
   });
 
   after(releaseSnarkjs);
 
-  describe("ZkInferenceVerifier.verify", () => {
-    let p: ProofResult;
+  describe("Groth16Verifier.verifyProof", () => {
+    let p: Proved;
     before(async () => {
-      p = await proveFor(a, [1, -1, 2, 0.5], 7n, node);
+      p = await proveFor(a, [1, -1, 2, 0.5]);
     });
 
-    it("accepts a proof for the claim it was made for, with the same context on both sides", async () => {
-      const claim = claimOf(p, 7n);
-      expect(await call(adapter, "contextOf", await escrow.getAddress(), claim)).to.equal(p.context);
-      await call(adapter, "verify", claim, encodeProofBytes(p.solidity));
-      const gas = await adapter.getFunction("verify").estimateGas(claim, encodeProofBytes(p.solidity));
-      console.log(`      verify gas (estimate, incl. 21k base): ${gas}`);
+    it("accepts the proof for its claim and reports the verifying key it was deployed with", async () => {
+      expect(await verifierA.verifyProof(p.proof.a, p.proof.b, p.proof.c, [claimSignal(p.inputHash, p.packedOutput)])).to.equal(true);
+      expect(await verifierA.verifyingKey()).to.deep.equal(verifyingKeyArgs(a.setup.vk));
     });
 
-    it("reverts with ZkInferenceVerifierInvalidProof for a wrong output, another job, or another node", async () => {
-      const other = await proveFor(a, [-2, 1, -1, 3], 7n, node);
-      const proof = encodeProofBytes(p.solidity);
-      for (const claim of [
-        { ...claimOf(p, 7n), outputHash: hex32(other.outputCommitment) },
-        { ...claimOf(p, 7n), inputHash: hex32(other.inputCommitment) },
-        claimOf(p, 8n),
-        { ...claimOf(p, 7n), node: ethers.Wallet.createRandom().address },
-      ]) {
-        await expect(call(adapter, "verify", claim, proof)).to.be.revertedWithCustomError(adapter as never, "ZkInferenceVerifierInvalidProof");
-      }
-    });
-
-    it("reverts with ZkInferenceVerifierInvalidProof under another model's verifier", async () => {
-      await expect(call(adapter, "verify", claimOf(p, 7n, 2), encodeProofBytes(p.solidity)))
-        .to.be.revertedWithCustomError(adapter as never, "ZkInferenceVerifierInvalidProof")
-        .withArgs(7n);
-    });
-
-    it("reverts with ZkInferenceVerifierHashNotInField for an output hash aliased by + p", async () => {
-      const aliased = hex32(p.outputCommitment + SNARK_FIELD);
-      await expect(call(adapter, "verify", { ...claimOf(p, 7n), outputHash: aliased }, encodeProofBytes(p.solidity)))
-        .to.be.revertedWithCustomError(adapter as never, "ZkInferenceVerifierHashNotInField")
-        .withArgs(aliased);
-    });
-
-    it("reverts with ZkInferenceVerifierMalformedProof for a truncated proof", async () => {
-      const proof = encodeProofBytes(p.solidity).slice(0, -64);
-      await expect(call(adapter, "verify", claimOf(p, 7n), proof)).to.be.revertedWithCustomError(adapter as never, "ZkInferenceVerifierMalformedProof").withArgs(224n);
+    it("rejects another claim, a signal ≥ p, a point off the curve, and an A coordinate ≥ q", async () => {
+      const s = claimSignal(p.inputHash, p.packedOutput);
+      const { a: pa, b: pb, c: pc } = p.proof;
+      expect(await verifierA.verifyProof(pa, pb, pc, [s ^ 1n])).to.equal(false);
+      expect(await verifierA.verifyProof(pa, pb, pc, [s + SNARK_FIELD])).to.equal(false);
+      expect(await verifierA.verifyProof([pa[0], pa[1] + 1n], pb, pc, [s])).to.equal(false);
+      expect(await verifierA.verifyProof(pa, pb, [pc[0], pc[1] + 1n], [s])).to.equal(false);
+      const q = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
+      expect(await verifierA.verifyProof([pa[0], pa[1] + q], pb, pc, [s])).to.equal(false);
     });
   });
 
-  describe("Groth16BatchVerifier", () => {
-    let batch: BaseContract;
-    let proofs: ProofResult[];
-    const asArgs = (ps: ProofResult[]): [unknown[], bigint[][]] => [ps.map((q) => ({ a: q.solidity.a, b: q.solidity.b, c: q.solidity.c })), ps.map((q) => q.solidity.input)];
+  describe("ZkInferenceVerifier.verify", () => {
+    let p: Proved;
+    let other: Proved;
+    before(async () => {
+      p = await proveFor(a, [1, -1, 2, 0.5]);
+      other = await proveFor(a, [-2, 1, -1, 3], 9n);
+    });
+
+    it("accepts a proof for the claim it was made for, whatever the job id or node", async () => {
+      await adapter.verify(claimOf(p, 7n), encodeZkProof(p.packedOutput, p.proof));
+      await adapter.verify({ ...claimOf(p, 8n), node: ethers.Wallet.createRandom().address }, encodeZkProof(p.packedOutput, p.proof));
+      expect(await adapter.claimSignal(hex32(p.inputHash), p.packedOutput)).to.equal(claimSignal(p.inputHash, p.packedOutput));
+    });
+
+    it("reverts with ZkInferenceVerifierInvalidProof for another output, another input, or another model's verifier", async () => {
+      const wrong = (p.packedOutput + 1n) % 3n;
+      await expect(adapter.verify(claimOf(p, 7n, 1, wrong), encodeZkProof(wrong, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof").withArgs(7n);
+      await expect(adapter.verify({ ...claimOf(p, 7n), inputHash: hex32(other.inputHash) }, encodeZkProof(p.packedOutput, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof");
+      await expect(adapter.verify(claimOf(p, 7n, 2), encodeZkProof(p.packedOutput, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof").withArgs(7n);
+    });
+
+    it("reverts with ZkInferenceVerifierOutputMismatch when the output bytes are not the proved output", async () => {
+      const wrong = (p.packedOutput + 1n) % 3n;
+      await expect(adapter.verify(claimOf(p, 7n, 1, wrong), encodeZkProof(p.packedOutput, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierOutputMismatch")
+        .withArgs(7n, zkOutputHash(wrong), p.packedOutput);
+    });
+
+    it("reverts with named errors for an input hash ≥ p, an output over 48 bits, a truncated proof, an unbound version", async () => {
+      const aliased = hex32(p.inputHash + SNARK_FIELD);
+      await expect(adapter.verify({ ...claimOf(p, 7n), inputHash: aliased }, encodeZkProof(p.packedOutput, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierHashNotInField").withArgs(aliased);
+      await expect(adapter.verify(claimOf(p, 7n), encodeZkProof(1n << 48n, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierOutputOutOfRange").withArgs(1n << 48n);
+      await expect(adapter.verify(claimOf(p, 7n), encodeZkProof(p.packedOutput, p.proof).slice(0, -64)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierMalformedProof").withArgs(256n);
+      await expect(adapter.verify(claimOf(p, 7n, 3), encodeZkProof(p.packedOutput, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierNoVerifier");
+    });
+  });
+
+  describe("batches (random linear combination)", () => {
+    let proved: Proved[];
+    const signals = (ps: Proved[]) => ps.map((q) => claimSignal(q.inputHash, q.packedOutput));
 
     before(async () => {
-      const vk = verificationKeyToSolidity(a.setup.vk);
-      batch = await deploy("Groth16BatchVerifier", [vk.alpha1, vk.beta2, vk.gamma2, vk.delta2, vk.ic]);
-      proofs = [];
-      for (const [i, x] of [[1, 2, 3, -1], [0, 0, 0, 0], [-3.5, 2, 1, 0.5]].entries()) proofs.push(await proveFor(a, x, BigInt(i + 1), node));
+      proved = [];
+      for (const [i, x] of [[1, 2, 3, -1], [0, 0, 0, 0], [-3.5, 2, 1, 0.5], [2, -2, 2, -2]].entries()) proved.push(await proveFor(a, x, BigInt(20 + i)));
     });
 
-    it("accepts a batch of valid proofs with n + 3 pairings", async () => {
-      expect(await call(batch, "publicInputCount")).to.equal(3n);
-      expect(await call(batch, "verifyBatch", ...asArgs(proofs))).to.equal(true);
-      expect(await call(batch, "verifyBatch", ...asArgs(proofs.slice(0, 1)))).to.equal(true);
-      const gas = await batch.getFunction("verifyBatch").estimateGas(...asArgs(proofs));
-      console.log(`      verifyBatch(3) gas (estimate, incl. 21k base): ${gas}`);
+    it("accepts batches of valid proofs (n = 1 and n = 4), directly and through the adapter", async () => {
+      for (const ps of [proved.slice(0, 1), proved]) {
+        expect(await verifierA.verifyBatch(ps.map((q) => proofArgs(q.proof)), signals(ps))).to.equal(true);
+      }
+      await adapter.verifyBatch(proved.map((q, i) => claimOf(q, BigInt(i + 1))), encodeZkBatchProof(proved.map((q) => ({ packedOutput: q.packedOutput, proof: q.proof }))));
     });
 
-    it("rejects a batch in which one public input was changed", async () => {
-      const [ps, inputs] = asArgs(proofs);
-      inputs[1] = [inputs[1][0], inputs[2][1], inputs[1][2]];
-      expect(await call(batch, "verifyBatch", ps, inputs)).to.equal(false);
+    it("rejects a batch with one changed signal, two swapped proofs, a signal ≥ p, or a point off the curve", async () => {
+      const ps = proved.map((q) => proofArgs(q.proof));
+      const sig = signals(proved);
+      expect(await verifierA.verifyBatch(ps, [sig[0]!, sig[1]! ^ 1n, sig[2]!, sig[3]!])).to.equal(false);
+      expect(await verifierA.verifyBatch([ps[1]!, ps[0]!, ps[2]!, ps[3]!], sig)).to.equal(false);
+      expect(await verifierA.verifyBatch(ps, [sig[0]!, sig[1]!, sig[2]!, sig[3]! + SNARK_FIELD])).to.equal(false);
+      const offCurve = { ...ps[2]!, c: [ps[2]!.c[0], ps[2]!.c[1] + 1n] as [bigint, bigint] };
+      expect(await verifierA.verifyBatch([ps[0]!, ps[1]!, offCurve, ps[3]!], sig)).to.equal(false);
+      // The first proof has r = 1: make sure it is checked too.
+      expect(await verifierA.verifyBatch(ps, [sig[0]! ^ 1n, sig[1]!, sig[2]!, sig[3]!])).to.equal(false);
     });
 
-    it("rejects a batch in which two proofs were swapped", async () => {
-      const [ps, inputs] = asArgs(proofs);
-      expect(await call(batch, "verifyBatch", [ps[1], ps[0], ps[2]], inputs)).to.equal(false);
+    it("reverts with Groth16VerifierLengthMismatch for an empty or uneven batch", async () => {
+      await expect(verifierA.verifyBatch([], [])).to.be.revertedWithCustomError(verifierA, "Groth16VerifierLengthMismatch").withArgs(0n, 0n);
+      await expect(verifierA.verifyBatch([proofArgs(proved[0]!.proof)], [])).to.be.revertedWithCustomError(verifierA, "Groth16VerifierLengthMismatch").withArgs(1n, 0n);
     });
 
-    it("reverts with Groth16BatchVerifierInputNotInField for an input ≥ p", async () => {
-      const [ps, inputs] = asArgs(proofs);
-      inputs[2] = [inputs[2][0] + SNARK_FIELD, inputs[2][1], inputs[2][2]];
-      await expect(call(batch, "verifyBatch", ps, inputs)).to.be.revertedWithCustomError(batch as never, "Groth16BatchVerifierInputNotInField").withArgs(2n, 0n);
+    it("the adapter rejects a batch with one false claim, mixed versions, or uneven lengths", async () => {
+      const claims = proved.map((q, i) => claimOf(q, BigInt(i + 1)));
+      const items = proved.map((q) => ({ packedOutput: q.packedOutput, proof: q.proof }));
+      const wrong = (proved[1]!.packedOutput + 1n) % 3n;
+      await expect(adapter.verifyBatch(claims.map((c, i) => (i === 1 ? claimOf(proved[1]!, 2n, 1, wrong) : c)), encodeZkBatchProof(items.map((it, i) => (i === 1 ? { ...it, packedOutput: wrong } : it)))))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidBatch").withArgs(4n);
+      await expect(adapter.verifyBatch(claims.map((c, i) => (i === 2 ? { ...c, version: 2 } : c)), encodeZkBatchProof(items)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierMixedBatch").withArgs(2n);
+      await expect(adapter.verifyBatch(claims, encodeZkBatchProof(items.slice(1))))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierBatchLengthMismatch").withArgs(4n, 3n, 3n);
     });
   });
 });

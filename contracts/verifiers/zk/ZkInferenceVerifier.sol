@@ -2,19 +2,24 @@
 pragma solidity 0.8.28;
 
 import {IInferenceVerifier} from "../../interfaces/IInferenceVerifier.sol";
+import {IBatchInferenceVerifier} from "../../interfaces/IBatchInferenceVerifier.sol";
 import {IModelRegistry} from "../../interfaces/IModelRegistry.sol";
-import {Mode, ModesLib} from "../../types/Ids.sol";
+import {ModelId, Mode, ModesLib} from "../../types/Ids.sol";
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 import {IZkInferenceVerifier} from "./IZkInferenceVerifier.sol";
 
 /// @title ZkInferenceVerifier
-/// @notice Routes a ZK claim to the Groth16 verifier bound to its model version. See `IZkInferenceVerifier`.
+/// @notice Routes ZK claims to the Groth16 verifier bound to their model version. See `IZkInferenceVerifier`.
 contract ZkInferenceVerifier is IZkInferenceVerifier {
-    /// @notice The BN254 scalar field order: public signals must be below it.
+    /// @notice The BN254 scalar field order: an input commitment is below it.
     uint256 public constant FIELD_SIZE =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// @dev abi.encode(uint256[2], uint256[2][2], uint256[2]) is 8 words.
-    uint256 internal constant PROOF_LENGTH = 8 * 32;
+    /// @notice Bits of the input commitment the public signal carries.
+    uint256 public constant INPUT_BITS = 200;
+    /// @notice Bits of the packed output.
+    uint256 public constant OUTPUT_BITS = 48;
+    /// @dev abi.encode(uint256, uint256[2], uint256[2][2], uint256[2]) is 9 words.
+    uint256 internal constant PROOF_LENGTH = 9 * 32;
 
     /// @notice The registry whose ZK bindings name each version's circuit verifier.
     IModelRegistry public immutable registry;
@@ -31,26 +36,52 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
     /// @inheritdoc IInferenceVerifier
     function verify(InferenceClaim calldata claim, bytes calldata proof) external view {
         if (proof.length != PROOF_LENGTH) revert ZkInferenceVerifierMalformedProof(proof.length);
-        uint256[3] memory signals = [_toField(claim.inputHash), _toField(claim.outputHash), _context(msg.sender, claim)];
-        address verifier = registry.bindingOf(claim.modelId, claim.version, ModesLib.ZK).verifier;
-        if (verifier == address(0)) revert ZkInferenceVerifierNoVerifier();
-        (uint256[2] memory a, uint256[2][2] memory b, uint256[2] memory c) =
-            abi.decode(proof, (uint256[2], uint256[2][2], uint256[2]));
-        if (!IGroth16Verifier(verifier).verifyProof(a, b, c, signals)) revert ZkInferenceVerifierInvalidProof(claim.jobId);
+        (uint256 packed, IGroth16Verifier.Proof memory p) = abi.decode(proof, (uint256, IGroth16Verifier.Proof));
+        uint256 signal = _signal(claim, packed);
+        if (!_verifierOf(claim).verifyProof(p.a, p.b, p.c, [signal])) revert ZkInferenceVerifierInvalidProof(claim.jobId);
+    }
+
+    /// @inheritdoc IBatchInferenceVerifier
+    function verifyBatch(InferenceClaim[] calldata claims, bytes calldata proof) external view {
+        (uint256[] memory packed, IGroth16Verifier.Proof[] memory proofs) =
+            abi.decode(proof, (uint256[], IGroth16Verifier.Proof[]));
+        uint256 n = claims.length;
+        if (n == 0 || packed.length != n || proofs.length != n) {
+            revert ZkInferenceVerifierBatchLengthMismatch(n, packed.length, proofs.length);
+        }
+        uint256[] memory signals = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            InferenceClaim calldata claim = claims[i];
+            if (i != 0 && (ModelId.unwrap(claim.modelId) != ModelId.unwrap(claims[0].modelId) || claim.version != claims[0].version)) {
+                revert ZkInferenceVerifierMixedBatch(i);
+            }
+            signals[i] = _signal(claim, packed[i]);
+        }
+        if (!_verifierOf(claims[0]).verifyBatch(proofs, signals)) revert ZkInferenceVerifierInvalidBatch(n);
     }
 
     /// @inheritdoc IZkInferenceVerifier
-    function contextOf(address escrow, InferenceClaim calldata claim) external view returns (uint256) {
-        return _context(escrow, claim);
+    function claimSignal(bytes32 inputHash, uint256 packedOutput) external pure returns (uint256) {
+        return _pack(inputHash, packedOutput);
     }
 
-    function _context(address escrow, InferenceClaim calldata claim) internal view returns (uint256) {
-        return uint256(keccak256(abi.encode(block.chainid, escrow, claim.jobId, claim.node))) % FIELD_SIZE;
+    function _verifierOf(InferenceClaim calldata claim) internal view returns (IGroth16Verifier verifier) {
+        verifier = IGroth16Verifier(registry.bindingOf(claim.modelId, claim.version, ModesLib.ZK).verifier);
+        if (address(verifier) == address(0)) revert ZkInferenceVerifierNoVerifier();
     }
 
-    /// @dev Rejects rather than reduces: `h` and `h + FIELD_SIZE` must not both verify.
-    function _toField(bytes32 h) internal pure returns (uint256) {
-        if (uint256(h) >= FIELD_SIZE) revert ZkInferenceVerifierHashNotInField(h);
-        return uint256(h);
+    /// @dev The output bytes must be the packed output, so the consumer reads what the circuit proved.
+    function _signal(InferenceClaim calldata claim, uint256 packed) internal pure returns (uint256) {
+        uint256 signal = _pack(claim.inputHash, packed);
+        if (keccak256(abi.encodePacked(uint48(packed))) != claim.outputHash) {
+            revert ZkInferenceVerifierOutputMismatch(claim.jobId, claim.outputHash, packed);
+        }
+        return signal;
+    }
+
+    function _pack(bytes32 inputHash, uint256 packed) internal pure returns (uint256) {
+        if (uint256(inputHash) >= FIELD_SIZE) revert ZkInferenceVerifierHashNotInField(inputHash);
+        if (packed >> OUTPUT_BITS != 0) revert ZkInferenceVerifierOutputOutOfRange(packed);
+        return ((uint256(inputHash) & ((1 << INPUT_BITS) - 1)) << OUTPUT_BITS) | packed;
     }
 }

@@ -90,6 +90,7 @@ contract ProtocolHandler {
     uint256 public exitsWhilePaused;
     /// @notice What the run reached: settlements (by k = 3 majority among them), refunds, slashes.
     uint256 public settled;
+    uint256 public batchesSettled;
     uint256 public settledByMajority;
     uint256 public refunded;
     uint256 public slashes;
@@ -276,6 +277,53 @@ contract ProtocolHandler {
             _acceptedProofs.push(proof);
             _acceptedOutputs.push(output);
         }
+    }
+
+    /// @notice A node settles up to three of its k = 1 vanilla jobs with one `submitBatch`; each job is paid
+    /// exactly its terms and resolves once (a job listed twice must revert the whole batch).
+    function submitBatch(uint256 jobSeed, uint256 countSeed, bool duplicate) external {
+        (bool found, IJobEscrow.Job memory first) = _findJob(jobSeed, Need.Submittable);
+        if (!found || first.mode != ModesLib.VANILLA) return;
+        (IJobEscrow.Slot memory slot,) = escrow.slotOf(first.id, 0);
+        address node = slot.node;
+        if (behaviourOf[node] == Behaviour.Lazy) return;
+        IJobEscrow.Job[] memory picked = new IJobEscrow.Job[](1 + countSeed % 3);
+        uint256 n;
+        for (uint256 j; j < _jobs.length && n < picked.length; ++j) {
+            IJobEscrow.Job memory job = _jobs[(jobSeed % _jobs.length + j) % _jobs.length];
+            IJobEscrow.JobState memory state = escrow.stateOf(job.id);
+            if (state.status != IJobEscrow.JobStatus.Open || job.mode != ModesLib.VANILLA || !_fits(job, state, Need.Submittable)) continue;
+            (slot,) = escrow.slotOf(job.id, 0);
+            if (slot.node == node) picked[n++] = job;
+        }
+        IJobEscrow.Job[] memory jobs = new IJobEscrow.Job[](duplicate ? n + 1 : n);
+        bytes[] memory outputs = new bytes[](jobs.length);
+        for (uint256 i; i < jobs.length; ++i) {
+            jobs[i] = picked[i < n ? i : 0];
+            outputs[i] = _answer(jobs[i]);
+        }
+        if (duplicate) {
+            vm.prank(node);
+            try escrow.submitBatch(jobs, outputs, "") {
+                ++closedJobReopened;
+            } catch (bytes memory err) {
+                _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowJobNotOpen.selector, jobs[0].id, IJobEscrow.JobStatus.Settled));
+            }
+            return;
+        }
+        uint256 creditsBefore = _credits();
+        vm.prank(node);
+        escrow.submitBatch(jobs, outputs, "");
+        uint256 expected;
+        for (uint256 i; i < n; ++i) {
+            uint256 due = uint256(jobs[i].feePerNode) + jobs[i].modelFee + jobs[i].protocolFee;
+            paidOut[JobId.unwrap(jobs[i].id)] += due;
+            ++resolutions[JobId.unwrap(jobs[i].id)];
+            ++settled;
+            expected += due;
+        }
+        if (_credits() - creditsBefore != expected) ++paymentMismatch;
+        batchesSettled += 1;
     }
 
     /// @notice The enclave operator replays a signature already accepted for another job: it must fail.

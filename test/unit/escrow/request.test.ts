@@ -119,6 +119,7 @@ describe("JobEscrow.request", () => {
 
     it("with JobEscrowModeDisabled for a mode without a verifier", async () => {
       const fx = await loadSystem();
+      await governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setVerifier", [Mode.Zk, hre.ethers.ZeroAddress]));
       await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ mode: Mode.Zk })))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowModeDisabled")
         .withArgs(Mode.Zk);
