@@ -90,6 +90,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     loop(signal, config.pollIntervalMs, async () => {
       for (const row of store.jobsIn(ACTIVE_STATES)) pool.submit(row.jobId.toString(), () => processor.advance(row.jobId, signal));
     }, log, "scheduler"),
+    loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => rewards.check(signal), log, "reward claimer"),
   ];
   log.info({ address, modes: config.modes, metricsPort, fromBlock: follower.cursor + 1 }, "operator node started");

@@ -36,11 +36,15 @@ export class TxDroppedError extends VinError {
  * The transaction outbox. Each transaction is simulated (`eth_estimateGas`), signed with an explicit nonce, and
  * stored with its raw bytes, hash and nonce BEFORE it is broadcast; after a crash the stored bytes are
  * re-broadcast and receipts looked up, so a logical transaction (`key`) is never signed twice with different
- * contents. A replacement for a stuck transaction keeps the nonce and the data and only raises the fees.
+ * contents. A replacement for a stuck transaction keeps the nonce and the data and only raises the fees; only the
+ * transaction the chain waits for (the lowest pending nonce) is replaced, since raising the fees of one queued
+ * behind it cannot get it mined sooner.
  */
 export class TxSender {
   private nextNonce = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Transactions a `wait` is driving; `sweep` leaves them alone. */
+  private readonly waiting = new Map<number, number>();
   readonly address: string;
   /** Called once per transaction when its receipt is first found (metrics hook). */
   onMined?: (tx: TxRow, receipt: TransactionReceipt) => void;
@@ -132,22 +136,63 @@ export class TxSender {
    * higher fees when it is stuck. RPC failures are retried until `signal` aborts.
    */
   async wait(tx: TxRow, signal?: AbortSignal): Promise<TransactionReceipt> {
-    for (;;) {
-      const receipt = await this.findReceipt(tx).catch((error: unknown) => {
-        if (!isTransportError(error)) throw error;
-        this.log.warn({ key: tx.key, err: String(error) }, "receipt lookup failed; retrying");
+    this.waiting.set(tx.id, (this.waiting.get(tx.id) ?? 0) + 1);
+    try {
+      for (;;) {
+        const receipt = await this.tick(tx);
+        if (receipt !== undefined) return receipt;
+        await sleep(this.options.pollIntervalMs, signal);
+      }
+    } finally {
+      const left = this.waiting.get(tx.id)! - 1;
+      if (left === 0) this.waiting.delete(tx.id);
+      else this.waiting.set(tx.id, left);
+    }
+  }
+
+  /**
+   * Drives every pending transaction no `wait` is driving: a transaction whose waiter is gone (a reward claim
+   * after a restart, a transaction of a job a reorganisation replaced, one whose block was dropped) is still
+   * re-broadcast and, when stuck, replaced, so it cannot hold back every later nonce. In nonce order.
+   */
+  async sweep(): Promise<void> {
+    for (const tx of this.store.pendingTxs()) {
+      if (this.waiting.has(tx.id)) continue;
+      const receipt = await this.tick(tx).catch((error: unknown) => {
+        if (error instanceof TxDroppedError) this.log.error({ key: tx.key, nonce: tx.nonce, err: error.message }, "transaction dropped");
+        else if (!isTransportError(error)) throw error;
         return undefined;
       });
-      if (receipt !== undefined) return receipt;
-      await this.checkDropped(tx).catch((error: unknown) => {
-        if (error instanceof TxDroppedError || !isTransportError(error)) throw error;
-      });
-      const attempts = this.store.attemptsOf(tx.id);
-      const latest = attempts.at(-1)!;
-      if (Date.now() - latest.createdAt > this.options.stuckTxMs) await this.bump(tx, latest).catch((e: unknown) => this.log.warn({ key: tx.key, err: String(e) }, "fee bump failed"));
-      else await this.broadcast(tx, latest);
-      await sleep(this.options.pollIntervalMs, signal);
+      if (receipt !== undefined) this.log.info({ key: tx.key, nonce: tx.nonce, hash: receipt.hash, status: receipt.status }, "pending transaction mined");
     }
+  }
+
+  /**
+   * One look at a pending transaction: its receipt if one of its attempts is mined; otherwise it is re-broadcast,
+   * or replaced with higher fees if it is the transaction the chain waits for and has waited `stuckTxMs`.
+   * @throws TxDroppedError when its nonce was used by a transaction this node never signed.
+   */
+  private async tick(tx: TxRow): Promise<TransactionReceipt | undefined> {
+    const receipt = await this.findReceipt(tx).catch((error: unknown) => {
+      if (!isTransportError(error)) throw error;
+      this.log.warn({ key: tx.key, err: String(error) }, "receipt lookup failed; retrying");
+      return undefined;
+    });
+    if (receipt !== undefined) return receipt;
+    const next = await this.rpc("eth_getTransactionCount", () => this.provider.getTransactionCount(this.address, "latest")).catch((error: unknown) => {
+      if (!isTransportError(error)) throw error;
+      return undefined;
+    });
+    if (next !== undefined && next > tx.nonce) {
+      const late = await this.findReceipt(tx); // mined between the two lookups
+      if (late !== undefined) return late;
+      this.store.finishTx(tx.id, { status: "dropped" });
+      throw new TxDroppedError(`transaction ${tx.key} (nonce ${tx.nonce}) was replaced by another transaction of key ${this.address}: another instance uses this key`);
+    }
+    const latest = this.store.attemptsOf(tx.id).at(-1)!;
+    if (next === tx.nonce && Date.now() - latest.createdAt > this.options.stuckTxMs) await this.bump(tx, latest).catch((e: unknown) => this.log.warn({ key: tx.key, err: String(e) }, "fee bump failed"));
+    else await this.broadcast(tx, latest);
+    return undefined;
   }
 
   /** Resyncs the local nonce from the chain (after a nonce error). */
@@ -159,25 +204,15 @@ export class TxSender {
   }
 
   private async findReceipt(tx: TxRow): Promise<TransactionReceipt | undefined> {
-    for (const attempt of this.store.attemptsOf(tx.id)) {
-      const receipt = await this.rpc("eth_getTransactionReceipt", () => this.provider.getTransactionReceipt(attempt.hash));
-      if (receipt === null) continue;
-      const fee = receipt.gasUsed * receipt.gasPrice;
-      const first = this.store.txByKey(tx.key)?.status === "pending";
-      this.store.finishTx(tx.id, { status: receipt.status === 1 ? "mined" : "reverted", hash: receipt.hash, block: receipt.blockNumber, gasUsed: receipt.gasUsed, feePaid: fee });
-      if (first) this.onMined?.(tx, receipt);
-      return receipt;
-    }
-    return undefined;
-  }
-
-  /** A nonce the chain has passed with none of our attempts mined was used by someone else. */
-  private async checkDropped(tx: TxRow): Promise<void> {
-    const latest = await this.rpc("eth_getTransactionCount", () => this.provider.getTransactionCount(this.address, "latest"));
-    if (latest <= tx.nonce) return;
-    if ((await this.findReceipt(tx)) !== undefined) return;
-    this.store.finishTx(tx.id, { status: "dropped" });
-    throw new TxDroppedError(`transaction ${tx.key} (nonce ${tx.nonce}) was replaced by another transaction of key ${this.address}: another instance uses this key`);
+    const attempts = this.store.attemptsOf(tx.id);
+    const receipts = await Promise.all(attempts.map((attempt) => this.rpc("eth_getTransactionReceipt", () => this.provider.getTransactionReceipt(attempt.hash))));
+    const receipt = receipts.find((r) => r !== null);
+    if (receipt === undefined || receipt === null) return undefined;
+    const fee = receipt.gasUsed * receipt.gasPrice;
+    const first = this.store.txById(tx.id)?.status === "pending";
+    this.store.finishTx(tx.id, { status: receipt.status === 1 ? "mined" : "reverted", hash: receipt.hash, block: receipt.blockNumber, gasUsed: receipt.gasUsed, feePaid: fee });
+    if (first) this.onMined?.(tx, receipt);
+    return receipt;
   }
 
   private async bump(tx: TxRow, latest: TxAttempt): Promise<void> {
@@ -187,7 +222,7 @@ export class TxSender {
     const maxFeePerGas = max(bumped(latest.maxFeePerGas), current.maxFeePerGas, maxPriorityFeePerGas);
     const attempt = await this.sign({ to: tx.to, data: tx.data, nonce: tx.nonce, gasLimit: tx.gasLimit, maxFeePerGas, maxPriorityFeePerGas });
     this.store.addAttempt(tx.id, attempt);
-    this.log.warn({ key: tx.key, nonce: tx.nonce, hash: attempt.hash, maxFeePerGas: maxFeePerGas.toString() }, "transaction stuck; replaced with higher fees");
+    this.log.warn({ key: tx.key, nonce: tx.nonce, hash: attempt.hash, replaces: latest.hash, maxFeePerGas: maxFeePerGas.toString(), maxPriorityFeePerGas: maxPriorityFeePerGas.toString() }, "transaction stuck; replaced with higher fees");
     await this.broadcast(tx, attempt);
   }
 
@@ -196,7 +231,15 @@ export class TxSender {
       await withRetry("eth_sendRawTransaction", () => this.provider.send("eth_sendRawTransaction", [attempt.raw]), { timeoutMs: this.options.rpcTimeoutMs, attempts: 2 });
     } catch (error) {
       const text = String((error as Error)?.message ?? error);
-      if (/already known|known transaction|already imported|nonce too low|nonce has already been used|replacement/i.test(text)) return; // mined or pending: the receipt decides
+      if (/already known|known transaction|already imported|nonce too low|nonce has already been used/i.test(text)) return; // mined or pending: the receipt decides
+      if (/nonce too high|can't be queued/i.test(text)) {
+        this.log.debug({ key: tx.key, nonce: tx.nonce }, "broadcast refused until an earlier nonce is mined");
+        return;
+      }
+      if (/underpriced|replacement/i.test(text)) {
+        this.log.warn({ key: tx.key, nonce: tx.nonce, hash: attempt.hash, err: text.split("\n")[0] }, "the node refused the transaction's fees; it will be replaced when it counts as stuck");
+        return;
+      }
       if (isTransportError(error)) {
         this.log.warn({ key: tx.key, err: text.split("\n")[0] }, "broadcast failed; will retry");
         return;

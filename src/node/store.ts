@@ -182,6 +182,11 @@ export class JobStore {
     return row === undefined ? undefined : toTxRow(row);
   }
 
+  txById(id: number): TxRow | undefined {
+    const row = this.db.prepare("SELECT * FROM txs WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toTxRow(row);
+  }
+
   txsFor(jobId: bigint): TxRow[] {
     return (this.db.prepare("SELECT * FROM txs WHERE job_id = ? ORDER BY id").all(jobId.toString()) as Record<string, unknown>[]).map(toTxRow);
   }
@@ -216,7 +221,7 @@ export class JobStore {
   }
 
   attemptsOf(txId: number): TxAttempt[] {
-    return (this.db.prepare("SELECT * FROM tx_attempts WHERE tx_id = ? ORDER BY created_at").all(txId) as Record<string, string | number>[]).map((r) => ({
+    return (this.db.prepare("SELECT * FROM tx_attempts WHERE tx_id = ? ORDER BY created_at, rowid").all(txId) as Record<string, string | number>[]).map((r) => ({
       hash: r.hash as string,
       raw: r.raw as string,
       maxFeePerGas: BigInt(r.max_fee as string),
