@@ -6,6 +6,8 @@ import { InputError, VinError } from "./errors";
 import { encodeInput, type JobRequest, type ModelId } from "./jobs";
 import { withRetry } from "./retry";
 import { asContractError } from "./revert";
+import { zkJobRequest, type ZkJobRequest } from "../zkml/job";
+import type { QuantizedModel } from "../zkml/quantize";
 
 export interface RequestInferenceParams {
   contracts: Contracts;
@@ -24,9 +26,14 @@ export interface RequestInferenceParams {
   durationSeconds?: number;
   /** Most to escrow; default the current quote (reverts if the price rises before inclusion). */
   maxTotal?: bigint;
+  /**
+   * ZK mode: the quantized model the version's circuit computes (from its ONNX file and `zk.json`), so the input can
+   * be committed as the circuit commits it; `salt` defaults to a random one. Required for `Mode.Zk`.
+   */
+  zk?: { model: QuantizedModel; salt?: bigint };
 }
 
-export type RequestInferenceReturnType = JobRequest & { total: bigint };
+export type RequestInferenceReturnType = JobRequest & { total: bigint; zkSalt?: bigint };
 
 /**
  * Requests an inference: quotes the price, approves the escrow if needed, sends `request` and returns the job's
@@ -35,6 +42,13 @@ export type RequestInferenceReturnType = JobRequest & { total: bigint };
  */
 export async function requestInference(params: RequestInferenceParams): Promise<RequestInferenceReturnType> {
   const { contracts, signer, modelId, mode } = params;
+  if (mode === Mode.Zk && params.zk === undefined) throw new InputError("a ZK job needs the model's quantized circuit model (zk.model) to commit to its input");
+  let zkRequest: ZkJobRequest | undefined;
+  try {
+    zkRequest = mode === Mode.Zk && params.zk !== undefined ? zkJobRequest(params.zk.model, params.input, params.zk.salt) : undefined;
+  } catch (cause) {
+    throw new InputError(`the input does not fit the model's circuit: ${(cause as Error).message}`, { cause });
+  }
   const escrow = contracts.escrow.connect(signer);
   const owner = await signer.getAddress();
   const modelCount = await withRetry("registry.modelCount", () => contracts.registry.modelCount());
@@ -61,15 +75,15 @@ export async function requestInference(params: RequestInferenceParams): Promise<
       maxTotal: params.maxTotal ?? total,
       callback: ZeroAddress,
       callbackGasLimit: 0,
-      inputCommitment: ZeroHash,
-      input: encodeInput(params.input),
+      inputCommitment: zkRequest?.inputCommitment ?? ZeroHash,
+      input: zkRequest?.input ?? encodeInput(params.input),
       inputUri: "",
     }),
   );
   const receipt = await tx.wait();
   const [requested] = requestedJobs(contracts.escrow, receipt);
   if (requested === undefined || receipt === null) throw new VinError(`request ${tx.hash} emitted no JobRequested event`);
-  return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total };
+  return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: zkRequest?.salt };
 }
 
 async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {

@@ -1,4 +1,10 @@
-import { getBytes, keccak256, toBeHex, verifyTypedData, zeroPadValue, type Provider } from "ethers";
+import { AbiCoder, type Result, getBytes, keccak256, toBeHex, verifyTypedData, zeroPadValue, type Provider } from "ethers";
+import * as snarkjs from "snarkjs";
+import type { Job } from "../protocol/job";
+import { claimSignal, encodeZkOutput } from "../zkml/claim";
+import { releaseSnarkjs } from "../zkml/prover";
+import { verificationKeyFromWords, verifyingKeyHash } from "../zkml/solidity";
+import { Groth16Verifier__factory } from "../../typechain-types";
 import { Mode, MODE_NAMES, JobStatus } from "../protocol/modes";
 import { INFERENCE_RESULT_TYPES, teeDomain } from "../protocol/tee";
 import type { Contracts } from "./contracts";
@@ -27,6 +33,7 @@ export interface VerifyResultReturnType {
   outputHash?: string;
   output?: string;
   enclave?: { signer: string; operator: string; measurement: string };
+  zk?: { verifier: string; vkHash: string; packedOutput: string };
   checks: Check[];
 }
 
@@ -34,7 +41,8 @@ export interface VerifyResultReturnType {
  * Re-verifies a settled job off-chain, trusting only the chain's logs and views: the stored output hashes to the
  * hash of `resultOf` and of `JobSettled`; for TEE the enclave signature in the settling transaction's calldata
  * recovers to a key that TeeVerifier registers for the submitting node, unrevoked, unexpired at settlement,
- * with a measurement the model version binds.
+ * with a measurement the model version binds; for ZK the Groth16 proof in the settling calldata verifies off-chain
+ * (snarkjs) against the verifying key of the verifier the version binds, whose hash the version records.
  * @example const report = await verifyResult({ contracts, provider, jobId: toJobId(2), fromBlock: 0 }); if (!report.ok) console.log(report.checks);
  */
 export async function verifyResult(params: VerifyResultParams): Promise<VerifyResultReturnType> {
@@ -60,6 +68,7 @@ export async function verifyResult(params: VerifyResultParams): Promise<VerifyRe
   const event = escrow.interface.parseLog(settled)!;
   check("JobSettled output", keccak256(event.args.output as string) === outputHash && event.args.outputHash === outputHash, `event output hash ${keccak256(event.args.output as string)}`);
   const base = { outputHash, output };
+  if (Number(job.mode) === Mode.Zk) return { ...(await verifyZk(params, job, settled.transactionHash, outputHash, check)), ...report(), ...base };
   if (Number(job.mode) !== Mode.Tee) return { ...report(), ...base };
 
   const tx = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(settled.transactionHash));
@@ -88,4 +97,71 @@ export async function verifyResult(params: VerifyResultParams): Promise<VerifyRe
   const bound = await withRetry("registry.isBound", () => registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement));
   check("measurement bound by the model version", bound, `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version}`);
   return { ...report(), ...base, enclave: { signer, operator: enclave.operator, measurement: enclave.measurement } };
+}
+
+/** The ZK checks of `verifyResult`: the proof of the settling call, re-verified off-chain. */
+async function verifyZk(
+  params: VerifyResultParams,
+  job: Job,
+  txHash: string,
+  outputHash: string,
+  check: (name: string, ok: boolean, detail: string) => void,
+): Promise<{ zk?: VerifyResultReturnType["zk"] }> {
+  const { contracts, provider } = params;
+  const { escrow, registry } = contracts;
+  const tx = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(txHash));
+  const parsed = tx === null ? null : escrow.interface.parseTransaction({ data: tx.data });
+  if (tx === null || parsed === null || (parsed.name !== "submit" && parsed.name !== "submitBatch") || tx.to?.toLowerCase() !== (await escrow.getAddress()).toLowerCase()) {
+    check("settling calldata", false, `transaction ${txHash} is not a direct submit/submitBatch call to the escrow`);
+    return {};
+  }
+  const coder = AbiCoder.defaultAbiCoder();
+  const proofType = "tuple(uint256[2] a, uint256[2][2] b, uint256[2] c)";
+  let output: string;
+  let packed: bigint;
+  let proof: { a: bigint[]; b: bigint[][]; c: bigint[] };
+  try {
+    if (parsed.name === "submit") {
+      output = parsed.args.output as string;
+      const decoded = coder.decode(["uint256", proofType], parsed.args.proof as string);
+      [packed, proof] = [decoded[0] as bigint, asProof(decoded[1] as Result)];
+    } else {
+      const index = (parsed.args.jobs as Result[]).findIndex((j) => (j[0] as bigint) === job.id);
+      output = (parsed.args.outputs as string[])[index]!;
+      const decoded = coder.decode(["uint256[]", `${proofType}[]`], parsed.args.proof as string);
+      [packed, proof] = [(decoded[0] as bigint[])[index]!, asProof((decoded[1] as Result[])[index]!)];
+    }
+  } catch (error) {
+    check("proof encoding", false, `the settling call's proof does not decode: ${String(error)}`);
+    return {};
+  }
+  check("calldata output", keccak256(output) === outputHash && output === encodeZkOutput(packed), `the proof is for packed output ${packed}; the call carried ${output}`);
+  const binding = await withRetry("registry.bindingOf", () => registry.bindingOf(job.modelId, job.version, Mode.Zk));
+  const verifier = Groth16Verifier__factory.connect(binding.verifier, provider);
+  const words = await withRetry("verifier.verifyingKey", () => verifier.verifyingKey());
+  const vkHash = verifyingKeyHash(words);
+  check("verifying key bound by the model version", binding.bindings[0] === vkHash, `verifier ${binding.verifier} has key hash ${vkHash}; the version binds ${binding.bindings[0] ?? "nothing"}`);
+  const signal = claimSignal(BigInt(job.inputHash), packed);
+  const snarkProof = {
+    protocol: "groth16",
+    curve: "bn128",
+    pi_a: [proof.a[0]!.toString(), proof.a[1]!.toString(), "1"],
+    pi_b: [[proof.b[0]![1]!.toString(), proof.b[0]![0]!.toString()], [proof.b[1]![1]!.toString(), proof.b[1]![0]!.toString()], ["1", "0"]],
+    pi_c: [proof.c[0]!.toString(), proof.c[1]!.toString(), "1"],
+  };
+  let valid = false;
+  try {
+    valid = await snarkjs.groth16.verify(verificationKeyFromWords(words), [signal.toString()], snarkProof);
+  } finally {
+    await releaseSnarkjs();
+  }
+  check("Groth16 proof (off-chain)", valid, `claim ${signal} = commitment ${job.inputHash} with output ${packed}`);
+  return { zk: { verifier: binding.verifier, vkHash, packedOutput: packed.toString() } };
+}
+
+/** A decoded `(uint256[2] a, uint256[2][2] b, uint256[2] c)` tuple as plain arrays. */
+function asProof(r: Result): { a: bigint[]; b: bigint[][]; c: bigint[] } {
+  const list = (x: unknown): bigint[] => Array.from(x as Iterable<bigint>);
+  const b = r[1] as Result;
+  return { a: list(r[0]), b: [list(b[0]), list(b[1])], c: list(r[2]) };
 }

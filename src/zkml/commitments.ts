@@ -6,7 +6,7 @@ import { readSymbols } from "./sym";
 import { calculateWitness } from "./witness";
 
 /** What a model circuit computes for an input, read from its witness. */
-export interface CircuitEvaluation {
+export interface WitnessEvaluation {
   /** The salted input commitment (a requester's `inputHash`). */
   inputCommitment: bigint;
   /** The public signal. */
@@ -24,9 +24,9 @@ export interface CircuitEvaluation {
  * `inputCommitment`).
  *
  * @example
- * const { inputCommitment, claim } = await evaluateCircuit(zk.circuit, { model, input, inputSalt });
+ * const { inputCommitment, claim } = await runWitness(zk.circuit, { model, input, inputSalt });
  */
-export async function evaluateCircuit(circuit: { wasmPath: string; symPath: string }, req: ProveRequest): Promise<CircuitEvaluation> {
+export async function runWitness(circuit: { wasmPath: string; symPath: string }, req: ProveRequest): Promise<WitnessEvaluation> {
   const witness = await calculateWitness(circuit.wasmPath, buildCircuitInput(req));
   const sym = await readSymbols(circuit.symPath);
   const at = (name: string): bigint => {

@@ -14,6 +14,7 @@ export * from "./pipeline";
 export * from "./prover";
 export * from "./commitments";
 export * from "./claim";
+export * from "./job";
 export * from "./solidity";
 export * from "./field";
 export { calculateWitness, type CircuitInput } from "./witness";

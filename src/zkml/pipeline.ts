@@ -17,6 +17,8 @@ export interface BuildZkModelOptions extends QuantizeOptions {
   /** Minimum ptau power (to share one ceremony between circuits); default: the smallest that fits. */
   minPower?: number;
   log?: (line: string) => void;
+  /** circom simplification level (see `CompileOptions.optimization`); default 2. */
+  optimization?: 1 | 2;
 }
 
 /** Everything needed to prove and verify inferences of one model. */
@@ -43,10 +45,11 @@ export async function buildZkModel(options: BuildZkModelOptions): Promise<ZkMode
   const { cacheDir = DEFAULT_ZK_CACHE, log } = options;
   const model = quantizeMlp(lowerToMlp(parseOnnx(options.onnx)), options);
   const source = generateCircuit(model);
-  const key = await circuitKey(source);
+  const optimization = options.optimization ?? 2;
+  const key = await circuitKey(`${source}\0O${optimization}`);
   const dir = join(cacheDir, "models", key.slice(2, 18));
   const started = Date.now();
-  const circuit = await compileCircuitCached(source, dir, key);
+  const circuit = await compileCircuitCached(source, dir, key, optimization);
   const compileSeconds = (Date.now() - started) / 1000;
   const info = await snarkjs.r1cs.info(circuit.r1csPath);
   const power = Math.max(options.minPower ?? 0, ptauPowerFor(info.nConstraints, info.nPubInputs + info.nOutputs));
@@ -69,14 +72,14 @@ export async function circuitKey(source: string, root = process.cwd()): Promise<
   return sha256Hex(parts.join("\0"));
 }
 
-async function compileCircuitCached(source: string, dir: string, key: string): Promise<CompiledCircuit> {
+async function compileCircuitCached(source: string, dir: string, key: string, optimization: 1 | 2): Promise<CompiledCircuit> {
   const marker = join(dir, "compiled.json");
   const cached = await readFile(marker, "utf8").then(
     (s) => JSON.parse(s) as CompiledCircuit & { key?: string },
     () => undefined,
   );
   if (cached !== undefined && cached.key === key) return cached;
-  const circuit = await compileCircuit(source, { outDir: dir });
+  const circuit = await compileCircuit(source, { outDir: dir, optimization });
   await mkdir(dir, { recursive: true });
   await writeFile(marker, JSON.stringify({ ...circuit, key }, null, 2));
   return circuit;

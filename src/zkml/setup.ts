@@ -3,7 +3,8 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { ZkmlToolError } from "./errors";
-import { canonicalJson, sha256File, sha256Hex } from "./hash";
+import { sha256File } from "./hash";
+import { verifyingKeyArgs, verifyingKeyHash } from "./solidity";
 
 /** Default root of generated ZK artefacts (git-ignored). */
 export const DEFAULT_ZK_CACHE = ".cache/zk";
@@ -148,7 +149,7 @@ export async function setupGroth16(options: SetupGroth16Options): Promise<Groth1
   const r1csHash = await sha256File(r1csPath);
   const cached = await readJsonIfExists<Groth16Artifact>(manifestPath);
   if (cached !== undefined && cached.sha256.r1cs === r1csHash && cached.sha256.ptau === ptau.sha256 && (await exists(cached.zkeyPath))) {
-    if ((await sha256File(cached.zkeyPath)) === cached.sha256.zkey) return { ...cached, generationSeconds: 0 };
+    if ((await sha256File(cached.zkeyPath)) === cached.sha256.zkey) return { ...cached, vkHash: verificationKeyHash(cached.vk), generationSeconds: 0 };
   }
   await mkdir(outDir, { recursive: true });
   const started = Date.now();
@@ -186,11 +187,11 @@ export async function setupGroth16(options: SetupGroth16Options): Promise<Groth1
 }
 
 /**
- * The verifying-key hash registered on-chain as a ZK ModeBinding's `bindings[0]`: sha256 of the canonical
- * JSON (sorted keys, no whitespace) of the snarkjs verification key.
+ * The verifying-key hash registered on-chain as a ZK ModeBinding's `bindings[0]`: `verifyingKeyHash` of the key's
+ * 18 words, the same value `keccak256(abi.encode(verifyingKey()))` gives for the deployed `Groth16Verifier`.
  */
 export function verificationKeyHash(vk: snarkjs.VerificationKey): string {
-  return sha256Hex(canonicalJson(vk));
+  return verifyingKeyHash(verifyingKeyArgs(vk));
 }
 
 /** Smallest power p (at least 8) with 2^p ≥ the Groth16 domain size needed for `nConstraints` and `nPublic`. */

@@ -1,3 +1,4 @@
+import { AbiCoder, keccak256 } from "ethers";
 import type { VerificationKey } from "snarkjs";
 import { ZkmlError } from "./errors";
 
@@ -60,4 +61,24 @@ export function verifyingKeyArgs(vk: VerificationKey): bigint[] {
   if (k.ic.length !== 2) throw new ZkmlError(`the verifier takes one public signal; this key has ${k.ic.length - 1}`);
   const g2 = (p: G2): bigint[] => [p[0][0], p[0][1], p[1][0], p[1][1]];
   return [...k.alpha1, ...g2(k.beta2), ...g2(k.gamma2), ...g2(k.delta2), ...k.ic[0]!, ...k.ic[1]!];
+}
+
+/**
+ * The verifying-key hash a model version registers as its ZK binding's `bindings[0]`:
+ * `keccak256(abi.encode(uint256[18] key))` over the words of `verifyingKeyArgs`, so anyone can compare it with
+ * `keccak256(abi.encode(Groth16Verifier.verifyingKey()))` of the bound verifier contract.
+ */
+export function verifyingKeyHash(words: readonly bigint[]): string {
+  if (words.length !== 18) throw new ZkmlError(`a verifying key has 18 words, got ${words.length}`);
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["uint256[18]"], [words]));
+}
+
+/** Rebuilds a snarkjs verification key (one public signal) from the 18 words a `Groth16Verifier` reports. */
+export function verificationKeyFromWords(words: readonly bigint[]): VerificationKey {
+  if (words.length !== 18) throw new ZkmlError(`a verifying key has 18 words, got ${words.length}`);
+  const w = words.map((v) => v.toString());
+  const g1 = (i: number): string[] => [w[i]!, w[i + 1]!, "1"];
+  // Solidity order is (x imaginary, x real, y imaginary, y real); snarkjs lists real parts first.
+  const g2 = (i: number): string[][] => [[w[i + 1]!, w[i]!], [w[i + 3]!, w[i + 2]!], ["1", "0"]];
+  return { protocol: "groth16", curve: "bn128", nPublic: 1, vk_alpha_1: g1(0), vk_beta_2: g2(2), vk_gamma_2: g2(6), vk_delta_2: g2(10), IC: [g1(14), g1(16)] };
 }

@@ -13,6 +13,9 @@ import { evaluateQuantized } from "../../src/zkml/reference";
 import { verifyingKeyArgs } from "../../src/zkml/solidity";
 import { zkModels } from "../zkml/fixtures";
 import { Groth16Verifier__factory } from "../../typechain-types";
+import { addressesFromRecord, connectContracts } from "../../src/sdk/contracts";
+import { toJobId } from "../../src/sdk/jobs";
+import { verifyResult } from "../../src/sdk/verifyResult";
 
 const hex32 = (v: bigint): string => "0x" + v.toString(16).padStart(64, "0");
 
@@ -28,6 +31,11 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
   let fx: Fixture;
   let zk: ZkModel;
   let zkModelId: bigint;
+  let zkB: ZkModel;
+  let verifierA: string;
+
+  const verify = (jobId: bigint) =>
+    verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(jobId), fromBlock: 0 });
 
   /** Requests a ZK job on `x` (input committed with `salt`), claims it for node 0 and proves it. */
   async function provedJob(x: number[], salt: bigint): Promise<ProvedJob> {
@@ -45,12 +53,13 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
   }
 
   before(async () => {
-    ({ a: zk } = await zkModels());
+    ({ a: zk, b: zkB } = await zkModels());
   });
 
   beforeEach(async () => {
     fx = await loadSystem();
     const verifier = await new Groth16Verifier__factory(fx.deployer).deploy(verifyingKeyArgs(zk.setup.vk));
+    verifierA = await verifier.getAddress();
     const card = toUtf8Bytes("---\nname: zk-test\ntask: classification\nlicense: mit\n---\n");
     await fx.system.registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, {
       cardHash: sha256Hex(card),
@@ -77,6 +86,31 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
     expect(await escrow.claimable(fx.owner.address)).to.equal(MODEL_PRICE);
     expect(await escrow.lockedStake(node.address)).to.equal(0n);
     console.log(`      ZK submit (verify + settle) gas: ${(await tx.wait())?.gasUsed}`);
+    const report = await verify(p.job.id);
+    expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
+    expect(report.checks.map((c) => c.name)).to.include.members(["calldata output", "verifying key bound by the model version", "Groth16 proof (off-chain)"]);
+    expect(report.zk?.packedOutput).to.equal(p.packedOutput.toString());
+  });
+
+  it("verifyResult fails a ZK job whose version binds another verifying key", async () => {
+    const { escrow } = fx.system;
+    const other = await new Groth16Verifier__factory(fx.deployer).deploy(verifyingKeyArgs(zkB.setup.vk));
+    const card = toUtf8Bytes("---\nname: zk-mismatch\ntask: classification\nlicense: mit\n---\n");
+    // Model 3 names verifier A (so jobs settle) but records model B's key hash: the audit must catch the mismatch.
+    await fx.system.registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, {
+      cardHash: sha256Hex(card),
+      cardCid: rawCid(card),
+      files: [{ path: "model.onnx", cid: rawCid(card), sha256: sha256Hex(card) }],
+      modes: [{ mode: Mode.Zk, verifier: verifierA, bindings: [zkB.setup.vkHash] }],
+    });
+    expect(await other.getAddress()).to.not.equal(verifierA);
+    zkModelId = 3n;
+    const p = await provedJob([1.5, -2, 0.25, 3], 778n);
+    await escrow.connect(fx.nodes[0]!).submit(p.job, p.output, encodeZkProof(p.packedOutput, p.proof));
+    const report = await verify(p.job.id);
+    expect(report.ok).to.equal(false);
+    expect(report.checks.find((c) => c.name === "verifying key bound by the model version")?.ok).to.equal(false);
+    expect(report.checks.find((c) => c.name === "Groth16 proof (off-chain)")?.ok).to.equal(true);
   });
 
   it("rejects a wrong output or another input's proof, and the job stays open for the deadline refund", async () => {
@@ -113,6 +147,9 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
     expect(await escrow.claimable(node.address)).to.equal(before + 4n * FEE_PER_NODE);
     expect(await escrow.lockedStake(node.address)).to.equal(0n);
     console.log(`      ZK submitBatch(4) gas: ${(await tx.wait())?.gasUsed}`);
+    const report = await verify(jobs[2]!.job.id);
+    expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
+    expect(report.zk?.packedOutput).to.equal(jobs[2]!.packedOutput.toString());
   });
 
   it("rejects a whole batch holding one false proof, a job listed twice, mixed verifiers or uneven lengths", async () => {

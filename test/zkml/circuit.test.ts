@@ -192,7 +192,7 @@ describe("zkml/circuit", () => {
       layers[1].weights[2] = [...layers[1].weights[0]];
       layers[1].bias[2] = layers[1].bias[0];
       const model = quantizeMlp(lowerToMlp(parseOnnx(writeMlpOnnx(layers))), { inputRange: TEST_INPUT_RANGE, scaleBits: TEST_SCALE_BITS });
-      const circuit = await compileCircuit(generateCircuit(model), { outDir: ".cache/zk/tmp/ties" });
+      const circuit = await compileCircuit(generateCircuit(model), { outDir: ".cache/zk/tmp/ties", optimization: 1 });
       const tieR1cs = await loadR1cs(circuit.r1csPath);
       const tieSym = await readSymbols(circuit.symPath);
       const at = (name: string): number => tieSym.get(name) ?? -1;

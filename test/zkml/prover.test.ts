@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import * as snarkjs from "snarkjs";
 import { claimSignal, decodeZkOutput, encodeZkOutput, inputCommitment, packedOutputOf, VALUE_OFFSET } from "../../src/zkml/claim";
-import { evaluateCircuit } from "../../src/zkml/commitments";
+import { runWitness } from "../../src/zkml/commitments";
 import { compileCircuit, generateCircuit } from "../../src/zkml/circom";
 import { sha256File } from "../../src/zkml/hash";
 import { lowerToMlp } from "../../src/zkml/mlp";
@@ -48,7 +48,7 @@ describe("zkml/prover", () => {
     for (let i = 0; i < 8; i++) {
       const input = quantizeInput(a.model, Array.from({ length: 4 }, () => r() * 8 - 4));
       const salt = BigInt(Math.floor(r() * 2 ** 40)) * 1_000_003n;
-      const c = await evaluateCircuit(a.circuit, { model: a.model, input, inputSalt: salt });
+      const c = await runWitness(a.circuit, { model: a.model, input, inputSalt: salt });
       const ref = evaluateQuantized(a.model, input);
       expect(c.inputCommitment).to.equal(inputCommitment(a.model, input, salt));
       expect([c.output, c.argmax, c.packedOutput]).to.deep.equal([ref.output, ref.argmax, BigInt(ref.argmax)]);
@@ -108,12 +108,12 @@ describe("zkml/prover", () => {
 
   it("publishes a regressor's fixed-point output (offset by 2^47) and decodes it back", async () => {
     const model = quantizeMlp(lowerToMlp(parseOnnx(writeMlpOnnx(randomMlp([4, 6, 1], 9)))), { inputRange: 4, scaleBits: 8 });
-    const circuit = await compileCircuit(generateCircuit(model), { outDir: ".cache/zk/tmp/regressor" });
+    const circuit = await compileCircuit(generateCircuit(model), { outDir: ".cache/zk/tmp/regressor", optimization: 1 });
     const r = rng(12);
     let negative = 0;
     for (let i = 0; i < 10; i++) {
       const input = quantizeInput(model, Array.from({ length: 4 }, () => r() * 8 - 4));
-      const c = await evaluateCircuit(circuit, { model, input, inputSalt: 7n });
+      const c = await runWitness(circuit, { model, input, inputSalt: 7n });
       const ref = evaluateQuantized(model, input);
       expect(c.packedOutput).to.equal(ref.output[0]! + VALUE_OFFSET);
       const decoded = decodeZkOutput(model, encodeZkOutput(c.packedOutput));

@@ -52,19 +52,38 @@ contract Groth16Verifier is IGroth16Verifier {
     function verifyProof(uint256[2] calldata pA, uint256[2][2] calldata pB, uint256[2] calldata pC, uint256[1] calldata pubSignals)
         external
         view
-        returns (bool)
+        returns (bool ok)
     {
-        if (pubSignals[0] >= R || pA[0] >= Q || pA[1] >= Q) return false;
-        (bool ok, uint256 lx, uint256 ly) = _ecMul(_ic1X, _ic1Y, pubSignals[0]);
-        if (!ok) return false;
-        (ok, lx, ly) = _ecAdd(_ic0X, _ic0Y, lx, ly);
-        if (!ok) return false;
-        uint256[] memory p = new uint256[](24);
-        _put(p, 0, pA[0], _negate(pA[1]), pB[0][0], pB[0][1], pB[1][0], pB[1][1]);
-        _put(p, 6, _alphaX, _alphaY, _beta0, _beta1, _beta2, _beta3);
-        _put(p, 12, lx, ly, _gamma0, _gamma1, _gamma2, _gamma3);
-        _put(p, 18, pC[0], pC[1], _delta0, _delta1, _delta2, _delta3);
-        return _pairing(p);
+        // The pairing input is built in place past the free memory pointer: (-A, B) at 0x000, (alpha, beta) at
+        // 0x0c0, (L, gamma) at 0x180, (C, delta) at 0x240. L = IC0 + s IC1 is computed in the (L, gamma) slot first.
+        (uint256 ic0x, uint256 ic0y, uint256 ic1x, uint256 ic1y) = (_ic0X, _ic0Y, _ic1X, _ic1Y);
+        uint256 m;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            m := mload(0x40)
+            let s := calldataload(pubSignals)
+            let ax := calldataload(pA)
+            let ay := calldataload(add(pA, 0x20))
+            ok := and(lt(s, R), and(lt(ax, Q), lt(ay, Q)))
+            let l := add(m, 0x180)
+            mstore(l, ic1x)
+            mstore(add(l, 0x20), ic1y)
+            mstore(add(l, 0x40), s)
+            ok := and(ok, staticcall(gas(), 7, l, 0x60, l, 0x40))
+            mstore(add(l, 0x40), ic0x)
+            mstore(add(l, 0x60), ic0y)
+            ok := and(ok, staticcall(gas(), 6, l, 0x80, l, 0x40))
+            mstore(m, ax)
+            mstore(add(m, 0x20), mod(sub(Q, ay), Q))
+            calldatacopy(add(m, 0x40), pB, 0x80)
+            calldatacopy(add(m, 0x240), pC, 0x40)
+        }
+        _putKey(m);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            ok := and(ok, staticcall(gas(), 8, m, 0x300, 0x00, 0x20))
+            ok := and(ok, eq(mload(0x00), 1))
+        }
     }
 
     /// @inheritdoc IGroth16Verifier
@@ -92,6 +111,35 @@ contract Groth16Verifier is IGroth16Verifier {
             _alphaX, _alphaY, _beta0, _beta1, _beta2, _beta3, _gamma0, _gamma1, _gamma2,
             _gamma3, _delta0, _delta1, _delta2, _delta3, _ic0X, _ic0Y, _ic1X, _ic1Y
         ];
+    }
+
+    /// @dev Writes alpha, beta, gamma and delta into the pairing input at `m` (layout of `verifyProof`).
+    function _putKey(uint256 m) internal view {
+        _put6(m + 0x0c0, _alphaX, _alphaY, _beta0, _beta1, _beta2, _beta3);
+        _put4(m + 0x1c0, _gamma0, _gamma1, _gamma2, _gamma3);
+        _put4(m + 0x280, _delta0, _delta1, _delta2, _delta3);
+    }
+
+    function _put6(uint256 at, uint256 x, uint256 y, uint256 g0, uint256 g1, uint256 g2, uint256 g3) internal pure {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            mstore(at, x)
+            mstore(add(at, 0x20), y)
+            mstore(add(at, 0x40), g0)
+            mstore(add(at, 0x60), g1)
+            mstore(add(at, 0x80), g2)
+            mstore(add(at, 0xa0), g3)
+        }
+    }
+
+    function _put4(uint256 at, uint256 g0, uint256 g1, uint256 g2, uint256 g3) internal pure {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            mstore(at, g0)
+            mstore(add(at, 0x20), g1)
+            mstore(add(at, 0x40), g2)
+            mstore(add(at, 0x60), g3)
+        }
     }
 
     /// @dev Writes the pair (-r A, B) of `proof` at word `o` and adds r C to the accumulator.

@@ -1,0 +1,208 @@
+/**
+ * ZK benchmark (`npm run bench:zk`): for each bundled model and for random-weight MLPs 784-56-10 and 784-128-64-10,
+ * compiles the circuit and runs the (cached, development) setup, then measures constraints, proving time (median of
+ * PROOFS runs after one warm-up, each circuit in its own process), that process's peak memory, proof size, and
+ * on-chain verification gas: one proof in a transaction to `Groth16Verifier.verifyProof`, and batches of
+ * n = 1, 4, 16, 64 to `verifyBatch`. It also settles ZK jobs of the first bundled model through the escrow
+ * (`submit` and `submitBatch` of 16) and reports the bundled models' float and circuit accuracy on held-out rows.
+ *
+ * Usage: npx hardhat run bench/zk.ts   (env BENCH_ZK_ONLY=name1,name2 to restrict the subjects)
+ * Writes bench/results/zk.json.
+ */
+import hre from "hardhat";
+import { spawn } from "node:child_process";
+import { toUtf8Bytes } from "ethers";
+import { bundledModels, clampToRange, evaluateCircuit, type AnyBundledModel } from "../src/models";
+import { rawCid, sha256Hex } from "../src/protocol/cid";
+import { Mode, modeMask } from "../src/protocol/modes";
+import { claimSignal, encodeZkBatchProof, encodeZkOutput, encodeZkProof, inputCommitment, packedOutputOf, type SolidityProof } from "../src/zkml/claim";
+import { writeMlpOnnx } from "../src/zkml/onnx-writer";
+import { buildZkModel, type ZkModel } from "../src/zkml/pipeline";
+import { quantizeInput } from "../src/zkml/quantize";
+import { evaluateQuantized } from "../src/zkml/reference";
+import { verifyingKeyArgs } from "../src/zkml/solidity";
+import { seededRandom } from "../src/util/random";
+import { randomMlp } from "../test/zkml/fixtures";
+import { MODEL_PRICE, requestJob, systemFixture } from "../test/fixtures/system";
+import { Groth16Verifier__factory } from "../typechain-types";
+import { report, type Row } from "./lib/report";
+
+const PROOFS = 7;
+const BATCHES = [1, 4, 16, 64];
+const SALT = 0x5eed_0000_0000_0001n;
+
+interface Subject {
+  name: string;
+  onnx: Uint8Array;
+  inputRange: number;
+  /** Forced fixed-point scale; default: the compiler's choice. */
+  scaleBits?: number;
+  inputs: number[][];
+  bundled?: AnyBundledModel;
+}
+
+interface WorkerResult {
+  seconds: number[];
+  maxRssBytes: number;
+  proofs: { claim: string; a: string[]; b: string[][]; c: string[]; jsonBytes: number }[];
+}
+
+function subjects(): Subject[] {
+  const random = seededRandom(784);
+  const mnistLike = (n: number): number[][] => Array.from({ length: n }, () => Array.from({ length: 784 }, () => random()));
+  const list: Subject[] = bundledModels().map((m) => ({
+    name: m.name,
+    onnx: m.onnx,
+    inputRange: m.inputRange,
+    inputs: m.test.x.slice(0, PROOFS + 1).map((x) => clampToRange(x, m.inputRange)),
+    bundled: m,
+  }));
+  for (const sizes of [[784, 56, 10], [784, 128, 64, 10]]) {
+    // He-style weights (scaled by sqrt(2 / fan-in)) keep activations in a realistic range for inputs in [0, 1].
+    const layers = randomMlp(sizes, 56).map((l) => ({ ...l, weights: l.weights.map((row) => row.map((w) => w * Math.sqrt(6 / row.length))) }));
+    // s = 8: MNIST pixels are 8-bit values, so 2^8 represents them (x/256) with no further loss, and every input's
+    // range check is 10 bits instead of 14 at the default s = 12 (784 inputs dominate the constraint count).
+    list.push({ name: `random-${sizes.join("-")}`, onnx: writeMlpOnnx(layers, { name: sizes.join("-") }), inputRange: 1, scaleBits: 8, inputs: mnistLike(PROOFS + 1) });
+  }
+  const only = process.env.BENCH_ZK_ONLY?.split(",").filter((s) => s !== "");
+  return only === undefined || only.length === 0 ? list : list.filter((s) => only.includes(s.name));
+}
+
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
+}
+
+async function proveInWorker(zk: ZkModel, inputs: bigint[][]): Promise<WorkerResult> {
+  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "bench/zk/prove-worker.ts"], { stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stdin.end(toJson({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath, model: zk.model, inputs: inputs.map((x) => x.map(String)), salt: SALT.toString() }));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  if (code !== 0) throw new Error(`prove worker exited with ${code}`);
+  return JSON.parse(out) as WorkerResult;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function solidityOf(p: WorkerResult["proofs"][number]): SolidityProof {
+  return { a: [BigInt(p.a[0]!), BigInt(p.a[1]!)], b: [[BigInt(p.b[0]![0]!), BigInt(p.b[0]![1]!)], [BigInt(p.b[1]![0]!), BigInt(p.b[1]![1]!)]], c: [BigInt(p.c[0]!), BigInt(p.c[1]!)], input: [BigInt(p.claim)] };
+}
+
+/** Gas of one transaction (base fee and calldata included) to `verifyProof` and to `verifyBatch` of each size. */
+async function verificationGas(zk: ZkModel, proofs: SolidityProof[]): Promise<{ single: number; batch: Map<number, number> }> {
+  const [signer] = await hre.ethers.getSigners();
+  const verifier = await new Groth16Verifier__factory(signer).deploy(verifyingKeyArgs(zk.setup.vk));
+  const address = await verifier.getAddress();
+  const send = async (data: string): Promise<number> => {
+    const receipt = await (await signer!.sendTransaction({ to: address, data })).wait();
+    return Number(receipt!.gasUsed);
+  };
+  const p = proofs[0]!;
+  if (!(await verifier.verifyProof(p.a, p.b, p.c, [p.input[0]!]))) throw new Error(`${zk.onnxHash}: the proof does not verify on-chain`);
+  const single = await send(verifier.interface.encodeFunctionData("verifyProof", [p.a, p.b, p.c, [p.input[0]!]]));
+  const batch = new Map<number, number>();
+  for (const n of BATCHES) {
+    const picked = Array.from({ length: n }, (_, i) => proofs[i % proofs.length]!);
+    const structs = picked.map((q) => ({ a: q.a, b: q.b, c: q.c }));
+    const signals = picked.map((q) => q.input[0]!);
+    if (!(await verifier.verifyBatch(structs, signals))) throw new Error(`batch of ${n} does not verify`);
+    batch.set(n, await send(verifier.interface.encodeFunctionData("verifyBatch", [structs, signals])));
+  }
+  return { single, batch };
+}
+
+/** Settles ZK jobs of `zk` through the deployed system: one `submit`, then one `submitBatch` of 16. */
+async function escrowGas(zk: ZkModel, inputs: bigint[][], proofs: SolidityProof[]): Promise<{ submit: number; batch16: number }> {
+  const fx = await systemFixture();
+  const verifier = await new Groth16Verifier__factory(fx.deployer).deploy(verifyingKeyArgs(zk.setup.vk));
+  const card = toUtf8Bytes("---\nname: bench-zk\ntask: classification\nlicense: mit\n---\n");
+  await fx.system.registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, {
+    cardHash: sha256Hex(card),
+    cardCid: rawCid(card),
+    files: [{ path: "model.onnx", cid: rawCid(toUtf8Bytes("zk")), sha256: sha256Hex(toUtf8Bytes("zk")) }],
+    modes: [{ mode: Mode.Zk, verifier: await verifier.getAddress(), bindings: [zk.setup.vkHash] }],
+  });
+  const node = fx.nodes[0]!;
+  await fx.system.staking.connect(node).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
+  const job = async (i: number) => {
+    const x = inputs[i % inputs.length]!;
+    const salt = SALT + BigInt(i % inputs.length);
+    const j = await requestJob(fx, { modelId: 2n, mode: Mode.Zk, inputCommitment: "0x" + inputCommitment(zk.model, x, salt).toString(16).padStart(64, "0"), input: "0x01" });
+    await fx.system.escrow.connect(node).claimSlot(j);
+    const packedOutput = packedOutputOf(zk.model, evaluateQuantized(zk.model, x));
+    return { job: j, packedOutput, output: encodeZkOutput(packedOutput), proof: proofs[i % inputs.length]! };
+  };
+  const first = await job(0);
+  const submit = Number((await (await fx.system.escrow.connect(node).submit(first.job, first.output, encodeZkProof(first.packedOutput, first.proof))).wait())!.gasUsed);
+  const jobs = [];
+  for (let i = 0; i < 16; i++) jobs.push(await job(i));
+  const tx = await fx.system.escrow.connect(node).submitBatch(jobs.map((j) => j.job), jobs.map((j) => j.output), encodeZkBatchProof(jobs));
+  const batch16 = Number((await tx.wait())!.gasUsed);
+  return { submit, batch16 };
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const details: Record<string, unknown>[] = [];
+  let escrowDone = false;
+  for (const s of subjects()) {
+    console.error(`\n== ${s.name}`);
+    const zk = await buildZkModel({ onnx: s.onnx, inputRange: s.inputRange, scaleBits: s.scaleBits, log: (l) => console.error(`   ${l}`) });
+    const inputs = s.inputs.map((x) => quantizeInput(zk.model, x));
+    const w = await proveInWorker(zk, inputs);
+    const proofs = w.proofs.map(solidityOf);
+    proofs.forEach((p, i) => {
+      const expected = claimSignal(inputCommitment(zk.model, inputs[i]!, SALT + BigInt(i)), packedOutputOf(zk.model, evaluateQuantized(zk.model, inputs[i]!)));
+      if (p.input[0] !== expected) throw new Error(`${s.name}: proof ${i} proves another claim than the reference evaluator`);
+    });
+    const timed = w.seconds.slice(1);
+    const gas = await verificationGas(zk, proofs);
+    const big = s.name === "random-784-56-10";
+    rows.push(
+      { key: `${s.name}.constraints`, value: zk.nConstraints, unit: "", note: `ptau 2^${zk.ptau.power}, s = ${zk.model.scaleBits}, ${zk.model.inputSize} inputs` },
+      { key: `${s.name}.prove`, value: median(timed), unit: "s", target: big ? 1.0 : undefined, note: `median of ${timed.length} (first call ${w.seconds[0]!.toFixed(2)} s), witness + Groth16, own process` },
+      { key: `${s.name}.peakMemory`, value: Math.round(w.maxRssBytes / 2 ** 20), unit: "MiB", target: big ? 1024 : undefined, note: "peak RSS of the proving process" },
+      { key: `${s.name}.proofBytes`, value: 256, unit: "B", note: `8 words on-chain (+ 32 B packed output); snarkjs JSON ${w.proofs[0]!.jsonBytes} B` },
+      { key: `${s.name}.verifySingle`, value: gas.single, unit: "gas", target: 215_000, note: "transaction to verifyProof (21k base + calldata + pairing)" },
+    );
+    for (const [n, g] of gas.batch) {
+      rows.push({ key: `${s.name}.batch${n}`, value: Math.round(g / n), unit: "gas/proof", target: n === 16 ? 60_000 : undefined, note: `verifyBatch of ${n} in one transaction (total ${g.toLocaleString("en-US")})` });
+    }
+    const detail: Record<string, unknown> = { name: s.name, constraints: zk.nConstraints, scaleBits: zk.model.scaleBits, ptauPower: zk.ptau.power, proveSeconds: w.seconds, maxRssBytes: w.maxRssBytes, verifySingleGas: gas.single, batchGas: Object.fromEntries(gas.batch), vkHash: zk.setup.vkHash };
+    if (s.bundled !== undefined) {
+      const acc = evaluateCircuit(s.bundled);
+      const pct = acc.metric === "accuracy";
+      rows.push({
+        key: `${s.name}.quantLoss`,
+        value: pct ? acc.loss * 100 : acc.loss,
+        unit: pct ? "pp" : "MAE",
+        target: pct ? 0.5 : undefined,
+        note: pct ? `float ${(acc.float * 100).toFixed(1)}% vs circuit ${(acc.circuit * 100).toFixed(1)}% on ${acc.rows} held-out rows` : `MAE float ${acc.float.toFixed(4)} vs circuit ${acc.circuit.toFixed(4)} on ${acc.rows} held-out rows`,
+      });
+      detail.accuracy = acc;
+    }
+    if (s.bundled !== undefined && !escrowDone) {
+      const e = await escrowGas(zk, inputs, proofs);
+      rows.push(
+        { key: `${s.name}.escrowSubmit`, value: e.submit, unit: "gas", note: "JobEscrow.submit of a ZK job: verify + settle, whole transaction" },
+        { key: `${s.name}.escrowBatch16`, value: Math.round(e.batch16 / 16), unit: "gas/job", note: `JobEscrow.submitBatch of 16 ZK jobs: batched verify + 16 settlements (total ${e.batch16.toLocaleString("en-US")})` },
+      );
+      detail.escrow = e;
+      escrowDone = true;
+    }
+    details.push(detail);
+  }
+  report("zk", "ZK inference (circom2 + snarkjs Groth16, BN254; this machine: 2 cores; Hardhat network for gas)", rows, { subjects: details });
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
