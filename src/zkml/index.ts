@@ -15,6 +15,7 @@ export * from "./prover";
 export * from "./commitments";
 export * from "./claim";
 export * from "./job";
+export * from "./package";
 export * from "./solidity";
 export * from "./field";
 export { calculateWitness, type CircuitInput } from "./witness";
