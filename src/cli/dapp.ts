@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { getBytes, keccak256 } from "ethers";
 import type { Command } from "commander";
 import { decodeClassification } from "../inference/onnx";
@@ -10,6 +12,8 @@ import { getJobRequest, toJobId, toModelId } from "../sdk/jobs";
 import { createProvider, checkEndpoint } from "../sdk/provider";
 import { requestInference } from "../sdk/requestInference";
 import { verifyResult } from "../sdk/verifyResult";
+import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../zkml/package";
+import type { QuantizedModel } from "../zkml/quantize";
 import { waitForResult } from "../sdk/waitForResult";
 import { withRetry } from "../sdk/retry";
 import type { JsonRpcProvider } from "ethers";
@@ -46,7 +50,26 @@ function parseFeatures(json: string): number[] {
   return value as number[];
 }
 
+/** The quantized model a pulled ZK version's circuit computes (checked against its manifest). */
+function loadCircuitModel(dir: string | undefined): QuantizedModel {
+  if (dir === undefined) throw new InputError("--mode zk needs --model-dir <dir>: pull the version first with `vin pull <model> --out <dir>`");
+  const read = (file: string): Uint8Array => {
+    try {
+      return readFileSync(path.join(dir, ...file.split("/")));
+    } catch (cause) {
+      throw new InputError(`--model-dir ${dir} has no ${file}: is it a pulled ZK model version?`, { cause });
+    }
+  };
+  try {
+    return quantizedModelFor(read("model.onnx"), parseZkManifest(read(ZK_FILES.manifest)));
+  } catch (cause) {
+    if (cause instanceof InputError) throw cause;
+    throw new InputError(`--model-dir ${dir}: ${(cause as Error).message}`, { cause });
+  }
+}
+
 function describeOutput(output: string): string {
+  if (getBytes(output).length === 6) return `packed ZK output ${BigInt(output)} (class index for classifiers, value + 2^47 at 2^-s for regressors)`;
   try {
     const { label, logits } = decodeClassification(getBytes(output));
     return `class ${label} (logits ${logits.join(", ")})`;
@@ -60,7 +83,8 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
     .command("request")
     .description("request an inference (and with --wait, print its verified result)")
     .requiredOption("--model <id[@version]>", "model id, optionally with a version (default: latest)")
-    .option("--mode <mode>", "vanilla or tee", "vanilla")
+    .option("--mode <mode>", "vanilla, tee or zk", "vanilla")
+    .option("--model-dir <dir>", "zk: the pulled model version (vin pull), holding model.onnx and zk/zk.json")
     .requiredOption("--input <json>", "features as a JSON array of numbers")
     .option("--fee <tokens>", "fee per node", "0.5")
     .option("--collateral <tokens>", "collateral each node locks", "10")
@@ -71,9 +95,10 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
     .action(async (opts: Record<string, string | boolean>) => {
       const g = global();
       const mode = opts.mode as string;
-      if (mode !== "vanilla" && mode !== "tee") throw new InputError(`--mode "${mode}" is not supported: use vanilla or tee`);
+      if (mode !== "vanilla" && mode !== "tee" && mode !== "zk") throw new InputError(`--mode "${mode}" is not supported: use vanilla, tee or zk`);
       const { modelId, version } = parseModel(opts.model as string);
       const input = parseFeatures(opts.input as string);
+      const zk = mode === "zk" ? { model: loadCircuitModel(opts["modelDir"] as string | undefined) } : undefined;
       await withChain(g, async (config, provider, contracts) => {
         const signer = (await loadKeystore(config.keystore, readPassword(g.passwordFile))).connect(provider);
         const requested = await requestInference({
@@ -81,12 +106,13 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
           signer,
           modelId: toModelId(modelId),
           version,
-          mode: MODE_BY_NAME[mode],
+          mode: mode === "zk" ? Mode.Zk : MODE_BY_NAME[mode],
           input,
           redundancy: Number(opts.redundancy),
           feePerNode: parseAmount(opts.fee as string),
           collateral: parseAmount(opts.collateral as string),
           durationSeconds: Number(opts.duration),
+          zk,
         });
         const jobId = toJobId(requested.job.id);
         if (!opts.wait) {
