@@ -17,11 +17,13 @@ export function randomMlp(sizes: number[], seed: number): DenseLayer[] {
   }));
 }
 
-/** Shape, input range and scale of the test classifiers: small enough for a 2^11 ceremony. */
+/** Shape, input range and scale of the test classifiers (about 1,400 constraints). */
 export const TEST_SIZES = [4, 6, 3];
 export const TEST_INPUT_RANGE = 4;
 export const TEST_SCALE_BITS = 8;
-export const TEST_POWER = 11;
+export const TEST_POWER = 12;
+/** One ceremony size for every test circuit and bundled model, so a cold run generates one ptau (2^12, ~2.5 min). */
+export const ZK_POWER = TEST_POWER;
 
 let cached: Promise<{ a: ZkModel; b: ZkModel; layersA: DenseLayer[] }> | undefined;
 
