@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import * as snarkjs from "snarkjs";
 import { ZkmlConstraintError, ZkmlToolError } from "./errors";
 import type { SolidityProof } from "./claim";
 import { SNARK_FIELD, toField } from "./field";
 import { checkQuantizedInput, type QuantizedModel } from "./quantize";
-import type { CircuitInput } from "./witness";
+import { loadWitnessCalculator, type CircuitInput, type WitnessCalculator } from "./witness";
 
 /** What the prover needs besides the model: the quantized input and the salt of its commitment. */
 export interface ProveRequest {
@@ -78,6 +79,52 @@ export async function proveInference(circuit: { wasmPath: string; zkeyPath: stri
     solidity: toSolidityProof(out.proof, out.publicSignals),
     proveSeconds: (Date.now() - started) / 1000,
   };
+}
+
+/**
+ * A prover that keeps one circuit loaded: the witness calculator instantiated once and the proving key in memory,
+ * so each proof costs the witness and the Groth16 prover only (`fullProve` re-reads both per call). What a node
+ * keeps per model.
+ *
+ * @example
+ * const prover = await CircuitProver.load({ wasm: "zk/model.wasm", zkey: "zk/circuit_final.zkey" });
+ * const { solidity, claim } = await prover.prove({ model, input, inputSalt });
+ */
+export class CircuitProver {
+  private constructor(
+    private readonly witness: WitnessCalculator,
+    private readonly zkey: Uint8Array,
+  ) {}
+
+  /** Loads a circuit's witness wasm and proving key (paths or bytes). */
+  static async load(files: { wasm: string | Uint8Array; zkey: string | Uint8Array }): Promise<CircuitProver> {
+    const zkey = typeof files.zkey === "string" ? await readFile(files.zkey) : files.zkey;
+    return new CircuitProver(await loadWitnessCalculator(files.wasm), zkey);
+  }
+
+  /**
+   * Computes the witness and a Groth16 proof.
+   *
+   * @throws ZkmlConstraintError when the input violates the circuit; ZkmlToolError when snarkjs fails.
+   */
+  async prove(req: ProveRequest): Promise<ProofResult> {
+    const started = Date.now();
+    let wtns: Uint8Array;
+    try {
+      wtns = await this.witness.calculateWTNSBin(buildCircuitInput(req), true);
+    } catch (cause) {
+      if (cause instanceof ZkmlConstraintError) throw cause;
+      throw new ZkmlConstraintError("witness generation failed: the input violates a circuit constraint", { cause });
+    }
+    let out: { proof: snarkjs.Groth16Proof; publicSignals: string[] };
+    try {
+      out = await snarkjs.groth16.prove({ type: "mem", data: this.zkey }, { type: "mem", data: wtns });
+    } catch (cause) {
+      throw new ZkmlToolError("groth16 prove failed", { cause });
+    }
+    if (out.publicSignals.length !== 1) throw new ZkmlToolError(`expected one public signal, got ${out.publicSignals.length}`);
+    return { proof: out.proof, publicSignals: out.publicSignals, claim: BigInt(out.publicSignals[0]!), solidity: toSolidityProof(out.proof, out.publicSignals), proveSeconds: (Date.now() - started) / 1000 };
+  }
 }
 
 /** Verifies a Groth16 proof against a verification key off-chain. */

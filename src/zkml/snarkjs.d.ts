@@ -97,7 +97,7 @@ declare module "snarkjs" {
       zkey: string,
       logger?: SnarkjsLogger,
     ): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
-    prove(zkey: string, wtns: string | MemFile, logger?: SnarkjsLogger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
+    prove(zkey: string | MemFile, wtns: string | MemFile, logger?: SnarkjsLogger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
     verify(vk: VerificationKey, publicSignals: string[], proof: Groth16Proof, logger?: SnarkjsLogger): Promise<boolean>;
     exportSolidityCallData(proof: Groth16Proof, publicSignals: string[]): Promise<string>;
   };

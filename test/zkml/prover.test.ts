@@ -10,7 +10,7 @@ import { parseOnnx } from "../../src/zkml/onnx";
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import { evaluateQuantized } from "../../src/zkml/reference";
 import type { ZkModel } from "../../src/zkml/pipeline";
-import { proveInference, releaseSnarkjs, verifyInference, type ProofResult } from "../../src/zkml/prover";
+import { CircuitProver, proveInference, releaseSnarkjs, verifyInference, type ProofResult } from "../../src/zkml/prover";
 import { quantizeInput, quantizeMlp } from "../../src/zkml/quantize";
 import { verificationKeyHash } from "../../src/zkml/setup";
 import { randomMlp, rng, zkModels } from "./fixtures";
@@ -100,6 +100,20 @@ describe("zkml/prover", () => {
     expect(a.setup.vkHash).to.match(/^0x[0-9a-f]{64}$/).and.not.equal(b.setup.vkHash);
     expect(await sha256File(a.setup.zkeyPath)).to.equal(a.setup.sha256.zkey);
     expect(await sha256File(a.ptau.path)).to.equal(a.ptau.sha256);
+  });
+
+  it("proves the same claim with a loaded CircuitProver (wasm and zkey as bytes, as a node holds them)", async () => {
+    const prover = await CircuitProver.load({ wasm: await readFile(a.circuit.wasmPath), zkey: await readFile(a.setup.zkeyPath) });
+    const input = quantizeInput(a.model, X);
+    const first = await prover.prove({ model: a.model, input, inputSalt: 101n });
+    const second = await prover.prove({ model: a.model, input, inputSalt: 101n });
+    expect([first.claim, second.claim]).to.deep.equal([base.claim, base.claim]);
+    expect(await verify(a, first.claim, first)).to.equal(true);
+    const lim = 1n << BigInt(a.model.inputBits);
+    await prover.prove({ model: a.model, input: [lim - 1n, 0n, 0n, 0n], inputSalt: 1n }).then(
+      () => undefined,
+      (e: unknown) => expect.fail(`an input at the range's edge must prove: ${String(e)}`),
+    );
   });
 
   it("has a zkey that snarkjs verifies against the r1cs and the ceremony", async () => {
