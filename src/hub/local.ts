@@ -9,7 +9,7 @@ import type { ContentStore } from "../storage/content-store";
 import { EmbeddedContentStore } from "../storage/embedded";
 import { type RunningHubServer, startHubServer } from "./http";
 import { HubIndexer, type RpcSender } from "./indexer";
-import { type ModeSpec, type PublishResult, publishModel } from "./publish";
+import { type ModeSpec, type ModelFile, type PublishResult, publishModel } from "./publish";
 import { SearchEngine } from "./search";
 import { HubStore } from "./store";
 import { createWebHandler } from "./web";
@@ -123,6 +123,8 @@ export interface PublishBundledModelOptions {
   modes?: ModeSpec[];
   /** A model already built with `buildPenguinClassifier()` (training takes a moment). */
   model?: BundledModel;
+  /** Also serve ZK mode: the circuit's files (`zkModelFiles`), its deployed `Groth16Verifier` and key hash. */
+  zk?: { files: readonly ModelFile[]; verifier: string; vkHash: string };
   log?: (message: string) => void;
 }
 
@@ -140,11 +142,11 @@ export async function publishBundledModel(options: PublishBundledModelOptions): 
     const result = await publishModel({
       registry: ModelRegistry__factory.connect(options.registry, options.signer),
       store,
-      files: [
-        { path: "model.onnx", bytes: model.onnx },
-        { path: "README.md", bytes: toUtf8Bytes(model.card) },
+      files: [{ path: "model.onnx", bytes: model.onnx }, { path: "README.md", bytes: toUtf8Bytes(model.card) }, ...(options.zk?.files ?? [])],
+      modes: [
+        ...(options.modes ?? [{ mode: "vanilla" }, { mode: "tee", measurements: [DevEnclave.MEASUREMENT] }]),
+        ...(options.zk === undefined ? [] : [{ mode: "zk" as const, verifier: options.zk.verifier, verifyingKeyHash: options.zk.vkHash }]),
       ],
-      modes: options.modes ?? [{ mode: "vanilla" }, { mode: "tee", measurements: [DevEnclave.MEASUREMENT] }],
       price: options.price ?? 10n ** 18n,
       log: options.log,
     });

@@ -16,6 +16,7 @@ export * from "./commitments";
 export * from "./claim";
 export * from "./job";
 export * from "./package";
+export * from "./deploy";
 export * from "./solidity";
 export * from "./field";
 export { calculateWitness, type CircuitInput } from "./witness";
