@@ -171,6 +171,13 @@ describe("zkml/verifier (Solidity)", () => {
       expect(await verifierA.verifyBatch([ps[0]!, ps[1]!, offCurve, ps[3]!], sig)).to.equal(false);
       // The first proof has r = 1: make sure it is checked too.
       expect(await verifierA.verifyBatch(ps, [sig[0]! ^ 1n, sig[1]!, sig[2]!, sig[3]!])).to.equal(false);
+      const q = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
+      const bigA = { ...ps[1]!, a: [ps[1]!.a[0], ps[1]!.a[1] + q] as [bigint, bigint] };
+      expect(await verifierA.verifyBatch([ps[0]!, bigA, ps[2]!, ps[3]!], sig)).to.equal(false);
+      const offCurveA = { ...ps[1]!, a: [ps[1]!.a[0], ps[1]!.a[1] + 1n] as [bigint, bigint] };
+      expect(await verifierA.verifyBatch([ps[0]!, offCurveA, ps[2]!, ps[3]!], sig)).to.equal(false);
+      const offCurveC0 = { ...ps[0]!, c: [ps[0]!.c[0], ps[0]!.c[1] + 1n] as [bigint, bigint] };
+      expect(await verifierA.verifyBatch([offCurveC0, ps[1]!, ps[2]!, ps[3]!], sig)).to.equal(false);
     });
 
     it("reverts with Groth16VerifierLengthMismatch for an empty or uneven batch", async () => {
