@@ -74,6 +74,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     pollIntervalMs: config.pollIntervalMs,
     rpcTimeoutMs: config.rpcTimeoutMs,
     apply: (logs) => processor.apply(logs),
+    rewind: (ancestor) => processor.rewind(ancestor),
     onError: () => metrics.rpcErrors.inc(),
   });
   const rewards = new RewardClaimer(store, sender, contracts, log, { address, threshold: BigInt(config.claimThreshold), rpcTimeoutMs: config.rpcTimeoutMs });

@@ -4,7 +4,7 @@ import { OnnxModel } from "../inference/onnx";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import { ModelError } from "../sdk/errors";
 import { withRetry } from "../sdk/retry";
-import type { ContentStore } from "./content-store";
+import { ContentNotFoundError, type ContentStore } from "./content-store";
 
 /**
  * Loads model versions by content: the registry's `filesOf` names the ONNX file's CID and SHA-256, the content
@@ -35,7 +35,9 @@ export class ModelLoader {
     const files = await withRetry("registry.filesOf", () => this.registry.filesOf(modelId, version));
     const file = files.find((f) => f.path.endsWith(".onnx"));
     if (file === undefined) throw new ModelError(`model ${modelId}@${version} lists no .onnx file`);
-    const bytes = await this.content.get(getBytes(file.cid));
+    const bytes = await this.content.get(getBytes(file.cid)).catch((error: unknown) => {
+      throw error instanceof ContentNotFoundError ? new ModelError(`model ${modelId}@${version}: ${error.message}`, { cause: error }) : error;
+    });
     const digest = sha256Hex(bytes);
     if (digest !== file.sha256) throw new ModelError(`model ${modelId}@${version}: ${file.path} has sha256 ${digest}, the registry records ${file.sha256}; refusing to use it`);
     return OnnxModel.load(bytes, `${modelId}@${version}`);

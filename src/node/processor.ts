@@ -10,7 +10,7 @@ import { crashPoint } from "./faults";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
 import type { TxSender } from "./sender";
-import { ACTIVE_STATES, type JobRow, type JobStore } from "./store";
+import { ACTIVE_STATES, JobReplacedError, type JobRow, type JobState, type JobStore, type TransitionFields } from "./store";
 
 export interface ProcessorOptions {
   address: string;
@@ -20,6 +20,7 @@ export interface ProcessorOptions {
   enclaveAddress?: string;
   rpcTimeoutMs: number;
 }
+
 
 /**
  * Drives each job through the state machine, one step per call, resumable at every step from the database:
@@ -48,36 +49,50 @@ export class JobProcessor {
       if (event.name === "JobRequested") {
         const job = event.args.job as unknown as Job;
         if (!this.options.modes.has(Number(job.mode))) continue;
-        if (this.store.insertJob({ job: toJob(event.args.job), input: event.args.input as string, inputUri: event.args.inputUri as string, requestBlock: log.blockNumber })) {
-          this.log.info({ jobId: jobId.toString(), mode: MODE_NAMES[Number(job.mode) as Mode] }, "job seen");
-        }
+        const outcome = this.store.recordRequest({ job: toJob(event.args.job), input: event.args.input as string, inputUri: event.args.inputUri as string, requestBlock: log.blockNumber });
+        const fields = { jobId: jobId.toString(), mode: MODE_NAMES[Number(job.mode) as Mode], block: log.blockNumber };
+        if (outcome === "inserted") this.log.info(fields, "job seen");
+        else if (outcome === "restored") this.log.info(fields, "job requested again after a chain reorganisation, with the same terms");
+        else if (outcome === "replaced") this.log.warn(fields, "after a chain reorganisation this job id names another job: the old one is orphaned, the new one is taken up");
       } else if (event.name === "JobSettled") {
-        this.onFinal(jobId, "settled", event.args.outputHash as string);
+        this.onFinal(jobId, "settled", log.blockNumber, event.args.outputHash as string);
       } else if (event.name === "JobRefunded") {
-        this.onFinal(jobId, "expired");
+        this.onFinal(jobId, "expired", log.blockNumber);
       } else if (event.name === "NodeSlashed" && (event.args.node as string).toLowerCase() === this.options.address.toLowerCase()) {
         this.log.warn({ jobId: jobId.toString(), amount: (event.args.amount as bigint).toString() }, "this node was slashed");
       }
     }
   }
 
+  /**
+   * Undoes what blocks above `ancestor` told this node (inside the follower's transaction): see JobStore.rewind.
+   */
+  rewind(ancestor: number): void {
+    const undone = this.store.rewind(ancestor);
+    for (const job of undone.jobs) this.log.warn({ jobId: job.jobId.toString(), from: job.from, to: job.to }, "job rewound after a chain reorganisation");
+    this.log.warn({ ancestor, pendingAgain: undone.txs, staleJobs: undone.stale, rewoundJobs: undone.jobs.length }, "undid the dropped blocks: their transactions are pending again, jobs requested in them wait to be seen again");
+  }
+
   /** Advances a job as far as it can go now. Transport errors leave it where it is for the next round. */
   async advance(jobId: bigint, signal: AbortSignal): Promise<void> {
     for (let i = 0; i < 8 && !signal.aborted; i++) {
       const row = this.store.getJob(jobId);
-      if (row === undefined || !ACTIVE_STATES.includes(row.state)) return;
+      if (row === undefined || row.stale || !ACTIVE_STATES.includes(row.state)) return;
       try {
         if (!(await this.step(row, signal))) return;
       } catch (error) {
         if (signal.aborted) return;
-        if (isTransportError(error) || error instanceof RpcError) {
-          this.log.warn({ jobId: jobId.toString(), state: row.state, err: String((error as Error).message).split("\n")[0] }, "RPC failed; will retry");
-        } else {
-          this.log.error({ jobId: jobId.toString(), state: row.state, err: String((error as Error)?.message ?? error) }, "job step failed; will retry");
-        }
+        this.onStepError(row, error);
         return;
       }
     }
+  }
+
+  private onStepError(row: JobRow, error: unknown): void {
+    const fields = { jobId: row.jobId.toString(), state: row.state, err: String((error as Error)?.message ?? error).split("\n")[0] };
+    if (error instanceof JobReplacedError) this.log.info(fields, "a chain reorganisation replaced the job during this step; the new job is taken up separately");
+    else if (isTransportError(error) || error instanceof RpcError) this.log.warn(fields, "RPC failed; will retry");
+    else this.log.error({ ...fields, err: String((error as Error)?.message ?? error) }, "job step failed; will retry");
   }
 
   private step(row: JobRow, signal: AbortSignal): Promise<boolean> {
@@ -106,11 +121,12 @@ export class JobProcessor {
       const reason = await this.refusal(row);
       if (reason !== undefined) return this.skip(row, reason);
     }
-    const tx = await this.sendOrSkip(row, key, "claim", "claimSlot", [job]);
+    const data = this.iface.encodeFunctionData("claimSlot", [job]);
+    const tx = await this.sendOrSkip(row, { key, kind: "claim", call: "claimSlot", data });
     if (tx === undefined) return false;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) return this.skip(row, `claimSlot reverted in ${receipt.hash}`);
-    this.store.transition(job.id, "claimed");
+    this.transition(row, "claimed");
     this.log.info({ jobId: job.id.toString(), tx: receipt.hash }, "slot claimed");
     crashPoint("after-claim");
     return true;
@@ -133,23 +149,32 @@ export class JobProcessor {
   }
 
   private async compute(row: JobRow): Promise<boolean> {
-    const unpayable = await this.unpayable(row);
+    // A job whose result this node already signed (a submission or commitment, e.g. before a reorganisation made it
+    // pending again) is decided by that transaction's receipt, not by the job's state now.
+    const signed = this.store.txByKey(`submit:${row.jobId}`) ?? this.store.txByKey(`commit:${row.jobId}`);
+    const unpayable = signed !== undefined ? undefined : await this.unpayable(row);
     if (unpayable !== undefined) {
-      this.store.transition(row.jobId, "failed", { reason: unpayable });
+      this.transition(row, "failed", { reason: unpayable });
       this.log.warn({ jobId: row.jobId.toString(), reason: unpayable }, "not computing a job that cannot be paid");
       return false;
+    }
+    if (row.output !== undefined) {
+      // Computed before a reorganisation rewound the job: a stored commitment may already carry this output and salt.
+      this.transition(row, "computed");
+      return true;
     }
     const started = process.hrtime.bigint();
     try {
       const result = await this.computer.compute(row.job, row.input);
-      this.metrics.computeSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.store.transition(row.jobId, "computed", { output: result.output, proof: result.proof, salt: result.salt });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.computeSeconds.observe(seconds);
+      this.transition(row, "computed", { output: result.output, proof: result.proof, salt: result.salt, computeMs: seconds * 1000 });
       this.log.info({ jobId: row.jobId.toString(), outputHash: keccak256(result.output) }, "result computed");
       crashPoint("after-compute");
       return true;
     } catch (error) {
       if (error instanceof InputError || error instanceof ModelError) {
-        this.store.transition(row.jobId, "failed", { reason: error.message });
+        this.transition(row, "failed", { reason: error.message });
         this.log.error({ jobId: row.jobId.toString(), err: error.message }, "cannot compute the job");
         return false;
       }
@@ -170,9 +195,10 @@ export class JobProcessor {
   }
 
   private async submit(row: JobRow, signal: AbortSignal): Promise<boolean> {
-    const tx = await this.sendOrFail(row, `submit:${row.jobId}`, "submit", "submit", [row.job, row.output!, row.proof ?? "0x"]);
+    const data = this.iface.encodeFunctionData("submit", [row.job, row.output!, row.proof ?? "0x"]);
+    const tx = await this.sendOrFail(row, { key: `submit:${row.jobId}`, kind: "submit", call: "submit", data });
     if (tx === undefined) return false;
-    this.store.transition(row.jobId, "submitted");
+    this.transition(row, "submitted");
     return this.awaitSubmission({ ...row, state: "submitted" }, signal);
   }
 
@@ -180,23 +206,24 @@ export class JobProcessor {
     const tx = this.store.txByKey(`submit:${row.jobId}`)!;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) {
-      this.store.transition(row.jobId, "failed", { reason: `submit reverted in ${receipt.hash}` });
+      this.transition(row, "failed", { reason: `submit reverted in ${receipt.hash}` });
       return false;
     }
-    this.settle(row.jobId, keccak256(row.output!));
+    this.settle(row, keccak256(row.output!), receipt.blockNumber);
     return false;
   }
 
   private async commit(row: JobRow, signal: AbortSignal): Promise<boolean> {
     const commitment = resultCommitment(row.jobId, this.options.address, row.output!, row.salt!);
-    const tx = await this.sendOrFail(row, `commit:${row.jobId}`, "commit", "commit", [row.job, commitment]);
+    const data = this.iface.encodeFunctionData("commit", [row.job, commitment]);
+    const tx = await this.sendOrFail(row, { key: `commit:${row.jobId}`, kind: "commit", call: "commit", data });
     if (tx === undefined) return false;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) {
-      this.store.transition(row.jobId, "failed", { reason: `commit reverted in ${receipt.hash}` });
+      this.transition(row, "failed", { reason: `commit reverted in ${receipt.hash}` });
       return false;
     }
-    this.store.transition(row.jobId, "committed");
+    this.transition(row, "committed");
     this.log.info({ jobId: row.jobId.toString(), tx: receipt.hash }, "result committed");
     return true;
   }
@@ -207,14 +234,17 @@ export class JobProcessor {
       const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), { timeoutMs: this.options.rpcTimeoutMs });
       if (Number(state.status) !== JobStatus.Open || state.committed < row.job.redundancy) return false; // reveals not open yet
     }
-    const tx = await this.sendOrFail(row, key, "reveal", "reveal", [row.job, row.output!, row.salt!, row.proof ?? "0x"]);
+    const data = this.iface.encodeFunctionData("reveal", [row.job, row.output!, row.salt!, row.proof ?? "0x"]);
+    // Whichever reveal lands last settles and pays everyone, whatever the order was when it was estimated.
+    const extraGas = 60_000n * row.job.redundancy + 150_000n;
+    const tx = await this.sendOrFail(row, { key, kind: "reveal", call: "reveal", data, extraGas });
     if (tx === undefined) return false;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) {
-      this.store.transition(row.jobId, "failed", { reason: `reveal reverted in ${receipt.hash}` });
+      this.transition(row, "failed", { reason: `reveal reverted in ${receipt.hash}` });
       return false;
     }
-    this.store.transition(row.jobId, "revealed");
+    this.transition(row, "revealed");
     this.log.info({ jobId: row.jobId.toString(), tx: receipt.hash }, "result revealed");
     return true;
   }
@@ -223,40 +253,47 @@ export class JobProcessor {
     const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), { timeoutMs: this.options.rpcTimeoutMs });
     if (Number(state.status) === JobStatus.Settled) {
       const [outputHash] = await withRetry("escrow.resultOf", () => this.contracts.escrow.resultOf(row.jobId));
-      this.onFinal(row.jobId, "settled", outputHash);
+      this.onFinal(row.jobId, "settled", undefined, outputHash);
     } else if (Number(state.status) === JobStatus.Refunded) this.onFinal(row.jobId, "expired");
     return false;
   }
 
-  /** A settlement or refund seen on chain. A job this node never claimed was lost to others: skipped. */
-  private onFinal(jobId: bigint, outcome: "settled" | "expired", outputHash?: string): void {
+  /**
+   * A settlement or refund seen on chain (in `block`, when it comes from an event). A job this node never claimed
+   * was lost to others: skipped.
+   */
+  private onFinal(jobId: bigint, outcome: "settled" | "expired", block?: number, outputHash?: string): void {
     const row = this.store.getJob(jobId);
     if (row === undefined || (!ACTIVE_STATES.includes(row.state) && row.state !== "failed")) return;
     if (row.state === "seen") {
-      if (this.store.txByKey(`claim:${jobId}`) === undefined) this.skip(row, outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it");
+      if (this.store.txByKey(`claim:${jobId}`) === undefined) this.skip(row, outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it", block);
       return;
     }
-    if (outcome === "settled" && row.output !== undefined && keccak256(row.output) === outputHash) this.settle(jobId, outputHash);
-    else if (this.store.canTransition(jobId, outcome)) this.store.transition(jobId, outcome, { reason: outcome === "settled" ? "settled with another output" : "refunded" });
+    if (outcome === "settled" && row.output !== undefined && keccak256(row.output) === outputHash) this.settle(row, outputHash, block);
+    else if (this.store.canTransition(jobId, outcome)) this.transition(row, outcome, { reason: outcome === "settled" ? "settled with another output" : "refunded", finalBlock: block });
   }
 
-  private settle(jobId: bigint, outputHash: string): void {
-    const row = this.store.getJob(jobId)!;
-    if (!this.store.canTransition(jobId, "settled") || !this.store.transition(jobId, "settled")) return;
+  private settle(row: JobRow, outputHash: string, block?: number): void {
+    if (!this.store.canTransition(row.jobId, "settled") || !this.transition(row, "settled", { finalBlock: block })) return;
     this.metrics.earnings.inc(Number(row.job.feePerNode));
     this.metrics.latency.observe({ mode: MODE_NAMES[Number(row.job.mode) as Mode] ?? "?" }, (Date.now() - row.seenAt) / 1000);
-    this.log.info({ jobId: jobId.toString(), outputHash }, "job settled");
+    this.log.info({ jobId: row.jobId.toString(), outputHash }, "job settled");
   }
 
-  private skip(row: JobRow, reason: string): false {
-    if (this.store.canTransition(row.jobId, "skipped")) this.store.transition(row.jobId, "skipped", { reason });
+  private skip(row: JobRow, reason: string, block?: number): false {
+    if (this.store.canTransition(row.jobId, "skipped")) this.transition(row, "skipped", { reason, finalBlock: block });
     this.log.info({ jobId: row.jobId.toString(), reason }, "job skipped");
     return false;
   }
 
-  private async sendOrSkip(row: JobRow, key: string, kind: string, fn: string, args: unknown[]) {
+  /** A transition of the job `row` was read as; refused (JobReplacedError) if a reorganisation replaced its terms. */
+  private transition(row: JobRow, to: JobState, fields: TransitionFields = {}): boolean {
+    return this.store.transition(row.jobId, to, fields, row.job);
+  }
+
+  private async sendOrSkip(row: JobRow, call: EscrowCall) {
     try {
-      return await this.send(row, key, kind, fn, args);
+      return await this.send(row, call);
     } catch (error) {
       if (!(error instanceof ContractError)) throw error;
       this.skip(row, error.message);
@@ -264,21 +301,35 @@ export class JobProcessor {
     }
   }
 
-  private async sendOrFail(row: JobRow, key: string, kind: string, fn: string, args: unknown[]) {
+  private async sendOrFail(row: JobRow, call: EscrowCall) {
     try {
-      return await this.send(row, key, kind, fn, args);
+      return await this.send(row, call);
     } catch (error) {
       if (!(error instanceof ContractError)) throw error;
-      this.store.transition(row.jobId, "failed", { reason: error.message });
-      this.log.error({ jobId: row.jobId.toString(), err: error.message }, `${fn} would revert; giving up on the job`);
+      this.transition(row, "failed", { reason: error.message });
+      this.log.error({ jobId: row.jobId.toString(), err: error.message }, `${call.call} would revert; giving up on the job`);
       return undefined;
     }
   }
 
-  private send(row: JobRow, key: string, kind: string, fn: string, args: unknown[]) {
-    const data = this.contracts.escrow.interface.encodeFunctionData(fn as "submit", args as never);
-    // Whichever reveal lands last settles and pays everyone, whatever the order was when it was estimated.
-    const extraGas = kind === "reveal" ? 60_000n * row.job.redundancy + 150_000n : 0n;
-    return this.sender.send({ key, kind, jobId: row.jobId, to: this.options.escrow, data, context: { contract: "escrow", call: fn, jobId: row.jobId }, extraGas });
+  private send(row: JobRow, call: EscrowCall) {
+    return this.sender.send({ key: call.key, kind: call.kind, jobId: row.jobId, to: this.options.escrow, data: call.data, context: this.context(call.call, row.jobId), extraGas: call.extraGas });
   }
+
+  private context(call: string, jobId: bigint) {
+    return { contract: "escrow" as const, call, jobId };
+  }
+
+  private get iface() {
+    return this.contracts.escrow.interface;
+  }
+}
+
+/** One escrow transaction of a job: its outbox key and its calldata (typed encoding). */
+interface EscrowCall {
+  key: string;
+  kind: string;
+  call: string;
+  data: string;
+  extraGas?: bigint;
 }

@@ -190,7 +190,9 @@ export class TxSender {
       throw new TxDroppedError(`transaction ${tx.key} (nonce ${tx.nonce}) was replaced by another transaction of key ${this.address}: another instance uses this key`);
     }
     const latest = this.store.attemptsOf(tx.id).at(-1)!;
-    if (next === tx.nonce && Date.now() - latest.createdAt > this.options.stuckTxMs) await this.bump(tx, latest).catch((e: unknown) => this.log.warn({ key: tx.key, err: String(e) }, "fee bump failed"));
+    // Pending since its last signing, or since a reorganisation dropped the block that had mined it.
+    const pendingSince = Math.max(latest.createdAt, this.store.txById(tx.id)?.updatedAt ?? 0);
+    if (next === tx.nonce && Date.now() - pendingSince > this.options.stuckTxMs) await this.bump(tx, latest).catch((e: unknown) => this.log.warn({ key: tx.key, err: String(e) }, "fee bump failed"));
     else await this.broadcast(tx, latest);
     return undefined;
   }

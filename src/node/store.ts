@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Job } from "../protocol/job";
-import { StoreError } from "../sdk/errors";
+import { StoreError, VinError } from "../sdk/errors";
 
 /**
  * A job's progress on this node. Terminal states: settled, expired (refunded to its requester), skipped (never
@@ -26,6 +26,11 @@ const TRANSITIONS: Record<JobState, readonly JobState[]> = {
 export const ACTIVE_STATES: readonly JobState[] = ["seen", "claimed", "computed", "submitted", "committed", "revealed"];
 export const ALL_STATES = Object.keys(TRANSITIONS) as JobState[];
 
+/** Raised when a step acts on a job whose terms were replaced meanwhile (a reorganisation re-used its id). */
+export class JobReplacedError extends VinError {
+  override readonly name = "JobReplacedError";
+}
+
 export interface JobRow {
   jobId: bigint;
   state: JobState;
@@ -39,7 +44,16 @@ export interface JobRow {
   seenAt: number;
   settledAt?: number;
   requestBlock: number;
+  /** Requested in a block a reorganisation dropped: not acted on until its request is seen again. */
+  stale: boolean;
+  /** Block of the JobSettled/JobRefunded event that finalised the job, when an event did. */
+  finalBlock?: number;
+  /** Inference time, for the overhead figures. */
+  computeMs?: number;
 }
+
+/** What recording a `JobRequested` event did. */
+export type RequestOutcome = "inserted" | "known" | "restored" | "replaced";
 
 export type TxStatus = "pending" | "mined" | "reverted" | "dropped";
 
@@ -56,6 +70,8 @@ export interface TxRow {
   status: TxStatus;
   hash: string;
   createdAt: number;
+  /** Last change: signing, a replacement, a receipt, or a reorganisation that made it pending again. */
+  updatedAt: number;
 }
 
 export interface TxAttempt {
@@ -83,6 +99,16 @@ CREATE TABLE IF NOT EXISTS tx_attempts (
   priority_fee TEXT NOT NULL, created_at INTEGER NOT NULL);
 `;
 
+/** Schema changes after the first release, applied in order; `PRAGMA user_version` counts the applied ones. */
+const MIGRATIONS = [
+  `ALTER TABLE jobs ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN final_block INTEGER;
+   ALTER TABLE jobs ADD COLUMN compute_ms REAL;
+   CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+   CREATE TABLE orphaned_jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, state TEXT NOT NULL, job TEXT NOT NULL,
+     input TEXT NOT NULL, input_uri TEXT NOT NULL, output TEXT, reason TEXT, request_block INTEGER NOT NULL, orphaned_at INTEGER NOT NULL);`,
+];
+
 /** The node's SQLite database (WAL): jobs and their state machine, the transaction outbox, the chain cursor. */
 export class JobStore {
   private readonly db: Database.Database;
@@ -95,9 +121,20 @@ export class JobStore {
         this.db.pragma("journal_mode = WAL");
         this.db.pragma("synchronous = FULL");
         this.db.exec(SCHEMA);
+        this.migrate();
       }
     } catch (cause) {
       throw new StoreError(`cannot open the node database ${file}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  private migrate(): void {
+    const applied = this.db.pragma("user_version", { simple: true }) as number;
+    for (let version = applied; version < MIGRATIONS.length; version++) {
+      this.atomically(() => {
+        this.db.exec(MIGRATIONS[version]!);
+        this.db.pragma(`user_version = ${version + 1}`);
+      });
     }
   }
 
@@ -113,6 +150,7 @@ export class JobStore {
   atomically<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }
+
 
   getMeta(key: string): string | undefined {
     return (this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
@@ -133,13 +171,49 @@ export class JobStore {
     return result.changes === 1;
   }
 
+  /**
+   * Records a `JobRequested` event. A job already known with the same terms is left as it is (logs may be read
+   * twice), or made current again if a reorganisation had made it stale. A known job id with other terms means
+   * the chain now has another job under that id: the old row is moved to `orphaned_jobs`, its transactions are
+   * detached (their keys renamed, so the new job signs its own), and the new job is inserted.
+   */
+  recordRequest(row: { job: Job; input: string; inputUri: string; requestBlock: number }): RequestOutcome {
+    return this.atomically(() => {
+      const existing = this.getJob(row.job.id);
+      if (existing === undefined) return this.insertJob(row) ? "inserted" : "known";
+      if (sameTerms(existing.job, row.job)) {
+        if (!existing.stale) return "known";
+        this.db.prepare("UPDATE jobs SET stale = 0, request_block = ?, updated_at = ? WHERE job_id = ?").run(row.requestBlock, Date.now(), row.job.id.toString());
+        return "restored";
+      }
+      this.orphan(existing);
+      this.insertJob(row);
+      return "replaced";
+    });
+  }
+
+  private orphan(row: JobRow): void {
+    const id = row.jobId.toString();
+    const info = this.db
+      .prepare("INSERT INTO orphaned_jobs (job_id, state, job, input, input_uri, output, reason, request_block, orphaned_at) SELECT job_id, state, job, input, input_uri, output, reason, request_block, ? FROM jobs WHERE job_id = ?")
+      .run(Date.now(), id);
+    this.db.prepare("UPDATE txs SET key = key || '~orphaned-' || ?, job_id = NULL, updated_at = ? WHERE job_id = ?").run(String(info.lastInsertRowid), Date.now(), id);
+    this.db.prepare("DELETE FROM jobs WHERE job_id = ?").run(id);
+  }
+
+  /** Rows of `orphaned_jobs` for `jobId` (jobs whose id a reorganisation gave to other terms). */
+  orphanedJobs(jobId: bigint): { state: string; job: Job; reason?: string }[] {
+    const rows = this.db.prepare("SELECT * FROM orphaned_jobs WHERE job_id = ? ORDER BY id").all(jobId.toString()) as Record<string, unknown>[];
+    return rows.map((r) => ({ state: r.state as string, job: parseJob(r.job as string), reason: (r.reason as string | null) ?? undefined }));
+  }
+
   getJob(jobId: bigint): JobRow | undefined {
     const row = this.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toString()) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toJobRow(row);
   }
 
   jobsIn(states: readonly JobState[], limit = 1_000): JobRow[] {
-    const rows = this.db.prepare(`SELECT * FROM jobs WHERE state IN (${states.map(() => "?").join(",")}) ORDER BY CAST(job_id AS INTEGER) LIMIT ?`).all(...states, limit) as Record<string, unknown>[];
+    const rows = this.db.prepare(`SELECT * FROM jobs WHERE state IN (${states.map(() => "?").join(",")}) AND stale = 0 ORDER BY CAST(job_id AS INTEGER) LIMIT ?`).all(...states, limit) as Record<string, unknown>[];
     return rows.map(toJobRow);
   }
 
@@ -151,20 +225,22 @@ export class JobStore {
 
   /**
    * Moves a job along the state machine, storing `fields` with it. Throws on a transition the machine does not
-   * allow; returns false (and changes nothing) if the job is already in `to`.
+   * allow; returns false (and changes nothing) if the job is already in `to`. With `terms`, throws
+   * JobReplacedError if the job id now carries other terms (a step that started before a reorganisation).
    */
-  transition(jobId: bigint, to: JobState, fields: { output?: string; salt?: string; proof?: string; reason?: string } = {}): boolean {
+  transition(jobId: bigint, to: JobState, fields: TransitionFields = {}, terms?: Job): boolean {
     return this.atomically(() => {
       const current = this.getJob(jobId);
       if (current === undefined) throw new StoreError(`job ${jobId} is not in the database`);
+      if (terms !== undefined && !sameTerms(current.job, terms)) throw new JobReplacedError(`job ${jobId} was replaced by other terms after a chain reorganisation`);
       if (current.state === to) return false;
       if (!TRANSITIONS[current.state].includes(to)) throw new StoreError(`job ${jobId}: no transition from ${current.state} to ${to}`);
       const now = Date.now();
       this.db
         .prepare(
-          "UPDATE jobs SET state = ?, output = COALESCE(?, output), salt = COALESCE(?, salt), proof = COALESCE(?, proof), reason = COALESCE(?, reason), settled_at = CASE WHEN ? IN ('settled','expired') THEN ? ELSE settled_at END, updated_at = ? WHERE job_id = ?",
+          "UPDATE jobs SET state = ?, output = COALESCE(?, output), salt = COALESCE(?, salt), proof = COALESCE(?, proof), reason = COALESCE(?, reason), final_block = COALESCE(?, final_block), compute_ms = COALESCE(?, compute_ms), settled_at = CASE WHEN ? IN ('settled','expired') THEN ? ELSE settled_at END, updated_at = ? WHERE job_id = ?",
         )
-        .run(to, fields.output ?? null, fields.salt ?? null, fields.proof ?? null, fields.reason ?? null, to, now, now, jobId.toString());
+        .run(to, fields.output ?? null, fields.salt ?? null, fields.proof ?? null, fields.reason ?? null, fields.finalBlock ?? null, fields.computeMs ?? null, to, now, now, jobId.toString());
       return true;
     });
   }
@@ -173,6 +249,56 @@ export class JobStore {
   canTransition(jobId: bigint, to: JobState): boolean {
     const current = this.getJob(jobId);
     return current !== undefined && TRANSITIONS[current.state].includes(to);
+  }
+
+  /* REORGANISATIONS */
+
+  /**
+   * Undoes everything the blocks above `ancestor` told this node, in one transaction: receipts in those blocks
+   * are void (the transactions are pending again and their signed bytes will be re-broadcast), jobs requested in
+   * them become stale until their request is seen again, and every job whose state rested on a void receipt or
+   * event goes back to the state its remaining receipts support ({@link stateAfterRewind}). Returns what changed.
+   */
+  rewind(ancestor: number): { txs: number; stale: number; jobs: { jobId: bigint; from: JobState; to: JobState }[] } {
+    return this.atomically(() => {
+      const now = Date.now();
+      const reset = this.db
+        .prepare("UPDATE txs SET status = 'pending', block = NULL, gas_used = NULL, fee_paid = NULL, updated_at = ? WHERE block > ? AND status IN ('mined', 'reverted') RETURNING job_id")
+        .all(now, ancestor) as { job_id: string | null }[];
+      const stale = this.db.prepare("UPDATE jobs SET stale = 1, updated_at = ? WHERE request_block > ? AND stale = 0").run(now, ancestor).changes;
+      const ids = new Set(reset.flatMap((r) => (r.job_id === null ? [] : [r.job_id])));
+      for (const r of this.db.prepare("SELECT job_id FROM jobs WHERE request_block > ? OR final_block > ?").all(ancestor, ancestor) as { job_id: string }[]) ids.add(r.job_id);
+      const jobs: { jobId: bigint; from: JobState; to: JobState }[] = [];
+      for (const id of ids) {
+        const row = this.getJob(BigInt(id));
+        if (row === undefined) continue;
+        const to = stateAfterRewind(row, this.txsFor(row.jobId));
+        const final = to === "settled" || to === "expired";
+        // The reason of a state the dropped blocks decided (a skip, a failure) no longer holds.
+        this.db
+          .prepare("UPDATE jobs SET state = ?, final_block = NULL, settled_at = CASE WHEN ? THEN settled_at ELSE NULL END, reason = CASE WHEN state = ? THEN reason ELSE NULL END, updated_at = ? WHERE job_id = ?")
+          .run(to, final ? 1 : 0, to, now, id);
+        if (to !== row.state) jobs.push({ jobId: row.jobId, from: row.state, to });
+      }
+      this.db.prepare("DELETE FROM blocks WHERE number > ?").run(ancestor);
+      return { txs: reset.length, stale, jobs };
+    });
+  }
+
+  /** Remembers the hashes of processed blocks (to notice a reorganisation) and forgets those below `keepFrom`. */
+  recordBlocks(blocks: { number: number; hash: string }[], keepFrom: number): void {
+    const insert = this.db.prepare("INSERT INTO blocks (number, hash) VALUES (?, ?) ON CONFLICT(number) DO UPDATE SET hash = excluded.hash");
+    for (const b of blocks) insert.run(b.number, b.hash);
+    this.db.prepare("DELETE FROM blocks WHERE number < ?").run(keepFrom);
+  }
+
+  /** The remembered block hashes, lowest block first. */
+  blockHashes(): { number: number; hash: string }[] {
+    return this.db.prepare("SELECT number, hash FROM blocks ORDER BY number").all() as { number: number; hash: string }[];
+  }
+
+  blockHash(number: number): string | undefined {
+    return (this.db.prepare("SELECT hash FROM blocks WHERE number = ?").get(number) as { hash: string } | undefined)?.hash;
   }
 
   /* OUTBOX */
@@ -254,13 +380,53 @@ export class JobStore {
   }
 }
 
+export interface TransitionFields {
+  output?: string;
+  salt?: string;
+  proof?: string;
+  reason?: string;
+  /** Block of the event that finalised the job (void if a reorganisation drops it). */
+  finalBlock?: number;
+  computeMs?: number;
+}
+
+/**
+ * The furthest state a job's mined transactions still support, used after a reorganisation voided some of its
+ * receipts or events. A claim that is not mined (pending again) means the job is back to `seen`: the claim step
+ * finds the stored claim and waits for it instead of signing another. A job never claimed goes back to `seen`
+ * too, so a skip decided on dropped blocks (e.g. "settled by other nodes") is reconsidered.
+ */
+export function stateAfterRewind(row: JobRow, txs: readonly TxRow[]): JobState {
+  const status = (kind: string) => txs.find((t) => t.kind === kind)?.status;
+  const claim = status("claim");
+  if (claim === undefined || claim === "pending") return "seen";
+  if (claim !== "mined") return row.state;
+  const computed: JobState = row.output === undefined ? "claimed" : "computed";
+  if (row.job.redundancy === 1n) {
+    const submit = status("submit");
+    return submit === "mined" ? "settled" : submit === "reverted" ? "failed" : computed;
+  }
+  const [commit, reveal] = [status("commit"), status("reveal")];
+  if (commit === "reverted" || reveal === "reverted") return "failed";
+  return reveal === "mined" ? "revealed" : commit === "mined" ? "committed" : computed;
+}
+
+/** Whether two jobs have the same terms (the escrow's job hash would match; ABI-hashing costs a millisecond). */
+function sameTerms(a: Job, b: Job): boolean {
+  const keys = Object.keys(a) as (keyof Job)[];
+  return keys.length === Object.keys(b).length && keys.every((k) => String(a[k]).toLowerCase() === String(b[k]).toLowerCase());
+}
+
+function parseJob(text: string): Job {
+  const plain = JSON.parse(text) as Record<string, string>;
+  return Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, /^(requester|inputHash|modelOwner|verifier|callback)$/.test(k) ? v : BigInt(v)])) as unknown as Job;
+}
+
 function toJobRow(r: Record<string, unknown>): JobRow {
-  const plain = JSON.parse(r.job as string) as Record<string, string>;
-  const job = Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, /^(requester|inputHash|modelOwner|verifier|callback)$/.test(k) ? v : BigInt(v)])) as unknown as Job;
   return {
     jobId: BigInt(r.job_id as string),
     state: r.state as JobState,
-    job,
+    job: parseJob(r.job as string),
     input: r.input as string,
     inputUri: r.input_uri as string,
     output: (r.output as string | null) ?? undefined,
@@ -270,6 +436,9 @@ function toJobRow(r: Record<string, unknown>): JobRow {
     seenAt: r.seen_at as number,
     settledAt: (r.settled_at as number | null) ?? undefined,
     requestBlock: r.request_block as number,
+    stale: r.stale === 1,
+    finalBlock: (r.final_block as number | null | undefined) ?? undefined,
+    computeMs: (r.compute_ms as number | null | undefined) ?? undefined,
   };
 }
 
@@ -286,5 +455,6 @@ function toTxRow(r: Record<string, unknown>): TxRow {
     status: r.status as TxStatus,
     hash: r.hash as string,
     createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
   };
 }

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import hre from "hardhat";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { JsonRpcProvider, NonceManager, Wallet, parseEther, toUtf8Bytes, type Log } from "ethers";
@@ -17,6 +18,7 @@ import { buildPenguinClassifier, type BundledModel } from "../../src/models/peng
 import { rawCid } from "../../src/protocol/cid";
 import { rawCidVersionInput } from "../../src/devnet/end-to-end";
 import { FsContentStore } from "../../src/node/content-store";
+import { JobStore } from "../../src/node/store";
 import { DevEnclave } from "../../src/node/tee/dev-enclave";
 import { addressesFromRecord, connectContracts, type Contracts } from "../../src/sdk/contracts";
 
@@ -121,6 +123,26 @@ async function setUp(chain: LocalChain): Promise<Devnet> {
   // Empty blocks every second, so that a confirmation depth of 1 is reached without traffic.
   await provider.send("evm_setIntervalMining", [1_000]);
   return { chain, provider, deployer, requester, system, contracts, deploymentFile, contentDir, model, modelId: await contracts.registry.modelCount(), workDir };
+}
+
+/** The requester's own wallet, for transactions a test signs itself (to broadcast the same bytes again after a revert). */
+export function requesterWallet(net: Devnet): Wallet {
+  return new Wallet(HARDHAT_KEYS[1]!, net.provider);
+}
+
+/** The node's outbox and job row as a daemon left them, read from its SQLite database. */
+export function readDatabase<T>(operator: Operator, read: (db: Database.Database) => T): T {
+  const db = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The block the daemon's follower has processed up to. */
+export function cursorOf(operator: Operator): number {
+  return readDatabase(operator, (db) => Number((db.prepare("SELECT value FROM meta WHERE key = 'lastProcessedBlock'").get() as { value: string } | undefined)?.value ?? -1));
 }
 
 export interface CliResult {

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { ZeroAddress, ZeroHash } from "ethers";
 import type { Job } from "../../src/protocol/job";
-import { JobStore } from "../../src/node/store";
+import { JobStore, stateAfterRewind } from "../../src/node/store";
 
 const job = (id: bigint): Job => ({
   id, requester: ZeroAddress, modelId: 1n, version: 1n, mode: 0n, redundancy: 1n, deadline: 100n, revealDeadline: 100n, inputHash: ZeroHash,
@@ -66,6 +66,67 @@ describe("JobStore", () => {
       expect(reopened.txByKey("claim:1")).to.include({ hash: "0x02", nonce: 4, status: "pending" });
       expect(reopened.getMeta("expectedNonce")).to.equal("5");
       expect(reopened.maxNonce()).to.equal(4);
+    });
+  });
+
+  describe("reorganisations", () => {
+    it("recordRequest keeps a known job, restores a stale one with the same terms, and orphans one whose id now has other terms", () => {
+      const store = new JobStore(file());
+      expect(store.recordRequest({ job: job(1n), input: "0x01", inputUri: "", requestBlock: 5 })).to.equal("inserted");
+      store.transition(1n, "claimed");
+      store.insertTx({ key: "claim:1", kind: "claim", jobId: 1n, nonce: 0, to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt("0xc1"));
+      store.finishTx(store.txByKey("claim:1")!.id, { status: "mined", block: 6 });
+      expect(store.recordRequest({ job: job(1n), input: "0x01", inputUri: "", requestBlock: 5 })).to.equal("known");
+
+      const undone = store.rewind(4);
+      expect(undone).to.deep.include({ txs: 1, stale: 1 });
+      expect(undone.jobs).to.deep.equal([{ jobId: 1n, from: "claimed", to: "seen" }]);
+      expect(store.txByKey("claim:1")).to.include({ status: "pending" });
+      expect(store.jobsIn(["seen"])).to.deep.equal([]); // stale: not acted on
+      expect(store.recordRequest({ job: job(1n), input: "0x01", inputUri: "", requestBlock: 7 })).to.equal("restored");
+      expect(store.getJob(1n)).to.include({ state: "seen", stale: false, requestBlock: 7 });
+
+      const other = { ...job(1n), feePerNode: 9n };
+      expect(store.recordRequest({ job: other, input: "0x02", inputUri: "", requestBlock: 8 })).to.equal("replaced");
+      expect(store.getJob(1n)!.job).to.deep.equal(other);
+      expect(store.orphanedJobs(1n).map((o) => o.job)).to.deep.equal([job(1n)]);
+      expect(store.txByKey("claim:1")).to.equal(undefined);
+      expect(store.pendingTxs().map((t) => [t.key, t.jobId])).to.deep.equal([["claim:1~orphaned-1", undefined]]);
+      expect(() => store.transition(1n, "claimed", {}, job(1n))).to.throw(/replaced by other terms/);
+    });
+
+    it("rewind voids receipts and events of the dropped blocks only, and forgets their hashes", () => {
+      const store = new JobStore(file());
+      store.recordRequest({ job: job(2n), input: "0x01", inputUri: "", requestBlock: 3 });
+      store.transition(2n, "claimed");
+      store.transition(2n, "computed", { output: "0xaa" });
+      store.transition(2n, "submitted");
+      store.transition(2n, "settled", { finalBlock: 9 });
+      for (const [key, nonce, block] of [["claim:2", 0, 4], ["submit:2", 1, 9]] as const) {
+        store.insertTx({ key, kind: key.split(":")[0]!, jobId: 2n, nonce, to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt(`0x0${nonce}`));
+        store.finishTx(store.txByKey(key)!.id, { status: "mined", block });
+      }
+      store.recordBlocks([4, 8, 9].map((number) => ({ number, hash: `0x${number}` })), 0);
+      expect(store.rewind(8).jobs).to.deep.equal([{ jobId: 2n, from: "settled", to: "computed" }]);
+      expect(store.getJob(2n)).to.include({ state: "computed", output: "0xaa", stale: false, finalBlock: undefined });
+      expect(store.pendingTxs().map((t) => t.key)).to.deep.equal(["submit:2"]);
+      expect(store.blockHashes().map((b) => b.number)).to.deep.equal([4, 8]);
+    });
+  });
+
+  describe("stateAfterRewind", () => {
+    const row = (redundancy: bigint, output?: string) => ({ jobId: 1n, state: "settled" as const, job: { ...job(1n), redundancy }, input: "0x", inputUri: "", output, seenAt: 0, requestBlock: 1, stale: false });
+    const tx = (kind: string, status: "pending" | "mined" | "reverted") => ({ id: 1, key: `${kind}:1`, kind, nonce: 0, to: ZeroAddress, data: "0x", gasLimit: 1n, status, hash: "0x", createdAt: 0, updatedAt: 0 });
+
+    it("is the furthest state the job's mined transactions support", () => {
+      expect(stateAfterRewind(row(1n), [])).to.equal("seen");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "pending")])).to.equal("seen");
+      expect(stateAfterRewind(row(1n), [tx("claim", "mined")])).to.equal("claimed");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "mined"), tx("submit", "pending")])).to.equal("computed");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "mined"), tx("submit", "mined")])).to.equal("settled");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "mined"), tx("submit", "reverted")])).to.equal("failed");
+      expect(stateAfterRewind(row(2n, "0xaa"), [tx("claim", "mined"), tx("commit", "mined"), tx("reveal", "pending")])).to.equal("committed");
+      expect(stateAfterRewind(row(2n, "0xaa"), [tx("claim", "mined"), tx("commit", "mined"), tx("reveal", "mined")])).to.equal("revealed");
     });
   });
 });
