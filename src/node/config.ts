@@ -17,8 +17,16 @@ export interface NodeConfig {
   keystore: string;
   /** Database, lock file, enclave key. */
   dataDir: string;
-  /** Model files, each named by its CID string. */
+  /** Model files and inputs, each named by its CID string. */
   contentDir: string;
+  /** Optional embedded IPFS store (UnixFS blockstore directory) read after `contentDir`. */
+  ipfsDir?: string;
+  /** Optional Kubo RPC URL (e.g. http://127.0.0.1:5001) read after `contentDir`. */
+  kuboUrl?: string;
+  /** Time limit of one content fetch (an input by URI, a Kubo request). */
+  contentTimeoutMs: number;
+  /** Largest input by URI the node accepts, in bytes. */
+  maxInputBytes: number;
   modes: ModeName[];
   /** Blocks behind the head before a log is acted on. */
   confirmations: number;
@@ -38,7 +46,7 @@ export interface NodeConfig {
   stuckTxMs: number;
 }
 
-export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts" | "keystore" | "dataDir" | "contentDir" | "modes"> = {
+export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts" | "keystore" | "dataDir" | "contentDir" | "modes" | "ipfsDir" | "kuboUrl"> = {
   confirmations: 1,
   pollIntervalMs: 1_000,
   maxBlockRange: 2_000,
@@ -48,6 +56,8 @@ export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts
   claimThreshold: "0",
   minFeePerNode: "0",
   stuckTxMs: 60_000,
+  contentTimeoutMs: 30_000,
+  maxInputBytes: 1_048_576,
 };
 
 /**
@@ -83,6 +93,10 @@ export function validateConfig(raw: unknown, file: string): NodeConfig {
     if (typeof contracts![name] !== "string" || !isAddress(contracts![name])) fail(`contracts.${name}`, "must be an address");
   }
   if (!Number.isInteger(contracts!.startBlock) || (contracts!.startBlock as number) < 0) fail("contracts.startBlock", "must be a block number");
+  const optional = (k: string) => (c[k] === undefined ? undefined : str(k));
+  const kuboUrl = optional("kuboUrl");
+  if (kuboUrl !== undefined && !/^https?:\/\//.test(kuboUrl)) fail("kuboUrl", `must be an http(s) URL, got "${kuboUrl}"`);
+  const ipfsDir = optional("ipfsDir");
   const modes = c.modes;
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every((m) => m === "vanilla" || m === "tee")) fail("modes", 'must be a non-empty list of "vanilla" and "tee"');
   return {
@@ -92,6 +106,8 @@ export function validateConfig(raw: unknown, file: string): NodeConfig {
     keystore: path.resolve(base, str("keystore")),
     dataDir: path.resolve(base, str("dataDir")),
     contentDir: path.resolve(base, str("contentDir")),
+    ...(ipfsDir === undefined ? {} : { ipfsDir: path.resolve(base, ipfsDir) }),
+    ...(kuboUrl === undefined ? {} : { kuboUrl }),
     modes: modes as ModeName[],
     confirmations: int("confirmations", 0),
     pollIntervalMs: int("pollIntervalMs", 50),
@@ -102,5 +118,7 @@ export function validateConfig(raw: unknown, file: string): NodeConfig {
     claimThreshold: wei("claimThreshold"),
     minFeePerNode: wei("minFeePerNode"),
     stuckTxMs: int("stuckTxMs", 1_000),
+    contentTimeoutMs: int("contentTimeoutMs", 100),
+    maxInputBytes: int("maxInputBytes", 1),
   };
 }

@@ -4,10 +4,11 @@ import { VinError, InputError } from "../sdk/errors";
 import { sleep, withRetry } from "../sdk/retry";
 import { Computer } from "./compute";
 import { MODE_BY_NAME } from "./config";
-import { FsContentStore } from "./content-store";
+import { openNodeContent } from "./content-store";
 import { openOperator, type OperatorContext } from "./context";
 import { loadDevEnclave } from "./enclave";
 import { ChainFollower } from "./follower";
+import { InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import { NodeMetrics } from "./metrics";
 import { ModelLoader } from "./models";
@@ -55,8 +56,10 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
   if (enclave !== undefined) log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and proves nothing");
   const metrics = new NodeMetrics(store);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.gasUsed * receipt.gasPrice));
-  const computer = new Computer(new ModelLoader(contracts.registry, new FsContentStore(config.contentDir)), BigInt(config.chainId), config.contracts.escrow, address, enclave);
-  const processor = new JobProcessor(store, sender, contracts, computer, metrics, log, {
+  const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
+  const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave);
+  const inputs = new InputFetcher(content.store, { timeoutMs: config.contentTimeoutMs, maxBytes: config.maxInputBytes });
+  const processor = new JobProcessor(store, sender, contracts, computer, inputs, metrics, log, {
     address,
     escrow: config.contracts.escrow,
     modes,
@@ -104,6 +107,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
       await Promise.allSettled(loops);
       await pool.drain();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+      await content.close().catch((error: unknown) => log.warn({ err: String(error) }, "closing the content store failed"));
       ctx.close();
       log.info("stopped");
     })());

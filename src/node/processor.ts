@@ -7,6 +7,7 @@ import { withRetry } from "../sdk/retry";
 import { isTransportError } from "../sdk/revert";
 import type { Computer } from "./compute";
 import { crashPoint } from "./faults";
+import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
 import type { TxSender } from "./sender";
@@ -21,6 +22,8 @@ export interface ProcessorOptions {
   rpcTimeoutMs: number;
 }
 
+/** How long a job whose input could not be fetched waits before the next attempt (doubling, at most 60 s). */
+const INPUT_RETRY_MS = 2_000;
 
 /**
  * Drives each job through the state machine, one step per call, resumable at every step from the database:
@@ -29,11 +32,15 @@ export interface ProcessorOptions {
  * signing a new one.
  */
 export class JobProcessor {
+  /** Jobs whose input could not be fetched: when to try again, and the current delay. */
+  private readonly inputRetry = new Map<bigint, { at: number; delayMs: number }>();
+
   constructor(
     private readonly store: JobStore,
     private readonly sender: TxSender,
     private readonly contracts: Contracts,
     private readonly computer: Computer,
+    private readonly inputs: InputFetcher,
     private readonly metrics: NodeMetrics,
     private readonly log: Logger,
     private readonly options: ProcessorOptions,
@@ -75,6 +82,8 @@ export class JobProcessor {
 
   /** Advances a job as far as it can go now. Transport errors leave it where it is for the next round. */
   async advance(jobId: bigint, signal: AbortSignal): Promise<void> {
+    const retry = this.inputRetry.get(jobId);
+    if (retry !== undefined && Date.now() < retry.at) return;
     for (let i = 0; i < 8 && !signal.aborted; i++) {
       const row = this.store.getJob(jobId);
       if (row === undefined || row.stale || !ACTIVE_STATES.includes(row.state)) return;
@@ -91,7 +100,11 @@ export class JobProcessor {
   private onStepError(row: JobRow, error: unknown): void {
     const fields = { jobId: row.jobId.toString(), state: row.state, err: String((error as Error)?.message ?? error).split("\n")[0] };
     if (error instanceof JobReplacedError) this.log.info(fields, "a chain reorganisation replaced the job during this step; the new job is taken up separately");
-    else if (isTransportError(error) || error instanceof RpcError) this.log.warn(fields, "RPC failed; will retry");
+    else if (error instanceof InputUnavailableError) {
+      const delayMs = Math.min((this.inputRetry.get(row.jobId)?.delayMs ?? INPUT_RETRY_MS / 2) * 2, 60_000);
+      this.inputRetry.set(row.jobId, { at: Date.now() + delayMs, delayMs });
+      this.log.warn({ ...fields, retryInMs: delayMs }, "input not available yet; will retry");
+    } else if (isTransportError(error) || error instanceof RpcError) this.log.warn(fields, "RPC failed; will retry");
     else this.log.error({ ...fields, err: String((error as Error)?.message ?? error) }, "job step failed; will retry");
   }
 
@@ -118,7 +131,7 @@ export class JobProcessor {
     const { job } = row;
     const key = `claim:${job.id}`;
     if (this.store.txByKey(key) === undefined) {
-      const reason = await this.refusal(row);
+      const reason = await this.refusal(row, signal);
       if (reason !== undefined) return this.skip(row, reason);
     }
     const data = this.iface.encodeFunctionData("claimSlot", [job]);
@@ -133,11 +146,11 @@ export class JobProcessor {
   }
 
   /** Why this node should not take the job, or undefined. The claim's simulation catches the rest. */
-  private async refusal(row: JobRow): Promise<string | undefined> {
+  private async refusal(row: JobRow, signal: AbortSignal): Promise<string | undefined> {
     const { job } = row;
     if (job.feePerNode < this.options.minFeePerNode) return `fee ${job.feePerNode} is below minFeePerNode`;
-    if (row.input === "0x") return "inputs by URI are not supported yet";
-    if (keccak256(row.input) !== job.inputHash) return "the inline input does not match the input hash";
+    const input = await this.input(row, signal);
+    if (input.refusal !== undefined) return input.refusal;
     const info = await withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), { timeoutMs: this.options.rpcTimeoutMs });
     if (info.deprecated) return `model ${job.modelId}@${job.version} is deprecated`;
     if (Number(job.mode) === Mode.Tee) {
@@ -146,6 +159,28 @@ export class JobProcessor {
       if (enclave.operator.toLowerCase() !== this.options.address.toLowerCase() || enclave.revoked) return `enclave ${this.options.enclaveAddress} is not registered to this node: ask the attestor to register it`;
     }
     return undefined;
+  }
+
+  /**
+   * Makes sure the job's input is at hand before the node commits collateral to it: inline, or fetched from its
+   * URI and checked against the job's input hash (then stored with the job). A refusal is a reason to skip.
+   * @throws InputUnavailableError when the content cannot be fetched now.
+   */
+  private async input(row: JobRow, signal: AbortSignal): Promise<{ refusal?: string }> {
+    const { job } = row;
+    if (row.input !== "0x") return keccak256(row.input) === job.inputHash ? {} : { refusal: "the inline input does not match the input hash" };
+    if (row.inputUri === "") return { refusal: "the job has neither an inline input nor an input URI" };
+    try {
+      const input = await this.inputs.fetch(job, row.inputUri, signal);
+      this.store.setInput(job.id, input);
+      this.inputRetry.delete(job.id);
+      this.log.info({ jobId: job.id.toString(), uri: row.inputUri, bytes: (input.length - 2) / 2 }, "input fetched and matches the job's input hash");
+      return {};
+    } catch (error) {
+      if (error instanceof InputRefusedError) return { refusal: error.message };
+      if (error instanceof InputUnavailableError && BigInt(Math.floor(Date.now() / 1000)) >= job.deadline) return { refusal: `${error.message}; the deadline has passed` };
+      throw error;
+    }
   }
 
   private async compute(row: JobRow): Promise<boolean> {
@@ -281,6 +316,7 @@ export class JobProcessor {
   }
 
   private skip(row: JobRow, reason: string, block?: number): false {
+    this.inputRetry.delete(row.jobId);
     if (this.store.canTransition(row.jobId, "skipped")) this.transition(row, "skipped", { reason, finalBlock: block });
     this.log.info({ jobId: row.jobId.toString(), reason }, "job skipped");
     return false;

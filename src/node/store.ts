@@ -207,6 +207,11 @@ export class JobStore {
     return rows.map((r) => ({ state: r.state as string, job: parseJob(r.job as string), reason: (r.reason as string | null) ?? undefined }));
   }
 
+  /** Stores an input fetched by URI (already checked against the job's input hash). */
+  setInput(jobId: bigint, input: string): void {
+    this.db.prepare("UPDATE jobs SET input = ?, updated_at = ? WHERE job_id = ?").run(input, Date.now(), jobId.toString());
+  }
+
   getJob(jobId: bigint): JobRow | undefined {
     const row = this.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toString()) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toJobRow(row);

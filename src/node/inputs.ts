@@ -1,0 +1,72 @@
+import { hexlify, keccak256 } from "ethers";
+import type { Job } from "../protocol/job";
+import { VinError } from "../sdk/errors";
+import { withRetry } from "../sdk/retry";
+import { cidBytes } from "../storage";
+import { ContentNotFoundError, type ContentStore } from "./content-store";
+
+/** The job's input cannot be used, whatever happens later: an unsupported URI, or content that is not the input. */
+export class InputRefusedError extends VinError {
+  override readonly name = "InputRefusedError";
+}
+
+/** The input cannot be fetched now (not in any store yet, a store timed out): worth trying again later. */
+export class InputUnavailableError extends VinError {
+  override readonly name = "InputUnavailableError";
+}
+
+export interface InputFetcherOptions {
+  /** Time limit of one fetch attempt. */
+  timeoutMs: number;
+  /** Attempts per fetch (failures other than "not found"). Default 3. */
+  attempts?: number;
+  /** Largest input accepted. */
+  maxBytes: number;
+}
+
+/**
+ * Fetches inputs that a job gives only by URI, from the node's content stores, and checks them against the job's
+ * `inputHash` before anything is computed: the escrow binds a job to `keccak256(input)`, so content that hashes
+ * differently is not the job's input, whatever its URI says. Supported: `ipfs://<cid>`.
+ * @example const input = await new InputFetcher(content, { timeoutMs: 30_000, maxBytes: 1 << 20 }).fetch(job, "ipfs://bafkrei...");
+ */
+export class InputFetcher {
+  constructor(
+    private readonly content: ContentStore,
+    private readonly options: InputFetcherOptions,
+  ) {}
+
+  /**
+   * The input at `uri` as a hex string, once its keccak256 equals `job.inputHash`.
+   * @throws InputRefusedError (never usable) or InputUnavailableError (try again later).
+   */
+  async fetch(job: Job, uri: string, signal?: AbortSignal): Promise<string> {
+    const cid = await this.parse(uri);
+    let bytes: Uint8Array;
+    try {
+      bytes = await withRetry(`fetch ${uri}`, () => this.content.get(cid, { signal }), {
+        timeoutMs: this.options.timeoutMs,
+        attempts: this.options.attempts ?? 3,
+        signal,
+        retryable: (error) => !(error instanceof ContentNotFoundError),
+      });
+    } catch (cause) {
+      throw new InputUnavailableError(`job ${job.id}: cannot fetch its input ${uri} now: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    }
+    if (bytes.length > this.options.maxBytes) throw new InputRefusedError(`job ${job.id}: the input at ${uri} has ${bytes.length} bytes, more than this node accepts (${this.options.maxBytes})`);
+    const input = hexlify(bytes);
+    const hash = keccak256(input);
+    if (hash !== job.inputHash) throw new InputRefusedError(`job ${job.id}: the input at ${uri} hashes to ${hash}, but the job commits to ${job.inputHash}; refusing to compute on it`);
+    return input;
+  }
+
+  private async parse(uri: string): Promise<Uint8Array> {
+    const match = /^ipfs:\/\/([^/?#]+)\/?$/.exec(uri.trim());
+    if (match === null) throw new InputRefusedError(`input URI "${uri}" is not supported: this node fetches ipfs://<cid> only`);
+    try {
+      return await cidBytes(match[1]!);
+    } catch (cause) {
+      throw new InputRefusedError(`input URI "${uri}" does not name a valid CID`, { cause });
+    }
+  }
+}
