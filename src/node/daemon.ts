@@ -16,6 +16,7 @@ import { WorkerPool } from "./pool";
 import { JobProcessor } from "./processor";
 import { RewardClaimer } from "./rewards";
 import { ACTIVE_STATES } from "./store";
+import { Wakeup } from "./wakeup";
 
 export interface DaemonOptions {
   configFile: string;
@@ -55,7 +56,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
   const enclave = modes.has(Mode.Tee) ? loadDevEnclave(config.dataDir, { create: true }) : undefined;
   if (enclave !== undefined) log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and proves nothing");
   const metrics = new NodeMetrics(store);
-  sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.gasUsed * receipt.gasPrice));
+  sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
   const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave);
   const inputs = new InputFetcher(content.store, { timeoutMs: config.contentTimeoutMs, maxBytes: config.maxInputBytes });
@@ -68,6 +69,8 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     rpcTimeoutMs: config.rpcTimeoutMs,
   });
   const iface = contracts.escrow.interface;
+  // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some.
+  const work = new Wakeup();
   const follower = new ChainFollower(provider, store, log, {
     address: config.contracts.escrow,
     topics: ["JobRequested", "JobSettled", "JobRefunded", "NodeSlashed"].map((name) => iface.getEvent(name as "JobSettled").topicHash),
@@ -77,7 +80,11 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     pollIntervalMs: config.pollIntervalMs,
     rpcTimeoutMs: config.rpcTimeoutMs,
     apply: (logs) => processor.apply(logs),
-    rewind: (ancestor) => processor.rewind(ancestor),
+    rewind: (ancestor) => {
+      processor.rewind(ancestor);
+      work.notify();
+    },
+    onApplied: () => work.notify(),
     onError: () => metrics.rpcErrors.inc(),
   });
   const rewards = new RewardClaimer(store, sender, contracts, log, { address, threshold: BigInt(config.claimThreshold), rpcTimeoutMs: config.rpcTimeoutMs });
@@ -93,7 +100,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     follower.run(signal),
     loop(signal, config.pollIntervalMs, async () => {
       for (const row of store.jobsIn(ACTIVE_STATES)) pool.submit(row.jobId.toString(), () => processor.advance(row.jobId, signal));
-    }, log, "scheduler"),
+    }, log, "scheduler", work),
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => rewards.check(signal), log, "reward claimer"),
   ];
@@ -130,7 +137,7 @@ async function checkRegistration(ctx: OperatorContext, modes: ReadonlySet<number
   }
 }
 
-async function loop(signal: AbortSignal, intervalMs: number, body: () => Promise<void>, log: Logger, name: string): Promise<void> {
+async function loop(signal: AbortSignal, intervalMs: number, body: () => Promise<void>, log: Logger, name: string, wake?: Wakeup): Promise<void> {
   while (!signal.aborted) {
     try {
       await body();
@@ -138,6 +145,6 @@ async function loop(signal: AbortSignal, intervalMs: number, body: () => Promise
       if (signal.aborted) break;
       log.warn({ err: error instanceof VinError ? error.message : String((error as Error)?.message ?? error).split("\n")[0] }, `${name}: step failed; retrying`);
     }
-    await sleep(intervalMs, signal).catch(() => undefined);
+    await (wake === undefined ? sleep(intervalMs, signal).catch(() => undefined) : wake.wait(intervalMs, signal));
   }
 }

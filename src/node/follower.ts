@@ -18,6 +18,8 @@ export interface FollowerOptions {
   apply: (logs: Log[]) => void;
   /** Undoes what the blocks above `ancestor` told the node; runs inside the transaction that rewinds the cursor. */
   rewind: (ancestor: number) => void;
+  /** Called after a batch of logs is committed (to wake whoever acts on them). */
+  onApplied?: (logs: Log[]) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -81,6 +83,7 @@ export class ChainFollower {
       this.store.recordBlocks([...hashes].map(([number, hash]) => ({ number, hash })), to - (this.options.reorgWindow ?? 256));
       this.store.setMeta(CURSOR, String(to));
     });
+    if (logs.length > 0) this.options.onApplied?.(logs);
     this.log.debug({ from, to, logs: logs.length }, "processed blocks");
     return to === safe;
   }

@@ -10,7 +10,7 @@ import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
-import type { TxSender } from "./sender";
+import type { Quote, TxSender } from "./sender";
 import { ACTIVE_STATES, JobReplacedError, type JobRow, type JobState, type JobStore, type TransitionFields } from "./store";
 
 export interface ProcessorOptions {
@@ -24,6 +24,12 @@ export interface ProcessorOptions {
 
 /** How long a job whose input could not be fetched waits before the next attempt (doubling, at most 60 s). */
 const INPUT_RETRY_MS = 2_000;
+/**
+ * How long a model version's deprecation flag and this node's enclave registration are reused. Both only decide
+ * whether to take a new job (the verifier checks the enclave again at submission); re-reading them for every job
+ * doubled the calls made before a claim.
+ */
+const CHECK_CACHE_MS = 10_000;
 
 /**
  * Drives each job through the state machine, one step per call, resumable at every step from the database:
@@ -34,6 +40,8 @@ const INPUT_RETRY_MS = 2_000;
 export class JobProcessor {
   /** Jobs whose input could not be fetched: when to try again, and the current delay. */
   private readonly inputRetry = new Map<bigint, { at: number; delayMs: number }>();
+  /** Chain reads that only decide whether to take a job, made at most `CHECK_CACHE_MS` ago. */
+  private readonly checks = new Map<string, { at: number; value: Promise<unknown> }>();
 
   constructor(
     private readonly store: JobStore,
@@ -84,11 +92,15 @@ export class JobProcessor {
   async advance(jobId: bigint, signal: AbortSignal): Promise<void> {
     const retry = this.inputRetry.get(jobId);
     if (retry !== undefined && Date.now() < retry.at) return;
+    // A claim that just succeeded shows the job open and before its deadline: no need to ask the chain again before
+    // computing (the submission's simulation still catches a deadline passed since).
+    let claimedNow = false;
     for (let i = 0; i < 8 && !signal.aborted; i++) {
       const row = this.store.getJob(jobId);
       if (row === undefined || row.stale || !ACTIVE_STATES.includes(row.state)) return;
       try {
-        if (!(await this.step(row, signal))) return;
+        if (!(await this.step(row, signal, claimedNow))) return;
+        claimedNow = row.state === "seen";
       } catch (error) {
         if (signal.aborted) return;
         this.onStepError(row, error);
@@ -108,12 +120,12 @@ export class JobProcessor {
     else this.log.error({ ...fields, err: String((error as Error)?.message ?? error) }, "job step failed; will retry");
   }
 
-  private step(row: JobRow, signal: AbortSignal): Promise<boolean> {
+  private step(row: JobRow, signal: AbortSignal, claimedNow: boolean): Promise<boolean> {
     switch (row.state) {
       case "seen":
         return this.claim(row, signal);
       case "claimed":
-        return this.compute(row);
+        return this.compute(row, claimedNow);
       case "computed":
         return row.job.redundancy === 1n ? this.submit(row, signal) : this.commit(row, signal);
       case "submitted":
@@ -130,12 +142,17 @@ export class JobProcessor {
   private async claim(row: JobRow, signal: AbortSignal): Promise<boolean> {
     const { job } = row;
     const key = `claim:${job.id}`;
+    let quote: Promise<Quote> | undefined;
+    const data = this.iface.encodeFunctionData("claimSlot", [job]);
     if (this.store.txByKey(key) === undefined) {
+      // With the input at hand, the claim's simulation and fees are read while the node decides whether it wants the
+      // job (one round trip); an input still to fetch may take long enough for them to go stale.
+      quote = row.input === "0x" ? undefined : this.sender.quote({ to: this.options.escrow, data, context: this.context("claimSlot", job.id) });
+      quote?.catch(() => undefined);
       const reason = await this.refusal(row, signal);
       if (reason !== undefined) return this.skip(row, reason);
     }
-    const data = this.iface.encodeFunctionData("claimSlot", [job]);
-    const tx = await this.sendOrSkip(row, { key, kind: "claim", call: "claimSlot", data });
+    const tx = await this.sendOrSkip(row, { key, kind: "claim", call: "claimSlot", data, quote });
     if (tx === undefined) return false;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) return this.skip(row, `claimSlot reverted in ${receipt.hash}`);
@@ -149,16 +166,32 @@ export class JobProcessor {
   private async refusal(row: JobRow, signal: AbortSignal): Promise<string | undefined> {
     const { job } = row;
     if (job.feePerNode < this.options.minFeePerNode) return `fee ${job.feePerNode} is below minFeePerNode`;
-    const input = await this.input(row, signal);
+    const retry = { timeoutMs: this.options.rpcTimeoutMs };
+    const enclaveAddress = this.options.enclaveAddress;
+    const [input, deprecated, enclave] = await Promise.all([
+      this.input(row, signal),
+      this.cached(`version:${job.modelId}@${job.version}`, () => withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), retry).then((info) => info.deprecated)),
+      Number(job.mode) === Mode.Tee && enclaveAddress !== undefined
+        ? this.cached("enclave", () => withRetry("teeVerifier.enclaveOf", () => this.contracts.teeVerifier.enclaveOf(enclaveAddress), retry).then((e) => e.operator.toLowerCase() === this.options.address.toLowerCase() && !e.revoked))
+        : undefined,
+    ]);
     if (input.refusal !== undefined) return input.refusal;
-    const info = await withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), { timeoutMs: this.options.rpcTimeoutMs });
-    if (info.deprecated) return `model ${job.modelId}@${job.version} is deprecated`;
+    if (deprecated) return `model ${job.modelId}@${job.version} is deprecated`;
     if (Number(job.mode) === Mode.Tee) {
-      if (this.options.enclaveAddress === undefined) return "no development enclave";
-      const enclave = await withRetry("teeVerifier.enclaveOf", () => this.contracts.teeVerifier.enclaveOf(this.options.enclaveAddress!), { timeoutMs: this.options.rpcTimeoutMs });
-      if (enclave.operator.toLowerCase() !== this.options.address.toLowerCase() || enclave.revoked) return `enclave ${this.options.enclaveAddress} is not registered to this node: ask the attestor to register it`;
+      if (enclave === undefined) return "no development enclave";
+      if (!enclave) return `enclave ${enclaveAddress} is not registered to this node: ask the attestor to register it`;
     }
     return undefined;
+  }
+
+  /** `read()`, or its result from at most `CHECK_CACHE_MS` ago (a failed read is not kept). */
+  private cached<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const hit = this.checks.get(key);
+    if (hit !== undefined && Date.now() - hit.at <= CHECK_CACHE_MS) return hit.value as Promise<T>;
+    const value = read();
+    this.checks.set(key, { at: Date.now(), value });
+    value.catch(() => this.checks.delete(key));
+    return value;
   }
 
   /**
@@ -183,11 +216,11 @@ export class JobProcessor {
     }
   }
 
-  private async compute(row: JobRow): Promise<boolean> {
+  private async compute(row: JobRow, claimedNow: boolean): Promise<boolean> {
     // A job whose result this node already signed (a submission or commitment, e.g. before a reorganisation made it
     // pending again) is decided by that transaction's receipt, not by the job's state now.
     const signed = this.store.txByKey(`submit:${row.jobId}`) ?? this.store.txByKey(`commit:${row.jobId}`);
-    const unpayable = signed !== undefined ? undefined : await this.unpayable(row);
+    const unpayable = claimedNow || signed !== undefined ? undefined : await this.unpayable(row);
     if (unpayable !== undefined) {
       this.transition(row, "failed", { reason: unpayable });
       this.log.warn({ jobId: row.jobId.toString(), reason: unpayable }, "not computing a job that cannot be paid");
@@ -349,7 +382,7 @@ export class JobProcessor {
   }
 
   private send(row: JobRow, call: EscrowCall) {
-    return this.sender.send({ key: call.key, kind: call.kind, jobId: row.jobId, to: this.options.escrow, data: call.data, context: this.context(call.call, row.jobId), extraGas: call.extraGas });
+    return this.sender.send({ key: call.key, kind: call.kind, jobId: row.jobId, to: this.options.escrow, data: call.data, context: this.context(call.call, row.jobId), extraGas: call.extraGas, quote: call.quote });
   }
 
   private context(call: string, jobId: bigint) {
@@ -361,11 +394,12 @@ export class JobProcessor {
   }
 }
 
-/** One escrow transaction of a job: its outbox key and its calldata (typed encoding). */
+/** One escrow transaction of a job: its outbox key, its calldata (typed encoding) and, optionally, a quote already asked. */
 interface EscrowCall {
   key: string;
   kind: string;
   call: string;
   data: string;
   extraGas?: bigint;
+  quote?: Promise<Quote>;
 }

@@ -72,6 +72,10 @@ export interface TxRow {
   createdAt: number;
   /** Last change: signing, a replacement, a receipt, or a reorganisation that made it pending again. */
   updatedAt: number;
+  /** From the receipt, once mined. */
+  block?: number;
+  gasUsed?: bigint;
+  feePaid?: bigint;
 }
 
 export interface TxAttempt {
@@ -119,7 +123,10 @@ export class JobStore {
       this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       if (!options.readonly) {
         this.db.pragma("journal_mode = WAL");
-        this.db.pragma("synchronous = FULL");
+        // WAL + NORMAL: a commit survives a crash of the process, and a power cut may lose the last commits, which
+        // only re-reads blocks or repeats a step. What must survive a power cut (a signed transaction before it is
+        // broadcast) is written with `durably`.
+        this.db.pragma("synchronous = NORMAL");
         this.db.exec(SCHEMA);
         this.migrate();
       }
@@ -151,6 +158,16 @@ export class JobStore {
     return this.db.transaction(fn)();
   }
 
+  /** Runs `fn` in one transaction that is on disk (fsync) when this returns, with everything committed before it. */
+  durably<T>(fn: () => T): T {
+    if (this.db.inTransaction) throw new StoreError("durably() cannot run inside another transaction");
+    this.db.pragma("synchronous = FULL");
+    try {
+      return this.atomically(fn);
+    } finally {
+      this.db.pragma("synchronous = NORMAL");
+    }
+  }
 
   getMeta(key: string): string | undefined {
     return (this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
@@ -461,5 +478,8 @@ function toTxRow(r: Record<string, unknown>): TxRow {
     hash: r.hash as string,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
+    block: (r.block as number | null) ?? undefined,
+    gasUsed: r.gas_used === null ? undefined : BigInt(r.gas_used as string),
+    feePaid: r.fee_paid === null ? undefined : BigInt(r.fee_paid as string),
   };
 }
