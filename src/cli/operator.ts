@@ -7,7 +7,7 @@ import { addressesFromRecord } from "../sdk/contracts";
 import { ConfigError, InputError } from "../sdk/errors";
 import { createProvider, checkEndpoint } from "../sdk/provider";
 import { withRetry } from "../sdk/retry";
-import { CONFIG_DEFAULTS, loadConfig, MODE_BY_NAME, type ModeName, type NodeConfig } from "../node/config";
+import { CONFIG_DEFAULTS, isModeName, loadConfig, MODE_BY_NAME, type ModeName, type NodeConfig } from "../node/config";
 import { openOperator, type OperatorContext } from "../node/context";
 import { startDaemon } from "../node/daemon";
 import { loadDevEnclave } from "../node/enclave";
@@ -24,7 +24,7 @@ export interface GlobalOptions {
 
 export function parseModes(list: string): ModeName[] {
   const modes = list.split(",").map((m) => m.trim().toLowerCase());
-  for (const m of modes) if (m !== "vanilla" && m !== "tee") throw new InputError(`unknown mode "${m}": use vanilla, tee or both (--modes vanilla,tee)`);
+  for (const m of modes) if (!isModeName(m)) throw new InputError(`unknown mode "${m}": use vanilla, tee, zk or a list (--modes vanilla,tee,zk)`);
   return [...new Set(modes)] as ModeName[];
 }
 

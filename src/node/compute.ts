@@ -7,10 +7,13 @@ import { InputError, ModelError } from "../sdk/errors";
 import { decodeInput } from "../sdk/jobs";
 import type { ModelLoader } from "./models";
 import type { DevEnclave } from "./tee/dev-enclave";
+import { answerZkJob, type ZkAnswer, type ZkCircuit, type ZkCircuitLoader } from "./zk";
+import { openZkJobInput } from "../zkml/job";
+import { ZkmlError } from "../zkml/errors";
 
 export interface ComputeResult {
   output: string;
-  /** The verifier's proof: the enclave signature for TEE, empty for vanilla. */
+  /** The verifier's proof: the enclave signature for TEE, `abi.encode(packedOutput, Groth16 proof)` for ZK, empty for vanilla. */
   proof: string;
   /** The commit-reveal salt for k > 1. */
   salt?: string;
@@ -24,14 +27,52 @@ export class Computer {
     private readonly escrow: string,
     private readonly node: string,
     private readonly enclave: DevEnclave | undefined,
+    private readonly zk?: ZkCircuitLoader,
   ) {}
 
+  /**
+   * Why `input` can never be computed for `job`, or undefined. Vanilla and TEE jobs commit to `keccak256(input)`;
+   * a ZK job commits to the Poseidon hash of the quantized input and its salt, which only the circuit's model can
+   * recompute, so the circuit is loaded (and cached) here: a node refuses before claiming, not after.
+   */
+  async refusal(job: Job, input: string): Promise<string | undefined> {
+    if (Number(job.mode) !== Mode.Zk) return keccak256(input) === job.inputHash ? undefined : "the input does not match the job's input hash";
+    if (this.zk === undefined) return 'ZK mode is not served by this node (serve "zk" in the config)';
+    let circuit: ZkCircuit;
+    try {
+      circuit = await this.zk.load(job.modelId, job.version);
+    } catch (error) {
+      if (error instanceof ModelError) return error.message;
+      throw error;
+    }
+    try {
+      openZkJobInput(circuit.model, input, job.inputHash);
+      return undefined;
+    } catch (error) {
+      if (error instanceof ZkmlError) return `the input cannot be proved for this job: ${error.message}`;
+      throw error;
+    }
+  }
+
   async compute(job: Job, input: string): Promise<ComputeResult> {
+    const salt = job.redundancy > 1n ? hexlify(randomBytes(32)) : undefined;
+    if (Number(job.mode) === Mode.Zk) {
+      if (this.zk === undefined) throw new ModelError(`job ${job.id}: ZK mode is not served by this node (serve "zk" in the config)`);
+      const circuit = await this.zk.load(job.modelId, job.version);
+      let answer: ZkAnswer;
+      try {
+        answer = await answerZkJob(circuit, job, input);
+      } catch (cause) {
+        // An input that does not open the commitment, or lies outside the circuit's range, can never be proved.
+        if (cause instanceof ZkmlError) throw new InputError(`job ${job.id}: ${cause.message}`, { cause });
+        throw cause;
+      }
+      return { output: answer.output, proof: answer.proof, salt };
+    }
     if (keccak256(input) !== job.inputHash) throw new InputError(`job ${job.id}: the inline input does not hash to the job's inputHash`);
     const features = decodeInput(input);
     const model = await this.models.load(job.modelId, job.version);
     const output = hexlify(encodeClassification(await model.run(features)));
-    const salt = job.redundancy > 1n ? hexlify(randomBytes(32)) : undefined;
     return { output, proof: await this.prove(job, output), salt };
   }
 

@@ -5,8 +5,13 @@ import type { Addresses } from "../sdk/contracts";
 import { ConfigError } from "../sdk/errors";
 import { Mode } from "../protocol/modes";
 
-export type ModeName = "vanilla" | "tee";
-export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee };
+export type ModeName = "vanilla" | "tee" | "zk";
+export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee, zk: Mode.Zk };
+
+/** Whether `name` is a mode a node can serve. */
+export function isModeName(name: unknown): name is ModeName {
+  return typeof name === "string" && Object.hasOwn(MODE_BY_NAME, name);
+}
 
 /** The operator node's configuration file (`vin init` writes it). Relative paths are relative to the file. */
 export interface NodeConfig {
@@ -98,7 +103,7 @@ export function validateConfig(raw: unknown, file: string): NodeConfig {
   if (kuboUrl !== undefined && !/^https?:\/\//.test(kuboUrl)) fail("kuboUrl", `must be an http(s) URL, got "${kuboUrl}"`);
   const ipfsDir = optional("ipfsDir");
   const modes = c.modes;
-  if (!Array.isArray(modes) || modes.length === 0 || !modes.every((m) => m === "vanilla" || m === "tee")) fail("modes", 'must be a non-empty list of "vanilla" and "tee"');
+  if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName)) fail("modes", 'must be a non-empty list of "vanilla", "tee" and "zk"');
   return {
     rpcUrl,
     chainId: int("chainId", 1),

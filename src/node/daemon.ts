@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { Mode } from "../protocol/modes";
+import { Mode, MODE_NAMES } from "../protocol/modes";
 import { VinError, InputError } from "../sdk/errors";
 import { sleep, withRetry } from "../sdk/retry";
 import { Computer } from "./compute";
@@ -17,6 +17,7 @@ import { JobProcessor } from "./processor";
 import { RewardClaimer } from "./rewards";
 import { ACTIVE_STATES } from "./store";
 import { Wakeup } from "./wakeup";
+import { ZkCircuitLoader } from "./zk";
 
 export interface DaemonOptions {
   configFile: string;
@@ -58,7 +59,8 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
   const metrics = new NodeMetrics(store);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
-  const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave);
+  const zk = modes.has(Mode.Zk) ? new ZkCircuitLoader(contracts.registry, content.store) : undefined;
+  const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave, zk);
   const inputs = new InputFetcher(content.store, { timeoutMs: config.contentTimeoutMs, maxBytes: config.maxInputBytes });
   const processor = new JobProcessor(store, sender, contracts, computer, inputs, metrics, log, {
     address,
@@ -132,7 +134,7 @@ async function checkRegistration(ctx: OperatorContext, modes: ReadonlySet<number
   }
   for (const mode of modes) {
     if ((Number(operator.capabilities) & (1 << mode)) === 0) {
-      throw new InputError(`operator ${address} is not registered for mode ${mode === Mode.Tee ? "tee" : "vanilla"}: run \`vin register --modes ${[...modes].map((m) => (m === Mode.Tee ? "tee" : "vanilla")).join(",")}\``);
+      throw new InputError(`operator ${address} is not registered for mode ${MODE_NAMES[mode as Mode]}: run \`vin register --modes ${[...modes].map((m) => MODE_NAMES[m as Mode]).join(",")}\``);
     }
   }
 }

@@ -9,6 +9,7 @@ import path from "node:path";
 import { parseEther, type Signer } from "ethers";
 import { stopProcess } from "../devnet/chain";
 import { rawCid } from "../protocol/cid";
+import { cidBytes, computeCid } from "../storage";
 import type { Contracts } from "../sdk/contracts";
 import { VinError } from "../sdk/errors";
 import { main as vin } from "../cli/main";
@@ -30,7 +31,10 @@ export interface LaunchOperatorsParams {
   funder: Signer;
   /** Holds the TeeVerifier attestor role; registers each TEE node's development enclave. */
   attestor: Signer;
-  /** Files every node must be able to fetch by CID (the model's ONNX and card). */
+  /**
+   * Files every node must be able to fetch by CID (the model's ONNX and card, a circuit's files): stored under their
+   * raw CID and under the UnixFS CID `ipfs add` gives them (larger than one block, that is a dag-pb CID).
+   */
   files: Uint8Array[];
   workDir: string;
   specs: OperatorSpec[];
@@ -56,7 +60,10 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
   writeFileSync(passwordFile, `dev-${Date.now()}\n`, { mode: 0o600 });
   const contentDir = path.join(params.workDir, "content");
   const content = new FsContentStore(contentDir);
-  for (const file of params.files) content.put(rawCid(file), file);
+  for (const file of params.files) {
+    content.put(rawCid(file), file);
+    content.put(await cidBytes(await computeCid(file)), file);
+  }
   const operators: LaunchedOperator[] = [];
   for (const spec of params.specs) {
     const config = path.join(params.workDir, `${spec.name}.json`);

@@ -1,5 +1,6 @@
 import { hexlify, keccak256 } from "ethers";
 import type { Job } from "../protocol/job";
+import { Mode } from "../protocol/modes";
 import { VinError } from "../sdk/errors";
 import { withRetry } from "../sdk/retry";
 import { cidBytes } from "../storage";
@@ -37,7 +38,8 @@ export class InputFetcher {
   ) {}
 
   /**
-   * The input at `uri` as a hex string, once its keccak256 equals `job.inputHash`.
+   * The input at `uri` as a hex string, once its keccak256 equals `job.inputHash` (for a ZK job, whose hash is a
+   * Poseidon commitment, the caller checks it: see `Computer.refusal`).
    * @throws InputRefusedError (never usable) or InputUnavailableError (try again later).
    */
   async fetch(job: Job, uri: string, signal?: AbortSignal): Promise<string> {
@@ -55,6 +57,8 @@ export class InputFetcher {
     }
     if (bytes.length > this.options.maxBytes) throw new InputRefusedError(`job ${job.id}: the input at ${uri} has ${bytes.length} bytes, more than this node accepts (${this.options.maxBytes})`);
     const input = hexlify(bytes);
+    // A ZK job commits to a Poseidon hash that only its circuit's model recomputes: the caller checks it.
+    if (Number(job.mode) === Mode.Zk) return input;
     const hash = keccak256(input);
     if (hash !== job.inputHash) throw new InputRefusedError(`job ${job.id}: the input at ${uri} hashes to ${hash}, but the job commits to ${job.inputHash}; refusing to compute on it`);
     return input;

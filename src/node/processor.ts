@@ -201,13 +201,18 @@ export class JobProcessor {
    */
   private async input(row: JobRow, signal: AbortSignal): Promise<{ refusal?: string }> {
     const { job } = row;
-    if (row.input !== "0x") return keccak256(row.input) === job.inputHash ? {} : { refusal: "the inline input does not match the input hash" };
+    if (row.input !== "0x") {
+      const refusal = await this.computer.refusal(job, row.input);
+      return refusal === undefined ? {} : { refusal: `the inline input: ${refusal}` };
+    }
     if (row.inputUri === "") return { refusal: "the job has neither an inline input nor an input URI" };
     try {
       const input = await this.inputs.fetch(job, row.inputUri, signal);
+      const refusal = await this.computer.refusal(job, input);
+      if (refusal !== undefined) return { refusal: `the input at ${row.inputUri}: ${refusal}` };
       this.store.setInput(job.id, input);
       this.inputRetry.delete(job.id);
-      this.log.info({ jobId: job.id.toString(), uri: row.inputUri, bytes: (input.length - 2) / 2 }, "input fetched and matches the job's input hash");
+      this.log.info({ jobId: job.id.toString(), uri: row.inputUri, bytes: (input.length - 2) / 2 }, "input fetched and matches the job's input commitment");
       return {};
     } catch (error) {
       if (error instanceof InputRefusedError) return { refusal: error.message };

@@ -1,0 +1,97 @@
+import { expect } from "chai";
+import { ZeroAddress, toUtf8Bytes } from "ethers";
+import { buildPenguinClassifier } from "../../src/models/penguins";
+import { clampToRange } from "../../src/models";
+import { rawCid, sha256Hex } from "../../src/protocol/cid";
+import { Mode } from "../../src/protocol/modes";
+import { FsContentStore } from "../../src/node/content-store";
+import { addressesFromRecord, connectContracts } from "../../src/sdk/contracts";
+import { toJobId, toModelId } from "../../src/sdk/jobs";
+import { requestInference } from "../../src/sdk/requestInference";
+import { verifyResult } from "../../src/sdk/verifyResult";
+import { waitForResult } from "../../src/sdk/waitForResult";
+import { decodeZkOutput } from "../../src/zkml/claim";
+import { deployZkModel, type ZkDeployment } from "../../src/zkml/deploy";
+import { encodeZkJobInput, zkJobRequest } from "../../src/zkml/job";
+import { evaluateQuantized } from "../../src/zkml/reference";
+import { quantizeInput } from "../../src/zkml/quantize";
+import { releaseSnarkjs } from "../../src/zkml/prover";
+import { ZK_POWER } from "../zkml/fixtures";
+import { createOperator, DaemonProcess, eventually, readDatabase, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
+
+/**
+ * A ZK-mode operator daemon against a real hardhat node: the penguin classifier published with its circuit, a dApp
+ * request committed with Poseidon as the circuit does, and the daemon loading the circuit by CID, proving and
+ * settling — and refusing, before it claims, a job whose input does not open its commitment.
+ */
+describe("operator node: ZK mode (against a real hardhat node)", () => {
+  const model = buildPenguinClassifier();
+  let net: Devnet;
+  let deployment: ZkDeployment;
+  let modelId: bigint;
+  let operator: Operator;
+  let daemon: DaemonProcess;
+
+  const jobRow = (jobId: bigint) => readDatabase(operator, (db) => db.prepare("SELECT state, reason FROM jobs WHERE job_id = ?").get(jobId.toString()) as { state: string; reason: string | null } | undefined);
+
+  before(async () => {
+    net = await startDevnet();
+    deployment = await deployZkModel(net.deployer, { onnx: model.onnx, inputRange: model.inputRange, minPower: ZK_POWER });
+    const files = [{ path: "model.onnx", bytes: model.onnx }, ...deployment.files];
+    const card = toUtf8Bytes(model.card);
+    const content = new FsContentStore(net.contentDir);
+    for (const f of [...files.map((f) => f.bytes), card]) content.put(rawCid(f), f);
+    const registry = net.contracts.registry.connect(net.requester);
+    await (
+      await registry.createModelAndPublish(TOKEN, {
+        cardHash: sha256Hex(card),
+        cardCid: rawCid(card),
+        files: files.map((f) => ({ path: f.path, cid: rawCid(f.bytes), sha256: sha256Hex(f.bytes) })),
+        modes: [{ mode: Mode.Zk, verifier: deployment.verifier, bindings: [deployment.vkHash] }],
+      })
+    ).wait();
+    modelId = await net.contracts.registry.modelCount();
+    await (await net.contracts.token.connect(net.requester).approve(await net.contracts.escrow.getAddress(), 1_000n * TOKEN)).wait();
+    operator = await createOperator(net, "zk", { modes: "zk", patch: { confirmations: 0 } });
+    daemon = new DaemonProcess(operator);
+    await daemon.waitForLog(/operator node started/);
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    await net?.chain.stop();
+    await releaseSnarkjs();
+  });
+
+  it("proves and settles a ZK job requested through the SDK; the output is the circuit's answer and re-verifies off-chain", async () => {
+    const x = clampToRange(model.test.x[3]!, model.inputRange);
+    const requested = await requestInference({ contracts: connectContracts(addressesFromRecord(net.system.record), net.requester), signer: net.requester, modelId: toModelId(modelId), mode: Mode.Zk, input: x, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, zk: { model: deployment.zk.model } });
+    const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(requested.job.id), pollIntervalMs: 200, timeoutMs: 300_000 });
+    expect(result.status, daemon.output.slice(-2_000)).to.equal("settled");
+    const reference = evaluateQuantized(deployment.zk.model, quantizeInput(deployment.zk.model, x));
+    expect(decodeZkOutput(deployment.zk.model, result.status === "settled" ? result.output : "0x").classIndex).to.equal(reference.argmax);
+    await daemon.waitForLog(new RegExp(`"jobId":"${requested.job.id}".*"msg":"job settled"`));
+    expect(jobRow(requested.job.id)?.state).to.equal("settled");
+    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(requested.job.id), fromBlock: requested.blockNumber });
+    expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
+  });
+
+  it("refuses, without claiming, a ZK job whose input does not open its commitment (another salt)", async () => {
+    const x = clampToRange(model.test.x[5]!, model.inputRange);
+    const committed = zkJobRequest(deployment.zk.model, x, 7n);
+    const latest = await net.provider.getBlock("latest");
+    const escrow = net.contracts.escrow.connect(net.requester);
+    const receipt = await (
+      await escrow.request({ modelId, version: 1, mode: Mode.Zk, redundancy: 1, deadline: BigInt(latest!.timestamp + 3_600), feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, maxTotal: 100n * TOKEN, callback: ZeroAddress, callbackGasLimit: 0, inputCommitment: committed.inputCommitment, input: encodeZkJobInput({ x, salt: 8n }), inputUri: "" })
+    ).wait();
+    const jobId = escrow.interface.parseLog(receipt!.logs.find((l) => l.address === receipt!.to)!)!.args.jobId as bigint;
+    const row = await eventually(`a decision on job ${jobId}`, async () => {
+      const r = jobRow(jobId);
+      return r !== undefined && r.state !== "seen" ? r : undefined;
+    }, daemon);
+    expect(row.state).to.equal("skipped");
+    expect(row.reason).to.match(/the inline input: the input cannot be proved for this job: .*not to the job's inputHash/);
+    const claims = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.SlotClaimed(jobId), net.system.record.startBlock);
+    expect(claims).to.deep.equal([]);
+  });
+});
