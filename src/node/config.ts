@@ -49,7 +49,14 @@ export interface NodeConfig {
   minFeePerNode: string;
   /** A transaction without a receipt after this long is re-sent with higher fees. */
   stuckTxMs: number;
+  /** Most ZK jobs (k = 1, one model version) settled by one `submitBatch`; 1 submits each job on its own. At most 64. */
+  zkBatchMax: number;
+  /** How long a computed ZK job waits for others to batch with. */
+  zkBatchWindowMs: number;
 }
+
+/** The escrow's `MAX_BATCH`: jobs per `submitBatch`. */
+export const MAX_ZK_BATCH = 64;
 
 export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts" | "keystore" | "dataDir" | "contentDir" | "modes" | "ipfsDir" | "kuboUrl"> = {
   confirmations: 1,
@@ -63,6 +70,8 @@ export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts
   stuckTxMs: 60_000,
   contentTimeoutMs: 30_000,
   maxInputBytes: 1_048_576,
+  zkBatchMax: 16,
+  zkBatchWindowMs: 2_000,
 };
 
 /**
@@ -123,6 +132,8 @@ export function validateConfig(raw: unknown, file: string): NodeConfig {
     claimThreshold: wei("claimThreshold"),
     minFeePerNode: wei("minFeePerNode"),
     stuckTxMs: int("stuckTxMs", 1_000),
+    zkBatchMax: int("zkBatchMax", 1) <= MAX_ZK_BATCH ? (c.zkBatchMax as number) : fail("zkBatchMax", `must be at most ${MAX_ZK_BATCH} (the escrow's MAX_BATCH)`),
+    zkBatchWindowMs: int("zkBatchWindowMs", 0),
     contentTimeoutMs: int("contentTimeoutMs", 100),
     maxInputBytes: int("maxInputBytes", 1),
   };

@@ -17,6 +17,7 @@ import { JobProcessor } from "./processor";
 import { RewardClaimer } from "./rewards";
 import { ACTIVE_STATES } from "./store";
 import { Wakeup } from "./wakeup";
+import { ZkBatcher } from "./batcher";
 import { ZkCircuitLoader } from "./zk";
 
 export interface DaemonOptions {
@@ -71,8 +72,18 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     rpcTimeoutMs: config.rpcTimeoutMs,
   });
   const iface = contracts.escrow.interface;
-  // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some.
+  // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some,
+  // and the batcher when it has submitted ZK jobs or handed some back.
   const work = new Wakeup();
+  if (zk !== undefined && config.zkBatchMax > 1) {
+    processor.batcher = new ZkBatcher(store, sender, iface, log, { escrow: config.contracts.escrow, maxBatch: config.zkBatchMax, windowMs: config.zkBatchWindowMs }, {
+      solo: (row) => {
+        processor.submitAlone(row.jobId);
+        work.notify();
+      },
+      submitted: () => work.notify(),
+    });
+  }
   const follower = new ChainFollower(provider, store, log, {
     address: config.contracts.escrow,
     topics: ["JobRequested", "JobSettled", "JobRefunded", "NodeSlashed"].map((name) => iface.getEvent(name as "JobSettled").topicHash),
@@ -113,6 +124,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     (stopping ??= (async () => {
       log.info("stopping: finishing in-flight steps");
       abort.abort();
+      processor.batcher?.stop();
       await Promise.allSettled(loops);
       await pool.drain();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));

@@ -10,6 +10,7 @@ import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
+import type { ZkBatcher } from "./batcher";
 import type { Quote, TxSender } from "./sender";
 import { ACTIVE_STATES, JobReplacedError, type JobRow, type JobState, type JobStore, type TransitionFields } from "./store";
 
@@ -40,6 +41,10 @@ const CHECK_CACHE_MS = 10_000;
 export class JobProcessor {
   /** Jobs whose input could not be fetched: when to try again, and the current delay. */
   private readonly inputRetry = new Map<bigint, { at: number; delayMs: number }>();
+  /** ZK jobs whose batch could not take them: submitted on their own (until a restart, which batches them again). */
+  private readonly solo = new Set<bigint>();
+  /** Set when the node batches ZK settlements (see {@link ZkBatcher}). */
+  batcher?: ZkBatcher;
   /** Chain reads that only decide whether to take a job, made at most `CHECK_CACHE_MS` ago. */
   private readonly checks = new Map<string, { at: number; value: Promise<unknown> }>();
 
@@ -224,7 +229,7 @@ export class JobProcessor {
   private async compute(row: JobRow, claimedNow: boolean): Promise<boolean> {
     // A job whose result this node already signed (a submission or commitment, e.g. before a reorganisation made it
     // pending again) is decided by that transaction's receipt, not by the job's state now.
-    const signed = this.store.txByKey(`submit:${row.jobId}`) ?? this.store.txByKey(`commit:${row.jobId}`);
+    const signed = this.store.txByKey(`submit:${row.jobId}`) ?? this.store.txByKey(`commit:${row.jobId}`) ?? this.store.batchTxOf(row.jobId);
     const unpayable = claimedNow || signed !== undefined ? undefined : await this.unpayable(row);
     if (unpayable !== undefined) {
       this.transition(row, "failed", { reason: unpayable });
@@ -267,7 +272,28 @@ export class JobProcessor {
     return undefined;
   }
 
+  /** A job the batcher hands back: it is submitted on its own at its next step. */
+  submitAlone(jobId: bigint): void {
+    this.solo.add(jobId);
+  }
+
   private async submit(row: JobRow, signal: AbortSignal): Promise<boolean> {
+    if (this.batcher !== undefined && Number(row.job.mode) === Mode.Zk && !this.solo.has(row.jobId) && this.store.txByKey(`submit:${row.jobId}`) === undefined) {
+      const batch = this.store.batchTxOf(row.jobId);
+      if (batch === undefined) {
+        this.batcher.add(row);
+        return false;
+      }
+      if (batch.status !== "reverted" && batch.status !== "dropped") {
+        // Signed before a crash (or a reorganisation made it pending again): its receipt decides.
+        this.transition(row, "submitted");
+        return this.awaitSubmission({ ...row, state: "submitted" }, signal);
+      }
+    }
+    return this.submitOwn(row, signal);
+  }
+
+  private async submitOwn(row: JobRow, signal: AbortSignal): Promise<boolean> {
     const data = this.iface.encodeFunctionData("submit", [row.job, row.output!, row.proof ?? "0x"]);
     const tx = await this.sendOrFail(row, { key: `submit:${row.jobId}`, kind: "submit", call: "submit", data });
     if (tx === undefined) return false;
@@ -276,8 +302,14 @@ export class JobProcessor {
   }
 
   private async awaitSubmission(row: JobRow, signal: AbortSignal): Promise<boolean> {
-    const tx = this.store.txByKey(`submit:${row.jobId}`)!;
+    const own = this.store.txByKey(`submit:${row.jobId}`);
+    const tx = own ?? this.store.batchTxOf(row.jobId);
+    if (tx === undefined) return this.submitOwn(row, signal);
     const receipt = await this.sender.wait(tx, signal);
+    if (receipt.status !== 1 && own === undefined) {
+      this.log.warn({ jobId: row.jobId.toString(), tx: receipt.hash }, "the batched submission reverted; submitting the job on its own");
+      return this.submitOwn(row, signal);
+    }
     if (receipt.status !== 1) {
       this.transition(row, "failed", { reason: `submit reverted in ${receipt.hash}` });
       return false;
@@ -348,6 +380,7 @@ export class JobProcessor {
 
   private settle(row: JobRow, outputHash: string, block?: number): void {
     if (!this.store.canTransition(row.jobId, "settled") || !this.transition(row, "settled", { finalBlock: block })) return;
+    this.solo.delete(row.jobId);
     this.metrics.earnings.inc(Number(row.job.feePerNode));
     this.metrics.latency.observe({ mode: MODE_NAMES[Number(row.job.mode) as Mode] ?? "?" }, (Date.now() - row.seenAt) / 1000);
     this.log.info({ jobId: row.jobId.toString(), outputHash }, "job settled");

@@ -111,6 +111,10 @@ const MIGRATIONS = [
    CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
    CREATE TABLE orphaned_jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, state TEXT NOT NULL, job TEXT NOT NULL,
      input TEXT NOT NULL, input_uri TEXT NOT NULL, output TEXT, reason TEXT, request_block INTEGER NOT NULL, orphaned_at INTEGER NOT NULL);`,
+  // The jobs a batched submission (one submitBatch transaction) settles: written before the transaction is signed,
+  // so a row whose transaction never got stored is only a plan and is replaced by the next batch.
+  `CREATE TABLE batch_members (job_id TEXT PRIMARY KEY, tx_key TEXT NOT NULL);
+   CREATE INDEX batch_members_tx ON batch_members(tx_key);`,
 ];
 
 /** The node's SQLite database (WAL): jobs and their state machine, the transaction outbox, the chain cursor. */
@@ -285,10 +289,11 @@ export class JobStore {
     return this.atomically(() => {
       const now = Date.now();
       const reset = this.db
-        .prepare("UPDATE txs SET status = 'pending', block = NULL, gas_used = NULL, fee_paid = NULL, updated_at = ? WHERE block > ? AND status IN ('mined', 'reverted') RETURNING job_id")
-        .all(now, ancestor) as { job_id: string | null }[];
+        .prepare("UPDATE txs SET status = 'pending', block = NULL, gas_used = NULL, fee_paid = NULL, updated_at = ? WHERE block > ? AND status IN ('mined', 'reverted') RETURNING job_id, key")
+        .all(now, ancestor) as { job_id: string | null; key: string }[];
       const stale = this.db.prepare("UPDATE jobs SET stale = 1, updated_at = ? WHERE request_block > ? AND stale = 0").run(now, ancestor).changes;
       const ids = new Set(reset.flatMap((r) => (r.job_id === null ? [] : [r.job_id])));
+      for (const r of reset) for (const id of this.batchMembers(r.key)) ids.add(id.toString());
       for (const r of this.db.prepare("SELECT job_id FROM jobs WHERE request_block > ? OR final_block > ?").all(ancestor, ancestor) as { job_id: string }[]) ids.add(r.job_id);
       const jobs: { jobId: bigint; from: JobState; to: JobState }[] = [];
       for (const id of ids) {
@@ -335,8 +340,31 @@ export class JobStore {
     return row === undefined ? undefined : toTxRow(row);
   }
 
+  /** The job's own transactions and the batched submission it belongs to, if that was stored. */
   txsFor(jobId: bigint): TxRow[] {
-    return (this.db.prepare("SELECT * FROM txs WHERE job_id = ? ORDER BY id").all(jobId.toString()) as Record<string, unknown>[]).map(toTxRow);
+    const id = jobId.toString();
+    return (this.db.prepare("SELECT * FROM txs WHERE job_id = ? OR key IN (SELECT tx_key FROM batch_members WHERE job_id = ?) ORDER BY id").all(id, id) as Record<string, unknown>[]).map(toTxRow);
+  }
+
+  /* BATCHED SUBMISSIONS */
+
+  /** Records that the transaction `txKey` (not signed yet) will submit `jobIds`, replacing any earlier plan. */
+  planBatch(txKey: string, jobIds: readonly bigint[]): void {
+    this.atomically(() => {
+      const insert = this.db.prepare("INSERT INTO batch_members (job_id, tx_key) VALUES (?, ?) ON CONFLICT(job_id) DO UPDATE SET tx_key = excluded.tx_key");
+      for (const id of jobIds) insert.run(id.toString(), txKey);
+    });
+  }
+
+  /** The stored batched submission that includes the job, if any (a plan whose transaction was never stored is none). */
+  batchTxOf(jobId: bigint): TxRow | undefined {
+    const row = this.db.prepare("SELECT txs.* FROM txs JOIN batch_members b ON b.tx_key = txs.key WHERE b.job_id = ?").get(jobId.toString()) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toTxRow(row);
+  }
+
+  /** The jobs a batched submission includes. */
+  batchMembers(txKey: string): bigint[] {
+    return (this.db.prepare("SELECT job_id FROM batch_members WHERE tx_key = ? ORDER BY CAST(job_id AS INTEGER)").all(txKey) as { job_id: string }[]).map((r) => BigInt(r.job_id));
   }
 
   pendingTxs(): TxRow[] {
@@ -419,7 +447,11 @@ export interface TransitionFields {
  * too, so a skip decided on dropped blocks (e.g. "settled by other nodes") is reconsidered.
  */
 export function stateAfterRewind(row: JobRow, txs: readonly TxRow[]): JobState {
-  const status = (kind: string) => txs.find((t) => t.kind === kind)?.status;
+  // A job may have two submissions: a batch that reverted, then its own. A mined one decides, then a pending one.
+  const status = (kind: string) => {
+    const statuses = txs.filter((t) => t.kind === kind).map((t) => t.status);
+    return statuses.includes("mined") ? "mined" : statuses.includes("pending") ? "pending" : statuses[0];
+  };
   const claim = status("claim");
   if (claim === undefined || claim === "pending") return "seen";
   if (claim !== "mined") return row.state;

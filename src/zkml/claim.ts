@@ -152,8 +152,15 @@ export function encodeZkProof(packedOutput: bigint, proof: SolidityProof): strin
   return AbiCoder.defaultAbiCoder().encode(["uint256", PROOF_TUPLE], [packedOutput, { a: proof.a, b: proof.b, c: proof.c }]);
 }
 
+/** Reads back the `proof` bytes of a ZK `submit` (see {@link encodeZkProof}). */
+export function decodeZkProof(bytes: string): { packedOutput: bigint; proof: Pick<SolidityProof, "a" | "b" | "c"> } {
+  const [packedOutput, p] = AbiCoder.defaultAbiCoder().decode(["uint256", PROOF_TUPLE], bytes);
+  const pair = (v: readonly bigint[]): [bigint, bigint] => [BigInt(v[0]!), BigInt(v[1]!)];
+  return { packedOutput: BigInt(packedOutput), proof: { a: pair(p.a), b: [pair(p.b[0]), pair(p.b[1])], c: pair(p.c) } };
+}
+
 /** The `proof` bytes of a ZK `submitBatch`: `abi.encode(uint256[] packedOutputs, Proof[] proofs)`, in job order. */
-export function encodeZkBatchProof(items: readonly { packedOutput: bigint; proof: SolidityProof }[]): string {
+export function encodeZkBatchProof(items: readonly { packedOutput: bigint; proof: Pick<SolidityProof, "a" | "b" | "c"> }[]): string {
   return AbiCoder.defaultAbiCoder().encode(
     ["uint256[]", `${PROOF_TUPLE}[]`],
     [items.map((i) => i.packedOutput), items.map((i) => ({ a: i.proof.a, b: i.proof.b, c: i.proof.c }))],

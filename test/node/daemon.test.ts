@@ -216,7 +216,8 @@ describe("operator node (against a real hardhat node)", () => {
       { args: ["--config", operator.config, "stake", "100000"], code: 2, message: /cannot stake 100000\.0 tokens: fund it first/ },
       { args: ["--config", operator.config, "unstake", "5000"], code: 5, message: /staking\.unstake reverted with NodeStakingInsufficientStake\(operator=0x[0-9a-fA-F]{40}, available=1000000000000000000000, needed=5000000000000000000000\)/ },
       { args: ["--config", operator.config, "stake", "-3"], code: 2, message: /not a positive token amount/ },
-      { args: ["--config", operator.config, "register", "--modes", "zk"], code: 2, message: /unknown mode "zk"/ },
+      { args: ["--config", operator.config, "register", "--modes", "vanilla,quantum"], code: 2, message: /unknown mode "quantum": use vanilla, tee, zk or a list/ },
+      { args: ["--config", write("batch.json", JSON.stringify({ ...JSON.parse(before), zkBatchMax: 65 })), "status"], code: 2, message: /"zkBatchMax" must be at most 64/ },
     ];
     for (const c of cases) {
       const result = await vin(c.args, c.env);

@@ -114,6 +114,34 @@ describe("JobStore", () => {
     });
   });
 
+  describe("batched submissions", () => {
+    it("a planned batch is none until its transaction is stored; then it belongs to every member, and a rewind reaches them all", () => {
+      const store = new JobStore(file());
+      for (const id of [1n, 2n, 3n]) {
+        store.recordRequest({ job: job(id), input: "0x01", inputUri: "", requestBlock: 3 });
+        store.insertTx({ key: `claim:${id}`, kind: "claim", jobId: id, nonce: Number(id), to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt(`0x0${id}`));
+        store.finishTx(store.txByKey(`claim:${id}`)!.id, { status: "mined", block: 4 });
+        store.transition(id, "claimed");
+        store.transition(id, "computed", { output: "0xaa" });
+      }
+      store.planBatch("batch:1,2,3", [1n, 2n, 3n]);
+      expect(store.batchTxOf(1n)).to.equal(undefined);
+      // A crash before signing: the next batch replaces the plan.
+      store.planBatch("batch:1,2", [1n, 2n]);
+      expect(store.batchMembers("batch:1,2,3")).to.deep.equal([3n]);
+      store.insertTx({ key: "batch:1,2", kind: "submit", nonce: 9, to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt("0x09"));
+      expect(store.batchTxOf(1n)?.key).to.equal("batch:1,2");
+      expect(store.batchTxOf(3n)).to.equal(undefined);
+      expect(store.txsFor(2n).map((t) => t.key)).to.deep.equal(["claim:2", "batch:1,2"]);
+      for (const id of [1n, 2n]) store.transition(id, "submitted");
+      store.finishTx(store.txByKey("batch:1,2")!.id, { status: "mined", block: 9 });
+      for (const id of [1n, 2n]) store.transition(id, "settled", { finalBlock: 9 });
+      const moved = store.rewind(8).jobs.map((j) => [j.jobId, j.to]);
+      expect(moved).to.deep.equal([[1n, "computed"], [2n, "computed"]]);
+      expect(store.getJob(3n)?.state).to.equal("computed");
+    });
+  });
+
   describe("stateAfterRewind", () => {
     const row = (redundancy: bigint, output?: string) => ({ jobId: 1n, state: "settled" as const, job: { ...job(1n), redundancy }, input: "0x", inputUri: "", output, seenAt: 0, requestBlock: 1, stale: false });
     const tx = (kind: string, status: "pending" | "mined" | "reverted") => ({ id: 1, key: `${kind}:1`, kind, nonce: 0, to: ZeroAddress, data: "0x", gasLimit: 1n, status, hash: "0x", createdAt: 0, updatedAt: 0 });
@@ -127,6 +155,13 @@ describe("JobStore", () => {
       expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "mined"), tx("submit", "reverted")])).to.equal("failed");
       expect(stateAfterRewind(row(2n, "0xaa"), [tx("claim", "mined"), tx("commit", "mined"), tx("reveal", "pending")])).to.equal("committed");
       expect(stateAfterRewind(row(2n, "0xaa"), [tx("claim", "mined"), tx("commit", "mined"), tx("reveal", "mined")])).to.equal("revealed");
+    });
+
+    it("lets a job's own submission decide after its batch reverted", () => {
+      const batch = (status: "pending" | "mined" | "reverted") => ({ ...tx("submit", status), key: "batch:1,2" });
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "mined"), batch("reverted"), tx("submit", "mined")])).to.equal("settled");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "mined"), batch("reverted"), tx("submit", "pending")])).to.equal("computed");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claim", "mined"), batch("reverted")])).to.equal("failed");
     });
   });
 });

@@ -52,7 +52,8 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
     ).wait();
     modelId = await net.contracts.registry.modelCount();
     await (await net.contracts.token.connect(net.requester).approve(await net.contracts.escrow.getAddress(), 1_000n * TOKEN)).wait();
-    operator = await createOperator(net, "zk", { modes: "zk", patch: { confirmations: 0 } });
+    // A long batch window, so that the jobs of the batch test below are surely in one batch.
+    operator = await createOperator(net, "zk", { modes: "zk", patch: { confirmations: 0, zkBatchWindowMs: 8_000 } });
     daemon = new DaemonProcess(operator);
     await daemon.waitForLog(/operator node started/);
   });
@@ -73,6 +74,31 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
     await daemon.waitForLog(new RegExp(`"jobId":"${requested.job.id}".*"msg":"job settled"`));
     expect(jobRow(requested.job.id)?.state).to.equal("settled");
     const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(requested.job.id), fromBlock: requested.blockNumber });
+    expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
+  });
+
+  it("settles several ZK jobs of one model version with one submitBatch transaction, each job once", async () => {
+    const contracts = connectContracts(addressesFromRecord(net.system.record), net.requester);
+    const rows = [6, 7, 8, 9].map((i) => clampToRange(model.test.x[i]!, model.inputRange));
+    const jobs = [];
+    for (const x of rows) jobs.push(await requestInference({ contracts, signer: net.requester, modelId: toModelId(modelId), mode: Mode.Zk, input: x, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, zk: { model: deployment.zk.model } }));
+    const settled = [];
+    for (const [i, requested] of jobs.entries()) {
+      const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(requested.job.id), pollIntervalMs: 200, timeoutMs: 300_000 });
+      expect(result.status, daemon.output.slice(-2_000)).to.equal("settled");
+      const reference = evaluateQuantized(deployment.zk.model, quantizeInput(deployment.zk.model, rows[i]!));
+      expect(decodeZkOutput(deployment.zk.model, result.status === "settled" ? result.output : "0x").classIndex).to.equal(reference.argmax);
+      const events = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.JobSettled(requested.job.id), requested.blockNumber);
+      expect(events, `job ${requested.job.id} settles once`).to.have.length(1);
+      settled.push(events[0]!.transactionHash);
+    }
+    expect(new Set(settled).size, "one transaction settled every job").to.equal(1);
+    const tx = await net.provider.getTransaction(settled[0]!);
+    expect(net.contracts.escrow.interface.parseTransaction(tx!)?.name).to.equal("submitBatch");
+    expect(tx!.from.toLowerCase()).to.equal(operator.address.toLowerCase());
+    await daemon.waitForLog(/"msg":"4 ZK jobs submitted in one batch"/);
+    for (const requested of jobs) expect(jobRow(requested.job.id)?.state).to.equal("settled");
+    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(jobs[2]!.job.id), fromBlock: jobs[0]!.blockNumber });
     expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
   });
 
