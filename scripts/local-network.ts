@@ -1,20 +1,20 @@
 /**
  * The whole network on one machine: a Hardhat JSON-RPC node on 127.0.0.1, the protocol deployed to it, the
- * bundled model published to an embedded IPFS store and the registry (with its ZK circuit: compiled, set up for
- * development and cached under .cache/zk, verifier deployed), the model hub, four operator daemons (vanilla, TEE,
- * both, ZK), and one verified inference per mode requested as a dApp would and served by the daemons, printed with
- * its transaction hashes. Then everything keeps running until Ctrl-C.
+ * bundled models (penguins, Seattle weather, spam, S&P 500 volatility) published to an embedded IPFS store and the
+ * registry, each with its ZK circuit (compiled, set up for development and cached under .cache/zk, verifier
+ * deployed), the model hub, four operator daemons (vanilla, TEE, both, ZK), and one verified inference per model and
+ * mode requested as a dApp would and served by the daemons, printed with its transaction hashes. Then everything
+ * keeps running until Ctrl-C.
  *
  * Run: npm start   (hardhat run --network localhost scripts/local-network.ts)
  */
 import hre from "hardhat";
 import path from "node:path";
 import { rmSync } from "node:fs";
-import { toUtf8Bytes } from "ethers";
+import { getBytes, toUtf8Bytes } from "ethers";
 import type { HttpNetworkConfig } from "hardhat/types";
 import { deploySystem } from "../deploy/system";
 import { startHardhatNode } from "../src/devnet/chain";
-import { buildPenguinClassifier } from "../src/models/penguins";
 import { publishBundledModel, startLocalHub, type LocalHub } from "../src/hub/local";
 import { launchOperators } from "../src/node/devnet";
 import { addressesFromRecord, connectContracts } from "../src/sdk/contracts";
@@ -22,13 +22,34 @@ import { requestInference } from "../src/sdk/requestInference";
 import { waitForResult } from "../src/sdk/waitForResult";
 import { toJobId, toModelId } from "../src/sdk/jobs";
 import { decodeClassification } from "../src/inference/onnx";
-import { deployZkModel } from "../src/zkml/deploy";
+import { deployZkModel, type ZkDeployment } from "../src/zkml/deploy";
 import { decodeZkOutput } from "../src/zkml/claim";
-import { clampToRange } from "../src/models";
+import { bundledModels, clampToRange, type AnyBundledModel } from "../src/models";
 import { Mode, MODE_NAMES } from "../src/protocol/modes";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 const TOKEN = 10n ** 18n;
+
+/** The setup size every bundled circuit uses (the largest, the spam classifier's, needs 2^12). */
+const ZK_SETUP_POWER = 12;
+
+function quality(model: AnyBundledModel): string {
+  return model.kind === "classifier" ? `held-out accuracy ${(model.accuracy * 100).toFixed(1)}%` : `held-out MAE ${model.metrics.mae.toFixed(4)} (${model.metrics.baseline}: ${model.metrics.baselineMae.toFixed(4)})`;
+}
+
+function describeInput(input: readonly number[]): string {
+  return input.length <= 6 ? JSON.stringify(input.map((v) => Number(v.toPrecision(4)))) : `${input.length} features (${input.filter((v) => v !== 0).length} non-zero)`;
+}
+
+function describeOutput(model: AnyBundledModel, mode: Mode, output: string, zk: ZkDeployment): string {
+  if (mode === Mode.Zk) {
+    const decoded = decodeZkOutput(zk.zk.model, output);
+    const answer = model.kind === "classifier" ? model.classes[decoded.classIndex!] : `${decoded.value!.toFixed(4)} ${model.target}`;
+    return `${answer} (Groth16 proof verified on-chain)`;
+  }
+  const decoded = decodeClassification(getBytes(output));
+  return model.kind === "classifier" ? `${model.classes[decoded.label]} (logits ${decoded.logits.join(", ")})` : `${decoded.logits[0]} ${model.target}`;
+}
 
 async function main(): Promise<void> {
   if (hre.network.name !== "localhost") throw new Error(`run with --network localhost (got ${hre.network.name})`);
@@ -54,12 +75,16 @@ async function main(): Promise<void> {
     rmSync(path.join(workDir, "nodes"), { recursive: true, force: true });
     const contentStoreDir = path.join(workDir, "ipfs");
 
-    const model = buildPenguinClassifier();
-    console.log("building the model's ZK circuit (compile, development setup; cached in .cache/zk after the first run) ...");
-    const zk = await deployZkModel(deployer!, { onnx: model.onnx, inputRange: model.inputRange, log: (m) => console.log(`  ${m}`) });
-    console.log(`  ${zk.zk.nConstraints} constraints, verifier ${zk.verifier}, verifying-key hash ${zk.vkHash}`);
-    const published = await publishBundledModel({ signer: modelOwner!, registry: system.record.contracts.registry.address, contentStoreDir, model, zk, log: (m) => console.log(`  ${m}`) });
-    console.log(`published ${model.name} (held-out accuracy ${(model.accuracy * 100).toFixed(1)}%) to IPFS and the registry as model ${published.modelId}`);
+    // Every bundled model, each with its ZK circuit (one 2^12 setup serves them all, and the tests use the same).
+    const published: { model: AnyBundledModel; zk: ZkDeployment; modelId: bigint }[] = [];
+    for (const model of bundledModels()) {
+      console.log(`${model.name}: building its ZK circuit (compile, development setup; cached in .cache/zk after the first run) ...`);
+      const zk = await deployZkModel(deployer!, { onnx: model.onnx, inputRange: model.inputRange, minPower: ZK_SETUP_POWER, log: (m) => console.log(`  ${m}`) });
+      console.log(`  ${zk.zk.nConstraints} constraints, verifier ${zk.verifier}, verifying-key hash ${zk.vkHash}`);
+      const result = await publishBundledModel({ signer: modelOwner!, registry: system.record.contracts.registry.address, contentStoreDir, model, zk, log: (m) => console.log(`  ${m}`) });
+      console.log(`published ${model.name} (${quality(model)}) to IPFS and the registry as model ${result.modelId}`);
+      published.push({ model, zk, modelId: BigInt(result.modelId) });
+    }
     hub = await startLocalHub({ rpcUrl: chain.url, deployment: system.record, contentStoreDir, port: HUB_PORT });
     console.log(`model hub at ${hub.url}`);
 
@@ -71,7 +96,7 @@ async function main(): Promise<void> {
       rpcUrl: chain.url,
       funder: deployer!,
       attestor: deployer!,
-      files: [model.onnx, toUtf8Bytes(model.card), ...zk.files.map((f) => f.bytes)],
+      files: published.flatMap(({ model, zk }) => [model.onnx, toUtf8Bytes(model.card), ...zk.files.map((f) => f.bytes)]),
       workDir: path.join(workDir, "nodes"),
       specs: [
         { name: "vanilla", modes: ["vanilla"] },
@@ -83,37 +108,28 @@ async function main(): Promise<void> {
     });
 
     await (await system.token.mint(await requester!.getAddress(), 1_000n * TOKEN)).wait();
-    console.log("\nverified inferences (requested by a dApp, served by the daemons):");
-    for (const mode of [Mode.Vanilla, Mode.Tee, Mode.Zk]) {
-      // ZK: the input is committed (Poseidon, with a random salt) as the circuit commits it, within its input range.
-      const input = mode === Mode.Zk ? clampToRange(model.example, model.inputRange) : model.example;
-      const requested = await requestInference({
-        contracts: connectContracts(addressesFromRecord(system.record), requester!),
-        signer: requester!,
-        modelId: toModelId(published.modelId),
-        mode,
-        input,
-        feePerNode: TOKEN / 2n,
-        collateral: 10n * TOKEN,
-        zk: mode === Mode.Zk ? { model: zk.zk.model } : undefined,
-      });
+    const dapp = connectContracts(addressesFromRecord(system.record), requester!);
+    // One job per model and mode, all requested first (as a busy dApp would), then each result awaited.
+    const requests = [];
+    for (const entry of published) {
+      for (const mode of [Mode.Vanilla, Mode.Tee, Mode.Zk]) {
+        // ZK: the input is committed (Poseidon, with a random salt) as the circuit commits it, within its input range.
+        const input = mode === Mode.Zk ? clampToRange(entry.model.example, entry.model.inputRange) : entry.model.example;
+        const zk = mode === Mode.Zk ? { model: entry.zk.zk.model } : undefined;
+        const requested = await requestInference({ contracts: dapp, signer: requester!, modelId: toModelId(entry.modelId), mode, input, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, zk });
+        requests.push({ ...entry, mode, input, requested });
+      }
+    }
+    console.log(`\nverified inferences (${requests.length} jobs requested by a dApp, served by the daemons):`);
+    for (const { model, zk, mode, input, requested } of requests) {
       const { job } = requested;
       const result = await waitForResult({ escrow: system.escrow, jobId: toJobId(job.id), timeoutMs: 180_000 });
       if (result.status !== "settled") throw new Error(`job ${job.id} was refunded`);
       const [claimed] = await system.escrow.queryFilter(system.escrow.filters.SlotClaimed(job.id));
       const [settled] = await system.escrow.queryFilter(system.escrow.filters.JobSettled(job.id));
-      if (mode === Mode.Zk) {
-        const decoded = decodeZkOutput(zk.zk.model, result.output);
-        console.log(`\n  [zk] job ${job.id}: input ${JSON.stringify(input)} -> ${model.classes[decoded.classIndex!]} (class ${decoded.classIndex}, proved with Groth16, verified on-chain)`);
-      } else {
-        const decoded = decodeClassification(Uint8Array.from(Buffer.from(result.output.slice(2), "hex")));
-        console.log(`\n  [${MODE_NAMES[mode]}] job ${job.id}: input ${JSON.stringify(input)} -> ${model.classes[decoded.label]} (logits ${decoded.logits.join(", ")})`);
-      }
-      console.log(`    served by    ${claimed?.args.node ?? "?"}`);
-      console.log(`    output hash  ${result.outputHash}`);
-      console.log(`    request      ${requested.transactionHash}`);
-      console.log(`    claimSlot    ${claimed?.transactionHash ?? "?"}`);
-      console.log(`    submit       ${settled?.transactionHash ?? "?"}`);
+      console.log(`\n  [${MODE_NAMES[mode]}] job ${job.id} ${model.name}: ${describeInput(input)} -> ${describeOutput(model, mode, result.output, zk)}`);
+      console.log(`    served by ${claimed?.args.node ?? "?"}; output hash ${result.outputHash}`);
+      console.log(`    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`);
     }
     console.log(`\nchain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
     await new Promise(() => undefined);

@@ -109,6 +109,12 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
   return { url: running.url, store, indexer, server: running, stop: release };
 }
 
+/** What {@link publishBundledModel} publishes of a model: its ONNX file and its card. */
+export interface PublishableModel {
+  onnx: Uint8Array;
+  card: string;
+}
+
 /** Options of {@link publishBundledModel}. */
 export interface PublishBundledModelOptions {
   /** The model owner's signer (connected to the chain). */
@@ -121,8 +127,8 @@ export interface PublishBundledModelOptions {
   price?: bigint;
   /** Default vanilla and tee bound to the development enclave's measurement. */
   modes?: ModeSpec[];
-  /** A model already built with `buildPenguinClassifier()` (training takes a moment). */
-  model?: BundledModel;
+  /** A model already built (any bundled model, see `bundledModels()`); default: `buildPenguinClassifier()`. */
+  model?: PublishableModel;
   /** Also serve ZK mode: the circuit's files (`zkModelFiles`), its deployed `Groth16Verifier` and key hash. */
   zk?: { files: readonly ModelFile[]; verifier: string; vkHash: string };
   log?: (message: string) => void;
@@ -134,8 +140,8 @@ export interface PublishBundledModelOptions {
  * @example
  * const { modelId } = await publishBundledModel({ signer: modelOwner, registry: system.record.contracts.registry.address, contentStoreDir: ".vin/ipfs" });
  */
-export async function publishBundledModel(options: PublishBundledModelOptions): Promise<PublishResult & { model: BundledModel }> {
-  const model = options.model ?? buildPenguinClassifier();
+export async function publishBundledModel<M extends PublishableModel = BundledModel>(options: PublishBundledModelOptions & { model?: M }): Promise<PublishResult & { model: M }> {
+  const model = options.model ?? (buildPenguinClassifier() as unknown as M);
   const ownsContent = options.contentStore === undefined;
   const store = options.contentStore ?? (await EmbeddedContentStore.open(requireDir(options.contentStoreDir)));
   try {
