@@ -3,7 +3,8 @@ import path from "node:path";
 import { getBytes, keccak256 } from "ethers";
 import type { Command } from "commander";
 import { decodeClassification } from "../inference/onnx";
-import { Mode, MODE_NAMES } from "../protocol/modes";
+import { JobStatus, Mode, MODE_NAMES } from "../protocol/modes";
+import type { Job } from "../protocol/job";
 import { loadConfig, MODE_BY_NAME, type NodeConfig } from "../node/config";
 import { loadKeystore, readPassword } from "../node/keystore";
 import { connectContracts, type Contracts } from "../sdk/contracts";
@@ -119,7 +120,9 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
           print(!!g.json, { jobId, total: requested.total, tx: requested.transactionHash }, () => `requested job ${jobId} (escrowed ${tokens(requested.total)}, ${requested.transactionHash})`);
           return;
         }
-        const result = await waitForResult({ escrow: contracts.escrow, jobId, timeoutMs: Number(opts.timeout) * 1000 });
+        // Progress on stderr (stdout keeps the result alone, as --json needs): the job's slots as nodes claim them.
+        const progress = g.json ? undefined : watchProgress(contracts, requested.job, (line) => process.stderr.write(`${line}\n`));
+        const result = await waitForResult({ escrow: contracts.escrow, jobId, timeoutMs: Number(opts.timeout) * 1000 }).finally(() => progress?.stop());
         if (result.status === "refunded") throw new VerificationError(`job ${jobId} was refunded: no node delivered a result before the deadline`);
         const report = await verifyResult({ contracts, provider, jobId, fromBlock: requested.blockNumber });
         if (!report.ok) throw new VerificationError(`job ${jobId} settled but failed verification: ${report.checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`);
@@ -166,3 +169,24 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
       });
     });
 }
+
+/**
+ * Reports a requested job's progress while `--wait` waits: requested, then each slot claimed, then committed and
+ * revealed results for k > 1 (polled every second; a failed poll is skipped, the wait itself decides the outcome).
+ */
+function watchProgress(contracts: Contracts, job: Job, write: (line: string) => void): { stop(): void } {
+  write(`job ${job.id}: requested (model ${job.modelId}@${job.version}, mode ${MODE_NAMES[Number(job.mode) as Mode] ?? job.mode}, deadline ${new Date(Number(job.deadline) * 1000).toISOString()}); waiting for ${job.redundancy} node(s)`);
+  let last = "";
+  const timer = setInterval(() => {
+    contracts.escrow.stateOf(job.id).then(
+      (state) => {
+        const now = `claimed ${state.filled}/${job.redundancy}${job.redundancy > 1n ? `, committed ${state.committed}, revealed ${state.revealed}` : ""}`;
+        if (now !== last && Number(state.status) === JobStatus.Open) write(`job ${job.id}: ${now}`);
+        last = now;
+      },
+      () => undefined,
+    );
+  }, 1_000);
+  return { stop: () => clearInterval(timer) };
+}
+

@@ -67,19 +67,24 @@ describe("operator node (against a real hardhat node)", () => {
     const shown = await vin(["--config", client.config, "--json", "job", answer.jobId]);
     expect(shown.code, shown.stderr).to.equal(0);
     expect(JSON.parse(shown.stdout)).to.include({ status: "settled", output: expected });
+    // Without --json: progress on stderr while it waits, the verified result alone on stdout.
+    const plain = await vin(["--config", client.config, "request", "--model", `${net.modelId}@1`, "--input", JSON.stringify(net.model.example), "--wait"]);
+    expect(plain.code, plain.stderr).to.equal(0);
+    expect(plain.stderr).to.match(/^job \d+: requested \(model \d+@1, mode vanilla, deadline [0-9T:.-]+Z\); waiting for 1 node\(s\)$/m);
+    expect(plain.stdout).to.match(/^job \d+: .*\noutput hash 0x[0-9a-f]{64} \(verified: \d+ checks passed\)$/m);
     // claimThreshold is 1 wei: the daemon withdraws its fees by itself.
     const claimed = await eventually("reward claims", async () => {
       const logs = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.Claimed(operator.address), net.system.record.startBlock);
       const total = logs.reduce((sum, log) => sum + log.args.amount, 0n);
-      return total >= (3n * TOKEN) / 2n ? total : undefined;
+      return total >= 2n * TOKEN ? total : undefined;
     }, daemon);
-    expect(claimed).to.equal((3n * TOKEN) / 2n); // three jobs at 0.5 each
+    expect(claimed).to.equal(2n * TOKEN); // four jobs at 0.5 each
     expect(await net.contracts.escrow.claimable(operator.address)).to.equal(0n);
     const status = await vin(["--config", operator.config, "--json", "status"]);
     expect(status.code, status.stderr).to.equal(0);
     const shownStatus = JSON.parse(status.stdout) as { jobs: Record<string, number>; earned: string; claimable: string };
-    expect(shownStatus.jobs.settled).to.equal(3);
-    expect(shownStatus.earned).to.equal(((3n * TOKEN) / 2n).toString());
+    expect(shownStatus.jobs.settled).to.equal(4);
+    expect(shownStatus.earned).to.equal((2n * TOKEN).toString());
     expect(shownStatus.claimable).to.equal("0");
     await daemon.stop();
     expect(await daemon.exited).to.deep.equal({ code: 0, signal: null });
