@@ -34,6 +34,9 @@ export class ZkBatcher {
   private readonly groups = new Map<string, { rows: Map<bigint, JobRow>; timer?: NodeJS.Timeout }>();
   /** Jobs in a batch being signed and sent. */
   private readonly inflight = new Set<bigint>();
+  /** Batches being signed and sent. */
+  private readonly flushing = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(
     private readonly store: JobStore,
@@ -46,19 +49,29 @@ export class ZkBatcher {
 
   /** Queues a computed job for the next batch of its model version; returns at once. */
   add(row: JobRow): void {
-    if (this.inflight.has(row.jobId)) return;
+    if (this.stopped || this.inflight.has(row.jobId)) return;
     const key = `${row.job.verifier.toLowerCase()}:${row.job.modelId}@${row.job.version}`;
     let group = this.groups.get(key);
     if (group === undefined) this.groups.set(key, (group = { rows: new Map() }));
     group.rows.set(row.jobId, row);
-    if (group.rows.size >= this.options.maxBatch) void this.flush(key);
-    else group.timer ??= setTimeout(() => void this.flush(key), this.options.windowMs);
+    if (group.rows.size >= this.options.maxBatch) this.startFlush(key);
+    else group.timer ??= setTimeout(() => this.startFlush(key), this.options.windowMs);
   }
 
-  /** Forgets the waiting jobs (at shutdown): they stay `computed` in the database and are batched after a restart. */
-  stop(): void {
+  /**
+   * At shutdown: forgets the waiting jobs (they stay `computed` in the database and are batched after a restart)
+   * and waits for the batches being sent.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
     for (const group of this.groups.values()) clearTimeout(group.timer);
     this.groups.clear();
+    await Promise.allSettled([...this.flushing]);
+  }
+
+  private startFlush(key: string): void {
+    const flush = this.flush(key).finally(() => this.flushing.delete(flush));
+    this.flushing.add(flush);
   }
 
   private async flush(key: string): Promise<void> {
@@ -69,7 +82,7 @@ export class ZkBatcher {
     const rows = [...group.rows.values()].slice(0, this.options.maxBatch);
     for (const row of rows) group.rows.delete(row.jobId);
     if (group.rows.size === 0) this.groups.delete(key);
-    else group.timer = setTimeout(() => void this.flush(key), 0);
+    else group.timer = setTimeout(() => this.startFlush(key), 0);
     for (const row of rows) this.inflight.add(row.jobId);
     try {
       await this.send(rows);

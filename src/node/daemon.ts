@@ -124,8 +124,8 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     (stopping ??= (async () => {
       log.info("stopping: finishing in-flight steps");
       abort.abort();
-      processor.batcher?.stop();
       await Promise.allSettled(loops);
+      await processor.batcher?.stop();
       await pool.drain();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
       await content.close().catch((error: unknown) => log.warn({ err: String(error) }, "closing the content store failed"));
