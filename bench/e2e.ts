@@ -1,10 +1,13 @@
 /**
  * End-to-end benchmark of the operator node on a real `hardhat node`: 1, 2 and 4 daemons (child processes)
- * serve a stream of vanilla and TEE jobs; then a queue of jobs is requested while no daemon runs and every job
- * must settle exactly once when they start. Writes bench/results/e2e.json.
+ * serve a stream of vanilla and TEE jobs; then a stream of ZK jobs (the penguin classifier's circuit: each node
+ * proves with snarkjs and settles the jobs of a batch window with one submitBatch); then a queue of jobs is
+ * requested while no daemon runs and every job must settle exactly once when they start. Writes
+ * bench/results/e2e.json.
  *
  * Run: npm run bench:e2e   (ts-node bench/e2e.ts). Sizes: BENCH_STREAM_JOBS (default 60 per node count),
- * BENCH_QUEUED_JOBS (default 1000), BENCH_NODES (default "1,2,4").
+ * BENCH_ZK_JOBS (default 40, one request per BENCH_ZK_INTERVAL_MS, default 250), BENCH_QUEUED_JOBS (default 1000),
+ * BENCH_NODES (default "1,2,4").
  */
 import { readFileSync } from "node:fs";
 import Database from "better-sqlite3";
@@ -12,13 +15,19 @@ import { JobStore } from "../src/node/store";
 import { Interface, ZeroAddress, ZeroHash, type Log } from "ethers";
 import { encodeInput } from "../src/sdk/jobs";
 import { Mode, MODE_NAMES } from "../src/protocol/modes";
-import { createOperator, DaemonProcess, freePort, sleep, startDevnet, TOKEN, type Devnet, type Operator } from "../test/node/harness";
+import { createOperator, DaemonProcess, freePort, publishZkModel, sleep, startDevnet, TOKEN, type Devnet, type Operator, type ZkPublished } from "../test/node/harness";
+import { clampToRange } from "../src/models";
+import { zkJobRequest } from "../src/zkml/job";
 import { report, type Row } from "./lib/report";
 
 const STREAM_JOBS = Number(process.env.BENCH_STREAM_JOBS ?? 60);
 const QUEUED_JOBS = Number(process.env.BENCH_QUEUED_JOBS ?? 1000);
 const NODE_COUNTS = (process.env.BENCH_NODES ?? "1,2,4").split(",").map(Number);
 const STREAM_INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 100);
+const ZK_JOBS = Number(process.env.BENCH_ZK_JOBS ?? 40);
+const ZK_INTERVAL_MS = Number(process.env.BENCH_ZK_INTERVAL_MS ?? 250);
+/** The setup size the tests use for the penguin circuit (so the cached setup is shared). */
+const ZK_SETUP_POWER = 12;
 
 interface Sent {
   jobId: bigint;
@@ -26,17 +35,21 @@ interface Sent {
   sentAt: number;
 }
 
-/** Sends `count` requests (alternating vanilla/TEE unless `mode` is fixed) at one per `intervalMs`. */
-async function sendJobs(net: Devnet, count: number, intervalMs: number, mode?: number): Promise<Sent[]> {
+/**
+ * Sends `count` requests (alternating vanilla/TEE unless `mode` is fixed) at one per `intervalMs`; with `zk`, ZK
+ * jobs of that model, each on another held-out row with its own salted commitment.
+ */
+async function sendJobs(net: Devnet, count: number, intervalMs: number, mode?: number, zk?: ZkPublished): Promise<Sent[]> {
   const { escrow } = net.contracts;
   const signer = escrow.connect(net.requester);
   const latest = await net.provider.getBlock("latest");
   const input = encodeInput(net.model.example);
   const pending: Promise<Sent>[] = [];
   for (let i = 0; i < count; i++) {
-    const m = mode ?? (i % 2 === 0 ? Mode.Vanilla : Mode.Tee);
+    const m = zk !== undefined ? Mode.Zk : (mode ?? (i % 2 === 0 ? Mode.Vanilla : Mode.Tee));
+    const committed = zk === undefined ? undefined : zkJobRequest(zk.deployment.zk.model, clampToRange(net.model.test.x[i % net.model.test.x.length]!, net.model.inputRange));
     const sentAt = Date.now();
-    const tx = await signer.request({ modelId: net.modelId, version: 1, mode: m, redundancy: 1, deadline: BigInt(latest!.timestamp + 7_200), feePerNode: TOKEN / 10n, collateral: TOKEN, maxTotal: 100n * TOKEN, callback: ZeroAddress, callbackGasLimit: 0, inputCommitment: ZeroHash, input, inputUri: "" });
+    const tx = await signer.request({ modelId: zk?.modelId ?? net.modelId, version: 1, mode: m, redundancy: 1, deadline: BigInt(latest!.timestamp + 7_200), feePerNode: TOKEN / 10n, collateral: TOKEN, maxTotal: 100n * TOKEN, callback: ZeroAddress, callbackGasLimit: 0, inputCommitment: committed?.inputCommitment ?? ZeroHash, input: committed?.input ?? input, inputUri: "" });
     pending.push(tx.wait().then((receipt) => ({ jobId: (escrow.interface.parseLog(receipt!.logs.find((l) => l.address.toLowerCase() === receipt!.to!.toLowerCase())!)!.args.jobId as bigint), mode: m, sentAt })));
     if (intervalMs > 0) await sleep(intervalMs);
   }
@@ -126,6 +139,53 @@ async function startNodes(net: Devnet, operators: Operator[]): Promise<DaemonPro
   return daemons;
 }
 
+/**
+ * ZK jobs at one per `ZK_INTERVAL_MS` served by every daemon: latency from request to settled (which includes
+ * proving and the batch window), the node's overhead beyond inference and proving, and how many transactions
+ * settled them.
+ */
+async function zkStream(net: Devnet, operators: Operator[], ports: number[], zk: ZkPublished, details: Record<string, unknown>): Promise<Row[]> {
+  const n = Math.max(...NODE_COUNTS);
+  const daemons = await startNodes(net, operators.slice(0, n));
+  const before = await Promise.all(ports.slice(0, n).map(scrape));
+  const fromBlock = await net.provider.getBlockNumber();
+  const started = Date.now();
+  const watch = watchFinal(net, fromBlock);
+  const sent = await sendJobs(net, ZK_JOBS, ZK_INTERVAL_MS, Mode.Zk, zk);
+  await watch.until(sent);
+  const after = await Promise.all(ports.slice(0, n).map(scrape));
+  await Promise.all(daemons.map((d) => d.stop()));
+  const settledAt = new Map([...watch.settledAt].filter(([id]) => sent.some((j) => j.jobId === id)));
+  const elapsed = (Math.max(...settledAt.values()) - started) / 1000;
+  const delta = (key: string) => after.reduce((s, m, i) => s + (m[key] ?? 0) - (before[i]![key] ?? 0), 0);
+  const prove = delta("vin_compute_seconds_sum") / Math.max(1, delta("vin_compute_seconds_count"));
+  const latencies = sent.filter((s) => settledAt.has(s.jobId)).map((s) => settledAt.get(s.jobId)! - s.sentAt);
+  const overheads = operators.slice(0, n).flatMap((o) => overheadsOf(o, sent));
+  // Settlement transactions: every node's submissions (own or batched) that carry one of these jobs.
+  const ids = new Set(sent.map((j) => j.jobId.toString()));
+  const settlements = operators.slice(0, n).flatMap((o) => {
+    const db = new Database(JobStore.pathIn(o.dataDir), { readonly: true });
+    try {
+      const own = db.prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status = 'mined' AND job_id IS NOT NULL").all() as { job_id: string }[];
+      const batched = db.prepare("SELECT b.tx_key, COUNT(*) AS n FROM batch_members b JOIN txs t ON t.key = b.tx_key WHERE t.status = 'mined' GROUP BY b.tx_key").all() as { tx_key: string; n: number }[];
+      return [...own.filter((r) => ids.has(r.job_id)).map(() => 1), ...batched.filter((b) => b.tx_key.slice(6).split(",").some((id) => ids.has(id))).map((b) => b.n)];
+    } finally {
+      db.close();
+    }
+  });
+  const refunded = sent.filter((j) => watch.refunded.has(j.jobId)).length;
+  details.zk_stream = { settled: settledAt.size, refunded, settlementTxs: settlements.length, jobsPerSettlement: settlements };
+  console.log(`ZK, ${n} node(s): ${settledAt.size}/${ZK_JOBS} settled in ${elapsed.toFixed(1)} s by ${settlements.length} transactions, ${refunded} refunded`);
+  return [
+    { key: `zk_${n}_nodes_jobs_per_s`, value: settledAt.size / elapsed, unit: "jobs/s", higherIsBetter: true, note: `${ZK_JOBS} ZK jobs (penguins circuit), one request per ${ZK_INTERVAL_MS} ms` },
+    { key: `zk_${n}_nodes_p50`, value: percentile(latencies, 50), unit: "ms", note: `request sent -> JobSettled seen (proving ${(prove * 1000).toFixed(0)} ms mean, batch window included)` },
+    { key: `zk_${n}_nodes_p99`, value: percentile(latencies, 99), unit: "ms" },
+    { key: `zk_${n}_nodes_overhead_p50`, value: percentile(overheads, 50), unit: "ms", note: "seen->settled minus inference and proving; includes the batch window (zkBatchWindowMs)" },
+    { key: `zk_${n}_nodes_settlement_txs`, value: settlements.length, unit: "txs", note: `${settledAt.size} jobs; largest batch ${Math.max(0, ...settlements)}` },
+    { key: `zk_${n}_nodes_gas_per_job`, value: Number(delta("vin_gas_spent_wei_total")) / Math.max(1, settledAt.size) / 1e9, unit: "gwei", note: "fees paid by nodes (claim + proof submission) per settled job" },
+  ];
+}
+
 async function main(): Promise<void> {
   const net = await startDevnet();
   await (await net.contracts.token.connect(net.requester).approve(await net.contracts.escrow.getAddress(), 2n ** 255n)).wait();
@@ -134,9 +194,10 @@ async function main(): Promise<void> {
   const operators: Operator[] = [];
   const ports: number[] = [];
   try {
+    const zk = ZK_JOBS > 0 ? await publishZkModel(net, ZK_SETUP_POWER) : undefined;
     for (let i = 0; i < Math.max(...NODE_COUNTS); i++) {
       const port = await freePort();
-      operators.push(await createOperator(net, `bench-${i}`, { modes: "vanilla,tee", patch: { metricsPort: port, workers: 4, pollIntervalMs: 200, claimThreshold: "0" } }));
+      operators.push(await createOperator(net, `bench-${i}`, { modes: zk === undefined ? "vanilla,tee" : "vanilla,tee,zk", patch: { metricsPort: port, workers: 4, pollIntervalMs: 200, claimThreshold: "0" } }));
       ports.push(port);
     }
     for (const n of NODE_COUNTS) {
@@ -169,6 +230,8 @@ async function main(): Promise<void> {
       details[`stream_${n}`] = { refunded, settled: settledAt.size };
       console.log(`${n} node(s): ${settledAt.size}/${STREAM_JOBS} settled in ${elapsed.toFixed(1)} s, ${refunded} refunded`);
     }
+
+    if (zk !== undefined) rows.push(...(await zkStream(net, operators, ports, zk, details)));
 
     const n = Math.max(...NODE_COUNTS);
     const fromBlock = await net.provider.getBlockNumber();

@@ -14,8 +14,11 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { JsonRpcProvider, NonceManager, Wallet, parseEther, toUtf8Bytes, type Log } from "ethers";
 import { deploySystem, type System } from "../../deploy/system";
 import { startHardhatNode, stopProcess, type LocalChain } from "../../src/devnet/chain";
-import { buildPenguinClassifier, type BundledModel } from "../../src/models/penguins";
-import { rawCid } from "../../src/protocol/cid";
+import { buildPenguinClassifier } from "../../src/models/penguins";
+import type { BundledClassifier } from "../../src/models/bundle";
+import { rawCid, sha256Hex } from "../../src/protocol/cid";
+import { Mode } from "../../src/protocol/modes";
+import { deployZkModel, type ZkDeployment } from "../../src/zkml/deploy";
 import { rawCidVersionInput } from "../../src/devnet/end-to-end";
 import { FsContentStore } from "../../src/node/content-store";
 import { JobStore } from "../../src/node/store";
@@ -80,7 +83,7 @@ export interface Devnet {
   contracts: Contracts;
   deploymentFile: string;
   contentDir: string;
-  model: BundledModel;
+  model: BundledClassifier;
   modelId: bigint;
   workDir: string;
 }
@@ -123,6 +126,33 @@ async function setUp(chain: LocalChain): Promise<Devnet> {
   // Empty blocks every second, so that a confirmation depth of 1 is reached without traffic.
   await provider.send("evm_setIntervalMining", [1_000]);
   return { chain, provider, deployer, requester, system, contracts, deploymentFile, contentDir, model, modelId: await contracts.registry.modelCount(), workDir };
+}
+
+/** A model version published for ZK mode: its id and the circuit's model (what a requester commits inputs with). */
+export interface ZkPublished {
+  modelId: bigint;
+  deployment: ZkDeployment;
+}
+
+/**
+ * Publishes the penguin classifier as a new model whose version serves ZK mode: circuit built (cached, setup at
+ * `minPower`), verifier deployed, files (ONNX, card, circuit files) in the content directory under their raw CIDs.
+ */
+export async function publishZkModel(net: Devnet, minPower: number): Promise<ZkPublished> {
+  const deployment = await deployZkModel(net.deployer, { onnx: net.model.onnx, inputRange: net.model.inputRange, minPower });
+  const files = [{ path: "model.onnx", bytes: net.model.onnx }, ...deployment.files];
+  const card = toUtf8Bytes(net.model.card);
+  const content = new FsContentStore(net.contentDir);
+  for (const bytes of [...files.map((f) => f.bytes), card]) content.put(rawCid(bytes), bytes);
+  await (
+    await net.contracts.registry.connect(net.requester).createModelAndPublish(TOKEN, {
+      cardHash: sha256Hex(card),
+      cardCid: rawCid(card),
+      files: files.map((f) => ({ path: f.path, cid: rawCid(f.bytes), sha256: sha256Hex(f.bytes) })),
+      modes: [{ mode: Mode.Zk, verifier: deployment.verifier, bindings: [deployment.vkHash] }],
+    })
+  ).wait();
+  return { modelId: await net.contracts.registry.modelCount(), deployment };
 }
 
 /** The requester's own wallet, for transactions a test signs itself (to broadcast the same bytes again after a revert). */

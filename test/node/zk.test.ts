@@ -1,23 +1,20 @@
 import { expect } from "chai";
-import { ZeroAddress, toUtf8Bytes } from "ethers";
-import { buildPenguinClassifier } from "../../src/models/penguins";
+import { ZeroAddress } from "ethers";
 import { clampToRange } from "../../src/models";
-import { rawCid, sha256Hex } from "../../src/protocol/cid";
 import { Mode } from "../../src/protocol/modes";
-import { FsContentStore } from "../../src/node/content-store";
 import { addressesFromRecord, connectContracts } from "../../src/sdk/contracts";
 import { toJobId, toModelId } from "../../src/sdk/jobs";
 import { requestInference } from "../../src/sdk/requestInference";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
 import { decodeZkOutput } from "../../src/zkml/claim";
-import { deployZkModel, type ZkDeployment } from "../../src/zkml/deploy";
+import type { ZkDeployment } from "../../src/zkml/deploy";
 import { encodeZkJobInput, zkJobRequest } from "../../src/zkml/job";
 import { evaluateQuantized } from "../../src/zkml/reference";
 import { quantizeInput } from "../../src/zkml/quantize";
 import { releaseSnarkjs } from "../../src/zkml/prover";
 import { ZK_POWER } from "../zkml/fixtures";
-import { createOperator, DaemonProcess, eventually, readDatabase, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
+import { createOperator, DaemonProcess, eventually, publishZkModel, readDatabase, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
 
 /**
  * A ZK-mode operator daemon against a real hardhat node: the penguin classifier published with its circuit, a dApp
@@ -25,8 +22,8 @@ import { createOperator, DaemonProcess, eventually, readDatabase, startDevnet, T
  * settling — and refusing, before it claims, a job whose input does not open its commitment.
  */
 describe("operator node: ZK mode (against a real hardhat node)", () => {
-  const model = buildPenguinClassifier();
   let net: Devnet;
+  let model: Devnet["model"];
   let deployment: ZkDeployment;
   let modelId: bigint;
   let operator: Operator;
@@ -36,21 +33,8 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
 
   before(async () => {
     net = await startDevnet();
-    deployment = await deployZkModel(net.deployer, { onnx: model.onnx, inputRange: model.inputRange, minPower: ZK_POWER });
-    const files = [{ path: "model.onnx", bytes: model.onnx }, ...deployment.files];
-    const card = toUtf8Bytes(model.card);
-    const content = new FsContentStore(net.contentDir);
-    for (const f of [...files.map((f) => f.bytes), card]) content.put(rawCid(f), f);
-    const registry = net.contracts.registry.connect(net.requester);
-    await (
-      await registry.createModelAndPublish(TOKEN, {
-        cardHash: sha256Hex(card),
-        cardCid: rawCid(card),
-        files: files.map((f) => ({ path: f.path, cid: rawCid(f.bytes), sha256: sha256Hex(f.bytes) })),
-        modes: [{ mode: Mode.Zk, verifier: deployment.verifier, bindings: [deployment.vkHash] }],
-      })
-    ).wait();
-    modelId = await net.contracts.registry.modelCount();
+    model = net.model;
+    ({ modelId, deployment } = await publishZkModel(net, ZK_POWER));
     await (await net.contracts.token.connect(net.requester).approve(await net.contracts.escrow.getAddress(), 1_000n * TOKEN)).wait();
     // A long batch window, so that the jobs of the batch test below are surely in one batch.
     operator = await createOperator(net, "zk", { modes: "zk", patch: { confirmations: 0, zkBatchWindowMs: 8_000 } });
