@@ -1,5 +1,5 @@
 import type { Interface } from "ethers";
-import { ContractError } from "../sdk/errors";
+import { ContractError, StoreError } from "../sdk/errors";
 import { decodeZkProof, encodeZkBatchProof } from "../zkml/claim";
 import type { Logger } from "./log";
 import type { TxSender } from "./sender";
@@ -101,11 +101,25 @@ export class ZkBatcher {
       const free = row !== undefined && !row.stale && row.state === "computed" && row.output !== undefined && row.proof !== undefined;
       return free && this.store.txByKey(`submit:${row.jobId}`) === undefined && this.store.batchTxOf(row.jobId) === undefined ? [row] : [];
     });
-    if (rows.length === 0) return;
-    if (rows.length === 1) return this.hooks.solo(rows[0]!);
+    // A stored proof that does not decode (never expected) is the job's own problem, not the batch's.
+    const proofs = new Map<bigint, ReturnType<typeof decodeZkProof>>();
+    for (const row of rows) {
+      try {
+        proofs.set(row.jobId, decodeZkProof(row.proof!));
+      } catch {
+        this.hooks.solo(row);
+      }
+    }
+    const batchable = rows.filter((r) => proofs.has(r.jobId));
+    if (batchable.length === 0) return;
+    if (batchable.length === 1) return this.hooks.solo(batchable[0]!);
+    return this.sendBatch(batchable, proofs);
+  }
+
+  private async sendBatch(rows: JobRow[], proofs: Map<bigint, ReturnType<typeof decodeZkProof>>): Promise<void> {
     const ids = rows.map((r) => r.jobId);
     const key = `batch:${ids.join(",")}`;
-    const proof = encodeZkBatchProof(rows.map((r) => decodeZkProof(r.proof!)));
+    const proof = encodeZkBatchProof(rows.map((r) => proofs.get(r.jobId)!));
     const data = this.iface.encodeFunctionData("submitBatch", [rows.map((r) => r.job), rows.map((r) => r.output!), proof]);
     this.store.planBatch(key, ids);
     try {
@@ -116,12 +130,12 @@ export class ZkBatcher {
       for (const row of rows) this.hooks.solo(row);
       return;
     }
-    const moved = ids.filter((id) => {
-      const row = rows.find((r) => r.jobId === id)!;
+    // A member that moved meanwhile (refunded, rewound, replaced) keeps its state: its next step reads the batch.
+    const moved = rows.flatMap((row) => {
       try {
-        return this.store.transition(id, "submitted", {}, row.job);
+        return this.store.canTransition(row.jobId, "submitted") && this.store.transition(row.jobId, "submitted", {}, row.job) ? [row.jobId] : [];
       } catch (error) {
-        if (error instanceof JobReplacedError) return false;
+        if (error instanceof JobReplacedError || error instanceof StoreError) return [];
         throw error;
       }
     });

@@ -9,7 +9,15 @@ import type { ModelLoader } from "./models";
 import type { DevEnclave } from "./tee/dev-enclave";
 import { answerZkJob, type ZkAnswer, type ZkCircuit, type ZkCircuitLoader } from "./zk";
 import { openZkJobInput } from "../zkml/job";
-import { ZkmlError } from "../zkml/errors";
+import { ZkmlInputRangeError, ZkmlOverflowError, ZkmlShapeMismatchError, type ZkmlError } from "../zkml/errors";
+import { packedOutputOf } from "../zkml/claim";
+import { ZkJobInputError } from "../zkml/job";
+import { evaluateQuantized } from "../zkml/reference";
+
+/** Errors that mean this input can never be proved by this circuit (not a failure of the prover). */
+function isUnprovableInput(error: unknown): error is ZkmlError {
+  return error instanceof ZkJobInputError || error instanceof ZkmlInputRangeError || error instanceof ZkmlShapeMismatchError || error instanceof ZkmlOverflowError;
+}
 
 export interface ComputeResult {
   output: string;
@@ -46,10 +54,13 @@ export class Computer {
       throw error;
     }
     try {
-      openZkJobInput(circuit.model, input, job.inputHash);
+      // Opening the commitment and evaluating the circuit's arithmetic (no proving) catches every input the
+      // circuit cannot take: another input or salt, a value out of range, an output that overflows its 48 bits.
+      const { quantized } = openZkJobInput(circuit.model, input, job.inputHash);
+      packedOutputOf(circuit.model, evaluateQuantized(circuit.model, quantized));
       return undefined;
     } catch (error) {
-      if (error instanceof ZkmlError) return `the input cannot be proved for this job: ${error.message}`;
+      if (isUnprovableInput(error)) return `the input cannot be proved for this job: ${error.message}`;
       throw error;
     }
   }
@@ -63,8 +74,9 @@ export class Computer {
       try {
         answer = await answerZkJob(circuit, job, input);
       } catch (cause) {
-        // An input that does not open the commitment, or lies outside the circuit's range, can never be proved.
-        if (cause instanceof ZkmlError) throw new InputError(`job ${job.id}: ${cause.message}`, { cause });
+        // An input that does not open the commitment, or lies outside the circuit's range, can never be proved; a
+        // prover failure (a worker that crashed, memory) is thrown as it is, so the step is retried.
+        if (isUnprovableInput(cause)) throw new InputError(`job ${job.id}: ${cause.message}`, { cause });
         throw cause;
       }
       return { output: answer.output, proof: answer.proof, salt };

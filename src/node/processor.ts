@@ -11,7 +11,7 @@ import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./i
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
 import type { ZkBatcher } from "./batcher";
-import type { Quote, TxSender } from "./sender";
+import { TxDroppedError, type Quote, type TxSender } from "./sender";
 import { ACTIVE_STATES, JobReplacedError, type JobRow, type JobState, type JobStore, type TransitionFields } from "./store";
 
 export interface ProcessorOptions {
@@ -305,7 +305,16 @@ export class JobProcessor {
     const own = this.store.txByKey(`submit:${row.jobId}`);
     const tx = own ?? this.store.batchTxOf(row.jobId);
     if (tx === undefined) return this.submitOwn(row, signal);
-    const receipt = await this.sender.wait(tx, signal);
+    let receipt;
+    try {
+      // A batch whose nonce another transaction used (another instance of this key) never lands: submit alone.
+      if (own === undefined && tx.status === "dropped") throw new TxDroppedError(`batched submission ${tx.key} was dropped`);
+      receipt = await this.sender.wait(tx, signal);
+    } catch (error) {
+      if (own !== undefined || !(error instanceof TxDroppedError)) throw error;
+      this.log.warn({ jobId: row.jobId.toString(), tx: tx.key }, "the batched submission was dropped; submitting the job on its own");
+      return this.submitOwn(row, signal);
+    }
     if (receipt.status !== 1 && own === undefined) {
       this.log.warn({ jobId: row.jobId.toString(), tx: receipt.hash }, "the batched submission reverted; submitting the job on its own");
       return this.submitOwn(row, signal);

@@ -219,6 +219,8 @@ export class JobStore {
       .prepare("INSERT INTO orphaned_jobs (job_id, state, job, input, input_uri, output, reason, request_block, orphaned_at) SELECT job_id, state, job, input, input_uri, output, reason, request_block, ? FROM jobs WHERE job_id = ?")
       .run(Date.now(), id);
     this.db.prepare("UPDATE txs SET key = key || '~orphaned-' || ?, job_id = NULL, updated_at = ? WHERE job_id = ?").run(String(info.lastInsertRowid), Date.now(), id);
+    // The old job's place in a batch: its batch transaction (if any) is the old job's, not the new one's.
+    this.db.prepare("DELETE FROM batch_members WHERE job_id = ?").run(id);
     this.db.prepare("DELETE FROM jobs WHERE job_id = ?").run(id);
   }
 
