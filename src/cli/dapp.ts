@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { decodeClassification } from "../inference/onnx";
 import { JobStatus, Mode, MODE_NAMES } from "../protocol/modes";
 import type { Job } from "../protocol/job";
-import { loadConfig, MODE_BY_NAME, type NodeConfig } from "../node/config";
+import { isModeName, loadConfig, MODE_BY_NAME, type NodeConfig } from "../node/config";
 import { loadKeystore, readPassword } from "../node/keystore";
 import { connectContracts, type Contracts } from "../sdk/contracts";
 import { InputError, VerificationError } from "../sdk/errors";
@@ -96,7 +96,7 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
     .action(async (opts: Record<string, string | boolean>) => {
       const g = global();
       const mode = opts.mode as string;
-      if (mode !== "vanilla" && mode !== "tee" && mode !== "zk") throw new InputError(`--mode "${mode}" is not supported: use vanilla, tee or zk`);
+      if (!isModeName(mode)) throw new InputError(`--mode "${mode}" is not supported: use vanilla, tee or zk`);
       const { modelId, version } = parseModel(opts.model as string);
       const input = parseFeatures(opts.input as string);
       const zk = mode === "zk" ? { model: loadCircuitModel(opts["modelDir"] as string | undefined) } : undefined;
@@ -107,7 +107,7 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
           signer,
           modelId: toModelId(modelId),
           version,
-          mode: mode === "zk" ? Mode.Zk : MODE_BY_NAME[mode],
+          mode: MODE_BY_NAME[mode],
           input,
           redundancy: Number(opts.redundancy),
           feePerNode: parseAmount(opts.fee as string),

@@ -17,7 +17,7 @@ export interface ZkBatcherHooks {
   /** A job the batch could not take (alone in its window, or the batch would revert): submit it on its own. */
   solo(row: JobRow): void;
   /** Jobs moved to `submitted` with a stored batch transaction (wake whoever waits for receipts). */
-  submitted(jobIds: readonly bigint[]): void;
+  submitted(): void;
 }
 
 /**
@@ -131,15 +131,14 @@ export class ZkBatcher {
       return;
     }
     // A member that moved meanwhile (refunded, rewound, replaced) keeps its state: its next step reads the batch.
-    const moved = rows.flatMap((row) => {
+    for (const row of rows) {
       try {
-        return this.store.canTransition(row.jobId, "submitted") && this.store.transition(row.jobId, "submitted", {}, row.job) ? [row.jobId] : [];
+        this.store.transition(row.jobId, "submitted", {}, row.job);
       } catch (error) {
-        if (error instanceof JobReplacedError || error instanceof StoreError) return [];
-        throw error;
+        if (!(error instanceof JobReplacedError || error instanceof StoreError)) throw error;
       }
-    });
+    }
     this.log.info({ jobs: ids.map(String), key }, `${ids.length} ZK jobs submitted in one batch`);
-    this.hooks.submitted(moved);
+    this.hooks.submitted();
   }
 }

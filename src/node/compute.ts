@@ -44,7 +44,10 @@ export class Computer {
    * recompute, so the circuit is loaded (and cached) here: a node refuses before claiming, not after.
    */
   async refusal(job: Job, input: string): Promise<string | undefined> {
-    if (Number(job.mode) !== Mode.Zk) return keccak256(input) === job.inputHash ? undefined : "the input does not match the job's input hash";
+    if (Number(job.mode) !== Mode.Zk) {
+      const hash = keccak256(input);
+      return hash === job.inputHash ? undefined : `it hashes to ${hash}, but the job commits to ${job.inputHash}; refusing to compute on it`;
+    }
     if (this.zk === undefined) return 'ZK mode is not served by this node (serve "zk" in the config)';
     let circuit: ZkCircuit;
     try {

@@ -1,6 +1,5 @@
-import { hexlify, keccak256 } from "ethers";
+import { hexlify } from "ethers";
 import type { Job } from "../protocol/job";
-import { Mode } from "../protocol/modes";
 import { VinError } from "../sdk/errors";
 import { withRetry } from "../sdk/retry";
 import { cidBytes } from "../storage";
@@ -26,9 +25,10 @@ export interface InputFetcherOptions {
 }
 
 /**
- * Fetches inputs that a job gives only by URI, from the node's content stores, and checks them against the job's
- * `inputHash` before anything is computed: the escrow binds a job to `keccak256(input)`, so content that hashes
- * differently is not the job's input, whatever its URI says. Supported: `ipfs://<cid>`.
+ * Fetches inputs that a job gives only by URI, from the node's content stores, within a size limit. The processor
+ * then checks the content against the job (`Computer.refusal`: its keccak256, or for ZK its Poseidon commitment)
+ * before anything is claimed: content the job does not commit to is not its input, whatever its URI says.
+ * Supported: `ipfs://<cid>`.
  * @example const input = await new InputFetcher(content, { timeoutMs: 30_000, maxBytes: 1 << 20 }).fetch(job, "ipfs://bafkrei...");
  */
 export class InputFetcher {
@@ -38,8 +38,8 @@ export class InputFetcher {
   ) {}
 
   /**
-   * The input at `uri` as a hex string, once its keccak256 equals `job.inputHash` (for a ZK job, whose hash is a
-   * Poseidon commitment, the caller checks it: see `Computer.refusal`).
+   * The content at `uri` as a hex string, within the size limit. Whether it is the job's input (its hash or
+   * commitment) is the caller's check: see `Computer.refusal`.
    * @throws InputRefusedError (never usable) or InputUnavailableError (try again later).
    */
   async fetch(job: Job, uri: string, signal?: AbortSignal): Promise<string> {
@@ -56,12 +56,7 @@ export class InputFetcher {
       throw new InputUnavailableError(`job ${job.id}: cannot fetch its input ${uri} now: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     }
     if (bytes.length > this.options.maxBytes) throw new InputRefusedError(`job ${job.id}: the input at ${uri} has ${bytes.length} bytes, more than this node accepts (${this.options.maxBytes})`);
-    const input = hexlify(bytes);
-    // A ZK job commits to a Poseidon hash that only its circuit's model recomputes: the caller checks it.
-    if (Number(job.mode) === Mode.Zk) return input;
-    const hash = keccak256(input);
-    if (hash !== job.inputHash) throw new InputRefusedError(`job ${job.id}: the input at ${uri} hashes to ${hash}, but the job commits to ${job.inputHash}; refusing to compute on it`);
-    return input;
+    return hexlify(bytes);
   }
 
   private async parse(uri: string): Promise<Uint8Array> {

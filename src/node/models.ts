@@ -6,40 +6,69 @@ import { ModelError } from "../sdk/errors";
 import { withRetry } from "../sdk/retry";
 import { ContentNotFoundError, type ContentStore } from "./content-store";
 
+/** A bounded cache of per-version loads: a failed load is forgotten, and past `max` the oldest entry goes. */
+export class VersionCache<T> {
+  private readonly entries = new Map<string, Promise<T>>();
+
+  constructor(private readonly max: number) {}
+
+  get(modelId: bigint, version: bigint, load: () => Promise<T>): Promise<T> {
+    const key = `${modelId}@${version}`;
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = load();
+      entry.catch(() => this.entries.delete(key));
+      this.entries.set(key, entry);
+      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    }
+    return entry;
+  }
+}
+
+/** A registered file of a model version, as `registry.filesOf` lists it. */
+export interface VersionFile {
+  path: string;
+  cid: string;
+  sha256: string;
+}
+
+/**
+ * The bytes of a version's file by its registered CID, used only if their SHA-256 is the one the registry records.
+ * @throws ModelError when no store has the content or the digest differs (`where` names the version).
+ */
+export async function readVersionFile(content: ContentStore, where: string, file: VersionFile): Promise<Uint8Array> {
+  const bytes = await content.get(getBytes(file.cid)).catch((error: unknown) => {
+    throw error instanceof ContentNotFoundError ? new ModelError(`${where}: ${error.message}`, { cause: error }) : error;
+  });
+  const digest = sha256Hex(bytes);
+  if (digest !== file.sha256) throw new ModelError(`${where}: ${file.path} has sha256 ${digest}, the registry records ${file.sha256}; refusing to use it`);
+  return bytes;
+}
+
 /**
  * Loads model versions by content: the registry's `filesOf` names the ONNX file's CID and SHA-256, the content
  * store supplies the bytes, and the bytes are used only if their SHA-256 matches. Loaded models are cached.
  */
 export class ModelLoader {
-  private readonly cache = new Map<string, Promise<OnnxModel>>();
+  private readonly cache: VersionCache<OnnxModel>;
 
   constructor(
     private readonly registry: ModelRegistry,
     private readonly content: ContentStore,
-    private readonly maxCached = 16,
-  ) {}
+    maxCached = 16,
+  ) {
+    this.cache = new VersionCache(maxCached);
+  }
 
   load(modelId: bigint, version: bigint): Promise<OnnxModel> {
-    const key = `${modelId}@${version}`;
-    let model = this.cache.get(key);
-    if (model === undefined) {
-      model = this.fetch(modelId, version);
-      model.catch(() => this.cache.delete(key));
-      this.cache.set(key, model);
-      if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
-    }
-    return model;
+    return this.cache.get(modelId, version, () => this.fetch(modelId, version));
   }
 
   private async fetch(modelId: bigint, version: bigint): Promise<OnnxModel> {
     const files = await withRetry("registry.filesOf", () => this.registry.filesOf(modelId, version));
     const file = files.find((f) => f.path.endsWith(".onnx"));
     if (file === undefined) throw new ModelError(`model ${modelId}@${version} lists no .onnx file`);
-    const bytes = await this.content.get(getBytes(file.cid)).catch((error: unknown) => {
-      throw error instanceof ContentNotFoundError ? new ModelError(`model ${modelId}@${version}: ${error.message}`, { cause: error }) : error;
-    });
-    const digest = sha256Hex(bytes);
-    if (digest !== file.sha256) throw new ModelError(`model ${modelId}@${version}: ${file.path} has sha256 ${digest}, the registry records ${file.sha256}; refusing to use it`);
+    const bytes = await readVersionFile(this.content, `model ${modelId}@${version}`, file);
     return OnnxModel.load(bytes, `${modelId}@${version}`);
   }
 }

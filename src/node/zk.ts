@@ -1,6 +1,4 @@
-import { getBytes } from "ethers";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import { sha256Hex } from "../protocol/cid";
 import type { Job } from "../protocol/job";
 import { Mode } from "../protocol/modes";
 import { ModelError } from "../sdk/errors";
@@ -11,7 +9,8 @@ import { parseZkManifest, quantizedModelFor, ZK_FILES, type ZkManifest } from ".
 import { CircuitProver } from "../zkml/prover";
 import type { QuantizedModel } from "../zkml/quantize";
 import { evaluateQuantized } from "../zkml/reference";
-import { ContentNotFoundError, type ContentStore } from "./content-store";
+import type { ContentStore } from "./content-store";
+import { readVersionFile, VersionCache } from "./models";
 
 /** A model version's circuit, loaded and checked: what a node needs to answer its ZK jobs. */
 export interface ZkCircuit {
@@ -35,24 +34,18 @@ export interface ZkAnswer {
  * hash checked against the version's on-chain ZK binding, so the node never proves against a key the chain rejects.
  */
 export class ZkCircuitLoader {
-  private readonly cache = new Map<string, Promise<ZkCircuit>>();
+  private readonly cache: VersionCache<ZkCircuit>;
 
   constructor(
     private readonly registry: ModelRegistry,
     private readonly content: ContentStore,
-    private readonly maxCached = 4,
-  ) {}
+    maxCached = 4,
+  ) {
+    this.cache = new VersionCache(maxCached);
+  }
 
   load(modelId: bigint, version: bigint): Promise<ZkCircuit> {
-    const key = `${modelId}@${version}`;
-    let circuit = this.cache.get(key);
-    if (circuit === undefined) {
-      circuit = this.fetch(modelId, version);
-      circuit.catch(() => this.cache.delete(key));
-      this.cache.set(key, circuit);
-      if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
-    }
-    return circuit;
+    return this.cache.get(modelId, version, () => this.fetch(modelId, version));
   }
 
   private async fetch(modelId: bigint, version: bigint): Promise<ZkCircuit> {
@@ -61,15 +54,10 @@ export class ZkCircuitLoader {
       withRetry("registry.filesOf", () => this.registry.filesOf(modelId, version)),
       withRetry("registry.bindingOf", () => this.registry.bindingOf(modelId, version, Mode.Zk)),
     ]);
-    const read = async (predicate: (path: string) => boolean, what: string): Promise<Uint8Array> => {
+    const read = (predicate: (path: string) => boolean, what: string): Promise<Uint8Array> => {
       const file = files.find((f) => predicate(f.path));
       if (file === undefined) throw new ModelError(`${where} lists no ${what}: it cannot serve ZK jobs`);
-      const bytes = await this.content.get(getBytes(file.cid)).catch((error: unknown) => {
-        throw error instanceof ContentNotFoundError ? new ModelError(`${where}: ${error.message}`, { cause: error }) : error;
-      });
-      const digest = sha256Hex(bytes);
-      if (digest !== file.sha256) throw new ModelError(`${where}: ${file.path} has sha256 ${digest}, the registry records ${file.sha256}; refusing to use it`);
-      return bytes;
+      return readVersionFile(this.content, where, file);
     };
     const [onnx, manifestBytes, wasm, zkey] = await Promise.all([
       read((p) => p.endsWith(".onnx"), "ONNX file"),

@@ -83,7 +83,7 @@ describe("operator node: inputs given only by URI (against a real hardhat node)"
     const jobId = await requestByUri(`ipfs://${cid}`, committed);
     const row = await decided(jobId);
     expect(row.state).to.equal("skipped");
-    expect(row.reason).to.match(new RegExp(`the input at ipfs://${cid} hashes to 0x[0-9a-f]{64}, but the job commits to ${committed}; refusing to compute on it`));
+    expect(row.reason).to.match(new RegExp(`the input at ipfs://${cid}: it hashes to 0x[0-9a-f]{64}, but the job commits to ${committed}; refusing to compute on it`));
     expect(row.input).to.equal("0x");
     const txs = readDatabase(operator, (db) => db.prepare("SELECT key FROM txs WHERE job_id = ?").all(jobId.toString()) as { key: string }[]);
     expect(txs).to.deep.equal([]);
