@@ -1,8 +1,8 @@
-import { AbiCoder, type Result, getBytes, keccak256, toBeHex, verifyTypedData, zeroPadValue, type Provider } from "ethers";
+import { type Result, type TransactionDescription, getBytes, keccak256, toBeHex, verifyTypedData, zeroPadValue, type Provider } from "ethers";
 import * as snarkjs from "snarkjs";
 import type { Job } from "../protocol/job";
-import { claimSignal, encodeZkOutput } from "../zkml/claim";
-import { releaseSnarkjs } from "../zkml/prover";
+import { claimSignal, decodeZkBatchProof, decodeZkProof, encodeZkOutput, type ZkProofItem } from "../zkml/claim";
+import { fromSolidityProof, releaseSnarkjs } from "../zkml/prover";
 import { verificationKeyFromWords, verifyingKeyHash } from "../zkml/solidity";
 import { Groth16Verifier__factory } from "../../typechain-types";
 import { Mode, MODE_NAMES, JobStatus } from "../protocol/modes";
@@ -68,15 +68,18 @@ export async function verifyResult(params: VerifyResultParams): Promise<VerifyRe
   const event = escrow.interface.parseLog(settled)!;
   check("JobSettled output", keccak256(event.args.output as string) === outputHash && event.args.outputHash === outputHash, `event output hash ${keccak256(event.args.output as string)}`);
   const base = { outputHash, output };
-  if (Number(job.mode) === Mode.Zk) return { ...(await verifyZk(params, job, settled.transactionHash, outputHash, check)), ...report(), ...base };
-  if (Number(job.mode) !== Mode.Tee) return { ...report(), ...base };
-
+  const mode = Number(job.mode);
+  if (mode !== Mode.Zk && mode !== Mode.Tee) return { ...report(), ...base };
+  // The proof is in the settling call's calldata: a direct submit (or reveal, TEE; or submitBatch, ZK) to the escrow.
+  const calls = mode === Mode.Zk ? ["submit", "submitBatch"] : ["submit", "reveal"];
   const tx = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(settled.transactionHash));
   const parsed = tx === null ? null : escrow.interface.parseTransaction({ data: tx.data });
-  if (tx === null || parsed === null || (parsed.name !== "submit" && parsed.name !== "reveal") || tx.to?.toLowerCase() !== (await escrow.getAddress()).toLowerCase()) {
-    check("settling calldata", false, `transaction ${settled.transactionHash} is not a direct submit/reveal call to the escrow`);
+  if (tx === null || parsed === null || !calls.includes(parsed.name) || tx.to?.toLowerCase() !== (await escrow.getAddress()).toLowerCase()) {
+    check("settling calldata", false, `transaction ${settled.transactionHash} is not a direct ${calls.join("/")} call to the escrow`);
     return { ...report(), ...base };
   }
+  if (mode === Mode.Zk) return { ...(await verifyZk(params, job, parsed, outputHash, check)), ...report(), ...base };
+
   const proof = parsed.args.proof as string;
   const revealed = parsed.args.output as string;
   check("calldata output", keccak256(revealed) === outputHash, `the settling call carried output hash ${keccak256(revealed)}`);
@@ -103,38 +106,28 @@ export async function verifyResult(params: VerifyResultParams): Promise<VerifyRe
 async function verifyZk(
   params: VerifyResultParams,
   job: Job,
-  txHash: string,
+  parsed: TransactionDescription,
   outputHash: string,
   check: (name: string, ok: boolean, detail: string) => void,
 ): Promise<{ zk?: VerifyResultReturnType["zk"] }> {
   const { contracts, provider } = params;
-  const { escrow, registry } = contracts;
-  const tx = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(txHash));
-  const parsed = tx === null ? null : escrow.interface.parseTransaction({ data: tx.data });
-  if (tx === null || parsed === null || (parsed.name !== "submit" && parsed.name !== "submitBatch") || tx.to?.toLowerCase() !== (await escrow.getAddress()).toLowerCase()) {
-    check("settling calldata", false, `transaction ${txHash} is not a direct submit/submitBatch call to the escrow`);
-    return {};
-  }
-  const coder = AbiCoder.defaultAbiCoder();
-  const proofType = "tuple(uint256[2] a, uint256[2][2] b, uint256[2] c)";
+  const { registry } = contracts;
   let output: string;
-  let packed: bigint;
-  let proof: { a: bigint[]; b: bigint[][]; c: bigint[] };
+  let item: ZkProofItem;
   try {
     if (parsed.name === "submit") {
       output = parsed.args.output as string;
-      const decoded = coder.decode(["uint256", proofType], parsed.args.proof as string);
-      [packed, proof] = [decoded[0] as bigint, asProof(decoded[1] as Result)];
+      item = decodeZkProof(parsed.args.proof as string);
     } else {
       const index = (parsed.args.jobs as Result[]).findIndex((j) => (j[0] as bigint) === job.id);
       output = (parsed.args.outputs as string[])[index]!;
-      const decoded = coder.decode(["uint256[]", `${proofType}[]`], parsed.args.proof as string);
-      [packed, proof] = [(decoded[0] as bigint[])[index]!, asProof((decoded[1] as Result[])[index]!)];
+      item = decodeZkBatchProof(parsed.args.proof as string)[index]!;
     }
   } catch (error) {
     check("proof encoding", false, `the settling call's proof does not decode: ${String(error)}`);
     return {};
   }
+  const packed = item.packedOutput;
   check("calldata output", keccak256(output) === outputHash && output === encodeZkOutput(packed), `the proof is for packed output ${packed}; the call carried ${output}`);
   const binding = await withRetry("registry.bindingOf", () => registry.bindingOf(job.modelId, job.version, Mode.Zk));
   const verifier = Groth16Verifier__factory.connect(binding.verifier, provider);
@@ -142,26 +135,12 @@ async function verifyZk(
   const vkHash = verifyingKeyHash(words);
   check("verifying key bound by the model version", binding.bindings[0] === vkHash, `verifier ${binding.verifier} has key hash ${vkHash}; the version binds ${binding.bindings[0] ?? "nothing"}`);
   const signal = claimSignal(BigInt(job.inputHash), packed);
-  const snarkProof = {
-    protocol: "groth16",
-    curve: "bn128",
-    pi_a: [proof.a[0]!.toString(), proof.a[1]!.toString(), "1"],
-    pi_b: [[proof.b[0]![1]!.toString(), proof.b[0]![0]!.toString()], [proof.b[1]![1]!.toString(), proof.b[1]![0]!.toString()], ["1", "0"]],
-    pi_c: [proof.c[0]!.toString(), proof.c[1]!.toString(), "1"],
-  };
   let valid = false;
   try {
-    valid = await snarkjs.groth16.verify(verificationKeyFromWords(words), [signal.toString()], snarkProof);
+    valid = await snarkjs.groth16.verify(verificationKeyFromWords(words), [signal.toString()], fromSolidityProof(item.proof));
   } finally {
     await releaseSnarkjs();
   }
   check("Groth16 proof (off-chain)", valid, `claim ${signal} = commitment ${job.inputHash} with output ${packed}`);
   return { zk: { verifier: binding.verifier, vkHash, packedOutput: packed.toString() } };
-}
-
-/** A decoded `(uint256[2] a, uint256[2][2] b, uint256[2] c)` tuple as plain arrays. */
-function asProof(r: Result): { a: bigint[]; b: bigint[][]; c: bigint[] } {
-  const list = (x: unknown): bigint[] => Array.from(x as Iterable<bigint>);
-  const b = r[1] as Result;
-  return { a: list(r[0]), b: [list(b[0]), list(b[1])], c: list(r[2]) };
 }

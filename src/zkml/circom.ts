@@ -9,8 +9,6 @@ import type { QuantizedModel } from "./quantize";
 
 const execFileAsync = promisify(execFile);
 
-/** Names of the circuit's public signals, in the order snarkjs lists them: one, so verification sits at the pairing floor. */
-export const PUBLIC_SIGNALS = ["claim"] as const;
 
 /** Width of the argmax difference checks: the last layer's quotient width plus one. */
 export function argmaxBits(model: QuantizedModel): number {

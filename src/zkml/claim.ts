@@ -152,15 +152,32 @@ export function encodeZkProof(packedOutput: bigint, proof: SolidityProof): strin
   return AbiCoder.defaultAbiCoder().encode(["uint256", PROOF_TUPLE], [packedOutput, { a: proof.a, b: proof.b, c: proof.c }]);
 }
 
-/** Reads back the `proof` bytes of a ZK `submit` (see {@link encodeZkProof}). */
-export function decodeZkProof(bytes: string): { packedOutput: bigint; proof: Pick<SolidityProof, "a" | "b" | "c"> } {
-  const [packedOutput, p] = AbiCoder.defaultAbiCoder().decode(["uint256", PROOF_TUPLE], bytes);
+/** One job's output and proof, as a ZK `submit` or one entry of a `submitBatch` carries them. */
+export interface ZkProofItem {
+  packedOutput: bigint;
+  proof: Pick<SolidityProof, "a" | "b" | "c">;
+}
+
+/** A decoded `(uint256[2] a, uint256[2][2] b, uint256[2] c)` tuple. */
+function proofFrom(p: { a: readonly bigint[]; b: readonly (readonly bigint[])[]; c: readonly bigint[] }): ZkProofItem["proof"] {
   const pair = (v: readonly bigint[]): [bigint, bigint] => [BigInt(v[0]!), BigInt(v[1]!)];
-  return { packedOutput: BigInt(packedOutput), proof: { a: pair(p.a), b: [pair(p.b[0]), pair(p.b[1])], c: pair(p.c) } };
+  return { a: pair(p.a), b: [pair(p.b[0]!), pair(p.b[1]!)], c: pair(p.c) };
+}
+
+/** Reads back the `proof` bytes of a ZK `submit` (see {@link encodeZkProof}). */
+export function decodeZkProof(bytes: string): ZkProofItem {
+  const [packedOutput, p] = AbiCoder.defaultAbiCoder().decode(["uint256", PROOF_TUPLE], bytes);
+  return { packedOutput: BigInt(packedOutput), proof: proofFrom(p) };
+}
+
+/** Reads back the `proof` bytes of a ZK `submitBatch` (see {@link encodeZkBatchProof}), in job order. */
+export function decodeZkBatchProof(bytes: string): ZkProofItem[] {
+  const [packedOutputs, proofs] = AbiCoder.defaultAbiCoder().decode(["uint256[]", `${PROOF_TUPLE}[]`], bytes);
+  return (proofs as unknown[]).map((p, i) => ({ packedOutput: BigInt((packedOutputs as bigint[])[i]!), proof: proofFrom(p as Parameters<typeof proofFrom>[0]) }));
 }
 
 /** The `proof` bytes of a ZK `submitBatch`: `abi.encode(uint256[] packedOutputs, Proof[] proofs)`, in job order. */
-export function encodeZkBatchProof(items: readonly { packedOutput: bigint; proof: Pick<SolidityProof, "a" | "b" | "c"> }[]): string {
+export function encodeZkBatchProof(items: readonly ZkProofItem[]): string {
   return AbiCoder.defaultAbiCoder().encode(
     ["uint256[]", `${PROOF_TUPLE}[]`],
     [items.map((i) => i.packedOutput), items.map((i) => ({ a: i.proof.a, b: i.proof.b, c: i.proof.c }))],

@@ -55,30 +55,28 @@ export function toSolidityProof(proof: snarkjs.Groth16Proof, publicSignals: read
   };
 }
 
+/** The inverse of {@link toSolidityProof}: a snarkjs proof from the Solidity verifier's argument layout. */
+export function fromSolidityProof(proof: Pick<SolidityProof, "a" | "b" | "c">): snarkjs.Groth16Proof {
+  const s = (v: bigint): string => v.toString();
+  return {
+    protocol: "groth16",
+    curve: "bn128",
+    pi_a: [s(proof.a[0]), s(proof.a[1]), "1"],
+    pi_b: [[s(proof.b[0][1]), s(proof.b[0][0])], [s(proof.b[1][1]), s(proof.b[1][0])], ["1", "0"]],
+    pi_c: [s(proof.c[0]), s(proof.c[1]), "1"],
+  };
+}
+
 /**
- * Generates the witness with the circuit's wasm and a Groth16 proof with snarkjs.
+ * Generates the witness with the circuit's wasm and a Groth16 proof with snarkjs: a {@link CircuitProver} for one
+ * proof (a caller proving several times should keep the prover).
  *
- * @throws ZkmlConstraintError when the input violates the circuit (e.g. out of range).
+ * @throws ZkmlConstraintError when the input violates the circuit (e.g. out of range); ZkmlToolError when snarkjs fails.
  * @example
  * const res = await proveInference({ wasmPath, zkeyPath }, { model, input, inputSalt });
  */
 export async function proveInference(circuit: { wasmPath: string; zkeyPath: string }, req: ProveRequest): Promise<ProofResult> {
-  const input = buildCircuitInput(req);
-  const started = Date.now();
-  let out: { proof: snarkjs.Groth16Proof; publicSignals: string[] };
-  try {
-    out = await snarkjs.groth16.fullProve(input, circuit.wasmPath, circuit.zkeyPath);
-  } catch (cause) {
-    throw new ZkmlToolError("groth16 fullProve failed", { cause });
-  }
-  if (out.publicSignals.length !== 1) throw new ZkmlToolError(`expected one public signal, got ${out.publicSignals.length}`);
-  return {
-    proof: out.proof,
-    publicSignals: out.publicSignals,
-    claim: BigInt(out.publicSignals[0]!),
-    solidity: toSolidityProof(out.proof, out.publicSignals),
-    proveSeconds: (Date.now() - started) / 1000,
-  };
+  return (await CircuitProver.load({ wasm: circuit.wasmPath, zkey: circuit.zkeyPath })).prove(req);
 }
 
 /**

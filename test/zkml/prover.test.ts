@@ -40,7 +40,7 @@ describe("zkml/prover", () => {
     expect(base.publicSignals).to.deep.equal([expected.toString()]);
     expect(base.claim).to.equal(expected);
     expect(await verify(a, base.claim, base)).to.equal(true);
-    console.log(`      groth16 fullProve: ${base.proveSeconds.toFixed(2)} s for ${a.nConstraints} constraints`);
+    console.log(`      groth16 prove (witness + proof): ${base.proveSeconds.toFixed(2)} s for ${a.nConstraints} constraints`);
   });
 
   it("computes the input commitment in TypeScript exactly as the circuit does (poseidon-lite vs witness)", async () => {
