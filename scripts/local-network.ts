@@ -53,6 +53,7 @@ function describeOutput(model: AnyBundledModel, mode: Mode, output: string, zk: 
 
 async function main(): Promise<void> {
   if (hre.network.name !== "localhost") throw new Error(`run with --network localhost (got ${hre.network.name})`);
+  const started = Date.now();
   const root = hre.config.paths.root;
   const port = Number(new URL((hre.network.config as HttpNetworkConfig).url).port || 8545);
   console.log(`starting a Hardhat node on 127.0.0.1:${port} ...`);
@@ -131,7 +132,8 @@ async function main(): Promise<void> {
       console.log(`    served by ${claimed?.args.node ?? "?"}; output hash ${result.outputHash}`);
       console.log(`    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`);
     }
-    console.log(`\nchain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
+    console.log(`\n${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
+    console.log(`chain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
     await new Promise(() => undefined);
   } catch (error) {
     console.error(error instanceof Error ? `error: ${error.message}` : error);

@@ -7,10 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BUNDLED_MODEL_NAMES, bundledModel, evaluateCircuit, forward, percent, runOnnx, type AnyBundledModel, type CircuitEvaluation } from "../../src/models";
-
-/** Classifiers may lose at most this much accuracy in the circuit (the bound the test asserts). */
-const MAX_ACCURACY_LOSS = 0.005;
+import { BUNDLED_MODEL_NAMES, MAX_ACCURACY_LOSS, bundledModel, evaluateCircuit, forward, percent, runOnnx, type AnyBundledModel, type CircuitEvaluation } from "../../src/models";
 
 interface ModelReport extends CircuitEvaluation {
   name: string;

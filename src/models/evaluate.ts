@@ -8,6 +8,9 @@ import { clampToRange, type AnyBundledModel } from "./bundle";
 import { argmax, forward, meanAbsoluteError, rootMeanSquaredError } from "./train";
 
 /** Raised when onnxruntime cannot load or run a bundled model. */
+/** Largest accuracy a classifier may lose in the circuit: half a percentage point (the bound). */
+export const MAX_ACCURACY_LOSS = 0.005;
+
 export class ModelEvaluationError extends BaseError {
   override readonly name = "ModelEvaluationError";
 }

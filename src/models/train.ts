@@ -66,11 +66,6 @@ export function argmax(values: readonly number[]): number {
   return values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
 }
 
-/** Share of rows whose predicted class matches the label. */
-export function accuracy(layers: DenseLayer[], data: Pick<Dataset, "x" | "y">): number {
-  return data.x.filter((x, i) => argmax(forward(layers, x)) === data.y[i]).length / data.x.length;
-}
-
 /** Mean absolute error of predictions against targets. */
 export function meanAbsoluteError(predicted: readonly number[], actual: readonly number[]): number {
   return avg(predicted.map((p, i) => Math.abs(p - actual[i]!)));

@@ -6,6 +6,7 @@ import {
   bundledModels,
   circuitOutputs,
   evaluateCircuit,
+  MAX_ACCURACY_LOSS,
   forward,
   quantizeForCircuit,
   runOnnx,
@@ -22,8 +23,6 @@ import { quantizeInput, quantizeMlp } from "../../src/zkml/quantize";
 import { ZkmlInputRangeError } from "../../src/zkml/errors";
 import type { DenseLayer } from "../../src/zkml/mlp";
 
-/** Largest accuracy a classifier may lose in the circuit: half a percentage point. */
-const MAX_ACCURACY_LOSS = 0.005;
 
 /** Held-out float accuracy each classifier must reach (well under what it measures, above chance). */
 const MIN_ACCURACY: Record<string, number> = { "penguin-species-mlp": 0.95, "seattle-weather-mlp": 0.9, "spam-assassin-mlp": 0.95 };
