@@ -12,7 +12,9 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Signer } from "ethers";
 import {
   ExampleConsumer__factory,
+  Groth16VerifierFactory__factory,
   JobEscrow__factory,
+  SettlementLib__factory,
   ModelRegistry__factory,
   NodeStaking__factory,
   TeeVerifier__factory,
@@ -21,6 +23,7 @@ import {
   TimelockController__factory,
   VanillaVerifier__factory,
   type ExampleConsumer,
+  type Groth16VerifierFactory,
   type JobEscrow,
   type ModelRegistry,
   type NodeStaking,
@@ -76,8 +79,10 @@ export interface DeploymentRecord {
 export type ContractName =
   | "token"
   | "timelock"
+  | "verifierFactory"
   | "registry"
   | "staking"
+  | "settlementLib"
   | "escrow"
   | "vanillaVerifier"
   | "teeVerifier"
@@ -88,6 +93,8 @@ export interface System {
   record: DeploymentRecord;
   token: TestToken;
   timelock: TimelockController;
+  /** Deploys the Groth16 verifiers that ZK model versions may bind (the registry accepts no other). */
+  verifierFactory: Groth16VerifierFactory;
   registry: ModelRegistry;
   staking: NodeStaking;
   escrow: JobEscrow;
@@ -112,6 +119,8 @@ export const DEFAULT_ESCROW_PARAMETERS: IJobEscrow.ParametersStruct = {
   maxDuration: 30 * 24 * 3600,
   revealPeriod: 600,
   maxCallbackGas: 500_000,
+  maxCollateralRatio: 20,
+  usageFeeFloor: 10n ** 15n,
 };
 
 /** Raised when a deployment cannot proceed; the message says what to change. */
@@ -179,14 +188,22 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     deployContract(new TimelockController__factory(deployer), [delay, [governor], [hre.ethers.ZeroAddress], hre.ethers.ZeroAddress]),
   );
   const treasury = options.treasury ?? timelockAddress;
-  const registryAddress = await ensure("registry", () => deployContract(new ModelRegistry__factory(deployer), []));
+  const factoryAddress = await ensure("verifierFactory", () => deployContract(new Groth16VerifierFactory__factory(deployer), []));
+  const registryAddress = await ensure("registry", () => deployContract(new ModelRegistry__factory(deployer), [factoryAddress]));
   const stakingParameters = { ...DEFAULT_STAKING_PARAMETERS, ...options.staking };
   const stakingAddress = await ensure("staking", () =>
     deployContract(new NodeStaking__factory(deployer), [tokenAddress, deployerAddress, stakingParameters]),
   );
   const escrowParameters = { ...DEFAULT_ESCROW_PARAMETERS, ...options.escrow };
+  const settlementAddress = await ensure("settlementLib", () => deployContract(new SettlementLib__factory(deployer), []));
   const escrowAddress = await ensure("escrow", () =>
-    deployContract(new JobEscrow__factory(deployer), [registryAddress, stakingAddress, treasury, deployerAddress, escrowParameters]),
+    deployContract(new JobEscrow__factory(escrowLibraries(settlementAddress), deployer), [
+      registryAddress,
+      stakingAddress,
+      treasury,
+      deployerAddress,
+      escrowParameters,
+    ]),
   );
   const vanillaAddress = await ensure("vanillaVerifier", () => deployContract(new VanillaVerifier__factory(deployer), []));
   const teeAddress = await ensure("teeVerifier", () =>
@@ -194,13 +211,14 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   );
   const zkAddress = await ensure("zkVerifier", () => deployContract(new ZkInferenceVerifier__factory(deployer), [registryAddress]));
   const consumerAddress = await ensure("exampleConsumer", () =>
-    deployContract(new ExampleConsumer__factory(deployer), [escrowAddress]),
+    deployContract(new ExampleConsumer__factory(deployer), [escrowAddress, governor]),
   );
 
   const system: System = {
     record: record(),
     token: TestToken__factory.connect(tokenAddress, deployer),
     timelock: TimelockController__factory.connect(timelockAddress, deployer),
+    verifierFactory: Groth16VerifierFactory__factory.connect(factoryAddress, deployer),
     registry: ModelRegistry__factory.connect(registryAddress, deployer),
     staking: NodeStaking__factory.connect(stakingAddress, deployer),
     escrow: JobEscrow__factory.connect(escrowAddress, deployer),
@@ -279,6 +297,11 @@ async function requireAdmin(contract: AdminContract, deployer: Signer, step: str
 
 interface Factory {
   deploy(...args: never[]): Promise<{ waitForDeployment(): Promise<unknown>; getAddress(): Promise<string>; deploymentTransaction(): { wait(): Promise<{ blockNumber: number } | null> } | null }>;
+}
+
+/** The linked libraries of `JobEscrow`, for its TypeChain factory. */
+export function escrowLibraries(settlementLib: string): { "contracts/libraries/SettlementLib.sol:SettlementLib": string } {
+  return { "contracts/libraries/SettlementLib.sol:SettlementLib": settlementLib };
 }
 
 async function deployContract(factory: Factory, args: unknown[]): Promise<ContractRecord> {

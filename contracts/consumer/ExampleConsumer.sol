@@ -2,12 +2,16 @@
 pragma solidity 0.8.28;
 
 import {InferenceConsumerBase} from "./InferenceConsumerBase.sol";
+import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {JobId} from "../types/Ids.sol";
 
 /// @title ExampleConsumer
-/// @notice Stores the latest verified outcome of each job it is told about, for example a risk score that a
-/// lending market reads.
+/// @notice Requests inferences for its owner, paid from tokens sent to it, and stores each verified outcome, for
+/// example a risk score that a lending market reads.
 contract ExampleConsumer is InferenceConsumerBase {
+    /// @notice `caller` is not the owner.
+    error ExampleConsumerUnauthorizedCaller(address caller);
+
     /// @notice An outcome as delivered.
     struct Outcome {
         bool delivered;
@@ -19,9 +23,20 @@ contract ExampleConsumer is InferenceConsumerBase {
     /// @notice Emitted when an outcome arrives.
     event OutcomeReceived(JobId indexed jobId, bool settled, bytes32 outputHash);
 
+    /// @notice The account that may request jobs.
+    address public immutable owner;
+
     mapping(JobId => Outcome) internal _outcomes;
 
-    constructor(address escrow_) InferenceConsumerBase(escrow_) {}
+    constructor(IJobEscrow escrow_, address owner_) InferenceConsumerBase(escrow_) {
+        owner = owner_;
+    }
+
+    /// @notice Requests a job with this contract as requester and callback; only the owner.
+    function request(IJobEscrow.RequestParams calldata params) external returns (JobId) {
+        if (msg.sender != owner) revert ExampleConsumerUnauthorizedCaller(msg.sender);
+        return _requestInference(params);
+    }
 
     /// @notice The outcome delivered for `jobId` (all zero if none yet).
     function outcomeOf(JobId jobId) external view returns (Outcome memory) {

@@ -15,7 +15,7 @@ import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
 import {IBatchInferenceVerifier} from "../interfaces/IBatchInferenceVerifier.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {FeesLib} from "../libraries/FeesLib.sol";
-import {OutputLib} from "../libraries/OutputLib.sol";
+import {SettlementLib} from "../libraries/SettlementLib.sol";
 import {JobId, ModelId, Mode} from "../types/Ids.sol";
 
 /// @title JobEscrow
@@ -24,6 +24,7 @@ import {JobId, ModelId, Mode} from "../types/Ids.sol";
 /// only stop new requests.
 contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using SettlementLib for SettlementLib.Book;
 
     /// @notice The role that can pause and unpause new requests.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
@@ -49,18 +50,13 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     uint32 public constant MAX_REVEAL_PERIOD = 7 days;
     /// @notice Upper bound of `maxCallbackGas`.
     uint32 public constant MAX_CALLBACK_GAS_CEILING = 5_000_000;
-    /// @dev Gas kept back around a callback: the cost of reaching the CALL and of finishing after it.
-    uint256 internal constant CALLBACK_GAS_RESERVE = 10_000;
-    /// @dev The account protocol fees and slash remainders accrue to; no one can call from the zero address, and
-    /// `claimProtocolFees` pays it to the current treasury. A constant key saves reading the treasury per job.
-    address internal constant PROTOCOL = address(0);
-
-    /// @dev What the escrow owes an account, and how much of an operator's stake it holds locked. One slot,
-    /// so settling a node's slot (pay the fee, release the collateral) is a single write.
-    struct Account {
-        uint128 claimable;
-        uint128 locked;
-    }
+    /// @notice Upper bound of `minCollateral` and of `usageFeeFloor` (a billion tokens of 18 decimals).
+    uint96 public constant MAX_AMOUNT_PARAMETER = 1e27;
+    /// @notice Upper bound of `maxCollateralRatio`.
+    uint16 public constant MAX_COLLATERAL_RATIO = 1_000;
+    /// @dev The account protocol fees and slash remainders accrue to; `claimProtocolFees` pays it to the current
+    /// treasury. A constant key saves reading the treasury per job.
+    address internal constant PROTOCOL = SettlementLib.PROTOCOL;
 
     IERC20 internal immutable _token;
     /// @notice The model registry jobs are priced and checked against.
@@ -73,16 +69,8 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     bool internal _paused;
     uint64 internal _jobCount;
     mapping(Mode => address) internal _verifiers;
-    /// @dev The hash of a job's terms while it is open; its packed output (`OutputLib`) once settled.
-    mapping(JobId => bytes32) internal _commitments;
-    /// @dev A stored status of `None` on an existing job means open.
-    mapping(JobId => JobState) internal _states;
-    mapping(JobId => mapping(uint256 => Slot)) internal _slots;
-    /// @dev Per slot of a redundant job: the node's commitment, then its packed output once revealed.
-    mapping(JobId => mapping(uint256 => bytes32)) internal _digests;
-    /// @dev Outputs too long to pack inline, by job and slot.
-    mapping(JobId => mapping(uint256 => bytes)) internal _outputs;
-    mapping(address => Account) internal _accounts;
+    /// @dev Jobs, slots, outputs and accounts (see `SettlementLib.Book`).
+    SettlementLib.Book internal _book;
 
     constructor(
         IModelRegistry registry_,
@@ -130,13 +118,13 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         slot = state.filled;
         if (slot >= job.redundancy) revert JobEscrowSlotsFilled(job.id, job.redundancy);
         for (uint256 i; i < slot; ++i) {
-            if (_slots[job.id][i].node == msg.sender) revert JobEscrowAlreadyAssigned(job.id, msg.sender);
+            if (_book.slots[job.id][i].node == msg.sender) revert JobEscrowAlreadyAssigned(job.id, msg.sender);
         }
         _checkEligible(job, msg.sender);
 
         state.filled = slot + 1;
-        _slots[job.id][slot] = Slot({node: msg.sender, phase: SlotPhase.Claimed});
-        _accounts[msg.sender].locked += job.collateral;
+        _book.slots[job.id][slot] = Slot({node: msg.sender, phase: SlotPhase.Claimed, claimedAt: uint64(block.timestamp)});
+        _book.accounts[msg.sender].locked += job.collateral;
 
         emit SlotClaimed(job.id, msg.sender, slot, job.collateral);
     }
@@ -149,7 +137,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
         _settleSubmission(job, state, output, outputHash);
 
-        _deliver(job, true, outputHash, output);
+        _deliver(job, outputHash, output);
     }
 
     /// @inheritdoc IJobEscrow
@@ -170,8 +158,9 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
             _settleSubmission(jobs[i], _submittable(jobs[i]), outputs[i], claims[i].outputHash);
         }
 
+        SettlementLib.checkBatchCallbackGas(jobs);
         for (uint256 i; i < n; ++i) {
-            _deliver(jobs[i], true, claims[i].outputHash, outputs[i]);
+            _deliver(jobs[i], claims[i].outputHash, outputs[i]);
         }
     }
 
@@ -181,11 +170,11 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         if (job.redundancy == 1) revert JobEscrowWrongRedundancy(job.id, job.redundancy);
         if (block.timestamp >= job.deadline) revert JobEscrowDeadlinePassed(job.id, job.deadline);
         uint256 slot = _slotOf(job.id, state.filled, msg.sender);
-        Slot storage s = _slots[job.id][slot];
+        Slot storage s = _book.slots[job.id][slot];
         if (s.phase != SlotPhase.Claimed) revert JobEscrowWrongPhase(job.id, msg.sender, s.phase);
 
         s.phase = SlotPhase.Committed;
-        _digests[job.id][slot] = commitment;
+        _book.digests[job.id][slot] = commitment;
         ++state.committed;
 
         emit ResultCommitted(job.id, msg.sender, commitment);
@@ -196,18 +185,18 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         JobState storage state = _openJob(job);
         uint256 slot = _revealingSlot(job, state);
         bytes32 outputHash = _outputHash(output);
-        if (keccak256(abi.encode(job.id, msg.sender, outputHash, salt)) != _digests[job.id][slot]) {
+        if (keccak256(abi.encode(job.id, msg.sender, outputHash, salt)) != _book.digests[job.id][slot]) {
             revert JobEscrowCommitmentMismatch(job.id, msg.sender);
         }
         _checkProof(job, outputHash, proof);
 
-        _slots[job.id][slot].phase = SlotPhase.Revealed;
-        _digests[job.id][slot] = _packOutput(job.id, slot, output);
+        _book.slots[job.id][slot].phase = SlotPhase.Revealed;
+        _book.digests[job.id][slot] = _book.packOutput(job.id, slot, output);
         uint8 revealed = ++state.revealed;
 
         emit ResultRevealed(job.id, msg.sender, outputHash);
 
-        if (revealed == job.redundancy) _resolveByMajority(job, state);
+        if (revealed == job.redundancy) _book.resolveByMajority(job, staking);
     }
 
     /* ANYONE */
@@ -219,14 +208,14 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         uint64 expiresAt = revealing ? job.revealDeadline : job.deadline;
         if (block.timestamp < expiresAt) revert JobEscrowNotExpired(job.id, expiresAt);
 
-        if (revealing) _resolveByMajority(job, state);
-        else _refund(job, state, RefundReason.Expired, SlotPhase.Committed);
+        if (revealing) _book.resolveByMajority(job, staking);
+        else _book.refund(job, RefundReason.Expired, SlotPhase.Committed, staking);
     }
 
     /// @inheritdoc IJobEscrow
     function claim(address recipient) external nonReentrant returns (uint256 amount) {
         if (recipient == address(0)) revert JobEscrowInvalidRecipient(recipient);
-        Account storage account = _accounts[msg.sender];
+        SettlementLib.Account storage account = _book.accounts[msg.sender];
         amount = account.claimable;
         if (amount == 0) revert JobEscrowNothingToClaim(msg.sender);
 
@@ -239,7 +228,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function claimProtocolFees() external nonReentrant returns (uint256 amount) {
-        Account storage account = _accounts[PROTOCOL];
+        SettlementLib.Account storage account = _book.accounts[PROTOCOL];
         amount = account.claimable;
         address treasury_ = _treasury;
 
@@ -289,25 +278,25 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function commitmentOf(JobId jobId) external view returns (bytes32) {
-        return _commitments[jobId];
+        return _book.commitments[jobId];
     }
 
     /// @inheritdoc IJobEscrow
     function stateOf(JobId jobId) external view returns (JobState memory state) {
-        state = _states[jobId];
-        if (state.status == JobStatus.None && _commitments[jobId] != bytes32(0)) state.status = JobStatus.Open;
+        state = _book.states[jobId];
+        if (state.status == JobStatus.None && _book.commitments[jobId] != bytes32(0)) state.status = JobStatus.Open;
     }
 
     /// @inheritdoc IJobEscrow
     function slotOf(JobId jobId, uint8 slot) external view returns (Slot memory, bytes32 digest) {
-        return (_slots[jobId][slot], _digests[jobId][slot]);
+        return (_book.slots[jobId][slot], _book.digests[jobId][slot]);
     }
 
     /// @inheritdoc IJobEscrow
     function resultOf(JobId jobId) external view returns (bytes32 outputHash, bytes memory output) {
-        JobState memory state = _states[jobId];
+        JobState memory state = _book.states[jobId];
         if (state.status != JobStatus.Settled) return (bytes32(0), "");
-        output = _loadOutput(jobId, state.resultSlot, _commitments[jobId]);
+        output = _book.loadOutput(jobId, state.resultSlot, _book.commitments[jobId]);
         outputHash = keccak256(output);
     }
 
@@ -324,17 +313,17 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function claimable(address account) external view returns (uint256) {
-        return account == PROTOCOL ? 0 : _accounts[account].claimable;
+        return account == PROTOCOL ? 0 : _book.accounts[account].claimable;
     }
 
     /// @inheritdoc IJobEscrow
     function protocolFees() external view returns (uint256) {
-        return _accounts[PROTOCOL].claimable;
+        return _book.accounts[PROTOCOL].claimable;
     }
 
     /// @inheritdoc IStakeLocker
     function lockedStake(address operator) external view returns (uint256) {
-        return _accounts[operator].locked;
+        return _book.accounts[operator].locked;
     }
 
     /// @inheritdoc IJobEscrow
@@ -377,7 +366,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         if (params.maxTotal < total) revert JobEscrowInsufficientFee(jobId, params.maxTotal, total);
 
         _jobCount = JobId.unwrap(jobId);
-        _commitments[jobId] = keccak256(abi.encode(job));
+        _book.commitments[jobId] = keccak256(abi.encode(job));
 
         emit JobRequested(jobId, msg.sender, params.modelId, job, params.input, params.inputUri);
 
@@ -387,17 +376,18 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     /// @dev Checks the request against the parameters and the registry and fixes the job's terms.
     function _buildJob(JobId jobId, RequestParams calldata params) internal view returns (Job memory job) {
         Parameters memory p = _parameters;
-        if (params.redundancy == 0 || params.redundancy > MAX_REDUNDANCY) {
+        // An even k lets one slot veto a job by splitting the vote: only odd redundancies are accepted.
+        if (params.redundancy % 2 == 0 || params.redundancy > MAX_REDUNDANCY) {
             revert JobEscrowInvalidRedundancy(params.redundancy, MAX_REDUNDANCY);
         }
         _checkDeadline(params.deadline, p);
         address verifier = _verifiers[params.mode];
         if (verifier == address(0)) revert JobEscrowModeDisabled(params.mode);
-        if (params.collateral < p.minCollateral) revert JobEscrowInvalidCollateral(params.collateral, p.minCollateral);
-        if (params.callback == address(0) ? params.callbackGasLimit != 0 : (params.callbackGasLimit == 0 || params.callbackGasLimit > p.maxCallbackGas)) {
-            revert JobEscrowInvalidCallbackGas(params.callbackGasLimit, p.maxCallbackGas);
-        }
+        _checkCollateral(params, p);
+        _checkCallback(params, p);
         (address modelOwner, uint96 modelFee) = registry.quote(params.modelId, params.version, params.mode);
+        bytes32 inputHash = _inputHash(params);
+        IInferenceVerifier(verifier).checkRequest(params.modelId, params.version, params.redundancy, inputHash);
 
         job.id = jobId;
         job.requester = msg.sender;
@@ -407,7 +397,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         job.redundancy = params.redundancy;
         job.deadline = params.deadline;
         job.revealDeadline = params.redundancy == 1 ? params.deadline : params.deadline + p.revealPeriod;
-        job.inputHash = _inputHash(params);
+        job.inputHash = inputHash;
         job.modelOwner = modelOwner;
         job.verifier = verifier;
         job.modelFee = modelFee;
@@ -417,6 +407,24 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         job.callback = params.callback;
         job.callbackGasLimit = params.callbackGasLimit;
         job.slashBeneficiaryBps = p.slashBeneficiaryBps;
+    }
+
+    function _checkCollateral(RequestParams calldata params, Parameters memory p) internal pure {
+        uint256 max = uint256(params.feePerNode) * p.maxCollateralRatio;
+        if (params.collateral < p.minCollateral || params.collateral > max) {
+            revert JobEscrowInvalidCollateral(params.collateral, p.minCollateral, max);
+        }
+    }
+
+    function _checkCallback(RequestParams calldata params, Parameters memory p) internal view {
+        if (params.callback == address(0)) {
+            if (params.callbackGasLimit != 0) revert JobEscrowInvalidCallbackGas(params.callbackGasLimit, 0);
+            return;
+        }
+        if (params.callback != msg.sender) revert JobEscrowInvalidCallback(params.callback, msg.sender);
+        if (params.callbackGasLimit == 0 || params.callbackGasLimit > p.maxCallbackGas) {
+            revert JobEscrowInvalidCallbackGas(params.callbackGasLimit, p.maxCallbackGas);
+        }
     }
 
     function _checkDeadline(uint64 deadline, Parameters memory p) internal view {
@@ -443,10 +451,10 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     /// @dev Checks that `job` is open and matches its stored hash; returns its state. The status comes first: once
     /// a job is closed its commitment word holds the output.
     function _openJob(Job calldata job) internal view returns (JobState storage state) {
-        state = _states[job.id];
+        state = _book.states[job.id];
         if (state.status != JobStatus.None) revert JobEscrowJobNotOpen(job.id, state.status);
-        bytes32 stored = _commitments[job.id];
-        bytes32 given = keccak256(abi.encode(job));
+        bytes32 stored = _book.commitments[job.id];
+        bytes32 given = hashJob(job);
         if (given != stored) revert JobEscrowJobMismatch(job.id, stored, given);
     }
 
@@ -463,13 +471,13 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         if (state.committed < job.redundancy) revert JobEscrowRevealNotOpen(job.id, state.committed, job.redundancy);
         if (block.timestamp >= job.revealDeadline) revert JobEscrowDeadlinePassed(job.id, job.revealDeadline);
         slot = _slotOf(job.id, state.filled, msg.sender);
-        SlotPhase phase = _slots[job.id][slot].phase;
+        SlotPhase phase = _book.slots[job.id][slot].phase;
         if (phase != SlotPhase.Committed) revert JobEscrowWrongPhase(job.id, msg.sender, phase);
     }
 
     function _slotOf(JobId jobId, uint8 filled, address node) internal view returns (uint256) {
         for (uint256 i; i < filled; ++i) {
-            if (_slots[jobId][i].node == node) return i;
+            if (_book.slots[jobId][i].node == node) return i;
         }
         revert JobEscrowNotAssigned(jobId, node);
     }
@@ -479,16 +487,6 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
             revert JobEscrowInvalidOutputLength(output.length, MAX_OUTPUT_BYTES);
         }
         return keccak256(output);
-    }
-
-    /// @dev The packed word of `output`; an output too long to pack is stored in full under its slot.
-    function _packOutput(JobId jobId, uint256 slot, bytes calldata output) internal returns (bytes32 word) {
-        word = OutputLib.pack(output);
-        if (!OutputLib.isInline(word)) _outputs[jobId][slot] = output;
-    }
-
-    function _loadOutput(JobId jobId, uint256 slot, bytes32 word) internal view returns (bytes memory) {
-        return OutputLib.isInline(word) ? OutputLib.unpack(word) : _outputs[jobId][slot];
     }
 
     /// @dev Asks the job's verifier (captured at request time) to check the result.
@@ -512,128 +510,21 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         state = _openJob(job);
         if (job.redundancy != 1) revert JobEscrowWrongRedundancy(job.id, job.redundancy);
         if (block.timestamp >= job.deadline) revert JobEscrowDeadlinePassed(job.id, job.deadline);
-        if (_slots[job.id][0].node != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
+        if (_book.slots[job.id][0].node != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
     }
 
     /// @dev Settles a verified k = 1 submission: stores the output, pays everyone, announces it.
     function _settleSubmission(Job calldata job, JobState storage state, bytes calldata output, bytes32 outputHash) internal {
         state.status = JobStatus.Settled;
-        _commitments[job.id] = _packOutput(job.id, 0, output);
-        _payNode(msg.sender, job);
-        _payModelAndProtocol(job);
+        _book.commitments[job.id] = _book.packOutput(job.id, 0, output);
+        _book.payNode(msg.sender, job);
+        _book.credit(job.modelOwner, job.modelFee);
+        _book.credit(PROTOCOL, job.protocolFee);
 
         emit JobSettled(job.id, outputHash, 1, output);
     }
 
-    /* INTERNAL: RESOLUTION */
-
-    /// @dev Settles a redundant job by strict majority of its `redundancy` slots, or refunds it if there is none.
-    function _resolveByMajority(Job calldata job, JobState storage state) internal {
-        (uint256 winner, uint8 agreeing) = _majority(job);
-        if (uint256(agreeing) * 2 <= job.redundancy) {
-            _refund(job, state, RefundReason.NoMajority, SlotPhase.Revealed);
-            return;
-        }
-        bytes32 word = _digests[job.id][winner];
-        address[] memory faulty = new address[](job.redundancy);
-        uint256 faults;
-
-        state.status = JobStatus.Settled;
-        state.resultSlot = uint8(winner);
-        _commitments[job.id] = word;
-        for (uint256 i; i < state.filled; ++i) {
-            Slot memory s = _slots[job.id][i];
-            if (s.phase == SlotPhase.Revealed && _digests[job.id][i] == word) {
-                _payNode(s.node, job);
-            } else {
-                _accounts[s.node].locked -= job.collateral;
-                faulty[faults] = s.node;
-                ++faults;
-            }
-        }
-        _payModelAndProtocol(job);
-        _credit(job.requester, FeesLib.nodeFees(job.feePerNode, job.redundancy - agreeing));
-        bytes memory output = _loadOutput(job.id, winner, word);
-        bytes32 outputHash = keccak256(output);
-
-        emit JobSettled(job.id, outputHash, agreeing, output);
-
-        _slashAll(job, faulty, faults);
-        _deliver(job, true, outputHash, output);
-    }
-
-    /// @dev The revealed output held by the most slots (the first such slot) and how many slots hold it.
-    /// Packed words are never zero, so zero marks a slot without a revealed output.
-    function _majority(Job calldata job) internal view returns (uint256 winner, uint8 agreeing) {
-        uint256 k = job.redundancy;
-        bytes32[] memory revealed = new bytes32[](k);
-        for (uint256 i; i < k; ++i) {
-            if (_slots[job.id][i].phase == SlotPhase.Revealed) revealed[i] = _digests[job.id][i];
-        }
-        for (uint256 i; i < k; ++i) {
-            if (revealed[i] == bytes32(0)) continue;
-            uint8 count;
-            for (uint256 j; j < k; ++j) {
-                if (revealed[j] == revealed[i]) ++count;
-            }
-            if (count > agreeing) (winner, agreeing) = (i, count);
-        }
-    }
-
-    /// @dev Refunds the requester in full and releases every slot; slots that never reached `delivered` are slashed.
-    function _refund(Job calldata job, JobState storage state, RefundReason reason, SlotPhase delivered) internal {
-        uint256 amount = FeesLib.total(job.modelFee, job.feePerNode, job.redundancy, job.protocolFee);
-        address[] memory faulty = new address[](job.redundancy);
-        uint256 faults;
-
-        state.status = JobStatus.Refunded;
-        for (uint256 i; i < state.filled; ++i) {
-            Slot memory s = _slots[job.id][i];
-            _accounts[s.node].locked -= job.collateral;
-            if (uint8(s.phase) < uint8(delivered)) {
-                faulty[faults] = s.node;
-                ++faults;
-            }
-        }
-        _credit(job.requester, amount);
-
-        emit JobRefunded(job.id, job.requester, amount, reason);
-
-        _slashAll(job, faulty, faults);
-        _deliver(job, false, bytes32(0), "");
-    }
-
-    /// @dev Slashes the (already released) collateral of each faulty node. The slashed tokens arrive from the
-    /// staking contract, a trusted protocol contract, so crediting them after the call is safe (and guarded anyway).
-    function _slashAll(Job calldata job, address[] memory faulty, uint256 faults) internal {
-        for (uint256 i; i < faults; ++i) {
-            address node = faulty[i];
-            uint256 slashed = staking.slash(node, job.collateral);
-            (uint256 toRequester, uint256 toProtocol) = FeesLib.split(slashed, job.slashBeneficiaryBps);
-            _credit(job.requester, toRequester);
-            _credit(PROTOCOL, toProtocol);
-
-            emit NodeSlashed(job.id, node, slashed, toRequester);
-        }
-    }
-
     /* INTERNAL: MONEY */
-
-    /// @dev Pays a node its fee and releases its collateral in one write.
-    function _payNode(address node, Job calldata job) internal {
-        Account storage account = _accounts[node];
-        account.claimable += job.feePerNode;
-        account.locked -= job.collateral;
-    }
-
-    function _payModelAndProtocol(Job calldata job) internal {
-        _credit(job.modelOwner, job.modelFee);
-        _credit(PROTOCOL, job.protocolFee);
-    }
-
-    function _credit(address account, uint256 amount) internal {
-        if (amount != 0) _accounts[account].claimable += uint128(amount);
-    }
 
     /// @dev Pulls `amount` and checks it all arrived, so a fee-on-transfer token cannot open a hole in the books.
     function _pull(address from, uint256 amount) internal {
@@ -643,30 +534,9 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         if (received != amount) revert JobEscrowTransferMismatch(amount, received);
     }
 
-    /* INTERNAL: CALLBACK */
-
-    /// @dev Delivers the outcome to the job's consumer, last, with exactly its gas limit and without copying
-    /// return data (no return-data bomb). A failure is recorded and otherwise ignored.
-    function _deliver(Job calldata job, bool settled, bytes32 outputHash, bytes memory output) internal {
-        address consumer = job.callback;
-        if (consumer == address(0)) return;
-        uint256 gasLimit = job.callbackGasLimit;
-        // EIP-150 forwards at most 63/64 of the gas left: make sure the whole limit reaches the consumer, so the
-        // caller cannot make the callback fail by sending too little gas.
-        uint256 available = gasleft();
-        uint256 needed = gasLimit + gasLimit / 63 + CALLBACK_GAS_RESERVE;
-        if (available < needed) revert JobEscrowInsufficientGasForCallback(job.id, available, needed);
-        bytes memory data = abi.encodeCall(IInferenceConsumer.onInferenceResult, (job.id, settled, outputHash, output));
-        bool success;
-        if (consumer.code.length > 0) {
-            // Assembly, because a Solidity call would copy all return data into memory (a return-data bomb).
-            // solhint-disable-next-line no-inline-assembly
-            assembly ("memory-safe") {
-                success := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
-            }
-        }
-
-        emit CallbackDelivered(job.id, consumer, success);
+    /// @dev Delivers a settled job's output; the library call is made only for jobs with a callback.
+    function _deliver(Job calldata job, bytes32 outputHash, bytes calldata output) internal {
+        if (job.callback != address(0)) SettlementLib.deliver(job, true, outputHash, output);
     }
 
     /* INTERNAL: GOVERNANCE */
@@ -687,6 +557,9 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         _checkBounds("maxDuration", p.maxDuration, p.minDuration, MAX_DURATION_CEILING);
         _checkBounds("revealPeriod", p.revealPeriod, MIN_REVEAL_PERIOD, MAX_REVEAL_PERIOD);
         _checkBounds("maxCallbackGas", p.maxCallbackGas, 0, MAX_CALLBACK_GAS_CEILING);
+        _checkBounds("minCollateral", p.minCollateral, 0, MAX_AMOUNT_PARAMETER);
+        _checkBounds("maxCollateralRatio", p.maxCollateralRatio, 1, MAX_COLLATERAL_RATIO);
+        _checkBounds("usageFeeFloor", p.usageFeeFloor, 0, MAX_AMOUNT_PARAMETER);
 
         _parameters = p;
 

@@ -30,4 +30,16 @@ interface IInferenceVerifier {
     /// @notice Returns normally if `proof` establishes `claim`, and reverts with a diagnostic error otherwise.
     /// @dev Replay protection comes from the escrow: a job settles once, and a claim names its job id and node.
     function verify(InferenceClaim calldata claim, bytes calldata proof) external view;
+
+    /// @notice Reverts with a diagnostic error if no result of a job with these terms could ever be accepted
+    /// (for ZK: an input commitment the circuit cannot open, or a redundancy the mode does not support). The
+    /// escrow calls it at request time, so such a job is refused before any node locks collateral on it.
+    function checkRequest(ModelId modelId, uint32 version, uint8 redundancy, bytes32 inputHash) external view;
+
+    /// @notice Whether `node`, which claimed a job of `modelId`@`version` at `claimedAt` and did not deliver, is
+    /// excused: this verifier's own state changed at or after the claim in a way the node could not foresee or
+    /// cause (for TEE: an enclave of the node revoked or reassigned by the attestor). The escrow releases an
+    /// excused node's collateral without a slash; the requester is refunded in full either way.
+    /// @dev Warning: nothing the node itself can do may make this true, or a node could escape every slash.
+    function excuses(address node, ModelId modelId, uint32 version, uint64 claimedAt) external view returns (bool);
 }

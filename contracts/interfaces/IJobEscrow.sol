@@ -7,8 +7,16 @@ import {IStakeLocker} from "./IStakeLocker.sol";
 /// @title IJobEscrow
 /// @notice The job lifecycle of the network: a requester escrows the full price of an inference, staked nodes
 /// claim slots and lock collateral, submit results that are verified by the mode's verifier (or agreed by
-/// commit-reveal among `k` nodes), and everyone is credited and pulls funds with `claim`. After the deadline
-/// anyone can `expire` a job: the requester is refunded in full and nodes that did not deliver are slashed.
+/// commit-reveal among `k` nodes, `k` odd), and everyone is credited and pulls funds with `claim`. After the
+/// deadline anyone can `expire` a job: the requester is refunded in full and nodes that did not deliver are slashed.
+/// @dev Who is slashed, and who is paid from it. A node is slashed only for not delivering: a claimed slot with no
+/// result (k = 1), no commitment, or no reveal while the reveal window was open. A node that revealed an output the
+/// majority did not agree with is neither paid nor slashed: a wrong answer cannot be proven in vanilla mode, and a
+/// requester controlling the majority could otherwise take an honest node's collateral. The requester's share of a
+/// slash (`slashBeneficiaryBps`) compensates it for a job left undelivered; no one can cause a slash of a node that
+/// delivers. A node excused by the job's verifier (`IInferenceVerifier.excuses`: for TEE, its enclave revoked by
+/// the attestor after the claim) is released without a slash. A job's collateral is bounded by
+/// `maxCollateralRatio` times its node fee, so what a node risks stays proportional to what it earns.
 /// @dev A job's terms (`Job`) are stored only as a hash; every later call passes the terms back as calldata and
 /// the escrow checks them against the hash. The terms are emitted in full by `JobRequested`.
 /// @dev Warning: the payment token must be a plain ERC-20 (the same one NodeStaking uses). Short deposits from
@@ -18,6 +26,8 @@ import {IStakeLocker} from "./IStakeLocker.sol";
 /// transfer. The one exception is NodeStaking's `maxSlashBps`, a protocol-wide safety cap on any single slash,
 /// applied when the slash happens.
 /// @dev Pausing stops `request` only: claims, submissions, expiries and withdrawals always work.
+/// @dev Warning: a callback is delivered only to the requester itself (`callback` must be zero or `msg.sender`),
+/// so a consumer contract receives outcomes of jobs it requested and paid for, never results pushed by others.
 interface IJobEscrow is IStakeLocker {
     /* TYPES */
 
@@ -40,10 +50,12 @@ interface IJobEscrow is IStakeLocker {
     /// @notice What a requester asks for.
     /// @param deadline Absolute time by which results (for k > 1: commitments) must be in.
     /// @param feePerNode Paid to each node whose result is accepted.
-    /// @param collateral Stake each node locks for the job; slashed if the node does not deliver or disagrees.
+    /// @param redundancy The number of nodes, odd, from 1 to `MAX_REDUNDANCY`.
+    /// @param collateral Stake each node locks for the job, slashed if the node does not deliver; between
+    /// `minCollateral` and `feePerNode * maxCollateralRatio`.
     /// @param maxTotal The most the requester agrees to escrow (model price + k * feePerNode + protocol fee);
     /// protects against a price change between signing and inclusion.
-    /// @param callback A contract implementing `IInferenceConsumer` to notify, or zero.
+    /// @param callback Zero, or the requester itself (a contract implementing `IInferenceConsumer`) to notify.
     /// @param callbackGasLimit The exact gas the callback runs with.
     /// @param inputCommitment The input's commitment when the input is not inline (or is committed to in another
     /// form, e.g. a salted hash for ZK); if zero, the commitment is `keccak256(input)`.
@@ -104,10 +116,12 @@ interface IJobEscrow is IStakeLocker {
         uint8 resultSlot;
     }
 
-    /// @notice One node's slot in a job. `node` and `phase` share a storage slot.
+    /// @notice One node's slot in a job; its fields share one storage slot.
+    /// @param claimedAt When the node claimed the slot (what the job's verifier weighs in `excuses`).
     struct Slot {
         address node;
         SlotPhase phase;
+        uint64 claimedAt;
     }
 
     /// @notice Governance parameters, each bounded in code (see the constants of the implementation). Changes apply
@@ -119,6 +133,10 @@ interface IJobEscrow is IStakeLocker {
     /// @param maxDuration Longest time from request to deadline, in seconds.
     /// @param revealPeriod Length of the reveal window after the deadline for k > 1, in seconds.
     /// @param maxCallbackGas Largest gas limit a callback may ask for.
+    /// @param maxCollateralRatio Largest collateral per node, as a multiple of the job's node fee.
+    /// @param usageFeeFloor Least protocol fee a settled job must have paid for indexers to count it as verified
+    /// usage of its model: model price and node fees can flow back to a requester who is also the model's owner
+    /// and its node, the protocol fee cannot. Read by indexers only; the escrow settles every job alike.
     struct Parameters {
         uint96 minCollateral;
         uint16 protocolFeeBps;
@@ -127,6 +145,8 @@ interface IJobEscrow is IStakeLocker {
         uint32 maxDuration;
         uint32 revealPeriod;
         uint32 maxCallbackGas;
+        uint16 maxCollateralRatio;
+        uint96 usageFeeFloor;
     }
 
     /// @notice Why a job was refunded.
@@ -150,8 +170,8 @@ interface IJobEscrow is IStakeLocker {
     event ResultRevealed(JobId indexed jobId, address indexed node, bytes32 outputHash);
 
     /// @notice Emitted when a job settles with `output`, agreed by `agreeing` nodes (1 for k = 1). The model owner,
-    /// the agreeing nodes and the protocol are credited by the job's terms; unpaid node fees go back to the
-    /// requester.
+    /// the agreeing nodes and the protocol are credited by the job's terms; unpaid node fees, and the protocol
+    /// fee charged on them, go back to the requester.
     event JobSettled(JobId indexed jobId, bytes32 indexed outputHash, uint8 agreeing, bytes output);
 
     /// @notice Emitted when a job is refunded: `amount` is credited to its requester.
@@ -160,6 +180,10 @@ interface IJobEscrow is IStakeLocker {
     /// @notice Emitted when `node` is slashed `amount` for a fault on a job; `toRequester` of it is credited to the
     /// requester and the rest to the protocol.
     event NodeSlashed(JobId indexed jobId, address indexed node, uint256 amount, uint256 toRequester);
+
+    /// @notice Emitted when `node` did not deliver but its job's verifier excuses it (see `IInferenceVerifier.excuses`):
+    /// its collateral is released without a slash.
+    event NodeExcused(JobId indexed jobId, address indexed node);
 
     /// @notice Emitted after a callback attempt; a failed callback never blocks settlement.
     event CallbackDelivered(JobId indexed jobId, address indexed consumer, bool success);
@@ -186,14 +210,16 @@ interface IJobEscrow is IStakeLocker {
 
     /// @notice The caller offered `sent` but the job needs `needed`. `jobId` is the id the job would have had.
     error JobEscrowInsufficientFee(JobId jobId, uint256 sent, uint256 needed);
-    /// @notice Redundancy must be between 1 and `max`.
+    /// @notice Redundancy must be odd and between 1 and `max`.
     error JobEscrowInvalidRedundancy(uint8 redundancy, uint8 max);
     /// @notice The deadline must lie between `earliest` and `latest`.
     error JobEscrowInvalidDeadline(uint64 deadline, uint64 earliest, uint64 latest);
     /// @notice No verifier is registered for `mode`.
     error JobEscrowModeDisabled(Mode mode);
-    /// @notice The collateral per node is below the minimum.
-    error JobEscrowInvalidCollateral(uint96 collateral, uint96 min);
+    /// @notice The collateral per node must lie between `min` and `max` (the node fee times `maxCollateralRatio`).
+    error JobEscrowInvalidCollateral(uint96 collateral, uint96 min, uint256 max);
+    /// @notice A callback must be the requester itself: `callback` is neither zero nor `requester`.
+    error JobEscrowInvalidCallback(address callback, address requester);
     /// @notice The request has neither an inline input nor an input commitment.
     error JobEscrowMissingInput();
     /// @notice The inline input is longer than `max` bytes.
@@ -230,7 +256,8 @@ interface IJobEscrow is IStakeLocker {
     error JobEscrowCommitmentMismatch(JobId jobId, address node);
     /// @notice The output must be between 1 and `max` bytes long.
     error JobEscrowInvalidOutputLength(uint256 length, uint256 max);
-    /// @notice The transaction left `available` gas for a callback that needs `needed`: resend with more gas.
+    /// @notice The transaction left `available` gas for callbacks that need `needed` (for a batch, all of them
+    /// together; `jobId` is then the batch's first job): resend with more gas.
     error JobEscrowInsufficientGasForCallback(JobId jobId, uint256 available, uint256 needed);
     /// @notice `account` has nothing to claim.
     error JobEscrowNothingToClaim(address account);
@@ -273,7 +300,8 @@ interface IJobEscrow is IStakeLocker {
     /// @notice Submits the results of several k = 1 jobs assigned to the caller with one proof object, checked once
     /// by their common verifier's `IBatchInferenceVerifier.verifyBatch` (ZK: one batched Groth16 check). All or
     /// nothing: one invalid job reverts the batch. Each job then settles as with `submit`; callbacks run after every
-    /// job has settled, in order.
+    /// job has settled, in order, and the transaction must carry the gas of all of them before the first runs, so
+    /// a consumer that burns its whole limit cannot make the batch revert.
     /// @dev Every job must name the same verifier (so the same mode); a job listed twice reverts as not open.
     function submitBatch(Job[] calldata jobs, bytes[] calldata outputs, bytes calldata proof) external;
 
@@ -281,14 +309,16 @@ interface IJobEscrow is IStakeLocker {
     function commit(Job calldata job, bytes32 commitment) external;
 
     /// @notice Reveals a committed result of a k > 1 job, once every slot has committed. For modes other than
-    /// vanilla, `proof` is checked by the job's verifier. The last reveal settles the job by majority.
+    /// vanilla, `proof` is checked by the job's verifier. The last reveal settles the job: by the output more than
+    /// half of all k slots revealed, or, without one, by a full refund.
     function reveal(Job calldata job, bytes calldata output, bytes32 salt, bytes calldata proof) external;
 
     /* ANYONE */
 
     /// @notice Resolves a job after its deadline (for k > 1 with every slot committed: after its reveal deadline).
-    /// For k > 1 with a strict majority of revealed results, the job settles with it; otherwise the requester is
-    /// refunded in full. Nodes that did not deliver, or disagreed with the majority, are slashed.
+    /// For k > 1, if more than half of all k slots revealed the same output, the job settles with it; otherwise the
+    /// requester is refunded in full. Nodes that did not deliver are slashed unless their verifier excuses them;
+    /// nodes that revealed another output than the majority are released unpaid and unslashed.
     function expire(Job calldata job) external;
 
     /// @notice Withdraws all of the caller's credits (fees, refunds, slash shares) to `recipient`.

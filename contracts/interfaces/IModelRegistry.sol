@@ -10,6 +10,8 @@ import {ModelId, Mode} from "../types/Ids.sol";
 /// binds each mode to this exact version. Nobody, the owner included, can delete or rewrite a published version:
 /// the owner can only mark it deprecated, after which no new job can be requested for it.
 /// @dev There is no admin: the registry has no privileged role at all.
+/// @dev Warning: a ZK binding proves that the version's verifier holds the bound key, not that the key is the
+/// circuit of the version's model file: clients check that off-chain by rebuilding the circuit from the ONNX file.
 /// @dev Every event carries the full data it records, so an indexer never needs to read storage.
 interface IModelRegistry {
     /* TYPES */
@@ -23,7 +25,10 @@ interface IModelRegistry {
     }
 
     /// @notice What binds a verification mode to a version.
-    /// @dev For ZK: `verifier` is the circuit's verifier contract and `bindings` is `[verifyingKeyHash]`.
+    /// @dev For ZK: `verifier` is the circuit's `Groth16Verifier`, deployed through the registry's
+    /// `verifierFactory`, and `bindings` is `[vkHash]`, the hash of the key that factory recorded for it: the
+    /// registry refuses any other contract, so a version can never be bound to an always-true, switchable or
+    /// borrowed verifier.
     /// For TEE: `verifier` is zero and `bindings` lists the accepted enclave measurements.
     /// For VANILLA: both are empty.
     struct ModeBinding {
@@ -109,13 +114,20 @@ interface IModelRegistry {
     error ModelRegistryInvalidFile(uint256 index);
     /// @notice A version must support between 1 and `max` modes.
     error ModelRegistryInvalidModeCount(uint256 count, uint256 max);
-    /// @notice `mode` is out of range or listed twice.
+    /// @notice `mode` does not exist (`ModesLib.KNOWN`) or is listed twice.
     error ModelRegistryInvalidMode(Mode mode);
     /// @notice The binding of `mode` is malformed: wrong number of bindings, a zero binding, or a missing
-    /// or unexpected verifier contract.
+    /// or unexpected verifier contract (for ZK: one the verifier factory did not deploy).
     error ModelRegistryInvalidBinding(Mode mode, address verifier, uint256 bindingCount);
 
+    /// @notice The ZK binding names `verifier`, whose key hash in the verifier factory is `deployed` (zero: not
+    /// a factory verifier), but binds `bound`.
+    error ModelRegistryVerifierKeyMismatch(address verifier, bytes32 deployed, bytes32 bound);
+
     /* FUNCTIONS */
+
+    /// @notice The factory whose verifiers ZK bindings may name.
+    function verifierFactory() external view returns (address);
 
     /// @notice Creates a model owned by the caller.
     /// @param price The price per inference paid to the owner on every paid job.

@@ -12,6 +12,10 @@ import {ModelId} from "../types/Ids.sol";
 /// @dev The signed struct names the escrow (`msg.sender` of `verify`), the job, the model version, the input and
 /// output hashes and the node; with the EIP-712 domain (chain id, this contract) a signature cannot be replayed
 /// across jobs, escrows, verifiers or chains.
+/// @dev A revocation, or a re-registration of a key to another operator, can make a node's claimed job
+/// impossible to deliver. Neither is the node's doing, so it excuses the node (`excuses`): the job is refunded at
+/// expiry and the node's collateral released without a slash. The attestor can therefore stop jobs but cannot
+/// take anyone's stake.
 /// @dev Warning: the attestor is trusted to register only keys whose enclave attestation it checked. Until
 /// hardware attestation lands, development enclaves keep their key in an ordinary process: a development
 /// deployment's TEE mode proves nothing about confidentiality or integrity.
@@ -29,6 +33,10 @@ interface ITeeVerifier is IInferenceVerifier {
 
     /// @notice Emitted when an enclave key is revoked.
     event EnclaveRevoked(address indexed signer);
+
+    /// @notice Emitted when an enclave of `operator` is revoked or re-registered to another operator: jobs it
+    /// claimed up to `at` and could not deliver are excused from slashing.
+    event OperatorDisrupted(address indexed operator, uint64 at);
 
     /// @notice The proof is not a 65-byte signature, or it does not recover to a key.
     error TeeVerifierInvalidSignature();
@@ -52,6 +60,9 @@ interface ITeeVerifier is IInferenceVerifier {
 
     /// @notice Revokes `signer` for good. Only governance or the attestor role.
     function revokeEnclave(address signer) external;
+
+    /// @notice When an enclave of `operator` was last revoked or re-registered away from it (zero if never).
+    function disruptedAt(address operator) external view returns (uint64);
 
     /// @notice A registered enclave (all zero if unknown).
     function enclaveOf(address signer) external view returns (Enclave memory);

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {ModelId, Mode, ModesLib} from "../types/Ids.sol";
+import {IGroth16VerifierFactory} from "../verifiers/zk/IGroth16VerifierFactory.sol";
 
 /// @title ModelRegistry
 /// @notice Permissionless, append-only registry of models and versions. See `IModelRegistry`.
@@ -26,6 +27,8 @@ contract ModelRegistry is IModelRegistry {
         FileRef[] files;
     }
 
+    IGroth16VerifierFactory internal immutable _verifierFactory;
+
     uint64 internal _modelCount;
     mapping(ModelId => Model) internal _models;
     mapping(ModelId => address) internal _pendingOwners;
@@ -33,6 +36,10 @@ contract ModelRegistry is IModelRegistry {
     mapping(ModelId => mapping(uint32 => VersionRecord)) internal _versions;
     mapping(ModelId => mapping(uint32 => mapping(Mode => ModeBinding))) internal _bindings;
     mapping(ModelId => mapping(uint32 => mapping(Mode => mapping(bytes32 => bool)))) internal _bound;
+
+    constructor(IGroth16VerifierFactory verifierFactory_) {
+        _verifierFactory = verifierFactory_;
+    }
 
     modifier onlyModelOwner(ModelId modelId) {
         _checkModelOwner(modelId);
@@ -103,6 +110,11 @@ contract ModelRegistry is IModelRegistry {
     /// @inheritdoc IModelRegistry
     function modelOf(ModelId modelId) external view returns (Model memory) {
         return _existingModel(modelId);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function verifierFactory() external view returns (address) {
+        return address(_verifierFactory);
     }
 
     /// @inheritdoc IModelRegistry
@@ -231,7 +243,7 @@ contract ModelRegistry is IModelRegistry {
         }
         for (uint256 i; i < modes.length; ++i) {
             Mode mode = modes[i].mode;
-            if (Mode.unwrap(mode) >= ModesLib.MAX_MODES || mask.has(mode)) revert ModelRegistryInvalidMode(mode);
+            if (!ModesLib.isKnown(mode) || mask.has(mode)) revert ModelRegistryInvalidMode(mode);
             _validateBinding(modes[i]);
             mask |= ModesLib.bit(mode);
         }
@@ -246,15 +258,20 @@ contract ModelRegistry is IModelRegistry {
             (verifierOk, countOk) = (binding.verifier == address(0), count == 0);
         } else if (mode == ModesLib.TEE) {
             (verifierOk, countOk) = (binding.verifier == address(0), count > 0 && count <= MAX_BINDINGS);
-        } else if (mode == ModesLib.ZK) {
-            (verifierOk, countOk) = (binding.verifier.code.length > 0, count == 1);
         } else {
-            (verifierOk, countOk) = (true, count <= MAX_BINDINGS);
+            (verifierOk, countOk) = (binding.verifier != address(0), count == 1);
         }
         if (!verifierOk || !countOk) revert ModelRegistryInvalidBinding(mode, binding.verifier, count);
         for (uint256 j; j < count; ++j) {
             if (binding.bindings[j] == bytes32(0)) revert ModelRegistryInvalidBinding(mode, binding.verifier, count);
         }
+        if (mode == ModesLib.ZK) _checkZkVerifier(binding.verifier, binding.bindings[0]);
+    }
+
+    /// @dev The verifier must be the factory's `Groth16Verifier` of exactly the bound key.
+    function _checkZkVerifier(address verifier, bytes32 bound) internal view {
+        bytes32 deployed = _verifierFactory.vkHashOf(verifier);
+        if (deployed != bound) revert ModelRegistryVerifierKeyMismatch(verifier, deployed, bound);
     }
 
     function _checkModelOwner(ModelId modelId) internal view {

@@ -71,7 +71,7 @@ contract NodeStaking is INodeStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc INodeStaking
     function register(uint32 capabilities) external {
-        if (capabilities == 0) revert NodeStakingInvalidCapabilities(capabilities);
+        if (capabilities == 0 || !ModesLib.allKnown(capabilities)) revert NodeStakingInvalidCapabilities(capabilities);
         Operator storage operator = _operators[msg.sender];
         uint256 minimum = _parameters.minimumStake;
         if (operator.staked < minimum) revert NodeStakingBelowMinimumStake(msg.sender, operator.staked, minimum);

@@ -31,6 +31,9 @@ library ModesLib {
     Mode internal constant ZK = Mode.wrap(2);
     /// @dev Exclusive upper bound on mode values.
     uint8 internal constant MAX_MODES = 32;
+    /// @dev The modes that exist: a version or an operator naming another mode names something no verifier
+    /// implements. A new mode is added here (and given a verifier) in a new deployment.
+    uint32 internal constant KNOWN = (uint32(1) << 0) | (uint32(1) << 1) | (uint32(1) << 2);
 
     function bit(Mode mode) internal pure returns (uint32) {
         return uint32(1) << Mode.unwrap(mode);
@@ -38,5 +41,15 @@ library ModesLib {
 
     function has(uint32 modes, Mode mode) internal pure returns (bool) {
         return modes & bit(mode) != 0;
+    }
+
+    /// @dev Whether every mode in the mask exists.
+    function allKnown(uint32 modes) internal pure returns (bool) {
+        return modes & ~KNOWN == 0;
+    }
+
+    /// @dev Whether `mode` exists.
+    function isKnown(Mode mode) internal pure returns (bool) {
+        return Mode.unwrap(mode) < MAX_MODES && has(KNOWN, mode);
     }
 }

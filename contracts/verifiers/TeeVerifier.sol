@@ -8,7 +8,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {ITeeVerifier} from "../interfaces/ITeeVerifier.sol";
-import {Mode, ModesLib} from "../types/Ids.sol";
+import {Mode, ModelId, ModesLib} from "../types/Ids.sol";
 
 /// @title TeeVerifier
 /// @notice Accepts results signed by registered, unexpired, unrevoked enclave keys. See `ITeeVerifier`.
@@ -31,6 +31,8 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     IModelRegistry public immutable registry;
 
     mapping(address => Enclave) internal _enclaves;
+    /// @dev When an enclave of each operator was last revoked or taken from it by the attestor.
+    mapping(address => uint64) internal _disruptedAt;
 
     constructor(IModelRegistry registry_, address admin, address attestor) EIP712("InferenceTeeVerifier", "1") {
         registry = registry_;
@@ -67,8 +69,11 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
             signer == address(0) || operator == address(0) || measurement == bytes32(0)
                 || expiresAt <= block.timestamp || expiresAt > maxExpiresAt
         ) revert TeeVerifierInvalidEnclave(signer, operator, measurement, expiresAt, maxExpiresAt);
-        if (_enclaves[signer].revoked) revert TeeVerifierEnclaveRevoked(signer);
+        Enclave storage enclave = _enclaves[signer];
+        if (enclave.revoked) revert TeeVerifierEnclaveRevoked(signer);
+        address previous = enclave.operator;
 
+        if (previous != address(0) && previous != operator) _disrupt(previous);
         _enclaves[signer] = Enclave({operator: operator, expiresAt: expiresAt, revoked: false, measurement: measurement});
 
         emit EnclaveRegistered(signer, operator, measurement, expiresAt);
@@ -79,16 +84,43 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender) && !hasRole(ATTESTOR_ROLE, msg.sender)) {
             revert AccessControlUnauthorizedAccount(msg.sender, ATTESTOR_ROLE);
         }
-        if (_enclaves[signer].operator == address(0)) revert TeeVerifierUnknownEnclave(signer);
+        Enclave storage enclave = _enclaves[signer];
+        if (enclave.operator == address(0)) revert TeeVerifierUnknownEnclave(signer);
 
-        _enclaves[signer].revoked = true;
+        enclave.revoked = true;
+        _disrupt(enclave.operator);
 
         emit EnclaveRevoked(signer);
+    }
+
+    // An enclave signature is checked at submission; there is nothing to refuse at request time.
+    // solhint-disable-next-line no-empty-blocks
+    /// @inheritdoc IInferenceVerifier
+    function checkRequest(ModelId, uint32, uint8, bytes32) external pure {}
+
+    /// @inheritdoc IInferenceVerifier
+    /// @dev True when the attestor revoked an enclave of `node`, or re-registered one to another operator, at or
+    /// after `claimedAt`. Only the attestor and governance can cause that; an enclave's own expiry is known in
+    /// advance and excuses nothing.
+    function excuses(address node, ModelId, uint32, uint64 claimedAt) external view returns (bool) {
+        uint64 disrupted = _disruptedAt[node];
+        return disrupted != 0 && disrupted >= claimedAt;
+    }
+
+    /// @inheritdoc ITeeVerifier
+    function disruptedAt(address operator) external view returns (uint64) {
+        return _disruptedAt[operator];
     }
 
     /// @inheritdoc ITeeVerifier
     function enclaveOf(address signer) external view returns (Enclave memory) {
         return _enclaves[signer];
+    }
+
+    function _disrupt(address operator) internal {
+        _disruptedAt[operator] = uint64(block.timestamp);
+
+        emit OperatorDisrupted(operator, uint64(block.timestamp));
     }
 
     /// @inheritdoc ITeeVerifier

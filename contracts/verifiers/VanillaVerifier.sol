@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
 import {IBatchInferenceVerifier} from "../interfaces/IBatchInferenceVerifier.sol";
-import {Mode, ModesLib} from "../types/Ids.sol";
+import {Mode, ModelId, ModesLib} from "../types/Ids.sol";
 
 /// @title VanillaVerifier
 /// @notice The vanilla mode: no proof. Every well-formed result passes; trust comes from the nodes' stake and,
@@ -23,5 +23,14 @@ contract VanillaVerifier is IBatchInferenceVerifier {
 
     /// @inheritdoc IBatchInferenceVerifier
     function verifyBatch(InferenceClaim[] calldata, bytes calldata) external pure {}
+
+    /// @inheritdoc IInferenceVerifier
+    function checkRequest(ModelId, uint32, uint8, bytes32) external pure {}
     // solhint-enable no-empty-blocks
+
+    /// @inheritdoc IInferenceVerifier
+    /// @dev Nothing in this mode changes after a claim: a node that did not deliver has no excuse.
+    function excuses(address, ModelId, uint32, uint64) external pure returns (bool) {
+        return false;
+    }
 }

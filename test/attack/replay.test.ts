@@ -7,7 +7,7 @@ import { Mode } from "../../src/protocol/modes";
 import { resultCommitment, type Job } from "../../src/protocol/job";
 import { INFERENCE_RESULT_TYPES, teeDomain } from "../../src/protocol/tee";
 import { JobEscrow__factory } from "../../typechain-types";
-import { DEFAULT_ESCROW_PARAMETERS } from "../../deploy/system";
+import { DEFAULT_ESCROW_PARAMETERS, escrowLibraries } from "../../deploy/system";
 import { teeSign } from "../fixtures/system";
 
 const OUTPUT = "0x2a";
@@ -51,7 +51,7 @@ describe("attack: TEE signature replay", () => {
     const fx = await loadSystem();
     const { escrow, teeVerifier, registry, staking } = fx.system;
     // A second escrow on the same registry, staking and verifier (its deployer is its admin).
-    const other = await new JobEscrow__factory(fx.deployer).deploy(registry, staking, fx.deployer.address, fx.deployer.address, DEFAULT_ESCROW_PARAMETERS);
+    const other = await new JobEscrow__factory(escrowLibraries(fx.system.record.contracts.settlementLib.address), fx.deployer).deploy(registry, staking, fx.deployer.address, fx.deployer.address, DEFAULT_ESCROW_PARAMETERS);
     await other.setVerifier(Mode.Tee, teeVerifier);
     await fx.system.token.connect(fx.requester).approve(other, hre.ethers.MaxUint256);
     const job = await requestJob(fx, { mode: Mode.Tee });

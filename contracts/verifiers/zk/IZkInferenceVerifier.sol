@@ -10,25 +10,32 @@ import {JobId} from "../../types/Ids.sol";
 /// (`verifier`) and its verifying-key hash (`bindings[0]`); the circuit's weights are constants, so that key
 /// identifies the model.
 ///
-/// The circuit has one public signal, `claimSignal(inputHash, packedOutput)`
-/// `= (uint256(inputHash) mod 2^200) * 2^48 + packedOutput`, where `inputHash` is the requester's salted Poseidon
-/// commitment to the quantized input and `packedOutput` the classifier's class index or the regressor's fixed-point
-/// value offset by 2^47 (docs/zk-setup.md). One signal puts verification at the pairing floor.
+/// The circuit has one public signal, `claimSignal(inputHash, packedOutput) = inputHash * 2^48 + packedOutput`,
+/// where `inputHash` is the job's input commitment — the low 200 bits of the requester's salted Poseidon hash of the
+/// quantized input, which the circuit decomposes strictly — and `packedOutput` the classifier's class index or the
+/// regressor's fixed-point value offset by 2^47 (docs/zk-setup.md). The signal carries the whole on-chain
+/// commitment and the output (200 + 48 bits, below the field order), so one signal binds both and verification
+/// stays at the pairing floor. A request whose commitment has more than 200 bits, or with redundancy other than 1,
+/// is refused by `checkRequest` at request time: no node can be made to claim a job that cannot be proven.
 ///
 /// The output travels in the clear: a ZK job's output bytes are `abi.encodePacked(uint48(packedOutput))` (6 bytes,
 /// so the escrow stores it inline) and `proof = abi.encode(uint256 packedOutput, IGroth16Verifier.Proof proof)`;
 /// the adapter checks the output bytes' hash against the packed value it feeds the circuit. A batch proof is
 /// `abi.encode(uint256[] packedOutputs, IGroth16Verifier.Proof[] proofs)`, one entry per claim, all of one model
 /// version.
-/// @dev Warning: the model owner registers the verifier contract; clients should check that its `verifyingKey()`
-/// hashes to the bound `bindings[0]` (`vin verify` does). A proof is not bound to a job or node: replaying it for
-/// another job with the same input commitment (same input and salt) reproduces a correct result, which is harmless;
-/// copying from the mempool is prevented by the escrow (k = 1 jobs accept their assigned node only).
-/// @dev Warning: a claim is bound to 200 bits of the input commitment; matching them with another input costs about
-/// 2^200 Poseidon evaluations.
+/// @dev The version's verifier is a `Groth16Verifier` that the registry checked was deployed by its verifier factory
+/// with the bound key. A proof is not bound to a job or node: replaying it for another job with the same input
+/// commitment (same input and salt) reproduces a correct result, which is harmless; copying from the mempool is
+/// prevented by the escrow (k = 1 jobs accept their assigned node only), and ZK jobs are k = 1 only, since a
+/// proof already settles the answer and a copied proof could otherwise back another node's reveal.
+/// @dev Warning: a commitment of 200 bits resists finding another input for a given commitment at about 2^200
+/// Poseidon evaluations, and two inputs with one commitment (which only their own requester could use) at about
+/// 2^100.
 interface IZkInferenceVerifier is IBatchInferenceVerifier {
-    /// @notice `inputHash` is not below the SNARK scalar field order, so it is no Poseidon commitment.
-    error ZkInferenceVerifierHashNotInField(bytes32 inputHash);
+    /// @notice `inputHash` has more than `bits` bits, so no circuit can open it.
+    error ZkInferenceVerifierCommitmentOutOfRange(bytes32 inputHash, uint256 bits);
+    /// @notice ZK jobs have redundancy 1: a proof settles the answer by itself.
+    error ZkInferenceVerifierRedundancyUnsupported(uint8 redundancy);
     /// @notice The proof bytes do not have the length of `abi.encode(uint256, IGroth16Verifier.Proof)`.
     error ZkInferenceVerifierMalformedProof(uint256 length);
     /// @notice The packed output does not fit in 48 bits.

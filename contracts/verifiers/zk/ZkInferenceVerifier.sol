@@ -11,10 +11,7 @@ import {IZkInferenceVerifier} from "./IZkInferenceVerifier.sol";
 /// @title ZkInferenceVerifier
 /// @notice Routes ZK claims to the Groth16 verifier bound to their model version. See `IZkInferenceVerifier`.
 contract ZkInferenceVerifier is IZkInferenceVerifier {
-    /// @notice The BN254 scalar field order: an input commitment is below it.
-    uint256 public constant FIELD_SIZE =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// @notice Bits of the input commitment the public signal carries.
+    /// @notice Bits of a ZK job's input commitment, all of which the public signal carries.
     uint256 public constant INPUT_BITS = 200;
     /// @notice Bits of the packed output.
     uint256 public constant OUTPUT_BITS = 48;
@@ -60,6 +57,18 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
         if (!_verifierOf(claims[0]).verifyBatch(proofs, signals)) revert ZkInferenceVerifierInvalidBatch(n);
     }
 
+    /// @inheritdoc IInferenceVerifier
+    function checkRequest(ModelId, uint32, uint8 redundancy, bytes32 inputHash) external pure {
+        if (redundancy != 1) revert ZkInferenceVerifierRedundancyUnsupported(redundancy);
+        _checkCommitment(inputHash);
+    }
+
+    /// @inheritdoc IInferenceVerifier
+    /// @dev A version's verifier is fixed when the version is published: nothing changes after a claim.
+    function excuses(address, ModelId, uint32, uint64) external pure returns (bool) {
+        return false;
+    }
+
     /// @inheritdoc IZkInferenceVerifier
     function claimSignal(bytes32 inputHash, uint256 packedOutput) external pure returns (uint256) {
         return _pack(inputHash, packedOutput);
@@ -80,8 +89,12 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
     }
 
     function _pack(bytes32 inputHash, uint256 packed) internal pure returns (uint256) {
-        if (uint256(inputHash) >= FIELD_SIZE) revert ZkInferenceVerifierHashNotInField(inputHash);
+        _checkCommitment(inputHash);
         if (packed >> OUTPUT_BITS != 0) revert ZkInferenceVerifierOutputOutOfRange(packed);
-        return ((uint256(inputHash) & ((1 << INPUT_BITS) - 1)) << OUTPUT_BITS) | packed;
+        return (uint256(inputHash) << OUTPUT_BITS) | packed;
+    }
+
+    function _checkCommitment(bytes32 inputHash) internal pure {
+        if (uint256(inputHash) >> INPUT_BITS != 0) revert ZkInferenceVerifierCommitmentOutOfRange(inputHash, INPUT_BITS);
     }
 }
