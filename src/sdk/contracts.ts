@@ -4,6 +4,9 @@ import { NodeStaking__factory } from "../../typechain-types/factories/contracts/
 import { ModelRegistry__factory } from "../../typechain-types/factories/contracts/registry/ModelRegistry__factory";
 import { TeeVerifier__factory } from "../../typechain-types/factories/contracts/verifiers/TeeVerifier__factory";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
+import { ZkInferenceVerifier__factory } from "../../typechain-types/factories/contracts/verifiers/zk/ZkInferenceVerifier__factory";
+import { Groth16Verifier__factory } from "../../typechain-types/factories/contracts/verifiers/zk/Groth16Verifier__factory";
+import { ExampleConsumer__factory } from "../../typechain-types/factories/contracts/consumer/ExampleConsumer__factory";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
@@ -53,6 +56,17 @@ export const INTERFACES: Record<ContractName, Interface> = {
   teeVerifier: TeeVerifier__factory.createInterface() as unknown as Interface,
   token: TestToken__factory.createInterface() as unknown as Interface,
 };
+
+/**
+ * Every ABI whose custom errors can reach a caller: the contracts above, and those whose errors bubble up through
+ * them (the ZK verifier and its Groth16 verifiers, through the escrow; consumer contracts, through a request).
+ */
+export const ERROR_INTERFACES: readonly Interface[] = [
+  ...Object.values(INTERFACES),
+  ZkInferenceVerifier__factory.createInterface() as unknown as Interface,
+  Groth16Verifier__factory.createInterface() as unknown as Interface,
+  ExampleConsumer__factory.createInterface() as unknown as Interface,
+];
 
 /** Reads `deployments/<network>.json` (as written by `deploySystem`) into {@link Addresses}. */
 export function addressesFromRecord(record: { startBlock: number; contracts: Record<string, { address: string }> }): Addresses {

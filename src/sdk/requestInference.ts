@@ -1,4 +1,4 @@
-import { ZeroAddress, ZeroHash, type Signer } from "ethers";
+import { formatUnits, ZeroAddress, ZeroHash, type Signer } from "ethers";
 import { requestedJobs } from "../protocol/job";
 import { Mode } from "../protocol/modes";
 import type { Contracts } from "./contracts";
@@ -18,7 +18,7 @@ export interface RequestInferenceParams {
   mode: Mode;
   /** Features of one row; sent inline as JSON. */
   input: number[];
-  /** Nodes that must agree (k). Default 1. */
+  /** Nodes that must agree (k): odd, 1 to 7 (1 for ZK). Default 1. */
   redundancy?: number;
   feePerNode: bigint;
   collateral: bigint;
@@ -55,6 +55,7 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   if (modelId < 1n || modelId > modelCount) throw new InputError(`model ${modelId} is not registered (the registry has models 1..${modelCount}): check --model`);
   const version = params.version ?? Number(await withRetry("registry.versionCount", () => contracts.registry.versionCount(modelId)));
   const redundancy = params.redundancy ?? 1;
+  await checkTerms(contracts, mode, redundancy, params.feePerNode, params.collateral);
   const [total] = await call("quote", () => contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode));
   const escrowAddress = await contracts.escrow.getAddress();
   const allowance = await withRetry("token.allowance", () => contracts.token.allowance(owner, escrowAddress));
@@ -84,6 +85,29 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   const [requested] = requestedJobs(contracts.escrow, receipt);
   if (requested === undefined || receipt === null) throw new VinError(`request ${tx.hash} emitted no JobRequested event`);
   return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: zkRequest?.salt };
+}
+
+/** Highest redundancy the escrow accepts (`JobEscrow.MAX_REDUNDANCY`). */
+const MAX_REDUNDANCY = 7;
+
+/**
+ * Refuses, before any transaction, the terms the escrow would revert on: an even or out-of-range redundancy, a
+ * redundant ZK job, or a collateral outside `[minCollateral, feePerNode × maxCollateralRatio]`.
+ */
+async function checkTerms(contracts: Contracts, mode: Mode, redundancy: number, feePerNode: bigint, collateral: bigint): Promise<void> {
+  if (!Number.isInteger(redundancy) || redundancy < 1 || redundancy > MAX_REDUNDANCY || redundancy % 2 === 0) {
+    throw new InputError(`redundancy ${redundancy} is not allowed: use an odd number of nodes from 1 to ${MAX_REDUNDANCY} (with an even number one node could veto the job by splitting the vote)`);
+  }
+  if (mode === Mode.Zk && redundancy !== 1) throw new InputError("a ZK job takes one node (redundancy 1): its proof settles the answer by itself");
+  const p = await withRetry("escrow.parameters", () => contracts.escrow.parameters());
+  const max = feePerNode * p.maxCollateralRatio;
+  if (collateral < p.minCollateral || collateral > max) {
+    const amount = (wei: bigint): string => `${formatUnits(wei, 18)} tokens`;
+    throw new InputError(
+      `collateral ${amount(collateral)} is outside what the escrow accepts for a fee of ${amount(feePerNode)} per node: ` +
+        `between ${amount(p.minCollateral)} and ${amount(max)} (${p.maxCollateralRatio.toString()} × the fee); lower the collateral or raise the fee`,
+    );
+  }
 }
 
 async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {

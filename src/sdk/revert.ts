@@ -1,5 +1,5 @@
 import { isError, type ErrorDescription } from "ethers";
-import { INTERFACES, type ContractName } from "./contracts";
+import { ERROR_INTERFACES, type ContractName } from "./contracts";
 import { ContractError, RpcError, VinError } from "./errors";
 
 /** Where a failing call was made, for the error message. */
@@ -23,6 +23,12 @@ const HINTS: Record<string, string> = {
   ModelRegistryVersionDeprecated: "use a newer version of the model",
   ModelRegistryModeNotSupported: "pick a mode the model version supports",
   JobEscrowInsufficientFee: "raise the fee or the allowance",
+  JobEscrowInvalidRedundancy: "use an odd number of nodes from 1 to 7",
+  JobEscrowInvalidCollateral: "keep the collateral between the escrow's minimum and the node fee times maxCollateralRatio: lower the collateral or raise the fee",
+  JobEscrowInvalidCallback: "a callback must be the requester itself: have the consumer contract request the job (InferenceConsumerBase._requestInference)",
+  ZkInferenceVerifierRedundancyUnsupported: "request ZK jobs with redundancy 1: the proof settles the answer",
+  ZkInferenceVerifierCommitmentOutOfRange: "commit the input as the SDK does for ZK jobs (the low 200 bits of the circuit's Poseidon commitment)",
+  ModelRegistryVerifierKeyMismatch: "deploy the version's verifier through the registry's verifier factory with the key whose hash you bind",
   ERC20InsufficientBalance: "fund the account with the payment token",
   ERC20InsufficientAllowance: "approve the contract to spend the payment token",
 };
@@ -46,7 +52,7 @@ export function revertDataOf(error: unknown): string | undefined {
 
 /** Decodes revert data against every protocol ABI. */
 export function decodeRevert(data: string): ErrorDescription | undefined {
-  for (const iface of Object.values(INTERFACES)) {
+  for (const iface of ERROR_INTERFACES) {
     try {
       const parsed = iface.parseError(data);
       if (parsed !== null) return parsed;
