@@ -10,7 +10,7 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, randomBytes, toUtf8Bytes, type ContractTransactionResponse } from "ethers";
 import { COLLATERAL, requestJob, requestParams, systemFixture, teeProof } from "../test/fixtures/system";
 import { Mode } from "../src/protocol/modes";
-import { resultCommitment } from "../src/protocol/job";
+import { requestedJobs, resultCommitment } from "../src/protocol/job";
 import { report, type Row } from "./lib/report";
 
 /** A compact classifier output: label index and a fixed-point probability (abi.encodePacked(uint8, uint64)). */
@@ -50,8 +50,13 @@ async function main(): Promise<void> {
   await escrow.connect(node).claimSlot(tee32);
   rows.push({ key: "submitTee32", value: await gas(escrow.connect(node).submit(tee32, OUTPUT_32, await teeProof(fx, tee32, OUTPUT_32))), unit: "gas", note: "as submitTee with a 32-byte output (one more storage slot)" });
 
-  const consumer = await fx.system.exampleConsumer.getAddress();
-  const withCallback = await requestJob(fx, { mode: Mode.Tee, callback: consumer, callbackGasLimit: 100_000 });
+  // A callback goes only to the requester: the example consumer requests the job itself, paid from its tokens.
+  const consumer = fx.system.exampleConsumer;
+  await fx.system.token.connect(fx.requester).transfer(await consumer.getAddress(), 100n * 10n ** 18n);
+  const consumerRequest = await (await consumer.connect(fx.deployer).request(await requestParams({ mode: Mode.Tee, callbackGasLimit: 100_000 }))).wait();
+  const [withCallbackRequested] = requestedJobs(escrow, consumerRequest);
+  if (withCallbackRequested === undefined) throw new Error("the consumer's request emitted no JobRequested");
+  const withCallback = withCallbackRequested.job;
   await escrow.connect(node).claimSlot(withCallback);
   rows.push({ key: "settleK1", value: await gas(escrow.connect(node).submit(withCallback, OUTPUT, await teeProof(fx, withCallback, OUTPUT))), unit: "gas", note: "k = 1 TEE submit whose settlement also delivers a consumer callback (ExampleConsumer stores the result)" });
 
@@ -66,6 +71,15 @@ async function main(): Promise<void> {
   rows.push({ key: "commit", value: commits[0]!, unit: "gas", note: "k = 3, one node's commitment" });
   rows.push({ key: "reveal", value: reveals[0]!, unit: "gas", note: "k = 3, a reveal that does not settle" });
   rows.push({ key: "revealSettleK3", value: reveals[2]!, unit: "gas", note: "k = 3, the last reveal: majority tally and settlement of 3 nodes" });
+
+  // k = 3 with one dissenter: two agree, the third revealed another output (released unpaid, not slashed).
+  const split = await requestJob(fx, { redundancy: 3 });
+  for (const n of fx.nodes) await escrow.connect(n).claimSlot(split);
+  const outputs = [OUTPUT, OUTPUT, hexlify(Uint8Array.from([1, 0, 0, 0, 0, 0x3b, 0x9a, 0xca, 0x00]))];
+  for (const [i, n] of fx.nodes.entries()) await escrow.connect(n).commit(split, resultCommitment(split.id, n.address, outputs[i]!, salts[i]!));
+  const splitReveals: number[] = [];
+  for (const [i, n] of fx.nodes.entries()) splitReveals.push(await gas(escrow.connect(n).reveal(split, outputs[i]!, salts[i]!, "0x")));
+  rows.push({ key: "revealSettleK3Split", value: splitReveals[2]!, unit: "gas", note: "k = 3, the last reveal settling 2-1: the dissenter released unpaid, its fee and protocol fee share refunded" });
 
   rows.push({ key: "claim", value: await gas(escrow.connect(node).claim(node.address)), unit: "gas", target: 50_000, note: "node withdraws all its credits (ERC-20 transfer to a holder)" });
 

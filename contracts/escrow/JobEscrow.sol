@@ -68,7 +68,13 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     address internal _treasury;
     bool internal _paused;
     uint64 internal _jobCount;
-    mapping(Mode => address) internal _verifiers;
+    /// @dev The verifier of each mode, and whether it wants `checkRequest` calls (one slot: no extra read).
+    mapping(Mode => VerifierEntry) internal _verifiers;
+    struct VerifierEntry {
+        address verifier;
+        bool checksRequests;
+    }
+
     /// @dev Jobs, slots, outputs and accounts (see `SettlementLib.Book`).
     SettlementLib.Book internal _book;
 
@@ -247,7 +253,10 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
             revert JobEscrowInvalidVerifier(mode, verifier);
         }
 
-        _verifiers[mode] = verifier;
+        _verifiers[mode] = VerifierEntry({
+            verifier: verifier,
+            checksRequests: verifier != address(0) && IInferenceVerifier(verifier).checksRequests()
+        });
 
         emit VerifierSet(mode, verifier);
     }
@@ -333,7 +342,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function verifierOf(Mode mode) external view returns (address) {
-        return _verifiers[mode];
+        return _verifiers[mode].verifier;
     }
 
     /// @inheritdoc IJobEscrow
@@ -381,13 +390,16 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
             revert JobEscrowInvalidRedundancy(params.redundancy, MAX_REDUNDANCY);
         }
         _checkDeadline(params.deadline, p);
-        address verifier = _verifiers[params.mode];
+        VerifierEntry memory entry = _verifiers[params.mode];
+        address verifier = entry.verifier;
         if (verifier == address(0)) revert JobEscrowModeDisabled(params.mode);
         _checkCollateral(params, p);
         _checkCallback(params, p);
         (address modelOwner, uint96 modelFee) = registry.quote(params.modelId, params.version, params.mode);
         bytes32 inputHash = _inputHash(params);
-        IInferenceVerifier(verifier).checkRequest(params.modelId, params.version, params.redundancy, inputHash);
+        if (entry.checksRequests) {
+            IInferenceVerifier(verifier).checkRequest(params.modelId, params.version, params.redundancy, inputHash);
+        }
 
         job.id = jobId;
         job.requester = msg.sender;

@@ -34,7 +34,12 @@ interface IInferenceVerifier {
     /// @notice Reverts with a diagnostic error if no result of a job with these terms could ever be accepted
     /// (for ZK: an input commitment the circuit cannot open, or a redundancy the mode does not support). The
     /// escrow calls it at request time, so such a job is refused before any node locks collateral on it.
+    /// @dev Called only if `checksRequests()` was true when governance set this verifier.
     function checkRequest(ModelId modelId, uint32 version, uint8 redundancy, bytes32 inputHash) external view;
+
+    /// @notice Whether `checkRequest` can refuse anything. The escrow reads it once, when the verifier is set, and
+    /// skips the call at every request otherwise.
+    function checksRequests() external view returns (bool);
 
     /// @notice Whether `node`, which claimed a job of `modelId`@`version` at `claimedAt` and did not deliver, is
     /// excused: this verifier's own state changed at or after the claim in a way the node could not foresee or

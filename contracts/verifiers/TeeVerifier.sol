@@ -96,6 +96,11 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     // An enclave signature is checked at submission; there is nothing to refuse at request time.
     // solhint-disable-next-line no-empty-blocks
     /// @inheritdoc IInferenceVerifier
+    function checksRequests() external pure returns (bool) {
+        return false;
+    }
+
+    /// @inheritdoc IInferenceVerifier
     function checkRequest(ModelId, uint32, uint8, bytes32) external pure {}
 
     /// @inheritdoc IInferenceVerifier

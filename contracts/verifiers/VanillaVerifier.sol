@@ -25,6 +25,11 @@ contract VanillaVerifier is IBatchInferenceVerifier {
     function verifyBatch(InferenceClaim[] calldata, bytes calldata) external pure {}
 
     /// @inheritdoc IInferenceVerifier
+    function checksRequests() external pure returns (bool) {
+        return false;
+    }
+
+    /// @inheritdoc IInferenceVerifier
     function checkRequest(ModelId, uint32, uint8, bytes32) external pure {}
     // solhint-enable no-empty-blocks
 

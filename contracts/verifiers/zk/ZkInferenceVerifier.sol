@@ -58,6 +58,11 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
     }
 
     /// @inheritdoc IInferenceVerifier
+    function checksRequests() external pure returns (bool) {
+        return true;
+    }
+
+    /// @inheritdoc IInferenceVerifier
     function checkRequest(ModelId, uint32, uint8 redundancy, bytes32 inputHash) external pure {
         if (redundancy != 1) revert ZkInferenceVerifierRedundancyUnsupported(redundancy);
         _checkCommitment(inputHash);
