@@ -13,6 +13,9 @@ import {
   CardYamlError,
   HubError,
 } from "../../src/hub/errors";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadRealCards, REAL_CARDS_DIR } from "../../bench/search/real";
 import { cardText } from "./fixtures";
 
 function parseError(text: string): unknown {
@@ -39,8 +42,10 @@ describe("parseModelCard", () => {
       tags: ["finance", "sentiment"],
       datasets: ["financial_phrasebank"],
       baseModels: ["ProsusAI/finbert"],
-      extra: { language: "en" },
+      languages: ["en"],
+      extra: {},
       body: "# FinBERT tone\n\nScores financial news.\n",
+      warnings: [],
     });
   });
 
@@ -62,8 +67,8 @@ describe("parseModelCard", () => {
     });
   }
 
-  it("throws CardFieldError naming `tags` when tags is not a list", () => {
-    const error = parseError(cardText({ tags: "finance" }));
+  it("throws CardFieldError naming `tags` when tags is a mapping", () => {
+    const error = parseError(cardText({ tags: { finance: true } }));
     expect(error).to.be.instanceOf(CardFieldError);
     expect((error as CardFieldError).field).to.equal("tags");
   });
@@ -114,6 +119,99 @@ describe("parseModelCard", () => {
   it("refuses an alias bomb instead of expanding it", () => {
     const bomb = "---\nname: m\ntask: t\nlicense: mit\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n---\n";
     expect(parseError(bomb)).to.be.instanceOf(HubError);
+  });
+});
+
+describe("parseModelCard on real Hugging Face card shapes", () => {
+  const hf = "language:\n- fi\n- en\ntags:\n- translation\nlicense: apache-2.0";
+
+  it("reads a card with blank lines before the opening `---`, with a warning", () => {
+    const card = parseModelCard(`\n\n---\n${hf}\n---\n# opus-mt-fi-en\n`, { name: "Helsinki-NLP/opus-mt-fi-en" });
+    expect(card.task).to.equal("translation");
+    expect(card.body).to.equal("# opus-mt-fi-en\n");
+    expect(card.warnings.join()).to.contain("blank line");
+  });
+
+  it("takes the first license of a list and says so", () => {
+    const card = parseModelCard("---\nname: m\npipeline_tag: fill-mask\nlicense:\n- MIT\n- apache-2.0\n---\n");
+    expect(card.license).to.equal("mit");
+    expect(card.warnings.join()).to.contain("lists 2 licenses");
+  });
+
+  it("reads a quoted string that continues at column 0 as PyYAML does", () => {
+    const text = "---\nname: m\npipeline_tag: text-classification\nlicense: mit\nwidget:\n- text: \"I loved\nthis film\"\n---\nBody.\n";
+    const card = parseModelCard(text);
+    expect(card.extra.widget).to.deep.equal([{ text: "I loved this film" }]);
+    expect(card.warnings.join()).to.contain("column 0 (line 7)");
+  });
+
+  it("still throws CardYamlError naming the line when the repair does not help", () => {
+    const error = parseError("---\nname: m\nlicense: mit\nwidget:\n- text: \"never closed\nnext: [\n---\n");
+    expect(error).to.be.instanceOf(CardYamlError);
+    expect((error as CardYamlError).line).to.be.within(5, 7);
+  });
+
+  it("reads front matter opened with `--`, never leaving the YAML in the body", () => {
+    const card = parseModelCard(`--\n${hf}\n---\nThe body.\n`, { name: "x/y" });
+    expect(card.languages).to.deep.equal(["fi", "en"]);
+    expect(card.body).to.equal("The body.\n");
+    expect(card.warnings.join()).to.contain("opens with `--`");
+  });
+
+  it("reads front matter without an opening `---` line, never leaving the YAML in the body", () => {
+    const card = parseModelCard(`${hf}\n---\nThe body.\n`, { name: "x/y" });
+    expect(card.license).to.equal("apache-2.0");
+    expect(card.body).to.equal("The body.\n");
+    expect(card.warnings.join()).to.contain("no opening `---`");
+  });
+
+  it("throws CardYamlError when front matter opened with `--` is not YAML", () => {
+    expect(parseError("--\nname: [x\n---\nbody\n")).to.be.instanceOf(CardYamlError);
+  });
+
+  it("takes the task from pipeline_tag, model-index or a tag, the library from library_name, the name from an option", () => {
+    expect(parseModelCard("---\npipeline_tag: summarization\nlicense: mit\nlibrary_name: Transformers\n---\n", { name: "a/b" })).to.deep.include({ name: "a/b", task: "summarization", library: "transformers" });
+    const indexed = parseModelCard("---\nlicense: mit\nmodel-index:\n- name: qa-v2\n  results:\n  - task:\n      type: question-answering\n---\n");
+    expect(indexed).to.deep.include({ name: "qa-v2", task: "question-answering" });
+    expect(indexed.warnings).to.have.length(2);
+    expect(parseModelCard("---\nlicense: mit\ntags:\n- NER\n---\n", { name: "a/b" }).task).to.equal("token-classification");
+  });
+
+  it("reads a card without license or task as `unknown` / `other` when lenient (as the indexer does), with warnings", () => {
+    const card = parseModelCard("---\nname: m\ntags: [pytorch]\n---\n", { lenient: true });
+    expect(card).to.deep.include({ task: "other", license: "unknown" });
+    expect(card.warnings).to.have.length(2);
+    expect(verifyModelCard("---\nname: m\n---\n", cardHashOf("---\nname: m\n---\n")).license).to.equal("unknown");
+  });
+
+  it("says what to add when no task can be found", () => {
+    const error = parseError("---\nname: m\nlicense: mit\ntags: [pytorch]\n---\n");
+    expect((error as CardFieldError).field).to.equal("task");
+    expect((error as CardFieldError).message).to.contain("pipeline_tag");
+  });
+
+  it("reads a single tag, numbers and `name: description` dataset entries, with warnings", () => {
+    const card = parseModelCard("---\nname: m\ntask: t\nlicense: mit\ntags: autotrain\ndatasets:\n- common_voice\n- CSS10 finnish: Single Speaker Speech Dataset\n- 2021\n---\n");
+    expect(card.tags).to.deep.equal(["autotrain"]);
+    expect(card.datasets).to.deep.equal(["common_voice", "CSS10 finnish: Single Speaker Speech Dataset", "2021"]);
+    expect(card.warnings).to.have.length(2);
+  });
+
+  it("reads `language` as a list of lower-case codes", () => {
+    expect(parseModelCard(cardText({ language: "FI" })).languages).to.deep.equal(["fi"]);
+    expect(parseModelCard(cardText({ language: ["de", "fr"] })).languages).to.deep.equal(["de", "fr"]);
+  });
+
+  it("parses every card of the real-card set (bench/search/real-cards)", () => {
+    const { sources } = loadRealCards();
+    for (const s of sources) {
+      const text = readFileSync(join(REAL_CARDS_DIR, s.file), "utf8");
+      try {
+        parseModelCard(text, { name: s.model, lenient: true });
+      } catch (error) {
+        expect.fail(`${s.file}: ${String(error)}`);
+      }
+    }
   });
 });
 
