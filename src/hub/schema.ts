@@ -4,15 +4,19 @@
  */
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-/** Columns of the full-text table, in order, with their BM25 weights (a hit in `name` counts 8x the body). */
+/**
+ * Columns of the full-text table, in order. `weight` and `b` are the BM25F field weight and length normalisation
+ * (see `ranking.ts`); FTS5's own `bm25()` only picks candidates, with the same weights.
+ */
 export const FTS_COLUMNS = [
-  { name: "name", weight: 8 },
-  { name: "tags", weight: 5 },
-  { name: "task", weight: 4 },
-  { name: "lineage", weight: 2 }, // library, datasets and base models
-  { name: "body", weight: 1 },
+  { name: "name", weight: 6, b: 0.5 }, // the name, its compound parts (`MobileBERT` → mobile bert)
+  { name: "tags", weight: 3, b: 0.5 },
+  { name: "task", weight: 2, b: 0 },
+  { name: "facets", weight: 2, b: 0 }, // language codes and names, task synonyms and acronyms
+  { name: "lineage", weight: 1.5, b: 0.5 }, // library, datasets and base models
+  { name: "body", weight: 1, b: 0.75 },
 ] as const;
 
 /** DDL, idempotent. */
@@ -114,4 +118,13 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
   contentless_delete = 1
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab USING fts5vocab(search_fts, row);
+
+-- Token counts of each field of each search_fts row (the body as far as ranking reads it), for BM25F.
+CREATE TABLE IF NOT EXISTS search_lengths (
+  rowid   INTEGER PRIMARY KEY,
+  lengths TEXT NOT NULL                           -- JSON array, one count per FTS_COLUMNS entry
+);
 `;
+
+/** Tables of schema version 1 that version 2 recreates (the full-text columns changed); rows are rebuilt from cards. */
+export const SEARCH_TABLES_V1 = ["search_vocab", "search_fts"] as const;

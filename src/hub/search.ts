@@ -1,7 +1,10 @@
 import type Database from "better-sqlite3";
 import { HubParamError } from "./errors";
 import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
+import type { ModelCard } from "./card";
+import { scoringDocument } from "./document";
 import { documentShare, type ExpandedTerm, expandTerms, parseQuery, toMatchExpression } from "./query";
+import { bm25f, type DocumentFields, type FieldStats, loadFieldStats, type RankedTerm } from "./ranking";
 import { FTS_COLUMNS } from "./schema";
 import type { FileInput, HubStore, ModeUsage } from "./store";
 import { Vocabulary } from "./vocabulary";
@@ -50,7 +53,7 @@ export interface SearchHit {
   usage: ModeUsage[];
   publishedAt: number;
   publishedBlock: number;
-  /** BM25 score (lower is better, as SQLite reports it); `null` unless sorted by relevance with a query. */
+  /** BM25F score, negated so that lower is better as SQLite's `bm25()`; `null` unless sorted by relevance with a query. */
   score: number | null;
 }
 
@@ -83,6 +86,13 @@ const MAX_FILTER_LENGTH = 100;
 const MAX_RELAXED_SHARE = 0.1;
 /** ...once the index is big enough for such a term's scan to cost more than a few milliseconds. */
 const MIN_PRUNED_DOCUMENTS = 2_000;
+/** Documents FTS5 hands to BM25F per query (by its own weighted `bm25()`), at least the page's depth. */
+const CANDIDATES = 100;
+/** More candidates matching in the name, tags, task or facets, which FTS5's row-length normalisation ranks too low. */
+const FIELD_CANDIDATES = 50;
+/** Scored documents kept between queries (parsed cards are the costly part of ranking). */
+const DOCUMENT_CACHE = 5_000;
+const SHORT_FIELDS = FTS_COLUMNS.filter((c) => c.name !== "body" && c.name !== "lineage").map((c) => c.name).join(" ");
 
 interface HitRow {
   id: number;
@@ -121,6 +131,8 @@ const HIT_COLUMNS = `v.id, v.model_id, v.version, v.name, v.task, v.license, v.l
  */
 export class SearchEngine {
   private vocabulary: Vocabulary | undefined;
+  private fieldStats: FieldStats = { documents: 0, averageLengths: [] };
+  private readonly documents = new Map<number, DocumentFields>();
   private vocabularyStamp = "";
   private vocabularyLoadedAt = 0;
   private readonly statements = new Map<string, Database.Statement>();
@@ -160,6 +172,8 @@ export class SearchEngine {
   /** Reloads the vocabulary now (after a bulk load, or in tests). */
   refreshVocabulary(): void {
     this.vocabulary = Vocabulary.load(this.store.db);
+    this.fieldStats = loadFieldStats(this.store.db, this.vocabulary.documents);
+    this.documents.clear();
     this.vocabularyStamp = this.store.changeStamp();
     this.vocabularyLoadedAt = Date.now();
   }
@@ -172,9 +186,31 @@ export class SearchEngine {
 
   /**
    * Hits matching all terms first; if they do not fill the page, then hits matching any term that is not
-   * very common (a word in most cards would flood the page and cost a scan of most of the index).
+   * very common (a word in most cards would flood the page and cost a scan of most of the index). FTS5 picks
+   * candidates; BM25F (`ranking.ts`) orders them.
    */
   private match(terms: ExpandedTerm[], plan: Plan, sort: SearchSort, limit: number, vocabulary: Vocabulary): { rows: HitRow[]; relaxed: boolean } {
+    if (sort !== "relevance") return this.matchSorted(terms, plan, sort, limit, vocabulary);
+    const depth = Math.max(limit, CANDIDATES);
+    const expression = toMatchExpression(terms, "AND");
+    const all = new Set(this.candidates(expression, plan, depth));
+    if (all.size >= depth) for (const id of this.candidates(`{${SHORT_FIELDS}} : (${expression})`, plan, FIELD_CANDIDATES)) all.add(id);
+    const ranked = this.rank([...all], terms, vocabulary);
+    const small = vocabulary.documents * MAX_RELAXED_SHARE < MIN_PRUNED_DOCUMENTS;
+    const relaxable = small ? terms : terms.filter((t) => documentShare(t, vocabulary) <= MAX_RELAXED_SHARE);
+    let relaxed: number[] = [];
+    if (ranked.length < limit && terms.length > 1 && relaxable.length > 0) {
+      const any = this.candidates(toMatchExpression(relaxable, "OR"), plan, depth).filter((id) => !all.has(id));
+      relaxed = this.rank(any, terms, vocabulary);
+    }
+    const order = [...ranked, ...relaxed].slice(0, limit);
+    return { rows: this.hitRows(order, this.lastScores), relaxed: relaxed.length > 0 && ranked.length < order.length };
+  }
+
+  private lastScores = new Map<number, number>();
+
+  /** Sorted by usage or recency, BM25F would only break ties: not worth computing for every match. */
+  private matchSorted(terms: ExpandedTerm[], plan: Plan, sort: SearchSort, limit: number, vocabulary: Vocabulary): { rows: HitRow[]; relaxed: boolean } {
     const all = this.runMatch(toMatchExpression(terms, "AND"), plan, sort, limit);
     const small = vocabulary.documents * MAX_RELAXED_SHARE < MIN_PRUNED_DOCUMENTS;
     const relaxable = small ? terms : terms.filter((t) => documentShare(t, vocabulary) <= MAX_RELAXED_SHARE);
@@ -182,6 +218,65 @@ export class SearchEngine {
     const seen = new Set(all.map((r) => r.id));
     const any = this.runMatch(toMatchExpression(relaxable, "OR"), plan, sort, limit + all.length).filter((r) => !seen.has(r.id));
     return { rows: [...all, ...any].slice(0, limit), relaxed: any.length > 0 };
+  }
+
+  /** Row ids matching `expression` and the filters, best first by FTS5's weighted `bm25()`. */
+  private candidates(expression: string, plan: Plan, limit: number): number[] {
+    const where = plan.where.map((w) => `AND ${w}`).join(" ");
+    const sql = plan.where.length === 0
+      ? `SELECT rowid AS id FROM search_fts WHERE search_fts MATCH @match ORDER BY bm25(search_fts, ${WEIGHTS}) LIMIT @limit`
+      : `SELECT f.rowid AS id FROM search_fts f JOIN versions v ON v.id = f.rowid JOIN models m ON m.model_id = v.model_id
+         WHERE search_fts MATCH @match ${where} ORDER BY bm25(search_fts, ${WEIGHTS}) LIMIT @limit`;
+    return (this.statement(sql).all({ ...plan.params, match: expression, limit }) as { id: number }[]).map((r) => r.id);
+  }
+
+  /** Orders row ids by BM25F, best first, remembering their scores for the hits. */
+  private rank(ids: readonly number[], terms: readonly ExpandedTerm[], vocabulary: Vocabulary): number[] {
+    const ranked: RankedTerm[] = terms.map((t) => ({
+      alternatives: t.alternatives,
+      documentFrequency: t.alternatives.reduce((sum, a) => sum + vocabulary.documentFrequency(a.text, a.prefix), 0),
+    }));
+    const fields = this.fieldsOf(ids);
+    const scores = ids.map((id) => ({ id, score: bm25f(fields.get(id) ?? [], ranked, this.fieldStats) }));
+    scores.sort((a, b) => b.score - a.score || a.id - b.id);
+    for (const s of scores) this.lastScores.set(s.id, s.score);
+    return scores.map((s) => s.id);
+  }
+
+  /** The ranking fields of each row, from its stored card (cached). */
+  private fieldsOf(ids: readonly number[]): Map<number, DocumentFields> {
+    const out = new Map<number, DocumentFields>();
+    const missing = ids.filter((id) => {
+      const cached = this.documents.get(id);
+      if (cached !== undefined) out.set(id, cached);
+      return cached === undefined;
+    });
+    if (missing.length > 0) {
+      const rows = this.statement("SELECT version_id AS id, card_json FROM cards WHERE version_id IN (SELECT value FROM json_each(@ids))")
+        .all({ ids: JSON.stringify(missing) }) as { id: number; card_json: string }[];
+      for (const r of rows) {
+        const fields = scoringDocument(JSON.parse(r.card_json) as ModelCard).map((f) => (f === "" ? [] : f.split(" ")));
+        if (this.documents.size >= DOCUMENT_CACHE) this.documents.clear();
+        this.documents.set(r.id, fields);
+        out.set(r.id, fields);
+      }
+    }
+    return out;
+  }
+
+  /** The hit rows of `ids`, in that order. */
+  private hitRows(ids: readonly number[], scores: Map<number, number>): HitRow[] {
+    if (ids.length === 0) return [];
+    const sql = `SELECT ${HIT_COLUMNS}, NULL AS score FROM versions v JOIN models m ON m.model_id = v.model_id
+      WHERE v.id IN (SELECT value FROM json_each(@ids))`;
+    const rows = new Map((this.statement(sql).all({ ids: JSON.stringify(ids) }) as HitRow[]).map((r) => [r.id, r]));
+    const out: HitRow[] = [];
+    for (const id of ids) {
+      const row = rows.get(id);
+      if (row !== undefined) out.push({ ...row, score: -(scores.get(id) ?? 0) });
+    }
+    scores.clear();
+    return out;
   }
 
   private runMatch(expression: string, plan: Plan, sort: SearchSort, limit: number): HitRow[] {

@@ -1,10 +1,10 @@
 import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { ModelCard } from "./card";
-import { summarize, toSearchDocument } from "./document";
+import { scoringDocument, summarize, toSearchDocument } from "./document";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "./errors";
 import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
-import { FTS_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION } from "./schema";
+import { FTS_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION, SEARCH_TABLES_V1 } from "./schema";
 
 /** `ModelCreated`, as the indexer passes it. */
 export interface ModelInput {
@@ -155,9 +155,14 @@ export class HubStore {
     db.pragma("cache_size = -65536"); // 64 MiB: search joins many version rows per query
     db.pragma("temp_store = MEMORY");
     db.pragma("mmap_size = 268435456"); // read the index through the page cache without copying
+    const version = db.pragma("user_version", { simple: true }) as number;
+    const upgrade = version > 0 && version < SCHEMA_VERSION;
+    if (upgrade) for (const table of SEARCH_TABLES_V1) db.exec(`DROP TABLE IF EXISTS ${table}`);
     db.exec(SCHEMA_SQL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    return new HubStore(db, options.logger);
+    const store = new HubStore(db, options.logger);
+    if (upgrade) store.rebuildSearchIndex();
+    return store;
   }
 
   /** Closes the connection. */
@@ -320,6 +325,15 @@ export class HubStore {
     };
   }
 
+  /** Rebuilds the full-text index from the stored cards (after a schema upgrade changed its columns). */
+  rebuildSearchIndex(): void {
+    this.batch(() => {
+      this.db.exec("DELETE FROM search_lengths; UPDATE models SET search_version_id = NULL; UPDATE versions SET searchable = 0");
+      for (const r of this.db.prepare("SELECT model_id FROM models").all() as { model_id: number }[]) this.dirty.add(r.model_id);
+    });
+    this.logger?.info({ models: this.stats().models }, "hub search index rebuilt");
+  }
+
   /** Merges the full-text index's segments; worth calling after a bulk load. */
   optimize(): void {
     this.db.exec("INSERT INTO search_fts(search_fts) VALUES('optimize'); PRAGMA optimize;");
@@ -389,6 +403,7 @@ export class HubStore {
 
   private removeVersion(versionId: number): void {
     this.stmt.deleteFts.run(versionId);
+    this.stmt.deleteLengths.run(versionId);
     this.stmt.deleteFiles.run(versionId);
     this.stmt.deleteUsage.run(versionId);
     this.stmt.deleteUsageLogOf.run(versionId);
@@ -414,11 +429,13 @@ export class HubStore {
     const next = this.stmt.searchCandidate.get(modelId) as { id: number; card_json: string } | undefined;
     if (model.search_version_id !== null) {
       this.stmt.deleteFts.run(model.search_version_id);
+      this.stmt.deleteLengths.run(model.search_version_id);
       this.stmt.setSearchable.run(0, model.search_version_id);
     }
     if (next !== undefined) {
-      const doc = toSearchDocument(JSON.parse(next.card_json) as ModelCard);
-      this.stmt.insertFts.run(next.id, ...doc);
+      const card = JSON.parse(next.card_json) as ModelCard;
+      this.stmt.insertFts.run(next.id, ...toSearchDocument(card));
+      this.stmt.insertLengths.run(next.id, JSON.stringify(scoringDocument(card).map(tokenCount)));
       this.stmt.setSearchable.run(1, next.id);
     }
     this.stmt.setSearchVersion.run(next?.id ?? null, modelId);
@@ -484,9 +501,15 @@ function prepareStatements(db: Database.Database) {
     setSearchable: p("UPDATE versions SET searchable = ? WHERE id = ?"),
     insertFts: p(`INSERT INTO search_fts (rowid, ${ftsCols}) VALUES (?${", ?".repeat(FTS_COLUMNS.length)})`),
     deleteFts: p("DELETE FROM search_fts WHERE rowid = ?"),
+    insertLengths: p("INSERT OR REPLACE INTO search_lengths (rowid, lengths) VALUES (?, ?)"),
+    deleteLengths: p("DELETE FROM search_lengths WHERE rowid = ?"),
     stats: p(`SELECT (SELECT count(*) FROM models) AS models, (SELECT count(*) FROM versions) AS versions,
       (SELECT count(*) FROM versions WHERE searchable = 1) AS searchable`),
   };
+}
+
+function tokenCount(text: string): number {
+  return text === "" ? 0 : text.split(" ").length;
 }
 
 function versionParams(input: VersionInput, card: ModelCard | null): Record<string, string | number | null> {

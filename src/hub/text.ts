@@ -10,6 +10,16 @@ const QUERY_STOPWORDS = new Set([
   "need", "find", "some", "any", "which", "what", "can",
 ]);
 
+/**
+ * Words ending in "s" that are not plurals (or whose singular is another word): `news` is not `new`,
+ * `series` not `sery`. Checked before the plural rules.
+ */
+const UNSTEMMED = new Set([
+  "news", "series", "species", "means", "lens", "physics", "mathematics", "linguistics", "economics", "genomics",
+  "robotics", "analytics", "ethics", "politics", "diabetes", "herpes", "mumps", "measles", "biceps", "chaos",
+  "glasses", "thanks", "aids", "alias", "atlas", "canvas", "corpus", "focus", "status", "virus", "bonus", "census",
+]);
+
 /** Longest token kept; longer runs (hashes, base64) are cut so they cannot bloat the vocabulary. */
 const MAX_TOKEN_LENGTH = 40;
 
@@ -32,7 +42,7 @@ export function tokenize(text: string): string[] {
  * @example stem("signals") // "signal"; stem("studies") // "study"; stem("class") // "class"
  */
 export function stem(token: string): string {
-  if (token.length <= 3 || /\d/.test(token)) return token;
+  if (token.length <= 3 || /\d/.test(token) || UNSTEMMED.has(token)) return token;
   if (token.endsWith("ies") && !token.endsWith("eies") && !token.endsWith("aies")) return token.slice(0, -3) + "y";
   if (token.endsWith("es") && /(ss|sh|ch|x|z)es$/.test(token)) return token.slice(0, -2);
   if (token.endsWith("s") && !/(us|ss|is|os|as)$/.test(token)) return token.slice(0, -1);
@@ -50,4 +60,60 @@ export function normalizeForIndex(text: string): string {
 /** Whether a (normalised) query token is a stopword. */
 export function isQueryStopword(token: string): boolean {
   return QUERY_STOPWORDS.has(token);
+}
+
+/**
+ * Splits compound model names into their words and keeps the compound: camel case (`MobileBERT` → `mobile bert`,
+ * `CodeBERTaPy` → `code berta py`), plus each pair of adjacent parts joined (`codeberta`, `bertapy`), so a user
+ * typing either the whole name, a part, or a prefix of it finds the model.
+ * @example compoundWords("CodeBERTaPy") // ["codebertapy", "code", "berta", "py", "codeberta", "bertapy"]
+ */
+export function compoundWords(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split(/[^\p{L}\p{N}]+/u)) {
+    if (raw === "") continue;
+    const parts = raw
+      .replace(/(\p{Ll})(\p{Lu})/gu, "$1 $2")
+      .split(" ")
+      .map((p) => p.toLowerCase());
+    if (parts.length < 2) continue;
+    out.push(raw.toLowerCase(), ...parts);
+    for (let i = 0; i + 2 <= parts.length; i++) out.push((parts[i] ?? "") + (parts[i + 1] ?? ""));
+  }
+  return out;
+}
+
+const MAX_SUMMARY = 240;
+
+/**
+ * A one-line summary of a Markdown body: its first paragraph of prose. Fenced code (even with blank lines in
+ * it), HTML comments, headings, tables and images are skipped; a heading followed by prose in the same paragraph
+ * gives that prose; emphasis marks are removed but identifiers keep their underscores (`from_pretrained`); HTML
+ * tags such as `<br>` are removed whole.
+ * @example summarizeMarkdown("# Title\nDetects **fraud** with `from_pretrained`.\n") // "Detects fraud with from_pretrained."
+ */
+export function summarizeMarkdown(body: string): string {
+  const text = body
+    .replace(/^[ \t]*(```|~~~)[^\n]*\n[\s\S]*?(?:^[ \t]*\1[ \t]*$|(?![\s\S]))/gm, "\n")
+    .replace(/<!--[\s\S]*?(?:-->|$)/g, "\n");
+  for (const paragraph of text.split(/\r?\n[ \t]*\r?\n/)) {
+    const lines = paragraph.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !/^(#|\||!\[|<\/?(?:img|div|p|figure|a|center|details|summary|table)\b|-{3,}$|={3,}$)/i.test(l));
+    const prose = lines.join(" ");
+    const plain = plainText(prose);
+    if (plain.length >= 3 && /\p{L}/u.test(plain)) return plain.length <= MAX_SUMMARY ? plain : `${plain.slice(0, MAX_SUMMARY - 1)}…`;
+  }
+  return "";
+}
+
+function plainText(markdown: string): string {
+  return markdown
+    .replace(/<br\s*\/?>/gi, " ")
+    .replace(/<\/?[a-z][^>]*>/gi, "")
+    .replace(/!\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/(\*{1,3}|`+)/g, "")
+    .replace(/(^|[^\p{L}\p{N}])_{1,3}(?=\S)|(?<=\S)_{1,3}(?=$|[^\p{L}\p{N}_])/gu, "$1")
+    .replace(/^>\s*/, "")
+    .replace(/\s+/g, " ")
+    .trim();
 }
