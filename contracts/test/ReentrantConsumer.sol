@@ -4,11 +4,13 @@ pragma solidity 0.8.28;
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {JobId} from "../types/Ids.sol";
+import {SelfRequester} from "./SelfRequester.sol";
 
 /// @title ReentrantConsumer
 /// @notice Test-only consumer that, inside its callback, re-enters the escrow with a call chosen beforehand and
-/// records how that call ended. The escrow's guard must refuse it with `ReentrancyGuardReentrantCall`.
-contract ReentrantConsumer is IInferenceConsumer {
+/// records how that call ended. The escrow's guard must refuse it with `ReentrancyGuardReentrantCall`. It requests
+/// its own jobs (`SelfRequester`).
+contract ReentrantConsumer is IInferenceConsumer, SelfRequester {
     /// @notice The escrow to re-enter.
     IJobEscrow public immutable escrow;
     /// @notice The calldata sent to the escrow from inside the callback.
@@ -20,7 +22,7 @@ contract ReentrantConsumer is IInferenceConsumer {
     /// @notice The re-entry's return or revert data.
     bytes public reentryResult;
 
-    constructor(IJobEscrow escrow_) {
+    constructor(IJobEscrow escrow_) SelfRequester(escrow_) {
         escrow = escrow_;
     }
 

@@ -2,18 +2,20 @@
 pragma solidity 0.8.28;
 
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
+import {IJobEscrow} from "../interfaces/IJobEscrow.sol";
 import {JobId} from "../types/Ids.sol";
+import {SelfRequester} from "./SelfRequester.sol";
 
 /// @title ReturnBombConsumer
 /// @notice Test-only consumer that returns (or reverts with) `size` bytes, to show that the escrow never copies a
-/// callback's return data into its own memory.
-contract ReturnBombConsumer is IInferenceConsumer {
+/// callback's return data into its own memory. It requests its own jobs (`SelfRequester`).
+contract ReturnBombConsumer is IInferenceConsumer, SelfRequester {
     /// @notice Bytes of return (or revert) data.
     uint256 public immutable size;
     /// @notice Whether the data comes with a revert.
     bool public immutable reverts;
 
-    constructor(uint256 size_, bool reverts_) {
+    constructor(IJobEscrow escrow_, uint256 size_, bool reverts_) SelfRequester(escrow_) {
         size = size_;
         reverts = reverts_;
     }

@@ -8,13 +8,15 @@ describe("JobEscrow.claimSlot", () => {
   it("assigns the next slot, locks the collateral and emits SlotClaimed", async () => {
     const fx = await loadSystem();
     const { escrow, staking } = fx.system;
-    const job = await requestJob(fx, { redundancy: 2 });
+    const job = await requestJob(fx, { redundancy: 3 });
     const [a, b] = fx.nodes;
     await expect(escrow.connect(a!).claimSlot(job)).to.emit(escrow, "SlotClaimed").withArgs(job.id, a!.address, 0, COLLATERAL);
     await expect(escrow.connect(b!).claimSlot(job)).to.emit(escrow, "SlotClaimed").withArgs(job.id, b!.address, 1, COLLATERAL);
+    const claimedAt = BigInt(await time.latest());
     const [slot, digest] = await escrow.slotOf(job.id, 1);
     expect(slot.node).to.equal(b!.address);
     expect(slot.phase).to.equal(BigInt(SlotPhase.Claimed));
+    expect(slot.claimedAt).to.equal(claimedAt);
     expect(digest).to.equal(`0x${"0".repeat(64)}`);
     expect((await escrow.stateOf(job.id)).filled).to.equal(2n);
     expect(await escrow.lockedStake(a!.address)).to.equal(COLLATERAL);
@@ -84,7 +86,8 @@ describe("JobEscrow.claimSlot", () => {
 
   it("reverts with JobEscrowInsufficientStake when the unlocked stake cannot cover the collateral", async () => {
     const fx = await loadSystem();
-    const job = await requestJob(fx, { collateral: STAKE });
+    // The largest collateral a job may ask is its node fee times maxCollateralRatio (20): a fee of STAKE / 20.
+    const job = await requestJob(fx, { collateral: STAKE, feePerNode: STAKE / 20n });
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
     const second = await requestJob(fx, { collateral: TOKEN });
     await expect(fx.system.escrow.connect(fx.nodes[0]!).claimSlot(second))

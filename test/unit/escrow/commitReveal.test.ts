@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes } from "ethers";
-import { COLLATERAL, FEE_PER_NODE, loadSystem, MODEL_PRICE, requestJob, STAKE, type Fixture } from "../../fixtures/system";
+import { FEE_PER_NODE, loadSystem, MODEL_PRICE, requestJob, STAKE, type Fixture } from "../../fixtures/system";
 import { resultCommitment, type Job } from "../../../src/protocol/job";
 import { JobStatus, Mode, SlotPhase } from "../../../src/protocol/modes";
 
@@ -27,7 +27,8 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     const output = "0x07";
     await commitAll(fx, job, [output, output, output]);
     await expect(escrow.connect(fx.nodes[0]!).reveal(job, output, SALTS[0]!, "0x")).to.emit(escrow, "ResultRevealed").withArgs(job.id, fx.nodes[0]!.address, keccak256(output));
-    expect(await escrow.slotOf(job.id, 0)).to.deep.equal([[fx.nodes[0]!.address, BigInt(SlotPhase.Revealed)], "0x0700000000000000000000000000000000000000000000000000000000000001"]);
+    const [slot, digest] = await escrow.slotOf(job.id, 0);
+    expect([slot.node, slot.phase, digest]).to.deep.equal([fx.nodes[0]!.address, BigInt(SlotPhase.Revealed), "0x0700000000000000000000000000000000000000000000000000000000000001"]);
     await escrow.connect(fx.nodes[1]!).reveal(job, output, SALTS[1]!, "0x");
     await expect(escrow.connect(fx.nodes[2]!).reveal(job, output, SALTS[2]!, "0x")).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(output), 3, output);
     expect((await escrow.stateOf(job.id)).revealed).to.equal(3n);
@@ -40,7 +41,7 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     expect(await escrow.resultOf(job.id)).to.deep.equal([keccak256(output), output]);
   });
 
-  it("settles 2-1 by majority: the dissenter is unpaid and slashed, its fee goes back to the requester", async () => {
+  it("settles 2-1 by majority: the dissenter is released unpaid and NOT slashed; its fee and the protocol fee on it go back to the requester", async () => {
     const fx = await loadSystem();
     const { escrow, staking } = fx.system;
     const job = await claimedK3(fx);
@@ -50,17 +51,47 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     await escrow.connect(fx.nodes[1]!).reveal(job, good, SALTS[1]!, "0x");
     const last = escrow.connect(fx.nodes[2]!).reveal(job, good, SALTS[2]!, "0x");
     await expect(last).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(good), 2, good);
-    await expect(last).to.emit(escrow, "NodeSlashed").withArgs(job.id, fx.nodes[0]!.address, COLLATERAL, COLLATERAL / 2n);
+    await expect(last).not.to.emit(escrow, "NodeSlashed");
+    await expect(last).not.to.emit(escrow, "NodeExcused");
+    const protocolKept = (job.protocolFee * (MODEL_PRICE + 2n * FEE_PER_NODE)) / (MODEL_PRICE + 3n * FEE_PER_NODE);
     expect(await escrow.claimable(fx.nodes[0]!.address)).to.equal(0n);
     expect(await escrow.claimable(fx.nodes[1]!.address)).to.equal(FEE_PER_NODE);
-    expect(await escrow.claimable(fx.requester.address)).to.equal(FEE_PER_NODE + COLLATERAL / 2n);
-    expect(await escrow.protocolFees()).to.equal(job.protocolFee + COLLATERAL / 2n);
-    expect((await staking.operatorOf(fx.nodes[0]!.address)).staked).to.equal(STAKE - COLLATERAL);
+    expect(await escrow.claimable(fx.nodes[2]!.address)).to.equal(FEE_PER_NODE);
+    expect(await escrow.claimable(fx.requester.address)).to.equal(FEE_PER_NODE + job.protocolFee - protocolKept);
+    expect(await escrow.protocolFees()).to.equal(protocolKept);
+    expect((await staking.operatorOf(fx.nodes[0]!.address)).staked).to.equal(STAKE);
     expect(await escrow.lockedStake(fx.nodes[0]!.address)).to.equal(0n);
     expect(await escrow.resultOf(job.id)).to.deep.equal([keccak256(good), good]);
   });
 
-  it("refunds in full when no strict majority exists, slashing nobody who revealed", async () => {
+  it("refunds the protocol fee on an unpaid node fee to the wei, rounding the protocol's share down (issue #10 §1, odd amounts)", async () => {
+    const fx = await loadSystem();
+    const { escrow, token } = fx.system;
+    const price = 3n * 10n ** 18n + 7n;
+    const fee = 10n ** 18n + 1n;
+    await fx.system.registry.connect(fx.owner).setPrice(1n, price);
+    const job = await claimedK3(fx, { feePerNode: fee });
+    const base = price + 3n * fee;
+    const protocolFee = (base * 500n) / 10_000n;
+    expect(job.protocolFee).to.equal(protocolFee);
+    // The protocol keeps its fee on the model price and the two paid node fees only, rounded down: a real rounding.
+    const paidBase = price + 2n * fee;
+    expect((protocolFee * paidBase) % base).to.not.equal(0n);
+    const kept = (protocolFee * paidBase) / base;
+    await commitAll(fx, job, ["0x01", "0x02", "0x02"]);
+    for (const [i, output] of ["0x01", "0x02", "0x02"].entries()) await escrow.connect(fx.nodes[i]!).reveal(job, output, SALTS[i]!, "0x");
+    expect(await escrow.protocolFees()).to.equal(kept);
+    expect(await escrow.claimable(fx.requester.address)).to.equal(fee + protocolFee - kept);
+    expect(await escrow.claimable(fx.owner.address)).to.equal(price);
+    const paid = await Promise.all(fx.nodes.map((n) => escrow.claimable(n.address)));
+    expect(paid).to.deep.equal([0n, fee, fee]);
+    // Every escrowed wei is credited to someone, none twice.
+    const credited = kept + (fee + protocolFee - kept) + price + 2n * fee;
+    expect(credited).to.equal(price + 3n * fee + protocolFee);
+    expect(await token.balanceOf(await escrow.getAddress())).to.equal(credited);
+  });
+
+  it("refunds in full when all k = 3 reveals differ, slashing nobody who revealed", async () => {
     const fx = await loadSystem();
     const { escrow } = fx.system;
     const job = await claimedK3(fx);

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { hexlify, randomBytes } from "ethers";
+import { hexlify, keccak256, randomBytes } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, STAKE } from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
 import { jobTotal, resultCommitment } from "../../../src/protocol/job";
@@ -85,7 +85,7 @@ describe("JobEscrow.expire", () => {
       expect(await fx.system.escrow.lockedStake(b!.address)).to.equal(0n);
     });
 
-    it("in the reveal phase: waits for the reveal deadline, then settles by majority and slashes the silent node", async () => {
+    it("in the reveal phase: waits for the reveal deadline, then settles by majority, pays the revealers and slashes the silent node, its share to the requester", async () => {
       const fx = await loadSystem();
       const job = await requestJob(fx, { redundancy: 3 });
       const salts = fx.nodes.map(() => hexlify(randomBytes(32)));
@@ -99,10 +99,17 @@ describe("JobEscrow.expire", () => {
       await expect(fx.system.escrow.expire(job)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotExpired").withArgs(job.id, job.revealDeadline);
       await time.increaseTo(job.revealDeadline);
       const tx = fx.system.escrow.expire(job);
-      await expect(tx).to.emit(fx.system.escrow, "JobSettled");
+      await expect(tx).to.emit(fx.system.escrow, "JobSettled").withArgs(job.id, keccak256("0x09"), 2, "0x09");
       await expect(tx).to.emit(fx.system.escrow, "NodeSlashed").withArgs(job.id, fx.nodes[2]!.address, COLLATERAL, COLLATERAL / 2n);
-      expect(await fx.system.escrow.claimable(fx.requester.address)).to.equal(FEE_PER_NODE + COLLATERAL / 2n);
+      await expect(tx).not.to.emit(fx.system.escrow, "NodeExcused");
+      const protocolKept = (job.protocolFee * (MODEL_PRICE + 2n * FEE_PER_NODE)) / (MODEL_PRICE + 3n * FEE_PER_NODE);
+      expect(await fx.system.escrow.claimable(fx.requester.address)).to.equal(FEE_PER_NODE + job.protocolFee - protocolKept + COLLATERAL / 2n);
+      expect(await fx.system.escrow.protocolFees()).to.equal(protocolKept + COLLATERAL / 2n);
       expect(await fx.system.escrow.claimable(fx.owner.address)).to.equal(MODEL_PRICE);
+      for (const node of fx.nodes.slice(0, 2)) expect(await fx.system.escrow.claimable(node.address)).to.equal(FEE_PER_NODE);
+      expect(await fx.system.escrow.claimable(fx.nodes[2]!.address)).to.equal(0n);
+      expect((await fx.system.staking.operatorOf(fx.nodes[2]!.address)).staked).to.equal(STAKE - COLLATERAL);
+      for (const node of fx.nodes) expect(await fx.system.escrow.lockedStake(node.address)).to.equal(0n);
     });
 
     it("in the reveal phase without a majority: refunds, slashing the node that did not reveal", async () => {

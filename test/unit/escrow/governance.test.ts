@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import hre from "hardhat";
-import { governance, loadSystem } from "../../fixtures/system";
-import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
+import { governance, loadSystem, requestParams, TOKEN } from "../../fixtures/system";
+import { DEFAULT_ESCROW_PARAMETERS, escrowLibraries } from "../../../deploy/system";
+import { JobEscrow__factory } from "../../../typechain-types";
 import { Mode } from "../../../src/protocol/modes";
 
 describe("JobEscrow governance", () => {
@@ -22,13 +23,13 @@ describe("JobEscrow governance", () => {
     const p = { ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 1_000 };
     await expect(governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setParameters", [p])))
       .to.emit(fx.system.escrow, "ParametersUpdated")
-      .withArgs([p.minCollateral, p.protocolFeeBps, p.slashBeneficiaryBps, p.minDuration, p.maxDuration, p.revealPeriod, p.maxCallbackGas]);
+      .withArgs([p.minCollateral, p.protocolFeeBps, p.slashBeneficiaryBps, p.minDuration, p.maxDuration, p.revealPeriod, p.maxCallbackGas, p.maxCollateralRatio, p.usageFeeFloor]);
     expect((await fx.system.escrow.parameters()).protocolFeeBps).to.equal(1_000n);
   });
 
   it("rejects each out-of-bounds parameter with JobEscrowParameterOutOfBounds", async () => {
     const fx = await loadSystem();
-    const factory = await hre.ethers.getContractFactory("JobEscrow");
+    const factory = new JobEscrow__factory(escrowLibraries(fx.system.record.contracts.settlementLib.address), fx.deployer);
     const args = [await fx.system.registry.getAddress(), await fx.system.staking.getAddress(), fx.other.address, fx.deployer.address] as const;
     const base = DEFAULT_ESCROW_PARAMETERS;
     const cases: [Partial<typeof base>, string, bigint, bigint, bigint][] = [
@@ -41,12 +42,48 @@ describe("JobEscrow governance", () => {
       [{ revealPeriod: 9 }, "revealPeriod", 9n, 10n, 7n * 86_400n],
       [{ revealPeriod: 7 * 86_400 + 1 }, "revealPeriod", 7n * 86_400n + 1n, 10n, 7n * 86_400n],
       [{ maxCallbackGas: 5_000_001 }, "maxCallbackGas", 5_000_001n, 0n, 5_000_000n],
+      [{ minCollateral: 10n ** 27n + 1n }, "minCollateral", 10n ** 27n + 1n, 0n, 10n ** 27n],
+      [{ maxCollateralRatio: 0 }, "maxCollateralRatio", 0n, 1n, 1_000n],
+      [{ maxCollateralRatio: 1_001 }, "maxCollateralRatio", 1_001n, 1n, 1_000n],
+      [{ usageFeeFloor: 10n ** 27n + 1n }, "usageFeeFloor", 10n ** 27n + 1n, 0n, 10n ** 27n],
     ];
     for (const [override, name, value, min, max] of cases) {
       await expect(factory.deploy(...args, { ...base, ...override }))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowParameterOutOfBounds")
         .withArgs(name, value, min, max);
     }
+  });
+
+  it("changes maxCollateralRatio only within [1, 1000] through the timelock, and the new ratio bounds later requests", async () => {
+    const fx = await loadSystem();
+    const { escrow } = fx.system;
+    const set = (maxCollateralRatio: number) =>
+      governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, maxCollateralRatio }]));
+    for (const ratio of [0, 1_001]) {
+      await expect(set(ratio)).to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds").withArgs("maxCollateralRatio", ratio, 1, 1_000);
+    }
+    expect((await escrow.parameters()).maxCollateralRatio).to.equal(20n);
+    await expect(set(1_000)).to.emit(escrow, "ParametersUpdated");
+    expect((await escrow.parameters()).maxCollateralRatio).to.equal(1_000n);
+    await expect(set(1)).to.emit(escrow, "ParametersUpdated");
+    expect((await escrow.parameters()).maxCollateralRatio).to.equal(1n);
+    await expect(escrow.connect(fx.requester).request(await requestParams({ feePerNode: 2n * TOKEN, collateral: 2n * TOKEN }))).to.emit(escrow, "JobRequested");
+    await expect(escrow.connect(fx.requester).request(await requestParams({ feePerNode: 2n * TOKEN, collateral: 2n * TOKEN + 1n })))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidCollateral")
+      .withArgs(2n * TOKEN + 1n, TOKEN, 2n * TOKEN);
+  });
+
+  it("accepts minCollateral and usageFeeFloor up to 1e27 and rejects one wei more", async () => {
+    const fx = await loadSystem();
+    const { escrow } = fx.system;
+    const cap = 10n ** 27n;
+    const set = (p: Partial<typeof DEFAULT_ESCROW_PARAMETERS>) =>
+      governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, ...p }]));
+    await expect(set({ minCollateral: cap + 1n })).to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds").withArgs("minCollateral", cap + 1n, 0n, cap);
+    await expect(set({ usageFeeFloor: cap + 1n })).to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds").withArgs("usageFeeFloor", cap + 1n, 0n, cap);
+    await expect(set({ minCollateral: cap, usageFeeFloor: cap })).to.emit(escrow, "ParametersUpdated");
+    const p = await escrow.parameters();
+    expect([p.minCollateral, p.usageFeeFloor]).to.deep.equal([cap, cap]);
   });
 
   it("setVerifier accepts only a contract implementing the mode, and zero disables the mode", async () => {

@@ -4,6 +4,7 @@ import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256, Signature, toUtf8Bytes } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, governance, loadSystem, requestJob, requestParams, TOKEN } from "../../fixtures/system";
+import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
 import { hashJob, jobTotal } from "../../../src/protocol/job";
 import { JobStatus, Mode } from "../../../src/protocol/modes";
 
@@ -94,9 +95,9 @@ describe("JobEscrow.request", () => {
       );
     });
 
-    it("with JobEscrowInvalidRedundancy for 0 or more than MAX_REDUNDANCY", async () => {
+    it("with JobEscrowInvalidRedundancy for 0, an even k (2, 4, 6) or more than MAX_REDUNDANCY", async () => {
       const fx = await loadSystem();
-      for (const redundancy of [0, 8]) {
+      for (const redundancy of [0, 2, 4, 6, 8]) {
         await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ redundancy })))
           .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidRedundancy")
           .withArgs(redundancy, 7);
@@ -125,11 +126,43 @@ describe("JobEscrow.request", () => {
         .withArgs(Mode.Zk);
     });
 
-    it("with JobEscrowInvalidCollateral below the minimum", async () => {
+    it("with JobEscrowInvalidCollateral(collateral, min, max) below the minimum", async () => {
       const fx = await loadSystem();
       await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ collateral: TOKEN - 1n })))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidCollateral")
-        .withArgs(TOKEN - 1n, TOKEN);
+        .withArgs(TOKEN - 1n, TOKEN, FEE_PER_NODE * 20n);
+    });
+
+    it("with JobEscrowInvalidCollateral(collateral, min, max) above feePerNode * maxCollateralRatio (issue #10 §1)", async () => {
+      const fx = await loadSystem();
+      const max = FEE_PER_NODE * 20n;
+      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ redundancy: 3, collateral: max + 1n })))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidCollateral")
+        .withArgs(max + 1n, TOKEN, max);
+      const job = await requestJob(fx, { redundancy: 3, collateral: max });
+      expect(job.collateral).to.equal(max);
+    });
+
+    it("with JobEscrowInvalidCollateral for a node fee of 0 with any collateral above 0, even with no minimum", async () => {
+      const fx = await loadSystem();
+      const { escrow } = fx.system;
+      await governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, minCollateral: 0 }]));
+      for (const collateral of [1n, TOKEN]) {
+        await expect(escrow.connect(fx.requester).request(await requestParams({ feePerNode: 0n, collateral })))
+          .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidCollateral")
+          .withArgs(collateral, 0n, 0n);
+      }
+      const job = await requestJob(fx, { feePerNode: 0n, collateral: 0n });
+      expect([job.feePerNode, job.collateral]).to.deep.equal([0n, 0n]);
+    });
+
+    it("with JobEscrowInvalidCallback(callback, requester) for a callback other than the requester (issue #10 §2)", async () => {
+      const fx = await loadSystem();
+      for (const callback of [await fx.system.exampleConsumer.getAddress(), fx.other.address]) {
+        await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ callback, callbackGasLimit: 100_000 })))
+          .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidCallback")
+          .withArgs(callback, fx.requester.address);
+      }
     });
 
     it("with JobEscrowMissingInput and JobEscrowInputTooLarge", async () => {
@@ -142,16 +175,17 @@ describe("JobEscrow.request", () => {
 
     it("with JobEscrowInvalidCallbackGas for gas without a callback, a callback without gas, or gas above the cap", async () => {
       const fx = await loadSystem();
-      const consumer = await fx.system.exampleConsumer.getAddress();
-      const cases = [
-        { callback: hre.ethers.ZeroAddress, callbackGasLimit: 1 },
-        { callback: consumer, callbackGasLimit: 0 },
-        { callback: consumer, callbackGasLimit: 500_001 },
+      const consumer = fx.requester.address;
+      // Without a callback the only valid gas is 0; with one, 1 to maxCallbackGas.
+      const cases: [{ callback: string; callbackGasLimit: number }, number][] = [
+        [{ callback: hre.ethers.ZeroAddress, callbackGasLimit: 1 }, 0],
+        [{ callback: consumer, callbackGasLimit: 0 }, 500_000],
+        [{ callback: consumer, callbackGasLimit: 500_001 }, 500_000],
       ];
-      for (const c of cases) {
+      for (const [c, max] of cases) {
         await expect(fx.system.escrow.connect(fx.requester).request(await requestParams(c)))
           .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidCallbackGas")
-          .withArgs(c.callbackGasLimit, 500_000);
+          .withArgs(c.callbackGasLimit, max);
       }
     });
 

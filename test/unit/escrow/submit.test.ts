@@ -62,11 +62,11 @@ describe("JobEscrow.submit", () => {
 
     it("with JobEscrowWrongRedundancy for a redundant job", async () => {
       const fx = await loadSystem();
-      const job = await requestJob(fx, { redundancy: 2 });
+      const job = await requestJob(fx, { redundancy: 3 });
       await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
       await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", "0x"))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowWrongRedundancy")
-        .withArgs(job.id, 2);
+        .withArgs(job.id, 3);
     });
 
     it("with JobEscrowDeadlinePassed at the deadline", async () => {
