@@ -3,6 +3,7 @@ import { HubParamError } from "./errors";
 import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
 import type { ModelCard } from "./card";
 import { scoringDocument } from "./document";
+import { languageCode } from "./lexicon";
 import { documentShare, type ExpandedTerm, expandTerms, parseQuery, toMatchExpression } from "./query";
 import { bm25f, type DocumentFields, type FieldStats, loadFieldStats, type RankedTerm } from "./ranking";
 import { FTS_COLUMNS } from "./schema";
@@ -14,6 +15,8 @@ export interface SearchFilters {
   task?: string;
   license?: string;
   library?: string;
+  /** Only cards in this language: an ISO 639-1 code or an English name (`fi`, `Finnish`), from `language` or a pair in the name. */
+  language?: string;
   /** Only versions supporting this verification mode. */
   mode?: Mode;
   /** Only versions with at least this many verified jobs (in `mode`, if given; else in all modes). */
@@ -87,9 +90,9 @@ const MAX_RELAXED_SHARE = 0.1;
 /** ...once the index is big enough for such a term's scan to cost more than a few milliseconds. */
 const MIN_PRUNED_DOCUMENTS = 2_000;
 /** Documents FTS5 hands to BM25F per query (by its own weighted `bm25()`), at least the page's depth. */
-const CANDIDATES = 100;
+const CANDIDATES = 50;
 /** More candidates matching in the name, tags, task or facets, which FTS5's row-length normalisation ranks too low. */
-const FIELD_CANDIDATES = 50;
+const FIELD_CANDIDATES = 30;
 /** Scored documents kept between queries (parsed cards are the costly part of ranking). */
 const DOCUMENT_CACHE = 5_000;
 const SHORT_FIELDS = FTS_COLUMNS.filter((c) => c.name !== "body" && c.name !== "lineage").map((c) => c.name).join(" ");
@@ -365,6 +368,13 @@ function planFilters(filters: SearchFilters): Plan {
   text("task", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));
   text("license", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));
   text("library", (s) => s.trim().toLowerCase());
+  if (filters.language !== undefined) {
+    const code = filters.language.length <= MAX_FILTER_LENGTH ? languageCode(filters.language) : undefined;
+    if (code === undefined) throw new HubParamError("language", "must be an ISO 639-1 code or a language name, e.g. fi or Finnish");
+    // The facets column holds every language code of the card; a code is one token, so a column match is exact.
+    where.push("v.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @language)");
+    params.language = `{facets} : "${code}"`;
+  }
   let usageExpr = "v.usage_total";
   if (filters.mode !== undefined) {
     if (!Number.isInteger(filters.mode) || filters.mode < 0 || filters.mode >= MAX_MODES) throw new HubParamError("mode", `must be an integer in [0, ${MAX_MODES})`);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { HubParamError } from "../../src/hub/errors";
 import type { SearchEngine, SearchHit } from "../../src/hub/search";
 import type { HubStore } from "../../src/hub/store";
 import { stem } from "../../src/hub/text";
@@ -65,6 +66,16 @@ describe("search vocabulary and ranking", () => {
     const hits = names(hub.engine.search("summarization").hits);
     expect(hits[0]).to.equal("acme/summarizer");
     expect(hits).to.include("acme/generic-classifier");
+  });
+
+  it("filters by language, given as a code or a name, from `language` or a pair in the name", () => {
+    expect(names(hub.engine.search("", { language: "Finnish" }).hits)).to.have.members(["Helsinki-NLP/opus-mt-fi-en", "acme/xlsr-speech"]);
+    expect(names(hub.engine.search("speech", { language: "fi" }).hits)).to.deep.equal(["acme/xlsr-speech"]);
+    expect(hub.engine.search("", { language: "de" }).hits).to.deep.equal([]);
+  });
+
+  it("throws HubParamError naming `language` for an unknown language", () => {
+    expect(() => hub.engine.search("", { language: "klingon" })).to.throw(HubParamError).with.property("param", "language");
   });
 
   it("keeps typo tolerance", () => {

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { cidToString } from "../../src/hub/cid";
 import { modeMask, Modes, modesOf } from "../../src/hub/ids";
 import { parseQuery, toMatchExpression } from "../../src/hub/query";
-import { normalizeForIndex, stem, tokenize } from "../../src/hub/text";
+import { compoundWords, normalizeForIndex, stem, summarizeMarkdown, tokenize } from "../../src/hub/text";
 
 describe("text normalisation", () => {
   it("splits on every character that is not a letter or digit and folds case and accents", () => {
@@ -12,11 +12,33 @@ describe("text normalisation", () => {
 
   it("stems plurals without merging unrelated words", () => {
     expect(["signals", "studies", "boxes", "class", "analysis", "bias", "xgboost"].map(stem)).to.deep.equal(["signal", "study", "box", "class", "analysis", "bias", "xgboost"]);
+    expect(["news", "series", "reviews", "physics"].map(stem)).to.deep.equal(["news", "series", "review", "physics"]);
   });
 
   it("normalises index text and query words the same way", () => {
     expect(normalizeForIndex("Trading Signals")).to.equal("trading signal");
     expect(parseQuery("trading signals ").map((t) => t.token)).to.deep.equal(["trading", "signal"]);
+  });
+});
+
+describe("summarizeMarkdown", () => {
+  it("takes the prose after a heading in the same paragraph", () => {
+    expect(summarizeMarkdown("# GPT-J 6B\nGPT-J 6B is a transformer model.\n")).to.equal("GPT-J 6B is a transformer model.");
+  });
+
+  it("never takes code from a fenced block with blank lines in it", () => {
+    expect(summarizeMarkdown("```python\nimport torch\n\nmodel = load()\n```\n\nReads Finnish speech.\n")).to.equal("Reads Finnish speech.");
+  });
+
+  it("keeps underscores in identifiers and removes <br> whole", () => {
+    expect(summarizeMarkdown("Load it with `from_pretrained`,<br>then call __it__ or _this_.")).to.equal("Load it with from_pretrained, then call it or this.");
+  });
+});
+
+describe("compoundWords", () => {
+  it("splits camel case and keeps the compound and adjacent pairs", () => {
+    expect(compoundWords("CodeBERTaPy")).to.deep.equal(["codebertapy", "code", "berta", "py", "codeberta", "bertapy"]);
+    expect(compoundWords("opus-mt-fi-en")).to.deep.equal([]);
   });
 });
 
