@@ -2,7 +2,8 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { hexlify, toUtf8Bytes } from "ethers";
-import { loadSystem, MEASUREMENT, MODEL_PRICE, versionInput } from "../../fixtures/system";
+import { factoryVerifier, keyHash, loadSystem, MEASUREMENT, MODEL_PRICE, syntheticKey, versionInput, zkVersionInput } from "../../fixtures/system";
+import { AlwaysTrueGroth16Verifier__factory, Groth16Verifier__factory } from "../../../typechain-types";
 import { Mode, modeMask } from "../../../src/protocol/modes";
 import { rawCid, sha256Hex } from "../../../src/protocol/cid";
 import type { IModelRegistry } from "../../../typechain-types/contracts/registry/ModelRegistry";
@@ -101,7 +102,7 @@ describe("ModelRegistry", () => {
       }
     });
 
-    it("reverts with ModelRegistryInvalidModeCount and ModelRegistryInvalidMode for bad mode lists", async () => {
+    it("reverts with ModelRegistryInvalidModeCount and ModelRegistryInvalidMode for bad mode lists, an unknown mode (3) included", async () => {
       const { system, owner } = await loadSystem();
       const input = versionInput();
       const vanilla = { mode: Mode.Vanilla, verifier: ZERO, bindings: [] };
@@ -114,9 +115,11 @@ describe("ModelRegistry", () => {
       await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [vanilla, vanilla] }))
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidMode")
         .withArgs(Mode.Vanilla);
-      await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [{ mode: 32, verifier: ZERO, bindings: [] }] }))
-        .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidMode")
-        .withArgs(32n);
+      for (const mode of [3, 31, 32]) {
+        await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [vanilla, { mode, verifier: ZERO, bindings: [] }] }))
+          .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidMode")
+          .withArgs(mode);
+      }
     });
 
     it("reverts with ModelRegistryInvalidBinding when a binding has the wrong shape for its mode", async () => {
@@ -130,16 +133,68 @@ describe("ModelRegistry", () => {
         [{ mode: Mode.Tee, verifier: ZERO, bindings: [hre.ethers.ZeroHash] }, ZERO, 1],
         [{ mode: Mode.Tee, verifier: ZERO, bindings: Array(17).fill(MEASUREMENT) }, ZERO, 17],
         [{ mode: Mode.Zk, verifier: ZERO, bindings: [MEASUREMENT] }, ZERO, 1],
-        [{ mode: Mode.Zk, verifier: deployer.address, bindings: [MEASUREMENT] }, deployer.address, 1],
         [{ mode: Mode.Zk, verifier: aContract, bindings: [] }, aContract, 0],
+        [{ mode: Mode.Zk, verifier: aContract, bindings: [MEASUREMENT, MEASUREMENT] }, aContract, 2],
+        [{ mode: Mode.Zk, verifier: aContract, bindings: [hre.ethers.ZeroHash] }, aContract, 1],
       ];
       for (const [binding, verifier, count] of bad) {
         await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [binding] }))
           .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidBinding")
           .withArgs(binding.mode, verifier, count);
       }
-      await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [{ mode: Mode.Zk, verifier: aContract, bindings: [MEASUREMENT] }] }))
-        .to.emit(system.registry, "VersionPublished");
+    });
+  });
+
+  describe("ZK bindings (issue #10 §4)", () => {
+    it("reverts with ModelRegistryVerifierKeyMismatch(verifier, 0, bound) for an always-true contract, whatever key it claims", async () => {
+      const fx = await loadSystem();
+      const { registry } = fx.system;
+      const key = syntheticKey(1);
+      const bound = keyHash(key);
+      const rogue = await new AlwaysTrueGroth16Verifier__factory(fx.deployer).deploy([...key]);
+      expect(keyHash(await rogue.verifyingKey())).to.equal(bound);
+      await expect(registry.connect(fx.owner).publishVersion(1n, zkVersionInput(await rogue.getAddress(), bound)))
+        .to.be.revertedWithCustomError(registry, "ModelRegistryVerifierKeyMismatch")
+        .withArgs(await rogue.getAddress(), hre.ethers.ZeroHash, bound);
+      // Nor a plain Groth16Verifier of the very key deployed outside the factory.
+      const outside = await new Groth16Verifier__factory(fx.deployer).deploy([...key]);
+      await expect(registry.connect(fx.owner).publishVersion(1n, zkVersionInput(await outside.getAddress(), bound)))
+        .to.be.revertedWithCustomError(registry, "ModelRegistryVerifierKeyMismatch")
+        .withArgs(await outside.getAddress(), hre.ethers.ZeroHash, bound);
+    });
+
+    it("reverts with ModelRegistryVerifierKeyMismatch(verifier, deployed, bound) for a factory verifier of another key", async () => {
+      const fx = await loadSystem();
+      const { registry } = fx.system;
+      const [keyA, keyB] = [syntheticKey(1), syntheticKey(2)];
+      const verifierA = await factoryVerifier(fx, keyA);
+      await expect(registry.connect(fx.owner).publishVersion(1n, zkVersionInput(verifierA, keyHash(keyB))))
+        .to.be.revertedWithCustomError(registry, "ModelRegistryVerifierKeyMismatch")
+        .withArgs(verifierA, keyHash(keyA), keyHash(keyB));
+    });
+
+    it("reverts with ModelRegistryVerifierKeyMismatch for another model's verifier bound under a different hash", async () => {
+      const fx = await loadSystem();
+      const { registry } = fx.system;
+      const [keyA, keyB] = [syntheticKey(1), syntheticKey(2)];
+      const verifierA = await factoryVerifier(fx, keyA);
+      await registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, zkVersionInput(verifierA, keyHash(keyA), "model-a"));
+      expect((await registry.bindingOf(2n, 1n, Mode.Zk)).verifier).to.equal(verifierA);
+      await expect(registry.connect(fx.other).createModelAndPublish(MODEL_PRICE, zkVersionInput(verifierA, keyHash(keyB), "model-b")))
+        .to.be.revertedWithCustomError(registry, "ModelRegistryVerifierKeyMismatch")
+        .withArgs(verifierA, keyHash(keyA), keyHash(keyB));
+    });
+
+    it("accepts the factory verifier of the bound key and records the binding", async () => {
+      const fx = await loadSystem();
+      const { registry, verifierFactory } = fx.system;
+      expect(await registry.verifierFactory()).to.equal(await verifierFactory.getAddress());
+      const key = syntheticKey(3);
+      const verifier = await factoryVerifier(fx, key);
+      await expect(registry.connect(fx.owner).publishVersion(1n, zkVersionInput(verifier, keyHash(key)))).to.emit(registry, "VersionPublished");
+      const binding = await registry.bindingOf(1n, 2n, Mode.Zk);
+      expect([binding.verifier, binding.bindings]).to.deep.equal([verifier, [keyHash(key)]]);
+      expect(await registry.isBound(1n, 2n, Mode.Zk, keyHash(key))).to.equal(true);
     });
   });
 

@@ -69,6 +69,18 @@ describe("NodeStaking", () => {
       await expect(system.staking.connect(nodes[0]!).register(0)).to.be.revertedWithCustomError(system.staking, "NodeStakingInvalidCapabilities").withArgs(0n);
     });
 
+    it("reverts with NodeStakingInvalidCapabilities for a set naming an unknown mode (1 << 3, 1 << 31), alone or with known ones", async () => {
+      const { system, nodes } = await loadSystem();
+      const known = modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]);
+      for (const capabilities of [1 << 3, known | (1 << 3), 2 ** 31, 0xffffffff]) {
+        await expect(system.staking.connect(nodes[0]!).register(capabilities))
+          .to.be.revertedWithCustomError(system.staking, "NodeStakingInvalidCapabilities")
+          .withArgs(capabilities);
+      }
+      await expect(system.staking.connect(nodes[0]!).register(known)).to.emit(system.staking, "CapabilitiesUpdated").withArgs(nodes[0]!.address, known);
+      expect((await system.staking.operatorOf(nodes[0]!.address)).capabilities).to.equal(BigInt(known));
+    });
+
     it("reverts with NodeStakingBelowMinimumStake without the minimum stake", async () => {
       const { system, other } = await loadSystem();
       await system.staking.connect(other).stake(TOKEN);

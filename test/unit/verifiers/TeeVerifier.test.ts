@@ -133,6 +133,78 @@ describe("TeeVerifier", () => {
     });
   });
 
+  describe("disruption: disruptedAt, OperatorDisrupted and excuses (issue #10 §3)", () => {
+    it("is zero for an operator whose enclaves were never revoked or taken away, and excuses nothing", async () => {
+      const fx = await loadSystem();
+      const { teeVerifier } = fx.system;
+      expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(0n);
+      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, 0n)).to.equal(false);
+      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, BigInt(await time.latest()))).to.equal(false);
+    });
+
+    it("records a revocation as a disruption of the enclave's operator and emits OperatorDisrupted(operator, at)", async () => {
+      const fx = await loadSystem();
+      const { teeVerifier } = fx.system;
+      const at = BigInt(await time.latest()) + 5n;
+      await time.setNextBlockTimestamp(at);
+      const tx = teeVerifier.revokeEnclave(fx.enclave.address);
+      await expect(tx).to.emit(teeVerifier, "OperatorDisrupted").withArgs(fx.nodes[0]!.address, at);
+      await expect(tx).to.emit(teeVerifier, "EnclaveRevoked").withArgs(fx.enclave.address);
+      expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(at);
+      expect(await teeVerifier.disruptedAt(fx.nodes[1]!.address)).to.equal(0n);
+    });
+
+    it("records a re-registration of a key to another operator as a disruption of the previous operator only", async () => {
+      const fx = await loadSystem();
+      const { teeVerifier } = fx.system;
+      const at = BigInt(await time.latest()) + 5n;
+      await time.setNextBlockTimestamp(at);
+      const tx = teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[1]!.address, MEASUREMENT, at + 1_000n);
+      await expect(tx).to.emit(teeVerifier, "OperatorDisrupted").withArgs(fx.nodes[0]!.address, at);
+      await expect(tx).to.emit(teeVerifier, "EnclaveRegistered").withArgs(fx.enclave.address, fx.nodes[1]!.address, MEASUREMENT, at + 1_000n);
+      expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(at);
+      expect(await teeVerifier.disruptedAt(fx.nodes[1]!.address)).to.equal(0n);
+    });
+
+    it("does not count a renewal to the same operator, or a first registration, as a disruption", async () => {
+      const fx = await loadSystem();
+      const { teeVerifier } = fx.system;
+      const expiresAt = BigInt(await time.latest()) + 1_000n;
+      await expect(teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt)).not.to.emit(teeVerifier, "OperatorDisrupted");
+      await expect(teeVerifier.registerEnclave(Wallet.createRandom().address, fx.nodes[1]!.address, MEASUREMENT, expiresAt)).not.to.emit(teeVerifier, "OperatorDisrupted");
+      for (const node of fx.nodes.slice(0, 2)) expect(await teeVerifier.disruptedAt(node.address)).to.equal(0n);
+    });
+
+    it("excuses a claim made at or before the last disruption, not one made after it", async () => {
+      const fx = await loadSystem();
+      const { teeVerifier } = fx.system;
+      const node = fx.nodes[0]!.address;
+      await teeVerifier.revokeEnclave(fx.enclave.address);
+      const at = await teeVerifier.disruptedAt(node);
+      expect(at).to.equal(BigInt(await time.latest()));
+      expect(await teeVerifier.excuses(node, 1n, 1n, at - 1n)).to.equal(true);
+      expect(await teeVerifier.excuses(node, 1n, 1n, at)).to.equal(true);
+      expect(await teeVerifier.excuses(node, 1n, 1n, at + 1n)).to.equal(false);
+      expect(await teeVerifier.excuses(fx.nodes[1]!.address, 1n, 1n, at - 1n)).to.equal(false);
+    });
+
+    it("does not count an enclave's own expiry as a disruption", async () => {
+      const fx = await loadSystem();
+      const { teeVerifier } = fx.system;
+      const expiresAt = BigInt(await time.latest()) + 100n;
+      await teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt);
+      const claimedAt = BigInt(await time.latest());
+      await time.increaseTo(expiresAt + 1n);
+      expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(0n);
+      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, claimedAt)).to.equal(false);
+    });
+
+    it("accepts no request-time objection: checkRequest passes any terms", async () => {
+      const fx = await loadSystem();
+      await fx.system.teeVerifier.checkRequest(1n, 1n, 7, hre.ethers.ZeroHash);
+    });
+  });
+
   it("exposes its mode and the EIP-712 digest nodes sign", async () => {
     const fx = await loadSystem();
     expect(await fx.system.teeVerifier.mode()).to.equal(BigInt(Mode.Tee));
