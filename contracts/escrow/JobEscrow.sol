@@ -3,7 +3,6 @@ pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
@@ -13,8 +12,8 @@ import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {INodeStaking} from "../interfaces/INodeStaking.sol";
 import {IInferenceVerifier} from "../interfaces/IInferenceVerifier.sol";
 import {IBatchInferenceVerifier} from "../interfaces/IBatchInferenceVerifier.sol";
-import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {FeesLib} from "../libraries/FeesLib.sol";
+import {TokenLib} from "../libraries/TokenLib.sol";
 import {SettlementLib} from "../libraries/SettlementLib.sol";
 import {JobId, ModelId, Mode} from "../types/Ids.sol";
 
@@ -37,23 +36,23 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     /// @notice Longest output stored on-chain, in bytes.
     uint256 public constant MAX_OUTPUT_BYTES = 1_024;
     /// @notice Highest protocol fee: 10% of the model price plus node fees.
-    uint16 public constant MAX_PROTOCOL_FEE_BPS = 1_000;
+    uint16 public constant MAX_PROTOCOL_FEE_BPS = SettlementLib.MAX_PROTOCOL_FEE_BPS;
     /// @notice Bounds of `minDuration`.
-    uint32 public constant MIN_DURATION_FLOOR = 10 seconds;
+    uint32 public constant MIN_DURATION_FLOOR = SettlementLib.MIN_DURATION_FLOOR;
     /// @notice Upper bound of `minDuration`.
-    uint32 public constant MIN_DURATION_CEILING = 1 days;
+    uint32 public constant MIN_DURATION_CEILING = SettlementLib.MIN_DURATION_CEILING;
     /// @notice Upper bound of `maxDuration`.
-    uint32 public constant MAX_DURATION_CEILING = 90 days;
+    uint32 public constant MAX_DURATION_CEILING = SettlementLib.MAX_DURATION_CEILING;
     /// @notice Lower bound of `revealPeriod`.
-    uint32 public constant MIN_REVEAL_PERIOD = 10 seconds;
+    uint32 public constant MIN_REVEAL_PERIOD = SettlementLib.MIN_REVEAL_PERIOD;
     /// @notice Upper bound of `revealPeriod`.
-    uint32 public constant MAX_REVEAL_PERIOD = 7 days;
+    uint32 public constant MAX_REVEAL_PERIOD = SettlementLib.MAX_REVEAL_PERIOD;
     /// @notice Upper bound of `maxCallbackGas`.
-    uint32 public constant MAX_CALLBACK_GAS_CEILING = 5_000_000;
+    uint32 public constant MAX_CALLBACK_GAS_CEILING = SettlementLib.MAX_CALLBACK_GAS_CEILING;
     /// @notice Upper bound of `minCollateral` and of `usageFeeFloor` (a billion tokens of 18 decimals).
-    uint96 public constant MAX_AMOUNT_PARAMETER = 1e27;
+    uint96 public constant MAX_AMOUNT_PARAMETER = SettlementLib.MAX_AMOUNT_PARAMETER;
     /// @notice Upper bound of `maxCollateralRatio`.
-    uint16 public constant MAX_COLLATERAL_RATIO = 1_000;
+    uint16 public constant MAX_COLLATERAL_RATIO = SettlementLib.MAX_COLLATERAL_RATIO;
     /// @dev The account protocol fees and slash remainders accrue to; `claimProtocolFees` pays it to the current
     /// treasury. A constant key saves reading the treasury per job.
     address internal constant PROTOCOL = SettlementLib.PROTOCOL;
@@ -106,12 +105,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         nonReentrant
         returns (JobId)
     {
-        // A permit front-run by someone else leaves the allowance in place: `transferFrom` decides. Hence the
-        // deliberately empty handlers.
-        // solhint-disable-next-line no-empty-blocks
-        try IERC20Permit(address(_token)).permit(msg.sender, address(this), params.maxTotal, permitDeadline, v, r, s) {}
-        // solhint-disable-next-line no-empty-blocks
-        catch {}
+        TokenLib.tryPermit(_token, msg.sender, params.maxTotal, permitDeadline, v, r, s);
         return _request(params);
     }
 
@@ -538,11 +532,9 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /* INTERNAL: MONEY */
 
-    /// @dev Pulls `amount` and checks it all arrived, so a fee-on-transfer token cannot open a hole in the books.
+    /// @dev Pulls `amount` and checks it all arrived (`TokenLib.pull`).
     function _pull(address from, uint256 amount) internal {
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(from, address(this), amount);
-        uint256 received = _token.balanceOf(address(this)) - before;
+        uint256 received = TokenLib.pull(_token, from, amount);
         if (received != amount) revert JobEscrowTransferMismatch(amount, received);
     }
 
@@ -563,22 +555,10 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     }
 
     function _setParameters(Parameters memory p) internal {
-        _checkBounds("protocolFeeBps", p.protocolFeeBps, 0, MAX_PROTOCOL_FEE_BPS);
-        _checkBounds("slashBeneficiaryBps", p.slashBeneficiaryBps, 0, FeesLib.BPS);
-        _checkBounds("minDuration", p.minDuration, MIN_DURATION_FLOOR, MIN_DURATION_CEILING);
-        _checkBounds("maxDuration", p.maxDuration, p.minDuration, MAX_DURATION_CEILING);
-        _checkBounds("revealPeriod", p.revealPeriod, MIN_REVEAL_PERIOD, MAX_REVEAL_PERIOD);
-        _checkBounds("maxCallbackGas", p.maxCallbackGas, 0, MAX_CALLBACK_GAS_CEILING);
-        _checkBounds("minCollateral", p.minCollateral, 0, MAX_AMOUNT_PARAMETER);
-        _checkBounds("maxCollateralRatio", p.maxCollateralRatio, 1, MAX_COLLATERAL_RATIO);
-        _checkBounds("usageFeeFloor", p.usageFeeFloor, 0, MAX_AMOUNT_PARAMETER);
+        SettlementLib.checkParameters(p);
 
         _parameters = p;
 
         emit ParametersUpdated(p);
-    }
-
-    function _checkBounds(string memory name, uint256 value, uint256 min, uint256 max) internal pure {
-        if (value < min || value > max) revert JobEscrowParameterOutOfBounds(name, value, min, max);
     }
 }

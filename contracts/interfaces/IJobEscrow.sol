@@ -118,6 +118,8 @@ interface IJobEscrow is IStakeLocker {
 
     /// @notice One node's slot in a job; its fields share one storage slot.
     /// @param claimedAt When the node claimed the slot (what the job's verifier weighs in `excuses`).
+    // 20 + 1 + 8 bytes: one storage slot already; the rule's heuristic does not see it.
+    // solhint-disable-next-line gas-struct-packing
     struct Slot {
         address node;
         SlotPhase phase;

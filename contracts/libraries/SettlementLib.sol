@@ -10,8 +10,9 @@ import {OutputLib} from "./OutputLib.sol";
 import {JobId} from "../types/Ids.sol";
 
 /// @title SettlementLib
-/// @notice The escrow's book of jobs and accounts, and the resolution of jobs that do not settle by a single
-/// verified submission: the majority tally of redundant jobs, refunds, slashes and callback delivery. A linked
+/// @notice The escrow's book of jobs and accounts, the resolution of jobs that do not settle by a single verified
+/// submission (the majority tally of redundant jobs, refunds, slashes and callback delivery) and the bounds of the
+/// escrow's governance parameters. A linked
 /// library, so the escrow stays well under the contract size limit; it runs in the escrow's context (its storage,
 /// its address as the caller of consumers and of the staking contract, its events).
 /// @dev Entry points follow the escrow's order: state first, then events, then external calls (slashes, then the
@@ -21,6 +22,26 @@ library SettlementLib {
     address internal constant PROTOCOL = address(0);
     /// @dev Gas kept back around a callback: the cost of reaching the CALL and of finishing after it.
     uint256 internal constant CALLBACK_GAS_RESERVE = 10_000;
+
+    // The bounds of the escrow's governance parameters (`JobEscrow` exposes each as a public constant).
+    /// Highest protocol fee: 10% of the model price plus node fees.
+    uint16 internal constant MAX_PROTOCOL_FEE_BPS = 1_000;
+    /// Bounds of `minDuration`.
+    uint32 internal constant MIN_DURATION_FLOOR = 10 seconds;
+    /// Upper bound of `minDuration`.
+    uint32 internal constant MIN_DURATION_CEILING = 1 days;
+    /// Upper bound of `maxDuration`.
+    uint32 internal constant MAX_DURATION_CEILING = 90 days;
+    /// Lower bound of `revealPeriod`.
+    uint32 internal constant MIN_REVEAL_PERIOD = 10 seconds;
+    /// Upper bound of `revealPeriod`.
+    uint32 internal constant MAX_REVEAL_PERIOD = 7 days;
+    /// Upper bound of `maxCallbackGas`.
+    uint32 internal constant MAX_CALLBACK_GAS_CEILING = 5_000_000;
+    /// Upper bound of `minCollateral` and of `usageFeeFloor` (a billion tokens of 18 decimals).
+    uint96 internal constant MAX_AMOUNT_PARAMETER = 1e27;
+    /// Upper bound of `maxCollateralRatio`.
+    uint16 internal constant MAX_COLLATERAL_RATIO = 1_000;
 
     /// @dev What the escrow owes an account, and how much of an operator's stake it holds locked. One slot,
     /// so settling a node's slot (pay the fee, release the collateral) is a single write.
@@ -41,6 +62,21 @@ library SettlementLib {
         /// Outputs too long to pack inline, by job and slot.
         mapping(JobId => mapping(uint256 => bytes)) outputs;
         mapping(address => Account) accounts;
+    }
+
+    /* GOVERNANCE */
+
+    /// @notice Reverts with `JobEscrowParameterOutOfBounds` naming the first parameter outside its bounds.
+    function checkParameters(IJobEscrow.Parameters calldata p) external pure {
+        _checkBounds("protocolFeeBps", p.protocolFeeBps, 0, MAX_PROTOCOL_FEE_BPS);
+        _checkBounds("slashBeneficiaryBps", p.slashBeneficiaryBps, 0, FeesLib.BPS);
+        _checkBounds("minDuration", p.minDuration, MIN_DURATION_FLOOR, MIN_DURATION_CEILING);
+        _checkBounds("maxDuration", p.maxDuration, p.minDuration, MAX_DURATION_CEILING);
+        _checkBounds("revealPeriod", p.revealPeriod, MIN_REVEAL_PERIOD, MAX_REVEAL_PERIOD);
+        _checkBounds("maxCallbackGas", p.maxCallbackGas, 0, MAX_CALLBACK_GAS_CEILING);
+        _checkBounds("minCollateral", p.minCollateral, 0, MAX_AMOUNT_PARAMETER);
+        _checkBounds("maxCollateralRatio", p.maxCollateralRatio, 1, MAX_COLLATERAL_RATIO);
+        _checkBounds("usageFeeFloor", p.usageFeeFloor, 0, MAX_AMOUNT_PARAMETER);
     }
 
     /* RESOLUTION */
@@ -69,7 +105,10 @@ library SettlementLib {
                 continue;
             }
             book.accounts[s.node].locked -= job.collateral;
-            if (s.phase != IJobEscrow.SlotPhase.Revealed) faulty[faults++] = i;
+            if (s.phase != IJobEscrow.SlotPhase.Revealed) {
+                faulty[faults] = i;
+                ++faults;
+            }
         }
         _creditFees(book, job, agreeing);
         bytes memory output = loadOutput(book, job.id, winner, word);
@@ -99,7 +138,10 @@ library SettlementLib {
         for (uint256 i; i < state.filled; ++i) {
             IJobEscrow.Slot memory s = book.slots[job.id][i];
             book.accounts[s.node].locked -= job.collateral;
-            if (uint8(s.phase) < uint8(delivered)) faulty[faults++] = i;
+            if (uint8(s.phase) < uint8(delivered)) {
+                faulty[faults] = i;
+                ++faults;
+            }
         }
         credit(book, job.requester, amount);
 
@@ -180,6 +222,10 @@ library SettlementLib {
     }
 
     /* PRIVATE */
+
+    function _checkBounds(string memory name, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert IJobEscrow.JobEscrowParameterOutOfBounds(name, value, min, max);
+    }
 
     /// @dev Credits the model owner, the protocol's share for `agreeing` paid nodes, and the requester's refund of
     /// the unpaid node fees with the protocol fee on them.

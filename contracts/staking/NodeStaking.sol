@@ -3,7 +3,6 @@ pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -12,6 +11,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {INodeStaking} from "../interfaces/INodeStaking.sol";
 import {IStakeLocker} from "../interfaces/IStakeLocker.sol";
 import {ModesLib, Mode} from "../types/Ids.sol";
+import {TokenLib} from "../libraries/TokenLib.sol";
 
 /// @title NodeStaking
 /// @notice Operator stake, thawing and slashing. See `INodeStaking`.
@@ -62,10 +62,7 @@ contract NodeStaking is INodeStaking, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc INodeStaking
     function stakeWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external nonReentrant {
-        // A permit front-run by someone else still leaves the allowance in place, so a failed permit is not fatal:
-        // `transferFrom` decides. Hence the deliberately empty handlers.
-        // solhint-disable-next-line no-empty-blocks
-        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        TokenLib.tryPermit(_token, msg.sender, amount, deadline, v, r, s);
         _stake(amount);
     }
 
@@ -227,11 +224,9 @@ contract NodeStaking is INodeStaking, AccessControl, ReentrancyGuardTransient {
         _pull(msg.sender, amount);
     }
 
-    /// @dev Pulls `amount` and checks it all arrived, so a fee-on-transfer token cannot open a hole in the books.
+    /// @dev Pulls `amount` and checks it all arrived (`TokenLib.pull`).
     function _pull(address from, uint256 amount) internal {
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(from, address(this), amount);
-        uint256 received = _token.balanceOf(address(this)) - before;
+        uint256 received = TokenLib.pull(_token, from, amount);
         if (received != amount) revert NodeStakingTransferMismatch(amount, received);
     }
 

@@ -93,15 +93,16 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         emit EnclaveRevoked(signer);
     }
 
-    // An enclave signature is checked at submission; there is nothing to refuse at request time.
-    // solhint-disable-next-line no-empty-blocks
     /// @inheritdoc IInferenceVerifier
     function checksRequests() external pure returns (bool) {
         return false;
     }
 
+    // An enclave signature is checked at submission; there is nothing to refuse at request time.
+    // solhint-disable no-empty-blocks
     /// @inheritdoc IInferenceVerifier
     function checkRequest(ModelId, uint32, uint8, bytes32) external pure {}
+    // solhint-enable no-empty-blocks
 
     /// @inheritdoc IInferenceVerifier
     /// @dev True when the attestor revoked an enclave of `node`, or re-registered one to another operator, at or
