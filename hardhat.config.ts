@@ -45,7 +45,7 @@ const config: HardhatUserConfig = {
     },
   },
   networks: {
-    hardhat: {},
+    hardhat: { enableRip7212: true },
     localhost: { url: process.env.LOCAL_RPC_URL ?? "http://127.0.0.1:8545" },
     ...envNetworks(),
   },
