@@ -4,7 +4,7 @@ import type { UnixFS, AddOptions } from "@helia/unixfs";
 import type { FsBlockstore } from "blockstore-fs";
 import { type ContentOptions, type ContentStore, DEFAULT_MAX_CONTENT_BYTES, checkSize, verifyContent } from "./content-store";
 import { StorageError, StorageNotFoundError } from "./errors";
-import { importEsm } from "./esm";
+import { importEsm } from "../core/esm";
 import { parseCid, unixfsOver } from "./unixfs";
 
 type BlockstoreFsModule = typeof import("blockstore-fs");

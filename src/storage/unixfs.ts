@@ -1,7 +1,7 @@
 import type { AddOptions, UnixFS } from "@helia/unixfs";
 import type { CID } from "multiformats/cid";
 import { StorageInvalidCidError } from "./errors";
-import { importEsm } from "./esm";
+import { importEsm } from "../core/esm";
 
 type UnixfsModule = typeof import("@helia/unixfs");
 type CidModule = typeof import("multiformats/cid");
