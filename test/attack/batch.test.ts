@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { FEE_PER_NODE, MODEL_PRICE, loadSystem, requestJob } from "../fixtures/system";
+import { FEE_PER_NODE, MODEL_PRICE, consumerJob, loadSystem, requestJob } from "../fixtures/system";
 import { jobTotal } from "../../src/protocol/job";
 import { JobStatus } from "../../src/protocol/modes";
 import { ReentrantConsumer__factory } from "../../typechain-types";
@@ -43,7 +43,7 @@ describe("attack: batch submission", () => {
     const { escrow } = fx.system;
     const node = fx.nodes[0]!;
     const consumer = await new ReentrantConsumer__factory(fx.deployer).deploy(await escrow.getAddress());
-    const a = await requestJob(fx, { callback: await consumer.getAddress(), callbackGasLimit: 300_000 });
+    const a = await consumerJob(fx, consumer, { callbackGasLimit: 300_000 });
     const b = await requestJob(fx);
     await consumer.setReentry(escrow.interface.encodeFunctionData("submitBatch", [[b], ["0x2a"], "0x"]));
     for (const job of [a, b]) await escrow.connect(node).claimSlot(job);

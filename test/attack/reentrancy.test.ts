@@ -2,7 +2,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem, MODE } from "../../deploy/system";
-import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, STAKE, TOKEN, loadSystem, requestJob, requestParams, versionInput } from "../fixtures/system";
+import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, STAKE, TOKEN, consumerJob, loadSystem, requestJob, requestParams, versionInput } from "../fixtures/system";
 import { requestedJobs, jobTotal } from "../../src/protocol/job";
 import { modeMask } from "../../src/protocol/modes";
 import { ReentrantConsumer__factory, ReentrantToken__factory } from "../../typechain-types";
@@ -82,7 +82,7 @@ describe("attack: reentrancy", () => {
         const consumer = await new ReentrantConsumer__factory(fx.deployer).deploy(await escrow.getAddress());
         const consumerAddress = await consumer.getAddress();
         const other = await requestJob(fx);
-        const job = await requestJob(fx, { callback: consumerAddress, callbackGasLimit: 300_000 });
+        const job = await consumerJob(fx, consumer, { callbackGasLimit: 300_000 });
         const data =
           call === "claim"
             ? escrow.interface.encodeFunctionData("claim", [consumerAddress])
@@ -106,12 +106,12 @@ describe("attack: reentrancy", () => {
       const fx = await loadSystem();
       const { escrow } = fx.system;
       const consumer = await new ReentrantConsumer__factory(fx.deployer).deploy(await escrow.getAddress());
-      const job = await requestJob(fx, { callback: await consumer.getAddress(), callbackGasLimit: 300_000 });
+      const job = await consumerJob(fx, consumer, { callbackGasLimit: 300_000 });
       await consumer.setReentry(escrow.interface.encodeFunctionData("expire", [job]));
       await escrow.connect(fx.nodes[0]!).claimSlot(job);
       await time.increaseTo(job.deadline);
       const tx = escrow.expire(job);
-      await expect(tx).to.emit(escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), 0);
+      await expect(tx).to.emit(escrow, "JobRefunded").withArgs(job.id, await consumer.getAddress(), jobTotal(job), 0);
       await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, fx.nodes[0]!.address, COLLATERAL, COLLATERAL / 2n);
       expect(await consumer.reentryResult()).to.equal(escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
       await expect(escrow.expire(job)).to.be.revertedWithCustomError(escrow, "JobEscrowJobNotOpen").withArgs(job.id, 3);
