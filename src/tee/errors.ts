@@ -1,0 +1,18 @@
+import { BaseError } from "../errors";
+
+/**
+ * The error every `src/tee` function throws: `code` names what failed with the same name the on-chain verifier
+ * uses (`DcapQuoteTruncated`, `DcapQuoteSignatureInvalid`, ...), so an off-chain refusal and an on-chain revert
+ * read alike; `details` says where.
+ */
+export class TeeQuoteError extends BaseError {
+  override name = "TeeQuoteError";
+
+  constructor(
+    readonly code: string,
+    readonly details: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`${code}: ${details}`, options);
+  }
+}
