@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {IDcapVerifier} from "../../../contracts/interfaces/IDcapVerifier.sol";
 import {DcapQuoteLib} from "../../../contracts/verifiers/tee/DcapQuoteLib.sol";
 import {X509Lib} from "../../../contracts/verifiers/tee/X509Lib.sol";
-import {Test} from "../utils/Test.sol";
 
 /// @notice Exposes the parsers with calldata arguments, as the verifier calls them.
 contract DcapParserHarness {
@@ -22,7 +21,8 @@ contract DcapParserHarness {
 /// truncations, and random mutations and truncations of Intel's real root certificate: whatever the input, a
 /// parser either returns or reverts with one of IDcapVerifier's named errors, never with a panic or with the
 /// empty revert of an out-of-range calldata read.
-contract DcapParserFuzzTest is Test {
+/// @dev Standalone (forge runs any contract's `test*` functions): it shares nothing with the protocol suites.
+contract DcapParserFuzzTest {
     bytes internal constant INTEL_ROOT = hex"3082028f30820234a003020102021422650cd65a9d3489f383b49552bf501b392706ac300a06082a8648ce3d0403023068311a301806035504030c11496e74656c2053475820526f6f74204341311a3018060355040a0c11496e74656c20436f72706f726174696f6e3114301206035504070c0b53616e746120436c617261310b300906035504080c024341310b3009060355040613025553301e170d3138303532313130343531305a170d3439313233313233353935395a3068311a301806035504030c11496e74656c2053475820526f6f74204341311a3018060355040a0c11496e74656c20436f72706f726174696f6e3114301206035504070c0b53616e746120436c617261310b300906035504080c024341310b30090603550406130255533059301306072a8648ce3d020106082a8648ce3d030107034200040ba9c4c0c0c86193a3fe23d6b02cda10a8bbd4e88e48b4458561a36e705525f567918e2edc88e40d860bd0cc4ee26aacc988e505a953558c453f6b0904ae7394a381bb3081b8301f0603551d2304183016801422650cd65a9d3489f383b49552bf501b392706ac30520603551d1f044b30493047a045a043864168747470733a2f2f6365727469666963617465732e7472757374656473657276696365732e696e74656c2e636f6d2f496e74656c534758526f6f7443412e646572301d0603551d0e0416041422650cd65a9d3489f383b49552bf501b392706ac300e0603551d0f0101ff04040302010630120603551d130101ff040830060101ff020101300a06082a8648ce3d0403020349003046022100e5bfe50911f92f428920dc368a302ee3d12ec5867ff622ec6497f78060c13c20022100e09d25ac7a0cb3e5e8e68fec5fa3bd416c47440bd950639d450edcbea4576aa2";
 
     DcapParserHarness internal harness;
@@ -139,6 +139,14 @@ contract DcapParserFuzzTest is Test {
                 "a certificate parser revert that is not a named DcapCertificate error"
             );
         }
+    }
+
+    function _assertTrue(bool ok, string memory what) internal pure {
+        require(ok, what);
+    }
+
+    function _assertEq(uint256 a, uint256 b, string memory what) internal pure {
+        require(a == b, what);
     }
 
     function _le16(uint16 v) internal pure returns (bytes2) {
