@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { FEE_PER_NODE, MODEL_PRICE, consumerJob, loadSystem, requestJob } from "../fixtures/system";
 import { jobTotal } from "../../src/protocol/job";
-import { JobStatus } from "../../src/protocol/modes";
+import { JobStatus, Mode } from "../../src/protocol/modes";
 import { ReentrantConsumer__factory } from "../../typechain-types";
 
 describe("attack: batch submission", () => {
@@ -56,6 +56,28 @@ describe("attack: batch submission", () => {
     expect((await escrow.resultOf(b.id))[1]).to.equal("0x2b");
     const held = await fx.system.token.balanceOf(await escrow.getAddress());
     expect(held).to.equal(jobTotal(a) + jobTotal(b));
+  });
+
+  it("refuses an empty batch, or one whose outputs do not match its jobs, with JobEscrowInvalidBatch", async () => {
+    const fx = await loadSystem();
+    const { escrow } = fx.system;
+    const job = await requestJob(fx);
+    await escrow.connect(fx.nodes[0]!).claimSlot(job);
+    await expect(escrow.connect(fx.nodes[0]!).submitBatch([], [], "0x")).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch").withArgs(0n, 0n, 64n);
+    await expect(escrow.connect(fx.nodes[0]!).submitBatch([job], ["0x01", "0x02"], "0x")).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch").withArgs(1n, 2n, 64n);
+    expect((await escrow.stateOf(job.id)).status).to.equal(JobStatus.Open);
+  });
+
+  it("cannot slip a job of another mode into a batch checked by one verifier (JobEscrowBatchVerifierMismatch)", async () => {
+    const fx = await loadSystem();
+    const { escrow } = fx.system;
+    const vanilla = await requestJob(fx);
+    const tee = await requestJob(fx, { mode: Mode.Tee });
+    for (const job of [vanilla, tee]) await escrow.connect(fx.nodes[0]!).claimSlot(job);
+    await expect(escrow.connect(fx.nodes[0]!).submitBatch([vanilla, tee], ["0x01", "0x02"], "0x"))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowBatchVerifierMismatch")
+      .withArgs(tee.id, tee.verifier, vanilla.verifier);
+    expect((await escrow.stateOf(tee.id)).status).to.equal(JobStatus.Open);
   });
 
   it("refuses an oversized batch before touching any job", async () => {

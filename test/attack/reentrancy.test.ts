@@ -68,14 +68,22 @@ describe("attack: reentrancy", () => {
       expect(await token.balanceOf(await staking.getAddress())).to.equal(TOKEN);
       expect(await staking.totalStaked()).to.equal(TOKEN);
     });
+    it("cannot re-enter stake or stakeWithPermit from stake's transferFrom", async () => {
+      const { system, token, node } = await loadFixture(reentrantTokenSystem);
+      const { staking } = system;
+      const zero = hre.ethers.ZeroHash;
+      for (const data of [staking.interface.encodeFunctionData("stake", [1n]), staking.interface.encodeFunctionData("stakeWithPermit", [1n, 0n, 27, zero, zero])]) {
+        await token.arm(await staking.getAddress(), data);
+        await expect(staking.connect(node).stake(TOKEN)).to.emit(staking, "Staked").withArgs(node.address, TOKEN);
+        expect(await token.reentrySucceeded()).to.equal(false);
+        expect(await token.reentryResult()).to.equal(staking.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
+      }
+      expect((await staking.operatorOf(node.address)).staked).to.equal(STAKE + 2n * TOKEN);
+    });
   });
 
   describe("through a consumer callback", () => {
-    for (const [name, call] of [
-      ["claim", "claim"],
-      ["expire", "expire"],
-      ["submit", "submit"],
-    ] as const) {
+    for (const name of ["claim", "expire", "submit", "request", "requestWithPermit", "claimSlot", "commit", "reveal", "claimProtocolFees"] as const) {
       it(`cannot re-enter ${name} from onInferenceResult (ReentrancyGuardReentrantCall); settlement stands`, async () => {
         const fx = await loadSystem();
         const { escrow } = fx.system;
@@ -83,13 +91,20 @@ describe("attack: reentrancy", () => {
         const consumerAddress = await consumer.getAddress();
         const other = await requestJob(fx);
         const job = await consumerJob(fx, consumer, { callbackGasLimit: 300_000 });
-        const data =
-          call === "claim"
-            ? escrow.interface.encodeFunctionData("claim", [consumerAddress])
-            : call === "expire"
-              ? escrow.interface.encodeFunctionData("expire", [job])
-              : escrow.interface.encodeFunctionData("submit", [other, "0x2a", "0x"]);
-        await consumer.setReentry(data);
+        const params = await requestParams();
+        const salt = hre.ethers.ZeroHash;
+        const reentries: Record<typeof name, string> = {
+          claim: escrow.interface.encodeFunctionData("claim", [consumerAddress]),
+          expire: escrow.interface.encodeFunctionData("expire", [job]),
+          submit: escrow.interface.encodeFunctionData("submit", [other, "0x2a", "0x"]),
+          request: escrow.interface.encodeFunctionData("request", [params]),
+          requestWithPermit: escrow.interface.encodeFunctionData("requestWithPermit", [params, 0n, 27, salt, salt]),
+          claimSlot: escrow.interface.encodeFunctionData("claimSlot", [other]),
+          commit: escrow.interface.encodeFunctionData("commit", [other, salt]),
+          reveal: escrow.interface.encodeFunctionData("reveal", [other, "0x2a", salt, "0x"]),
+          claimProtocolFees: escrow.interface.encodeFunctionData("claimProtocolFees"),
+        };
+        await consumer.setReentry(reentries[name]);
         await escrow.connect(fx.nodes[0]!).claimSlot(job);
         const tx = escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x");
         await expect(tx).to.emit(escrow, "JobSettled");
@@ -99,6 +114,7 @@ describe("attack: reentrancy", () => {
         expect(await consumer.reentryResult()).to.equal(escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
         expect((await escrow.stateOf(job.id)).status).to.equal(2n);
         expect(await escrow.claimable(fx.nodes[0]!.address)).to.equal(FEE_PER_NODE);
+        expect(await escrow.jobCount()).to.equal(2n);
       });
     }
 

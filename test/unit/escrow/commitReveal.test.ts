@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes } from "ethers";
-import { FEE_PER_NODE, loadSystem, MODEL_PRICE, requestJob, STAKE, type Fixture } from "../../fixtures/system";
-import { resultCommitment, type Job } from "../../../src/protocol/job";
+import { FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, STAKE, type Fixture } from "../../fixtures/system";
+import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
+import { jobTotal, resultCommitment, type Job } from "../../../src/protocol/job";
 import { JobStatus, Mode, SlotPhase } from "../../../src/protocol/modes";
 
 const SALTS = [hexlify(randomBytes(32)), hexlify(randomBytes(32)), hexlify(randomBytes(32))];
@@ -89,6 +90,21 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     const credited = kept + (fee + protocolFee - kept) + price + 2n * fee;
     expect(credited).to.equal(price + 3n * fee + protocolFee);
     expect(await token.balanceOf(await escrow.getAddress())).to.equal(credited);
+  });
+
+  it("settles a free k = 3 job (no model price, no node fee, no collateral) 2-1 without dividing by a zero fee base", async () => {
+    const fx = await loadSystem();
+    const { escrow } = fx.system;
+    await governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, minCollateral: 0 }]));
+    await fx.system.registry.connect(fx.owner).setPrice(1n, 0n);
+    const job = await claimedK3(fx, { feePerNode: 0n, collateral: 0n });
+    expect(jobTotal(job)).to.equal(0n);
+    await commitAll(fx, job, ["0x01", "0x02", "0x02"]);
+    for (const [i, output] of ["0x01", "0x02", "0x02"].entries()) await escrow.connect(fx.nodes[i]!).reveal(job, output, SALTS[i]!, "0x");
+    expect((await escrow.stateOf(job.id)).status).to.equal(BigInt(JobStatus.Settled));
+    expect(await escrow.resultOf(job.id)).to.deep.equal([keccak256("0x02"), "0x02"]);
+    expect(await escrow.protocolFees()).to.equal(0n);
+    for (const account of [fx.requester, fx.owner, ...fx.nodes]) expect(await escrow.claimable(account.address)).to.equal(0n);
   });
 
   it("refunds in full when all k = 3 reveals differ, slashing nobody who revealed", async () => {

@@ -97,7 +97,7 @@ describe("JobEscrow.request", () => {
 
     it("with JobEscrowInvalidRedundancy for 0, an even k (2, 4, 6) or more than MAX_REDUNDANCY", async () => {
       const fx = await loadSystem();
-      for (const redundancy of [0, 2, 4, 6, 8]) {
+      for (const redundancy of [0, 2, 4, 6, 8, 9]) {
         await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ redundancy })))
           .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidRedundancy")
           .withArgs(redundancy, 7);

@@ -61,7 +61,7 @@ describe("ModelRegistry", () => {
         .withArgs(9n);
     });
 
-    it("reverts with ModelRegistryInvalidCard for a zero card hash or an empty CID", async () => {
+    it("reverts with ModelRegistryInvalidCard for a zero card hash, an empty CID or one over 128 bytes", async () => {
       const { system, owner } = await loadSystem();
       const input = versionInput();
       await expect(system.registry.connect(owner).publishVersion(1n, { ...input, cardHash: hre.ethers.ZeroHash }))
@@ -70,6 +70,9 @@ describe("ModelRegistry", () => {
       await expect(system.registry.connect(owner).publishVersion(1n, { ...input, cardCid: "0x" }))
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidCard")
         .withArgs(input.cardHash, 0n);
+      await expect(system.registry.connect(owner).publishVersion(1n, { ...input, cardCid: new Uint8Array(129) }))
+        .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidCard")
+        .withArgs(input.cardHash, 129n);
     });
 
     it("reverts with ModelRegistryInvalidFileCount for no files or more than MAX_FILES", async () => {
@@ -247,6 +250,14 @@ describe("ModelRegistry", () => {
       await expect(system.registry.connect(owner).setPrice(1n, 1n))
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryUnauthorizedAccount")
         .withArgs(1n, owner.address);
+    });
+
+    it("reverts transferOwnership for anyone but the owner", async () => {
+      const { system, other } = await loadSystem();
+      await expect(system.registry.connect(other).transferOwnership(1n, other.address))
+        .to.be.revertedWithCustomError(system.registry, "ModelRegistryUnauthorizedAccount")
+        .withArgs(1n, other.address);
+      expect(await system.registry.pendingOwnerOf(1n)).to.equal(ZERO);
     });
 
     it("reverts acceptOwnership for anyone but the pending owner", async () => {
