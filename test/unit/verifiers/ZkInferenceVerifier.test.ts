@@ -61,13 +61,17 @@ describe("ZkInferenceVerifier at request time (issue #10 §4)", () => {
       .withArgs(1n << 48n);
   });
 
-  it("never excuses a node, and checkRequest passes a k = 1 request within range", async () => {
+  it("never excuses a node; it alone checks requests, and passes a k = 1 request within range", async () => {
     const fx = await loadSystem();
     const { zkVerifier, vanillaVerifier } = fx.system;
     for (const verifier of [zkVerifier, vanillaVerifier]) {
       expect(await verifier.excuses(fx.nodes[0]!.address, 1n, 1n, 0n)).to.equal(false);
       expect(await verifier.excuses(fx.nodes[0]!.address, 1n, 1n, 2n ** 64n - 1n)).to.equal(false);
     }
+    // Only the ZK verifier asks the escrow to call checkRequest; the others have nothing to refuse at request time.
+    expect(await zkVerifier.checksRequests()).to.equal(true);
+    expect(await vanillaVerifier.checksRequests()).to.equal(false);
+    expect(await fx.system.teeVerifier.checksRequests()).to.equal(false);
     await zkVerifier.checkRequest(1n, 1n, 1, hre.ethers.ZeroHash);
     await vanillaVerifier.checkRequest(1n, 1n, 7, toBeHex(hre.ethers.MaxUint256, 32));
   });
