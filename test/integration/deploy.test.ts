@@ -14,7 +14,7 @@ describe("deploySystem", () => {
     const record = JSON.parse(readFileSync(file, "utf8")) as DeploymentRecord;
     expect(record.chainId).to.equal(31337);
     expect(record.startBlock).to.be.greaterThan(0);
-    expect(Object.keys(record.contracts).sort()).to.deep.equal(["escrow", "exampleConsumer", "registry", "staking", "teeVerifier", "timelock", "token", "vanillaVerifier", "zkVerifier"]);
+    expect(Object.keys(record.contracts).sort()).to.deep.equal(["escrow", "exampleConsumer", "registry", "settlementLib", "staking", "teeVerifier", "timelock", "token", "vanillaVerifier", "verifierFactory", "zkVerifier"]);
     const blockBefore = await hre.ethers.provider.getBlockNumber();
     const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
     expect(await hre.ethers.provider.getBlockNumber()).to.equal(blockBefore);
