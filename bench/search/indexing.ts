@@ -39,7 +39,7 @@ export function writeCorpus(store: HubStore, prepared: readonly PreparedVersion[
         if (version === 1) store.upsertModel({ modelId, owner: addressOf(modelId), price: 10n ** 15n, block });
         store.upsertVersion(input);
         usage.forEach((jobs, mode) => {
-          if (jobs > 0) store.addVerifiedUsage({ modelId, version, mode: mode as Mode, jobs, block });
+          if (jobs > 0) store.addVerifiedUsage({ modelId, version, mode: mode as Mode, jobs, paid: BigInt(jobs) * 10n ** 15n, block });
         });
       }
     });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseUnits, type ContractRunner, type Signer } from "ethers";
+import { formatUnits, parseUnits, type ContractRunner, type Signer } from "ethers";
 import { ModelRegistry__factory } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
 import { HubError, PublishInputError } from "./errors";
@@ -135,7 +135,7 @@ export function registerHubCommands(program: Command, context: HubCommandContext
         const result = await fetchSearch(`${base}/api/search?${params.toString()}`);
         if (opts.json) return out(JSON.stringify(result, null, 2));
         if (result.hits.length === 0) return out("no models found");
-        for (const hit of result.hits) out(formatHit(hit));
+        for (const hit of result.hits) out(formatHit(hit, context.tokenDecimals ?? 18));
         if (result.hasMore) out(`more results: --page ${result.page + 1}`);
       }),
     );
@@ -216,9 +216,28 @@ async function fetchSearch(url: string): Promise<SearchResult> {
   return body;
 }
 
-function formatHit(hit: SearchHit): string {
+function formatHit(hit: SearchHit, decimals: number): string {
   const modes = hit.modes.map((m) => MODE_NAMES[m] ?? `mode ${m}`).join(",");
-  return `${hit.modelId}@${hit.version}  ${hit.name}  [${hit.task}, ${hit.license}${hit.library === null ? "" : `, ${hit.library}`}]  ${modes}  ${hit.verifiedJobs} verified jobs\n    ${hit.summary}`;
+  const about = `[${hit.task}, ${hit.license}${hit.library === null ? "" : `, ${hit.library}`}]`;
+  return `${hit.modelId}@${hit.version}  ${hit.name}  ${about}  ${modes}  ${tokenAmount(hit.price, decimals)} / inference  ${usageLine(hit, decimals)}\n    ${hit.summary}`;
+}
+
+/**
+ * Verified usage as the hub shows it: `12 verified jobs · 34.5 tokens paid (3 below the usage floor, not counted)`.
+ * @example usageLine({ verifiedJobs: 1, paidVolume: "10".padEnd(19, "0"), belowFloorJobs: 0 }, 18) // "1 verified job · 1 token paid"
+ */
+export function usageLine(usage: Pick<SearchHit, "verifiedJobs" | "paidVolume" | "belowFloorJobs">, decimals: number): string {
+  const jobs = `${usage.verifiedJobs} verified ${usage.verifiedJobs === 1 ? "job" : "jobs"} · ${tokenAmount(usage.paidVolume, decimals)} paid`;
+  return usage.belowFloorJobs > 0 ? `${jobs} (${usage.belowFloorJobs} below the usage floor, not counted)` : jobs;
+}
+
+/**
+ * A token amount in wei as words: `1 token`, `0.5 tokens`, `12 tokens`.
+ * @example tokenAmount("1000000000000000000", 18) // "1 token"
+ */
+export function tokenAmount(wei: string | bigint, decimals: number): string {
+  const amount = formatUnits(wei, decimals).replace(/\.0$/, "");
+  return `${amount} ${amount === "1" ? "token" : "tokens"}`;
 }
 
 /** One line for a terminal: the short message of a hub error, the first line of anything else. */

@@ -9,6 +9,7 @@ import { cidToString } from "./cid";
 import { HubError, IndexerRpcError } from "./errors";
 import { type Mode, type ModelId, toMode, toModelId } from "./ids";
 import type { HubStore, VersionInput } from "./store";
+import { countsAsUsage, settledPayment } from "./usage";
 
 /** What the indexer needs of a JSON-RPC provider: `send` (ethers' `JsonRpcProvider` and Hardhat's provider have it). */
 export interface RpcSender {
@@ -82,9 +83,22 @@ interface DecodedEvent {
 
 type CardResult = { status: "valid"; card: ModelCard } | { status: "invalid" | "pending"; error: string };
 
+interface JobRow {
+  model_id: number;
+  version: number;
+  mode: number;
+  model_fee: string;
+  fee_per_node: string;
+  protocol_fee: string;
+  redundancy: number;
+  usage_fee_floor: string | null;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_indexer_checkpoints (name TEXT NOT NULL, block INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (name, block));
-CREATE TABLE IF NOT EXISTS hub_indexer_jobs (job_id TEXT PRIMARY KEY, model_id INTEGER NOT NULL, version INTEGER NOT NULL, mode INTEGER NOT NULL, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hub_indexer_jobs (job_id TEXT PRIMARY KEY, model_id INTEGER NOT NULL, version INTEGER NOT NULL, mode INTEGER NOT NULL,
+  model_fee TEXT NOT NULL, fee_per_node TEXT NOT NULL, protocol_fee TEXT NOT NULL, redundancy INTEGER NOT NULL, usage_fee_floor TEXT, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hub_indexer_floor (block INTEGER NOT NULL, log_index INTEGER NOT NULL, usage_fee_floor TEXT NOT NULL, PRIMARY KEY (block, log_index));
 CREATE TABLE IF NOT EXISTS hub_indexer_cards (model_id INTEGER NOT NULL, version INTEGER NOT NULL, card_cid TEXT NOT NULL, card_hash TEXT NOT NULL,
   status TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT, block INTEGER NOT NULL, PRIMARY KEY (model_id, version));
 `;
@@ -100,7 +114,9 @@ const KEEP_CHECKPOINTS = 512;
  * Each version's card is fetched by CID and checked against the on-chain card hash (`verifyModelCard`); a
  * card that does not match or does not parse is recorded as `invalid` and the version stays unsearchable.
  * A card the content store cannot provide yet is retried on later polls. Verified usage counts `JobSettled`
- * per version and mode, joined with the job's `JobRequested`.
+ * per version and mode, joined with the job's `JobRequested`, and only jobs whose protocol fee reached the escrow's
+ * `usageFeeFloor` in force at the request (followed through `ParametersUpdated`); their payments are summed as paid
+ * volume, and jobs below the floor are recorded apart.
  *
  * The indexer keeps its own tables (checkpoints, jobs, card status) in the store's database.
  * @example
@@ -117,6 +133,8 @@ export class HubIndexer {
   private readonly rpcOptions: RetryOptions;
   private readonly controller = new AbortController();
   private loop: Promise<void> | undefined;
+  /** The usage floor in force at the last applied event; `null` until read from the store or the chain. */
+  private floor: bigint | undefined | null = null;
 
   constructor(private readonly options: HubIndexerOptions) {
     this.addresses = [options.registry, options.escrow].map((a) => a.toLowerCase());
@@ -202,6 +220,8 @@ export class HubIndexer {
       this.options.store.rewindTo(ancestor.block);
       db.prepare("DELETE FROM hub_indexer_checkpoints WHERE name = ? AND block > ?").run(this.name, ancestor.block);
       db.prepare("DELETE FROM hub_indexer_jobs WHERE block > ?").run(ancestor.block);
+      db.prepare("DELETE FROM hub_indexer_floor WHERE block > ?").run(ancestor.block);
+      this.floor = null;
       db.prepare("DELETE FROM hub_indexer_cards WHERE block > ?").run(ancestor.block);
       this.options.store.setCursor(this.name, { block: ancestor.block, blockHash: ancestor.hash });
     });
@@ -223,6 +243,7 @@ export class HubIndexer {
     if ((await this.blockHash(to)) !== endHash) throw new HubError(`Block ${to} changed while indexing blocks ${from}-${to}; retrying on the next poll.`);
     const events = logs.map((l) => this.decode(l)).filter((e): e is DecodedEvent => e !== undefined);
     events.sort((a, b) => a.block - b.block || a.index - b.index);
+    const startFloor = await this.floorBefore(from, events);
     const cards = new Map<string, CardResult>();
     const timestamps = new Map<number, number>();
     for (const { event, block } of events) {
@@ -231,15 +252,21 @@ export class HubIndexer {
       if (!timestamps.has(block)) timestamps.set(block, await this.blockTimestamp(block));
     }
     const { store } = this.options;
-    store.batch(() => {
-      for (const e of events) this.apply(e, cards, timestamps);
-      const db = store.db;
-      db.prepare("INSERT OR REPLACE INTO hub_indexer_checkpoints (name, block, hash) VALUES (?, ?, ?)").run(this.name, to, endHash);
-      db.prepare(
-        "DELETE FROM hub_indexer_checkpoints WHERE name = ? AND block < (SELECT min(block) FROM (SELECT block FROM hub_indexer_checkpoints WHERE name = ? ORDER BY block DESC LIMIT ?))",
-      ).run(this.name, this.name, KEEP_CHECKPOINTS);
-      store.setCursor(this.name, { block: to, blockHash: endHash });
-    });
+    try {
+      store.batch(() => {
+        if (startFloor !== undefined) this.recordFloor(from - 1, -1, startFloor);
+        for (const e of events) this.apply(e, cards, timestamps);
+        const db = store.db;
+        db.prepare("INSERT OR REPLACE INTO hub_indexer_checkpoints (name, block, hash) VALUES (?, ?, ?)").run(this.name, to, endHash);
+        db.prepare(
+          "DELETE FROM hub_indexer_checkpoints WHERE name = ? AND block < (SELECT min(block) FROM (SELECT block FROM hub_indexer_checkpoints WHERE name = ? ORDER BY block DESC LIMIT ?))",
+        ).run(this.name, this.name, KEEP_CHECKPOINTS);
+        store.setCursor(this.name, { block: to, blockHash: endHash });
+      });
+    } catch (error) {
+      this.floor = null; // the batch was rolled back: forget a floor it applied
+      throw error;
+    }
     if (events.length > 0) this.options.logger?.info({ from, to, events: events.length }, "hub indexed blocks");
     return events.length;
   }
@@ -265,16 +292,28 @@ export class HubIndexer {
       case "OwnershipTransferred":
         if (store.getModel(modelIdOf(args.modelId)) !== undefined) store.setOwner(modelIdOf(args.modelId), String(args.newOwner), e.block);
         return;
-      case "JobRequested": {
-        const job = args.job as { version: bigint; mode: bigint };
-        store.db
-          .prepare("INSERT OR REPLACE INTO hub_indexer_jobs (job_id, model_id, version, mode, block) VALUES (?, ?, ?, ?, ?)")
-          .run(String(args.jobId), Number(args.modelId), Number(job.version), Number(job.mode), e.block);
-        return;
-      }
+      case "JobRequested":
+        return this.applyRequested(e);
       case "JobSettled":
-        return this.applySettled(String(args.jobId), e.block);
+        return this.applySettled(String(args.jobId), Number(args.agreeing), e.block);
+      case "ParametersUpdated":
+        return this.recordFloor(e.block, e.index, BigInt((args.parameters as { usageFeeFloor: bigint }).usageFeeFloor));
     }
+  }
+
+  /** Keeps the job's version, mode, fee terms and the usage floor in force now, for its `JobSettled`. */
+  private applyRequested(e: DecodedEvent): void {
+    const args = e.event.args;
+    const job = args.job as { version: bigint; mode: bigint; modelFee: bigint; feePerNode: bigint; protocolFee: bigint; redundancy: bigint };
+    const floor = this.currentFloor();
+    if (floor === undefined) this.options.logger?.warn({ jobId: String(args.jobId) }, "usage floor unknown when the job was requested; it will not count as usage");
+    this.options.store.db
+      .prepare(
+        `INSERT OR REPLACE INTO hub_indexer_jobs (job_id, model_id, version, mode, model_fee, fee_per_node, protocol_fee, redundancy, usage_fee_floor, block)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(String(args.jobId), Number(args.modelId), Number(job.version), Number(job.mode), String(job.modelFee), String(job.feePerNode), String(job.protocolFee),
+        Number(job.redundancy), floor === undefined ? null : floor.toString(), e.block);
   }
 
   private applyVersion(e: DecodedEvent, card: CardResult, publishedAt: number): void {
@@ -303,10 +342,8 @@ export class HubIndexer {
     if (card.status === "invalid") this.options.logger?.warn({ modelId: input.modelId, version: input.version, error: card.error }, "model card rejected");
   }
 
-  private applySettled(jobId: string, block: number): void {
-    const job = this.options.store.db.prepare("SELECT model_id, version, mode FROM hub_indexer_jobs WHERE job_id = ?").get(jobId) as
-      | { model_id: number; version: number; mode: number }
-      | undefined;
+  private applySettled(jobId: string, agreeing: number, block: number): void {
+    const job = this.options.store.db.prepare("SELECT * FROM hub_indexer_jobs WHERE job_id = ?").get(jobId) as JobRow | undefined;
     const mode = job === undefined ? undefined : toMode(job.mode);
     if (job === undefined || mode === undefined) {
       this.options.logger?.warn({ jobId }, "JobSettled for a job requested before the indexed range; not counted");
@@ -317,7 +354,48 @@ export class HubIndexer {
       this.options.logger?.warn({ jobId, modelId: job.model_id, version: job.version }, "JobSettled for an unknown version; not counted");
       return;
     }
-    this.options.store.addVerifiedUsage({ modelId: modelIdOf(job.model_id), version: job.version, mode: mode as Mode, jobs: 1, block });
+    const terms = { modelFee: BigInt(job.model_fee), feePerNode: BigInt(job.fee_per_node), protocolFee: BigInt(job.protocol_fee), redundancy: job.redundancy };
+    const payment = settledPayment(terms, agreeing);
+    const usage = { modelId: modelIdOf(job.model_id), version: job.version, mode: mode as Mode, jobs: 1, block };
+    if (countsAsUsage(payment.protocolFee, job.usage_fee_floor === null ? undefined : BigInt(job.usage_fee_floor))) {
+      this.options.store.addVerifiedUsage({ ...usage, paid: payment.paid });
+    } else {
+      this.options.store.addBelowFloorUsage(usage);
+      this.options.logger?.debug({ jobId, protocolFee: payment.protocolFee.toString(), floor: job.usage_fee_floor }, "settled job below the usage floor; not counted");
+    }
+  }
+
+  /* USAGE FLOOR */
+
+  /** The usage floor in force after the events applied so far, or `undefined` if it was never learnt. */
+  private currentFloor(): bigint | undefined {
+    if (this.floor === null) {
+      const row = this.options.store.db.prepare("SELECT usage_fee_floor FROM hub_indexer_floor ORDER BY block DESC, log_index DESC LIMIT 1").get() as
+        | { usage_fee_floor: string }
+        | undefined;
+      this.floor = row === undefined ? undefined : BigInt(row.usage_fee_floor);
+    }
+    return this.floor;
+  }
+
+  private recordFloor(block: number, index: number, floor: bigint): void {
+    this.options.store.db.prepare("INSERT OR REPLACE INTO hub_indexer_floor (block, log_index, usage_fee_floor) VALUES (?, ?, ?)").run(block, index, floor.toString());
+    this.floor = floor;
+  }
+
+  /**
+   * The floor to record as of block `from - 1`, read from the escrow, when none is known and a job is requested in
+   * this range before any `ParametersUpdated` (the escrow's constructor emits one, so this happens only when the
+   * indexer starts after the escrow's deployment).
+   */
+  private async floorBefore(from: number, events: readonly DecodedEvent[]): Promise<bigint | undefined> {
+    if (this.currentFloor() !== undefined) return undefined;
+    const first = events.find((e) => e.event.name === "JobRequested" || e.event.name === "ParametersUpdated");
+    if (first === undefined || first.event.name === "ParametersUpdated") return undefined;
+    const data = this.escrow.encodeFunctionData("parameters");
+    const result = await this.rpc<string>("eth_call", [{ to: this.addresses[1], data }, hex(Math.max(0, from - 1))]);
+    if (result === "0x") return undefined;
+    return BigInt((this.escrow.decodeFunctionResult("parameters", result)[0] as { usageFeeFloor: bigint }).usageFeeFloor);
   }
 
   /* CARDS */

@@ -4,7 +4,13 @@
  */
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/**
+ * Stores written by a schema older than this are dropped whole and re-indexed from the chain: before version 3
+ * usage was counted without the usage floor and paid volume was not recorded, so it cannot be upgraded in place.
+ */
+export const REINDEX_BELOW_VERSION = 3;
 
 /**
  * Columns of the full-text table, in order. `weight` and `b` are the BM25F field weight and length normalisation
@@ -57,7 +63,9 @@ CREATE TABLE IF NOT EXISTS versions (
   license          TEXT,
   library          TEXT,
   summary          TEXT,
-  usage_total      INTEGER NOT NULL DEFAULT 0,    -- sum of usage.jobs over modes
+  usage_total      INTEGER NOT NULL DEFAULT 0,    -- sum of usage.jobs over modes: settled jobs counted as verified usage
+  paid_total       TEXT    NOT NULL DEFAULT '0',  -- sum of usage.paid: tokens (wei, decimal) those jobs paid
+  below_floor      INTEGER NOT NULL DEFAULT 0,    -- sum of usage.below_floor: settled jobs not counted
   searchable       INTEGER NOT NULL DEFAULT 0,    -- 1 for the version of its model that is in search_fts
   UNIQUE (model_id, version)
 );
@@ -83,20 +91,26 @@ CREATE TABLE IF NOT EXISTS files (
   PRIMARY KEY (version_id, idx)
 ) WITHOUT ROWID;
 
--- Verified usage: settled paid jobs per (version, mode).
+-- Verified usage per (version, mode): settled jobs whose protocol fee reached the escrow's usage floor, what they
+-- paid in all (model fee, paid node fees, protocol fee; wei as a decimal string: sums exceed 2^63, added with
+-- BigInt), and settled jobs below the floor, which are shown but not counted.
 CREATE TABLE IF NOT EXISTS usage (
-  version_id INTEGER NOT NULL REFERENCES versions(id),
-  mode       INTEGER NOT NULL,
-  jobs       INTEGER NOT NULL,
+  version_id  INTEGER NOT NULL REFERENCES versions(id),
+  mode        INTEGER NOT NULL,
+  jobs        INTEGER NOT NULL,
+  paid        TEXT    NOT NULL DEFAULT '0',
+  below_floor INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (version_id, mode)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS usage_log (
-  seq        INTEGER PRIMARY KEY,
-  block      INTEGER NOT NULL,
-  version_id INTEGER NOT NULL,
-  mode       INTEGER NOT NULL,
-  jobs       INTEGER NOT NULL
+  seq         INTEGER PRIMARY KEY,
+  block       INTEGER NOT NULL,
+  version_id  INTEGER NOT NULL,
+  mode        INTEGER NOT NULL,
+  jobs        INTEGER NOT NULL,
+  paid        TEXT    NOT NULL,
+  below_floor INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_log_by_block ON usage_log(block);
 
@@ -126,5 +140,8 @@ CREATE TABLE IF NOT EXISTS search_lengths (
 );
 `;
 
-/** Tables of schema version 1 that version 2 recreates (the full-text columns changed); rows are rebuilt from cards. */
-export const SEARCH_TABLES_V1 = ["search_vocab", "search_fts"] as const;
+/**
+ * Tables an upgrade from an older schema (at or above {@link REINDEX_BELOW_VERSION}) recreates; their rows are
+ * rebuilt from the stored cards.
+ */
+export const SEARCH_TABLES = ["search_vocab", "search_fts", "search_lengths"] as const;

@@ -7,7 +7,7 @@ import { languageCode } from "./lexicon";
 import { documentShare, type ExpandedTerm, expandTerms, parseQuery, toMatchExpression } from "./query";
 import { bm25f, type DocumentFields, type FieldStats, loadFieldStats, type RankedTerm } from "./ranking";
 import { FTS_COLUMNS } from "./schema";
-import type { FileInput, HubStore, ModeUsage } from "./store";
+import { type FileInput, type HubStore, type ModeUsage, modeUsage, type UsageRow } from "./store";
 import { Vocabulary } from "./vocabulary";
 
 /** Filters of a search; all optional, combined with AND. */
@@ -51,8 +51,12 @@ export interface SearchHit {
   cardCid: string;
   files: FileInput[];
   modes: Mode[];
-  /** Settled paid jobs on this version, over all modes. */
+  /** Settled jobs on this version counted as verified usage (protocol fee at or above the usage floor), over all modes. */
   verifiedJobs: number;
+  /** What those jobs paid in all, in token wei (decimal string). */
+  paidVolume: string;
+  /** Settled jobs below the usage floor, not counted. */
+  belowFloorJobs: number;
   usage: ModeUsage[];
   publishedAt: number;
   publishedBlock: number;
@@ -113,6 +117,8 @@ interface HitRow {
   card_cid: string;
   modes: number;
   usage_total: number;
+  paid_total: string;
+  below_floor: number;
   published_at: number;
   published_block: number;
   score: number | null;
@@ -125,7 +131,7 @@ interface Plan {
 
 const WEIGHTS = FTS_COLUMNS.map((c) => c.weight).join(", ");
 const HIT_COLUMNS = `v.id, v.model_id, v.version, v.name, v.task, v.license, v.library, v.summary, m.owner,
-  v.publisher, m.price, v.card_hash, v.card_cid, v.modes, v.usage_total, v.published_at, v.published_block`;
+  v.publisher, m.price, v.card_hash, v.card_cid, v.modes, v.usage_total, v.paid_total, v.below_floor, v.published_at, v.published_block`;
 
 /**
  * Full-text search over the hub store: BM25 ranking with column weights, the last word matched as a
@@ -330,7 +336,9 @@ export class SearchEngine {
       files: this.statement("SELECT path, cid, sha256 FROM files WHERE version_id = ? ORDER BY idx").all(r.id) as FileInput[],
       modes: modesOf(r.modes),
       verifiedJobs: r.usage_total,
-      usage: this.statement("SELECT mode, jobs FROM usage WHERE version_id = ? AND jobs > 0 ORDER BY mode").all(r.id) as ModeUsage[],
+      paidVolume: r.paid_total,
+      belowFloorJobs: r.below_floor,
+      usage: (this.statement("SELECT mode, jobs, paid, below_floor FROM usage WHERE version_id = ? AND (jobs > 0 OR below_floor > 0) ORDER BY mode").all(r.id) as UsageRow[]).map(modeUsage),
       publishedAt: r.published_at,
       publishedBlock: r.published_block,
       score: r.score,

@@ -4,7 +4,7 @@ import type { ModelCard } from "./card";
 import { scoringDocument, summarize, toSearchDocument } from "./document";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "./errors";
 import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
-import { FTS_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION, SEARCH_TABLES_V1 } from "./schema";
+import { FTS_COLUMNS, REINDEX_BELOW_VERSION, SCHEMA_SQL, SCHEMA_VERSION, SEARCH_TABLES } from "./schema";
 
 /** `ModelCreated`, as the indexer passes it. */
 export interface ModelInput {
@@ -37,7 +37,7 @@ export interface VersionInput {
   card?: ModelCard;
 }
 
-/** Settled paid jobs to add to a (version, mode), from `JobSettled` events of `block`. */
+/** Settled jobs to add to a (version, mode), from `JobSettled` events of `block`. */
 export interface UsageInput {
   modelId: ModelId;
   version: number;
@@ -46,20 +46,40 @@ export interface UsageInput {
   block: number;
 }
 
+/** Settled jobs counted as verified usage, with what they paid in all (wei: model fee, paid node fees, protocol fee). */
+export interface PaidUsageInput extends UsageInput {
+  paid: bigint;
+}
+
 /** Where an indexer stopped. */
 export interface Cursor {
   block: number;
   blockHash: string;
 }
 
-/** Verified usage of one mode. */
+/** Usage of one mode. */
 export interface ModeUsage {
   mode: Mode;
+  /** Settled jobs counted as verified usage (their protocol fee reached the escrow's usage floor). */
   jobs: number;
+  /** What those jobs paid in all, in token wei (a decimal string: sums exceed 2^53). */
+  paid: string;
+  /** Settled jobs below the usage floor: shown, never counted. */
+  belowFloor: number;
+}
+
+/** Usage of a version or a model over all modes. */
+export interface UsageTotals {
+  /** Settled jobs counted as verified usage. */
+  verifiedJobs: number;
+  /** What they paid in all, in token wei (decimal string). */
+  paidVolume: string;
+  /** Settled jobs below the usage floor, not counted. */
+  belowFloorJobs: number;
 }
 
 /** A stored version with its files and usage. */
-export interface VersionDetails {
+export interface VersionDetails extends UsageTotals {
   version: number;
   publisher: string;
   cardHash: string;
@@ -71,11 +91,10 @@ export interface VersionDetails {
   card: ModelCard | null;
   files: FileInput[];
   usage: ModeUsage[];
-  verifiedJobs: number;
 }
 
-/** A stored model with all its versions, newest first. */
-export interface ModelDetails {
+/** A stored model with all its versions, newest first, and its usage summed over them. */
+export interface ModelDetails extends UsageTotals {
   modelId: ModelId;
   owner: string;
   price: string;
@@ -102,6 +121,16 @@ interface VersionRow {
   published_at: number;
   published_block: number;
   usage_total: number;
+  paid_total: string;
+  below_floor: number;
+}
+
+/** A row of the `usage` table. */
+export interface UsageRow {
+  mode: Mode;
+  jobs: number;
+  paid: string;
+  below_floor: number;
 }
 
 interface ModelRow {
@@ -151,17 +180,22 @@ export class HubStore {
     const db = new Database(path);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
     db.pragma("cache_size = -65536"); // 64 MiB: search joins many version rows per query
     db.pragma("temp_store = MEMORY");
     db.pragma("mmap_size = 268435456"); // read the index through the page cache without copying
     const version = db.pragma("user_version", { simple: true }) as number;
-    const upgrade = version > 0 && version < SCHEMA_VERSION;
-    if (upgrade) for (const table of SEARCH_TABLES_V1) db.exec(`DROP TABLE IF EXISTS ${table}`);
+    const reindex = version > 0 && version < REINDEX_BELOW_VERSION;
+    const rebuildSearch = !reindex && version > 0 && version < SCHEMA_VERSION;
+    if (reindex) {
+      dropAllTables(db);
+      options.logger?.warn({ from: version, to: SCHEMA_VERSION }, "hub store written by an older schema: dropped, the indexer re-indexes the chain");
+    }
+    if (rebuildSearch) for (const table of SEARCH_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`);
+    db.pragma("foreign_keys = ON");
     db.exec(SCHEMA_SQL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const store = new HubStore(db, options.logger);
-    if (upgrade) store.rebuildSearchIndex();
+    if (rebuildSearch) store.rebuildSearchIndex();
     return store;
   }
 
@@ -263,15 +297,24 @@ export class HubStore {
     });
   }
 
-  /** Adds settled paid jobs (from `JobSettled`) to a version's verified usage in `mode`. */
-  addVerifiedUsage(input: UsageInput): void {
-    if (!Number.isSafeInteger(input.jobs) || input.jobs <= 0) throw new StoreInvalidInputError("jobs", "must be a positive integer");
-    if (!Number.isInteger(input.mode) || input.mode < 0 || input.mode >= MAX_MODES) throw new StoreInvalidInputError("mode", `must be in [0, ${MAX_MODES})`);
-    this.batch(() => {
-      const row = this.requireVersion(input.modelId, input.version);
-      this.applyUsage(row.id, input.mode, input.jobs);
-      this.stmt.insertUsageLog.run(input.block, row.id, input.mode, input.jobs);
-    });
+  /**
+   * Adds settled jobs (from `JobSettled`) whose protocol fee reached the usage floor to a version's verified usage
+   * in `mode`, with what they paid in all.
+   * @example store.addVerifiedUsage({ modelId, version: 1, mode: Modes.zk, jobs: 1, paid: 3_150_000_000_000_000_000n, block });
+   */
+  addVerifiedUsage(input: PaidUsageInput): void {
+    checkUsage(input);
+    if (input.paid < 0n) throw new StoreInvalidInputError("paid", "must not be negative");
+    this.recordUsage(input, { jobs: input.jobs, paid: input.paid, belowFloor: 0 });
+  }
+
+  /**
+   * Records settled jobs whose protocol fee was below the usage floor: shown beside the usage, never counted in it
+   * (with no fee a requester who owns the model and runs the node could inflate usage for gas alone).
+   */
+  addBelowFloorUsage(input: UsageInput): void {
+    checkUsage(input);
+    this.recordUsage(input, { jobs: 0, paid: 0n, belowFloor: input.jobs });
   }
 
   /** The cursor of indexer `name`, if it has one. */
@@ -321,6 +364,9 @@ export class HubStore {
       price: model.price,
       createdBlock: model.created_block,
       searchVersion: searchRow?.version ?? null,
+      verifiedJobs: rows.reduce((sum, r) => sum + r.usage_total, 0),
+      paidVolume: rows.reduce((sum, r) => sum + BigInt(r.paid_total), 0n).toString(),
+      belowFloorJobs: rows.reduce((sum, r) => sum + r.below_floor, 0),
       versions: rows.map((r) => this.versionDetails(r)),
     };
   }
@@ -356,8 +402,10 @@ export class HubStore {
       publishedBlock: r.published_block,
       card: this.cardOf(r.id),
       files: this.stmt.filesOf.all(r.id) as FileInput[],
-      usage: this.stmt.usageOf.all(r.id) as ModeUsage[],
+      usage: (this.stmt.usageOf.all(r.id) as UsageRow[]).map(modeUsage),
       verifiedJobs: r.usage_total,
+      paidVolume: r.paid_total,
+      belowFloorJobs: r.below_floor,
     };
   }
 
@@ -378,14 +426,26 @@ export class HubStore {
     return row;
   }
 
-  private applyUsage(versionId: number, mode: number, jobs: number): void {
-    this.stmt.addUsage.run(versionId, mode, jobs);
-    this.stmt.addUsageTotal.run(jobs, versionId);
+  private recordUsage(input: UsageInput, delta: UsageDelta): void {
+    this.batch(() => {
+      const row = this.requireVersion(input.modelId, input.version);
+      this.applyUsage(row.id, input.mode, delta);
+      this.stmt.insertUsageLog.run(input.block, row.id, input.mode, delta.jobs, delta.paid.toString(), delta.belowFloor);
+    });
+  }
+
+  /** Adds `delta` (negative on a rewind) to the (version, mode) row and the version's totals; amounts with BigInt. */
+  private applyUsage(versionId: number, mode: number, delta: UsageDelta): void {
+    const current = this.stmt.usageRow.get(versionId, mode) as UsageRow | undefined;
+    const paid = (BigInt(current?.paid ?? "0") + delta.paid).toString();
+    this.stmt.setUsage.run(versionId, mode, (current?.jobs ?? 0) + delta.jobs, paid, (current?.below_floor ?? 0) + delta.belowFloor);
+    const totals = this.stmt.usageTotals.get(versionId) as { paid_total: string };
+    this.stmt.addUsageTotals.run(delta.jobs, (BigInt(totals.paid_total) + delta.paid).toString(), delta.belowFloor, versionId);
   }
 
   private rewindUsage(block: number): void {
-    const rows = this.stmt.usageLogAfter.all(block) as { version_id: number; mode: number; jobs: number }[];
-    for (const r of rows) this.applyUsage(r.version_id, r.mode, -r.jobs);
+    const rows = this.stmt.usageLogAfter.all(block) as { version_id: number; mode: number; jobs: number; paid: string; below_floor: number }[];
+    for (const r of rows) this.applyUsage(r.version_id, r.mode, { jobs: -r.jobs, paid: -BigInt(r.paid), belowFloor: -r.below_floor });
     this.stmt.deleteUsageLogAfter.run(block);
   }
 
@@ -482,13 +542,15 @@ function prepareStatements(db: Database.Database) {
     insertFile: p("INSERT INTO files (version_id, idx, path, cid, sha256) VALUES (?, ?, ?, ?, ?)"),
     deleteFiles: p("DELETE FROM files WHERE version_id = ?"),
     filesOf: p("SELECT path, cid, sha256 FROM files WHERE version_id = ? ORDER BY idx"),
-    addUsage: p(`INSERT INTO usage (version_id, mode, jobs) VALUES (?, ?, ?)
-      ON CONFLICT (version_id, mode) DO UPDATE SET jobs = jobs + excluded.jobs`),
-    addUsageTotal: p("UPDATE versions SET usage_total = usage_total + ? WHERE id = ?"),
-    usageOf: p("SELECT mode, jobs FROM usage WHERE version_id = ? AND jobs > 0 ORDER BY mode"),
+    usageRow: p("SELECT mode, jobs, paid, below_floor FROM usage WHERE version_id = ? AND mode = ?"),
+    setUsage: p(`INSERT INTO usage (version_id, mode, jobs, paid, below_floor) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (version_id, mode) DO UPDATE SET jobs = excluded.jobs, paid = excluded.paid, below_floor = excluded.below_floor`),
+    usageTotals: p("SELECT paid_total FROM versions WHERE id = ?"),
+    addUsageTotals: p("UPDATE versions SET usage_total = usage_total + ?, paid_total = ?, below_floor = below_floor + ? WHERE id = ?"),
+    usageOf: p(`SELECT mode, jobs, paid, below_floor FROM usage WHERE version_id = ? AND (jobs > 0 OR below_floor > 0) ORDER BY mode`),
     deleteUsage: p("DELETE FROM usage WHERE version_id = ?"),
-    insertUsageLog: p("INSERT INTO usage_log (block, version_id, mode, jobs) VALUES (?, ?, ?, ?)"),
-    usageLogAfter: p("SELECT version_id, mode, jobs FROM usage_log WHERE block > ?"),
+    insertUsageLog: p("INSERT INTO usage_log (block, version_id, mode, jobs, paid, below_floor) VALUES (?, ?, ?, ?, ?, ?)"),
+    usageLogAfter: p("SELECT version_id, mode, jobs, paid, below_floor FROM usage_log WHERE block > ? ORDER BY seq DESC"),
     deleteUsageLogAfter: p("DELETE FROM usage_log WHERE block > ?"),
     deleteUsageLogOf: p("DELETE FROM usage_log WHERE version_id = ?"),
     getCursor: p("SELECT block, block_hash FROM cursor WHERE name = ?"),
@@ -506,6 +568,30 @@ function prepareStatements(db: Database.Database) {
     stats: p(`SELECT (SELECT count(*) FROM models) AS models, (SELECT count(*) FROM versions) AS versions,
       (SELECT count(*) FROM versions WHERE searchable = 1) AS searchable`),
   };
+}
+
+interface UsageDelta {
+  jobs: number;
+  paid: bigint;
+  belowFloor: number;
+}
+
+/** A usage row as the API shows it. */
+export function modeUsage(r: UsageRow): ModeUsage {
+  return { mode: r.mode, jobs: r.jobs, paid: r.paid, belowFloor: r.below_floor };
+}
+
+function checkUsage(input: UsageInput): void {
+  if (!Number.isSafeInteger(input.jobs) || input.jobs <= 0) throw new StoreInvalidInputError("jobs", "must be a positive integer");
+  if (!Number.isInteger(input.mode) || input.mode < 0 || input.mode >= MAX_MODES) throw new StoreInvalidInputError("mode", `must be in [0, ${MAX_MODES})`);
+}
+
+/** Drops every table (an index of an older schema, rebuilt from the chain); the indexer's own tables included. */
+function dropAllTables(db: Database.Database): void {
+  db.pragma("foreign_keys = OFF");
+  for (const table of SEARCH_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`);
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
+  for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name.replace(/"/g, '""')}"`);
 }
 
 function tokenCount(text: string): number {

@@ -7,7 +7,7 @@ import path from "node:path";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { type LocalHub, publishBundledModel, startLocalHub } from "../../src/hub/local";
 import { EmbeddedContentStore } from "../../src/storage";
-import { buildHubWorld, modelFiles, publishAs, VANILLA, type HubWorld } from "./chain";
+import { buildHubWorld, modelFiles, publishAs, settleFreeJob, VANILLA, type HubWorld } from "./chain";
 
 // Page functions run in Chromium; the tests' TypeScript has no DOM library, so declare what they touch.
 declare const document: { getElementById(id: string): { textContent: string | null } | null; querySelectorAll(selector: string): { length: number } };
@@ -27,6 +27,7 @@ describe("hub web page (Chromium)", () => {
   let page: Page;
   let penguinId: bigint;
   let xssId: bigint;
+  let freeId: bigint;
 
   const hubWorld = () => buildHubWorld(content);
 
@@ -39,6 +40,7 @@ describe("hub web page (Chromium)", () => {
     world = await loadFixture(hubWorld);
     penguinId = (await publishBundledModel({ signer: world.fx.owner, registry: world.fx.system.record.contracts.registry.address, contentStore: content })).modelId;
     xssId = (await publishAs(world.fx, content, modelFiles("x/<b>zebrafish</b>", XSS_CARD_WORDS), [VANILLA])).modelId;
+    freeId = await settleFreeJob(world.fx, content);
     hub = await startLocalHub({ provider: hre.ethers.provider, deployment: world.fx.system.record, contentStore: content, port: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -88,6 +90,10 @@ describe("hub web page (Chromium)", () => {
     const hit = page.locator(`#results .hit[data-model="${penguinId}"]`);
     expect(await hit.locator(".prov").textContent()).to.contain(`owner ${world.fx.owner.address.toLowerCase()}`);
     expect(await hit.locator(".prov").textContent()).to.match(/card bafkrei[a-z2-7]+ · SHA-256 0x[0-9a-f]{64}/);
+    expect(await hit.locator(".price").textContent()).to.equal("1 token / inference");
+    const acme = page.locator(`#results .hit[data-model="${world.penguins}"]`);
+    expect(await acme.locator(".usage").textContent()).to.equal("3 verified jobs · 9.45 tokens paid");
+    expect(await acme.locator(".price").textContent()).to.equal("2 tokens / inference");
   });
 
   it("filters by license, mode and minimum usage", async () => {
@@ -124,7 +130,8 @@ describe("hub web page (Chromium)", () => {
     expect(await page.locator("#card li").allTextContents()).to.deep.equal(["first point", "second point"]);
     expect(await page.locator("#card pre code").textContent()).to.equal("vin pull");
     const version = page.locator('section.version[data-version="1"]');
-    expect(await version.locator(".usage").textContent()).to.equal("Verified inferences: 3 (vanilla: 2, tee: 1)");
+    expect(await version.locator(".usage").textContent()).to.equal("Verified inferences: 3 (vanilla: 2, tee: 1) · 9.45 tokens paid");
+    expect(await page.textContent("#model-usage")).to.equal("3 verified jobs · 9.45 tokens paid over all versions");
     expect(await version.locator(".badge").allTextContents()).to.deep.equal(["vanilla", "tee"]);
     const files = await world.fx.system.registry.filesOf(world.penguins, 1);
     const rows = await version.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
@@ -140,6 +147,16 @@ describe("hub web page (Chromium)", () => {
     expect(snippet).to.contain(`modelId: ${world.penguins}, version: 1, mode: 1, redundancy: 1`);
     expect(snippet).to.contain(world.fx.system.record.contracts.escrow.address);
     expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(snippet);
+  });
+
+  it("shows settled jobs below the usage floor apart from verified usage", async () => {
+    await page.goto(`${hub.url}/#/model/${freeId}`);
+    await page.waitForSelector("#model-name");
+    expect(await page.textContent("#model-usage")).to.equal("0 verified jobs · 0 tokens paid (1 below the usage floor, not counted) over all versions");
+    expect(await page.locator('section.version[data-version="1"] .usage').textContent()).to.equal(
+      "Verified inferences: 0 (vanilla: 0) · 0 tokens paid (1 below the usage floor, not counted)",
+    );
+    expect(await page.locator("#model .price").textContent()).to.equal("0 tokens / inference");
   });
 
   it("shows markup in a card as text and runs none of it", async () => {

@@ -1,6 +1,9 @@
 import hre from "hardhat";
 import { toUtf8Bytes } from "ethers";
-import { MEASUREMENT, MODEL_PRICE, requestJob, systemFixture, teeProof, type Fixture } from "../fixtures/system";
+import { DEFAULT_ESCROW_PARAMETERS } from "../../deploy/system";
+import type { IJobEscrow } from "../../typechain-types";
+import { FEE_PER_NODE, governance, MEASUREMENT, MODEL_PRICE, requestJob, systemFixture, teeProof, type Fixture } from "../fixtures/system";
+import type { Job } from "../../src/protocol/job";
 import { Mode } from "../../src/protocol/modes";
 import { type ModelFile, type ModeSpec, publishModel } from "../../src/hub/publish";
 import { cidBytes, type ContentStore } from "../../src/storage";
@@ -27,14 +30,39 @@ export async function publishAs(fx: Fixture, store: ContentStore, files: ModelFi
 }
 
 /** Requests and settles a k = 1 job on (model, version, mode), with node 0 (which runs the fixture's enclave). */
-export async function settleJob(fx: Fixture, modelId: bigint, version: number, mode: number): Promise<bigint> {
-  const job = await requestJob(fx, { modelId, version, mode });
+export async function settleJob(fx: Fixture, modelId: bigint, version: number, mode: number, overrides: Partial<IJobEscrow.RequestParamsStruct> = {}): Promise<bigint> {
+  const job = await requestJob(fx, { modelId, version, mode, ...overrides });
+  await settleRequested(fx, job);
+  return job.id;
+}
+
+/** Claims and settles a requested k = 1 job with node 0. */
+export async function settleRequested(fx: Fixture, job: Job): Promise<void> {
   const node = fx.nodes[0]!;
   await fx.system.escrow.connect(node).claimSlot(job);
   const output = "0x01";
-  const proof = mode === Mode.Tee ? await teeProof(fx, job, output) : "0x";
+  const proof = Number(job.mode) === Mode.Tee ? await teeProof(fx, job, output) : "0x";
   await fx.system.escrow.connect(node).submit(job, output, proof);
-  return job.id;
+}
+
+/** Sets the escrow's parameters through the timelock: the defaults with `changes`. */
+export async function setEscrowParameters(fx: Fixture, changes: Partial<IJobEscrow.ParametersStruct>): Promise<void> {
+  const { escrow } = fx.system;
+  await (await governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, ...changes }]))).wait();
+}
+
+/** What a default k = 1 job on a fixture model pays in all: price, node fee and 5% protocol fee on both (3.15 tokens). */
+export const PAID_PER_JOB = ((MODEL_PRICE + FEE_PER_NODE) * 10_500n) / 10_000n;
+
+/**
+ * Publishes a model with price 0 and settles a k = 1 job on it with node fee 0 and collateral 0 (minCollateral
+ * lowered to 0 first): a job that pays no protocol fee. Returns the model id.
+ */
+export async function settleFreeJob(fx: Fixture, store: ContentStore): Promise<bigint> {
+  await setEscrowParameters(fx, { minCollateral: 0n });
+  const { modelId } = await publishModel({ registry: fx.system.registry.connect(fx.owner), store, files: modelFiles("free/echo", "echoes for free"), modes: [VANILLA], price: 0n });
+  await settleJob(fx, modelId, 1, Mode.Vanilla, { feePerNode: 0n, collateral: 0n });
+  return modelId;
 }
 
 /** The hub's test world on the in-process chain: the fixture's model 1 (card not stored) and three published models. */

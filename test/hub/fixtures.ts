@@ -33,6 +33,9 @@ export function hash(n: number): string {
   return `0x${n.toString(16).padStart(64, "0")}`;
 }
 
+/** What each job of {@link PublishOptions.usage} paid, in token wei (3.15 tokens: the fixture's price, fee and protocol fee). */
+export const JOB_PAYMENT = 3_150_000_000_000_000_000n;
+
 /** What {@link publish} needs; everything but `model` has a default. */
 export interface PublishOptions {
   model: number;
@@ -72,7 +75,7 @@ export function publish(store: HubStore, o: PublishOptions): void {
     if (store.getModel(input.modelId) === undefined) store.upsertModel({ modelId: input.modelId, owner: address(o.model), price: 1000n, block: input.block });
     store.upsertVersion(input);
     for (const [mode, jobs] of Object.entries(o.usage ?? {})) {
-      if (jobs !== undefined && jobs > 0) store.addVerifiedUsage({ modelId: input.modelId, version: input.version, mode: Number(mode) as Mode, jobs, block: input.block });
+      if (jobs !== undefined && jobs > 0) store.addVerifiedUsage({ modelId: input.modelId, version: input.version, mode: Number(mode) as Mode, jobs, paid: BigInt(jobs) * JOB_PAYMENT, block: input.block });
     }
   });
 }

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { type RunningHubServer, startHubServer } from "../../src/hub/http";
 import type { HubStore } from "../../src/hub/store";
-import { freshHub, publish } from "./fixtures";
+import { Modes } from "../../src/hub/ids";
+import { freshHub, id, JOB_PAYMENT, publish } from "./fixtures";
 
 interface JsonResponse {
   status: number;
@@ -23,6 +24,8 @@ describe("hub HTTP API", () => {
     store = hub.store;
     publish(store, { model: 1, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] }, usage: { 0: 3 } });
     publish(store, { model: 1, version: 2, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] } });
+    publish(store, { model: 2, fields: { name: "acme/loan-scorer" }, usage: { 0: 3 } });
+    store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Modes.vanilla, jobs: 2, block: 99 });
     server = await startHubServer({
       store,
       engine: hub.engine,
@@ -73,6 +76,18 @@ describe("hub HTTP API", () => {
       });
     }
 
+    it("gives each hit its verified jobs, paid volume as an exact decimal string, and jobs below the usage floor", async () => {
+      const { body } = await get("/api/search?q=loan&sort=usage");
+      const [hit] = body.hits as Record<string, unknown>[];
+      expect(hit).to.deep.include({
+        name: "acme/loan-scorer",
+        verifiedJobs: 3,
+        paidVolume: "9450000000000000000", // above 2^63
+        belowFloorJobs: 2,
+        usage: [{ mode: 0, jobs: 3, paid: (3n * JOB_PAYMENT).toString(), belowFloor: 2 }],
+      });
+    });
+
     it("keeps serving after bad requests", async () => {
       await get("/api/search?mode=quantum");
       await get("/api/models/%E0%A4%A");
@@ -83,7 +98,7 @@ describe("hub HTTP API", () => {
     it("answers hostile query text with 200", async () => {
       const q = encodeURIComponent("\"'; DROP TABLE versions; -- NEAR(a*) name:x");
       expect((await get(`/api/search?q=${q}`)).status).to.equal(200);
-      expect(store.stats().versions).to.equal(2);
+      expect(store.stats().versions).to.equal(3);
     });
   });
 
@@ -93,7 +108,8 @@ describe("hub HTTP API", () => {
       expect(status).to.equal(200);
       const versions = body.versions as { version: number; files: unknown[]; usage: unknown[]; card: { name: string } }[];
       expect(versions.map((v) => v.version)).to.deep.equal([2, 1]);
-      expect(versions[1]?.usage).to.deep.equal([{ mode: 0, jobs: 3 }]);
+      expect(versions[1]?.usage).to.deep.equal([{ mode: 0, jobs: 3, paid: (3n * JOB_PAYMENT).toString(), belowFloor: 0 }]);
+      expect(body).to.include({ verifiedJobs: 3, paidVolume: (3n * JOB_PAYMENT).toString(), belowFloorJobs: 0 });
       expect(versions[0]?.files).to.have.length(1);
       expect(versions[0]?.card.name).to.equal("acme/txn-guard");
       expect(body.searchVersion).to.equal(2);

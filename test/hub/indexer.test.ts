@@ -10,7 +10,8 @@ import { SearchEngine } from "../../src/hub/search";
 import { HubStore } from "../../src/hub/store";
 import { Mode } from "../../src/protocol/modes";
 import { EmbeddedContentStore } from "../../src/storage";
-import { buildHubWorld, modelFiles, publishAs, settleJob, VANILLA, type HubWorld } from "./chain";
+import { requestJob } from "../fixtures/system";
+import { buildHubWorld, modelFiles, PAID_PER_JOB, publishAs, setEscrowParameters, settleFreeJob, settleJob, settleRequested, VANILLA, type HubWorld } from "./chain";
 
 describe("HubIndexer", () => {
   let dir: string;
@@ -63,16 +64,17 @@ describe("HubIndexer", () => {
       expect(penguins.versions[0]!.files.map((f) => f.sha256)).to.deep.equal(onchain.map((f) => f.sha256));
     });
 
-    it("counts settled jobs per version and mode, not requested ones", async () => {
+    it("counts settled jobs per version and mode, not requested ones, with what each paid", async () => {
       await indexer().syncOnce();
       expect(store.getModel(id(world.penguins))!.versions[0]!.usage).to.deep.equal([
-        { mode: Modes.vanilla, jobs: 2 },
-        { mode: Modes.tee, jobs: 1 },
+        { mode: Modes.vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 },
+        { mode: Modes.tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
       ]);
+      expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 3, paidVolume: (3n * PAID_PER_JOB).toString(), belowFloorJobs: 0 });
       const spam = store.getModel(id(world.spam))!;
-      expect(spam.versions.map((v) => [v.version, v.verifiedJobs])).to.deep.equal([
-        [2, 0],
-        [1, 1],
+      expect(spam.versions.map((v) => [v.version, v.verifiedJobs, v.paidVolume])).to.deep.equal([
+        [2, 0, "0"],
+        [1, 1, PAID_PER_JOB.toString()],
       ]);
     });
 
@@ -102,7 +104,50 @@ describe("HubIndexer", () => {
       await mine(2);
       const report = await ix.syncOnce();
       expect(report.from).to.equal(head - 1);
-      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 3 });
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({ mode: Modes.vanilla, jobs: 3 });
+    });
+  });
+
+  describe("usage floor", () => {
+    const penguinUsage = () => store.getModel(id(world.penguins))!.versions[0]!;
+
+    it("does not count a settled job with price 0 and node fee 0, and shows it below the floor", async () => {
+      const free = await settleFreeJob(world.fx, content);
+      await indexer().syncOnce();
+      const version = store.getModel(id(free))!.versions[0]!;
+      expect(version).to.deep.include({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 1 });
+      expect(version.usage).to.deep.equal([{ mode: Modes.vanilla, jobs: 0, paid: "0", belowFloor: 1 }]);
+      expect(engine.search("", { minUsage: 1 }, "usage").hits.map((h) => h.name)).not.to.include("free/echo");
+    });
+
+    it("counts a job whose protocol fee reaches the floor with its exact payment", async () => {
+      const { escrow } = world.fx.system;
+      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla, { feePerNode: 3n * 10n ** 17n, collateral: 10n ** 18n });
+      await indexer().syncOnce();
+      const [vanilla] = penguinUsage().usage;
+      const [, , protocolFee] = await escrow.quote(world.penguins, 1, Mode.Vanilla, 1, 3n * 10n ** 17n);
+      expect(vanilla).to.deep.equal({ mode: Modes.vanilla, jobs: 3, paid: (2n * PAID_PER_JOB + 2n * 10n ** 18n + 3n * 10n ** 17n + protocolFee).toString(), belowFloor: 0 });
+    });
+
+    it("applies a floor raised through ParametersUpdated to jobs requested afterwards, not to those requested before", async () => {
+      const before = await requestJob(world.fx, { modelId: world.penguins, version: 1, mode: Mode.Vanilla });
+      await setEscrowParameters(world.fx, { usageFeeFloor: 10n ** 18n }); // above the 0.15-token protocol fee of a default job
+      const after = await requestJob(world.fx, { modelId: world.penguins, version: 1, mode: Mode.Vanilla });
+      await settleRequested(world.fx, before);
+      await settleRequested(world.fx, after);
+      await indexer().syncOnce();
+      expect(penguinUsage().usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 1 });
+    });
+
+    it("reads the floor from the escrow when indexing starts after the escrow's deployment", async () => {
+      await setEscrowParameters(world.fx, { usageFeeFloor: 10n ** 18n });
+      const startBlock = (await hre.ethers.provider.getBlockNumber()) + 1;
+      const { modelId } = await publishAs(world.fx, content, modelFiles("sea/krill-counter", "krill swarms"), [VANILLA]);
+      await settleJob(world.fx, modelId, 1, Mode.Vanilla);
+      await setEscrowParameters(world.fx, { usageFeeFloor: 10n ** 15n });
+      await settleJob(world.fx, modelId, 1, Mode.Vanilla);
+      await indexer({ startBlock }).syncOnce();
+      expect(store.getModel(id(modelId))!.versions[0]!.usage).to.deep.equal([{ mode: Modes.vanilla, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 1 }]);
     });
   });
 
@@ -114,11 +159,15 @@ describe("HubIndexer", () => {
       const snapshot = (await hre.ethers.provider.send("evm_snapshot", [])) as string;
       await publishAs(world.fx, content, modelFiles("sea/walrus-counter", "walrus colonies on ice"), [VANILLA]);
       await settleJob(world.fx, world.penguins, 1, Mode.Tee);
+      await setEscrowParameters(world.fx, { usageFeeFloor: 10n ** 18n });
+      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla);
       await ix.syncOnce();
       expect(names("walrus")).to.deep.equal(["sea/walrus-counter@1"]);
+      expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 4, paidVolume: (4n * PAID_PER_JOB).toString(), belowFloorJobs: 1 });
 
       await hre.ethers.provider.send("evm_revert", [snapshot]);
       await publishAs(world.fx, content, modelFiles("sea/narwhal-finder", "narwhal pods"), [VANILLA]);
+      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla); // under the floor of this branch: counted
       await mine(5);
       const report = await ix.syncOnce();
 
@@ -126,9 +175,10 @@ describe("HubIndexer", () => {
       expect(names("walrus")).to.deep.equal([]);
       expect(names("narwhal")).to.deep.equal(["sea/narwhal-finder@1"]);
       expect(store.getModel(id(world.penguins))!.versions[0]!.usage).to.deep.equal([
-        { mode: Modes.vanilla, jobs: 2 },
-        { mode: Modes.tee, jobs: 1 },
+        { mode: Modes.vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 0 },
+        { mode: Modes.tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
       ]);
+      expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 4, paidVolume: (4n * PAID_PER_JOB).toString(), belowFloorJobs: 0 });
       expect(store.getCursor("chain")!.blockHash).to.equal((await hre.ethers.provider.getBlock("latest"))!.hash);
     });
 
@@ -146,7 +196,7 @@ describe("HubIndexer", () => {
       await mine(12);
       const report = await ix.syncOnce();
       expect(report.rewoundTo).to.equal(forkBlock);
-      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 2 });
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 });
     });
   });
 });

@@ -6,7 +6,7 @@ import { toUtf8Bytes } from "ethers";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { registerHubCommands, type HubCommandContext } from "../../src/hub/commands";
+import { registerHubCommands, tokenAmount, usageLine, type HubCommandContext } from "../../src/hub/commands";
 import { PublishInputError, PublishStorageError, PullInputError, PullIntegrityError, RegistryTransactionError } from "../../src/hub/errors";
 import { loadModelFiles, publishModel } from "../../src/hub/publish";
 import { parseModelRef, pullModel } from "../../src/hub/pull";
@@ -14,7 +14,8 @@ import { sha256Hex } from "../../src/protocol/cid";
 import { Mode } from "../../src/protocol/modes";
 import { cidBytes, type ContentStore, EmbeddedContentStore, canonicalCid, computeCid } from "../../src/storage";
 import { type RunningHubServer, startHubServer } from "../../src/hub/http";
-import { freshHub, publish } from "./fixtures";
+import { Modes } from "../../src/hub/ids";
+import { freshHub, id, publish } from "./fixtures";
 import { MODEL_PRICE, systemFixture, type Fixture } from "../fixtures/system";
 import { modelFiles, publishAs, TEE, VANILLA } from "./chain";
 
@@ -219,12 +220,15 @@ describe("publish and pull", () => {
     it("searches a running hub, as text or JSON", async () => {
       const hub = freshHub();
       publish(hub.store, { model: 1, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] }, modes: 0b11, usage: { 0: 3 } });
+      hub.store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 1, block: 99 });
       publish(hub.store, { model: 2, fields: { name: "acme/review-bert", license: "apache-2.0" } });
       let server: RunningHubServer | undefined;
       try {
         server = await startHubServer({ ...hub, port: 0 });
         const text = await cli(["search", "fraud", "detection", "--mode", "tee", "--hub", server.url]);
-        expect(text.lines).to.deep.equal(["1@1  acme/txn-guard  [text-classification, mit]  vanilla,tee  3 verified jobs\n    A test model."]);
+        expect(text.lines).to.deep.equal([
+          "1@1  acme/txn-guard  [text-classification, mit]  vanilla,tee  0.000000000000001 tokens / inference  3 verified jobs · 9.45 tokens paid (1 below the usage floor, not counted)\n    A test model.",
+        ]);
         const json = await cli(["search", "--license", "apache-2.0", "--json", "--hub", server.url]);
         expect((JSON.parse(json.lines[0]!) as { hits: { name: string }[] }).hits.map((h) => h.name)).to.deep.equal(["acme/review-bert"]);
         const bad = await cli(["search", "x", "--mode", "quantum", "--hub", server.url]);
@@ -233,6 +237,15 @@ describe("publish and pull", () => {
         await server?.close();
         hub.store.close();
       }
+    });
+
+    it("says 1 token and 1 verified job in the singular, anything else in the plural", () => {
+      expect(tokenAmount(10n ** 18n, 18)).to.equal("1 token");
+      expect(tokenAmount(10n ** 17n * 15n, 18)).to.equal("1.5 tokens");
+      expect(tokenAmount(0n, 18)).to.equal("0 tokens");
+      expect(tokenAmount("12000000", 6)).to.equal("12 tokens");
+      expect(usageLine({ verifiedJobs: 1, paidVolume: (10n ** 18n).toString(), belowFloorJobs: 0 }, 18)).to.equal("1 verified job · 1 token paid");
+      expect(usageLine({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 2 }, 18)).to.equal("0 verified jobs · 0 tokens paid (2 below the usage floor, not counted)");
     });
 
     it("prints one error line and fails for a bad invocation", async () => {

@@ -3,7 +3,7 @@ import { HubParamError } from "../../src/hub/errors";
 import { type Mode, Modes } from "../../src/hub/ids";
 import type { SearchEngine, SearchHit } from "../../src/hub/search";
 import type { HubStore } from "../../src/hub/store";
-import { address, freshHub, publish } from "./fixtures";
+import { address, freshHub, JOB_PAYMENT, publish } from "./fixtures";
 
 const names = (hits: readonly SearchHit[]) => hits.map((h) => h.name);
 
@@ -145,7 +145,12 @@ describe("SearchEngine.search", () => {
         cardCid: "bafkrei-card-1-1",
         modes: [Modes.vanilla, Modes.zk],
         verifiedJobs: 52,
-        usage: [{ mode: 0, jobs: 40 }, { mode: 2, jobs: 12 }],
+        paidVolume: (52n * JOB_PAYMENT).toString(),
+        belowFloorJobs: 0,
+        usage: [
+          { mode: 0, jobs: 40, paid: (40n * JOB_PAYMENT).toString(), belowFloor: 0 },
+          { mode: 2, jobs: 12, paid: (12n * JOB_PAYMENT).toString(), belowFloor: 0 },
+        ],
         summary: "Estimates the probability of default of retail loans.",
       });
       expect(hit?.files.map((f) => f.cid)).to.deep.equal(["bafybei-weights-1-1"]);

@@ -1,7 +1,12 @@
 import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "../../src/hub/errors";
 import { Modes } from "../../src/hub/ids";
-import { address, freshHub, hash, id, publish, versionInput } from "./fixtures";
+import { SCHEMA_VERSION } from "../../src/hub/schema";
+import { HubStore } from "../../src/hub/store";
+import { address, freshHub, hash, id, JOB_PAYMENT, publish, versionInput } from "./fixtures";
 
 describe("HubStore", () => {
   describe("upsertVersions", () => {
@@ -116,23 +121,48 @@ describe("HubStore", () => {
   });
 
   describe("addVerifiedUsage", () => {
-    it("accumulates settled jobs per mode and in total", () => {
+    it("accumulates settled jobs and their exact paid volume per mode and in total, beyond 2^63 wei", () => {
       const { store } = freshHub();
       publish(store, { model: 1, modes: 0b111 });
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 3, block: 50 });
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 2, block: 51 });
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.tee, jobs: 1, block: 51 });
+      const big = 9_223_372_036_854_775_807n; // 2^63 - 1: two of them overflow a 64-bit integer
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 3, paid: big, block: 50 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 2, paid: big + 3n, block: 51 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.tee, jobs: 1, paid: 1n, block: 51 });
       const version = store.getModel(id(1))?.versions[0];
-      expect(version?.usage).to.deep.equal([{ mode: 1, jobs: 1 }, { mode: 2, jobs: 5 }]);
-      expect(version?.verifiedJobs).to.equal(6);
+      expect(version?.usage).to.deep.equal([
+        { mode: 1, jobs: 1, paid: "1", belowFloor: 0 },
+        { mode: 2, jobs: 5, paid: (2n * big + 3n).toString(), belowFloor: 0 },
+      ]);
+      expect(version).to.deep.include({ verifiedJobs: 6, paidVolume: (2n * big + 4n).toString(), belowFloorJobs: 0 });
     });
 
-    it("throws StoreInvalidInputError for a non-positive job count", () => {
+    it("throws StoreInvalidInputError for a non-positive job count or a negative amount", () => {
       const { store } = freshHub();
       publish(store, { model: 1 });
-      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 0, block: 1 }))
+      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 0, paid: 1n, block: 1 }))
         .to.throw(StoreInvalidInputError)
         .with.property("field", "jobs");
+      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 1, paid: -1n, block: 1 }))
+        .to.throw(StoreInvalidInputError)
+        .with.property("field", "paid");
+    });
+  });
+
+  describe("addBelowFloorUsage", () => {
+    it("records settled jobs below the usage floor apart: not in verified jobs, paid volume or sort by usage", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, fields: { name: "org/counted-model" }, usage: { 0: 2 } });
+      publish(store, { model: 2, fields: { name: "org/free-model" } });
+      store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Modes.vanilla, jobs: 500, block: 60 });
+      store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 1, block: 60 });
+      expect(store.getModel(id(2))).to.deep.include({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 500 });
+      expect(store.getModel(id(2))?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 0, paid: "0", belowFloor: 500 }]);
+      expect(store.getModel(id(1))?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 2, paid: (2n * JOB_PAYMENT).toString(), belowFloor: 1 }]);
+      expect(engine.search("", {}, "usage").hits.map((h) => [h.name, h.verifiedJobs, h.belowFloorJobs])).to.deep.equal([
+        ["org/counted-model", 2, 1],
+        ["org/free-model", 0, 500],
+      ]);
+      expect(engine.search("", { minUsage: 1 }).hits.map((h) => h.name)).to.deep.equal(["org/counted-model"]);
     });
   });
 
@@ -143,16 +173,61 @@ describe("HubStore", () => {
       store.setOwner(id(1), address(77), 30);
       publish(store, { model: 1, version: 2, block: 30, fields: { name: "org/pd-scorecard" } });
       store.markDeprecated(id(1), 1, 31);
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 6, block: 32 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 6, paid: 10n ** 25n, block: 32 });
+      store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 2, block: 32 });
       publish(store, { model: 2, block: 33, fields: { name: "org/pd-new" } });
 
       store.rewindTo(20);
 
       const model = store.getModel(id(1));
       expect(model?.owner).to.equal(address(1));
-      expect(model?.versions.map((v) => [v.version, v.deprecated, v.verifiedJobs])).to.deep.equal([[1, false, 4]]);
+      expect(model?.versions.map((v) => [v.version, v.deprecated, v.verifiedJobs, v.paidVolume, v.belowFloorJobs])).to.deep.equal([
+        [1, false, 4, (4n * JOB_PAYMENT).toString(), 0],
+      ]);
+      expect(model?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 4, paid: (4n * JOB_PAYMENT).toString(), belowFloor: 0 }]);
       expect(store.getModel(id(2))).to.equal(undefined);
       expect(engine.search("pd").hits.map((h) => [h.modelId, h.version])).to.deep.equal([[1, 1]]);
+    });
+  });
+
+  describe("open", () => {
+    it("drops a store written before usage had a floor and paid volume, so the indexer re-indexes the chain", () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "vin-hub-store-"));
+      try {
+        const file = path.join(dir, "hub.sqlite");
+        const old = HubStore.open(file);
+        publish(old, { model: 1, usage: { 0: 3 } });
+        old.setCursor("chain", { block: 99, blockHash: hash(99) });
+        old.db.exec("CREATE TABLE hub_indexer_jobs (job_id TEXT PRIMARY KEY, model_id INTEGER NOT NULL)");
+        old.db.pragma("user_version = 2");
+        old.close();
+
+        const store = HubStore.open(file);
+        expect(store.getModel(id(1))).to.equal(undefined);
+        expect(store.getCursor("chain")).to.equal(undefined);
+        expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'hub_indexer_jobs'").get()).to.equal(undefined);
+        expect(store.db.pragma("user_version", { simple: true })).to.equal(SCHEMA_VERSION);
+        publish(store, { model: 1, usage: { 0: 1 } });
+        expect(store.getModel(id(1))?.verifiedJobs).to.equal(1);
+        store.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("keeps a store of the current schema as it is", () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "vin-hub-store-"));
+      try {
+        const file = path.join(dir, "hub.sqlite");
+        const first = HubStore.open(file);
+        publish(first, { model: 1, usage: { 0: 3 } });
+        first.close();
+        const store = HubStore.open(file);
+        expect(store.getModel(id(1))).to.deep.include({ verifiedJobs: 3, paidVolume: (3n * JOB_PAYMENT).toString() });
+        store.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

@@ -38,6 +38,17 @@
       return (v / unit).toString() + (frac ? "." + frac : "");
     } catch (e) { return String(wei); }
   }
+  /** "1 token", "0.5 tokens", "12 tokens". */
+  function tokenAmount(wei) {
+    var amount = tokens(wei);
+    return amount + (amount === "1" ? " token" : " tokens");
+  }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+  /** "12 verified jobs · 34.5 tokens paid", then "(3 below the usage floor, not counted)" if any. */
+  function usageText(verifiedJobs, paidVolume, belowFloorJobs) {
+    var text = plural(verifiedJobs, "verified job", "verified jobs") + " · " + tokenAmount(paidVolume) + " paid";
+    return belowFloorJobs > 0 ? text + " (" + belowFloorJobs + " below the usage floor, not counted)" : text;
+  }
 
   function getJson(url) {
     return fetch(url, { headers: { accept: "application/json" } }).then(function (res) {
@@ -109,8 +120,8 @@
         el("span", { text: hit.license }),
         hit.library ? el("span", { text: hit.library }) : null,
         el("span", {}, hit.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); })),
-        el("span", { class: "usage", text: hit.verifiedJobs + " verified " + (hit.verifiedJobs === 1 ? "job" : "jobs") }),
-        el("span", { text: tokens(hit.price) + " tokens / inference" }),
+        el("span", { class: "usage", text: usageText(hit.verifiedJobs, hit.paidVolume, hit.belowFloorJobs) }),
+        el("span", { class: "price", text: tokenAmount(hit.price) + " / inference" }),
       ]),
       el("p", { text: hit.summary }),
       el("div", { class: "prov" }, [
@@ -144,9 +155,10 @@
         card ? el("span", { text: card.task }) : null,
         card ? el("span", { text: card.license }) : null,
         card && card.library ? el("span", { text: card.library }) : null,
-        el("span", { text: tokens(model.price) + " tokens / inference" }),
+        el("span", { class: "price", text: tokenAmount(model.price) + " / inference" }),
         el("span", { text: "owner " + model.owner }),
       ]),
+      el("p", { class: "usage", id: "model-usage", text: usageText(model.verifiedJobs, model.paidVolume, model.belowFloorJobs) + " over all versions" }),
     ];
     if (card) {
       var body = el("article", { class: "card", id: "card" });
@@ -166,6 +178,7 @@
       var u = v.usage.find(function (x) { return x.mode === m; });
       return modeName(m) + ": " + (u ? u.jobs : 0);
     }).join(", ");
+    var below = v.belowFloorJobs > 0 ? " (" + v.belowFloorJobs + " below the usage floor, not counted)" : "";
     return el("section", { class: "version", "data-version": String(v.version) }, [
       el("h3", { text: "Version " + v.version + (v.deprecated ? " (deprecated)" : "") }),
       el("div", { class: "meta" }, [
@@ -173,7 +186,7 @@
         el("span", { text: "by " + v.publisher }),
       ]),
       el("p", {}, ["Verification modes: "].concat(v.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); }))),
-      el("p", { class: "usage", text: "Verified inferences: " + v.verifiedJobs + " (" + usage + ")" }),
+      el("p", { class: "usage", text: "Verified inferences: " + v.verifiedJobs + " (" + usage + ") · " + tokenAmount(v.paidVolume) + " paid" + below }),
       el("p", { class: "prov", text: "Card " + v.cardCid + " · SHA-256 " + v.cardHash + (v.card ? " · verified" : " · not verified") }),
       el("table", {}, [
         el("thead", {}, [el("tr", {}, [el("th", { text: "File" }), el("th", { text: "CID" }), el("th", { text: "SHA-256" })])]),
