@@ -3,27 +3,28 @@
  * compiles the circuit and runs the (cached, development) setup, then measures constraints, proving time (median of
  * PROOFS runs after one warm-up, each circuit in its own process, loaded once as a node keeps it), that process's peak memory, proof size, and
  * on-chain verification gas: one proof in a transaction to `Groth16Verifier.verifyProof`, and batches of
- * n = 1, 4, 16, 64 to `verifyBatch`. It also settles ZK jobs of the first bundled model through the escrow
+ * n = 1, 4, 16, 64 to `verifyBatch`; and the time a client takes to trust a version's circuit (recompile it from the
+ * ONNX file, `zkey verify` against the published powers of tau). It also settles ZK jobs of the first bundled model through the escrow
  * (`submit` and `submitBatch` of 16) and reports the bundled models' float and circuit accuracy on held-out rows.
  *
  * Usage: npx hardhat run bench/zk.ts   (env BENCH_ZK_ONLY=name1,name2 to restrict the subjects)
  * Writes bench/results/zk.json.
  */
-import hre from "hardhat";
 import { spawn } from "node:child_process";
 import { toUtf8Bytes } from "ethers";
 import { bundledModels, clampToRange, evaluateCircuit, type AnyBundledModel } from "../src/models";
-import { rawCid, sha256Hex } from "../src/protocol/cid";
 import { Mode, modeMask } from "../src/protocol/modes";
 import { claimSignal, encodeZkBatchProof, encodeZkOutput, encodeZkProof, inputCommitment, packedOutputOf, type SolidityProof } from "../src/zkml/claim";
 import { writeMlpOnnx } from "../src/zkml/onnx-writer";
 import { buildZkModel, type ZkModel } from "../src/zkml/pipeline";
 import { quantizeInput } from "../src/zkml/quantize";
 import { evaluateQuantized } from "../src/zkml/reference";
-import { verifyingKeyArgs } from "../src/zkml/solidity";
+import { deployZkCircuit, deployZkVerifier, registerZkModel } from "../src/zkml/deploy";
+import { ZK_FILES, zkModelFiles } from "../src/zkml/package";
+import { verifyZkSetup } from "../src/zkml/verify-setup";
 import { seededRandom } from "../src/util/random";
 import { randomMlp } from "../test/zkml/fixtures";
-import { MODEL_PRICE, requestJob, systemFixture } from "../test/fixtures/system";
+import { MODEL_PRICE, requestJob, systemFixture, type Fixture } from "../test/fixtures/system";
 import { Groth16Verifier__factory } from "../typechain-types";
 import { report, type Row } from "./lib/report";
 
@@ -94,10 +95,10 @@ function solidityOf(p: WorkerResult["proofs"][number]): SolidityProof {
 }
 
 /** Gas of one transaction (base fee and calldata included) to `verifyProof` and to `verifyBatch` of each size. */
-async function verificationGas(zk: ZkModel, proofs: SolidityProof[]): Promise<{ single: number; batch: Map<number, number> }> {
-  const [signer] = await hre.ethers.getSigners();
-  const verifier = await new Groth16Verifier__factory(signer).deploy(verifyingKeyArgs(zk.setup.vk));
-  const address = await verifier.getAddress();
+async function verificationGas(fx: Fixture, zk: ZkModel, proofs: SolidityProof[]): Promise<{ single: number; batch: Map<number, number> }> {
+  const signer = fx.deployer;
+  const { verifier: address } = await deployZkVerifier(signer, await fx.system.verifierFactory.getAddress(), zk.setup.vk);
+  const verifier = Groth16Verifier__factory.connect(address, signer);
   const send = async (data: string): Promise<number> => {
     const receipt = await (await signer!.sendTransaction({ to: address, data })).wait();
     return Number(receipt!.gasUsed);
@@ -117,22 +118,16 @@ async function verificationGas(zk: ZkModel, proofs: SolidityProof[]): Promise<{ 
 }
 
 /** Settles ZK jobs of `zk` through the deployed system: one `submit`, then one `submitBatch` of 16. */
-async function escrowGas(zk: ZkModel, inputs: bigint[][], proofs: SolidityProof[]): Promise<{ submit: number; batch16: number }> {
-  const fx = await systemFixture();
-  const verifier = await new Groth16Verifier__factory(fx.deployer).deploy(verifyingKeyArgs(zk.setup.vk));
+async function escrowGas(fx: Fixture, zk: ZkModel, onnx: Uint8Array, inputs: bigint[][], proofs: SolidityProof[]): Promise<{ submit: number; batch16: number }> {
+  const deployment = await deployZkCircuit(fx.deployer, zk, { verifierFactory: await fx.system.verifierFactory.getAddress() });
   const card = toUtf8Bytes("---\nname: bench-zk\ntask: classification\nlicense: mit\n---\n");
-  await fx.system.registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, {
-    cardHash: sha256Hex(card),
-    cardCid: rawCid(card),
-    files: [{ path: "model.onnx", cid: rawCid(toUtf8Bytes("zk")), sha256: sha256Hex(toUtf8Bytes("zk")) }],
-    modes: [{ mode: Mode.Zk, verifier: await verifier.getAddress(), bindings: [zk.setup.vkHash] }],
-  });
+  const { modelId } = await registerZkModel({ registry: fx.system.registry.connect(fx.owner), deployment, onnx, card, price: MODEL_PRICE });
   const node = fx.nodes[0]!;
   await fx.system.staking.connect(node).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
   const job = async (i: number) => {
     const x = inputs[i % inputs.length]!;
     const salt = SALT + BigInt(i % inputs.length);
-    const j = await requestJob(fx, { modelId: 2n, mode: Mode.Zk, inputCommitment: "0x" + inputCommitment(zk.model, x, salt).toString(16).padStart(64, "0"), input: "0x01" });
+    const j = await requestJob(fx, { modelId, mode: Mode.Zk, inputCommitment: "0x" + inputCommitment(zk.model, x, salt).toString(16).padStart(64, "0"), input: "0x01" });
     await fx.system.escrow.connect(node).claimSlot(j);
     const packedOutput = packedOutputOf(zk.model, evaluateQuantized(zk.model, x));
     return { job: j, packedOutput, output: encodeZkOutput(packedOutput), proof: proofs[i % inputs.length]! };
@@ -146,7 +141,16 @@ async function escrowGas(zk: ZkModel, inputs: bigint[][], proofs: SolidityProof[
   return { submit, batch16 };
 }
 
+/** Seconds a client spends trusting a version's circuit: recompiling it from the ONNX file, and `zkey verify`. */
+async function setupCheck(zk: ZkModel, onnx: Uint8Array): Promise<{ compile: number; zkeyVerify: number }> {
+  const files = await zkModelFiles(zk);
+  const get = (path: string) => files.find((f) => f.path === path)!.bytes;
+  const verified = await verifyZkSetup({ onnx, manifest: get(ZK_FILES.manifest), zkey: get(ZK_FILES.zkey), ptau: get(ZK_FILES.ptau) }, { vkHash: zk.setup.vkHash });
+  return verified.seconds;
+}
+
 async function main(): Promise<void> {
+  const fx = await systemFixture();
   const rows: Row[] = [];
   const details: Record<string, unknown>[] = [];
   let escrowDone = false;
@@ -161,19 +165,21 @@ async function main(): Promise<void> {
       if (p.input[0] !== expected) throw new Error(`${s.name}: proof ${i} proves another claim than the reference evaluator`);
     });
     const timed = w.seconds.slice(1);
-    const gas = await verificationGas(zk, proofs);
+    const gas = await verificationGas(fx, zk, proofs);
+    const check = await setupCheck(zk, s.onnx);
     const big = s.name === "random-784-56-10";
     rows.push(
       { key: `${s.name}.constraints`, value: zk.nConstraints, unit: "", note: `ptau 2^${zk.ptau.power}, s = ${zk.model.scaleBits}, ${zk.model.inputSize} inputs` },
       { key: `${s.name}.prove`, value: median(timed), unit: "s", target: big ? 1.0 : undefined, note: `median of ${timed.length} (first ${w.seconds[0]!.toFixed(2)} s; loading the circuit ${w.loadSeconds.toFixed(2)} s): witness + Groth16, circuit kept loaded as a node does` },
       { key: `${s.name}.peakMemory`, value: Math.round(w.maxRssBytes / 2 ** 20), unit: "MiB", target: big ? 1024 : undefined, note: "peak RSS of the proving process" },
       { key: `${s.name}.proofBytes`, value: 256, unit: "B", note: `8 words on-chain (+ 32 B packed output); snarkjs JSON ${w.proofs[0]!.jsonBytes} B` },
+      { key: `${s.name}.setupCheck`, value: Math.round((check.compile + check.zkeyVerify) * 10) / 10, unit: "s", note: `trusting the circuit once per version (node, vin verify): recompile ${check.compile.toFixed(1)} s + zkey verify ${check.zkeyVerify.toFixed(1)} s` },
       { key: `${s.name}.verifySingle`, value: gas.single, unit: "gas", target: 215_000, note: "transaction to verifyProof (21k base + calldata + pairing)" },
     );
     for (const [n, g] of gas.batch) {
       rows.push({ key: `${s.name}.batch${n}`, value: Math.round(g / n), unit: "gas/proof", target: n === 16 ? 60_000 : undefined, note: `verifyBatch of ${n} in one transaction (total ${g.toLocaleString("en-US")})` });
     }
-    const detail: Record<string, unknown> = { name: s.name, constraints: zk.nConstraints, scaleBits: zk.model.scaleBits, ptauPower: zk.ptau.power, proveSeconds: w.seconds, maxRssBytes: w.maxRssBytes, verifySingleGas: gas.single, batchGas: Object.fromEntries(gas.batch), vkHash: zk.setup.vkHash };
+    const detail: Record<string, unknown> = { name: s.name, setupCheckSeconds: check, constraints: zk.nConstraints, scaleBits: zk.model.scaleBits, ptauPower: zk.ptau.power, proveSeconds: w.seconds, maxRssBytes: w.maxRssBytes, verifySingleGas: gas.single, batchGas: Object.fromEntries(gas.batch), vkHash: zk.setup.vkHash };
     if (s.bundled !== undefined) {
       const acc = evaluateCircuit(s.bundled);
       const pct = acc.metric === "accuracy";
@@ -187,7 +193,7 @@ async function main(): Promise<void> {
       detail.accuracy = acc;
     }
     if (s.bundled !== undefined && !escrowDone) {
-      const e = await escrowGas(zk, inputs, proofs);
+      const e = await escrowGas(fx, zk, s.onnx, inputs, proofs);
       rows.push(
         { key: `${s.name}.escrowSubmit`, value: e.submit, unit: "gas", note: "JobEscrow.submit of a ZK job: verify + settle, whole transaction" },
         { key: `${s.name}.escrowBatch16`, value: Math.round(e.batch16 / 16), unit: "gas/job", note: `JobEscrow.submitBatch of 16 ZK jobs: batched verify + 16 settlements (total ${e.batch16.toLocaleString("en-US")})` },

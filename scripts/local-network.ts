@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     const published: { model: AnyBundledModel; zk: ZkDeployment; modelId: bigint }[] = [];
     for (const model of bundledModels()) {
       console.log(`${model.name}: building its ZK circuit (compile, development setup; cached in .cache/zk after the first run) ...`);
-      const zk = await deployZkModel(deployer!, { onnx: model.onnx, inputRange: model.inputRange, minPower: ZK_SETUP_POWER, log: (m) => console.log(`  ${m}`) });
+      const zk = await deployZkModel(deployer!, { onnx: model.onnx, inputRange: model.inputRange, minPower: ZK_SETUP_POWER, verifierFactory: system.record.contracts.verifierFactory.address, log: (m) => console.log(`  ${m}`) });
       console.log(`  ${zk.zk.nConstraints} constraints, verifier ${zk.verifier}, verifying-key hash ${zk.vkHash}`);
       const result = await publishBundledModel({ signer: modelOwner!, registry: system.record.contracts.registry.address, contentStoreDir, model, zk, log: (m) => console.log(`  ${m}`) });
       console.log(`published ${model.name} (${quality(model)}) to IPFS and the registry as model ${result.modelId}`);

@@ -9,10 +9,11 @@ import { isModeName, loadConfig, MODE_BY_NAME, type NodeConfig } from "../node/c
 import { loadKeystore, readPassword } from "../node/keystore";
 import { connectContracts, type Contracts } from "../sdk/contracts";
 import { InputError, VerificationError } from "../sdk/errors";
-import { getJobRequest, toJobId, toModelId } from "../sdk/jobs";
+import { getJobRequest, toJobId, toModelId, type JobId } from "../sdk/jobs";
 import { createProvider, checkEndpoint } from "../sdk/provider";
 import { requestInference } from "../sdk/requestInference";
-import { verifyResult } from "../sdk/verifyResult";
+import { verifyResult, type VerifyResultReturnType } from "../sdk/verifyResult";
+import { openNodeContent } from "../node/content-store";
 import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../zkml/package";
 import type { QuantizedModel } from "../zkml/quantize";
 import { waitForResult } from "../sdk/waitForResult";
@@ -22,6 +23,19 @@ import { parseAmount, type GlobalOptions } from "./operator";
 import { print, tokens } from "./output";
 
 const STATUS = ["none", "open", "settled", "refunded"];
+
+/**
+ * Re-verifies a settled job; for ZK, the version's files are read from the content the config names (content
+ * directory, IPFS store, Kubo node) to rebuild its circuit and check its proving key.
+ */
+async function verifyJob(config: NodeConfig, provider: JsonRpcProvider, contracts: Contracts, jobId: JobId, fromBlock: number): Promise<VerifyResultReturnType> {
+  const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
+  try {
+    return await verifyResult({ contracts, provider, jobId, fromBlock, maxRange: config.maxBlockRange, content: content.store });
+  } finally {
+    await content.close();
+  }
+}
 
 async function withChain<T>(global: GlobalOptions, fn: (config: NodeConfig, provider: JsonRpcProvider, contracts: Contracts) => Promise<T>): Promise<T> {
   const config = loadConfig(global.config);
@@ -124,7 +138,7 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
         const progress = g.json ? undefined : watchProgress(contracts, requested.job, (line) => process.stderr.write(`${line}\n`));
         const result = await waitForResult({ escrow: contracts.escrow, jobId, timeoutMs: Number(opts.timeout) * 1000 }).finally(() => progress?.stop());
         if (result.status === "refunded") throw new VerificationError(`job ${jobId} was refunded: no node delivered a result before the deadline`);
-        const report = await verifyResult({ contracts, provider, jobId, fromBlock: requested.blockNumber });
+        const report = await verifyJob(config, provider, contracts, jobId, requested.blockNumber);
         if (!report.ok) throw new VerificationError(`job ${jobId} settled but failed verification: ${report.checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`);
         print(!!g.json, { jobId, output: result.output, outputHash: result.outputHash, verified: report }, () => `job ${jobId}: ${describeOutput(result.output)}\noutput hash ${result.outputHash} (verified: ${report.checks.length} checks passed)`);
       });
@@ -158,12 +172,12 @@ export function registerDappCommands(program: Command, global: () => GlobalOptio
 
   program
     .command("verify <id>")
-    .description("re-verify a settled job off-chain (output hash; for TEE the enclave signature and its registration)")
+    .description("re-verify a settled job off-chain (output hash; TEE: the enclave signature and its registration; ZK: the verifier's factory and key, the circuit rebuilt from the ONNX file, zkey verify, the proof)")
     .action(async (id: string) => {
       const g = global();
       if (!/^\d+$/.test(id)) throw new InputError(`job id "${id}" is not a number`);
       await withChain(g, async (config, provider, contracts) => {
-        const report = await verifyResult({ contracts, provider, jobId: toJobId(id), fromBlock: config.contracts.startBlock, maxRange: config.maxBlockRange });
+        const report = await verifyJob(config, provider, contracts, toJobId(id), config.contracts.startBlock);
         print(!!g.json, report, () => [`job ${id} (${report.mode}): ${report.ok ? "VERIFIED" : "NOT VERIFIED"}`, ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`)].join("\n"));
         if (!report.ok) throw new VerificationError(`job ${id} failed verification: ${report.checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`);
       });

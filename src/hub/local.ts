@@ -129,7 +129,10 @@ export interface PublishBundledModelOptions {
   modes?: ModeSpec[];
   /** A model already built (any bundled model, see `bundledModels()`); default: `buildPenguinClassifier()`. */
   model?: PublishableModel;
-  /** Also serve ZK mode: the circuit's files (`zkModelFiles`), its deployed `Groth16Verifier` and key hash. */
+  /**
+   * Also serve ZK mode: the circuit's files (`zkModelFiles`: manifest, proving key, powers of tau, ...), its
+   * `Groth16Verifier` deployed through the registry's verifier factory and its key hash (`deployZkModel` gives all three).
+   */
   zk?: { files: readonly ModelFile[]; verifier: string; vkHash: string };
   log?: (message: string) => void;
 }

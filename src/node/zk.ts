@@ -1,16 +1,19 @@
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import type { Job } from "../protocol/job";
-import { Mode } from "../protocol/modes";
-import { ModelError } from "../sdk/errors";
-import { withRetry } from "../sdk/retry";
+import { ModelError, VerificationError } from "../sdk/errors";
+import { verifyZkVersion, type VerifyZkVersionReturnType } from "../sdk/verifyZkVersion";
 import { encodeZkOutput, encodeZkProof, packedOutputOf } from "../zkml/claim";
 import { openZkJobInput } from "../zkml/job";
-import { parseZkManifest, quantizedModelFor, ZK_FILES, type ZkManifest } from "../zkml/package";
+import type { ZkManifest } from "../zkml/package";
 import { CircuitProver } from "../zkml/prover";
 import type { QuantizedModel } from "../zkml/quantize";
 import { evaluateQuantized } from "../zkml/reference";
-import type { ContentStore } from "./content-store";
-import { readVersionFile, VersionCache } from "./models";
+import { ContentNotFoundError, type ContentStore } from "./content-store";
+import type { Logger } from "./log";
+import { VersionCache } from "./models";
+
+/** Refused versions remembered. */
+const MAX_REFUSED = 64;
 
 /** A model version's circuit, loaded and checked: what a node needs to answer its ZK jobs. */
 export interface ZkCircuit {
@@ -28,54 +31,53 @@ export interface ZkAnswer {
 }
 
 /**
- * Loads ZK circuits of model versions by content, like `ModelLoader` does for ONNX files: every file (`model.onnx`,
- * `zk/zk.json`, `zk/model.wasm`, `zk/circuit_final.zkey`) by its registered CID with its SHA-256 checked; the
- * quantized model rebuilt from the ONNX file and checked against the manifest; and the manifest's verifying-key
- * hash checked against the version's on-chain ZK binding, so the node never proves against a key the chain rejects.
+ * Loads ZK circuits of model versions, once per version, and only circuits it has checked itself
+ * (`verifyZkVersion`): the version's verifier was deployed by the registry's verifier factory with the bound key;
+ * the files (`model.onnx`, `zk/zk.json`, `zk/circuit_final.zkey`, `zk/powersoftau.ptau`) come by their registered
+ * CIDs with their SHA-256 checked; the circuit recompiled here from the ONNX file has the manifest's source and
+ * R1CS hashes; `snarkjs zkey verify` accepts the proving key for it and the published powers of tau; and that key's
+ * verifying key is the bound one. The node proves with the witness calculator it compiled, never a published one.
+ * A version that fails is refused (its jobs skipped before any claim) with the error naming what did not match.
  */
 export class ZkCircuitLoader {
   private readonly cache: VersionCache<ZkCircuit>;
+  /** Versions refused for good (a version is immutable): not checked again for every job. */
+  private readonly refused = new Map<string, ModelError>();
 
   constructor(
     private readonly registry: ModelRegistry,
     private readonly content: ContentStore,
+    private readonly log?: Logger,
     maxCached = 4,
   ) {
     this.cache = new VersionCache(maxCached);
   }
 
   load(modelId: bigint, version: bigint): Promise<ZkCircuit> {
+    const refused = this.refused.get(`${modelId}@${version}`);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.cache.get(modelId, version, () => this.fetch(modelId, version));
   }
 
   private async fetch(modelId: bigint, version: bigint): Promise<ZkCircuit> {
     const where = `model ${modelId}@${version}`;
-    const [files, binding] = await Promise.all([
-      withRetry("registry.filesOf", () => this.registry.filesOf(modelId, version)),
-      withRetry("registry.bindingOf", () => this.registry.bindingOf(modelId, version, Mode.Zk)),
-    ]);
-    const read = (predicate: (path: string) => boolean, what: string): Promise<Uint8Array> => {
-      const file = files.find((f) => predicate(f.path));
-      if (file === undefined) throw new ModelError(`${where} lists no ${what}: it cannot serve ZK jobs`);
-      return readVersionFile(this.content, where, file);
-    };
-    const [onnx, manifestBytes, wasm, zkey] = await Promise.all([
-      read((p) => p.endsWith(".onnx"), "ONNX file"),
-      read((p) => p === ZK_FILES.manifest, ZK_FILES.manifest),
-      read((p) => p === ZK_FILES.wasm, ZK_FILES.wasm),
-      read((p) => p === ZK_FILES.zkey, ZK_FILES.zkey),
-    ]);
-    let manifest: ZkManifest;
-    let model: QuantizedModel;
+    let verified: VerifyZkVersionReturnType;
     try {
-      manifest = parseZkManifest(manifestBytes);
-      model = quantizedModelFor(onnx, manifest);
-    } catch (cause) {
-      throw new ModelError(`${where}: ${(cause as Error).message}`, { cause });
+      verified = await verifyZkVersion({ registry: this.registry, content: this.content, modelId, version });
+    } catch (error) {
+      if (!(error instanceof VerificationError || error instanceof ContentNotFoundError)) throw error;
+      const refusal = new ModelError(error.message.startsWith(where) ? error.message : `${where}: ${error.message}`, { cause: error });
+      // A file still missing may be published later; a mismatch never goes away.
+      if (error instanceof VerificationError) {
+        this.refused.set(`${modelId}@${version}`, refusal);
+        if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
+      }
+      this.log?.warn({ model: where, err: error.message }, "refusing the version's ZK circuit");
+      throw refusal;
     }
-    const bound = binding.bindings[0];
-    if (bound?.toLowerCase() !== manifest.vkHash) throw new ModelError(`${where}: ${ZK_FILES.manifest} has verifying-key hash ${manifest.vkHash}, the version binds ${bound ?? "none"}`);
-    return { manifest, model, prover: await CircuitProver.load({ wasm, zkey }) };
+    const { compile, zkeyVerify } = verified.seconds;
+    this.log?.info({ model: where, verifier: verified.verifier, vkHash: verified.vkHash, compileSeconds: compile, zkeyVerifySeconds: zkeyVerify }, "ZK circuit rebuilt and its setup verified");
+    return { manifest: verified.manifest, model: verified.model, prover: await CircuitProver.load({ wasm: verified.wasm, zkey: verified.files.zkey }) };
   }
 }
 

@@ -3,14 +3,18 @@ import * as snarkjs from "snarkjs";
 import type { Job } from "../protocol/job";
 import { claimSignal, decodeZkBatchProof, decodeZkProof, encodeZkOutput, type ZkProofItem } from "../zkml/claim";
 import { fromSolidityProof, releaseSnarkjs } from "../zkml/prover";
-import { verificationKeyFromWords, verifyingKeyHash } from "../zkml/solidity";
+import { verificationKeyFromWords } from "../zkml/solidity";
 import { Groth16Verifier__factory } from "../../typechain-types";
 import { Mode, MODE_NAMES, JobStatus } from "../protocol/modes";
 import { INFERENCE_RESULT_TYPES, teeDomain } from "../protocol/tee";
 import type { Contracts } from "./contracts";
 import { getJobRequest, type JobId } from "./jobs";
 import { getLogsChunked } from "./logs";
+import { VerificationError } from "./errors";
 import { withRetry } from "./retry";
+import { isTransportError } from "./revert";
+import { checkZkVerifier, readZkSetupFiles, type ContentSource } from "./verifyZkVersion";
+import { verifyZkSetup } from "../zkml/verify-setup";
 
 export interface VerifyResultParams {
   contracts: Contracts;
@@ -18,6 +22,11 @@ export interface VerifyResultParams {
   jobId: JobId;
   fromBlock: number;
   maxRange?: number;
+  /**
+   * ZK jobs: where the version's files (ONNX, manifest, proving key, powers of tau) are read by CID, to rebuild its
+   * circuit and check the proving key. Without it a ZK job cannot be verified.
+   */
+  content?: ContentSource;
 }
 
 export interface Check {
@@ -33,7 +42,7 @@ export interface VerifyResultReturnType {
   outputHash?: string;
   output?: string;
   enclave?: { signer: string; operator: string; measurement: string };
-  zk?: { verifier: string; vkHash: string; packedOutput: string };
+  zk?: { verifier: string; vkHash: string; packedOutput: string; compileSeconds?: number; zkeyVerifySeconds?: number };
   checks: Check[];
 }
 
@@ -41,8 +50,10 @@ export interface VerifyResultReturnType {
  * Re-verifies a settled job off-chain, trusting only the chain's logs and views: the stored output hashes to the
  * hash of `resultOf` and of `JobSettled`; for TEE the enclave signature in the settling transaction's calldata
  * recovers to a key that TeeVerifier registers for the submitting node, unrevoked, unexpired at settlement,
- * with a measurement the model version binds; for ZK the Groth16 proof in the settling calldata verifies off-chain
- * (snarkjs) against the verifying key of the verifier the version binds, whose hash the version records.
+ * with a measurement the model version binds; for ZK the version's verifier was deployed by the registry's verifier
+ * factory with the bound key hash, the circuit recompiled from the version's ONNX file matches its manifest and the
+ * proving key passes `snarkjs zkey verify` against it and the published powers of tau with the bound key
+ * (`verifyZkVersion`), and the Groth16 proof in the settling calldata verifies off-chain (snarkjs) against that key.
  * @example const report = await verifyResult({ contracts, provider, jobId: toJobId(2), fromBlock: 0 }); if (!report.ok) console.log(report.checks);
  */
 export async function verifyResult(params: VerifyResultParams): Promise<VerifyResultReturnType> {
@@ -129,11 +140,18 @@ async function verifyZk(
   }
   const packed = item.packedOutput;
   check("calldata output", keccak256(output) === outputHash && output === encodeZkOutput(packed), `the proof is for packed output ${packed}; the call carried ${output}`);
-  const binding = await withRetry("registry.bindingOf", () => registry.bindingOf(job.modelId, job.version, Mode.Zk));
-  const verifier = Groth16Verifier__factory.connect(binding.verifier, provider);
-  const words = await withRetry("verifier.verifyingKey", () => verifier.verifyingKey());
-  const vkHash = verifyingKeyHash(words);
-  check("verifying key bound by the model version", binding.bindings[0] === vkHash, `verifier ${binding.verifier} has key hash ${vkHash}; the version binds ${binding.bindings[0] ?? "nothing"}`);
+  let binding;
+  try {
+    binding = await checkZkVerifier(registry, job.modelId, job.version);
+    check("verifier deployed by the registry's factory with the bound key", true, `verifier ${binding.verifier} holds key hash ${binding.vkHash} (factory ${binding.factory})`);
+  } catch (error) {
+    if (!(error instanceof VerificationError)) throw error;
+    check("verifier deployed by the registry's factory with the bound key", false, error.message);
+    return {};
+  }
+  const setup = await circuitCheck(params, job, binding.vkHash);
+  check("circuit rebuilt from the version's files", setup.ok, setup.detail);
+  const words = await withRetry("verifier.verifyingKey", () => Groth16Verifier__factory.connect(binding.verifier, provider).verifyingKey());
   const signal = claimSignal(BigInt(job.inputHash), packed);
   let valid = false;
   try {
@@ -142,5 +160,19 @@ async function verifyZk(
     await releaseSnarkjs();
   }
   check("Groth16 proof (off-chain)", valid, `claim ${signal} = commitment ${job.inputHash} with output ${packed}`);
-  return { zk: { verifier: binding.verifier, vkHash, packedOutput: packed.toString() } };
+  return { zk: { verifier: binding.verifier, vkHash: binding.vkHash, packedOutput: packed.toString(), compileSeconds: setup.seconds?.compile, zkeyVerifySeconds: setup.seconds?.zkeyVerify } };
+}
+
+/** Rebuilds the job's circuit from the version's files and checks its proving key (`verifyZkSetup`). */
+async function circuitCheck(params: VerifyResultParams, job: Job, vkHash: string): Promise<{ ok: boolean; detail: string; seconds?: { compile: number; zkeyVerify: number } }> {
+  if (params.content === undefined) return { ok: false, detail: "no content source to read the version's files from (pass `content`)" };
+  try {
+    const files = await readZkSetupFiles({ registry: params.contracts.registry, content: params.content, modelId: job.modelId, version: job.version });
+    const { seconds, manifest } = await verifyZkSetup(files, { vkHash });
+    return { ok: true, detail: `R1CS ${manifest.r1csSha256} recompiled from the ONNX file; zkey verify passed on the published ptau 2^${manifest.ptau.power}; its key hashes to the bound ${vkHash}`, seconds };
+  } catch (error) {
+    // A transport failure says nothing about the version: it is thrown, not reported as a failed check.
+    if (isTransportError(error)) throw error;
+    return { ok: false, detail: String((error as Error)?.message ?? error) };
+  }
 }

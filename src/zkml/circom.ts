@@ -9,6 +9,11 @@ import type { QuantizedModel } from "./quantize";
 
 const execFileAsync = promisify(execFile);
 
+/** The compiler every circuit is built with: `circom2 <npm package version>` (recorded in a version's manifest). */
+export function compilerVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return `circom2 ${(require("circom2/package.json") as { version: string }).version}`;
+}
 
 /** Width of the argmax difference checks: the last layer's quotient width plus one. */
 export function argmaxBits(model: QuantizedModel): number {

@@ -7,8 +7,9 @@ import type { ReferenceResult } from "./reference";
 
 /**
  * How a model circuit's single public signal binds input and output (see docs/zk-setup.md):
- * `claim = (inputCommitment mod 2^CLAIM_INPUT_BITS) * 2^CLAIM_OUTPUT_BITS + packedOutput`, the same value
- * `ZkInferenceVerifier.claimSignal(inputHash, packedOutput)` computes on-chain.
+ * `claim = (VectorCommit(salt, input) mod 2^CLAIM_INPUT_BITS) * 2^CLAIM_OUTPUT_BITS + packedOutput`. A ZK job's
+ * commitment is defined as those low 200 bits ({@link inputCommitment}), so the claim is
+ * `ZkInferenceVerifier.claimSignal(inputHash, packedOutput)` of the job's own `inputHash`.
  */
 export const CLAIM_INPUT_BITS = 200;
 /** Width of the packed output. */
@@ -78,15 +79,21 @@ export function vectorCommit(salt: bigint, words: readonly bigint[]): bigint {
   return state;
 }
 
+/** `2^CLAIM_INPUT_BITS - 1`: the bits of the Poseidon commitment a ZK job commits to. */
+const COMMITMENT_MASK = (1n << BigInt(CLAIM_INPUT_BITS)) - 1n;
+
 /**
- * The salted input commitment a requester puts in a ZK job's `inputCommitment` (its `inputHash`), exactly as the
- * circuit computes it. Pure TypeScript (poseidon-lite): no circuit files needed.
+ * A ZK job's input commitment (its `inputHash`): the low `CLAIM_INPUT_BITS` (200) bits of the salted Poseidon
+ * commitment `VectorCommit(salt, packed input)` the circuit computes, which is exactly what the circuit's claim
+ * carries and what the escrow requires (`ZkInferenceVerifier.checkRequest` refuses 2^200 or more). Pure TypeScript
+ * (poseidon-lite): no circuit files needed. The one function for it: the SDK's request, the node's check before a
+ * claim, tests and benchmarks all call this.
  *
  * @example
  * const inputHash = toBeHex(inputCommitment(model, quantizeInput(model, x), randomSalt()), 32);
  */
 export function inputCommitment(model: QuantizedModel, input: readonly bigint[], salt: bigint): bigint {
-  return vectorCommit(salt, packInput(model, input));
+  return vectorCommit(salt, packInput(model, input)) & COMMITMENT_MASK;
 }
 
 /** The packed output of an evaluation: the argmax of a classifier, or `value + 2^47` of a regressor. */
@@ -97,11 +104,17 @@ export function packedOutputOf(model: QuantizedModel, result: Pick<ReferenceResu
   return packed;
 }
 
-/** The circuit's public signal for an input commitment and a packed output. */
-export function claimSignal(inputCommitmentValue: bigint, packedOutput: bigint): bigint {
+/**
+ * The circuit's public signal for a job's input commitment (see {@link inputCommitment}) and a packed output:
+ * `commitment * 2^48 + packedOutput`, as `ZkInferenceVerifier.claimSignal` computes it.
+ *
+ * @throws ZkmlOverflowError for a commitment of more than 200 bits (the escrow refuses such a job) or an output of
+ * more than 48 bits.
+ */
+export function claimSignal(commitment: bigint, packedOutput: bigint): bigint {
+  if (commitment < 0n || commitment >> BigInt(CLAIM_INPUT_BITS) !== 0n) throw new ZkmlOverflowError(`input commitment ${commitment} does not fit ${CLAIM_INPUT_BITS} bits`);
   if (packedOutput < 0n || packedOutput >> BigInt(CLAIM_OUTPUT_BITS) !== 0n) throw new ZkmlOverflowError(`packed output ${packedOutput} does not fit ${CLAIM_OUTPUT_BITS} bits`);
-  const low = inputCommitmentValue & ((1n << BigInt(CLAIM_INPUT_BITS)) - 1n);
-  return (low << BigInt(CLAIM_OUTPUT_BITS)) | packedOutput;
+  return (commitment << BigInt(CLAIM_OUTPUT_BITS)) | packedOutput;
 }
 
 /** A ZK job's output bytes: `abi.encodePacked(uint48(packedOutput))`, 6 bytes. */

@@ -1,4 +1,4 @@
-import { packedOutputOf } from "./claim";
+import { CLAIM_INPUT_BITS, packedOutputOf } from "./claim";
 import { ZkmlConstraintError } from "./errors";
 import { fromField } from "./field";
 import { buildCircuitInput, type ProveRequest } from "./prover";
@@ -7,8 +7,10 @@ import { calculateWitness } from "./witness";
 
 /** What a model circuit computes for an input, read from its witness. */
 export interface WitnessEvaluation {
-  /** The salted input commitment (a requester's `inputHash`). */
+  /** The job's input commitment (a requester's `inputHash`): the low 200 bits of the circuit's Poseidon commitment. */
   inputCommitment: bigint;
+  /** The circuit's whole Poseidon commitment (`main.inputCommitment`), of which the job commits to the low 200 bits. */
+  poseidonCommitment: bigint;
   /** The public signal. */
   claim: bigint;
   packedOutput: bigint;
@@ -38,5 +40,7 @@ export async function runWitness(circuit: { wasmPath: string; symPath: string },
   const argmax = output.reduce((best, v, i) => (v > output[best]! ? i : best), 0);
   const packedOutput = at("main.packedOutput");
   if (packedOutput !== packedOutputOf(req.model, { output, argmax })) throw new ZkmlConstraintError("the circuit's packed output differs from its outputs");
-  return { inputCommitment: at("main.inputCommitment"), claim: at("main.claim"), packedOutput, output, argmax };
+  const poseidonCommitment = at("main.inputCommitment");
+  const inputCommitment = poseidonCommitment & ((1n << BigInt(CLAIM_INPUT_BITS)) - 1n);
+  return { inputCommitment, poseidonCommitment, claim: at("main.claim"), packedOutput, output, argmax };
 }

@@ -84,3 +84,21 @@ export class ZkmlToolError extends ZkmlError {
 export class ZkmlConstraintError extends ZkmlError {
   override readonly name = "ZkmlConstraintError";
 }
+
+/**
+ * A published ZK version's files do not rebuild the setup its verifier holds: `what` names the artefact (the ONNX
+ * file, the circuit source, the R1CS, the powers of tau, the proving key, the verifying-key hash), `expected` what
+ * the manifest or the chain records and `actual` what was found.
+ */
+export class ZkmlSetupMismatchError extends ZkmlError {
+  override readonly name = "ZkmlSetupMismatchError";
+  constructor(
+    readonly what: string,
+    readonly expected: string,
+    readonly actual: string,
+    message: string,
+    options: ZkmlErrorOptions = {},
+  ) {
+    super(message, { ...options, details: { what, expected, actual, ...options.details } });
+  }
+}

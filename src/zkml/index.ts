@@ -17,6 +17,7 @@ export * from "./claim";
 export * from "./job";
 export * from "./package";
 export * from "./deploy";
+export * from "./verify-setup";
 export * from "./solidity";
 export * from "./field";
 export { calculateWitness, type CircuitInput } from "./witness";

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as snarkjs from "snarkjs";
-import { compileCircuit, generateCircuit, type CompiledCircuit } from "./circom";
+import { compileCircuit, compilerVersion, generateCircuit, type CompiledCircuit } from "./circom";
 import { sha256Hex } from "./hash";
 import { lowerToMlp } from "./mlp";
 import { parseOnnx } from "./onnx";
@@ -30,6 +30,8 @@ export interface ZkModel {
   nConstraints: number;
   ptau: PtauArtifact;
   setup: Groth16Artifact;
+  /** The circom simplification level the circuit was compiled with (recorded in the version's manifest). */
+  optimization: 1 | 2;
   compileSeconds: number;
 }
 
@@ -55,7 +57,7 @@ export async function buildZkModel(options: BuildZkModelOptions): Promise<ZkMode
   const power = Math.max(options.minPower ?? 0, ptauPowerFor(info.nConstraints, info.nPubInputs + info.nOutputs));
   const ptau = await ensurePtau({ power, cacheDir, log });
   const setup = await setupGroth16({ r1csPath: circuit.r1csPath, ptau, outDir: dir, log });
-  return { onnxHash: sha256Hex(options.onnx), model, circuit, nConstraints: info.nConstraints, ptau, setup, compileSeconds };
+  return { onnxHash: sha256Hex(options.onnx), model, circuit, nConstraints: info.nConstraints, ptau, setup, optimization, compileSeconds };
 }
 
 /**
@@ -67,8 +69,7 @@ export async function circuitKey(source: string, root = process.cwd()): Promise<
   const libs = (await readdir(libDir)).filter((f) => f.endsWith(".circom")).sort();
   const parts = [source];
   for (const f of libs) parts.push(f, await readFile(join(libDir, f), "utf8"));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  parts.push((require("circom2/package.json") as { version: string }).version);
+  parts.push(compilerVersion().replace(/^circom2 /, ""));
   return sha256Hex(parts.join("\0"));
 }
 

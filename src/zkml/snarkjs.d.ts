@@ -69,9 +69,9 @@ declare module "snarkjs" {
       numIterationsExp: number,
       logger?: SnarkjsLogger,
     ): Promise<unknown>;
-    exportVerificationKey(zkey: string, logger?: SnarkjsLogger): Promise<VerificationKey>;
+    exportVerificationKey(zkey: string | MemFile, logger?: SnarkjsLogger): Promise<VerificationKey>;
     exportSolidityVerifier(zkey: string, templates: { groth16: string }, logger?: SnarkjsLogger): Promise<string>;
-    verifyFromR1cs(r1cs: string, ptau: string, zkey: string, logger?: SnarkjsLogger): Promise<boolean>;
+    verifyFromR1cs(r1cs: string, ptau: string | MemFile, zkey: string | MemFile, logger?: SnarkjsLogger): Promise<boolean>;
   };
 
   export const r1cs: {

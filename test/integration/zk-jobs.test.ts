@@ -1,23 +1,27 @@
 import { expect } from "chai";
 import hre from "hardhat";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { toUtf8Bytes } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, loadSystem, requestJob, type Fixture } from "../fixtures/system";
-import { rawCid, sha256Hex } from "../../src/protocol/cid";
 import type { Job } from "../../src/protocol/job";
 import { JobStatus, Mode, modeMask } from "../../src/protocol/modes";
+import { FsContentStore } from "../../src/node/content-store";
 import { encodeZkBatchProof, encodeZkOutput, encodeZkProof, inputCommitment, packedOutputOf, zkOutputHash, type SolidityProof } from "../../src/zkml/claim";
+import { deployZkCircuit, registerZkModel, type ZkDeployment } from "../../src/zkml/deploy";
+import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import type { ZkModel } from "../../src/zkml/pipeline";
 import { proveInference, releaseSnarkjs } from "../../src/zkml/prover";
 import { quantizeInput } from "../../src/zkml/quantize";
 import { evaluateQuantized } from "../../src/zkml/reference";
-import { verifyingKeyArgs } from "../../src/zkml/solidity";
-import { zkModels } from "../zkml/fixtures";
-import { Groth16Verifier__factory } from "../../typechain-types";
+import { randomMlp, TEST_SIZES, zkModels } from "../zkml/fixtures";
 import { addressesFromRecord, connectContracts } from "../../src/sdk/contracts";
 import { toJobId } from "../../src/sdk/jobs";
 import { verifyResult } from "../../src/sdk/verifyResult";
 
 const hex32 = (v: bigint): string => "0x" + v.toString(16).padStart(64, "0");
+const CARD = toUtf8Bytes("---\nname: zk-test\ntask: classification\nlicense: mit\n---\n");
 
 /** A requested and claimed ZK job with the node's proof of it. */
 interface ProvedJob {
@@ -30,12 +34,20 @@ interface ProvedJob {
 describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, settle)", () => {
   let fx: Fixture;
   let zk: ZkModel;
+  let onnxA: Uint8Array;
   let zkModelId: bigint;
-  let zkB: ZkModel;
-  let verifierA: string;
+  let deployment: ZkDeployment;
+  /** Where the published files go, and where `verifyResult` reads them from. */
+  const content = new FsContentStore(mkdtempSync(path.join(os.tmpdir(), "vin-zk-jobs-")));
 
   const verify = (jobId: bigint) =>
-    verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(jobId), fromBlock: 0 });
+    verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(jobId), fromBlock: 0, content });
+
+  /** Publishes model A's circuit (its verifier deployed through the factory) with `onnx` as the version's ONNX file. */
+  async function publish(onnx: Uint8Array): Promise<bigint> {
+    const { modelId } = await registerZkModel({ registry: fx.system.registry.connect(fx.owner), deployment, onnx, card: CARD, price: MODEL_PRICE, store: (cid, bytes) => content.put(cid, bytes) });
+    return modelId;
+  }
 
   /** Requests a ZK job on `x` (input committed with `salt`), claims it for node 0 and proves it. */
   async function provedJob(x: number[], salt: bigint): Promise<ProvedJob> {
@@ -53,21 +65,15 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
   }
 
   before(async () => {
-    ({ a: zk, b: zkB } = await zkModels());
+    let layersA;
+    ({ a: zk, layersA } = await zkModels());
+    onnxA = writeMlpOnnx(layersA, { name: "test-a" });
   });
 
   beforeEach(async () => {
     fx = await loadSystem();
-    const verifier = await new Groth16Verifier__factory(fx.deployer).deploy(verifyingKeyArgs(zk.setup.vk));
-    verifierA = await verifier.getAddress();
-    const card = toUtf8Bytes("---\nname: zk-test\ntask: classification\nlicense: mit\n---\n");
-    await fx.system.registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, {
-      cardHash: sha256Hex(card),
-      cardCid: rawCid(card),
-      files: [{ path: "model.onnx", cid: rawCid(toUtf8Bytes("zk")), sha256: sha256Hex(toUtf8Bytes("zk")) }],
-      modes: [{ mode: Mode.Zk, verifier: await verifier.getAddress(), bindings: [zk.setup.vkHash] }],
-    });
-    zkModelId = 2n;
+    deployment = await deployZkCircuit(fx.deployer, zk, { verifierFactory: await fx.system.verifierFactory.getAddress() });
+    zkModelId = await publish(onnxA);
     await fx.system.staking.connect(fx.nodes[0]!).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
   });
 
@@ -88,29 +94,34 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
     console.log(`      ZK submit (verify + settle) gas: ${(await tx.wait())?.gasUsed}`);
     const report = await verify(p.job.id);
     expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
-    expect(report.checks.map((c) => c.name)).to.include.members(["calldata output", "verifying key bound by the model version", "Groth16 proof (off-chain)"]);
+    expect(report.checks.map((c) => c.name)).to.include.members(["calldata output", "verifier deployed by the registry's factory with the bound key", "circuit rebuilt from the version's files", "Groth16 proof (off-chain)"]);
+    expect(report.zk?.verifier).to.equal(deployment.verifier);
+    expect(report.zk?.vkHash).to.equal(zk.setup.vkHash);
     expect(report.zk?.packedOutput).to.equal(p.packedOutput.toString());
   });
 
-  it("verifyResult fails a ZK job whose version binds another verifying key", async () => {
+  it("verifyResult fails a ZK job whose version's ONNX file is not the one its bound circuit was compiled from", async () => {
     const { escrow } = fx.system;
-    const other = await new Groth16Verifier__factory(fx.deployer).deploy(verifyingKeyArgs(zkB.setup.vk));
-    const card = toUtf8Bytes("---\nname: zk-mismatch\ntask: classification\nlicense: mit\n---\n");
-    // Model 3 names verifier A (so jobs settle) but records model B's key hash: the audit must catch the mismatch.
-    await fx.system.registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, {
-      cardHash: sha256Hex(card),
-      cardCid: rawCid(card),
-      files: [{ path: "model.onnx", cid: rawCid(card), sha256: sha256Hex(card) }],
-      modes: [{ mode: Mode.Zk, verifier: verifierA, bindings: [zkB.setup.vkHash] }],
-    });
-    expect(await other.getAddress()).to.not.equal(verifierA);
-    zkModelId = 3n;
+    // The chain accepts the version (its verifier is the factory's, with the bound key), and the proof settles the
+    // job; only rebuilding the circuit from the published files shows that they are another model's.
+    zkModelId = await publish(writeMlpOnnx(randomMlp(TEST_SIZES, 2), { name: "test-b", style: "matmul-add" }));
     const p = await provedJob([1.5, -2, 0.25, 3], 778n);
     await escrow.connect(fx.nodes[0]!).submit(p.job, p.output, encodeZkProof(p.packedOutput, p.proof));
     const report = await verify(p.job.id);
     expect(report.ok).to.equal(false);
-    expect(report.checks.find((c) => c.name === "verifying key bound by the model version")?.ok).to.equal(false);
+    const failed = report.checks.filter((c) => !c.ok);
+    expect(failed.map((c) => c.name)).to.deep.equal(["circuit rebuilt from the version's files"]);
+    expect(failed[0]!.detail).to.match(/the ONNX file \(sha256 0x[0-9a-f]{64}\) is not the one the circuit was built from/);
+    expect(report.checks.find((c) => c.name === "verifier deployed by the registry's factory with the bound key")?.ok).to.equal(true);
     expect(report.checks.find((c) => c.name === "Groth16 proof (off-chain)")?.ok).to.equal(true);
+  });
+
+  it("verifyResult fails a ZK job when it has no content source to rebuild the version's circuit from", async () => {
+    const p = await provedJob([1.5, -2, 0.25, 3], 779n);
+    await fx.system.escrow.connect(fx.nodes[0]!).submit(p.job, p.output, encodeZkProof(p.packedOutput, p.proof));
+    const report = await verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(p.job.id), fromBlock: 0 });
+    expect(report.ok).to.equal(false);
+    expect(report.checks.filter((c) => !c.ok).map((c) => [c.name, c.detail])).to.deep.equal([["circuit rebuilt from the version's files", "no content source to read the version's files from (pass `content`)"]]);
   });
 
   it("rejects a wrong output or another input's proof, and the job stays open for the deadline refund", async () => {

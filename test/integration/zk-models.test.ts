@@ -1,8 +1,11 @@
 import { expect } from "chai";
 import hre from "hardhat";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { toUtf8Bytes } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, loadSystem, type Fixture } from "../fixtures/system";
 import { BUNDLED_MODEL_NAMES, bundledModels, clampToRange, forward, argmax, type AnyBundledModel } from "../../src/models";
-import { rawCid, sha256Hex } from "../../src/protocol/cid";
 import { JobStatus, Mode, modeMask } from "../../src/protocol/modes";
 import { addressesFromRecord, connectContracts } from "../../src/sdk/contracts";
 import { toJobId, toModelId } from "../../src/sdk/jobs";
@@ -10,12 +13,12 @@ import { requestInference } from "../../src/sdk/requestInference";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { decodeZkOutput, encodeZkOutput, encodeZkProof, packedOutputOf } from "../../src/zkml/claim";
 import { openZkJobInput } from "../../src/zkml/job";
-import { parseZkManifest, quantizedModelFor, ZK_FILES, zkModelFiles } from "../../src/zkml/package";
+import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../../src/zkml/package";
+import { deployZkCircuit, registerZkModel } from "../../src/zkml/deploy";
+import { FsContentStore } from "../../src/node/content-store";
 import { buildZkModel, type ZkModel } from "../../src/zkml/pipeline";
 import { proveInference, releaseSnarkjs } from "../../src/zkml/prover";
 import { evaluateQuantized } from "../../src/zkml/reference";
-import { verifyingKeyArgs } from "../../src/zkml/solidity";
-import { Groth16Verifier__factory } from "../../typechain-types";
 import { ZK_POWER } from "../zkml/fixtures";
 
 /**
@@ -25,6 +28,7 @@ import { ZK_POWER } from "../zkml/fixtures";
  */
 describe("ZK jobs of every bundled model (request, prove, verify on-chain, settle)", () => {
   let fx: Fixture;
+  const content = new FsContentStore(mkdtempSync(path.join(os.tmpdir(), "vin-zk-models-")));
   // Each bundled model (trained once) with its circuit.
   const built = new Map<string, { bundled: AnyBundledModel; zk: ZkModel }>();
 
@@ -38,15 +42,9 @@ describe("ZK jobs of every bundled model (request, prove, verify on-chain, settl
     it(`${name}: the settled output is the circuit's answer on a held-out row, and verifyResult passes`, async () => {
       fx = await loadSystem();
       const { bundled, zk } = built.get(name)!;
-      const files = [{ path: "model.onnx", bytes: bundled.onnx }, ...(await zkModelFiles(zk, { inputRange: bundled.inputRange, optimization: 2 }))];
-      const verifier = await new Groth16Verifier__factory(fx.deployer).deploy(verifyingKeyArgs(zk.setup.vk));
-      const card = new TextEncoder().encode(bundled.card);
-      await fx.system.registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, {
-        cardHash: sha256Hex(card),
-        cardCid: rawCid(card),
-        files: files.map((f) => ({ path: f.path, cid: rawCid(f.bytes), sha256: sha256Hex(f.bytes) })),
-        modes: [{ mode: Mode.Zk, verifier: await verifier.getAddress(), bindings: [zk.setup.vkHash] }],
-      });
+      const deployment = await deployZkCircuit(fx.deployer, zk, { verifierFactory: await fx.system.verifierFactory.getAddress() });
+      const { modelId } = await registerZkModel({ registry: fx.system.registry.connect(fx.owner), deployment, onnx: bundled.onnx, card: toUtf8Bytes(bundled.card), price: MODEL_PRICE, store: (cid, bytes) => content.put(cid, bytes) });
+      const files = deployment.files;
       const node = fx.nodes[0]!;
       await fx.system.staking.connect(node).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
       const contracts = connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider);
@@ -55,7 +53,7 @@ describe("ZK jobs of every bundled model (request, prove, verify on-chain, settl
       const manifest = parseZkManifest(files.find((f) => f.path === ZK_FILES.manifest)!.bytes);
       const circuitModel = quantizedModelFor(bundled.onnx, manifest);
       const x = clampToRange(bundled.test.x[0]!, bundled.inputRange);
-      const requested = await requestInference({ contracts, signer: fx.requester, modelId: toModelId(2), mode: Mode.Zk, input: x, feePerNode: FEE_PER_NODE, collateral: COLLATERAL, zk: { model: circuitModel } });
+      const requested = await requestInference({ contracts, signer: fx.requester, modelId: toModelId(modelId), mode: Mode.Zk, input: x, feePerNode: FEE_PER_NODE, collateral: COLLATERAL, zk: { model: circuitModel } });
 
       // The node opens the commitment from the event's input bytes, computes, proves and submits.
       const { job } = requested;
@@ -75,9 +73,9 @@ describe("ZK jobs of every bundled model (request, prove, verify on-chain, settl
       } else {
         expect(decoded.value).to.be.closeTo(float[0]!, 0.01);
       }
-      const report = await verifyResult({ contracts, provider: hre.ethers.provider, jobId: toJobId(job.id), fromBlock: requested.blockNumber });
+      const report = await verifyResult({ contracts, provider: hre.ethers.provider, jobId: toJobId(job.id), fromBlock: requested.blockNumber, content });
       expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
-      console.log(`      ${name}: ${zk.nConstraints} constraints, proved in ${proof.proveSeconds.toFixed(2)} s, output ${JSON.stringify({ ...decoded, packedOutput: decoded.packedOutput.toString(), fixedPoint: decoded.fixedPoint?.toString() })}`);
+      console.log(`      ${name}: ${zk.nConstraints} constraints, circuit rebuilt in ${report.zk?.compileSeconds?.toFixed(1)} s + zkey verify ${report.zk?.zkeyVerifySeconds?.toFixed(1)} s, proved in ${proof.proveSeconds.toFixed(2)} s, output ${JSON.stringify({ ...decoded, packedOutput: decoded.packedOutput.toString(), fixedPoint: decoded.fixedPoint?.toString() })}`);
     });
   }
 

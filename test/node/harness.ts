@@ -16,9 +16,8 @@ import { deploySystem, type System } from "../../deploy/system";
 import { startHardhatNode, stopProcess, type LocalChain } from "../../src/devnet/chain";
 import { buildPenguinClassifier } from "../../src/models/penguins";
 import type { BundledClassifier } from "../../src/models/bundle";
-import { rawCid, sha256Hex } from "../../src/protocol/cid";
-import { Mode } from "../../src/protocol/modes";
-import { deployZkModel, type ZkDeployment } from "../../src/zkml/deploy";
+import { rawCid } from "../../src/protocol/cid";
+import { deployZkModel, registerZkModel, type ZkDeployment } from "../../src/zkml/deploy";
 import { rawCidVersionInput } from "../../src/devnet/end-to-end";
 import { FsContentStore } from "../../src/node/content-store";
 import { JobStore } from "../../src/node/store";
@@ -136,23 +135,21 @@ export interface ZkPublished {
 
 /**
  * Publishes the penguin classifier as a new model whose version serves ZK mode: circuit built (cached, setup at
- * `minPower`), verifier deployed, files (ONNX, card, circuit files) in the content directory under their raw CIDs.
+ * `minPower`), verifier deployed through the registry's verifier factory, files (ONNX, card, circuit files, powers
+ * of tau) in the content directory under their raw CIDs.
  */
 export async function publishZkModel(net: Devnet, minPower: number): Promise<ZkPublished> {
-  const deployment = await deployZkModel(net.deployer, { onnx: net.model.onnx, inputRange: net.model.inputRange, minPower });
-  const files = [{ path: "model.onnx", bytes: net.model.onnx }, ...deployment.files];
-  const card = toUtf8Bytes(net.model.card);
+  const deployment = await deployZkModel(net.deployer, { onnx: net.model.onnx, inputRange: net.model.inputRange, minPower, verifierFactory: net.system.record.contracts.verifierFactory.address });
   const content = new FsContentStore(net.contentDir);
-  for (const bytes of [...files.map((f) => f.bytes), card]) content.put(rawCid(bytes), bytes);
-  await (
-    await net.contracts.registry.connect(net.requester).createModelAndPublish(TOKEN, {
-      cardHash: sha256Hex(card),
-      cardCid: rawCid(card),
-      files: files.map((f) => ({ path: f.path, cid: rawCid(f.bytes), sha256: sha256Hex(f.bytes) })),
-      modes: [{ mode: Mode.Zk, verifier: deployment.verifier, bindings: [deployment.vkHash] }],
-    })
-  ).wait();
-  return { modelId: await net.contracts.registry.modelCount(), deployment };
+  const { modelId } = await registerZkModel({
+    registry: net.contracts.registry.connect(net.requester),
+    deployment,
+    onnx: net.model.onnx,
+    card: toUtf8Bytes(net.model.card),
+    price: TOKEN,
+    store: (cid, bytes) => content.put(cid, bytes),
+  });
+  return { modelId, deployment };
 }
 
 /** The requester's own wallet, for transactions a test signs itself (to broadcast the same bytes again after a revert). */

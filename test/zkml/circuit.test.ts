@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ZkmlConstraintError, ZkmlInputRangeError } from "../../src/zkml/errors";
 import { fromField, SNARK_FIELD, toField } from "../../src/zkml/field";
-import { claimSignal, inputCommitment } from "../../src/zkml/claim";
+import { CLAIM_INPUT_BITS, claimSignal, inputCommitment, packInput, vectorCommit } from "../../src/zkml/claim";
 import { buildCircuitInput, randomSalt } from "../../src/zkml/prover";
 import { findViolatedConstraints, loadR1cs, type R1cs } from "../../src/zkml/r1cs-check";
 import { evaluateQuantized } from "../../src/zkml/reference";
@@ -53,7 +53,9 @@ describe("zkml/circuit", () => {
       expect(out, `input ${x.join(",")}`).to.deep.equal(ref.output);
       expect(Number(w[idx("main.packedOutput")])).to.equal(ref.argmax);
       ref.activations[0].forEach((v, j) => expect(fromField(w[idx(`main.a0[${j}]`)])).to.equal(v));
-      expect(w[idx("main.inputCommitment")]).to.equal(inputCommitment(zk.model, x, 11n));
+      // The circuit computes the whole Poseidon commitment; a job commits to (and the claim carries) its low 200 bits.
+      expect(w[idx("main.inputCommitment")]).to.equal(vectorCommit(11n, packInput(zk.model, x)));
+      expect(w[idx("main.inputCommitment")] % (1n << BigInt(CLAIM_INPUT_BITS))).to.equal(inputCommitment(zk.model, x, 11n));
       expect(w[idx("main.claim")]).to.equal(claimSignal(inputCommitment(zk.model, x, 11n), BigInt(ref.argmax)));
     }
   });

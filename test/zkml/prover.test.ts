@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import * as snarkjs from "snarkjs";
-import { claimSignal, decodeZkOutput, encodeZkOutput, inputCommitment, packedOutputOf, VALUE_OFFSET } from "../../src/zkml/claim";
+import { claimSignal, decodeZkOutput, encodeZkOutput, inputCommitment, packedOutputOf, packInput, VALUE_OFFSET, vectorCommit } from "../../src/zkml/claim";
 import { runWitness } from "../../src/zkml/commitments";
 import { compileCircuit, generateCircuit } from "../../src/zkml/circom";
 import { sha256File } from "../../src/zkml/hash";
@@ -51,6 +51,8 @@ describe("zkml/prover", () => {
       const c = await runWitness(a.circuit, { model: a.model, input, inputSalt: salt });
       const ref = evaluateQuantized(a.model, input);
       expect(c.inputCommitment).to.equal(inputCommitment(a.model, input, salt));
+      expect(c.poseidonCommitment).to.equal(vectorCommit(salt, packInput(a.model, input)));
+      expect(c.inputCommitment).to.equal(c.poseidonCommitment % (1n << 200n));
       expect([c.output, c.argmax, c.packedOutput]).to.deep.equal([ref.output, ref.argmax, BigInt(ref.argmax)]);
       expect(c.claim).to.equal(claimSignal(c.inputCommitment, c.packedOutput));
     }

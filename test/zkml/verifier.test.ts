@@ -2,6 +2,7 @@ import { expect } from "chai";
 import type { BaseContract, Signer } from "ethers";
 import { ethers } from "hardhat";
 import { claimSignal, encodeZkBatchProof, encodeZkProof, inputCommitment, packedOutputOf, zkOutputHash, type SolidityProof } from "../../src/zkml/claim";
+import { ZkmlOverflowError } from "../../src/zkml/errors";
 import { SNARK_FIELD } from "../../src/zkml/field";
 import type { ZkModel } from "../../src/zkml/pipeline";
 import { proveInference, releaseSnarkjs } from "../../src/zkml/prover";
@@ -10,7 +11,8 @@ import { evaluateQuantized } from "../../src/zkml/reference";
 import { verifyingKeyArgs } from "../../src/zkml/solidity";
 import { zkModels } from "./fixtures";
 import { compileSolidity } from "./solc";
-import { Groth16Verifier__factory, ZkInferenceVerifier__factory, type Groth16Verifier, type ZkInferenceVerifier } from "../../typechain-types";
+import { Groth16VerifierFactory__factory, Groth16Verifier__factory, ZkInferenceVerifier__factory, type Groth16Verifier, type ZkInferenceVerifier } from "../../typechain-types";
+import { deployZkVerifier } from "../../src/zkml/deploy";
 
 /** Test-only registry: answers `bindingOf` with one ZK binding per (model, version). */
 const MOCK_REGISTRY = `
@@ -70,10 +72,13 @@ describe("zkml/verifier (Solidity)", () => {
     if (mock === undefined) throw new Error("MockZkRegistry did not compile");
     registry = await new ethers.ContractFactory(mock.abi as never, mock.bytecode, signer).deploy();
     adapter = await new ZkInferenceVerifier__factory(signer).deploy(await registry.getAddress());
-    verifierA = await new Groth16Verifier__factory(signer).deploy(verifyingKeyArgs(a.setup.vk));
-    const verifierB = await new Groth16Verifier__factory(signer).deploy(verifyingKeyArgs(b.setup.vk));
-    await registry.getFunction("setVerifier")(1n, 1, await verifierA.getAddress());
-    await registry.getFunction("setVerifier")(1n, 2, await verifierB.getAddress());
+    // Verifiers come from the factory, as every verifier a real registry accepts.
+    const factory = await (await new Groth16VerifierFactory__factory(signer).deploy()).getAddress();
+    const deployedA = await deployZkVerifier(signer, factory, a.setup.vk);
+    const deployedB = await deployZkVerifier(signer, factory, b.setup.vk);
+    verifierA = Groth16Verifier__factory.connect(deployedA.verifier, signer);
+    await registry.getFunction("setVerifier")(1n, 1, deployedA.verifier);
+    await registry.getFunction("setVerifier")(1n, 2, deployedB.verifier);
   });
 
   after(releaseSnarkjs);
@@ -132,16 +137,37 @@ describe("zkml/verifier (Solidity)", () => {
         .withArgs(7n, zkOutputHash(wrong), p.packedOutput);
     });
 
-    it("reverts with named errors for an input hash ≥ p, an output over 48 bits, a truncated proof, an unbound version", async () => {
-      const aliased = hex32(p.inputHash + SNARK_FIELD);
-      await expect(adapter.verify({ ...claimOf(p, 7n), inputHash: aliased }, encodeZkProof(p.packedOutput, p.proof)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierHashNotInField").withArgs(aliased);
+    it("reverts with named errors for an input hash of more than 200 bits, an output over 48 bits, a truncated proof, an unbound version", async () => {
+      // The same low 200 bits with one more bit set: a claim on it can never be the circuit's.
+      const widened = hex32(p.inputHash + (1n << 200n));
+      await expect(adapter.verify({ ...claimOf(p, 7n), inputHash: widened }, encodeZkProof(p.packedOutput, p.proof)))
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierCommitmentOutOfRange").withArgs(widened, 200n);
       await expect(adapter.verify(claimOf(p, 7n), encodeZkProof(1n << 48n, p.proof)))
         .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierOutputOutOfRange").withArgs(1n << 48n);
       await expect(adapter.verify(claimOf(p, 7n), encodeZkProof(p.packedOutput, p.proof).slice(0, -64)))
         .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierMalformedProof").withArgs(256n);
       await expect(adapter.verify(claimOf(p, 7n, 3), encodeZkProof(p.packedOutput, p.proof)))
         .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierNoVerifier");
+    });
+  });
+
+  describe("ZkInferenceVerifier.checkRequest", () => {
+    it("accepts a k = 1 request whose commitment is an input commitment as the SDK computes it (below 2^200)", async () => {
+      const p = await proveFor(a, [0.5, 1, -1, 2], 12n);
+      expect(p.inputHash >> 200n).to.equal(0n);
+      await adapter.checkRequest(1n, 1, 1, hex32(p.inputHash));
+      await adapter.checkRequest(1n, 1, 1, hex32((1n << 200n) - 1n));
+    });
+
+    it("reverts with ZkInferenceVerifierCommitmentOutOfRange for a commitment of 2^200 or more, as the off-chain claim refuses it", async () => {
+      for (const hash of [1n << 200n, SNARK_FIELD - 1n]) {
+        await expect(adapter.checkRequest(1n, 1, 1, hex32(hash))).to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierCommitmentOutOfRange").withArgs(hex32(hash), 200n);
+        expect(() => claimSignal(hash, 0n)).to.throw(ZkmlOverflowError, "does not fit 200 bits");
+      }
+    });
+
+    it("reverts with ZkInferenceVerifierRedundancyUnsupported for k other than 1", async () => {
+      for (const k of [0, 2, 3]) await expect(adapter.checkRequest(1n, 1, k, hex32(1n))).to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierRedundancyUnsupported").withArgs(k);
     });
   });
 

@@ -1,0 +1,115 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as snarkjs from "snarkjs";
+import { compileCircuit, compilerVersion, generateCircuit } from "./circom";
+import { ZkmlSetupMismatchError } from "./errors";
+import { sha256Hex } from "./hash";
+import { parseZkManifest, quantizedModelFor, ZK_FILES, type ZkManifest } from "./package";
+import type { QuantizedModel } from "./quantize";
+import { verificationKeyHash } from "./setup";
+
+/** The files of a published ZK version that decide what its verifier accepts and what a node proves with. */
+export interface ZkSetupFiles {
+  onnx: Uint8Array;
+  /** `zk/zk.json`. */
+  manifest: Uint8Array;
+  /** `zk/circuit_final.zkey`. */
+  zkey: Uint8Array;
+  /** `zk/powersoftau.ptau`. */
+  ptau: Uint8Array;
+}
+
+/** Options of {@link verifyZkSetup}. */
+export interface VerifyZkSetupOptions {
+  /** The verifying-key hash the version binds on-chain (`bindings[0]`). */
+  vkHash: string;
+  /** Repository root holding `circuits/lib` and `node_modules` (default: this package's root). */
+  root?: string;
+  log?: (line: string) => void;
+}
+
+/** A version's setup, rebuilt and checked. */
+export interface VerifiedZkSetup {
+  manifest: ZkManifest;
+  /** The quantized model the circuit computes (what requesters commit with and nodes evaluate). */
+  model: QuantizedModel;
+  /** The witness calculator compiled here from the ONNX file: what a node proves with (never the published one). */
+  wasm: Uint8Array;
+  /** Seconds spent compiling the circuit and verifying the proving key against it (0 when cached). */
+  seconds: { compile: number; zkeyVerify: number };
+}
+
+const PACKAGE_ROOT = resolve(__dirname, "..", "..");
+const MAX_CACHED = 8;
+/** Verified setups by the hash of their inputs: a version is immutable, so a success holds for the process. */
+const verified = new Map<string, Promise<VerifiedZkSetup>>();
+
+/**
+ * Checks that a published ZK version's proving key belongs to the circuit of its ONNX file, so its verifier
+ * accepts proofs of that model and nothing else:
+ * 1. the manifest's verifying-key hash is the one bound on-chain, and the ONNX file and the regenerated circom
+ *    source have the hashes the manifest records (`quantizedModelFor`);
+ * 2. the circuit recompiled here (same compiler, same `--O` level) has the manifest's R1CS hash;
+ * 3. the published powers of tau has the manifest's hash, and `snarkjs zkey verify` accepts the proving key for
+ *    that R1CS and powers of tau (every phase-2 contribution checked from the initial key);
+ * 4. the proving key's verification key hashes to the bound key hash.
+ * Successes are cached (by the hash of the files and key hash), so a version costs this once per process.
+ *
+ * Warning: this proves the key is a correct phase-2 setup on top of the published phase-1 file, not that the
+ * phase-1 ceremony had an honest participant; a production deployment pins the ceremony's hash (docs/zk-setup.md).
+ *
+ * @throws ZkmlSetupMismatchError naming what did not match; ZkmlError for a malformed manifest; ZkmlToolError when
+ * the compiler fails.
+ * @example
+ * const { model, wasm } = await verifyZkSetup({ onnx, manifest, zkey, ptau }, { vkHash: binding.bindings[0] });
+ */
+export function verifyZkSetup(files: ZkSetupFiles, options: VerifyZkSetupOptions): Promise<VerifiedZkSetup> {
+  const key = sha256Hex([files.onnx, files.manifest, files.zkey, files.ptau].map(sha256Hex).join(":") + `:${options.vkHash.toLowerCase()}`);
+  const hit = verified.get(key);
+  if (hit !== undefined) return hit.then((v) => ({ ...v, seconds: { compile: 0, zkeyVerify: 0 } }));
+  const run = check(files, options);
+  verified.set(key, run);
+  run.catch(() => verified.delete(key));
+  if (verified.size > MAX_CACHED) verified.delete(verified.keys().next().value!);
+  return run;
+}
+
+async function check(files: ZkSetupFiles, options: VerifyZkSetupOptions): Promise<VerifiedZkSetup> {
+  const log = options.log ?? (() => undefined);
+  const manifest = parseZkManifest(files.manifest);
+  const bound = options.vkHash.toLowerCase();
+  if (manifest.vkHash !== bound) {
+    throw new ZkmlSetupMismatchError("verifying-key hash", bound, manifest.vkHash, `${ZK_FILES.manifest} records verifying-key hash ${manifest.vkHash}, the version binds ${bound}`);
+  }
+  const ptauHash = sha256Hex(files.ptau);
+  if (ptauHash !== manifest.ptau.sha256) {
+    throw new ZkmlSetupMismatchError("powers of tau", manifest.ptau.sha256, ptauHash, `${ZK_FILES.ptau} has sha256 ${ptauHash}, the manifest records ${manifest.ptau.sha256}`);
+  }
+  const model = quantizedModelFor(files.onnx, manifest);
+  const dir = await mkdtemp(join(tmpdir(), "vin-zk-verify-"));
+  try {
+    let started = Date.now();
+    log(`compiling the circuit (${compilerVersion()}, --O${manifest.optimization})`);
+    const circuit = await compileCircuit(generateCircuit(model), { outDir: dir, optimization: manifest.optimization, root: options.root ?? PACKAGE_ROOT });
+    const r1csHash = sha256Hex(await readFile(circuit.r1csPath));
+    if (r1csHash !== manifest.r1csSha256) {
+      throw new ZkmlSetupMismatchError("R1CS", manifest.r1csSha256, r1csHash, `the circuit recompiled from the ONNX file has R1CS sha256 ${r1csHash}, the manifest records ${manifest.r1csSha256} (built with ${manifest.compiler}; this is ${compilerVersion()})`);
+    }
+    const compile = (Date.now() - started) / 1000;
+    started = Date.now();
+    log("verifying the proving key against the R1CS and the powers of tau (zkey verify)");
+    // A proving key snarkjs cannot even read is as wrong as one it rejects: both refuse the version.
+    const expected = `a phase-2 key of R1CS ${r1csHash} on ptau ${ptauHash}`;
+    const ok = await snarkjs.zKey.verifyFromR1cs(circuit.r1csPath, { type: "mem", data: files.ptau }, { type: "mem", data: files.zkey }).catch((cause: unknown) => {
+      throw new ZkmlSetupMismatchError("proving key", expected, "a file zkey verify cannot read", `${ZK_FILES.zkey} cannot be checked against the recompiled circuit and ${ZK_FILES.ptau}: ${String((cause as Error)?.message ?? cause)}`, { cause });
+    });
+    if (!ok) throw new ZkmlSetupMismatchError("proving key", expected, "a key zkey verify rejects", `${ZK_FILES.zkey} is not a valid setup of the recompiled circuit on ${ZK_FILES.ptau} (snarkjs zkey verify failed)`);
+    const vkHash = verificationKeyHash(await snarkjs.zKey.exportVerificationKey({ type: "mem", data: files.zkey }));
+    if (vkHash !== bound) throw new ZkmlSetupMismatchError("proving key's verifying key", bound, vkHash, `the verification key of ${ZK_FILES.zkey} hashes to ${vkHash}, the version binds ${bound}`);
+    const wasm = new Uint8Array(await readFile(circuit.wasmPath));
+    return { manifest, model, wasm, seconds: { compile, zkeyVerify: (Date.now() - started) / 1000 } };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
