@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
+import {ExampleConsumer} from "../../contracts/consumer/ExampleConsumer.sol";
 import {HandlerSetup} from "./utils/HandlerSetup.sol";
 import {ProtocolHandler} from "./handlers/ProtocolHandler.sol";
 import {GovernanceHandler} from "./handlers/GovernanceHandler.sol";
 
 /// @title HandlerReachTest
-/// @notice Drives the handlers through fixed sequences and checks that they reach settlement, majority,
-/// refunds and slashes: an invariant suite whose handlers silently return early proves nothing.
+/// @notice Drives the handlers through fixed sequences and checks that they reach settlement, majority, dissent,
+/// refunds, slashes, excuses, ZK proofs, refused requests and callbacks: an invariant suite whose handlers silently
+/// return early proves nothing.
 contract HandlerReachTest is HandlerSetup {
     function setUp() public {
         _deployWithHandlers();
@@ -93,11 +96,13 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.pausedRequestAccepted() + handler.wrongError(), 0, "paused request");
     }
 
-    /// @notice Governance goes through the timelock; skipping it or breaking a bound fails with the exact error.
+    /// @notice Governance goes through the timelock; skipping it or breaking a bound (each of protocolFeeBps,
+    /// maxCollateralRatio, minCollateral, usageFeeFloor) fails with the exact error.
     function test_governanceThroughTimelockOnly() public {
         governance.setEscrowParameters(100, 5000, 60, 600, 0);
         governance.setStakingParameters(100e18, 1 days, 5000);
-        governance.setFeeAboveCap(1001);
+        for (uint256 which; which < 4; ++which) governance.setOutOfBounds(which, 1001);
+        governance.setOutOfBounds(1, 1002); // a collateral ratio of zero
         governance.bypassTimelock(0, 0);
         governance.bypassTimelock(1, 1);
         governance.bypassTimelock(2, 2);
@@ -106,4 +111,111 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(governance.bypassAccepted() + governance.outOfBoundsAccepted() + governance.wrongError(), 0, "access");
     }
 
+    /// @notice kind 1 (vanilla k = 3): honest, honest, liar. The liar's reveal loses the vote: it is released unpaid
+    /// and not slashed; the requester gets its fee back with the protocol fee on it.
+    function test_k3DissenterIsReleasedUnpaidAndUnslashed() public {
+        handler.request(0, 1, 1e18, 1e18, 3600, 4);
+        handler.claimSlot(0, 0, 1); // nodes 0 and 1: honest
+        handler.claimSlot(0, 3, 0); // node 3: liar
+        handler.commit(0, 0, 0, true);
+        handler.reveal(0, 0, true);
+        _assertEq(handler.settledByMajority(), 1, "settled by majority");
+        _assertEq(handler.dissentersReleased(), 1, "liar released");
+        _assertEq(handler.slashes() + escrow.claimable(handler.nodes(3)) + escrow.lockedStake(handler.nodes(3)), 0, "liar unpaid, unslashed");
+        uint64 id = 1;
+        _assertEq(handler.protocolAccrued(id), handler.protocolDue(id), "protocol share");
+        _assertTrue(handler.protocolDue(id) < handler.jobAt(0).protocolFee, "protocol fee on the unpaid fee refunded");
+        _assertEq(handler.fateMismatch() + handler.paymentMismatch() + handler.wrongError(), 0, "model");
+    }
+
+    /// @notice The Sybil requester's two colluding nodes outvote an honest node with a wrong answer: the honest
+    /// node is released, never slashed, and the requester gets nothing from its collateral.
+    function test_sybilMajorityCannotSlashHonestNode() public {
+        handler.sybilRequest(0, 1e18, 3600, 0); // colluders 4 and 5, honest node 0
+        handler.commit(0, 0, 0, true);
+        handler.reveal(0, 0, true);
+        _assertEq(handler.sybilJobs(), 1, "sybil job");
+        _assertEq(handler.settledByMajority(), 1, "colluders' answer settled");
+        _assertEq(handler.dissentersReleased(), 1, "honest node released");
+        _assertEq(handler.slashes() + handler.deliveredSlashed() + handler.requesterPaidFromDelivered(), 0, "no slash");
+        _assertLe(handler.requesterCredited(1), handler.requesterCap(1), "requester credits");
+        _assertEq(handler.fateMismatch() + handler.paymentMismatch() + handler.wrongError(), 0, "model");
+    }
+
+    /// @notice kind 2 (TEE k = 1): the attestor revokes the operator's key after its claim; the node cannot deliver
+    /// (its signature is refused with TeeVerifierEnclaveRevoked) and is excused at expiry, not slashed.
+    function test_teeNodeRevokedAfterClaimIsExcused() public {
+        handler.request(0, 2, 1e18, 1e18, 3600, 4);
+        handler.claimSlot(0, 0, 0); // even seed: TEE operator node 0
+        handler.disruptClaimant(0, 0); // revoke its key
+        handler.submit(0, 0);
+        _assertEq(handler.settled() + handler.wrongError(), 0, "refused with the exact error");
+        handler.warp(3 hours);
+        handler.expire(0, 0, false);
+        _assertEq(handler.refunded(), 1, "refunded");
+        _assertEq(handler.excusedNodes(), 1, "excused");
+        _assertEq(handler.slashes() + handler.excusedSlashed() + handler.fateMismatch(), 0, "not slashed");
+    }
+
+    /// @notice kind 2 (TEE k = 1): the attestor moves the operator's key to the other operator after the claim;
+    /// the node's signature is refused with TeeVerifierOperatorMismatch and it is excused at expiry. A node that
+    /// claims after the move has no excuse and is slashed.
+    function test_teeNodeWhoseKeyMovedIsExcusedOnlyForEarlierClaims() public {
+        handler.request(0, 2, 1e18, 1e18, 3600, 4);
+        handler.claimSlot(0, 0, 0); // node 0
+        handler.disruptClaimant(0, 1); // its key moves to node 1
+        handler.submit(0, 0);
+        handler.warp(1);
+        handler.request(0, 2, 1e18, 1e18, 3600, 4);
+        handler.claimSlot(1, 0, 0); // node 0 again, now without a key
+        handler.warp(3 hours);
+        handler.expire(0, 0, false);
+        handler.expire(1, 0, false);
+        _assertEq(handler.refunded(), 2, "refunded");
+        _assertEq(handler.excusedNodes(), 1, "excused once");
+        _assertEq(handler.slashes(), 1, "slashed for the later claim");
+        _assertEq(handler.excusedSlashed() + handler.fateMismatch() + handler.wrongError(), 0, "model");
+    }
+
+    /// @notice kind 3 (ZK k = 1): a proof settles its own job (alone and in a batch of one model); replayed for
+    /// another commitment it fails with ZkInferenceVerifierInvalidProof.
+    function test_zkSettlesAndProofIsBoundToItsCommitment() public {
+        handler.request(0, 3, 1e18, 1e18, 3600, 4);
+        handler.claimSlot(0, 0, 0); // node 0: honest
+        handler.submit(0, 0);
+        _assertEq(handler.zkSettled(), 1, "settled");
+        handler.request(0, 3, 1e18, 1e18, 3601, 4); // another input
+        handler.claimSlot(0, 6, 0); // node 6: copier
+        handler.submit(0, 0);
+        _assertEq(handler.zkSettled() + handler.replayAccepted() + handler.wrongError(), 1, "replay refused");
+        for (uint256 i; i < 2; ++i) {
+            handler.request(0, 3, 1e18, 1e18, 3602 + i, 4);
+            handler.claimSlot(2 + i, 1, 0); // node 1: honest
+        }
+        handler.submitBatch(2, 2, false);
+        _assertEq(handler.batchesSettled(), 1, "batch");
+        _assertEq(handler.zkSettled(), 3, "settled in a batch");
+        _assertEq(handler.fateMismatch() + handler.paymentMismatch() + handler.protocolFeeMismatch(), 0, "model");
+    }
+
+    /// @notice Each rule of a request fails with its own error: even redundancy, redundancy above 7, collateral
+    /// above the ratio or below the minimum, a callback other than the requester, a redundant ZK job, a ZK
+    /// commitment of 2^200 or more. No job is created.
+    function test_requestsBreakingARuleAreRefused() public {
+        for (uint256 which; which < 7; ++which) handler.requestRefused(which, 12_345 + which);
+        _assertEq(handler.requestsRefused(), 7, "refused");
+        _assertEq(handler.invalidRequestAccepted() + handler.wrongError() + escrow.jobCount(), 0, "exact errors, no job");
+    }
+
+    /// @notice A consumer contract requests its own job; the result is delivered to it once and stored.
+    function test_consumerIsCalledBackForItsOwnJob() public {
+        handler.request(0, 0, 1e18, 1e18, 3600, 200_000 << 8); // consumer 0 (ExampleConsumer), 200,000 gas
+        handler.claimSlot(0, 1, 0);
+        handler.submit(0, 0);
+        IJobEscrow.Job memory job = handler.jobAt(0);
+        _assertTrue(job.requester == handler.consumers(0) && job.callback == job.requester, "consumer requested");
+        _assertTrue(ExampleConsumer(job.callback).outcomeOf(job.id).delivered, "outcome stored");
+        _assertEq(handler.settled(), 1, "settled");
+        _assertEq(handler.callbackMismatch() + handler.wrongError(), 0, "one callback");
+    }
 }

@@ -7,18 +7,20 @@ import {JobId} from "../../contracts/types/Ids.sol";
 import {HandlerSetup} from "./utils/HandlerSetup.sol";
 import {ProtocolHandler} from "./handlers/ProtocolHandler.sol";
 import {GovernanceHandler} from "./handlers/GovernanceHandler.sol";
+import {EnclaveHandler} from "./handlers/EnclaveHandler.sol";
 
 /// @title ProtocolInvariantTest
-/// @notice Stateful invariants of the escrow and staking together, driven by requesters, honest, lazy, lying,
-/// colluding and copying nodes (vanilla k = 1 and k = 3, TEE k = 1), model owners, keepers, governance through
-/// the timelock and a guardian.
+/// @notice Stateful invariants of the escrow and staking together, driven by requesters (people, consumer contracts
+/// requesting their own jobs, a Sybil requester with its own colluding nodes), honest, lazy, lying, colluding and
+/// copying nodes (vanilla k = 1, 3 and 5, TEE k = 1, ZK k = 1 with real proofs), model owners, keepers, an attestor
+/// revoking and moving enclave keys, governance through the timelock and a guardian.
 contract ProtocolInvariantTest is HandlerSetup {
     function setUp() public {
         _deployWithHandlers();
 
         // Repeated selectors weigh more: jobs must be requested, claimed and delivered within one run's depth.
         ProtocolHandler h;
-        bytes4[25] memory weighted = [
+        bytes4[30] memory weighted = [
             h.request.selector,
             h.request.selector,
             h.request.selector,
@@ -38,12 +40,17 @@ contract ProtocolInvariantTest is HandlerSetup {
             h.reveal.selector,
             h.expire.selector,
             h.expire.selector,
+            h.expire.selector,
             h.touchClosedJob.selector,
             h.unstake.selector,
             h.restake.selector,
             h.withdraw.selector,
             h.claim.selector,
-            h.warp.selector
+            h.warp.selector,
+            h.sybilRequest.selector,
+            h.requestRefused.selector,
+            h.disruptClaimant.selector,
+            h.disruptClaimant.selector
         ];
         bytes4[] memory actions = new bytes4[](weighted.length);
         for (uint256 i; i < weighted.length; ++i) actions[i] = weighted[i];
@@ -53,11 +60,15 @@ contract ProtocolInvariantTest is HandlerSetup {
         (more[3], more[4]) = (h.claimProtocolFees.selector, h.claim.selector);
         _target(address(handler), more);
 
+        bytes4[] memory attestor = new bytes4[](2);
+        (attestor[0], attestor[1]) = (EnclaveHandler.attest.selector, EnclaveHandler.revoke.selector);
+        _target(address(enclaves), attestor);
+
         bytes4[] memory gov = new bytes4[](6);
         gov[0] = GovernanceHandler.setEscrowParameters.selector;
         gov[1] = GovernanceHandler.setStakingParameters.selector;
         gov[2] = GovernanceHandler.setTreasury.selector;
-        gov[3] = GovernanceHandler.setFeeAboveCap.selector;
+        gov[3] = GovernanceHandler.setOutOfBounds.selector;
         gov[4] = GovernanceHandler.bypassTimelock.selector;
         gov[5] = GovernanceHandler.setPaused.selector;
         _target(address(governance), gov);
@@ -123,7 +134,8 @@ contract ProtocolInvariantTest is HandlerSetup {
         }
     }
 
-    /// @notice Every job is resolved at most once, and exactly once when closed; a closed job never reopens.
+    /// @notice Every job is resolved at most once, and exactly once when closed; a closed job never reopens; a job
+    /// with a callback notifies its requester exactly once.
     function invariant_resolvedExactlyOnce() public view {
         uint256 n = handler.jobCount();
         for (uint256 i; i < n; ++i) {
@@ -132,9 +144,11 @@ contract ProtocolInvariantTest is HandlerSetup {
             _assertEq(handler.resolutions(id), open ? 0 : 1, "resolutions of a job");
         }
         _assertEq(handler.closedJobReopened(), 0, "a closed job accepted a call");
+        _assertEq(handler.callbackMismatch(), 0, "a callback went to the wrong place, twice, or not at all");
     }
 
-    /// @notice A job pays out (fees, refunds) exactly what it escrowed once closed, and never more.
+    /// @notice A job pays out (fees, refunds) exactly what it escrowed once closed, and never more; every account
+    /// is credited exactly what the model says.
     function invariant_payoutWithinEscrow() public view {
         uint256 n = handler.jobCount();
         for (uint256 i; i < n; ++i) {
@@ -144,12 +158,13 @@ contract ProtocolInvariantTest is HandlerSetup {
             _assertLe(paid, handler.total(job), "paid out more than escrowed");
             if (!open) _assertEq(paid, handler.total(job), "closed job paid out != escrowed");
         }
-        _assertEq(handler.paymentMismatch(), 0, "a transfer or claim moved the wrong amount");
+        _assertEq(handler.paymentMismatch(), 0, "a transfer, claim or credit moved the wrong amount");
     }
 
-    /// @notice A TEE signature is accepted once at most; a copied commitment can never be revealed.
+    /// @notice A TEE signature is accepted once at most; a copied commitment can never be revealed; a ZK proof
+    /// carries over to no other commitment.
     function invariant_noReplay() public view {
-        _assertEq(handler.replayAccepted(), 0, "a signature was accepted twice or for the wrong node");
+        _assertEq(handler.replayAccepted(), 0, "a signature or proof was accepted twice, for the wrong node or job");
         _assertEq(handler.copiedCommitmentRevealed(), 0, "a copied commitment was revealed");
     }
 
@@ -158,11 +173,13 @@ contract ProtocolInvariantTest is HandlerSetup {
         _assertEq(handler.slashBeyondCap(), 0, "a slash broke its bounds");
     }
 
-    /// @notice Pausing stops requests only; the timelock cannot be skipped and bounds hold even through it.
+    /// @notice Pausing stops requests only; the timelock cannot be skipped and bounds hold even through it; only
+    /// the attestor revokes enclaves, and a revoked key never comes back.
     function invariant_accessAndPause() public view {
         _assertEq(handler.pausedRequestAccepted(), 0, "a request went through while paused");
         _assertEq(governance.bypassAccepted(), 0, "a governed call skipped the timelock");
         _assertEq(governance.outOfBoundsAccepted(), 0, "an out-of-bounds parameter was accepted");
+        _assertEq(enclaves.forbiddenAccepted(), 0, "an enclave call that must fail went through");
         _assertLe(escrow.parameters().protocolFeeBps, escrow.MAX_PROTOCOL_FEE_BPS(), "protocol fee above cap");
     }
 
@@ -170,15 +187,58 @@ contract ProtocolInvariantTest is HandlerSetup {
     function invariant_exactErrors() public view {
         _assertEq(handler.wrongError(), 0, "handler saw an unexpected error");
         _assertEq(governance.wrongError(), 0, "governance saw an unexpected error");
+        _assertEq(enclaves.wrongError(), 0, "attestor saw an unexpected error");
+    }
+
+    /// @notice A node that delivered (k = 1: submitted; k > 1: revealed, even against the majority) is never
+    /// slashed on that job; each resolution pays, releases, slashes and excuses exactly the slots the rules name.
+    function invariant_deliveringNodeNeverSlashed() public view {
+        _assertEq(handler.deliveredSlashed(), 0, "a node that delivered was slashed");
+        _assertEq(handler.fateMismatch(), 0, string.concat("escrow and model disagree: ", handler.lastMismatch()));
+    }
+
+    /// @notice A requester is never credited from a slash of a node that delivered: per job, its credits are at
+    /// most its escrowed total plus its share of the slashes of nodes that did not deliver (checked as each job
+    /// resolves, when its credits are final).
+    function invariant_requesterCreditedOnlyFromFaults() public view {
+        _assertEq(handler.requesterPaidFromDelivered(), 0, "a requester was paid from a delivering node's slash");
+        _assertEq(handler.requesterOverCredited(), 0, "requester credited beyond escrow and faults");
+    }
+
+    /// @notice A node whose enclave the attestor revoked, or moved to another operator, at or after its claim is
+    /// excused, never slashed.
+    function invariant_excusedNodeNeverSlashed() public view {
+        _assertEq(handler.excusedSlashed(), 0, "an excused node was slashed");
+    }
+
+    /// @notice Each settled job accrued to the protocol exactly protocolShare(agreeing) of its protocol fee (all of
+    /// it when every node is paid), each refunded job none, slash remainders aside (checked as each job resolves).
+    function invariant_protocolFeeIsShareOfAgreeing() public view {
+        _assertEq(handler.protocolFeeMismatch(), 0, "protocol fee accrued != protocolShare(agreeing)");
+    }
+
+    /// @notice No job with an even redundancy, or above 7, or collateral outside [minCollateral, feePerNode *
+    /// maxCollateralRatio] at its request, ever exists: every such request was refused (checked as each job is
+    /// created; its terms never change).
+    function invariant_onlyOddRedundancyAndBoundedCollateral() public view {
+        _assertEq(escrow.jobCount(), handler.jobCount(), "a job exists that the handlers did not see");
+        _assertEq(handler.invalidRequestAccepted(), 0, "a request breaking a rule was accepted");
+        _assertEq(handler.jobsBreakingRules(), 0, "a job with even redundancy or collateral out of bounds exists");
     }
 
     /// @notice After each run, with `-vv`: what the run reached (forge prints calls to its console address).
     function afterInvariant() public view {
         _log("jobs", handler.jobCount());
         _log("settled k=1", handler.settled());
+        _log("settled ZK", handler.zkSettled());
         _log("settled by majority", handler.settledByMajority());
+        _log("dissenters released", handler.dissentersReleased());
         _log("refunded", handler.refunded());
         _log("slashes", handler.slashes());
+        _log("excused", handler.excusedNodes());
+        _log("enclave disruptions", enclaves.disruptions());
+        _log("sybil jobs", handler.sybilJobs());
+        _log("requests refused", handler.requestsRefused());
         _log("exits while paused", handler.exitsWhilePaused());
         _log("governance executed", governance.executed());
     }

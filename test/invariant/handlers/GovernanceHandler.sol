@@ -45,7 +45,9 @@ contract GovernanceHandler {
             minDuration: uint32(clamp(minDuration, escrow.MIN_DURATION_FLOOR(), 600)),
             maxDuration: 0,
             revealPeriod: uint32(clamp(revealPeriod, escrow.MIN_REVEAL_PERIOD(), 1 days)),
-            maxCallbackGas: uint32(clamp(seed >> 96, 100_000, 1_000_000))
+            maxCallbackGas: uint32(clamp(seed >> 96, 100_000, 1_000_000)),
+            maxCollateralRatio: uint16(clamp(seed >> 160, 1, escrow.MAX_COLLATERAL_RATIO())),
+            usageFeeFloor: uint96(clamp(seed >> 176, 0, escrow.MAX_AMOUNT_PARAMETER()))
         });
         p.maxDuration = uint32(clamp(seed >> 128, p.minDuration, 30 days));
         _govern(address(escrow), abi.encodeCall(escrow.setParameters, (p)));
@@ -67,20 +69,39 @@ contract GovernanceHandler {
         _govern(address(escrow), abi.encodeCall(escrow.setTreasury, (treasury)));
     }
 
-    /// @notice A protocol fee above its cap, even through the timelock, must fail with its bound.
-    function setFeeAboveCap(uint256 feeBps) external {
+    /// @notice A parameter out of its bounds, even through the timelock, must fail with its bound: a protocol fee
+    /// above its cap, a collateral ratio of zero or above its cap, a minimum collateral or usage fee floor above a
+    /// billion tokens.
+    function setOutOfBounds(uint256 which, uint256 value) external {
         IJobEscrow.Parameters memory p = escrow.parameters();
-        uint256 max = escrow.MAX_PROTOCOL_FEE_BPS();
-        p.protocolFeeBps = uint16(clamp(feeBps, max + 1, type(uint16).max));
+        (string memory name, uint256 v, uint256 min, uint256 max) = _outOfBounds(p, which % 4, value);
         bytes memory data = abi.encodeCall(escrow.setParameters, (p));
         bytes32 salt = _schedule(address(escrow), data);
         try timelock.execute(address(escrow), 0, data, bytes32(0), salt) {
             ++outOfBoundsAccepted;
         } catch (bytes memory err) {
-            _expect(
-                err,
-                abi.encodeWithSelector(IJobEscrow.JobEscrowParameterOutOfBounds.selector, "protocolFeeBps", p.protocolFeeBps, 0, max)
-            );
+            _expect(err, abi.encodeWithSelector(IJobEscrow.JobEscrowParameterOutOfBounds.selector, name, v, min, max));
+        }
+    }
+
+    function _outOfBounds(IJobEscrow.Parameters memory p, uint256 which, uint256 value)
+        internal
+        view
+        returns (string memory name, uint256 v, uint256 min, uint256 max)
+    {
+        uint256 amountMax = escrow.MAX_AMOUNT_PARAMETER();
+        if (which == 0) {
+            (name, min, max) = ("protocolFeeBps", 0, escrow.MAX_PROTOCOL_FEE_BPS());
+            p.protocolFeeBps = uint16(v = clamp(value, max + 1, type(uint16).max));
+        } else if (which == 1) {
+            (name, min, max) = ("maxCollateralRatio", 1, escrow.MAX_COLLATERAL_RATIO());
+            p.maxCollateralRatio = uint16(v = value % 2 == 0 ? 0 : clamp(value, max + 1, type(uint16).max));
+        } else if (which == 2) {
+            (name, min, max) = ("minCollateral", 0, amountMax);
+            p.minCollateral = uint96(v = clamp(value, amountMax + 1, type(uint96).max));
+        } else {
+            (name, min, max) = ("usageFeeFloor", 0, amountMax);
+            p.usageFeeFloor = uint96(v = clamp(value, amountMax + 1, type(uint96).max));
         }
     }
 

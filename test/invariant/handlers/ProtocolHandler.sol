@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
 import {IJobEscrow} from "../../../contracts/interfaces/IJobEscrow.sol";
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {INodeStaking} from "../../../contracts/interfaces/INodeStaking.sol";
 import {IInferenceVerifier} from "../../../contracts/interfaces/IInferenceVerifier.sol";
 import {ITeeVerifier} from "../../../contracts/interfaces/ITeeVerifier.sol";
+import {IZkInferenceVerifier} from "../../../contracts/verifiers/zk/IZkInferenceVerifier.sol";
+import {IGroth16Verifier} from "../../../contracts/verifiers/zk/IGroth16Verifier.sol";
 import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
 import {NodeStaking} from "../../../contracts/staking/NodeStaking.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
@@ -14,18 +18,23 @@ import {TestToken} from "../../../contracts/mocks/TestToken.sol";
 import {ExampleConsumer} from "../../../contracts/consumer/ExampleConsumer.sol";
 import {GasBurnerConsumer} from "../../../contracts/test/GasBurnerConsumer.sol";
 import {RevertingConsumer} from "../../../contracts/test/RevertingConsumer.sol";
+import {SelfRequester} from "../../../contracts/test/SelfRequester.sol";
 import {JobId, ModelId, Mode, ModesLib} from "../../../contracts/types/Ids.sol";
+import {EnclaveHandler} from "./EnclaveHandler.sol";
+import {ProtocolModel} from "./ProtocolModel.sol";
+import {TrapdoorGroth16Lib} from "../utils/TrapdoorGroth16Lib.sol";
 import {Vm} from "../utils/Vm.sol";
-import {clamp} from "../utils/Test.sol";
+import {actor, clamp} from "../utils/Test.sol";
 
 /// @title ProtocolHandler
-/// @notice Drives the escrow and staking as their users do: requesters, nodes of several behaviours, model owners
-/// and keepers. Every input is bounded so that no call reverts unexpectedly; calls that must revert are made in
-/// `try` and their exact error is checked. Ghost variables record what the invariants compare with the contracts.
-contract ProtocolHandler {
+/// @notice Drives the escrow and staking as their users do: requesters (people, consumer contracts that request
+/// their own jobs, and a Sybil requester that brings its own colluding nodes), nodes of several behaviours, model
+/// owners and keepers. Every input is bounded so that no call reverts unexpectedly; calls that must revert are
+/// made in `try` and their exact error is checked. What the calls do is checked against `ProtocolModel`.
+contract ProtocolHandler is ProtocolModel {
     /// @notice How a node behaves. Honest nodes compute the agreed answer; lazy nodes claim and never deliver;
     /// liars deliver noise; colluders deliver one shared wrong answer; copiers reuse another node's commitment
-    /// seen in the mempool.
+    /// seen in the mempool (or another job's proof).
     enum Behaviour {
         Honest,
         Lazy,
@@ -34,70 +43,64 @@ contract ProtocolHandler {
         Copier
     }
 
-    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
-    uint256 internal constant TOKEN = 1e18;
-    uint256 internal constant BPS = 10_000;
+    /// @notice What an action needs of the job it acts on.
+    enum Need {
+        Any,
+        Claimable,
+        Submittable,
+        Committable,
+        Revealable,
+        Expirable
+    }
 
-    TestToken public immutable token;
-    JobEscrow public immutable escrow;
-    NodeStaking public immutable staking;
+    /// @notice A ZK result the escrow accepted: the commitment it proved, its output and its proof.
+    struct ZkResult {
+        bytes32 inputHash;
+        bytes output;
+        bytes proof;
+    }
+
+    uint256 internal constant TOKEN = 1e18;
+    uint256 internal constant MAX_FEE = 10 * TOKEN;
+    uint256 internal constant MAX_COLLATERAL = 50 * TOKEN;
+    uint256 internal constant ZK_INPUT_BITS = 200;
+    uint32 internal constant ALL_MODES = 7; // vanilla, TEE and ZK
+
     ModelRegistry public immutable registry;
     TeeVerifier public immutable tee;
-    uint256 internal immutable _enclaveKey;
-    address public immutable enclaveOperator;
+    /// @notice The requester that controls the colluding nodes 4 and 5.
+    address public immutable sybil;
 
-    address[] public requesters;
-    address[] public nodes;
-    address[] public owners;
-    address[] public consumers;
     ModelId[] public models;
     mapping(address => Behaviour) public behaviourOf;
 
-    /* GHOSTS */
-
-    /// @notice Every job requested, in id order (the terms as emitted by `JobRequested`).
-    IJobEscrow.Job[] internal _jobs;
-    /// @notice `JobSettled` + `JobRefunded` events seen per job id.
-    mapping(uint64 => uint256) public resolutions;
-    /// @notice What the escrow credited for a job (fees, refunds), not counting slashed stake that came in.
-    mapping(uint64 => uint256) public paidOut;
     /// @notice What a node committed to, per job: its output and salt.
     mapping(uint64 => mapping(address => bytes)) internal _committedOutput;
     mapping(uint64 => mapping(address => bytes32)) internal _committedSalt;
-    /// @notice TEE signatures accepted, how many times each, and the outputs they signed.
+    /// @notice TEE signatures accepted, how many times each, and the outputs they signed; ZK results accepted.
     mapping(bytes32 => uint256) public acceptances;
     bytes[] internal _acceptedProofs;
     bytes[] internal _acceptedOutputs;
+    ZkResult[] internal _zkResults;
     /// @notice Per operator: stake moved to thawing, moved back, and withdrawn.
     mapping(address => uint256) public unstaked;
     mapping(address => uint256) public restaked;
     mapping(address => uint256) public withdrawn;
-    mapping(address => uint256) public slashedFromThawing;
 
-    /// @notice Things that must never happen, counted rather than reverted so the fuzzer reports them as broken
-    /// invariants with their call sequence.
+    /// @notice Things that must never happen.
     uint256 public replayAccepted;
     uint256 public closedJobReopened;
-    uint256 public slashBeyondCap;
     uint256 public pausedRequestAccepted;
+    uint256 public invalidRequestAccepted;
     uint256 public copiedCommitmentRevealed;
     uint256 public lockedStakeWithdrawn;
-    uint256 public wrongError;
-    bytes public lastWrongError;
-    uint256 public paymentMismatch;
 
-    /// @notice Exits that succeeded while requests were paused (claims, refunds, withdrawals).
+    /// @notice What the run reached.
     uint256 public exitsWhilePaused;
-    /// @notice What the run reached: settlements (by k = 3 majority among them), refunds, slashes.
-    uint256 public settled;
     uint256 public batchesSettled;
-    uint256 public settledByMajority;
-    uint256 public refunded;
-    uint256 public slashes;
-
-    /// @dev Stake of every node before the call being observed, for the slash checks.
-    mapping(address => INodeStaking.Operator) internal _before;
-    uint256 internal _maxSlashBpsBefore;
+    uint256 public zkSettled;
+    uint256 public sybilJobs;
+    uint256 public requestsRefused;
 
     constructor(
         TestToken token_,
@@ -105,10 +108,11 @@ contract ProtocolHandler {
         NodeStaking staking_,
         ModelRegistry registry_,
         TeeVerifier tee_,
-        uint256 enclaveKey
-    ) {
-        (token, escrow, staking, registry, tee, _enclaveKey) = (token_, escrow_, staking_, registry_, tee_, enclaveKey);
+        EnclaveHandler enclaves_
+    ) ProtocolModel(token_, escrow_, staking_, enclaves_) {
+        (registry, tee) = (registry_, tee_);
         for (uint256 i; i < 3; ++i) requesters.push(_actor("requester", i));
+        sybil = _actor("sybil", 0);
         Behaviour[7] memory roles = [
             Behaviour.Honest,
             Behaviour.Honest,
@@ -123,25 +127,28 @@ contract ProtocolHandler {
             nodes.push(node);
             behaviourOf[node] = roles[i];
         }
-        enclaveOperator = nodes[0];
         for (uint256 i; i < 2; ++i) owners.push(_actor("owner", i));
-        consumers.push(address(new ExampleConsumer(address(escrow_))));
-        consumers.push(address(new GasBurnerConsumer()));
-        consumers.push(address(new RevertingConsumer()));
+        consumers.push(address(new ExampleConsumer(escrow_, address(this))));
+        consumers.push(address(new GasBurnerConsumer(escrow_)));
+        consumers.push(address(new RevertingConsumer(escrow_)));
+        for (uint256 i; i < requesters.length; ++i) _accounts.push(requesters[i]);
+        _accounts.push(sybil);
+        for (uint256 i; i < consumers.length; ++i) _accounts.push(consumers[i]);
+        for (uint256 i; i < nodes.length; ++i) _accounts.push(nodes[i]);
+        for (uint256 i; i < owners.length; ++i) _accounts.push(owners[i]);
     }
 
     function _actor(string memory role, uint256 i) internal returns (address a) {
-        a = address(uint160(uint256(keccak256(abi.encode(role, i)))));
+        a = actor(role, i);
         vm.label(a, string.concat(role, "-", string(abi.encodePacked(bytes1(uint8(48 + i))))));
     }
 
-    /// @notice Funds and approves every actor, stakes and registers the nodes, creates one model per owner.
-    /// Run once by the test's `setUp` (it is not a fuzz target).
+    /// @notice Funds and approves every account, stakes and registers the nodes for every mode, creates one model
+    /// per owner. Run once by the test's `setUp` (it is not a fuzz target).
     function bootstrap(IModelRegistry.VersionInput memory input) external {
-        address[] memory all = _everyone();
-        for (uint256 i; i < all.length; ++i) {
-            token.mint(all[i], 1e9 * TOKEN);
-            vm.startPrank(all[i]);
+        for (uint256 i; i < _accounts.length; ++i) {
+            token.mint(_accounts[i], 1e9 * TOKEN);
+            vm.startPrank(_accounts[i]);
             token.approve(address(escrow), type(uint256).max);
             token.approve(address(staking), type(uint256).max);
             vm.stopPrank();
@@ -149,7 +156,7 @@ contract ProtocolHandler {
         for (uint256 i; i < nodes.length; ++i) {
             vm.startPrank(nodes[i]);
             staking.stake(1_000 * TOKEN);
-            staking.register(ModesLib.bit(ModesLib.VANILLA) | ModesLib.bit(ModesLib.TEE));
+            staking.register(ALL_MODES);
             vm.stopPrank();
         }
         for (uint256 i; i < owners.length; ++i) {
@@ -160,72 +167,156 @@ contract ProtocolHandler {
 
     /* REQUESTERS */
 
-    /// @notice A requester asks for a vanilla k = 1, vanilla k = 3, or TEE k = 1 job, optionally with a callback.
+    /// @notice A requester asks for a vanilla k = 1, vanilla k = 3 or 5, TEE k = 1 or ZK k = 1 job; a consumer
+    /// contract requests its own job with itself as the callback.
     function request(uint256 requesterSeed, uint256 kindSeed, uint256 feeSeed, uint256 collateralSeed, uint256 durationSeed, uint256 callbackSeed)
         external
     {
+        IJobEscrow.RequestParams memory p = _requestParams(kindSeed, feeSeed, collateralSeed, durationSeed);
         address requester = requesters[requesterSeed % requesters.length];
-        IJobEscrow.RequestParams memory p = _requestParams(kindSeed, feeSeed, collateralSeed, durationSeed, callbackSeed);
-        if (escrow.paused()) {
-            vm.prank(requester);
-            try escrow.request(p) {
-                ++pausedRequestAccepted;
-            } catch (bytes memory err) {
-                _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowRequestsPaused.selector));
-            }
-            return;
+        uint256 c = callbackSeed % 5;
+        uint32 maxGas = escrow.parameters().maxCallbackGas;
+        if (c < consumers.length && maxGas > 0) {
+            requester = consumers[c];
+            p.callback = requester;
+            p.callbackGasLimit = uint32(clamp(callbackSeed >> 8, 1, _min(maxGas, 300_000)));
         }
-        uint256 balance = token.balanceOf(requester);
-        vm.recordLogs();
-        vm.prank(requester);
-        JobId id = escrow.request(p);
-        IJobEscrow.Job memory job = _requestedJob(vm.getRecordedLogs());
-        if (JobId.unwrap(job.id) != JobId.unwrap(id) || JobId.unwrap(id) != _jobs.length + 1) ++wrongError;
-        if (balance - token.balanceOf(requester) != _total(job)) ++paymentMismatch;
-        _jobs.push(job);
+        _request(requester, p);
     }
 
-    function _requestParams(uint256 kindSeed, uint256 feeSeed, uint256 collateralSeed, uint256 durationSeed, uint256 callbackSeed)
+    /// @notice The Sybil requester asks for a vanilla k = 3 job at the highest collateral allowed and has its two
+    /// colluding nodes claim first; an honest node takes the third slot. If they all reveal, the colluders'
+    /// wrong answer wins and the honest node must be released: neither paid nor slashed.
+    function sybilRequest(uint256 modelSeed, uint256 feeSeed, uint256 durationSeed, uint256 honestSeed) external {
+        IJobEscrow.RequestParams memory p = _requestParams(1 | (modelSeed << 8), feeSeed, 0, durationSeed);
+        p.redundancy = 3;
+        p.collateral = uint96(_min(uint256(p.feePerNode) * escrow.parameters().maxCollateralRatio, MAX_COLLATERAL));
+        (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, p.redundancy, p.feePerNode);
+        (bool ok, IJobEscrow.Job memory job) = _request(sybil, p);
+        if (!ok) return;
+        ++sybilJobs;
+        _claimOne(job, nodes[4]);
+        _claimOne(job, nodes[5]);
+        _claimOne(job, nodes[honestSeed % 2]);
+    }
+
+    /// @notice A request that breaks one rule must fail with that rule's error: an even or too large redundancy,
+    /// collateral outside [minCollateral, feePerNode * maxCollateralRatio], a callback other than the requester,
+    /// a redundant ZK job, a ZK commitment of 2^200 or more.
+    function requestRefused(uint256 which, uint256 seed) external {
+        address requester = requesters[seed % requesters.length];
+        IJobEscrow.Parameters memory params = escrow.parameters();
+        IJobEscrow.RequestParams memory p = _requestParams(seed % 2, seed >> 8, seed >> 16, seed >> 24);
+        uint256 max = uint256(p.feePerNode) * params.maxCollateralRatio;
+        uint256 rule = which % 7;
+        if (rule == 3 && params.minCollateral == 0) rule = 2; // nothing is below a zero minimum
+        bytes memory expected;
+        if (rule == 0 || rule == 1) {
+            p.redundancy = uint8(rule == 0 ? 2 * ((seed >> 32) % 5) : 9 + 2 * ((seed >> 32) % 123));
+            expected = abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidRedundancy.selector, p.redundancy, 7);
+        } else if (rule == 2 || rule == 3) {
+            p.collateral = uint96(rule == 2 ? max + 1 + (seed >> 40) % TOKEN : params.minCollateral - 1);
+            expected = abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidCollateral.selector, p.collateral, params.minCollateral, max);
+        } else if (rule == 4) {
+            (p.callback, p.callbackGasLimit) = (consumers[(seed >> 32) % consumers.length], 100_000);
+            expected = abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidCallback.selector, p.callback, requester);
+        } else if (rule == 5) {
+            (p.mode, p.redundancy) = (ModesLib.ZK, uint8(3 + 2 * ((seed >> 32) % 3)));
+            p.inputCommitment = _zkCommitment(p.input);
+            expected = abi.encodeWithSelector(IZkInferenceVerifier.ZkInferenceVerifierRedundancyUnsupported.selector, p.redundancy);
+        } else {
+            (p.mode, p.redundancy) = (ModesLib.ZK, 1);
+            p.inputCommitment = bytes32(uint256(keccak256(abi.encode("wide", seed))) | (1 << (ZK_INPUT_BITS + (seed >> 32) % 56)));
+            expected =
+                abi.encodeWithSelector(IZkInferenceVerifier.ZkInferenceVerifierCommitmentOutOfRange.selector, p.inputCommitment, ZK_INPUT_BITS);
+        }
+        (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, p.redundancy, p.feePerNode);
+        if (escrow.paused()) expected = abi.encodeWithSelector(IJobEscrow.JobEscrowRequestsPaused.selector);
+        (bool ok, bytes memory err) = _send(requester, p);
+        if (ok) ++invalidRequestAccepted;
+        else _expectError(err, expected);
+        if (!ok) ++requestsRefused;
+    }
+
+    function _requestParams(uint256 kindSeed, uint256 feeSeed, uint256 collateralSeed, uint256 durationSeed)
         internal
         view
         returns (IJobEscrow.RequestParams memory p)
     {
         IJobEscrow.Parameters memory params = escrow.parameters();
-        uint256 kind = kindSeed % 3;
+        uint256 kind = kindSeed % 4;
         p.modelId = models[(kindSeed >> 8) % models.length];
         p.version = 1;
-        p.mode = kind == 2 ? ModesLib.TEE : ModesLib.VANILLA;
-        p.redundancy = kind == 1 ? 3 : 1;
-        uint256 duration = clamp(durationSeed, params.minDuration, _min(params.maxDuration, uint256(params.minDuration) + 6 hours));
+        p.mode = kind == 2 ? ModesLib.TEE : kind == 3 ? ModesLib.ZK : ModesLib.VANILLA;
+        p.redundancy = kind != 1 ? 1 : (kindSeed >> 16) % 4 == 3 ? 5 : 3;
+        // Half the jobs are short (at most 20 minutes), so that deadlines pass within a run and expiries happen.
+        uint256 longest = uint256(params.minDuration) + ((durationSeed >> 128) % 2 == 0 ? 20 minutes : 6 hours);
+        uint256 duration = clamp(durationSeed, params.minDuration, _min(params.maxDuration, longest));
         p.deadline = uint64(block.timestamp + duration);
-        p.feePerNode = uint96(clamp(feeSeed, 0, 10 * TOKEN));
-        p.collateral = uint96(clamp(collateralSeed, params.minCollateral, 50 * TOKEN));
-        (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, p.redundancy, p.feePerNode);
-        uint256 c = callbackSeed % 5;
-        if (c < consumers.length && params.maxCallbackGas > 0) {
-            p.callback = consumers[c];
-            p.callbackGasLimit = uint32(clamp(callbackSeed >> 8, 1, _min(params.maxCallbackGas, 300_000)));
-        }
+        // The least fee whose collateral ratio reaches minCollateral, so that some collateral is always allowed.
+        uint256 ratio = params.maxCollateralRatio;
+        uint256 minFee = (uint256(params.minCollateral) + ratio - 1) / ratio;
+        p.feePerNode = uint96(clamp(feeSeed, minFee, minFee > MAX_FEE ? minFee : MAX_FEE));
+        p.collateral = uint96(clamp(collateralSeed, params.minCollateral, _min(uint256(p.feePerNode) * ratio, MAX_COLLATERAL)));
         p.input = abi.encodePacked("input-", durationSeed % 1000);
+        if (kind == 3) p.inputCommitment = _zkCommitment(p.input);
+        (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, p.redundancy, p.feePerNode);
+    }
+
+    /// @dev Requests `p` as `requester`; while paused the request must fail with `JobEscrowRequestsPaused`.
+    function _request(address requester, IJobEscrow.RequestParams memory p) internal returns (bool ok, IJobEscrow.Job memory job) {
+        bytes memory err;
+        if (escrow.paused()) {
+            (ok, err) = _send(requester, p);
+            if (ok) ++pausedRequestAccepted;
+            else _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowRequestsPaused.selector));
+            return (false, job);
+        }
+        (ok, err) = _send(requester, p);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(err, 0x20), mload(err))
+            }
+        }
+        job = _jobs[_jobs.length - 1];
+    }
+
+    /// @dev Sends a request (a consumer requests through its own `request`, paying from its tokens); a job that is
+    /// created is recorded, checked to be the next id and to have cost exactly its total.
+    function _send(address requester, IJobEscrow.RequestParams memory p) internal returns (bool ok, bytes memory ret) {
+        uint256 balance = token.balanceOf(requester);
+        vm.recordLogs();
+        if (_indexOf(consumers, requester) != type(uint256).max) {
+            (ok, ret) = requester.call(abi.encodeCall(SelfRequester.request, (p)));
+        } else {
+            vm.prank(requester);
+            (ok, ret) = address(escrow).call(abi.encodeCall(escrow.request, (p)));
+        }
+        if (!ok) return (ok, ret);
+        IJobEscrow.Job memory job = _requestedJob(vm.getRecordedLogs());
+        uint64 id = JobId.unwrap(job.id);
+        if (abi.decode(ret, (uint64)) != id || id != _jobs.length + 1 || job.requester != requester) ++wrongError;
+        if (balance - token.balanceOf(requester) != _total(job)) ++paymentMismatch;
+        _recordJob(job);
     }
 
     /* NODES */
 
     /// @notice Nodes claim the next slots of an open job, one to three of them in a row (TEE jobs mostly go to
-    /// the enclave operator).
+    /// the TEE operators, nodes 0 and 1).
     function claimSlot(uint256 jobSeed, uint256 nodeSeed, uint256 count) external {
         (bool found, IJobEscrow.Job memory job) = _findJob(jobSeed, Need.Claimable);
         if (!found) return;
         count = 1 + count % 3;
         for (uint256 i; i < count; ++i) {
             uint256 seed = nodeSeed % nodes.length + i;
-            _claimOne(job, job.mode == ModesLib.TEE && seed % 2 == 0 ? enclaveOperator : nodes[seed % nodes.length]);
+            _claimOne(job, job.mode == ModesLib.TEE && seed % 2 == 0 ? nodes[(seed / 2) % 2] : nodes[seed % nodes.length]);
         }
     }
 
     function _claimOne(IJobEscrow.Job memory job, address node) internal {
         IJobEscrow.JobState memory state = escrow.stateOf(job.id);
-        if (state.filled >= job.redundancy || _holdsSlot(job, state.filled, node)) return;
+        if (state.filled >= job.redundancy || _holdsSlot(job, node)) return;
         if (!staking.isEligible(node, Mode.unwrap(job.mode), job.collateral)) {
             // Stake already locked elsewhere (or below the minimum) cannot back another job.
             bytes memory expected = staking.isEligible(node, Mode.unwrap(job.mode), 0)
@@ -234,6 +325,7 @@ contract ProtocolHandler {
             vm.prank(node);
             try escrow.claimSlot(job) {
                 ++lockedStakeWithdrawn;
+                _recordClaim(job, node);
             } catch (bytes memory err) {
                 _expectError(err, expected);
             }
@@ -242,109 +334,192 @@ contract ProtocolHandler {
         vm.prank(node);
         uint8 slot = escrow.claimSlot(job);
         if (slot != state.filled) ++wrongError;
+        _recordClaim(job, node);
     }
 
-    /// @notice The node of a k = 1 job delivers according to its behaviour (lazy nodes never do).
+    /// @notice The node of a k = 1 job delivers according to its behaviour (lazy nodes never do): vanilla as is,
+    /// TEE signed by its live enclave key (without one, the verifier must refuse with the exact reason), ZK with
+    /// a proof of its output for the job's commitment (a copier replays another job's proof, which must fail).
     function submit(uint256 jobSeed, uint256 noiseSeed) external {
         (bool found, IJobEscrow.Job memory job) = _findJob(jobSeed, Need.Submittable);
-        if (!found || job.redundancy != 1 || block.timestamp >= job.deadline) return;
-        if (escrow.stateOf(job.id).filled == 0) return;
-        (IJobEscrow.Slot memory slot,) = escrow.slotOf(job.id, 0);
-        address node = slot.node;
-        Behaviour b = behaviourOf[node];
-        if (b == Behaviour.Lazy) return;
-        bytes memory output = b == Behaviour.Honest ? _answer(job) : _noise(job, node, noiseSeed);
-        bytes memory proof;
-        if (job.mode == ModesLib.TEE) {
-            proof = _sign(job, node, output);
-            if (node != enclaveOperator) {
-                // The enclave key belongs to another operator: its signature must not carry this node's result.
-                vm.prank(node);
-                try escrow.submit(job, output, proof) {
-                    ++replayAccepted;
-                } catch (bytes memory err) {
-                    _expectError(
-                        err,
-                        abi.encodeWithSelector(ITeeVerifier.TeeVerifierOperatorMismatch.selector, vm.addr(_enclaveKey), enclaveOperator, node)
-                    );
-                }
-                return;
+        if (!found) return;
+        address node = _claimers[JobId.unwrap(job.id)][0];
+        if (behaviourOf[node] == Behaviour.Lazy) return;
+        if (job.mode == ModesLib.TEE) return _submitTee(job, node, noiseSeed);
+        if (job.mode == ModesLib.ZK) return _submitZk(job, node, noiseSeed);
+        bytes memory output = _output(job, node, noiseSeed);
+        _observe(job, node, abi.encodeCall(escrow.submit, (job, output, "")), Act.Submit, keccak256(output));
+    }
+
+    function _submitTee(IJobEscrow.Job memory job, address node, uint256 seed) internal {
+        bytes memory output = _output(job, node, seed);
+        (bool live, uint256 key) = enclaves.liveKeyOf(node);
+        if (!live) key = enclaves.keyAt(seed);
+        bytes memory proof = _sign(job, node, output, key);
+        bytes memory refusal = enclaves.refusal(key, node);
+        if (refusal.length != 0) {
+            vm.prank(node);
+            try escrow.submit(job, output, proof) {
+                ++replayAccepted;
+            } catch (bytes memory err) {
+                _expectError(err, refusal);
             }
+            return;
         }
-        _observe(job, node, abi.encodeCall(escrow.submit, (job, output, proof)));
-        if (job.mode == ModesLib.TEE) {
-            if (++acceptances[keccak256(proof)] > 1) ++replayAccepted;
-            _acceptedProofs.push(proof);
-            _acceptedOutputs.push(output);
+        _observe(job, node, abi.encodeCall(escrow.submit, (job, output, proof)), Act.Submit, keccak256(output));
+        if (++acceptances[keccak256(proof)] > 1) ++replayAccepted;
+        _acceptedProofs.push(proof);
+        _acceptedOutputs.push(output);
+    }
+
+    function _submitZk(IJobEscrow.Job memory job, address node, uint256 seed) internal {
+        if (behaviourOf[node] == Behaviour.Copier) return _replayZk(job, node, seed);
+        (bytes memory output, bytes memory proof) = _zkResult(job, node, seed);
+        _observe(job, node, abi.encodeCall(escrow.submit, (job, output, proof)), Act.Submit, keccak256(output));
+        _zkResults.push(ZkResult({inputHash: job.inputHash, output: output, proof: proof}));
+        ++zkSettled;
+    }
+
+    /// @dev A proof of another commitment carries over to no other job: the signal binds all 200 bits.
+    function _replayZk(IJobEscrow.Job memory job, address node, uint256 seed) internal {
+        for (uint256 j; j < _zkResults.length; ++j) {
+            ZkResult memory r = _zkResults[(seed + j) % _zkResults.length];
+            if (r.inputHash == job.inputHash) continue;
+            vm.prank(node);
+            try escrow.submit(job, r.output, r.proof) {
+                ++replayAccepted;
+            } catch (bytes memory err) {
+                _expectError(err, abi.encodeWithSelector(IZkInferenceVerifier.ZkInferenceVerifierInvalidProof.selector, job.id));
+            }
+            return;
         }
     }
 
-    /// @notice A node settles up to three of its k = 1 vanilla jobs with one `submitBatch`; each job is paid
-    /// exactly its terms and resolves once (a job listed twice must revert the whole batch).
+    /// @notice A node settles up to three of its k = 1 vanilla or ZK jobs (ZK: of one model) with one
+    /// `submitBatch`; each job is paid exactly its terms and resolves once (a job listed twice must revert the
+    /// whole batch).
     function submitBatch(uint256 jobSeed, uint256 countSeed, bool duplicate) external {
         (bool found, IJobEscrow.Job memory first) = _findJob(jobSeed, Need.Submittable);
-        if (!found || first.mode != ModesLib.VANILLA) return;
-        (IJobEscrow.Slot memory slot,) = escrow.slotOf(first.id, 0);
-        address node = slot.node;
-        if (behaviourOf[node] == Behaviour.Lazy) return;
+        if (!found || first.mode == ModesLib.TEE) return;
+        address node = _claimers[JobId.unwrap(first.id)][0];
+        Behaviour b = behaviourOf[node];
+        if (b == Behaviour.Lazy || (b == Behaviour.Copier && first.mode == ModesLib.ZK)) return;
         IJobEscrow.Job[] memory picked = new IJobEscrow.Job[](1 + countSeed % 3);
         uint256 n;
         for (uint256 j; j < _jobs.length && n < picked.length; ++j) {
             IJobEscrow.Job memory job = _jobs[(jobSeed % _jobs.length + j) % _jobs.length];
+            if (job.verifier != first.verifier || ModelId.unwrap(job.modelId) != ModelId.unwrap(first.modelId)) continue;
             IJobEscrow.JobState memory state = escrow.stateOf(job.id);
-            if (state.status != IJobEscrow.JobStatus.Open || job.mode != ModesLib.VANILLA || !_fits(job, state, Need.Submittable)) continue;
-            (slot,) = escrow.slotOf(job.id, 0);
-            if (slot.node == node) picked[n++] = job;
+            if (state.status != IJobEscrow.JobStatus.Open || !_fits(job, state, Need.Submittable)) continue;
+            if (_claimers[JobId.unwrap(job.id)][0] == node) picked[n++] = job;
         }
         IJobEscrow.Job[] memory jobs = new IJobEscrow.Job[](duplicate ? n + 1 : n);
-        bytes[] memory outputs = new bytes[](jobs.length);
         for (uint256 i; i < jobs.length; ++i) {
             jobs[i] = picked[i < n ? i : 0];
-            outputs[i] = _answer(jobs[i]);
         }
+        (bytes[] memory outputs, bytes memory proof) = _batchResults(jobs, node, countSeed);
         if (duplicate) {
             vm.prank(node);
-            try escrow.submitBatch(jobs, outputs, "") {
+            try escrow.submitBatch(jobs, outputs, proof) {
                 ++closedJobReopened;
             } catch (bytes memory err) {
                 _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowJobNotOpen.selector, jobs[0].id, IJobEscrow.JobStatus.Settled));
             }
             return;
         }
-        uint256 creditsBefore = _credits();
-        vm.prank(node);
-        escrow.submitBatch(jobs, outputs, "");
-        uint256 expected;
-        for (uint256 i; i < n; ++i) {
-            uint256 due = uint256(jobs[i].feePerNode) + jobs[i].modelFee + jobs[i].protocolFee;
-            paidOut[JobId.unwrap(jobs[i].id)] += due;
-            ++resolutions[JobId.unwrap(jobs[i].id)];
-            ++settled;
-            expected += due;
-        }
-        if (_credits() - creditsBefore != expected) ++paymentMismatch;
-        batchesSettled += 1;
+        _observeBatch(jobs, outputs, proof, node);
+        if (first.mode == ModesLib.ZK) zkSettled += n;
     }
 
-    /// @notice The enclave operator replays a signature already accepted for another job: it must fail.
+    function _batchResults(IJobEscrow.Job[] memory jobs, address node, uint256 seed)
+        internal
+        view
+        returns (bytes[] memory outputs, bytes memory proof)
+    {
+        outputs = new bytes[](jobs.length);
+        if (jobs[0].mode != ModesLib.ZK) {
+            for (uint256 i; i < jobs.length; ++i) outputs[i] = _output(jobs[i], node, seed);
+            return (outputs, "");
+        }
+        uint256[] memory packed = new uint256[](jobs.length);
+        IGroth16Verifier.Proof[] memory proofs = new IGroth16Verifier.Proof[](jobs.length);
+        for (uint256 i; i < jobs.length; ++i) {
+            packed[i] = _zkPacked(jobs[i], node, seed);
+            outputs[i] = abi.encodePacked(uint48(packed[i]));
+            proofs[i] = TrapdoorGroth16Lib.prove(_zkSignal(jobs[i].inputHash, packed[i]));
+        }
+        proof = abi.encode(packed, proofs);
+    }
+
+    /// @dev A batch settles each job as one submission would: the node earns every fee, each model owner its
+    /// price, the protocol every protocol fee, no one else anything; each callback is delivered once.
+    function _observeBatch(IJobEscrow.Job[] memory jobs, bytes[] memory outputs, bytes memory proof, address node) internal {
+        uint256[] memory before = _claimables();
+        vm.recordLogs();
+        vm.prank(node);
+        escrow.submitBatch(jobs, outputs, proof);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256[] memory expected = new uint256[](before.length);
+        for (uint256 i; i < jobs.length; ++i) {
+            IJobEscrow.Job memory job = jobs[i];
+            uint64 id = JobId.unwrap(job.id);
+            _recordDelivery(job, node, keccak256(outputs[i]));
+            Events memory ev = _read(job, logs, true);
+            if (ev.resolved != 1 || !ev.settled || ev.agreeing != 1 || ev.slashes + ev.excuses != 0) _mismatch("batch settlement");
+            _checkCallback(job, true, ev);
+            expected[_indexOf(_accounts, node)] += job.feePerNode;
+            expected[_indexOf(_accounts, job.modelOwner)] += job.modelFee;
+            expected[before.length - 1] += job.protocolFee;
+            paidOut[id] += uint256(job.feePerNode) + job.modelFee + job.protocolFee;
+            (protocolAccrued[id], protocolDue[id], requesterCap[id]) = (job.protocolFee, _protocolShare(job, 1), _total(job));
+            ++settled;
+        }
+        uint256[] memory afterwards = _claimables();
+        for (uint256 i; i < before.length; ++i) {
+            if (afterwards[i] - before[i] != expected[i]) {
+                ++paymentMismatch;
+                if (i == before.length - 1) ++protocolFeeMismatch;
+            }
+        }
+        ++batchesSettled;
+    }
+
+    /// @notice The node of a TEE job replays a signature already accepted for another job: it must fail, as the
+    /// signed digest names the job, so the signature recovers to some unregistered key.
     function replaySignature(uint256 jobSeed, uint256 proofSeed) external {
         if (_acceptedProofs.length == 0) return;
         (bool found, IJobEscrow.Job memory job) = _findJob(jobSeed, Need.Submittable);
-        if (!found || job.redundancy != 1 || job.mode != ModesLib.TEE || block.timestamp >= job.deadline) return;
-        if (escrow.stateOf(job.id).filled == 0) return;
-        (IJobEscrow.Slot memory slot,) = escrow.slotOf(job.id, 0);
-        if (slot.node != enclaveOperator) return;
+        if (!found || job.mode != ModesLib.TEE) return;
+        address node = _claimers[JobId.unwrap(job.id)][0];
         uint256 i = proofSeed % _acceptedProofs.length;
-        vm.prank(enclaveOperator);
+        IInferenceVerifier.InferenceClaim memory c = _claim(job, node, _acceptedOutputs[i]);
+        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(tee.resultDigest(c, address(escrow)), _acceptedProofs[i]);
+        bytes memory expected = error == ECDSA.RecoverError.NoError
+            ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer)
+            : abi.encodeWithSelector(ITeeVerifier.TeeVerifierInvalidSignature.selector);
+        vm.prank(node);
         try escrow.submit(job, _acceptedOutputs[i], _acceptedProofs[i]) {
             ++replayAccepted;
         } catch (bytes memory err) {
-            // The digest differs, so the signature recovers to some unregistered key.
-            if (bytes4(err) != ITeeVerifier.TeeVerifierUnknownEnclave.selector) _wrong(err);
+            _expectError(err, expected);
         }
     }
 
-    /// @notice Nodes of a k = 3 job commit according to their behaviour, one or all of them; a copier reuses a
+    /// @notice The attestor revokes or moves away the enclave key of the node holding an open TEE job, in mid-job:
+    /// unless it delivers with another key, the node must be excused at expiry, not slashed.
+    function disruptClaimant(uint256 jobSeed, uint256 how) external {
+        uint256 n = _jobs.length;
+        for (uint256 j; j < n; ++j) {
+            IJobEscrow.Job memory job = _jobs[(jobSeed % n + j) % n];
+            if (job.mode != ModesLib.TEE || escrow.stateOf(job.id).status != IJobEscrow.JobStatus.Open) continue;
+            address[] memory claimers = _claimers[JobId.unwrap(job.id)];
+            if (claimers.length == 0) continue;
+            (bool live,) = enclaves.liveKeyOf(claimers[0]);
+            if (live) return enclaves.disrupt(claimers[0], how);
+        }
+    }
+
+    /// @notice Nodes of a k > 1 job commit according to their behaviour, one or all of them; a copier reuses a
     /// commitment it saw in the mempool.
     function commit(uint256 jobSeed, uint256 slotSeed, uint256 noiseSeed, bool all) external {
         (bool found, IJobEscrow.Job memory job) = _findJob(jobSeed, Need.Committable);
@@ -365,7 +540,7 @@ contract ProtocolHandler {
             if (!copied) return;
             commitment = seen;
         } else {
-            bytes memory output = b == Behaviour.Liar ? _noise(job, node, noiseSeed) : b == Behaviour.Colluder ? _collusion(job) : _answer(job);
+            bytes memory output = _output(job, node, noiseSeed);
             bytes32 salt = keccak256(abi.encode("salt", job.id, node, noiseSeed));
             _committedOutput[JobId.unwrap(job.id)][node] = output;
             _committedSalt[JobId.unwrap(job.id)][node] = salt;
@@ -373,21 +548,27 @@ contract ProtocolHandler {
         }
         vm.prank(node);
         escrow.commit(job, commitment);
+        _recordCommit(job, node);
     }
 
-    /// @notice Nodes of a k = 3 job reveal what they committed, one or all of them; a copier tries to reveal the
-    /// copied answer.
+    /// @notice Nodes of a k > 1 job reveal what they committed, one or all of them; a copier tries to reveal the
+    /// copied answer and must fail.
     function reveal(uint256 jobSeed, uint256 slotSeed, bool all) external {
         (bool found, IJobEscrow.Job memory job) = _findJob(jobSeed, Need.Revealable);
         if (!found) return;
         uint8 filled = escrow.stateOf(job.id).filled;
+        uint64 id = JobId.unwrap(job.id);
         for (uint256 i; i < (all ? filled : 1); ++i) {
             if (escrow.stateOf(job.id).status != IJobEscrow.JobStatus.Open) return; // the last reveal settled it
             (bool any, address node) = _slotIn(job, filled, slotSeed % filled + i, IJobEscrow.SlotPhase.Committed);
             if (!any) return;
-            uint64 id = JobId.unwrap(job.id);
-            if (behaviourOf[node] == Behaviour.Copier) _copierReveal(job, filled, node, slotSeed);
-            else _observe(job, node, abi.encodeCall(escrow.reveal, (job, _committedOutput[id][node], _committedSalt[id][node], "")));
+            if (behaviourOf[node] == Behaviour.Copier) {
+                _copierReveal(job, filled, node, slotSeed);
+                continue;
+            }
+            bytes memory output = _committedOutput[id][node];
+            bytes memory data = abi.encodeCall(escrow.reveal, (job, output, _committedSalt[id][node], ""));
+            _observe(job, node, data, Act.Reveal, keccak256(output));
         }
     }
 
@@ -398,7 +579,7 @@ contract ProtocolHandler {
         IJobEscrow.JobState memory state = escrow.stateOf(job.id);
         bool revealing = job.redundancy > 1 && state.committed == job.redundancy;
         uint64 expiresAt = revealing ? job.revealDeadline : job.deadline;
-        address keeper = _everyone()[callerSeed % _everyone().length];
+        address keeper = _accounts[callerSeed % _accounts.length];
         if (block.timestamp < expiresAt) {
             vm.prank(keeper);
             try escrow.expire(job) {
@@ -409,7 +590,7 @@ contract ProtocolHandler {
             return;
         }
         bool paused = escrow.paused();
-        _observe(job, keeper, abi.encodeCall(escrow.expire, (job)));
+        _observe(job, keeper, abi.encodeCall(escrow.expire, (job)), Act.Expire, bytes32(0));
         if (paused) ++exitsWhilePaused;
     }
 
@@ -419,14 +600,15 @@ contract ProtocolHandler {
         IJobEscrow.Job memory job = _jobs[jobSeed % _jobs.length];
         IJobEscrow.JobStatus status = escrow.stateOf(job.id).status;
         if (status == IJobEscrow.JobStatus.Open) return;
-        (IJobEscrow.Slot memory slot,) = escrow.slotOf(job.id, 0);
-        address node = slot.node == address(0) ? nodes[0] : slot.node;
+        address[] memory claimers = _claimers[JobId.unwrap(job.id)];
+        address node = claimers.length == 0 ? nodes[0] : claimers[0];
         bytes memory output = _answer(job);
+        bytes memory proof = job.mode == ModesLib.TEE ? _sign(job, node, output, enclaves.keyAt(actionSeed >> 8)) : bytes("");
         uint256 action = actionSeed % 4;
         bytes memory data = action == 0
             ? abi.encodeCall(escrow.expire, (job))
             : action == 1
-                ? abi.encodeCall(escrow.submit, (job, output, job.mode == ModesLib.TEE ? _sign(job, node, output) : bytes("")))
+                ? abi.encodeCall(escrow.submit, (job, output, proof))
                 : action == 2 ? abi.encodeCall(escrow.claimSlot, (job)) : abi.encodeCall(escrow.reveal, (job, output, bytes32(0), ""));
         vm.prank(node);
         (bool ok, bytes memory err) = address(escrow).call(data);
@@ -495,40 +677,40 @@ contract ProtocolHandler {
         if (paused) ++exitsWhilePaused;
     }
 
-    /// @notice A node (re-)registers when it holds the minimum stake.
+    /// @notice A node (re-)registers for every mode when it holds the minimum stake.
     function register(uint256 nodeSeed) external {
         address node = nodes[nodeSeed % nodes.length];
         if (staking.operatorOf(node).staked < staking.parameters().minimumStake) return;
         vm.prank(node);
-        staking.register(ModesLib.bit(ModesLib.VANILLA) | ModesLib.bit(ModesLib.TEE));
+        staking.register(ALL_MODES);
     }
 
     /* EVERYONE */
 
-    /// @notice An actor withdraws its credits; with none, the call must revert with `JobEscrowNothingToClaim`.
-    function claim(uint256 actorSeed) external {
-        address actor = _everyone()[actorSeed % _everyone().length];
-        uint256 owed = escrow.claimable(actor);
+    /// @notice An account withdraws its credits; with none, the call must revert with `JobEscrowNothingToClaim`.
+    function claim(uint256 accountSeed) external {
+        address account = _accounts[accountSeed % _accounts.length];
+        uint256 owed = escrow.claimable(account);
         if (owed == 0) {
-            vm.prank(actor);
-            try escrow.claim(actor) {
+            vm.prank(account);
+            try escrow.claim(account) {
                 ++paymentMismatch;
             } catch (bytes memory err) {
-                _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowNothingToClaim.selector, actor));
+                _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowNothingToClaim.selector, account));
             }
             return;
         }
-        uint256 balance = token.balanceOf(actor);
+        uint256 balance = token.balanceOf(account);
         bool paused = escrow.paused();
-        vm.prank(actor);
-        uint256 amount = escrow.claim(actor);
-        if (amount != owed || token.balanceOf(actor) - balance != owed || escrow.claimable(actor) != 0) ++paymentMismatch;
+        vm.prank(account);
+        uint256 amount = escrow.claim(account);
+        if (amount != owed || token.balanceOf(account) - balance != owed || escrow.claimable(account) != 0) ++paymentMismatch;
         // A second claim in the same state finds nothing.
-        vm.prank(actor);
-        try escrow.claim(actor) {
+        vm.prank(account);
+        try escrow.claim(account) {
             ++paymentMismatch;
         } catch (bytes memory err) {
-            _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowNothingToClaim.selector, actor));
+            _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowNothingToClaim.selector, account));
         }
         if (paused) ++exitsWhilePaused;
     }
@@ -537,7 +719,7 @@ contract ProtocolHandler {
         address treasury = escrow.treasury();
         uint256 owed = escrow.protocolFees();
         uint256 balance = token.balanceOf(treasury);
-        vm.prank(_everyone()[callerSeed % _everyone().length]);
+        vm.prank(_accounts[callerSeed % _accounts.length]);
         uint256 amount = escrow.claimProtocolFees();
         if (amount != owed || token.balanceOf(treasury) - balance != owed || escrow.protocolFees() != 0) ++paymentMismatch;
     }
@@ -564,7 +746,7 @@ contract ProtocolHandler {
     }
 
     function everyone() external view returns (address[] memory) {
-        return _everyone();
+        return _accounts;
     }
 
     function nodeCount() external view returns (uint256) {
@@ -573,72 +755,6 @@ contract ProtocolHandler {
 
     function total(IJobEscrow.Job memory job) external pure returns (uint256) {
         return _total(job);
-    }
-
-    /* INTERNAL: OBSERVATION */
-
-    /// @dev Makes a call that may resolve `job` and checks what it did from its events: at most one resolution,
-    /// every slash within its cap and pro-rata, and the job's payout equal to what it escrowed.
-    function _observe(IJobEscrow.Job memory job, address caller, bytes memory data) internal {
-        uint256 creditsBefore = _credits();
-        _snapshotStakes();
-        vm.recordLogs();
-        vm.prank(caller);
-        (bool ok, bytes memory err) = address(escrow).call(data);
-        if (!ok) {
-            // Bounded inputs make this unreachable; bubble the error up so the run fails with it.
-            assembly ("memory-safe") {
-                revert(add(err, 0x20), mload(err))
-            }
-        }
-        uint256 slashedIn = _checkLogs(job, vm.getRecordedLogs());
-        uint256 credited = _credits() - creditsBefore - slashedIn;
-        paidOut[JobId.unwrap(job.id)] += credited;
-    }
-
-    function _checkLogs(IJobEscrow.Job memory job, Vm.Log[] memory logs) internal returns (uint256 slashedIn) {
-        for (uint256 i; i < logs.length; ++i) {
-            Vm.Log memory log = logs[i];
-            bytes32 topic = log.topics[0];
-            if (log.emitter == address(escrow)) {
-                if (topic == IJobEscrow.JobSettled.selector || topic == IJobEscrow.JobRefunded.selector) {
-                    ++resolutions[uint64(uint256(log.topics[1]))];
-                    if (topic == IJobEscrow.JobRefunded.selector) ++refunded;
-                    else if (job.redundancy > 1) ++settledByMajority;
-                    else ++settled;
-                } else if (topic == IJobEscrow.NodeSlashed.selector) {
-                    (uint256 amount,) = abi.decode(log.data, (uint256, uint256));
-                    slashedIn += amount;
-                    ++slashes;
-                }
-            } else if (log.emitter == address(staking) && topic == INodeStaking.Slashed.selector) {
-                (uint256 amount, uint256 fromThawing) = abi.decode(log.data, (uint256, uint256));
-                _checkSlash(address(uint160(uint256(log.topics[1]))), amount, fromThawing, job.collateral);
-            }
-        }
-    }
-
-    /// @dev A slash takes at most the collateral, at most `maxSlashBps` of the slashable stake (rounded up) and
-    /// never more than there is; thawing stake pays at least its pro-rata share.
-    function _checkSlash(address node, uint256 amount, uint256 fromThawing, uint256 collateral) internal {
-        INodeStaking.Operator memory op = _before[node];
-        uint256 slashable = uint256(op.staked) + op.thawing;
-        uint256 cap = (slashable * _maxSlashBpsBefore + BPS - 1) / BPS;
-        if (amount > collateral || amount > cap || amount > slashable || fromThawing > op.thawing) ++slashBeyondCap;
-        if (slashable != 0 && fromThawing * slashable < amount * op.thawing) ++slashBeyondCap;
-        slashedFromThawing[node] += fromThawing;
-    }
-
-    function _snapshotStakes() internal {
-        for (uint256 i; i < nodes.length; ++i) _before[nodes[i]] = staking.operatorOf(nodes[i]);
-        _maxSlashBpsBefore = staking.parameters().maxSlashBps;
-    }
-
-    /// @dev Everything the escrow owes: every actor's credits and the protocol's.
-    function _credits() internal view returns (uint256 sum) {
-        address[] memory all = _everyone();
-        for (uint256 i; i < all.length; ++i) sum += escrow.claimable(all[i]);
-        sum += escrow.protocolFees();
     }
 
     /* INTERNAL: HELPERS */
@@ -682,21 +798,8 @@ contract ProtocolHandler {
         return s.node;
     }
 
-    function _holdsSlot(IJobEscrow.Job memory job, uint8 filled, address node) internal view returns (bool) {
-        for (uint8 i; i < filled; ++i) {
-            if (_slotNode(job, i) == node) return true;
-        }
-        return false;
-    }
-
-    /// @notice What an action needs of the job it acts on.
-    enum Need {
-        Any,
-        Claimable,
-        Submittable,
-        Committable,
-        Revealable,
-        Expirable
+    function _holdsSlot(IJobEscrow.Job memory job, address node) internal view returns (bool) {
+        return _indexOf(_claimers[JobId.unwrap(job.id)], node) != type(uint256).max;
     }
 
     /// @dev An open job fit for an action, searching forward from the one `seed` picks, so that actions find
@@ -737,6 +840,15 @@ contract ProtocolHandler {
         revert("no JobRequested");
     }
 
+    /// @dev What `node` answers for `job`: honest nodes (and copiers, for k = 1) the agreed answer, liars noise,
+    /// colluders their shared wrong answer.
+    function _output(IJobEscrow.Job memory job, address node, uint256 seed) internal view returns (bytes memory) {
+        Behaviour b = behaviourOf[node];
+        if (b == Behaviour.Liar) return abi.encodePacked("noise", job.id, node, uint8(seed));
+        if (b == Behaviour.Colluder) return abi.encodePacked("collusion", job.id);
+        return _answer(job);
+    }
+
     /// @dev The agreed answer of a job: a function of its input, 1 to 64 bytes long (both storage layouts).
     function _answer(IJobEscrow.Job memory job) internal pure returns (bytes memory) {
         bytes32 h = keccak256(abi.encode("answer", job.inputHash));
@@ -748,16 +860,12 @@ contract ProtocolHandler {
         return out;
     }
 
-    function _noise(IJobEscrow.Job memory job, address node, uint256 seed) internal pure returns (bytes memory) {
-        return abi.encodePacked("noise", job.id, node, uint8(seed));
-    }
-
-    function _collusion(IJobEscrow.Job memory job) internal pure returns (bytes memory) {
-        return abi.encodePacked("collusion", job.id);
-    }
-
-    function _sign(IJobEscrow.Job memory job, address node, bytes memory output) internal view returns (bytes memory) {
-        IInferenceVerifier.InferenceClaim memory c = IInferenceVerifier.InferenceClaim({
+    function _claim(IJobEscrow.Job memory job, address node, bytes memory output)
+        internal
+        pure
+        returns (IInferenceVerifier.InferenceClaim memory)
+    {
+        return IInferenceVerifier.InferenceClaim({
             jobId: job.id,
             modelId: job.modelId,
             version: job.version,
@@ -765,32 +873,30 @@ contract ProtocolHandler {
             outputHash: keccak256(output),
             node: node
         });
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(_enclaveKey, tee.resultDigest(c, address(escrow)));
+    }
+
+    function _sign(IJobEscrow.Job memory job, address node, bytes memory output, uint256 key) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, tee.resultDigest(_claim(job, node, output), address(escrow)));
         return abi.encodePacked(r, s, v);
     }
 
-    function _everyone() internal view returns (address[] memory all) {
-        all = new address[](requesters.length + nodes.length + owners.length);
-        uint256 k;
-        for (uint256 i; i < requesters.length; ++i) all[k++] = requesters[i];
-        for (uint256 i; i < nodes.length; ++i) all[k++] = nodes[i];
-        for (uint256 i; i < owners.length; ++i) all[k++] = owners[i];
+    /// @dev A ZK job's commitment: 200 bits, as the circuit's commitment reduced to the bits the signal binds.
+    function _zkCommitment(bytes memory input) internal pure returns (bytes32) {
+        return bytes32(uint256(keccak256(input)) >> (256 - ZK_INPUT_BITS));
     }
 
-    function _total(IJobEscrow.Job memory job) internal pure returns (uint256) {
-        return uint256(job.modelFee) + uint256(job.feePerNode) * job.redundancy + job.protocolFee;
+    /// @dev The 48-bit output `node` proves for `job`, per its behaviour.
+    function _zkPacked(IJobEscrow.Job memory job, address node, uint256 seed) internal view returns (uint256) {
+        return uint48(uint256(keccak256(_output(job, node, seed))));
     }
 
-    function _expectError(bytes memory err, bytes memory expected) internal {
-        if (keccak256(err) != keccak256(expected)) _wrong(err);
+    function _zkSignal(bytes32 inputHash, uint256 packed) internal pure returns (uint256) {
+        return (uint256(inputHash) << 48) | packed;
     }
 
-    function _wrong(bytes memory err) internal {
-        ++wrongError;
-        lastWrongError = err;
-    }
-
-    function _min(uint256 a, uint256 b) internal pure returns (uint256) {
-        return a < b ? a : b;
+    function _zkResult(IJobEscrow.Job memory job, address node, uint256 seed) internal view returns (bytes memory output, bytes memory proof) {
+        uint256 packed = _zkPacked(job, node, seed);
+        output = abi.encodePacked(uint48(packed));
+        proof = abi.encode(packed, TrapdoorGroth16Lib.prove(_zkSignal(job.inputHash, packed)));
     }
 }

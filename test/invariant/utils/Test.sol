@@ -79,3 +79,8 @@ function clamp(uint256 x, uint256 min, uint256 max) pure returns (uint256) {
     if (span == type(uint256).max) return x;
     return min + x % (span + 1);
 }
+
+/// @notice The address of the `i`-th actor playing `role` (a requester, a node, ...), the same in every handler.
+function actor(string memory role, uint256 i) pure returns (address) {
+    return address(uint160(uint256(keccak256(abi.encode(role, i)))));
+}
