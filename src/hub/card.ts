@@ -16,6 +16,8 @@ export interface ModelCard {
   task: string;
   /** License id in lower case, e.g. `apache-2.0` (the first one if the card lists several). */
   license: string;
+  /** Every license the card lists, as ids (`license` first); a license filter matches any of them. */
+  licenses: string[];
   library: string | undefined;
   tags: string[];
   datasets: string[];
@@ -171,10 +173,12 @@ function readFields(meta: Record<string, unknown>, options: ParseModelCardOption
   for (const [key, value] of Object.entries(meta)) if (!KNOWN_KEYS.has(key)) extra[key] = value;
   const library = optionalString(meta, "library") ?? optionalString(meta, "library_name");
   const tags = stringList(meta, "tags", warnings);
+  const licenses = [...new Set(licensesOf(meta, options, warnings).map((l, i) => identifier(i === 0 ? "license" : `license[${i}]`, l)))];
   return {
     name: nameOf(meta, options, warnings),
     task: identifier("task", taskOf(meta, tags, options, warnings)),
-    license: identifier("license", licenseOf(meta, options, warnings)),
+    license: licenses[0]!,
+    licenses,
     library: library === undefined ? undefined : library.toLowerCase(),
     tags,
     datasets: stringList(meta, "datasets", warnings),
@@ -219,20 +223,21 @@ function taskOf(meta: Record<string, unknown>, tags: readonly string[], options:
   throw new CardFieldError("task", "is required (add `pipeline_tag: <task>`, e.g. `pipeline_tag: text-classification`)");
 }
 
-/** `license` as a string, or the first of a list (Hugging Face accepts a list). */
-function licenseOf(meta: Record<string, unknown>, options: ParseModelCardOptions, warnings: string[]): string {
+/** `license` as a string or a list (Hugging Face accepts a list); never empty. */
+function licensesOf(meta: Record<string, unknown>, options: ParseModelCardOptions, warnings: string[]): string[] {
   const value = meta.license;
-  if (Array.isArray(value)) {
-    const first: unknown = value[0];
-    if (typeof first !== "string") throw new CardFieldError("license", "must be a string or a list of strings");
-    if (value.length > 1) warnings.push(`\`license\` lists ${value.length} licenses; \`${first}\` is used to filter by license`);
-    return checkedString("license", first);
+  if (Array.isArray(value) && value.length > 0) {
+    if (value.length > MAX_LIST) throw new CardFieldError("license", `must list at most ${MAX_LIST} licenses`);
+    return value.map((item: unknown, i) => {
+      if (typeof item !== "string") throw new CardFieldError(i === 0 ? "license" : `license[${i}]`, "must be a string or a list of strings");
+      return checkedString("license", item);
+    });
   }
-  const license = optionalString(meta, "license");
-  if (license !== undefined) return license;
+  const license = Array.isArray(value) ? undefined : optionalString(meta, "license");
+  if (license !== undefined) return [license];
   if (options.lenient === true) {
     warnings.push("no `license`: indexed with the license `unknown`");
-    return "unknown";
+    return ["unknown"];
   }
   throw new CardFieldError("license", "is required (add `license: <id>`, e.g. `license: apache-2.0`)");
 }

@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { lstatSync } from "node:fs";
+import path from "node:path";
 import { formatUnits, parseUnits, type ContractRunner, type Signer } from "ethers";
 import { ModelRegistry__factory } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
@@ -78,6 +80,7 @@ export function registerHubCommands(program: Command, context: HubCommandContext
             ...(opts.price === undefined ? {} : { price: parsePrice(opts.price, context.tokenDecimals ?? 18) }),
             ...(opts.model === undefined ? {} : { modelId: parseModelRef(opts.model).modelId }),
             log: opts.json ? undefined : out,
+            warn: (warning) => err(`warning: ${cardPath(target, opts.card)}: ${warning}`),
           });
           if (opts.json) out(JSON.stringify({ ...result, modelId: result.modelId.toString() }, null, 2));
           else out(`published ${result.card.name} as model ${result.modelId} version ${result.version} (tx ${result.txHash})`);
@@ -117,6 +120,7 @@ export function registerHubCommands(program: Command, context: HubCommandContext
     .option("--task <task>")
     .option("--license <license>")
     .option("--library <library>")
+    .option("--language <language>", "ISO 639-1 code or English name, e.g. fi or Finnish")
     .option("--mode <mode>", "vanilla, tee or zk")
     .option("--min-usage <jobs>", "at least this many verified jobs")
     .option("--sort <order>", "relevance, usage or recency")
@@ -128,7 +132,7 @@ export function registerHubCommands(program: Command, context: HubCommandContext
         const base = String(opts.hub ?? context.hubUrl ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
         const params = new URLSearchParams();
         if (words.length > 0) params.set("q", words.join(" "));
-        for (const [option, param] of [["task", "task"], ["license", "license"], ["library", "library"], ["mode", "mode"], ["minUsage", "minUsage"], ["sort", "sort"], ["page", "page"]]) {
+        for (const [option, param] of [["task", "task"], ["license", "license"], ["library", "library"], ["language", "language"], ["mode", "mode"], ["minUsage", "minUsage"], ["sort", "sort"], ["page", "page"]]) {
           const value = opts[option!];
           if (typeof value === "string") params.set(param!, value);
         }
@@ -168,6 +172,11 @@ export function registerHubCommands(program: Command, context: HubCommandContext
         await contentStore.close();
       }),
     );
+}
+
+/** The card file a `publish` target uses, for messages. */
+function cardPath(target: string, card: string | undefined): string {
+  return card ?? path.join(lstatSync(target).isDirectory() ? target : path.dirname(target), "README.md");
 }
 
 /** `vanilla,tee` with the measurements for tee. */
@@ -218,7 +227,7 @@ async function fetchSearch(url: string): Promise<SearchResult> {
 
 function formatHit(hit: SearchHit, decimals: number): string {
   const modes = hit.modes.map((m) => MODE_NAMES[m] ?? `mode ${m}`).join(",");
-  const about = `[${hit.task}, ${hit.license}${hit.library === null ? "" : `, ${hit.library}`}]`;
+  const about = `[${[hit.task, ...hit.licenses, ...(hit.library === null ? [] : [hit.library])].join(", ")}]`;
   return `${hit.modelId}@${hit.version}  ${hit.name}  ${about}  ${modes}  ${tokenAmount(hit.price, decimals)} / inference  ${usageLine(hit, decimals)}\n    ${hit.summary}`;
 }
 

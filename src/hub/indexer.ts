@@ -339,7 +339,15 @@ export class HubIndexer {
          VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
       )
       .run(input.modelId, input.version, input.cardCid, input.cardHash.toLowerCase(), card.status, card.status === "valid" ? null : card.error, e.block);
-    if (card.status === "invalid") this.options.logger?.warn({ modelId: input.modelId, version: input.version, error: card.error }, "model card rejected");
+    this.logCard(input.modelId, input.version, card);
+  }
+
+  /** Logs a rejected card, and each leniency of an accepted one (`card.warnings`). */
+  private logCard(modelId: number, version: number, card: CardResult): void {
+    const logger = this.options.logger;
+    if (card.status === "invalid") logger?.warn({ modelId, version, error: card.error }, "model card rejected");
+    if (card.status !== "valid") return;
+    for (const warning of card.card.warnings) logger?.warn({ modelId, version, warning }, "model card read leniently");
   }
 
   private applySettled(jobId: string, agreeing: number, block: number): void {
@@ -432,6 +440,7 @@ export class HubIndexer {
     for (const row of rows) {
       const result = await this.fetchCard(row.card_cid, row.card_hash);
       const status: CardStatus = result.status === "pending" && row.attempts + 1 >= max ? "unavailable" : result.status;
+      this.logCard(row.model_id, row.version, result);
       this.options.store.batch(() => {
         if (result.status === "valid") this.options.store.setCard(modelIdOf(row.model_id), row.version, result.card);
         db.prepare("UPDATE hub_indexer_cards SET status = ?, attempts = attempts + 1, error = ? WHERE model_id = ? AND version = ?").run(

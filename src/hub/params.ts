@@ -11,12 +11,13 @@ export interface SearchRequest {
   page: PageRequest;
 }
 
-const SEARCH_PARAMS = new Set(["q", "task", "license", "library", "mode", "minUsage", "sort", "page", "pageSize"]);
+const SEARCH_PARAMS = new Set(["q", "task", "license", "library", "language", "mode", "minUsage", "sort", "page", "pageSize"]);
 const MODE_NAMES: Record<string, Mode> = { vanilla: Modes.vanilla, tee: Modes.tee, zk: Modes.zk };
 const MAX_PARAM_LENGTH = 100;
 
 /**
- * Parses the query string of `GET /api/search`.
+ * Parses the query string of `GET /api/search`: `q`, the filters `task`, `license`, `library`, `language`, `mode`,
+ * `minUsage`, then `sort`, `page` and `pageSize`.
  * @throws {HubParamError} naming the first bad parameter (unknown, repeated, or malformed).
  * @example parseSearchParams(new URLSearchParams("q=fraud&mode=zk&minUsage=5")).filters.mode // Modes.zk
  */
@@ -25,7 +26,8 @@ export function parseSearchParams(params: URLSearchParams): SearchRequest {
   const query = single(params, "q") ?? "";
   if (query.length > MAX_QUERY_LENGTH) throw new HubParamError("q", `must be at most ${MAX_QUERY_LENGTH} characters`);
   const filters: SearchFilters = {};
-  for (const name of ["task", "license", "library"] as const) {
+  // `language` is checked by the engine (an ISO 639-1 code or an English name), which names it in its HubParamError.
+  for (const name of ["task", "license", "library", "language"] as const) {
     const value = text(params, name);
     if (value !== undefined) filters[name] = value;
   }

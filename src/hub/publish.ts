@@ -41,6 +41,8 @@ export interface PublishModelOptions {
   /** Largest file accepted. Default {@link DEFAULT_MAX_FILE_BYTES}. */
   maxFileBytes?: number;
   log?: (message: string) => void;
+  /** Called once per `card.warnings` entry (what the card parser read leniently), before anything is stored. */
+  warn?: (warning: string) => void;
 }
 
 /** A file as registered. */
@@ -83,6 +85,7 @@ export async function publishModel(options: PublishModelOptions): Promise<Publis
   const log = options.log ?? (() => undefined);
   const cardPath = options.cardPath ?? "README.md";
   const { card, cardFile } = checkFiles(options.files, cardPath, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+  for (const warning of card.warnings) options.warn?.(warning);
   const modes = options.modes.map(toBinding);
   if (modes.length === 0) throw new PublishInputError("at least one verification mode is required");
   // The registration is simulated with locally computed CIDs first, so a publish the registry would refuse

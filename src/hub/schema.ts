@@ -4,7 +4,7 @@
  */
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Stores written by a schema older than this are dropped whole and re-indexed from the chain: before version 3
@@ -133,6 +133,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab USING fts5vocab(search_fts, row);
 
+-- Every license of each search_fts row's card, in card order (a card may list several; the filter matches any).
+CREATE TABLE IF NOT EXISTS search_licenses (
+  license    TEXT    NOT NULL,
+  version_id INTEGER NOT NULL,                    -- search_fts rowid
+  idx        INTEGER NOT NULL,
+  PRIMARY KEY (license, version_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS search_licenses_by_version ON search_licenses(version_id, idx);
+
 -- Token counts of each field of each search_fts row (the body as far as ranking reads it), for BM25F.
 CREATE TABLE IF NOT EXISTS search_lengths (
   rowid   INTEGER PRIMARY KEY,
@@ -144,4 +153,4 @@ CREATE TABLE IF NOT EXISTS search_lengths (
  * Tables an upgrade from an older schema (at or above {@link REINDEX_BELOW_VERSION}) recreates; their rows are
  * rebuilt from the stored cards.
  */
-export const SEARCH_TABLES = ["search_vocab", "search_fts", "search_lengths"] as const;
+export const SEARCH_TABLES = ["search_vocab", "search_fts", "search_lengths", "search_licenses"] as const;

@@ -41,7 +41,10 @@ export interface SearchHit {
   version: number;
   name: string;
   task: string;
+  /** The card's first license. */
   license: string;
+  /** Every license the card lists (`license` first). */
+  licenses: string[];
   library: string | null;
   summary: string;
   owner: string;
@@ -326,6 +329,7 @@ export class SearchEngine {
       name: r.name,
       task: r.task,
       license: r.license,
+      licenses: (this.statement("SELECT license FROM search_licenses WHERE version_id = ? ORDER BY idx").all(r.id) as { license: string }[]).map((l) => l.license),
       library: r.library,
       summary: r.summary ?? "",
       owner: r.owner,
@@ -370,7 +374,8 @@ function planFilters(filters: SearchFilters): Plan {
     const value = filters[name];
     if (value === undefined) return;
     if (value.length === 0 || value.length > MAX_FILTER_LENGTH) throw new HubParamError(name, `must be 1 to ${MAX_FILTER_LENGTH} characters`);
-    where.push(`v.${name} = @${name}`);
+    // A card may list several licenses; the filter matches any of them.
+    where.push(name === "license" ? "v.id IN (SELECT version_id FROM search_licenses WHERE license = @license)" : `v.${name} = @${name}`);
     params[name] = normalise(value);
   };
   text("task", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));

@@ -374,7 +374,7 @@ export class HubStore {
   /** Rebuilds the full-text index from the stored cards (after a schema upgrade changed its columns). */
   rebuildSearchIndex(): void {
     this.batch(() => {
-      this.db.exec("DELETE FROM search_lengths; UPDATE models SET search_version_id = NULL; UPDATE versions SET searchable = 0");
+      this.db.exec("DELETE FROM search_lengths; DELETE FROM search_licenses; UPDATE models SET search_version_id = NULL; UPDATE versions SET searchable = 0");
       for (const r of this.db.prepare("SELECT model_id FROM models").all() as { model_id: number }[]) this.dirty.add(r.model_id);
     });
     this.logger?.info({ models: this.stats().models }, "hub search index rebuilt");
@@ -464,6 +464,7 @@ export class HubStore {
   private removeVersion(versionId: number): void {
     this.stmt.deleteFts.run(versionId);
     this.stmt.deleteLengths.run(versionId);
+    this.stmt.deleteLicenses.run(versionId);
     this.stmt.deleteFiles.run(versionId);
     this.stmt.deleteUsage.run(versionId);
     this.stmt.deleteUsageLogOf.run(versionId);
@@ -490,12 +491,15 @@ export class HubStore {
     if (model.search_version_id !== null) {
       this.stmt.deleteFts.run(model.search_version_id);
       this.stmt.deleteLengths.run(model.search_version_id);
+      this.stmt.deleteLicenses.run(model.search_version_id);
       this.stmt.setSearchable.run(0, model.search_version_id);
     }
     if (next !== undefined) {
       const card = JSON.parse(next.card_json) as ModelCard;
       this.stmt.insertFts.run(next.id, ...toSearchDocument(card));
       this.stmt.insertLengths.run(next.id, JSON.stringify(scoringDocument(card).map(tokenCount)));
+      // Cards stored before `licenses` existed have only `license`.
+      (card.licenses ?? [card.license]).forEach((license, i) => this.stmt.insertLicense.run(license, next.id, i));
       this.stmt.setSearchable.run(1, next.id);
     }
     this.stmt.setSearchVersion.run(next?.id ?? null, modelId);
@@ -565,6 +569,8 @@ function prepareStatements(db: Database.Database) {
     deleteFts: p("DELETE FROM search_fts WHERE rowid = ?"),
     insertLengths: p("INSERT OR REPLACE INTO search_lengths (rowid, lengths) VALUES (?, ?)"),
     deleteLengths: p("DELETE FROM search_lengths WHERE rowid = ?"),
+    insertLicense: p("INSERT OR IGNORE INTO search_licenses (license, version_id, idx) VALUES (?, ?, ?)"),
+    deleteLicenses: p("DELETE FROM search_licenses WHERE version_id = ?"),
     stats: p(`SELECT (SELECT count(*) FROM models) AS models, (SELECT count(*) FROM versions) AS versions,
       (SELECT count(*) FROM versions WHERE searchable = 1) AS searchable`),
   };

@@ -38,6 +38,7 @@ describe("parseModelCard", () => {
       name: "acme/finbert-tone",
       task: "text-classification",
       license: "apache-2.0",
+      licenses: ["apache-2.0"],
       library: "transformers",
       tags: ["finance", "sentiment"],
       datasets: ["financial_phrasebank"],
@@ -132,10 +133,17 @@ describe("parseModelCard on real Hugging Face card shapes", () => {
     expect(card.warnings.join()).to.contain("blank line");
   });
 
-  it("takes the first license of a list and says so", () => {
-    const card = parseModelCard("---\nname: m\npipeline_tag: fill-mask\nlicense:\n- MIT\n- apache-2.0\n---\n");
+  it("reads a list of licenses: the first is shown, all are kept for the license filter", () => {
+    const card = parseModelCard("---\nname: m\npipeline_tag: fill-mask\nlicense:\n- MIT\n- apache-2.0\n- mit\n---\n");
     expect(card.license).to.equal("mit");
-    expect(card.warnings.join()).to.contain("lists 2 licenses");
+    expect(card.licenses).to.deep.equal(["mit", "apache-2.0"]);
+    expect(card.warnings).to.deep.equal([]);
+  });
+
+  it("throws CardFieldError naming the element when a listed license is not an identifier", () => {
+    expect(() => parseModelCard("---\nname: m\npipeline_tag: fill-mask\nlicense:\n- mit\n- my license!\n---\n"))
+      .to.throw(CardFieldError)
+      .with.property("field", "license[1]");
   });
 
   it("reads a quoted string that continues at column 0 as PyYAML does", () => {

@@ -26,6 +26,7 @@ describe("hub HTTP API", () => {
     publish(store, { model: 1, version: 2, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] } });
     publish(store, { model: 2, fields: { name: "acme/loan-scorer" }, usage: { 0: 3 } });
     store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Modes.vanilla, jobs: 2, block: 99 });
+    publish(store, { model: 3, fields: { name: "helsinki/opus-mt-fi-en", task: "translation" } });
     server = await startHubServer({
       store,
       engine: hub.engine,
@@ -67,6 +68,8 @@ describe("hub HTTP API", () => {
       ["pageSize=500", "pageSize"],
       ["task=a&task=b", "task"],
       ["colour=red", "colour"],
+      ["language=klingon", "language"],
+      ["language=a&language=b", "language"],
       [`q=${"a".repeat(300)}`, "q"],
     ]) {
       it(`answers 400 naming \`${param}\` for ?${query.slice(0, 30)}`, async () => {
@@ -88,6 +91,20 @@ describe("hub HTTP API", () => {
       });
     });
 
+    it("filters by language, given as an ISO 639-1 code or an English name", async () => {
+      for (const language of ["fi", "Finnish"]) {
+        const { status, body } = await get(`/api/search?language=${language}`);
+        expect(status).to.equal(200);
+        expect((body.hits as { name: string }[]).map((h) => h.name)).to.deep.equal(["helsinki/opus-mt-fi-en"]);
+      }
+    });
+
+    it("says what a language must be when it is not one", async () => {
+      const { status, body } = await get("/api/search?language=klingon");
+      expect(status).to.equal(400);
+      expect(body).to.deep.equal({ error: "HubParamError", param: "language", message: "Invalid parameter `language`: must be an ISO 639-1 code or a language name, e.g. fi or Finnish." });
+    });
+
     it("keeps serving after bad requests", async () => {
       await get("/api/search?mode=quantum");
       await get("/api/models/%E0%A4%A");
@@ -98,7 +115,7 @@ describe("hub HTTP API", () => {
     it("answers hostile query text with 200", async () => {
       const q = encodeURIComponent("\"'; DROP TABLE versions; -- NEAR(a*) name:x");
       expect((await get(`/api/search?q=${q}`)).status).to.equal(200);
-      expect(store.stats().versions).to.equal(3);
+      expect(store.stats().versions).to.equal(4);
     });
   });
 

@@ -1,4 +1,6 @@
 import hre from "hardhat";
+import { toUtf8Bytes } from "ethers";
+import { pino } from "pino";
 import { expect } from "chai";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -86,6 +88,19 @@ describe("HubIndexer", () => {
       expect(store.getModel(id(world.badCard))!.versions[0]!.card).to.equal(null);
       expect(store.getModel(id(world.badCard))!.searchVersion).to.equal(null);
       expect(names("walruses")).to.deep.equal([]);
+    });
+
+    it("logs each leniency of an accepted card as a warning", async () => {
+      const card = "\n---\nname: sea/lenient-seal\npipeline_tag: tabular-classification\nlicense: mit\ntags: seals\n---\n# Seals\n";
+      const { modelId } = await publishAs(world.fx, content, [{ path: "README.md", bytes: toUtf8Bytes(card) }, { path: "m.onnx", bytes: toUtf8Bytes("seal") }], [VANILLA]);
+      const lines: { msg: string; modelId?: number; version?: number; warning?: string }[] = [];
+      const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) });
+      await indexer({ logger }).syncOnce();
+      expect(lines.filter((l) => l.msg === "model card read leniently").map((l) => [l.modelId, l.version, l.warning])).to.deep.equal([
+        [Number(modelId), 1, "1 blank line(s) before the opening `---` were ignored"],
+        [Number(modelId), 1, "`tags` is a single string; read as a list of one tag"],
+      ]);
+      expect(names("seals")).to.deep.equal(["sea/lenient-seal@1"]);
     });
 
     it("keeps a version whose card the content store lacks pending and unsearchable", async () => {

@@ -97,6 +97,15 @@ describe("publish and pull", () => {
       });
     }
 
+    it("hands each card warning to `warn` and returns them with the card", async () => {
+      const card = "\n\n---\nname: acme/lenient-card\npipeline_tag: tabular-classification\nlicense: mit\n---\n# Lenient\n";
+      const warnings: string[] = [];
+      const files = [{ path: "README.md", bytes: toUtf8Bytes(card) }, { path: "m.onnx", bytes: toUtf8Bytes("lenient") }];
+      const result = await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files, modes: [VANILLA], price: 1n, warn: (w) => warnings.push(w) });
+      expect(warnings).to.deep.equal(["2 blank line(s) before the opening `---` were ignored"]);
+      expect(result.card.warnings).to.deep.equal(warnings);
+    });
+
     it("refuses files above the size limit", () => {
       const root = writeTree(dir("big"), { "README.md": CARD, "model.onnx": "x".repeat(2000) });
       expect(() => loadModelFiles(root, { maxFileBytes: 1000 })).to.throw(PublishInputError, "more than the limit of 1000 bytes");
@@ -246,6 +255,18 @@ describe("publish and pull", () => {
       expect(tokenAmount("12000000", 6)).to.equal("12 tokens");
       expect(usageLine({ verifiedJobs: 1, paidVolume: (10n ** 18n).toString(), belowFloorJobs: 0 }, 18)).to.equal("1 verified job · 1 token paid");
       expect(usageLine({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 2 }, 18)).to.equal("0 verified jobs · 0 tokens paid (2 below the usage floor, not counted)");
+    });
+
+    it("prints each card warning on its own stderr line and publishes", async () => {
+      const card = "\n---\nname: acme/lenient\ntask: tabular-classification\nlicense: mit\ntags: finance\n---\n# Lenient\n";
+      const root = writeTree(dir("cli-lenient"), { "README.md": card, "model.onnx": "lenient-weights" });
+      const published = await cli(["publish", root, "--price", "1"]);
+      expect(published.errors).to.deep.equal([
+        `warning: ${path.join(root, "README.md")}: 1 blank line(s) before the opening \`---\` were ignored`,
+        `warning: ${path.join(root, "README.md")}: \`tags\` is a single string; read as a list of one tag`,
+      ]);
+      expect(published.failed).to.equal(false);
+      expect(published.lines.at(-1)).to.match(/^published acme\/lenient as model 2 version 1/);
     });
 
     it("prints one error line and fails for a bad invocation", async () => {

@@ -81,6 +81,20 @@ describe("SearchEngine.search", () => {
       expect(names(hub.engine.search("", { library: "XGBoost" }).hits)).to.deep.equal(["acme/pd-scorecard"]);
     });
 
+    it("filters by any of the licenses a card lists, and by those of its searchable version only", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, block: 10, fields: { name: "org/dual-licensed", license: ["mit", "CC-BY-4.0"] } });
+      publish(store, { model: 2, block: 11, fields: { name: "org/other", license: "cc-by-4.0" } });
+      expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.have.members(["org/dual-licensed", "org/other"]);
+      expect(names(engine.search("", { license: "MIT" }).hits)).to.deep.equal(["org/dual-licensed"]);
+      expect(engine.search("dual", { license: "cc-by-4.0" }).hits.map((h) => [h.license, h.licenses])).to.deep.equal([["mit", ["mit", "cc-by-4.0"]]]);
+      publish(store, { model: 1, version: 2, block: 20, fields: { name: "org/dual-licensed", license: "apache-2.0" } });
+      expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.deep.equal(["org/other"]);
+      store.rewindTo(15);
+      expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.have.members(["org/dual-licensed", "org/other"]);
+      store.close();
+    });
+
     it("filters by available verification mode", () => {
       expect(names(hub.engine.search("", { mode: Modes.zk }).hits)).to.have.members(["acme/pd-scorecard", "acme/whisper-small-de"]);
       expect(names(hub.engine.search("", { mode: Modes.tee }).hits)).to.deep.equal(["acme/txn-guard"]);

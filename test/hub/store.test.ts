@@ -5,6 +5,7 @@ import path from "node:path";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "../../src/hub/errors";
 import { Modes } from "../../src/hub/ids";
 import { SCHEMA_VERSION } from "../../src/hub/schema";
+import { SearchEngine } from "../../src/hub/search";
 import { HubStore } from "../../src/hub/store";
 import { address, freshHub, hash, id, JOB_PAYMENT, publish, versionInput } from "./fixtures";
 
@@ -209,6 +210,25 @@ describe("HubStore", () => {
         expect(store.db.pragma("user_version", { simple: true })).to.equal(SCHEMA_VERSION);
         publish(store, { model: 1, usage: { 0: 1 } });
         expect(store.getModel(id(1))?.verifiedJobs).to.equal(1);
+        store.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("rebuilds the search tables of a store from schema version 3 from its stored cards", () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "vin-hub-store-"));
+      try {
+        const file = path.join(dir, "hub.sqlite");
+        const old = HubStore.open(file);
+        publish(old, { model: 1, fields: { name: "org/dual-licensed", license: ["mit", "cc-by-4.0"] }, usage: { 0: 2 } });
+        old.db.exec("DROP TABLE search_licenses");
+        old.db.pragma("user_version = 3");
+        old.close();
+
+        const store = HubStore.open(file);
+        const engine = new SearchEngine(store, { vocabularyMaxAgeMs: 0 });
+        expect(engine.search("dual", { license: "cc-by-4.0" }).hits.map((h) => [h.name, h.verifiedJobs])).to.deep.equal([["org/dual-licensed", 2]]);
         store.close();
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@
 (function () {
   var MODE_NAMES = { 0: "vanilla", 1: "tee", 2: "zk" };
   var PAGE_SIZE = 10;
+  var FORM_FIELDS = ["q", "task", "license", "library", "language", "mode", "minUsage", "sort"];
   var config = { chainId: null, escrow: null, token: null, registry: null };
   var $ = function (id) { return document.getElementById(id); };
 
@@ -68,7 +69,7 @@
     $("model-view").hidden = !model;
     if (model) return showModel(model[1]);
     var params = new URLSearchParams(hash.indexOf("?") >= 0 ? hash.slice(hash.indexOf("?") + 1) : "");
-    ["q", "task", "license", "library", "mode", "minUsage", "sort"].forEach(function (name) {
+    FORM_FIELDS.forEach(function (name) {
       $(name).value = params.get(name) || (name === "sort" ? "relevance" : "");
     });
     search(params);
@@ -76,7 +77,7 @@
 
   function formParams(page) {
     var params = new URLSearchParams();
-    ["q", "task", "license", "library", "mode", "minUsage", "sort"].forEach(function (name) {
+    FORM_FIELDS.forEach(function (name) {
       var value = $(name).value.trim();
       if (value !== "" && !(name === "sort" && value === "relevance")) params.set(name, value);
     });
@@ -117,7 +118,7 @@
       el("h2", {}, [el("a", { href: "#/model/" + hit.modelId, text: hit.name }), " ", el("span", { class: "meta", text: "v" + hit.version })]),
       el("div", { class: "meta" }, [
         el("span", { text: hit.task }),
-        el("span", { text: hit.license }),
+        el("span", { class: "license", text: (hit.licenses && hit.licenses.length > 0 ? hit.licenses : [hit.license]).join(", ") }),
         hit.library ? el("span", { text: hit.library }) : null,
         el("span", {}, hit.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); })),
         el("span", { class: "usage", text: usageText(hit.verifiedJobs, hit.paidVolume, hit.belowFloorJobs) }),
@@ -153,7 +154,7 @@
       el("div", { class: "meta" }, [
         el("span", { text: "Model " + model.modelId }),
         card ? el("span", { text: card.task }) : null,
-        card ? el("span", { text: card.license }) : null,
+        card ? el("span", { class: "license", text: (card.licenses || [card.license]).join(", ") }) : null,
         card && card.library ? el("span", { text: card.library }) : null,
         el("span", { class: "price", text: tokenAmount(model.price) + " / inference" }),
         el("span", { text: "owner " + model.owner }),
@@ -265,7 +266,7 @@
       event.preventDefault();
       go(formParams(1));
     });
-    ["task", "license", "library", "mode", "minUsage", "sort"].forEach(function (name) {
+    FORM_FIELDS.slice(1).forEach(function (name) {
       $(name).addEventListener("change", function () { go(formParams(1)); });
     });
     window.addEventListener("hashchange", route);
