@@ -155,7 +155,7 @@ library SettlementLib {
 
     /// @notice Delivers the outcome to the job's consumer, last, with exactly its gas limit and without copying
     /// return data (no return-data bomb). A failure is recorded and otherwise ignored.
-    function deliver(IJobEscrow.Job calldata job, bool settled, bytes32 outputHash, bytes memory output) public {
+    function deliver(IJobEscrow.Job calldata job, bool settled, bytes32 outputHash, bytes memory output) internal {
         address consumer = job.callback;
         if (consumer == address(0)) return;
         uint256 gasLimit = job.callbackGasLimit;

@@ -88,12 +88,9 @@ describe("attack: callback gas griefing", () => {
       return { jobs, outputs: ["0x2a", "0x2b", "0x2c"] };
     }
 
-    // Skipped: fails on the current contracts. SettlementLib.deliver is a public library function, so each delivery
-    // of a batch runs behind a DELEGATECALL that passes on only 63/64 of the escrow's gas, which the up-front check
-    // (limit + limit/63 + 10,000 per job) does not count: once the first callback burns its whole limit, the second
-    // delivery finds 408,304 < 416,349 and the batch reverts with JobEscrowInsufficientGasForCallback(2, ...).
-    // Making SettlementLib.deliver `internal` makes this test pass (reported to the contracts' owner).
-    it.skip("cannot make submitBatch revert: sent with the gas estimated while the consumer was cheap, the batch settles and pays every job", async () => {
+    // A delivery behind a library DELEGATECALL would get only 63/64 of the escrow's gas, which the up-front sum does
+    // not count: this test failed that way until SettlementLib.deliver became internal.
+    it("cannot make submitBatch revert: sent with the gas estimated while the consumer was cheap, the batch settles and pays every job", async () => {
       const fx = await loadSystem();
       const { escrow } = fx.system;
       const node = fx.nodes[0]!;
