@@ -80,7 +80,7 @@ contract ProtocolInvariantTest is HandlerSetup {
         uint256 n = handler.jobCount();
         for (uint256 i; i < n; ++i) {
             IJobEscrow.Job memory job = handler.jobAt(i);
-            if (escrow.stateOf(job.id).status == IJobEscrow.JobStatus.Open) open += handler.total(job);
+            if (escrow.stateOf(job.id).status == IJobEscrow.JobStatus.Open) open += _total(job);
         }
         uint256 credits = escrow.protocolFees();
         address[] memory all = handler.everyone();
@@ -101,8 +101,8 @@ contract ProtocolInvariantTest is HandlerSetup {
 
     /// @notice Locked stake is backed by active stake, and is exactly the collateral of the open jobs' slots.
     function invariant_lockedStakeBackedAndExact() public view {
-        uint256 nodes = handler.nodeCount();
-        uint256[] memory expected = new uint256[](nodes);
+        address[] memory nodes = handler.nodeList();
+        uint256[] memory expected = new uint256[](nodes.length);
         uint256 n = handler.jobCount();
         for (uint256 i; i < n; ++i) {
             IJobEscrow.Job memory job = handler.jobAt(i);
@@ -110,13 +110,13 @@ contract ProtocolInvariantTest is HandlerSetup {
             if (state.status != IJobEscrow.JobStatus.Open) continue;
             for (uint8 s; s < state.filled; ++s) {
                 (IJobEscrow.Slot memory slot,) = escrow.slotOf(job.id, s);
-                for (uint256 k; k < nodes; ++k) {
-                    if (handler.nodes(k) == slot.node) expected[k] += job.collateral;
+                for (uint256 k; k < nodes.length; ++k) {
+                    if (nodes[k] == slot.node) expected[k] += job.collateral;
                 }
             }
         }
-        for (uint256 k; k < nodes; ++k) {
-            address node = handler.nodes(k);
+        for (uint256 k; k < nodes.length; ++k) {
+            address node = nodes[k];
             uint256 locked = escrow.lockedStake(node);
             _assertEq(locked, expected[k], "locked != collateral of open slots");
             _assertLe(locked, staking.operatorOf(node).staked, "locked > staked");
@@ -155,8 +155,8 @@ contract ProtocolInvariantTest is HandlerSetup {
             IJobEscrow.Job memory job = handler.jobAt(i);
             uint256 paid = handler.paidOut(JobId.unwrap(job.id));
             bool open = escrow.stateOf(job.id).status == IJobEscrow.JobStatus.Open;
-            _assertLe(paid, handler.total(job), "paid out more than escrowed");
-            if (!open) _assertEq(paid, handler.total(job), "closed job paid out != escrowed");
+            _assertLe(paid, _total(job), "paid out more than escrowed");
+            if (!open) _assertEq(paid, _total(job), "closed job paid out != escrowed");
         }
         _assertEq(handler.paymentMismatch(), 0, "a transfer, claim or credit moved the wrong amount");
     }
@@ -224,6 +224,11 @@ contract ProtocolInvariantTest is HandlerSetup {
         _assertEq(escrow.jobCount(), handler.jobCount(), "a job exists that the handlers did not see");
         _assertEq(handler.invalidRequestAccepted(), 0, "a request breaking a rule was accepted");
         _assertEq(handler.jobsBreakingRules(), 0, "a job with even redundancy or collateral out of bounds exists");
+    }
+
+    /// @dev What a job escrows: model price, k node fees and the protocol fee.
+    function _total(IJobEscrow.Job memory job) internal pure returns (uint256) {
+        return uint256(job.modelFee) + uint256(job.feePerNode) * job.redundancy + job.protocolFee;
     }
 
     /// @notice After each run, with `-vv`: what the run reached (forge prints calls to its console address).
