@@ -21,6 +21,11 @@ export interface HubCommandContext {
   deployment(): Promise<HubDeployment>;
   /** The configured content store (embedded directory or Kubo); the command closes it when done. */
   contentStore(): Promise<ContentStore>;
+  /**
+   * Throw a failure to the caller (the `vin` CLI prints it and exits with its kind's code) instead of printing it
+   * and setting `process.exitCode = 1`. Default false.
+   */
+  rethrow?: boolean;
   /** Hub API asked by `search`, unless `--hub` is given. Default `http://127.0.0.1:8787`. */
   hubUrl?: string;
   /** Decimals of the payment token, for `--price`. Default 18. */
@@ -33,7 +38,8 @@ const MODE_NAMES = ["vanilla", "tee", "zk"];
 
 /**
  * Registers `publish`, `pull`, `search` and `hub serve` on the CLI. Failures print one line,
- * `error: <what failed>`, and set `process.exitCode = 1`. Call `program.parseAsync()`.
+ * `error: <what failed>`, and set `process.exitCode = 1` (or, with `context.rethrow`, are thrown to the caller).
+ * Call `program.parseAsync()`.
  * @example
  * const program = new Command("vin");
  * registerHubCommands(program, context);
@@ -48,6 +54,7 @@ export function registerHubCommands(program: Command, context: HubCommandContext
       try {
         await fn(...args);
       } catch (error) {
+        if (context.rethrow) throw error;
         err(`error: ${oneLine(error)}`);
         process.exitCode = 1;
       }

@@ -1,4 +1,5 @@
-import { formatUnits, ZeroAddress, ZeroHash, type Signer } from "ethers";
+import { formatEther, formatUnits, ZeroAddress, ZeroHash, type Signer } from "ethers";
+import { InputError as FundsError } from "../core/errors";
 import { requestedJobs } from "../protocol/job";
 import { Mode } from "../protocol/modes";
 import type { Contracts } from "./contracts";
@@ -36,7 +37,8 @@ export interface RequestInferenceParams {
 export type RequestInferenceReturnType = JobRequest & { total: bigint; zkSalt?: bigint };
 
 /**
- * Requests an inference: quotes the price, approves the escrow if needed, sends `request` and returns the job's
+ * Requests an inference: quotes the price, checks the signer can pay (ETH for gas, tokens for the quote; an
+ * InputError naming what is missing and what to run otherwise), approves the escrow if needed, sends `request` and returns the job's
  * terms from its `JobRequested` event.
  * @example const { job } = await requestInference({ contracts, signer, modelId: toModelId(1), mode: Mode.Vanilla, input: [39.1, 18.7, 181, 3750], feePerNode: 10n ** 17n, collateral: 10n ** 18n });
  */
@@ -58,10 +60,14 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   await checkTerms(contracts, mode, redundancy, params.feePerNode, params.collateral);
   const [total] = await call("quote", () => contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode));
   const escrowAddress = await contracts.escrow.getAddress();
-  const allowance = await withRetry("token.allowance", () => contracts.token.allowance(owner, escrowAddress));
+  const allowance = await checkFunds(contracts, signer, owner, escrowAddress, total);
   if (allowance < total) {
     const tx = await callToken("approve", () => contracts.token.connect(signer).approve(escrowAddress, total));
     await tx.wait();
+    const approved = await withRetry("token.allowance", () => contracts.token.allowance(owner, escrowAddress));
+    if (approved < total) {
+      throw new FundsError(`account ${owner} allows the escrow ${escrowAddress} to take ${tokenAmount(approved)}, the job needs ${tokenAmount(total)}, and approve ${tx.hash} did not raise it: approve the escrow for at least that from this account`);
+    }
   }
   const latest = await withRetry("eth_getBlock", () => signer.provider!.getBlock("latest"));
   const tx = await call("request", () =>
@@ -87,6 +93,48 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: zkRequest?.salt };
 }
 
+/** Chain ids of local development chains (Hardhat, Ganache/Anvil dev mode), where `vin faucet` funds accounts. */
+export const LOCAL_CHAIN_IDS = [31337, 1337] as const;
+
+/** Whether `chainId` is a local development chain. */
+export function isLocalChain(chainId: number): boolean {
+  return (LOCAL_CHAIN_IDS as readonly number[]).includes(chainId);
+}
+
+/** Gas budgeted for `approve` and for `request` (about 110k with a small inline input; a large input costs more). */
+const APPROVE_GAS = 60_000n;
+const REQUEST_GAS = 300_000n;
+
+const tokenAmount = (wei: bigint): string => `${formatUnits(wei, 18)} tokens`;
+
+/**
+ * Refuses, before any transaction, a request the signer cannot pay: too little ETH for the gas of approve and
+ * request, or fewer tokens than the quote. Each error names the account, what is missing, how much, and what to run.
+ * Returns the escrow's current allowance.
+ */
+async function checkFunds(contracts: Contracts, signer: Signer, owner: string, escrow: string, total: bigint): Promise<bigint> {
+  const provider = signer.provider!;
+  const [network, eth, fees, tokens, allowance] = await Promise.all([
+    withRetry("eth_chainId", () => provider.getNetwork()),
+    withRetry("eth_getBalance", () => provider.getBalance(owner)),
+    withRetry("eth_feeData", () => provider.getFeeData()),
+    withRetry("token.balanceOf", () => contracts.token.balanceOf(owner)),
+    withRetry("token.allowance", () => contracts.token.allowance(owner, escrow)),
+  ]);
+  const local = isLocalChain(Number(network.chainId));
+  const gas = (allowance < total ? APPROVE_GAS : 0n) + REQUEST_GAS;
+  const ethNeeded = gas * (fees.maxFeePerGas ?? fees.gasPrice ?? 0n);
+  if (eth === 0n || eth < ethNeeded) {
+    const fix = local ? `on this local chain run \`vin faucet ${owner}\`` : "send it ETH from a wallet";
+    throw new FundsError(`account ${owner} holds ${formatEther(eth)} ETH for gas, about ${formatEther(ethNeeded)} ETH is needed to approve and request: ${fix}`, { context: { owner, eth, ethNeeded } });
+  }
+  if (tokens < total) {
+    const fix = local ? `on this local chain run \`vin faucet ${owner}\`` : `send it the payment token ${await contracts.token.getAddress()} from a wallet`;
+    throw new FundsError(`account ${owner} holds ${tokenAmount(tokens)}, the job costs ${tokenAmount(total)} (model fee, node fees and protocol fee): ${fix}`, { context: { owner, tokens, total } });
+  }
+  return allowance;
+}
+
 /** Highest redundancy the escrow accepts (`JobEscrow.MAX_REDUNDANCY`). */
 const MAX_REDUNDANCY = 7;
 
@@ -102,10 +150,9 @@ async function checkTerms(contracts: Contracts, mode: Mode, redundancy: number, 
   const p = await withRetry("escrow.parameters", () => contracts.escrow.parameters());
   const max = feePerNode * p.maxCollateralRatio;
   if (collateral < p.minCollateral || collateral > max) {
-    const amount = (wei: bigint): string => `${formatUnits(wei, 18)} tokens`;
     throw new InputError(
-      `collateral ${amount(collateral)} is outside what the escrow accepts for a fee of ${amount(feePerNode)} per node: ` +
-        `between ${amount(p.minCollateral)} and ${amount(max)} (${p.maxCollateralRatio.toString()} × the fee); lower the collateral or raise the fee`,
+      `collateral ${tokenAmount(collateral)} is outside what the escrow accepts for a fee of ${tokenAmount(feePerNode)} per node: ` +
+        `between ${tokenAmount(p.minCollateral)} and ${tokenAmount(max)} (${p.maxCollateralRatio.toString()} × the fee); lower the collateral or raise the fee`,
     );
   }
 }
