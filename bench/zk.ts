@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { toUtf8Bytes } from "ethers";
 import { bundledModels, clampToRange, evaluateCircuit, type AnyBundledModel } from "../src/models";
-import { Mode, modeMask } from "../src/protocol/modes";
+import { Mode, modeMask } from "../src/core/modes";
 import { claimSignal, encodeZkBatchProof, encodeZkOutput, encodeZkProof, inputCommitment, packedOutputOf, type SolidityProof } from "../src/zkml/claim";
 import { writeMlpOnnx } from "../src/zkml/onnx-writer";
 import { buildZkModel, type ZkModel } from "../src/zkml/pipeline";
@@ -22,7 +22,7 @@ import { evaluateQuantized } from "../src/zkml/reference";
 import { deployZkCircuit, deployZkVerifier, registerZkModel } from "../src/zkml/deploy";
 import { ZK_FILES, zkModelFiles } from "../src/zkml/package";
 import { verifyZkSetup } from "../src/zkml/verify-setup";
-import { seededRandom } from "../src/util/random";
+import { seededRandom } from "../src/core/random";
 import { randomMlp } from "../test/zkml/fixtures";
 import { MODEL_PRICE, requestJob, systemFixture, type Fixture } from "../test/fixtures/system";
 import { Groth16Verifier__factory } from "../typechain-types";

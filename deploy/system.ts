@@ -35,7 +35,7 @@ import {
 } from "../typechain-types";
 import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
-import { BaseError } from "../src/errors";
+import { BaseError } from "../src/core/errors";
 
 export const MODE = { VANILLA: 0, TEE: 1, ZK: 2 } as const;
 

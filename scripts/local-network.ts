@@ -25,7 +25,7 @@ import { decodeClassification } from "../src/inference/onnx";
 import { deployZkModel, type ZkDeployment } from "../src/zkml/deploy";
 import { decodeZkOutput } from "../src/zkml/claim";
 import { bundledModels, clampToRange, type AnyBundledModel } from "../src/models";
-import { Mode, MODE_NAMES } from "../src/protocol/modes";
+import { Mode, MODE_NAMES } from "../src/core/modes";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 const TOKEN = 10n ** 18n;

@@ -5,8 +5,8 @@
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, toUtf8Bytes, type ContractTransactionResponse } from "ethers";
 import { requestJob, requestParams, systemFixture, teeProof } from "../../test/fixtures/system";
-import { Mode } from "../../src/protocol/modes";
-import { requestedJobs, resultCommitment } from "../../src/protocol/job";
+import { Mode } from "../../src/core/modes";
+import { requestedJobs, resultCommitment } from "../../src/core/job";
 import type { Row } from "./report";
 
 /** A compact classifier output: label index and a fixed-point probability (abi.encodePacked(uint8, uint64)). */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type Archetype, ARCHETYPES, FILLER, LICENSES, ORGS } from "./archetypes";
-import { seededRandom } from "../../src/util/random";
+import { seededRandom } from "../../src/core/random";
 
 /** The hidden attributes a card was generated from: what relevance judgments are computed from. */
 export interface CardAttributes {
@@ -34,7 +34,7 @@ const FACET_WORDS: Record<string, string[]> = {
 };
 const VARIANTS = ["", "", "-v2", "-base", "-large", "-small", "-ft", "-2024", "-int8", "-distilled"];
 
-/** Deterministic PRNG (mulberry32), shared: see src/util/random.ts. */
+/** Deterministic PRNG (mulberry32), shared: see src/core/random.ts. */
 export const rng = seededRandom;
 
 /**

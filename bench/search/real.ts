@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cardHashOf, type ModelCard, parseModelCard } from "../../src/hub/card";
-import { HubError } from "../../src/hub/errors";
+import { BaseError } from "../../src/core/errors";
 import { type ModelId, toModelId } from "../../src/hub/ids";
 import { SearchEngine } from "../../src/hub/search";
 import { HubStore } from "../../src/hub/store";
@@ -110,7 +110,7 @@ function indexEngine(store: HubStore, sources: readonly CardSource[], texts: Map
       try {
         card = parseModelCard(text, { name: s.model, lenient: true });
       } catch (error) {
-        refused.push({ file: s.file, reason: error instanceof HubError ? error.shortMessage : String(error) });
+        refused.push({ file: s.file, reason: error instanceof BaseError ? error.shortMessage : String(error) });
         return;
       }
       warnings += card.warnings.length;

@@ -1,12 +1,14 @@
-import { Interface, type ContractRunner } from "ethers";
+/**
+ * Typed handles on a deployment's contracts, for every process that talks to the protocol (the operator node, the
+ * SDK, the CLI, the devnet). Revert decoding over every ABI is in revert.ts.
+ */
+import type { ContractRunner } from "ethers";
+import { ConfigError } from "./errors";
 import { JobEscrow__factory } from "../../typechain-types/factories/contracts/escrow/JobEscrow__factory";
 import { NodeStaking__factory } from "../../typechain-types/factories/contracts/staking/NodeStaking__factory";
 import { ModelRegistry__factory } from "../../typechain-types/factories/contracts/registry/ModelRegistry__factory";
 import { TeeVerifier__factory } from "../../typechain-types/factories/contracts/verifiers/TeeVerifier__factory";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
-import { ZkInferenceVerifier__factory } from "../../typechain-types/factories/contracts/verifiers/zk/ZkInferenceVerifier__factory";
-import { Groth16Verifier__factory } from "../../typechain-types/factories/contracts/verifiers/zk/Groth16Verifier__factory";
-import { ExampleConsumer__factory } from "../../typechain-types/factories/contracts/consumer/ExampleConsumer__factory";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
@@ -22,8 +24,6 @@ export interface Addresses {
   token: string;
   startBlock: number;
 }
-
-export type ContractName = "escrow" | "staking" | "registry" | "teeVerifier" | "token";
 
 export interface Contracts {
   escrow: JobEscrow;
@@ -48,31 +48,11 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
   };
 }
 
-/** Every ABI whose custom errors may surface from a call into the protocol (verifier errors bubble up through the escrow). */
-export const INTERFACES: Record<ContractName, Interface> = {
-  escrow: JobEscrow__factory.createInterface() as unknown as Interface,
-  staking: NodeStaking__factory.createInterface() as unknown as Interface,
-  registry: ModelRegistry__factory.createInterface() as unknown as Interface,
-  teeVerifier: TeeVerifier__factory.createInterface() as unknown as Interface,
-  token: TestToken__factory.createInterface() as unknown as Interface,
-};
-
-/**
- * Every ABI whose custom errors can reach a caller: the contracts above, and those whose errors bubble up through
- * them (the ZK verifier and its Groth16 verifiers, through the escrow; consumer contracts, through a request).
- */
-export const ERROR_INTERFACES: readonly Interface[] = [
-  ...Object.values(INTERFACES),
-  ZkInferenceVerifier__factory.createInterface() as unknown as Interface,
-  Groth16Verifier__factory.createInterface() as unknown as Interface,
-  ExampleConsumer__factory.createInterface() as unknown as Interface,
-];
-
-/** Reads `deployments/<network>.json` (as written by `deploySystem`) into {@link Addresses}. */
-export function addressesFromRecord(record: { startBlock: number; contracts: Record<string, { address: string }> }): Addresses {
+/** The {@link Addresses} of a deployment record (`deployments/<network>.json`, as written by `deploySystem`). */
+export function addressesFromRecord(record: { startBlock: number; contracts: Partial<Record<string, { address: string }>> }): Addresses {
   const pick = (name: string): string => {
     const address = record.contracts[name]?.address;
-    if (address === undefined) throw new Error(`the deployment record has no "${name}" contract`);
+    if (address === undefined) throw new ConfigError(`the deployment record has no "${name}" contract: redeploy`);
     return address;
   };
   return {

@@ -1,5 +1,14 @@
-import { AbiCoder, keccak256, type Log, type TransactionReceipt } from "ethers";
+/** A job as the escrow records it: its terms, their hash, the events that carry them, and the commitments of its results. */
+import { AbiCoder, getBytes, keccak256, type Log, type TransactionReceipt } from "ethers";
+import { InputError } from "./errors";
 import type { IJobEscrow, JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
+
+/** Job status, as `IJobEscrow.JobStatus`. */
+export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
+/** Slot phase, as `IJobEscrow.SlotPhase`. */
+export const SlotPhase = { None: 0, Claimed: 1, Committed: 2, Revealed: 3 } as const;
+/** Refund reason, as `IJobEscrow.RefundReason`. */
+export const RefundReason = { Expired: 0, NoMajority: 1 } as const;
 
 /** A job's terms as the escrow hashes them (`IJobEscrow.Job`), with plain TypeScript values. */
 export interface Job {
@@ -82,4 +91,24 @@ export function hashJob(job: Job): string {
 /** The commitment a node sends for a redundant job: `keccak256(abi.encode(jobId, node, keccak256(output), salt))`. */
 export function resultCommitment(jobId: bigint, node: string, output: string | Uint8Array, salt: string): string {
   return keccak256(AbiCoder.defaultAbiCoder().encode(["uint64", "address", "bytes32", "bytes32"], [jobId, node, keccak256(output), salt]));
+}
+
+/** Decodes an inline input written by {@link encodeInput}: a JSON array of finite numbers. */
+export function decodeInput(input: string): number[] {
+  const text = new TextDecoder().decode(getBytes(input));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new InputError(`the input is not JSON: ${text.slice(0, 80)}`, { cause });
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v))) {
+    throw new InputError(`the input must be a non-empty JSON array of numbers, got ${text.slice(0, 80)}`);
+  }
+  return value as number[];
+}
+
+/** Encodes features as the inline input of a job (UTF-8 JSON). */
+export function encodeInput(features: number[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(features));
 }

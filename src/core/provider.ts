@@ -1,5 +1,6 @@
+/** The JSON-RPC provider every process uses: fixed network, per-request timeouts, retries left to the caller. */
 import { FetchRequest, JsonRpcProvider, Network } from "ethers";
-import { RpcError } from "./errors";
+import { TransportError } from "./errors";
 import { withRetry } from "./retry";
 
 export interface ProviderOptions {
@@ -23,7 +24,7 @@ export function createProvider(url: string, options: ProviderOptions = {}): Json
 }
 
 /**
- * Checks that `url` answers and serves `chainId`; throws one clear RpcError otherwise.
+ * Checks that `url` answers and serves `chainId`; throws one clear TransportError otherwise.
  * @example await checkEndpoint(provider, "http://127.0.0.1:8545", 31337);
  */
 export async function checkEndpoint(provider: JsonRpcProvider, url: string, chainId?: number): Promise<number> {
@@ -31,10 +32,10 @@ export async function checkEndpoint(provider: JsonRpcProvider, url: string, chai
   try {
     actual = Number(await withRetry("eth_chainId", () => provider.send("eth_chainId", []) as Promise<string>, { attempts: 2, timeoutMs: 5_000 }));
   } catch (cause) {
-    throw new RpcError(`cannot reach the RPC endpoint ${url}: start the node or fix "rpcUrl" in the config`, { cause });
+    throw new TransportError(`cannot reach the RPC endpoint ${url}: start the node or fix "rpcUrl" in the config`, { cause });
   }
   if (chainId !== undefined && actual !== chainId) {
-    throw new RpcError(`the RPC endpoint ${url} serves chain ${actual}, the config expects chain ${chainId}: fix "rpcUrl" or "chainId"`);
+    throw new TransportError(`the RPC endpoint ${url} serves chain ${actual}, the config expects chain ${chainId}: fix "rpcUrl" or "chainId"`);
   }
   return actual;
 }

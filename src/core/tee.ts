@@ -1,3 +1,4 @@
+/** What an enclave signs for a TEE-mode result (EIP-712, as `TeeVerifier` checks it). */
 import type { TypedDataDomain, TypedDataField, Signer } from "ethers";
 
 /** The EIP-712 type an enclave signs for a result (`TeeVerifier.RESULT_TYPEHASH`). */

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { JsonRpcProvider } from "ethers";
-import { BaseError } from "../errors";
+import { BaseError } from "../core/errors";
 
 /** Raised when the local chain cannot be started or reached. */
 export class LocalChainError extends BaseError {

@@ -1,9 +1,10 @@
 import { hexlify, keccak256, toUtf8Bytes, type Signer } from "ethers";
 import type { System } from "../../deploy/system";
-import { rawCid, sha256Hex } from "../protocol/cid";
-import { requestedJobs, type Job } from "../protocol/job";
-import { Mode, MODE_NAMES, modeMask } from "../protocol/modes";
-import { teeDomain } from "../protocol/tee";
+import { rawCid } from "../core/cid";
+import { sha256Hex } from "../core/hash";
+import { requestedJobs, type Job } from "../core/job";
+import { Mode, MODE_NAMES, modeMask } from "../core/modes";
+import { teeDomain } from "../core/tee";
 import { OnnxModel, decodeClassification, encodeClassification } from "../inference/onnx";
 import { DevEnclave } from "../node/tee/dev-enclave";
 import type { BundledModel } from "../models/penguins";

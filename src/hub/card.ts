@@ -1,12 +1,6 @@
 import { createHash } from "node:crypto";
 import { parseDocument } from "yaml";
-import {
-  CardFieldError,
-  CardHashMismatchError,
-  CardFrontMatterMissingError,
-  CardTooLargeError,
-  CardYamlError,
-} from "./errors";
+import { CardFieldError, CardHashMismatchError, CardFrontMatterMissingError, CardTooLargeError, CardYamlError } from "./errors";
 import { taskOfTag } from "./lexicon";
 
 /** A validated model card: YAML front matter in the style of Hugging Face cards, plus the Markdown body. */

@@ -4,7 +4,8 @@ import path from "node:path";
 import { formatUnits, parseUnits, type ContractRunner, type Signer } from "ethers";
 import { ModelRegistry__factory } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
-import { HubError, PublishInputError } from "./errors";
+import { exitCodeOf, firstLine, InputError, TransportError } from "../core/errors";
+import { PublishInputError } from "./errors";
 import type { RpcSender } from "./indexer";
 import { type HubDeployment, startLocalHub } from "./local";
 import { type ModeSpec, loadModelFiles, publishModel } from "./publish";
@@ -38,7 +39,7 @@ const MODE_NAMES = ["vanilla", "tee", "zk"];
 
 /**
  * Registers `publish`, `pull`, `search` and `hub serve` on the CLI. Failures print one line,
- * `error: <what failed>`, and set `process.exitCode = 1` (or, with `context.rethrow`, are thrown to the caller).
+ * `error: <what failed>`, and set `process.exitCode` to the error kind's exit code (src/core/errors.ts) (or, with `context.rethrow`, are thrown to the caller).
  * Call `program.parseAsync()`.
  * @example
  * const program = new Command("vin");
@@ -55,8 +56,8 @@ export function registerHubCommands(program: Command, context: HubCommandContext
         await fn(...args);
       } catch (error) {
         if (context.rethrow) throw error;
-        err(`error: ${oneLine(error)}`);
-        process.exitCode = 1;
+        err(`error: ${firstLine(error)}`);
+        process.exitCode = exitCodeOf(error);
       }
     };
 
@@ -212,7 +213,7 @@ function parsePrice(value: string, decimals: number): bigint {
 }
 
 function integer(option: string, value: string): number {
-  if (!/^\d{1,6}$/.test(value)) throw new HubError(`${option} must be a non-negative integer, got "${value}".`);
+  if (!/^\d{1,6}$/.test(value)) throw new InputError(`${option} must be a non-negative integer, got "${value}".`);
   return Number(value);
 }
 
@@ -225,10 +226,13 @@ async function fetchSearch(url: string): Promise<SearchResult> {
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   } catch (cause) {
-    throw new HubError(`Cannot reach the hub at ${new URL(url).origin} (start it with \`vin hub serve\` or pass --hub).`, { cause });
+    throw new TransportError(`Cannot reach the hub at ${new URL(url).origin} (start it with \`vin hub serve\` or pass --hub).`, { cause });
   }
   const body = (await res.json()) as SearchResult & { message?: string };
-  if (!res.ok) throw new HubError(body.message ?? `Hub answered HTTP ${res.status}.`);
+  if (!res.ok) {
+    const message = body.message ?? `Hub answered HTTP ${res.status}.`;
+    throw res.status >= 400 && res.status < 500 ? new InputError(message) : new TransportError(message);
+  }
   return body;
 }
 
@@ -254,11 +258,4 @@ export function usageLine(usage: Pick<SearchHit, "verifiedJobs" | "paidVolume" |
 export function tokenAmount(wei: string | bigint, decimals: number): string {
   const amount = formatUnits(wei, decimals).replace(/\.0$/, "");
   return `${amount} ${amount === "1" ? "token" : "tokens"}`;
-}
-
-/** One line for a terminal: the short message of a hub error, the first line of anything else. */
-export function oneLine(error: unknown): string {
-  if (error instanceof HubError) return error.shortMessage;
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0] ?? text;
 }

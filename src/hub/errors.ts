@@ -1,37 +1,13 @@
-import { BaseError } from "../errors";
 /**
- * The hub's error hierarchy: every error thrown by `src/hub` extends {@link HubError}, carries a short
- * message, optional details and the underlying `cause`, so a log line says what failed and why.
+ * The hub's errors: each refines the core kind callers branch on (bad input, not found, integrity, revert,
+ * transport), so a hub command run in-process exits with the same per-kind code as every other command.
  */
-
-/** Options shared by every hub error. */
-export interface HubErrorOptions {
-  /** Longer explanation appended to the message. */
-  details?: string;
-  /** The error that caused this one. */
-  cause?: unknown;
-}
-
-/** Base class of all hub errors. */
-export class HubError extends BaseError {
-  override name = "HubError";
-  /** The message without details. */
-  readonly shortMessage: string;
-  readonly details: string | undefined;
-
-  constructor(shortMessage: string, options: HubErrorOptions = {}) {
-    super(options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`, {
-      cause: options.cause,
-    });
-    this.shortMessage = shortMessage;
-    this.details = options.details;
-  }
-}
+import { InputError, IntegrityError, NotFoundError, RevertError, TransportError, type BaseErrorOptions } from "../core/errors";
 
 /* CARD */
 
 /** The card is larger than the configured limit. */
-export class CardTooLargeError extends HubError {
+export class CardTooLargeError extends InputError {
   override name = "CardTooLargeError";
   constructor(
     readonly size: number,
@@ -42,7 +18,7 @@ export class CardTooLargeError extends HubError {
 }
 
 /** The card has no YAML front matter delimited by `---` lines. */
-export class CardFrontMatterMissingError extends HubError {
+export class CardFrontMatterMissingError extends InputError {
   override name = "CardFrontMatterMissingError";
   constructor() {
     super("Model card has no YAML front matter (expected a first line `---` and a closing `---`).");
@@ -50,7 +26,7 @@ export class CardFrontMatterMissingError extends HubError {
 }
 
 /** The front matter is not valid YAML. `line` and `column` are 1-based and relative to the whole card. */
-export class CardYamlError extends HubError {
+export class CardYamlError extends InputError {
   override name = "CardYamlError";
   constructor(
     readonly line: number,
@@ -65,7 +41,7 @@ export class CardYamlError extends HubError {
 }
 
 /** A front-matter field is missing or has the wrong shape. */
-export class CardFieldError extends HubError {
+export class CardFieldError extends InputError {
   override name = "CardFieldError";
   constructor(
     readonly field: string,
@@ -76,7 +52,7 @@ export class CardFieldError extends HubError {
 }
 
 /** The card's SHA-256 does not match the hash published on chain. */
-export class CardHashMismatchError extends HubError {
+export class CardHashMismatchError extends IntegrityError {
   override name = "CardHashMismatchError";
   constructor(
     readonly expected: string,
@@ -89,7 +65,7 @@ export class CardHashMismatchError extends HubError {
 /* STORE */
 
 /** A write refers to a model the store does not know. */
-export class StoreUnknownModelError extends HubError {
+export class StoreUnknownModelError extends NotFoundError {
   override name = "StoreUnknownModelError";
   constructor(readonly modelId: number) {
     super(`Model ${modelId} is not in the hub store.`);
@@ -97,7 +73,7 @@ export class StoreUnknownModelError extends HubError {
 }
 
 /** A write refers to a version the store does not know. */
-export class StoreUnknownVersionError extends HubError {
+export class StoreUnknownVersionError extends NotFoundError {
   override name = "StoreUnknownVersionError";
   constructor(
     readonly modelId: number,
@@ -108,7 +84,7 @@ export class StoreUnknownVersionError extends HubError {
 }
 
 /** A write carries a value the store refuses (negative count, bad mode, ...). */
-export class StoreInvalidInputError extends HubError {
+export class StoreInvalidInputError extends InputError {
   override name = "StoreInvalidInputError";
   constructor(
     readonly field: string,
@@ -121,7 +97,7 @@ export class StoreInvalidInputError extends HubError {
 /* SEARCH / HTTP */
 
 /** A search or HTTP parameter is invalid. `param` names it. */
-export class HubParamError extends HubError {
+export class HubParamError extends InputError {
   override name = "HubParamError";
   constructor(
     readonly param: string,
@@ -134,20 +110,20 @@ export class HubParamError extends HubError {
 /* PUBLISH / PULL */
 
 /** What was asked to be published is not publishable (missing card, file too large, bad path, bad mode). */
-export class PublishInputError extends HubError {
+export class PublishInputError extends InputError {
   override name = "PublishInputError";
-  constructor(problem: string, options: HubErrorOptions = {}) {
+  constructor(problem: string, options: BaseErrorOptions = {}) {
     super(`Cannot publish: ${problem}.`, options);
   }
 }
 
 /** The content store gave back other bytes than were stored, so nothing was registered. */
-export class PublishStorageError extends HubError {
+export class PublishStorageError extends IntegrityError {
   override name = "PublishStorageError";
   constructor(
     readonly path: string,
     readonly cid: string,
-    options: HubErrorOptions = {},
+    options: BaseErrorOptions = {},
   ) {
     super(`Storing ${path} failed or did not read back identical (CID ${cid}); nothing was registered.`, options);
   }
@@ -157,21 +133,22 @@ export class PublishStorageError extends HubError {
  * A registry transaction (or its simulation) reverted. `errorName` and `errorArgs` are the decoded custom
  * error of `IModelRegistry`, when the revert data carries one.
  */
-export class RegistryTransactionError extends HubError {
+export class RegistryTransactionError extends RevertError {
   override name = "RegistryTransactionError";
   constructor(
     readonly call: string,
-    readonly errorName: string | undefined,
+    errorName: string | undefined,
     readonly errorArgs: readonly unknown[],
-    options: HubErrorOptions & { txHash?: string } = {},
+    options: BaseErrorOptions & { txHash?: string } = {},
   ) {
     const reason = errorName === undefined ? "without a decodable error" : `with ${errorName}(${errorArgs.map(String).join(", ")})`;
-    super(`ModelRegistry.${call} reverted ${reason}${options.txHash === undefined ? "" : ` in ${options.txHash}`}.`, options);
+    const { txHash, ...rest } = options;
+    super(`ModelRegistry.${call} reverted ${reason}${txHash === undefined ? "" : ` in ${txHash}`}.`, errorName, { ...errorArgs }, rest);
   }
 }
 
 /** A pulled file does not match the SHA-256 (or the card the card hash) published on chain. */
-export class PullIntegrityError extends HubError {
+export class PullIntegrityError extends IntegrityError {
   override name = "PullIntegrityError";
   constructor(
     readonly path: string,
@@ -184,9 +161,9 @@ export class PullIntegrityError extends HubError {
 }
 
 /** A pull cannot proceed (unknown model or version, unsafe path, output directory not empty). */
-export class PullInputError extends HubError {
+export class PullInputError extends InputError {
   override name = "PullInputError";
-  constructor(problem: string, options: HubErrorOptions = {}) {
+  constructor(problem: string, options: BaseErrorOptions = {}) {
     super(`Cannot pull: ${problem}.`, options);
   }
 }
@@ -194,12 +171,15 @@ export class PullInputError extends HubError {
 /* INDEXER */
 
 /** A JSON-RPC call of the indexer failed after its retries. */
-export class IndexerRpcError extends HubError {
+export class IndexerRpcError extends TransportError {
   override name = "IndexerRpcError";
   constructor(
     readonly call: string,
-    options: HubErrorOptions = {},
+    options: BaseErrorOptions = {},
   ) {
     super(`Indexer RPC call ${call} failed.`, options);
   }
 }
+
+/** Transitional name of the core base class, for src/cli/main.ts until it moves to core's; do not use. */
+export { BaseError as HubError } from "../core/errors";

@@ -1,6 +1,5 @@
 /** The model hub: card parsing, SQLite store, search, HTTP API and web page, chain indexer, publish and pull. */
 export * from "./card";
-export * from "./cid";
 export * from "./errors";
 export * from "./http";
 export * from "./ids";

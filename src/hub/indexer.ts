@@ -2,11 +2,11 @@ import type { Logger } from "pino";
 import { type Interface, type LogDescription, ZeroHash, getBytes } from "ethers";
 import { JobEscrow__factory, ModelRegistry__factory } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
-import { StorageNotFoundError, StorageRequestError } from "../storage/errors";
-import { type RetryOptions, sleep, withRetry } from "../storage/retry";
+import { BaseError, InputError, NotFoundError, StateError, TimeoutError, TransportError } from "../core/errors";
+import { type RetryOptions, sleep, withRetry } from "../core/retry";
 import { type ModelCard, verifyModelCard } from "./card";
-import { cidToString } from "./cid";
-import { HubError, IndexerRpcError } from "./errors";
+import { cidToString } from "../core/cid";
+import { IndexerRpcError } from "./errors";
 import { type Mode, type ModelId, toMode, toModelId } from "./ids";
 import type { HubStore, VersionInput } from "./store";
 import { countsAsUsage, settledPayment } from "./usage";
@@ -240,7 +240,7 @@ export class HubIndexer {
   private async indexRange(from: number, to: number): Promise<number> {
     const endHash = await this.blockHash(to);
     const logs = (await this.rpc<RawLog[]>("eth_getLogs", [{ address: this.addresses, fromBlock: hex(from), toBlock: hex(to) }])).filter((l) => l.removed !== true);
-    if ((await this.blockHash(to)) !== endHash) throw new HubError(`Block ${to} changed while indexing blocks ${from}-${to}; retrying on the next poll.`);
+    if ((await this.blockHash(to)) !== endHash) throw new StateError(`Block ${to} changed while indexing blocks ${from}-${to}; retrying on the next poll.`);
     const events = logs.map((l) => this.decode(l)).filter((e): e is DecodedEvent => e !== undefined);
     events.sort((a, b) => a.block - b.block || a.index - b.index);
     const startFloor = await this.floorBefore(from, events);
@@ -413,9 +413,9 @@ export class HubIndexer {
     let bytes: Uint8Array;
     try {
       const canonical = cidString(cid);
-      bytes = await withRetry((signal) => this.options.content.cat(canonical, { signal }), { attempts: 1, timeoutMs: this.options.cardTimeoutMs ?? 20_000 });
+      bytes = await withRetry(`card ${canonical}`, (signal) => this.options.content.cat(canonical, { signal }), { attempts: 1, timeoutMs: this.options.cardTimeoutMs ?? 20_000 });
     } catch (error) {
-      const transient = error instanceof StorageNotFoundError || error instanceof StorageRequestError || !(error instanceof HubError);
+      const transient = error instanceof NotFoundError || error instanceof TransportError || error instanceof TimeoutError || !(error instanceof BaseError);
       return { status: transient ? "pending" : "invalid", error: message(error) };
     }
     try {
@@ -457,8 +457,10 @@ export class HubIndexer {
 
   private async rpc<T>(method: string, params: unknown[]): Promise<T> {
     try {
-      return (await withRetry(() => this.options.provider.send(method, params), {
+      return (await withRetry(method, () => this.options.provider.send(method, params), {
         ...this.rpcOptions,
+        // Any failed call is tried again, an error answer included: the indexer's node may still be catching up.
+        retryable: () => true,
         signal: this.controller.signal,
         onRetry: (error, attempt) => this.options.logger?.warn({ err: error, method, attempt }, "RPC call failed; retrying"),
       })) as T;
@@ -501,7 +503,7 @@ function versionKey(event: LogDescription): string {
 
 function modelIdOf(value: unknown): ModelId {
   const id = toModelId(Number(value));
-  if (id === undefined) throw new HubError(`Event carries an invalid model id ${String(value)}.`);
+  if (id === undefined) throw new InputError(`Event carries an invalid model id ${String(value)}.`);
   return id;
 }
 
@@ -511,5 +513,5 @@ function cidString(hexCid: string): string {
 }
 
 function message(error: unknown): string {
-  return error instanceof HubError ? error.shortMessage : error instanceof Error ? error.message : String(error);
+  return error instanceof BaseError ? error.shortMessage : error instanceof Error ? error.message : String(error);
 }

@@ -7,7 +7,8 @@ import type { IModelRegistry } from "../../typechain-types/contracts/registry/Mo
 import type { ContentStore } from "../storage/content-store";
 import { cidBytes, computeCid } from "../storage/unixfs";
 import { parseModelCard, type ModelCard } from "./card";
-import { HubError, PublishInputError, PublishStorageError } from "./errors";
+import { BaseError } from "../core/errors";
+import { PublishInputError, PublishStorageError } from "./errors";
 import { Modes } from "./ids";
 import { decodeRegistryError } from "./registry-errors";
 
@@ -177,7 +178,7 @@ function checkFiles(files: readonly ModelFile[], cardPath: string, max: number):
   try {
     return { card: parseModelCard(text), cardFile };
   } catch (cause) {
-    const reason = cause instanceof HubError ? cause.shortMessage : String(cause);
+    const reason = cause instanceof BaseError ? cause.shortMessage : String(cause);
     throw new PublishInputError(`the model card ${cardPath} is invalid: ${reason.replace(/\.$/, "")}`, { cause });
   }
 }
@@ -268,7 +269,7 @@ function publishedIds(registry: ModelRegistry, receipt: ContractTransactionRecei
     const parsed = registry.interface.parseLog(log);
     if (parsed?.name === "VersionPublished") return { modelId: parsed.args.modelId as bigint, version: Number(parsed.args.version) };
   }
-  throw new HubError(`Transaction ${receipt.hash} emitted no VersionPublished event.`);
+  throw new BaseError(`Transaction ${receipt.hash} emitted no VersionPublished event.`);
 }
 
 

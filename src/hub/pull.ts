@@ -4,7 +4,8 @@ import path from "node:path";
 import type { ModelRegistry } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
 import { canonicalCid } from "../storage/unixfs";
-import { HubError, PullInputError, PullIntegrityError } from "./errors";
+import { BaseError } from "../core/errors";
+import { PullInputError, PullIntegrityError } from "./errors";
 import { decodeRegistryError } from "./registry-errors";
 
 /** `model[@version]` parsed. */
@@ -114,7 +115,7 @@ async function readRegistry<T>(registry: ModelRegistry, call: string, read: () =
   try {
     return await read();
   } catch (error) {
-    if (error instanceof HubError) throw error;
+    if (error instanceof BaseError) throw error;
     throw decodeRegistryError(registry.interface, call, error);
   }
 }

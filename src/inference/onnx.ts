@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import { BaseError } from "../errors";
+import { BaseError } from "../core/errors";
 
 /** Raised when a model cannot be loaded or run; the message names the model and the problem. */
 export class InferenceError extends BaseError {

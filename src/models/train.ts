@@ -1,5 +1,5 @@
 import type { DenseLayer } from "../zkml/mlp";
-import { seededRandom } from "../util/random";
+import { seededRandom } from "../core/random";
 import type { Dataset, RegressionDataset } from "./datasets";
 
 /** Options of {@link trainClassifier} and {@link trainRegressor}. */

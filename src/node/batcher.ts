@@ -1,5 +1,5 @@
 import type { Interface } from "ethers";
-import { ContractError, StoreError } from "../sdk/errors";
+import { RevertError, StateError } from "../core/errors";
 import { decodeZkProof, encodeZkBatchProof } from "../zkml/claim";
 import type { Logger } from "./log";
 import type { TxSender } from "./sender";
@@ -125,7 +125,7 @@ export class ZkBatcher {
     try {
       await this.sender.send({ key, kind: "submit", to: this.options.escrow, data, context: { contract: "escrow", call: "submitBatch" } });
     } catch (error) {
-      if (!(error instanceof ContractError)) throw error;
+      if (!(error instanceof RevertError)) throw error;
       this.log.warn({ jobs: ids.map(String), err: error.message }, "submitBatch would revert; submitting these jobs one by one");
       for (const row of rows) this.hooks.solo(row);
       return;
@@ -135,7 +135,7 @@ export class ZkBatcher {
       try {
         this.store.transition(row.jobId, "submitted", {}, row.job);
       } catch (error) {
-        if (!(error instanceof JobReplacedError || error instanceof StoreError)) throw error;
+        if (!(error instanceof JobReplacedError || error instanceof StateError)) throw error;
       }
     }
     this.log.info({ jobs: ids.map(String), key }, `${ids.length} ZK jobs submitted in one batch`);

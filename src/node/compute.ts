@@ -1,21 +1,23 @@
 import { hexlify, keccak256, randomBytes, type TypedDataDomain } from "ethers";
 import { encodeClassification } from "../inference/onnx";
-import type { Job } from "../protocol/job";
-import { Mode } from "../protocol/modes";
-import { teeDomain } from "../protocol/tee";
-import { InputError, ModelError } from "../sdk/errors";
-import { decodeInput } from "../sdk/jobs";
+import type { Job } from "../core/job";
+import { Mode } from "../core/modes";
+import { teeDomain } from "../core/tee";
+import { InputError } from "../core/errors";
+import { ModelError } from "./errors";
+import { decodeInput } from "../core/job";
 import type { ModelLoader } from "./models";
 import type { DevEnclave } from "./tee/dev-enclave";
 import { answerZkJob, type ZkAnswer, type ZkCircuit, type ZkCircuitLoader } from "./zk";
 import { openZkJobInput } from "../zkml/job";
-import { ZkmlInputRangeError, ZkmlOverflowError, ZkmlShapeMismatchError, type ZkmlError } from "../zkml/errors";
+import { ZkmlInputRangeError, ZkmlOverflowError, ZkmlShapeMismatchError } from "../zkml/errors";
+import { type BaseError } from "../core/errors";
 import { packedOutputOf } from "../zkml/claim";
 import { ZkJobInputError } from "../zkml/job";
 import { evaluateQuantized } from "../zkml/reference";
 
 /** Errors that mean this input can never be proved by this circuit (not a failure of the prover). */
-function isUnprovableInput(error: unknown): error is ZkmlError {
+function isUnprovableInput(error: unknown): error is BaseError {
   return error instanceof ZkJobInputError || error instanceof ZkmlInputRangeError || error instanceof ZkmlShapeMismatchError || error instanceof ZkmlOverflowError;
 }
 

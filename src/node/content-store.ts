@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { cidToString } from "../hub/cid";
-import { VinError } from "../sdk/errors";
+import { cidToString } from "../core/cid";
+import { BaseError } from "../core/errors";
 import { StorageNotFoundError, openContentStore, type ContentStore as IpfsStore } from "../storage";
 
 /** Content-addressed file storage: bytes are fetched by CID (models and inputs given by URI). */
@@ -11,7 +11,7 @@ export interface ContentStore {
 }
 
 /** No store the node can read holds the content (it may still be published later). */
-export class ContentNotFoundError extends VinError {
+export class ContentNotFoundError extends BaseError {
   override readonly name = "ContentNotFoundError";
 }
 

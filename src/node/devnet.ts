@@ -8,10 +8,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseEther, type Signer } from "ethers";
 import { stopProcess } from "../devnet/chain";
-import { rawCid } from "../protocol/cid";
+import { rawCid } from "../core/cid";
 import { cidBytes, computeCid } from "../storage";
-import type { Contracts } from "../sdk/contracts";
-import { VinError } from "../sdk/errors";
+import type { Contracts } from "../core/contracts";
+import { BaseError } from "../core/errors";
 import { main as vin } from "../cli/main";
 import { FsContentStore } from "./content-store";
 import type { ModeName } from "./config";
@@ -87,7 +87,7 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
           }),
         );
       }
-      child.once("exit", (code) => reject(new VinError(`operator ${spec.name} exited with code ${code} before it started`)));
+      child.once("exit", (code) => reject(new BaseError(`operator ${spec.name} exited with code ${code} before it started`)));
     });
     operators.push({ name: spec.name, config, child, started });
     log(`operator ${spec.name} ${address} serves ${spec.modes.join(", ")}${enclave ? ` (development enclave ${enclave})` : ""}`);
@@ -102,7 +102,7 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
   return { operators, stop };
 }
 
-/** Runs a `vin` command in this process and returns what it printed; a failure is a VinError with its line. */
+/** Runs a `vin` command in this process and returns what it printed; a failure is a BaseError with its line. */
 async function run(args: string[]): Promise<string> {
   const out: string[] = [];
   const errors: string[] = [];
@@ -111,7 +111,7 @@ async function run(args: string[]): Promise<string> {
   console.error = (...parts: unknown[]) => void errors.push(parts.join(" "));
   try {
     const code = await vin(["node", "vin", ...args]);
-    if (code !== 0) throw new VinError(`vin ${args.filter((a) => !a.startsWith("/")).join(" ")} failed: ${errors.join(" ")}`);
+    if (code !== 0) throw new BaseError(`vin ${args.filter((a) => !a.startsWith("/")).join(" ")} failed: ${errors.join(" ")}`);
     return out.join("\n");
   } finally {
     console.log = log;

@@ -1,6 +1,6 @@
 import type { Block, JsonRpcProvider, Log } from "ethers";
-import { RpcError, VinError } from "../sdk/errors";
-import { sleep, withRetry } from "../sdk/retry";
+import { TransportError, BaseError } from "../core/errors";
+import { sleep, withRetry } from "../core/retry";
 import type { Logger } from "./log";
 import type { JobStore } from "./store";
 
@@ -26,7 +26,7 @@ export interface FollowerOptions {
 const CURSOR = "lastProcessedBlock";
 
 /** The chain changed while a range was read (a log's block hash differs from the block read first). */
-export class ChainMovedError extends VinError {
+export class ChainMovedError extends BaseError {
   override readonly name = "ChainMovedError";
 }
 
@@ -133,7 +133,7 @@ export class ChainFollower {
 
   private async head(): Promise<Block> {
     const block = await this.block("latest");
-    if (block === undefined) throw new RpcError("eth_getBlockByNumber latest returned nothing");
+    if (block === undefined) throw new TransportError("eth_getBlockByNumber latest returned nothing");
     return block;
   }
 

@@ -1,17 +1,17 @@
 import { hexlify } from "ethers";
-import type { Job } from "../protocol/job";
-import { VinError } from "../sdk/errors";
-import { withRetry } from "../sdk/retry";
+import type { Job } from "../core/job";
+import { BaseError } from "../core/errors";
+import { withRetry } from "../core/retry";
 import { cidBytes } from "../storage";
 import { ContentNotFoundError, type ContentStore } from "./content-store";
 
 /** The job's input cannot be used, whatever happens later: an unsupported URI, or content that is not the input. */
-export class InputRefusedError extends VinError {
+export class InputRefusedError extends BaseError {
   override readonly name = "InputRefusedError";
 }
 
 /** The input cannot be fetched now (not in any store yet, a store timed out): worth trying again later. */
-export class InputUnavailableError extends VinError {
+export class InputUnavailableError extends BaseError {
   override readonly name = "InputUnavailableError";
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Wallet, encryptKeystoreJson, type HDNodeWallet } from "ethers";
-import { KeyError } from "../sdk/errors";
+import { KeyError } from "../core/errors";
 
 /** Where the keystore password comes from: `--password-file`, else the `VIN_PASSWORD` environment variable. */
 export function readPassword(passwordFile?: string): string {

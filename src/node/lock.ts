@@ -1,13 +1,13 @@
 import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
-import { InstanceConflictError } from "../sdk/errors";
+import { ConflictError } from "../core/errors";
 
 /** An exclusive lock on a data directory: a file holding the owner's pid, taken over only when that pid is gone. */
 export class DataDirLock {
   private constructor(readonly file: string) {}
 
   /**
-   * Takes the lock or throws an InstanceConflictError naming the process that holds it.
+   * Takes the lock or throws an ConflictError naming the process that holds it.
    * @example const lock = DataDirLock.acquire(config.dataDir, "daemon"); ... lock.release();
    */
   static acquire(dataDir: string, purpose: string): DataDirLock {
@@ -22,12 +22,12 @@ export class DataDirLock {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
         const holder = readHolder(file);
         if (holder !== undefined && isAlive(holder.pid)) {
-          throw new InstanceConflictError(`another vin process (pid ${holder.pid}, ${holder.purpose}) holds ${file}: stop it first, or use another data directory with another key`);
+          throw new ConflictError(`another vin process (pid ${holder.pid}, ${holder.purpose}) holds ${file}: stop it first, or use another data directory with another key`);
         }
         unlinkSync(file); // stale: its owner died
       }
     }
-    throw new InstanceConflictError(`could not take the lock ${file}`);
+    throw new ConflictError(`could not take the lock ${file}`);
   }
 
   release(): void {

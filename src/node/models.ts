@@ -1,9 +1,9 @@
 import { getBytes } from "ethers";
-import { sha256Hex } from "../protocol/cid";
+import { sha256Hex } from "../core/hash";
 import { OnnxModel } from "../inference/onnx";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import { ModelError } from "../sdk/errors";
-import { withRetry } from "../sdk/retry";
+import { ModelError } from "./errors";
+import { withRetry } from "../core/retry";
 import { ContentNotFoundError, type ContentStore } from "./content-store";
 
 /** A bounded cache of per-version loads: a failed load is forgotten, and past `max` the oldest entry goes. */

@@ -1,5 +1,5 @@
-import type { Contracts } from "../sdk/contracts";
-import { withRetry } from "../sdk/retry";
+import type { Contracts } from "../core/contracts";
+import { withRetry } from "../core/retry";
 import type { Logger } from "./log";
 import type { TxSender } from "./sender";
 import type { JobStore } from "./store";

@@ -1,7 +1,8 @@
 import { Transaction, type JsonRpcError, type JsonRpcPayload, type JsonRpcProvider, type JsonRpcResult, type Wallet } from "ethers";
-import { InstanceConflictError, RpcError, VinError } from "../sdk/errors";
-import { asContractError, isTransportError, type CallContext } from "../sdk/revert";
-import { sleep, withRetry } from "../sdk/retry";
+import { ConflictError, TransportError, BaseError } from "../core/errors";
+import { asRevertError, type CallContext } from "../core/revert";
+import { isTransportError } from "../core/transport";
+import { sleep, withRetry } from "../core/retry";
 import { crashPoint } from "./faults";
 import type { Logger } from "./log";
 import type { JobStore, TxAttempt, TxRow } from "./store";
@@ -52,7 +53,7 @@ export interface TxReceipt {
 const FEE_CACHE_MS = 1_000;
 
 /** Raised when a stored transaction's nonce was consumed by another transaction (another user of the key). */
-export class TxDroppedError extends VinError {
+export class TxDroppedError extends BaseError {
   override readonly name = "TxDroppedError";
 }
 
@@ -95,7 +96,7 @@ export class TxSender {
     const recorded = this.store.getMeta("expectedNonce");
     const expected = recorded === undefined ? 0 : Number(recorded);
     if (chainPending > expected && !options.takeover) {
-      throw new InstanceConflictError(
+      throw new ConflictError(
         `key ${this.address} has sent ${chainPending} transaction(s) but this node's database (${this.store.file}) recorded ${expected}: another instance uses this key; stop it (or pass --takeover if it is gone for good)`,
       );
     }
@@ -161,7 +162,7 @@ export class TxSender {
       });
       return (estimate * 12n) / 10n + 10_000n;
     } catch (error) {
-      throw asContractError(error, request.context);
+      throw asRevertError(error, request.context);
     }
   }
 
@@ -363,7 +364,7 @@ export class TxSender {
 
   private rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return withRetry(what, fn, { timeoutMs: this.options.rpcTimeoutMs, attempts: 3 }).catch((error: unknown) => {
-      throw isTransportError(error) && !(error instanceof RpcError) ? new RpcError(`${what} failed`, { cause: error }) : error;
+      throw isTransportError(error) && !(error instanceof TransportError) ? new TransportError(`${what} failed`, { cause: error }) : error;
     });
   }
 

@@ -1,8 +1,8 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Job } from "../protocol/job";
-import { StoreError, VinError } from "../sdk/errors";
+import type { Job } from "../core/job";
+import { StateError, BaseError } from "../core/errors";
 
 /**
  * A job's progress on this node. Terminal states: settled, expired (refunded to its requester), skipped (never
@@ -27,7 +27,7 @@ export const ACTIVE_STATES: readonly JobState[] = ["seen", "claimed", "computed"
 export const ALL_STATES = Object.keys(TRANSITIONS) as JobState[];
 
 /** Raised when a step acts on a job whose terms were replaced meanwhile (a reorganisation re-used its id). */
-export class JobReplacedError extends VinError {
+export class JobReplacedError extends BaseError {
   override readonly name = "JobReplacedError";
 }
 
@@ -135,7 +135,7 @@ export class JobStore {
         this.migrate();
       }
     } catch (cause) {
-      throw new StoreError(`cannot open the node database ${file}: ${(cause as Error).message}`, { cause });
+      throw new StateError(`cannot open the node database ${file}: ${(cause as Error).message}`, { cause });
     }
   }
 
@@ -164,7 +164,7 @@ export class JobStore {
 
   /** Runs `fn` in one transaction that is on disk (fsync) when this returns, with everything committed before it. */
   durably<T>(fn: () => T): T {
-    if (this.db.inTransaction) throw new StoreError("durably() cannot run inside another transaction");
+    if (this.db.inTransaction) throw new StateError("durably() cannot run inside another transaction");
     this.db.pragma("synchronous = FULL");
     try {
       return this.atomically(fn);
@@ -259,10 +259,10 @@ export class JobStore {
   transition(jobId: bigint, to: JobState, fields: TransitionFields = {}, terms?: Job): boolean {
     return this.atomically(() => {
       const current = this.getJob(jobId);
-      if (current === undefined) throw new StoreError(`job ${jobId} is not in the database`);
+      if (current === undefined) throw new StateError(`job ${jobId} is not in the database`);
       if (terms !== undefined && !sameTerms(current.job, terms)) throw new JobReplacedError(`job ${jobId} was replaced by other terms after a chain reorganisation`);
       if (current.state === to) return false;
-      if (!TRANSITIONS[current.state].includes(to)) throw new StoreError(`job ${jobId}: no transition from ${current.state} to ${to}`);
+      if (!TRANSITIONS[current.state].includes(to)) throw new StateError(`job ${jobId}: no transition from ${current.state} to ${to}`);
       const now = Date.now();
       this.db
         .prepare(

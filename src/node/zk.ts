@@ -1,7 +1,8 @@
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import type { Job } from "../protocol/job";
-import { ModelError, VerificationError } from "../sdk/errors";
-import { verifyZkVersion, type VerifyZkVersionReturnType } from "../sdk/verifyZkVersion";
+import type { Job } from "../core/job";
+import { ModelError } from "./errors";
+import { VerificationError } from "../core/errors";
+import { verifyZkVersion, type VerifyZkVersionReturnType } from "../zkml/verify-version";
 import { encodeZkOutput, encodeZkProof, packedOutputOf } from "../zkml/claim";
 import { openZkJobInput } from "../zkml/job";
 import type { ZkManifest } from "../zkml/package";

@@ -1,18 +1,14 @@
-import { getBytes, toBeHex, zeroPadValue, type Provider } from "ethers";
-import { toJob, type Job } from "../protocol/job";
+import { toBeHex, zeroPadValue, type Provider } from "ethers";
+import type { JobId } from "../core/ids";
+import { toJob, type Job } from "../core/job";
 import type { IJobEscrow, JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import { InputError } from "./errors";
 import { getLogsChunked } from "./logs";
 import { withRetry } from "./retry";
 import { asContractError } from "./revert";
 
-/** A job id (`JobId` on-chain). Branded so it cannot be confused with a model id. */
-export type JobId = bigint & { readonly __brand: "JobId" };
-/** A model id (`ModelId` on-chain). */
-export type ModelId = bigint & { readonly __brand: "ModelId" };
-
-export const toJobId = (value: bigint | number | string): JobId => BigInt(value) as JobId;
-export const toModelId = (value: bigint | number | string): ModelId => BigInt(value) as ModelId;
+export { toJobId, toModelId, type JobId, type ModelId } from "../core/ids";
+export { decodeInput, encodeInput } from "../core/job";
 
 /** A job's terms and input, as `JobRequested` carried them, with where the event was. */
 export interface JobRequest {
@@ -61,24 +57,4 @@ export async function getJobRequest(params: GetJobParams): Promise<JobRequest> {
     blockNumber: log.blockNumber,
     transactionHash: log.transactionHash,
   };
-}
-
-/** Decodes an inline input written by {@link encodeInput}: a JSON array of finite numbers. */
-export function decodeInput(input: string): number[] {
-  const text = new TextDecoder().decode(getBytes(input));
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new InputError(`the input is not JSON: ${text.slice(0, 80)}`, { cause });
-  }
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v))) {
-    throw new InputError(`the input must be a non-empty JSON array of numbers, got ${text.slice(0, 80)}`);
-  }
-  return value as number[];
-}
-
-/** Encodes features as the inline input of a job (UTF-8 JSON). */
-export function encodeInput(features: number[]): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(features));
 }

@@ -1,5 +1,5 @@
 import type { Log, Provider, TopicFilter } from "ethers";
-import { withRetry, type RetryOptions } from "./retry";
+import { withRetry, type RetryOptions } from "../core/retry";
 
 export interface GetLogsParams {
   address: string | string[];

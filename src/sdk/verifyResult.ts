@@ -1,19 +1,21 @@
 import { type Result, type TransactionDescription, getBytes, keccak256, toBeHex, verifyTypedData, zeroPadValue, type Provider } from "ethers";
 import * as snarkjs from "snarkjs";
-import type { Job } from "../protocol/job";
+import type { Job } from "../core/job";
 import { claimSignal, decodeZkBatchProof, decodeZkProof, encodeZkOutput, type ZkProofItem } from "../zkml/claim";
 import { fromSolidityProof, releaseSnarkjs } from "../zkml/prover";
 import { verificationKeyFromWords } from "../zkml/solidity";
 import { Groth16Verifier__factory } from "../../typechain-types";
-import { Mode, MODE_NAMES, JobStatus } from "../protocol/modes";
-import { INFERENCE_RESULT_TYPES, teeDomain } from "../protocol/tee";
-import type { Contracts } from "./contracts";
-import { getJobRequest, type JobId } from "./jobs";
+import { Mode, MODE_NAMES } from "../core/modes";
+import { JobStatus } from "../core/job";
+import { INFERENCE_RESULT_TYPES, teeDomain } from "../core/tee";
+import type { Contracts } from "../core/contracts";
+import { getJobRequest } from "./jobs";
+import { type JobId } from "../core/ids";
 import { getLogsChunked } from "./logs";
-import { VerificationError } from "./errors";
-import { withRetry } from "./retry";
-import { isTransportError } from "./revert";
-import { checkZkVerifier, readZkSetupFiles, type ContentSource } from "./verifyZkVersion";
+import { VerificationError } from "../core/errors";
+import { withRetry } from "../core/retry";
+import { isTransportError } from "../core/transport";
+import { checkZkVerifier, readZkSetupFiles, type ContentSource } from "../zkml/verify-version";
 import { verifyZkSetup } from "../zkml/verify-setup";
 
 export interface VerifyResultParams {

@@ -1,8 +1,8 @@
-import { JobStatus } from "../protocol/modes";
+import { JobStatus } from "../core/job";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
-import { TimeoutError, VinError } from "./errors";
-import type { JobId } from "./jobs";
-import { sleep, withRetry } from "./retry";
+import { TimeoutError, BaseError } from "../core/errors";
+import type { JobId } from "../core/ids";
+import { sleep, withRetry } from "../core/retry";
 
 export interface WaitForResultParams {
   escrow: JobEscrow;
@@ -19,7 +19,7 @@ export type WaitForResultReturnType =
   | { status: "refunded"; jobId: JobId };
 
 /** Raised when a job was refunded instead of settled and the caller asked for a result. */
-export class JobRefundedError extends VinError {
+export class JobRefundedError extends BaseError {
   override readonly name = "JobRefundedError";
 }
 

@@ -3,7 +3,8 @@ import path from "node:path";
 import type { UnixFS, AddOptions } from "@helia/unixfs";
 import type { FsBlockstore } from "blockstore-fs";
 import { type ContentOptions, type ContentStore, DEFAULT_MAX_CONTENT_BYTES, checkSize, verifyContent } from "./content-store";
-import { StorageError, StorageNotFoundError } from "./errors";
+import { StorageNotFoundError, StorageTooLargeError } from "./errors";
+import { StateError } from "../core/errors";
 import { importEsm } from "../core/esm";
 import { parseCid, unixfsOver } from "./unixfs";
 
@@ -44,7 +45,7 @@ export class EmbeddedContentStore implements ContentStore {
       const { fs, options: importOptions } = await unixfsOver(blockstore);
       return new EmbeddedContentStore(blockstore, fs, importOptions, options.maxBytes ?? DEFAULT_MAX_CONTENT_BYTES);
     } catch (cause) {
-      throw new StorageError(`Cannot open the content store in ${dir}.`, { cause, details: cause instanceof Error ? cause.message : undefined });
+      throw new StateError(`Cannot open the content store in ${dir}.`, { cause, details: cause instanceof Error ? cause.message : undefined });
     }
   }
 
@@ -66,7 +67,7 @@ export class EmbeddedContentStore implements ContentStore {
         chunks.push(chunk);
       }
     } catch (cause) {
-      if (cause instanceof StorageError) throw cause;
+      if (cause instanceof StorageTooLargeError) throw cause;
       // A missing inner block of a DAG whose root is present.
       throw new StorageNotFoundError(cid, cause);
     }

@@ -1,15 +1,8 @@
-import { HubError, type HubErrorOptions } from "../hub/errors";
-
-/** Base class of content-storage errors (part of the hub's error hierarchy). */
-export class StorageError extends HubError {
-  override name = "StorageError";
-  constructor(shortMessage: string, options: HubErrorOptions = {}) {
-    super(shortMessage, options);
-  }
-}
+/** Content-storage errors, each refining the core kind callers branch on. */
+import { InputError, IntegrityError, NotFoundError, TransportError, type BaseErrorOptions } from "../core/errors";
 
 /** The content read for `cid` does not hash to `cid`: the store returned the wrong or corrupted bytes. */
-export class StorageIntegrityError extends StorageError {
+export class StorageIntegrityError extends IntegrityError {
   override name = "StorageIntegrityError";
   constructor(
     readonly cid: string,
@@ -20,7 +13,7 @@ export class StorageIntegrityError extends StorageError {
 }
 
 /** The store does not hold `cid` (and, for the embedded store, will not fetch it from the network). */
-export class StorageNotFoundError extends StorageError {
+export class StorageNotFoundError extends NotFoundError {
   override name = "StorageNotFoundError";
   constructor(
     readonly cid: string,
@@ -31,7 +24,7 @@ export class StorageNotFoundError extends StorageError {
 }
 
 /** A CID string could not be parsed. */
-export class StorageInvalidCidError extends StorageError {
+export class StorageInvalidCidError extends InputError {
   override name = "StorageInvalidCidError";
   constructor(
     readonly cid: string,
@@ -42,7 +35,7 @@ export class StorageInvalidCidError extends StorageError {
 }
 
 /** The content is larger than the store accepts. */
-export class StorageTooLargeError extends StorageError {
+export class StorageTooLargeError extends InputError {
   override name = "StorageTooLargeError";
   constructor(
     readonly size: number,
@@ -53,12 +46,12 @@ export class StorageTooLargeError extends StorageError {
 }
 
 /** A request to the storage backend (Kubo RPC) failed after its retries. */
-export class StorageRequestError extends StorageError {
+export class StorageRequestError extends TransportError {
   override name = "StorageRequestError";
   constructor(
     readonly operation: string,
     readonly url: string,
-    options: HubErrorOptions = {},
+    options: BaseErrorOptions = {},
   ) {
     super(`Content store request ${operation} to ${url} failed.`, options);
   }

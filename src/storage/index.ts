@@ -3,7 +3,6 @@ export * from "./content-store";
 export * from "./embedded";
 export * from "./errors";
 export * from "./kubo";
-export * from "./retry";
 export { canonicalCid, cidBytes, computeCid, parseCid } from "./unixfs";
 
 import type { ContentStore } from "./content-store";

@@ -1,8 +1,8 @@
 import { type ContentOptions, type ContentStore, DEFAULT_MAX_CONTENT_BYTES, checkSize, verifyContent } from "./content-store";
-import { StorageError, StorageNotFoundError, StorageRequestError } from "./errors";
-import { withRetry } from "./retry";
+import { StorageNotFoundError, StorageRequestError } from "./errors";
+import { withRetry } from "../core/retry";
 import { CHUNK_SIZE, canonicalCid } from "./unixfs";
-import { BaseError } from "../errors";
+import { TransportError } from "../core/errors";
 
 /** Options of {@link KuboContentStore}. */
 export interface KuboContentStoreOptions {
@@ -19,7 +19,7 @@ export interface KuboContentStoreOptions {
 }
 
 /** A failed HTTP answer; 4xx (but 408/429) and "not found" answers are not retried. */
-class KuboHttpError extends BaseError {
+class KuboHttpError extends TransportError {
   constructor(
     readonly status: number,
     readonly body: string,
@@ -72,9 +72,9 @@ export class KuboContentStore implements ContentStore {
     try {
       hash = (JSON.parse(lines[lines.length - 1] ?? "") as { Hash?: unknown }).Hash;
     } catch (cause) {
-      throw new StorageError("Kubo answered `add` with something that is not JSON.", { cause });
+      throw new TransportError("Kubo answered `add` with something that is not JSON.", { cause });
     }
-    if (typeof hash !== "string") throw new StorageError("Kubo answered `add` without a `Hash`.");
+    if (typeof hash !== "string") throw new TransportError("Kubo answered `add` without a `Hash`.");
     return canonicalCid(hash);
   }
 
@@ -113,6 +113,7 @@ export class KuboContentStore implements ContentStore {
     const url = `${this.url}/api/v0/${command}?${query}`;
     try {
       return await withRetry(
+        `kubo ${command}`,
         async (signal) => {
           const res = await this.fetch(url, { method: "POST", body: body?.(), signal });
           const data = new Uint8Array(await res.arrayBuffer());
@@ -122,7 +123,9 @@ export class KuboContentStore implements ContentStore {
         {
           attempts: this.attempts,
           timeoutMs: this.timeoutMs,
+          backoffMs: 200,
           signal: options.signal,
+          // Network failures, timeouts and 5xx answers are tried again; a definite answer (4xx, not found) is final.
           retryable: (error) => !(error instanceof KuboHttpError) || error.retryable,
         },
       );

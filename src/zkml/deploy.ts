@@ -2,9 +2,10 @@ import { ZeroAddress, type Signer } from "ethers";
 import type { VerificationKey } from "snarkjs";
 import { Groth16VerifierFactory__factory } from "../../typechain-types";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import { rawCid, sha256Hex } from "../protocol/cid";
-import { Mode } from "../protocol/modes";
-import { ZkmlError } from "./errors";
+import { rawCid } from "../core/cid";
+import { sha256Hex } from "../core/hash";
+import { Mode } from "../core/modes";
+import { BaseError } from "../core/errors";
 import { zkModelFiles, type ZkFile } from "./package";
 import { buildZkModel, type BuildZkModelOptions, type ZkModel } from "./pipeline";
 import { verificationKeyHash } from "./setup";
@@ -25,7 +26,7 @@ export interface ZkDeployment {
  * deployment record's `verifierFactory`, the only verifiers the registry accepts), or finds the one it already
  * deployed for that key, and returns its address as the factory records it (`verifierOf(vkHash)`).
  *
- * @throws ZkmlError when the factory records no verifier for the key after the transaction.
+ * @throws BaseError when the factory records no verifier for the key after the transaction.
  * @example
  * const { verifier, vkHash } = await deployZkVerifier(deployer, record.contracts.verifierFactory.address, zk.setup.vk);
  */
@@ -34,7 +35,7 @@ export async function deployZkVerifier(signer: Signer, verifierFactory: string, 
   const vkHash = verificationKeyHash(vk);
   await (await factory.deploy(verifyingKeyArgs(vk))).wait();
   const verifier = await factory.verifierOf(vkHash);
-  if (verifier === ZeroAddress) throw new ZkmlError(`the verifier factory ${verifierFactory} records no verifier for key hash ${vkHash} after deploying it`);
+  if (verifier === ZeroAddress) throw new BaseError(`the verifier factory ${verifierFactory} records no verifier for key hash ${vkHash} after deploying it`);
   return { verifier, vkHash };
 }
 
@@ -98,6 +99,6 @@ export async function registerZkModel(options: RegisterZkModelOptions): Promise<
   });
   const receipt = await tx.wait();
   const created = receipt?.logs.map((log) => registry.interface.parseLog(log)).find((e) => e?.name === "ModelCreated");
-  if (created === undefined || created === null) throw new ZkmlError(`createModelAndPublish ${tx.hash} emitted no ModelCreated event`);
+  if (created === undefined || created === null) throw new BaseError(`createModelAndPublish ${tx.hash} emitted no ModelCreated event`);
   return { modelId: created.args.modelId as bigint, version: 1 };
 }

@@ -1,6 +1,6 @@
 import { getBytes, hexlify, toBeHex, toUtf8Bytes, toUtf8String } from "ethers";
 import { inputCommitment } from "./claim";
-import { ZkmlError } from "./errors";
+import { InputError } from "../core/errors";
 import { SNARK_FIELD } from "./field";
 import { randomSalt } from "./prover";
 import { quantizeInput, type QuantizedModel } from "./quantize";
@@ -12,7 +12,7 @@ export interface ZkJobInput {
 }
 
 /** A ZK job's input bytes do not decode, or do not match the job's commitment. */
-export class ZkJobInputError extends ZkmlError {
+export class ZkJobInputError extends InputError {
   override readonly name = "ZkJobInputError";
 }
 

@@ -30,7 +30,7 @@ function initializer(graph: OnnxGraph, node: OnnxNode, name: string | undefined,
   const t = name === undefined ? undefined : graph.initializers.get(name);
   if (t === undefined) {
     throw new ZkmlUnsupportedGraphError(`node "${node.name}" (${node.opType}): ${role} "${name ?? ""}" must be a constant initializer`, {
-      details: { node: node.name, tensor: name },
+      context: { node: node.name, tensor: name },
     });
   }
   return t;

@@ -76,12 +76,12 @@ export function decodeTensor(t: onnx.ITensorProto): OnnxTensor {
           : Array.from({ length: view.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true)));
       break;
     default:
-      throw new ZkmlOnnxParseError(`tensor "${name}" has unsupported data type ${type}`, { details: { tensor: name, dataType: type } });
+      throw new ZkmlOnnxParseError(`tensor "${name}" has unsupported data type ${type}`, { context: { tensor: name, dataType: type } });
   }
   const expected = dims.reduce((a, b) => a * b, 1);
   if (data.length !== expected) {
     throw new ZkmlOnnxParseError(`tensor "${name}" has ${data.length} values but dims [${dims.join(",")}] need ${expected}`, {
-      details: { tensor: name },
+      context: { tensor: name },
     });
   }
   return { name, dims, data };
@@ -139,7 +139,7 @@ export function parseOnnx(bytes: Uint8Array): OnnxGraph {
   const nodes = (g.node ?? []).map((n, i): OnnxNode => {
     const name = n.name !== undefined && n.name !== null && n.name !== "" ? n.name : `#${i}`;
     const op = n.opType ?? "";
-    if (!isSupported(op)) throw new ZkmlUnsupportedOpError(op, name, { details: { supported: SUPPORTED_OPS } });
+    if (!isSupported(op)) throw new ZkmlUnsupportedOpError(op, name, { context: { supported: SUPPORTED_OPS } });
     const attributes: Record<string, OnnxAttribute> = {};
     for (const a of n.attribute ?? []) attributes[a.name ?? ""] = decodeAttribute(a, name);
     return { name, opType: op, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attributes };

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { toUtf8Bytes, toUtf8String } from "ethers";
 import { compilerVersion, generateCircuit } from "./circom";
-import { ZkmlError, ZkmlSetupMismatchError } from "./errors";
+import { InputError } from "../core/errors";
+import { ZkmlSetupMismatchError } from "./errors";
 import { sha256File, sha256Hex } from "./hash";
 import { lowerToMlp } from "./mlp";
 import { parseOnnx } from "./onnx";
@@ -85,26 +86,26 @@ export async function zkModelFiles(zk: ZkModel): Promise<ZkFile[]> {
 
 const HASH = /^0x[0-9a-f]{64}$/;
 
-/** Parses and checks `zk/zk.json`. @throws ZkmlError naming the field that is wrong. */
+/** Parses and checks `zk/zk.json`. @throws InputError naming the field that is wrong. */
 export function parseZkManifest(bytes: Uint8Array): ZkManifest {
   let m: Partial<ZkManifest>;
   try {
     m = JSON.parse(toUtf8String(bytes)) as Partial<ZkManifest>;
   } catch (cause) {
-    throw new ZkmlError(`${ZK_FILES.manifest} is not JSON`, { cause });
+    throw new InputError(`${ZK_FILES.manifest} is not JSON`, { cause });
   }
-  if (m.format !== ZK_MANIFEST_FORMAT) throw new ZkmlError(`${ZK_FILES.manifest}: unknown format ${String(m.format)} (expected ${ZK_MANIFEST_FORMAT})`);
+  if (m.format !== ZK_MANIFEST_FORMAT) throw new InputError(`${ZK_FILES.manifest}: unknown format ${String(m.format)} (expected ${ZK_MANIFEST_FORMAT})`);
   for (const key of ["inputRange", "scaleBits", "constraints"] as const) {
-    if (typeof m[key] !== "number" || !Number.isFinite(m[key]) || m[key] <= 0) throw new ZkmlError(`${ZK_FILES.manifest}: "${key}" must be a positive number`);
+    if (typeof m[key] !== "number" || !Number.isFinite(m[key]) || m[key] <= 0) throw new InputError(`${ZK_FILES.manifest}: "${key}" must be a positive number`);
   }
   for (const key of ["onnxSha256", "circuitSourceHash", "r1csSha256", "vkHash"] as const) {
-    if (typeof m[key] !== "string" || !HASH.test(m[key])) throw new ZkmlError(`${ZK_FILES.manifest}: "${key}" must be a 0x-prefixed 32-byte hex string`);
+    if (typeof m[key] !== "string" || !HASH.test(m[key])) throw new InputError(`${ZK_FILES.manifest}: "${key}" must be a 0x-prefixed 32-byte hex string`);
   }
-  if (typeof m.compiler !== "string") throw new ZkmlError(`${ZK_FILES.manifest}: "compiler" must be a string`);
-  if (m.optimization !== 1 && m.optimization !== 2) throw new ZkmlError(`${ZK_FILES.manifest}: "optimization" must be 1 or 2`);
+  if (typeof m.compiler !== "string") throw new InputError(`${ZK_FILES.manifest}: "compiler" must be a string`);
+  if (m.optimization !== 1 && m.optimization !== 2) throw new InputError(`${ZK_FILES.manifest}: "optimization" must be 1 or 2`);
   const ptau = m.ptau as Partial<ZkManifest["ptau"]> | undefined;
   if (ptau === undefined || !Number.isInteger(ptau.power) || typeof ptau.sha256 !== "string" || !HASH.test(ptau.sha256)) {
-    throw new ZkmlError(`${ZK_FILES.manifest}: "ptau" must be {"power": <integer>, "sha256": <0x-prefixed 32-byte hex>}`);
+    throw new InputError(`${ZK_FILES.manifest}: "ptau" must be {"power": <integer>, "sha256": <0x-prefixed 32-byte hex>}`);
   }
   return m as ZkManifest;
 }

@@ -1,4 +1,5 @@
-import { ZkmlError, ZkmlInputRangeError, ZkmlOverflowError, ZkmlShapeMismatchError } from "./errors";
+import { InputError } from "../core/errors";
+import { ZkmlInputRangeError, ZkmlOverflowError, ZkmlShapeMismatchError } from "./errors";
 import type { Mlp } from "./mlp";
 
 /** Largest range-check width the compiler will emit: far below the 254-bit field, so no decomposition aliases. */
@@ -61,7 +62,7 @@ export function signedBits(iv: Interval): number {
 }
 
 function toFixed(v: number, scaleBits: number): bigint {
-  if (!Number.isFinite(v)) throw new ZkmlError(`cannot quantize non-finite value ${v}`);
+  if (!Number.isFinite(v)) throw new InputError(`cannot quantize non-finite value ${v}`);
   return BigInt(Math.round(v * 2 ** scaleBits));
 }
 
@@ -108,7 +109,7 @@ export function maxRangeBits(model: QuantizedModel): number {
  */
 export function quantizeMlp(mlp: Mlp, options: QuantizeOptions): QuantizedModel {
   const { inputRange, maxScaleBits = 12, maxBits = 64 } = options;
-  if (!(inputRange > 0)) throw new ZkmlError(`inputRange must be positive, got ${inputRange}`);
+  if (!(inputRange > 0)) throw new InputError(`inputRange must be positive, got ${inputRange}`);
   if (options.scaleBits !== undefined) {
     const model = quantizeWith(mlp, inputRange, options.scaleBits);
     const bits = maxRangeBits(model);

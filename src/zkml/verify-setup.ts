@@ -59,7 +59,7 @@ const verified = new Map<string, Promise<VerifiedZkSetup>>();
  * Warning: this proves the key is a correct phase-2 setup on top of the published phase-1 file, not that the
  * phase-1 ceremony had an honest participant; a production deployment pins the ceremony's hash (docs/zk-setup.md).
  *
- * @throws ZkmlSetupMismatchError naming what did not match; ZkmlError for a malformed manifest; ZkmlToolError when
+ * @throws ZkmlSetupMismatchError naming what did not match; InputError for a malformed manifest; ZkmlToolError when
  * the compiler fails.
  * @example
  * const { model, wasm } = await verifyZkSetup({ onnx, manifest, zkey, ptau }, { vkHash: binding.bindings[0] });

@@ -1,13 +1,13 @@
 import { getBytes, ZeroHash, type ContractRunner } from "ethers";
 import { Groth16VerifierFactory__factory } from "../../typechain-types";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import { sha256Hex } from "../protocol/cid";
-import { Mode } from "../protocol/modes";
-import { ZkmlError, ZkmlToolError } from "../zkml/errors";
-import { ZK_FILES } from "../zkml/package";
-import { verifyZkSetup, type VerifiedZkSetup, type ZkSetupFiles } from "../zkml/verify-setup";
-import { VerificationError } from "./errors";
-import { withRetry } from "./retry";
+import { InputError, UnsupportedError, VerificationError } from "../core/errors";
+import { sha256Hex } from "../core/hash";
+import { Mode } from "../core/modes";
+import { withRetry } from "../core/retry";
+import { ZkmlToolError } from "./errors";
+import { ZK_FILES } from "./package";
+import { verifyZkSetup, type VerifiedZkSetup, type ZkSetupFiles } from "./verify-setup";
 
 /** Where a version's files are read by CID (the operator node's content store, an IPFS store, a directory). */
 export interface ContentSource {
@@ -95,7 +95,7 @@ export async function readZkSetupFiles(params: Omit<VerifyZkVersionParams, "log"
  * its manifest; `snarkjs zkey verify` accepts the proving key for that R1CS and the published powers of tau; and
  * the key's verifying key is the bound one (`verifyZkSetup`, cached per process).
  *
- * @throws VerificationError naming what did not match (with the `ZkmlError` as cause); the content source's error
+ * @throws VerificationError naming what did not match (with the ZKML error as cause); the content source's error
  * when a file is missing; ZkmlToolError when the compiler or snarkjs fails (nothing is known about the version).
  * @example const { model, wasm } = await verifyZkVersion({ registry, content, modelId: 3n, version: 1 });
  */
@@ -106,7 +106,9 @@ export async function verifyZkVersion(params: VerifyZkVersionParams): Promise<Ve
   try {
     return { ...binding, ...(await verifyZkSetup(files, { vkHash: binding.vkHash, log: params.log })), files };
   } catch (error) {
-    if (error instanceof ZkmlError && !(error instanceof ZkmlToolError)) throw new VerificationError(`model ${modelId}@${version}: ${error.message}`, { cause: error, details: error.details });
+    // A malformed or mismatching file says the version is not what it claims; a failing tool says nothing about it.
+    const refutes = (error instanceof InputError || error instanceof UnsupportedError || error instanceof VerificationError) && !(error instanceof ZkmlToolError);
+    if (refutes) throw new VerificationError(`model ${modelId}@${version}: ${error.message}`, { cause: error, context: error.context });
     throw error;
   }
 }

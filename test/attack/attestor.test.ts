@@ -2,8 +2,9 @@ import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes, Wallet, type HDNodeWallet } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, MEASUREMENT, MODEL_PRICE, STAKE, loadSystem, requestJob, teeProof, type Fixture } from "../fixtures/system";
-import { jobTotal, resultCommitment, type Job } from "../../src/protocol/job";
-import { Mode, RefundReason } from "../../src/protocol/modes";
+import { jobTotal, resultCommitment, type Job } from "../../src/core/job";
+import { Mode } from "../../src/core/modes";
+import { RefundReason } from "../../src/core/job";
 
 /** A k = 1 TEE job claimed by node 0, whose enclave is the fixture's. */
 async function claimedTeeJob(fx: Fixture): Promise<Job> {

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { FEE_PER_NODE, MODEL_PRICE, consumerJob, loadSystem, requestJob } from "../fixtures/system";
-import { jobTotal } from "../../src/protocol/job";
-import { JobStatus, Mode } from "../../src/protocol/modes";
+import { jobTotal } from "../../src/core/job";
+import { JobStatus } from "../../src/core/job";
+import { Mode } from "../../src/core/modes";
 import { ReentrantConsumer__factory } from "../../typechain-types";
 
 describe("attack: batch submission", () => {

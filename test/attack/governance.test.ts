@@ -2,7 +2,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { governance, loadSystem } from "../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS, DEFAULT_STAKING_PARAMETERS } from "../../deploy/system";
-import { Mode } from "../../src/protocol/modes";
+import { Mode } from "../../src/core/modes";
 
 const ADMIN = "0x" + "00".repeat(32); // DEFAULT_ADMIN_ROLE
 

@@ -3,8 +3,8 @@ import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem, MODE } from "../../deploy/system";
 import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, STAKE, TOKEN, consumerJob, loadSystem, requestJob, requestParams, versionInput } from "../fixtures/system";
-import { requestedJobs, jobTotal } from "../../src/protocol/job";
-import { modeMask } from "../../src/protocol/modes";
+import { requestedJobs, jobTotal } from "../../src/core/job";
+import { modeMask } from "../../src/core/modes";
 import { ReentrantConsumer__factory, ReentrantToken__factory } from "../../typechain-types";
 
 /** A system whose token calls back into a protocol contract on transfer (as an ERC-777 hook or a hostile token would). */

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { COLLATERAL, STAKE, loadSystem, requestJob } from "../fixtures/system";
-import { jobTotal } from "../../src/protocol/job";
+import { jobTotal } from "../../src/core/job";
 
 /** Ceiling of a * b / c, as NodeStaking rounds a slash's thawing share. */
 function mulDivUp(a: bigint, b: bigint, c: bigint): bigint {

@@ -3,8 +3,8 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes, Wallet, type HDNodeWallet } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { FEE_PER_NODE, MEASUREMENT, MODEL_PRICE, STAKE, loadSystem, requestJob, teeProof, type Fixture } from "../fixtures/system";
-import { resultCommitment, type Job } from "../../src/protocol/job";
-import { Mode } from "../../src/protocol/modes";
+import { resultCommitment, type Job } from "../../src/core/job";
+import { Mode } from "../../src/core/modes";
 
 const RIGHT = "0x01";
 const WRONG = "0x02";

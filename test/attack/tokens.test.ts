@@ -3,7 +3,7 @@ import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem, MODE } from "../../deploy/system";
 import { MODEL_PRICE, STAKE, TOKEN, requestParams, versionInput } from "../fixtures/system";
-import { modeMask } from "../../src/protocol/modes";
+import { modeMask } from "../../src/core/modes";
 import { FeeOnTransferToken__factory, RebasingToken__factory } from "../../typechain-types";
 
 async function feeTokenSystem() {

@@ -15,7 +15,7 @@ import {
   zkVersionInput,
   type Groth16Proof,
 } from "../fixtures/system";
-import { Mode, modeMask } from "../../src/protocol/modes";
+import { Mode, modeMask } from "../../src/core/modes";
 import { AlwaysTrueGroth16Verifier__factory } from "../../typechain-types";
 
 /** A proof of valid points that proves nothing: under DEGENERATE_KEY its pairing product is e(G1, G2)^(s + 2), not 1. */

@@ -5,14 +5,8 @@ import {
   parseModelCard,
   verifyModelCard,
 } from "../../src/hub/card";
-import {
-  CardFieldError,
-  CardFrontMatterMissingError,
-  CardHashMismatchError,
-  CardTooLargeError,
-  CardYamlError,
-  HubError,
-} from "../../src/hub/errors";
+import { CardFieldError, CardFrontMatterMissingError, CardHashMismatchError, CardTooLargeError, CardYamlError } from "../../src/hub/errors";
+import { BaseError, InputError } from "../../src/core/errors";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadRealCards, REAL_CARDS_DIR } from "../../bench/search/real";
@@ -62,7 +56,7 @@ describe("parseModelCard", () => {
       const fields: Record<string, unknown> = { name: "m", task: "translation", license: "mit" };
       delete fields[field];
       const error = parseError(`---\n${Object.entries(fields).map(([k, v]) => `${k}: ${String(v)}`).join("\n")}\n---\n`);
-      expect(error).to.be.instanceOf(CardFieldError).and.to.be.instanceOf(HubError);
+      expect(error).to.be.instanceOf(CardFieldError).and.to.be.instanceOf(InputError);
       expect((error as CardFieldError).field).to.equal(field);
       expect((error as CardFieldError).message).to.contain(`\`${field}\``);
     });
@@ -119,7 +113,7 @@ describe("parseModelCard", () => {
 
   it("refuses an alias bomb instead of expanding it", () => {
     const bomb = "---\nname: m\ntask: t\nlicense: mit\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n---\n";
-    expect(parseError(bomb)).to.be.instanceOf(HubError);
+    expect(parseError(bomb)).to.be.instanceOf(BaseError);
   });
 });
 

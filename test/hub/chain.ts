@@ -3,11 +3,11 @@ import { toUtf8Bytes } from "ethers";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../deploy/system";
 import type { IJobEscrow } from "../../typechain-types";
 import { FEE_PER_NODE, governance, MEASUREMENT, MODEL_PRICE, requestJob, systemFixture, teeProof, type Fixture } from "../fixtures/system";
-import type { Job } from "../../src/protocol/job";
-import { Mode } from "../../src/protocol/modes";
+import type { Job } from "../../src/core/job";
+import { Mode } from "../../src/core/modes";
 import { type ModelFile, type ModeSpec, publishModel } from "../../src/hub/publish";
 import { cidBytes, type ContentStore } from "../../src/storage";
-import { sha256Hex } from "../../src/protocol/cid";
+import { sha256Hex } from "../../src/core/hash";
 
 /** A card and a small stand-in ONNX file. */
 export function modelFiles(name: string, words: string, extra: Record<string, string> = {}): ModelFile[] {

@@ -10,7 +10,7 @@ import { HubIndexer, type HubIndexerOptions } from "../../src/hub/indexer";
 import { type ModelId, Modes } from "../../src/hub/ids";
 import { SearchEngine } from "../../src/hub/search";
 import { HubStore } from "../../src/hub/store";
-import { Mode } from "../../src/protocol/modes";
+import { Mode } from "../../src/core/modes";
 import { EmbeddedContentStore } from "../../src/storage";
 import { requestJob } from "../fixtures/system";
 import { buildHubWorld, modelFiles, PAID_PER_JOB, publishAs, setEscrowParameters, settleFreeJob, settleJob, settleRequested, VANILLA, type HubWorld } from "./chain";

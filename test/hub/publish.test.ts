@@ -10,8 +10,8 @@ import { registerHubCommands, tokenAmount, usageLine, type HubCommandContext } f
 import { PublishInputError, PublishStorageError, PullInputError, PullIntegrityError, RegistryTransactionError } from "../../src/hub/errors";
 import { loadModelFiles, publishModel } from "../../src/hub/publish";
 import { parseModelRef, pullModel } from "../../src/hub/pull";
-import { sha256Hex } from "../../src/protocol/cid";
-import { Mode } from "../../src/protocol/modes";
+import { sha256Hex } from "../../src/core/hash";
+import { Mode } from "../../src/core/modes";
 import { cidBytes, type ContentStore, EmbeddedContentStore, canonicalCid, computeCid } from "../../src/storage";
 import { type RunningHubServer, startHubServer } from "../../src/hub/http";
 import { Modes } from "../../src/hub/ids";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { cidToString } from "../../src/hub/cid";
+import { cidToString } from "../../src/core/cid";
 import { modeMask, Modes, modesOf } from "../../src/hub/ids";
 import { parseQuery, toMatchExpression } from "../../src/hub/query";
 import { compoundWords, normalizeForIndex, stem, summarizeMarkdown, tokenize } from "../../src/hub/text";

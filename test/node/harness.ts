@@ -16,13 +16,13 @@ import { deploySystem, type System } from "../../deploy/system";
 import { startHardhatNode, stopProcess, type LocalChain } from "../../src/devnet/chain";
 import { buildPenguinClassifier } from "../../src/models/penguins";
 import type { BundledClassifier } from "../../src/models/bundle";
-import { rawCid } from "../../src/protocol/cid";
+import { rawCid } from "../../src/core/cid";
 import { deployZkModel, registerZkModel, type ZkDeployment } from "../../src/zkml/deploy";
 import { rawCidVersionInput } from "../../src/devnet/end-to-end";
 import { FsContentStore } from "../../src/node/content-store";
 import { JobStore } from "../../src/node/store";
 import { DevEnclave } from "../../src/node/tee/dev-enclave";
-import { addressesFromRecord, connectContracts, type Contracts } from "../../src/sdk/contracts";
+import { addressesFromRecord, connectContracts, type Contracts } from "../../src/core/contracts";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const TOKEN = 10n ** 18n;

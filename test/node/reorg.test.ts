@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { ZeroAddress, ZeroHash, hexlify, keccak256 } from "ethers";
 import { OnnxModel, encodeClassification } from "../../src/inference/onnx";
-import { Mode } from "../../src/protocol/modes";
-import { encodeInput, toJobId, toModelId } from "../../src/sdk/jobs";
+import { Mode } from "../../src/core/modes";
+import { encodeInput } from "../../src/core/job";
+import { toJobId, toModelId } from "../../src/core/ids";
 import { requestInference } from "../../src/sdk/requestInference";
 import { waitForResult } from "../../src/sdk/waitForResult";
 import { createOperator, cursorOf, DaemonProcess, eventually, jobEvents, readDatabase, requesterWallet, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";

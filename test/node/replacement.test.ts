@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import Database from "better-sqlite3";
 import { Transaction, toQuantity } from "ethers";
-import { Mode } from "../../src/protocol/modes";
+import { Mode } from "../../src/core/modes";
 import { requestInference } from "../../src/sdk/requestInference";
-import { toModelId } from "../../src/sdk/jobs";
+import { toModelId } from "../../src/core/ids";
 import { JobStore } from "../../src/node/store";
 import { createOperator, DaemonProcess, eventually, jobEvents, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
 

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ZeroAddress, ZeroHash } from "ethers";
-import type { Job } from "../../src/protocol/job";
+import type { Job } from "../../src/core/job";
 import { JobStore, stateAfterRewind } from "../../src/node/store";
 
 const job = (id: bigint): Job => ({

@@ -2,8 +2,8 @@ import { expect } from "chai";
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { cidToString } from "../../src/hub/cid";
-import { rawCid } from "../../src/protocol/cid";
+import { cidToString } from "../../src/core/cid";
+import { rawCid } from "../../src/core/cid";
 import {
   EmbeddedContentStore,
   KuboContentStore,

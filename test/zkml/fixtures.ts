@@ -1,9 +1,9 @@
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import type { DenseLayer } from "../../src/zkml/mlp";
 import { buildZkModel, type ZkModel } from "../../src/zkml/pipeline";
-import { seededRandom } from "../../src/util/random";
+import { seededRandom } from "../../src/core/random";
 
-/** Deterministic PRNG (mulberry32), shared: see src/util/random.ts. */
+/** Deterministic PRNG (mulberry32), shared: see src/core/random.ts. */
 export const rng = seededRandom;
 
 /** A random MLP with the given layer sizes (ReLU on every hidden layer), weights in [-1, 1]. */

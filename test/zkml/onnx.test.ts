@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { onnx } from "onnx-proto";
 import * as ort from "onnxruntime-node";
-import { ZkmlError, ZkmlOnnxParseError, ZkmlShapeMismatchError, ZkmlUnsupportedGraphError, ZkmlUnsupportedOpError } from "../../src/zkml/errors";
+import { UnsupportedError } from "../../src/core/errors";
+import { ZkmlOnnxParseError, ZkmlShapeMismatchError, ZkmlUnsupportedGraphError, ZkmlUnsupportedOpError } from "../../src/zkml/errors";
 import { lowerToMlp } from "../../src/zkml/mlp";
 import { parseOnnx } from "../../src/zkml/onnx";
 import { encodeOnnxModel, mlpToGraphSpec, writeMlpOnnx } from "../../src/zkml/onnx-writer";
@@ -63,7 +64,7 @@ describe("zkml/onnx", () => {
       parseOnnx(encodeOnnxModel(spec));
       expect.fail("expected an error");
     } catch (err) {
-      expect(err).to.be.instanceOf(ZkmlUnsupportedOpError).and.instanceOf(ZkmlError);
+      expect(err).to.be.instanceOf(ZkmlUnsupportedOpError).and.instanceOf(UnsupportedError);
       const e = err as ZkmlUnsupportedOpError;
       expect([e.opType, e.nodeName]).to.deep.equal(["Sigmoid", "act_sigmoid"]);
       expect(e.message).to.contain("Sigmoid").and.contain("act_sigmoid");

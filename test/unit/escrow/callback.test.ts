@@ -3,7 +3,7 @@ import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256 } from "ethers";
 import { consumerJob, loadSystem, requestJob, requestParams, TOKEN } from "../../fixtures/system";
-import { jobTotal } from "../../../src/protocol/job";
+import { jobTotal } from "../../../src/core/job";
 import { EscrowStandIn__factory, ExampleConsumer__factory } from "../../../typechain-types";
 
 describe("JobEscrow callbacks", () => {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, type Fixture } from "../../fixtures/system";
-import { jobTotal } from "../../../src/protocol/job";
+import { jobTotal } from "../../../src/core/job";
 
 async function settledJob(fx: Fixture) {
   const job = await requestJob(fx);

@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { COLLATERAL, loadSystem, requestJob, STAKE, TOKEN } from "../../fixtures/system";
-import { hashJob } from "../../../src/protocol/job";
-import { Mode, SlotPhase } from "../../../src/protocol/modes";
+import { hashJob } from "../../../src/core/job";
+import { Mode } from "../../../src/core/modes";
+import { SlotPhase } from "../../../src/core/job";
 
 describe("JobEscrow.claimSlot", () => {
   it("assigns the next slot, locks the collateral and emits SlotClaimed", async () => {

@@ -3,8 +3,9 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes } from "ethers";
 import { FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, STAKE, type Fixture } from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
-import { jobTotal, resultCommitment, type Job } from "../../../src/protocol/job";
-import { JobStatus, Mode, SlotPhase } from "../../../src/protocol/modes";
+import { jobTotal, resultCommitment, type Job } from "../../../src/core/job";
+import { JobStatus, SlotPhase } from "../../../src/core/job";
+import { Mode } from "../../../src/core/modes";
 
 const SALTS = [hexlify(randomBytes(32)), hexlify(randomBytes(32)), hexlify(randomBytes(32))];
 

@@ -3,8 +3,8 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, STAKE } from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
-import { jobTotal, resultCommitment } from "../../../src/protocol/job";
-import { JobStatus, RefundReason } from "../../../src/protocol/modes";
+import { jobTotal, resultCommitment } from "../../../src/core/job";
+import { JobStatus, RefundReason } from "../../../src/core/job";
 
 describe("JobEscrow.expire", () => {
   it("refunds an unclaimed k = 1 job in full after its deadline, slashing no one", async () => {

@@ -3,7 +3,7 @@ import hre from "hardhat";
 import { governance, loadSystem, requestParams, TOKEN } from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS, escrowLibraries } from "../../../deploy/system";
 import { JobEscrow__factory } from "../../../typechain-types";
-import { Mode } from "../../../src/protocol/modes";
+import { Mode } from "../../../src/core/modes";
 
 describe("JobEscrow governance", () => {
   it("is held by the timelock alone: the deployer kept no admin role", async () => {

@@ -5,8 +5,9 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256, Signature, toUtf8Bytes } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, governance, loadSystem, requestJob, requestParams, TOKEN } from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
-import { hashJob, jobTotal } from "../../../src/protocol/job";
-import { JobStatus, Mode } from "../../../src/protocol/modes";
+import { hashJob, jobTotal } from "../../../src/core/job";
+import { JobStatus } from "../../../src/core/job";
+import { Mode } from "../../../src/core/modes";
 
 const PROTOCOL_FEE_BPS = 500n;
 

@@ -2,8 +2,9 @@ import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes } from "ethers";
 import { COLLATERAL, FEE_PER_NODE, loadSystem, MODEL_PRICE, requestJob, teeProof } from "../../fixtures/system";
-import { hashJob } from "../../../src/protocol/job";
-import { JobStatus, Mode } from "../../../src/protocol/modes";
+import { hashJob } from "../../../src/core/job";
+import { JobStatus } from "../../../src/core/job";
+import { Mode } from "../../../src/core/modes";
 
 describe("JobEscrow.submit", () => {
   it("settles a vanilla k = 1 job: credits node, model owner and protocol, releases the collateral", async () => {

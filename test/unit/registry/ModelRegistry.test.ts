@@ -4,8 +4,9 @@ import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { hexlify, toUtf8Bytes } from "ethers";
 import { factoryVerifier, keyHash, loadSystem, MEASUREMENT, MODEL_PRICE, syntheticKey, versionInput, zkVersionInput } from "../../fixtures/system";
 import { AlwaysTrueGroth16Verifier__factory, Groth16Verifier__factory } from "../../../typechain-types";
-import { Mode, modeMask } from "../../../src/protocol/modes";
-import { rawCid, sha256Hex } from "../../../src/protocol/cid";
+import { Mode, modeMask } from "../../../src/core/modes";
+import { rawCid } from "../../../src/core/cid";
+import { sha256Hex } from "../../../src/core/hash";
 import type { IModelRegistry } from "../../../typechain-types/contracts/registry/ModelRegistry";
 
 const ZERO = hre.ethers.ZeroAddress;

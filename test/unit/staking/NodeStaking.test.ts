@@ -3,7 +3,7 @@ import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { Signature } from "ethers";
 import { governance, loadSystem, STAKE, TOKEN, type Fixture } from "../../fixtures/system";
-import { Mode, modeMask } from "../../../src/protocol/modes";
+import { Mode, modeMask } from "../../../src/core/modes";
 import { MockStakeLocker__factory, type MockStakeLocker } from "../../../typechain-types";
 
 const WEEK = 7 * 24 * 3600;

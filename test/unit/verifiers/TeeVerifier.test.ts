@@ -3,8 +3,8 @@ import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256, toUtf8Bytes, Wallet } from "ethers";
 import { governance, loadSystem, MEASUREMENT, requestJob, teeProof, type Fixture } from "../../fixtures/system";
-import { Mode } from "../../../src/protocol/modes";
-import type { Job } from "../../../src/protocol/job";
+import { Mode } from "../../../src/core/modes";
+import type { Job } from "../../../src/core/job";
 
 async function claimedTeeJob(fx: Fixture): Promise<Job> {
   const job = await requestJob(fx, { mode: Mode.Tee });
@@ -138,8 +138,8 @@ describe("TeeVerifier", () => {
       const fx = await loadSystem();
       const { teeVerifier } = fx.system;
       expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(0n);
-      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, 0n)).to.equal(false);
-      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, BigInt(await time.latest()))).to.equal(false);
+      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, 0n, 2n ** 64n - 1n)).to.equal(false);
+      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, BigInt(await time.latest()), 2n ** 64n - 1n)).to.equal(false);
     });
 
     it("records a revocation as a disruption of the enclave's operator and emits OperatorDisrupted(operator, at)", async () => {
@@ -175,17 +175,36 @@ describe("TeeVerifier", () => {
       for (const node of fx.nodes.slice(0, 2)) expect(await teeVerifier.disruptedAt(node.address)).to.equal(0n);
     });
 
-    it("excuses a claim made at or before the last disruption, not one made after it", async () => {
+    it("excuses a claim made at or before a disruption whose deadline is at or after it, nothing else", async () => {
       const fx = await loadSystem();
       const { teeVerifier } = fx.system;
       const node = fx.nodes[0]!.address;
       await teeVerifier.revokeEnclave(fx.enclave.address);
       const at = await teeVerifier.disruptedAt(node);
       expect(at).to.equal(BigInt(await time.latest()));
-      expect(await teeVerifier.excuses(node, 1n, 1n, at - 1n)).to.equal(true);
-      expect(await teeVerifier.excuses(node, 1n, 1n, at)).to.equal(true);
-      expect(await teeVerifier.excuses(node, 1n, 1n, at + 1n)).to.equal(false);
-      expect(await teeVerifier.excuses(fx.nodes[1]!.address, 1n, 1n, at - 1n)).to.equal(false);
+      expect(await teeVerifier.excuses(node, 1n, 1n, at - 1n, at + 10n)).to.equal(true);
+      expect(await teeVerifier.excuses(node, 1n, 1n, at, at)).to.equal(true);
+      expect(await teeVerifier.excuses(node, 1n, 1n, at + 1n, at + 10n)).to.equal(false);
+      // A disruption after the deadline: the node had already failed.
+      expect(await teeVerifier.excuses(node, 1n, 1n, at - 10n, at - 1n)).to.equal(false);
+      expect(await teeVerifier.excuses(fx.nodes[1]!.address, 1n, 1n, at - 1n, at + 10n)).to.equal(false);
+    });
+
+    it("keeps every disruption: a later one does not hide an earlier one inside a job's window", async () => {
+      const fx = await loadSystem();
+      const { teeVerifier } = fx.system;
+      const node = fx.nodes[0]!.address;
+      const other = Wallet.createRandom().address;
+      await teeVerifier.registerEnclave(other, node, MEASUREMENT, BigInt(await time.latest()) + 1_000n);
+      await teeVerifier.revokeEnclave(fx.enclave.address);
+      const first = await teeVerifier.disruptedAt(node);
+      await time.increase(500);
+      await teeVerifier.revokeEnclave(other);
+      const second = await teeVerifier.disruptedAt(node);
+      expect(second > first + 400n).to.equal(true);
+      expect(await teeVerifier.excuses(node, 1n, 1n, first - 5n, first + 5n)).to.equal(true);
+      expect(await teeVerifier.excuses(node, 1n, 1n, first + 1n, second - 1n)).to.equal(false);
+      expect(await teeVerifier.excuses(node, 1n, 1n, first + 1n, second)).to.equal(true);
     });
 
     it("does not count an enclave's own expiry as a disruption", async () => {
@@ -196,7 +215,7 @@ describe("TeeVerifier", () => {
       const claimedAt = BigInt(await time.latest());
       await time.increaseTo(expiresAt + 1n);
       expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(0n);
-      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, claimedAt)).to.equal(false);
+      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, claimedAt, expiresAt + 10n)).to.equal(false);
     });
 
     it("accepts no request-time objection: checkRequest passes any terms", async () => {
@@ -212,7 +231,7 @@ describe("TeeVerifier", () => {
     const claim = { jobId: 1n, modelId: 1n, version: 1n, inputHash: MEASUREMENT, outputHash: MEASUREMENT, node: fx.nodes[0]!.address };
     const { chainId } = await hre.ethers.provider.getNetwork();
     const { TypedDataEncoder } = await import("ethers");
-    const { INFERENCE_RESULT_TYPES, teeDomain } = await import("../../../src/protocol/tee");
+    const { INFERENCE_RESULT_TYPES, teeDomain } = await import("../../../src/core/tee");
     const escrow = await fx.system.escrow.getAddress();
     const expected = TypedDataEncoder.hash(teeDomain(chainId, await fx.system.teeVerifier.getAddress()), INFERENCE_RESULT_TYPES, { ...claim, escrow });
     expect(await fx.system.teeVerifier.resultDigest(claim, escrow)).to.equal(expected);

@@ -16,7 +16,7 @@ import {
   zkVersionInput,
   type Fixture,
 } from "../../fixtures/system";
-import { Mode, modeMask } from "../../../src/protocol/modes";
+import { Mode, modeMask } from "../../../src/core/modes";
 
 const INPUT_BITS = 200n;
 
@@ -79,8 +79,8 @@ describe("ZkInferenceVerifier at request time (issue #10 §4)", () => {
     const fx = await loadSystem();
     const { zkVerifier, vanillaVerifier } = fx.system;
     for (const verifier of [zkVerifier, vanillaVerifier]) {
-      expect(await verifier.excuses(fx.nodes[0]!.address, 1n, 1n, 0n)).to.equal(false);
-      expect(await verifier.excuses(fx.nodes[0]!.address, 1n, 1n, 2n ** 64n - 1n)).to.equal(false);
+      expect(await verifier.excuses(fx.nodes[0]!.address, 1n, 1n, 0n, 2n ** 64n - 1n)).to.equal(false);
+      expect(await verifier.excuses(fx.nodes[0]!.address, 1n, 1n, 2n ** 64n - 1n, 2n ** 64n - 1n)).to.equal(false);
     }
     // Only the ZK verifier asks the escrow to call checkRequest; the others have nothing to refuse at request time.
     expect(await zkVerifier.checksRequests()).to.equal(true);
