@@ -36,8 +36,8 @@ import {
 import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
 import { BaseError } from "../src/core/errors";
-
-export const MODE = { VANILLA: 0, TEE: 1, ZK: 2 } as const;
+import type { ContractName, ContractRecord, Deployment } from "../src/core/deployment";
+import { Mode } from "../src/core/modes";
 
 /** Chains on which a development token may be deployed when no token address is given. */
 const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
@@ -62,35 +62,8 @@ export interface DeployOptions {
   log?: (message: string) => void;
 }
 
-export interface ContractRecord {
-  address: string;
-  args: unknown[];
-  block: number;
-}
-
-export interface DeploymentRecord {
-  network: string;
-  chainId: number;
-  startBlock: number;
-  deployer: string;
-  contracts: Record<ContractName, ContractRecord>;
-}
-
-export type ContractName =
-  | "token"
-  | "timelock"
-  | "verifierFactory"
-  | "registry"
-  | "staking"
-  | "settlementLib"
-  | "escrow"
-  | "vanillaVerifier"
-  | "teeVerifier"
-  | "zkVerifier"
-  | "exampleConsumer";
-
 export interface System {
-  record: DeploymentRecord;
+  record: Deployment;
   token: TestToken;
   timelock: TimelockController;
   /** Deploys the Groth16 verifiers that ZK model versions may bind (the registry accepts no other). */
@@ -158,7 +131,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     return created.address;
   }
 
-  function record(): DeploymentRecord {
+  function record(): Deployment {
     const blocks = Object.values(contracts).map((c) => c.block);
     return {
       network: hre.network.name,
@@ -243,9 +216,9 @@ async function wire(system: System, deployer: Signer, guardian: string, log: (m:
     log("staking: escrow registered as stake locker");
   }
   for (const [mode, verifier] of [
-    [MODE.VANILLA, system.vanillaVerifier],
-    [MODE.TEE, system.teeVerifier],
-    [MODE.ZK, system.zkVerifier],
+    [Mode.Vanilla, system.vanillaVerifier],
+    [Mode.Tee, system.teeVerifier],
+    [Mode.Zk, system.zkVerifier],
   ] as const) {
     const address = await verifier.getAddress();
     if ((await escrow.verifierOf(mode)) !== address) {
@@ -321,11 +294,11 @@ function jsonSafe(value: unknown): unknown {
 }
 
 /** Reads a previous record, keeping only contracts whose code is still on chain. */
-async function loadRecord(hre: HardhatRuntimeEnvironment, file: string, chainId: bigint): Promise<DeploymentRecord | undefined> {
+async function loadRecord(hre: HardhatRuntimeEnvironment, file: string, chainId: bigint): Promise<Deployment | undefined> {
   if (!existsSync(file)) return undefined;
-  let record: DeploymentRecord;
+  let record: Deployment;
   try {
-    record = JSON.parse(readFileSync(file, "utf8")) as DeploymentRecord;
+    record = JSON.parse(readFileSync(file, "utf8")) as Deployment;
   } catch (cause) {
     throw new DeployError(`${file} is not valid JSON: fix or delete it`, { cause });
   }
@@ -339,7 +312,7 @@ async function loadRecord(hre: HardhatRuntimeEnvironment, file: string, chainId:
   return { ...record, contracts: live };
 }
 
-function saveRecord(file: string, record: DeploymentRecord): void {
+function saveRecord(file: string, record: Deployment): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
 }

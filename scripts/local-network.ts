@@ -16,7 +16,7 @@ import type { HttpNetworkConfig } from "hardhat/types";
 import { deploySystem } from "../deploy/system";
 import { startHardhatNode } from "../src/devnet/chain";
 import { publishBundledModel, startLocalHub, type LocalHub } from "../src/hub/local";
-import { launchOperators } from "../src/node/devnet";
+import { launchOperators } from "../src/devnet/operators";
 import { addressesFromRecord, connectContracts } from "../src/sdk/contracts";
 import { requestInference } from "../src/sdk/requestInference";
 import { waitForResult } from "../src/sdk/waitForResult";

@@ -6,7 +6,7 @@ import { requestedJobs, type Job } from "../core/job";
 import { Mode, MODE_NAMES, modeMask } from "../core/modes";
 import { teeDomain } from "../core/tee";
 import { OnnxModel, decodeClassification, encodeClassification } from "../inference/onnx";
-import { DevEnclave } from "../node/tee/dev-enclave";
+import { DevEnclave } from "../tee/dev-enclave";
 import type { BundledModel } from "../models/penguins";
 import type { IModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 

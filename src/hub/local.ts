@@ -2,9 +2,9 @@ import path from "node:path";
 import { JsonRpcProvider, toUtf8Bytes, type Signer } from "ethers";
 import type { Logger } from "pino";
 import { ModelRegistry__factory } from "../../typechain-types";
-import type { DeploymentRecord } from "../../deploy/system";
 import { buildPenguinClassifier, type BundledModel } from "../models/penguins";
-import { DevEnclave } from "../node/tee/dev-enclave";
+import type { Deployment } from "../core/deployment";
+import { DevEnclave } from "../tee/dev-enclave";
 import type { ContentStore } from "../storage/content-store";
 import { EmbeddedContentStore } from "../storage/embedded";
 import { type RunningHubServer, startHubServer } from "./http";
@@ -15,8 +15,8 @@ import { HubStore } from "./store";
 import { createWebHandler } from "./web";
 
 /** The parts of a deployment record the hub reads. */
-export type HubDeployment = Pick<DeploymentRecord, "chainId" | "startBlock"> & {
-  contracts: Pick<DeploymentRecord["contracts"], "registry" | "escrow"> & Partial<Pick<DeploymentRecord["contracts"], "token">>;
+export type HubDeployment = Pick<Deployment, "chainId" | "startBlock"> & {
+  contracts: Pick<Deployment["contracts"], "registry" | "escrow"> & Partial<Pick<Deployment["contracts"], "token">>;
 };
 
 /** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */

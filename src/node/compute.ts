@@ -7,7 +7,7 @@ import { InputError } from "../core/errors";
 import { ModelError } from "./errors";
 import { decodeInput } from "../core/job";
 import type { ModelLoader } from "./models";
-import type { DevEnclave } from "./tee/dev-enclave";
+import type { DevEnclave } from "../tee/dev-enclave";
 import { answerZkJob, type ZkAnswer, type ZkCircuit, type ZkCircuitLoader } from "./zk";
 import { openZkJobInput } from "../zkml/job";
 import { ZkmlInputRangeError, ZkmlOverflowError, ZkmlShapeMismatchError } from "../zkml/errors";

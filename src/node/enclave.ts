@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
-import { DevEnclave } from "./tee/dev-enclave";
+import { DevEnclave } from "../tee/dev-enclave";
 
 /**
  * DEVELOPMENT ONLY: the node's development enclave, its key kept in plain text in the data directory so the same

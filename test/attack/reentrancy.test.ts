@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { deploySystem, MODE } from "../../deploy/system";
+import { deploySystem } from "../../deploy/system";
 import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, STAKE, TOKEN, consumerJob, loadSystem, requestJob, requestParams, versionInput } from "../fixtures/system";
 import { requestedJobs, jobTotal } from "../../src/core/job";
-import { modeMask } from "../../src/core/modes";
+import { Mode, modeMask } from "../../src/core/modes";
 import { ReentrantConsumer__factory, ReentrantToken__factory } from "../../typechain-types";
 
 /** A system whose token calls back into a protocol contract on transfer (as an ERC-777 hook or a hostile token would). */
@@ -19,7 +19,7 @@ async function reentrantTokenSystem() {
   }
   await system.registry.connect(owner!).createModelAndPublish(MODEL_PRICE, versionInput());
   await system.staking.connect(node!).stake(STAKE);
-  await system.staking.connect(node!).register(modeMask([MODE.VANILLA]));
+  await system.staking.connect(node!).register(modeMask([Mode.Vanilla]));
   return { system, token, requester: requester!, node: node! };
 }
 

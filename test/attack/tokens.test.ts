@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { deploySystem, MODE } from "../../deploy/system";
+import { deploySystem } from "../../deploy/system";
 import { MODEL_PRICE, STAKE, TOKEN, requestParams, versionInput } from "../fixtures/system";
-import { modeMask } from "../../src/core/modes";
+import { Mode, modeMask } from "../../src/core/modes";
 import { FeeOnTransferToken__factory, RebasingToken__factory } from "../../typechain-types";
 
 async function feeTokenSystem() {
@@ -27,7 +27,7 @@ async function rebasingTokenSystem() {
     await token.mint(node.address, 10_000n * TOKEN);
     await token.connect(node).approve(system.staking, hre.ethers.MaxUint256);
     await system.staking.connect(node).stake(STAKE);
-    await system.staking.connect(node).register(modeMask([MODE.VANILLA]));
+    await system.staking.connect(node).register(modeMask([Mode.Vanilla]));
   }
   return { system, token, nodes: [node1!, node2!] as const };
 }

@@ -3,7 +3,8 @@ import hre from "hardhat";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { deploySystem, DeployError, type DeploymentRecord } from "../../deploy/system";
+import { deploySystem, DeployError } from "../../deploy/system";
+import type { Deployment } from "../../src/core/deployment";
 import { expectRejection } from "../fixtures/assert";
 
 describe("deploySystem", () => {
@@ -11,7 +12,7 @@ describe("deploySystem", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "deployments-"));
     const first = await deploySystem(hre, { persist: true, deploymentsDir: dir });
     const file = path.join(dir, `${hre.network.name}.json`);
-    const record = JSON.parse(readFileSync(file, "utf8")) as DeploymentRecord;
+    const record = JSON.parse(readFileSync(file, "utf8")) as Deployment;
     expect(record.chainId).to.equal(31337);
     expect(record.startBlock).to.be.greaterThan(0);
     expect(Object.keys(record.contracts).sort()).to.deep.equal(["escrow", "exampleConsumer", "registry", "settlementLib", "staking", "teeVerifier", "timelock", "token", "vanillaVerifier", "verifierFactory", "zkVerifier"]);

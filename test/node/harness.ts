@@ -21,7 +21,7 @@ import { deployZkModel, registerZkModel, type ZkDeployment } from "../../src/zkm
 import { rawCidVersionInput } from "../../src/devnet/end-to-end";
 import { FsContentStore } from "../../src/node/content-store";
 import { JobStore } from "../../src/node/store";
-import { DevEnclave } from "../../src/node/tee/dev-enclave";
+import { DevEnclave } from "../../src/tee/dev-enclave";
 import { addressesFromRecord, connectContracts, type Contracts } from "../../src/core/contracts";
 
 export const ROOT = path.resolve(__dirname, "..", "..");

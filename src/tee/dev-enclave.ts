@@ -1,5 +1,5 @@
 import { keccak256, toUtf8Bytes, Wallet, type TypedDataDomain } from "ethers";
-import { signInferenceResult, type InferenceResultMessage } from "../../core/tee";
+import { signInferenceResult, type InferenceResultMessage } from "../core/tee";
 
 /**
  * DEVELOPMENT ONLY. An "enclave" that keeps its signing key in this ordinary process. It lets the TEE mode run

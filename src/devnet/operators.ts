@@ -1,0 +1,120 @@
+/**
+ * Local network helper: sets up operator nodes through the `vin` CLI (init, funding, stake, register, enclave
+ * registration) and runs each daemon as a child process. `npm start` (scripts/local-network.ts) uses it to run
+ * several operators with different modes next to the chain.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseEther, type Signer } from "ethers";
+import { stopProcess } from "./chain";
+import { rawCid } from "../core/cid";
+import { cidBytes, computeCid } from "../storage";
+import type { Contracts } from "../core/contracts";
+import { BaseError } from "../core/errors";
+import { main as vin } from "../cli/main";
+import { FsContentStore } from "../node/content-store";
+import type { ModeName } from "../node/config";
+import { DevEnclave } from "../tee/dev-enclave";
+
+export interface OperatorSpec {
+  name: string;
+  modes: ModeName[];
+}
+
+export interface LaunchOperatorsParams {
+  contracts: Contracts;
+  /** deployments/<network>.json */
+  deploymentFile: string;
+  rpcUrl: string;
+  /** Sends gas money and mints test tokens to each operator. */
+  funder: Signer;
+  /** Holds the TeeVerifier attestor role; registers each TEE node's development enclave. */
+  attestor: Signer;
+  /**
+   * Files every node must be able to fetch by CID (the model's ONNX and card, a circuit's files): stored under their
+   * raw CID and under the UnixFS CID `ipfs add` gives them (larger than one block, that is a dag-pb CID).
+   */
+  files: Uint8Array[];
+  workDir: string;
+  specs: OperatorSpec[];
+  log?: (line: string) => void;
+}
+
+export interface LaunchedOperator {
+  name: string;
+  config: string;
+  child: ChildProcess;
+  /** Resolves when the daemon has logged that it started. */
+  started: Promise<void>;
+}
+
+/**
+ * Creates and starts one operator daemon per spec; `stop()` sends SIGTERM to each and waits.
+ * @example const nodes = await launchOperators({ contracts, deploymentFile, rpcUrl, funder, attestor, files: [onnx, card], workDir: ".vin", specs: [{ name: "vanilla", modes: ["vanilla"] }] });
+ */
+export async function launchOperators(params: LaunchOperatorsParams): Promise<{ operators: LaunchedOperator[]; stop(): Promise<void> }> {
+  const log = params.log ?? (() => undefined);
+  mkdirSync(params.workDir, { recursive: true });
+  const passwordFile = path.join(params.workDir, "password");
+  writeFileSync(passwordFile, `dev-${Date.now()}\n`, { mode: 0o600 });
+  const contentDir = path.join(params.workDir, "content");
+  const content = new FsContentStore(contentDir);
+  for (const file of params.files) {
+    content.put(rawCid(file), file);
+    content.put(await cidBytes(await computeCid(file)), file);
+  }
+  const operators: LaunchedOperator[] = [];
+  for (const spec of params.specs) {
+    const config = path.join(params.workDir, `${spec.name}.json`);
+    const cli = (...args: string[]) => run(["--config", config, "--password-file", passwordFile, ...args]);
+    const { address, enclave } = JSON.parse(await cli("--json", "init", "--deployment", params.deploymentFile, "--rpc-url", params.rpcUrl, "--data-dir", path.join(params.workDir, spec.name), "--content-dir", contentDir, "--modes", spec.modes.join(","), "--confirmations", "0")) as { address: string; enclave?: string };
+    await (await params.funder.sendTransaction({ to: address, value: parseEther("10") })).wait();
+    await (await params.contracts.token.connect(params.funder).mint(address, 10_000n * 10n ** 18n)).wait();
+    await cli("stake", "1000");
+    await cli("register", "--modes", spec.modes.join(","));
+    if (enclave !== undefined) {
+      const latest = await params.contracts.escrow.runner!.provider!.getBlock("latest");
+      await (await params.contracts.teeVerifier.connect(params.attestor).registerEnclave(enclave, address, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + 7n * 24n * 3600n)).wait();
+    }
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "..", "cli", "main.ts"), "--config", config, "--password-file", passwordFile, "run"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const started = new Promise<void>((resolve, reject) => {
+      for (const stream of [child.stdout!, child.stderr!]) {
+        stream.on("data", (chunk: Buffer) =>
+          chunk.toString().trimEnd().split("\n").forEach((line) => {
+            if (line.includes('"msg":"operator node started"')) resolve();
+            log(`[${spec.name}] ${line}`);
+          }),
+        );
+      }
+      child.once("exit", (code) => reject(new BaseError(`operator ${spec.name} exited with code ${code} before it started`)));
+    });
+    operators.push({ name: spec.name, config, child, started });
+    log(`operator ${spec.name} ${address} serves ${spec.modes.join(", ")}${enclave ? ` (development enclave ${enclave})` : ""}`);
+  }
+  const stop = async () => void (await Promise.all(operators.map((o) => stopProcess(o.child))));
+  try {
+    await Promise.all(operators.map((o) => o.started));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { operators, stop };
+}
+
+/** Runs a `vin` command in this process and returns what it printed; a failure is a BaseError with its line. */
+async function run(args: string[]): Promise<string> {
+  const out: string[] = [];
+  const errors: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (...parts: unknown[]) => void out.push(parts.join(" "));
+  console.error = (...parts: unknown[]) => void errors.push(parts.join(" "));
+  try {
+    const code = await vin(["node", "vin", ...args]);
+    if (code !== 0) throw new BaseError(`vin ${args.filter((a) => !a.startsWith("/")).join(" ")} failed: ${errors.join(" ")}`);
+    return out.join("\n");
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
