@@ -10,7 +10,7 @@ import { InputError, TransportError } from "../core/errors";
 import { readDeployment } from "../core/deployment";
 import { loadConfig } from "../node/config";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
-import { createProvider } from "../sdk/provider";
+import { createProvider } from "../core/provider";
 import { isLocalChain, LOCAL_CHAIN_IDS } from "../sdk/requestInference";
 import type { GlobalOptions } from "./operator";
 import { print } from "./output";

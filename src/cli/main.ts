@@ -8,9 +8,6 @@ import { registerDappCommands } from "./dapp";
 import { registerFaucetCommand } from "./faucet";
 import { registerOperatorCommands, type GlobalOptions } from "./operator";
 import { reportError } from "./output";
-import { BaseError, exitCodeOf, firstLine } from "../core/errors";
-import { HubError } from "../hub/errors";
-import { VinError } from "../sdk/errors";
 import { registerHubCommands, type HubCommandContext } from "../hub/commands";
 import { loadConfig } from "../node/config";
 import { loadKeystore, readPassword } from "../node/keystore";
@@ -72,19 +69,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    return report(error);
+    return reportError(error);
   }
-}
-
-/**
- * Prints one line and returns the exit code: a core error (and a hub error, until the hub's kinds move to core) by
- * the core table, an SDK error by output.ts's.
- */
-function report(error: unknown): number {
-  if (error instanceof VinError || !(error instanceof BaseError || error instanceof HubError)) return reportError(error);
-  console.error(`error: ${firstLine(error)}`);
-  if (process.env.VIN_DEBUG === "1") console.error(error);
-  return exitCodeOf(error);
 }
 
 if (require.main === module) {
