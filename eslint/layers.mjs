@@ -3,6 +3,7 @@
 // folders cannot form a cycle. Code outside src/ that src/ may use: typechain-types (generated, below everything).
 // Entry points (cli, devnet) are the top of src/; deploy/, scripts/, bench/ and test/ sit above src/ and are never
 // imported from it.
+import { statSync } from "node:fs";
 import path from "node:path";
 
 /** Level of each folder of src/: 0 core, 1 components without chain logic, 2 models, 3 components, 4 entry points. */
@@ -28,7 +29,16 @@ function folderOf(root, file) {
   const rel = path.relative(path.join(root, "src"), file);
   if (rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
   const [first, ...rest] = rel.split(path.sep);
-  return rest.length === 0 ? "(root)" : first;
+  // `import "../storage"` names the folder (its index.ts), not a file at the root of src/.
+  return rest.length === 0 && !isDirectory(file) ? "(root)" : first;
+}
+
+function isDirectory(file) {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function outsideOf(root, file) {

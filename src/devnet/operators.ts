@@ -1,21 +1,25 @@
 /**
- * Local network helper: sets up operator nodes through the `vin` CLI (init, funding, stake, register, enclave
- * registration) and runs each daemon as a child process. `npm start` (scripts/local-network.ts) uses it to run
- * several operators with different modes next to the chain.
+ * Local network helper: sets up operator nodes through the `vin` CLI, each command a child process (init, funding,
+ * stake, register, enclave registration), and runs each daemon as a child process. `npm start`
+ * (scripts/local-network.ts) uses it to run several operators with different modes next to the chain.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { parseEther, type Signer } from "ethers";
 import { stopProcess } from "./chain";
 import { rawCid } from "../core/cid";
 import { cidBytes, computeCid } from "../storage";
 import type { Contracts } from "../core/contracts";
 import { BaseError } from "../core/errors";
-import { main as vin } from "../cli/main";
 import { FsContentStore } from "../node/content-store";
 import type { ModeName } from "../node/config";
 import { DevEnclave } from "../tee/dev-enclave";
+
+const execFileAsync = promisify(execFile);
+/** The CLI's entry file, run by ts-node as `npm run vin` does. */
+const VIN = path.join(__dirname, "..", "cli", "main.ts");
 
 export interface OperatorSpec {
   name: string;
@@ -77,7 +81,7 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
       const latest = await params.contracts.escrow.runner!.provider!.getBlock("latest");
       await (await params.contracts.teeVerifier.connect(params.attestor).registerEnclave(enclave, address, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + 7n * 24n * 3600n)).wait();
     }
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "..", "cli", "main.ts"), "--config", config, "--password-file", passwordFile, "run"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", VIN, "--config", config, "--password-file", passwordFile, "run"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
     const started = new Promise<void>((resolve, reject) => {
       for (const stream of [child.stdout!, child.stderr!]) {
         stream.on("data", (chunk: Buffer) =>
@@ -102,19 +106,13 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
   return { operators, stop };
 }
 
-/** Runs a `vin` command in this process and returns what it printed; a failure is a BaseError with its line. */
+/** Runs a `vin` command in a child process and returns what it printed; a failure is a BaseError with its line. */
 async function run(args: string[]): Promise<string> {
-  const out: string[] = [];
-  const errors: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...parts: unknown[]) => void out.push(parts.join(" "));
-  console.error = (...parts: unknown[]) => void errors.push(parts.join(" "));
   try {
-    const code = await vin(["node", "vin", ...args]);
-    if (code !== 0) throw new BaseError(`vin ${args.filter((a) => !a.startsWith("/")).join(" ")} failed: ${errors.join(" ")}`);
-    return out.join("\n");
-  } finally {
-    console.log = log;
-    console.error = error;
+    const { stdout } = await execFileAsync(process.execPath, ["-r", "ts-node/register/transpile-only", VIN, ...args], { maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (cause) {
+    const stderr = String((cause as { stderr?: unknown }).stderr ?? "").trim();
+    throw new BaseError(`vin ${args.filter((a) => !a.startsWith("/")).join(" ")} failed: ${stderr || String((cause as Error).message)}`, { cause });
   }
 }

@@ -1,8 +1,9 @@
-export * from "./errors";
-export * from "./contracts";
-export * from "./revert";
-export * from "./retry";
-export * from "./provider";
+// The dApp SDK, and the core it builds on that dApps need too (errors, retries, revert decoding, contracts, provider).
+export * from "../core/errors";
+export * from "../core/contracts";
+export * from "../core/revert";
+export * from "../core/retry";
+export * from "../core/provider";
 export * from "./logs";
 export * from "./jobs";
 export * from "./requestInference";

@@ -2,10 +2,10 @@ import { toBeHex, zeroPadValue, type Provider } from "ethers";
 import type { JobId } from "../core/ids";
 import { toJob, type Job } from "../core/job";
 import type { IJobEscrow, JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
-import { InputError } from "./errors";
+import { InputError } from "../core/errors";
 import { getLogsChunked } from "./logs";
-import { withRetry } from "./retry";
-import { asContractError } from "./revert";
+import { withRetry } from "../core/retry";
+import { asRevertError } from "../core/revert";
 
 export { toJobId, toModelId, type JobId, type ModelId } from "../core/ids";
 export { decodeInput, encodeInput } from "../core/job";
@@ -35,7 +35,7 @@ export interface GetJobParams {
 export async function getJobRequest(params: GetJobParams): Promise<JobRequest> {
   const { escrow, provider, jobId } = params;
   const count = await withRetry("escrow.jobCount", () => escrow.jobCount()).catch((e: unknown) => {
-    throw asContractError(e, { contract: "escrow", call: "jobCount" });
+    throw asRevertError(e, { contract: "escrow", call: "jobCount" });
   });
   if (jobId < 1n || jobId > count) throw new InputError(`job ${jobId} does not exist: job ids run from 1 to ${count}`);
   const topic = escrow.interface.getEvent("JobRequested").topicHash;

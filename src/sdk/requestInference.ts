@@ -1,12 +1,14 @@
 import { formatEther, formatUnits, ZeroAddress, ZeroHash, type Signer } from "ethers";
 import { InputError as FundsError } from "../core/errors";
-import { requestedJobs } from "../protocol/job";
-import { Mode } from "../protocol/modes";
-import type { Contracts } from "./contracts";
-import { InputError, VinError } from "./errors";
-import { encodeInput, type JobRequest, type ModelId } from "./jobs";
-import { withRetry } from "./retry";
-import { asContractError } from "./revert";
+import { requestedJobs } from "../core/job";
+import { Mode } from "../core/modes";
+import type { Contracts } from "../core/contracts";
+import { InputError, BaseError } from "../core/errors";
+import { encodeInput } from "../core/job";
+import { type JobRequest } from "./jobs";
+import { type ModelId } from "../core/ids";
+import { withRetry } from "../core/retry";
+import { asRevertError } from "../core/revert";
 import { zkJobRequest, type ZkJobRequest } from "../zkml/job";
 import type { QuantizedModel } from "../zkml/quantize";
 
@@ -89,7 +91,7 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   );
   const receipt = await tx.wait();
   const [requested] = requestedJobs(contracts.escrow, receipt);
-  if (requested === undefined || receipt === null) throw new VinError(`request ${tx.hash} emitted no JobRequested event`);
+  if (requested === undefined || receipt === null) throw new BaseError(`request ${tx.hash} emitted no JobRequested event`);
   return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: zkRequest?.salt };
 }
 
@@ -161,7 +163,7 @@ async function call<T>(name: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    throw asContractError(error, { contract: "escrow", call: name });
+    throw asRevertError(error, { contract: "escrow", call: name });
   }
 }
 
@@ -169,7 +171,7 @@ async function callToken<T>(name: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    throw asContractError(error, { contract: "token", call: name });
+    throw asRevertError(error, { contract: "token", call: name });
   }
 }
 
