@@ -208,10 +208,11 @@ describe("publish and pull", () => {
       const program = new Command("vin").exitOverride();
       registerHubCommands(program, context);
       const exitCode = process.exitCode;
+      process.exitCode = undefined;
       await program.parseAsync(["node", "vin", ...args]);
-      const failed = process.exitCode === 1;
+      const code = process.exitCode ?? 0;
       process.exitCode = exitCode;
-      return { lines, errors, failed };
+      return { lines, errors, failed: code !== 0, code };
     };
 
     it("publishes and pulls a directory", async () => {
@@ -269,10 +270,10 @@ describe("publish and pull", () => {
       expect(published.lines.at(-1)).to.match(/^published acme\/lenient as model 2 version 1/);
     });
 
-    it("prints one error line and fails for a bad invocation", async () => {
+    it("prints one error line and exits with the input-error code (2) for a bad invocation", async () => {
       const root = writeTree(dir("cli-bad"), { "README.md": CARD, "model.onnx": "w" });
       const result = await cli(["publish", root, "--price", "1", "--modes", "tee"]);
-      expect(result.failed).to.equal(true);
+      expect(result.code).to.equal(2);
       expect(result.errors).to.deep.equal(["error: Cannot publish: mode tee needs --measurement 0x… (the accepted enclave measurement)."]);
     });
   });
