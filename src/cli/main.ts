@@ -11,7 +11,7 @@ import { reportError } from "./output";
 import { registerHubCommands, type HubCommandContext } from "../hub/commands";
 import { loadConfig } from "../node/config";
 import { loadKeystore, readPassword } from "../node/keystore";
-import { createProvider } from "../sdk/provider";
+import { createProvider } from "../core/provider";
 import { openContentStore } from "../storage";
 
 interface HubOptions {

@@ -180,6 +180,3 @@ export class IndexerRpcError extends TransportError {
     super(`Indexer RPC call ${call} failed.`, options);
   }
 }
-
-/** Transitional name of the core base class, for src/cli/main.ts until it moves to core's; do not use. */
-export { BaseError as HubError } from "../core/errors";
