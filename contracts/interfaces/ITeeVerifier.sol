@@ -13,8 +13,9 @@ import {ModelId} from "../types/Ids.sol";
 /// output hashes and the node; with the EIP-712 domain (chain id, this contract) a signature cannot be replayed
 /// across jobs, escrows, verifiers or chains.
 /// @dev A revocation, or a re-registration of a key to another operator, can make a node's claimed job
-/// impossible to deliver. Neither is the node's doing, so it excuses the node (`excuses`): the job is refunded at
-/// expiry and the node's collateral released without a slash. The attestor can therefore stop jobs but cannot
+/// impossible to deliver. Neither is the node's doing, so when it falls between the node's claim and its deadline
+/// it excuses the node (`excuses`): the job is refunded at expiry and the node's collateral released without a
+/// slash. A revocation after the deadline excuses nothing: the node had already failed. The attestor can therefore stop jobs but cannot
 /// take anyone's stake.
 /// @dev Warning: the attestor is trusted to register only keys whose enclave attestation it checked. Until
 /// hardware attestation lands, development enclaves keep their key in an ordinary process: a development
@@ -61,7 +62,8 @@ interface ITeeVerifier is IInferenceVerifier {
     /// @notice Revokes `signer` for good. Only governance or the attestor role.
     function revokeEnclave(address signer) external;
 
-    /// @notice When an enclave of `operator` was last revoked or re-registered away from it (zero if never).
+    /// @notice When an enclave of `operator` was last revoked or re-registered away from it (zero if never); every
+    /// such time is kept, so an excuse is judged by whether one fell within the job's window.
     function disruptedAt(address operator) external view returns (uint64);
 
     /// @notice A registered enclave (all zero if unknown).

@@ -263,7 +263,9 @@ library SettlementLib {
     {
         for (uint256 i; i < faults; ++i) {
             IJobEscrow.Slot memory s = book.slots[job.id][faulty[i]];
-            if (IInferenceVerifier(job.verifier).excuses(s.node, job.modelId, job.version, s.claimedAt)) {
+            // The deadline the node missed: to commit or submit, or, once committed, to reveal.
+            uint64 missed = s.phase == IJobEscrow.SlotPhase.Committed ? job.revealDeadline : job.deadline;
+            if (IInferenceVerifier(job.verifier).excuses(s.node, job.modelId, job.version, s.claimedAt, missed)) {
                 emit IJobEscrow.NodeExcused(job.id, s.node);
                 continue;
             }

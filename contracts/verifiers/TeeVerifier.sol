@@ -31,8 +31,8 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     IModelRegistry public immutable registry;
 
     mapping(address => Enclave) internal _enclaves;
-    /// @dev When an enclave of each operator was last revoked or taken from it by the attestor.
-    mapping(address => uint64) internal _disruptedAt;
+    /// @dev When enclaves of each operator were revoked or taken from it by the attestor, in increasing order.
+    mapping(address => uint64[]) internal _disruptions;
 
     constructor(IModelRegistry registry_, address admin, address attestor) EIP712("InferenceTeeVerifier", "1") {
         registry = registry_;
@@ -105,17 +105,25 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     // solhint-enable no-empty-blocks
 
     /// @inheritdoc IInferenceVerifier
-    /// @dev True when the attestor revoked an enclave of `node`, or re-registered one to another operator, at or
-    /// after `claimedAt`. Only the attestor and governance can cause that; an enclave's own expiry is known in
-    /// advance and excuses nothing.
-    function excuses(address node, ModelId, uint32, uint64 claimedAt) external view returns (bool) {
-        uint64 disrupted = _disruptedAt[node];
-        return disrupted != 0 && disrupted >= claimedAt;
+    /// @dev True when the attestor revoked an enclave of `node`, or re-registered one to another operator, between
+    /// `claimedAt` and `deadline` (both included). Only the attestor and governance can cause that; an enclave's own
+    /// expiry is known in advance and excuses nothing, nor does a revocation after the node had already failed.
+    function excuses(address node, ModelId, uint32, uint64 claimedAt, uint64 deadline) external view returns (bool) {
+        uint64[] storage times = _disruptions[node];
+        // The first disruption at or after the claim (times are in increasing order): a binary search.
+        (uint256 low, uint256 high) = (0, times.length);
+        while (low < high) {
+            uint256 mid = (low + high) / 2;
+            if (times[mid] < claimedAt) low = mid + 1;
+            else high = mid;
+        }
+        return low < times.length && times[low] <= deadline;
     }
 
     /// @inheritdoc ITeeVerifier
     function disruptedAt(address operator) external view returns (uint64) {
-        return _disruptedAt[operator];
+        uint64[] storage times = _disruptions[operator];
+        return times.length == 0 ? 0 : times[times.length - 1];
     }
 
     /// @inheritdoc ITeeVerifier
@@ -124,7 +132,9 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     }
 
     function _disrupt(address operator) internal {
-        _disruptedAt[operator] = uint64(block.timestamp);
+        uint64[] storage times = _disruptions[operator];
+        // Several disruptions in one block are one: the excuse only asks whether one fell in a window.
+        if (times.length == 0 || times[times.length - 1] != uint64(block.timestamp)) times.push(uint64(block.timestamp));
 
         emit OperatorDisrupted(operator, uint64(block.timestamp));
     }

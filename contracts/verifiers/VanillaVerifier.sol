@@ -35,7 +35,7 @@ contract VanillaVerifier is IBatchInferenceVerifier {
 
     /// @inheritdoc IInferenceVerifier
     /// @dev Nothing in this mode changes after a claim: a node that did not deliver has no excuse.
-    function excuses(address, ModelId, uint32, uint64) external pure returns (bool) {
+    function excuses(address, ModelId, uint32, uint64, uint64) external pure returns (bool) {
         return false;
     }
 }

@@ -70,7 +70,7 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
 
     /// @inheritdoc IInferenceVerifier
     /// @dev A version's verifier is fixed when the version is published: nothing changes after a claim.
-    function excuses(address, ModelId, uint32, uint64) external pure returns (bool) {
+    function excuses(address, ModelId, uint32, uint64, uint64) external pure returns (bool) {
         return false;
     }
 

@@ -1,0 +1,54 @@
+import { expect } from "chai";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { hexlify, randomBytes } from "ethers";
+import { COLLATERAL, STAKE, loadSystem, requestJob } from "../fixtures/system";
+import { resultCommitment } from "../../src/core/job";
+import { Mode } from "../../src/core/modes";
+
+describe("attack: a node excused by a revocation it asked for after failing (issue #10 §3, review)", () => {
+  it("k = 1: a revocation after the deadline, before anyone expires the job, does not excuse: the node is slashed", async () => {
+    const fx = await loadSystem();
+    const { escrow, teeVerifier } = fx.system;
+    const node = fx.nodes[0]!;
+    const job = await requestJob(fx, { mode: Mode.Tee });
+    await escrow.connect(node).claimSlot(job);
+    // The node does not deliver; once the deadline has passed it has the attestor rotate (revoke) its key.
+    await time.increaseTo(job.deadline + 5n);
+    await teeVerifier.revokeEnclave(fx.enclave.address);
+    const tx = escrow.connect(fx.other).expire(job);
+    await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
+    await expect(tx).not.to.emit(escrow, "NodeExcused");
+    expect((await fx.system.staking.operatorOf(node.address)).staked).to.equal(STAKE - COLLATERAL);
+  });
+
+  it("k = 3: a node that committed but did not reveal is not excused by a revocation after the reveal deadline", async () => {
+    const fx = await loadSystem();
+    const { escrow, teeVerifier } = fx.system;
+    const job = await requestJob(fx, { mode: Mode.Tee, redundancy: 3 });
+    const salts = fx.nodes.map(() => hexlify(randomBytes(32)));
+    for (const n of fx.nodes) await escrow.connect(n).claimSlot(job);
+    for (const [i, n] of fx.nodes.entries()) await escrow.connect(n).commit(job, resultCommitment(job.id, n.address, "0x07", salts[i]!));
+    await time.increaseTo(job.revealDeadline + 5n);
+    // Only node 0 holds the fixture's enclave; nobody revealed, so all three are silent; node 0's key is revoked late.
+    await teeVerifier.revokeEnclave(fx.enclave.address);
+    const tx = escrow.connect(fx.other).expire(job);
+    await expect(tx).not.to.emit(escrow, "NodeExcused");
+    for (const n of fx.nodes) await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, n.address, COLLATERAL, COLLATERAL / 2n);
+  });
+
+  it("k = 3: a revocation during the reveal window excuses a committed node that then could not reveal", async () => {
+    const fx = await loadSystem();
+    const { escrow, teeVerifier } = fx.system;
+    const job = await requestJob(fx, { mode: Mode.Tee, redundancy: 3 });
+    const salts = fx.nodes.map(() => hexlify(randomBytes(32)));
+    for (const n of fx.nodes) await escrow.connect(n).claimSlot(job);
+    for (const [i, n] of fx.nodes.entries()) await escrow.connect(n).commit(job, resultCommitment(job.id, n.address, "0x07", salts[i]!));
+    // After the commit deadline, within the reveal window: still before the deadline the node missed (to reveal).
+    await time.increaseTo(job.deadline + 1n);
+    await teeVerifier.revokeEnclave(fx.enclave.address);
+    await time.increaseTo(job.revealDeadline + 1n);
+    const tx = escrow.connect(fx.other).expire(job);
+    await expect(tx).to.emit(escrow, "NodeExcused").withArgs(job.id, fx.nodes[0]!.address);
+    for (const n of fx.nodes.slice(1)) await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, n.address, COLLATERAL, COLLATERAL / 2n);
+  });
+});
