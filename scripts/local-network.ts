@@ -10,7 +10,10 @@
  */
 import hre from "hardhat";
 import path from "node:path";
-import { rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { getBytes, toUtf8Bytes } from "ethers";
 import type { HttpNetworkConfig } from "hardhat/types";
 import { deploySystem } from "../deploy/system";
@@ -26,6 +29,8 @@ import { deployZkModel, type ZkDeployment } from "../src/zkml/deploy";
 import { decodeZkOutput } from "../src/zkml/claim";
 import { bundledModels, clampToRange, type AnyBundledModel } from "../src/models";
 import { Mode, MODE_NAMES } from "../src/core/modes";
+import { createProvider } from "../src/core/provider";
+import { fundAccount } from "../src/cli/faucet";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 const TOKEN = 10n ** 18n;
@@ -49,6 +54,34 @@ function describeOutput(model: AnyBundledModel, mode: Mode, output: string, zk: 
   }
   const decoded = decodeClassification(getBytes(output));
   return model.kind === "classifier" ? `${model.classes[decoded.label]} (logits ${decoded.logits.join(", ")})` : `${decoded.logits[0]} ${model.target}`;
+}
+
+interface ClientAccount {
+  address: string;
+  /** Paths relative to the repository root, as the user pastes them. */
+  config: string;
+  passwordFile: string;
+}
+
+/**
+ * A dApp account for the user, made as `vin init` makes one (config and encrypted keystore, the password in a 0600
+ * file) and funded by the faucet `vin faucet` uses.
+ */
+async function createClientAccount(root: string, rpcUrl: string, deploymentFile: string, token: string): Promise<ClientAccount> {
+  const [config, passwordFile, dataDir] = [".vin/client.json", ".vin/client.password", ".vin/client"];
+  for (const file of [config, passwordFile, dataDir]) rmSync(path.join(root, file), { recursive: true, force: true });
+  writeFileSync(path.join(root, passwordFile), `${randomBytes(16).toString("hex")}\n`, { mode: 0o600 });
+  const vin = path.join(root, "bin", "vin.js");
+  const init = ["--config", config, "--password-file", passwordFile, "--json", "init", "--deployment", deploymentFile, "--rpc-url", rpcUrl, "--data-dir", dataDir, "--content-dir", ".vin/nodes/content"];
+  const { stdout } = await promisify(execFile)(process.execPath, [vin, ...init], { cwd: root });
+  const { address } = JSON.parse(stdout) as { address: string };
+  const provider = createProvider(rpcUrl);
+  try {
+    await fundAccount({ provider, token, to: address });
+  } finally {
+    provider.destroy();
+  }
+  return { address, config, passwordFile };
 }
 
 async function main(): Promise<void> {
@@ -108,6 +141,7 @@ async function main(): Promise<void> {
       log: (l) => console.log(`  ${l}`),
     });
 
+    const client = await createClientAccount(root, chain.url, path.join("deployments", "localhost.json"), system.record.contracts.token.address);
     await (await system.token.mint(await requester!.getAddress(), 1_000n * TOKEN)).wait();
     const dapp = connectContracts(addressesFromRecord(system.record), requester!);
     // One job per model and mode, all requested first (as a busy dApp would), then each result awaited.
@@ -134,6 +168,14 @@ async function main(): Promise<void> {
     }
     console.log(`\n${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
     console.log(`chain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
+    const penguins = published.find((p) => p.model.name.startsWith("penguin")) ?? published[0]!;
+    const vin = `npm run vin -- --config ${client.config} --password-file ${client.passwordFile}`;
+    console.log(`\nyour first request, from a client account made for you (${client.address}, 10 ETH and 1000 test tokens; run \`npm run vin -- faucet <address>\` to fund another):`);
+    console.log(`  ${vin} request --model ${penguins.modelId} --mode tee --input '${JSON.stringify(penguins.model.example)}' --wait`);
+    console.log(`then, with the job id it prints:`);
+    console.log(`  ${vin} job <id>`);
+    console.log(`  ${vin} verify <id>`);
+    console.log(`and the model hub: npm run vin -- search penguins, or ${hub.url}/ in a browser`);
     await new Promise(() => undefined);
   } catch (error) {
     console.error(error instanceof Error ? `error: ${error.message}` : error);

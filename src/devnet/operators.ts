@@ -4,8 +4,9 @@
  * (scripts/local-network.ts) uses it to run several operators with different modes next to the chain.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { parseEther, type Signer } from "ethers";
 import { stopProcess } from "./chain";
@@ -42,6 +43,10 @@ export interface LaunchOperatorsParams {
   files: Uint8Array[];
   workDir: string;
   specs: OperatorSpec[];
+  /**
+   * Receives human-readable lines only: each operator set up and started, each job it served, its errors. Each
+   * daemon's own output (JSON log lines) goes to `<workDir>/<name>.log`.
+   */
   log?: (line: string) => void;
 }
 
@@ -82,16 +87,20 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
       await (await params.contracts.teeVerifier.connect(params.attestor).registerEnclave(enclave, address, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + 7n * 24n * 3600n)).wait();
     }
     const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", VIN, "--config", config, "--password-file", passwordFile, "run"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const logFile = path.join(params.workDir, `${spec.name}.log`);
+    const file = createWriteStream(logFile, { flags: "a" });
+    child.once("exit", () => file.end());
     const started = new Promise<void>((resolve, reject) => {
       for (const stream of [child.stdout!, child.stderr!]) {
-        stream.on("data", (chunk: Buffer) =>
-          chunk.toString().trimEnd().split("\n").forEach((line) => {
-            if (line.includes('"msg":"operator node started"')) resolve();
-            log(`[${spec.name}] ${line}`);
-          }),
-        );
+        stream.pipe(file, { end: false });
+        createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+          const event = parseLogLine(line);
+          if (event?.msg === "operator node started") resolve();
+          const human = describeLogLine(spec.name, line, event, path.relative(process.cwd(), logFile));
+          if (human !== undefined) log(human);
+        });
       }
-      child.once("exit", (code) => reject(new BaseError(`operator ${spec.name} exited with code ${code} before it started`)));
+      child.once("exit", (code) => reject(new BaseError(`operator ${spec.name} exited with code ${code} before it started (its log: ${logFile})`)));
     });
     operators.push({ name: spec.name, config, child, started });
     log(`operator ${spec.name} ${address} serves ${spec.modes.join(", ")}${enclave ? ` (development enclave ${enclave})` : ""}`);
@@ -104,6 +113,40 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
     throw error;
   }
   return { operators, stop };
+}
+
+interface LogEvent {
+  level?: number;
+  msg?: string;
+  jobId?: string;
+  outputHash?: string;
+  address?: string;
+  modes?: string[];
+}
+
+/** A daemon's JSON log line (pino), or undefined for any other output. */
+function parseLogLine(line: string): LogEvent | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line) as LogEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pino's level of errors: what a person watching the devnet should see without opening the log file. */
+const ERROR_LEVEL = 50;
+
+/**
+ * The human line, if any, for one line of a daemon's output: its start, each job it served, its errors, and any
+ * output that is not a JSON log line (a crash); everything else stays in its log file.
+ */
+function describeLogLine(name: string, line: string, event: LogEvent | undefined, logFile: string): string | undefined {
+  if (event === undefined) return line.trim() === "" ? undefined : `[${name}] ${line}`;
+  if (event.msg === "operator node started") return `operator ${name} started (${event.modes?.join(", ") ?? "?"}); log in ${logFile}`;
+  if (event.msg === "job settled") return `operator ${name} served job ${event.jobId}: settled with output hash ${event.outputHash}`;
+  if ((event.level ?? 0) >= ERROR_LEVEL) return `operator ${name}: ${event.msg ?? line}${event.jobId === undefined ? "" : ` (job ${event.jobId})`}; details in ${logFile}`;
+  return undefined;
 }
 
 /** Runs a `vin` command in a child process and returns what it printed; a failure is a BaseError with its line. */
