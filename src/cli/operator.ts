@@ -7,7 +7,7 @@ import { addressesFromRecord } from "../sdk/contracts";
 import { ConfigError, InputError } from "../sdk/errors";
 import { createProvider, checkEndpoint } from "../sdk/provider";
 import { withRetry } from "../sdk/retry";
-import { CONFIG_DEFAULTS, isModeName, loadConfig, MODE_BY_NAME, type ModeName, type NodeConfig } from "../node/config";
+import { CONFIG_DEFAULTS, configOverrides, isModeName, loadConfig, MODE_BY_NAME, type ModeName, type NodeConfig } from "../node/config";
 import { openOperator, type OperatorContext } from "../node/context";
 import { startDaemon } from "../node/daemon";
 import { loadDevEnclave } from "../node/enclave";
@@ -186,7 +186,8 @@ export function registerOperatorCommands(program: Command, global: () => GlobalO
     .command("run")
     .description("run the operator daemon until SIGTERM/SIGINT")
     .option("--takeover", "adopt a key whose transactions this database has not recorded (only if its other instance is gone for good)")
-    .action(async (opts: { takeover?: boolean }) => {
+    .option("--max-collateral <tokens>", "largest collateral per job this node locks (over $VIN_MAX_COLLATERAL and the config's maxCollateral, default 50)")
+    .action(async (opts: { takeover?: boolean; maxCollateral?: string }) => {
       const log = createLogger();
       // Handlers first: a signal during start-up stops the daemon as soon as it is up, never mid-write.
       const running: { daemon?: Awaited<ReturnType<typeof startDaemon>>; stopRequested?: boolean } = {};
@@ -196,7 +197,8 @@ export function registerOperatorCommands(program: Command, global: () => GlobalO
       };
       process.once("SIGTERM", shutdown);
       process.once("SIGINT", shutdown);
-      running.daemon = await startDaemon({ configFile: global().config, password: readPassword(global().passwordFile), log, takeover: opts.takeover });
+      const overrides = configOverrides(process.env, opts);
+      running.daemon = await startDaemon({ configFile: global().config, password: readPassword(global().passwordFile), log, takeover: opts.takeover, overrides });
       if (running.stopRequested) shutdown();
       await running.daemon.stopped;
     });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { isAddress } from "ethers";
+import { isAddress, parseUnits } from "ethers";
 import type { Addresses } from "../sdk/contracts";
 import { ConfigError } from "../sdk/errors";
 import { Mode } from "../protocol/modes";
@@ -47,6 +47,8 @@ export interface NodeConfig {
   claimThreshold: string;
   /** Jobs paying less per node are ignored (wei, decimal string). */
   minFeePerNode: string;
+  /** Jobs asking more collateral than this are ignored (tokens, decimal string, e.g. "50" or "12.5"). */
+  maxCollateral: string;
   /** A transaction without a receipt after this long is re-sent with higher fees. */
   stuckTxMs: number;
   /** Most ZK jobs (k = 1, one model version) settled by one `submitBatch`; 1 submits each job on its own. At most 64. */
@@ -67,6 +69,7 @@ export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts
   metricsPort: 0,
   claimThreshold: "0",
   minFeePerNode: "0",
+  maxCollateral: "50",
   stuckTxMs: 60_000,
   contentTimeoutMs: 30_000,
   maxInputBytes: 1_048_576,
@@ -74,11 +77,37 @@ export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts
   zkBatchWindowMs: 2_000,
 };
 
+/** A config value set outside the file, and where it came from (a flag or an environment variable). */
+export interface ConfigOverride {
+  value: string;
+  from: string;
+}
+
+/** Config keys that an environment variable or a `vin run` flag may also set: the key, its variable, its flag. */
+export const CONFIG_OVERRIDES = [{ key: "maxCollateral", env: "VIN_MAX_COLLATERAL", flag: "maxCollateral" }] as const;
+
 /**
- * Reads and validates a config file; every problem is reported as one ConfigError naming the file and the field.
+ * The overrides of {@link CONFIG_OVERRIDES} present in `flags` (commander's option values) or `env`: a flag wins over
+ * the environment, and both over the file.
+ * @example const overrides = configOverrides(process.env, { maxCollateral: "20" });
+ */
+export function configOverrides(env: NodeJS.ProcessEnv, flags: Record<string, unknown> = {}): Record<string, ConfigOverride> {
+  const out: Record<string, ConfigOverride> = {};
+  for (const { key, env: name, flag } of CONFIG_OVERRIDES) {
+    const fromFlag = flags[flag];
+    if (typeof fromFlag === "string") out[key] = { value: fromFlag, from: `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` };
+    else if (env[name] !== undefined && env[name] !== "") out[key] = { value: env[name], from: name };
+  }
+  return out;
+}
+
+/**
+ * Reads and validates a config file, with `overrides` (flags and environment, see {@link configOverrides}) taking
+ * precedence over it, and it over the defaults; every problem is reported as one ConfigError naming the file (or the
+ * flag or variable) and the field.
  * @example const config = loadConfig("vin.json");
  */
-export function loadConfig(file: string): NodeConfig {
+export function loadConfig(file: string, overrides: Record<string, ConfigOverride> = {}): NodeConfig {
   if (!existsSync(file)) throw new ConfigError(`config file ${file} not found: create one with \`vin init\` or pass --config`);
   let raw: unknown;
   try {
@@ -86,19 +115,27 @@ export function loadConfig(file: string): NodeConfig {
   } catch (cause) {
     throw new ConfigError(`config file ${file} is not valid JSON: fix it or re-create it with \`vin init\``, { cause });
   }
-  return validateConfig(raw, file);
+  return validateConfig(raw, file, overrides);
 }
 
-export function validateConfig(raw: unknown, file: string): NodeConfig {
+/** The wei of a token amount such as "50" or "12.5" (18 decimals), or undefined if it is not one. */
+export function tokenAmount(value: unknown): bigint | undefined {
+  if (typeof value !== "string" || !/^\d+(\.\d{1,18})?$/.test(value)) return undefined;
+  return parseUnits(value, 18);
+}
+
+export function validateConfig(raw: unknown, file: string, overrides: Record<string, ConfigOverride> = {}): NodeConfig {
   const fail = (field: string, what: string): never => {
-    throw new ConfigError(`config file ${file}: "${field}" ${what}`);
+    const override = overrides[field];
+    throw new ConfigError(override === undefined ? `config file ${file}: "${field}" ${what}` : `${override.from} (config "${field}") ${what}`);
   };
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail("(root)", "must be a JSON object");
-  const c = { ...CONFIG_DEFAULTS, ...(raw as Record<string, unknown>) } as Record<string, unknown>;
+  const c = { ...CONFIG_DEFAULTS, ...(raw as Record<string, unknown>), ...Object.fromEntries(Object.entries(overrides).map(([k, o]) => [k, o.value])) } as Record<string, unknown>;
   const base = path.dirname(path.resolve(file));
   const str = (k: string) => (typeof c[k] === "string" && c[k] !== "" ? (c[k] as string) : fail(k, "must be a non-empty string"));
   const int = (k: string, min: number) => (Number.isInteger(c[k]) && (c[k] as number) >= min ? (c[k] as number) : fail(k, `must be an integer >= ${min}`));
   const wei = (k: string) => (typeof c[k] === "string" && /^\d+$/.test(c[k] as string) ? (c[k] as string) : fail(k, "must be a decimal string of wei"));
+  const tokens = (k: string) => (tokenAmount(c[k]) !== undefined ? (c[k] as string) : fail(k, `must be a token amount as a decimal string (e.g. "50" or "12.5"), got ${JSON.stringify(c[k])}`));
   const rpcUrl = str("rpcUrl");
   if (!/^https?:\/\//.test(rpcUrl)) fail("rpcUrl", `must be an http(s) URL, got "${rpcUrl}"`);
   const contracts = c.contracts as Record<string, unknown> | undefined;
@@ -131,6 +168,7 @@ export function validateConfig(raw: unknown, file: string): NodeConfig {
     metricsPort: int("metricsPort", 0),
     claimThreshold: wei("claimThreshold"),
     minFeePerNode: wei("minFeePerNode"),
+    maxCollateral: tokens("maxCollateral"),
     stuckTxMs: int("stuckTxMs", 1_000),
     zkBatchMax: int("zkBatchMax", 1) <= MAX_ZK_BATCH ? (c.zkBatchMax as number) : fail("zkBatchMax", `must be at most ${MAX_ZK_BATCH} (the escrow's MAX_BATCH)`),
     zkBatchWindowMs: int("zkBatchWindowMs", 0),

@@ -3,7 +3,7 @@ import { Mode, MODE_NAMES } from "../protocol/modes";
 import { VinError, InputError } from "../sdk/errors";
 import { sleep, withRetry } from "../sdk/retry";
 import { Computer } from "./compute";
-import { MODE_BY_NAME } from "./config";
+import { MODE_BY_NAME, tokenAmount, type ConfigOverride } from "./config";
 import { openNodeContent } from "./content-store";
 import { openOperator, type OperatorContext } from "./context";
 import { loadDevEnclave } from "./enclave";
@@ -25,6 +25,8 @@ export interface DaemonOptions {
   password: string;
   log: Logger;
   takeover?: boolean;
+  /** Config values from flags and the environment, over the file's (see `configOverrides`). */
+  overrides?: Record<string, ConfigOverride>;
 }
 
 /** A running operator node; `stop()` finishes in-flight steps, then closes everything. */
@@ -41,7 +43,7 @@ export interface RunningDaemon {
  * @example const daemon = await startDaemon({ configFile: "vin.json", password, log }); process.once("SIGTERM", () => void daemon.stop());
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
-  const ctx = await openOperator({ configFile: options.configFile, password: options.password, purpose: "daemon", log: options.log, takeover: options.takeover });
+  const ctx = await openOperator({ configFile: options.configFile, password: options.password, purpose: "daemon", log: options.log, takeover: options.takeover, overrides: options.overrides });
   try {
     return await run(ctx, options.log);
   } catch (error) {
@@ -60,7 +62,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
   const metrics = new NodeMetrics(store);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
-  const zk = modes.has(Mode.Zk) ? new ZkCircuitLoader(contracts.registry, content.store) : undefined;
+  const zk = modes.has(Mode.Zk) ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
   const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave, zk);
   const inputs = new InputFetcher(content.store, { timeoutMs: config.contentTimeoutMs, maxBytes: config.maxInputBytes });
   const processor = new JobProcessor(store, sender, contracts, computer, inputs, metrics, log, {
@@ -68,6 +70,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     escrow: config.contracts.escrow,
     modes,
     minFeePerNode: BigInt(config.minFeePerNode),
+    maxCollateral: tokenAmount(config.maxCollateral)!,
     enclaveAddress: enclave?.address,
     rpcTimeoutMs: config.rpcTimeoutMs,
   });
@@ -117,7 +120,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => rewards.check(signal), log, "reward claimer"),
   ];
-  log.info({ address, modes: config.modes, metricsPort, fromBlock: follower.cursor + 1 }, "operator node started");
+  log.info({ address, modes: config.modes, metricsPort, maxCollateral: config.maxCollateral, fromBlock: follower.cursor + 1 }, "operator node started");
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

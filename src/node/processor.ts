@@ -1,4 +1,4 @@
-import { keccak256, type Log } from "ethers";
+import { formatUnits, keccak256, type Log } from "ethers";
 import { resultCommitment, toJob, type Job } from "../protocol/job";
 import { JobStatus, Mode, MODE_NAMES } from "../protocol/modes";
 import type { Contracts } from "../sdk/contracts";
@@ -19,12 +19,16 @@ export interface ProcessorOptions {
   escrow: string;
   modes: ReadonlySet<number>;
   minFeePerNode: bigint;
+  /** Jobs asking more collateral (wei) are not claimed. */
+  maxCollateral: bigint;
   enclaveAddress?: string;
   rpcTimeoutMs: number;
 }
 
 /** How long a job whose input could not be fetched waits before the next attempt (doubling, at most 60 s). */
 const INPUT_RETRY_MS = 2_000;
+/** The oldest claim quote (simulation and fees) the node still sends with. */
+const QUOTE_MAX_AGE_MS = 5_000;
 /**
  * How long a model version's deprecation flag and this node's enclave registration are reused. Both only decide
  * whether to take a new job (the verifier checks the enclave again at submission); re-reading them for every job
@@ -154,8 +158,11 @@ export class JobProcessor {
       // job (one round trip); an input still to fetch may take long enough for them to go stale.
       quote = row.input === "0x" ? undefined : this.sender.quote({ to: this.options.escrow, data, context: this.context("claimSlot", job.id) });
       quote?.catch(() => undefined);
+      const deciding = Date.now();
       const reason = await this.refusal(row, signal);
       if (reason !== undefined) return this.skip(row, reason);
+      // The first job of a ZK version waits while its circuit is rebuilt and checked: a quote that old is asked again.
+      if (Date.now() - deciding > QUOTE_MAX_AGE_MS) quote = undefined;
     }
     const tx = await this.sendOrSkip(row, { key, kind: "claim", call: "claimSlot", data, quote });
     if (tx === undefined) return false;
@@ -171,6 +178,10 @@ export class JobProcessor {
   private async refusal(row: JobRow, signal: AbortSignal): Promise<string | undefined> {
     const { job } = row;
     if (job.feePerNode < this.options.minFeePerNode) return `fee ${job.feePerNode} is below minFeePerNode`;
+    if (job.collateral > this.options.maxCollateral) return `collateral ${formatUnits(job.collateral, 18)} exceeds maxCollateral ${formatUnits(this.options.maxCollateral, 18)} tokens`;
+    // The escrow refuses both at request; a job that shows either anyway is not one this node knows how to finish.
+    if (job.redundancy % 2n === 0n) return `redundancy ${job.redundancy} is even: only odd redundancy has a strict majority`;
+    if (Number(job.mode) === Mode.Zk && job.redundancy !== 1n) return `a ZK job has redundancy 1, this one ${job.redundancy}`;
     const retry = { timeoutMs: this.options.rpcTimeoutMs };
     const enclaveAddress = this.options.enclaveAddress;
     const [input, deprecated, enclave] = await Promise.all([

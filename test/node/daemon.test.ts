@@ -171,16 +171,36 @@ describe("operator node (against a real hardhat node)", () => {
     expect(first.alive).to.equal(true);
   });
 
-  it("settles a k = 2 job by commit-reveal between two daemons", async () => {
-    const operators = [await createOperator(net, "k2-a", { modes: "vanilla" }), await createOperator(net, "k2-b", { modes: "vanilla" })];
+  it("settles a k = 3 job by commit-reveal between three daemons", async () => {
+    const operators = [await createOperator(net, "k3-a", { modes: "vanilla" }), await createOperator(net, "k3-b", { modes: "vanilla" }), await createOperator(net, "k3-c", { modes: "vanilla" })];
     const running = operators.map((o) => start(o));
     await Promise.all(running.map((d) => d.waitForLog(/operator node started/)));
-    const { job } = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, redundancy: 2, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 600 });
+    const { job } = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, redundancy: 3, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 600 });
     const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(job.id), pollIntervalMs: 200 });
     expect(result.status === "settled" && result.output).to.equal(expected);
     const [settled] = await jobEvents(net, "JobSettled", job.id);
-    expect(net.contracts.escrow.interface.parseLog(settled!)!.args.agreeing).to.equal(2n);
+    expect(net.contracts.escrow.interface.parseLog(settled!)!.args.agreeing).to.equal(3n);
     for (const d of running) await d.waitForLog(/job settled/);
+  });
+
+  it("does not claim a job whose collateral exceeds its maxCollateral, and says why; serves one at the cap", async () => {
+    const operator = await createOperator(net, "capped", { modes: "vanilla", patch: { maxCollateral: "5" } });
+    const daemon = start(operator);
+    await daemon.waitForLog(/"maxCollateral":"5".*"msg":"operator node started"/);
+    const over = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 600 });
+    const atCap = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 5n * TOKEN, durationSeconds: 600 });
+    const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(atCap.job.id), pollIntervalMs: 200 });
+    expect(result.status === "settled" && result.output, daemon.output.slice(-2_000)).to.equal(expected);
+    await daemon.waitForLog(new RegExp(`"jobId":"${over.job.id}","reason":"collateral 10.0 exceeds maxCollateral 5.0 tokens","msg":"job skipped"`));
+    const row = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+    try {
+      expect(row.prepare("SELECT state, reason FROM jobs WHERE job_id = ?").get(over.job.id.toString())).to.deep.equal({ state: "skipped", reason: "collateral 10.0 exceeds maxCollateral 5.0 tokens" });
+    } finally {
+      row.close();
+    }
+    expect(await jobEvents(net, "SlotClaimed", over.job.id)).to.deep.equal([]);
+    expect((await jobEvents(net, "SlotClaimed", atCap.job.id)).map((l) => net.contracts.escrow.interface.parseLog(l)!.args.node)).to.deep.equal([operator.address]);
+    expect(Number((await net.contracts.escrow.stateOf(over.job.id)).status)).to.equal(1); // still open: another node may take it
   });
 
   it("launchOperators (for npm start) runs a vanilla, a TEE and a dual-mode daemon that settle both modes", async () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ZeroAddress } from "ethers";
+import { toUtf8Bytes, ZeroAddress } from "ethers";
 import { clampToRange } from "../../src/models";
 import { Mode } from "../../src/protocol/modes";
 import { addressesFromRecord, connectContracts } from "../../src/sdk/contracts";
@@ -8,12 +8,14 @@ import { requestInference } from "../../src/sdk/requestInference";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
 import { decodeZkOutput } from "../../src/zkml/claim";
-import type { ZkDeployment } from "../../src/zkml/deploy";
+import { registerZkModel, type ZkDeployment } from "../../src/zkml/deploy";
+import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
+import { FsContentStore } from "../../src/node/content-store";
 import { encodeZkJobInput, zkJobRequest } from "../../src/zkml/job";
 import { evaluateQuantized } from "../../src/zkml/reference";
 import { quantizeInput } from "../../src/zkml/quantize";
 import { releaseSnarkjs } from "../../src/zkml/prover";
-import { ZK_POWER } from "../zkml/fixtures";
+import { randomMlp, ZK_POWER } from "../zkml/fixtures";
 import { createOperator, DaemonProcess, eventually, publishZkModel, readDatabase, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
 
 /**
@@ -57,8 +59,14 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
     expect(decodeZkOutput(deployment.zk.model, result.status === "settled" ? result.output : "0x").classIndex).to.equal(reference.argmax);
     await daemon.waitForLog(new RegExp(`"jobId":"${requested.job.id}".*"msg":"job settled"`));
     expect(jobRow(requested.job.id)?.state).to.equal("settled");
-    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(requested.job.id), fromBlock: requested.blockNumber });
+    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(requested.job.id), fromBlock: requested.blockNumber, content: new FsContentStore(net.contentDir) });
     expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
+    // The daemon rebuilt the circuit and checked its setup before its first claim of the version.
+    const verified = daemon.output.split("\n").filter((l) => l.includes('"msg":"ZK circuit rebuilt and its setup verified"'));
+    expect(verified).to.have.length(1);
+    const timing = JSON.parse(verified[0]!) as { model: string; verifier: string; vkHash: string; compileSeconds: number; zkeyVerifySeconds: number };
+    expect(timing).to.include({ model: `model ${modelId}@1`, verifier: deployment.verifier, vkHash: deployment.vkHash });
+    console.log(`      the daemon trusted the penguins circuit in ${timing.compileSeconds.toFixed(1)} s (recompile) + ${timing.zkeyVerifySeconds.toFixed(1)} s (zkey verify)`);
   });
 
   it("settles several ZK jobs of one model version with one submitBatch transaction, each job once", async () => {
@@ -82,8 +90,9 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
     expect(tx!.from.toLowerCase()).to.equal(operator.address.toLowerCase());
     await daemon.waitForLog(/"msg":"4 ZK jobs submitted in one batch"/);
     for (const requested of jobs) expect(jobRow(requested.job.id)?.state).to.equal("settled");
-    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(jobs[2]!.job.id), fromBlock: jobs[0]!.blockNumber });
+    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(jobs[2]!.job.id), fromBlock: jobs[0]!.blockNumber, content: new FsContentStore(net.contentDir) });
     expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
+    expect(daemon.output.match(/"msg":"ZK circuit rebuilt and its setup verified"/g), "the version is checked once, not per job").to.have.length(1);
   });
 
   it("refuses, without claiming, a ZK job whose input does not open its commitment (another salt)", async () => {
@@ -103,5 +112,23 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
     expect(row.reason).to.match(/the inline input: the input cannot be proved for this job: .*not to the job's inputHash/);
     const claims = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.SlotClaimed(jobId), net.system.record.startBlock);
     expect(claims).to.deep.equal([]);
+  });
+
+  it("refuses, without claiming, the jobs of a version whose published ONNX file is not its bound circuit's, naming the mismatch", async () => {
+    // The chain accepts this version: its verifier is the factory's, with the bound key (the penguin circuit's). Only
+    // rebuilding the circuit from the published files shows that the ONNX file is another model's.
+    const other = writeMlpOnnx(randomMlp([4, 8, 3], 5), { name: "not-the-circuit" });
+    const content = new FsContentStore(net.contentDir);
+    const { modelId: mismatched } = await registerZkModel({ registry: net.contracts.registry.connect(net.requester), deployment, onnx: other, card: toUtf8Bytes(model.card), price: TOKEN, store: (cid, bytes) => content.put(cid, bytes) });
+    const requested = await requestInference({ contracts: connectContracts(addressesFromRecord(net.system.record), net.requester), signer: net.requester, modelId: toModelId(mismatched), mode: Mode.Zk, input: clampToRange(model.test.x[2]!, model.inputRange), feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, zk: { model: deployment.zk.model } });
+    const jobId = requested.job.id;
+    const row = await eventually(`a decision on job ${jobId}`, async () => {
+      const r = jobRow(jobId);
+      return r !== undefined && r.state !== "seen" ? r : undefined;
+    }, daemon);
+    expect(row.state).to.equal("skipped");
+    expect(row.reason).to.match(new RegExp(`^the inline input: model ${mismatched}@1: the ONNX file \\(sha256 0x[0-9a-f]{64}\\) is not the one the circuit was built from \\(${deployment.zk.onnxHash}\\)$`));
+    await daemon.waitForLog(new RegExp(`"model":"model ${mismatched}@1".*"msg":"refusing the version's ZK circuit"`));
+    expect(await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.SlotClaimed(jobId), net.system.record.startBlock)).to.deep.equal([]);
   });
 });
