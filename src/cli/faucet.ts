@@ -123,8 +123,8 @@ export function registerFaucetCommand(program: Command, global: () => GlobalOpti
         const funded = await fundAccount({ provider, token: target.token(), to: address, eth, tokens });
         print(!!g.json, funded, () =>
           [
-            `sent ${formatEther(funded.eth)} ETH to ${funded.address} from ${funded.funder}${funded.ethTx ? ` (${funded.ethTx})` : ""}`,
-            `minted ${formatUnits(funded.tokens, 18)} test tokens to ${funded.address}${funded.mintTx ? ` (${funded.mintTx})` : ""}`,
+            ...(funded.ethTx ? [`sent ${formatEther(funded.eth)} ETH to ${funded.address} from ${funded.funder} (${funded.ethTx})`] : []),
+            ...(funded.mintTx ? [`minted ${formatUnits(funded.tokens, 18)} test tokens to ${funded.address} (${funded.mintTx})`] : []),
             `balance now ${formatEther(funded.balance.eth)} ETH, ${formatUnits(funded.balance.tokens, 18)} tokens`,
           ].join("\n"),
         );
