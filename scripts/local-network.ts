@@ -20,7 +20,7 @@ import { deploySystem } from "../deploy/system";
 import { startHardhatNode } from "../src/devnet/chain";
 import { publishBundledModel, startLocalHub, type LocalHub } from "../src/hub/local";
 import { launchOperators } from "../src/devnet/operators";
-import { addressesFromRecord, connectContracts } from "../src/sdk/contracts";
+import { addressesFromRecord, connectContracts } from "../src/core/contracts";
 import { requestInference } from "../src/sdk/requestInference";
 import { waitForResult } from "../src/sdk/waitForResult";
 import { toJobId, toModelId } from "../src/sdk/jobs";

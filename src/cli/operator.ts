@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { formatUnits, getAddress, parseUnits, type Interface } from "ethers";
 import type { Command } from "commander";
-import { modeMask, MODE_NAMES, type Mode } from "../protocol/modes";
-import { addressesFromRecord } from "../sdk/contracts";
-import { ConfigError, InputError } from "../sdk/errors";
-import { createProvider, checkEndpoint } from "../sdk/provider";
-import { withRetry } from "../sdk/retry";
+import { modeMask, MODE_NAMES, type Mode } from "../core/modes";
+import { addressesFromRecord } from "../core/contracts";
+import { ConfigError, InputError } from "../core/errors";
+import { createProvider, checkEndpoint } from "../core/provider";
+import { withRetry } from "../core/retry";
 import { CONFIG_DEFAULTS, configOverrides, isModeName, loadConfig, MODE_BY_NAME, type ModeName, type NodeConfig } from "../node/config";
 import { openOperator, type OperatorContext } from "../node/context";
 import { startDaemon } from "../node/daemon";
@@ -213,7 +213,7 @@ export function registerOperatorCommands(program: Command, global: () => GlobalO
       const provider = createProvider(config.rpcUrl, { chainId: config.chainId, timeoutMs: config.rpcTimeoutMs });
       try {
         await checkEndpoint(provider, config.rpcUrl, config.chainId);
-        const { connectContracts } = await import("../sdk/contracts");
+        const { connectContracts } = await import("../core/contracts");
         const c = connectContracts(config.contracts, provider);
         const [operator, locked, available, claimable, balance] = await Promise.all([
           c.staking.operatorOf(address),

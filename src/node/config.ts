@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isAddress, parseUnits } from "ethers";
-import type { Addresses } from "../sdk/contracts";
-import { ConfigError } from "../sdk/errors";
-import { Mode } from "../protocol/modes";
+import type { Addresses } from "../core/contracts";
+import { ConfigError } from "../core/errors";
+import { Mode } from "../core/modes";
 
 export type ModeName = "vanilla" | "tee" | "zk";
 export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee, zk: Mode.Zk };

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import type { JsonRpcProvider, Wallet } from "ethers";
-import { connectContracts, type Contracts } from "../sdk/contracts";
-import { createProvider, checkEndpoint } from "../sdk/provider";
+import { connectContracts, type Contracts } from "../core/contracts";
+import { createProvider, checkEndpoint } from "../core/provider";
 import { loadConfig, type ConfigOverride, type NodeConfig } from "./config";
 import { loadKeystore } from "./keystore";
 import { DataDirLock } from "./lock";

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
-import { Mode, MODE_NAMES } from "../protocol/modes";
-import { VinError, InputError } from "../sdk/errors";
-import { sleep, withRetry } from "../sdk/retry";
+import { Mode, MODE_NAMES } from "../core/modes";
+import { BaseError, InputError } from "../core/errors";
+import { sleep, withRetry } from "../core/retry";
 import { Computer } from "./compute";
 import { MODE_BY_NAME, tokenAmount, type ConfigOverride } from "./config";
 import { openNodeContent } from "./content-store";
@@ -160,7 +160,7 @@ async function loop(signal: AbortSignal, intervalMs: number, body: () => Promise
       await body();
     } catch (error) {
       if (signal.aborted) break;
-      log.warn({ err: error instanceof VinError ? error.message : String((error as Error)?.message ?? error).split("\n")[0] }, `${name}: step failed; retrying`);
+      log.warn({ err: error instanceof BaseError ? error.message : String((error as Error)?.message ?? error).split("\n")[0] }, `${name}: step failed; retrying`);
     }
     await (wake === undefined ? sleep(intervalMs, signal).catch(() => undefined) : wake.wait(intervalMs, signal));
   }

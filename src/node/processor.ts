@@ -1,10 +1,12 @@
 import { formatUnits, keccak256, type Log } from "ethers";
-import { resultCommitment, toJob, type Job } from "../protocol/job";
-import { JobStatus, Mode, MODE_NAMES } from "../protocol/modes";
-import type { Contracts } from "../sdk/contracts";
-import { ContractError, InputError, ModelError, RpcError } from "../sdk/errors";
-import { withRetry } from "../sdk/retry";
-import { isTransportError } from "../sdk/revert";
+import { resultCommitment, toJob, type Job } from "../core/job";
+import { JobStatus } from "../core/job";
+import { Mode, MODE_NAMES } from "../core/modes";
+import type { Contracts } from "../core/contracts";
+import { RevertError, InputError } from "../core/errors";
+import { ModelError } from "./errors";
+import { withRetry } from "../core/retry";
+import { isRetryable } from "../core/transport";
 import type { Computer } from "./compute";
 import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
@@ -125,7 +127,7 @@ export class JobProcessor {
       const delayMs = Math.min((this.inputRetry.get(row.jobId)?.delayMs ?? INPUT_RETRY_MS / 2) * 2, 60_000);
       this.inputRetry.set(row.jobId, { at: Date.now() + delayMs, delayMs });
       this.log.warn({ ...fields, retryInMs: delayMs }, "input not available yet; will retry");
-    } else if (isTransportError(error) || error instanceof RpcError) this.log.warn(fields, "RPC failed; will retry");
+    } else if (isRetryable(error)) this.log.warn(fields, "RPC failed or timed out; will retry");
     else this.log.error({ ...fields, err: String((error as Error)?.message ?? error) }, "job step failed; will retry");
   }
 
@@ -422,7 +424,7 @@ export class JobProcessor {
     try {
       return await this.send(row, call);
     } catch (error) {
-      if (!(error instanceof ContractError)) throw error;
+      if (!(error instanceof RevertError)) throw error;
       this.skip(row, error.message);
       return undefined;
     }
@@ -432,7 +434,7 @@ export class JobProcessor {
     try {
       return await this.send(row, call);
     } catch (error) {
-      if (!(error instanceof ContractError)) throw error;
+      if (!(error instanceof RevertError)) throw error;
       this.transition(row, "failed", { reason: error.message });
       this.log.error({ jobId: row.jobId.toString(), err: error.message }, `${call.call} would revert; giving up on the job`);
       return undefined;

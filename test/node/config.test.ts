@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ConfigError } from "../../src/sdk/errors";
+import { ConfigError } from "../../src/core/errors";
 import { CONFIG_DEFAULTS, configOverrides, loadConfig, tokenAmount } from "../../src/node/config";
 
 const ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";

@@ -4,13 +4,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { hexlify, keccak256 } from "ethers";
 import { OnnxModel, encodeClassification } from "../../src/inference/onnx";
-import { Mode } from "../../src/protocol/modes";
+import { Mode } from "../../src/core/modes";
 import { requestInference } from "../../src/sdk/requestInference";
-import { toJobId, toModelId } from "../../src/sdk/jobs";
+import { toJobId, toModelId } from "../../src/core/ids";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
 import { JobStore } from "../../src/node/store";
-import { launchOperators } from "../../src/node/devnet";
+import { launchOperators } from "../../src/devnet/operators";
 import { createClient, createOperator, DaemonProcess, eventually, freePort, jobEvents, sleep, startDevnet, TcpProxy, TOKEN, vin, type Devnet, type Operator } from "./harness";
 
 describe("operator node (against a real hardhat node)", () => {

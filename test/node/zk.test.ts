@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { toUtf8Bytes, ZeroAddress } from "ethers";
 import { clampToRange } from "../../src/models";
-import { Mode } from "../../src/protocol/modes";
-import { addressesFromRecord, connectContracts } from "../../src/sdk/contracts";
-import { toJobId, toModelId } from "../../src/sdk/jobs";
+import { Mode } from "../../src/core/modes";
+import { addressesFromRecord, connectContracts } from "../../src/core/contracts";
+import { toJobId, toModelId } from "../../src/core/ids";
 import { requestInference } from "../../src/sdk/requestInference";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
