@@ -73,8 +73,8 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
     content.put(rawCid(file), file);
     content.put(await cidBytes(await computeCid(file)), file);
   }
-  const operators: LaunchedOperator[] = [];
-  for (const spec of params.specs) {
+  // Operators are set up side by side: each setup is a few `vin` child processes, mostly start-up time.
+  const setUp = async (spec: OperatorSpec): Promise<LaunchedOperator> => {
     const config = path.join(params.workDir, `${spec.name}.json`);
     const cli = (...args: string[]) => run(["--config", config, "--password-file", passwordFile, ...args]);
     const { address, enclave } = JSON.parse(await cli("--json", "init", "--deployment", params.deploymentFile, "--rpc-url", params.rpcUrl, "--data-dir", path.join(params.workDir, spec.name), "--content-dir", contentDir, "--modes", spec.modes.join(","), "--confirmations", "0")) as { address: string; enclave?: string };
@@ -102,8 +102,15 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
       }
       child.once("exit", (code) => reject(new BaseError(`operator ${spec.name} exited with code ${code} before it started (its log: ${logFile})`)));
     });
-    operators.push({ name: spec.name, config, child, started });
     log(`operator ${spec.name} ${address} serves ${spec.modes.join(", ")}${enclave ? ` (development enclave ${enclave})` : ""}`);
+    return { name: spec.name, config, child, started };
+  };
+  const settled = await Promise.allSettled(params.specs.map(setUp));
+  const operators = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed !== undefined) {
+    await Promise.all(operators.map((o) => stopProcess(o.child)));
+    throw failed.reason;
   }
   const stop = async () => void (await Promise.all(operators.map((o) => stopProcess(o.child))));
   try {
