@@ -20,7 +20,7 @@ contract ProtocolInvariantTest is HandlerSetup {
 
         // Repeated selectors weigh more: jobs must be requested, claimed and delivered within one run's depth.
         ProtocolHandler h;
-        bytes4[30] memory weighted = [
+        bytes4[31] memory weighted = [
             h.request.selector,
             h.request.selector,
             h.request.selector,
@@ -46,6 +46,7 @@ contract ProtocolInvariantTest is HandlerSetup {
             h.restake.selector,
             h.withdraw.selector,
             h.claim.selector,
+            h.warp.selector,
             h.warp.selector,
             h.sybilRequest.selector,
             h.requestRefused.selector,

@@ -170,8 +170,8 @@ contract ProtocolHandler is ProtocolModel {
 
     /* REQUESTERS */
 
-    /// @notice A requester asks for a vanilla k = 1, vanilla k = 3 or 5, TEE k = 1 or ZK k = 1 job; a consumer
-    /// contract requests its own job with itself as the callback.
+    /// @notice A requester asks for a vanilla k = 1, vanilla k = 3 or 5, TEE k = 1 or ZK k = 1 job (kinds 0 to 3;
+    /// kind 4 is TEE again); a consumer contract requests its own job with itself as the callback.
     function request(uint256 requesterSeed, uint256 kindSeed, uint256 feeSeed, uint256 collateralSeed, uint256 durationSeed, uint256 callbackSeed)
         external
     {
@@ -191,8 +191,8 @@ contract ProtocolHandler is ProtocolModel {
     /// colluding nodes claim first; an honest node takes the third slot. If they all reveal, the colluders'
     /// wrong answer wins and the honest node must be released: neither paid nor slashed.
     function sybilRequest(uint256 modelSeed, uint256 feeSeed, uint256 durationSeed, uint256 honestSeed) external {
-        IJobEscrow.RequestParams memory p = _requestParams(1 | (modelSeed << 8), feeSeed, 0, durationSeed);
-        p.redundancy = 3;
+        IJobEscrow.RequestParams memory p = _requestParams(modelSeed << 8, feeSeed, 0, durationSeed);
+        (p.mode, p.redundancy, p.inputCommitment) = (ModesLib.VANILLA, 3, bytes32(0));
         p.collateral = uint96(_min(uint256(p.feePerNode) * escrow.parameters().maxCollateralRatio, MAX_COLLATERAL));
         (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, p.redundancy, p.feePerNode);
         (bool ok, IJobEscrow.Job memory job) = _request(sybil, p);
@@ -247,7 +247,8 @@ contract ProtocolHandler is ProtocolModel {
         returns (IJobEscrow.RequestParams memory p)
     {
         IJobEscrow.Parameters memory params = escrow.parameters();
-        uint256 kind = kindSeed % 4;
+        // TEE twice as often as the others (kind 4 is TEE too), so that mid-job revocations meet claimed jobs.
+        uint256 kind = kindSeed % 5 == 4 ? 2 : kindSeed % 5;
         p.modelId = models[(kindSeed >> 8) % models.length];
         p.version = 1;
         p.mode = kind == 2 ? ModesLib.TEE : kind == 3 ? ModesLib.ZK : ModesLib.VANILLA;
