@@ -218,4 +218,18 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.settled(), 1, "settled");
         _assertEq(handler.callbackMismatch() + handler.wrongError(), 0, "one callback");
     }
+
+    /// @notice kind 2 (TEE k = 1): a node that let its deadline pass is not excused by a revocation that comes
+    /// after the deadline and before anyone expires the job: it had already failed, and is slashed.
+    function test_teeDisruptionAfterTheDeadlineExcusesNothing() public {
+        handler.request(0, 2, 1e18, 1e18, 3600, 4);
+        handler.claimSlot(0, 0, 0); // node 0, with a live key, never submits
+        handler.warp(3 hours);
+        handler.disruptClaimant(0, 1); // its key moves to node 1 after the deadline
+        _assertEq(enclaves.disruptions(), 1, "disrupted");
+        handler.expire(0, 0, false);
+        _assertEq(handler.excusedNodes(), 0, "not excused");
+        _assertEq(handler.slashes(), 1, "slashed");
+        _assertEq(handler.fateMismatch() + handler.wrongError(), 0, "model");
+    }
 }

@@ -206,8 +206,8 @@ contract ProtocolInvariantTest is HandlerSetup {
         _assertEq(handler.requesterOverCredited(), 0, "requester credited beyond escrow and faults");
     }
 
-    /// @notice A node whose enclave the attestor revoked, or moved to another operator, at or after its claim is
-    /// excused, never slashed.
+    /// @notice A node whose enclave the attestor revoked, or moved to another operator, between its claim and the
+    /// deadline it missed is excused, never slashed.
     function invariant_excusedNodeNeverSlashed() public view {
         _assertEq(handler.excusedSlashed(), 0, "an excused node was slashed");
     }

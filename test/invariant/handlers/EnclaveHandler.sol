@@ -10,8 +10,8 @@ import {Vm} from "../utils/Vm.sol";
 /// @title EnclaveHandler
 /// @notice The TEE side of the world: a pool of enclave keys run by the TEE operators, and the attestor (holding
 /// the real `ATTESTOR_ROLE`) registering, moving and revoking them at random times; outsiders that try to revoke
-/// must fail. Ghosts record, independently of the verifier, who holds each key and when each operator was last
-/// disrupted, which is when its claimed TEE jobs become excused.
+/// must fail. Ghosts record, independently of the verifier, who holds each key and every time each operator was
+/// disrupted: a disruption between a node's claim and the deadline it missed excuses it.
 contract EnclaveHandler {
     /// @notice What the attestor last did with a key.
     struct Key {
@@ -31,8 +31,8 @@ contract EnclaveHandler {
     uint256[] internal _keys;
     address[] public operators;
     mapping(address signer => Key) internal _ghost;
-    /// @notice When the attestor last revoked or moved away a key of each operator (zero if never).
-    mapping(address operator => uint64) public disruptedAt;
+    /// @notice Every time the attestor revoked or moved away a key of each operator, in order.
+    mapping(address operator => uint64[]) internal _disruptions;
 
     /// @notice Registrations, moves to another operator, and revocations that went through.
     uint256 public registrations;
@@ -140,10 +140,20 @@ contract EnclaveHandler {
         return "";
     }
 
-    /// @notice Whether the attestor disrupted `node` at or after `claimedAt`: its claimed TEE job is excused.
-    function excused(address node, uint64 claimedAt) external view returns (bool) {
-        uint64 at = disruptedAt[node];
-        return at != 0 && at >= claimedAt;
+    /// @notice Whether the attestor disrupted `node` between its claim and the deadline it missed (both included):
+    /// its claimed TEE job is excused. A disruption after the deadline excuses nothing.
+    function excused(address node, uint64 claimedAt, uint64 deadline) external view returns (bool) {
+        uint64[] storage times = _disruptions[node];
+        for (uint256 i; i < times.length; ++i) {
+            if (times[i] >= claimedAt && times[i] <= deadline) return true;
+        }
+        return false;
+    }
+
+    /// @notice When the attestor last disrupted `operator` (zero if never).
+    function disruptedAt(address operator) external view returns (uint64) {
+        uint64[] storage times = _disruptions[operator];
+        return times.length == 0 ? 0 : times[times.length - 1];
     }
 
     /// @dev Mostly a key some operator holds (unknown keys only one time in four), so revocations disrupt someone.
@@ -157,7 +167,7 @@ contract EnclaveHandler {
     }
 
     function _disrupt(address operator) internal {
-        disruptedAt[operator] = uint64(block.timestamp);
+        _disruptions[operator].push(uint64(block.timestamp));
         ++disruptions;
     }
 

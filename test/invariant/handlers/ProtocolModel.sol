@@ -18,8 +18,8 @@ import {Vm} from "../utils/Vm.sol";
 /// balance change with the model; the invariants read the ghosts and counters this leaves.
 /// @dev The rules modelled (IJobEscrow): a node that delivered (k = 1: submitted; k > 1: revealed) is never
 /// slashed; a revealer outvoted by the majority is released unpaid; a slot that did not deliver is slashed unless
-/// its TEE operator was disrupted by the attestor at or after the claim (then excused); a job that expires before
-/// every slot committed slashes only the slots without a commitment. The requester gets back the unpaid node fees
+/// its TEE operator was disrupted by the attestor between the claim and the deadline it missed (then excused); a
+/// job that expires before every slot committed slashes only the slots without a commitment. The requester gets back the unpaid node fees
 /// and the protocol fee on them; the protocol keeps protocolFee * (modelFee + agreeing * fee) / (modelFee + k * fee).
 abstract contract ProtocolModel {
     /// @notice What a node did in a job, as far as the escrow accepted it.
@@ -258,10 +258,13 @@ abstract contract ProtocolModel {
         }
     }
 
-    /// @dev A slot that did not deliver: excused if its TEE operator was disrupted at or after the claim.
+    /// @dev A slot that did not deliver: excused if its TEE operator was disrupted between the claim and the deadline
+    /// it missed (to submit or commit; to reveal, once committed).
     function _faultOf(IJobEscrow.Job memory job, address node) internal view returns (Fate) {
-        bool tee = job.mode == ModesLib.TEE;
-        return tee && enclaves.excused(node, _claimedAt[JobId.unwrap(job.id)][node]) ? Fate.Excused : Fate.Slashed;
+        if (job.mode != ModesLib.TEE) return Fate.Slashed;
+        uint64 id = JobId.unwrap(job.id);
+        uint64 missed = _did[id][node] == Did.Committed ? job.revealDeadline : job.deadline;
+        return enclaves.excused(node, _claimedAt[id][node], missed) ? Fate.Excused : Fate.Slashed;
     }
 
     /// @dev The output delivered by the most slots (the first such) and how many delivered it.
