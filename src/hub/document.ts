@@ -3,37 +3,28 @@ import { languageCode, languagePairsInName, languageWords, taskOfTag, taskWords 
 import { FTS_COLUMNS } from "./schema";
 import { compoundWords, normalizeForIndex, summarizeMarkdown } from "./text";
 
-/** Longest part of a card body that is indexed; the rest of a very long card adds little but cost. */
-const MAX_INDEXED_BODY = 20_000;
-/** Longest part of a card body that ranking counts term frequencies in (its description, not its tables). */
-export const MAX_SCORED_BODY = 4_000;
+/**
+ * Longest part of a card body that is indexed and scored (its description; the tables and code further down a long
+ * card add little but cost). The same text is matched by FTS5 and scored by BM25F, and kept in `search_docs`.
+ */
+export const MAX_INDEXED_BODY = 8_000;
 
 type FtsColumn = (typeof FTS_COLUMNS)[number]["name"];
 
 /**
- * The full-text row of a card: one normalised string per `search_fts` column, in column order.
+ * The full-text row of a card: one normalised string per `search_fts` column, in column order (tokens joined by
+ * spaces). FTS5 indexes it, BM25F scores it, and `search_docs` keeps it.
  * @example toSearchDocument(card)[0] // normalised name, e.g. "acme finbert sentiment"
+ * @example toSearchDocument(card)[3] // facets, e.g. "fi finnish en english translation machine translation mt ..."
  */
 export function toSearchDocument(card: ModelCard): string[] {
-  return fieldsOf(card, MAX_INDEXED_BODY);
-}
-
-/**
- * The fields ranking reads: as {@link toSearchDocument}, with the body cut at {@link MAX_SCORED_BODY}.
- * @example scoringDocument(card)[3] // "fi finnish en english translation machine translation mt ..."
- */
-export function scoringDocument(card: ModelCard): string[] {
-  return fieldsOf(card, MAX_SCORED_BODY);
-}
-
-function fieldsOf(card: ModelCard, maxBody: number): string[] {
   const columns: Record<FtsColumn, string> = {
     name: [card.name, ...compoundWords(card.name)].join(" "),
     tags: card.tags.join(" "),
     task: card.task,
     facets: facetsOf(card).join(" "),
     lineage: [card.library ?? "", ...card.datasets, ...card.baseModels].join(" "),
-    body: card.body.slice(0, maxBody),
+    body: card.body.slice(0, MAX_INDEXED_BODY),
   };
   return FTS_COLUMNS.map((c) => normalizeForIndex(columns[c.name]));
 }

@@ -12,12 +12,12 @@ export interface FieldStats {
 }
 
 /**
- * Reads the average token count of every field from `search_lengths`.
+ * Reads the average token count of every field from `search_docs`.
  * @example const stats = loadFieldStats(store.db, vocabulary.documents);
  */
 export function loadFieldStats(db: Database.Database, documents: number): FieldStats {
-  const columns = FTS_COLUMNS.map((_, i) => `avg(json_extract(lengths, '$[${i}]')) AS f${i}`).join(", ");
-  const row = db.prepare(`SELECT ${columns} FROM search_lengths`).get() as Record<string, number | null>;
+  const columns = FTS_COLUMNS.map((c, i) => `avg(len_${c.name}) AS f${i}`).join(", ");
+  const row = db.prepare(`SELECT ${columns} FROM search_docs`).get() as Record<string, number | null>;
   return { documents, averageLengths: FTS_COLUMNS.map((_, i) => Math.max(1, row[`f${i}`] ?? 1)) };
 }
 
@@ -27,8 +27,14 @@ export interface RankedTerm {
   documentFrequency: number;
 }
 
-/** The fields of one document, as token lists in `FTS_COLUMNS` order. */
-export type DocumentFields = readonly (readonly string[])[];
+/**
+ * The fields of one document in `FTS_COLUMNS` order, as `search_docs` keeps them: normalised tokens joined by
+ * single spaces, and each field's token count.
+ */
+export interface DocumentFields {
+  texts: readonly string[];
+  lengths: readonly number[];
+}
 
 /**
  * BM25F (Robertson and Zaragoza, 2009): each field's term frequency is normalised by that field's length and
@@ -37,19 +43,19 @@ export type DocumentFields = readonly (readonly string[])[];
  * @example bm25f(fields, [{ alternatives: [{ text: "finnish", prefix: false }], documentFrequency: 4 }], stats)
  */
 export function bm25f(fields: DocumentFields, terms: readonly RankedTerm[], stats: FieldStats): number {
-  const counts = fields.map(countTokens);
   let score = 0;
   for (const term of terms) {
     let tf = 0;
-    counts.forEach((field, i) => {
-      const column = FTS_COLUMNS[i];
-      if (column === undefined) return;
-      const raw = term.alternatives.reduce((sum, a) => sum + frequency(field, a), 0);
-      if (raw === 0) return;
-      const length = fields[i]?.length ?? 0;
-      const norm = 1 - column.b + (column.b * length) / (stats.averageLengths[i] ?? 1);
+    for (let i = 0; i < FTS_COLUMNS.length; i++) {
+      const text = fields.texts[i];
+      if (text === undefined || text === "") continue;
+      let raw = 0;
+      for (const a of term.alternatives) raw += frequency(text, a);
+      if (raw === 0) continue;
+      const column = FTS_COLUMNS[i]!;
+      const norm = 1 - column.b + (column.b * (fields.lengths[i] ?? 0)) / (stats.averageLengths[i] ?? 1);
       tf += (column.weight * raw) / norm;
-    });
+    }
     if (tf > 0) score += idf(term.documentFrequency, stats.documents) * (tf / (K1 + tf));
   }
   return score;
@@ -60,15 +66,18 @@ function idf(df: number, n: number): number {
   return Math.log(1 + (n - d + 0.5) / (d + 0.5));
 }
 
-function countTokens(tokens: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
-  return counts;
-}
-
-function frequency(counts: Map<string, number>, alternative: TermAlternative): number {
-  if (!alternative.prefix) return counts.get(alternative.text) ?? 0;
+/**
+ * Occurrences of an alternative (a token, or a prefix of tokens) in a field's space-separated tokens, found by
+ * string search: no token list is built per document.
+ */
+export function frequency(field: string, alternative: TermAlternative): number {
+  const { text, prefix } = alternative;
   let n = 0;
-  for (const [token, count] of counts) if (token.startsWith(alternative.text)) n += count;
+  for (let at = field.indexOf(text); at >= 0; at = field.indexOf(text, at + text.length)) {
+    const end = at + text.length;
+    if ((at === 0 || field.charCodeAt(at - 1) === SPACE) && (prefix || end === field.length || field.charCodeAt(end) === SPACE)) n++;
+  }
   return n;
 }
+
+const SPACE = 32;

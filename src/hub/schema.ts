@@ -4,7 +4,7 @@
  */
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Stores written by a schema older than this are dropped whole and re-indexed from the chain: before version 3
@@ -122,16 +122,33 @@ CREATE TABLE IF NOT EXISTS cursor (
 );
 
 -- One row per model, rowid = versions.id of its searchable version (highest, not deprecated, card known).
--- Text is pre-normalised by text.ts, so unicode61 only splits on spaces.
+-- Text is pre-normalised by text.ts, so unicode61 only splits on spaces. FTS5 only picks candidates (BM25F in
+-- ranking.ts orders them), by its bm25(). No row sizes
+-- (columnsize = 0): bm25() then weighs how often each field holds a term but not how long the row is (a whole-row
+-- length would sink a name match on a long card), and skips a size lookup per row, most of its cost on common words.
+-- Contentless: a row is deleted with the 'delete' command and the text it was indexed with, kept in search_docs.
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
   ${FTS_COLUMNS.map((c) => c.name).join(", ")},
   tokenize = 'unicode61 remove_diacritics 0',
   prefix = '2 3',                                 -- prefix indexes: the last query word is matched as a prefix
   detail = full,
-  content = '',                                   -- contentless: the text lives in cards; ranking needs only the index
-  contentless_delete = 1
+  columnsize = 0,
+  content = ''
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab USING fts5vocab(search_fts, row);
+
+-- What filters and sorts read of each search_fts row, copied from its versions row (usage_total kept in step). Narrow,
+-- so that joining the thousands of rows a common word matches stays cheap: joining them to the wide versions rows
+-- cost about 3 µs a row.
+CREATE TABLE IF NOT EXISTS search_rows (
+  id           INTEGER PRIMARY KEY,               -- versions.id, the search_fts rowid
+  model_id     INTEGER NOT NULL,
+  task         TEXT,
+  library      TEXT,
+  modes        INTEGER NOT NULL,
+  usage_total  INTEGER NOT NULL,
+  published_at INTEGER NOT NULL
+);
 
 -- Every license of each search_fts row's card, in card order (a card may list several; the filter matches any).
 CREATE TABLE IF NOT EXISTS search_licenses (
@@ -142,15 +159,18 @@ CREATE TABLE IF NOT EXISTS search_licenses (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_licenses_by_version ON search_licenses(version_id, idx);
 
--- Token counts of each field of each search_fts row (the body as far as ranking reads it), for BM25F.
-CREATE TABLE IF NOT EXISTS search_lengths (
+-- The text of each search_fts row as it was indexed (normalised tokens joined by spaces, one column per field), written
+-- with the row: BM25F scores it without re-reading the card, and deleting the row from search_fts needs it. With
+-- each field's token count, for BM25F's average field lengths.
+CREATE TABLE IF NOT EXISTS search_docs (
   rowid   INTEGER PRIMARY KEY,
-  lengths TEXT NOT NULL                           -- JSON array, one count per FTS_COLUMNS entry
+  ${FTS_COLUMNS.map((c) => `${c.name} TEXT NOT NULL`).join(",\n  ")},
+  ${FTS_COLUMNS.map((c) => `len_${c.name} INTEGER NOT NULL`).join(",\n  ")}
 );
 `;
 
 /**
- * Tables an upgrade from an older schema (at or above {@link REINDEX_BELOW_VERSION}) recreates; their rows are
- * rebuilt from the stored cards.
+ * Tables an upgrade from an older schema (at or above {@link REINDEX_BELOW_VERSION}) drops; those still in
+ * {@link SCHEMA_SQL} are recreated and their rows rebuilt from the stored cards.
  */
-export const SEARCH_TABLES = ["search_vocab", "search_fts", "search_lengths", "search_licenses"] as const;
+export const SEARCH_TABLES = ["search_vocab", "search_fts", "search_lengths", "search_licenses", "search_docs", "search_rows"] as const;

@@ -1,8 +1,6 @@
 import type Database from "better-sqlite3";
 import { HubParamError } from "./errors";
 import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
-import type { ModelCard } from "./card";
-import { scoringDocument } from "./document";
 import { languageCode } from "./lexicon";
 import { documentShare, type ExpandedTerm, expandTerms, parseQuery, toMatchExpression } from "./query";
 import { bm25f, type DocumentFields, type FieldStats, loadFieldStats, type RankedTerm } from "./ranking";
@@ -83,6 +81,11 @@ export interface SearchResult {
 export interface SearchEngineOptions {
   /** Minimum age of the cached vocabulary before a change in the store reloads it. Default 10 s. */
   vocabularyMaxAgeMs?: number;
+  /**
+   * Documents FTS5 hands to BM25F per query, at least the page's depth. Default {@link DEFAULT_CANDIDATES};
+   * `Infinity` scores every match (exact BM25F, for measuring how close the default comes).
+   */
+  candidates?: number;
 }
 
 /** Hits per page unless `pageSize` says otherwise. */
@@ -96,13 +99,14 @@ const MAX_FILTER_LENGTH = 100;
 const MAX_RELAXED_SHARE = 0.1;
 /** ...once the index is big enough for such a term's scan to cost more than a few milliseconds. */
 const MIN_PRUNED_DOCUMENTS = 2_000;
+/** Most known terms a typed prefix is replaced by in the MATCH expression (see `exactPrefixes`). */
+const MAX_PREFIX_TERMS = 8;
 /** Documents FTS5 hands to BM25F per query (by its own weighted `bm25()`), at least the page's depth. */
-const CANDIDATES = 50;
-/** More candidates matching in the name, tags, task or facets, which FTS5's row-length normalisation ranks too low. */
-const FIELD_CANDIDATES = 30;
-/** Scored documents kept between queries (parsed cards are the costly part of ranking). */
-const DOCUMENT_CACHE = 5_000;
-const SHORT_FIELDS = FTS_COLUMNS.filter((c) => c.name !== "body" && c.name !== "lineage").map((c) => c.name).join(" ");
+export const DEFAULT_CANDIDATES = 200;
+/** SQLite's LIMIT is a 64-bit integer; an `Infinity` depth becomes this. */
+const MAX_SQL_LIMIT = Number.MAX_SAFE_INTEGER;
+/** Characters of scored documents kept between queries, least recently used dropped first (about 64 MiB). */
+const DOCUMENT_CACHE_CHARS = 32 * 1024 * 1024;
 
 interface HitRow {
   id: number;
@@ -127,12 +131,21 @@ interface HitRow {
   score: number | null;
 }
 
+/**
+ * Filters as SQL over `v` (a `versions` or `search_rows` row): joins, conditions, and a condition on the full-text
+ * index that a text query adds to its MATCH expression (browsing checks it with `browseWhere` instead).
+ */
 interface Plan {
+  joins: string[];
   where: string[];
+  browseWhere: string[];
+  match: string | undefined;
   params: Record<string, string | number>;
 }
 
 const WEIGHTS = FTS_COLUMNS.map((c) => c.weight).join(", ");
+const DOC_COLUMNS = [...FTS_COLUMNS.map((c) => c.name), ...FTS_COLUMNS.map((c) => `len_${c.name}`)].join(", ");
+const NO_FIELDS: DocumentFields = { texts: [], lengths: [] };
 const HIT_COLUMNS = `v.id, v.model_id, v.version, v.name, v.task, v.license, v.library, v.summary, m.owner,
   v.publisher, m.price, v.card_hash, v.card_cid, v.modes, v.usage_total, v.paid_total, v.below_floor, v.published_at, v.published_block`;
 
@@ -145,16 +158,19 @@ export class SearchEngine {
   private vocabulary: Vocabulary | undefined;
   private fieldStats: FieldStats = { documents: 0, averageLengths: [] };
   private readonly documents = new Map<number, DocumentFields>();
+  private documentChars = 0;
   private vocabularyStamp = "";
   private vocabularyLoadedAt = 0;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly maxAgeMs: number;
+  private readonly candidateDepth: number;
 
   constructor(
     private readonly store: HubStore,
     options: SearchEngineOptions = {},
   ) {
     this.maxAgeMs = options.vocabularyMaxAgeMs ?? 10_000;
+    this.candidateDepth = options.candidates ?? DEFAULT_CANDIDATES;
   }
 
   /**
@@ -186,6 +202,7 @@ export class SearchEngine {
     this.vocabulary = Vocabulary.load(this.store.db);
     this.fieldStats = loadFieldStats(this.store.db, this.vocabulary.documents);
     this.documents.clear();
+    this.documentChars = 0;
     this.vocabularyStamp = this.store.changeStamp();
     this.vocabularyLoadedAt = Date.now();
   }
@@ -203,16 +220,15 @@ export class SearchEngine {
    */
   private match(terms: ExpandedTerm[], plan: Plan, sort: SearchSort, limit: number, vocabulary: Vocabulary): { rows: HitRow[]; relaxed: boolean } {
     if (sort !== "relevance") return this.matchSorted(terms, plan, sort, limit, vocabulary);
-    const depth = Math.max(limit, CANDIDATES);
-    const expression = toMatchExpression(terms, "AND");
+    const depth = Math.min(Math.max(limit, this.candidateDepth), MAX_SQL_LIMIT);
+    const expression = toMatchExpression(exactPrefixes(terms, vocabulary), "AND");
     const all = new Set(this.candidates(expression, plan, depth));
-    if (all.size >= depth) for (const id of this.candidates(`{${SHORT_FIELDS}} : (${expression})`, plan, FIELD_CANDIDATES)) all.add(id);
     const ranked = this.rank([...all], terms, vocabulary);
     const small = vocabulary.documents * MAX_RELAXED_SHARE < MIN_PRUNED_DOCUMENTS;
     const relaxable = small ? terms : terms.filter((t) => documentShare(t, vocabulary) <= MAX_RELAXED_SHARE);
     let relaxed: number[] = [];
     if (ranked.length < limit && terms.length > 1 && relaxable.length > 0) {
-      const any = this.candidates(toMatchExpression(relaxable, "OR"), plan, depth).filter((id) => !all.has(id));
+      const any = this.candidates(toMatchExpression(exactPrefixes(relaxable, vocabulary), "OR"), plan, depth).filter((id) => !all.has(id));
       relaxed = this.rank(any, terms, vocabulary);
     }
     const order = [...ranked, ...relaxed].slice(0, limit);
@@ -223,23 +239,36 @@ export class SearchEngine {
 
   /** Sorted by usage or recency, BM25F would only break ties: not worth computing for every match. */
   private matchSorted(terms: ExpandedTerm[], plan: Plan, sort: SearchSort, limit: number, vocabulary: Vocabulary): { rows: HitRow[]; relaxed: boolean } {
-    const all = this.runMatch(toMatchExpression(terms, "AND"), plan, sort, limit);
+    const all = this.matching(toMatchExpression(exactPrefixes(terms, vocabulary), "AND"), plan, sortClause(sort), limit);
     const small = vocabulary.documents * MAX_RELAXED_SHARE < MIN_PRUNED_DOCUMENTS;
     const relaxable = small ? terms : terms.filter((t) => documentShare(t, vocabulary) <= MAX_RELAXED_SHARE);
-    if (all.length >= limit || terms.length === 1 || relaxable.length === 0) return { rows: all, relaxed: false };
-    const seen = new Set(all.map((r) => r.id));
-    const any = this.runMatch(toMatchExpression(relaxable, "OR"), plan, sort, limit + all.length).filter((r) => !seen.has(r.id));
-    return { rows: [...all, ...any].slice(0, limit), relaxed: any.length > 0 };
+    if (all.length >= limit || terms.length === 1 || relaxable.length === 0) return { rows: this.hitRows(all), relaxed: false };
+    const seen = new Set(all);
+    const any = this.matching(toMatchExpression(exactPrefixes(relaxable, vocabulary), "OR"), plan, sortClause(sort), limit + all.length).filter((id) => !seen.has(id));
+    return { rows: this.hitRows([...all, ...any].slice(0, limit)), relaxed: any.length > 0 };
   }
 
-  /** Row ids matching `expression` and the filters, best first by FTS5's weighted `bm25()`. */
+  /**
+   * Row ids matching `expression` and the filters, best first by FTS5's `bm25()`: weighted term counts per field,
+   * without length normalisation (`columnsize = 0`), so a name match on a long card is not sunk by its length.
+   */
   private candidates(expression: string, plan: Plan, limit: number): number[] {
+    return this.matching(expression, plan, `bm25(search_fts, ${WEIGHTS})`, limit);
+  }
+
+  /**
+   * Row ids matching `expression` and the filters, in `order`. Filters read `search_rows` (aliased `v`, with the
+   * columns of `versions` they need), narrow enough to join to every match.
+   */
+  private matching(expression: string, plan: Plan, order: string, limit: number): number[] {
     const where = plan.where.map((w) => `AND ${w}`).join(" ");
-    const sql = plan.where.length === 0
-      ? `SELECT rowid AS id FROM search_fts WHERE search_fts MATCH @match ORDER BY bm25(search_fts, ${WEIGHTS}) LIMIT @limit`
-      : `SELECT f.rowid AS id FROM search_fts f JOIN versions v ON v.id = f.rowid JOIN models m ON m.model_id = v.model_id
-         WHERE search_fts MATCH @match ${where} ORDER BY bm25(search_fts, ${WEIGHTS}) LIMIT @limit`;
-    return (this.statement(sql).all({ ...plan.params, match: expression, limit }) as { id: number }[]).map((r) => r.id);
+    const sql = plan.where.length === 0 && plan.joins.length === 0 && order.startsWith("bm25")
+      ? `SELECT rowid FROM search_fts WHERE search_fts MATCH @match ORDER BY ${order} LIMIT @limit`
+      : `SELECT f.rowid FROM search_fts f JOIN search_rows v ON v.id = f.rowid ${plan.joins.join(" ")}
+         WHERE search_fts MATCH @match ${where} ORDER BY ${order} LIMIT @limit`;
+    const match = plan.match === undefined ? expression : `(${expression}) AND ${plan.match}`;
+    const { language: _language, ...params } = plan.params;
+    return this.statement(sql, "pluck").all({ ...params, match, limit }) as number[];
   }
 
   /** Orders row ids by BM25F, best first, remembering their scores for the hits. */
@@ -249,35 +278,49 @@ export class SearchEngine {
       documentFrequency: t.alternatives.reduce((sum, a) => sum + vocabulary.documentFrequency(a.text, a.prefix), 0),
     }));
     const fields = this.fieldsOf(ids);
-    const scores = ids.map((id) => ({ id, score: bm25f(fields.get(id) ?? [], ranked, this.fieldStats) }));
+    const scores = ids.map((id) => ({ id, score: bm25f(fields.get(id) ?? NO_FIELDS, ranked, this.fieldStats) }));
     scores.sort((a, b) => b.score - a.score || a.id - b.id);
     for (const s of scores) this.lastScores.set(s.id, s.score);
     return scores.map((s) => s.id);
   }
 
-  /** The ranking fields of each row, from its stored card (cached). */
+  /** The ranking fields of each row, as the store computed them when it indexed the row (cached). */
   private fieldsOf(ids: readonly number[]): Map<number, DocumentFields> {
     const out = new Map<number, DocumentFields>();
     const missing = ids.filter((id) => {
       const cached = this.documents.get(id);
-      if (cached !== undefined) out.set(id, cached);
+      if (cached !== undefined) {
+        out.set(id, cached);
+        this.documents.delete(id); // re-inserted last: most recently used
+        this.documents.set(id, cached);
+      }
       return cached === undefined;
     });
     if (missing.length > 0) {
-      const rows = this.statement("SELECT version_id AS id, card_json FROM cards WHERE version_id IN (SELECT value FROM json_each(@ids))")
-        .all({ ids: JSON.stringify(missing) }) as { id: number; card_json: string }[];
-      for (const r of rows) {
-        const fields = scoringDocument(JSON.parse(r.card_json) as ModelCard).map((f) => (f === "" ? [] : f.split(" ")));
-        if (this.documents.size >= DOCUMENT_CACHE) this.documents.clear();
-        this.documents.set(r.id, fields);
-        out.set(r.id, fields);
+      const rows = this.statement(`SELECT rowid, ${DOC_COLUMNS} FROM search_docs WHERE rowid IN (SELECT value FROM json_each(@ids))`, "raw")
+        .all({ ids: JSON.stringify(missing) }) as [number, ...(string | number)[]][];
+      for (const [id, ...values] of rows) {
+        const fields: DocumentFields = { texts: values.slice(0, FTS_COLUMNS.length) as string[], lengths: values.slice(FTS_COLUMNS.length) as number[] };
+        this.remember(id, fields);
+        out.set(id, fields);
       }
     }
     return out;
   }
 
-  /** The hit rows of `ids`, in that order. */
-  private hitRows(ids: readonly number[], scores: Map<number, number>): HitRow[] {
+  /** Caches a document, dropping the least recently used beyond {@link DOCUMENT_CACHE_CHARS}. */
+  private remember(id: number, fields: DocumentFields): void {
+    this.documents.set(id, fields);
+    this.documentChars += charsOf(fields);
+    for (const [oldest, old] of this.documents) {
+      if (this.documentChars <= DOCUMENT_CACHE_CHARS) break;
+      this.documents.delete(oldest);
+      this.documentChars -= charsOf(old);
+    }
+  }
+
+  /** The hit rows of `ids`, in that order, with their BM25F `scores` if ranked by relevance. */
+  private hitRows(ids: readonly number[], scores?: Map<number, number>): HitRow[] {
     if (ids.length === 0) return [];
     const sql = `SELECT ${HIT_COLUMNS}, NULL AS score FROM versions v JOIN models m ON m.model_id = v.model_id
       WHERE v.id IN (SELECT value FROM json_each(@ids))`;
@@ -285,39 +328,17 @@ export class SearchEngine {
     const out: HitRow[] = [];
     for (const id of ids) {
       const row = rows.get(id);
-      if (row !== undefined) out.push({ ...row, score: -(scores.get(id) ?? 0) });
+      if (row !== undefined) out.push({ ...row, score: scores === undefined ? null : -(scores.get(id) ?? 0) });
     }
-    scores.clear();
+    scores?.clear();
     return out;
-  }
-
-  private runMatch(expression: string, plan: Plan, sort: SearchSort, limit: number): HitRow[] {
-    const where = plan.where.map((w) => `AND ${w}`).join(" ");
-    const joins = "JOIN versions v ON v.id = f.rowid JOIN models m ON m.model_id = v.model_id";
-    let sql: string;
-    if (sort !== "relevance") {
-      // Sorted by usage or recency, BM25 would only break ties: not worth computing for every match.
-      sql = `SELECT ${HIT_COLUMNS}, NULL AS score FROM search_fts f ${joins}
-        WHERE search_fts MATCH @match ${where} ORDER BY ${sortClause(sort)} LIMIT @limit`;
-    } else if (plan.where.length === 0) {
-      // Rank inside FTS5 alone and join only the page.
-      sql = `SELECT ${HIT_COLUMNS}, f.score AS score
-        FROM (SELECT rowid, bm25(search_fts, ${WEIGHTS}) AS score FROM search_fts
-              WHERE search_fts MATCH @match ORDER BY score LIMIT @limit) f ${joins}
-        ORDER BY f.score, v.usage_total DESC`;
-    } else {
-      // Join first, so SQLite computes BM25 only for the rows the filters keep.
-      sql = `SELECT ${HIT_COLUMNS}, bm25(search_fts, ${WEIGHTS}) AS score FROM search_fts f ${joins}
-        WHERE search_fts MATCH @match ${where} ORDER BY score, v.usage_total DESC LIMIT @limit`;
-    }
-    return this.statement(sql).all({ ...plan.params, match: expression, limit }) as HitRow[];
   }
 
   private browse(plan: Plan, sort: SearchSort, limit: number): HitRow[] {
     const order = sortClause(sort === "relevance" ? "usage" : sort);
     const sql = `SELECT ${HIT_COLUMNS}, NULL AS score
-      FROM versions v JOIN models m ON m.model_id = v.model_id
-      WHERE v.searchable = 1 ${plan.where.map((w) => `AND ${w}`).join(" ")}
+      FROM versions v JOIN models m ON m.model_id = v.model_id ${plan.joins.join(" ")}
+      WHERE v.searchable = 1 ${[...plan.where, ...plan.browseWhere].map((w) => `AND ${w}`).join(" ")}
       ORDER BY ${order} LIMIT @limit`;
     return this.statement(sql).all({ ...plan.params, limit }) as HitRow[];
   }
@@ -349,15 +370,40 @@ export class SearchEngine {
     };
   }
 
-  /** Statements are cached by their text, which depends only on which filters are set, never on values. */
-  private statement(sql: string): Database.Statement {
-    let stmt = this.statements.get(sql);
+  /**
+   * Statements are cached by their text, which depends only on which filters are set, never on values; `shape`
+   * returns rows as arrays (`raw`) or first values (`pluck`) instead of objects.
+   */
+  private statement(sql: string, shape?: "raw" | "pluck"): Database.Statement {
+    const key = shape === undefined ? sql : `${shape}:${sql}`;
+    let stmt = this.statements.get(key);
     if (stmt === undefined) {
       stmt = this.store.db.prepare(sql);
-      this.statements.set(sql, stmt);
+      if (shape === "raw") stmt.raw(true);
+      if (shape === "pluck") stmt.pluck(true);
+      this.statements.set(key, stmt);
     }
     return stmt;
   }
+}
+
+function charsOf(fields: DocumentFields): number {
+  return fields.texts.reduce((sum, t) => sum + t.length, 0);
+}
+
+/**
+ * The terms with each prefix longer than FTS5's prefix indexes (2 and 3 letters) replaced by the few known terms it
+ * covers: FTS5 answers a longer prefix by merging every term of its range, about twice the cost of the same terms
+ * given exactly. Terms indexed after the vocabulary was loaded are found again once it reloads.
+ */
+function exactPrefixes(terms: readonly ExpandedTerm[], vocabulary: Vocabulary): ExpandedTerm[] {
+  return terms.map((t) => ({
+    token: t.token,
+    alternatives: t.alternatives.flatMap((a) => {
+      const exact = a.prefix && a.text.length > 3 ? vocabulary.termsWithPrefix(a.text, MAX_PREFIX_TERMS) : undefined;
+      return exact === undefined || exact.length === 0 ? [a] : exact.map((text) => ({ text, prefix: false }));
+    }),
+  }));
 }
 
 /** Orders matching the partial indexes on `versions`, so browsing stops after one page. */
@@ -368,14 +414,18 @@ function sortClause(sort: SearchSort): string {
 
 /** Validates filters and turns them into WHERE clauses with bound parameters. */
 function planFilters(filters: SearchFilters): Plan {
+  const joins: string[] = [];
   const where: string[] = [];
+  const browseWhere: string[] = [];
+  let match: string | undefined;
   const params: Record<string, string | number> = {};
   const text = (name: "task" | "license" | "library", normalise: (s: string) => string) => {
     const value = filters[name];
     if (value === undefined) return;
     if (value.length === 0 || value.length > MAX_FILTER_LENGTH) throw new HubParamError(name, `must be 1 to ${MAX_FILTER_LENGTH} characters`);
     // A card may list several licenses; the filter matches any of them.
-    where.push(name === "license" ? "v.id IN (SELECT version_id FROM search_licenses WHERE license = @license)" : `v.${name} = @${name}`);
+    if (name === "license") joins.push("JOIN search_licenses l ON l.version_id = v.id AND l.license = @license");
+    else where.push(`v.${name} = @${name}`);
     params[name] = normalise(value);
   };
   text("task", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));
@@ -385,22 +435,24 @@ function planFilters(filters: SearchFilters): Plan {
     const code = filters.language.length <= MAX_FILTER_LENGTH ? languageCode(filters.language) : undefined;
     if (code === undefined) throw new HubParamError("language", "must be an ISO 639-1 code or a language name, e.g. fi or Finnish");
     // The facets column holds every language code of the card; a code is one token, so a column match is exact.
-    where.push("v.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @language)");
-    params.language = `{facets} : "${code}"`;
+    match = `{facets} : "${code}"`;
+    browseWhere.push("v.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @language)");
+    params.language = match;
   }
   let usageExpr = "v.usage_total";
   if (filters.mode !== undefined) {
     if (!Number.isInteger(filters.mode) || filters.mode < 0 || filters.mode >= MAX_MODES) throw new HubParamError("mode", `must be an integer in [0, ${MAX_MODES})`);
     where.push("(v.modes >> @mode) & 1 = 1");
     params.mode = filters.mode;
-    usageExpr = "coalesce((SELECT u.jobs FROM usage u WHERE u.version_id = v.id AND u.mode = @mode), 0)";
+    usageExpr = "coalesce(u.jobs, 0)";
   }
   if (filters.minUsage !== undefined) {
     if (!Number.isSafeInteger(filters.minUsage) || filters.minUsage < 0) throw new HubParamError("minUsage", "must be a non-negative integer");
+    if (filters.mode !== undefined) joins.push("LEFT JOIN usage u ON u.version_id = v.id AND u.mode = @mode");
     where.push(`${usageExpr} >= @min_usage`);
     params.min_usage = filters.minUsage;
   }
-  return { where, params };
+  return { joins, where, browseWhere, match, params };
 }
 
 function checkPage(page: PageRequest): { pageNumber: number; pageSize: number; offset: number } {

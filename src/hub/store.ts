@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { ModelCard } from "./card";
-import { scoringDocument, summarize, toSearchDocument } from "./document";
+import { summarize, toSearchDocument } from "./document";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "./errors";
 import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
 import { FTS_COLUMNS, REINDEX_BELOW_VERSION, SCHEMA_SQL, SCHEMA_VERSION, SEARCH_TABLES } from "./schema";
@@ -374,7 +374,8 @@ export class HubStore {
   /** Rebuilds the full-text index from the stored cards (after a schema upgrade changed its columns). */
   rebuildSearchIndex(): void {
     this.batch(() => {
-      this.db.exec("DELETE FROM search_lengths; DELETE FROM search_licenses; UPDATE models SET search_version_id = NULL; UPDATE versions SET searchable = 0");
+      this.db.exec(`INSERT INTO search_fts(search_fts) VALUES('delete-all'); DELETE FROM search_docs; DELETE FROM search_rows; DELETE FROM search_licenses;
+        UPDATE models SET search_version_id = NULL; UPDATE versions SET searchable = 0`);
       for (const r of this.db.prepare("SELECT model_id FROM models").all() as { model_id: number }[]) this.dirty.add(r.model_id);
     });
     this.logger?.info({ models: this.stats().models }, "hub search index rebuilt");
@@ -441,6 +442,7 @@ export class HubStore {
     this.stmt.setUsage.run(versionId, mode, (current?.jobs ?? 0) + delta.jobs, paid, (current?.below_floor ?? 0) + delta.belowFloor);
     const totals = this.stmt.usageTotals.get(versionId) as { paid_total: string };
     this.stmt.addUsageTotals.run(delta.jobs, (BigInt(totals.paid_total) + delta.paid).toString(), delta.belowFloor, versionId);
+    if (delta.jobs !== 0) this.stmt.addSearchRowUsage.run(delta.jobs, versionId);
   }
 
   private rewindUsage(block: number): void {
@@ -462,8 +464,7 @@ export class HubStore {
   }
 
   private removeVersion(versionId: number): void {
-    this.stmt.deleteFts.run(versionId);
-    this.stmt.deleteLengths.run(versionId);
+    this.removeSearchRow(versionId);
     this.stmt.deleteLicenses.run(versionId);
     this.stmt.deleteFiles.run(versionId);
     this.stmt.deleteUsage.run(versionId);
@@ -483,21 +484,31 @@ export class HubStore {
     this.dirty.clear();
   }
 
+  /** Deletes a row from the full-text index with the text it was indexed with (a contentless table needs it). */
+  private removeSearchRow(versionId: number): void {
+    const fields = this.stmt.docOf.get(versionId) as string[] | undefined;
+    if (fields === undefined) return;
+    this.stmt.deleteFts.run(versionId, ...fields);
+    this.stmt.deleteDoc.run(versionId);
+    this.stmt.deleteSearchRow.run(versionId);
+  }
+
   /** Puts the model's searchable version (highest, not deprecated, with a card) in the full-text index. */
   private refreshSearchDocument(modelId: number): void {
     const model = this.stmt.getModel.get(modelId) as ModelRow | undefined;
     if (model === undefined) return;
     const next = this.stmt.searchCandidate.get(modelId) as { id: number; card_json: string } | undefined;
     if (model.search_version_id !== null) {
-      this.stmt.deleteFts.run(model.search_version_id);
-      this.stmt.deleteLengths.run(model.search_version_id);
+      this.removeSearchRow(model.search_version_id);
       this.stmt.deleteLicenses.run(model.search_version_id);
       this.stmt.setSearchable.run(0, model.search_version_id);
     }
     if (next !== undefined) {
       const card = JSON.parse(next.card_json) as ModelCard;
-      this.stmt.insertFts.run(next.id, ...toSearchDocument(card));
-      this.stmt.insertLengths.run(next.id, JSON.stringify(scoringDocument(card).map(tokenCount)));
+      const fields = toSearchDocument(card);
+      this.stmt.insertFts.run(next.id, ...fields);
+      this.stmt.insertDoc.run(next.id, ...fields, ...fields.map(tokenCount));
+      this.stmt.insertSearchRow.run(next.id);
       // Cards stored before `licenses` existed have only `license`.
       (card.licenses ?? [card.license]).forEach((license, i) => this.stmt.insertLicense.run(license, next.id, i));
       this.stmt.setSearchable.run(1, next.id);
@@ -566,9 +577,15 @@ function prepareStatements(db: Database.Database) {
     clearSearchVersion: p("UPDATE models SET search_version_id = NULL WHERE search_version_id = ?"),
     setSearchable: p("UPDATE versions SET searchable = ? WHERE id = ?"),
     insertFts: p(`INSERT INTO search_fts (rowid, ${ftsCols}) VALUES (?${", ?".repeat(FTS_COLUMNS.length)})`),
-    deleteFts: p("DELETE FROM search_fts WHERE rowid = ?"),
-    insertLengths: p("INSERT OR REPLACE INTO search_lengths (rowid, lengths) VALUES (?, ?)"),
-    deleteLengths: p("DELETE FROM search_lengths WHERE rowid = ?"),
+    deleteFts: p(`INSERT INTO search_fts (search_fts, rowid, ${ftsCols}) VALUES ('delete', ?${", ?".repeat(FTS_COLUMNS.length)})`),
+    insertDoc: p(`INSERT INTO search_docs (rowid, ${ftsCols}, ${FTS_COLUMNS.map((c) => `len_${c.name}`).join(", ")})
+      VALUES (?${", ?".repeat(2 * FTS_COLUMNS.length)})`),
+    docOf: p(`SELECT ${ftsCols} FROM search_docs WHERE rowid = ?`).raw(),
+    deleteDoc: p("DELETE FROM search_docs WHERE rowid = ?"),
+    insertSearchRow: p(`INSERT INTO search_rows (id, model_id, task, library, modes, usage_total, published_at)
+      SELECT id, model_id, task, library, modes, usage_total, published_at FROM versions WHERE id = ?`),
+    deleteSearchRow: p("DELETE FROM search_rows WHERE id = ?"),
+    addSearchRowUsage: p("UPDATE search_rows SET usage_total = usage_total + ? WHERE id = ?"),
     insertLicense: p("INSERT OR IGNORE INTO search_licenses (license, version_id, idx) VALUES (?, ?, ?)"),
     deleteLicenses: p("DELETE FROM search_licenses WHERE version_id = ?"),
     stats: p(`SELECT (SELECT count(*) FROM models) AS models, (SELECT count(*) FROM versions) AS versions,

@@ -31,7 +31,7 @@ export class Vocabulary {
     const docs = new Map(rows.map((r) => [r.term, r.doc]));
     const chars = new Set<string>();
     for (const r of rows) for (const c of r.term) chars.add(c);
-    const { n } = db.prepare("SELECT count(*) AS n FROM search_fts").get() as { n: number };
+    const { n } = db.prepare("SELECT count(*) AS n FROM search_docs").get() as { n: number };
     return new Vocabulary(docs, [...chars], n);
   }
 
@@ -49,6 +49,21 @@ export class Vocabulary {
   hasPrefix(prefix: string): boolean {
     const i = lowerBound(this.sorted, prefix);
     return i < this.sorted.length && (this.sorted[i] ?? "").startsWith(prefix);
+  }
+
+  /**
+   * The known terms starting with `prefix`, in order, or `undefined` if there are more than `max`.
+   * @example vocabulary.termsWithPrefix("classificat", 8) // ["classification"]
+   */
+  termsWithPrefix(prefix: string, max: number): string[] | undefined {
+    const terms: string[] = [];
+    for (let i = lowerBound(this.sorted, prefix); i < this.sorted.length; i++) {
+      const t = this.sorted[i] ?? "";
+      if (!t.startsWith(prefix)) break;
+      if (terms.length === max) return undefined;
+      terms.push(t);
+    }
+    return terms;
   }
 
   /**

@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { HubParamError } from "../../src/hub/errors";
 import { type Mode, Modes } from "../../src/hub/ids";
-import type { SearchEngine, SearchHit } from "../../src/hub/search";
+import { SearchEngine, type SearchHit } from "../../src/hub/search";
 import type { HubStore } from "../../src/hub/store";
+import { Vocabulary } from "../../src/hub/vocabulary";
 import { address, freshHub, JOB_PAYMENT, publish } from "./fixtures";
 
 const names = (hits: readonly SearchHit[]) => hits.map((h) => h.name);
@@ -53,6 +54,27 @@ describe("SearchEngine.search", () => {
     it("matches the last word as a prefix while it is being typed", () => {
       expect(names(hub.engine.search("transcri").hits)).to.deep.equal(["acme/whisper-small-de"]);
       expect(hub.engine.search("transcri").terms).to.deep.equal([{ token: "transcri", matched: ["transcri*"] }]);
+    });
+
+    it("matches a typed prefix through the known terms it covers", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, fields: { name: "org/alpha", tags: ["transylvania"] } });
+      publish(store, { model: 2, fields: { name: "org/beta", tags: ["transylvanian"] } });
+      publish(store, { model: 3, fields: { name: "org/gamma", tags: ["transport"] } });
+      const vocabulary = Vocabulary.load(store.db);
+      expect(vocabulary.termsWithPrefix("transy", 8)).to.deep.equal(["transylvania", "transylvanian"]);
+      expect(vocabulary.termsWithPrefix("transy", 1)).to.equal(undefined);
+      expect(vocabulary.termsWithPrefix("transz", 8)).to.deep.equal([]);
+      expect(names(engine.search("transy").hits)).to.have.members(["org/alpha", "org/beta"]);
+      expect(names(engine.search("trans").hits)).to.have.members(["org/alpha", "org/beta", "org/gamma"]);
+      store.close();
+    });
+
+    it("scores at least a page of candidates whatever the candidate depth, and every match with an infinite one", () => {
+      for (const candidates of [1, Infinity]) {
+        const engine = new SearchEngine(hub.store, { candidates });
+        expect(names(engine.search("sentiment").hits), String(candidates)).to.deep.equal(names(hub.engine.search("sentiment").hits));
+      }
     });
 
     it("does not match a finished word as a prefix", () => {

@@ -4,10 +4,24 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "../../src/hub/errors";
 import { Modes } from "../../src/hub/ids";
-import { SCHEMA_VERSION } from "../../src/hub/schema";
+import { FTS_COLUMNS, SCHEMA_VERSION } from "../../src/hub/schema";
 import { SearchEngine } from "../../src/hub/search";
 import { HubStore } from "../../src/hub/store";
 import { address, freshHub, hash, id, JOB_PAYMENT, publish, versionInput } from "./fixtures";
+
+/** Documents per term as the full-text index counts them. */
+function indexedDocumentCounts(store: HubStore): Map<string, number> {
+  return new Map((store.db.prepare("SELECT term, doc FROM search_vocab").all() as { term: string; doc: number }[]).map((r) => [r.term, r.doc]));
+}
+
+/** Documents per term in the text `search_docs` keeps of each indexed row. */
+function keptDocumentCounts(store: HubStore): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const row of store.db.prepare(`SELECT ${FTS_COLUMNS.map((c) => c.name).join(", ")} FROM search_docs`).raw().all() as string[][]) {
+    for (const term of new Set(row.join(" ").split(" ").filter((t) => t !== ""))) counts.set(term, (counts.get(term) ?? 0) + 1);
+  }
+  return new Map([...counts].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
 
 describe("HubStore", () => {
   describe("upsertVersions", () => {
@@ -260,9 +274,20 @@ describe("HubStore", () => {
       store.markDeprecated(id(3), 1, 22);
       store.rewindTo(20);
       publish(store, { model: 4, version: 2, block: 23 });
-      const { n } = store.db.prepare("SELECT count(*) AS n FROM search_fts").get() as { n: number };
+      const { n } = store.db.prepare("SELECT count(*) AS n FROM search_docs").get() as { n: number };
       expect(n).to.equal(store.stats().searchable).and.to.equal(4); // the rewind undid the deprecation
       expect(() => store.db.exec("INSERT INTO search_fts(search_fts) VALUES('integrity-check')")).not.to.throw();
+      // Every term of the index is in exactly the rows whose kept text holds it: deletes removed what was indexed.
+      expect(indexedDocumentCounts(store)).to.deep.equal(keptDocumentCounts(store));
+    });
+
+    it("removes a replaced row's terms from the full-text index", () => {
+      const { store, engine } = freshHub();
+      publish(store, { model: 1, version: 1, block: 1, fields: { name: "org/walrus-counter" } });
+      publish(store, { model: 1, version: 2, block: 2, fields: { name: "org/narwhal-counter" } });
+      expect(indexedDocumentCounts(store).get("walrus")).to.equal(undefined);
+      expect(indexedDocumentCounts(store).get("narwhal")).to.equal(1);
+      expect(engine.search("walrus").hits).to.deep.equal([]);
     });
   });
 
