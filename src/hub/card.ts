@@ -72,7 +72,7 @@ export function parseModelCard(text: string, options: ParseModelCardOptions = {}
   const max = options.maxBytes ?? DEFAULT_MAX_CARD_BYTES;
   const size = Buffer.byteLength(text, "utf8");
   if (size > max) throw new CardTooLargeError(size, max);
-  const front = splitFrontMatter(text);
+  const front = splitFrontMatter(text, options.lenient === true);
   const meta = parseFrontMatter(front);
   const warnings = [...front.warnings];
   return { ...readFields(meta, options, warnings), body: front.body, warnings };
@@ -81,9 +81,9 @@ export function parseModelCard(text: string, options: ParseModelCardOptions = {}
 /**
  * Finds the front matter: `---` lines around YAML at the top. Leading blank lines, an opening `--` or `----`,
  * and a missing opening line before `key: value` lines are tolerated with a warning; the YAML is never left in
- * the body.
+ * the body. When `lenient`, a card with no front matter at all is read as empty metadata, with a warning.
  */
-function splitFrontMatter(text: string): FrontMatter {
+function splitFrontMatter(text: string, lenient: boolean): FrontMatter {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const warnings: string[] = [];
   let start = 0;
@@ -96,6 +96,9 @@ function splitFrontMatter(text: string): FrontMatter {
     else if (YAML_KEY.test(first)) {
       open = start;
       warnings.push("the front matter has no opening `---` line; the lines before the first `---` were read as YAML");
+    } else if (lenient) {
+      // huggingface_hub reads a card without metadata as empty metadata and the whole text as its body.
+      return { yaml: "", body: lines.join("\n"), firstLine: 1, warnings: ["the card has no front matter; read as empty metadata"] };
     } else throw new CardFrontMatterMissingError();
   }
   let close = open;

@@ -99,6 +99,13 @@ describe("parseModelCard", () => {
     expect((parseError("---\n- a\n- b\n---\n") as CardFieldError).field).to.equal("(front matter)");
   });
 
+  it("reads a card with no front matter leniently as empty metadata, as huggingface_hub does, and says so", () => {
+    const card = parseModelCard("# Twitter sentiment\n\nClassifies tweets.\n", { lenient: true, name: "cardiffnlp/twitter-roberta-base-sentiment" });
+    expect(card).to.deep.include({ name: "cardiffnlp/twitter-roberta-base-sentiment", task: "other", license: "unknown", body: "# Twitter sentiment\n\nClassifies tweets.\n" });
+    expect(card.warnings[0]).to.equal("the card has no front matter; read as empty metadata");
+    expect(() => parseModelCard("---\nname: m\n", { lenient: true })).to.throw(CardFrontMatterMissingError);
+  });
+
   it("throws CardFrontMatterMissingError without front matter", () => {
     expect(parseError("# Just markdown\n")).to.be.instanceOf(CardFrontMatterMissingError);
     expect(parseError("---\nname: m\n")).to.be.instanceOf(CardFrontMatterMissingError);
