@@ -3,7 +3,6 @@ pragma solidity 0.8.28;
 
 import {IJobEscrow} from "../../contracts/interfaces/IJobEscrow.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
-import {JobId} from "../../contracts/types/Ids.sol";
 import {HandlerSetup} from "./utils/HandlerSetup.sol";
 import {ProtocolHandler} from "./handlers/ProtocolHandler.sol";
 import {GovernanceHandler} from "./handlers/GovernanceHandler.sol";
@@ -78,10 +77,9 @@ contract ProtocolInvariantTest is HandlerSetup {
     /// @notice The escrow holds, to the wei, what open jobs escrowed plus every credit (the protocol's included).
     function invariant_escrowConservation() public view {
         uint256 open;
-        uint256 n = handler.jobCount();
-        for (uint256 i; i < n; ++i) {
-            IJobEscrow.Job memory job = handler.jobAt(i);
-            if (escrow.stateOf(job.id).status == IJobEscrow.JobStatus.Open) open += _total(job);
+        ProtocolHandler.Summary[] memory jobs = handler.summaries();
+        for (uint256 i; i < jobs.length; ++i) {
+            if (escrow.stateOf(jobs[i].id).status == IJobEscrow.JobStatus.Open) open += jobs[i].total;
         }
         uint256 credits = escrow.protocolFees();
         address[] memory all = handler.everyone();
@@ -92,8 +90,9 @@ contract ProtocolInvariantTest is HandlerSetup {
     /// @notice The staking contract holds exactly `totalStaked`, which is the sum of active and thawing stake.
     function invariant_stakingConservation() public view {
         uint256 sum;
-        for (uint256 i; i < handler.nodeCount(); ++i) {
-            INodeStaking.Operator memory op = staking.operatorOf(handler.nodes(i));
+        address[] memory nodes = handler.nodeList();
+        for (uint256 i; i < nodes.length; ++i) {
+            INodeStaking.Operator memory op = staking.operatorOf(nodes[i]);
             sum += uint256(op.staked) + op.thawing;
         }
         _assertEq(staking.totalStaked(), sum, "totalStaked != sum of staked + thawing");
@@ -104,15 +103,14 @@ contract ProtocolInvariantTest is HandlerSetup {
     function invariant_lockedStakeBackedAndExact() public view {
         address[] memory nodes = handler.nodeList();
         uint256[] memory expected = new uint256[](nodes.length);
-        uint256 n = handler.jobCount();
-        for (uint256 i; i < n; ++i) {
-            IJobEscrow.Job memory job = handler.jobAt(i);
-            IJobEscrow.JobState memory state = escrow.stateOf(job.id);
+        ProtocolHandler.Summary[] memory jobs = handler.summaries();
+        for (uint256 i; i < jobs.length; ++i) {
+            IJobEscrow.JobState memory state = escrow.stateOf(jobs[i].id);
             if (state.status != IJobEscrow.JobStatus.Open) continue;
             for (uint8 s; s < state.filled; ++s) {
-                (IJobEscrow.Slot memory slot,) = escrow.slotOf(job.id, s);
+                (IJobEscrow.Slot memory slot,) = escrow.slotOf(jobs[i].id, s);
                 for (uint256 k; k < nodes.length; ++k) {
-                    if (nodes[k] == slot.node) expected[k] += job.collateral;
+                    if (nodes[k] == slot.node) expected[k] += jobs[i].collateral;
                 }
             }
         }
@@ -128,21 +126,19 @@ contract ProtocolInvariantTest is HandlerSetup {
 
     /// @notice Thawing stake never exceeds what was unstaked and not yet restaked, withdrawn or slashed.
     function invariant_thawingWithinUnstaked() public view {
-        for (uint256 k; k < handler.nodeCount(); ++k) {
-            address node = handler.nodes(k);
-            uint256 out = handler.restaked(node) + handler.withdrawn(node) + handler.slashedFromThawing(node);
-            _assertEq(staking.operatorOf(node).thawing, handler.unstaked(node) - out, "thawing != unstaked - restaked - withdrawn - slashed");
+        (address[] memory nodes, uint256[] memory unstaked, uint256[] memory out) = handler.thawLedger();
+        for (uint256 k; k < nodes.length; ++k) {
+            _assertEq(staking.operatorOf(nodes[k]).thawing, unstaked[k] - out[k], "thawing != unstaked - restaked - withdrawn - slashed");
         }
     }
 
     /// @notice Every job is resolved at most once, and exactly once when closed; a closed job never reopens; a job
     /// with a callback notifies its requester exactly once.
     function invariant_resolvedExactlyOnce() public view {
-        uint256 n = handler.jobCount();
-        for (uint256 i; i < n; ++i) {
-            uint64 id = JobId.unwrap(handler.jobAt(i).id);
-            bool open = escrow.stateOf(JobId.wrap(id)).status == IJobEscrow.JobStatus.Open;
-            _assertEq(handler.resolutions(id), open ? 0 : 1, "resolutions of a job");
+        ProtocolHandler.Summary[] memory jobs = handler.summaries();
+        for (uint256 i; i < jobs.length; ++i) {
+            bool open = escrow.stateOf(jobs[i].id).status == IJobEscrow.JobStatus.Open;
+            _assertEq(jobs[i].resolutions, open ? 0 : 1, "resolutions of a job");
         }
         _assertEq(handler.closedJobReopened(), 0, "a closed job accepted a call");
         _assertEq(handler.callbackMismatch(), 0, "a callback went to the wrong place, twice, or not at all");
@@ -151,13 +147,11 @@ contract ProtocolInvariantTest is HandlerSetup {
     /// @notice A job pays out (fees, refunds) exactly what it escrowed once closed, and never more; every account
     /// is credited exactly what the model says.
     function invariant_payoutWithinEscrow() public view {
-        uint256 n = handler.jobCount();
-        for (uint256 i; i < n; ++i) {
-            IJobEscrow.Job memory job = handler.jobAt(i);
-            uint256 paid = handler.paidOut(JobId.unwrap(job.id));
-            bool open = escrow.stateOf(job.id).status == IJobEscrow.JobStatus.Open;
-            _assertLe(paid, _total(job), "paid out more than escrowed");
-            if (!open) _assertEq(paid, _total(job), "closed job paid out != escrowed");
+        ProtocolHandler.Summary[] memory jobs = handler.summaries();
+        for (uint256 i; i < jobs.length; ++i) {
+            bool open = escrow.stateOf(jobs[i].id).status == IJobEscrow.JobStatus.Open;
+            _assertLe(jobs[i].paidOut, jobs[i].total, "paid out more than escrowed");
+            if (!open) _assertEq(jobs[i].paidOut, jobs[i].total, "closed job paid out != escrowed");
         }
         _assertEq(handler.paymentMismatch(), 0, "a transfer, claim or credit moved the wrong amount");
     }
@@ -225,11 +219,6 @@ contract ProtocolInvariantTest is HandlerSetup {
         _assertEq(escrow.jobCount(), handler.jobCount(), "a job exists that the handlers did not see");
         _assertEq(handler.invalidRequestAccepted(), 0, "a request breaking a rule was accepted");
         _assertEq(handler.jobsBreakingRules(), 0, "a job with even redundancy or collateral out of bounds exists");
-    }
-
-    /// @dev What a job escrows: model price, k node fees and the protocol fee.
-    function _total(IJobEscrow.Job memory job) internal pure returns (uint256) {
-        return uint256(job.modelFee) + uint256(job.feePerNode) * job.redundancy + job.protocolFee;
     }
 
     /// @notice After each run, with `-vv`: what the run reached (forge prints calls to its console address).

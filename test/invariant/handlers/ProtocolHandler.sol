@@ -411,7 +411,9 @@ contract ProtocolHandler is ProtocolModel {
         IJobEscrow.Job[] memory picked = new IJobEscrow.Job[](1 + countSeed % 3);
         uint256 n;
         for (uint256 j; j < _jobs.length && n < picked.length; ++j) {
-            IJobEscrow.Job memory job = _jobs[(jobSeed % _jobs.length + j) % _jobs.length];
+            uint256 at = (jobSeed % _jobs.length + j) % _jobs.length;
+            if (resolutions[JobId.unwrap(_jobs[at].id)] != 0) continue;
+            IJobEscrow.Job memory job = _jobs[at];
             if (job.verifier != first.verifier || ModelId.unwrap(job.modelId) != ModelId.unwrap(first.modelId)) continue;
             IJobEscrow.JobState memory state = escrow.stateOf(job.id);
             if (state.status != IJobEscrow.JobStatus.Open || !_fits(job, state, Need.Submittable)) continue;
@@ -514,8 +516,10 @@ contract ProtocolHandler is ProtocolModel {
     function disruptClaimant(uint256 jobSeed, uint256 how) external {
         uint256 n = _jobs.length;
         for (uint256 j; j < n; ++j) {
-            IJobEscrow.Job memory job = _jobs[(jobSeed % n + j) % n];
-            if (job.mode != ModesLib.TEE || escrow.stateOf(job.id).status != IJobEscrow.JobStatus.Open) continue;
+            uint256 at = (jobSeed % n + j) % n;
+            if (resolutions[JobId.unwrap(_jobs[at].id)] != 0 || _jobs[at].mode != ModesLib.TEE) continue;
+            IJobEscrow.Job memory job = _jobs[at];
+            if (escrow.stateOf(job.id).status != IJobEscrow.JobStatus.Open) continue;
             address[] memory claimers = _claimers[JobId.unwrap(job.id)];
             if (claimers.length == 0) continue;
             (bool live,) = enclaves.liveKeyOf(claimers[0]);
@@ -763,6 +767,34 @@ contract ProtocolHandler is ProtocolModel {
         return nodes;
     }
 
+    /// @notice What the invariants read of each job, in one call rather than a few per job.
+    struct Summary {
+        JobId id;
+        uint256 total;
+        uint256 collateral;
+        uint256 paidOut;
+        uint256 resolutions;
+    }
+
+    function summaries() external view returns (Summary[] memory out) {
+        out = new Summary[](_jobs.length);
+        for (uint256 i; i < out.length; ++i) {
+            IJobEscrow.Job storage job = _jobs[i];
+            uint64 id = JobId.unwrap(job.id);
+            uint256 total_ = uint256(job.modelFee) + uint256(job.feePerNode) * job.redundancy + job.protocolFee;
+            out[i] = Summary({id: job.id, total: total_, collateral: job.collateral, paidOut: paidOut[id], resolutions: resolutions[id]});
+        }
+    }
+
+    /// @notice Per node: stake it moved to thawing, and stake that left thawing (restaked, withdrawn, slashed).
+    function thawLedger() external view returns (address[] memory nodes_, uint256[] memory moved, uint256[] memory left) {
+        (nodes_, moved, left) = (nodes, new uint256[](nodes.length), new uint256[](nodes.length));
+        for (uint256 k; k < nodes.length; ++k) {
+            address node = nodes[k];
+            (moved[k], left[k]) = (unstaked[node], restaked[node] + withdrawn[node] + slashedFromThawing[node]);
+        }
+    }
+
     /* INTERNAL: HELPERS */
 
     function _copierReveal(IJobEscrow.Job memory job, uint8 filled, address copier, uint256 seed) internal {
@@ -813,7 +845,10 @@ contract ProtocolHandler is ProtocolModel {
     function _findJob(uint256 seed, Need need) internal view returns (bool, IJobEscrow.Job memory job) {
         uint256 n = _jobs.length;
         for (uint256 j; j < n; ++j) {
-            job = _jobs[(seed % n + j) % n];
+            uint256 i = (seed % n + j) % n;
+            // A job seen resolving is closed (or invariant_resolvedExactlyOnce fails): skip it without a call.
+            if (resolutions[JobId.unwrap(_jobs[i].id)] != 0) continue;
+            job = _jobs[i];
             IJobEscrow.JobState memory state = escrow.stateOf(job.id);
             if (state.status == IJobEscrow.JobStatus.Open && _fits(job, state, need)) return (true, job);
         }

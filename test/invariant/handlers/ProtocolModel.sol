@@ -91,9 +91,6 @@ abstract contract ProtocolModel {
 
     /// @notice Every job requested, in id order (the terms as emitted by `JobRequested`).
     IJobEscrow.Job[] internal _jobs;
-    /// @notice The parameters a job was requested under.
-    mapping(uint64 => uint256) public ratioAtRequest;
-    mapping(uint64 => uint256) public minCollateralAtRequest;
     /// @notice Who claimed each job's slots, in slot order, when, and what they did.
     mapping(uint64 => address[]) internal _claimers;
     mapping(uint64 => mapping(address => uint64)) internal _claimedAt;
@@ -154,8 +151,6 @@ abstract contract ProtocolModel {
     /// @dev Records a job the escrow created, and counts it if its terms break a request rule (they never change).
     function _recordJob(IJobEscrow.Job memory job) internal {
         IJobEscrow.Parameters memory p = escrow.parameters();
-        uint64 id = JobId.unwrap(job.id);
-        (ratioAtRequest[id], minCollateralAtRequest[id]) = (p.maxCollateralRatio, p.minCollateral);
         _jobs.push(job);
         bool oddK = job.redundancy % 2 == 1 && job.redundancy <= MAX_REDUNDANCY;
         uint256 maxCollateral = uint256(job.feePerNode) * p.maxCollateralRatio;
