@@ -48,10 +48,10 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.paymentMismatch(), 0, "payments");
     }
 
-    /// @notice kind 2 (TEE k = 1): the enclave operator settles; a replayed signature fails with the exact error.
+    /// @notice kind 2 (TEE k = 1): a TEE operator settles; a replayed signature fails with the exact error.
     function test_teeSettlesAndReplayFails() public {
         handler.request(0, 2, 1e18, 1e18, 3600, 4);
-        handler.claimSlot(0, 0, 0); // even seed: the enclave operator
+        handler.claimSlot(0, 0, 0); // even seed: TEE operator node 0, holding enclave key 0
         handler.submit(0, 0);
         _assertEq(handler.settled(), 1, "settled");
         handler.request(0, 2, 1e18, 1e18, 3600, 4);
