@@ -55,6 +55,13 @@ abstract contract InferenceConsumerBase is IInferenceConsumer {
         _pending[jobId] = true;
     }
 
+    /// @dev Withdraws this contract's credits in the escrow (refunds of jobs not served, unpaid node fees, shares of
+    /// slashes) to `recipient`. A consumer is the requester of its jobs, so only it can claim them: expose this to its
+    /// owner, or the credits stay in the escrow.
+    function _claimCredits(address recipient) internal returns (uint256) {
+        return escrow.claim(recipient);
+    }
+
     /// @dev Handles an outcome. Keep it within the gas limit the request set; a revert here only loses the callback.
     function _onInferenceResult(JobId jobId, bool settled, bytes32 outputHash, bytes calldata output) internal virtual;
 }

@@ -59,7 +59,11 @@ interface ITeeVerifier is IInferenceVerifier {
     /// Only the attestor role.
     function registerEnclave(address signer, address operator, bytes32 measurement, uint64 expiresAt) external;
 
-    /// @notice Revokes `signer` for good. Only governance or the attestor role.
+    /// @notice Revokes `signer` for good (once: revoking it again reverts with `TeeVerifierEnclaveRevoked`). Only
+    /// governance or the attestor role.
+    /// @dev Warning: a disruption is recorded per operator, not per key, and a revocation in the same second as a
+    /// claim counts as after it: an operator with a second live key is excused on its jobs in flight all the same.
+    /// Either way the job is refunded in full; what the operator escapes is a slash, never a payment.
     function revokeEnclave(address signer) external;
 
     /// @notice When an enclave of `operator` was last revoked or re-registered away from it (zero if never); every

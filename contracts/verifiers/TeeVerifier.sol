@@ -86,6 +86,8 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         }
         Enclave storage enclave = _enclaves[signer];
         if (enclave.operator == address(0)) revert TeeVerifierUnknownEnclave(signer);
+        // A second revocation would record a second disruption and stretch the operator's excuses.
+        if (enclave.revoked) revert TeeVerifierEnclaveRevoked(signer);
 
         enclave.revoked = true;
         _disrupt(enclave.operator);
