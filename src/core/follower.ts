@@ -187,7 +187,7 @@ export class LogFollower {
       } catch (error) {
         if (signal.aborted) break;
         this.options.onError?.(error);
-        this.log.warn({ err: firstLine(error), retryInMs: backoff }, "chain follower: reading the chain failed; retrying");
+        this.log.warn({ err: firstLine(error), retryInMs: backoff }, "chain follower: RPC failed; retrying");
         await sleep(backoff, signal).catch(() => undefined);
         backoff = Math.min(backoff * 2, 10_000);
       }
@@ -217,7 +217,7 @@ export class LogFollower {
       this.store.forgetAbove(ancestor);
       this.store.setCursor(ancestor);
     });
-    this.log.warn({ block: cursor, storedHash: stored, chainHash: now ?? null, rewoundTo: ancestor, depth: cursor - ancestor }, "chain reorganisation: processed blocks were dropped; rewinding and reading them again");
+    this.log.warn({ block: cursor, storedHash: stored, chainHash: now ?? null, rewoundTo: ancestor, depth: cursor - ancestor }, "chain reorganisation: blocks this node processed were dropped; rewinding and reading them again");
   }
 
   private async head(): Promise<Block> {

@@ -326,6 +326,11 @@ export class JobStore {
     return this.db.prepare("SELECT number, hash FROM blocks ORDER BY number").all() as { number: number; hash: string }[];
   }
 
+  /** Forgets the hashes of blocks above `block` (dropped by a reorganisation). */
+  forgetBlocksAbove(block: number): void {
+    this.db.prepare("DELETE FROM blocks WHERE number > ?").run(block);
+  }
+
   blockHash(number: number): string | undefined {
     return (this.db.prepare("SELECT hash FROM blocks WHERE number = ?").get(number) as { hash: string } | undefined)?.hash;
   }

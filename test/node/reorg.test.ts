@@ -121,7 +121,10 @@ describe("operator node: chain reorganisations (against a real hardhat node)", (
     // The reorganisation happens while the node is down: the request lands again (the same signed bytes, one block
     // later than before); the node's claim and submission are gone from the chain.
     await revert(snapshot);
-    await net.provider.send("evm_mine", []);
+    // Mine past the block the request first landed in, so the same bytes land strictly later (how many blocks the
+    // node's own transactions took before the snapshot varies with timing).
+    do await net.provider.send("evm_mine", []);
+    while ((await net.provider.getBlockNumber()) < receipt!.blockNumber);
     const again = await (await net.provider.broadcastTransaction(raw)).wait();
     expect(again!.blockNumber).to.be.greaterThan(receipt!.blockNumber);
     expect(await net.provider.getTransactionCount(operator.address, "latest")).to.be.lessThan(sent.length);
