@@ -73,18 +73,28 @@ export async function launchOperators(params: LaunchOperatorsParams): Promise<{ 
     content.put(rawCid(file), file);
     content.put(await cidBytes(await computeCid(file)), file);
   }
+  // Transactions of the funder and the attestor (often one account) run one after another.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
   // Operators are set up side by side: each setup is a few `vin` child processes, mostly start-up time.
   const setUp = async (spec: OperatorSpec): Promise<LaunchedOperator> => {
     const config = path.join(params.workDir, `${spec.name}.json`);
     const cli = (...args: string[]) => run(["--config", config, "--password-file", passwordFile, ...args]);
     const { address, enclave } = JSON.parse(await cli("--json", "init", "--deployment", params.deploymentFile, "--rpc-url", params.rpcUrl, "--data-dir", path.join(params.workDir, spec.name), "--content-dir", contentDir, "--modes", spec.modes.join(","), "--confirmations", "0")) as { address: string; enclave?: string };
-    await (await params.funder.sendTransaction({ to: address, value: parseEther("10") })).wait();
-    await (await params.contracts.token.connect(params.funder).mint(address, 10_000n * 10n ** 18n)).wait();
+    // The funder signs for every operator: its transactions go one at a time, or their nonces would collide.
+    await serially(async () => {
+      await (await params.funder.sendTransaction({ to: address, value: parseEther("10") })).wait();
+      await (await params.contracts.token.connect(params.funder).mint(address, 10_000n * 10n ** 18n)).wait();
+    });
     await cli("stake", "1000");
     await cli("register", "--modes", spec.modes.join(","));
     if (enclave !== undefined) {
       const latest = await params.contracts.escrow.runner!.provider!.getBlock("latest");
-      await (await params.contracts.teeVerifier.connect(params.attestor).registerEnclave(enclave, address, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + 7n * 24n * 3600n)).wait();
+      await serially(async () => (await params.contracts.teeVerifier.connect(params.attestor).registerEnclave(enclave, address, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + 7n * 24n * 3600n)).wait());
     }
     const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", VIN, "--config", config, "--password-file", passwordFile, "run"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
     const logFile = path.join(params.workDir, `${spec.name}.log`);

