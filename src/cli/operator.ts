@@ -7,7 +7,7 @@ import { addressesFromRecord } from "../core/contracts";
 import { ConfigError, InputError } from "../core/errors";
 import { createProvider, checkEndpoint } from "../core/provider";
 import { withRetry } from "../core/retry";
-import { CONFIG_DEFAULTS, configOverrides, isModeName, loadConfig, MODE_BY_NAME, type ModeName, type NodeConfig } from "../node/config";
+import { CONFIG_DEFAULTS, isModeName, loadConfig, MODE_BY_NAME, type ModeName, type NodeConfig } from "../node/config";
 import { openOperator, type OperatorContext } from "../node/context";
 import { startDaemon } from "../node/daemon";
 import { loadDevEnclave } from "../node/enclave";
@@ -197,8 +197,7 @@ export function registerOperatorCommands(program: Command, global: () => GlobalO
       };
       process.once("SIGTERM", shutdown);
       process.once("SIGINT", shutdown);
-      const overrides = configOverrides(process.env, opts);
-      running.daemon = await startDaemon({ configFile: global().config, password: readPassword(global().passwordFile), log, takeover: opts.takeover, overrides });
+      running.daemon = await startDaemon({ configFile: global().config, password: readPassword(global().passwordFile), log, takeover: opts.takeover, sources: { flags: opts, env: process.env } });
       if (running.stopRequested) shutdown();
       await running.daemon.stopped;
     });

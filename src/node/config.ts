@@ -1,17 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isAddress, parseUnits } from "ethers";
+import { resolveSetting } from "../core/config";
 import type { Addresses } from "../core/contracts";
 import { ConfigError } from "../core/errors";
-import { Mode } from "../core/modes";
+import { isModeName, type ModeName } from "../core/modes";
 
-export type ModeName = "vanilla" | "tee" | "zk";
-export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee, zk: Mode.Zk };
-
-/** Whether `name` is a mode a node can serve. */
-export function isModeName(name: unknown): name is ModeName {
-  return typeof name === "string" && Object.hasOwn(MODE_BY_NAME, name);
-}
+export { isModeName, MODE_BY_NAME, type ModeName } from "../core/modes";
 
 /** The operator node's configuration file (`vin init` writes it). Relative paths are relative to the file. */
 export interface NodeConfig {
@@ -77,37 +72,19 @@ export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts
   zkBatchWindowMs: 2_000,
 };
 
-/** A config value set outside the file, and where it came from (a flag or an environment variable). */
-export interface ConfigOverride {
-  value: string;
-  from: string;
-}
-
-/** Config keys that an environment variable or a `vin run` flag may also set: the key, its variable, its flag. */
-export const CONFIG_OVERRIDES = [{ key: "maxCollateral", env: "VIN_MAX_COLLATERAL", flag: "maxCollateral" }] as const;
-
-/**
- * The overrides of {@link CONFIG_OVERRIDES} present in `flags` (commander's option values) or `env`: a flag wins over
- * the environment, and both over the file.
- * @example const overrides = configOverrides(process.env, { maxCollateral: "20" });
- */
-export function configOverrides(env: NodeJS.ProcessEnv, flags: Record<string, unknown> = {}): Record<string, ConfigOverride> {
-  const out: Record<string, ConfigOverride> = {};
-  for (const { key, env: name, flag } of CONFIG_OVERRIDES) {
-    const fromFlag = flags[flag];
-    if (typeof fromFlag === "string") out[key] = { value: fromFlag, from: `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` };
-    else if (env[name] !== undefined && env[name] !== "") out[key] = { value: env[name], from: name };
-  }
-  return out;
+/** Settings given besides the file: `vin run`'s flags (commander's option values) and the environment. */
+export interface ConfigSources {
+  flags?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
- * Reads and validates a config file, with `overrides` (flags and environment, see {@link configOverrides}) taking
- * precedence over it, and it over the defaults; every problem is reported as one ConfigError naming the file (or the
- * flag or variable) and the field.
- * @example const config = loadConfig("vin.json");
+ * Reads and validates a config file; every problem is reported as one ConfigError naming the file and the field.
+ * `maxCollateral` may also come from `vin run --max-collateral` or `VIN_MAX_COLLATERAL` in `sources`, by core's
+ * precedence (`resolveSetting`: flag > environment > file > default), the error naming where a bad value came from.
+ * @example const config = loadConfig("vin.json", { flags: { maxCollateral: "20" }, env: process.env });
  */
-export function loadConfig(file: string, overrides: Record<string, ConfigOverride> = {}): NodeConfig {
+export function loadConfig(file: string, sources: ConfigSources = {}): NodeConfig {
   if (!existsSync(file)) throw new ConfigError(`config file ${file} not found: create one with \`vin init\` or pass --config`);
   let raw: unknown;
   try {
@@ -115,7 +92,7 @@ export function loadConfig(file: string, overrides: Record<string, ConfigOverrid
   } catch (cause) {
     throw new ConfigError(`config file ${file} is not valid JSON: fix it or re-create it with \`vin init\``, { cause });
   }
-  return validateConfig(raw, file, overrides);
+  return validateConfig(raw, file, sources);
 }
 
 /** The wei of a token amount such as "50" or "12.5" (18 decimals), or undefined if it is not one. */
@@ -124,18 +101,31 @@ export function tokenAmount(value: unknown): bigint | undefined {
   return parseUnits(value, 18);
 }
 
-export function validateConfig(raw: unknown, file: string, overrides: Record<string, ConfigOverride> = {}): NodeConfig {
+function parseTokenAmount(value: unknown): string {
+  if (tokenAmount(value) === undefined) throw new ConfigError(`must be a token amount as a decimal string (e.g. "50" or "12.5"), got ${JSON.stringify(value)}`);
+  return value as string;
+}
+
+export function validateConfig(raw: unknown, file: string, sources: ConfigSources = {}): NodeConfig {
   const fail = (field: string, what: string): never => {
-    const override = overrides[field];
-    throw new ConfigError(override === undefined ? `config file ${file}: "${field}" ${what}` : `${override.from} (config "${field}") ${what}`);
+    throw new ConfigError(`config file ${file}: "${field}" ${what}`);
   };
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail("(root)", "must be a JSON object");
-  const c = { ...CONFIG_DEFAULTS, ...(raw as Record<string, unknown>), ...Object.fromEntries(Object.entries(overrides).map(([k, o]) => [k, o.value])) } as Record<string, unknown>;
+  const c = { ...CONFIG_DEFAULTS, ...(raw as Record<string, unknown>) } as Record<string, unknown>;
   const base = path.dirname(path.resolve(file));
   const str = (k: string) => (typeof c[k] === "string" && c[k] !== "" ? (c[k] as string) : fail(k, "must be a non-empty string"));
   const int = (k: string, min: number) => (Number.isInteger(c[k]) && (c[k] as number) >= min ? (c[k] as number) : fail(k, `must be an integer >= ${min}`));
   const wei = (k: string) => (typeof c[k] === "string" && /^\d+$/.test(c[k] as string) ? (c[k] as string) : fail(k, "must be a decimal string of wei"));
-  const tokens = (k: string) => (tokenAmount(c[k]) !== undefined ? (c[k] as string) : fail(k, `must be a token amount as a decimal string (e.g. "50" or "12.5"), got ${JSON.stringify(c[k])}`));
+  const maxCollateral = resolveSetting(
+    "maxCollateral",
+    {
+      flag: { name: "--max-collateral", value: sources.flags?.maxCollateral },
+      env: { name: "VIN_MAX_COLLATERAL", value: sources.env?.VIN_MAX_COLLATERAL },
+      file: { name: "maxCollateral", path: file, value: (raw as Record<string, unknown>).maxCollateral },
+      default: CONFIG_DEFAULTS.maxCollateral,
+    },
+    parseTokenAmount,
+  );
   const rpcUrl = str("rpcUrl");
   if (!/^https?:\/\//.test(rpcUrl)) fail("rpcUrl", `must be an http(s) URL, got "${rpcUrl}"`);
   const contracts = c.contracts as Record<string, unknown> | undefined;
@@ -168,7 +158,7 @@ export function validateConfig(raw: unknown, file: string, overrides: Record<str
     metricsPort: int("metricsPort", 0),
     claimThreshold: wei("claimThreshold"),
     minFeePerNode: wei("minFeePerNode"),
-    maxCollateral: tokens("maxCollateral"),
+    maxCollateral,
     stuckTxMs: int("stuckTxMs", 1_000),
     zkBatchMax: int("zkBatchMax", 1) <= MAX_ZK_BATCH ? (c.zkBatchMax as number) : fail("zkBatchMax", `must be at most ${MAX_ZK_BATCH} (the escrow's MAX_BATCH)`),
     zkBatchWindowMs: int("zkBatchWindowMs", 0),

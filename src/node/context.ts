@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import type { JsonRpcProvider, Wallet } from "ethers";
 import { connectContracts, type Contracts } from "../core/contracts";
 import { createProvider, checkEndpoint } from "../core/provider";
-import { loadConfig, type ConfigOverride, type NodeConfig } from "./config";
+import { loadConfig, type ConfigSources, type NodeConfig } from "./config";
 import { loadKeystore } from "./keystore";
 import { DataDirLock } from "./lock";
 import type { Logger } from "./log";
@@ -27,8 +27,8 @@ export interface OpenOperatorOptions {
   purpose: string;
   log: Logger;
   takeover?: boolean;
-  /** Config values from flags and the environment, over the file's (see `configOverrides`). */
-  overrides?: Record<string, ConfigOverride>;
+  /** Settings from flags and the environment, over the file's (see `loadConfig`). */
+  sources?: ConfigSources;
 }
 
 /**
@@ -37,7 +37,7 @@ export interface OpenOperatorOptions {
  * @example const ctx = await openOperator({ configFile: "vin.json", password, purpose: "stake", log }); try { ... } finally { ctx.close(); }
  */
 export async function openOperator(options: OpenOperatorOptions): Promise<OperatorContext> {
-  const config = loadConfig(options.configFile, options.overrides);
+  const config = loadConfig(options.configFile, options.sources);
   const wallet = await loadKeystore(config.keystore, options.password);
   mkdirSync(config.dataDir, { recursive: true });
   const lock = DataDirLock.acquire(config.dataDir, options.purpose);

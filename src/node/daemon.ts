@@ -3,7 +3,7 @@ import { Mode, MODE_NAMES } from "../core/modes";
 import { BaseError, InputError } from "../core/errors";
 import { sleep, withRetry } from "../core/retry";
 import { Computer } from "./compute";
-import { MODE_BY_NAME, tokenAmount, type ConfigOverride } from "./config";
+import { MODE_BY_NAME, tokenAmount, type ConfigSources } from "./config";
 import { openNodeContent } from "./content-store";
 import { openOperator, type OperatorContext } from "./context";
 import { loadDevEnclave } from "./enclave";
@@ -25,8 +25,8 @@ export interface DaemonOptions {
   password: string;
   log: Logger;
   takeover?: boolean;
-  /** Config values from flags and the environment, over the file's (see `configOverrides`). */
-  overrides?: Record<string, ConfigOverride>;
+  /** Settings from flags and the environment, over the file's (see `loadConfig`). */
+  sources?: ConfigSources;
 }
 
 /** A running operator node; `stop()` finishes in-flight steps, then closes everything. */
@@ -43,7 +43,7 @@ export interface RunningDaemon {
  * @example const daemon = await startDaemon({ configFile: "vin.json", password, log }); process.once("SIGTERM", () => void daemon.stop());
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
-  const ctx = await openOperator({ configFile: options.configFile, password: options.password, purpose: "daemon", log: options.log, takeover: options.takeover, overrides: options.overrides });
+  const ctx = await openOperator({ configFile: options.configFile, password: options.password, purpose: "daemon", log: options.log, takeover: options.takeover, sources: options.sources });
   try {
     return await run(ctx, options.log);
   } catch (error) {

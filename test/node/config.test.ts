@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ConfigError } from "../../src/core/errors";
-import { CONFIG_DEFAULTS, configOverrides, loadConfig, tokenAmount } from "../../src/node/config";
+import { CONFIG_DEFAULTS, loadConfig, tokenAmount } from "../../src/node/config";
 
 const ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 
@@ -25,15 +25,16 @@ describe("operator node: config (maxCollateral)", () => {
   it("takes the flag over the environment, the environment over the file, and the file over the default", () => {
     const file = configFile({ maxCollateral: "12.5" });
     expect(loadConfig(file).maxCollateral).to.equal("12.5");
-    expect(loadConfig(file, configOverrides({ VIN_MAX_COLLATERAL: "7" })).maxCollateral).to.equal("7");
-    expect(loadConfig(file, configOverrides({ VIN_MAX_COLLATERAL: "7" }, { maxCollateral: "3" })).maxCollateral).to.equal("3");
-    expect(loadConfig(file, configOverrides({ VIN_MAX_COLLATERAL: "" })).maxCollateral).to.equal("12.5");
-    expect(configOverrides({}, { maxCollateral: "3" })).to.deep.equal({ maxCollateral: { value: "3", from: "--max-collateral" } });
+    expect(loadConfig(file, { env: { VIN_MAX_COLLATERAL: "7" } }).maxCollateral).to.equal("7");
+    expect(loadConfig(file, { env: { VIN_MAX_COLLATERAL: "7" }, flags: { maxCollateral: "3" } }).maxCollateral).to.equal("3");
+    expect(loadConfig(file, { env: { VIN_MAX_COLLATERAL: "" } }).maxCollateral).to.equal("12.5");
+    expect(loadConfig(configFile(), { flags: { maxCollateral: undefined } }).maxCollateral).to.equal("50");
   });
 
   it("reports a malformed amount with one ConfigError naming where it came from", () => {
-    expect(() => loadConfig(configFile({ maxCollateral: 50 }))).to.throw(ConfigError, /vin\.json: "maxCollateral" must be a token amount as a decimal string \(e\.g\. "50" or "12\.5"\), got 50$/);
-    expect(() => loadConfig(configFile(), configOverrides({ VIN_MAX_COLLATERAL: "-1" }))).to.throw(ConfigError, /^VIN_MAX_COLLATERAL \(config "maxCollateral"\) must be a token amount/);
-    expect(() => loadConfig(configFile(), configOverrides({}, { maxCollateral: "1e3" }))).to.throw(ConfigError, /^--max-collateral \(config "maxCollateral"\) must be a token amount .* got "1e3"$/);
+    const file = configFile({ maxCollateral: 50 });
+    expect(() => loadConfig(file)).to.throw(ConfigError, `"maxCollateral" in ${file}: must be a token amount as a decimal string (e.g. "50" or "12.5"), got 50`);
+    expect(() => loadConfig(configFile(), { env: { VIN_MAX_COLLATERAL: "-1" } })).to.throw(ConfigError, 'environment variable VIN_MAX_COLLATERAL: must be a token amount as a decimal string (e.g. "50" or "12.5"), got "-1"');
+    expect(() => loadConfig(configFile(), { flags: { maxCollateral: "1e3" } })).to.throw(ConfigError, 'flag --max-collateral: must be a token amount as a decimal string (e.g. "50" or "12.5"), got "1e3"');
   });
 });

@@ -233,6 +233,8 @@ describe("operator node (against a real hardhat node)", () => {
       { args: ["--config", write("broken.json", "{not json"), "status"], code: 2, message: /broken\.json is not valid JSON/ },
       { args: ["--config", write("partial.json", JSON.stringify({ ...JSON.parse(before), rpcUrl: 42 })), "status"], code: 2, message: /"rpcUrl" must be a non-empty string/ },
       { args: ["--config", path.join(dir, "missing.json"), "status"], code: 2, message: /not found: create one with `vin init`/ },
+      { args: ["--config", operator.config, "run", "--max-collateral", "1e3"], code: 2, message: /flag --max-collateral: must be a token amount as a decimal string \(e\.g\. "50" or "12\.5"\), got "1e3"/ },
+      { args: ["--config", operator.config, "run"], env: { VIN_MAX_COLLATERAL: "ten" }, code: 2, message: /environment variable VIN_MAX_COLLATERAL: must be a token amount/ },
       { args: ["--config", operator.config, "stake", "1"], env: { VIN_PASSWORD: "wrong" }, code: 3, message: /wrong password for keystore/ },
       { args: ["--config", operator.config, "stake", "1"], env: { VIN_PASSWORD: "" }, code: 3, message: /set VIN_PASSWORD or pass --password-file/ },
       { args: ["--config", write("down.json", JSON.stringify({ ...JSON.parse(before), rpcUrl: `http://127.0.0.1:${closed}` })), "status"], code: 4, message: /cannot reach the RPC endpoint/ },
