@@ -1,9 +1,18 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, randomBytes } from "ethers";
-import { COLLATERAL, STAKE, loadSystem, requestJob } from "../fixtures/system";
-import { resultCommitment } from "../../src/core/job";
+import { COLLATERAL, STAKE, loadSystem, requestJob, type Fixture } from "../fixtures/system";
+import { resultCommitment, type Job } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
+
+/** A k = 3 TEE job claimed and committed by the fixture's three nodes (node 0 holds the fixture's enclave). */
+async function committedTeeJob(fx: Fixture): Promise<Job> {
+  const job = await requestJob(fx, { mode: Mode.Tee, redundancy: 3 });
+  const salts = fx.nodes.map(() => hexlify(randomBytes(32)));
+  for (const n of fx.nodes) await fx.system.escrow.connect(n).claimSlot(job);
+  for (const [i, n] of fx.nodes.entries()) await fx.system.escrow.connect(n).commit(job, resultCommitment(job.id, n.address, "0x07", salts[i]!));
+  return job;
+}
 
 describe("attack: a node excused by a revocation it asked for after failing (issue #10 §3, review)", () => {
   it("k = 1: a revocation after the deadline, before anyone expires the job, does not excuse: the node is slashed", async () => {
@@ -24,10 +33,7 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
   it("k = 3: a node that committed but did not reveal is not excused by a revocation after the reveal deadline", async () => {
     const fx = await loadSystem();
     const { escrow, teeVerifier } = fx.system;
-    const job = await requestJob(fx, { mode: Mode.Tee, redundancy: 3 });
-    const salts = fx.nodes.map(() => hexlify(randomBytes(32)));
-    for (const n of fx.nodes) await escrow.connect(n).claimSlot(job);
-    for (const [i, n] of fx.nodes.entries()) await escrow.connect(n).commit(job, resultCommitment(job.id, n.address, "0x07", salts[i]!));
+    const job = await committedTeeJob(fx);
     await time.increaseTo(job.revealDeadline + 5n);
     // Only node 0 holds the fixture's enclave; nobody revealed, so all three are silent; node 0's key is revoked late.
     await teeVerifier.revokeEnclave(fx.enclave.address);
@@ -39,10 +45,7 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
   it("k = 3: a revocation during the reveal window excuses a committed node that then could not reveal", async () => {
     const fx = await loadSystem();
     const { escrow, teeVerifier } = fx.system;
-    const job = await requestJob(fx, { mode: Mode.Tee, redundancy: 3 });
-    const salts = fx.nodes.map(() => hexlify(randomBytes(32)));
-    for (const n of fx.nodes) await escrow.connect(n).claimSlot(job);
-    for (const [i, n] of fx.nodes.entries()) await escrow.connect(n).commit(job, resultCommitment(job.id, n.address, "0x07", salts[i]!));
+    const job = await committedTeeJob(fx);
     // After the commit deadline, within the reveal window: still before the deadline the node missed (to reveal).
     await time.increaseTo(job.deadline + 1n);
     await teeVerifier.revokeEnclave(fx.enclave.address);
