@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { parseDocument } from "yaml";
 import { CardFieldError, CardHashMismatchError, CardFrontMatterMissingError, CardTooLargeError, CardYamlError } from "./errors";
 import { taskOfTag } from "./lexicon";
+import { sha256Hex } from "../core/hash";
 
 /** A validated model card: YAML front matter in the style of Hugging Face cards, plus the Markdown body. */
 export interface ModelCard {
@@ -306,7 +306,7 @@ function describe(value: unknown): string {
  * @example cardHashOf(text) === event.cardHash
  */
 export function cardHashOf(text: string): string {
-  return `0x${createHash("sha256").update(text, "utf8").digest("hex")}`;
+  return sha256Hex(text);
 }
 
 /**

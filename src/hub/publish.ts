@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { lstatSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { ZeroAddress, type ContractTransactionReceipt } from "ethers";
@@ -11,6 +10,7 @@ import { BaseError } from "../core/errors";
 import { PublishInputError, PublishStorageError } from "./errors";
 import { Modes } from "./ids";
 import { decodeRegistryError } from "./registry-errors";
+import { sha256Hex } from "../core/hash";
 
 /** A file to publish; `path` is relative to the model directory, with `/` separators. */
 export interface ModelFile {
@@ -273,6 +273,3 @@ function publishedIds(registry: ModelRegistry, receipt: ContractTransactionRecei
 }
 
 
-function sha256Hex(bytes: Uint8Array): string {
-  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
-}

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ModelRegistry } from "../../typechain-types";
@@ -7,6 +6,7 @@ import { canonicalCid } from "../storage/unixfs";
 import { BaseError } from "../core/errors";
 import { PullInputError, PullIntegrityError } from "./errors";
 import { decodeRegistryError } from "./registry-errors";
+import { sha256Hex } from "../core/hash";
 
 /** `model[@version]` parsed. */
 export interface ModelRef {
@@ -132,6 +132,3 @@ function checkPath(p: string): void {
   }
 }
 
-function sha256Hex(bytes: Uint8Array): string {
-  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
-}

@@ -4,7 +4,7 @@ import { join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
 import { CLAIM_INPUT_BITS, CLAIM_OUTPUT_BITS, inputsPerWord, inputWidth, outputKind, VALUE_OFFSET } from "./claim";
 import { ZkmlOverflowError, ZkmlToolError } from "./errors";
-import { sha256Hex } from "./hash";
+import { sha256Hex } from "../core/hash";
 import type { QuantizedModel } from "./quantize";
 
 const execFileAsync = promisify(execFile);

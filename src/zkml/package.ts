@@ -3,7 +3,7 @@ import { toUtf8Bytes, toUtf8String } from "ethers";
 import { compilerVersion, generateCircuit } from "./circom";
 import { InputError } from "../core/errors";
 import { ZkmlSetupMismatchError } from "./errors";
-import { sha256File, sha256Hex } from "./hash";
+import { sha256File, sha256Hex } from "../core/hash";
 import { lowerToMlp } from "./mlp";
 import { parseOnnx } from "./onnx";
 import type { ZkModel } from "./pipeline";

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { compileCircuit, compilerVersion, generateCircuit, type CompiledCircuit } from "./circom";
-import { sha256Hex } from "./hash";
+import { sha256Hex } from "../core/hash";
 import { lowerToMlp } from "./mlp";
 import { parseOnnx } from "./onnx";
 import { quantizeMlp, type QuantizedModel, type QuantizeOptions } from "./quantize";

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { ZkmlToolError } from "./errors";
-import { sha256File } from "./hash";
+import { sha256File } from "../core/hash";
 import { verifyingKeyArgs, verifyingKeyHash } from "./solidity";
 
 /** Default root of generated ZK artefacts (git-ignored). */

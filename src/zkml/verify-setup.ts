@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import * as snarkjs from "snarkjs";
 import { compileCircuit, compilerVersion, generateCircuit } from "./circom";
 import { ZkmlSetupMismatchError } from "./errors";
-import { sha256Hex } from "./hash";
+import { sha256Hex } from "../core/hash";
 import { parseZkManifest, quantizedModelFor, ZK_FILES, type ZkManifest } from "./package";
 import type { QuantizedModel } from "./quantize";
 import { verificationKeyHash } from "./setup";

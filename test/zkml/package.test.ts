@@ -4,7 +4,7 @@ import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import { parseZkManifest, quantizedModelFor, ZK_FILES, zkModelFiles, type ZkFile, type ZkManifest } from "../../src/zkml/package";
 import { InputError } from "../../src/core/errors";
 import { ZkmlSetupMismatchError } from "../../src/zkml/errors";
-import { sha256File, sha256Hex } from "../../src/zkml/hash";
+import { sha256File, sha256Hex } from "../../src/core/hash";
 import type { ZkModel } from "../../src/zkml/pipeline";
 import { randomMlp, TEST_INPUT_RANGE, TEST_SIZES, zkModels } from "./fixtures";
 

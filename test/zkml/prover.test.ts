@@ -4,7 +4,7 @@ import * as snarkjs from "snarkjs";
 import { claimSignal, decodeZkOutput, encodeZkOutput, inputCommitment, packedOutputOf, packInput, VALUE_OFFSET, vectorCommit } from "../../src/zkml/claim";
 import { runWitness } from "../../src/zkml/commitments";
 import { compileCircuit, generateCircuit } from "../../src/zkml/circom";
-import { sha256File } from "../../src/zkml/hash";
+import { sha256File } from "../../src/core/hash";
 import { lowerToMlp } from "../../src/zkml/mlp";
 import { parseOnnx } from "../../src/zkml/onnx";
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
