@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 
-/** Level of each folder of src/: 0 core, 1 components without chain logic, 2 models, 3 components, 4 entry points. */
+/** Level of each folder of src/: 0 core, 1 components without chain logic, 2 models and modes, 3 components, 4 entry points. */
 export const LEVELS = {
   core: 0,
   storage: 1,
@@ -15,6 +15,7 @@ export const LEVELS = {
   tee: 1,
   ohttp: 1,
   models: 2,
+  modes: 2,
   sdk: 3,
   node: 3,
   hub: 3,
@@ -23,7 +24,7 @@ export const LEVELS = {
 };
 
 const ENTRY = 4;
-const NAMES = ["core", "storage/zkml/inference/tee/ohttp", "models", "sdk/node/hub", "cli/devnet"];
+const NAMES = ["core", "storage/zkml/inference/tee/ohttp", "models/modes", "sdk/node/hub", "cli/devnet"];
 
 function folderOf(root, file) {
   const rel = path.relative(path.join(root, "src"), file);
