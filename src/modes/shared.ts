@@ -47,9 +47,8 @@ export function noVerifier(name: string, spec: BindingSpec): void {
  */
 export function verifierAddress(name: string, spec: BindingSpec): string {
   const verifier = spec.verifier;
-  if (verifier === undefined || !isAddress(verifier) || !verifier.startsWith("0x") || verifier === ZeroAddress) {
-    throw new InputError(`${name} verifier ${String(verifier)} is not a contract address`);
-  }
+  if (verifier === undefined) throw new InputError(`mode ${name} needs a verifier contract address`);
+  if (!isAddress(verifier) || !verifier.startsWith("0x") || verifier === ZeroAddress) throw new InputError(`${name} verifier ${verifier} is not a contract address`);
   return verifier;
 }
 
