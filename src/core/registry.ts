@@ -56,12 +56,12 @@ export function versionInput(params: VersionInputParams): IModelRegistry.Version
  * SHA-256, computed from the bytes.
  * @example rawFileRef("model.onnx", onnx) // { path: "model.onnx", cid: Uint8Array [1, 0x55, ...], sha256: "0x…" }
  */
-export function rawFileRef(path: string, bytes: Uint8Array): VersionFileRef {
+export function rawFileRef(path: string, bytes: Uint8Array): VersionFileRef & { cid: Uint8Array } {
   return { path, ...rawContentRef(bytes) };
 }
 
 /** {@link rawFileRef} without a path: a card that is not one of the version's files. */
-export function rawContentRef(bytes: Uint8Array): ContentRef {
+export function rawContentRef(bytes: Uint8Array): ContentRef & { cid: Uint8Array } {
   return { cid: rawCid(bytes), sha256: sha256Hex(bytes) };
 }
 

@@ -4,9 +4,12 @@ import { isAddress, parseUnits } from "ethers";
 import { resolveSetting } from "../core/config";
 import type { Addresses } from "../core/contracts";
 import { ConfigError } from "../core/errors";
-import { isModeName, type ModeName } from "../core/modes";
+import { isModeName, MODES, type ModeName } from "../core/modes";
 
 export { isModeName, MODE_BY_NAME, type ModeName } from "../core/modes";
+
+/** The mode names a config may list: `"vanilla", "tee" and "zk"`. */
+const MODE_LIST = MODES.map((m) => `"${m.name}"`).join(", ").replace(/, ([^,]*)$/, " and $1");
 
 /** The operator node's configuration file (`vin init` writes it). Relative paths are relative to the file. */
 export interface NodeConfig {
@@ -139,7 +142,7 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
   if (kuboUrl !== undefined && !/^https?:\/\//.test(kuboUrl)) fail("kuboUrl", `must be an http(s) URL, got "${kuboUrl}"`);
   const ipfsDir = optional("ipfsDir");
   const modes = c.modes;
-  if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName)) fail("modes", 'must be a non-empty list of "vanilla", "tee" and "zk"');
+  if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName)) fail("modes", `must be a non-empty list of ${MODE_LIST}`);
   return {
     rpcUrl,
     chainId: int("chainId", 1),

@@ -1,16 +1,14 @@
-import { formatEther, formatUnits, ZeroAddress, ZeroHash, type Signer } from "ethers";
+import { formatEther, formatUnits, ZeroAddress, type Signer } from "ethers";
 import { InputError as FundsError } from "../core/errors";
 import { requestedJobs } from "../core/job";
 import { Mode } from "../core/modes";
 import type { Contracts } from "../core/contracts";
 import { InputError, BaseError } from "../core/errors";
-import { encodeInput } from "../core/job";
 import { type JobRequest } from "./jobs";
 import { type ModelId } from "../core/ids";
 import { withRetry } from "../core/retry";
 import { asRevertError } from "../core/revert";
-import { zkJobRequest, type ZkJobRequest } from "../zkml/job";
-import type { QuantizedModel } from "../zkml/quantize";
+import { modeModule, type RequestInput } from "../modes";
 
 export interface RequestInferenceParams {
   contracts: Contracts;
@@ -33,7 +31,7 @@ export interface RequestInferenceParams {
    * ZK mode: the quantized model the version's circuit computes (from its ONNX file and `zk.json`), so the input can
    * be committed as the circuit commits it; `salt` defaults to a random one. Required for `Mode.Zk`.
    */
-  zk?: { model: QuantizedModel; salt?: bigint };
+  zk?: RequestInput["zk"];
 }
 
 export type RequestInferenceReturnType = JobRequest & { total: bigint; zkSalt?: bigint };
@@ -46,13 +44,7 @@ export type RequestInferenceReturnType = JobRequest & { total: bigint; zkSalt?: 
  */
 export async function requestInference(params: RequestInferenceParams): Promise<RequestInferenceReturnType> {
   const { contracts, signer, modelId, mode } = params;
-  if (mode === Mode.Zk && params.zk === undefined) throw new InputError("a ZK job needs the model's quantized circuit model (zk.model) to commit to its input");
-  let zkRequest: ZkJobRequest | undefined;
-  try {
-    zkRequest = mode === Mode.Zk && params.zk !== undefined ? zkJobRequest(params.zk.model, params.input, params.zk.salt) : undefined;
-  } catch (cause) {
-    throw new InputError(`the input does not fit the model's circuit: ${(cause as Error).message}`, { cause });
-  }
+  const prepared = modeModule(mode).prepareInput({ features: params.input, zk: params.zk });
   const escrow = contracts.escrow.connect(signer);
   const owner = await signer.getAddress();
   const modelCount = await withRetry("registry.modelCount", () => contracts.registry.modelCount());
@@ -84,15 +76,15 @@ export async function requestInference(params: RequestInferenceParams): Promise<
       maxTotal: params.maxTotal ?? total,
       callback: ZeroAddress,
       callbackGasLimit: 0,
-      inputCommitment: zkRequest?.inputCommitment ?? ZeroHash,
-      input: zkRequest?.input ?? encodeInput(params.input),
+      inputCommitment: prepared.inputCommitment,
+      input: prepared.input,
       inputUri: "",
     }),
   );
   const receipt = await tx.wait();
   const [requested] = requestedJobs(contracts.escrow, receipt);
   if (requested === undefined || receipt === null) throw new BaseError(`request ${tx.hash} emitted no JobRequested event`);
-  return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: zkRequest?.salt };
+  return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: prepared.salt };
 }
 
 /** Chain ids of local development chains (Hardhat, Ganache/Anvil dev mode), where `vin faucet` funds accounts. */
@@ -148,7 +140,8 @@ async function checkTerms(contracts: Contracts, mode: Mode, redundancy: number, 
   if (!Number.isInteger(redundancy) || redundancy < 1 || redundancy > MAX_REDUNDANCY || redundancy % 2 === 0) {
     throw new InputError(`redundancy ${redundancy} is not allowed: use an odd number of nodes from 1 to ${MAX_REDUNDANCY} (with an even number one node could veto the job by splitting the vote)`);
   }
-  if (mode === Mode.Zk && redundancy !== 1) throw new InputError("a ZK job takes one node (redundancy 1): its proof settles the answer by itself");
+  const refusal = modeModule(mode).redundancyRefusal(redundancy);
+  if (refusal !== undefined) throw new InputError(refusal);
   const p = await withRetry("escrow.parameters", () => contracts.escrow.parameters());
   const max = feePerNode * p.maxCollateralRatio;
   if (collateral < p.minCollateral || collateral > max) {

@@ -2,8 +2,7 @@ import { ZeroAddress, type Signer } from "ethers";
 import type { VerificationKey } from "snarkjs";
 import { Groth16VerifierFactory__factory } from "../../typechain-types";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import { rawCid } from "../core/cid";
-import { sha256Hex } from "../core/hash";
+import { rawFileRef, versionInput } from "../core/registry";
 import { Mode } from "../core/modes";
 import { BaseError } from "../core/errors";
 import { zkModelFiles, type ZkFile } from "./package";
@@ -90,13 +89,14 @@ export interface RegisterZkModelOptions {
 export async function registerZkModel(options: RegisterZkModelOptions): Promise<{ modelId: bigint; version: number }> {
   const { registry, deployment, card } = options;
   const files = [{ path: "model.onnx", bytes: options.onnx }, { path: "README.md", bytes: card }, ...deployment.files];
-  for (const f of files) options.store?.(rawCid(f.bytes), f.bytes);
-  const tx = await registry.createModelAndPublish(options.price, {
-    cardHash: sha256Hex(card),
-    cardCid: rawCid(card),
-    files: files.map((f) => ({ path: f.path, cid: rawCid(f.bytes), sha256: sha256Hex(f.bytes) })),
+  const refs = files.map((f) => rawFileRef(f.path, f.bytes));
+  for (const [i, f] of files.entries()) options.store?.(refs[i]!.cid, f.bytes);
+  const input = versionInput({
+    files: refs,
+    card: "README.md",
     modes: [...(options.modes ?? []), { mode: Mode.Zk, verifier: deployment.verifier, bindings: [deployment.vkHash] }],
   });
+  const tx = await registry.createModelAndPublish(options.price, input);
   const receipt = await tx.wait();
   const created = receipt?.logs.map((log) => registry.interface.parseLog(log)).find((e) => e?.name === "ModelCreated");
   if (created === undefined || created === null) throw new BaseError(`createModelAndPublish ${tx.hash} emitted no ModelCreated event`);
