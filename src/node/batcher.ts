@@ -1,9 +1,33 @@
 import type { Interface } from "ethers";
 import { RevertError, StateError } from "../core/errors";
+import { Mode } from "../core/modes";
 import { decodeZkProof, encodeZkBatchProof } from "../zkml/claim";
 import type { Logger } from "./log";
 import type { TxSender } from "./sender";
-import { JobReplacedError, type JobRow, type JobStore } from "./store";
+import { JobReplacedError, outboxKey, type JobRow, type NodeStore } from "./store";
+
+/**
+ * How the processor submits a computed job with redundancy 1: in its own `submit`, or gathered with others into one
+ * `submitBatch` ({@link ZkBatcher}). Chosen when the node starts and given to the processor when it is built.
+ */
+export interface SubmissionStrategy {
+  /** Whether the job goes into a batch (the processor waits for the batch's receipt); false: it is submitted alone. */
+  batches(row: JobRow): boolean;
+  /** Takes a computed job whose batch is not stored yet; returns at once. */
+  add(row: JobRow): void;
+  /** The job settled: nothing more to remember of it. */
+  settled(jobId: bigint): void;
+  /** At shutdown: waits for what is being sent. */
+  stop(): Promise<void>;
+}
+
+/** Every job submitted on its own. */
+export const SUBMIT_ALONE: SubmissionStrategy = {
+  batches: () => false,
+  add: () => undefined,
+  settled: () => undefined,
+  stop: () => Promise.resolve(),
+};
 
 export interface ZkBatcherOptions {
   escrow: string;
@@ -14,10 +38,11 @@ export interface ZkBatcherOptions {
 }
 
 export interface ZkBatcherHooks {
-  /** A job the batch could not take (alone in its window, or the batch would revert): submit it on its own. */
-  solo(row: JobRow): void;
-  /** Jobs moved to `submitted` with a stored batch transaction (wake whoever waits for receipts). */
-  submitted(): void;
+  /**
+   * Jobs moved to `submitted` with a stored batch transaction, or handed back to be submitted alone (alone in their
+   * window, or the batch would revert): wake the scheduler.
+   */
+  wake(): void;
 }
 
 /**
@@ -29,7 +54,9 @@ export interface ZkBatcherHooks {
  * waits for its receipt; one whose batch was only planned is batched again. A batch that would revert (one job
  * expired meanwhile) or did revert is not retried: its jobs are submitted one by one, each with its own simulation.
  */
-export class ZkBatcher {
+export class ZkBatcher implements SubmissionStrategy {
+  /** ZK jobs the batch could not take: submitted on their own (until a restart, which batches them again). */
+  private readonly solo = new Set<bigint>();
   /** Jobs waiting for their batch, by verifier and model version (only jobs of one version can share a proof check). */
   private readonly groups = new Map<string, { rows: Map<bigint, JobRow>; timer?: NodeJS.Timeout }>();
   /** Jobs in a batch being signed and sent. */
@@ -39,13 +66,27 @@ export class ZkBatcher {
   private stopped = false;
 
   constructor(
-    private readonly store: JobStore,
+    private readonly store: NodeStore,
     private readonly sender: TxSender,
     private readonly iface: Interface,
     private readonly log: Logger,
     private readonly options: ZkBatcherOptions,
     private readonly hooks: ZkBatcherHooks,
   ) {}
+
+  /** ZK jobs are batched unless handed back. */
+  batches(row: JobRow): boolean {
+    return Number(row.job.mode) === Mode.Zk && !this.solo.has(row.jobId);
+  }
+
+  /** A job the batch could not take: it is submitted on its own at its next step. */
+  submitAlone(jobId: bigint): void {
+    this.solo.add(jobId);
+  }
+
+  settled(jobId: bigint): void {
+    this.solo.delete(jobId);
+  }
 
   /** Queues a computed job for the next batch of its model version; returns at once. */
   add(row: JobRow): void {
@@ -97,9 +138,9 @@ export class ZkBatcher {
   private async send(candidates: JobRow[]): Promise<void> {
     // Only jobs still computed and not already in a stored submission (theirs or a batch's).
     const rows = candidates.flatMap((c) => {
-      const row = this.store.getJob(c.jobId);
+      const row = this.store.jobs.get(c.jobId);
       const free = row !== undefined && !row.stale && row.state === "computed" && row.output !== undefined && row.proof !== undefined;
-      return free && this.store.txByKey(`submit:${row.jobId}`) === undefined && this.store.batchTxOf(row.jobId) === undefined ? [row] : [];
+      return free && this.store.outbox.get(outboxKey.submit(row.jobId)) === undefined && this.store.outbox.batchOf(row.jobId) === undefined ? [row] : [];
     });
     // A stored proof that does not decode (never expected) is the job's own problem, not the batch's.
     const proofs = new Map<bigint, ReturnType<typeof decodeZkProof>>();
@@ -107,38 +148,43 @@ export class ZkBatcher {
       try {
         proofs.set(row.jobId, decodeZkProof(row.proof!));
       } catch {
-        this.hooks.solo(row);
+        this.handBack(row);
       }
     }
     const batchable = rows.filter((r) => proofs.has(r.jobId));
     if (batchable.length === 0) return;
-    if (batchable.length === 1) return this.hooks.solo(batchable[0]!);
+    if (batchable.length === 1) return this.handBack(batchable[0]!);
     return this.sendBatch(batchable, proofs);
   }
 
   private async sendBatch(rows: JobRow[], proofs: Map<bigint, ReturnType<typeof decodeZkProof>>): Promise<void> {
     const ids = rows.map((r) => r.jobId);
-    const key = `batch:${ids.join(",")}`;
+    const key = outboxKey.batch(ids);
     const proof = encodeZkBatchProof(rows.map((r) => proofs.get(r.jobId)!));
     const data = this.iface.encodeFunctionData("submitBatch", [rows.map((r) => r.job), rows.map((r) => r.output!), proof]);
-    this.store.planBatch(key, ids);
+    this.store.outbox.planBatch(key, ids);
     try {
-      await this.sender.send({ key, kind: "submit", to: this.options.escrow, data, context: { contract: "escrow", call: "submitBatch" } });
+      await this.sender.send({ key, kind: "batch", to: this.options.escrow, data, context: { contract: "escrow", call: "submitBatch" } });
     } catch (error) {
       if (!(error instanceof RevertError)) throw error;
       this.log.warn({ jobs: ids.map(String), err: error.message }, "submitBatch would revert; submitting these jobs one by one");
-      for (const row of rows) this.hooks.solo(row);
+      for (const row of rows) this.handBack(row);
       return;
     }
     // A member that moved meanwhile (refunded, rewound, replaced) keeps its state: its next step reads the batch.
     for (const row of rows) {
       try {
-        this.store.transition(row.jobId, "submitted", {}, row.job);
+        this.store.jobs.transition(row.jobId, "submitted", {}, row.job);
       } catch (error) {
         if (!(error instanceof JobReplacedError || error instanceof StateError)) throw error;
       }
     }
     this.log.info({ jobs: ids.map(String), key }, `${ids.length} ZK jobs submitted in one batch`);
-    this.hooks.submitted();
+    this.hooks.wake();
+  }
+
+  private handBack(row: JobRow): void {
+    this.submitAlone(row.jobId);
+    this.hooks.wake();
   }
 }

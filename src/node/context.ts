@@ -7,7 +7,7 @@ import { loadKeystore } from "./keystore";
 import { DataDirLock } from "./lock";
 import type { Logger } from "./log";
 import { TxSender } from "./sender";
-import { JobStore } from "./store";
+import { NodeStore } from "./store";
 
 /** Everything a command that sends operator transactions needs, opened in the order that fails fastest. */
 export interface OperatorContext {
@@ -15,7 +15,7 @@ export interface OperatorContext {
   wallet: Wallet;
   provider: JsonRpcProvider;
   contracts: Contracts;
-  store: JobStore;
+  store: NodeStore;
   sender: TxSender;
   lock: DataDirLock;
   close(): void;
@@ -41,12 +41,12 @@ export async function openOperator(options: OpenOperatorOptions): Promise<Operat
   const wallet = await loadKeystore(config.keystore, options.password);
   mkdirSync(config.dataDir, { recursive: true });
   const lock = DataDirLock.acquire(config.dataDir, options.purpose);
-  let store: JobStore | undefined;
+  let store: NodeStore | undefined;
   const provider = createProvider(config.rpcUrl, { chainId: config.chainId, timeoutMs: config.rpcTimeoutMs });
   try {
     await checkEndpoint(provider, config.rpcUrl, config.chainId);
-    store = new JobStore(JobStore.pathIn(config.dataDir));
-    const sender = new TxSender(store, wallet, provider, options.log, { chainId: config.chainId, rpcTimeoutMs: config.rpcTimeoutMs, stuckTxMs: config.stuckTxMs, pollIntervalMs: Math.min(config.pollIntervalMs, 500) });
+    store = new NodeStore(NodeStore.pathIn(config.dataDir));
+    const sender = new TxSender(store.outbox, wallet, provider, options.log, { chainId: config.chainId, rpcTimeoutMs: config.rpcTimeoutMs, stuckTxMs: config.stuckTxMs, pollIntervalMs: Math.min(config.pollIntervalMs, 500) });
     await sender.init({ takeover: options.takeover });
     await sender.recover();
     const s = store;

@@ -1,23 +1,23 @@
 import type { Server } from "node:http";
 import { Mode, MODE_NAMES } from "../core/modes";
 import { BaseError, InputError } from "../core/errors";
+import { LogFollower } from "../core/follower";
 import { sleep, withRetry } from "../core/retry";
 import { Computer } from "./compute";
 import { MODE_BY_NAME, tokenAmount, type ConfigSources } from "./config";
 import { openNodeContent } from "./content-store";
 import { openOperator, type OperatorContext } from "./context";
 import { loadDevEnclave } from "./enclave";
-import { ChainFollower } from "./follower";
 import { InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import { NodeMetrics } from "./metrics";
 import { ModelLoader } from "./models";
 import { WorkerPool } from "./pool";
 import { JobProcessor } from "./processor";
-import { RewardClaimer } from "./rewards";
+import { EarningsWithdrawer } from "./rewards";
 import { ACTIVE_STATES } from "./store";
 import { Wakeup } from "./wakeup";
-import { ZkBatcher } from "./batcher";
+import { SUBMIT_ALONE, ZkBatcher } from "./batcher";
 import { ZkCircuitLoader } from "./zk";
 
 export interface DaemonOptions {
@@ -39,7 +39,7 @@ export interface RunningDaemon {
 
 /**
  * Starts the operator daemon: checks the key, stake and registration, then runs the chain follower, the job
- * scheduler (bounded worker pool), the reward claimer and the metrics endpoint until `stop()`.
+ * scheduler (bounded worker pool), the earnings withdrawal and the metrics endpoint until `stop()`.
  * @example const daemon = await startDaemon({ configFile: "vin.json", password, log }); process.once("SIGTERM", () => void daemon.stop());
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
@@ -59,13 +59,21 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
   await checkRegistration(ctx, modes);
   const enclave = modes.has(Mode.Tee) ? loadDevEnclave(config.dataDir, { create: true }) : undefined;
   if (enclave !== undefined) log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and proves nothing");
-  const metrics = new NodeMetrics(store);
+  const metrics = new NodeMetrics(store.jobs);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
   const zk = modes.has(Mode.Zk) ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
   const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave, zk);
   const inputs = new InputFetcher(content.store, { timeoutMs: config.contentTimeoutMs, maxBytes: config.maxInputBytes });
-  const processor = new JobProcessor(store, sender, contracts, computer, inputs, metrics, log, {
+  const iface = contracts.escrow.interface;
+  // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some,
+  // and the batcher when it has submitted ZK jobs or handed some back.
+  const work = new Wakeup();
+  const submission =
+    zk !== undefined && config.zkBatchMax > 1
+      ? new ZkBatcher(store, sender, iface, log, { escrow: config.contracts.escrow, maxBatch: config.zkBatchMax, windowMs: config.zkBatchWindowMs }, { wake: () => work.notify() })
+      : SUBMIT_ALONE;
+  const processor = new JobProcessor(store, sender, submission, contracts, computer, inputs, metrics, log, {
     address,
     escrow: config.contracts.escrow,
     modes,
@@ -74,20 +82,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     enclaveAddress: enclave?.address,
     rpcTimeoutMs: config.rpcTimeoutMs,
   });
-  const iface = contracts.escrow.interface;
-  // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some,
-  // and the batcher when it has submitted ZK jobs or handed some back.
-  const work = new Wakeup();
-  if (zk !== undefined && config.zkBatchMax > 1) {
-    processor.batcher = new ZkBatcher(store, sender, iface, log, { escrow: config.contracts.escrow, maxBatch: config.zkBatchMax, windowMs: config.zkBatchWindowMs }, {
-      solo: (row) => {
-        processor.submitAlone(row.jobId);
-        work.notify();
-      },
-      submitted: () => work.notify(),
-    });
-  }
-  const follower = new ChainFollower(provider, store, log, {
+  const follower = new LogFollower(provider, store.cursor, log, {
     address: config.contracts.escrow,
     topics: ["JobRequested", "JobSettled", "JobRefunded", "NodeSlashed"].map((name) => iface.getEvent(name as "JobSettled").topicHash),
     startBlock: config.contracts.startBlock,
@@ -103,7 +98,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     onApplied: () => work.notify(),
     onError: () => metrics.rpcErrors.inc(),
   });
-  const rewards = new RewardClaimer(store, sender, contracts, log, { address, threshold: BigInt(config.claimThreshold), rpcTimeoutMs: config.rpcTimeoutMs });
+  const earnings = new EarningsWithdrawer(store.outbox, sender, contracts, log, { address, threshold: BigInt(config.claimThreshold), rpcTimeoutMs: config.rpcTimeoutMs });
   const pool = new WorkerPool(config.workers);
   const abort = new AbortController();
   const signal = abort.signal;
@@ -115,10 +110,10 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
   const loops = [
     follower.run(signal),
     loop(signal, config.pollIntervalMs, async () => {
-      for (const row of store.jobsIn(ACTIVE_STATES)) pool.submit(row.jobId.toString(), () => processor.advance(row.jobId, signal));
+      for (const row of store.jobs.inStates(ACTIVE_STATES)) pool.submit(row.jobId.toString(), () => processor.advance(row.jobId, signal));
     }, log, "scheduler", work),
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
-    loop(signal, config.pollIntervalMs * 5, () => rewards.check(signal), log, "reward claimer"),
+    loop(signal, config.pollIntervalMs * 5, () => earnings.check(signal), log, "earnings withdrawal"),
   ];
   log.info({ address, modes: config.modes, metricsPort, maxCollateral: config.maxCollateral, fromBlock: follower.cursor + 1 }, "operator node started");
 
@@ -128,7 +123,7 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
       log.info("stopping: finishing in-flight steps");
       abort.abort();
       await Promise.allSettled(loops);
-      await processor.batcher?.stop();
+      await submission.stop();
       await pool.drain();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
       await content.close().catch((error: unknown) => log.warn({ err: String(error) }, "closing the content store failed"));

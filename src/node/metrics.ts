@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { ALL_STATES, type JobStore } from "./store";
+import { ALL_STATES, type JobTable } from "./store";
 
 /** The node's Prometheus metrics. */
 export class NodeMetrics {
@@ -11,14 +11,14 @@ export class NodeMetrics {
   readonly earnings = new Counter({ name: "vin_earnings_wei_total", help: "Fees earned from settled jobs, in wei", registers: [this.registry] });
   readonly rpcErrors = new Counter({ name: "vin_rpc_errors_total", help: "RPC failures seen by the chain follower", registers: [this.registry] });
 
-  constructor(store: JobStore) {
+  constructor(jobs: JobTable) {
     new Gauge({
       name: "vin_jobs",
       help: "Jobs in the node's database, by state",
       labelNames: ["state"],
       registers: [this.registry],
       collect() {
-        const counts = store.countByState();
+        const counts = jobs.countByState();
         for (const state of ALL_STATES) this.set({ state }, counts[state]);
       },
     });

@@ -12,9 +12,9 @@ import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
-import type { ZkBatcher } from "./batcher";
+import type { SubmissionStrategy } from "./batcher";
 import { TxDroppedError, type Quote, type TxSender } from "./sender";
-import { ACTIVE_STATES, JobReplacedError, type JobRow, type JobState, type JobStore, type TransitionFields } from "./store";
+import { ACTIVE_STATES, JobReplacedError, outboxKey, type JobRow, type JobState, type JobTxKind, type NodeStore, type TransitionFields } from "./store";
 
 export interface ProcessorOptions {
   address: string;
@@ -42,21 +42,18 @@ const CHECK_CACHE_MS = 10_000;
  * Drives each job through the state machine, one step per call, resumable at every step from the database:
  * seen → claimed → computed → submitted (k = 1) or committed → revealed (k > 1) → settled / expired.
  * Every transaction goes through the outbox, so a step re-run after a crash finds its transaction instead of
- * signing a new one.
+ * signing a new one. How a k = 1 result is submitted (alone, or in a ZK batch) is the `submission` strategy.
  */
 export class JobProcessor {
   /** Jobs whose input could not be fetched: when to try again, and the current delay. */
   private readonly inputRetry = new Map<bigint, { at: number; delayMs: number }>();
-  /** ZK jobs whose batch could not take them: submitted on their own (until a restart, which batches them again). */
-  private readonly solo = new Set<bigint>();
-  /** Set when the node batches ZK settlements (see {@link ZkBatcher}). */
-  batcher?: ZkBatcher;
   /** Chain reads that only decide whether to take a job, made at most `CHECK_CACHE_MS` ago. */
   private readonly checks = new Map<string, { at: number; value: Promise<unknown> }>();
 
   constructor(
-    private readonly store: JobStore,
+    private readonly store: NodeStore,
     private readonly sender: TxSender,
+    private readonly submission: SubmissionStrategy,
     private readonly contracts: Contracts,
     private readonly computer: Computer,
     private readonly inputs: InputFetcher,
@@ -91,7 +88,7 @@ export class JobProcessor {
   }
 
   /**
-   * Undoes what blocks above `ancestor` told this node (inside the follower's transaction): see JobStore.rewind.
+   * Undoes what blocks above `ancestor` told this node (inside the follower's transaction): see NodeStore.rewind.
    */
   rewind(ancestor: number): void {
     const undone = this.store.rewind(ancestor);
@@ -107,7 +104,7 @@ export class JobProcessor {
     // computing (the submission's simulation still catches a deadline passed since).
     let claimedNow = false;
     for (let i = 0; i < 8 && !signal.aborted; i++) {
-      const row = this.store.getJob(jobId);
+      const row = this.store.jobs.get(jobId);
       if (row === undefined || row.stale || !ACTIVE_STATES.includes(row.state)) return;
       try {
         if (!(await this.step(row, signal, claimedNow))) return;
@@ -152,10 +149,9 @@ export class JobProcessor {
 
   private async claim(row: JobRow, signal: AbortSignal): Promise<boolean> {
     const { job } = row;
-    const key = `claim:${job.id}`;
     let quote: Promise<Quote> | undefined;
     const data = this.iface.encodeFunctionData("claimSlot", [job]);
-    if (this.store.txByKey(key) === undefined) {
+    if (this.store.outbox.get(outboxKey.claimSlot(job.id)) === undefined) {
       // With the input at hand, the claim's simulation and fees are read while the node decides whether it wants the
       // job (one round trip); an input still to fetch may take long enough for them to go stale.
       quote = row.input === "0x" ? undefined : this.sender.quote({ to: this.options.escrow, data, context: this.context("claimSlot", job.id) });
@@ -166,7 +162,7 @@ export class JobProcessor {
       // The first job of a ZK version waits while its circuit is rebuilt and checked: a quote that old is asked again.
       if (Date.now() - deciding > QUOTE_MAX_AGE_MS) quote = undefined;
     }
-    const tx = await this.sendOrSkip(row, { key, kind: "claim", call: "claimSlot", data, quote });
+    const tx = await this.sendOrSkip(row, { kind: "claimSlot", call: "claimSlot", data, quote });
     if (tx === undefined) return false;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) return this.skip(row, `claimSlot reverted in ${receipt.hash}`);
@@ -228,7 +224,7 @@ export class JobProcessor {
       const input = await this.inputs.fetch(job, row.inputUri, signal);
       const refusal = await this.computer.refusal(job, input);
       if (refusal !== undefined) return { refusal: `the input at ${row.inputUri}: ${refusal}` };
-      this.store.setInput(job.id, input);
+      this.store.jobs.setInput(job.id, input);
       this.inputRetry.delete(job.id);
       this.log.info({ jobId: job.id.toString(), uri: row.inputUri, bytes: (input.length - 2) / 2 }, "input fetched and matches the job's input commitment");
       return {};
@@ -242,7 +238,8 @@ export class JobProcessor {
   private async compute(row: JobRow, claimedNow: boolean): Promise<boolean> {
     // A job whose result this node already signed (a submission or commitment, e.g. before a reorganisation made it
     // pending again) is decided by that transaction's receipt, not by the job's state now.
-    const signed = this.store.txByKey(`submit:${row.jobId}`) ?? this.store.txByKey(`commit:${row.jobId}`) ?? this.store.batchTxOf(row.jobId);
+    const { outbox } = this.store;
+    const signed = outbox.get(outboxKey.submit(row.jobId)) ?? outbox.get(outboxKey.commit(row.jobId)) ?? outbox.batchOf(row.jobId);
     const unpayable = claimedNow || signed !== undefined ? undefined : await this.unpayable(row);
     if (unpayable !== undefined) {
       this.transition(row, "failed", { reason: unpayable });
@@ -285,16 +282,11 @@ export class JobProcessor {
     return undefined;
   }
 
-  /** A job the batcher hands back: it is submitted on its own at its next step. */
-  submitAlone(jobId: bigint): void {
-    this.solo.add(jobId);
-  }
-
   private async submit(row: JobRow, signal: AbortSignal): Promise<boolean> {
-    if (this.batcher !== undefined && Number(row.job.mode) === Mode.Zk && !this.solo.has(row.jobId) && this.store.txByKey(`submit:${row.jobId}`) === undefined) {
-      const batch = this.store.batchTxOf(row.jobId);
+    if (this.submission.batches(row) && this.store.outbox.get(outboxKey.submit(row.jobId)) === undefined) {
+      const batch = this.store.outbox.batchOf(row.jobId);
       if (batch === undefined) {
-        this.batcher.add(row);
+        this.submission.add(row);
         return false;
       }
       if (batch.status !== "reverted" && batch.status !== "dropped") {
@@ -308,15 +300,15 @@ export class JobProcessor {
 
   private async submitOwn(row: JobRow, signal: AbortSignal): Promise<boolean> {
     const data = this.iface.encodeFunctionData("submit", [row.job, row.output!, row.proof ?? "0x"]);
-    const tx = await this.sendOrFail(row, { key: `submit:${row.jobId}`, kind: "submit", call: "submit", data });
+    const tx = await this.sendOrFail(row, { kind: "submit", call: "submit", data });
     if (tx === undefined) return false;
     this.transition(row, "submitted");
     return this.awaitSubmission({ ...row, state: "submitted" }, signal);
   }
 
   private async awaitSubmission(row: JobRow, signal: AbortSignal): Promise<boolean> {
-    const own = this.store.txByKey(`submit:${row.jobId}`);
-    const tx = own ?? this.store.batchTxOf(row.jobId);
+    const own = this.store.outbox.get(outboxKey.submit(row.jobId));
+    const tx = own ?? this.store.outbox.batchOf(row.jobId);
     if (tx === undefined) return this.submitOwn(row, signal);
     let receipt;
     try {
@@ -343,7 +335,7 @@ export class JobProcessor {
   private async commit(row: JobRow, signal: AbortSignal): Promise<boolean> {
     const commitment = resultCommitment(row.jobId, this.options.address, row.output!, row.salt!);
     const data = this.iface.encodeFunctionData("commit", [row.job, commitment]);
-    const tx = await this.sendOrFail(row, { key: `commit:${row.jobId}`, kind: "commit", call: "commit", data });
+    const tx = await this.sendOrFail(row, { kind: "commit", call: "commit", data });
     if (tx === undefined) return false;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) {
@@ -356,15 +348,14 @@ export class JobProcessor {
   }
 
   private async reveal(row: JobRow, signal: AbortSignal): Promise<boolean> {
-    const key = `reveal:${row.jobId}`;
-    if (this.store.txByKey(key) === undefined) {
+    if (this.store.outbox.get(outboxKey.reveal(row.jobId)) === undefined) {
       const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), { timeoutMs: this.options.rpcTimeoutMs });
       if (Number(state.status) !== JobStatus.Open || state.committed < row.job.redundancy) return false; // reveals not open yet
     }
     const data = this.iface.encodeFunctionData("reveal", [row.job, row.output!, row.salt!, row.proof ?? "0x"]);
     // Whichever reveal lands last settles and pays everyone, whatever the order was when it was estimated.
     const extraGas = 60_000n * row.job.redundancy + 150_000n;
-    const tx = await this.sendOrFail(row, { key, kind: "reveal", call: "reveal", data, extraGas });
+    const tx = await this.sendOrFail(row, { kind: "reveal", call: "reveal", data, extraGas });
     if (tx === undefined) return false;
     const receipt = await this.sender.wait(tx, signal);
     if (receipt.status !== 1) {
@@ -390,19 +381,19 @@ export class JobProcessor {
    * was lost to others: skipped.
    */
   private onFinal(jobId: bigint, outcome: "settled" | "expired", block?: number, outputHash?: string): void {
-    const row = this.store.getJob(jobId);
+    const row = this.store.jobs.get(jobId);
     if (row === undefined || (!ACTIVE_STATES.includes(row.state) && row.state !== "failed")) return;
     if (row.state === "seen") {
-      if (this.store.txByKey(`claim:${jobId}`) === undefined) this.skip(row, outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it", block);
+      if (this.store.outbox.get(outboxKey.claimSlot(jobId)) === undefined) this.skip(row, outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it", block);
       return;
     }
     if (outcome === "settled" && row.output !== undefined && keccak256(row.output) === outputHash) this.settle(row, outputHash, block);
-    else if (this.store.canTransition(jobId, outcome)) this.transition(row, outcome, { reason: outcome === "settled" ? "settled with another output" : "refunded", finalBlock: block });
+    else if (this.store.jobs.canTransition(jobId, outcome)) this.transition(row, outcome, { reason: outcome === "settled" ? "settled with another output" : "refunded", finalBlock: block });
   }
 
   private settle(row: JobRow, outputHash: string, block?: number): void {
-    if (!this.store.canTransition(row.jobId, "settled") || !this.transition(row, "settled", { finalBlock: block })) return;
-    this.solo.delete(row.jobId);
+    if (!this.store.jobs.canTransition(row.jobId, "settled") || !this.transition(row, "settled", { finalBlock: block })) return;
+    this.submission.settled(row.jobId);
     this.metrics.earnings.inc(Number(row.job.feePerNode));
     this.metrics.latency.observe({ mode: MODE_NAMES[Number(row.job.mode) as Mode] ?? "?" }, (Date.now() - row.seenAt) / 1000);
     this.log.info({ jobId: row.jobId.toString(), outputHash }, "job settled");
@@ -410,14 +401,14 @@ export class JobProcessor {
 
   private skip(row: JobRow, reason: string, block?: number): false {
     this.inputRetry.delete(row.jobId);
-    if (this.store.canTransition(row.jobId, "skipped")) this.transition(row, "skipped", { reason, finalBlock: block });
+    if (this.store.jobs.canTransition(row.jobId, "skipped")) this.transition(row, "skipped", { reason, finalBlock: block });
     this.log.info({ jobId: row.jobId.toString(), reason }, "job skipped");
     return false;
   }
 
   /** A transition of the job `row` was read as; refused (JobReplacedError) if a reorganisation replaced its terms. */
   private transition(row: JobRow, to: JobState, fields: TransitionFields = {}): boolean {
-    return this.store.transition(row.jobId, to, fields, row.job);
+    return this.store.jobs.transition(row.jobId, to, fields, row.job);
   }
 
   private async sendOrSkip(row: JobRow, call: EscrowCall) {
@@ -442,7 +433,7 @@ export class JobProcessor {
   }
 
   private send(row: JobRow, call: EscrowCall) {
-    return this.sender.send({ key: call.key, kind: call.kind, jobId: row.jobId, to: this.options.escrow, data: call.data, context: this.context(call.call, row.jobId), extraGas: call.extraGas, quote: call.quote });
+    return this.sender.send({ key: outboxKey[call.kind](row.jobId), kind: call.kind, jobId: row.jobId, to: this.options.escrow, data: call.data, context: this.context(call.call, row.jobId), extraGas: call.extraGas, quote: call.quote });
   }
 
   private context(call: string, jobId: bigint) {
@@ -454,10 +445,9 @@ export class JobProcessor {
   }
 }
 
-/** One escrow transaction of a job: its outbox key, its calldata (typed encoding) and, optionally, a quote already asked. */
+/** One escrow transaction of a job: its outbox kind (the key is the kind's for the job), its calldata (typed encoding) and, optionally, a quote already asked. */
 interface EscrowCall {
-  key: string;
-  kind: string;
+  kind: JobTxKind;
   call: string;
   data: string;
   extraGas?: bigint;

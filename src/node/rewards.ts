@@ -2,14 +2,17 @@ import type { Contracts } from "../core/contracts";
 import { withRetry } from "../core/retry";
 import type { Logger } from "./log";
 import type { TxSender } from "./sender";
-import type { JobStore } from "./store";
+import { outboxKey, type Outbox } from "./store";
 
-/** Claims the node's credits once they reach `threshold`; at most one claim in flight. */
-export class RewardClaimer {
+/**
+ * Withdraws the node's earnings (`escrow.claim`, outbox kind `withdrawEarnings`: not a slot claim) once what it can
+ * withdraw reaches `threshold`; at most one withdrawal in flight.
+ */
+export class EarningsWithdrawer {
   private inFlight = false;
 
   constructor(
-    private readonly store: JobStore,
+    private readonly outbox: Outbox,
     private readonly sender: TxSender,
     private readonly contracts: Contracts,
     private readonly log: Logger,
@@ -18,15 +21,15 @@ export class RewardClaimer {
 
   async check(signal: AbortSignal): Promise<void> {
     if (this.options.threshold === 0n || this.inFlight) return;
-    if (this.store.pendingTxs().some((tx) => tx.kind === "reward")) return;
+    if (this.outbox.pending().some((tx) => tx.kind === "withdrawEarnings")) return;
     const claimable = await withRetry("escrow.claimable", () => this.contracts.escrow.claimable(this.options.address), { timeoutMs: this.options.rpcTimeoutMs });
     if (claimable < this.options.threshold) return;
     this.inFlight = true;
     try {
       const data = this.contracts.escrow.interface.encodeFunctionData("claim", [this.options.address]);
-      const tx = await this.sender.send({ key: `reward:${Date.now()}`, kind: "reward", to: await this.contracts.escrow.getAddress(), data, context: { contract: "escrow", call: "claim" } });
+      const tx = await this.sender.send({ key: outboxKey.withdrawEarnings(), kind: "withdrawEarnings", to: await this.contracts.escrow.getAddress(), data, context: { contract: "escrow", call: "claim" } });
       const receipt = await this.sender.wait(tx, signal);
-      this.log.info({ amount: claimable.toString(), tx: receipt.hash }, "rewards claimed");
+      this.log.info({ amount: claimable.toString(), tx: receipt.hash }, "earnings withdrawn");
     } finally {
       this.inFlight = false;
     }

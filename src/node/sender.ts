@@ -5,7 +5,7 @@ import { isTransportError } from "../core/transport";
 import { sleep, withRetry } from "../core/retry";
 import { crashPoint } from "./faults";
 import type { Logger } from "./log";
-import type { JobStore, TxAttempt, TxRow } from "./store";
+import type { Outbox, TxAttempt, TxRow } from "./store";
 
 export interface SenderOptions {
   chainId: number;
@@ -17,8 +17,9 @@ export interface SenderOptions {
 }
 
 export interface SendRequest {
-  /** Unique per logical transaction; a key is signed once, ever. */
+  /** Unique per logical transaction, built by `outboxKey` (store/outbox.ts); a key is signed once, ever. */
   key: string;
+  /** An `OutboxKind` (the node's), or an operator command's ABI function name. */
   kind: string;
   jobId?: bigint;
   to: string;
@@ -77,7 +78,7 @@ export class TxSender {
   onMined?: (tx: TxRow, receipt: TxReceipt) => void;
 
   constructor(
-    private readonly store: JobStore,
+    private readonly outbox: Outbox,
     private readonly wallet: Wallet,
     private readonly provider: JsonRpcProvider,
     private readonly log: Logger,
@@ -93,23 +94,22 @@ export class TxSender {
    */
   async init(options: { takeover?: boolean } = {}): Promise<void> {
     const chainPending = await this.rpc("eth_getTransactionCount", () => this.provider.getTransactionCount(this.address, "pending"));
-    const recorded = this.store.getMeta("expectedNonce");
-    const expected = recorded === undefined ? 0 : Number(recorded);
+    const expected = this.outbox.expectedNonce() ?? 0;
     if (chainPending > expected && !options.takeover) {
       throw new ConflictError(
-        `key ${this.address} has sent ${chainPending} transaction(s) but this node's database (${this.store.file}) recorded ${expected}: another instance uses this key; stop it (or pass --takeover if it is gone for good)`,
+        `key ${this.address} has sent ${chainPending} transaction(s) but this node's database (${this.outbox.file}) recorded ${expected}: another instance uses this key; stop it (or pass --takeover if it is gone for good)`,
       );
     }
-    this.store.setMeta("address", this.address);
-    this.nextNonce = Math.max(chainPending, (this.store.maxNonce() ?? -1) + 1);
-    if (options.takeover) this.store.setMeta("expectedNonce", String(this.nextNonce));
+    this.outbox.setSigner(this.address);
+    this.nextNonce = Math.max(chainPending, (this.outbox.maxNonce() ?? -1) + 1);
+    if (options.takeover) this.outbox.setExpectedNonce(this.nextNonce);
   }
 
   /** Re-broadcasts every stored transaction that has no receipt yet (after a restart). */
   async recover(): Promise<void> {
-    for (const tx of this.store.pendingTxs()) {
+    for (const tx of this.outbox.pending()) {
       if ((await this.findReceipt(tx)) !== undefined) continue;
-      const latest = this.store.attemptsOf(tx.id).at(-1)!;
+      const latest = this.outbox.attempts(tx.id).at(-1)!;
       this.log.info({ key: tx.key, nonce: tx.nonce, hash: latest.hash }, "re-broadcasting a stored transaction after restart");
       await this.broadcast(tx, latest);
     }
@@ -121,18 +121,18 @@ export class TxSender {
    * @throws ContractError when the simulation reverts (nothing is signed).
    */
   async send(request: SendRequest): Promise<TxRow> {
-    const existing = this.store.txByKey(request.key);
+    const existing = this.outbox.get(request.key);
     if (existing !== undefined) return existing;
     const quote = await (request.quote ?? this.quote(request));
     const tx = await this.serialized(async () => {
-      const again = this.store.txByKey(request.key);
+      const again = this.outbox.get(request.key);
       if (again !== undefined) return again;
       const nonce = this.nextNonce;
       const attempt = await this.sign({ to: request.to, data: request.data, nonce, ...quote });
       // Durable before it leaves the process: a power cut after the broadcast must not lose the signed bytes.
-      const row = this.store.durably(() => {
-        const inserted = this.store.insertTx({ key: request.key, jobId: request.jobId, kind: request.kind, nonce, to: request.to, data: request.data, gasLimit: quote.gasLimit }, attempt);
-        this.store.setMeta("expectedNonce", String(nonce + 1));
+      const row = this.outbox.durably(() => {
+        const inserted = this.outbox.insert({ key: request.key, jobId: request.jobId, kind: request.kind, nonce, to: request.to, data: request.data, gasLimit: quote.gasLimit }, attempt);
+        this.outbox.setExpectedNonce(nonce + 1);
         return inserted;
       });
       this.nextNonce = nonce + 1;
@@ -140,7 +140,7 @@ export class TxSender {
     });
     crashPoint(`after-sign:${request.kind}`);
     this.log.info({ key: tx.key, nonce: tx.nonce, hash: tx.hash }, "transaction signed and stored; broadcasting");
-    await this.driving(tx, () => this.broadcast(tx, this.store.attemptsOf(tx.id).at(-1)!));
+    await this.driving(tx, () => this.broadcast(tx, this.outbox.attempts(tx.id).at(-1)!));
     return tx;
   }
 
@@ -198,7 +198,7 @@ export class TxSender {
    * re-broadcast and, when stuck, replaced, so it cannot hold back every later nonce. In nonce order.
    */
   async sweep(): Promise<void> {
-    for (const tx of this.store.pendingTxs()) {
+    for (const tx of this.outbox.pending()) {
       if (this.waiting.has(tx.id)) continue;
       const receipt = await this.tick(tx).catch((error: unknown) => {
         if (error instanceof TxDroppedError) this.log.error({ key: tx.key, nonce: tx.nonce, err: error.message }, "transaction dropped");
@@ -228,12 +228,12 @@ export class TxSender {
     if (next !== undefined && next > tx.nonce) {
       const late = await this.findReceipt(tx); // mined between the two lookups
       if (late !== undefined) return late;
-      this.store.finishTx(tx.id, { status: "dropped" });
+      this.outbox.finish(tx.id, { status: "dropped" });
       throw new TxDroppedError(`transaction ${tx.key} (nonce ${tx.nonce}) was replaced by another transaction of key ${this.address}: another instance uses this key`);
     }
-    const latest = this.store.attemptsOf(tx.id).at(-1)!;
+    const latest = this.outbox.attempts(tx.id).at(-1)!;
     // Pending since its last signing, or since a reorganisation dropped the block that had mined it.
-    const pendingSince = Math.max(latest.createdAt, this.store.txById(tx.id)?.updatedAt ?? 0);
+    const pendingSince = Math.max(latest.createdAt, this.outbox.byId(tx.id)?.updatedAt ?? 0);
     if (next === tx.nonce && Date.now() - pendingSince > this.options.stuckTxMs) return this.bump(tx, latest).catch((e: unknown) => void this.log.warn({ key: tx.key, err: String(e) }, "fee bump failed"));
     return this.broadcast(tx, latest);
   }
@@ -242,13 +242,13 @@ export class TxSender {
   async resync(): Promise<void> {
     await this.serialized(async () => {
       const pending = await this.rpc("eth_getTransactionCount", () => this.provider.getTransactionCount(this.address, "pending"));
-      this.nextNonce = Math.max(pending, (this.store.maxNonce() ?? -1) + 1);
+      this.nextNonce = Math.max(pending, (this.outbox.maxNonce() ?? -1) + 1);
     });
   }
 
   /** The receipt of one of the transaction's attempts, looked up on chain and recorded in the outbox. */
   private async findReceipt(tx: TxRow): Promise<TxReceipt | undefined> {
-    const attempts = this.store.attemptsOf(tx.id);
+    const attempts = this.outbox.attempts(tx.id);
     const found = await Promise.all(attempts.map((a) => this.rpc("eth_getTransactionReceipt", () => this.provider.send("eth_getTransactionReceipt", [a.hash]) as Promise<RawReceipt | null>)));
     const raw = found.find((r) => r !== null);
     return raw === undefined || raw === null ? undefined : this.record(tx, raw);
@@ -257,15 +257,15 @@ export class TxSender {
   /** Records a receipt in the outbox (once) and tells the metrics hook. */
   private record(tx: TxRow, raw: RawReceipt): TxReceipt {
     const receipt = parseReceipt(raw);
-    const first = this.store.txById(tx.id)?.status === "pending";
-    this.store.finishTx(tx.id, { status: receipt.status === 1 ? "mined" : "reverted", hash: receipt.hash, block: receipt.blockNumber, gasUsed: receipt.gasUsed, feePaid: receipt.fee });
+    const first = this.outbox.byId(tx.id)?.status === "pending";
+    this.outbox.finish(tx.id, { status: receipt.status === 1 ? "mined" : "reverted", hash: receipt.hash, block: receipt.blockNumber, gasUsed: receipt.gasUsed, feePaid: receipt.fee });
     if (first) this.onMined?.(tx, receipt);
     return receipt;
   }
 
   /** The receipt the outbox already holds for a transaction, if it is mined. */
   private storedReceipt(txId: number): TxReceipt | undefined {
-    const row = this.store.txById(txId);
+    const row = this.outbox.byId(txId);
     if (row === undefined || (row.status !== "mined" && row.status !== "reverted") || row.block === undefined) return undefined;
     return { hash: row.hash, status: row.status === "mined" ? 1 : 0, blockNumber: row.block, gasUsed: row.gasUsed ?? 0n, fee: row.feePaid ?? 0n };
   }
@@ -276,7 +276,7 @@ export class TxSender {
     const maxPriorityFeePerGas = max(bumped(latest.maxPriorityFeePerGas), current.maxPriorityFeePerGas);
     const maxFeePerGas = max(bumped(latest.maxFeePerGas), current.maxFeePerGas, maxPriorityFeePerGas);
     const attempt = await this.sign({ to: tx.to, data: tx.data, nonce: tx.nonce, gasLimit: tx.gasLimit, maxFeePerGas, maxPriorityFeePerGas });
-    this.store.durably(() => this.store.addAttempt(tx.id, attempt));
+    this.outbox.durably(() => this.outbox.addAttempt(tx.id, attempt));
     this.log.warn({ key: tx.key, nonce: tx.nonce, hash: attempt.hash, replaces: latest.hash, maxFeePerGas: maxFeePerGas.toString(), maxPriorityFeePerGas: maxPriorityFeePerGas.toString() }, "transaction stuck; replaced with higher fees");
     return this.broadcast(tx, attempt);
   }

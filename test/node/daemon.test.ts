@@ -9,7 +9,7 @@ import { requestInference } from "../../src/sdk/requestInference";
 import { toJobId, toModelId } from "../../src/core/ids";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
-import { JobStore } from "../../src/node/store";
+import { NodeStore, outboxKey } from "../../src/node/store";
 import { launchOperators } from "../../src/devnet/operators";
 import { createClient, createOperator, DaemonProcess, eventually, freePort, jobEvents, sleep, startDevnet, TcpProxy, TOKEN, vin, type Devnet, type Operator } from "./harness";
 
@@ -41,7 +41,7 @@ describe("operator node (against a real hardhat node)", () => {
     await net?.chain.stop();
   });
 
-  it("settles a vanilla and a TEE job: request, compute, verify, settle, and claims the reward", async () => {
+  it("settles a vanilla and a TEE job: request, compute, verify, settle, and withdraws the earnings", async () => {
     const operator = await createOperator(net, "both", { modes: "vanilla,tee" });
     const daemon = start(operator);
     await daemon.waitForLog(/operator node started/);
@@ -73,7 +73,7 @@ describe("operator node (against a real hardhat node)", () => {
     expect(plain.stderr).to.match(/^job \d+: requested \(model \d+@1, mode vanilla, deadline [0-9T:.-]+Z\); waiting for 1 node\(s\)$/m);
     expect(plain.stdout).to.match(/^job \d+: .*\noutput hash 0x[0-9a-f]{64} \(verified: \d+ checks passed\)$/m);
     // claimThreshold is 1 wei: the daemon withdraws its fees by itself.
-    const claimed = await eventually("reward claims", async () => {
+    const claimed = await eventually("earnings withdrawals", async () => {
       const logs = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.Claimed(operator.address), net.system.record.startBlock);
       const total = logs.reduce((sum, log) => sum + log.args.amount, 0n);
       return total >= 2n * TOKEN ? total : undefined;
@@ -113,8 +113,8 @@ describe("operator node (against a real hardhat node)", () => {
     const { job } = await request(Mode.Vanilla);
     expect((await start(operator, { VIN_CRASH_AT: "after-compute" }).exited).signal).to.equal("SIGKILL");
     expect((await start(operator, { VIN_CRASH_AT: "after-sign:submit" }).exited).signal).to.equal("SIGKILL");
-    const db = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
-    const stored = db.prepare("SELECT hash, nonce FROM txs WHERE key = ?").get(`submit:${job.id}`) as { hash: string; nonce: number };
+    const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
+    const stored = db.prepare("SELECT hash, nonce FROM txs WHERE key = ?").get(outboxKey.submit(job.id)) as { hash: string; nonce: number };
     db.close();
     expect(stored, "the signed submission is stored before broadcast").to.not.equal(undefined);
     expect(await net.provider.getTransactionReceipt(stored.hash)).to.equal(null);
@@ -124,12 +124,12 @@ describe("operator node (against a real hardhat node)", () => {
     const settled = await jobEvents(net, "JobSettled", job.id);
     expect(settled.length).to.equal(1);
     expect(settled[0]!.transactionHash).to.equal(stored.hash);
-    // stake: approve + stake, register, claimSlot, submit (+ the automatic reward claim, if it ran already).
+    // stake: approve + stake, register, claimSlot, submit (+ the automatic earnings withdrawal, if it ran already).
     const nonce = await net.provider.getTransactionCount(operator.address, "latest");
-    const db2 = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+    const db2 = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
     const keys = (db2.prepare("SELECT key FROM txs ORDER BY nonce").all() as { key: string }[]).map((r) => r.key.split(":")[0]);
     db2.close();
-    expect(keys.slice(0, 5)).to.deep.equal(["approve", "stake", "register", "claim", "submit"]);
+    expect(keys.slice(0, 5)).to.deep.equal(["approve", "stake", "register", "claimSlot", "submit"]);
     expect(nonce).to.equal(keys.length);
   });
 
@@ -192,7 +192,7 @@ describe("operator node (against a real hardhat node)", () => {
     const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(atCap.job.id), pollIntervalMs: 200 });
     expect(result.status === "settled" && result.output, daemon.output.slice(-2_000)).to.equal(expected);
     await daemon.waitForLog(new RegExp(`"jobId":"${over.job.id}","reason":"collateral 10.0 exceeds maxCollateral 5.0 tokens","msg":"job skipped"`));
-    const row = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+    const row = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
     try {
       expect(row.prepare("SELECT state, reason FROM jobs WHERE job_id = ?").get(over.job.id.toString())).to.deep.equal({ state: "skipped", reason: "collateral 10.0 exceeds maxCollateral 5.0 tokens" });
     } finally {

@@ -6,7 +6,8 @@ import { encodeInput } from "../../src/core/job";
 import { toJobId, toModelId } from "../../src/core/ids";
 import { requestInference } from "../../src/sdk/requestInference";
 import { waitForResult } from "../../src/sdk/waitForResult";
-import { createOperator, cursorOf, DaemonProcess, eventually, jobEvents, readDatabase, requesterWallet, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
+import { ESCROW_CURSOR, outboxKey } from "../../src/node/store";
+import { createOperator, DaemonProcess, eventually, jobEvents, readDatabase, requesterWallet, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
 
 /** Another penguin than the model's example (a Gentoo), so that its output differs. */
 const OTHER_INPUT = [46.5, 13.5, 210, 4550];
@@ -21,6 +22,9 @@ describe("operator node: chain reorganisations (against a real hardhat node)", (
     return daemon;
   };
   const outputFor = async (input: number[]) => hexlify(encodeClassification(await (await OnnxModel.load(net.model.onnx)).run(input)));
+  /** The block the daemon's chain follower has processed up to (core's follower table in the node's database). */
+  const cursorOf = (operator: Operator) =>
+    readDatabase(operator, (db) => (db.prepare("SELECT block FROM follower_cursors WHERE name = ?").get(ESCROW_CURSOR) as { block: number } | undefined)?.block ?? -1);
   /** Takes a snapshot once the daemon has processed the head, so it remembers a block the snapshot keeps. */
   const snapshotAfter = async (operator: Operator, daemon: DaemonProcess): Promise<string> => {
     const head = await net.provider.getBlockNumber();
@@ -87,11 +91,11 @@ describe("operator node: chain reorganisations (against a real hardhat node)", (
     const orphans = readDatabase(operator, (db) => db.prepare("SELECT job FROM orphaned_jobs WHERE job_id = ?").all(job.id.toString()) as { job: string }[]);
     expect(orphans.map((o) => (JSON.parse(o.job) as { inputHash: string }).inputHash)).to.deep.equal([dropped.inputHash]);
     const old = txs.filter((t) => t.key.includes("~orphaned"));
-    expect(old.map((t) => t.key.split("~")[0])).to.deep.equal([`claim:${job.id}`, `submit:${job.id}`]);
+    expect(old.map((t) => t.key.split("~")[0])).to.deep.equal([outboxKey.claimSlot(job.id), outboxKey.submit(job.id)]);
     // Their signed bytes were broadcast again (a dropped transaction returns to the mempool) and could only revert.
     expect(old.map((t) => t.status)).to.deep.equal(["reverted", "reverted"]);
     const current = txs.filter((t) => !t.key.includes("~"));
-    expect(current.filter((t) => t.key.startsWith("submit:")).map((t) => t.hash)).to.deep.equal([settled[0]!.transactionHash]);
+    expect(current.filter((t) => t.key === outboxKey.submit(job.id)).map((t) => t.hash)).to.deep.equal([settled[0]!.transactionHash]);
     expect(await net.provider.getTransactionCount(operator.address, "latest")).to.equal(txs.length);
   });
 

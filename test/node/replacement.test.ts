@@ -4,7 +4,7 @@ import { Transaction, toQuantity } from "ethers";
 import { Mode } from "../../src/core/modes";
 import { requestInference } from "../../src/sdk/requestInference";
 import { toModelId } from "../../src/core/ids";
-import { JobStore } from "../../src/node/store";
+import { NodeStore, outboxKey } from "../../src/node/store";
 import { createOperator, DaemonProcess, eventually, jobEvents, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
 
 interface StoredAttempt {
@@ -15,7 +15,7 @@ interface StoredAttempt {
 
 /** The outbox as the daemon left it: the transaction stored under `key` and every signed attempt of it. */
 function outbox(operator: Operator, key: string): { status: string; hash: string; nonce: number; attempts: StoredAttempt[] } | undefined {
-  const db = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+  const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
   try {
     const tx = db.prepare("SELECT id, status, hash, nonce FROM txs WHERE key = ?").get(key) as { id: number; status: string; hash: string; nonce: number } | undefined;
     if (tx === undefined) return undefined;
@@ -57,7 +57,7 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
     await net.provider.send("evm_setIntervalMining", [0]);
     const daemon = new DaemonProcess(operator);
     daemons.push(daemon);
-    const key = `submit:${job.id}`;
+    const key = outboxKey.submit(job.id);
     const signed = await eventually("the signed submission", async () => outbox(operator, key), daemon);
     const original = signed.attempts[0]!;
     // A block whose base fee is twice what the submission pays at most: it stays in the mempool, unmined.
@@ -90,7 +90,7 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
     expect(replaced.nonce).to.equal(stored.nonce);
 
     // Nothing was sent twice: one submit in the outbox, and every nonce the chain consumed is one outbox row.
-    const db = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+    const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
     const keys = (db.prepare("SELECT key FROM txs ORDER BY nonce").all() as { key: string }[]).map((r) => r.key);
     const state = (db.prepare("SELECT state FROM jobs WHERE job_id = ?").get(job.id.toString()) as { state: string }).state;
     db.close();
@@ -99,31 +99,31 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
     expect(state).to.equal("settled");
   });
 
-  it("after a restart, replaces a stuck reward claim nobody waits for, and does not bump the claim queued behind it", async () => {
+  it("after a restart, replaces a stuck earnings withdrawal nobody waits for, and does not bump the slot claim queued behind it", async () => {
     const operator = await createOperator(net, "sweep", { modes: "vanilla", patch: { stuckTxMs: 1_000, claimThreshold: "1" } });
     const request = () => requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 3_600 });
     await request();
-    // The first run settles the job, then signs and stores its reward claim and dies before broadcasting it.
-    const first = new DaemonProcess(operator, { VIN_CRASH_AT: "after-sign:reward" });
+    // The first run settles the job, then signs and stores its earnings withdrawal and dies before broadcasting it.
+    const first = new DaemonProcess(operator, { VIN_CRASH_AT: "after-sign:withdrawEarnings" });
     daemons.push(first);
     expect((await first.exited).signal).to.equal("SIGKILL");
-    const reward = (db: Database.Database) => (db.prepare("SELECT key FROM txs WHERE kind = 'reward'").get() as { key: string }).key;
-    const db = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
-    const rewardKey = reward(db);
+    const withdrawal = (db: Database.Database) => (db.prepare("SELECT key FROM txs WHERE kind = 'withdrawEarnings'").get() as { key: string }).key;
+    const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
+    const withdrawalKey = withdrawal(db);
     db.close();
     const { job } = await request();
     await net.provider.send("evm_mine", []); // one confirmation for the request
     await net.provider.send("evm_setAutomine", [false]);
     await net.provider.send("evm_setIntervalMining", [0]);
 
-    // The restarted node re-broadcasts the reward claim and claims the new job with the next nonce; nothing is mined.
+    // The restarted node re-broadcasts the withdrawal and claims the new job's slot with the next nonce; nothing is mined.
     const daemon = new DaemonProcess(operator);
     daemons.push(daemon);
-    const claimKey = `claim:${job.id}`;
+    const claimKey = outboxKey.claimSlot(job.id);
     await eventually("the claim of the new job", async () => outbox(operator, claimKey), daemon);
-    const before = outbox(operator, rewardKey)!.attempts.length;
-    await eventually("two more replacements of the reward claim", async () => (outbox(operator, rewardKey)!.attempts.length >= before + 2 ? true : undefined), daemon);
-    // The claim waits behind the reward claim's nonce: raising its fees could not get it mined, so they were not raised.
+    const before = outbox(operator, withdrawalKey)!.attempts.length;
+    await eventually("two more replacements of the withdrawal", async () => (outbox(operator, withdrawalKey)!.attempts.length >= before + 2 ? true : undefined), daemon);
+    // The slot claim waits behind the withdrawal's nonce: raising its fees could not get it mined, so they were not raised.
     expect(outbox(operator, claimKey)!.attempts).to.have.length(1);
 
     await net.provider.send("evm_mine", []);
@@ -131,19 +131,19 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
     await net.provider.send("evm_setIntervalMining", [1_000]);
     await eventually("settlement of the new job", async () => ((await jobEvents(net, "JobSettled", job.id)).length > 0 ? true : undefined), daemon);
 
-    const stored = outbox(operator, rewardKey)!;
+    const stored = outbox(operator, withdrawalKey)!;
     expect(stored.status).to.equal("mined");
     expect(stored.attempts.slice(1).map((a) => a.hash)).to.include(stored.hash);
     expect(new Set(stored.attempts.map((a) => Transaction.from(a.raw).nonce))).to.deep.equal(new Set([stored.nonce]));
     const claimed = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.Claimed(operator.address), net.system.record.startBlock);
     expect(claimed.map((e) => e.transactionHash)).to.include(stored.hash);
-    // Every nonce the chain consumed is one outbox row, once nothing is pending (a later reward claim may follow).
+    // Every nonce the chain consumed is one outbox row, once nothing is pending (a later withdrawal may follow).
     const rows = await eventually("an idle outbox", async () => {
-      const check = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+      const check = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
       const counts = check.prepare("SELECT COUNT(*) AS n, SUM(status = 'pending') AS pending FROM txs").get() as { n: number; pending: number };
       check.close();
       if (counts.pending !== 0) return undefined;
-      // Read together: a reward claim signed between two separate reads would make them differ for a moment.
+      // Read together: a withdrawal signed between two separate reads would make them differ for a moment.
       const used = await net.provider.getTransactionCount(operator.address, "latest");
       return used === counts.n ? counts.n : undefined;
     }, daemon);
