@@ -23,7 +23,7 @@ export const tee: ModeModule = {
   needs: ["enclave"],
   async readiness(node, checks) {
     if (node.enclave === undefined) return "no development enclave";
-    if (!(await checks.enclaveRegistered())) return `enclave ${node.enclave.address} is not registered to this node: ask the attestor to register it`;
+    if (!(await checks.enclaveRegistered(node.enclave.address))) return `enclave ${node.enclave.address} is not registered to this node: ask the attestor to register it`;
     return undefined;
   },
   inputRefusal: (job, input) => Promise.resolve(hashRefusal(job, input)),

@@ -90,8 +90,8 @@ export type ModeNeed = "enclave" | "zk";
 
 /** Chain reads a node makes before a claim (the caller caches them). */
 export interface ClaimChecks {
-  /** Whether this node's enclave is registered to this node and not revoked. */
-  enclaveRegistered(): Promise<boolean>;
+  /** Whether TeeVerifier registers `enclave` (this node's enclave key) to this node, unrevoked. */
+  enclaveRegistered(enclave: string): Promise<boolean>;
 }
 
 /** What a node submits for a job: the output and the verifier's proof (`0x` when none). */

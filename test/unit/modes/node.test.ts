@@ -37,7 +37,8 @@ async function rejects(promise: Promise<unknown>, type: new (...args: never[]) =
   await expectRejection(promise, type, new RegExp(`^${literal}$`));
 }
 
-const checks = (registered: boolean): ClaimChecks => ({ enclaveRegistered: () => Promise.resolve(registered) });
+/** Chain checks that find `registered` the enclaves in it, and no other. */
+const checks = (...registered: string[]): ClaimChecks => ({ enclaveRegistered: (enclave) => Promise.resolve(registered.includes(enclave)) });
 const refusingChecks: ClaimChecks = { enclaveRegistered: () => Promise.reject(new Error("not asked for this mode")) };
 
 describe("mode modules, as a node runs them (Computer)", () => {
@@ -87,9 +88,9 @@ describe("mode modules, as a node runs them (Computer)", () => {
       const enclave = new DevEnclave();
       const without = new Computer(models(), CHAIN_ID, ESCROW, NODE, undefined);
       const withEnclave = new Computer(models(), CHAIN_ID, ESCROW, NODE, enclave);
-      expect(await without.readiness(jobOf(Mode.Tee), checks(true))).to.equal("no development enclave");
-      expect(await withEnclave.readiness(jobOf(Mode.Tee), checks(false))).to.equal(`enclave ${enclave.address} is not registered to this node: ask the attestor to register it`);
-      expect(await withEnclave.readiness(jobOf(Mode.Tee), checks(true))).to.equal(undefined);
+      expect(await without.readiness(jobOf(Mode.Tee), checks(enclave.address))).to.equal("no development enclave");
+      expect(await withEnclave.readiness(jobOf(Mode.Tee), checks(NODE))).to.equal(`enclave ${enclave.address} is not registered to this node: ask the attestor to register it`);
+      expect(await withEnclave.readiness(jobOf(Mode.Tee), checks(enclave.address))).to.equal(undefined);
       expect(await without.readiness(jobOf(Mode.Vanilla), refusingChecks)).to.equal(undefined);
       expect(await without.readiness(jobOf(Mode.Zk), refusingChecks)).to.equal(undefined);
     });
