@@ -14,7 +14,7 @@ import { NodeMetrics } from "./metrics";
 import { ModelLoader } from "./models";
 import { WorkerPool } from "./pool";
 import { JobProcessor } from "./processor";
-import { EarningsWithdrawer } from "./rewards";
+import { EarningsWithdrawer } from "./earnings-withdrawer";
 import { ACTIVE_STATES } from "./store";
 import { Wakeup } from "./wakeup";
 import { SUBMIT_ALONE, ZkBatcher } from "./batcher";

@@ -193,7 +193,7 @@ export class TxSender {
   }
 
   /**
-   * Drives every pending transaction no `wait` is driving: a transaction whose waiter is gone (a reward claim
+   * Drives every pending transaction no `wait` is driving: a transaction whose waiter is gone (an earnings withdrawal
    * after a restart, a transaction of a job a reorganisation replaced, one whose block was dropped) is still
    * re-broadcast and, when stuck, replaced, so it cannot hold back every later nonce. In nonce order.
    */

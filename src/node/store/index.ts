@@ -86,7 +86,7 @@ export class NodeStore {
   }
 
   /** Runs `fn` in one transaction. */
-  atomically<T>(fn: () => T): T {
+  private atomically<T>(fn: () => T): T {
     return this.db.atomically(fn);
   }
 
