@@ -10,7 +10,7 @@
  * root accepts it. On a real TDX host the quote comes from the platform's quoting enclave instead
  * (configfs-tsm / `/dev/tdx_guest`) and its chain from Intel's PCS.
  */
-import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { derEncode, derOid, derSequence, derUint } from "./der";
 import { QUOTE, TeeType } from "./quote";
 
@@ -172,6 +172,67 @@ function qeReportOf(o: DevelopmentQuoteOptions, attestationKey: Buffer, authData
   return report;
 }
 
+/* THE STABLE DEVELOPMENT PLATFORM */
+
+/** Validity of the stable development certificates: fixed, so that their DER (and cache keys) never change. */
+const STABLE_NOT_BEFORE = new Date("2024-01-01T00:00:00Z");
+const STABLE_NOT_AFTER = new Date("2049-12-31T23:59:59Z");
+
+/**
+ * The signatures (DER ECDSA) of the stable development certificates, made once with the keys derived below and kept
+ * here because ECDSA signing is randomised: with them every process builds the same bytes. A change to the
+ * certificates' content no longer matches its signature and fails loudly ({@link developmentPlatform}).
+ */
+const STABLE_SIGNATURES = {
+  root: "3045022100dad3dd493a9492ea82e540a3bceced5105ef71dd3062f2814e6e5292b0be005e022066337b99361c1988d8b5ef656e13d456251f952129fc3adae6b8a7d33bda23ce",
+  ca: "3045022100f9a6252da53465a2469f8e6d543006a8aa1ef095a7b8a7d4d2e3d41ae068759902205ef5fa0021f5b861688a2862261d1c017865ae5342412a3d48abe92729325347",
+  pck: "304402205c30cbd4a5e312022697136519b8111cba52ac3cc3078d749ee1b1cf4da1f57b022031f4576e7b690a72f7cd80126decb20982defcf1b35c06da25344b6196ce8093",
+} as const;
+
+let stable: DevelopmentPlatform | undefined;
+
+/**
+ * THE development platform: root CA, PCK CA, PCK certificate and attestation key that are the same bytes in every
+ * process (keys derived from public labels, certificate signatures fixed), valid from 2024 to 2049. `deploy/system.ts`
+ * roots a local network's `DcapVerifier` at its root ({@link DEVELOPMENT_ROOT_DER}), so the quotes of every
+ * development enclave on the machine verify there, as the quotes of TDs on one real host share its PCK chain.
+ * DEVELOPMENT ONLY: every key here is public; see the module comment.
+ *
+ * @example
+ * const quote = createDevelopmentQuote(developmentPlatform(), { teeType: TeeType.Tdx, reportData });
+ */
+export function developmentPlatform(): DevelopmentPlatform {
+  if (stable !== undefined) return stable;
+  const [rootKey, caKey, pckKey] = ["root CA", "PCK CA", "PCK certificate"].map((label) => developmentKey(`development ${label}`)) as [KeyObject, KeyObject, KeyObject];
+  const validity = { notBefore: STABLE_NOT_BEFORE, notAfter: STABLE_NOT_AFTER };
+  const sgxTcbSvns = new Uint8Array(16).fill(2);
+  const root = { der: certificate({ serial: 1n, issuer: ROOT_NAME, subject: ROOT_NAME, key: rootKey, signer: rootKey, ...validity, ca: true, signature: STABLE_SIGNATURES.root }), privateKey: rootKey };
+  const ca = { der: certificate({ serial: 2n, issuer: ROOT_NAME, subject: CA_NAME, key: caKey, signer: rootKey, ...validity, ca: true, signature: STABLE_SIGNATURES.ca }), privateKey: caKey };
+  const sgx = sgxExtension(DEVELOPMENT_FMSPC, 11, sgxTcbSvns);
+  const pck = { der: certificate({ serial: 3n, issuer: CA_NAME, subject: PCK_NAME, key: pckKey, signer: caKey, ...validity, ca: false, sgx, signature: STABLE_SIGNATURES.pck }), privateKey: pckKey };
+  stable = { root, ca, pck, attestationKey: developmentKey("development attestation key"), fmspc: DEVELOPMENT_FMSPC, pceSvn: 11, sgxTcbSvns };
+  return stable;
+}
+
+/** The DER of the stable development root CA ({@link developmentPlatform}); its keccak256 roots a local `DcapVerifier`. */
+export function developmentRootDer(): Uint8Array {
+  return developmentPlatform().root.der;
+}
+
+/**
+ * A P-256 key derived from `label` (the same in every process). DEVELOPMENT ONLY: the label is public, so is the key.
+ */
+export function developmentKey(label: string): KeyObject {
+  const order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const seed = BigInt(`0x${createHash("sha256").update(`verifiable-inference-network ${label} - NOT INTEL`).digest("hex")}`);
+  const d = Buffer.from(((seed % (order - 1n)) + 1n).toString(16).padStart(64, "0"), "hex");
+  const ecdh = createECDH("prime256v1");
+  ecdh.setPrivateKey(d);
+  const point = ecdh.getPublicKey();
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  return createPrivateKey({ key: { kty: "EC", crv: "P-256", d: b64(d), x: b64(point.subarray(1, 33)), y: b64(point.subarray(33)) }, format: "jwk" });
+}
+
 /* CERTIFICATES */
 
 const ROOT_NAME = name("Development SGX Root CA - NOT INTEL");
@@ -190,6 +251,8 @@ interface CertificateSpec {
   notAfter: Date;
   ca: boolean;
   sgx?: Uint8Array;
+  /** A fixed signature (DER ECDSA, hex) of the to-be-signed part, checked against `signer`; default: sign now. */
+  signature?: string;
 }
 
 function certificate(spec: CertificateSpec): Uint8Array {
@@ -205,7 +268,10 @@ function certificate(spec: CertificateSpec): Uint8Array {
     createPublicKey(spec.key).export({ type: "spki", format: "der" }),
     derEncode(0xa3, derSequence(...extensions)),
   );
-  const signature = sign("sha256", tbs, spec.signer);
+  const signature = spec.signature === undefined ? sign("sha256", tbs, spec.signer) : Buffer.from(spec.signature, "hex");
+  if (!verify("sha256", tbs, createPublicKey(spec.signer), signature)) {
+    throw new Error(`DEVELOPMENT certificate ${Buffer.from(spec.subject).toString("hex").slice(-40)}: its fixed signature does not match its content`);
+  }
   return derSequence(tbs, ECDSA_WITH_SHA256, derEncode(0x03, Buffer.concat([Uint8Array.of(0), signature])));
 }
 
