@@ -1,7 +1,8 @@
 /**
  * Deploys the whole protocol: token (a development token on local chains), timelock, registry, staking,
- * escrow, verifiers and an example consumer; wires them; hands governance to the timelock; and records the
- * result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
+ * escrow, verifiers (with the DCAP quote verifier that enclave registrations go through, rooted at Intel's SGX Root
+ * CA, or at the development root on local chains) and an example consumer; wires them; hands governance to the
+ * timelock; and records the result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
  * reuses every contract whose code is still there and redoes only the missing steps.
  *
  * The test fixtures call this same function, so the production deploy path is the tested one.
@@ -9,8 +10,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import type { Signer } from "ethers";
+import { keccak256, type Signer } from "ethers";
 import {
+  DcapVerifier__factory,
   ExampleConsumer__factory,
   Groth16VerifierFactory__factory,
   JobEscrow__factory,
@@ -22,6 +24,7 @@ import {
   TestToken__factory,
   TimelockController__factory,
   VanillaVerifier__factory,
+  type DcapVerifier,
   type ExampleConsumer,
   type Groth16VerifierFactory,
   type JobEscrow,
@@ -35,9 +38,11 @@ import {
 } from "../typechain-types";
 import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
+import type { IDcapVerifier } from "../typechain-types/contracts/verifiers/tee/DcapVerifier";
 import { BaseError } from "../src/core/errors";
 import type { ContractName, ContractRecord, Deployment } from "../src/core/deployment";
 import { Mode } from "../src/core/modes";
+import { DEVELOPMENT_FMSPC, DEVELOPMENT_QE_MRSIGNER, developmentRootDer, intelRootDer, QE_PRODUCT_ID, TeeType } from "../src/tee";
 
 /** Chains on which a development token may be deployed when no token address is given. */
 const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
@@ -47,7 +52,7 @@ export interface DeployOptions {
   token?: string;
   /** Receives protocol fees and slash remainders. Defaults to the timelock. */
   treasury?: string;
-  /** Can pause new requests and register enclave keys. Defaults to the deployer. */
+  /** Can pause new requests, and holds TeeVerifier's deprecated attestor role. Defaults to the deployer. */
   guardian?: string;
   /** Proposes governance operations to the timelock. Defaults to the deployer. */
   governor?: string;
@@ -55,12 +60,41 @@ export interface DeployOptions {
   timelockDelay?: number;
   staking?: Partial<INodeStaking.ParametersStruct>;
   escrow?: Partial<IJobEscrow.ParametersStruct>;
+  /** Seconds an enclave registration lasts before it must be renewed (TeeVerifier `maxEnclaveAge`). Default 7 days. */
+  maxEnclaveAge?: number;
+  /** The DCAP quote verifier's root and initial policy. */
+  dcap?: DcapOptions;
   /** Write `deployments/<network>.json` and reuse what it records. Off for the in-process network. */
   persist?: boolean;
   /** Directory of deployment records. */
   deploymentsDir?: string;
   log?: (message: string) => void;
 }
+
+/** Minimum TCB of one FMSPC (as `IDcapVerifier.TcbPolicy`; the deployment sets its validity). */
+export type TcbMinimum = Omit<IDcapVerifier.TcbPolicyStruct, "validUntil">;
+
+/**
+ * The DCAP verifier's root CA and the policy the deployer sets before handing governance to the timelock. Later
+ * changes (QE identities, TCB policies as Intel publishes them, certificate revocations) go through the timelock.
+ */
+export interface DcapOptions {
+  /** The root CA certificate (DER). Default: the development root on local chains, Intel's SGX Root CA elsewhere. */
+  root?: Uint8Array;
+  /**
+   * The quoting enclave accepted per TEE type (from Intel's signed QE identity). Default: the development QE on local
+   * chains; none elsewhere, so that no quote is accepted until governance transcribes Intel's.
+   */
+  qeIdentities?: Partial<Record<TeeType, IDcapVerifier.QeIdentityStruct>>;
+  /**
+   * TCB minimums per FMSPC (12 hex digits, no 0x), in force for `MAX_POLICY_TTL` on local chains and 30 days
+   * elsewhere. Default: the development FMSPC with zero minimums on local chains; none elsewhere.
+   */
+  tcbMinimums?: Record<string, TcbMinimum>;
+}
+
+/** Default `maxEnclaveAge`: a week (bounds: 1 hour to 30 days). */
+export const DEFAULT_MAX_ENCLAVE_AGE = 7 * 24 * 3600;
 
 export interface System {
   record: Deployment;
@@ -73,6 +107,8 @@ export interface System {
   escrow: JobEscrow;
   vanillaVerifier: VanillaVerifier;
   teeVerifier: TeeVerifier;
+  /** Verifies the DCAP quotes enclaves register with (TeeVerifier's `dcapVerifier` parameter). */
+  dcapVerifier: DcapVerifier;
   /** Routes ZK claims to each model version's Groth16 verifier (bound in the registry). */
   zkVerifier: ZkInferenceVerifier;
   exampleConsumer: ExampleConsumer;
@@ -182,6 +218,11 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   const teeAddress = await ensure("teeVerifier", () =>
     deployContract(new TeeVerifier__factory(deployer), [registryAddress, deployerAddress, guardian]),
   );
+  const local = LOCAL_CHAIN_IDS.has(chainId);
+  const dcapRoot = options.dcap?.root ?? (local ? developmentRootDer() : intelRootDer());
+  const dcapAddress = await ensure("dcapVerifier", () =>
+    deployContract(new DcapVerifier__factory(deployer), [deployerAddress, keccak256(dcapRoot)]),
+  );
   const zkAddress = await ensure("zkVerifier", () => deployContract(new ZkInferenceVerifier__factory(deployer), [registryAddress]));
   const consumerAddress = await ensure("exampleConsumer", () =>
     deployContract(new ExampleConsumer__factory(deployer), [escrowAddress, governor]),
@@ -197,10 +238,13 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     escrow: JobEscrow__factory.connect(escrowAddress, deployer),
     vanillaVerifier: VanillaVerifier__factory.connect(vanillaAddress, deployer),
     teeVerifier: TeeVerifier__factory.connect(teeAddress, deployer),
+    dcapVerifier: DcapVerifier__factory.connect(dcapAddress, deployer),
     zkVerifier: ZkInferenceVerifier__factory.connect(zkAddress, deployer),
     exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
+  await setUpDcap(hre, system.dcapVerifier, deployer, { root: dcapRoot, ...dcapPolicy(options.dcap, local) }, local, log);
+  await setUpTee(system, deployer, options.maxEnclaveAge ?? DEFAULT_MAX_ENCLAVE_AGE, log);
   await handOver(system, deployer, log);
   if (persist) saveRecord(file, system.record);
   return system;
@@ -243,6 +287,7 @@ async function handOver(system: System, deployer: Signer, log: (m: string) => vo
     ["staking", system.staking],
     ["escrow", system.escrow],
     ["teeVerifier", system.teeVerifier],
+    ["dcapVerifier", system.dcapVerifier],
   ] as const) {
     const admin = await contract.DEFAULT_ADMIN_ROLE();
     if (!(await contract.hasRole(admin, timelock))) {
@@ -254,6 +299,72 @@ async function handOver(system: System, deployer: Signer, log: (m: string) => vo
       log(`${name}: deployer renounced its admin role`);
     }
   }
+}
+
+/** The QE identities and TCB minimums to set: the options', or the development ones on local chains. */
+function dcapPolicy(options: DcapOptions | undefined, local: boolean): Required<Omit<DcapOptions, "root">> {
+  const zero16 = `0x${"00".repeat(16)}`;
+  const development = (teeType: TeeType) => ({ mrSigner: DEVELOPMENT_QE_MRSIGNER, isvProdId: QE_PRODUCT_ID[teeType], minIsvSvn: 0 });
+  return {
+    qeIdentities: options?.qeIdentities ?? (local ? { [TeeType.Tdx]: development(TeeType.Tdx), [TeeType.Sgx]: development(TeeType.Sgx) } : {}),
+    tcbMinimums: options?.tcbMinimums ?? (local ? { [DEVELOPMENT_FMSPC]: { minSgxTcbSvns: zero16, minTdxTcbSvns: zero16, minPceSvn: 0 } } : {}),
+  };
+}
+
+/**
+ * Caches the DCAP verifier's root (anyone may: it checks the self-signature, through the P-256 precompile) and sets
+ * the QE identities and TCB minimums that differ from the wanted ones or have lapsed.
+ */
+async function setUpDcap(
+  hre: HardhatRuntimeEnvironment,
+  dcap: DcapVerifier,
+  deployer: Signer,
+  wanted: Required<DcapOptions>,
+  local: boolean,
+  log: (m: string) => void,
+): Promise<void> {
+  const root = await dcap.rootCertificate();
+  if ((await dcap.certificateOf(root)).notAfter === 0n) {
+    try {
+      await (await dcap.verifyCertificate(wanted.root, root)).wait();
+    } catch (cause) {
+      throw new DeployError(
+        `dcapVerifier: caching the root CA ${root} failed; the chain needs the P-256 precompile at 0x100 (RIP-7212 / EIP-7951), which Hardhat provides with enableRip7212`,
+        { cause },
+      );
+    }
+    log(`dcapVerifier: root CA ${root} cached`);
+  }
+  for (const [teeType, identity] of Object.entries(wanted.qeIdentities) as unknown as [TeeType, IDcapVerifier.QeIdentityStruct][]) {
+    const current = await dcap.qeIdentity(teeType);
+    const same = current.mrSigner.toLowerCase() === String(identity.mrSigner).toLowerCase() && current.isvProdId === BigInt(identity.isvProdId) && current.minIsvSvn === BigInt(identity.minIsvSvn);
+    if (same) continue;
+    await requireAdmin(dcap, deployer, `dcapVerifier.setQeIdentity(${teeType})`);
+    await (await dcap.setQeIdentity(teeType, identity)).wait();
+    log(`dcapVerifier: QE identity of TEE type ${teeType} set`);
+  }
+  const ttl = local ? await dcap.MAX_POLICY_TTL() : 30n * 24n * 3600n;
+  for (const [fmspc, minimum] of Object.entries(wanted.tcbMinimums)) {
+    const current = await dcap.tcbPolicy(`0x${fmspc}`);
+    const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
+    const same = current.minSgxTcbSvns === String(minimum.minSgxTcbSvns).toLowerCase() && current.minTdxTcbSvns === String(minimum.minTdxTcbSvns).toLowerCase() && current.minPceSvn === BigInt(minimum.minPceSvn);
+    if (same && current.validUntil > now) continue;
+    await requireAdmin(dcap, deployer, `dcapVerifier.setTcbPolicy(${fmspc})`);
+    // The policy's validity counts from the next block, whose timestamp is at least `now + 1`.
+    await (await dcap.setTcbPolicy(`0x${fmspc}`, { ...minimum, validUntil: now + ttl })).wait();
+    log(`dcapVerifier: TCB policy of FMSPC ${fmspc} set`);
+  }
+}
+
+/** Points TeeVerifier at the DCAP verifier and the staking contract, with `maxEnclaveAge`. */
+async function setUpTee(system: System, deployer: Signer, maxEnclaveAge: number, log: (m: string) => void): Promise<void> {
+  const { teeVerifier } = system;
+  const wanted = { dcapVerifier: await system.dcapVerifier.getAddress(), maxEnclaveAge: BigInt(maxEnclaveAge), staking: await system.staking.getAddress() };
+  const current = await teeVerifier.parameters();
+  if (current.dcapVerifier === wanted.dcapVerifier && current.maxEnclaveAge === wanted.maxEnclaveAge && current.staking === wanted.staking) return;
+  await requireAdmin(teeVerifier, deployer, "teeVerifier.setParameters");
+  await (await teeVerifier.setParameters(wanted)).wait();
+  log(`teeVerifier: quote registrations verified by ${wanted.dcapVerifier}, enclaves live ${maxEnclaveAge} s`);
 }
 
 interface AdminContract {

@@ -43,7 +43,7 @@ interface IInferenceVerifier {
 
     /// @notice Whether `node`, which claimed a job of `modelId`@`version` at `claimedAt` and did not deliver by
     /// `deadline`, is excused: this verifier's own state changed between the claim and that deadline in a way the
-    /// node could not foresee or cause (for TEE: an enclave of the node revoked or reassigned by the attestor). The
+    /// node could not foresee or cause (for TEE: an enclave of the node, or a measurement it ran, revoked by governance). The
     /// escrow releases an excused node's collateral without a slash; the requester is refunded in full either way.
     /// @dev Warning: nothing the node itself can do may make this true, or a node could escape every slash; a change
     /// after the deadline never excuses (the node had already failed).

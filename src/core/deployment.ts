@@ -18,6 +18,7 @@ export const CONTRACT_NAMES = [
   "escrow",
   "vanillaVerifier",
   "teeVerifier",
+  "dcapVerifier",
   "zkVerifier",
   "exampleConsumer",
 ] as const;
