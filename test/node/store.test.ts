@@ -263,7 +263,7 @@ describe("NodeStore", () => {
       const store = new NodeStore(oldDatabase());
       expect(store.cursor.cursor()).to.equal(41);
       expect(store.cursor.blockHashes()).to.deep.equal([{ number: 40, hash: "0x40" }, { number: 41, hash: "0x41" }]);
-      expect(store.getMeta("lastProcessedBlock")).to.equal(undefined);
+      expect(store.db.getMeta("lastProcessedBlock")).to.equal(undefined);
       expect(store.db.sqlite.prepare("SELECT name FROM sqlite_master WHERE name = 'blocks'").get()).to.equal(undefined);
     });
 
