@@ -7,33 +7,12 @@ import { JobTable, sameTerms, type JobState } from "./jobs";
 import { Outbox } from "./outbox";
 import { stateAfterRewind } from "./rewind";
 
-export { ESCROW_CURSOR } from "./cursor";
-export { MIGRATIONS, NodeDatabase, SCHEMA } from "./database";
-export { Earnings } from "./earnings";
-export {
-  ACTIVE_STATES,
-  ALL_STATES,
-  JobReplacedError,
-  JobTable,
-  type JobRow,
-  type JobState,
-  type NewJob,
-  type TransitionFields,
-} from "./jobs";
-export {
-  kindOf,
-  ORPHANED_SUFFIX,
-  Outbox,
-  OUTBOX_KINDS,
-  outboxKey,
-  type JobTxKind,
-  type NewTx,
-  type OutboxKind,
-  type TxAttempt,
-  type TxRow,
-  type TxStatus,
-} from "./outbox";
-export { stateAfterRewind } from "./rewind";
+export * from "./cursor";
+export * from "./database";
+export * from "./earnings";
+export * from "./jobs";
+export * from "./outbox";
+export * from "./rewind";
 
 /** What recording a `JobRequested` event did. */
 export type RequestOutcome = "inserted" | "known" | "restored" | "replaced";
