@@ -105,11 +105,13 @@ export interface FollowerOptions {
   /** Applies a range's logs (in block order); runs inside the transaction that advances the cursor. May be async only in what it awaits before writing: see `prepare`. */
   apply: (logs: Log[], range: { from: number; to: number }) => void;
   /** Fetches what `apply` needs from outside the database (cards, timestamps) before the transaction. */
-  prepare?: (logs: Log[]) => Promise<void>;
+  prepare?: (logs: Log[], range: { from: number; to: number }) => Promise<void>;
   /** Undoes what blocks above `ancestor` recorded; runs inside the transaction that rewinds the cursor. */
   rewind: (ancestor: number) => void;
   /** Called after a range is committed (to wake whoever acts on it). */
   onApplied?: (logs: Log[]) => void;
+  /** Called by {@link LogFollower.run} at each poll that finds the follower caught up, before it sleeps (the hub retries card fetches there); a failure backs off like a failed step. */
+  onCaughtUp?: () => Promise<void>;
   onError?: (error: unknown) => void;
 }
 
@@ -147,10 +149,7 @@ export class LogFollower {
     const next = head.number === cursor + 1 ? head : head.number > cursor + 1 && stored !== undefined ? await this.block(cursor + 1) : undefined;
     if (stored !== undefined) {
       const onChain = head.number === cursor ? head.hash : head.number < cursor ? undefined : next?.parentHash;
-      if (onChain !== stored) {
-        await this.rewind(cursor, stored, onChain ?? undefined);
-        return false;
-      }
+      if (onChain !== stored && (await this.rewind(cursor, stored, onChain ?? undefined))) return false;
     }
     const safe = head.number - this.options.confirmations;
     const from = cursor + 1;
@@ -163,7 +162,7 @@ export class LogFollower {
     const logs = await withRetry(`eth_getLogs ${from}..${to}`, () => this.provider.getLogs({ address: this.options.address, topics: [this.options.topics], fromBlock: from, toBlock: to }), this.retry);
     const moved = logs.find((l) => l.removed || (l.blockNumber === to && l.blockHash !== last.hash));
     if (moved !== undefined) throw new ChainMovedError(`block ${to} changed while its logs were read (${last.hash} then ${moved.blockHash}); reading it again`);
-    await this.options.prepare?.(logs);
+    await this.options.prepare?.(logs, { from, to });
     const hashes = new Map<number, string>(logs.map((l) => [l.blockNumber, l.blockHash]));
     hashes.set(to, last.hash!);
     this.store.atomically(() => {
@@ -183,7 +182,10 @@ export class LogFollower {
       try {
         const caughtUp = await this.step();
         backoff = this.options.pollIntervalMs;
-        if (caughtUp) await sleep(this.options.pollIntervalMs, signal).catch(() => undefined);
+        if (caughtUp) {
+          await this.options.onCaughtUp?.();
+          await sleep(this.options.pollIntervalMs, signal).catch(() => undefined);
+        }
       } catch (error) {
         if (signal.aborted) break;
         this.options.onError?.(error);
@@ -198,9 +200,12 @@ export class LogFollower {
    * The cursor block's hash seems to have changed (`now` is what the chain says, if it still has that block): finds
    * the newest remembered block the chain still has (a binary search, as a matching block implies matching
    * ancestors), rewinds to it, and lets the next step read from there. A fork deeper than every remembered block
-   * rewinds to the start block. If the cursor block itself still matches, the chain only moved while it was read.
+   * rewinds to the start block. Returns false, rewinding nothing, if the cursor block itself still matches: the chain
+   * only moved while it was read, or the node gave a parent hash that is not the parent's hash (Hardhat does, for
+   * blocks made by `hardhat_mine`), and the step goes on reading.
    */
-  private async rewind(cursor: number, stored: string, now: string | undefined): Promise<void> {
+  private async rewind(cursor: number, stored: string, now: string | undefined): Promise<boolean> {
+    if ((await this.block(cursor))?.hash === stored) return false;
     const known = this.store.blockHashes().filter((b) => b.number <= cursor);
     let [low, high, ancestor] = [0, known.length - 1, this.options.startBlock - 1];
     while (low <= high) {
@@ -211,13 +216,14 @@ export class LogFollower {
         low = mid + 1;
       } else high = mid - 1;
     }
-    if (ancestor === cursor) return;
+    if (ancestor === cursor) return false;
     this.store.atomically(() => {
       this.options.rewind(ancestor);
       this.store.forgetAbove(ancestor);
       this.store.setCursor(ancestor);
     });
     this.log.warn({ block: cursor, storedHash: stored, chainHash: now ?? null, rewoundTo: ancestor, depth: cursor - ancestor }, "chain reorganisation: blocks this node processed were dropped; rewinding and reading them again");
+    return true;
   }
 
   private async head(): Promise<Block> {
