@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Modes } from "../src/hub/ids";
+import { Mode } from "../src/core/modes";
 import { type PageRequest, type SearchFilters, SearchEngine, type SearchSort } from "../src/hub/search";
 import { HubStore } from "../src/hub/store";
 import { generateCorpus } from "./search/corpus";
@@ -54,13 +54,13 @@ function mixedQueries(): BenchQuery[] {
     queries.push({ kind: "typo", q: typo(q) });
   }
   texts.slice(0, 40).forEach((q, i) => {
-    queries.push({ kind: "filtered", q, filters: { mode: Modes.zk, minUsage: 5 }, sort: i % 2 === 0 ? "usage" : "recency" });
+    queries.push({ kind: "filtered", q, filters: { mode: Mode.Zk, minUsage: 5 }, sort: i % 2 === 0 ? "usage" : "recency" });
     queries.push({ kind: "filtered", q, filters: { license: "apache-2.0" }, page: { page: 2 } });
   });
   for (const q of ['"; DROP TABLE versions; --', "NEAR(a b)", "name:fraud* -risk", "((((", "\u0000\u202e%00", "model"]) queries.push({ kind: "hostile", q });
   for (const sort of ["usage", "recency"] as const) {
     queries.push({ kind: "browse", q: "", sort });
-    queries.push({ kind: "browse", q: "", filters: { task: "text-classification", mode: Modes.tee }, sort });
+    queries.push({ kind: "browse", q: "", filters: { task: "text-classification", mode: Mode.Tee }, sort });
   }
   return queries;
 }

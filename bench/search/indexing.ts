@@ -1,5 +1,6 @@
 import { cardHashOf, parseModelCard } from "../../src/hub/card";
-import { type Mode, type ModelId, toModelId } from "../../src/hub/ids";
+import type { Mode } from "../../src/core/modes";
+import { modelIdNumber } from "../../src/hub/ids";
 import type { HubStore, VersionInput } from "../../src/hub/store";
 import type { SyntheticCard } from "./corpus";
 
@@ -22,7 +23,7 @@ export interface PreparedVersion {
 export function prepareCorpus(cards: readonly SyntheticCard[], options: PrepareCorpusOptions = {}): PreparedVersion[] {
   const perModel = options.versionsPerModel ?? 1;
   return cards.map((card, index) => {
-    const modelId = toModelId(Math.floor(index / perModel) + 1) as ModelId;
+    const modelId = modelIdNumber(Math.floor(index / perModel) + 1);
     return { input: versionInput(card, modelId, (index % perModel) + 1, index + 1), usage: card.usage };
   });
 }
@@ -50,13 +51,13 @@ export function writeCorpus(store: HubStore, prepared: readonly PreparedVersion[
  * Prepares and writes synthetic cards; returns the model id of every card, in order.
  * @example indexCorpus(store, generateCorpus(360, 42));
  */
-export function indexCorpus(store: HubStore, cards: readonly SyntheticCard[], options: PrepareCorpusOptions = {}): ModelId[] {
+export function indexCorpus(store: HubStore, cards: readonly SyntheticCard[], options: PrepareCorpusOptions = {}): number[] {
   const prepared = prepareCorpus(cards, options);
   writeCorpus(store, prepared);
   return prepared.map((p) => p.input.modelId);
 }
 
-function versionInput(card: SyntheticCard, modelId: ModelId, version: number, block: number): VersionInput {
+function versionInput(card: SyntheticCard, modelId: number, version: number, block: number): VersionInput {
   const cardHash = cardHashOf(card.markdown);
   const cid = `bafkrei${cardHash.slice(2, 54)}`;
   return {

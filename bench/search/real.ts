@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cardHashOf, type ModelCard, parseModelCard } from "../../src/hub/card";
 import { BaseError } from "../../src/core/errors";
-import { type ModelId, toModelId } from "../../src/hub/ids";
+import { modelIdNumber } from "../../src/hub/ids";
 import { SearchEngine } from "../../src/hub/search";
 import { HubStore } from "../../src/hub/store";
 import { tokenize } from "../../src/hub/text";
@@ -114,7 +114,7 @@ function indexEngine(store: HubStore, sources: readonly CardSource[], texts: Map
         return;
       }
       warnings += card.warnings.length;
-      const modelId = toModelId(i + 1) as ModelId;
+      const modelId = modelIdNumber(i + 1);
       keyOfModel.set(modelId, keyOf(s.file));
       const owner = `0x${(i + 1).toString(16).padStart(40, "0")}`;
       const hash = cardHashOf(text);

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import { lstatSync } from "node:fs";
 import path from "node:path";
-import { formatUnits, parseUnits, type ContractRunner, type Signer } from "ethers";
+import { formatUnits, parseUnits, type Provider, type Signer } from "ethers";
 import { ModelRegistry__factory } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
 import { exitCodeOf, firstLine, InputError, TransportError } from "../core/errors";
+import { Mode, MODE_NAMES, parseModes as parseModeNames } from "../core/modes";
 import { PublishInputError } from "./errors";
-import type { RpcSender } from "./indexer";
 import { type HubDeployment, startLocalHub } from "./local";
 import { type ModeSpec, loadModelFiles, publishModel } from "./publish";
 import { parseModelRef, pullModel } from "./pull";
@@ -15,7 +15,7 @@ import type { SearchHit, SearchResult } from "./search";
 /** What the `vin` CLI provides to the hub's commands; each is called only by the commands that need it. */
 export interface HubCommandContext {
   /** Chain access for reading (pull) and indexing (hub serve). */
-  provider(): Promise<ContractRunner & RpcSender>;
+  provider(): Promise<Provider>;
   /** The account that publishes (becomes the model's owner). */
   signer(): Promise<Signer>;
   /** Addresses and start block of the selected network's deployment. */
@@ -34,8 +34,6 @@ export interface HubCommandContext {
   stdout?: (line: string) => void;
   stderr?: (line: string) => void;
 }
-
-const MODE_NAMES = ["vanilla", "tee", "zk"];
 
 /**
  * Registers `publish`, `pull`, `search` and `hub serve` on the CLI. Failures print one line,
@@ -187,18 +185,21 @@ function cardPath(target: string, card: string | undefined): string {
   return card ?? path.join(lstatSync(target).isDirectory() ? target : path.dirname(target), "README.md");
 }
 
-/** `vanilla,tee` with the measurements for tee. */
+/** `vanilla,tee` (core's mode names, any case) with the measurements for tee. */
 export function parseModes(list: string, measurements: readonly string[]): ModeSpec[] {
-  const names = list.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
-  if (names.length === 0) throw new PublishInputError("--modes lists no mode");
-  return names.map((name): ModeSpec => {
-    if (name === "vanilla") return { mode: "vanilla" };
-    if (name === "tee") {
+  let modes: Mode[];
+  try {
+    modes = parseModeNames(list.toLowerCase());
+  } catch (cause) {
+    throw new PublishInputError(`--modes: ${firstLine(cause)}`, { cause });
+  }
+  return modes.map((mode): ModeSpec => {
+    if (mode === Mode.Vanilla) return { mode: "vanilla" };
+    if (mode === Mode.Tee) {
       if (measurements.length === 0) throw new PublishInputError("mode tee needs --measurement 0x… (the accepted enclave measurement)");
       return { mode: "tee", measurements };
     }
-    if (name === "zk") throw new PublishInputError("mode zk is published with its verifier by the zkml flow, not by this command");
-    throw new PublishInputError(`unknown mode "${name}" (use ${MODE_NAMES.slice(0, 2).join(", ")})`);
+    throw new PublishInputError("mode zk is published with its verifier by the zkml flow, not by this command");
   });
 }
 

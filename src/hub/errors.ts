@@ -1,8 +1,8 @@
 /**
- * The hub's errors: each refines the core kind callers branch on (bad input, not found, integrity, revert,
- * transport), so a hub command run in-process exits with the same per-kind code as every other command.
+ * The hub's errors: each refines the core kind callers branch on (bad input, not found, integrity, revert), so a
+ * hub command run in-process exits with the same per-kind code as every other command.
  */
-import { InputError, IntegrityError, NotFoundError, RevertError, TransportError, type BaseErrorOptions } from "../core/errors";
+import { InputError, IntegrityError, NotFoundError, RevertError, type BaseErrorOptions } from "../core/errors";
 
 /* CARD */
 
@@ -165,18 +165,5 @@ export class PullInputError extends InputError {
   override name = "PullInputError";
   constructor(problem: string, options: BaseErrorOptions = {}) {
     super(`Cannot pull: ${problem}.`, options);
-  }
-}
-
-/* INDEXER */
-
-/** A JSON-RPC call of the indexer failed after its retries. */
-export class IndexerRpcError extends TransportError {
-  override name = "IndexerRpcError";
-  constructor(
-    readonly call: string,
-    options: BaseErrorOptions = {},
-  ) {
-    super(`Indexer RPC call ${call} failed.`, options);
   }
 }

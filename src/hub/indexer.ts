@@ -1,24 +1,20 @@
-import type { Logger } from "pino";
-import { type Interface, type LogDescription, ZeroHash, getBytes } from "ethers";
+import { type Interface, type Log, type LogDescription, type Provider } from "ethers";
 import { JobEscrow__factory, ModelRegistry__factory } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
-import { BaseError, InputError, NotFoundError, StateError, TimeoutError, TransportError } from "../core/errors";
-import { type RetryOptions, sleep, withRetry } from "../core/retry";
+import { BaseError, NotFoundError, StateError, TimeoutError, TransportError } from "../core/errors";
+import { ChainMovedError, LogFollower } from "../core/follower";
+import { cidString } from "../core/cid";
+import { type Logger, silentLogger } from "../core/log";
+import { isMode, modeMask, toMode } from "../core/modes";
+import { withRetry } from "../core/retry";
 import { type ModelCard, verifyModelCard } from "./card";
-import { cidToString } from "../core/cid";
-import { IndexerRpcError } from "./errors";
-import { type Mode, type ModelId, toMode, toModelId } from "./ids";
+import { modelIdNumber } from "./ids";
 import type { HubStore, VersionInput } from "./store";
 import { countsAsUsage, settledPayment } from "./usage";
 
-/** What the indexer needs of a JSON-RPC provider: `send` (ethers' `JsonRpcProvider` and Hardhat's provider have it). */
-export interface RpcSender {
-  send(method: string, params: unknown[]): Promise<unknown>;
-}
-
 /** Options of {@link HubIndexer}. */
 export interface HubIndexerOptions {
-  provider: RpcSender;
+  provider: Provider;
   /** ModelRegistry address. */
   registry: string;
   /** JobEscrow address. */
@@ -34,8 +30,8 @@ export interface HubIndexerOptions {
   maxBlockRange?: number;
   /** Pause between polls of {@link HubIndexer.start}. Default 2 s. */
   pollIntervalMs?: number;
-  /** Time limit and retries of every RPC call. Default 10 s, 5 attempts. */
-  rpc?: Pick<RetryOptions, "timeoutMs" | "attempts" | "backoffMs">;
+  /** Time limit of every RPC call. Default 10 s. */
+  rpcTimeoutMs?: number;
   /** Time limit of fetching one card. Default 20 s. */
   cardTimeoutMs?: number;
   /** Fetch attempts (one per poll) before a card that cannot be fetched is given up. Default 10. */
@@ -59,22 +55,6 @@ export interface SyncReport {
   rewoundTo?: number;
 }
 
-interface RawLog {
-  address: string;
-  topics: string[];
-  data: string;
-  blockNumber: string;
-  blockHash: string;
-  logIndex: string;
-  removed?: boolean;
-}
-
-interface RawBlock {
-  hash: string;
-  number: string;
-  timestamp: string;
-}
-
 interface DecodedEvent {
   block: number;
   index: number;
@@ -82,6 +62,16 @@ interface DecodedEvent {
 }
 
 type CardResult = { status: "valid"; card: ModelCard } | { status: "invalid" | "pending"; error: string };
+
+/** What a range needs from outside the database, fetched before its transaction. */
+interface PreparedRange {
+  from: number;
+  events: DecodedEvent[];
+  cards: Map<string, CardResult>;
+  timestamps: Map<number, number>;
+  /** The usage floor to record before the range, read from the escrow (see `floorBefore`). */
+  startFloor: bigint | undefined;
+}
 
 interface JobRow {
   model_id: number;
@@ -94,22 +84,24 @@ interface JobRow {
   usage_fee_floor: string | null;
 }
 
+const REGISTRY_EVENTS = ["ModelCreated", "VersionPublished", "VersionDeprecated", "PriceUpdated", "OwnershipTransferred"];
+const ESCROW_EVENTS = ["JobRequested", "JobSettled", "ParametersUpdated"];
+
+/** The indexer's own tables; rows carry their block so that a rewind deletes what a dropped block wrote. */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS hub_indexer_checkpoints (name TEXT NOT NULL, block INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (name, block));
 CREATE TABLE IF NOT EXISTS hub_indexer_jobs (job_id TEXT PRIMARY KEY, model_id INTEGER NOT NULL, version INTEGER NOT NULL, mode INTEGER NOT NULL,
   model_fee TEXT NOT NULL, fee_per_node TEXT NOT NULL, protocol_fee TEXT NOT NULL, redundancy INTEGER NOT NULL, usage_fee_floor TEXT, block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS hub_indexer_floor (block INTEGER NOT NULL, log_index INTEGER NOT NULL, usage_fee_floor TEXT NOT NULL, PRIMARY KEY (block, log_index));
 CREATE TABLE IF NOT EXISTS hub_indexer_cards (model_id INTEGER NOT NULL, version INTEGER NOT NULL, card_cid TEXT NOT NULL, card_hash TEXT NOT NULL,
   status TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT, block INTEGER NOT NULL, PRIMARY KEY (model_id, version));
 `;
-const KEEP_CHECKPOINTS = 512;
+const INDEXER_TABLES = ["hub_indexer_jobs", "hub_indexer_floor", "hub_indexer_cards"];
 
 /**
- * Follows ModelRegistry and JobEscrow into a {@link HubStore}: polls `eth_getLogs` over bounded ranges up to
- * `confirmations` blocks behind the head, every RPC call with a time limit and retries. Each range and the
- * cursor (block and hash) are written in one batch, with a checkpoint of the range's last block hash. Before
- * each poll the cursor's hash is compared with the chain; on a reorganisation the newest checkpoint still on
- * the chain is the common ancestor, and the store is rewound to it.
+ * Follows ModelRegistry and JobEscrow into a {@link HubStore} with core's {@link LogFollower} (bounded
+ * `eth_getLogs` ranges `confirmations` deep, reorganisations found by stored block hashes), its cursor in the
+ * store's database: each range is applied in the transaction that advances the cursor, and a reorganisation
+ * rewinds the store (`HubStore.rewindTo`) and the indexer's tables to the common ancestor.
  *
  * Each version's card is fetched by CID and checked against the on-chain card hash (`verifyModelCard`); a
  * card that does not match or does not parse is recorded as `invalid` and the version stays unsearchable.
@@ -117,8 +109,6 @@ const KEEP_CHECKPOINTS = 512;
  * per version and mode, joined with the job's `JobRequested`, and only jobs whose protocol fee reached the escrow's
  * `usageFeeFloor` in force at the request (followed through `ParametersUpdated`); their payments are summed as paid
  * volume, and jobs below the floor are recorded apart.
- *
- * The indexer keeps its own tables (checkpoints, jobs, card status) in the store's database.
  * @example
  * const indexer = new HubIndexer({ provider, registry, escrow, startBlock, store, content });
  * await indexer.syncOnce();
@@ -126,23 +116,42 @@ const KEEP_CHECKPOINTS = 512;
 export class HubIndexer {
   private readonly registry: Interface = ModelRegistry__factory.createInterface();
   private readonly escrow: Interface = JobEscrow__factory.createInterface();
-  private readonly addresses: string[];
-  private readonly name: string;
-  private readonly confirmations: number;
-  private readonly range: number;
-  private readonly rpcOptions: RetryOptions;
+  private readonly registryAddress: string;
+  private readonly follower: LogFollower;
+  private readonly rpcTimeoutMs: number;
   private readonly controller = new AbortController();
   private loop: Promise<void> | undefined;
+  /** What `prepare` fetched for the range `apply` writes next. */
+  private prepared: PreparedRange | undefined;
+  /** Events applied since this indexer was made, and the last rewind: what {@link syncOnce} reports. */
+  private applied = 0;
+  private rewoundTo: number | undefined;
   /** The usage floor in force at the last applied event; `null` until read from the store or the chain. */
   private floor: bigint | undefined | null = null;
 
   constructor(private readonly options: HubIndexerOptions) {
-    this.addresses = [options.registry, options.escrow].map((a) => a.toLowerCase());
-    this.name = options.name ?? "chain";
-    this.confirmations = options.confirmations ?? 2;
-    this.range = Math.max(1, options.maxBlockRange ?? 1000);
-    this.rpcOptions = { timeoutMs: 10_000, attempts: 5, backoffMs: 250, ...options.rpc };
+    this.registryAddress = options.registry.toLowerCase();
+    this.rpcTimeoutMs = options.rpcTimeoutMs ?? 10_000;
     options.store.db.exec(SCHEMA);
+    const topics = [...REGISTRY_EVENTS.map((e) => this.registry.getEvent(e)!.topicHash), ...ESCROW_EVENTS.map((e) => this.escrow.getEvent(e)!.topicHash)];
+    this.follower = new LogFollower(options.provider, options.store.cursor(options.name ?? "chain"), options.logger ?? silentLogger, {
+      address: [options.registry, options.escrow],
+      topics,
+      startBlock: options.startBlock,
+      confirmations: options.confirmations ?? 2,
+      maxBlockRange: Math.max(1, options.maxBlockRange ?? 1000),
+      pollIntervalMs: options.pollIntervalMs ?? 2_000,
+      rpcTimeoutMs: this.rpcTimeoutMs,
+      prepare: (logs, range) => this.prepare(logs, range.from),
+      apply: (_logs, range) => this.apply(range),
+      rewind: (ancestor) => this.rewind(ancestor),
+      onCaughtUp: () => this.retryCards(),
+    });
+  }
+
+  /** The last indexed block (one before the start block at first). */
+  get cursor(): number {
+    return this.follower.cursor;
   }
 
   /**
@@ -150,36 +159,17 @@ export class HubIndexer {
    * cards that could not be fetched before.
    */
   async syncOnce(): Promise<SyncReport> {
-    const rewoundTo = await this.checkReorg();
-    const head = await this.blockNumber();
-    const target = head - this.confirmations;
-    const cursor = this.options.store.getCursor(this.name);
-    const from = cursor === undefined ? this.options.startBlock : cursor.block + 1;
-    let events = 0;
-    for (let start = from; start <= target; start += this.range) {
-      events += await this.indexRange(start, Math.min(start + this.range - 1, target));
-    }
+    const [start, applied] = [this.follower.cursor, this.applied];
+    this.rewoundTo = undefined;
+    while (!(await this.follower.step()));
     await this.retryCards();
-    return { from, to: Math.max(target, from - 1), events, ...(rewoundTo === undefined ? {} : { rewoundTo }) };
+    const rewoundTo = this.rewoundTo;
+    return { from: (rewoundTo ?? start) + 1, to: this.follower.cursor, events: this.applied - applied, ...(rewoundTo === undefined ? {} : { rewoundTo }) };
   }
 
   /** Polls until {@link stop}; errors are logged and the next poll backs off. */
   start(): void {
-    if (this.loop !== undefined) return;
-    const signal = this.controller.signal;
-    this.loop = (async () => {
-      let delay = this.options.pollIntervalMs ?? 2_000;
-      while (!signal.aborted) {
-        try {
-          await this.syncOnce();
-          delay = this.options.pollIntervalMs ?? 2_000;
-        } catch (error) {
-          this.options.logger?.error({ err: error }, "hub indexer poll failed");
-          delay = Math.min(delay * 2, 60_000);
-        }
-        await sleep(delay, signal).catch(() => undefined);
-      }
-    })();
+    this.loop ??= this.follower.run(this.controller.signal);
   }
 
   /** Stops polling and waits for the current poll to end. */
@@ -195,52 +185,11 @@ export class HubIndexer {
       | undefined;
   }
 
-  /* REORGANISATIONS */
+  /* THE FOLLOWER'S CALLBACKS */
 
-  /** Rewinds to the newest checkpoint still on the chain if the cursor's block was replaced. */
-  private async checkReorg(): Promise<number | undefined> {
-    const cursor = this.options.store.getCursor(this.name);
-    if (cursor === undefined || cursor.block < 0) return undefined;
-    if ((await this.blockHashIfAny(cursor.block)) === cursor.blockHash) return undefined;
-    const db = this.options.store.db;
-    const checkpoints = db.prepare("SELECT block, hash FROM hub_indexer_checkpoints WHERE name = ? AND block < ? ORDER BY block DESC").all(this.name, cursor.block) as {
-      block: number;
-      hash: string;
-    }[];
-    let ancestor: { block: number; hash: string } | undefined;
-    for (const c of checkpoints) {
-      if ((await this.blockHashIfAny(c.block)) === c.hash) {
-        ancestor = c;
-        break;
-      }
-    }
-    ancestor ??= await this.genesisCursor();
-    this.options.logger?.warn({ from: cursor.block, to: ancestor.block }, "chain reorganisation: rewinding the hub index");
-    this.options.store.batch(() => {
-      this.options.store.rewindTo(ancestor.block);
-      db.prepare("DELETE FROM hub_indexer_checkpoints WHERE name = ? AND block > ?").run(this.name, ancestor.block);
-      db.prepare("DELETE FROM hub_indexer_jobs WHERE block > ?").run(ancestor.block);
-      db.prepare("DELETE FROM hub_indexer_floor WHERE block > ?").run(ancestor.block);
-      this.floor = null;
-      db.prepare("DELETE FROM hub_indexer_cards WHERE block > ?").run(ancestor.block);
-      this.options.store.setCursor(this.name, { block: ancestor.block, blockHash: ancestor.hash });
-    });
-    return ancestor.block;
-  }
-
-  /** The cursor before the first indexed block. */
-  private async genesisCursor(): Promise<{ block: number; hash: string }> {
-    const block = this.options.startBlock - 1;
-    return { block, hash: block < 0 ? ZeroHash : await this.blockHash(block) };
-  }
-
-  /* INDEXING */
-
-  /** Fetches, decodes and applies one range, with its cursor and checkpoint, in one batch. */
-  private async indexRange(from: number, to: number): Promise<number> {
-    const endHash = await this.blockHash(to);
-    const logs = (await this.rpc<RawLog[]>("eth_getLogs", [{ address: this.addresses, fromBlock: hex(from), toBlock: hex(to) }])).filter((l) => l.removed !== true);
-    if ((await this.blockHash(to)) !== endHash) throw new StateError(`Block ${to} changed while indexing blocks ${from}-${to}; retrying on the next poll.`);
+  /** Decodes a range's logs and fetches its cards, block timestamps and, if needed, the usage floor before it. */
+  private async prepare(logs: readonly Log[], from: number): Promise<void> {
+    this.floor = null; // re-read from the store: a range rolled back after it was cached
     const events = logs.map((l) => this.decode(l)).filter((e): e is DecodedEvent => e !== undefined);
     events.sort((a, b) => a.block - b.block || a.index - b.index);
     const startFloor = await this.floorBefore(from, events);
@@ -251,47 +200,54 @@ export class HubIndexer {
       cards.set(versionKey(event), await this.fetchCard(String(event.args.cardCid), String(event.args.cardHash)));
       if (!timestamps.has(block)) timestamps.set(block, await this.blockTimestamp(block));
     }
+    this.prepared = { from, events, cards, timestamps, startFloor };
+  }
+
+  /** Writes a prepared range; runs in the transaction that advances the cursor. */
+  private apply(range: { from: number; to: number }): void {
+    const prepared = this.prepared;
+    this.prepared = undefined;
+    if (prepared?.from !== range.from) throw new StateError(`blocks ${range.from}..${range.to} were not prepared`);
+    if (prepared.startFloor !== undefined) this.recordFloor(range.from - 1, -1, prepared.startFloor);
+    for (const e of prepared.events) this.applyEvent(e, prepared);
+    this.applied += prepared.events.length;
+    if (prepared.events.length > 0) this.options.logger?.info({ ...range, events: prepared.events.length }, "hub indexed blocks");
+  }
+
+  /** Undoes what blocks above `ancestor` wrote; runs in the transaction that rewinds the cursor. */
+  private rewind(ancestor: number): void {
     const { store } = this.options;
-    try {
-      store.batch(() => {
-        if (startFloor !== undefined) this.recordFloor(from - 1, -1, startFloor);
-        for (const e of events) this.apply(e, cards, timestamps);
-        const db = store.db;
-        db.prepare("INSERT OR REPLACE INTO hub_indexer_checkpoints (name, block, hash) VALUES (?, ?, ?)").run(this.name, to, endHash);
-        db.prepare(
-          "DELETE FROM hub_indexer_checkpoints WHERE name = ? AND block < (SELECT min(block) FROM (SELECT block FROM hub_indexer_checkpoints WHERE name = ? ORDER BY block DESC LIMIT ?))",
-        ).run(this.name, this.name, KEEP_CHECKPOINTS);
-        store.setCursor(this.name, { block: to, blockHash: endHash });
-      });
-    } catch (error) {
-      this.floor = null; // the batch was rolled back: forget a floor it applied
-      throw error;
-    }
-    if (events.length > 0) this.options.logger?.info({ from, to, events: events.length }, "hub indexed blocks");
-    return events.length;
+    store.rewindTo(ancestor);
+    for (const table of INDEXER_TABLES) store.db.prepare(`DELETE FROM ${table} WHERE block > ?`).run(ancestor);
+    this.floor = null;
+    this.rewoundTo = ancestor;
   }
 
-  private decode(log: RawLog): DecodedEvent | undefined {
-    const iface = log.address.toLowerCase() === this.addresses[0] ? this.registry : this.escrow;
-    const event = iface.parseLog({ topics: log.topics, data: log.data });
-    return event === null ? undefined : { block: Number(log.blockNumber), index: Number(log.logIndex), event };
+  /* EVENTS */
+
+  private decode(log: Log): DecodedEvent | undefined {
+    const iface = log.address.toLowerCase() === this.registryAddress ? this.registry : this.escrow;
+    const event = iface.parseLog({ topics: [...log.topics], data: log.data });
+    return event === null ? undefined : { block: log.blockNumber, index: log.index, event };
   }
 
-  private apply(e: DecodedEvent, cards: Map<string, CardResult>, timestamps: Map<number, number>): void {
+  private applyEvent(e: DecodedEvent, prepared: PreparedRange): void {
     const { store } = this.options;
     const args = e.event.args;
     switch (e.event.name) {
       case "ModelCreated":
-        return store.upsertModel({ modelId: modelIdOf(args.modelId), owner: String(args.owner), price: BigInt(args.price), block: e.block });
+        return store.upsertModel({ modelId: modelIdNumber(args.modelId as bigint), owner: String(args.owner), price: BigInt(args.price), block: e.block });
       case "VersionPublished":
-        return this.applyVersion(e, cards.get(versionKey(e.event))!, timestamps.get(e.block)!);
+        return this.applyVersion(e, prepared.cards.get(versionKey(e.event))!, prepared.timestamps.get(e.block)!);
       case "VersionDeprecated":
-        return store.markDeprecated(modelIdOf(args.modelId), Number(args.version), e.block);
+        return store.markDeprecated(modelIdNumber(args.modelId as bigint), Number(args.version), e.block);
       case "PriceUpdated":
-        return store.setPrice(modelIdOf(args.modelId), BigInt(args.newPrice), e.block);
-      case "OwnershipTransferred":
-        if (store.getModel(modelIdOf(args.modelId)) !== undefined) store.setOwner(modelIdOf(args.modelId), String(args.newOwner), e.block);
+        return store.setPrice(modelIdNumber(args.modelId as bigint), BigInt(args.newPrice), e.block);
+      case "OwnershipTransferred": {
+        const modelId = modelIdNumber(args.modelId as bigint);
+        if (store.getModel(modelId) !== undefined) store.setOwner(modelId, String(args.newOwner), e.block);
         return;
+      }
       case "JobRequested":
         return this.applyRequested(e);
       case "JobSettled":
@@ -319,15 +275,14 @@ export class HubIndexer {
   private applyVersion(e: DecodedEvent, card: CardResult, publishedAt: number): void {
     const args = e.event.args;
     const files = (args.files as { path: string; cid: string; sha256: string }[]).map((f) => ({ path: f.path, cid: cidString(f.cid), sha256: f.sha256 }));
-    const modes = (args.modes as { mode: bigint }[]).reduce((mask, m) => (mask | (1 << Number(m.mode))) >>> 0, 0);
     const input: VersionInput = {
-      modelId: modelIdOf(args.modelId),
+      modelId: modelIdNumber(args.modelId as bigint),
       version: Number(args.version),
       publisher: String(args.publisher),
       cardHash: String(args.cardHash),
       cardCid: cidString(String(args.cardCid)),
       files,
-      modes,
+      modes: modeMask((args.modes as { mode: bigint }[]).map((m) => toMode(m.mode))),
       publishedAt,
       block: e.block,
       ...(card.status === "valid" ? { card: card.card } : {}),
@@ -352,8 +307,7 @@ export class HubIndexer {
 
   private applySettled(jobId: string, agreeing: number, block: number): void {
     const job = this.options.store.db.prepare("SELECT * FROM hub_indexer_jobs WHERE job_id = ?").get(jobId) as JobRow | undefined;
-    const mode = job === undefined ? undefined : toMode(job.mode);
-    if (job === undefined || mode === undefined) {
+    if (job === undefined || !isMode(job.mode)) {
       this.options.logger?.warn({ jobId }, "JobSettled for a job requested before the indexed range; not counted");
       return;
     }
@@ -364,7 +318,7 @@ export class HubIndexer {
     }
     const terms = { modelFee: BigInt(job.model_fee), feePerNode: BigInt(job.fee_per_node), protocolFee: BigInt(job.protocol_fee), redundancy: job.redundancy };
     const payment = settledPayment(terms, agreeing);
-    const usage = { modelId: modelIdOf(job.model_id), version: job.version, mode: mode as Mode, jobs: 1, block };
+    const usage = { modelId: job.model_id, version: job.version, mode: job.mode, jobs: 1, block };
     if (countsAsUsage(payment.protocolFee, job.usage_fee_floor === null ? undefined : BigInt(job.usage_fee_floor))) {
       this.options.store.addVerifiedUsage({ ...usage, paid: payment.paid });
     } else {
@@ -400,8 +354,8 @@ export class HubIndexer {
     if (this.currentFloor() !== undefined) return undefined;
     const first = events.find((e) => e.event.name === "JobRequested" || e.event.name === "ParametersUpdated");
     if (first === undefined || first.event.name === "ParametersUpdated") return undefined;
-    const data = this.escrow.encodeFunctionData("parameters");
-    const result = await this.rpc<string>("eth_call", [{ to: this.addresses[1], data }, hex(Math.max(0, from - 1))]);
+    const call = { to: this.options.escrow, data: this.escrow.encodeFunctionData("parameters"), blockTag: Math.max(0, from - 1) };
+    const result = await withRetry("eth_call JobEscrow.parameters", () => this.options.provider.call(call), this.retry);
     if (result === "0x") return undefined;
     return BigInt((this.escrow.decodeFunctionResult("parameters", result)[0] as { usageFeeFloor: bigint }).usageFeeFloor);
   }
@@ -442,7 +396,7 @@ export class HubIndexer {
       const status: CardStatus = result.status === "pending" && row.attempts + 1 >= max ? "unavailable" : result.status;
       this.logCard(row.model_id, row.version, result);
       this.options.store.batch(() => {
-        if (result.status === "valid") this.options.store.setCard(modelIdOf(row.model_id), row.version, result.card);
+        if (result.status === "valid") this.options.store.setCard(row.model_id, row.version, result.card);
         db.prepare("UPDATE hub_indexer_cards SET status = ?, attempts = attempts + 1, error = ? WHERE model_id = ? AND version = ?").run(
           status,
           result.status === "valid" ? null : result.error,
@@ -455,61 +409,19 @@ export class HubIndexer {
 
   /* RPC */
 
-  private async rpc<T>(method: string, params: unknown[]): Promise<T> {
-    try {
-      return (await withRetry(method, () => this.options.provider.send(method, params), {
-        ...this.rpcOptions,
-        // Any failed call is tried again, an error answer included: the indexer's node may still be catching up.
-        retryable: () => true,
-        signal: this.controller.signal,
-        onRetry: (error, attempt) => this.options.logger?.warn({ err: error, method, attempt }, "RPC call failed; retrying"),
-      })) as T;
-    } catch (cause) {
-      throw new IndexerRpcError(method, { cause, details: message(cause) });
-    }
-  }
-
-  private async blockNumber(): Promise<number> {
-    return Number(await this.rpc<string>("eth_blockNumber", []));
-  }
-
-  /** The hash of block `n`, or `undefined` if the chain is shorter (after a reorganisation). */
-  private async blockHashIfAny(n: number): Promise<string | undefined> {
-    return (await this.rpc<RawBlock | null>("eth_getBlockByNumber", [hex(n), false]))?.hash.toLowerCase();
-  }
-
-  private async block(n: number): Promise<RawBlock> {
-    const block = await this.rpc<RawBlock | null>("eth_getBlockByNumber", [hex(n), false]);
-    if (block === null) throw new IndexerRpcError(`eth_getBlockByNumber(${n})`, { details: "the node does not have this block" });
-    return block;
-  }
-
-  private async blockHash(n: number): Promise<string> {
-    return (await this.block(n)).hash.toLowerCase();
-  }
-
   private async blockTimestamp(n: number): Promise<number> {
-    return Number((await this.block(n)).timestamp);
+    const block = await withRetry(`eth_getBlockByNumber ${n}`, () => this.options.provider.getBlock(n), this.retry);
+    if (block === null) throw new ChainMovedError(`block ${n} disappeared while the hub indexed it; reading it again`);
+    return block.timestamp;
   }
-}
 
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
+  private get retry() {
+    return { timeoutMs: this.rpcTimeoutMs, attempts: 2 };
+  }
 }
 
 function versionKey(event: LogDescription): string {
   return `${String(event.args.modelId)}@${String(event.args.version)}`;
-}
-
-function modelIdOf(value: unknown): ModelId {
-  const id = toModelId(Number(value));
-  if (id === undefined) throw new InputError(`Event carries an invalid model id ${String(value)}.`);
-  return id;
-}
-
-/** The `b…` string of a binary CID as the event carries it (0x hex). */
-function cidString(hexCid: string): string {
-  return hexCid.startsWith("0x") ? cidToString(getBytes(hexCid)) : hexCid;
 }
 
 function message(error: unknown): string {

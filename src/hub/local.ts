@@ -1,14 +1,15 @@
 import path from "node:path";
-import { JsonRpcProvider, toUtf8Bytes, type Signer } from "ethers";
+import { type JsonRpcProvider, type Provider, toUtf8Bytes, type Signer } from "ethers";
 import type { Logger } from "pino";
 import { ModelRegistry__factory } from "../../typechain-types";
 import { buildPenguinClassifier, type BundledModel } from "../models/penguins";
 import type { Deployment } from "../core/deployment";
+import { createProvider } from "../core/provider";
 import { DevEnclave } from "../tee/dev-enclave";
 import type { ContentStore } from "../storage/content-store";
 import { EmbeddedContentStore } from "../storage/embedded";
 import { type RunningHubServer, startHubServer } from "./http";
-import { HubIndexer, type RpcSender } from "./indexer";
+import { HubIndexer } from "./indexer";
 import { type ModeSpec, type ModelFile, type PublishResult, publishModel } from "./publish";
 import { SearchEngine } from "./search";
 import { HubStore } from "./store";
@@ -21,7 +22,7 @@ export type HubDeployment = Pick<Deployment, "chainId" | "startBlock"> & {
 
 /** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */
 export interface StartLocalHubOptions {
-  provider?: RpcSender;
+  provider?: Provider;
   rpcUrl?: string;
   deployment: HubDeployment;
   contentStore?: ContentStore;
@@ -60,7 +61,7 @@ export interface LocalHub {
 export async function startLocalHub(options: StartLocalHubOptions): Promise<LocalHub> {
   const ownsContent = options.contentStore === undefined;
   const content = options.contentStore ?? (await EmbeddedContentStore.open(requireDir(options.contentStoreDir)));
-  const ownedProvider = options.provider === undefined ? new JsonRpcProvider(requireUrl(options.rpcUrl), undefined, { staticNetwork: true }) : undefined;
+  const ownedProvider: JsonRpcProvider | undefined = options.provider === undefined ? createProvider(requireUrl(options.rpcUrl)) : undefined;
   const provider = options.provider ?? ownedProvider!;
   const store = HubStore.open(options.dbPath ?? ":memory:", { logger: options.logger });
   const { deployment } = options;

@@ -1,5 +1,6 @@
 import { HubParamError } from "./errors";
-import { type Mode, type ModelId, Modes, toMode, toModelId } from "./ids";
+import { isMode, isModeName, MODE_BY_NAME, MODES, type Mode } from "../core/modes";
+import { modelIdNumber } from "./ids";
 import { MAX_QUERY_LENGTH } from "./query";
 import type { PageRequest, SearchFilters, SearchSort } from "./search";
 
@@ -12,14 +13,13 @@ export interface SearchRequest {
 }
 
 const SEARCH_PARAMS = new Set(["q", "task", "license", "library", "language", "mode", "minUsage", "sort", "page", "pageSize"]);
-const MODE_NAMES: Record<string, Mode> = { vanilla: Modes.vanilla, tee: Modes.tee, zk: Modes.zk };
 const MAX_PARAM_LENGTH = 100;
 
 /**
  * Parses the query string of `GET /api/search`: `q`, the filters `task`, `license`, `library`, `language`, `mode`,
  * `minUsage`, then `sort`, `page` and `pageSize`.
  * @throws {HubParamError} naming the first bad parameter (unknown, repeated, or malformed).
- * @example parseSearchParams(new URLSearchParams("q=fraud&mode=zk&minUsage=5")).filters.mode // Modes.zk
+ * @example parseSearchParams(new URLSearchParams("q=fraud&mode=zk&minUsage=5")).filters.mode // Mode.Zk
  */
 export function parseSearchParams(params: URLSearchParams): SearchRequest {
   checkNames(params);
@@ -47,10 +47,9 @@ export function parseSearchParams(params: URLSearchParams): SearchRequest {
  * Parses the `:id` of `GET /api/models/:id`.
  * @throws {HubParamError} if it is not a positive decimal integer.
  */
-export function parseModelIdParam(raw: string): ModelId {
-  const id = /^[1-9]\d{0,15}$/.test(raw) ? toModelId(Number(raw)) : undefined;
-  if (id === undefined) throw new HubParamError("id", "must be a positive integer model id");
-  return id;
+export function parseModelIdParam(raw: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new HubParamError("id", "must be a positive integer model id");
+  return modelIdNumber(raw);
 }
 
 function checkNames(params: URLSearchParams): void {
@@ -78,12 +77,13 @@ function integer(params: URLSearchParams, name: string): number | undefined {
   return Number(value);
 }
 
+/** A mode by name (any case) or number. */
 function parseMode(value: string): Mode {
-  const named = MODE_NAMES[value.toLowerCase()];
-  if (named !== undefined) return named;
-  const mode = /^\d{1,2}$/.test(value) ? toMode(Number(value)) : undefined;
-  if (mode === undefined) throw new HubParamError("mode", "must be vanilla, tee, zk or a mode number below 32");
-  return mode;
+  const name = value.toLowerCase();
+  if (isModeName(name)) return MODE_BY_NAME[name];
+  const number = /^\d{1,2}$/.test(value) ? Number(value) : undefined;
+  if (isMode(number)) return number;
+  throw new HubParamError("mode", `must be ${MODES.map((m) => m.name).join(", ")} or a mode's number (${MODES.map((m) => m.mode).join(", ")})`);
 }
 
 function parseSort(value: string | undefined): SearchSort {

@@ -8,7 +8,7 @@ import { cidBytes, computeCid } from "../storage/unixfs";
 import { parseModelCard, type ModelCard } from "./card";
 import { BaseError } from "../core/errors";
 import { PublishInputError, PublishStorageError } from "./errors";
-import { Modes } from "./ids";
+import { Mode } from "../core/modes";
 import { decodeRegistryError } from "./registry-errors";
 import { sha256Hex } from "../core/hash";
 
@@ -186,15 +186,15 @@ function checkFiles(files: readonly ModelFile[], cardPath: string, max: number):
 function toBinding(spec: ModeSpec): IModelRegistry.ModeBindingStruct {
   switch (spec.mode) {
     case "vanilla":
-      return { mode: Modes.vanilla, verifier: ZeroAddress, bindings: [] };
+      return { mode: Mode.Vanilla, verifier: ZeroAddress, bindings: [] };
     case "tee":
       if (spec.measurements.length === 0 || spec.measurements.length > MAX_BINDINGS) throw new PublishInputError(`mode tee needs 1 to ${MAX_BINDINGS} enclave measurements (--measurement 0x…)`);
       for (const m of spec.measurements) if (!BYTES32.test(m) || /^0x0+$/.test(m)) throw new PublishInputError(`measurement ${m} is not a non-zero 32-byte hex value`);
-      return { mode: Modes.tee, verifier: ZeroAddress, bindings: [...spec.measurements] };
+      return { mode: Mode.Tee, verifier: ZeroAddress, bindings: [...spec.measurements] };
     case "zk":
       if (!/^0x[0-9a-fA-F]{40}$/.test(spec.verifier) || spec.verifier === ZeroAddress) throw new PublishInputError(`zk verifier ${spec.verifier} is not an address`);
       if (!BYTES32.test(spec.verifyingKeyHash)) throw new PublishInputError(`verifying key hash ${spec.verifyingKeyHash} is not a 32-byte hex value`);
-      return { mode: Modes.zk, verifier: spec.verifier, bindings: [spec.verifyingKeyHash] };
+      return { mode: Mode.Zk, verifier: spec.verifier, bindings: [spec.verifyingKeyHash] };
   }
 }
 

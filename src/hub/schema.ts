@@ -114,13 +114,6 @@ CREATE TABLE IF NOT EXISTS usage_log (
 );
 CREATE INDEX IF NOT EXISTS usage_log_by_block ON usage_log(block);
 
--- Where each indexer stopped: the last processed block and its hash, to detect reorgs.
-CREATE TABLE IF NOT EXISTS cursor (
-  name       TEXT    PRIMARY KEY,
-  block      INTEGER NOT NULL,
-  block_hash TEXT    NOT NULL
-);
-
 -- One row per model, rowid = versions.id of its searchable version (highest, not deprecated, card known).
 -- Text is pre-normalised by text.ts, so unicode61 only splits on spaces. FTS5 only picks candidates (BM25F in
 -- ranking.ts orders them), by its bm25(). No row sizes

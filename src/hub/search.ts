@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { HubParamError } from "./errors";
-import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
+import { isMode, MODES, type Mode, modesOf } from "../core/modes";
 import { languageCode } from "./lexicon";
 import { documentShare, type ExpandedTerm, expandTerms, parseQuery, toMatchExpression } from "./query";
 import { bm25f, type DocumentFields, type FieldStats, loadFieldStats, type RankedTerm } from "./ranking";
@@ -35,7 +35,7 @@ export interface PageRequest {
 
 /** One hit: a model's searchable version with its provenance. */
 export interface SearchHit {
-  modelId: ModelId;
+  modelId: number;
   version: number;
   name: string;
   task: string;
@@ -345,7 +345,7 @@ export class SearchEngine {
 
   private toHit(r: HitRow): SearchHit {
     return {
-      modelId: r.model_id as ModelId,
+      modelId: r.model_id,
       version: r.version,
       name: r.name,
       task: r.task,
@@ -441,7 +441,7 @@ function planFilters(filters: SearchFilters): Plan {
   }
   let usageExpr = "v.usage_total";
   if (filters.mode !== undefined) {
-    if (!Number.isInteger(filters.mode) || filters.mode < 0 || filters.mode >= MAX_MODES) throw new HubParamError("mode", `must be an integer in [0, ${MAX_MODES})`);
+    if (!isMode(filters.mode)) throw new HubParamError("mode", `must be a mode number: ${MODES.map((m) => `${m.mode} (${m.name})`).join(", ")}`);
     where.push("(v.modes >> @mode) & 1 = 1");
     params.mode = filters.mode;
     usageExpr = "coalesce(u.jobs, 0)";

@@ -3,12 +3,14 @@ import type { Logger } from "pino";
 import type { ModelCard } from "./card";
 import { summarize, toSearchDocument } from "./document";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "./errors";
-import { MAX_MODES, type Mode, type ModelId, modesOf } from "./ids";
+import { type CursorStore, SqliteCursorStore } from "../core/follower";
+import { isMode, type Mode, modesOf } from "../core/modes";
 import { FTS_COLUMNS, REINDEX_BELOW_VERSION, SCHEMA_SQL, SCHEMA_VERSION, SEARCH_TABLES } from "./schema";
 
 /** `ModelCreated`, as the indexer passes it. */
 export interface ModelInput {
-  modelId: ModelId;
+  /** Model ids are numbers in the hub (SQLite and JSON), made by `modelIdNumber` (ids.ts). */
+  modelId: number;
   owner: string;
   price: bigint;
   block: number;
@@ -23,7 +25,7 @@ export interface FileInput {
 
 /** `VersionPublished`, plus the parsed card if the indexer already fetched it. */
 export interface VersionInput {
-  modelId: ModelId;
+  modelId: number;
   version: number;
   publisher: string;
   cardHash: string;
@@ -39,7 +41,7 @@ export interface VersionInput {
 
 /** Settled jobs to add to a (version, mode), from `JobSettled` events of `block`. */
 export interface UsageInput {
-  modelId: ModelId;
+  modelId: number;
   version: number;
   mode: Mode;
   jobs: number;
@@ -49,12 +51,6 @@ export interface UsageInput {
 /** Settled jobs counted as verified usage, with what they paid in all (wei: model fee, paid node fees, protocol fee). */
 export interface PaidUsageInput extends UsageInput {
   paid: bigint;
-}
-
-/** Where an indexer stopped. */
-export interface Cursor {
-  block: number;
-  blockHash: string;
 }
 
 /** Usage of one mode. */
@@ -95,7 +91,7 @@ export interface VersionDetails extends UsageTotals {
 
 /** A stored model with all its versions, newest first, and its usage summed over them. */
 export interface ModelDetails extends UsageTotals {
-  modelId: ModelId;
+  modelId: number;
   owner: string;
   price: string;
   createdBlock: number;
@@ -146,9 +142,9 @@ const HASH = /^0x[0-9a-fA-F]{64}$/;
 const UINT96_MAX = (1n << 96n) - 1n;
 
 /**
- * The hub's SQLite store: models, versions, files, verified usage, indexer cursors and the full-text index.
- * Every write method is atomic; wrap several in {@link HubStore.batch} to make them atomic together
- * (the indexer writes a block range and its cursor in one batch).
+ * The hub's SQLite store: models, versions, files, verified usage, the chain follower's cursor and the full-text
+ * index. Every write method is atomic; wrap several in {@link HubStore.batch} to make them atomic together (the
+ * indexer writes a block range and its cursor in one batch).
  */
 export class HubStore {
   /** The connection; read-only use by sibling modules (`search.ts`). */
@@ -196,6 +192,7 @@ export class HubStore {
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const store = new HubStore(db, options.logger);
     if (rebuildSearch) store.rebuildSearchIndex();
+    store.moveLegacyCursors();
     return store;
   }
 
@@ -207,7 +204,7 @@ export class HubStore {
   /**
    * Runs `fn` in one transaction: if it throws, nothing it wrote is kept. A batch inside a batch joins the
    * outer one (no savepoint), so a write that throws inside a batch must end the whole batch.
-   * @example store.batch(() => { store.upsertVersion(v); store.setCursor("registry", c); });
+   * @example store.batch(() => { store.upsertVersion(v); cursor.setCursor(block); });
    */
   batch<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
@@ -237,7 +234,7 @@ export class HubStore {
   }
 
   /** Records `OwnershipTransferred`. */
-  setOwner(modelId: ModelId, owner: string, block: number): void {
+  setOwner(modelId: number, owner: string, block: number): void {
     const checked = checkAddress("owner", owner);
     this.batch(() => {
       const model = this.requireModel(modelId);
@@ -247,7 +244,7 @@ export class HubStore {
   }
 
   /** Records `PriceUpdated`. */
-  setPrice(modelId: ModelId, price: bigint, block: number): void {
+  setPrice(modelId: number, price: bigint, block: number): void {
     const checked = checkPrice(price);
     this.batch(() => {
       const model = this.requireModel(modelId);
@@ -279,7 +276,7 @@ export class HubStore {
   }
 
   /** Attaches a card fetched after its version was recorded. Verify it against `cardHash` first. */
-  setCard(modelId: ModelId, version: number, card: ModelCard): void {
+  setCard(modelId: number, version: number, card: ModelCard): void {
     this.batch(() => {
       const { id } = this.requireVersion(modelId, version);
       this.stmt.setCard.run({ ...cardParams(card), model_id: modelId, version });
@@ -289,7 +286,7 @@ export class HubStore {
   }
 
   /** Records `VersionDeprecated`. */
-  markDeprecated(modelId: ModelId, version: number, block: number): void {
+  markDeprecated(modelId: number, version: number, block: number): void {
     this.batch(() => {
       this.requireVersion(modelId, version);
       this.stmt.deprecate.run(block, modelId, version);
@@ -300,7 +297,7 @@ export class HubStore {
   /**
    * Adds settled jobs (from `JobSettled`) whose protocol fee reached the usage floor to a version's verified usage
    * in `mode`, with what they paid in all.
-   * @example store.addVerifiedUsage({ modelId, version: 1, mode: Modes.zk, jobs: 1, paid: 3_150_000_000_000_000_000n, block });
+   * @example store.addVerifiedUsage({ modelId: 1, version: 1, mode: Mode.Zk, jobs: 1, paid: 3_150_000_000_000_000_000n, block });
    */
   addVerifiedUsage(input: PaidUsageInput): void {
     checkUsage(input);
@@ -317,16 +314,13 @@ export class HubStore {
     this.recordUsage(input, { jobs: 0, paid: 0n, belowFloor: input.jobs });
   }
 
-  /** The cursor of indexer `name`, if it has one. */
-  getCursor(name: string): Cursor | undefined {
-    const row = this.stmt.getCursor.get(name) as { block: number; block_hash: string } | undefined;
-    return row === undefined ? undefined : { block: row.block, blockHash: row.block_hash };
-  }
-
-  /** Moves the cursor of indexer `name`; call it in the same {@link batch} as the writes it covers. */
-  setCursor(name: string, cursor: Cursor): void {
-    if (!HASH.test(cursor.blockHash)) throw new StoreInvalidInputError("blockHash", "must be a 0x-prefixed 32-byte hex string");
-    this.stmt.setCursor.run(name, cursor.block, cursor.blockHash.toLowerCase());
+  /**
+   * The cursor of chain follower `name` in this database (core's follower tables), its writes joining {@link batch}
+   * so that a range, its cursor and the search documents it changed commit together.
+   * @example new LogFollower(provider, store.cursor("chain"), log, options)
+   */
+  cursor(name: string): CursorStore {
+    return new HubCursorStore(this, name);
   }
 
   /**
@@ -351,9 +345,9 @@ export class HubStore {
 
   /**
    * A model with its versions, files and usage, or `undefined`.
-   * @example store.getModel(toModelId(1)!)?.versions[0]?.files
+   * @example store.getModel(1)?.versions[0]?.files
    */
-  getModel(modelId: ModelId): ModelDetails | undefined {
+  getModel(modelId: number): ModelDetails | undefined {
     const model = this.stmt.getModel.get(modelId) as ModelRow | undefined;
     if (model === undefined) return undefined;
     const rows = this.stmt.versionsOfModel.all(modelId) as VersionRow[];
@@ -391,6 +385,27 @@ export class HubStore {
     return this.stmt.stats.get() as { models: number; versions: number; searchable: number };
   }
 
+  /**
+   * Moves the cursors of a store written before the hub followed the chain with core's follower (the `cursor` table
+   * and the indexer's checkpoints of block hashes) into the follower's tables, so the indexer resumes where it stopped.
+   */
+  private moveLegacyCursors(): void {
+    if (!hasTable(this.db, "cursor")) return;
+    const checkpoints = hasTable(this.db, "hub_indexer_checkpoints")
+      ? (this.db.prepare("SELECT name, block AS number, hash FROM hub_indexer_checkpoints").all() as { name: string; number: number; hash: string }[])
+      : [];
+    this.batch(() => {
+      for (const row of this.db.prepare("SELECT name, block, block_hash FROM cursor").all() as { name: string; block: number; block_hash: string }[]) {
+        const cursor = this.cursor(row.name);
+        const blocks = checkpoints.filter((c) => c.name === row.name && c.number < row.block).map(({ number, hash }) => ({ number, hash }));
+        cursor.recordBlocks([...blocks, { number: row.block, hash: row.block_hash }], 0);
+        cursor.setCursor(row.block);
+      }
+      this.db.exec("DROP TABLE cursor; DROP TABLE IF EXISTS hub_indexer_checkpoints");
+    });
+    this.logger?.info("hub store: indexer cursor moved to the chain follower's tables");
+  }
+
   private versionDetails(r: VersionRow): VersionDetails {
     return {
       version: r.version,
@@ -415,13 +430,13 @@ export class HubStore {
     return row === undefined ? null : (JSON.parse(row.card_json) as ModelCard);
   }
 
-  private requireModel(modelId: ModelId): ModelRow {
+  private requireModel(modelId: number): ModelRow {
     const row = this.stmt.getModel.get(modelId) as ModelRow | undefined;
     if (row === undefined) throw new StoreUnknownModelError(modelId);
     return row;
   }
 
-  private requireVersion(modelId: ModelId, version: number): { id: number } {
+  private requireVersion(modelId: number, version: number): { id: number } {
     const row = this.stmt.versionId.get(modelId, version) as { id: number } | undefined;
     if (row === undefined) throw new StoreUnknownVersionError(modelId, version);
     return row;
@@ -518,6 +533,24 @@ export class HubStore {
   }
 }
 
+/** Core's SQLite cursor store in the hub's database, its transactions the store's batches (which refresh search documents as they commit). */
+class HubCursorStore extends SqliteCursorStore {
+  constructor(
+    private readonly store: HubStore,
+    name: string,
+  ) {
+    super(store.db, name);
+  }
+
+  override atomically<T>(fn: () => T): T {
+    return this.store.batch(fn);
+  }
+}
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
 function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   const ftsCols = FTS_COLUMNS.map((c) => c.name).join(", ");
@@ -568,9 +601,6 @@ function prepareStatements(db: Database.Database) {
     usageLogAfter: p("SELECT version_id, mode, jobs, paid, below_floor FROM usage_log WHERE block > ? ORDER BY seq DESC"),
     deleteUsageLogAfter: p("DELETE FROM usage_log WHERE block > ?"),
     deleteUsageLogOf: p("DELETE FROM usage_log WHERE version_id = ?"),
-    getCursor: p("SELECT block, block_hash FROM cursor WHERE name = ?"),
-    setCursor: p(`INSERT INTO cursor (name, block, block_hash) VALUES (?, ?, ?)
-      ON CONFLICT (name) DO UPDATE SET block = excluded.block, block_hash = excluded.block_hash`),
     searchCandidate: p(`SELECT v.id, c.card_json FROM versions v JOIN cards c ON c.version_id = v.id
       WHERE v.model_id = ? AND v.deprecated = 0 ORDER BY v.version DESC LIMIT 1`),
     setSearchVersion: p("UPDATE models SET search_version_id = ? WHERE model_id = ?"),
@@ -606,7 +636,7 @@ export function modeUsage(r: UsageRow): ModeUsage {
 
 function checkUsage(input: UsageInput): void {
   if (!Number.isSafeInteger(input.jobs) || input.jobs <= 0) throw new StoreInvalidInputError("jobs", "must be a positive integer");
-  if (!Number.isInteger(input.mode) || input.mode < 0 || input.mode >= MAX_MODES) throw new StoreInvalidInputError("mode", `must be in [0, ${MAX_MODES})`);
+  if (!isMode(input.mode)) throw new StoreInvalidInputError("mode", "must be a known mode");
 }
 
 /** Drops every table (an index of an older schema, rebuilt from the chain); the indexer's own tables included. */

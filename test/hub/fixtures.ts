@@ -1,6 +1,7 @@
 import { stringify } from "yaml";
 import { cardHashOf, parseModelCard } from "../../src/hub/card";
-import { type Mode, type ModelId, toModelId } from "../../src/hub/ids";
+import type { Mode } from "../../src/core/modes";
+import { modelIdNumber } from "../../src/hub/ids";
 import { SearchEngine } from "../../src/hub/search";
 import { HubStore, type VersionInput } from "../../src/hub/store";
 
@@ -19,8 +20,8 @@ export function freshHub(): { store: HubStore; engine: SearchEngine } {
 }
 
 /** A test model id. */
-export function id(n: number): ModelId {
-  return toModelId(n) as ModelId;
+export function id(n: number): number {
+  return modelIdNumber(n);
 }
 
 /** A deterministic 20-byte address. */

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { type RunningHubServer, startHubServer } from "../../src/hub/http";
 import type { HubStore } from "../../src/hub/store";
-import { Modes } from "../../src/hub/ids";
+import { Mode } from "../../src/core/modes";
 import { freshHub, id, JOB_PAYMENT, publish } from "./fixtures";
 
 interface JsonResponse {
@@ -25,7 +25,7 @@ describe("hub HTTP API", () => {
     publish(store, { model: 1, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] }, usage: { 0: 3 } });
     publish(store, { model: 1, version: 2, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] } });
     publish(store, { model: 2, fields: { name: "acme/loan-scorer" }, usage: { 0: 3 } });
-    store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Modes.vanilla, jobs: 2, block: 99 });
+    store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Mode.Vanilla, jobs: 2, block: 99 });
     publish(store, { model: 3, fields: { name: "helsinki/opus-mt-fi-en", task: "translation" } });
     server = await startHubServer({
       store,

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { HubIndexer, type HubIndexerOptions } from "../../src/hub/indexer";
-import { type ModelId, Modes } from "../../src/hub/ids";
 import { SearchEngine } from "../../src/hub/search";
+import { modelIdNumber } from "../../src/hub/ids";
 import { HubStore } from "../../src/hub/store";
 import { Mode } from "../../src/core/modes";
 import { EmbeddedContentStore } from "../../src/storage";
@@ -35,7 +35,7 @@ describe("HubIndexer", () => {
       ...options,
     });
   const names = (query: string) => engine.search(query, {}, "relevance", {}).hits.map((h) => `${h.name}@${h.version}`);
-  const id = (n: bigint) => Number(n) as ModelId;
+  const id = (n: bigint) => modelIdNumber(n);
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "vin-indexer-"));
@@ -59,7 +59,7 @@ describe("HubIndexer", () => {
       expect(names("phishing scams")).to.deep.equal(["mail/spam-guard@2"]);
       const penguins = store.getModel(id(world.penguins))!;
       expect(penguins.owner).to.equal(world.fx.owner.address.toLowerCase());
-      expect(penguins.versions[0]!.modes).to.deep.equal([Modes.vanilla, Modes.tee]);
+      expect(penguins.versions[0]!.modes).to.deep.equal([Mode.Vanilla, Mode.Tee]);
       const onchain = await world.fx.system.registry.filesOf(world.penguins, 1);
       expect(penguins.versions[0]!.files.map((f) => f.path)).to.deep.equal(onchain.map((f) => f.path));
       expect(penguins.versions[0]!.files[1]!.cid).to.match(/^bafkrei/);
@@ -69,8 +69,8 @@ describe("HubIndexer", () => {
     it("counts settled jobs per version and mode, not requested ones, with what each paid", async () => {
       await indexer().syncOnce();
       expect(store.getModel(id(world.penguins))!.versions[0]!.usage).to.deep.equal([
-        { mode: Modes.vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 },
-        { mode: Modes.tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
+        { mode: Mode.Vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 },
+        { mode: Mode.Tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
       ]);
       expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 3, paidVolume: (3n * PAID_PER_JOB).toString(), belowFloorJobs: 0 });
       const spam = store.getModel(id(world.spam))!;
@@ -114,12 +114,43 @@ describe("HubIndexer", () => {
       const ix = indexer({ confirmations: 2 });
       const head = await hre.ethers.provider.getBlockNumber();
       expect((await ix.syncOnce()).to).to.equal(head - 2);
-      expect(store.getCursor("chain")!.block).to.equal(head - 2);
+      expect(ix.cursor).to.equal(head - 2);
       await settleJob(world.fx, world.penguins, 1, Mode.Vanilla);
       await mine(2);
       const report = await ix.syncOnce();
       expect(report.from).to.equal(head - 1);
-      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({ mode: Modes.vanilla, jobs: 3 });
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({ mode: Mode.Vanilla, jobs: 3 });
+    });
+
+    it("resumes after a restart from the cursor in the store, counting nothing twice", async () => {
+      const first = await indexer().syncOnce();
+      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla);
+      const report = await indexer().syncOnce();
+      expect(report.from).to.equal(first.to + 1);
+      expect(report.events).to.be.greaterThan(0);
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({ mode: Mode.Vanilla, jobs: 3 });
+      expect(store.stats().versions).to.equal(5);
+    });
+  });
+
+  describe("start", () => {
+    it("fetches a pending card again at later polls, and the version becomes searchable", async () => {
+      const lateDir = mkdtempSync(path.join(tmpdir(), "vin-indexer-late-"));
+      const late = await EmbeddedContentStore.open(lateDir);
+      try {
+        const ix = indexer({ content: late, pollIntervalMs: 20 });
+        await ix.syncOnce();
+        expect(ix.cardStatus(1, 1)?.status).to.equal("pending");
+        await late.add(toUtf8Bytes("---\nname: model-weights\ntask: classification\nlicense: mit\n---\n"));
+        ix.start();
+        while (ix.cardStatus(1, 1)?.status === "pending") await new Promise((resolve) => setTimeout(resolve, 20));
+        await ix.stop();
+        expect(ix.cardStatus(1, 1)?.status).to.equal("valid");
+        expect(store.getModel(id(1n))!.searchVersion).to.equal(1);
+      } finally {
+        await late.close();
+        rmSync(lateDir, { recursive: true, force: true });
+      }
     });
   });
 
@@ -131,7 +162,7 @@ describe("HubIndexer", () => {
       await indexer().syncOnce();
       const version = store.getModel(id(free))!.versions[0]!;
       expect(version).to.deep.include({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 1 });
-      expect(version.usage).to.deep.equal([{ mode: Modes.vanilla, jobs: 0, paid: "0", belowFloor: 1 }]);
+      expect(version.usage).to.deep.equal([{ mode: Mode.Vanilla, jobs: 0, paid: "0", belowFloor: 1 }]);
       expect(engine.search("", { minUsage: 1 }, "usage").hits.map((h) => h.name)).not.to.include("free/echo");
     });
 
@@ -141,7 +172,7 @@ describe("HubIndexer", () => {
       await indexer().syncOnce();
       const [vanilla] = penguinUsage().usage;
       const [, , protocolFee] = await escrow.quote(world.penguins, 1, Mode.Vanilla, 1, 3n * 10n ** 17n);
-      expect(vanilla).to.deep.equal({ mode: Modes.vanilla, jobs: 3, paid: (2n * PAID_PER_JOB + 2n * 10n ** 18n + 3n * 10n ** 17n + protocolFee).toString(), belowFloor: 0 });
+      expect(vanilla).to.deep.equal({ mode: Mode.Vanilla, jobs: 3, paid: (2n * PAID_PER_JOB + 2n * 10n ** 18n + 3n * 10n ** 17n + protocolFee).toString(), belowFloor: 0 });
     });
 
     it("applies a floor raised through ParametersUpdated to jobs requested afterwards, not to those requested before", async () => {
@@ -151,7 +182,7 @@ describe("HubIndexer", () => {
       await settleRequested(world.fx, before);
       await settleRequested(world.fx, after);
       await indexer().syncOnce();
-      expect(penguinUsage().usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 1 });
+      expect(penguinUsage().usage[0]).to.deep.equal({ mode: Mode.Vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 1 });
     });
 
     it("reads the floor from the escrow when indexing starts after the escrow's deployment", async () => {
@@ -162,7 +193,7 @@ describe("HubIndexer", () => {
       await setEscrowParameters(world.fx, { usageFeeFloor: 10n ** 15n });
       await settleJob(world.fx, modelId, 1, Mode.Vanilla);
       await indexer({ startBlock }).syncOnce();
-      expect(store.getModel(id(modelId))!.versions[0]!.usage).to.deep.equal([{ mode: Modes.vanilla, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 1 }]);
+      expect(store.getModel(id(modelId))!.versions[0]!.usage).to.deep.equal([{ mode: Mode.Vanilla, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 1 }]);
     });
   });
 
@@ -190,11 +221,12 @@ describe("HubIndexer", () => {
       expect(names("walrus")).to.deep.equal([]);
       expect(names("narwhal")).to.deep.equal(["sea/narwhal-finder@1"]);
       expect(store.getModel(id(world.penguins))!.versions[0]!.usage).to.deep.equal([
-        { mode: Modes.vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 0 },
-        { mode: Modes.tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
+        { mode: Mode.Vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 0 },
+        { mode: Mode.Tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
       ]);
       expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 4, paidVolume: (4n * PAID_PER_JOB).toString(), belowFloorJobs: 0 });
-      expect(store.getCursor("chain")!.blockHash).to.equal((await hre.ethers.provider.getBlock("latest"))!.hash);
+      const cursor = store.cursor("chain");
+      expect(cursor.blockHash(cursor.cursor()!)).to.equal((await hre.ethers.provider.getBlock("latest"))!.hash);
     });
 
     it("rewinds to an earlier checkpoint when the reorganisation is deeper than the last range", async () => {
@@ -211,7 +243,7 @@ describe("HubIndexer", () => {
       await mine(12);
       const report = await ix.syncOnce();
       expect(report.rewoundTo).to.equal(forkBlock);
-      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Modes.vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 });
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Mode.Vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 });
     });
   });
 });

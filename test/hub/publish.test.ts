@@ -14,7 +14,6 @@ import { sha256Hex } from "../../src/core/hash";
 import { Mode } from "../../src/core/modes";
 import { cidBytes, type ContentStore, EmbeddedContentStore, canonicalCid, computeCid } from "../../src/storage";
 import { type RunningHubServer, startHubServer } from "../../src/hub/http";
-import { Modes } from "../../src/hub/ids";
 import { freshHub, id, publish } from "./fixtures";
 import { MODEL_PRICE, systemFixture, type Fixture } from "../fixtures/system";
 import { modelFiles, publishAs, TEE, VANILLA } from "./chain";
@@ -230,7 +229,7 @@ describe("publish and pull", () => {
     it("searches a running hub, as text or JSON", async () => {
       const hub = freshHub();
       publish(hub.store, { model: 1, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] }, modes: 0b11, usage: { 0: 3 } });
-      hub.store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 1, block: 99 });
+      hub.store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 1, block: 99 });
       publish(hub.store, { model: 2, fields: { name: "acme/review-bert", license: "apache-2.0" } });
       let server: RunningHubServer | undefined;
       try {
@@ -242,7 +241,7 @@ describe("publish and pull", () => {
         const json = await cli(["search", "--license", "apache-2.0", "--json", "--hub", server.url]);
         expect((JSON.parse(json.lines[0]!) as { hits: { name: string }[] }).hits.map((h) => h.name)).to.deep.equal(["acme/review-bert"]);
         const bad = await cli(["search", "x", "--mode", "quantum", "--hub", server.url]);
-        expect(bad.errors).to.deep.equal(["error: Invalid parameter `mode`: must be vanilla, tee, zk or a mode number below 32."]);
+        expect(bad.errors).to.deep.equal(["error: Invalid parameter `mode`: must be vanilla, tee, zk or a mode's number (0, 1, 2)."]);
       } finally {
         await server?.close();
         hub.store.close();

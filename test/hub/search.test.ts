@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { HubParamError } from "../../src/hub/errors";
-import { type Mode, Modes } from "../../src/hub/ids";
+import { Mode } from "../../src/core/modes";
 import { SearchEngine, type SearchHit } from "../../src/hub/search";
 import type { HubStore } from "../../src/hub/store";
 import { Vocabulary } from "../../src/hub/vocabulary";
@@ -118,18 +118,18 @@ describe("SearchEngine.search", () => {
     });
 
     it("filters by available verification mode", () => {
-      expect(names(hub.engine.search("", { mode: Modes.zk }).hits)).to.have.members(["acme/pd-scorecard", "acme/whisper-small-de"]);
-      expect(names(hub.engine.search("", { mode: Modes.tee }).hits)).to.deep.equal(["acme/txn-guard"]);
+      expect(names(hub.engine.search("", { mode: Mode.Zk }).hits)).to.have.members(["acme/pd-scorecard", "acme/whisper-small-de"]);
+      expect(names(hub.engine.search("", { mode: Mode.Tee }).hits)).to.deep.equal(["acme/txn-guard"]);
     });
 
     it("filters by minimum verified usage, in the given mode if any", () => {
       expect(names(hub.engine.search("", { minUsage: 50 }).hits)).to.have.members(["acme/pd-scorecard", "acme/txn-guard"]);
-      expect(names(hub.engine.search("", { mode: Modes.zk, minUsage: 10 }).hits)).to.deep.equal(["acme/pd-scorecard"]);
-      expect(names(hub.engine.search("", { mode: Modes.vanilla, minUsage: 10 }).hits)).to.deep.equal(["acme/pd-scorecard"]);
+      expect(names(hub.engine.search("", { mode: Mode.Zk, minUsage: 10 }).hits)).to.deep.equal(["acme/pd-scorecard"]);
+      expect(names(hub.engine.search("", { mode: Mode.Vanilla, minUsage: 10 }).hits)).to.deep.equal(["acme/pd-scorecard"]);
     });
 
     it("combines filters with a text query", () => {
-      expect(names(hub.engine.search("classification", { license: "apache-2.0", mode: Modes.vanilla }).hits)).to.have.members(["acme/pd-scorecard", "acme/finbert-tone"]);
+      expect(names(hub.engine.search("classification", { license: "apache-2.0", mode: Mode.Vanilla }).hits)).to.have.members(["acme/pd-scorecard", "acme/finbert-tone"]);
     });
 
     for (const [filters, param] of [
@@ -179,7 +179,7 @@ describe("SearchEngine.search", () => {
         owner: address(1),
         publisher: address(1),
         cardCid: "bafkrei-card-1-1",
-        modes: [Modes.vanilla, Modes.zk],
+        modes: [Mode.Vanilla, Mode.Zk],
         verifiedJobs: 52,
         paidVolume: (52n * JOB_PAYMENT).toString(),
         belowFloorJobs: 0,

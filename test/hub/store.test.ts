@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { StoreInvalidInputError, StoreUnknownModelError, StoreUnknownVersionError } from "../../src/hub/errors";
-import { Modes } from "../../src/hub/ids";
+import { Mode } from "../../src/core/modes";
 import { FTS_COLUMNS, SCHEMA_VERSION } from "../../src/hub/schema";
 import { SearchEngine } from "../../src/hub/search";
 import { HubStore } from "../../src/hub/store";
@@ -56,15 +56,16 @@ describe("HubStore", () => {
   describe("batch", () => {
     it("rolls back every write and the cursor when the batch throws", () => {
       const { store } = freshHub();
-      store.setCursor("registry", { block: 10, blockHash: hash(10) });
+      const cursor = store.cursor("registry");
+      cursor.setCursor(10);
       expect(() =>
-        store.batch(() => {
+        cursor.atomically(() => {
           publish(store, { model: 1 });
-          store.setCursor("registry", { block: 20, blockHash: hash(20) });
+          cursor.setCursor(20);
           throw new Error("RPC failed mid-range");
         }),
       ).to.throw("RPC failed mid-range");
-      expect(store.getCursor("registry")).to.deep.equal({ block: 10, blockHash: hash(10) });
+      expect(cursor.cursor()).to.equal(10);
       expect(store.getModel(id(1))).to.equal(undefined);
     });
 
@@ -140,9 +141,9 @@ describe("HubStore", () => {
       const { store } = freshHub();
       publish(store, { model: 1, modes: 0b111 });
       const big = 9_223_372_036_854_775_807n; // 2^63 - 1: two of them overflow a 64-bit integer
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 3, paid: big, block: 50 });
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.zk, jobs: 2, paid: big + 3n, block: 51 });
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.tee, jobs: 1, paid: 1n, block: 51 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Zk, jobs: 3, paid: big, block: 50 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Zk, jobs: 2, paid: big + 3n, block: 51 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Tee, jobs: 1, paid: 1n, block: 51 });
       const version = store.getModel(id(1))?.versions[0];
       expect(version?.usage).to.deep.equal([
         { mode: 1, jobs: 1, paid: "1", belowFloor: 0 },
@@ -154,10 +155,10 @@ describe("HubStore", () => {
     it("throws StoreInvalidInputError for a non-positive job count or a negative amount", () => {
       const { store } = freshHub();
       publish(store, { model: 1 });
-      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 0, paid: 1n, block: 1 }))
+      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 0, paid: 1n, block: 1 }))
         .to.throw(StoreInvalidInputError)
         .with.property("field", "jobs");
-      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 1, paid: -1n, block: 1 }))
+      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 1, paid: -1n, block: 1 }))
         .to.throw(StoreInvalidInputError)
         .with.property("field", "paid");
     });
@@ -168,8 +169,8 @@ describe("HubStore", () => {
       const { store, engine } = freshHub();
       publish(store, { model: 1, fields: { name: "org/counted-model" }, usage: { 0: 2 } });
       publish(store, { model: 2, fields: { name: "org/free-model" } });
-      store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Modes.vanilla, jobs: 500, block: 60 });
-      store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 1, block: 60 });
+      store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Mode.Vanilla, jobs: 500, block: 60 });
+      store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 1, block: 60 });
       expect(store.getModel(id(2))).to.deep.include({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 500 });
       expect(store.getModel(id(2))?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 0, paid: "0", belowFloor: 500 }]);
       expect(store.getModel(id(1))?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 2, paid: (2n * JOB_PAYMENT).toString(), belowFloor: 1 }]);
@@ -188,8 +189,8 @@ describe("HubStore", () => {
       store.setOwner(id(1), address(77), 30);
       publish(store, { model: 1, version: 2, block: 30, fields: { name: "org/pd-scorecard" } });
       store.markDeprecated(id(1), 1, 31);
-      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 6, paid: 10n ** 25n, block: 32 });
-      store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Modes.vanilla, jobs: 2, block: 32 });
+      store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 6, paid: 10n ** 25n, block: 32 });
+      store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 2, block: 32 });
       publish(store, { model: 2, block: 33, fields: { name: "org/pd-new" } });
 
       store.rewindTo(20);
@@ -212,14 +213,14 @@ describe("HubStore", () => {
         const file = path.join(dir, "hub.sqlite");
         const old = HubStore.open(file);
         publish(old, { model: 1, usage: { 0: 3 } });
-        old.setCursor("chain", { block: 99, blockHash: hash(99) });
+        old.cursor("chain").setCursor(99);
         old.db.exec("CREATE TABLE hub_indexer_jobs (job_id TEXT PRIMARY KEY, model_id INTEGER NOT NULL)");
         old.db.pragma("user_version = 2");
         old.close();
 
         const store = HubStore.open(file);
         expect(store.getModel(id(1))).to.equal(undefined);
-        expect(store.getCursor("chain")).to.equal(undefined);
+        expect(store.cursor("chain").cursor()).to.equal(undefined);
         expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'hub_indexer_jobs'").get()).to.equal(undefined);
         expect(store.db.pragma("user_version", { simple: true })).to.equal(SCHEMA_VERSION);
         publish(store, { model: 1, usage: { 0: 1 } });
@@ -292,16 +293,50 @@ describe("HubStore", () => {
   });
 
   describe("cursor", () => {
-    it("stores the last processed block and its hash", () => {
+    it("keeps each follower's last processed block and recent block hashes", () => {
       const { store } = freshHub();
-      expect(store.getCursor("registry")).to.equal(undefined);
-      store.setCursor("registry", { block: 42, blockHash: hash(42) });
-      expect(store.getCursor("registry")).to.deep.equal({ block: 42, blockHash: hash(42) });
+      const [registry, other] = [store.cursor("registry"), store.cursor("other")];
+      expect(registry.cursor()).to.equal(undefined);
+      registry.atomically(() => {
+        registry.recordBlocks([{ number: 41, hash: hash(41) }, { number: 42, hash: hash(42) }], 0);
+        registry.setCursor(42);
+      });
+      expect([registry.cursor(), registry.blockHash(42), other.cursor()]).to.deep.equal([42, hash(42), undefined]);
+      expect(store.cursor("registry").blockHashes()).to.deep.equal([{ number: 41, hash: hash(41) }, { number: 42, hash: hash(42) }]);
     });
 
-    it("throws StoreInvalidInputError for a malformed block hash", () => {
-      const { store } = freshHub();
-      expect(() => store.setCursor("registry", { block: 1, blockHash: "0xabc" })).to.throw(StoreInvalidInputError).with.property("field", "blockHash");
+    it("commits the search documents of writes made in the cursor's transaction", () => {
+      const { store, engine } = freshHub();
+      const cursor = store.cursor("chain");
+      cursor.atomically(() => {
+        publish(store, { model: 1, fields: { name: "org/walrus-counter" } });
+        cursor.setCursor(5);
+      });
+      expect(engine.search("walrus").hits.map((h) => h.name)).to.deep.equal(["org/walrus-counter"]);
+    });
+
+    it("moves the cursor and block hashes of a store written before the hub used core's follower", () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "vin-hub-store-"));
+      try {
+        const file = path.join(dir, "hub.sqlite");
+        const old = HubStore.open(file);
+        publish(old, { model: 1, usage: { 0: 3 } });
+        old.db.exec(`CREATE TABLE cursor (name TEXT PRIMARY KEY, block INTEGER NOT NULL, block_hash TEXT NOT NULL);
+          CREATE TABLE hub_indexer_checkpoints (name TEXT NOT NULL, block INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (name, block));
+          INSERT INTO cursor VALUES ('chain', 30, '${hash(30)}');
+          INSERT INTO hub_indexer_checkpoints VALUES ('chain', 10, '${hash(10)}'), ('chain', 20, '${hash(20)}'), ('chain', 30, '${hash(30)}')`);
+        old.close();
+
+        const store = HubStore.open(file);
+        const cursor = store.cursor("chain");
+        expect(cursor.cursor()).to.equal(30);
+        expect(cursor.blockHashes()).to.deep.equal([10, 20, 30].map((n) => ({ number: n, hash: hash(n) })));
+        expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name IN ('cursor', 'hub_indexer_checkpoints')").all()).to.deep.equal([]);
+        expect(store.getModel(id(1))?.verifiedJobs).to.equal(3);
+        store.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

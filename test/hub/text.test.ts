@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import { cidToString } from "../../src/core/cid";
-import { modeMask, Modes, modesOf } from "../../src/hub/ids";
+import { InputError } from "../../src/core/errors";
+import { modelIdNumber } from "../../src/hub/ids";
 import { parseQuery, toMatchExpression } from "../../src/hub/query";
 import { compoundWords, normalizeForIndex, stem, summarizeMarkdown, tokenize } from "../../src/hub/text";
 
@@ -67,10 +68,13 @@ describe("toMatchExpression", () => {
   });
 });
 
-describe("ids", () => {
-  it("converts between mode lists and bitmasks", () => {
-    expect(modesOf(0b101)).to.deep.equal([Modes.vanilla, Modes.zk]);
-    expect(modeMask([Modes.tee, Modes.zk])).to.equal(0b110);
+describe("modelIdNumber", () => {
+  it("makes the hub's number of a model id from the chain's bigint, a number or a decimal string", () => {
+    expect([modelIdNumber(7n), modelIdNumber(7), modelIdNumber("7"), modelIdNumber(2n ** 53n - 1n)]).to.deep.equal([7, 7, 7, Number.MAX_SAFE_INTEGER]);
+  });
+
+  it("throws InputError for what is not a model id, or one above 2^53 - 1", () => {
+    for (const bad of [0n, -1, 1.5, "x", 2n ** 53n]) expect(() => modelIdNumber(bad), String(bad)).to.throw(InputError);
   });
 });
 
