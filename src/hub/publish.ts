@@ -1,14 +1,16 @@
 import { lstatSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { ZeroAddress, type ContractTransactionReceipt } from "ethers";
+import type { ContractTransactionReceipt } from "ethers";
 import type { ModelRegistry } from "../../typechain-types";
 import type { IModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import type { ContentStore } from "../storage/content-store";
-import { cidBytes, computeCid } from "../storage/unixfs";
+import { computeCid } from "../storage/unixfs";
 import { parseModelCard, type ModelCard } from "./card";
-import { BaseError } from "../core/errors";
+import { BaseError, firstLine } from "../core/errors";
+import { type ModelId, toModelId } from "../core/ids";
+import { versionInput } from "../core/registry";
+import { type BindingSpec, modeModule } from "../modes";
 import { PublishInputError, PublishStorageError } from "./errors";
-import { Mode } from "../core/modes";
 import { decodeRegistryError } from "./registry-errors";
 import { sha256Hex } from "../core/hash";
 
@@ -56,7 +58,7 @@ export interface PublishedFile {
 
 /** What was registered. */
 export interface PublishResult {
-  modelId: bigint;
+  modelId: ModelId;
   version: number;
   txHash: string;
   blockNumber: number;
@@ -68,11 +70,9 @@ export interface PublishResult {
 
 /** Default largest file: 512 MiB. */
 export const DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024;
-/** `ModelRegistry.MAX_FILES`, `MAX_PATH_BYTES`, `MAX_BINDINGS`. */
+/** `ModelRegistry.MAX_FILES`, `MAX_PATH_BYTES`. */
 export const MAX_FILES = 64;
 export const MAX_PATH_BYTES = 256;
-const MAX_BINDINGS = 16;
-const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
 
 /**
  * Publishes a model version: validates the card and files, simulates the registration with locally computed
@@ -92,10 +92,10 @@ export async function publishModel(options: PublishModelOptions): Promise<Publis
   // The registration is simulated with locally computed CIDs first, so a publish the registry would refuse
   // (not the owner, bad binding) fails before anything is stored.
   const expected = await Promise.all(options.files.map(async (f) => ({ path: f.path, cid: await computeCid(f.bytes), sha256: sha256Hex(f.bytes), size: f.bytes.length })));
-  await simulate(options, await versionInput(expected, cardFile.path, modes));
+  await simulate(options, versionInput({ files: expected, card: cardFile.path, modes }));
   const stored = await storeAll(options.store, options.files, expected, log);
   const cardStored = stored.find((f) => f.path === cardFile.path)!;
-  const receipt = await register(options, await versionInput(stored, cardFile.path, modes));
+  const receipt = await register(options, versionInput({ files: stored, card: cardFile.path, modes }));
   const { modelId, version } = publishedIds(options.registry, receipt);
   log(`registered model ${modelId} version ${version} in ${receipt.hash}`);
   return { modelId, version, txHash: receipt.hash, blockNumber: receipt.blockNumber, cardHash: cardStored.sha256, cardCid: cardStored.cid, card, files: stored };
@@ -183,18 +183,14 @@ function checkFiles(files: readonly ModelFile[], cardPath: string, max: number):
   }
 }
 
+/** The mode's registry binding, built and checked by its module (src/modes). */
 function toBinding(spec: ModeSpec): IModelRegistry.ModeBindingStruct {
-  switch (spec.mode) {
-    case "vanilla":
-      return { mode: Mode.Vanilla, verifier: ZeroAddress, bindings: [] };
-    case "tee":
-      if (spec.measurements.length === 0 || spec.measurements.length > MAX_BINDINGS) throw new PublishInputError(`mode tee needs 1 to ${MAX_BINDINGS} enclave measurements (--measurement 0x…)`);
-      for (const m of spec.measurements) if (!BYTES32.test(m) || /^0x0+$/.test(m)) throw new PublishInputError(`measurement ${m} is not a non-zero 32-byte hex value`);
-      return { mode: Mode.Tee, verifier: ZeroAddress, bindings: [...spec.measurements] };
-    case "zk":
-      if (!/^0x[0-9a-fA-F]{40}$/.test(spec.verifier) || spec.verifier === ZeroAddress) throw new PublishInputError(`zk verifier ${spec.verifier} is not an address`);
-      if (!BYTES32.test(spec.verifyingKeyHash)) throw new PublishInputError(`verifying key hash ${spec.verifyingKeyHash} is not a 32-byte hex value`);
-      return { mode: Mode.Zk, verifier: spec.verifier, bindings: [spec.verifyingKeyHash] };
+  const binding: BindingSpec =
+    spec.mode === "tee" ? { bindings: spec.measurements } : spec.mode === "zk" ? { verifier: spec.verifier, bindings: [spec.verifyingKeyHash] } : {};
+  try {
+    return modeModule(spec.mode).binding(binding);
+  } catch (cause) {
+    throw new PublishInputError(firstLine(cause), { cause });
   }
 }
 
@@ -218,16 +214,6 @@ async function storeAll(store: ContentStore, files: readonly ModelFile[], expect
     log(`stored ${f.path} (${f.bytes.length} bytes) as ${cid}`);
   }
   return stored;
-}
-
-async function versionInput(files: readonly PublishedFile[], cardPath: string, modes: IModelRegistry.ModeBindingStruct[]): Promise<IModelRegistry.VersionInputStruct> {
-  const card = files.find((f) => f.path === cardPath)!;
-  return {
-    cardHash: card.sha256,
-    cardCid: await cidBytes(card.cid),
-    files: await Promise.all(files.map(async (f) => ({ path: f.path, cid: await cidBytes(f.cid), sha256: f.sha256 }))),
-    modes,
-  };
 }
 
 function callName(options: PublishModelOptions): string {
@@ -264,10 +250,10 @@ async function register(options: PublishModelOptions, input: IModelRegistry.Vers
   }
 }
 
-function publishedIds(registry: ModelRegistry, receipt: ContractTransactionReceipt): { modelId: bigint; version: number } {
+function publishedIds(registry: ModelRegistry, receipt: ContractTransactionReceipt): { modelId: ModelId; version: number } {
   for (const log of receipt.logs) {
     const parsed = registry.interface.parseLog(log);
-    if (parsed?.name === "VersionPublished") return { modelId: parsed.args.modelId as bigint, version: Number(parsed.args.version) };
+    if (parsed?.name === "VersionPublished") return { modelId: toModelId(parsed.args.modelId as bigint), version: Number(parsed.args.version) };
   }
   throw new BaseError(`Transaction ${receipt.hash} emitted no VersionPublished event.`);
 }
