@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { MODES } from "../core/modes";
 import type { StaticHandler } from "./http";
 
 /** Addresses the page's request snippet needs; served as `/hub-config.json`. */
@@ -40,7 +41,7 @@ export const CONTENT_SECURITY_POLICY =
 export function createWebHandler(options: WebHandlerOptions = {}): StaticHandler {
   const dir = options.dir ?? path.join(__dirname, "web");
   const bodies = new Map<string, Buffer>();
-  for (const [route, { file }] of Object.entries(FILES)) bodies.set(route, readFileSync(path.join(dir, file)));
+  for (const [route, { file }] of Object.entries(FILES)) bodies.set(route, file === "index.html" ? withModes(readFileSync(path.join(dir, file), "utf8")) : readFileSync(path.join(dir, file)));
   const config = Buffer.from(JSON.stringify(options.config ?? {}));
   return (req, res) => {
     const pathname = new URL(req.url ?? "/", "http://hub.invalid").pathname;
@@ -58,4 +59,10 @@ export function createWebHandler(options: WebHandlerOptions = {}): StaticHandler
     res.end(req.method === "HEAD" ? undefined : body);
     return true;
   };
+}
+
+/** The page with one option of its mode filter per mode of the core list (the page reads mode names from them). */
+function withModes(html: string): Buffer {
+  const options = MODES.map((m) => `<option value="${m.name}" data-mode="${m.mode}">${m.name}</option>`).join("\n              ");
+  return Buffer.from(html.replace("<!-- MODES: one option per mode, from src/core/modes.ts (web.ts) -->", options));
 }

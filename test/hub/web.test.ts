@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { MODES } from "../../src/core/modes";
 import { type RunningHubServer, startHubServer } from "../../src/hub/http";
 import { CONTENT_SECURITY_POLICY, createWebHandler } from "../../src/hub/web";
 import { freshHub } from "./fixtures";
@@ -39,6 +40,12 @@ describe("hub web handler", () => {
     for (const route of ["/web/app.js", "/..%2fpackage.json", "/%2e%2e/%2e%2e/package.json", "/index.htm"]) {
       expect((await fetch(server.url + route)).status, route).to.equal(404);
     }
+  });
+
+  it("writes the mode filter's options from the core list of modes, which the page reads mode names from", async () => {
+    const html = await (await fetch(`${server.url}/`)).text();
+    const options = [...html.matchAll(/<option value="(\w+)" data-mode="(\d+)">(\w+)<\/option>/g)].map((m) => [m[1], Number(m[2]), m[3]]);
+    expect(options).to.deep.equal(MODES.map((m) => [m.name, m.mode, m.name]));
   });
 
   it("uses no inline script or style, and loads nothing from another origin", async () => {

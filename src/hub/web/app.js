@@ -5,7 +5,7 @@
  */
 "use strict";
 (function () {
-  var MODE_NAMES = { 0: "vanilla", 1: "tee", 2: "zk" };
+  var MODE_NAMES = {}; // by number, read from the mode filter's options (the server writes them from the core list)
   var PAGE_SIZE = 10;
   var FORM_FIELDS = ["q", "task", "license", "library", "language", "mode", "minUsage", "sort"];
   var config = { chainId: null, escrow: null, token: null, registry: null };
@@ -262,6 +262,7 @@
   /* START */
 
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call($("mode").options, function (o) { if (o.dataset.mode) MODE_NAMES[o.dataset.mode] = o.value; });
     $("search-form").addEventListener("submit", function (event) {
       event.preventDefault();
       go(formParams(1));
