@@ -68,10 +68,10 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     /// @dev When a measurement was last revoked: `excuses` skips the per-measurement reads for claims made after.
     uint64 internal _lastMeasurementRevocation;
     mapping(bytes32 measurement => MeasurementRecord) internal _measurementRecords;
-    /// @dev Each number's measurement.
-    mapping(uint48 id => bytes32 measurement) internal _measurements;
     /// @dev Each number's measurement while unrevoked, zero once revoked: what `verify` reads.
     mapping(uint48 id => bytes32 measurement) internal _liveMeasurements;
+    /// @dev Each revoked number's measurement (written at revocation, so that a registration does not pay for it).
+    mapping(uint48 id => bytes32 measurement) internal _revokedMeasurements;
     /// @dev The latest expiry of any registration of each operator with each measurement (`excuses`).
     mapping(address operator => mapping(bytes32 measurement => uint64)) internal _measurementExpiries;
 
@@ -97,7 +97,7 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         if (block.timestamp >= enclave.expiresAt) revert TeeVerifierEnclaveExpired(signer, enclave.expiresAt);
         if (enclave.operator != claim.node) revert TeeVerifierOperatorMismatch(signer, enclave.operator, claim.node);
         bytes32 measurement = _liveMeasurements[enclave.measurementId];
-        if (measurement == 0) revert TeeVerifierMeasurementRevoked(_measurements[enclave.measurementId]);
+        if (measurement == 0) revert TeeVerifierMeasurementRevoked(_revokedMeasurements[enclave.measurementId]);
         if (!registry.isBound(claim.modelId, claim.version, ModesLib.TEE, measurement)) {
             revert TeeVerifierMeasurementNotAccepted(claim.modelId, claim.version, measurement);
         }
@@ -171,7 +171,6 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         if (id != 0) return id;
         id = ++_measurementCount;
         record.id = id;
-        _measurements[id] = measurement;
         _liveMeasurements[id] = measurement;
     }
 
@@ -200,7 +199,8 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         record.revokedAt = uint64(block.timestamp);
         _lastMeasurementRevocation = uint64(block.timestamp);
         // A measurement no enclave registered yet has no number and nothing to unlist.
-        if (record.id != 0) delete _liveMeasurements[record.id];
+        uint48 id = record.id;
+        if (id != 0) (_liveMeasurements[id], _revokedMeasurements[id]) = (0, measurement);
 
         emit MeasurementRevoked(measurement);
     }
@@ -312,11 +312,12 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     /// @inheritdoc ITeeVerifier
     function enclaveOf(address signer) external view returns (Enclave memory) {
         EnclaveRecord memory enclave = _enclaves[signer];
+        bytes32 measurement = _liveMeasurements[enclave.measurementId];
         return Enclave({
             operator: enclave.operator,
             expiresAt: enclave.expiresAt,
             revoked: enclave.revoked,
-            measurement: _measurements[enclave.measurementId],
+            measurement: measurement != 0 ? measurement : _revokedMeasurements[enclave.measurementId],
             hpkePublicKey: _hpkeKeys[signer]
         });
     }

@@ -102,6 +102,11 @@ export interface DevelopmentQuoteOptions {
   debug?: boolean;
   /** The QE's MRSIGNER (default {@link DEVELOPMENT_QE_MRSIGNER}). */
   qeMrSigner?: string;
+  /**
+   * The PEM text of the certification data (default: the platform's chain, leaf first). Nothing signs it and the
+   * on-chain verifier does not read it; another chain here changes only the quote's length (benchmarks use a real one).
+   */
+  pckChainPem?: string;
 }
 
 /**
@@ -123,7 +128,7 @@ export function createDevelopmentQuote(platform: DevelopmentPlatform, options: D
   const attestationKey = publicXy(platform.attestationKey);
   const authData = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
   const qeReport = qeReportOf(options, attestationKey, authData);
-  const pem = [platform.pck, platform.ca, platform.root].map((c) => toPem(c.der)).join("");
+  const pem = options.pckChainPem ?? [platform.pck, platform.ca, platform.root].map((c) => toPem(c.der)).join("");
   const qeCertification = Buffer.concat([
     qeReport,
     p1363(platform.pck.privateKey, qeReport),

@@ -163,3 +163,22 @@ export function trimQuote(bytes: Uint8Array): Uint8Array {
   const end = bodyEnd + 4 + u32(bytes, bodyEnd);
   return end < bytes.length && bytes.subarray(end).every((b) => b === 0) ? bytes.subarray(0, end) : bytes;
 }
+
+/**
+ * The quote without the PEM PCK chain of its certification data (type 5, left empty), every length it declares
+ * adjusted. Nothing signs that chain and `DcapVerifier` does not read it (the caller names the cached PCK certificate
+ * instead), so the quote verifies the same on-chain for about 16 gas less per byte of chain (some 55,000 gas for a
+ * real TDX chain of 3.7 KB). Keep the original: {@link pckChain} and the off-chain `verifyQuote` need the chain.
+ *
+ * @example
+ * await teeVerifier.registerEnclaveWithQuote(withoutPckChain(quote), pckCertificate, signer, hpkePublicKey, anchorBlock);
+ */
+export function withoutPckChain(bytes: Uint8Array): Uint8Array {
+  const q = parseQuote(bytes);
+  const end = q.offsets.certificationData + 6;
+  const out = Buffer.from(bytes.subarray(0, end));
+  out.writeUInt32LE(0, end - 4);
+  out.writeUInt32LE(end - (q.bodyEnd + 4), q.bodyEnd);
+  if (q.version === 4) out.writeUInt32LE(end - (q.offsets.attestationKey + 64 + 6), q.offsets.attestationKey + 64 + 2);
+  return out;
+}

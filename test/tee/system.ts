@@ -52,6 +52,8 @@ export interface AttestOptions {
   measurements?: Uint8Array;
   platform?: DevelopmentPlatform;
   debug?: boolean;
+  /** The PEM text of the quote's certification data, which nothing reads on-chain (default: the platform's). */
+  pckChainPem?: string;
 }
 
 /**
@@ -79,6 +81,7 @@ export async function attest(fx: Fixture, operator: string, options: AttestOptio
     reportData: enclaveReportData(binding),
     measurements: options.measurements ?? DevEnclave.TD_MEASUREMENTS,
     debug: options.debug ?? false,
+    ...(options.pckChainPem === undefined ? {} : { pckChainPem: options.pckChainPem }),
   });
   const args: Attestation["args"] = [quote, keccak256(platform.pck.der), honest.signer, honest.hpkePublicKey, options.anchorBlock ?? honest.anchorBlock];
   return { wallet, enclave, binding, quote, args };

@@ -4,7 +4,7 @@ import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, toUtf8Bytes, Wallet } from "ethers";
 import { governance, requestJob, teeProof } from "../../fixtures/system";
 import { attest, loadQuoteSystem, registerWithQuote, type QuoteFixture } from "../../tee/system";
-import { createDevelopmentPlatform, createDevelopmentQuote, DevEnclave, developmentPlatform, enclaveReportData, TeeType } from "../../../src/tee";
+import { createDevelopmentPlatform, createDevelopmentQuote, DevEnclave, developmentPlatform, enclaveReportData, TeeType, withoutPckChain } from "../../../src/tee";
 import { TeeVerifier__factory } from "../../../typechain-types";
 import { Mode, modeMask } from "../../../src/core/modes";
 import type { Job } from "../../../src/core/job";
@@ -44,6 +44,16 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
         DevEnclave.TD_MEASUREMENT,
         a.enclave.hpkePublicKey,
       ]);
+    });
+
+    it("registers with the quote stripped of its PEM chain (withoutPckChain), which the contract does not read", async () => {
+      const fx = await loadQuoteSystem();
+      const node = fx.nodes[0]!;
+      const a = await attest(fx, node.address);
+      const [quote, ...rest] = a.args;
+      await expect(fx.system.teeVerifier.connect(node).registerEnclaveWithQuote(withoutPckChain(quote), ...rest))
+        .to.emit(fx.system.teeVerifier, "EnclaveAttested")
+        .withArgs(a.wallet.address, node.address, fx.pckCertificate, TeeType.Tdx, a.enclave.hpkePublicKey, a.binding.anchorBlock);
     });
 
     it("renews a registration when the enclave attests again, without a disruption", async () => {
