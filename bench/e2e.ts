@@ -5,18 +5,30 @@
  * requested while no daemon runs and every job must settle exactly once when they start. Writes
  * bench/results/e2e.json.
  *
+ * The network is the one devnet (src/devnet/devnet.ts), as `npm start` and the node tests start it.
+ *
  * Run: npm run bench:e2e   (ts-node bench/e2e.ts). Sizes: BENCH_STREAM_JOBS (default 60 per node count),
  * BENCH_ZK_JOBS (default 40, one request per BENCH_ZK_INTERVAL_MS, default 250), BENCH_QUEUED_JOBS (default 1000),
  * BENCH_NODES (default "1,2,4").
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import Database from "better-sqlite3";
-import { JobStore } from "../src/node/store";
+import hre from "hardhat";
 import { Interface, ZeroAddress, ZeroHash, type Log } from "ethers";
+import { addressesFromRecord } from "../src/core/contracts";
 import { encodeInput } from "../src/core/job";
 import { Mode, MODE_NAMES } from "../src/core/modes";
-import { createOperator, DaemonProcess, freePort, publishZkModel, sleep, startDevnet, TOKEN, type Devnet, type Operator, type ZkPublished } from "../test/node/harness";
+import { sleep } from "../src/core/retry";
+import { freePort } from "../src/devnet/chain";
+import { startDevnet, type Devnet } from "../src/devnet/devnet";
+import type { DevnetOperator, OperatorDaemon } from "../src/devnet/operators";
 import { clampToRange } from "../src/models";
+import { buildPenguinClassifier } from "../src/models/penguins";
+import type { BundledClassifier } from "../src/models/bundle";
+import { NodeStore } from "../src/node/store";
+import type { ZkDeployment } from "../src/zkml/deploy";
 import { zkJobRequest } from "../src/zkml/job";
 import { report, type Row } from "./lib/report";
 
@@ -28,6 +40,22 @@ const ZK_JOBS = Number(process.env.BENCH_ZK_JOBS ?? 40);
 const ZK_INTERVAL_MS = Number(process.env.BENCH_ZK_INTERVAL_MS ?? 250);
 /** The setup size the tests use for the penguin circuit (so the cached setup is shared). */
 const ZK_SETUP_POWER = 12;
+const TOKEN = 10n ** 18n;
+
+/** The devnet with the penguin model it serves. */
+interface Net {
+  devnet: Devnet<BundledClassifier>;
+  model: BundledClassifier;
+  modelId: bigint;
+}
+
+/** The penguin model published for ZK only. */
+interface ZkPublished {
+  modelId: bigint;
+  deployment: ZkDeployment;
+}
+
+type Operator = DevnetOperator;
 
 interface Sent {
   jobId: bigint;
@@ -39,10 +67,10 @@ interface Sent {
  * Sends `count` requests (alternating vanilla/TEE unless `mode` is fixed) at one per `intervalMs`; with `zk`, ZK
  * jobs of that model, each on another held-out row with its own salted commitment.
  */
-async function sendJobs(net: Devnet, count: number, intervalMs: number, mode?: number, zk?: ZkPublished): Promise<Sent[]> {
-  const { escrow } = net.contracts;
-  const signer = escrow.connect(net.requester);
-  const latest = await net.provider.getBlock("latest");
+async function sendJobs(net: Net, count: number, intervalMs: number, mode?: number, zk?: ZkPublished): Promise<Sent[]> {
+  const { escrow } = net.devnet.contracts;
+  const signer = escrow.connect(net.devnet.requester);
+  const latest = await net.devnet.provider.getBlock("latest");
   const input = encodeInput(net.model.example);
   const pending: Promise<Sent>[] = [];
   for (let i = 0; i < count; i++) {
@@ -57,7 +85,7 @@ async function sendJobs(net: Devnet, count: number, intervalMs: number, mode?: n
 }
 
 /** Records when each JobSettled/JobRefunded is first seen, from `fromBlock` on, polling every 100 ms until stopped. */
-function watchFinal(net: Devnet, fromBlock: number) {
+function watchFinal({ devnet: net }: Net, fromBlock: number) {
   const iface = net.contracts.escrow.interface as unknown as Interface;
   const settled = iface.getEvent("JobSettled")!.topicHash;
   const refundedTopic = iface.getEvent("JobRefunded")!.topicHash;
@@ -104,7 +132,7 @@ function watchFinal(net: Devnet, fromBlock: number) {
  */
 function overheadsOf(operator: Operator, sent: Sent[]): number[] {
   const ids = new Set(sent.map((j) => j.jobId.toString()));
-  const db = new Database(JobStore.pathIn(operator.dataDir), { readonly: true });
+  const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
   try {
     const rows = db.prepare("SELECT job_id, seen_at, settled_at, compute_ms FROM jobs WHERE state = 'settled' AND compute_ms IS NOT NULL").all() as { job_id: string; seen_at: number; settled_at: number; compute_ms: number }[];
     return rows.filter((r) => ids.has(r.job_id)).map((r) => r.settled_at - r.seen_at - r.compute_ms);
@@ -128,15 +156,22 @@ async function scrape(port: number): Promise<Record<string, number>> {
   return out;
 }
 
-async function startNodes(net: Devnet, operators: Operator[]): Promise<DaemonProcess[]> {
-  const daemons = operators.map((o) => new DaemonProcess(o, { VIN_LOG_LEVEL: "warn" }));
-  await Promise.all(daemons.map(async (d) => {
-    while (!(await scrape((JSON.parse(readFileSync(d.operator.config, "utf8")) as { metricsPort: number }).metricsPort).then(() => true, () => false))) {
-      if (!d.alive) throw new Error(`daemon ${d.operator.name} exited:\n${d.output.slice(-2_000)}`);
-      await sleep(200);
-    }
-  }));
-  return daemons;
+/** Starts each operator's daemon and waits until its metrics endpoint answers. */
+async function startNodes(net: Net, operators: Operator[]): Promise<OperatorDaemon[]> {
+  const daemons = operators.map((o) => {
+    let output = "";
+    const daemon = net.devnet.startDaemon(o, { env: { VIN_LOG_LEVEL: "warn" }, onOutput: (chunk) => (output = (output + chunk).slice(-4_000)) });
+    return { daemon, output: () => output };
+  });
+  await Promise.all(
+    daemons.map(async ({ daemon, output }) => {
+      while (!(await scrape((JSON.parse(readFileSync(daemon.operator.config, "utf8")) as { metricsPort: number }).metricsPort).then(() => true, () => false))) {
+        if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) throw new Error(`daemon ${daemon.operator.name} exited:\n${output().slice(-2_000)}`);
+        await sleep(200);
+      }
+    }),
+  );
+  return daemons.map((d) => d.daemon);
 }
 
 /**
@@ -144,11 +179,11 @@ async function startNodes(net: Devnet, operators: Operator[]): Promise<DaemonPro
  * proving and the batch window), the node's overhead beyond inference and proving, and how many transactions
  * settled them.
  */
-async function zkStream(net: Devnet, operators: Operator[], ports: number[], zk: ZkPublished, details: Record<string, unknown>): Promise<Row[]> {
+async function zkStream(net: Net, operators: Operator[], ports: number[], zk: ZkPublished, details: Record<string, unknown>): Promise<Row[]> {
   const n = Math.max(...NODE_COUNTS);
   const daemons = await startNodes(net, operators.slice(0, n));
   const before = await Promise.all(ports.slice(0, n).map(scrape));
-  const fromBlock = await net.provider.getBlockNumber();
+  const fromBlock = await net.devnet.provider.getBlockNumber();
   const started = Date.now();
   const watch = watchFinal(net, fromBlock);
   const sent = await sendJobs(net, ZK_JOBS, ZK_INTERVAL_MS, Mode.Zk, zk);
@@ -164,7 +199,7 @@ async function zkStream(net: Devnet, operators: Operator[], ports: number[], zk:
   // Settlement transactions: every node's submissions (own or batched) that carry one of these jobs.
   const ids = new Set(sent.map((j) => j.jobId.toString()));
   const settlements = operators.slice(0, n).flatMap((o) => {
-    const db = new Database(JobStore.pathIn(o.dataDir), { readonly: true });
+    const db = new Database(NodeStore.pathIn(o.dataDir), { readonly: true });
     try {
       const own = db.prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status = 'mined' AND job_id IS NOT NULL").all() as { job_id: string }[];
       const batched = db.prepare("SELECT b.tx_key, COUNT(*) AS n FROM batch_members b JOIN txs t ON t.key = b.tx_key WHERE t.status = 'mined' GROUP BY b.tx_key").all() as { tx_key: string; n: number }[];
@@ -187,23 +222,30 @@ async function zkStream(net: Devnet, operators: Operator[], ports: number[], zk:
 }
 
 async function main(): Promise<void> {
-  const net = await startDevnet();
-  await (await net.contracts.token.connect(net.requester).approve(await net.contracts.escrow.getAddress(), 2n ** 255n)).wait();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), "vin-bench-e2e-"));
+  const devnet = await startDevnet({ hre, port: await freePort(), workDir, network: "bench", models: [{ model: buildPenguinClassifier() }], intervalMiningMs: 1_000 });
+  const [{ model, modelId }] = devnet.models;
+  const net: Net = { devnet, model, modelId };
+  const { requester, contracts } = devnet;
+  await (await contracts.token.connect(requester).mint(await requester.getAddress(), 1_000_000n * TOKEN)).wait();
+  await (await contracts.token.connect(requester).approve(await contracts.escrow.getAddress(), 2n ** 255n)).wait();
   const rows: Row[] = [];
   const details: Record<string, unknown> = {};
   const operators: Operator[] = [];
   const ports: number[] = [];
   try {
-    const zk = ZK_JOBS > 0 ? await publishZkModel(net, ZK_SETUP_POWER) : undefined;
+    const zk = ZK_JOBS > 0 ? await publishZkModel(net) : undefined;
+    const head = await devnet.provider.getBlockNumber();
     for (let i = 0; i < Math.max(...NODE_COUNTS); i++) {
       const port = await freePort();
-      operators.push(await createOperator(net, `bench-${i}`, { modes: zk === undefined ? "vanilla,tee" : "vanilla,tee,zk", patch: { metricsPort: port, workers: 4, pollIntervalMs: 200, claimThreshold: "0" } }));
+      const settings = { contracts: { ...addressesFromRecord(devnet.system.record), startBlock: head }, metricsPort: port, workers: 4, pollIntervalMs: 200, claimThreshold: "0", stuckTxMs: 20_000, rpcTimeoutMs: 3_000 };
+      operators.push(await devnet.addOperator({ name: `bench-${i}`, modes: zk === undefined ? ["vanilla", "tee"] : ["vanilla", "tee", "zk"], settings }));
       ports.push(port);
     }
     for (const n of NODE_COUNTS) {
       const daemons = await startNodes(net, operators.slice(0, n));
       const before = await Promise.all(ports.slice(0, n).map(scrape));
-      const fromBlock = await net.provider.getBlockNumber();
+      const fromBlock = await net.devnet.provider.getBlockNumber();
       const started = Date.now();
       const watch = watchFinal(net, fromBlock);
       const sent = await sendJobs(net, STREAM_JOBS, STREAM_INTERVAL_MS);
@@ -234,7 +276,7 @@ async function main(): Promise<void> {
     if (zk !== undefined) rows.push(...(await zkStream(net, operators, ports, zk, details)));
 
     const n = Math.max(...NODE_COUNTS);
-    const fromBlock = await net.provider.getBlockNumber();
+    const fromBlock = await net.devnet.provider.getBlockNumber();
     const queued = await sendJobs(net, QUEUED_JOBS, 0, Mode.Vanilla);
     const watch = watchFinal(net, fromBlock);
     const started = Date.now();
@@ -248,7 +290,7 @@ async function main(): Promise<void> {
     await Promise.all(daemons.map((d) => d.stop()));
     // Duplicates: a job settled twice on chain, or submitted by more than one transaction across all node databases.
     const submits = operators.slice(0, n).reduce((sum, o) => {
-      const db = new Database(JobStore.pathIn(o.dataDir), { readonly: true });
+      const db = new Database(NodeStore.pathIn(o.dataDir), { readonly: true });
       const ids = new Set(queued.map((j) => j.jobId.toString()));
       const rows = (db.prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status != 'dropped'").all() as { job_id: string }[]).filter((r) => ids.has(r.job_id));
       db.close();
@@ -260,8 +302,14 @@ async function main(): Promise<void> {
     details.queued = { settled: settledAt.size, refunded, duplicated, submits, lost: QUEUED_JOBS - settledAt.size - refunded };
     report("e2e", "Operator node end to end (hardhat node, child-process daemons)", rows, { details, streamJobs: STREAM_JOBS, queuedJobs: QUEUED_JOBS });
   } finally {
-    await net.chain.stop();
+    await devnet.stop();
   }
+}
+
+/** The penguin classifier as a new model whose version serves ZK only (circuit built once, cached). */
+async function publishZkModel(net: Net): Promise<ZkPublished> {
+  const { modelId, zk } = await net.devnet.publish({ model: net.model, modes: [], zk: { minPower: ZK_SETUP_POWER }, owner: net.devnet.requester });
+  return { modelId, deployment: zk! };
 }
 
 void main().then(

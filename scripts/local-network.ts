@@ -4,33 +4,26 @@
  * registry, each with its ZK circuit (compiled, set up for development and cached under .cache/zk, verifier
  * deployed), the model hub, four operator daemons (vanilla, TEE, both, ZK), and one verified inference per model and
  * mode requested as a dApp would and served by the daemons, printed with its transaction hashes. Then everything
- * keeps running until Ctrl-C.
+ * keeps running until Ctrl-C. The network is `startDevnet` (src/devnet/devnet.ts), as the node tests and bench:e2e start it.
  *
  * Run: npm start   (hardhat run --network localhost scripts/local-network.ts)
  */
 import hre from "hardhat";
 import path from "node:path";
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
-import { promisify } from "node:util";
-import { getBytes, toUtf8Bytes } from "ethers";
+import { getBytes } from "ethers";
 import type { HttpNetworkConfig } from "hardhat/types";
-import { deploySystem } from "../deploy/system";
-import { startHardhatNode } from "../src/devnet/chain";
-import { publishBundledModel, startLocalHub, type LocalHub } from "../src/hub/local";
-import { launchOperators } from "../src/devnet/operators";
-import { addressesFromRecord, connectContracts } from "../src/core/contracts";
+import { startDevnet, type Devnet } from "../src/devnet/devnet";
 import { requestInference } from "../src/sdk/requestInference";
 import { waitForResult } from "../src/sdk/waitForResult";
-import { toJobId, toModelId } from "../src/sdk/jobs";
+import { toJobId, toModelId } from "../src/core/ids";
 import { decodeClassification } from "../src/inference/onnx";
-import { deployZkModel, type ZkDeployment } from "../src/zkml/deploy";
+import type { ZkDeployment } from "../src/zkml/deploy";
 import { decodeZkOutput } from "../src/zkml/claim";
 import { bundledModels, clampToRange, type AnyBundledModel } from "../src/models";
 import { Mode, MODE_NAMES } from "../src/core/modes";
-import { createProvider } from "../src/core/provider";
-import { fundAccount } from "../src/cli/faucet";
+import { addressesFromRecord, connectContracts } from "../src/core/contracts";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 const TOKEN = 10n ** 18n;
@@ -65,22 +58,14 @@ interface ClientAccount {
 
 /**
  * A dApp account for the user, made as `vin init` makes one (config and encrypted keystore, the password in a 0600
- * file) and funded by the faucet `vin faucet` uses.
+ * file) and funded with 10 ETH and 1000 test tokens, as `vin faucet` funds one.
  */
-async function createClientAccount(root: string, rpcUrl: string, deploymentFile: string, token: string): Promise<ClientAccount> {
+async function createClientAccount(devnet: Devnet<AnyBundledModel>, root: string): Promise<ClientAccount> {
   const [config, passwordFile, dataDir] = [".vin/client.json", ".vin/client.password", ".vin/client"];
   for (const file of [config, passwordFile, dataDir]) rmSync(path.join(root, file), { recursive: true, force: true });
-  writeFileSync(path.join(root, passwordFile), `${randomBytes(16).toString("hex")}\n`, { mode: 0o600 });
-  const vin = path.join(root, "bin", "vin.js");
-  const init = ["--config", config, "--password-file", passwordFile, "--json", "init", "--deployment", deploymentFile, "--rpc-url", rpcUrl, "--data-dir", dataDir, "--content-dir", ".vin/nodes/content"];
-  const { stdout } = await promisify(execFile)(process.execPath, [vin, ...init], { cwd: root });
-  const { address } = JSON.parse(stdout) as { address: string };
-  const provider = createProvider(rpcUrl);
-  try {
-    await fundAccount({ provider, token, to: address });
-  } finally {
-    provider.destroy();
-  }
+  const password = randomBytes(16).toString("hex");
+  writeFileSync(path.join(root, passwordFile), `${password}\n`, { mode: 0o600 });
+  const { address } = await devnet.addClient({ config: path.join(root, config), dataDir: path.join(root, dataDir), contentDir: devnet.contentDir, password, tokens: 1_000n * TOKEN });
   return { address, config, passwordFile };
 }
 
@@ -90,68 +75,49 @@ async function main(): Promise<void> {
   const root = hre.config.paths.root;
   const port = Number(new URL((hre.network.config as HttpNetworkConfig).url).port || 8545);
   console.log(`starting a Hardhat node on 127.0.0.1:${port} ...`);
-  const chain = await startHardhatNode({ port, cwd: root });
-  let hub: LocalHub | undefined;
-  let nodes: { stop(): Promise<void> } | undefined;
+  const workDir = path.join(root, ".vin");
+  rmSync(path.join(workDir, "nodes"), { recursive: true, force: true });
+  let devnet: Devnet<AnyBundledModel> | undefined;
   const shutdown = async (code: number) => {
-    await nodes?.stop();
-    await hub?.stop();
-    await chain.stop();
+    await devnet?.stop();
     process.exit(code);
   };
   process.once("SIGINT", () => void shutdown(0));
   process.once("SIGTERM", () => void shutdown(0));
   try {
-    const system = await deploySystem(hre, { persist: true, log: (m) => console.log(`  ${m}`) });
-    console.log(`deployed to chain ${system.record.chainId}; addresses in deployments/localhost.json`);
-    const [deployer, requester, modelOwner] = await hre.ethers.getSigners();
-    const workDir = path.join(root, ".vin");
-    rmSync(path.join(workDir, "nodes"), { recursive: true, force: true });
-    const contentStoreDir = path.join(workDir, "ipfs");
-
-    // Every bundled model, each with its ZK circuit (one 2^12 setup serves them all, and the tests use the same).
-    const published: { model: AnyBundledModel; zk: ZkDeployment; modelId: bigint }[] = [];
-    for (const model of bundledModels()) {
-      console.log(`${model.name}: building its ZK circuit (compile, development setup; cached in .cache/zk after the first run) ...`);
-      const zk = await deployZkModel(deployer!, { onnx: model.onnx, inputRange: model.inputRange, minPower: ZK_SETUP_POWER, verifierFactory: system.record.contracts.verifierFactory.address, log: (m) => console.log(`  ${m}`) });
-      console.log(`  ${zk.zk.nConstraints} constraints, verifier ${zk.verifier}, verifying-key hash ${zk.vkHash}`);
-      const result = await publishBundledModel({ signer: modelOwner!, registry: system.record.contracts.registry.address, contentStoreDir, model, zk, log: (m) => console.log(`  ${m}`) });
-      console.log(`published ${model.name} (${quality(model)}) to IPFS and the registry as model ${result.modelId}`);
-      published.push({ model, zk, modelId: BigInt(result.modelId) });
-    }
-    hub = await startLocalHub({ rpcUrl: chain.url, deployment: system.record, contentStoreDir, port: HUB_PORT });
-    console.log(`model hub at ${hub.url}`);
-
-    const contracts = connectContracts(addressesFromRecord(system.record), deployer!);
-    console.log("starting four operator daemons ...");
-    nodes = await launchOperators({
-      contracts,
-      deploymentFile: path.join(root, "deployments", "localhost.json"),
-      rpcUrl: chain.url,
-      funder: deployer!,
-      attestor: deployer!,
-      files: published.flatMap(({ model, zk }) => [model.onnx, toUtf8Bytes(model.card), ...zk.files.map((f) => f.bytes)]),
+    // Every bundled model, each with its ZK circuit (one 2^12 setup serves them all, and the tests use the same),
+    // published to IPFS; four operators (vanilla, TEE, both, ZK) whose daemons log to .vin/nodes/<name>.log.
+    devnet = await startDevnet<AnyBundledModel>({
+      hre,
+      port,
       workDir: path.join(workDir, "nodes"),
-      specs: [
+      persist: true,
+      ipfsDir: path.join(workDir, "ipfs"),
+      models: bundledModels().map((model) => ({ model, zk: { minPower: ZK_SETUP_POWER }, summary: quality(model) })),
+      hub: { port: HUB_PORT },
+      operators: [
         { name: "vanilla", modes: ["vanilla"] },
         { name: "tee", modes: ["tee"] },
         { name: "dual", modes: ["vanilla", "tee"] },
         { name: "zk", modes: ["zk"] },
       ],
-      log: (l) => console.log(`  ${l}`),
+      settings: { confirmations: 0 },
+      log: (line) => console.log(line),
     });
+    const { system, requester, models, chain } = devnet;
+    const hub = devnet.hub!;
 
-    const client = await createClientAccount(root, chain.url, path.join("deployments", "localhost.json"), system.record.contracts.token.address);
-    await (await system.token.mint(await requester!.getAddress(), 1_000n * TOKEN)).wait();
-    const dapp = connectContracts(addressesFromRecord(system.record), requester!);
+    const client = await createClientAccount(devnet, root);
+    await (await system.token.mint(await requester.getAddress(), 1_000n * TOKEN)).wait();
     // One job per model and mode, all requested first (as a busy dApp would), then each result awaited.
+    const dapp = connectContracts(addressesFromRecord(system.record), requester);
     const requests = [];
-    for (const entry of published) {
+    for (const entry of models) {
       for (const mode of [Mode.Vanilla, Mode.Tee, Mode.Zk]) {
         // ZK: the input is committed (Poseidon, with a random salt) as the circuit commits it, within its input range.
         const input = mode === Mode.Zk ? clampToRange(entry.model.example, entry.model.inputRange) : entry.model.example;
-        const zk = mode === Mode.Zk ? { model: entry.zk.zk.model } : undefined;
-        const requested = await requestInference({ contracts: dapp, signer: requester!, modelId: toModelId(entry.modelId), mode, input, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, zk });
+        const zk = mode === Mode.Zk ? { model: entry.zk!.zk.model } : undefined;
+        const requested = await requestInference({ contracts: dapp, signer: requester, modelId: toModelId(entry.modelId), mode, input, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, zk });
         requests.push({ ...entry, mode, input, requested });
       }
     }
@@ -162,13 +128,13 @@ async function main(): Promise<void> {
       if (result.status !== "settled") throw new Error(`job ${job.id} was refunded`);
       const [claimed] = await system.escrow.queryFilter(system.escrow.filters.SlotClaimed(job.id));
       const [settled] = await system.escrow.queryFilter(system.escrow.filters.JobSettled(job.id));
-      console.log(`\n  [${MODE_NAMES[mode]}] job ${job.id} ${model.name}: ${describeInput(input)} -> ${describeOutput(model, mode, result.output, zk)}`);
+      console.log(`\n  [${MODE_NAMES[mode]}] job ${job.id} ${model.name}: ${describeInput(input)} -> ${describeOutput(model, mode, result.output, zk!)}`);
       console.log(`    served by ${claimed?.args.node ?? "?"}; output hash ${result.outputHash}`);
       console.log(`    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`);
     }
     console.log(`\n${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
     console.log(`chain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
-    const penguins = published.find((p) => p.model.name.startsWith("penguin")) ?? published[0]!;
+    const penguins = models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!;
     const vin = `npm run vin -- --config ${client.config} --password-file ${client.passwordFile}`;
     console.log(`\nyour first request, from a client account made for you (${client.address}, 10 ETH and 1000 test tokens; run \`npm run vin -- faucet <address>\` to fund another):`);
     console.log(`  ${vin} request --model ${penguins.modelId} --mode tee --input '${JSON.stringify(penguins.model.example)}' --wait`);

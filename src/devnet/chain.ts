@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import { JsonRpcProvider } from "ethers";
 import { BaseError } from "../core/errors";
 
@@ -20,7 +21,7 @@ export interface LocalChain {
 export async function startHardhatNode(options: { port: number; cwd: string; readyTimeoutMs?: number; log?: (line: string) => void }): Promise<LocalChain> {
   const url = `http://127.0.0.1:${options.port}`;
   if (await answers(url, 1_000)) {
-    throw new LocalChainError(`port ${options.port} already serves a JSON-RPC node: stop it, or set LOCAL_CHAIN_PORT to a free port`);
+    throw new LocalChainError(`port ${options.port} already serves a JSON-RPC node (another \`npm start\`?): stop it first`);
   }
   const child = spawn("npx", ["hardhat", "--network", "hardhat", "node", "--hostname", "127.0.0.1", "--port", String(options.port)], {
     cwd: options.cwd,
@@ -59,7 +60,7 @@ async function answers(url: string, timeoutMs: number): Promise<boolean> {
 
 /** Sends SIGTERM to the process group, then SIGKILL if it has not exited within 5 s. */
 export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   try {
     process.kill(-child.pid, "SIGTERM");
@@ -75,4 +76,13 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   }, 5_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

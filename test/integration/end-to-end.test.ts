@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { deploySystem } from "../../deploy/system";
-import { runEndToEnd } from "../../src/devnet/end-to-end";
+import { runEndToEnd } from "./end-to-end";
 import { buildPenguinClassifier } from "../../src/models/penguins";
 import { forward, argmax } from "../../src/models/train";
 import { OnnxModel } from "../../src/inference/onnx";

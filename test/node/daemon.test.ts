@@ -10,7 +10,6 @@ import { toJobId, toModelId } from "../../src/core/ids";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
 import { NodeStore, outboxKey } from "../../src/node/store";
-import { launchOperators } from "../../src/devnet/operators";
 import { createClient, createOperator, DaemonProcess, eventually, freePort, jobEvents, sleep, startDevnet, TcpProxy, TOKEN, vin, type Devnet, type Operator } from "./harness";
 
 describe("operator node (against a real hardhat node)", () => {
@@ -203,20 +202,20 @@ describe("operator node (against a real hardhat node)", () => {
     expect(Number((await net.contracts.escrow.stateOf(over.job.id)).status)).to.equal(1); // still open: another node may take it
   });
 
-  it("launchOperators (for npm start) runs a vanilla, a TEE and a dual-mode daemon that settle both modes", async () => {
-    const card = new TextEncoder().encode(net.model.card);
-    const launched = await launchOperators({ contracts: net.contracts, deploymentFile: net.deploymentFile, rpcUrl: net.chain.url, funder: net.deployer, attestor: net.deployer, files: [net.model.onnx, card], workDir: path.join(net.workDir, "launch"), specs: [{ name: "v", modes: ["vanilla"] }, { name: "t", modes: ["tee"] }, { name: "vt", modes: ["vanilla", "tee"] }] });
+  it("the devnet's launch (npm start's operators) runs a vanilla, a TEE and a dual-mode daemon that settle both modes", async () => {
+    const settings = { confirmations: 0 };
+    const launched = await net.devnet.launch([{ name: "v", modes: ["vanilla"], settings }, { name: "t", modes: ["tee"], settings }, { name: "vt", modes: ["vanilla", "tee"], settings }]);
     try {
       for (const mode of [Mode.Vanilla, Mode.Tee]) {
         const { job } = await request(mode);
         const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(job.id), pollIntervalMs: 200 });
         expect(result.status === "settled" && result.output).to.equal(expected);
       }
-      expect(launched.operators.every((o) => o.child.exitCode === null)).to.equal(true);
+      expect(launched.every((d) => d.child.exitCode === null)).to.equal(true);
     } finally {
-      await launched.stop();
+      await Promise.all(launched.map((d) => d.stop()));
     }
-    expect(launched.operators.map((o) => o.child.exitCode)).to.deep.equal([0, 0, 0]);
+    expect(launched.map((d) => d.child.exitCode)).to.deep.equal([0, 0, 0]);
   });
 
   it("bad input fails with one line and a non-zero exit, and changes nothing", async () => {

@@ -1,14 +1,18 @@
+/**
+ * The protocol end to end with no daemon: one operator driven by hand (stake, capabilities, a development enclave),
+ * one job per mode requested, claimed, computed with onnxruntime, submitted, settled and paid. For
+ * end-to-end.test.ts; the local network with real daemons is src/devnet.
+ */
 import { hexlify, keccak256, toUtf8Bytes, type Signer } from "ethers";
 import type { System } from "../../deploy/system";
-import { rawCid } from "../core/cid";
-import { sha256Hex } from "../core/hash";
-import { requestedJobs, type Job } from "../core/job";
-import { Mode, MODE_NAMES, modeMask } from "../core/modes";
-import { teeDomain } from "../core/tee";
-import { OnnxModel, decodeClassification, encodeClassification } from "../inference/onnx";
-import { DevEnclave } from "../tee/dev-enclave";
-import type { BundledModel } from "../models/penguins";
-import type { IModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
+import { requestedJobs, type Job } from "../../src/core/job";
+import { Mode, MODE_NAMES, modeMask } from "../../src/core/modes";
+import { rawFileRef, versionInput } from "../../src/core/registry";
+import { teeDomain } from "../../src/core/tee";
+import { OnnxModel, decodeClassification, encodeClassification } from "../../src/inference/onnx";
+import { modeModule } from "../../src/modes";
+import { DevEnclave } from "../../src/tee/dev-enclave";
+import type { BundledModel } from "../../src/models/penguins";
 
 const TOKEN = 10n ** 18n;
 
@@ -123,28 +127,14 @@ export async function runEndToEnd(
   return reports;
 }
 
-/**
- * Version 1 of a bundled model with the raw-block CIDs of its files (model.onnx and README.md, as an IPFS node
- * stores files under 256 KiB), supporting vanilla and TEE with the development enclave's measurement.
- */
-export function rawCidVersionInput(model: BundledModel): IModelRegistry.VersionInputStruct {
-  const card = toUtf8Bytes(model.card);
-  return {
-    cardHash: sha256Hex(card),
-    cardCid: rawCid(card),
-    files: [
-      { path: "model.onnx", cid: rawCid(model.onnx), sha256: sha256Hex(model.onnx) },
-      { path: "README.md", cid: rawCid(card), sha256: sha256Hex(card) },
-    ],
-    modes: [
-      { mode: Mode.Vanilla, verifier: "0x0000000000000000000000000000000000000000", bindings: [] },
-      { mode: Mode.Tee, verifier: "0x0000000000000000000000000000000000000000", bindings: [DevEnclave.MEASUREMENT] },
-    ],
-  };
-}
-
-/** Registers `model` with {@link rawCidVersionInput} (no IPFS node needed): for tests and in-process runs. */
+/** Registers version 1 of `model` with raw-block CIDs (no IPFS node needed), serving vanilla and TEE. */
 async function publishWithRawCids(system: System, owner: Signer, model: BundledModel): Promise<bigint> {
-  await (await system.registry.connect(owner).createModelAndPublish(TOKEN, rawCidVersionInput(model))).wait();
+  const card = toUtf8Bytes(model.card);
+  const input = versionInput({
+    files: [rawFileRef("model.onnx", model.onnx), rawFileRef("README.md", card)],
+    card: "README.md",
+    modes: [modeModule(Mode.Vanilla).binding({}), modeModule(Mode.Tee).binding({ bindings: [DevEnclave.MEASUREMENT] })],
+  });
+  await (await system.registry.connect(owner).createModelAndPublish(TOKEN, input)).wait();
   return system.registry.modelCount();
 }

@@ -1,0 +1,255 @@
+/**
+ * The one local network: a Hardhat JSON-RPC node on 127.0.0.1, the protocol deployed to it by the production
+ * deploy script, models published, optionally the model hub, and operators set up in this process with their
+ * daemons as child processes. `npm start` (scripts/local-network.ts), the node tests (test/node/harness.ts) and
+ * `npm run bench:e2e` all start it here.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { JsonRpcProvider, NonceManager, parseEther } from "ethers";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { deploySystem, type System } from "../../deploy/system";
+import { addressesFromRecord, connectContracts, type Contracts } from "../core/contracts";
+import type { NodeConfig } from "../node/config";
+import { FsContentStore } from "../node/content-store";
+import { initOperator } from "../node/operator-init";
+import { startLocalHub, type LocalHub } from "../hub/local";
+import { DevEnclave } from "../tee/dev-enclave";
+import { startHardhatNode, type LocalChain } from "./chain";
+import { publishDevnetModel, type DevnetModel, type PublishedModel, type PublishModelSpec } from "./models";
+import { setUpOperator, startOperatorDaemon, type DevnetOperator, type OperatorDaemon, type OperatorSetupContext, type OperatorSpec, type StartDaemonOptions } from "./operators";
+
+const TOKEN = 10n ** 18n;
+/** How long a development enclave's registration lasts. */
+const ENCLAVE_LIFETIME = 7n * 24n * 3600n;
+
+export interface StartDevnetOptions<M extends DevnetModel = DevnetModel> {
+  /** The Hardhat runtime whose deploy script deploys (its root and artifacts; the chain is the devnet's). */
+  hre: HardhatRuntimeEnvironment;
+  /** Port of the Hardhat node on 127.0.0.1; it must be free. */
+  port: number;
+  /** Operators' configs, databases and logs, the content directory and the password file. */
+  workDir: string;
+  /** Name of the deployment record. Default "localhost". */
+  network?: string;
+  /** Write `deployments/<network>.json` (else `<workDir>/deployment.json` only). Default false. */
+  persist?: boolean;
+  /** Publish models through the hub into this embedded IPFS store (the hub reads it); default: raw-block CIDs. */
+  ipfsDir?: string;
+  models?: PublishModelSpec<M>[];
+  /** Serve the model hub (needs `ipfsDir`). */
+  hub?: { port: number };
+  /** Operators set up and their daemons started (logs in `<workDir>/<name>.log`). */
+  operators?: OperatorSpec[];
+  /** The keystores' password. Default random (written to `<workDir>/password`). */
+  password?: string;
+  /**
+   * scrypt cost of the devnet's keystores. Default 1024: their password is in a file beside them, so a higher
+   * cost protects nothing and only slows every start.
+   */
+  scryptN?: number;
+  /** Settings of every operator's config, under each spec's own. */
+  settings?: Partial<NodeConfig>;
+  /** Stake of each operator, in token wei. Default 1,000 tokens. */
+  stake?: bigint;
+  /** Mine an empty block this often besides automining (so confirmations come without traffic). */
+  intervalMiningMs?: number;
+  /** Receives human-readable lines only. */
+  log?: (line: string) => void;
+}
+
+export interface Devnet<M extends DevnetModel = DevnetModel> {
+  chain: LocalChain;
+  provider: JsonRpcProvider;
+  /** Hardhat's accounts #0 (deployer, guardian, attestor, funder), #1 (a dApp), #2 (models' owner). */
+  deployer: NonceManager;
+  requester: NonceManager;
+  modelOwner: NonceManager;
+  system: System;
+  /** The deployment's contracts, connected to the provider for reading. */
+  contracts: Contracts;
+  deploymentFile: string;
+  /** Model files by CID, read by every operator. */
+  contentDir: string;
+  workDir: string;
+  passwordFile: string;
+  models: PublishedModel<M>[];
+  hub?: LocalHub;
+  operators: DevnetOperator[];
+  daemons: OperatorDaemon[];
+  /** Publishes another model (see {@link publishDevnetModel}). */
+  publish<N extends DevnetModel>(spec: PublishModelSpec<N>): Promise<PublishedModel<N>>;
+  /** Sets up an operator without starting its daemon. */
+  addOperator(spec: OperatorSpec): Promise<DevnetOperator>;
+  /** Starts an operator's daemon (stopped by {@link Devnet.stop}). */
+  startDaemon(operator: DevnetOperator, options?: StartDaemonOptions): OperatorDaemon;
+  /** Sets up operators side by side and starts their daemons, logs in `<workDir>/<name>.log`; resolves once all have started. */
+  launch(specs: OperatorSpec[]): Promise<OperatorDaemon[]>;
+  /** A dApp account as `vin init` makes one, funded. */
+  addClient(options: { config: string; dataDir: string; contentDir?: string; password?: string; eth?: bigint; tokens?: bigint }): Promise<{ address: string; config: string }>;
+  /** Sends gas money (default 10 ETH) and mints test tokens (default 10,000) to an address. */
+  fund(address: string, amounts?: { eth?: bigint; tokens?: bigint }): Promise<void>;
+  /** Stops the daemons, the hub and the chain. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a devnet; on failure everything it started is stopped again.
+ * @example
+ * const devnet = await startDevnet({ hre, port: 8545, workDir: ".vin/nodes", models: [{ model: buildPenguinClassifier() }], operators: [{ name: "tee", modes: ["tee"] }], log: console.log });
+ * // ... requests ...
+ * await devnet.stop();
+ */
+export async function startDevnet<M extends DevnetModel>(options: StartDevnetOptions<M>): Promise<Devnet<M>> {
+  const log = options.log ?? (() => undefined);
+  const chain = await startHardhatNode({ port: options.port, cwd: options.hre.config.paths.root });
+  const provider = new JsonRpcProvider(chain.url, undefined, { staticNetwork: true, pollingInterval: 200 });
+  const running: { devnet?: Devnet<M> } = {};
+  try {
+    running.devnet = await deploy(options, chain, provider, log);
+    for (const spec of options.models ?? []) running.devnet.models.push(await running.devnet.publish(spec));
+    if (options.hub !== undefined) {
+      if (options.ipfsDir === undefined) throw new TypeError("the hub reads the IPFS store: give ipfsDir with hub");
+      running.devnet.hub = await startLocalHub({ rpcUrl: chain.url, deployment: running.devnet.system.record, contentStoreDir: options.ipfsDir, port: options.hub.port });
+      log(`model hub at ${running.devnet.hub.url}`);
+    }
+    if (options.operators !== undefined && options.operators.length > 0) await running.devnet.launch(options.operators);
+    if (options.intervalMiningMs !== undefined) await provider.send("evm_setIntervalMining", [options.intervalMiningMs]);
+    return running.devnet;
+  } catch (error) {
+    if (running.devnet !== undefined) await running.devnet.stop();
+    else {
+      provider.destroy();
+      await chain.stop();
+    }
+    throw error;
+  }
+}
+
+async function deploy<M extends DevnetModel>(options: StartDevnetOptions<M>, chain: LocalChain, provider: JsonRpcProvider, log: (line: string) => void): Promise<Devnet<M>> {
+  const { hre } = options;
+  const [deployer, requester, modelOwner] = await Promise.all([0, 1, 2].map(async (i) => new NonceManager(await provider.getSigner(i))));
+  const network = options.network ?? "localhost";
+  // The deploy script on this chain: the runtime's root and artifacts, the devnet's provider and deployer.
+  const runtime = {
+    ...hre,
+    network: { ...hre.network, name: network },
+    ethers: Object.assign(Object.create(hre.ethers) as object, { provider, getSigners: async () => [deployer] }),
+  } as unknown as HardhatRuntimeEnvironment;
+  const persist = options.persist ?? false;
+  const system = await deploySystem(runtime, { persist, log: (m) => log(`  ${m}`) });
+  const workDir = path.resolve(options.workDir);
+  mkdirSync(workDir, { recursive: true });
+  const deploymentFile = persist ? path.join(hre.config.paths.root, "deployments", `${network}.json`) : path.join(workDir, "deployment.json");
+  if (!persist) writeFileSync(deploymentFile, `${JSON.stringify(system.record, null, 2)}\n`);
+  log(`deployed to chain ${system.record.chainId}; addresses in ${path.relative(process.cwd(), deploymentFile)}`);
+
+  const contentDir = path.join(workDir, "content");
+  const content = new FsContentStore(contentDir);
+  const password = options.password ?? `dev-${randomBytes(8).toString("hex")}`;
+  const passwordFile = path.join(workDir, "password");
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  const scryptN = options.scryptN ?? 1024;
+
+  // The deployer funds and attests for everyone: its transactions go one at a time.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  const fund = (address: string, amounts: { eth?: bigint; tokens?: bigint } = {}) =>
+    serially(async () => {
+      await (await deployer.sendTransaction({ to: address, value: amounts.eth ?? parseEther("10") })).wait();
+      await (await system.token.connect(deployer).mint(address, amounts.tokens ?? 10_000n * TOKEN)).wait();
+    });
+  const setup: OperatorSetupContext = {
+    workDir,
+    deploymentFile,
+    rpcUrl: chain.url,
+    contentDir,
+    password,
+    passwordFile,
+    scryptN,
+    settings: options.settings ?? {},
+    stake: options.stake ?? 1_000n * TOKEN,
+    fund: (address) => fund(address),
+    registerEnclave: (enclave, operator) =>
+      serially(async () => {
+        const latest = await provider.getBlock("latest");
+        await (await system.teeVerifier.connect(deployer).registerEnclave(enclave, operator, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + ENCLAVE_LIFETIME)).wait();
+      }),
+  };
+  const publishContext = { registry: system.registry, verifierFactory: system.record.contracts.verifierFactory.address, deployer, owner: modelOwner, content, ipfsDir: options.ipfsDir, log };
+
+  const devnet: Devnet<M> = {
+    chain,
+    provider,
+    deployer,
+    requester,
+    modelOwner,
+    system,
+    contracts: connectContracts(addressesFromRecord(system.record), provider),
+    deploymentFile,
+    contentDir,
+    workDir,
+    passwordFile,
+    models: [],
+    operators: [],
+    daemons: [],
+    publish: (spec) => publishDevnetModel(publishContext, spec),
+    async addOperator(spec) {
+      const operator = await setUpOperator(setup, spec);
+      devnet.operators.push(operator);
+      return operator;
+    },
+    startDaemon(operator, daemonOptions) {
+      const daemon = startOperatorDaemon(operator, daemonOptions);
+      devnet.daemons.push(daemon);
+      return daemon;
+    },
+    async launch(specs) {
+      log(`starting ${specs.length} operator daemon${specs.length === 1 ? "" : "s"} ...`);
+      const settled = await Promise.allSettled(
+        specs.map(async (spec) => {
+          const operator = await devnet.addOperator(spec);
+          log(`  operator ${spec.name} ${operator.address} serves ${spec.modes.join(", ")}${operator.enclave ? ` (development enclave ${operator.enclave})` : ""}`);
+          return devnet.startDaemon(operator, { logFile: path.join(workDir, `${spec.name}.log`), log: (line) => log(`  ${line}`) });
+        }),
+      );
+      const daemons = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      try {
+        if (failed !== undefined) throw failed.reason;
+        await Promise.all(daemons.map((d) => d.started));
+        return daemons;
+      } catch (error) {
+        await Promise.all(daemons.map((d) => d.stop()));
+        throw error;
+      }
+    },
+    async addClient(client) {
+      const { address } = await initOperator({
+        configFile: client.config,
+        password: client.password ?? password,
+        deploymentFile,
+        rpcUrl: chain.url,
+        dataDir: client.dataDir,
+        contentDir: client.contentDir,
+        modes: ["vanilla"],
+        scryptN,
+      });
+      await fund(address, { eth: client.eth, tokens: client.tokens });
+      return { address, config: client.config };
+    },
+    fund,
+    async stop() {
+      await Promise.all(devnet.daemons.map((d) => d.stop()));
+      await devnet.hub?.stop();
+      provider.destroy();
+      await chain.stop();
+    },
+  };
+  return devnet;
+}
