@@ -1,50 +1,29 @@
 #!/usr/bin/env node
 /**
  * `vin`: the command line of the verifiable inference network, for operators (init, stake, register, run, claim,
- * status), for dApps (request, job, verify) and for the model hub (publish, pull, search, hub serve). Errors print one line and exit non-zero (see output.ts).
+ * status), for dApps (request, job, verify), for local chains (faucet) and for the model hub (publish, pull,
+ * search, hub serve). One file per command in commands/, each parsing its flags and calling the layer below.
+ * Errors print one line and exit non-zero (see output.ts).
  */
 import { Command, CommanderError } from "commander";
-import { registerDappCommands } from "./dapp";
-import { registerFaucetCommand } from "./faucet";
-import { registerOperatorCommands, type GlobalOptions } from "./operator";
+import * as claim from "./commands/claim";
+import * as faucet from "./commands/faucet";
+import * as hub from "./commands/hub";
+import * as init from "./commands/init";
+import * as job from "./commands/job";
+import * as register from "./commands/register";
+import * as request from "./commands/request";
+import * as run from "./commands/run";
+import * as stake from "./commands/stake";
+import * as status from "./commands/status";
+import * as unstake from "./commands/unstake";
+import * as verify from "./commands/verify";
+import * as withdraw from "./commands/withdraw";
+import type { GlobalOptions } from "./options";
 import { reportError } from "./output";
-import { registerHubCommands, type HubCommandContext } from "../hub/commands";
-import { loadConfig } from "../node/config";
-import { loadKeystore, readPassword } from "../node/keystore";
-import { createProvider } from "../core/provider";
-import { openContentStore } from "../storage";
 
-interface HubOptions {
-  ipfsDir: string;
-  kubo?: string;
-}
-
-/** What the hub commands (publish, pull, search, hub serve) need, built lazily from the same config as the rest. */
-function hubContext(options: () => GlobalOptions & HubOptions): HubCommandContext {
-  const config = () => loadConfig(options().config);
-  const provider = async () => {
-    const c = config();
-    return createProvider(c.rpcUrl, { chainId: c.chainId, timeoutMs: c.rpcTimeoutMs });
-  };
-  return {
-    rethrow: true,
-    provider,
-    signer: async () => (await loadKeystore(config().keystore, readPassword(options().passwordFile))).connect(await provider()),
-    deployment: async () => {
-      const c = config();
-      const record = (address: string) => ({ address, args: [], block: c.contracts.startBlock });
-      return {
-        chainId: c.chainId,
-        startBlock: c.contracts.startBlock,
-        contracts: { registry: record(c.contracts.registry), escrow: record(c.contracts.escrow), token: record(c.contracts.token) },
-      };
-    },
-    contentStore: () => {
-      const { ipfsDir, kubo } = options();
-      return openContentStore(kubo === undefined ? { dir: ipfsDir } : { kuboUrl: kubo });
-    },
-  };
-}
+/** Every command, in the order `vin --help` lists them. */
+const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, hub];
 
 export function buildProgram(): Command {
   const program = new Command("vin")
@@ -55,11 +34,8 @@ export function buildProgram(): Command {
     .option("--ipfs-dir <dir>", "embedded IPFS store for publish and pull", process.env.VIN_IPFS_DIR ?? ".vin/ipfs")
     .option("--kubo <url>", "use a Kubo node's RPC (e.g. http://127.0.0.1:5001) instead of the embedded store", process.env.VIN_KUBO_URL)
     .exitOverride();
-  const global = () => program.opts<GlobalOptions & HubOptions>();
-  registerOperatorCommands(program, global);
-  registerDappCommands(program, global);
-  registerFaucetCommand(program, global);
-  registerHubCommands(program, hubContext(global));
+  const global = () => program.opts<GlobalOptions>();
+  for (const command of COMMANDS) command.register(program, global);
   return program;
 }
 

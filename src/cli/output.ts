@@ -1,5 +1,6 @@
-import { formatUnits } from "ethers";
+import { formatUnits, getBytes } from "ethers";
 import { BaseError, exitCodeOf } from "../core/errors";
+import { decodeClassification } from "../inference/onnx";
 
 /** Prints `value` as JSON (bigints as decimal strings) or as `text()`. */
 export function print(json: boolean, value: unknown, text: () => string): void {
@@ -7,6 +8,17 @@ export function print(json: boolean, value: unknown, text: () => string): void {
 }
 
 export const tokens = (wei: bigint): string => `${formatUnits(wei, 18)} tokens`;
+
+/** A job's output as a person reads it: a packed ZK output, a class and its logits, or the raw bytes. */
+export function describeOutput(output: string): string {
+  if (getBytes(output).length === 6) return `packed ZK output ${BigInt(output)} (class index for classifiers, value + 2^47 at 2^-s for regressors)`;
+  try {
+    const { label, logits } = decodeClassification(getBytes(output));
+    return `class ${label} (logits ${logits.join(", ")})`;
+  } catch {
+    return output;
+  }
+}
 
 /** One line: what is wrong and what to do; the exit code from the one table in src/core/errors.ts. The cause chain goes to stderr only with VIN_DEBUG=1. */
 export function reportError(error: unknown): number {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import path from "node:path";
 import { formatUnits, JsonRpcProvider, parseEther } from "ethers";
 import { InputError } from "../../src/core/errors";
-import { fundAccount } from "../../src/cli/faucet";
+import { fundAccount } from "../../src/node/faucet";
 import { freePort, startDevnet, TOKEN, vin, type Devnet } from "../node/harness";
 
 /**
