@@ -1,6 +1,6 @@
 import type { Interface } from "ethers";
 import { RevertError, StateError } from "../core/errors";
-import { Mode } from "../core/modes";
+import { modeModule } from "../modes";
 import { decodeZkProof, encodeZkBatchProof } from "../zkml/claim";
 import type { Logger } from "./log";
 import type { TxSender } from "./sender";
@@ -74,9 +74,9 @@ export class ZkBatcher implements SubmissionStrategy {
     private readonly hooks: ZkBatcherHooks,
   ) {}
 
-  /** ZK jobs are batched unless handed back. */
+  /** Jobs of a batchable mode (ZK) are batched unless handed back. */
   batches(row: JobRow): boolean {
-    return Number(row.job.mode) === Mode.Zk && !this.solo.has(row.jobId);
+    return modeModule(row.job.mode).batchable && !this.solo.has(row.jobId);
   }
 
   /** A job the batch could not take: it is submitted on its own at its next step. */

@@ -19,6 +19,7 @@ import { ACTIVE_STATES } from "./store";
 import { Wakeup } from "./wakeup";
 import { SUBMIT_ALONE, ZkBatcher } from "./batcher";
 import { ZkCircuitLoader } from "./zk";
+import { modeModule } from "../modes";
 
 export interface DaemonOptions {
   configFile: string;
@@ -57,12 +58,13 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
   const address = ctx.wallet.address;
   const modes = new Set(config.modes.map((m) => MODE_BY_NAME[m]));
   await checkRegistration(ctx, modes);
-  const enclave = modes.has(Mode.Tee) ? loadDevEnclave(config.dataDir, { create: true }) : undefined;
+  const needs = new Set([...modes].flatMap((m) => modeModule(m).needs));
+  const enclave = needs.has("enclave") ? loadDevEnclave(config.dataDir, { create: true }) : undefined;
   if (enclave !== undefined) log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and proves nothing");
   const metrics = new NodeMetrics(store.jobs);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
-  const zk = modes.has(Mode.Zk) ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
+  const zk = needs.has("zk") ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
   const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave, zk);
   const inputs = new InputFetcher(content.store, { timeoutMs: config.contentTimeoutMs, maxBytes: config.maxInputBytes });
   const iface = contracts.escrow.interface;
@@ -79,7 +81,6 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     modes,
     minFeePerNode: BigInt(config.minFeePerNode),
     maxCollateral: tokenAmount(config.maxCollateral)!,
-    enclaveAddress: enclave?.address,
     rpcTimeoutMs: config.rpcTimeoutMs,
   });
   const follower = new LogFollower(provider, store.cursor, log, {

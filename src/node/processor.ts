@@ -23,7 +23,6 @@ export interface ProcessorOptions {
   minFeePerNode: bigint;
   /** Jobs asking more collateral (wei) are not claimed. */
   maxCollateral: bigint;
-  enclaveAddress?: string;
   rpcTimeoutMs: number;
 }
 
@@ -179,23 +178,27 @@ export class JobProcessor {
     if (job.collateral > this.options.maxCollateral) return `collateral ${formatUnits(job.collateral, 18)} exceeds maxCollateral ${formatUnits(this.options.maxCollateral, 18)} tokens`;
     // The escrow refuses both at request; a job that shows either anyway is not one this node knows how to finish.
     if (job.redundancy % 2n === 0n) return `redundancy ${job.redundancy} is even: only odd redundancy has a strict majority`;
-    if (Number(job.mode) === Mode.Zk && job.redundancy !== 1n) return `a ZK job has redundancy 1, this one ${job.redundancy}`;
+    const terms = this.computer.claimRefusal(job);
+    if (terms !== undefined) return terms;
     const retry = { timeoutMs: this.options.rpcTimeoutMs };
-    const enclaveAddress = this.options.enclaveAddress;
-    const [input, deprecated, enclave] = await Promise.all([
+    const [input, deprecated, ready] = await Promise.all([
       this.input(row, signal),
       this.cached(`version:${job.modelId}@${job.version}`, () => withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), retry).then((info) => info.deprecated)),
-      Number(job.mode) === Mode.Tee && enclaveAddress !== undefined
-        ? this.cached("enclave", () => withRetry("teeVerifier.enclaveOf", () => this.contracts.teeVerifier.enclaveOf(enclaveAddress), retry).then((e) => e.operator.toLowerCase() === this.options.address.toLowerCase() && !e.revoked))
-        : undefined,
+      this.computer.readiness(job, { enclaveRegistered: (enclave) => this.cached(`enclave:${enclave}`, () => this.enclaveServes(enclave, retry)) }),
     ]);
     if (input.refusal !== undefined) return input.refusal;
     if (deprecated) return `model ${job.modelId}@${job.version} is deprecated`;
-    if (Number(job.mode) === Mode.Tee) {
-      if (enclave === undefined) return "no development enclave";
-      if (!enclave) return `enclave ${enclaveAddress} is not registered to this node: ask the attestor to register it`;
-    }
-    return undefined;
+    return ready;
+  }
+
+  /** Whether `enclave` is registered to this node, not revoked and not expired (by the latest block's clock). */
+  private async enclaveServes(enclave: string, retry: { timeoutMs: number }): Promise<boolean> {
+    const [record, block] = await Promise.all([
+      withRetry("teeVerifier.enclaveOf", () => this.contracts.teeVerifier.enclaveOf(enclave), retry),
+      withRetry("eth_getBlock", () => this.contracts.escrow.runner!.provider!.getBlock("latest"), retry),
+    ]);
+    const expired = block !== null && BigInt(block.timestamp) >= record.expiresAt;
+    return record.operator.toLowerCase() === this.options.address.toLowerCase() && !record.revoked && !expired;
   }
 
   /** `read()`, or its result from at most `CHECK_CACHE_MS` ago (a failed read is not kept). */

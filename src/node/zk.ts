@@ -1,35 +1,15 @@
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import type { Job } from "../core/job";
 import { ModelError } from "./errors";
 import { VerificationError } from "../core/errors";
 import { verifyZkVersion, type VerifyZkVersionReturnType } from "../zkml/verify-version";
-import { encodeZkOutput, encodeZkProof, packedOutputOf } from "../zkml/claim";
-import { openZkJobInput } from "../zkml/job";
-import type { ZkManifest } from "../zkml/package";
 import { CircuitProver } from "../zkml/prover";
-import type { QuantizedModel } from "../zkml/quantize";
-import { evaluateQuantized } from "../zkml/reference";
 import { ContentNotFoundError, type ContentStore } from "./content-store";
 import type { Logger } from "./log";
 import { VersionCache } from "./models";
+import type { ZkCircuit } from "../modes";
 
 /** Refused versions remembered. */
 const MAX_REFUSED = 64;
-
-/** A model version's circuit, loaded and checked: what a node needs to answer its ZK jobs. */
-export interface ZkCircuit {
-  manifest: ZkManifest;
-  model: QuantizedModel;
-  prover: CircuitProver;
-}
-
-/** What a ZK job needs from the escrow: the 6-byte output and `abi.encode(packedOutput, proof)`. */
-export interface ZkAnswer {
-  output: string;
-  proof: string;
-  packedOutput: bigint;
-  proveSeconds: number;
-}
 
 /**
  * Loads ZK circuits of model versions, once per version, and only circuits it has checked itself
@@ -80,17 +60,4 @@ export class ZkCircuitLoader {
     this.log?.info({ model: where, verifier: verified.verifier, vkHash: verified.vkHash, compileSeconds: compile, zkeyVerifySeconds: zkeyVerify }, "ZK circuit rebuilt and its setup verified");
     return { manifest: verified.manifest, model: verified.model, prover: await CircuitProver.load({ wasm: verified.wasm, zkey: verified.files.zkey }) };
   }
-}
-
-/**
- * Answers a ZK job: opens the requester's commitment with the input bytes (input and salt), evaluates the circuit's
- * arithmetic, proves, and encodes output and proof for `submit`.
- *
- * @throws ZkJobInputError when the input does not open the job's commitment (never computable: refuse the job).
- */
-export async function answerZkJob(circuit: ZkCircuit, job: Job, input: string): Promise<ZkAnswer> {
-  const { quantized, input: opened } = openZkJobInput(circuit.model, input, job.inputHash);
-  const packedOutput = packedOutputOf(circuit.model, evaluateQuantized(circuit.model, quantized));
-  const proved = await circuit.prover.prove({ model: circuit.model, input: quantized, inputSalt: opened.salt });
-  return { output: encodeZkOutput(packedOutput), proof: encodeZkProof(packedOutput, proved.solidity), packedOutput, proveSeconds: proved.proveSeconds };
 }
