@@ -1,8 +1,9 @@
 /**
  * The HPKE algorithms of this library and the symmetric layer of encapsulated responses. HPKE itself (RFC 9180:
- * SetupBaseS/R, Seal, Open, Export) is `@hpke/core` with `@hpke/chacha20poly1305`; the response layer of
- * RFC 9458 §4.4 (HKDF Extract and Expand without HPKE's labels, then one AEAD) runs on `node:crypto`, which is
- * synchronous, so a chunked response seals each chunk without a round trip through WebCrypto.
+ * DHKEM, the key schedule, SetupBaseS/R, Seal, Open, Export) is `@hpke/core` with `@hpke/chacha20poly1305`; only
+ * its HKDF runs on `node:crypto` ({@link NodeHkdfSha256}). The response layer of RFC 9458 §4.4 (HKDF Extract and
+ * Expand without HPKE's labels, then one AEAD) runs on `node:crypto` too: synchronous, so a chunked response
+ * seals each chunk without a round trip through WebCrypto's thread pool.
  */
 import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
 import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
@@ -80,6 +81,34 @@ export function aeadName(aeadId: number): string {
   return AEADS.get(aeadId)?.name ?? `AEAD 0x${hex16(aeadId)}`;
 }
 
+/**
+ * `@hpke/core`'s HKDF-SHA256 (its labels, suite id and checks unchanged) with Extract and Expand computed by
+ * `node:crypto` HMAC in the calling thread. The WebCrypto original imports a key and signs asynchronously for each
+ * of the ~10 HMACs of a key schedule; this one costs a fraction of that (see bench/ohttp.ts). Same output: RFC 9458
+ * Appendix A is reproduced through it.
+ */
+export class NodeHkdfSha256 extends HkdfSha256 {
+  override async extract(salt: ArrayBufferLike | ArrayBufferView, ikm: ArrayBufferLike | ArrayBufferView): Promise<ArrayBuffer> {
+    return bufferOf(hkdfExtract(KDF.HKDF_SHA256, bytesOf(salt), bytesOf(ikm)));
+  }
+
+  override async expand(prk: ArrayBufferLike | ArrayBufferView, info: ArrayBufferLike | ArrayBufferView, length: number): Promise<ArrayBuffer> {
+    return bufferOf(hkdfExpand(KDF.HKDF_SHA256, bytesOf(prk), bytesOf(info), length));
+  }
+
+  override async extractAndExpand(salt: ArrayBufferLike | ArrayBufferView, ikm: ArrayBufferLike | ArrayBufferView, info: ArrayBufferLike | ArrayBufferView, length: number): Promise<ArrayBuffer> {
+    return bufferOf(hkdfExpand(KDF.HKDF_SHA256, hkdfExtract(KDF.HKDF_SHA256, bytesOf(salt), bytesOf(ikm)), bytesOf(info), length));
+  }
+}
+
+function bytesOf(data: ArrayBufferLike | ArrayBufferView): Uint8Array {
+  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+}
+
+function bufferOf(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+}
+
 const suites = new Map<string, CipherSuite>();
 
 /**
@@ -92,7 +121,7 @@ export function hpkeSuite(suite: Suite): CipherSuite {
   if (built === undefined) {
     if (!isSupported(suite)) throw new OhttpUnsupportedError(`HPKE suite KEM 0x${hex16(suite.kemId)}, KDF 0x${hex16(suite.kdfId)}, AEAD 0x${hex16(suite.aeadId)} is not supported`);
     const aead = suite.aeadId === AEAD.AES_128_GCM ? new Aes128Gcm() : new Chacha20Poly1305();
-    built = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead });
+    built = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new NodeHkdfSha256(), aead });
     suites.set(name, built);
   }
   return built;

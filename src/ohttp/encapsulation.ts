@@ -14,12 +14,14 @@
  * }
  * ```
  */
-import { randomBytes } from "node:crypto";
-import type { RecipientContext, SenderContext } from "@hpke/core";
+import { randomBytes, webcrypto } from "node:crypto";
+import type { CipherSuite, RecipientContext, SenderContext } from "@hpke/core";
 import { aeadName, aeadOpen, aeadSeal, aeadSizes, encSize, hex16, hkdfExpand, hkdfExtract, hpkeSuite, isSupported, TAG_LENGTH, type Suite } from "./algorithms";
 import { LABELS } from "./constants";
 import { OhttpDecryptionError, OhttpMalformedError, OhttpUnknownKeyError, OhttpUnsupportedError } from "./errors";
 import { importX25519, type GatewayKey, type KeyConfig, type KeyRing } from "./keys";
+
+type CryptoKey = webcrypto.CryptoKey;
 
 const encoder = new TextEncoder();
 
@@ -46,6 +48,19 @@ export interface EncapsulateResponseOptions {
    * A repeated nonce reuses the response key: never set it elsewhere.
    */
   testOnlyResponseNonce?: Uint8Array;
+}
+
+/** Gateway public keys already imported, by the bytes object of the configuration that holds them. */
+const recipientKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+function recipientKeyOf(hpke: CipherSuite, publicKey: Uint8Array): Promise<CryptoKey> {
+  let key = recipientKeys.get(publicKey);
+  if (key === undefined) {
+    key = hpke.kem.deserializePublicKey(publicKey);
+    recipientKeys.set(publicKey, key);
+    key.catch(() => recipientKeys.delete(publicKey));
+  }
+  return key;
 }
 
 /** The keys of one encapsulated response (RFC 9458 §4.4), with the intermediate values test vectors print. */
@@ -94,7 +109,7 @@ export async function setupSender(config: KeyConfig, label: string, options: Enc
   const suite = selectSuite(config, options);
   const hpke = hpkeSuite(suite);
   const header = requestHeader(config.keyId, suite);
-  const recipientPublicKey = await hpke.kem.deserializePublicKey(config.publicKey);
+  const recipientPublicKey = await recipientKeyOf(hpke, config.publicKey);
   const ekm = options.testOnlyEphemeralKey === undefined ? undefined : (await importX25519(options.testOnlyEphemeralKey)).keyPair;
   const sender = await hpke.createSenderContext({ recipientPublicKey, info: requestInfo(label, header), ekm });
   return { suite, header, enc: new Uint8Array(sender.enc), sender };

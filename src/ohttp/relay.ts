@@ -17,7 +17,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { TimeoutError } from "../core/errors";
+import { TimeoutError, TransportError } from "../core/errors";
 import { silentLogger, type Logger } from "../core/log";
 import { withTimeout } from "../core/retry";
 import { isTransportError } from "../core/transport";
@@ -128,7 +128,15 @@ class Relay {
     res.once("close", () => upstream.destroy());
     const length = upstream.headers["content-length"];
     const contentType = upstream.headers["content-type"];
-    res.writeHead(upstream.statusCode ?? 502, { ...(contentType === undefined ? {} : { "content-type": contentType }), ...(length === undefined ? {} : { "content-length": length }) });
+    const head = { ...(contentType === undefined ? {} : { "content-type": contentType }), ...(length === undefined ? {} : { "content-length": length }) };
+    if (type === MEDIA_TYPES.request) {
+      // A whole response goes back in one write with its head.
+      const answer = await readBody(upstream, sent).catch((error: unknown) => {
+        throw error instanceof OhttpTooLargeError ? new TransportError(`the gateway's response is larger than ${sent.limit} bytes`, { cause: error }) : error;
+      });
+      return void res.writeHead(upstream.statusCode ?? 502, { ...head, "content-length": answer.length }).end(answer);
+    }
+    res.writeHead(upstream.statusCode ?? 502, head);
     for await (const chunk of upstream as AsyncIterable<Buffer>) {
       sent.add(chunk.length);
       if (!(await write(res, chunk))) return;
