@@ -1,7 +1,7 @@
 /**
  * The HPKE algorithms of this library and the symmetric layer of encapsulated responses. HPKE itself (RFC 9180:
  * DHKEM, the key schedule, SetupBaseS/R, Seal, Open, Export) is `@hpke/core` with `@hpke/chacha20poly1305`; only
- * its HKDF runs on `node:crypto` ({@link NodeHkdfSha256}). The response layer of RFC 9458 §4.4 (HKDF Extract and
+ * its HKDF, in the key schedule and in the KEM, runs on `node:crypto` ({@link NodeHkdfSha256}). The response layer of RFC 9458 §4.4 (HKDF Extract and
  * Expand without HPKE's labels, then one AEAD) runs on `node:crypto` too: synchronous, so a chunked response
  * seals each chunk without a round trip through WebCrypto's thread pool.
  */
@@ -101,6 +101,19 @@ export class NodeHkdfSha256 extends HkdfSha256 {
   }
 }
 
+/** `@hpke/core`'s DHKEM(X25519, HKDF-SHA256) whose shared-secret derivation uses {@link NodeHkdfSha256}. */
+export class NodeDhkemX25519HkdfSha256 extends DhkemX25519HkdfSha256 {
+  constructor() {
+    super();
+    const kdf = new NodeHkdfSha256();
+    kdf.init(KEM_SUITE_ID); // as Dhkem's constructor does for its own KDF
+    this._kdf = kdf;
+  }
+}
+
+/** suite_id of the KEM (RFC 9180 §4.1): "KEM" || I2OSP(0x0020, 2). */
+const KEM_SUITE_ID = Uint8Array.of(0x4b, 0x45, 0x4d, 0x00, 0x20);
+
 function bytesOf(data: ArrayBufferLike | ArrayBufferView): Uint8Array {
   return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
 }
@@ -121,7 +134,7 @@ export function hpkeSuite(suite: Suite): CipherSuite {
   if (built === undefined) {
     if (!isSupported(suite)) throw new OhttpUnsupportedError(`HPKE suite KEM 0x${hex16(suite.kemId)}, KDF 0x${hex16(suite.kdfId)}, AEAD 0x${hex16(suite.aeadId)} is not supported`);
     const aead = suite.aeadId === AEAD.AES_128_GCM ? new Aes128Gcm() : new Chacha20Poly1305();
-    built = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new NodeHkdfSha256(), aead });
+    built = new CipherSuite({ kem: new NodeDhkemX25519HkdfSha256(), kdf: new NodeHkdfSha256(), aead });
     suites.set(name, built);
   }
   return built;
