@@ -165,6 +165,8 @@ describe("ohttp over http", function () {
       expect((await problemOf(await post(`${small}/not-a-url`, MEDIA_TYPES.request, "x"))).status).to.equal(404);
       expect((await problemOf(await post(relayResourceUrl(small, "http://127.0.0.1:9/elsewhere"), MEDIA_TYPES.request, "x"))).status).to.equal(403);
       expect((await problemOf(await post(to, MEDIA_TYPES.request, ""))).title).to.equal("empty encapsulated request");
+      // Garbage of the right type reaches the gateway, whose unencrypted problem comes back unchanged.
+      expect(await problemOf(await post(to, MEDIA_TYPES.request, Uint8Array.of(1, 0, 0x20)))).to.deep.include({ status: 400, title: "malformed encapsulated request" });
     });
 
     it("rate-limits with one global bucket (429), telling no client apart", async function () {
