@@ -83,7 +83,7 @@ describe("TeeVerifier", () => {
     });
   });
 
-  describe("registerEnclave", () => {
+  describe("registerEnclave (deprecated attestor path)", () => {
     it("registers a key with its operator, measurement and expiry and emits EnclaveRegistered", async () => {
       const fx = await loadSystem();
       const key = Wallet.createRandom().address;
@@ -92,7 +92,13 @@ describe("TeeVerifier", () => {
         .to.emit(fx.system.teeVerifier, "EnclaveRegistered")
         .withArgs(key, fx.nodes[1]!.address, MEASUREMENT, expiresAt);
       const enclave = await fx.system.teeVerifier.enclaveOf(key);
-      expect([enclave.operator, enclave.expiresAt, enclave.revoked, enclave.measurement]).to.deep.equal([fx.nodes[1]!.address, expiresAt, false, MEASUREMENT]);
+      expect([enclave.operator, enclave.expiresAt, enclave.revoked, enclave.measurement, enclave.hpkePublicKey]).to.deep.equal([
+        fx.nodes[1]!.address,
+        expiresAt,
+        false,
+        MEASUREMENT,
+        hre.ethers.ZeroHash,
+      ]);
     });
 
     it("reverts with TeeVerifierInvalidEnclave for zero fields or an expiry out of range", async () => {

@@ -234,6 +234,20 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
     });
   });
 
+  describe("with the deprecated attestor path", () => {
+    it("an attestor registration of a quote-registered key keeps no HPKE key: the attestor attests none", async () => {
+      const fx = await loadQuoteSystem();
+      const { teeVerifier } = fx.system;
+      const a = await registerWithQuote(fx, fx.nodes[0]!);
+      expect((await teeVerifier.enclaveOf(a.wallet.address)).hpkePublicKey).to.equal(a.enclave.hpkePublicKey);
+      const expiresAt = BigInt(await time.latest()) + 100n;
+      await expect(teeVerifier.registerEnclave(a.wallet.address, fx.nodes[0]!.address, DevEnclave.TD_MEASUREMENT, expiresAt))
+        .to.emit(teeVerifier, "EnclaveRegistered")
+        .withArgs(a.wallet.address, fx.nodes[0]!.address, DevEnclave.TD_MEASUREMENT, expiresAt);
+      expect((await teeVerifier.enclaveOf(a.wallet.address)).hpkePublicKey).to.equal(hre.ethers.ZeroHash);
+    });
+  });
+
   describe("verify, for an enclave registered with a quote", () => {
     it("accepts its signature on a job of a version that binds its measurement, and settles", async () => {
       const fx = await loadQuoteSystem();
