@@ -8,7 +8,10 @@
  * - this process is the clients: N concurrent loops of `fetch` to the direct endpoint, then of `ohttpFetch`
  *   through the relay, in two alternating rounds, each level warmed up first (one request per client).
  *
- * Added latency at a level is p50 (p99) of the OHTTP requests minus p50 (p99) of the direct ones. Relay throughput:
+ * Added latency at a level is p50 (p99) of the OHTTP requests minus p50 (p99) of the direct ones. The clients are
+ * closed loops without think time, so from 100 clients on the machine is saturated and the added latency is mostly
+ * queueing behind the extra CPU an oblivious request costs (HPKE on both sides, one more HTTP hop, binary HTTP);
+ * the `throughput` rows show that cost as requests/s. Relay throughput:
  * a second relay forwards pre-sealed requests to a stub gateway that answers at once (no cryptography anywhere),
  * driven by 128 keep-alive clients for BENCH_RELAY_SECONDS.
  *
