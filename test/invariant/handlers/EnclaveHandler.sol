@@ -84,7 +84,9 @@ contract EnclaveHandler {
         } catch (bytes memory err) {
             bytes memory expected = outsider
                 ? abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, tee.ATTESTOR_ROLE())
-                : abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer);
+                : key.operator == address(0)
+                    ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer)
+                    : abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer);
             _expect(err, expected);
         }
     }
