@@ -14,6 +14,7 @@ export const LEVELS = {
   inference: 1,
   tee: 1,
   ohttp: 1,
+  economics: 1,
   models: 2,
   modes: 2,
   sdk: 3,
@@ -24,7 +25,7 @@ export const LEVELS = {
 };
 
 const ENTRY = 4;
-const NAMES = ["core", "storage/zkml/inference/tee/ohttp", "models/modes", "sdk/node/hub", "cli/devnet"];
+const NAMES = ["core", "storage/zkml/inference/tee/ohttp/economics", "models/modes", "sdk/node/hub", "cli/devnet"];
 
 function folderOf(root, file) {
   const rel = path.relative(path.join(root, "src"), file);
