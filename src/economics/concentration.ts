@@ -21,7 +21,7 @@ export interface OperatorInput {
   address: string;
   /** Active stake, in token wei. */
   stake: bigint;
-  /** The modes it is registered for. */
+  /** The modes it can serve (registered, with enough stake). */
   modes: readonly Mode[];
   /** Jobs whose result it delivered and was paid for (a job with redundancy k counts for each agreeing node). */
   jobsServed: number;

@@ -7,13 +7,14 @@
  * What it derives, and from which events:
  * - an operator's active stake: `Staked` + `Restaked` − `Unstaked` − the active part of `Slashed` (`amount −
  *   fromThawing`); thawing stake is not counted, as it cannot back new work;
- * - its modes: the last `CapabilitiesUpdated` (NodeStaking's registration event);
+ * - its modes: the last `CapabilitiesUpdated` (NodeStaking's registration event), counted only while its active
+ *   stake reaches the minimum (NodeStaking's `ParametersUpdated`; any positive stake until one is seen), as the
+ *   escrow's eligibility check does (locked collateral aside);
  * - who served a job: its one `SlotClaimed` node for redundancy 1; for redundancy k > 1 the nodes whose
  *   `ResultRevealed` output hash equals the one `JobSettled` announces (the agreeing, paid nodes);
  * - what a node earned: the job's `feePerNode` (from `JobRequested`'s terms) per job served; its faults:
  *   `NodeSlashed`;
- * - the operators able to serve a model: registered for a mode of one of its versions not deprecated, with active
- *   stake of at least the minimum (NodeStaking's `ParametersUpdated`; any positive stake until one is seen).
+ * - the operators able to serve a model: eligible (as above) for a mode of one of its versions not deprecated.
  */
 import type { Interface, Log, ParamType, Provider, Result } from "ethers";
 import type { Contracts } from "../core/contracts";
@@ -120,12 +121,17 @@ export class NetworkReducer implements NetworkFold<DecodedLog> {
     if (handler !== undefined) handler(this, log);
   }
 
-  /** The concentration inputs; with `since`, only jobs requested, and jobs served, at or after block `since`. */
+  /**
+   * The concentration inputs; with `since`, only jobs requested, and jobs served, at or after block `since`. An
+   * operator is listed while it has active stake or served a job counted; its modes are those it can serve: its
+   * registered modes if its active stake reaches the minimum, none otherwise.
+   */
   inputs(since?: number): NetworkInputs {
     const from = since ?? -Infinity;
     const operators: OperatorInput[] = [...this.operators.values()]
-      .filter((o) => o.stake > 0n || o.capabilities !== 0)
-      .map((o) => ({ address: o.address, stake: o.stake, modes: modesOf(o.capabilities), jobsServed: o.servedAt.filter((b) => b >= from).length }));
+      .map((o) => ({ o, jobsServed: o.servedAt.filter((b) => b >= from).length }))
+      .filter(({ o, jobsServed }) => o.stake > 0n || jobsServed > 0)
+      .map(({ o, jobsServed }) => ({ address: o.address, stake: o.stake, modes: this.eligible(o) ? modesOf(o.capabilities) : [], jobsServed }));
     const jobs: JobInput[] = [...this.jobs.values()].filter((j) => j.requestedAt >= from).map((j) => ({ id: j.id, redundancy: j.redundancy }));
     const models: ModelInput[] = [...this.models.values()].map((m) => ({ id: m.id, operators: this.servers(m) }));
     return { operators, jobs, models };
@@ -175,11 +181,15 @@ export class NetworkReducer implements NetworkFold<DecodedLog> {
     return model;
   }
 
+  /** Whether `o` can take work: registered, with active stake of at least the minimum (any positive stake until it is known). */
+  private eligible(o: OperatorActivity): boolean {
+    return o.capabilities !== 0 && o.stake > 0n && o.stake >= (this.minimumStake ?? 1n);
+  }
+
   private servers(model: ModelState): string[] {
     let modes = 0;
     for (const v of model.versions.values()) if (!v.deprecated) modes |= v.modes;
-    const minimum = this.minimumStake ?? 1n;
-    return [...this.operators.values()].filter((o) => (o.capabilities & modes) !== 0 && o.stake >= minimum && o.stake > 0n).map((o) => o.address);
+    return [...this.operators.values()].filter((o) => (o.capabilities & modes) !== 0 && this.eligible(o)).map((o) => o.address);
   }
 }
 
@@ -379,6 +389,62 @@ export function observedSlashing(activity: readonly OperatorActivity[]): Observe
   const slashes = activity.reduce((n, a) => n + a.slashes, 0);
   const slashed = activity.reduce((n, a) => n + a.slashed, 0n);
   return { slots, slashes, probabilityPerJob: slots === 0 ? 0 : slashes / slots, meanAmount: slashes === 0 ? 0n : slashed / BigInt(slashes) };
+}
+
+/** Options of {@link observeForRoi}. */
+export interface ObserveOptions {
+  /** The blocks observed. */
+  fromBlock: number;
+  toBlock: number;
+  /** Blocks in a month (2,592,000 s / the chain's block time: 216,000 at 12 s). */
+  blocksPerMonth: number;
+  /** Decimals of the token. Default 18. */
+  decimals?: number;
+  /** An operator whose own record to report. */
+  operator?: string;
+}
+
+/** What the chain says about the ROI simulator's inputs, in whole tokens (numbers, for simulation only). */
+export interface RoiObservations {
+  /** Jobs settled in each whole month of blocks observed (a partial last month is left out): `{ kind: "history" }` demand. */
+  monthlyJobs: number[];
+  /** Slashes per slot claimed, and the mean slash in tokens, over all operators. */
+  slashing: { probabilityPerJob: number; amount: number };
+  /** Mean node fee of the jobs settled in the range, in tokens (0 if none). */
+  feePerJob: number;
+  /** Operators able to take work now. */
+  operators: number;
+  /** The operator's own record, if one was asked for (undefined if the chain never saw it). */
+  operator?: { stake: number; claimed: number; served: number; earned: number; slashes: number; slashed: number };
+}
+
+/**
+ * The ROI simulator's chain-derived inputs: demand per month, the slashing rate, the going fee per job and the
+ * number of competing operators, and an operator's real earnings.
+ * @throws InputError when the range or `blocksPerMonth` is out of range.
+ * @example const seen = observeForRoi(reducer, { fromBlock: 0, toBlock: head, blocksPerMonth: 216_000, operator });
+ */
+export function observeForRoi(reducer: NetworkReducer, options: ObserveOptions): RoiObservations {
+  const { fromBlock, toBlock, blocksPerMonth } = options;
+  checkRange(fromBlock, toBlock);
+  if (!Number.isSafeInteger(blocksPerMonth) || blocksPerMonth < 1) {
+    throw new InputError(`blocksPerMonth ${blocksPerMonth} is out of range: a whole number of blocks, at least 1`, { context: { parameter: "blocksPerMonth" } });
+  }
+  const tokens = (wei: bigint) => Number(wei) / 10 ** (options.decimals ?? 18);
+  const wholeMonths = Math.floor((toBlock - fromBlock + 1) / blocksPerMonth);
+  const jobs = reducer.jobRecords();
+  const monthlyJobs = wholeMonths === 0 ? [] : settledPerWindow(jobs, { fromBlock, toBlock: fromBlock + wholeMonths * blocksPerMonth - 1, window: blocksPerMonth });
+  const settled = jobs.filter((j) => j.status === "settled" && j.closedAt !== undefined && j.closedAt >= fromBlock && j.closedAt <= toBlock);
+  const activity = reducer.activity();
+  const slashing = observedSlashing(activity);
+  const own = options.operator === undefined ? undefined : activity.find((a) => a.address === options.operator!.toLowerCase());
+  return {
+    monthlyJobs,
+    slashing: { probabilityPerJob: slashing.probabilityPerJob, amount: tokens(slashing.meanAmount) },
+    feePerJob: settled.length === 0 ? 0 : tokens(settled.reduce((acc, j) => acc + j.feePerNode, 0n) / BigInt(settled.length)),
+    operators: reducer.inputs().operators.filter((o) => o.modes.length > 0).length,
+    operator: own && { stake: tokens(own.stake), claimed: own.claimed, served: own.served, earned: tokens(own.earned), slashes: own.slashes, slashed: tokens(own.slashed) },
+  };
 }
 
 /* READING */

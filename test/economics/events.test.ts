@@ -5,7 +5,7 @@ import { InputError } from "../../src/core/errors";
 import { resultCommitment } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 import { computeConcentration, concentrationHistory } from "../../src/economics/concentration";
-import { NetworkReducer, observedSlashing, readNetworkEvents, reduceNetworkEvents, settledPerWindow, type DecodedLog } from "../../src/economics/events";
+import { NetworkReducer, observeForRoi, observedSlashing, readNetworkEvents, reduceNetworkEvents, settledPerWindow, type DecodedLog } from "../../src/economics/events";
 import { expectRejection } from "../fixtures/assert";
 import { FEE_PER_NODE, STAKE, loadSystem, requestJob } from "../fixtures/system";
 
@@ -71,8 +71,9 @@ describe("economics: events", () => {
       const inputs = reduceNetworkEvents(LOGS).inputs();
       expect(inputs.operators).to.deep.equal([
         { address: A, stake: 90n, modes: [Mode.Vanilla, Mode.Tee], jobsServed: 2 },
-        { address: B, stake: 38n, modes: [Mode.Vanilla], jobsServed: 1 }, // 60 - 20 + 5 - (10 - 3)
-        { address: C, stake: 30n, modes: [Mode.Zk], jobsServed: 0 },
+        // B: 60 - 20 + 5 - (10 - 3) = 38, below the minimum of 40, so it can serve no mode; C's 30 neither.
+        { address: B, stake: 38n, modes: [], jobsServed: 1 },
+        { address: C, stake: 30n, modes: [], jobsServed: 0 },
       ]);
       expect(inputs.jobs).to.deep.equal([
         { id: 1n, redundancy: 1 },
@@ -86,8 +87,9 @@ describe("economics: events", () => {
       ]);
     });
 
-    it("counts a model's servers before a slash takes one below the minimum stake", () => {
+    it("counts a model's servers, and an operator's modes, before a slash takes it below the minimum stake", () => {
       const inputs = reduceNetworkEvents(LOGS.filter((l) => l.blockNumber < 40)).inputs();
+      expect(inputs.operators.map((o) => o.modes)).to.deep.equal([[Mode.Vanilla, Mode.Tee], [Mode.Vanilla], []]);
       expect(inputs.models).to.deep.equal([
         { id: 1n, operators: [A, B] },
         { id: 2n, operators: [] },
@@ -115,6 +117,21 @@ describe("economics: events", () => {
       expect(settledPerWindow(reducer.jobRecords(), { fromBlock: 0, toBlock: 29, window: 10 })).to.deep.equal([0, 1, 1]);
       expect(settledPerWindow(reducer.jobRecords(), { fromBlock: 12, toBlock: 22, window: 100 })).to.deep.equal([1]);
       expect(() => settledPerWindow([], { fromBlock: 5, toBlock: 4, window: 1 })).to.throw(InputError, /toBlock 4 is before fromBlock 5/);
+    });
+
+    it("observes the ROI simulator's inputs: demand per whole month of blocks, slashing, the going fee, operators, one operator's record", () => {
+      const reducer = reduceNetworkEvents(LOGS);
+      const seen = observeForRoi(reducer, { fromBlock: 0, toBlock: 44, blocksPerMonth: 10, decimals: 0, operator: B.toUpperCase().replace("0X", "0x") });
+      expect(seen).to.deep.equal({
+        monthlyJobs: [0, 1, 1, 0], // blocks 40..44 are not a whole month
+        slashing: { probabilityPerJob: 0.2, amount: 10 },
+        feePerJob: 6, // jobs 1 (7) and 2 (5) settled
+        operators: 1, // only A can take work
+        operator: { stake: 38, claimed: 2, served: 1, earned: 5, slashes: 1, slashed: 10 },
+      });
+      expect(observeForRoi(reducer, { fromBlock: 0, toBlock: 5, blocksPerMonth: 10 }).monthlyJobs).to.deep.equal([]);
+      expect(observeForRoi(reducer, { fromBlock: 0, toBlock: 44, blocksPerMonth: 10, operator: "0x0000000000000000000000000000000000000001" }).operator).to.equal(undefined);
+      expect(() => observeForRoi(reducer, { fromBlock: 0, toBlock: 44, blocksPerMonth: 0 })).to.throw(InputError, /blocksPerMonth 0/);
     });
 
     it("counts jobs requested and served from a block with inputs(since)", () => {
