@@ -136,7 +136,7 @@ export function renderRoi(r: RoiResult, format: RoiFormat = {}): string {
   const money = (v: number) => formatNumber(v, 2);
   const h = p.horizonMonths;
   const sections = [
-    `Operator ROI — ${h} months, ${p.runs} Monte Carlo runs, seed ${p.seed} (money in ${cur})`,
+    `Operator ROI — ${h} months, ${p.runs.toLocaleString("en-US")} Monte Carlo runs, seed ${p.seed} (money in ${cur})`,
     section("Assumptions", assumptions(r, cur)),
     section(
       "Summary",
