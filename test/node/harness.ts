@@ -23,6 +23,7 @@ import { MODE_NAMES, parseModes } from "../../src/core/modes";
 import type { NodeConfig } from "../../src/node/config";
 import { NodeStore } from "../../src/node/store";
 import { addressesFromRecord, type Contracts } from "../../src/core/contracts";
+import { sleep } from "../../src/core/retry";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const TOKEN = 10n ** 18n;
@@ -219,7 +220,7 @@ export class DaemonProcess {
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** Polls `fn` until it returns a value other than undefined; fails with `what` if the daemon died meanwhile. */
 export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, daemon?: DaemonProcess): Promise<T> {
