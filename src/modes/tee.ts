@@ -1,15 +1,17 @@
 /**
- * TEE mode: a result is backed by an EIP-712 signature from an enclave key the attestor registered for the node,
- * with a measurement the model version binds. The node signs with its enclave; a client checks the signature in
- * the settling call against `TeeVerifier` and the version's bound measurements.
+ * TEE mode: a result is backed by an EIP-712 signature from an enclave key registered to the node in `TeeVerifier`
+ * (by the node itself with a DCAP quote, or by the deprecated attestor), live and with an unrevoked measurement the
+ * model version binds. The node signs with its enclave and claims only jobs its enclave can settle; a client checks
+ * the signature in the settling call against `TeeVerifier` as of the settlement block.
  */
 import { getBytes, keccak256, verifyTypedData, ZeroAddress } from "ethers";
 import { Mode } from "../core/modes";
+import { NotFoundError } from "../core/errors";
 import { withRetry } from "../core/retry";
 import { INFERENCE_RESULT_TYPES, teeDomain } from "../core/tee";
 import { ModeNotServedError } from "./errors";
 import { bindingValues, classify, hashRefusal, infoOf, MAX_BINDINGS, noVerifier, plainInput } from "./shared";
-import type { EnclaveSigner, ModeModule, ModeNode, ModeVerification, SettlementContext } from "./types";
+import type { ClaimChecks, EnclaveSigner, ModeModule, ModeNode, ModeVerification, SettlementContext } from "./types";
 import type { Job } from "../core/job";
 
 export const tee: ModeModule = {
@@ -21,11 +23,7 @@ export const tee: ModeModule = {
   redundancyRefusal: () => undefined,
   prepareInput: plainInput,
   needs: ["enclave"],
-  async readiness(node, checks) {
-    if (node.enclave === undefined) return "no development enclave";
-    if (!(await checks.enclaveRegistered(node.enclave.address))) return `enclave ${node.enclave.address} is not registered to this node: ask the attestor to register it`;
-    return undefined;
-  },
+  readiness,
   inputRefusal: (job, input) => Promise.resolve(hashRefusal(job, input)),
   async compute(job, input, node) {
     const output = await classify(job, input, node);
@@ -35,6 +33,32 @@ export const tee: ModeModule = {
   settlingCalls: ["submit", "reveal"],
   verifySettlement,
 };
+
+/**
+ * Why this node's enclave cannot settle `checks.job`, or undefined: it must be registered to the node, unrevoked,
+ * with an unrevoked measurement the job's version binds, and live until the job's last settling call (its deadline;
+ * for k > 1 its reveal deadline), since an expiry, unlike a revocation, excuses nothing (`ITeeVerifier`).
+ */
+async function readiness(node: ModeNode, checks: ClaimChecks): Promise<string | undefined> {
+  if (node.enclave === undefined) return "no development enclave";
+  const { job } = checks;
+  const signer = node.enclave.address;
+  const enclave = await checks.enclave(signer);
+  const renew = "run `vin enclave register`";
+  if (enclave.operator === ZeroAddress) return `enclave ${signer} is not registered: ${renew}`;
+  if (enclave.operator.toLowerCase() !== node.address.toLowerCase()) return `enclave ${signer} is registered to ${enclave.operator}, not to this node`;
+  if (enclave.revoked) return `enclave ${signer} was revoked: it never serves again`;
+  if (enclave.measurementRevokedAt !== 0n) return `the measurement ${enclave.measurement} of enclave ${signer} was revoked at ${enclave.measurementRevokedAt}`;
+  if (enclave.now >= enclave.expiresAt) return `the registration of enclave ${signer} expired at ${enclave.expiresAt} (chain time ${enclave.now}): ${renew}`;
+  const settleBy = job.redundancy > 1n ? job.revealDeadline : job.deadline;
+  if (enclave.expiresAt < settleBy) {
+    return `the registration of enclave ${signer} expires at ${enclave.expiresAt}, before the job's ${job.redundancy > 1n ? "reveal deadline" : "deadline"} ${settleBy}: ${renew} to renew it`;
+  }
+  if (!(await checks.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement))) {
+    return `model ${job.modelId}@${job.version} does not bind the measurement ${enclave.measurement} of enclave ${signer} for TEE mode`;
+  }
+  return undefined;
+}
 
 function enclaveOf(job: Job, node: ModeNode): EnclaveSigner {
   if (node.enclave === undefined) throw new ModeNotServedError(`job ${job.id}: TEE mode needs the development enclave (serve "tee" in the config)`);
@@ -55,8 +79,11 @@ function sign(job: Job, output: string, node: ModeNode, enclave: EnclaveSigner):
 }
 
 /**
- * The enclave signature in the settling call recovers to a key that TeeVerifier registers for the submitting
- * node, unrevoked and unexpired at settlement, with a measurement the model version binds.
+ * The enclave signature in the settling call recovers to a key that TeeVerifier registered, as of the settlement
+ * block, to the submitting node, unrevoked, unexpired (`block.timestamp < expiresAt`, as the contract checks), with a
+ * measurement unrevoked at or before that block and bound by the job's model version. Every read is made at the
+ * settlement block (`blockTag`), so a later revocation, renewal or expiry does not change the answer; an endpoint
+ * that keeps no state that old (not an archive node) fails the read.
  */
 async function verifySettlement(s: SettlementContext): Promise<ModeVerification> {
   const { contracts, provider, job, tx, check } = s;
@@ -74,11 +101,35 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
     return {};
   }
   check("enclave signature", getBytes(proof).length === 65, `recovered signer ${signer}`);
-  const enclave = await withRetry("teeVerifier.enclaveOf", () => (teeVerifier.attach(job.verifier) as typeof teeVerifier).enclaveOf(signer));
-  const block = await withRetry("eth_getBlock", () => provider.getBlock(s.blockNumber));
-  check("enclave registered to the node", enclave.operator.toLowerCase() === tx.from.toLowerCase(), `enclave ${signer} is run by ${enclave.operator}; the result came from ${tx.from}`);
-  check("enclave live at settlement", !enclave.revoked && BigInt(block!.timestamp) <= enclave.expiresAt, `revoked ${enclave.revoked}, expires ${enclave.expiresAt}, settled at ${block!.timestamp}`);
-  const bound = await withRetry("registry.isBound", () => registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement));
+  const at = { blockTag: s.blockNumber };
+  const verifier = teeVerifier.attach(job.verifier) as typeof teeVerifier;
+  const [enclave, block] = await Promise.all([
+    withRetry("teeVerifier.enclaveOf", () => verifier.enclaveOf(signer, at)),
+    withRetry("eth_getBlock", () => provider.getBlock(s.blockNumber)),
+  ]);
+  if (block === null) throw new NotFoundError(`block ${s.blockNumber} of the settlement of job ${job.id} not found`);
+  const timestamp = BigInt(block.timestamp);
+  const [revokedAt, bound] = await Promise.all([
+    withRetry("teeVerifier.measurementRevokedAt", () => verifier.measurementRevokedAt(enclave.measurement, at)),
+    withRetry("registry.isBound", () => registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement, at)),
+  ]);
+  const when = `at block ${s.blockNumber} (timestamp ${timestamp})`;
+  check("enclave registered to the node", enclave.operator.toLowerCase() === tx.from.toLowerCase(), `enclave ${signer} was registered to ${enclave.operator} ${when}; the result came from ${tx.from}`);
+  check("enclave unrevoked at settlement", !enclave.revoked, `enclave ${signer} ${enclave.revoked ? "was revoked" : "was not revoked"} ${when}`);
+  check("enclave unexpired at settlement", timestamp < enclave.expiresAt, `its registration ${timestamp < enclave.expiresAt ? "expires" : "had expired"} at ${enclave.expiresAt}; settled at ${timestamp}`);
+  check("measurement unrevoked at settlement", revokedAt === 0n, revokedAt === 0n ? `measurement ${enclave.measurement} was not revoked ${when}` : `measurement ${enclave.measurement} was revoked at ${revokedAt}, at or before block ${s.blockNumber}`);
   check("measurement bound by the model version", bound, `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version}`);
-  return { enclave: { signer, operator: enclave.operator, measurement: enclave.measurement } };
+  return {
+    enclave: {
+      signer,
+      operator: enclave.operator,
+      measurement: enclave.measurement,
+      expiresAt: enclave.expiresAt,
+      revoked: enclave.revoked,
+      measurementRevokedAt: revokedAt,
+      hpkePublicKey: enclave.hpkePublicKey,
+      block: s.blockNumber,
+      timestamp,
+    },
+  };
 }

@@ -12,7 +12,7 @@ import type { Provider, TransactionDescription, TransactionResponse, TypedDataDo
 import type { IModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import type { Contracts } from "../core/contracts";
 import type { Job } from "../core/job";
-import type { ModeInfo } from "../core/modes";
+import type { Mode, ModeInfo } from "../core/modes";
 import type { InferenceResultMessage } from "../core/tee";
 import type { ZkManifest } from "../zkml/package";
 import type { CircuitProver } from "../zkml/prover";
@@ -88,10 +88,32 @@ export interface ModeNode {
 /** What a node needs, besides models, to serve a mode: `ModeNode` fields the daemon sets up for it. */
 export type ModeNeed = "enclave" | "zk";
 
-/** Chain reads a node makes before a claim (the caller caches them). */
+/** TeeVerifier's record of an enclave key as a node reads it before a claim, with the chain's clock. */
+export interface EnclaveReading {
+  /** The operator it is registered to (the zero address when it is not registered). */
+  operator: string;
+  /** When its registration ends: it serves while `block.timestamp < expiresAt`. */
+  expiresAt: bigint;
+  revoked: boolean;
+  /** The measurement its registration records. */
+  measurement: string;
+  /** When that measurement was revoked (`TeeVerifier.measurementRevokedAt`), zero if it is not. */
+  measurementRevokedAt: bigint;
+  /** The latest block's timestamp when this was read. */
+  now: bigint;
+}
+
+/**
+ * What a node knows about the job it considers claiming: the job, and the chain reads a mode asks for (the caller
+ * caches them). The node builds one per job.
+ */
 export interface ClaimChecks {
-  /** Whether TeeVerifier registers `enclave` (this node's enclave key) to this node, unrevoked. */
-  enclaveRegistered(enclave: string): Promise<boolean>;
+  /** The job being considered. */
+  readonly job: Job;
+  /** TeeVerifier's record of `enclave` (this node's enclave key). */
+  enclave(enclave: string): Promise<EnclaveReading>;
+  /** Whether the model version binds `binding` (an enclave measurement, a key hash) to `mode` (`ModelRegistry.isBound`). */
+  isBound(modelId: bigint, version: bigint, mode: Mode, binding: string): Promise<boolean>;
 }
 
 /** What a node submits for a job: the output and the verifier's proof (`0x` when none). */
@@ -119,9 +141,28 @@ export interface SettlementContext {
   check(name: string, ok: boolean, detail: string): void;
 }
 
+/** TEE: the enclave that signed a settled result, as TeeVerifier recorded it at the settlement block. */
+export interface SettledEnclave {
+  /** The key the result's signature recovers to. */
+  signer: string;
+  /** The operator it was registered to. */
+  operator: string;
+  measurement: string;
+  /** When its registration ended (or ends): it served while `block.timestamp < expiresAt`. */
+  expiresAt: bigint;
+  revoked: boolean;
+  /** When its measurement was revoked, zero if it was not (at the settlement block). */
+  measurementRevokedAt: bigint;
+  /** Its X25519 HPKE key (zero for a key the attestor registered). */
+  hpkePublicKey: string;
+  /** The settlement block and its timestamp, as of which all of the above was read. */
+  block: number;
+  timestamp: bigint;
+}
+
 /** What a mode's re-verification reports besides its checks. */
 export interface ModeVerification {
-  enclave?: { signer: string; operator: string; measurement: string };
+  enclave?: SettledEnclave;
   zk?: { verifier: string; vkHash: string; packedOutput: string; compileSeconds?: number; zkeyVerifySeconds?: number };
 }
 
@@ -141,7 +182,11 @@ export interface ModeModule extends ModeInfo {
   prepareInput(request: RequestInput): PreparedInput;
   /** What the node must have set up to serve this mode. */
   readonly needs: readonly ModeNeed[];
-  /** Why this node is not ready to take a job of this mode now (no enclave, enclave not registered), or undefined. */
+  /**
+   * Why this node is not ready to take `checks.job` now (TEE: no enclave, or one that cannot settle this job: not
+   * registered to the node, revoked, expiring before the job's deadline, its measurement revoked or not bound by the
+   * job's version), or undefined.
+   */
   readiness(node: ModeNode, checks: ClaimChecks): Promise<string | undefined>;
   /** Why `input` can never be computed for `job`, or undefined: checked before a claim, so a node refuses instead of failing. */
   inputRefusal(job: Job, input: string, node: ModeNode): Promise<string | undefined>;

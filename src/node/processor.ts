@@ -1,4 +1,4 @@
-import { formatUnits, keccak256, type Log } from "ethers";
+import { formatUnits, keccak256, ZeroHash, type Log } from "ethers";
 import { resultCommitment, toJob, type Job } from "../core/job";
 import { JobStatus } from "../core/job";
 import { Mode, MODE_NAMES } from "../core/modes";
@@ -7,6 +7,7 @@ import { RevertError, InputError } from "../core/errors";
 import { ModelError } from "./errors";
 import { withRetry } from "../core/retry";
 import { isRetryable } from "../core/transport";
+import type { ClaimChecks, EnclaveReading } from "../modes";
 import type { Computer } from "./compute";
 import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
@@ -31,9 +32,9 @@ const INPUT_RETRY_MS = 2_000;
 /** The oldest claim quote (simulation and fees) the node still sends with. */
 const QUOTE_MAX_AGE_MS = 5_000;
 /**
- * How long a model version's deprecation flag and this node's enclave registration are reused. Both only decide
- * whether to take a new job (the verifier checks the enclave again at submission); re-reading them for every job
- * doubled the calls made before a claim.
+ * How long a model version's deprecation flag and bindings and this node's enclave registration are reused. They
+ * only decide whether to take a new job (the verifier checks the enclave again at submission); re-reading them for
+ * every job doubled the calls made before a claim.
  */
 const CHECK_CACHE_MS = 10_000;
 
@@ -184,21 +185,35 @@ export class JobProcessor {
     const [input, deprecated, ready] = await Promise.all([
       this.input(row, signal),
       this.cached(`version:${job.modelId}@${job.version}`, () => withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), retry).then((info) => info.deprecated)),
-      this.computer.readiness(job, { enclaveRegistered: (enclave) => this.cached(`enclave:${enclave}`, () => this.enclaveServes(enclave, retry)) }),
+      this.computer.readiness(job, this.claimChecks(job, retry)),
     ]);
     if (input.refusal !== undefined) return input.refusal;
     if (deprecated) return `model ${job.modelId}@${job.version} is deprecated`;
     return ready;
   }
 
-  /** Whether `enclave` is registered to this node, not revoked and not expired (by the latest block's clock). */
-  private async enclaveServes(enclave: string, retry: { timeoutMs: number }): Promise<boolean> {
+  /** The chain reads a job's mode may ask for before the claim, each cached for `CHECK_CACHE_MS`. */
+  private claimChecks(job: Job, retry: { timeoutMs: number }): ClaimChecks {
+    const { registry } = this.contracts;
+    return {
+      job,
+      enclave: (enclave) => this.cached(`enclave:${enclave}`, () => this.readEnclave(enclave, retry)),
+      isBound: (modelId, version, mode, binding) =>
+        this.cached(`bound:${modelId}@${version}:${mode}:${binding}`, () => withRetry("registry.isBound", () => registry.isBound(modelId, version, mode, binding), retry)),
+    };
+  }
+
+  /** TeeVerifier's record of `enclave`, whether its measurement is revoked, and the latest block's clock. */
+  private async readEnclave(enclave: string, retry: { timeoutMs: number }): Promise<EnclaveReading> {
+    const { teeVerifier } = this.contracts;
     const [record, block] = await Promise.all([
-      withRetry("teeVerifier.enclaveOf", () => this.contracts.teeVerifier.enclaveOf(enclave), retry),
+      withRetry("teeVerifier.enclaveOf", () => teeVerifier.enclaveOf(enclave), retry),
       withRetry("eth_getBlock", () => this.contracts.escrow.runner!.provider!.getBlock("latest"), retry),
     ]);
-    const expired = block !== null && BigInt(block.timestamp) >= record.expiresAt;
-    return record.operator.toLowerCase() === this.options.address.toLowerCase() && !record.revoked && !expired;
+    const measurementRevokedAt = record.measurement === ZeroHash ? 0n : await withRetry("teeVerifier.measurementRevokedAt", () => teeVerifier.measurementRevokedAt(record.measurement), retry);
+    // No block means no clock to judge the expiry by: read as expired, the job is refused.
+    const now = block === null ? record.expiresAt : BigInt(block.timestamp);
+    return { operator: record.operator, expiresAt: record.expiresAt, revoked: record.revoked, measurement: record.measurement, measurementRevokedAt, now };
   }
 
   /** `read()`, or its result from at most `CHECK_CACHE_MS` ago (a failed read is not kept). */

@@ -42,8 +42,10 @@ export interface VerifyResultReturnType extends ModeVerification {
  * Re-verifies a settled job off-chain, trusting only the chain's logs and views: the stored output hashes to the
  * hash of `resultOf` and of `JobSettled`; then the job's mode re-verifies the proof in the settling call (its
  * module's `verifySettlement`): for TEE the enclave signature in the settling transaction's calldata
- * recovers to a key that TeeVerifier registers for the submitting node, unrevoked, unexpired at settlement,
- * with a measurement the model version binds; for ZK the version's verifier was deployed by the registry's verifier
+ * recovers to a key that TeeVerifier registered, as of the settlement block (every read at that block: the endpoint
+ * must keep its state), to the submitting node, unrevoked and unexpired (`block.timestamp < expiresAt`), with a
+ * measurement unrevoked at or before that block and bound by the model version, each a check of its own and the
+ * record in `enclave`; for ZK the version's verifier was deployed by the registry's verifier
  * factory with the bound key hash, the circuit recompiled from the version's ONNX file matches its manifest and the
  * proving key passes `snarkjs zkey verify` against it and the published powers of tau with the bound key
  * (`verifyZkVersion`), and the Groth16 proof in the settling calldata verifies off-chain (snarkjs) against that key.

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { hexlify, keccak256, verifyTypedData, Wallet, ZeroAddress } from "ethers";
+import { hexlify, keccak256, verifyTypedData, Wallet, ZeroAddress, ZeroHash } from "ethers";
 import { InputError, TransportError } from "../../../src/core/errors";
 import { encodeInput, type Job } from "../../../src/core/job";
 import { Mode } from "../../../src/core/modes";
 import { INFERENCE_RESULT_TYPES, teeDomain } from "../../../src/core/tee";
 import { encodeClassification } from "../../../src/inference/onnx";
-import { modeModule, type ClaimChecks, type ModelSource, type ZkCircuitSource } from "../../../src/modes";
+import { modeModule, type ClaimChecks, type EnclaveReading, type ModelSource, type ZkCircuitSource } from "../../../src/modes";
 import { Computer } from "../../../src/node/compute";
 import { ModelError } from "../../../src/node/errors";
 import { DevEnclave } from "../../../src/tee/dev-enclave";
@@ -37,9 +37,28 @@ async function rejects(promise: Promise<unknown>, type: new (...args: never[]) =
   await expectRejection(promise, type, new RegExp(`^${literal}$`));
 }
 
-/** Chain checks that find `registered` the enclaves in it, and no other. */
-const checks = (...registered: string[]): ClaimChecks => ({ enclaveRegistered: (enclave) => Promise.resolve(registered.includes(enclave)) });
-const refusingChecks: ClaimChecks = { enclaveRegistered: () => Promise.reject(new Error("not asked for this mode")) };
+const MEASUREMENT = keccak256("0x01");
+const NOW = 1_000_000n;
+
+/**
+ * Chain checks for `job` in which `enclave` reads as `reading` says (default: registered to {@link NODE} until a day
+ * from {@link NOW}, unrevoked, with {@link MEASUREMENT}) and the job's version binds `bound` for TEE; every
+ * `isBound` question is recorded in `asked`.
+ */
+function checksFor(job: Job, enclave: string, reading: Partial<EnclaveReading> = {}, bound: string[] = [MEASUREMENT], asked: string[] = []): ClaimChecks {
+  const record: EnclaveReading = { operator: NODE, expiresAt: NOW + 86_400n, revoked: false, measurement: MEASUREMENT, measurementRevokedAt: 0n, now: NOW, ...reading };
+  return {
+    job,
+    enclave: (signer) => Promise.resolve(signer === enclave ? record : { ...record, operator: ZeroAddress, expiresAt: 0n, measurement: ZeroHash }),
+    isBound: (modelId, version, mode, binding) => {
+      asked.push(`${modelId}@${version}:${mode}:${binding}`);
+      return Promise.resolve(modelId === job.modelId && version === job.version && mode === Mode.Tee && bound.includes(binding));
+    },
+  };
+}
+
+/** Checks that fail the test if a mode asks the chain anything. */
+const refusingChecks = (job: Job): ClaimChecks => ({ job, enclave: () => Promise.reject(new Error("not asked for this mode")), isBound: () => Promise.reject(new Error("not asked for this mode")) });
 
 describe("mode modules, as a node runs them (Computer)", () => {
   describe("compute", () => {
@@ -84,15 +103,62 @@ describe("mode modules, as a node runs them (Computer)", () => {
       expect(computer.claimRefusal(jobOf(Mode.Tee, { redundancy: 3n }))).to.equal(undefined);
     });
 
-    it("TEE: refuses without an enclave, or with one not registered to the node; asks the chain only in TEE mode", async () => {
+    describe("TEE readiness: the node claims only a job its enclave can settle", () => {
       const enclave = new DevEnclave();
+      const computer = new Computer(models(), CHAIN_ID, ESCROW, NODE, enclave);
+      const job = jobOf(Mode.Tee, { modelId: 3n, version: 2n, deadline: NOW + 3_600n, revealDeadline: NOW + 3_600n });
+      const ready = (reading: Partial<EnclaveReading> = {}, bound?: string[], j: Job = job) => computer.readiness(j, checksFor(j, enclave.address, reading, bound));
+
+      it("is ready with an enclave registered to the node, live past the deadline, its measurement unrevoked and bound by the job's version", async () => {
+        const asked: string[] = [];
+        expect(await computer.readiness(job, checksFor(job, enclave.address, {}, [MEASUREMENT], asked))).to.equal(undefined);
+        expect(asked).to.deep.equal([`3@2:${Mode.Tee}:${MEASUREMENT}`]);
+        // Live exactly until the deadline: the last second a submission can land is before both.
+        expect(await ready({ expiresAt: job.deadline })).to.equal(undefined);
+      });
+
+      it("refuses without an enclave", async () => {
+        const without = new Computer(models(), CHAIN_ID, ESCROW, NODE, undefined);
+        expect(await without.readiness(job, checksFor(job, enclave.address))).to.equal("no development enclave");
+      });
+
+      it("refuses an enclave not registered, or registered to another operator, and says how to register it", async () => {
+        expect(await computer.readiness(job, checksFor(job, NODE))).to.equal(`enclave ${enclave.address} is not registered: run \`vin enclave register\``);
+        const other = Wallet.createRandom().address;
+        expect(await ready({ operator: other })).to.equal(`enclave ${enclave.address} is registered to ${other}, not to this node`);
+      });
+
+      it("refuses a revoked enclave, or one whose measurement is revoked", async () => {
+        expect(await ready({ revoked: true })).to.equal(`enclave ${enclave.address} was revoked: it never serves again`);
+        expect(await ready({ measurementRevokedAt: NOW - 5n })).to.equal(`the measurement ${MEASUREMENT} of enclave ${enclave.address} was revoked at ${NOW - 5n}`);
+      });
+
+      it("refuses an expired registration", async () => {
+        expect(await ready({ expiresAt: NOW })).to.equal(`the registration of enclave ${enclave.address} expired at ${NOW} (chain time ${NOW}): run \`vin enclave register\``);
+      });
+
+      it("refuses a job whose deadline is past the enclave's expiry: an expiry excuses nothing", async () => {
+        expect(await ready({ expiresAt: job.deadline - 1n })).to.equal(
+          `the registration of enclave ${enclave.address} expires at ${job.deadline - 1n}, before the job's deadline ${job.deadline}: run \`vin enclave register\` to renew it`,
+        );
+      });
+
+      it("for k > 1, needs the enclave until the reveal deadline (the result is verified at the reveal)", async () => {
+        const k3 = jobOf(Mode.Tee, { modelId: 3n, version: 2n, redundancy: 3n, deadline: NOW + 3_600n, revealDeadline: NOW + 4_200n });
+        expect(await ready({ expiresAt: NOW + 4_000n }, undefined, k3)).to.equal(
+          `the registration of enclave ${enclave.address} expires at ${NOW + 4_000n}, before the job's reveal deadline ${NOW + 4_200n}: run \`vin enclave register\` to renew it`,
+        );
+        expect(await ready({ expiresAt: NOW + 4_200n }, undefined, k3)).to.equal(undefined);
+      });
+
+      it("refuses a job whose version does not bind the enclave's measurement", async () => {
+        expect(await ready({}, [keccak256("0x02")])).to.equal(`model 3@2 does not bind the measurement ${MEASUREMENT} of enclave ${enclave.address} for TEE mode`);
+      });
+    });
+
+    it("vanilla and ZK: ask the chain nothing before a claim", async () => {
       const without = new Computer(models(), CHAIN_ID, ESCROW, NODE, undefined);
-      const withEnclave = new Computer(models(), CHAIN_ID, ESCROW, NODE, enclave);
-      expect(await without.readiness(jobOf(Mode.Tee), checks(enclave.address))).to.equal("no development enclave");
-      expect(await withEnclave.readiness(jobOf(Mode.Tee), checks(NODE))).to.equal(`enclave ${enclave.address} is not registered to this node: ask the attestor to register it`);
-      expect(await withEnclave.readiness(jobOf(Mode.Tee), checks(enclave.address))).to.equal(undefined);
-      expect(await without.readiness(jobOf(Mode.Vanilla), refusingChecks)).to.equal(undefined);
-      expect(await without.readiness(jobOf(Mode.Zk), refusingChecks)).to.equal(undefined);
+      for (const mode of [Mode.Vanilla, Mode.Zk]) expect(await without.readiness(jobOf(mode), refusingChecks(jobOf(mode)))).to.equal(undefined);
     });
 
     it("vanilla and TEE: refuse an input that does not hash to the job's commitment", async () => {
