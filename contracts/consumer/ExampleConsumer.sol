@@ -62,7 +62,10 @@ contract ExampleConsumer is InferenceConsumerBase {
         return _outcomes[jobId];
     }
 
-    function _onInferenceResult(JobId jobId, bool settled, bytes32 outputHash, bytes calldata output) internal override {
+    function _onInferenceResult(JobId jobId, bool settled, bytes32 outputHash, bytes calldata output)
+        internal
+        override
+    {
         _outcomes[jobId] = Outcome({delivered: true, settled: settled, outputHash: outputHash, output: output});
 
         emit OutcomeReceived(jobId, settled, outputHash);

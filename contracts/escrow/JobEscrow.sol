@@ -69,6 +69,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     uint64 internal _jobCount;
     /// @dev The verifier of each mode, and whether it wants `checkRequest` calls (one slot: no extra read).
     mapping(Mode => VerifierEntry) internal _verifiers;
+
     struct VerifierEntry {
         address verifier;
         bool checksRequests;
@@ -123,7 +124,8 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         _checkEligible(job, msg.sender);
 
         state.filled = slot + 1;
-        _book.slots[job.id][slot] = Slot({node: msg.sender, phase: SlotPhase.Claimed, claimedAt: uint64(block.timestamp)});
+        _book.slots[job.id][slot] =
+            Slot({node: msg.sender, phase: SlotPhase.Claimed, claimedAt: uint64(block.timestamp)});
         _book.accounts[msg.sender].locked += job.collateral;
 
         emit SlotClaimed(job.id, msg.sender, slot, job.collateral);
@@ -248,8 +250,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         }
 
         _verifiers[mode] = VerifierEntry({
-            verifier: verifier,
-            checksRequests: verifier != address(0) && IInferenceVerifier(verifier).checksRequests()
+            verifier: verifier, checksRequests: verifier != address(0) && IInferenceVerifier(verifier).checksRequests()
         });
 
         emit VerifierSet(mode, verifier);
@@ -500,7 +501,11 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         IInferenceVerifier(job.verifier).verify(_claim(job, outputHash), proof);
     }
 
-    function _claim(Job calldata job, bytes32 outputHash) internal view returns (IInferenceVerifier.InferenceClaim memory) {
+    function _claim(Job calldata job, bytes32 outputHash)
+        internal
+        view
+        returns (IInferenceVerifier.InferenceClaim memory)
+    {
         return IInferenceVerifier.InferenceClaim({
             jobId: job.id,
             modelId: job.modelId,
@@ -520,7 +525,9 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Settles a verified k = 1 submission: stores the output, pays everyone, announces it.
-    function _settleSubmission(Job calldata job, JobState storage state, bytes calldata output, bytes32 outputHash) internal {
+    function _settleSubmission(Job calldata job, JobState storage state, bytes calldata output, bytes32 outputHash)
+        internal
+    {
         state.status = JobStatus.Settled;
         _book.commitments[job.id] = _book.packOutput(job.id, 0, output);
         _book.payNode(msg.sender, job);

@@ -115,7 +115,9 @@ interface IDcapVerifier {
     }
 
     /// @notice Emitted when a certificate is verified and cached (the root at deployment too).
-    event CertificateVerified(bytes32 indexed certificate, bytes32 indexed issuer, bytes32 indexed revocationId, uint8 depth, uint64 notAfter);
+    event CertificateVerified(
+        bytes32 indexed certificate, bytes32 indexed issuer, bytes32 indexed revocationId, uint8 depth, uint64 notAfter
+    );
     /// @notice Emitted when governance revokes a certificate (whether or not it is cached).
     event CertificateRevoked(bytes32 indexed revocationId, bytes32 indexed issuerNameHash, bytes serialNumber);
     /// @notice Emitted when governance sets (or, with `validUntil` zero, removes) the TCB policy of an FMSPC.
@@ -123,7 +125,13 @@ interface IDcapVerifier {
     /// @notice Emitted when governance sets the accepted quoting enclave of a TEE type.
     event QeIdentitySet(TeeType indexed teeType, QeIdentity identity);
     /// @notice Emitted by `registerQuote`.
-    event QuoteRegistered(bytes32 indexed quoteHash, bytes32 indexed pckCertificate, bytes32 indexed measurementHash, TeeType teeType, bytes reportData);
+    event QuoteRegistered(
+        bytes32 indexed quoteHash,
+        bytes32 indexed pckCertificate,
+        bytes32 indexed measurementHash,
+        TeeType teeType,
+        bytes reportData
+    );
 
     // Parsing (quote): a malformed quote reverts with one of these, never a panic.
     /// @notice The quote (or a length it declares) needs `needed` bytes but has `length`.

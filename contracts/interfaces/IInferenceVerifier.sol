@@ -47,5 +47,8 @@ interface IInferenceVerifier {
     /// escrow releases an excused node's collateral without a slash; the requester is refunded in full either way.
     /// @dev Warning: nothing the node itself can do may make this true, or a node could escape every slash; a change
     /// after the deadline never excuses (the node had already failed).
-    function excuses(address node, ModelId modelId, uint32 version, uint64 claimedAt, uint64 deadline) external view returns (bool);
+    function excuses(address node, ModelId modelId, uint32 version, uint64 claimedAt, uint64 deadline)
+        external
+        view
+        returns (bool);
 }

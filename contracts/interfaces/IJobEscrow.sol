@@ -160,7 +160,9 @@ interface IJobEscrow is IStakeLocker {
     /* EVENTS */
 
     /// @notice Emitted when a job is requested, with its full terms and its input (inline or by URI).
-    event JobRequested(JobId indexed jobId, address indexed requester, ModelId indexed modelId, Job job, bytes input, string inputUri);
+    event JobRequested(
+        JobId indexed jobId, address indexed requester, ModelId indexed modelId, Job job, bytes input, string inputUri
+    );
 
     /// @notice Emitted when `node` claims slot `slot` of a job and locks `collateral` of its stake.
     event SlotClaimed(JobId indexed jobId, address indexed node, uint8 slot, uint96 collateral);

@@ -88,7 +88,9 @@ interface ITeeVerifier is IInferenceVerifier {
     }
 
     /// @notice Emitted when an enclave key is registered (or re-registered), by either path.
-    event EnclaveRegistered(address indexed signer, address indexed operator, bytes32 indexed measurement, uint64 expiresAt);
+    event EnclaveRegistered(
+        address indexed signer, address indexed operator, bytes32 indexed measurement, uint64 expiresAt
+    );
 
     /// @notice Emitted, after `EnclaveRegistered`, when the registration was made with a quote: the certificate that
     /// signed it, the TEE type, the HPKE key it binds and its anchor block.
@@ -131,7 +133,9 @@ interface ITeeVerifier is IInferenceVerifier {
     error TeeVerifierMeasurementRevoked(bytes32 measurement);
     /// @notice A registration is malformed: zero signer, operator or measurement, or an expiry in the past or
     /// beyond `maxExpiresAt`.
-    error TeeVerifierInvalidEnclave(address signer, address operator, bytes32 measurement, uint64 expiresAt, uint64 maxExpiresAt);
+    error TeeVerifierInvalidEnclave(
+        address signer, address operator, bytes32 measurement, uint64 expiresAt, uint64 maxExpiresAt
+    );
     /// @notice A quote registration names a zero signing address or a zero HPKE key.
     error TeeVerifierInvalidKeys(address signer, bytes32 hpkePublicKey);
     /// @notice `anchorBlock` is not among the `QUOTE_WINDOW` blocks before `currentBlock`: the quote may be old.
@@ -161,9 +165,13 @@ interface ITeeVerifier is IInferenceVerifier {
     /// signing and HPKE keys inside the enclave is what its measurement stands for: a model version binds only
     /// measurements of software audited to do so.
     /// @return measurement The measurement recorded.
-    function registerEnclaveWithQuote(bytes calldata quote, bytes32 pckCertificate, address signer, bytes32 hpkePublicKey, uint256 anchorBlock)
-        external
-        returns (bytes32 measurement);
+    function registerEnclaveWithQuote(
+        bytes calldata quote,
+        bytes32 pckCertificate,
+        address signer,
+        bytes32 hpkePublicKey,
+        uint256 anchorBlock
+    ) external returns (bytes32 measurement);
 
     /// @notice Deprecated: registers `signer` as an enclave key run by `operator`, with `measurement`, until
     /// `expiresAt` (at most `MAX_ENCLAVE_TTL` ahead). Only the attestor role. Kept until the off-chain code registers

@@ -212,12 +212,19 @@ library SettlementLib {
     /* OUTPUTS */
 
     /// @notice The packed word of `output`; an output too long to pack is stored in full under its slot.
-    function packOutput(Book storage book, JobId jobId, uint256 slot, bytes calldata output) internal returns (bytes32 word) {
+    function packOutput(Book storage book, JobId jobId, uint256 slot, bytes calldata output)
+        internal
+        returns (bytes32 word)
+    {
         word = OutputLib.pack(output);
         if (!OutputLib.isInline(word)) book.outputs[jobId][slot] = output;
     }
 
-    function loadOutput(Book storage book, JobId jobId, uint256 slot, bytes32 word) internal view returns (bytes memory) {
+    function loadOutput(Book storage book, JobId jobId, uint256 slot, bytes32 word)
+        internal
+        view
+        returns (bytes memory)
+    {
         return OutputLib.isInline(word) ? OutputLib.unpack(word) : book.outputs[jobId][slot];
     }
 
@@ -230,7 +237,8 @@ library SettlementLib {
     /// @dev Credits the model owner, the protocol's share for `agreeing` paid nodes, and the requester's refund of
     /// the unpaid node fees with the protocol fee on them.
     function _creditFees(Book storage book, IJobEscrow.Job calldata job, uint8 agreeing) private {
-        uint256 protocolPaid = FeesLib.protocolShare(job.protocolFee, job.modelFee, job.feePerNode, agreeing, job.redundancy);
+        uint256 protocolPaid =
+            FeesLib.protocolShare(job.protocolFee, job.modelFee, job.feePerNode, agreeing, job.redundancy);
         uint256 unpaid = FeesLib.nodeFees(job.feePerNode, job.redundancy - agreeing);
         credit(book, job.modelOwner, job.modelFee);
         credit(book, PROTOCOL, protocolPaid);
@@ -239,7 +247,11 @@ library SettlementLib {
 
     /// @dev The revealed output held by the most slots (the first such slot) and how many slots hold it.
     /// Packed words are never zero, so zero marks a slot without a revealed output.
-    function _majority(Book storage book, IJobEscrow.Job calldata job) private view returns (uint256 winner, uint8 agreeing) {
+    function _majority(Book storage book, IJobEscrow.Job calldata job)
+        private
+        view
+        returns (uint256 winner, uint8 agreeing)
+    {
         uint256 k = job.redundancy;
         bytes32[] memory revealed = new bytes32[](k);
         for (uint256 i; i < k; ++i) {
@@ -258,9 +270,13 @@ library SettlementLib {
     /// @dev Slashes the (already released) collateral of the node of each faulty slot, unless the job's verifier
     /// excuses it. The verifier and the staking contract are trusted protocol contracts, so crediting the slashed
     /// tokens after the call is safe (and the escrow's entry points are guarded anyway).
-    function _slashAll(Book storage book, IJobEscrow.Job calldata job, uint256[] memory faulty, uint256 faults, INodeStaking staking)
-        private
-    {
+    function _slashAll(
+        Book storage book,
+        IJobEscrow.Job calldata job,
+        uint256[] memory faulty,
+        uint256 faults,
+        INodeStaking staking
+    ) private {
         for (uint256 i; i < faults; ++i) {
             IJobEscrow.Slot memory s = book.slots[job.id][faulty[i]];
             // The deadline the node missed: to commit or submit, or, once committed, to reveal.

@@ -13,7 +13,9 @@ library TokenLib {
 
     /// @notice Tries `owner`'s permit of `value` to the caller; a failure is ignored. A permit front-run by someone
     /// else leaves the allowance in place, so the transfer that follows decides.
-    function tryPermit(IERC20 token, address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) internal {
+    function tryPermit(IERC20 token, address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        internal
+    {
         // solhint-disable-next-line no-empty-blocks
         try IERC20Permit(address(token)).permit(owner, address(this), value, deadline, v, r, s) {} catch {}
     }

@@ -186,7 +186,9 @@ contract ModelRegistry is IModelRegistry {
 
         version = ++_versionCounts[modelId];
         VersionRecord storage record = _versions[modelId][version];
-        record.info = VersionInfo({publishedAt: uint64(block.timestamp), modes: modes, deprecated: false, cardHash: input.cardHash});
+        record.info = VersionInfo({
+            publishedAt: uint64(block.timestamp), modes: modes, deprecated: false, cardHash: input.cardHash
+        });
         record.cardCid = input.cardCid;
         _storeFiles(record.files, input.files);
         _storeBindings(modelId, version, input.modes);
@@ -224,7 +226,9 @@ contract ModelRegistry is IModelRegistry {
     }
 
     function _validateFiles(FileRef[] calldata files) internal pure {
-        if (files.length == 0 || files.length > MAX_FILES) revert ModelRegistryInvalidFileCount(files.length, MAX_FILES);
+        if (files.length == 0 || files.length > MAX_FILES) {
+            revert ModelRegistryInvalidFileCount(files.length, MAX_FILES);
+        }
         for (uint256 i; i < files.length; ++i) {
             FileRef calldata file = files[i];
             uint256 pathLength = bytes(file.path).length;

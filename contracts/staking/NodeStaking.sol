@@ -241,7 +241,9 @@ contract NodeStaking is INodeStaking, AccessControl, ReentrancyGuardTransient {
             revert NodeStakingParameterOutOfBounds("minimumStake", p.minimumStake, 0, MAX_MINIMUM_STAKE);
         }
         if (p.thawingPeriod < MIN_THAWING_PERIOD || p.thawingPeriod > MAX_THAWING_PERIOD) {
-            revert NodeStakingParameterOutOfBounds("thawingPeriod", p.thawingPeriod, MIN_THAWING_PERIOD, MAX_THAWING_PERIOD);
+            revert NodeStakingParameterOutOfBounds(
+                "thawingPeriod", p.thawingPeriod, MIN_THAWING_PERIOD, MAX_THAWING_PERIOD
+            );
         }
         if (p.maxSlashBps < MIN_MAX_SLASH_BPS || p.maxSlashBps > MAX_MAX_SLASH_BPS) {
             revert NodeStakingParameterOutOfBounds("maxSlashBps", p.maxSlashBps, MIN_MAX_SLASH_BPS, MAX_MAX_SLASH_BPS);

@@ -106,18 +106,25 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     /* REGISTRATION */
 
     /// @inheritdoc ITeeVerifier
-    function registerEnclaveWithQuote(bytes calldata quote, bytes32 pckCertificate, address signer, bytes32 hpkePublicKey, uint256 anchorBlock)
-        external
-        returns (bytes32 measurement)
-    {
+    function registerEnclaveWithQuote(
+        bytes calldata quote,
+        bytes32 pckCertificate,
+        address signer,
+        bytes32 hpkePublicKey,
+        uint256 anchorBlock
+    ) external returns (bytes32 measurement) {
         Parameters memory p = _parameters;
         if (address(p.dcapVerifier) == address(0)) revert TeeVerifierAttestationUnavailable();
-        if (!p.staking.isEligible(msg.sender, Mode.unwrap(ModesLib.TEE), 0)) revert TeeVerifierOperatorIneligible(msg.sender);
+        if (!p.staking.isEligible(msg.sender, Mode.unwrap(ModesLib.TEE), 0)) {
+            revert TeeVerifierOperatorIneligible(msg.sender);
+        }
         if (signer == address(0) || hpkePublicKey == 0) revert TeeVerifierInvalidKeys(signer, hpkePublicKey);
         EnclaveRecord storage enclave = _enclaves[signer];
         if (enclave.revoked) revert TeeVerifierEnclaveRevoked(signer);
         address operator = enclave.operator;
-        if (operator != address(0) && operator != msg.sender) revert TeeVerifierOperatorMismatch(signer, operator, msg.sender);
+        if (operator != address(0) && operator != msg.sender) {
+            revert TeeVerifierOperatorMismatch(signer, operator, msg.sender);
+        }
         bytes32 expected = _bindingHash(signer, hpkePublicKey, msg.sender, anchorBlock);
 
         IDcapVerifier.VerifiedQuote memory v = p.dcapVerifier.verifyQuote(quote, pckCertificate);
@@ -140,8 +147,8 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     {
         uint64 maxExpiresAt = uint64(block.timestamp) + MAX_ENCLAVE_TTL;
         if (
-            signer == address(0) || operator == address(0) || measurement == bytes32(0)
-                || expiresAt <= block.timestamp || expiresAt > maxExpiresAt
+            signer == address(0) || operator == address(0) || measurement == bytes32(0) || expiresAt <= block.timestamp
+                || expiresAt > maxExpiresAt
         ) revert TeeVerifierInvalidEnclave(signer, operator, measurement, expiresAt, maxExpiresAt);
         EnclaveRecord storage enclave = _enclaves[signer];
         if (enclave.revoked) revert TeeVerifierEnclaveRevoked(signer);
@@ -157,7 +164,8 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         uint48 id = _measurementIdOf(measurement);
         mapping(bytes32 => uint64) storage expiries = _measurementExpiries[operator];
 
-        _enclaves[signer] = EnclaveRecord({operator: operator, expiresAt: uint40(expiresAt), revoked: false, measurementId: id});
+        _enclaves[signer] =
+            EnclaveRecord({operator: operator, expiresAt: uint40(expiresAt), revoked: false, measurementId: id});
         if (expiries[measurement] < expiresAt) expiries[measurement] = expiresAt;
 
         emit EnclaveRegistered(signer, operator, measurement, expiresAt);
@@ -214,7 +222,9 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     function _disrupt(address operator) internal {
         uint64[] storage times = _disruptions[operator];
         // Several disruptions in one block are one: the excuse only asks whether one fell in a window.
-        if (times.length == 0 || times[times.length - 1] != uint64(block.timestamp)) times.push(uint64(block.timestamp));
+        if (times.length == 0 || times[times.length - 1] != uint64(block.timestamp)) {
+            times.push(uint64(block.timestamp));
+        }
 
         emit OperatorDisrupted(operator, uint64(block.timestamp));
     }
@@ -230,7 +240,9 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         if (address(parameters_.dcapVerifier).code.length == 0) {
             revert TeeVerifierInvalidContract("dcapVerifier", address(parameters_.dcapVerifier));
         }
-        if (address(parameters_.staking).code.length == 0) revert TeeVerifierInvalidContract("staking", address(parameters_.staking));
+        if (address(parameters_.staking).code.length == 0) {
+            revert TeeVerifierInvalidContract("staking", address(parameters_.staking));
+        }
 
         _parameters = parameters_;
 
@@ -244,8 +256,13 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     /// re-registered to another operator by the attestor, or a measurement the version binds was revoked while
     /// `node` had an enclave registered with it. Only governance and the attestor can cause either; an enclave's
     /// own expiry is known in advance and excuses nothing, nor does a revocation after the node had already failed.
-    function excuses(address node, ModelId modelId, uint32 version, uint64 claimedAt, uint64 deadline) external view returns (bool) {
-        return _disruptedWithin(node, claimedAt, deadline) || _measurementRevokedWithin(node, modelId, version, claimedAt, deadline);
+    function excuses(address node, ModelId modelId, uint32 version, uint64 claimedAt, uint64 deadline)
+        external
+        view
+        returns (bool)
+    {
+        return _disruptedWithin(node, claimedAt, deadline)
+            || _measurementRevokedWithin(node, modelId, version, claimedAt, deadline);
     }
 
     function _disruptedWithin(address node, uint64 claimedAt, uint64 deadline) internal view returns (bool) {
@@ -278,7 +295,9 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         mapping(bytes32 => uint64) storage expiries = _measurementExpiries[node];
         for (uint256 i; i < bound.length; ++i) {
             uint64 revokedAt = _measurementRecords[bound[i]].revokedAt;
-            if (revokedAt != 0 && revokedAt >= claimedAt && revokedAt <= deadline && expiries[bound[i]] > revokedAt) return true;
+            if (revokedAt != 0 && revokedAt >= claimedAt && revokedAt <= deadline && expiries[bound[i]] > revokedAt) {
+                return true;
+            }
         }
         return false;
     }
@@ -294,6 +313,7 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     // solhint-disable no-empty-blocks
     /// @inheritdoc IInferenceVerifier
     function checkRequest(ModelId, uint32, uint8, bytes32) external pure {}
+
     // solhint-enable no-empty-blocks
 
     /* VIEWS */

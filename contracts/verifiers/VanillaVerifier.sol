@@ -31,6 +31,7 @@ contract VanillaVerifier is IBatchInferenceVerifier {
 
     /// @inheritdoc IInferenceVerifier
     function checkRequest(ModelId, uint32, uint8, bytes32) external pure {}
+
     // solhint-enable no-empty-blocks
 
     /// @inheritdoc IInferenceVerifier

@@ -68,7 +68,9 @@ contract HandlerReachTest is HandlerSetup {
         handler.request(0, 1, 1e18, 1e18, 3600, 4);
         handler.claimSlot(0, 0, 1); // nodes 0 and 1: honest
         handler.claimSlot(0, 6, 0); // node 6: copier
-        for (uint256 i; i < 3; ++i) handler.commit(0, i, i, false);
+        for (uint256 i; i < 3; ++i) {
+            handler.commit(0, i, i, false);
+        }
         _assertEq(escrow.stateOf(handler.jobAt(0).id).committed, 3, "committed");
         handler.reveal(0, 0, true);
         _assertEq(handler.copiedCommitmentRevealed() + handler.wrongError(), 0, "copier");
@@ -89,7 +91,9 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.jobCount(), 1, "no job while paused");
         handler.warp(3 hours);
         handler.expire(0, 0, false);
-        for (uint256 i; i < 60; ++i) handler.warp(3 hours); // past the 7-day thaw
+        for (uint256 i; // past the 7-day thaw i < 60; ++i) {
+            handler.warp(3 hours);
+        }
         handler.withdraw(3);
         handler.claim(0); // requester 0: refund and slash share
         _assertEq(handler.exitsWhilePaused(), 3, "exits while paused");
@@ -101,7 +105,9 @@ contract HandlerReachTest is HandlerSetup {
     function test_governanceThroughTimelockOnly() public {
         governance.setEscrowParameters(100, 5000, 60, 600, 0);
         governance.setStakingParameters(100e18, 1 days, 5000);
-        for (uint256 which; which < 4; ++which) governance.setOutOfBounds(which, 1001);
+        for (uint256 which; which < 4; ++which) {
+            governance.setOutOfBounds(which, 1001);
+        }
         governance.setOutOfBounds(1, 1002); // a collateral ratio of zero
         governance.bypassTimelock(0, 0);
         governance.bypassTimelock(1, 1);
@@ -121,7 +127,11 @@ contract HandlerReachTest is HandlerSetup {
         handler.reveal(0, 0, true);
         _assertEq(handler.settledByMajority(), 1, "settled by majority");
         _assertEq(handler.dissentersReleased(), 1, "liar released");
-        _assertEq(handler.slashes() + escrow.claimable(handler.nodes(3)) + escrow.lockedStake(handler.nodes(3)), 0, "liar unpaid, unslashed");
+        _assertEq(
+            handler.slashes() + escrow.claimable(handler.nodes(3)) + escrow.lockedStake(handler.nodes(3)),
+            0,
+            "liar unpaid, unslashed"
+        );
         uint64 id = 1;
         _assertEq(handler.protocolAccrued(id), handler.protocolDue(id), "protocol share");
         _assertTrue(handler.protocolDue(id) < handler.jobAt(0).protocolFee, "protocol fee on the unpaid fee refunded");
@@ -202,9 +212,13 @@ contract HandlerReachTest is HandlerSetup {
     /// above the ratio or below the minimum, a callback other than the requester, a redundant ZK job, a ZK
     /// commitment of 2^200 or more. No job is created.
     function test_requestsBreakingARuleAreRefused() public {
-        for (uint256 which; which < 7; ++which) handler.requestRefused(which, 12_345 + which);
+        for (uint256 which; which < 7; ++which) {
+            handler.requestRefused(which, 12_345 + which);
+        }
         _assertEq(handler.requestsRefused(), 7, "refused");
-        _assertEq(handler.invalidRequestAccepted() + handler.wrongError() + escrow.jobCount(), 0, "exact errors, no job");
+        _assertEq(
+            handler.invalidRequestAccepted() + handler.wrongError() + escrow.jobCount(), 0, "exact errors, no job"
+        );
     }
 
     /// @notice A consumer contract requests its own job; the result is delivered to it once and stored.

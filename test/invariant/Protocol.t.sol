@@ -53,7 +53,9 @@ contract ProtocolInvariantTest is HandlerSetup {
             h.disruptClaimant.selector
         ];
         bytes4[] memory actions = new bytes4[](weighted.length);
-        for (uint256 i; i < weighted.length; ++i) actions[i] = weighted[i];
+        for (uint256 i; i < weighted.length; ++i) {
+            actions[i] = weighted[i];
+        }
         _target(address(handler), actions);
         bytes4[] memory more = new bytes4[](5);
         (more[0], more[1], more[2]) = (h.register.selector, h.setPrice.selector, h.stake.selector);
@@ -83,7 +85,9 @@ contract ProtocolInvariantTest is HandlerSetup {
         }
         uint256 credits = escrow.protocolFees();
         address[] memory all = handler.everyone();
-        for (uint256 i; i < all.length; ++i) credits += escrow.claimable(all[i]);
+        for (uint256 i; i < all.length; ++i) {
+            credits += escrow.claimable(all[i]);
+        }
         _assertEq(token.balanceOf(address(escrow)), open + credits, "escrow balance != open jobs + credits");
     }
 
@@ -128,7 +132,11 @@ contract ProtocolInvariantTest is HandlerSetup {
     function invariant_thawingWithinUnstaked() public view {
         (address[] memory nodes, uint256[] memory unstaked, uint256[] memory out) = handler.thawLedger();
         for (uint256 k; k < nodes.length; ++k) {
-            _assertEq(staking.operatorOf(nodes[k]).thawing, unstaked[k] - out[k], "thawing != unstaked - restaked - withdrawn - slashed");
+            _assertEq(
+                staking.operatorOf(nodes[k]).thawing,
+                unstaked[k] - out[k],
+                "thawing != unstaked - restaked - withdrawn - slashed"
+            );
         }
     }
 

@@ -70,12 +70,17 @@ contract DcapVerifier is IDcapVerifier, AccessControl {
 
     /// @dev The issuer must be a trusted CA whose subject is the certificate's issuer name, on the path
     /// root → CA → PCK; returns the certificate's depth.
-    function _checkIssuer(bytes32 certificate, bytes32 issuer, X509Lib.Parsed memory p) internal view returns (uint8 depth) {
+    function _checkIssuer(bytes32 certificate, bytes32 issuer, X509Lib.Parsed memory p)
+        internal
+        view
+        returns (uint8 depth)
+    {
         _requireTrusted(issuer);
         Certificate storage parent = _certificates[issuer];
         depth = parent.depth + 1;
         if (
-            !parent.isCa || parent.subjectNameHash != p.issuerNameHash || (p.isCa ? depth != CA_DEPTH : depth != PCK_DEPTH)
+            !parent.isCa || parent.subjectNameHash != p.issuerNameHash
+                || (p.isCa ? depth != CA_DEPTH : depth != PCK_DEPTH)
         ) revert DcapCertificatePathInvalid(certificate, issuer);
     }
 
@@ -150,16 +155,22 @@ contract DcapVerifier is IDcapVerifier, AccessControl {
 
     /// @dev The QE report: signed by the PCK key, committing to the attestation key and QE auth data, from the
     /// accepted QE, not in debug mode.
-    function _checkQeReport(bytes calldata quote, DcapQuoteLib.Quote memory q, Certificate storage pck, bytes32 pckCertificate)
-        internal
-        view
-    {
+    function _checkQeReport(
+        bytes calldata quote,
+        DcapQuoteLib.Quote memory q,
+        Certificate storage pck,
+        bytes32 pckCertificate
+    ) internal view {
         bytes calldata report = quote[q.qeReport:q.qeReportSignature];
         (uint256 r, uint256 s) = _signature(quote, q.qeReportSignature);
-        if (!P256Lib.verify(sha256(report), r, s, pck.keyX, pck.keyY)) revert DcapQeReportSignatureInvalid(pckCertificate);
+        if (!P256Lib.verify(sha256(report), r, s, pck.keyX, pck.keyY)) {
+            revert DcapQeReportSignatureInvalid(pckCertificate);
+        }
 
         bytes32 expected = sha256(
-            abi.encodePacked(quote[q.attestationKey:q.attestationKey + 64], quote[q.qeAuthData:q.qeAuthData + q.qeAuthDataLength])
+            abi.encodePacked(
+                quote[q.attestationKey:q.attestationKey + 64], quote[q.qeAuthData:q.qeAuthData + q.qeAuthDataLength]
+            )
         );
         bytes32 actual = bytes32(report[320:352]);
         if (actual != expected || bytes32(report[352:384]) != 0) revert DcapQeReportDataMismatch(expected, actual);
@@ -230,7 +241,10 @@ contract DcapVerifier is IDcapVerifier, AccessControl {
     /* GOVERNANCE */
 
     /// @inheritdoc IDcapVerifier
-    function revokeCertificate(bytes32 issuerNameHash, bytes calldata serialNumber) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function revokeCertificate(bytes32 issuerNameHash, bytes calldata serialNumber)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
         bytes32 id = revocationId(issuerNameHash, serialNumber);
         _revoked[id] = true;
 

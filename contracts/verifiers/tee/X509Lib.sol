@@ -90,7 +90,9 @@ library X509Lib {
         uint256 start;
         (start, end) = der.expect(offset, limit, 0x30);
         (uint256 oidStart, uint256 oidEnd) = der.expect(start, end, 0x06);
-        if (!der.equals(oidStart, oidEnd, ECDSA_WITH_SHA256, 8)) revert IDcapVerifier.DcapCertificateUnsupportedAlgorithm();
+        if (!der.equals(oidStart, oidEnd, ECDSA_WITH_SHA256, 8)) {
+            revert IDcapVerifier.DcapCertificateUnsupportedAlgorithm();
+        }
     }
 
     function _parseValidity(bytes calldata der, Parsed memory p, uint256 offset, uint256 limit)
@@ -126,9 +128,13 @@ library X509Lib {
         uint256 start;
         (start, end) = der.expect(offset, limit, 0x30);
         (uint256 oidStart, uint256 oidEnd) = der.expect(start, end, 0x06);
-        if (!der.equals(oidStart, oidEnd, EC_PUBLIC_KEY, 7)) revert IDcapVerifier.DcapCertificateUnsupportedAlgorithm();
+        if (!der.equals(oidStart, oidEnd, EC_PUBLIC_KEY, 7)) {
+            revert IDcapVerifier.DcapCertificateUnsupportedAlgorithm();
+        }
         (uint256 curveStart, uint256 curveEnd) = der.expect(oidEnd, end, 0x06);
-        if (!der.equals(curveStart, curveEnd, PRIME256V1, 8)) revert IDcapVerifier.DcapCertificateUnsupportedAlgorithm();
+        if (!der.equals(curveStart, curveEnd, PRIME256V1, 8)) {
+            revert IDcapVerifier.DcapCertificateUnsupportedAlgorithm();
+        }
     }
 
     function _parseExtensions(bytes calldata der, Parsed memory p, uint256 offset, uint256 limit) private pure {
@@ -211,7 +217,9 @@ library X509Lib {
         (start, end) = der.expect(offset, limit, 0x30);
         uint256 oidStart;
         (oidStart, valueAt) = der.expect(start, end, 0x06);
-        if (valueAt - oidStart == length && bytes32(der[oidStart:valueAt - 1]) == prefix) arc = uint8(der[valueAt - 1]);
+        if (valueAt - oidStart == length && bytes32(der[oidStart:valueAt - 1]) == prefix) {
+            arc = uint8(der[valueAt - 1]);
+        }
     }
 
     function _octets(bytes calldata der, uint256 offset, uint256 limit, uint256 length) private pure returns (bytes32) {
@@ -255,7 +263,9 @@ library X509Lib {
     /// @dev signatureValue: BIT STRING { 0 unused bits, SEQUENCE { INTEGER r, INTEGER s } }, ending the certificate.
     function _parseSignature(bytes calldata der, Parsed memory p, uint256 offset, uint256 limit) private pure {
         (uint256 start, uint256 end) = der.expect(offset, limit, 0x03);
-        if (end != limit || start == end || uint8(der[start]) != 0) revert IDcapVerifier.DcapCertificateMalformed(offset, 0x03);
+        if (end != limit || start == end || uint8(der[start]) != 0) {
+            revert IDcapVerifier.DcapCertificateMalformed(offset, 0x03);
+        }
         (uint256 seqStart, uint256 seqEnd) = der.expect(start + 1, end, 0x30);
         uint256 next;
         (p.r, next) = der.scalarAt(seqStart, seqEnd);
@@ -263,7 +273,11 @@ library X509Lib {
     }
 
     /// @dev A UTCTime (YYMMDDHHMMSSZ, years 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ) as a Unix time.
-    function _timeAt(bytes calldata der, uint256 offset, uint256 limit) private pure returns (uint64 time, uint256 end) {
+    function _timeAt(bytes calldata der, uint256 offset, uint256 limit)
+        private
+        pure
+        returns (uint64 time, uint256 end)
+    {
         uint8 tag;
         uint256 start;
         (tag, start, end) = der.at(offset, limit);
@@ -301,7 +315,11 @@ library X509Lib {
         return minute * 60 + second;
     }
 
-    function _digits(bytes calldata der, uint256 start, uint256 count, uint256 offset) private pure returns (uint256 value) {
+    function _digits(bytes calldata der, uint256 start, uint256 count, uint256 offset)
+        private
+        pure
+        returns (uint256 value)
+    {
         for (uint256 i = start; i < start + count; ++i) {
             uint8 c = uint8(der[i]);
             if (c < 0x30 || c > 0x39) revert IDcapVerifier.DcapCertificateMalformedTime(offset);

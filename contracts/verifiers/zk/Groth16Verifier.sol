@@ -49,11 +49,12 @@ contract Groth16Verifier is IGroth16Verifier {
     }
 
     /// @inheritdoc IGroth16Verifier
-    function verifyProof(uint256[2] calldata pA, uint256[2][2] calldata pB, uint256[2] calldata pC, uint256[1] calldata pubSignals)
-        external
-        view
-        returns (bool ok)
-    {
+    function verifyProof(
+        uint256[2] calldata pA,
+        uint256[2][2] calldata pB,
+        uint256[2] calldata pC,
+        uint256[1] calldata pubSignals
+    ) external view returns (bool ok) {
         // The pairing input is built in place past the free memory pointer: (-A, B) at 0x000, (alpha, beta) at
         // 0x0c0, (L, gamma) at 0x180, (C, delta) at 0x240. L = IC0 + s IC1 is computed in the (L, gamma) slot first.
         (uint256 ic0x, uint256 ic0y, uint256 ic1x, uint256 ic1y) = (_ic0X, _ic0Y, _ic1X, _ic1Y);
@@ -108,8 +109,24 @@ contract Groth16Verifier is IGroth16Verifier {
     /// @inheritdoc IGroth16Verifier
     function verifyingKey() external view returns (uint256[18] memory) {
         return [
-            _alphaX, _alphaY, _beta0, _beta1, _beta2, _beta3, _gamma0, _gamma1, _gamma2,
-            _gamma3, _delta0, _delta1, _delta2, _delta3, _ic0X, _ic0Y, _ic1X, _ic1Y
+            _alphaX,
+            _alphaY,
+            _beta0,
+            _beta1,
+            _beta2,
+            _beta3,
+            _gamma0,
+            _gamma1,
+            _gamma2,
+            _gamma3,
+            _delta0,
+            _delta1,
+            _delta2,
+            _delta3,
+            _ic0X,
+            _ic0Y,
+            _ic1X,
+            _ic1Y
         ];
     }
 
@@ -209,7 +226,11 @@ contract Groth16Verifier is IGroth16Verifier {
         }
     }
 
-    function _ecAdd(uint256 x1, uint256 y1, uint256 x2, uint256 y2) internal view returns (bool ok, uint256 rx, uint256 ry) {
+    function _ecAdd(uint256 x1, uint256 y1, uint256 x2, uint256 y2)
+        internal
+        view
+        returns (bool ok, uint256 rx, uint256 ry)
+    {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let m := mload(0x40)

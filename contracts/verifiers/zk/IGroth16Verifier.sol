@@ -19,10 +19,12 @@ interface IGroth16Verifier {
     /// @notice Whether the proof (`pA`, `pB`, `pC`) is valid for the public signal. False for a signal that is
     /// not below the scalar field order or for points that are not on the curve.
     /// @dev The argument layout of a snarkjs-generated verifier, so tools that speak to those speak to this one.
-    function verifyProof(uint256[2] calldata pA, uint256[2][2] calldata pB, uint256[2] calldata pC, uint256[1] calldata pubSignals)
-        external
-        view
-        returns (bool);
+    function verifyProof(
+        uint256[2] calldata pA,
+        uint256[2][2] calldata pB,
+        uint256[2] calldata pC,
+        uint256[1] calldata pubSignals
+    ) external view returns (bool);
 
     /// @notice Whether every proof is valid for its public signal, checked with `n + 3` pairings instead of `4n`.
     /// @dev Random linear combination: with 128-bit scalars derived from keccak256 of every proof and signal (after

@@ -35,7 +35,9 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
         if (proof.length != PROOF_LENGTH) revert ZkInferenceVerifierMalformedProof(proof.length);
         (uint256 packed, IGroth16Verifier.Proof memory p) = abi.decode(proof, (uint256, IGroth16Verifier.Proof));
         uint256 signal = _signal(claim, packed);
-        if (!_verifierOf(claim).verifyProof(p.a, p.b, p.c, [signal])) revert ZkInferenceVerifierInvalidProof(claim.jobId);
+        if (!_verifierOf(claim).verifyProof(p.a, p.b, p.c, [signal])) {
+            revert ZkInferenceVerifierInvalidProof(claim.jobId);
+        }
     }
 
     /// @inheritdoc IBatchInferenceVerifier
@@ -49,7 +51,11 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
         uint256[] memory signals = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             InferenceClaim calldata claim = claims[i];
-            if (i != 0 && (ModelId.unwrap(claim.modelId) != ModelId.unwrap(claims[0].modelId) || claim.version != claims[0].version)) {
+            if (
+                i != 0
+                    && (ModelId.unwrap(claim.modelId) != ModelId.unwrap(claims[0].modelId)
+                        || claim.version != claims[0].version)
+            ) {
                 revert ZkInferenceVerifierMixedBatch(i);
             }
             signals[i] = _signal(claim, packed[i]);
@@ -100,6 +106,8 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
     }
 
     function _checkCommitment(bytes32 inputHash) internal pure {
-        if (uint256(inputHash) >> INPUT_BITS != 0) revert ZkInferenceVerifierCommitmentOutOfRange(inputHash, INPUT_BITS);
+        if (uint256(inputHash) >> INPUT_BITS != 0) {
+            revert ZkInferenceVerifierCommitmentOutOfRange(inputHash, INPUT_BITS);
+        }
     }
 }

@@ -47,7 +47,9 @@ contract EnclaveHandler {
         (tee, measurement, operators) = (tee_, measurement_, operators_);
         attestor = address(uint160(uint256(keccak256("attestor"))));
         vm.label(attestor, "attestor");
-        for (uint256 i; i < KEYS; ++i) _keys.push(firstKey + i);
+        for (uint256 i; i < KEYS; ++i) {
+            _keys.push(firstKey + i);
+        }
     }
 
     /* ACTIONS */
@@ -66,7 +68,12 @@ contract EnclaveHandler {
             (key.operator, key.expiresAt) = (operator, expiresAt);
             ++registrations;
         } catch (bytes memory err) {
-            _expect(err, key.revoked ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer) : bytes(""));
+            _expect(
+                err,
+                key.revoked
+                    ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer)
+                    : bytes("")
+            );
         }
     }
 
@@ -83,7 +90,9 @@ contract EnclaveHandler {
             _disrupt(key.operator);
         } catch (bytes memory err) {
             bytes memory expected = outsider
-                ? abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, tee.ATTESTOR_ROLE())
+                ? abi.encodeWithSelector(
+                    IAccessControl.AccessControlUnauthorizedAccount.selector, caller, tee.ATTESTOR_ROLE()
+                )
                 : key.operator == address(0)
                     ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer)
                     : abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer);
@@ -131,7 +140,9 @@ contract EnclaveHandler {
     function refusal(uint256 privateKey, address node) external view returns (bytes memory) {
         address signer = vm.addr(privateKey);
         Key memory key = _ghost[signer];
-        if (key.operator == address(0)) return abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer);
+        if (key.operator == address(0)) {
+            return abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer);
+        }
         if (key.revoked) return abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer);
         if (block.timestamp >= key.expiresAt) {
             return abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveExpired.selector, signer, key.expiresAt);

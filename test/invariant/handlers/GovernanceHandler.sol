@@ -37,7 +37,13 @@ contract GovernanceHandler {
     }
 
     /// @notice Governance changes the escrow's parameters, each within its bounds.
-    function setEscrowParameters(uint256 feeBps, uint256 beneficiaryBps, uint256 minDuration, uint256 revealPeriod, uint256 seed) external {
+    function setEscrowParameters(
+        uint256 feeBps,
+        uint256 beneficiaryBps,
+        uint256 minDuration,
+        uint256 revealPeriod,
+        uint256 seed
+    ) external {
         IJobEscrow.Parameters memory p = IJobEscrow.Parameters({
             minCollateral: uint96(clamp(seed, 0, 10 * TOKEN)),
             protocolFeeBps: uint16(clamp(feeBps, 0, escrow.MAX_PROTOCOL_FEE_BPS())),
@@ -110,13 +116,21 @@ contract GovernanceHandler {
         address caller = callerSeed % 2 == 0 ? address(this) : address(uint160(callerSeed));
         bytes memory data = which % 3 == 0
             ? abi.encodeCall(escrow.setParameters, (escrow.parameters()))
-            : which % 3 == 1 ? abi.encodeCall(escrow.setTreasury, (caller)) : abi.encodeCall(staking.setParameters, (staking.parameters()));
+            : which % 3 == 1
+                ? abi.encodeCall(escrow.setTreasury, (caller))
+                : abi.encodeCall(staking.setParameters, (staking.parameters()));
         address target = which % 3 == 2 ? address(staking) : address(escrow);
         if (caller == address(timelock)) return;
         vm.prank(caller);
         (bool ok, bytes memory err) = target.call(data);
-        if (ok) ++bypassAccepted;
-        else _expect(err, abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, bytes32(0)));
+        if (ok) {
+            ++bypassAccepted;
+        } else {
+            _expect(
+                err,
+                abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, bytes32(0))
+            );
+        }
     }
 
     /// @notice The guardian pauses (one time in four) or unpauses new requests.
@@ -145,7 +159,9 @@ contract GovernanceHandler {
             _expect(
                 err,
                 abi.encodeWithSelector(
-                    TimelockController.TimelockUnexpectedOperationState.selector, id, bytes32(1 << uint8(TimelockController.OperationState.Ready))
+                    TimelockController.TimelockUnexpectedOperationState.selector,
+                    id,
+                    bytes32(1 << uint8(TimelockController.OperationState.Ready))
                 )
             );
         }

@@ -113,7 +113,9 @@ contract ProtocolHandler is ProtocolModel {
         EnclaveHandler enclaves_
     ) ProtocolModel(token_, escrow_, staking_, enclaves_) {
         (registry, tee) = (registry_, tee_);
-        for (uint256 i; i < 3; ++i) requesters.push(_actor("requester", i));
+        for (uint256 i; i < 3; ++i) {
+            requesters.push(_actor("requester", i));
+        }
         sybil = _actor("sybil", 0);
         Behaviour[7] memory roles = [
             Behaviour.Honest,
@@ -129,16 +131,26 @@ contract ProtocolHandler is ProtocolModel {
             nodes.push(node);
             behaviourOf[node] = roles[i];
         }
-        for (uint256 i; i < 2; ++i) owners.push(_actor("owner", i));
+        for (uint256 i; i < 2; ++i) {
+            owners.push(_actor("owner", i));
+        }
         consumers.push(address(new ExampleConsumer(escrow_, address(this))));
         consumers.push(address(new GasBurnerConsumer(escrow_)));
         consumers.push(address(new RevertingConsumer(escrow_)));
-        for (uint256 i; i < requesters.length; ++i) _people.push(requesters[i]);
+        for (uint256 i; i < requesters.length; ++i) {
+            _people.push(requesters[i]);
+        }
         _people.push(sybil);
-        for (uint256 i; i < nodes.length; ++i) _people.push(nodes[i]);
-        for (uint256 i; i < owners.length; ++i) _people.push(owners[i]);
+        for (uint256 i; i < nodes.length; ++i) {
+            _people.push(nodes[i]);
+        }
+        for (uint256 i; i < owners.length; ++i) {
+            _people.push(owners[i]);
+        }
         _accounts = _people;
-        for (uint256 i; i < consumers.length; ++i) _accounts.push(consumers[i]);
+        for (uint256 i; i < consumers.length; ++i) {
+            _accounts.push(consumers[i]);
+        }
     }
 
     function _actor(string memory role, uint256 i) internal returns (address a) {
@@ -172,9 +184,14 @@ contract ProtocolHandler is ProtocolModel {
 
     /// @notice A requester asks for a vanilla k = 1, vanilla k = 3 or 5, TEE k = 1 or ZK k = 1 job (kinds 0 to 3;
     /// kind 4 is TEE again); a consumer contract requests its own job with itself as the callback.
-    function request(uint256 requesterSeed, uint256 kindSeed, uint256 feeSeed, uint256 collateralSeed, uint256 durationSeed, uint256 callbackSeed)
-        external
-    {
+    function request(
+        uint256 requesterSeed,
+        uint256 kindSeed,
+        uint256 feeSeed,
+        uint256 collateralSeed,
+        uint256 durationSeed,
+        uint256 callbackSeed
+    ) external {
         IJobEscrow.RequestParams memory p = _requestParams(kindSeed, feeSeed, collateralSeed, durationSeed);
         address requester = requesters[requesterSeed % requesters.length];
         uint256 c = callbackSeed % 5;
@@ -219,19 +236,25 @@ contract ProtocolHandler is ProtocolModel {
             expected = abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidRedundancy.selector, p.redundancy, 7);
         } else if (rule == 2 || rule == 3) {
             p.collateral = uint96(rule == 2 ? max + 1 + (seed >> 40) % TOKEN : params.minCollateral - 1);
-            expected = abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidCollateral.selector, p.collateral, params.minCollateral, max);
+            expected = abi.encodeWithSelector(
+                IJobEscrow.JobEscrowInvalidCollateral.selector, p.collateral, params.minCollateral, max
+            );
         } else if (rule == 4) {
             (p.callback, p.callbackGasLimit) = (consumers[(seed >> 32) % consumers.length], 100_000);
             expected = abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidCallback.selector, p.callback, requester);
         } else if (rule == 5) {
             (p.mode, p.redundancy) = (ModesLib.ZK, uint8(3 + 2 * ((seed >> 32) % 3)));
             p.inputCommitment = _zkCommitment(p.input);
-            expected = abi.encodeWithSelector(IZkInferenceVerifier.ZkInferenceVerifierRedundancyUnsupported.selector, p.redundancy);
+            expected = abi.encodeWithSelector(
+                IZkInferenceVerifier.ZkInferenceVerifierRedundancyUnsupported.selector, p.redundancy
+            );
         } else {
             (p.mode, p.redundancy) = (ModesLib.ZK, 1);
-            p.inputCommitment = bytes32(uint256(keccak256(abi.encode("wide", seed))) | (1 << (ZK_INPUT_BITS + (seed >> 32) % 56)));
-            expected =
-                abi.encodeWithSelector(IZkInferenceVerifier.ZkInferenceVerifierCommitmentOutOfRange.selector, p.inputCommitment, ZK_INPUT_BITS);
+            p.inputCommitment =
+                bytes32(uint256(keccak256(abi.encode("wide", seed))) | (1 << (ZK_INPUT_BITS + (seed >> 32) % 56)));
+            expected = abi.encodeWithSelector(
+                IZkInferenceVerifier.ZkInferenceVerifierCommitmentOutOfRange.selector, p.inputCommitment, ZK_INPUT_BITS
+            );
         }
         (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, p.redundancy, p.feePerNode);
         if (escrow.paused()) expected = abi.encodeWithSelector(IJobEscrow.JobEscrowRequestsPaused.selector);
@@ -261,14 +284,18 @@ contract ProtocolHandler is ProtocolModel {
         uint256 ratio = params.maxCollateralRatio;
         uint256 minFee = (uint256(params.minCollateral) + ratio - 1) / ratio;
         p.feePerNode = uint96(clamp(feeSeed, minFee, minFee > MAX_FEE ? minFee : MAX_FEE));
-        p.collateral = uint96(clamp(collateralSeed, params.minCollateral, _min(uint256(p.feePerNode) * ratio, MAX_COLLATERAL)));
+        p.collateral =
+            uint96(clamp(collateralSeed, params.minCollateral, _min(uint256(p.feePerNode) * ratio, MAX_COLLATERAL)));
         p.input = abi.encodePacked("input-", durationSeed % 1000);
         if (kind == 3) p.inputCommitment = _zkCommitment(p.input);
         (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, p.redundancy, p.feePerNode);
     }
 
     /// @dev Requests `p` as `requester`; while paused the request must fail with `JobEscrowRequestsPaused`.
-    function _request(address requester, IJobEscrow.RequestParams memory p) internal returns (bool ok, IJobEscrow.Job memory job) {
+    function _request(address requester, IJobEscrow.RequestParams memory p)
+        internal
+        returns (bool ok, IJobEscrow.Job memory job)
+    {
         bytes memory err;
         if (escrow.paused()) {
             (ok, err) = _send(requester, p);
@@ -314,7 +341,9 @@ contract ProtocolHandler is ProtocolModel {
         count = 1 + count % 3;
         for (uint256 i; i < count; ++i) {
             uint256 seed = nodeSeed % nodes.length + i;
-            _claimOne(job, job.mode == ModesLib.TEE && seed % 2 == 0 ? nodes[(seed / 2) % 2] : nodes[seed % nodes.length]);
+            _claimOne(
+                job, job.mode == ModesLib.TEE && seed % 2 == 0 ? nodes[(seed / 2) % 2] : nodes[seed % nodes.length]
+            );
         }
     }
 
@@ -324,7 +353,9 @@ contract ProtocolHandler is ProtocolModel {
         if (!staking.isEligible(node, Mode.unwrap(job.mode), job.collateral)) {
             // Stake already locked elsewhere (or below the minimum) cannot back another job.
             bytes memory expected = staking.isEligible(node, Mode.unwrap(job.mode), 0)
-                ? abi.encodeWithSelector(IJobEscrow.JobEscrowInsufficientStake.selector, node, staking.availableStake(node), job.collateral)
+                ? abi.encodeWithSelector(
+                    IJobEscrow.JobEscrowInsufficientStake.selector, node, staking.availableStake(node), job.collateral
+                )
                 : abi.encodeWithSelector(IJobEscrow.JobEscrowNodeIneligible.selector, job.id, node);
             vm.prank(node);
             try escrow.claimSlot(job) {
@@ -393,7 +424,9 @@ contract ProtocolHandler is ProtocolModel {
             try escrow.submit(job, r.output, r.proof) {
                 ++replayAccepted;
             } catch (bytes memory err) {
-                _expectError(err, abi.encodeWithSelector(IZkInferenceVerifier.ZkInferenceVerifierInvalidProof.selector, job.id));
+                _expectError(
+                    err, abi.encodeWithSelector(IZkInferenceVerifier.ZkInferenceVerifierInvalidProof.selector, job.id)
+                );
             }
             return;
         }
@@ -414,7 +447,9 @@ contract ProtocolHandler is ProtocolModel {
             uint256 at = (jobSeed % _jobs.length + j) % _jobs.length;
             if (resolutions[JobId.unwrap(_jobs[at].id)] != 0) continue;
             IJobEscrow.Job memory job = _jobs[at];
-            if (job.verifier != first.verifier || ModelId.unwrap(job.modelId) != ModelId.unwrap(first.modelId)) continue;
+            if (job.verifier != first.verifier || ModelId.unwrap(job.modelId) != ModelId.unwrap(first.modelId)) {
+                continue;
+            }
             IJobEscrow.JobState memory state = escrow.stateOf(job.id);
             if (state.status != IJobEscrow.JobStatus.Open || !_fits(job, state, Need.Submittable)) continue;
             if (_claimers[JobId.unwrap(job.id)][0] == node) picked[n++] = job;
@@ -429,7 +464,12 @@ contract ProtocolHandler is ProtocolModel {
             try escrow.submitBatch(jobs, outputs, proof) {
                 ++closedJobReopened;
             } catch (bytes memory err) {
-                _expectError(err, abi.encodeWithSelector(IJobEscrow.JobEscrowJobNotOpen.selector, jobs[0].id, IJobEscrow.JobStatus.Settled));
+                _expectError(
+                    err,
+                    abi.encodeWithSelector(
+                        IJobEscrow.JobEscrowJobNotOpen.selector, jobs[0].id, IJobEscrow.JobStatus.Settled
+                    )
+                );
             }
             return;
         }
@@ -444,7 +484,9 @@ contract ProtocolHandler is ProtocolModel {
     {
         outputs = new bytes[](jobs.length);
         if (jobs[0].mode != ModesLib.ZK) {
-            for (uint256 i; i < jobs.length; ++i) outputs[i] = _output(jobs[i], node, seed);
+            for (uint256 i; i < jobs.length; ++i) {
+                outputs[i] = _output(jobs[i], node, seed);
+            }
             return (outputs, "");
         }
         uint256[] memory packed = new uint256[](jobs.length);
@@ -459,7 +501,9 @@ contract ProtocolHandler is ProtocolModel {
 
     /// @dev A batch settles each job as one submission would: the node earns every fee, each model owner its
     /// price, the protocol every protocol fee, no one else anything; each callback is delivered once.
-    function _observeBatch(IJobEscrow.Job[] memory jobs, bytes[] memory outputs, bytes memory proof, address node) internal {
+    function _observeBatch(IJobEscrow.Job[] memory jobs, bytes[] memory outputs, bytes memory proof, address node)
+        internal
+    {
         uint256[] memory before = _claimables();
         vm.recordLogs();
         vm.prank(node);
@@ -471,13 +515,16 @@ contract ProtocolHandler is ProtocolModel {
             uint64 id = JobId.unwrap(job.id);
             _recordDelivery(job, node, keccak256(outputs[i]));
             Events memory ev = _read(job, logs, true);
-            if (ev.resolved != 1 || !ev.settled || ev.agreeing != 1 || ev.slashes + ev.excuses != 0) _mismatch("batch settlement");
+            if (ev.resolved != 1 || !ev.settled || ev.agreeing != 1 || ev.slashes + ev.excuses != 0) {
+                _mismatch("batch settlement");
+            }
             _checkCallback(job, true, ev);
             expected[_indexOf(_accounts, node)] += job.feePerNode;
             expected[_indexOf(_accounts, job.modelOwner)] += job.modelFee;
             expected[before.length - 1] += job.protocolFee;
             paidOut[id] += uint256(job.feePerNode) + job.modelFee + job.protocolFee;
-            (protocolAccrued[id], protocolDue[id], requesterCap[id]) = (job.protocolFee, _protocolShare(job, 1), _total(job));
+            (protocolAccrued[id], protocolDue[id], requesterCap[id]) =
+            (job.protocolFee, _protocolShare(job, 1), _total(job));
             ++settled;
         }
         uint256[] memory afterwards = _claimables();
@@ -499,7 +546,8 @@ contract ProtocolHandler is ProtocolModel {
         address node = _claimers[JobId.unwrap(job.id)][0];
         uint256 i = proofSeed % _acceptedProofs.length;
         IInferenceVerifier.InferenceClaim memory c = _claim(job, node, _acceptedOutputs[i]);
-        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(tee.resultDigest(c, address(escrow)), _acceptedProofs[i]);
+        (address signer, ECDSA.RecoverError error,) =
+            ECDSA.tryRecover(tee.resultDigest(c, address(escrow)), _acceptedProofs[i]);
         bytes memory expected = error == ECDSA.RecoverError.NoError
             ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer)
             : abi.encodeWithSelector(ITeeVerifier.TeeVerifierInvalidSignature.selector);
@@ -611,13 +659,16 @@ contract ProtocolHandler is ProtocolModel {
         address[] memory claimers = _claimers[JobId.unwrap(job.id)];
         address node = claimers.length == 0 ? nodes[0] : claimers[0];
         bytes memory output = _answer(job);
-        bytes memory proof = job.mode == ModesLib.TEE ? _sign(job, node, output, enclaves.keyAt(actionSeed >> 8)) : bytes("");
+        bytes memory proof =
+            job.mode == ModesLib.TEE ? _sign(job, node, output, enclaves.keyAt(actionSeed >> 8)) : bytes("");
         uint256 action = actionSeed % 4;
         bytes memory data = action == 0
             ? abi.encodeCall(escrow.expire, (job))
             : action == 1
                 ? abi.encodeCall(escrow.submit, (job, output, proof))
-                : action == 2 ? abi.encodeCall(escrow.claimSlot, (job)) : abi.encodeCall(escrow.reveal, (job, output, bytes32(0), ""));
+                : action == 2
+                    ? abi.encodeCall(escrow.claimSlot, (job))
+                    : abi.encodeCall(escrow.reveal, (job, output, bytes32(0), ""));
         vm.prank(node);
         (bool ok, bytes memory err) = address(escrow).call(data);
         if (ok) ++closedJobReopened;
@@ -642,7 +693,12 @@ contract ProtocolHandler is ProtocolModel {
             try staking.unstake(available + 1) {
                 ++lockedStakeWithdrawn;
             } catch (bytes memory err) {
-                _expectError(err, abi.encodeWithSelector(INodeStaking.NodeStakingInsufficientStake.selector, node, available, available + 1));
+                _expectError(
+                    err,
+                    abi.encodeWithSelector(
+                        INodeStaking.NodeStakingInsufficientStake.selector, node, available, available + 1
+                    )
+                );
             }
             return;
         }
@@ -672,7 +728,9 @@ contract ProtocolHandler is ProtocolModel {
             try staking.withdraw(node) {
                 ++lockedStakeWithdrawn;
             } catch (bytes memory err) {
-                _expectError(err, abi.encodeWithSelector(INodeStaking.NodeStakingStillThawing.selector, node, op.thawEnd));
+                _expectError(
+                    err, abi.encodeWithSelector(INodeStaking.NodeStakingStillThawing.selector, node, op.thawEnd)
+                );
             }
             return;
         }
@@ -714,7 +772,9 @@ contract ProtocolHandler is ProtocolModel {
         bool paused = escrow.paused();
         vm.prank(account);
         uint256 amount = escrow.claim(account);
-        if (amount != owed || token.balanceOf(account) - balance != owed || escrow.claimable(account) != 0) ++paymentMismatch;
+        if (amount != owed || token.balanceOf(account) - balance != owed || escrow.claimable(account) != 0) {
+            ++paymentMismatch;
+        }
         // A second claim in the same state finds nothing.
         vm.prank(account);
         try escrow.claim(account) {
@@ -731,7 +791,9 @@ contract ProtocolHandler is ProtocolModel {
         uint256 balance = token.balanceOf(treasury);
         vm.prank(_people[callerSeed % _people.length]);
         uint256 amount = escrow.claimProtocolFees();
-        if (amount != owed || token.balanceOf(treasury) - balance != owed || escrow.protocolFees() != 0) ++paymentMismatch;
+        if (amount != owed || token.balanceOf(treasury) - balance != owed || escrow.protocolFees() != 0) {
+            ++paymentMismatch;
+        }
     }
 
     /// @notice A model owner changes its price; open jobs keep the price they escrowed.
@@ -782,12 +844,22 @@ contract ProtocolHandler is ProtocolModel {
             IJobEscrow.Job storage job = _jobs[i];
             uint64 id = JobId.unwrap(job.id);
             uint256 total_ = uint256(job.modelFee) + uint256(job.feePerNode) * job.redundancy + job.protocolFee;
-            out[i] = Summary({id: job.id, total: total_, collateral: job.collateral, paidOut: paidOut[id], resolutions: resolutions[id]});
+            out[i] = Summary({
+                id: job.id,
+                total: total_,
+                collateral: job.collateral,
+                paidOut: paidOut[id],
+                resolutions: resolutions[id]
+            });
         }
     }
 
     /// @notice Per node: stake it moved to thawing, and stake that left thawing (restaked, withdrawn, slashed).
-    function thawLedger() external view returns (address[] memory nodes_, uint256[] memory moved, uint256[] memory left) {
+    function thawLedger()
+        external
+        view
+        returns (address[] memory nodes_, uint256[] memory moved, uint256[] memory left)
+    {
         (nodes_, moved, left) = (nodes, new uint256[](nodes.length), new uint256[](nodes.length));
         for (uint256 k; k < nodes.length; ++k) {
             address node = nodes[k];
@@ -810,7 +882,11 @@ contract ProtocolHandler is ProtocolModel {
         }
     }
 
-    function _seenCommitment(IJobEscrow.Job memory job, uint8 filled, uint256 seed) internal view returns (bool, bytes32) {
+    function _seenCommitment(IJobEscrow.Job memory job, uint8 filled, uint256 seed)
+        internal
+        view
+        returns (bool, bytes32)
+    {
         for (uint256 j; j < filled; ++j) {
             (IJobEscrow.Slot memory s, bytes32 digest) = escrow.slotOf(job.id, uint8((seed % filled + j) % filled));
             if (s.phase == IJobEscrow.SlotPhase.Committed) return (true, digest);
@@ -855,7 +931,11 @@ contract ProtocolHandler is ProtocolModel {
         return (false, job);
     }
 
-    function _fits(IJobEscrow.Job memory job, IJobEscrow.JobState memory state, Need need) internal view returns (bool) {
+    function _fits(IJobEscrow.Job memory job, IJobEscrow.JobState memory state, Need need)
+        internal
+        view
+        returns (bool)
+    {
         bool live = block.timestamp < job.deadline;
         if (need == Need.Claimable) return live && state.filled < job.redundancy;
         if (need == Need.Submittable) return live && job.redundancy == 1 && state.filled == 1;
@@ -916,7 +996,11 @@ contract ProtocolHandler is ProtocolModel {
         });
     }
 
-    function _sign(IJobEscrow.Job memory job, address node, bytes memory output, uint256 key) internal view returns (bytes memory) {
+    function _sign(IJobEscrow.Job memory job, address node, bytes memory output, uint256 key)
+        internal
+        view
+        returns (bytes memory)
+    {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, tee.resultDigest(_claim(job, node, output), address(escrow)));
         return abi.encodePacked(r, s, v);
     }
@@ -935,7 +1019,11 @@ contract ProtocolHandler is ProtocolModel {
         return (uint256(inputHash) << 48) | packed;
     }
 
-    function _zkResult(IJobEscrow.Job memory job, address node, uint256 seed) internal view returns (bytes memory output, bytes memory proof) {
+    function _zkResult(IJobEscrow.Job memory job, address node, uint256 seed)
+        internal
+        view
+        returns (bytes memory output, bytes memory proof)
+    {
         uint256 packed = _zkPacked(job, node, seed);
         output = abi.encodePacked(uint48(packed));
         proof = abi.encode(packed, TrapdoorGroth16Lib.prove(_zkSignal(job.inputHash, packed)));

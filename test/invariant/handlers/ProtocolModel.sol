@@ -182,7 +182,9 @@ abstract contract ProtocolModel {
     /// @dev Makes `caller`'s call `data` on `job` (a submission or reveal of `outputHash`, or an expiry), which must
     /// succeed, and checks what it did against the model: whether it resolved the job, how, every slash and excuse,
     /// every account's credit to the wei, and the callback.
-    function _observe(IJobEscrow.Job memory job, address caller, bytes memory data, Act act, bytes32 outputHash) internal {
+    function _observe(IJobEscrow.Job memory job, address caller, bytes memory data, Act act, bytes32 outputHash)
+        internal
+    {
         uint256[] memory before = _claimables();
         _snapshotStakes();
         vm.recordLogs();
@@ -204,7 +206,9 @@ abstract contract ProtocolModel {
         }
         uint64 id = JobId.unwrap(job.id);
         uint256 slashedIn;
-        for (uint256 i; i < ev.slashes; ++i) slashedIn += ev.amounts[i];
+        for (uint256 i; i < ev.slashes; ++i) {
+            slashedIn += ev.amounts[i];
+        }
         paidOut[id] += credited - slashedIn;
 
         bool resolves = act != Act.Reveal || _reveals[id] == job.redundancy;
@@ -247,9 +251,13 @@ abstract contract ProtocolModel {
         }
         for (uint256 i; i < claimers.length; ++i) {
             Did did = _did[id][claimers[i]];
-            if (did == Did.Delivered) e.fates[i] = e.settles && _deliveredHash[id][claimers[i]] == winner ? Fate.Paid : Fate.Released;
-            else if (!e.majority && did == Did.Committed) e.fates[i] = Fate.Released;
-            else e.fates[i] = _faultOf(job, claimers[i]);
+            if (did == Did.Delivered) {
+                e.fates[i] = e.settles && _deliveredHash[id][claimers[i]] == winner ? Fate.Paid : Fate.Released;
+            } else if (!e.majority && did == Did.Committed) {
+                e.fates[i] = Fate.Released;
+            } else {
+                e.fates[i] = _faultOf(job, claimers[i]);
+            }
         }
     }
 
@@ -296,7 +304,9 @@ abstract contract ProtocolModel {
         }
         for (uint256 x; x < ev.excuses; ++x) {
             uint256 i = _indexOf(claimers, ev.excused[x]);
-            if (i == type(uint256).max || hit[i] || e.fates[i] != Fate.Excused) return _mismatch("excuse the model does not give");
+            if (i == type(uint256).max || hit[i] || e.fates[i] != Fate.Excused) {
+                return _mismatch("excuse the model does not give");
+            }
             hit[i] = true;
             ++excusedNodes;
         }
@@ -308,7 +318,9 @@ abstract contract ProtocolModel {
     }
 
     /// @dev Every account was credited exactly what the model says; records the requester's and protocol's share.
-    function _checkCredits(IJobEscrow.Job memory job, Expected memory e, Events memory ev, uint256[] memory delta) internal {
+    function _checkCredits(IJobEscrow.Job memory job, Expected memory e, Events memory ev, uint256[] memory delta)
+        internal
+    {
         uint64 id = JobId.unwrap(job.id);
         uint256[] memory expected = new uint256[](delta.length);
         uint256 protocol = delta.length - 1;
@@ -352,7 +364,9 @@ abstract contract ProtocolModel {
             if (ev.callbacks != 0) ++callbackMismatch;
             return;
         }
-        if (ev.callbacks != 1 || ev.consumer != job.callback || job.callback != job.requester) return _callbackMismatch();
+        if (ev.callbacks != 1 || ev.consumer != job.callback || job.callback != job.requester) {
+            return _callbackMismatch();
+        }
         if (job.callback != consumers[0]) {
             if (ev.callbackSucceeded) ++callbackMismatch; // the burner and the reverter never succeed
             return;
@@ -361,7 +375,9 @@ abstract contract ProtocolModel {
         ExampleConsumer consumer = ExampleConsumer(job.callback);
         if (consumer.isPending(job.id) == ev.callbackSucceeded) return _callbackMismatch();
         ExampleConsumer.Outcome memory outcome = consumer.outcomeOf(job.id);
-        if (outcome.delivered != ev.callbackSucceeded || (outcome.delivered && outcome.settled != settles)) _callbackMismatch();
+        if (outcome.delivered != ev.callbackSucceeded || (outcome.delivered && outcome.settled != settles)) {
+            _callbackMismatch();
+        }
     }
 
     function _callbackMismatch() internal {
@@ -378,7 +394,8 @@ abstract contract ProtocolModel {
 
     /// @dev The events of `job` among `logs` (those of other jobs are an error, unless the call was a batch).
     function _read(IJobEscrow.Job memory job, Vm.Log[] memory logs, bool batch) internal returns (Events memory ev) {
-        (ev.slashed, ev.amounts, ev.toRequester) = (new address[](logs.length), new uint256[](logs.length), new uint256[](logs.length));
+        (ev.slashed, ev.amounts, ev.toRequester) =
+        (new address[](logs.length), new uint256[](logs.length), new uint256[](logs.length));
         ev.excused = new address[](logs.length);
         for (uint256 i; i < logs.length; ++i) {
             Vm.Log memory log = logs[i];
@@ -426,7 +443,9 @@ abstract contract ProtocolModel {
     }
 
     function _snapshotStakes() internal {
-        for (uint256 i; i < nodes.length; ++i) _before[nodes[i]] = staking.operatorOf(nodes[i]);
+        for (uint256 i; i < nodes.length; ++i) {
+            _before[nodes[i]] = staking.operatorOf(nodes[i]);
+        }
         _maxSlashBpsBefore = staking.parameters().maxSlashBps;
     }
 
@@ -434,14 +453,18 @@ abstract contract ProtocolModel {
     function _claimables() internal view returns (uint256[] memory c) {
         uint256 n = _accounts.length;
         c = new uint256[](n + 1);
-        for (uint256 i; i < n; ++i) c[i] = escrow.claimable(_accounts[i]);
+        for (uint256 i; i < n; ++i) {
+            c[i] = escrow.claimable(_accounts[i]);
+        }
         c[n] = escrow.protocolFees();
     }
 
     /// @dev Everything the escrow owes.
     function _credits() internal view returns (uint256 sum) {
         uint256[] memory c = _claimables();
-        for (uint256 i; i < c.length; ++i) sum += c[i];
+        for (uint256 i; i < c.length; ++i) {
+            sum += c[i];
+        }
     }
 
     function _mismatch(string memory why) internal {

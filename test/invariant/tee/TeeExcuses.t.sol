@@ -52,7 +52,9 @@ contract TeeExcusesHandler is Test {
     constructor() {
         ModelRegistry registry = new ModelRegistry(IGroth16VerifierFactory(address(0)));
         tee = new TeeVerifier(registry, address(this), address(this));
-        for (uint256 i; i < MEASUREMENTS; ++i) measurements[i] = keccak256(abi.encode("measurement", i));
+        for (uint256 i; i < MEASUREMENTS; ++i) {
+            measurements[i] = keccak256(abi.encode("measurement", i));
+        }
         bytes32[] memory first = new bytes32[](2);
         (first[0], first[1]) = (measurements[0], measurements[1]);
         bytes32[] memory second = new bytes32[](1);
@@ -72,7 +74,9 @@ contract TeeExcusesHandler is Test {
         Key storage key = _keys[signer];
         try tee.registerEnclave(signer, operator, measurements[m], expiresAt) {
             if (key.revoked || revokedAt[m] != 0) _wrong("registration accepted");
-            if (key.operator != address(0) && key.operator != operator) _disruptions[key.operator].push(uint64(block.timestamp));
+            if (key.operator != address(0) && key.operator != operator) {
+                _disruptions[key.operator].push(uint64(block.timestamp));
+            }
             (key.operator, key.expiresAt, key.measurement) = (operator, expiresAt, m);
             _registrations.push(Registration({operator: operator, measurement: m, expiresAt: expiresAt}));
         } catch (bytes memory err) {
@@ -80,7 +84,9 @@ contract TeeExcusesHandler is Test {
                 err,
                 key.revoked
                     ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer)
-                    : revokedAt[m] != 0 ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementRevoked.selector, measurements[m]) : bytes("")
+                    : revokedAt[m] != 0
+                        ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementRevoked.selector, measurements[m])
+                        : bytes("")
             );
         }
         times.push(uint64(block.timestamp));
@@ -112,7 +118,12 @@ contract TeeExcusesHandler is Test {
             if (revokedAt[m] != 0) _wrong("measurement revoked twice");
             revokedAt[m] = uint64(block.timestamp);
         } catch (bytes memory err) {
-            _expect(err, revokedAt[m] != 0 ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementRevoked.selector, measurements[m]) : bytes(""));
+            _expect(
+                err,
+                revokedAt[m] != 0
+                    ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementRevoked.selector, measurements[m])
+                    : bytes("")
+            );
         }
         times.push(uint64(block.timestamp));
     }
@@ -151,7 +162,11 @@ contract TeeExcusesHandler is Test {
 
     /// @notice What `excuses` must answer, from the whole history: a key of `node` revoked or moved away within the
     /// window, or a measurement `version` binds revoked within it while a registration of `node` with it was live.
-    function modelExcuses(address node, uint32 version, uint64 claimedAt, uint64 deadline) external view returns (bool) {
+    function modelExcuses(address node, uint32 version, uint64 claimedAt, uint64 deadline)
+        external
+        view
+        returns (bool)
+    {
         uint64[] storage disrupted = _disruptions[node];
         for (uint256 i; i < disrupted.length; ++i) {
             if (disrupted[i] >= claimedAt && disrupted[i] <= deadline) return true;
@@ -159,7 +174,10 @@ contract TeeExcusesHandler is Test {
         for (uint256 i; i < _registrations.length; ++i) {
             Registration storage reg = _registrations[i];
             uint64 at = revokedAt[reg.measurement];
-            if (reg.operator == node && _binds(version, reg.measurement) && at != 0 && at >= claimedAt && at <= deadline && reg.expiresAt > at) {
+            if (
+                reg.operator == node && _binds(version, reg.measurement) && at != 0 && at >= claimedAt && at <= deadline
+                    && reg.expiresAt > at
+            ) {
                 return true;
             }
         }
@@ -172,12 +190,20 @@ contract TeeExcusesHandler is Test {
 
     function _refusal(address signer, address node, uint32 version) internal view returns (bytes memory) {
         Key storage key = _keys[signer];
-        if (key.operator == address(0)) return abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer);
+        if (key.operator == address(0)) {
+            return abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer);
+        }
         if (key.revoked) return abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer);
-        if (block.timestamp >= key.expiresAt) return abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveExpired.selector, signer, key.expiresAt);
-        if (key.operator != node) return abi.encodeWithSelector(ITeeVerifier.TeeVerifierOperatorMismatch.selector, signer, key.operator, node);
+        if (block.timestamp >= key.expiresAt) {
+            return abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveExpired.selector, signer, key.expiresAt);
+        }
+        if (key.operator != node) {
+            return abi.encodeWithSelector(ITeeVerifier.TeeVerifierOperatorMismatch.selector, signer, key.operator, node);
+        }
         bytes32 m = measurements[key.measurement];
-        if (revokedAt[key.measurement] != 0) return abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementRevoked.selector, m);
+        if (revokedAt[key.measurement] != 0) {
+            return abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementRevoked.selector, m);
+        }
         if (!_binds(version, key.measurement)) {
             return abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementNotAccepted.selector, model, version, m);
         }
@@ -245,7 +271,8 @@ contract TeeExcusesInvariantTest is Test {
         uint256 n = handler.timesLength();
         for (uint256 i = n > RECENT ? n - RECENT : 0; i < n; ++i) {
             uint64 t = handler.times(i);
-            uint64[2][5] memory windows = [[t - 1, t + 1], [t, t], [t + 1, t + 10], [t - 10, t - 1], [0, type(uint64).max]];
+            uint64[2][5] memory windows =
+                [[t - 1, t + 1], [t, t], [t + 1, t + 10], [t - 10, t - 1], [0, type(uint64).max]];
             for (uint256 o; o < 3; ++o) {
                 address node = actor("tee operator", o);
                 for (uint32 version = 1; version <= 3; ++version) {

@@ -50,7 +50,9 @@ abstract contract SystemSetup {
         verifierFactory = new Groth16VerifierFactory();
         registry = new ModelRegistry(verifierFactory);
         staking = new NodeStaking(
-            token, address(this), INodeStaking.Parameters({minimumStake: uint128(100 * TOKEN), thawingPeriod: 7 days, maxSlashBps: 10_000})
+            token,
+            address(this),
+            INodeStaking.Parameters({minimumStake: uint128(100 * TOKEN), thawingPeriod: 7 days, maxSlashBps: 10_000})
         );
         escrow = new JobEscrow(
             registry,
@@ -104,7 +106,8 @@ abstract contract SystemSetup {
         input.files = new IModelRegistry.FileRef[](1);
         input.files[0] = IModelRegistry.FileRef({path: "model.onnx", cid: input.cardCid, sha256: input.cardHash});
         input.modes = new IModelRegistry.ModeBinding[](3);
-        input.modes[0] = IModelRegistry.ModeBinding({mode: ModesLib.VANILLA, verifier: address(0), bindings: new bytes32[](0)});
+        input.modes[0] =
+            IModelRegistry.ModeBinding({mode: ModesLib.VANILLA, verifier: address(0), bindings: new bytes32[](0)});
         bytes32[] memory measurements = new bytes32[](1);
         measurements[0] = MEASUREMENT;
         input.modes[1] = IModelRegistry.ModeBinding({mode: ModesLib.TEE, verifier: address(0), bindings: measurements});

@@ -25,7 +25,9 @@ library TrapdoorGroth16Lib {
     /// @notice The verifying key, in `Groth16Verifier`'s constructor order.
     function key() internal view returns (uint256[18] memory k) {
         (k[0], k[1]) = _g1(ALPHA);
-        for (uint256 i = 2; i < 14; i += 4) (k[i], k[i + 1], k[i + 2], k[i + 3]) = (G2_X1, G2_X0, G2_Y1, G2_Y0);
+        for (uint256 i = 2; i < 14; i += 4) {
+            (k[i], k[i + 1], k[i + 2], k[i + 3]) = (G2_X1, G2_X0, G2_Y1, G2_Y0);
+        }
         (k[14], k[15]) = _g1(IC0);
         (k[16], k[17]) = _g1(IC1);
     }
