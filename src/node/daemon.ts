@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { Mode, MODE_NAMES } from "../core/modes";
-import { BaseError, InputError } from "../core/errors";
+import { resolveSetting } from "../core/config";
+import { BaseError, firstLine, InputError } from "../core/errors";
 import { LogFollower } from "../core/follower";
 import { sleep, withRetry } from "../core/retry";
 import { Computer } from "./compute";
@@ -8,6 +9,7 @@ import { MODE_BY_NAME, tokenAmount, type ConfigSources } from "./config";
 import { openNodeContent } from "./content-store";
 import { openOperator, type OperatorContext } from "./context";
 import { loadDevEnclave } from "./enclave";
+import { maintainEnclave, parseQuoteSource, registrationContext, type QuoteSource, type RegistrationContext } from "./enclave-registration";
 import { InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import { NodeMetrics } from "./metrics";
@@ -20,6 +22,9 @@ import { Wakeup } from "./wakeup";
 import { SUBMIT_ALONE, ZkBatcher } from "./batcher";
 import { ZkCircuitLoader } from "./zk";
 import { modeModule } from "../modes";
+
+/** How often the daemon checks its enclave's registration (a renewal is due hours ahead at the shortest `maxEnclaveAge`). */
+const ENCLAVE_CHECK_MS = 60_000;
 
 export interface DaemonOptions {
   configFile: string;
@@ -40,27 +45,33 @@ export interface RunningDaemon {
 
 /**
  * Starts the operator daemon: checks the key, stake and registration, then runs the chain follower, the job
- * scheduler (bounded worker pool), the earnings withdrawal and the metrics endpoint until `stop()`.
+ * scheduler (bounded worker pool), the earnings withdrawal, for TEE the enclave's registration (registered with a
+ * quote if it is not, renewed before it expires; quotes from `VIN_TEE_QUOTES`: "development" by default or
+ * "configfs-tsm") and the metrics endpoint until `stop()`.
  * @example const daemon = await startDaemon({ configFile: "vin.json", password, log }); process.once("SIGTERM", () => void daemon.stop());
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const quotes = resolveSetting("teeQuotes", { env: { name: "VIN_TEE_QUOTES", value: options.sources?.env?.VIN_TEE_QUOTES }, default: "development" as QuoteSource }, parseQuoteSource);
   const ctx = await openOperator({ configFile: options.configFile, password: options.password, purpose: "daemon", log: options.log, takeover: options.takeover, sources: options.sources });
   try {
-    return await run(ctx, options.log);
+    return await run(ctx, options.log, quotes);
   } catch (error) {
     ctx.close();
     throw error;
   }
 }
 
-async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
+async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Promise<RunningDaemon> {
   const { config, contracts, store, sender, provider } = ctx;
   const address = ctx.wallet.address;
   const modes = new Set(config.modes.map((m) => MODE_BY_NAME[m]));
   await checkRegistration(ctx, modes);
   const needs = new Set([...modes].flatMap((m) => modeModule(m).needs));
   const enclave = needs.has("enclave") ? loadDevEnclave(config.dataDir, { create: true }) : undefined;
-  if (enclave !== undefined) log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and proves nothing");
+  if (enclave !== undefined && quotes === "development") log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and its quotes prove nothing");
+  if (enclave !== undefined && quotes === "configfs-tsm") log.info({ enclave: enclave.address }, "TEE mode attests with TDX quotes from configfs-tsm: the enclave key file in the data directory must sit on storage only this TD reads");
+  const keepEnclave = enclave === undefined ? undefined : enclaveKeeper(registrationContext(ctx, { quotes }), log);
+  await keepEnclave?.().catch((error: unknown) => log.warn({ err: firstLine(error) }, "enclave registration failed; retrying every minute"));
   const metrics = new NodeMetrics(store.jobs);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
@@ -115,6 +126,8 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     }, log, "scheduler", work),
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => earnings.check(signal), log, "earnings withdrawal"),
+    // Checked once before the loops started: the next check is a period later.
+    ...(keepEnclave === undefined ? [] : [sleep(ENCLAVE_CHECK_MS, signal).catch(() => undefined).then(() => loop(signal, ENCLAVE_CHECK_MS, keepEnclave, log, "enclave registration"))]),
   ];
   log.info({ address, modes: config.modes, metricsPort, maxCollateral: config.maxCollateral, fromBlock: follower.cursor + 1 }, "operator node started");
 
@@ -133,6 +146,26 @@ async function run(ctx: OperatorContext, log: Logger): Promise<RunningDaemon> {
     })());
   const stopped = Promise.all(loops).then(() => stopping ?? Promise.resolve());
   return { address, metricsPort, stopped, stop };
+}
+
+/**
+ * One check of the enclave's registration (see `maintainEnclave`): registered if it is not, renewed before it expires,
+ * logged when it cannot be (once per reason).
+ */
+function enclaveKeeper(ctx: RegistrationContext, log: Logger): () => Promise<void> {
+  let blocked: string | undefined;
+  return async () => {
+    const { action, registration, reason } = await maintainEnclave(ctx, log);
+    if (action === "blocked") {
+      if (reason !== blocked) log.error({ enclave: ctx.enclave.address }, `TEE jobs cannot be served: ${reason}`);
+      blocked = reason;
+      return;
+    }
+    blocked = undefined;
+    if (registration === undefined) return;
+    const { signer, measurement, expiresAt, tx, attempts, cachedCertificates } = registration;
+    log.info({ enclave: signer, measurement, expiresAt: expiresAt.toString(), tx, attempts, cachedCertificates }, action === "registered" ? "enclave registered with a quote" : "enclave registration renewed with a fresh quote");
+  };
 }
 
 /** Refuses to start a node that could never be paid: not registered for its modes, or below the minimum stake. */

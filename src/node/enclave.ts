@@ -5,7 +5,9 @@ import { DevEnclave } from "../tee/dev-enclave";
 
 /**
  * DEVELOPMENT ONLY: the node's development enclave, its key kept in plain text in the data directory so the same
- * enclave (registered once on-chain by the attestor) survives restarts. Proves nothing; see DevEnclave.
+ * enclave (registered on-chain with its quotes: `vin enclave register`, or the daemon) survives restarts. Proves
+ * nothing; see DevEnclave. Inside a TDX guest whose quotes come from configfs-tsm the same key is the TD's, and the
+ * data directory must be storage only the TD reads (see enclave-registration.ts).
  */
 export function loadDevEnclave(dataDir: string, options: { create?: boolean } = {}): DevEnclave | undefined {
   const file = path.join(dataDir, "dev-enclave.key");
