@@ -10,6 +10,7 @@ import type { Block, Log, Provider } from "ethers";
 import type Database from "better-sqlite3";
 import { TransportError, firstLine } from "./errors";
 import type { Logger } from "./log";
+import { getLogsChunked } from "./logs";
 import { sleep, withRetry } from "./retry";
 
 /** Where a follower keeps its cursor and the hashes of recent blocks; writes happen inside `atomically`. */
@@ -159,7 +160,8 @@ export class LogFollower {
     // disagree and rewinds, instead of keeping logs of one chain under the hash of another.
     const last = to === head.number ? head : to === next?.number ? next : await this.block(to);
     if (last === undefined) throw new ChainMovedError(`block ${to} disappeared while the follower read it; reading again`);
-    const logs = await withRetry(`eth_getLogs ${from}..${to}`, () => this.provider.getLogs({ address: this.options.address, topics: [this.options.topics], fromBlock: from, toBlock: to }), this.retry);
+    // One request: the range is at most `maxBlockRange` blocks.
+    const logs = await getLogsChunked(this.provider, { address: this.options.address, topics: [this.options.topics], fromBlock: from, toBlock: to, maxRange: this.options.maxBlockRange, retry: this.retry });
     const moved = logs.find((l) => l.removed || (l.blockNumber === to && l.blockHash !== last.hash));
     if (moved !== undefined) throw new ChainMovedError(`block ${to} changed while its logs were read (${last.hash} then ${moved.blockHash}); reading it again`);
     await this.options.prepare?.(logs, { from, to });

@@ -20,7 +20,8 @@ import type { Interface, Log, ParamType, Provider, Result } from "ethers";
 import type { Contracts } from "../core/contracts";
 import { ConfigError, InputError } from "../core/errors";
 import { modesOf } from "../core/modes";
-import { withRetry, type RetryOptions } from "../core/retry";
+import { DEFAULT_MAX_BLOCK_RANGE, getLogsChunked } from "../core/logs";
+import type { RetryOptions } from "../core/retry";
 import type { JobInput, ModelInput, NetworkFold, NetworkInputs, OperatorInput } from "./concentration";
 
 /** A decoded log: the event's name, its arguments by name (structs as objects, arrays as arrays) and its block. */
@@ -459,29 +460,26 @@ export interface ReadNetworkEventsOptions {
 
 /**
  * Reads and decodes the events {@link NetworkReducer} uses from blocks `fromBlock`..`toBlock` of a deployment, in
- * bounded `eth_getLogs` ranges, each retried; returns them in chain order. It reads a fixed range once: a process
- * that follows the chain (with confirmations and reorganisations) feeds the reducer from core's `LogFollower`, as
- * the hub's indexer does.
+ * bounded `eth_getLogs` ranges, each retried (core's `getLogsChunked`); returns them in chain order. It reads a fixed
+ * range once: a process that follows the chain (with confirmations and reorganisations) feeds the reducer from
+ * core's `LogFollower`, as the hub's indexer does.
  * @throws InputError on a bad range; ConfigError when the contracts have no provider; TransportError when the RPC fails.
  * @example const logs = await readNetworkEvents(connectContracts(addresses, provider), addresses.startBlock, await provider.getBlockNumber());
  */
 export async function readNetworkEvents(contracts: Pick<Contracts, NetworkContract>, fromBlock: number, toBlock: number, options: ReadNetworkEventsOptions = {}): Promise<DecodedLog[]> {
   checkRange(fromBlock, toBlock);
-  const range = options.maxBlockRange ?? 2_000;
+  const range = options.maxBlockRange ?? DEFAULT_MAX_BLOCK_RANGE;
   if (!Number.isSafeInteger(range) || range < 1) throw new InputError(`maxBlockRange ${range} is out of range: a whole number of blocks, at least 1`, { context: { parameter: "maxBlockRange" } });
   const provider: Provider | null | undefined = contracts.escrow.runner?.provider;
   if (provider == null) throw new ConfigError("the contracts are not connected to a provider: connect them to one to read events");
   const sources = await Promise.all((["staking", "escrow", "registry"] as const).map(async (name) => ({ name, address: (await contracts[name].getAddress()).toLowerCase(), iface: contracts[name].interface as Interface })));
   const topics = sources.flatMap((s) => NETWORK_EVENTS[s.name].map((event) => s.iface.getEvent(event)!.topicHash));
+  const logs = await getLogsChunked(provider, { address: sources.map((s) => s.address), topics: [topics], fromBlock, toBlock, maxRange: range, retry: options.retry });
   const decoded: DecodedLog[] = [];
-  for (let from = fromBlock; from <= toBlock; from += range) {
-    const to = Math.min(toBlock, from + range - 1);
-    const logs = await withRetry(`eth_getLogs ${from}..${to}`, () => provider.getLogs({ address: sources.map((s) => s.address), topics: [topics], fromBlock: from, toBlock: to }), options.retry);
-    for (const log of logs) {
-      const source = sources.find((s) => s.address === log.address.toLowerCase());
-      const entry = source === undefined ? undefined : decodeLog(source.iface, source.name, log);
-      if (entry !== undefined) decoded.push(entry);
-    }
+  for (const log of logs) {
+    const source = sources.find((s) => s.address === log.address.toLowerCase());
+    const entry = source === undefined ? undefined : decodeLog(source.iface, source.name, log);
+    if (entry !== undefined) decoded.push(entry);
   }
   return decoded.sort((a, b) => a.blockNumber - b.blockNumber || (a.logIndex ?? 0) - (b.logIndex ?? 0));
 }
