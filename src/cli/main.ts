@@ -8,12 +8,15 @@
 import { Command, CommanderError } from "commander";
 import * as claim from "./commands/claim";
 import * as faucet from "./commands/faucet";
-import * as hub from "./commands/hub";
+import * as hubServe from "./commands/hub-serve";
 import * as init from "./commands/init";
 import * as job from "./commands/job";
+import * as publish from "./commands/publish";
+import * as pull from "./commands/pull";
 import * as register from "./commands/register";
 import * as request from "./commands/request";
 import * as run from "./commands/run";
+import * as search from "./commands/search";
 import * as stake from "./commands/stake";
 import * as status from "./commands/status";
 import * as unstake from "./commands/unstake";
@@ -23,7 +26,7 @@ import type { GlobalOptions } from "./options";
 import { reportError } from "./output";
 
 /** Every command, in the order `vin --help` lists them. */
-const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, hub];
+const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe];
 
 export function buildProgram(): Command {
   const program = new Command("vin")

@@ -6,7 +6,13 @@ import { toUtf8Bytes } from "ethers";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { registerHubCommands, tokenAmount, usageLine, type HubCommandContext } from "../../src/hub/commands";
+import { exitCodeOf, firstLine } from "../../src/core/errors";
+import { tokenAmount, usageLine } from "../../src/hub/client";
+import type { HubContext } from "../../src/cli/commands/hub";
+import * as publishCommand from "../../src/cli/commands/publish";
+import * as pullCommand from "../../src/cli/commands/pull";
+import * as searchCommand from "../../src/cli/commands/search";
+import type { GlobalOptions } from "../../src/cli/options";
 import { PublishInputError, PublishStorageError, PullInputError, PullIntegrityError, RegistryTransactionError } from "../../src/hub/errors";
 import { loadModelFiles, publishModel } from "../../src/hub/publish";
 import { parseModelRef, pullModel } from "../../src/hub/pull";
@@ -196,7 +202,7 @@ describe("publish and pull", () => {
     const cli = async (args: string[]) => {
       const lines: string[] = [];
       const errors: string[] = [];
-      const context: HubCommandContext = {
+      const context: HubContext = {
         provider: async () => hre.ethers.provider,
         signer: async () => fx.owner,
         deployment: async () => fx.system.record,
@@ -205,12 +211,14 @@ describe("publish and pull", () => {
         stderr: (l) => errors.push(l),
       };
       const program = new Command("vin").exitOverride();
-      registerHubCommands(program, context);
-      const exitCode = process.exitCode;
-      process.exitCode = undefined;
-      await program.parseAsync(["node", "vin", ...args]);
-      const code = process.exitCode ?? 0;
-      process.exitCode = exitCode;
+      const global = (): GlobalOptions => ({ config: "unused.json", ipfsDir: "unused" });
+      for (const command of [publishCommand, pullCommand, searchCommand]) command.register(program, global, context);
+      // What `vin`'s main does with a failure: one `error:` line and the error kind's exit code.
+      let code = 0;
+      await program.parseAsync(["node", "vin", ...args]).catch((error: unknown) => {
+        errors.push(`error: ${firstLine(error)}`);
+        code = exitCodeOf(error);
+      });
       return { lines, errors, failed: code !== 0, code };
     };
 

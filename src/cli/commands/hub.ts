@@ -1,27 +1,41 @@
-import type { Command } from "commander";
+/**
+ * What the model hub's commands (`publish`, `pull`, `search`, `hub serve`, one file each beside this one) read from
+ * the CLI: the config's chain, key, deployment and content store, each built when first used. Not a command itself.
+ */
+import type { Provider, Signer } from "ethers";
 import { createProvider } from "../../core/provider";
-import { registerHubCommands, type HubCommandContext } from "../../hub/commands";
+import type { HubDeployment } from "../../hub/local";
 import { loadConfig } from "../../node/config";
 import { loadKeystore, readPassword } from "../../node/keystore";
-import { openContentStore } from "../../storage";
+import { openContentStore, type ContentStore } from "../../storage";
 import type { Globals } from "../options";
 
-/**
- * The model hub's commands — `publish`, `pull`, `search`, `hub serve` — registered by the hub (src/hub/commands.ts)
- * over what this CLI gives them: the config's chain, key, deployment and content store, each built when first used.
- */
-export function register(program: Command, global: Globals): void {
-  registerHubCommands(program, hubContext(global));
+/** What the hub's commands use; each is called only by the commands that need it (tests pass their own). */
+export interface HubContext {
+  /** Chain access for reading (pull) and indexing (hub serve). */
+  provider(): Promise<Provider>;
+  /** The account that publishes (becomes the model's owner). */
+  signer(): Promise<Signer>;
+  /** Addresses and start block of the selected network's deployment. */
+  deployment(): Promise<HubDeployment>;
+  /** The configured content store (embedded directory or Kubo); the command closes it when done. */
+  contentStore(): Promise<ContentStore>;
+  /** Hub API asked by `search`, unless `--hub` is given. Default `http://127.0.0.1:8787`. */
+  hubUrl?: string;
+  /** Decimals of the payment token, for `--price`. Default 18. */
+  tokenDecimals?: number;
+  stdout?: (line: string) => void;
+  stderr?: (line: string) => void;
 }
 
-function hubContext(global: Globals): HubCommandContext {
+/** The hub context of `vin`: the `--config` file's chain, keystore and contracts, and the `--ipfs-dir`/`--kubo` store. */
+export function hubContext(global: Globals): HubContext {
   const config = () => loadConfig(global().config);
   const provider = async () => {
     const c = config();
     return createProvider(c.rpcUrl, { chainId: c.chainId, timeoutMs: c.rpcTimeoutMs });
   };
   return {
-    rethrow: true,
     provider,
     signer: async () => (await loadKeystore(config().keystore, readPassword(global().passwordFile))).connect(await provider()),
     deployment: async () => {
@@ -37,5 +51,13 @@ function hubContext(global: Globals): HubCommandContext {
       const { ipfsDir, kubo } = global();
       return openContentStore(kubo === undefined ? { dir: ipfsDir } : { kuboUrl: kubo });
     },
+  };
+}
+
+/** The context's stdout and stderr, one line per call (the process's by default). */
+export function hubOutput(context: HubContext): { out: (line: string) => void; err: (line: string) => void } {
+  return {
+    out: context.stdout ?? ((line: string) => process.stdout.write(`${line}\n`)),
+    err: context.stderr ?? ((line: string) => process.stderr.write(`${line}\n`)),
   };
 }
