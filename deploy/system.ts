@@ -39,13 +39,14 @@ import {
 import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
 import type { IDcapVerifier } from "../typechain-types/contracts/verifiers/tee/DcapVerifier";
+import { LOCAL_CHAIN_IDS as CORE_LOCAL_CHAIN_IDS } from "../src/core/chains";
 import { BaseError } from "../src/core/errors";
 import type { ContractName, ContractRecord, Deployment } from "../src/core/deployment";
 import { Mode } from "../src/core/modes";
 import { DEVELOPMENT_FMSPC, DEVELOPMENT_QE_MRSIGNER, developmentRootDer, intelRootDer, QE_PRODUCT_ID, TeeType } from "../src/tee";
 
-/** Chains on which a development token may be deployed when no token address is given. */
-const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
+/** Chains on which a development token may be deployed when no token address is given: core's local chains. */
+const LOCAL_CHAIN_IDS = new Set(CORE_LOCAL_CHAIN_IDS.map(BigInt));
 
 export interface DeployOptions {
   /** Address of the ERC-20 used for fees and stake. Required on non-local chains. */

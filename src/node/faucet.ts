@@ -3,14 +3,9 @@
  * #0) and the deployment's TestToken minted to an address, so a new key can pay for a request. `vin faucet` calls it.
  */
 import { getAddress, isAddress, type JsonRpcProvider } from "ethers";
+import { isLocalChain, LOCAL_CHAIN_IDS } from "../core/chains";
 import { InputError, TransportError } from "../core/errors";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
-
-/**
- * Chains on which the faucet runs. The same list as the SDK's `LOCAL_CHAIN_IDS` (src/sdk/requestInference.ts),
- * which this layer may not import; both belong in src/core.
- */
-const LOCAL_CHAIN_IDS = [31337, 1337] as const;
 
 export interface FundAccountParams {
   /** A provider of the local chain; its first account (`eth_accounts`) must be unlocked and funded. */
@@ -52,7 +47,7 @@ export async function fundAccount(params: FundAccountParams): Promise<FundAccoun
   const eth = params.eth ?? DEFAULT_ETH;
   const tokens = params.tokens ?? DEFAULT_TOKENS;
   const chainId = await rpc("eth_chainId", async () => Number((await provider.getNetwork()).chainId));
-  if (!(LOCAL_CHAIN_IDS as readonly number[]).includes(chainId)) {
+  if (!isLocalChain(chainId)) {
     throw new InputError(`chain ${chainId} is not a local development chain (${LOCAL_CHAIN_IDS.join(" or ")}): the faucet only runs there; fund ${to} from a wallet`);
   }
   const accounts = await rpc("eth_accounts", () => provider.send("eth_accounts", []) as Promise<string[]>);

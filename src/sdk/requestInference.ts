@@ -1,4 +1,5 @@
 import { formatEther, formatUnits, ZeroAddress, type Signer } from "ethers";
+import { isLocalChain } from "../core/chains";
 import { InputError as FundsError } from "../core/errors";
 import { requestedJobs } from "../core/job";
 import { Mode } from "../core/modes";
@@ -87,13 +88,6 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: prepared.salt };
 }
 
-/** Chain ids of local development chains (Hardhat, Ganache/Anvil dev mode), where `vin faucet` funds accounts. */
-export const LOCAL_CHAIN_IDS = [31337, 1337] as const;
-
-/** Whether `chainId` is a local development chain. */
-export function isLocalChain(chainId: number): boolean {
-  return (LOCAL_CHAIN_IDS as readonly number[]).includes(chainId);
-}
 
 /** Gas budgeted for `approve` and for `request` (about 110k with a small inline input; a large input costs more). */
 const APPROVE_GAS = 60_000n;
