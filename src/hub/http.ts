@@ -5,6 +5,7 @@ import { HubParamError } from "./errors";
 import { parseModelIdParam, parseSearchParams } from "./params";
 import type { SearchEngine } from "./search";
 import type { HubStore } from "./store";
+import { TeeIndex } from "./tee";
 
 /**
  * Serves whatever the API does not: the hook for the future web page. Returns `true` if it answered the
@@ -99,7 +100,8 @@ function searchRoute(options: HubServerOptions, url: URL): JsonBody {
 function modelRoute(options: HubServerOptions, res: ServerResponse, rawId: string): void {
   const model = options.store.getModel(parseModelIdParam(rawId));
   if (model === undefined) return send(res, 404, { error: "NotFound", message: `Model ${rawId} is not known.` });
-  send(res, 200, { ...model });
+  const tee = new TeeIndex(options.store.db);
+  send(res, 200, { ...model, versions: model.versions.map((v) => ({ ...v, tee: tee.bindingOf(model.modelId, v.version) ?? null })) });
 }
 
 function send(res: ServerResponse, status: number, body: JsonBody): void {

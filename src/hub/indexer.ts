@@ -1,15 +1,16 @@
 import { type Interface, type Log, type LogDescription, type Provider } from "ethers";
-import { JobEscrow__factory, ModelRegistry__factory } from "../../typechain-types";
+import { JobEscrow__factory, ModelRegistry__factory, TeeVerifier__factory } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
 import { BaseError, NotFoundError, StateError, TimeoutError, TransportError } from "../core/errors";
 import { ChainMovedError, LogFollower } from "../core/follower";
 import { cidString } from "../core/cid";
 import { type Logger, silentLogger } from "../core/log";
-import { isMode, modeMask, toMode } from "../core/modes";
+import { isMode, Mode, modeMask, toMode } from "../core/modes";
 import { withRetry } from "../core/retry";
 import { type ModelCard, verifyModelCard } from "./card";
 import { modelIdNumber } from "./ids";
 import type { HubStore, VersionInput } from "./store";
+import { TeeIndex } from "./tee";
 import { countsAsUsage, settledPayment } from "./usage";
 
 /** Options of {@link HubIndexer}. */
@@ -19,6 +20,8 @@ export interface HubIndexerOptions {
   registry: string;
   /** JobEscrow address. */
   escrow: string;
+  /** TeeVerifier address: its enclave registrations and revocations are indexed for the TEE measurements of versions. */
+  teeVerifier?: string;
   /** First block to index (the deployment's `startBlock`). */
   startBlock: number;
   store: HubStore;
@@ -71,6 +74,8 @@ interface PreparedRange {
   timestamps: Map<number, number>;
   /** The usage floor to record before the range, read from the escrow (see `floorBefore`). */
   startFloor: bigint | undefined;
+  /** Timestamp of the range's last block, when TeeVerifier is followed (what enclave expiry is judged against). */
+  chainTime: { block: number; timestamp: number } | undefined;
 }
 
 interface JobRow {
@@ -86,6 +91,7 @@ interface JobRow {
 
 const REGISTRY_EVENTS = ["ModelCreated", "VersionPublished", "VersionDeprecated", "PriceUpdated", "OwnershipTransferred"];
 const ESCROW_EVENTS = ["JobRequested", "JobSettled", "ParametersUpdated"];
+const TEE_EVENTS = ["EnclaveRegistered", "EnclaveRevoked", "MeasurementRevoked"];
 
 /** The indexer's own tables; rows carry their block so that a rewind deletes what a dropped block wrote. */
 const SCHEMA = `
@@ -109,6 +115,11 @@ const INDEXER_TABLES = ["hub_indexer_jobs", "hub_indexer_floor", "hub_indexer_ca
  * per version and mode, joined with the job's `JobRequested`, and only jobs whose protocol fee reached the escrow's
  * `usageFeeFloor` in force at the request (followed through `ParametersUpdated`); their payments are summed as paid
  * volume, and jobs below the floor are recorded apart.
+ *
+ * With `teeVerifier`, the same follower (one cursor, one reorganisation check) also reads TeeVerifier's
+ * `EnclaveRegistered`, `EnclaveRevoked` and `MeasurementRevoked` and the time of each range's last block into a
+ * {@link TeeIndex}, which tells each TEE version's measurements, which are revoked, and how many unexpired enclaves
+ * are registered for each.
  * @example
  * const indexer = new HubIndexer({ provider, registry, escrow, startBlock, store, content });
  * await indexer.syncOnce();
@@ -116,7 +127,11 @@ const INDEXER_TABLES = ["hub_indexer_jobs", "hub_indexer_floor", "hub_indexer_ca
 export class HubIndexer {
   private readonly registry: Interface = ModelRegistry__factory.createInterface();
   private readonly escrow: Interface = JobEscrow__factory.createInterface();
-  private readonly registryAddress: string;
+  private readonly tee: Interface = TeeVerifier__factory.createInterface();
+  /** The interface and the followed events of each followed address (lowercase). */
+  private readonly contracts: Map<string, { iface: Interface; events: readonly string[] }>;
+  /** TEE measurements, registrations and revocations, in the store's database. */
+  readonly teeIndex: TeeIndex;
   private readonly follower: LogFollower;
   private readonly rpcTimeoutMs: number;
   private readonly controller = new AbortController();
@@ -130,23 +145,32 @@ export class HubIndexer {
   private floor: bigint | undefined | null = null;
 
   constructor(private readonly options: HubIndexerOptions) {
-    this.registryAddress = options.registry.toLowerCase();
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? 10_000;
     options.store.db.exec(SCHEMA);
-    const topics = [...REGISTRY_EVENTS.map((e) => this.registry.getEvent(e)!.topicHash), ...ESCROW_EVENTS.map((e) => this.escrow.getEvent(e)!.topicHash)];
+    this.teeIndex = new TeeIndex(options.store.db);
+    this.contracts = new Map([
+      [options.registry.toLowerCase(), { iface: this.registry, events: REGISTRY_EVENTS }],
+      [options.escrow.toLowerCase(), { iface: this.escrow, events: ESCROW_EVENTS }],
+      ...(options.teeVerifier === undefined ? [] : [[options.teeVerifier.toLowerCase(), { iface: this.tee, events: TEE_EVENTS }] as const]),
+    ]);
+    const topics = [...this.contracts.values()].flatMap(({ iface, events }) => events.map((e) => iface.getEvent(e)!.topicHash));
     this.follower = new LogFollower(options.provider, options.store.cursor(options.name ?? "chain"), options.logger ?? silentLogger, {
-      address: [options.registry, options.escrow],
+      address: [options.registry, options.escrow, ...(options.teeVerifier === undefined ? [] : [options.teeVerifier])],
       topics,
       startBlock: options.startBlock,
       confirmations: options.confirmations ?? 2,
       maxBlockRange: Math.max(1, options.maxBlockRange ?? 1000),
       pollIntervalMs: options.pollIntervalMs ?? 2_000,
       rpcTimeoutMs: this.rpcTimeoutMs,
-      prepare: (logs, range) => this.prepare(logs, range.from),
+      prepare: (logs, range) => this.prepare(logs, range),
       apply: (_logs, range) => this.apply(range),
       rewind: (ancestor) => this.rewind(ancestor),
       onCaughtUp: () => this.retryCards(),
     });
+    if (options.teeVerifier !== undefined && this.follower.cursor >= options.startBlock && this.teeIndex.chainTime() === null) {
+      // A store indexed before TeeVerifier was followed: its enclave events below the cursor were never read.
+      options.logger?.warn({ cursor: this.follower.cursor }, "hub store indexed without TeeVerifier: enclave counts miss earlier registrations; delete the --db file to re-index");
+    }
   }
 
   /** The last indexed block (one before the start block at first). */
@@ -188,7 +212,7 @@ export class HubIndexer {
   /* THE FOLLOWER'S CALLBACKS */
 
   /** Decodes a range's logs and fetches its cards, block timestamps and, if needed, the usage floor before it. */
-  private async prepare(logs: readonly Log[], from: number): Promise<void> {
+  private async prepare(logs: readonly Log[], { from, to }: { from: number; to: number }): Promise<void> {
     this.floor = null; // re-read from the store: a range rolled back after it was cached
     const events = logs.map((l) => this.decode(l)).filter((e): e is DecodedEvent => e !== undefined);
     events.sort((a, b) => a.block - b.block || a.index - b.index);
@@ -196,11 +220,12 @@ export class HubIndexer {
     const cards = new Map<string, CardResult>();
     const timestamps = new Map<number, number>();
     for (const { event, block } of events) {
-      if (event.name !== "VersionPublished") continue;
-      cards.set(versionKey(event), await this.fetchCard(String(event.args.cardCid), String(event.args.cardHash)));
+      if (event.name !== "VersionPublished" && event.name !== "MeasurementRevoked") continue;
+      if (event.name === "VersionPublished") cards.set(versionKey(event), await this.fetchCard(String(event.args.cardCid), String(event.args.cardHash)));
       if (!timestamps.has(block)) timestamps.set(block, await this.blockTimestamp(block));
     }
-    this.prepared = { from, events, cards, timestamps, startFloor };
+    const chainTime = this.options.teeVerifier === undefined ? undefined : { block: to, timestamp: timestamps.get(to) ?? (await this.blockTimestamp(to)) };
+    this.prepared = { from, events, cards, timestamps, startFloor, chainTime };
   }
 
   /** Writes a prepared range; runs in the transaction that advances the cursor. */
@@ -210,6 +235,7 @@ export class HubIndexer {
     if (prepared?.from !== range.from) throw new StateError(`blocks ${range.from}..${range.to} were not prepared`);
     if (prepared.startFloor !== undefined) this.recordFloor(range.from - 1, -1, prepared.startFloor);
     for (const e of prepared.events) this.applyEvent(e, prepared);
+    if (prepared.chainTime !== undefined) this.teeIndex.recordChainTime(prepared.chainTime.block, prepared.chainTime.timestamp);
     this.applied += prepared.events.length;
     if (prepared.events.length > 0) this.options.logger?.info({ ...range, events: prepared.events.length }, "hub indexed blocks");
   }
@@ -219,16 +245,18 @@ export class HubIndexer {
     const { store } = this.options;
     store.rewindTo(ancestor);
     for (const table of INDEXER_TABLES) store.db.prepare(`DELETE FROM ${table} WHERE block > ?`).run(ancestor);
+    this.teeIndex.rewindTo(ancestor);
     this.floor = null;
     this.rewoundTo = ancestor;
   }
 
   /* EVENTS */
 
+  /** A followed log of a followed contract, decoded; any other log (another contract's event of the same topic) is dropped. */
   private decode(log: Log): DecodedEvent | undefined {
-    const iface = log.address.toLowerCase() === this.registryAddress ? this.registry : this.escrow;
-    const event = iface.parseLog({ topics: [...log.topics], data: log.data });
-    return event === null ? undefined : { block: log.blockNumber, index: log.index, event };
+    const contract = this.contracts.get(log.address.toLowerCase());
+    const event = contract?.iface.parseLog({ topics: [...log.topics], data: log.data });
+    return event === null || event === undefined || !contract!.events.includes(event.name) ? undefined : { block: log.blockNumber, index: log.index, event };
   }
 
   private applyEvent(e: DecodedEvent, prepared: PreparedRange): void {
@@ -254,6 +282,12 @@ export class HubIndexer {
         return this.applySettled(String(args.jobId), Number(args.agreeing), e.block);
       case "ParametersUpdated":
         return this.recordFloor(e.block, e.index, BigInt((args.parameters as { usageFeeFloor: bigint }).usageFeeFloor));
+      case "EnclaveRegistered":
+        return this.teeIndex.recordRegistered({ block: e.block, index: e.index, signer: String(args.signer), measurement: String(args.measurement), expiresAt: Number(args.expiresAt) });
+      case "EnclaveRevoked":
+        return this.teeIndex.recordRevoked({ block: e.block, index: e.index, signer: String(args.signer) });
+      case "MeasurementRevoked":
+        return this.teeIndex.recordMeasurementRevoked(String(args.measurement), prepared.timestamps.get(e.block)!, e.block);
     }
   }
 
@@ -288,6 +322,8 @@ export class HubIndexer {
       ...(card.status === "valid" ? { card: card.card } : {}),
     };
     this.options.store.upsertVersion(input);
+    const tee = (args.modes as { mode: bigint; bindings: string[] }[]).find((m) => Number(m.mode) === Mode.Tee);
+    if (tee !== undefined) this.teeIndex.recordBinding(input.modelId, input.version, [...tee.bindings], e.block);
     this.options.store.db
       .prepare(
         `INSERT OR REPLACE INTO hub_indexer_cards (model_id, version, card_cid, card_hash, status, attempts, error, block)

@@ -17,7 +17,7 @@ import { createWebHandler } from "./web";
 
 /** The parts of a deployment record the hub reads. */
 export type HubDeployment = Pick<Deployment, "chainId" | "startBlock"> & {
-  contracts: Pick<Deployment["contracts"], "registry" | "escrow"> & Partial<Pick<Deployment["contracts"], "token">>;
+  contracts: Pick<Deployment["contracts"], "registry" | "escrow"> & Partial<Pick<Deployment["contracts"], "token" | "teeVerifier">>;
 };
 
 /** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */
@@ -69,6 +69,7 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
     provider,
     registry: deployment.contracts.registry.address,
     escrow: deployment.contracts.escrow.address,
+    ...(deployment.contracts.teeVerifier === undefined ? {} : { teeVerifier: deployment.contracts.teeVerifier.address }),
     startBlock: deployment.startBlock,
     store,
     content,

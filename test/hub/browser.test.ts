@@ -8,6 +8,7 @@ import { type Browser, type Page, chromium } from "playwright-core";
 import { type LocalHub, publishBundledModel, startLocalHub } from "../../src/hub/local";
 import { EmbeddedContentStore } from "../../src/storage";
 import { buildHubWorld, modelFiles, publishAs, settleFreeJob, VANILLA, type HubWorld } from "./chain";
+import { MEASUREMENT } from "../fixtures/system";
 
 // Page functions run in Chromium; the tests' TypeScript has no DOM library, so declare what they touch.
 declare const document: { getElementById(id: string): { textContent: string | null } | null; querySelectorAll(selector: string): { length: number } };
@@ -121,7 +122,7 @@ describe("hub web page (Chromium)", () => {
     expect((await resultNames())[0]).to.equal("acme/penguin-mlp");
   });
 
-  it("opens a model page with its card, versions, files, modes and verified usage", async () => {
+  it("opens a model page with its card, versions, files, modes, TEE measurements and verified usage", async () => {
     await searchFor("flippers");
     await page.click(`#results .hit[data-model="${world.penguins}"] h2 a`);
     await page.waitForSelector("#model-name");
@@ -134,7 +135,10 @@ describe("hub web page (Chromium)", () => {
     expect(await page.textContent("#model-usage")).to.equal("3 verified jobs · 9.45 tokens paid over all versions");
     expect(await version.locator(".badge").allTextContents()).to.deep.equal(["vanilla", "tee"]);
     const files = await world.fx.system.registry.filesOf(world.penguins, 1);
-    const rows = await version.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+    const cells = (selector: string) =>
+      version.locator(selector).evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+    expect(await cells("table.tee tbody tr")).to.deep.equal([[MEASUREMENT, "accepted", "1"]]);
+    const rows = await version.locator("table:not(.tee) tbody tr").evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
     expect(rows.map((r) => [r[0], r[2]])).to.deep.equal(files.map((f) => [f.path, f.sha256]));
     expect(rows[0]![1]).to.match(/^bafkrei/);
   });

@@ -1,8 +1,8 @@
 import hre from "hardhat";
-import { toUtf8Bytes } from "ethers";
+import { keccak256, toUtf8Bytes, Wallet } from "ethers";
 import { pino } from "pino";
 import { expect } from "chai";
-import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,7 +12,8 @@ import { modelIdNumber } from "../../src/hub/ids";
 import { HubStore } from "../../src/hub/store";
 import { Mode } from "../../src/core/modes";
 import { EmbeddedContentStore } from "../../src/storage";
-import { requestJob } from "../fixtures/system";
+import { MEASUREMENT, requestJob } from "../fixtures/system";
+import { startHubServer } from "../../src/hub/http";
 import { buildHubWorld, modelFiles, PAID_PER_JOB, publishAs, setEscrowParameters, settleFreeJob, settleJob, settleRequested, VANILLA, type HubWorld } from "./chain";
 
 describe("HubIndexer", () => {
@@ -194,6 +195,90 @@ describe("HubIndexer", () => {
       await settleJob(world.fx, modelId, 1, Mode.Vanilla);
       await indexer({ startBlock }).syncOnce();
       expect(store.getModel(id(modelId))!.versions[0]!.usage).to.deep.equal([{ mode: Mode.Vanilla, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 1 }]);
+    });
+  });
+
+  describe("TEE measurements", () => {
+    const OTHER = keccak256(toUtf8Bytes("another-enclave-build"));
+    const teeIndexer = (options: Partial<HubIndexerOptions> = {}) => indexer({ teeVerifier: world.fx.system.record.contracts.teeVerifier.address, ...options });
+    /** Registers a fresh enclave key (as the attestor) for node 1 with `measurement`, expiring `ttl` seconds from now. */
+    const registerEnclave = async (measurement: string, ttl: number) => {
+      const signer = Wallet.createRandom().address;
+      await (await world.fx.system.teeVerifier.registerEnclave(signer, world.fx.nodes[1]!.address, measurement, (await time.latest()) + ttl)).wait();
+      return signer;
+    };
+    let ixOf: HubIndexer | undefined;
+    const teeOf = (modelId: bigint, version: number) => ixOf!.teeIndex.bindingOf(id(modelId), version);
+
+    it("lists a TEE version's measurements with their revocation and their unexpired, unrevoked enclaves", async () => {
+      const { modelId } = await publishAs(world.fx, content, modelFiles("tee/two-builds", "two enclave builds"), [VANILLA, { mode: "tee", measurements: [MEASUREMENT, OTHER] }]);
+      await registerEnclave(MEASUREMENT, 7 * 24 * 3600);
+      const revoked = await registerEnclave(MEASUREMENT, 7 * 24 * 3600);
+      await (await world.fx.system.teeVerifier.revokeEnclave(revoked)).wait();
+      await registerEnclave(OTHER, 600);
+      const moved = await registerEnclave(OTHER, 7 * 24 * 3600);
+      await (await world.fx.system.teeVerifier.registerEnclave(moved, world.fx.nodes[1]!.address, MEASUREMENT, (await time.latest()) + 3600)).wait();
+      ixOf = teeIndexer();
+      await ixOf.syncOnce();
+      // The fixture's enclave and one new key under MEASUREMENT, plus the key re-registered from OTHER; OTHER keeps its 600 s key.
+      expect(teeOf(modelId, 1)?.measurements).to.deep.equal([
+        { measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 3 },
+        { measurement: OTHER, revoked: false, revokedAt: null, enclaves: 1 },
+      ]);
+
+      await time.increase(601);
+      await (await world.fx.system.teeVerifier.revokeMeasurement(OTHER)).wait();
+      await ixOf.syncOnce();
+      const revokedAt = Number(await world.fx.system.teeVerifier.measurementRevokedAt(OTHER));
+      expect(revokedAt).to.be.greaterThan(0);
+      expect(teeOf(modelId, 1)).to.deep.equal({
+        asOf: (await hre.ethers.provider.getBlock("latest"))!.timestamp,
+        measurements: [
+          { measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 3 },
+          { measurement: OTHER, revoked: true, revokedAt, enclaves: 0 },
+        ],
+      });
+      expect(teeOf(world.penguins, 1)?.measurements).to.deep.equal([{ measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 3 }]);
+    });
+
+    it("has no TEE binding for a version published without TEE", async () => {
+      const { modelId } = await publishAs(world.fx, content, modelFiles("plain/only", "plain vanilla"), [VANILLA]);
+      ixOf = teeIndexer();
+      await ixOf.syncOnce();
+      expect(ixOf.teeIndex.bindingOf(id(modelId), 1)).to.equal(undefined);
+    });
+
+    it("forgets registrations and revocations of blocks a reorganisation dropped", async () => {
+      ixOf = teeIndexer({ maxBlockRange: 4 });
+      await ixOf.syncOnce();
+      const snapshot = (await hre.ethers.provider.send("evm_snapshot", [])) as string;
+      await registerEnclave(MEASUREMENT, 3600);
+      await (await world.fx.system.teeVerifier.revokeMeasurement(MEASUREMENT)).wait();
+      await ixOf.syncOnce();
+      expect(teeOf(world.penguins, 1)?.measurements[0]).to.deep.include({ revoked: true, enclaves: 2 });
+
+      await hre.ethers.provider.send("evm_revert", [snapshot]);
+      await registerEnclave(OTHER, 3600);
+      await mine(5);
+      const report = await ixOf.syncOnce();
+      expect(report.rewoundTo).to.be.a("number");
+      expect(teeOf(world.penguins, 1)?.measurements).to.deep.equal([{ measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 1 }]);
+    });
+
+    it("serves each version's TEE binding in the model JSON of the API", async () => {
+      ixOf = teeIndexer();
+      await ixOf.syncOnce();
+      const server = await startHubServer({ store, engine, port: 0 });
+      try {
+        const body = (await (await fetch(`${server.url}/api/models/${world.penguins}`)).json()) as { versions: { version: number; tee: unknown }[] };
+        expect(body.versions.map((v) => [v.version, v.tee])).to.deep.equal([
+          [1, { asOf: ixOf.teeIndex.chainTime(), measurements: [{ measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 1 }] }],
+        ]);
+        const spam = (await (await fetch(`${server.url}/api/models/${world.spam}`)).json()) as { versions: { tee: unknown }[] };
+        expect(spam.versions.every((v) => v.tee === null)).to.equal(true);
+      } finally {
+        await server.close();
+      }
     });
   });
 

@@ -44,7 +44,7 @@ export function hubContext(global: Globals): HubContext {
       return {
         chainId: c.chainId,
         startBlock: c.contracts.startBlock,
-        contracts: { registry: record(c.contracts.registry), escrow: record(c.contracts.escrow), token: record(c.contracts.token) },
+        contracts: { registry: record(c.contracts.registry), escrow: record(c.contracts.escrow), token: record(c.contracts.token), teeVerifier: record(c.contracts.teeVerifier) },
       };
     },
     contentStore: () => {

@@ -189,12 +189,25 @@
       el("p", {}, ["Verification modes: "].concat(v.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); }))),
       el("p", { class: "usage", text: "Verified inferences: " + v.verifiedJobs + " (" + usage + ") · " + tokenAmount(v.paidVolume) + " paid" + below }),
       el("p", { class: "prov", text: "Card " + v.cardCid + " · SHA-256 " + v.cardHash + (v.card ? " · verified" : " · not verified") }),
+    ].concat(v.tee ? [teeTable(v.tee)] : []).concat([
       el("table", {}, [
         el("thead", {}, [el("tr", {}, [el("th", { text: "File" }), el("th", { text: "CID" }), el("th", { text: "SHA-256" })])]),
         el("tbody", {}, v.files.map(function (f) {
           return el("tr", {}, [el("td", { text: f.path }), el("td", { class: "hash", text: f.cid }), el("td", { class: "hash", text: f.sha256 })]);
         })),
       ]),
+    ]));
+  }
+
+  /** The TEE binding: each accepted measurement, whether TeeVerifier revoked it, and its unexpired registered enclaves. */
+  function teeTable(tee) {
+    return el("table", { class: "tee" }, [
+      el("caption", { text: "TEE measurements" + (tee.asOf === null ? "" : " (enclaves as of " + new Date(tee.asOf * 1000).toISOString() + ")") }),
+      el("thead", {}, [el("tr", {}, [el("th", { text: "Measurement" }), el("th", { text: "Status" }), el("th", { text: "Enclaves" })])]),
+      el("tbody", {}, tee.measurements.map(function (m) {
+        var status = m.revoked ? "revoked " + new Date(m.revokedAt * 1000).toISOString() : "accepted";
+        return el("tr", {}, [el("td", { class: "hash", text: m.measurement }), el("td", { text: status }), el("td", { text: String(m.enclaves) })]);
+      })),
     ]);
   }
 
