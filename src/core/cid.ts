@@ -21,6 +21,11 @@ export function rawCid(data: Uint8Array): Uint8Array {
   return Uint8Array.from([0x01, RAW_CODEC, SHA2_256, digest.length, ...digest]);
 }
 
+/** Whether a binary CID is a raw-block CIDv1 with a sha2-256 multihash, as {@link rawCid} makes: its digest is the SHA-256 of the content. */
+export function isRawCid(cid: Uint8Array): boolean {
+  return cid.length === 36 && cid[0] === 0x01 && cid[1] === RAW_CODEC && cid[2] === SHA2_256 && cid[3] === 32;
+}
+
 /**
  * The string form of a binary CID: multibase base32 lower case, `b...`, the form IPFS tools print for CIDv1.
  * @example cidToString(rawCid(bytes)) // "bafkrei..."

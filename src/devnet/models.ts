@@ -4,7 +4,6 @@
  * every file put in the operators' content directory so the nodes find it by CID.
  */
 import { toUtf8Bytes, type Signer } from "ethers";
-import { rawCid } from "../core/cid";
 import { BaseError } from "../core/errors";
 import type { ModeName } from "../core/modes";
 import { rawFileRef, versionInput } from "../core/registry";
@@ -12,7 +11,7 @@ import { publishBundledModel } from "../hub/local";
 import type { ModeSpec } from "../hub/publish";
 import { modeModule } from "../modes";
 import type { FsContentStore } from "../node/content-store";
-import { cidBytes, computeCid } from "../storage";
+import { computeCid } from "../storage";
 import { DevEnclave } from "../tee/dev-enclave";
 import { deployZkModel, type ZkDeployment } from "../zkml/deploy";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
@@ -78,8 +77,8 @@ export async function publishDevnetModel<M extends DevnetModel>(context: Publish
   const files = [{ path: "model.onnx", bytes: model.onnx }, { path: "README.md", bytes: toUtf8Bytes(model.card) }, ...(zk?.files ?? [])];
   // Under the raw-block CID and the UnixFS CID `ipfs add` gives (a dag-pb CID for a file larger than one block).
   for (const { bytes } of files) {
-    context.content.put(rawCid(bytes), bytes);
-    context.content.put(await cidBytes(await computeCid(bytes)), bytes);
+    await context.content.add(bytes);
+    await context.content.put(await computeCid(bytes), bytes);
   }
   const price = spec.price ?? TOKEN;
   const modelId =

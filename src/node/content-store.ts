@@ -1,76 +1,140 @@
+/**
+ * The content an operator node reads (model files, inputs given by URI) through core's `ContentStore`: a directory
+ * of files named by CID, then the configured IPFS stores of src/storage, tried in that order.
+ */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { cidToString } from "../core/cid";
-import { BaseError } from "../core/errors";
-import { StorageNotFoundError, openContentStore, type ContentStore as IpfsStore } from "../storage";
+import { cidFromString, cidToString, isRawCid, rawCid } from "../core/cid";
+import type { ContentOptions, ContentStore } from "../core/content";
+import { IntegrityError, NotFoundError } from "../core/errors";
+import { computeCid, openContentStore } from "../storage";
+import type { ContentSource } from "../zkml/verify-version";
 
-/** Content-addressed file storage: bytes are fetched by CID (models and inputs given by URI). */
-export interface ContentStore {
-  /** The bytes of `cid` (binary CID), or a ContentNotFoundError if this store does not have them. */
-  get(cid: Uint8Array, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
-}
+/** A base32 CIDv1 string, the only names a content directory uses (and never a path). */
+const CID_NAME = /^b[a-z2-7]+$/;
 
-/** No store the node can read holds the content (it may still be published later). */
-export class ContentNotFoundError extends BaseError {
-  override readonly name = "ContentNotFoundError";
-}
-
-/** A directory of files, each named by its CID string (`bafk...`). */
+/**
+ * A directory of files, each named by its CID string (`bafk…`): the raw-block CID of its bytes, or the UnixFS CID
+ * `ipfs add --cid-version=1` gives them. `cat` checks the bytes against the name, so a corrupted or misnamed file is
+ * refused, never served.
+ * @example
+ * const store = new FsContentStore(".vin/content");
+ * const cid = await store.add(bytes); // "bafkrei…"
+ * const same = await store.cat(cid);
+ */
 export class FsContentStore implements ContentStore {
   constructor(readonly dir: string) {}
 
-  async get(cid: Uint8Array): Promise<Uint8Array> {
-    const file = path.join(this.dir, cidToString(cid));
-    if (!existsSync(file)) throw new ContentNotFoundError(`content ${cidToString(cid)} is not in ${this.dir}: copy the file there under that name`);
-    return new Uint8Array(readFileSync(file));
+  /** Stores `bytes` under their raw-block CID and returns it. */
+  async add(bytes: Uint8Array): Promise<string> {
+    const cid = cidToString(rawCid(bytes));
+    this.write(cid, bytes);
+    return cid;
   }
 
-  /** Stores `bytes` under `cid` (for publishing and tests). */
-  put(cid: Uint8Array, bytes: Uint8Array): string {
+  /**
+   * Stores `bytes` under `cid` (a raw-block CID, or the UnixFS CID computed by src/storage's `computeCid`).
+   * @throws IntegrityError when `bytes` are not the content of `cid`.
+   */
+  async put(cid: string, bytes: Uint8Array): Promise<void> {
+    const actual = await cidOf(cid, bytes);
+    if (actual !== cid) throw new IntegrityError(`refusing to store content with CID ${actual} under ${cid} in ${this.dir}`, { context: { cid, actual } });
+    this.write(cid, bytes);
+  }
+
+  /**
+   * The content of `cid`, checked against it.
+   * @throws NotFoundError when the directory has no file of that name; IntegrityError naming the file when its bytes
+   * are not the content of `cid`.
+   */
+  async cat(cid: string): Promise<Uint8Array> {
+    const file = this.fileOf(cid);
+    if (file === undefined) throw new NotFoundError(`content ${cid} is not in ${this.dir}: its files are named by base32 CIDv1s`, { context: { cid } });
+    if (!existsSync(file)) throw new NotFoundError(`content ${cid} is not in ${this.dir}: copy the file there under that name`, { context: { cid } });
+    const bytes = new Uint8Array(readFileSync(file));
+    const actual = await cidOf(cid, bytes);
+    if (actual !== cid) throw new IntegrityError(`${file} holds content with CID ${actual}, not the ${cid} it is named by: replace or remove it`, { context: { file, cid, actual } });
+    return bytes;
+  }
+
+  async has(cid: string): Promise<boolean> {
+    const file = this.fileOf(cid);
+    return file !== undefined && existsSync(file);
+  }
+
+  async close(): Promise<void> {}
+
+  private fileOf(cid: string): string | undefined {
+    return CID_NAME.test(cid) ? path.join(this.dir, cid) : undefined;
+  }
+
+  private write(cid: string, bytes: Uint8Array): void {
     mkdirSync(this.dir, { recursive: true });
-    const file = path.join(this.dir, cidToString(cid));
-    writeFileSync(file, bytes);
-    return file;
+    writeFileSync(path.join(this.dir, cid), bytes);
   }
 }
 
-/** An IPFS store of `src/storage` (embedded UnixFS blockstore or a Kubo node); `cat` checks bytes against the CID. */
-export class IpfsContentStore implements ContentStore {
-  constructor(
-    private readonly ipfs: IpfsStore,
-    readonly where: string,
-  ) {}
-
-  async get(cid: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
-    try {
-      return await this.ipfs.cat(cidToString(cid), { signal: options.signal });
-    } catch (error) {
-      if (error instanceof StorageNotFoundError) throw new ContentNotFoundError(`content ${cidToString(cid)} is not in ${this.where}`, { cause: error });
-      throw error;
-    }
-  }
-
-  close(): Promise<void> {
-    return this.ipfs.close();
-  }
+/** The CID of `bytes` computed as `cid` was: a raw block (its multihash the SHA-256 of the bytes) or a UnixFS file. */
+async function cidOf(cid: string, bytes: Uint8Array): Promise<string> {
+  return isRawCid(cidFromString(cid)) ? cidToString(rawCid(bytes)) : computeCid(bytes);
 }
 
-/** Several stores tried in order: the first that has the content answers. */
+/** A store of a {@link ContentStores} chain, and how its errors name it. */
+export interface NamedContentStore {
+  store: ContentStore;
+  /** E.g. "the IPFS store .vin/ipfs". */
+  where: string;
+}
+
+/**
+ * Several stores tried in order: the first that holds the content answers; content no store holds is a
+ * NotFoundError naming every store. Any other failure (a mismatching file, a store that cannot be reached) is
+ * thrown at once. `add` stores in the first.
+ */
 export class ContentStores implements ContentStore {
-  constructor(private readonly stores: readonly ContentStore[]) {}
+  constructor(private readonly stores: readonly NamedContentStore[]) {}
 
-  async get(cid: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
-    const missing: ContentNotFoundError[] = [];
-    for (const store of this.stores) {
+  add(bytes: Uint8Array, options: ContentOptions = {}): Promise<string> {
+    return this.stores[0]!.store.add(bytes, options);
+  }
+
+  async cat(cid: string, options: ContentOptions = {}): Promise<Uint8Array> {
+    const missing: NotFoundError[] = [];
+    for (const { store } of this.stores) {
       try {
-        return await store.get(cid, options);
+        return await store.cat(cid, options);
       } catch (error) {
-        if (!(error instanceof ContentNotFoundError)) throw error;
+        if (!(error instanceof NotFoundError)) throw error;
         missing.push(error);
       }
     }
-    throw new ContentNotFoundError(`content ${cidToString(cid)} is in none of the node's content stores (${missing.map((e) => e.message).join("; ")})`, { cause: missing[0] });
+    // Each store's own message when it names the store (the directory's says what to do), else where it looked.
+    const reasons = this.stores.map(({ where }, i) => (missing[i]!.shortMessage.includes(where) ? missing[i]!.shortMessage : `not in ${where}`));
+    throw new NotFoundError(`content ${cid} is in none of the node's content stores (${reasons.join("; ")})`, { cause: missing[0], context: { cid } });
   }
+
+  async has(cid: string, options: ContentOptions = {}): Promise<boolean> {
+    for (const { store } of this.stores) if (await store.has(cid, options)) return true;
+    return false;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.stores.map(({ store }) => store.close()));
+  }
+
+  /** src/zkml's `ContentSource` (read by binary CID), which `verifyResult` and `verifyZkVersion` take: see {@link contentSource}. */
+  get(cid: Uint8Array, options: ContentOptions = {}): Promise<Uint8Array> {
+    return this.cat(cidToString(cid), options);
+  }
+}
+
+/**
+ * `store` as src/zkml's `ContentSource`, which reads by binary CID: what `verifyZkVersion` and `verifyResult` take
+ * until that interface is core's `ContentStore`.
+ * @example await verifyResult({ contracts, provider, jobId, fromBlock, content: contentSource(new FsContentStore(dir)) });
+ */
+export function contentSource(store: Pick<ContentStore, "cat">): ContentSource {
+  return { get: (cid, options) => store.cat(cidToString(cid), options) };
 }
 
 export interface NodeContentConfig {
@@ -87,10 +151,10 @@ export interface NodeContentConfig {
  * The content the node can read: its content directory first, then the configured IPFS store, if any.
  * @example const content = await openNodeContent({ contentDir, ipfsDir: ".vin/ipfs", timeoutMs: 30_000 });
  */
-export async function openNodeContent(config: NodeContentConfig): Promise<{ store: ContentStore; close(): Promise<void> }> {
-  const stores: ContentStore[] = [new FsContentStore(config.contentDir)];
-  const ipfs: IpfsContentStore[] = [];
-  if (config.ipfsDir !== undefined) ipfs.push(new IpfsContentStore(await openContentStore({ dir: config.ipfsDir }), `the IPFS store ${config.ipfsDir}`));
-  if (config.kuboUrl !== undefined) ipfs.push(new IpfsContentStore(await openContentStore({ kuboUrl: config.kuboUrl, timeoutMs: config.timeoutMs }), `the Kubo node ${config.kuboUrl}`));
-  return { store: new ContentStores([...stores, ...ipfs]), close: async () => void (await Promise.all(ipfs.map((s) => s.close()))) };
+export async function openNodeContent(config: NodeContentConfig): Promise<{ store: ContentStores; close(): Promise<void> }> {
+  const stores: NamedContentStore[] = [{ store: new FsContentStore(config.contentDir), where: config.contentDir }];
+  if (config.ipfsDir !== undefined) stores.push({ store: await openContentStore({ dir: config.ipfsDir }), where: `the IPFS store ${config.ipfsDir}` });
+  if (config.kuboUrl !== undefined) stores.push({ store: await openContentStore({ kuboUrl: config.kuboUrl, timeoutMs: config.timeoutMs }), where: `the Kubo node ${config.kuboUrl}` });
+  const store = new ContentStores(stores);
+  return { store, close: () => store.close() };
 }

@@ -1,9 +1,9 @@
 import { hexlify } from "ethers";
 import type { Job } from "../core/job";
-import { BaseError } from "../core/errors";
+import type { ContentStore } from "../core/content";
+import { BaseError, NotFoundError } from "../core/errors";
 import { withRetry } from "../core/retry";
-import { cidBytes } from "../storage";
-import { ContentNotFoundError, type ContentStore } from "./content-store";
+import { canonicalCid } from "../storage";
 
 /** The job's input cannot be used, whatever happens later: an unsupported URI, or content that is not the input. */
 export class InputRefusedError extends BaseError {
@@ -33,7 +33,7 @@ export interface InputFetcherOptions {
  */
 export class InputFetcher {
   constructor(
-    private readonly content: ContentStore,
+    private readonly content: Pick<ContentStore, "cat">,
     private readonly options: InputFetcherOptions,
   ) {}
 
@@ -46,11 +46,11 @@ export class InputFetcher {
     const cid = await this.parse(uri);
     let bytes: Uint8Array;
     try {
-      bytes = await withRetry(`fetch ${uri}`, () => this.content.get(cid, { signal }), {
+      bytes = await withRetry(`fetch ${uri}`, () => this.content.cat(cid, { signal }), {
         timeoutMs: this.options.timeoutMs,
         attempts: this.options.attempts ?? 3,
         signal,
-        retryable: (error) => !(error instanceof ContentNotFoundError),
+        retryable: (error) => !(error instanceof NotFoundError),
       });
     } catch (cause) {
       throw new InputUnavailableError(`job ${job.id}: cannot fetch its input ${uri} now: ${(cause as Error)?.message ?? String(cause)}`, { cause });
@@ -59,11 +59,12 @@ export class InputFetcher {
     return hexlify(bytes);
   }
 
-  private async parse(uri: string): Promise<Uint8Array> {
+  /** The URI's CID in its canonical string form (base32 for a CIDv1). */
+  private async parse(uri: string): Promise<string> {
     const match = /^ipfs:\/\/([^/?#]+)\/?$/.exec(uri.trim());
     if (match === null) throw new InputRefusedError(`input URI "${uri}" is not supported: this node fetches ipfs://<cid> only`);
     try {
-      return await cidBytes(match[1]!);
+      return await canonicalCid(match[1]!);
     } catch (cause) {
       throw new InputRefusedError(`input URI "${uri}" does not name a valid CID`, { cause });
     }

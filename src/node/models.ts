@@ -1,10 +1,10 @@
-import { getBytes } from "ethers";
-import { sha256Hex } from "../core/hash";
+import { cidString } from "../core/cid";
+import { fetchVerified, type ContentStore } from "../core/content";
+import { IntegrityError, NotFoundError } from "../core/errors";
 import { OnnxModel } from "../inference/onnx";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import { ModelError } from "./errors";
 import { withRetry } from "../core/retry";
-import { ContentNotFoundError, type ContentStore } from "./content-store";
 
 /** A bounded cache of per-version loads: a failed load is forgotten, and past `max` the oldest entry goes. */
 export class VersionCache<T> {
@@ -25,7 +25,7 @@ export class VersionCache<T> {
   }
 }
 
-/** A registered file of a model version, as `registry.filesOf` lists it. */
+/** A registered file of a model version, as `registry.filesOf` lists it (the CID in binary form, as hex). */
 export interface VersionFile {
   path: string;
   cid: string;
@@ -33,16 +33,18 @@ export interface VersionFile {
 }
 
 /**
- * The bytes of a version's file by its registered CID, used only if their SHA-256 is the one the registry records.
- * @throws ModelError when no store has the content or the digest differs (`where` names the version).
+ * The bytes of a version's file by its registered CID, used only if their SHA-256 is the one the registry records
+ * (core's `fetchVerified`).
+ * @throws ModelError when no store has the content, or the content or its digest does not match (`where` names the
+ * version).
  */
-export async function readVersionFile(content: ContentStore, where: string, file: VersionFile): Promise<Uint8Array> {
-  const bytes = await content.get(getBytes(file.cid)).catch((error: unknown) => {
-    throw error instanceof ContentNotFoundError ? new ModelError(`${where}: ${error.message}`, { cause: error }) : error;
-  });
-  const digest = sha256Hex(bytes);
-  if (digest !== file.sha256) throw new ModelError(`${where}: ${file.path} has sha256 ${digest}, the registry records ${file.sha256}; refusing to use it`);
-  return bytes;
+export async function readVersionFile(content: Pick<ContentStore, "cat">, where: string, file: VersionFile): Promise<Uint8Array> {
+  try {
+    return await fetchVerified(content, { path: file.path, cid: cidString(file.cid), sha256: file.sha256 });
+  } catch (error) {
+    if (error instanceof NotFoundError || error instanceof IntegrityError) throw new ModelError(`${where}: ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import { ModelError } from "./errors";
-import { VerificationError } from "../core/errors";
+import type { ContentStore } from "../core/content";
+import { IntegrityError, NotFoundError, VerificationError } from "../core/errors";
 import { verifyZkVersion, type VerifyZkVersionReturnType } from "../zkml/verify-version";
 import { CircuitProver } from "../zkml/prover";
-import { ContentNotFoundError, type ContentStore } from "./content-store";
+import { contentSource } from "./content-store";
 import type { Logger } from "./log";
 import { VersionCache } from "./models";
 import type { ZkCircuit } from "../modes";
@@ -27,7 +28,7 @@ export class ZkCircuitLoader {
 
   constructor(
     private readonly registry: ModelRegistry,
-    private readonly content: ContentStore,
+    private readonly content: Pick<ContentStore, "cat">,
     private readonly log?: Logger,
     maxCached = 4,
   ) {
@@ -44,11 +45,12 @@ export class ZkCircuitLoader {
     const where = `model ${modelId}@${version}`;
     let verified: VerifyZkVersionReturnType;
     try {
-      verified = await verifyZkVersion({ registry: this.registry, content: this.content, modelId, version });
+      verified = await verifyZkVersion({ registry: this.registry, content: contentSource(this.content), modelId, version });
     } catch (error) {
-      if (!(error instanceof VerificationError || error instanceof ContentNotFoundError)) throw error;
+      if (!(error instanceof VerificationError || error instanceof NotFoundError || error instanceof IntegrityError)) throw error;
       const refusal = new ModelError(error.message.startsWith(where) ? error.message : `${where}: ${error.message}`, { cause: error });
-      // A file still missing may be published later; a mismatch never goes away.
+      // A file still missing may be published later, and a store's corrupted copy replaced; a version that does
+      // not match its binding never changes.
       if (error instanceof VerificationError) {
         this.refused.set(`${modelId}@${version}`, refusal);
         if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);

@@ -16,7 +16,7 @@ import { decodeZkOutput, encodeZkOutput, encodeZkProof, packedOutputOf } from ".
 import { openZkJobInput } from "../../src/zkml/job";
 import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../../src/zkml/package";
 import { deployZkCircuit, registerZkModel } from "../../src/zkml/deploy";
-import { FsContentStore } from "../../src/node/content-store";
+import { contentSource, FsContentStore } from "../../src/node/content-store";
 import { buildZkModel, type ZkModel } from "../../src/zkml/pipeline";
 import { proveInference, releaseSnarkjs } from "../../src/zkml/prover";
 import { evaluateQuantized } from "../../src/zkml/reference";
@@ -44,7 +44,8 @@ describe("ZK jobs of every bundled model (request, prove, verify on-chain, settl
       fx = await loadSystem();
       const { bundled, zk } = built.get(name)!;
       const deployment = await deployZkCircuit(fx.deployer, zk, { verifierFactory: await fx.system.verifierFactory.getAddress() });
-      const { modelId } = await registerZkModel({ registry: fx.system.registry.connect(fx.owner), deployment, onnx: bundled.onnx, card: toUtf8Bytes(bundled.card), price: MODEL_PRICE, store: (cid, bytes) => content.put(cid, bytes) });
+      for (const bytes of [bundled.onnx, toUtf8Bytes(bundled.card), ...deployment.files.map((f) => f.bytes)]) await content.add(bytes);
+      const { modelId } = await registerZkModel({ registry: fx.system.registry.connect(fx.owner), deployment, onnx: bundled.onnx, card: toUtf8Bytes(bundled.card), price: MODEL_PRICE });
       const files = deployment.files;
       const node = fx.nodes[0]!;
       await fx.system.staking.connect(node).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
@@ -74,7 +75,7 @@ describe("ZK jobs of every bundled model (request, prove, verify on-chain, settl
       } else {
         expect(decoded.value).to.be.closeTo(float[0]!, 0.01);
       }
-      const report = await verifyResult({ contracts, provider: hre.ethers.provider, jobId: toJobId(job.id), fromBlock: requested.blockNumber, content });
+      const report = await verifyResult({ contracts, provider: hre.ethers.provider, jobId: toJobId(job.id), fromBlock: requested.blockNumber, content: contentSource(content) });
       expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
       console.log(`      ${name}: ${zk.nConstraints} constraints, circuit rebuilt in ${report.zk?.compileSeconds?.toFixed(1)} s + zkey verify ${report.zk?.zkeyVerifySeconds?.toFixed(1)} s, proved in ${proof.proveSeconds.toFixed(2)} s, output ${JSON.stringify({ ...decoded, packedOutput: decoded.packedOutput.toString(), fixedPoint: decoded.fixedPoint?.toString() })}`);
     });
