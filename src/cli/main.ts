@@ -11,6 +11,7 @@ import * as faucet from "./commands/faucet";
 import * as hubServe from "./commands/hub-serve";
 import * as init from "./commands/init";
 import * as job from "./commands/job";
+import * as network from "./commands/network";
 import * as publish from "./commands/publish";
 import * as pull from "./commands/pull";
 import * as register from "./commands/register";
@@ -26,7 +27,7 @@ import type { GlobalOptions } from "./options";
 import { reportError } from "./output";
 
 /** Every command, in the order `vin --help` lists them. */
-const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe];
+const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe, network];
 
 export function buildProgram(): Command {
   const program = new Command("vin")

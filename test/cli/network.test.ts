@@ -1,0 +1,49 @@
+import { expect } from "chai";
+import path from "node:path";
+import { createOperator, startDevnet, TOKEN, vin, type Devnet } from "../node/harness";
+
+/** `vin network stats` against a real hardhat node: the devnet's chain events, read through the config's chain. */
+describe("vin network stats (against a real hardhat node)", () => {
+  let net: Devnet;
+  let config: string;
+
+  before(async () => {
+    net = await startDevnet();
+    await createOperator(net, "alpha", { modes: "vanilla,tee" });
+    await createOperator(net, "beta", { modes: "vanilla" });
+    config = path.join(net.workDir, "reader.json");
+    const init = await vin(["--config", config, "init", "--deployment", net.deploymentFile, "--rpc-url", net.chain.url, "--data-dir", path.join(net.workDir, "reader"), "--scrypt-n", "1024"]);
+    expect(init.code, init.stderr).to.equal(0);
+  });
+
+  after(async () => {
+    await net?.chain.stop();
+  });
+
+  it("prints the operators per mode, their stake and the Nakamoto coefficient as JSON", async () => {
+    const result = await vin(["--config", config, "network", "stats", "--json"]);
+    expect(result.code, result.stderr).to.equal(0);
+    const stats = JSON.parse(result.stdout) as { operators: number; operatorsPerMode: { name: string; operators: number }[]; stake: { total: string }; nakamoto: { byStake: number | null } };
+    const staked = await Promise.all((await net.contracts.staking.queryFilter(net.contracts.staking.filters.Staked())).map((e) => e.args.operator));
+    expect(stats.operators).to.equal(new Set(staked).size);
+    expect(stats.operators).to.be.at.least(2);
+    expect(stats.operatorsPerMode.find((m) => m.name === "tee")!.operators).to.be.at.least(1);
+    expect(stats.operatorsPerMode.find((m) => m.name === "vanilla")!.operators).to.be.at.least(2);
+    expect(BigInt(stats.stake.total) >= 2000n * TOKEN).to.equal(true);
+    expect(stats.nakamoto.byStake).to.be.a("number");
+  });
+
+  it("prints the same figures as text tables", async () => {
+    const result = await vin(["--config", config, "network", "stats"]);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(/^Network concentration — operators are distinct addresses/);
+    expect(result.stdout).to.contain("Operators per mode");
+  });
+
+  it("exits non-zero with one error line when the config file is missing", async () => {
+    const result = await vin(["--config", path.join(net.workDir, "none.json"), "network", "stats"]);
+    expect(result.code).to.not.equal(0);
+    expect(result.stderr.trim().split("\n")).to.have.length(1);
+    expect(result.stderr).to.match(/^error: /);
+  });
+});
