@@ -8,7 +8,6 @@ import { cidFromString, cidToString, isRawCid, rawCid } from "../core/cid";
 import type { ContentOptions, ContentStore } from "../core/content";
 import { IntegrityError, NotFoundError } from "../core/errors";
 import { computeCid, openContentStore } from "../storage";
-import type { ContentSource } from "../zkml/verify-version";
 
 /** A base32 CIDv1 string, the only names a content directory uses (and never a path). */
 const CID_NAME = /^b[a-z2-7]+$/;
@@ -121,20 +120,6 @@ export class ContentStores implements ContentStore {
   async close(): Promise<void> {
     await Promise.all(this.stores.map(({ store }) => store.close()));
   }
-
-  /** src/zkml's `ContentSource` (read by binary CID), which `verifyResult` and `verifyZkVersion` take: see {@link contentSource}. */
-  get(cid: Uint8Array, options: ContentOptions = {}): Promise<Uint8Array> {
-    return this.cat(cidToString(cid), options);
-  }
-}
-
-/**
- * `store` as src/zkml's `ContentSource`, which reads by binary CID: what `verifyZkVersion` and `verifyResult` take
- * until that interface is core's `ContentStore`.
- * @example await verifyResult({ contracts, provider, jobId, fromBlock, content: contentSource(new FsContentStore(dir)) });
- */
-export function contentSource(store: Pick<ContentStore, "cat">): ContentSource {
-  return { get: (cid, options) => store.cat(cidToString(cid), options) };
 }
 
 export interface NodeContentConfig {

@@ -4,7 +4,6 @@ import type { ContentStore } from "../core/content";
 import { IntegrityError, NotFoundError, VerificationError } from "../core/errors";
 import { verifyZkVersion, type VerifyZkVersionReturnType } from "../zkml/verify-version";
 import { CircuitProver } from "../zkml/prover";
-import { contentSource } from "./content-store";
 import type { Logger } from "./log";
 import { VersionCache } from "./models";
 import type { ZkCircuit } from "../modes";
@@ -45,7 +44,7 @@ export class ZkCircuitLoader {
     const where = `model ${modelId}@${version}`;
     let verified: VerifyZkVersionReturnType;
     try {
-      verified = await verifyZkVersion({ registry: this.registry, content: contentSource(this.content), modelId, version });
+      verified = await verifyZkVersion({ registry: this.registry, content: this.content, modelId, version });
     } catch (error) {
       if (!(error instanceof VerificationError || error instanceof NotFoundError || error instanceof IntegrityError)) throw error;
       const refusal = new ModelError(error.message.startsWith(where) ? error.message : `${where}: ${error.message}`, { cause: error });

@@ -1,19 +1,17 @@
 import { getBytes, ZeroHash, type ContractRunner } from "ethers";
 import { Groth16VerifierFactory__factory } from "../../typechain-types";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
-import { InputError, UnsupportedError, VerificationError } from "../core/errors";
-import { sha256Hex } from "../core/hash";
+import { cidString } from "../core/cid";
+import { fetchVerified, type ContentStore } from "../core/content";
+import { InputError, IntegrityError, UnsupportedError, VerificationError } from "../core/errors";
 import { Mode } from "../core/modes";
 import { withRetry } from "../core/retry";
 import { ZkmlToolError } from "./errors";
 import { ZK_FILES } from "./package";
 import { verifyZkSetup, type VerifiedZkSetup, type ZkSetupFiles } from "./verify-setup";
 
-/** Where a version's files are read by CID (the operator node's content store, an IPFS store, a directory). */
-export interface ContentSource {
-  /** The bytes of `cid` (binary CID). */
-  get(cid: Uint8Array, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
-}
+/** Where a version's files are read by CID: core's content store (the operator node's, an IPFS store, a directory). */
+export type ContentSource = Pick<ContentStore, "cat">;
 
 /** A model version's ZK verifier, as the chain vouches for it. */
 export interface ZkVerifierBinding {
@@ -74,10 +72,12 @@ export async function readZkSetupFiles(params: Omit<VerifyZkVersionParams, "log"
   const read = async (predicate: (path: string) => boolean, what: string): Promise<Uint8Array> => {
     const file = files.find((f) => predicate(f.path));
     if (file === undefined) throw new VerificationError(`${where} lists no ${what}: its ZK circuit cannot be checked`);
-    const bytes = await content.get(getBytes(file.cid));
-    const digest = sha256Hex(bytes);
-    if (digest !== file.sha256) throw new VerificationError(`${where}: ${file.path} has sha256 ${digest}, the registry records ${file.sha256}`);
-    return bytes;
+    try {
+      return await fetchVerified(content, { path: file.path, cid: cidString(getBytes(file.cid)), sha256: file.sha256 });
+    } catch (cause) {
+      if (cause instanceof IntegrityError) throw new VerificationError(`${where}: ${cause.shortMessage}`, { cause });
+      throw cause;
+    }
   };
   const [onnx, manifest, zkey, ptau] = await Promise.all([
     read((p) => p.endsWith(".onnx"), "ONNX file"),

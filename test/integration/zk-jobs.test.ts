@@ -8,7 +8,7 @@ import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, loadSystem, requestJob, type Fix
 import type { Job } from "../../src/core/job";
 import { JobStatus } from "../../src/core/job";
 import { Mode, modeMask } from "../../src/core/modes";
-import { contentSource, FsContentStore } from "../../src/node/content-store";
+import { FsContentStore } from "../../src/node/content-store";
 import { encodeZkBatchProof, encodeZkOutput, encodeZkProof, inputCommitment, packedOutputOf, zkOutputHash, type SolidityProof } from "../../src/zkml/claim";
 import { deployZkCircuit, registerZkModel, type ZkDeployment } from "../../src/zkml/deploy";
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
@@ -42,7 +42,7 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
   const content = new FsContentStore(mkdtempSync(path.join(os.tmpdir(), "vin-zk-jobs-")));
 
   const verify = (jobId: bigint) =>
-    verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(jobId), fromBlock: 0, content: contentSource(content) });
+    verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(jobId), fromBlock: 0, content });
 
   /** Publishes model A's circuit (its verifier deployed through the factory) with `onnx` as the version's ONNX file. */
   async function publish(onnx: Uint8Array): Promise<bigint> {

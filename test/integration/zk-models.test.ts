@@ -16,7 +16,7 @@ import { decodeZkOutput, encodeZkOutput, encodeZkProof, packedOutputOf } from ".
 import { openZkJobInput } from "../../src/zkml/job";
 import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../../src/zkml/package";
 import { deployZkCircuit, registerZkModel } from "../../src/zkml/deploy";
-import { contentSource, FsContentStore } from "../../src/node/content-store";
+import { FsContentStore } from "../../src/node/content-store";
 import { buildZkModel, type ZkModel } from "../../src/zkml/pipeline";
 import { proveInference, releaseSnarkjs } from "../../src/zkml/prover";
 import { evaluateQuantized } from "../../src/zkml/reference";
@@ -75,7 +75,7 @@ describe("ZK jobs of every bundled model (request, prove, verify on-chain, settl
       } else {
         expect(decoded.value).to.be.closeTo(float[0]!, 0.01);
       }
-      const report = await verifyResult({ contracts, provider: hre.ethers.provider, jobId: toJobId(job.id), fromBlock: requested.blockNumber, content: contentSource(content) });
+      const report = await verifyResult({ contracts, provider: hre.ethers.provider, jobId: toJobId(job.id), fromBlock: requested.blockNumber, content });
       expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
       console.log(`      ${name}: ${zk.nConstraints} constraints, circuit rebuilt in ${report.zk?.compileSeconds?.toFixed(1)} s + zkey verify ${report.zk?.zkeyVerifySeconds?.toFixed(1)} s, proved in ${proof.proveSeconds.toFixed(2)} s, output ${JSON.stringify({ ...decoded, packedOutput: decoded.packedOutput.toString(), fixedPoint: decoded.fixedPoint?.toString() })}`);
     });

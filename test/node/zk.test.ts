@@ -10,7 +10,7 @@ import { waitForResult } from "../../src/sdk/waitForResult";
 import { decodeZkOutput } from "../../src/zkml/claim";
 import { registerZkModel, type ZkDeployment } from "../../src/zkml/deploy";
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
-import { contentSource, FsContentStore } from "../../src/node/content-store";
+import { FsContentStore } from "../../src/node/content-store";
 import { encodeZkJobInput, zkJobRequest } from "../../src/zkml/job";
 import { evaluateQuantized } from "../../src/zkml/reference";
 import { quantizeInput } from "../../src/zkml/quantize";
@@ -59,7 +59,7 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
     expect(decodeZkOutput(deployment.zk.model, result.status === "settled" ? result.output : "0x").classIndex).to.equal(reference.argmax);
     await daemon.waitForLog(new RegExp(`"jobId":"${requested.job.id}".*"msg":"job settled"`));
     expect(jobRow(requested.job.id)?.state).to.equal("settled");
-    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(requested.job.id), fromBlock: requested.blockNumber, content: contentSource(new FsContentStore(net.contentDir)) });
+    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(requested.job.id), fromBlock: requested.blockNumber, content: new FsContentStore(net.contentDir) });
     expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
     // The daemon rebuilt the circuit and checked its setup before its first claim of the version.
     const verified = daemon.output.split("\n").filter((l) => l.includes('"msg":"ZK circuit rebuilt and its setup verified"'));
@@ -90,7 +90,7 @@ describe("operator node: ZK mode (against a real hardhat node)", () => {
     expect(tx!.from.toLowerCase()).to.equal(operator.address.toLowerCase());
     await daemon.waitForLog(/"msg":"4 ZK jobs submitted in one batch"/);
     for (const requested of jobs) expect(jobRow(requested.job.id)?.state).to.equal("settled");
-    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(jobs[2]!.job.id), fromBlock: jobs[0]!.blockNumber, content: contentSource(new FsContentStore(net.contentDir)) });
+    const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(jobs[2]!.job.id), fromBlock: jobs[0]!.blockNumber, content: new FsContentStore(net.contentDir) });
     expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
     expect(daemon.output.match(/"msg":"ZK circuit rebuilt and its setup verified"/g), "the version is checked once, not per job").to.have.length(1);
   });

@@ -7,7 +7,7 @@ import { cidFromString, cidToString, rawCid } from "../../../src/core/cid";
 import { fetchVerified } from "../../../src/core/content";
 import { IntegrityError, NotFoundError } from "../../../src/core/errors";
 import { sha256Hex } from "../../../src/core/hash";
-import { ContentStores, contentSource, FsContentStore, openNodeContent } from "../../../src/node/content-store";
+import { ContentStores, FsContentStore, openNodeContent } from "../../../src/node/content-store";
 import { ModelError } from "../../../src/node/errors";
 import { readVersionFile } from "../../../src/node/models";
 import { EmbeddedContentStore, computeCid } from "../../../src/storage";
@@ -122,13 +122,6 @@ describe("content stores of the operator node (core's ContentStore)", () => {
       await store.add(bytesOf("bad"));
       writeFileSync(path.join(dir, cid), bytesOf("bad"));
       await expectRejection(chain.cat(cid), IntegrityError, /holds content with CID/);
-    });
-
-    it("reads by binary CID for src/zkml's ContentSource, as does contentSource(store)", async () => {
-      const chain = new ContentStores([{ store, where: dir }]);
-      const cid = await store.add(bytesOf("zk.json"));
-      expect(await chain.get(cidFromString(cid))).to.deep.equal(bytesOf("zk.json"));
-      expect(await contentSource(store).get(cidFromString(cid))).to.deep.equal(bytesOf("zk.json"));
     });
   });
 
