@@ -15,14 +15,11 @@ import type { NodeConfig } from "../node/config";
 import { FsContentStore } from "../node/content-store";
 import { initOperator } from "../node/operator-init";
 import { startLocalHub, type LocalHub } from "../hub/local";
-import { DevEnclave } from "../tee/dev-enclave";
 import { startHardhatNode, type LocalChain } from "./chain";
 import { publishDevnetModel, type DevnetModel, type PublishedModel, type PublishModelSpec } from "./models";
 import { setUpOperator, startOperatorDaemon, type DevnetOperator, type OperatorDaemon, type OperatorSetupContext, type OperatorSpec, type StartDaemonOptions } from "./operators";
 
 const TOKEN = 10n ** 18n;
-/** How long a development enclave's registration lasts. */
-const ENCLAVE_LIFETIME = 7n * 24n * 3600n;
 
 export interface StartDevnetOptions<M extends DevnetModel = DevnetModel> {
   /** The Hardhat runtime whose deploy script deploys (its root and artifacts; the chain is the devnet's). */
@@ -62,7 +59,7 @@ export interface StartDevnetOptions<M extends DevnetModel = DevnetModel> {
 export interface Devnet<M extends DevnetModel = DevnetModel> {
   chain: LocalChain;
   provider: JsonRpcProvider;
-  /** Hardhat's accounts #0 (deployer, guardian, attestor, funder), #1 (a dApp), #2 (models' owner). */
+  /** Hardhat's accounts #0 (deployer, guardian, funder), #1 (a dApp), #2 (models' owner). */
   deployer: NonceManager;
   requester: NonceManager;
   modelOwner: NonceManager;
@@ -152,7 +149,7 @@ async function deploy<M extends DevnetModel>(options: StartDevnetOptions<M>, cha
   writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
   const scryptN = options.scryptN ?? 1024;
 
-  // The deployer funds and attests for everyone: its transactions go one at a time.
+  // The deployer funds everyone: its transactions go one at a time.
   let queue: Promise<unknown> = Promise.resolve();
   const serially = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = queue.then(fn, fn);
@@ -175,11 +172,6 @@ async function deploy<M extends DevnetModel>(options: StartDevnetOptions<M>, cha
     settings: options.settings ?? {},
     stake: options.stake ?? 1_000n * TOKEN,
     fund: (address) => fund(address),
-    registerEnclave: (enclave, operator) =>
-      serially(async () => {
-        const latest = await provider.getBlock("latest");
-        await (await system.teeVerifier.connect(deployer).registerEnclave(enclave, operator, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + ENCLAVE_LIFETIME)).wait();
-      }),
   };
   const publishContext = { registry: system.registry, verifierFactory: system.record.contracts.verifierFactory.address, deployer, owner: modelOwner, content, ipfsDir: options.ipfsDir, log };
 

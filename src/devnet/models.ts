@@ -111,13 +111,13 @@ async function buildCircuit(context: PublishContext, model: DevnetModel, minPowe
 }
 
 function hubModeSpec(mode: Exclude<ModeName, "zk">): ModeSpec {
-  return mode === "tee" ? { mode, measurements: [DevEnclave.MEASUREMENT] } : { mode };
+  return mode === "tee" ? { mode, measurements: [DevEnclave.TD_MEASUREMENT] } : { mode };
 }
 
 /** `createModelAndPublish` with raw-block CIDs; the model id from its `ModelCreated` event. */
 async function registerRaw(registry: ModelRegistry, price: bigint, files: { path: string; bytes: Uint8Array }[], modes: Exclude<ModeName, "zk">[], zk: ZkDeployment | undefined): Promise<bigint> {
   const bindings = [
-    ...modes.map((mode) => modeModule(mode).binding(mode === "tee" ? { bindings: [DevEnclave.MEASUREMENT] } : {})),
+    ...modes.map((mode) => modeModule(mode).binding(mode === "tee" ? { bindings: [DevEnclave.TD_MEASUREMENT] } : {})),
     ...(zk === undefined ? [] : [modeModule("zk").binding({ verifier: zk.verifier, bindings: [zk.vkHash] })]),
   ];
   const input = versionInput({ files: files.map((f) => rawFileRef(f.path, f.bytes)), card: "README.md", modes: bindings });

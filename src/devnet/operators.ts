@@ -1,7 +1,8 @@
 /**
  * Operators on a devnet. Each is set up in this process by the functions `vin init`, `vin stake` and
  * `vin register` call (src/node/operator-*.ts), funded by the devnet and, for TEE, its development enclave
- * registered by the attestor; its daemon is a child process (`vin run`), as a real operator's is, its JSON log
+ * registered with a development quote by the operator itself, as `vin enclave register` does, before its daemon
+ * starts (so no job reaches a node whose enclave is not registered yet); its daemon is a child process (`vin run`), as a real operator's is, its JSON log
  * in a file and only human lines (started, jobs served, errors) passed on.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -12,6 +13,7 @@ import { BaseError } from "../core/errors";
 import type { ModeName } from "../core/modes";
 import type { NodeConfig } from "../node/config";
 import { openOperator } from "../node/context";
+import { registerEnclave, registrationContext } from "../node/enclave-registration";
 import { createLogger } from "../node/log";
 import { registerModes, stakeTokens } from "../node/operator-actions";
 import { initOperator } from "../node/operator-init";
@@ -59,12 +61,11 @@ export interface OperatorSetupContext {
   stake: bigint;
   /** Sends the new operator gas money and tokens. */
   fund(address: string): Promise<void>;
-  /** Registers a TEE node's development enclave (the attestor's transaction). */
-  registerEnclave(enclave: string, operator: string): Promise<void>;
 }
 
 /**
- * Sets up one operator in this process: `initOperator`, funding, `stakeTokens`, `registerModes`, the enclave.
+ * Sets up one operator in this process: `initOperator`, funding, `stakeTokens`, `registerModes`, and for TEE the
+ * registration of its development enclave by quote (`registerEnclave`, mined before this returns).
  * @example const operator = await setUpOperator(context, { name: "tee", modes: ["tee"] });
  */
 export async function setUpOperator(context: OperatorSetupContext, spec: OperatorSpec): Promise<DevnetOperator> {
@@ -86,10 +87,10 @@ export async function setUpOperator(context: OperatorSetupContext, spec: Operato
   try {
     await stakeTokens(operator, context.stake);
     await registerModes(operator, spec.modes);
+    if (enclave !== undefined) await registerEnclave(registrationContext(operator));
   } finally {
     operator.close();
   }
-  if (enclave !== undefined) await context.registerEnclave(enclave, address);
   return { name: spec.name, modes: spec.modes, address, config, dataDir, passwordFile: context.passwordFile, enclave };
 }
 

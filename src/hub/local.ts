@@ -155,7 +155,7 @@ export async function publishBundledModel<M extends PublishableModel = BundledMo
       store,
       files: [{ path: "model.onnx", bytes: model.onnx }, { path: "README.md", bytes: toUtf8Bytes(model.card) }, ...(options.zk?.files ?? [])],
       modes: [
-        ...(options.modes ?? [{ mode: "vanilla" }, { mode: "tee", measurements: [DevEnclave.MEASUREMENT] }]),
+        ...(options.modes ?? [{ mode: "vanilla" }, { mode: "tee", measurements: [DevEnclave.TD_MEASUREMENT] }]),
         ...(options.zk === undefined ? [] : [{ mode: "zk" as const, verifier: options.zk.verifier, verifyingKeyHash: options.zk.vkHash }]),
       ],
       price: options.price ?? 10n ** 18n,
