@@ -10,9 +10,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { keccak256, type Signer } from "ethers";
+import { keccak256, ZeroAddress, type Signer } from "ethers";
 import {
   DcapVerifier__factory,
+  DualInferenceVerifier__factory,
   ExampleConsumer__factory,
   Groth16VerifierFactory__factory,
   JobEscrow__factory,
@@ -25,6 +26,7 @@ import {
   TimelockController__factory,
   VanillaVerifier__factory,
   type DcapVerifier,
+  type DualInferenceVerifier,
   type ExampleConsumer,
   type Groth16VerifierFactory,
   type JobEscrow,
@@ -112,6 +114,11 @@ export interface System {
   dcapVerifier: DcapVerifier;
   /** Routes ZK claims to each model version's Groth16 verifier (bound in the registry). */
   zkVerifier: ZkInferenceVerifier;
+  /**
+   * Mode 3 (ZK + TEE): both a proof from `zkVerifier` and a signature of an enclave registered in `teeVerifier`.
+   * Found through `escrow.verifierOf(3)`: the deployment record does not list it.
+   */
+  dualVerifier: DualInferenceVerifier;
   exampleConsumer: ExampleConsumer;
 }
 
@@ -225,6 +232,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     deployContract(new DcapVerifier__factory(deployer), [deployerAddress, keccak256(dcapRoot)]),
   );
   const zkAddress = await ensure("zkVerifier", () => deployContract(new ZkInferenceVerifier__factory(deployer), [registryAddress]));
+  const dualAddress = await dualVerifierAddress(JobEscrow__factory.connect(escrowAddress, deployer), zkAddress, teeAddress, deployer, log);
   const consumerAddress = await ensure("exampleConsumer", () =>
     deployContract(new ExampleConsumer__factory(deployer), [escrowAddress, governor]),
   );
@@ -241,6 +249,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     teeVerifier: TeeVerifier__factory.connect(teeAddress, deployer),
     dcapVerifier: DcapVerifier__factory.connect(dcapAddress, deployer),
     zkVerifier: ZkInferenceVerifier__factory.connect(zkAddress, deployer),
+    dualVerifier: DualInferenceVerifier__factory.connect(dualAddress, deployer),
     exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
@@ -264,6 +273,7 @@ async function wire(system: System, deployer: Signer, guardian: string, log: (m:
     [Mode.Vanilla, system.vanillaVerifier],
     [Mode.Tee, system.teeVerifier],
     [Mode.Zk, system.zkVerifier],
+    [Mode.Dual, system.dualVerifier],
   ] as const) {
     const address = await verifier.getAddress();
     if ((await escrow.verifierOf(mode)) !== address) {
@@ -278,6 +288,21 @@ async function wire(system: System, deployer: Signer, guardian: string, log: (m:
     await (await escrow.grantRole(pauser, guardian)).wait();
     log(`escrow: pauser role granted to ${guardian}`);
   }
+}
+
+/**
+ * The escrow's mode-3 verifier when it composes these ZK and TEE verifiers (a re-run), or a new one: it holds no
+ * role and no state, so it is not in the deployment record.
+ */
+async function dualVerifierAddress(escrow: JobEscrow, zk: string, tee: string, deployer: Signer, log: (m: string) => void): Promise<string> {
+  const current = await escrow.verifierOf(Mode.Dual);
+  if (current !== ZeroAddress) {
+    const dual = DualInferenceVerifier__factory.connect(current, deployer);
+    if ((await dual.zkVerifier()) === zk && (await dual.teeVerifier()) === tee) return current;
+  }
+  const { address } = await deployContract(new DualInferenceVerifier__factory(deployer), [zk, tee]);
+  log(`deployed dualVerifier at ${address}`);
+  return address;
 }
 
 /** Makes the timelock the only admin of every governed contract. */

@@ -31,6 +31,8 @@ interface IModelRegistry {
     /// borrowed verifier.
     /// For TEE: `verifier` is zero and `bindings` lists the accepted enclave measurements.
     /// For VANILLA: both are empty.
+    /// For DUAL (ZK + TEE): both are empty, and the version must also bind ZK and TEE: a dual job is checked
+    /// against those two bindings (the same verifying key and the same measurements).
     struct ModeBinding {
         Mode mode;
         address verifier;
@@ -119,6 +121,9 @@ interface IModelRegistry {
     /// @notice The binding of `mode` is malformed: wrong number of bindings, a zero binding, or a missing
     /// or unexpected verifier contract (for ZK: one the verifier factory did not deploy).
     error ModelRegistryInvalidBinding(Mode mode, address verifier, uint256 bindingCount);
+
+    /// @notice The version supports DUAL mode (`modes`, a bitmask) without binding both ZK and TEE.
+    error ModelRegistryIncompleteDualMode(uint32 modes);
 
     /// @notice The ZK binding names `verifier`, whose key hash in the verifier factory is `deployed` (zero: not
     /// a factory verifier), but binds `bound`.

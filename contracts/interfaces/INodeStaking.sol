@@ -18,7 +18,8 @@ interface INodeStaking {
     /// @param staked Active stake, including stake locked by lockers.
     /// @param thawing Stake unstaked and waiting for `thawEnd`; still slashable.
     /// @param thawEnd When `thawing` can be withdrawn.
-    /// @param capabilities Bitmask of the modes (`1 << mode`) the operator serves; zero if unregistered.
+    /// @param capabilities Bitmask of the modes (`1 << mode`) the operator serves; zero if unregistered. An operator
+    /// serving DUAL (3) also needs TEE (1) to register its enclave with `TeeVerifier`.
     struct Operator {
         uint128 staked;
         uint128 thawing;

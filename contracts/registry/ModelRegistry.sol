@@ -251,6 +251,10 @@ contract ModelRegistry is IModelRegistry {
             _validateBinding(modes[i]);
             mask |= ModesLib.bit(mode);
         }
+        // The dual verifier checks the version's own ZK and TEE bindings: without both, no dual job could settle.
+        if (mask.has(ModesLib.DUAL) && !(mask.has(ModesLib.ZK) && mask.has(ModesLib.TEE))) {
+            revert ModelRegistryIncompleteDualMode(mask);
+        }
     }
 
     function _validateBinding(ModeBinding calldata binding) internal view {
@@ -258,7 +262,7 @@ contract ModelRegistry is IModelRegistry {
         uint256 count = binding.bindings.length;
         bool verifierOk;
         bool countOk;
-        if (mode == ModesLib.VANILLA) {
+        if (mode == ModesLib.VANILLA || mode == ModesLib.DUAL) {
             (verifierOk, countOk) = (binding.verifier == address(0), count == 0);
         } else if (mode == ModesLib.TEE) {
             (verifierOk, countOk) = (binding.verifier == address(0), count > 0 && count <= MAX_BINDINGS);

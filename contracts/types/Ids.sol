@@ -29,11 +29,13 @@ library ModesLib {
     Mode internal constant TEE = Mode.wrap(1);
     /// @dev A zero-knowledge proof of the inference.
     Mode internal constant ZK = Mode.wrap(2);
+    /// @dev Both a zero-knowledge proof and an attested enclave's signature, for the same job and output.
+    Mode internal constant DUAL = Mode.wrap(3);
     /// @dev Exclusive upper bound on mode values.
     uint8 internal constant MAX_MODES = 32;
     /// @dev The modes that exist: a version or an operator naming another mode names something no verifier
     /// implements. A new mode is added here (and given a verifier) in a new deployment.
-    uint32 internal constant KNOWN = (uint32(1) << 0) | (uint32(1) << 1) | (uint32(1) << 2);
+    uint32 internal constant KNOWN = (uint32(1) << 0) | (uint32(1) << 1) | (uint32(1) << 2) | (uint32(1) << 3);
 
     function bit(Mode mode) internal pure returns (uint32) {
         return uint32(1) << Mode.unwrap(mode);

@@ -6,11 +6,11 @@
 import { InputError } from "./errors";
 
 /** Verification modes, as numbered on-chain. */
-export const Mode = { Vanilla: 0, Tee: 1, Zk: 2 } as const;
+export const Mode = { Vanilla: 0, Tee: 1, Zk: 2, Dual: 3 } as const;
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
 /** A mode's name in configs, flags and URLs. */
-export type ModeName = "vanilla" | "tee" | "zk";
+export type ModeName = "vanilla" | "tee" | "zk" | "dual";
 
 /** What every process knows about a mode. */
 export interface ModeInfo {
@@ -27,12 +27,13 @@ export const MODES: readonly ModeInfo[] = [
   { mode: Mode.Vanilla, name: "vanilla", label: "Vanilla", trust: "staked nodes; with redundancy, agreement among independent nodes" },
   { mode: Mode.Tee, name: "tee", label: "TEE", trust: "a signature from an enclave key registered with its measurement" },
   { mode: Mode.Zk, name: "zk", label: "ZK", trust: "a Groth16 proof checked on-chain against the version's bound verifying key" },
+  { mode: Mode.Dual, name: "dual", label: "ZK + TEE", trust: "both: a Groth16 proof against the version's key and a registered enclave's signature over the same output" },
 ];
 
 /** Mode names, by mode. */
-export const MODE_NAMES: Record<Mode, ModeName> = { 0: "vanilla", 1: "tee", 2: "zk" };
+export const MODE_NAMES: Record<Mode, ModeName> = { 0: "vanilla", 1: "tee", 2: "zk", 3: "dual" };
 /** Modes, by name. */
-export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee, zk: Mode.Zk };
+export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee, zk: Mode.Zk, dual: Mode.Dual };
 
 /** Whether `name` names a mode. */
 export function isModeName(name: unknown): name is ModeName {

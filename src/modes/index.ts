@@ -5,6 +5,7 @@
  */
 import { UnsupportedError } from "../core/errors";
 import { isModeName, MODE_BY_NAME, MODES, type Mode, type ModeName } from "../core/modes";
+import { dual } from "./dual";
 import { tee } from "./tee";
 import type { ModeModule } from "./types";
 import { vanilla } from "./vanilla";
@@ -13,8 +14,9 @@ import { zk } from "./zk";
 export * from "./types";
 export { ModeNotServedError } from "./errors";
 export { answerZkJob, type ZkAnswer } from "./zk";
+export { decodeDualProof, encodeDualProof } from "./dual";
 
-const BY_MODE: { readonly [M in Mode]: ModeModule } = { 0: vanilla, 1: tee, 2: zk };
+const BY_MODE: { readonly [M in Mode]: ModeModule } = { 0: vanilla, 1: tee, 2: zk, 3: dual };
 
 /** Every mode's module, in on-chain order. */
 export const MODE_MODULES: readonly ModeModule[] = MODES.map((info) => BY_MODE[info.mode]);
