@@ -91,7 +91,8 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.jobCount(), 1, "no job while paused");
         handler.warp(3 hours);
         handler.expire(0, 0, false);
-        for (uint256 i; // past the 7-day thaw i < 60; ++i) {
+        // Past the 7-day thaw.
+        for (uint256 i; i < 60; ++i) {
             handler.warp(3 hours);
         }
         handler.withdraw(3);
