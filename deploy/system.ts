@@ -55,7 +55,7 @@ export interface DeployOptions {
   token?: string;
   /** Receives protocol fees and slash remainders. Defaults to the timelock. */
   treasury?: string;
-  /** Can pause new requests, and holds TeeVerifier's deprecated attestor role. Defaults to the deployer. */
+  /** Can pause new requests. Defaults to the deployer. */
   guardian?: string;
   /** Proposes governance operations to the timelock. Defaults to the deployer. */
   governor?: string;
@@ -224,7 +224,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   );
   const vanillaAddress = await ensure("vanillaVerifier", () => deployContract(new VanillaVerifier__factory(deployer), []));
   const teeAddress = await ensure("teeVerifier", () =>
-    deployContract(new TeeVerifier__factory(deployer), [registryAddress, deployerAddress, guardian]),
+    deployContract(new TeeVerifier__factory(deployer), [registryAddress, deployerAddress]),
   );
   const local = LOCAL_CHAIN_IDS.has(chainId);
   const dcapRoot = options.dcap?.root ?? (local ? developmentRootDer() : intelRootDer());

@@ -38,13 +38,12 @@ import {ModelId} from "../types/Ids.sol";
 /// `IDcapVerifier` later does not end registrations made before: governance revokes the enclaves or measurements
 /// concerned, or they lapse within `maxEnclaveAge`. What a verified quote does and does not prove is in
 /// `IDcapVerifier`; a development deployment's root is a local test CA whose quotes prove nothing.
-/// @dev Deprecated: the attestor path (`registerEnclave`, `ATTESTOR_ROLE`), where a privileged attestor registers
-/// keys it claims to have checked, still works while the off-chain code moves to quotes, and will then be removed.
-/// While it exists the attestor is trusted to register only keys whose attestation it checked, and can also revoke.
+/// @dev There is no privileged registration: the attestor role that once registered keys without a quote has been
+/// removed. Governance only revokes (and sets the parameters).
 interface ITeeVerifier is IInferenceVerifier {
     /// @notice A registered enclave key.
     /// @param hpkePublicKey The enclave's X25519 public key for HPKE (RFC 9180, DHKEM(X25519, HKDF-SHA256)), to which
-    /// private inputs are encrypted; zero for keys registered by the attestor.
+    /// private inputs are encrypted.
     struct Enclave {
         address operator;
         uint64 expiresAt;
@@ -87,7 +86,7 @@ interface ITeeVerifier is IInferenceVerifier {
         bytes32 anchorBlockHash;
     }
 
-    /// @notice Emitted when an enclave key is registered (or re-registered), by either path.
+    /// @notice Emitted when an enclave key is registered (or renewed).
     event EnclaveRegistered(
         address indexed signer, address indexed operator, bytes32 indexed measurement, uint64 expiresAt
     );
@@ -109,8 +108,8 @@ interface ITeeVerifier is IInferenceVerifier {
     /// @notice Emitted when a measurement is revoked: no enclave with it serves any job from now on.
     event MeasurementRevoked(bytes32 indexed measurement);
 
-    /// @notice Emitted when an enclave of `operator` is revoked or re-registered to another operator: jobs it
-    /// claimed up to `at` and could not deliver are excused from slashing.
+    /// @notice Emitted when an enclave of `operator` is revoked: jobs it claimed up to `at` and could not deliver are
+    /// excused from slashing.
     event OperatorDisrupted(address indexed operator, uint64 at);
 
     /// @notice Emitted when governance sets the parameters.
@@ -131,11 +130,6 @@ interface ITeeVerifier is IInferenceVerifier {
     error TeeVerifierMeasurementNotAccepted(ModelId modelId, uint32 version, bytes32 measurement);
     /// @notice `measurement` has been revoked.
     error TeeVerifierMeasurementRevoked(bytes32 measurement);
-    /// @notice A registration is malformed: zero signer, operator or measurement, or an expiry in the past or
-    /// beyond `maxExpiresAt`.
-    error TeeVerifierInvalidEnclave(
-        address signer, address operator, bytes32 measurement, uint64 expiresAt, uint64 maxExpiresAt
-    );
     /// @notice A quote registration names a zero signing address or a zero HPKE key.
     error TeeVerifierInvalidKeys(address signer, bytes32 hpkePublicKey);
     /// @notice `anchorBlock` is not among the `QUOTE_WINDOW` blocks before `currentBlock`: the quote may be old.
@@ -173,21 +167,15 @@ interface ITeeVerifier is IInferenceVerifier {
         uint256 anchorBlock
     ) external returns (bytes32 measurement);
 
-    /// @notice Deprecated: registers `signer` as an enclave key run by `operator`, with `measurement`, until
-    /// `expiresAt` (at most `MAX_ENCLAVE_TTL` ahead). Only the attestor role. Kept until the off-chain code registers
-    /// with quotes (`registerEnclaveWithQuote`); re-registering a key to another operator counts as a disruption of
-    /// the previous one.
-    function registerEnclave(address signer, address operator, bytes32 measurement, uint64 expiresAt) external;
-
     /// @notice Revokes `signer` for good (once: revoking it again reverts with `TeeVerifierEnclaveRevoked`). Only
-    /// governance or the (deprecated) attestor role.
+    /// governance.
     /// @dev Warning: a disruption is recorded per operator, not per key, and a revocation in the same second as a
     /// claim counts as after it: an operator with a second live key is excused on its jobs in flight all the same.
     /// Either way the job is refunded in full; what the operator escapes is a slash, never a payment.
     function revokeEnclave(address signer) external;
 
     /// @notice Revokes `measurement` for good (once: again reverts with `TeeVerifierMeasurementRevoked`): no enclave
-    /// with it is accepted or registered from now on. Only governance or the (deprecated) attestor role.
+    /// with it is accepted or registered from now on. Only governance.
     /// @dev A node is excused on a job claimed at or before the revocation, with a deadline at or after it, when the
     /// job's version binds the measurement and the node had an enclave registered with it, unexpired at the
     /// revocation (whether or not that enclave was the one it meant to use).
@@ -196,7 +184,7 @@ interface ITeeVerifier is IInferenceVerifier {
     /// @notice Sets the parameters, each within its bounds. Only governance.
     function setParameters(Parameters calldata parameters) external;
 
-    /// @notice When an enclave of `operator` was last revoked or re-registered away from it (zero if never); every
+    /// @notice When an enclave of `operator` was last revoked (zero if never); every
     /// such time is kept, so an excuse is judged by whether one fell within the job's window. Measurement
     /// revocations are not per operator and are kept per measurement (`measurementRevokedAt`).
     function disruptedAt(address operator) external view returns (uint64);

@@ -14,13 +14,8 @@ import {Mode, ModelId, ModesLib} from "../types/Ids.sol";
 /// @title TeeVerifier
 /// @notice Accepts results signed by registered, unexpired, unrevoked enclave keys whose measurement the job's
 /// version binds. See `ITeeVerifier`.
-/// @dev Governance (`DEFAULT_ADMIN_ROLE`) is meant to be a TimelockController. `ATTESTOR_ROLE` is deprecated: it
-/// registers enclave keys without a quote until the off-chain code registers with quotes.
+/// @dev Governance (`DEFAULT_ADMIN_ROLE`) is meant to be a TimelockController: it alone sets parameters and revokes.
 contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
-    /// @notice The (deprecated) role that registers enclave keys without a quote.
-    bytes32 public constant ATTESTOR_ROLE = keccak256("ATTESTOR_ROLE");
-    /// @notice The longest an attestor registration may last before it must be renewed.
-    uint64 public constant MAX_ENCLAVE_TTL = 30 days;
     /// @notice Bounds of `maxEnclaveAge`.
     uint64 public constant MIN_ENCLAVE_AGE = 1 hours;
     /// @notice Upper bound of `maxEnclaveAge`.
@@ -61,7 +56,7 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     Parameters internal _parameters;
     mapping(address signer => EnclaveRecord) internal _enclaves;
     mapping(address signer => bytes32) internal _hpkeKeys;
-    /// @dev When enclaves of each operator were revoked or taken from it by the attestor, in increasing order.
+    /// @dev When enclaves of each operator were revoked, in increasing order.
     mapping(address operator => uint64[]) internal _disruptions;
 
     uint48 internal _measurementCount;
@@ -75,11 +70,10 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     /// @dev The latest expiry of any registration of each operator with each measurement (`excuses`).
     mapping(address operator => mapping(bytes32 measurement => uint64)) internal _measurementExpiries;
 
-    constructor(IModelRegistry registry_, address admin, address attestor) EIP712("InferenceTeeVerifier", "1") {
+    constructor(IModelRegistry registry_, address admin) EIP712("InferenceTeeVerifier", "1") {
         registry = registry_;
         _parameters.maxEnclaveAge = DEFAULT_ENCLAVE_AGE;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(ATTESTOR_ROLE, attestor);
     }
 
     /// @inheritdoc IInferenceVerifier
@@ -140,25 +134,6 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         emit EnclaveAttested(signer, msg.sender, pckCertificate, v.teeType, hpkePublicKey, anchorBlock);
     }
 
-    /// @inheritdoc ITeeVerifier
-    function registerEnclave(address signer, address operator, bytes32 measurement, uint64 expiresAt)
-        external
-        onlyRole(ATTESTOR_ROLE)
-    {
-        uint64 maxExpiresAt = uint64(block.timestamp) + MAX_ENCLAVE_TTL;
-        if (
-            signer == address(0) || operator == address(0) || measurement == bytes32(0) || expiresAt <= block.timestamp
-                || expiresAt > maxExpiresAt
-        ) revert TeeVerifierInvalidEnclave(signer, operator, measurement, expiresAt, maxExpiresAt);
-        EnclaveRecord storage enclave = _enclaves[signer];
-        if (enclave.revoked) revert TeeVerifierEnclaveRevoked(signer);
-        address previous = enclave.operator;
-
-        if (previous != address(0) && previous != operator) _disrupt(previous);
-        _register(signer, operator, measurement, expiresAt);
-        delete _hpkeKeys[signer];
-    }
-
     /// @dev Records the key (its revocation already checked) with a numbered, unrevoked measurement.
     function _register(address signer, address operator, bytes32 measurement, uint64 expiresAt) internal {
         uint48 id = _measurementIdOf(measurement);
@@ -185,8 +160,7 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     /* REVOCATION */
 
     /// @inheritdoc ITeeVerifier
-    function revokeEnclave(address signer) external {
-        _checkRevoker();
+    function revokeEnclave(address signer) external onlyRole(DEFAULT_ADMIN_ROLE) {
         EnclaveRecord storage enclave = _enclaves[signer];
         if (enclave.operator == address(0)) revert TeeVerifierUnknownEnclave(signer);
         // A second revocation would record a second disruption and stretch the operator's excuses.
@@ -199,8 +173,7 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     }
 
     /// @inheritdoc ITeeVerifier
-    function revokeMeasurement(bytes32 measurement) external {
-        _checkRevoker();
+    function revokeMeasurement(bytes32 measurement) external onlyRole(DEFAULT_ADMIN_ROLE) {
         MeasurementRecord storage record = _measurementRecords[measurement];
         if (record.revokedAt != 0) revert TeeVerifierMeasurementRevoked(measurement);
 
@@ -211,12 +184,6 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         if (id != 0) (_liveMeasurements[id], _revokedMeasurements[id]) = (0, measurement);
 
         emit MeasurementRevoked(measurement);
-    }
-
-    function _checkRevoker() internal view {
-        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender) && !hasRole(ATTESTOR_ROLE, msg.sender)) {
-            revert AccessControlUnauthorizedAccount(msg.sender, ATTESTOR_ROLE);
-        }
     }
 
     function _disrupt(address operator) internal {
@@ -252,10 +219,9 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     /* EXCUSES */
 
     /// @inheritdoc IInferenceVerifier
-    /// @dev True when, between `claimedAt` and `deadline` (both included), an enclave of `node` was revoked or
-    /// re-registered to another operator by the attestor, or a measurement the version binds was revoked while
-    /// `node` had an enclave registered with it. Only governance and the attestor can cause either; an enclave's
-    /// own expiry is known in advance and excuses nothing, nor does a revocation after the node had already failed.
+    /// @dev True when, between `claimedAt` and `deadline` (both included), an enclave of `node` was revoked, or a
+    /// measurement the version binds was revoked while `node` had an enclave registered with it. Only governance can
+    /// cause either (a quote cannot move a key between operators); an enclave's own expiry is known in advance and excuses nothing, nor does a revocation after the node had already failed.
     function excuses(address node, ModelId modelId, uint32 version, uint64 claimedAt, uint64 deadline)
         external
         view

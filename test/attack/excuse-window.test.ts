@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, randomBytes } from "ethers";
-import { COLLATERAL, STAKE, loadSystem, requestJob, type Fixture } from "../fixtures/system";
+import { COLLATERAL, STAKE, loadSystem, requestJob, type Fixture, governor } from "../fixtures/system";
 import { resultCommitment, type Job } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 
@@ -21,9 +21,9 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
     const node = fx.nodes[0]!;
     const job = await requestJob(fx, { mode: Mode.Tee });
     await escrow.connect(node).claimSlot(job);
-    // The node does not deliver; once the deadline has passed it has the attestor rotate (revoke) its key.
+    // The node does not deliver; once the deadline has passed it has governance revoke its key.
     await time.increaseTo(job.deadline + 5n);
-    await teeVerifier.revokeEnclave(fx.enclave.address);
+    await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
     const tx = escrow.connect(fx.other).expire(job);
     await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
     await expect(tx).not.to.emit(escrow, "NodeExcused");
@@ -36,7 +36,7 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
     const job = await committedTeeJob(fx);
     await time.increaseTo(job.revealDeadline + 5n);
     // Only node 0 holds the fixture's enclave; nobody revealed, so all three are silent; node 0's key is revoked late.
-    await teeVerifier.revokeEnclave(fx.enclave.address);
+    await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
     const tx = escrow.connect(fx.other).expire(job);
     await expect(tx).not.to.emit(escrow, "NodeExcused");
     for (const n of fx.nodes) await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, n.address, COLLATERAL, COLLATERAL / 2n);
@@ -48,7 +48,7 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
     const job = await committedTeeJob(fx);
     // After the commit deadline, within the reveal window: still before the deadline the node missed (to reveal).
     await time.increaseTo(job.deadline + 1n);
-    await teeVerifier.revokeEnclave(fx.enclave.address);
+    await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
     await time.increaseTo(job.revealDeadline + 1n);
     const tx = escrow.connect(fx.other).expire(job);
     await expect(tx).to.emit(escrow, "NodeExcused").withArgs(job.id, fx.nodes[0]!.address);

@@ -36,7 +36,7 @@ describe("attack: governance", () => {
         .withArgs(fx.other.address, await escrow.PAUSER_ROLE());
       await expect(teeVerifier.connect(fx.other).revokeEnclave(fx.enclave.address))
         .to.be.revertedWithCustomError(teeVerifier, "AccessControlUnauthorizedAccount")
-        .withArgs(fx.other.address, await teeVerifier.ATTESTOR_ROLE());
+        .withArgs(fx.other.address, await teeVerifier.DEFAULT_ADMIN_ROLE());
     });
 
     it("reverts with TimelockUnexpectedOperationState when executed before the delay", async () => {

@@ -1,8 +1,7 @@
 import { expect } from "chai";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes, Wallet, type HDNodeWallet } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { FEE_PER_NODE, MEASUREMENT, MODEL_PRICE, STAKE, loadSystem, requestJob, teeProof, type Fixture } from "../fixtures/system";
+import { FEE_PER_NODE, MODEL_PRICE, STAKE, loadSystem, registerByQuote, requestJob, teeProof, type Fixture } from "../fixtures/system";
 import { resultCommitment, type Job } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 
@@ -12,8 +11,7 @@ const WRONG = "0x02";
 /** Development enclaves for every node (node 0 keeps the fixture's): their keys sign whatever their operator asks. */
 async function devEnclaves(fx: Fixture): Promise<HDNodeWallet[]> {
   const enclaves = [fx.enclave, Wallet.createRandom(), Wallet.createRandom()];
-  const expiresAt = BigInt(await time.latest()) + 7n * 24n * 3600n;
-  for (const i of [1, 2]) await fx.system.teeVerifier.registerEnclave(enclaves[i]!.address, fx.nodes[i]!.address, MEASUREMENT, expiresAt);
+  for (const i of [1, 2]) await registerByQuote(fx.system, fx.nodes[i]!, enclaves[i]!);
   return enclaves;
 }
 

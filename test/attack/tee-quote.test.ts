@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet } from "ethers";
-import { COLLATERAL, STAKE, requestJob, teeProof } from "../fixtures/system";
+import { COLLATERAL, STAKE, requestJob, teeProof, governor } from "../fixtures/system";
 import { attest, loadQuoteSystem, registerWithQuote, type QuoteFixture } from "../tee/system";
 import { TeeVerifier__factory } from "../../typechain-types";
 import { DevEnclave } from "../../src/tee";
@@ -73,7 +73,7 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const otherChain = await attest(fx, node.address, { binding: { chainId: 10n } });
       await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...otherChain.args)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierReportDataMismatch");
       // A second deployment of the verifier, configured like the first: a quote for the first does not register there.
-      const twin = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address, fx.deployer.address);
+      const twin = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address);
       await twin.setParameters({ dcapVerifier: await fx.system.dcapVerifier.getAddress(), maxEnclaveAge: 3600, staking: await fx.system.staking.getAddress() });
       const forFirst = await attest(fx, node.address);
       await expect(twin.connect(node).registerEnclaveWithQuote(...forFirst.args)).to.be.revertedWithCustomError(twin, "TeeVerifierReportDataMismatch");
@@ -86,7 +86,7 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedJob(fx);
-      await expect(fx.system.teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT)).to.emit(fx.system.teeVerifier, "MeasurementRevoked");
+      await expect(fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT)).to.emit(fx.system.teeVerifier, "MeasurementRevoked");
       await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementRevoked")
         .withArgs(DevEnclave.TD_MEASUREMENT);
@@ -97,7 +97,7 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedJob(fx);
-      await fx.system.teeVerifier.revokeEnclave(a.wallet.address);
+      await fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(a.wallet.address);
       await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveRevoked")
         .withArgs(a.wallet.address);
@@ -107,7 +107,7 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
     it("a measurement revoked before the claim does not excuse: the node claimed knowing it, and is slashed", async () => {
       const fx = await loadQuoteSystem();
       await registerWithQuote(fx, fx.nodes[0]!);
-      await fx.system.teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       const job = await claimedJob(fx);
       await expectSlashed(fx, job);
     });
@@ -117,7 +117,7 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedJob(fx);
       await time.increaseTo(job.deadline + 5n);
-      await fx.system.teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       await expectSlashed(fx, job);
     });
 
@@ -126,7 +126,7 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       // The node's enclave reports another TD; the version binds only the development TD, which is then revoked.
       await registerWithQuote(fx, fx.nodes[0]!, { measurements: Uint8Array.from({ length: 240 }, (_, i) => 255 - i) });
       const job = await claimedJob(fx);
-      await fx.system.teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       await expectSlashed(fx, job);
     });
   });

@@ -12,7 +12,7 @@ import { modelIdNumber } from "../../src/hub/ids";
 import { HubStore } from "../../src/hub/store";
 import { Mode } from "../../src/core/modes";
 import { EmbeddedContentStore } from "../../src/storage";
-import { MEASUREMENT, requestJob } from "../fixtures/system";
+import { FIXTURE_TD, MEASUREMENT, registerByQuote, requestJob, tdMeasurements, governor } from "../fixtures/system";
 import { startHubServer } from "../../src/hub/http";
 import { buildHubWorld, modelFiles, PAID_PER_JOB, publishAs, setEscrowParameters, settleFreeJob, settleJob, settleRequested, VANILLA, type HubWorld } from "./chain";
 
@@ -199,35 +199,40 @@ describe("HubIndexer", () => {
   });
 
   describe("TEE measurements", () => {
-    const OTHER = keccak256(toUtf8Bytes("another-enclave-build"));
+    const OTHER_TD = tdMeasurements("another-enclave-build");
+    const OTHER = keccak256(OTHER_TD);
     const teeIndexer = (options: Partial<HubIndexerOptions> = {}) => indexer({ teeVerifier: world.fx.system.record.contracts.teeVerifier.address, ...options });
-    /** Registers a fresh enclave key (as the attestor) for node 1 with `measurement`, expiring `ttl` seconds from now. */
-    const registerEnclave = async (measurement: string, ttl: number) => {
-      const signer = Wallet.createRandom().address;
-      await (await world.fx.system.teeVerifier.registerEnclave(signer, world.fx.nodes[1]!.address, measurement, (await time.latest()) + ttl)).wait();
-      return signer;
+    /** Registers `key` (default a fresh one) for node 1 by quote, reporting MEASUREMENT's TD or OTHER's; lasts `maxEnclaveAge`. */
+    const registerEnclave = async (measurement: string, key: { address: string; privateKey: string } = Wallet.createRandom()) => {
+      await registerByQuote(world.fx.system, world.fx.nodes[1]!, key, measurement === OTHER ? OTHER_TD : FIXTURE_TD);
+      return key.address;
     };
     let ixOf: HubIndexer | undefined;
     const teeOf = (modelId: bigint, version: number) => ixOf!.teeIndex.bindingOf(id(modelId), version);
 
     it("lists a TEE version's measurements with their revocation and their unexpired, unrevoked enclaves", async () => {
       const { modelId } = await publishAs(world.fx, content, modelFiles("tee/two-builds", "two enclave builds"), [VANILLA, { mode: "tee", measurements: [MEASUREMENT, OTHER] }]);
-      await registerEnclave(MEASUREMENT, 7 * 24 * 3600);
-      const revoked = await registerEnclave(MEASUREMENT, 7 * 24 * 3600);
-      await (await world.fx.system.teeVerifier.revokeEnclave(revoked)).wait();
-      await registerEnclave(OTHER, 600);
-      const moved = await registerEnclave(OTHER, 7 * 24 * 3600);
-      await (await world.fx.system.teeVerifier.registerEnclave(moved, world.fx.nodes[1]!.address, MEASUREMENT, (await time.latest()) + 3600)).wait();
+      // A key under OTHER registered first, so that it expires 600 s before the others.
+      await registerEnclave(OTHER);
+      await time.increase(Number((await world.fx.system.teeVerifier.parameters()).maxEnclaveAge) - 600);
+      await registerByQuote(world.fx.system, world.fx.nodes[0]!, world.fx.enclave);
+      await registerEnclave(MEASUREMENT);
+      const revoked = await registerEnclave(MEASUREMENT);
+      await (await world.fx.system.teeVerifier.connect(await governor(world.fx)).revokeEnclave(revoked)).wait();
+      const moved = Wallet.createRandom();
+      await registerEnclave(OTHER, moved);
+      // Re-attested from the other build: the key now counts under MEASUREMENT only.
+      await registerEnclave(MEASUREMENT, moved);
       ixOf = teeIndexer();
       await ixOf.syncOnce();
-      // The fixture's enclave and one new key under MEASUREMENT, plus the key re-registered from OTHER; OTHER keeps its 600 s key.
+      // The fixture's enclave (renewed) and one new key under MEASUREMENT, plus the key re-registered from OTHER; OTHER keeps its first key.
       expect(teeOf(modelId, 1)?.measurements).to.deep.equal([
         { measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 3 },
         { measurement: OTHER, revoked: false, revokedAt: null, enclaves: 1 },
       ]);
 
       await time.increase(601);
-      await (await world.fx.system.teeVerifier.revokeMeasurement(OTHER)).wait();
+      await (await world.fx.system.teeVerifier.connect(await governor(world.fx)).revokeMeasurement(OTHER)).wait();
       await ixOf.syncOnce();
       const revokedAt = Number(await world.fx.system.teeVerifier.measurementRevokedAt(OTHER));
       expect(revokedAt).to.be.greaterThan(0);
@@ -252,13 +257,13 @@ describe("HubIndexer", () => {
       ixOf = teeIndexer({ maxBlockRange: 4 });
       await ixOf.syncOnce();
       const snapshot = (await hre.ethers.provider.send("evm_snapshot", [])) as string;
-      await registerEnclave(MEASUREMENT, 3600);
-      await (await world.fx.system.teeVerifier.revokeMeasurement(MEASUREMENT)).wait();
+      await registerEnclave(MEASUREMENT);
+      await (await world.fx.system.teeVerifier.connect(await governor(world.fx)).revokeMeasurement(MEASUREMENT)).wait();
       await ixOf.syncOnce();
       expect(teeOf(world.penguins, 1)?.measurements[0]).to.deep.include({ revoked: true, enclaves: 2 });
 
       await hre.ethers.provider.send("evm_revert", [snapshot]);
-      await registerEnclave(OTHER, 3600);
+      await registerEnclave(OTHER);
       await mine(5);
       const report = await ixOf.syncOnce();
       expect(report.rewoundTo).to.be.a("number");

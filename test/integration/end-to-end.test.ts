@@ -9,9 +9,9 @@ import { OnnxModel } from "../../src/inference/onnx";
 describe("the local network's end-to-end run", () => {
   it("publishes the penguin model and settles one vanilla and one TEE job with the model's true answer", async () => {
     const system = await deploySystem(hre, { persist: false });
-    const [deployer, operator, requester, modelOwner] = await hre.ethers.getSigners();
+    const [, operator, requester, modelOwner] = await hre.ethers.getSigners();
     const model = buildPenguinClassifier();
-    const reports = await runEndToEnd(system, { attestor: deployer!, operator: operator!, requester: requester!, modelOwner: modelOwner! }, model);
+    const reports = await runEndToEnd(system, { operator: operator!, requester: requester!, modelOwner: modelOwner! }, model);
     expect(reports.map((r) => r.mode)).to.deep.equal(["vanilla", "tee"]);
     const expected = model.classes[argmax(forward(model.layers, model.example))];
     for (const report of reports) {

@@ -12,13 +12,12 @@ import { teeDomain } from "../../src/core/tee";
 import { OnnxModel, decodeClassification, encodeClassification } from "../../src/inference/onnx";
 import { modeModule } from "../../src/modes";
 import { DevEnclave } from "../../src/tee/dev-enclave";
+import { withoutPckChain } from "../../src/tee/quote";
 import type { BundledModel } from "../../src/models/penguins";
 
 const TOKEN = 10n ** 18n;
 
 export interface Actors {
-  /** Holds the attestor role (the deployment's guardian). */
-  attestor: Signer;
   operator: Signer;
   requester: Signer;
   modelOwner: Signer;
@@ -38,7 +37,7 @@ export interface JobReport {
  * Sets up one operator (stake, capabilities, a development enclave) and runs one job per mode (vanilla, TEE) end to
  * end: request, claim a slot, compute with onnxruntime, submit, settle, claim the reward. Every result is read back
  * from the chain and checked against the local computation. `model` is published first unless `modelId` names its
- * published version 1 (bound to the development enclave's measurement for TEE).
+ * published version 1 (bound to the development TD's measurement for TEE).
  */
 export async function runEndToEnd(
   system: System,
@@ -47,7 +46,7 @@ export async function runEndToEnd(
   log: (m: string) => void = () => undefined,
   published?: { modelId: bigint },
 ): Promise<JobReport[]> {
-  const { escrow, staking, token, teeVerifier } = system;
+  const { escrow, staking, token, teeVerifier, dcapVerifier } = system;
   const enclave = new DevEnclave();
   const operator = await actors.operator.getAddress();
   const onnx = await OnnxModel.load(model.onnx, model.name);
@@ -61,8 +60,15 @@ export async function runEndToEnd(
   await (await token.connect(actors.operator).approve(await staking.getAddress(), 1_000n * TOKEN)).wait();
   await (await staking.connect(actors.operator).stake(1_000n * TOKEN)).wait();
   await (await staking.connect(actors.operator).register(modeMask([Mode.Vanilla, Mode.Tee]))).wait();
-  const latest = await actors.attestor.provider!.getBlock("latest");
-  await (await teeVerifier.connect(actors.attestor).registerEnclave(enclave.address, operator, DevEnclave.MEASUREMENT, BigInt(latest!.timestamp) + 7n * 24n * 3600n)).wait();
+  // The operator registers its enclave itself with a development quote, its platform's certificates cached first.
+  const provider = actors.operator.provider!;
+  const anchor = (await provider.getBlock((await provider.getBlockNumber()) - 1))!;
+  const attestation = enclave.attest({ operator, chainId: (await provider.getNetwork()).chainId, verifier: await teeVerifier.getAddress(), anchorBlock: BigInt(anchor.number), anchorBlockHash: anchor.hash! });
+  if ((await dcapVerifier.certificateOf(attestation.pckCertificate)).notAfter === 0n) {
+    await (await dcapVerifier.connect(actors.operator).verifyCertificate(attestation.ca, await dcapVerifier.rootCertificate())).wait();
+    await (await dcapVerifier.connect(actors.operator).verifyCertificate(attestation.pck, keccak256(attestation.ca))).wait();
+  }
+  await (await teeVerifier.connect(actors.operator).registerEnclaveWithQuote(withoutPckChain(attestation.quote), attestation.pckCertificate, enclave.address, enclave.hpkePublicKey, BigInt(anchor.number))).wait();
   await (await token.connect(actors.requester).approve(await escrow.getAddress(), 10_000n * TOKEN)).wait();
   log(`operator ${operator} staked 1000 tokens, serves vanilla and tee; development enclave ${enclave.address} registered`);
 
@@ -133,7 +139,7 @@ async function publishWithRawCids(system: System, owner: Signer, model: BundledM
   const input = versionInput({
     files: [rawFileRef("model.onnx", model.onnx), rawFileRef("README.md", card)],
     card: "README.md",
-    modes: [modeModule(Mode.Vanilla).binding({}), modeModule(Mode.Tee).binding({ bindings: [DevEnclave.MEASUREMENT] })],
+    modes: [modeModule(Mode.Vanilla).binding({}), modeModule(Mode.Tee).binding({ bindings: [DevEnclave.TD_MEASUREMENT] })],
   });
   await (await system.registry.connect(owner).createModelAndPublish(TOKEN, input)).wait();
   return system.registry.modelCount();

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { TOKEN, consumerJob, loadSystem } from "../../fixtures/system";
+import { TOKEN, consumerJob, loadSystem, governor } from "../../fixtures/system";
 import { jobTotal } from "../../../src/core/job";
 
 describe("ExampleConsumer: a consumer's own credits and tokens (found by the invariant tier)", () => {
@@ -31,10 +31,10 @@ describe("ExampleConsumer: a consumer's own credits and tokens (found by the inv
   it("a key revoked twice: the second revocation reverts with TeeVerifierEnclaveRevoked and records no disruption", async () => {
     const fx = await loadSystem();
     const { teeVerifier } = fx.system;
-    await teeVerifier.revokeEnclave(fx.enclave.address);
+    await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
     const first = await teeVerifier.disruptedAt(fx.nodes[0]!.address);
     await time.increase(100);
-    await expect(teeVerifier.revokeEnclave(fx.enclave.address)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierEnclaveRevoked").withArgs(fx.enclave.address);
+    await expect(teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierEnclaveRevoked").withArgs(fx.enclave.address);
     expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(first);
   });
 });

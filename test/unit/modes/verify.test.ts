@@ -1,14 +1,13 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
-import { ZeroHash } from "ethers";
 import { addressesFromRecord, connectContracts } from "../../../src/core/contracts";
 import { toJobId } from "../../../src/core/ids";
 import type { Job } from "../../../src/core/job";
 import { Mode } from "../../../src/core/modes";
 import { verifyResult } from "../../../src/sdk/verifyResult";
 import { DevEnclave } from "../../../src/tee";
-import { loadSystem, MEASUREMENT, requestJob, teeProof, type Fixture } from "../../fixtures/system";
+import { loadSystem, MEASUREMENT, requestJob, teeProof, type Fixture, governor } from "../../fixtures/system";
 import { loadQuoteSystem, registerWithQuote, type Attestation, type QuoteFixture } from "../../tee/system";
 
 const OUTPUT = "0x2a";
@@ -68,7 +67,7 @@ describe("verifyResult, through the job's mode", () => {
   });
 
   describe("TEE: the enclave of the settling call's signature, as TeeVerifier recorded it at the settlement block", () => {
-    it("an enclave the attestor registered: registered to the node, unrevoked, unexpired, its measurement unrevoked and bound", async () => {
+    it("the fixture's enclave, registered by quote: registered to the node, unrevoked, unexpired, its measurement unrevoked and bound", async () => {
       const fx = await loadSystem();
       const job = await settled(fx, Mode.Tee);
       const report = await verify(fx, job);
@@ -84,7 +83,7 @@ describe("verifyResult, through the job's mode", () => {
         expiresAt: record.expiresAt,
         revoked: false,
         measurementRevokedAt: 0n,
-        hpkePublicKey: ZeroHash,
+        hpkePublicKey: new DevEnclave(fx.enclave.privateKey).hpkePublicKey,
         block: block.number,
         timestamp: BigInt(block.timestamp),
       });
@@ -93,8 +92,8 @@ describe("verifyResult, through the job's mode", () => {
     it("a revocation after the settlement block does not change the verdict: the result was accepted by a live enclave", async () => {
       const fx = await loadSystem();
       const job = await settled(fx, Mode.Tee);
-      await fx.system.teeVerifier.revokeEnclave(fx.enclave.address);
-      await fx.system.teeVerifier.revokeMeasurement(MEASUREMENT);
+      await fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
+      await fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(MEASUREMENT);
       const report = await verify(fx, job);
       expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
       expect([report.enclave?.revoked, report.enclave?.measurementRevokedAt]).to.deep.equal([false, 0n]);
@@ -125,7 +124,7 @@ describe("verifyResult, through the job's mode", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedAttested(fx);
-      const block = await submitThenInSameBlock(fx, job, a, () => fx.system.teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT));
+      const block = await submitThenInSameBlock(fx, job, a, async () => fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT));
       const report = await verify(fx, job);
       expect(report.ok).to.equal(false);
       expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).to.deep.equal(["measurement unrevoked at settlement"]);
@@ -137,7 +136,7 @@ describe("verifyResult, through the job's mode", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedAttested(fx);
-      await submitThenInSameBlock(fx, job, a, () => fx.system.teeVerifier.revokeEnclave(a.wallet.address));
+      await submitThenInSameBlock(fx, job, a, async () => fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(a.wallet.address));
       const report = await verify(fx, job);
       expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).to.deep.equal(["enclave unrevoked at settlement"]);
       expect(report.enclave?.revoked).to.equal(true);

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { keccak256, toUtf8Bytes, Wallet } from "ethers";
-import { governance, loadSystem, MEASUREMENT, requestJob, teeProof, type Fixture } from "../../fixtures/system";
+import { Wallet, type Interface } from "ethers";
+import { governance, loadSystem, MEASUREMENT, registerByQuote, requestJob, tdMeasurements, teeProof, type Fixture, governor } from "../../fixtures/system";
 import { Mode } from "../../../src/core/modes";
 import type { Job } from "../../../src/core/job";
 
@@ -33,9 +33,9 @@ describe("TeeVerifier", () => {
 
     it("reverts with TeeVerifierEnclaveExpired after the registration's expiry", async () => {
       const fx = await loadSystem();
+      const { expiresAt } = await fx.system.teeVerifier.enclaveOf(fx.enclave.address);
+      await time.increaseTo(expiresAt - 60n);
       const job = await claimedTeeJob(fx);
-      const expiresAt = BigInt(await time.latest()) + 100n;
-      await fx.system.teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt);
       await time.increaseTo(expiresAt);
       await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01")))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveExpired")
@@ -45,12 +45,11 @@ describe("TeeVerifier", () => {
     it("reverts with TeeVerifierEnclaveRevoked after revocation, and a revoked key cannot be registered again", async () => {
       const fx = await loadSystem();
       const job = await claimedTeeJob(fx);
-      await expect(fx.system.teeVerifier.revokeEnclave(fx.enclave.address)).to.emit(fx.system.teeVerifier, "EnclaveRevoked").withArgs(fx.enclave.address);
+      await expect(fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address)).to.emit(fx.system.teeVerifier, "EnclaveRevoked").withArgs(fx.enclave.address);
       await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01")))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveRevoked")
         .withArgs(fx.enclave.address);
-      const expiresAt = BigInt(await time.latest()) + 100n;
-      await expect(fx.system.teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt))
+      await expect(registerByQuote(fx.system, fx.nodes[0]!, fx.enclave))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveRevoked")
         .withArgs(fx.enclave.address);
     });
@@ -68,8 +67,9 @@ describe("TeeVerifier", () => {
     it("reverts with TeeVerifierMeasurementNotAccepted when the version does not accept the enclave", async () => {
       const fx = await loadSystem();
       const job = await claimedTeeJob(fx);
-      const other = keccak256(toUtf8Bytes("other measurement"));
-      await fx.system.teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, other, BigInt(await time.latest()) + 100n);
+      // The node re-attests its key from software with another measurement, which the version does not bind.
+      const other = await registerByQuote(fx.system, fx.nodes[0]!, fx.enclave, tdMeasurements("other TD"));
+      expect(other).to.not.equal(MEASUREMENT);
       await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01")))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementNotAccepted")
         .withArgs(1n, 1n, other);
@@ -83,59 +83,34 @@ describe("TeeVerifier", () => {
     });
   });
 
-  describe("registerEnclave (deprecated attestor path)", () => {
-    it("registers a key with its operator, measurement and expiry and emits EnclaveRegistered", async () => {
+  describe("access: no privileged registration", () => {
+    it("has no attestor: no ATTESTOR_ROLE and no registration other than by quote", async () => {
       const fx = await loadSystem();
-      const key = Wallet.createRandom().address;
-      const expiresAt = BigInt(await time.latest()) + 1000n;
-      await expect(fx.system.teeVerifier.registerEnclave(key, fx.nodes[1]!.address, MEASUREMENT, expiresAt))
-        .to.emit(fx.system.teeVerifier, "EnclaveRegistered")
-        .withArgs(key, fx.nodes[1]!.address, MEASUREMENT, expiresAt);
-      const enclave = await fx.system.teeVerifier.enclaveOf(key);
-      expect([enclave.operator, enclave.expiresAt, enclave.revoked, enclave.measurement, enclave.hpkePublicKey]).to.deep.equal([
-        fx.nodes[1]!.address,
-        expiresAt,
-        false,
-        MEASUREMENT,
-        hre.ethers.ZeroHash,
-      ]);
+      const { teeVerifier } = fx.system;
+      const abi: Interface = teeVerifier.interface;
+      expect(abi.getFunction("ATTESTOR_ROLE")).to.equal(null);
+      expect(abi.getFunction("registerEnclave(address,address,bytes32,uint64)")).to.equal(null);
+      const registrations = teeVerifier.interface.fragments.filter((f) => f.type === "function" && "name" in f && /^register/.test(String(f.name)));
+      expect(registrations.map((f) => ("name" in f ? f.name : ""))).to.deep.equal(["registerEnclaveWithQuote"]);
     });
 
-    it("reverts with TeeVerifierInvalidEnclave for zero fields or an expiry out of range", async () => {
+    it("revocation is for governance only: reverts with AccessControlUnauthorizedAccount(DEFAULT_ADMIN_ROLE) for anyone else", async () => {
       const fx = await loadSystem();
-      const key = Wallet.createRandom().address;
-      const node = fx.nodes[1]!.address;
-      const zero = hre.ethers.ZeroAddress;
-      const ttl = 30n * 24n * 3600n;
-      const cases: ((now: bigint) => [string, string, string, bigint])[] = [
-        (now) => [zero, node, MEASUREMENT, now + 10n],
-        (now) => [key, zero, MEASUREMENT, now + 10n],
-        (now) => [key, node, hre.ethers.ZeroHash, now + 10n],
-        (now) => [key, node, MEASUREMENT, now],
-        (now) => [key, node, MEASUREMENT, now + ttl + 1n],
-      ];
-      for (const make of cases) {
-        const now = BigInt(await time.latest()) + 10n;
-        await time.setNextBlockTimestamp(now);
-        const [signer, operator, measurement, expiresAt] = make(now);
-        await expect(fx.system.teeVerifier.registerEnclave(signer, operator, measurement, expiresAt))
-          .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidEnclave")
-          .withArgs(signer, operator, measurement, expiresAt, now + ttl);
+      const { teeVerifier } = fx.system;
+      const role = await teeVerifier.DEFAULT_ADMIN_ROLE();
+      for (const caller of [fx.other, fx.deployer, fx.nodes[0]!]) {
+        await expect(teeVerifier.connect(caller).revokeEnclave(fx.enclave.address))
+          .to.be.revertedWithCustomError(teeVerifier, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, role);
+        await expect(teeVerifier.connect(caller).revokeMeasurement(MEASUREMENT))
+          .to.be.revertedWithCustomError(teeVerifier, "AccessControlUnauthorizedAccount")
+          .withArgs(caller.address, role);
       }
-    });
-
-    it("is for the attestor only; revocation for the attestor or governance", async () => {
-      const fx = await loadSystem();
-      const role = await fx.system.teeVerifier.ATTESTOR_ROLE();
-      await expect(fx.system.teeVerifier.connect(fx.other).registerEnclave(fx.other.address, fx.other.address, MEASUREMENT, BigInt(await time.latest()) + 100n))
-        .to.be.revertedWithCustomError(fx.system.teeVerifier, "AccessControlUnauthorizedAccount")
-        .withArgs(fx.other.address, role);
-      await expect(fx.system.teeVerifier.connect(fx.other).revokeEnclave(fx.enclave.address))
-        .to.be.revertedWithCustomError(fx.system.teeVerifier, "AccessControlUnauthorizedAccount")
-        .withArgs(fx.other.address, role);
-      await expect(fx.system.teeVerifier.revokeEnclave(fx.other.address)).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierUnknownEnclave").withArgs(fx.other.address);
-      await governance(fx, fx.system.teeVerifier, fx.system.teeVerifier.interface.encodeFunctionData("revokeEnclave", [fx.enclave.address]));
-      expect((await fx.system.teeVerifier.enclaveOf(fx.enclave.address)).revoked).to.equal(true);
+      const timelock = await hre.ethers.getImpersonatedSigner(await fx.system.timelock.getAddress());
+      await hre.network.provider.send("hardhat_setBalance", [timelock.address, "0x56bc75e2d63100000"]);
+      await expect(teeVerifier.connect(timelock).revokeEnclave(fx.other.address)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierUnknownEnclave").withArgs(fx.other.address);
+      await governance(fx, teeVerifier, teeVerifier.interface.encodeFunctionData("revokeEnclave", [fx.enclave.address]));
+      expect((await teeVerifier.enclaveOf(fx.enclave.address)).revoked).to.equal(true);
     });
   });
 
@@ -153,31 +128,31 @@ describe("TeeVerifier", () => {
       const { teeVerifier } = fx.system;
       const at = BigInt(await time.latest()) + 5n;
       await time.setNextBlockTimestamp(at);
-      const tx = teeVerifier.revokeEnclave(fx.enclave.address);
+      const tx = teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
       await expect(tx).to.emit(teeVerifier, "OperatorDisrupted").withArgs(fx.nodes[0]!.address, at);
       await expect(tx).to.emit(teeVerifier, "EnclaveRevoked").withArgs(fx.enclave.address);
       expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(at);
       expect(await teeVerifier.disruptedAt(fx.nodes[1]!.address)).to.equal(0n);
     });
 
-    it("records a re-registration of a key to another operator as a disruption of the previous operator only", async () => {
+    it("cannot be caused by another operator: a quote for someone else's key is refused (TeeVerifierOperatorMismatch), disrupting no one", async () => {
       const fx = await loadSystem();
       const { teeVerifier } = fx.system;
-      const at = BigInt(await time.latest()) + 5n;
-      await time.setNextBlockTimestamp(at);
-      const tx = teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[1]!.address, MEASUREMENT, at + 1_000n);
-      await expect(tx).to.emit(teeVerifier, "OperatorDisrupted").withArgs(fx.nodes[0]!.address, at);
-      await expect(tx).to.emit(teeVerifier, "EnclaveRegistered").withArgs(fx.enclave.address, fx.nodes[1]!.address, MEASUREMENT, at + 1_000n);
-      expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(at);
-      expect(await teeVerifier.disruptedAt(fx.nodes[1]!.address)).to.equal(0n);
+      await expect(registerByQuote(fx.system, fx.nodes[1]!, fx.enclave))
+        .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierOperatorMismatch")
+        .withArgs(fx.enclave.address, fx.nodes[0]!.address, fx.nodes[1]!.address);
+      expect((await teeVerifier.enclaveOf(fx.enclave.address)).operator).to.equal(fx.nodes[0]!.address);
+      for (const node of fx.nodes.slice(0, 2)) expect(await teeVerifier.disruptedAt(node.address)).to.equal(0n);
     });
 
     it("does not count a renewal to the same operator, or a first registration, as a disruption", async () => {
       const fx = await loadSystem();
       const { teeVerifier } = fx.system;
-      const expiresAt = BigInt(await time.latest()) + 1_000n;
-      await expect(teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt)).not.to.emit(teeVerifier, "OperatorDisrupted");
-      await expect(teeVerifier.registerEnclave(Wallet.createRandom().address, fx.nodes[1]!.address, MEASUREMENT, expiresAt)).not.to.emit(teeVerifier, "OperatorDisrupted");
+      const from = await hre.ethers.provider.getBlockNumber();
+      await registerByQuote(fx.system, fx.nodes[0]!, fx.enclave);
+      await registerByQuote(fx.system, fx.nodes[1]!, Wallet.createRandom());
+      expect(await teeVerifier.queryFilter(teeVerifier.filters.EnclaveRegistered(), from + 1)).to.have.length(2);
+      expect(await teeVerifier.queryFilter(teeVerifier.filters.OperatorDisrupted(), from + 1)).to.have.length(0);
       for (const node of fx.nodes.slice(0, 2)) expect(await teeVerifier.disruptedAt(node.address)).to.equal(0n);
     });
 
@@ -185,7 +160,7 @@ describe("TeeVerifier", () => {
       const fx = await loadSystem();
       const { teeVerifier } = fx.system;
       const node = fx.nodes[0]!.address;
-      await teeVerifier.revokeEnclave(fx.enclave.address);
+      await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
       const at = await teeVerifier.disruptedAt(node);
       expect(at).to.equal(BigInt(await time.latest()));
       expect(await teeVerifier.excuses(node, 1n, 1n, at - 1n, at + 10n)).to.equal(true);
@@ -200,12 +175,13 @@ describe("TeeVerifier", () => {
       const fx = await loadSystem();
       const { teeVerifier } = fx.system;
       const node = fx.nodes[0]!.address;
-      const other = Wallet.createRandom().address;
-      await teeVerifier.registerEnclave(other, node, MEASUREMENT, BigInt(await time.latest()) + 1_000n);
-      await teeVerifier.revokeEnclave(fx.enclave.address);
+      const otherKey = Wallet.createRandom();
+      const other = otherKey.address;
+      await registerByQuote(fx.system, fx.nodes[0]!, otherKey);
+      await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
       const first = await teeVerifier.disruptedAt(node);
       await time.increase(500);
-      await teeVerifier.revokeEnclave(other);
+      await teeVerifier.connect(await governor(fx)).revokeEnclave(other);
       const second = await teeVerifier.disruptedAt(node);
       expect(second > first + 400n).to.equal(true);
       expect(await teeVerifier.excuses(node, 1n, 1n, first - 5n, first + 5n)).to.equal(true);
@@ -216,8 +192,7 @@ describe("TeeVerifier", () => {
     it("does not count an enclave's own expiry as a disruption", async () => {
       const fx = await loadSystem();
       const { teeVerifier } = fx.system;
-      const expiresAt = BigInt(await time.latest()) + 100n;
-      await teeVerifier.registerEnclave(fx.enclave.address, fx.nodes[0]!.address, MEASUREMENT, expiresAt);
+      const { expiresAt } = await teeVerifier.enclaveOf(fx.enclave.address);
       const claimedAt = BigInt(await time.latest());
       await time.increaseTo(expiresAt + 1n);
       expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(0n);

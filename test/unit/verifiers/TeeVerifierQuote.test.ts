@@ -2,7 +2,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, toUtf8Bytes, Wallet } from "ethers";
-import { governance, requestJob, teeProof } from "../../fixtures/system";
+import { governance, requestJob, teeProof, governor } from "../../fixtures/system";
 import { attest, loadQuoteSystem, registerWithQuote, type QuoteFixture } from "../../tee/system";
 import { createDevelopmentPlatform, createDevelopmentQuote, DevEnclave, developmentPlatform, enclaveReportData, TeeType, withoutPckChain } from "../../../src/tee";
 import { TeeVerifier__factory } from "../../../typechain-types";
@@ -74,7 +74,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
 
     it("reverts with TeeVerifierAttestationUnavailable before governance sets the parameters", async () => {
       const fx = await loadQuoteSystem();
-      const fresh = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address, fx.deployer.address);
+      const fresh = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address);
       const a = await attest(fx, fx.nodes[0]!.address);
       await expect(fresh.connect(fx.nodes[0]!).registerEnclaveWithQuote(...a.args)).to.be.revertedWithCustomError(fresh, "TeeVerifierAttestationUnavailable");
       const p = await fresh.parameters();
@@ -203,7 +203,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const { teeVerifier } = fx.system;
       const node = fx.nodes[0]!;
       const a = await registerWithQuote(fx, node);
-      await teeVerifier.revokeEnclave(a.wallet.address);
+      await teeVerifier.connect(await governor(fx)).revokeEnclave(a.wallet.address);
       const again = await attest(fx, node.address, { wallet: a.wallet });
       await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...again.args))
         .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierEnclaveRevoked")
@@ -226,25 +226,11 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const fx = await loadQuoteSystem();
       const { teeVerifier } = fx.system;
       const node = fx.nodes[0]!;
-      await teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       const a = await attest(fx, node.address);
       await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...a.args))
         .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierMeasurementRevoked")
         .withArgs(DevEnclave.TD_MEASUREMENT);
-    });
-  });
-
-  describe("with the deprecated attestor path", () => {
-    it("an attestor registration of a quote-registered key keeps no HPKE key: the attestor attests none", async () => {
-      const fx = await loadQuoteSystem();
-      const { teeVerifier } = fx.system;
-      const a = await registerWithQuote(fx, fx.nodes[0]!);
-      expect((await teeVerifier.enclaveOf(a.wallet.address)).hpkePublicKey).to.equal(a.enclave.hpkePublicKey);
-      const expiresAt = BigInt(await time.latest()) + 100n;
-      await expect(teeVerifier.registerEnclave(a.wallet.address, fx.nodes[0]!.address, DevEnclave.TD_MEASUREMENT, expiresAt))
-        .to.emit(teeVerifier, "EnclaveRegistered")
-        .withArgs(a.wallet.address, fx.nodes[0]!.address, DevEnclave.TD_MEASUREMENT, expiresAt);
-      expect((await teeVerifier.enclaveOf(a.wallet.address)).hpkePublicKey).to.equal(hre.ethers.ZeroHash);
     });
   });
 
@@ -287,7 +273,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const node = fx.nodes[0]!;
       const a = await registerWithQuote(fx, node);
       const job = await claimedJob(fx);
-      await fx.system.teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       await expect(fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementRevoked")
         .withArgs(DevEnclave.TD_MEASUREMENT);
@@ -315,30 +301,31 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       expect(await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT)).to.equal(0n);
       const at = BigInt(await time.latest()) + 3n;
       await time.setNextBlockTimestamp(at);
-      await expect(teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT)).to.emit(teeVerifier, "MeasurementRevoked").withArgs(DevEnclave.TD_MEASUREMENT);
+      await expect(teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT)).to.emit(teeVerifier, "MeasurementRevoked").withArgs(DevEnclave.TD_MEASUREMENT);
       expect(await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT)).to.equal(at);
-      await expect(teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT))
+      await expect(teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT))
         .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierMeasurementRevoked")
         .withArgs(DevEnclave.TD_MEASUREMENT);
     });
 
-    it("keeps a revoked measurement's value for enclaveOf, and refuses it to the attestor too", async () => {
+    it("keeps a revoked measurement's value for enclaveOf, and refuses it to any later registration", async () => {
       const fx = await loadQuoteSystem();
       const { teeVerifier } = fx.system;
       const a = await registerWithQuote(fx, fx.nodes[0]!);
-      await teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       expect((await teeVerifier.enclaveOf(a.wallet.address)).measurement).to.equal(DevEnclave.TD_MEASUREMENT);
-      await expect(teeVerifier.registerEnclave(Wallet.createRandom().address, fx.nodes[1]!.address, DevEnclave.TD_MEASUREMENT, BigInt(await time.latest()) + 100n))
+      const b = await attest(fx, fx.nodes[1]!.address);
+      await expect(teeVerifier.connect(fx.nodes[1]!).registerEnclaveWithQuote(...b.args))
         .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierMeasurementRevoked")
         .withArgs(DevEnclave.TD_MEASUREMENT);
     });
 
-    it("is for governance or the attestor: reverts with AccessControlUnauthorizedAccount for anyone else", async () => {
+    it("is for governance only: reverts with AccessControlUnauthorizedAccount for anyone else", async () => {
       const fx = await loadQuoteSystem();
       const { teeVerifier } = fx.system;
       await expect(teeVerifier.connect(fx.other).revokeMeasurement(DevEnclave.TD_MEASUREMENT))
         .to.be.revertedWithCustomError(teeVerifier, "AccessControlUnauthorizedAccount")
-        .withArgs(fx.other.address, await teeVerifier.ATTESTOR_ROLE());
+        .withArgs(fx.other.address, await teeVerifier.DEFAULT_ADMIN_ROLE());
       await governance(fx, teeVerifier, teeVerifier.interface.encodeFunctionData("revokeMeasurement", [DevEnclave.TD_MEASUREMENT]));
       expect(await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT)).to.not.equal(0n);
     });
@@ -362,7 +349,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
 
     it("reverts with TeeVerifierParameterOutOfBounds for maxEnclaveAge outside [1 hour, 30 days], and TeeVerifierInvalidContract for a contract without code", async () => {
       const fx = await loadQuoteSystem();
-      const verifier = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address, fx.deployer.address);
+      const verifier = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address);
       const good = { dcapVerifier: await fx.system.dcapVerifier.getAddress(), maxEnclaveAge: 3600n, staking: await fx.system.staking.getAddress() };
       for (const age of [3599n, 30n * DAY + 1n]) {
         await expect(verifier.setParameters({ ...good, maxEnclaveAge: age }))
@@ -397,7 +384,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const { teeVerifier } = fx.system;
       const [node, bystander] = [fx.nodes[0]!.address, fx.nodes[1]!.address];
       await registerWithQuote(fx, fx.nodes[0]!);
-      await teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       const at = await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT);
       const model = fx.attestedModelId;
       expect(await teeVerifier.excuses(node, model, 1n, at - 1n, at + 10n)).to.equal(true);
@@ -419,7 +406,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const { expiresAt } = await teeVerifier.enclaveOf(a.wallet.address);
       await time.increaseTo(expiresAt + 1n);
-      await teeVerifier.revokeMeasurement(DevEnclave.TD_MEASUREMENT);
+      await teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       const at = await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT);
       expect(await teeVerifier.excuses(fx.nodes[0]!.address, fx.attestedModelId, 1n, at - 1n, at + 10n)).to.equal(false);
     });
