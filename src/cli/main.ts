@@ -16,6 +16,7 @@ import * as publish from "./commands/publish";
 import * as pull from "./commands/pull";
 import * as register from "./commands/register";
 import * as request from "./commands/request";
+import * as roi from "./commands/roi";
 import * as run from "./commands/run";
 import * as search from "./commands/search";
 import * as stake from "./commands/stake";
@@ -27,7 +28,7 @@ import type { GlobalOptions } from "./options";
 import { reportError } from "./output";
 
 /** Every command, in the order `vin --help` lists them. */
-const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe, network];
+const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe, network, roi];
 
 export function buildProgram(): Command {
   const program = new Command("vin")
