@@ -12,7 +12,7 @@
  * smaller, hence cheaper). The DCAP-only rows (`DcapVerifier.registerQuote` of the real quotes) are stage 1's.
  *
  * Submission. `submitTee`: a k = 1 TEE submit with settlement by a quote-registered enclave, steady state (the
- * accounts it credits already hold a balance), 9-byte output, as `bench:gas` measures it for the attestor path.
+ * accounts it credits already hold a balance), 9-byte output, as `bench:gas` measures it.
  *
  * Run: npm run bench:tee   Writes bench/results/tee.json.
  */

@@ -14,8 +14,8 @@ import {IStakeLocker} from "./IStakeLocker.sol";
 /// majority did not agree with is neither paid nor slashed: a wrong answer cannot be proven in vanilla mode, and a
 /// requester controlling the majority could otherwise take an honest node's collateral. The requester's share of a
 /// slash (`slashBeneficiaryBps`) compensates it for a job left undelivered; no one can cause a slash of a node that
-/// delivers. A node excused by the job's verifier (`IInferenceVerifier.excuses`: for TEE, its enclave revoked by
-/// the attestor after the claim) is released without a slash. A job's collateral is bounded by
+/// delivers. A node excused by the job's verifier (`IInferenceVerifier.excuses`: for TEE, its enclave or its
+/// measurement revoked by governance after the claim) is released without a slash. A job's collateral is bounded by
 /// `maxCollateralRatio` times its node fee, so what a node risks stays proportional to what it earns.
 /// @dev A job's terms (`Job`) are stored only as a hash; every later call passes the terms back as calldata and
 /// the escrow checks them against the hash. The terms are emitted in full by `JobRequested`.

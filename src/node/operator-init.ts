@@ -42,7 +42,7 @@ export interface InitOperatorReturnType {
   address: string;
   config: string;
   keystore: string;
-  /** The development enclave's signing address, when the node serves TEE (the attestor registers it). */
+  /** The development enclave's signing address, when the node serves TEE (it registers itself by quote: `vin enclave register`, or the daemon at start). */
   enclave?: string;
 }
 
