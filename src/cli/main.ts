@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from "commander";
 import * as claim from "./commands/claim";
+import * as enclave from "./commands/enclave";
 import * as faucet from "./commands/faucet";
 import * as hubServe from "./commands/hub-serve";
 import * as init from "./commands/init";
@@ -28,7 +29,7 @@ import type { GlobalOptions } from "./options";
 import { reportError } from "./output";
 
 /** Every command, in the order `vin --help` lists them. */
-const COMMANDS = [init, stake, unstake, withdraw, register, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe, network, roi];
+const COMMANDS = [init, stake, unstake, withdraw, register, enclave, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe, network, roi];
 
 export function buildProgram(): Command {
   const program = new Command("vin")
