@@ -5,7 +5,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type Page, chromium } from "playwright-core";
+import { type RunningHubServer, startHubServer } from "../../src/hub/http";
 import { type LocalHub, publishBundledModel, startLocalHub } from "../../src/hub/local";
+import { SearchEngine } from "../../src/hub/search";
+import { createWebHandler } from "../../src/hub/web";
 import { EmbeddedContentStore } from "../../src/storage";
 import { buildHubWorld, modelFiles, publishAs, settleFreeJob, VANILLA, type HubWorld } from "./chain";
 import { MEASUREMENT } from "../fixtures/system";
@@ -170,5 +173,51 @@ describe("hub web page (Chromium)", () => {
     expect(await page.locator("#card p").first().textContent()).to.contain('<img src=x onerror="window.__xss=1">');
     expect(await page.locator("#model img, #model script, #model b").count()).to.equal(0);
     expect(await page.evaluate(() => window.__xss)).to.equal(undefined);
+  });
+
+  describe("network page", () => {
+    let server: RunningHubServer;
+    let networkPage: Page;
+
+    before(async () => {
+      const { staking, escrow, registry } = world.fx.system;
+      server = await startHubServer({
+        store: hub.store,
+        engine: new SearchEngine(hub.store),
+        port: 0,
+        staticHandler: createWebHandler(),
+        network: { contracts: { staking, escrow, registry }, fromBlock: world.fx.system.record.startBlock },
+      });
+      const context = await browser.newContext();
+      await context.route("**/*", (route) => (route.request().url().startsWith(server.url) ? route.continue() : route.abort()));
+      context.setDefaultTimeout(120_000);
+      networkPage = await context.newPage();
+      networkPage.on("pageerror", (error) => {
+        throw error;
+      });
+    });
+
+    after(async () => {
+      await networkPage?.context().close();
+      await server?.close();
+    });
+
+    const rows = (selector: string) =>
+      networkPage.locator(selector).evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+
+    it("shows operators per mode, Nakamoto coefficients and HHI by stake and by jobs served", async () => {
+      await networkPage.goto(`${server.url}/#/network`);
+      await networkPage.waitForSelector("#network-control");
+      const api = (await (await fetch(`${server.url}/api/network`)).json()) as { operators: number; operatorsPerMode: { name: string; operators: number }[]; nakamoto: { byStake: number; byJobs: number }; hhi: { byStake: number; byJobs: number } };
+      expect(await rows("#network-modes tbody tr")).to.deep.equal(api.operatorsPerMode.map((m) => [m.name, String(m.operators)]));
+      expect(api.operatorsPerMode.find((m) => m.name === "vanilla")!.operators).to.equal(3);
+      // Three equal stakes: two hold a majority, HHI 3,333; node 0 served every job: one, HHI 10,000.
+      expect(await rows("#network-control tbody tr")).to.deep.equal([
+        ["stake", "2", "3333"],
+        ["jobs served", "1", "10000"],
+      ]);
+      expect(await networkPage.textContent("#network-status")).to.match(/^Blocks \d+–\d+: 3 operators · 3000 tokens staked · \d+ jobs requested \(0 with redundancy\)$/);
+      expect(await networkPage.isHidden("#search-view")).to.equal(true);
+    });
   });
 });

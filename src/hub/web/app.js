@@ -1,6 +1,6 @@
 /*
- * The hub's web page: search with filters and sort, results with provenance, and a model page with its card,
- * versions, files, verification modes, verified usage and a request snippet. No framework and no network but
+ * The hub's web page: search with filters and sort, results with provenance, a model page with its card,
+ * versions, files, verification modes, verified usage and a request snippet, and the network's concentration. No framework and no network but
  * this server. All data is inserted with textContent (see el()), never as HTML.
  */
 "use strict";
@@ -60,13 +60,16 @@
     });
   }
 
-  /* ROUTING: #/?q=…&task=… is the search, #/model/7 a model. */
+  /* ROUTING: #/?q=…&task=… is the search, #/model/7 a model, #/network the network's concentration. */
 
   function route() {
     var hash = location.hash || "#/";
     var model = /^#\/model\/(\d{1,16})$/.exec(hash);
-    $("search-view").hidden = !!model;
+    var network = hash === "#/network";
+    $("search-view").hidden = !!model || network;
     $("model-view").hidden = !model;
+    $("network-view").hidden = !network;
+    if (network) return showNetwork();
     if (model) return showModel(model[1]);
     var params = new URLSearchParams(hash.indexOf("?") >= 0 ? hash.slice(hash.indexOf("?") + 1) : "");
     FORM_FIELDS.forEach(function (name) {
@@ -254,6 +257,43 @@
   }
 
   /** Copies through the Clipboard API, falling back to a hidden textarea; records the text for tests. */
+  /* NETWORK */
+
+  function showNetwork() {
+    $("network-status").textContent = "Reading the chain…";
+    $("network-stats").replaceChildren();
+    getJson("/api/network").then(function (n) {
+      $("network-status").textContent = "Blocks " + n.fromBlock + "–" + n.toBlock + ": " + plural(n.operators, "operator", "operators") + " · " +
+        tokenAmount(n.stake.total) + " staked · " + plural(n.jobs.total, "job", "jobs") + " requested (" + n.jobs.redundant + " with redundancy)";
+      $("network-stats").replaceChildren(networkModes(n), networkControl(n),
+        el("p", { class: "meta", text: "Operators are distinct addresses: one entity running several counts as several, so these figures are an upper bound on decentralisation." }));
+    }).catch(function (error) {
+      $("network-status").textContent = "Network figures unavailable: " + error.message;
+    });
+  }
+
+  function networkModes(n) {
+    return el("table", { id: "network-modes" }, [
+      el("thead", {}, [el("tr", {}, [el("th", { text: "Mode" }), el("th", { text: "Operators" })])]),
+      el("tbody", {}, n.operatorsPerMode.map(function (m) {
+        return el("tr", {}, [el("td", { text: m.name }), el("td", { class: "num", text: String(m.operators) })]);
+      })),
+    ]);
+  }
+
+  /** Nakamoto coefficient (the fewest operators holding more than the threshold) and HHI (0–10,000), by stake and by jobs served. */
+  function networkControl(n) {
+    var dash = function (v, show) { return v === null ? "–" : show(v); };
+    var row = function (by, nakamoto, hhi) {
+      return el("tr", {}, [el("td", { text: by }), el("td", { class: "num", text: dash(nakamoto, String) }), el("td", { class: "num", text: dash(hhi, function (v) { return String(Math.round(v)); }) })]);
+    };
+    var threshold = n.nakamoto.thresholdBps / 100 + " %";
+    return el("table", { id: "network-control" }, [
+      el("thead", {}, [el("tr", {}, [el("th", { text: "By" }), el("th", { text: "Nakamoto (> " + threshold + ")", title: "The fewest operators holding more than " + threshold }), el("th", { text: "HHI", title: "Herfindahl–Hirschman index, 0–10,000 (10,000: one operator)" })])]),
+      el("tbody", {}, [row("stake", n.nakamoto.byStake, n.hhi.byStake), row("jobs served", n.nakamoto.byJobs, n.hhi.byJobs)]),
+    ]);
+  }
+
   function copyText(text, button) {
     var done = function () {
       window.hubLastCopied = text;
