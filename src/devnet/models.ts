@@ -31,7 +31,7 @@ export interface PublishModelSpec<M extends DevnetModel = DevnetModel> {
    * The modes version 1 serves besides ZK. Default vanilla and TEE (bound to the development enclave's
    * measurement); `[]` with `zk` for a ZK-only version.
    */
-  modes?: Exclude<ModeName, "zk">[];
+  modes?: Exclude<ModeName, "zk" | "dual">[];
   /** Also serve ZK: the circuit built at this setup size (cached under .cache/zk) and its verifier deployed. */
   zk?: { minPower: number };
   /** The model's owner. Default the devnet's model owner. */
@@ -110,12 +110,12 @@ async function buildCircuit(context: PublishContext, model: DevnetModel, minPowe
   return zk;
 }
 
-function hubModeSpec(mode: Exclude<ModeName, "zk">): ModeSpec {
+function hubModeSpec(mode: Exclude<ModeName, "zk" | "dual">): ModeSpec {
   return mode === "tee" ? { mode, measurements: [DevEnclave.TD_MEASUREMENT] } : { mode };
 }
 
 /** `createModelAndPublish` with raw-block CIDs; the model id from its `ModelCreated` event. */
-async function registerRaw(registry: ModelRegistry, price: bigint, files: { path: string; bytes: Uint8Array }[], modes: Exclude<ModeName, "zk">[], zk: ZkDeployment | undefined): Promise<bigint> {
+async function registerRaw(registry: ModelRegistry, price: bigint, files: { path: string; bytes: Uint8Array }[], modes: Exclude<ModeName, "zk" | "dual">[], zk: ZkDeployment | undefined): Promise<bigint> {
   const bindings = [
     ...modes.map((mode) => modeModule(mode).binding(mode === "tee" ? { bindings: [DevEnclave.TD_MEASUREMENT] } : {})),
     ...(zk === undefined ? [] : [modeModule("zk").binding({ verifier: zk.verifier, bindings: [zk.vkHash] })]),

@@ -182,8 +182,8 @@ describe("mode modules, as a node runs them (Computer)", () => {
 
     it("refuses a job of a mode no module implements", async () => {
       const computer = new Computer(models(), CHAIN_ID, ESCROW, NODE, undefined);
-      expect(await computer.refusal(jobOf(3), INPUT)).to.equal("mode 3 is not supported by this node");
-      expect(computer.claimRefusal(jobOf(3))).to.equal("mode 3 is not supported by this node");
+      expect(await computer.refusal(jobOf(4), INPUT)).to.equal("mode 4 is not supported by this node");
+      expect(computer.claimRefusal(jobOf(4))).to.equal("mode 4 is not supported by this node");
     });
   });
 

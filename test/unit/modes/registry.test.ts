@@ -42,14 +42,14 @@ describe("mode registry", () => {
 
     it("batches only ZK submissions, and limits only ZK jobs to one node", () => {
       expect(MODE_MODULES.filter((m) => m.batchable).map((m) => m.name)).to.deep.equal(["zk"]);
-      expect(MODE_MODULES.map((m) => m.redundancyRefusal(3n) !== undefined)).to.deep.equal([false, false, true]);
-      expect(MODE_MODULES.map((m) => m.redundancyRefusal(1))).to.deep.equal([undefined, undefined, undefined]);
+      expect(MODE_MODULES.map((m) => m.redundancyRefusal(3n) !== undefined)).to.deep.equal([false, false, true, true]);
+      expect(MODE_MODULES.map((m) => m.redundancyRefusal(1))).to.deep.equal([undefined, undefined, undefined, undefined]);
       expect(modeModule(Mode.Zk).redundancyRefusal(3)).to.equal("a ZK job takes one node (redundancy 1), not 3: its proof settles the answer by itself");
     });
 
     it("re-verifies a settlement from the calldata of the calls that carry a proof, and only in modes that have one", () => {
       for (const m of MODE_MODULES) expect(m.verifySettlement === undefined, m.name).to.equal(m.settlingCalls.length === 0);
-      expect(MODE_MODULES.map((m) => m.settlingCalls)).to.deep.equal([[], ["submit", "reveal"], ["submit", "submitBatch"]]);
+      expect(MODE_MODULES.map((m) => m.settlingCalls)).to.deep.equal([[], ["submit", "reveal"], ["submit", "submitBatch"], ["submit"]]);
     });
   });
 
@@ -62,10 +62,10 @@ describe("mode registry", () => {
     });
 
     it("throws UnsupportedError naming an unknown mode and the known ones", () => {
-      for (const unknown of [3, 31n, 32, -1, 1.5, "sgx"]) {
+      for (const unknown of [4, 31n, 32, -1, 1.5, "sgx"]) {
         expect(() => modeModule(unknown as number), String(unknown))
           .to.throw(UnsupportedError)
-          .with.property("shortMessage", `mode ${String(unknown)} is not supported: modes are 0 (vanilla), 1 (tee), 2 (zk)`);
+          .with.property("shortMessage", `mode ${String(unknown)} is not supported: modes are 0 (vanilla), 1 (tee), 2 (zk), 3 (dual)`);
       }
     });
   });
@@ -75,7 +75,7 @@ describe("mode registry", () => {
       const fx = await loadSystem();
       const key = syntheticKey(41);
       const verifier = await factoryVerifier(fx, key);
-      const specs: Record<string, BindingSpec> = { vanilla: {}, tee: { bindings: [MEASUREMENT] }, zk: { verifier, bindings: [keyHash(key)] } };
+      const specs: Record<string, BindingSpec> = { vanilla: {}, tee: { bindings: [MEASUREMENT] }, zk: { verifier, bindings: [keyHash(key)] }, dual: {} };
       const modes = MODE_MODULES.map((m) => m.binding(specs[m.name]!));
       const { registry } = fx.system;
       await expect(registry.connect(fx.owner).publishVersion(1n, { ...versionInput("every-mode"), modes })).to.emit(registry, "VersionPublished");

@@ -106,7 +106,7 @@ describe("ModelRegistry", () => {
       }
     });
 
-    it("reverts with ModelRegistryInvalidModeCount and ModelRegistryInvalidMode for bad mode lists, an unknown mode (3) included", async () => {
+    it("reverts with ModelRegistryInvalidModeCount and ModelRegistryInvalidMode for bad mode lists, an unknown mode (4) included", async () => {
       const { system, owner } = await loadSystem();
       const input = versionInput();
       const vanilla = { mode: Mode.Vanilla, verifier: ZERO, bindings: [] };
@@ -119,7 +119,7 @@ describe("ModelRegistry", () => {
       await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [vanilla, vanilla] }))
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidMode")
         .withArgs(Mode.Vanilla);
-      for (const mode of [3, 31, 32]) {
+      for (const mode of [4, 31, 32]) {
         await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [vanilla, { mode, verifier: ZERO, bindings: [] }] }))
           .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidMode")
           .withArgs(mode);

@@ -69,10 +69,10 @@ describe("NodeStaking", () => {
       await expect(system.staking.connect(nodes[0]!).register(0)).to.be.revertedWithCustomError(system.staking, "NodeStakingInvalidCapabilities").withArgs(0n);
     });
 
-    it("reverts with NodeStakingInvalidCapabilities for a set naming an unknown mode (1 << 3, 1 << 31), alone or with known ones", async () => {
+    it("reverts with NodeStakingInvalidCapabilities for a set naming an unknown mode (1 << 4, 1 << 31), alone or with known ones", async () => {
       const { system, nodes } = await loadSystem();
-      const known = modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]);
-      for (const capabilities of [1 << 3, known | (1 << 3), 2 ** 31, 0xffffffff]) {
+      const known = modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk, Mode.Dual]);
+      for (const capabilities of [1 << 4, known | (1 << 4), 2 ** 31, 0xffffffff]) {
         await expect(system.staking.connect(nodes[0]!).register(capabilities))
           .to.be.revertedWithCustomError(system.staking, "NodeStakingInvalidCapabilities")
           .withArgs(capabilities);
