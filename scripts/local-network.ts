@@ -24,6 +24,8 @@ import { decodeZkOutput } from "../src/zkml/claim";
 import { bundledModels, clampToRange, type AnyBundledModel } from "../src/models";
 import { Mode, MODE_NAMES } from "../src/core/modes";
 import { addressesFromRecord, connectContracts } from "../src/core/contracts";
+import { renderConcentration } from "../src/economics";
+import { networkStats } from "../src/cli/commands/network";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 const TOKEN = 10n ** 18n;
@@ -132,7 +134,9 @@ async function main(): Promise<void> {
       console.log(`    served by ${claimed?.args.node ?? "?"}; output hash ${result.outputHash}`);
       console.log(`    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`);
     }
-    console.log(`\n${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
+    // The network's concentration once its jobs are served, as `vin network stats` prints it.
+    console.log(`\n${renderConcentration(await networkStats(devnet.contracts, system.record.startBlock, await devnet.provider.getBlockNumber()), { symbol: "tokens" })}`);
+    console.log(`${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
     console.log(`chain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
     const penguins = models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!;
     const vin = `npm run vin -- --config ${client.config} --password-file ${client.passwordFile}`;

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { computeConcentration, readNetworkEvents, reduceNetworkEvents, renderConcentration, toJson } from "../../economics";
+import type { Contracts } from "../../core/contracts";
+import { computeConcentration, readNetworkEvents, reduceNetworkEvents, renderConcentration, toJson, type Concentration, type NetworkContract } from "../../economics";
 import { withChain } from "../context";
 import type { Globals } from "../options";
 import { print } from "../output";
@@ -15,9 +16,18 @@ export function register(program: Command, global: Globals): void {
     .action(async (opts: { json?: boolean }) => {
       const g = global();
       await withChain(g, async (config, provider, contracts) => {
-        const logs = await readNetworkEvents(contracts, config.contracts.startBlock, await provider.getBlockNumber(), { maxBlockRange: config.maxBlockRange });
-        const stats = computeConcentration(reduceNetworkEvents(logs).inputs());
+        const stats = await networkStats(contracts, config.contracts.startBlock, await provider.getBlockNumber(), config.maxBlockRange);
         print(!!(opts.json ?? g.json), toJson(stats), () => renderConcentration(stats));
       });
     });
+}
+
+/**
+ * The concentration figures of the network's events in blocks `fromBlock`..`toBlock`: what `vin network stats`
+ * prints, and `npm start` once its jobs are served.
+ * @example console.log(renderConcentration(await networkStats(contracts, record.startBlock, await provider.getBlockNumber())));
+ */
+export async function networkStats(contracts: Pick<Contracts, NetworkContract>, fromBlock: number, toBlock: number, maxBlockRange?: number): Promise<Concentration> {
+  const logs = await readNetworkEvents(contracts, fromBlock, toBlock, { maxBlockRange });
+  return computeConcentration(reduceNetworkEvents(logs).inputs());
 }
