@@ -153,12 +153,13 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.fateMismatch() + handler.paymentMismatch() + handler.wrongError(), 0, "model");
     }
 
-    /// @notice kind 2 (TEE k = 1): the attestor revokes the operator's key after its claim; the node cannot deliver
+    /// @notice kind 2 (TEE k = 1): governance revokes the operator's key after its claim; the node cannot deliver
     /// (its signature is refused with TeeVerifierEnclaveRevoked) and is excused at expiry, not slashed.
     function test_teeNodeRevokedAfterClaimIsExcused() public {
         handler.request(0, 2, 1e18, 1e18, 3600, 4);
         handler.claimSlot(0, 0, 0); // even seed: TEE operator node 0
-        handler.disruptClaimant(0, 0); // revoke its key
+        handler.disruptClaimant(0); // revoke its key
+        _assertEq(enclaves.disruptions(), 1, "disrupted");
         handler.submit(0, 0);
         _assertEq(handler.settled() + handler.wrongError(), 0, "refused with the exact error");
         handler.warp(3 hours);
@@ -168,17 +169,17 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.slashes() + handler.excusedSlashed() + handler.fateMismatch(), 0, "not slashed");
     }
 
-    /// @notice kind 2 (TEE k = 1): the attestor moves the operator's key to the other operator after the claim;
-    /// the node's signature is refused with TeeVerifierOperatorMismatch and it is excused at expiry. A node that
-    /// claims after the move has no excuse and is slashed.
-    function test_teeNodeWhoseKeyMovedIsExcusedOnlyForEarlierClaims() public {
+    /// @notice kind 2 (TEE k = 1): a revocation excuses only the claims made before it: a node that claims after its
+    /// key was revoked, with no live key, has no excuse and is slashed.
+    function test_teeNodeRevokedIsExcusedOnlyForEarlierClaims() public {
         handler.request(0, 2, 1e18, 1e18, 3600, 4);
         handler.claimSlot(0, 0, 0); // node 0
-        handler.disruptClaimant(0, 1); // its key moves to node 1
+        handler.disruptClaimant(0); // its only key is revoked
         handler.submit(0, 0);
         handler.warp(1);
         handler.request(0, 2, 1e18, 1e18, 3600, 4);
         handler.claimSlot(1, 0, 0); // node 0 again, now without a key
+        handler.submit(1, 0);
         handler.warp(3 hours);
         handler.expire(0, 0, false);
         handler.expire(1, 0, false);
@@ -186,6 +187,29 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.excusedNodes(), 1, "excused once");
         _assertEq(handler.slashes(), 1, "slashed for the later claim");
         _assertEq(handler.excusedSlashed() + handler.fateMismatch() + handler.wrongError(), 0, "model");
+    }
+
+    /// @notice Enclave keys: an operator renews its own key; it cannot take another operator's (refused with
+    /// TeeVerifierOperatorMismatch, so no disruption); an outsider cannot revoke (AccessControlUnauthorizedAccount);
+    /// governance revokes a registered key once (again: TeeVerifierEnclaveRevoked; an unknown key:
+    /// TeeVerifierUnknownEnclave), and the revoked key cannot be registered again.
+    function test_enclaveKeysNeverMoveAndOnlyGovernanceRevokes() public {
+        enclaves.attest(0, 0); // node 0 renews key 0
+        enclaves.attest(0, 1); // node 1 tries to take key 0
+        _assertEq(enclaves.registrations(), 3, "renewed, not taken");
+        _assertEq(enclaves.takeoversRefused(), 1, "takeover refused");
+        (bool live, uint256 key) = enclaves.liveKeyOf(handler.nodes(0));
+        _assertTrue(live && key == enclaves.keyAt(0), "key 0 still node 0's");
+        enclaves.revoke(1, 0); // an outsider (caller seed 0 mod 4) on key 0 (key seed not 0 mod 4: a registered key)
+        enclaves.revoke(5 << 2, 1); // governance on key 5 (key seed 0 mod 4: any key), never registered
+        _assertEq(enclaves.disruptions(), 0, "outsider and unknown key refused");
+        enclaves.revoke(1, 1); // governance on key 0
+        enclaves.revoke(1, 1); // again
+        _assertEq(enclaves.disruptions(), 1, "revoked once");
+        enclaves.attest(0, 0); // the revoked key comes back to no one
+        enclaves.attest(0, 1);
+        _assertEq(enclaves.registrations(), 3, "revoked key not registered");
+        _assertEq(enclaves.forbiddenAccepted() + enclaves.wrongError(), 0, "exact errors");
     }
 
     /// @notice kind 3 (ZK k = 1): a proof settles its own job (alone and in a batch of one model); replayed for
@@ -240,7 +264,7 @@ contract HandlerReachTest is HandlerSetup {
         handler.request(0, 2, 1e18, 1e18, 3600, 4);
         handler.claimSlot(0, 0, 0); // node 0, with a live key, never submits
         handler.warp(3 hours);
-        handler.disruptClaimant(0, 1); // its key moves to node 1 after the deadline
+        handler.disruptClaimant(0); // its key is revoked after the deadline
         _assertEq(enclaves.disruptions(), 1, "disrupted");
         handler.expire(0, 0, false);
         _assertEq(handler.excusedNodes(), 0, "not excused");

@@ -11,8 +11,9 @@ import {EnclaveHandler} from "./handlers/EnclaveHandler.sol";
 /// @title ProtocolInvariantTest
 /// @notice Stateful invariants of the escrow and staking together, driven by requesters (people, consumer contracts
 /// requesting their own jobs, a Sybil requester with its own colluding nodes), honest, lazy, lying, colluding and
-/// copying nodes (vanilla k = 1, 3 and 5, TEE k = 1, ZK k = 1 with real proofs), model owners, keepers, an attestor
-/// revoking and moving enclave keys, governance through the timelock and a guardian.
+/// copying nodes (vanilla k = 1, 3 and 5, TEE k = 1, ZK k = 1 with real proofs), model owners, keepers, TEE
+/// operators registering enclave keys (and trying to take each other's), governance through the timelock (revoking
+/// enclave keys too) and a guardian.
 contract ProtocolInvariantTest is HandlerSetup {
     function setUp() public {
         _deployWithHandlers();
@@ -62,9 +63,9 @@ contract ProtocolInvariantTest is HandlerSetup {
         (more[3], more[4]) = (h.claimProtocolFees.selector, h.claim.selector);
         _target(address(handler), more);
 
-        bytes4[] memory attestor = new bytes4[](2);
-        (attestor[0], attestor[1]) = (EnclaveHandler.attest.selector, EnclaveHandler.revoke.selector);
-        _target(address(enclaves), attestor);
+        bytes4[] memory enclaveActions = new bytes4[](2);
+        (enclaveActions[0], enclaveActions[1]) = (EnclaveHandler.attest.selector, EnclaveHandler.revoke.selector);
+        _target(address(enclaves), enclaveActions);
 
         bytes4[] memory gov = new bytes4[](6);
         gov[0] = GovernanceHandler.setEscrowParameters.selector;
@@ -177,7 +178,7 @@ contract ProtocolInvariantTest is HandlerSetup {
     }
 
     /// @notice Pausing stops requests only; the timelock cannot be skipped and bounds hold even through it; only
-    /// the attestor revokes enclaves, and a revoked key never comes back.
+    /// governance revokes enclaves, a revoked key never comes back and a key never moves to another operator.
     function invariant_accessAndPause() public view {
         _assertEq(handler.pausedRequestAccepted(), 0, "a request went through while paused");
         _assertEq(governance.bypassAccepted(), 0, "a governed call skipped the timelock");
@@ -190,7 +191,7 @@ contract ProtocolInvariantTest is HandlerSetup {
     function invariant_exactErrors() public view {
         _assertEq(handler.wrongError(), 0, "handler saw an unexpected error");
         _assertEq(governance.wrongError(), 0, "governance saw an unexpected error");
-        _assertEq(enclaves.wrongError(), 0, "attestor saw an unexpected error");
+        _assertEq(enclaves.wrongError(), 0, "enclave handler saw an unexpected error");
     }
 
     /// @notice A node that delivered (k = 1: submitted; k > 1: revealed, even against the majority) is never
@@ -208,8 +209,8 @@ contract ProtocolInvariantTest is HandlerSetup {
         _assertEq(handler.requesterOverCredited(), 0, "requester credited beyond escrow and faults");
     }
 
-    /// @notice A node whose enclave the attestor revoked, or moved to another operator, between its claim and the
-    /// deadline it missed is excused, never slashed.
+    /// @notice A node whose enclave governance revoked between its claim and the deadline it missed is excused,
+    /// never slashed.
     function invariant_excusedNodeNeverSlashed() public view {
         _assertEq(handler.excusedSlashed(), 0, "an excused node was slashed");
     }
@@ -239,7 +240,9 @@ contract ProtocolInvariantTest is HandlerSetup {
         _log("refunded", handler.refunded());
         _log("slashes", handler.slashes());
         _log("excused", handler.excusedNodes());
+        _log("enclave registrations", enclaves.registrations());
         _log("enclave disruptions", enclaves.disruptions());
+        _log("enclave takeovers refused", enclaves.takeoversRefused());
         _log("sybil jobs", handler.sybilJobs());
         _log("requests refused", handler.requestsRefused());
         _log("exits while paused", handler.exitsWhilePaused());

@@ -4,16 +4,17 @@ pragma solidity 0.8.28;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 import {ITeeVerifier} from "../../../contracts/interfaces/ITeeVerifier.sol";
-import {TeeVerifier} from "../../../contracts/verifiers/TeeVerifier.sol";
+import {TeeVerifierHarness} from "../utils/TeeVerifierHarness.sol";
 import {Vm} from "../utils/Vm.sol";
 
 /// @title EnclaveHandler
-/// @notice The TEE side of the world: a pool of enclave keys run by the TEE operators, and the attestor (holding
-/// the real `ATTESTOR_ROLE`) registering, moving and revoking them at random times; outsiders that try to revoke
-/// must fail. Ghosts record, independently of the verifier, who holds each key and every time each operator was
-/// disrupted: a disruption between a node's claim and the deadline it missed excuses it.
+/// @notice The TEE side of the world: a pool of enclave keys run by the TEE operators, who register them (as with a
+/// verified quote, through the harness) and try to take each other's, which must fail; and governance (the timelock,
+/// holding `DEFAULT_ADMIN_ROLE`) revoking them at random times; outsiders that try to revoke must fail. Ghosts
+/// record, independently of the verifier, who holds each key and every time each operator was disrupted: a
+/// disruption between a node's claim and the deadline it missed excuses it.
 contract EnclaveHandler {
-    /// @notice What the attestor last did with a key.
+    /// @notice A key's holder, expiry and revocation, as registrations and revocations left them.
     struct Key {
         address operator;
         uint64 expiresAt;
@@ -22,31 +23,37 @@ contract EnclaveHandler {
 
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     uint256 internal constant KEYS = 6;
-    uint64 internal constant TTL = 30 days;
 
-    TeeVerifier public immutable tee;
+    TeeVerifierHarness public immutable tee;
     bytes32 public immutable measurement;
-    address public immutable attestor;
+    /// @notice The verifier's admin: revocations are governance's.
+    address public immutable governor;
 
     uint256[] internal _keys;
     address[] public operators;
     mapping(address signer => Key) internal _ghost;
-    /// @notice Every time the attestor revoked or moved away a key of each operator, in order.
+    /// @notice Every time governance revoked a key of each operator, in order.
     mapping(address operator => uint64[]) internal _disruptions;
 
-    /// @notice Registrations, moves to another operator, and revocations that went through.
+    /// @notice Registrations (renewals included) and revocations that went through.
     uint256 public registrations;
     uint256 public disruptions;
+    /// @notice Registrations refused because the key is another operator's (a key never moves).
+    uint256 public takeoversRefused;
     /// @notice Calls that must fail and went through: a revocation by an account without the role or of an unknown
-    /// key, a registration of a revoked key.
+    /// key, a registration of a revoked key or of another operator's key.
     uint256 public forbiddenAccepted;
     uint256 public wrongError;
     bytes public lastWrongError;
 
-    constructor(TeeVerifier tee_, bytes32 measurement_, address[] memory operators_, uint256 firstKey) {
-        (tee, measurement, operators) = (tee_, measurement_, operators_);
-        attestor = address(uint160(uint256(keccak256("attestor"))));
-        vm.label(attestor, "attestor");
+    constructor(
+        TeeVerifierHarness tee_,
+        bytes32 measurement_,
+        address[] memory operators_,
+        uint256 firstKey,
+        address governor_
+    ) {
+        (tee, measurement, operators, governor) = (tee_, measurement_, operators_, governor_);
         for (uint256 i; i < KEYS; ++i) {
             _keys.push(firstKey + i);
         }
@@ -54,17 +61,19 @@ contract EnclaveHandler {
 
     /* ACTIONS */
 
-    /// @notice The attestor registers a key to a TEE operator (renewing it, or moving it from another operator,
-    /// which disrupts that one); a revoked key can never come back.
+    /// @notice A TEE operator registers a key (or renews its own) for the verifier's `maxEnclaveAge`; a key that is
+    /// another operator's, or revoked, is refused.
     function attest(uint256 keySeed, uint256 operatorSeed) external {
         address signer = vm.addr(_keys[keySeed % KEYS]);
         address operator = operators[operatorSeed % operators.length];
         Key storage key = _ghost[signer];
-        uint64 expiresAt = uint64(block.timestamp) + TTL;
-        vm.prank(attestor);
-        try tee.registerEnclave(signer, operator, measurement, expiresAt) {
-            if (key.revoked) ++forbiddenAccepted;
-            if (key.operator != address(0) && key.operator != operator) _disrupt(key.operator);
+        bool taken = key.operator != address(0) && key.operator != operator;
+        uint64 age = tee.parameters().maxEnclaveAge; // as by quote; read before the prank, which the next call takes
+        vm.prank(operator);
+        try tee.registerVerified(signer, keccak256(abi.encode("hpke", signer)), measurement, age) returns (
+            uint64 expiresAt
+        ) {
+            if (key.revoked || taken) ++forbiddenAccepted;
             (key.operator, key.expiresAt) = (operator, expiresAt);
             ++registrations;
         } catch (bytes memory err) {
@@ -72,26 +81,31 @@ contract EnclaveHandler {
                 err,
                 key.revoked
                     ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer)
-                    : bytes("")
+                    : taken
+                        ? abi.encodeWithSelector(
+                            ITeeVerifier.TeeVerifierOperatorMismatch.selector, signer, key.operator, operator
+                        )
+                        : bytes("")
             );
+            if (taken && !key.revoked) ++takeoversRefused;
         }
     }
 
-    /// @notice The attestor revokes a key for good (disrupting its operator), or an outsider tries to and fails.
+    /// @notice Governance revokes a key for good (disrupting its operator), or an outsider tries to and fails.
     function revoke(uint256 keySeed, uint256 callerSeed) external {
         address signer = vm.addr(_keys[_registeredFirst(keySeed)]);
         Key storage key = _ghost[signer];
         bool outsider = callerSeed % 4 == 0;
-        address caller = outsider ? address(uint160(uint256(keccak256(abi.encode("outsider", callerSeed))))) : attestor;
+        address caller = outsider ? address(uint160(uint256(keccak256(abi.encode("outsider", callerSeed))))) : governor;
         vm.prank(caller);
         try tee.revokeEnclave(signer) {
-            if (outsider || key.operator == address(0)) ++forbiddenAccepted;
+            if (outsider || key.operator == address(0) || key.revoked) ++forbiddenAccepted;
             key.revoked = true;
             _disrupt(key.operator);
         } catch (bytes memory err) {
             bytes memory expected = outsider
                 ? abi.encodeWithSelector(
-                    IAccessControl.AccessControlUnauthorizedAccount.selector, caller, tee.ATTESTOR_ROLE()
+                    IAccessControl.AccessControlUnauthorizedAccount.selector, caller, tee.DEFAULT_ADMIN_ROLE()
                 )
                 : key.operator == address(0)
                     ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierUnknownEnclave.selector, signer)
@@ -100,24 +114,15 @@ contract EnclaveHandler {
         }
     }
 
-    /// @notice The attestor disrupts `operator` while it holds a claimed job: it revokes one of its live keys, or
-    /// moves it to the other operator. Called by the protocol handler, so disruptions hit nodes in mid-job.
-    function disrupt(address operator, uint256 seed) external {
+    /// @notice Governance revokes a live key of `operator` while it holds a claimed job. Called by the protocol
+    /// handler, so disruptions hit nodes in mid-job.
+    function disrupt(address operator) external {
         (bool found, uint256 privateKey) = liveKeyOf(operator);
         if (!found) return;
         address signer = vm.addr(privateKey);
-        Key storage key = _ghost[signer];
-        vm.startPrank(attestor);
-        if (seed % 2 == 0) {
-            tee.revokeEnclave(signer);
-            key.revoked = true;
-        } else {
-            address other = operators[0] == operator ? operators[1] : operators[0];
-            key.expiresAt = uint64(block.timestamp) + TTL;
-            tee.registerEnclave(signer, other, measurement, key.expiresAt);
-            key.operator = other;
-        }
-        vm.stopPrank();
+        vm.prank(governor);
+        tee.revokeEnclave(signer);
+        _ghost[signer].revoked = true;
         _disrupt(operator);
     }
 
@@ -153,7 +158,7 @@ contract EnclaveHandler {
         return "";
     }
 
-    /// @notice Whether the attestor disrupted `node` between its claim and the deadline it missed (both included):
+    /// @notice Whether governance disrupted `node` between its claim and the deadline it missed (both included):
     /// its claimed TEE job is excused. A disruption after the deadline excuses nothing.
     function excused(address node, uint64 claimedAt, uint64 deadline) external view returns (bool) {
         uint64[] storage times = _disruptions[node];
@@ -163,7 +168,7 @@ contract EnclaveHandler {
         return false;
     }
 
-    /// @notice When the attestor last disrupted `operator` (zero if never).
+    /// @notice When governance last disrupted `operator` (zero if never).
     function disruptedAt(address operator) external view returns (uint64) {
         uint64[] storage times = _disruptions[operator];
         return times.length == 0 ? 0 : times[times.length - 1];
@@ -184,7 +189,7 @@ contract EnclaveHandler {
         ++disruptions;
     }
 
-    /// @dev A registration must not fail for any other reason than a revoked key (an empty `expected`).
+    /// @dev `expected` empty: the call had to go through, so any error is wrong.
     function _expect(bytes memory err, bytes memory expected) internal {
         if (expected.length == 0 || keccak256(err) != keccak256(expected)) {
             ++wrongError;

@@ -559,9 +559,9 @@ contract ProtocolHandler is ProtocolModel {
         }
     }
 
-    /// @notice The attestor revokes or moves away the enclave key of the node holding an open TEE job, in mid-job:
-    /// unless it delivers with another key, the node must be excused at expiry, not slashed.
-    function disruptClaimant(uint256 jobSeed, uint256 how) external {
+    /// @notice Governance revokes the enclave key of the node holding an open TEE job, in mid-job: unless it
+    /// delivers with another key, the node must be excused at expiry, not slashed.
+    function disruptClaimant(uint256 jobSeed) external {
         uint256 n = _jobs.length;
         for (uint256 j; j < n; ++j) {
             uint256 at = (jobSeed % n + j) % n;
@@ -571,7 +571,7 @@ contract ProtocolHandler is ProtocolModel {
             address[] memory claimers = _claimers[JobId.unwrap(job.id)];
             if (claimers.length == 0) continue;
             (bool live,) = enclaves.liveKeyOf(claimers[0]);
-            if (live) return enclaves.disrupt(claimers[0], how);
+            if (live) return enclaves.disrupt(claimers[0]);
         }
     }
 

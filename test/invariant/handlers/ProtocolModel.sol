@@ -18,7 +18,7 @@ import {Vm} from "../utils/Vm.sol";
 /// balance change with the model; the invariants read the ghosts and counters this leaves.
 /// @dev The rules modelled (IJobEscrow): a node that delivered (k = 1: submitted; k > 1: revealed) is never
 /// slashed; a revealer outvoted by the majority is released unpaid; a slot that did not deliver is slashed unless
-/// its TEE operator was disrupted by the attestor between the claim and the deadline it missed (then excused); a
+/// its TEE operator was disrupted by governance between the claim and the deadline it missed (then excused); a
 /// job that expires before every slot committed slashes only the slots without a commitment. The requester gets back the unpaid node fees
 /// and the protocol fee on them; the protocol keeps protocolFee * (modelFee + agreeing * fee) / (modelFee + k * fee).
 abstract contract ProtocolModel {

@@ -5,15 +5,16 @@ import {IInferenceVerifier} from "../../../contracts/interfaces/IInferenceVerifi
 import {IModelRegistry} from "../../../contracts/interfaces/IModelRegistry.sol";
 import {ITeeVerifier} from "../../../contracts/interfaces/ITeeVerifier.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
-import {TeeVerifier} from "../../../contracts/verifiers/TeeVerifier.sol";
 import {IGroth16VerifierFactory} from "../../../contracts/verifiers/zk/IGroth16VerifierFactory.sol";
 import {JobId, ModelId, ModesLib} from "../../../contracts/types/Ids.sol";
+import {TeeVerifierHarness} from "../utils/TeeVerifierHarness.sol";
 import {Test, actor, clamp} from "../utils/Test.sol";
 
 /// @title TeeExcusesHandler
-/// @notice Drives a TeeVerifier as its governance and attestor: registers keys of three operators with four
-/// measurements (version 1 binds two, version 2 one, the fourth none), revokes keys and measurements, lets time pass,
-/// and checks every `verify` against a model. Its ghost keeps the whole history, so that the suite can judge
+/// @notice Drives a TeeVerifier (its test harness) as its governance and as three operators: operators register
+/// keys (as by quote, for lifetimes a `maxEnclaveAge` may have) with four measurements (version 1 binds two,
+/// version 2 one, the fourth none) and try to take each other's, governance revokes keys and measurements, time
+/// passes, and every `verify` is checked against a model. Its ghost keeps the whole history, so that the suite can judge
 /// `excuses` (which decides between a slash and a release) by scanning it, independently of the contract's indexes.
 contract TeeExcusesHandler is Test {
     uint256 internal constant KEYS = 6;
@@ -33,7 +34,7 @@ contract TeeExcusesHandler is Test {
         uint64 expiresAt;
     }
 
-    TeeVerifier public immutable tee;
+    TeeVerifierHarness public immutable tee;
     ModelId public immutable model;
 
     bytes32[MEASUREMENTS] public measurements;
@@ -51,7 +52,7 @@ contract TeeExcusesHandler is Test {
 
     constructor() {
         ModelRegistry registry = new ModelRegistry(IGroth16VerifierFactory(address(0)));
-        tee = new TeeVerifier(registry, address(this), address(this));
+        tee = new TeeVerifierHarness(registry, address(this));
         for (uint256 i; i < MEASUREMENTS; ++i) {
             measurements[i] = keccak256(abi.encode("measurement", i));
         }
@@ -65,18 +66,21 @@ contract TeeExcusesHandler is Test {
 
     /* ACTIONS */
 
-    /// @notice The attestor registers (or renews, or moves) a key; refused for a revoked key or measurement.
-    function register(uint256 keySeed, uint256 operatorSeed, uint256 measurementSeed, uint256 ttlSeed) external {
+    /// @notice An operator registers (or renews) a key; refused for a revoked key, another operator's key (a key
+    /// never moves) or a revoked measurement.
+    function register(uint256 keySeed, uint256 operatorSeed, uint256 measurementSeed, uint256 ageSeed) external {
         address signer = _signer(keySeed);
         address operator = actor("tee operator", operatorSeed % OPERATORS);
         uint8 m = uint8(measurementSeed % MEASUREMENTS);
-        uint64 expiresAt = uint64(block.timestamp + clamp(ttlSeed, 1, 30 days));
+        uint64 age = uint64(clamp(ageSeed, tee.MIN_ENCLAVE_AGE(), tee.MAX_ENCLAVE_AGE()));
         Key storage key = _keys[signer];
-        try tee.registerEnclave(signer, operator, measurements[m], expiresAt) {
-            if (key.revoked || revokedAt[m] != 0) _wrong("registration accepted");
-            if (key.operator != address(0) && key.operator != operator) {
-                _disruptions[key.operator].push(uint64(block.timestamp));
-            }
+        bool taken = key.operator != address(0) && key.operator != operator;
+        vm.prank(operator);
+        try tee.registerVerified(signer, keccak256(abi.encode("hpke", signer)), measurements[m], age) returns (
+            uint64 expiresAt
+        ) {
+            if (key.revoked || taken || revokedAt[m] != 0) _wrong("registration accepted");
+            if (expiresAt != block.timestamp + age) _wrong("registration expiry");
             (key.operator, key.expiresAt, key.measurement) = (operator, expiresAt, m);
             _registrations.push(Registration({operator: operator, measurement: m, expiresAt: expiresAt}));
         } catch (bytes memory err) {
@@ -84,9 +88,15 @@ contract TeeExcusesHandler is Test {
                 err,
                 key.revoked
                     ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierEnclaveRevoked.selector, signer)
-                    : revokedAt[m] != 0
-                        ? abi.encodeWithSelector(ITeeVerifier.TeeVerifierMeasurementRevoked.selector, measurements[m])
-                        : bytes("")
+                    : taken
+                        ? abi.encodeWithSelector(
+                            ITeeVerifier.TeeVerifierOperatorMismatch.selector, signer, key.operator, operator
+                        )
+                        : revokedAt[m] != 0
+                            ? abi.encodeWithSelector(
+                                ITeeVerifier.TeeVerifierMeasurementRevoked.selector, measurements[m]
+                            )
+                            : bytes("")
             );
         }
         times.push(uint64(block.timestamp));
@@ -160,8 +170,7 @@ contract TeeExcusesHandler is Test {
 
     /* MODEL */
 
-    /// @notice What `excuses` must answer, from the whole history: a key of `node` revoked or moved away within the
-    /// window, or a measurement `version` binds revoked within it while a registration of `node` with it was live.
+    /// @notice What `excuses` must answer, from the whole history: a key of `node` revoked within the window, or a measurement `version` binds revoked within it while a registration of `node` with it was live.
     function modelExcuses(address node, uint32 version, uint64 claimedAt, uint64 deadline)
         external
         view
@@ -266,7 +275,7 @@ contract TeeExcusesInvariantTest is Test {
     }
 
     function invariant_excusesMatchTheHistory() public view {
-        TeeVerifier tee = handler.tee();
+        TeeVerifierHarness tee = handler.tee();
         ModelId model = handler.model();
         uint256 n = handler.timesLength();
         for (uint256 i = n > RECENT ? n - RECENT : 0; i < n; ++i) {

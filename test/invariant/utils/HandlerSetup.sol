@@ -8,8 +8,8 @@ import {GovernanceHandler} from "../handlers/GovernanceHandler.sol";
 import {EnclaveHandler} from "../handlers/EnclaveHandler.sol";
 
 /// @notice The system with its handlers, as every invariant and handler-reach suite starts: governance handed to
-/// the governance handler, the attestor role to the enclave handler (this contract gives its own up), a published
-/// model, and one enclave key registered to each TEE operator (nodes 0 and 1).
+/// the governance handler (the enclave handler revokes as the timelock, the verifier's admin), a published model,
+/// and one enclave key registered by each TEE operator (nodes 0 and 1).
 abstract contract HandlerSetup is Test, SystemSetup {
     uint256 internal constant ENCLAVE_KEY = 0xE5C1A7E;
 
@@ -22,9 +22,7 @@ abstract contract HandlerSetup is Test, SystemSetup {
         governance = new GovernanceHandler(timelock, escrow, staking);
         address[] memory operators = new address[](2);
         (operators[0], operators[1]) = (actor("node", 0), actor("node", 1));
-        enclaves = new EnclaveHandler(tee, MEASUREMENT, operators, ENCLAVE_KEY);
-        tee.grantRole(tee.ATTESTOR_ROLE(), enclaves.attestor());
-        tee.renounceRole(tee.ATTESTOR_ROLE(), address(this));
+        enclaves = new EnclaveHandler(tee, MEASUREMENT, operators, ENCLAVE_KEY, address(timelock));
         _handOver(address(governance), address(governance));
         handler = new ProtocolHandler(token, escrow, staking, registry, tee, enclaves);
         handler.bootstrap(_versionInput("model-weights"));

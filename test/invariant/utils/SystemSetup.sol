@@ -10,17 +10,18 @@ import {JobEscrow} from "../../../contracts/escrow/JobEscrow.sol";
 import {NodeStaking} from "../../../contracts/staking/NodeStaking.sol";
 import {ModelRegistry} from "../../../contracts/registry/ModelRegistry.sol";
 import {VanillaVerifier} from "../../../contracts/verifiers/VanillaVerifier.sol";
-import {TeeVerifier} from "../../../contracts/verifiers/TeeVerifier.sol";
 import {Groth16VerifierFactory} from "../../../contracts/verifiers/zk/Groth16VerifierFactory.sol";
 import {ZkInferenceVerifier} from "../../../contracts/verifiers/zk/ZkInferenceVerifier.sol";
 import {TestToken} from "../../../contracts/mocks/TestToken.sol";
 import {ModesLib} from "../../../contracts/types/Ids.sol";
+import {TeeVerifierHarness} from "./TeeVerifierHarness.sol";
 import {TrapdoorGroth16Lib} from "./TrapdoorGroth16Lib.sol";
 
 /// @title SystemSetup
 /// @notice Deploys and wires the protocol as `deploy/system.ts` does, without Hardhat: token, timelock, verifier
 /// factory, registry, staking, escrow (forge deploys and links `SettlementLib`), verifiers; the escrow as stake
-/// locker; governance handed to the timelock. The ZK verifier's circuit key is a trapdoor key (see
+/// locker; governance handed to the timelock. The TEE verifier is its test harness (`TeeVerifierHarness`), so that
+/// handlers register enclaves without quotes. The ZK verifier's circuit key is a trapdoor key (see
 /// `TrapdoorGroth16Lib`), deployed through the real factory, so the handlers can prove ZK results.
 abstract contract SystemSetup {
     uint256 internal constant TOKEN = 1e18;
@@ -34,7 +35,7 @@ abstract contract SystemSetup {
     NodeStaking internal staking;
     JobEscrow internal escrow;
     VanillaVerifier internal vanilla;
-    TeeVerifier internal tee;
+    TeeVerifierHarness internal tee;
     ZkInferenceVerifier internal zk;
     /// @notice The factory's Groth16 verifier of the trapdoor key, and that key's hash (the ZK binding).
     address internal groth16;
@@ -72,7 +73,7 @@ abstract contract SystemSetup {
             })
         );
         vanilla = new VanillaVerifier();
-        tee = new TeeVerifier(registry, address(this), address(this));
+        tee = new TeeVerifierHarness(registry, address(this));
         zk = new ZkInferenceVerifier(registry);
         uint256[18] memory key = TrapdoorGroth16Lib.key();
         groth16 = verifierFactory.deploy(key);
@@ -85,7 +86,7 @@ abstract contract SystemSetup {
     }
 
     /// @dev `proposer` proposes to the timelock and `guardian` pauses; the timelock becomes the only admin of
-    /// everything, itself included. The TEE verifier's attestor role stays with whoever holds it.
+    /// everything, itself included (the TEE verifier's revocations too).
     function _handOver(address proposer, address guardian) internal {
         timelock.grantRole(timelock.PROPOSER_ROLE(), proposer);
         escrow.grantRole(escrow.PAUSER_ROLE(), guardian);
