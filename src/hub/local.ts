@@ -1,7 +1,7 @@
 import path from "node:path";
 import { type JsonRpcProvider, type Provider, toUtf8Bytes, type Signer } from "ethers";
 import type { Logger } from "pino";
-import { ModelRegistry__factory } from "../../typechain-types";
+import { JobEscrow__factory, ModelRegistry__factory, NodeStaking__factory } from "../../typechain-types";
 import { buildPenguinClassifier, type BundledModel } from "../models/penguins";
 import type { Deployment } from "../core/deployment";
 import { createProvider } from "../core/provider";
@@ -17,7 +17,7 @@ import { createWebHandler } from "./web";
 
 /** The parts of a deployment record the hub reads. */
 export type HubDeployment = Pick<Deployment, "chainId" | "startBlock"> & {
-  contracts: Pick<Deployment["contracts"], "registry" | "escrow"> & Partial<Pick<Deployment["contracts"], "token" | "teeVerifier">>;
+  contracts: Pick<Deployment["contracts"], "registry" | "escrow"> & Partial<Pick<Deployment["contracts"], "token" | "teeVerifier" | "staking">>;
 };
 
 /** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */
@@ -86,6 +86,19 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
       logger: options.logger,
       port: options.port ?? 8787,
       host: "127.0.0.1",
+      // `GET /api/network` and the page's Network view read the staking, escrow and registry events themselves.
+      ...(deployment.contracts.staking === undefined
+        ? {}
+        : {
+            network: {
+              contracts: {
+                staking: NodeStaking__factory.connect(deployment.contracts.staking.address, provider),
+                escrow: JobEscrow__factory.connect(deployment.contracts.escrow.address, provider),
+                registry: ModelRegistry__factory.connect(deployment.contracts.registry.address, provider),
+              },
+              fromBlock: deployment.startBlock,
+            },
+          }),
       staticHandler: createWebHandler({
         config: {
           chainId: deployment.chainId,

@@ -63,6 +63,17 @@ describe("local network hub", () => {
     expect(await (await fetch(`${hub.url}/`)).text()).to.contain("<title>Model hub</title>");
   });
 
+  it("serves the network's concentration figures from the deployment's staking, escrow and registry", async () => {
+    hub = await startLocalHub({ rpcUrl: rpc.url, deployment: fx.system.record, contentStoreDir: dir, port: 0 });
+    const response = await fetch(`${hub.url}/api/network`);
+    expect(response.status).to.equal(200);
+    const body = (await response.json()) as { fromBlock: number; operators: number; stake: { total: string } };
+    const staked = await fx.system.staking.totalStaked();
+    expect(body.fromBlock).to.equal(fx.system.record.startBlock);
+    expect(BigInt(body.stake.total)).to.equal(staked);
+    expect(body.operators).to.be.greaterThan(0);
+  });
+
   it("indexes a model published while it runs", async () => {
     hub = await startLocalHub({ rpcUrl: rpc.url, deployment: fx.system.record, contentStoreDir: dir, port: 0, pollIntervalMs: 100 });
     expect((await search("penguin")).hits).to.deep.equal([]);

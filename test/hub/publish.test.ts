@@ -249,7 +249,7 @@ describe("publish and pull", () => {
         const json = await cli(["search", "--license", "apache-2.0", "--json", "--hub", server.url]);
         expect((JSON.parse(json.lines[0]!) as { hits: { name: string }[] }).hits.map((h) => h.name)).to.deep.equal(["acme/review-bert"]);
         const bad = await cli(["search", "x", "--mode", "quantum", "--hub", server.url]);
-        expect(bad.errors).to.deep.equal(["error: Invalid parameter `mode`: must be vanilla, tee, zk or a mode's number (0, 1, 2)."]);
+        expect(bad.errors).to.deep.equal(["error: Invalid parameter `mode`: must be vanilla, tee, zk, dual or a mode's number (0, 1, 2, 3)."]);
       } finally {
         await server?.close();
         hub.store.close();
