@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { keccak256, ZeroAddress, type Signer } from "ethers";
+import { keccak256, type Signer } from "ethers";
 import {
   DcapVerifier__factory,
   DualInferenceVerifier__factory,
@@ -232,7 +232,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     deployContract(new DcapVerifier__factory(deployer), [deployerAddress, keccak256(dcapRoot)]),
   );
   const zkAddress = await ensure("zkVerifier", () => deployContract(new ZkInferenceVerifier__factory(deployer), [registryAddress]));
-  const dualAddress = await dualVerifierAddress(JobEscrow__factory.connect(escrowAddress, deployer), zkAddress, teeAddress, deployer, log);
+  const dualAddress = await ensure("dualVerifier", () => deployContract(new DualInferenceVerifier__factory(deployer), [zkAddress, teeAddress]));
   const consumerAddress = await ensure("exampleConsumer", () =>
     deployContract(new ExampleConsumer__factory(deployer), [escrowAddress, governor]),
   );
@@ -288,21 +288,6 @@ async function wire(system: System, deployer: Signer, guardian: string, log: (m:
     await (await escrow.grantRole(pauser, guardian)).wait();
     log(`escrow: pauser role granted to ${guardian}`);
   }
-}
-
-/**
- * The escrow's mode-3 verifier when it composes these ZK and TEE verifiers (a re-run), or a new one: it holds no
- * role and no state, so it is not in the deployment record.
- */
-async function dualVerifierAddress(escrow: JobEscrow, zk: string, tee: string, deployer: Signer, log: (m: string) => void): Promise<string> {
-  const current = await escrow.verifierOf(Mode.Dual);
-  if (current !== ZeroAddress) {
-    const dual = DualInferenceVerifier__factory.connect(current, deployer);
-    if ((await dual.zkVerifier()) === zk && (await dual.teeVerifier()) === tee) return current;
-  }
-  const { address } = await deployContract(new DualInferenceVerifier__factory(deployer), [zk, tee]);
-  log(`deployed dualVerifier at ${address}`);
-  return address;
 }
 
 /** Makes the timelock the only admin of every governed contract. */

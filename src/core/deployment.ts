@@ -20,6 +20,7 @@ export const CONTRACT_NAMES = [
   "teeVerifier",
   "dcapVerifier",
   "zkVerifier",
+  "dualVerifier",
   "exampleConsumer",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];

@@ -15,7 +15,7 @@ describe("deploySystem", () => {
     const record = JSON.parse(readFileSync(file, "utf8")) as Deployment;
     expect(record.chainId).to.equal(31337);
     expect(record.startBlock).to.be.greaterThan(0);
-    expect(Object.keys(record.contracts).sort()).to.deep.equal(["dcapVerifier", "escrow", "exampleConsumer", "registry", "settlementLib", "staking", "teeVerifier", "timelock", "token", "vanillaVerifier", "verifierFactory", "zkVerifier"]);
+    expect(Object.keys(record.contracts).sort()).to.deep.equal(["dcapVerifier", "dualVerifier", "escrow", "exampleConsumer", "registry", "settlementLib", "staking", "teeVerifier", "timelock", "token", "vanillaVerifier", "verifierFactory", "zkVerifier"]);
     const blockBefore = await hre.ethers.provider.getBlockNumber();
     const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
     expect(await hre.ethers.provider.getBlockNumber()).to.equal(blockBefore);
