@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { hexlify, keccak256, toUtf8Bytes, ZeroAddress, ZeroHash } from "ethers";
+import { hexlify, JsonRpcSigner, keccak256, toUtf8Bytes, ZeroAddress, ZeroHash } from "ethers";
 import { toJobId, toModelId } from "../../src/core/ids";
 import { Mode } from "../../src/core/modes";
 import { rawFileRef, versionInput } from "../../src/core/registry";
@@ -130,7 +130,11 @@ describe("enclave registration with quotes (against a real hardhat node)", () =>
         await registerModes(ctx, ["vanilla", "tee"]);
         const rc = registrationContext(ctx);
         expect((await maintainEnclave(rc)).action).to.equal("registered");
-        await (await net.system.teeVerifier.connect(net.deployer).revokeEnclave(rc.enclave.address)).wait();
+        // Governance (the timelock) revokes it.
+        const timelock = await net.system.timelock.getAddress();
+        await net.provider.send("hardhat_impersonateAccount", [timelock]);
+        await net.provider.send("hardhat_setBalance", [timelock, "0x56bc75e2d63100000"]);
+        await (await net.contracts.teeVerifier.connect(new JsonRpcSigner(net.provider, timelock)).revokeEnclave(rc.enclave.address)).wait();
         const nonce = await net.provider.getTransactionCount(other.address);
         const blocked = await maintainEnclave(rc);
         expect([blocked.action, blocked.reason]).to.deep.equal(["blocked", `enclave ${rc.enclave.address} was revoked: a revoked key never comes back (a new enclave key is needed)`]);
