@@ -4,7 +4,21 @@ import tseslint from "typescript-eslint";
 import layers from "./eslint/layers.mjs";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "typechain-types/", "artifacts/", "cache/", "coverage/", "out/", "cache_forge/", ".cache/", ".scratch/", "build/", "src/hub/web/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "typechain-types/",
+      "artifacts/",
+      "cache/",
+      "coverage/",
+      "out/",
+      "cache_forge/",
+      ".cache/",
+      ".scratch/",
+      "build/",
+      "src/hub/web/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -29,7 +43,17 @@ export default tseslint.config(
   },
   {
     files: ["**/*.js", "**/*.cjs"],
-    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly", __dirname: "readonly", Buffer: "readonly" } },
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: {
+        require: "readonly",
+        module: "writable",
+        process: "readonly",
+        console: "readonly",
+        __dirname: "readonly",
+        Buffer: "readonly",
+      },
+    },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

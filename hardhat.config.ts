@@ -7,19 +7,17 @@ import "./tasks";
 const SOLC_VERSION = "0.8.28";
 
 // The build must never download a compiler: take solc from the pinned npm `solc` package.
-subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD).setAction(
-  async (args: { solcVersion: string }, _hre, runSuper) => {
-    if (args.solcVersion !== SOLC_VERSION) return runSuper();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const solc = require("solc") as { version(): string };
-    return {
-      compilerPath: require.resolve("solc/soljson.js"),
-      isSolcJs: true,
-      version: args.solcVersion,
-      longVersion: solc.version(),
-    };
-  },
-);
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD).setAction(async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const solc = require("solc") as { version(): string };
+  return {
+    compilerPath: require.resolve("solc/soljson.js"),
+    isSolcJs: true,
+    version: args.solcVersion,
+    longVersion: solc.version(),
+  };
+});
 
 /** A remote network defined entirely by environment variables (see README, "Deploying"). */
 function envNetworks(): NetworksUserConfig {

@@ -75,10 +75,38 @@ async function sendJobs(net: Net, count: number, intervalMs: number, mode?: numb
   const pending: Promise<Sent>[] = [];
   for (let i = 0; i < count; i++) {
     const m = zk !== undefined ? Mode.Zk : (mode ?? (i % 2 === 0 ? Mode.Vanilla : Mode.Tee));
-    const committed = zk === undefined ? undefined : zkJobRequest(zk.deployment.zk.model, clampToRange(net.model.test.x[i % net.model.test.x.length]!, net.model.inputRange));
+    const committed =
+      zk === undefined
+        ? undefined
+        : zkJobRequest(
+            zk.deployment.zk.model,
+            clampToRange(net.model.test.x[i % net.model.test.x.length]!, net.model.inputRange),
+          );
     const sentAt = Date.now();
-    const tx = await signer.request({ modelId: zk?.modelId ?? net.modelId, version: 1, mode: m, redundancy: 1, deadline: BigInt(latest!.timestamp + 7_200), feePerNode: TOKEN / 10n, collateral: TOKEN, maxTotal: 100n * TOKEN, callback: ZeroAddress, callbackGasLimit: 0, inputCommitment: committed?.inputCommitment ?? ZeroHash, input: committed?.input ?? input, inputUri: "" });
-    pending.push(tx.wait().then((receipt) => ({ jobId: (escrow.interface.parseLog(receipt!.logs.find((l) => l.address.toLowerCase() === receipt!.to!.toLowerCase())!)!.args.jobId as bigint), mode: m, sentAt })));
+    const tx = await signer.request({
+      modelId: zk?.modelId ?? net.modelId,
+      version: 1,
+      mode: m,
+      redundancy: 1,
+      deadline: BigInt(latest!.timestamp + 7_200),
+      feePerNode: TOKEN / 10n,
+      collateral: TOKEN,
+      maxTotal: 100n * TOKEN,
+      callback: ZeroAddress,
+      callbackGasLimit: 0,
+      inputCommitment: committed?.inputCommitment ?? ZeroHash,
+      input: committed?.input ?? input,
+      inputUri: "",
+    });
+    pending.push(
+      tx.wait().then((receipt) => ({
+        jobId: escrow.interface.parseLog(
+          receipt!.logs.find((l) => l.address.toLowerCase() === receipt!.to!.toLowerCase())!,
+        )!.args.jobId as bigint,
+        mode: m,
+        sentAt,
+      })),
+    );
     if (intervalMs > 0) await sleep(intervalMs);
   }
   return Promise.all(pending);
@@ -98,7 +126,12 @@ function watchFinal({ devnet: net }: Net, fromBlock: number) {
     while (running) {
       const head = await net.provider.getBlockNumber();
       if (head >= cursor) {
-        const logs: Log[] = await net.provider.getLogs({ address: await net.contracts.escrow.getAddress(), topics: [[settled, refundedTopic]], fromBlock: cursor, toBlock: head });
+        const logs: Log[] = await net.provider.getLogs({
+          address: await net.contracts.escrow.getAddress(),
+          topics: [[settled, refundedTopic]],
+          fromBlock: cursor,
+          toBlock: head,
+        });
         const now = Date.now();
         for (const log of logs) {
           const id = BigInt(log.topics[1]!);
@@ -134,7 +167,11 @@ function overheadsOf(operator: Operator, sent: Sent[]): number[] {
   const ids = new Set(sent.map((j) => j.jobId.toString()));
   const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
   try {
-    const rows = db.prepare("SELECT job_id, seen_at, settled_at, compute_ms FROM jobs WHERE state = 'settled' AND compute_ms IS NOT NULL").all() as { job_id: string; seen_at: number; settled_at: number; compute_ms: number }[];
+    const rows = db
+      .prepare(
+        "SELECT job_id, seen_at, settled_at, compute_ms FROM jobs WHERE state = 'settled' AND compute_ms IS NOT NULL",
+      )
+      .all() as { job_id: string; seen_at: number; settled_at: number; compute_ms: number }[];
     return rows.filter((r) => ids.has(r.job_id)).map((r) => r.settled_at - r.seen_at - r.compute_ms);
   } finally {
     db.close();
@@ -150,7 +187,10 @@ async function scrape(port: number): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
-    const match = /^(vin_job_latency_seconds_(?:sum|count)|vin_compute_seconds_(?:sum|count)|vin_gas_spent_wei_total)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    const match =
+      /^(vin_job_latency_seconds_(?:sum|count)|vin_compute_seconds_(?:sum|count)|vin_gas_spent_wei_total)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(
+        line,
+      );
     if (match) out[match[1]!] = (out[match[1]!] ?? 0) + Number(match[2]);
   }
   return out;
@@ -160,13 +200,24 @@ async function scrape(port: number): Promise<Record<string, number>> {
 async function startNodes(net: Net, operators: Operator[]): Promise<OperatorDaemon[]> {
   const daemons = operators.map((o) => {
     let output = "";
-    const daemon = net.devnet.startDaemon(o, { env: { VIN_LOG_LEVEL: "warn" }, onOutput: (chunk) => (output = (output + chunk).slice(-4_000)) });
+    const daemon = net.devnet.startDaemon(o, {
+      env: { VIN_LOG_LEVEL: "warn" },
+      onOutput: (chunk) => (output = (output + chunk).slice(-4_000)),
+    });
     return { daemon, output: () => output };
   });
   await Promise.all(
     daemons.map(async ({ daemon, output }) => {
-      while (!(await scrape((JSON.parse(readFileSync(daemon.operator.config, "utf8")) as { metricsPort: number }).metricsPort).then(() => true, () => false))) {
-        if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) throw new Error(`daemon ${daemon.operator.name} exited:\n${output().slice(-2_000)}`);
+      while (
+        !(await scrape(
+          (JSON.parse(readFileSync(daemon.operator.config, "utf8")) as { metricsPort: number }).metricsPort,
+        ).then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        if (daemon.child.exitCode !== null || daemon.child.signalCode !== null)
+          throw new Error(`daemon ${daemon.operator.name} exited:\n${output().slice(-2_000)}`);
         await sleep(200);
       }
     }),
@@ -179,7 +230,13 @@ async function startNodes(net: Net, operators: Operator[]): Promise<OperatorDaem
  * proving and the batch window), the node's overhead beyond inference and proving, and how many transactions
  * settled them.
  */
-async function zkStream(net: Net, operators: Operator[], ports: number[], zk: ZkPublished, details: Record<string, unknown>): Promise<Row[]> {
+async function zkStream(
+  net: Net,
+  operators: Operator[],
+  ports: number[],
+  zk: ZkPublished,
+  details: Record<string, unknown>,
+): Promise<Row[]> {
   const n = Math.max(...NODE_COUNTS);
   const daemons = await startNodes(net, operators.slice(0, n));
   const before = await Promise.all(ports.slice(0, n).map(scrape));
@@ -201,29 +258,85 @@ async function zkStream(net: Net, operators: Operator[], ports: number[], zk: Zk
   const settlements = operators.slice(0, n).flatMap((o) => {
     const db = new Database(NodeStore.pathIn(o.dataDir), { readonly: true });
     try {
-      const own = db.prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status = 'mined' AND job_id IS NOT NULL").all() as { job_id: string }[];
-      const batched = db.prepare("SELECT b.tx_key, COUNT(*) AS n FROM batch_members b JOIN txs t ON t.key = b.tx_key WHERE t.status = 'mined' GROUP BY b.tx_key").all() as { tx_key: string; n: number }[];
-      return [...own.filter((r) => ids.has(r.job_id)).map(() => 1), ...batched.filter((b) => b.tx_key.slice(6).split(",").some((id) => ids.has(id))).map((b) => b.n)];
+      const own = db
+        .prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status = 'mined' AND job_id IS NOT NULL")
+        .all() as { job_id: string }[];
+      const batched = db
+        .prepare(
+          "SELECT b.tx_key, COUNT(*) AS n FROM batch_members b JOIN txs t ON t.key = b.tx_key WHERE t.status = 'mined' GROUP BY b.tx_key",
+        )
+        .all() as { tx_key: string; n: number }[];
+      return [
+        ...own.filter((r) => ids.has(r.job_id)).map(() => 1),
+        ...batched
+          .filter((b) =>
+            b.tx_key
+              .slice(6)
+              .split(",")
+              .some((id) => ids.has(id)),
+          )
+          .map((b) => b.n),
+      ];
     } finally {
       db.close();
     }
   });
   const refunded = sent.filter((j) => watch.refunded.has(j.jobId)).length;
-  details.zk_stream = { settled: settledAt.size, refunded, settlementTxs: settlements.length, jobsPerSettlement: settlements };
-  console.log(`ZK, ${n} node(s): ${settledAt.size}/${ZK_JOBS} settled in ${elapsed.toFixed(1)} s by ${settlements.length} transactions, ${refunded} refunded`);
+  details.zk_stream = {
+    settled: settledAt.size,
+    refunded,
+    settlementTxs: settlements.length,
+    jobsPerSettlement: settlements,
+  };
+  console.log(
+    `ZK, ${n} node(s): ${settledAt.size}/${ZK_JOBS} settled in ${elapsed.toFixed(1)} s by ${settlements.length} transactions, ${refunded} refunded`,
+  );
   return [
-    { key: `zk_${n}_nodes_jobs_per_s`, value: settledAt.size / elapsed, unit: "jobs/s", higherIsBetter: true, note: `${ZK_JOBS} ZK jobs (penguins circuit), one request per ${ZK_INTERVAL_MS} ms` },
-    { key: `zk_${n}_nodes_p50`, value: percentile(latencies, 50), unit: "ms", note: `request sent -> JobSettled seen (proving ${(prove * 1000).toFixed(0)} ms mean, batch window included)` },
+    {
+      key: `zk_${n}_nodes_jobs_per_s`,
+      value: settledAt.size / elapsed,
+      unit: "jobs/s",
+      higherIsBetter: true,
+      note: `${ZK_JOBS} ZK jobs (penguins circuit), one request per ${ZK_INTERVAL_MS} ms`,
+    },
+    {
+      key: `zk_${n}_nodes_p50`,
+      value: percentile(latencies, 50),
+      unit: "ms",
+      note: `request sent -> JobSettled seen (proving ${(prove * 1000).toFixed(0)} ms mean, batch window included)`,
+    },
     { key: `zk_${n}_nodes_p99`, value: percentile(latencies, 99), unit: "ms" },
-    { key: `zk_${n}_nodes_overhead_p50`, value: percentile(overheads, 50), unit: "ms", note: "seen->settled minus inference and proving; includes the batch window (zkBatchWindowMs)" },
-    { key: `zk_${n}_nodes_settlement_txs`, value: settlements.length, unit: "txs", note: `${settledAt.size} jobs; largest batch ${Math.max(0, ...settlements)}` },
-    { key: `zk_${n}_nodes_gas_per_job`, value: Number(delta("vin_gas_spent_wei_total")) / Math.max(1, settledAt.size) / 1e9, unit: "gwei", note: "fees paid by nodes (claim + proof submission) per settled job" },
+    {
+      key: `zk_${n}_nodes_overhead_p50`,
+      value: percentile(overheads, 50),
+      unit: "ms",
+      note: "seen->settled minus inference and proving; includes the batch window (zkBatchWindowMs)",
+    },
+    {
+      key: `zk_${n}_nodes_settlement_txs`,
+      value: settlements.length,
+      unit: "txs",
+      note: `${settledAt.size} jobs; largest batch ${Math.max(0, ...settlements)}`,
+    },
+    {
+      key: `zk_${n}_nodes_gas_per_job`,
+      value: Number(delta("vin_gas_spent_wei_total")) / Math.max(1, settledAt.size) / 1e9,
+      unit: "gwei",
+      note: "fees paid by nodes (claim + proof submission) per settled job",
+    },
   ];
 }
 
 async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), "vin-bench-e2e-"));
-  const devnet = await startDevnet({ hre, port: await freePort(), workDir, network: "bench", models: [{ model: buildPenguinClassifier() }], intervalMiningMs: 1_000 });
+  const devnet = await startDevnet({
+    hre,
+    port: await freePort(),
+    workDir,
+    network: "bench",
+    models: [{ model: buildPenguinClassifier() }],
+    intervalMiningMs: 1_000,
+  });
   const [{ model, modelId }] = devnet.models;
   const net: Net = { devnet, model, modelId };
   const { requester, contracts } = devnet;
@@ -238,8 +351,22 @@ async function main(): Promise<void> {
     const head = await devnet.provider.getBlockNumber();
     for (let i = 0; i < Math.max(...NODE_COUNTS); i++) {
       const port = await freePort();
-      const settings = { contracts: { ...addressesFromRecord(devnet.system.record), startBlock: head }, metricsPort: port, workers: 4, pollIntervalMs: 200, claimThreshold: "0", stuckTxMs: 20_000, rpcTimeoutMs: 3_000 };
-      operators.push(await devnet.addOperator({ name: `bench-${i}`, modes: zk === undefined ? ["vanilla", "tee"] : ["vanilla", "tee", "zk"], settings }));
+      const settings = {
+        contracts: { ...addressesFromRecord(devnet.system.record), startBlock: head },
+        metricsPort: port,
+        workers: 4,
+        pollIntervalMs: 200,
+        claimThreshold: "0",
+        stuckTxMs: 20_000,
+        rpcTimeoutMs: 3_000,
+      };
+      operators.push(
+        await devnet.addOperator({
+          name: `bench-${i}`,
+          modes: zk === undefined ? ["vanilla", "tee"] : ["vanilla", "tee", "zk"],
+          settings,
+        }),
+      );
       ports.push(port);
     }
     for (const n of NODE_COUNTS) {
@@ -258,19 +385,51 @@ async function main(): Promise<void> {
       const delta = (key: string) => after.reduce((s, m, i) => s + (m[key] ?? 0) - (before[i]![key] ?? 0), 0);
       const nodeLatency = delta("vin_job_latency_seconds_sum") / Math.max(1, delta("vin_job_latency_seconds_count"));
       const compute = delta("vin_compute_seconds_sum") / Math.max(1, delta("vin_compute_seconds_count"));
-      rows.push({ key: `stream_${n}_nodes_jobs_per_s`, value: settledAt.size / elapsed, unit: "jobs/s", higherIsBetter: true, note: `${STREAM_JOBS} jobs, one request per ${STREAM_INTERVAL_MS} ms` });
+      rows.push({
+        key: `stream_${n}_nodes_jobs_per_s`,
+        value: settledAt.size / elapsed,
+        unit: "jobs/s",
+        higherIsBetter: true,
+        note: `${STREAM_JOBS} jobs, one request per ${STREAM_INTERVAL_MS} ms`,
+      });
       for (const mode of [Mode.Vanilla, Mode.Tee]) {
-        const latencies = sent.filter((s) => s.mode === mode && settledAt.has(s.jobId)).map((s) => settledAt.get(s.jobId)! - s.sentAt);
-        rows.push({ key: `stream_${n}_nodes_${MODE_NAMES[mode]}_p50`, value: percentile(latencies, 50), unit: "ms", note: "request sent -> JobSettled seen" });
+        const latencies = sent
+          .filter((s) => s.mode === mode && settledAt.has(s.jobId))
+          .map((s) => settledAt.get(s.jobId)! - s.sentAt);
+        rows.push({
+          key: `stream_${n}_nodes_${MODE_NAMES[mode]}_p50`,
+          value: percentile(latencies, 50),
+          unit: "ms",
+          note: "request sent -> JobSettled seen",
+        });
         rows.push({ key: `stream_${n}_nodes_${MODE_NAMES[mode]}_p99`, value: percentile(latencies, 99), unit: "ms" });
       }
-      rows.push({ key: `stream_${n}_nodes_overhead_per_job`, value: (nodeLatency - compute) * 1000, unit: "ms", target: 50, note: `mean of node's seen->settled minus inference (${(compute * 1000).toFixed(2)} ms)` });
+      rows.push({
+        key: `stream_${n}_nodes_overhead_per_job`,
+        value: (nodeLatency - compute) * 1000,
+        unit: "ms",
+        target: 50,
+        note: `mean of node's seen->settled minus inference (${(compute * 1000).toFixed(2)} ms)`,
+      });
       const overheads = operators.slice(0, n).flatMap((o) => overheadsOf(o, sent));
-      rows.push({ key: `stream_${n}_nodes_overhead_p50`, value: percentile(overheads, 50), unit: "ms", target: 50, note: `per job from the node databases: seen->settled minus its own inference (${overheads.length} jobs)` });
+      rows.push({
+        key: `stream_${n}_nodes_overhead_p50`,
+        value: percentile(overheads, 50),
+        unit: "ms",
+        target: 50,
+        note: `per job from the node databases: seen->settled minus its own inference (${overheads.length} jobs)`,
+      });
       rows.push({ key: `stream_${n}_nodes_overhead_p99`, value: percentile(overheads, 99), unit: "ms" });
-      rows.push({ key: `stream_${n}_nodes_gas_per_job`, value: Number(delta("vin_gas_spent_wei_total")) / Math.max(1, settledAt.size) / 1e9, unit: "gwei", note: "fees paid by nodes (claim + submit) per settled job" });
+      rows.push({
+        key: `stream_${n}_nodes_gas_per_job`,
+        value: Number(delta("vin_gas_spent_wei_total")) / Math.max(1, settledAt.size) / 1e9,
+        unit: "gwei",
+        note: "fees paid by nodes (claim + submit) per settled job",
+      });
       details[`stream_${n}`] = { refunded, settled: settledAt.size };
-      console.log(`${n} node(s): ${settledAt.size}/${STREAM_JOBS} settled in ${elapsed.toFixed(1)} s, ${refunded} refunded`);
+      console.log(
+        `${n} node(s): ${settledAt.size}/${STREAM_JOBS} settled in ${elapsed.toFixed(1)} s, ${refunded} refunded`,
+      );
     }
 
     if (zk !== undefined) rows.push(...(await zkStream(net, operators, ports, zk, details)));
@@ -292,15 +451,40 @@ async function main(): Promise<void> {
     const submits = operators.slice(0, n).reduce((sum, o) => {
       const db = new Database(NodeStore.pathIn(o.dataDir), { readonly: true });
       const ids = new Set(queued.map((j) => j.jobId.toString()));
-      const rows = (db.prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status != 'dropped'").all() as { job_id: string }[]).filter((r) => ids.has(r.job_id));
+      const rows = (
+        db.prepare("SELECT job_id FROM txs WHERE kind = 'submit' AND status != 'dropped'").all() as { job_id: string }[]
+      ).filter((r) => ids.has(r.job_id));
       db.close();
       return sum + rows.length;
     }, 0);
     const duplicated = [...settledEvents.values()].filter((c) => c > 1).length + Math.max(0, submits - settledAt.size);
-    rows.push({ key: `queued_${QUEUED_JOBS}_settled`, value: settledAt.size, unit: "jobs", target: QUEUED_JOBS, higherIsBetter: true, note: `${n} nodes; refunded ${refunded}, duplicated ${duplicated}, submit txs ${submits}` });
-    rows.push({ key: `queued_${QUEUED_JOBS}_jobs_per_s`, value: settledAt.size / elapsed, unit: "jobs/s", higherIsBetter: true, note: `${n} nodes draining a backlog` });
-    details.queued = { settled: settledAt.size, refunded, duplicated, submits, lost: QUEUED_JOBS - settledAt.size - refunded };
-    report("e2e", "Operator node end to end (hardhat node, child-process daemons)", rows, { details, streamJobs: STREAM_JOBS, queuedJobs: QUEUED_JOBS });
+    rows.push({
+      key: `queued_${QUEUED_JOBS}_settled`,
+      value: settledAt.size,
+      unit: "jobs",
+      target: QUEUED_JOBS,
+      higherIsBetter: true,
+      note: `${n} nodes; refunded ${refunded}, duplicated ${duplicated}, submit txs ${submits}`,
+    });
+    rows.push({
+      key: `queued_${QUEUED_JOBS}_jobs_per_s`,
+      value: settledAt.size / elapsed,
+      unit: "jobs/s",
+      higherIsBetter: true,
+      note: `${n} nodes draining a backlog`,
+    });
+    details.queued = {
+      settled: settledAt.size,
+      refunded,
+      duplicated,
+      submits,
+      lost: QUEUED_JOBS - settledAt.size - refunded,
+    };
+    report("e2e", "Operator node end to end (hardhat node, child-process daemons)", rows, {
+      details,
+      streamJobs: STREAM_JOBS,
+      queuedJobs: QUEUED_JOBS,
+    });
   } finally {
     await devnet.stop();
   }
@@ -308,7 +492,12 @@ async function main(): Promise<void> {
 
 /** The penguin classifier as a new model whose version serves ZK only (circuit built once, cached). */
 async function publishZkModel(net: Net): Promise<ZkPublished> {
-  const { modelId, zk } = await net.devnet.publish({ model: net.model, modes: [], zk: { minPower: ZK_SETUP_POWER }, owner: net.devnet.requester });
+  const { modelId, zk } = await net.devnet.publish({
+    model: net.model,
+    modes: [],
+    zk: { minPower: ZK_SETUP_POWER },
+    owner: net.devnet.requester,
+  });
   return { modelId, deployment: zk! };
 }
 

@@ -14,9 +14,14 @@ async function main(): Promise<void> {
   const rows = await measureGas();
   const solc = hre.config.solidity.compilers[0];
   const runs = solc?.settings?.optimizer?.runs as number | undefined;
-  report("gas", `Gas per operation (Hardhat network, solc ${solc?.version ?? "?"}, optimizer ${runs?.toLocaleString("en-US") ?? "?"} runs, collateral ${COLLATERAL / 10n ** 18n} tokens)`, rows, {
-    network: hre.network.name,
-  });
+  report(
+    "gas",
+    `Gas per operation (Hardhat network, solc ${solc?.version ?? "?"}, optimizer ${runs?.toLocaleString("en-US") ?? "?"} runs, collateral ${COLLATERAL / 10n ** 18n} tokens)`,
+    rows,
+    {
+      network: hre.network.name,
+    },
+  );
 }
 
 main().catch((error: unknown) => {

@@ -22,10 +22,26 @@ import { fork, type ChildProcess } from "node:child_process";
 import http, { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger } from "../src/core/log";
-import { createGatewayHandler, createRelayHandler, decodeKeyConfig, encodeKeyConfig, generateGatewayKey, KeyRing, MEDIA_TYPES, ohttpFetch, relayResourceUrl, ReplayCache, TokenBucket, type GatewayHandler, type KeyConfig } from "../src/ohttp";
+import {
+  createGatewayHandler,
+  createRelayHandler,
+  decodeKeyConfig,
+  encodeKeyConfig,
+  generateGatewayKey,
+  KeyRing,
+  MEDIA_TYPES,
+  ohttpFetch,
+  relayResourceUrl,
+  ReplayCache,
+  TokenBucket,
+  type GatewayHandler,
+  type KeyConfig,
+} from "../src/ohttp";
 import { report, type Row } from "./lib/report";
 
-const LEVELS = (process.env.BENCH_OHTTP_REQUESTS ?? "1:300,100:3000,1000:6000").split(",").map((pair) => pair.split(":").map(Number) as [number, number]);
+const LEVELS = (process.env.BENCH_OHTTP_REQUESTS ?? "1:300,100:3000,1000:6000")
+  .split(",")
+  .map((pair) => pair.split(":").map(Number) as [number, number]);
 const RELAY_SECONDS = Number(process.env.BENCH_RELAY_SECONDS ?? 5);
 const RELAY_CLIENTS = 128;
 const PROMPT = JSON.stringify({ model: 7, prompt: "Summarise the quarterly report in three sentences. ".repeat(4) });
@@ -34,7 +50,8 @@ const TARGETS = { addedP50Ms: 3, addedP99Ms: 15, relayRps: 3_000 };
 /* CHILD PROCESSES */
 
 /** The application, the same behind both endpoints. */
-const application: GatewayHandler = async (request) => Response.json({ ok: true, bytes: (await request.arrayBuffer()).byteLength });
+const application: GatewayHandler = async (request) =>
+  Response.json({ ok: true, bytes: (await request.arrayBuffer()).byteLength });
 
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
   const server = createServer(handler);
@@ -47,20 +64,41 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
 async function direct(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const parts: Buffer[] = [];
   for await (const chunk of req) parts.push(chunk as Buffer);
-  const answer = await application(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers: { "content-type": req.headers["content-type"] ?? "" }, body: Buffer.concat(parts) }), { signal: new AbortController().signal });
+  const answer = await application(
+    new Request(`http://127.0.0.1${req.url}`, {
+      method: req.method,
+      headers: { "content-type": req.headers["content-type"] ?? "" },
+      body: Buffer.concat(parts),
+    }),
+    { signal: new AbortController().signal },
+  );
   const body = Buffer.from(await answer.arrayBuffer());
-  res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "", "content-length": body.length }).end(body);
+  res
+    .writeHead(answer.status, {
+      "content-type": answer.headers.get("content-type") ?? "",
+      "content-length": body.length,
+    })
+    .end(body);
 }
 
 async function gatewayProcess(): Promise<void> {
   const key = await generateGatewayKey({ keyId: 1 });
-  const ohttp = createGatewayHandler({ keys: new KeyRing([key]), handler: application, logger: createLogger({ destination: "/dev/null" }), replay: new ReplayCache({ maxEntries: 2_000_000 }) });
+  const ohttp = createGatewayHandler({
+    keys: new KeyRing([key]),
+    handler: application,
+    logger: createLogger({ destination: "/dev/null" }),
+    replay: new ReplayCache({ maxEntries: 2_000_000 }),
+  });
   const port = await listen((req, res) => (req.url === "/direct" ? void direct(req, res) : ohttp(req, res)));
   process.send!({ port, config: Buffer.from(encodeKeyConfig(key.config)).toString("hex") });
 }
 
 async function relayProcess(gateway: string): Promise<void> {
-  const relay = createRelayHandler({ allowGateway: (url) => url.origin === new URL(gateway).origin, logger: createLogger({ destination: "/dev/null" }), rateLimit: new TokenBucket({ ratePerSecond: 1e9, burst: 1e9 }) });
+  const relay = createRelayHandler({
+    allowGateway: (url) => url.origin === new URL(gateway).origin,
+    logger: createLogger({ destination: "/dev/null" }),
+    rateLimit: new TokenBucket({ ratePerSecond: 1e9, burst: 1e9 }),
+  });
   process.send!({ port: await listen(relay) });
 }
 
@@ -69,7 +107,9 @@ async function stubProcess(): Promise<void> {
   const body = Buffer.alloc(90, 7);
   const port = await listen((req, res) => {
     req.resume();
-    req.once("end", () => res.writeHead(200, { "content-type": MEDIA_TYPES.response, "content-length": body.length }).end(body));
+    req.once("end", () =>
+      res.writeHead(200, { "content-type": MEDIA_TYPES.response, "content-length": body.length }).end(body),
+    );
   });
   process.send!({ port });
 }
@@ -82,7 +122,10 @@ interface Started {
 }
 
 function start(role: string, ...args: string[]): Promise<Started> {
-  const child = fork(__filename, [role, ...args], { execArgv: ["-r", "ts-node/register/transpile-only"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(__filename, [role, ...args], {
+    execArgv: ["-r", "ts-node/register/transpile-only"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   return new Promise((resolve, reject) => {
     child.once("message", (message) => resolve({ child, message: message as Started["message"] }));
     child.once("exit", (code) => reject(new Error(`${role} process exited with ${code}`)));
@@ -90,7 +133,11 @@ function start(role: string, ...args: string[]): Promise<Started> {
 }
 
 /** Runs `total` calls of `one` from `clients` concurrent loops; returns each call's latency in ms and the wall time. */
-async function run(clients: number, total: number, one: () => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+async function run(
+  clients: number,
+  total: number,
+  one: () => Promise<void>,
+): Promise<{ latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
   let issued = 0;
   const began = performance.now();
@@ -113,12 +160,24 @@ function percentile(sorted: number[], p: number): number {
 
 async function latencyLevel(clients: number, total: number, directUrl: string, relayUrl: string, config: KeyConfig) {
   const plain = async () => {
-    const response = await fetch(directUrl, { method: "POST", headers: { "content-type": "application/json" }, body: PROMPT });
+    const response = await fetch(directUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: PROMPT,
+    });
     if (response.status !== 200) throw new Error(`direct request answered ${response.status}`);
     await response.arrayBuffer();
   };
   const oblivious = async () => {
-    const response = await ohttpFetch(relayUrl, config, new Request("https://gateway.bench/v1/infer", { method: "POST", headers: { "content-type": "application/json" }, body: PROMPT }));
+    const response = await ohttpFetch(
+      relayUrl,
+      config,
+      new Request("https://gateway.bench/v1/infer", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: PROMPT,
+      }),
+    );
     if (response.status !== 200) throw new Error(`oblivious request answered ${response.status}`);
     await response.arrayBuffer();
   };
@@ -147,10 +206,16 @@ async function relayThroughput(relayUrl: URL, seconds: number): Promise<number> 
   const body = Buffer.alloc(120, 9);
   const one = () =>
     new Promise<void>((resolve, reject) => {
-      const req = http.request(relayUrl, { method: "POST", agent, headers: { "content-type": MEDIA_TYPES.request, "content-length": body.length } }, (res) => {
-        res.resume();
-        res.once("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`relay answered ${res.statusCode}`))));
-      });
+      const req = http.request(
+        relayUrl,
+        { method: "POST", agent, headers: { "content-type": MEDIA_TYPES.request, "content-length": body.length } },
+        (res) => {
+          res.resume();
+          res.once("end", () =>
+            res.statusCode === 200 ? resolve() : reject(new Error(`relay answered ${res.statusCode}`)),
+          );
+        },
+      );
       req.once("error", reject);
       req.end(body);
     });
@@ -190,9 +255,27 @@ async function main(): Promise<void> {
       added.addedP99Ms[clients] = ohttp.p99 - direct.p99;
       const at100 = clients === 100;
       rows.push(
-        { key: `addedP50Ms.c${clients}`, value: ohttp.p50 - direct.p50, unit: "ms", target: at100 ? TARGETS.addedP50Ms : undefined, note: `p50 ${ohttp.p50.toFixed(2)} via relay+gateway vs ${direct.p50.toFixed(2)} direct` },
-        { key: `addedP99Ms.c${clients}`, value: ohttp.p99 - direct.p99, unit: "ms", target: at100 ? TARGETS.addedP99Ms : undefined, note: `p99 ${ohttp.p99.toFixed(2)} via relay+gateway vs ${direct.p99.toFixed(2)} direct` },
-        { key: `throughput.c${clients}`, value: Math.round(ohttp.rps), unit: "req/s", higherIsBetter: true, note: `oblivious requests/s end to end (direct: ${Math.round(direct.rps)})` },
+        {
+          key: `addedP50Ms.c${clients}`,
+          value: ohttp.p50 - direct.p50,
+          unit: "ms",
+          target: at100 ? TARGETS.addedP50Ms : undefined,
+          note: `p50 ${ohttp.p50.toFixed(2)} via relay+gateway vs ${direct.p50.toFixed(2)} direct`,
+        },
+        {
+          key: `addedP99Ms.c${clients}`,
+          value: ohttp.p99 - direct.p99,
+          unit: "ms",
+          target: at100 ? TARGETS.addedP99Ms : undefined,
+          note: `p99 ${ohttp.p99.toFixed(2)} via relay+gateway vs ${direct.p99.toFixed(2)} direct`,
+        },
+        {
+          key: `throughput.c${clients}`,
+          value: Math.round(ohttp.rps),
+          unit: "req/s",
+          higherIsBetter: true,
+          note: `oblivious requests/s end to end (direct: ${Math.round(direct.rps)})`,
+        },
       );
     }
 
@@ -202,22 +285,44 @@ async function main(): Promise<void> {
     const throughputRelay = await start("relay", stubUrl);
     children.push(throughputRelay.child);
     console.log(`relay throughput: ${RELAY_CLIENTS} clients for ${RELAY_SECONDS} s`);
-    const relayRps = await relayThroughput(relayResourceUrl(`http://127.0.0.1:${throughputRelay.message.port}`, stubUrl), RELAY_SECONDS);
-    rows.push({ key: "relayRps", value: Math.round(relayRps), unit: "req/s", target: TARGETS.relayRps, higherIsBetter: true, note: `relay process forwarding 120-byte requests to a stub gateway, ${RELAY_CLIENTS} keep-alive clients` });
-
-    report("ohttp", "Oblivious HTTP: latency added over a direct request, and relay throughput (client, relay and gateway in 3 processes on this machine)", rows, {
-      ...added,
-      relayRps: Math.round(relayRps),
-      cpus: (await import("node:os")).cpus().length,
-      loadAverage: (await import("node:os")).loadavg(),
+    const relayRps = await relayThroughput(
+      relayResourceUrl(`http://127.0.0.1:${throughputRelay.message.port}`, stubUrl),
+      RELAY_SECONDS,
+    );
+    rows.push({
+      key: "relayRps",
+      value: Math.round(relayRps),
+      unit: "req/s",
+      target: TARGETS.relayRps,
+      higherIsBetter: true,
+      note: `relay process forwarding 120-byte requests to a stub gateway, ${RELAY_CLIENTS} keep-alive clients`,
     });
+
+    report(
+      "ohttp",
+      "Oblivious HTTP: latency added over a direct request, and relay throughput (client, relay and gateway in 3 processes on this machine)",
+      rows,
+      {
+        ...added,
+        relayRps: Math.round(relayRps),
+        cpus: (await import("node:os")).cpus().length,
+        loadAverage: (await import("node:os")).loadavg(),
+      },
+    );
   } finally {
     for (const child of children) child.kill();
   }
 }
 
 const role = process.argv[2];
-const entry = role === "gateway" ? gatewayProcess() : role === "relay" ? relayProcess(process.argv[3]!) : role === "stub" ? stubProcess() : main();
+const entry =
+  role === "gateway"
+    ? gatewayProcess()
+    : role === "relay"
+      ? relayProcess(process.argv[3]!)
+      : role === "stub"
+        ? stubProcess()
+        : main();
 entry.catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;

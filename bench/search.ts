@@ -54,10 +54,16 @@ function mixedQueries(): BenchQuery[] {
     queries.push({ kind: "typo", q: typo(q) });
   }
   texts.slice(0, 40).forEach((q, i) => {
-    queries.push({ kind: "filtered", q, filters: { mode: Mode.Zk, minUsage: 5 }, sort: i % 2 === 0 ? "usage" : "recency" });
+    queries.push({
+      kind: "filtered",
+      q,
+      filters: { mode: Mode.Zk, minUsage: 5 },
+      sort: i % 2 === 0 ? "usage" : "recency",
+    });
     queries.push({ kind: "filtered", q, filters: { license: "apache-2.0" }, page: { page: 2 } });
   });
-  for (const q of ['"; DROP TABLE versions; --', "NEAR(a b)", "name:fraud* -risk", "((((", "\u0000\u202e%00", "model"]) queries.push({ kind: "hostile", q });
+  for (const q of ['"; DROP TABLE versions; --', "NEAR(a b)", "name:fraud* -risk", "((((", "\u0000\u202e%00", "model"])
+    queries.push({ kind: "hostile", q });
   for (const sort of ["usage", "recency"] as const) {
     queries.push({ kind: "browse", q: "", sort });
     queries.push({ kind: "browse", q: "", filters: { task: "text-classification", mode: Mode.Tee }, sort });
@@ -107,7 +113,8 @@ function main(): void {
     // Each query runs `runs` times and keeps its median, so one descheduling does not make a query "slow".
     const samples = queries.map((b) => {
       const runsOf = Array.from({ length: runs }, () => timeQuery(engine, b));
-      const median = <K extends "ms" | "cpuMs">(k: K) => runsOf.map((r) => r[k]).sort((x, y) => x - y)[Math.floor(runs / 2)] ?? 0;
+      const median = <K extends "ms" | "cpuMs">(k: K) =>
+        runsOf.map((r) => r[k]).sort((x, y) => x - y)[Math.floor(runs / 2)] ?? 0;
       return { kind: b.kind, q: b.q, ms: median("ms"), cpuMs: median("cpuMs"), hits: runsOf[0]?.hits ?? 0 };
     });
     const byKind = new Map<string, number[]>();
@@ -116,7 +123,12 @@ function main(): void {
     const allCpu = samples.map((s) => s.cpuMs).sort((a, b) => a - b);
     const summary = (xs: number[]) => {
       const sorted = [...xs].sort((a, b) => a - b);
-      return { n: sorted.length, p50: +percentile(sorted, 50).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +(sorted.at(-1) ?? 0).toFixed(2) };
+      return {
+        n: sorted.length,
+        p50: +percentile(sorted, 50).toFixed(2),
+        p99: +percentile(sorted, 99).toFixed(2),
+        max: +(sorted.at(-1) ?? 0).toFixed(2),
+      };
     };
     const perSecond = versions / indexS;
     const endToEndPerSecond = versions / (parseS + indexS);

@@ -46,7 +46,12 @@ async function dcapRows(): Promise<{ rootGas: number; ca: number; pck: number; r
   const rootGas = await gasOf(verifier.verifyCertificate(INTEL_ROOT, root));
   await verifier.setQeIdentity(TeeType.Tdx, INTEL_QE[TeeType.Tdx]);
   const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
-  await verifier.setTcbPolicy(`0x${fmspc}`, { minSgxTcbSvns: ZERO16, minTdxTcbSvns: ZERO16, minPceSvn: 0, validUntil: now + 30 * 86_400 });
+  await verifier.setTcbPolicy(`0x${fmspc}`, {
+    minSgxTcbSvns: ZERO16,
+    minTdxTcbSvns: ZERO16,
+    minPceSvn: 0,
+    validUntil: now + 30 * 86_400,
+  });
   return {
     rootGas,
     ca: await gasOf(verifier.verifyCertificate(ca, root)),
@@ -57,7 +62,15 @@ async function dcapRows(): Promise<{ rootGas: number; ca: number; pck: number; r
 }
 
 /** Stage 2: TeeVerifier.registerEnclaveWithQuote and a TEE submit by the enclave it registered. */
-async function teeRows(fx: QuoteFixture): Promise<{ register: number; withChain: number; renew: number; quoteBytes: number; sentBytes: number; submitTeeCold: number; submitTee: number }> {
+async function teeRows(fx: QuoteFixture): Promise<{
+  register: number;
+  withChain: number;
+  renew: number;
+  quoteBytes: number;
+  sentBytes: number;
+  submitTeeCold: number;
+  submitTee: number;
+}> {
   const { escrow, teeVerifier } = fx.system;
   const node = fx.nodes[0]!;
   const pckChainPem = parseQuote(REAL.tdx).pckChainPem;
@@ -68,7 +81,8 @@ async function teeRows(fx: QuoteFixture): Promise<{ register: number; withChain:
   // Each measured from the same state: the deployment's first registration.
   const snapshot = await takeSnapshot();
   const full = await attest(fx, node.address, { pckChainPem });
-  if (full.quote.length !== REAL.tdx.length) throw new Error(`development quote of ${full.quote.length} bytes, the real one has ${REAL.tdx.length}`);
+  if (full.quote.length !== REAL.tdx.length)
+    throw new Error(`development quote of ${full.quote.length} bytes, the real one has ${REAL.tdx.length}`);
   const withChain = await register1(full, false);
   await snapshot.restore();
   const first = await attest(fx, node.address, { pckChainPem });
@@ -81,14 +95,31 @@ async function teeRows(fx: QuoteFixture): Promise<{ register: number; withChain:
     return gasOf(escrow.connect(node).submit(job, OUTPUT, await teeProof(fx, job, OUTPUT, { signer: first.wallet })));
   };
   const submitTeeCold = await submit();
-  return { register, withChain, renew, quoteBytes: full.quote.length, sentBytes: withoutPckChain(first.quote).length, submitTeeCold, submitTee: await submit() };
+  return {
+    register,
+    withChain,
+    renew,
+    quoteBytes: full.quote.length,
+    sentBytes: withoutPckChain(first.quote).length,
+    submitTeeCold,
+    submitTee: await submit(),
+  };
 }
 
 async function main(): Promise<void> {
   const dcap = await dcapRows();
   const tee = await teeRows(await quoteSystemFixture());
   const coldTotal = dcap.ca + dcap.pck + tee.register;
-  const maxTx = Math.max(dcap.rootGas, dcap.ca, dcap.pck, dcap.register, dcap.warm, tee.register, tee.withChain, tee.renew);
+  const maxTx = Math.max(
+    dcap.rootGas,
+    dcap.ca,
+    dcap.pck,
+    dcap.register,
+    dcap.warm,
+    tee.register,
+    tee.withChain,
+    tee.renew,
+  );
 
   const options = { roots: [INTEL_ROOT], qeIdentities: INTEL_QE };
   verifyQuote(REAL.tdx, options); // warm-up
@@ -103,24 +134,103 @@ async function main(): Promise<void> {
 
   const n = (v: number) => v.toLocaleString("en-US");
   const rows: Row[] = [
-    { key: "registerCold", value: coldTotal, unit: "gas", target: 1_500_000, note: `new platform, 3 transactions: CA ${n(dcap.ca)} + PCK ${n(dcap.pck)} (real certificates) + registerEnclaveWithQuote ${n(tee.register)}` },
-    { key: "registerWarm", value: tee.register, unit: "gas", target: 300_000, note: `registerEnclaveWithQuote, chain cached, new key and measurement (TDX quote without its PEM chain: ${n(tee.sentBytes)} bytes)` },
-    { key: "registerWarmWithChain", value: tee.withChain, unit: "gas", note: `the same with the quote's PEM field holding a real chain (${n(tee.quoteBytes)} bytes, a real TDX quote's length)` },
-    { key: "registerRenew", value: tee.renew, unit: "gas", note: "registerEnclaveWithQuote of a key already registered, without the chain (re-attesting renews)" },
-    { key: "submitTee", value: tee.submitTee, unit: "gas", target: 90_000, note: "k = 1 TEE submit with settlement by a quote-registered enclave (9-byte output, accounts already credited)" },
-    { key: "submitTeeCold", value: tee.submitTeeCold, unit: "gas", note: "the same, first job of the deployment: node, owner and treasury credited from zero" },
-    { key: "registerColdCa", value: dcap.ca, unit: "gas", target: TX_CAP, note: "verifyCertificate of Intel's PCK Platform CA (shared by Intel platforms: once per deployment)" },
-    { key: "registerColdPck", value: dcap.pck, unit: "gas", target: TX_CAP, note: "verifyCertificate of a real PCK certificate (once per platform)" },
-    { key: "dcapRegisterQuoteCold", value: dcap.register, unit: "gas", target: TX_CAP, note: "DcapVerifier.registerQuote of the real TDX quote right after caching its chain (stage 1)" },
-    { key: "dcapRegisterQuoteWarm", value: dcap.warm, unit: "gas", target: 300_000, note: "DcapVerifier.registerQuote of another real quote of the same platform (stage 1's registerWarm)" },
-    { key: "rootCache", value: dcap.rootGas, unit: "gas", target: TX_CAP, note: "verifyCertificate of Intel's root (once per deployment)" },
-    { key: "maxTransaction", value: maxTx, unit: "gas", target: TX_CAP, note: "largest single transaction above (per-transaction cap 16,777,216)" },
-    { key: "quoteVerifyMs", value: median, unit: "ms", note: `off-chain src/tee verifyQuote of a real TDX quote, median of ${RUNS} (chain, QE report, binding, quote signature)` },
+    {
+      key: "registerCold",
+      value: coldTotal,
+      unit: "gas",
+      target: 1_500_000,
+      note: `new platform, 3 transactions: CA ${n(dcap.ca)} + PCK ${n(dcap.pck)} (real certificates) + registerEnclaveWithQuote ${n(tee.register)}`,
+    },
+    {
+      key: "registerWarm",
+      value: tee.register,
+      unit: "gas",
+      target: 300_000,
+      note: `registerEnclaveWithQuote, chain cached, new key and measurement (TDX quote without its PEM chain: ${n(tee.sentBytes)} bytes)`,
+    },
+    {
+      key: "registerWarmWithChain",
+      value: tee.withChain,
+      unit: "gas",
+      note: `the same with the quote's PEM field holding a real chain (${n(tee.quoteBytes)} bytes, a real TDX quote's length)`,
+    },
+    {
+      key: "registerRenew",
+      value: tee.renew,
+      unit: "gas",
+      note: "registerEnclaveWithQuote of a key already registered, without the chain (re-attesting renews)",
+    },
+    {
+      key: "submitTee",
+      value: tee.submitTee,
+      unit: "gas",
+      target: 90_000,
+      note: "k = 1 TEE submit with settlement by a quote-registered enclave (9-byte output, accounts already credited)",
+    },
+    {
+      key: "submitTeeCold",
+      value: tee.submitTeeCold,
+      unit: "gas",
+      note: "the same, first job of the deployment: node, owner and treasury credited from zero",
+    },
+    {
+      key: "registerColdCa",
+      value: dcap.ca,
+      unit: "gas",
+      target: TX_CAP,
+      note: "verifyCertificate of Intel's PCK Platform CA (shared by Intel platforms: once per deployment)",
+    },
+    {
+      key: "registerColdPck",
+      value: dcap.pck,
+      unit: "gas",
+      target: TX_CAP,
+      note: "verifyCertificate of a real PCK certificate (once per platform)",
+    },
+    {
+      key: "dcapRegisterQuoteCold",
+      value: dcap.register,
+      unit: "gas",
+      target: TX_CAP,
+      note: "DcapVerifier.registerQuote of the real TDX quote right after caching its chain (stage 1)",
+    },
+    {
+      key: "dcapRegisterQuoteWarm",
+      value: dcap.warm,
+      unit: "gas",
+      target: 300_000,
+      note: "DcapVerifier.registerQuote of another real quote of the same platform (stage 1's registerWarm)",
+    },
+    {
+      key: "rootCache",
+      value: dcap.rootGas,
+      unit: "gas",
+      target: TX_CAP,
+      note: "verifyCertificate of Intel's root (once per deployment)",
+    },
+    {
+      key: "maxTransaction",
+      value: maxTx,
+      unit: "gas",
+      target: TX_CAP,
+      note: "largest single transaction above (per-transaction cap 16,777,216)",
+    },
+    {
+      key: "quoteVerifyMs",
+      value: median,
+      unit: "ms",
+      note: `off-chain src/tee verifyQuote of a real TDX quote, median of ${RUNS} (chain, QE report, binding, quote signature)`,
+    },
   ];
-  report("tee", "TEE attestation and submission (Intel TDX v4 quotes, Hardhat network with the RIP-7212 P-256 precompile)", rows, {
-    network: hre.network.name,
-    quoteBytes: REAL.tdx.length,
-  });
+  report(
+    "tee",
+    "TEE attestation and submission (Intel TDX v4 quotes, Hardhat network with the RIP-7212 P-256 precompile)",
+    rows,
+    {
+      network: hre.network.name,
+      quoteBytes: REAL.tdx.length,
+    },
+  );
 }
 
 main().catch((error: unknown) => {

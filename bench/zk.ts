@@ -14,7 +14,15 @@ import { spawn } from "node:child_process";
 import { toUtf8Bytes } from "ethers";
 import { bundledModels, clampToRange, evaluateCircuit, type AnyBundledModel } from "../src/models";
 import { Mode, modeMask } from "../src/core/modes";
-import { claimSignal, encodeZkBatchProof, encodeZkOutput, encodeZkProof, inputCommitment, packedOutputOf, type SolidityProof } from "../src/zkml/claim";
+import {
+  claimSignal,
+  encodeZkBatchProof,
+  encodeZkOutput,
+  encodeZkProof,
+  inputCommitment,
+  packedOutputOf,
+  type SolidityProof,
+} from "../src/zkml/claim";
 import { writeMlpOnnx } from "../src/zkml/onnx-writer";
 import { buildZkModel, type ZkModel } from "../src/zkml/pipeline";
 import { quantizeInput } from "../src/zkml/quantize";
@@ -51,7 +59,8 @@ interface WorkerResult {
 
 function subjects(): Subject[] {
   const random = seededRandom(784);
-  const mnistLike = (n: number): number[][] => Array.from({ length: n }, () => Array.from({ length: 784 }, () => random()));
+  const mnistLike = (n: number): number[][] =>
+    Array.from({ length: n }, () => Array.from({ length: 784 }, () => random()));
   const list: Subject[] = bundledModels().map((m) => ({
     name: m.name,
     onnx: m.onnx,
@@ -59,12 +68,24 @@ function subjects(): Subject[] {
     inputs: m.test.x.slice(0, PROOFS + 1).map((x) => clampToRange(x, m.inputRange)),
     bundled: m,
   }));
-  for (const sizes of [[784, 56, 10], [784, 128, 64, 10]]) {
+  for (const sizes of [
+    [784, 56, 10],
+    [784, 128, 64, 10],
+  ]) {
     // He-style weights (scaled by sqrt(2 / fan-in)) keep activations in a realistic range for inputs in [0, 1].
-    const layers = randomMlp(sizes, 56).map((l) => ({ ...l, weights: l.weights.map((row) => row.map((w) => w * Math.sqrt(6 / row.length))) }));
+    const layers = randomMlp(sizes, 56).map((l) => ({
+      ...l,
+      weights: l.weights.map((row) => row.map((w) => w * Math.sqrt(6 / row.length))),
+    }));
     // s = 8: MNIST pixels are 8-bit values, so 2^8 represents them (x/256) with no further loss, and every input's
     // range check is 10 bits instead of 14 at the default s = 12 (784 inputs dominate the constraint count).
-    list.push({ name: `random-${sizes.join("-")}`, onnx: writeMlpOnnx(layers, { name: sizes.join("-") }), inputRange: 1, scaleBits: 8, inputs: mnistLike(PROOFS + 1) });
+    list.push({
+      name: `random-${sizes.join("-")}`,
+      onnx: writeMlpOnnx(layers, { name: sizes.join("-") }),
+      inputRange: 1,
+      scaleBits: 8,
+      inputs: mnistLike(PROOFS + 1),
+    });
   }
   const only = process.env.BENCH_ZK_ONLY?.split(",").filter((s) => s !== "");
   return only === undefined || only.length === 0 ? list : list.filter((s) => only.includes(s.name));
@@ -75,10 +96,20 @@ function toJson(value: unknown): string {
 }
 
 async function proveInWorker(zk: ZkModel, inputs: bigint[][]): Promise<WorkerResult> {
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "bench/zk/prove-worker.ts"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "bench/zk/prove-worker.ts"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stdin.end(toJson({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath, model: zk.model, inputs: inputs.map((x) => x.map(String)), salt: SALT.toString() }));
+  child.stdin.end(
+    toJson({
+      wasmPath: zk.circuit.wasmPath,
+      zkeyPath: zk.setup.zkeyPath,
+      model: zk.model,
+      inputs: inputs.map((x) => x.map(String)),
+      salt: SALT.toString(),
+    }),
+  );
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   if (code !== 0) throw new Error(`prove worker exited with ${code}`);
   return JSON.parse(out) as WorkerResult;
@@ -91,20 +122,37 @@ const median = (xs: number[]): number => {
 };
 
 function solidityOf(p: WorkerResult["proofs"][number]): SolidityProof {
-  return { a: [BigInt(p.a[0]!), BigInt(p.a[1]!)], b: [[BigInt(p.b[0]![0]!), BigInt(p.b[0]![1]!)], [BigInt(p.b[1]![0]!), BigInt(p.b[1]![1]!)]], c: [BigInt(p.c[0]!), BigInt(p.c[1]!)], input: [BigInt(p.claim)] };
+  return {
+    a: [BigInt(p.a[0]!), BigInt(p.a[1]!)],
+    b: [
+      [BigInt(p.b[0]![0]!), BigInt(p.b[0]![1]!)],
+      [BigInt(p.b[1]![0]!), BigInt(p.b[1]![1]!)],
+    ],
+    c: [BigInt(p.c[0]!), BigInt(p.c[1]!)],
+    input: [BigInt(p.claim)],
+  };
 }
 
 /** Gas of one transaction (base fee and calldata included) to `verifyProof` and to `verifyBatch` of each size. */
-async function verificationGas(fx: Fixture, zk: ZkModel, proofs: SolidityProof[]): Promise<{ single: number; batch: Map<number, number> }> {
+async function verificationGas(
+  fx: Fixture,
+  zk: ZkModel,
+  proofs: SolidityProof[],
+): Promise<{ single: number; batch: Map<number, number> }> {
   const signer = fx.deployer;
-  const { verifier: address } = await deployZkVerifier(signer, await fx.system.verifierFactory.getAddress(), zk.setup.vk);
+  const { verifier: address } = await deployZkVerifier(
+    signer,
+    await fx.system.verifierFactory.getAddress(),
+    zk.setup.vk,
+  );
   const verifier = Groth16Verifier__factory.connect(address, signer);
   const send = async (data: string): Promise<number> => {
     const receipt = await (await signer!.sendTransaction({ to: address, data })).wait();
     return Number(receipt!.gasUsed);
   };
   const p = proofs[0]!;
-  if (!(await verifier.verifyProof(p.a, p.b, p.c, [p.input[0]!]))) throw new Error(`${zk.onnxHash}: the proof does not verify on-chain`);
+  if (!(await verifier.verifyProof(p.a, p.b, p.c, [p.input[0]!])))
+    throw new Error(`${zk.onnxHash}: the proof does not verify on-chain`);
   const single = await send(verifier.interface.encodeFunctionData("verifyProof", [p.a, p.b, p.c, [p.input[0]!]]));
   const batch = new Map<number, number>();
   for (const n of BATCHES) {
@@ -118,25 +166,54 @@ async function verificationGas(fx: Fixture, zk: ZkModel, proofs: SolidityProof[]
 }
 
 /** Settles ZK jobs of `zk` through the deployed system: one `submit`, then one `submitBatch` of 16. */
-async function escrowGas(fx: Fixture, zk: ZkModel, onnx: Uint8Array, inputs: bigint[][], proofs: SolidityProof[]): Promise<{ submit: number; batch16: number }> {
-  const deployment = await deployZkCircuit(fx.deployer, zk, { verifierFactory: await fx.system.verifierFactory.getAddress() });
+async function escrowGas(
+  fx: Fixture,
+  zk: ZkModel,
+  onnx: Uint8Array,
+  inputs: bigint[][],
+  proofs: SolidityProof[],
+): Promise<{ submit: number; batch16: number }> {
+  const deployment = await deployZkCircuit(fx.deployer, zk, {
+    verifierFactory: await fx.system.verifierFactory.getAddress(),
+  });
   const card = toUtf8Bytes("---\nname: bench-zk\ntask: classification\nlicense: mit\n---\n");
-  const { modelId } = await registerZkModel({ registry: fx.system.registry.connect(fx.owner), deployment, onnx, card, price: MODEL_PRICE });
+  const { modelId } = await registerZkModel({
+    registry: fx.system.registry.connect(fx.owner),
+    deployment,
+    onnx,
+    card,
+    price: MODEL_PRICE,
+  });
   const node = fx.nodes[0]!;
   await fx.system.staking.connect(node).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
   const job = async (i: number) => {
     const x = inputs[i % inputs.length]!;
     const salt = SALT + BigInt(i % inputs.length);
-    const j = await requestJob(fx, { modelId, mode: Mode.Zk, inputCommitment: "0x" + inputCommitment(zk.model, x, salt).toString(16).padStart(64, "0"), input: "0x01" });
+    const j = await requestJob(fx, {
+      modelId,
+      mode: Mode.Zk,
+      inputCommitment: "0x" + inputCommitment(zk.model, x, salt).toString(16).padStart(64, "0"),
+      input: "0x01",
+    });
     await fx.system.escrow.connect(node).claimSlot(j);
     const packedOutput = packedOutputOf(zk.model, evaluateQuantized(zk.model, x));
     return { job: j, packedOutput, output: encodeZkOutput(packedOutput), proof: proofs[i % inputs.length]! };
   };
   const first = await job(0);
-  const submit = Number((await (await fx.system.escrow.connect(node).submit(first.job, first.output, encodeZkProof(first.packedOutput, first.proof))).wait())!.gasUsed);
+  const submit = Number(
+    (await (
+      await fx.system.escrow
+        .connect(node)
+        .submit(first.job, first.output, encodeZkProof(first.packedOutput, first.proof))
+    ).wait())!.gasUsed,
+  );
   const jobs = [];
   for (let i = 0; i < 16; i++) jobs.push(await job(i));
-  const tx = await fx.system.escrow.connect(node).submitBatch(jobs.map((j) => j.job), jobs.map((j) => j.output), encodeZkBatchProof(jobs));
+  const tx = await fx.system.escrow.connect(node).submitBatch(
+    jobs.map((j) => j.job),
+    jobs.map((j) => j.output),
+    encodeZkBatchProof(jobs),
+  );
   const batch16 = Number((await tx.wait())!.gasUsed);
   return { submit, batch16 };
 }
@@ -145,7 +222,10 @@ async function escrowGas(fx: Fixture, zk: ZkModel, onnx: Uint8Array, inputs: big
 async function setupCheck(zk: ZkModel, onnx: Uint8Array): Promise<{ compile: number; zkeyVerify: number }> {
   const files = await zkModelFiles(zk);
   const get = (path: string) => files.find((f) => f.path === path)!.bytes;
-  const verified = await verifyZkSetup({ onnx, manifest: get(ZK_FILES.manifest), zkey: get(ZK_FILES.zkey), ptau: get(ZK_FILES.ptau) }, { vkHash: zk.setup.vkHash });
+  const verified = await verifyZkSetup(
+    { onnx, manifest: get(ZK_FILES.manifest), zkey: get(ZK_FILES.zkey), ptau: get(ZK_FILES.ptau) },
+    { vkHash: zk.setup.vkHash },
+  );
   return verified.seconds;
 }
 
@@ -156,30 +236,89 @@ async function main(): Promise<void> {
   let escrowDone = false;
   for (const s of subjects()) {
     console.error(`\n== ${s.name}`);
-    const zk = await buildZkModel({ onnx: s.onnx, inputRange: s.inputRange, scaleBits: s.scaleBits, log: (l) => console.error(`   ${l}`) });
+    const zk = await buildZkModel({
+      onnx: s.onnx,
+      inputRange: s.inputRange,
+      scaleBits: s.scaleBits,
+      log: (l) => console.error(`   ${l}`),
+    });
     const inputs = s.inputs.map((x) => quantizeInput(zk.model, x));
     const w = await proveInWorker(zk, inputs);
     const proofs = w.proofs.map(solidityOf);
     proofs.forEach((p, i) => {
-      const expected = claimSignal(inputCommitment(zk.model, inputs[i]!, SALT + BigInt(i)), packedOutputOf(zk.model, evaluateQuantized(zk.model, inputs[i]!)));
-      if (p.input[0] !== expected) throw new Error(`${s.name}: proof ${i} proves another claim than the reference evaluator`);
+      const expected = claimSignal(
+        inputCommitment(zk.model, inputs[i]!, SALT + BigInt(i)),
+        packedOutputOf(zk.model, evaluateQuantized(zk.model, inputs[i]!)),
+      );
+      if (p.input[0] !== expected)
+        throw new Error(`${s.name}: proof ${i} proves another claim than the reference evaluator`);
     });
     const timed = w.seconds.slice(1);
     const gas = await verificationGas(fx, zk, proofs);
     const check = await setupCheck(zk, s.onnx);
     const big = s.name === "random-784-56-10";
     rows.push(
-      { key: `${s.name}.constraints`, value: zk.nConstraints, unit: "", note: `ptau 2^${zk.ptau.power}, s = ${zk.model.scaleBits}, ${zk.model.inputSize} inputs` },
-      { key: `${s.name}.prove`, value: median(timed), unit: "s", target: big ? 1.0 : undefined, note: `median of ${timed.length} (first ${w.seconds[0]!.toFixed(2)} s; loading the circuit ${w.loadSeconds.toFixed(2)} s): witness + Groth16, circuit kept loaded as a node does` },
-      { key: `${s.name}.peakMemory`, value: Math.round(w.maxRssBytes / 2 ** 20), unit: "MiB", target: big ? 1024 : undefined, note: "peak RSS of the proving process" },
-      { key: `${s.name}.proofBytes`, value: 256, unit: "B", note: `8 words on-chain (+ 32 B packed output); snarkjs JSON ${w.proofs[0]!.jsonBytes} B` },
-      { key: `${s.name}.setupCheck`, value: Math.round((check.compile + check.zkeyVerify) * 10) / 10, unit: "s", note: `trusting the circuit once per version (node, vin verify): recompile ${check.compile.toFixed(1)} s + zkey verify ${check.zkeyVerify.toFixed(1)} s` },
-      { key: `${s.name}.verifySingle`, value: gas.single, unit: "gas", target: 215_000, note: "transaction to verifyProof (21k base + calldata + pairing)" },
+      {
+        key: `${s.name}.constraints`,
+        value: zk.nConstraints,
+        unit: "",
+        note: `ptau 2^${zk.ptau.power}, s = ${zk.model.scaleBits}, ${zk.model.inputSize} inputs`,
+      },
+      {
+        key: `${s.name}.prove`,
+        value: median(timed),
+        unit: "s",
+        target: big ? 1.0 : undefined,
+        note: `median of ${timed.length} (first ${w.seconds[0]!.toFixed(2)} s; loading the circuit ${w.loadSeconds.toFixed(2)} s): witness + Groth16, circuit kept loaded as a node does`,
+      },
+      {
+        key: `${s.name}.peakMemory`,
+        value: Math.round(w.maxRssBytes / 2 ** 20),
+        unit: "MiB",
+        target: big ? 1024 : undefined,
+        note: "peak RSS of the proving process",
+      },
+      {
+        key: `${s.name}.proofBytes`,
+        value: 256,
+        unit: "B",
+        note: `8 words on-chain (+ 32 B packed output); snarkjs JSON ${w.proofs[0]!.jsonBytes} B`,
+      },
+      {
+        key: `${s.name}.setupCheck`,
+        value: Math.round((check.compile + check.zkeyVerify) * 10) / 10,
+        unit: "s",
+        note: `trusting the circuit once per version (node, vin verify): recompile ${check.compile.toFixed(1)} s + zkey verify ${check.zkeyVerify.toFixed(1)} s`,
+      },
+      {
+        key: `${s.name}.verifySingle`,
+        value: gas.single,
+        unit: "gas",
+        target: 215_000,
+        note: "transaction to verifyProof (21k base + calldata + pairing)",
+      },
     );
     for (const [n, g] of gas.batch) {
-      rows.push({ key: `${s.name}.batch${n}`, value: Math.round(g / n), unit: "gas/proof", target: n === 16 ? 60_000 : undefined, note: `verifyBatch of ${n} in one transaction (total ${g.toLocaleString("en-US")})` });
+      rows.push({
+        key: `${s.name}.batch${n}`,
+        value: Math.round(g / n),
+        unit: "gas/proof",
+        target: n === 16 ? 60_000 : undefined,
+        note: `verifyBatch of ${n} in one transaction (total ${g.toLocaleString("en-US")})`,
+      });
     }
-    const detail: Record<string, unknown> = { name: s.name, setupCheckSeconds: check, constraints: zk.nConstraints, scaleBits: zk.model.scaleBits, ptauPower: zk.ptau.power, proveSeconds: w.seconds, maxRssBytes: w.maxRssBytes, verifySingleGas: gas.single, batchGas: Object.fromEntries(gas.batch), vkHash: zk.setup.vkHash };
+    const detail: Record<string, unknown> = {
+      name: s.name,
+      setupCheckSeconds: check,
+      constraints: zk.nConstraints,
+      scaleBits: zk.model.scaleBits,
+      ptauPower: zk.ptau.power,
+      proveSeconds: w.seconds,
+      maxRssBytes: w.maxRssBytes,
+      verifySingleGas: gas.single,
+      batchGas: Object.fromEntries(gas.batch),
+      vkHash: zk.setup.vkHash,
+    };
     if (s.bundled !== undefined) {
       const acc = evaluateCircuit(s.bundled);
       const pct = acc.metric === "accuracy";
@@ -188,22 +327,39 @@ async function main(): Promise<void> {
         value: pct ? acc.loss * 100 : acc.loss,
         unit: pct ? "pp" : "MAE",
         target: pct ? 0.5 : undefined,
-        note: pct ? `float ${(acc.float * 100).toFixed(1)}% vs circuit ${(acc.circuit * 100).toFixed(1)}% on ${acc.rows} held-out rows` : `MAE float ${acc.float.toFixed(4)} vs circuit ${acc.circuit.toFixed(4)} on ${acc.rows} held-out rows`,
+        note: pct
+          ? `float ${(acc.float * 100).toFixed(1)}% vs circuit ${(acc.circuit * 100).toFixed(1)}% on ${acc.rows} held-out rows`
+          : `MAE float ${acc.float.toFixed(4)} vs circuit ${acc.circuit.toFixed(4)} on ${acc.rows} held-out rows`,
       });
       detail.accuracy = acc;
     }
     if (s.bundled !== undefined && !escrowDone) {
       const e = await escrowGas(fx, zk, s.onnx, inputs, proofs);
       rows.push(
-        { key: `${s.name}.escrowSubmit`, value: e.submit, unit: "gas", note: "JobEscrow.submit of a ZK job: verify + settle, whole transaction" },
-        { key: `${s.name}.escrowBatch16`, value: Math.round(e.batch16 / 16), unit: "gas/job", note: `JobEscrow.submitBatch of 16 ZK jobs: batched verify + 16 settlements (total ${e.batch16.toLocaleString("en-US")})` },
+        {
+          key: `${s.name}.escrowSubmit`,
+          value: e.submit,
+          unit: "gas",
+          note: "JobEscrow.submit of a ZK job: verify + settle, whole transaction",
+        },
+        {
+          key: `${s.name}.escrowBatch16`,
+          value: Math.round(e.batch16 / 16),
+          unit: "gas/job",
+          note: `JobEscrow.submitBatch of 16 ZK jobs: batched verify + 16 settlements (total ${e.batch16.toLocaleString("en-US")})`,
+        },
       );
       detail.escrow = e;
       escrowDone = true;
     }
     details.push(detail);
   }
-  report("zk", "ZK inference (circom2 + snarkjs Groth16, BN254; this machine: 2 cores; Hardhat network for gas)", rows, { subjects: details });
+  report(
+    "zk",
+    "ZK inference (circom2 + snarkjs Groth16, BN254; this machine: 2 cores; Hardhat network for gas)",
+    rows,
+    { subjects: details },
+  );
 }
 
 main().then(

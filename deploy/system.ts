@@ -45,7 +45,14 @@ import { LOCAL_CHAIN_IDS as CORE_LOCAL_CHAIN_IDS } from "../src/core/chains";
 import { BaseError } from "../src/core/errors";
 import type { ContractName, ContractRecord, Deployment } from "../src/core/deployment";
 import { Mode } from "../src/core/modes";
-import { DEVELOPMENT_FMSPC, DEVELOPMENT_QE_MRSIGNER, developmentRootDer, intelRootDer, QE_PRODUCT_ID, TeeType } from "../src/tee";
+import {
+  DEVELOPMENT_FMSPC,
+  DEVELOPMENT_QE_MRSIGNER,
+  developmentRootDer,
+  intelRootDer,
+  QE_PRODUCT_ID,
+  TeeType,
+} from "../src/tee";
 
 /** Chains on which a development token may be deployed when no token address is given: core's local chains. */
 const LOCAL_CHAIN_IDS = new Set(CORE_LOCAL_CHAIN_IDS.map(BigInt));
@@ -154,14 +161,20 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   }
   const chainId = (await hre.ethers.provider.getNetwork()).chainId;
   const persist = options.persist ?? hre.network.name !== "hardhat";
-  const file = path.join(options.deploymentsDir ?? path.join(hre.config.paths.root, "deployments"), `${hre.network.name}.json`);
+  const file = path.join(
+    options.deploymentsDir ?? path.join(hre.config.paths.root, "deployments"),
+    `${hre.network.name}.json`,
+  );
   const previous = persist ? await loadRecord(hre, file, chainId) : undefined;
   const deployerAddress = await deployer.getAddress();
   const guardian = options.guardian ?? deployerAddress;
   const governor = options.governor ?? deployerAddress;
   const contracts = {} as Record<ContractName, ContractRecord>;
 
-  async function ensure(name: ContractName, deploy: () => Promise<{ address: string; args: unknown[]; block: number }>) {
+  async function ensure(
+    name: ContractName,
+    deploy: () => Promise<{ address: string; args: unknown[]; block: number }>,
+  ) {
     const old = previous?.contracts[name];
     if (old !== undefined) {
       log(`reusing ${name} at ${old.address}`);
@@ -188,31 +201,45 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
 
   const tokenAddress = await ensure("token", async () => {
     if (options.token !== undefined) {
-      if (!hre.ethers.isAddress(options.token)) throw new DeployError(`TOKEN_ADDRESS "${options.token}" is not an address`);
+      if (!hre.ethers.isAddress(options.token))
+        throw new DeployError(`TOKEN_ADDRESS "${options.token}" is not an address`);
       if ((await hre.ethers.provider.getCode(options.token)) === "0x") {
         throw new DeployError(`TOKEN_ADDRESS ${options.token} has no code on chain ${chainId}`);
       }
       return { address: options.token, args: [], block: await hre.ethers.provider.getBlockNumber() };
     }
     if (!LOCAL_CHAIN_IDS.has(chainId)) {
-      throw new DeployError(`chain ${chainId} is not a local chain: set TOKEN_ADDRESS to the ERC-20 to use for fees and stake`);
+      throw new DeployError(
+        `chain ${chainId} is not a local chain: set TOKEN_ADDRESS to the ERC-20 to use for fees and stake`,
+      );
     }
     return deployContract(new TestToken__factory(deployer), []);
   });
 
   const delay = options.timelockDelay ?? (LOCAL_CHAIN_IDS.has(chainId) ? 60 : 2 * 24 * 3600);
   const timelockAddress = await ensure("timelock", () =>
-    deployContract(new TimelockController__factory(deployer), [delay, [governor], [hre.ethers.ZeroAddress], hre.ethers.ZeroAddress]),
+    deployContract(new TimelockController__factory(deployer), [
+      delay,
+      [governor],
+      [hre.ethers.ZeroAddress],
+      hre.ethers.ZeroAddress,
+    ]),
   );
   const treasury = options.treasury ?? timelockAddress;
-  const factoryAddress = await ensure("verifierFactory", () => deployContract(new Groth16VerifierFactory__factory(deployer), []));
-  const registryAddress = await ensure("registry", () => deployContract(new ModelRegistry__factory(deployer), [factoryAddress]));
+  const factoryAddress = await ensure("verifierFactory", () =>
+    deployContract(new Groth16VerifierFactory__factory(deployer), []),
+  );
+  const registryAddress = await ensure("registry", () =>
+    deployContract(new ModelRegistry__factory(deployer), [factoryAddress]),
+  );
   const stakingParameters = { ...DEFAULT_STAKING_PARAMETERS, ...options.staking };
   const stakingAddress = await ensure("staking", () =>
     deployContract(new NodeStaking__factory(deployer), [tokenAddress, deployerAddress, stakingParameters]),
   );
   const escrowParameters = { ...DEFAULT_ESCROW_PARAMETERS, ...options.escrow };
-  const settlementAddress = await ensure("settlementLib", () => deployContract(new SettlementLib__factory(deployer), []));
+  const settlementAddress = await ensure("settlementLib", () =>
+    deployContract(new SettlementLib__factory(deployer), []),
+  );
   const escrowAddress = await ensure("escrow", () =>
     deployContract(new JobEscrow__factory(escrowLibraries(settlementAddress), deployer), [
       registryAddress,
@@ -222,7 +249,9 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
       escrowParameters,
     ]),
   );
-  const vanillaAddress = await ensure("vanillaVerifier", () => deployContract(new VanillaVerifier__factory(deployer), []));
+  const vanillaAddress = await ensure("vanillaVerifier", () =>
+    deployContract(new VanillaVerifier__factory(deployer), []),
+  );
   const teeAddress = await ensure("teeVerifier", () =>
     deployContract(new TeeVerifier__factory(deployer), [registryAddress, deployerAddress]),
   );
@@ -231,8 +260,12 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   const dcapAddress = await ensure("dcapVerifier", () =>
     deployContract(new DcapVerifier__factory(deployer), [deployerAddress, keccak256(dcapRoot)]),
   );
-  const zkAddress = await ensure("zkVerifier", () => deployContract(new ZkInferenceVerifier__factory(deployer), [registryAddress]));
-  const dualAddress = await ensure("dualVerifier", () => deployContract(new DualInferenceVerifier__factory(deployer), [zkAddress, teeAddress]));
+  const zkAddress = await ensure("zkVerifier", () =>
+    deployContract(new ZkInferenceVerifier__factory(deployer), [registryAddress]),
+  );
+  const dualAddress = await ensure("dualVerifier", () =>
+    deployContract(new DualInferenceVerifier__factory(deployer), [zkAddress, teeAddress]),
+  );
   const consumerAddress = await ensure("exampleConsumer", () =>
     deployContract(new ExampleConsumer__factory(deployer), [escrowAddress, governor]),
   );
@@ -253,7 +286,14 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
-  await setUpDcap(hre, system.dcapVerifier, deployer, { root: dcapRoot, ...dcapPolicy(options.dcap, local) }, local, log);
+  await setUpDcap(
+    hre,
+    system.dcapVerifier,
+    deployer,
+    { root: dcapRoot, ...dcapPolicy(options.dcap, local) },
+    local,
+    log,
+  );
   await setUpTee(system, deployer, options.maxEnclaveAge ?? DEFAULT_MAX_ENCLAVE_AGE, log);
   await handOver(system, deployer, log);
   if (persist) saveRecord(file, system.record);
@@ -315,10 +355,18 @@ async function handOver(system: System, deployer: Signer, log: (m: string) => vo
 /** The QE identities and TCB minimums to set: the options', or the development ones on local chains. */
 function dcapPolicy(options: DcapOptions | undefined, local: boolean): Required<Omit<DcapOptions, "root">> {
   const zero16 = `0x${"00".repeat(16)}`;
-  const development = (teeType: TeeType) => ({ mrSigner: DEVELOPMENT_QE_MRSIGNER, isvProdId: QE_PRODUCT_ID[teeType], minIsvSvn: 0 });
+  const development = (teeType: TeeType) => ({
+    mrSigner: DEVELOPMENT_QE_MRSIGNER,
+    isvProdId: QE_PRODUCT_ID[teeType],
+    minIsvSvn: 0,
+  });
   return {
-    qeIdentities: options?.qeIdentities ?? (local ? { [TeeType.Tdx]: development(TeeType.Tdx), [TeeType.Sgx]: development(TeeType.Sgx) } : {}),
-    tcbMinimums: options?.tcbMinimums ?? (local ? { [DEVELOPMENT_FMSPC]: { minSgxTcbSvns: zero16, minTdxTcbSvns: zero16, minPceSvn: 0 } } : {}),
+    qeIdentities:
+      options?.qeIdentities ??
+      (local ? { [TeeType.Tdx]: development(TeeType.Tdx), [TeeType.Sgx]: development(TeeType.Sgx) } : {}),
+    tcbMinimums:
+      options?.tcbMinimums ??
+      (local ? { [DEVELOPMENT_FMSPC]: { minSgxTcbSvns: zero16, minTdxTcbSvns: zero16, minPceSvn: 0 } } : {}),
   };
 }
 
@@ -346,9 +394,15 @@ async function setUpDcap(
     }
     log(`dcapVerifier: root CA ${root} cached`);
   }
-  for (const [teeType, identity] of Object.entries(wanted.qeIdentities) as unknown as [TeeType, IDcapVerifier.QeIdentityStruct][]) {
+  for (const [teeType, identity] of Object.entries(wanted.qeIdentities) as unknown as [
+    TeeType,
+    IDcapVerifier.QeIdentityStruct,
+  ][]) {
     const current = await dcap.qeIdentity(teeType);
-    const same = current.mrSigner.toLowerCase() === String(identity.mrSigner).toLowerCase() && current.isvProdId === BigInt(identity.isvProdId) && current.minIsvSvn === BigInt(identity.minIsvSvn);
+    const same =
+      current.mrSigner.toLowerCase() === String(identity.mrSigner).toLowerCase() &&
+      current.isvProdId === BigInt(identity.isvProdId) &&
+      current.minIsvSvn === BigInt(identity.minIsvSvn);
     if (same) continue;
     await requireAdmin(dcap, deployer, `dcapVerifier.setQeIdentity(${teeType})`);
     await (await dcap.setQeIdentity(teeType, identity)).wait();
@@ -358,7 +412,10 @@ async function setUpDcap(
   for (const [fmspc, minimum] of Object.entries(wanted.tcbMinimums)) {
     const current = await dcap.tcbPolicy(`0x${fmspc}`);
     const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
-    const same = current.minSgxTcbSvns === String(minimum.minSgxTcbSvns).toLowerCase() && current.minTdxTcbSvns === String(minimum.minTdxTcbSvns).toLowerCase() && current.minPceSvn === BigInt(minimum.minPceSvn);
+    const same =
+      current.minSgxTcbSvns === String(minimum.minSgxTcbSvns).toLowerCase() &&
+      current.minTdxTcbSvns === String(minimum.minTdxTcbSvns).toLowerCase() &&
+      current.minPceSvn === BigInt(minimum.minPceSvn);
     if (same && current.validUntil > now) continue;
     await requireAdmin(dcap, deployer, `dcapVerifier.setTcbPolicy(${fmspc})`);
     // The policy's validity counts from the next block, whose timestamp is at least `now + 1`.
@@ -368,11 +425,25 @@ async function setUpDcap(
 }
 
 /** Points TeeVerifier at the DCAP verifier and the staking contract, with `maxEnclaveAge`. */
-async function setUpTee(system: System, deployer: Signer, maxEnclaveAge: number, log: (m: string) => void): Promise<void> {
+async function setUpTee(
+  system: System,
+  deployer: Signer,
+  maxEnclaveAge: number,
+  log: (m: string) => void,
+): Promise<void> {
   const { teeVerifier } = system;
-  const wanted = { dcapVerifier: await system.dcapVerifier.getAddress(), maxEnclaveAge: BigInt(maxEnclaveAge), staking: await system.staking.getAddress() };
+  const wanted = {
+    dcapVerifier: await system.dcapVerifier.getAddress(),
+    maxEnclaveAge: BigInt(maxEnclaveAge),
+    staking: await system.staking.getAddress(),
+  };
   const current = await teeVerifier.parameters();
-  if (current.dcapVerifier === wanted.dcapVerifier && current.maxEnclaveAge === wanted.maxEnclaveAge && current.staking === wanted.staking) return;
+  if (
+    current.dcapVerifier === wanted.dcapVerifier &&
+    current.maxEnclaveAge === wanted.maxEnclaveAge &&
+    current.staking === wanted.staking
+  )
+    return;
   await requireAdmin(teeVerifier, deployer, "teeVerifier.setParameters");
   await (await teeVerifier.setParameters(wanted)).wait();
   log(`teeVerifier: quote registrations verified by ${wanted.dcapVerifier}, enclaves live ${maxEnclaveAge} s`);
@@ -386,16 +457,24 @@ interface AdminContract {
 async function requireAdmin(contract: AdminContract, deployer: Signer, step: string): Promise<void> {
   const me = await deployer.getAddress();
   if (!(await contract.hasRole(await contract.DEFAULT_ADMIN_ROLE(), me))) {
-    throw new DeployError(`step "${step}" is missing and the deployer ${me} is no longer admin: propose it through the timelock`);
+    throw new DeployError(
+      `step "${step}" is missing and the deployer ${me} is no longer admin: propose it through the timelock`,
+    );
   }
 }
 
 interface Factory {
-  deploy(...args: never[]): Promise<{ waitForDeployment(): Promise<unknown>; getAddress(): Promise<string>; deploymentTransaction(): { wait(): Promise<{ blockNumber: number } | null> } | null }>;
+  deploy(...args: never[]): Promise<{
+    waitForDeployment(): Promise<unknown>;
+    getAddress(): Promise<string>;
+    deploymentTransaction(): { wait(): Promise<{ blockNumber: number } | null> } | null;
+  }>;
 }
 
 /** The linked libraries of `JobEscrow`, for its TypeChain factory. */
-export function escrowLibraries(settlementLib: string): { "contracts/libraries/SettlementLib.sol:SettlementLib": string } {
+export function escrowLibraries(settlementLib: string): {
+  "contracts/libraries/SettlementLib.sol:SettlementLib": string;
+} {
   return { "contracts/libraries/SettlementLib.sol:SettlementLib": settlementLib };
 }
 
@@ -416,7 +495,11 @@ function jsonSafe(value: unknown): unknown {
 }
 
 /** Reads a previous record, keeping only contracts whose code is still on chain. */
-async function loadRecord(hre: HardhatRuntimeEnvironment, file: string, chainId: bigint): Promise<Deployment | undefined> {
+async function loadRecord(
+  hre: HardhatRuntimeEnvironment,
+  file: string,
+  chainId: bigint,
+): Promise<Deployment | undefined> {
   if (!existsSync(file)) return undefined;
   let record: Deployment;
   try {
@@ -425,7 +508,9 @@ async function loadRecord(hre: HardhatRuntimeEnvironment, file: string, chainId:
     throw new DeployError(`${file} is not valid JSON: fix or delete it`, { cause });
   }
   if (BigInt(record.chainId) !== chainId) {
-    throw new DeployError(`${file} records chain ${record.chainId} but the network is chain ${chainId}: delete it or pick the right network`);
+    throw new DeployError(
+      `${file} records chain ${record.chainId} but the network is chain ${chainId}: delete it or pick the right network`,
+    );
   }
   const live = {} as Record<ContractName, ContractRecord>;
   for (const [name, contract] of Object.entries(record.contracts) as [ContractName, ContractRecord][]) {

@@ -53,7 +53,9 @@ function outsideOf(root, file) {
 const direction = {
   meta: {
     type: "problem",
-    docs: { description: "imports in src/ point down the layers (core < components < entry points) and never out of src/" },
+    docs: {
+      description: "imports in src/ point down the layers (core < components < entry points) and never out of src/",
+    },
     schema: [],
   },
   create(context) {
@@ -69,14 +71,20 @@ const direction = {
       // Entry points may call the deploy script (the devnet deploys the system); nothing else in src/ may.
       if (outside === "deploy" && LEVELS[from] === ENTRY) return;
       if (outside !== undefined) {
-        context.report({ node: node.source, message: `src/${from} imports ${outside}/: src/ never depends on ${outside}/ (move what it needs into src/)` });
+        context.report({
+          node: node.source,
+          message: `src/${from} imports ${outside}/: src/ never depends on ${outside}/ (move what it needs into src/)`,
+        });
         return;
       }
       const to = folderOf(root, target);
       if (to === undefined || to === from) return;
       const [a, b] = [LEVELS[from], LEVELS[to]];
       if (a === undefined || b === undefined) {
-        context.report({ node: node.source, message: `src/${a === undefined ? from : to} has no layer: add it to LEVELS in eslint/layers.mjs` });
+        context.report({
+          node: node.source,
+          message: `src/${a === undefined ? from : to} has no layer: add it to LEVELS in eslint/layers.mjs`,
+        });
         return;
       }
       if (b >= a) {

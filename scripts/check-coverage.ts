@@ -18,7 +18,9 @@ function load(file: string): Coverage {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as Coverage;
   } catch (cause) {
-    console.error(`error: cannot read coverage file ${file}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    console.error(
+      `error: cannot read coverage file ${file}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
     process.exit(2);
   }
 }
@@ -30,7 +32,8 @@ export function merge(runs: Coverage[]): Coverage {
     for (const [file, cov] of Object.entries(run)) {
       const into = (merged[file] ??= { l: {}, b: {} });
       for (const [line, hits] of Object.entries(cov.l)) into.l[line] = (into.l[line] ?? 0) + hits;
-      for (const [branch, arms] of Object.entries(cov.b)) into.b[branch] = arms.map((hits, i) => hits + (into.b[branch]?.[i] ?? 0));
+      for (const [branch, arms] of Object.entries(cov.b))
+        into.b[branch] = arms.map((hits, i) => hits + (into.b[branch]?.[i] ?? 0));
     }
   }
   return merged;
@@ -58,7 +61,8 @@ for (const [file, cov] of Object.entries(merged)) {
   totals.branches.total += fileBranches.total;
   const lp = percent(fileLines.covered, fileLines.total);
   const bp = percent(fileBranches.covered, fileBranches.total);
-  if (lp < THRESHOLDS.lines || bp < THRESHOLDS.branches) console.log(`  below a threshold on its own: ${file} lines ${lp.toFixed(1)}% branches ${bp.toFixed(1)}%`);
+  if (lp < THRESHOLDS.lines || bp < THRESHOLDS.branches)
+    console.log(`  below a threshold on its own: ${file} lines ${lp.toFixed(1)}% branches ${bp.toFixed(1)}%`);
 }
 let failed = false;
 for (const metric of ["lines", "branches"] as const) {
@@ -66,6 +70,8 @@ for (const metric of ["lines", "branches"] as const) {
   const pct = percent(covered, total);
   const ok = pct >= THRESHOLDS[metric];
   failed ||= !ok;
-  console.log(`coverage of contracts/: ${metric} ${pct.toFixed(2)}% (${covered}/${total}), threshold ${THRESHOLDS[metric]}%: ${ok ? "met" : "NOT MET"}`);
+  console.log(
+    `coverage of contracts/: ${metric} ${pct.toFixed(2)}% (${covered}/${total}), threshold ${THRESHOLDS[metric]}%: ${ok ? "met" : "NOT MET"}`,
+  );
 }
 process.exit(failed ? 1 : 0);

@@ -34,21 +34,28 @@ const TOKEN = 10n ** 18n;
 const ZK_SETUP_POWER = 12;
 
 function quality(model: AnyBundledModel): string {
-  return model.kind === "classifier" ? `held-out accuracy ${(model.accuracy * 100).toFixed(1)}%` : `held-out MAE ${model.metrics.mae.toFixed(4)} (${model.metrics.baseline}: ${model.metrics.baselineMae.toFixed(4)})`;
+  return model.kind === "classifier"
+    ? `held-out accuracy ${(model.accuracy * 100).toFixed(1)}%`
+    : `held-out MAE ${model.metrics.mae.toFixed(4)} (${model.metrics.baseline}: ${model.metrics.baselineMae.toFixed(4)})`;
 }
 
 function describeInput(input: readonly number[]): string {
-  return input.length <= 6 ? JSON.stringify(input.map((v) => Number(v.toPrecision(4)))) : `${input.length} features (${input.filter((v) => v !== 0).length} non-zero)`;
+  return input.length <= 6
+    ? JSON.stringify(input.map((v) => Number(v.toPrecision(4))))
+    : `${input.length} features (${input.filter((v) => v !== 0).length} non-zero)`;
 }
 
 function describeOutput(model: AnyBundledModel, mode: Mode, output: string, zk: ZkDeployment): string {
   if (mode === Mode.Zk) {
     const decoded = decodeZkOutput(zk.zk.model, output);
-    const answer = model.kind === "classifier" ? model.classes[decoded.classIndex!] : `${decoded.value!.toFixed(4)} ${model.target}`;
+    const answer =
+      model.kind === "classifier" ? model.classes[decoded.classIndex!] : `${decoded.value!.toFixed(4)} ${model.target}`;
     return `${answer} (Groth16 proof verified on-chain)`;
   }
   const decoded = decodeClassification(getBytes(output));
-  return model.kind === "classifier" ? `${model.classes[decoded.label]} (logits ${decoded.logits.join(", ")})` : `${decoded.logits[0]} ${model.target}`;
+  return model.kind === "classifier"
+    ? `${model.classes[decoded.label]} (logits ${decoded.logits.join(", ")})`
+    : `${decoded.logits[0]} ${model.target}`;
 }
 
 interface ClientAccount {
@@ -67,7 +74,13 @@ async function createClientAccount(devnet: Devnet<AnyBundledModel>, root: string
   for (const file of [config, passwordFile, dataDir]) rmSync(path.join(root, file), { recursive: true, force: true });
   const password = randomBytes(16).toString("hex");
   writeFileSync(path.join(root, passwordFile), `${password}\n`, { mode: 0o600 });
-  const { address } = await devnet.addClient({ config: path.join(root, config), dataDir: path.join(root, dataDir), contentDir: devnet.contentDir, password, tokens: 1_000n * TOKEN });
+  const { address } = await devnet.addClient({
+    config: path.join(root, config),
+    dataDir: path.join(root, dataDir),
+    contentDir: devnet.contentDir,
+    password,
+    tokens: 1_000n * TOKEN,
+  });
   return { address, config, passwordFile };
 }
 
@@ -117,9 +130,19 @@ async function main(): Promise<void> {
     for (const entry of models) {
       for (const mode of [Mode.Vanilla, Mode.Tee, Mode.Zk]) {
         // ZK: the input is committed (Poseidon, with a random salt) as the circuit commits it, within its input range.
-        const input = mode === Mode.Zk ? clampToRange(entry.model.example, entry.model.inputRange) : entry.model.example;
+        const input =
+          mode === Mode.Zk ? clampToRange(entry.model.example, entry.model.inputRange) : entry.model.example;
         const zk = mode === Mode.Zk ? { model: entry.zk!.zk.model } : undefined;
-        const requested = await requestInference({ contracts: dapp, signer: requester, modelId: toModelId(entry.modelId), mode, input, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, zk });
+        const requested = await requestInference({
+          contracts: dapp,
+          signer: requester,
+          modelId: toModelId(entry.modelId),
+          mode,
+          input,
+          feePerNode: TOKEN / 2n,
+          collateral: 10n * TOKEN,
+          zk,
+        });
         requests.push({ ...entry, mode, input, requested });
       }
     }
@@ -130,18 +153,30 @@ async function main(): Promise<void> {
       if (result.status !== "settled") throw new Error(`job ${job.id} was refunded`);
       const [claimed] = await system.escrow.queryFilter(system.escrow.filters.SlotClaimed(job.id));
       const [settled] = await system.escrow.queryFilter(system.escrow.filters.JobSettled(job.id));
-      console.log(`\n  [${MODE_NAMES[mode]}] job ${job.id} ${model.name}: ${describeInput(input)} -> ${describeOutput(model, mode, result.output, zk!)}`);
+      console.log(
+        `\n  [${MODE_NAMES[mode]}] job ${job.id} ${model.name}: ${describeInput(input)} -> ${describeOutput(model, mode, result.output, zk!)}`,
+      );
       console.log(`    served by ${claimed?.args.node ?? "?"}; output hash ${result.outputHash}`);
-      console.log(`    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`);
+      console.log(
+        `    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`,
+      );
     }
     // The network's concentration once its jobs are served, as `vin network stats` prints it.
-    console.log(`\n${renderConcentration(await networkStats(devnet.contracts, system.record.startBlock, await devnet.provider.getBlockNumber()), { symbol: "tokens" })}`);
+    console.log(
+      `\n${renderConcentration(await networkStats(devnet.contracts, system.record.startBlock, await devnet.provider.getBlockNumber()), { symbol: "tokens" })}`,
+    );
     console.log(`${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
-    console.log(`chain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`);
+    console.log(
+      `chain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`,
+    );
     const penguins = models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!;
     const vin = `npm run vin -- --config ${client.config} --password-file ${client.passwordFile}`;
-    console.log(`\nyour first request, from a client account made for you (${client.address}, 10 ETH and 1000 test tokens; run \`npm run vin -- faucet <address>\` to fund another):`);
-    console.log(`  ${vin} request --model ${penguins.modelId} --mode tee --input '${JSON.stringify(penguins.model.example)}' --wait`);
+    console.log(
+      `\nyour first request, from a client account made for you (${client.address}, 10 ETH and 1000 test tokens; run \`npm run vin -- faucet <address>\` to fund another):`,
+    );
+    console.log(
+      `  ${vin} request --model ${penguins.modelId} --mode tee --input '${JSON.stringify(penguins.model.example)}' --wait`,
+    );
     console.log(`then, with the job id it prints:`);
     console.log(`  ${vin} job <id>`);
     console.log(`  ${vin} verify <id>`);

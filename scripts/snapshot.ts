@@ -26,7 +26,8 @@ type Snapshot = Record<string, number>;
 async function measureSizes(): Promise<Snapshot> {
   const sizes: Snapshot = {};
   for (const name of (await hre.artifacts.getAllFullyQualifiedNames()).sort()) {
-    if (!name.startsWith("contracts/") || name.startsWith("contracts/test/") || name.startsWith("contracts/mocks/")) continue;
+    if (!name.startsWith("contracts/") || name.startsWith("contracts/test/") || name.startsWith("contracts/mocks/"))
+      continue;
     const artifact = await hre.artifacts.readArtifact(name);
     const bytes = (artifact.deployedBytecode.length - 2) / 2;
     if (bytes > 0) sizes[artifact.contractName] = bytes;
@@ -35,7 +36,8 @@ async function measureSizes(): Promise<Snapshot> {
 }
 
 function read(file: string): Snapshot {
-  if (!existsSync(file)) throw new Error(`${path.relative(process.cwd(), file)} is missing: run \`npm run snapshot\` and commit it`);
+  if (!existsSync(file))
+    throw new Error(`${path.relative(process.cwd(), file)} is missing: run \`npm run snapshot\` and commit it`);
   return JSON.parse(readFileSync(file, "utf8")) as Snapshot;
 }
 
@@ -46,7 +48,8 @@ function compare(kind: string, committed: Snapshot, measured: Snapshot, toleranc
     const [before, after] = [committed[key], measured[key]];
     if (before === undefined) out.push(`${kind} ${key}: new (${after})`);
     else if (after === undefined) out.push(`${kind} ${key}: gone (was ${before})`);
-    else if (Math.abs(after - before) > tolerance) out.push(`${kind} ${key}: ${before} -> ${after} (${after > before ? "+" : ""}${after - before})`);
+    else if (Math.abs(after - before) > tolerance)
+      out.push(`${kind} ${key}: ${before} -> ${after} (${after > before ? "+" : ""}${after - before})`);
   }
   return out;
 }
@@ -57,7 +60,9 @@ function limits(sizes: Snapshot): string[] {
     .map(([name, bytes]) => `size ${name}: ${bytes} bytes, above the ${SIZE_LIMIT}-byte limit`);
   const escrow = sizes[HEADROOM.contract];
   if (escrow !== undefined && SIZE_LIMIT - escrow < HEADROOM.bytes) {
-    out.push(`size ${HEADROOM.contract}: ${escrow} bytes leaves ${SIZE_LIMIT - escrow} of headroom, less than ${HEADROOM.bytes}`);
+    out.push(
+      `size ${HEADROOM.contract}: ${escrow} bytes leaves ${SIZE_LIMIT - escrow} of headroom, less than ${HEADROOM.bytes}`,
+    );
   }
   return out;
 }
@@ -75,13 +80,21 @@ async function main(): Promise<void> {
     if (problems.length > 0) throw new Error(problems.join("\n"));
     return;
   }
-  const problems = [...compare("gas", read(files.gas), gas, GAS_TOLERANCE), ...compare("size", read(files.sizes), sizes, 0), ...limits(sizes)];
+  const problems = [
+    ...compare("gas", read(files.gas), gas, GAS_TOLERANCE),
+    ...compare("size", read(files.sizes), sizes, 0),
+    ...limits(sizes),
+  ];
   if (problems.length > 0) {
-    console.error(`the gas or size snapshot moved:\n  ${problems.join("\n  ")}\nif intended, run \`npm run snapshot\` and commit snapshots/ with the change`);
+    console.error(
+      `the gas or size snapshot moved:\n  ${problems.join("\n  ")}\nif intended, run \`npm run snapshot\` and commit snapshots/ with the change`,
+    );
     process.exitCode = 1;
     return;
   }
-  console.log(`snapshots match: ${Object.keys(gas).length} gas figures (±${GAS_TOLERANCE}), ${Object.keys(sizes).length} contract sizes`);
+  console.log(
+    `snapshots match: ${Object.keys(gas).length} gas figures (±${GAS_TOLERANCE}), ${Object.keys(sizes).length} contract sizes`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -32,7 +32,10 @@ function total(card: SyntheticCard): number {
  * @example nameAllWordsSearch(cards, "fraud lgbm", 10)
  */
 export function nameAllWordsSearch(cards: readonly SyntheticCard[], query: string, limit: number): number[] {
-  const words = query.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w !== "");
+  const words = query
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== "");
   if (words.length === 0) return [];
   return cards
     .filter((c) => words.every((w) => nameOf(c).toLowerCase().includes(w)))
@@ -46,7 +49,10 @@ export function nameAllWordsSearch(cards: readonly SyntheticCard[], query: strin
  * those containing more words first, then by verified usage.
  */
 export function nameAnyWordSearch(cards: readonly SyntheticCard[], query: string, limit: number): number[] {
-  const words = query.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length >= 3);
+  const words = query
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length >= 3);
   const matched = (c: SyntheticCard) => words.filter((w) => nameOf(c).toLowerCase().includes(w)).length;
   return cards
     .map((c) => ({ c, n: matched(c) }))

@@ -26,11 +26,20 @@ export interface SyntheticCard {
 }
 
 const FACET_WORDS: Record<string, string[]> = {
-  en: ["English"], de: ["German", "Deutsch"], fr: ["French", "français"], es: ["Spanish", "español"],
-  zh: ["Chinese", "Mandarin"], ar: ["Arabic"], multilingual: ["multilingual", "100+ languages"],
-  equities: ["equities", "stocks", "S&P 500"], crypto: ["crypto", "bitcoin", "cryptocurrency"],
-  fx: ["forex", "currency pairs"], futures: ["futures", "commodities"],
-  xray: ["X-ray", "radiograph"], mri: ["MRI", "magnetic resonance"], ct: ["CT", "computed tomography"],
+  en: ["English"],
+  de: ["German", "Deutsch"],
+  fr: ["French", "français"],
+  es: ["Spanish", "español"],
+  zh: ["Chinese", "Mandarin"],
+  ar: ["Arabic"],
+  multilingual: ["multilingual", "100+ languages"],
+  equities: ["equities", "stocks", "S&P 500"],
+  crypto: ["crypto", "bitcoin", "cryptocurrency"],
+  fx: ["forex", "currency pairs"],
+  futures: ["futures", "commodities"],
+  xray: ["X-ray", "radiograph"],
+  mri: ["MRI", "magnetic resonance"],
+  ct: ["CT", "computed tomography"],
 };
 const VARIANTS = ["", "", "-v2", "-base", "-large", "-small", "-ft", "-2024", "-int8", "-distilled"];
 
@@ -97,10 +106,19 @@ function generateCard(id: number, a: Archetype, random: () => number, pick: <T>(
     "",
   ];
   const modes = 1 | (random() < 0.4 ? 2 : 0) | (random() < 0.25 ? 4 : 0);
-  const usage: [number, number, number] = [0, 1, 2].map((m) => ((modes >> m) & 1 ? Math.floor(Math.exp(random() * 8)) - 1 : 0)) as [number, number, number];
+  const usage: [number, number, number] = [0, 1, 2].map((m) =>
+    (modes >> m) & 1 ? Math.floor(Math.exp(random() * 8)) - 1 : 0,
+  ) as [number, number, number];
   const attributes: CardAttributes = { topic: a.topic, domain: a.domain, task: a.task, library, license };
   if (a.facet !== undefined && facetValue !== undefined) attributes.facet = { name: a.facet.name, value: facetValue };
-  return { id, attributes, markdown: [...front, ...body].join("\n"), modes, usage, publishedAt: 1_700_000_000 + Math.floor(random() * 30_000_000) };
+  return {
+    id,
+    attributes,
+    markdown: [...front, ...body].join("\n"),
+    modes,
+    usage,
+    publishedAt: 1_700_000_000 + Math.floor(random() * 30_000_000),
+  };
 }
 
 /** Two to four tag groups, one synonym from each: cards of one kind rarely share all their tags. */

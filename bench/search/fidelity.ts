@@ -42,7 +42,9 @@ function main(): void {
       share += total(best) === 0 ? 1 : total(ours) / total(best);
       queries++;
     }
-    console.log(`${versions} versions, ${queries} queries: top-10 overlap with exact BM25F ${(overlap / queries).toFixed(3)}, summed score ${(share / queries).toFixed(4)} of exact`);
+    console.log(
+      `${versions} versions, ${queries} queries: top-10 overlap with exact BM25F ${(overlap / queries).toFixed(3)}, summed score ${(share / queries).toFixed(4)} of exact`,
+    );
   } finally {
     store.close();
     for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });

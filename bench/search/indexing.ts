@@ -40,7 +40,15 @@ export function writeCorpus(store: HubStore, prepared: readonly PreparedVersion[
         if (version === 1) store.upsertModel({ modelId, owner: addressOf(modelId), price: 10n ** 15n, block });
         store.upsertVersion(input);
         usage.forEach((jobs, mode) => {
-          if (jobs > 0) store.addVerifiedUsage({ modelId, version, mode: mode as Mode, jobs, paid: BigInt(jobs) * 10n ** 15n, block });
+          if (jobs > 0)
+            store.addVerifiedUsage({
+              modelId,
+              version,
+              mode: mode as Mode,
+              jobs,
+              paid: BigInt(jobs) * 10n ** 15n,
+              block,
+            });
         });
       }
     });
@@ -51,7 +59,11 @@ export function writeCorpus(store: HubStore, prepared: readonly PreparedVersion[
  * Prepares and writes synthetic cards; returns the model id of every card, in order.
  * @example indexCorpus(store, generateCorpus(360, 42));
  */
-export function indexCorpus(store: HubStore, cards: readonly SyntheticCard[], options: PrepareCorpusOptions = {}): number[] {
+export function indexCorpus(
+  store: HubStore,
+  cards: readonly SyntheticCard[],
+  options: PrepareCorpusOptions = {},
+): number[] {
   const prepared = prepareCorpus(cards, options);
   writeCorpus(store, prepared);
   return prepared.map((p) => p.input.modelId);

@@ -6,7 +6,8 @@ export type Judgments = Record<string, number>;
  * @example ndcgAt([3, 7], { "3": 3, "7": 1 }, 10) // 1
  */
 export function ndcgAt(ranked: readonly number[], judgments: Judgments, k: number): number {
-  const dcg = (grades: readonly number[]) => grades.slice(0, k).reduce((s, g, i) => s + (2 ** g - 1) / Math.log2(i + 2), 0);
+  const dcg = (grades: readonly number[]) =>
+    grades.slice(0, k).reduce((s, g, i) => s + (2 ** g - 1) / Math.log2(i + 2), 0);
   const ideal = dcg(Object.values(judgments).sort((a, b) => b - a));
   return ideal === 0 ? 0 : dcg(ranked.map((id) => judgments[String(id)] ?? 0)) / ideal;
 }

@@ -58,7 +58,9 @@ export interface RealEvaluation {
 /** Reads `sources.json` and `queries.json`. */
 export function loadRealCards(): { sources: CardSource[]; queries: RealQuery[] } {
   const { cards } = JSON.parse(readFileSync(join(REAL_CARDS_DIR, "sources.json"), "utf8")) as { cards: CardSource[] };
-  const { queries } = JSON.parse(readFileSync(join(REAL_CARDS_DIR, "queries.json"), "utf8")) as { queries: RealQuery[] };
+  const { queries } = JSON.parse(readFileSync(join(REAL_CARDS_DIR, "queries.json"), "utf8")) as {
+    queries: RealQuery[];
+  };
   return { sources: cards, queries };
 }
 
@@ -86,10 +88,14 @@ export function evaluateRealCards(): RealEvaluation {
       refused,
       warnings,
       queries: queries.length,
-      engine: score(queries, (q) => engine.search(q, {}, "relevance", { pageSize: K }).hits.map((h) => keyOfModel.get(h.modelId) ?? "")),
+      engine: score(queries, (q) =>
+        engine.search(q, {}, "relevance", { pageSize: K }).hits.map((h) => keyOfModel.get(h.modelId) ?? ""),
+      ),
       bm25: score(queries, (q) => {
         const words = tokenize(q);
-        return words.length === 0 ? [] : (plain.all(words.map((w) => `"${w}"`).join(" OR "), K) as { key: string }[]).map((r) => r.key);
+        return words.length === 0
+          ? []
+          : (plain.all(words.map((w) => `"${w}"`).join(" OR "), K) as { key: string }[]).map((r) => r.key);
       }),
       nameSubstring: score(queries, (q) => nameSubstring(sources, q)),
     };
@@ -119,7 +125,18 @@ function indexEngine(store: HubStore, sources: readonly CardSource[], texts: Map
       const owner = `0x${(i + 1).toString(16).padStart(40, "0")}`;
       const hash = cardHashOf(text);
       store.upsertModel({ modelId, owner, price: 1n, block: i + 1 });
-      store.upsertVersion({ modelId, version: 1, publisher: owner, cardHash: hash, cardCid: `bafkrei${hash.slice(2, 54)}`, files: [], modes: 1, publishedAt: 1_700_000_000, block: i + 1, card });
+      store.upsertVersion({
+        modelId,
+        version: 1,
+        publisher: owner,
+        cardHash: hash,
+        cardCid: `bafkrei${hash.slice(2, 54)}`,
+        files: [],
+        modes: 1,
+        publishedAt: 1_700_000_000,
+        block: i + 1,
+        card,
+      });
     });
   });
   return { refused, warnings, keyOfModel };
@@ -134,10 +151,17 @@ function indexPlain(db: Database.Database, sources: readonly CardSource[], texts
 
 /** Case-insensitive substring of the whole query in the repository id; spaces, `-` and `_` alike. */
 function nameSubstring(sources: readonly CardSource[], q: string): string[] {
-  const norm = (s: string) => s.toLowerCase().replace(/[\s_-]+/g, "-").trim();
+  const norm = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[\s_-]+/g, "-")
+      .trim();
   const needle = norm(q);
   if (needle === "") return [];
-  return sources.filter((s) => norm(s.model).includes(needle)).slice(0, K).map((s) => keyOf(s.file));
+  return sources
+    .filter((s) => norm(s.model).includes(needle))
+    .slice(0, K)
+    .map((s) => keyOf(s.file));
 }
 
 function score(queries: readonly RealQuery[], run: (q: string) => string[]): RealScores {
@@ -147,9 +171,20 @@ function score(queries: readonly RealQuery[], run: (q: string) => string[]): Rea
     const found = ranked.filter((k) => (judgments[k] ?? 0) > 0).length;
     // Metrics take numeric ids; card numbers are numeric strings.
     const ids = ranked.map(Number);
-    return { q, kind, ndcg10: ndcgAt(ids, numeric(judgments), K), rr: reciprocalRank(ids, numeric(judgments), MRR_MIN_GRADE), recall10: relevant.length === 0 ? 0 : found / Math.min(relevant.length, K) };
+    return {
+      q,
+      kind,
+      ndcg10: ndcgAt(ids, numeric(judgments), K),
+      rr: reciprocalRank(ids, numeric(judgments), MRR_MIN_GRADE),
+      recall10: relevant.length === 0 ? 0 : found / Math.min(relevant.length, K),
+    };
   });
-  return { ndcg10: mean(perQuery.map((p) => p.ndcg10)), mrr: mean(perQuery.map((p) => p.rr)), recall10: mean(perQuery.map((p) => p.recall10)), perQuery };
+  return {
+    ndcg10: mean(perQuery.map((p) => p.ndcg10)),
+    mrr: mean(perQuery.map((p) => p.rr)),
+    recall10: mean(perQuery.map((p) => p.recall10)),
+    perQuery,
+  };
 }
 
 function numeric(judgments: Judgments): Judgments {

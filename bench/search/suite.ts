@@ -37,7 +37,10 @@ export function loadSuite(path = SUITE_PATH): RelevanceSuite {
 export function corpusOf(suite: RelevanceSuite): SyntheticCard[] {
   const cards = generateCorpus(suite.corpus.count, suite.corpus.seed);
   const digest = corpusDigest(cards);
-  if (digest !== suite.corpus.sha256) throw new Error(`corpus digest ${digest} differs from the judged ${suite.corpus.sha256}; regenerate judgments.json (bench/search/generate.ts)`);
+  if (digest !== suite.corpus.sha256)
+    throw new Error(
+      `corpus digest ${digest} differs from the judged ${suite.corpus.sha256}; regenerate judgments.json (bench/search/generate.ts)`,
+    );
   return cards;
 }
 
@@ -46,7 +49,12 @@ export function corpusOf(suite: RelevanceSuite): SyntheticCard[] {
  * more lenient name-only variants, for context.
  * @example const { ours, baseline } = evaluateSuite(loadSuite());
  */
-export function evaluateSuite(suite: RelevanceSuite): { ours: SuiteScores; baseline: SuiteScores; nameAllWords: SuiteScores; nameAnyWord: SuiteScores } {
+export function evaluateSuite(suite: RelevanceSuite): {
+  ours: SuiteScores;
+  baseline: SuiteScores;
+  nameAllWords: SuiteScores;
+  nameAnyWord: SuiteScores;
+} {
   const cards = corpusOf(suite);
   const store = HubStore.open(":memory:");
   try {

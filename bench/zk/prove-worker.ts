@@ -31,13 +31,25 @@ async function main(): Promise<void> {
   const loadSeconds = Number(process.hrtime.bigint() - loadStarted) / 1e9;
   for (const [i, raw] of job.inputs.entries()) {
     const started = process.hrtime.bigint();
-    const p = await prover.prove({ model: job.model, input: raw.map((v) => BigInt(v)), inputSalt: BigInt(job.salt) + BigInt(i) });
+    const p = await prover.prove({
+      model: job.model,
+      input: raw.map((v) => BigInt(v)),
+      inputSalt: BigInt(job.salt) + BigInt(i),
+    });
     seconds.push(Number(process.hrtime.bigint() - started) / 1e9);
     const s = p.solidity;
-    proofs.push({ claim: p.claim.toString(), a: s.a.map(String), b: s.b.map((r) => r.map(String)), c: s.c.map(String), jsonBytes: JSON.stringify(p.proof).length });
+    proofs.push({
+      claim: p.claim.toString(),
+      a: s.a.map(String),
+      b: s.b.map((r) => r.map(String)),
+      c: s.c.map(String),
+      jsonBytes: JSON.stringify(p.proof).length,
+    });
   }
   await releaseSnarkjs();
-  process.stdout.write(JSON.stringify({ loadSeconds, seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024, proofs }));
+  process.stdout.write(
+    JSON.stringify({ loadSeconds, seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024, proofs }),
+  );
 }
 
 main().then(

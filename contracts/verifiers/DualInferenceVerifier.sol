@@ -40,7 +40,11 @@ contract DualInferenceVerifier is IDualInferenceVerifier, EIP712 {
         if (
             zkVerifier_.mode() != ModesLib.ZK || teeVerifier_.mode() != ModesLib.TEE
                 || IRegistryReader(address(teeVerifier_)).registry() != registry_
-        ) revert DualInferenceVerifierInvalidVerifiers(address(zkVerifier_), address(teeVerifier_), address(registry_));
+        ) {
+            revert DualInferenceVerifierInvalidVerifiers(
+                address(zkVerifier_), address(teeVerifier_), address(registry_)
+            );
+        }
         (zkVerifier, teeVerifier, registry) = (zkVerifier_, teeVerifier_, registry_);
     }
 
@@ -99,12 +103,15 @@ contract DualInferenceVerifier is IDualInferenceVerifier, EIP712 {
 
     /// @dev `ITeeVerifier.verify`'s checks, against this contract's digest, through the TEE verifier's views.
     function _checkEnclave(InferenceClaim calldata claim, bytes calldata signature) internal view {
-        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecoverCalldata(resultDigest(claim, msg.sender), signature);
+        (address signer, ECDSA.RecoverError error,) =
+            ECDSA.tryRecoverCalldata(resultDigest(claim, msg.sender), signature);
         if (error != ECDSA.RecoverError.NoError) revert ITeeVerifier.TeeVerifierInvalidSignature();
         ITeeVerifier.Enclave memory enclave = teeVerifier.enclaveOf(signer);
         if (enclave.operator == address(0)) revert ITeeVerifier.TeeVerifierUnknownEnclave(signer);
         if (enclave.revoked) revert ITeeVerifier.TeeVerifierEnclaveRevoked(signer);
-        if (block.timestamp >= enclave.expiresAt) revert ITeeVerifier.TeeVerifierEnclaveExpired(signer, enclave.expiresAt);
+        if (block.timestamp >= enclave.expiresAt) {
+            revert ITeeVerifier.TeeVerifierEnclaveExpired(signer, enclave.expiresAt);
+        }
         if (enclave.operator != claim.node) {
             revert ITeeVerifier.TeeVerifierOperatorMismatch(signer, enclave.operator, claim.node);
         }

@@ -7,7 +7,17 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BUNDLED_MODEL_NAMES, MAX_ACCURACY_LOSS, bundledModel, evaluateCircuit, forward, percent, runOnnx, type AnyBundledModel, type CircuitEvaluation } from "../../src/models";
+import {
+  BUNDLED_MODEL_NAMES,
+  MAX_ACCURACY_LOSS,
+  bundledModel,
+  evaluateCircuit,
+  forward,
+  percent,
+  runOnnx,
+  type AnyBundledModel,
+  type CircuitEvaluation,
+} from "../../src/models";
 
 interface ModelReport extends CircuitEvaluation {
   name: string;
@@ -25,22 +35,73 @@ interface ModelReport extends CircuitEvaluation {
 async function measure(model: AnyBundledModel, trainSeconds: number): Promise<ModelReport> {
   const circuit = evaluateCircuit(model);
   const onnx = await runOnnx(model.onnx, model.test.x);
-  const onnxMaxDeviation = Math.max(...onnx.flatMap((out, i) => out.map((v, j) => Math.abs(v - forward(model.layers, model.test.x[i]!)[j]!))));
-  const common = { ...circuit, name: model.name, kind: model.kind, trainRows: model.trainRows, testRows: model.test.x.length, inputRange: model.inputRange, onnxMaxDeviation, trainSeconds };
+  const onnxMaxDeviation = Math.max(
+    ...onnx.flatMap((out, i) => out.map((v, j) => Math.abs(v - forward(model.layers, model.test.x[i]!)[j]!))),
+  );
+  const common = {
+    ...circuit,
+    name: model.name,
+    kind: model.kind,
+    trainRows: model.trainRows,
+    testRows: model.test.x.length,
+    inputRange: model.inputRange,
+    onnxMaxDeviation,
+    trainSeconds,
+  };
   if (model.kind === "classifier") return { ...common, withinBound: circuit.loss <= MAX_ACCURACY_LOSS };
-  return { ...common, baseline: { name: model.metrics.baseline, mae: model.metrics.baselineMae, rmse: model.metrics.baselineRmse } };
+  return {
+    ...common,
+    baseline: { name: model.metrics.baseline, mae: model.metrics.baselineMae, rmse: model.metrics.baselineRmse },
+  };
 }
 
 function row(r: ModelReport): string[] {
   const figure = (v: number) => (r.metric === "accuracy" ? percent(v) : v.toFixed(4));
-  const difference = r.metric === "accuracy" ? `${(-r.loss * 100).toFixed(2)} pp` : `${r.loss >= 0 ? "+" : ""}${r.loss.toExponential(1)}`;
-  return [r.name, r.kind, `${r.trainRows}/${r.testRows}`, r.metric, figure(r.float), figure(r.circuit), difference, String(r.scaleBits), String(r.inputSize), `±${r.inputRange}`, String(r.rangeBits), r.maxDeviation.toExponential(1), r.onnxMaxDeviation.toExponential(1)];
+  const difference =
+    r.metric === "accuracy"
+      ? `${(-r.loss * 100).toFixed(2)} pp`
+      : `${r.loss >= 0 ? "+" : ""}${r.loss.toExponential(1)}`;
+  return [
+    r.name,
+    r.kind,
+    `${r.trainRows}/${r.testRows}`,
+    r.metric,
+    figure(r.float),
+    figure(r.circuit),
+    difference,
+    String(r.scaleBits),
+    String(r.inputSize),
+    `±${r.inputRange}`,
+    String(r.rangeBits),
+    r.maxDeviation.toExponential(1),
+    r.onnxMaxDeviation.toExponential(1),
+  ];
 }
 
 function printTable(rows: string[][]): void {
-  const header = ["model", "kind", "train/test", "metric", "float", "circuit", "difference", "scaleBits", "inputs", "range", "rangeBits", "max|Δout|", "max|ort−ts|"];
+  const header = [
+    "model",
+    "kind",
+    "train/test",
+    "metric",
+    "float",
+    "circuit",
+    "difference",
+    "scaleBits",
+    "inputs",
+    "range",
+    "rangeBits",
+    "max|Δout|",
+    "max|ort−ts|",
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => console.log(cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+  const line = (cells: string[]) =>
+    console.log(
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    );
   line(header);
   line(widths.map((w) => "-".repeat(w)));
   rows.forEach(line);
@@ -60,13 +121,22 @@ async function main(): Promise<void> {
   console.log("\nBundled models on their held-out rows: float (TypeScript), circuit (reference evaluator)\n");
   printTable(reports.map(row));
   for (const r of reports) {
-    if (r.baseline !== undefined) console.log(`\n${r.name}: float RMSE ${r.floatRmse?.toFixed(4)}, circuit RMSE ${r.circuitRmse?.toFixed(4)}; naive (${r.baseline.name}) MAE ${r.baseline.mae.toFixed(4)}, RMSE ${r.baseline.rmse.toFixed(4)}`);
-    if (r.withinBound === false) console.log(`\n${r.name}: circuit accuracy loss ${(r.loss * 100).toFixed(2)} pp exceeds ${MAX_ACCURACY_LOSS * 100} pp`);
+    if (r.baseline !== undefined)
+      console.log(
+        `\n${r.name}: float RMSE ${r.floatRmse?.toFixed(4)}, circuit RMSE ${r.circuitRmse?.toFixed(4)}; naive (${r.baseline.name}) MAE ${r.baseline.mae.toFixed(4)}, RMSE ${r.baseline.rmse.toFixed(4)}`,
+      );
+    if (r.withinBound === false)
+      console.log(
+        `\n${r.name}: circuit accuracy loss ${(r.loss * 100).toFixed(2)} pp exceeds ${MAX_ACCURACY_LOSS * 100} pp`,
+      );
   }
   const dir = path.join(__dirname, "..", "..", "bench", "results");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "models.json");
-  writeFileSync(file, `${JSON.stringify({ models: reports, maxAccuracyLoss: MAX_ACCURACY_LOSS, node: process.version, measuredAt: new Date().toISOString() }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ models: reports, maxAccuracyLoss: MAX_ACCURACY_LOSS, node: process.version, measuredAt: new Date().toISOString() }, null, 2)}\n`,
+  );
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
   if (exportDir !== undefined) exportModels(models, exportDir);
   if (reports.some((r) => r.withinBound === false)) process.exitCode = 1;

@@ -10,7 +10,9 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(art, null, 2));
 }
 
-main().then(() => process.exit(0)).catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+main()
+  .then(() => process.exit(0))
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });

@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const onnxPath = args[0];
   const range = flag(args, "--input-range");
   if (onnxPath === undefined || onnxPath.startsWith("--") || range === undefined) {
-    throw new Error("usage: setup.ts <model.onnx> --input-range <r> [--scale-bits <s>] [--min-power <p>] [--cache <dir>]");
+    throw new Error(
+      "usage: setup.ts <model.onnx> --input-range <r> [--scale-bits <s>] [--min-power <p>] [--cache <dir>]",
+    );
   }
   const scale = flag(args, "--scale-bits");
   const minPower = flag(args, "--min-power");
@@ -37,12 +39,26 @@ async function main(): Promise<void> {
     scaleBits: zk.model.scaleBits,
     inputRange: zk.model.inputRange,
     inputBits: zk.model.inputBits,
-    layers: zk.model.layers.map((l) => ({ name: l.name, in: l.weights[0].length, out: l.weights.length, relu: l.relu, quotientBits: l.quotientBits })),
+    layers: zk.model.layers.map((l) => ({
+      name: l.name,
+      in: l.weights[0].length,
+      out: l.weights.length,
+      relu: l.relu,
+      quotientBits: l.quotientBits,
+    })),
     constraints: zk.nConstraints,
-    ptau: { power: zk.ptau.power, path: zk.ptau.path, sha256: zk.ptau.sha256, generationSeconds: zk.ptau.generationSeconds },
+    ptau: {
+      power: zk.ptau.power,
+      path: zk.ptau.path,
+      sha256: zk.ptau.sha256,
+      generationSeconds: zk.ptau.generationSeconds,
+    },
     circuit: { circom: zk.circuit.circomPath, sourceHash: zk.circuit.sourceHash, compileSeconds: zk.compileSeconds },
     vkHash: zk.setup.vkHash,
-    verifier: { contract: "contracts/verifiers/zk/Groth16Verifier.sol", constructorArgs: verifyingKeyArgs(zk.setup.vk).map((v) => v.toString()) },
+    verifier: {
+      contract: "contracts/verifiers/zk/Groth16Verifier.sol",
+      constructorArgs: verifyingKeyArgs(zk.setup.vk).map((v) => v.toString()),
+    },
     sha256: zk.setup.sha256,
     setupSeconds: zk.setup.generationSeconds,
   };

@@ -29,7 +29,27 @@ import type { GlobalOptions } from "./options";
 import { reportError } from "./output";
 
 /** Every command, in the order `vin --help` lists them. */
-const COMMANDS = [init, stake, unstake, withdraw, register, enclave, claim, run, status, request, job, verify, faucet, publish, pull, search, hubServe, network, roi];
+const COMMANDS = [
+  init,
+  stake,
+  unstake,
+  withdraw,
+  register,
+  enclave,
+  claim,
+  run,
+  status,
+  request,
+  job,
+  verify,
+  faucet,
+  publish,
+  pull,
+  search,
+  hubServe,
+  network,
+  roi,
+];
 
 export function buildProgram(): Command {
   const program = new Command("vin")
@@ -38,7 +58,11 @@ export function buildProgram(): Command {
     .option("--password-file <file>", "file holding the keystore password (default: $VIN_PASSWORD)")
     .option("--json", "print machine-readable JSON")
     .option("--ipfs-dir <dir>", "embedded IPFS store for publish and pull", process.env.VIN_IPFS_DIR ?? ".vin/ipfs")
-    .option("--kubo <url>", "use a Kubo node's RPC (e.g. http://127.0.0.1:5001) instead of the embedded store", process.env.VIN_KUBO_URL)
+    .option(
+      "--kubo <url>",
+      "use a Kubo node's RPC (e.g. http://127.0.0.1:5001) instead of the embedded store",
+      process.env.VIN_KUBO_URL,
+    )
     .exitOverride();
   const global = () => program.opts<GlobalOptions>();
   for (const command of COMMANDS) command.register(program, global);

@@ -20,7 +20,9 @@ export type Globals = () => GlobalOptions;
 /** A `--modes` list such as `vanilla,tee`, without duplicates. */
 export function parseModeNames(list: string): ModeName[] {
   const modes = list.split(",").map((m) => m.trim().toLowerCase());
-  for (const m of modes) if (!isModeName(m)) throw new InputError(`unknown mode "${m}": use vanilla, tee, zk or a list (--modes vanilla,tee,zk)`);
+  for (const m of modes)
+    if (!isModeName(m))
+      throw new InputError(`unknown mode "${m}": use vanilla, tee, zk or a list (--modes vanilla,tee,zk)`);
   return [...new Set(modes)] as ModeName[];
 }
 

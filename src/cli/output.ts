@@ -11,7 +11,8 @@ export const tokens = (wei: bigint): string => `${formatUnits(wei, 18)} tokens`;
 
 /** A job's output as a person reads it: a packed ZK output, a class and its logits, or the raw bytes. */
 export function describeOutput(output: string): string {
-  if (getBytes(output).length === 6) return `packed ZK output ${BigInt(output)} (class index for classifiers, value + 2^47 at 2^-s for regressors)`;
+  if (getBytes(output).length === 6)
+    return `packed ZK output ${BigInt(output)} (class index for classifiers, value + 2^47 at 2^-s for regressors)`;
   try {
     const { label, logits } = decodeClassification(getBytes(output));
     return `class ${label} (logits ${logits.join(", ")})`;
@@ -22,7 +23,10 @@ export function describeOutput(output: string): string {
 
 /** One line: what is wrong and what to do; the exit code from the one table in src/core/errors.ts. The cause chain goes to stderr only with VIN_DEBUG=1. */
 export function reportError(error: unknown): number {
-  const message = error instanceof BaseError ? error.message : `unexpected error: ${String((error as Error)?.message ?? error).split("\n")[0]}`;
+  const message =
+    error instanceof BaseError
+      ? error.message
+      : `unexpected error: ${String((error as Error)?.message ?? error).split("\n")[0]}`;
   console.error(`error: ${message}`);
   if (process.env.VIN_DEBUG === "1") console.error(error);
   return exitCodeOf(error);

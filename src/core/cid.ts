@@ -52,7 +52,8 @@ export function cidToString(bytes: Uint8Array): string {
  * @throws InputError when the string is not a base32 multibase CIDv1.
  */
 export function cidFromString(cid: string): Uint8Array {
-  if (!/^b[a-z2-7]+$/.test(cid)) throw new InputError(`"${cid}" is not a CIDv1 in base32 (it should start with "b", like bafkrei...)`);
+  if (!/^b[a-z2-7]+$/.test(cid))
+    throw new InputError(`"${cid}" is not a CIDv1 in base32 (it should start with "b", like bafkrei...)`);
   const out: number[] = [];
   let buffer = 0;
   let bits = 0;

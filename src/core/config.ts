@@ -24,9 +24,12 @@ export interface SettingSources<T> {
  */
 export function resolveSetting<T>(setting: string, sources: SettingSources<T>, parse: (value: unknown) => T): T {
   const candidates: [string, unknown][] = [];
-  if (sources.flag !== undefined && sources.flag.value !== undefined) candidates.push([`flag ${sources.flag.name}`, sources.flag.value]);
-  if (sources.env !== undefined && sources.env.value !== undefined && sources.env.value !== "") candidates.push([`environment variable ${sources.env.name}`, sources.env.value]);
-  if (sources.file !== undefined && sources.file.value !== undefined) candidates.push([`"${sources.file.name}" in ${sources.file.path}`, sources.file.value]);
+  if (sources.flag !== undefined && sources.flag.value !== undefined)
+    candidates.push([`flag ${sources.flag.name}`, sources.flag.value]);
+  if (sources.env !== undefined && sources.env.value !== undefined && sources.env.value !== "")
+    candidates.push([`environment variable ${sources.env.name}`, sources.env.value]);
+  if (sources.file !== undefined && sources.file.value !== undefined)
+    candidates.push([`"${sources.file.name}" in ${sources.file.path}`, sources.file.value]);
   const chosen = candidates[0];
   if (chosen === undefined) {
     if (sources.default !== undefined) return sources.default;

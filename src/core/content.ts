@@ -42,17 +42,28 @@ export interface RecordedFile {
  * @throws NotFoundError naming the file when no store has it; IntegrityError naming both hashes when it does not match.
  * @example const onnx = await fetchVerified(store, { path: "model.onnx", cid, sha256 }, { signal });
  */
-export async function fetchVerified(store: Pick<ContentStore, "cat">, file: RecordedFile, options: ContentOptions = {}): Promise<Uint8Array> {
+export async function fetchVerified(
+  store: Pick<ContentStore, "cat">,
+  file: RecordedFile,
+  options: ContentOptions = {},
+): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = await store.cat(file.cid, options);
   } catch (error) {
-    if (error instanceof NotFoundError) throw new NotFoundError(`${file.path} (${file.cid}) is not available from the content store`, { cause: error, context: { ...file } });
+    if (error instanceof NotFoundError)
+      throw new NotFoundError(`${file.path} (${file.cid}) is not available from the content store`, {
+        cause: error,
+        context: { ...file },
+      });
     throw error;
   }
   const actual = sha256Hex(bytes);
   if (actual.toLowerCase() !== file.sha256.toLowerCase()) {
-    throw new IntegrityError(`${file.path} (${file.cid}) hashes to ${actual}, not the recorded ${file.sha256}: refusing it`, { context: { ...file, actual } });
+    throw new IntegrityError(
+      `${file.path} (${file.cid}) hashes to ${actual}, not the recorded ${file.sha256}: refusing it`,
+      { context: { ...file, actual } },
+    );
   }
   return bytes;
 }

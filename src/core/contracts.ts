@@ -49,7 +49,10 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
 }
 
 /** The {@link Addresses} of a deployment record (`deployments/<network>.json`, as written by `deploySystem`). */
-export function addressesFromRecord(record: { startBlock: number; contracts: Partial<Record<string, { address: string }>> }): Addresses {
+export function addressesFromRecord(record: {
+  startBlock: number;
+  contracts: Partial<Record<string, { address: string }>>;
+}): Addresses {
   const pick = (name: string): string => {
     const address = record.contracts[name]?.address;
     if (address === undefined) throw new ConfigError(`the deployment record has no "${name}" contract: redeploy`);

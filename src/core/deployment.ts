@@ -47,7 +47,10 @@ export interface Deployment {
  * @example const deployment = readDeployment("deployments/localhost.json");
  */
 export function readDeployment(file: string): Deployment {
-  if (!existsSync(file)) throw new ConfigError(`deployment record ${file} does not exist: deploy first (\`npm start\` locally, \`npm run deploy:remote\` elsewhere)`);
+  if (!existsSync(file))
+    throw new ConfigError(
+      `deployment record ${file} does not exist: deploy first (\`npm start\` locally, \`npm run deploy:remote\` elsewhere)`,
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
@@ -70,13 +73,19 @@ export function parseDeployment(raw: unknown, source = "the deployment record"):
   if (!Number.isSafeInteger(r.chainId) || (r.chainId as number) <= 0) fail("chainId", "must be a positive integer");
   if (!Number.isSafeInteger(r.startBlock) || (r.startBlock as number) < 0) fail("startBlock", "must be a block number");
   const contracts = r.contracts as Record<string, unknown> | undefined;
-  if (contracts === undefined || contracts === null || typeof contracts !== "object") fail("contracts", "must be an object");
+  if (contracts === undefined || contracts === null || typeof contracts !== "object")
+    fail("contracts", "must be an object");
   const out = {} as Record<ContractName, ContractRecord>;
   for (const name of CONTRACT_NAMES) {
     const c = contracts![name] as Partial<ContractRecord> | undefined;
     if (c === undefined) fail(`contracts.${name}`, "is missing: the record predates this version; redeploy");
-    if (typeof c!.address !== "string" || !isAddress(c!.address)) fail(`contracts.${name}.address`, "must be an address");
-    out[name] = { address: getAddress(c!.address!), args: Array.isArray(c!.args) ? c!.args : [], block: Number(c!.block ?? 0) };
+    if (typeof c!.address !== "string" || !isAddress(c!.address))
+      fail(`contracts.${name}.address`, "must be an address");
+    out[name] = {
+      address: getAddress(c!.address!),
+      args: Array.isArray(c!.args) ? c!.args : [],
+      block: Number(c!.block ?? 0),
+    };
   }
   return {
     network: typeof r.network === "string" ? r.network : "unknown",

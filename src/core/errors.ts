@@ -34,7 +34,10 @@ export class BaseError extends Error {
   readonly context: Record<string, unknown>;
 
   constructor(shortMessage: string, options: BaseErrorOptions = {}) {
-    super(options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.shortMessage = shortMessage;
     this.details = options.details;
     this.context = options.context ?? {};

@@ -47,7 +47,9 @@ export class SqliteCursorStore implements CursorStore {
     `);
     this.stmt = {
       cursor: db.prepare("SELECT block FROM follower_cursors WHERE name = ?"),
-      setCursor: db.prepare("INSERT INTO follower_cursors (name, block) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block"),
+      setCursor: db.prepare(
+        "INSERT INTO follower_cursors (name, block) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET block = excluded.block",
+      ),
       blockHash: db.prepare("SELECT hash FROM follower_blocks WHERE name = ? AND number = ?"),
       blockHashes: db.prepare("SELECT number, hash FROM follower_blocks WHERE name = ? ORDER BY number"),
       record: db.prepare("INSERT OR REPLACE INTO follower_blocks (name, number, hash) VALUES (?, ?, ?)"),
@@ -147,7 +149,12 @@ export class LogFollower {
     const head = await this.head();
     // Whether the cursor block is still on the chain, read from the head or the block after the cursor when they
     // are at hand (one request per idle poll), otherwise from the block after the cursor.
-    const next = head.number === cursor + 1 ? head : head.number > cursor + 1 && stored !== undefined ? await this.block(cursor + 1) : undefined;
+    const next =
+      head.number === cursor + 1
+        ? head
+        : head.number > cursor + 1 && stored !== undefined
+          ? await this.block(cursor + 1)
+          : undefined;
     if (stored !== undefined) {
       const onChain = head.number === cursor ? head.hash : head.number < cursor ? undefined : next?.parentHash;
       if (onChain !== stored && (await this.rewind(cursor, stored, onChain ?? undefined))) return false;
@@ -159,17 +166,31 @@ export class LogFollower {
     // The hash of `to` is read before its logs: if the chain moves in between, the next poll sees the stored hash
     // disagree and rewinds, instead of keeping logs of one chain under the hash of another.
     const last = to === head.number ? head : to === next?.number ? next : await this.block(to);
-    if (last === undefined) throw new ChainMovedError(`block ${to} disappeared while the follower read it; reading again`);
+    if (last === undefined)
+      throw new ChainMovedError(`block ${to} disappeared while the follower read it; reading again`);
     // One request: the range is at most `maxBlockRange` blocks.
-    const logs = await getLogsChunked(this.provider, { address: this.options.address, topics: [this.options.topics], fromBlock: from, toBlock: to, maxRange: this.options.maxBlockRange, retry: this.retry });
+    const logs = await getLogsChunked(this.provider, {
+      address: this.options.address,
+      topics: [this.options.topics],
+      fromBlock: from,
+      toBlock: to,
+      maxRange: this.options.maxBlockRange,
+      retry: this.retry,
+    });
     const moved = logs.find((l) => l.removed || (l.blockNumber === to && l.blockHash !== last.hash));
-    if (moved !== undefined) throw new ChainMovedError(`block ${to} changed while its logs were read (${last.hash} then ${moved.blockHash}); reading it again`);
+    if (moved !== undefined)
+      throw new ChainMovedError(
+        `block ${to} changed while its logs were read (${last.hash} then ${moved.blockHash}); reading it again`,
+      );
     await this.options.prepare?.(logs, { from, to });
     const hashes = new Map<number, string>(logs.map((l) => [l.blockNumber, l.blockHash]));
     hashes.set(to, last.hash!);
     this.store.atomically(() => {
       this.options.apply(logs, { from, to });
-      this.store.recordBlocks([...hashes].map(([number, hash]) => ({ number, hash })), to - (this.options.reorgWindow ?? 256));
+      this.store.recordBlocks(
+        [...hashes].map(([number, hash]) => ({ number, hash })),
+        to - (this.options.reorgWindow ?? 256),
+      );
       this.store.setCursor(to);
     });
     if (logs.length > 0) this.options.onApplied?.(logs);
@@ -224,7 +245,10 @@ export class LogFollower {
       this.store.forgetAbove(ancestor);
       this.store.setCursor(ancestor);
     });
-    this.log.warn({ block: cursor, storedHash: stored, chainHash: now ?? null, rewoundTo: ancestor, depth: cursor - ancestor }, "chain reorganisation: blocks this node processed were dropped; rewinding and reading them again");
+    this.log.warn(
+      { block: cursor, storedHash: stored, chainHash: now ?? null, rewoundTo: ancestor, depth: cursor - ancestor },
+      "chain reorganisation: blocks this node processed were dropped; rewinding and reading them again",
+    );
     return true;
   }
 
@@ -243,4 +267,3 @@ export class LogFollower {
     return { timeoutMs: this.options.rpcTimeoutMs, attempts: 2 };
   }
 }
-

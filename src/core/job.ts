@@ -75,7 +75,11 @@ export function requestedJobs(escrow: JobEscrow, receipt: TransactionReceipt | n
   for (const log of receipt.logs as Log[]) {
     const parsed = escrow.interface.parseLog(log);
     if (parsed?.name !== "JobRequested") continue;
-    jobs.push({ job: toJob(parsed.args.job as IJobEscrow.JobStructOutput), input: parsed.args.input as string, inputUri: parsed.args.inputUri as string });
+    jobs.push({
+      job: toJob(parsed.args.job as IJobEscrow.JobStructOutput),
+      input: parsed.args.input as string,
+      inputUri: parsed.args.inputUri as string,
+    });
   }
   return jobs;
 }
@@ -90,7 +94,12 @@ export function hashJob(job: Job): string {
 
 /** The commitment a node sends for a redundant job: `keccak256(abi.encode(jobId, node, keccak256(output), salt))`. */
 export function resultCommitment(jobId: bigint, node: string, output: string | Uint8Array, salt: string): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["uint64", "address", "bytes32", "bytes32"], [jobId, node, keccak256(output), salt]));
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["uint64", "address", "bytes32", "bytes32"],
+      [jobId, node, keccak256(output), salt],
+    ),
+  );
 }
 
 /** Decodes an inline input written by {@link encodeInput}: a JSON array of finite numbers. */

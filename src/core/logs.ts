@@ -33,11 +33,18 @@ export interface GetLogsParams {
  */
 export async function getLogsChunked(provider: Pick<Provider, "getLogs">, params: GetLogsParams): Promise<Log[]> {
   const range = params.maxRange ?? DEFAULT_MAX_BLOCK_RANGE;
-  if (!Number.isSafeInteger(range) || range < 1) throw new InputError(`maxRange ${range} is out of range: a whole number of blocks, at least 1`, { context: { parameter: "maxRange" } });
+  if (!Number.isSafeInteger(range) || range < 1)
+    throw new InputError(`maxRange ${range} is out of range: a whole number of blocks, at least 1`, {
+      context: { parameter: "maxRange" },
+    });
   const logs: Log[] = [];
   for (let from = params.fromBlock; from <= params.toBlock; from += range) {
     const to = Math.min(params.toBlock, from + range - 1);
-    const chunk = await withRetry(`eth_getLogs ${from}..${to}`, () => provider.getLogs({ address: params.address, topics: params.topics, fromBlock: from, toBlock: to }), params.retry);
+    const chunk = await withRetry(
+      `eth_getLogs ${from}..${to}`,
+      () => provider.getLogs({ address: params.address, topics: params.topics, fromBlock: from, toBlock: to }),
+      params.retry,
+    );
     for (const log of chunk) logs.push(log);
   }
   return logs;

@@ -24,16 +24,41 @@ export interface ModeInfo {
 
 /** Every mode, in on-chain order. Adding a mode adds a line here (and a module above this layer). */
 export const MODES: readonly ModeInfo[] = [
-  { mode: Mode.Vanilla, name: "vanilla", label: "Vanilla", trust: "staked nodes; with redundancy, agreement among independent nodes" },
-  { mode: Mode.Tee, name: "tee", label: "TEE", trust: "a signature from an enclave key registered with its measurement" },
-  { mode: Mode.Zk, name: "zk", label: "ZK", trust: "a Groth16 proof checked on-chain against the version's bound verifying key" },
-  { mode: Mode.Dual, name: "dual", label: "ZK + TEE", trust: "both: a Groth16 proof against the version's key and a registered enclave's signature over the same output" },
+  {
+    mode: Mode.Vanilla,
+    name: "vanilla",
+    label: "Vanilla",
+    trust: "staked nodes; with redundancy, agreement among independent nodes",
+  },
+  {
+    mode: Mode.Tee,
+    name: "tee",
+    label: "TEE",
+    trust: "a signature from an enclave key registered with its measurement",
+  },
+  {
+    mode: Mode.Zk,
+    name: "zk",
+    label: "ZK",
+    trust: "a Groth16 proof checked on-chain against the version's bound verifying key",
+  },
+  {
+    mode: Mode.Dual,
+    name: "dual",
+    label: "ZK + TEE",
+    trust: "both: a Groth16 proof against the version's key and a registered enclave's signature over the same output",
+  },
 ];
 
 /** Mode names, by mode. */
 export const MODE_NAMES: Record<Mode, ModeName> = { 0: "vanilla", 1: "tee", 2: "zk", 3: "dual" };
 /** Modes, by name. */
-export const MODE_BY_NAME: Record<ModeName, Mode> = { vanilla: Mode.Vanilla, tee: Mode.Tee, zk: Mode.Zk, dual: Mode.Dual };
+export const MODE_BY_NAME: Record<ModeName, Mode> = {
+  vanilla: Mode.Vanilla,
+  tee: Mode.Tee,
+  zk: Mode.Zk,
+  dual: Mode.Dual,
+};
 
 /** Whether `name` names a mode. */
 export function isModeName(name: unknown): name is ModeName {
@@ -51,7 +76,10 @@ export function isMode(value: unknown): value is Mode {
  */
 export function toMode(value: bigint | number): Mode {
   const n = Number(value);
-  if (!isMode(n)) throw new InputError(`mode ${String(value)} does not exist: modes are ${MODES.map((m) => `${m.mode} (${m.name})`).join(", ")}`);
+  if (!isMode(n))
+    throw new InputError(
+      `mode ${String(value)} does not exist: modes are ${MODES.map((m) => `${m.mode} (${m.name})`).join(", ")}`,
+    );
   return n;
 }
 
@@ -60,10 +88,15 @@ export function toMode(value: bigint | number): Mode {
  * @throws InputError naming the unknown name and the known ones.
  */
 export function parseModes(list: string): Mode[] {
-  const names = list.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (names.length === 0) throw new InputError(`no mode given: use one or more of ${Object.keys(MODE_BY_NAME).join(", ")}`);
+  const names = list
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (names.length === 0)
+    throw new InputError(`no mode given: use one or more of ${Object.keys(MODE_BY_NAME).join(", ")}`);
   return names.map((name) => {
-    if (!isModeName(name)) throw new InputError(`mode "${name}" is not supported: use ${Object.keys(MODE_BY_NAME).join(", ")}`);
+    if (!isModeName(name))
+      throw new InputError(`mode "${name}" is not supported: use ${Object.keys(MODE_BY_NAME).join(", ")}`);
     return MODE_BY_NAME[name];
   });
 }

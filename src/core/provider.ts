@@ -20,7 +20,12 @@ export function createProvider(url: string, options: ProviderOptions = {}): Json
   const request = new FetchRequest(url);
   request.timeout = options.timeoutMs ?? 10_000;
   const network = options.chainId === undefined ? undefined : Network.from(options.chainId);
-  return new JsonRpcProvider(request, network, { staticNetwork: network ?? true, batchMaxCount: 1, pollingInterval: 1_000, cacheTimeout: -1 });
+  return new JsonRpcProvider(request, network, {
+    staticNetwork: network ?? true,
+    batchMaxCount: 1,
+    pollingInterval: 1_000,
+    cacheTimeout: -1,
+  });
 }
 
 /**
@@ -30,12 +35,21 @@ export function createProvider(url: string, options: ProviderOptions = {}): Json
 export async function checkEndpoint(provider: JsonRpcProvider, url: string, chainId?: number): Promise<number> {
   let actual: number;
   try {
-    actual = Number(await withRetry("eth_chainId", () => provider.send("eth_chainId", []) as Promise<string>, { attempts: 2, timeoutMs: 5_000 }));
+    actual = Number(
+      await withRetry("eth_chainId", () => provider.send("eth_chainId", []) as Promise<string>, {
+        attempts: 2,
+        timeoutMs: 5_000,
+      }),
+    );
   } catch (cause) {
-    throw new TransportError(`cannot reach the RPC endpoint ${url}: start the node or fix "rpcUrl" in the config`, { cause });
+    throw new TransportError(`cannot reach the RPC endpoint ${url}: start the node or fix "rpcUrl" in the config`, {
+      cause,
+    });
   }
   if (chainId !== undefined && actual !== chainId) {
-    throw new TransportError(`the RPC endpoint ${url} serves chain ${actual}, the config expects chain ${chainId}: fix "rpcUrl" or "chainId"`);
+    throw new TransportError(
+      `the RPC endpoint ${url} serves chain ${actual}, the config expects chain ${chainId}: fix "rpcUrl" or "chainId"`,
+    );
   }
   return actual;
 }

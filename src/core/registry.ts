@@ -67,7 +67,10 @@ export function rawContentRef(bytes: Uint8Array): ContentRef & { cid: Uint8Array
 
 function cardFile(files: readonly VersionFileRef[], path: string): VersionFileRef {
   const file = files.find((f) => f.path === path);
-  if (file === undefined) throw new InputError(`the model card ${path} is not among the version's files (${files.map((f) => f.path).join(", ")})`);
+  if (file === undefined)
+    throw new InputError(
+      `the model card ${path} is not among the version's files (${files.map((f) => f.path).join(", ")})`,
+    );
   return file;
 }
 

@@ -34,7 +34,11 @@ export interface RetryOptions {
  * @example const block = await withRetry("eth_blockNumber", () => provider.getBlockNumber(), { attempts: 3 });
  * @example const bytes = await withRetry(`ipfs cat ${cid}`, (signal) => store.cat(cid, { signal }), { timeoutMs: 20_000 });
  */
-export async function withRetry<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  fn: (signal: AbortSignal) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const attempts = options.attempts ?? 5;
   const retryable = options.retryable ?? isRetryable;
   let delay = options.backoffMs ?? 250;
@@ -45,7 +49,9 @@ export async function withRetry<T>(what: string, fn: (signal: AbortSignal) => Pr
     } catch (error) {
       if (attempt >= attempts || options.signal?.aborted || !retryable(error)) {
         if (isTransportError(error) && !(error instanceof TransportError)) {
-          throw new TransportError(`${what} failed after ${attempt} attempt(s): the endpoint is unreachable`, { cause: error });
+          throw new TransportError(`${what} failed after ${attempt} attempt(s): the endpoint is unreachable`, {
+            cause: error,
+          });
         }
         throw error;
       }
@@ -61,7 +67,12 @@ export async function withRetry<T>(what: string, fn: (signal: AbortSignal) => Pr
  * {@link TimeoutError} naming `what` when the time runs out.
  * @example await withTimeout("hub /api/search", 5_000, (signal) => fetch(url, { signal }));
  */
-export async function withTimeout<T>(what: string, timeoutMs: number, fn: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+export async function withTimeout<T>(
+  what: string,
+  timeoutMs: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+  outer?: AbortSignal,
+): Promise<T> {
   const controller = new AbortController();
   const abort = () => controller.abort(outer?.reason);
   outer?.addEventListener("abort", abort, { once: true });

@@ -52,18 +52,23 @@ const HINTS: Record<string, string> = {
   NodeStakingStillThawing: "wait until the thawing period ends, then `vin withdraw`",
   NodeStakingNothingThawing: "start a withdrawal with `vin unstake <amount>` first",
   JobEscrowNothingToClaim: "nothing to claim yet",
-  JobEscrowNodeIneligible: "register the job's mode with `vin register --modes ...` and keep at least the minimum stake",
+  JobEscrowNodeIneligible:
+    "register the job's mode with `vin register --modes ...` and keep at least the minimum stake",
   ModelRegistryUnknownModel: "check the model id (the hub lists published models)",
   ModelRegistryUnknownVersion: "check the version; omit `@version` to use the latest",
   ModelRegistryVersionDeprecated: "use a newer version of the model",
   ModelRegistryModeNotSupported: "pick a mode the model version supports",
   JobEscrowInsufficientFee: "raise the fee or the allowance",
   JobEscrowInvalidRedundancy: "use an odd number of nodes from 1 to 7",
-  JobEscrowInvalidCollateral: "keep the collateral between the escrow's minimum and the node fee times maxCollateralRatio: lower the collateral or raise the fee",
-  JobEscrowInvalidCallback: "a callback must be the requester itself: have the consumer contract request the job (InferenceConsumerBase._requestInference)",
+  JobEscrowInvalidCollateral:
+    "keep the collateral between the escrow's minimum and the node fee times maxCollateralRatio: lower the collateral or raise the fee",
+  JobEscrowInvalidCallback:
+    "a callback must be the requester itself: have the consumer contract request the job (InferenceConsumerBase._requestInference)",
   ZkInferenceVerifierRedundancyUnsupported: "request ZK jobs with redundancy 1: the proof settles the answer",
-  ZkInferenceVerifierCommitmentOutOfRange: "commit the input as the SDK does for ZK jobs (the low 200 bits of the circuit's Poseidon commitment)",
-  ModelRegistryVerifierKeyMismatch: "deploy the version's verifier through the registry's verifier factory with the key whose hash you bind",
+  ZkInferenceVerifierCommitmentOutOfRange:
+    "commit the input as the SDK does for ZK jobs (the low 200 bits of the circuit's Poseidon commitment)",
+  ModelRegistryVerifierKeyMismatch:
+    "deploy the version's verifier through the registry's verifier factory with the key whose hash you bind",
   ERC20InsufficientBalance: "fund the account with the payment token (on a local chain: `vin faucet`)",
   ERC20InsufficientAllowance: "approve the contract to spend the payment token",
 };
@@ -98,20 +103,40 @@ export function asRevertError(error: unknown, context: CallContext): BaseError {
   const where = `${context.contract}.${context.call}${context.jobId === undefined ? "" : `(job ${context.jobId})`}`;
   const data = revertDataOf(error);
   if (data === undefined) {
-    if (isTransportError(error)) return new TransportError(`${where} failed: the RPC endpoint did not answer (${shortMessageOf(error)})`, { cause: error, context: { ...context } });
+    if (isTransportError(error))
+      return new TransportError(`${where} failed: the RPC endpoint did not answer (${shortMessageOf(error)})`, {
+        cause: error,
+        context: { ...context },
+      });
     if (isError(error, "CALL_EXCEPTION") || /revert/i.test(shortMessageOf(error))) {
-      return new RevertError(`${where} reverted: ${shortMessageOf(error)}`, undefined, {}, { cause: error, context: { ...context } });
+      return new RevertError(
+        `${where} reverted: ${shortMessageOf(error)}`,
+        undefined,
+        {},
+        { cause: error, context: { ...context } },
+      );
     }
     return new BaseError(`${where} failed: ${shortMessageOf(error)}`, { cause: error, context: { ...context } });
   }
   const decoded = decodeRevert(data);
-  if (decoded === undefined) return new RevertError(`${where} reverted with unknown data ${data.slice(0, 74)}`, undefined, {}, { cause: error, context: { ...context, data } });
+  if (decoded === undefined)
+    return new RevertError(
+      `${where} reverted with unknown data ${data.slice(0, 74)}`,
+      undefined,
+      {},
+      { cause: error, context: { ...context, data } },
+    );
   const args = Object.fromEntries(decoded.fragment.inputs.map((input, i) => [input.name, decoded.args[i] as unknown]));
   const hint = HINTS[decoded.name];
-  return new RevertError(`${where} reverted with ${formatDecoded(decoded)}${hint === undefined ? "" : `: ${hint}`}`, decoded.name, args, {
-    cause: error,
-    context: { ...context, data },
-  });
+  return new RevertError(
+    `${where} reverted with ${formatDecoded(decoded)}${hint === undefined ? "" : `: ${hint}`}`,
+    decoded.name,
+    args,
+    {
+      cause: error,
+      context: { ...context, data },
+    },
+  );
 }
 
 /** The first line of what ethers (or anything) says about `error`. */

@@ -30,6 +30,10 @@ export function teeDomain(chainId: bigint, verifier: string): TypedDataDomain {
 }
 
 /** Signs a result with an enclave key; the 65-byte signature is the `proof` of a TEE-mode submission. */
-export async function signInferenceResult(enclave: Signer, domain: TypedDataDomain, message: InferenceResultMessage): Promise<string> {
+export async function signInferenceResult(
+  enclave: Signer,
+  domain: TypedDataDomain,
+  message: InferenceResultMessage,
+): Promise<string> {
   return enclave.signTypedData(domain, INFERENCE_RESULT_TYPES, message);
 }

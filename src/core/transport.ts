@@ -8,9 +8,20 @@ import { BaseError, TimeoutError, TransportError } from "./errors";
 /** Ethers error codes of a failed transport. */
 const TRANSPORT_CODES = new Set(["NETWORK_ERROR", "TIMEOUT", "SERVER_ERROR"]);
 /** Node socket and undici error codes of an unreachable or dropped endpoint. */
-const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT"]);
+const SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
 /** What transport failures say when they carry no code. */
-const TRANSPORT_TEXT = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|socket hang up|fetch failed|other side closed|network error/i;
+const TRANSPORT_TEXT =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|socket hang up|fetch failed|other side closed|network error/i;
 
 /** Finds revert data in whatever ethers (or a JSON-RPC node) threw. */
 export function revertDataOf(error: unknown): string | undefined {

@@ -17,7 +17,15 @@ import { initOperator } from "../node/operator-init";
 import { startLocalHub, type LocalHub } from "../hub/local";
 import { startHardhatNode, type LocalChain } from "./chain";
 import { publishDevnetModel, type DevnetModel, type PublishedModel, type PublishModelSpec } from "./models";
-import { setUpOperator, startOperatorDaemon, type DevnetOperator, type OperatorDaemon, type OperatorSetupContext, type OperatorSpec, type StartDaemonOptions } from "./operators";
+import {
+  setUpOperator,
+  startOperatorDaemon,
+  type DevnetOperator,
+  type OperatorDaemon,
+  type OperatorSetupContext,
+  type OperatorSpec,
+  type StartDaemonOptions,
+} from "./operators";
 
 const TOKEN = 10n ** 18n;
 
@@ -84,7 +92,14 @@ export interface Devnet<M extends DevnetModel = DevnetModel> {
   /** Sets up operators side by side and starts their daemons, logs in `<workDir>/<name>.log`; resolves once all have started. */
   launch(specs: OperatorSpec[]): Promise<OperatorDaemon[]>;
   /** A dApp account as `vin init` makes one, funded. */
-  addClient(options: { config: string; dataDir: string; contentDir?: string; password?: string; eth?: bigint; tokens?: bigint }): Promise<{ address: string; config: string }>;
+  addClient(options: {
+    config: string;
+    dataDir: string;
+    contentDir?: string;
+    password?: string;
+    eth?: bigint;
+    tokens?: bigint;
+  }): Promise<{ address: string; config: string }>;
   /** Sends gas money (default 10 ETH) and mints test tokens (default 10,000) to an address. */
   fund(address: string, amounts?: { eth?: bigint; tokens?: bigint }): Promise<void>;
   /** Stops the daemons, the hub and the chain. */
@@ -108,11 +123,17 @@ export async function startDevnet<M extends DevnetModel>(options: StartDevnetOpt
     for (const spec of options.models ?? []) running.devnet.models.push(await running.devnet.publish(spec));
     if (options.hub !== undefined) {
       if (options.ipfsDir === undefined) throw new TypeError("the hub reads the IPFS store: give ipfsDir with hub");
-      running.devnet.hub = await startLocalHub({ rpcUrl: chain.url, deployment: running.devnet.system.record, contentStoreDir: options.ipfsDir, port: options.hub.port });
+      running.devnet.hub = await startLocalHub({
+        rpcUrl: chain.url,
+        deployment: running.devnet.system.record,
+        contentStoreDir: options.ipfsDir,
+        port: options.hub.port,
+      });
       log(`model hub at ${running.devnet.hub.url}`);
     }
     if (options.operators !== undefined && options.operators.length > 0) await running.devnet.launch(options.operators);
-    if (options.intervalMiningMs !== undefined) await provider.send("evm_setIntervalMining", [options.intervalMiningMs]);
+    if (options.intervalMiningMs !== undefined)
+      await provider.send("evm_setIntervalMining", [options.intervalMiningMs]);
     return running.devnet;
   } catch (error) {
     if (running.devnet !== undefined) await running.devnet.stop();
@@ -124,9 +145,16 @@ export async function startDevnet<M extends DevnetModel>(options: StartDevnetOpt
   }
 }
 
-async function deploy<M extends DevnetModel>(options: StartDevnetOptions<M>, chain: LocalChain, provider: JsonRpcProvider, log: (line: string) => void): Promise<Devnet<M>> {
+async function deploy<M extends DevnetModel>(
+  options: StartDevnetOptions<M>,
+  chain: LocalChain,
+  provider: JsonRpcProvider,
+  log: (line: string) => void,
+): Promise<Devnet<M>> {
   const { hre } = options;
-  const [deployer, requester, modelOwner] = await Promise.all([0, 1, 2].map(async (i) => new NonceManager(await provider.getSigner(i))));
+  const [deployer, requester, modelOwner] = await Promise.all(
+    [0, 1, 2].map(async (i) => new NonceManager(await provider.getSigner(i))),
+  );
   const network = options.network ?? "localhost";
   // The deploy script on this chain: the runtime's root and artifacts, the devnet's provider and deployer.
   const runtime = {
@@ -138,7 +166,9 @@ async function deploy<M extends DevnetModel>(options: StartDevnetOptions<M>, cha
   const system = await deploySystem(runtime, { persist, log: (m) => log(`  ${m}`) });
   const workDir = path.resolve(options.workDir);
   mkdirSync(workDir, { recursive: true });
-  const deploymentFile = persist ? path.join(hre.config.paths.root, "deployments", `${network}.json`) : path.join(workDir, "deployment.json");
+  const deploymentFile = persist
+    ? path.join(hre.config.paths.root, "deployments", `${network}.json`)
+    : path.join(workDir, "deployment.json");
   if (!persist) writeFileSync(deploymentFile, `${JSON.stringify(system.record, null, 2)}\n`);
   log(`deployed to chain ${system.record.chainId}; addresses in ${path.relative(process.cwd(), deploymentFile)}`);
 
@@ -173,7 +203,15 @@ async function deploy<M extends DevnetModel>(options: StartDevnetOptions<M>, cha
     stake: options.stake ?? 1_000n * TOKEN,
     fund: (address) => fund(address),
   };
-  const publishContext = { registry: system.registry, verifierFactory: system.record.contracts.verifierFactory.address, deployer, owner: modelOwner, content, ipfsDir: options.ipfsDir, log };
+  const publishContext = {
+    registry: system.registry,
+    verifierFactory: system.record.contracts.verifierFactory.address,
+    deployer,
+    owner: modelOwner,
+    content,
+    ipfsDir: options.ipfsDir,
+    log,
+  };
 
   const devnet: Devnet<M> = {
     chain,
@@ -206,8 +244,13 @@ async function deploy<M extends DevnetModel>(options: StartDevnetOptions<M>, cha
       const settled = await Promise.allSettled(
         specs.map(async (spec) => {
           const operator = await devnet.addOperator(spec);
-          log(`  operator ${spec.name} ${operator.address} serves ${spec.modes.join(", ")}${operator.enclave ? ` (development enclave ${operator.enclave})` : ""}`);
-          return devnet.startDaemon(operator, { logFile: path.join(workDir, `${spec.name}.log`), log: (line) => log(`  ${line}`) });
+          log(
+            `  operator ${spec.name} ${operator.address} serves ${spec.modes.join(", ")}${operator.enclave ? ` (development enclave ${operator.enclave})` : ""}`,
+          );
+          return devnet.startDaemon(operator, {
+            logFile: path.join(workDir, `${spec.name}.log`),
+            log: (line) => log(`  ${line}`),
+          });
         }),
       );
       const daemons = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));

@@ -69,12 +69,19 @@ const TOKEN = 10n ** 18n;
  * Publishes version 1 of a new model and stores its files where the devnet's nodes read them.
  * @example const { modelId } = await publishDevnetModel(context, { model: buildPenguinClassifier() });
  */
-export async function publishDevnetModel<M extends DevnetModel>(context: PublishContext, spec: PublishModelSpec<M>): Promise<PublishedModel<M>> {
+export async function publishDevnetModel<M extends DevnetModel>(
+  context: PublishContext,
+  spec: PublishModelSpec<M>,
+): Promise<PublishedModel<M>> {
   const { model } = spec;
   const zk = spec.zk === undefined ? undefined : await buildCircuit(context, model, spec.zk.minPower);
   const owner = spec.owner ?? context.owner;
   const modes = spec.modes ?? ["vanilla", "tee"];
-  const files = [{ path: "model.onnx", bytes: model.onnx }, { path: "README.md", bytes: toUtf8Bytes(model.card) }, ...(zk?.files ?? [])];
+  const files = [
+    { path: "model.onnx", bytes: model.onnx },
+    { path: "README.md", bytes: toUtf8Bytes(model.card) },
+    ...(zk?.files ?? []),
+  ];
   // Under the raw-block CID and the UnixFS CID `ipfs add` gives (a dag-pb CID for a file larger than one block).
   for (const { bytes } of files) {
     await context.content.add(bytes);
@@ -98,14 +105,25 @@ export async function publishDevnetModel<M extends DevnetModel>(context: Publish
             })
           ).modelId,
         );
-  context.log(`published ${model.name}${spec.summary === undefined ? "" : ` (${spec.summary})`} to ${context.ipfsDir === undefined ? "the content directory" : "IPFS"} and the registry as model ${modelId}`);
+  context.log(
+    `published ${model.name}${spec.summary === undefined ? "" : ` (${spec.summary})`} to ${context.ipfsDir === undefined ? "the content directory" : "IPFS"} and the registry as model ${modelId}`,
+  );
   return { model, modelId, zk };
 }
 
 async function buildCircuit(context: PublishContext, model: DevnetModel, minPower: number): Promise<ZkDeployment> {
-  if (model.inputRange === undefined) throw new BaseError(`model ${model.name} has no input range: a ZK circuit needs one`);
-  context.log(`${model.name}: building its ZK circuit (compile, development setup; cached in .cache/zk after the first run) ...`);
-  const zk = await deployZkModel(context.deployer, { onnx: model.onnx, inputRange: model.inputRange, minPower, verifierFactory: context.verifierFactory, log: (m) => context.log(`  ${m}`) });
+  if (model.inputRange === undefined)
+    throw new BaseError(`model ${model.name} has no input range: a ZK circuit needs one`);
+  context.log(
+    `${model.name}: building its ZK circuit (compile, development setup; cached in .cache/zk after the first run) ...`,
+  );
+  const zk = await deployZkModel(context.deployer, {
+    onnx: model.onnx,
+    inputRange: model.inputRange,
+    minPower,
+    verifierFactory: context.verifierFactory,
+    log: (m) => context.log(`  ${m}`),
+  });
   context.log(`  ${zk.zk.nConstraints} constraints, verifier ${zk.verifier}, verifying-key hash ${zk.vkHash}`);
   return zk;
 }
@@ -115,12 +133,22 @@ function hubModeSpec(mode: Exclude<ModeName, "zk" | "dual">): ModeSpec {
 }
 
 /** `createModelAndPublish` with raw-block CIDs; the model id from its `ModelCreated` event. */
-async function registerRaw(registry: ModelRegistry, price: bigint, files: { path: string; bytes: Uint8Array }[], modes: Exclude<ModeName, "zk" | "dual">[], zk: ZkDeployment | undefined): Promise<bigint> {
+async function registerRaw(
+  registry: ModelRegistry,
+  price: bigint,
+  files: { path: string; bytes: Uint8Array }[],
+  modes: Exclude<ModeName, "zk" | "dual">[],
+  zk: ZkDeployment | undefined,
+): Promise<bigint> {
   const bindings = [
     ...modes.map((mode) => modeModule(mode).binding(mode === "tee" ? { bindings: [DevEnclave.TD_MEASUREMENT] } : {})),
     ...(zk === undefined ? [] : [modeModule("zk").binding({ verifier: zk.verifier, bindings: [zk.vkHash] })]),
   ];
-  const input = versionInput({ files: files.map((f) => rawFileRef(f.path, f.bytes)), card: "README.md", modes: bindings });
+  const input = versionInput({
+    files: files.map((f) => rawFileRef(f.path, f.bytes)),
+    card: "README.md",
+    modes: bindings,
+  });
   const tx = await registry.createModelAndPublish(price, input);
   const receipt = await tx.wait();
   for (const log of receipt?.logs ?? []) {

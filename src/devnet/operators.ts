@@ -83,7 +83,12 @@ export async function setUpOperator(context: OperatorSetupContext, spec: Operato
     settings: { ...context.settings, ...spec.settings },
   });
   await context.fund(address);
-  const operator = await openOperator({ configFile: config, password: context.password, purpose: "setup", log: createLogger("silent") });
+  const operator = await openOperator({
+    configFile: config,
+    password: context.password,
+    purpose: "setup",
+    log: createLogger("silent"),
+  });
   try {
     await stakeTokens(operator, context.stake);
     await registerModes(operator, spec.modes);
@@ -121,12 +126,25 @@ export interface OperatorDaemon {
  * @example const daemon = startOperatorDaemon(operator, { logFile: ".vin/nodes/tee.log", log: console.log }); await daemon.started;
  */
 export function startOperatorDaemon(operator: DevnetOperator, options: StartDaemonOptions = {}): OperatorDaemon {
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", VIN, "--config", operator.config, "--password-file", operator.passwordFile, "run"], {
-    cwd: ROOT,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "-r",
+      "ts-node/register/transpile-only",
+      VIN,
+      "--config",
+      operator.config,
+      "--password-file",
+      operator.passwordFile,
+      "run",
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    },
+  );
   const file = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: "a" });
   const logName = options.logFile === undefined ? undefined : path.relative(process.cwd(), options.logFile);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -146,7 +164,13 @@ export function startOperatorDaemon(operator: DevnetOperator, options: StartDaem
         if (human !== undefined) options.log!(human);
       });
     }
-    void exited.then(({ code, signal }) => reject(new BaseError(`operator ${operator.name} exited (${signal ?? `code ${code}`}) before it started${logName === undefined ? "" : ` (its log: ${logName})`}`)));
+    void exited.then(({ code, signal }) =>
+      reject(
+        new BaseError(
+          `operator ${operator.name} exited (${signal ?? `code ${code}`}) before it started${logName === undefined ? "" : ` (its log: ${logName})`}`,
+        ),
+      ),
+    );
   });
   // Whoever does not wait for the start must not get an unhandled rejection when the daemon exits.
   started.catch(() => undefined);
@@ -178,11 +202,19 @@ const ERROR_LEVEL = 50;
  * The human line, if any, for one line of a daemon's output: its start, each job it served, its errors, and any
  * output that is not a JSON log line (a crash); everything else stays in its log file.
  */
-function describeLogLine(name: string, line: string, event: LogEvent | undefined, logFile: string | undefined): string | undefined {
+function describeLogLine(
+  name: string,
+  line: string,
+  event: LogEvent | undefined,
+  logFile: string | undefined,
+): string | undefined {
   const where = logFile === undefined ? "" : `; log in ${logFile}`;
   if (event === undefined) return line.trim() === "" ? undefined : `[${name}] ${line}`;
-  if (event.msg === "operator node started") return `operator ${name} started (${event.modes?.join(", ") ?? "?"})${where}`;
-  if (event.msg === "job settled") return `operator ${name} served job ${event.jobId}: settled with output hash ${event.outputHash}`;
-  if ((event.level ?? 0) >= ERROR_LEVEL) return `operator ${name}: ${event.msg ?? line}${event.jobId === undefined ? "" : ` (job ${event.jobId})`}${logFile === undefined ? "" : `; details in ${logFile}`}`;
+  if (event.msg === "operator node started")
+    return `operator ${name} started (${event.modes?.join(", ") ?? "?"})${where}`;
+  if (event.msg === "job settled")
+    return `operator ${name} served job ${event.jobId}: settled with output hash ${event.outputHash}`;
+  if ((event.level ?? 0) >= ERROR_LEVEL)
+    return `operator ${name}: ${event.msg ?? line}${event.jobId === undefined ? "" : ` (job ${event.jobId})`}${logFile === undefined ? "" : `; details in ${logFile}`}`;
   return undefined;
 }

@@ -127,13 +127,24 @@ export function computeConcentration(inputs: NetworkInputs, options: Concentrati
   const jobs = operators.map((o) => BigInt(o.jobsServed));
   return {
     operators: operators.length,
-    operatorsPerMode: MODES.map((m) => ({ mode: m.mode, name: m.name, operators: operators.filter((o) => o.modes.includes(m.mode)).length })),
+    operatorsPerMode: MODES.map((m) => ({
+      mode: m.mode,
+      name: m.name,
+      operators: operators.filter((o) => o.modes.includes(m.mode)).length,
+    })),
     stake: stakeDistribution(stakes, tops),
-    nakamoto: { thresholdBps, byStake: nakamotoCoefficient(stakes, thresholdBps), byJobs: nakamotoCoefficient(jobs, thresholdBps) },
+    nakamoto: {
+      thresholdBps,
+      byStake: nakamotoCoefficient(stakes, thresholdBps),
+      byJobs: nakamotoCoefficient(jobs, thresholdBps),
+    },
     hhi: { byStake: herfindahlHirschman(stakes), byJobs: herfindahlHirschman(jobs) },
     jobShares: jobShares(operators),
     jobs: { total: inputs.jobs.length, redundant: inputs.jobs.filter((j) => j.redundancy > 1).length },
-    servable: { models: inputs.models.length, byAtLeast: ks.map((k) => ({ k, models: inputs.models.filter((m) => independentOperators(m) >= k).length })) },
+    servable: {
+      models: inputs.models.length,
+      byAtLeast: ks.map((k) => ({ k, models: inputs.models.filter((m) => independentOperators(m) >= k).length })),
+    },
   };
 }
 
@@ -201,7 +212,14 @@ function stakeDistribution(stakes: readonly bigint[], tops: readonly number[]): 
   const quantiles =
     stakes.length === 0
       ? null
-      : { min: nearestRank(stakes, 0), p25: nearestRank(stakes, 0.25), median: nearestRank(stakes, 0.5), p75: nearestRank(stakes, 0.75), p90: nearestRank(stakes, 0.9), max: nearestRank(stakes, 1) };
+      : {
+          min: nearestRank(stakes, 0),
+          p25: nearestRank(stakes, 0.25),
+          median: nearestRank(stakes, 0.5),
+          p75: nearestRank(stakes, 0.75),
+          p90: nearestRank(stakes, 0.9),
+          max: nearestRank(stakes, 1),
+        };
   const top = tops
     .filter((n) => n <= stakes.length)
     .map((n) => {
@@ -222,7 +240,10 @@ function checkOperators(operators: readonly OperatorInput[]): readonly OperatorI
   const seen = new Set<string>();
   for (const o of operators) {
     const key = o.address.toLowerCase();
-    if (seen.has(key)) throw new InputError(`operator ${o.address} is listed twice: give each address once`, { context: { address: o.address } });
+    if (seen.has(key))
+      throw new InputError(`operator ${o.address} is listed twice: give each address once`, {
+        context: { address: o.address },
+      });
     seen.add(key);
     if (o.stake < 0n) throw new InputError(`operator ${o.address} has negative stake ${o.stake}: stake is at least 0`);
     if (!Number.isSafeInteger(o.jobsServed) || o.jobsServed < 0) {
@@ -234,14 +255,20 @@ function checkOperators(operators: readonly OperatorInput[]): readonly OperatorI
 
 function checkThreshold(thresholdBps: number): number {
   if (!Number.isInteger(thresholdBps) || thresholdBps < 0 || thresholdBps >= 10_000) {
-    throw new InputError(`thresholdBps ${thresholdBps} is out of range: a whole number of basis points from 0 to 9999 (5000: more than half)`, { context: { parameter: "thresholdBps" } });
+    throw new InputError(
+      `thresholdBps ${thresholdBps} is out of range: a whole number of basis points from 0 to 9999 (5000: more than half)`,
+      { context: { parameter: "thresholdBps" } },
+    );
   }
   return thresholdBps;
 }
 
 function checkCounts(name: string, values: readonly number[]): readonly number[] {
   for (const v of values) {
-    if (!Number.isSafeInteger(v) || v < 1) throw new InputError(`${name} contains ${v}: each must be a whole number of at least 1`, { context: { parameter: name } });
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new InputError(`${name} contains ${v}: each must be a whole number of at least 1`, {
+        context: { parameter: name },
+      });
   }
   return values;
 }
@@ -296,18 +323,32 @@ const MAX_WINDOWS = 10_000;
  * @throws InputError when the events are not in block order or the options are out of range.
  * @example const points = concentrationHistory(logs, new NetworkReducer(), { window: 1_000 });
  */
-export function concentrationHistory<E extends { blockNumber: number }>(events: readonly E[], fold: NetworkFold<E>, options: HistoryOptions): HistoryPoint[] {
+export function concentrationHistory<E extends { blockNumber: number }>(
+  events: readonly E[],
+  fold: NetworkFold<E>,
+  options: HistoryOptions,
+): HistoryPoint[] {
   checkOrdered(events);
   const window = options.window;
-  if (!Number.isSafeInteger(window) || window < 1) throw new InputError(`window ${window} is out of range: a whole number of blocks, at least 1`, { context: { parameter: "window" } });
+  if (!Number.isSafeInteger(window) || window < 1)
+    throw new InputError(`window ${window} is out of range: a whole number of blocks, at least 1`, {
+      context: { parameter: "window" },
+    });
   const fromBlock = options.fromBlock ?? events[0]?.blockNumber;
   const toBlock = options.toBlock ?? events.at(-1)?.blockNumber;
   if (fromBlock === undefined || toBlock === undefined) return [];
   checkBlock("fromBlock", fromBlock);
   checkBlock("toBlock", toBlock);
-  if (toBlock < fromBlock) throw new InputError(`toBlock ${toBlock} is before fromBlock ${fromBlock}: give a range with fromBlock <= toBlock`, { context: { parameter: "toBlock" } });
+  if (toBlock < fromBlock)
+    throw new InputError(
+      `toBlock ${toBlock} is before fromBlock ${fromBlock}: give a range with fromBlock <= toBlock`,
+      { context: { parameter: "toBlock" } },
+    );
   if (Math.ceil((toBlock - fromBlock + 1) / window) > MAX_WINDOWS) {
-    throw new InputError(`window ${window} makes more than ${MAX_WINDOWS} windows over blocks ${fromBlock}..${toBlock}: use a larger window`, { context: { parameter: "window" } });
+    throw new InputError(
+      `window ${window} makes more than ${MAX_WINDOWS} windows over blocks ${fromBlock}..${toBlock}: use a larger window`,
+      { context: { parameter: "window" } },
+    );
   }
   const points: HistoryPoint[] = [];
   let next = 0;
@@ -323,11 +364,16 @@ export function concentrationHistory<E extends { blockNumber: number }>(events: 
 function checkOrdered(events: readonly { blockNumber: number }[]): void {
   for (let i = 1; i < events.length; i++) {
     if (events[i]!.blockNumber < events[i - 1]!.blockNumber) {
-      throw new InputError(`events are not in block order: event ${i} (block ${events[i]!.blockNumber}) comes after block ${events[i - 1]!.blockNumber}`);
+      throw new InputError(
+        `events are not in block order: event ${i} (block ${events[i]!.blockNumber}) comes after block ${events[i - 1]!.blockNumber}`,
+      );
     }
   }
 }
 
 function checkBlock(name: string, block: number): void {
-  if (!Number.isSafeInteger(block) || block < 0) throw new InputError(`${name} ${block} is out of range: a block number, a whole number of at least 0`, { context: { parameter: name } });
+  if (!Number.isSafeInteger(block) || block < 0)
+    throw new InputError(`${name} ${block} is out of range: a block number, a whole number of at least 0`, {
+      context: { parameter: name },
+    });
 }

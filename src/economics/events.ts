@@ -116,7 +116,10 @@ export class NetworkReducer implements NetworkFold<DecodedLog> {
 
   /** Applies one log; logs must come in block order. @throws InputError on a log out of order or with a missing argument. */
   apply(log: DecodedLog): void {
-    if (log.blockNumber < this.lastBlock) throw new InputError(`log ${log.name} at block ${log.blockNumber} comes after block ${this.lastBlock}: apply logs in block order`);
+    if (log.blockNumber < this.lastBlock)
+      throw new InputError(
+        `log ${log.name} at block ${log.blockNumber} comes after block ${this.lastBlock}: apply logs in block order`,
+      );
     this.lastBlock = log.blockNumber;
     const handler = HANDLERS[log.name];
     if (handler !== undefined) handler(this, log);
@@ -132,8 +135,15 @@ export class NetworkReducer implements NetworkFold<DecodedLog> {
     const operators: OperatorInput[] = [...this.operators.values()]
       .map((o) => ({ o, jobsServed: o.servedAt.filter((b) => b >= from).length }))
       .filter(({ o, jobsServed }) => o.stake > 0n || jobsServed > 0)
-      .map(({ o, jobsServed }) => ({ address: o.address, stake: o.stake, modes: this.eligible(o) ? modesOf(o.capabilities) : [], jobsServed }));
-    const jobs: JobInput[] = [...this.jobs.values()].filter((j) => j.requestedAt >= from).map((j) => ({ id: j.id, redundancy: j.redundancy }));
+      .map(({ o, jobsServed }) => ({
+        address: o.address,
+        stake: o.stake,
+        modes: this.eligible(o) ? modesOf(o.capabilities) : [],
+        jobsServed,
+      }));
+    const jobs: JobInput[] = [...this.jobs.values()]
+      .filter((j) => j.requestedAt >= from)
+      .map((j) => ({ id: j.id, redundancy: j.redundancy }));
     const models: ModelInput[] = [...this.models.values()].map((m) => ({ id: m.id, operators: this.servers(m) }));
     return { operators, jobs, models };
   }
@@ -145,7 +155,10 @@ export class NetworkReducer implements NetworkFold<DecodedLog> {
 
   /** Every job seen requested, in request order. */
   jobRecords(): JobRecord[] {
-    return [...this.jobs.values()].map(({ claimants: _c, reveals: _r, ...job }) => ({ ...job, servedBy: [...job.servedBy] }));
+    return [...this.jobs.values()].map(({ claimants: _c, reveals: _r, ...job }) => ({
+      ...job,
+      servedBy: [...job.servedBy],
+    }));
   }
 
   /** @internal The operator at `address`, created on first sight. */
@@ -153,7 +166,18 @@ export class NetworkReducer implements NetworkFold<DecodedLog> {
     const key = address.toLowerCase();
     let o = this.operators.get(key);
     if (o === undefined) {
-      o = { address: key, stake: 0n, thawing: 0n, capabilities: 0, claimed: 0, served: 0, earned: 0n, slashes: 0, slashed: 0n, servedAt: [] };
+      o = {
+        address: key,
+        stake: 0n,
+        thawing: 0n,
+        capabilities: 0,
+        claimed: 0,
+        served: 0,
+        earned: 0n,
+        slashes: 0,
+        slashed: 0n,
+        servedAt: [],
+      };
       this.operators.set(key, o);
     }
     return o;
@@ -190,7 +214,9 @@ export class NetworkReducer implements NetworkFold<DecodedLog> {
   private servers(model: ModelState): string[] {
     let modes = 0;
     for (const v of model.versions.values()) if (!v.deprecated) modes |= v.modes;
-    return [...this.operators.values()].filter((o) => (o.capabilities & modes) !== 0 && this.eligible(o)).map((o) => o.address);
+    return [...this.operators.values()]
+      .filter((o) => (o.capabilities & modes) !== 0 && this.eligible(o))
+      .map((o) => o.address);
   }
 }
 
@@ -270,7 +296,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const job = s.job(amount(log, "jobId"));
     if (job === undefined) return;
     const outputHash = hex(log, "outputHash");
-    job.servedBy = job.redundancy === 1 ? job.claimants.slice(0, 1) : job.claimants.filter((n) => job.reveals.get(n) === outputHash);
+    job.servedBy =
+      job.redundancy === 1 ? job.claimants.slice(0, 1) : job.claimants.filter((n) => job.reveals.get(n) === outputHash);
     job.status = "settled";
     job.closedAt = log.blockNumber;
     for (const node of job.servedBy) {
@@ -298,7 +325,10 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const model = s.model(amount(log, "modelId"));
     const bindings = log.args.modes;
     if (!Array.isArray(bindings)) throw missing(log, "modes");
-    const modes = bindings.reduce<number>((mask, b: unknown) => mask | (1 << Number(toBigint(log, "modes[].mode", isRecord(b) ? b.mode : undefined))), 0);
+    const modes = bindings.reduce<number>(
+      (mask, b: unknown) => mask | (1 << Number(toBigint(log, "modes[].mode", isRecord(b) ? b.mode : undefined))),
+      0,
+    );
     model?.versions.set(Number(amount(log, "version")), { modes, deprecated: false });
   },
   VersionDeprecated: (s, log) => {
@@ -339,7 +369,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function missing(log: DecodedLog, name: string): InputError {
-  return new InputError(`log ${log.name} at block ${log.blockNumber} has no valid argument "${name}"`, { context: { event: log.name, argument: name } });
+  return new InputError(`log ${log.name} at block ${log.blockNumber} has no valid argument "${name}"`, {
+    context: { event: log.name, argument: name },
+  });
 }
 
 /* WHAT THE ROI SIMULATOR TAKES FROM THE CHAIN */
@@ -360,11 +392,15 @@ export interface WindowOptions {
  */
 export function settledPerWindow(jobs: readonly JobRecord[], options: WindowOptions): number[] {
   const { fromBlock, toBlock, window } = options;
-  if (!Number.isSafeInteger(window) || window < 1) throw new InputError(`window ${window} is out of range: a whole number of blocks, at least 1`, { context: { parameter: "window" } });
+  if (!Number.isSafeInteger(window) || window < 1)
+    throw new InputError(`window ${window} is out of range: a whole number of blocks, at least 1`, {
+      context: { parameter: "window" },
+    });
   checkRange(fromBlock, toBlock);
   const counts = new Array<number>(Math.ceil((toBlock - fromBlock + 1) / window)).fill(0);
   for (const job of jobs) {
-    if (job.status !== "settled" || job.closedAt === undefined || job.closedAt < fromBlock || job.closedAt > toBlock) continue;
+    if (job.status !== "settled" || job.closedAt === undefined || job.closedAt < fromBlock || job.closedAt > toBlock)
+      continue;
     counts[Math.floor((job.closedAt - fromBlock) / window)]!++;
   }
   return counts;
@@ -389,7 +425,12 @@ export function observedSlashing(activity: readonly OperatorActivity[]): Observe
   const slots = activity.reduce((n, a) => n + a.claimed, 0);
   const slashes = activity.reduce((n, a) => n + a.slashes, 0);
   const slashed = activity.reduce((n, a) => n + a.slashed, 0n);
-  return { slots, slashes, probabilityPerJob: slots === 0 ? 0 : slashes / slots, meanAmount: slashes === 0 ? 0n : slashed / BigInt(slashes) };
+  return {
+    slots,
+    slashes,
+    probabilityPerJob: slots === 0 ? 0 : slashes / slots,
+    meanAmount: slashes === 0 ? 0n : slashed / BigInt(slashes),
+  };
 }
 
 /** Options of {@link observeForRoi}. */
@@ -429,22 +470,42 @@ export function observeForRoi(reducer: NetworkReducer, options: ObserveOptions):
   const { fromBlock, toBlock, blocksPerMonth } = options;
   checkRange(fromBlock, toBlock);
   if (!Number.isSafeInteger(blocksPerMonth) || blocksPerMonth < 1) {
-    throw new InputError(`blocksPerMonth ${blocksPerMonth} is out of range: a whole number of blocks, at least 1`, { context: { parameter: "blocksPerMonth" } });
+    throw new InputError(`blocksPerMonth ${blocksPerMonth} is out of range: a whole number of blocks, at least 1`, {
+      context: { parameter: "blocksPerMonth" },
+    });
   }
   const tokens = (wei: bigint) => Number(wei) / 10 ** (options.decimals ?? 18);
   const wholeMonths = Math.floor((toBlock - fromBlock + 1) / blocksPerMonth);
   const jobs = reducer.jobRecords();
-  const monthlyJobs = wholeMonths === 0 ? [] : settledPerWindow(jobs, { fromBlock, toBlock: fromBlock + wholeMonths * blocksPerMonth - 1, window: blocksPerMonth });
-  const settled = jobs.filter((j) => j.status === "settled" && j.closedAt !== undefined && j.closedAt >= fromBlock && j.closedAt <= toBlock);
+  const monthlyJobs =
+    wholeMonths === 0
+      ? []
+      : settledPerWindow(jobs, {
+          fromBlock,
+          toBlock: fromBlock + wholeMonths * blocksPerMonth - 1,
+          window: blocksPerMonth,
+        });
+  const settled = jobs.filter(
+    (j) => j.status === "settled" && j.closedAt !== undefined && j.closedAt >= fromBlock && j.closedAt <= toBlock,
+  );
   const activity = reducer.activity();
   const slashing = observedSlashing(activity);
-  const own = options.operator === undefined ? undefined : activity.find((a) => a.address === options.operator!.toLowerCase());
+  const own =
+    options.operator === undefined ? undefined : activity.find((a) => a.address === options.operator!.toLowerCase());
   return {
     monthlyJobs,
     slashing: { probabilityPerJob: slashing.probabilityPerJob, amount: tokens(slashing.meanAmount) },
-    feePerJob: settled.length === 0 ? 0 : tokens(settled.reduce((acc, j) => acc + j.feePerNode, 0n) / BigInt(settled.length)),
+    feePerJob:
+      settled.length === 0 ? 0 : tokens(settled.reduce((acc, j) => acc + j.feePerNode, 0n) / BigInt(settled.length)),
     operators: reducer.inputs().operators.filter((o) => o.modes.length > 0).length,
-    operator: own && { stake: tokens(own.stake), claimed: own.claimed, served: own.served, earned: tokens(own.earned), slashes: own.slashes, slashed: tokens(own.slashed) },
+    operator: own && {
+      stake: tokens(own.stake),
+      claimed: own.claimed,
+      served: own.served,
+      earned: tokens(own.earned),
+      slashes: own.slashes,
+      slashed: tokens(own.slashed),
+    },
   };
 }
 
@@ -466,15 +527,37 @@ export interface ReadNetworkEventsOptions {
  * @throws InputError on a bad range; ConfigError when the contracts have no provider; TransportError when the RPC fails.
  * @example const logs = await readNetworkEvents(connectContracts(addresses, provider), addresses.startBlock, await provider.getBlockNumber());
  */
-export async function readNetworkEvents(contracts: Pick<Contracts, NetworkContract>, fromBlock: number, toBlock: number, options: ReadNetworkEventsOptions = {}): Promise<DecodedLog[]> {
+export async function readNetworkEvents(
+  contracts: Pick<Contracts, NetworkContract>,
+  fromBlock: number,
+  toBlock: number,
+  options: ReadNetworkEventsOptions = {},
+): Promise<DecodedLog[]> {
   checkRange(fromBlock, toBlock);
   const range = options.maxBlockRange ?? DEFAULT_MAX_BLOCK_RANGE;
-  if (!Number.isSafeInteger(range) || range < 1) throw new InputError(`maxBlockRange ${range} is out of range: a whole number of blocks, at least 1`, { context: { parameter: "maxBlockRange" } });
+  if (!Number.isSafeInteger(range) || range < 1)
+    throw new InputError(`maxBlockRange ${range} is out of range: a whole number of blocks, at least 1`, {
+      context: { parameter: "maxBlockRange" },
+    });
   const provider: Provider | null | undefined = contracts.escrow.runner?.provider;
-  if (provider == null) throw new ConfigError("the contracts are not connected to a provider: connect them to one to read events");
-  const sources = await Promise.all((["staking", "escrow", "registry"] as const).map(async (name) => ({ name, address: (await contracts[name].getAddress()).toLowerCase(), iface: contracts[name].interface as Interface })));
+  if (provider == null)
+    throw new ConfigError("the contracts are not connected to a provider: connect them to one to read events");
+  const sources = await Promise.all(
+    (["staking", "escrow", "registry"] as const).map(async (name) => ({
+      name,
+      address: (await contracts[name].getAddress()).toLowerCase(),
+      iface: contracts[name].interface as Interface,
+    })),
+  );
   const topics = sources.flatMap((s) => NETWORK_EVENTS[s.name].map((event) => s.iface.getEvent(event)!.topicHash));
-  const logs = await getLogsChunked(provider, { address: sources.map((s) => s.address), topics: [topics], fromBlock, toBlock, maxRange: range, retry: options.retry });
+  const logs = await getLogsChunked(provider, {
+    address: sources.map((s) => s.address),
+    topics: [topics],
+    fromBlock,
+    toBlock,
+    maxRange: range,
+    retry: options.retry,
+  });
   const decoded: DecodedLog[] = [];
   for (const log of logs) {
     const source = sources.find((s) => s.address === log.address.toLowerCase());
@@ -487,7 +570,9 @@ export async function readNetworkEvents(contracts: Pick<Contracts, NetworkContra
 function decodeLog(iface: Interface, contract: NetworkContract, log: Log): DecodedLog | undefined {
   const description = iface.parseLog({ topics: [...log.topics], data: log.data });
   if (description === null) return undefined;
-  const args = Object.fromEntries(description.fragment.inputs.map((param, i) => [param.name, plain(description.args[i], param)]));
+  const args = Object.fromEntries(
+    description.fragment.inputs.map((param, i) => [param.name, plain(description.args[i], param)]),
+  );
   return { name: description.name, args, blockNumber: log.blockNumber, logIndex: log.index, contract };
 }
 
@@ -502,8 +587,18 @@ function plain(value: unknown, param: ParamType): unknown {
 }
 
 function checkRange(fromBlock: number, toBlock: number): void {
-  for (const [name, block] of [["fromBlock", fromBlock], ["toBlock", toBlock]] as const) {
-    if (!Number.isSafeInteger(block) || block < 0) throw new InputError(`${name} ${block} is out of range: a block number, a whole number of at least 0`, { context: { parameter: name } });
+  for (const [name, block] of [
+    ["fromBlock", fromBlock],
+    ["toBlock", toBlock],
+  ] as const) {
+    if (!Number.isSafeInteger(block) || block < 0)
+      throw new InputError(`${name} ${block} is out of range: a block number, a whole number of at least 0`, {
+        context: { parameter: name },
+      });
   }
-  if (toBlock < fromBlock) throw new InputError(`toBlock ${toBlock} is before fromBlock ${fromBlock}: give a range with fromBlock <= toBlock`, { context: { parameter: "toBlock" } });
+  if (toBlock < fromBlock)
+    throw new InputError(
+      `toBlock ${toBlock} is before fromBlock ${fromBlock}: give a range with fromBlock <= toBlock`,
+      { context: { parameter: "toBlock" } },
+    );
 }

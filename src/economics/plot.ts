@@ -52,21 +52,35 @@ const MARGIN = { top: 48, right: 24, bottom: 56, left: 80 };
 export function lineChart(options: LineChartOptions): string {
   const bands = options.bands ?? [];
   const all = [...options.series.flatMap((s) => s.points), ...bands.flatMap((b) => [...b.lower, ...b.upper])];
-  if (options.series.length === 0 && bands.length === 0) throw new InputError(`chart "${options.title}" has no series: give at least one`);
-  for (const [x, y] of all) if (!Number.isFinite(x) || !Number.isFinite(y)) throw new InputError(`chart "${options.title}" has a point (${x}, ${y}) that is not finite`);
+  if (options.series.length === 0 && bands.length === 0)
+    throw new InputError(`chart "${options.title}" has no series: give at least one`);
+  for (const [x, y] of all)
+    if (!Number.isFinite(x) || !Number.isFinite(y))
+      throw new InputError(`chart "${options.title}" has a point (${x}, ${y}) that is not finite`);
   if (all.length === 0) throw new InputError(`chart "${options.title}" has no points: give at least one`);
   const frame = new Frame(options, domain(all.map((p) => p[0])), domain([...all.map((p) => p[1]), 0]));
   const body: string[] = [frame.axes()];
   // Bands share the first colour: nested bands (5–95 around 25–75) darken towards the middle, like a fan chart.
   bands.forEach((band) => {
-    const outline = [...band.upper, ...[...band.lower].reverse()].map(([x, y]) => `${num(frame.x(x))},${num(frame.y(y))}`).join(" ");
-    body.push(`<g><title>${escapeXml(band.name)}</title><polygon points="${outline}" fill="${COLORS[0]}" fill-opacity="${BAND_OPACITY}" stroke="none"/></g>`);
+    const outline = [...band.upper, ...[...band.lower].reverse()]
+      .map(([x, y]) => `${num(frame.x(x))},${num(frame.y(y))}`)
+      .join(" ");
+    body.push(
+      `<g><title>${escapeXml(band.name)}</title><polygon points="${outline}" fill="${COLORS[0]}" fill-opacity="${BAND_OPACITY}" stroke="none"/></g>`,
+    );
   });
   options.series.forEach((series, i) => {
     const points = series.points.map(([x, y]) => `${num(frame.x(x))},${num(frame.y(y))}`).join(" ");
-    body.push(`<g><title>${escapeXml(series.name)}</title><polyline points="${points}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/></g>`);
+    body.push(
+      `<g><title>${escapeXml(series.name)}</title><polyline points="${points}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/></g>`,
+    );
   });
-  body.push(frame.legend([...bands.map((b, i) => ({ name: b.name, color: COLORS[0]!, opacity: Math.min(1, BAND_OPACITY * (i + 1)) })), ...options.series.map((s, i) => ({ name: s.name, color: COLORS[i % COLORS.length]! }))]));
+  body.push(
+    frame.legend([
+      ...bands.map((b, i) => ({ name: b.name, color: COLORS[0]!, opacity: Math.min(1, BAND_OPACITY * (i + 1)) })),
+      ...options.series.map((s, i) => ({ name: s.name, color: COLORS[i % COLORS.length]! })),
+    ]),
+  );
   return frame.document(body);
 }
 
@@ -77,12 +91,16 @@ export function lineChart(options: LineChartOptions): string {
  */
 export function barChart(options: BarChartOptions): string {
   if (options.bars.length === 0) throw new InputError(`chart "${options.title}" has no bars: give at least one`);
-  for (const b of options.bars) if (!Number.isFinite(b.value)) throw new InputError(`chart "${options.title}" has bar "${b.label}" with value ${b.value}: give a finite number`);
+  for (const b of options.bars)
+    if (!Number.isFinite(b.value))
+      throw new InputError(`chart "${options.title}" has bar "${b.label}" with value ${b.value}: give a finite number`);
   const n = options.bars.length;
   const frame = new Frame(options, { min: 0, max: n, ticks: [] }, domain([...options.bars.map((b) => b.value), 0]));
   const slot = frame.plotWidth / n;
   const zero = frame.y(0);
-  const body: string[] = [frame.axes(options.bars.map((b, i) => ({ at: MARGIN.left + slot * (i + 0.5), label: b.label })))];
+  const body: string[] = [
+    frame.axes(options.bars.map((b, i) => ({ at: MARGIN.left + slot * (i + 0.5), label: b.label }))),
+  ];
   options.bars.forEach((bar, i) => {
     const top = Math.min(zero, frame.y(bar.value));
     const height = Math.abs(frame.y(bar.value) - zero);
@@ -147,7 +165,9 @@ class Frame {
     this.width = options.width ?? 720;
     this.height = options.height ?? 400;
     if (!(this.width >= 200 && this.width <= 10_000 && this.height >= 150 && this.height <= 10_000)) {
-      throw new InputError(`chart size ${this.width}x${this.height} is out of range: width 200 to 10000, height 150 to 10000 pixels`);
+      throw new InputError(
+        `chart size ${this.width}x${this.height} is out of range: width 200 to 10000, height 150 to 10000 pixels`,
+      );
     }
     this.plotWidth = this.width - MARGIN.left - MARGIN.right;
     this.plotHeight = this.height - MARGIN.top - MARGIN.bottom;
@@ -163,12 +183,23 @@ class Frame {
 
   /** Axes with ticks; `categories` replaces the x ticks (bar labels). */
   axes(categories?: readonly { at: number; label: string }[]): string {
-    const [left, right, top, bottom] = [MARGIN.left, MARGIN.left + this.plotWidth, MARGIN.top, MARGIN.top + this.plotHeight];
-    const out = [`<rect x="${left}" y="${top}" width="${num(this.plotWidth)}" height="${num(this.plotHeight)}" fill="#ffffff" stroke="#cccccc"/>`];
+    const [left, right, top, bottom] = [
+      MARGIN.left,
+      MARGIN.left + this.plotWidth,
+      MARGIN.top,
+      MARGIN.top + this.plotHeight,
+    ];
+    const out = [
+      `<rect x="${left}" y="${top}" width="${num(this.plotWidth)}" height="${num(this.plotHeight)}" fill="#ffffff" stroke="#cccccc"/>`,
+    ];
     for (const t of this.ys.ticks) {
       const y = num(this.y(t));
-      out.push(`<line x1="${left}" y1="${y}" x2="${num(right)}" y2="${y}" stroke="${t === 0 ? "#555555" : "#eeeeee"}"/>`);
-      out.push(`<text x="${left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${escapeXml(formatTick(t))}</text>`);
+      out.push(
+        `<line x1="${left}" y1="${y}" x2="${num(right)}" y2="${y}" stroke="${t === 0 ? "#555555" : "#eeeeee"}"/>`,
+      );
+      out.push(
+        `<text x="${left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${escapeXml(formatTick(t))}</text>`,
+      );
     }
     const xTicks = categories ?? this.xs.ticks.map((t) => ({ at: this.x(t), label: formatTick(t) }));
     for (const { at, label } of xTicks) {
@@ -177,8 +208,12 @@ class Frame {
     }
     out.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#555555"/>`);
     out.push(`<line x1="${left}" y1="${bottom}" x2="${num(right)}" y2="${bottom}" stroke="#555555"/>`);
-    out.push(`<text class="label" x="${num(left + this.plotWidth / 2)}" y="${this.height - 12}" text-anchor="middle">${escapeXml(this.options.xLabel)}</text>`);
-    out.push(`<text class="label" x="16" y="${num(top + this.plotHeight / 2)}" text-anchor="middle" transform="rotate(-90 16 ${num(top + this.plotHeight / 2)})">${escapeXml(this.options.yLabel)}</text>`);
+    out.push(
+      `<text class="label" x="${num(left + this.plotWidth / 2)}" y="${this.height - 12}" text-anchor="middle">${escapeXml(this.options.xLabel)}</text>`,
+    );
+    out.push(
+      `<text class="label" x="16" y="${num(top + this.plotHeight / 2)}" text-anchor="middle" transform="rotate(-90 16 ${num(top + this.plotHeight / 2)})">${escapeXml(this.options.yLabel)}</text>`,
+    );
     return `<g>${out.join("")}</g>`;
   }
 
@@ -187,7 +222,10 @@ class Frame {
     const items = entries.map((e, i) => {
       const y = MARGIN.top + 8 + i * 16;
       const x = MARGIN.left + this.plotWidth - 150;
-      const mark = e.opacity !== undefined ? `<rect x="${num(x)}" y="${y - 5}" width="14" height="10" fill="${e.color}" fill-opacity="${num(e.opacity)}"/>` : `<line x1="${num(x)}" y1="${y}" x2="${num(x + 14)}" y2="${y}" stroke="${e.color}" stroke-width="2"/>`;
+      const mark =
+        e.opacity !== undefined
+          ? `<rect x="${num(x)}" y="${y - 5}" width="14" height="10" fill="${e.color}" fill-opacity="${num(e.opacity)}"/>`
+          : `<line x1="${num(x)}" y1="${y}" x2="${num(x + 14)}" y2="${y}" stroke="${e.color}" stroke-width="2"/>`;
       return `${mark}<text x="${num(x + 20)}" y="${y}" dominant-baseline="middle">${escapeXml(e.name)}</text>`;
     });
     return `<g>${items.join("")}</g>`;
@@ -212,7 +250,11 @@ class Frame {
 /** A tick label: compact (1.5k, 2M) and without float noise. */
 function formatTick(value: number): string {
   const abs = Math.abs(value);
-  for (const [size, suffix] of [[1e9, "G"], [1e6, "M"], [1e3, "k"]] as const) {
+  for (const [size, suffix] of [
+    [1e9, "G"],
+    [1e6, "M"],
+    [1e3, "k"],
+  ] as const) {
     if (abs >= size) return `${trim(value / size)}${suffix}`;
   }
   return trim(value);

@@ -21,7 +21,11 @@ export function toJson(value: unknown): Json {
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, (v) => toJson(v));
   if (Array.isArray(value)) return value.map((v: unknown) => toJson(v));
   if (typeof value === "object") {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined && typeof v !== "function").map(([k, v]) => [k, toJson(v)]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined && typeof v !== "function")
+        .map(([k, v]) => [k, toJson(v)]),
+    );
   }
   return null;
 }
@@ -57,7 +61,10 @@ export function renderConcentration(c: Concentration, format: TokenFormat = {}):
       `Stake distribution (${symbol}, nearest rank)`,
       q === null
         ? "no operator"
-        : table(["min", "p25", "median", "p75", "p90", "max"], [[q.min, q.p25, q.median, q.p75, q.p90, q.max].map(tokens)]) +
+        : table(
+            ["min", "p25", "median", "p75", "p90", "max"],
+            [[q.min, q.p25, q.median, q.p75, q.p90, q.max].map(tokens)],
+          ) +
             "\n" +
             table(
               ["top n", `stake (${symbol})`, "share"],
@@ -114,7 +121,22 @@ export function renderHistory(points: readonly HistoryPoint[], format: TokenForm
       String(c.jobs.redundant),
     ];
   });
-  return table(["blocks", "operators", `stake (${format.symbol ?? "tokens"})`, "Nakamoto stake", "Nakamoto jobs", "HHI stake", "HHI jobs", "jobs", "redundant"], rows) + "\n";
+  return (
+    table(
+      [
+        "blocks",
+        "operators",
+        `stake (${format.symbol ?? "tokens"})`,
+        "Nakamoto stake",
+        "Nakamoto jobs",
+        "HHI stake",
+        "HHI jobs",
+        "jobs",
+        "redundant",
+      ],
+      rows,
+    ) + "\n"
+  );
 }
 
 /** Options of {@link renderRoi}. */
@@ -146,7 +168,10 @@ export function renderRoi(r: RoiResult, format: RoiFormat = {}): string {
           ["payback month (median over runs)", r.payback.month === null ? "never" : String(r.payback.month)],
           [`runs paying back within ${h} months`, percent(r.payback.probability)],
           [`result at month ${h}: mean`, money(r.horizon.mean)],
-          [`result at month ${h}: p5 / p50 / p95`, `${money(r.horizon.p5)} / ${money(r.horizon.p50)} / ${money(r.horizon.p95)}`],
+          [
+            `result at month ${h}: p5 / p50 / p95`,
+            `${money(r.horizon.p5)} / ${money(r.horizon.p50)} / ${money(r.horizon.p95)}`,
+          ],
           [`  of which the stake's change in value (mean)`, money(r.horizon.meanStakeRevaluation)],
           [`probability of a loss at month ${h}`, percent(r.horizon.lossProbability)],
           [`if demand never comes: result at month ${h}`, money(r.zeroDemand.meanTotal)],
@@ -162,7 +187,18 @@ export function renderRoi(r: RoiResult, format: RoiFormat = {}): string {
         ["month", "operators", "jobs", "revenue", "depreciation", "mean", "p5", "p50", "p95", "cumulative p50"],
         shownMonths(h, format.allMonthsUpTo ?? 24).map((m) => {
           const [s, c] = [r.monthly[m - 1]!, r.cumulative[m - 1]!];
-          return [String(m), String(r.operators[m - 1]), formatNumber(r.meanJobs[m - 1]!, 1), money(r.meanRevenue[m - 1]!), money(r.depreciation[m - 1]!), money(s.mean), money(s.p5), money(s.p50), money(s.p95), money(c.p50)];
+          return [
+            String(m),
+            String(r.operators[m - 1]),
+            formatNumber(r.meanJobs[m - 1]!, 1),
+            money(r.meanRevenue[m - 1]!),
+            money(r.depreciation[m - 1]!),
+            money(s.mean),
+            money(s.p5),
+            money(s.p50),
+            money(s.p95),
+            money(c.p50),
+          ];
         }),
       ),
     ),
@@ -170,7 +206,13 @@ export function renderRoi(r: RoiResult, format: RoiFormat = {}): string {
       `Returns as operators join (the same network with n operators throughout)`,
       table(
         ["operators", "mean cash flow / month", `mean result at month ${h}`, "P(loss)", "payback month"],
-        r.byOperators.map((o) => [String(o.operators), money(o.meanMonthly), money(o.meanTotal), percent(o.lossProbability), o.paybackMonth === null ? "never" : String(o.paybackMonth)]),
+        r.byOperators.map((o) => [
+          String(o.operators),
+          money(o.meanMonthly),
+          money(o.meanTotal),
+          percent(o.lossProbability),
+          o.paybackMonth === null ? "never" : String(o.paybackMonth),
+        ]),
       ),
     ),
   ];
@@ -182,7 +224,10 @@ export function renderRoi(r: RoiResult, format: RoiFormat = {}): string {
  * the result at the horizon against the number of operators.
  * @example writeFileSync("cumulative.svg", roiCharts(result).cumulative);
  */
-export function roiCharts(r: RoiResult, format: RoiFormat = {}): { monthly: string; cumulative: string; operators: string } {
+export function roiCharts(
+  r: RoiResult,
+  format: RoiFormat = {},
+): { monthly: string; cumulative: string; operators: string } {
   const cur = format.currency ?? "USD";
   const chart = (title: string, stats: RoiResult["monthly"]) =>
     lineChart({
@@ -190,12 +235,26 @@ export function roiCharts(r: RoiResult, format: RoiFormat = {}): { monthly: stri
       xLabel: "month",
       yLabel: cur,
       bands: [
-        { name: "5th–95th percentile", lower: stats.map((s) => [s.month, s.p5] as const), upper: stats.map((s) => [s.month, s.p95] as const) },
-        { name: "25th–75th percentile", lower: stats.map((s) => [s.month, s.p25] as const), upper: stats.map((s) => [s.month, s.p75] as const) },
+        {
+          name: "5th–95th percentile",
+          lower: stats.map((s) => [s.month, s.p5] as const),
+          upper: stats.map((s) => [s.month, s.p95] as const),
+        },
+        {
+          name: "25th–75th percentile",
+          lower: stats.map((s) => [s.month, s.p25] as const),
+          upper: stats.map((s) => [s.month, s.p75] as const),
+        },
       ],
       series: [
         { name: "median", points: stats.map((s) => [s.month, s.p50] as const) },
-        { name: "if demand never comes", points: (title.startsWith("Cumulative") ? cumulativeSum(r.zeroDemand.meanMonthly) : r.zeroDemand.meanMonthly).map((v, i) => [i + 1, v] as const) },
+        {
+          name: "if demand never comes",
+          points: (title.startsWith("Cumulative")
+            ? cumulativeSum(r.zeroDemand.meanMonthly)
+            : r.zeroDemand.meanMonthly
+          ).map((v, i) => [i + 1, v] as const),
+        },
       ],
     });
   return {
@@ -213,14 +272,20 @@ export function roiCharts(r: RoiResult, format: RoiFormat = {}): { monthly: stri
 function assumptions(r: RoiResult, cur: string): string {
   const p = r.params;
   const hw = p.hardware;
-  const method = hw.method === "straight-line" ? "straight-line" : `declining balance at ${percent(hw.annualRate ?? 24 / hw.lifeMonths)} a year`;
+  const method =
+    hw.method === "straight-line"
+      ? "straight-line"
+      : `declining balance at ${percent(hw.annualRate ?? 24 / hw.lifeMonths)} a year`;
   const demand =
     p.demand.kind === "constant"
       ? `${formatNumber(p.demand.jobsPerMonth, 0)} jobs/month`
       : p.demand.kind === "path"
         ? `a path of ${p.demand.jobsPerMonth.length} months (${formatNumber(p.demand.jobsPerMonth[0]!, 0)} … ${formatNumber(p.demand.jobsPerMonth.at(-1)!, 0)} jobs/month)`
         : `drawn from ${p.demand.samples.length} observed months`;
-  const volatility = p.demand.kind !== "history" && (p.demand.volatility ?? 0) > 0 ? `, volatility ${formatNumber(p.demand.volatility!, 2)}` : "";
+  const volatility =
+    p.demand.kind !== "history" && (p.demand.volatility ?? 0) > 0
+      ? `, volatility ${formatNumber(p.demand.volatility!, 2)}`
+      : "";
   const price =
     p.tokenPrice.kind === "constant"
       ? `${formatNumber(p.tokenPrice.price, 4)} ${cur}`
@@ -231,13 +296,22 @@ function assumptions(r: RoiResult, cur: string): string {
   return table(
     ["", ""],
     [
-      ["hardware", `${formatNumber(hw.cost, 2)} ${cur}, ${method} over ${hw.lifeMonths} months to ${formatNumber(hw.resaleValue, 2)}`],
+      [
+        "hardware",
+        `${formatNumber(hw.cost, 2)} ${cur}, ${method} over ${hw.lifeMonths} months to ${formatNumber(hw.resaleValue, 2)}`,
+      ],
       ["power + hosting", `${formatNumber(p.powerPerMonth, 2)} + ${formatNumber(p.hostingPerMonth, 2)} ${cur}/month`],
       ["uptime", percent(p.uptime)],
       ["stake", `${formatNumber(p.stake.amount, 2)} tokens, opportunity cost ${percent(p.stake.annualRate)}/year`],
-      ["slashing", `${percent(p.slashing.probabilityPerJob)} of jobs, ${formatNumber(p.slashing.amount, 2)} tokens each`],
+      [
+        "slashing",
+        `${percent(p.slashing.probabilityPerJob)} of jobs, ${formatNumber(p.slashing.amount, 2)} tokens each`,
+      ],
       ["demand (network)", demand + volatility],
-      ["operators", `${c.operators}${(c.joinsPerMonth ?? 0) > 0 ? ` + ${formatNumber(c.joinsPerMonth!, 2)}/month` : ""}, ${c.split} split`],
+      [
+        "operators",
+        `${c.operators}${(c.joinsPerMonth ?? 0) > 0 ? ` + ${formatNumber(c.joinsPerMonth!, 2)}/month` : ""}, ${c.split} split`,
+      ],
       ["fee per job", `${formatNumber(p.feePerJob, 6)} tokens`],
       ["token price", price],
     ],
@@ -264,9 +338,14 @@ function cumulativeSum(values: readonly number[]): number[] {
  * A text table: a header, a rule and rows, columns padded; numbers (and "never"/"–") right-aligned unless `align` says.
  * @example table(["k", "models"], [["1", "3"]])
  */
-export function table(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ("l" | "r")[]): string {
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  align?: readonly ("l" | "r")[],
+): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const alignOf = (i: number) => align?.[i] ?? (rows.every((r) => /^[-−+]?[\d.,\s/%–]*$|^never$/.test(r[i] ?? "")) ? "r" : "l");
+  const alignOf = (i: number) =>
+    align?.[i] ?? (rows.every((r) => /^[-−+]?[\d.,\s/%–]*$|^never$/.test(r[i] ?? "")) ? "r" : "l");
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, i) => (alignOf(i) === "r" ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
@@ -285,7 +364,8 @@ export function formatTokens(wei: bigint, decimals = 18, places = 2): string {
   const unit = 10n ** BigInt(decimals);
   const whole = (abs / unit).toLocaleString("en-US");
   const fraction = ((abs % unit) * 10n ** BigInt(places)) / unit;
-  const tail = places === 0 || fraction === 0n ? "" : `.${fraction.toString().padStart(places, "0").replace(/0+$/, "")}`;
+  const tail =
+    places === 0 || fraction === 0n ? "" : `.${fraction.toString().padStart(places, "0").replace(/0+$/, "")}`;
   return `${negative ? "-" : ""}${whole}${tail}`;
 }
 

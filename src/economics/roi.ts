@@ -145,7 +145,14 @@ export interface RoiResult {
   /** The median payback month over the runs (null: never within the horizon), and the share of runs that pay back. */
   payback: { month: number | null; probability: number };
   /** The sum of cash flows plus the stake's change in value at the horizon, over the runs. */
-  horizon: { mean: number; p5: number; p50: number; p95: number; lossProbability: number; meanStakeRevaluation: number };
+  horizon: {
+    mean: number;
+    p5: number;
+    p50: number;
+    p95: number;
+    lossProbability: number;
+    meanStakeRevaluation: number;
+  };
   /** The same operator if no job ever comes. */
   zeroDemand: { meanMonthly: number[]; meanTotal: number; lossProbability: number; paybackMonth: number | null };
   byOperators: OperatorsPoint[];
@@ -172,8 +179,17 @@ export function simulateRoi(params: RoiParams): RoiResult {
   const main = monteCarlo(p, p.runs);
   const zero = monteCarlo({ ...p, demand: { kind: "constant", jobsPerMonth: 0 } }, p.runs);
   const byOperators = p.operatorCurve.map((n) => {
-    const point = monteCarlo({ ...p, competition: { ...p.competition, operators: n, joinsPerMonth: 0 } }, Math.min(p.runs, CURVE_RUNS));
-    return { operators: n, meanMonthly: mean(point.meanNet), meanTotal: mean(point.totals), lossProbability: point.lossProbability, paybackMonth: point.paybackMonth };
+    const point = monteCarlo(
+      { ...p, competition: { ...p.competition, operators: n, joinsPerMonth: 0 } },
+      Math.min(p.runs, CURVE_RUNS),
+    );
+    return {
+      operators: n,
+      meanMonthly: mean(point.meanNet),
+      meanTotal: mean(point.totals),
+      lossProbability: point.lossProbability,
+      paybackMonth: point.paybackMonth,
+    };
   });
   return {
     params: p,
@@ -184,8 +200,20 @@ export function simulateRoi(params: RoiParams): RoiResult {
     monthly: main.monthly,
     cumulative: main.cumulative,
     payback: { month: main.paybackMonth, probability: main.paybackProbability },
-    horizon: { mean: mean(main.totals), p5: quantile(main.totals, 0.05), p50: quantile(main.totals, 0.5), p95: quantile(main.totals, 0.95), lossProbability: main.lossProbability, meanStakeRevaluation: main.meanRevaluation },
-    zeroDemand: { meanMonthly: zero.meanNet, meanTotal: mean(zero.totals), lossProbability: zero.lossProbability, paybackMonth: zero.paybackMonth },
+    horizon: {
+      mean: mean(main.totals),
+      p5: quantile(main.totals, 0.05),
+      p50: quantile(main.totals, 0.5),
+      p95: quantile(main.totals, 0.95),
+      lossProbability: main.lossProbability,
+      meanStakeRevaluation: main.meanRevaluation,
+    },
+    zeroDemand: {
+      meanMonthly: zero.meanNet,
+      meanTotal: mean(zero.totals),
+      lossProbability: zero.lossProbability,
+      paybackMonth: zero.paybackMonth,
+    },
     byOperators,
   };
 }
@@ -201,7 +229,12 @@ export function depreciationSchedule(hardware: HardwareParams, horizon: number):
   let book = h.cost;
   return months(horizon).map((m) => {
     if (m > h.lifeMonths) return 0;
-    const amount = h.method === "straight-line" ? (h.cost - h.resaleValue) / h.lifeMonths : m === h.lifeMonths ? book - h.resaleValue : Math.min(book * rate, book - h.resaleValue);
+    const amount =
+      h.method === "straight-line"
+        ? (h.cost - h.resaleValue) / h.lifeMonths
+        : m === h.lifeMonths
+          ? book - h.resaleValue
+          : Math.min(book * rate, book - h.resaleValue);
     book -= amount;
     return amount;
   });
@@ -298,7 +331,8 @@ function pricePath(price: PriceParams, horizon: number, normal: () => number): n
   if (price.kind === "path") return months(horizon).map((m) => price.prices[Math.min(m - 1, price.prices.length - 1)]!);
   const [drift, sigma] = [price.annualDrift / 12, price.annualVolatility / Math.sqrt(12)];
   const path = [price.initial];
-  for (let m = 2; m <= horizon; m++) path.push(path.at(-1)! * Math.exp(drift - (sigma * sigma) / 2 + (sigma === 0 ? 0 : sigma * normal())));
+  for (let m = 2; m <= horizon; m++)
+    path.push(path.at(-1)! * Math.exp(drift - (sigma * sigma) / 2 + (sigma === 0 ? 0 : sigma * normal())));
   return path;
 }
 
@@ -335,7 +369,15 @@ function gaussian(random: () => number): () => number {
 
 function monthStats(month: number, values: ArrayLike<number>): MonthStats {
   const sorted = Float64Array.from(values).sort();
-  return { month, mean: mean(sorted), p5: quantile(sorted, 0.05), p25: quantile(sorted, 0.25), p50: quantile(sorted, 0.5), p75: quantile(sorted, 0.75), p95: quantile(sorted, 0.95) };
+  return {
+    month,
+    mean: mean(sorted),
+    p5: quantile(sorted, 0.05),
+    p25: quantile(sorted, 0.25),
+    p50: quantile(sorted, 0.5),
+    p75: quantile(sorted, 0.75),
+    p95: quantile(sorted, 0.95),
+  };
 }
 
 /** The `q`-quantile of `values`, interpolating linearly between order statistics. */
@@ -394,31 +436,36 @@ export function validateRoiParams(params: RoiParams): Required<RoiParams> {
   const runs = checkNumber("runs", params.runs ?? 1_000, { min: 1, max: MAX_RUNS, integer: true });
   const seed = checkNumber("seed", params.seed ?? 1, { min: 0, max: 2 ** 32 - 1, integer: true });
   const operatorCurve = params.operatorCurve ?? [1, 2, 3, 5, 10, 20, 50];
-  if (!Array.isArray(operatorCurve) || operatorCurve.length > 50) throw rangeError("operatorCurve", operatorCurve, "a list of at most 50 operator counts");
+  if (!Array.isArray(operatorCurve) || operatorCurve.length > 50)
+    throw rangeError("operatorCurve", operatorCurve, "a list of at most 50 operator counts");
   operatorCurve.forEach((n, i) => checkNumber(`operatorCurve[${i}]`, n, { min: 1, max: 1_000_000, integer: true }));
   return { ...params, hardware, runs, seed, operatorCurve };
 }
 
 function validateHardware(h: HardwareParams): HardwareParams {
-  if (typeof h !== "object" || h === null) throw rangeError("hardware", h, "an object with cost, resaleValue, lifeMonths and method");
+  if (typeof h !== "object" || h === null)
+    throw rangeError("hardware", h, "an object with cost, resaleValue, lifeMonths and method");
   checkNumber("hardware.cost", h.cost, { min: 0 });
   checkNumber("hardware.resaleValue", h.resaleValue, { min: 0, max: h.cost });
   checkNumber("hardware.lifeMonths", h.lifeMonths, { min: 1, max: MAX_MONTHS, integer: true });
   checkChoice("hardware.method", h.method, ["straight-line", "declining-balance"]);
   if (h.annualRate !== undefined) {
-    if (h.method !== "declining-balance") throw rangeError("hardware.annualRate", h.annualRate, 'unset unless method is "declining-balance"');
+    if (h.method !== "declining-balance")
+      throw rangeError("hardware.annualRate", h.annualRate, 'unset unless method is "declining-balance"');
     checkNumber("hardware.annualRate", h.annualRate, { above: 0, max: 12 });
   }
   return h;
 }
 
 function validateDemand(d: DemandParams): void {
-  if (typeof d !== "object" || d === null) throw rangeError("demand", d, 'an object with kind "constant", "path" or "history"');
+  if (typeof d !== "object" || d === null)
+    throw rangeError("demand", d, 'an object with kind "constant", "path" or "history"');
   checkChoice("demand.kind", d.kind, ["constant", "path", "history"]);
   if (d.kind === "constant") checkNumber("demand.jobsPerMonth", d.jobsPerMonth, { min: 0, max: 1e12 });
   if (d.kind === "path") checkList("demand.jobsPerMonth", d.jobsPerMonth, { min: 0, max: 1e12 });
   if (d.kind === "history") checkList("demand.samples", d.samples, { min: 0, max: 1e12 });
-  if (d.kind !== "history" && d.volatility !== undefined) checkNumber("demand.volatility", d.volatility, { min: 0, max: 5 });
+  if (d.kind !== "history" && d.volatility !== undefined)
+    checkNumber("demand.volatility", d.volatility, { min: 0, max: 5 });
 }
 
 function validateCompetition(c: CompetitionParams, stake: number): void {
@@ -427,11 +474,17 @@ function validateCompetition(c: CompetitionParams, stake: number): void {
   if (c.joinsPerMonth !== undefined) checkNumber("competition.joinsPerMonth", c.joinsPerMonth, { min: 0, max: 10_000 });
   checkChoice("competition.split", c.split, ["equal", "stake-weighted"]);
   if (c.othersStake !== undefined) checkNumber("competition.othersStake", c.othersStake, { min: 0 });
-  if (c.split === "stake-weighted" && !(stake > 0)) throw rangeError("stake.amount", stake, 'above 0 for the "stake-weighted" split (with no stake the operator gets no job)');
+  if (c.split === "stake-weighted" && !(stake > 0))
+    throw rangeError(
+      "stake.amount",
+      stake,
+      'above 0 for the "stake-weighted" split (with no stake the operator gets no job)',
+    );
 }
 
 function validatePrice(price: PriceParams): void {
-  if (typeof price !== "object" || price === null) throw rangeError("tokenPrice", price, 'an object with kind "constant", "path" or "gbm"');
+  if (typeof price !== "object" || price === null)
+    throw rangeError("tokenPrice", price, 'an object with kind "constant", "path" or "gbm"');
   checkChoice("tokenPrice.kind", price.kind, ["constant", "path", "gbm"]);
   if (price.kind === "constant") checkNumber("tokenPrice.price", price.price, { min: 0 });
   if (price.kind === "path") checkList("tokenPrice.prices", price.prices, { min: 0 });
@@ -455,18 +508,21 @@ function checkNumber(name: string, value: unknown, range: Range): number {
 }
 
 function checkList(name: string, values: unknown, range: Range): void {
-  if (!Array.isArray(values) || values.length === 0 || values.length > 10_000) throw rangeError(name, values, "a list of 1 to 10,000 numbers");
+  if (!Array.isArray(values) || values.length === 0 || values.length > 10_000)
+    throw rangeError(name, values, "a list of 1 to 10,000 numbers");
   values.forEach((v: unknown, i) => checkNumber(`${name}[${i}]`, v, range));
 }
 
 function checkChoice(name: string, value: unknown, choices: readonly string[]): void {
-  if (typeof value !== "string" || !choices.includes(value)) throw rangeError(name, value, `one of ${choices.map((c) => `"${c}"`).join(", ")}`);
+  if (typeof value !== "string" || !choices.includes(value))
+    throw rangeError(name, value, `one of ${choices.map((c) => `"${c}"`).join(", ")}`);
 }
 
 function describe(range: Range): string {
   const kind = range.integer === true ? "a whole number" : "a number";
   if (range.min !== undefined && range.max !== undefined) return `${kind} from ${range.min} to ${range.max}`;
-  if (range.above !== undefined && range.max !== undefined) return `${kind} above ${range.above} and at most ${range.max}`;
+  if (range.above !== undefined && range.max !== undefined)
+    return `${kind} above ${range.above} and at most ${range.max}`;
   if (range.max !== undefined) return `${kind} of at most ${range.max}`;
   if (range.min !== undefined) return `${kind} of at least ${range.min}`;
   if (range.above !== undefined) return `${kind} above ${range.above}`;
@@ -474,6 +530,9 @@ function describe(range: Range): string {
 }
 
 function rangeError(name: string, value: unknown, allowed: string): InputError {
-  const shown = typeof value === "string" ? `"${value}"` : Array.isArray(value) ? `a list of ${value.length}` : String(value);
-  return new InputError(`ROI parameter ${name} is ${shown}: it must be ${allowed}`, { context: { parameter: name, allowed } });
+  const shown =
+    typeof value === "string" ? `"${value}"` : Array.isArray(value) ? `a list of ${value.length}` : String(value);
+  return new InputError(`ROI parameter ${name} is ${shown}: it must be ${allowed}`, {
+    context: { parameter: name, allowed },
+  });
 }

@@ -1,5 +1,11 @@
 import { parseDocument } from "yaml";
-import { CardFieldError, CardHashMismatchError, CardFrontMatterMissingError, CardTooLargeError, CardYamlError } from "./errors";
+import {
+  CardFieldError,
+  CardHashMismatchError,
+  CardFrontMatterMissingError,
+  CardTooLargeError,
+  CardYamlError,
+} from "./errors";
 import { taskOfTag } from "./lexicon";
 import { sha256Hex } from "../core/hash";
 
@@ -46,7 +52,18 @@ export const DEFAULT_MAX_CARD_BYTES = 256 * 1024;
 
 const MAX_STRING = 200;
 const MAX_LIST = 64;
-const KNOWN_KEYS = new Set(["name", "task", "pipeline_tag", "license", "library", "library_name", "tags", "datasets", "base_model", "language"]);
+const KNOWN_KEYS = new Set([
+  "name",
+  "task",
+  "pipeline_tag",
+  "license",
+  "library",
+  "library_name",
+  "tags",
+  "datasets",
+  "base_model",
+  "language",
+]);
 const DELIMITER = /^---[ \t]*$/;
 const CLOSER = /^(?:---|\.\.\.)[ \t]*$/;
 const YAML_KEY = /^[A-Za-z_][\w-]*[ \t]*:/;
@@ -88,23 +105,35 @@ function splitFrontMatter(text: string, lenient: boolean): FrontMatter {
   const warnings: string[] = [];
   let start = 0;
   while (start < lines.length && (lines[start] ?? "").trim() === "") start++;
-  if (start > 0 && start < lines.length) warnings.push(`${start} blank line(s) before the opening \`---\` were ignored`);
+  if (start > 0 && start < lines.length)
+    warnings.push(`${start} blank line(s) before the opening \`---\` were ignored`);
   const first = lines[start] ?? "";
   let open = start + 1;
   if (!DELIMITER.test(first)) {
-    if (/^-{2,}[ \t]*$/.test(first)) warnings.push(`the front matter opens with \`${first.trim()}\` instead of \`---\``);
+    if (/^-{2,}[ \t]*$/.test(first))
+      warnings.push(`the front matter opens with \`${first.trim()}\` instead of \`---\``);
     else if (YAML_KEY.test(first)) {
       open = start;
       warnings.push("the front matter has no opening `---` line; the lines before the first `---` were read as YAML");
     } else if (lenient) {
       // huggingface_hub reads a card without metadata as empty metadata and the whole text as its body.
-      return { yaml: "", body: lines.join("\n"), firstLine: 1, warnings: ["the card has no front matter; read as empty metadata"] };
+      return {
+        yaml: "",
+        body: lines.join("\n"),
+        firstLine: 1,
+        warnings: ["the card has no front matter; read as empty metadata"],
+      };
     } else throw new CardFrontMatterMissingError();
   }
   let close = open;
   while (close < lines.length && !CLOSER.test(lines[close] ?? "")) close++;
   if (close >= lines.length) throw new CardFrontMatterMissingError();
-  return { yaml: lines.slice(open, close).join("\n"), body: lines.slice(close + 1).join("\n"), firstLine: open + 1, warnings };
+  return {
+    yaml: lines.slice(open, close).join("\n"),
+    body: lines.slice(close + 1).join("\n"),
+    firstLine: open + 1,
+    warnings,
+  };
 }
 
 /** Parses the YAML of the front matter into a plain object; line numbers refer to the whole card. */
@@ -113,13 +142,16 @@ function parseFrontMatter(front: FrontMatter): Record<string, unknown> {
   const error = doc.errors[0];
   if (error !== undefined) {
     const repaired = indentQuotedContinuations(front.yaml);
-    const retry = repaired === undefined ? undefined : parseDocument(repaired.yaml, { uniqueKeys: true, prettyErrors: true });
+    const retry =
+      repaired === undefined ? undefined : parseDocument(repaired.yaml, { uniqueKeys: true, prettyErrors: true });
     if (retry === undefined || retry.errors.length > 0 || repaired === undefined) {
       const pos = error.linePos?.[0];
       throw new CardYamlError((pos?.line ?? 1) + front.firstLine - 1, pos?.col ?? 1, error);
     }
     doc = retry;
-    front.warnings.push(`a quoted string continues at column 0 (line ${repaired.line + front.firstLine - 1}); read as one string`);
+    front.warnings.push(
+      `a quoted string continues at column 0 (line ${repaired.line + front.firstLine - 1}); read as one string`,
+    );
   }
   let value: unknown;
   try {
@@ -128,7 +160,8 @@ function parseFrontMatter(front: FrontMatter): Record<string, unknown> {
     throw new CardYamlError(front.firstLine, 1, cause);
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw new CardFieldError("(front matter)", "must be a mapping");
+  if (typeof value !== "object" || Array.isArray(value))
+    throw new CardFieldError("(front matter)", "must be a mapping");
   return value as Record<string, unknown>;
 }
 
@@ -165,12 +198,18 @@ function closes(rest: string, quote: string): boolean {
   return unescaped.includes(quote);
 }
 
-function readFields(meta: Record<string, unknown>, options: ParseModelCardOptions, warnings: string[]): Omit<ModelCard, "body" | "warnings"> {
+function readFields(
+  meta: Record<string, unknown>,
+  options: ParseModelCardOptions,
+  warnings: string[],
+): Omit<ModelCard, "body" | "warnings"> {
   const extra: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(meta)) if (!KNOWN_KEYS.has(key)) extra[key] = value;
   const library = optionalString(meta, "library") ?? optionalString(meta, "library_name");
   const tags = stringList(meta, "tags", warnings);
-  const licenses = [...new Set(licensesOf(meta, options, warnings).map((l, i) => identifier(i === 0 ? "license" : `license[${i}]`, l)))];
+  const licenses = [
+    ...new Set(licensesOf(meta, options, warnings).map((l, i) => identifier(i === 0 ? "license" : `license[${i}]`, l))),
+  ];
   return {
     name: nameOf(meta, options, warnings),
     task: identifier("task", taskOf(meta, tags, options, warnings)),
@@ -186,7 +225,8 @@ function readFields(meta: Record<string, unknown>, options: ParseModelCardOption
 }
 
 function nameOf(meta: Record<string, unknown>, options: ParseModelCardOptions, warnings: string[]): string {
-  const name = optionalString(meta, "name") ?? (options.name === undefined ? undefined : checkedString("name", options.name));
+  const name =
+    optionalString(meta, "name") ?? (options.name === undefined ? undefined : checkedString("name", options.name));
   if (name !== undefined) return name;
   const indexed = modelIndex(meta)?.name;
   if (typeof indexed === "string" && indexed.trim() !== "") {
@@ -197,11 +237,18 @@ function nameOf(meta: Record<string, unknown>, options: ParseModelCardOptions, w
 }
 
 /** `task`, else `pipeline_tag`, else the task of the first `model-index` result, else a tag naming a task. */
-function taskOf(meta: Record<string, unknown>, tags: readonly string[], options: ParseModelCardOptions, warnings: string[]): string {
+function taskOf(
+  meta: Record<string, unknown>,
+  tags: readonly string[],
+  options: ParseModelCardOptions,
+  warnings: string[],
+): string {
   const given = optionalString(meta, "task") ?? optionalString(meta, "pipeline_tag");
   if (given !== undefined) return given;
   const results = modelIndex(meta)?.results;
-  const fromIndex = Array.isArray(results) ? (results[0] as { task?: { type?: unknown } } | undefined)?.task?.type : undefined;
+  const fromIndex = Array.isArray(results)
+    ? (results[0] as { task?: { type?: unknown } } | undefined)?.task?.type
+    : undefined;
   if (typeof fromIndex === "string" && fromIndex.trim() !== "") {
     warnings.push(`no \`pipeline_tag\`: the task \`${fromIndex}\` of \`model-index\` is used`);
     return fromIndex;
@@ -217,7 +264,10 @@ function taskOf(meta: Record<string, unknown>, tags: readonly string[], options:
     warnings.push("no `pipeline_tag` and no tag naming a task: indexed under the task `other`");
     return "other";
   }
-  throw new CardFieldError("task", "is required (add `pipeline_tag: <task>`, e.g. `pipeline_tag: text-classification`)");
+  throw new CardFieldError(
+    "task",
+    "is required (add `pipeline_tag: <task>`, e.g. `pipeline_tag: text-classification`)",
+  );
 }
 
 /** `license` as a string or a list (Hugging Face accepts a list); never empty. */
@@ -226,7 +276,8 @@ function licensesOf(meta: Record<string, unknown>, options: ParseModelCardOption
   if (Array.isArray(value) && value.length > 0) {
     if (value.length > MAX_LIST) throw new CardFieldError("license", `must list at most ${MAX_LIST} licenses`);
     return value.map((item: unknown, i) => {
-      if (typeof item !== "string") throw new CardFieldError(i === 0 ? "license" : `license[${i}]`, "must be a string or a list of strings");
+      if (typeof item !== "string")
+        throw new CardFieldError(i === 0 ? "license" : `license[${i}]`, "must be a string or a list of strings");
       return checkedString("license", item);
     });
   }
@@ -262,7 +313,8 @@ function checkedString(field: string, value: string): string {
 /** Task and license ids: case and separators normalised (`Text Classification` → `text-classification`). */
 function identifier(field: string, value: string): string {
   const id = value.toLowerCase().replace(/[\s_]+/g, "-");
-  if (!/^[a-z0-9][a-z0-9.+-]*$/.test(id)) throw new CardFieldError(field, `must be an identifier like "text-classification", got "${value}"`);
+  if (!/^[a-z0-9][a-z0-9.+-]*$/.test(id))
+    throw new CardFieldError(field, `must be an identifier like "text-classification", got "${value}"`);
   return id;
 }
 
@@ -280,7 +332,9 @@ function stringList(meta: Record<string, unknown>, field: string, warnings: stri
   }
   if (!Array.isArray(value)) throw new CardFieldError(field, `must be a list of strings, got ${describe(value)}`);
   if (value.length > MAX_LIST) throw new CardFieldError(field, `must have at most ${MAX_LIST} entries`);
-  return value.filter((item: unknown) => item !== null).map((item: unknown, i) => checkedString(`${field}[${i}]`, listItem(field, i, item, warnings)));
+  return value
+    .filter((item: unknown) => item !== null)
+    .map((item: unknown, i) => checkedString(`${field}[${i}]`, listItem(field, i, item, warnings)));
 }
 
 function listItem(field: string, i: number, item: unknown, warnings: string[]): string {

@@ -38,13 +38,17 @@ export async function searchHub(options: SearchHubOptions): Promise<SearchResult
   const base = (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
   const params = new URLSearchParams();
   if (options.words !== undefined && options.words.length > 0) params.set("q", options.words.join(" "));
-  for (const [name, value] of Object.entries(options.filters ?? {})) if (typeof value === "string") params.set(name, value);
+  for (const [name, value] of Object.entries(options.filters ?? {}))
+    if (typeof value === "string") params.set(name, value);
   const url = `${base}/api/search?${params.toString()}`;
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
   } catch (cause) {
-    throw new TransportError(`Cannot reach the hub at ${new URL(url).origin} (start it with \`vin hub serve\` or pass --hub).`, { cause });
+    throw new TransportError(
+      `Cannot reach the hub at ${new URL(url).origin} (start it with \`vin hub serve\` or pass --hub).`,
+      { cause },
+    );
   }
   const body = (await res.json()) as SearchResult & { message?: string };
   if (!res.ok) {
@@ -58,7 +62,10 @@ export async function searchHub(options: SearchHubOptions): Promise<SearchResult
  * Verified usage as the hub shows it: `12 verified jobs · 34.5 tokens paid (3 below the usage floor, not counted)`.
  * @example usageLine({ verifiedJobs: 1, paidVolume: "10".padEnd(19, "0"), belowFloorJobs: 0 }, 18) // "1 verified job · 1 token paid"
  */
-export function usageLine(usage: Pick<SearchHit, "verifiedJobs" | "paidVolume" | "belowFloorJobs">, decimals: number): string {
+export function usageLine(
+  usage: Pick<SearchHit, "verifiedJobs" | "paidVolume" | "belowFloorJobs">,
+  decimals: number,
+): string {
   const jobs = `${usage.verifiedJobs} verified ${usage.verifiedJobs === 1 ? "job" : "jobs"} · ${tokenAmount(usage.paidVolume, decimals)} paid`;
   return usage.belowFloorJobs > 0 ? `${jobs} (${usage.belowFloorJobs} below the usage floor, not counted)` : jobs;
 }

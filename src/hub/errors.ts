@@ -141,9 +141,15 @@ export class RegistryTransactionError extends RevertError {
     readonly errorArgs: readonly unknown[],
     options: BaseErrorOptions & { txHash?: string } = {},
   ) {
-    const reason = errorName === undefined ? "without a decodable error" : `with ${errorName}(${errorArgs.map(String).join(", ")})`;
+    const reason =
+      errorName === undefined ? "without a decodable error" : `with ${errorName}(${errorArgs.map(String).join(", ")})`;
     const { txHash, ...rest } = options;
-    super(`ModelRegistry.${call} reverted ${reason}${txHash === undefined ? "" : ` in ${txHash}`}.`, errorName, { ...errorArgs }, rest);
+    super(
+      `ModelRegistry.${call} reverted ${reason}${txHash === undefined ? "" : ` in ${txHash}`}.`,
+      errorName,
+      { ...errorArgs },
+      rest,
+    );
   }
 }
 

@@ -3,7 +3,16 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Contracts } from "../core/contracts";
 import { BaseError, ConfigError, InputError } from "../core/errors";
-import { computeConcentration, concentrationHistory, type DecodedLog, NetworkReducer, type NetworkContract, readNetworkEvents, reduceNetworkEvents, toJson } from "../economics";
+import {
+  computeConcentration,
+  concentrationHistory,
+  type DecodedLog,
+  NetworkReducer,
+  type NetworkContract,
+  readNetworkEvents,
+  reduceNetworkEvents,
+  toJson,
+} from "../economics";
 import { HubParamError } from "./errors";
 import { parseModelIdParam, parseSearchParams } from "./params";
 import type { SearchEngine } from "./search";
@@ -65,7 +74,8 @@ export class NetworkEvents {
 
   /** The events up to the head, at most `cacheMs` old. */
   snapshot(): Promise<NetworkSnapshot> {
-    if (this.last !== undefined && this.now() - this.last.at < (this.options.cacheMs ?? 5_000)) return Promise.resolve(this.last);
+    if (this.last !== undefined && this.now() - this.last.at < (this.options.cacheMs ?? 5_000))
+      return Promise.resolve(this.last);
     this.pending ??= this.refresh().finally(() => (this.pending = undefined));
     return this.pending;
   }
@@ -73,10 +83,15 @@ export class NetworkEvents {
   private async refresh(): Promise<NetworkSnapshot> {
     const { contracts, fromBlock } = this.options;
     const provider = contracts.escrow.runner?.provider;
-    if (provider == null) throw new ConfigError("the network's contracts are not connected to a provider: connect them to one to serve /api/network");
+    if (provider == null)
+      throw new ConfigError(
+        "the network's contracts are not connected to a provider: connect them to one to serve /api/network",
+      );
     const head = await provider.getBlockNumber();
-    const from = this.last === undefined ? fromBlock : Math.max(fromBlock, this.last.head - (this.options.reorgDepth ?? 12) + 1);
-    const fresh = head < from ? [] : await readNetworkEvents(contracts, from, head, { maxBlockRange: this.options.maxBlockRange });
+    const from =
+      this.last === undefined ? fromBlock : Math.max(fromBlock, this.last.head - (this.options.reorgDepth ?? 12) + 1);
+    const fresh =
+      head < from ? [] : await readNetworkEvents(contracts, from, head, { maxBlockRange: this.options.maxBlockRange });
     const kept = this.last?.logs.filter((log) => log.blockNumber < from) ?? [];
     this.last = { fromBlock, head, logs: [...kept, ...fresh], at: this.now() };
     return this.last;
@@ -108,7 +123,10 @@ type JsonBody = Record<string, unknown>;
  * @example const server = createHubServer({ store, engine }); server.listen(8787, "127.0.0.1");
  */
 export function createHubServer(options: HubServerOptions): Server {
-  const network = options.network === undefined || options.network instanceof NetworkEvents ? options.network : new NetworkEvents(options.network);
+  const network =
+    options.network === undefined || options.network instanceof NetworkEvents
+      ? options.network
+      : new NetworkEvents(options.network);
   const resolved = { ...options, network };
   return createServer((req, res) => {
     handle(resolved, req, res).catch((error: unknown) => {
@@ -143,18 +161,26 @@ type ResolvedOptions = HubServerOptions & { network?: NetworkEvents };
 
 async function handle(options: ResolvedOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://hub.invalid");
-  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, { error: "MethodNotAllowed", message: "Only GET is supported." });
+  if (req.method !== "GET" && req.method !== "HEAD")
+    return send(res, 405, { error: "MethodNotAllowed", message: "Only GET is supported." });
   try {
     if (url.pathname === "/api/search") return send(res, 200, searchRoute(options, url));
     if (url.pathname === "/api/network") return await networkRoute(options.network, res, url, options.logger);
     const model = /^\/api\/models\/([^/]*)\/?$/.exec(url.pathname);
     if (model !== null) return modelRoute(options, res, decodeURIComponent(model[1] ?? ""));
   } catch (error) {
-    if (error instanceof HubParamError) return send(res, 400, { error: error.name, param: error.param, message: error.shortMessage });
-    if (error instanceof URIError) return send(res, 400, { error: "HubParamError", param: "id", message: "Malformed URL encoding." });
+    if (error instanceof HubParamError)
+      return send(res, 400, { error: error.name, param: error.param, message: error.shortMessage });
+    if (error instanceof URIError)
+      return send(res, 400, { error: "HubParamError", param: "id", message: "Malformed URL encoding." });
     throw error;
   }
-  if (!url.pathname.startsWith("/api/") && options.staticHandler !== undefined && (await options.staticHandler(req, res))) return;
+  if (
+    !url.pathname.startsWith("/api/") &&
+    options.staticHandler !== undefined &&
+    (await options.staticHandler(req, res))
+  )
+    return;
   send(res, 404, { error: "NotFound", message: `No route for ${url.pathname}.` });
 }
 
@@ -168,8 +194,14 @@ function searchRoute(options: HubServerOptions, url: URL): JsonBody {
  * The concentration figures (`computeConcentration`) of the chain's events up to the head, with `fromBlock` and
  * `toBlock`; with `?window=<blocks>` also `history`, the figures per window of that many blocks.
  */
-async function networkRoute(network: NetworkEvents | undefined, res: ServerResponse, url: URL, logger: Logger | undefined): Promise<void> {
-  if (network === undefined) return send(res, 404, { error: "NotFound", message: "This hub does not read the network's chain events." });
+async function networkRoute(
+  network: NetworkEvents | undefined,
+  res: ServerResponse,
+  url: URL,
+  logger: Logger | undefined,
+): Promise<void> {
+  if (network === undefined)
+    return send(res, 404, { error: "NotFound", message: "This hub does not read the network's chain events." });
   const window = parseWindow(url.searchParams.getAll("window"));
   let snapshot: NetworkSnapshot;
   try {
@@ -180,12 +212,19 @@ async function networkRoute(network: NetworkEvents | undefined, res: ServerRespo
     return send(res, 503, { error: "Unavailable", message: "The chain could not be read; try again." });
   }
   const { fromBlock, head, logs } = snapshot;
-  const body: JsonBody = { fromBlock, toBlock: head, ...(toJson(computeConcentration(reduceNetworkEvents(logs).inputs())) as JsonBody) };
+  const body: JsonBody = {
+    fromBlock,
+    toBlock: head,
+    ...(toJson(computeConcentration(reduceNetworkEvents(logs).inputs())) as JsonBody),
+  };
   if (window !== undefined) {
     try {
-      body.history = toJson(concentrationHistory(logs, new NetworkReducer(), { window, fromBlock, toBlock: Math.max(fromBlock, head) }));
+      body.history = toJson(
+        concentrationHistory(logs, new NetworkReducer(), { window, fromBlock, toBlock: Math.max(fromBlock, head) }),
+      );
     } catch (error) {
-      if (error instanceof InputError) throw new HubParamError("window", error.shortMessage.replace(/^window \d+ /, "").replace(/\.$/, ""));
+      if (error instanceof InputError)
+        throw new HubParamError("window", error.shortMessage.replace(/^window \d+ /, "").replace(/\.$/, ""));
       throw error;
     }
   }
@@ -195,7 +234,8 @@ async function networkRoute(network: NetworkEvents | undefined, res: ServerRespo
 function parseWindow(values: readonly string[]): number | undefined {
   if (values.length === 0) return undefined;
   const [value] = values;
-  if (values.length > 1 || !/^\d{1,12}$/.test(value!) || Number(value) < 1) throw new HubParamError("window", "must be one whole number of blocks, at least 1");
+  if (values.length > 1 || !/^\d{1,12}$/.test(value!) || Number(value) < 1)
+    throw new HubParamError("window", "must be one whole number of blocks, at least 1");
   return Number(value);
 }
 
@@ -203,7 +243,10 @@ function modelRoute(options: HubServerOptions, res: ServerResponse, rawId: strin
   const model = options.store.getModel(parseModelIdParam(rawId));
   if (model === undefined) return send(res, 404, { error: "NotFound", message: `Model ${rawId} is not known.` });
   const tee = new TeeIndex(options.store.db);
-  send(res, 200, { ...model, versions: model.versions.map((v) => ({ ...v, tee: tee.bindingOf(model.modelId, v.version) ?? null })) });
+  send(res, 200, {
+    ...model,
+    versions: model.versions.map((v) => ({ ...v, tee: tee.bindingOf(model.modelId, v.version) ?? null })),
+  });
 }
 
 function send(res: ServerResponse, status: number, body: JsonBody): void {

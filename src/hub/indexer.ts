@@ -89,7 +89,13 @@ interface JobRow {
   usage_fee_floor: string | null;
 }
 
-const REGISTRY_EVENTS = ["ModelCreated", "VersionPublished", "VersionDeprecated", "PriceUpdated", "OwnershipTransferred"];
+const REGISTRY_EVENTS = [
+  "ModelCreated",
+  "VersionPublished",
+  "VersionDeprecated",
+  "PriceUpdated",
+  "OwnershipTransferred",
+];
 const ESCROW_EVENTS = ["JobRequested", "JobSettled", "ParametersUpdated"];
 const TEE_EVENTS = ["EnclaveRegistered", "EnclaveRevoked", "MeasurementRevoked"];
 
@@ -151,25 +157,45 @@ export class HubIndexer {
     this.contracts = new Map([
       [options.registry.toLowerCase(), { iface: this.registry, events: REGISTRY_EVENTS }],
       [options.escrow.toLowerCase(), { iface: this.escrow, events: ESCROW_EVENTS }],
-      ...(options.teeVerifier === undefined ? [] : [[options.teeVerifier.toLowerCase(), { iface: this.tee, events: TEE_EVENTS }] as const]),
+      ...(options.teeVerifier === undefined
+        ? []
+        : [[options.teeVerifier.toLowerCase(), { iface: this.tee, events: TEE_EVENTS }] as const]),
     ]);
-    const topics = [...this.contracts.values()].flatMap(({ iface, events }) => events.map((e) => iface.getEvent(e)!.topicHash));
-    this.follower = new LogFollower(options.provider, options.store.cursor(options.name ?? "chain"), options.logger ?? silentLogger, {
-      address: [options.registry, options.escrow, ...(options.teeVerifier === undefined ? [] : [options.teeVerifier])],
-      topics,
-      startBlock: options.startBlock,
-      confirmations: options.confirmations ?? 2,
-      maxBlockRange: Math.max(1, options.maxBlockRange ?? 1000),
-      pollIntervalMs: options.pollIntervalMs ?? 2_000,
-      rpcTimeoutMs: this.rpcTimeoutMs,
-      prepare: (logs, range) => this.prepare(logs, range),
-      apply: (_logs, range) => this.apply(range),
-      rewind: (ancestor) => this.rewind(ancestor),
-      onCaughtUp: () => this.retryCards(),
-    });
-    if (options.teeVerifier !== undefined && this.follower.cursor >= options.startBlock && this.teeIndex.chainTime() === null) {
+    const topics = [...this.contracts.values()].flatMap(({ iface, events }) =>
+      events.map((e) => iface.getEvent(e)!.topicHash),
+    );
+    this.follower = new LogFollower(
+      options.provider,
+      options.store.cursor(options.name ?? "chain"),
+      options.logger ?? silentLogger,
+      {
+        address: [
+          options.registry,
+          options.escrow,
+          ...(options.teeVerifier === undefined ? [] : [options.teeVerifier]),
+        ],
+        topics,
+        startBlock: options.startBlock,
+        confirmations: options.confirmations ?? 2,
+        maxBlockRange: Math.max(1, options.maxBlockRange ?? 1000),
+        pollIntervalMs: options.pollIntervalMs ?? 2_000,
+        rpcTimeoutMs: this.rpcTimeoutMs,
+        prepare: (logs, range) => this.prepare(logs, range),
+        apply: (_logs, range) => this.apply(range),
+        rewind: (ancestor) => this.rewind(ancestor),
+        onCaughtUp: () => this.retryCards(),
+      },
+    );
+    if (
+      options.teeVerifier !== undefined &&
+      this.follower.cursor >= options.startBlock &&
+      this.teeIndex.chainTime() === null
+    ) {
       // A store indexed before TeeVerifier was followed: its enclave events below the cursor were never read.
-      options.logger?.warn({ cursor: this.follower.cursor }, "hub store indexed without TeeVerifier: enclave counts miss earlier registrations; delete the --db file to re-index");
+      options.logger?.warn(
+        { cursor: this.follower.cursor },
+        "hub store indexed without TeeVerifier: enclave counts miss earlier registrations; delete the --db file to re-index",
+      );
     }
   }
 
@@ -188,7 +214,12 @@ export class HubIndexer {
     while (!(await this.follower.step()));
     await this.retryCards();
     const rewoundTo = this.rewoundTo;
-    return { from: (rewoundTo ?? start) + 1, to: this.follower.cursor, events: this.applied - applied, ...(rewoundTo === undefined ? {} : { rewoundTo }) };
+    return {
+      from: (rewoundTo ?? start) + 1,
+      to: this.follower.cursor,
+      events: this.applied - applied,
+      ...(rewoundTo === undefined ? {} : { rewoundTo }),
+    };
   }
 
   /** Polls until {@link stop}; errors are logged and the next poll backs off. */
@@ -204,9 +235,9 @@ export class HubIndexer {
 
   /** The card status of a version, or `undefined` if the indexer has not seen it. */
   cardStatus(modelId: number, version: number): { status: CardStatus; error: string | null } | undefined {
-    return this.options.store.db.prepare("SELECT status, error FROM hub_indexer_cards WHERE model_id = ? AND version = ?").get(modelId, version) as
-      | { status: CardStatus; error: string | null }
-      | undefined;
+    return this.options.store.db
+      .prepare("SELECT status, error FROM hub_indexer_cards WHERE model_id = ? AND version = ?")
+      .get(modelId, version) as { status: CardStatus; error: string | null } | undefined;
   }
 
   /* THE FOLLOWER'S CALLBACKS */
@@ -221,10 +252,14 @@ export class HubIndexer {
     const timestamps = new Map<number, number>();
     for (const { event, block } of events) {
       if (event.name !== "VersionPublished" && event.name !== "MeasurementRevoked") continue;
-      if (event.name === "VersionPublished") cards.set(versionKey(event), await this.fetchCard(String(event.args.cardCid), String(event.args.cardHash)));
+      if (event.name === "VersionPublished")
+        cards.set(versionKey(event), await this.fetchCard(String(event.args.cardCid), String(event.args.cardHash)));
       if (!timestamps.has(block)) timestamps.set(block, await this.blockTimestamp(block));
     }
-    const chainTime = this.options.teeVerifier === undefined ? undefined : { block: to, timestamp: timestamps.get(to) ?? (await this.blockTimestamp(to)) };
+    const chainTime =
+      this.options.teeVerifier === undefined
+        ? undefined
+        : { block: to, timestamp: timestamps.get(to) ?? (await this.blockTimestamp(to)) };
     this.prepared = { from, events, cards, timestamps, startFloor, chainTime };
   }
 
@@ -235,9 +270,11 @@ export class HubIndexer {
     if (prepared?.from !== range.from) throw new StateError(`blocks ${range.from}..${range.to} were not prepared`);
     if (prepared.startFloor !== undefined) this.recordFloor(range.from - 1, -1, prepared.startFloor);
     for (const e of prepared.events) this.applyEvent(e, prepared);
-    if (prepared.chainTime !== undefined) this.teeIndex.recordChainTime(prepared.chainTime.block, prepared.chainTime.timestamp);
+    if (prepared.chainTime !== undefined)
+      this.teeIndex.recordChainTime(prepared.chainTime.block, prepared.chainTime.timestamp);
     this.applied += prepared.events.length;
-    if (prepared.events.length > 0) this.options.logger?.info({ ...range, events: prepared.events.length }, "hub indexed blocks");
+    if (prepared.events.length > 0)
+      this.options.logger?.info({ ...range, events: prepared.events.length }, "hub indexed blocks");
   }
 
   /** Undoes what blocks above `ancestor` wrote; runs in the transaction that rewinds the cursor. */
@@ -256,7 +293,9 @@ export class HubIndexer {
   private decode(log: Log): DecodedEvent | undefined {
     const contract = this.contracts.get(log.address.toLowerCase());
     const event = contract?.iface.parseLog({ topics: [...log.topics], data: log.data });
-    return event === null || event === undefined || !contract!.events.includes(event.name) ? undefined : { block: log.blockNumber, index: log.index, event };
+    return event === null || event === undefined || !contract!.events.includes(event.name)
+      ? undefined
+      : { block: log.blockNumber, index: log.index, event };
   }
 
   private applyEvent(e: DecodedEvent, prepared: PreparedRange): void {
@@ -264,7 +303,12 @@ export class HubIndexer {
     const args = e.event.args;
     switch (e.event.name) {
       case "ModelCreated":
-        return store.upsertModel({ modelId: modelIdNumber(args.modelId as bigint), owner: String(args.owner), price: BigInt(args.price), block: e.block });
+        return store.upsertModel({
+          modelId: modelIdNumber(args.modelId as bigint),
+          owner: String(args.owner),
+          price: BigInt(args.price),
+          block: e.block,
+        });
       case "VersionPublished":
         return this.applyVersion(e, prepared.cards.get(versionKey(e.event))!, prepared.timestamps.get(e.block)!);
       case "VersionDeprecated":
@@ -283,32 +327,67 @@ export class HubIndexer {
       case "ParametersUpdated":
         return this.recordFloor(e.block, e.index, BigInt((args.parameters as { usageFeeFloor: bigint }).usageFeeFloor));
       case "EnclaveRegistered":
-        return this.teeIndex.recordRegistered({ block: e.block, index: e.index, signer: String(args.signer), measurement: String(args.measurement), expiresAt: Number(args.expiresAt) });
+        return this.teeIndex.recordRegistered({
+          block: e.block,
+          index: e.index,
+          signer: String(args.signer),
+          measurement: String(args.measurement),
+          expiresAt: Number(args.expiresAt),
+        });
       case "EnclaveRevoked":
         return this.teeIndex.recordRevoked({ block: e.block, index: e.index, signer: String(args.signer) });
       case "MeasurementRevoked":
-        return this.teeIndex.recordMeasurementRevoked(String(args.measurement), prepared.timestamps.get(e.block)!, e.block);
+        return this.teeIndex.recordMeasurementRevoked(
+          String(args.measurement),
+          prepared.timestamps.get(e.block)!,
+          e.block,
+        );
     }
   }
 
   /** Keeps the job's version, mode, fee terms and the usage floor in force now, for its `JobSettled`. */
   private applyRequested(e: DecodedEvent): void {
     const args = e.event.args;
-    const job = args.job as { version: bigint; mode: bigint; modelFee: bigint; feePerNode: bigint; protocolFee: bigint; redundancy: bigint };
+    const job = args.job as {
+      version: bigint;
+      mode: bigint;
+      modelFee: bigint;
+      feePerNode: bigint;
+      protocolFee: bigint;
+      redundancy: bigint;
+    };
     const floor = this.currentFloor();
-    if (floor === undefined) this.options.logger?.warn({ jobId: String(args.jobId) }, "usage floor unknown when the job was requested; it will not count as usage");
+    if (floor === undefined)
+      this.options.logger?.warn(
+        { jobId: String(args.jobId) },
+        "usage floor unknown when the job was requested; it will not count as usage",
+      );
     this.options.store.db
       .prepare(
         `INSERT OR REPLACE INTO hub_indexer_jobs (job_id, model_id, version, mode, model_fee, fee_per_node, protocol_fee, redundancy, usage_fee_floor, block)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(String(args.jobId), Number(args.modelId), Number(job.version), Number(job.mode), String(job.modelFee), String(job.feePerNode), String(job.protocolFee),
-        Number(job.redundancy), floor === undefined ? null : floor.toString(), e.block);
+      .run(
+        String(args.jobId),
+        Number(args.modelId),
+        Number(job.version),
+        Number(job.mode),
+        String(job.modelFee),
+        String(job.feePerNode),
+        String(job.protocolFee),
+        Number(job.redundancy),
+        floor === undefined ? null : floor.toString(),
+        e.block,
+      );
   }
 
   private applyVersion(e: DecodedEvent, card: CardResult, publishedAt: number): void {
     const args = e.event.args;
-    const files = (args.files as { path: string; cid: string; sha256: string }[]).map((f) => ({ path: f.path, cid: cidString(f.cid), sha256: f.sha256 }));
+    const files = (args.files as { path: string; cid: string; sha256: string }[]).map((f) => ({
+      path: f.path,
+      cid: cidString(f.cid),
+      sha256: f.sha256,
+    }));
     const input: VersionInput = {
       modelId: modelIdNumber(args.modelId as bigint),
       version: Number(args.version),
@@ -329,7 +408,15 @@ export class HubIndexer {
         `INSERT OR REPLACE INTO hub_indexer_cards (model_id, version, card_cid, card_hash, status, attempts, error, block)
          VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
       )
-      .run(input.modelId, input.version, input.cardCid, input.cardHash.toLowerCase(), card.status, card.status === "valid" ? null : card.error, e.block);
+      .run(
+        input.modelId,
+        input.version,
+        input.cardCid,
+        input.cardHash.toLowerCase(),
+        card.status,
+        card.status === "valid" ? null : card.error,
+        e.block,
+      );
     this.logCard(input.modelId, input.version, card);
   }
 
@@ -342,24 +429,40 @@ export class HubIndexer {
   }
 
   private applySettled(jobId: string, agreeing: number, block: number): void {
-    const job = this.options.store.db.prepare("SELECT * FROM hub_indexer_jobs WHERE job_id = ?").get(jobId) as JobRow | undefined;
+    const job = this.options.store.db.prepare("SELECT * FROM hub_indexer_jobs WHERE job_id = ?").get(jobId) as
+      JobRow | undefined;
     if (job === undefined || !isMode(job.mode)) {
       this.options.logger?.warn({ jobId }, "JobSettled for a job requested before the indexed range; not counted");
       return;
     }
-    if (this.options.store.db.prepare("SELECT 1 FROM versions WHERE model_id = ? AND version = ?").get(job.model_id, job.version) === undefined) {
+    if (
+      this.options.store.db
+        .prepare("SELECT 1 FROM versions WHERE model_id = ? AND version = ?")
+        .get(job.model_id, job.version) === undefined
+    ) {
       // Only possible if registry and escrow belong to different deployments; counting it would stall the indexer.
-      this.options.logger?.warn({ jobId, modelId: job.model_id, version: job.version }, "JobSettled for an unknown version; not counted");
+      this.options.logger?.warn(
+        { jobId, modelId: job.model_id, version: job.version },
+        "JobSettled for an unknown version; not counted",
+      );
       return;
     }
-    const terms = { modelFee: BigInt(job.model_fee), feePerNode: BigInt(job.fee_per_node), protocolFee: BigInt(job.protocol_fee), redundancy: job.redundancy };
+    const terms = {
+      modelFee: BigInt(job.model_fee),
+      feePerNode: BigInt(job.fee_per_node),
+      protocolFee: BigInt(job.protocol_fee),
+      redundancy: job.redundancy,
+    };
     const payment = settledPayment(terms, agreeing);
     const usage = { modelId: job.model_id, version: job.version, mode: job.mode, jobs: 1, block };
     if (countsAsUsage(payment.protocolFee, job.usage_fee_floor === null ? undefined : BigInt(job.usage_fee_floor))) {
       this.options.store.addVerifiedUsage({ ...usage, paid: payment.paid });
     } else {
       this.options.store.addBelowFloorUsage(usage);
-      this.options.logger?.debug({ jobId, protocolFee: payment.protocolFee.toString(), floor: job.usage_fee_floor }, "settled job below the usage floor; not counted");
+      this.options.logger?.debug(
+        { jobId, protocolFee: payment.protocolFee.toString(), floor: job.usage_fee_floor },
+        "settled job below the usage floor; not counted",
+      );
     }
   }
 
@@ -368,16 +471,18 @@ export class HubIndexer {
   /** The usage floor in force after the events applied so far, or `undefined` if it was never learnt. */
   private currentFloor(): bigint | undefined {
     if (this.floor === null) {
-      const row = this.options.store.db.prepare("SELECT usage_fee_floor FROM hub_indexer_floor ORDER BY block DESC, log_index DESC LIMIT 1").get() as
-        | { usage_fee_floor: string }
-        | undefined;
+      const row = this.options.store.db
+        .prepare("SELECT usage_fee_floor FROM hub_indexer_floor ORDER BY block DESC, log_index DESC LIMIT 1")
+        .get() as { usage_fee_floor: string } | undefined;
       this.floor = row === undefined ? undefined : BigInt(row.usage_fee_floor);
     }
     return this.floor;
   }
 
   private recordFloor(block: number, index: number, floor: bigint): void {
-    this.options.store.db.prepare("INSERT OR REPLACE INTO hub_indexer_floor (block, log_index, usage_fee_floor) VALUES (?, ?, ?)").run(block, index, floor.toString());
+    this.options.store.db
+      .prepare("INSERT OR REPLACE INTO hub_indexer_floor (block, log_index, usage_fee_floor) VALUES (?, ?, ?)")
+      .run(block, index, floor.toString());
     this.floor = floor;
   }
 
@@ -390,10 +495,16 @@ export class HubIndexer {
     if (this.currentFloor() !== undefined) return undefined;
     const first = events.find((e) => e.event.name === "JobRequested" || e.event.name === "ParametersUpdated");
     if (first === undefined || first.event.name === "ParametersUpdated") return undefined;
-    const call = { to: this.options.escrow, data: this.escrow.encodeFunctionData("parameters"), blockTag: Math.max(0, from - 1) };
+    const call = {
+      to: this.options.escrow,
+      data: this.escrow.encodeFunctionData("parameters"),
+      blockTag: Math.max(0, from - 1),
+    };
     const result = await withRetry("eth_call JobEscrow.parameters", () => this.options.provider.call(call), this.retry);
     if (result === "0x") return undefined;
-    return BigInt((this.escrow.decodeFunctionResult("parameters", result)[0] as { usageFeeFloor: bigint }).usageFeeFloor);
+    return BigInt(
+      (this.escrow.decodeFunctionResult("parameters", result)[0] as { usageFeeFloor: bigint }).usageFeeFloor,
+    );
   }
 
   /* CARDS */
@@ -403,9 +514,16 @@ export class HubIndexer {
     let bytes: Uint8Array;
     try {
       const canonical = cidString(cid);
-      bytes = await withRetry(`card ${canonical}`, (signal) => this.options.content.cat(canonical, { signal }), { attempts: 1, timeoutMs: this.options.cardTimeoutMs ?? 20_000 });
+      bytes = await withRetry(`card ${canonical}`, (signal) => this.options.content.cat(canonical, { signal }), {
+        attempts: 1,
+        timeoutMs: this.options.cardTimeoutMs ?? 20_000,
+      });
     } catch (error) {
-      const transient = error instanceof NotFoundError || error instanceof TransportError || error instanceof TimeoutError || !(error instanceof BaseError);
+      const transient =
+        error instanceof NotFoundError ||
+        error instanceof TransportError ||
+        error instanceof TimeoutError ||
+        !(error instanceof BaseError);
       return { status: transient ? "pending" : "invalid", error: message(error) };
     }
     try {
@@ -420,7 +538,11 @@ export class HubIndexer {
   private async retryCards(): Promise<void> {
     const db = this.options.store.db;
     const max = this.options.cardAttempts ?? 10;
-    const rows = db.prepare("SELECT model_id, version, card_cid, card_hash, attempts FROM hub_indexer_cards WHERE status = 'pending'").all() as {
+    const rows = db
+      .prepare(
+        "SELECT model_id, version, card_cid, card_hash, attempts FROM hub_indexer_cards WHERE status = 'pending'",
+      )
+      .all() as {
       model_id: number;
       version: number;
       card_cid: string;
@@ -433,12 +555,9 @@ export class HubIndexer {
       this.logCard(row.model_id, row.version, result);
       this.options.store.batch(() => {
         if (result.status === "valid") this.options.store.setCard(row.model_id, row.version, result.card);
-        db.prepare("UPDATE hub_indexer_cards SET status = ?, attempts = attempts + 1, error = ? WHERE model_id = ? AND version = ?").run(
-          status,
-          result.status === "valid" ? null : result.error,
-          row.model_id,
-          row.version,
-        );
+        db.prepare(
+          "UPDATE hub_indexer_cards SET status = ?, attempts = attempts + 1, error = ? WHERE model_id = ? AND version = ?",
+        ).run(status, result.status === "valid" ? null : result.error, row.model_id, row.version);
       });
     }
   }

@@ -7,31 +7,128 @@
 
 /** ISO 639-1 codes (and `multilingual`) with the English names users type. */
 export const LANGUAGE_NAMES: Readonly<Record<string, readonly string[]>> = {
-  af: ["afrikaans"], am: ["amharic"], ar: ["arabic"], az: ["azerbaijani"], be: ["belarusian"], bg: ["bulgarian"],
-  bn: ["bengali", "bangla"], bs: ["bosnian"], ca: ["catalan"], cs: ["czech"], cy: ["welsh"], da: ["danish"],
-  de: ["german"], el: ["greek"], en: ["english"], eo: ["esperanto"], es: ["spanish", "castilian"], et: ["estonian"],
-  eu: ["basque"], fa: ["persian", "farsi"], fi: ["finnish"], fr: ["french"], ga: ["irish"], gl: ["galician"],
-  gu: ["gujarati"], he: ["hebrew"], hi: ["hindi"], hr: ["croatian"], hu: ["hungarian"], hy: ["armenian"],
-  id: ["indonesian"], is: ["icelandic"], it: ["italian"], ja: ["japanese"], ka: ["georgian"], kk: ["kazakh"],
-  km: ["khmer"], kn: ["kannada"], ko: ["korean"], ky: ["kyrgyz"], la: ["latin"], lg: ["luganda", "ganda"],
-  ln: ["lingala"], lt: ["lithuanian"], lv: ["latvian"], mk: ["macedonian"], ml: ["malayalam"], mn: ["mongolian"],
-  mr: ["marathi"], ms: ["malay"], mt: ["maltese"], my: ["burmese"], nb: ["norwegian", "bokmal"], ne: ["nepali"],
-  nl: ["dutch"], nn: ["norwegian", "nynorsk"], no: ["norwegian"], pa: ["punjabi"], pl: ["polish"], ps: ["pashto"],
-  pt: ["portuguese"], ro: ["romanian"], ru: ["russian"], sk: ["slovak"], sl: ["slovenian"], sq: ["albanian"],
-  sr: ["serbian"], sv: ["swedish"], sw: ["swahili"], ta: ["tamil"], te: ["telugu"], th: ["thai"], tl: ["tagalog", "filipino"],
-  tr: ["turkish"], uk: ["ukrainian"], ur: ["urdu"], uz: ["uzbek"], vi: ["vietnamese"], xh: ["xhosa"], yo: ["yoruba"],
-  zh: ["chinese", "mandarin"], zu: ["zulu"], multilingual: ["multilingual"],
+  af: ["afrikaans"],
+  am: ["amharic"],
+  ar: ["arabic"],
+  az: ["azerbaijani"],
+  be: ["belarusian"],
+  bg: ["bulgarian"],
+  bn: ["bengali", "bangla"],
+  bs: ["bosnian"],
+  ca: ["catalan"],
+  cs: ["czech"],
+  cy: ["welsh"],
+  da: ["danish"],
+  de: ["german"],
+  el: ["greek"],
+  en: ["english"],
+  eo: ["esperanto"],
+  es: ["spanish", "castilian"],
+  et: ["estonian"],
+  eu: ["basque"],
+  fa: ["persian", "farsi"],
+  fi: ["finnish"],
+  fr: ["french"],
+  ga: ["irish"],
+  gl: ["galician"],
+  gu: ["gujarati"],
+  he: ["hebrew"],
+  hi: ["hindi"],
+  hr: ["croatian"],
+  hu: ["hungarian"],
+  hy: ["armenian"],
+  id: ["indonesian"],
+  is: ["icelandic"],
+  it: ["italian"],
+  ja: ["japanese"],
+  ka: ["georgian"],
+  kk: ["kazakh"],
+  km: ["khmer"],
+  kn: ["kannada"],
+  ko: ["korean"],
+  ky: ["kyrgyz"],
+  la: ["latin"],
+  lg: ["luganda", "ganda"],
+  ln: ["lingala"],
+  lt: ["lithuanian"],
+  lv: ["latvian"],
+  mk: ["macedonian"],
+  ml: ["malayalam"],
+  mn: ["mongolian"],
+  mr: ["marathi"],
+  ms: ["malay"],
+  mt: ["maltese"],
+  my: ["burmese"],
+  nb: ["norwegian", "bokmal"],
+  ne: ["nepali"],
+  nl: ["dutch"],
+  nn: ["norwegian", "nynorsk"],
+  no: ["norwegian"],
+  pa: ["punjabi"],
+  pl: ["polish"],
+  ps: ["pashto"],
+  pt: ["portuguese"],
+  ro: ["romanian"],
+  ru: ["russian"],
+  sk: ["slovak"],
+  sl: ["slovenian"],
+  sq: ["albanian"],
+  sr: ["serbian"],
+  sv: ["swedish"],
+  sw: ["swahili"],
+  ta: ["tamil"],
+  te: ["telugu"],
+  th: ["thai"],
+  tl: ["tagalog", "filipino"],
+  tr: ["turkish"],
+  uk: ["ukrainian"],
+  ur: ["urdu"],
+  uz: ["uzbek"],
+  vi: ["vietnamese"],
+  xh: ["xhosa"],
+  yo: ["yoruba"],
+  zh: ["chinese", "mandarin"],
+  zu: ["zulu"],
+  multilingual: ["multilingual"],
 };
 
 /** ISO 639-2/3 codes that Helsinki-NLP and others use in names (`fin-eng`), mapped to ISO 639-1. */
 const ALPHA3: Readonly<Record<string, string>> = {
-  ara: "ar", deu: "de", ger: "de", eng: "en", fin: "fi", fra: "fr", fre: "fr", spa: "es", rus: "ru", zho: "zh",
-  chi: "zh", jpn: "ja", kor: "ko", ita: "it", por: "pt", nld: "nl", dut: "nl", swe: "sv", pol: "pl", tur: "tr",
-  hin: "hi", ukr: "uk", ces: "cs", cze: "cs", ell: "el", gre: "el", heb: "he", hun: "hu", vie: "vi", tha: "th",
+  ara: "ar",
+  deu: "de",
+  ger: "de",
+  eng: "en",
+  fin: "fi",
+  fra: "fr",
+  fre: "fr",
+  spa: "es",
+  rus: "ru",
+  zho: "zh",
+  chi: "zh",
+  jpn: "ja",
+  kor: "ko",
+  ita: "it",
+  por: "pt",
+  nld: "nl",
+  dut: "nl",
+  swe: "sv",
+  pol: "pl",
+  tur: "tr",
+  hin: "hi",
+  ukr: "uk",
+  ces: "cs",
+  cze: "cs",
+  ell: "el",
+  gre: "el",
+  heb: "he",
+  hun: "hu",
+  vie: "vi",
+  tha: "th",
 };
 
 const NAME_TO_CODE = new Map<string, string>();
-for (const [code, names] of Object.entries(LANGUAGE_NAMES)) for (const n of names) if (!NAME_TO_CODE.has(n)) NAME_TO_CODE.set(n, code);
+for (const [code, names] of Object.entries(LANGUAGE_NAMES))
+  for (const n of names) if (!NAME_TO_CODE.has(n)) NAME_TO_CODE.set(n, code);
 
 /**
  * The ISO 639-1 code of a language given as a code (`fi`, `fin`, `fi-FI`) or an English name (`Finnish`).
@@ -55,7 +152,10 @@ export function languageWords(code: string): string[] {
  * @example languagePairsInName("Helsinki-NLP/opus-mt-fi-en") // ["fi", "en"]
  */
 export function languagePairsInName(name: string): string[] {
-  const parts = name.toLowerCase().split(/[^a-z]+/).filter((p) => p !== "");
+  const parts = name
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter((p) => p !== "");
   const found = new Set<string>();
   for (let i = 0; i + 1 < parts.length; i++) {
     const a = pairCode(parts[i] ?? "");
@@ -79,17 +179,37 @@ function pairCode(part: string): string | undefined {
  */
 export const TASK_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
   "text-classification": ["text classification", "sequence classification", "classifier"],
-  "token-classification": ["token classification", "ner", "named entity recognition", "entity extraction", "pos tagging"],
+  "token-classification": [
+    "token classification",
+    "ner",
+    "named entity recognition",
+    "entity extraction",
+    "pos tagging",
+  ],
   "question-answering": ["question answering", "qa", "extractive qa", "reading comprehension", "squad"],
-  "zero-shot-classification": ["zero shot classification", "nli", "natural language inference", "entailment", "mnli", "xnli"],
-  "translation": ["translation", "machine translation", "mt", "nmt", "translate"],
-  "summarization": ["summarization", "summarisation", "summary", "summarize", "summarise", "abstractive"],
+  "zero-shot-classification": [
+    "zero shot classification",
+    "nli",
+    "natural language inference",
+    "entailment",
+    "mnli",
+    "xnli",
+  ],
+  translation: ["translation", "machine translation", "mt", "nmt", "translate"],
+  summarization: ["summarization", "summarisation", "summary", "summarize", "summarise", "abstractive"],
   "text-generation": ["text generation", "causal lm", "language model", "llm", "gpt"],
   "text2text-generation": ["text to text generation", "seq2seq"],
   "fill-mask": ["fill mask", "masked language model", "mlm"],
   "sentence-similarity": ["sentence similarity", "sentence embeddings", "semantic search", "embedding"],
   "feature-extraction": ["feature extraction", "embeddings", "embedding"],
-  "automatic-speech-recognition": ["automatic speech recognition", "asr", "speech recognition", "speech to text", "stt", "transcription"],
+  "automatic-speech-recognition": [
+    "automatic speech recognition",
+    "asr",
+    "speech recognition",
+    "speech to text",
+    "stt",
+    "transcription",
+  ],
   "text-to-speech": ["text to speech", "tts", "speech synthesis", "voice"],
   "audio-classification": ["audio classification"],
   "image-classification": ["image classification", "image classifier"],
@@ -104,14 +224,28 @@ export const TASK_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
 
 /** Words (single tokens) that name a task, for cards that give none: a tag `ner`, `causal-lm`, `asr`... */
 const TASK_ALIASES: Readonly<Record<string, string>> = {
-  ner: "token-classification", "named-entity-recognition": "token-classification", pos: "token-classification",
-  qa: "question-answering", squad: "question-answering", "extractive-qa": "question-answering",
-  nli: "zero-shot-classification", "natural-language-inference": "zero-shot-classification",
-  mt: "translation", nmt: "translation", "machine-translation": "translation",
-  "causal-lm": "text-generation", "text-generation-inference": "text-generation", llm: "text-generation",
-  asr: "automatic-speech-recognition", "speech-recognition": "automatic-speech-recognition",
-  tts: "text-to-speech", "speech-synthesis": "text-to-speech", "sentiment-analysis": "text-classification",
-  "sentence-transformers": "sentence-similarity", "stable-diffusion": "text-to-image", "deep-reinforcement-learning": "reinforcement-learning",
+  ner: "token-classification",
+  "named-entity-recognition": "token-classification",
+  pos: "token-classification",
+  qa: "question-answering",
+  squad: "question-answering",
+  "extractive-qa": "question-answering",
+  nli: "zero-shot-classification",
+  "natural-language-inference": "zero-shot-classification",
+  mt: "translation",
+  nmt: "translation",
+  "machine-translation": "translation",
+  "causal-lm": "text-generation",
+  "text-generation-inference": "text-generation",
+  llm: "text-generation",
+  asr: "automatic-speech-recognition",
+  "speech-recognition": "automatic-speech-recognition",
+  tts: "text-to-speech",
+  "speech-synthesis": "text-to-speech",
+  "sentiment-analysis": "text-classification",
+  "sentence-transformers": "sentence-similarity",
+  "stable-diffusion": "text-to-image",
+  "deep-reinforcement-learning": "reinforcement-learning",
 };
 
 /**
@@ -119,7 +253,10 @@ const TASK_ALIASES: Readonly<Record<string, string>> = {
  * @example taskOfTag("NER") // "token-classification"
  */
 export function taskOfTag(tag: string): string | undefined {
-  const t = tag.trim().toLowerCase().replace(/[\s_]+/g, "-");
+  const t = tag
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_]+/g, "-");
   if (TASK_SYNONYMS[t] !== undefined) return t;
   return TASK_ALIASES[t];
 }

@@ -17,7 +17,8 @@ import { createWebHandler } from "./web";
 
 /** The parts of a deployment record the hub reads. */
 export type HubDeployment = Pick<Deployment, "chainId" | "startBlock"> & {
-  contracts: Pick<Deployment["contracts"], "registry" | "escrow"> & Partial<Pick<Deployment["contracts"], "token" | "teeVerifier" | "staking">>;
+  contracts: Pick<Deployment["contracts"], "registry" | "escrow"> &
+    Partial<Pick<Deployment["contracts"], "token" | "teeVerifier" | "staking">>;
 };
 
 /** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */
@@ -61,7 +62,8 @@ export interface LocalHub {
 export async function startLocalHub(options: StartLocalHubOptions): Promise<LocalHub> {
   const ownsContent = options.contentStore === undefined;
   const content = options.contentStore ?? (await EmbeddedContentStore.open(requireDir(options.contentStoreDir)));
-  const ownedProvider: JsonRpcProvider | undefined = options.provider === undefined ? createProvider(requireUrl(options.rpcUrl)) : undefined;
+  const ownedProvider: JsonRpcProvider | undefined =
+    options.provider === undefined ? createProvider(requireUrl(options.rpcUrl)) : undefined;
   const provider = options.provider ?? ownedProvider!;
   const store = HubStore.open(options.dbPath ?? ":memory:", { logger: options.logger });
   const { deployment } = options;
@@ -69,7 +71,9 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
     provider,
     registry: deployment.contracts.registry.address,
     escrow: deployment.contracts.escrow.address,
-    ...(deployment.contracts.teeVerifier === undefined ? {} : { teeVerifier: deployment.contracts.teeVerifier.address }),
+    ...(deployment.contracts.teeVerifier === undefined
+      ? {}
+      : { teeVerifier: deployment.contracts.teeVerifier.address }),
     startBlock: deployment.startBlock,
     store,
     content,
@@ -158,7 +162,9 @@ export interface PublishBundledModelOptions {
  * @example
  * const { modelId } = await publishBundledModel({ signer: modelOwner, registry: system.record.contracts.registry.address, contentStoreDir: ".vin/ipfs" });
  */
-export async function publishBundledModel<M extends PublishableModel = BundledModel>(options: PublishBundledModelOptions & { model?: M }): Promise<PublishResult & { model: M }> {
+export async function publishBundledModel<M extends PublishableModel = BundledModel>(
+  options: PublishBundledModelOptions & { model?: M },
+): Promise<PublishResult & { model: M }> {
   const model = options.model ?? (buildPenguinClassifier() as unknown as M);
   const ownsContent = options.contentStore === undefined;
   const store = options.contentStore ?? (await EmbeddedContentStore.open(requireDir(options.contentStoreDir)));
@@ -166,10 +172,16 @@ export async function publishBundledModel<M extends PublishableModel = BundledMo
     const result = await publishModel({
       registry: ModelRegistry__factory.connect(options.registry, options.signer),
       store,
-      files: [{ path: "model.onnx", bytes: model.onnx }, { path: "README.md", bytes: toUtf8Bytes(model.card) }, ...(options.zk?.files ?? [])],
+      files: [
+        { path: "model.onnx", bytes: model.onnx },
+        { path: "README.md", bytes: toUtf8Bytes(model.card) },
+        ...(options.zk?.files ?? []),
+      ],
       modes: [
         ...(options.modes ?? [{ mode: "vanilla" }, { mode: "tee", measurements: [DevEnclave.TD_MEASUREMENT] }]),
-        ...(options.zk === undefined ? [] : [{ mode: "zk" as const, verifier: options.zk.verifier, verifyingKeyHash: options.zk.vkHash }]),
+        ...(options.zk === undefined
+          ? []
+          : [{ mode: "zk" as const, verifier: options.zk.verifier, verifyingKeyHash: options.zk.vkHash }]),
       ],
       price: options.price ?? 10n ** 18n,
       log: options.log,

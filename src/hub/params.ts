@@ -12,7 +12,18 @@ export interface SearchRequest {
   page: PageRequest;
 }
 
-const SEARCH_PARAMS = new Set(["q", "task", "license", "library", "language", "mode", "minUsage", "sort", "page", "pageSize"]);
+const SEARCH_PARAMS = new Set([
+  "q",
+  "task",
+  "license",
+  "library",
+  "language",
+  "mode",
+  "minUsage",
+  "sort",
+  "page",
+  "pageSize",
+]);
 const MAX_PARAM_LENGTH = 100;
 
 /**
@@ -48,7 +59,8 @@ export function parseSearchParams(params: URLSearchParams): SearchRequest {
  * @throws {HubParamError} if it is not a positive decimal integer.
  */
 export function parseModelIdParam(raw: string): number {
-  if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new HubParamError("id", "must be a positive integer model id");
+  if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
+    throw new HubParamError("id", "must be a positive integer model id");
   return modelIdNumber(raw);
 }
 
@@ -83,7 +95,10 @@ function parseMode(value: string): Mode {
   if (isModeName(name)) return MODE_BY_NAME[name];
   const number = /^\d{1,2}$/.test(value) ? Number(value) : undefined;
   if (isMode(number)) return number;
-  throw new HubParamError("mode", `must be ${MODES.map((m) => m.name).join(", ")} or a mode's number (${MODES.map((m) => m.mode).join(", ")})`);
+  throw new HubParamError(
+    "mode",
+    `must be ${MODES.map((m) => m.name).join(", ")} or a mode's number (${MODES.map((m) => m.mode).join(", ")})`,
+  );
 }
 
 function parseSort(value: string | undefined): SearchSort {

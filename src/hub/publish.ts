@@ -91,14 +91,30 @@ export async function publishModel(options: PublishModelOptions): Promise<Publis
   if (modes.length === 0) throw new PublishInputError("at least one verification mode is required");
   // The registration is simulated with locally computed CIDs first, so a publish the registry would refuse
   // (not the owner, bad binding) fails before anything is stored.
-  const expected = await Promise.all(options.files.map(async (f) => ({ path: f.path, cid: await computeCid(f.bytes), sha256: sha256Hex(f.bytes), size: f.bytes.length })));
+  const expected = await Promise.all(
+    options.files.map(async (f) => ({
+      path: f.path,
+      cid: await computeCid(f.bytes),
+      sha256: sha256Hex(f.bytes),
+      size: f.bytes.length,
+    })),
+  );
   await simulate(options, versionInput({ files: expected, card: cardFile.path, modes }));
   const stored = await storeAll(options.store, options.files, expected, log);
   const cardStored = stored.find((f) => f.path === cardFile.path)!;
   const receipt = await register(options, versionInput({ files: stored, card: cardFile.path, modes }));
   const { modelId, version } = publishedIds(options.registry, receipt);
   log(`registered model ${modelId} version ${version} in ${receipt.hash}`);
-  return { modelId, version, txHash: receipt.hash, blockNumber: receipt.blockNumber, cardHash: cardStored.sha256, cardCid: cardStored.cid, card, files: stored };
+  return {
+    modelId,
+    version,
+    txHash: receipt.hash,
+    blockNumber: receipt.blockNumber,
+    cardHash: cardStored.sha256,
+    cardCid: cardStored.cid,
+    card,
+    files: stored,
+  };
 }
 
 /**
@@ -107,11 +123,15 @@ export async function publishModel(options: PublishModelOptions): Promise<Publis
  * beside it).
  * @throws {PublishInputError}
  */
-export function loadModelFiles(target: string, options: { cardFile?: string; maxFileBytes?: number } = {}): ModelFile[] {
+export function loadModelFiles(
+  target: string,
+  options: { cardFile?: string; maxFileBytes?: number } = {},
+): ModelFile[] {
   const max = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const stat = statOrThrow(target);
   if (stat.isDirectory()) {
-    if (options.cardFile !== undefined) throw new PublishInputError("--card applies to a single file; a directory's card is its README.md");
+    if (options.cardFile !== undefined)
+      throw new PublishInputError("--card applies to a single file; a directory's card is its README.md");
     return walk(target, "", max);
   }
   const cardFile = options.cardFile ?? path.join(path.dirname(target), "README.md");
@@ -133,13 +153,16 @@ function statOrThrow(file: string) {
 
 function walk(root: string, prefix: string, max: number): ModelFile[] {
   const files: ModelFile[] = [];
-  const entries = readdirSync(path.join(root, prefix), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const entries = readdirSync(path.join(root, prefix), { withFileTypes: true }).sort((a, b) =>
+    a.name < b.name ? -1 : 1,
+  );
   for (const entry of entries) {
     if (entry.name.startsWith(".")) continue;
     const rel = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
     if (entry.isDirectory()) files.push(...walk(root, rel, max));
     else if (entry.isFile()) files.push({ path: rel, bytes: readLimited(path.join(root, rel), max) });
-    else throw new PublishInputError(`${rel} is neither a regular file nor a directory (symbolic links are not followed)`);
+    else
+      throw new PublishInputError(`${rel} is neither a regular file nor a directory (symbolic links are not followed)`);
     if (files.length > MAX_FILES) throw new PublishInputError(`${root} has more than ${MAX_FILES} files`);
   }
   return files;
@@ -148,24 +171,38 @@ function walk(root: string, prefix: string, max: number): ModelFile[] {
 function readLimited(file: string, max: number): Uint8Array {
   const stat = statOrThrow(file);
   if (!stat.isFile()) throw new PublishInputError(`${file} is not a regular file`);
-  if (stat.size > max) throw new PublishInputError(`${file} is ${stat.size} bytes, more than the limit of ${max} bytes`);
+  if (stat.size > max)
+    throw new PublishInputError(`${file} is ${stat.size} bytes, more than the limit of ${max} bytes`);
   return readFileSync(file);
 }
 
 /** Checks count, paths, sizes and the card; returns the parsed card. */
-function checkFiles(files: readonly ModelFile[], cardPath: string, max: number): { card: ModelCard; cardFile: ModelFile } {
-  if (files.length === 0 || files.length > MAX_FILES) throw new PublishInputError(`a version has 1 to ${MAX_FILES} files, got ${files.length}`);
+function checkFiles(
+  files: readonly ModelFile[],
+  cardPath: string,
+  max: number,
+): { card: ModelCard; cardFile: ModelFile } {
+  if (files.length === 0 || files.length > MAX_FILES)
+    throw new PublishInputError(`a version has 1 to ${MAX_FILES} files, got ${files.length}`);
   const seen = new Set<string>();
   for (const f of files) {
     const bytes = Buffer.byteLength(f.path, "utf8");
-    if (bytes === 0 || bytes > MAX_PATH_BYTES) throw new PublishInputError(`file path "${f.path}" must be 1 to ${MAX_PATH_BYTES} bytes`);
-    if (f.path.startsWith("/") || f.path.split("/").some((s) => s === "" || s === "." || s === "..") || /[\\\0:]/.test(f.path)) {
-      throw new PublishInputError(`file path "${f.path}" must be relative, with "/" separators and no "." or ".." parts`);
+    if (bytes === 0 || bytes > MAX_PATH_BYTES)
+      throw new PublishInputError(`file path "${f.path}" must be 1 to ${MAX_PATH_BYTES} bytes`);
+    if (
+      f.path.startsWith("/") ||
+      f.path.split("/").some((s) => s === "" || s === "." || s === "..") ||
+      /[\\\0:]/.test(f.path)
+    ) {
+      throw new PublishInputError(
+        `file path "${f.path}" must be relative, with "/" separators and no "." or ".." parts`,
+      );
     }
     if (seen.has(f.path)) throw new PublishInputError(`file path "${f.path}" is listed twice`);
     seen.add(f.path);
     if (f.bytes.length === 0) throw new PublishInputError(`${f.path} is empty`);
-    if (f.bytes.length > max) throw new PublishInputError(`${f.path} is ${f.bytes.length} bytes, more than the limit of ${max} bytes`);
+    if (f.bytes.length > max)
+      throw new PublishInputError(`${f.path} is ${f.bytes.length} bytes, more than the limit of ${max} bytes`);
   }
   const cardFile = files.find((f) => f.path === cardPath);
   if (cardFile === undefined) throw new PublishInputError(`the model card ${cardPath} is missing`);
@@ -186,7 +223,11 @@ function checkFiles(files: readonly ModelFile[], cardPath: string, max: number):
 /** The mode's registry binding, built and checked by its module (src/modes). */
 function toBinding(spec: ModeSpec): IModelRegistry.ModeBindingStruct {
   const binding: BindingSpec =
-    spec.mode === "tee" ? { bindings: spec.measurements } : spec.mode === "zk" ? { verifier: spec.verifier, bindings: [spec.verifyingKeyHash] } : {};
+    spec.mode === "tee"
+      ? { bindings: spec.measurements }
+      : spec.mode === "zk"
+        ? { verifier: spec.verifier, bindings: [spec.verifyingKeyHash] }
+        : {};
   try {
     return modeModule(spec.mode).binding(binding);
   } catch (cause) {
@@ -198,7 +239,12 @@ function toBinding(spec: ModeSpec): IModelRegistry.ModeBindingStruct {
  * Stores each file and reads it back (the store checks it against its CID), and checks that the store gave the
  * CID computed locally and returned the same bytes: the registered CID is the one the store serves.
  */
-async function storeAll(store: ContentStore, files: readonly ModelFile[], expected: readonly PublishedFile[], log: (m: string) => void): Promise<PublishedFile[]> {
+async function storeAll(
+  store: ContentStore,
+  files: readonly ModelFile[],
+  expected: readonly PublishedFile[],
+  log: (m: string) => void,
+): Promise<PublishedFile[]> {
   const stored: PublishedFile[] = [];
   for (const [i, f] of files.entries()) {
     let cid = "(none)";
@@ -206,9 +252,13 @@ async function storeAll(store: ContentStore, files: readonly ModelFile[], expect
       cid = await store.add(f.bytes);
       if (cid !== expected[i]!.cid) throw new Error(`the store gave CID ${cid}, expected ${expected[i]!.cid}`);
       const back = await store.cat(cid);
-      if (!Buffer.from(back).equals(Buffer.from(f.bytes))) throw new Error("the content read back differs from the content stored");
+      if (!Buffer.from(back).equals(Buffer.from(f.bytes)))
+        throw new Error("the content read back differs from the content stored");
     } catch (cause) {
-      throw new PublishStorageError(f.path, cid, { cause, details: cause instanceof Error ? cause.message : String(cause) });
+      throw new PublishStorageError(f.path, cid, {
+        cause,
+        details: cause instanceof Error ? cause.message : String(cause),
+      });
     }
     stored.push(expected[i]!);
     log(`stored ${f.path} (${f.bytes.length} bytes) as ${cid}`);
@@ -232,11 +282,16 @@ async function simulate(options: PublishModelOptions, input: IModelRegistry.Vers
 }
 
 /** Simulates again (the chain may have moved), then sends the one registering transaction and waits for it. */
-async function register(options: PublishModelOptions, input: IModelRegistry.VersionInputStruct): Promise<ContractTransactionReceipt> {
+async function register(
+  options: PublishModelOptions,
+  input: IModelRegistry.VersionInputStruct,
+): Promise<ContractTransactionReceipt> {
   const { registry, modelId } = options;
   const call = callName(options);
   const send = () =>
-    modelId === undefined ? registry.createModelAndPublish(options.price ?? 0n, input) : registry.publishVersion(modelId, input);
+    modelId === undefined
+      ? registry.createModelAndPublish(options.price ?? 0n, input)
+      : registry.publishVersion(modelId, input);
   await simulate(options, input);
   let txHash: string | undefined;
   try {
@@ -250,12 +305,14 @@ async function register(options: PublishModelOptions, input: IModelRegistry.Vers
   }
 }
 
-function publishedIds(registry: ModelRegistry, receipt: ContractTransactionReceipt): { modelId: ModelId; version: number } {
+function publishedIds(
+  registry: ModelRegistry,
+  receipt: ContractTransactionReceipt,
+): { modelId: ModelId; version: number } {
   for (const log of receipt.logs) {
     const parsed = registry.interface.parseLog(log);
-    if (parsed?.name === "VersionPublished") return { modelId: toModelId(parsed.args.modelId as bigint), version: Number(parsed.args.version) };
+    if (parsed?.name === "VersionPublished")
+      return { modelId: toModelId(parsed.args.modelId as bigint), version: Number(parsed.args.version) };
   }
   throw new BaseError(`Transaction ${receipt.hash} emitted no VersionPublished event.`);
 }
-
-

@@ -53,7 +53,9 @@ export interface PullResult {
 export function parseModelRef(ref: string): ModelRef {
   const match = /^([1-9]\d{0,18})(?:@([1-9]\d{0,9}))?$/.exec(ref.trim());
   if (match === null) throw new PullInputError(`"${ref}" is not a model reference like 7 or 7@2`);
-  return match[2] === undefined ? { modelId: BigInt(match[1]!) } : { modelId: BigInt(match[1]!), version: Number(match[2]) };
+  return match[2] === undefined
+    ? { modelId: BigInt(match[1]!) }
+    : { modelId: BigInt(match[1]!), version: Number(match[2]) };
 }
 
 /**
@@ -67,7 +69,8 @@ export async function pullModel(options: PullModelOptions): Promise<PullResult> 
   const log = options.log ?? (() => undefined);
   const { registry, modelId } = options;
   checkOutDir(options.outDir, options.overwrite ?? false);
-  const version = options.version ?? (await readRegistry(registry, "versionCount", () => registry.versionCount(modelId)));
+  const version =
+    options.version ?? (await readRegistry(registry, "versionCount", () => registry.versionCount(modelId)));
   if (Number(version) === 0) throw new PullInputError(`model ${modelId} has no published version`);
   const [info, refs, rawCardCid] = await Promise.all([
     readRegistry(registry, "versionOf", () => registry.versionOf(modelId, version)),
@@ -81,7 +84,8 @@ export async function pullModel(options: PullModelOptions): Promise<PullResult> 
     const cid = await canonicalCid(Buffer.from(ref.cid.slice(2), "hex"));
     const bytes = await options.store.cat(cid);
     const sha256 = sha256Hex(bytes);
-    if (sha256 !== ref.sha256.toLowerCase()) throw new PullIntegrityError(ref.path, cid, ref.sha256.toLowerCase(), sha256);
+    if (sha256 !== ref.sha256.toLowerCase())
+      throw new PullIntegrityError(ref.path, cid, ref.sha256.toLowerCase(), sha256);
     files.push({ path: ref.path, cid, sha256, size: bytes.length, bytes });
     log(`fetched ${ref.path} (${bytes.length} bytes) ${cid}, SHA-256 verified`);
   }
@@ -127,8 +131,12 @@ function checkOutDir(dir: string, overwrite: boolean): void {
 
 /** A registered path must stay inside the output directory. */
 function checkPath(p: string): void {
-  if (p === "" || p.startsWith("/") || /[\\\0:]/.test(p) || p.split("/").some((s) => s === "" || s === "." || s === "..")) {
+  if (
+    p === "" ||
+    p.startsWith("/") ||
+    /[\\\0:]/.test(p) ||
+    p.split("/").some((s) => s === "" || s === "." || s === "..")
+  ) {
     throw new PullInputError(`the registry lists an unsafe file path "${p}"`);
   }
 }
-

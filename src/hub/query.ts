@@ -41,7 +41,12 @@ export function parseQuery(raw: string): QueryTerm[] {
   const lastRaw = tokenize(text).at(-1);
   return tokens.map((token, i) => ({
     token,
-    prefix: typing && i === tokens.length - 1 && lastRaw !== undefined && stem(lastRaw) === token && token.length >= MIN_PREFIX_LENGTH,
+    prefix:
+      typing &&
+      i === tokens.length - 1 &&
+      lastRaw !== undefined &&
+      stem(lastRaw) === token &&
+      token.length >= MIN_PREFIX_LENGTH,
   }));
 }
 
@@ -51,7 +56,9 @@ export function parseQuery(raw: string): QueryTerm[] {
  * @example expandTerms(parseQuery("sentimnet"), vocabulary) // [{token:"sentimnet", alternatives:[{text:"sentiment"}]}]
  */
 export function expandTerms(terms: readonly QueryTerm[], vocabulary: Vocabulary): ExpandedTerm[] {
-  return terms.map((t) => ({ token: t.token, alternatives: alternativesOf(t, vocabulary) })).filter((t) => t.alternatives.length > 0);
+  return terms
+    .map((t) => ({ token: t.token, alternatives: alternativesOf(t, vocabulary) }))
+    .filter((t) => t.alternatives.length > 0);
 }
 
 function alternativesOf(term: QueryTerm, vocabulary: Vocabulary): TermAlternative[] {

@@ -75,7 +75,11 @@ export function frequency(field: string, alternative: TermAlternative): number {
   let n = 0;
   for (let at = field.indexOf(text); at >= 0; at = field.indexOf(text, at + text.length)) {
     const end = at + text.length;
-    if ((at === 0 || field.charCodeAt(at - 1) === SPACE) && (prefix || end === field.length || field.charCodeAt(end) === SPACE)) n++;
+    if (
+      (at === 0 || field.charCodeAt(at - 1) === SPACE) &&
+      (prefix || end === field.length || field.charCodeAt(end) === SPACE)
+    )
+      n++;
   }
   return n;
 }

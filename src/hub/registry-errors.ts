@@ -14,10 +14,16 @@ interface EthersCallError {
  * {@link RegistryTransactionError} carrying the decoded custom error, when there is one.
  * @example catch (e) { throw decodeRegistryError(registry.interface, "publishVersion", e); }
  */
-export function decodeRegistryError(iface: Interface, call: string, error: unknown, txHash?: string): RegistryTransactionError {
+export function decodeRegistryError(
+  iface: Interface,
+  call: string,
+  error: unknown,
+  txHash?: string,
+): RegistryTransactionError {
   const e = (error ?? {}) as EthersCallError;
   let decoded = e.revert ?? undefined;
-  const data = typeof e.data === "string" ? e.data : typeof e.info?.error?.data === "string" ? e.info.error.data : undefined;
+  const data =
+    typeof e.data === "string" ? e.data : typeof e.info?.error?.data === "string" ? e.info.error.data : undefined;
   if (decoded === undefined && data !== undefined && data.length >= 10) {
     const parsed = iface.parseError(data);
     if (parsed !== null) decoded = { name: parsed.name, args: [...parsed.args] };
@@ -25,6 +31,7 @@ export function decodeRegistryError(iface: Interface, call: string, error: unkno
   return new RegistryTransactionError(call, decoded?.name, decoded?.args ?? [], {
     cause: error,
     txHash: txHash ?? e.receipt?.hash,
-    details: decoded === undefined ? (e.shortMessage ?? (error instanceof Error ? error.message : String(error))) : undefined,
+    details:
+      decoded === undefined ? (e.shortMessage ?? (error instanceof Error ? error.message : String(error))) : undefined,
   });
 }

@@ -166,4 +166,11 @@ CREATE TABLE IF NOT EXISTS search_docs (
  * Tables an upgrade from an older schema (at or above {@link REINDEX_BELOW_VERSION}) drops; those still in
  * {@link SCHEMA_SQL} are recreated and their rows rebuilt from the stored cards.
  */
-export const SEARCH_TABLES = ["search_vocab", "search_fts", "search_lengths", "search_licenses", "search_docs", "search_rows"] as const;
+export const SEARCH_TABLES = [
+  "search_vocab",
+  "search_fts",
+  "search_lengths",
+  "search_licenses",
+  "search_docs",
+  "search_rows",
+] as const;

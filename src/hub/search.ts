@@ -180,7 +180,12 @@ export class SearchEngine {
    * const { hits } = engine.search("credit risk", { mode: Modes.zk, minUsage: 10 }, "usage", { page: 1 });
    * hits[0]?.cardCid
    */
-  search(query: string, filters: SearchFilters = {}, sort: SearchSort = "relevance", page: PageRequest = {}): SearchResult {
+  search(
+    query: string,
+    filters: SearchFilters = {},
+    sort: SearchSort = "relevance",
+    page: PageRequest = {},
+  ): SearchResult {
     const plan = planFilters(filters);
     const { pageNumber, pageSize, offset } = checkPage(page);
     checkSort(sort);
@@ -190,9 +195,10 @@ export class SearchEngine {
     const base = { page: pageNumber, pageSize, terms: describeTerms(terms) };
     // Words were given but none is known or close to a known term: nothing can match.
     if (parsed.length > 0 && terms.length === 0) return { ...base, hits: [], hasMore: false, relaxed: false };
-    const { rows, relaxed } = terms.length === 0
-      ? { rows: this.browse(plan, sort, offset + pageSize + 1), relaxed: false }
-      : this.match(terms, plan, sort, offset + pageSize + 1, vocabulary);
+    const { rows, relaxed } =
+      terms.length === 0
+        ? { rows: this.browse(plan, sort, offset + pageSize + 1), relaxed: false }
+        : this.match(terms, plan, sort, offset + pageSize + 1, vocabulary);
     const hits = rows.slice(offset, offset + pageSize).map((r) => this.toHit(r));
     return { ...base, hits, hasMore: rows.length > offset + pageSize, relaxed };
   }
@@ -208,7 +214,8 @@ export class SearchEngine {
   }
 
   private currentVocabulary(): Vocabulary {
-    const stale = this.vocabularyStamp !== this.store.changeStamp() && Date.now() - this.vocabularyLoadedAt >= this.maxAgeMs;
+    const stale =
+      this.vocabularyStamp !== this.store.changeStamp() && Date.now() - this.vocabularyLoadedAt >= this.maxAgeMs;
     if (this.vocabulary === undefined || stale) this.refreshVocabulary();
     return this.vocabulary as Vocabulary;
   }
@@ -218,7 +225,13 @@ export class SearchEngine {
    * very common (a word in most cards would flood the page and cost a scan of most of the index). FTS5 picks
    * candidates; BM25F (`ranking.ts`) orders them.
    */
-  private match(terms: ExpandedTerm[], plan: Plan, sort: SearchSort, limit: number, vocabulary: Vocabulary): { rows: HitRow[]; relaxed: boolean } {
+  private match(
+    terms: ExpandedTerm[],
+    plan: Plan,
+    sort: SearchSort,
+    limit: number,
+    vocabulary: Vocabulary,
+  ): { rows: HitRow[]; relaxed: boolean } {
     if (sort !== "relevance") return this.matchSorted(terms, plan, sort, limit, vocabulary);
     const depth = Math.min(Math.max(limit, this.candidateDepth), MAX_SQL_LIMIT);
     const expression = toMatchExpression(exactPrefixes(terms, vocabulary), "AND");
@@ -228,7 +241,9 @@ export class SearchEngine {
     const relaxable = small ? terms : terms.filter((t) => documentShare(t, vocabulary) <= MAX_RELAXED_SHARE);
     let relaxed: number[] = [];
     if (ranked.length < limit && terms.length > 1 && relaxable.length > 0) {
-      const any = this.candidates(toMatchExpression(exactPrefixes(relaxable, vocabulary), "OR"), plan, depth).filter((id) => !all.has(id));
+      const any = this.candidates(toMatchExpression(exactPrefixes(relaxable, vocabulary), "OR"), plan, depth).filter(
+        (id) => !all.has(id),
+      );
       relaxed = this.rank(any, terms, vocabulary);
     }
     const order = [...ranked, ...relaxed].slice(0, limit);
@@ -238,13 +253,30 @@ export class SearchEngine {
   private lastScores = new Map<number, number>();
 
   /** Sorted by usage or recency, BM25F would only break ties: not worth computing for every match. */
-  private matchSorted(terms: ExpandedTerm[], plan: Plan, sort: SearchSort, limit: number, vocabulary: Vocabulary): { rows: HitRow[]; relaxed: boolean } {
-    const all = this.matching(toMatchExpression(exactPrefixes(terms, vocabulary), "AND"), plan, sortClause(sort), limit);
+  private matchSorted(
+    terms: ExpandedTerm[],
+    plan: Plan,
+    sort: SearchSort,
+    limit: number,
+    vocabulary: Vocabulary,
+  ): { rows: HitRow[]; relaxed: boolean } {
+    const all = this.matching(
+      toMatchExpression(exactPrefixes(terms, vocabulary), "AND"),
+      plan,
+      sortClause(sort),
+      limit,
+    );
     const small = vocabulary.documents * MAX_RELAXED_SHARE < MIN_PRUNED_DOCUMENTS;
     const relaxable = small ? terms : terms.filter((t) => documentShare(t, vocabulary) <= MAX_RELAXED_SHARE);
-    if (all.length >= limit || terms.length === 1 || relaxable.length === 0) return { rows: this.hitRows(all), relaxed: false };
+    if (all.length >= limit || terms.length === 1 || relaxable.length === 0)
+      return { rows: this.hitRows(all), relaxed: false };
     const seen = new Set(all);
-    const any = this.matching(toMatchExpression(exactPrefixes(relaxable, vocabulary), "OR"), plan, sortClause(sort), limit + all.length).filter((id) => !seen.has(id));
+    const any = this.matching(
+      toMatchExpression(exactPrefixes(relaxable, vocabulary), "OR"),
+      plan,
+      sortClause(sort),
+      limit + all.length,
+    ).filter((id) => !seen.has(id));
     return { rows: this.hitRows([...all, ...any].slice(0, limit)), relaxed: any.length > 0 };
   }
 
@@ -262,9 +294,10 @@ export class SearchEngine {
    */
   private matching(expression: string, plan: Plan, order: string, limit: number): number[] {
     const where = plan.where.map((w) => `AND ${w}`).join(" ");
-    const sql = plan.where.length === 0 && plan.joins.length === 0 && order.startsWith("bm25")
-      ? `SELECT rowid FROM search_fts WHERE search_fts MATCH @match ORDER BY ${order} LIMIT @limit`
-      : `SELECT f.rowid FROM search_fts f JOIN search_rows v ON v.id = f.rowid ${plan.joins.join(" ")}
+    const sql =
+      plan.where.length === 0 && plan.joins.length === 0 && order.startsWith("bm25")
+        ? `SELECT rowid FROM search_fts WHERE search_fts MATCH @match ORDER BY ${order} LIMIT @limit`
+        : `SELECT f.rowid FROM search_fts f JOIN search_rows v ON v.id = f.rowid ${plan.joins.join(" ")}
          WHERE search_fts MATCH @match ${where} ORDER BY ${order} LIMIT @limit`;
     const match = plan.match === undefined ? expression : `(${expression}) AND ${plan.match}`;
     const { language: _language, ...params } = plan.params;
@@ -297,10 +330,15 @@ export class SearchEngine {
       return cached === undefined;
     });
     if (missing.length > 0) {
-      const rows = this.statement(`SELECT rowid, ${DOC_COLUMNS} FROM search_docs WHERE rowid IN (SELECT value FROM json_each(@ids))`, "raw")
-        .all({ ids: JSON.stringify(missing) }) as [number, ...(string | number)[]][];
+      const rows = this.statement(
+        `SELECT rowid, ${DOC_COLUMNS} FROM search_docs WHERE rowid IN (SELECT value FROM json_each(@ids))`,
+        "raw",
+      ).all({ ids: JSON.stringify(missing) }) as [number, ...(string | number)[]][];
       for (const [id, ...values] of rows) {
-        const fields: DocumentFields = { texts: values.slice(0, FTS_COLUMNS.length) as string[], lengths: values.slice(FTS_COLUMNS.length) as number[] };
+        const fields: DocumentFields = {
+          texts: values.slice(0, FTS_COLUMNS.length) as string[],
+          lengths: values.slice(FTS_COLUMNS.length) as number[],
+        };
         this.remember(id, fields);
         out.set(id, fields);
       }
@@ -350,7 +388,11 @@ export class SearchEngine {
       name: r.name,
       task: r.task,
       license: r.license,
-      licenses: (this.statement("SELECT license FROM search_licenses WHERE version_id = ? ORDER BY idx").all(r.id) as { license: string }[]).map((l) => l.license),
+      licenses: (
+        this.statement("SELECT license FROM search_licenses WHERE version_id = ? ORDER BY idx").all(r.id) as {
+          license: string;
+        }[]
+      ).map((l) => l.license),
       library: r.library,
       summary: r.summary ?? "",
       owner: r.owner,
@@ -358,12 +400,18 @@ export class SearchEngine {
       price: r.price,
       cardHash: r.card_hash,
       cardCid: r.card_cid,
-      files: this.statement("SELECT path, cid, sha256 FROM files WHERE version_id = ? ORDER BY idx").all(r.id) as FileInput[],
+      files: this.statement("SELECT path, cid, sha256 FROM files WHERE version_id = ? ORDER BY idx").all(
+        r.id,
+      ) as FileInput[],
       modes: modesOf(r.modes),
       verifiedJobs: r.usage_total,
       paidVolume: r.paid_total,
       belowFloorJobs: r.below_floor,
-      usage: (this.statement("SELECT mode, jobs, paid, below_floor FROM usage WHERE version_id = ? AND (jobs > 0 OR below_floor > 0) ORDER BY mode").all(r.id) as UsageRow[]).map(modeUsage),
+      usage: (
+        this.statement(
+          "SELECT mode, jobs, paid, below_floor FROM usage WHERE version_id = ? AND (jobs > 0 OR below_floor > 0) ORDER BY mode",
+        ).all(r.id) as UsageRow[]
+      ).map(modeUsage),
       publishedAt: r.published_at,
       publishedBlock: r.published_block,
       score: r.score,
@@ -422,18 +470,30 @@ function planFilters(filters: SearchFilters): Plan {
   const text = (name: "task" | "license" | "library", normalise: (s: string) => string) => {
     const value = filters[name];
     if (value === undefined) return;
-    if (value.length === 0 || value.length > MAX_FILTER_LENGTH) throw new HubParamError(name, `must be 1 to ${MAX_FILTER_LENGTH} characters`);
+    if (value.length === 0 || value.length > MAX_FILTER_LENGTH)
+      throw new HubParamError(name, `must be 1 to ${MAX_FILTER_LENGTH} characters`);
     // A card may list several licenses; the filter matches any of them.
     if (name === "license") joins.push("JOIN search_licenses l ON l.version_id = v.id AND l.license = @license");
     else where.push(`v.${name} = @${name}`);
     params[name] = normalise(value);
   };
-  text("task", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));
-  text("license", (s) => s.trim().toLowerCase().replace(/[\s_]+/g, "-"));
+  text("task", (s) =>
+    s
+      .trim()
+      .toLowerCase()
+      .replace(/[\s_]+/g, "-"),
+  );
+  text("license", (s) =>
+    s
+      .trim()
+      .toLowerCase()
+      .replace(/[\s_]+/g, "-"),
+  );
   text("library", (s) => s.trim().toLowerCase());
   if (filters.language !== undefined) {
     const code = filters.language.length <= MAX_FILTER_LENGTH ? languageCode(filters.language) : undefined;
-    if (code === undefined) throw new HubParamError("language", "must be an ISO 639-1 code or a language name, e.g. fi or Finnish");
+    if (code === undefined)
+      throw new HubParamError("language", "must be an ISO 639-1 code or a language name, e.g. fi or Finnish");
     // The facets column holds every language code of the card; a code is one token, so a column match is exact.
     match = `{facets} : "${code}"`;
     browseWhere.push("v.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH @language)");
@@ -441,13 +501,15 @@ function planFilters(filters: SearchFilters): Plan {
   }
   let usageExpr = "v.usage_total";
   if (filters.mode !== undefined) {
-    if (!isMode(filters.mode)) throw new HubParamError("mode", `must be a mode number: ${MODES.map((m) => `${m.mode} (${m.name})`).join(", ")}`);
+    if (!isMode(filters.mode))
+      throw new HubParamError("mode", `must be a mode number: ${MODES.map((m) => `${m.mode} (${m.name})`).join(", ")}`);
     where.push("(v.modes >> @mode) & 1 = 1");
     params.mode = filters.mode;
     usageExpr = "coalesce(u.jobs, 0)";
   }
   if (filters.minUsage !== undefined) {
-    if (!Number.isSafeInteger(filters.minUsage) || filters.minUsage < 0) throw new HubParamError("minUsage", "must be a non-negative integer");
+    if (!Number.isSafeInteger(filters.minUsage) || filters.minUsage < 0)
+      throw new HubParamError("minUsage", "must be a non-negative integer");
     if (filters.mode !== undefined) joins.push("LEFT JOIN usage u ON u.version_id = v.id AND u.mode = @mode");
     where.push(`${usageExpr} >= @min_usage`);
     params.min_usage = filters.minUsage;
@@ -457,15 +519,18 @@ function planFilters(filters: SearchFilters): Plan {
 
 function checkPage(page: PageRequest): { pageNumber: number; pageSize: number; offset: number } {
   const pageSize = page.pageSize ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new HubParamError("pageSize", `must be an integer in [1, ${MAX_PAGE_SIZE}]`);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE)
+    throw new HubParamError("pageSize", `must be an integer in [1, ${MAX_PAGE_SIZE}]`);
   const pageNumber = page.page ?? 1;
   const maxPage = Math.floor(MAX_OFFSET / pageSize) + 1;
-  if (!Number.isInteger(pageNumber) || pageNumber < 1 || pageNumber > maxPage) throw new HubParamError("page", `must be an integer in [1, ${maxPage}]`);
+  if (!Number.isInteger(pageNumber) || pageNumber < 1 || pageNumber > maxPage)
+    throw new HubParamError("page", `must be an integer in [1, ${maxPage}]`);
   return { pageNumber, pageSize, offset: (pageNumber - 1) * pageSize };
 }
 
 function checkSort(sort: string): asserts sort is SearchSort {
-  if (sort !== "relevance" && sort !== "usage" && sort !== "recency") throw new HubParamError("sort", "must be relevance, usage or recency");
+  if (sort !== "relevance" && sort !== "usage" && sort !== "recency")
+    throw new HubParamError("sort", "must be relevance, usage or recency");
 }
 
 function describeTerms(terms: readonly ExpandedTerm[]): SearchResult["terms"] {

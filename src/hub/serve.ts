@@ -13,7 +13,14 @@ async function main(): Promise<void> {
   const logger = pino({ name: "hub" });
   const store = HubStore.open(process.env.HUB_DB ?? "hub.sqlite", { logger });
   const port = Number(process.env.HUB_PORT ?? 8787);
-  const server = await startHubServer({ store, engine: new SearchEngine(store), logger, port, host: process.env.HUB_HOST ?? "127.0.0.1", staticHandler: createWebHandler() });
+  const server = await startHubServer({
+    store,
+    engine: new SearchEngine(store),
+    logger,
+    port,
+    host: process.env.HUB_HOST ?? "127.0.0.1",
+    staticHandler: createWebHandler(),
+  });
   const stop = () => {
     void server.close().finally(() => store.close());
   };

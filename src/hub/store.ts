@@ -184,7 +184,10 @@ export class HubStore {
     const rebuildSearch = !reindex && version > 0 && version < SCHEMA_VERSION;
     if (reindex) {
       dropAllTables(db);
-      options.logger?.warn({ from: version, to: SCHEMA_VERSION }, "hub store written by an older schema: dropped, the indexer re-indexes the chain");
+      options.logger?.warn(
+        { from: version, to: SCHEMA_VERSION },
+        "hub store written by an older schema: dropped, the indexer re-indexes the chain",
+      );
     }
     if (rebuildSearch) for (const table of SEARCH_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`);
     db.pragma("foreign_keys = ON");
@@ -368,9 +371,11 @@ export class HubStore {
   /** Rebuilds the full-text index from the stored cards (after a schema upgrade changed its columns). */
   rebuildSearchIndex(): void {
     this.batch(() => {
-      this.db.exec(`INSERT INTO search_fts(search_fts) VALUES('delete-all'); DELETE FROM search_docs; DELETE FROM search_rows; DELETE FROM search_licenses;
+      this.db
+        .exec(`INSERT INTO search_fts(search_fts) VALUES('delete-all'); DELETE FROM search_docs; DELETE FROM search_rows; DELETE FROM search_licenses;
         UPDATE models SET search_version_id = NULL; UPDATE versions SET searchable = 0`);
-      for (const r of this.db.prepare("SELECT model_id FROM models").all() as { model_id: number }[]) this.dirty.add(r.model_id);
+      for (const r of this.db.prepare("SELECT model_id FROM models").all() as { model_id: number }[])
+        this.dirty.add(r.model_id);
     });
     this.logger?.info({ models: this.stats().models }, "hub search index rebuilt");
   }
@@ -392,12 +397,22 @@ export class HubStore {
   private moveLegacyCursors(): void {
     if (!hasTable(this.db, "cursor")) return;
     const checkpoints = hasTable(this.db, "hub_indexer_checkpoints")
-      ? (this.db.prepare("SELECT name, block AS number, hash FROM hub_indexer_checkpoints").all() as { name: string; number: number; hash: string }[])
+      ? (this.db.prepare("SELECT name, block AS number, hash FROM hub_indexer_checkpoints").all() as {
+          name: string;
+          number: number;
+          hash: string;
+        }[])
       : [];
     this.batch(() => {
-      for (const row of this.db.prepare("SELECT name, block, block_hash FROM cursor").all() as { name: string; block: number; block_hash: string }[]) {
+      for (const row of this.db.prepare("SELECT name, block, block_hash FROM cursor").all() as {
+        name: string;
+        block: number;
+        block_hash: string;
+      }[]) {
         const cursor = this.cursor(row.name);
-        const blocks = checkpoints.filter((c) => c.name === row.name && c.number < row.block).map(({ number, hash }) => ({ number, hash }));
+        const blocks = checkpoints
+          .filter((c) => c.name === row.name && c.number < row.block)
+          .map(({ number, hash }) => ({ number, hash }));
         cursor.recordBlocks([...blocks, { number: row.block, hash: row.block_hash }], 0);
         cursor.setCursor(row.block);
       }
@@ -446,7 +461,14 @@ export class HubStore {
     this.batch(() => {
       const row = this.requireVersion(input.modelId, input.version);
       this.applyUsage(row.id, input.mode, delta);
-      this.stmt.insertUsageLog.run(input.block, row.id, input.mode, delta.jobs, delta.paid.toString(), delta.belowFloor);
+      this.stmt.insertUsageLog.run(
+        input.block,
+        row.id,
+        input.mode,
+        delta.jobs,
+        delta.paid.toString(),
+        delta.belowFloor,
+      );
     });
   }
 
@@ -454,15 +476,33 @@ export class HubStore {
   private applyUsage(versionId: number, mode: number, delta: UsageDelta): void {
     const current = this.stmt.usageRow.get(versionId, mode) as UsageRow | undefined;
     const paid = (BigInt(current?.paid ?? "0") + delta.paid).toString();
-    this.stmt.setUsage.run(versionId, mode, (current?.jobs ?? 0) + delta.jobs, paid, (current?.below_floor ?? 0) + delta.belowFloor);
+    this.stmt.setUsage.run(
+      versionId,
+      mode,
+      (current?.jobs ?? 0) + delta.jobs,
+      paid,
+      (current?.below_floor ?? 0) + delta.belowFloor,
+    );
     const totals = this.stmt.usageTotals.get(versionId) as { paid_total: string };
-    this.stmt.addUsageTotals.run(delta.jobs, (BigInt(totals.paid_total) + delta.paid).toString(), delta.belowFloor, versionId);
+    this.stmt.addUsageTotals.run(
+      delta.jobs,
+      (BigInt(totals.paid_total) + delta.paid).toString(),
+      delta.belowFloor,
+      versionId,
+    );
     if (delta.jobs !== 0) this.stmt.addSearchRowUsage.run(delta.jobs, versionId);
   }
 
   private rewindUsage(block: number): void {
-    const rows = this.stmt.usageLogAfter.all(block) as { version_id: number; mode: number; jobs: number; paid: string; below_floor: number }[];
-    for (const r of rows) this.applyUsage(r.version_id, r.mode, { jobs: -r.jobs, paid: -BigInt(r.paid), belowFloor: -r.below_floor });
+    const rows = this.stmt.usageLogAfter.all(block) as {
+      version_id: number;
+      mode: number;
+      jobs: number;
+      paid: string;
+      below_floor: number;
+    }[];
+    for (const r of rows)
+      this.applyUsage(r.version_id, r.mode, { jobs: -r.jobs, paid: -BigInt(r.paid), belowFloor: -r.below_floor });
     this.stmt.deleteUsageLogAfter.run(block);
   }
 
@@ -575,7 +615,9 @@ function prepareStatements(db: Database.Database) {
         library = CASE WHEN excluded.name IS NULL THEN library ELSE excluded.library END,
         summary = coalesce(excluded.summary, summary)
       RETURNING id`),
-    upsertCard: p("INSERT INTO cards (version_id, card_json) VALUES (?, ?) ON CONFLICT (version_id) DO UPDATE SET card_json = excluded.card_json"),
+    upsertCard: p(
+      "INSERT INTO cards (version_id, card_json) VALUES (?, ?) ON CONFLICT (version_id) DO UPDATE SET card_json = excluded.card_json",
+    ),
     cardOf: p("SELECT card_json FROM cards WHERE version_id = ?"),
     deleteCard: p("DELETE FROM cards WHERE version_id = ?"),
     setCard: p(`UPDATE versions SET name = @name, task = @task, license = @license, library = @library,
@@ -584,7 +626,9 @@ function prepareStatements(db: Database.Database) {
     versionsOfModel: p("SELECT * FROM versions WHERE model_id = ? ORDER BY version DESC"),
     versionsAfter: p("SELECT id, model_id FROM versions WHERE published_block > ?"),
     deleteVersion: p("DELETE FROM versions WHERE id = ?"),
-    deprecate: p("UPDATE versions SET deprecated = 1, deprecated_block = ? WHERE model_id = ? AND version = ? AND deprecated = 0"),
+    deprecate: p(
+      "UPDATE versions SET deprecated = 1, deprecated_block = ? WHERE model_id = ? AND version = ? AND deprecated = 0",
+    ),
     deprecatedAfter: p("SELECT DISTINCT model_id FROM versions WHERE deprecated_block > ?"),
     undeprecateAfter: p("UPDATE versions SET deprecated = 0, deprecated_block = NULL WHERE deprecated_block > ?"),
     insertFile: p("INSERT INTO files (version_id, idx, path, cid, sha256) VALUES (?, ?, ?, ?, ?)"),
@@ -594,11 +638,19 @@ function prepareStatements(db: Database.Database) {
     setUsage: p(`INSERT INTO usage (version_id, mode, jobs, paid, below_floor) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (version_id, mode) DO UPDATE SET jobs = excluded.jobs, paid = excluded.paid, below_floor = excluded.below_floor`),
     usageTotals: p("SELECT paid_total FROM versions WHERE id = ?"),
-    addUsageTotals: p("UPDATE versions SET usage_total = usage_total + ?, paid_total = ?, below_floor = below_floor + ? WHERE id = ?"),
-    usageOf: p(`SELECT mode, jobs, paid, below_floor FROM usage WHERE version_id = ? AND (jobs > 0 OR below_floor > 0) ORDER BY mode`),
+    addUsageTotals: p(
+      "UPDATE versions SET usage_total = usage_total + ?, paid_total = ?, below_floor = below_floor + ? WHERE id = ?",
+    ),
+    usageOf: p(
+      `SELECT mode, jobs, paid, below_floor FROM usage WHERE version_id = ? AND (jobs > 0 OR below_floor > 0) ORDER BY mode`,
+    ),
     deleteUsage: p("DELETE FROM usage WHERE version_id = ?"),
-    insertUsageLog: p("INSERT INTO usage_log (block, version_id, mode, jobs, paid, below_floor) VALUES (?, ?, ?, ?, ?, ?)"),
-    usageLogAfter: p("SELECT version_id, mode, jobs, paid, below_floor FROM usage_log WHERE block > ? ORDER BY seq DESC"),
+    insertUsageLog: p(
+      "INSERT INTO usage_log (block, version_id, mode, jobs, paid, below_floor) VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    usageLogAfter: p(
+      "SELECT version_id, mode, jobs, paid, below_floor FROM usage_log WHERE block > ? ORDER BY seq DESC",
+    ),
     deleteUsageLogAfter: p("DELETE FROM usage_log WHERE block > ?"),
     deleteUsageLogOf: p("DELETE FROM usage_log WHERE version_id = ?"),
     searchCandidate: p(`SELECT v.id, c.card_json FROM versions v JOIN cards c ON c.version_id = v.id
@@ -607,7 +659,9 @@ function prepareStatements(db: Database.Database) {
     clearSearchVersion: p("UPDATE models SET search_version_id = NULL WHERE search_version_id = ?"),
     setSearchable: p("UPDATE versions SET searchable = ? WHERE id = ?"),
     insertFts: p(`INSERT INTO search_fts (rowid, ${ftsCols}) VALUES (?${", ?".repeat(FTS_COLUMNS.length)})`),
-    deleteFts: p(`INSERT INTO search_fts (search_fts, rowid, ${ftsCols}) VALUES ('delete', ?${", ?".repeat(FTS_COLUMNS.length)})`),
+    deleteFts: p(
+      `INSERT INTO search_fts (search_fts, rowid, ${ftsCols}) VALUES ('delete', ?${", ?".repeat(FTS_COLUMNS.length)})`,
+    ),
     insertDoc: p(`INSERT INTO search_docs (rowid, ${ftsCols}, ${FTS_COLUMNS.map((c) => `len_${c.name}`).join(", ")})
       VALUES (?${", ?".repeat(2 * FTS_COLUMNS.length)})`),
     docOf: p(`SELECT ${ftsCols} FROM search_docs WHERE rowid = ?`).raw(),
@@ -635,7 +689,8 @@ export function modeUsage(r: UsageRow): ModeUsage {
 }
 
 function checkUsage(input: UsageInput): void {
-  if (!Number.isSafeInteger(input.jobs) || input.jobs <= 0) throw new StoreInvalidInputError("jobs", "must be a positive integer");
+  if (!Number.isSafeInteger(input.jobs) || input.jobs <= 0)
+    throw new StoreInvalidInputError("jobs", "must be a positive integer");
   if (!isMode(input.mode)) throw new StoreInvalidInputError("mode", "must be a known mode");
 }
 
@@ -643,7 +698,9 @@ function checkUsage(input: UsageInput): void {
 function dropAllTables(db: Database.Database): void {
   db.pragma("foreign_keys = OFF");
   for (const table of SEARCH_TABLES) db.exec(`DROP TABLE IF EXISTS ${table}`);
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    .all() as { name: string }[];
   for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name.replace(/"/g, '""')}"`);
 }
 
@@ -680,14 +737,19 @@ function nullCardParams(): Record<string, null> {
 }
 
 function checkVersionInput(input: VersionInput): void {
-  if (!Number.isSafeInteger(input.version) || input.version < 1) throw new StoreInvalidInputError("version", "must be a positive integer");
+  if (!Number.isSafeInteger(input.version) || input.version < 1)
+    throw new StoreInvalidInputError("version", "must be a positive integer");
   checkAddress("publisher", input.publisher);
-  if (!HASH.test(input.cardHash)) throw new StoreInvalidInputError("cardHash", "must be a 0x-prefixed 32-byte hex string");
+  if (!HASH.test(input.cardHash))
+    throw new StoreInvalidInputError("cardHash", "must be a 0x-prefixed 32-byte hex string");
   if (input.cardCid === "") throw new StoreInvalidInputError("cardCid", "must not be empty");
-  if (!Number.isInteger(input.modes) || input.modes <= 0 || input.modes > 0xffffffff) throw new StoreInvalidInputError("modes", "must be a non-empty uint32 bitmask");
+  if (!Number.isInteger(input.modes) || input.modes <= 0 || input.modes > 0xffffffff)
+    throw new StoreInvalidInputError("modes", "must be a non-empty uint32 bitmask");
   input.files.forEach((f, i) => {
-    if (f.path === "" || f.cid === "") throw new StoreInvalidInputError(`files[${i}]`, "path and cid must not be empty");
-    if (!HASH.test(f.sha256)) throw new StoreInvalidInputError(`files[${i}].sha256`, "must be a 0x-prefixed 32-byte hex string");
+    if (f.path === "" || f.cid === "")
+      throw new StoreInvalidInputError(`files[${i}]`, "path and cid must not be empty");
+    if (!HASH.test(f.sha256))
+      throw new StoreInvalidInputError(`files[${i}].sha256`, "must be a 0x-prefixed 32-byte hex string");
   });
 }
 

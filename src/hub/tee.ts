@@ -47,25 +47,35 @@ export class TeeIndex {
 
   /** Records the measurements a version's TEE mode accepts, in published order. */
   recordBinding(modelId: number, version: number, measurements: readonly string[], block: number): void {
-    const insert = this.db.prepare("INSERT OR REPLACE INTO hub_tee_bindings (model_id, version, measurement, position, block) VALUES (?, ?, ?, ?, ?)");
+    const insert = this.db.prepare(
+      "INSERT OR REPLACE INTO hub_tee_bindings (model_id, version, measurement, position, block) VALUES (?, ?, ?, ?, ?)",
+    );
     measurements.forEach((m, i) => insert.run(modelId, version, m.toLowerCase(), i, block));
   }
 
   /** `EnclaveRegistered(signer, operator, measurement, expiresAt)`. */
   recordRegistered(e: { block: number; index: number; signer: string; measurement: string; expiresAt: number }): void {
     this.db
-      .prepare("INSERT OR REPLACE INTO hub_tee_enclave_events (block, log_index, signer, measurement, expires_at) VALUES (?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT OR REPLACE INTO hub_tee_enclave_events (block, log_index, signer, measurement, expires_at) VALUES (?, ?, ?, ?, ?)",
+      )
       .run(e.block, e.index, e.signer.toLowerCase(), e.measurement.toLowerCase(), e.expiresAt);
   }
 
   /** `EnclaveRevoked(signer)`. */
   recordRevoked(e: { block: number; index: number; signer: string }): void {
-    this.db.prepare("INSERT OR REPLACE INTO hub_tee_enclave_events (block, log_index, signer, measurement, expires_at) VALUES (?, ?, ?, NULL, NULL)").run(e.block, e.index, e.signer.toLowerCase());
+    this.db
+      .prepare(
+        "INSERT OR REPLACE INTO hub_tee_enclave_events (block, log_index, signer, measurement, expires_at) VALUES (?, ?, ?, NULL, NULL)",
+      )
+      .run(e.block, e.index, e.signer.toLowerCase());
   }
 
   /** `MeasurementRevoked(measurement)` in a block of time `revokedAt` (what `measurementRevokedAt` returns from then on). */
   recordMeasurementRevoked(measurement: string, revokedAt: number, block: number): void {
-    this.db.prepare("INSERT OR IGNORE INTO hub_tee_revocations (measurement, revoked_at, block) VALUES (?, ?, ?)").run(measurement.toLowerCase(), revokedAt, block);
+    this.db
+      .prepare("INSERT OR IGNORE INTO hub_tee_revocations (measurement, revoked_at, block) VALUES (?, ?, ?)")
+      .run(measurement.toLowerCase(), revokedAt, block);
   }
 
   /** The time of the newest indexed block; older times are forgotten. */
@@ -81,20 +91,25 @@ export class TeeIndex {
 
   /** Chain time of the last indexed block, or null. */
   chainTime(): number | null {
-    const row = this.db.prepare("SELECT timestamp FROM hub_tee_chain_time ORDER BY block DESC LIMIT 1").get() as { timestamp: number } | undefined;
+    const row = this.db.prepare("SELECT timestamp FROM hub_tee_chain_time ORDER BY block DESC LIMIT 1").get() as
+      { timestamp: number } | undefined;
     return row?.timestamp ?? null;
   }
 
   /** A version's TEE binding, or `undefined` if it accepts no measurement (not published for TEE). */
   bindingOf(modelId: number, version: number): TeeBinding | undefined {
-    const rows = this.db.prepare("SELECT measurement FROM hub_tee_bindings WHERE model_id = ? AND version = ? ORDER BY position").all(modelId, version) as { measurement: string }[];
+    const rows = this.db
+      .prepare("SELECT measurement FROM hub_tee_bindings WHERE model_id = ? AND version = ? ORDER BY position")
+      .all(modelId, version) as { measurement: string }[];
     if (rows.length === 0) return undefined;
     const asOf = this.chainTime();
     return { asOf, measurements: rows.map((r) => this.measurement(r.measurement, asOf)) };
   }
 
   private measurement(measurement: string, asOf: number | null): TeeMeasurement {
-    const revocation = this.db.prepare("SELECT revoked_at FROM hub_tee_revocations WHERE measurement = ?").get(measurement) as { revoked_at: number } | undefined;
+    const revocation = this.db
+      .prepare("SELECT revoked_at FROM hub_tee_revocations WHERE measurement = ?")
+      .get(measurement) as { revoked_at: number } | undefined;
     // The latest event of each signer is its state: a registration (maybe re-registered under another measurement) or a revocation.
     const live = this.db
       .prepare(
@@ -104,6 +119,11 @@ export class TeeIndex {
              AND (later.block > e.block OR (later.block = e.block AND later.log_index > e.log_index)))`,
       )
       .get(measurement, asOf ?? Number.MAX_SAFE_INTEGER) as { n: number };
-    return { measurement, revoked: revocation !== undefined, revokedAt: revocation?.revoked_at ?? null, enclaves: live.n };
+    return {
+      measurement,
+      revoked: revocation !== undefined,
+      revokedAt: revocation?.revoked_at ?? null,
+      enclaves: live.n,
+    };
   }
 }

@@ -5,9 +5,44 @@
 
 /** Words dropped from queries (never from documents) unless the query has nothing else. */
 const QUERY_STOPWORDS = new Set([
-  "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "of", "on", "or",
-  "that", "the", "this", "to", "with", "model", "models", "using", "based", "i", "me", "my", "we", "want",
-  "need", "find", "some", "any", "which", "what", "can",
+  "a",
+  "an",
+  "and",
+  "are",
+  "as",
+  "at",
+  "be",
+  "by",
+  "for",
+  "from",
+  "in",
+  "into",
+  "is",
+  "it",
+  "of",
+  "on",
+  "or",
+  "that",
+  "the",
+  "this",
+  "to",
+  "with",
+  "model",
+  "models",
+  "using",
+  "based",
+  "i",
+  "me",
+  "my",
+  "we",
+  "want",
+  "need",
+  "find",
+  "some",
+  "any",
+  "which",
+  "what",
+  "can",
 ]);
 
 /**
@@ -15,9 +50,38 @@ const QUERY_STOPWORDS = new Set([
  * `series` not `sery`. Checked before the plural rules.
  */
 const UNSTEMMED = new Set([
-  "news", "series", "species", "means", "lens", "physics", "mathematics", "linguistics", "economics", "genomics",
-  "robotics", "analytics", "ethics", "politics", "diabetes", "herpes", "mumps", "measles", "biceps", "chaos",
-  "glasses", "thanks", "aids", "alias", "atlas", "canvas", "corpus", "focus", "status", "virus", "bonus", "census",
+  "news",
+  "series",
+  "species",
+  "means",
+  "lens",
+  "physics",
+  "mathematics",
+  "linguistics",
+  "economics",
+  "genomics",
+  "robotics",
+  "analytics",
+  "ethics",
+  "politics",
+  "diabetes",
+  "herpes",
+  "mumps",
+  "measles",
+  "biceps",
+  "chaos",
+  "glasses",
+  "thanks",
+  "aids",
+  "alias",
+  "atlas",
+  "canvas",
+  "corpus",
+  "focus",
+  "status",
+  "virus",
+  "bonus",
+  "census",
 ]);
 
 /** Longest token kept; longer runs (hashes, base64) are cut so they cannot bloat the vocabulary. */
@@ -32,7 +96,12 @@ export function tokenize(text: string): string[] {
   // A range check over all of ASCII, not a search for control characters.
   // eslint-disable-next-line no-control-regex
   const ascii = /^[\x00-\x7f]*$/.test(text);
-  const folded = ascii ? text.toLowerCase() : text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
+  const folded = ascii
+    ? text.toLowerCase()
+    : text
+        .normalize("NFKD")
+        .replace(/\p{M}+/gu, "")
+        .toLowerCase();
   const tokens = folded.split(ascii ? /[^a-z0-9]+/ : /[^\p{L}\p{N}]+/u);
   return tokens.filter((t) => t.length > 0).map((t) => t.slice(0, MAX_TOKEN_LENGTH));
 }
@@ -97,10 +166,17 @@ export function summarizeMarkdown(body: string): string {
     .replace(/^[ \t]*(```|~~~)[^\n]*\n[\s\S]*?(?:^[ \t]*\1[ \t]*$|(?![\s\S]))/gm, "\n")
     .replace(/<!--[\s\S]*?(?:-->|$)/g, "\n");
   for (const paragraph of text.split(/\r?\n[ \t]*\r?\n/)) {
-    const lines = paragraph.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !/^(#|\||!\[|<\/?(?:img|div|p|figure|a|center|details|summary|table)\b|-{3,}$|={3,}$)/i.test(l));
+    const lines = paragraph
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(
+        (l) =>
+          l !== "" && !/^(#|\||!\[|<\/?(?:img|div|p|figure|a|center|details|summary|table)\b|-{3,}$|={3,}$)/i.test(l),
+      );
     const prose = lines.join(" ");
     const plain = plainText(prose);
-    if (plain.length >= 3 && /\p{L}/u.test(plain)) return plain.length <= MAX_SUMMARY ? plain : `${plain.slice(0, MAX_SUMMARY - 1)}…`;
+    if (plain.length >= 3 && /\p{L}/u.test(plain))
+      return plain.length <= MAX_SUMMARY ? plain : `${plain.slice(0, MAX_SUMMARY - 1)}…`;
   }
   return "";
 }

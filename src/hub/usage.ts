@@ -24,7 +24,12 @@ export function settledPayment(terms: JobFeeTerms, agreeing: number): SettledPay
   const paidNodes = BigInt(Math.min(agreeing, terms.redundancy));
   const base = terms.modelFee + terms.feePerNode * BigInt(terms.redundancy);
   const charged = terms.modelFee + terms.feePerNode * paidNodes;
-  const protocolFee = paidNodes === BigInt(terms.redundancy) ? terms.protocolFee : base === 0n ? 0n : (terms.protocolFee * charged) / base;
+  const protocolFee =
+    paidNodes === BigInt(terms.redundancy)
+      ? terms.protocolFee
+      : base === 0n
+        ? 0n
+        : (terms.protocolFee * charged) / base;
   return { protocolFee, paid: charged + protocolFee };
 }
 

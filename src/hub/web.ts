@@ -41,7 +41,13 @@ export const CONTENT_SECURITY_POLICY =
 export function createWebHandler(options: WebHandlerOptions = {}): StaticHandler {
   const dir = options.dir ?? path.join(__dirname, "web");
   const bodies = new Map<string, Buffer>();
-  for (const [route, { file }] of Object.entries(FILES)) bodies.set(route, file === "index.html" ? withModes(readFileSync(path.join(dir, file), "utf8")) : readFileSync(path.join(dir, file)));
+  for (const [route, { file }] of Object.entries(FILES))
+    bodies.set(
+      route,
+      file === "index.html"
+        ? withModes(readFileSync(path.join(dir, file), "utf8"))
+        : readFileSync(path.join(dir, file)),
+    );
   const config = Buffer.from(JSON.stringify(options.config ?? {}));
   return (req, res) => {
     const pathname = new URL(req.url ?? "/", "http://hub.invalid").pathname;
@@ -63,6 +69,8 @@ export function createWebHandler(options: WebHandlerOptions = {}): StaticHandler
 
 /** The page with one option of its mode filter per mode of the core list (the page reads mode names from them). */
 function withModes(html: string): Buffer {
-  const options = MODES.map((m) => `<option value="${m.name}" data-mode="${m.mode}">${m.name}</option>`).join("\n              ");
+  const options = MODES.map((m) => `<option value="${m.name}" data-mode="${m.mode}">${m.name}</option>`).join(
+    "\n              ",
+  );
   return Buffer.from(html.replace("<!-- MODES: one option per mode, from src/core/modes.ts (web.ts) -->", options));
 }

@@ -26,10 +26,14 @@ export class OnnxModel {
   async run(features: number[]): Promise<number[]> {
     const inputName = this.session.inputNames[0];
     const outputName = this.session.outputNames[0];
-    if (inputName === undefined || outputName === undefined) throw new InferenceError(`model ${this.name} has no input or output`);
-    if (features.some((v) => !Number.isFinite(v))) throw new InferenceError(`model ${this.name}: input ${JSON.stringify(features)} is not a list of finite numbers`);
+    if (inputName === undefined || outputName === undefined)
+      throw new InferenceError(`model ${this.name} has no input or output`);
+    if (features.some((v) => !Number.isFinite(v)))
+      throw new InferenceError(`model ${this.name}: input ${JSON.stringify(features)} is not a list of finite numbers`);
     try {
-      const result = await this.session.run({ [inputName]: new ort.Tensor("float32", Float32Array.from(features), [1, features.length]) });
+      const result = await this.session.run({
+        [inputName]: new ort.Tensor("float32", Float32Array.from(features), [1, features.length]),
+      });
       const tensor = result[outputName];
       if (tensor === undefined) throw new InferenceError(`model ${this.name} returned no ${outputName}`);
       return Array.from(tensor.data as Float32Array);
@@ -55,7 +59,8 @@ export function encodeClassification(logits: number[]): Uint8Array {
 
 /** Decodes {@link encodeClassification}. */
 export function decodeClassification(bytes: Uint8Array): { label: number; logits: number[] } {
-  if (bytes.length < 1 || (bytes.length - 1) % 4 !== 0) throw new InferenceError(`an output of ${bytes.length} bytes is not a classification`);
+  if (bytes.length < 1 || (bytes.length - 1) % 4 !== 0)
+    throw new InferenceError(`an output of ${bytes.length} bytes is not a classification`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const logits = Array.from({ length: (bytes.length - 1) / 4 }, (_, i) => view.getInt32(1 + 4 * i) / 1e4);
   return { label: bytes[0]!, logits };

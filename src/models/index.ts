@@ -9,7 +9,16 @@ import { buildVolatilityRegressor } from "./volatility";
 import { buildWeatherClassifier } from "./weather";
 
 export * from "./bundle";
-export { MAX_ACCURACY_LOSS, evaluateCircuit, circuitOutputs, quantizeForCircuit, runOnnx, ModelEvaluationError, type CircuitEvaluation, type CircuitSubject } from "./evaluate";
+export {
+  MAX_ACCURACY_LOSS,
+  evaluateCircuit,
+  circuitOutputs,
+  quantizeForCircuit,
+  runOnnx,
+  ModelEvaluationError,
+  type CircuitEvaluation,
+  type CircuitSubject,
+} from "./evaluate";
 export { buildPenguinClassifier } from "./penguins";
 export { buildWeatherClassifier } from "./weather";
 export { buildSpamClassifier, spamFeatures, tokenize } from "./spam";

@@ -11,8 +11,20 @@ export function buildPenguinClassifier(): BundledClassifier {
   const { train, test } = split(data, 0.2, 7);
   const layers = trainClassifier(train, { hidden: 8, epochs: 60, learningRate: 0.02, seed: 42 });
   const inputRange = inputRangeFor(train.x);
-  const model = { name: "penguin-species-mlp", graphName: "penguins", layers, features: data.features, classes: data.classes, inputRange, trainRows: train.x.length, test, example: data.x[0]! };
-  return bundleClassifier(model, ({ accuracy, recall, circuit }) => `---
+  const model = {
+    name: "penguin-species-mlp",
+    graphName: "penguins",
+    layers,
+    features: data.features,
+    classes: data.classes,
+    inputRange,
+    trainRows: train.x.length,
+    test,
+    example: data.x[0]!,
+  };
+  return bundleClassifier(
+    model,
+    ({ accuracy, recall, circuit }) => `---
 name: penguin-species-mlp
 task: tabular-classification
 license: cc0-1.0
@@ -32,5 +44,6 @@ first layer, so raw measurements go in.
 Output: class index, then the three logits as int32 in units of 1e-4.
 
 ${circuitParagraph(inputRange, circuit)}
-`);
+`,
+  );
 }

@@ -19,19 +19,41 @@ export function buildSpamClassifier(): BundledClassifier {
   const emails = loadSpamAssassin();
   const documents = emails.map(tokenize);
   const rows = splitIndices(emails.length, 0.2, 11);
-  const vocabulary = buildVocabulary(rows.train.map((i) => documents[i]!), rows.train.map((i) => emails[i]!.spam), { size: SPAM_VOCABULARY_SIZE });
+  const vocabulary = buildVocabulary(
+    rows.train.map((i) => documents[i]!),
+    rows.train.map((i) => emails[i]!.spam),
+    { size: SPAM_VOCABULARY_SIZE },
+  );
   const features = vocabulary.map((t) => t.token);
   const classes = ["ham", "spam"];
-  const rowsOf = (idx: number[]) => ({ x: idx.map((i) => spamFeatures(documents[i]!, features)), y: idx.map((i) => (emails[i]!.spam ? 1 : 0)) });
+  const rowsOf = (idx: number[]) => ({
+    x: idx.map((i) => spamFeatures(documents[i]!, features)),
+    y: idx.map((i) => (emails[i]!.spam ? 1 : 0)),
+  });
   const train = rowsOf(rows.train);
   const test = rowsOf(rows.test);
   // Inputs are 0 or 1 by construction: the range needs no margin.
   const inputRange = 1;
-  const layers = trainClassifier({ name: "spam-assassin", features, classes, ...train }, { hidden: 8, epochs: 20, learningRate: 0.01, seed: 5, standardize: false });
+  const layers = trainClassifier(
+    { name: "spam-assassin", features, classes, ...train },
+    { hidden: 8, epochs: 20, learningRate: 0.01, seed: 5, standardize: false },
+  );
   const spamShare = emails.filter((e) => e.spam).length / emails.length;
   const footers = ["listinfo", "mailman", "mailings"].filter((t) => features.includes(t)).map((t) => `"${t}"`);
-  const model = { name: "spam-assassin-mlp", graphName: "spam_assassin", layers, features, classes, inputRange, trainRows: train.x.length, test, example: test.x[0]! };
-  return bundleClassifier(model, ({ accuracy, recall, circuit }) => `---
+  const model = {
+    name: "spam-assassin-mlp",
+    graphName: "spam_assassin",
+    layers,
+    features,
+    classes,
+    inputRange,
+    trainRows: train.x.length,
+    test,
+    example: test.x[0]!,
+  };
+  return bundleClassifier(
+    model,
+    ({ accuracy, recall, circuit }) => `---
 name: spam-assassin-mlp
 task: text-classification
 license: cc0-1.0
@@ -58,7 +80,8 @@ and HTML markup as evidence of spam; expect it to do worse on today's mail.
 Output: class index (0 ham, 1 spam), then the two logits as int32 in units of 1e-4.
 
 ${circuitParagraph(inputRange, circuit)}
-`);
+`,
+  );
 }
 
 /**
@@ -98,7 +121,11 @@ export interface VocabularyOptions {
  * @example
  * const vocabulary = buildVocabulary(trainTokens, trainLabels, { size: 128 }).map((t) => t.token);
  */
-export function buildVocabulary(documents: Set<string>[], spam: boolean[], options: VocabularyOptions): VocabularyToken[] {
+export function buildVocabulary(
+  documents: Set<string>[],
+  spam: boolean[],
+  options: VocabularyOptions,
+): VocabularyToken[] {
   const minDocuments = options.minDocuments ?? 20;
   const counts = new Map<string, [number, number]>();
   documents.forEach((doc, i) => {
@@ -113,7 +140,12 @@ export function buildVocabulary(documents: Set<string>[], spam: boolean[], optio
   const scored: VocabularyToken[] = [];
   for (const [token, [ham, sp]] of counts) {
     if (ham + sp < minDocuments) continue;
-    scored.push({ token, information: mutualInformation(sp, ham, nSpam, nHam), spamShare: sp / nSpam, hamShare: ham / nHam });
+    scored.push({
+      token,
+      information: mutualInformation(sp, ham, nSpam, nHam),
+      spamShare: sp / nSpam,
+      hamShare: ham / nHam,
+    });
   }
   scored.sort((a, b) => b.information - a.information || (a.token < b.token ? -1 : 1));
   return scored.slice(0, options.size);
@@ -133,5 +165,9 @@ function mutualInformation(spamWith: number, hamWith: number, nSpam: number, nHa
     [nSpam - spamWith, n - spamWith - hamWith, nSpam],
     [nHam - hamWith, n - spamWith - hamWith, nHam],
   ];
-  return cells.reduce((sum, [joint, present, label]) => (joint === 0 ? sum : sum + (joint / n) * Math.log((joint * n) / (present * label))), 0);
+  return cells.reduce(
+    (sum, [joint, present, label]) =>
+      joint === 0 ? sum : sum + (joint / n) * Math.log((joint * n) / (present * label)),
+    0,
+  );
 }

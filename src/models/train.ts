@@ -55,10 +55,14 @@ export function trainRegressor(data: RegressionDataset, options: TrainOptions): 
 
 /** Runs the float MLP (the reference the ONNX runtime must match). */
 export function forward(layers: DenseLayer[], input: number[]): number[] {
-  return layers.reduce((x, layer) => layer.weights.map((row, o) => {
-    const v = dot(row, x) + layer.bias[o]!;
-    return layer.relu ? Math.max(0, v) : v;
-  }), input);
+  return layers.reduce(
+    (x, layer) =>
+      layer.weights.map((row, o) => {
+        const v = dot(row, x) + layer.bias[o]!;
+        return layer.relu ? Math.max(0, v) : v;
+      }),
+    input,
+  );
 }
 
 /** Index of the first maximum. */
@@ -80,10 +84,16 @@ export function rootMeanSquaredError(predicted: readonly number[], actual: reado
  * The SGD loop shared by both tasks: `lossGradient(output, row)` returns d loss / d output of the last (linear)
  * layer; hidden layers are ReLU.
  */
-function sgd(xs: number[][], outputs: number, options: TrainOptions, lossGradient: (out: number[], idx: number) => number[]): Network {
+function sgd(
+  xs: number[][],
+  outputs: number,
+  options: TrainOptions,
+  lossGradient: (out: number[], idx: number) => number[],
+): Network {
   const random = seededRandom(options.seed);
   const sizes = [xs[0]!.length, ...(typeof options.hidden === "number" ? [options.hidden] : options.hidden), outputs];
-  const init = (rows: number, cols: number) => Array.from({ length: rows }, () => Array.from({ length: cols }, () => (random() * 2 - 1) * Math.sqrt(2 / cols)));
+  const init = (rows: number, cols: number) =>
+    Array.from({ length: rows }, () => Array.from({ length: cols }, () => (random() * 2 - 1) * Math.sqrt(2 / cols)));
   const net: Network = { weights: [], biases: [] };
   for (let l = 1; l < sizes.length; l++) {
     net.weights.push(init(sizes[l]!, sizes[l - 1]!));
@@ -142,7 +152,9 @@ interface Scaler {
 function fitScaler(x: number[][], standardize: boolean): Scaler {
   const n = x[0]!.length;
   const mean = Array.from({ length: n }, (_, j) => (standardize ? avg(x.map((r) => r[j]!)) : 0));
-  const std = Array.from({ length: n }, (_, j) => (standardize ? Math.sqrt(avg(x.map((r) => (r[j]! - mean[j]!) ** 2))) || 1 : 1));
+  const std = Array.from({ length: n }, (_, j) =>
+    standardize ? Math.sqrt(avg(x.map((r) => (r[j]! - mean[j]!) ** 2))) || 1 : 1,
+  );
   return { mean, std, apply: (rows) => rows.map((r) => r.map((v, j) => (v - mean[j]!) / std[j]!)) };
 }
 
@@ -150,7 +162,12 @@ function fitScaler(x: number[][], standardize: boolean): Scaler {
  * Folds the feature scaler into the first layer (`w' = w / std`, `b' = b − Σ w·mean / std`) and the target's
  * `y = mean + std · out` into the last (`w' = std · w`, `b' = std · b + mean`).
  */
-function toLayers(net: Network, scaler: Scaler, target: { mean: number; std: number }, outputName: string): DenseLayer[] {
+function toLayers(
+  net: Network,
+  scaler: Scaler,
+  target: { mean: number; std: number },
+  outputName: string,
+): DenseLayer[] {
   const last = net.weights.length - 1;
   return net.weights.map((w, l) => {
     let weights = w;

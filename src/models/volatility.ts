@@ -45,7 +45,11 @@ export function realisedVolatility(returns: readonly number[]): number {
  * @example
  * const { x, y } = volatilitySamples(dates, close, 5);
  */
-export function volatilitySamples(dates: readonly string[], close: readonly number[], horizon: number): VolatilitySamples {
+export function volatilitySamples(
+  dates: readonly string[],
+  close: readonly number[],
+  horizon: number,
+): VolatilitySamples {
   const r = logReturns(close);
   const out: VolatilitySamples = { dates: [], x: [], y: [], naive: [] };
   // r[i] is the return from close i to close i + 1, known on the date of close i + 1.
@@ -76,7 +80,10 @@ export function buildVolatilityRegressor(): BundledRegressor {
   const cut = Math.round(samples.x.length * 0.8);
   const train = { x: samples.x.slice(0, cut - h), y: samples.y.slice(0, cut - h) };
   const test = { x: samples.x.slice(cut), y: samples.y.slice(cut) };
-  const layers = trainRegressor({ name: "sp500-volatility", features: [...VOLATILITY_FEATURES], target: "volatility", ...train }, { hidden: 8, epochs: 20, learningRate: 0.002, seed: 3 });
+  const layers = trainRegressor(
+    { name: "sp500-volatility", features: [...VOLATILITY_FEATURES], target: "volatility", ...train },
+    { hidden: 8, epochs: 20, learningRate: 0.002, seed: 3 },
+  );
   const inputRange = inputRangeFor(train.x);
   const span = (from: number, to: number) => `${samples.dates[from]} to ${samples.dates[to]}`;
   const model = {
@@ -92,7 +99,9 @@ export function buildVolatilityRegressor(): BundledRegressor {
     baseline: samples.naive.slice(cut),
     baselineName: `the realised volatility of the last ${h} days`,
   };
-  return bundleRegressor(model, ({ metrics, circuit }) => `---
+  return bundleRegressor(
+    model,
+    ({ metrics, circuit }) => `---
 name: sp500-volatility-mlp
 task: tabular-regression
 license: bsd-3-clause
@@ -120,5 +129,6 @@ own. Not investment advice: volatility forecasts are noisy, and the model has on
 
 ${circuitParagraph(inputRange, circuit, " % per day")}
 The circuit's output is the forecast times 2^${circuit.scaleBits}, as an integer.
-`);
+`,
+  );
 }

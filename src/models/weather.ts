@@ -17,13 +17,27 @@ export function buildWeatherClassifier(): BundledClassifier {
   const layers = trainClassifier(train, { hidden: 8, epochs: 300, learningRate: 0.01, seed: 42 });
   const inputRange = inputRangeFor(train.x);
   const count = (label: string, precipitation?: "zero" | "positive") =>
-    data.labels.filter((l, i) => l === label && (precipitation === undefined || (data.x[i]![0]! > 0) === (precipitation === "positive"))).length;
+    data.labels.filter(
+      (l, i) => l === label && (precipitation === undefined || data.x[i]![0]! > 0 === (precipitation === "positive")),
+    ).length;
   const dryDays = count("sun") + count("fog") + count("drizzle");
   const dryButWet = count("sun", "positive") + count("fog", "positive") + count("drizzle", "positive");
   // The labels mostly encode "wet exactly when precipitation > 0": the card gives that rule's score for comparison.
   const rule = test.x.filter((x, i) => (x[0]! > 0 ? test.y[i] !== 0 : test.y[i] === 0)).length / test.x.length;
-  const model = { name: "seattle-weather-mlp", graphName: "seattle_weather", layers, features: data.features, classes: data.classes, inputRange, trainRows: train.x.length, test, example: test.x[0]! };
-  return bundleClassifier(model, ({ accuracy, recall, circuit }) => `---
+  const model = {
+    name: "seattle-weather-mlp",
+    graphName: "seattle_weather",
+    layers,
+    features: data.features,
+    classes: data.classes,
+    inputRange,
+    trainRows: train.x.length,
+    test,
+    example: test.x[0]!,
+  };
+  return bundleClassifier(
+    model,
+    ({ accuracy, recall, circuit }) => `---
 name: seattle-weather-mlp
 task: tabular-classification
 license: cc0-1.0
@@ -50,5 +64,6 @@ Input: \`[precipitation, max temperature, min temperature, wind]\` in those unit
 Output: class index (0 dry, 1 rain, 2 snow), then the three logits as int32 in units of 1e-4.
 
 ${circuitParagraph(inputRange, circuit)}
-`);
+`,
+  );
 }

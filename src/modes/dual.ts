@@ -23,7 +23,10 @@ export const dual: ModeModule = {
   ...infoOf(Mode.Dual),
   binding(spec) {
     noVerifier("dual", spec);
-    if ((spec.bindings ?? []).length > 0) throw new InputError(`mode dual takes no bindings (it checks the version's zk and tee bindings), got ${spec.bindings!.length}`);
+    if ((spec.bindings ?? []).length > 0)
+      throw new InputError(
+        `mode dual takes no bindings (it checks the version's zk and tee bindings), got ${spec.bindings!.length}`,
+      );
     return { mode: Mode.Dual, verifier: ZeroAddress, bindings: [] };
   },
   redundancyRefusal: (redundancy) => zk.redundancyRefusal(redundancy),
@@ -55,7 +58,10 @@ export function encodeDualProof(zkProof: string, signature: string): string {
  */
 export function decodeDualProof(proof: string): { zkProof: string; signature: string } {
   try {
-    const [zkProof, signature] = AbiCoder.defaultAbiCoder().decode(["bytes", "bytes"], proof) as unknown as [string, string];
+    const [zkProof, signature] = AbiCoder.defaultAbiCoder().decode(["bytes", "bytes"], proof) as unknown as [
+      string,
+      string,
+    ];
     return { zkProof, signature };
   } catch (cause) {
     throw new InputError("a dual proof is abi.encode(bytes zkProof, bytes signature)", { cause });
@@ -63,7 +69,8 @@ export function decodeDualProof(proof: string): { zkProof: string; signature: st
 }
 
 function enclaveOf(job: Job, node: ModeNode): EnclaveSigner {
-  if (node.enclave === undefined) throw new ModeNotServedError(`job ${job.id}: dual mode needs an enclave (serve "dual" with "tee" in the config)`);
+  if (node.enclave === undefined)
+    throw new ModeNotServedError(`job ${job.id}: dual mode needs an enclave (serve "dual" with "tee" in the config)`);
   return node.enclave;
 }
 
@@ -89,7 +96,10 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
     s.check("proof encoding", false, `the settling call's proof does not decode: ${String(error)}`);
     return {};
   }
-  const zkHalf = { ...s, call: { ...s.call, name: "submit", args: { output: s.call.args.output as string, proof: halves.zkProof } } } as unknown as SettlementContext;
+  const zkHalf = {
+    ...s,
+    call: { ...s.call, name: "submit", args: { output: s.call.args.output as string, proof: halves.zkProof } },
+  } as unknown as SettlementContext;
   const verified = await zk.verifySettlement!(zkHalf);
   return { ...verified, ...(await enclaveHalf(s, halves.signature)) };
 }
@@ -103,7 +113,15 @@ async function enclaveHalf(s: SettlementContext, signature: string): Promise<Mod
   const { contracts, provider, job, tx, check } = s;
   const outputHash = keccak256(s.call.args.output as string);
   const { chainId } = await provider.getNetwork();
-  const message = { escrow: await contracts.escrow.getAddress(), jobId: job.id, modelId: job.modelId, version: job.version, inputHash: job.inputHash, outputHash, node: tx.from };
+  const message = {
+    escrow: await contracts.escrow.getAddress(),
+    jobId: job.id,
+    modelId: job.modelId,
+    version: job.version,
+    inputHash: job.inputHash,
+    outputHash,
+    node: tx.from,
+  };
   let signer: string;
   try {
     signer = verifyTypedData(teeDomain(chainId, job.verifier), INFERENCE_RESULT_TYPES, message, signature);
@@ -114,7 +132,10 @@ async function enclaveHalf(s: SettlementContext, signature: string): Promise<Mod
   check("enclave signature", getBytes(signature).length === 65, `recovered signer ${signer}`);
   const at = { blockTag: s.blockNumber };
   const dualVerifier = DualInferenceVerifier__factory.connect(job.verifier, provider);
-  const teeVerifier = TeeVerifier__factory.connect(await withRetry("dualVerifier.teeVerifier", () => dualVerifier.teeVerifier(at)), provider);
+  const teeVerifier = TeeVerifier__factory.connect(
+    await withRetry("dualVerifier.teeVerifier", () => dualVerifier.teeVerifier(at)),
+    provider,
+  );
   const [enclave, block] = await Promise.all([
     withRetry("teeVerifier.enclaveOf", () => teeVerifier.enclaveOf(signer, at)),
     withRetry("eth_getBlock", () => provider.getBlock(s.blockNumber)),
@@ -123,14 +144,38 @@ async function enclaveHalf(s: SettlementContext, signature: string): Promise<Mod
   const timestamp = BigInt(block.timestamp);
   const [revokedAt, bound] = await Promise.all([
     withRetry("teeVerifier.measurementRevokedAt", () => teeVerifier.measurementRevokedAt(enclave.measurement, at)),
-    withRetry("registry.isBound", () => contracts.registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement, at)),
+    withRetry("registry.isBound", () =>
+      contracts.registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement, at),
+    ),
   ]);
   const when = `at block ${s.blockNumber} (timestamp ${timestamp})`;
-  check("enclave registered to the node", enclave.operator.toLowerCase() === tx.from.toLowerCase(), `enclave ${signer} was registered to ${enclave.operator} ${when}; the result came from ${tx.from}`);
-  check("enclave unrevoked at settlement", !enclave.revoked, `enclave ${signer} ${enclave.revoked ? "was revoked" : "was not revoked"} ${when}`);
-  check("enclave unexpired at settlement", timestamp < enclave.expiresAt, `its registration ${timestamp < enclave.expiresAt ? "expires" : "had expired"} at ${enclave.expiresAt}; settled at ${timestamp}`);
-  check("measurement unrevoked at settlement", revokedAt === 0n, revokedAt === 0n ? `measurement ${enclave.measurement} was not revoked ${when}` : `measurement ${enclave.measurement} was revoked at ${revokedAt}`);
-  check("measurement bound by the model version", bound, `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version} for TEE`);
+  check(
+    "enclave registered to the node",
+    enclave.operator.toLowerCase() === tx.from.toLowerCase(),
+    `enclave ${signer} was registered to ${enclave.operator} ${when}; the result came from ${tx.from}`,
+  );
+  check(
+    "enclave unrevoked at settlement",
+    !enclave.revoked,
+    `enclave ${signer} ${enclave.revoked ? "was revoked" : "was not revoked"} ${when}`,
+  );
+  check(
+    "enclave unexpired at settlement",
+    timestamp < enclave.expiresAt,
+    `its registration ${timestamp < enclave.expiresAt ? "expires" : "had expired"} at ${enclave.expiresAt}; settled at ${timestamp}`,
+  );
+  check(
+    "measurement unrevoked at settlement",
+    revokedAt === 0n,
+    revokedAt === 0n
+      ? `measurement ${enclave.measurement} was not revoked ${when}`
+      : `measurement ${enclave.measurement} was revoked at ${revokedAt}`,
+  );
+  check(
+    "measurement bound by the model version",
+    bound,
+    `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version} for TEE`,
+  );
   return {
     enclave: {
       signer,

@@ -29,6 +29,9 @@ export const MODE_MODULES: readonly ModeModule[] = MODES.map((info) => BY_MODE[i
 export function modeModule(mode: Mode | ModeName | bigint | number): ModeModule {
   const number = typeof mode === "string" ? (isModeName(mode) ? MODE_BY_NAME[mode] : undefined) : Number(mode);
   const module = MODE_MODULES.find((m) => m.mode === number);
-  if (module === undefined) throw new UnsupportedError(`mode ${String(mode)} is not supported: modes are ${MODES.map((m) => `${m.mode} (${m.name})`).join(", ")}`);
+  if (module === undefined)
+    throw new UnsupportedError(
+      `mode ${String(mode)} is not supported: modes are ${MODES.map((m) => `${m.mode} (${m.name})`).join(", ")}`,
+    );
   return module;
 }

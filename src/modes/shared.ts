@@ -19,7 +19,9 @@ export function plainInput(request: RequestInput): PreparedInput {
 /** Why an input does not match a job committing to `keccak256(input)`, or undefined. */
 export function hashRefusal(job: Job, input: string): string | undefined {
   const hash = keccak256(input);
-  return hash === job.inputHash ? undefined : `it hashes to ${hash}, but the job commits to ${job.inputHash}; refusing to compute on it`;
+  return hash === job.inputHash
+    ? undefined
+    : `it hashes to ${hash}, but the job commits to ${job.inputHash}; refusing to compute on it`;
 }
 
 /**
@@ -27,7 +29,8 @@ export function hashRefusal(job: Job, input: string): string | undefined {
  * @throws InputError when the input does not hash to the job's input hash.
  */
 export async function classify(job: Job, input: string, node: ModeNode): Promise<string> {
-  if (keccak256(input) !== job.inputHash) throw new InputError(`job ${job.id}: the inline input does not hash to the job's inputHash`);
+  if (keccak256(input) !== job.inputHash)
+    throw new InputError(`job ${job.id}: the inline input does not hash to the job's inputHash`);
   const features = decodeInput(input);
   const model = await node.models.load(job.modelId, job.version);
   return hexlify(encodeClassification(await model.run(features)));
@@ -38,7 +41,8 @@ export async function classify(job: Job, input: string, node: ModeNode): Promise
  * @throws InputError naming the mode and the verifier.
  */
 export function noVerifier(name: string, spec: BindingSpec): void {
-  if (spec.verifier !== undefined && spec.verifier !== ZeroAddress) throw new InputError(`mode ${name} takes no verifier address, got ${spec.verifier}`);
+  if (spec.verifier !== undefined && spec.verifier !== ZeroAddress)
+    throw new InputError(`mode ${name} takes no verifier address, got ${spec.verifier}`);
 }
 
 /**
@@ -48,7 +52,8 @@ export function noVerifier(name: string, spec: BindingSpec): void {
 export function verifierAddress(name: string, spec: BindingSpec): string {
   const verifier = spec.verifier;
   if (verifier === undefined) throw new InputError(`mode ${name} needs a verifier contract address`);
-  if (!isAddress(verifier) || !verifier.startsWith("0x") || verifier === ZeroAddress) throw new InputError(`${name} verifier ${verifier} is not a contract address`);
+  if (!isAddress(verifier) || !verifier.startsWith("0x") || verifier === ZeroAddress)
+    throw new InputError(`${name} verifier ${verifier} is not a contract address`);
   return verifier;
 }
 
@@ -62,7 +67,9 @@ export function bindingValues(name: string, spec: BindingSpec, noun: string, min
     const wanted = min === max ? `${min} ${noun}${min === 1 ? "" : "s"}` : `${min} to ${max} ${noun}s`;
     throw new InputError(`mode ${name} needs ${wanted}, got ${values.length}`);
   }
-  for (const value of values) if (!BYTES32.test(value) || BigInt(value) === 0n) throw new InputError(`${noun} ${value} is not a non-zero 32-byte hex value`);
+  for (const value of values)
+    if (!BYTES32.test(value) || BigInt(value) === 0n)
+      throw new InputError(`${noun} ${value} is not a non-zero 32-byte hex value`);
   return values;
 }
 

@@ -18,7 +18,11 @@ export const tee: ModeModule = {
   ...infoOf(Mode.Tee),
   binding(spec) {
     noVerifier("tee", spec);
-    return { mode: Mode.Tee, verifier: ZeroAddress, bindings: bindingValues("tee", spec, "enclave measurement", 1, MAX_BINDINGS) };
+    return {
+      mode: Mode.Tee,
+      verifier: ZeroAddress,
+      bindings: bindingValues("tee", spec, "enclave measurement", 1, MAX_BINDINGS),
+    };
   },
   redundancyRefusal: () => undefined,
   prepareInput: plainInput,
@@ -46,10 +50,13 @@ async function readiness(node: ModeNode, checks: ClaimChecks): Promise<string | 
   const enclave = await checks.enclave(signer);
   const renew = "run `vin enclave register`";
   if (enclave.operator === ZeroAddress) return `enclave ${signer} is not registered: ${renew}`;
-  if (enclave.operator.toLowerCase() !== node.address.toLowerCase()) return `enclave ${signer} is registered to ${enclave.operator}, not to this node`;
+  if (enclave.operator.toLowerCase() !== node.address.toLowerCase())
+    return `enclave ${signer} is registered to ${enclave.operator}, not to this node`;
   if (enclave.revoked) return `enclave ${signer} was revoked: it never serves again`;
-  if (enclave.measurementRevokedAt !== 0n) return `the measurement ${enclave.measurement} of enclave ${signer} was revoked at ${enclave.measurementRevokedAt}`;
-  if (enclave.now >= enclave.expiresAt) return `the registration of enclave ${signer} expired at ${enclave.expiresAt} (chain time ${enclave.now}): ${renew}`;
+  if (enclave.measurementRevokedAt !== 0n)
+    return `the measurement ${enclave.measurement} of enclave ${signer} was revoked at ${enclave.measurementRevokedAt}`;
+  if (enclave.now >= enclave.expiresAt)
+    return `the registration of enclave ${signer} expired at ${enclave.expiresAt} (chain time ${enclave.now}): ${renew}`;
   const settleBy = job.redundancy > 1n ? job.revealDeadline : job.deadline;
   if (enclave.expiresAt < settleBy) {
     return `the registration of enclave ${signer} expires at ${enclave.expiresAt}, before the job's ${job.redundancy > 1n ? "reveal deadline" : "deadline"} ${settleBy}: ${renew} to renew it`;
@@ -61,7 +68,8 @@ async function readiness(node: ModeNode, checks: ClaimChecks): Promise<string | 
 }
 
 function enclaveOf(job: Job, node: ModeNode): EnclaveSigner {
-  if (node.enclave === undefined) throw new ModeNotServedError(`job ${job.id}: TEE mode needs the development enclave (serve "tee" in the config)`);
+  if (node.enclave === undefined)
+    throw new ModeNotServedError(`job ${job.id}: TEE mode needs the development enclave (serve "tee" in the config)`);
   return node.enclave;
 }
 
@@ -90,9 +98,21 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
   const { escrow, teeVerifier, registry } = contracts;
   const proof = s.call.args.proof as string;
   const revealed = s.call.args.output as string;
-  check("calldata output", keccak256(revealed) === s.outputHash, `the settling call carried output hash ${keccak256(revealed)}`);
+  check(
+    "calldata output",
+    keccak256(revealed) === s.outputHash,
+    `the settling call carried output hash ${keccak256(revealed)}`,
+  );
   const { chainId } = await provider.getNetwork();
-  const message = { escrow: await escrow.getAddress(), jobId: job.id, modelId: job.modelId, version: job.version, inputHash: job.inputHash, outputHash: keccak256(revealed), node: tx.from };
+  const message = {
+    escrow: await escrow.getAddress(),
+    jobId: job.id,
+    modelId: job.modelId,
+    version: job.version,
+    inputHash: job.inputHash,
+    outputHash: keccak256(revealed),
+    node: tx.from,
+  };
   let signer: string;
   try {
     signer = verifyTypedData(teeDomain(chainId, job.verifier), INFERENCE_RESULT_TYPES, message, proof);
@@ -114,11 +134,33 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
     withRetry("registry.isBound", () => registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement, at)),
   ]);
   const when = `at block ${s.blockNumber} (timestamp ${timestamp})`;
-  check("enclave registered to the node", enclave.operator.toLowerCase() === tx.from.toLowerCase(), `enclave ${signer} was registered to ${enclave.operator} ${when}; the result came from ${tx.from}`);
-  check("enclave unrevoked at settlement", !enclave.revoked, `enclave ${signer} ${enclave.revoked ? "was revoked" : "was not revoked"} ${when}`);
-  check("enclave unexpired at settlement", timestamp < enclave.expiresAt, `its registration ${timestamp < enclave.expiresAt ? "expires" : "had expired"} at ${enclave.expiresAt}; settled at ${timestamp}`);
-  check("measurement unrevoked at settlement", revokedAt === 0n, revokedAt === 0n ? `measurement ${enclave.measurement} was not revoked ${when}` : `measurement ${enclave.measurement} was revoked at ${revokedAt}, at or before block ${s.blockNumber}`);
-  check("measurement bound by the model version", bound, `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version}`);
+  check(
+    "enclave registered to the node",
+    enclave.operator.toLowerCase() === tx.from.toLowerCase(),
+    `enclave ${signer} was registered to ${enclave.operator} ${when}; the result came from ${tx.from}`,
+  );
+  check(
+    "enclave unrevoked at settlement",
+    !enclave.revoked,
+    `enclave ${signer} ${enclave.revoked ? "was revoked" : "was not revoked"} ${when}`,
+  );
+  check(
+    "enclave unexpired at settlement",
+    timestamp < enclave.expiresAt,
+    `its registration ${timestamp < enclave.expiresAt ? "expires" : "had expired"} at ${enclave.expiresAt}; settled at ${timestamp}`,
+  );
+  check(
+    "measurement unrevoked at settlement",
+    revokedAt === 0n,
+    revokedAt === 0n
+      ? `measurement ${enclave.measurement} was not revoked ${when}`
+      : `measurement ${enclave.measurement} was revoked at ${revokedAt}, at or before block ${s.blockNumber}`,
+  );
+  check(
+    "measurement bound by the model version",
+    bound,
+    `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version}`,
+  );
   return {
     enclave: {
       signer,

@@ -12,7 +12,8 @@ export const vanilla: ModeModule = {
   ...infoOf(Mode.Vanilla),
   binding(spec) {
     noVerifier("vanilla", spec);
-    if ((spec.bindings ?? []).length > 0) throw new InputError(`mode vanilla takes no bindings, got ${spec.bindings!.length}`);
+    if ((spec.bindings ?? []).length > 0)
+      throw new InputError(`mode vanilla takes no bindings, got ${spec.bindings!.length}`);
     return { mode: Mode.Vanilla, verifier: ZeroAddress, bindings: [] };
   },
   redundancyRefusal: () => undefined,

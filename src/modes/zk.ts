@@ -13,7 +13,15 @@ import type { Job } from "../core/job";
 import { Mode } from "../core/modes";
 import { withRetry } from "../core/retry";
 import { isTransportError } from "../core/transport";
-import { claimSignal, decodeZkBatchProof, decodeZkProof, encodeZkOutput, encodeZkProof, packedOutputOf, type ZkProofItem } from "../zkml/claim";
+import {
+  claimSignal,
+  decodeZkBatchProof,
+  decodeZkProof,
+  encodeZkOutput,
+  encodeZkProof,
+  packedOutputOf,
+  type ZkProofItem,
+} from "../zkml/claim";
 import { ZkmlInputRangeError, ZkmlOverflowError, ZkmlShapeMismatchError } from "../zkml/errors";
 import { openZkJobInput, ZkJobInputError, zkJobRequest } from "../zkml/job";
 import { fromSolidityProof, releaseSnarkjs } from "../zkml/prover";
@@ -32,10 +40,13 @@ export const zk: ModeModule = {
     return { mode: Mode.Zk, verifier, bindings: bindingValues("zk", spec, "verifying key hash", 1, 1) };
   },
   redundancyRefusal(redundancy) {
-    return BigInt(redundancy) === 1n ? undefined : `a ZK job takes one node (redundancy 1), not ${redundancy}: its proof settles the answer by itself`;
+    return BigInt(redundancy) === 1n
+      ? undefined
+      : `a ZK job takes one node (redundancy 1), not ${redundancy}: its proof settles the answer by itself`;
   },
   prepareInput(request) {
-    if (request.zk === undefined) throw new InputError("a ZK job needs the model's quantized circuit model (zk.model) to commit to its input");
+    if (request.zk === undefined)
+      throw new InputError("a ZK job needs the model's quantized circuit model (zk.model) to commit to its input");
     try {
       const prepared = zkJobRequest(request.zk.model, request.features, request.zk.salt);
       return { input: prepared.input, inputCommitment: prepared.inputCommitment, salt: prepared.salt };
@@ -82,16 +93,27 @@ export async function answerZkJob(circuit: ZkCircuit, job: Job, input: string): 
   const { quantized, input: opened } = openZkJobInput(circuit.model, input, job.inputHash);
   const packedOutput = packedOutputOf(circuit.model, evaluateQuantized(circuit.model, quantized));
   const proved = await circuit.prover.prove({ model: circuit.model, input: quantized, inputSalt: opened.salt });
-  return { output: encodeZkOutput(packedOutput), proof: encodeZkProof(packedOutput, proved.solidity), packedOutput, proveSeconds: proved.proveSeconds };
+  return {
+    output: encodeZkOutput(packedOutput),
+    proof: encodeZkProof(packedOutput, proved.solidity),
+    packedOutput,
+    proveSeconds: proved.proveSeconds,
+  };
 }
 
 /** Errors that mean this input can never be proved by this circuit (not a failure of the prover). */
 function isUnprovableInput(error: unknown): error is BaseError {
-  return error instanceof ZkJobInputError || error instanceof ZkmlInputRangeError || error instanceof ZkmlShapeMismatchError || error instanceof ZkmlOverflowError;
+  return (
+    error instanceof ZkJobInputError ||
+    error instanceof ZkmlInputRangeError ||
+    error instanceof ZkmlShapeMismatchError ||
+    error instanceof ZkmlOverflowError
+  );
 }
 
 function circuitsOf(node: ModeNode, job: Job): ZkCircuitSource {
-  if (node.zk === undefined) throw new ModeNotServedError(`job ${job.id}: ZK mode is not served by this node (serve "zk" in the config)`);
+  if (node.zk === undefined)
+    throw new ModeNotServedError(`job ${job.id}: ZK mode is not served by this node (serve "zk" in the config)`);
   return node.zk;
 }
 
@@ -143,11 +165,19 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
     return {};
   }
   const packed = item.packedOutput;
-  check("calldata output", keccak256(output) === s.outputHash && output === encodeZkOutput(packed), `the proof is for packed output ${packed}; the call carried ${output}`);
+  check(
+    "calldata output",
+    keccak256(output) === s.outputHash && output === encodeZkOutput(packed),
+    `the proof is for packed output ${packed}; the call carried ${output}`,
+  );
   let binding;
   try {
     binding = await checkZkVerifier(contracts.registry, job.modelId, job.version);
-    check("verifier deployed by the registry's factory with the bound key", true, `verifier ${binding.verifier} holds key hash ${binding.vkHash} (factory ${binding.factory})`);
+    check(
+      "verifier deployed by the registry's factory with the bound key",
+      true,
+      `verifier ${binding.verifier} holds key hash ${binding.vkHash} (factory ${binding.factory})`,
+    );
   } catch (error) {
     if (!(error instanceof VerificationError)) throw error;
     check("verifier deployed by the registry's factory with the bound key", false, error.message);
@@ -155,25 +185,52 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
   }
   const setup = await circuitCheck(s, binding.vkHash);
   check("circuit rebuilt from the version's files", setup.ok, setup.detail);
-  const words = await withRetry("verifier.verifyingKey", () => Groth16Verifier__factory.connect(binding.verifier, provider).verifyingKey());
+  const words = await withRetry("verifier.verifyingKey", () =>
+    Groth16Verifier__factory.connect(binding.verifier, provider).verifyingKey(),
+  );
   const signal = claimSignal(BigInt(job.inputHash), packed);
   let valid = false;
   try {
-    valid = await snarkjs.groth16.verify(verificationKeyFromWords(words), [signal.toString()], fromSolidityProof(item.proof));
+    valid = await snarkjs.groth16.verify(
+      verificationKeyFromWords(words),
+      [signal.toString()],
+      fromSolidityProof(item.proof),
+    );
   } finally {
     await releaseSnarkjs();
   }
   check("Groth16 proof (off-chain)", valid, `claim ${signal} = commitment ${job.inputHash} with output ${packed}`);
-  return { zk: { verifier: binding.verifier, vkHash: binding.vkHash, packedOutput: packed.toString(), compileSeconds: setup.seconds?.compile, zkeyVerifySeconds: setup.seconds?.zkeyVerify } };
+  return {
+    zk: {
+      verifier: binding.verifier,
+      vkHash: binding.vkHash,
+      packedOutput: packed.toString(),
+      compileSeconds: setup.seconds?.compile,
+      zkeyVerifySeconds: setup.seconds?.zkeyVerify,
+    },
+  };
 }
 
 /** Rebuilds the job's circuit from the version's files and checks its proving key (`verifyZkSetup`). */
-async function circuitCheck(s: SettlementContext, vkHash: string): Promise<{ ok: boolean; detail: string; seconds?: { compile: number; zkeyVerify: number } }> {
-  if (s.content === undefined) return { ok: false, detail: "no content source to read the version's files from (pass `content`)" };
+async function circuitCheck(
+  s: SettlementContext,
+  vkHash: string,
+): Promise<{ ok: boolean; detail: string; seconds?: { compile: number; zkeyVerify: number } }> {
+  if (s.content === undefined)
+    return { ok: false, detail: "no content source to read the version's files from (pass `content`)" };
   try {
-    const files = await readZkSetupFiles({ registry: s.contracts.registry, content: s.content, modelId: s.job.modelId, version: s.job.version });
+    const files = await readZkSetupFiles({
+      registry: s.contracts.registry,
+      content: s.content,
+      modelId: s.job.modelId,
+      version: s.job.version,
+    });
     const { seconds, manifest } = await verifyZkSetup(files, { vkHash });
-    return { ok: true, detail: `R1CS ${manifest.r1csSha256} recompiled from the ONNX file; zkey verify passed on the published ptau 2^${manifest.ptau.power}; its key hashes to the bound ${vkHash}`, seconds };
+    return {
+      ok: true,
+      detail: `R1CS ${manifest.r1csSha256} recompiled from the ONNX file; zkey verify passed on the published ptau 2^${manifest.ptau.power}; its key hashes to the bound ${vkHash}`,
+      seconds,
+    };
   } catch (error) {
     // A transport failure says nothing about the version: it is thrown, not reported as a failed check.
     if (isTransportError(error)) throw error;

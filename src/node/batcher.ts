@@ -129,7 +129,10 @@ export class ZkBatcher implements SubmissionStrategy {
       await this.send(rows);
     } catch (error) {
       // A transport failure: the jobs stay `computed` and the scheduler offers them again.
-      this.log.warn({ jobs: rows.map((r) => r.jobId.toString()), err: String((error as Error)?.message ?? error).split("\n")[0] }, "batched submission failed; will retry");
+      this.log.warn(
+        { jobs: rows.map((r) => r.jobId.toString()), err: String((error as Error)?.message ?? error).split("\n")[0] },
+        "batched submission failed; will retry",
+      );
     } finally {
       for (const row of rows) this.inflight.delete(row.jobId);
     }
@@ -139,8 +142,17 @@ export class ZkBatcher implements SubmissionStrategy {
     // Only jobs still computed and not already in a stored submission (theirs or a batch's).
     const rows = candidates.flatMap((c) => {
       const row = this.store.jobs.get(c.jobId);
-      const free = row !== undefined && !row.stale && row.state === "computed" && row.output !== undefined && row.proof !== undefined;
-      return free && this.store.outbox.get(outboxKey.submit(row.jobId)) === undefined && this.store.outbox.batchOf(row.jobId) === undefined ? [row] : [];
+      const free =
+        row !== undefined &&
+        !row.stale &&
+        row.state === "computed" &&
+        row.output !== undefined &&
+        row.proof !== undefined;
+      return free &&
+        this.store.outbox.get(outboxKey.submit(row.jobId)) === undefined &&
+        this.store.outbox.batchOf(row.jobId) === undefined
+        ? [row]
+        : [];
     });
     // A stored proof that does not decode (never expected) is the job's own problem, not the batch's.
     const proofs = new Map<bigint, ReturnType<typeof decodeZkProof>>();
@@ -161,13 +173,26 @@ export class ZkBatcher implements SubmissionStrategy {
     const ids = rows.map((r) => r.jobId);
     const key = outboxKey.batch(ids);
     const proof = encodeZkBatchProof(rows.map((r) => proofs.get(r.jobId)!));
-    const data = this.iface.encodeFunctionData("submitBatch", [rows.map((r) => r.job), rows.map((r) => r.output!), proof]);
+    const data = this.iface.encodeFunctionData("submitBatch", [
+      rows.map((r) => r.job),
+      rows.map((r) => r.output!),
+      proof,
+    ]);
     this.store.outbox.planBatch(key, ids);
     try {
-      await this.sender.send({ key, kind: "batch", to: this.options.escrow, data, context: { contract: "escrow", call: "submitBatch" } });
+      await this.sender.send({
+        key,
+        kind: "batch",
+        to: this.options.escrow,
+        data,
+        context: { contract: "escrow", call: "submitBatch" },
+      });
     } catch (error) {
       if (!(error instanceof RevertError)) throw error;
-      this.log.warn({ jobs: ids.map(String), err: error.message }, "submitBatch would revert; submitting these jobs one by one");
+      this.log.warn(
+        { jobs: ids.map(String), err: error.message },
+        "submitBatch would revert; submitting these jobs one by one",
+      );
       for (const row of rows) this.handBack(row);
       return;
     }

@@ -2,7 +2,16 @@ import { hexlify, randomBytes } from "ethers";
 import type { Job } from "../core/job";
 import { UnsupportedError } from "../core/errors";
 import { ModelError } from "./errors";
-import { modeModule, ModeNotServedError, type ClaimChecks, type EnclaveSigner, type ModeModule, type ModeNode, type ModelSource, type ZkCircuitSource } from "../modes";
+import {
+  modeModule,
+  ModeNotServedError,
+  type ClaimChecks,
+  type EnclaveSigner,
+  type ModeModule,
+  type ModeNode,
+  type ModelSource,
+  type ZkCircuitSource,
+} from "../modes";
 
 export interface ComputeResult {
   output: string;
@@ -19,7 +28,14 @@ export interface ComputeResult {
 export class Computer {
   private readonly node: ModeNode;
 
-  constructor(models: ModelSource, chainId: bigint, escrow: string, address: string, enclave: EnclaveSigner | undefined, zk?: ZkCircuitSource) {
+  constructor(
+    models: ModelSource,
+    chainId: bigint,
+    escrow: string,
+    address: string,
+    enclave: EnclaveSigner | undefined,
+    zk?: ZkCircuitSource,
+  ) {
     this.node = { chainId, escrow, address, models, enclave, zk };
   }
 

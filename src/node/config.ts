@@ -9,7 +9,9 @@ import { isModeName, MODES, type ModeName } from "../core/modes";
 export { isModeName, MODE_BY_NAME, type ModeName } from "../core/modes";
 
 /** The mode names a config may list: `"vanilla", "tee" and "zk"`. */
-const MODE_LIST = MODES.map((m) => `"${m.name}"`).join(", ").replace(/, ([^,]*)$/, " and $1");
+const MODE_LIST = MODES.map((m) => `"${m.name}"`)
+  .join(", ")
+  .replace(/, ([^,]*)$/, " and $1");
 
 /** The operator node's configuration file (`vin init` writes it). Relative paths are relative to the file. */
 export interface NodeConfig {
@@ -58,7 +60,10 @@ export interface NodeConfig {
 /** The escrow's `MAX_BATCH`: jobs per `submitBatch`. */
 export const MAX_ZK_BATCH = 64;
 
-export const CONFIG_DEFAULTS: Omit<NodeConfig, "rpcUrl" | "chainId" | "contracts" | "keystore" | "dataDir" | "contentDir" | "modes" | "ipfsDir" | "kuboUrl"> = {
+export const CONFIG_DEFAULTS: Omit<
+  NodeConfig,
+  "rpcUrl" | "chainId" | "contracts" | "keystore" | "dataDir" | "contentDir" | "modes" | "ipfsDir" | "kuboUrl"
+> = {
   confirmations: 1,
   pollIntervalMs: 1_000,
   maxBlockRange: 2_000,
@@ -88,7 +93,8 @@ export interface ConfigSources {
  * @example const config = loadConfig("vin.json", { flags: { maxCollateral: "20" }, env: process.env });
  */
 export function loadConfig(file: string, sources: ConfigSources = {}): NodeConfig {
-  if (!existsSync(file)) throw new ConfigError(`config file ${file} not found: create one with \`vin init\` or pass --config`);
+  if (!existsSync(file))
+    throw new ConfigError(`config file ${file} not found: create one with \`vin init\` or pass --config`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
@@ -105,7 +111,10 @@ export function tokenAmount(value: unknown): bigint | undefined {
 }
 
 function parseTokenAmount(value: unknown): string {
-  if (tokenAmount(value) === undefined) throw new ConfigError(`must be a token amount as a decimal string (e.g. "50" or "12.5"), got ${JSON.stringify(value)}`);
+  if (tokenAmount(value) === undefined)
+    throw new ConfigError(
+      `must be a token amount as a decimal string (e.g. "50" or "12.5"), got ${JSON.stringify(value)}`,
+    );
   return value as string;
 }
 
@@ -116,9 +125,14 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail("(root)", "must be a JSON object");
   const c = { ...CONFIG_DEFAULTS, ...(raw as Record<string, unknown>) } as Record<string, unknown>;
   const base = path.dirname(path.resolve(file));
-  const str = (k: string) => (typeof c[k] === "string" && c[k] !== "" ? (c[k] as string) : fail(k, "must be a non-empty string"));
-  const int = (k: string, min: number) => (Number.isInteger(c[k]) && (c[k] as number) >= min ? (c[k] as number) : fail(k, `must be an integer >= ${min}`));
-  const wei = (k: string) => (typeof c[k] === "string" && /^\d+$/.test(c[k] as string) ? (c[k] as string) : fail(k, "must be a decimal string of wei"));
+  const str = (k: string) =>
+    typeof c[k] === "string" && c[k] !== "" ? (c[k] as string) : fail(k, "must be a non-empty string");
+  const int = (k: string, min: number) =>
+    Number.isInteger(c[k]) && (c[k] as number) >= min ? (c[k] as number) : fail(k, `must be an integer >= ${min}`);
+  const wei = (k: string) =>
+    typeof c[k] === "string" && /^\d+$/.test(c[k] as string)
+      ? (c[k] as string)
+      : fail(k, "must be a decimal string of wei");
   const maxCollateral = resolveSetting(
     "maxCollateral",
     {
@@ -132,17 +146,22 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
   const rpcUrl = str("rpcUrl");
   if (!/^https?:\/\//.test(rpcUrl)) fail("rpcUrl", `must be an http(s) URL, got "${rpcUrl}"`);
   const contracts = c.contracts as Record<string, unknown> | undefined;
-  if (contracts === undefined || typeof contracts !== "object") fail("contracts", "must be an object with escrow, staking, registry, teeVerifier, token, startBlock");
+  if (contracts === undefined || typeof contracts !== "object")
+    fail("contracts", "must be an object with escrow, staking, registry, teeVerifier, token, startBlock");
   for (const name of ["escrow", "staking", "registry", "teeVerifier", "token"]) {
-    if (typeof contracts![name] !== "string" || !isAddress(contracts![name])) fail(`contracts.${name}`, "must be an address");
+    if (typeof contracts![name] !== "string" || !isAddress(contracts![name]))
+      fail(`contracts.${name}`, "must be an address");
   }
-  if (!Number.isInteger(contracts!.startBlock) || (contracts!.startBlock as number) < 0) fail("contracts.startBlock", "must be a block number");
+  if (!Number.isInteger(contracts!.startBlock) || (contracts!.startBlock as number) < 0)
+    fail("contracts.startBlock", "must be a block number");
   const optional = (k: string) => (c[k] === undefined ? undefined : str(k));
   const kuboUrl = optional("kuboUrl");
-  if (kuboUrl !== undefined && !/^https?:\/\//.test(kuboUrl)) fail("kuboUrl", `must be an http(s) URL, got "${kuboUrl}"`);
+  if (kuboUrl !== undefined && !/^https?:\/\//.test(kuboUrl))
+    fail("kuboUrl", `must be an http(s) URL, got "${kuboUrl}"`);
   const ipfsDir = optional("ipfsDir");
   const modes = c.modes;
-  if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName)) fail("modes", `must be a non-empty list of ${MODE_LIST}`);
+  if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName))
+    fail("modes", `must be a non-empty list of ${MODE_LIST}`);
   return {
     rpcUrl,
     chainId: int("chainId", 1),
@@ -163,7 +182,10 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     minFeePerNode: wei("minFeePerNode"),
     maxCollateral,
     stuckTxMs: int("stuckTxMs", 1_000),
-    zkBatchMax: int("zkBatchMax", 1) <= MAX_ZK_BATCH ? (c.zkBatchMax as number) : fail("zkBatchMax", `must be at most ${MAX_ZK_BATCH} (the escrow's MAX_BATCH)`),
+    zkBatchMax:
+      int("zkBatchMax", 1) <= MAX_ZK_BATCH
+        ? (c.zkBatchMax as number)
+        : fail("zkBatchMax", `must be at most ${MAX_ZK_BATCH} (the escrow's MAX_BATCH)`),
     zkBatchWindowMs: int("zkBatchWindowMs", 0),
     contentTimeoutMs: int("contentTimeoutMs", 100),
     maxInputBytes: int("maxInputBytes", 1),

@@ -36,19 +36,27 @@ export async function readTsmQuote(reportData: Uint8Array, options: TsmQuoteOpti
   if (reportData.length !== 64) throw new InputError(`report data is 64 bytes, got ${reportData.length}`);
   const root = options.dir ?? TSM_REPORT_DIR;
   if (!existsSync(root)) {
-    throw new UnsupportedError(`${root} not found: quotes from configfs-tsm need an Intel TDX guest with Linux 6.7 or later and configfs mounted (use the development quotes elsewhere)`);
+    throw new UnsupportedError(
+      `${root} not found: quotes from configfs-tsm need an Intel TDX guest with Linux 6.7 or later and configfs mounted (use the development quotes elsewhere)`,
+    );
   }
   // mkdir in configfs creates a report entry; the kernel removes it with rmdir.
   const entry = await mkdtemp(path.join(root, "vin-"));
   try {
     const read = (name: string) => readFile(path.join(entry, name));
     const provider = (await read("provider")).toString("utf8").trim();
-    if (provider !== TDX_PROVIDER) throw new UnsupportedError(`configfs-tsm provider is "${provider}", not "${TDX_PROVIDER}": only Intel TDX quotes register enclaves`);
+    if (provider !== TDX_PROVIDER)
+      throw new UnsupportedError(
+        `configfs-tsm provider is "${provider}", not "${TDX_PROVIDER}": only Intel TDX quotes register enclaves`,
+      );
     await writeFile(path.join(entry, "inblob"), reportData);
     const generation = (await read("generation")).toString("utf8").trim();
     const quote = await read("outblob");
     // Every write to the entry bumps its generation: a different one means another writer's report data.
-    if ((await read("generation")).toString("utf8").trim() !== generation) throw new ConflictError(`configfs-tsm entry ${entry} was written by another process while its quote was read; try again`);
+    if ((await read("generation")).toString("utf8").trim() !== generation)
+      throw new ConflictError(
+        `configfs-tsm entry ${entry} was written by another process while its quote was read; try again`,
+      );
     return trimQuote(new Uint8Array(quote));
   } finally {
     await rmdir(entry).catch(() => undefined);

@@ -37,7 +37,10 @@ export class FsContentStore implements ContentStore {
    */
   async put(cid: string, bytes: Uint8Array): Promise<void> {
     const actual = await cidOf(cid, bytes);
-    if (actual !== cid) throw new IntegrityError(`refusing to store content with CID ${actual} under ${cid} in ${this.dir}`, { context: { cid, actual } });
+    if (actual !== cid)
+      throw new IntegrityError(`refusing to store content with CID ${actual} under ${cid} in ${this.dir}`, {
+        context: { cid, actual },
+      });
     this.write(cid, bytes);
   }
 
@@ -48,11 +51,21 @@ export class FsContentStore implements ContentStore {
    */
   async cat(cid: string): Promise<Uint8Array> {
     const file = this.fileOf(cid);
-    if (file === undefined) throw new NotFoundError(`content ${cid} is not in ${this.dir}: its files are named by base32 CIDv1s`, { context: { cid } });
-    if (!existsSync(file)) throw new NotFoundError(`content ${cid} is not in ${this.dir}: copy the file there under that name`, { context: { cid } });
+    if (file === undefined)
+      throw new NotFoundError(`content ${cid} is not in ${this.dir}: its files are named by base32 CIDv1s`, {
+        context: { cid },
+      });
+    if (!existsSync(file))
+      throw new NotFoundError(`content ${cid} is not in ${this.dir}: copy the file there under that name`, {
+        context: { cid },
+      });
     const bytes = new Uint8Array(readFileSync(file));
     const actual = await cidOf(cid, bytes);
-    if (actual !== cid) throw new IntegrityError(`${file} holds content with CID ${actual}, not the ${cid} it is named by: replace or remove it`, { context: { file, cid, actual } });
+    if (actual !== cid)
+      throw new IntegrityError(
+        `${file} holds content with CID ${actual}, not the ${cid} it is named by: replace or remove it`,
+        { context: { file, cid, actual } },
+      );
     return bytes;
   }
 
@@ -108,8 +121,13 @@ export class ContentStores implements ContentStore {
       }
     }
     // Each store's own message when it names the store (the directory's says what to do), else where it looked.
-    const reasons = this.stores.map(({ where }, i) => (missing[i]!.shortMessage.includes(where) ? missing[i]!.shortMessage : `not in ${where}`));
-    throw new NotFoundError(`content ${cid} is in none of the node's content stores (${reasons.join("; ")})`, { cause: missing[0], context: { cid } });
+    const reasons = this.stores.map(({ where }, i) =>
+      missing[i]!.shortMessage.includes(where) ? missing[i]!.shortMessage : `not in ${where}`,
+    );
+    throw new NotFoundError(`content ${cid} is in none of the node's content stores (${reasons.join("; ")})`, {
+      cause: missing[0],
+      context: { cid },
+    });
   }
 
   async has(cid: string, options: ContentOptions = {}): Promise<boolean> {
@@ -136,10 +154,17 @@ export interface NodeContentConfig {
  * The content the node can read: its content directory first, then the configured IPFS store, if any.
  * @example const content = await openNodeContent({ contentDir, ipfsDir: ".vin/ipfs", timeoutMs: 30_000 });
  */
-export async function openNodeContent(config: NodeContentConfig): Promise<{ store: ContentStores; close(): Promise<void> }> {
+export async function openNodeContent(
+  config: NodeContentConfig,
+): Promise<{ store: ContentStores; close(): Promise<void> }> {
   const stores: NamedContentStore[] = [{ store: new FsContentStore(config.contentDir), where: config.contentDir }];
-  if (config.ipfsDir !== undefined) stores.push({ store: await openContentStore({ dir: config.ipfsDir }), where: `the IPFS store ${config.ipfsDir}` });
-  if (config.kuboUrl !== undefined) stores.push({ store: await openContentStore({ kuboUrl: config.kuboUrl, timeoutMs: config.timeoutMs }), where: `the Kubo node ${config.kuboUrl}` });
+  if (config.ipfsDir !== undefined)
+    stores.push({ store: await openContentStore({ dir: config.ipfsDir }), where: `the IPFS store ${config.ipfsDir}` });
+  if (config.kuboUrl !== undefined)
+    stores.push({
+      store: await openContentStore({ kuboUrl: config.kuboUrl, timeoutMs: config.timeoutMs }),
+      where: `the Kubo node ${config.kuboUrl}`,
+    });
   const store = new ContentStores(stores);
   return { store, close: () => store.close() };
 }

@@ -46,7 +46,12 @@ export async function openOperator(options: OpenOperatorOptions): Promise<Operat
   try {
     await checkEndpoint(provider, config.rpcUrl, config.chainId);
     store = new NodeStore(NodeStore.pathIn(config.dataDir));
-    const sender = new TxSender(store.outbox, wallet, provider, options.log, { chainId: config.chainId, rpcTimeoutMs: config.rpcTimeoutMs, stuckTxMs: config.stuckTxMs, pollIntervalMs: Math.min(config.pollIntervalMs, 500) });
+    const sender = new TxSender(store.outbox, wallet, provider, options.log, {
+      chainId: config.chainId,
+      rpcTimeoutMs: config.rpcTimeoutMs,
+      stuckTxMs: config.stuckTxMs,
+      pollIntervalMs: Math.min(config.pollIntervalMs, 500),
+    });
     await sender.init({ takeover: options.takeover });
     await sender.recover();
     const s = store;

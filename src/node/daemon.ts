@@ -9,7 +9,13 @@ import { MODE_BY_NAME, tokenAmount, type ConfigSources } from "./config";
 import { openNodeContent } from "./content-store";
 import { openOperator, type OperatorContext } from "./context";
 import { loadDevEnclave } from "./enclave";
-import { maintainEnclave, parseQuoteSource, registrationContext, type QuoteSource, type RegistrationContext } from "./enclave-registration";
+import {
+  maintainEnclave,
+  parseQuoteSource,
+  registrationContext,
+  type QuoteSource,
+  type RegistrationContext,
+} from "./enclave-registration";
 import { InputFetcher } from "./inputs";
 import type { Logger } from "./log";
 import { NodeMetrics } from "./metrics";
@@ -51,8 +57,22 @@ export interface RunningDaemon {
  * @example const daemon = await startDaemon({ configFile: "vin.json", password, log }); process.once("SIGTERM", () => void daemon.stop());
  */
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
-  const quotes = resolveSetting("teeQuotes", { env: { name: "VIN_TEE_QUOTES", value: options.sources?.env?.VIN_TEE_QUOTES }, default: "development" as QuoteSource }, parseQuoteSource);
-  const ctx = await openOperator({ configFile: options.configFile, password: options.password, purpose: "daemon", log: options.log, takeover: options.takeover, sources: options.sources });
+  const quotes = resolveSetting(
+    "teeQuotes",
+    {
+      env: { name: "VIN_TEE_QUOTES", value: options.sources?.env?.VIN_TEE_QUOTES },
+      default: "development" as QuoteSource,
+    },
+    parseQuoteSource,
+  );
+  const ctx = await openOperator({
+    configFile: options.configFile,
+    password: options.password,
+    purpose: "daemon",
+    log: options.log,
+    takeover: options.takeover,
+    sources: options.sources,
+  });
   try {
     return await run(ctx, options.log, quotes);
   } catch (error) {
@@ -68,23 +88,55 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
   await checkRegistration(ctx, modes);
   const needs = new Set([...modes].flatMap((m) => modeModule(m).needs));
   const enclave = needs.has("enclave") ? loadDevEnclave(config.dataDir, { create: true }) : undefined;
-  if (enclave !== undefined && quotes === "development") log.warn({ enclave: enclave.address }, "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and its quotes prove nothing");
-  if (enclave !== undefined && quotes === "configfs-tsm") log.info({ enclave: enclave.address }, "TEE mode attests with TDX quotes from configfs-tsm: the enclave key file in the data directory must sit on storage only this TD reads");
+  if (enclave !== undefined && quotes === "development")
+    log.warn(
+      { enclave: enclave.address },
+      "TEE mode uses a DEVELOPMENT-ONLY enclave: its key is a plain file in the data directory and its quotes prove nothing",
+    );
+  if (enclave !== undefined && quotes === "configfs-tsm")
+    log.info(
+      { enclave: enclave.address },
+      "TEE mode attests with TDX quotes from configfs-tsm: the enclave key file in the data directory must sit on storage only this TD reads",
+    );
   const keepEnclave = enclave === undefined ? undefined : enclaveKeeper(registrationContext(ctx, { quotes }), log);
-  await keepEnclave?.().catch((error: unknown) => log.warn({ err: firstLine(error) }, "enclave registration failed; retrying every minute"));
+  await keepEnclave?.().catch((error: unknown) =>
+    log.warn({ err: firstLine(error) }, "enclave registration failed; retrying every minute"),
+  );
   const metrics = new NodeMetrics(store.jobs);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
-  const content = await openNodeContent({ contentDir: config.contentDir, ipfsDir: config.ipfsDir, kuboUrl: config.kuboUrl, timeoutMs: config.contentTimeoutMs });
+  const content = await openNodeContent({
+    contentDir: config.contentDir,
+    ipfsDir: config.ipfsDir,
+    kuboUrl: config.kuboUrl,
+    timeoutMs: config.contentTimeoutMs,
+  });
   const zk = needs.has("zk") ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
-  const computer = new Computer(new ModelLoader(contracts.registry, content.store), BigInt(config.chainId), config.contracts.escrow, address, enclave, zk);
-  const inputs = new InputFetcher(content.store, { timeoutMs: config.contentTimeoutMs, maxBytes: config.maxInputBytes });
+  const computer = new Computer(
+    new ModelLoader(contracts.registry, content.store),
+    BigInt(config.chainId),
+    config.contracts.escrow,
+    address,
+    enclave,
+    zk,
+  );
+  const inputs = new InputFetcher(content.store, {
+    timeoutMs: config.contentTimeoutMs,
+    maxBytes: config.maxInputBytes,
+  });
   const iface = contracts.escrow.interface;
   // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some,
   // and the batcher when it has submitted ZK jobs or handed some back.
   const work = new Wakeup();
   const submission =
     zk !== undefined && config.zkBatchMax > 1
-      ? new ZkBatcher(store, sender, iface, log, { escrow: config.contracts.escrow, maxBatch: config.zkBatchMax, windowMs: config.zkBatchWindowMs }, { wake: () => work.notify() })
+      ? new ZkBatcher(
+          store,
+          sender,
+          iface,
+          log,
+          { escrow: config.contracts.escrow, maxBatch: config.zkBatchMax, windowMs: config.zkBatchWindowMs },
+          { wake: () => work.notify() },
+        )
       : SUBMIT_ALONE;
   const processor = new JobProcessor(store, sender, submission, contracts, computer, inputs, metrics, log, {
     address,
@@ -96,7 +148,9 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
   });
   const follower = new LogFollower(provider, store.cursor, log, {
     address: config.contracts.escrow,
-    topics: ["JobRequested", "JobSettled", "JobRefunded", "NodeSlashed"].map((name) => iface.getEvent(name as "JobSettled").topicHash),
+    topics: ["JobRequested", "JobSettled", "JobRefunded", "NodeSlashed"].map(
+      (name) => iface.getEvent(name as "JobSettled").topicHash,
+    ),
     startBlock: config.contracts.startBlock,
     confirmations: config.confirmations,
     maxBlockRange: config.maxBlockRange,
@@ -110,7 +164,11 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
     onApplied: () => work.notify(),
     onError: () => metrics.rpcErrors.inc(),
   });
-  const earnings = new EarningsWithdrawer(store.outbox, sender, contracts, log, { address, threshold: BigInt(config.claimThreshold), rpcTimeoutMs: config.rpcTimeoutMs });
+  const earnings = new EarningsWithdrawer(store.outbox, sender, contracts, log, {
+    address,
+    threshold: BigInt(config.claimThreshold),
+    rpcTimeoutMs: config.rpcTimeoutMs,
+  });
   const pool = new WorkerPool(config.workers);
   const abort = new AbortController();
   const signal = abort.signal;
@@ -121,15 +179,32 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
 
   const loops = [
     follower.run(signal),
-    loop(signal, config.pollIntervalMs, async () => {
-      for (const row of store.jobs.inStates(ACTIVE_STATES)) pool.submit(row.jobId.toString(), () => processor.advance(row.jobId, signal));
-    }, log, "scheduler", work),
+    loop(
+      signal,
+      config.pollIntervalMs,
+      async () => {
+        for (const row of store.jobs.inStates(ACTIVE_STATES))
+          pool.submit(row.jobId.toString(), () => processor.advance(row.jobId, signal));
+      },
+      log,
+      "scheduler",
+      work,
+    ),
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => earnings.check(signal), log, "earnings withdrawal"),
     // Checked once before the loops started: the next check is a period later.
-    ...(keepEnclave === undefined ? [] : [sleep(ENCLAVE_CHECK_MS, signal).catch(() => undefined).then(() => loop(signal, ENCLAVE_CHECK_MS, keepEnclave, log, "enclave registration"))]),
+    ...(keepEnclave === undefined
+      ? []
+      : [
+          sleep(ENCLAVE_CHECK_MS, signal)
+            .catch(() => undefined)
+            .then(() => loop(signal, ENCLAVE_CHECK_MS, keepEnclave, log, "enclave registration")),
+        ]),
   ];
-  log.info({ address, modes: config.modes, metricsPort, maxCollateral: config.maxCollateral, fromBlock: follower.cursor + 1 }, "operator node started");
+  log.info(
+    { address, modes: config.modes, metricsPort, maxCollateral: config.maxCollateral, fromBlock: follower.cursor + 1 },
+    "operator node started",
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -140,7 +215,9 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       await submission.stop();
       await pool.drain();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
-      await content.close().catch((error: unknown) => log.warn({ err: String(error) }, "closing the content store failed"));
+      await content
+        .close()
+        .catch((error: unknown) => log.warn({ err: String(error) }, "closing the content store failed"));
       ctx.close();
       log.info("stopped");
     })());
@@ -164,7 +241,10 @@ function enclaveKeeper(ctx: RegistrationContext, log: Logger): () => Promise<voi
     blocked = undefined;
     if (registration === undefined) return;
     const { signer, measurement, expiresAt, tx, attempts, cachedCertificates } = registration;
-    log.info({ enclave: signer, measurement, expiresAt: expiresAt.toString(), tx, attempts, cachedCertificates }, action === "registered" ? "enclave registered with a quote" : "enclave registration renewed with a fresh quote");
+    log.info(
+      { enclave: signer, measurement, expiresAt: expiresAt.toString(), tx, attempts, cachedCertificates },
+      action === "registered" ? "enclave registered with a quote" : "enclave registration renewed with a fresh quote",
+    );
   };
 }
 
@@ -172,24 +252,41 @@ function enclaveKeeper(ctx: RegistrationContext, log: Logger): () => Promise<voi
 async function checkRegistration(ctx: OperatorContext, modes: ReadonlySet<number>): Promise<void> {
   const { staking } = ctx.contracts;
   const address = ctx.wallet.address;
-  const [operator, params] = await Promise.all([withRetry("staking.operatorOf", () => staking.operatorOf(address)), withRetry("staking.parameters", () => staking.parameters())]);
+  const [operator, params] = await Promise.all([
+    withRetry("staking.operatorOf", () => staking.operatorOf(address)),
+    withRetry("staking.parameters", () => staking.parameters()),
+  ]);
   if (operator.staked < params.minimumStake) {
-    throw new InputError(`operator ${address} has ${operator.staked} staked, below the minimum ${params.minimumStake}: run \`vin stake <amount>\``);
+    throw new InputError(
+      `operator ${address} has ${operator.staked} staked, below the minimum ${params.minimumStake}: run \`vin stake <amount>\``,
+    );
   }
   for (const mode of modes) {
     if ((Number(operator.capabilities) & (1 << mode)) === 0) {
-      throw new InputError(`operator ${address} is not registered for mode ${MODE_NAMES[mode as Mode]}: run \`vin register --modes ${[...modes].map((m) => MODE_NAMES[m as Mode]).join(",")}\``);
+      throw new InputError(
+        `operator ${address} is not registered for mode ${MODE_NAMES[mode as Mode]}: run \`vin register --modes ${[...modes].map((m) => MODE_NAMES[m as Mode]).join(",")}\``,
+      );
     }
   }
 }
 
-async function loop(signal: AbortSignal, intervalMs: number, body: () => Promise<void>, log: Logger, name: string, wake?: Wakeup): Promise<void> {
+async function loop(
+  signal: AbortSignal,
+  intervalMs: number,
+  body: () => Promise<void>,
+  log: Logger,
+  name: string,
+  wake?: Wakeup,
+): Promise<void> {
   while (!signal.aborted) {
     try {
       await body();
     } catch (error) {
       if (signal.aborted) break;
-      log.warn({ err: error instanceof BaseError ? error.message : String((error as Error)?.message ?? error).split("\n")[0] }, `${name}: step failed; retrying`);
+      log.warn(
+        { err: error instanceof BaseError ? error.message : String((error as Error)?.message ?? error).split("\n")[0] },
+        `${name}: step failed; retrying`,
+      );
     }
     await (wake === undefined ? sleep(intervalMs, signal).catch(() => undefined) : wake.wait(intervalMs, signal));
   }

@@ -22,12 +22,20 @@ export class EarningsWithdrawer {
   async check(signal: AbortSignal): Promise<void> {
     if (this.options.threshold === 0n || this.inFlight) return;
     if (this.outbox.pending().some((tx) => tx.kind === "withdrawEarnings")) return;
-    const claimable = await withRetry("escrow.claimable", () => this.contracts.escrow.claimable(this.options.address), { timeoutMs: this.options.rpcTimeoutMs });
+    const claimable = await withRetry("escrow.claimable", () => this.contracts.escrow.claimable(this.options.address), {
+      timeoutMs: this.options.rpcTimeoutMs,
+    });
     if (claimable < this.options.threshold) return;
     this.inFlight = true;
     try {
       const data = this.contracts.escrow.interface.encodeFunctionData("claim", [this.options.address]);
-      const tx = await this.sender.send({ key: outboxKey.withdrawEarnings(), kind: "withdrawEarnings", to: await this.contracts.escrow.getAddress(), data, context: { contract: "escrow", call: "claim" } });
+      const tx = await this.sender.send({
+        key: outboxKey.withdrawEarnings(),
+        kind: "withdrawEarnings",
+        to: await this.contracts.escrow.getAddress(),
+        data,
+        context: { contract: "escrow", call: "claim" },
+      });
       const receipt = await this.sender.wait(tx, signal);
       this.log.info({ amount: claimable.toString(), tx: receipt.hash }, "earnings withdrawn");
     } finally {

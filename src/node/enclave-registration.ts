@@ -148,23 +148,49 @@ export async function attestEnclave(ctx: EnclaveContext): Promise<EnclaveAttesta
     withRetry("eth_chainId", () => provider.getNetwork(), retry),
     contracts.teeVerifier.getAddress(),
   ]);
-  if (anchor === null || anchor.hash === null) throw new NotFoundError(`block ${latest - 1} not found: cannot anchor the quote`);
-  const context = { operator: ctx.operator, chainId: network.chainId, verifier, anchorBlock: BigInt(anchor.number), anchorBlockHash: anchor.hash };
+  if (anchor === null || anchor.hash === null)
+    throw new NotFoundError(`block ${latest - 1} not found: cannot anchor the quote`);
+  const context = {
+    operator: ctx.operator,
+    chainId: network.chainId,
+    verifier,
+    anchorBlock: BigInt(anchor.number),
+    anchorBlockHash: anchor.hash,
+  };
   const binding: EnclaveBinding = { ...context, signer: enclave.address, hpkePublicKey: enclave.hpkePublicKey };
-  const quote = source === "development" ? enclave.attest(context).quote : await readTsmQuote(enclaveReportData(binding), { dir: ctx.tsmDir });
+  const quote =
+    source === "development"
+      ? enclave.attest(context).quote
+      : await readTsmQuote(enclaveReportData(binding), { dir: ctx.tsmDir });
   return { source, binding, quote, ...checkQuote(quote, binding) };
 }
 
 /** What a registration needs from the quote, checked as the contracts will check it. */
-function checkQuote(quote: Uint8Array, binding: EnclaveBinding): Pick<EnclaveAttestation, "teeType" | "measurement" | "pckCertificate" | "ca" | "pck"> {
+function checkQuote(
+  quote: Uint8Array,
+  binding: EnclaveBinding,
+): Pick<EnclaveAttestation, "teeType" | "measurement" | "pckCertificate" | "ca" | "pck"> {
   const parsed = parseQuote(quote);
   const facts = quoteFacts(parsed);
   const expected = hexlify(enclaveReportData(binding));
-  if (hexlify(facts.reportData) !== expected) throw new VerificationError(`the quote's report data ${hexlify(facts.reportData)} is not the enclave binding ${expected}`);
-  if (facts.debug) throw new VerificationError("the quote comes from a debug TD or enclave: DcapVerifier refuses it (DcapDebugMode)");
+  if (hexlify(facts.reportData) !== expected)
+    throw new VerificationError(
+      `the quote's report data ${hexlify(facts.reportData)} is not the enclave binding ${expected}`,
+    );
+  if (facts.debug)
+    throw new VerificationError("the quote comes from a debug TD or enclave: DcapVerifier refuses it (DcapDebugMode)");
   const [pck, ca] = pckChain(parsed);
-  if (pck === undefined || ca === undefined) throw new VerificationError("the quote's certification data holds no PCK certificate and CA: cannot cache its chain");
-  return { teeType: facts.teeType, measurement: keccak256(facts.measurements), pckCertificate: keccak256(pck), ca, pck };
+  if (pck === undefined || ca === undefined)
+    throw new VerificationError(
+      "the quote's certification data holds no PCK certificate and CA: cannot cache its chain",
+    );
+  return {
+    teeType: facts.teeType,
+    measurement: keccak256(facts.measurements),
+    pckCertificate: keccak256(pck),
+    ca,
+    pck,
+  };
 }
 
 /**
@@ -176,7 +202,10 @@ function checkQuote(quote: Uint8Array, binding: EnclaveBinding): Pick<EnclaveAtt
  * @throws RevertError for a refused certificate or registration; UnsupportedError when the deployment has no DCAP verifier.
  * @example const { expiresAt } = await registerEnclave(registrationContext(ctx));
  */
-export async function registerEnclave(ctx: RegistrationContext, options: { attestation?: EnclaveAttestation } = {}): Promise<EnclaveRegistration> {
+export async function registerEnclave(
+  ctx: RegistrationContext,
+  options: { attestation?: EnclaveAttestation } = {},
+): Promise<EnclaveRegistration> {
   const { teeVerifier } = ctx.contracts;
   const dcap = await dcapVerifierOf(ctx);
   let attestation = options.attestation ?? (await attestEnclave(ctx));
@@ -186,17 +215,35 @@ export async function registerEnclave(ctx: RegistrationContext, options: { attes
   let tx: string;
   for (;;) {
     const { binding } = attestation;
-    const data = teeVerifier.interface.encodeFunctionData("registerEnclaveWithQuote", [withoutPckChain(attestation.quote), attestation.pckCertificate, binding.signer, binding.hpkePublicKey, binding.anchorBlock]);
+    const data = teeVerifier.interface.encodeFunctionData("registerEnclaveWithQuote", [
+      withoutPckChain(attestation.quote),
+      attestation.pckCertificate,
+      binding.signer,
+      binding.hpkePublicKey,
+      binding.anchorBlock,
+    ]);
     try {
-      tx = await send(ctx, { contract: "teeVerifier", call: "registerEnclaveWithQuote", key: `${binding.signer}:${binding.anchorBlock}`, to, data });
+      tx = await send(ctx, {
+        contract: "teeVerifier",
+        call: "registerEnclaveWithQuote",
+        key: `${binding.signer}:${binding.anchorBlock}`,
+        to,
+        data,
+      });
       break;
     } catch (error) {
-      if (attempts > 1 || walk(error, (e) => e instanceof RevertError && e.errorName === "TeeVerifierStaleQuote") === undefined) throw error;
+      if (
+        attempts > 1 ||
+        walk(error, (e) => e instanceof RevertError && e.errorName === "TeeVerifierStaleQuote") === undefined
+      )
+        throw error;
       attempts++;
       attestation = await attestEnclave(ctx);
     }
   }
-  const record = await withRetry("teeVerifier.enclaveOf", () => teeVerifier.enclaveOf(attestation.binding.signer), { timeoutMs: ctx.rpcTimeoutMs });
+  const record = await withRetry("teeVerifier.enclaveOf", () => teeVerifier.enclaveOf(attestation.binding.signer), {
+    timeoutMs: ctx.rpcTimeoutMs,
+  });
   const { binding } = attestation;
   return {
     signer: binding.signer,
@@ -230,10 +277,18 @@ export async function enclaveStatus(ctx: EnclaveReadContext): Promise<EnclaveSta
   const unregistered = record.operator === ZeroAddress;
   const [measurementRevokedAt, boundBy] = unregistered
     ? [0n, []]
-    : await Promise.all([withRetry("teeVerifier.measurementRevokedAt", () => teeVerifier.measurementRevokedAt(record.measurement), retry), versionsBinding(ctx, record.measurement)]);
+    : await Promise.all([
+        withRetry(
+          "teeVerifier.measurementRevokedAt",
+          () => teeVerifier.measurementRevokedAt(record.measurement),
+          retry,
+        ),
+        versionsBinding(ctx, record.measurement),
+      ]);
   const now = BigInt(block.timestamp);
   const registered = !unregistered && record.operator.toLowerCase() === ctx.operator.toLowerCase();
-  const renewalDue = registered && !record.revoked && record.expiresAt - now < parameters.maxEnclaveAge / RENEWAL_DIVISOR;
+  const renewalDue =
+    registered && !record.revoked && record.expiresAt - now < parameters.maxEnclaveAge / RENEWAL_DIVISOR;
   return {
     signer,
     operator: record.operator,
@@ -275,16 +330,22 @@ export async function maintainEnclave(ctx: RegistrationContext, log?: Logger): P
   if (status.registered && !status.renewalDue) return { action: "kept", status };
   const attestation = await attestEnclave(ctx);
   if (status.registered && status.measurement !== attestation.measurement) {
-    log?.warn({ enclave: status.signer, from: status.measurement, to: attestation.measurement }, "renewing the enclave changes its measurement: model versions that bind only the old one stop accepting it");
+    log?.warn(
+      { enclave: status.signer, from: status.measurement, to: attestation.measurement },
+      "renewing the enclave changes its measurement: model versions that bind only the old one stop accepting it",
+    );
   }
   const registration = await registerEnclave(ctx, { attestation });
   return { action: status.registered ? "renewed" : "registered", status, registration };
 }
 
 function blockedReason(status: EnclaveStatus): string | undefined {
-  if (status.operator !== ZeroAddress && !status.registered) return `enclave ${status.signer} is registered to another operator, ${status.operator}`;
-  if (status.revoked) return `enclave ${status.signer} was revoked: a revoked key never comes back (a new enclave key is needed)`;
-  if (status.measurementRevokedAt !== 0n) return `the measurement ${status.measurement} of enclave ${status.signer} was revoked: the enclave's software must change`;
+  if (status.operator !== ZeroAddress && !status.registered)
+    return `enclave ${status.signer} is registered to another operator, ${status.operator}`;
+  if (status.revoked)
+    return `enclave ${status.signer} was revoked: a revoked key never comes back (a new enclave key is needed)`;
+  if (status.measurementRevokedAt !== 0n)
+    return `the measurement ${status.measurement} of enclave ${status.signer} was revoked: the enclave's software must change`;
   return undefined;
 }
 
@@ -292,9 +353,20 @@ function blockedReason(status: EnclaveStatus): string | undefined {
  * The registration context of an open operator: its chain, outbox and development enclave (created in the data
  * directory if missing).
  */
-export function registrationContext(ctx: OperatorContext, options: { quotes?: QuoteSource; tsmDir?: string } = {}): RegistrationContext {
+export function registrationContext(
+  ctx: OperatorContext,
+  options: { quotes?: QuoteSource; tsmDir?: string } = {},
+): RegistrationContext {
   const enclave = loadDevEnclave(ctx.config.dataDir, { create: true })!;
-  return { provider: ctx.provider, contracts: ctx.contracts, operator: ctx.wallet.address, sender: ctx.sender, enclave, rpcTimeoutMs: ctx.config.rpcTimeoutMs, ...options };
+  return {
+    provider: ctx.provider,
+    contracts: ctx.contracts,
+    operator: ctx.wallet.address,
+    sender: ctx.sender,
+    enclave,
+    rpcTimeoutMs: ctx.config.rpcTimeoutMs,
+    ...options,
+  };
 }
 
 /**
@@ -309,21 +381,43 @@ export function parseQuoteSource(value: unknown): QuoteSource {
 /* CHAIN */
 
 async function dcapVerifierOf(ctx: RegistrationContext): Promise<DcapVerifier> {
-  const { dcapVerifier } = await withRetry("teeVerifier.parameters", () => ctx.contracts.teeVerifier.parameters(), { timeoutMs: ctx.rpcTimeoutMs });
-  if (dcapVerifier === ZeroAddress) throw new UnsupportedError("this deployment's TeeVerifier has no DCAP verifier: quote registration is not configured (governance sets it with setParameters)");
+  const { dcapVerifier } = await withRetry("teeVerifier.parameters", () => ctx.contracts.teeVerifier.parameters(), {
+    timeoutMs: ctx.rpcTimeoutMs,
+  });
+  if (dcapVerifier === ZeroAddress)
+    throw new UnsupportedError(
+      "this deployment's TeeVerifier has no DCAP verifier: quote registration is not configured (governance sets it with setParameters)",
+    );
   return DcapVerifier__factory.connect(dcapVerifier, ctx.provider);
 }
 
 /** Verifies and caches the CA (under the root) and the PCK certificate (under the CA) the DCAP verifier lacks. */
-async function cacheCertificates(ctx: RegistrationContext, dcap: DcapVerifier, attestation: EnclaveAttestation): Promise<string[]> {
+async function cacheCertificates(
+  ctx: RegistrationContext,
+  dcap: DcapVerifier,
+  attestation: EnclaveAttestation,
+): Promise<string[]> {
   const retry = { timeoutMs: ctx.rpcTimeoutMs };
-  const [root, to] = await Promise.all([withRetry("dcapVerifier.rootCertificate", () => dcap.rootCertificate(), retry), dcap.getAddress()]);
+  const [root, to] = await Promise.all([
+    withRetry("dcapVerifier.rootCertificate", () => dcap.rootCertificate(), retry),
+    dcap.getAddress(),
+  ]);
   const cached: string[] = [];
-  for (const [der, issuer] of [[attestation.ca, root], [attestation.pck, keccak256(attestation.ca)]] as const) {
+  for (const [der, issuer] of [
+    [attestation.ca, root],
+    [attestation.pck, keccak256(attestation.ca)],
+  ] as const) {
     const hash = keccak256(der);
     // notAfter is never zero for a cached certificate.
-    if ((await withRetry("dcapVerifier.certificateOf", () => dcap.certificateOf(hash), retry)).notAfter !== 0n) continue;
-    await send(ctx, { contract: "dcapVerifier", call: "verifyCertificate", key: hash, to, data: dcap.interface.encodeFunctionData("verifyCertificate", [der, issuer]) });
+    if ((await withRetry("dcapVerifier.certificateOf", () => dcap.certificateOf(hash), retry)).notAfter !== 0n)
+      continue;
+    await send(ctx, {
+      contract: "dcapVerifier",
+      call: "verifyCertificate",
+      key: hash,
+      to,
+      data: dcap.interface.encodeFunctionData("verifyCertificate", [der, issuer]),
+    });
     cached.push(hash);
   }
   return cached;
@@ -345,11 +439,22 @@ interface Call {
 async function send(ctx: RegistrationContext, call: Call): Promise<string> {
   const context = { contract: call.contract, call: call.call };
   try {
-    const tx = await ctx.sender.send({ key: `${call.call}:${call.key}:${Date.now()}`, kind: call.call, to: call.to, data: call.data, context });
+    const tx = await ctx.sender.send({
+      key: `${call.call}:${call.key}:${Date.now()}`,
+      kind: call.call,
+      to: call.to,
+      data: call.data,
+      context,
+    });
     const receipt = await ctx.sender.wait(tx);
     if (receipt.status === 1) return receipt.hash;
     await ctx.sender.simulate({ to: call.to, data: call.data, context });
-    throw new RevertError(`${call.contract}.${call.call} reverted in ${receipt.hash}`, undefined, {}, { context: { ...context, tx: receipt.hash } });
+    throw new RevertError(
+      `${call.contract}.${call.call} reverted in ${receipt.hash}`,
+      undefined,
+      {},
+      { context: { ...context, tx: receipt.hash } },
+    );
   } catch (error) {
     throw explained(error);
   }
@@ -359,11 +464,13 @@ const DCAP_INTERFACE = DcapVerifier__factory.createInterface();
 
 /** What to do about the errors a registration meets that the operator can fix. */
 const HINTS: Record<string, string> = {
-  TeeVerifierOperatorIneligible: "register for TEE mode (`vin register --modes ...,tee`) with at least the minimum stake",
+  TeeVerifierOperatorIneligible:
+    "register for TEE mode (`vin register --modes ...,tee`) with at least the minimum stake",
   TeeVerifierAttestationUnavailable: "governance has not configured quote registration on this deployment",
   TeeVerifierMeasurementRevoked: "the enclave's software (its measurement) was revoked: it must change",
   TeeVerifierEnclaveRevoked: "a revoked key never comes back: use a new enclave key",
-  DcapCertificateSignatureInvalid: "the quote's certificate chain is not under this deployment's root CA (a development quote on a network rooted at Intel's?)",
+  DcapCertificateSignatureInvalid:
+    "the quote's certificate chain is not under this deployment's root CA (a development quote on a network rooted at Intel's?)",
   DcapTcbPolicyUnavailable: "governance has set no TCB policy for this platform's FMSPC, or it lapsed",
   DcapTcbNotAccepted: "the platform's TCB is below the deployment's minimum: update its firmware and microcode",
 };
@@ -388,7 +495,10 @@ function explained(error: unknown): unknown {
   }
   const hint = name === undefined ? undefined : HINTS[name];
   if (name === error.errorName && hint === undefined) return error;
-  return new RevertError(hint === undefined ? message : `${message}: ${hint}`, name, args, { cause: error, context: error.context });
+  return new RevertError(hint === undefined ? message : `${message}: ${hint}`, name, args, {
+    cause: error,
+    context: error.context,
+  });
 }
 
 function tryParseError(data: string): ErrorDescription | undefined {
@@ -407,9 +517,17 @@ async function versionsBinding(ctx: EnclaveReadContext, measurement: string): Pr
   const models = Number(await withRetry("registry.modelCount", () => registry.modelCount(), retry));
   if (models > MAX_SCANNED_VERSIONS) return undefined;
   const ids = Array.from({ length: models }, (_, i) => BigInt(i + 1));
-  const counts = await Promise.all(ids.map((id) => withRetry("registry.versionCount", () => registry.versionCount(id), retry)));
-  const versions = ids.flatMap((modelId, i) => Array.from({ length: Number(counts[i]) }, (_, v) => ({ modelId, version: BigInt(v + 1) })));
+  const counts = await Promise.all(
+    ids.map((id) => withRetry("registry.versionCount", () => registry.versionCount(id), retry)),
+  );
+  const versions = ids.flatMap((modelId, i) =>
+    Array.from({ length: Number(counts[i]) }, (_, v) => ({ modelId, version: BigInt(v + 1) })),
+  );
   if (versions.length > MAX_SCANNED_VERSIONS) return undefined;
-  const bound = await Promise.all(versions.map((v) => withRetry("registry.isBound", () => registry.isBound(v.modelId, v.version, Mode.Tee, measurement), retry)));
+  const bound = await Promise.all(
+    versions.map((v) =>
+      withRetry("registry.isBound", () => registry.isBound(v.modelId, v.version, Mode.Tee, measurement), retry),
+    ),
+  );
   return versions.filter((_, i) => bound[i]);
 }

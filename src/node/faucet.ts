@@ -42,16 +42,22 @@ const DEFAULT_TOKENS = 1_000n * 10n ** 18n;
  */
 export async function fundAccount(params: FundAccountParams): Promise<FundAccountReturnType> {
   const { provider } = params;
-  if (!isAddress(params.to)) throw new InputError(`"${params.to}" is not an address: pass a 0x-prefixed 20-byte address`);
+  if (!isAddress(params.to))
+    throw new InputError(`"${params.to}" is not an address: pass a 0x-prefixed 20-byte address`);
   const to = getAddress(params.to);
   const eth = params.eth ?? DEFAULT_ETH;
   const tokens = params.tokens ?? DEFAULT_TOKENS;
   const chainId = await rpc("eth_chainId", async () => Number((await provider.getNetwork()).chainId));
   if (!isLocalChain(chainId)) {
-    throw new InputError(`chain ${chainId} is not a local development chain (${LOCAL_CHAIN_IDS.join(" or ")}): the faucet only runs there; fund ${to} from a wallet`);
+    throw new InputError(
+      `chain ${chainId} is not a local development chain (${LOCAL_CHAIN_IDS.join(" or ")}): the faucet only runs there; fund ${to} from a wallet`,
+    );
   }
   const accounts = await rpc("eth_accounts", () => provider.send("eth_accounts", []) as Promise<string[]>);
-  if (accounts.length === 0) throw new InputError(`the node serving chain ${chainId} has no unlocked account to pay from: start it with \`npx hardhat node\` (or \`npm start\`)`);
+  if (accounts.length === 0)
+    throw new InputError(
+      `the node serving chain ${chainId} has no unlocked account to pay from: start it with \`npx hardhat node\` (or \`npm start\`)`,
+    );
   const funder = await provider.getSigner(accounts[0]);
   let ethTx: string | undefined;
   if (eth > 0n) {

@@ -53,16 +53,23 @@ export class InputFetcher {
         retryable: (error) => !(error instanceof NotFoundError),
       });
     } catch (cause) {
-      throw new InputUnavailableError(`job ${job.id}: cannot fetch its input ${uri} now: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      throw new InputUnavailableError(
+        `job ${job.id}: cannot fetch its input ${uri} now: ${(cause as Error)?.message ?? String(cause)}`,
+        { cause },
+      );
     }
-    if (bytes.length > this.options.maxBytes) throw new InputRefusedError(`job ${job.id}: the input at ${uri} has ${bytes.length} bytes, more than this node accepts (${this.options.maxBytes})`);
+    if (bytes.length > this.options.maxBytes)
+      throw new InputRefusedError(
+        `job ${job.id}: the input at ${uri} has ${bytes.length} bytes, more than this node accepts (${this.options.maxBytes})`,
+      );
     return hexlify(bytes);
   }
 
   /** The URI's CID in its canonical string form (base32 for a CIDv1). */
   private async parse(uri: string): Promise<string> {
     const match = /^ipfs:\/\/([^/?#]+)\/?$/.exec(uri.trim());
-    if (match === null) throw new InputRefusedError(`input URI "${uri}" is not supported: this node fetches ipfs://<cid> only`);
+    if (match === null)
+      throw new InputRefusedError(`input URI "${uri}" is not supported: this node fetches ipfs://<cid> only`);
     try {
       return await canonicalCid(match[1]!);
     } catch (cause) {

@@ -22,7 +22,9 @@ export class DataDirLock {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
         const holder = readHolder(file);
         if (holder !== undefined && isAlive(holder.pid)) {
-          throw new ConflictError(`another vin process (pid ${holder.pid}, ${holder.purpose}) holds ${file}: stop it first, or use another data directory with another key`);
+          throw new ConflictError(
+            `another vin process (pid ${holder.pid}, ${holder.purpose}) holds ${file}: stop it first, or use another data directory with another key`,
+          );
         }
         unlinkSync(file); // stale: its owner died
       }

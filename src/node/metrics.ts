@@ -5,11 +5,34 @@ import { ALL_STATES, type JobTable } from "./store";
 /** The node's Prometheus metrics. */
 export class NodeMetrics {
   readonly registry = new Registry();
-  readonly latency = new Histogram({ name: "vin_job_latency_seconds", help: "From seeing a job to its settlement by this node", buckets: [0.5, 1, 2, 5, 10, 30, 60, 300], labelNames: ["mode"], registers: [this.registry] });
-  readonly computeSeconds = new Histogram({ name: "vin_compute_seconds", help: "Inference time per job", buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2], registers: [this.registry] });
-  readonly gasSpent = new Counter({ name: "vin_gas_spent_wei_total", help: "Transaction fees paid by this node, in wei", registers: [this.registry] });
-  readonly earnings = new Counter({ name: "vin_earnings_wei_total", help: "Fees earned from settled jobs, in wei", registers: [this.registry] });
-  readonly rpcErrors = new Counter({ name: "vin_rpc_errors_total", help: "RPC failures seen by the chain follower", registers: [this.registry] });
+  readonly latency = new Histogram({
+    name: "vin_job_latency_seconds",
+    help: "From seeing a job to its settlement by this node",
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 300],
+    labelNames: ["mode"],
+    registers: [this.registry],
+  });
+  readonly computeSeconds = new Histogram({
+    name: "vin_compute_seconds",
+    help: "Inference time per job",
+    buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2],
+    registers: [this.registry],
+  });
+  readonly gasSpent = new Counter({
+    name: "vin_gas_spent_wei_total",
+    help: "Transaction fees paid by this node, in wei",
+    registers: [this.registry],
+  });
+  readonly earnings = new Counter({
+    name: "vin_earnings_wei_total",
+    help: "Fees earned from settled jobs, in wei",
+    registers: [this.registry],
+  });
+  readonly rpcErrors = new Counter({
+    name: "vin_rpc_errors_total",
+    help: "RPC failures seen by the chain follower",
+    registers: [this.registry],
+  });
 
   constructor(jobs: JobTable) {
     new Gauge({

@@ -38,11 +38,16 @@ export interface VersionFile {
  * @throws ModelError when no store has the content, or the content or its digest does not match (`where` names the
  * version).
  */
-export async function readVersionFile(content: Pick<ContentStore, "cat">, where: string, file: VersionFile): Promise<Uint8Array> {
+export async function readVersionFile(
+  content: Pick<ContentStore, "cat">,
+  where: string,
+  file: VersionFile,
+): Promise<Uint8Array> {
   try {
     return await fetchVerified(content, { path: file.path, cid: cidString(file.cid), sha256: file.sha256 });
   } catch (error) {
-    if (error instanceof NotFoundError || error instanceof IntegrityError) throw new ModelError(`${where}: ${error.message}`, { cause: error });
+    if (error instanceof NotFoundError || error instanceof IntegrityError)
+      throw new ModelError(`${where}: ${error.message}`, { cause: error });
     throw error;
   }
 }

@@ -20,17 +20,25 @@ export interface ActionReturnType {
  * @throws InputError when the operator holds less than `amount`.
  * @example await stakeTokens(ctx, parseUnits("1000", 18));
  */
-export async function stakeTokens(ctx: OperatorContext, amount: bigint): Promise<ActionReturnType & { staked: bigint }> {
+export async function stakeTokens(
+  ctx: OperatorContext,
+  amount: bigint,
+): Promise<ActionReturnType & { staked: bigint }> {
   const me = ctx.wallet.address;
   const staking = await ctx.contracts.staking.getAddress();
   const balance = await withRetry("token.balanceOf", () => ctx.contracts.token.balanceOf(me));
-  if (balance < amount) throw new InputError(`operator ${me} holds ${tokens(balance)}, cannot stake ${tokens(amount)}: fund it first`);
-  if ((await withRetry("token.allowance", () => ctx.contracts.token.allowance(me, staking))) < amount) await sendAndWait(ctx, "token", "approve", [staking, amount]);
+  if (balance < amount)
+    throw new InputError(`operator ${me} holds ${tokens(balance)}, cannot stake ${tokens(amount)}: fund it first`);
+  if ((await withRetry("token.allowance", () => ctx.contracts.token.allowance(me, staking))) < amount)
+    await sendAndWait(ctx, "token", "approve", [staking, amount]);
   return { staked: amount, tx: await sendAndWait(ctx, "staking", "stake", [amount]) };
 }
 
 /** Starts thawing `amount` token wei of stake. */
-export async function unstakeTokens(ctx: OperatorContext, amount: bigint): Promise<ActionReturnType & { unstaked: bigint }> {
+export async function unstakeTokens(
+  ctx: OperatorContext,
+  amount: bigint,
+): Promise<ActionReturnType & { unstaked: bigint }> {
   return { unstaked: amount, tx: await sendAndWait(ctx, "staking", "unstake", [amount]) };
 }
 
@@ -43,7 +51,10 @@ export async function withdrawStake(ctx: OperatorContext): Promise<ActionReturnT
  * Declares the modes this operator serves (its capabilities in NodeStaking).
  * @example await registerModes(ctx, ["vanilla", "tee"]);
  */
-export async function registerModes(ctx: OperatorContext, modes: readonly ModeName[]): Promise<ActionReturnType & { modes: readonly ModeName[] }> {
+export async function registerModes(
+  ctx: OperatorContext,
+  modes: readonly ModeName[],
+): Promise<ActionReturnType & { modes: readonly ModeName[] }> {
   return { modes, tx: await sendAndWait(ctx, "staking", "register", [modeMask(modes.map((m) => MODE_BY_NAME[m]))]) };
 }
 
@@ -57,10 +68,21 @@ export async function claimFees(ctx: OperatorContext): Promise<ActionReturnType 
   return { claimed: amount, tx: await sendAndWait(ctx, "escrow", "claim", [ctx.wallet.address]) };
 }
 
-async function sendAndWait(ctx: OperatorContext, contract: "staking" | "escrow" | "token", call: string, args: unknown[]): Promise<string> {
+async function sendAndWait(
+  ctx: OperatorContext,
+  contract: "staking" | "escrow" | "token",
+  call: string,
+  args: unknown[],
+): Promise<string> {
   const target = ctx.contracts[contract] as unknown as { interface: Interface; getAddress(): Promise<string> };
   const data = target.interface.encodeFunctionData(call, args);
-  const tx = await ctx.sender.send({ key: `${call}:${Date.now()}`, kind: call, to: await target.getAddress(), data, context: { contract, call } });
+  const tx = await ctx.sender.send({
+    key: `${call}:${Date.now()}`,
+    kind: call,
+    to: await target.getAddress(),
+    data,
+    context: { contract, call },
+  });
   const receipt = await ctx.sender.wait(tx);
   if (receipt.status !== 1) throw new InputError(`${contract}.${call} reverted in ${receipt.hash}`);
   return receipt.hash;

@@ -54,11 +54,13 @@ export interface InitOperatorReturnType {
  */
 export async function initOperator(params: InitOperatorParams): Promise<InitOperatorReturnType> {
   const { configFile } = params;
-  if (existsSync(configFile)) throw new ConfigError(`${configFile} already exists: it is never overwritten; pass another --config`);
+  if (existsSync(configFile))
+    throw new ConfigError(`${configFile} already exists: it is never overwritten; pass another --config`);
   const password = typeof params.password === "string" ? params.password : params.password();
   const record = readRecord(params.deploymentFile);
   const chainId = params.chainId ?? (await endpointChainId(params.rpcUrl));
-  if (chainId !== record.chainId) throw new ConfigError(`the deployment record is for chain ${record.chainId}, the endpoint serves chain ${chainId}`);
+  if (chainId !== record.chainId)
+    throw new ConfigError(`the deployment record is for chain ${record.chainId}, the endpoint serves chain ${chainId}`);
   const dataDir = path.resolve(params.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const keystore = path.join(dataDir, "keystore.json");
@@ -89,7 +91,8 @@ export async function initOperator(params: InitOperatorParams): Promise<InitOper
 type DeploymentRecord = { chainId: number; startBlock: number; contracts: Record<string, { address: string }> };
 
 function readRecord(file: string): DeploymentRecord {
-  if (!existsSync(file)) throw new ConfigError(`deployment record ${file} not found: deploy first (npm run deploy:local)`);
+  if (!existsSync(file))
+    throw new ConfigError(`deployment record ${file} not found: deploy first (npm run deploy:local)`);
   try {
     return JSON.parse(readFileSync(file, "utf8")) as DeploymentRecord;
   } catch (cause) {

@@ -52,7 +52,20 @@ export async function getOperatorStatus(config: NodeConfig): Promise<OperatorSta
     ]);
     const modes = modesOf(operator.capabilities).map((m) => MODE_NAMES[m]);
     const { jobs, earned, gasPaid } = readDatabase(config.dataDir);
-    return { address, staked: operator.staked, locked, available, thawing: operator.thawing, thawEnd: operator.thawEnd, claimable, earned, gasPaid, balance, modes, jobs };
+    return {
+      address,
+      staked: operator.staked,
+      locked,
+      available,
+      thawing: operator.thawing,
+      thawEnd: operator.thawEnd,
+      claimable,
+      earned,
+      gasPaid,
+      balance,
+      modes,
+      jobs,
+    };
   } finally {
     provider.destroy();
   }
@@ -74,7 +87,8 @@ function readDatabase(dataDir: string): Pick<OperatorStatus, "jobs" | "earned" |
  * @throws ConfigError when the file is missing or not a keystore.
  */
 export function keystoreAddress(file: string): string {
-  if (!existsSync(file)) throw new ConfigError(`keystore ${file} not found: run \`vin init\` or fix "keystore" in the config`);
+  if (!existsSync(file))
+    throw new ConfigError(`keystore ${file} not found: run \`vin init\` or fix "keystore" in the config`);
   try {
     return getAddress((JSON.parse(readFileSync(file, "utf8")) as { address: string }).address);
   } catch (cause) {

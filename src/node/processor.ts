@@ -15,7 +15,16 @@ import type { Logger } from "./log";
 import type { NodeMetrics } from "./metrics";
 import type { SubmissionStrategy } from "./batcher";
 import { TxDroppedError, type Quote, type TxSender } from "./sender";
-import { ACTIVE_STATES, JobReplacedError, outboxKey, type JobRow, type JobState, type JobTxKind, type NodeStore, type TransitionFields } from "./store";
+import {
+  ACTIVE_STATES,
+  JobReplacedError,
+  outboxKey,
+  type JobRow,
+  type JobState,
+  type JobTxKind,
+  type NodeStore,
+  type TransitionFields,
+} from "./store";
 
 export interface ProcessorOptions {
   address: string;
@@ -72,17 +81,33 @@ export class JobProcessor {
       if (event.name === "JobRequested") {
         const job = event.args.job as unknown as Job;
         if (!this.options.modes.has(Number(job.mode))) continue;
-        const outcome = this.store.recordRequest({ job: toJob(event.args.job), input: event.args.input as string, inputUri: event.args.inputUri as string, requestBlock: log.blockNumber });
+        const outcome = this.store.recordRequest({
+          job: toJob(event.args.job),
+          input: event.args.input as string,
+          inputUri: event.args.inputUri as string,
+          requestBlock: log.blockNumber,
+        });
         const fields = { jobId: jobId.toString(), mode: MODE_NAMES[Number(job.mode) as Mode], block: log.blockNumber };
         if (outcome === "inserted") this.log.info(fields, "job seen");
-        else if (outcome === "restored") this.log.info(fields, "job requested again after a chain reorganisation, with the same terms");
-        else if (outcome === "replaced") this.log.warn(fields, "after a chain reorganisation this job id names another job: the old one is orphaned, the new one is taken up");
+        else if (outcome === "restored")
+          this.log.info(fields, "job requested again after a chain reorganisation, with the same terms");
+        else if (outcome === "replaced")
+          this.log.warn(
+            fields,
+            "after a chain reorganisation this job id names another job: the old one is orphaned, the new one is taken up",
+          );
       } else if (event.name === "JobSettled") {
         this.onFinal(jobId, "settled", log.blockNumber, event.args.outputHash as string);
       } else if (event.name === "JobRefunded") {
         this.onFinal(jobId, "expired", log.blockNumber);
-      } else if (event.name === "NodeSlashed" && (event.args.node as string).toLowerCase() === this.options.address.toLowerCase()) {
-        this.log.warn({ jobId: jobId.toString(), amount: (event.args.amount as bigint).toString() }, "this node was slashed");
+      } else if (
+        event.name === "NodeSlashed" &&
+        (event.args.node as string).toLowerCase() === this.options.address.toLowerCase()
+      ) {
+        this.log.warn(
+          { jobId: jobId.toString(), amount: (event.args.amount as bigint).toString() },
+          "this node was slashed",
+        );
       }
     }
   }
@@ -92,8 +117,15 @@ export class JobProcessor {
    */
   rewind(ancestor: number): void {
     const undone = this.store.rewind(ancestor);
-    for (const job of undone.jobs) this.log.warn({ jobId: job.jobId.toString(), from: job.from, to: job.to }, "job rewound after a chain reorganisation");
-    this.log.warn({ ancestor, pendingAgain: undone.txs, staleJobs: undone.stale, rewoundJobs: undone.jobs.length }, "undid the dropped blocks: their transactions are pending again, jobs requested in them wait to be seen again");
+    for (const job of undone.jobs)
+      this.log.warn(
+        { jobId: job.jobId.toString(), from: job.from, to: job.to },
+        "job rewound after a chain reorganisation",
+      );
+    this.log.warn(
+      { ancestor, pendingAgain: undone.txs, staleJobs: undone.stale, rewoundJobs: undone.jobs.length },
+      "undid the dropped blocks: their transactions are pending again, jobs requested in them wait to be seen again",
+    );
   }
 
   /** Advances a job as far as it can go now. Transport errors leave it where it is for the next round. */
@@ -118,8 +150,16 @@ export class JobProcessor {
   }
 
   private onStepError(row: JobRow, error: unknown): void {
-    const fields = { jobId: row.jobId.toString(), state: row.state, err: String((error as Error)?.message ?? error).split("\n")[0] };
-    if (error instanceof JobReplacedError) this.log.info(fields, "a chain reorganisation replaced the job during this step; the new job is taken up separately");
+    const fields = {
+      jobId: row.jobId.toString(),
+      state: row.state,
+      err: String((error as Error)?.message ?? error).split("\n")[0],
+    };
+    if (error instanceof JobReplacedError)
+      this.log.info(
+        fields,
+        "a chain reorganisation replaced the job during this step; the new job is taken up separately",
+      );
     else if (error instanceof InputUnavailableError) {
       const delayMs = Math.min((this.inputRetry.get(row.jobId)?.delayMs ?? INPUT_RETRY_MS / 2) * 2, 60_000);
       this.inputRetry.set(row.jobId, { at: Date.now() + delayMs, delayMs });
@@ -154,7 +194,10 @@ export class JobProcessor {
     if (this.store.outbox.get(outboxKey.claimSlot(job.id)) === undefined) {
       // With the input at hand, the claim's simulation and fees are read while the node decides whether it wants the
       // job (one round trip); an input still to fetch may take long enough for them to go stale.
-      quote = row.input === "0x" ? undefined : this.sender.quote({ to: this.options.escrow, data, context: this.context("claimSlot", job.id) });
+      quote =
+        row.input === "0x"
+          ? undefined
+          : this.sender.quote({ to: this.options.escrow, data, context: this.context("claimSlot", job.id) });
       quote?.catch(() => undefined);
       const deciding = Date.now();
       const reason = await this.refusal(row, signal);
@@ -176,15 +219,21 @@ export class JobProcessor {
   private async refusal(row: JobRow, signal: AbortSignal): Promise<string | undefined> {
     const { job } = row;
     if (job.feePerNode < this.options.minFeePerNode) return `fee ${job.feePerNode} is below minFeePerNode`;
-    if (job.collateral > this.options.maxCollateral) return `collateral ${formatUnits(job.collateral, 18)} exceeds maxCollateral ${formatUnits(this.options.maxCollateral, 18)} tokens`;
+    if (job.collateral > this.options.maxCollateral)
+      return `collateral ${formatUnits(job.collateral, 18)} exceeds maxCollateral ${formatUnits(this.options.maxCollateral, 18)} tokens`;
     // The escrow refuses both at request; a job that shows either anyway is not one this node knows how to finish.
-    if (job.redundancy % 2n === 0n) return `redundancy ${job.redundancy} is even: only odd redundancy has a strict majority`;
+    if (job.redundancy % 2n === 0n)
+      return `redundancy ${job.redundancy} is even: only odd redundancy has a strict majority`;
     const terms = this.computer.claimRefusal(job);
     if (terms !== undefined) return terms;
     const retry = { timeoutMs: this.options.rpcTimeoutMs };
     const [input, deprecated, ready] = await Promise.all([
       this.input(row, signal),
-      this.cached(`version:${job.modelId}@${job.version}`, () => withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), retry).then((info) => info.deprecated)),
+      this.cached(`version:${job.modelId}@${job.version}`, () =>
+        withRetry("registry.versionOf", () => this.contracts.registry.versionOf(job.modelId, job.version), retry).then(
+          (info) => info.deprecated,
+        ),
+      ),
       this.computer.readiness(job, this.claimChecks(job, retry)),
     ]);
     if (input.refusal !== undefined) return input.refusal;
@@ -199,7 +248,9 @@ export class JobProcessor {
       job,
       enclave: (enclave) => this.cached(`enclave:${enclave}`, () => this.readEnclave(enclave, retry)),
       isBound: (modelId, version, mode, binding) =>
-        this.cached(`bound:${modelId}@${version}:${mode}:${binding}`, () => withRetry("registry.isBound", () => registry.isBound(modelId, version, mode, binding), retry)),
+        this.cached(`bound:${modelId}@${version}:${mode}:${binding}`, () =>
+          withRetry("registry.isBound", () => registry.isBound(modelId, version, mode, binding), retry),
+        ),
     };
   }
 
@@ -210,10 +261,24 @@ export class JobProcessor {
       withRetry("teeVerifier.enclaveOf", () => teeVerifier.enclaveOf(enclave), retry),
       withRetry("eth_getBlock", () => this.contracts.escrow.runner!.provider!.getBlock("latest"), retry),
     ]);
-    const measurementRevokedAt = record.measurement === ZeroHash ? 0n : await withRetry("teeVerifier.measurementRevokedAt", () => teeVerifier.measurementRevokedAt(record.measurement), retry);
+    const measurementRevokedAt =
+      record.measurement === ZeroHash
+        ? 0n
+        : await withRetry(
+            "teeVerifier.measurementRevokedAt",
+            () => teeVerifier.measurementRevokedAt(record.measurement),
+            retry,
+          );
     // No block means no clock to judge the expiry by: read as expired, the job is refused.
     const now = block === null ? record.expiresAt : BigInt(block.timestamp);
-    return { operator: record.operator, expiresAt: record.expiresAt, revoked: record.revoked, measurement: record.measurement, measurementRevokedAt, now };
+    return {
+      operator: record.operator,
+      expiresAt: record.expiresAt,
+      revoked: record.revoked,
+      measurement: record.measurement,
+      measurementRevokedAt,
+      now,
+    };
   }
 
   /** `read()`, or its result from at most `CHECK_CACHE_MS` ago (a failed read is not kept). */
@@ -244,11 +309,15 @@ export class JobProcessor {
       if (refusal !== undefined) return { refusal: `the input at ${row.inputUri}: ${refusal}` };
       this.store.jobs.setInput(job.id, input);
       this.inputRetry.delete(job.id);
-      this.log.info({ jobId: job.id.toString(), uri: row.inputUri, bytes: (input.length - 2) / 2 }, "input fetched and matches the job's input commitment");
+      this.log.info(
+        { jobId: job.id.toString(), uri: row.inputUri, bytes: (input.length - 2) / 2 },
+        "input fetched and matches the job's input commitment",
+      );
       return {};
     } catch (error) {
       if (error instanceof InputRefusedError) return { refusal: error.message };
-      if (error instanceof InputUnavailableError && BigInt(Math.floor(Date.now() / 1000)) >= job.deadline) return { refusal: `${error.message}; the deadline has passed` };
+      if (error instanceof InputUnavailableError && BigInt(Math.floor(Date.now() / 1000)) >= job.deadline)
+        return { refusal: `${error.message}; the deadline has passed` };
       throw error;
     }
   }
@@ -257,7 +326,8 @@ export class JobProcessor {
     // A job whose result this node already signed (a submission or commitment, e.g. before a reorganisation made it
     // pending again) is decided by that transaction's receipt, not by the job's state now.
     const { outbox } = this.store;
-    const signed = outbox.get(outboxKey.submit(row.jobId)) ?? outbox.get(outboxKey.commit(row.jobId)) ?? outbox.batchOf(row.jobId);
+    const signed =
+      outbox.get(outboxKey.submit(row.jobId)) ?? outbox.get(outboxKey.commit(row.jobId)) ?? outbox.batchOf(row.jobId);
     const unpayable = claimedNow || signed !== undefined ? undefined : await this.unpayable(row);
     if (unpayable !== undefined) {
       this.transition(row, "failed", { reason: unpayable });
@@ -274,7 +344,12 @@ export class JobProcessor {
       const result = await this.computer.compute(row.job, row.input);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.computeSeconds.observe(seconds);
-      this.transition(row, "computed", { output: result.output, proof: result.proof, salt: result.salt, computeMs: seconds * 1000 });
+      this.transition(row, "computed", {
+        output: result.output,
+        proof: result.proof,
+        salt: result.salt,
+        computeMs: seconds * 1000,
+      });
       this.log.info({ jobId: row.jobId.toString(), outputHash: keccak256(result.output) }, "result computed");
       crashPoint("after-compute");
       return true;
@@ -296,7 +371,8 @@ export class JobProcessor {
       withRetry("eth_getBlock", () => this.contracts.escrow.runner!.provider!.getBlock("latest"), retry),
     ]);
     if (Number(state.status) !== JobStatus.Open) return `the job is no longer open (status ${state.status})`;
-    if (block !== null && BigInt(block.timestamp) >= row.job.deadline) return `the deadline ${row.job.deadline} has passed (chain time ${block.timestamp})`;
+    if (block !== null && BigInt(block.timestamp) >= row.job.deadline)
+      return `the deadline ${row.job.deadline} has passed (chain time ${block.timestamp})`;
     return undefined;
   }
 
@@ -331,15 +407,22 @@ export class JobProcessor {
     let receipt;
     try {
       // A batch whose nonce another transaction used (another instance of this key) never lands: submit alone.
-      if (own === undefined && tx.status === "dropped") throw new TxDroppedError(`batched submission ${tx.key} was dropped`);
+      if (own === undefined && tx.status === "dropped")
+        throw new TxDroppedError(`batched submission ${tx.key} was dropped`);
       receipt = await this.sender.wait(tx, signal);
     } catch (error) {
       if (own !== undefined || !(error instanceof TxDroppedError)) throw error;
-      this.log.warn({ jobId: row.jobId.toString(), tx: tx.key }, "the batched submission was dropped; submitting the job on its own");
+      this.log.warn(
+        { jobId: row.jobId.toString(), tx: tx.key },
+        "the batched submission was dropped; submitting the job on its own",
+      );
       return this.submitOwn(row, signal);
     }
     if (receipt.status !== 1 && own === undefined) {
-      this.log.warn({ jobId: row.jobId.toString(), tx: receipt.hash }, "the batched submission reverted; submitting the job on its own");
+      this.log.warn(
+        { jobId: row.jobId.toString(), tx: receipt.hash },
+        "the batched submission reverted; submitting the job on its own",
+      );
       return this.submitOwn(row, signal);
     }
     if (receipt.status !== 1) {
@@ -367,7 +450,9 @@ export class JobProcessor {
 
   private async reveal(row: JobRow, signal: AbortSignal): Promise<boolean> {
     if (this.store.outbox.get(outboxKey.reveal(row.jobId)) === undefined) {
-      const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), { timeoutMs: this.options.rpcTimeoutMs });
+      const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), {
+        timeoutMs: this.options.rpcTimeoutMs,
+      });
       if (Number(state.status) !== JobStatus.Open || state.committed < row.job.redundancy) return false; // reveals not open yet
     }
     const data = this.iface.encodeFunctionData("reveal", [row.job, row.output!, row.salt!, row.proof ?? "0x"]);
@@ -386,7 +471,9 @@ export class JobProcessor {
   }
 
   private async awaitReveals(row: JobRow): Promise<boolean> {
-    const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), { timeoutMs: this.options.rpcTimeoutMs });
+    const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(row.jobId), {
+      timeoutMs: this.options.rpcTimeoutMs,
+    });
     if (Number(state.status) === JobStatus.Settled) {
       const [outputHash] = await withRetry("escrow.resultOf", () => this.contracts.escrow.resultOf(row.jobId));
       this.onFinal(row.jobId, "settled", undefined, outputHash);
@@ -402,24 +489,39 @@ export class JobProcessor {
     const row = this.store.jobs.get(jobId);
     if (row === undefined || (!ACTIVE_STATES.includes(row.state) && row.state !== "failed")) return;
     if (row.state === "seen") {
-      if (this.store.outbox.get(outboxKey.claimSlot(jobId)) === undefined) this.skip(row, outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it", block);
+      if (this.store.outbox.get(outboxKey.claimSlot(jobId)) === undefined)
+        this.skip(
+          row,
+          outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it",
+          block,
+        );
       return;
     }
-    if (outcome === "settled" && row.output !== undefined && keccak256(row.output) === outputHash) this.settle(row, outputHash, block);
-    else if (this.store.jobs.canTransition(jobId, outcome)) this.transition(row, outcome, { reason: outcome === "settled" ? "settled with another output" : "refunded", finalBlock: block });
+    if (outcome === "settled" && row.output !== undefined && keccak256(row.output) === outputHash)
+      this.settle(row, outputHash, block);
+    else if (this.store.jobs.canTransition(jobId, outcome))
+      this.transition(row, outcome, {
+        reason: outcome === "settled" ? "settled with another output" : "refunded",
+        finalBlock: block,
+      });
   }
 
   private settle(row: JobRow, outputHash: string, block?: number): void {
-    if (!this.store.jobs.canTransition(row.jobId, "settled") || !this.transition(row, "settled", { finalBlock: block })) return;
+    if (!this.store.jobs.canTransition(row.jobId, "settled") || !this.transition(row, "settled", { finalBlock: block }))
+      return;
     this.submission.settled(row.jobId);
     this.metrics.earnings.inc(Number(row.job.feePerNode));
-    this.metrics.latency.observe({ mode: MODE_NAMES[Number(row.job.mode) as Mode] ?? "?" }, (Date.now() - row.seenAt) / 1000);
+    this.metrics.latency.observe(
+      { mode: MODE_NAMES[Number(row.job.mode) as Mode] ?? "?" },
+      (Date.now() - row.seenAt) / 1000,
+    );
     this.log.info({ jobId: row.jobId.toString(), outputHash }, "job settled");
   }
 
   private skip(row: JobRow, reason: string, block?: number): false {
     this.inputRetry.delete(row.jobId);
-    if (this.store.jobs.canTransition(row.jobId, "skipped")) this.transition(row, "skipped", { reason, finalBlock: block });
+    if (this.store.jobs.canTransition(row.jobId, "skipped"))
+      this.transition(row, "skipped", { reason, finalBlock: block });
     this.log.info({ jobId: row.jobId.toString(), reason }, "job skipped");
     return false;
   }
@@ -445,13 +547,25 @@ export class JobProcessor {
     } catch (error) {
       if (!(error instanceof RevertError)) throw error;
       this.transition(row, "failed", { reason: error.message });
-      this.log.error({ jobId: row.jobId.toString(), err: error.message }, `${call.call} would revert; giving up on the job`);
+      this.log.error(
+        { jobId: row.jobId.toString(), err: error.message },
+        `${call.call} would revert; giving up on the job`,
+      );
       return undefined;
     }
   }
 
   private send(row: JobRow, call: EscrowCall) {
-    return this.sender.send({ key: outboxKey[call.kind](row.jobId), kind: call.kind, jobId: row.jobId, to: this.options.escrow, data: call.data, context: this.context(call.call, row.jobId), extraGas: call.extraGas, quote: call.quote });
+    return this.sender.send({
+      key: outboxKey[call.kind](row.jobId),
+      kind: call.kind,
+      jobId: row.jobId,
+      to: this.options.escrow,
+      data: call.data,
+      context: this.context(call.call, row.jobId),
+      extraGas: call.extraGas,
+      quote: call.quote,
+    });
   }
 
   private context(call: string, jobId: bigint) {

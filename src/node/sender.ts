@@ -1,4 +1,11 @@
-import { Transaction, type JsonRpcError, type JsonRpcPayload, type JsonRpcProvider, type JsonRpcResult, type Wallet } from "ethers";
+import {
+  Transaction,
+  type JsonRpcError,
+  type JsonRpcPayload,
+  type JsonRpcProvider,
+  type JsonRpcResult,
+  type Wallet,
+} from "ethers";
 import { ConflictError, TransportError, BaseError } from "../core/errors";
 import { asRevertError, type CallContext } from "../core/revert";
 import { isTransportError } from "../core/transport";
@@ -93,7 +100,9 @@ export class TxSender {
    * instance (or a copy of the key) is active.
    */
   async init(options: { takeover?: boolean } = {}): Promise<void> {
-    const chainPending = await this.rpc("eth_getTransactionCount", () => this.provider.getTransactionCount(this.address, "pending"));
+    const chainPending = await this.rpc("eth_getTransactionCount", () =>
+      this.provider.getTransactionCount(this.address, "pending"),
+    );
     const expected = this.outbox.expectedNonce() ?? 0;
     if (chainPending > expected && !options.takeover) {
       throw new ConflictError(
@@ -110,7 +119,10 @@ export class TxSender {
     for (const tx of this.outbox.pending()) {
       if ((await this.findReceipt(tx)) !== undefined) continue;
       const latest = this.outbox.attempts(tx.id).at(-1)!;
-      this.log.info({ key: tx.key, nonce: tx.nonce, hash: latest.hash }, "re-broadcasting a stored transaction after restart");
+      this.log.info(
+        { key: tx.key, nonce: tx.nonce, hash: latest.hash },
+        "re-broadcasting a stored transaction after restart",
+      );
       await this.broadcast(tx, latest);
     }
   }
@@ -131,7 +143,18 @@ export class TxSender {
       const attempt = await this.sign({ to: request.to, data: request.data, nonce, ...quote });
       // Durable before it leaves the process: a power cut after the broadcast must not lose the signed bytes.
       const row = this.outbox.durably(() => {
-        const inserted = this.outbox.insert({ key: request.key, jobId: request.jobId, kind: request.kind, nonce, to: request.to, data: request.data, gasLimit: quote.gasLimit }, attempt);
+        const inserted = this.outbox.insert(
+          {
+            key: request.key,
+            jobId: request.jobId,
+            kind: request.kind,
+            nonce,
+            to: request.to,
+            data: request.data,
+            gasLimit: quote.gasLimit,
+          },
+          attempt,
+        );
         this.outbox.setExpectedNonce(nonce + 1);
         return inserted;
       });
@@ -156,10 +179,14 @@ export class TxSender {
   /** Simulates a call from this node; a revert comes back decoded (contract, call, job). */
   async simulate(request: Pick<SendRequest, "to" | "data" | "context">): Promise<bigint> {
     try {
-      const estimate = await withRetry(`eth_estimateGas ${request.context.call}`, () => this.provider.estimateGas({ from: this.address, to: request.to, data: request.data }), {
-        timeoutMs: this.options.rpcTimeoutMs,
-        attempts: 3,
-      });
+      const estimate = await withRetry(
+        `eth_estimateGas ${request.context.call}`,
+        () => this.provider.estimateGas({ from: this.address, to: request.to, data: request.data }),
+        {
+          timeoutMs: this.options.rpcTimeoutMs,
+          attempts: 3,
+        },
+      );
       return (estimate * 12n) / 10n + 10_000n;
     } catch (error) {
       throw asRevertError(error, request.context);
@@ -201,11 +228,16 @@ export class TxSender {
     for (const tx of this.outbox.pending()) {
       if (this.waiting.has(tx.id)) continue;
       const receipt = await this.tick(tx).catch((error: unknown) => {
-        if (error instanceof TxDroppedError) this.log.error({ key: tx.key, nonce: tx.nonce, err: error.message }, "transaction dropped");
+        if (error instanceof TxDroppedError)
+          this.log.error({ key: tx.key, nonce: tx.nonce, err: error.message }, "transaction dropped");
         else if (!isTransportError(error)) throw error;
         return undefined;
       });
-      if (receipt !== undefined) this.log.info({ key: tx.key, nonce: tx.nonce, hash: receipt.hash, status: receipt.status }, "pending transaction mined");
+      if (receipt !== undefined)
+        this.log.info(
+          { key: tx.key, nonce: tx.nonce, hash: receipt.hash, status: receipt.status },
+          "pending transaction mined",
+        );
     }
   }
 
@@ -221,7 +253,9 @@ export class TxSender {
       return undefined;
     });
     if (receipt !== undefined) return receipt;
-    const next = await this.rpc("eth_getTransactionCount", () => this.provider.getTransactionCount(this.address, "latest")).catch((error: unknown) => {
+    const next = await this.rpc("eth_getTransactionCount", () =>
+      this.provider.getTransactionCount(this.address, "latest"),
+    ).catch((error: unknown) => {
       if (!isTransportError(error)) throw error;
       return undefined;
     });
@@ -229,19 +263,26 @@ export class TxSender {
       const late = await this.findReceipt(tx); // mined between the two lookups
       if (late !== undefined) return late;
       this.outbox.finish(tx.id, { status: "dropped" });
-      throw new TxDroppedError(`transaction ${tx.key} (nonce ${tx.nonce}) was replaced by another transaction of key ${this.address}: another instance uses this key`);
+      throw new TxDroppedError(
+        `transaction ${tx.key} (nonce ${tx.nonce}) was replaced by another transaction of key ${this.address}: another instance uses this key`,
+      );
     }
     const latest = this.outbox.attempts(tx.id).at(-1)!;
     // Pending since its last signing, or since a reorganisation dropped the block that had mined it.
     const pendingSince = Math.max(latest.createdAt, this.outbox.byId(tx.id)?.updatedAt ?? 0);
-    if (next === tx.nonce && Date.now() - pendingSince > this.options.stuckTxMs) return this.bump(tx, latest).catch((e: unknown) => void this.log.warn({ key: tx.key, err: String(e) }, "fee bump failed"));
+    if (next === tx.nonce && Date.now() - pendingSince > this.options.stuckTxMs)
+      return this.bump(tx, latest).catch(
+        (e: unknown) => void this.log.warn({ key: tx.key, err: String(e) }, "fee bump failed"),
+      );
     return this.broadcast(tx, latest);
   }
 
   /** Resyncs the local nonce from the chain (after a nonce error). */
   async resync(): Promise<void> {
     await this.serialized(async () => {
-      const pending = await this.rpc("eth_getTransactionCount", () => this.provider.getTransactionCount(this.address, "pending"));
+      const pending = await this.rpc("eth_getTransactionCount", () =>
+        this.provider.getTransactionCount(this.address, "pending"),
+      );
       this.nextNonce = Math.max(pending, (this.outbox.maxNonce() ?? -1) + 1);
     });
   }
@@ -249,7 +290,14 @@ export class TxSender {
   /** The receipt of one of the transaction's attempts, looked up on chain and recorded in the outbox. */
   private async findReceipt(tx: TxRow): Promise<TxReceipt | undefined> {
     const attempts = this.outbox.attempts(tx.id);
-    const found = await Promise.all(attempts.map((a) => this.rpc("eth_getTransactionReceipt", () => this.provider.send("eth_getTransactionReceipt", [a.hash]) as Promise<RawReceipt | null>)));
+    const found = await Promise.all(
+      attempts.map((a) =>
+        this.rpc(
+          "eth_getTransactionReceipt",
+          () => this.provider.send("eth_getTransactionReceipt", [a.hash]) as Promise<RawReceipt | null>,
+        ),
+      ),
+    );
     const raw = found.find((r) => r !== null);
     return raw === undefined || raw === null ? undefined : this.record(tx, raw);
   }
@@ -258,7 +306,13 @@ export class TxSender {
   private record(tx: TxRow, raw: RawReceipt): TxReceipt {
     const receipt = parseReceipt(raw);
     const first = this.outbox.byId(tx.id)?.status === "pending";
-    this.outbox.finish(tx.id, { status: receipt.status === 1 ? "mined" : "reverted", hash: receipt.hash, block: receipt.blockNumber, gasUsed: receipt.gasUsed, feePaid: receipt.fee });
+    this.outbox.finish(tx.id, {
+      status: receipt.status === 1 ? "mined" : "reverted",
+      hash: receipt.hash,
+      block: receipt.blockNumber,
+      gasUsed: receipt.gasUsed,
+      feePaid: receipt.fee,
+    });
     if (first) this.onMined?.(tx, receipt);
     return receipt;
   }
@@ -266,8 +320,15 @@ export class TxSender {
   /** The receipt the outbox already holds for a transaction, if it is mined. */
   private storedReceipt(txId: number): TxReceipt | undefined {
     const row = this.outbox.byId(txId);
-    if (row === undefined || (row.status !== "mined" && row.status !== "reverted") || row.block === undefined) return undefined;
-    return { hash: row.hash, status: row.status === "mined" ? 1 : 0, blockNumber: row.block, gasUsed: row.gasUsed ?? 0n, fee: row.feePaid ?? 0n };
+    if (row === undefined || (row.status !== "mined" && row.status !== "reverted") || row.block === undefined)
+      return undefined;
+    return {
+      hash: row.hash,
+      status: row.status === "mined" ? 1 : 0,
+      blockNumber: row.block,
+      gasUsed: row.gasUsed ?? 0n,
+      fee: row.feePaid ?? 0n,
+    };
   }
 
   private async bump(tx: TxRow, latest: TxAttempt): Promise<TxReceipt | undefined> {
@@ -275,9 +336,26 @@ export class TxSender {
     const bumped = (fee: bigint) => (fee * 1125n) / 1000n + 1n;
     const maxPriorityFeePerGas = max(bumped(latest.maxPriorityFeePerGas), current.maxPriorityFeePerGas);
     const maxFeePerGas = max(bumped(latest.maxFeePerGas), current.maxFeePerGas, maxPriorityFeePerGas);
-    const attempt = await this.sign({ to: tx.to, data: tx.data, nonce: tx.nonce, gasLimit: tx.gasLimit, maxFeePerGas, maxPriorityFeePerGas });
+    const attempt = await this.sign({
+      to: tx.to,
+      data: tx.data,
+      nonce: tx.nonce,
+      gasLimit: tx.gasLimit,
+      maxFeePerGas,
+      maxPriorityFeePerGas,
+    });
     this.outbox.durably(() => this.outbox.addAttempt(tx.id, attempt));
-    this.log.warn({ key: tx.key, nonce: tx.nonce, hash: attempt.hash, replaces: latest.hash, maxFeePerGas: maxFeePerGas.toString(), maxPriorityFeePerGas: maxPriorityFeePerGas.toString() }, "transaction stuck; replaced with higher fees");
+    this.log.warn(
+      {
+        key: tx.key,
+        nonce: tx.nonce,
+        hash: attempt.hash,
+        replaces: latest.hash,
+        maxFeePerGas: maxFeePerGas.toString(),
+        maxPriorityFeePerGas: maxPriorityFeePerGas.toString(),
+      },
+      "transaction stuck; replaced with higher fees",
+    );
     return this.broadcast(tx, attempt);
   }
 
@@ -293,7 +371,10 @@ export class TxSender {
     ];
     let answers: (JsonRpcResult | JsonRpcError)[];
     try {
-      answers = await withRetry("eth_sendRawTransaction", () => this.provider._send(batch), { timeoutMs: this.options.rpcTimeoutMs, attempts: 2 });
+      answers = await withRetry("eth_sendRawTransaction", () => this.provider._send(batch), {
+        timeoutMs: this.options.rpcTimeoutMs,
+        attempts: 2,
+      });
     } catch (error) {
       const text = String((error as Error)?.message ?? error).split("\n")[0];
       if (isTransportError(error)) this.log.warn({ key: tx.key, err: text }, "broadcast failed; will retry");
@@ -301,20 +382,25 @@ export class TxSender {
       return undefined;
     }
     const [sent, looked] = [answers.find((a) => a.id === 1), answers.find((a) => a.id === 2)];
-    if (sent !== undefined && "error" in sent) await this.refused(tx, attempt, sent.error.message ?? JSON.stringify(sent.error));
+    if (sent !== undefined && "error" in sent)
+      await this.refused(tx, attempt, sent.error.message ?? JSON.stringify(sent.error));
     const raw = looked !== undefined && "result" in looked ? (looked.result as RawReceipt | null) : null;
     return raw === null ? undefined : this.record(tx, raw);
   }
 
   private async refused(tx: TxRow, attempt: TxAttempt, message: string): Promise<void> {
     const text = message.split("\n")[0];
-    if (/already known|known transaction|already imported|nonce too low|nonce has already been used/i.test(text)) return; // mined or pending: the receipt decides
+    if (/already known|known transaction|already imported|nonce too low|nonce has already been used/i.test(text))
+      return; // mined or pending: the receipt decides
     if (/nonce too high|can't be queued/i.test(text)) {
       this.log.debug({ key: tx.key, nonce: tx.nonce }, "broadcast refused until an earlier nonce is mined");
       return;
     }
     if (/underpriced|replacement/i.test(text)) {
-      this.log.warn({ key: tx.key, nonce: tx.nonce, hash: attempt.hash, err: text }, "the node refused the transaction's fees; it will be replaced when it counts as stuck");
+      this.log.warn(
+        { key: tx.key, nonce: tx.nonce, hash: attempt.hash, err: text },
+        "the node refused the transaction's fees; it will be replaced when it counts as stuck",
+      );
       return;
     }
     if (/revert/i.test(text)) {
@@ -326,9 +412,22 @@ export class TxSender {
     if (/nonce/i.test(text)) await this.resync();
   }
 
-  private async sign(fields: { to: string; data: string; nonce: number; gasLimit: bigint; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }): Promise<TxAttempt> {
+  private async sign(fields: {
+    to: string;
+    data: string;
+    nonce: number;
+    gasLimit: bigint;
+    maxFeePerGas: bigint;
+    maxPriorityFeePerGas: bigint;
+  }): Promise<TxAttempt> {
     const raw = await this.wallet.signTransaction({ type: 2, chainId: this.options.chainId, ...fields });
-    return { hash: Transaction.from(raw).hash!, raw, maxFeePerGas: fields.maxFeePerGas, maxPriorityFeePerGas: fields.maxPriorityFeePerGas, createdAt: Date.now() };
+    return {
+      hash: Transaction.from(raw).hash!,
+      raw,
+      maxFeePerGas: fields.maxFeePerGas,
+      maxPriorityFeePerGas: fields.maxPriorityFeePerGas,
+      createdAt: Date.now(),
+    };
   }
 
   /**
@@ -353,18 +452,29 @@ export class TxSender {
   private async fees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
     const [block, priority] = await Promise.all([
       this.rpc("eth_getBlockByNumber", () => this.provider.getBlock("latest")),
-      this.rpc("eth_maxPriorityFeePerGas", () => this.provider.send("eth_maxPriorityFeePerGas", []) as Promise<string>).then(BigInt, () => undefined),
+      this.rpc(
+        "eth_maxPriorityFeePerGas",
+        () => this.provider.send("eth_maxPriorityFeePerGas", []) as Promise<string>,
+      ).then(BigInt, () => undefined),
     ]);
     const maxPriorityFeePerGas = priority ?? 1_000_000_000n;
     const base = block?.baseFeePerGas;
-    if (base !== null && base !== undefined) return { maxFeePerGas: base * 2n + maxPriorityFeePerGas, maxPriorityFeePerGas };
-    const gasPrice = BigInt(await this.rpc("eth_gasPrice", () => this.provider.send("eth_gasPrice", []) as Promise<string>));
-    return { maxFeePerGas: gasPrice * 2n, maxPriorityFeePerGas: gasPrice < maxPriorityFeePerGas ? gasPrice : maxPriorityFeePerGas };
+    if (base !== null && base !== undefined)
+      return { maxFeePerGas: base * 2n + maxPriorityFeePerGas, maxPriorityFeePerGas };
+    const gasPrice = BigInt(
+      await this.rpc("eth_gasPrice", () => this.provider.send("eth_gasPrice", []) as Promise<string>),
+    );
+    return {
+      maxFeePerGas: gasPrice * 2n,
+      maxPriorityFeePerGas: gasPrice < maxPriorityFeePerGas ? gasPrice : maxPriorityFeePerGas,
+    };
   }
 
   private rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return withRetry(what, fn, { timeoutMs: this.options.rpcTimeoutMs, attempts: 3 }).catch((error: unknown) => {
-      throw isTransportError(error) && !(error instanceof TransportError) ? new TransportError(`${what} failed`, { cause: error }) : error;
+      throw isTransportError(error) && !(error instanceof TransportError)
+        ? new TransportError(`${what} failed`, { cause: error })
+        : error;
     });
   }
 
@@ -390,5 +500,11 @@ interface RawReceipt {
 
 function parseReceipt(raw: RawReceipt): TxReceipt {
   const gasUsed = BigInt(raw.gasUsed);
-  return { hash: raw.transactionHash, status: Number(raw.status), blockNumber: Number(raw.blockNumber), gasUsed, fee: gasUsed * BigInt(raw.effectiveGasPrice ?? 0) };
+  return {
+    hash: raw.transactionHash,
+    status: Number(raw.status),
+    blockNumber: Number(raw.blockNumber),
+    gasUsed,
+    fee: gasUsed * BigInt(raw.effectiveGasPrice ?? 0),
+  };
 }

@@ -46,8 +46,11 @@ export class ZkCircuitLoader {
     try {
       verified = await verifyZkVersion({ registry: this.registry, content: this.content, modelId, version });
     } catch (error) {
-      if (!(error instanceof VerificationError || error instanceof NotFoundError || error instanceof IntegrityError)) throw error;
-      const refusal = new ModelError(error.message.startsWith(where) ? error.message : `${where}: ${error.message}`, { cause: error });
+      if (!(error instanceof VerificationError || error instanceof NotFoundError || error instanceof IntegrityError))
+        throw error;
+      const refusal = new ModelError(error.message.startsWith(where) ? error.message : `${where}: ${error.message}`, {
+        cause: error,
+      });
       // A file still missing may be published later, and a store's corrupted copy replaced; a version that does
       // not match its binding never changes.
       if (error instanceof VerificationError) {
@@ -58,7 +61,20 @@ export class ZkCircuitLoader {
       throw refusal;
     }
     const { compile, zkeyVerify } = verified.seconds;
-    this.log?.info({ model: where, verifier: verified.verifier, vkHash: verified.vkHash, compileSeconds: compile, zkeyVerifySeconds: zkeyVerify }, "ZK circuit rebuilt and its setup verified");
-    return { manifest: verified.manifest, model: verified.model, prover: await CircuitProver.load({ wasm: verified.wasm, zkey: verified.files.zkey }) };
+    this.log?.info(
+      {
+        model: where,
+        verifier: verified.verifier,
+        vkHash: verified.vkHash,
+        compileSeconds: compile,
+        zkeyVerifySeconds: zkeyVerify,
+      },
+      "ZK circuit rebuilt and its setup verified",
+    );
+    return {
+      manifest: verified.manifest,
+      model: verified.model,
+      prover: await CircuitProver.load({ wasm: verified.wasm, zkey: verified.files.zkey }),
+    };
   }
 }

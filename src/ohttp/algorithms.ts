@@ -11,7 +11,13 @@ import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
 import { OhttpDecryptionError, OhttpUnsupportedError } from "./errors";
 
 /** HPKE KEM identifiers (RFC 9180 §7.1). Only X25519 encapsulates; the others parse in key configurations. */
-export const KEM = { P256_SHA256: 0x0010, P384_SHA384: 0x0011, P521_SHA512: 0x0012, X25519_SHA256: 0x0020, X448_SHA512: 0x0021 } as const;
+export const KEM = {
+  P256_SHA256: 0x0010,
+  P384_SHA384: 0x0011,
+  P521_SHA512: 0x0012,
+  X25519_SHA256: 0x0020,
+  X448_SHA512: 0x0021,
+} as const;
 /** HPKE KDF identifiers (RFC 9180 §7.2) this library implements. */
 export const KDF = { HKDF_SHA256: 0x0001 } as const;
 /** HPKE AEAD identifiers (RFC 9180 §7.3) this library implements. */
@@ -48,7 +54,9 @@ const AEADS: ReadonlyMap<number, AeadParams> = new Map([
   [AEAD.CHACHA20_POLY1305, { name: "ChaCha20-Poly1305", cipher: "chacha20-poly1305", nk: 32, nn: 12 }],
 ]);
 
-const KDFS: ReadonlyMap<number, { hash: "sha256"; nh: number }> = new Map([[KDF.HKDF_SHA256, { hash: "sha256", nh: 32 }]]);
+const KDFS: ReadonlyMap<number, { hash: "sha256"; nh: number }> = new Map([
+  [KDF.HKDF_SHA256, { hash: "sha256", nh: 32 }],
+]);
 
 /** The AEAD tag length of both AEADs. */
 export const TAG_LENGTH = 16;
@@ -61,7 +69,10 @@ export function publicKeySize(kemId: number): number | undefined {
 /** Nenc of `kemId`; throws {@link OhttpUnsupportedError} for a KEM this library does not encapsulate with. */
 export function encSize(kemId: number): number {
   const size = ENC_SIZES.get(kemId);
-  if (size === undefined) throw new OhttpUnsupportedError(`HPKE KEM 0x${hex16(kemId)} is not supported (only DHKEM(X25519, HKDF-SHA256), 0x0020)`);
+  if (size === undefined)
+    throw new OhttpUnsupportedError(
+      `HPKE KEM 0x${hex16(kemId)} is not supported (only DHKEM(X25519, HKDF-SHA256), 0x0020)`,
+    );
   return size;
 }
 
@@ -88,16 +99,30 @@ export function aeadName(aeadId: number): string {
  * Appendix A is reproduced through it.
  */
 export class NodeHkdfSha256 extends HkdfSha256 {
-  override async extract(salt: ArrayBufferLike | ArrayBufferView, ikm: ArrayBufferLike | ArrayBufferView): Promise<ArrayBuffer> {
+  override async extract(
+    salt: ArrayBufferLike | ArrayBufferView,
+    ikm: ArrayBufferLike | ArrayBufferView,
+  ): Promise<ArrayBuffer> {
     return bufferOf(hkdfExtract(KDF.HKDF_SHA256, bytesOf(salt), bytesOf(ikm)));
   }
 
-  override async expand(prk: ArrayBufferLike | ArrayBufferView, info: ArrayBufferLike | ArrayBufferView, length: number): Promise<ArrayBuffer> {
+  override async expand(
+    prk: ArrayBufferLike | ArrayBufferView,
+    info: ArrayBufferLike | ArrayBufferView,
+    length: number,
+  ): Promise<ArrayBuffer> {
     return bufferOf(hkdfExpand(KDF.HKDF_SHA256, bytesOf(prk), bytesOf(info), length));
   }
 
-  override async extractAndExpand(salt: ArrayBufferLike | ArrayBufferView, ikm: ArrayBufferLike | ArrayBufferView, info: ArrayBufferLike | ArrayBufferView, length: number): Promise<ArrayBuffer> {
-    return bufferOf(hkdfExpand(KDF.HKDF_SHA256, hkdfExtract(KDF.HKDF_SHA256, bytesOf(salt), bytesOf(ikm)), bytesOf(info), length));
+  override async extractAndExpand(
+    salt: ArrayBufferLike | ArrayBufferView,
+    ikm: ArrayBufferLike | ArrayBufferView,
+    info: ArrayBufferLike | ArrayBufferView,
+    length: number,
+  ): Promise<ArrayBuffer> {
+    return bufferOf(
+      hkdfExpand(KDF.HKDF_SHA256, hkdfExtract(KDF.HKDF_SHA256, bytesOf(salt), bytesOf(ikm)), bytesOf(info), length),
+    );
   }
 }
 
@@ -115,11 +140,15 @@ export class NodeDhkemX25519HkdfSha256 extends DhkemX25519HkdfSha256 {
 const KEM_SUITE_ID = Uint8Array.of(0x4b, 0x45, 0x4d, 0x00, 0x20);
 
 function bytesOf(data: ArrayBufferLike | ArrayBufferView): Uint8Array {
-  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+  return ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
 }
 
 function bufferOf(bytes: Uint8Array): ArrayBuffer {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? (bytes.buffer as ArrayBuffer)
+    : (bytes.slice().buffer as ArrayBuffer);
 }
 
 const suites = new Map<string, CipherSuite>();
@@ -132,7 +161,10 @@ export function hpkeSuite(suite: Suite): CipherSuite {
   const name = `${suite.kemId}/${suite.kdfId}/${suite.aeadId}`;
   let built = suites.get(name);
   if (built === undefined) {
-    if (!isSupported(suite)) throw new OhttpUnsupportedError(`HPKE suite KEM 0x${hex16(suite.kemId)}, KDF 0x${hex16(suite.kdfId)}, AEAD 0x${hex16(suite.aeadId)} is not supported`);
+    if (!isSupported(suite))
+      throw new OhttpUnsupportedError(
+        `HPKE suite KEM 0x${hex16(suite.kemId)}, KDF 0x${hex16(suite.kdfId)}, AEAD 0x${hex16(suite.aeadId)} is not supported`,
+      );
     const aead = suite.aeadId === AEAD.AES_128_GCM ? new Aes128Gcm() : new Chacha20Poly1305();
     built = new CipherSuite({ kem: new NodeDhkemX25519HkdfSha256(), kdf: new NodeHkdfSha256(), aead });
     suites.set(name, built);
@@ -151,16 +183,27 @@ export function hkdfExpand(kdfId: number, prk: Uint8Array, info: Uint8Array, len
   const out = new Uint8Array(length);
   let previous = new Uint8Array(0);
   for (let block = 1, offset = 0; offset < length; block++, offset += nh) {
-    previous = new Uint8Array(createHmac(hash, prk).update(previous).update(info).update(Uint8Array.of(block)).digest());
+    previous = new Uint8Array(
+      createHmac(hash, prk).update(previous).update(info).update(Uint8Array.of(block)).digest(),
+    );
     out.set(previous.subarray(0, Math.min(nh, length - offset)), offset);
   }
   return out;
 }
 
 /** AEAD Seal: ciphertext followed by the 16-byte tag. */
-export function aeadSeal(aeadId: number, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+export function aeadSeal(
+  aeadId: number,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): Uint8Array {
   const params = aeadOf(aeadId);
-  const cipher = params.cipher === "aes-128-gcm" ? createCipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH }) : createCipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH });
+  const cipher =
+    params.cipher === "aes-128-gcm"
+      ? createCipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH })
+      : createCipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH });
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const head = cipher.update(plaintext);
   const tail = cipher.final();
@@ -172,10 +215,21 @@ export function aeadSeal(aeadId: number, key: Uint8Array, nonce: Uint8Array, aad
 }
 
 /** AEAD Open; throws {@link OhttpDecryptionError} naming `what` when authentication fails. */
-export function aeadOpen(aeadId: number, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, what: string): Uint8Array {
+export function aeadOpen(
+  aeadId: number,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+  what: string,
+): Uint8Array {
   const params = aeadOf(aeadId);
-  if (sealed.length < TAG_LENGTH) throw new OhttpDecryptionError(`${what} is shorter than the ${TAG_LENGTH}-byte ${params.name} tag`);
-  const decipher = params.cipher === "aes-128-gcm" ? createDecipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH }) : createDecipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH });
+  if (sealed.length < TAG_LENGTH)
+    throw new OhttpDecryptionError(`${what} is shorter than the ${TAG_LENGTH}-byte ${params.name} tag`);
+  const decipher =
+    params.cipher === "aes-128-gcm"
+      ? createDecipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH })
+      : createDecipheriv(params.cipher, key, nonce, { authTagLength: TAG_LENGTH });
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
   decipher.setAAD(aad, { plaintextLength: sealed.length - TAG_LENGTH });
   try {
@@ -183,19 +237,26 @@ export function aeadOpen(aeadId: number, key: Uint8Array, nonce: Uint8Array, aad
     const tail = decipher.final();
     return tail.length === 0 ? new Uint8Array(head) : new Uint8Array(Buffer.concat([head, tail]));
   } catch (error) {
-    throw new OhttpDecryptionError(`${what} failed ${params.name} authentication: it was modified in transit or sealed for another request`, { cause: error });
+    throw new OhttpDecryptionError(
+      `${what} failed ${params.name} authentication: it was modified in transit or sealed for another request`,
+      { cause: error },
+    );
   }
 }
 
 function aeadOf(aeadId: number): AeadParams {
   const params = AEADS.get(aeadId);
-  if (params === undefined) throw new OhttpUnsupportedError(`HPKE AEAD 0x${hex16(aeadId)} is not supported (AES-128-GCM 0x0001, ChaCha20-Poly1305 0x0003)`);
+  if (params === undefined)
+    throw new OhttpUnsupportedError(
+      `HPKE AEAD 0x${hex16(aeadId)} is not supported (AES-128-GCM 0x0001, ChaCha20-Poly1305 0x0003)`,
+    );
   return params;
 }
 
 function kdfOf(kdfId: number): { hash: "sha256"; nh: number } {
   const params = KDFS.get(kdfId);
-  if (params === undefined) throw new OhttpUnsupportedError(`HPKE KDF 0x${hex16(kdfId)} is not supported (HKDF-SHA256 0x0001)`);
+  if (params === undefined)
+    throw new OhttpUnsupportedError(`HPKE KDF 0x${hex16(kdfId)} is not supported (HKDF-SHA256 0x0001)`);
   return params;
 }
 

@@ -35,7 +35,9 @@ function lengthPrefixed(data: Uint8Array): Uint8Array[] {
 
 function fieldLines(headers: Headers): Uint8Array[] {
   const parts: Uint8Array[] = [];
-  headers.forEach((value, name) => parts.push(...lengthPrefixed(encoder.encode(name)), ...lengthPrefixed(encoder.encode(value))));
+  headers.forEach((value, name) =>
+    parts.push(...lengthPrefixed(encoder.encode(name)), ...lengthPrefixed(encoder.encode(value))),
+  );
   return parts;
 }
 
@@ -46,10 +48,18 @@ function fieldLines(headers: Headers): Uint8Array[] {
  */
 export async function encodeRequest(request: Request): Promise<Uint8Array> {
   const url = new URL(request.url);
-  const control = [request.method, url.protocol.slice(0, -1), url.host, `${url.pathname}${url.search}`].flatMap((value) => lengthPrefixed(encoder.encode(value)));
+  const control = [request.method, url.protocol.slice(0, -1), url.host, `${url.pathname}${url.search}`].flatMap(
+    (value) => lengthPrefixed(encoder.encode(value)),
+  );
   const fields = concat(fieldLines(request.headers));
   const content = new Uint8Array(await request.arrayBuffer());
-  return concat([Uint8Array.of(FRAMING.knownRequest), ...control, ...lengthPrefixed(fields), ...lengthPrefixed(content), Uint8Array.of(0)]);
+  return concat([
+    Uint8Array.of(FRAMING.knownRequest),
+    ...control,
+    ...lengthPrefixed(fields),
+    ...lengthPrefixed(content),
+    Uint8Array.of(0),
+  ]);
 }
 
 /** The request in `bytes` (known- or indeterminate-length); throws {@link OhttpMalformedError}. */
@@ -57,7 +67,9 @@ export function decodeRequest(bytes: Uint8Array): Request {
   try {
     return new BHttpDecoder().decodeRequest(bytes);
   } catch (error) {
-    throw new OhttpMalformedError(`the binary HTTP request is malformed: ${(error as Error).message}`, { cause: error });
+    throw new OhttpMalformedError(`the binary HTTP request is malformed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -71,7 +83,9 @@ export function decodeResponse(bytes: Uint8Array): Response {
   try {
     return new BHttpDecoder().decodeResponse(bytes);
   } catch (error) {
-    throw new OhttpMalformedError(`the binary HTTP response is malformed: ${(error as Error).message}`, { cause: error });
+    throw new OhttpMalformedError(`the binary HTTP response is malformed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -79,7 +93,12 @@ export function decodeResponse(bytes: Uint8Array): Response {
 
 /** The start of an indeterminate-length response: framing indicator 3, the status, the header fields and their terminator. */
 export function encodeResponseHead(status: number, headers: Headers): Uint8Array {
-  return concat([Uint8Array.of(FRAMING.indeterminateResponse), encodeVarint(status), ...fieldLines(headers), Uint8Array.of(0)]);
+  return concat([
+    Uint8Array.of(FRAMING.indeterminateResponse),
+    encodeVarint(status),
+    ...fieldLines(headers),
+    Uint8Array.of(0),
+  ]);
 }
 
 /** One content chunk of an indeterminate-length message: its length, then its bytes (never empty: 0 ends the content). */
@@ -100,7 +119,9 @@ export async function readResponse(source: ByteSource | ByteReader): Promise<Res
   const reader = source instanceof ByteReader ? source : new ByteReader(source);
   const framing = await reader.varint("binary HTTP response");
   if (framing !== FRAMING.knownResponse && framing !== FRAMING.indeterminateResponse) {
-    throw new OhttpMalformedError(`the binary HTTP response has framing indicator ${framing ?? "(none)"}, expected 1 or 3`);
+    throw new OhttpMalformedError(
+      `the binary HTTP response has framing indicator ${framing ?? "(none)"}, expected 1 or 3`,
+    );
   }
   const known = framing === FRAMING.knownResponse;
   let status = await required(reader, "the response status");
@@ -127,22 +148,34 @@ async function readFields(reader: ByteReader, known: boolean): Promise<Headers> 
     try {
       headers.append(decoder.decode(name), decoder.decode(value));
     } catch (error) {
-      throw new OhttpMalformedError(`the binary HTTP response has an invalid field: ${(error as Error).message}`, { cause: error });
+      throw new OhttpMalformedError(`the binary HTTP response has an invalid field: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   };
   if (known) {
     const length = await reader.varint("the header section length");
     if (length === undefined) return headers;
     const section = new ByteReader([await reader.read(length, "the header section")]);
-    for (let name = await section.varint("a field name"); name !== undefined; name = await section.varint("a field name")) {
-      add(await section.read(name, "a field name"), await section.read(await required(section, "a field value length"), "a field value"));
+    for (
+      let name = await section.varint("a field name");
+      name !== undefined;
+      name = await section.varint("a field name")
+    ) {
+      add(
+        await section.read(name, "a field name"),
+        await section.read(await required(section, "a field value length"), "a field value"),
+      );
     }
     return headers;
   }
   for (;;) {
     const name = await reader.varint("a field name");
     if (name === undefined || name === 0) return headers;
-    add(await reader.read(name, "a field name"), await reader.read(await required(reader, "a field value length"), "a field value"));
+    add(
+      await reader.read(name, "a field name"),
+      await reader.read(await required(reader, "a field value length"), "a field value"),
+    );
   }
 }
 
@@ -150,7 +183,8 @@ async function* knownContent(reader: ByteReader): AsyncGenerator<Uint8Array> {
   let left = (await reader.varint("the content length")) ?? 0;
   while (left > 0) {
     const piece = await reader.some(left);
-    if (piece === undefined) throw new OhttpMalformedError(`the binary HTTP response content is truncated: ${left} bytes missing`);
+    if (piece === undefined)
+      throw new OhttpMalformedError(`the binary HTTP response content is truncated: ${left} bytes missing`);
     left -= piece.length;
     yield piece;
   }

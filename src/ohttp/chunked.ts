@@ -61,19 +61,30 @@ function frame(sealed: Uint8Array, final: boolean): Uint8Array {
  * nothing). Throws {@link OhttpTruncatedError} when the stream ends before the final chunk and
  * {@link OhttpDecryptionError} when a chunk fails authentication (tampered, reordered, or a non-final chunk empty).
  */
-async function* readChunks(reader: ByteReader, open: (sealed: Uint8Array, final: boolean) => Promise<Uint8Array>, what: string, options: ChunkReadOptions): AsyncGenerator<Uint8Array> {
+async function* readChunks(
+  reader: ByteReader,
+  open: (sealed: Uint8Array, final: boolean) => Promise<Uint8Array>,
+  what: string,
+  options: ChunkReadOptions,
+): AsyncGenerator<Uint8Array> {
   const maxSealed = (options.maxChunkBytes ?? DEFAULT_MAX_CHUNK) + TAG_LENGTH;
   for (let index = 0; ; index++) {
     const length = await reader.varint(`${what} chunk ${index}`);
-    if (length === undefined) throw new OhttpTruncatedError(`${what} ended after ${index} chunk(s) without its final chunk: it was truncated`);
+    if (length === undefined)
+      throw new OhttpTruncatedError(`${what} ended after ${index} chunk(s) without its final chunk: it was truncated`);
     if (length === 0) {
       const last = await open(await reader.rest(maxSealed, `the final chunk of ${what}`), true);
       if (last.length > 0) yield last;
       return;
     }
-    if (length > maxSealed) throw new OhttpTooLargeError(maxSealed, `chunk ${index} of ${what} is ${length} bytes, more than the limit of ${maxSealed}`);
+    if (length > maxSealed)
+      throw new OhttpTooLargeError(
+        maxSealed,
+        `chunk ${index} of ${what} is ${length} bytes, more than the limit of ${maxSealed}`,
+      );
     const plaintext = await open(await reader.read(length, `chunk ${index} of ${what}`), false);
-    if (plaintext.length === 0) throw new OhttpDecryptionError(`chunk ${index} of ${what} is empty but not final: treated as a decryption error`);
+    if (plaintext.length === 0)
+      throw new OhttpDecryptionError(`chunk ${index} of ${what} is empty but not final: treated as a decryption error`);
     yield plaintext;
   }
 }
@@ -89,7 +100,8 @@ class ResponseChunkCipher {
 
   /** The nonce of the next chunk, advancing the counter. */
   next(): Uint8Array {
-    if (this.counter >= Number.MAX_SAFE_INTEGER) throw new OhttpMalformedError("a chunked response cannot have 2^53 chunks");
+    if (this.counter >= Number.MAX_SAFE_INTEGER)
+      throw new OhttpMalformedError("a chunked response cannot have 2^53 chunks");
     const nonce = this.keys.nonce.slice();
     let counter = this.counter++;
     for (let i = nonce.length - 1; counter > 0 && i >= 0; i--) {
@@ -147,11 +159,23 @@ export class ChunkedRequestSender {
   /** Yields the plaintext chunks of the chunked response in `source` (nonce first); see {@link readChunks} for errors. */
   async *openResponse(source: ByteSource | ByteReader, options: ChunkReadOptions = {}): AsyncGenerator<Uint8Array> {
     const reader = source instanceof ByteReader ? source : new ByteReader(source);
-    const nonce = await reader.read(responseNonceLength(this.suite), "the response nonce of the chunked response").catch((error: unknown) => {
-      throw new OhttpTruncatedError("the chunked response ended inside its nonce: it was truncated", { cause: error });
-    });
-    const cipher = new ResponseChunkCipher(this.suite, await deriveResponseKeys(this.sender, this.suite, LABELS.chunkedResponse, this.enc, nonce));
-    yield* readChunks(reader, async (sealed, final) => cipher.open(sealed, final, `${final ? "the final chunk" : "a chunk"} of the response`), "the chunked response", options);
+    const nonce = await reader
+      .read(responseNonceLength(this.suite), "the response nonce of the chunked response")
+      .catch((error: unknown) => {
+        throw new OhttpTruncatedError("the chunked response ended inside its nonce: it was truncated", {
+          cause: error,
+        });
+      });
+    const cipher = new ResponseChunkCipher(
+      this.suite,
+      await deriveResponseKeys(this.sender, this.suite, LABELS.chunkedResponse, this.enc, nonce),
+    );
+    yield* readChunks(
+      reader,
+      async (sealed, final) => cipher.open(sealed, final, `${final ? "the final chunk" : "a chunk"} of the response`),
+      "the chunked response",
+      options,
+    );
   }
 }
 
@@ -191,7 +215,10 @@ export class ChunkedRequestReceiver {
       try {
         return new Uint8Array(await this.recipient.open(sealed, final ? FINAL_CHUNK_AAD : EMPTY));
       } catch (error) {
-        throw new OhttpDecryptionError(`${final ? "the final chunk" : "a chunk"} of the request failed ${aeadName(this.suite.aeadId)} authentication: modified, reordered or truncated`, { cause: error });
+        throw new OhttpDecryptionError(
+          `${final ? "the final chunk" : "a chunk"} of the request failed ${aeadName(this.suite.aeadId)} authentication: modified, reordered or truncated`,
+          { cause: error },
+        );
       }
     };
     yield* readChunks(this.reader, open, "the chunked request", this.options);
@@ -215,7 +242,11 @@ export class ChunkedRequestReceiver {
  * `decapsulateRequest` does for the header; the chunks are read through the returned receiver.
  * @example const receiver = await openChunkedRequest(ring, req); for await (const part of receiver.chunks()) parts.push(part);
  */
-export async function openChunkedRequest(keys: KeyRing, source: ByteSource | ByteReader, options: ChunkReadOptions = {}): Promise<ChunkedRequestReceiver> {
+export async function openChunkedRequest(
+  keys: KeyRing,
+  source: ByteSource | ByteReader,
+  options: ChunkReadOptions = {},
+): Promise<ChunkedRequestReceiver> {
   const reader = source instanceof ByteReader ? source : new ByteReader(source);
   const header = (await reader.read(HEADER_LENGTH, "the chunked request header")).slice();
   const { keyId, suite, key } = keyFor(keys, header);

@@ -36,7 +36,12 @@ export interface OhttpFetchOptions extends EncapsulateOptions {
  * const response = await ohttpFetch(relayResourceUrl(relay, gateway), config, new Request("https://gateway.example/v1/chat", { method: "POST", body }));
  * console.log(response.status, await response.text());
  */
-export async function ohttpFetch(relayUrl: string | URL, keyConfig: KeyConfig, request: Request, options: OhttpFetchOptions = {}): Promise<Response> {
+export async function ohttpFetch(
+  relayUrl: string | URL,
+  keyConfig: KeyConfig,
+  request: Request,
+  options: OhttpFetchOptions = {},
+): Promise<Response> {
   const bhttp = await encodeRequest(withDate(request, options.date ?? true));
   const timeoutMs = options.timeoutMs ?? 30_000;
   const what = `POST to the relay ${new URL(relayUrl).origin}`;
@@ -45,13 +50,31 @@ export async function ohttpFetch(relayUrl: string | URL, keyConfig: KeyConfig, r
     const pieces = [...split(bhttp)];
     const chunks = [sender.header];
     for (const [index, piece] of pieces.entries()) chunks.push(await sender.seal(piece, index === pieces.length - 1));
-    const response = await post(relayUrl, MEDIA_TYPES.chunkedRequest, Buffer.concat(chunks), what, timeoutMs, options.signal, async (answer) => answer);
-    if (response.status !== 200 || mediaType(response.headers.get("content-type")) !== MEDIA_TYPES.chunkedResponse) throw await refusal(response, keyConfig, MEDIA_TYPES.chunkedResponse);
+    const response = await post(
+      relayUrl,
+      MEDIA_TYPES.chunkedRequest,
+      Buffer.concat(chunks),
+      what,
+      timeoutMs,
+      options.signal,
+      async (answer) => answer,
+    );
+    if (response.status !== 200 || mediaType(response.headers.get("content-type")) !== MEDIA_TYPES.chunkedResponse)
+      throw await refusal(response, keyConfig, MEDIA_TYPES.chunkedResponse);
     return readResponse(sender.openResponse(bodyOf(response)));
   }
   const { encapsulated, context } = await encapsulateRequest(keyConfig, bhttp, options);
-  const { response, body } = await post(relayUrl, MEDIA_TYPES.request, encapsulated, what, timeoutMs, options.signal, async (answer) => ({ response: answer, body: new Uint8Array(await answer.arrayBuffer()) }));
-  if (response.status !== 200 || mediaType(response.headers.get("content-type")) !== MEDIA_TYPES.response) throw refusalOf(response, new TextDecoder().decode(body), keyConfig, MEDIA_TYPES.response);
+  const { response, body } = await post(
+    relayUrl,
+    MEDIA_TYPES.request,
+    encapsulated,
+    what,
+    timeoutMs,
+    options.signal,
+    async (answer) => ({ response: answer, body: new Uint8Array(await answer.arrayBuffer()) }),
+  );
+  if (response.status !== 200 || mediaType(response.headers.get("content-type")) !== MEDIA_TYPES.response)
+    throw refusalOf(response, new TextDecoder().decode(body), keyConfig, MEDIA_TYPES.response);
   return decodeResponse(await context.decapsulateResponse(body));
 }
 
@@ -64,9 +87,22 @@ function withDate(request: Request, date: boolean): Request {
 }
 
 /** One POST to the relay with only the Content-Type set; `read` runs within the time limit. */
-async function post<T>(url: string | URL, type: string, body: Uint8Array, what: string, timeoutMs: number, outer: AbortSignal | undefined, read: (response: Response) => Promise<T>): Promise<T> {
+async function post<T>(
+  url: string | URL,
+  type: string,
+  body: Uint8Array,
+  what: string,
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+  read: (response: Response) => Promise<T>,
+): Promise<T> {
   try {
-    return await withTimeout(what, timeoutMs, async (signal) => read(await fetch(url, { method: "POST", headers: { "content-type": type }, body, signal })), outer);
+    return await withTimeout(
+      what,
+      timeoutMs,
+      async (signal) => read(await fetch(url, { method: "POST", headers: { "content-type": type }, body, signal })),
+      outer,
+    );
   } catch (error) {
     if (error instanceof TimeoutError || !isTransportError(error)) throw error;
     throw new TransportError(`${what} failed: the relay is unreachable`, { cause: error });
@@ -81,13 +117,24 @@ async function refusal(response: Response, config: KeyConfig, expected: string):
 function refusalOf(response: Response, body: string, config: KeyConfig, expected: string): Error {
   const type = mediaType(response.headers.get("content-type"));
   const problem = parseProblem(type, body);
-  const said = problem === undefined ? "" : `: ${problem.title}${problem.detail === undefined ? "" : ` (${problem.detail})`}`;
+  const said =
+    problem === undefined ? "" : `: ${problem.title}${problem.detail === undefined ? "" : ` (${problem.detail})`}`;
   if (problem?.type === PROBLEM_TYPES.key) {
-    return new OhttpUnknownKeyError(config.keyId, `the gateway does not accept key configuration ${config.keyId}${said}: fetch its current key configuration`, { context: { status: response.status } });
+    return new OhttpUnknownKeyError(
+      config.keyId,
+      `the gateway does not accept key configuration ${config.keyId}${said}: fetch its current key configuration`,
+      { context: { status: response.status } },
+    );
   }
-  if (response.status === 200) return new OhttpMalformedError(`the relay answered 200 with content type ${type || "none"}, not ${expected}`);
-  if (response.status >= 500) return new TransportError(`the relay answered ${response.status}${said}`, { context: { status: response.status } });
-  return new OhttpRejectedError(response.status, problem?.type, `the relay or the gateway refused the request with ${response.status}${said}`);
+  if (response.status === 200)
+    return new OhttpMalformedError(`the relay answered 200 with content type ${type || "none"}, not ${expected}`);
+  if (response.status >= 500)
+    return new TransportError(`the relay answered ${response.status}${said}`, { context: { status: response.status } });
+  return new OhttpRejectedError(
+    response.status,
+    problem?.type,
+    `the relay or the gateway refused the request with ${response.status}${said}`,
+  );
 }
 
 /** A fetch body as byte chunks; a connection cut mid-way is a truncation. */

@@ -16,7 +16,20 @@
  */
 import { randomBytes, webcrypto } from "node:crypto";
 import type { CipherSuite, RecipientContext, SenderContext } from "@hpke/core";
-import { aeadName, aeadOpen, aeadSeal, aeadSizes, encSize, hex16, hkdfExpand, hkdfExtract, hpkeSuite, isSupported, TAG_LENGTH, type Suite } from "./algorithms";
+import {
+  aeadName,
+  aeadOpen,
+  aeadSeal,
+  aeadSizes,
+  encSize,
+  hex16,
+  hkdfExpand,
+  hkdfExtract,
+  hpkeSuite,
+  isSupported,
+  TAG_LENGTH,
+  type Suite,
+} from "./algorithms";
 import { LABELS } from "./constants";
 import { OhttpDecryptionError, OhttpMalformedError, OhttpUnknownKeyError, OhttpUnsupportedError } from "./errors";
 import { importX25519, type GatewayKey, type KeyConfig, type KeyRing } from "./keys";
@@ -101,42 +114,71 @@ export function selectSuite(config: KeyConfig, options: Pick<EncapsulateOptions,
     return suite;
   }
   const asked = options.aeadId === undefined ? "" : ` with ${aeadName(options.aeadId)}`;
-  throw new OhttpUnsupportedError(`key configuration ${config.keyId} (KEM 0x${hex16(config.kemId)}) offers no suite this library implements${asked}`);
+  throw new OhttpUnsupportedError(
+    `key configuration ${config.keyId} (KEM 0x${hex16(config.kemId)}) offers no suite this library implements${asked}`,
+  );
 }
 
 /** A sender HPKE context to `config` under `label`, with the header and `enc` that start the message. */
-export async function setupSender(config: KeyConfig, label: string, options: EncapsulateOptions = {}): Promise<{ suite: Suite; header: Uint8Array; enc: Uint8Array; sender: SenderContext }> {
+export async function setupSender(
+  config: KeyConfig,
+  label: string,
+  options: EncapsulateOptions = {},
+): Promise<{ suite: Suite; header: Uint8Array; enc: Uint8Array; sender: SenderContext }> {
   const suite = selectSuite(config, options);
   const hpke = hpkeSuite(suite);
   const header = requestHeader(config.keyId, suite);
   const recipientPublicKey = await recipientKeyOf(hpke, config.publicKey);
-  const ekm = options.testOnlyEphemeralKey === undefined ? undefined : (await importX25519(options.testOnlyEphemeralKey)).keyPair;
+  const ekm =
+    options.testOnlyEphemeralKey === undefined ? undefined : (await importX25519(options.testOnlyEphemeralKey)).keyPair;
   const sender = await hpke.createSenderContext({ recipientPublicKey, info: requestInfo(label, header), ekm });
   return { suite, header, enc: new Uint8Array(sender.enc), sender };
 }
 
 /** The parsed 7-byte header of an encapsulated request and the gateway key it names (RFC 9458 §4.3 step 1). */
 export function keyFor(keys: KeyRing, header: Uint8Array): { keyId: number; suite: Suite; key: GatewayKey } {
-  if (header.length < HEADER_LENGTH) throw new OhttpMalformedError(`encapsulated request is ${header.length} bytes, shorter than its ${HEADER_LENGTH}-byte header`);
+  if (header.length < HEADER_LENGTH)
+    throw new OhttpMalformedError(
+      `encapsulated request is ${header.length} bytes, shorter than its ${HEADER_LENGTH}-byte header`,
+    );
   const view = new DataView(header.buffer, header.byteOffset, HEADER_LENGTH);
   const keyId = view.getUint8(0);
   const suite = { kemId: view.getUint16(1), kdfId: view.getUint16(3), aeadId: view.getUint16(5) };
   const key = keys.get(keyId);
   if (key.config.kemId !== suite.kemId) {
-    throw new OhttpUnknownKeyError(keyId, `key identifier ${keyId} is a KEM 0x${hex16(key.config.kemId)} key, the request names KEM 0x${hex16(suite.kemId)}`);
+    throw new OhttpUnknownKeyError(
+      keyId,
+      `key identifier ${keyId} is a KEM 0x${hex16(key.config.kemId)} key, the request names KEM 0x${hex16(suite.kemId)}`,
+    );
   }
   if (!key.config.symmetric.some((s) => s.kdfId === suite.kdfId && s.aeadId === suite.aeadId) || !isSupported(suite)) {
-    throw new OhttpUnsupportedError(`key ${keyId} does not accept KDF 0x${hex16(suite.kdfId)} with AEAD 0x${hex16(suite.aeadId)}`, { context: { keyId } });
+    throw new OhttpUnsupportedError(
+      `key ${keyId} does not accept KDF 0x${hex16(suite.kdfId)} with AEAD 0x${hex16(suite.aeadId)}`,
+      { context: { keyId } },
+    );
   }
   return { keyId, suite, key };
 }
 
 /** A recipient HPKE context for `enc` under `label`; a failed setup (an invalid `enc`) is an {@link OhttpDecryptionError}. */
-export async function setupRecipient(key: GatewayKey, suite: Suite, label: string, header: Uint8Array, enc: Uint8Array): Promise<RecipientContext> {
+export async function setupRecipient(
+  key: GatewayKey,
+  suite: Suite,
+  label: string,
+  header: Uint8Array,
+  enc: Uint8Array,
+): Promise<RecipientContext> {
   try {
-    return await hpkeSuite(suite).createRecipientContext({ recipientKey: key.keyPair, enc, info: requestInfo(label, header) });
+    return await hpkeSuite(suite).createRecipientContext({
+      recipientKey: key.keyPair,
+      enc,
+      info: requestInfo(label, header),
+    });
   } catch (error) {
-    throw new OhttpDecryptionError(`cannot set up HPKE with the encapsulated key of the request: ${(error as Error).message}`, { cause: error });
+    throw new OhttpDecryptionError(
+      `cannot set up HPKE with the encapsulated key of the request: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -144,14 +186,25 @@ export async function setupRecipient(key: GatewayKey, suite: Suite, label: strin
  * The response key and nonce (RFC 9458 §4.4): `secret = Export(label, max(Nn, Nk))`,
  * `prk = Extract(enc || response_nonce, secret)`, `key = Expand(prk, "key", Nk)`, `nonce = Expand(prk, "nonce", Nn)`.
  */
-export async function deriveResponseKeys(context: SenderContext | RecipientContext, suite: Suite, label: string, enc: Uint8Array, responseNonce: Uint8Array): Promise<ResponseKeys> {
+export async function deriveResponseKeys(
+  context: SenderContext | RecipientContext,
+  suite: Suite,
+  label: string,
+  enc: Uint8Array,
+  responseNonce: Uint8Array,
+): Promise<ResponseKeys> {
   const { nk, nn } = aeadSizes(suite.aeadId);
   const secret = new Uint8Array(await context.export(encoder.encode(label), Math.max(nn, nk)));
   const salt = new Uint8Array(enc.length + responseNonce.length);
   salt.set(enc, 0);
   salt.set(responseNonce, enc.length);
   const prk = hkdfExtract(suite.kdfId, salt, secret);
-  return { secret, prk, key: hkdfExpand(suite.kdfId, prk, encoder.encode("key"), nk), nonce: hkdfExpand(suite.kdfId, prk, encoder.encode("nonce"), nn) };
+  return {
+    secret,
+    prk,
+    key: hkdfExpand(suite.kdfId, prk, encoder.encode("key"), nk),
+    nonce: hkdfExpand(suite.kdfId, prk, encoder.encode("nonce"), nn),
+  };
 }
 
 /** Length of the response nonce: max(Nn, Nk). */
@@ -164,7 +217,10 @@ export function responseNonceLength(suite: Suite): number {
 export function responseNonceFor(suite: Suite, options: EncapsulateResponseOptions): Uint8Array {
   const length = responseNonceLength(suite);
   const nonce = options.testOnlyResponseNonce ?? new Uint8Array(randomBytes(length));
-  if (nonce.length !== length) throw new OhttpMalformedError(`a response nonce for ${aeadName(suite.aeadId)} is ${length} bytes, got ${nonce.length}`);
+  if (nonce.length !== length)
+    throw new OhttpMalformedError(
+      `a response nonce for ${aeadName(suite.aeadId)} is ${length} bytes, got ${nonce.length}`,
+    );
   return nonce;
 }
 
@@ -183,10 +239,25 @@ export class ClientContext {
   async decapsulateResponse(encapsulated: Uint8Array): Promise<Uint8Array> {
     const length = responseNonceLength(this.suite);
     if (encapsulated.length < length + TAG_LENGTH) {
-      throw new OhttpMalformedError(`encapsulated response is ${encapsulated.length} bytes, shorter than its ${length}-byte nonce and ${TAG_LENGTH}-byte tag`);
+      throw new OhttpMalformedError(
+        `encapsulated response is ${encapsulated.length} bytes, shorter than its ${length}-byte nonce and ${TAG_LENGTH}-byte tag`,
+      );
     }
-    const keys = await deriveResponseKeys(this.sender, this.suite, LABELS.response, this.enc, encapsulated.subarray(0, length));
-    return aeadOpen(this.suite.aeadId, keys.key, keys.nonce, new Uint8Array(0), encapsulated.subarray(length), "the encapsulated response");
+    const keys = await deriveResponseKeys(
+      this.sender,
+      this.suite,
+      LABELS.response,
+      this.enc,
+      encapsulated.subarray(0, length),
+    );
+    return aeadOpen(
+      this.suite.aeadId,
+      keys.key,
+      keys.nonce,
+      new Uint8Array(0),
+      encapsulated.subarray(length),
+      "the encapsulated response",
+    );
   }
 
   /** The response keys for `responseNonce`: the intermediate values of RFC 9458 §4.4, for test vectors and diagnostics. */
@@ -227,7 +298,11 @@ export class ServerContext {
  * const { encapsulated, context } = await encapsulateRequest(config, await encodeRequest(new Request("https://gateway/v1/infer")));
  * const response = decodeResponse(await context.decapsulateResponse(await post(relay, encapsulated)));
  */
-export async function encapsulateRequest(config: KeyConfig, request: Uint8Array, options: EncapsulateOptions = {}): Promise<{ encapsulated: Uint8Array; context: ClientContext }> {
+export async function encapsulateRequest(
+  config: KeyConfig,
+  request: Uint8Array,
+  options: EncapsulateOptions = {},
+): Promise<{ encapsulated: Uint8Array; context: ClientContext }> {
   const { suite, header, enc, sender } = await setupSender(config, LABELS.request, options);
   const sealed = new Uint8Array(await sender.seal(request));
   const encapsulated = new Uint8Array(header.length + enc.length + sealed.length);
@@ -243,11 +318,16 @@ export async function encapsulateRequest(config: KeyConfig, request: Uint8Array,
  * each to its response.
  * @example const { request, context } = await decapsulateRequest(ring, body); res.end(await context.encapsulateResponse(answer));
  */
-export async function decapsulateRequest(keys: KeyRing, encapsulated: Uint8Array): Promise<{ request: Uint8Array; context: ServerContext }> {
+export async function decapsulateRequest(
+  keys: KeyRing,
+  encapsulated: Uint8Array,
+): Promise<{ request: Uint8Array; context: ServerContext }> {
   const { keyId, suite, key } = keyFor(keys, encapsulated);
   const nenc = encSize(suite.kemId);
   if (encapsulated.length < HEADER_LENGTH + nenc + TAG_LENGTH) {
-    throw new OhttpMalformedError(`encapsulated request is ${encapsulated.length} bytes, shorter than its header, ${nenc}-byte encapsulated key and ${TAG_LENGTH}-byte tag`);
+    throw new OhttpMalformedError(
+      `encapsulated request is ${encapsulated.length} bytes, shorter than its header, ${nenc}-byte encapsulated key and ${TAG_LENGTH}-byte tag`,
+    );
   }
   const header = encapsulated.subarray(0, HEADER_LENGTH);
   const enc = encapsulated.slice(HEADER_LENGTH, HEADER_LENGTH + nenc);
@@ -256,7 +336,10 @@ export async function decapsulateRequest(keys: KeyRing, encapsulated: Uint8Array
   try {
     request = new Uint8Array(await recipient.open(encapsulated.subarray(HEADER_LENGTH + nenc)));
   } catch (error) {
-    throw new OhttpDecryptionError(`the encapsulated request failed ${aeadName(suite.aeadId)} authentication with key ${keyId}: it was modified or sealed to another key`, { cause: error, context: { keyId } });
+    throw new OhttpDecryptionError(
+      `the encapsulated request failed ${aeadName(suite.aeadId)} authentication with key ${keyId}: it was modified or sealed to another key`,
+      { cause: error, context: { keyId } },
+    );
   }
   return { request, context: new ServerContext(recipient, keyId, suite, enc) };
 }

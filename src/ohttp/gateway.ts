@@ -54,7 +54,11 @@ interface Exchange {
   closed: AbortController;
 }
 
-const DATE_PROBLEM = { status: 400, type: PROBLEM_TYPES.date, title: "date field in request outside of acceptable range" };
+const DATE_PROBLEM = {
+  status: 400,
+  type: PROBLEM_TYPES.date,
+  title: "date field in request outside of acceptable range",
+};
 
 /**
  * @example
@@ -81,17 +85,35 @@ class Gateway {
 
   async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const exchange: Exchange = { res, meter: new BodyMeter(this.maxBodyBytes), bytesOut: 0, closed: new AbortController() };
+    const exchange: Exchange = {
+      res,
+      meter: new BodyMeter(this.maxBodyBytes),
+      bytesOut: 0,
+      closed: new AbortController(),
+    };
     res.once("close", () => {
       exchange.closed.abort(new TimeoutError("the relay closed the connection"));
-      this.log.info(requestLog(req, res, started, { in: () => exchange.meter.bytes, out: () => exchange.bytesOut }), "ohttp gateway request");
+      this.log.info(
+        requestLog(req, res, started, { in: () => exchange.meter.bytes, out: () => exchange.bytesOut }),
+        "ohttp gateway request",
+      );
     });
     try {
-      if (req.method !== "POST") return writeProblem(res, { status: 405, title: "method not allowed", detail: "an oblivious gateway takes POST only" }, { allow: "POST" });
+      if (req.method !== "POST")
+        return writeProblem(
+          res,
+          { status: 405, title: "method not allowed", detail: "an oblivious gateway takes POST only" },
+          { allow: "POST" },
+        );
       const type = mediaType(req.headers["content-type"]);
       if (type === MEDIA_TYPES.request) await this.serveWhole(req, exchange);
       else if (type === MEDIA_TYPES.chunkedRequest) await this.serveChunked(req, exchange);
-      else writeProblem(res, { status: 415, title: "unsupported media type", detail: `expected ${MEDIA_TYPES.request} or ${MEDIA_TYPES.chunkedRequest}, got ${type || "none"}` });
+      else
+        writeProblem(res, {
+          status: 415,
+          title: "unsupported media type",
+          detail: `expected ${MEDIA_TYPES.request} or ${MEDIA_TYPES.chunkedRequest}, got ${type || "none"}`,
+        });
     } catch (error) {
       if (res.headersSent) return void res.destroy();
       const problem = problemOf(error);
@@ -103,14 +125,18 @@ class Gateway {
   private async serveWhole(req: IncomingMessage, exchange: Exchange): Promise<void> {
     const { request, context } = await decapsulateRequest(this.options.keys, await readBody(req, exchange.meter));
     if (!this.remember(exchange.res, context.enc)) return;
-    const encapsulated = await context.encapsulateResponse(await encodeResponse(await this.answer(request, exchange.closed.signal)));
+    const encapsulated = await context.encapsulateResponse(
+      await encodeResponse(await this.answer(request, exchange.closed.signal)),
+    );
     exchange.bytesOut += encapsulated.length;
     exchange.res.writeHead(200, { "content-type": MEDIA_TYPES.response, "content-length": encapsulated.length });
     exchange.res.end(encapsulated);
   }
 
   private async serveChunked(req: IncomingMessage, exchange: Exchange): Promise<void> {
-    const receiver = await openChunkedRequest(this.options.keys, meteredBody(req, exchange.meter), { maxChunkBytes: this.maxBodyBytes });
+    const receiver = await openChunkedRequest(this.options.keys, meteredBody(req, exchange.meter), {
+      maxChunkBytes: this.maxBodyBytes,
+    });
     // The whole request is read before the handler runs: the exchange stays non-interactive (draft §8.2).
     const parts: Uint8Array[] = [];
     for await (const part of receiver.chunks()) parts.push(part);
@@ -119,7 +145,11 @@ class Gateway {
     const sealer = await receiver.responseSealer();
     exchange.res.writeHead(200, { "content-type": MEDIA_TYPES.chunkedResponse, incremental: "?1" });
     const send = (bytes: Uint8Array) => ((exchange.bytesOut += bytes.length), write(exchange.res, bytes));
-    if ((await send(sealer.nonce)) && (await send(sealer.seal(encodeResponseHead(response.status, response.headers), false))) && (await this.streamBody(response, sealer, send))) {
+    if (
+      (await send(sealer.nonce)) &&
+      (await send(sealer.seal(encodeResponseHead(response.status, response.headers), false))) &&
+      (await this.streamBody(response, sealer, send))
+    ) {
       exchange.res.end();
     }
   }
@@ -128,7 +158,11 @@ class Gateway {
    * Seals the body of `response` as it arrives, then the final chunk; false when the connection closed first. A body
    * that fails mid-way throws, and the response ends without its final chunk: the client sees it truncated.
    */
-  private async streamBody(response: Response, sealer: ChunkedResponseSealer, send: (bytes: Uint8Array) => Promise<boolean>): Promise<boolean> {
+  private async streamBody(
+    response: Response,
+    sealer: ChunkedResponseSealer,
+    send: (bytes: Uint8Array) => Promise<boolean>,
+  ): Promise<boolean> {
     if (response.body !== null) {
       const reader = response.body.getReader();
       for (let next = await reader.read(); next.done !== true; next = await reader.read()) {
@@ -146,9 +180,20 @@ class Gateway {
   /** Records `enc`; refuses a replay (throws) or, with the record full, answers 503 and returns false. */
   private remember(res: ServerResponse, enc: Uint8Array): boolean {
     const verdict = this.replay.remember(enc);
-    if (verdict === "replayed") throw new OhttpReplayError("an encapsulated request with this encapsulated key was already answered within the replay window");
+    if (verdict === "replayed")
+      throw new OhttpReplayError(
+        "an encapsulated request with this encapsulated key was already answered within the replay window",
+      );
     if (verdict === "fresh") return true;
-    writeProblem(res, { status: 503, title: "replay record full", detail: "the gateway cannot record more requests within its replay window" }, { "retry-after": "1" });
+    writeProblem(
+      res,
+      {
+        status: 503,
+        title: "replay record full",
+        detail: "the gateway cannot record more requests within its replay window",
+      },
+      { "retry-after": "1" },
+    );
     return false;
   }
 
@@ -160,16 +205,24 @@ class Gateway {
     } catch (error) {
       return problemResponse(problemOf(error));
     }
-    if (request.headers.get("expect")?.toLowerCase() === "100-continue") return problemResponse({ status: 400, title: "100-continue is not possible through oblivious HTTP" });
+    if (request.headers.get("expect")?.toLowerCase() === "100-continue")
+      return problemResponse({ status: 400, title: "100-continue is not possible through oblivious HTTP" });
     const date = request.headers.get("date");
     if (date === null ? this.options.requireDate === true : !this.replay.inWindow(Date.parse(date))) {
       return problemResponse(DATE_PROBLEM, { date: new Date().toUTCString() });
     }
     try {
-      return await withTimeout("the gateway handler", this.handlerTimeoutMs, async (handlerSignal) => this.options.handler(request, { signal: handlerSignal }), signal);
+      return await withTimeout(
+        "the gateway handler",
+        this.handlerTimeoutMs,
+        async (handlerSignal) => this.options.handler(request, { signal: handlerSignal }),
+        signal,
+      );
     } catch (error) {
       this.log.warn({ error: (error as Error).name }, "ohttp gateway handler failed");
-      return error instanceof TimeoutError ? problemResponse({ status: 504, title: "the target did not answer in time" }) : problemResponse({ status: 500, title: "the target failed" });
+      return error instanceof TimeoutError
+        ? problemResponse({ status: 504, title: "the target did not answer in time" })
+        : problemResponse({ status: 500, title: "the target failed" });
     }
   }
 }

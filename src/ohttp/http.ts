@@ -15,20 +15,24 @@ export class BodyMeter {
   /** Adds `n` bytes; throws {@link OhttpTooLargeError} past the limit. */
   add(n: number): void {
     this.bytes += n;
-    if (this.bytes > this.limit) throw new OhttpTooLargeError(this.limit, `the body is larger than ${this.limit} bytes`);
+    if (this.bytes > this.limit)
+      throw new OhttpTooLargeError(this.limit, `the body is larger than ${this.limit} bytes`);
   }
 }
 
 /** The whole body of `req`, refused early when its Content-Length is over `meter.limit`. */
 export async function readBody(req: IncomingMessage, meter: BodyMeter): Promise<Uint8Array> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > meter.limit) throw new OhttpTooLargeError(meter.limit, `the body is ${declared} bytes, more than the limit of ${meter.limit}`);
+  if (declared > meter.limit)
+    throw new OhttpTooLargeError(meter.limit, `the body is ${declared} bytes, more than the limit of ${meter.limit}`);
   const parts: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     meter.add(chunk.length);
     parts.push(chunk);
   }
-  return parts.length === 1 ? new Uint8Array(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length) : new Uint8Array(Buffer.concat(parts));
+  return parts.length === 1
+    ? new Uint8Array(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length)
+    : new Uint8Array(Buffer.concat(parts));
 }
 
 /** The body of `req` as it arrives, metered. */
@@ -57,6 +61,17 @@ export async function write(res: ServerResponse, bytes: Uint8Array): Promise<boo
 }
 
 /** One structured log line per request — method, status, sizes and latency, nothing of the content or the peer. */
-export function requestLog(req: IncomingMessage, res: ServerResponse, started: number, bytes: { in: () => number; out: () => number }) {
-  return { method: req.method, status: res.statusCode, bytesIn: bytes.in(), bytesOut: bytes.out(), latencyMs: Math.round((performance.now() - started) * 1000) / 1000 };
+export function requestLog(
+  req: IncomingMessage,
+  res: ServerResponse,
+  started: number,
+  bytes: { in: () => number; out: () => number },
+) {
+  return {
+    method: req.method,
+    status: res.statusCode,
+    bytesIn: bytes.in(),
+    bytesOut: bytes.out(),
+    latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+  };
 }

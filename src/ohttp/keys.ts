@@ -79,7 +79,8 @@ export function decodeKeyConfig(bytes: Uint8Array): KeyConfig {
  * @example res.setHeader("content-type", MEDIA_TYPES.keys).end(encodeKeyConfigs(ring.configs()));
  */
 export function encodeKeyConfigs(configs: readonly KeyConfig[]): Uint8Array {
-  if (configs.length === 0) throw new OhttpMalformedError("an application/ohttp-keys list holds at least one key configuration");
+  if (configs.length === 0)
+    throw new OhttpMalformedError("an application/ohttp-keys list holds at least one key configuration");
   const parts = configs.map(encodeKeyConfig);
   const out = new Uint8Array(parts.reduce((sum, part) => sum + 2 + part.length, 0));
   let offset = 0;
@@ -101,12 +102,19 @@ export function decodeKeyConfigs(bytes: Uint8Array): KeyConfig[] {
   const configs: KeyConfig[] = [];
   let offset = 0;
   while (offset < bytes.length) {
-    if (offset + 2 > bytes.length) throw new OhttpMalformedError(`application/ohttp-keys: truncated length prefix at byte ${offset}`);
+    if (offset + 2 > bytes.length)
+      throw new OhttpMalformedError(`application/ohttp-keys: truncated length prefix at byte ${offset}`);
     const length = (bytes[offset]! << 8) | bytes[offset + 1]!;
     const start = offset + 2;
-    if (start + length > bytes.length) throw new OhttpMalformedError(`application/ohttp-keys: key configuration at byte ${offset} claims ${length} bytes, ${bytes.length - start} remain`);
+    if (start + length > bytes.length)
+      throw new OhttpMalformedError(
+        `application/ohttp-keys: key configuration at byte ${offset} claims ${length} bytes, ${bytes.length - start} remain`,
+      );
     const { config, end } = readConfig(bytes, start, start + length);
-    if (end !== start + length) throw new OhttpMalformedError(`application/ohttp-keys: key configuration at byte ${offset} is ${end - start} bytes, its prefix says ${length}`);
+    if (end !== start + length)
+      throw new OhttpMalformedError(
+        `application/ohttp-keys: key configuration at byte ${offset} is ${end - start} bytes, its prefix says ${length}`,
+      );
     configs.push(config);
     offset = start + length;
   }
@@ -121,25 +129,37 @@ function readConfig(bytes: Uint8Array, start: number, limit: number): { config: 
   const keyId = view.getUint8(start);
   const kemId = view.getUint16(start + 1);
   const npk = publicKeySize(kemId);
-  if (npk === undefined) throw new OhttpMalformedError(`${what} names HPKE KEM 0x${hex16(kemId)}, whose public key size is unknown`);
+  if (npk === undefined)
+    throw new OhttpMalformedError(`${what} names HPKE KEM 0x${hex16(kemId)}, whose public key size is unknown`);
   let offset = start + 3;
   if (offset + npk + 2 > limit) throw new OhttpMalformedError(`${what} is truncated inside its ${npk}-byte public key`);
   const publicKey = bytes.slice(offset, offset + npk);
   offset += npk;
   const symLength = view.getUint16(offset);
   offset += 2;
-  if (symLength < 4 || symLength % 4 !== 0) throw new OhttpMalformedError(`${what} has ${symLength} bytes of symmetric algorithms: a positive multiple of 4 is required`);
+  if (symLength < 4 || symLength % 4 !== 0)
+    throw new OhttpMalformedError(
+      `${what} has ${symLength} bytes of symmetric algorithms: a positive multiple of 4 is required`,
+    );
   if (offset + symLength > limit) throw new OhttpMalformedError(`${what} is truncated inside its symmetric algorithms`);
   const symmetric: SymmetricAlgorithm[] = [];
-  for (let end = offset + symLength; offset < end; offset += 4) symmetric.push({ kdfId: view.getUint16(offset), aeadId: view.getUint16(offset + 2) });
+  for (let end = offset + symLength; offset < end; offset += 4)
+    symmetric.push({ kdfId: view.getUint16(offset), aeadId: view.getUint16(offset + 2) });
   return { config: { keyId, kemId, publicKey, symmetric }, end: offset };
 }
 
 function checkConfig(config: KeyConfig): void {
-  if (!Number.isInteger(config.keyId) || config.keyId < 0 || config.keyId > 255) throw new OhttpMalformedError(`key identifier ${config.keyId} is not an 8-bit value`);
+  if (!Number.isInteger(config.keyId) || config.keyId < 0 || config.keyId > 255)
+    throw new OhttpMalformedError(`key identifier ${config.keyId} is not an 8-bit value`);
   const npk = publicKeySize(config.kemId);
-  if (npk !== config.publicKey.length) throw new OhttpMalformedError(`HPKE KEM 0x${hex16(config.kemId)} takes a ${npk ?? "?"}-byte public key, got ${config.publicKey.length} bytes`);
-  if (config.symmetric.length === 0 || config.symmetric.length > 16_383) throw new OhttpMalformedError(`a key configuration lists 1 to 16383 symmetric algorithms, got ${config.symmetric.length}`);
+  if (npk !== config.publicKey.length)
+    throw new OhttpMalformedError(
+      `HPKE KEM 0x${hex16(config.kemId)} takes a ${npk ?? "?"}-byte public key, got ${config.publicKey.length} bytes`,
+    );
+  if (config.symmetric.length === 0 || config.symmetric.length > 16_383)
+    throw new OhttpMalformedError(
+      `a key configuration lists 1 to 16383 symmetric algorithms, got ${config.symmetric.length}`,
+    );
 }
 
 /* GATEWAY KEYS */
@@ -185,7 +205,8 @@ export async function exportGatewayPrivateKey(key: GatewayKey): Promise<Uint8Arr
 
 /** The X25519 key pair of a raw private scalar, and the raw public key. */
 export async function importX25519(privateKey: Uint8Array): Promise<{ keyPair: CryptoKeyPair; publicKey: Uint8Array }> {
-  if (privateKey.length !== 32) throw new OhttpMalformedError(`an X25519 private key is 32 bytes, got ${privateKey.length}`);
+  if (privateKey.length !== 32)
+    throw new OhttpMalformedError(`an X25519 private key is 32 bytes, got ${privateKey.length}`);
   const kem = hpkeSuite(X25519_SUITE).kem;
   const secret = await kem.importKey("raw", privateKey, false);
   const jwk = await webcrypto.subtle.exportKey("jwk", secret);
@@ -195,7 +216,12 @@ export async function importX25519(privateKey: Uint8Array): Promise<{ keyPair: C
 }
 
 function gatewayKeyOf(options: GatewayKeyOptions, keyPair: CryptoKeyPair, publicKey: Uint8Array): GatewayKey {
-  const config: KeyConfig = { keyId: options.keyId, kemId: KEM.X25519_SHA256, publicKey, symmetric: [...(options.symmetric ?? DEFAULT_SYMMETRIC)] };
+  const config: KeyConfig = {
+    keyId: options.keyId,
+    kemId: KEM.X25519_SHA256,
+    publicKey,
+    symmetric: [...(options.symmetric ?? DEFAULT_SYMMETRIC)],
+  };
   checkConfig(config);
   return { config, keyPair };
 }
@@ -211,7 +237,8 @@ export class KeyRing {
   constructor(keys: readonly GatewayKey[]) {
     if (keys.length === 0) throw new OhttpMalformedError("a key ring holds at least one key");
     for (const key of keys) {
-      if (this.byId.has(key.config.keyId)) throw new OhttpMalformedError(`two keys share key identifier ${key.config.keyId}`);
+      if (this.byId.has(key.config.keyId))
+        throw new OhttpMalformedError(`two keys share key identifier ${key.config.keyId}`);
       this.byId.set(key.config.keyId, key);
     }
   }

@@ -31,9 +31,12 @@ export interface Problem {
  */
 export function problemOf(error: unknown): Problem {
   const detail = (error as { shortMessage?: string }).shortMessage;
-  if (error instanceof OhttpUnknownKeyError) return { status: 400, type: PROBLEM_TYPES.key, title: "key identifier unknown", detail };
-  if (error instanceof OhttpUnsupportedError) return { status: 400, type: PROBLEM_TYPES.key, title: "key configuration not supported", detail };
-  if (error instanceof OhttpDecryptionError) return { status: 422, type: PROBLEM_TYPES.key, title: "encapsulated request cannot be decrypted", detail };
+  if (error instanceof OhttpUnknownKeyError)
+    return { status: 400, type: PROBLEM_TYPES.key, title: "key identifier unknown", detail };
+  if (error instanceof OhttpUnsupportedError)
+    return { status: 400, type: PROBLEM_TYPES.key, title: "key configuration not supported", detail };
+  if (error instanceof OhttpDecryptionError)
+    return { status: 422, type: PROBLEM_TYPES.key, title: "encapsulated request cannot be decrypted", detail };
   if (error instanceof OhttpTruncatedError) return { status: 400, title: "encapsulated request truncated", detail };
   if (error instanceof OhttpTooLargeError) return { status: 413, title: "content too large", detail };
   if (error instanceof OhttpMalformedError) return { status: 400, title: "malformed encapsulated request", detail };
@@ -43,19 +46,31 @@ export function problemOf(error: unknown): Problem {
 
 /** The JSON body of `problem`. */
 export function problemBody(problem: Problem): string {
-  return JSON.stringify({ ...(problem.type === undefined ? {} : { type: problem.type }), title: problem.title, status: problem.status, ...(problem.detail === undefined ? {} : { detail: problem.detail }) });
+  return JSON.stringify({
+    ...(problem.type === undefined ? {} : { type: problem.type }),
+    title: problem.title,
+    status: problem.status,
+    ...(problem.detail === undefined ? {} : { detail: problem.detail }),
+  });
 }
 
 /** Answers `res` with `problem` as `application/problem+json`. */
 export function writeProblem(res: ServerResponse, problem: Problem, headers: Record<string, string> = {}): void {
   const body = problemBody(problem);
-  res.writeHead(problem.status, { ...headers, "content-type": MEDIA_TYPES.problem, "content-length": Buffer.byteLength(body) });
+  res.writeHead(problem.status, {
+    ...headers,
+    "content-type": MEDIA_TYPES.problem,
+    "content-length": Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
 /** `problem` as a WHATWG Response, to be encapsulated (errors after decapsulation, RFC 9458 §5.2). */
 export function problemResponse(problem: Problem, headers: Record<string, string> = {}): Response {
-  return new Response(problemBody(problem), { status: problem.status, headers: { ...headers, "content-type": MEDIA_TYPES.problem } });
+  return new Response(problemBody(problem), {
+    status: problem.status,
+    headers: { ...headers, "content-type": MEDIA_TYPES.problem },
+  });
 }
 
 /** The problem in a response body, or undefined when it is not one. */

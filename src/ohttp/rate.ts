@@ -24,7 +24,10 @@ export class TokenBucket {
   private readonly now: () => number;
 
   constructor(readonly options: TokenBucketOptions) {
-    if (!(options.ratePerSecond > 0) || !(options.burst >= 1)) throw new ConfigError(`a token bucket needs a positive rate and a burst of at least 1, got ${options.ratePerSecond}/s and ${options.burst}`);
+    if (!(options.ratePerSecond > 0) || !(options.burst >= 1))
+      throw new ConfigError(
+        `a token bucket needs a positive rate and a burst of at least 1, got ${options.ratePerSecond}/s and ${options.burst}`,
+      );
     this.now = options.now ?? (() => performance.now());
     this.tokens = options.burst;
     this.last = this.now();

@@ -27,7 +27,8 @@ export class ByteReader {
 
   /** Exactly `n` bytes; throws {@link OhttpMalformedError} naming `what` when the source ends first. */
   async read(n: number, what: string): Promise<Uint8Array> {
-    if (!(await this.fill(n))) throw new OhttpMalformedError(`${what} is truncated: expected ${n} more bytes, ${this.head.length} remain`);
+    if (!(await this.fill(n)))
+      throw new OhttpMalformedError(`${what} is truncated: expected ${n} more bytes, ${this.head.length} remain`);
     return this.take(n);
   }
 
@@ -35,7 +36,8 @@ export class ByteReader {
   async varint(what: string): Promise<number | undefined> {
     if (!(await this.fill(1))) return undefined;
     const length = varintLength(this.head[0]!);
-    if (!(await this.fill(length))) throw new OhttpMalformedError(`${what} is truncated inside a variable-length integer`);
+    if (!(await this.fill(length)))
+      throw new OhttpMalformedError(`${what} is truncated inside a variable-length integer`);
     return decodeVarint(this.take(length));
   }
 

@@ -62,7 +62,11 @@ export function gatewayOfPath(path: string): URL | undefined {
   const segments = new URL(path, "http://relay.invalid").pathname.split("/");
   try {
     const gateway = new URL(decodeURIComponent(segments[segments.length - 1]!));
-    const plain = (gateway.protocol === "http:" || gateway.protocol === "https:") && gateway.username === "" && gateway.password === "" && gateway.hash === "";
+    const plain =
+      (gateway.protocol === "http:" || gateway.protocol === "https:") &&
+      gateway.username === "" &&
+      gateway.password === "" &&
+      gateway.hash === "";
     return plain ? gateway : undefined;
   } catch {
     return undefined;
@@ -90,7 +94,10 @@ class Relay {
   constructor(private readonly options: RelayOptions) {
     this.log = options.logger ?? silentLogger;
     this.bucket = options.rateLimit ?? new TokenBucket({ ratePerSecond: 10_000, burst: 20_000 });
-    this.agents = { http: options.agents?.http ?? new http.Agent({ keepAlive: true, scheduling: "lifo" }), https: options.agents?.https ?? new https.Agent({ keepAlive: true, scheduling: "lifo" }) };
+    this.agents = {
+      http: options.agents?.http ?? new http.Agent({ keepAlive: true, scheduling: "lifo" }),
+      https: options.agents?.https ?? new https.Agent({ keepAlive: true, scheduling: "lifo" }),
+    };
     this.maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
     this.maxResponseBytes = options.maxResponseBytes ?? 64 << 20;
     this.timeoutMs = options.upstreamTimeoutMs ?? 30_000;
@@ -100,39 +107,78 @@ class Relay {
     const started = performance.now();
     const meter = new BodyMeter(this.maxBodyBytes);
     const sent = new BodyMeter(this.maxResponseBytes);
-    res.once("close", () => this.log.info(requestLog(req, res, started, { in: () => meter.bytes, out: () => sent.bytes }), "ohttp relay request"));
+    res.once("close", () =>
+      this.log.info(
+        requestLog(req, res, started, { in: () => meter.bytes, out: () => sent.bytes }),
+        "ohttp relay request",
+      ),
+    );
     try {
       await this.relay(req, res, meter, sent);
     } catch (error) {
       if (res.headersSent) return void res.destroy();
-      if (error instanceof OhttpTooLargeError) return writeProblem(res, { status: 413, title: "content too large", detail: error.shortMessage });
-      if (error instanceof TimeoutError) return writeProblem(res, { status: 504, title: "the gateway did not answer in time" });
+      if (error instanceof OhttpTooLargeError)
+        return writeProblem(res, { status: 413, title: "content too large", detail: error.shortMessage });
+      if (error instanceof TimeoutError)
+        return writeProblem(res, { status: 504, title: "the gateway did not answer in time" });
       if (!isTransportError(error)) this.log.error({ error: (error as Error).name }, "ohttp relay failure");
       writeProblem(res, { status: 502, title: "the gateway is unreachable" });
     }
   }
 
   private async relay(req: IncomingMessage, res: ServerResponse, meter: BodyMeter, sent: BodyMeter): Promise<void> {
-    if (req.method !== "POST") return writeProblem(res, { status: 405, title: "method not allowed", detail: "an oblivious relay takes POST only" }, { allow: "POST" });
+    if (req.method !== "POST")
+      return writeProblem(
+        res,
+        { status: 405, title: "method not allowed", detail: "an oblivious relay takes POST only" },
+        { allow: "POST" },
+      );
     const type = mediaType(req.headers["content-type"]);
     if (type !== MEDIA_TYPES.request && type !== MEDIA_TYPES.chunkedRequest) {
-      return writeProblem(res, { status: 415, title: "unsupported media type", detail: `expected ${MEDIA_TYPES.request} or ${MEDIA_TYPES.chunkedRequest}, got ${type || "none"}` });
+      return writeProblem(res, {
+        status: 415,
+        title: "unsupported media type",
+        detail: `expected ${MEDIA_TYPES.request} or ${MEDIA_TYPES.chunkedRequest}, got ${type || "none"}`,
+      });
     }
-    if (!this.bucket.take()) return writeProblem(res, { status: 429, title: "too many requests", detail: "the relay's global rate limit is reached" }, { "retry-after": "1" });
+    if (!this.bucket.take())
+      return writeProblem(
+        res,
+        { status: 429, title: "too many requests", detail: "the relay's global rate limit is reached" },
+        { "retry-after": "1" },
+      );
     const gateway = gatewayOfPath(req.url ?? "/");
-    if (gateway === undefined) return writeProblem(res, { status: 404, title: "no gateway", detail: "the last path segment must be the percent-encoded URL of a gateway" });
-    if (!(await this.allowed(gateway))) return writeProblem(res, { status: 403, title: "gateway not allowed", detail: "this relay does not forward to that gateway" });
+    if (gateway === undefined)
+      return writeProblem(res, {
+        status: 404,
+        title: "no gateway",
+        detail: "the last path segment must be the percent-encoded URL of a gateway",
+      });
+    if (!(await this.allowed(gateway)))
+      return writeProblem(res, {
+        status: 403,
+        title: "gateway not allowed",
+        detail: "this relay does not forward to that gateway",
+      });
     const body = type === MEDIA_TYPES.request ? await readBody(req, meter) : meteredBody(req, meter);
-    if (body instanceof Uint8Array && body.length === 0) return writeProblem(res, { status: 400, title: "empty encapsulated request" });
-    const upstream = await withTimeout(`POST to the gateway ${gateway.origin}`, this.timeoutMs, (signal) => this.forward(gateway, type, body, signal));
+    if (body instanceof Uint8Array && body.length === 0)
+      return writeProblem(res, { status: 400, title: "empty encapsulated request" });
+    const upstream = await withTimeout(`POST to the gateway ${gateway.origin}`, this.timeoutMs, (signal) =>
+      this.forward(gateway, type, body, signal),
+    );
     res.once("close", () => upstream.destroy());
     const length = upstream.headers["content-length"];
     const contentType = upstream.headers["content-type"];
-    const head = { ...(contentType === undefined ? {} : { "content-type": contentType }), ...(length === undefined ? {} : { "content-length": length }) };
+    const head = {
+      ...(contentType === undefined ? {} : { "content-type": contentType }),
+      ...(length === undefined ? {} : { "content-length": length }),
+    };
     if (type === MEDIA_TYPES.request) {
       // A whole response goes back in one write with its head.
       const answer = await readBody(upstream, sent).catch((error: unknown) => {
-        throw error instanceof OhttpTooLargeError ? new TransportError(`the gateway's response is larger than ${sent.limit} bytes`, { cause: error }) : error;
+        throw error instanceof OhttpTooLargeError
+          ? new TransportError(`the gateway's response is larger than ${sent.limit} bytes`, { cause: error })
+          : error;
       });
       return void res.writeHead(upstream.statusCode ?? 502, { ...head, "content-length": answer.length }).end(answer);
     }
@@ -154,14 +200,21 @@ class Relay {
   }
 
   /** One POST to the gateway with the body and its Content-Type only; resolves with the response head. Never retried. */
-  private forward(gateway: URL, type: string, body: Uint8Array | AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<IncomingMessage> {
+  private forward(
+    gateway: URL,
+    type: string,
+    body: Uint8Array | AsyncIterable<Uint8Array>,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
     const headers: Record<string, string | number> = { "content-type": type };
     if (body instanceof Uint8Array) headers["content-length"] = body.length;
     const transport = gateway.protocol === "https:" ? https : http;
     const agent = gateway.protocol === "https:" ? this.agents.https : this.agents.http;
     return new Promise((resolve, reject) => {
       const upstream = transport.request(gateway, { method: "POST", headers, agent, signal });
-      upstream.setTimeout(this.timeoutMs, () => upstream.destroy(new TimeoutError(`the gateway ${gateway.origin} was silent for ${this.timeoutMs} ms`)));
+      upstream.setTimeout(this.timeoutMs, () =>
+        upstream.destroy(new TimeoutError(`the gateway ${gateway.origin} was silent for ${this.timeoutMs} ms`)),
+      );
       upstream.once("response", resolve);
       upstream.once("error", reject);
       if (body instanceof Uint8Array) upstream.end(body);

@@ -10,13 +10,24 @@ const MAX = Number.MAX_SAFE_INTEGER;
 
 /** The shortest encoding of `value`. */
 export function encodeVarint(value: number): Uint8Array {
-  if (!Number.isSafeInteger(value) || value < 0 || value > MAX) throw new OhttpMalformedError(`cannot encode ${value} as a variable-length integer`);
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX)
+    throw new OhttpMalformedError(`cannot encode ${value} as a variable-length integer`);
   if (value < 0x40) return Uint8Array.of(value);
   if (value < 0x4000) return Uint8Array.of(0x40 | (value >> 8), value & 0xff);
-  if (value < 0x4000_0000) return Uint8Array.of(0x80 | (value >>> 24), (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+  if (value < 0x4000_0000)
+    return Uint8Array.of(0x80 | (value >>> 24), (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
   const high = Math.floor(value / 2 ** 32);
   const low = value >>> 0;
-  return Uint8Array.of(0xc0 | (high >>> 24), (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff, low >>> 24, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff);
+  return Uint8Array.of(
+    0xc0 | (high >>> 24),
+    (high >>> 16) & 0xff,
+    (high >>> 8) & 0xff,
+    high & 0xff,
+    low >>> 24,
+    (low >>> 16) & 0xff,
+    (low >>> 8) & 0xff,
+    low & 0xff,
+  );
 }
 
 /** The length in bytes of the varint whose first byte is `first`. */

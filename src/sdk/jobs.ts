@@ -48,7 +48,8 @@ export async function getJobRequest(params: GetJobParams): Promise<JobRequest> {
     maxRange: params.maxRange,
   });
   const log = logs[0];
-  if (log === undefined) throw new InputError(`no JobRequested event for job ${jobId} since block ${params.fromBlock}: check "startBlock"`);
+  if (log === undefined)
+    throw new InputError(`no JobRequested event for job ${jobId} since block ${params.fromBlock}: check "startBlock"`);
   const parsed = escrow.interface.parseLog(log)!;
   return {
     job: toJob(parsed.args.job as IJobEscrow.JobStructOutput),

@@ -49,11 +49,17 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   const escrow = contracts.escrow.connect(signer);
   const owner = await signer.getAddress();
   const modelCount = await withRetry("registry.modelCount", () => contracts.registry.modelCount());
-  if (modelId < 1n || modelId > modelCount) throw new InputError(`model ${modelId} is not registered (the registry has models 1..${modelCount}): check --model`);
-  const version = params.version ?? Number(await withRetry("registry.versionCount", () => contracts.registry.versionCount(modelId)));
+  if (modelId < 1n || modelId > modelCount)
+    throw new InputError(
+      `model ${modelId} is not registered (the registry has models 1..${modelCount}): check --model`,
+    );
+  const version =
+    params.version ?? Number(await withRetry("registry.versionCount", () => contracts.registry.versionCount(modelId)));
   const redundancy = params.redundancy ?? 1;
   await checkTerms(contracts, mode, redundancy, params.feePerNode, params.collateral);
-  const [total] = await call("quote", () => contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode));
+  const [total] = await call("quote", () =>
+    contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode),
+  );
   const escrowAddress = await contracts.escrow.getAddress();
   const allowance = await checkFunds(contracts, signer, owner, escrowAddress, total);
   if (allowance < total) {
@@ -61,7 +67,9 @@ export async function requestInference(params: RequestInferenceParams): Promise<
     await tx.wait();
     const approved = await withRetry("token.allowance", () => contracts.token.allowance(owner, escrowAddress));
     if (approved < total) {
-      throw new FundsError(`account ${owner} allows the escrow ${escrowAddress} to take ${tokenAmount(approved)}, the job needs ${tokenAmount(total)}, and approve ${tx.hash} did not raise it: approve the escrow for at least that from this account`);
+      throw new FundsError(
+        `account ${owner} allows the escrow ${escrowAddress} to take ${tokenAmount(approved)}, the job needs ${tokenAmount(total)}, and approve ${tx.hash} did not raise it: approve the escrow for at least that from this account`,
+      );
     }
   }
   const latest = await withRetry("eth_getBlock", () => signer.provider!.getBlock("latest"));
@@ -84,10 +92,16 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   );
   const receipt = await tx.wait();
   const [requested] = requestedJobs(contracts.escrow, receipt);
-  if (requested === undefined || receipt === null) throw new BaseError(`request ${tx.hash} emitted no JobRequested event`);
-  return { ...requested, blockNumber: receipt.blockNumber, transactionHash: receipt.hash, total, zkSalt: prepared.salt };
+  if (requested === undefined || receipt === null)
+    throw new BaseError(`request ${tx.hash} emitted no JobRequested event`);
+  return {
+    ...requested,
+    blockNumber: receipt.blockNumber,
+    transactionHash: receipt.hash,
+    total,
+    zkSalt: prepared.salt,
+  };
 }
-
 
 /** Gas budgeted for `approve` and for `request` (about 110k with a small inline input; a large input costs more). */
 const APPROVE_GAS = 60_000n;
@@ -100,7 +114,13 @@ const tokenAmount = (wei: bigint): string => `${formatUnits(wei, 18)} tokens`;
  * request, or fewer tokens than the quote. Each error names the account, what is missing, how much, and what to run.
  * Returns the escrow's current allowance.
  */
-async function checkFunds(contracts: Contracts, signer: Signer, owner: string, escrow: string, total: bigint): Promise<bigint> {
+async function checkFunds(
+  contracts: Contracts,
+  signer: Signer,
+  owner: string,
+  escrow: string,
+  total: bigint,
+): Promise<bigint> {
   const provider = signer.provider!;
   const [network, eth, fees, tokens, allowance] = await Promise.all([
     withRetry("eth_chainId", () => provider.getNetwork()),
@@ -114,11 +134,19 @@ async function checkFunds(contracts: Contracts, signer: Signer, owner: string, e
   const ethNeeded = gas * (fees.maxFeePerGas ?? fees.gasPrice ?? 0n);
   if (eth === 0n || eth < ethNeeded) {
     const fix = local ? `on this local chain run \`vin faucet ${owner}\`` : "send it ETH from a wallet";
-    throw new FundsError(`account ${owner} holds ${formatEther(eth)} ETH for gas, about ${formatEther(ethNeeded)} ETH is needed to approve and request: ${fix}`, { context: { owner, eth, ethNeeded } });
+    throw new FundsError(
+      `account ${owner} holds ${formatEther(eth)} ETH for gas, about ${formatEther(ethNeeded)} ETH is needed to approve and request: ${fix}`,
+      { context: { owner, eth, ethNeeded } },
+    );
   }
   if (tokens < total) {
-    const fix = local ? `on this local chain run \`vin faucet ${owner}\`` : `send it the payment token ${await contracts.token.getAddress()} from a wallet`;
-    throw new FundsError(`account ${owner} holds ${tokenAmount(tokens)}, the job costs ${tokenAmount(total)} (model fee, node fees and protocol fee): ${fix}`, { context: { owner, tokens, total } });
+    const fix = local
+      ? `on this local chain run \`vin faucet ${owner}\``
+      : `send it the payment token ${await contracts.token.getAddress()} from a wallet`;
+    throw new FundsError(
+      `account ${owner} holds ${tokenAmount(tokens)}, the job costs ${tokenAmount(total)} (model fee, node fees and protocol fee): ${fix}`,
+      { context: { owner, tokens, total } },
+    );
   }
   return allowance;
 }
@@ -130,9 +158,17 @@ const MAX_REDUNDANCY = 7;
  * Refuses, before any transaction, the terms the escrow would revert on: an even or out-of-range redundancy, a
  * redundant ZK job, or a collateral outside `[minCollateral, feePerNode × maxCollateralRatio]`.
  */
-async function checkTerms(contracts: Contracts, mode: Mode, redundancy: number, feePerNode: bigint, collateral: bigint): Promise<void> {
+async function checkTerms(
+  contracts: Contracts,
+  mode: Mode,
+  redundancy: number,
+  feePerNode: bigint,
+  collateral: bigint,
+): Promise<void> {
   if (!Number.isInteger(redundancy) || redundancy < 1 || redundancy > MAX_REDUNDANCY || redundancy % 2 === 0) {
-    throw new InputError(`redundancy ${redundancy} is not allowed: use an odd number of nodes from 1 to ${MAX_REDUNDANCY} (with an even number one node could veto the job by splitting the vote)`);
+    throw new InputError(
+      `redundancy ${redundancy} is not allowed: use an odd number of nodes from 1 to ${MAX_REDUNDANCY} (with an even number one node could veto the job by splitting the vote)`,
+    );
   }
   const refusal = modeModule(mode).redundancyRefusal(redundancy);
   if (refusal !== undefined) throw new InputError(refusal);

@@ -54,25 +54,50 @@ export interface VerifyResultReturnType extends ModeVerification {
 export async function verifyResult(params: VerifyResultParams): Promise<VerifyResultReturnType> {
   const { contracts, provider, jobId } = params;
   const { escrow } = contracts;
-  const { job } = await getJobRequest({ escrow, provider, jobId, fromBlock: params.fromBlock, maxRange: params.maxRange });
+  const { job } = await getJobRequest({
+    escrow,
+    provider,
+    jobId,
+    fromBlock: params.fromBlock,
+    maxRange: params.maxRange,
+  });
   const checks: Check[] = [];
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const report = (): VerifyResultReturnType => ({ jobId: jobId.toString(), mode: MODE_NAMES[Number(job.mode) as Mode] ?? String(job.mode), ok: checks.every((c) => c.ok), checks });
+  const report = (): VerifyResultReturnType => ({
+    jobId: jobId.toString(),
+    mode: MODE_NAMES[Number(job.mode) as Mode] ?? String(job.mode),
+    ok: checks.every((c) => c.ok),
+    checks,
+  });
 
   const state = await withRetry("escrow.stateOf", () => escrow.stateOf(jobId));
   check("settled", Number(state.status) === JobStatus.Settled, `status ${state.status} (2 = settled)`);
   if (Number(state.status) !== JobStatus.Settled) return report();
 
   const [outputHash, output] = await withRetry("escrow.resultOf", () => escrow.resultOf(jobId));
-  check("resultOf hash", keccak256(output) === outputHash, `keccak256(output) ${keccak256(output)} vs resultOf ${outputHash}`);
+  check(
+    "resultOf hash",
+    keccak256(output) === outputHash,
+    `keccak256(output) ${keccak256(output)} vs resultOf ${outputHash}`,
+  );
   const settledTopic = escrow.interface.getEvent("JobSettled").topicHash;
   const toBlock = await withRetry("eth_blockNumber", () => provider.getBlockNumber());
-  const logs = await getLogsChunked(provider, { address: await escrow.getAddress(), topics: [settledTopic, zeroPadValue(toBeHex(jobId), 32)], fromBlock: params.fromBlock, toBlock, maxRange: params.maxRange });
+  const logs = await getLogsChunked(provider, {
+    address: await escrow.getAddress(),
+    topics: [settledTopic, zeroPadValue(toBeHex(jobId), 32)],
+    fromBlock: params.fromBlock,
+    toBlock,
+    maxRange: params.maxRange,
+  });
   check("one JobSettled", logs.length === 1, `${logs.length} JobSettled event(s)`);
   const settled = logs[0];
   if (settled === undefined) return { ...report(), outputHash, output };
   const event = escrow.interface.parseLog(settled)!;
-  check("JobSettled output", keccak256(event.args.output as string) === outputHash && event.args.outputHash === outputHash, `event output hash ${keccak256(event.args.output as string)}`);
+  check(
+    "JobSettled output",
+    keccak256(event.args.output as string) === outputHash && event.args.outputHash === outputHash,
+    `event output hash ${keccak256(event.args.output as string)}`,
+  );
   const base = { outputHash, output };
   const mode = modeModule(job.mode);
   if (mode.verifySettlement === undefined) return { ...report(), ...base };
@@ -80,10 +105,29 @@ export async function verifyResult(params: VerifyResultParams): Promise<VerifyRe
   const calls = mode.settlingCalls;
   const tx = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(settled.transactionHash));
   const call = tx === null ? null : escrow.interface.parseTransaction({ data: tx.data });
-  if (tx === null || call === null || !calls.includes(call.name) || tx.to?.toLowerCase() !== (await escrow.getAddress()).toLowerCase()) {
-    check("settling calldata", false, `transaction ${settled.transactionHash} is not a direct ${calls.join("/")} call to the escrow`);
+  if (
+    tx === null ||
+    call === null ||
+    !calls.includes(call.name) ||
+    tx.to?.toLowerCase() !== (await escrow.getAddress()).toLowerCase()
+  ) {
+    check(
+      "settling calldata",
+      false,
+      `transaction ${settled.transactionHash} is not a direct ${calls.join("/")} call to the escrow`,
+    );
     return { ...report(), ...base };
   }
-  const verified = await mode.verifySettlement({ contracts, provider, job, tx, call, outputHash, blockNumber: settled.blockNumber, content: params.content, check });
+  const verified = await mode.verifySettlement({
+    contracts,
+    provider,
+    job,
+    tx,
+    call,
+    outputHash,
+    blockNumber: settled.blockNumber,
+    content: params.content,
+    check,
+  });
   return { ...verified, ...report(), ...base };
 }

@@ -15,8 +15,7 @@ export interface WaitForResultParams {
 }
 
 export type WaitForResultReturnType =
-  | { status: "settled"; jobId: JobId; output: string; outputHash: string }
-  | { status: "refunded"; jobId: JobId };
+  { status: "settled"; jobId: JobId; output: string; outputHash: string } | { status: "refunded"; jobId: JobId };
 
 /** Raised when a job was refunded instead of settled and the caller asked for a result. */
 export class JobRefundedError extends BaseError {
@@ -31,13 +30,22 @@ export async function waitForResult(params: WaitForResultParams): Promise<WaitFo
   const deadline = Date.now() + (params.timeoutMs ?? 600_000);
   const poll = params.pollIntervalMs ?? 1_000;
   for (;;) {
-    const state = await withRetry("escrow.stateOf", () => params.escrow.stateOf(params.jobId), { signal: params.signal, attempts: 3 }).catch(() => undefined);
+    const state = await withRetry("escrow.stateOf", () => params.escrow.stateOf(params.jobId), {
+      signal: params.signal,
+      attempts: 3,
+    }).catch(() => undefined);
     if (state !== undefined && Number(state.status) === JobStatus.Settled) {
-      const [outputHash, output] = await withRetry("escrow.resultOf", () => params.escrow.resultOf(params.jobId), { signal: params.signal });
+      const [outputHash, output] = await withRetry("escrow.resultOf", () => params.escrow.resultOf(params.jobId), {
+        signal: params.signal,
+      });
       return { status: "settled", jobId: params.jobId, output, outputHash };
     }
-    if (state !== undefined && Number(state.status) === JobStatus.Refunded) return { status: "refunded", jobId: params.jobId };
-    if (Date.now() + poll > deadline) throw new TimeoutError(`job ${params.jobId} has not settled within ${params.timeoutMs ?? 600_000} ms: check it later with \`vin job ${params.jobId}\``);
+    if (state !== undefined && Number(state.status) === JobStatus.Refunded)
+      return { status: "refunded", jobId: params.jobId };
+    if (Date.now() + poll > deadline)
+      throw new TimeoutError(
+        `job ${params.jobId} has not settled within ${params.timeoutMs ?? 600_000} ms: check it later with \`vin job ${params.jobId}\``,
+      );
     await sleep(poll, params.signal);
   }
 }

@@ -2,7 +2,13 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { UnixFS, AddOptions } from "@helia/unixfs";
 import type { FsBlockstore } from "blockstore-fs";
-import { type ContentOptions, type ContentStore, DEFAULT_MAX_CONTENT_BYTES, checkSize, verifyContent } from "./content-store";
+import {
+  type ContentOptions,
+  type ContentStore,
+  DEFAULT_MAX_CONTENT_BYTES,
+  checkSize,
+  verifyContent,
+} from "./content-store";
 import { StorageNotFoundError, StorageTooLargeError } from "./errors";
 import { StateError } from "../core/errors";
 import { importEsm } from "../core/esm";
@@ -45,7 +51,10 @@ export class EmbeddedContentStore implements ContentStore {
       const { fs, options: importOptions } = await unixfsOver(blockstore);
       return new EmbeddedContentStore(blockstore, fs, importOptions, options.maxBytes ?? DEFAULT_MAX_CONTENT_BYTES);
     } catch (cause) {
-      throw new StateError(`Cannot open the content store in ${dir}.`, { cause, details: cause instanceof Error ? cause.message : undefined });
+      throw new StateError(`Cannot open the content store in ${dir}.`, {
+        cause,
+        details: cause instanceof Error ? cause.message : undefined,
+      });
     }
   }
 

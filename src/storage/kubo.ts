@@ -1,4 +1,10 @@
-import { type ContentOptions, type ContentStore, DEFAULT_MAX_CONTENT_BYTES, checkSize, verifyContent } from "./content-store";
+import {
+  type ContentOptions,
+  type ContentStore,
+  DEFAULT_MAX_CONTENT_BYTES,
+  checkSize,
+  verifyContent,
+} from "./content-store";
 import { StorageNotFoundError, StorageRequestError } from "./errors";
 import { withRetry } from "../core/retry";
 import { CHUNK_SIZE, canonicalCid } from "./unixfs";
@@ -84,7 +90,11 @@ export class KuboContentStore implements ContentStore {
     try {
       bytes = await this.call("cat", `arg=${encodeURIComponent(canonical)}&length=${this.maxBytes + 1}`, options);
     } catch (error) {
-      if (error instanceof StorageRequestError && error.cause instanceof KuboHttpError && isNotFound(error.cause.body)) {
+      if (
+        error instanceof StorageRequestError &&
+        error.cause instanceof KuboHttpError &&
+        isNotFound(error.cause.body)
+      ) {
         throw new StorageNotFoundError(cid, error);
       }
       throw error;
@@ -101,7 +111,8 @@ export class KuboContentStore implements ContentStore {
       await this.call("block/stat", `arg=${encodeURIComponent(canonical)}&offline=true`, options);
       return true;
     } catch (error) {
-      if (error instanceof StorageRequestError && error.cause instanceof KuboHttpError && isNotFound(error.cause.body)) return false;
+      if (error instanceof StorageRequestError && error.cause instanceof KuboHttpError && isNotFound(error.cause.body))
+        return false;
       throw error;
     }
   }
@@ -109,7 +120,12 @@ export class KuboContentStore implements ContentStore {
   async close(): Promise<void> {}
 
   /** POSTs to `/api/v0/<command>` (Kubo's RPC accepts only POST) and returns the body. */
-  private async call(command: string, query: string, options: ContentOptions, body?: () => FormData): Promise<Uint8Array> {
+  private async call(
+    command: string,
+    query: string,
+    options: ContentOptions,
+    body?: () => FormData,
+  ): Promise<Uint8Array> {
     const url = `${this.url}/api/v0/${command}?${query}`;
     try {
       return await withRetry(
@@ -130,7 +146,10 @@ export class KuboContentStore implements ContentStore {
         },
       );
     } catch (cause) {
-      throw new StorageRequestError(command, url, { cause, details: cause instanceof Error ? cause.message : String(cause) });
+      throw new StorageRequestError(command, url, {
+        cause,
+        details: cause instanceof Error ? cause.message : String(cause),
+      });
     }
   }
 }

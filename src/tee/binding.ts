@@ -62,6 +62,7 @@ export function enclaveReportData(binding: EnclaveBinding): Uint8Array {
  * or MRENCLAVE ‖ MRSIGNER (SGX, 64 bytes), as `IDcapVerifier.VerifiedQuote.measurementHash`.
  */
 export function measurementHash(measurements: Uint8Array): string {
-  if (measurements.length !== 240 && measurements.length !== 64) throw new RangeError("measurements are 240 bytes (TDX) or 64 (SGX)");
+  if (measurements.length !== 240 && measurements.length !== 64)
+    throw new RangeError("measurements are 240 bytes (TDX) or 64 (SGX)");
   return keccak256(measurements);
 }

@@ -37,7 +37,7 @@ export function readDer(der: Uint8Array, offset: number, limit = der.length): De
 /** The elements inside `parent`, in order. */
 export function derChildren(der: Uint8Array, parent: DerElement): DerElement[] {
   const out: DerElement[] = [];
-  for (let offset = parent.start; offset < parent.end; ) {
+  for (let offset = parent.start; offset < parent.end;) {
     const child = readDer(der, offset, parent.end);
     out.push(child);
     offset = child.end;
@@ -62,7 +62,8 @@ export function derOid(dotted: string): Uint8Array {
   const bytes = [40 * arcs[0]! + arcs[1]!];
   for (const arc of arcs.slice(2)) {
     const groups = [arc & 0x7f];
-    for (let rest = Math.floor(arc / 128); rest > 0; rest = Math.floor(rest / 128)) groups.unshift((rest & 0x7f) | 0x80);
+    for (let rest = Math.floor(arc / 128); rest > 0; rest = Math.floor(rest / 128))
+      groups.unshift((rest & 0x7f) | 0x80);
     bytes.push(...groups);
   }
   return derEncode(0x06, Uint8Array.from(bytes));

@@ -17,7 +17,8 @@ export interface DevelopmentAttestation {
 
 /** MRTD ‖ RTMR0..3 of development quotes: labelled SHA-384 hashes, never a real TD's. */
 function developmentTdMeasurements(): Uint8Array {
-  const register = (name: string) => createHash("sha384").update(`DEVELOPMENT-ONLY TD ${name}, no attestation`).digest();
+  const register = (name: string) =>
+    createHash("sha384").update(`DEVELOPMENT-ONLY TD ${name}, no attestation`).digest();
   return Buffer.concat(["MRTD", "RTMR0", "RTMR1", "RTMR2", "RTMR3"].map(register));
 }
 
@@ -43,10 +44,17 @@ export class DevEnclave {
   private readonly hpke: KeyObject;
 
   constructor(privateKey?: string) {
-    this.key = privateKey === undefined ? Wallet.createRandom() as unknown as Wallet : new Wallet(privateKey);
+    this.key = privateKey === undefined ? (Wallet.createRandom() as unknown as Wallet) : new Wallet(privateKey);
     // X25519 private key (RFC 8410 PKCS#8) derived from the signing key: one secret to keep.
-    const seed = createHash("sha256").update("DEVELOPMENT-ONLY enclave HPKE key").update(getBytes(this.key.privateKey)).digest();
-    this.hpke = createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b656e04220420", "hex"), seed]), format: "der", type: "pkcs8" });
+    const seed = createHash("sha256")
+      .update("DEVELOPMENT-ONLY enclave HPKE key")
+      .update(getBytes(this.key.privateKey))
+      .digest();
+    this.hpke = createPrivateKey({
+      key: Buffer.concat([Buffer.from("302e020100300506032b656e04220420", "hex"), seed]),
+      format: "der",
+      type: "pkcs8",
+    });
   }
 
   /** The enclave's public signing address. */
@@ -72,10 +80,17 @@ export class DevEnclave {
    * const { quote, pckCertificate } = enclave.attest({ operator, chainId, verifier, anchorBlock, anchorBlockHash });
    * await teeVerifier.registerEnclaveWithQuote(quote, pckCertificate, enclave.address, enclave.hpkePublicKey, anchorBlock);
    */
-  attest(context: Omit<EnclaveBinding, "signer" | "hpkePublicKey">, platform: DevelopmentPlatform = developmentPlatform()): DevelopmentAttestation {
+  attest(
+    context: Omit<EnclaveBinding, "signer" | "hpkePublicKey">,
+    platform: DevelopmentPlatform = developmentPlatform(),
+  ): DevelopmentAttestation {
     const reportData = enclaveReportData({ ...context, signer: this.address, hpkePublicKey: this.hpkePublicKey });
     return {
-      quote: createDevelopmentQuote(platform, { teeType: TeeType.Tdx, reportData, measurements: DevEnclave.TD_MEASUREMENTS }),
+      quote: createDevelopmentQuote(platform, {
+        teeType: TeeType.Tdx,
+        reportData,
+        measurements: DevEnclave.TD_MEASUREMENTS,
+      }),
       pckCertificate: keccak256(platform.pck.der),
       ca: platform.ca.der,
       pck: platform.pck.der,

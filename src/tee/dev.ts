@@ -10,7 +10,16 @@
  * root accepts it. On a real TDX host the quote comes from the platform's quoting enclave instead
  * (configfs-tsm / `/dev/tdx_guest`) and its chain from Intel's PCS.
  */
-import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import {
+  createECDH,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from "node:crypto";
 import { derEncode, derOid, derSequence, derUint } from "./der";
 import { QUOTE, TeeType } from "./quote";
 
@@ -71,19 +80,47 @@ export function createDevelopmentPlatform(options: DevelopmentPlatformOptions = 
   const sgxTcbSvns = options.sgxTcbSvns ?? new Uint8Array(16).fill(2);
   const rootKey = newKey();
   const root = options.issuer?.root ?? {
-    der: certificate({ serial: 1n, issuer: ROOT_NAME, subject: ROOT_NAME, key: rootKey, signer: rootKey, notBefore, notAfter, ca: true }),
+    der: certificate({
+      serial: 1n,
+      issuer: ROOT_NAME,
+      subject: ROOT_NAME,
+      key: rootKey,
+      signer: rootKey,
+      notBefore,
+      notAfter,
+      ca: true,
+    }),
     privateKey: rootKey,
   };
   const caKey = newKey();
   const ca = options.issuer?.ca ?? {
-    der: certificate({ serial: 2n, issuer: ROOT_NAME, subject: CA_NAME, key: caKey, signer: root.privateKey, notBefore, notAfter, ca: true }),
+    der: certificate({
+      serial: 2n,
+      issuer: ROOT_NAME,
+      subject: CA_NAME,
+      key: caKey,
+      signer: root.privateKey,
+      notBefore,
+      notAfter,
+      ca: true,
+    }),
     privateKey: caKey,
   };
   const pckKey = newKey();
   const sgx = options.withoutSgxExtension === true ? undefined : sgxExtension(fmspc, pceSvn, sgxTcbSvns);
   const serial = BigInt(`0x${createHash("sha256").update(publicXy(pckKey)).digest("hex").slice(0, 30)}`);
   const pck = {
-    der: certificate({ serial, issuer: CA_NAME, subject: PCK_NAME, key: pckKey, signer: ca.privateKey, notBefore, notAfter: options.pckNotAfter ?? notAfter, ca: false, ...(sgx === undefined ? {} : { sgx }) }),
+    der: certificate({
+      serial,
+      issuer: CA_NAME,
+      subject: PCK_NAME,
+      key: pckKey,
+      signer: ca.privateKey,
+      notBefore,
+      notAfter: options.pckNotAfter ?? notAfter,
+      ca: false,
+      ...(sgx === undefined ? {} : { sgx }),
+    }),
     privateKey: pckKey,
   };
   return { root, ca, pck, attestationKey: newKey(), fmspc, pceSvn, sgxTcbSvns };
@@ -138,7 +175,10 @@ export function createDevelopmentQuote(platform: DevelopmentPlatform, options: D
     le32(pem.length),
     Buffer.from(pem, "latin1"),
   ]);
-  const certification = version === 4 ? Buffer.concat([le16(QUOTE.qeReportCertification), le32(qeCertification.length), qeCertification]) : qeCertification;
+  const certification =
+    version === 4
+      ? Buffer.concat([le16(QUOTE.qeReportCertification), le32(qeCertification.length), qeCertification])
+      : qeCertification;
   const signatureData = Buffer.concat([p1363(platform.attestationKey, signed), attestationKey, certification]);
   return Buffer.concat([signed, le32(signatureData.length), signatureData]);
 }
@@ -208,14 +248,61 @@ let stable: DevelopmentPlatform | undefined;
  */
 export function developmentPlatform(): DevelopmentPlatform {
   if (stable !== undefined) return stable;
-  const [rootKey, caKey, pckKey] = ["root CA", "PCK CA", "PCK certificate"].map((label) => developmentKey(`development ${label}`)) as [KeyObject, KeyObject, KeyObject];
+  const [rootKey, caKey, pckKey] = ["root CA", "PCK CA", "PCK certificate"].map((label) =>
+    developmentKey(`development ${label}`),
+  ) as [KeyObject, KeyObject, KeyObject];
   const validity = { notBefore: STABLE_NOT_BEFORE, notAfter: STABLE_NOT_AFTER };
   const sgxTcbSvns = new Uint8Array(16).fill(2);
-  const root = { der: certificate({ serial: 1n, issuer: ROOT_NAME, subject: ROOT_NAME, key: rootKey, signer: rootKey, ...validity, ca: true, signature: STABLE_SIGNATURES.root }), privateKey: rootKey };
-  const ca = { der: certificate({ serial: 2n, issuer: ROOT_NAME, subject: CA_NAME, key: caKey, signer: rootKey, ...validity, ca: true, signature: STABLE_SIGNATURES.ca }), privateKey: caKey };
+  const root = {
+    der: certificate({
+      serial: 1n,
+      issuer: ROOT_NAME,
+      subject: ROOT_NAME,
+      key: rootKey,
+      signer: rootKey,
+      ...validity,
+      ca: true,
+      signature: STABLE_SIGNATURES.root,
+    }),
+    privateKey: rootKey,
+  };
+  const ca = {
+    der: certificate({
+      serial: 2n,
+      issuer: ROOT_NAME,
+      subject: CA_NAME,
+      key: caKey,
+      signer: rootKey,
+      ...validity,
+      ca: true,
+      signature: STABLE_SIGNATURES.ca,
+    }),
+    privateKey: caKey,
+  };
   const sgx = sgxExtension(DEVELOPMENT_FMSPC, 11, sgxTcbSvns);
-  const pck = { der: certificate({ serial: 3n, issuer: CA_NAME, subject: PCK_NAME, key: pckKey, signer: caKey, ...validity, ca: false, sgx, signature: STABLE_SIGNATURES.pck }), privateKey: pckKey };
-  stable = { root, ca, pck, attestationKey: developmentKey("development attestation key"), fmspc: DEVELOPMENT_FMSPC, pceSvn: 11, sgxTcbSvns };
+  const pck = {
+    der: certificate({
+      serial: 3n,
+      issuer: CA_NAME,
+      subject: PCK_NAME,
+      key: pckKey,
+      signer: caKey,
+      ...validity,
+      ca: false,
+      sgx,
+      signature: STABLE_SIGNATURES.pck,
+    }),
+    privateKey: pckKey,
+  };
+  stable = {
+    root,
+    ca,
+    pck,
+    attestationKey: developmentKey("development attestation key"),
+    fmspc: DEVELOPMENT_FMSPC,
+    pceSvn: 11,
+    sgxTcbSvns,
+  };
   return stable;
 }
 
@@ -229,13 +316,18 @@ export function developmentRootDer(): Uint8Array {
  */
 export function developmentKey(label: string): KeyObject {
   const order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-  const seed = BigInt(`0x${createHash("sha256").update(`verifiable-inference-network ${label} - NOT INTEL`).digest("hex")}`);
+  const seed = BigInt(
+    `0x${createHash("sha256").update(`verifiable-inference-network ${label} - NOT INTEL`).digest("hex")}`,
+  );
   const d = Buffer.from(((seed % (order - 1n)) + 1n).toString(16).padStart(64, "0"), "hex");
   const ecdh = createECDH("prime256v1");
   ecdh.setPrivateKey(d);
   const point = ecdh.getPublicKey();
   const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
-  return createPrivateKey({ key: { kty: "EC", crv: "P-256", d: b64(d), x: b64(point.subarray(1, 33)), y: b64(point.subarray(33)) }, format: "jwk" });
+  return createPrivateKey({
+    key: { kty: "EC", crv: "P-256", d: b64(d), x: b64(point.subarray(1, 33)), y: b64(point.subarray(33)) },
+    format: "jwk",
+  });
 }
 
 /* CERTIFICATES */
@@ -261,7 +353,11 @@ interface CertificateSpec {
 }
 
 function certificate(spec: CertificateSpec): Uint8Array {
-  const basicConstraints = extension("2.5.29.19", true, derSequence(...(spec.ca ? [derEncode(0x01, Uint8Array.of(0xff))] : [])));
+  const basicConstraints = extension(
+    "2.5.29.19",
+    true,
+    derSequence(...(spec.ca ? [derEncode(0x01, Uint8Array.of(0xff))] : [])),
+  );
   const extensions = [basicConstraints, ...(spec.sgx === undefined ? [] : [extension(SGX, false, spec.sgx)])];
   const tbs = derSequence(
     derEncode(0xa0, derUint(2)),
@@ -273,9 +369,12 @@ function certificate(spec: CertificateSpec): Uint8Array {
     createPublicKey(spec.key).export({ type: "spki", format: "der" }),
     derEncode(0xa3, derSequence(...extensions)),
   );
-  const signature = spec.signature === undefined ? sign("sha256", tbs, spec.signer) : Buffer.from(spec.signature, "hex");
+  const signature =
+    spec.signature === undefined ? sign("sha256", tbs, spec.signer) : Buffer.from(spec.signature, "hex");
   if (!verify("sha256", tbs, createPublicKey(spec.signer), signature)) {
-    throw new Error(`DEVELOPMENT certificate ${Buffer.from(spec.subject).toString("hex").slice(-40)}: its fixed signature does not match its content`);
+    throw new Error(
+      `DEVELOPMENT certificate ${Buffer.from(spec.subject).toString("hex").slice(-40)}: its fixed signature does not match its content`,
+    );
   }
   return derSequence(tbs, ECDSA_WITH_SHA256, derEncode(0x03, Buffer.concat([Uint8Array.of(0), signature])));
 }
@@ -302,18 +401,27 @@ function sgxExtension(fmspc: string, pceSvn: number, svns: Uint8Array): Uint8Arr
 }
 
 function name(commonName: string): Uint8Array {
-  const attribute = (oid: string, value: string) => derEncode(0x31, derSequence(derOid(oid), derEncode(0x0c, Buffer.from(value, "utf8"))));
-  return derSequence(attribute("2.5.4.3", commonName), attribute("2.5.4.10", "verifiable-inference-network development"));
+  const attribute = (oid: string, value: string) =>
+    derEncode(0x31, derSequence(derOid(oid), derEncode(0x0c, Buffer.from(value, "utf8"))));
+  return derSequence(
+    attribute("2.5.4.3", commonName),
+    attribute("2.5.4.10", "verifiable-inference-network development"),
+  );
 }
 
 /** UTCTime until 2049, GeneralizedTime after (RFC 5280). */
 function time(date: Date): Uint8Array {
   const iso = date.toISOString().replace(/[-:T]/g, "").slice(0, 14);
-  return date.getUTCFullYear() < 2050 ? derEncode(0x17, Buffer.from(`${iso.slice(2)}Z`)) : derEncode(0x18, Buffer.from(`${iso}Z`));
+  return date.getUTCFullYear() < 2050
+    ? derEncode(0x17, Buffer.from(`${iso.slice(2)}Z`))
+    : derEncode(0x18, Buffer.from(`${iso}Z`));
 }
 
 function toPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").trimEnd();
+  const b64 = Buffer.from(der)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .trimEnd();
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 

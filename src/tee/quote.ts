@@ -37,7 +37,14 @@ export interface ParsedQuote {
   /** Certification data type 5: the PEM PCK chain, leaf first. */
   pckChainPem: string;
   /** Byte offsets of the parts above, for callers that mutate a quote (tests) or explain a failure. */
-  offsets: { signature: number; attestationKey: number; qeReport: number; qeReportSignature: number; qeAuthData: number; certificationData: number };
+  offsets: {
+    signature: number;
+    attestationKey: number;
+    qeReport: number;
+    qeReportSignature: number;
+    qeAuthData: number;
+    certificationData: number;
+  };
 }
 
 /** The report body's facts, with the names `IDcapVerifier.VerifiedQuote` uses. */
@@ -74,7 +81,8 @@ export function parseQuote(bytes: Uint8Array): ParsedQuote {
   const version = u16(bytes, 0);
   if (version !== 3 && version !== 4) throw new TeeQuoteError("DcapQuoteUnsupportedVersion", `version ${version}`);
   const keyType = u16(bytes, 2);
-  if (keyType !== QUOTE.ecdsaP256) throw new TeeQuoteError("DcapQuoteUnsupportedKeyType", `attestation key type ${keyType}`);
+  if (keyType !== QUOTE.ecdsaP256)
+    throw new TeeQuoteError("DcapQuoteUnsupportedKeyType", `attestation key type ${keyType}`);
   const tee = u32(bytes, 4);
   let teeType: TeeType;
   if (tee === QUOTE.teeTdx && version === 4) teeType = TeeType.Tdx;
@@ -86,7 +94,8 @@ export function parseQuote(bytes: Uint8Array): ParsedQuote {
   need(bodyEnd + 4);
   const end = bodyEnd + 4 + u32(bytes, bodyEnd);
   need(end);
-  if (bytes.length !== end) throw new TeeQuoteError("DcapQuoteLengthMismatch", `quote has ${bytes.length} bytes, declares ${end}`);
+  if (bytes.length !== end)
+    throw new TeeQuoteError("DcapQuoteLengthMismatch", `quote has ${bytes.length} bytes, declares ${end}`);
 
   const signature = bodyEnd + 4;
   const attestationKey = signature + 64;
@@ -118,11 +127,17 @@ export function parseQuote(bytes: Uint8Array): ParsedQuote {
 
 function certificationData(bytes: Uint8Array, offset: number, end: number, expected: number): number {
   const data = offset + 6;
-  if (bytes.length < data) throw new TeeQuoteError("DcapQuoteTruncated", `quote has ${bytes.length} bytes, needs ${data}`);
+  if (bytes.length < data)
+    throw new TeeQuoteError("DcapQuoteTruncated", `quote has ${bytes.length} bytes, needs ${data}`);
   const type = u16(bytes, offset);
-  if (type !== expected) throw new TeeQuoteError("DcapQuoteUnsupportedCertificationData", `certification data type ${type}, expected ${expected}`);
+  if (type !== expected)
+    throw new TeeQuoteError(
+      "DcapQuoteUnsupportedCertificationData",
+      `certification data type ${type}, expected ${expected}`,
+    );
   const declared = data + u32(bytes, offset + 2);
-  if (declared !== end) throw new TeeQuoteError("DcapQuoteLengthMismatch", `certification data ends at ${declared}, quote at ${end}`);
+  if (declared !== end)
+    throw new TeeQuoteError("DcapQuoteLengthMismatch", `certification data ends at ${declared}, quote at ${end}`);
   return data;
 }
 
@@ -133,7 +148,9 @@ export function quoteFacts(q: ParsedQuote): QuoteFacts {
   return {
     version: q.version,
     teeType: q.teeType,
-    measurements: tdx ? Buffer.concat([b.subarray(184, 232), b.subarray(376, 568)]) : Buffer.concat([b.subarray(112, 144), b.subarray(176, 208)]),
+    measurements: tdx
+      ? Buffer.concat([b.subarray(184, 232), b.subarray(376, 568)])
+      : Buffer.concat([b.subarray(112, 144), b.subarray(176, 208)]),
     reportData: tdx ? b.subarray(568, 632) : b.subarray(368, 432),
     attributes: tdx ? b.subarray(168, 176) : b.subarray(96, 104),
     teeTcbSvn: tdx ? b.subarray(48, 64) : new Uint8Array(16),
@@ -147,7 +164,8 @@ export function quoteFacts(q: ParsedQuote): QuoteFacts {
 /** The DER certificates of the PEM chain in a quote's certification data, leaf first. */
 export function pckChain(q: ParsedQuote): Uint8Array[] {
   const blocks = q.pckChainPem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new TeeQuoteError("DcapPckChainMissing", "no PEM certificate in the certification data");
+  if (blocks.length === 0)
+    throw new TeeQuoteError("DcapPckChainMissing", "no PEM certificate in the certification data");
   return blocks.map((block) => Buffer.from(block.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ""), "base64"));
 }
 

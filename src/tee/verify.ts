@@ -60,7 +60,10 @@ export function verifyQuote(bytes: Uint8Array, options: VerifyQuoteOptions): Ver
   const expected = createHash("sha256").update(q.attestationKey).update(q.qeAuthData).digest();
   const actual = q.qeReport.subarray(320, 384);
   if (!Buffer.concat([expected, Buffer.alloc(32)]).equals(actual)) {
-    throw new TeeQuoteError("DcapQeReportDataMismatch", `QE report data ${Buffer.from(actual).toString("hex")} does not commit to the attestation key`);
+    throw new TeeQuoteError(
+      "DcapQeReportDataMismatch",
+      `QE report data ${Buffer.from(actual).toString("hex")} does not commit to the attestation key`,
+    );
   }
   checkQeIdentity(q.qeReport, options.qeIdentities[q.teeType]);
   const facts = quoteFacts(q);
@@ -88,13 +91,17 @@ function verifyChain(chain: PckCertificate[], roots: Uint8Array[], now: Date): P
     throw new TeeQuoteError("DcapCertificatePathInvalid", "the chain is not PCK leaf, CA, root");
   }
   const root = roots.map(readCertificate).find((r) => ca.x509.checkIssued(r.x509) && ca.x509.verify(r.x509.publicKey));
-  if (root === undefined) throw new TeeQuoteError("DcapCertificateSignatureInvalid", `CA ${ca.hash} is not signed by a trusted root`);
+  if (root === undefined)
+    throw new TeeQuoteError("DcapCertificateSignatureInvalid", `CA ${ca.hash} is not signed by a trusted root`);
   if (!leaf.x509.checkIssued(ca.x509) || !leaf.x509.verify(ca.x509.publicKey)) {
     throw new TeeQuoteError("DcapCertificateSignatureInvalid", `PCK ${leaf.hash} is not signed by CA ${ca.hash}`);
   }
   for (const c of [root, ca, leaf]) {
     if (now < new Date(c.x509.validFrom) || now > new Date(c.x509.validTo)) {
-      throw new TeeQuoteError("DcapCertificateExpired", `${c.hash} is valid from ${c.x509.validFrom} to ${c.x509.validTo}`);
+      throw new TeeQuoteError(
+        "DcapCertificateExpired",
+        `${c.hash} is valid from ${c.x509.validFrom} to ${c.x509.validTo}`,
+      );
     }
   }
   return leaf;
@@ -104,18 +111,25 @@ function checkQeIdentity(report: Uint8Array, accepted: QeIdentity | undefined): 
   const mrSigner = `0x${Buffer.from(report.subarray(128, 160)).toString("hex")}`;
   const isvProdId = report[256]! | (report[257]! << 8);
   const isvSvn = report[258]! | (report[259]! << 8);
-  if (accepted === undefined || accepted.mrSigner.toLowerCase() !== mrSigner || accepted.isvProdId !== isvProdId || isvSvn < accepted.minIsvSvn) {
+  if (
+    accepted === undefined ||
+    accepted.mrSigner.toLowerCase() !== mrSigner ||
+    accepted.isvProdId !== isvProdId ||
+    isvSvn < accepted.minIsvSvn
+  ) {
     throw new TeeQuoteError("DcapQeIdentityNotAccepted", `QE ${mrSigner} product ${isvProdId} SVN ${isvSvn}`);
   }
   if ((report[48]! & 0x02) !== 0) throw new TeeQuoteError("DcapDebugMode", "the QE runs in debug mode");
 }
 
 function checkTcb(pck: PckFields, facts: QuoteFacts, minimum: TcbMinimum | undefined): void {
-  if (minimum === undefined) throw new TeeQuoteError("DcapTcbPolicyUnavailable", `no TCB policy for FMSPC ${pck.fmspc}`);
+  if (minimum === undefined)
+    throw new TeeQuoteError("DcapTcbPolicyUnavailable", `no TCB policy for FMSPC ${pck.fmspc}`);
   const below = (svns: Uint8Array, mins: Uint8Array) => svns.findIndex((svn, i) => svn < mins[i]!);
   const sgx = below(pck.sgxTcbSvns, minimum.minSgxTcbSvns);
   if (sgx >= 0) throw new TeeQuoteError("DcapTcbNotAccepted", `SGX TCB component ${sgx} is below the minimum`);
-  if (pck.pceSvn < minimum.minPceSvn) throw new TeeQuoteError("DcapTcbNotAccepted", `PCE SVN ${pck.pceSvn} is below ${minimum.minPceSvn}`);
+  if (pck.pceSvn < minimum.minPceSvn)
+    throw new TeeQuoteError("DcapTcbNotAccepted", `PCE SVN ${pck.pceSvn} is below ${minimum.minPceSvn}`);
   const tdx = facts.teeType === TeeType.Tdx ? below(facts.teeTcbSvn, minimum.minTdxTcbSvns) : -1;
   if (tdx >= 0) throw new TeeQuoteError("DcapTcbNotAccepted", `TEE_TCB_SVN byte ${tdx} is below the minimum`);
 }
@@ -123,7 +137,10 @@ function checkTcb(pck: PckFields, facts: QuoteFacts, minimum: TcbMinimum | undef
 /** A P-256 public key from its raw x ‖ y. */
 export function rawKey(xy: Uint8Array): KeyObject {
   const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
-  return createPublicKey({ key: { kty: "EC", crv: "P-256", x: b64(xy.subarray(0, 32)), y: b64(xy.subarray(32, 64)) }, format: "jwk" });
+  return createPublicKey({
+    key: { kty: "EC", crv: "P-256", x: b64(xy.subarray(0, 32)), y: b64(xy.subarray(32, 64)) },
+    format: "jwk",
+  });
 }
 
 function p256(key: KeyObject, data: Uint8Array, rs: Uint8Array): boolean {

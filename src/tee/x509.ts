@@ -79,7 +79,12 @@ function sgxFields(der: Uint8Array, offset: number): PckFields {
     else if (arc === 3) fields.pceId = hexOf(der, content);
     else if (arc === 4) fields.fmspc = hexOf(der, content);
   }
-  if (fields.fmspc === undefined || fields.pceId === undefined || fields.pceSvn === undefined || fields.sgxTcbSvns === undefined) {
+  if (
+    fields.fmspc === undefined ||
+    fields.pceId === undefined ||
+    fields.pceSvn === undefined ||
+    fields.sgxTcbSvns === undefined
+  ) {
     throw new TeeQuoteError("DcapPckExtensionMissing", "the SGX extension lacks FMSPC, PCE id or TCB");
   }
   return fields as PckFields;

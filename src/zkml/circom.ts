@@ -63,7 +63,9 @@ export function generateCircuit(model: QuantizedModel): string {
   const kind = outputKind(model);
   const last = model.layers[model.layers.length - 1];
   if (kind === "value" && last.quotientBits > CLAIM_OUTPUT_BITS) {
-    throw new ZkmlOverflowError(`the regressor's output needs ${last.quotientBits} bits, more than the ${CLAIM_OUTPUT_BITS}-bit packed output`);
+    throw new ZkmlOverflowError(
+      `the regressor's output needs ${last.quotientBits} bits, more than the ${CLAIM_OUTPUT_BITS}-bit packed output`,
+    );
   }
   const per = inputsPerWord(model);
   const width = inputWidth(model);
@@ -93,7 +95,10 @@ export function generateCircuit(model: QuantizedModel): string {
   let prev = "in";
   model.layers.forEach((layer, l) => {
     const n = layer.weights.length;
-    lines.push("", `    // layer ${l} (${layer.name}): ${layer.weights[0].length} -> ${n}${layer.relu ? ", relu" : ""}`);
+    lines.push(
+      "",
+      `    // layer ${l} (${layer.name}): ${layer.weights[0].length} -> ${n}${layer.relu ? ", relu" : ""}`,
+    );
     lines.push(`    component l${l}[${n}];`, `    signal a${l}[${n}];`);
     layer.weights.forEach((row, j) => {
       lines.push(`    l${l}[${j}] = Rescale(${s}, ${layer.quotientBits}, ${layer.relu ? 1 : 0});`);
@@ -111,7 +116,9 @@ export function generateCircuit(model: QuantizedModel): string {
       "    packedOutput <== am.index;",
     );
   } else {
-    lines.push(`    // out[0] lies in [-2^${last.quotientBits - 1}, 2^${last.quotientBits - 1}) (Rescale's range check), so this is in [0, 2^${CLAIM_OUTPUT_BITS}).`);
+    lines.push(
+      `    // out[0] lies in [-2^${last.quotientBits - 1}, 2^${last.quotientBits - 1}) (Rescale's range check), so this is in [0, 2^${CLAIM_OUTPUT_BITS}).`,
+    );
     lines.push(`    packedOutput <== out[0] + ${VALUE_OFFSET.toString()};`);
   }
   lines.push(
@@ -123,7 +130,9 @@ export function generateCircuit(model: QuantizedModel): string {
   for (let k = 0; k < words; k++) {
     const terms: string[] = [];
     for (let j = 0; j < per && k * per + j < model.inputSize; j++) {
-      terms.push(`(in[${k * per + j}] + ${(1n << BigInt(model.inputBits)).toString()}) * ${(1n << BigInt(width * j)).toString()}`);
+      terms.push(
+        `(in[${k * per + j}] + ${(1n << BigInt(model.inputBits)).toString()}) * ${(1n << BigInt(width * j)).toString()}`,
+      );
     }
     lines.push(...sumAssignment(`ic.in[${k}]`, `pack${k}`, terms));
   }
@@ -188,12 +197,31 @@ export async function compileCircuit(source: string, options: CompileOptions): P
   const cli = require.resolve("circom2/cli.js");
   // circom2 runs under WASI with the working directory preopened: pass paths relative to the root.
   const rel = (p: string): string => relative(root, resolve(p)) || ".";
-  const args = [cli, rel(circomPath), "--r1cs", "--wasm", "--sym", `--O${optimization}`, "-o", rel(outDir), "-l", rel(join(root, "circuits/lib")), "-l", rel(join(root, "node_modules/circomlib/circuits"))];
+  const args = [
+    cli,
+    rel(circomPath),
+    "--r1cs",
+    "--wasm",
+    "--sym",
+    `--O${optimization}`,
+    "-o",
+    rel(outDir),
+    "-l",
+    rel(join(root, "circuits/lib")),
+    "-l",
+    rel(join(root, "node_modules/circomlib/circuits")),
+  ];
   try {
     await execFileAsync(process.execPath, args, { cwd: root, maxBuffer: 64 * 1024 * 1024 });
   } catch (cause) {
-    const out = cause !== null && typeof cause === "object" && "stderr" in cause ? String((cause as { stderr: unknown }).stderr) : "";
-    const stdout = cause !== null && typeof cause === "object" && "stdout" in cause ? String((cause as { stdout: unknown }).stdout) : "";
+    const out =
+      cause !== null && typeof cause === "object" && "stderr" in cause
+        ? String((cause as { stderr: unknown }).stderr)
+        : "";
+    const stdout =
+      cause !== null && typeof cause === "object" && "stdout" in cause
+        ? String((cause as { stdout: unknown }).stdout)
+        : "";
     throw new ZkmlToolError(`circom2 failed to compile ${circomPath}: ${(out + stdout).slice(0, 2000)}`, { cause });
   }
   return {

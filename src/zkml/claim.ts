@@ -37,7 +37,8 @@ export function inputWidth(model: Pick<QuantizedModel, "inputBits">): number {
 /** How many quantized inputs share one field element of the commitment. */
 export function inputsPerWord(model: Pick<QuantizedModel, "inputBits">): number {
   const per = Math.floor(PACK_BITS / inputWidth(model));
-  if (per < 1) throw new ZkmlOverflowError(`input width ${inputWidth(model)} bits does not fit a ${PACK_BITS}-bit word`);
+  if (per < 1)
+    throw new ZkmlOverflowError(`input width ${inputWidth(model)} bits does not fit a ${PACK_BITS}-bit word`);
   return per;
 }
 
@@ -60,10 +61,21 @@ export function packInput(model: QuantizedModel, input: readonly bigint[]): bigi
 
 type PoseidonFn = (inputs: bigint[]) => bigint;
 const POSEIDON: Record<number, PoseidonFn> = {
-  2: poseidon.poseidon2, 3: poseidon.poseidon3, 4: poseidon.poseidon4, 5: poseidon.poseidon5,
-  6: poseidon.poseidon6, 7: poseidon.poseidon7, 8: poseidon.poseidon8, 9: poseidon.poseidon9,
-  10: poseidon.poseidon10, 11: poseidon.poseidon11, 12: poseidon.poseidon12, 13: poseidon.poseidon13,
-  14: poseidon.poseidon14, 15: poseidon.poseidon15, 16: poseidon.poseidon16,
+  2: poseidon.poseidon2,
+  3: poseidon.poseidon3,
+  4: poseidon.poseidon4,
+  5: poseidon.poseidon5,
+  6: poseidon.poseidon6,
+  7: poseidon.poseidon7,
+  8: poseidon.poseidon8,
+  9: poseidon.poseidon9,
+  10: poseidon.poseidon10,
+  11: poseidon.poseidon11,
+  12: poseidon.poseidon12,
+  13: poseidon.poseidon13,
+  14: poseidon.poseidon14,
+  15: poseidon.poseidon15,
+  16: poseidon.poseidon16,
 };
 
 /** `VectorCommit(salt, words)` of circuits/lib/commit.circom: state = salt, then Poseidon(state, chunk) per 15 words. */
@@ -100,7 +112,8 @@ export function inputCommitment(model: QuantizedModel, input: readonly bigint[],
 export function packedOutputOf(model: QuantizedModel, result: Pick<ReferenceResult, "output" | "argmax">): bigint {
   if (outputKind(model) === "argmax") return BigInt(result.argmax);
   const packed = result.output[0] + VALUE_OFFSET;
-  if (packed < 0n || packed >> BigInt(CLAIM_OUTPUT_BITS) !== 0n) throw new ZkmlOverflowError(`output ${result.output[0]} does not fit ${CLAIM_OUTPUT_BITS} bits`);
+  if (packed < 0n || packed >> BigInt(CLAIM_OUTPUT_BITS) !== 0n)
+    throw new ZkmlOverflowError(`output ${result.output[0]} does not fit ${CLAIM_OUTPUT_BITS} bits`);
   return packed;
 }
 
@@ -112,8 +125,10 @@ export function packedOutputOf(model: QuantizedModel, result: Pick<ReferenceResu
  * more than 48 bits.
  */
 export function claimSignal(commitment: bigint, packedOutput: bigint): bigint {
-  if (commitment < 0n || commitment >> BigInt(CLAIM_INPUT_BITS) !== 0n) throw new ZkmlOverflowError(`input commitment ${commitment} does not fit ${CLAIM_INPUT_BITS} bits`);
-  if (packedOutput < 0n || packedOutput >> BigInt(CLAIM_OUTPUT_BITS) !== 0n) throw new ZkmlOverflowError(`packed output ${packedOutput} does not fit ${CLAIM_OUTPUT_BITS} bits`);
+  if (commitment < 0n || commitment >> BigInt(CLAIM_INPUT_BITS) !== 0n)
+    throw new ZkmlOverflowError(`input commitment ${commitment} does not fit ${CLAIM_INPUT_BITS} bits`);
+  if (packedOutput < 0n || packedOutput >> BigInt(CLAIM_OUTPUT_BITS) !== 0n)
+    throw new ZkmlOverflowError(`packed output ${packedOutput} does not fit ${CLAIM_OUTPUT_BITS} bits`);
   return (commitment << BigInt(CLAIM_OUTPUT_BITS)) | packedOutput;
 }
 
@@ -136,7 +151,8 @@ export interface DecodedZkOutput {
 /** Decodes a ZK job's 6 output bytes for `model`. */
 export function decodeZkOutput(model: QuantizedModel, output: string | Uint8Array): DecodedZkOutput {
   const bytes = getBytes(output);
-  if (dataLength(bytes) !== CLAIM_OUTPUT_BITS / 8) throw new ZkmlConstraintError(`a ZK output is ${CLAIM_OUTPUT_BITS / 8} bytes, got ${bytes.length}`);
+  if (dataLength(bytes) !== CLAIM_OUTPUT_BITS / 8)
+    throw new ZkmlConstraintError(`a ZK output is ${CLAIM_OUTPUT_BITS / 8} bytes, got ${bytes.length}`);
   const packedOutput = BigInt(hexlify(bytes));
   const kind = outputKind(model);
   if (kind === "argmax") return { packedOutput, kind, classIndex: Number(packedOutput) };
@@ -162,7 +178,10 @@ const PROOF_TUPLE = "tuple(uint256[2] a, uint256[2][2] b, uint256[2] c)";
 
 /** The `proof` bytes of a ZK `submit`: `abi.encode(uint256 packedOutput, Proof proof)`. */
 export function encodeZkProof(packedOutput: bigint, proof: SolidityProof): string {
-  return AbiCoder.defaultAbiCoder().encode(["uint256", PROOF_TUPLE], [packedOutput, { a: proof.a, b: proof.b, c: proof.c }]);
+  return AbiCoder.defaultAbiCoder().encode(
+    ["uint256", PROOF_TUPLE],
+    [packedOutput, { a: proof.a, b: proof.b, c: proof.c }],
+  );
 }
 
 /** One job's output and proof, as a ZK `submit` or one entry of a `submitBatch` carries them. */
@@ -172,7 +191,11 @@ export interface ZkProofItem {
 }
 
 /** A decoded `(uint256[2] a, uint256[2][2] b, uint256[2] c)` tuple. */
-function proofFrom(p: { a: readonly bigint[]; b: readonly (readonly bigint[])[]; c: readonly bigint[] }): ZkProofItem["proof"] {
+function proofFrom(p: {
+  a: readonly bigint[];
+  b: readonly (readonly bigint[])[];
+  c: readonly bigint[];
+}): ZkProofItem["proof"] {
   const pair = (v: readonly bigint[]): [bigint, bigint] => [BigInt(v[0]!), BigInt(v[1]!)];
   return { a: pair(p.a), b: [pair(p.b[0]!), pair(p.b[1]!)], c: pair(p.c) };
 }
@@ -186,7 +209,10 @@ export function decodeZkProof(bytes: string): ZkProofItem {
 /** Reads back the `proof` bytes of a ZK `submitBatch` (see {@link encodeZkBatchProof}), in job order. */
 export function decodeZkBatchProof(bytes: string): ZkProofItem[] {
   const [packedOutputs, proofs] = AbiCoder.defaultAbiCoder().decode(["uint256[]", `${PROOF_TUPLE}[]`], bytes);
-  return (proofs as unknown[]).map((p, i) => ({ packedOutput: BigInt((packedOutputs as bigint[])[i]!), proof: proofFrom(p as Parameters<typeof proofFrom>[0]) }));
+  return (proofs as unknown[]).map((p, i) => ({
+    packedOutput: BigInt((packedOutputs as bigint[])[i]!),
+    proof: proofFrom(p as Parameters<typeof proofFrom>[0]),
+  }));
 }
 
 /** The `proof` bytes of a ZK `submitBatch`: `abi.encode(uint256[] packedOutputs, Proof[] proofs)`, in job order. */

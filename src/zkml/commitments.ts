@@ -28,7 +28,10 @@ export interface WitnessEvaluation {
  * @example
  * const { inputCommitment, claim } = await runWitness(zk.circuit, { model, input, inputSalt });
  */
-export async function runWitness(circuit: { wasmPath: string; symPath: string }, req: ProveRequest): Promise<WitnessEvaluation> {
+export async function runWitness(
+  circuit: { wasmPath: string; symPath: string },
+  req: ProveRequest,
+): Promise<WitnessEvaluation> {
   const witness = await calculateWitness(circuit.wasmPath, buildCircuitInput(req));
   const sym = await readSymbols(circuit.symPath);
   const at = (name: string): bigint => {
@@ -39,7 +42,8 @@ export async function runWitness(circuit: { wasmPath: string; symPath: string },
   const output = Array.from({ length: req.model.outputSize }, (_, i) => fromField(at(`main.out[${i}]`)));
   const argmax = output.reduce((best, v, i) => (v > output[best]! ? i : best), 0);
   const packedOutput = at("main.packedOutput");
-  if (packedOutput !== packedOutputOf(req.model, { output, argmax })) throw new ZkmlConstraintError("the circuit's packed output differs from its outputs");
+  if (packedOutput !== packedOutputOf(req.model, { output, argmax }))
+    throw new ZkmlConstraintError("the circuit's packed output differs from its outputs");
   const poseidonCommitment = at("main.inputCommitment");
   const inputCommitment = poseidonCommitment & ((1n << BigInt(CLAIM_INPUT_BITS)) - 1n);
   return { inputCommitment, poseidonCommitment, claim: at("main.claim"), packedOutput, output, argmax };

@@ -29,12 +29,19 @@ export interface ZkDeployment {
  * @example
  * const { verifier, vkHash } = await deployZkVerifier(deployer, record.contracts.verifierFactory.address, zk.setup.vk);
  */
-export async function deployZkVerifier(signer: Signer, verifierFactory: string, vk: VerificationKey): Promise<{ verifier: string; vkHash: string }> {
+export async function deployZkVerifier(
+  signer: Signer,
+  verifierFactory: string,
+  vk: VerificationKey,
+): Promise<{ verifier: string; vkHash: string }> {
   const factory = Groth16VerifierFactory__factory.connect(verifierFactory, signer);
   const vkHash = verificationKeyHash(vk);
   await (await factory.deploy(verifyingKeyArgs(vk))).wait();
   const verifier = await factory.verifierOf(vkHash);
-  if (verifier === ZeroAddress) throw new BaseError(`the verifier factory ${verifierFactory} records no verifier for key hash ${vkHash} after deploying it`);
+  if (verifier === ZeroAddress)
+    throw new BaseError(
+      `the verifier factory ${verifierFactory} records no verifier for key hash ${vkHash} after deploying it`,
+    );
   return { verifier, vkHash };
 }
 
@@ -44,7 +51,11 @@ export async function deployZkVerifier(signer: Signer, verifierFactory: string, 
  * @example
  * const deployment = await deployZkCircuit(deployer, zk, { verifierFactory: record.contracts.verifierFactory.address });
  */
-export async function deployZkCircuit(deployer: Signer, zk: ZkModel, options: { verifierFactory: string }): Promise<ZkDeployment> {
+export async function deployZkCircuit(
+  deployer: Signer,
+  zk: ZkModel,
+  options: { verifierFactory: string },
+): Promise<ZkDeployment> {
   const { verifier, vkHash } = await deployZkVerifier(deployer, options.verifierFactory, zk.setup.vk);
   return { zk, verifier, vkHash, files: await zkModelFiles(zk) };
 }
@@ -57,7 +68,10 @@ export async function deployZkCircuit(deployer: Signer, zk: ZkModel, options: { 
  * @example
  * const { files, verifier, vkHash } = await deployZkModel(deployer, { onnx: model.onnx, inputRange: model.inputRange, verifierFactory: record.contracts.verifierFactory.address });
  */
-export async function deployZkModel(deployer: Signer, options: BuildZkModelOptions & { verifierFactory: string }): Promise<ZkDeployment> {
+export async function deployZkModel(
+  deployer: Signer,
+  options: BuildZkModelOptions & { verifierFactory: string },
+): Promise<ZkDeployment> {
   const zk = await buildZkModel({ ...options, optimization: options.optimization ?? 2 });
   return deployZkCircuit(deployer, zk, options);
 }
@@ -99,6 +113,7 @@ export async function registerZkModel(options: RegisterZkModelOptions): Promise<
   const tx = await registry.createModelAndPublish(options.price, input);
   const receipt = await tx.wait();
   const created = receipt?.logs.map((log) => registry.interface.parseLog(log)).find((e) => e?.name === "ModelCreated");
-  if (created === undefined || created === null) throw new BaseError(`createModelAndPublish ${tx.hash} emitted no ModelCreated event`);
+  if (created === undefined || created === null)
+    throw new BaseError(`createModelAndPublish ${tx.hash} emitted no ModelCreated event`);
   return { modelId: created.args.modelId as bigint, version: 1 };
 }

@@ -36,7 +36,10 @@ export class ZkmlShapeMismatchError extends InputError {
     readonly actual: readonly number[],
     options: BaseErrorOptions = {},
   ) {
-    super(`shape mismatch for tensor "${tensor}": expected [${expected.join(",")}], got [${actual.join(",")}]`, options);
+    super(
+      `shape mismatch for tensor "${tensor}": expected [${expected.join(",")}], got [${actual.join(",")}]`,
+      options,
+    );
   }
 }
 
@@ -50,7 +53,10 @@ export class ZkmlInputRangeError extends InputError {
     readonly max: number | bigint,
     options: BaseErrorOptions = {},
   ) {
-    super(`input[${index}] = ${String(value)} is outside the model's input range [${String(min)}, ${String(max)}]`, options);
+    super(
+      `input[${index}] = ${String(value)} is outside the model's input range [${String(min)}, ${String(max)}]`,
+      options,
+    );
   }
 }
 

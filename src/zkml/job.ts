@@ -37,10 +37,13 @@ export function decodeZkJobInput(bytes: string | Uint8Array): ZkJobInput {
   } catch (cause) {
     throw new ZkJobInputError("a ZK job's input is not UTF-8 JSON", { cause });
   }
-  if (parsed === null || typeof parsed !== "object") throw new ZkJobInputError('a ZK job\'s input must be a JSON object {"x": [...], "salt": "0x..."}');
+  if (parsed === null || typeof parsed !== "object")
+    throw new ZkJobInputError('a ZK job\'s input must be a JSON object {"x": [...], "salt": "0x..."}');
   const { x, salt } = parsed as { x?: unknown; salt?: unknown };
-  if (!Array.isArray(x) || !x.every((v) => typeof v === "number" && Number.isFinite(v))) throw new ZkJobInputError('"x" must be an array of finite numbers');
-  if (typeof salt !== "string" || !/^0x[0-9a-fA-F]{1,64}$/.test(salt)) throw new ZkJobInputError('"salt" must be a 0x-prefixed hex number');
+  if (!Array.isArray(x) || !x.every((v) => typeof v === "number" && Number.isFinite(v)))
+    throw new ZkJobInputError('"x" must be an array of finite numbers');
+  if (typeof salt !== "string" || !/^0x[0-9a-fA-F]{1,64}$/.test(salt))
+    throw new ZkJobInputError('"salt" must be a 0x-prefixed hex number');
   const value = BigInt(salt);
   if (value >= SNARK_FIELD) throw new ZkJobInputError('"salt" must be below the SNARK field order');
   return { x: x as number[], salt: value };
@@ -63,7 +66,12 @@ export interface ZkJobRequest {
  */
 export function zkJobRequest(model: QuantizedModel, x: number[], salt: bigint = randomSalt()): ZkJobRequest {
   const quantized = quantizeInput(model, x);
-  return { inputCommitment: toBeHex(inputCommitment(model, quantized, salt), 32), input: encodeZkJobInput({ x, salt }), salt, quantized };
+  return {
+    inputCommitment: toBeHex(inputCommitment(model, quantized, salt), 32),
+    input: encodeZkJobInput({ x, salt }),
+    salt,
+    quantized,
+  };
 }
 
 /**
@@ -71,7 +79,11 @@ export function zkJobRequest(model: QuantizedModel, x: number[], salt: bigint = 
  *
  * @throws ZkJobInputError when the bytes do not decode or do not open the commitment.
  */
-export function openZkJobInput(model: QuantizedModel, bytes: string | Uint8Array, inputHash: string): { input: ZkJobInput; quantized: bigint[] } {
+export function openZkJobInput(
+  model: QuantizedModel,
+  bytes: string | Uint8Array,
+  inputHash: string,
+): { input: ZkJobInput; quantized: bigint[] } {
   const input = decodeZkJobInput(bytes);
   const quantized = quantizeInput(model, input.x);
   const commitment = toBeHex(inputCommitment(model, quantized, input.salt), 32);

@@ -22,16 +22,20 @@ export interface Mlp {
 function numAttr(node: OnnxNode, key: string, fallback: number): number {
   const v: OnnxAttribute | undefined = node.attributes[key];
   if (v === undefined) return fallback;
-  if (typeof v !== "number") throw new ZkmlUnsupportedGraphError(`attribute ${key} of node "${node.name}" must be a scalar`);
+  if (typeof v !== "number")
+    throw new ZkmlUnsupportedGraphError(`attribute ${key} of node "${node.name}" must be a scalar`);
   return v;
 }
 
 function initializer(graph: OnnxGraph, node: OnnxNode, name: string | undefined, role: string): OnnxTensor {
   const t = name === undefined ? undefined : graph.initializers.get(name);
   if (t === undefined) {
-    throw new ZkmlUnsupportedGraphError(`node "${node.name}" (${node.opType}): ${role} "${name ?? ""}" must be a constant initializer`, {
-      context: { node: node.name, tensor: name },
-    });
+    throw new ZkmlUnsupportedGraphError(
+      `node "${node.name}" (${node.opType}): ${role} "${name ?? ""}" must be a constant initializer`,
+      {
+        context: { node: node.name, tensor: name },
+      },
+    );
   }
   return t;
 }
@@ -48,7 +52,8 @@ function broadcastBias(t: OnnxTensor, out: number, scale: number): number[] {
 }
 
 function gemmLayer(graph: OnnxGraph, node: OnnxNode, size: number): DenseLayer {
-  if (numAttr(node, "transA", 0) !== 0) throw new ZkmlUnsupportedGraphError(`node "${node.name}": Gemm with transA=1 is not supported`);
+  if (numAttr(node, "transA", 0) !== 0)
+    throw new ZkmlUnsupportedGraphError(`node "${node.name}": Gemm with transA=1 is not supported`);
   const alpha = numAttr(node, "alpha", 1);
   const beta = numAttr(node, "beta", 1);
   const transB = numAttr(node, "transB", 0) !== 0;
@@ -62,13 +67,17 @@ function gemmLayer(graph: OnnxGraph, node: OnnxNode, size: number): DenseLayer {
     Array.from({ length: size }, (_, i) => alpha * (transB ? b.data[o * cols + i] : b.data[i * cols + o])),
   );
   const cName = node.inputs[2];
-  const bias = cName === undefined || cName === "" ? new Array<number>(out).fill(0) : broadcastBias(initializer(graph, node, cName, "bias"), out, beta);
+  const bias =
+    cName === undefined || cName === ""
+      ? new Array<number>(out).fill(0)
+      : broadcastBias(initializer(graph, node, cName, "bias"), out, beta);
   return { name: node.name, weights, bias, relu: false };
 }
 
 function matMulLayer(graph: OnnxGraph, node: OnnxNode, size: number): DenseLayer {
   const b = initializer(graph, node, node.inputs[1], "weight");
-  if (b.dims.length !== 2 || b.dims[0] !== size) throw new ZkmlShapeMismatchError(b.name, [size, b.dims[1] ?? -1], b.dims);
+  if (b.dims.length !== 2 || b.dims[0] !== size)
+    throw new ZkmlShapeMismatchError(b.name, [size, b.dims[1] ?? -1], b.dims);
   const out = b.dims[1];
   const weights = Array.from({ length: out }, (_, o) => Array.from({ length: size }, (_, i) => b.data[i * out + o]));
   return { name: node.name, weights, bias: new Array<number>(out).fill(0), relu: false };
@@ -88,10 +97,12 @@ function checkReshape(graph: OnnxGraph, node: OnnxNode, size: number): void {
 function inputSizeOf(graph: OnnxGraph): number | undefined {
   const input = graph.inputs[0];
   if (input === undefined) throw new ZkmlUnsupportedGraphError("graph has no (non-constant) input");
-  if (graph.inputs.length !== 1) throw new ZkmlUnsupportedGraphError(`graph must have exactly one input, has ${graph.inputs.length}`);
+  if (graph.inputs.length !== 1)
+    throw new ZkmlUnsupportedGraphError(`graph must have exactly one input, has ${graph.inputs.length}`);
   if (input.shape.length === 0) return undefined;
   // The leading dimension may be a symbolic or unit batch dimension.
-  const dims = input.shape.length > 1 && (input.shape[0] === null || input.shape[0] === 1) ? input.shape.slice(1) : input.shape;
+  const dims =
+    input.shape.length > 1 && (input.shape[0] === null || input.shape[0] === 1) ? input.shape.slice(1) : input.shape;
   if (dims.some((d) => d === null)) return undefined;
   return dims.reduce<number>((a, b) => a * (b ?? 1), 1);
 }
@@ -113,14 +124,17 @@ export function lowerToMlp(graph: OnnxGraph): Mlp {
   for (const node of graph.nodes) {
     const dataIdx = node.inputs.indexOf(current);
     if (dataIdx < 0) {
-      throw new ZkmlUnsupportedGraphError(`node "${node.name}" (${node.opType}) does not consume "${current}": only a single chain of layers is supported`);
+      throw new ZkmlUnsupportedGraphError(
+        `node "${node.name}" (${node.opType}) does not consume "${current}": only a single chain of layers is supported`,
+      );
     }
     const last = layers[layers.length - 1];
     const followsLayer = last !== undefined && layers.length > 0 && current !== inputName;
     switch (node.opType) {
       case "Gemm":
       case "MatMul": {
-        if (dataIdx !== 0) throw new ZkmlUnsupportedGraphError(`node "${node.name}": the data tensor must be the first input`);
+        if (dataIdx !== 0)
+          throw new ZkmlUnsupportedGraphError(`node "${node.name}": the data tensor must be the first input`);
         if (size === undefined) {
           const w = initializer(graph, node, node.inputs[1], "weight");
           size = node.opType === "Gemm" && numAttr(node, "transB", 0) !== 0 ? w.dims[1] : w.dims[0];
@@ -131,15 +145,18 @@ export function lowerToMlp(graph: OnnxGraph): Mlp {
         break;
       }
       case "Add": {
-        if (!followsLayer || last.relu) throw new ZkmlUnsupportedGraphError(`node "${node.name}": Add must directly follow a Gemm or MatMul`);
+        if (!followsLayer || last.relu)
+          throw new ZkmlUnsupportedGraphError(`node "${node.name}": Add must directly follow a Gemm or MatMul`);
         const bias = initializer(graph, node, node.inputs[1 - dataIdx], "bias");
-        if (vectorSize(bias) !== 1 && vectorSize(bias) !== last.bias.length) throw new ZkmlShapeMismatchError(bias.name, [last.bias.length], bias.dims);
+        if (vectorSize(bias) !== 1 && vectorSize(bias) !== last.bias.length)
+          throw new ZkmlShapeMismatchError(bias.name, [last.bias.length], bias.dims);
         const add = broadcastBias(bias, last.bias.length, 1);
         last.bias = last.bias.map((v, i) => v + add[i]);
         break;
       }
       case "Relu":
-        if (!followsLayer) throw new ZkmlUnsupportedGraphError(`node "${node.name}": Relu must follow a Gemm or MatMul`);
+        if (!followsLayer)
+          throw new ZkmlUnsupportedGraphError(`node "${node.name}": Relu must follow a Gemm or MatMul`);
         last.relu = true;
         break;
       case "Reshape":
@@ -153,6 +170,9 @@ export function lowerToMlp(graph: OnnxGraph): Mlp {
   }
   const outputName = graph.outputs[0]?.name ?? "";
   if (layers.length === 0) throw new ZkmlUnsupportedGraphError("graph has no Gemm or MatMul layer");
-  if (outputName !== current) throw new ZkmlUnsupportedGraphError(`graph output "${outputName}" is not the end of the layer chain ("${current}")`);
+  if (outputName !== current)
+    throw new ZkmlUnsupportedGraphError(
+      `graph output "${outputName}" is not the end of the layer chain ("${current}")`,
+    );
   return { inputName, outputName, inputSize: layers[0].weights[0].length, layers };
 }

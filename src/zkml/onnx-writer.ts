@@ -110,7 +110,13 @@ export function mlpToGraphSpec(layers: DenseLayer[], options: MlpExportOptions =
     if (style === "gemm") {
       const w = `layer${l}.weight`;
       initializers.push({ name: w, dims: [out, inDim], data: layer.weights.flat() });
-      nodes.push({ opType: "Gemm", name: `gemm${l}`, inputs: [current, w, b], outputs: [`z${l}`], attributes: { transB: 1 } });
+      nodes.push({
+        opType: "Gemm",
+        name: `gemm${l}`,
+        inputs: [current, w, b],
+        outputs: [`z${l}`],
+        attributes: { transB: 1 },
+      });
       current = `z${l}`;
     } else {
       const w = `layer${l}.weight_t`;

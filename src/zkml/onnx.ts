@@ -61,13 +61,22 @@ export function decodeTensor(t: onnx.ITensorProto): OnnxTensor {
   let data: number[];
   switch (type) {
     case DT.FLOAT:
-      data = view === undefined ? [...(t.floatData ?? [])] : Array.from({ length: view.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
+      data =
+        view === undefined
+          ? [...(t.floatData ?? [])]
+          : Array.from({ length: view.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
       break;
     case DT.DOUBLE:
-      data = view === undefined ? [...(t.doubleData ?? [])] : Array.from({ length: view.byteLength / 8 }, (_, i) => view.getFloat64(i * 8, true));
+      data =
+        view === undefined
+          ? [...(t.doubleData ?? [])]
+          : Array.from({ length: view.byteLength / 8 }, (_, i) => view.getFloat64(i * 8, true));
       break;
     case DT.INT32:
-      data = view === undefined ? [...(t.int32Data ?? [])] : Array.from({ length: view.byteLength / 4 }, (_, i) => view.getInt32(i * 4, true));
+      data =
+        view === undefined
+          ? [...(t.int32Data ?? [])]
+          : Array.from({ length: view.byteLength / 4 }, (_, i) => view.getInt32(i * 4, true));
       break;
     case DT.INT64:
       data =
@@ -76,13 +85,18 @@ export function decodeTensor(t: onnx.ITensorProto): OnnxTensor {
           : Array.from({ length: view.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true)));
       break;
     default:
-      throw new ZkmlOnnxParseError(`tensor "${name}" has unsupported data type ${type}`, { context: { tensor: name, dataType: type } });
+      throw new ZkmlOnnxParseError(`tensor "${name}" has unsupported data type ${type}`, {
+        context: { tensor: name, dataType: type },
+      });
   }
   const expected = dims.reduce((a, b) => a * b, 1);
   if (data.length !== expected) {
-    throw new ZkmlOnnxParseError(`tensor "${name}" has ${data.length} values but dims [${dims.join(",")}] need ${expected}`, {
-      context: { tensor: name },
-    });
+    throw new ZkmlOnnxParseError(
+      `tensor "${name}" has ${data.length} values but dims [${dims.join(",")}] need ${expected}`,
+      {
+        context: { tensor: name },
+      },
+    );
   }
   return { name, dims, data };
 }
@@ -106,14 +120,18 @@ function decodeAttribute(a: onnx.IAttributeProto, nodeName: string): OnnxAttribu
     default:
       break;
   }
-  throw new ZkmlOnnxParseError(`attribute "${a.name ?? ""}" of node "${nodeName}" has unsupported type ${a.type ?? "?"}`);
+  throw new ZkmlOnnxParseError(
+    `attribute "${a.name ?? ""}" of node "${nodeName}" has unsupported type ${a.type ?? "?"}`,
+  );
 }
 
 function decodeValueInfo(v: onnx.IValueInfoProto): OnnxValueInfo {
   const dims = v.type?.tensorType?.shape?.dim ?? [];
   return {
     name: v.name ?? "",
-    shape: dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && (d.dimParam ?? "") === "" ? toNumber(d.dimValue) : null)),
+    shape: dims.map((d) =>
+      d.dimValue !== undefined && d.dimValue !== null && (d.dimParam ?? "") === "" ? toNumber(d.dimValue) : null,
+    ),
   };
 }
 

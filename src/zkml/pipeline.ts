@@ -6,7 +6,14 @@ import { sha256Hex } from "../core/hash";
 import { lowerToMlp } from "./mlp";
 import { parseOnnx } from "./onnx";
 import { quantizeMlp, type QuantizedModel, type QuantizeOptions } from "./quantize";
-import { DEFAULT_ZK_CACHE, ensurePtau, ptauPowerFor, setupGroth16, type Groth16Artifact, type PtauArtifact } from "./setup";
+import {
+  DEFAULT_ZK_CACHE,
+  ensurePtau,
+  ptauPowerFor,
+  setupGroth16,
+  type Groth16Artifact,
+  type PtauArtifact,
+} from "./setup";
 
 /** Options for {@link buildZkModel}. */
 export interface BuildZkModelOptions extends QuantizeOptions {
@@ -57,7 +64,16 @@ export async function buildZkModel(options: BuildZkModelOptions): Promise<ZkMode
   const power = Math.max(options.minPower ?? 0, ptauPowerFor(info.nConstraints, info.nPubInputs + info.nOutputs));
   const ptau = await ensurePtau({ power, cacheDir, log });
   const setup = await setupGroth16({ r1csPath: circuit.r1csPath, ptau, outDir: dir, log });
-  return { onnxHash: sha256Hex(options.onnx), model, circuit, nConstraints: info.nConstraints, ptau, setup, optimization, compileSeconds };
+  return {
+    onnxHash: sha256Hex(options.onnx),
+    model,
+    circuit,
+    nConstraints: info.nConstraints,
+    ptau,
+    setup,
+    optimization,
+    compileSeconds,
+  };
 }
 
 /**
@@ -73,7 +89,12 @@ export async function circuitKey(source: string, root = process.cwd()): Promise<
   return sha256Hex(parts.join("\0"));
 }
 
-async function compileCircuitCached(source: string, dir: string, key: string, optimization: 1 | 2): Promise<CompiledCircuit> {
+async function compileCircuitCached(
+  source: string,
+  dir: string,
+  key: string,
+  optimization: 1 | 2,
+): Promise<CompiledCircuit> {
   const marker = join(dir, "compiled.json");
   const cached = await readFile(marker, "utf8").then(
     (s) => JSON.parse(s) as CompiledCircuit & { key?: string },

@@ -34,7 +34,8 @@ export function randomSalt(): bigint {
 /** Builds the witness-calculator input of a model circuit (field elements as decimal strings). */
 export function buildCircuitInput(req: ProveRequest): CircuitInput {
   checkQuantizedInput(req.model, req.input);
-  if (req.inputSalt < 0n || req.inputSalt >= SNARK_FIELD) throw new ZkmlConstraintError("inputSalt must be a field element");
+  if (req.inputSalt < 0n || req.inputSalt >= SNARK_FIELD)
+    throw new ZkmlConstraintError("inputSalt must be a field element");
   return {
     in: req.input.map((x) => toField(x).toString()),
     inputSalt: req.inputSalt.toString(),
@@ -62,7 +63,11 @@ export function fromSolidityProof(proof: Pick<SolidityProof, "a" | "b" | "c">): 
     protocol: "groth16",
     curve: "bn128",
     pi_a: [s(proof.a[0]), s(proof.a[1]), "1"],
-    pi_b: [[s(proof.b[0][1]), s(proof.b[0][0])], [s(proof.b[1][1]), s(proof.b[1][0])], ["1", "0"]],
+    pi_b: [
+      [s(proof.b[0][1]), s(proof.b[0][0])],
+      [s(proof.b[1][1]), s(proof.b[1][0])],
+      ["1", "0"],
+    ],
     pi_c: [s(proof.c[0]), s(proof.c[1]), "1"],
   };
 }
@@ -75,7 +80,10 @@ export function fromSolidityProof(proof: Pick<SolidityProof, "a" | "b" | "c">): 
  * @example
  * const res = await proveInference({ wasmPath, zkeyPath }, { model, input, inputSalt });
  */
-export async function proveInference(circuit: { wasmPath: string; zkeyPath: string }, req: ProveRequest): Promise<ProofResult> {
+export async function proveInference(
+  circuit: { wasmPath: string; zkeyPath: string },
+  req: ProveRequest,
+): Promise<ProofResult> {
   return (await CircuitProver.load({ wasm: circuit.wasmPath, zkey: circuit.zkeyPath })).prove(req);
 }
 
@@ -120,13 +128,24 @@ export class CircuitProver {
     } catch (cause) {
       throw new ZkmlToolError("groth16 prove failed", { cause });
     }
-    if (out.publicSignals.length !== 1) throw new ZkmlToolError(`expected one public signal, got ${out.publicSignals.length}`);
-    return { proof: out.proof, publicSignals: out.publicSignals, claim: BigInt(out.publicSignals[0]!), solidity: toSolidityProof(out.proof, out.publicSignals), proveSeconds: (Date.now() - started) / 1000 };
+    if (out.publicSignals.length !== 1)
+      throw new ZkmlToolError(`expected one public signal, got ${out.publicSignals.length}`);
+    return {
+      proof: out.proof,
+      publicSignals: out.publicSignals,
+      claim: BigInt(out.publicSignals[0]!),
+      solidity: toSolidityProof(out.proof, out.publicSignals),
+      proveSeconds: (Date.now() - started) / 1000,
+    };
   }
 }
 
 /** Verifies a Groth16 proof against a verification key off-chain. */
-export async function verifyInference(vk: snarkjs.VerificationKey, publicSignals: string[], proof: snarkjs.Groth16Proof): Promise<boolean> {
+export async function verifyInference(
+  vk: snarkjs.VerificationKey,
+  publicSignals: string[],
+  proof: snarkjs.Groth16Proof,
+): Promise<boolean> {
   return snarkjs.groth16.verify(vk, publicSignals, proof);
 }
 

@@ -68,7 +68,10 @@ function toFixed(v: number, scaleBits: number): bigint {
 
 function quantizeWith(mlp: Mlp, inputRange: number, s: number): QuantizedModel {
   const inputBits = Math.max(1, bitLength(toFixed(inputRange, s)));
-  let bounds: Interval[] = Array.from({ length: mlp.inputSize }, () => ({ lo: -(1n << BigInt(inputBits)), hi: (1n << BigInt(inputBits)) - 1n }));
+  let bounds: Interval[] = Array.from({ length: mlp.inputSize }, () => ({
+    lo: -(1n << BigInt(inputBits)),
+    hi: (1n << BigInt(inputBits)) - 1n,
+  }));
   const layers = mlp.layers.map((layer): QuantizedLayer => {
     const weights = layer.weights.map((row) => row.map((w) => toFixed(w, s)));
     const bias = layer.bias.map((b) => toFixed(b, 2 * s));
@@ -84,18 +87,33 @@ function quantizeWith(mlp: Mlp, inputRange: number, s: number): QuantizedModel {
     );
     const shift = BigInt(s);
     const quotients = pre.map((iv) => ({ lo: iv.lo >> shift, hi: iv.hi >> shift }));
-    const preActivation = pre.reduce((acc, iv) => ({ lo: iv.lo < acc.lo ? iv.lo : acc.lo, hi: iv.hi > acc.hi ? iv.hi : acc.hi }), { lo: 0n, hi: 0n });
+    const preActivation = pre.reduce(
+      (acc, iv) => ({ lo: iv.lo < acc.lo ? iv.lo : acc.lo, hi: iv.hi > acc.hi ? iv.hi : acc.hi }),
+      { lo: 0n, hi: 0n },
+    );
     const quotientBits = Math.max(2, ...quotients.map(signedBits));
     bounds = quotients.map((q) => (layer.relu ? { lo: q.lo > 0n ? q.lo : 0n, hi: q.hi > 0n ? q.hi : 0n } : q));
     return { name: layer.name, weights, bias, relu: layer.relu, quotientBits, preActivation };
   });
-  return { scaleBits: s, inputSize: mlp.inputSize, outputSize: layers[layers.length - 1].weights.length, inputRange, inputBits, layers };
+  return {
+    scaleBits: s,
+    inputSize: mlp.inputSize,
+    outputSize: layers[layers.length - 1].weights.length,
+    inputRange,
+    inputBits,
+    layers,
+  };
 }
 
 /** Widest range check (in bits) the circuit of `model` will contain, including the remainder and argmax checks. */
 export function maxRangeBits(model: QuantizedModel): number {
   const preBits = model.layers.map((l) => signedBits(l.preActivation));
-  return Math.max(model.inputBits + 1, model.scaleBits, ...preBits, ...model.layers.map((l) => l.quotientBits + model.scaleBits));
+  return Math.max(
+    model.inputBits + 1,
+    model.scaleBits,
+    ...preBits,
+    ...model.layers.map((l) => l.quotientBits + model.scaleBits),
+  );
 }
 
 /**
@@ -113,7 +131,10 @@ export function quantizeMlp(mlp: Mlp, options: QuantizeOptions): QuantizedModel 
   if (options.scaleBits !== undefined) {
     const model = quantizeWith(mlp, inputRange, options.scaleBits);
     const bits = maxRangeBits(model);
-    if (bits > MAX_RANGE_BITS) throw new ZkmlOverflowError(`scale 2^${options.scaleBits} needs ${bits}-bit range checks (max ${MAX_RANGE_BITS})`);
+    if (bits > MAX_RANGE_BITS)
+      throw new ZkmlOverflowError(
+        `scale 2^${options.scaleBits} needs ${bits}-bit range checks (max ${MAX_RANGE_BITS})`,
+      );
     return model;
   }
   for (let s = maxScaleBits; s >= 1; s--) {
@@ -132,7 +153,8 @@ export function quantizeMlp(mlp: Mlp, options: QuantizeOptions): QuantizedModel 
 export function quantizeInput(model: QuantizedModel, input: readonly number[]): bigint[] {
   if (input.length !== model.inputSize) throw new ZkmlShapeMismatchError("input", [model.inputSize], [input.length]);
   return input.map((x, i) => {
-    if (!Number.isFinite(x) || Math.abs(x) > model.inputRange) throw new ZkmlInputRangeError(i, x, -model.inputRange, model.inputRange);
+    if (!Number.isFinite(x) || Math.abs(x) > model.inputRange)
+      throw new ZkmlInputRangeError(i, x, -model.inputRange, model.inputRange);
     return toFixed(x, model.scaleBits);
   });
 }

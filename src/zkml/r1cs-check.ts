@@ -18,7 +18,11 @@ function toLc(obj: Record<string, string>): LinearCombination {
 /** Loads an `.r1cs` file (through snarkjs's JSON export). */
 export async function loadR1cs(path: string): Promise<R1cs> {
   const json = await snarkjs.r1cs.exportJson(path);
-  return { prime: BigInt(json.prime), nVars: json.nVars, constraints: json.constraints.map(([a, b, c]) => [toLc(a), toLc(b), toLc(c)]) };
+  return {
+    prime: BigInt(json.prime),
+    nVars: json.nVars,
+    constraints: json.constraints.map(([a, b, c]) => [toLc(a), toLc(b), toLc(c)]),
+  };
 }
 
 function evalLc(lc: LinearCombination, w: readonly bigint[], p: bigint): bigint {
@@ -37,7 +41,8 @@ function evalLc(lc: LinearCombination, w: readonly bigint[], p: bigint): bigint 
  */
 export function findViolatedConstraints(r1cs: R1cs, witness: readonly bigint[]): number[] {
   const p = r1cs.prime === 0n ? SNARK_FIELD : r1cs.prime;
-  if (witness.length !== r1cs.nVars) throw new RangeError(`witness has ${witness.length} values, the r1cs ${r1cs.nVars}`);
+  if (witness.length !== r1cs.nVars)
+    throw new RangeError(`witness has ${witness.length} values, the r1cs ${r1cs.nVars}`);
   if (witness[0] !== 1n) return [-1];
   const bad: number[] = [];
   r1cs.constraints.forEach(([a, b, c], i) => {

@@ -97,13 +97,17 @@ export async function ensurePtau(options: EnsurePtauOptions): Promise<PtauArtifa
     await runTool("powersOfTau new", () => snarkjs.powersOfTau.newAccumulator(curve, power, tmp(0)));
     for (let i = 1; i <= Math.max(2, contributions); i++) {
       log(`ptau 2^${power}: contribution ${i}`);
-      await runTool("powersOfTau contribute", () => snarkjs.powersOfTau.contribute(tmp(i - 1), tmp(i), `dev-${i}`, entropy()));
+      await runTool("powersOfTau contribute", () =>
+        snarkjs.powersOfTau.contribute(tmp(i - 1), tmp(i), `dev-${i}`, entropy()),
+      );
       await rm(tmp(i - 1));
     }
     const last = Math.max(2, contributions);
     const beaconHash = entropy();
     log(`ptau 2^${power}: beacon`);
-    await runTool("powersOfTau beacon", () => snarkjs.powersOfTau.beacon(tmp(last), tmp("beacon"), "dev-beacon", beaconHash, 10));
+    await runTool("powersOfTau beacon", () =>
+      snarkjs.powersOfTau.beacon(tmp(last), tmp("beacon"), "dev-beacon", beaconHash, 10),
+    );
     await rm(tmp(last));
     log(`ptau 2^${power}: prepare phase 2`);
     await runTool("powersOfTau preparePhase2", () => snarkjs.powersOfTau.preparePhase2(tmp("beacon"), tmp("final")));
@@ -148,8 +152,14 @@ export async function setupGroth16(options: SetupGroth16Options): Promise<Groth1
   const manifestPath = join(outDir, "setup.json");
   const r1csHash = await sha256File(r1csPath);
   const cached = await readJsonIfExists<Groth16Artifact>(manifestPath);
-  if (cached !== undefined && cached.sha256.r1cs === r1csHash && cached.sha256.ptau === ptau.sha256 && (await exists(cached.zkeyPath))) {
-    if ((await sha256File(cached.zkeyPath)) === cached.sha256.zkey) return { ...cached, vkHash: verificationKeyHash(cached.vk), generationSeconds: 0 };
+  if (
+    cached !== undefined &&
+    cached.sha256.r1cs === r1csHash &&
+    cached.sha256.ptau === ptau.sha256 &&
+    (await exists(cached.zkeyPath))
+  ) {
+    if ((await sha256File(cached.zkeyPath)) === cached.sha256.zkey)
+      return { ...cached, vkHash: verificationKeyHash(cached.vk), generationSeconds: 0 };
   }
   await mkdir(outDir, { recursive: true });
   const started = Date.now();

@@ -45,7 +45,13 @@ declare module "snarkjs" {
 
   export const powersOfTau: {
     newAccumulator(curve: Curve, power: number, fileName: string, logger?: SnarkjsLogger): Promise<unknown>;
-    contribute(oldPtau: string, newPtau: string, name: string, entropy: string, logger?: SnarkjsLogger): Promise<unknown>;
+    contribute(
+      oldPtau: string,
+      newPtau: string,
+      name: string,
+      entropy: string,
+      logger?: SnarkjsLogger,
+    ): Promise<unknown>;
     beacon(
       oldPtau: string,
       newPtau: string,
@@ -60,7 +66,13 @@ declare module "snarkjs" {
 
   export const zKey: {
     newZKey(r1cs: string, ptau: string, zkey: string, logger?: SnarkjsLogger): Promise<unknown>;
-    contribute(oldZkey: string, newZkey: string, name: string, entropy: string, logger?: SnarkjsLogger): Promise<unknown>;
+    contribute(
+      oldZkey: string,
+      newZkey: string,
+      name: string,
+      entropy: string,
+      logger?: SnarkjsLogger,
+    ): Promise<unknown>;
     beacon(
       oldZkey: string,
       newZkey: string,
@@ -71,12 +83,23 @@ declare module "snarkjs" {
     ): Promise<unknown>;
     exportVerificationKey(zkey: string | MemFile, logger?: SnarkjsLogger): Promise<VerificationKey>;
     exportSolidityVerifier(zkey: string, templates: { groth16: string }, logger?: SnarkjsLogger): Promise<string>;
-    verifyFromR1cs(r1cs: string, ptau: string | MemFile, zkey: string | MemFile, logger?: SnarkjsLogger): Promise<boolean>;
+    verifyFromR1cs(
+      r1cs: string,
+      ptau: string | MemFile,
+      zkey: string | MemFile,
+      logger?: SnarkjsLogger,
+    ): Promise<boolean>;
   };
 
   export const r1cs: {
-    info(r1cs: string, logger?: SnarkjsLogger): Promise<{ nConstraints: number; nVars: number; nOutputs: number; nPubInputs: number; nPrvInputs: number }>;
-    exportJson(r1cs: string, logger?: SnarkjsLogger): Promise<{
+    info(
+      r1cs: string,
+      logger?: SnarkjsLogger,
+    ): Promise<{ nConstraints: number; nVars: number; nOutputs: number; nPubInputs: number; nPrvInputs: number }>;
+    exportJson(
+      r1cs: string,
+      logger?: SnarkjsLogger,
+    ): Promise<{
       prime: string;
       nVars: number;
       nOutputs: number;
@@ -97,7 +120,11 @@ declare module "snarkjs" {
       zkey: string,
       logger?: SnarkjsLogger,
     ): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
-    prove(zkey: string | MemFile, wtns: string | MemFile, logger?: SnarkjsLogger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
+    prove(
+      zkey: string | MemFile,
+      wtns: string | MemFile,
+      logger?: SnarkjsLogger,
+    ): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
     verify(vk: VerificationKey, publicSignals: string[], proof: Groth16Proof, logger?: SnarkjsLogger): Promise<boolean>;
     exportSolidityCallData(proof: Groth16Proof, publicSignals: string[]): Promise<string>;
   };

@@ -17,7 +17,8 @@ export interface SolidityVerifyingKey {
 }
 
 function strings(v: unknown, what: string): string[] {
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new InputError(`verification key: ${what} is not a list of numbers`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string"))
+    throw new InputError(`verification key: ${what} is not a list of numbers`);
   return v as string[];
 }
 
@@ -79,6 +80,19 @@ export function verificationKeyFromWords(words: readonly bigint[]): Verification
   const w = words.map((v) => v.toString());
   const g1 = (i: number): string[] => [w[i]!, w[i + 1]!, "1"];
   // Solidity order is (x imaginary, x real, y imaginary, y real); snarkjs lists real parts first.
-  const g2 = (i: number): string[][] => [[w[i + 1]!, w[i]!], [w[i + 3]!, w[i + 2]!], ["1", "0"]];
-  return { protocol: "groth16", curve: "bn128", nPublic: 1, vk_alpha_1: g1(0), vk_beta_2: g2(2), vk_gamma_2: g2(6), vk_delta_2: g2(10), IC: [g1(14), g1(16)] };
+  const g2 = (i: number): string[][] => [
+    [w[i + 1]!, w[i]!],
+    [w[i + 3]!, w[i + 2]!],
+    ["1", "0"],
+  ];
+  return {
+    protocol: "groth16",
+    curve: "bn128",
+    nPublic: 1,
+    vk_alpha_1: g1(0),
+    vk_beta_2: g2(2),
+    vk_gamma_2: g2(6),
+    vk_delta_2: g2(10),
+    IC: [g1(14), g1(16)],
+  };
 }

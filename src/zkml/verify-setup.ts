@@ -65,7 +65,9 @@ const verified = new Map<string, Promise<VerifiedZkSetup>>();
  * const { model, wasm } = await verifyZkSetup({ onnx, manifest, zkey, ptau }, { vkHash: binding.bindings[0] });
  */
 export function verifyZkSetup(files: ZkSetupFiles, options: VerifyZkSetupOptions): Promise<VerifiedZkSetup> {
-  const key = sha256Hex([files.onnx, files.manifest, files.zkey, files.ptau].map(sha256Hex).join(":") + `:${options.vkHash.toLowerCase()}`);
+  const key = sha256Hex(
+    [files.onnx, files.manifest, files.zkey, files.ptau].map(sha256Hex).join(":") + `:${options.vkHash.toLowerCase()}`,
+  );
   const hit = verified.get(key);
   if (hit !== undefined) return hit.then((v) => ({ ...v, seconds: { compile: 0, zkeyVerify: 0 } }));
   const run = check(files, options);
@@ -80,33 +82,72 @@ async function check(files: ZkSetupFiles, options: VerifyZkSetupOptions): Promis
   const manifest = parseZkManifest(files.manifest);
   const bound = options.vkHash.toLowerCase();
   if (manifest.vkHash !== bound) {
-    throw new ZkmlSetupMismatchError("verifying-key hash", bound, manifest.vkHash, `${ZK_FILES.manifest} records verifying-key hash ${manifest.vkHash}, the version binds ${bound}`);
+    throw new ZkmlSetupMismatchError(
+      "verifying-key hash",
+      bound,
+      manifest.vkHash,
+      `${ZK_FILES.manifest} records verifying-key hash ${manifest.vkHash}, the version binds ${bound}`,
+    );
   }
   const ptauHash = sha256Hex(files.ptau);
   if (ptauHash !== manifest.ptau.sha256) {
-    throw new ZkmlSetupMismatchError("powers of tau", manifest.ptau.sha256, ptauHash, `${ZK_FILES.ptau} has sha256 ${ptauHash}, the manifest records ${manifest.ptau.sha256}`);
+    throw new ZkmlSetupMismatchError(
+      "powers of tau",
+      manifest.ptau.sha256,
+      ptauHash,
+      `${ZK_FILES.ptau} has sha256 ${ptauHash}, the manifest records ${manifest.ptau.sha256}`,
+    );
   }
   const model = quantizedModelFor(files.onnx, manifest);
   const dir = await mkdtemp(join(tmpdir(), "vin-zk-verify-"));
   try {
     let started = Date.now();
     log(`compiling the circuit (${compilerVersion()}, --O${manifest.optimization})`);
-    const circuit = await compileCircuit(generateCircuit(model), { outDir: dir, optimization: manifest.optimization, root: options.root ?? PACKAGE_ROOT });
+    const circuit = await compileCircuit(generateCircuit(model), {
+      outDir: dir,
+      optimization: manifest.optimization,
+      root: options.root ?? PACKAGE_ROOT,
+    });
     const r1csHash = sha256Hex(await readFile(circuit.r1csPath));
     if (r1csHash !== manifest.r1csSha256) {
-      throw new ZkmlSetupMismatchError("R1CS", manifest.r1csSha256, r1csHash, `the circuit recompiled from the ONNX file has R1CS sha256 ${r1csHash}, the manifest records ${manifest.r1csSha256} (built with ${manifest.compiler}; this is ${compilerVersion()})`);
+      throw new ZkmlSetupMismatchError(
+        "R1CS",
+        manifest.r1csSha256,
+        r1csHash,
+        `the circuit recompiled from the ONNX file has R1CS sha256 ${r1csHash}, the manifest records ${manifest.r1csSha256} (built with ${manifest.compiler}; this is ${compilerVersion()})`,
+      );
     }
     const compile = (Date.now() - started) / 1000;
     started = Date.now();
     log("verifying the proving key against the R1CS and the powers of tau (zkey verify)");
     // A proving key snarkjs cannot even read is as wrong as one it rejects: both refuse the version.
     const expected = `a phase-2 key of R1CS ${r1csHash} on ptau ${ptauHash}`;
-    const ok = await snarkjs.zKey.verifyFromR1cs(circuit.r1csPath, { type: "mem", data: files.ptau }, { type: "mem", data: files.zkey }).catch((cause: unknown) => {
-      throw new ZkmlSetupMismatchError("proving key", expected, "a file zkey verify cannot read", `${ZK_FILES.zkey} cannot be checked against the recompiled circuit and ${ZK_FILES.ptau}: ${String((cause as Error)?.message ?? cause)}`, { cause });
-    });
-    if (!ok) throw new ZkmlSetupMismatchError("proving key", expected, "a key zkey verify rejects", `${ZK_FILES.zkey} is not a valid setup of the recompiled circuit on ${ZK_FILES.ptau} (snarkjs zkey verify failed)`);
+    const ok = await snarkjs.zKey
+      .verifyFromR1cs(circuit.r1csPath, { type: "mem", data: files.ptau }, { type: "mem", data: files.zkey })
+      .catch((cause: unknown) => {
+        throw new ZkmlSetupMismatchError(
+          "proving key",
+          expected,
+          "a file zkey verify cannot read",
+          `${ZK_FILES.zkey} cannot be checked against the recompiled circuit and ${ZK_FILES.ptau}: ${String((cause as Error)?.message ?? cause)}`,
+          { cause },
+        );
+      });
+    if (!ok)
+      throw new ZkmlSetupMismatchError(
+        "proving key",
+        expected,
+        "a key zkey verify rejects",
+        `${ZK_FILES.zkey} is not a valid setup of the recompiled circuit on ${ZK_FILES.ptau} (snarkjs zkey verify failed)`,
+      );
     const vkHash = verificationKeyHash(await snarkjs.zKey.exportVerificationKey({ type: "mem", data: files.zkey }));
-    if (vkHash !== bound) throw new ZkmlSetupMismatchError("proving key's verifying key", bound, vkHash, `the verification key of ${ZK_FILES.zkey} hashes to ${vkHash}, the version binds ${bound}`);
+    if (vkHash !== bound)
+      throw new ZkmlSetupMismatchError(
+        "proving key's verifying key",
+        bound,
+        vkHash,
+        `the verification key of ${ZK_FILES.zkey} hashes to ${vkHash}, the version binds ${bound}`,
+      );
     const wasm = new Uint8Array(await readFile(circuit.wasmPath));
     return { manifest, model, wasm, seconds: { compile, zkeyVerify: (Date.now() - started) / 1000 } };
   } finally {

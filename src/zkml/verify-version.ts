@@ -43,7 +43,11 @@ export type VerifyZkVersionReturnType = ZkVerifierBinding & VerifiedZkSetup & { 
  * @throws VerificationError naming what did not match.
  * @example const { verifier, vkHash } = await checkZkVerifier(registry, 3n, 1);
  */
-export async function checkZkVerifier(registry: ModelRegistry, modelId: bigint, version: bigint | number): Promise<ZkVerifierBinding> {
+export async function checkZkVerifier(
+  registry: ModelRegistry,
+  modelId: bigint,
+  version: bigint | number,
+): Promise<ZkVerifierBinding> {
   const where = `model ${modelId}@${version}`;
   const [binding, factoryAddress] = await Promise.all([
     withRetry("registry.bindingOf", () => registry.bindingOf(modelId, version, Mode.Zk)),
@@ -53,8 +57,14 @@ export async function checkZkVerifier(registry: ModelRegistry, modelId: bigint, 
   if (vkHash === undefined || binding.verifier === undefined) throw new VerificationError(`${where} has no ZK binding`);
   const factory = Groth16VerifierFactory__factory.connect(factoryAddress, registry.runner as ContractRunner);
   const deployedHash = await withRetry("verifierFactory.vkHashOf", () => factory.vkHashOf(binding.verifier));
-  if (deployedHash === ZeroHash) throw new VerificationError(`${where}: verifier ${binding.verifier} was not deployed by the registry's verifier factory ${factoryAddress}`);
-  if (deployedHash !== vkHash) throw new VerificationError(`${where}: verifier ${binding.verifier} holds key hash ${deployedHash} (factory ${factoryAddress}), the version binds ${vkHash}`);
+  if (deployedHash === ZeroHash)
+    throw new VerificationError(
+      `${where}: verifier ${binding.verifier} was not deployed by the registry's verifier factory ${factoryAddress}`,
+    );
+  if (deployedHash !== vkHash)
+    throw new VerificationError(
+      `${where}: verifier ${binding.verifier} holds key hash ${deployedHash} (factory ${factoryAddress}), the version binds ${vkHash}`,
+    );
   return { verifier: binding.verifier, vkHash, factory: factoryAddress };
 }
 
@@ -107,8 +117,14 @@ export async function verifyZkVersion(params: VerifyZkVersionParams): Promise<Ve
     return { ...binding, ...(await verifyZkSetup(files, { vkHash: binding.vkHash, log: params.log })), files };
   } catch (error) {
     // A malformed or mismatching file says the version is not what it claims; a failing tool says nothing about it.
-    const refutes = (error instanceof InputError || error instanceof UnsupportedError || error instanceof VerificationError) && !(error instanceof ZkmlToolError);
-    if (refutes) throw new VerificationError(`model ${modelId}@${version}: ${error.message}`, { cause: error, context: error.context });
+    const refutes =
+      (error instanceof InputError || error instanceof UnsupportedError || error instanceof VerificationError) &&
+      !(error instanceof ZkmlToolError);
+    if (refutes)
+      throw new VerificationError(`model ${modelId}@${version}: ${error.message}`, {
+        cause: error,
+        context: error.context,
+      });
     throw error;
   }
 }

@@ -13,7 +13,8 @@ describe("attack: batch submission", () => {
     const job = await requestJob(fx);
     await escrow.connect(node).claimSlot(job);
     await expect(escrow.connect(node).submitBatch([job, job], ["0x2a", "0x2a"], "0x"))
-      .to.be.revertedWithCustomError(escrow, "JobEscrowJobNotOpen").withArgs(job.id, JobStatus.Settled);
+      .to.be.revertedWithCustomError(escrow, "JobEscrowJobNotOpen")
+      .withArgs(job.id, JobStatus.Settled);
     expect(await escrow.claimable(node.address)).to.equal(0n);
     expect((await escrow.stateOf(job.id)).status).to.equal(JobStatus.Open);
   });
@@ -26,7 +27,8 @@ describe("attack: batch submission", () => {
     await escrow.connect(fx.nodes[0]!).claimSlot(mine);
     await escrow.connect(fx.nodes[1]!).claimSlot(theirs);
     await expect(escrow.connect(fx.nodes[0]!).submitBatch([mine, theirs], ["0x01", "0x02"], "0x"))
-      .to.be.revertedWithCustomError(escrow, "JobEscrowNotAssigned").withArgs(theirs.id, fx.nodes[0]!.address);
+      .to.be.revertedWithCustomError(escrow, "JobEscrowNotAssigned")
+      .withArgs(theirs.id, fx.nodes[0]!.address);
     expect((await escrow.stateOf(mine.id)).status).to.equal(JobStatus.Open);
   });
 
@@ -36,7 +38,10 @@ describe("attack: batch submission", () => {
     const job = await requestJob(fx);
     await escrow.connect(fx.nodes[0]!).claimSlot(job);
     const forged = { ...job, feePerNode: job.feePerNode * 10n };
-    await expect(escrow.connect(fx.nodes[0]!).submitBatch([forged], ["0x01"], "0x")).to.be.revertedWithCustomError(escrow, "JobEscrowJobMismatch");
+    await expect(escrow.connect(fx.nodes[0]!).submitBatch([forged], ["0x01"], "0x")).to.be.revertedWithCustomError(
+      escrow,
+      "JobEscrowJobMismatch",
+    );
   });
 
   it("a consumer re-entering from its callback cannot settle or claim inside the batch; every job is paid once", async () => {
@@ -49,7 +54,9 @@ describe("attack: batch submission", () => {
     await consumer.setReentry(escrow.interface.encodeFunctionData("submitBatch", [[b], ["0x2a"], "0x"]));
     for (const job of [a, b]) await escrow.connect(node).claimSlot(job);
     const tx = escrow.connect(node).submitBatch([a, b], ["0x2a", "0x2b"], "0x");
-    await expect(tx).to.emit(escrow, "CallbackDelivered").withArgs(a.id, await consumer.getAddress(), true);
+    await expect(tx)
+      .to.emit(escrow, "CallbackDelivered")
+      .withArgs(a.id, await consumer.getAddress(), true);
     expect(await consumer.reentrySucceeded()).to.equal(false);
     expect(await consumer.reentryResult()).to.equal(escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
     expect(await escrow.claimable(node.address)).to.equal(2n * FEE_PER_NODE);
@@ -64,8 +71,12 @@ describe("attack: batch submission", () => {
     const { escrow } = fx.system;
     const job = await requestJob(fx);
     await escrow.connect(fx.nodes[0]!).claimSlot(job);
-    await expect(escrow.connect(fx.nodes[0]!).submitBatch([], [], "0x")).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch").withArgs(0n, 0n, 64n);
-    await expect(escrow.connect(fx.nodes[0]!).submitBatch([job], ["0x01", "0x02"], "0x")).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch").withArgs(1n, 2n, 64n);
+    await expect(escrow.connect(fx.nodes[0]!).submitBatch([], [], "0x"))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch")
+      .withArgs(0n, 0n, 64n);
+    await expect(escrow.connect(fx.nodes[0]!).submitBatch([job], ["0x01", "0x02"], "0x"))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch")
+      .withArgs(1n, 2n, 64n);
     expect((await escrow.stateOf(job.id)).status).to.equal(JobStatus.Open);
   });
 
@@ -87,7 +98,14 @@ describe("attack: batch submission", () => {
     const job = await requestJob(fx);
     const max = await escrow.MAX_BATCH();
     const jobs = Array.from({ length: Number(max) + 1 }, () => job);
-    await expect(escrow.connect(fx.nodes[0]!).submitBatch(jobs, jobs.map(() => "0x01"), "0x"))
-      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch").withArgs(max + 1n, max + 1n, max);
+    await expect(
+      escrow.connect(fx.nodes[0]!).submitBatch(
+        jobs,
+        jobs.map(() => "0x01"),
+        "0x",
+      ),
+    )
+      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch")
+      .withArgs(max + 1n, max + 1n, max);
   });
 });

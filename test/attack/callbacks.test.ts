@@ -2,7 +2,12 @@ import { expect } from "chai";
 import { anyUint } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { keccak256 } from "ethers";
 import { FEE_PER_NODE, consumerJob, loadSystem, requestJob, type Fixture } from "../fixtures/system";
-import { GasBurnerConsumer__factory, ReturnBombConsumer__factory, SwitchableBurnerConsumer__factory, type SwitchableBurnerConsumer } from "../../typechain-types";
+import {
+  GasBurnerConsumer__factory,
+  ReturnBombConsumer__factory,
+  SwitchableBurnerConsumer__factory,
+  type SwitchableBurnerConsumer,
+} from "../../typechain-types";
 
 /** What the escrow demands before a callback of `gasLimit` (JobEscrow: limit + limit / 63 + CALLBACK_GAS_RESERVE). */
 function neededGas(gasLimit: bigint): bigint {
@@ -14,7 +19,11 @@ function neededGas(gasLimit: bigint): bigint {
  * (The in-process network's own eth_estimateGas overshoots the Osaka per-transaction gas cap on these calls.)
  */
 async function leastGas(call: (gasLimit: bigint) => Promise<unknown>): Promise<bigint> {
-  const succeeds = (gasLimit: bigint) => call(gasLimit).then(() => true, () => false);
+  const succeeds = (gasLimit: bigint) =>
+    call(gasLimit).then(
+      () => true,
+      () => false,
+    );
   let [low, high] = [21_000n, 16_000_000n];
   expect(await succeeds(high), "the call fails even with all the gas a transaction may have").to.equal(true);
   while (high - low > 1n) {
@@ -48,7 +57,9 @@ describe("attack: callback gas griefing", () => {
     await escrow.connect(fx.nodes[0]!).claimSlot(job);
     const tx = escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x", { gasLimit: 1_000_000 });
     await expect(tx).to.emit(escrow, "JobSettled");
-    await expect(tx).to.emit(escrow, "CallbackDelivered").withArgs(job.id, await burner.getAddress(), false);
+    await expect(tx)
+      .to.emit(escrow, "CallbackDelivered")
+      .withArgs(job.id, await burner.getAddress(), false);
     expect(await escrow.claimable(fx.nodes[0]!.address)).to.equal(FEE_PER_NODE);
     expect((await escrow.stateOf(job.id)).status).to.equal(2n);
   });
@@ -67,7 +78,9 @@ describe("attack: callback gas griefing", () => {
         const job = await consumerJob(fx, bomb, { callbackGasLimit: 400_000 });
         await escrow.connect(fx.nodes[0]!).claimSlot(job);
         const tx = escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x", { gasLimit: 1_000_000 });
-        await expect(tx).to.emit(escrow, "CallbackDelivered").withArgs(job.id, await bomb.getAddress(), !reverts);
+        await expect(tx)
+          .to.emit(escrow, "CallbackDelivered")
+          .withArgs(job.id, await bomb.getAddress(), !reverts);
         used.push((await (await tx).wait())!.gasUsed);
       }
       // The consumer pays for its own memory (3n/32 + n^2/524288 gas for n bytes); an escrow that copied the
@@ -83,7 +96,11 @@ describe("attack: callback gas griefing", () => {
   describe("a consumer cheap while the node estimates gas and burning its whole limit on-chain (issue #10 §5)", () => {
     /** Three k = 1 jobs claimed by node 0: two with callbacks to `consumer` (400,000 gas each) and one without. */
     async function batch(fx: Fixture, consumer: SwitchableBurnerConsumer) {
-      const jobs = [await consumerJob(fx, consumer, { callbackGasLimit: 400_000 }), await consumerJob(fx, consumer, { callbackGasLimit: 400_000 }), await requestJob(fx)];
+      const jobs = [
+        await consumerJob(fx, consumer, { callbackGasLimit: 400_000 }),
+        await consumerJob(fx, consumer, { callbackGasLimit: 400_000 }),
+        await requestJob(fx),
+      ];
       for (const job of jobs) await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
       return { jobs, outputs: ["0x2a", "0x2b", "0x2c"] };
     }
@@ -96,13 +113,19 @@ describe("attack: callback gas griefing", () => {
       const node = fx.nodes[0]!;
       const consumer = await new SwitchableBurnerConsumer__factory(fx.deployer).deploy(escrow);
       const { jobs, outputs } = await batch(fx, consumer);
-      const estimate = await leastGas((gasLimit) => escrow.connect(node).submitBatch.staticCall(jobs, outputs, "0x", { gasLimit }));
+      const estimate = await leastGas((gasLimit) =>
+        escrow.connect(node).submitBatch.staticCall(jobs, outputs, "0x", { gasLimit }),
+      );
       // The estimate covers every callback's whole limit, however little the callbacks used while estimating.
       expect(estimate > neededGas(400_000n) * 2n).to.equal(true);
       await consumer.arm();
       const tx = escrow.connect(node).submitBatch(jobs, outputs, "0x", { gasLimit: estimate });
-      for (const [i, job] of jobs.entries()) await expect(tx).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(outputs[i]!), 1, outputs[i]!);
-      for (const job of jobs.slice(0, 2)) await expect(tx).to.emit(escrow, "CallbackDelivered").withArgs(job.id, await consumer.getAddress(), false);
+      for (const [i, job] of jobs.entries())
+        await expect(tx).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(outputs[i]!), 1, outputs[i]!);
+      for (const job of jobs.slice(0, 2))
+        await expect(tx)
+          .to.emit(escrow, "CallbackDelivered")
+          .withArgs(job.id, await consumer.getAddress(), false);
       expect(await consumer.calls()).to.equal(0n);
       expect(await escrow.claimable(node.address)).to.equal(3n * FEE_PER_NODE);
       for (const job of jobs) expect((await escrow.stateOf(job.id)).status).to.equal(2n);

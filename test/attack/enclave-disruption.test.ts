@@ -1,7 +1,18 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes, Wallet, type HDNodeWallet } from "ethers";
-import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, STAKE, governor, loadSystem, registerByQuote, requestJob, teeProof, type Fixture } from "../fixtures/system";
+import {
+  COLLATERAL,
+  FEE_PER_NODE,
+  MODEL_PRICE,
+  STAKE,
+  governor,
+  loadSystem,
+  registerByQuote,
+  requestJob,
+  teeProof,
+  type Fixture,
+} from "../fixtures/system";
 import { jobTotal, resultCommitment, type Job } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 import { RefundReason } from "../../src/core/job";
@@ -19,7 +30,9 @@ async function expectExcused(fx: Fixture, job: Job): Promise<void> {
   const node = fx.nodes[0]!;
   await time.increaseTo(job.deadline);
   const tx = escrow.connect(fx.other).expire(job);
-  await expect(tx).to.emit(escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
+  await expect(tx)
+    .to.emit(escrow, "JobRefunded")
+    .withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
   await expect(tx).to.emit(escrow, "NodeExcused").withArgs(job.id, node.address);
   await expect(tx).not.to.emit(escrow, "NodeSlashed");
   await expect(tx).not.to.emit(staking, "Slashed");
@@ -36,7 +49,9 @@ async function expectSlashed(fx: Fixture, job: Job): Promise<void> {
   const node = fx.nodes[0]!;
   await time.increaseTo(job.deadline);
   const tx = escrow.expire(job);
-  await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
+  await expect(tx)
+    .to.emit(escrow, "NodeSlashed")
+    .withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
   await expect(tx).not.to.emit(escrow, "NodeExcused");
   expect(await escrow.claimable(fx.requester.address)).to.equal(jobTotal(job) + COLLATERAL / 2n);
   expect((await staking.operatorOf(node.address)).staked).to.equal(STAKE - COLLATERAL);
@@ -61,7 +76,10 @@ describe("attack: governance or another operator slashing nodes by disrupting th
     await expect(registerByQuote(fx.system, fx.nodes[1]!, fx.enclave))
       .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierOperatorMismatch")
       .withArgs(fx.enclave.address, fx.nodes[0]!.address, fx.nodes[1]!.address);
-    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01"))).to.emit(fx.system.escrow, "JobSettled");
+    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01"))).to.emit(
+      fx.system.escrow,
+      "JobSettled",
+    );
     expect(await fx.system.teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(0n);
   });
 
@@ -99,7 +117,9 @@ describe("attack: governance or another operator slashing nodes by disrupting th
     await teeVerifier.connect(await governor(fx)).revokeEnclave(enclaves[2]!.address);
     for (const i of [0, 1]) {
       const node = fx.nodes[i]!;
-      await escrow.connect(node).reveal(job, "0x07", salts[i]!, await teeProof(fx, job, "0x07", { signer: enclaves[i]!, node: node.address }));
+      await escrow
+        .connect(node)
+        .reveal(job, "0x07", salts[i]!, await teeProof(fx, job, "0x07", { signer: enclaves[i]!, node: node.address }));
     }
     await time.increaseTo(job.revealDeadline);
     const tx = escrow.expire(job);
@@ -120,13 +140,19 @@ describe("attack: governance or another operator slashing nodes by disrupting th
     await registerByQuote(fx.system, fx.nodes[1]!, victimEnclave);
     const job = await requestJob(fx, { mode: Mode.Tee, redundancy: 3 });
     for (const node of fx.nodes) await escrow.connect(node).claimSlot(job);
-    await escrow.connect(fx.nodes[0]!).commit(job, resultCommitment(job.id, fx.nodes[0]!.address, "0x07", hexlify(randomBytes(32))));
+    await escrow
+      .connect(fx.nodes[0]!)
+      .commit(job, resultCommitment(job.id, fx.nodes[0]!.address, "0x07", hexlify(randomBytes(32))));
     await teeVerifier.connect(await governor(fx)).revokeEnclave(victimEnclave.address);
     await time.increaseTo(job.deadline);
     const tx = escrow.expire(job);
-    await expect(tx).to.emit(escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
+    await expect(tx)
+      .to.emit(escrow, "JobRefunded")
+      .withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
     await expect(tx).to.emit(escrow, "NodeExcused").withArgs(job.id, fx.nodes[1]!.address);
-    await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, fx.nodes[2]!.address, COLLATERAL, COLLATERAL / 2n);
+    await expect(tx)
+      .to.emit(escrow, "NodeSlashed")
+      .withArgs(job.id, fx.nodes[2]!.address, COLLATERAL, COLLATERAL / 2n);
     expect(await escrow.claimable(fx.requester.address)).to.equal(jobTotal(job) + COLLATERAL / 2n);
   });
 });

@@ -10,7 +10,8 @@ async function committedTeeJob(fx: Fixture): Promise<Job> {
   const job = await requestJob(fx, { mode: Mode.Tee, redundancy: 3 });
   const salts = fx.nodes.map(() => hexlify(randomBytes(32)));
   for (const n of fx.nodes) await fx.system.escrow.connect(n).claimSlot(job);
-  for (const [i, n] of fx.nodes.entries()) await fx.system.escrow.connect(n).commit(job, resultCommitment(job.id, n.address, "0x07", salts[i]!));
+  for (const [i, n] of fx.nodes.entries())
+    await fx.system.escrow.connect(n).commit(job, resultCommitment(job.id, n.address, "0x07", salts[i]!));
   return job;
 }
 
@@ -25,7 +26,9 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
     await time.increaseTo(job.deadline + 5n);
     await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
     const tx = escrow.connect(fx.other).expire(job);
-    await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
+    await expect(tx)
+      .to.emit(escrow, "NodeSlashed")
+      .withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
     await expect(tx).not.to.emit(escrow, "NodeExcused");
     expect((await fx.system.staking.operatorOf(node.address)).staked).to.equal(STAKE - COLLATERAL);
   });
@@ -39,7 +42,10 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
     await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
     const tx = escrow.connect(fx.other).expire(job);
     await expect(tx).not.to.emit(escrow, "NodeExcused");
-    for (const n of fx.nodes) await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, n.address, COLLATERAL, COLLATERAL / 2n);
+    for (const n of fx.nodes)
+      await expect(tx)
+        .to.emit(escrow, "NodeSlashed")
+        .withArgs(job.id, n.address, COLLATERAL, COLLATERAL / 2n);
   });
 
   it("k = 3: a revocation during the reveal window excuses a committed node that then could not reveal", async () => {
@@ -52,6 +58,9 @@ describe("attack: a node excused by a revocation it asked for after failing (iss
     await time.increaseTo(job.revealDeadline + 1n);
     const tx = escrow.connect(fx.other).expire(job);
     await expect(tx).to.emit(escrow, "NodeExcused").withArgs(job.id, fx.nodes[0]!.address);
-    for (const n of fx.nodes.slice(1)) await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, n.address, COLLATERAL, COLLATERAL / 2n);
+    for (const n of fx.nodes.slice(1))
+      await expect(tx)
+        .to.emit(escrow, "NodeSlashed")
+        .withArgs(job.id, n.address, COLLATERAL, COLLATERAL / 2n);
   });
 });

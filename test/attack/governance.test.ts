@@ -42,7 +42,9 @@ describe("attack: governance", () => {
     it("reverts with TimelockUnexpectedOperationState when executed before the delay", async () => {
       const fx = await loadSystem();
       const { escrow, timelock } = fx.system;
-      const data = escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 100 }]);
+      const data = escrow.interface.encodeFunctionData("setParameters", [
+        { ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 100 },
+      ]);
       const salt = hre.ethers.id("early");
       await timelock.schedule(escrow, 0, data, hre.ethers.ZeroHash, salt, await timelock.getMinDelay());
       const id = await timelock.hashOperation(escrow, 0, data, hre.ethers.ZeroHash, salt);
@@ -57,7 +59,9 @@ describe("attack: governance", () => {
     it("reverts with JobEscrowParameterOutOfBounds even through the timelock (protocolFeeBps 1001)", async () => {
       const fx = await loadSystem();
       const { escrow } = fx.system;
-      const data = escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 1001 }]);
+      const data = escrow.interface.encodeFunctionData("setParameters", [
+        { ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 1001 },
+      ]);
       await expect(governance(fx, escrow, data))
         .to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds")
         .withArgs("protocolFeeBps", 1001, 0, 1000);
@@ -67,7 +71,9 @@ describe("attack: governance", () => {
     it("accepts the cap itself (protocolFeeBps 1000) through the timelock", async () => {
       const fx = await loadSystem();
       const { escrow } = fx.system;
-      const data = escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 1000 }]);
+      const data = escrow.interface.encodeFunctionData("setParameters", [
+        { ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 1000 },
+      ]);
       await expect(governance(fx, escrow, data)).to.emit(escrow, "ParametersUpdated");
       expect((await escrow.parameters()).protocolFeeBps).to.equal(1000n);
     });

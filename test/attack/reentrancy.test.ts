@@ -2,7 +2,18 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem } from "../../deploy/system";
-import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, STAKE, TOKEN, consumerJob, loadSystem, requestJob, requestParams, versionInput } from "../fixtures/system";
+import {
+  COLLATERAL,
+  FEE_PER_NODE,
+  MODEL_PRICE,
+  STAKE,
+  TOKEN,
+  consumerJob,
+  loadSystem,
+  requestJob,
+  requestParams,
+  versionInput,
+} from "../fixtures/system";
 import { requestedJobs, jobTotal } from "../../src/core/job";
 import { Mode, modeMask } from "../../src/core/modes";
 import { ReentrantConsumer__factory, ReentrantToken__factory } from "../../typechain-types";
@@ -28,7 +39,10 @@ describe("attack: reentrancy", () => {
     it("cannot re-enter the escrow from request's transferFrom (ReentrancyGuardReentrantCall)", async () => {
       const { system, token, requester } = await loadFixture(reentrantTokenSystem);
       const { escrow } = system;
-      await token.arm(await escrow.getAddress(), escrow.interface.encodeFunctionData("request", [await requestParams()]));
+      await token.arm(
+        await escrow.getAddress(),
+        escrow.interface.encodeFunctionData("request", [await requestParams()]),
+      );
       const tx = await escrow.connect(requester).request(await requestParams());
       const [requested] = requestedJobs(escrow, await tx.wait());
       expect(await token.attempted()).to.equal(true);
@@ -49,7 +63,9 @@ describe("attack: reentrancy", () => {
       expect(owed).to.equal(jobTotal(job));
       // The token re-enters as itself; the guard refuses any nested call into the escrow.
       await token.arm(await escrow.getAddress(), escrow.interface.encodeFunctionData("claim", [requester.address]));
-      await expect(escrow.connect(requester).claim(requester.address)).to.emit(escrow, "Claimed").withArgs(requester.address, requester.address, owed);
+      await expect(escrow.connect(requester).claim(requester.address))
+        .to.emit(escrow, "Claimed")
+        .withArgs(requester.address, requester.address, owed);
       expect(await token.reentryResult()).to.equal(escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
       expect(await token.balanceOf(await escrow.getAddress())).to.equal(0n);
     });
@@ -63,7 +79,9 @@ describe("attack: reentrancy", () => {
       await staking.connect(node).unstake(STAKE);
       await time.increase((await staking.parameters()).thawingPeriod);
       await token.arm(await staking.getAddress(), staking.interface.encodeFunctionData("withdraw", [node.address]));
-      await expect(staking.connect(node).withdraw(node.address)).to.emit(staking, "Withdrawn").withArgs(node.address, node.address, STAKE);
+      await expect(staking.connect(node).withdraw(node.address))
+        .to.emit(staking, "Withdrawn")
+        .withArgs(node.address, node.address, STAKE);
       expect(await token.reentryResult()).to.equal(staking.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
       expect(await token.balanceOf(await staking.getAddress())).to.equal(TOKEN);
       expect(await staking.totalStaked()).to.equal(TOKEN);
@@ -72,18 +90,33 @@ describe("attack: reentrancy", () => {
       const { system, token, node } = await loadFixture(reentrantTokenSystem);
       const { staking } = system;
       const zero = hre.ethers.ZeroHash;
-      for (const data of [staking.interface.encodeFunctionData("stake", [1n]), staking.interface.encodeFunctionData("stakeWithPermit", [1n, 0n, 27, zero, zero])]) {
+      for (const data of [
+        staking.interface.encodeFunctionData("stake", [1n]),
+        staking.interface.encodeFunctionData("stakeWithPermit", [1n, 0n, 27, zero, zero]),
+      ]) {
         await token.arm(await staking.getAddress(), data);
         await expect(staking.connect(node).stake(TOKEN)).to.emit(staking, "Staked").withArgs(node.address, TOKEN);
         expect(await token.reentrySucceeded()).to.equal(false);
-        expect(await token.reentryResult()).to.equal(staking.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
+        expect(await token.reentryResult()).to.equal(
+          staking.interface.encodeErrorResult("ReentrancyGuardReentrantCall"),
+        );
       }
       expect((await staking.operatorOf(node.address)).staked).to.equal(STAKE + 2n * TOKEN);
     });
   });
 
   describe("through a consumer callback", () => {
-    for (const name of ["claim", "expire", "submit", "request", "requestWithPermit", "claimSlot", "commit", "reveal", "claimProtocolFees"] as const) {
+    for (const name of [
+      "claim",
+      "expire",
+      "submit",
+      "request",
+      "requestWithPermit",
+      "claimSlot",
+      "commit",
+      "reveal",
+      "claimProtocolFees",
+    ] as const) {
       it(`cannot re-enter ${name} from onInferenceResult (ReentrancyGuardReentrantCall); settlement stands`, async () => {
         const fx = await loadSystem();
         const { escrow } = fx.system;
@@ -111,7 +144,9 @@ describe("attack: reentrancy", () => {
         await expect(tx).to.emit(escrow, "CallbackDelivered").withArgs(job.id, consumerAddress, true);
         expect(await consumer.called()).to.equal(true);
         expect(await consumer.reentrySucceeded()).to.equal(false);
-        expect(await consumer.reentryResult()).to.equal(escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
+        expect(await consumer.reentryResult()).to.equal(
+          escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"),
+        );
         expect((await escrow.stateOf(job.id)).status).to.equal(2n);
         expect(await escrow.claimable(fx.nodes[0]!.address)).to.equal(FEE_PER_NODE);
         expect(await escrow.jobCount()).to.equal(2n);
@@ -127,9 +162,15 @@ describe("attack: reentrancy", () => {
       await escrow.connect(fx.nodes[0]!).claimSlot(job);
       await time.increaseTo(job.deadline);
       const tx = escrow.expire(job);
-      await expect(tx).to.emit(escrow, "JobRefunded").withArgs(job.id, await consumer.getAddress(), jobTotal(job), 0);
-      await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, fx.nodes[0]!.address, COLLATERAL, COLLATERAL / 2n);
-      expect(await consumer.reentryResult()).to.equal(escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"));
+      await expect(tx)
+        .to.emit(escrow, "JobRefunded")
+        .withArgs(job.id, await consumer.getAddress(), jobTotal(job), 0);
+      await expect(tx)
+        .to.emit(escrow, "NodeSlashed")
+        .withArgs(job.id, fx.nodes[0]!.address, COLLATERAL, COLLATERAL / 2n);
+      expect(await consumer.reentryResult()).to.equal(
+        escrow.interface.encodeErrorResult("ReentrancyGuardReentrantCall"),
+      );
       await expect(escrow.expire(job)).to.be.revertedWithCustomError(escrow, "JobEscrowJobNotOpen").withArgs(job.id, 3);
       expect(await escrow.lockedStake(fx.nodes[0]!.address)).to.equal(0n);
     });

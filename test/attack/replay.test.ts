@@ -15,15 +15,19 @@ const OUTPUT = "0x2a";
 /** The key that `signature` recovers to under `escrow`'s claim for `job` (what the verifier will look up). */
 async function recovered(fx: Fixture, job: Job, escrow: string, signature: string): Promise<string> {
   const { chainId } = await hre.ethers.provider.getNetwork();
-  const digest = TypedDataEncoder.hash(teeDomain(chainId, await fx.system.teeVerifier.getAddress()), INFERENCE_RESULT_TYPES, {
-    escrow,
-    jobId: job.id,
-    modelId: job.modelId,
-    version: job.version,
-    inputHash: job.inputHash,
-    outputHash: keccak256(OUTPUT),
-    node: fx.nodes[0]!.address,
-  });
+  const digest = TypedDataEncoder.hash(
+    teeDomain(chainId, await fx.system.teeVerifier.getAddress()),
+    INFERENCE_RESULT_TYPES,
+    {
+      escrow,
+      jobId: job.id,
+      modelId: job.modelId,
+      version: job.version,
+      inputHash: job.inputHash,
+      outputHash: keccak256(OUTPUT),
+      node: fx.nodes[0]!.address,
+    },
+  );
   return recoverAddress(digest, signature);
 }
 
@@ -51,11 +55,17 @@ describe("attack: TEE signature replay", () => {
     const fx = await loadSystem();
     const { escrow, teeVerifier, registry, staking } = fx.system;
     // A second escrow on the same registry, staking and verifier (its deployer is its admin).
-    const other = await new JobEscrow__factory(escrowLibraries(fx.system.record.contracts.settlementLib.address), fx.deployer).deploy(registry, staking, fx.deployer.address, fx.deployer.address, DEFAULT_ESCROW_PARAMETERS);
+    const other = await new JobEscrow__factory(
+      escrowLibraries(fx.system.record.contracts.settlementLib.address),
+      fx.deployer,
+    ).deploy(registry, staking, fx.deployer.address, fx.deployer.address, DEFAULT_ESCROW_PARAMETERS);
     await other.setVerifier(Mode.Tee, teeVerifier);
     await fx.system.token.connect(fx.requester).approve(other, hre.ethers.MaxUint256);
     const job = await requestJob(fx, { mode: Mode.Tee });
-    const twin = await requestJob({ ...fx, system: { ...fx.system, escrow: other } }, { mode: Mode.Tee, deadline: job.deadline });
+    const twin = await requestJob(
+      { ...fx, system: { ...fx.system, escrow: other } },
+      { mode: Mode.Tee, deadline: job.deadline },
+    );
     expect(twin.id).to.equal(job.id);
     expect(twin.inputHash).to.equal(job.inputHash);
     const { signature } = await teeSign(fx, job, OUTPUT);
@@ -90,8 +100,17 @@ describe("attack: TEE signature replay", () => {
     const { signature } = await teeSign(fx, job, OUTPUT);
     const sig = Signature.from(signature);
     const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-    const highS = hexlify(Uint8Array.from([...hre.ethers.getBytes(sig.r), ...hre.ethers.getBytes(hre.ethers.toBeHex(n - BigInt(sig.s), 32)), sig.v === 27 ? 28 : 27]));
-    await expect(escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, highS)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierInvalidSignature");
+    const highS = hexlify(
+      Uint8Array.from([
+        ...hre.ethers.getBytes(sig.r),
+        ...hre.ethers.getBytes(hre.ethers.toBeHex(n - BigInt(sig.s), 32)),
+        sig.v === 27 ? 28 : 27,
+      ]),
+    );
+    await expect(escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, highS)).to.be.revertedWithCustomError(
+      teeVerifier,
+      "TeeVerifierInvalidSignature",
+    );
   });
 });
 
@@ -99,7 +118,7 @@ describe("attack: copying a redundant job's answer from the mempool", () => {
   it("lets the copier commit another node's commitment but never reveal it (JobEscrowCommitmentMismatch); the copier is slashed", async () => {
     const fx = await loadSystem();
     const { escrow, staking } = fx.system;
-    const [honest, copier, third] = fx.nodes as [typeof fx.nodes[0], typeof fx.nodes[0], typeof fx.nodes[0]];
+    const [honest, copier, third] = fx.nodes as [(typeof fx.nodes)[0], (typeof fx.nodes)[0], (typeof fx.nodes)[0]];
     const job = await requestJob(fx, { redundancy: 3 });
     for (const n of [honest, copier, third]) await escrow.connect(n).claimSlot(job);
     const salt = hexlify(randomBytes(32));
@@ -117,7 +136,11 @@ describe("attack: copying a redundant job's answer from the mempool", () => {
     await time.increaseTo(job.revealDeadline);
     const tx = escrow.expire(job);
     await expect(tx).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(OUTPUT), 2, OUTPUT);
-    await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, copier.address, COLLATERAL, COLLATERAL / 2n);
-    await expect(tx).to.emit(staking, "Slashed").withArgs(copier.address, await escrow.getAddress(), COLLATERAL, 0n);
+    await expect(tx)
+      .to.emit(escrow, "NodeSlashed")
+      .withArgs(job.id, copier.address, COLLATERAL, COLLATERAL / 2n);
+    await expect(tx)
+      .to.emit(staking, "Slashed")
+      .withArgs(copier.address, await escrow.getAddress(), COLLATERAL, 0n);
   });
 });

@@ -32,7 +32,9 @@ describe("attack: escaping a slash by unstaking", () => {
     await time.increaseTo(job.deadline);
     const fromThawing = mulDivUp(COLLATERAL, unstaked, STAKE);
     const tx = escrow.expire(job);
-    await expect(tx).to.emit(staking, "Slashed").withArgs(node.address, await escrow.getAddress(), COLLATERAL, fromThawing);
+    await expect(tx)
+      .to.emit(staking, "Slashed")
+      .withArgs(node.address, await escrow.getAddress(), COLLATERAL, fromThawing);
     await expect(tx).to.emit(escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), 0);
     const op = await staking.operatorOf(node.address);
     expect(op.thawing).to.equal(unstaked - fromThawing);
@@ -60,7 +62,9 @@ describe("attack: double claim and double resolution", () => {
     const job = await requestJob(fx);
     await escrow.connect(node).claimSlot(job);
     await escrow.connect(node).submit(job, "0x2a", "0x");
-    await expect(escrow.connect(node).claim(node.address)).to.emit(escrow, "Claimed").withArgs(node.address, node.address, job.feePerNode);
+    await expect(escrow.connect(node).claim(node.address))
+      .to.emit(escrow, "Claimed")
+      .withArgs(node.address, node.address, job.feePerNode);
     await expect(escrow.connect(node).claim(node.address))
       .to.be.revertedWithCustomError(escrow, "JobEscrowNothingToClaim")
       .withArgs(node.address);

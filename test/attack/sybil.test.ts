@@ -1,7 +1,16 @@
 import { expect } from "chai";
 import { hexlify, keccak256, randomBytes, Wallet, type HDNodeWallet } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { FEE_PER_NODE, MODEL_PRICE, STAKE, loadSystem, registerByQuote, requestJob, teeProof, type Fixture } from "../fixtures/system";
+import {
+  FEE_PER_NODE,
+  MODEL_PRICE,
+  STAKE,
+  loadSystem,
+  registerByQuote,
+  requestJob,
+  teeProof,
+  type Fixture,
+} from "../fixtures/system";
 import { resultCommitment, type Job } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 
@@ -23,7 +32,10 @@ async function commitAndReveal(fx: Fixture, job: Job, outputs: string[], enclave
   }
   const reveal = async (i: number) => {
     const node = fx.nodes[i]!;
-    const proof = enclaves === undefined ? "0x" : await teeProof(fx, job, outputs[i]!, { signer: enclaves[i]!, node: node.address });
+    const proof =
+      enclaves === undefined
+        ? "0x"
+        : await teeProof(fx, job, outputs[i]!, { signer: enclaves[i]!, node: node.address });
     return fx.system.escrow.connect(node).reveal(job, outputs[i]!, salts[i]!, proof);
   };
   await reveal(0);
@@ -36,7 +48,11 @@ async function worth(fx: Fixture, accounts: HardhatEthersSigner[]): Promise<bigi
   let total = 0n;
   for (const a of accounts) {
     const position = await fx.system.staking.operatorOf(a.address);
-    total += (await fx.system.token.balanceOf(a.address)) + (await fx.system.escrow.claimable(a.address)) + position.staked + position.thawing;
+    total +=
+      (await fx.system.token.balanceOf(a.address)) +
+      (await fx.system.escrow.claimable(a.address)) +
+      position.staked +
+      position.thawing;
   }
   return total;
 }

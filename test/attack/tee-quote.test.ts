@@ -21,7 +21,9 @@ async function expectExcused(fx: QuoteFixture, job: Job): Promise<void> {
   const node = fx.nodes[0]!;
   await time.increaseTo(job.deadline);
   const tx = escrow.connect(fx.other).expire(job);
-  await expect(tx).to.emit(escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
+  await expect(tx)
+    .to.emit(escrow, "JobRefunded")
+    .withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
   await expect(tx).to.emit(escrow, "NodeExcused").withArgs(job.id, node.address);
   await expect(tx).not.to.emit(escrow, "NodeSlashed");
   expect(await escrow.claimable(fx.requester.address)).to.equal(jobTotal(job));
@@ -35,7 +37,9 @@ async function expectSlashed(fx: QuoteFixture, job: Job): Promise<void> {
   const node = fx.nodes[0]!;
   if (BigInt(await time.latest()) < job.deadline) await time.increaseTo(job.deadline);
   const tx = escrow.connect(fx.other).expire(job);
-  await expect(tx).to.emit(escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
+  await expect(tx)
+    .to.emit(escrow, "NodeSlashed")
+    .withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
   await expect(tx).not.to.emit(escrow, "NodeExcused");
   expect((await staking.operatorOf(node.address)).staked).to.equal(STAKE - COLLATERAL);
 }
@@ -58,7 +62,10 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const { teeVerifier } = fx.system;
       const [victim, thief] = [fx.nodes[0]!, fx.nodes[1]!];
       const a = await attest(fx, victim.address);
-      await expect(teeVerifier.connect(thief).registerEnclaveWithQuote(...a.args)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierReportDataMismatch");
+      await expect(teeVerifier.connect(thief).registerEnclaveWithQuote(...a.args)).to.be.revertedWithCustomError(
+        teeVerifier,
+        "TeeVerifierReportDataMismatch",
+      );
       // Registered by its operator first, the key cannot be taken either.
       await teeVerifier.connect(victim).registerEnclaveWithQuote(...a.args);
       await expect(teeVerifier.connect(thief).registerEnclaveWithQuote(...a.args))
@@ -71,13 +78,28 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const { teeVerifier } = fx.system;
       const node = fx.nodes[0]!;
       const otherChain = await attest(fx, node.address, { binding: { chainId: 10n } });
-      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...otherChain.args)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierReportDataMismatch");
+      await expect(
+        teeVerifier.connect(node).registerEnclaveWithQuote(...otherChain.args),
+      ).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierReportDataMismatch");
       // A second deployment of the verifier, configured like the first: a quote for the first does not register there.
-      const twin = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address);
-      await twin.setParameters({ dcapVerifier: await fx.system.dcapVerifier.getAddress(), maxEnclaveAge: 3600, staking: await fx.system.staking.getAddress() });
+      const twin = await new TeeVerifier__factory(fx.deployer).deploy(
+        await fx.system.registry.getAddress(),
+        fx.deployer.address,
+      );
+      await twin.setParameters({
+        dcapVerifier: await fx.system.dcapVerifier.getAddress(),
+        maxEnclaveAge: 3600,
+        staking: await fx.system.staking.getAddress(),
+      });
       const forFirst = await attest(fx, node.address);
-      await expect(twin.connect(node).registerEnclaveWithQuote(...forFirst.args)).to.be.revertedWithCustomError(twin, "TeeVerifierReportDataMismatch");
-      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...forFirst.args)).to.emit(teeVerifier, "EnclaveAttested");
+      await expect(twin.connect(node).registerEnclaveWithQuote(...forFirst.args)).to.be.revertedWithCustomError(
+        twin,
+        "TeeVerifierReportDataMismatch",
+      );
+      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...forFirst.args)).to.emit(
+        teeVerifier,
+        "EnclaveAttested",
+      );
     });
   });
 
@@ -86,8 +108,14 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedJob(fx);
-      await expect(fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT)).to.emit(fx.system.teeVerifier, "MeasurementRevoked");
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
+      await expect(
+        fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT),
+      ).to.emit(fx.system.teeVerifier, "MeasurementRevoked");
+      await expect(
+        fx.system.escrow
+          .connect(fx.nodes[0]!)
+          .submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementRevoked")
         .withArgs(DevEnclave.TD_MEASUREMENT);
       await expectExcused(fx, job);
@@ -98,7 +126,11 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedJob(fx);
       await fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(a.wallet.address);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
+      await expect(
+        fx.system.escrow
+          .connect(fx.nodes[0]!)
+          .submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveRevoked")
         .withArgs(a.wallet.address);
       await expectExcused(fx, job);
@@ -139,7 +171,11 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       await time.increaseTo(expiresAt - 60n);
       const job = await claimedJob(fx);
       await time.increaseTo(expiresAt);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
+      await expect(
+        fx.system.escrow
+          .connect(fx.nodes[0]!)
+          .submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveExpired")
         .withArgs(a.wallet.address, expiresAt);
       await expectSlashed(fx, job);
@@ -153,7 +189,11 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const job = await claimedJob(fx);
       await registerWithQuote(fx, fx.nodes[0]!, { wallet: a.wallet });
       await time.increaseTo(expiresAt + 1n);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet }))).to.emit(fx.system.escrow, "JobSettled");
+      await expect(
+        fx.system.escrow
+          .connect(fx.nodes[0]!)
+          .submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      ).to.emit(fx.system.escrow, "JobSettled");
     });
 
     it("a disallowed measurement: an enclave whose quote reports another TD is refused and its node slashed", async () => {
@@ -161,8 +201,11 @@ describe("attack: enclave registration with quotes (issue #12)", () => {
       const other = Uint8Array.from({ length: 240 }, (_, i) => i ^ 0x5a);
       const a = await registerWithQuote(fx, fx.nodes[0]!, { measurements: other });
       const job = await claimedJob(fx);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
-        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementNotAccepted");
+      await expect(
+        fx.system.escrow
+          .connect(fx.nodes[0]!)
+          .submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      ).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementNotAccepted");
       await expectSlashed(fx, job);
     });
 

@@ -45,7 +45,13 @@ describe("attack: non-standard tokens", () => {
     it("refuses a short request with JobEscrowTransferMismatch", async () => {
       const { system, token, requester } = await loadFixture(feeTokenSystem);
       const params = await requestParams();
-      const [total] = await system.escrow.quote(params.modelId, params.version, params.mode, params.redundancy, params.feePerNode);
+      const [total] = await system.escrow.quote(
+        params.modelId,
+        params.version,
+        params.mode,
+        params.redundancy,
+        params.feePerNode,
+      );
       const fee = (total * (await token.FEE_BPS())) / 10_000n;
       await expect(system.escrow.connect(requester).request(params))
         .to.be.revertedWithCustomError(system.escrow, "JobEscrowTransferMismatch")

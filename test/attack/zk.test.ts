@@ -37,7 +37,11 @@ describe("attack: a ZK version bound to a verifier that proves nothing (issue #1
       .to.be.revertedWithCustomError(registry, "ModelRegistryVerifierKeyMismatch")
       .withArgs(rogueAddress, `0x${"0".repeat(64)}`, keyHash(syntheticKey(12)));
     expect(honest).to.not.equal(rogueAddress);
-    await expect(escrow.connect(fx.requester).request(await requestParams({ mode: Mode.Zk, version: 2, input: "0x", inputCommitment: toBeHex(1n, 32) })))
+    await expect(
+      escrow
+        .connect(fx.requester)
+        .request(await requestParams({ mode: Mode.Zk, version: 2, input: "0x", inputCommitment: toBeHex(1n, 32) })),
+    )
       .to.be.revertedWithCustomError(registry, "ModelRegistryUnknownVersion")
       .withArgs(1n, 2n);
   });
@@ -51,7 +55,9 @@ describe("attack: a ZK version bound to a verifier that proves nothing (issue #1
     await staking.connect(node).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
     const job = await requestJob(fx, { mode: Mode.Zk, version: 2, input: "0x", inputCommitment: toBeHex(12345n, 32) });
     await escrow.connect(node).claimSlot(job);
-    await expect(escrow.connect(node).submit(job, zkOutput(5n), zkProofBytes(5n, BOGUS))).to.be.revertedWithCustomError(zkVerifier, "ZkInferenceVerifierInvalidProof").withArgs(job.id);
+    await expect(escrow.connect(node).submit(job, zkOutput(5n), zkProofBytes(5n, BOGUS)))
+      .to.be.revertedWithCustomError(zkVerifier, "ZkInferenceVerifierInvalidProof")
+      .withArgs(job.id);
     expect((await escrow.stateOf(job.id)).status).to.equal(1n);
   });
 });

@@ -13,13 +13,38 @@ describe("first request from a new account (against a real hardhat node)", () =>
   let net: Devnet;
   let config: string;
   let address: string;
-  const request = () => vin(["--config", config, "request", "--model", net.modelId.toString(), "--mode", "tee", "--input", "[39.1,18.7,181,3750]"]);
-  const faucet = (...flags: string[]) => vin(["faucet", address, "--rpc-url", net.chain.url, "--deployment", net.deploymentFile, ...flags]);
+  const request = () =>
+    vin([
+      "--config",
+      config,
+      "request",
+      "--model",
+      net.modelId.toString(),
+      "--mode",
+      "tee",
+      "--input",
+      "[39.1,18.7,181,3750]",
+    ]);
+  const faucet = (...flags: string[]) =>
+    vin(["faucet", address, "--rpc-url", net.chain.url, "--deployment", net.deploymentFile, ...flags]);
 
   before(async () => {
     net = await startDevnet();
     config = path.join(net.workDir, "newcomer.json");
-    const init = await vin(["--config", config, "--json", "init", "--deployment", net.deploymentFile, "--rpc-url", net.chain.url, "--data-dir", path.join(net.workDir, "newcomer"), "--scrypt-n", "1024"]);
+    const init = await vin([
+      "--config",
+      config,
+      "--json",
+      "init",
+      "--deployment",
+      net.deploymentFile,
+      "--rpc-url",
+      net.chain.url,
+      "--data-dir",
+      path.join(net.workDir, "newcomer"),
+      "--scrypt-n",
+      "1024",
+    ]);
     expect(init.code, init.stderr).to.equal(0);
     ({ address } = JSON.parse(init.stdout) as { address: string });
   });
@@ -32,7 +57,11 @@ describe("first request from a new account (against a real hardhat node)", () =>
     it("exits 2 naming the account, its ETH, the gas it needs and `vin faucet <address>` when the account holds no ETH", async () => {
       const result = await request();
       expect(result.code, result.stderr).to.equal(2);
-      expect(result.stderr).to.match(new RegExp(`^error: account ${address} holds 0\\.0 ETH for gas, about 0\\.\\d+ ETH is needed to approve and request: on this local chain run \`vin faucet ${address}\`\\n$`));
+      expect(result.stderr).to.match(
+        new RegExp(
+          `^error: account ${address} holds 0\\.0 ETH for gas, about 0\\.\\d+ ETH is needed to approve and request: on this local chain run \`vin faucet ${address}\`\\n$`,
+        ),
+      );
       expect(await net.provider.getTransactionCount(address)).to.equal(0);
     });
 
@@ -42,7 +71,9 @@ describe("first request from a new account (against a real hardhat node)", () =>
       const result = await request();
       expect(result.code, result.stderr).to.equal(2);
       const quoted = formatUnits(total, 18);
-      expect(result.stderr).to.equal(`error: account ${address} holds 0.0 tokens, the job costs ${quoted} tokens (model fee, node fees and protocol fee): on this local chain run \`vin faucet ${address}\`\n`);
+      expect(result.stderr).to.equal(
+        `error: account ${address} holds 0.0 tokens, the job costs ${quoted} tokens (model fee, node fees and protocol fee): on this local chain run \`vin faucet ${address}\`\n`,
+      );
       expect(await net.provider.getTransactionCount(address)).to.equal(0);
     });
 
@@ -51,8 +82,12 @@ describe("first request from a new account (against a real hardhat node)", () =>
       const before = await net.contracts.escrow.jobCount();
       const result = await request();
       expect(result.code, result.stderr).to.equal(0);
-      expect(result.stdout).to.match(new RegExp(`^requested job ${before + 1n} \\(escrowed [\\d.]+ tokens, 0x[0-9a-f]{64}\\)\\n$`));
-      const [requested] = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.JobRequested(before + 1n));
+      expect(result.stdout).to.match(
+        new RegExp(`^requested job ${before + 1n} \\(escrowed [\\d.]+ tokens, 0x[0-9a-f]{64}\\)\\n$`),
+      );
+      const [requested] = await net.contracts.escrow.queryFilter(
+        net.contracts.escrow.filters.JobRequested(before + 1n),
+      );
       expect(requested?.args.requester).to.equal(address);
     });
   });
@@ -64,7 +99,11 @@ describe("first request from a new account (against a real hardhat node)", () =>
       expect(result.code, result.stderr).to.equal(0);
       expect(await net.provider.getBalance(address)).to.equal(eth + parseEther("2.5"));
       expect(await net.contracts.token.balanceOf(address)).to.equal(tokens + 40n * TOKEN);
-      expect(result.stdout).to.match(new RegExp(`^sent 2\\.5 ETH to ${address} from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 \\(0x[0-9a-f]{64}\\)\\nminted 40\\.0 test tokens to ${address} \\(0x[0-9a-f]{64}\\)\\nbalance now [\\d.]+ ETH, [\\d.]+ tokens\\n$`));
+      expect(result.stdout).to.match(
+        new RegExp(
+          `^sent 2\\.5 ETH to ${address} from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 \\(0x[0-9a-f]{64}\\)\\nminted 40\\.0 test tokens to ${address} \\(0x[0-9a-f]{64}\\)\\nbalance now [\\d.]+ ETH, [\\d.]+ tokens\\n$`,
+        ),
+      );
     });
 
     it("exits 2 for an argument that is not an address", async () => {
@@ -77,12 +116,18 @@ describe("first request from a new account (against a real hardhat node)", () =>
       const mainnet = new JsonRpcProvider(net.chain.url, 1, { staticNetwork: true });
       const nonce = await net.provider.getTransactionCount(await net.deployer.getAddress());
       try {
-        const refused = await fundAccount({ provider: mainnet, token: await net.contracts.token.getAddress(), to: address }).then(
+        const refused = await fundAccount({
+          provider: mainnet,
+          token: await net.contracts.token.getAddress(),
+          to: address,
+        }).then(
           () => undefined,
           (error: unknown) => error,
         );
         expect(refused).to.be.instanceOf(InputError);
-        expect((refused as InputError).shortMessage).to.equal(`chain 1 is not a local development chain (31337 or 1337): the faucet only runs there; fund ${address} from a wallet`);
+        expect((refused as InputError).shortMessage).to.equal(
+          `chain 1 is not a local development chain (31337 or 1337): the faucet only runs there; fund ${address} from a wallet`,
+        );
       } finally {
         mainnet.destroy();
       }

@@ -12,7 +12,19 @@ describe("vin network stats (against a real hardhat node)", () => {
     await createOperator(net, "alpha", { modes: "vanilla,tee" });
     await createOperator(net, "beta", { modes: "vanilla" });
     config = path.join(net.workDir, "reader.json");
-    const init = await vin(["--config", config, "init", "--deployment", net.deploymentFile, "--rpc-url", net.chain.url, "--data-dir", path.join(net.workDir, "reader"), "--scrypt-n", "1024"]);
+    const init = await vin([
+      "--config",
+      config,
+      "init",
+      "--deployment",
+      net.deploymentFile,
+      "--rpc-url",
+      net.chain.url,
+      "--data-dir",
+      path.join(net.workDir, "reader"),
+      "--scrypt-n",
+      "1024",
+    ]);
     expect(init.code, init.stderr).to.equal(0);
   });
 
@@ -23,8 +35,15 @@ describe("vin network stats (against a real hardhat node)", () => {
   it("prints the operators per mode, their stake and the Nakamoto coefficient as JSON", async () => {
     const result = await vin(["--config", config, "network", "stats", "--json"]);
     expect(result.code, result.stderr).to.equal(0);
-    const stats = JSON.parse(result.stdout) as { operators: number; operatorsPerMode: { name: string; operators: number }[]; stake: { total: string }; nakamoto: { byStake: number | null } };
-    const staked = await Promise.all((await net.contracts.staking.queryFilter(net.contracts.staking.filters.Staked())).map((e) => e.args.operator));
+    const stats = JSON.parse(result.stdout) as {
+      operators: number;
+      operatorsPerMode: { name: string; operators: number }[];
+      stake: { total: string };
+      nakamoto: { byStake: number | null };
+    };
+    const staked = await Promise.all(
+      (await net.contracts.staking.queryFilter(net.contracts.staking.filters.Staked())).map((e) => e.args.operator),
+    );
     expect(stats.operators).to.equal(new Set(staked).size);
     expect(stats.operators).to.be.at.least(2);
     expect(stats.operatorsPerMode.find((m) => m.name === "tee")!.operators).to.be.at.least(1);

@@ -11,7 +11,13 @@ import { createOperator, DaemonProcess, startDevnet, TOKEN, vin, type Devnet, ty
 
 /** The ROI report as `vin roi --json` prints it (the fields these tests read). */
 interface RoiJson {
-  observed?: { operatorAddress: string; operators: number; feePerJob: number; used: string[]; operator: { stake: number; claimed: number; served: number; earned: number; slashes: number } };
+  observed?: {
+    operatorAddress: string;
+    operators: number;
+    feePerJob: number;
+    used: string[];
+    operator: { stake: number; claimed: number; served: number; earned: number; slashes: number };
+  };
   result: {
     params: { stake: { amount: number }; feePerJob: number; competition: { operators: number } };
     monthly: { month: number; mean: number; p5: number; p95: number }[];
@@ -41,7 +47,40 @@ const ZERO_DEMAND = {
   tokenPrice: { kind: "constant", price: 1 },
   runs: 50,
 };
-const ZERO_DEMAND_FLAGS = ["--hardware-cost", "3600", "--resale", "0", "--life-years", "3", "--power", "40", "--hosting", "20", "--uptime", "1", "--stake", "1200", "--opportunity-rate", "0.05", "--slash-probability", "0", "--slash-amount", "0", "--jobs-per-month", "0", "--operators", "1", "--fee", "0.5", "--token-price", "1", "--months", "36", "--runs", "50"];
+const ZERO_DEMAND_FLAGS = [
+  "--hardware-cost",
+  "3600",
+  "--resale",
+  "0",
+  "--life-years",
+  "3",
+  "--power",
+  "40",
+  "--hosting",
+  "20",
+  "--uptime",
+  "1",
+  "--stake",
+  "1200",
+  "--opportunity-rate",
+  "0.05",
+  "--slash-probability",
+  "0",
+  "--slash-amount",
+  "0",
+  "--jobs-per-month",
+  "0",
+  "--operators",
+  "1",
+  "--fee",
+  "0.5",
+  "--token-price",
+  "1",
+  "--months",
+  "36",
+  "--runs",
+  "50",
+];
 
 describe("vin roi", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "vin-roi-"));
@@ -68,7 +107,9 @@ describe("vin roi", () => {
       const fromFile = await vin(["roi", "--scenario", scenario("zero.json", ZERO_DEMAND), "--json"]);
       expect(fromFile.code, fromFile.stderr).to.equal(0);
       const report = JSON.parse(fromFile.stdout) as RoiJson;
-      expect(report.result.monthly.map((m) => [m.mean, m.p5, m.p95])).to.deep.equal(Array.from({ length: 36 }, () => [-165, -165, -165]));
+      expect(report.result.monthly.map((m) => [m.mean, m.p5, m.p95])).to.deep.equal(
+        Array.from({ length: 36 }, () => [-165, -165, -165]),
+      );
       expect(report.result.cumulative.at(-1)!.p50).to.equal(-5_940);
       expect(report.result.horizon).to.include({ mean: -5_940, lossProbability: 1 });
       expect(report.result.payback).to.deep.equal({ month: null, probability: 0 });
@@ -79,7 +120,14 @@ describe("vin roi", () => {
     });
 
     it("lets a flag override the scenario file", async () => {
-      const result = await vin(["roi", "--scenario", scenario("zero-power.json", ZERO_DEMAND), "--power", "140", "--json"]);
+      const result = await vin([
+        "roi",
+        "--scenario",
+        scenario("zero-power.json", ZERO_DEMAND),
+        "--power",
+        "140",
+        "--json",
+      ]);
       expect(result.code, result.stderr).to.equal(0);
       expect((JSON.parse(result.stdout) as RoiJson).result.monthly[0]!.mean).to.equal(-265);
     });
@@ -97,14 +145,21 @@ describe("vin roi", () => {
     });
 
     it("exits 2 naming the scenario file, the field and what is allowed for a bad scenario", async () => {
-      const resale = scenario("resale.json", { ...ZERO_DEMAND, hardware: { ...ZERO_DEMAND.hardware, resaleValue: 5_000 } });
+      const resale = scenario("resale.json", {
+        ...ZERO_DEMAND,
+        hardware: { ...ZERO_DEMAND.hardware, resaleValue: 5_000 },
+      });
       const bad = await vin(["roi", "--scenario", resale]);
       expect(bad.code).to.equal(2);
-      expect(bad.stderr).to.equal(`error: scenario file ${resale}: ROI parameter hardware.resaleValue is 5000: it must be a number from 0 to 3600\n`);
+      expect(bad.stderr).to.equal(
+        `error: scenario file ${resale}: ROI parameter hardware.resaleValue is 5000: it must be a number from 0 to 3600\n`,
+      );
       const typo = scenario("typo.json", { ...ZERO_DEMAND, hardware: { ...ZERO_DEMAND.hardware, lifeMonth: 12 } });
       const unknown = await vin(["roi", "--scenario", typo]);
       expect(unknown.code).to.equal(2);
-      expect(unknown.stderr).to.equal(`error: scenario file ${typo}: unknown field "hardware.lifeMonth": the fields of hardware are cost, resaleValue, lifeMonths, method, annualRate\n`);
+      expect(unknown.stderr).to.equal(
+        `error: scenario file ${typo}: unknown field "hardware.lifeMonth": the fields of hardware are cost, resaleValue, lifeMonths, method, annualRate\n`,
+      );
       const broken = scenario("broken.json", "{ horizonMonths: 3 ");
       const notJson = await vin(["roi", "--scenario", broken]);
       expect(notJson.code).to.equal(2);
@@ -113,10 +168,22 @@ describe("vin roi", () => {
 
     it("writes the three plots as well-formed SVG and the report as JSON with --out", async () => {
       const out = path.join(dir, "plots");
-      const result = await vin(["roi", "--runs", "100", "--operators-growth", "0.5", "--depreciation", "declining", "--out", out]);
+      const result = await vin([
+        "roi",
+        "--runs",
+        "100",
+        "--operators-growth",
+        "0.5",
+        "--depreciation",
+        "declining",
+        "--out",
+        out,
+      ]);
       expect(result.code, result.stderr).to.equal(0);
       expect(readdirSync(out).sort()).to.deep.equal(["cumulative.svg", "monthly.svg", "operators.svg", "report.json"]);
-      expect(result.stdout).to.contain(`wrote ${path.join(out, "monthly.svg")}, ${path.join(out, "cumulative.svg")}, ${path.join(out, "operators.svg")}, ${path.join(out, "report.json")}`);
+      expect(result.stdout).to.contain(
+        `wrote ${path.join(out, "monthly.svg")}, ${path.join(out, "cumulative.svg")}, ${path.join(out, "operators.svg")}, ${path.join(out, "report.json")}`,
+      );
       for (const name of ["monthly", "cumulative", "operators"]) {
         const svg = parseXml(readFileSync(path.join(out, `${name}.svg`), "utf8"));
         expect(svg.name).to.equal("svg");
@@ -140,11 +207,31 @@ describe("vin roi", () => {
       operator = await createOperator(net, "earner", { modes: "vanilla" });
       await createOperator(net, "idle", { modes: "vanilla" });
       config = path.join(net.workDir, "reader.json");
-      const init = await vin(["--config", config, "init", "--deployment", net.deploymentFile, "--rpc-url", net.chain.url, "--data-dir", path.join(net.workDir, "reader"), "--scrypt-n", "1024"]);
+      const init = await vin([
+        "--config",
+        config,
+        "init",
+        "--deployment",
+        net.deploymentFile,
+        "--rpc-url",
+        net.chain.url,
+        "--data-dir",
+        path.join(net.workDir, "reader"),
+        "--scrypt-n",
+        "1024",
+      ]);
       expect(init.code, init.stderr).to.equal(0);
       daemon = new DaemonProcess(operator);
       await daemon.waitForLog(/operator node started/);
-      const { job } = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN });
+      const { job } = await requestInference({
+        contracts: net.contracts,
+        signer: net.requester,
+        modelId: toModelId(net.modelId),
+        mode: Mode.Vanilla,
+        input: net.model.example,
+        feePerNode: TOKEN / 2n,
+        collateral: 10n * TOKEN,
+      });
       const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(job.id), pollIntervalMs: 200 });
       expect(result.status).to.equal("settled");
       await daemon.stop();
@@ -171,9 +258,24 @@ describe("vin roi", () => {
     });
 
     it("prints what it observed before the simulation, and a flag still wins over the chain", async () => {
-      const result = await vin(["--config", config, "roi", "--operator", operator.address, "--operators", "7", "--runs", "20"]);
+      const result = await vin([
+        "--config",
+        config,
+        "roi",
+        "--operator",
+        operator.address,
+        "--operators",
+        "7",
+        "--runs",
+        "20",
+      ]);
       expect(result.code, result.stderr).to.equal(0);
-      expect(result.stdout).to.match(new RegExp(`^operator ${operator.address}: stake [\\d,.]+ tokens, 1 slots claimed, 1 jobs served, earned 0\\.5 tokens, 0 slashes \\(0 tokens\\)$`, "m"));
+      expect(result.stdout).to.match(
+        new RegExp(
+          `^operator ${operator.address}: stake [\\d,.]+ tokens, 1 slots claimed, 1 jobs served, earned 0\\.5 tokens, 0 slashes \\(0 tokens\\)$`,
+          "m",
+        ),
+      );
       expect(result.stdout).to.match(/^operators\s+7, equal split$/m);
     });
 

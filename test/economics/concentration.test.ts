@@ -54,7 +54,8 @@ describe("economics: concentration", () => {
     });
 
     it("rejects a threshold outside 0..9999 basis points with InputError naming it", () => {
-      for (const bad of [-1, 10_000, 50.5]) expect(() => nakamotoCoefficient([1n], bad)).to.throw(InputError, /thresholdBps .* 0 to 9999/);
+      for (const bad of [-1, 10_000, 50.5])
+        expect(() => nakamotoCoefficient([1n], bad)).to.throw(InputError, /thresholdBps .* 0 to 9999/);
     });
   });
 
@@ -91,12 +92,21 @@ describe("economics: concentration", () => {
     });
 
     it("computes stake quantiles by nearest rank and the top holders' shares exactly", () => {
-      const c = computeConcentration(only([10n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n].map((s, i) => operator(i + 1, s * TOKEN))));
-      expect(c.stake.quantiles).to.deep.equal({ min: 1n * TOKEN, p25: 3n * TOKEN, median: 5n * TOKEN, p75: 8n * TOKEN, p90: 9n * TOKEN, max: 10n * TOKEN });
+      const c = computeConcentration(
+        only([10n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n].map((s, i) => operator(i + 1, s * TOKEN))),
+      );
+      expect(c.stake.quantiles).to.deep.equal({
+        min: 1n * TOKEN,
+        p25: 3n * TOKEN,
+        median: 5n * TOKEN,
+        p75: 8n * TOKEN,
+        p90: 9n * TOKEN,
+        max: 10n * TOKEN,
+      });
       expect(c.stake.total).to.equal(55n * TOKEN);
       expect(c.stake.top).to.deep.equal([
         { n: 1, stake: 10n * TOKEN, share: 0.181818181 }, // 10/55
-        { n: 3, stake: 27n * TOKEN, share: 0.490909090 }, // 27/55
+        { n: 3, stake: 27n * TOKEN, share: 0.49090909 }, // 27/55
         { n: 5, stake: 40n * TOKEN, share: 0.727272727 }, // 40/55
         { n: 10, stake: 55n * TOKEN, share: 1 },
       ]);
@@ -105,7 +115,11 @@ describe("economics: concentration", () => {
 
     it("counts operators per mode, jobs with redundancy and each operator's share of jobs served", () => {
       const inputs: NetworkInputs = {
-        operators: [operator(1, 10n, 6, [Mode.Vanilla, Mode.Tee]), operator(2, 10n, 3, [Mode.Vanilla]), operator(3, 10n, 1, [Mode.Zk, Mode.Tee])],
+        operators: [
+          operator(1, 10n, 6, [Mode.Vanilla, Mode.Tee]),
+          operator(2, 10n, 3, [Mode.Vanilla]),
+          operator(3, 10n, 1, [Mode.Zk, Mode.Tee]),
+        ],
         jobs: [1, 3, 1, 5, 1].map((redundancy, i) => ({ id: BigInt(i + 1), redundancy })),
         models: [],
       };
@@ -114,6 +128,7 @@ describe("economics: concentration", () => {
         ["vanilla", 2],
         ["tee", 2],
         ["zk", 1],
+        ["dual", 0],
       ]);
       expect(c.jobs).to.deep.equal({ total: 5, redundant: 2 });
       expect(c.jobShares.map((s) => [s.address, s.jobsServed, s.share])).to.deep.equal([
@@ -126,7 +141,11 @@ describe("economics: concentration", () => {
     });
 
     it("counts models servable by at least k distinct operator addresses, case-insensitively", () => {
-      const [a, b, c] = ["0x00000000000000000000000000000000000000aa", "0x00000000000000000000000000000000000000bb", "0x00000000000000000000000000000000000000cc"];
+      const [a, b, c] = [
+        "0x00000000000000000000000000000000000000aa",
+        "0x00000000000000000000000000000000000000bb",
+        "0x00000000000000000000000000000000000000cc",
+      ];
       const inputs: NetworkInputs = {
         operators: [],
         jobs: [],
@@ -158,7 +177,9 @@ describe("economics: concentration", () => {
 
     it("rejects an operator listed twice (addresses compared case-insensitively) and bad amounts with InputError", () => {
       const a = operator(0xab, 1n);
-      expect(() => computeConcentration(only([a, { ...a, address: a.address.toUpperCase().replace("0X", "0x") }]))).to.throw(InputError, /listed twice/);
+      expect(() =>
+        computeConcentration(only([a, { ...a, address: a.address.toUpperCase().replace("0X", "0x") }])),
+      ).to.throw(InputError, /listed twice/);
       expect(() => computeConcentration(only([operator(1, -1n)]))).to.throw(InputError, /negative stake/);
       expect(() => computeConcentration(only([operator(1, 1n, 1.5)]))).to.throw(InputError, /jobsServed/);
       expect(() => computeConcentration(only([]), { ks: [0] })).to.throw(InputError, /ks contains 0/);
@@ -189,7 +210,9 @@ describe("economics: concentration", () => {
         if (e.served === true) this.served.push({ operator: e.operator, block: e.blockNumber });
       }
       inputs(since?: number): NetworkInputs {
-        const operators = [...this.stakes].map(([i, stake]) => operator(i, stake, this.served.filter((s) => s.operator === i && s.block >= (since ?? 0)).length));
+        const operators = [...this.stakes].map(([i, stake]) =>
+          operator(i, stake, this.served.filter((s) => s.operator === i && s.block >= (since ?? 0)).length),
+        );
         return { operators, jobs: [], models: [] };
       }
     }
@@ -205,17 +228,34 @@ describe("economics: concentration", () => {
 
     it("takes the state at each window's end, and counts jobs within the window", () => {
       const points = concentrationHistory(events, new StakeFold(), { window: 10, fromBlock: 0, toBlock: 29 });
-      expect(points.map((p) => [p.fromBlock, p.toBlock, p.concentration.operators, p.concentration.nakamoto.byStake, p.concentration.nakamoto.byJobs])).to.deep.equal([
+      expect(
+        points.map((p) => [
+          p.fromBlock,
+          p.toBlock,
+          p.concentration.operators,
+          p.concentration.nakamoto.byStake,
+          p.concentration.nakamoto.byJobs,
+        ]),
+      ).to.deep.equal([
         [0, 9, 2, 2, null],
         [10, 19, 3, 2, 1],
         [20, 29, 3, 2, 1],
       ]);
-      expect(points[2]!.concentration.jobShares.find((s) => s.jobsServed > 0)!.address).to.equal(operator(2, 0n).address);
+      expect(points[2]!.concentration.jobShares.find((s) => s.jobsServed > 0)!.address).to.equal(
+        operator(2, 0n).address,
+      );
     });
 
     it("counts jobs from the start with jobs: cumulative, and folds events before fromBlock into the first window", () => {
-      const points = concentrationHistory(events, new StakeFold(), { window: 10, fromBlock: 10, toBlock: 29, jobs: "cumulative" });
-      expect(points.map((p) => [p.fromBlock, p.concentration.operators, p.concentration.jobShares.map((s) => s.jobsServed)])).to.deep.equal([
+      const points = concentrationHistory(events, new StakeFold(), {
+        window: 10,
+        fromBlock: 10,
+        toBlock: 29,
+        jobs: "cumulative",
+      });
+      expect(
+        points.map((p) => [p.fromBlock, p.concentration.operators, p.concentration.jobShares.map((s) => s.jobsServed)]),
+      ).to.deep.equal([
         [10, 3, [1, 0, 0]],
         [20, 3, [2, 1, 0]],
       ]);
@@ -231,10 +271,18 @@ describe("economics: concentration", () => {
     });
 
     it("rejects events out of block order and bad windows with InputError", () => {
-      expect(() => concentrationHistory([events[1]!, events[0]!], new StakeFold(), { window: 10 })).to.throw(InputError, /not in block order/);
+      expect(() => concentrationHistory([events[1]!, events[0]!], new StakeFold(), { window: 10 })).to.throw(
+        InputError,
+        /not in block order/,
+      );
       expect(() => concentrationHistory(events, new StakeFold(), { window: 0 })).to.throw(InputError, /window 0/);
-      expect(() => concentrationHistory(events, new StakeFold(), { window: 1, fromBlock: 0, toBlock: 10_000_000 })).to.throw(InputError, /more than 10000 windows/);
-      expect(() => concentrationHistory(events, new StakeFold(), { window: 1, fromBlock: 9, toBlock: 3 })).to.throw(InputError, /before fromBlock/);
+      expect(() =>
+        concentrationHistory(events, new StakeFold(), { window: 1, fromBlock: 0, toBlock: 10_000_000 }),
+      ).to.throw(InputError, /more than 10000 windows/);
+      expect(() => concentrationHistory(events, new StakeFold(), { window: 1, fromBlock: 9, toBlock: 3 })).to.throw(
+        InputError,
+        /before fromBlock/,
+      );
     });
   });
 });

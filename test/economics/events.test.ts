@@ -5,18 +5,42 @@ import { InputError } from "../../src/core/errors";
 import { resultCommitment } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 import { computeConcentration, concentrationHistory } from "../../src/economics/concentration";
-import { NetworkReducer, observeForRoi, observedSlashing, readNetworkEvents, reduceNetworkEvents, settledPerWindow, type DecodedLog } from "../../src/economics/events";
+import {
+  NetworkReducer,
+  observeForRoi,
+  observedSlashing,
+  readNetworkEvents,
+  reduceNetworkEvents,
+  settledPerWindow,
+  type DecodedLog,
+} from "../../src/economics/events";
 import { expectRejection } from "../fixtures/assert";
 import { FEE_PER_NODE, STAKE, loadSystem, requestJob } from "../fixtures/system";
 
-const [A, B, C, D] = ["0x00000000000000000000000000000000000000aa", "0x00000000000000000000000000000000000000bb", "0x00000000000000000000000000000000000000cc", "0x00000000000000000000000000000000000000dd"];
+const [A, B, C, D] = [
+  "0x00000000000000000000000000000000000000aa",
+  "0x00000000000000000000000000000000000000bb",
+  "0x00000000000000000000000000000000000000cc",
+  "0x00000000000000000000000000000000000000dd",
+];
 const [H1, H2] = [keccak256("0x01"), keccak256("0x02")];
 
-function log(blockNumber: number, name: string, args: Record<string, unknown>, contract?: DecodedLog["contract"]): DecodedLog {
+function log(
+  blockNumber: number,
+  name: string,
+  args: Record<string, unknown>,
+  contract?: DecodedLog["contract"],
+): DecodedLog {
   return { name, args, blockNumber, contract };
 }
 
-function job(id: bigint, modelId: bigint, redundancy: number, feePerNode: bigint, mode: number = Mode.Vanilla): Record<string, unknown> {
+function job(
+  id: bigint,
+  modelId: bigint,
+  redundancy: number,
+  feePerNode: bigint,
+  mode: number = Mode.Vanilla,
+): Record<string, unknown> {
   return { jobId: id, modelId, job: { id, modelId, mode: BigInt(mode), redundancy: BigInt(redundancy), feePerNode } };
 }
 
@@ -30,7 +54,12 @@ function job(id: bigint, modelId: bigint, redundancy: number, feePerNode: bigint
  * slashed 10 and the job is refunded.
  */
 const LOGS: DecodedLog[] = [
-  log(1, "ParametersUpdated", { parameters: { minimumStake: 40n, thawingPeriod: 3600n, maxSlashBps: 5000n } }, "staking"),
+  log(
+    1,
+    "ParametersUpdated",
+    { parameters: { minimumStake: 40n, thawingPeriod: 3600n, maxSlashBps: 5000n } },
+    "staking",
+  ),
   log(1, "ParametersUpdated", { parameters: { protocolFeeBps: 100n, usageFeeFloor: 0n } }, "escrow"),
   log(2, "Staked", { operator: A, amount: 100n }),
   log(2, "Staked", { operator: B, amount: 60n }),
@@ -41,7 +70,14 @@ const LOGS: DecodedLog[] = [
   log(4, "Unstaked", { operator: B, amount: 20n, thawEnd: 99n }),
   log(4, "Restaked", { operator: B, amount: 5n }),
   log(5, "ModelCreated", { modelId: 1n, owner: D, price: 2n }),
-  log(5, "VersionPublished", { modelId: 1n, version: 1n, modes: [{ mode: 0n, verifier: D, bindings: [] }, { mode: 1n, verifier: D, bindings: [] }] }),
+  log(5, "VersionPublished", {
+    modelId: 1n,
+    version: 1n,
+    modes: [
+      { mode: 0n, verifier: D, bindings: [] },
+      { mode: 1n, verifier: D, bindings: [] },
+    ],
+  }),
   log(5, "ModelCreated", { modelId: 2n, owner: D, price: 2n }),
   log(5, "VersionPublished", { modelId: 2n, version: 1n, modes: [{ mode: 2n, verifier: D, bindings: [] }] }),
   log(5, "VersionPublished", { modelId: 2n, version: 2n, modes: [{ mode: 0n, verifier: D, bindings: [] }] }),
@@ -99,8 +135,28 @@ describe("economics: events", () => {
     it("records each operator's activity: slots claimed, jobs served, fees earned, slashes", () => {
       const reducer = reduceNetworkEvents(LOGS);
       const byAddress = Object.fromEntries(reducer.activity().map((a) => [a.address, a]));
-      expect(byAddress[A]).to.deep.equal({ address: A, stake: 90n, thawing: 0n, capabilities: 3, claimed: 2, served: 2, earned: 12n, slashes: 0, slashed: 0n });
-      expect(byAddress[B]).to.deep.equal({ address: B, stake: 38n, thawing: 12n, capabilities: 1, claimed: 2, served: 1, earned: 5n, slashes: 1, slashed: 10n });
+      expect(byAddress[A]).to.deep.equal({
+        address: A,
+        stake: 90n,
+        thawing: 0n,
+        capabilities: 3,
+        claimed: 2,
+        served: 2,
+        earned: 12n,
+        slashes: 0,
+        slashed: 0n,
+      });
+      expect(byAddress[B]).to.deep.equal({
+        address: B,
+        stake: 38n,
+        thawing: 12n,
+        capabilities: 1,
+        claimed: 2,
+        served: 1,
+        earned: 5n,
+        slashes: 1,
+        slashed: 10n,
+      });
       expect(byAddress[D]).to.deep.include({ claimed: 1, served: 0, earned: 0n });
       expect(reducer.minimumStake).to.equal(40n);
       expect(reducer.skipped).to.equal(0);
@@ -113,15 +169,31 @@ describe("economics: events", () => {
 
     it("gives the observed slashing rate and the jobs settled per window", () => {
       const reducer = reduceNetworkEvents(LOGS);
-      expect(observedSlashing(reducer.activity())).to.deep.equal({ slots: 5, slashes: 1, probabilityPerJob: 0.2, meanAmount: 10n });
-      expect(settledPerWindow(reducer.jobRecords(), { fromBlock: 0, toBlock: 29, window: 10 })).to.deep.equal([0, 1, 1]);
+      expect(observedSlashing(reducer.activity())).to.deep.equal({
+        slots: 5,
+        slashes: 1,
+        probabilityPerJob: 0.2,
+        meanAmount: 10n,
+      });
+      expect(settledPerWindow(reducer.jobRecords(), { fromBlock: 0, toBlock: 29, window: 10 })).to.deep.equal([
+        0, 1, 1,
+      ]);
       expect(settledPerWindow(reducer.jobRecords(), { fromBlock: 12, toBlock: 22, window: 100 })).to.deep.equal([1]);
-      expect(() => settledPerWindow([], { fromBlock: 5, toBlock: 4, window: 1 })).to.throw(InputError, /toBlock 4 is before fromBlock 5/);
+      expect(() => settledPerWindow([], { fromBlock: 5, toBlock: 4, window: 1 })).to.throw(
+        InputError,
+        /toBlock 4 is before fromBlock 5/,
+      );
     });
 
     it("observes the ROI simulator's inputs: demand per whole month of blocks, slashing, the going fee, operators, one operator's record", () => {
       const reducer = reduceNetworkEvents(LOGS);
-      const seen = observeForRoi(reducer, { fromBlock: 0, toBlock: 44, blocksPerMonth: 10, decimals: 0, operator: B.toUpperCase().replace("0X", "0x") });
+      const seen = observeForRoi(reducer, {
+        fromBlock: 0,
+        toBlock: 44,
+        blocksPerMonth: 10,
+        decimals: 0,
+        operator: B.toUpperCase().replace("0X", "0x"),
+      });
       expect(seen).to.deep.equal({
         monthlyJobs: [0, 1, 1, 0], // blocks 40..44 are not a whole month
         slashing: { probabilityPerJob: 0.2, amount: 10 },
@@ -130,8 +202,18 @@ describe("economics: events", () => {
         operator: { stake: 38, claimed: 2, served: 1, earned: 5, slashes: 1, slashed: 10 },
       });
       expect(observeForRoi(reducer, { fromBlock: 0, toBlock: 5, blocksPerMonth: 10 }).monthlyJobs).to.deep.equal([]);
-      expect(observeForRoi(reducer, { fromBlock: 0, toBlock: 44, blocksPerMonth: 10, operator: "0x0000000000000000000000000000000000000001" }).operator).to.equal(undefined);
-      expect(() => observeForRoi(reducer, { fromBlock: 0, toBlock: 44, blocksPerMonth: 0 })).to.throw(InputError, /blocksPerMonth 0/);
+      expect(
+        observeForRoi(reducer, {
+          fromBlock: 0,
+          toBlock: 44,
+          blocksPerMonth: 10,
+          operator: "0x0000000000000000000000000000000000000001",
+        }).operator,
+      ).to.equal(undefined);
+      expect(() => observeForRoi(reducer, { fromBlock: 0, toBlock: 44, blocksPerMonth: 0 })).to.throw(
+        InputError,
+        /blocksPerMonth 0/,
+      );
     });
 
     it("counts jobs requested and served from a block with inputs(since)", () => {
@@ -142,7 +224,14 @@ describe("economics: events", () => {
 
     it("feeds concentrationHistory", () => {
       const points = concentrationHistory(LOGS, new NetworkReducer(), { window: 20, fromBlock: 0, toBlock: 39 });
-      expect(points.map((p) => [p.concentration.operators, p.concentration.stake.total, p.concentration.jobs.total, p.concentration.nakamoto.byJobs])).to.deep.equal([
+      expect(
+        points.map((p) => [
+          p.concentration.operators,
+          p.concentration.stake.total,
+          p.concentration.jobs.total,
+          p.concentration.nakamoto.byJobs,
+        ]),
+      ).to.deep.equal([
         [3, 175n, 1, 1], // 100 + 45 + 30 active (15 thawing); job 1, served by A
         [3, 175n, 2, 2], // job 2 served by A and B, job 3 not served
       ]);
@@ -160,9 +249,19 @@ describe("economics: events", () => {
     });
 
     it("rejects logs out of block order and logs missing an argument, naming it", () => {
-      expect(() => reduceNetworkEvents([log(5, "Staked", { operator: A, amount: 1n }), log(4, "Staked", { operator: A, amount: 1n })])).to.throw(InputError, /block 4 comes after block 5/);
-      expect(() => reduceNetworkEvents([log(5, "Staked", { operator: A })])).to.throw(InputError, /Staked at block 5 has no valid argument "amount"/);
-      expect(() => reduceNetworkEvents([log(5, "JobRequested", { jobId: 1n, modelId: 1n, job: { mode: 0n, redundancy: 1n } })])).to.throw(InputError, /"job.feePerNode"/);
+      expect(() =>
+        reduceNetworkEvents([
+          log(5, "Staked", { operator: A, amount: 1n }),
+          log(4, "Staked", { operator: A, amount: 1n }),
+        ]),
+      ).to.throw(InputError, /block 4 comes after block 5/);
+      expect(() => reduceNetworkEvents([log(5, "Staked", { operator: A })])).to.throw(
+        InputError,
+        /Staked at block 5 has no valid argument "amount"/,
+      );
+      expect(() =>
+        reduceNetworkEvents([log(5, "JobRequested", { jobId: 1n, modelId: 1n, job: { mode: 0n, redundancy: 1n } })]),
+      ).to.throw(InputError, /"job.feePerNode"/);
     });
   });
 
@@ -179,8 +278,10 @@ describe("economics: events", () => {
       const salts = [hexlify(randomBytes(32)), hexlify(randomBytes(32)), hexlify(randomBytes(32))];
       const outputs = ["0x07", "0x07", "0x08"];
       for (const node of [n1, n2, n3]) await escrow.connect(node).claimSlot(triple);
-      for (const [i, node] of [n1, n2, n3].entries()) await escrow.connect(node).commit(triple, resultCommitment(triple.id, node.address, outputs[i]!, salts[i]!));
-      for (const [i, node] of [n1, n2, n3].entries()) await escrow.connect(node).reveal(triple, outputs[i]!, salts[i]!, "0x");
+      for (const [i, node] of [n1, n2, n3].entries())
+        await escrow.connect(node).commit(triple, resultCommitment(triple.id, node.address, outputs[i]!, salts[i]!));
+      for (const [i, node] of [n1, n2, n3].entries())
+        await escrow.connect(node).reveal(triple, outputs[i]!, salts[i]!, "0x");
 
       const head = await hre.ethers.provider.getBlockNumber();
       const logs = await readNetworkEvents(fx.system, 0, head, { maxBlockRange: 7 });

@@ -2,19 +2,34 @@ import { expect } from "chai";
 import { Mode } from "../../src/core/modes";
 import { computeConcentration, concentrationHistory, type NetworkInputs } from "../../src/economics/concentration";
 import { reduceNetworkEvents, NetworkReducer, type DecodedLog } from "../../src/economics/events";
-import { formatTokens, renderConcentration, renderHistory, renderRoi, roiCharts, table, toJson } from "../../src/economics/report";
+import {
+  formatTokens,
+  renderConcentration,
+  renderHistory,
+  renderRoi,
+  roiCharts,
+  table,
+  toJson,
+} from "../../src/economics/report";
 import { simulateRoi, type RoiParams } from "../../src/economics/roi";
 import { findAll, parseXml } from "./xml";
 
 const TOKEN = 10n ** 18n;
 
 const TEN_EQUAL: NetworkInputs = {
-  operators: Array.from({ length: 10 }, (_, i) => ({ address: `0x${(i + 1).toString(16).padStart(40, "0")}`, stake: 250n * TOKEN, modes: [Mode.Vanilla], jobsServed: 4 })),
+  operators: Array.from({ length: 10 }, (_, i) => ({
+    address: `0x${(i + 1).toString(16).padStart(40, "0")}`,
+    stake: 250n * TOKEN,
+    modes: [Mode.Vanilla],
+    jobsServed: 4,
+  })),
   jobs: [
     { id: 1n, redundancy: 3 },
     { id: 2n, redundancy: 1 },
   ],
-  models: [{ id: 1n, operators: ["0x0000000000000000000000000000000000000001", "0x0000000000000000000000000000000000000002"] }],
+  models: [
+    { id: 1n, operators: ["0x0000000000000000000000000000000000000001", "0x0000000000000000000000000000000000000002"] },
+  ],
 };
 
 const ROI: RoiParams = {
@@ -46,10 +61,18 @@ describe("economics: reports", () => {
 
   describe("toJson", () => {
     it("turns bigints into decimal strings, drops undefined and keeps null, so JSON.stringify round-trips", () => {
-      expect(toJson({ a: 10n ** 30n, b: undefined, c: null, d: [1n, 2], e: NaN })).to.deep.equal({ a: "1000000000000000000000000000000", c: null, d: ["1", 2], e: null });
+      expect(toJson({ a: 10n ** 30n, b: undefined, c: null, d: [1n, 2], e: NaN })).to.deep.equal({
+        a: "1000000000000000000000000000000",
+        c: null,
+        d: ["1", 2],
+        e: null,
+      });
       const json = toJson(computeConcentration(TEN_EQUAL));
       expect(JSON.parse(JSON.stringify(json))).to.deep.equal(json);
-      expect(json).to.deep.include({ nakamoto: { thresholdBps: 5000, byStake: 6, byJobs: 6 }, hhi: { byStake: 1000, byJobs: 1000 } });
+      expect(json).to.deep.include({
+        nakamoto: { thresholdBps: 5000, byStake: 6, byJobs: 6 },
+        hhi: { byStake: 1000, byJobs: 1000 },
+      });
     });
   });
 
@@ -76,10 +99,20 @@ describe("economics: reports", () => {
   describe("renderHistory", () => {
     it("prints one row per window", () => {
       const logs: DecodedLog[] = [
-        { name: "Staked", args: { operator: "0x00000000000000000000000000000000000000aa", amount: 3n * TOKEN }, blockNumber: 1 },
-        { name: "Staked", args: { operator: "0x00000000000000000000000000000000000000bb", amount: 1n * TOKEN }, blockNumber: 12 },
+        {
+          name: "Staked",
+          args: { operator: "0x00000000000000000000000000000000000000aa", amount: 3n * TOKEN },
+          blockNumber: 1,
+        },
+        {
+          name: "Staked",
+          args: { operator: "0x00000000000000000000000000000000000000bb", amount: 1n * TOKEN },
+          blockNumber: 12,
+        },
       ];
-      const text = renderHistory(concentrationHistory(logs, new NetworkReducer(), { window: 10, fromBlock: 0, toBlock: 19 }));
+      const text = renderHistory(
+        concentrationHistory(logs, new NetworkReducer(), { window: 10, fromBlock: 0, toBlock: 19 }),
+      );
       expect(text.split("\n")[0]).to.match(/^blocks +operators +stake \(tokens\) +Nakamoto stake/);
       expect(text).to.match(/^ *0–9 +1 +3 +1 +– +10,000 +–/m);
       expect(text).to.match(/^ *10–19 +2 +4 +1 +– +6,250 +–/m); // 75 %² + 25 %² = 5,625 + 625
@@ -120,7 +153,12 @@ describe("economics: reports", () => {
       expect(cumulative.children[0]!.text).to.equal("Cumulative cash flow");
       expect(findAll(cumulative, "polyline")).to.have.length(2);
       expect(findAll(cumulative, "polygon")).to.have.length(2);
-      expect(findAll(cumulative, "title").map((t) => t.text)).to.include.members(["median", "if demand never comes", "5th–95th percentile", "25th–75th percentile"]);
+      expect(findAll(cumulative, "title").map((t) => t.text)).to.include.members([
+        "median",
+        "if demand never comes",
+        "5th–95th percentile",
+        "25th–75th percentile",
+      ]);
       const operators = parseXml(charts.operators);
       expect(findAll(operators, "title").map((t) => t.text)).to.include.members(["1: 480", "2: -720", "4: -1.32k"]);
       expect(parseXml(charts.monthly).name).to.equal("svg");
@@ -129,7 +167,15 @@ describe("economics: reports", () => {
 
   describe("table", () => {
     it("pads columns and right-aligns numbers", () => {
-      expect(table(["name", "n"], [["a", "1"], ["bbb", "1,000"]])).to.equal(["name      n", "----  -----", "a         1", "bbb   1,000"].join("\n"));
+      expect(
+        table(
+          ["name", "n"],
+          [
+            ["a", "1"],
+            ["bbb", "1,000"],
+          ],
+        ),
+      ).to.equal(["name      n", "----  -----", "a         1", "bbb   1,000"].join("\n"));
     });
   });
 });

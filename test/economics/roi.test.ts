@@ -28,22 +28,37 @@ function handCase(overrides: Partial<RoiParams> = {}): RoiParams {
 describe("economics: ROI simulator", () => {
   describe("depreciationSchedule", () => {
     it("straight-line writes off (cost - resale) / life each month of the life, then nothing", () => {
-      expect(depreciationSchedule({ cost: 1000, resaleValue: 100, lifeMonths: 3, method: "straight-line" }, 5)).to.deep.equal([300, 300, 300, 0, 0]);
+      expect(
+        depreciationSchedule({ cost: 1000, resaleValue: 100, lifeMonths: 3, method: "straight-line" }, 5),
+      ).to.deep.equal([300, 300, 300, 0, 0]);
     });
 
     it("declining balance writes off a share of the book value, and the rest down to resale in the last month", () => {
       // 600 % a year = 50 % of the book value a month: 1000 -> 500 -> 250 -> 125, then 125 - 100 in month 4.
-      expect(depreciationSchedule({ cost: 1000, resaleValue: 100, lifeMonths: 4, method: "declining-balance", annualRate: 6 }, 5)).to.deep.equal([500, 250, 125, 25, 0]);
+      expect(
+        depreciationSchedule(
+          { cost: 1000, resaleValue: 100, lifeMonths: 4, method: "declining-balance", annualRate: 6 },
+          5,
+        ),
+      ).to.deep.equal([500, 250, 125, 25, 0]);
     });
 
     it("declining balance never goes below the resale value", () => {
       // 1000 -> 500 (500); 50 % of 500 = 250 would pass 300: only 200; nothing after.
-      expect(depreciationSchedule({ cost: 1000, resaleValue: 300, lifeMonths: 4, method: "declining-balance", annualRate: 6 }, 4)).to.deep.equal([500, 200, 0, 0]);
+      expect(
+        depreciationSchedule(
+          { cost: 1000, resaleValue: 300, lifeMonths: 4, method: "declining-balance", annualRate: 6 },
+          4,
+        ),
+      ).to.deep.equal([500, 200, 0, 0]);
     });
 
     it("declining balance defaults to double declining: 24 / life a year", () => {
       // Life 24 months: 100 % a year, 1/12 of the book value a month.
-      const schedule = depreciationSchedule({ cost: 1200, resaleValue: 0, lifeMonths: 24, method: "declining-balance" }, 24);
+      const schedule = depreciationSchedule(
+        { cost: 1200, resaleValue: 0, lifeMonths: 24, method: "declining-balance" },
+        24,
+      );
       expect(schedule[0]).to.be.closeTo(100, EPS);
       expect(schedule[1]).to.be.closeTo(1100 / 12, EPS);
       expect(schedule[2]).to.be.closeTo((1100 - 1100 / 12) / 12, EPS);
@@ -57,7 +72,9 @@ describe("economics: ROI simulator", () => {
       for (const m of r.monthly) {
         for (const v of [m.mean, m.p5, m.p25, m.p50, m.p75, m.p95]) expect(v).to.be.closeTo(40, EPS);
       }
-      expect(r.cumulative.map((c) => c.p50)).to.satisfy((values: number[]) => values.every((v, i) => Math.abs(v - 40 * (i + 1)) < EPS));
+      expect(r.cumulative.map((c) => c.p50)).to.satisfy((values: number[]) =>
+        values.every((v, i) => Math.abs(v - 40 * (i + 1)) < EPS),
+      );
       expect(r.meanRevenue.every((v) => Math.abs(v - 200) < EPS)).to.be.true;
       expect(r.meanJobs.every((v) => v === 200)).to.be.true;
       expect(r.horizon.mean).to.be.closeTo(480, EPS);
@@ -70,7 +87,9 @@ describe("economics: ROI simulator", () => {
     });
 
     it("never pays back when the hardware costs more than the horizon earns", () => {
-      const r = simulateRoi(handCase({ hardware: { cost: 1800, resaleValue: 0, lifeMonths: 12, method: "straight-line" } })); // 12 * 140 = 1680 < 1800
+      const r = simulateRoi(
+        handCase({ hardware: { cost: 1800, resaleValue: 0, lifeMonths: 12, method: "straight-line" } }),
+      ); // 12 * 140 = 1680 < 1800
       expect(r.payback).to.deep.equal({ month: null, probability: 0 });
       expect(r.horizon.mean).to.be.closeTo(1680 - 1800, EPS);
       expect(r.horizon.lossProbability).to.equal(1);
@@ -95,7 +114,8 @@ describe("economics: ROI simulator", () => {
 
     it("is reported beside every simulation, whatever the demand", () => {
       const r = simulateRoi({ ...params, demand: { kind: "constant", jobsPerMonth: 1_000_000 } });
-      expect(r.zeroDemand.meanMonthly.map((v, i) => v + depreciation[i]! + 60).every((v) => Math.abs(v) < EPS)).to.be.true;
+      expect(r.zeroDemand.meanMonthly.map((v, i) => v + depreciation[i]! + 60).every((v) => Math.abs(v) < EPS)).to.be
+        .true;
       expect(r.zeroDemand.paybackMonth).to.equal(null);
       expect(r.zeroDemand.lossProbability).to.equal(1);
       expect(r.zeroDemand.meanTotal).to.be.closeTo(-1260, EPS);
@@ -112,7 +132,9 @@ describe("economics: ROI simulator", () => {
     });
 
     it("operators joining take their share month by month: 1 + 0.5 a month gives 1, 1, 2, 2, 3, ...", () => {
-      const r = simulateRoi(handCase({ competition: { operators: 1, joinsPerMonth: 0.5, split: "equal" }, horizonMonths: 6 }));
+      const r = simulateRoi(
+        handCase({ competition: { operators: 1, joinsPerMonth: 0.5, split: "equal" }, horizonMonths: 6 }),
+      );
       expect(r.operators).to.deep.equal([1, 1, 2, 2, 3, 3]);
       r.meanRevenue.forEach((v, i) => expect(v).to.be.closeTo(200 / r.operators[i]!, EPS));
     });
@@ -130,7 +152,9 @@ describe("economics: ROI simulator", () => {
     it("reports the curve of returns against the number of operators", () => {
       const r = simulateRoi(handCase());
       // Result at month 12 with n operators: 12 * (200 / n - 160).
-      expect(r.byOperators.map((o) => [o.operators, Math.round(o.meanTotal * 1e6) / 1e6, o.lossProbability, o.paybackMonth])).to.deep.equal([
+      expect(
+        r.byOperators.map((o) => [o.operators, Math.round(o.meanTotal * 1e6) / 1e6, o.lossProbability, o.paybackMonth]),
+      ).to.deep.equal([
         [1, 480, 0, 9],
         [2, -720, 1, null],
         [4, -1320, 1, null],
@@ -160,7 +184,15 @@ describe("economics: ROI simulator", () => {
     });
 
     it("draws slashes around their expectation: 100 jobs at 10 % and 3 tokens cost 30 tokens a month on average", () => {
-      const r = simulateRoi(handCase({ runs: 2000, demand: { kind: "constant", jobsPerMonth: 100 }, slashing: { probabilityPerJob: 0.1, amount: 3 }, tokenPrice: { kind: "constant", price: 1 }, feePerJob: 1 }));
+      const r = simulateRoi(
+        handCase({
+          runs: 2000,
+          demand: { kind: "constant", jobsPerMonth: 100 },
+          slashing: { probabilityPerJob: 0.1, amount: 3 },
+          tokenPrice: { kind: "constant", price: 1 },
+          feePerJob: 1,
+        }),
+      );
       // Cash flow = 100 revenue - slashes - 30 - 20 - 5 (opportunity at price 1) - 100 depreciation = -55 - slashes.
       const meanSlashing = -55 - r.monthly.reduce((s, m) => s + m.mean, 0) / r.monthly.length;
       expect(meanSlashing).to.be.closeTo(30, 1);
@@ -174,12 +206,24 @@ describe("economics: ROI simulator", () => {
     });
 
     it("follows price and demand paths, holding their last value", () => {
-      const r = simulateRoi(handCase({ horizonMonths: 4, demand: { kind: "path", jobsPerMonth: [0, 100] }, tokenPrice: { kind: "path", prices: [1, 2, 4] } }));
+      const r = simulateRoi(
+        handCase({
+          horizonMonths: 4,
+          demand: { kind: "path", jobsPerMonth: [0, 100] },
+          tokenPrice: { kind: "path", prices: [1, 2, 4] },
+        }),
+      );
       expect(r.meanRevenue).to.deep.equal([0, 100, 200, 200]); // jobs * 0.5 * price
     });
 
     it("counts the stake's change in value at the horizon", () => {
-      const r = simulateRoi(handCase({ horizonMonths: 2, tokenPrice: { kind: "path", prices: [2, 1] }, demand: { kind: "constant", jobsPerMonth: 0 } }));
+      const r = simulateRoi(
+        handCase({
+          horizonMonths: 2,
+          tokenPrice: { kind: "path", prices: [2, 1] },
+          demand: { kind: "constant", jobsPerMonth: 0 },
+        }),
+      );
       expect(r.horizon.meanStakeRevaluation).to.equal(-1000);
     });
   });
@@ -189,23 +233,79 @@ describe("economics: ROI simulator", () => {
       ["horizonMonths", { horizonMonths: 0 }, /horizonMonths is 0: it must be a whole number from 1 to 240/],
       ["horizonMonths", { horizonMonths: 2.5 }, /horizonMonths is 2.5: it must be a whole number from 1 to 240/],
       ["uptime", { uptime: 1.5 }, /uptime is 1.5: it must be a number from 0 to 1/],
-      ["hardware.resaleValue", { hardware: { cost: 100, resaleValue: 200, lifeMonths: 12, method: "straight-line" } }, /hardware.resaleValue is 200: it must be a number from 0 to 100/],
-      ["hardware.lifeMonths", { hardware: { cost: 100, resaleValue: 0, lifeMonths: 0, method: "straight-line" } }, /hardware.lifeMonths is 0: it must be a whole number from 1 to 240/],
-      ["hardware.method", { hardware: { cost: 100, resaleValue: 0, lifeMonths: 1, method: "sum-of-years" as "straight-line" } }, /hardware.method is "sum-of-years": it must be one of "straight-line", "declining-balance"/],
-      ["hardware.annualRate", { hardware: { cost: 100, resaleValue: 0, lifeMonths: 1, method: "declining-balance", annualRate: 13 } }, /hardware.annualRate is 13: it must be a number above 0 and at most 12/],
-      ["hardware.annualRate", { hardware: { cost: 100, resaleValue: 0, lifeMonths: 1, method: "straight-line", annualRate: 1 } }, /hardware.annualRate .* unset unless method is "declining-balance"/],
+      [
+        "hardware.resaleValue",
+        { hardware: { cost: 100, resaleValue: 200, lifeMonths: 12, method: "straight-line" } },
+        /hardware.resaleValue is 200: it must be a number from 0 to 100/,
+      ],
+      [
+        "hardware.lifeMonths",
+        { hardware: { cost: 100, resaleValue: 0, lifeMonths: 0, method: "straight-line" } },
+        /hardware.lifeMonths is 0: it must be a whole number from 1 to 240/,
+      ],
+      [
+        "hardware.method",
+        { hardware: { cost: 100, resaleValue: 0, lifeMonths: 1, method: "sum-of-years" as "straight-line" } },
+        /hardware.method is "sum-of-years": it must be one of "straight-line", "declining-balance"/,
+      ],
+      [
+        "hardware.annualRate",
+        { hardware: { cost: 100, resaleValue: 0, lifeMonths: 1, method: "declining-balance", annualRate: 13 } },
+        /hardware.annualRate is 13: it must be a number above 0 and at most 12/,
+      ],
+      [
+        "hardware.annualRate",
+        { hardware: { cost: 100, resaleValue: 0, lifeMonths: 1, method: "straight-line", annualRate: 1 } },
+        /hardware.annualRate .* unset unless method is "declining-balance"/,
+      ],
       ["powerPerMonth", { powerPerMonth: -1 }, /powerPerMonth is -1: it must be a number of at least 0/],
       ["hostingPerMonth", { hostingPerMonth: NaN }, /hostingPerMonth is NaN/],
-      ["stake.annualRate", { stake: { amount: 1, annualRate: 2 } }, /stake.annualRate is 2: it must be a number from 0 to 1/],
-      ["slashing.probabilityPerJob", { slashing: { probabilityPerJob: -0.1, amount: 1 } }, /slashing.probabilityPerJob is -0.1/],
-      ["demand.kind", { demand: { kind: "poisson" } as unknown as RoiParams["demand"] }, /demand.kind is "poisson": it must be one of "constant", "path", "history"/],
-      ["demand.samples", { demand: { kind: "history", samples: [] } }, /demand.samples is a list of 0: it must be a list of 1 to 10,000 numbers/],
+      [
+        "stake.annualRate",
+        { stake: { amount: 1, annualRate: 2 } },
+        /stake.annualRate is 2: it must be a number from 0 to 1/,
+      ],
+      [
+        "slashing.probabilityPerJob",
+        { slashing: { probabilityPerJob: -0.1, amount: 1 } },
+        /slashing.probabilityPerJob is -0.1/,
+      ],
+      [
+        "demand.kind",
+        { demand: { kind: "poisson" } as unknown as RoiParams["demand"] },
+        /demand.kind is "poisson": it must be one of "constant", "path", "history"/,
+      ],
+      [
+        "demand.samples",
+        { demand: { kind: "history", samples: [] } },
+        /demand.samples is a list of 0: it must be a list of 1 to 10,000 numbers/,
+      ],
       ["demand.jobsPerMonth[1]", { demand: { kind: "path", jobsPerMonth: [1, -2] } }, /demand.jobsPerMonth\[1\] is -2/],
-      ["demand.volatility", { demand: { kind: "constant", jobsPerMonth: 1, volatility: 9 } }, /demand.volatility is 9: it must be a number from 0 to 5/],
-      ["competition.operators", { competition: { operators: 0, split: "equal" } }, /competition.operators is 0: it must be a whole number from 1 to 1000000/],
-      ["competition.split", { competition: { operators: 1, split: "random" as "equal" } }, /competition.split is "random"/],
-      ["stake.amount", { stake: { amount: 0, annualRate: 0 }, competition: { operators: 2, split: "stake-weighted" } }, /stake.amount is 0: it must be above 0 for the "stake-weighted" split/],
-      ["tokenPrice.initial", { tokenPrice: { kind: "gbm", initial: 0, annualDrift: 0, annualVolatility: 0.5 } }, /tokenPrice.initial is 0: it must be a number above 0/],
+      [
+        "demand.volatility",
+        { demand: { kind: "constant", jobsPerMonth: 1, volatility: 9 } },
+        /demand.volatility is 9: it must be a number from 0 to 5/,
+      ],
+      [
+        "competition.operators",
+        { competition: { operators: 0, split: "equal" } },
+        /competition.operators is 0: it must be a whole number from 1 to 1000000/,
+      ],
+      [
+        "competition.split",
+        { competition: { operators: 1, split: "random" as "equal" } },
+        /competition.split is "random"/,
+      ],
+      [
+        "stake.amount",
+        { stake: { amount: 0, annualRate: 0 }, competition: { operators: 2, split: "stake-weighted" } },
+        /stake.amount is 0: it must be above 0 for the "stake-weighted" split/,
+      ],
+      [
+        "tokenPrice.initial",
+        { tokenPrice: { kind: "gbm", initial: 0, annualDrift: 0, annualVolatility: 0.5 } },
+        /tokenPrice.initial is 0: it must be a number above 0/,
+      ],
       ["runs", { runs: 10_001 }, /runs is 10001: it must be a whole number from 1 to 10000/],
       ["seed", { seed: -1 }, /seed is -1/],
       ["operatorCurve[1]", { operatorCurve: [1, 0] }, /operatorCurve\[1\] is 0/],

@@ -26,7 +26,17 @@ export function parseXml(source: string): XmlElement {
     }
     if (raw.includes("<")) fail(`raw "<" in ${JSON.stringify(raw)}`);
     return raw.replace(/&(amp|lt|gt|quot|apos|#x[0-9a-fA-F]+|#[0-9]+);/g, (_, e: string) =>
-      e === "amp" ? "&" : e === "lt" ? "<" : e === "gt" ? ">" : e === "quot" ? '"' : e === "apos" ? "'" : String.fromCodePoint(e.startsWith("#x") ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)),
+      e === "amp"
+        ? "&"
+        : e === "lt"
+          ? "<"
+          : e === "gt"
+            ? ">"
+            : e === "quot"
+              ? '"'
+              : e === "apos"
+                ? "'"
+                : String.fromCodePoint(e.startsWith("#x") ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)),
     );
   };
   const skipMisc = () => {

@@ -14,7 +14,10 @@ import { buildHubWorld, modelFiles, publishAs, settleFreeJob, VANILLA, type HubW
 import { MEASUREMENT } from "../fixtures/system";
 
 // Page functions run in Chromium; the tests' TypeScript has no DOM library, so declare what they touch.
-declare const document: { getElementById(id: string): { textContent: string | null } | null; querySelectorAll(selector: string): { length: number } };
+declare const document: {
+  getElementById(id: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): { length: number };
+};
 declare const location: { hash: string };
 declare const navigator: { clipboard: { readText(): Promise<string> } };
 declare const window: { hubLastCopied?: string; __xss?: number };
@@ -42,18 +45,38 @@ describe("hub web page (Chromium)", () => {
     dir = mkdtempSync(path.join(tmpdir(), "vin-web-"));
     content = await EmbeddedContentStore.open(dir);
     world = await loadFixture(hubWorld);
-    penguinId = (await publishBundledModel({ signer: world.fx.owner, registry: world.fx.system.record.contracts.registry.address, contentStore: content })).modelId;
+    penguinId = (
+      await publishBundledModel({
+        signer: world.fx.owner,
+        registry: world.fx.system.record.contracts.registry.address,
+        contentStore: content,
+      })
+    ).modelId;
     xssId = (await publishAs(world.fx, content, modelFiles("x/<b>zebrafish</b>", XSS_CARD_WORDS), [VANILLA])).modelId;
     freeId = await settleFreeJob(world.fx, content);
-    hub = await startLocalHub({ provider: hre.ethers.provider, deployment: world.fx.system.record, contentStore: content, port: 0 });
+    hub = await startLocalHub({
+      provider: hre.ethers.provider,
+      deployment: world.fx.system.record,
+      contentStore: content,
+      port: 0,
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     const context = await browser.newContext();
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: hub.url });
     // Nothing but the hub may be reached.
-    await context.route("**/*", (route) => (route.request().url().startsWith(hub.url) ? route.continue() : route.abort()));
+    await context.route("**/*", (route) =>
+      route.request().url().startsWith(hub.url) ? route.continue() : route.abort(),
+    );
     context.setDefaultTimeout(120_000); // a shared 2-core machine can be slow; a failure still fails
     page = await context.newPage();
     page.on("pageerror", (error) => {
@@ -73,7 +96,9 @@ describe("hub web page (Chromium)", () => {
     await page.fill("#q", query);
     await page.press("#q", "Enter");
     await page.waitForFunction(
-      (q) => new URLSearchParams(location.hash.split("?")[1] ?? "").get("q") === q && document.getElementById("status")!.textContent !== "Searching…",
+      (q) =>
+        new URLSearchParams(location.hash.split("?")[1] ?? "").get("q") === q &&
+        document.getElementById("status")!.textContent !== "Searching…",
       query,
     );
   };
@@ -112,7 +137,10 @@ describe("hub web page (Chromium)", () => {
     await page.selectOption("#mode", "vanilla");
     await page.fill("#minUsage", "2");
     await page.dispatchEvent("#minUsage", "change");
-    await page.waitForFunction(() => location.hash.includes("mode=vanilla&minUsage=2") && document.querySelectorAll("#results .hit").length === 1);
+    await page.waitForFunction(
+      () =>
+        location.hash.includes("mode=vanilla&minUsage=2") && document.querySelectorAll("#results .hit").length === 1,
+    );
     expect(await resultNames()).to.deep.equal(["acme/penguin-mlp"]);
     await page.selectOption("#mode", "");
     await page.fill("#minUsage", "");
@@ -134,14 +162,34 @@ describe("hub web page (Chromium)", () => {
     expect(await page.locator("#card li").allTextContents()).to.deep.equal(["first point", "second point"]);
     expect(await page.locator("#card pre code").textContent()).to.equal("vin pull");
     const version = page.locator('section.version[data-version="1"]');
-    expect(await version.locator(".usage").textContent()).to.equal("Verified inferences: 3 (vanilla: 2, tee: 1) · 9.45 tokens paid");
+    expect(await version.locator(".usage").textContent()).to.equal(
+      "Verified inferences: 3 (vanilla: 2, tee: 1) · 9.45 tokens paid",
+    );
     expect(await page.textContent("#model-usage")).to.equal("3 verified jobs · 9.45 tokens paid over all versions");
     expect(await version.locator(".badge").allTextContents()).to.deep.equal(["vanilla", "tee"]);
     const files = await world.fx.system.registry.filesOf(world.penguins, 1);
     const cells = (selector: string) =>
-      version.locator(selector).evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+      version
+        .locator(selector)
+        .evaluateAll((trs) =>
+          trs.map((tr) =>
+            Array.from(
+              (tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children,
+              (td) => td.textContent,
+            ),
+          ),
+        );
     expect(await cells("table.tee tbody tr")).to.deep.equal([[MEASUREMENT, "accepted", "1"]]);
-    const rows = await version.locator("table:not(.tee) tbody tr").evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+    const rows = await version
+      .locator("table:not(.tee) tbody tr")
+      .evaluateAll((trs) =>
+        trs.map((tr) =>
+          Array.from(
+            (tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children,
+            (td) => td.textContent,
+          ),
+        ),
+      );
     expect(rows.map((r) => [r[0], r[2]])).to.deep.equal(files.map((f) => [f.path, f.sha256]));
     expect(rows[0]![1]).to.match(/^bafkrei/);
   });
@@ -159,7 +207,9 @@ describe("hub web page (Chromium)", () => {
   it("shows settled jobs below the usage floor apart from verified usage", async () => {
     await page.goto(`${hub.url}/#/model/${freeId}`);
     await page.waitForSelector("#model-name");
-    expect(await page.textContent("#model-usage")).to.equal("0 verified jobs · 0 tokens paid (1 below the usage floor, not counted) over all versions");
+    expect(await page.textContent("#model-usage")).to.equal(
+      "0 verified jobs · 0 tokens paid (1 below the usage floor, not counted) over all versions",
+    );
     expect(await page.locator('section.version[data-version="1"] .usage').textContent()).to.equal(
       "Verified inferences: 0 (vanilla: 0) · 0 tokens paid (1 below the usage floor, not counted)",
     );
@@ -189,7 +239,9 @@ describe("hub web page (Chromium)", () => {
         network: { contracts: { staking, escrow, registry }, fromBlock: world.fx.system.record.startBlock },
       });
       const context = await browser.newContext();
-      await context.route("**/*", (route) => (route.request().url().startsWith(server.url) ? route.continue() : route.abort()));
+      await context.route("**/*", (route) =>
+        route.request().url().startsWith(server.url) ? route.continue() : route.abort(),
+      );
       context.setDefaultTimeout(120_000);
       networkPage = await context.newPage();
       networkPage.on("pageerror", (error) => {
@@ -203,20 +255,38 @@ describe("hub web page (Chromium)", () => {
     });
 
     const rows = (selector: string) =>
-      networkPage.locator(selector).evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+      networkPage
+        .locator(selector)
+        .evaluateAll((trs) =>
+          trs.map((tr) =>
+            Array.from(
+              (tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children,
+              (td) => td.textContent,
+            ),
+          ),
+        );
 
     it("shows operators per mode, Nakamoto coefficients and HHI by stake and by jobs served", async () => {
       await networkPage.goto(`${server.url}/#/network`);
       await networkPage.waitForSelector("#network-control");
-      const api = (await (await fetch(`${server.url}/api/network`)).json()) as { operators: number; operatorsPerMode: { name: string; operators: number }[]; nakamoto: { byStake: number; byJobs: number }; hhi: { byStake: number; byJobs: number } };
-      expect(await rows("#network-modes tbody tr")).to.deep.equal(api.operatorsPerMode.map((m) => [m.name, String(m.operators)]));
+      const api = (await (await fetch(`${server.url}/api/network`)).json()) as {
+        operators: number;
+        operatorsPerMode: { name: string; operators: number }[];
+        nakamoto: { byStake: number; byJobs: number };
+        hhi: { byStake: number; byJobs: number };
+      };
+      expect(await rows("#network-modes tbody tr")).to.deep.equal(
+        api.operatorsPerMode.map((m) => [m.name, String(m.operators)]),
+      );
       expect(api.operatorsPerMode.find((m) => m.name === "vanilla")!.operators).to.equal(3);
       // Three equal stakes: two hold a majority, HHI 3,333; node 0 served every job: one, HHI 10,000.
       expect(await rows("#network-control tbody tr")).to.deep.equal([
         ["stake", "2", "3333"],
         ["jobs served", "1", "10000"],
       ]);
-      expect(await networkPage.textContent("#network-status")).to.match(/^Blocks \d+–\d+: 3 operators · 3000 tokens staked · \d+ jobs requested \(0 with redundancy\)$/);
+      expect(await networkPage.textContent("#network-status")).to.match(
+        /^Blocks \d+–\d+: 3 operators · 3000 tokens staked · \d+ jobs requested \(0 with redundancy\)$/,
+      );
       expect(await networkPage.isHidden("#search-view")).to.equal(true);
     });
   });

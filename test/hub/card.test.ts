@@ -1,11 +1,12 @@
 import { expect } from "chai";
+import { cardHashOf, DEFAULT_MAX_CARD_BYTES, parseModelCard, verifyModelCard } from "../../src/hub/card";
 import {
-  cardHashOf,
-  DEFAULT_MAX_CARD_BYTES,
-  parseModelCard,
-  verifyModelCard,
-} from "../../src/hub/card";
-import { CardFieldError, CardFrontMatterMissingError, CardHashMismatchError, CardTooLargeError, CardYamlError } from "../../src/hub/errors";
+  CardFieldError,
+  CardFrontMatterMissingError,
+  CardHashMismatchError,
+  CardTooLargeError,
+  CardYamlError,
+} from "../../src/hub/errors";
 import { BaseError, InputError } from "../../src/core/errors";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,7 +25,16 @@ function parseError(text: string): unknown {
 describe("parseModelCard", () => {
   it("returns every field of a complete card, normalised", () => {
     const text = cardText(
-      { name: "acme/finbert-tone", task: "Text Classification", license: "Apache-2.0", library: "Transformers", tags: ["finance", "sentiment"], datasets: "financial_phrasebank", base_model: ["ProsusAI/finbert"], language: "en" },
+      {
+        name: "acme/finbert-tone",
+        task: "Text Classification",
+        license: "Apache-2.0",
+        library: "Transformers",
+        tags: ["finance", "sentiment"],
+        datasets: "financial_phrasebank",
+        base_model: ["ProsusAI/finbert"],
+        language: "en",
+      },
       "# FinBERT tone\n\nScores financial news.\n",
     );
     const card = parseModelCard(text);
@@ -55,7 +65,11 @@ describe("parseModelCard", () => {
     it(`throws CardFieldError naming \`${field}\` when it is missing`, () => {
       const fields: Record<string, unknown> = { name: "m", task: "translation", license: "mit" };
       delete fields[field];
-      const error = parseError(`---\n${Object.entries(fields).map(([k, v]) => `${k}: ${String(v)}`).join("\n")}\n---\n`);
+      const error = parseError(
+        `---\n${Object.entries(fields)
+          .map(([k, v]) => `${k}: ${String(v)}`)
+          .join("\n")}\n---\n`,
+      );
       expect(error).to.be.instanceOf(CardFieldError).and.to.be.instanceOf(InputError);
       expect((error as CardFieldError).field).to.equal(field);
       expect((error as CardFieldError).message).to.contain(`\`${field}\``);
@@ -100,8 +114,16 @@ describe("parseModelCard", () => {
   });
 
   it("reads a card with no front matter leniently as empty metadata, as huggingface_hub does, and says so", () => {
-    const card = parseModelCard("# Twitter sentiment\n\nClassifies tweets.\n", { lenient: true, name: "cardiffnlp/twitter-roberta-base-sentiment" });
-    expect(card).to.deep.include({ name: "cardiffnlp/twitter-roberta-base-sentiment", task: "other", license: "unknown", body: "# Twitter sentiment\n\nClassifies tweets.\n" });
+    const card = parseModelCard("# Twitter sentiment\n\nClassifies tweets.\n", {
+      lenient: true,
+      name: "cardiffnlp/twitter-roberta-base-sentiment",
+    });
+    expect(card).to.deep.include({
+      name: "cardiffnlp/twitter-roberta-base-sentiment",
+      task: "other",
+      license: "unknown",
+      body: "# Twitter sentiment\n\nClassifies tweets.\n",
+    });
     expect(card.warnings[0]).to.equal("the card has no front matter; read as empty metadata");
     expect(() => parseModelCard("---\nname: m\n", { lenient: true })).to.throw(CardFrontMatterMissingError);
   });
@@ -119,7 +141,8 @@ describe("parseModelCard", () => {
   });
 
   it("refuses an alias bomb instead of expanding it", () => {
-    const bomb = "---\nname: m\ntask: t\nlicense: mit\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n---\n";
+    const bomb =
+      "---\nname: m\ntask: t\nlicense: mit\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n---\n";
     expect(parseError(bomb)).to.be.instanceOf(BaseError);
   });
 });
@@ -148,14 +171,15 @@ describe("parseModelCard on real Hugging Face card shapes", () => {
   });
 
   it("reads a quoted string that continues at column 0 as PyYAML does", () => {
-    const text = "---\nname: m\npipeline_tag: text-classification\nlicense: mit\nwidget:\n- text: \"I loved\nthis film\"\n---\nBody.\n";
+    const text =
+      '---\nname: m\npipeline_tag: text-classification\nlicense: mit\nwidget:\n- text: "I loved\nthis film"\n---\nBody.\n';
     const card = parseModelCard(text);
     expect(card.extra.widget).to.deep.equal([{ text: "I loved this film" }]);
     expect(card.warnings.join()).to.contain("column 0 (line 7)");
   });
 
   it("still throws CardYamlError naming the line when the repair does not help", () => {
-    const error = parseError("---\nname: m\nlicense: mit\nwidget:\n- text: \"never closed\nnext: [\n---\n");
+    const error = parseError('---\nname: m\nlicense: mit\nwidget:\n- text: "never closed\nnext: [\n---\n');
     expect(error).to.be.instanceOf(CardYamlError);
     expect((error as CardYamlError).line).to.be.within(5, 7);
   });
@@ -179,11 +203,19 @@ describe("parseModelCard on real Hugging Face card shapes", () => {
   });
 
   it("takes the task from pipeline_tag, model-index or a tag, the library from library_name, the name from an option", () => {
-    expect(parseModelCard("---\npipeline_tag: summarization\nlicense: mit\nlibrary_name: Transformers\n---\n", { name: "a/b" })).to.deep.include({ name: "a/b", task: "summarization", library: "transformers" });
-    const indexed = parseModelCard("---\nlicense: mit\nmodel-index:\n- name: qa-v2\n  results:\n  - task:\n      type: question-answering\n---\n");
+    expect(
+      parseModelCard("---\npipeline_tag: summarization\nlicense: mit\nlibrary_name: Transformers\n---\n", {
+        name: "a/b",
+      }),
+    ).to.deep.include({ name: "a/b", task: "summarization", library: "transformers" });
+    const indexed = parseModelCard(
+      "---\nlicense: mit\nmodel-index:\n- name: qa-v2\n  results:\n  - task:\n      type: question-answering\n---\n",
+    );
     expect(indexed).to.deep.include({ name: "qa-v2", task: "question-answering" });
     expect(indexed.warnings).to.have.length(2);
-    expect(parseModelCard("---\nlicense: mit\ntags:\n- NER\n---\n", { name: "a/b" }).task).to.equal("token-classification");
+    expect(parseModelCard("---\nlicense: mit\ntags:\n- NER\n---\n", { name: "a/b" }).task).to.equal(
+      "token-classification",
+    );
   });
 
   it("reads a card without license or task as `unknown` / `other` when lenient (as the indexer does), with warnings", () => {
@@ -200,7 +232,9 @@ describe("parseModelCard on real Hugging Face card shapes", () => {
   });
 
   it("reads a single tag, numbers and `name: description` dataset entries, with warnings", () => {
-    const card = parseModelCard("---\nname: m\ntask: t\nlicense: mit\ntags: autotrain\ndatasets:\n- common_voice\n- CSS10 finnish: Single Speaker Speech Dataset\n- 2021\n---\n");
+    const card = parseModelCard(
+      "---\nname: m\ntask: t\nlicense: mit\ntags: autotrain\ndatasets:\n- common_voice\n- CSS10 finnish: Single Speaker Speech Dataset\n- 2021\n---\n",
+    );
     expect(card.tags).to.deep.equal(["autotrain"]);
     expect(card.datasets).to.deep.equal(["common_voice", "CSS10 finnish: Single Speaker Speech Dataset", "2021"]);
     expect(card.warnings).to.have.length(2);

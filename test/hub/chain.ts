@@ -2,7 +2,16 @@ import hre from "hardhat";
 import { toUtf8Bytes } from "ethers";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../deploy/system";
 import type { IJobEscrow } from "../../typechain-types";
-import { FEE_PER_NODE, governance, MEASUREMENT, MODEL_PRICE, requestJob, systemFixture, teeProof, type Fixture } from "../fixtures/system";
+import {
+  FEE_PER_NODE,
+  governance,
+  MEASUREMENT,
+  MODEL_PRICE,
+  requestJob,
+  systemFixture,
+  teeProof,
+  type Fixture,
+} from "../fixtures/system";
 import type { Job } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 import { type ModelFile, type ModeSpec, publishModel } from "../../src/hub/publish";
@@ -25,12 +34,31 @@ export const VANILLA: ModeSpec = { mode: "vanilla" };
 export const TEE: ModeSpec = { mode: "tee", measurements: [MEASUREMENT] };
 
 /** Publishes through the hub's publish path as the fixture's model owner. */
-export async function publishAs(fx: Fixture, store: ContentStore, files: ModelFile[], modes: ModeSpec[] = [VANILLA, TEE], modelId?: bigint) {
-  return publishModel({ registry: fx.system.registry.connect(fx.owner), store, files, modes, price: MODEL_PRICE, ...(modelId === undefined ? {} : { modelId }) });
+export async function publishAs(
+  fx: Fixture,
+  store: ContentStore,
+  files: ModelFile[],
+  modes: ModeSpec[] = [VANILLA, TEE],
+  modelId?: bigint,
+) {
+  return publishModel({
+    registry: fx.system.registry.connect(fx.owner),
+    store,
+    files,
+    modes,
+    price: MODEL_PRICE,
+    ...(modelId === undefined ? {} : { modelId }),
+  });
 }
 
 /** Requests and settles a k = 1 job on (model, version, mode), with node 0 (which runs the fixture's enclave). */
-export async function settleJob(fx: Fixture, modelId: bigint, version: number, mode: number, overrides: Partial<IJobEscrow.RequestParamsStruct> = {}): Promise<bigint> {
+export async function settleJob(
+  fx: Fixture,
+  modelId: bigint,
+  version: number,
+  mode: number,
+  overrides: Partial<IJobEscrow.RequestParamsStruct> = {},
+): Promise<bigint> {
   const job = await requestJob(fx, { modelId, version, mode, ...overrides });
   await settleRequested(fx, job);
   return job.id;
@@ -48,7 +76,13 @@ export async function settleRequested(fx: Fixture, job: Job): Promise<void> {
 /** Sets the escrow's parameters through the timelock: the defaults with `changes`. */
 export async function setEscrowParameters(fx: Fixture, changes: Partial<IJobEscrow.ParametersStruct>): Promise<void> {
   const { escrow } = fx.system;
-  await (await governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, ...changes }]))).wait();
+  await (
+    await governance(
+      fx,
+      escrow,
+      escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, ...changes }]),
+    )
+  ).wait();
 }
 
 /** What a default k = 1 job on a fixture model pays in all: price, node fee and 5% protocol fee on both (3.15 tokens). */
@@ -60,7 +94,13 @@ export const PAID_PER_JOB = ((MODEL_PRICE + FEE_PER_NODE) * 10_500n) / 10_000n;
  */
 export async function settleFreeJob(fx: Fixture, store: ContentStore): Promise<bigint> {
   await setEscrowParameters(fx, { minCollateral: 0n });
-  const { modelId } = await publishModel({ registry: fx.system.registry.connect(fx.owner), store, files: modelFiles("free/echo", "echoes for free"), modes: [VANILLA], price: 0n });
+  const { modelId } = await publishModel({
+    registry: fx.system.registry.connect(fx.owner),
+    store,
+    files: modelFiles("free/echo", "echoes for free"),
+    modes: [VANILLA],
+    price: 0n,
+  });
   await settleJob(fx, modelId, 1, Mode.Vanilla, { feePerNode: 0n, collateral: 0n });
   return modelId;
 }
@@ -79,14 +119,27 @@ export interface HubWorld {
 /** Builds {@link HubWorld}; wrap it in `loadFixture` with a content store that outlives the snapshots. */
 export async function buildHubWorld(store: ContentStore): Promise<HubWorld> {
   const fx = await systemFixture();
-  const penguins = (await publishAs(fx, store, modelFiles("acme/penguin-mlp", "penguins, flippers and beaks", { tags: "[biology, birds]" }))).modelId;
-  const spam = (await publishAs(fx, store, modelFiles("mail/spam-guard", "spam emails and phishing"), [VANILLA])).modelId;
+  const penguins = (
+    await publishAs(
+      fx,
+      store,
+      modelFiles("acme/penguin-mlp", "penguins, flippers and beaks", { tags: "[biology, birds]" }),
+    )
+  ).modelId;
+  const spam = (await publishAs(fx, store, modelFiles("mail/spam-guard", "spam emails and phishing"), [VANILLA]))
+    .modelId;
   await settleJob(fx, penguins, 1, Mode.Vanilla);
   await settleJob(fx, penguins, 1, Mode.Vanilla);
   await settleJob(fx, penguins, 1, Mode.Tee);
   await settleJob(fx, spam, 1, Mode.Vanilla);
   await requestJob(fx, { modelId: spam, version: 1, mode: Mode.Vanilla });
-  await publishAs(fx, store, modelFiles("mail/spam-guard", "spam emails, phishing and scams", { license: "apache-2.0" }), [VANILLA], spam);
+  await publishAs(
+    fx,
+    store,
+    modelFiles("mail/spam-guard", "spam emails, phishing and scams", { license: "apache-2.0" }),
+    [VANILLA],
+    spam,
+  );
   const badCard = await registerWithWrongCardHash(fx, store);
   return { fx, penguins, spam, badCard };
 }

@@ -60,7 +60,13 @@ export function versionInput(o: PublishOptions): VersionInput {
     publisher: address(o.model),
     cardHash,
     cardCid: `bafkrei-card-${o.model}-${o.version ?? 1}`,
-    files: [{ path: "model.onnx", cid: `bafybei-weights-${o.model}-${o.version ?? 1}`, sha256: hash(o.model * 100 + (o.version ?? 1)) }],
+    files: [
+      {
+        path: "model.onnx",
+        cid: `bafybei-weights-${o.model}-${o.version ?? 1}`,
+        sha256: hash(o.model * 100 + (o.version ?? 1)),
+      },
+    ],
     modes: o.modes ?? 1,
     publishedAt: o.publishedAt ?? 1_700_000_000 + o.model,
     block: o.block ?? o.model * 10 + (o.version ?? 1),
@@ -73,10 +79,19 @@ export function versionInput(o: PublishOptions): VersionInput {
 export function publish(store: HubStore, o: PublishOptions): void {
   const input = versionInput(o);
   store.batch(() => {
-    if (store.getModel(input.modelId) === undefined) store.upsertModel({ modelId: input.modelId, owner: address(o.model), price: 1000n, block: input.block });
+    if (store.getModel(input.modelId) === undefined)
+      store.upsertModel({ modelId: input.modelId, owner: address(o.model), price: 1000n, block: input.block });
     store.upsertVersion(input);
     for (const [mode, jobs] of Object.entries(o.usage ?? {})) {
-      if (jobs !== undefined && jobs > 0) store.addVerifiedUsage({ modelId: input.modelId, version: input.version, mode: Number(mode) as Mode, jobs, paid: BigInt(jobs) * JOB_PAYMENT, block: input.block });
+      if (jobs !== undefined && jobs > 0)
+        store.addVerifiedUsage({
+          modelId: input.modelId,
+          version: input.version,
+          mode: Number(mode) as Mode,
+          jobs,
+          paid: BigInt(jobs) * JOB_PAYMENT,
+          block: input.block,
+        });
     }
   });
 }

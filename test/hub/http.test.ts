@@ -106,7 +106,11 @@ describe("hub HTTP API", () => {
     it("says what a language must be when it is not one", async () => {
       const { status, body } = await get("/api/search?language=klingon");
       expect(status).to.equal(400);
-      expect(body).to.deep.equal({ error: "HubParamError", param: "language", message: "Invalid parameter `language`: must be an ISO 639-1 code or a language name, e.g. fi or Finnish." });
+      expect(body).to.deep.equal({
+        error: "HubParamError",
+        param: "language",
+        message: "Invalid parameter `language`: must be an ISO 639-1 code or a language name, e.g. fi or Finnish.",
+      });
     });
 
     it("keeps serving after bad requests", async () => {
@@ -127,9 +131,16 @@ describe("hub HTTP API", () => {
     it("answers the model with versions, files and usage", async () => {
       const { status, body } = await get("/api/models/1");
       expect(status).to.equal(200);
-      const versions = body.versions as { version: number; files: unknown[]; usage: unknown[]; card: { name: string } }[];
+      const versions = body.versions as {
+        version: number;
+        files: unknown[];
+        usage: unknown[];
+        card: { name: string };
+      }[];
       expect(versions.map((v) => v.version)).to.deep.equal([2, 1]);
-      expect(versions[1]?.usage).to.deep.equal([{ mode: 0, jobs: 3, paid: (3n * JOB_PAYMENT).toString(), belowFloor: 0 }]);
+      expect(versions[1]?.usage).to.deep.equal([
+        { mode: 0, jobs: 3, paid: (3n * JOB_PAYMENT).toString(), belowFloor: 0 },
+      ]);
       expect(body).to.include({ verifiedJobs: 3, paidVolume: (3n * JOB_PAYMENT).toString(), belowFloorJobs: 0 });
       expect(versions[0]?.files).to.have.length(1);
       expect(versions[0]?.card.name).to.equal("acme/txn-guard");
@@ -198,7 +209,10 @@ describe("hub HTTP API: GET /api/network (in-process chain)", () => {
     const hub = freshHub();
     store = hub.store;
     const { staking, escrow, registry } = fx.system;
-    const network = new NetworkEvents({ contracts: { staking, escrow, registry }, fromBlock: fx.system.record.startBlock, cacheMs: 5_000 }, () => clock);
+    const network = new NetworkEvents(
+      { contracts: { staking, escrow, registry }, fromBlock: fx.system.record.startBlock, cacheMs: 5_000 },
+      () => clock,
+    );
     server = await startHubServer({ store, engine: hub.engine, port: 0, network });
   });
 
@@ -210,7 +224,11 @@ describe("hub HTTP API: GET /api/network (in-process chain)", () => {
   it("answers the concentration figures of the chain's events up to the head", async () => {
     const { status, body } = await get("/api/network");
     expect(status).to.equal(200);
-    expect(body).to.include({ fromBlock: fx.system.record.startBlock, toBlock: await hre.ethers.provider.getBlockNumber(), operators: 3 });
+    expect(body).to.include({
+      fromBlock: fx.system.record.startBlock,
+      toBlock: await hre.ethers.provider.getBlockNumber(),
+      operators: 3,
+    });
     expect(body.operatorsPerMode).to.deep.include.members([
       { mode: 0, name: "vanilla", operators: 3 },
       { mode: 1, name: "tee", operators: 3 },
@@ -236,7 +254,11 @@ describe("hub HTTP API: GET /api/network (in-process chain)", () => {
   it("adds the history by windows of ?window blocks, each window's figures at its end", async () => {
     const { status, body } = await get("/api/network?window=5");
     expect(status).to.equal(200);
-    const history = body.history as { fromBlock: number; toBlock: number; concentration: { operators: number; jobs: { total: number } } }[];
+    const history = body.history as {
+      fromBlock: number;
+      toBlock: number;
+      concentration: { operators: number; jobs: { total: number } };
+    }[];
     const [from, to] = [body.fromBlock as number, body.toBlock as number];
     expect(history).to.have.length(Math.ceil((to - from + 1) / 5));
     expect(history.map((p) => p.fromBlock)).to.deep.equal(history.map((_, i) => from + 5 * i));

@@ -14,7 +14,18 @@ import { Mode } from "../../src/core/modes";
 import { EmbeddedContentStore } from "../../src/storage";
 import { FIXTURE_TD, MEASUREMENT, registerByQuote, requestJob, tdMeasurements, governor } from "../fixtures/system";
 import { startHubServer } from "../../src/hub/http";
-import { buildHubWorld, modelFiles, PAID_PER_JOB, publishAs, setEscrowParameters, settleFreeJob, settleJob, settleRequested, VANILLA, type HubWorld } from "./chain";
+import {
+  buildHubWorld,
+  modelFiles,
+  PAID_PER_JOB,
+  publishAs,
+  setEscrowParameters,
+  settleFreeJob,
+  settleJob,
+  settleRequested,
+  VANILLA,
+  type HubWorld,
+} from "./chain";
 
 describe("HubIndexer", () => {
   let dir: string;
@@ -73,7 +84,11 @@ describe("HubIndexer", () => {
         { mode: Mode.Vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 },
         { mode: Mode.Tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
       ]);
-      expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 3, paidVolume: (3n * PAID_PER_JOB).toString(), belowFloorJobs: 0 });
+      expect(store.getModel(id(world.penguins))).to.deep.include({
+        verifiedJobs: 3,
+        paidVolume: (3n * PAID_PER_JOB).toString(),
+        belowFloorJobs: 0,
+      });
       const spam = store.getModel(id(world.spam))!;
       expect(spam.versions.map((v) => [v.version, v.verifiedJobs, v.paidVolume])).to.deep.equal([
         [2, 0, "0"],
@@ -92,12 +107,26 @@ describe("HubIndexer", () => {
     });
 
     it("logs each leniency of an accepted card as a warning", async () => {
-      const card = "\n---\nname: sea/lenient-seal\npipeline_tag: tabular-classification\nlicense: mit\ntags: seals\n---\n# Seals\n";
-      const { modelId } = await publishAs(world.fx, content, [{ path: "README.md", bytes: toUtf8Bytes(card) }, { path: "m.onnx", bytes: toUtf8Bytes("seal") }], [VANILLA]);
+      const card =
+        "\n---\nname: sea/lenient-seal\npipeline_tag: tabular-classification\nlicense: mit\ntags: seals\n---\n# Seals\n";
+      const { modelId } = await publishAs(
+        world.fx,
+        content,
+        [
+          { path: "README.md", bytes: toUtf8Bytes(card) },
+          { path: "m.onnx", bytes: toUtf8Bytes("seal") },
+        ],
+        [VANILLA],
+      );
       const lines: { msg: string; modelId?: number; version?: number; warning?: string }[] = [];
-      const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) });
+      const logger = pino(
+        { level: "warn" },
+        { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) },
+      );
       await indexer({ logger }).syncOnce();
-      expect(lines.filter((l) => l.msg === "model card read leniently").map((l) => [l.modelId, l.version, l.warning])).to.deep.equal([
+      expect(
+        lines.filter((l) => l.msg === "model card read leniently").map((l) => [l.modelId, l.version, l.warning]),
+      ).to.deep.equal([
         [Number(modelId), 1, "1 blank line(s) before the opening `---` were ignored"],
         [Number(modelId), 1, "`tags` is a single string; read as a list of one tag"],
       ]);
@@ -120,7 +149,10 @@ describe("HubIndexer", () => {
       await mine(2);
       const report = await ix.syncOnce();
       expect(report.from).to.equal(head - 1);
-      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({ mode: Mode.Vanilla, jobs: 3 });
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({
+        mode: Mode.Vanilla,
+        jobs: 3,
+      });
     });
 
     it("resumes after a restart from the cursor in the store, counting nothing twice", async () => {
@@ -129,7 +161,10 @@ describe("HubIndexer", () => {
       const report = await indexer().syncOnce();
       expect(report.from).to.equal(first.to + 1);
       expect(report.events).to.be.greaterThan(0);
-      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({ mode: Mode.Vanilla, jobs: 3 });
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.include({
+        mode: Mode.Vanilla,
+        jobs: 3,
+      });
       expect(store.stats().versions).to.equal(5);
     });
   });
@@ -169,11 +204,19 @@ describe("HubIndexer", () => {
 
     it("counts a job whose protocol fee reaches the floor with its exact payment", async () => {
       const { escrow } = world.fx.system;
-      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla, { feePerNode: 3n * 10n ** 17n, collateral: 10n ** 18n });
+      await settleJob(world.fx, world.penguins, 1, Mode.Vanilla, {
+        feePerNode: 3n * 10n ** 17n,
+        collateral: 10n ** 18n,
+      });
       await indexer().syncOnce();
       const [vanilla] = penguinUsage().usage;
       const [, , protocolFee] = await escrow.quote(world.penguins, 1, Mode.Vanilla, 1, 3n * 10n ** 17n);
-      expect(vanilla).to.deep.equal({ mode: Mode.Vanilla, jobs: 3, paid: (2n * PAID_PER_JOB + 2n * 10n ** 18n + 3n * 10n ** 17n + protocolFee).toString(), belowFloor: 0 });
+      expect(vanilla).to.deep.equal({
+        mode: Mode.Vanilla,
+        jobs: 3,
+        paid: (2n * PAID_PER_JOB + 2n * 10n ** 18n + 3n * 10n ** 17n + protocolFee).toString(),
+        belowFloor: 0,
+      });
     });
 
     it("applies a floor raised through ParametersUpdated to jobs requested afterwards, not to those requested before", async () => {
@@ -183,27 +226,40 @@ describe("HubIndexer", () => {
       await settleRequested(world.fx, before);
       await settleRequested(world.fx, after);
       await indexer().syncOnce();
-      expect(penguinUsage().usage[0]).to.deep.equal({ mode: Mode.Vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 1 });
+      expect(penguinUsage().usage[0]).to.deep.equal({
+        mode: Mode.Vanilla,
+        jobs: 3,
+        paid: (3n * PAID_PER_JOB).toString(),
+        belowFloor: 1,
+      });
     });
 
     it("reads the floor from the escrow when indexing starts after the escrow's deployment", async () => {
       await setEscrowParameters(world.fx, { usageFeeFloor: 10n ** 18n });
       const startBlock = (await hre.ethers.provider.getBlockNumber()) + 1;
-      const { modelId } = await publishAs(world.fx, content, modelFiles("sea/krill-counter", "krill swarms"), [VANILLA]);
+      const { modelId } = await publishAs(world.fx, content, modelFiles("sea/krill-counter", "krill swarms"), [
+        VANILLA,
+      ]);
       await settleJob(world.fx, modelId, 1, Mode.Vanilla);
       await setEscrowParameters(world.fx, { usageFeeFloor: 10n ** 15n });
       await settleJob(world.fx, modelId, 1, Mode.Vanilla);
       await indexer({ startBlock }).syncOnce();
-      expect(store.getModel(id(modelId))!.versions[0]!.usage).to.deep.equal([{ mode: Mode.Vanilla, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 1 }]);
+      expect(store.getModel(id(modelId))!.versions[0]!.usage).to.deep.equal([
+        { mode: Mode.Vanilla, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 1 },
+      ]);
     });
   });
 
   describe("TEE measurements", () => {
     const OTHER_TD = tdMeasurements("another-enclave-build");
     const OTHER = keccak256(OTHER_TD);
-    const teeIndexer = (options: Partial<HubIndexerOptions> = {}) => indexer({ teeVerifier: world.fx.system.record.contracts.teeVerifier.address, ...options });
+    const teeIndexer = (options: Partial<HubIndexerOptions> = {}) =>
+      indexer({ teeVerifier: world.fx.system.record.contracts.teeVerifier.address, ...options });
     /** Registers `key` (default a fresh one) for node 1 by quote, reporting MEASUREMENT's TD or OTHER's; lasts `maxEnclaveAge`. */
-    const registerEnclave = async (measurement: string, key: { address: string; privateKey: string } = Wallet.createRandom()) => {
+    const registerEnclave = async (
+      measurement: string,
+      key: { address: string; privateKey: string } = Wallet.createRandom(),
+    ) => {
       await registerByQuote(world.fx.system, world.fx.nodes[1]!, key, measurement === OTHER ? OTHER_TD : FIXTURE_TD);
       return key.address;
     };
@@ -211,7 +267,10 @@ describe("HubIndexer", () => {
     const teeOf = (modelId: bigint, version: number) => ixOf!.teeIndex.bindingOf(id(modelId), version);
 
     it("lists a TEE version's measurements with their revocation and their unexpired, unrevoked enclaves", async () => {
-      const { modelId } = await publishAs(world.fx, content, modelFiles("tee/two-builds", "two enclave builds"), [VANILLA, { mode: "tee", measurements: [MEASUREMENT, OTHER] }]);
+      const { modelId } = await publishAs(world.fx, content, modelFiles("tee/two-builds", "two enclave builds"), [
+        VANILLA,
+        { mode: "tee", measurements: [MEASUREMENT, OTHER] },
+      ]);
       // A key under OTHER registered first, so that it expires 600 s before the others.
       await registerEnclave(OTHER);
       await time.increase(Number((await world.fx.system.teeVerifier.parameters()).maxEnclaveAge) - 600);
@@ -243,7 +302,9 @@ describe("HubIndexer", () => {
           { measurement: OTHER, revoked: true, revokedAt, enclaves: 0 },
         ],
       });
-      expect(teeOf(world.penguins, 1)?.measurements).to.deep.equal([{ measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 3 }]);
+      expect(teeOf(world.penguins, 1)?.measurements).to.deep.equal([
+        { measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 3 },
+      ]);
     });
 
     it("has no TEE binding for a version published without TEE", async () => {
@@ -267,7 +328,9 @@ describe("HubIndexer", () => {
       await mine(5);
       const report = await ixOf.syncOnce();
       expect(report.rewoundTo).to.be.a("number");
-      expect(teeOf(world.penguins, 1)?.measurements).to.deep.equal([{ measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 1 }]);
+      expect(teeOf(world.penguins, 1)?.measurements).to.deep.equal([
+        { measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 1 },
+      ]);
     });
 
     it("serves each version's TEE binding in the model JSON of the API", async () => {
@@ -275,11 +338,21 @@ describe("HubIndexer", () => {
       await ixOf.syncOnce();
       const server = await startHubServer({ store, engine, port: 0 });
       try {
-        const body = (await (await fetch(`${server.url}/api/models/${world.penguins}`)).json()) as { versions: { version: number; tee: unknown }[] };
+        const body = (await (await fetch(`${server.url}/api/models/${world.penguins}`)).json()) as {
+          versions: { version: number; tee: unknown }[];
+        };
         expect(body.versions.map((v) => [v.version, v.tee])).to.deep.equal([
-          [1, { asOf: ixOf.teeIndex.chainTime(), measurements: [{ measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 1 }] }],
+          [
+            1,
+            {
+              asOf: ixOf.teeIndex.chainTime(),
+              measurements: [{ measurement: MEASUREMENT, revoked: false, revokedAt: null, enclaves: 1 }],
+            },
+          ],
         ]);
-        const spam = (await (await fetch(`${server.url}/api/models/${world.spam}`)).json()) as { versions: { tee: unknown }[] };
+        const spam = (await (await fetch(`${server.url}/api/models/${world.spam}`)).json()) as {
+          versions: { tee: unknown }[];
+        };
         expect(spam.versions.every((v) => v.tee === null)).to.equal(true);
       } finally {
         await server.close();
@@ -299,7 +372,11 @@ describe("HubIndexer", () => {
       await settleJob(world.fx, world.penguins, 1, Mode.Vanilla);
       await ix.syncOnce();
       expect(names("walrus")).to.deep.equal(["sea/walrus-counter@1"]);
-      expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 4, paidVolume: (4n * PAID_PER_JOB).toString(), belowFloorJobs: 1 });
+      expect(store.getModel(id(world.penguins))).to.deep.include({
+        verifiedJobs: 4,
+        paidVolume: (4n * PAID_PER_JOB).toString(),
+        belowFloorJobs: 1,
+      });
 
       await hre.ethers.provider.send("evm_revert", [snapshot]);
       await publishAs(world.fx, content, modelFiles("sea/narwhal-finder", "narwhal pods"), [VANILLA]);
@@ -314,7 +391,11 @@ describe("HubIndexer", () => {
         { mode: Mode.Vanilla, jobs: 3, paid: (3n * PAID_PER_JOB).toString(), belowFloor: 0 },
         { mode: Mode.Tee, jobs: 1, paid: PAID_PER_JOB.toString(), belowFloor: 0 },
       ]);
-      expect(store.getModel(id(world.penguins))).to.deep.include({ verifiedJobs: 4, paidVolume: (4n * PAID_PER_JOB).toString(), belowFloorJobs: 0 });
+      expect(store.getModel(id(world.penguins))).to.deep.include({
+        verifiedJobs: 4,
+        paidVolume: (4n * PAID_PER_JOB).toString(),
+        belowFloorJobs: 0,
+      });
       const cursor = store.cursor("chain");
       expect(cursor.blockHash(cursor.cursor()!)).to.equal((await hre.ethers.provider.getBlock("latest"))!.hash);
     });
@@ -333,7 +414,12 @@ describe("HubIndexer", () => {
       await mine(12);
       const report = await ix.syncOnce();
       expect(report.rewoundTo).to.equal(forkBlock);
-      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({ mode: Mode.Vanilla, jobs: 2, paid: (2n * PAID_PER_JOB).toString(), belowFloor: 0 });
+      expect(store.getModel(id(world.penguins))!.versions[0]!.usage[0]).to.deep.equal({
+        mode: Mode.Vanilla,
+        jobs: 2,
+        paid: (2n * PAID_PER_JOB).toString(),
+        belowFloor: 0,
+      });
     });
   });
 });

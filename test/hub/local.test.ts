@@ -14,13 +14,18 @@ import { systemFixture, type Fixture } from "../fixtures/system";
 async function rpcServer(): Promise<{ url: string; server: Server }> {
   const answer = async (call: { id: unknown; method: string; params?: unknown[] }) => {
     try {
-      return { jsonrpc: "2.0", id: call.id, result: await hre.network.provider.request({ method: call.method, params: call.params ?? [] }) };
+      return {
+        jsonrpc: "2.0",
+        id: call.id,
+        result: await hre.network.provider.request({ method: call.method, params: call.params ?? [] }),
+      };
     } catch (error) {
       return { jsonrpc: "2.0", id: call.id, error: { code: -32000, message: (error as Error).message } };
     }
   };
   const server = createServer(async (req, res) => {
-    const body = JSON.parse(Buffer.concat(await req.toArray()).toString()) as Parameters<typeof answer>[0] | Parameters<typeof answer>[0][];
+    const body = JSON.parse(Buffer.concat(await req.toArray()).toString()) as
+      Parameters<typeof answer>[0] | Parameters<typeof answer>[0][];
     const reply = Array.isArray(body) ? await Promise.all(body.map(answer)) : await answer(body);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(reply));
   });
@@ -51,14 +56,21 @@ describe("local network hub", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const search = async (query: string): Promise<SearchResult> => (await fetch(`${hub!.url}/api/search?q=${encodeURIComponent(query)}`)).json() as Promise<SearchResult>;
+  const search = async (query: string): Promise<SearchResult> =>
+    (await fetch(`${hub!.url}/api/search?q=${encodeURIComponent(query)}`)).json() as Promise<SearchResult>;
 
   it("serves the bundled model published before it started, over a JSON-RPC URL", async () => {
-    const published = await publishBundledModel({ signer: fx.owner, registry: fx.system.record.contracts.registry.address, contentStoreDir: dir });
+    const published = await publishBundledModel({
+      signer: fx.owner,
+      registry: fx.system.record.contracts.registry.address,
+      contentStoreDir: dir,
+    });
     expect(published.files.map((f) => f.path)).to.deep.equal(["model.onnx", "README.md"]);
     hub = await startLocalHub({ rpcUrl: rpc.url, deployment: fx.system.record, contentStoreDir: dir, port: 0 });
     const { hits } = await search("penguin species");
-    expect(hits.map((h) => [h.modelId, h.name, h.modes])).to.deep.equal([[Number(published.modelId), "penguin-species-mlp", [0, 1]]]);
+    expect(hits.map((h) => [h.modelId, h.name, h.modes])).to.deep.equal([
+      [Number(published.modelId), "penguin-species-mlp", [0, 1]],
+    ]);
     expect(hits[0]!.files.map((f) => f.cid)).to.deep.equal(published.files.map((f) => f.cid));
     expect(await (await fetch(`${hub.url}/`)).text()).to.contain("<title>Model hub</title>");
   });
@@ -75,9 +87,19 @@ describe("local network hub", () => {
   });
 
   it("indexes a model published while it runs", async () => {
-    hub = await startLocalHub({ rpcUrl: rpc.url, deployment: fx.system.record, contentStoreDir: dir, port: 0, pollIntervalMs: 100 });
+    hub = await startLocalHub({
+      rpcUrl: rpc.url,
+      deployment: fx.system.record,
+      contentStoreDir: dir,
+      port: 0,
+      pollIntervalMs: 100,
+    });
     expect((await search("penguin")).hits).to.deep.equal([]);
-    const published = await publishBundledModel({ signer: fx.owner, registry: fx.system.record.contracts.registry.address, contentStoreDir: dir });
+    const published = await publishBundledModel({
+      signer: fx.owner,
+      registry: fx.system.record.contracts.registry.address,
+      contentStoreDir: dir,
+    });
     let hits: SearchResult["hits"] = [];
     while (hits.length === 0) {
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -13,7 +13,13 @@ import * as publishCommand from "../../src/cli/commands/publish";
 import * as pullCommand from "../../src/cli/commands/pull";
 import * as searchCommand from "../../src/cli/commands/search";
 import type { GlobalOptions } from "../../src/cli/options";
-import { PublishInputError, PublishStorageError, PullInputError, PullIntegrityError, RegistryTransactionError } from "../../src/hub/errors";
+import {
+  PublishInputError,
+  PublishStorageError,
+  PullInputError,
+  PullIntegrityError,
+  RegistryTransactionError,
+} from "../../src/hub/errors";
 import { loadModelFiles, publishModel } from "../../src/hub/publish";
 import { parseModelRef, pullModel } from "../../src/hub/pull";
 import { sha256Hex } from "../../src/core/hash";
@@ -59,9 +65,20 @@ describe("publish and pull", () => {
 
   describe("publishModel", () => {
     it("stores a directory's files and registers their CIDs and SHA-256s in one transaction", async () => {
-      const root = writeTree(dir("tree"), { "README.md": CARD, "model.onnx": "weights", "tokenizer/vocab.txt": "a\nb\n", ".git/HEAD": "x" });
+      const root = writeTree(dir("tree"), {
+        "README.md": CARD,
+        "model.onnx": "weights",
+        "tokenizer/vocab.txt": "a\nb\n",
+        ".git/HEAD": "x",
+      });
       const before = await hre.ethers.provider.getBlockNumber();
-      const result = await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files: loadModelFiles(root), modes: [VANILLA, TEE], price: MODEL_PRICE });
+      const result = await publishModel({
+        registry: fx.system.registry.connect(fx.owner),
+        store: content,
+        files: loadModelFiles(root),
+        modes: [VANILLA, TEE],
+        price: MODEL_PRICE,
+      });
       expect(await hre.ethers.provider.getBlockNumber()).to.equal(before + 1);
       expect([result.modelId, result.version]).to.deep.equal([2n, 1]);
       const files = await fx.system.registry.filesOf(result.modelId, 1);
@@ -69,11 +86,15 @@ describe("publish and pull", () => {
       for (const f of files) {
         const bytes = readFileSync(path.join(root, f.path));
         expect(f.sha256).to.equal(sha256Hex(bytes));
-        expect(Buffer.from(await content.cat(await canonicalCid(Buffer.from(f.cid.slice(2), "hex")))).equals(bytes)).to.equal(true);
+        expect(
+          Buffer.from(await content.cat(await canonicalCid(Buffer.from(f.cid.slice(2), "hex")))).equals(bytes),
+        ).to.equal(true);
       }
       const info = await fx.system.registry.versionOf(result.modelId, 1);
       expect(info.cardHash).to.equal(sha256Hex(toUtf8Bytes(CARD)));
-      expect(await fx.system.registry.cardCidOf(result.modelId, 1)).to.equal(`0x${Buffer.from(await cidBytes(result.cardCid)).toString("hex")}`);
+      expect(await fx.system.registry.cardCidOf(result.modelId, 1)).to.equal(
+        `0x${Buffer.from(await cidBytes(result.cardCid)).toString("hex")}`,
+      );
       expect(info.modes).to.equal(0b11n);
       expect(await fx.system.registry.modelOf(result.modelId)).to.deep.equal([fx.owner.address, MODEL_PRICE]);
     });
@@ -82,20 +103,46 @@ describe("publish and pull", () => {
       const root = writeTree(dir("single"), { "README.md": CARD, "penguins.onnx": "onnx" });
       const files = loadModelFiles(path.join(root, "penguins.onnx"));
       expect(files.map((f) => f.path)).to.deep.equal(["penguins.onnx", "README.md"]);
-      const first = await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files, modes: [VANILLA], price: 1n });
-      const second = await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files, modes: [VANILLA], modelId: first.modelId });
+      const first = await publishModel({
+        registry: fx.system.registry.connect(fx.owner),
+        store: content,
+        files,
+        modes: [VANILLA],
+        price: 1n,
+      });
+      const second = await publishModel({
+        registry: fx.system.registry.connect(fx.owner),
+        store: content,
+        files,
+        modes: [VANILLA],
+        modelId: first.modelId,
+      });
       expect([second.modelId, second.version]).to.deep.equal([first.modelId, 2]);
     });
 
     for (const [title, files, problem] of [
       ["the card is missing", { "model.onnx": "w" }, "model card README.md is missing"],
-      ["the card has no front matter", { "README.md": "# no front matter", "model.onnx": "w" }, "has no YAML front matter"],
-      ["the card lacks a license", { "README.md": "---\nname: x\ntask: t\n---\n", "model.onnx": "w" }, "`license` is required"],
+      [
+        "the card has no front matter",
+        { "README.md": "# no front matter", "model.onnx": "w" },
+        "has no YAML front matter",
+      ],
+      [
+        "the card lacks a license",
+        { "README.md": "---\nname: x\ntask: t\n---\n", "model.onnx": "w" },
+        "`license` is required",
+      ],
       ["a file is empty", { "README.md": CARD, "model.onnx": "" }, "model.onnx is empty"],
     ] as const) {
       it(`registers nothing when ${title}`, async () => {
         const root = writeTree(dir(`bad-${title.replace(/\W+/g, "-")}`), files);
-        const error = await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files: loadModelFiles(root), modes: [VANILLA], price: 1n }).catch((e: unknown) => e);
+        const error = await publishModel({
+          registry: fx.system.registry.connect(fx.owner),
+          store: content,
+          files: loadModelFiles(root),
+          modes: [VANILLA],
+          price: 1n,
+        }).catch((e: unknown) => e);
         expect(error).to.be.instanceOf(PublishInputError);
         expect((error as Error).message).to.contain(problem);
         expect(await fx.system.registry.modelCount()).to.equal(1n);
@@ -103,17 +150,31 @@ describe("publish and pull", () => {
     }
 
     it("hands each card warning to `warn` and returns them with the card", async () => {
-      const card = "\n\n---\nname: acme/lenient-card\npipeline_tag: tabular-classification\nlicense: mit\n---\n# Lenient\n";
+      const card =
+        "\n\n---\nname: acme/lenient-card\npipeline_tag: tabular-classification\nlicense: mit\n---\n# Lenient\n";
       const warnings: string[] = [];
-      const files = [{ path: "README.md", bytes: toUtf8Bytes(card) }, { path: "m.onnx", bytes: toUtf8Bytes("lenient") }];
-      const result = await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files, modes: [VANILLA], price: 1n, warn: (w) => warnings.push(w) });
+      const files = [
+        { path: "README.md", bytes: toUtf8Bytes(card) },
+        { path: "m.onnx", bytes: toUtf8Bytes("lenient") },
+      ];
+      const result = await publishModel({
+        registry: fx.system.registry.connect(fx.owner),
+        store: content,
+        files,
+        modes: [VANILLA],
+        price: 1n,
+        warn: (w) => warnings.push(w),
+      });
       expect(warnings).to.deep.equal(["2 blank line(s) before the opening `---` were ignored"]);
       expect(result.card.warnings).to.deep.equal(warnings);
     });
 
     it("refuses files above the size limit", () => {
       const root = writeTree(dir("big"), { "README.md": CARD, "model.onnx": "x".repeat(2000) });
-      expect(() => loadModelFiles(root, { maxFileBytes: 1000 })).to.throw(PublishInputError, "more than the limit of 1000 bytes");
+      expect(() => loadModelFiles(root, { maxFileBytes: 1000 })).to.throw(
+        PublishInputError,
+        "more than the limit of 1000 bytes",
+      );
     });
 
     it("registers nothing when the content store reads back other bytes", async () => {
@@ -130,24 +191,38 @@ describe("publish and pull", () => {
     });
 
     it("reports a reverted transaction with the registry's decoded custom error", async () => {
-      const error = await publishModel({ registry: fx.system.registry.connect(fx.other), store: content, files: modelFiles("acme/not-mine", "x"), modes: [VANILLA], modelId: 1n }).catch(
-        (e: unknown) => e,
-      );
+      const error = await publishModel({
+        registry: fx.system.registry.connect(fx.other),
+        store: content,
+        files: modelFiles("acme/not-mine", "x"),
+        modes: [VANILLA],
+        modelId: 1n,
+      }).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(RegistryTransactionError);
       const e = error as RegistryTransactionError;
       expect(e.errorName).to.equal("ModelRegistryUnauthorizedAccount");
       expect(e.errorArgs).to.deep.equal([1n, fx.other.address]);
-      expect(e.shortMessage).to.equal(`ModelRegistry.publishVersion reverted with ModelRegistryUnauthorizedAccount(1, ${fx.other.address}).`);
+      expect(e.shortMessage).to.equal(
+        `ModelRegistry.publishVersion reverted with ModelRegistryUnauthorizedAccount(1, ${fx.other.address}).`,
+      );
     });
 
     it("stores nothing when the registry would refuse the version", async () => {
       const files = modelFiles("acme/refused", "refusals");
-      await publishModel({ registry: fx.system.registry.connect(fx.other), store: content, files, modes: [VANILLA], modelId: 1n }).catch(() => undefined);
+      await publishModel({
+        registry: fx.system.registry.connect(fx.other),
+        store: content,
+        files,
+        modes: [VANILLA],
+        modelId: 1n,
+      }).catch(() => undefined);
       for (const f of files) expect(await content.has(await computeCid(f.bytes)), f.path).to.equal(false);
     });
 
     it("requires an enclave measurement for the tee mode", async () => {
-      const error = await publishAs(fx, content, modelFiles("acme/tee", "x"), [{ mode: "tee", measurements: [] }]).catch((e: unknown) => e);
+      const error = await publishAs(fx, content, modelFiles("acme/tee", "x"), [
+        { mode: "tee", measurements: [] },
+      ]).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(PublishInputError);
     });
   });
@@ -155,9 +230,21 @@ describe("publish and pull", () => {
   describe("pullModel", () => {
     it("writes the latest version's files after verifying each SHA-256", async () => {
       const root = writeTree(dir("src-pull"), { "README.md": CARD, "model.onnx": "weights-v1" });
-      const { modelId } = await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files: loadModelFiles(root), modes: [VANILLA], price: 1n });
+      const { modelId } = await publishModel({
+        registry: fx.system.registry.connect(fx.owner),
+        store: content,
+        files: loadModelFiles(root),
+        modes: [VANILLA],
+        price: 1n,
+      });
       writeFileSync(path.join(root, "model.onnx"), "weights-v2");
-      await publishModel({ registry: fx.system.registry.connect(fx.owner), store: content, files: loadModelFiles(root), modes: [VANILLA], modelId });
+      await publishModel({
+        registry: fx.system.registry.connect(fx.owner),
+        store: content,
+        files: loadModelFiles(root),
+        modes: [VANILLA],
+        modelId,
+      });
       const out = path.join(tmp, "pulled-latest");
       const result = await pullModel({ registry: fx.system.registry, store: content, modelId, outDir: out });
       expect(result.version).to.equal(2);
@@ -177,23 +264,36 @@ describe("publish and pull", () => {
         cardCid,
         files: [
           { path: "README.md", cid: cardCid, sha256: sha256Hex(card) },
-          { path: "model.onnx", cid: await cidBytes(await content.add(weights)), sha256: sha256Hex(toUtf8Bytes("other weights")) },
+          {
+            path: "model.onnx",
+            cid: await cidBytes(await content.add(weights)),
+            sha256: sha256Hex(toUtf8Bytes("other weights")),
+          },
         ],
         modes: [{ mode: Mode.Vanilla, verifier: hre.ethers.ZeroAddress, bindings: [] }],
       });
       const out = path.join(tmp, "pulled-bad");
-      const error = await pullModel({ registry: fx.system.registry, store: content, modelId: 2n, outDir: out }).catch((e: unknown) => e);
+      const error = await pullModel({ registry: fx.system.registry, store: content, modelId: 2n, outDir: out }).catch(
+        (e: unknown) => e,
+      );
       expect(error).to.be.instanceOf(PullIntegrityError);
       expect((error as PullIntegrityError).path).to.equal("model.onnx");
       expect(existsSync(out)).to.equal(false);
     });
 
     it("refuses an unknown model, a malformed reference and a non-empty directory", async () => {
-      const error = await pullModel({ registry: fx.system.registry, store: content, modelId: 99n, outDir: path.join(tmp, "none") }).catch((e: unknown) => e);
+      const error = await pullModel({
+        registry: fx.system.registry,
+        store: content,
+        modelId: 99n,
+        outDir: path.join(tmp, "none"),
+      }).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(PullInputError);
       expect(() => parseModelRef("seven@1")).to.throw(PullInputError);
       const full = writeTree(dir("full"), { "x.txt": "x" });
-      const again = await pullModel({ registry: fx.system.registry, store: content, modelId: 1n, outDir: full }).catch((e: unknown) => e);
+      const again = await pullModel({ registry: fx.system.registry, store: content, modelId: 1n, outDir: full }).catch(
+        (e: unknown) => e,
+      );
       expect((again as Error).message).to.contain("is not empty");
     });
   });
@@ -224,7 +324,16 @@ describe("publish and pull", () => {
 
     it("publishes and pulls a directory", async () => {
       const root = writeTree(dir("cli"), { "README.md": CARD, "model.onnx": "cli-weights" });
-      const published = await cli(["publish", root, "--price", "2.5", "--modes", "vanilla,tee", "--measurement", "0x" + "ab".repeat(32)]);
+      const published = await cli([
+        "publish",
+        root,
+        "--price",
+        "2.5",
+        "--modes",
+        "vanilla,tee",
+        "--measurement",
+        "0x" + "ab".repeat(32),
+      ]);
       expect(published.errors).to.deep.equal([]);
       expect(published.lines.at(-1)).to.match(/^published acme\/tiny-onnx as model 2 version 1 \(tx 0x[0-9a-f]{64}\)$/);
       expect((await fx.system.registry.modelOf(2)).price).to.equal(25n * 10n ** 17n);
@@ -236,7 +345,12 @@ describe("publish and pull", () => {
 
     it("searches a running hub, as text or JSON", async () => {
       const hub = freshHub();
-      publish(hub.store, { model: 1, fields: { name: "acme/txn-guard", tags: ["fraud-detection"] }, modes: 0b11, usage: { 0: 3 } });
+      publish(hub.store, {
+        model: 1,
+        fields: { name: "acme/txn-guard", tags: ["fraud-detection"] },
+        modes: 0b11,
+        usage: { 0: 3 },
+      });
       hub.store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 1, block: 99 });
       publish(hub.store, { model: 2, fields: { name: "acme/review-bert", license: "apache-2.0" } });
       let server: RunningHubServer | undefined;
@@ -247,9 +361,13 @@ describe("publish and pull", () => {
           "1@1  acme/txn-guard  [text-classification, mit]  vanilla,tee  0.000000000000001 tokens / inference  3 verified jobs · 9.45 tokens paid (1 below the usage floor, not counted)\n    A test model.",
         ]);
         const json = await cli(["search", "--license", "apache-2.0", "--json", "--hub", server.url]);
-        expect((JSON.parse(json.lines[0]!) as { hits: { name: string }[] }).hits.map((h) => h.name)).to.deep.equal(["acme/review-bert"]);
+        expect((JSON.parse(json.lines[0]!) as { hits: { name: string }[] }).hits.map((h) => h.name)).to.deep.equal([
+          "acme/review-bert",
+        ]);
         const bad = await cli(["search", "x", "--mode", "quantum", "--hub", server.url]);
-        expect(bad.errors).to.deep.equal(["error: Invalid parameter `mode`: must be vanilla, tee, zk, dual or a mode's number (0, 1, 2, 3)."]);
+        expect(bad.errors).to.deep.equal([
+          "error: Invalid parameter `mode`: must be vanilla, tee, zk, dual or a mode's number (0, 1, 2, 3).",
+        ]);
       } finally {
         await server?.close();
         hub.store.close();
@@ -261,12 +379,17 @@ describe("publish and pull", () => {
       expect(tokenAmount(10n ** 17n * 15n, 18)).to.equal("1.5 tokens");
       expect(tokenAmount(0n, 18)).to.equal("0 tokens");
       expect(tokenAmount("12000000", 6)).to.equal("12 tokens");
-      expect(usageLine({ verifiedJobs: 1, paidVolume: (10n ** 18n).toString(), belowFloorJobs: 0 }, 18)).to.equal("1 verified job · 1 token paid");
-      expect(usageLine({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 2 }, 18)).to.equal("0 verified jobs · 0 tokens paid (2 below the usage floor, not counted)");
+      expect(usageLine({ verifiedJobs: 1, paidVolume: (10n ** 18n).toString(), belowFloorJobs: 0 }, 18)).to.equal(
+        "1 verified job · 1 token paid",
+      );
+      expect(usageLine({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 2 }, 18)).to.equal(
+        "0 verified jobs · 0 tokens paid (2 below the usage floor, not counted)",
+      );
     });
 
     it("prints each card warning on its own stderr line and publishes", async () => {
-      const card = "\n---\nname: acme/lenient\ntask: tabular-classification\nlicense: mit\ntags: finance\n---\n# Lenient\n";
+      const card =
+        "\n---\nname: acme/lenient\ntask: tabular-classification\nlicense: mit\ntags: finance\n---\n# Lenient\n";
       const root = writeTree(dir("cli-lenient"), { "README.md": card, "model.onnx": "lenient-weights" });
       const published = await cli(["publish", root, "--price", "1"]);
       expect(published.errors).to.deep.equal([
@@ -281,7 +404,9 @@ describe("publish and pull", () => {
       const root = writeTree(dir("cli-bad"), { "README.md": CARD, "model.onnx": "w" });
       const result = await cli(["publish", root, "--price", "1", "--modes", "tee"]);
       expect(result.code).to.equal(2);
-      expect(result.errors).to.deep.equal(["error: Cannot publish: mode tee needs --measurement 0x… (the accepted enclave measurement)."]);
+      expect(result.errors).to.deep.equal([
+        "error: Cannot publish: mode tee needs --measurement 0x… (the accepted enclave measurement).",
+      ]);
     });
   });
 });

@@ -11,7 +11,8 @@ const filler = "This card describes how the model was trained and evaluated, wit
 /** Cards whose words differ from the words users search with: codes against names, acronyms against expansions. */
 function vocabularyHub(): { store: HubStore; engine: SearchEngine } {
   const hub = freshHub();
-  const card = (model: number, fields: Record<string, unknown>, body = filler) => publish(hub.store, { model, fields, body });
+  const card = (model: number, fields: Record<string, unknown>, body = filler) =>
+    publish(hub.store, { model, fields, body });
   card(1, { name: "Helsinki-NLP/opus-mt-fi-en", task: "translation", license: "apache-2.0" });
   card(2, { name: "acme/xlsr-speech", task: "automatic-speech-recognition", license: "mit", language: "fi" });
   card(3, { name: "acme/tagger", task: "token-classification", license: "mit", tags: ["conll2003"] });
@@ -19,9 +20,17 @@ function vocabularyHub(): { store: HubStore; engine: SearchEngine } {
   card(5, { name: "google/MobileBERT-uncased", task: "fill-mask", license: "apache-2.0" });
   card(6, { name: "mrm8488/CodeBERTaPy", task: "fill-mask", license: "mit" });
   card(7, { name: "acme/fake-news-detector", task: "text-classification", license: "mit" });
-  card(8, { name: "acme/new-york-tagger", task: "text-classification", license: "mit" }, "A new model for new users, newly trained in New York. New, new, new.");
+  card(
+    8,
+    { name: "acme/new-york-tagger", task: "text-classification", license: "mit" },
+    "A new model for new users, newly trained in New York. New, new, new.",
+  );
   card(9, { name: "acme/summarizer", task: "summarization", license: "mit" }, `${filler} It summarizes long reports.`);
-  card(10, { name: "acme/generic-classifier", task: "text-classification", license: "mit" }, "Mentions summarization, summarization and summarization in its long body. ".repeat(3) + filler.repeat(5));
+  card(
+    10,
+    { name: "acme/generic-classifier", task: "text-classification", license: "mit" },
+    "Mentions summarization, summarization and summarization in its long body. ".repeat(3) + filler.repeat(5),
+  );
   return hub;
 }
 
@@ -69,13 +78,18 @@ describe("search vocabulary and ranking", () => {
   });
 
   it("filters by language, given as a code or a name, from `language` or a pair in the name", () => {
-    expect(names(hub.engine.search("", { language: "Finnish" }).hits)).to.have.members(["Helsinki-NLP/opus-mt-fi-en", "acme/xlsr-speech"]);
+    expect(names(hub.engine.search("", { language: "Finnish" }).hits)).to.have.members([
+      "Helsinki-NLP/opus-mt-fi-en",
+      "acme/xlsr-speech",
+    ]);
     expect(names(hub.engine.search("speech", { language: "fi" }).hits)).to.deep.equal(["acme/xlsr-speech"]);
     expect(hub.engine.search("", { language: "de" }).hits).to.deep.equal([]);
   });
 
   it("throws HubParamError naming `language` for an unknown language", () => {
-    expect(() => hub.engine.search("", { language: "klingon" })).to.throw(HubParamError).with.property("param", "language");
+    expect(() => hub.engine.search("", { language: "klingon" }))
+      .to.throw(HubParamError)
+      .with.property("param", "language");
   });
 
   it("keeps typo tolerance", () => {

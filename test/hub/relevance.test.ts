@@ -75,6 +75,7 @@ describe("real-card relevance set (bench/search/real-cards)", () => {
   it("beats plain BM25 on MRR and recall@10, and the name-substring search on every measure", () => {
     expect(result.engine.mrr).to.be.above(result.bm25.mrr);
     expect(result.engine.recall10).to.be.above(result.bm25.recall10);
-    for (const m of ["ndcg10", "mrr", "recall10"] as const) expect(result.engine[m]).to.be.above(result.nameSubstring[m]);
+    for (const m of ["ndcg10", "mrr", "recall10"] as const)
+      expect(result.engine[m]).to.be.above(result.nameSubstring[m]);
   });
 });

@@ -12,12 +12,83 @@ const names = (hits: readonly SearchHit[]) => hits.map((h) => h.name);
 function seededHub(): { store: HubStore; engine: SearchEngine } {
   const hub = freshHub();
   const { store } = hub;
-  publish(store, { model: 1, fields: { name: "acme/pd-scorecard", task: "tabular-classification", license: "apache-2.0", library: "xgboost", tags: ["credit-risk", "lending"] }, body: "Estimates the probability of default of retail loans.", modes: 0b101, usage: { 0: 40, 2: 12 }, publishedAt: 1000 });
-  publish(store, { model: 2, fields: { name: "acme/txn-guard", task: "tabular-classification", license: "mit", library: "lightgbm", tags: ["fraud-detection", "payments"] }, body: "Flags fraudulent card transactions in real time.", modes: 0b011, usage: { 0: 5, 1: 90 }, publishedAt: 3000 });
-  publish(store, { model: 3, fields: { name: "acme/finbert-tone", task: "text-classification", license: "apache-2.0", library: "transformers", tags: ["sentiment", "finance"] }, body: "Scores the sentiment of financial news headlines.", modes: 0b001, usage: { 0: 7 }, publishedAt: 2000 });
-  publish(store, { model: 4, fields: { name: "acme/reviewbert", task: "text-classification", license: "mit", library: "transformers", tags: ["opinion-mining"] }, body: "Classifies the sentiment of product reviews.", modes: 0b001, publishedAt: 4000 });
-  publish(store, { model: 5, fields: { name: "acme/whisper-small-de", task: "automatic-speech-recognition", license: "mit", library: "transformers", tags: ["asr", "speech-to-text"] }, body: "Transcribes German speech.", modes: 0b100, usage: { 2: 3 }, publishedAt: 5000 });
-  publish(store, { model: 6, fields: { name: "acme/sentiment-classifier", task: "text-classification", license: "mit", tags: ["sentiment"] }, body: "Another sentiment model.", modes: 0b001, usage: { 0: 1 }, publishedAt: 6000 });
+  publish(store, {
+    model: 1,
+    fields: {
+      name: "acme/pd-scorecard",
+      task: "tabular-classification",
+      license: "apache-2.0",
+      library: "xgboost",
+      tags: ["credit-risk", "lending"],
+    },
+    body: "Estimates the probability of default of retail loans.",
+    modes: 0b101,
+    usage: { 0: 40, 2: 12 },
+    publishedAt: 1000,
+  });
+  publish(store, {
+    model: 2,
+    fields: {
+      name: "acme/txn-guard",
+      task: "tabular-classification",
+      license: "mit",
+      library: "lightgbm",
+      tags: ["fraud-detection", "payments"],
+    },
+    body: "Flags fraudulent card transactions in real time.",
+    modes: 0b011,
+    usage: { 0: 5, 1: 90 },
+    publishedAt: 3000,
+  });
+  publish(store, {
+    model: 3,
+    fields: {
+      name: "acme/finbert-tone",
+      task: "text-classification",
+      license: "apache-2.0",
+      library: "transformers",
+      tags: ["sentiment", "finance"],
+    },
+    body: "Scores the sentiment of financial news headlines.",
+    modes: 0b001,
+    usage: { 0: 7 },
+    publishedAt: 2000,
+  });
+  publish(store, {
+    model: 4,
+    fields: {
+      name: "acme/reviewbert",
+      task: "text-classification",
+      license: "mit",
+      library: "transformers",
+      tags: ["opinion-mining"],
+    },
+    body: "Classifies the sentiment of product reviews.",
+    modes: 0b001,
+    publishedAt: 4000,
+  });
+  publish(store, {
+    model: 5,
+    fields: {
+      name: "acme/whisper-small-de",
+      task: "automatic-speech-recognition",
+      license: "mit",
+      library: "transformers",
+      tags: ["asr", "speech-to-text"],
+    },
+    body: "Transcribes German speech.",
+    modes: 0b100,
+    usage: { 2: 3 },
+    publishedAt: 5000,
+  });
+  publish(store, {
+    model: 6,
+    fields: { name: "acme/sentiment-classifier", task: "text-classification", license: "mit", tags: ["sentiment"] },
+    body: "Another sentiment model.",
+    modes: 0b001,
+    usage: { 0: 1 },
+    publishedAt: 6000,
+  });
   return hub;
 }
 
@@ -36,7 +107,11 @@ describe("SearchEngine.search", () => {
 
     it("ranks a match in the name above matches in tags and body", () => {
       expect(names(hub.engine.search("sentiment").hits)[0]).to.equal("acme/sentiment-classifier");
-      expect(names(hub.engine.search("sentiment").hits)).to.have.members(["acme/sentiment-classifier", "acme/finbert-tone", "acme/reviewbert"]);
+      expect(names(hub.engine.search("sentiment").hits)).to.have.members([
+        "acme/sentiment-classifier",
+        "acme/finbert-tone",
+        "acme/reviewbert",
+      ]);
     });
 
     it("returns models matching all words first, then those matching some", () => {
@@ -73,7 +148,9 @@ describe("SearchEngine.search", () => {
     it("scores at least a page of candidates whatever the candidate depth, and every match with an infinite one", () => {
       for (const candidates of [1, Infinity]) {
         const engine = new SearchEngine(hub.store, { candidates });
-        expect(names(engine.search("sentiment").hits), String(candidates)).to.deep.equal(names(hub.engine.search("sentiment").hits));
+        expect(names(engine.search("sentiment").hits), String(candidates)).to.deep.equal(
+          names(hub.engine.search("sentiment").hits),
+        );
       }
     });
 
@@ -99,7 +176,10 @@ describe("SearchEngine.search", () => {
 
   describe("filters", () => {
     it("filters by task, license and library, case-insensitively", () => {
-      expect(names(hub.engine.search("", { task: "Text Classification", license: "MIT" }).hits)).to.have.members(["acme/reviewbert", "acme/sentiment-classifier"]);
+      expect(names(hub.engine.search("", { task: "Text Classification", license: "MIT" }).hits)).to.have.members([
+        "acme/reviewbert",
+        "acme/sentiment-classifier",
+      ]);
       expect(names(hub.engine.search("", { library: "XGBoost" }).hits)).to.deep.equal(["acme/pd-scorecard"]);
     });
 
@@ -107,29 +187,47 @@ describe("SearchEngine.search", () => {
       const { store, engine } = freshHub();
       publish(store, { model: 1, block: 10, fields: { name: "org/dual-licensed", license: ["mit", "CC-BY-4.0"] } });
       publish(store, { model: 2, block: 11, fields: { name: "org/other", license: "cc-by-4.0" } });
-      expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.have.members(["org/dual-licensed", "org/other"]);
+      expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.have.members([
+        "org/dual-licensed",
+        "org/other",
+      ]);
       expect(names(engine.search("", { license: "MIT" }).hits)).to.deep.equal(["org/dual-licensed"]);
-      expect(engine.search("dual", { license: "cc-by-4.0" }).hits.map((h) => [h.license, h.licenses])).to.deep.equal([["mit", ["mit", "cc-by-4.0"]]]);
+      expect(engine.search("dual", { license: "cc-by-4.0" }).hits.map((h) => [h.license, h.licenses])).to.deep.equal([
+        ["mit", ["mit", "cc-by-4.0"]],
+      ]);
       publish(store, { model: 1, version: 2, block: 20, fields: { name: "org/dual-licensed", license: "apache-2.0" } });
       expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.deep.equal(["org/other"]);
       store.rewindTo(15);
-      expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.have.members(["org/dual-licensed", "org/other"]);
+      expect(names(engine.search("", { license: "cc-by-4.0" }).hits)).to.have.members([
+        "org/dual-licensed",
+        "org/other",
+      ]);
       store.close();
     });
 
     it("filters by available verification mode", () => {
-      expect(names(hub.engine.search("", { mode: Mode.Zk }).hits)).to.have.members(["acme/pd-scorecard", "acme/whisper-small-de"]);
+      expect(names(hub.engine.search("", { mode: Mode.Zk }).hits)).to.have.members([
+        "acme/pd-scorecard",
+        "acme/whisper-small-de",
+      ]);
       expect(names(hub.engine.search("", { mode: Mode.Tee }).hits)).to.deep.equal(["acme/txn-guard"]);
     });
 
     it("filters by minimum verified usage, in the given mode if any", () => {
-      expect(names(hub.engine.search("", { minUsage: 50 }).hits)).to.have.members(["acme/pd-scorecard", "acme/txn-guard"]);
+      expect(names(hub.engine.search("", { minUsage: 50 }).hits)).to.have.members([
+        "acme/pd-scorecard",
+        "acme/txn-guard",
+      ]);
       expect(names(hub.engine.search("", { mode: Mode.Zk, minUsage: 10 }).hits)).to.deep.equal(["acme/pd-scorecard"]);
-      expect(names(hub.engine.search("", { mode: Mode.Vanilla, minUsage: 10 }).hits)).to.deep.equal(["acme/pd-scorecard"]);
+      expect(names(hub.engine.search("", { mode: Mode.Vanilla, minUsage: 10 }).hits)).to.deep.equal([
+        "acme/pd-scorecard",
+      ]);
     });
 
     it("combines filters with a text query", () => {
-      expect(names(hub.engine.search("classification", { license: "apache-2.0", mode: Mode.Vanilla }).hits)).to.have.members(["acme/pd-scorecard", "acme/finbert-tone"]);
+      expect(
+        names(hub.engine.search("classification", { license: "apache-2.0", mode: Mode.Vanilla }).hits),
+      ).to.have.members(["acme/pd-scorecard", "acme/finbert-tone"]);
     });
 
     for (const [filters, param] of [
@@ -140,18 +238,26 @@ describe("SearchEngine.search", () => {
       [{ license: "x".repeat(101) }, "license"],
     ] as const) {
       it(`throws HubParamError naming \`${param}\` for ${JSON.stringify(filters)}`, () => {
-        expect(() => hub.engine.search("", filters)).to.throw(HubParamError).with.property("param", param);
+        expect(() => hub.engine.search("", filters))
+          .to.throw(HubParamError)
+          .with.property("param", param);
       });
     }
   });
 
   describe("sort and pages", () => {
     it("sorts by verified usage", () => {
-      expect(names(hub.engine.search("classification", {}, "usage").hits).slice(0, 2)).to.deep.equal(["acme/txn-guard", "acme/pd-scorecard"]);
+      expect(names(hub.engine.search("classification", {}, "usage").hits).slice(0, 2)).to.deep.equal([
+        "acme/txn-guard",
+        "acme/pd-scorecard",
+      ]);
     });
 
     it("sorts by recency", () => {
-      expect(names(hub.engine.search("", {}, "recency").hits).slice(0, 2)).to.deep.equal(["acme/sentiment-classifier", "acme/whisper-small-de"]);
+      expect(names(hub.engine.search("", {}, "recency").hits).slice(0, 2)).to.deep.equal([
+        "acme/sentiment-classifier",
+        "acme/whisper-small-de",
+      ]);
     });
 
     it("pages without overlap and says whether more remain", () => {
@@ -159,14 +265,24 @@ describe("SearchEngine.search", () => {
       const second = hub.engine.search("", {}, "recency", { page: 2, pageSize: 4 });
       expect(first.hasMore).to.equal(true);
       expect(second.hasMore).to.equal(false);
-      expect([...names(first.hits), ...names(second.hits)]).to.have.length(6).and.to.satisfy((xs: string[]) => new Set(xs).size === 6);
+      expect([...names(first.hits), ...names(second.hits)])
+        .to.have.length(6)
+        .and.to.satisfy((xs: string[]) => new Set(xs).size === 6);
     });
 
     it("throws HubParamError for a bad sort, page or page size", () => {
-      expect(() => hub.engine.search("", {}, "best" as "usage")).to.throw(HubParamError).with.property("param", "sort");
-      expect(() => hub.engine.search("", {}, "usage", { page: 0 })).to.throw(HubParamError).with.property("param", "page");
-      expect(() => hub.engine.search("", {}, "usage", { page: 10_000 })).to.throw(HubParamError).with.property("param", "page");
-      expect(() => hub.engine.search("", {}, "usage", { pageSize: 51 })).to.throw(HubParamError).with.property("param", "pageSize");
+      expect(() => hub.engine.search("", {}, "best" as "usage"))
+        .to.throw(HubParamError)
+        .with.property("param", "sort");
+      expect(() => hub.engine.search("", {}, "usage", { page: 0 }))
+        .to.throw(HubParamError)
+        .with.property("param", "page");
+      expect(() => hub.engine.search("", {}, "usage", { page: 10_000 }))
+        .to.throw(HubParamError)
+        .with.property("param", "page");
+      expect(() => hub.engine.search("", {}, "usage", { pageSize: 51 }))
+        .to.throw(HubParamError)
+        .with.property("param", "pageSize");
     });
   });
 
@@ -232,7 +348,7 @@ describe("SearchEngine.search", () => {
 
     it("leaves every table in place after SQL injection attempts", () => {
       hub.engine.search("'; DROP TABLE versions; --");
-      hub.engine.search("x\"); DROP TABLE models; --");
+      hub.engine.search('x"); DROP TABLE models; --');
       expect(hub.store.stats()).to.deep.equal({ models: 6, versions: 6, searchable: 6 });
     });
   });

@@ -11,14 +11,28 @@ import { address, freshHub, hash, id, JOB_PAYMENT, publish, versionInput } from 
 
 /** Documents per term as the full-text index counts them. */
 function indexedDocumentCounts(store: HubStore): Map<string, number> {
-  return new Map((store.db.prepare("SELECT term, doc FROM search_vocab").all() as { term: string; doc: number }[]).map((r) => [r.term, r.doc]));
+  return new Map(
+    (store.db.prepare("SELECT term, doc FROM search_vocab").all() as { term: string; doc: number }[]).map((r) => [
+      r.term,
+      r.doc,
+    ]),
+  );
 }
 
 /** Documents per term in the text `search_docs` keeps of each indexed row. */
 function keptDocumentCounts(store: HubStore): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const row of store.db.prepare(`SELECT ${FTS_COLUMNS.map((c) => c.name).join(", ")} FROM search_docs`).raw().all() as string[][]) {
-    for (const term of new Set(row.join(" ").split(" ").filter((t) => t !== ""))) counts.set(term, (counts.get(term) ?? 0) + 1);
+  for (const row of store.db
+    .prepare(`SELECT ${FTS_COLUMNS.map((c) => c.name).join(", ")} FROM search_docs`)
+    .raw()
+    .all() as string[][]) {
+    for (const term of new Set(
+      row
+        .join(" ")
+        .split(" ")
+        .filter((t) => t !== ""),
+    ))
+      counts.set(term, (counts.get(term) ?? 0) + 1);
   }
   return new Map([...counts].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
@@ -28,7 +42,9 @@ describe("HubStore", () => {
     it("stores a batch of versions in one transaction", () => {
       const { store, engine } = freshHub();
       store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
-      store.upsertVersions([1, 2, 3].map((version) => versionInput({ model: 1, version, fields: { name: `org/fraudnet-v${version}` } })));
+      store.upsertVersions(
+        [1, 2, 3].map((version) => versionInput({ model: 1, version, fields: { name: `org/fraudnet-v${version}` } })),
+      );
       expect(store.stats()).to.deep.equal({ models: 1, versions: 3, searchable: 1 });
       expect(engine.search("fraudnet").hits.map((h) => h.version)).to.deep.equal([3]);
     });
@@ -37,8 +53,14 @@ describe("HubStore", () => {
       const { store, engine } = freshHub();
       store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
       const bad = { ...versionInput({ model: 1, version: 3 }), cardHash: "0x1234" };
-      const batch = [versionInput({ model: 1, version: 1, fields: { name: "org/fraudnet" } }), versionInput({ model: 1, version: 2 }), bad];
-      expect(() => store.upsertVersions(batch)).to.throw(StoreInvalidInputError).with.property("field", "cardHash");
+      const batch = [
+        versionInput({ model: 1, version: 1, fields: { name: "org/fraudnet" } }),
+        versionInput({ model: 1, version: 2 }),
+        bad,
+      ];
+      expect(() => store.upsertVersions(batch))
+        .to.throw(StoreInvalidInputError)
+        .with.property("field", "cardHash");
       expect(store.stats()).to.deep.equal({ models: 1, versions: 0, searchable: 0 });
       expect(engine.search("fraudnet").hits).to.deep.equal([]);
     });
@@ -113,7 +135,9 @@ describe("HubStore", () => {
     it("throws StoreInvalidInputError for an empty modes bitmask", () => {
       const { store } = freshHub();
       store.upsertModel({ modelId: id(1), owner: address(1), price: 5n, block: 1 });
-      expect(() => store.upsertVersion({ ...versionInput({ model: 1 }), modes: 0 })).to.throw(StoreInvalidInputError).with.property("field", "modes");
+      expect(() => store.upsertVersion({ ...versionInput({ model: 1 }), modes: 0 }))
+        .to.throw(StoreInvalidInputError)
+        .with.property("field", "modes");
     });
   });
 
@@ -132,7 +156,9 @@ describe("HubStore", () => {
     it("throws StoreUnknownVersionError for a version never published", () => {
       const { store } = freshHub();
       publish(store, { model: 1 });
-      expect(() => store.markDeprecated(id(1), 9, 1)).to.throw(StoreUnknownVersionError).with.property("version", 9);
+      expect(() => store.markDeprecated(id(1), 9, 1))
+        .to.throw(StoreUnknownVersionError)
+        .with.property("version", 9);
     });
   });
 
@@ -155,10 +181,14 @@ describe("HubStore", () => {
     it("throws StoreInvalidInputError for a non-positive job count or a negative amount", () => {
       const { store } = freshHub();
       publish(store, { model: 1 });
-      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 0, paid: 1n, block: 1 }))
+      expect(() =>
+        store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 0, paid: 1n, block: 1 }),
+      )
         .to.throw(StoreInvalidInputError)
         .with.property("field", "jobs");
-      expect(() => store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 1, paid: -1n, block: 1 }))
+      expect(() =>
+        store.addVerifiedUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 1, paid: -1n, block: 1 }),
+      )
         .to.throw(StoreInvalidInputError)
         .with.property("field", "paid");
     });
@@ -172,8 +202,12 @@ describe("HubStore", () => {
       store.addBelowFloorUsage({ modelId: id(2), version: 1, mode: Mode.Vanilla, jobs: 500, block: 60 });
       store.addBelowFloorUsage({ modelId: id(1), version: 1, mode: Mode.Vanilla, jobs: 1, block: 60 });
       expect(store.getModel(id(2))).to.deep.include({ verifiedJobs: 0, paidVolume: "0", belowFloorJobs: 500 });
-      expect(store.getModel(id(2))?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 0, paid: "0", belowFloor: 500 }]);
-      expect(store.getModel(id(1))?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 2, paid: (2n * JOB_PAYMENT).toString(), belowFloor: 1 }]);
+      expect(store.getModel(id(2))?.versions[0]?.usage).to.deep.equal([
+        { mode: 0, jobs: 0, paid: "0", belowFloor: 500 },
+      ]);
+      expect(store.getModel(id(1))?.versions[0]?.usage).to.deep.equal([
+        { mode: 0, jobs: 2, paid: (2n * JOB_PAYMENT).toString(), belowFloor: 1 },
+      ]);
       expect(engine.search("", {}, "usage").hits.map((h) => [h.name, h.verifiedJobs, h.belowFloorJobs])).to.deep.equal([
         ["org/counted-model", 2, 1],
         ["org/free-model", 0, 500],
@@ -197,10 +231,12 @@ describe("HubStore", () => {
 
       const model = store.getModel(id(1));
       expect(model?.owner).to.equal(address(1));
-      expect(model?.versions.map((v) => [v.version, v.deprecated, v.verifiedJobs, v.paidVolume, v.belowFloorJobs])).to.deep.equal([
-        [1, false, 4, (4n * JOB_PAYMENT).toString(), 0],
+      expect(
+        model?.versions.map((v) => [v.version, v.deprecated, v.verifiedJobs, v.paidVolume, v.belowFloorJobs]),
+      ).to.deep.equal([[1, false, 4, (4n * JOB_PAYMENT).toString(), 0]]);
+      expect(model?.versions[0]?.usage).to.deep.equal([
+        { mode: 0, jobs: 4, paid: (4n * JOB_PAYMENT).toString(), belowFloor: 0 },
       ]);
-      expect(model?.versions[0]?.usage).to.deep.equal([{ mode: 0, jobs: 4, paid: (4n * JOB_PAYMENT).toString(), belowFloor: 0 }]);
       expect(store.getModel(id(2))).to.equal(undefined);
       expect(engine.search("pd").hits.map((h) => [h.modelId, h.version])).to.deep.equal([[1, 1]]);
     });
@@ -221,7 +257,9 @@ describe("HubStore", () => {
         const store = HubStore.open(file);
         expect(store.getModel(id(1))).to.equal(undefined);
         expect(store.cursor("chain").cursor()).to.equal(undefined);
-        expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'hub_indexer_jobs'").get()).to.equal(undefined);
+        expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'hub_indexer_jobs'").get()).to.equal(
+          undefined,
+        );
         expect(store.db.pragma("user_version", { simple: true })).to.equal(SCHEMA_VERSION);
         publish(store, { model: 1, usage: { 0: 1 } });
         expect(store.getModel(id(1))?.verifiedJobs).to.equal(1);
@@ -236,14 +274,20 @@ describe("HubStore", () => {
       try {
         const file = path.join(dir, "hub.sqlite");
         const old = HubStore.open(file);
-        publish(old, { model: 1, fields: { name: "org/dual-licensed", license: ["mit", "cc-by-4.0"] }, usage: { 0: 2 } });
+        publish(old, {
+          model: 1,
+          fields: { name: "org/dual-licensed", license: ["mit", "cc-by-4.0"] },
+          usage: { 0: 2 },
+        });
         old.db.exec("DROP TABLE search_licenses");
         old.db.pragma("user_version = 3");
         old.close();
 
         const store = HubStore.open(file);
         const engine = new SearchEngine(store, { vocabularyMaxAgeMs: 0 });
-        expect(engine.search("dual", { license: "cc-by-4.0" }).hits.map((h) => [h.name, h.verifiedJobs])).to.deep.equal([["org/dual-licensed", 2]]);
+        expect(engine.search("dual", { license: "cc-by-4.0" }).hits.map((h) => [h.name, h.verifiedJobs])).to.deep.equal(
+          [["org/dual-licensed", 2]],
+        );
         store.close();
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -298,11 +342,20 @@ describe("HubStore", () => {
       const [registry, other] = [store.cursor("registry"), store.cursor("other")];
       expect(registry.cursor()).to.equal(undefined);
       registry.atomically(() => {
-        registry.recordBlocks([{ number: 41, hash: hash(41) }, { number: 42, hash: hash(42) }], 0);
+        registry.recordBlocks(
+          [
+            { number: 41, hash: hash(41) },
+            { number: 42, hash: hash(42) },
+          ],
+          0,
+        );
         registry.setCursor(42);
       });
       expect([registry.cursor(), registry.blockHash(42), other.cursor()]).to.deep.equal([42, hash(42), undefined]);
-      expect(store.cursor("registry").blockHashes()).to.deep.equal([{ number: 41, hash: hash(41) }, { number: 42, hash: hash(42) }]);
+      expect(store.cursor("registry").blockHashes()).to.deep.equal([
+        { number: 41, hash: hash(41) },
+        { number: 42, hash: hash(42) },
+      ]);
     });
 
     it("commits the search documents of writes made in the cursor's transaction", () => {
@@ -331,7 +384,9 @@ describe("HubStore", () => {
         const cursor = store.cursor("chain");
         expect(cursor.cursor()).to.equal(30);
         expect(cursor.blockHashes()).to.deep.equal([10, 20, 30].map((n) => ({ number: n, hash: hash(n) })));
-        expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name IN ('cursor', 'hub_indexer_checkpoints')").all()).to.deep.equal([]);
+        expect(
+          store.db.prepare("SELECT name FROM sqlite_master WHERE name IN ('cursor', 'hub_indexer_checkpoints')").all(),
+        ).to.deep.equal([]);
         expect(store.getModel(id(1))?.verifiedJobs).to.equal(3);
         store.close();
       } finally {

@@ -12,7 +12,15 @@ describe("text normalisation", () => {
   });
 
   it("stems plurals without merging unrelated words", () => {
-    expect(["signals", "studies", "boxes", "class", "analysis", "bias", "xgboost"].map(stem)).to.deep.equal(["signal", "study", "box", "class", "analysis", "bias", "xgboost"]);
+    expect(["signals", "studies", "boxes", "class", "analysis", "bias", "xgboost"].map(stem)).to.deep.equal([
+      "signal",
+      "study",
+      "box",
+      "class",
+      "analysis",
+      "bias",
+      "xgboost",
+    ]);
     expect(["news", "series", "reviews", "physics"].map(stem)).to.deep.equal(["news", "series", "review", "physics"]);
   });
 
@@ -24,15 +32,21 @@ describe("text normalisation", () => {
 
 describe("summarizeMarkdown", () => {
   it("takes the prose after a heading in the same paragraph", () => {
-    expect(summarizeMarkdown("# GPT-J 6B\nGPT-J 6B is a transformer model.\n")).to.equal("GPT-J 6B is a transformer model.");
+    expect(summarizeMarkdown("# GPT-J 6B\nGPT-J 6B is a transformer model.\n")).to.equal(
+      "GPT-J 6B is a transformer model.",
+    );
   });
 
   it("never takes code from a fenced block with blank lines in it", () => {
-    expect(summarizeMarkdown("```python\nimport torch\n\nmodel = load()\n```\n\nReads Finnish speech.\n")).to.equal("Reads Finnish speech.");
+    expect(summarizeMarkdown("```python\nimport torch\n\nmodel = load()\n```\n\nReads Finnish speech.\n")).to.equal(
+      "Reads Finnish speech.",
+    );
   });
 
   it("keeps underscores in identifiers and removes <br> whole", () => {
-    expect(summarizeMarkdown("Load it with `from_pretrained`,<br>then call __it__ or _this_.")).to.equal("Load it with from_pretrained, then call it or this.");
+    expect(summarizeMarkdown("Load it with `from_pretrained`,<br>then call __it__ or _this_.")).to.equal(
+      "Load it with from_pretrained, then call it or this.",
+    );
   });
 });
 
@@ -61,7 +75,13 @@ describe("toMatchExpression", () => {
   it("quotes every term so nothing in it is FTS5 syntax", () => {
     const terms = [
       { token: "near", alternatives: [{ text: "near", prefix: false }] },
-      { token: "riks", alternatives: [{ text: "risk", prefix: false }, { text: "rik", prefix: false }] },
+      {
+        token: "riks",
+        alternatives: [
+          { text: "risk", prefix: false },
+          { text: "rik", prefix: false },
+        ],
+      },
       { token: "sc", alternatives: [{ text: "sc", prefix: true }] },
     ];
     expect(toMatchExpression(terms, "AND")).to.equal('"near" AND ("risk" OR "rik") AND "sc"*');
@@ -70,7 +90,12 @@ describe("toMatchExpression", () => {
 
 describe("modelIdNumber", () => {
   it("makes the hub's number of a model id from the chain's bigint, a number or a decimal string", () => {
-    expect([modelIdNumber(7n), modelIdNumber(7), modelIdNumber("7"), modelIdNumber(2n ** 53n - 1n)]).to.deep.equal([7, 7, 7, Number.MAX_SAFE_INTEGER]);
+    expect([modelIdNumber(7n), modelIdNumber(7), modelIdNumber("7"), modelIdNumber(2n ** 53n - 1n)]).to.deep.equal([
+      7,
+      7,
+      7,
+      Number.MAX_SAFE_INTEGER,
+    ]);
   });
 
   it("throws InputError for what is not a model id, or one above 2^53 - 1", () => {

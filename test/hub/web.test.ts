@@ -9,7 +9,13 @@ describe("hub web handler", () => {
   const hub = freshHub();
 
   before(async () => {
-    server = await startHubServer({ ...hub, port: 0, staticHandler: createWebHandler({ config: { chainId: 31337, escrow: "0x00000000000000000000000000000000000000e5" } }) });
+    server = await startHubServer({
+      ...hub,
+      port: 0,
+      staticHandler: createWebHandler({
+        config: { chainId: 31337, escrow: "0x00000000000000000000000000000000000000e5" },
+      }),
+    });
   });
   after(async () => {
     await server.close();
@@ -44,7 +50,11 @@ describe("hub web handler", () => {
 
   it("writes the mode filter's options from the core list of modes, which the page reads mode names from", async () => {
     const html = await (await fetch(`${server.url}/`)).text();
-    const options = [...html.matchAll(/<option value="(\w+)" data-mode="(\d+)">(\w+)<\/option>/g)].map((m) => [m[1], Number(m[2]), m[3]]);
+    const options = [...html.matchAll(/<option value="(\w+)" data-mode="(\d+)">(\w+)<\/option>/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+      m[3],
+    ]);
     expect(options).to.deep.equal(MODES.map((m) => [m.name, m.mode, m.name]));
   });
 

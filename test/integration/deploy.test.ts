@@ -15,7 +15,21 @@ describe("deploySystem", () => {
     const record = JSON.parse(readFileSync(file, "utf8")) as Deployment;
     expect(record.chainId).to.equal(31337);
     expect(record.startBlock).to.be.greaterThan(0);
-    expect(Object.keys(record.contracts).sort()).to.deep.equal(["dcapVerifier", "dualVerifier", "escrow", "exampleConsumer", "registry", "settlementLib", "staking", "teeVerifier", "timelock", "token", "vanillaVerifier", "verifierFactory", "zkVerifier"]);
+    expect(Object.keys(record.contracts).sort()).to.deep.equal([
+      "dcapVerifier",
+      "dualVerifier",
+      "escrow",
+      "exampleConsumer",
+      "registry",
+      "settlementLib",
+      "staking",
+      "teeVerifier",
+      "timelock",
+      "token",
+      "vanillaVerifier",
+      "verifierFactory",
+      "zkVerifier",
+    ]);
     const blockBefore = await hre.ethers.provider.getBlockNumber();
     const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
     expect(await hre.ethers.provider.getBlockNumber()).to.equal(blockBefore);
@@ -26,13 +40,25 @@ describe("deploySystem", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "deployments-"));
     const file = path.join(dir, `${hre.network.name}.json`);
     writeFileSync(file, JSON.stringify({ chainId: 5, contracts: {} }));
-    await expectRejection(deploySystem(hre, { persist: true, deploymentsDir: dir }), DeployError, /records chain 5 but the network is chain 31337/);
+    await expectRejection(
+      deploySystem(hre, { persist: true, deploymentsDir: dir }),
+      DeployError,
+      /records chain 5 but the network is chain 31337/,
+    );
     writeFileSync(file, "{not json");
     await expectRejection(deploySystem(hre, { persist: true, deploymentsDir: dir }), DeployError, /is not valid JSON/);
   });
 
   it("refuses a token address without code", async () => {
-    await expectRejection(deploySystem(hre, { persist: false, token: "0x000000000000000000000000000000000000dEaD" }), DeployError, /has no code/);
-    await expectRejection(deploySystem(hre, { persist: false, token: "not-an-address" }), DeployError, /is not an address/);
+    await expectRejection(
+      deploySystem(hre, { persist: false, token: "0x000000000000000000000000000000000000dEaD" }),
+      DeployError,
+      /has no code/,
+    );
+    await expectRejection(
+      deploySystem(hre, { persist: false, token: "not-an-address" }),
+      DeployError,
+      /is not an address/,
+    );
   });
 });

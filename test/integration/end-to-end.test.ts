@@ -11,7 +11,11 @@ describe("the local network's end-to-end run", () => {
     const system = await deploySystem(hre, { persist: false });
     const [, operator, requester, modelOwner] = await hre.ethers.getSigners();
     const model = buildPenguinClassifier();
-    const reports = await runEndToEnd(system, { operator: operator!, requester: requester!, modelOwner: modelOwner! }, model);
+    const reports = await runEndToEnd(
+      system,
+      { operator: operator!, requester: requester!, modelOwner: modelOwner! },
+      model,
+    );
     expect(reports.map((r) => r.mode)).to.deep.equal(["vanilla", "tee"]);
     const expected = model.classes[argmax(forward(model.layers, model.example))];
     for (const report of reports) {

@@ -63,14 +63,38 @@ export async function runEndToEnd(
   // The operator registers its enclave itself with a development quote, its platform's certificates cached first.
   const provider = actors.operator.provider!;
   const anchor = (await provider.getBlock((await provider.getBlockNumber()) - 1))!;
-  const attestation = enclave.attest({ operator, chainId: (await provider.getNetwork()).chainId, verifier: await teeVerifier.getAddress(), anchorBlock: BigInt(anchor.number), anchorBlockHash: anchor.hash! });
+  const attestation = enclave.attest({
+    operator,
+    chainId: (await provider.getNetwork()).chainId,
+    verifier: await teeVerifier.getAddress(),
+    anchorBlock: BigInt(anchor.number),
+    anchorBlockHash: anchor.hash!,
+  });
   if ((await dcapVerifier.certificateOf(attestation.pckCertificate)).notAfter === 0n) {
-    await (await dcapVerifier.connect(actors.operator).verifyCertificate(attestation.ca, await dcapVerifier.rootCertificate())).wait();
-    await (await dcapVerifier.connect(actors.operator).verifyCertificate(attestation.pck, keccak256(attestation.ca))).wait();
+    await (
+      await dcapVerifier
+        .connect(actors.operator)
+        .verifyCertificate(attestation.ca, await dcapVerifier.rootCertificate())
+    ).wait();
+    await (
+      await dcapVerifier.connect(actors.operator).verifyCertificate(attestation.pck, keccak256(attestation.ca))
+    ).wait();
   }
-  await (await teeVerifier.connect(actors.operator).registerEnclaveWithQuote(withoutPckChain(attestation.quote), attestation.pckCertificate, enclave.address, enclave.hpkePublicKey, BigInt(anchor.number))).wait();
+  await (
+    await teeVerifier
+      .connect(actors.operator)
+      .registerEnclaveWithQuote(
+        withoutPckChain(attestation.quote),
+        attestation.pckCertificate,
+        enclave.address,
+        enclave.hpkePublicKey,
+        BigInt(anchor.number),
+      )
+  ).wait();
   await (await token.connect(actors.requester).approve(await escrow.getAddress(), 10_000n * TOKEN)).wait();
-  log(`operator ${operator} staked 1000 tokens, serves vanilla and tee; development enclave ${enclave.address} registered`);
+  log(
+    `operator ${operator} staked 1000 tokens, serves vanilla and tee; development enclave ${enclave.address} registered`,
+  );
 
   const { chainId } = await escrow.runner!.provider!.getNetwork();
   const reports: JobReport[] = [];
@@ -98,7 +122,9 @@ export async function runEndToEnd(
     const claimTx = await escrow.connect(actors.operator).claimSlot(job);
     await claimTx.wait();
 
-    const features = JSON.parse(new TextDecoder().decode(Uint8Array.from(Buffer.from(requested.input.slice(2), "hex")))) as number[];
+    const features = JSON.parse(
+      new TextDecoder().decode(Uint8Array.from(Buffer.from(requested.input.slice(2), "hex"))),
+    ) as number[];
     const output = encodeClassification(await onnx.run(features));
     const proof =
       mode === Mode.Tee
@@ -116,7 +142,8 @@ export async function runEndToEnd(
     await submitTx.wait();
 
     const [outputHash, stored] = await escrow.resultOf(job.id);
-    if (stored !== hexlify(output)) throw new Error(`job ${job.id}: the chain holds ${stored}, the node computed ${hexlify(output)}`);
+    if (stored !== hexlify(output))
+      throw new Error(`job ${job.id}: the chain holds ${stored}, the node computed ${hexlify(output)}`);
     const claimRewardTx = await escrow.connect(actors.operator).claim(operator);
     await claimRewardTx.wait();
     const decoded = decodeClassification(Uint8Array.from(Buffer.from(stored.slice(2), "hex")));
@@ -139,7 +166,10 @@ async function publishWithRawCids(system: System, owner: Signer, model: BundledM
   const input = versionInput({
     files: [rawFileRef("model.onnx", model.onnx), rawFileRef("README.md", card)],
     card: "README.md",
-    modes: [modeModule(Mode.Vanilla).binding({}), modeModule(Mode.Tee).binding({ bindings: [DevEnclave.TD_MEASUREMENT] })],
+    modes: [
+      modeModule(Mode.Vanilla).binding({}),
+      modeModule(Mode.Tee).binding({ bindings: [DevEnclave.TD_MEASUREMENT] }),
+    ],
   });
   await (await system.registry.connect(owner).createModelAndPublish(TOKEN, input)).wait();
   return system.registry.modelCount();

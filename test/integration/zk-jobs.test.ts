@@ -9,7 +9,15 @@ import type { Job } from "../../src/core/job";
 import { JobStatus } from "../../src/core/job";
 import { Mode, modeMask } from "../../src/core/modes";
 import { FsContentStore } from "../../src/node/content-store";
-import { encodeZkBatchProof, encodeZkOutput, encodeZkProof, inputCommitment, packedOutputOf, zkOutputHash, type SolidityProof } from "../../src/zkml/claim";
+import {
+  encodeZkBatchProof,
+  encodeZkOutput,
+  encodeZkProof,
+  inputCommitment,
+  packedOutputOf,
+  zkOutputHash,
+  type SolidityProof,
+} from "../../src/zkml/claim";
 import { deployZkCircuit, registerZkModel, type ZkDeployment } from "../../src/zkml/deploy";
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import type { ZkModel } from "../../src/zkml/pipeline";
@@ -42,12 +50,24 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
   const content = new FsContentStore(mkdtempSync(path.join(os.tmpdir(), "vin-zk-jobs-")));
 
   const verify = (jobId: bigint) =>
-    verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(jobId), fromBlock: 0, content });
+    verifyResult({
+      contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider),
+      provider: hre.ethers.provider,
+      jobId: toJobId(jobId),
+      fromBlock: 0,
+      content,
+    });
 
   /** Publishes model A's circuit (its verifier deployed through the factory) with `onnx` as the version's ONNX file. */
   async function publish(onnx: Uint8Array): Promise<bigint> {
     for (const bytes of [onnx, CARD, ...deployment.files.map((f) => f.bytes)]) await content.add(bytes);
-    const { modelId } = await registerZkModel({ registry: fx.system.registry.connect(fx.owner), deployment, onnx, card: CARD, price: MODEL_PRICE });
+    const { modelId } = await registerZkModel({
+      registry: fx.system.registry.connect(fx.owner),
+      deployment,
+      onnx,
+      card: CARD,
+      price: MODEL_PRICE,
+    });
     return modelId;
   }
 
@@ -61,7 +81,10 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
       input: toUtf8Bytes(JSON.stringify({ input: x, salt: salt.toString() })),
     });
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
-    const p = await proveInference({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath }, { model: zk.model, input, inputSalt: salt });
+    const p = await proveInference(
+      { wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath },
+      { model: zk.model, input, inputSalt: salt },
+    );
     const packedOutput = packedOutputOf(zk.model, evaluateQuantized(zk.model, input));
     return { job, packedOutput, output: encodeZkOutput(packedOutput), proof: p.solidity };
   }
@@ -74,7 +97,9 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
 
   beforeEach(async () => {
     fx = await loadSystem();
-    deployment = await deployZkCircuit(fx.deployer, zk, { verifierFactory: await fx.system.verifierFactory.getAddress() });
+    deployment = await deployZkCircuit(fx.deployer, zk, {
+      verifierFactory: await fx.system.verifierFactory.getAddress(),
+    });
     zkModelId = await publish(onnxA);
     await fx.system.staking.connect(fx.nodes[0]!).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
   });
@@ -96,7 +121,12 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
     console.log(`      ZK submit (verify + settle) gas: ${(await tx.wait())?.gasUsed}`);
     const report = await verify(p.job.id);
     expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
-    expect(report.checks.map((c) => c.name)).to.include.members(["calldata output", "verifier deployed by the registry's factory with the bound key", "circuit rebuilt from the version's files", "Groth16 proof (off-chain)"]);
+    expect(report.checks.map((c) => c.name)).to.include.members([
+      "calldata output",
+      "verifier deployed by the registry's factory with the bound key",
+      "circuit rebuilt from the version's files",
+      "Groth16 proof (off-chain)",
+    ]);
     expect(report.zk?.verifier).to.equal(deployment.verifier);
     expect(report.zk?.vkHash).to.equal(zk.setup.vkHash);
     expect(report.zk?.packedOutput).to.equal(p.packedOutput.toString());
@@ -113,17 +143,31 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
     expect(report.ok).to.equal(false);
     const failed = report.checks.filter((c) => !c.ok);
     expect(failed.map((c) => c.name)).to.deep.equal(["circuit rebuilt from the version's files"]);
-    expect(failed[0]!.detail).to.match(/the ONNX file \(sha256 0x[0-9a-f]{64}\) is not the one the circuit was built from/);
-    expect(report.checks.find((c) => c.name === "verifier deployed by the registry's factory with the bound key")?.ok).to.equal(true);
+    expect(failed[0]!.detail).to.match(
+      /the ONNX file \(sha256 0x[0-9a-f]{64}\) is not the one the circuit was built from/,
+    );
+    expect(
+      report.checks.find((c) => c.name === "verifier deployed by the registry's factory with the bound key")?.ok,
+    ).to.equal(true);
     expect(report.checks.find((c) => c.name === "Groth16 proof (off-chain)")?.ok).to.equal(true);
   });
 
   it("verifyResult fails a ZK job when it has no content source to rebuild the version's circuit from", async () => {
     const p = await provedJob([1.5, -2, 0.25, 3], 779n);
     await fx.system.escrow.connect(fx.nodes[0]!).submit(p.job, p.output, encodeZkProof(p.packedOutput, p.proof));
-    const report = await verifyResult({ contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider), provider: hre.ethers.provider, jobId: toJobId(p.job.id), fromBlock: 0 });
+    const report = await verifyResult({
+      contracts: connectContracts(addressesFromRecord(fx.system.record), hre.ethers.provider),
+      provider: hre.ethers.provider,
+      jobId: toJobId(p.job.id),
+      fromBlock: 0,
+    });
     expect(report.ok).to.equal(false);
-    expect(report.checks.filter((c) => !c.ok).map((c) => [c.name, c.detail])).to.deep.equal([["circuit rebuilt from the version's files", "no content source to read the version's files from (pass `content`)"]]);
+    expect(report.checks.filter((c) => !c.ok).map((c) => [c.name, c.detail])).to.deep.equal([
+      [
+        "circuit rebuilt from the version's files",
+        "no content source to read the version's files from (pass `content`)",
+      ],
+    ]);
   });
 
   it("rejects a wrong output or another input's proof, and the job stays open for the deadline refund", async () => {
@@ -131,13 +175,16 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
     const node = fx.nodes[0]!;
     const p = await provedJob([1.5, -2, 0.25, 3], 1n);
     const wrong = (p.packedOutput + 1n) % 3n;
-    await expect(escrow.connect(node).submit(p.job, encodeZkOutput(wrong), encodeZkProof(p.packedOutput, p.proof)))
-      .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierOutputMismatch");
+    await expect(
+      escrow.connect(node).submit(p.job, encodeZkOutput(wrong), encodeZkProof(p.packedOutput, p.proof)),
+    ).to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierOutputMismatch");
     await expect(escrow.connect(node).submit(p.job, encodeZkOutput(wrong), encodeZkProof(wrong, p.proof)))
-      .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierInvalidProof").withArgs(p.job.id);
+      .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierInvalidProof")
+      .withArgs(p.job.id);
     const q = await provedJob([-1, 2, 0.5, -3], 2n);
-    await expect(escrow.connect(node).submit(p.job, q.output, encodeZkProof(q.packedOutput, q.proof)))
-      .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierInvalidProof");
+    await expect(
+      escrow.connect(node).submit(p.job, q.output, encodeZkProof(q.packedOutput, q.proof)),
+    ).to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierInvalidProof");
     expect((await escrow.stateOf(p.job.id)).status).to.equal(JobStatus.Open);
     expect(await escrow.lockedStake(node.address)).to.equal(2n * COLLATERAL);
   });
@@ -145,17 +192,29 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
   it("does not let another node settle a job with a copied proof (the slot is the assigned node's)", async () => {
     const p = await provedJob([1.5, -2, 0.25, 3], 3n);
     await expect(fx.system.escrow.connect(fx.nodes[1]!).submit(p.job, p.output, encodeZkProof(p.packedOutput, p.proof)))
-      .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotAssigned").withArgs(p.job.id, fx.nodes[1]!.address);
+      .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotAssigned")
+      .withArgs(p.job.id, fx.nodes[1]!.address);
   });
 
   it("settles four ZK jobs with one submitBatch and one batched pairing check", async () => {
     const { escrow } = fx.system;
     const node = fx.nodes[0]!;
     const jobs: ProvedJob[] = [];
-    for (const [i, x] of [[1, 2, 3, -1], [0, 0, 0, 0], [-3.5, 2, 1, 0.5], [2, -2, 2, -2]].entries()) jobs.push(await provedJob(x, BigInt(100 + i)));
+    for (const [i, x] of [
+      [1, 2, 3, -1],
+      [0, 0, 0, 0],
+      [-3.5, 2, 1, 0.5],
+      [2, -2, 2, -2],
+    ].entries())
+      jobs.push(await provedJob(x, BigInt(100 + i)));
     const before = await escrow.claimable(node.address);
-    const tx = await escrow.connect(node).submitBatch(jobs.map((j) => j.job), jobs.map((j) => j.output), encodeZkBatchProof(jobs));
-    for (const j of jobs) await expect(tx).to.emit(escrow, "JobSettled").withArgs(j.job.id, zkOutputHash(j.packedOutput), 1, j.output);
+    const tx = await escrow.connect(node).submitBatch(
+      jobs.map((j) => j.job),
+      jobs.map((j) => j.output),
+      encodeZkBatchProof(jobs),
+    );
+    for (const j of jobs)
+      await expect(tx).to.emit(escrow, "JobSettled").withArgs(j.job.id, zkOutputHash(j.packedOutput), 1, j.output);
     for (const j of jobs) expect((await escrow.resultOf(j.job.id))[1]).to.equal(j.output);
     expect(await escrow.claimable(node.address)).to.equal(before + 4n * FEE_PER_NODE);
     expect(await escrow.lockedStake(node.address)).to.equal(0n);
@@ -169,21 +228,42 @@ describe("ZK-mode jobs through the escrow (request, prove, verify on-chain, sett
     const { escrow } = fx.system;
     const node = fx.nodes[0]!;
     const jobs: ProvedJob[] = [];
-    for (const [i, x] of [[1, 2, 3, -1], [-3.5, 2, 1, 0.5]].entries()) jobs.push(await provedJob(x, BigInt(200 + i)));
+    for (const [i, x] of [
+      [1, 2, 3, -1],
+      [-3.5, 2, 1, 0.5],
+    ].entries())
+      jobs.push(await provedJob(x, BigInt(200 + i)));
     const wrong = (jobs[1]!.packedOutput + 1n) % 3n;
     const forged = [jobs[0]!, { ...jobs[1]!, packedOutput: wrong, output: encodeZkOutput(wrong) }];
-    await expect(escrow.connect(node).submitBatch(forged.map((j) => j.job), forged.map((j) => j.output), encodeZkBatchProof(forged)))
-      .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierInvalidBatch").withArgs(2n);
+    await expect(
+      escrow.connect(node).submitBatch(
+        forged.map((j) => j.job),
+        forged.map((j) => j.output),
+        encodeZkBatchProof(forged),
+      ),
+    )
+      .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierInvalidBatch")
+      .withArgs(2n);
     const twice = [jobs[0]!, jobs[0]!];
-    await expect(escrow.connect(node).submitBatch(twice.map((j) => j.job), twice.map((j) => j.output), encodeZkBatchProof(twice)))
-      .to.be.revertedWithCustomError(escrow, "JobEscrowJobNotOpen").withArgs(jobs[0]!.job.id, JobStatus.Settled);
+    await expect(
+      escrow.connect(node).submitBatch(
+        twice.map((j) => j.job),
+        twice.map((j) => j.output),
+        encodeZkBatchProof(twice),
+      ),
+    )
+      .to.be.revertedWithCustomError(escrow, "JobEscrowJobNotOpen")
+      .withArgs(jobs[0]!.job.id, JobStatus.Settled);
     const vanilla = await requestJob(fx);
     await escrow.connect(node).claimSlot(vanilla);
-    await expect(escrow.connect(node).submitBatch([jobs[0]!.job, vanilla], [jobs[0]!.output, "0x01"], encodeZkBatchProof(jobs)))
+    await expect(
+      escrow.connect(node).submitBatch([jobs[0]!.job, vanilla], [jobs[0]!.output, "0x01"], encodeZkBatchProof(jobs)),
+    )
       .to.be.revertedWithCustomError(escrow, "JobEscrowBatchVerifierMismatch")
       .withArgs(vanilla.id, await fx.system.vanillaVerifier.getAddress(), await fx.system.zkVerifier.getAddress());
     await expect(escrow.connect(node).submitBatch([jobs[0]!.job], [], "0x"))
-      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch").withArgs(1n, 0n, 64n);
+      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidBatch")
+      .withArgs(1n, 0n, 64n);
     for (const j of jobs) expect((await escrow.stateOf(j.job.id)).status).to.equal(JobStatus.Open);
     expect(await hre.ethers.provider.getBalance(await escrow.getAddress())).to.equal(0n);
   });

@@ -23,9 +23,12 @@ import { quantizeInput, quantizeMlp } from "../../src/zkml/quantize";
 import { ZkmlInputRangeError } from "../../src/zkml/errors";
 import type { DenseLayer } from "../../src/zkml/mlp";
 
-
 /** Held-out float accuracy each classifier must reach (well under what it measures, above chance). */
-const MIN_ACCURACY: Record<string, number> = { "penguin-species-mlp": 0.95, "seattle-weather-mlp": 0.9, "spam-assassin-mlp": 0.95 };
+const MIN_ACCURACY: Record<string, number> = {
+  "penguin-species-mlp": 0.95,
+  "seattle-weather-mlp": 0.9,
+  "spam-assassin-mlp": 0.95,
+};
 
 /** Rows (index, output) on which onnxruntime and the TypeScript forward differ by more than float32 noise. */
 async function onnxMismatches(onnx: Uint8Array, layers: DenseLayer[], rows: number[][]): Promise<[number, number][]> {
@@ -70,11 +73,20 @@ describe("bundled models", () => {
         const card = parseModelCard(model.card);
         expect(card.name).to.equal(name);
         expect(card.library).to.equal("onnx");
-        expect(card.task).to.equal(model.kind === "classifier" ? (name.startsWith("spam") ? "text-classification" : "tabular-classification") : "tabular-regression");
+        expect(card.task).to.equal(
+          model.kind === "classifier"
+            ? name.startsWith("spam")
+              ? "text-classification"
+              : "tabular-classification"
+            : "tabular-regression",
+        );
         expect(card.license).to.match(/^[a-z0-9.-]+$/);
         expect(card.datasets).to.have.length(1);
         expect(card.tags.length).to.be.greaterThan(2);
-        expect(card.body).to.contain(`${model.trainRows}`).and.contain(`${model.test.x.length}`).and.contain(`[-${model.inputRange}, ${model.inputRange}]`);
+        expect(card.body)
+          .to.contain(`${model.trainRows}`)
+          .and.contain(`${model.test.x.length}`)
+          .and.contain(`[-${model.inputRange}, ${model.inputRange}]`);
       });
 
       it("runs in onnxruntime-node as the TypeScript float forward does on every held-out row", async () => {
@@ -87,8 +99,16 @@ describe("bundled models", () => {
         const model = byName(name);
         const mlp = lowerToMlp(parseOnnx(model.onnx));
         expect(mlp.inputSize).to.equal(model.features.length).and.equal(model.example.length);
-        expect(mlp.layers.map((l) => [l.weights.length, l.relu])).to.deep.equal(model.layers.map((l) => [l.weights.length, l.relu]));
-        mlp.layers.forEach((l, k) => l.weights.flat().forEach((w, i) => expect(w).to.be.closeTo(model.layers[k]!.weights.flat()[i]!, 1e-6 * Math.max(1, Math.abs(w)))));
+        expect(mlp.layers.map((l) => [l.weights.length, l.relu])).to.deep.equal(
+          model.layers.map((l) => [l.weights.length, l.relu]),
+        );
+        mlp.layers.forEach((l, k) =>
+          l.weights
+            .flat()
+            .forEach((w, i) =>
+              expect(w).to.be.closeTo(model.layers[k]!.weights.flat()[i]!, 1e-6 * Math.max(1, Math.abs(w))),
+            ),
+        );
       });
 
       it("has an input range that holds every held-out row and the example", () => {
@@ -155,7 +175,12 @@ describe("bundled models", () => {
       const model = byName("spam-assassin-mlp");
       const emails = loadSpamAssassin();
       const { train, test } = splitIndices(emails.length, 0.2, 11);
-      const vocabulary = (idx: number[]) => buildVocabulary(idx.map((i) => tokenize(emails[i]!)), idx.map((i) => emails[i]!.spam), { size: model.features.length }).map((t) => t.token);
+      const vocabulary = (idx: number[]) =>
+        buildVocabulary(
+          idx.map((i) => tokenize(emails[i]!)),
+          idx.map((i) => emails[i]!.spam),
+          { size: model.features.length },
+        ).map((t) => t.token);
       expect(vocabulary(train)).to.deep.equal(model.features);
       expect(vocabulary(test)).not.to.deep.equal(model.features);
       expect(model.test.x.length).to.equal(test.length);
@@ -164,9 +189,16 @@ describe("bundled models", () => {
     it("reads a spam-like message as spam and a mailing-list reply as ham", () => {
       const model = byName("spam-assassin-mlp") as BundledClassifier;
       const q = quantizeForCircuit(model);
-      const features = (subject: string, body: string) => model.features.map((t) => (tokenize({ subject, body }).has(t) ? 1 : 0));
-      const spam = features("Guaranteed income!!!", "<html><body><font color=red>Click here</font> to receive FREE money. Remove me from this list</body></html>");
-      const ham = features("Re: rpm build fails", "Joe wrote:\n> it fails on redhat\nTry the freshrpms package; it seems fixed.\n_______________________________________________\nhttps://listman.redhat.com/mailman/listinfo/users");
+      const features = (subject: string, body: string) =>
+        model.features.map((t) => (tokenize({ subject, body }).has(t) ? 1 : 0));
+      const spam = features(
+        "Guaranteed income!!!",
+        "<html><body><font color=red>Click here</font> to receive FREE money. Remove me from this list</body></html>",
+      );
+      const ham = features(
+        "Re: rpm build fails",
+        "Joe wrote:\n> it fails on redhat\nTry the freshrpms package; it seems fixed.\n_______________________________________________\nhttps://listman.redhat.com/mailman/listinfo/users",
+      );
       expect(model.classes[circuitOutputs(q, spam).argmax]).to.equal("spam");
       expect(model.classes[circuitOutputs(q, ham).argmax]).to.equal("ham");
     });

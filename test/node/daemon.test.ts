@@ -10,7 +10,21 @@ import { toJobId, toModelId } from "../../src/core/ids";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
 import { NodeStore, outboxKey } from "../../src/node/store";
-import { createClient, createOperator, DaemonProcess, eventually, freePort, jobEvents, sleep, startDevnet, TcpProxy, TOKEN, vin, type Devnet, type Operator } from "./harness";
+import {
+  createClient,
+  createOperator,
+  DaemonProcess,
+  eventually,
+  freePort,
+  jobEvents,
+  sleep,
+  startDevnet,
+  TcpProxy,
+  TOKEN,
+  vin,
+  type Devnet,
+  type Operator,
+} from "./harness";
 
 describe("operator node (against a real hardhat node)", () => {
   let net: Devnet;
@@ -24,7 +38,16 @@ describe("operator node (against a real hardhat node)", () => {
     return daemon;
   };
   const request = (mode: number, durationSeconds = 600) =>
-    requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: mode as 0, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds });
+    requestInference({
+      contracts: net.contracts,
+      signer: net.requester,
+      modelId: toModelId(net.modelId),
+      mode: mode as 0,
+      input: net.model.example,
+      feePerNode: TOKEN / 2n,
+      collateral: 10n * TOKEN,
+      durationSeconds,
+    });
 
   before(async () => {
     net = await startDevnet();
@@ -49,7 +72,12 @@ describe("operator node (against a real hardhat node)", () => {
       const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(job.id), pollIntervalMs: 200 });
       expect(result.status).to.equal("settled");
       expect(result.status === "settled" && result.output).to.equal(expected);
-      const report = await verifyResult({ contracts: net.contracts, provider: net.provider, jobId: toJobId(job.id), fromBlock: net.system.record.startBlock });
+      const report = await verifyResult({
+        contracts: net.contracts,
+        provider: net.provider,
+        jobId: toJobId(job.id),
+        fromBlock: net.system.record.startBlock,
+      });
       expect(report.checks.filter((c) => !c.ok)).to.deep.equal([]);
       if (mode === Mode.Tee) expect(report.enclave?.signer).to.equal(operator.enclave);
       const cli = await vin(["--config", operator.config, "--json", "verify", job.id.toString()]);
@@ -58,7 +86,19 @@ describe("operator node (against a real hardhat node)", () => {
     }
     // The dApp side of the CLI, with its own key.
     const client = await createClient(net, "dapp");
-    const requested = await vin(["--config", client.config, "--json", "request", "--model", `${net.modelId}@1`, "--mode", "tee", "--input", JSON.stringify(net.model.example), "--wait"]);
+    const requested = await vin([
+      "--config",
+      client.config,
+      "--json",
+      "request",
+      "--model",
+      `${net.modelId}@1`,
+      "--mode",
+      "tee",
+      "--input",
+      JSON.stringify(net.model.example),
+      "--wait",
+    ]);
     expect(requested.code, requested.stderr).to.equal(0);
     const answer = JSON.parse(requested.stdout) as { jobId: string; output: string; verified: { ok: boolean } };
     expect(answer.output).to.equal(expected);
@@ -67,21 +107,43 @@ describe("operator node (against a real hardhat node)", () => {
     expect(shown.code, shown.stderr).to.equal(0);
     expect(JSON.parse(shown.stdout)).to.include({ status: "settled", output: expected });
     // Without --json: progress on stderr while it waits, the verified result alone on stdout.
-    const plain = await vin(["--config", client.config, "request", "--model", `${net.modelId}@1`, "--input", JSON.stringify(net.model.example), "--wait"]);
+    const plain = await vin([
+      "--config",
+      client.config,
+      "request",
+      "--model",
+      `${net.modelId}@1`,
+      "--input",
+      JSON.stringify(net.model.example),
+      "--wait",
+    ]);
     expect(plain.code, plain.stderr).to.equal(0);
-    expect(plain.stderr).to.match(/^job \d+: requested \(model \d+@1, mode vanilla, deadline [0-9T:.-]+Z\); waiting for 1 node\(s\)$/m);
+    expect(plain.stderr).to.match(
+      /^job \d+: requested \(model \d+@1, mode vanilla, deadline [0-9T:.-]+Z\); waiting for 1 node\(s\)$/m,
+    );
     expect(plain.stdout).to.match(/^job \d+: .*\noutput hash 0x[0-9a-f]{64} \(verified: \d+ checks passed\)$/m);
     // claimThreshold is 1 wei: the daemon withdraws its fees by itself.
-    const claimed = await eventually("earnings withdrawals", async () => {
-      const logs = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.Claimed(operator.address), net.system.record.startBlock);
-      const total = logs.reduce((sum, log) => sum + log.args.amount, 0n);
-      return total >= 2n * TOKEN ? total : undefined;
-    }, daemon);
+    const claimed = await eventually(
+      "earnings withdrawals",
+      async () => {
+        const logs = await net.contracts.escrow.queryFilter(
+          net.contracts.escrow.filters.Claimed(operator.address),
+          net.system.record.startBlock,
+        );
+        const total = logs.reduce((sum, log) => sum + log.args.amount, 0n);
+        return total >= 2n * TOKEN ? total : undefined;
+      },
+      daemon,
+    );
     expect(claimed).to.equal(2n * TOKEN); // four jobs at 0.5 each
     expect(await net.contracts.escrow.claimable(operator.address)).to.equal(0n);
     const status = await vin(["--config", operator.config, "--json", "status"]);
     expect(status.code, status.stderr).to.equal(0);
-    const shownStatus = JSON.parse(status.stdout) as { jobs: Record<string, number>; earned: string; claimable: string };
+    const shownStatus = JSON.parse(status.stdout) as {
+      jobs: Record<string, number>;
+      earned: string;
+      claimable: string;
+    };
     expect(shownStatus.jobs.settled).to.equal(4);
     expect(shownStatus.earned).to.equal((2n * TOKEN).toString());
     expect(shownStatus.claimable).to.equal("0");
@@ -102,7 +164,10 @@ describe("operator node (against a real hardhat node)", () => {
     await (await net.contracts.escrow.connect(net.requester).expire(job)).wait();
     const refunded = await jobEvents(net, "JobRefunded", job.id);
     expect(refunded.length).to.equal(1);
-    const slashed = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.NodeSlashed(job.id, operator.address), net.system.record.startBlock);
+    const slashed = await net.contracts.escrow.queryFilter(
+      net.contracts.escrow.filters.NodeSlashed(job.id, operator.address),
+      net.system.record.startBlock,
+    );
     expect(slashed.length).to.equal(1);
     expect(slashed[0]!.args.amount).to.equal(10n * TOKEN);
   });
@@ -113,12 +178,19 @@ describe("operator node (against a real hardhat node)", () => {
     expect((await start(operator, { VIN_CRASH_AT: "after-compute" }).exited).signal).to.equal("SIGKILL");
     expect((await start(operator, { VIN_CRASH_AT: "after-sign:submit" }).exited).signal).to.equal("SIGKILL");
     const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
-    const stored = db.prepare("SELECT hash, nonce FROM txs WHERE key = ?").get(outboxKey.submit(job.id)) as { hash: string; nonce: number };
+    const stored = db.prepare("SELECT hash, nonce FROM txs WHERE key = ?").get(outboxKey.submit(job.id)) as {
+      hash: string;
+      nonce: number;
+    };
     db.close();
     expect(stored, "the signed submission is stored before broadcast").to.not.equal(undefined);
     expect(await net.provider.getTransactionReceipt(stored.hash)).to.equal(null);
     const daemon = start(operator);
-    await eventually("settlement", async () => ((await jobEvents(net, "JobSettled", job.id)).length > 0 ? true : undefined), daemon);
+    await eventually(
+      "settlement",
+      async () => ((await jobEvents(net, "JobSettled", job.id)).length > 0 ? true : undefined),
+      daemon,
+    );
     await daemon.waitForLog(/job settled/);
     const settled = await jobEvents(net, "JobSettled", job.id);
     expect(settled.length).to.equal(1);
@@ -126,7 +198,9 @@ describe("operator node (against a real hardhat node)", () => {
     // stake: approve + stake, register, claimSlot, submit (+ the automatic earnings withdrawal, if it ran already).
     const nonce = await net.provider.getTransactionCount(operator.address, "latest");
     const db2 = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
-    const keys = (db2.prepare("SELECT key FROM txs ORDER BY nonce").all() as { key: string }[]).map((r) => r.key.split(":")[0]);
+    const keys = (db2.prepare("SELECT key FROM txs ORDER BY nonce").all() as { key: string }[]).map(
+      (r) => r.key.split(":")[0],
+    );
     db2.close();
     expect(keys.slice(0, 5)).to.deep.equal(["approve", "stake", "register", "claimSlot", "submit"]);
     expect(nonce).to.equal(keys.length);
@@ -145,11 +219,17 @@ describe("operator node (against a real hardhat node)", () => {
     await sleep(3_000);
     expect(daemon.alive).to.equal(true);
     await proxy.start();
-    const settled = await eventually("settlement after the outage", async () => {
-      const logs = await jobEvents(net, "JobSettled", job.id);
-      return logs.length > 0 ? logs : undefined;
-    }, daemon);
-    expect(keccak256((net.contracts.escrow.interface.parseLog(settled[0]!)!.args.output as string))).to.equal(keccak256(expected));
+    const settled = await eventually(
+      "settlement after the outage",
+      async () => {
+        const logs = await jobEvents(net, "JobSettled", job.id);
+        return logs.length > 0 ? logs : undefined;
+      },
+      daemon,
+    );
+    expect(keccak256(net.contracts.escrow.interface.parseLog(settled[0]!)!.args.output as string)).to.equal(
+      keccak256(expected),
+    );
     expect(daemon.alive).to.equal(true);
   });
 
@@ -171,10 +251,24 @@ describe("operator node (against a real hardhat node)", () => {
   });
 
   it("settles a k = 3 job by commit-reveal between three daemons", async () => {
-    const operators = [await createOperator(net, "k3-a", { modes: "vanilla" }), await createOperator(net, "k3-b", { modes: "vanilla" }), await createOperator(net, "k3-c", { modes: "vanilla" })];
+    const operators = [
+      await createOperator(net, "k3-a", { modes: "vanilla" }),
+      await createOperator(net, "k3-b", { modes: "vanilla" }),
+      await createOperator(net, "k3-c", { modes: "vanilla" }),
+    ];
     const running = operators.map((o) => start(o));
     await Promise.all(running.map((d) => d.waitForLog(/operator node started/)));
-    const { job } = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, redundancy: 3, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 600 });
+    const { job } = await requestInference({
+      contracts: net.contracts,
+      signer: net.requester,
+      modelId: toModelId(net.modelId),
+      mode: Mode.Vanilla,
+      redundancy: 3,
+      input: net.model.example,
+      feePerNode: TOKEN / 2n,
+      collateral: 10n * TOKEN,
+      durationSeconds: 600,
+    });
     const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(job.id), pollIntervalMs: 200 });
     expect(result.status === "settled" && result.output).to.equal(expected);
     const [settled] = await jobEvents(net, "JobSettled", job.id);
@@ -186,29 +280,70 @@ describe("operator node (against a real hardhat node)", () => {
     const operator = await createOperator(net, "capped", { modes: "vanilla", patch: { maxCollateral: "5" } });
     const daemon = start(operator);
     await daemon.waitForLog(/"maxCollateral":"5".*"msg":"operator node started"/);
-    const over = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 600 });
-    const atCap = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 5n * TOKEN, durationSeconds: 600 });
-    const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(atCap.job.id), pollIntervalMs: 200 });
+    const over = await requestInference({
+      contracts: net.contracts,
+      signer: net.requester,
+      modelId: toModelId(net.modelId),
+      mode: Mode.Vanilla,
+      input: net.model.example,
+      feePerNode: TOKEN / 2n,
+      collateral: 10n * TOKEN,
+      durationSeconds: 600,
+    });
+    const atCap = await requestInference({
+      contracts: net.contracts,
+      signer: net.requester,
+      modelId: toModelId(net.modelId),
+      mode: Mode.Vanilla,
+      input: net.model.example,
+      feePerNode: TOKEN / 2n,
+      collateral: 5n * TOKEN,
+      durationSeconds: 600,
+    });
+    const result = await waitForResult({
+      escrow: net.contracts.escrow,
+      jobId: toJobId(atCap.job.id),
+      pollIntervalMs: 200,
+    });
     expect(result.status === "settled" && result.output, daemon.output.slice(-2_000)).to.equal(expected);
-    await daemon.waitForLog(new RegExp(`"jobId":"${over.job.id}","reason":"collateral 10.0 exceeds maxCollateral 5.0 tokens","msg":"job skipped"`));
+    await daemon.waitForLog(
+      new RegExp(
+        `"jobId":"${over.job.id}","reason":"collateral 10.0 exceeds maxCollateral 5.0 tokens","msg":"job skipped"`,
+      ),
+    );
     const row = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
     try {
-      expect(row.prepare("SELECT state, reason FROM jobs WHERE job_id = ?").get(over.job.id.toString())).to.deep.equal({ state: "skipped", reason: "collateral 10.0 exceeds maxCollateral 5.0 tokens" });
+      expect(row.prepare("SELECT state, reason FROM jobs WHERE job_id = ?").get(over.job.id.toString())).to.deep.equal({
+        state: "skipped",
+        reason: "collateral 10.0 exceeds maxCollateral 5.0 tokens",
+      });
     } finally {
       row.close();
     }
     expect(await jobEvents(net, "SlotClaimed", over.job.id)).to.deep.equal([]);
-    expect((await jobEvents(net, "SlotClaimed", atCap.job.id)).map((l) => net.contracts.escrow.interface.parseLog(l)!.args.node)).to.deep.equal([operator.address]);
+    expect(
+      (await jobEvents(net, "SlotClaimed", atCap.job.id)).map(
+        (l) => net.contracts.escrow.interface.parseLog(l)!.args.node,
+      ),
+    ).to.deep.equal([operator.address]);
     expect(Number((await net.contracts.escrow.stateOf(over.job.id)).status)).to.equal(1); // still open: another node may take it
   });
 
   it("the devnet's launch (npm start's operators) runs a vanilla, a TEE and a dual-mode daemon that settle both modes", async () => {
     const settings = { confirmations: 0 };
-    const launched = await net.devnet.launch([{ name: "v", modes: ["vanilla"], settings }, { name: "t", modes: ["tee"], settings }, { name: "vt", modes: ["vanilla", "tee"], settings }]);
+    const launched = await net.devnet.launch([
+      { name: "v", modes: ["vanilla"], settings },
+      { name: "t", modes: ["tee"], settings },
+      { name: "vt", modes: ["vanilla", "tee"], settings },
+    ]);
     try {
       for (const mode of [Mode.Vanilla, Mode.Tee]) {
         const { job } = await request(mode);
-        const result = await waitForResult({ escrow: net.contracts.escrow, jobId: toJobId(job.id), pollIntervalMs: 200 });
+        const result = await waitForResult({
+          escrow: net.contracts.escrow,
+          jobId: toJobId(job.id),
+          pollIntervalMs: 200,
+        });
         expect(result.status === "settled" && result.output).to.equal(expected);
       }
       expect(launched.every((d) => d.child.exitCode === null)).to.equal(true);
@@ -229,21 +364,86 @@ describe("operator node (against a real hardhat node)", () => {
     };
     const closed = await freePort();
     const cases: { args: string[]; env?: NodeJS.ProcessEnv; code: number; message: RegExp }[] = [
-      { args: ["--config", write("broken.json", "{not json"), "status"], code: 2, message: /broken\.json is not valid JSON/ },
-      { args: ["--config", write("partial.json", JSON.stringify({ ...JSON.parse(before), rpcUrl: 42 })), "status"], code: 2, message: /"rpcUrl" must be a non-empty string/ },
-      { args: ["--config", path.join(dir, "missing.json"), "status"], code: 2, message: /not found: create one with `vin init`/ },
-      { args: ["--config", operator.config, "run", "--max-collateral", "1e3"], code: 2, message: /flag --max-collateral: must be a token amount as a decimal string \(e\.g\. "50" or "12\.5"\), got "1e3"/ },
-      { args: ["--config", operator.config, "run"], env: { VIN_MAX_COLLATERAL: "ten" }, code: 2, message: /environment variable VIN_MAX_COLLATERAL: must be a token amount/ },
-      { args: ["--config", operator.config, "stake", "1"], env: { VIN_PASSWORD: "wrong" }, code: 3, message: /wrong password for keystore/ },
-      { args: ["--config", operator.config, "stake", "1"], env: { VIN_PASSWORD: "" }, code: 3, message: /set VIN_PASSWORD or pass --password-file/ },
-      { args: ["--config", write("down.json", JSON.stringify({ ...JSON.parse(before), rpcUrl: `http://127.0.0.1:${closed}` })), "status"], code: 4, message: /cannot reach the RPC endpoint/ },
-      { args: ["--config", operator.config, "request", "--model", "99", "--input", "[1,2,3,4]"], code: 2, message: /model 99 is not registered/ },
-      { args: ["--config", operator.config, "request", "--model", "1", "--input", "not json"], code: 2, message: /--input is not JSON/ },
-      { args: ["--config", operator.config, "stake", "100000"], code: 2, message: /cannot stake 100000\.0 tokens: fund it first/ },
-      { args: ["--config", operator.config, "unstake", "5000"], code: 5, message: /staking\.unstake reverted with NodeStakingInsufficientStake\(operator=0x[0-9a-fA-F]{40}, available=1000000000000000000000, needed=5000000000000000000000\)/ },
+      {
+        args: ["--config", write("broken.json", "{not json"), "status"],
+        code: 2,
+        message: /broken\.json is not valid JSON/,
+      },
+      {
+        args: ["--config", write("partial.json", JSON.stringify({ ...JSON.parse(before), rpcUrl: 42 })), "status"],
+        code: 2,
+        message: /"rpcUrl" must be a non-empty string/,
+      },
+      {
+        args: ["--config", path.join(dir, "missing.json"), "status"],
+        code: 2,
+        message: /not found: create one with `vin init`/,
+      },
+      {
+        args: ["--config", operator.config, "run", "--max-collateral", "1e3"],
+        code: 2,
+        message:
+          /flag --max-collateral: must be a token amount as a decimal string \(e\.g\. "50" or "12\.5"\), got "1e3"/,
+      },
+      {
+        args: ["--config", operator.config, "run"],
+        env: { VIN_MAX_COLLATERAL: "ten" },
+        code: 2,
+        message: /environment variable VIN_MAX_COLLATERAL: must be a token amount/,
+      },
+      {
+        args: ["--config", operator.config, "stake", "1"],
+        env: { VIN_PASSWORD: "wrong" },
+        code: 3,
+        message: /wrong password for keystore/,
+      },
+      {
+        args: ["--config", operator.config, "stake", "1"],
+        env: { VIN_PASSWORD: "" },
+        code: 3,
+        message: /set VIN_PASSWORD or pass --password-file/,
+      },
+      {
+        args: [
+          "--config",
+          write("down.json", JSON.stringify({ ...JSON.parse(before), rpcUrl: `http://127.0.0.1:${closed}` })),
+          "status",
+        ],
+        code: 4,
+        message: /cannot reach the RPC endpoint/,
+      },
+      {
+        args: ["--config", operator.config, "request", "--model", "99", "--input", "[1,2,3,4]"],
+        code: 2,
+        message: /model 99 is not registered/,
+      },
+      {
+        args: ["--config", operator.config, "request", "--model", "1", "--input", "not json"],
+        code: 2,
+        message: /--input is not JSON/,
+      },
+      {
+        args: ["--config", operator.config, "stake", "100000"],
+        code: 2,
+        message: /cannot stake 100000\.0 tokens: fund it first/,
+      },
+      {
+        args: ["--config", operator.config, "unstake", "5000"],
+        code: 5,
+        message:
+          /staking\.unstake reverted with NodeStakingInsufficientStake\(operator=0x[0-9a-fA-F]{40}, available=1000000000000000000000, needed=5000000000000000000000\)/,
+      },
       { args: ["--config", operator.config, "stake", "-3"], code: 2, message: /not a positive token amount/ },
-      { args: ["--config", operator.config, "register", "--modes", "vanilla,quantum"], code: 2, message: /unknown mode "quantum": use vanilla, tee, zk or a list/ },
-      { args: ["--config", write("batch.json", JSON.stringify({ ...JSON.parse(before), zkBatchMax: 65 })), "status"], code: 2, message: /"zkBatchMax" must be at most 64/ },
+      {
+        args: ["--config", operator.config, "register", "--modes", "vanilla,quantum"],
+        code: 2,
+        message: /unknown mode "quantum": use vanilla, tee, zk or a list/,
+      },
+      {
+        args: ["--config", write("batch.json", JSON.stringify({ ...JSON.parse(before), zkBatchMax: 65 })), "status"],
+        code: 2,
+        message: /"zkBatchMax" must be at most 64/,
+      },
     ];
     for (const c of cases) {
       const result = await vin(c.args, c.env);
@@ -252,7 +452,14 @@ describe("operator node (against a real hardhat node)", () => {
       expect(result.stderr).to.match(c.message);
     }
     const unstaked = await createOperator(net, "unstaked", { modes: "vanilla" });
-    const run = await vin(["--config", write("unregistered.json", JSON.stringify({ ...JSON.parse(readFileSync(unstaked.config, "utf8")), modes: ["vanilla", "tee"] })), "run"]);
+    const run = await vin([
+      "--config",
+      write(
+        "unregistered.json",
+        JSON.stringify({ ...JSON.parse(readFileSync(unstaked.config, "utf8")), modes: ["vanilla", "tee"] }),
+      ),
+      "run",
+    ]);
     expect(run.code).to.equal(2);
     expect(run.stderr).to.match(/is not registered for mode tee: run `vin register --modes vanilla,tee`/);
     expect(readFileSync(operator.config, "utf8")).to.equal(before);

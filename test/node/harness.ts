@@ -37,7 +37,10 @@ export { freePort };
 export class TcpProxy {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  constructor(readonly port: number, private readonly target: number) {}
+  constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -87,9 +90,18 @@ export interface Devnet {
  */
 export async function startDevnet(): Promise<Devnet> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), "vin-node-test-"));
-  const devnet = await startLocalDevnet({ hre, port: await freePort(), workDir, network: "node-test", models: [{ model: buildPenguinClassifier() }], password: PASSWORD });
+  const devnet = await startLocalDevnet({
+    hre,
+    port: await freePort(),
+    workDir,
+    network: "node-test",
+    models: [{ model: buildPenguinClassifier() }],
+    password: PASSWORD,
+  });
   try {
-    await (await devnet.system.token.connect(devnet.requester).mint(await devnet.requester.getAddress(), 1_000_000n * TOKEN)).wait();
+    await (
+      await devnet.system.token.connect(devnet.requester).mint(await devnet.requester.getAddress(), 1_000_000n * TOKEN)
+    ).wait();
     await devnet.provider.send("evm_setIntervalMining", [1_000]);
   } catch (error) {
     await devnet.stop();
@@ -97,7 +109,20 @@ export async function startDevnet(): Promise<Devnet> {
   }
   const [{ model, modelId }] = devnet.models as [{ model: BundledClassifier; modelId: bigint }];
   const { chain, provider, deployer, requester, system, contracts, deploymentFile, contentDir } = devnet;
-  return { devnet, chain, provider, deployer, requester, system, contracts, deploymentFile, contentDir, model, modelId, workDir };
+  return {
+    devnet,
+    chain,
+    provider,
+    deployer,
+    requester,
+    system,
+    contracts,
+    deploymentFile,
+    contentDir,
+    model,
+    modelId,
+    workDir,
+  };
 }
 
 /** A model version published for ZK mode: its id and the circuit's model (what a requester commits inputs with). */
@@ -112,7 +137,12 @@ export interface ZkPublished {
  * powers of tau) in the content directory.
  */
 export async function publishZkModel(net: Devnet, minPower: number): Promise<ZkPublished> {
-  const { modelId, zk } = await net.devnet.publish({ model: net.model, modes: [], zk: { minPower }, owner: net.requester });
+  const { modelId, zk } = await net.devnet.publish({
+    model: net.model,
+    modes: [],
+    zk: { minPower },
+    owner: net.requester,
+  });
   return { modelId, deployment: zk! };
 }
 
@@ -133,7 +163,12 @@ export function readDatabase<T>(operator: Operator, read: (db: Database.Database
 
 /** The block the daemon's follower has processed up to. */
 export function cursorOf(operator: Operator): number {
-  return readDatabase(operator, (db) => Number((db.prepare("SELECT value FROM meta WHERE key = 'lastProcessedBlock'").get() as { value: string } | undefined)?.value ?? -1));
+  return readDatabase(operator, (db) =>
+    Number(
+      (db.prepare("SELECT value FROM meta WHERE key = 'lastProcessedBlock'").get() as { value: string } | undefined)
+        ?.value ?? -1,
+    ),
+  );
 }
 
 export interface CliResult {
@@ -154,12 +189,16 @@ export function vin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
 }
 
 export function spawnVin(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "src/cli/main.ts"), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, VIN_PASSWORD: PASSWORD, TS_NODE_TRANSPILE_ONLY: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  return spawn(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", path.join(ROOT, "src/cli/main.ts"), ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, VIN_PASSWORD: PASSWORD, TS_NODE_TRANSPILE_ONLY: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    },
+  );
 }
 
 export type Operator = DevnetOperator;
@@ -168,7 +207,11 @@ export type Operator = DevnetOperator;
  * Creates an operator as `vin init`, `vin stake 1000` and `vin register` do, funded with 10 ETH and 10,000 tokens,
  * its enclave registered if TEE; its config polls fast, starts at the current block and takes `patch` last.
  */
-export async function createOperator(net: Devnet, name: string, options: { modes: string; rpcUrl?: string; patch?: Record<string, unknown> }): Promise<Operator> {
+export async function createOperator(
+  net: Devnet,
+  name: string,
+  options: { modes: string; rpcUrl?: string; patch?: Record<string, unknown> },
+): Promise<Operator> {
   const head = await net.provider.getBlockNumber();
   const settings = {
     contracts: { ...addressesFromRecord(net.system.record), startBlock: head },
@@ -184,7 +227,10 @@ export async function createOperator(net: Devnet, name: string, options: { modes
 
 /** A dApp client: a key of its own as `vin init` makes one, funded with 10 ETH and 10,000 tokens (never a daemon's key). */
 export async function createClient(net: Devnet, name: string): Promise<{ config: string; address: string }> {
-  return net.devnet.addClient({ config: path.join(net.workDir, `${name}.json`), dataDir: path.join(net.workDir, name) });
+  return net.devnet.addClient({
+    config: path.join(net.workDir, `${name}.json`),
+    dataDir: path.join(net.workDir, name),
+  });
 }
 
 /** A daemon child process (the devnet's) with its output kept for assertions. */
@@ -192,7 +238,10 @@ export class DaemonProcess {
   readonly daemon: OperatorDaemon;
   output = "";
 
-  constructor(readonly operator: Operator, env: NodeJS.ProcessEnv = {}) {
+  constructor(
+    readonly operator: Operator,
+    env: NodeJS.ProcessEnv = {},
+  ) {
     this.daemon = startOperatorDaemon(operator, { env, onOutput: (chunk) => (this.output += chunk) });
   }
 
@@ -210,7 +259,8 @@ export class DaemonProcess {
 
   async waitForLog(pattern: RegExp): Promise<void> {
     while (!pattern.test(this.output)) {
-      if (!this.alive) throw new Error(`daemon ${this.operator.name} exited before logging ${pattern}:\n${this.output.slice(-3_000)}`);
+      if (!this.alive)
+        throw new Error(`daemon ${this.operator.name} exited before logging ${pattern}:\n${this.output.slice(-3_000)}`);
       await sleep(100);
     }
   }
@@ -223,17 +273,26 @@ export class DaemonProcess {
 export { sleep };
 
 /** Polls `fn` until it returns a value other than undefined; fails with `what` if the daemon died meanwhile. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, daemon?: DaemonProcess): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  daemon?: DaemonProcess,
+): Promise<T> {
   for (;;) {
     const value = await fn();
     if (value !== undefined) return value;
-    if (daemon !== undefined && !daemon.alive) throw new Error(`${what}: daemon ${daemon.operator.name} exited:\n${daemon.output.slice(-3_000)}`);
+    if (daemon !== undefined && !daemon.alive)
+      throw new Error(`${what}: daemon ${daemon.operator.name} exited:\n${daemon.output.slice(-3_000)}`);
     await sleep(250);
   }
 }
 
 /** Every event `name` of the escrow for `jobId`. */
-export async function jobEvents(net: Devnet, name: "JobSettled" | "JobRefunded" | "NodeSlashed" | "SlotClaimed", jobId: bigint): Promise<Log[]> {
+export async function jobEvents(
+  net: Devnet,
+  name: "JobSettled" | "JobRefunded" | "NodeSlashed" | "SlotClaimed",
+  jobId: bigint,
+): Promise<Log[]> {
   const { escrow } = net.contracts;
   const filter = escrow.filters[name](jobId as never);
   return (await escrow.queryFilter(filter, net.system.record.startBlock)) as unknown as Log[];

@@ -5,7 +5,16 @@ import { Mode } from "../../src/core/modes";
 import { requestInference } from "../../src/sdk/requestInference";
 import { toModelId } from "../../src/core/ids";
 import { NodeStore, outboxKey } from "../../src/node/store";
-import { createOperator, DaemonProcess, eventually, jobEvents, startDevnet, TOKEN, type Devnet, type Operator } from "./harness";
+import {
+  createOperator,
+  DaemonProcess,
+  eventually,
+  jobEvents,
+  startDevnet,
+  TOKEN,
+  type Devnet,
+  type Operator,
+} from "./harness";
 
 interface StoredAttempt {
   hash: string;
@@ -14,13 +23,24 @@ interface StoredAttempt {
 }
 
 /** The outbox as the daemon left it: the transaction stored under `key` and every signed attempt of it. */
-function outbox(operator: Operator, key: string): { status: string; hash: string; nonce: number; attempts: StoredAttempt[] } | undefined {
+function outbox(
+  operator: Operator,
+  key: string,
+): { status: string; hash: string; nonce: number; attempts: StoredAttempt[] } | undefined {
   const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
   try {
-    const tx = db.prepare("SELECT id, status, hash, nonce FROM txs WHERE key = ?").get(key) as { id: number; status: string; hash: string; nonce: number } | undefined;
+    const tx = db.prepare("SELECT id, status, hash, nonce FROM txs WHERE key = ?").get(key) as
+      { id: number; status: string; hash: string; nonce: number } | undefined;
     if (tx === undefined) return undefined;
-    const rows = db.prepare("SELECT hash, raw, max_fee FROM tx_attempts WHERE tx_id = ? ORDER BY created_at, rowid").all(tx.id) as { hash: string; raw: string; max_fee: string }[];
-    return { status: tx.status, hash: tx.hash, nonce: tx.nonce, attempts: rows.map((r) => ({ hash: r.hash, raw: r.raw, maxFee: BigInt(r.max_fee) })) };
+    const rows = db
+      .prepare("SELECT hash, raw, max_fee FROM tx_attempts WHERE tx_id = ? ORDER BY created_at, rowid")
+      .all(tx.id) as { hash: string; raw: string; max_fee: string }[];
+    return {
+      status: tx.status,
+      hash: tx.hash,
+      nonce: tx.nonce,
+      attempts: rows.map((r) => ({ hash: r.hash, raw: r.raw, maxFee: BigInt(r.max_fee) })),
+    };
   } finally {
     db.close();
   }
@@ -45,8 +65,20 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
   });
 
   it("re-signs a priced-out submission with higher fees and the same nonce; only the replacement lands, once", async () => {
-    const operator = await createOperator(net, "bump", { modes: "vanilla", patch: { stuckTxMs: 1_000, claimThreshold: "0" } });
-    const { job } = await requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 3_600 });
+    const operator = await createOperator(net, "bump", {
+      modes: "vanilla",
+      patch: { stuckTxMs: 1_000, claimThreshold: "0" },
+    });
+    const { job } = await requestInference({
+      contracts: net.contracts,
+      signer: net.requester,
+      modelId: toModelId(net.modelId),
+      mode: Mode.Vanilla,
+      input: net.model.example,
+      feePerNode: TOKEN / 2n,
+      collateral: 10n * TOKEN,
+      durationSeconds: 3_600,
+    });
     // The first run claims the slot (mined at once) and computes, then dies before it submits.
     const first = new DaemonProcess(operator, { VIN_CRASH_AT: "after-compute" });
     daemons.push(first);
@@ -65,10 +97,14 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
     await net.provider.send("evm_mine", []);
     expect(await net.provider.getTransactionReceipt(original.hash)).to.equal(null);
 
-    const replaced = await eventually("a replacement", async () => {
-      const tx = outbox(operator, key);
-      return tx !== undefined && tx.attempts.length >= 2 ? tx : undefined;
-    }, daemon);
+    const replaced = await eventually(
+      "a replacement",
+      async () => {
+        const tx = outbox(operator, key);
+        return tx !== undefined && tx.attempts.length >= 2 ? tx : undefined;
+      },
+      daemon,
+    );
     await daemon.waitForLog(/transaction stuck; replaced with higher fees/);
     await net.provider.send("evm_mine", []);
     await daemon.waitForLog(/"msg":"job settled"/);
@@ -85,14 +121,16 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
     const decoded = stored.attempts.map((a) => Transaction.from(a.raw));
     expect(new Set(decoded.map((t) => t.nonce))).to.deep.equal(new Set([stored.nonce]));
     expect(new Set(decoded.map((t) => `${t.to}:${t.data}`)).size).to.equal(1);
-    for (let i = 1; i < decoded.length; i++) expect(decoded[i]!.maxFeePerGas! > decoded[i - 1]!.maxFeePerGas!).to.equal(true);
+    for (let i = 1; i < decoded.length; i++)
+      expect(decoded[i]!.maxFeePerGas! > decoded[i - 1]!.maxFeePerGas!).to.equal(true);
     expect(stored).to.include({ status: "mined", hash: landed });
     expect(replaced.nonce).to.equal(stored.nonce);
 
     // Nothing was sent twice: one submit in the outbox, and every nonce the chain consumed is one outbox row.
     const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
     const keys = (db.prepare("SELECT key FROM txs ORDER BY nonce").all() as { key: string }[]).map((r) => r.key);
-    const state = (db.prepare("SELECT state FROM jobs WHERE job_id = ?").get(job.id.toString()) as { state: string }).state;
+    const state = (db.prepare("SELECT state FROM jobs WHERE job_id = ?").get(job.id.toString()) as { state: string })
+      .state;
     db.close();
     expect(keys.filter((k) => k.startsWith("submit:"))).to.deep.equal([key]);
     expect(await net.provider.getTransactionCount(operator.address, "latest")).to.equal(keys.length);
@@ -100,14 +138,28 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
   });
 
   it("after a restart, replaces a stuck earnings withdrawal nobody waits for, and does not bump the slot claim queued behind it", async () => {
-    const operator = await createOperator(net, "sweep", { modes: "vanilla", patch: { stuckTxMs: 1_000, claimThreshold: "1" } });
-    const request = () => requestInference({ contracts: net.contracts, signer: net.requester, modelId: toModelId(net.modelId), mode: Mode.Vanilla, input: net.model.example, feePerNode: TOKEN / 2n, collateral: 10n * TOKEN, durationSeconds: 3_600 });
+    const operator = await createOperator(net, "sweep", {
+      modes: "vanilla",
+      patch: { stuckTxMs: 1_000, claimThreshold: "1" },
+    });
+    const request = () =>
+      requestInference({
+        contracts: net.contracts,
+        signer: net.requester,
+        modelId: toModelId(net.modelId),
+        mode: Mode.Vanilla,
+        input: net.model.example,
+        feePerNode: TOKEN / 2n,
+        collateral: 10n * TOKEN,
+        durationSeconds: 3_600,
+      });
     await request();
     // The first run settles the job, then signs and stores its earnings withdrawal and dies before broadcasting it.
     const first = new DaemonProcess(operator, { VIN_CRASH_AT: "after-sign:withdrawEarnings" });
     daemons.push(first);
     expect((await first.exited).signal).to.equal("SIGKILL");
-    const withdrawal = (db: Database.Database) => (db.prepare("SELECT key FROM txs WHERE kind = 'withdrawEarnings'").get() as { key: string }).key;
+    const withdrawal = (db: Database.Database) =>
+      (db.prepare("SELECT key FROM txs WHERE kind = 'withdrawEarnings'").get() as { key: string }).key;
     const db = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
     const withdrawalKey = withdrawal(db);
     db.close();
@@ -122,31 +174,49 @@ describe("operator node: a stuck transaction is replaced (against a real hardhat
     const claimKey = outboxKey.claimSlot(job.id);
     await eventually("the claim of the new job", async () => outbox(operator, claimKey), daemon);
     const before = outbox(operator, withdrawalKey)!.attempts.length;
-    await eventually("two more replacements of the withdrawal", async () => (outbox(operator, withdrawalKey)!.attempts.length >= before + 2 ? true : undefined), daemon);
+    await eventually(
+      "two more replacements of the withdrawal",
+      async () => (outbox(operator, withdrawalKey)!.attempts.length >= before + 2 ? true : undefined),
+      daemon,
+    );
     // The slot claim waits behind the withdrawal's nonce: raising its fees could not get it mined, so they were not raised.
     expect(outbox(operator, claimKey)!.attempts).to.have.length(1);
 
     await net.provider.send("evm_mine", []);
     await net.provider.send("evm_setAutomine", [true]);
     await net.provider.send("evm_setIntervalMining", [1_000]);
-    await eventually("settlement of the new job", async () => ((await jobEvents(net, "JobSettled", job.id)).length > 0 ? true : undefined), daemon);
+    await eventually(
+      "settlement of the new job",
+      async () => ((await jobEvents(net, "JobSettled", job.id)).length > 0 ? true : undefined),
+      daemon,
+    );
 
     const stored = outbox(operator, withdrawalKey)!;
     expect(stored.status).to.equal("mined");
     expect(stored.attempts.slice(1).map((a) => a.hash)).to.include(stored.hash);
     expect(new Set(stored.attempts.map((a) => Transaction.from(a.raw).nonce))).to.deep.equal(new Set([stored.nonce]));
-    const claimed = await net.contracts.escrow.queryFilter(net.contracts.escrow.filters.Claimed(operator.address), net.system.record.startBlock);
+    const claimed = await net.contracts.escrow.queryFilter(
+      net.contracts.escrow.filters.Claimed(operator.address),
+      net.system.record.startBlock,
+    );
     expect(claimed.map((e) => e.transactionHash)).to.include(stored.hash);
     // Every nonce the chain consumed is one outbox row, once nothing is pending (a later withdrawal may follow).
-    const rows = await eventually("an idle outbox", async () => {
-      const check = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
-      const counts = check.prepare("SELECT COUNT(*) AS n, SUM(status = 'pending') AS pending FROM txs").get() as { n: number; pending: number };
-      check.close();
-      if (counts.pending !== 0) return undefined;
-      // Read together: a withdrawal signed between two separate reads would make them differ for a moment.
-      const used = await net.provider.getTransactionCount(operator.address, "latest");
-      return used === counts.n ? counts.n : undefined;
-    }, daemon);
+    const rows = await eventually(
+      "an idle outbox",
+      async () => {
+        const check = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
+        const counts = check.prepare("SELECT COUNT(*) AS n, SUM(status = 'pending') AS pending FROM txs").get() as {
+          n: number;
+          pending: number;
+        };
+        check.close();
+        if (counts.pending !== 0) return undefined;
+        // Read together: a withdrawal signed between two separate reads would make them differ for a moment.
+        const used = await net.provider.getTransactionCount(operator.address, "latest");
+        return used === counts.n ? counts.n : undefined;
+      },
+      daemon,
+    );
     expect(await net.provider.getTransactionCount(operator.address, "latest")).to.be.at.least(rows);
   });
 });

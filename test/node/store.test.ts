@@ -6,13 +6,44 @@ import path from "node:path";
 import { ZeroAddress, ZeroHash } from "ethers";
 import { JobEscrow__factory } from "../../typechain-types/factories/contracts/escrow/JobEscrow__factory";
 import type { Job } from "../../src/core/job";
-import { kindOf, MIGRATIONS, NodeStore, OUTBOX_KINDS, outboxKey, SCHEMA, stateAfterRewind, type TxRow } from "../../src/node/store";
+import {
+  kindOf,
+  MIGRATIONS,
+  NodeStore,
+  OUTBOX_KINDS,
+  outboxKey,
+  SCHEMA,
+  stateAfterRewind,
+  type TxRow,
+} from "../../src/node/store";
 
 const job = (id: bigint): Job => ({
-  id, requester: ZeroAddress, modelId: 1n, version: 1n, mode: 0n, redundancy: 1n, deadline: 100n, revealDeadline: 100n, inputHash: ZeroHash,
-  modelOwner: ZeroAddress, verifier: ZeroAddress, modelFee: 1n, feePerNode: 2n, protocolFee: 3n, collateral: 4n, callback: ZeroAddress, callbackGasLimit: 0n, slashBeneficiaryBps: 5_000n,
+  id,
+  requester: ZeroAddress,
+  modelId: 1n,
+  version: 1n,
+  mode: 0n,
+  redundancy: 1n,
+  deadline: 100n,
+  revealDeadline: 100n,
+  inputHash: ZeroHash,
+  modelOwner: ZeroAddress,
+  verifier: ZeroAddress,
+  modelFee: 1n,
+  feePerNode: 2n,
+  protocolFee: 3n,
+  collateral: 4n,
+  callback: ZeroAddress,
+  callbackGasLimit: 0n,
+  slashBeneficiaryBps: 5_000n,
 });
-const attempt = (hash: string) => ({ hash, raw: "0x01", maxFeePerGas: 2n, maxPriorityFeePerGas: 1n, createdAt: Date.now() });
+const attempt = (hash: string) => ({
+  hash,
+  raw: "0x01",
+  maxFeePerGas: 2n,
+  maxPriorityFeePerGas: 1n,
+  createdAt: Date.now(),
+});
 
 describe("NodeStore", () => {
   const file = () => NodeStore.pathIn(mkdtempSync(path.join(os.tmpdir(), "vin-store-")));
@@ -51,15 +82,42 @@ describe("NodeStore", () => {
   describe("outbox", () => {
     it("stores one transaction per key: a second signing for the same key is rejected", () => {
       const { outbox } = new NodeStore(file());
-      outbox.insert({ key: outboxKey.submit(1n), kind: "submit", jobId: 1n, nonce: 0, to: ZeroAddress, data: "0x", gasLimit: 21_000n }, attempt("0xaa"));
-      expect(() => outbox.insert({ key: outboxKey.submit(1n), kind: "submit", jobId: 1n, nonce: 1, to: ZeroAddress, data: "0x01", gasLimit: 21_000n }, attempt("0xbb"))).to.throw(/UNIQUE/);
+      outbox.insert(
+        {
+          key: outboxKey.submit(1n),
+          kind: "submit",
+          jobId: 1n,
+          nonce: 0,
+          to: ZeroAddress,
+          data: "0x",
+          gasLimit: 21_000n,
+        },
+        attempt("0xaa"),
+      );
+      expect(() =>
+        outbox.insert(
+          {
+            key: outboxKey.submit(1n),
+            kind: "submit",
+            jobId: 1n,
+            nonce: 1,
+            to: ZeroAddress,
+            data: "0x01",
+            gasLimit: 21_000n,
+          },
+          attempt("0xbb"),
+        ),
+      ).to.throw(/UNIQUE/);
       expect(outbox.pending().map((t) => t.hash)).to.deep.equal(["0xaa"]);
     });
 
     it("keeps replacements with the transaction, and everything survives a reopen", () => {
       const f = file();
       const store = new NodeStore(f);
-      const tx = store.outbox.insert({ key: outboxKey.claimSlot(1n), kind: "claimSlot", nonce: 4, to: ZeroAddress, data: "0x", gasLimit: 50_000n }, attempt("0x01"));
+      const tx = store.outbox.insert(
+        { key: outboxKey.claimSlot(1n), kind: "claimSlot", nonce: 4, to: ZeroAddress, data: "0x", gasLimit: 50_000n },
+        attempt("0x01"),
+      );
       store.outbox.addAttempt(tx.id, attempt("0x02"));
       store.outbox.setExpectedNonce(5);
       store.close();
@@ -86,7 +144,9 @@ describe("NodeStore", () => {
     });
 
     it("names a job's transactions by its id, a batch by its members, a withdrawal by its time", () => {
-      expect([outboxKey.claimSlot(7n), outboxKey.submit(7n), outboxKey.commit(7n), outboxKey.reveal(7n)]).to.deep.equal(["claimSlot:7", "submit:7", "commit:7", "reveal:7"]);
+      expect([outboxKey.claimSlot(7n), outboxKey.submit(7n), outboxKey.commit(7n), outboxKey.reveal(7n)]).to.deep.equal(
+        ["claimSlot:7", "submit:7", "commit:7", "reveal:7"],
+      );
       expect(outboxKey.batch([3n, 12n])).to.equal("batch:3,12");
       expect(outboxKey.withdrawEarnings(1_700_000_000_000)).to.equal("withdrawEarnings:1700000000000");
       expect(outboxKey.claimSlot(7n)).to.not.equal(outboxKey.withdrawEarnings(7));
@@ -99,7 +159,18 @@ describe("NodeStore", () => {
       const { jobs, outbox } = store;
       expect(store.recordRequest({ job: job(1n), input: "0x01", inputUri: "", requestBlock: 5 })).to.equal("inserted");
       jobs.transition(1n, "claimed");
-      outbox.insert({ key: outboxKey.claimSlot(1n), kind: "claimSlot", jobId: 1n, nonce: 0, to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt("0xc1"));
+      outbox.insert(
+        {
+          key: outboxKey.claimSlot(1n),
+          kind: "claimSlot",
+          jobId: 1n,
+          nonce: 0,
+          to: ZeroAddress,
+          data: "0x",
+          gasLimit: 1n,
+        },
+        attempt("0xc1"),
+      );
       outbox.finish(outbox.get(outboxKey.claimSlot(1n))!.id, { status: "mined", block: 6 });
       expect(store.recordRequest({ job: job(1n), input: "0x01", inputUri: "", requestBlock: 5 })).to.equal("known");
 
@@ -128,11 +199,20 @@ describe("NodeStore", () => {
       jobs.transition(2n, "computed", { output: "0xaa" });
       jobs.transition(2n, "submitted");
       jobs.transition(2n, "settled", { finalBlock: 9 });
-      for (const [kind, nonce, block] of [["claimSlot", 0, 4], ["submit", 1, 9]] as const) {
-        outbox.insert({ key: outboxKey[kind](2n), kind, jobId: 2n, nonce, to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt(`0x0${nonce}`));
+      for (const [kind, nonce, block] of [
+        ["claimSlot", 0, 4],
+        ["submit", 1, 9],
+      ] as const) {
+        outbox.insert(
+          { key: outboxKey[kind](2n), kind, jobId: 2n, nonce, to: ZeroAddress, data: "0x", gasLimit: 1n },
+          attempt(`0x0${nonce}`),
+        );
         outbox.finish(outbox.get(outboxKey[kind](2n))!.id, { status: "mined", block });
       }
-      cursor.recordBlocks([4, 8, 9].map((number) => ({ number, hash: `0x${number}` })), 0);
+      cursor.recordBlocks(
+        [4, 8, 9].map((number) => ({ number, hash: `0x${number}` })),
+        0,
+      );
       cursor.setCursor(9);
       // What the chain follower does on a reorganisation (core/follower.ts): the node's rewind, then its own.
       const rewound = cursor.atomically(() => {
@@ -155,7 +235,18 @@ describe("NodeStore", () => {
       const { jobs, outbox } = store;
       for (const id of [1n, 2n, 3n]) {
         store.recordRequest({ job: job(id), input: "0x01", inputUri: "", requestBlock: 3 });
-        outbox.insert({ key: outboxKey.claimSlot(id), kind: "claimSlot", jobId: id, nonce: Number(id), to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt(`0x0${id}`));
+        outbox.insert(
+          {
+            key: outboxKey.claimSlot(id),
+            kind: "claimSlot",
+            jobId: id,
+            nonce: Number(id),
+            to: ZeroAddress,
+            data: "0x",
+            gasLimit: 1n,
+          },
+          attempt(`0x0${id}`),
+        );
         outbox.finish(outbox.get(outboxKey.claimSlot(id))!.id, { status: "mined", block: 4 });
         jobs.transition(id, "claimed");
         jobs.transition(id, "computed", { output: "0xaa" });
@@ -165,7 +256,10 @@ describe("NodeStore", () => {
       // A crash before signing: the next batch replaces the plan.
       outbox.planBatch(outboxKey.batch([1n, 2n]), [1n, 2n]);
       expect(outbox.batchMembers("batch:1,2,3")).to.deep.equal([3n]);
-      outbox.insert({ key: outboxKey.batch([1n, 2n]), kind: "batch", nonce: 9, to: ZeroAddress, data: "0x", gasLimit: 1n }, attempt("0x09"));
+      outbox.insert(
+        { key: outboxKey.batch([1n, 2n]), kind: "batch", nonce: 9, to: ZeroAddress, data: "0x", gasLimit: 1n },
+        attempt("0x09"),
+      );
       expect(outbox.batchOf(1n)?.key).to.equal("batch:1,2");
       expect(outbox.batchOf(3n)).to.equal(undefined);
       expect(outbox.ofJob(2n).map((t) => t.key)).to.deep.equal(["claimSlot:2", "batch:1,2"]);
@@ -173,36 +267,84 @@ describe("NodeStore", () => {
       outbox.finish(outbox.get("batch:1,2")!.id, { status: "mined", block: 9 });
       for (const id of [1n, 2n]) jobs.transition(id, "settled", { finalBlock: 9 });
       const moved = store.rewind(8).jobs.map((j) => [j.jobId, j.to]);
-      expect(moved).to.deep.equal([[1n, "computed"], [2n, "computed"]]);
+      expect(moved).to.deep.equal([
+        [1n, "computed"],
+        [2n, "computed"],
+      ]);
       expect(jobs.get(3n)?.state).to.equal("computed");
     });
   });
 
   describe("stateAfterRewind", () => {
-    const row = (redundancy: bigint, output?: string) => ({ jobId: 1n, state: "settled" as const, job: { ...job(1n), redundancy }, input: "0x", inputUri: "", output, seenAt: 0, requestBlock: 1, stale: false });
-    const tx = (kind: "claimSlot" | "submit" | "commit" | "reveal", status: "pending" | "mined" | "reverted"): TxRow => ({ id: 1, key: outboxKey[kind](1n), kind, nonce: 0, to: ZeroAddress, data: "0x", gasLimit: 1n, status, hash: "0x", createdAt: 0, updatedAt: 0 });
+    const row = (redundancy: bigint, output?: string) => ({
+      jobId: 1n,
+      state: "settled" as const,
+      job: { ...job(1n), redundancy },
+      input: "0x",
+      inputUri: "",
+      output,
+      seenAt: 0,
+      requestBlock: 1,
+      stale: false,
+    });
+    const tx = (
+      kind: "claimSlot" | "submit" | "commit" | "reveal",
+      status: "pending" | "mined" | "reverted",
+    ): TxRow => ({
+      id: 1,
+      key: outboxKey[kind](1n),
+      kind,
+      nonce: 0,
+      to: ZeroAddress,
+      data: "0x",
+      gasLimit: 1n,
+      status,
+      hash: "0x",
+      createdAt: 0,
+      updatedAt: 0,
+    });
 
     it("is the furthest state the job's mined transactions support", () => {
       expect(stateAfterRewind(row(1n), [])).to.equal("seen");
       expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "pending")])).to.equal("seen");
       expect(stateAfterRewind(row(1n), [tx("claimSlot", "mined")])).to.equal("claimed");
-      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), tx("submit", "pending")])).to.equal("computed");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), tx("submit", "pending")])).to.equal(
+        "computed",
+      );
       expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), tx("submit", "mined")])).to.equal("settled");
-      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), tx("submit", "reverted")])).to.equal("failed");
-      expect(stateAfterRewind(row(2n, "0xaa"), [tx("claimSlot", "mined"), tx("commit", "mined"), tx("reveal", "pending")])).to.equal("committed");
-      expect(stateAfterRewind(row(2n, "0xaa"), [tx("claimSlot", "mined"), tx("commit", "mined"), tx("reveal", "mined")])).to.equal("revealed");
+      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), tx("submit", "reverted")])).to.equal(
+        "failed",
+      );
+      expect(
+        stateAfterRewind(row(2n, "0xaa"), [tx("claimSlot", "mined"), tx("commit", "mined"), tx("reveal", "pending")]),
+      ).to.equal("committed");
+      expect(
+        stateAfterRewind(row(2n, "0xaa"), [tx("claimSlot", "mined"), tx("commit", "mined"), tx("reveal", "mined")]),
+      ).to.equal("revealed");
     });
 
     it("lets a job's own submission decide after its batch reverted", () => {
-      const batch = (status: "pending" | "mined" | "reverted"): TxRow => ({ ...tx("submit", status), kind: "batch", key: outboxKey.batch([1n, 2n]) });
+      const batch = (status: "pending" | "mined" | "reverted"): TxRow => ({
+        ...tx("submit", status),
+        kind: "batch",
+        key: outboxKey.batch([1n, 2n]),
+      });
       expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), batch("mined")])).to.equal("settled");
-      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), batch("reverted"), tx("submit", "mined")])).to.equal("settled");
-      expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), batch("reverted"), tx("submit", "pending")])).to.equal("computed");
+      expect(
+        stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), batch("reverted"), tx("submit", "mined")]),
+      ).to.equal("settled");
+      expect(
+        stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), batch("reverted"), tx("submit", "pending")]),
+      ).to.equal("computed");
       expect(stateAfterRewind(row(1n, "0xaa"), [tx("claimSlot", "mined"), batch("reverted")])).to.equal("failed");
     });
 
     it("reads nothing from a withdrawal of earnings (escrow.claim is not a slot claim)", () => {
-      const withdrawal: TxRow = { ...tx("claimSlot", "mined"), kind: "withdrawEarnings", key: outboxKey.withdrawEarnings(1) };
+      const withdrawal: TxRow = {
+        ...tx("claimSlot", "mined"),
+        kind: "withdrawEarnings",
+        key: outboxKey.withdrawEarnings(1),
+      };
       expect(stateAfterRewind(row(1n, "0xaa"), [withdrawal])).to.equal("seen");
     });
   });
@@ -221,7 +363,9 @@ describe("NodeStore", () => {
       db.exec(MIGRATIONS[0]!);
       db.exec(MIGRATIONS[1]!);
       db.pragma("user_version = 2");
-      const insert = db.prepare("INSERT INTO txs (key, job_id, kind, nonce, to_addr, data, gas_limit, status, hash, block, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '1', ?, ?, ?, 0, 0)");
+      const insert = db.prepare(
+        "INSERT INTO txs (key, job_id, kind, nonce, to_addr, data, gas_limit, status, hash, block, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '1', ?, ?, ?, 0, 0)",
+      );
       const rows: [string, string | null, string, string, string, number | null][] = [
         ["claim:1", "1", "claim", claimSlot, "mined", 30], // the daemon's claimSlot
         ["submit:1", "1", "submit", "0x", "pending", null],
@@ -231,9 +375,21 @@ describe("NodeStore", () => {
         ["batch:3,4", null, "submit", "0x", "mined", 32],
         ["stake:1700000000002", null, "stake", "0x", "mined", 28],
       ];
-      rows.forEach(([key, jobId, kind, data, status, block], nonce) => insert.run(key, jobId, kind, nonce, ZeroAddress, data, status, `0x${nonce}`, block));
-      db.prepare("INSERT INTO batch_members (job_id, tx_key) VALUES (?, ?), (?, ?)").run("3", "batch:3,4", "4", "batch:3,4");
-      for (const [key, value] of [["lastProcessedBlock", "41"], ["expectedNonce", "7"], ["address", node]]) db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(key, value);
+      rows.forEach(([key, jobId, kind, data, status, block], nonce) =>
+        insert.run(key, jobId, kind, nonce, ZeroAddress, data, status, `0x${nonce}`, block),
+      );
+      db.prepare("INSERT INTO batch_members (job_id, tx_key) VALUES (?, ?), (?, ?)").run(
+        "3",
+        "batch:3,4",
+        "4",
+        "batch:3,4",
+      );
+      for (const [key, value] of [
+        ["lastProcessedBlock", "41"],
+        ["expectedNonce", "7"],
+        ["address", node],
+      ])
+        db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(key, value);
       db.prepare("INSERT INTO blocks (number, hash) VALUES (40, '0x40'), (41, '0x41')").run();
       db.close();
       return f;
@@ -242,7 +398,10 @@ describe("NodeStore", () => {
     it("names each transaction by its kind, so the node finds what it signed before under the new keys", () => {
       const store = new NodeStore(oldDatabase());
       expect(store.db.version).to.equal(MIGRATIONS.length);
-      const rows = store.db.sqlite.prepare("SELECT key, kind FROM txs ORDER BY nonce").all() as { key: string; kind: string }[];
+      const rows = store.db.sqlite.prepare("SELECT key, kind FROM txs ORDER BY nonce").all() as {
+        key: string;
+        kind: string;
+      }[];
       expect(rows).to.deep.equal([
         { key: "claimSlot:1", kind: "claimSlot" },
         { key: "submit:1", kind: "submit" },
@@ -262,7 +421,10 @@ describe("NodeStore", () => {
     it("moves the chain cursor and the remembered block hashes to core's follower tables", () => {
       const store = new NodeStore(oldDatabase());
       expect(store.cursor.cursor()).to.equal(41);
-      expect(store.cursor.blockHashes()).to.deep.equal([{ number: 40, hash: "0x40" }, { number: 41, hash: "0x41" }]);
+      expect(store.cursor.blockHashes()).to.deep.equal([
+        { number: 40, hash: "0x40" },
+        { number: 41, hash: "0x41" },
+      ]);
       expect(store.db.getMeta("lastProcessedBlock")).to.equal(undefined);
       expect(store.db.sqlite.prepare("SELECT name FROM sqlite_master WHERE name = 'blocks'").get()).to.equal(undefined);
     });
@@ -273,12 +435,19 @@ describe("NodeStore", () => {
       const store = new NodeStore(f);
       expect(store.db.version).to.equal(MIGRATIONS.length);
       expect(store.cursor.cursor()).to.equal(41);
-      expect(store.outbox.get(outboxKey.withdrawEarnings(1_700_000_000_000))).to.include({ kind: "withdrawEarnings", status: "pending" });
+      expect(store.outbox.get(outboxKey.withdrawEarnings(1_700_000_000_000))).to.include({
+        kind: "withdrawEarnings",
+        status: "pending",
+      });
     });
 
     it("gives a new database the same schema as a migrated one", () => {
       const columns = (store: NodeStore) =>
-        store.db.sqlite.prepare("SELECT m.name AS tbl, p.name AS col FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY m.name, p.cid").all();
+        store.db.sqlite
+          .prepare(
+            "SELECT m.name AS tbl, p.name AS col FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY m.name, p.cid",
+          )
+          .all();
       const fresh = new NodeStore(file());
       void fresh.cursor;
       const migrated = new NodeStore(oldDatabase());

@@ -2,8 +2,23 @@ import { expect } from "chai";
 import { AEAD, KDF, KEM } from "../../src/ohttp/algorithms";
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, readResponse } from "../../src/ohttp/bhttp";
 import { decapsulateRequest, encapsulateRequest, selectSuite } from "../../src/ohttp/encapsulation";
-import { OhttpDecryptionError, OhttpMalformedError, OhttpUnknownKeyError, OhttpUnsupportedError } from "../../src/ohttp/errors";
-import { decodeKeyConfig, decodeKeyConfigs, encodeKeyConfig, encodeKeyConfigs, exportGatewayPrivateKey, generateGatewayKey, importGatewayKey, KeyRing, type KeyConfig } from "../../src/ohttp/keys";
+import {
+  OhttpDecryptionError,
+  OhttpMalformedError,
+  OhttpUnknownKeyError,
+  OhttpUnsupportedError,
+} from "../../src/ohttp/errors";
+import {
+  decodeKeyConfig,
+  decodeKeyConfigs,
+  encodeKeyConfig,
+  encodeKeyConfigs,
+  exportGatewayPrivateKey,
+  generateGatewayKey,
+  importGatewayKey,
+  KeyRing,
+  type KeyConfig,
+} from "../../src/ohttp/keys";
 import { problemOf } from "../../src/ohttp/problem";
 import { decodeVarint, encodeVarint } from "../../src/ohttp/varint";
 import { hex, unhex } from "./helpers";
@@ -25,8 +40,15 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe("ohttp key configurations", function () {
   it("round-trips several configurations as application/ohttp-keys, including a P-256 one it cannot use", async function () {
     const a = (await generateGatewayKey({ keyId: 1 })).config;
-    const b = (await generateGatewayKey({ keyId: 2, symmetric: [{ kdfId: KDF.HKDF_SHA256, aeadId: AEAD.CHACHA20_POLY1305 }] })).config;
-    const p256: KeyConfig = { keyId: 3, kemId: KEM.P256_SHA256, publicKey: new Uint8Array(65).fill(4), symmetric: [{ kdfId: 1, aeadId: 2 }] };
+    const b = (
+      await generateGatewayKey({ keyId: 2, symmetric: [{ kdfId: KDF.HKDF_SHA256, aeadId: AEAD.CHACHA20_POLY1305 }] })
+    ).config;
+    const p256: KeyConfig = {
+      keyId: 3,
+      kemId: KEM.P256_SHA256,
+      publicKey: new Uint8Array(65).fill(4),
+      symmetric: [{ kdfId: 1, aeadId: 2 }],
+    };
     const list = encodeKeyConfigs([a, b, p256]);
     expect(list[0]! * 256 + list[1]!).to.equal(encodeKeyConfig(a).length);
     expect(decodeKeyConfigs(list)).to.deep.equal([a, b, p256]);
@@ -36,7 +58,12 @@ describe("ohttp key configurations", function () {
     const good = encodeKeyConfigs([(await generateGatewayKey({ keyId: 1 })).config]);
     const lyingPrefix = good.slice();
     lyingPrefix[1] = lyingPrefix[1]! + 1;
-    for (const bad of [lyingPrefix, good.subarray(0, good.length - 1), Buffer.concat([good, Uint8Array.of(0)]), new Uint8Array(0)]) {
+    for (const bad of [
+      lyingPrefix,
+      good.subarray(0, good.length - 1),
+      Buffer.concat([good, Uint8Array.of(0)]),
+      new Uint8Array(0),
+    ]) {
       expect(() => decodeKeyConfigs(bad)).to.throw(OhttpMalformedError);
     }
   });
@@ -69,14 +96,28 @@ describe("ohttp encapsulation", function () {
   for (const [name, aeadId, nonceLength] of AEADS) {
     it(`round-trips a request and a response with ${name} (response nonce of max(Nn, Nk) = ${nonceLength} bytes)`, async function () {
       const key = await generateGatewayKey({ keyId: 5 });
-      const request = await encodeRequest(new Request("https://gateway.example/v1/infer?model=7", { method: "POST", body: "prompt: hello", headers: { "content-type": "text/plain" } }));
+      const request = await encodeRequest(
+        new Request("https://gateway.example/v1/infer?model=7", {
+          method: "POST",
+          body: "prompt: hello",
+          headers: { "content-type": "text/plain" },
+        }),
+      );
       const { encapsulated, context } = await encapsulateRequest(key.config, request, { aeadId });
       expect(hex(encapsulated.subarray(0, 7))).to.equal(`050020${"0001"}${aeadId.toString(16).padStart(4, "0")}`);
       const opened = await decapsulateRequest(new KeyRing([key]), encapsulated);
       const decoded = decodeRequest(opened.request);
-      expect([decoded.method, decoded.url, await decoded.text()]).to.deep.equal(["POST", "https://gateway.example/v1/infer?model=7", "prompt: hello"]);
-      const answer = await opened.context.encapsulateResponse(await encodeResponse(new Response("tokens", { status: 201 })));
-      expect(answer.length).to.equal(nonceLength + (await encodeResponse(new Response("tokens", { status: 201 }))).length + 16);
+      expect([decoded.method, decoded.url, await decoded.text()]).to.deep.equal([
+        "POST",
+        "https://gateway.example/v1/infer?model=7",
+        "prompt: hello",
+      ]);
+      const answer = await opened.context.encapsulateResponse(
+        await encodeResponse(new Response("tokens", { status: 201 })),
+      );
+      expect(answer.length).to.equal(
+        nonceLength + (await encodeResponse(new Response("tokens", { status: 201 }))).length + 16,
+      );
       const response = decodeResponse(await context.decapsulateResponse(answer));
       expect([response.status, await response.text()]).to.deep.equal([201, "tokens"]);
     });
@@ -95,14 +136,23 @@ describe("ohttp encapsulation", function () {
     const { encapsulated } = await encapsulateRequest(other.config, Uint8Array.of(0));
     const error = await rejection(decapsulateRequest(new KeyRing([known]), encapsulated));
     expect(error).to.be.instanceOf(OhttpUnknownKeyError).with.property("keyId", 2);
-    expect(problemOf(error)).to.include({ status: 400, type: "https://iana.org/assignments/http-problem-types#ohttp-key", title: "key identifier unknown" });
+    expect(problemOf(error)).to.include({
+      status: 400,
+      type: "https://iana.org/assignments/http-problem-types#ohttp-key",
+      title: "key identifier unknown",
+    });
   });
 
   it("refuses a suite the key does not list, and a request that is not for this KEM", async function () {
-    const key = await generateGatewayKey({ keyId: 1, symmetric: [{ kdfId: KDF.HKDF_SHA256, aeadId: AEAD.AES_128_GCM }] });
+    const key = await generateGatewayKey({
+      keyId: 1,
+      symmetric: [{ kdfId: KDF.HKDF_SHA256, aeadId: AEAD.AES_128_GCM }],
+    });
     const chacha = { ...key.config, symmetric: [{ kdfId: KDF.HKDF_SHA256, aeadId: AEAD.CHACHA20_POLY1305 }] };
     const { encapsulated } = await encapsulateRequest(chacha, Uint8Array.of(0));
-    expect(await rejection(decapsulateRequest(new KeyRing([key]), encapsulated))).to.be.instanceOf(OhttpUnsupportedError);
+    expect(await rejection(decapsulateRequest(new KeyRing([key]), encapsulated))).to.be.instanceOf(
+      OhttpUnsupportedError,
+    );
     const otherKem = encapsulated.slice();
     otherKem[2] = 0x10;
     expect(await rejection(decapsulateRequest(new KeyRing([key]), otherKem))).to.be.instanceOf(OhttpUnknownKeyError);
@@ -110,7 +160,10 @@ describe("ohttp encapsulation", function () {
 
   it("fails with OhttpDecryptionError (422, ohttp-key) when a byte of the request is changed", async function () {
     const key = await generateGatewayKey({ keyId: 1 });
-    const { encapsulated } = await encapsulateRequest(key.config, unhex("00034745540568747470730b6578616d706c652e636f6d012f"));
+    const { encapsulated } = await encapsulateRequest(
+      key.config,
+      unhex("00034745540568747470730b6578616d706c652e636f6d012f"),
+    );
     for (const index of [10, encapsulated.length - 1]) {
       const tampered = encapsulated.slice();
       tampered[index]! ^= 1;
@@ -122,7 +175,11 @@ describe("ohttp encapsulation", function () {
 
   it("fails with OhttpMalformedError on a request shorter than its header, enc and tag", async function () {
     const key = await generateGatewayKey({ keyId: 1 });
-    for (const bytes of [Uint8Array.of(1, 0), unhex("01002000010001"), new Uint8Array(7 + 32 + 15).fill(0).map((_, i) => (i === 0 ? 1 : i === 2 ? 0x20 : i === 4 || i === 6 ? 1 : 0))]) {
+    for (const bytes of [
+      Uint8Array.of(1, 0),
+      unhex("01002000010001"),
+      new Uint8Array(7 + 32 + 15).fill(0).map((_, i) => (i === 0 ? 1 : i === 2 ? 0x20 : i === 4 || i === 6 ? 1 : 0)),
+    ]) {
       const error = await rejection(decapsulateRequest(new KeyRing([key]), bytes));
       expect(error).to.be.instanceOf(OhttpMalformedError);
       expect(problemOf(error).status).to.equal(400);
@@ -137,8 +194,13 @@ describe("ohttp encapsulation", function () {
     const answer = await context.encapsulateResponse(unhex("0140c8"));
     const flipped = answer.slice();
     flipped[answer.length - 3]! ^= 0x80;
-    expect(await rejection(first.context.decapsulateResponse(flipped))).to.be.instanceOf(OhttpDecryptionError).with.property("shortMessage").that.matches(/modified in transit/);
-    expect(await rejection(first.context.decapsulateResponse(answer.subarray(0, 20)))).to.be.instanceOf(OhttpMalformedError);
+    expect(await rejection(first.context.decapsulateResponse(flipped)))
+      .to.be.instanceOf(OhttpDecryptionError)
+      .with.property("shortMessage")
+      .that.matches(/modified in transit/);
+    expect(await rejection(first.context.decapsulateResponse(answer.subarray(0, 20)))).to.be.instanceOf(
+      OhttpMalformedError,
+    );
     expect(await rejection(second.context.decapsulateResponse(answer))).to.be.instanceOf(OhttpDecryptionError);
   });
 });
@@ -152,17 +214,29 @@ describe("ohttp binary HTTP", function () {
   it("reads a known-length response incrementally, a byte at a time", async function () {
     const bytes = await encodeResponse(new Response("hello", { status: 200, headers: { "x-model": "7" } }));
     const response = await readResponse([...bytes].map((byte) => Uint8Array.of(byte)));
-    expect([response.status, response.headers.get("x-model"), await response.text()]).to.deep.equal([200, "7", "hello"]);
+    expect([response.status, response.headers.get("x-model"), await response.text()]).to.deep.equal([
+      200,
+      "7",
+      "hello",
+    ]);
   });
 
   it("refuses a response with a bad framing indicator or status", async function () {
     expect(await rejection(readResponse([Uint8Array.of(0)]))).to.be.instanceOf(OhttpMalformedError);
-    expect(await rejection(readResponse([Uint8Array.of(3, 0x40, 50)]))).to.be.instanceOf(OhttpMalformedError).with.property("shortMessage").that.matches(/status 50/);
+    expect(await rejection(readResponse([Uint8Array.of(3, 0x40, 50)])))
+      .to.be.instanceOf(OhttpMalformedError)
+      .with.property("shortMessage")
+      .that.matches(/status 50/);
     expect(() => decodeRequest(unhex("09"))).to.throw(OhttpMalformedError);
   });
 
   it("encodes varints in the shortest form and reads any form", function () {
-    for (const [value, encoded] of [[37, "25"], [15293, "7bbd"], [494878333, "9d7f3e7d"], [2 ** 40, "c000010000000000"]] as const) {
+    for (const [value, encoded] of [
+      [37, "25"],
+      [15293, "7bbd"],
+      [494878333, "9d7f3e7d"],
+      [2 ** 40, "c000010000000000"],
+    ] as const) {
       expect(hex(encodeVarint(value))).to.equal(encoded);
       expect(decodeVarint(unhex(encoded))).to.equal(value);
     }

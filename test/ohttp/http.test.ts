@@ -27,7 +27,12 @@ const SECRET = "my salary is 123456 and my prompt is confidential";
 const application: GatewayHandler = async (request, { signal }) => {
   const url = new URL(request.url);
   if (url.pathname === "/echo") {
-    return Response.json({ method: request.method, url: request.url, body: await request.text(), date: request.headers.get("date") });
+    return Response.json({
+      method: request.method,
+      url: request.url,
+      body: await request.text(),
+      date: request.headers.get("date"),
+    });
   }
   if (url.pathname === "/stream") {
     let i = 0;
@@ -42,7 +47,8 @@ const application: GatewayHandler = async (request, { signal }) => {
       { headers: { "content-type": "text/event-stream" } },
     );
   }
-  if (url.pathname === "/slow") return new Promise<Response>((resolve) => signal.addEventListener("abort", () => resolve(new Response("late"))));
+  if (url.pathname === "/slow")
+    return new Promise<Response>((resolve) => signal.addEventListener("abort", () => resolve(new Response("late"))));
   throw new Error(`no route ${url.pathname}: ${SECRET}`);
 };
 
@@ -60,7 +66,12 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
-function post(url: string | URL, type: string, body: Uint8Array | string, headers: Record<string, string> = {}): Promise<Response> {
+function post(
+  url: string | URL,
+  type: string,
+  body: Uint8Array | string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(url, { method: "POST", headers: { "content-type": type, ...headers }, body });
 }
 
@@ -101,17 +112,32 @@ describe("ohttp over http", function () {
   });
 
   describe("end to end", function () {
-    for (const [name, aeadId] of [["AES-128-GCM", AEAD.AES_128_GCM], ["ChaCha20-Poly1305", AEAD.CHACHA20_POLY1305]] as const) {
+    for (const [name, aeadId] of [
+      ["AES-128-GCM", AEAD.AES_128_GCM],
+      ["ChaCha20-Poly1305", AEAD.CHACHA20_POLY1305],
+    ] as const) {
       it(`carries a request and its response through the relay with ${name}`, async function () {
-        const response = await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/echo?q=1", { method: "POST", body: SECRET }), { aeadId });
+        const response = await ohttpFetch(
+          relayUrl,
+          key.config,
+          new Request("https://gateway.example/echo?q=1", { method: "POST", body: SECRET }),
+          { aeadId },
+        );
         const echo = (await response.json()) as { method: string; url: string; body: string; date: string };
-        expect([response.status, echo.method, echo.url, echo.body]).to.deep.equal([200, "POST", "https://gateway.example/echo?q=1", SECRET]);
+        expect([response.status, echo.method, echo.url, echo.body]).to.deep.equal([
+          200,
+          "POST",
+          "https://gateway.example/echo?q=1",
+          SECRET,
+        ]);
         expect(Math.abs(Date.parse(echo.date) - Date.now())).to.be.below(60_000);
       });
     }
 
     it("streams a chunked response through the relay, token by token", async function () {
-      const response = await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/stream"), { chunked: true });
+      const response = await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/stream"), {
+        chunked: true,
+      });
       expect([response.status, response.headers.get("content-type")]).to.deep.equal([200, "text/event-stream"]);
       const pieces: string[] = [];
       for await (const piece of response.body!) pieces.push(new TextDecoder().decode(piece));
@@ -121,19 +147,49 @@ describe("ohttp over http", function () {
 
     it("carries a chunked request larger than one chunk", async function () {
       const body = "x".repeat(40_000) + SECRET;
-      const response = await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/echo", { method: "POST", body }), { chunked: true, aeadId: AEAD.CHACHA20_POLY1305 });
+      const response = await ohttpFetch(
+        relayUrl,
+        key.config,
+        new Request("https://gateway.example/echo", { method: "POST", body }),
+        { chunked: true, aeadId: AEAD.CHACHA20_POLY1305 },
+      );
       expect(((await response.json()) as { body: string }).body).to.equal(body);
     });
 
     it("logs one line per request at the relay with method, status, sizes and latency — no body, no path, no address", async function () {
-      await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/echo", { method: "POST", body: SECRET }));
+      await ohttpFetch(
+        relayUrl,
+        key.config,
+        new Request("https://gateway.example/echo", { method: "POST", body: SECRET }),
+      );
       expect(relayLog.length).to.be.greaterThan(0);
       const all = relayLog.join("\n");
       const secret = Buffer.from(SECRET);
-      for (const form of [SECRET, secret.toString("hex"), secret.toString("base64"), "salary", "127.0.0.1", "gateway.example", "/ohttp", "echo"]) expect(all).to.not.include(form);
+      for (const form of [
+        SECRET,
+        secret.toString("hex"),
+        secret.toString("base64"),
+        "salary",
+        "127.0.0.1",
+        "gateway.example",
+        "/ohttp",
+        "echo",
+      ])
+        expect(all).to.not.include(form);
       for (const line of relayLog) {
         const record = JSON.parse(line) as Record<string, unknown>;
-        expect(Object.keys(record).sort()).to.deep.equal(["bytesIn", "bytesOut", "hostname", "latencyMs", "level", "method", "msg", "pid", "status", "time"]);
+        expect(Object.keys(record).sort()).to.deep.equal([
+          "bytesIn",
+          "bytesOut",
+          "hostname",
+          "latencyMs",
+          "level",
+          "method",
+          "msg",
+          "pid",
+          "status",
+          "time",
+        ]);
       }
       expect(gatewayLog.join("\n")).to.not.include("salary");
     });
@@ -146,14 +202,29 @@ describe("ohttp over http", function () {
         const parts: Buffer[] = [];
         for await (const chunk of req) parts.push(chunk as Buffer);
         seen.push({ headers: Object.keys(req.headers).sort(), body: Buffer.concat(parts) });
-        res.writeHead(200, { "content-type": MEDIA_TYPES.response, "set-cookie": "track=1", server: "spy" }).end("sealed");
+        res
+          .writeHead(200, { "content-type": MEDIA_TYPES.response, "set-cookie": "track=1", server: "spy" })
+          .end("sealed");
       });
       const through = relayResourceUrl(await relay({ allowGateway: () => true }), `${spy}/g`);
-      const answer = await post(through, MEDIA_TYPES.request, "ciphertext", { "x-forwarded-for": "10.1.2.3", forwarded: "for=10.1.2.3", via: "1.1 client", cookie: "id=42", "user-agent": "me", authorization: "Bearer t" });
+      const answer = await post(through, MEDIA_TYPES.request, "ciphertext", {
+        "x-forwarded-for": "10.1.2.3",
+        forwarded: "for=10.1.2.3",
+        via: "1.1 client",
+        cookie: "id=42",
+        "user-agent": "me",
+        authorization: "Bearer t",
+      });
       expect(seen).to.have.length(1);
       expect(seen[0]!.headers).to.deep.equal(["connection", "content-length", "content-type", "host"]);
       expect(seen[0]!.body.toString()).to.equal("ciphertext");
-      expect([answer.status, answer.headers.get("content-type"), answer.headers.get("set-cookie"), answer.headers.get("server"), await answer.text()]).to.deep.equal([200, MEDIA_TYPES.response, null, null, "sealed"]);
+      expect([
+        answer.status,
+        answer.headers.get("content-type"),
+        answer.headers.get("set-cookie"),
+        answer.headers.get("server"),
+        await answer.text(),
+      ]).to.deep.equal([200, MEDIA_TYPES.response, null, null, "sealed"]);
     });
 
     it("answers bad input with clear problems: method, media type, size, path, gateway, empty body", async function () {
@@ -163,14 +234,23 @@ describe("ohttp over http", function () {
       expect((await problemOf(await post(to, "text/plain", "hi"))).title).to.equal("unsupported media type");
       expect((await problemOf(await post(to, MEDIA_TYPES.request, new Uint8Array(2048)))).status).to.equal(413);
       expect((await problemOf(await post(`${small}/not-a-url`, MEDIA_TYPES.request, "x"))).status).to.equal(404);
-      expect((await problemOf(await post(relayResourceUrl(small, "http://127.0.0.1:9/elsewhere"), MEDIA_TYPES.request, "x"))).status).to.equal(403);
+      expect(
+        (await problemOf(await post(relayResourceUrl(small, "http://127.0.0.1:9/elsewhere"), MEDIA_TYPES.request, "x")))
+          .status,
+      ).to.equal(403);
       expect((await problemOf(await post(to, MEDIA_TYPES.request, ""))).title).to.equal("empty encapsulated request");
       // Garbage of the right type reaches the gateway, whose unencrypted problem comes back unchanged.
-      expect(await problemOf(await post(to, MEDIA_TYPES.request, Uint8Array.of(1, 0, 0x20)))).to.deep.include({ status: 400, title: "malformed encapsulated request" });
+      expect(await problemOf(await post(to, MEDIA_TYPES.request, Uint8Array.of(1, 0, 0x20)))).to.deep.include({
+        status: 400,
+        title: "malformed encapsulated request",
+      });
     });
 
     it("rate-limits with one global bucket (429), telling no client apart", async function () {
-      const limited = relayResourceUrl(await relay({ rateLimit: new TokenBucket({ ratePerSecond: 0.001, burst: 1 }) }), gatewayUrl);
+      const limited = relayResourceUrl(
+        await relay({ rateLimit: new TokenBucket({ ratePerSecond: 0.001, burst: 1 }) }),
+        gatewayUrl,
+      );
       expect((await post(limited, MEDIA_TYPES.request, "x")).status).to.not.equal(429);
       const refused = await post(limited, MEDIA_TYPES.request, "x");
       expect([refused.status, refused.headers.get("retry-after")]).to.deep.equal([429, "1"]);
@@ -186,7 +266,9 @@ describe("ohttp over http", function () {
       expect((await problemOf(await post(through, MEDIA_TYPES.request, "x"))).status).to.equal(502);
       expect(attempts).to.equal(1);
       const closedPort = relayResourceUrl(await relay({ allowGateway: () => true }), "http://127.0.0.1:9/");
-      expect((await problemOf(await post(closedPort, MEDIA_TYPES.request, "x"))).title).to.equal("the gateway is unreachable");
+      expect((await problemOf(await post(closedPort, MEDIA_TYPES.request, "x"))).title).to.equal(
+        "the gateway is unreachable",
+      );
     });
 
     it("answers 504 when the gateway does not answer within the core timeout", async function () {
@@ -209,13 +291,26 @@ describe("ohttp over http", function () {
     }
 
     it("makes the client fail with OhttpDecryptionError, not a wrong answer", async function () {
-      const error = await rejection(ohttpFetch(await tamperingRelay(), key.config, new Request("https://gateway.example/echo", { method: "POST", body: SECRET })));
+      const error = await rejection(
+        ohttpFetch(
+          await tamperingRelay(),
+          key.config,
+          new Request("https://gateway.example/echo", { method: "POST", body: SECRET }),
+        ),
+      );
       expect(error).to.be.instanceOf(OhttpDecryptionError);
-      expect((error as OhttpDecryptionError).shortMessage).to.equal("the encapsulated response failed AES-128-GCM authentication: it was modified in transit or sealed for another request");
+      expect((error as OhttpDecryptionError).shortMessage).to.equal(
+        "the encapsulated response failed AES-128-GCM authentication: it was modified in transit or sealed for another request",
+      );
     });
 
     it("makes a chunked response fail when read, with OhttpDecryptionError", async function () {
-      const response = await ohttpFetch(await tamperingRelay(), key.config, new Request("https://gateway.example/stream"), { chunked: true });
+      const response = await ohttpFetch(
+        await tamperingRelay(),
+        key.config,
+        new Request("https://gateway.example/stream"),
+        { chunked: true },
+      );
       expect(await rejection(response.text())).to.be.instanceOf(OhttpDecryptionError);
     });
   });
@@ -223,41 +318,81 @@ describe("ohttp over http", function () {
   describe("gateway", function () {
     it("answers an unknown key id with 400 and the ohttp-key problem type, which the client reports as OhttpUnknownKeyError", async function () {
       const stranger = await generateGatewayKey({ keyId: 9 });
-      const { encapsulated } = await encapsulateRequest(stranger.config, await encodeRequest(new Request("https://gateway.example/echo")));
-      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, encapsulated))).to.deep.include({ status: 400, type: PROBLEM_TYPES.key, title: "key identifier unknown" });
+      const { encapsulated } = await encapsulateRequest(
+        stranger.config,
+        await encodeRequest(new Request("https://gateway.example/echo")),
+      );
+      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, encapsulated))).to.deep.include({
+        status: 400,
+        type: PROBLEM_TYPES.key,
+        title: "key identifier unknown",
+      });
       const error = await rejection(ohttpFetch(relayUrl, stranger.config, new Request("https://gateway.example/echo")));
       expect(error).to.be.instanceOf(OhttpUnknownKeyError).with.property("keyId", 9);
       expect((error as Error).message).to.match(/fetch its current key configuration/);
     });
 
     it("refuses a replayed encapsulated request, through the relay too, and runs the handler once", async function () {
-      const { encapsulated, context } = await encapsulateRequest(key.config, await encodeRequest(new Request("https://gateway.example/echo", { method: "POST", body: "once" })));
+      const { encapsulated, context } = await encapsulateRequest(
+        key.config,
+        await encodeRequest(new Request("https://gateway.example/echo", { method: "POST", body: "once" })),
+      );
       const before = calls;
       const first = await post(relayUrl, MEDIA_TYPES.request, encapsulated);
-      expect(decodeResponse(await context.decapsulateResponse(new Uint8Array(await first.arrayBuffer()))).status).to.equal(200);
-      expect(await problemOf(await post(relayUrl, MEDIA_TYPES.request, encapsulated))).to.deep.include({ status: 400, title: "replayed request" });
-      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, encapsulated))).to.deep.include({ status: 400, title: "replayed request" });
+      expect(
+        decodeResponse(await context.decapsulateResponse(new Uint8Array(await first.arrayBuffer()))).status,
+      ).to.equal(200);
+      expect(await problemOf(await post(relayUrl, MEDIA_TYPES.request, encapsulated))).to.deep.include({
+        status: 400,
+        title: "replayed request",
+      });
+      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, encapsulated))).to.deep.include({
+        status: 400,
+        title: "replayed request",
+      });
       expect(calls - before).to.equal(1);
     });
 
     it("answers 503 when its replay record is full of live entries, without calling the handler", async function () {
-      const full = await server(createGatewayHandler({ keys: new KeyRing([key]), handler: application, replay: new ReplayCache({ maxEntries: 1 }) }));
-      const send = async () => post(full, MEDIA_TYPES.request, (await encapsulateRequest(key.config, await encodeRequest(new Request("https://gateway.example/echo")))).encapsulated);
+      const full = await server(
+        createGatewayHandler({
+          keys: new KeyRing([key]),
+          handler: application,
+          replay: new ReplayCache({ maxEntries: 1 }),
+        }),
+      );
+      const send = async () =>
+        post(
+          full,
+          MEDIA_TYPES.request,
+          (await encapsulateRequest(key.config, await encodeRequest(new Request("https://gateway.example/echo"))))
+            .encapsulated,
+        );
       expect((await send()).status).to.equal(200);
       const refused = await send();
-      expect([refused.status, refused.headers.get("retry-after"), (await problemOf(refused)).title]).to.deep.equal([503, "1", "replay record full"]);
+      expect([refused.status, refused.headers.get("retry-after"), (await problemOf(refused)).title]).to.deep.equal([
+        503,
+        "1",
+        "replay record full",
+      ]);
     });
 
     it("answers a request dated outside the window inside the encapsulation, with the date problem type and its clock", async function () {
-      const stale = new Request("https://gateway.example/echo", { headers: { date: new Date(Date.now() - 3_600_000).toUTCString() } });
+      const stale = new Request("https://gateway.example/echo", {
+        headers: { date: new Date(Date.now() - 3_600_000).toUTCString() },
+      });
       const response = await ohttpFetch(relayUrl, key.config, stale);
       expect(await problemOf(response)).to.deep.include({ status: 400, type: PROBLEM_TYPES.date });
       expect(Math.abs(Date.parse(response.headers.get("date")!) - Date.now())).to.be.below(60_000);
     });
 
     it("answers a failing handler with an encapsulated 500 and a slow one with an encapsulated 504, logging no content", async function () {
-      expect((await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/missing"))).status).to.equal(500);
-      expect((await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/slow"))).status).to.equal(504);
+      expect((await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/missing"))).status).to.equal(
+        500,
+      );
+      expect((await ohttpFetch(relayUrl, key.config, new Request("https://gateway.example/slow"))).status).to.equal(
+        504,
+      );
       expect(gatewayLog.join("\n")).to.not.include("salary");
     });
 
@@ -266,30 +401,55 @@ describe("ohttp over http", function () {
       const answer = await post(gatewayUrl, MEDIA_TYPES.request, encapsulated);
       expect(answer.headers.get("content-type")).to.equal(MEDIA_TYPES.response);
       const inner = decodeResponse(await context.decapsulateResponse(new Uint8Array(await answer.arrayBuffer())));
-      expect([inner.status, ((await inner.json()) as { title: string }).title]).to.deep.equal([400, "malformed encapsulated request"]);
+      expect([inner.status, ((await inner.json()) as { title: string }).title]).to.deep.equal([
+        400,
+        "malformed encapsulated request",
+      ]);
     });
 
     it("answers bad input with clear problems: method, media type, size, garbage, undecryptable, truncated chunked", async function () {
       expect((await problemOf(await fetch(gatewayUrl))).status).to.equal(405);
       expect((await problemOf(await post(gatewayUrl, "application/json", "{}"))).status).to.equal(415);
-      expect((await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, new Uint8Array(65 * 1024)))).status).to.equal(413);
-      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, Uint8Array.of(1, 0, 0x20)))).to.deep.include({ status: 400, title: "malformed encapsulated request" });
+      expect((await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, new Uint8Array(65 * 1024)))).status).to.equal(
+        413,
+      );
+      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, Uint8Array.of(1, 0, 0x20)))).to.deep.include({
+        status: 400,
+        title: "malformed encapsulated request",
+      });
       // Text is read as a key identifier first ("g" = 103), as RFC 9458 §4.3 orders the checks.
-      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, "garbage"))).to.deep.include({ status: 400, type: PROBLEM_TYPES.key });
+      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, "garbage"))).to.deep.include({
+        status: 400,
+        type: PROBLEM_TYPES.key,
+      });
       const undecryptable = new Uint8Array(7 + 32 + 40).fill(7);
       undecryptable.set([1, 0, 0x20, 0, 1, 0, 1]);
-      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, undecryptable))).to.deep.include({ status: 422, type: PROBLEM_TYPES.key });
+      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.request, undecryptable))).to.deep.include({
+        status: 422,
+        type: PROBLEM_TYPES.key,
+      });
       const { encapsulated } = await encapsulateRequest(key.config, Uint8Array.of(0));
       const header = encapsulated.subarray(0, 39);
-      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.chunkedRequest, header))).to.deep.include({ status: 400, title: "encapsulated request truncated" });
+      expect(await problemOf(await post(gatewayUrl, MEDIA_TYPES.chunkedRequest, header))).to.deep.include({
+        status: 400,
+        title: "encapsulated request truncated",
+      });
     });
   });
 
   describe("client", function () {
     it("reports an unreachable relay as a TransportError and a refusal as OhttpRejectedError", async function () {
-      const error = await rejection(ohttpFetch("http://127.0.0.1:9/r", key.config, new Request("https://gateway.example/echo")));
+      const error = await rejection(
+        ohttpFetch("http://127.0.0.1:9/r", key.config, new Request("https://gateway.example/echo")),
+      );
       expect(error).to.be.instanceOf(TransportError);
-      const refused = await rejection(ohttpFetch(relayResourceUrl(new URL(relayUrl).origin, "http://127.0.0.1:9/x"), key.config, new Request("https://gateway.example/echo")));
+      const refused = await rejection(
+        ohttpFetch(
+          relayResourceUrl(new URL(relayUrl).origin, "http://127.0.0.1:9/x"),
+          key.config,
+          new Request("https://gateway.example/echo"),
+        ),
+      );
       expect(refused).to.be.instanceOf(OhttpRejectedError).with.property("status", 403);
     });
   });

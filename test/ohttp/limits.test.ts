@@ -21,7 +21,11 @@ describe("ohttp replay record", function () {
   it("fails closed when full of live entries instead of forgetting one", function () {
     let now = 0;
     const cache = new ReplayCache({ windowMs: 1_000, maxEntries: 2, now: () => now });
-    expect([cache.remember(enc(1)), cache.remember(enc(2)), cache.remember(enc(3))]).to.deep.equal(["fresh", "fresh", "full"]);
+    expect([cache.remember(enc(1)), cache.remember(enc(2)), cache.remember(enc(3))]).to.deep.equal([
+      "fresh",
+      "fresh",
+      "full",
+    ]);
     expect(cache.remember(enc(1))).to.equal("replayed");
     now = 2_000;
     expect(cache.remember(enc(3))).to.equal("fresh");
@@ -29,7 +33,13 @@ describe("ohttp replay record", function () {
 
   it("accepts Dates within the window on either side of its clock, and no unparsable one", function () {
     const cache = new ReplayCache({ windowMs: 1_000, now: () => 10_000 });
-    expect([cache.inWindow(9_000), cache.inWindow(11_000), cache.inWindow(8_999), cache.inWindow(11_001), cache.inWindow(Date.parse("yesterday"))]).to.deep.equal([true, true, false, false, false]);
+    expect([
+      cache.inWindow(9_000),
+      cache.inWindow(11_000),
+      cache.inWindow(8_999),
+      cache.inWindow(11_001),
+      cache.inWindow(Date.parse("yesterday")),
+    ]).to.deep.equal([true, true, false, false, false]);
   });
 });
 

@@ -40,13 +40,21 @@ const CHUNKED = {
   ephemeralPublic: "8811eb457e100811c40a0aa71340a1b81d804bb986f736f2f566a7199761a032",
   info: "6d6573736167652f6268747470206368756e6b656420726571756573740001002000010001",
   requestHeader: "01002000010001" + "8811eb457e100811c40a0aa71340a1b81d804bb986f736f2f566a7199761a032",
-  requestChunks: ["1c2ad24942d4d692563012f2980c8fef437a336b9b2fc938ef77a5834f", "1d2e33d8fd25577afe31bd1c79d094f76b6250ae6549b473ecd950501311", "001c6c1395d0ef7c1022297966307b8a7f"],
+  requestChunks: [
+    "1c2ad24942d4d692563012f2980c8fef437a336b9b2fc938ef77a5834f",
+    "1d2e33d8fd25577afe31bd1c79d094f76b6250ae6549b473ecd950501311",
+    "001c6c1395d0ef7c1022297966307b8a7f",
+  ],
   secret: "1d4484834ae36102a6ac42a5523454d9",
   responseNonce: "bcce7f4cb921309ba5d62edf1769ef09",
   prk: "3967884b5f7b4bce4a5320a3e3f79fdc97389f7deba1c1e11c5ea62278187786",
   key: "8209f78f2a1610d80c7125009b00aff0",
   nonce: "fead854635d2d5527d64f546",
-  responseChunks: ["1179bf1cc87fa0e2c02de4546945aa3d1e48", "12b348b5bd4c594c16b6170b07b475845d1f32", "00ed9d8a796617a5b27265f4d73247f639"],
+  responseChunks: [
+    "1179bf1cc87fa0e2c02de4546945aa3d1e48",
+    "12b348b5bd4c594c16b6170b07b475845d1f32",
+    "00ed9d8a796617a5b27265f4d73247f639",
+  ],
 };
 
 describe("ohttp test vectors", function () {
@@ -64,7 +72,10 @@ describe("ohttp test vectors", function () {
 
     it("encapsulates the request byte for byte with the published ephemeral key", async function () {
       const config = decodeKeyConfig(unhex(RFC.keyConfig));
-      const { encapsulated, context } = await encapsulateRequest(config, unhex(RFC.request), { aeadId: AEAD.AES_128_GCM, testOnlyEphemeralKey: unhex(RFC.ephemeralSecret) });
+      const { encapsulated, context } = await encapsulateRequest(config, unhex(RFC.request), {
+        aeadId: AEAD.AES_128_GCM,
+        testOnlyEphemeralKey: unhex(RFC.ephemeralSecret),
+      });
       expect(hex(context.enc)).to.equal(RFC.ephemeralPublic);
       expect(hex(encapsulated)).to.equal(RFC.encapsulatedRequest);
     });
@@ -74,13 +85,25 @@ describe("ohttp test vectors", function () {
       const { request, context } = await decapsulateRequest(ring, unhex(RFC.encapsulatedRequest));
       expect(hex(request)).to.equal(RFC.request);
       const keys = await context.responseKeys(unhex(RFC.responseNonce));
-      expect([hex(keys.secret), hex(keys.prk), hex(keys.key), hex(keys.nonce)]).to.deep.equal([RFC.secret, RFC.prk, RFC.key, RFC.nonce]);
-      expect(hex(await context.encapsulateResponse(unhex(RFC.response), { testOnlyResponseNonce: unhex(RFC.responseNonce) }))).to.equal(RFC.encapsulatedResponse);
+      expect([hex(keys.secret), hex(keys.prk), hex(keys.key), hex(keys.nonce)]).to.deep.equal([
+        RFC.secret,
+        RFC.prk,
+        RFC.key,
+        RFC.nonce,
+      ]);
+      expect(
+        hex(
+          await context.encapsulateResponse(unhex(RFC.response), { testOnlyResponseNonce: unhex(RFC.responseNonce) }),
+        ),
+      ).to.equal(RFC.encapsulatedResponse);
     });
 
     it("opens the published response on the client and decodes both binary HTTP messages", async function () {
       const config = decodeKeyConfig(unhex(RFC.keyConfig));
-      const { context } = await encapsulateRequest(config, unhex(RFC.request), { aeadId: AEAD.AES_128_GCM, testOnlyEphemeralKey: unhex(RFC.ephemeralSecret) });
+      const { context } = await encapsulateRequest(config, unhex(RFC.request), {
+        aeadId: AEAD.AES_128_GCM,
+        testOnlyEphemeralKey: unhex(RFC.ephemeralSecret),
+      });
       const keys = await context.responseKeys(unhex(RFC.responseNonce));
       expect(hex(keys.secret)).to.equal(RFC.secret);
       const response = await context.decapsulateResponse(unhex(RFC.encapsulatedResponse));
@@ -95,33 +118,59 @@ describe("ohttp test vectors", function () {
     it("derives the published key configuration", async function () {
       const key = await importGatewayKey({ keyId: 1, privateKey: unhex(CHUNKED.serverSecret) });
       expect(hex(encodeKeyConfig(key.config))).to.equal(CHUNKED.keyConfig);
-      expect(hex(requestInfo(LABELS.chunkedRequest, requestHeader(1, { kemId: 0x20, kdfId: 1, aeadId: 1 })))).to.equal(CHUNKED.info);
+      expect(hex(requestInfo(LABELS.chunkedRequest, requestHeader(1, { kemId: 0x20, kdfId: 1, aeadId: 1 })))).to.equal(
+        CHUNKED.info,
+      );
     });
 
     it("seals the request as 12 bytes, 13 bytes and an empty final chunk, byte for byte", async function () {
       const request = unhex(CHUNKED.request);
-      const sender = await ChunkedRequestSender.create(decodeKeyConfig(unhex(CHUNKED.keyConfig)), { aeadId: AEAD.AES_128_GCM, testOnlyEphemeralKey: unhex(CHUNKED.ephemeralSecret) });
+      const sender = await ChunkedRequestSender.create(decodeKeyConfig(unhex(CHUNKED.keyConfig)), {
+        aeadId: AEAD.AES_128_GCM,
+        testOnlyEphemeralKey: unhex(CHUNKED.ephemeralSecret),
+      });
       expect(hex(sender.header)).to.equal(CHUNKED.requestHeader);
-      const chunks = [await sender.seal(request.subarray(0, 12), false), await sender.seal(request.subarray(12), false), await sender.seal(new Uint8Array(0), true)];
+      const chunks = [
+        await sender.seal(request.subarray(0, 12), false),
+        await sender.seal(request.subarray(12), false),
+        await sender.seal(new Uint8Array(0), true),
+      ];
       expect(chunks.map(hex)).to.deep.equal(CHUNKED.requestChunks);
     });
 
     it("opens the request and seals the response as 1 byte, 2 bytes and an empty final chunk, byte for byte", async function () {
       const ring = new KeyRing([await importGatewayKey({ keyId: 1, privateKey: unhex(CHUNKED.serverSecret) })]);
       const receiver = await openChunkedRequest(ring, [unhex(CHUNKED.requestHeader + CHUNKED.requestChunks.join(""))]);
-      expect((await collect(receiver.chunks())).map(hex)).to.deep.equal([CHUNKED.request.slice(0, 24), CHUNKED.request.slice(24)]);
+      expect((await collect(receiver.chunks())).map(hex)).to.deep.equal([
+        CHUNKED.request.slice(0, 24),
+        CHUNKED.request.slice(24),
+      ]);
       const keys = await receiver.responseKeys(unhex(CHUNKED.responseNonce));
-      expect([hex(keys.secret), hex(keys.prk), hex(keys.key), hex(keys.nonce)]).to.deep.equal([CHUNKED.secret, CHUNKED.prk, CHUNKED.key, CHUNKED.nonce]);
+      expect([hex(keys.secret), hex(keys.prk), hex(keys.key), hex(keys.nonce)]).to.deep.equal([
+        CHUNKED.secret,
+        CHUNKED.prk,
+        CHUNKED.key,
+        CHUNKED.nonce,
+      ]);
       const sealer = await receiver.responseSealer({ testOnlyResponseNonce: unhex(CHUNKED.responseNonce) });
       const response = unhex("0140c8");
-      const chunks = [sealer.seal(response.subarray(0, 1), false), sealer.seal(response.subarray(1), false), sealer.seal(new Uint8Array(0), true)];
+      const chunks = [
+        sealer.seal(response.subarray(0, 1), false),
+        sealer.seal(response.subarray(1), false),
+        sealer.seal(new Uint8Array(0), true),
+      ];
       expect(hex(sealer.nonce)).to.equal(CHUNKED.responseNonce);
       expect(chunks.map(hex)).to.deep.equal(CHUNKED.responseChunks);
     });
 
     it("opens the published response on the client", async function () {
-      const sender = await ChunkedRequestSender.create(decodeKeyConfig(unhex(CHUNKED.keyConfig)), { aeadId: AEAD.AES_128_GCM, testOnlyEphemeralKey: unhex(CHUNKED.ephemeralSecret) });
-      const plaintexts = await collect(sender.openResponse([unhex(CHUNKED.responseNonce + CHUNKED.responseChunks.join(""))]));
+      const sender = await ChunkedRequestSender.create(decodeKeyConfig(unhex(CHUNKED.keyConfig)), {
+        aeadId: AEAD.AES_128_GCM,
+        testOnlyEphemeralKey: unhex(CHUNKED.ephemeralSecret),
+      });
+      const plaintexts = await collect(
+        sender.openResponse([unhex(CHUNKED.responseNonce + CHUNKED.responseChunks.join(""))]),
+      );
       expect(plaintexts.map(hex)).to.deep.equal(["01", "40c8"]);
     });
   });

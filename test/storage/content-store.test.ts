@@ -21,7 +21,9 @@ function bytesOf(size: number, seed = 1): Uint8Array {
 }
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: "utf8" }).map((f) => path.join(dir, f)).filter((f) => statSync(f).isFile());
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).isFile());
 }
 
 describe("content storage", () => {
@@ -115,7 +117,9 @@ describe("content storage", () => {
       const data = bytesOf(600_000, 3);
       const cid = await store.add(data);
       expect(cid).to.equal(await computeCid(data));
-      expect(kubo.requests[0]).to.match(/^POST \/api\/v0\/add\?cid-version=1&raw-leaves=true&chunker=size-262144&pin=true/);
+      expect(kubo.requests[0]).to.match(
+        /^POST \/api\/v0\/add\?cid-version=1&raw-leaves=true&chunker=size-262144&pin=true/,
+      );
       expect(Buffer.from(await store.cat(cid)).equals(Buffer.from(data))).to.equal(true);
       expect(await store.has(cid)).to.equal(true);
       expect(await store.has(await computeCid(bytesOf(5, 5)))).to.equal(false);

@@ -48,7 +48,9 @@ export class FakeKubo {
     const arg = url.searchParams.get("arg") ?? "";
     try {
       if (url.pathname === "/api/v0/add") {
-        const form = await new Response(body, { headers: { "content-type": req.headers["content-type"] ?? "" } }).formData();
+        const form = await new Response(body, {
+          headers: { "content-type": req.headers["content-type"] ?? "" },
+        }).formData();
         const file = form.get("file") as Blob;
         const cid = await backend.add(new Uint8Array(await file.arrayBuffer()));
         return void res.writeHead(200).end(`${JSON.stringify({ Name: cid, Hash: cid, Size: String(file.size) })}\n`);
@@ -59,7 +61,8 @@ export class FakeKubo {
         return void res.writeHead(200).end(bytes);
       }
       if (url.pathname === "/api/v0/block/stat") {
-        if (!(await backend.has(arg))) return void res.writeHead(500).end(JSON.stringify({ Message: "block was not found locally (offline)" }));
+        if (!(await backend.has(arg)))
+          return void res.writeHead(500).end(JSON.stringify({ Message: "block was not found locally (offline)" }));
         return void res.writeHead(200).end(JSON.stringify({ Key: arg }));
       }
       res.writeHead(404).end("404 page not found");

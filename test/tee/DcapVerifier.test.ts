@@ -21,14 +21,19 @@ const REPORT_DATA = new Uint8Array(64).fill(0x42);
 const hex = (b: Uint8Array): string => `0x${Buffer.from(b).toString("hex")}`;
 
 /** An Intel-rooted verifier with both real chains cached. */
-async function intelCached(): Promise<DcapFixture & { tdx: { ca: string; pck: string }; sgx: { ca: string; pck: string } }> {
+async function intelCached(): Promise<
+  DcapFixture & { tdx: { ca: string; pck: string }; sgx: { ca: string; pck: string } }
+> {
   const fx = await intelFixture();
   return { ...fx, tdx: await cacheChain(fx.verifier, REAL.tdx), sgx: await cacheChain(fx.verifier, REAL.sgx) };
 }
 
 async function devCached(): Promise<DcapFixture & { pck: string; ca: string }> {
   const fx = await devFixture();
-  return { ...fx, ...(await cacheChain(fx.verifier, createDevelopmentQuote(DEV, { teeType: TeeType.Tdx, reportData: REPORT_DATA }))) };
+  return {
+    ...fx,
+    ...(await cacheChain(fx.verifier, createDevelopmentQuote(DEV, { teeType: TeeType.Tdx, reportData: REPORT_DATA }))),
+  };
 }
 
 describe("DcapVerifier", () => {
@@ -137,14 +142,20 @@ describe("DcapVerifier", () => {
 
     it("reverts with DcapQeReportDataMismatch when the QE authentication data changes", async () => {
       const mutated = flip(REAL.tdx, o.qeAuthData + 3);
-      await expectRevert(mutated, "DcapQeReportDataMismatch", [sha256(Buffer.concat([q.attestationKey, parseQuote(mutated).qeAuthData])), hex(q.qeReport.subarray(320, 352))]);
+      await expectRevert(mutated, "DcapQeReportDataMismatch", [
+        sha256(Buffer.concat([q.attestationKey, parseQuote(mutated).qeAuthData])),
+        hex(q.qeReport.subarray(320, 352)),
+      ]);
     });
 
     it("reverts with DcapQuoteTruncated or DcapQuoteLengthMismatch when a declared length changes", async () => {
       await expectRevert(flip(REAL.tdx, q.bodyEnd, 0x01), "DcapQuoteTruncated", [4936, 4937]);
       await expectRevert(flip(REAL.tdx, q.bodyEnd + 1, 0x01), "DcapQuoteTruncated", [4936, 4936 + 256]);
       // A longer QE auth data moves the certification data header: its type is then read from elsewhere.
-      await expectRevert(flip(REAL.tdx, o.qeAuthData - 2, 0x01), "DcapQuoteUnsupportedCertificationData", [REAL.tdx[o.certificationData + 1]! | (REAL.tdx[o.certificationData + 2]! << 8), 5]);
+      await expectRevert(flip(REAL.tdx, o.qeAuthData - 2, 0x01), "DcapQuoteUnsupportedCertificationData", [
+        REAL.tdx[o.certificationData + 1]! | (REAL.tdx[o.certificationData + 2]! << 8),
+        5,
+      ]);
       await expectRevert(flip(REAL.tdx, o.certificationData + 2, 0x01), "DcapQuoteLengthMismatch");
     });
 
@@ -168,7 +179,13 @@ describe("DcapVerifier", () => {
       const caRecord = readCertificate(ca);
       await expect(verifier.verifyCertificate(ca, root))
         .to.emit(verifier, "CertificateVerified")
-        .withArgs(keccak256(ca), root, (id: string) => id.length === 66, 1, BigInt(Math.floor(Date.parse(caRecord.x509.validTo) / 1000)));
+        .withArgs(
+          keccak256(ca),
+          root,
+          (id: string) => id.length === 66,
+          1,
+          BigInt(Math.floor(Date.parse(caRecord.x509.validTo) / 1000)),
+        );
       await expect(verifier.verifyCertificate(pck, keccak256(ca))).to.emit(verifier, "CertificateVerified");
       await expect(verifier.verifyCertificate(pck, keccak256(ca))).not.to.emit(verifier, "CertificateVerified");
       const record = await verifier.certificateOf(keccak256(pck));
@@ -206,25 +223,39 @@ describe("DcapVerifier", () => {
     it("reverts with DcapCertificateMalformed when the DER structure breaks", async () => {
       const { verifier, root } = await loadFixture(intelFixture);
       const ca = chainOf(REAL.tdx)[1]!;
-      await expect(verifier.verifyCertificate(flip(ca, 1, 0x80), root)).to.be.revertedWithCustomError(verifier, "DcapCertificateMalformed");
-      await expect(verifier.verifyCertificate(ca.subarray(0, 100), root)).to.be.revertedWithCustomError(verifier, "DcapCertificateMalformed");
-      await expect(verifier.verifyCertificate("0x", root)).to.be.revertedWithCustomError(verifier, "DcapCertificateMalformed").withArgs(0, 0);
+      await expect(verifier.verifyCertificate(flip(ca, 1, 0x80), root)).to.be.revertedWithCustomError(
+        verifier,
+        "DcapCertificateMalformed",
+      );
+      await expect(verifier.verifyCertificate(ca.subarray(0, 100), root)).to.be.revertedWithCustomError(
+        verifier,
+        "DcapCertificateMalformed",
+      );
+      await expect(verifier.verifyCertificate("0x", root))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificateMalformed")
+        .withArgs(0, 0);
     });
 
     it("reverts with DcapCertificateUnknown when the issuer is not cached", async () => {
       const { verifier } = await loadFixture(intelFixture);
       const [pck, ca] = chainOf(REAL.tdx) as [Uint8Array, Uint8Array];
-      await expect(verifier.verifyCertificate(pck, keccak256(ca))).to.be.revertedWithCustomError(verifier, "DcapCertificateUnknown").withArgs(keccak256(ca));
+      await expect(verifier.verifyCertificate(pck, keccak256(ca)))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificateUnknown")
+        .withArgs(keccak256(ca));
     });
 
     it("reverts with DcapCertificatePathInvalid when a PCK is offered as issued by the root, or a CA by a CA", async () => {
       const { verifier, root } = await loadFixture(intelFixture);
       const [pck, ca] = chainOf(REAL.tdx) as [Uint8Array, Uint8Array];
-      await expect(verifier.verifyCertificate(pck, root)).to.be.revertedWithCustomError(verifier, "DcapCertificatePathInvalid").withArgs(keccak256(pck), root);
+      await expect(verifier.verifyCertificate(pck, root))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificatePathInvalid")
+        .withArgs(keccak256(pck), root);
       await verifier.verifyCertificate(ca, root);
       await verifier.verifyCertificate(pck, keccak256(ca));
       const sgxPck = chainOf(REAL.sgx)[0]!;
-      await expect(verifier.verifyCertificate(sgxPck, keccak256(pck))).to.be.revertedWithCustomError(verifier, "DcapCertificatePathInvalid").withArgs(keccak256(sgxPck), keccak256(pck));
+      await expect(verifier.verifyCertificate(sgxPck, keccak256(pck)))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificatePathInvalid")
+        .withArgs(keccak256(sgxPck), keccak256(pck));
     });
 
     it("reverts with DcapCertificatePathInvalid for a chain under another root (wrong root)", async () => {
@@ -237,7 +268,9 @@ describe("DcapVerifier", () => {
         .withArgs(keccak256(DEV.root.der));
       const dev = await loadFixture(devFixture);
       const intelCa = chainOf(REAL.tdx)[1]!;
-      await expect(dev.verifier.verifyCertificate(intelCa, dev.root)).to.be.revertedWithCustomError(dev.verifier, "DcapCertificatePathInvalid").withArgs(keccak256(intelCa), dev.root);
+      await expect(dev.verifier.verifyCertificate(intelCa, dev.root))
+        .to.be.revertedWithCustomError(dev.verifier, "DcapCertificatePathInvalid")
+        .withArgs(keccak256(intelCa), dev.root);
     });
 
     it("reverts with DcapCertificateExpired for a certificate outside its validity period", async () => {
@@ -248,7 +281,12 @@ describe("DcapVerifier", () => {
       const record = readCertificate(expired.pck.der);
       await expect(verifier.verifyCertificate(expired.pck.der, keccak256(DEV.ca.der)))
         .to.be.revertedWithCustomError(verifier, "DcapCertificateExpired")
-        .withArgs(record.hash, BigInt(Date.parse(record.x509.validFrom) / 1000), BigInt(Date.parse(record.x509.validTo) / 1000), (t: bigint) => t > 0n);
+        .withArgs(
+          record.hash,
+          BigInt(Date.parse(record.x509.validFrom) / 1000),
+          BigInt(Date.parse(record.x509.validTo) / 1000),
+          (t: bigint) => t > 0n,
+        );
     });
 
     it("reverts with DcapPckExtensionMissing for a leaf without Intel's SGX extension", async () => {
@@ -264,21 +302,31 @@ describe("DcapVerifier", () => {
       const { verifier, root } = await loadFixture(devFixture);
       const shortFmspc = createDevelopmentPlatform({ issuer: DEV, fmspc: "0102" });
       await verifier.verifyCertificate(DEV.ca.der, root);
-      await expect(verifier.verifyCertificate(shortFmspc.pck.der, keccak256(DEV.ca.der))).to.be.revertedWithCustomError(verifier, "DcapCertificateMalformed");
+      await expect(verifier.verifyCertificate(shortFmspc.pck.der, keccak256(DEV.ca.der))).to.be.revertedWithCustomError(
+        verifier,
+        "DcapCertificateMalformed",
+      );
     });
   });
 
   describe("revocation", () => {
     it("reverts with DcapCertificateRevoked for a quote whose PCK or CA governance revoked, and emits CertificateRevoked", async () => {
       const { verifier, tdx } = await loadFixture(intelCached);
-      const [pck, ca] = chainOf(REAL.tdx).map(readCertificate) as [ReturnType<typeof readCertificate>, ReturnType<typeof readCertificate>];
+      const [pck, ca] = chainOf(REAL.tdx).map(readCertificate) as [
+        ReturnType<typeof readCertificate>,
+        ReturnType<typeof readCertificate>,
+      ];
       const caRecord = await verifier.certificateOf(tdx.ca);
       const serial = pck.serialNumber;
       const id = await verifier.revocationId(caRecord.subjectNameHash, serial);
       expect(id).to.equal(pck.revocationId);
       expect(id).to.equal((await verifier.certificateOf(tdx.pck)).revocationId);
-      await expect(verifier.revokeCertificate(caRecord.subjectNameHash, serial)).to.emit(verifier, "CertificateRevoked").withArgs(id, caRecord.subjectNameHash, serial);
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapCertificateRevoked").withArgs(tdx.pck, id);
+      await expect(verifier.revokeCertificate(caRecord.subjectNameHash, serial))
+        .to.emit(verifier, "CertificateRevoked")
+        .withArgs(id, caRecord.subjectNameHash, serial);
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificateRevoked")
+        .withArgs(tdx.pck, id);
       expect(await verifier.isTrusted(tdx.pck)).to.equal(false);
 
       const rootRecord = await verifier.certificateOf(await verifier.rootCertificate());
@@ -286,7 +334,9 @@ describe("DcapVerifier", () => {
       await verifier.revokeCertificate(rootRecord.subjectNameHash, ca.serialNumber);
       // The SGX platform's PCK is not revoked, but its CA (shared with the TDX platform) now is.
       const sgxPck = keccak256(chainOf(REAL.sgx)[0]!);
-      await expect(verifier.verifyQuote(REAL.sgx, sgxPck)).to.be.revertedWithCustomError(verifier, "DcapCertificateRevoked").withArgs(tdx.ca, caId);
+      await expect(verifier.verifyQuote(REAL.sgx, sgxPck))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificateRevoked")
+        .withArgs(tdx.ca, caId);
     });
 
     it("reverts with DcapCertificateRevoked when a revoked certificate is submitted for caching", async () => {
@@ -294,7 +344,9 @@ describe("DcapVerifier", () => {
       const ca = readCertificate(chainOf(REAL.tdx)[1]!);
       const rootRecord = await verifier.certificateOf(root);
       await verifier.revokeCertificate(rootRecord.subjectNameHash, ca.serialNumber);
-      await expect(verifier.verifyCertificate(ca.der, root)).to.be.revertedWithCustomError(verifier, "DcapCertificateRevoked").withArgs(ca.hash, ca.revocationId);
+      await expect(verifier.verifyCertificate(ca.der, root))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificateRevoked")
+        .withArgs(ca.hash, ca.revocationId);
     });
   });
 
@@ -303,13 +355,34 @@ describe("DcapVerifier", () => {
       const { verifier, tdx } = await loadFixture(intelCached);
       const validUntil = BigInt(await time.latest()) + 86_400n;
       const fmspc = "0xb0c06f000000";
-      await verifier.setTcbPolicy(fmspc, { minSgxTcbSvns: "0x03000000000000000000000000000000", minTdxTcbSvns: ZERO16, minPceSvn: 0, validUntil });
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapTcbNotAccepted").withArgs(fmspc, 0, 2, 3);
+      await verifier.setTcbPolicy(fmspc, {
+        minSgxTcbSvns: "0x03000000000000000000000000000000",
+        minTdxTcbSvns: ZERO16,
+        minPceSvn: 0,
+        validUntil,
+      });
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapTcbNotAccepted")
+        .withArgs(fmspc, 0, 2, 3);
       await verifier.setTcbPolicy(fmspc, { minSgxTcbSvns: ZERO16, minTdxTcbSvns: ZERO16, minPceSvn: 12, validUntil });
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapTcbNotAccepted").withArgs(fmspc, 16, 11, 12);
-      await verifier.setTcbPolicy(fmspc, { minSgxTcbSvns: ZERO16, minTdxTcbSvns: "0x06000000000000000000000000000000", minPceSvn: 11, validUntil });
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapTcbNotAccepted").withArgs(fmspc, 17, 5, 6);
-      await verifier.setTcbPolicy(fmspc, { minSgxTcbSvns: "0x02020202030100030000000000000000", minTdxTcbSvns: "0x05010200000000000000000000000000", minPceSvn: 11, validUntil });
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapTcbNotAccepted")
+        .withArgs(fmspc, 16, 11, 12);
+      await verifier.setTcbPolicy(fmspc, {
+        minSgxTcbSvns: ZERO16,
+        minTdxTcbSvns: "0x06000000000000000000000000000000",
+        minPceSvn: 11,
+        validUntil,
+      });
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapTcbNotAccepted")
+        .withArgs(fmspc, 17, 5, 6);
+      await verifier.setTcbPolicy(fmspc, {
+        minSgxTcbSvns: "0x02020202030100030000000000000000",
+        minTdxTcbSvns: "0x05010200000000000000000000000000",
+        minPceSvn: 11,
+        validUntil,
+      });
       await verifier.verifyQuote(REAL.tdx, tdx.pck);
     });
 
@@ -317,17 +390,30 @@ describe("DcapVerifier", () => {
       const { verifier, tdx } = await loadFixture(intelCached);
       const validUntil = (await verifier.tcbPolicy("0xb0c06f000000")).validUntil;
       await time.increaseTo(validUntil + 1n);
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapTcbPolicyUnavailable").withArgs("0xb0c06f000000", validUntil);
-      await verifier.setTcbPolicy("0xb0c06f000000", { minSgxTcbSvns: ZERO16, minTdxTcbSvns: ZERO16, minPceSvn: 0, validUntil: 0 });
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapTcbPolicyUnavailable").withArgs("0xb0c06f000000", 0);
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapTcbPolicyUnavailable")
+        .withArgs("0xb0c06f000000", validUntil);
+      await verifier.setTcbPolicy("0xb0c06f000000", {
+        minSgxTcbSvns: ZERO16,
+        minTdxTcbSvns: ZERO16,
+        minPceSvn: 0,
+        validUntil: 0,
+      });
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapTcbPolicyUnavailable")
+        .withArgs("0xb0c06f000000", 0);
     });
 
     it("reverts with DcapQeIdentityNotAccepted for another QE signer or an ISVSVN below the minimum", async () => {
       const { verifier, tdx } = await loadFixture(intelCached);
       await verifier.setQeIdentity(TeeType.Tdx, { ...INTEL_QE[TeeType.Tdx], minIsvSvn: 7 });
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapQeIdentityNotAccepted").withArgs(INTEL_QE[TeeType.Tdx].mrSigner, 2, 6);
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapQeIdentityNotAccepted")
+        .withArgs(INTEL_QE[TeeType.Tdx].mrSigner, 2, 6);
       await verifier.setQeIdentity(TeeType.Tdx, INTEL_QE[TeeType.Sgx]);
-      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck)).to.be.revertedWithCustomError(verifier, "DcapQeIdentityNotAccepted").withArgs(INTEL_QE[TeeType.Tdx].mrSigner, 2, 6);
+      await expect(verifier.verifyQuote(REAL.tdx, tdx.pck))
+        .to.be.revertedWithCustomError(verifier, "DcapQeIdentityNotAccepted")
+        .withArgs(INTEL_QE[TeeType.Tdx].mrSigner, 2, 6);
     });
 
     it("emits TcbPolicySet and QeIdentitySet, and reverts with DcapParameterOutOfBounds outside the bounds", async () => {
@@ -335,14 +421,22 @@ describe("DcapVerifier", () => {
       const now = BigInt(await time.latest());
       const max = now + 1n + (await verifier.MAX_POLICY_TTL());
       const policy = { minSgxTcbSvns: ZERO16, minTdxTcbSvns: ZERO16, minPceSvn: 3, validUntil: max + 1n };
-      await expect(verifier.setTcbPolicy("0x010203040506", policy)).to.be.revertedWithCustomError(verifier, "DcapParameterOutOfBounds").withArgs("validUntil", max + 1n, now + 2n, max);
-      await expect(verifier.setTcbPolicy("0x010203040506", { ...policy, validUntil: now })).to.be.revertedWithCustomError(verifier, "DcapParameterOutOfBounds");
+      await expect(verifier.setTcbPolicy("0x010203040506", policy))
+        .to.be.revertedWithCustomError(verifier, "DcapParameterOutOfBounds")
+        .withArgs("validUntil", max + 1n, now + 2n, max);
+      await expect(
+        verifier.setTcbPolicy("0x010203040506", { ...policy, validUntil: now }),
+      ).to.be.revertedWithCustomError(verifier, "DcapParameterOutOfBounds");
       await expect(verifier.setTcbPolicy("0x010203040506", { ...policy, validUntil: max }))
         .to.emit(verifier, "TcbPolicySet")
         .withArgs("0x010203040506", [ZERO16, ZERO16, 3, max]);
       const qe = { mrSigner: `0x${"11".repeat(32)}`, isvProdId: 9, minIsvSvn: 1 };
-      await expect(verifier.setQeIdentity(TeeType.Sgx, qe)).to.emit(verifier, "QeIdentitySet").withArgs(TeeType.Sgx, [qe.mrSigner, 9, 1]);
-      await expect(verifier.setQeIdentity(TeeType.Sgx, { ...qe, mrSigner: `0x${"00".repeat(32)}` })).to.be.revertedWithCustomError(verifier, "DcapParameterOutOfBounds");
+      await expect(verifier.setQeIdentity(TeeType.Sgx, qe))
+        .to.emit(verifier, "QeIdentitySet")
+        .withArgs(TeeType.Sgx, [qe.mrSigner, 9, 1]);
+      await expect(
+        verifier.setQeIdentity(TeeType.Sgx, { ...qe, mrSigner: `0x${"00".repeat(32)}` }),
+      ).to.be.revertedWithCustomError(verifier, "DcapParameterOutOfBounds");
     });
 
     it("reverts with AccessControlUnauthorizedAccount when anyone but governance changes the policy or revokes", async () => {
@@ -354,13 +448,19 @@ describe("DcapVerifier", () => {
         verifier.connect(stranger).setQeIdentity(TeeType.Tdx, INTEL_QE[TeeType.Tdx]),
         verifier.connect(stranger).revokeCertificate(`0x${"00".repeat(32)}`, "0x01"),
       ]) {
-        await expect(call).to.be.revertedWithCustomError(verifier, "AccessControlUnauthorizedAccount").withArgs(stranger.address, role);
+        await expect(call)
+          .to.be.revertedWithCustomError(verifier, "AccessControlUnauthorizedAccount")
+          .withArgs(stranger.address, role);
       }
     });
   });
 
   describe("development quotes", () => {
-    for (const [teeType, version] of [[TeeType.Tdx, 4], [TeeType.Sgx, 4], [TeeType.Sgx, 3]] as const) {
+    for (const [teeType, version] of [
+      [TeeType.Tdx, 4],
+      [TeeType.Sgx, 4],
+      [TeeType.Sgx, 3],
+    ] as const) {
       it(`verifies a development ${TeeType[teeType]} v${version} quote against the development root`, async () => {
         const { verifier, pck } = await loadFixture(devCached);
         const measurements = new Uint8Array(teeType === TeeType.Tdx ? 240 : 64).fill(0x5a);
@@ -374,9 +474,14 @@ describe("DcapVerifier", () => {
 
     it("reverts with DcapCertificatePathInvalid when a development chain is offered to an Intel-rooted verifier", async () => {
       const { verifier, root } = await loadFixture(intelFixture);
-      await expect(verifier.verifyCertificate(DEV.ca.der, root)).to.be.revertedWithCustomError(verifier, "DcapCertificatePathInvalid");
+      await expect(verifier.verifyCertificate(DEV.ca.der, root)).to.be.revertedWithCustomError(
+        verifier,
+        "DcapCertificatePathInvalid",
+      );
       const quote = createDevelopmentQuote(DEV, { teeType: TeeType.Tdx, reportData: REPORT_DATA });
-      await expect(verifier.verifyQuote(quote, keccak256(DEV.pck.der))).to.be.revertedWithCustomError(verifier, "DcapCertificateUnknown").withArgs(keccak256(DEV.pck.der));
+      await expect(verifier.verifyQuote(quote, keccak256(DEV.pck.der)))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificateUnknown")
+        .withArgs(keccak256(DEV.pck.der));
     });
 
     it("reverts with DcapDebugMode for a debug TD or enclave", async () => {
@@ -390,7 +495,9 @@ describe("DcapVerifier", () => {
     it("reverts with DcapCertificateNotPck when the named certificate is a CA", async () => {
       const { verifier, ca } = await loadFixture(devCached);
       const quote = createDevelopmentQuote(DEV, { teeType: TeeType.Tdx, reportData: REPORT_DATA });
-      await expect(verifier.verifyQuote(quote, ca)).to.be.revertedWithCustomError(verifier, "DcapCertificateNotPck").withArgs(ca);
+      await expect(verifier.verifyQuote(quote, ca))
+        .to.be.revertedWithCustomError(verifier, "DcapCertificateNotPck")
+        .withArgs(ca);
     });
 
     it("reverts with DcapQeReportSignatureInvalid when another platform's PCK is named", async () => {
@@ -398,7 +505,9 @@ describe("DcapVerifier", () => {
       const other = createDevelopmentPlatform({ issuer: DEV });
       await verifier.verifyCertificate(other.pck.der, ca);
       const quote = createDevelopmentQuote(DEV, { teeType: TeeType.Tdx, reportData: REPORT_DATA });
-      await expect(verifier.verifyQuote(quote, keccak256(other.pck.der))).to.be.revertedWithCustomError(verifier, "DcapQeReportSignatureInvalid").withArgs(keccak256(other.pck.der));
+      await expect(verifier.verifyQuote(quote, keccak256(other.pck.der)))
+        .to.be.revertedWithCustomError(verifier, "DcapQeReportSignatureInvalid")
+        .withArgs(keccak256(other.pck.der));
     });
   });
 
@@ -415,8 +524,13 @@ describe("DcapVerifier", () => {
     it("skips the chain checks for a platform whose certificates are cached: warm under 300,000 gas, cold several transactions", async () => {
       const { verifier, root } = await loadFixture(intelFixture);
       const [pck, ca] = chainOf(REAL.tdx) as [Uint8Array, Uint8Array];
-      const gas = async (tx: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>) => (await (await tx).wait())!.gasUsed;
-      const cold = [await gas(verifier.verifyCertificate(ca, root)), await gas(verifier.verifyCertificate(pck, keccak256(ca))), await gas(verifier.registerQuote(REAL.tdx, keccak256(pck)))];
+      const gas = async (tx: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>) =>
+        (await (await tx).wait())!.gasUsed;
+      const cold = [
+        await gas(verifier.verifyCertificate(ca, root)),
+        await gas(verifier.verifyCertificate(pck, keccak256(ca))),
+        await gas(verifier.registerQuote(REAL.tdx, keccak256(pck))),
+      ];
       const warm = await gas(verifier.registerQuote(REAL.tdxSamePlatform, keccak256(pck)));
       const coldTotal = cold.reduce((a, b) => a + b, 0n);
       console.log(`      cold: ${cold.join(" + ")} = ${coldTotal} gas; warm: ${warm} gas`);

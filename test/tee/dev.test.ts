@@ -41,14 +41,28 @@ describe("src/tee: development platform, enclave binding, quotes without their c
     it("is the same chain in every process: the root's cache key is fixed", () => {
       expect(keccak256(developmentRootDer())).to.equal(DEVELOPMENT_ROOT);
       const platform = developmentPlatform();
-      const [pck, ca, root] = pckChain(parseQuote(createDevelopmentQuote(platform, { teeType: TeeType.Tdx, reportData: new Uint8Array(64) })));
-      expect([pck, ca, root].map((c) => keccak256(c!))).to.deep.equal([keccak256(platform.pck.der), keccak256(platform.ca.der), DEVELOPMENT_ROOT]);
+      const [pck, ca, root] = pckChain(
+        parseQuote(createDevelopmentQuote(platform, { teeType: TeeType.Tdx, reportData: new Uint8Array(64) })),
+      );
+      expect([pck, ca, root].map((c) => keccak256(c!))).to.deep.equal([
+        keccak256(platform.pck.der),
+        keccak256(platform.ca.der),
+        DEVELOPMENT_ROOT,
+      ]);
     });
 
     it("produces quotes that verify under the development root only", () => {
-      const quote = createDevelopmentQuote(developmentPlatform(), { teeType: TeeType.Tdx, reportData: new Uint8Array(64).fill(3) });
-      expect(verifyQuote(quote, { roots: [developmentRootDer()], qeIdentities: DEV_QE }).pckCertificate).to.equal(keccak256(developmentPlatform().pck.der));
-      expect(() => verifyQuote(quote, { roots: [intelRootDer()], qeIdentities: DEV_QE })).to.throw(TeeQuoteError, "DcapCertificateSignatureInvalid");
+      const quote = createDevelopmentQuote(developmentPlatform(), {
+        teeType: TeeType.Tdx,
+        reportData: new Uint8Array(64).fill(3),
+      });
+      expect(verifyQuote(quote, { roots: [developmentRootDer()], qeIdentities: DEV_QE }).pckCertificate).to.equal(
+        keccak256(developmentPlatform().pck.der),
+      );
+      expect(() => verifyQuote(quote, { roots: [intelRootDer()], qeIdentities: DEV_QE })).to.throw(
+        TeeQuoteError,
+        "DcapCertificateSignatureInvalid",
+      );
     });
 
     it("keeps Intel's root as the test fixture has it", () => {
@@ -64,15 +78,44 @@ describe("src/tee: development platform, enclave binding, quotes without their c
       expect(data.subarray(32).every((b) => b === 0)).to.equal(true);
       const encoded = hre.ethers.AbiCoder.defaultAbiCoder().encode(
         ["bytes32", "address", "bytes32", "address", "uint256", "address", "uint256", "bytes32"],
-        [keccak256(Buffer.from("EnclaveBinding(address signer,bytes32 hpkePublicKey,address operator,uint256 chainId,address verifier,uint256 anchorBlock,bytes32 anchorBlockHash)")), BINDING.signer, BINDING.hpkePublicKey, BINDING.operator, BINDING.chainId, BINDING.verifier, BINDING.anchorBlock, BINDING.anchorBlockHash],
+        [
+          keccak256(
+            Buffer.from(
+              "EnclaveBinding(address signer,bytes32 hpkePublicKey,address operator,uint256 chainId,address verifier,uint256 anchorBlock,bytes32 anchorBlockHash)",
+            ),
+          ),
+          BINDING.signer,
+          BINDING.hpkePublicKey,
+          BINDING.operator,
+          BINDING.chainId,
+          BINDING.verifier,
+          BINDING.anchorBlock,
+          BINDING.anchorBlockHash,
+        ],
       );
       expect(enclaveBindingHash(BINDING)).to.equal(keccak256(encoded));
-      expect(ENCLAVE_BINDING_TYPES.EnclaveBinding!.map((f) => f.name)).to.deep.equal(["signer", "hpkePublicKey", "operator", "chainId", "verifier", "anchorBlock", "anchorBlockHash"]);
+      expect(ENCLAVE_BINDING_TYPES.EnclaveBinding!.map((f) => f.name)).to.deep.equal([
+        "signer",
+        "hpkePublicKey",
+        "operator",
+        "chainId",
+        "verifier",
+        "anchorBlock",
+        "anchorBlockHash",
+      ]);
     });
 
     it("changes with every field", () => {
       const base = enclaveBindingHash(BINDING);
-      const changed = [{ signer: BINDING.operator }, { hpkePublicKey: keccak256("0x03") }, { operator: BINDING.signer }, { chainId: 1n }, { verifier: BINDING.signer }, { anchorBlock: 8n }, { anchorBlockHash: keccak256("0x04") }];
+      const changed = [
+        { signer: BINDING.operator },
+        { hpkePublicKey: keccak256("0x03") },
+        { operator: BINDING.signer },
+        { chainId: 1n },
+        { verifier: BINDING.signer },
+        { anchorBlock: 8n },
+        { anchorBlockHash: keccak256("0x04") },
+      ];
       for (const change of changed) expect(enclaveBindingHash({ ...BINDING, ...change })).to.not.equal(base);
     });
 
@@ -86,12 +129,22 @@ describe("src/tee: development platform, enclave binding, quotes without their c
   describe("DevEnclave.attest", () => {
     it("quotes its development TD with report data binding its keys and the context", () => {
       const enclave = new DevEnclave();
-      const context = { operator: BINDING.operator, chainId: 5n, verifier: BINDING.verifier, anchorBlock: 9n, anchorBlockHash: BINDING.anchorBlockHash };
+      const context = {
+        operator: BINDING.operator,
+        chainId: 5n,
+        verifier: BINDING.verifier,
+        anchorBlock: 9n,
+        anchorBlockHash: BINDING.anchorBlockHash,
+      };
       const { quote, pckCertificate } = enclave.attest(context);
       const facts = verifyQuote(quote, { roots: [developmentRootDer()], qeIdentities: DEV_QE });
       expect(facts.measurementHash).to.equal(DevEnclave.TD_MEASUREMENT);
       expect(facts.pckCertificate).to.equal(pckCertificate);
-      expect(Buffer.from(facts.reportData).equals(Buffer.from(enclaveReportData({ ...context, signer: enclave.address, hpkePublicKey: enclave.hpkePublicKey })))).to.equal(true);
+      expect(
+        Buffer.from(facts.reportData).equals(
+          Buffer.from(enclaveReportData({ ...context, signer: enclave.address, hpkePublicKey: enclave.hpkePublicKey })),
+        ),
+      ).to.equal(true);
     });
 
     it("derives a stable 32-byte HPKE key from its signing key", () => {
@@ -120,8 +173,14 @@ describe("src/tee: development platform, enclave binding, quotes without their c
       const fx: DcapFixture = await loadFixture(intelFixture);
       const tdx = await cacheChain(fx.verifier, REAL.tdx);
       const sgx = await cacheChain(fx.verifier, REAL.sgx);
-      for (const [quote, pck] of [[REAL.tdx, tdx.pck], [REAL.sgx, sgx.pck]] as const) {
-        const [full, short] = [await fx.verifier.verifyQuote(quote, pck), await fx.verifier.verifyQuote(withoutPckChain(quote), pck)];
+      for (const [quote, pck] of [
+        [REAL.tdx, tdx.pck],
+        [REAL.sgx, sgx.pck],
+      ] as const) {
+        const [full, short] = [
+          await fx.verifier.verifyQuote(quote, pck),
+          await fx.verifier.verifyQuote(withoutPckChain(quote), pck),
+        ];
         expect([...short]).to.deep.equal([...full]);
       }
     });
@@ -129,7 +188,10 @@ describe("src/tee: development platform, enclave binding, quotes without their c
     it("is what a local deployment's root accepts: a DcapVerifier rooted at the development root caches it", async () => {
       const [admin] = await hre.ethers.getSigners();
       const verifier = await new DcapVerifier__factory(admin!).deploy(admin!.address, DEVELOPMENT_ROOT);
-      await expect(verifier.verifyCertificate(developmentRootDer(), DEVELOPMENT_ROOT)).to.emit(verifier, "CertificateVerified");
+      await expect(verifier.verifyCertificate(developmentRootDer(), DEVELOPMENT_ROOT)).to.emit(
+        verifier,
+        "CertificateVerified",
+      );
     });
   });
 });

@@ -5,7 +5,16 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256 } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { DcapVerifier__factory, type DcapVerifier } from "../../typechain-types";
-import { createDevelopmentPlatform, DEVELOPMENT_QE_MRSIGNER, parseQuote, pckChain, readCertificate, TeeType, trimQuote, type DevelopmentPlatform } from "../../src/tee";
+import {
+  createDevelopmentPlatform,
+  DEVELOPMENT_QE_MRSIGNER,
+  parseQuote,
+  pckChain,
+  readCertificate,
+  TeeType,
+  trimQuote,
+  type DevelopmentPlatform,
+} from "../../src/tee";
 
 const DIR = path.join(__dirname, "..", "fixtures", "tee");
 
@@ -29,8 +38,16 @@ export const INTEL_ROOT = Buffer.from(
 
 /** Intel's QE identities (sources.json, "collateral"). */
 export const INTEL_QE = {
-  [TeeType.Tdx]: { mrSigner: "0xdc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5", isvProdId: 2, minIsvSvn: 4 },
-  [TeeType.Sgx]: { mrSigner: "0x8c4f5775d796503e96137f77c68a829a0056ac8ded70140b081b094490c57bff", isvProdId: 1, minIsvSvn: 8 },
+  [TeeType.Tdx]: {
+    mrSigner: "0xdc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5",
+    isvProdId: 2,
+    minIsvSvn: 4,
+  },
+  [TeeType.Sgx]: {
+    mrSigner: "0x8c4f5775d796503e96137f77c68a829a0056ac8ded70140b081b094490c57bff",
+    isvProdId: 1,
+    minIsvSvn: 8,
+  },
 };
 
 export const DEV_QE = {
@@ -64,7 +81,12 @@ export async function deployDcap(rootDer: Uint8Array, qe: typeof INTEL_QE, fmspc
   await verifier.setQeIdentity(TeeType.Sgx, qe[TeeType.Sgx]);
   const validUntil = BigInt(await time.latest()) + POLICY_TTL;
   for (const fmspc of fmspcs) {
-    await verifier.setTcbPolicy(`0x${fmspc}`, { minSgxTcbSvns: ZERO16, minTdxTcbSvns: ZERO16, minPceSvn: 0, validUntil });
+    await verifier.setTcbPolicy(`0x${fmspc}`, {
+      minSgxTcbSvns: ZERO16,
+      minTdxTcbSvns: ZERO16,
+      minPceSvn: 0,
+      validUntil,
+    });
   }
   return { verifier, admin: admin!, stranger: stranger!, root };
 }

@@ -1,6 +1,14 @@
 import { expect } from "chai";
 import { keccak256 } from "ethers";
-import { createDevelopmentQuote, parseQuote, readCertificate, TeeQuoteError, TeeType, verifyQuote, type VerifyQuoteOptions } from "../../src/tee";
+import {
+  createDevelopmentQuote,
+  parseQuote,
+  readCertificate,
+  TeeQuoteError,
+  TeeType,
+  verifyQuote,
+  type VerifyQuoteOptions,
+} from "../../src/tee";
 import { DEV, DEV_QE, fixtureBytes, flip, INTEL_QE, INTEL_ROOT, REAL } from "./fixtures";
 
 const INTEL: VerifyQuoteOptions = { roots: [INTEL_ROOT], qeIdentities: INTEL_QE };
@@ -24,7 +32,9 @@ describe("src/tee", () => {
       expect(tdx.teeType).to.equal(TeeType.Tdx);
       expect(tdx.fmspc).to.equal("b0c06f000000");
       expect(tdx.pceSvn).to.equal(11);
-      expect(tdx.measurementHash).to.equal(keccak256(Buffer.concat([REAL.tdx.subarray(184, 232), REAL.tdx.subarray(376, 568)])));
+      expect(tdx.measurementHash).to.equal(
+        keccak256(Buffer.concat([REAL.tdx.subarray(184, 232), REAL.tdx.subarray(376, 568)])),
+      );
       expect(tdx.pckCertificate).to.equal(verifyQuote(REAL.tdxSamePlatform, INTEL).pckCertificate);
       const sgx = verifyQuote(REAL.sgx, INTEL);
       expect(sgx.version).to.equal(3);
@@ -46,7 +56,10 @@ describe("src/tee", () => {
     });
 
     it("throws DcapCertificateExpired after the real PCK certificate's notAfter", () => {
-      expectCode(() => verifyQuote(REAL.tdx, { ...INTEL, now: new Date("2031-08-03T00:00:00Z") }), "DcapCertificateExpired");
+      expectCode(
+        () => verifyQuote(REAL.tdx, { ...INTEL, now: new Date("2031-08-03T00:00:00Z") }),
+        "DcapCertificateExpired",
+      );
     });
 
     it("verifies development quotes only under the development root", () => {
@@ -59,7 +72,14 @@ describe("src/tee", () => {
     it("throws DcapTcbNotAccepted and DcapTcbPolicyUnavailable against TCB minimums", () => {
       const zero = new Uint8Array(16);
       const high = Uint8Array.from(zero).fill(9, 0, 1);
-      expectCode(() => verifyQuote(REAL.tdx, { ...INTEL, tcbMinimums: { b0c06f000000: { minSgxTcbSvns: high, minTdxTcbSvns: zero, minPceSvn: 0 } } }), "DcapTcbNotAccepted");
+      expectCode(
+        () =>
+          verifyQuote(REAL.tdx, {
+            ...INTEL,
+            tcbMinimums: { b0c06f000000: { minSgxTcbSvns: high, minTdxTcbSvns: zero, minPceSvn: 0 } },
+          }),
+        "DcapTcbNotAccepted",
+      );
       expectCode(() => verifyQuote(REAL.tdx, { ...INTEL, tcbMinimums: {} }), "DcapTcbPolicyUnavailable");
     });
   });
@@ -70,7 +90,9 @@ describe("src/tee", () => {
       expect(pck.isCa).to.equal(false);
       expect(pck.pck).to.deep.include({ fmspc: "b0c06f000000", pceId: "0000", pceSvn: 11 });
       expect(Buffer.from(pck.pck!.sgxTcbSvns).toString("hex")).to.equal("02020202030100030000000000000000");
-      expect(pck.serialNumber).to.equal(`0x${pck.x509.serialNumber.toLowerCase().padStart(pck.serialNumber.length - 2, "0")}`);
+      expect(pck.serialNumber).to.equal(
+        `0x${pck.x509.serialNumber.toLowerCase().padStart(pck.serialNumber.length - 2, "0")}`,
+      );
     });
   });
 });

@@ -2,7 +2,15 @@ import hre from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256, Wallet, type HDNodeWallet, type Signer } from "ethers";
 import { MODEL_PRICE, systemFixture, versionInput, type Fixture } from "../fixtures/system";
-import { createDevelopmentQuote, DevEnclave, developmentPlatform, enclaveReportData, TeeType, type DevelopmentPlatform, type EnclaveBinding } from "../../src/tee";
+import {
+  createDevelopmentQuote,
+  DevEnclave,
+  developmentPlatform,
+  enclaveReportData,
+  TeeType,
+  type DevelopmentPlatform,
+  type EnclaveBinding,
+} from "../../src/tee";
 
 /** The deployed system (development DCAP root) with a second model whose version 1 binds the development TD. */
 export interface QuoteFixture extends Fixture {
@@ -16,7 +24,9 @@ export interface QuoteFixture extends Fixture {
 export async function quoteSystemFixture(): Promise<QuoteFixture> {
   const fx = await systemFixture();
   const { registry, dcapVerifier } = fx.system;
-  await registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, versionInput("attested-model-weights", [DevEnclave.TD_MEASUREMENT]));
+  await registry
+    .connect(fx.owner)
+    .createModelAndPublish(MODEL_PRICE, versionInput("attested-model-weights", [DevEnclave.TD_MEASUREMENT]));
   const platform = developmentPlatform();
   await dcapVerifier.verifyCertificate(platform.ca.der, await dcapVerifier.rootCertificate());
   await dcapVerifier.verifyCertificate(platform.pck.der, keccak256(platform.ca.der));
@@ -83,7 +93,13 @@ export async function attest(fx: Fixture, operator: string, options: AttestOptio
     debug: options.debug ?? false,
     ...(options.pckChainPem === undefined ? {} : { pckChainPem: options.pckChainPem }),
   });
-  const args: Attestation["args"] = [quote, keccak256(platform.pck.der), honest.signer, honest.hpkePublicKey, options.anchorBlock ?? honest.anchorBlock];
+  const args: Attestation["args"] = [
+    quote,
+    keccak256(platform.pck.der),
+    honest.signer,
+    honest.hpkePublicKey,
+    options.anchorBlock ?? honest.anchorBlock,
+  ];
   return { wallet, enclave, binding, quote, args };
 }
 

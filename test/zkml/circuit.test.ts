@@ -19,8 +19,13 @@ import { randomMlp, rng, TEST_INPUT_RANGE, TEST_SCALE_BITS, TEST_SIZES, zkModels
 function randomInputs(zk: ZkModel, count: number, seed: number): bigint[][] {
   const lim = 1 << zk.model.inputBits;
   const r = rng(seed);
-  const xs = Array.from({ length: count }, () => Array.from({ length: zk.model.inputSize }, () => BigInt(Math.floor(r() * 2 * lim) - lim)));
-  xs.push(new Array<bigint>(zk.model.inputSize).fill(BigInt(-lim)), new Array<bigint>(zk.model.inputSize).fill(BigInt(lim - 1)));
+  const xs = Array.from({ length: count }, () =>
+    Array.from({ length: zk.model.inputSize }, () => BigInt(Math.floor(r() * 2 * lim) - lim)),
+  );
+  xs.push(
+    new Array<bigint>(zk.model.inputSize).fill(BigInt(-lim)),
+    new Array<bigint>(zk.model.inputSize).fill(BigInt(lim - 1)),
+  );
   return xs;
 }
 
@@ -55,19 +60,24 @@ describe("zkml/circuit", () => {
       ref.activations[0].forEach((v, j) => expect(fromField(w[idx(`main.a0[${j}]`)])).to.equal(v));
       // The circuit computes the whole Poseidon commitment; a job commits to (and the claim carries) its low 200 bits.
       expect(w[idx("main.inputCommitment")]).to.equal(vectorCommit(11n, packInput(zk.model, x)));
-      expect(w[idx("main.inputCommitment")] % (1n << BigInt(CLAIM_INPUT_BITS))).to.equal(inputCommitment(zk.model, x, 11n));
+      expect(w[idx("main.inputCommitment")] % (1n << BigInt(CLAIM_INPUT_BITS))).to.equal(
+        inputCommitment(zk.model, x, 11n),
+      );
       expect(w[idx("main.claim")]).to.equal(claimSignal(inputCommitment(zk.model, x, 11n), BigInt(ref.argmax)));
     }
   });
 
   it("is satisfied by honest witnesses (so the checker can pass)", async () => {
-    for (const x of randomInputs(zk, 3, 6)) expect(findViolatedConstraints(r1cs, await witnessFor(x))).to.deep.equal([]);
+    for (const x of randomInputs(zk, 3, 6))
+      expect(findViolatedConstraints(r1cs, await witnessFor(x))).to.deep.equal([]);
   });
 
   it("rejects an input outside the range, in the prover and in the circuit", async () => {
     const lim = 1n << BigInt(zk.model.inputBits);
-    expect(() => buildCircuitInput({ model: zk.model, input: [lim, 0n, 0n, 0n], inputSalt: 1n }))
-      .to.throw(ZkmlInputRangeError, `input[0] = ${lim}`);
+    expect(() => buildCircuitInput({ model: zk.model, input: [lim, 0n, 0n, 0n], inputSalt: 1n })).to.throw(
+      ZkmlInputRangeError,
+      `input[0] = ${lim}`,
+    );
     const raw = { in: [lim, 0n, 0n, 0n].map(String), inputSalt: "1" };
     await calculateWitness(zk.circuit.wasmPath, raw).then(
       () => expect.fail("expected a constraint error"),
@@ -167,8 +177,14 @@ describe("zkml/circuit", () => {
     });
 
     it("fails when the public claim is changed (another output or commitment bits)", () => {
-      expectViolationAt(tampered((w) => (w[idx("main.claim")] += 1n)), "main.claim");
-      expectViolationAt(tampered((w) => (w[idx("main.claim")] += 1n << 48n)), "main.claim");
+      expectViolationAt(
+        tampered((w) => (w[idx("main.claim")] += 1n)),
+        "main.claim",
+      );
+      expectViolationAt(
+        tampered((w) => (w[idx("main.claim")] += 1n << 48n)),
+        "main.claim",
+      );
     });
 
     it("fails when a bit of the commitment's decomposition is flipped to change the claim", () => {
@@ -181,7 +197,12 @@ describe("zkml/circuit", () => {
     });
 
     it("finds no violation when nothing is changed (control)", () => {
-      expect(findViolatedConstraints(r1cs, tampered(() => undefined))).to.deep.equal([]);
+      expect(
+        findViolatedConstraints(
+          r1cs,
+          tampered(() => undefined),
+        ),
+      ).to.deep.equal([]);
       expect(SNARK_FIELD > 0n).to.equal(true);
       expect(randomSalt() < SNARK_FIELD).to.equal(true);
     });
@@ -193,7 +214,10 @@ describe("zkml/circuit", () => {
       const layers = randomMlp(TEST_SIZES, 4);
       layers[1].weights[2] = [...layers[1].weights[0]];
       layers[1].bias[2] = layers[1].bias[0];
-      const model = quantizeMlp(lowerToMlp(parseOnnx(writeMlpOnnx(layers))), { inputRange: TEST_INPUT_RANGE, scaleBits: TEST_SCALE_BITS });
+      const model = quantizeMlp(lowerToMlp(parseOnnx(writeMlpOnnx(layers))), {
+        inputRange: TEST_INPUT_RANGE,
+        scaleBits: TEST_SCALE_BITS,
+      });
       const circuit = await compileCircuit(generateCircuit(model), { outDir: ".cache/zk/tmp/ties", optimization: 1 });
       const tieR1cs = await loadR1cs(circuit.r1csPath);
       const tieSym = await readSymbols(circuit.symPath);

@@ -35,9 +35,17 @@ export function zkModels(): Promise<{ a: ZkModel; b: ZkModel; layersA: DenseLaye
   cached ??= (async () => {
     const layersA = randomMlp(TEST_SIZES, 1);
     // Level 1 keeps every named signal in the witness, for the tests that edit witnesses by name.
-    const common = { inputRange: TEST_INPUT_RANGE, scaleBits: TEST_SCALE_BITS, minPower: TEST_POWER, optimization: 1 as const };
+    const common = {
+      inputRange: TEST_INPUT_RANGE,
+      scaleBits: TEST_SCALE_BITS,
+      minPower: TEST_POWER,
+      optimization: 1 as const,
+    };
     const a = await buildZkModel({ ...common, onnx: writeMlpOnnx(layersA, { name: "test-a" }) });
-    const b = await buildZkModel({ ...common, onnx: writeMlpOnnx(randomMlp(TEST_SIZES, 2), { name: "test-b", style: "matmul-add" }) });
+    const b = await buildZkModel({
+      ...common,
+      onnx: writeMlpOnnx(randomMlp(TEST_SIZES, 2), { name: "test-b", style: "matmul-add" }),
+    });
     return { a, b, layersA };
   })();
   return cached;

@@ -2,14 +2,25 @@ import { expect } from "chai";
 import { onnx } from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import { UnsupportedError } from "../../src/core/errors";
-import { ZkmlOnnxParseError, ZkmlShapeMismatchError, ZkmlUnsupportedGraphError, ZkmlUnsupportedOpError } from "../../src/zkml/errors";
+import {
+  ZkmlOnnxParseError,
+  ZkmlShapeMismatchError,
+  ZkmlUnsupportedGraphError,
+  ZkmlUnsupportedOpError,
+} from "../../src/zkml/errors";
 import { lowerToMlp } from "../../src/zkml/mlp";
 import { parseOnnx } from "../../src/zkml/onnx";
 import { encodeOnnxModel, mlpToGraphSpec, writeMlpOnnx } from "../../src/zkml/onnx-writer";
 import { randomMlp } from "./fixtures";
 
 function forward(layers: ReturnType<typeof randomMlp>, x: number[]): number[] {
-  return layers.reduce((a, l) => l.weights.map((row, j) => row.reduce((s, w, i) => s + w * a[i], l.bias[j])).map((v) => (l.relu ? Math.max(v, 0) : v)), x);
+  return layers.reduce(
+    (a, l) =>
+      l.weights
+        .map((row, j) => row.reduce((s, w, i) => s + w * a[i], l.bias[j]))
+        .map((v) => (l.relu ? Math.max(v, 0) : v)),
+    x,
+  );
 }
 
 describe("zkml/onnx", () => {
@@ -42,7 +53,9 @@ describe("zkml/onnx", () => {
       inputShape: [1, 2],
       outputName: "y",
       outputShape: [1, 3],
-      nodes: [{ opType: "Gemm", name: "g", inputs: ["x", "B", "C"], outputs: ["y"], attributes: { alpha: 2, beta: 0.5 } }],
+      nodes: [
+        { opType: "Gemm", name: "g", inputs: ["x", "B", "C"], outputs: ["y"], attributes: { alpha: 2, beta: 0.5 } },
+      ],
       initializers: [
         { name: "B", dims: [2, 3], data: [1, 2, 3, 4, 5, 6] },
         { name: "C", dims: [1, 3], data: [10, 20, 30] },

@@ -1,7 +1,14 @@
 import { expect } from "chai";
 import { toUtf8Bytes, toUtf8String } from "ethers";
 import { writeMlpOnnx } from "../../src/zkml/onnx-writer";
-import { parseZkManifest, quantizedModelFor, ZK_FILES, zkModelFiles, type ZkFile, type ZkManifest } from "../../src/zkml/package";
+import {
+  parseZkManifest,
+  quantizedModelFor,
+  ZK_FILES,
+  zkModelFiles,
+  type ZkFile,
+  type ZkManifest,
+} from "../../src/zkml/package";
 import { InputError } from "../../src/core/errors";
 import { ZkmlSetupMismatchError } from "../../src/zkml/errors";
 import { sha256File, sha256Hex } from "../../src/core/hash";
@@ -23,7 +30,13 @@ describe("zkml/package (the ZK files of a published version)", () => {
   });
 
   it("publishes the manifest, witness calculator, proving key, verification key and powers of tau", async () => {
-    expect(files.map((f) => f.path)).to.deep.equal([ZK_FILES.manifest, ZK_FILES.wasm, ZK_FILES.zkey, ZK_FILES.verificationKey, ZK_FILES.ptau]);
+    expect(files.map((f) => f.path)).to.deep.equal([
+      ZK_FILES.manifest,
+      ZK_FILES.wasm,
+      ZK_FILES.zkey,
+      ZK_FILES.verificationKey,
+      ZK_FILES.ptau,
+    ]);
     expect(sha256Hex(files.find((f) => f.path === ZK_FILES.ptau)!.bytes)).to.equal(manifest.ptau.sha256);
     expect(manifest.ptau).to.deep.equal({ power: a.ptau.power, sha256: a.ptau.sha256 });
   });
@@ -41,15 +54,24 @@ describe("zkml/package (the ZK files of a published version)", () => {
 
   it("refuses another ONNX file, another scale, and malformed manifests, naming the problem", () => {
     const other = writeMlpOnnx(randomMlp(TEST_SIZES, 99), { name: "other" });
-    expect(() => quantizedModelFor(other, manifest)).to.throw(ZkmlSetupMismatchError, "is not the one the circuit was built from");
-    expect(() => quantizedModelFor(onnx, { ...manifest, scaleBits: manifest.scaleBits - 1 })).to.throw(ZkmlSetupMismatchError, "source hash");
+    expect(() => quantizedModelFor(other, manifest)).to.throw(
+      ZkmlSetupMismatchError,
+      "is not the one the circuit was built from",
+    );
+    expect(() => quantizedModelFor(onnx, { ...manifest, scaleBits: manifest.scaleBits - 1 })).to.throw(
+      ZkmlSetupMismatchError,
+      "source hash",
+    );
     const edit = (patch: Record<string, unknown>) => toUtf8Bytes(JSON.stringify({ ...manifest, ...patch }));
     expect(() => parseZkManifest(edit({ format: "other" }))).to.throw(InputError, "unknown format");
     expect(() => parseZkManifest(edit({ scaleBits: -1 }))).to.throw(InputError, '"scaleBits"');
     expect(() => parseZkManifest(edit({ vkHash: "0x12" }))).to.throw(InputError, '"vkHash"');
     expect(() => parseZkManifest(edit({ r1csSha256: undefined }))).to.throw(InputError, '"r1csSha256"');
     expect(() => parseZkManifest(edit({ ptau: { power: 12 } }))).to.throw(InputError, '"ptau"');
-    expect(() => parseZkManifest(edit({ format: "vin-zk/1" }))).to.throw(InputError, "unknown format vin-zk/1 (expected vin-zk/2)");
+    expect(() => parseZkManifest(edit({ format: "vin-zk/1" }))).to.throw(
+      InputError,
+      "unknown format vin-zk/1 (expected vin-zk/2)",
+    );
     expect(() => parseZkManifest(toUtf8Bytes("{"))).to.throw(InputError, "is not JSON");
     expect(toUtf8String(edit({}))).to.contain(manifest.vkHash);
   });

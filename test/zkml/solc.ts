@@ -45,7 +45,8 @@ export function compileSolidity(sources: Record<string, string>): Map<string, Co
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join("\n"));
   const result = new Map<string, CompiledContract>();
   for (const file of Object.values(out.contracts)) {
-    for (const [name, c] of Object.entries(file)) result.set(name, { abi: c.abi, bytecode: "0x" + c.evm.bytecode.object });
+    for (const [name, c] of Object.entries(file))
+      result.set(name, { abi: c.abi, bytecode: "0x" + c.evm.bytecode.object });
   }
   return result;
 }

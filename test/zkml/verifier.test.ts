@@ -1,7 +1,15 @@
 import { expect } from "chai";
 import type { BaseContract, Signer } from "ethers";
 import { ethers } from "hardhat";
-import { claimSignal, encodeZkBatchProof, encodeZkProof, inputCommitment, packedOutputOf, zkOutputHash, type SolidityProof } from "../../src/zkml/claim";
+import {
+  claimSignal,
+  encodeZkBatchProof,
+  encodeZkProof,
+  inputCommitment,
+  packedOutputOf,
+  zkOutputHash,
+  type SolidityProof,
+} from "../../src/zkml/claim";
 import { ZkmlOverflowError } from "../../src/zkml/errors";
 import { SNARK_FIELD } from "../../src/zkml/field";
 import type { ZkModel } from "../../src/zkml/pipeline";
@@ -11,7 +19,13 @@ import { evaluateQuantized } from "../../src/zkml/reference";
 import { verifyingKeyArgs } from "../../src/zkml/solidity";
 import { zkModels } from "./fixtures";
 import { compileSolidity } from "./solc";
-import { Groth16VerifierFactory__factory, Groth16Verifier__factory, ZkInferenceVerifier__factory, type Groth16Verifier, type ZkInferenceVerifier } from "../../typechain-types";
+import {
+  Groth16VerifierFactory__factory,
+  Groth16Verifier__factory,
+  ZkInferenceVerifier__factory,
+  type Groth16Verifier,
+  type ZkInferenceVerifier,
+} from "../../typechain-types";
 import { deployZkVerifier } from "../../src/zkml/deploy";
 
 /** Test-only registry: answers `bindingOf` with one ZK binding per (model, version). */
@@ -50,8 +64,15 @@ describe("zkml/verifier (Solidity)", () => {
 
   async function proveFor(zk: ZkModel, x: number[], salt = 5n): Promise<Proved> {
     const input = quantizeInput(zk.model, x);
-    const p = await proveInference({ wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath }, { model: zk.model, input, inputSalt: salt });
-    return { inputHash: inputCommitment(zk.model, input, salt), packedOutput: packedOutputOf(zk.model, evaluateQuantized(zk.model, input)), proof: p.solidity };
+    const p = await proveInference(
+      { wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath },
+      { model: zk.model, input, inputSalt: salt },
+    );
+    return {
+      inputHash: inputCommitment(zk.model, input, salt),
+      packedOutput: packedOutputOf(zk.model, evaluateQuantized(zk.model, input)),
+      proof: p.solidity,
+    };
   }
 
   const claimOf = (p: Proved, jobId: bigint, version = 1, packedOutput = p.packedOutput) => ({
@@ -90,7 +111,9 @@ describe("zkml/verifier (Solidity)", () => {
     });
 
     it("accepts the proof for its claim and reports the verifying key it was deployed with", async () => {
-      expect(await verifierA.verifyProof(p.proof.a, p.proof.b, p.proof.c, [claimSignal(p.inputHash, p.packedOutput)])).to.equal(true);
+      expect(
+        await verifierA.verifyProof(p.proof.a, p.proof.b, p.proof.c, [claimSignal(p.inputHash, p.packedOutput)]),
+      ).to.equal(true);
       expect(await verifierA.verifyingKey()).to.deep.equal(verifyingKeyArgs(a.setup.vk));
     });
 
@@ -116,18 +139,29 @@ describe("zkml/verifier (Solidity)", () => {
 
     it("accepts a proof for the claim it was made for, whatever the job id or node", async () => {
       await adapter.verify(claimOf(p, 7n), encodeZkProof(p.packedOutput, p.proof));
-      await adapter.verify({ ...claimOf(p, 8n), node: ethers.Wallet.createRandom().address }, encodeZkProof(p.packedOutput, p.proof));
-      expect(await adapter.claimSignal(hex32(p.inputHash), p.packedOutput)).to.equal(claimSignal(p.inputHash, p.packedOutput));
+      await adapter.verify(
+        { ...claimOf(p, 8n), node: ethers.Wallet.createRandom().address },
+        encodeZkProof(p.packedOutput, p.proof),
+      );
+      expect(await adapter.claimSignal(hex32(p.inputHash), p.packedOutput)).to.equal(
+        claimSignal(p.inputHash, p.packedOutput),
+      );
     });
 
     it("reverts with ZkInferenceVerifierInvalidProof for another output, another input, or another model's verifier", async () => {
       const wrong = (p.packedOutput + 1n) % 3n;
       await expect(adapter.verify(claimOf(p, 7n, 1, wrong), encodeZkProof(wrong, p.proof)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof").withArgs(7n);
-      await expect(adapter.verify({ ...claimOf(p, 7n), inputHash: hex32(other.inputHash) }, encodeZkProof(p.packedOutput, p.proof)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof");
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof")
+        .withArgs(7n);
+      await expect(
+        adapter.verify(
+          { ...claimOf(p, 7n), inputHash: hex32(other.inputHash) },
+          encodeZkProof(p.packedOutput, p.proof),
+        ),
+      ).to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof");
       await expect(adapter.verify(claimOf(p, 7n, 2), encodeZkProof(p.packedOutput, p.proof)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof").withArgs(7n);
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidProof")
+        .withArgs(7n);
     });
 
     it("reverts with ZkInferenceVerifierOutputMismatch when the output bytes are not the proved output", async () => {
@@ -141,13 +175,17 @@ describe("zkml/verifier (Solidity)", () => {
       // The same low 200 bits with one more bit set: a claim on it can never be the circuit's.
       const widened = hex32(p.inputHash + (1n << 200n));
       await expect(adapter.verify({ ...claimOf(p, 7n), inputHash: widened }, encodeZkProof(p.packedOutput, p.proof)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierCommitmentOutOfRange").withArgs(widened, 200n);
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierCommitmentOutOfRange")
+        .withArgs(widened, 200n);
       await expect(adapter.verify(claimOf(p, 7n), encodeZkProof(1n << 48n, p.proof)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierOutputOutOfRange").withArgs(1n << 48n);
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierOutputOutOfRange")
+        .withArgs(1n << 48n);
       await expect(adapter.verify(claimOf(p, 7n), encodeZkProof(p.packedOutput, p.proof).slice(0, -64)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierMalformedProof").withArgs(256n);
-      await expect(adapter.verify(claimOf(p, 7n, 3), encodeZkProof(p.packedOutput, p.proof)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierNoVerifier");
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierMalformedProof")
+        .withArgs(256n);
+      await expect(
+        adapter.verify(claimOf(p, 7n, 3), encodeZkProof(p.packedOutput, p.proof)),
+      ).to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierNoVerifier");
     });
   });
 
@@ -161,13 +199,18 @@ describe("zkml/verifier (Solidity)", () => {
 
     it("reverts with ZkInferenceVerifierCommitmentOutOfRange for a commitment of 2^200 or more, as the off-chain claim refuses it", async () => {
       for (const hash of [1n << 200n, SNARK_FIELD - 1n]) {
-        await expect(adapter.checkRequest(1n, 1, 1, hex32(hash))).to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierCommitmentOutOfRange").withArgs(hex32(hash), 200n);
+        await expect(adapter.checkRequest(1n, 1, 1, hex32(hash)))
+          .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierCommitmentOutOfRange")
+          .withArgs(hex32(hash), 200n);
         expect(() => claimSignal(hash, 0n)).to.throw(ZkmlOverflowError, "does not fit 200 bits");
       }
     });
 
     it("reverts with ZkInferenceVerifierRedundancyUnsupported for k other than 1", async () => {
-      for (const k of [0, 2, 3]) await expect(adapter.checkRequest(1n, 1, k, hex32(1n))).to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierRedundancyUnsupported").withArgs(k);
+      for (const k of [0, 2, 3])
+        await expect(adapter.checkRequest(1n, 1, k, hex32(1n)))
+          .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierRedundancyUnsupported")
+          .withArgs(k);
     });
   });
 
@@ -177,14 +220,28 @@ describe("zkml/verifier (Solidity)", () => {
 
     before(async () => {
       proved = [];
-      for (const [i, x] of [[1, 2, 3, -1], [0, 0, 0, 0], [-3.5, 2, 1, 0.5], [2, -2, 2, -2]].entries()) proved.push(await proveFor(a, x, BigInt(20 + i)));
+      for (const [i, x] of [
+        [1, 2, 3, -1],
+        [0, 0, 0, 0],
+        [-3.5, 2, 1, 0.5],
+        [2, -2, 2, -2],
+      ].entries())
+        proved.push(await proveFor(a, x, BigInt(20 + i)));
     });
 
     it("accepts batches of valid proofs (n = 1 and n = 4), directly and through the adapter", async () => {
       for (const ps of [proved.slice(0, 1), proved]) {
-        expect(await verifierA.verifyBatch(ps.map((q) => proofArgs(q.proof)), signals(ps))).to.equal(true);
+        expect(
+          await verifierA.verifyBatch(
+            ps.map((q) => proofArgs(q.proof)),
+            signals(ps),
+          ),
+        ).to.equal(true);
       }
-      await adapter.verifyBatch(proved.map((q, i) => claimOf(q, BigInt(i + 1))), encodeZkBatchProof(proved.map((q) => ({ packedOutput: q.packedOutput, proof: q.proof }))));
+      await adapter.verifyBatch(
+        proved.map((q, i) => claimOf(q, BigInt(i + 1))),
+        encodeZkBatchProof(proved.map((q) => ({ packedOutput: q.packedOutput, proof: q.proof }))),
+      );
     });
 
     it("rejects a batch with one changed signal, two swapped proofs, a signal ≥ p, or a point off the curve", async () => {
@@ -207,20 +264,37 @@ describe("zkml/verifier (Solidity)", () => {
     });
 
     it("reverts with Groth16VerifierLengthMismatch for an empty or uneven batch", async () => {
-      await expect(verifierA.verifyBatch([], [])).to.be.revertedWithCustomError(verifierA, "Groth16VerifierLengthMismatch").withArgs(0n, 0n);
-      await expect(verifierA.verifyBatch([proofArgs(proved[0]!.proof)], [])).to.be.revertedWithCustomError(verifierA, "Groth16VerifierLengthMismatch").withArgs(1n, 0n);
+      await expect(verifierA.verifyBatch([], []))
+        .to.be.revertedWithCustomError(verifierA, "Groth16VerifierLengthMismatch")
+        .withArgs(0n, 0n);
+      await expect(verifierA.verifyBatch([proofArgs(proved[0]!.proof)], []))
+        .to.be.revertedWithCustomError(verifierA, "Groth16VerifierLengthMismatch")
+        .withArgs(1n, 0n);
     });
 
     it("the adapter rejects a batch with one false claim, mixed versions, or uneven lengths", async () => {
       const claims = proved.map((q, i) => claimOf(q, BigInt(i + 1)));
       const items = proved.map((q) => ({ packedOutput: q.packedOutput, proof: q.proof }));
       const wrong = (proved[1]!.packedOutput + 1n) % 3n;
-      await expect(adapter.verifyBatch(claims.map((c, i) => (i === 1 ? claimOf(proved[1]!, 2n, 1, wrong) : c)), encodeZkBatchProof(items.map((it, i) => (i === 1 ? { ...it, packedOutput: wrong } : it)))))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidBatch").withArgs(4n);
-      await expect(adapter.verifyBatch(claims.map((c, i) => (i === 2 ? { ...c, version: 2 } : c)), encodeZkBatchProof(items)))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierMixedBatch").withArgs(2n);
+      await expect(
+        adapter.verifyBatch(
+          claims.map((c, i) => (i === 1 ? claimOf(proved[1]!, 2n, 1, wrong) : c)),
+          encodeZkBatchProof(items.map((it, i) => (i === 1 ? { ...it, packedOutput: wrong } : it))),
+        ),
+      )
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierInvalidBatch")
+        .withArgs(4n);
+      await expect(
+        adapter.verifyBatch(
+          claims.map((c, i) => (i === 2 ? { ...c, version: 2 } : c)),
+          encodeZkBatchProof(items),
+        ),
+      )
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierMixedBatch")
+        .withArgs(2n);
       await expect(adapter.verifyBatch(claims, encodeZkBatchProof(items.slice(1))))
-        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierBatchLengthMismatch").withArgs(4n, 3n, 3n);
+        .to.be.revertedWithCustomError(adapter, "ZkInferenceVerifierBatchLengthMismatch")
+        .withArgs(4n, 3n, 3n);
     });
   });
 });

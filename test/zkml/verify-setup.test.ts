@@ -21,7 +21,12 @@ async function publishedFiles(zk: ZkModel, onnx: Uint8Array): Promise<ZkSetupFil
 }
 
 /** Expects `run` to reject with a ZkmlSetupMismatchError about `what`, with these expected and actual values. */
-async function expectMismatch(run: Promise<unknown>, what: string, expected: string | RegExp, actual: string | RegExp): Promise<void> {
+async function expectMismatch(
+  run: Promise<unknown>,
+  what: string,
+  expected: string | RegExp,
+  actual: string | RegExp,
+): Promise<void> {
   const error = await run.then(
     () => expect.fail(`expected a ZkmlSetupMismatchError about the ${what}`),
     (e: unknown) => e,
@@ -56,9 +61,15 @@ describe("zkml/verify-setup (rebuilding a published version's circuit and checki
     expect(verified.seconds.compile).to.be.a("number");
     expect(verified.seconds.zkeyVerify).to.be.a("number");
     const input = quantizeInput(a.model, [1, -2, 0.5, 3]);
-    const proof = await (await CircuitProver.load({ wasm: verified.wasm, zkey: files.zkey })).prove({ model: a.model, input, inputSalt: 5n });
-    expect(proof.claim).to.equal(claimSignal(inputCommitment(a.model, input, 5n), packedOutputOf(a.model, evaluateQuantized(a.model, input))));
-    console.log(`      test circuit (${a.nConstraints} constraints): compile ${verified.seconds.compile.toFixed(1)} s, zkey verify ${verified.seconds.zkeyVerify.toFixed(1)} s`);
+    const proof = await (
+      await CircuitProver.load({ wasm: verified.wasm, zkey: files.zkey })
+    ).prove({ model: a.model, input, inputSalt: 5n });
+    expect(proof.claim).to.equal(
+      claimSignal(inputCommitment(a.model, input, 5n), packedOutputOf(a.model, evaluateQuantized(a.model, input))),
+    );
+    console.log(
+      `      test circuit (${a.nConstraints} constraints): compile ${verified.seconds.compile.toFixed(1)} s, zkey verify ${verified.seconds.zkeyVerify.toFixed(1)} s`,
+    );
   });
 
   it("checks a version once per process: the same files and key hash are not compiled again", async () => {
@@ -68,35 +79,74 @@ describe("zkml/verify-setup (rebuilding a published version's circuit and checki
   });
 
   it("refuses, naming the verifying-key hash, a manifest that records another key than the version binds", async () => {
-    await expectMismatch(verifyZkSetup(files, { vkHash: b.setup.vkHash }), "verifying-key hash", b.setup.vkHash, a.setup.vkHash);
+    await expectMismatch(
+      verifyZkSetup(files, { vkHash: b.setup.vkHash }),
+      "verifying-key hash",
+      b.setup.vkHash,
+      a.setup.vkHash,
+    );
   });
 
   it("refuses, naming the powers of tau, a published ptau that is not the one the manifest records", async () => {
     const ptau = Uint8Array.from(files.ptau);
     ptau[ptau.length - 1] ^= 1;
-    await expectMismatch(verifyZkSetup({ ...files, ptau }, { vkHash: a.setup.vkHash }), "powers of tau", manifest.ptau.sha256, /^0x[0-9a-f]{64}$/);
+    await expectMismatch(
+      verifyZkSetup({ ...files, ptau }, { vkHash: a.setup.vkHash }),
+      "powers of tau",
+      manifest.ptau.sha256,
+      /^0x[0-9a-f]{64}$/,
+    );
   });
 
   it("refuses, naming the ONNX file, another model's ONNX file", async () => {
     const other = writeMlpOnnx(randomMlp(TEST_SIZES, 2), { name: "test-b", style: "matmul-add" });
-    await expectMismatch(verifyZkSetup({ ...files, onnx: other }, { vkHash: a.setup.vkHash }), "ONNX file", manifest.onnxSha256, b.onnxHash);
+    await expectMismatch(
+      verifyZkSetup({ ...files, onnx: other }, { vkHash: a.setup.vkHash }),
+      "ONNX file",
+      manifest.onnxSha256,
+      b.onnxHash,
+    );
   });
 
   it("refuses, naming the circuit source, a manifest whose arithmetic (scale) is not the circuit's", async () => {
-    await expectMismatch(verifyZkSetup({ ...files, manifest: edit({ scaleBits: manifest.scaleBits + 1 }) }, { vkHash: a.setup.vkHash }), "circuit source", manifest.circuitSourceHash, /^0x[0-9a-f]{64}$/);
+    await expectMismatch(
+      verifyZkSetup({ ...files, manifest: edit({ scaleBits: manifest.scaleBits + 1 }) }, { vkHash: a.setup.vkHash }),
+      "circuit source",
+      manifest.circuitSourceHash,
+      /^0x[0-9a-f]{64}$/,
+    );
   });
 
   it("refuses, naming the R1CS, a circuit that recompiles to another R1CS than the manifest records (another --O level)", async () => {
-    await expectMismatch(verifyZkSetup({ ...files, manifest: edit({ optimization: 2 }) }, { vkHash: a.setup.vkHash }), "R1CS", manifest.r1csSha256, /^0x[0-9a-f]{64}$/);
+    await expectMismatch(
+      verifyZkSetup({ ...files, manifest: edit({ optimization: 2 }) }, { vkHash: a.setup.vkHash }),
+      "R1CS",
+      manifest.r1csSha256,
+      /^0x[0-9a-f]{64}$/,
+    );
   });
 
   it("refuses, naming the proving key, another circuit's proving key (zkey verify fails)", async () => {
-    await expectMismatch(verifyZkSetup({ ...files, zkey: await readFile(b.setup.zkeyPath) }, { vkHash: a.setup.vkHash }), "proving key", /^a phase-2 key of R1CS 0x[0-9a-f]{64} on ptau 0x[0-9a-f]{64}$/, /^a (key zkey verify rejects|file zkey verify cannot read)$/);
+    await expectMismatch(
+      verifyZkSetup({ ...files, zkey: await readFile(b.setup.zkeyPath) }, { vkHash: a.setup.vkHash }),
+      "proving key",
+      /^a phase-2 key of R1CS 0x[0-9a-f]{64} on ptau 0x[0-9a-f]{64}$/,
+      /^a (key zkey verify rejects|file zkey verify cannot read)$/,
+    );
   });
 
   it("refuses, naming the proving key's verifying key, a valid setup of the same circuit that is not the bound one", async () => {
-    const second = await setupGroth16({ r1csPath: a.circuit.r1csPath, ptau: a.ptau, outDir: ".cache/zk/tmp/second-setup-a" });
+    const second = await setupGroth16({
+      r1csPath: a.circuit.r1csPath,
+      ptau: a.ptau,
+      outDir: ".cache/zk/tmp/second-setup-a",
+    });
     expect(second.vkHash).to.not.equal(a.setup.vkHash);
-    await expectMismatch(verifyZkSetup({ ...files, zkey: await readFile(second.zkeyPath) }, { vkHash: a.setup.vkHash }), "proving key's verifying key", a.setup.vkHash, second.vkHash);
+    await expectMismatch(
+      verifyZkSetup({ ...files, zkey: await readFile(second.zkeyPath) }, { vkHash: a.setup.vkHash }),
+      "proving key's verifying key",
+      a.setup.vkHash,
+      second.vkHash,
+    );
   });
 });

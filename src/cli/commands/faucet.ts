@@ -17,7 +17,10 @@ export function register(program: Command, global: Globals): void {
     .option("--eth <amount>", "ETH to send for gas", "10")
     .option("--tokens <amount>", "test tokens to mint", "1000")
     .option("--rpc-url <url>", "JSON-RPC endpoint (default: the config's, else http://127.0.0.1:8545)")
-    .option("--deployment <file>", "deployment record (default: the config's contracts, else deployments/localhost.json)")
+    .option(
+      "--deployment <file>",
+      "deployment record (default: the config's contracts, else deployments/localhost.json)",
+    )
     .action(async (address: string, opts: { eth: string; tokens: string; rpcUrl?: string; deployment?: string }) => {
       const g = global();
       const [eth, tokens] = [parseAmount(opts.eth, "--eth"), parseAmount(opts.tokens, "--tokens")];
@@ -27,8 +30,12 @@ export function register(program: Command, global: Globals): void {
         const funded = await fundAccount({ provider, token: target.token(), to: address, eth, tokens });
         print(!!g.json, funded, () =>
           [
-            ...(funded.ethTx ? [`sent ${formatEther(funded.eth)} ETH to ${funded.address} from ${funded.funder} (${funded.ethTx})`] : []),
-            ...(funded.mintTx ? [`minted ${formatUnits(funded.tokens, 18)} test tokens to ${funded.address} (${funded.mintTx})`] : []),
+            ...(funded.ethTx
+              ? [`sent ${formatEther(funded.eth)} ETH to ${funded.address} from ${funded.funder} (${funded.ethTx})`]
+              : []),
+            ...(funded.mintTx
+              ? [`minted ${formatUnits(funded.tokens, 18)} test tokens to ${funded.address} (${funded.mintTx})`]
+              : []),
             `balance now ${formatEther(funded.balance.eth)} ETH, ${formatUnits(funded.balance.tokens, 18)} tokens`,
           ].join("\n"),
         );
@@ -50,7 +57,10 @@ function parseAmount(value: string, flag: string): bigint {
 }
 
 /** Where the faucet finds the chain and the token: flags, else the --config file if it exists, else the local defaults. */
-function resolveTarget(global: GlobalOptions, opts: { rpcUrl?: string; deployment?: string }): { rpcUrl: string; token: () => string; chainId?: number } {
+function resolveTarget(
+  global: GlobalOptions,
+  opts: { rpcUrl?: string; deployment?: string },
+): { rpcUrl: string; token: () => string; chainId?: number } {
   if (opts.rpcUrl === undefined && opts.deployment === undefined && existsSync(global.config)) {
     const config = loadConfig(global.config);
     return { rpcUrl: config.rpcUrl, token: () => config.contracts.token, chainId: config.chainId };

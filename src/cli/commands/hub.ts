@@ -37,14 +37,20 @@ export function hubContext(global: Globals): HubContext {
   };
   return {
     provider,
-    signer: async () => (await loadKeystore(config().keystore, readPassword(global().passwordFile))).connect(await provider()),
+    signer: async () =>
+      (await loadKeystore(config().keystore, readPassword(global().passwordFile))).connect(await provider()),
     deployment: async () => {
       const c = config();
       const record = (address: string) => ({ address, args: [], block: c.contracts.startBlock });
       return {
         chainId: c.chainId,
         startBlock: c.contracts.startBlock,
-        contracts: { registry: record(c.contracts.registry), escrow: record(c.contracts.escrow), token: record(c.contracts.token), teeVerifier: record(c.contracts.teeVerifier) },
+        contracts: {
+          registry: record(c.contracts.registry),
+          escrow: record(c.contracts.escrow),
+          token: record(c.contracts.token),
+          teeVerifier: record(c.contracts.teeVerifier),
+        },
       };
     },
     contentStore: () => {

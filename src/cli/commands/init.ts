@@ -37,7 +37,14 @@ export function register(program: Command, global: Globals): void {
       });
       const { address, config, keystore, enclave } = initialized;
       print(!!g.json, { address, config, keystore, enclave }, () =>
-        [`operator ${address}`, `config   ${config}`, `keystore ${keystore}`, ...(enclave ? [`enclave  ${enclave} (DEVELOPMENT ONLY: vin enclave register registers it by quote; vin run does too)`] : [])].join("\n"),
+        [
+          `operator ${address}`,
+          `config   ${config}`,
+          `keystore ${keystore}`,
+          ...(enclave
+            ? [`enclave  ${enclave} (DEVELOPMENT ONLY: vin enclave register registers it by quote; vin run does too)`]
+            : []),
+        ].join("\n"),
       );
     });
 }

@@ -19,11 +19,29 @@ export function register(program: Command, global: Globals): void {
       const g = global();
       const jobId = toJobId(parseJobId(id));
       await withChain(g, async (config, provider, contracts) => {
-        const request = await getJobRequest({ escrow: contracts.escrow, provider, jobId, fromBlock: config.contracts.startBlock, maxRange: config.maxBlockRange });
+        const request = await getJobRequest({
+          escrow: contracts.escrow,
+          provider,
+          jobId,
+          fromBlock: config.contracts.startBlock,
+          maxRange: config.maxBlockRange,
+        });
         const state = await withRetry("escrow.stateOf", () => contracts.escrow.stateOf(jobId));
         const [outputHash, output] = await withRetry("escrow.resultOf", () => contracts.escrow.resultOf(jobId));
         const status = STATUS[Number(state.status)] ?? String(state.status);
-        const value = { jobId, terms: request.job, input: request.input, inputUri: request.inputUri, requestTx: request.transactionHash, status, filled: state.filled, committed: state.committed, revealed: state.revealed, output: output === "0x" ? undefined : output, outputHash: output === "0x" ? undefined : outputHash };
+        const value = {
+          jobId,
+          terms: request.job,
+          input: request.input,
+          inputUri: request.inputUri,
+          requestTx: request.transactionHash,
+          status,
+          filled: state.filled,
+          committed: state.committed,
+          revealed: state.revealed,
+          output: output === "0x" ? undefined : output,
+          outputHash: output === "0x" ? undefined : outputHash,
+        };
         const { job } = request;
         print(!!g.json, value, () =>
           [

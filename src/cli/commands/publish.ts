@@ -25,7 +25,9 @@ export function register(program: Command, global: Globals, context: HubContext 
   const { out, err } = hubOutput(context);
   program
     .command("publish")
-    .description("publish a model directory (with README.md card) or an .onnx file and its card: IPFS, then one registry transaction")
+    .description(
+      "publish a model directory (with README.md card) or an .onnx file and its card: IPFS, then one registry transaction",
+    )
     .argument("<path>", "model directory, or a single model file")
     .option("--price <tokens>", "price per inference, in tokens (new models)")
     .option("--model <id>", "publish the next version of this model instead of creating one")
@@ -36,7 +38,8 @@ export function register(program: Command, global: Globals, context: HubContext 
     .action(async (target: string, opts: PublishFlags) => {
       const files = loadModelFiles(target, opts.card === undefined ? {} : { cardFile: opts.card });
       const modes = parseModes(opts.modes, opts.measurement);
-      if (opts.model === undefined && opts.price === undefined) throw new PublishInputError("--price is required for a new model");
+      if (opts.model === undefined && opts.price === undefined)
+        throw new PublishInputError("--price is required for a new model");
       const signer = await context.signer();
       const { contracts } = await context.deployment();
       const store = await context.contentStore();
@@ -52,7 +55,10 @@ export function register(program: Command, global: Globals, context: HubContext 
           warn: (warning) => err(`warning: ${cardPath(target, opts.card)}: ${warning}`),
         });
         if (opts.json) out(JSON.stringify({ ...result, modelId: result.modelId.toString() }, null, 2));
-        else out(`published ${result.card.name} as model ${result.modelId} version ${result.version} (tx ${result.txHash})`);
+        else
+          out(
+            `published ${result.card.name} as model ${result.modelId} version ${result.version} (tx ${result.txHash})`,
+          );
       } finally {
         await store.close();
       }
@@ -70,7 +76,8 @@ export function parseModes(list: string, measurements: readonly string[]): ModeS
   return modes.map((mode): ModeSpec => {
     if (mode === Mode.Vanilla) return { mode: "vanilla" };
     if (mode === Mode.Tee) {
-      if (measurements.length === 0) throw new PublishInputError("mode tee needs --measurement 0x… (the accepted enclave measurement)");
+      if (measurements.length === 0)
+        throw new PublishInputError("mode tee needs --measurement 0x… (the accepted enclave measurement)");
       return { mode: "tee", measurements };
     }
     throw new PublishInputError("mode zk is published with its verifier by the zkml flow, not by this command");
@@ -93,5 +100,11 @@ function parsePrice(value: string, decimals: number): bigint {
 }
 
 function collect(value: string, previous: string[]): string[] {
-  return [...previous, ...value.split(",").map((s) => s.trim()).filter((s) => s !== "")];
+  return [
+    ...previous,
+    ...value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  ];
 }

@@ -20,9 +20,19 @@ export function register(program: Command, global: Globals, context: HubContext 
       const registry = ModelRegistry__factory.connect(contracts.registry.address, await context.provider());
       const store = await context.contentStore();
       try {
-        const result = await pullModel({ ...parsed, registry, store, outDir: opts.out, overwrite: opts.force ?? false, log: opts.json ? undefined : out });
+        const result = await pullModel({
+          ...parsed,
+          registry,
+          store,
+          outDir: opts.out,
+          overwrite: opts.force ?? false,
+          log: opts.json ? undefined : out,
+        });
         if (opts.json) out(JSON.stringify({ ...result, modelId: result.modelId.toString() }, null, 2));
-        else out(`pulled model ${result.modelId} version ${result.version} (${result.files.length} files) into ${result.outDir}`);
+        else
+          out(
+            `pulled model ${result.modelId} version ${result.version} (${result.files.length} files) into ${result.outDir}`,
+          );
       } finally {
         await store.close();
       }

@@ -25,7 +25,11 @@ export function register(program: Command, global: Globals): void {
     .option("--model-dir <dir>", "zk: the pulled model version (vin pull), holding model.onnx and zk/zk.json")
     .requiredOption("--input <json>", "features as a JSON array of numbers")
     .option("--fee <tokens>", "fee per node", "0.5")
-    .option("--collateral <tokens>", "collateral each node locks (at most the fee times the escrow's maxCollateralRatio, 20 on the devnet)", "10")
+    .option(
+      "--collateral <tokens>",
+      "collateral each node locks (at most the fee times the escrow's maxCollateralRatio, 20 on the devnet)",
+      "10",
+    )
     .option("--redundancy <k>", "nodes that must agree: odd, 1 to 7 (1 for zk)", "1")
     .option("--duration <seconds>", "time until the deadline", "600")
     .option("--wait", "wait for the result and verify it")
@@ -54,16 +58,38 @@ export function register(program: Command, global: Globals): void {
         });
         const jobId = toJobId(requested.job.id);
         if (!opts.wait) {
-          print(!!g.json, { jobId, total: requested.total, tx: requested.transactionHash }, () => `requested job ${jobId} (escrowed ${tokens(requested.total)}, ${requested.transactionHash})`);
+          print(
+            !!g.json,
+            { jobId, total: requested.total, tx: requested.transactionHash },
+            () => `requested job ${jobId} (escrowed ${tokens(requested.total)}, ${requested.transactionHash})`,
+          );
           return;
         }
         // Progress on stderr (stdout keeps the result alone, as --json needs): the job's slots as nodes claim them.
-        const progress = g.json ? undefined : watchProgress(contracts, requested.job, (line) => process.stderr.write(`${line}\n`));
-        const result = await waitForResult({ escrow: contracts.escrow, jobId, timeoutMs: Number(opts.timeout) * 1000 }).finally(() => progress?.stop());
-        if (result.status === "refunded") throw new VerificationError(`job ${jobId} was refunded: no node delivered a result before the deadline`);
+        const progress = g.json
+          ? undefined
+          : watchProgress(contracts, requested.job, (line) => process.stderr.write(`${line}\n`));
+        const result = await waitForResult({
+          escrow: contracts.escrow,
+          jobId,
+          timeoutMs: Number(opts.timeout) * 1000,
+        }).finally(() => progress?.stop());
+        if (result.status === "refunded")
+          throw new VerificationError(`job ${jobId} was refunded: no node delivered a result before the deadline`);
         const report = await verifyJob(config, provider, contracts, jobId, requested.blockNumber);
-        if (!report.ok) throw new VerificationError(`job ${jobId} settled but failed verification: ${report.checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`);
-        print(!!g.json, { jobId, output: result.output, outputHash: result.outputHash, verified: report }, () => `job ${jobId}: ${describeOutput(result.output)}\noutput hash ${result.outputHash} (verified: ${report.checks.length} checks passed)`);
+        if (!report.ok)
+          throw new VerificationError(
+            `job ${jobId} settled but failed verification: ${report.checks
+              .filter((c) => !c.ok)
+              .map((c) => c.name)
+              .join(", ")}`,
+          );
+        print(
+          !!g.json,
+          { jobId, output: result.output, outputHash: result.outputHash, verified: report },
+          () =>
+            `job ${jobId}: ${describeOutput(result.output)}\noutput hash ${result.outputHash} (verified: ${report.checks.length} checks passed)`,
+        );
       });
     });
 }
@@ -81,13 +107,17 @@ function parseFeatures(json: string): number[] {
   } catch (cause) {
     throw new InputError(`--input is not JSON: pass an array of numbers, e.g. '[39.1, 18.7, 181, 3750]'`, { cause });
   }
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v))) throw new InputError("--input must be a non-empty JSON array of numbers");
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v)))
+    throw new InputError("--input must be a non-empty JSON array of numbers");
   return value as number[];
 }
 
 /** The quantized model a pulled ZK version's circuit computes (checked against its manifest). */
 function loadCircuitModel(dir: string | undefined): QuantizedModel {
-  if (dir === undefined) throw new InputError("--mode zk needs --model-dir <dir>: pull the version first with `vin pull <model> --out <dir>`");
+  if (dir === undefined)
+    throw new InputError(
+      "--mode zk needs --model-dir <dir>: pull the version first with `vin pull <model> --out <dir>`",
+    );
   const read = (file: string): Uint8Array => {
     try {
       return readFileSync(path.join(dir, ...file.split("/")));
@@ -108,7 +138,9 @@ function loadCircuitModel(dir: string | undefined): QuantizedModel {
  * revealed results for k > 1 (polled every second; a failed poll is skipped, the wait itself decides the outcome).
  */
 function watchProgress(contracts: Contracts, job: Job, write: (line: string) => void): { stop(): void } {
-  write(`job ${job.id}: requested (model ${job.modelId}@${job.version}, mode ${MODE_NAMES[Number(job.mode) as Mode] ?? job.mode}, deadline ${new Date(Number(job.deadline) * 1000).toISOString()}); waiting for ${job.redundancy} node(s)`);
+  write(
+    `job ${job.id}: requested (model ${job.modelId}@${job.version}, mode ${MODE_NAMES[Number(job.mode) as Mode] ?? job.mode}, deadline ${new Date(Number(job.deadline) * 1000).toISOString()}); waiting for ${job.redundancy} node(s)`,
+  );
   let last = "";
   const timer = setInterval(() => {
     contracts.escrow.stateOf(job.id).then(

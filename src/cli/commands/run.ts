@@ -9,8 +9,14 @@ export function register(program: Command, global: Globals): void {
   program
     .command("run")
     .description("run the operator daemon until SIGTERM/SIGINT")
-    .option("--takeover", "adopt a key whose transactions this database has not recorded (only if its other instance is gone for good)")
-    .option("--max-collateral <tokens>", "largest collateral per job this node locks (over $VIN_MAX_COLLATERAL and the config's maxCollateral, default 50)")
+    .option(
+      "--takeover",
+      "adopt a key whose transactions this database has not recorded (only if its other instance is gone for good)",
+    )
+    .option(
+      "--max-collateral <tokens>",
+      "largest collateral per job this node locks (over $VIN_MAX_COLLATERAL and the config's maxCollateral, default 50)",
+    )
     .action(async (opts: { takeover?: boolean; maxCollateral?: string }) => {
       const log = createLogger();
       // Handlers first: a signal during start-up stops the daemon as soon as it is up, never mid-write.
@@ -21,7 +27,13 @@ export function register(program: Command, global: Globals): void {
       };
       process.once("SIGTERM", shutdown);
       process.once("SIGINT", shutdown);
-      running.daemon = await startDaemon({ configFile: global().config, password: readPassword(global().passwordFile), log, takeover: opts.takeover, sources: { flags: opts, env: process.env } });
+      running.daemon = await startDaemon({
+        configFile: global().config,
+        password: readPassword(global().passwordFile),
+        log,
+        takeover: opts.takeover,
+        sources: { flags: opts, env: process.env },
+      });
       if (running.stopRequested) shutdown();
       await running.daemon.stopped;
     });

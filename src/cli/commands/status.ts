@@ -13,7 +13,8 @@ export function register(program: Command, global: Globals): void {
     .action(async () => {
       const g = global();
       const status = await getOperatorStatus(loadConfig(g.config));
-      const { address, modes, staked, locked, available, thawing, thawEnd, earned, claimable, balance, gasPaid, jobs } = status;
+      const { address, modes, staked, locked, available, thawing, thawEnd, earned, claimable, balance, gasPaid, jobs } =
+        status;
       print(!!g.json, status, () =>
         [
           `operator  ${address} (modes: ${modes.join(", ") || "none"})`,
@@ -21,7 +22,12 @@ export function register(program: Command, global: Globals): void {
           `thawing   ${tokens(thawing)}${thawing > 0n ? ` until ${new Date(Number(thawEnd) * 1000).toISOString()}` : ""}`,
           `earned    ${tokens(earned)} from settled jobs; claimable now ${tokens(claimable)}; wallet ${tokens(balance)}`,
           `gas paid  ${formatUnits(gasPaid, 18)} ETH`,
-          `jobs      ${Object.entries(jobs).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(", ") || "none"}`,
+          `jobs      ${
+            Object.entries(jobs)
+              .filter(([, n]) => n > 0)
+              .map(([s, n]) => `${s} ${n}`)
+              .join(", ") || "none"
+          }`,
         ].join("\n"),
       );
     });

@@ -12,6 +12,10 @@ export function register(program: Command, global: Globals): void {
     .action(async (amount: string) => {
       const wei = parseAmount(amount);
       const { unstaked, tx } = await withOperator(global(), "unstake", (ctx) => unstakeTokens(ctx, wei));
-      print(!!global().json, { unstaked, tx }, () => `unstaking ${tokens(unstaked)}; withdraw after the thawing period (${tx})`);
+      print(
+        !!global().json,
+        { unstaked, tx },
+        () => `unstaking ${tokens(unstaked)}; withdraw after the thawing period (${tx})`,
+      );
     });
 }

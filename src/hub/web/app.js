@@ -9,7 +9,9 @@
   var PAGE_SIZE = 10;
   var FORM_FIELDS = ["q", "task", "license", "library", "language", "mode", "minUsage", "sort"];
   var config = { chainId: null, escrow: null, token: null, registry: null };
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
 
   /** Creates an element with attributes and children (strings become text nodes). */
   function el(tag, attrs, children) {
@@ -31,20 +33,30 @@
     return /^#\//.test(href) ? href : "#/";
   }
 
-  function modeName(m) { return MODE_NAMES[m] || "mode " + m; }
-  function short(hex) { return hex.length > 18 ? hex.slice(0, 10) + "…" + hex.slice(-6) : hex; }
+  function modeName(m) {
+    return MODE_NAMES[m] || "mode " + m;
+  }
+  function short(hex) {
+    return hex.length > 18 ? hex.slice(0, 10) + "…" + hex.slice(-6) : hex;
+  }
   function tokens(wei) {
     try {
-      var v = BigInt(wei), unit = 10n ** 18n, frac = (v % unit).toString().padStart(18, "0").replace(/0+$/, "");
+      var v = BigInt(wei),
+        unit = 10n ** 18n,
+        frac = (v % unit).toString().padStart(18, "0").replace(/0+$/, "");
       return (v / unit).toString() + (frac ? "." + frac : "");
-    } catch (e) { return String(wei); }
+    } catch (e) {
+      return String(wei);
+    }
   }
   /** "1 token", "0.5 tokens", "12 tokens". */
   function tokenAmount(wei) {
     var amount = tokens(wei);
     return amount + (amount === "1" ? " token" : " tokens");
   }
-  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+  function plural(n, one, many) {
+    return n + " " + (n === 1 ? one : many);
+  }
   /** "12 verified jobs · 34.5 tokens paid", then "(3 below the usage floor, not counted)" if any. */
   function usageText(verifiedJobs, paidVolume, belowFloorJobs) {
     var text = plural(verifiedJobs, "verified job", "verified jobs") + " · " + tokenAmount(paidVolume) + " paid";
@@ -100,36 +112,69 @@
     params.set("pageSize", String(PAGE_SIZE));
     var page = Number(params.get("page") || "1");
     $("status").textContent = "Searching…";
-    getJson("/api/search?" + params.toString()).then(function (result) {
-      var list = $("results");
-      list.replaceChildren();
-      result.hits.forEach(function (hit) { list.appendChild(hitItem(hit)); });
-      $("status").textContent = result.hits.length === 0 ? "No models found." : (result.relaxed ? "Showing models matching some of the words." : "");
-      $("page").textContent = "Page " + result.page;
-      $("prev").disabled = page <= 1;
-      $("next").disabled = !result.hasMore;
-      $("prev").onclick = function () { go(formParams(page - 1)); };
-      $("next").onclick = function () { go(formParams(page + 1)); };
-    }).catch(function (error) {
-      $("results").replaceChildren();
-      $("status").textContent = "Search failed: " + error.message;
-    });
+    getJson("/api/search?" + params.toString())
+      .then(function (result) {
+        var list = $("results");
+        list.replaceChildren();
+        result.hits.forEach(function (hit) {
+          list.appendChild(hitItem(hit));
+        });
+        $("status").textContent =
+          result.hits.length === 0
+            ? "No models found."
+            : result.relaxed
+              ? "Showing models matching some of the words."
+              : "";
+        $("page").textContent = "Page " + result.page;
+        $("prev").disabled = page <= 1;
+        $("next").disabled = !result.hasMore;
+        $("prev").onclick = function () {
+          go(formParams(page - 1));
+        };
+        $("next").onclick = function () {
+          go(formParams(page + 1));
+        };
+      })
+      .catch(function (error) {
+        $("results").replaceChildren();
+        $("status").textContent = "Search failed: " + error.message;
+      });
   }
 
   function hitItem(hit) {
     return el("li", { class: "hit", "data-model": String(hit.modelId) }, [
-      el("h2", {}, [el("a", { href: "#/model/" + hit.modelId, text: hit.name }), " ", el("span", { class: "meta", text: "v" + hit.version })]),
+      el("h2", {}, [
+        el("a", { href: "#/model/" + hit.modelId, text: hit.name }),
+        " ",
+        el("span", { class: "meta", text: "v" + hit.version }),
+      ]),
       el("div", { class: "meta" }, [
         el("span", { text: hit.task }),
-        el("span", { class: "license", text: (hit.licenses && hit.licenses.length > 0 ? hit.licenses : [hit.license]).join(", ") }),
+        el("span", {
+          class: "license",
+          text: (hit.licenses && hit.licenses.length > 0 ? hit.licenses : [hit.license]).join(", "),
+        }),
         hit.library ? el("span", { text: hit.library }) : null,
-        el("span", {}, hit.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); })),
+        el(
+          "span",
+          {},
+          hit.modes.map(function (m) {
+            return el("span", { class: "badge", text: modeName(m) });
+          }),
+        ),
         el("span", { class: "usage", text: usageText(hit.verifiedJobs, hit.paidVolume, hit.belowFloorJobs) }),
         el("span", { class: "price", text: tokenAmount(hit.price) + " / inference" }),
       ]),
       el("p", { text: hit.summary }),
       el("div", { class: "prov" }, [
-        "Model " + hit.modelId + " · owner " + hit.owner + " · published by " + hit.publisher + " in block " + hit.publishedBlock,
+        "Model " +
+          hit.modelId +
+          " · owner " +
+          hit.owner +
+          " · published by " +
+          hit.publisher +
+          " in block " +
+          hit.publishedBlock,
         el("br"),
         "card " + hit.cardCid + " · SHA-256 " + hit.cardHash,
       ]),
@@ -141,16 +186,24 @@
   function showModel(id) {
     var root = $("model");
     root.replaceChildren(el("p", { text: "Loading model " + id + "…" }));
-    getJson("/api/models/" + id).then(function (model) {
-      root.replaceChildren.apply(root, modelPage(model));
-    }).catch(function (error) {
-      root.replaceChildren(el("p", { class: "warn", text: "Cannot load model " + id + ": " + error.message }));
-    });
+    getJson("/api/models/" + id)
+      .then(function (model) {
+        root.replaceChildren.apply(root, modelPage(model));
+      })
+      .catch(function (error) {
+        root.replaceChildren(el("p", { class: "warn", text: "Cannot load model " + id + ": " + error.message }));
+      });
   }
 
   function modelPage(model) {
-    var current = model.versions.find(function (v) { return v.version === model.searchVersion; }) ||
-      model.versions.find(function (v) { return v.card !== null; }) || model.versions[0];
+    var current =
+      model.versions.find(function (v) {
+        return v.version === model.searchVersion;
+      }) ||
+      model.versions.find(function (v) {
+        return v.card !== null;
+      }) ||
+      model.versions[0];
     var card = current && current.card;
     var nodes = [
       el("h1", { id: "model-name", text: card ? card.name : "Model " + model.modelId }),
@@ -162,67 +215,145 @@
         el("span", { class: "price", text: tokenAmount(model.price) + " / inference" }),
         el("span", { text: "owner " + model.owner }),
       ]),
-      el("p", { class: "usage", id: "model-usage", text: usageText(model.verifiedJobs, model.paidVolume, model.belowFloorJobs) + " over all versions" }),
+      el("p", {
+        class: "usage",
+        id: "model-usage",
+        text: usageText(model.verifiedJobs, model.paidVolume, model.belowFloorJobs) + " over all versions",
+      }),
     ];
     if (card) {
       var body = el("article", { class: "card", id: "card" });
       body.appendChild(window.renderMarkdown(card.body));
       nodes.push(body);
     } else {
-      nodes.push(el("p", { class: "warn", text: "No verified model card: the card could not be fetched or does not match its on-chain hash." }));
+      nodes.push(
+        el("p", {
+          class: "warn",
+          text: "No verified model card: the card could not be fetched or does not match its on-chain hash.",
+        }),
+      );
     }
     if (current) nodes.push(requestSection(model, current));
     nodes.push(el("h2", { text: "Versions" }));
-    model.versions.forEach(function (v) { nodes.push(versionSection(v)); });
+    model.versions.forEach(function (v) {
+      nodes.push(versionSection(v));
+    });
     return nodes;
   }
 
   function versionSection(v) {
-    var usage = v.modes.map(function (m) {
-      var u = v.usage.find(function (x) { return x.mode === m; });
-      return modeName(m) + ": " + (u ? u.jobs : 0);
-    }).join(", ");
+    var usage = v.modes
+      .map(function (m) {
+        var u = v.usage.find(function (x) {
+          return x.mode === m;
+        });
+        return modeName(m) + ": " + (u ? u.jobs : 0);
+      })
+      .join(", ");
     var below = v.belowFloorJobs > 0 ? " (" + v.belowFloorJobs + " below the usage floor, not counted)" : "";
-    return el("section", { class: "version", "data-version": String(v.version) }, [
-      el("h3", { text: "Version " + v.version + (v.deprecated ? " (deprecated)" : "") }),
-      el("div", { class: "meta" }, [
-        el("span", { text: "published " + new Date(v.publishedAt * 1000).toISOString() + " in block " + v.publishedBlock }),
-        el("span", { text: "by " + v.publisher }),
-      ]),
-      el("p", {}, ["Verification modes: "].concat(v.modes.map(function (m) { return el("span", { class: "badge", text: modeName(m) }); }))),
-      el("p", { class: "usage", text: "Verified inferences: " + v.verifiedJobs + " (" + usage + ") · " + tokenAmount(v.paidVolume) + " paid" + below }),
-      el("p", { class: "prov", text: "Card " + v.cardCid + " · SHA-256 " + v.cardHash + (v.card ? " · verified" : " · not verified") }),
-    ].concat(v.tee ? [teeTable(v.tee)] : []).concat([
-      el("table", {}, [
-        el("thead", {}, [el("tr", {}, [el("th", { text: "File" }), el("th", { text: "CID" }), el("th", { text: "SHA-256" })])]),
-        el("tbody", {}, v.files.map(function (f) {
-          return el("tr", {}, [el("td", { text: f.path }), el("td", { class: "hash", text: f.cid }), el("td", { class: "hash", text: f.sha256 })]);
-        })),
-      ]),
-    ]));
+    return el(
+      "section",
+      { class: "version", "data-version": String(v.version) },
+      [
+        el("h3", { text: "Version " + v.version + (v.deprecated ? " (deprecated)" : "") }),
+        el("div", { class: "meta" }, [
+          el("span", {
+            text: "published " + new Date(v.publishedAt * 1000).toISOString() + " in block " + v.publishedBlock,
+          }),
+          el("span", { text: "by " + v.publisher }),
+        ]),
+        el(
+          "p",
+          {},
+          ["Verification modes: "].concat(
+            v.modes.map(function (m) {
+              return el("span", { class: "badge", text: modeName(m) });
+            }),
+          ),
+        ),
+        el("p", {
+          class: "usage",
+          text:
+            "Verified inferences: " +
+            v.verifiedJobs +
+            " (" +
+            usage +
+            ") · " +
+            tokenAmount(v.paidVolume) +
+            " paid" +
+            below,
+        }),
+        el("p", {
+          class: "prov",
+          text: "Card " + v.cardCid + " · SHA-256 " + v.cardHash + (v.card ? " · verified" : " · not verified"),
+        }),
+      ]
+        .concat(v.tee ? [teeTable(v.tee)] : [])
+        .concat([
+          el("table", {}, [
+            el("thead", {}, [
+              el("tr", {}, [el("th", { text: "File" }), el("th", { text: "CID" }), el("th", { text: "SHA-256" })]),
+            ]),
+            el(
+              "tbody",
+              {},
+              v.files.map(function (f) {
+                return el("tr", {}, [
+                  el("td", { text: f.path }),
+                  el("td", { class: "hash", text: f.cid }),
+                  el("td", { class: "hash", text: f.sha256 }),
+                ]);
+              }),
+            ),
+          ]),
+        ]),
+    );
   }
 
   /** The TEE binding: each accepted measurement, whether TeeVerifier revoked it, and its unexpired registered enclaves. */
   function teeTable(tee) {
     return el("table", { class: "tee" }, [
-      el("caption", { text: "TEE measurements" + (tee.asOf === null ? "" : " (enclaves as of " + new Date(tee.asOf * 1000).toISOString() + ")") }),
-      el("thead", {}, [el("tr", {}, [el("th", { text: "Measurement" }), el("th", { text: "Status" }), el("th", { text: "Enclaves" })])]),
-      el("tbody", {}, tee.measurements.map(function (m) {
-        var status = m.revoked ? "revoked " + new Date(m.revokedAt * 1000).toISOString() : "accepted";
-        return el("tr", {}, [el("td", { class: "hash", text: m.measurement }), el("td", { text: status }), el("td", { text: String(m.enclaves) })]);
-      })),
+      el("caption", {
+        text:
+          "TEE measurements" +
+          (tee.asOf === null ? "" : " (enclaves as of " + new Date(tee.asOf * 1000).toISOString() + ")"),
+      }),
+      el("thead", {}, [
+        el("tr", {}, [el("th", { text: "Measurement" }), el("th", { text: "Status" }), el("th", { text: "Enclaves" })]),
+      ]),
+      el(
+        "tbody",
+        {},
+        tee.measurements.map(function (m) {
+          var status = m.revoked ? "revoked " + new Date(m.revokedAt * 1000).toISOString() : "accepted";
+          return el("tr", {}, [
+            el("td", { class: "hash", text: m.measurement }),
+            el("td", { text: status }),
+            el("td", { text: String(m.enclaves) }),
+          ]);
+        }),
+      ),
     ]);
   }
 
   function requestSection(model, version) {
-    var select = el("select", { id: "snippet-mode", "aria-label": "Verification mode" },
-      version.modes.map(function (m) { return el("option", { value: String(m), text: modeName(m) }); }));
+    var select = el(
+      "select",
+      { id: "snippet-mode", "aria-label": "Verification mode" },
+      version.modes.map(function (m) {
+        return el("option", { value: String(m), text: modeName(m) });
+      }),
+    );
     var code = el("code", { id: "snippet" });
-    var update = function () { code.textContent = snippet(model, version, Number(select.value)); };
+    var update = function () {
+      code.textContent = snippet(model, version, Number(select.value));
+    };
     select.onchange = update;
     update();
     var copy = el("button", { type: "button", id: "copy", text: "Copy" });
-    copy.onclick = function () { copyText(code.textContent, copy); };
+    copy.onclick = function () {
+      copyText(code.textContent, copy);
+    };
     return el("section", { class: "request" }, [
       el("div", { class: "snippet-head" }, [el("h2", { text: "Request an inference" }), select, copy]),
       el("pre", {}, [code]),
@@ -233,9 +364,22 @@
     var escrow = config.escrow || "<JobEscrow address>";
     var token = config.token || "<payment token address>";
     return [
-      "// From the command line: vin request --model " + model.modelId + "@" + version.version + " --mode " + modeName(mode) + " --input '[...]' --wait",
-      "// ethers v6, Node 20 (ESM). Requests model " + model.modelId + " version " + version.version + " in " + modeName(mode) + " mode" +
-        (config.chainId ? " on chain " + config.chainId : "") + ".",
+      "// From the command line: vin request --model " +
+        model.modelId +
+        "@" +
+        version.version +
+        " --mode " +
+        modeName(mode) +
+        " --input '[...]' --wait",
+      "// ethers v6, Node 20 (ESM). Requests model " +
+        model.modelId +
+        " version " +
+        version.version +
+        " in " +
+        modeName(mode) +
+        " mode" +
+        (config.chainId ? " on chain " + config.chainId : "") +
+        ".",
       'import { Contract, JsonRpcProvider, Wallet, ZeroAddress, ZeroHash, toUtf8Bytes } from "ethers";',
       "const signer = new Wallet(process.env.PRIVATE_KEY, new JsonRpcProvider(process.env.RPC_URL));",
       'const escrow = new Contract("' + escrow + '", [',
@@ -244,7 +388,13 @@
       "], signer);",
       'const token = new Contract("' + token + '", ["function approve(address,uint256) returns (bool)"], signer);',
       "const feePerNode = 10n ** 18n, collateral = 10n ** 18n;",
-      "const [total] = await escrow.quote(" + model.modelId + ", " + version.version + ", " + mode + ", 1, feePerNode);",
+      "const [total] = await escrow.quote(" +
+        model.modelId +
+        ", " +
+        version.version +
+        ", " +
+        mode +
+        ", 1, feePerNode);",
       "await (await token.approve(escrow.target, total)).wait();",
       "const tx = await escrow.request({",
       "  modelId: " + model.modelId + ", version: " + version.version + ", mode: " + mode + ", redundancy: 1,",
@@ -262,35 +412,82 @@
   function showNetwork() {
     $("network-status").textContent = "Reading the chain…";
     $("network-stats").replaceChildren();
-    getJson("/api/network").then(function (n) {
-      $("network-status").textContent = "Blocks " + n.fromBlock + "–" + n.toBlock + ": " + plural(n.operators, "operator", "operators") + " · " +
-        tokenAmount(n.stake.total) + " staked · " + plural(n.jobs.total, "job", "jobs") + " requested (" + n.jobs.redundant + " with redundancy)";
-      $("network-stats").replaceChildren(networkModes(n), networkControl(n),
-        el("p", { class: "meta", text: "Operators are distinct addresses: one entity running several counts as several, so these figures are an upper bound on decentralisation." }));
-    }).catch(function (error) {
-      $("network-status").textContent = "Network figures unavailable: " + error.message;
-    });
+    getJson("/api/network")
+      .then(function (n) {
+        $("network-status").textContent =
+          "Blocks " +
+          n.fromBlock +
+          "–" +
+          n.toBlock +
+          ": " +
+          plural(n.operators, "operator", "operators") +
+          " · " +
+          tokenAmount(n.stake.total) +
+          " staked · " +
+          plural(n.jobs.total, "job", "jobs") +
+          " requested (" +
+          n.jobs.redundant +
+          " with redundancy)";
+        $("network-stats").replaceChildren(
+          networkModes(n),
+          networkControl(n),
+          el("p", {
+            class: "meta",
+            text: "Operators are distinct addresses: one entity running several counts as several, so these figures are an upper bound on decentralisation.",
+          }),
+        );
+      })
+      .catch(function (error) {
+        $("network-status").textContent = "Network figures unavailable: " + error.message;
+      });
   }
 
   function networkModes(n) {
     return el("table", { id: "network-modes" }, [
       el("thead", {}, [el("tr", {}, [el("th", { text: "Mode" }), el("th", { text: "Operators" })])]),
-      el("tbody", {}, n.operatorsPerMode.map(function (m) {
-        return el("tr", {}, [el("td", { text: m.name }), el("td", { class: "num", text: String(m.operators) })]);
-      })),
+      el(
+        "tbody",
+        {},
+        n.operatorsPerMode.map(function (m) {
+          return el("tr", {}, [el("td", { text: m.name }), el("td", { class: "num", text: String(m.operators) })]);
+        }),
+      ),
     ]);
   }
 
   /** Nakamoto coefficient (the fewest operators holding more than the threshold) and HHI (0–10,000), by stake and by jobs served. */
   function networkControl(n) {
-    var dash = function (v, show) { return v === null ? "–" : show(v); };
+    var dash = function (v, show) {
+      return v === null ? "–" : show(v);
+    };
     var row = function (by, nakamoto, hhi) {
-      return el("tr", {}, [el("td", { text: by }), el("td", { class: "num", text: dash(nakamoto, String) }), el("td", { class: "num", text: dash(hhi, function (v) { return String(Math.round(v)); }) })]);
+      return el("tr", {}, [
+        el("td", { text: by }),
+        el("td", { class: "num", text: dash(nakamoto, String) }),
+        el("td", {
+          class: "num",
+          text: dash(hhi, function (v) {
+            return String(Math.round(v));
+          }),
+        }),
+      ]);
     };
     var threshold = n.nakamoto.thresholdBps / 100 + " %";
     return el("table", { id: "network-control" }, [
-      el("thead", {}, [el("tr", {}, [el("th", { text: "By" }), el("th", { text: "Nakamoto (> " + threshold + ")", title: "The fewest operators holding more than " + threshold }), el("th", { text: "HHI", title: "Herfindahl–Hirschman index, 0–10,000 (10,000: one operator)" })])]),
-      el("tbody", {}, [row("stake", n.nakamoto.byStake, n.hhi.byStake), row("jobs served", n.nakamoto.byJobs, n.hhi.byJobs)]),
+      el("thead", {}, [
+        el("tr", {}, [
+          el("th", { text: "By" }),
+          el("th", {
+            text: "Nakamoto (> " + threshold + ")",
+            title: "The fewest operators holding more than " + threshold,
+          }),
+          el("th", { text: "HHI", title: "Herfindahl–Hirschman index, 0–10,000 (10,000: one operator)" }),
+        ]),
+      ]),
+      el("tbody", {}, [
+        row("stake", n.nakamoto.byStake, n.hhi.byStake),
+        row("jobs served", n.nakamoto.byJobs, n.hhi.byJobs),
+      ]),
     ]);
   }
 
@@ -298,14 +495,20 @@
     var done = function () {
       window.hubLastCopied = text;
       button.textContent = "Copied";
-      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+      setTimeout(function () {
+        button.textContent = "Copy";
+      }, 1500);
     };
     var fallback = function () {
       var area = el("textarea", { "aria-hidden": "true", class: "offscreen" });
       area.value = text;
       document.body.appendChild(area);
       area.select();
-      try { document.execCommand("copy"); } finally { area.remove(); }
+      try {
+        document.execCommand("copy");
+      } finally {
+        area.remove();
+      }
       done();
     };
     if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
@@ -315,18 +518,27 @@
   /* START */
 
   document.addEventListener("DOMContentLoaded", function () {
-    Array.prototype.forEach.call($("mode").options, function (o) { if (o.dataset.mode) MODE_NAMES[o.dataset.mode] = o.value; });
+    Array.prototype.forEach.call($("mode").options, function (o) {
+      if (o.dataset.mode) MODE_NAMES[o.dataset.mode] = o.value;
+    });
     $("search-form").addEventListener("submit", function (event) {
       event.preventDefault();
       go(formParams(1));
     });
     FORM_FIELDS.slice(1).forEach(function (name) {
-      $(name).addEventListener("change", function () { go(formParams(1)); });
+      $(name).addEventListener("change", function () {
+        go(formParams(1));
+      });
     });
     window.addEventListener("hashchange", route);
-    getJson("/hub-config.json").then(function (c) {
-      config = c;
-      if (c.chainId) $("network").textContent = "chain " + c.chainId + " · escrow " + short(c.escrow || "");
-    }).catch(function () { /* the page works without it; snippets show placeholders */ }).then(route);
+    getJson("/hub-config.json")
+      .then(function (c) {
+        config = c;
+        if (c.chainId) $("network").textContent = "chain " + c.chainId + " · escrow " + short(c.escrow || "");
+      })
+      .catch(function () {
+        /* the page works without it; snippets show placeholders */
+      })
+      .then(route);
   });
 })();

@@ -58,7 +58,8 @@
           if (!m || /\d/.test(m[1]) !== ordered) break;
           var text = lines[i].slice(m[0].length);
           i++;
-          while (i < lines.length && /^\s{2,}\S/.test(lines[i]) && !bullet.test(lines[i])) text += " " + lines[i++].trim();
+          while (i < lines.length && /^\s{2,}\S/.test(lines[i]) && !bullet.test(lines[i]))
+            text += " " + lines[i++].trim();
           var li = document.createElement("li");
           inline(li, text);
           list.appendChild(li);
@@ -68,12 +69,19 @@
       }
       if (/^( {4}|\t)/.test(line)) {
         var code = [];
-        while (i < lines.length && (/^( {4}|\t)/.test(lines[i]) || /^\s*$/.test(lines[i]))) code.push(lines[i++].replace(/^( {4}|\t)/, ""));
+        while (i < lines.length && (/^( {4}|\t)/.test(lines[i]) || /^\s*$/.test(lines[i])))
+          code.push(lines[i++].replace(/^( {4}|\t)/, ""));
         appendCode(root, code.join("\n").replace(/\n+$/, ""));
         continue;
       }
       var para = [];
-      while (i < lines.length && !/^\s*$/.test(lines[i]) && !/^\s{0,3}(#{1,6}\s|```|~~~)/.test(lines[i]) && !bullet.test(lines[i])) para.push(lines[i++].trim());
+      while (
+        i < lines.length &&
+        !/^\s*$/.test(lines[i]) &&
+        !/^\s{0,3}(#{1,6}\s|```|~~~)/.test(lines[i]) &&
+        !bullet.test(lines[i])
+      )
+        para.push(lines[i++].trim());
       var p = document.createElement("p");
       inline(p, para.join(" "));
       root.appendChild(p);

@@ -12,9 +12,13 @@ describe("ExampleConsumer: a consumer's own credits and tokens (found by the inv
     await escrow.connect(fx.other).expire(job);
     const address = await consumer.getAddress();
     expect(await escrow.claimable(address)).to.equal(jobTotal(job));
-    await expect(consumer.connect(fx.other).claim(fx.other.address)).to.be.revertedWithCustomError(consumer, "ExampleConsumerUnauthorizedCaller").withArgs(fx.other.address);
+    await expect(consumer.connect(fx.other).claim(fx.other.address))
+      .to.be.revertedWithCustomError(consumer, "ExampleConsumerUnauthorizedCaller")
+      .withArgs(fx.other.address);
     const before = await token.balanceOf(fx.requester.address);
-    await expect(consumer.connect(fx.deployer).claim(fx.requester.address)).to.emit(escrow, "Claimed").withArgs(address, fx.requester.address, jobTotal(job));
+    await expect(consumer.connect(fx.deployer).claim(fx.requester.address))
+      .to.emit(escrow, "Claimed")
+      .withArgs(address, fx.requester.address, jobTotal(job));
     expect(await token.balanceOf(fx.requester.address)).to.equal(before + jobTotal(job));
     expect(await escrow.claimable(address)).to.equal(0n);
   });
@@ -23,7 +27,9 @@ describe("ExampleConsumer: a consumer's own credits and tokens (found by the inv
     const fx = await loadSystem();
     const { token, exampleConsumer: consumer } = fx.system;
     await token.mint(await consumer.getAddress(), 5n * TOKEN);
-    await expect(consumer.connect(fx.other).withdrawTokens(fx.other.address, TOKEN)).to.be.revertedWithCustomError(consumer, "ExampleConsumerUnauthorizedCaller").withArgs(fx.other.address);
+    await expect(consumer.connect(fx.other).withdrawTokens(fx.other.address, TOKEN))
+      .to.be.revertedWithCustomError(consumer, "ExampleConsumerUnauthorizedCaller")
+      .withArgs(fx.other.address);
     await consumer.connect(fx.deployer).withdrawTokens(fx.requester.address, 2n * TOKEN);
     expect(await token.balanceOf(await consumer.getAddress())).to.equal(3n * TOKEN);
   });
@@ -34,7 +40,9 @@ describe("ExampleConsumer: a consumer's own credits and tokens (found by the inv
     await teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address);
     const first = await teeVerifier.disruptedAt(fx.nodes[0]!.address);
     await time.increase(100);
-    await expect(teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierEnclaveRevoked").withArgs(fx.enclave.address);
+    await expect(teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address))
+      .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierEnclaveRevoked")
+      .withArgs(fx.enclave.address);
     expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(first);
   });
 });

@@ -42,8 +42,17 @@ describe("content stores of the operator node (core's ContentStore)", () => {
     it("refuses a file whose bytes are not the content of its raw CID, with an IntegrityError naming the file", async () => {
       const cid = await store.add(bytesOf("the model"));
       writeFileSync(path.join(dir, cid), bytesOf("another model"));
-      const error = await expectRejection(store.cat(cid), IntegrityError, new RegExp(`${path.join(dir, cid).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} holds content with CID bafkrei[a-z2-7]+, not the ${cid}`));
-      expect((error as IntegrityError).context).to.include({ cid, actual: cidToString(rawCid(bytesOf("another model"))) });
+      const error = await expectRejection(
+        store.cat(cid),
+        IntegrityError,
+        new RegExp(
+          `${path.join(dir, cid).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} holds content with CID bafkrei[a-z2-7]+, not the ${cid}`,
+        ),
+      );
+      expect((error as IntegrityError).context).to.include({
+        cid,
+        actual: cidToString(rawCid(bytesOf("another model"))),
+      });
     });
 
     it("stores and reads a file under the UnixFS CID `ipfs add` gives it, checked by recomputing that CID", async () => {
@@ -54,31 +63,55 @@ describe("content stores of the operator node (core's ContentStore)", () => {
       const tampered = Uint8Array.from(large);
       tampered[123_456] ^= 1;
       writeFileSync(path.join(dir, cid), tampered);
-      await expectRejection(store.cat(cid), IntegrityError, new RegExp(`holds content with CID ${await computeCid(tampered)}, not the ${cid}`));
+      await expectRejection(
+        store.cat(cid),
+        IntegrityError,
+        new RegExp(`holds content with CID ${await computeCid(tampered)}, not the ${cid}`),
+      );
     });
 
     it("refuses to put bytes under a CID that is not theirs, storing nothing", async () => {
       const cid = cidToString(rawCid(bytesOf("a")));
-      await expectRejection(store.put(cid, bytesOf("b")), IntegrityError, new RegExp(`refusing to store content with CID ${cidToString(rawCid(bytesOf("b")))} under ${cid}`));
+      await expectRejection(
+        store.put(cid, bytesOf("b")),
+        IntegrityError,
+        new RegExp(`refusing to store content with CID ${cidToString(rawCid(bytesOf("b")))} under ${cid}`),
+      );
       expect(await store.has(cid)).to.equal(false);
     });
 
     it("throws NotFoundError for content it does not hold, and for a name that is not a base32 CIDv1 (never a path)", async () => {
       const cid = cidToString(rawCid(bytesOf("absent")));
       expect(await store.has(cid)).to.equal(false);
-      await expectRejection(store.cat(cid), NotFoundError, new RegExp(`content ${cid} is not in ${dir}: copy the file there under that name`));
+      await expectRejection(
+        store.cat(cid),
+        NotFoundError,
+        new RegExp(`content ${cid} is not in ${dir}: copy the file there under that name`),
+      );
       writeFileSync(path.join(root, "secret"), "x");
       expect(await store.has("../secret")).to.equal(false);
-      await expectRejection(store.cat("../secret"), NotFoundError, /is not in .*: its files are named by base32 CIDv1s/);
+      await expectRejection(
+        store.cat("../secret"),
+        NotFoundError,
+        /is not in .*: its files are named by base32 CIDv1s/,
+      );
     });
 
     it("serves core's fetchVerified: the recorded SHA-256 is checked on top of the CID", async () => {
       const data = bytesOf("model.onnx bytes");
       const cid = await store.add(data);
       expect(await fetchVerified(store, { path: "model.onnx", cid, sha256: sha256Hex(data) })).to.deep.equal(data);
-      await expectRejection(fetchVerified(store, { path: "model.onnx", cid, sha256: sha256Hex(bytesOf("other")) }), IntegrityError, /model\.onnx \(bafkrei[a-z2-7]+\) hashes to 0x[0-9a-f]{64}, not the recorded/);
+      await expectRejection(
+        fetchVerified(store, { path: "model.onnx", cid, sha256: sha256Hex(bytesOf("other")) }),
+        IntegrityError,
+        /model\.onnx \(bafkrei[a-z2-7]+\) hashes to 0x[0-9a-f]{64}, not the recorded/,
+      );
       const missing = cidToString(rawCid(bytesOf("missing")));
-      await expectRejection(fetchVerified(store, { path: "zk/zk.json", cid: missing, sha256: sha256Hex(bytesOf("missing")) }), NotFoundError, new RegExp(`zk/zk\\.json \\(${missing}\\) is not available from the content store`));
+      await expectRejection(
+        fetchVerified(store, { path: "zk/zk.json", cid: missing, sha256: sha256Hex(bytesOf("missing")) }),
+        NotFoundError,
+        new RegExp(`zk/zk\\.json \\(${missing}\\) is not available from the content store`),
+      );
     });
   });
 
@@ -106,7 +139,13 @@ describe("content stores of the operator node (core's ContentStore)", () => {
       const cid = cidToString(rawCid(bytesOf("nowhere")));
       try {
         expect(await chain.has(cid)).to.equal(false);
-        await expectRejection(chain.cat(cid), NotFoundError, new RegExp(`content ${cid} is in none of the node's content stores \\(content ${cid} is not in ${dir}: copy the file there under that name; not in the IPFS store ipfs\\)`));
+        await expectRejection(
+          chain.cat(cid),
+          NotFoundError,
+          new RegExp(
+            `content ${cid} is in none of the node's content stores \\(content ${cid} is not in ${dir}: copy the file there under that name; not in the IPFS store ipfs\\)`,
+          ),
+        );
       } finally {
         await chain.close();
       }
@@ -132,10 +171,22 @@ describe("content stores of the operator node (core's ContentStore)", () => {
       // As `registry.filesOf` lists a file: the CID in binary form, as hex.
       const file = { path: "model.onnx", cid: hexlify(cidFromString(cid)), sha256: sha256Hex(onnx) };
       expect(await readVersionFile(store, "model 1@1", file)).to.deep.equal(onnx);
-      await expectRejection(readVersionFile(store, "model 1@1", { ...file, sha256: sha256Hex(bytesOf("other")) }), ModelError, /^model 1@1: model\.onnx \(bafkrei[a-z2-7]+\) hashes to 0x[0-9a-f]{64}, not the recorded/);
-      await expectRejection(readVersionFile(store, "model 1@1", { ...file, cid: hexlify(rawCid(bytesOf("absent"))) }), ModelError, /^model 1@1: model\.onnx \(bafkrei[a-z2-7]+\) is not available from the content store/);
+      await expectRejection(
+        readVersionFile(store, "model 1@1", { ...file, sha256: sha256Hex(bytesOf("other")) }),
+        ModelError,
+        /^model 1@1: model\.onnx \(bafkrei[a-z2-7]+\) hashes to 0x[0-9a-f]{64}, not the recorded/,
+      );
+      await expectRejection(
+        readVersionFile(store, "model 1@1", { ...file, cid: hexlify(rawCid(bytesOf("absent"))) }),
+        ModelError,
+        /^model 1@1: model\.onnx \(bafkrei[a-z2-7]+\) is not available from the content store/,
+      );
       writeFileSync(path.join(dir, cid), bytesOf("tampered"));
-      await expectRejection(readVersionFile(store, "model 1@1", file), ModelError, /^model 1@1: .* holds content with CID bafkrei[a-z2-7]+, not the/);
+      await expectRejection(
+        readVersionFile(store, "model 1@1", file),
+        ModelError,
+        /^model 1@1: .* holds content with CID bafkrei[a-z2-7]+, not the/,
+      );
     });
   });
 

@@ -16,7 +16,9 @@ function fakeProvider(blocks: number[], failures: Record<string, number> = {}) {
         failures[key]!--;
         throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8545"), { code: "ECONNREFUSED" });
       }
-      return blocks.filter((b) => b >= from && b <= to).map((blockNumber) => ({ blockNumber, address: filter.address }) as unknown as Log);
+      return blocks
+        .filter((b) => b >= from && b <= to)
+        .map((blockNumber) => ({ blockNumber, address: filter.address }) as unknown as Log);
     },
   };
   return { provider, requests };
@@ -38,7 +40,9 @@ describe("getLogsChunked", () => {
 
   it("reads a range no larger than maxRange in one request, and nothing when toBlock is below fromBlock", async () => {
     const { provider, requests } = fakeProvider([3]);
-    expect((await getLogsChunked(provider, { ...params, fromBlock: 3, toBlock: 7, maxRange: 5 })).map((l) => l.blockNumber)).to.deep.equal([3]);
+    expect(
+      (await getLogsChunked(provider, { ...params, fromBlock: 3, toBlock: 7, maxRange: 5 })).map((l) => l.blockNumber),
+    ).to.deep.equal([3]);
     expect(await getLogsChunked(provider, { ...params, fromBlock: 8, toBlock: 7 })).to.deep.equal([]);
     expect(requests).to.deep.equal([{ from: 3, to: 7 }]);
   });
@@ -55,20 +59,34 @@ describe("getLogsChunked", () => {
 
   it("retries a request whose transport failed, then goes on with the next range", async () => {
     const { provider, requests } = fakeProvider([2, 6], { "5..8": 2 });
-    const logs = await getLogsChunked(provider, { ...params, fromBlock: 1, toBlock: 8, maxRange: 4, retry: { attempts: 3, backoffMs: 1 } });
+    const logs = await getLogsChunked(provider, {
+      ...params,
+      fromBlock: 1,
+      toBlock: 8,
+      maxRange: 4,
+      retry: { attempts: 3, backoffMs: 1 },
+    });
     expect(logs.map((l) => l.blockNumber)).to.deep.equal([2, 6]);
     expect(requests.map((r) => `${r.from}..${r.to}`)).to.deep.equal(["1..4", "5..8", "5..8", "5..8"]);
   });
 
   it("throws a TransportError naming the range when a request fails every attempt", async () => {
     const { provider } = fakeProvider([], { "0..9": 5 });
-    await expectRejection(getLogsChunked(provider, { ...params, fromBlock: 0, toBlock: 9, retry: { attempts: 2, backoffMs: 1 } }), TransportError, /eth_getLogs 0\.\.9 failed after 2 attempt\(s\)/);
+    await expectRejection(
+      getLogsChunked(provider, { ...params, fromBlock: 0, toBlock: 9, retry: { attempts: 2, backoffMs: 1 } }),
+      TransportError,
+      /eth_getLogs 0\.\.9 failed after 2 attempt\(s\)/,
+    );
   });
 
   for (const maxRange of [0, -1, 1.5]) {
     it(`throws InputError for maxRange ${maxRange}, before any request`, async () => {
       const { provider, requests } = fakeProvider([]);
-      await expectRejection(getLogsChunked(provider, { ...params, fromBlock: 0, toBlock: 9, maxRange }), InputError, new RegExp(`maxRange ${maxRange} is out of range`));
+      await expectRejection(
+        getLogsChunked(provider, { ...params, fromBlock: 0, toBlock: 9, maxRange }),
+        InputError,
+        new RegExp(`maxRange ${maxRange} is out of range`),
+      );
       expect(requests).to.deep.equal([]);
     });
   }

@@ -13,7 +13,9 @@ describe("JobEscrow callbacks", () => {
     const job = await consumerJob(fx, consumer, { callbackGasLimit: 200_000 });
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
     const tx = fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x");
-    await expect(tx).to.emit(fx.system.escrow, "CallbackDelivered").withArgs(job.id, await consumer.getAddress(), true);
+    await expect(tx)
+      .to.emit(fx.system.escrow, "CallbackDelivered")
+      .withArgs(job.id, await consumer.getAddress(), true);
     await expect(tx).to.emit(consumer, "OutcomeReceived").withArgs(job.id, true, keccak256("0x2a"));
     const outcome = await consumer.outcomeOf(job.id);
     expect([outcome.delivered, outcome.settled, outcome.output]).to.deep.equal([true, true, "0x2a"]);
@@ -24,7 +26,9 @@ describe("JobEscrow callbacks", () => {
     const consumer = fx.system.exampleConsumer;
     const job = await consumerJob(fx, consumer, { callbackGasLimit: 200_000 });
     await time.increaseTo(job.deadline);
-    await expect(fx.system.escrow.expire(job)).to.emit(consumer, "OutcomeReceived").withArgs(job.id, false, hre.ethers.ZeroHash);
+    await expect(fx.system.escrow.expire(job))
+      .to.emit(consumer, "OutcomeReceived")
+      .withArgs(job.id, false, hre.ethers.ZeroHash);
   });
 
   it("records a failed callback (out of gas) without blocking settlement or payment", async () => {
@@ -33,7 +37,9 @@ describe("JobEscrow callbacks", () => {
     const job = await consumerJob(fx, consumer, { callbackGasLimit: 1_000 });
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
     const tx = fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x");
-    await expect(tx).to.emit(fx.system.escrow, "CallbackDelivered").withArgs(job.id, await consumer.getAddress(), false);
+    await expect(tx)
+      .to.emit(fx.system.escrow, "CallbackDelivered")
+      .withArgs(job.id, await consumer.getAddress(), false);
     await expect(tx).to.emit(fx.system.escrow, "JobSettled");
     expect((await consumer.outcomeOf(job.id)).delivered).to.equal(false);
     expect(await fx.system.escrow.resultOf(job.id)).to.deep.equal([keccak256("0x2a"), "0x2a"]);
@@ -43,7 +49,9 @@ describe("JobEscrow callbacks", () => {
     const fx = await loadSystem();
     const job = await requestJob(fx, { callback: fx.requester.address, callbackGasLimit: 50_000 });
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
-    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x")).to.emit(fx.system.escrow, "CallbackDelivered").withArgs(job.id, fx.requester.address, false);
+    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x"))
+      .to.emit(fx.system.escrow, "CallbackDelivered")
+      .withArgs(job.id, fx.requester.address, false);
   });
 
   it("reverts with JobEscrowInsufficientGasForCallback when the caller sends too little gas for the callback", async () => {
@@ -51,17 +59,20 @@ describe("JobEscrow callbacks", () => {
     const consumer = fx.system.exampleConsumer;
     const job = await consumerJob(fx, consumer, { callbackGasLimit: 400_000 });
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
-    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x", { gasLimit: 300_000 })).to.be.revertedWithCustomError(
-      fx.system.escrow,
-      "JobEscrowInsufficientGasForCallback",
-    );
+    await expect(
+      fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x", { gasLimit: 300_000 }),
+    ).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInsufficientGasForCallback");
   });
 
   describe("unsolicited callbacks (issue #10 §2)", () => {
     it("reverts with JobEscrowInvalidCallback(consumer, attacker) when an attacker's request names someone else's consumer", async () => {
       const fx = await loadSystem();
       const consumer = await fx.system.exampleConsumer.getAddress();
-      await expect(fx.system.escrow.connect(fx.other).request(await requestParams({ callback: consumer, callbackGasLimit: 200_000 })))
+      await expect(
+        fx.system.escrow
+          .connect(fx.other)
+          .request(await requestParams({ callback: consumer, callbackGasLimit: 200_000 })),
+      )
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidCallback")
         .withArgs(consumer, fx.other.address);
       expect(await fx.system.escrow.jobCount()).to.equal(0n);
@@ -78,16 +89,24 @@ describe("JobEscrow callbacks", () => {
       const fx = await loadSystem();
       const standIn = await new EscrowStandIn__factory(fx.deployer).deploy(await fx.system.token.getAddress());
       const consumer = await new ExampleConsumer__factory(fx.deployer).deploy(standIn, fx.deployer.address);
-      await expect(standIn.deliver(consumer, 1n, "0x2a")).to.be.revertedWithCustomError(consumer, "InferenceConsumerUnknownJob").withArgs(1n);
+      await expect(standIn.deliver(consumer, 1n, "0x2a"))
+        .to.be.revertedWithCustomError(consumer, "InferenceConsumerUnknownJob")
+        .withArgs(1n);
       await expect(consumer.request(await requestParams({ callback: fx.other.address })))
         .to.emit(standIn, "Requested")
         .withArgs(1n, await consumer.getAddress(), await consumer.getAddress());
       expect(await consumer.isPending(1n)).to.equal(true);
       expect(await consumer.isPending(2n)).to.equal(false);
-      await expect(standIn.deliver(consumer, 2n, "0x2a")).to.be.revertedWithCustomError(consumer, "InferenceConsumerUnknownJob").withArgs(2n);
-      await expect(standIn.deliver(consumer, 1n, "0x2a")).to.emit(consumer, "OutcomeReceived").withArgs(1n, true, keccak256("0x2a"));
+      await expect(standIn.deliver(consumer, 2n, "0x2a"))
+        .to.be.revertedWithCustomError(consumer, "InferenceConsumerUnknownJob")
+        .withArgs(2n);
+      await expect(standIn.deliver(consumer, 1n, "0x2a"))
+        .to.emit(consumer, "OutcomeReceived")
+        .withArgs(1n, true, keccak256("0x2a"));
       expect(await consumer.isPending(1n)).to.equal(false);
-      await expect(standIn.deliver(consumer, 1n, "0x2b")).to.be.revertedWithCustomError(consumer, "InferenceConsumerUnknownJob").withArgs(1n);
+      await expect(standIn.deliver(consumer, 1n, "0x2b"))
+        .to.be.revertedWithCustomError(consumer, "InferenceConsumerUnknownJob")
+        .withArgs(1n);
       expect((await consumer.outcomeOf(1n)).output).to.equal("0x2a");
     });
 
@@ -111,15 +130,23 @@ describe("JobEscrow callbacks", () => {
       expect(await consumer.isPending(job.id)).to.equal(true);
       await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
       const receipt = await (await fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x2a", "0x")).wait();
-      const outcomes = receipt!.logs.filter((log) => log.address === address && consumer.interface.parseLog(log)?.name === "OutcomeReceived");
+      const outcomes = receipt!.logs.filter(
+        (log) => log.address === address && consumer.interface.parseLog(log)?.name === "OutcomeReceived",
+      );
       expect(outcomes).to.have.length(1);
-      const delivered = receipt!.logs.map((log) => fx.system.escrow.interface.parseLog(log)).filter((e) => e?.name === "CallbackDelivered");
-      expect(delivered.map((e) => [e!.args.jobId, e!.args.consumer, e!.args.success])).to.deep.equal([[job.id, address, true]]);
+      const delivered = receipt!.logs
+        .map((log) => fx.system.escrow.interface.parseLog(log))
+        .filter((e) => e?.name === "CallbackDelivered");
+      expect(delivered.map((e) => [e!.args.jobId, e!.args.consumer, e!.args.success])).to.deep.equal([
+        [job.id, address, true],
+      ]);
       expect(await consumer.isPending(job.id)).to.equal(false);
       expect(await consumer.outcomeOf(job.id)).to.deep.equal([true, true, keccak256("0x2a"), "0x2a"]);
       // A job expired after settlement cannot be delivered again: the escrow refuses before any callback.
       await time.increaseTo(job.deadline);
-      await expect(fx.system.escrow.expire(job)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen").withArgs(job.id, 2);
+      await expect(fx.system.escrow.expire(job))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen")
+        .withArgs(job.id, 2);
     });
   });
 });

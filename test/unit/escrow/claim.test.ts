@@ -17,10 +17,14 @@ describe("JobEscrow.claim", () => {
     await settledJob(fx);
     const node = fx.nodes[0]!;
     const before = await fx.system.token.balanceOf(fx.other.address);
-    await expect(fx.system.escrow.connect(node).claim(fx.other.address)).to.emit(fx.system.escrow, "Claimed").withArgs(node.address, fx.other.address, FEE_PER_NODE);
+    await expect(fx.system.escrow.connect(node).claim(fx.other.address))
+      .to.emit(fx.system.escrow, "Claimed")
+      .withArgs(node.address, fx.other.address, FEE_PER_NODE);
     expect(await fx.system.token.balanceOf(fx.other.address)).to.equal(before + FEE_PER_NODE);
     expect(await fx.system.escrow.claimable(node.address)).to.equal(0n);
-    await expect(fx.system.escrow.connect(node).claim(node.address)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNothingToClaim").withArgs(node.address);
+    await expect(fx.system.escrow.connect(node).claim(node.address))
+      .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNothingToClaim")
+      .withArgs(node.address);
   });
 
   it("reverts with JobEscrowInvalidRecipient for the zero address", async () => {
@@ -36,11 +40,15 @@ describe("JobEscrow.claim", () => {
     const job = await settledJob(fx);
     const treasury = await fx.system.escrow.treasury();
     expect(treasury).to.equal(await fx.system.timelock.getAddress());
-    await expect(fx.system.escrow.connect(fx.other).claimProtocolFees()).to.emit(fx.system.escrow, "ProtocolFeesClaimed").withArgs(treasury, job.protocolFee);
+    await expect(fx.system.escrow.connect(fx.other).claimProtocolFees())
+      .to.emit(fx.system.escrow, "ProtocolFeesClaimed")
+      .withArgs(treasury, job.protocolFee);
     expect(await fx.system.token.balanceOf(treasury)).to.equal(job.protocolFee);
     expect(await fx.system.escrow.protocolFees()).to.equal(0n);
     expect(await fx.system.escrow.claimable(hre.ethers.ZeroAddress)).to.equal(0n);
-    await expect(fx.system.escrow.claimProtocolFees()).to.emit(fx.system.escrow, "ProtocolFeesClaimed").withArgs(treasury, 0n);
+    await expect(fx.system.escrow.claimProtocolFees())
+      .to.emit(fx.system.escrow, "ProtocolFeesClaimed")
+      .withArgs(treasury, 0n);
   });
 
   it("keeps claims, refunds, expiries and withdrawals working while requests are paused", async () => {
@@ -49,13 +57,21 @@ describe("JobEscrow.claim", () => {
     await fx.system.escrow.connect(fx.nodes[1]!).claimSlot(open);
     await settledJob(fx);
     await fx.system.escrow.connect(fx.deployer).setPaused(true);
-    await expect(fx.system.escrow.connect(fx.owner).claim(fx.owner.address)).to.emit(fx.system.escrow, "Claimed").withArgs(fx.owner.address, fx.owner.address, MODEL_PRICE);
+    await expect(fx.system.escrow.connect(fx.owner).claim(fx.owner.address))
+      .to.emit(fx.system.escrow, "Claimed")
+      .withArgs(fx.owner.address, fx.owner.address, MODEL_PRICE);
     await time.increaseTo(open.deadline);
     await expect(fx.system.escrow.expire(open)).to.emit(fx.system.escrow, "JobRefunded");
-    await expect(fx.system.escrow.connect(fx.requester).claim(fx.requester.address)).to.emit(fx.system.escrow, "Claimed");
+    await expect(fx.system.escrow.connect(fx.requester).claim(fx.requester.address)).to.emit(
+      fx.system.escrow,
+      "Claimed",
+    );
     await fx.system.staking.connect(fx.nodes[1]!).unstake(1n);
     await time.increase(8 * 24 * 3600);
-    await expect(fx.system.staking.connect(fx.nodes[1]!).withdraw(fx.nodes[1]!.address)).to.emit(fx.system.staking, "Withdrawn");
+    await expect(fx.system.staking.connect(fx.nodes[1]!).withdraw(fx.nodes[1]!.address)).to.emit(
+      fx.system.staking,
+      "Withdrawn",
+    );
   });
 
   it("never pays out more than was escrowed: escrow balance equals open escrow plus all credits", async () => {
@@ -70,7 +86,11 @@ describe("JobEscrow.claim", () => {
     let credits = await fx.system.escrow.protocolFees();
     for (const a of accounts) credits += await fx.system.escrow.claimable(a);
     expect(await fx.system.token.balanceOf(await fx.system.escrow.getAddress())).to.equal(jobTotal(open) + credits);
-    await governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setTreasury", [fx.other.address]));
+    await governance(
+      fx,
+      fx.system.escrow,
+      fx.system.escrow.interface.encodeFunctionData("setTreasury", [fx.other.address]),
+    );
     await fx.system.escrow.claimProtocolFees();
     for (const a of [fx.requester, fx.owner, ...fx.nodes]) {
       if ((await fx.system.escrow.claimable(a.address)) > 0n) await fx.system.escrow.connect(a).claim(a.address);

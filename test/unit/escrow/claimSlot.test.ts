@@ -11,8 +11,12 @@ describe("JobEscrow.claimSlot", () => {
     const { escrow, staking } = fx.system;
     const job = await requestJob(fx, { redundancy: 3 });
     const [a, b] = fx.nodes;
-    await expect(escrow.connect(a!).claimSlot(job)).to.emit(escrow, "SlotClaimed").withArgs(job.id, a!.address, 0, COLLATERAL);
-    await expect(escrow.connect(b!).claimSlot(job)).to.emit(escrow, "SlotClaimed").withArgs(job.id, b!.address, 1, COLLATERAL);
+    await expect(escrow.connect(a!).claimSlot(job))
+      .to.emit(escrow, "SlotClaimed")
+      .withArgs(job.id, a!.address, 0, COLLATERAL);
+    await expect(escrow.connect(b!).claimSlot(job))
+      .to.emit(escrow, "SlotClaimed")
+      .withArgs(job.id, b!.address, 1, COLLATERAL);
     const claimedAt = BigInt(await time.latest());
     const [slot, digest] = await escrow.slotOf(job.id, 1);
     expect(slot.node).to.equal(b!.address);
@@ -38,7 +42,9 @@ describe("JobEscrow.claimSlot", () => {
     const fx = await loadSystem();
     const job = await requestJob(fx);
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
-    await expect(fx.system.escrow.connect(fx.nodes[1]!).claimSlot(job)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowSlotsFilled").withArgs(job.id, 1);
+    await expect(fx.system.escrow.connect(fx.nodes[1]!).claimSlot(job))
+      .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowSlotsFilled")
+      .withArgs(job.id, 1);
   });
 
   it("reverts with JobEscrowJobMismatch for tampered terms or an unknown job", async () => {
@@ -104,6 +110,8 @@ describe("JobEscrow.claimSlot", () => {
     const job = await requestJob(fx);
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
     await fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", "0x");
-    await expect(fx.system.escrow.connect(fx.nodes[1]!).claimSlot(job)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen").withArgs(job.id, 2);
+    await expect(fx.system.escrow.connect(fx.nodes[1]!).claimSlot(job))
+      .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen")
+      .withArgs(job.id, 2);
   });
 });

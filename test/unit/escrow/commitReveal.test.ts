@@ -1,7 +1,15 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes } from "ethers";
-import { FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, STAKE, type Fixture } from "../../fixtures/system";
+import {
+  FEE_PER_NODE,
+  governance,
+  loadSystem,
+  MODEL_PRICE,
+  requestJob,
+  STAKE,
+  type Fixture,
+} from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
 import { jobTotal, resultCommitment, type Job } from "../../../src/core/job";
 import { JobStatus, SlotPhase } from "../../../src/core/job";
@@ -28,11 +36,19 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     const job = await claimedK3(fx);
     const output = "0x07";
     await commitAll(fx, job, [output, output, output]);
-    await expect(escrow.connect(fx.nodes[0]!).reveal(job, output, SALTS[0]!, "0x")).to.emit(escrow, "ResultRevealed").withArgs(job.id, fx.nodes[0]!.address, keccak256(output));
+    await expect(escrow.connect(fx.nodes[0]!).reveal(job, output, SALTS[0]!, "0x"))
+      .to.emit(escrow, "ResultRevealed")
+      .withArgs(job.id, fx.nodes[0]!.address, keccak256(output));
     const [slot, digest] = await escrow.slotOf(job.id, 0);
-    expect([slot.node, slot.phase, digest]).to.deep.equal([fx.nodes[0]!.address, BigInt(SlotPhase.Revealed), "0x0700000000000000000000000000000000000000000000000000000000000001"]);
+    expect([slot.node, slot.phase, digest]).to.deep.equal([
+      fx.nodes[0]!.address,
+      BigInt(SlotPhase.Revealed),
+      "0x0700000000000000000000000000000000000000000000000000000000000001",
+    ]);
     await escrow.connect(fx.nodes[1]!).reveal(job, output, SALTS[1]!, "0x");
-    await expect(escrow.connect(fx.nodes[2]!).reveal(job, output, SALTS[2]!, "0x")).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(output), 3, output);
+    await expect(escrow.connect(fx.nodes[2]!).reveal(job, output, SALTS[2]!, "0x"))
+      .to.emit(escrow, "JobSettled")
+      .withArgs(job.id, keccak256(output), 3, output);
     expect((await escrow.stateOf(job.id)).revealed).to.equal(3n);
     for (const node of fx.nodes) {
       expect(await escrow.claimable(node.address)).to.equal(FEE_PER_NODE);
@@ -81,7 +97,8 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     expect((protocolFee * paidBase) % base).to.not.equal(0n);
     const kept = (protocolFee * paidBase) / base;
     await commitAll(fx, job, ["0x01", "0x02", "0x02"]);
-    for (const [i, output] of ["0x01", "0x02", "0x02"].entries()) await escrow.connect(fx.nodes[i]!).reveal(job, output, SALTS[i]!, "0x");
+    for (const [i, output] of ["0x01", "0x02", "0x02"].entries())
+      await escrow.connect(fx.nodes[i]!).reveal(job, output, SALTS[i]!, "0x");
     expect(await escrow.protocolFees()).to.equal(kept);
     expect(await escrow.claimable(fx.requester.address)).to.equal(fee + protocolFee - kept);
     expect(await escrow.claimable(fx.owner.address)).to.equal(price);
@@ -96,16 +113,22 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
   it("settles a free k = 3 job (no model price, no node fee, no collateral) 2-1 without dividing by a zero fee base", async () => {
     const fx = await loadSystem();
     const { escrow } = fx.system;
-    await governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, minCollateral: 0 }]));
+    await governance(
+      fx,
+      escrow,
+      escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, minCollateral: 0 }]),
+    );
     await fx.system.registry.connect(fx.owner).setPrice(1n, 0n);
     const job = await claimedK3(fx, { feePerNode: 0n, collateral: 0n });
     expect(jobTotal(job)).to.equal(0n);
     await commitAll(fx, job, ["0x01", "0x02", "0x02"]);
-    for (const [i, output] of ["0x01", "0x02", "0x02"].entries()) await escrow.connect(fx.nodes[i]!).reveal(job, output, SALTS[i]!, "0x");
+    for (const [i, output] of ["0x01", "0x02", "0x02"].entries())
+      await escrow.connect(fx.nodes[i]!).reveal(job, output, SALTS[i]!, "0x");
     expect((await escrow.stateOf(job.id)).status).to.equal(BigInt(JobStatus.Settled));
     expect(await escrow.resultOf(job.id)).to.deep.equal([keccak256("0x02"), "0x02"]);
     expect(await escrow.protocolFees()).to.equal(0n);
-    for (const account of [fx.requester, fx.owner, ...fx.nodes]) expect(await escrow.claimable(account.address)).to.equal(0n);
+    for (const account of [fx.requester, fx.owner, ...fx.nodes])
+      expect(await escrow.claimable(account.address)).to.equal(0n);
   });
 
   it("refunds in full when all k = 3 reveals differ, slashing nobody who revealed", async () => {
@@ -130,7 +153,9 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
     const { escrow } = fx.system;
     const job = await claimedK3(fx);
     const commitment = resultCommitment(job.id, fx.nodes[0]!.address, "0x07", SALTS[0]!);
-    await expect(escrow.connect(fx.nodes[0]!).commit(job, commitment)).to.emit(escrow, "ResultCommitted").withArgs(job.id, fx.nodes[0]!.address, commitment);
+    await expect(escrow.connect(fx.nodes[0]!).commit(job, commitment))
+      .to.emit(escrow, "ResultCommitted")
+      .withArgs(job.id, fx.nodes[0]!.address, commitment);
     const [slot, digest] = await escrow.slotOf(job.id, 0);
     expect([slot.phase, digest]).to.deep.equal([BigInt(SlotPhase.Committed), commitment]);
     expect((await escrow.stateOf(job.id)).committed).to.equal(1n);
@@ -141,14 +166,20 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
       const fx = await loadSystem();
       const job = await requestJob(fx);
       await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).commit(job, SALTS[0]!)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowWrongRedundancy").withArgs(job.id, 1);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).reveal(job, "0x01", SALTS[0]!, "0x")).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowWrongRedundancy").withArgs(job.id, 1);
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).commit(job, SALTS[0]!))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowWrongRedundancy")
+        .withArgs(job.id, 1);
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).reveal(job, "0x01", SALTS[0]!, "0x"))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowWrongRedundancy")
+        .withArgs(job.id, 1);
     });
 
     it("commit with JobEscrowNotAssigned without a slot and JobEscrowWrongPhase on a second commit", async () => {
       const fx = await loadSystem();
       const job = await claimedK3(fx);
-      await expect(fx.system.escrow.connect(fx.other).commit(job, SALTS[0]!)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotAssigned").withArgs(job.id, fx.other.address);
+      await expect(fx.system.escrow.connect(fx.other).commit(job, SALTS[0]!))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotAssigned")
+        .withArgs(job.id, fx.other.address);
       await fx.system.escrow.connect(fx.nodes[0]!).commit(job, SALTS[0]!);
       await expect(fx.system.escrow.connect(fx.nodes[0]!).commit(job, SALTS[1]!))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowWrongPhase")
@@ -159,13 +190,17 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
       const fx = await loadSystem();
       const job = await claimedK3(fx);
       await time.setNextBlockTimestamp(job.deadline);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).commit(job, SALTS[0]!)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowDeadlinePassed").withArgs(job.id, job.deadline);
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).commit(job, SALTS[0]!))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowDeadlinePassed")
+        .withArgs(job.id, job.deadline);
     });
 
     it("reveal with JobEscrowRevealNotOpen until every slot has committed", async () => {
       const fx = await loadSystem();
       const job = await claimedK3(fx);
-      await fx.system.escrow.connect(fx.nodes[0]!).commit(job, resultCommitment(job.id, fx.nodes[0]!.address, "0x01", SALTS[0]!));
+      await fx.system.escrow
+        .connect(fx.nodes[0]!)
+        .commit(job, resultCommitment(job.id, fx.nodes[0]!.address, "0x01", SALTS[0]!));
       await expect(fx.system.escrow.connect(fx.nodes[0]!).reveal(job, "0x01", SALTS[0]!, "0x"))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowRevealNotOpen")
         .withArgs(job.id, 1, 3);
@@ -176,11 +211,17 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
       const job = await claimedK3(fx);
       await commitAll(fx, job, ["0x01", "0x01", "0x01"]);
       const [a, b] = fx.nodes;
-      await expect(fx.system.escrow.connect(a!).reveal(job, "0x02", SALTS[0]!, "0x")).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowCommitmentMismatch").withArgs(job.id, a!.address);
-      await expect(fx.system.escrow.connect(a!).reveal(job, "0x01", SALTS[1]!, "0x")).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowCommitmentMismatch").withArgs(job.id, a!.address);
+      await expect(fx.system.escrow.connect(a!).reveal(job, "0x02", SALTS[0]!, "0x"))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowCommitmentMismatch")
+        .withArgs(job.id, a!.address);
+      await expect(fx.system.escrow.connect(a!).reveal(job, "0x01", SALTS[1]!, "0x"))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowCommitmentMismatch")
+        .withArgs(job.id, a!.address);
       // b replays a's revealed output and salt: the commitment names the node, so it does not match b's.
       await fx.system.escrow.connect(a!).reveal(job, "0x01", SALTS[0]!, "0x");
-      await expect(fx.system.escrow.connect(b!).reveal(job, "0x01", SALTS[0]!, "0x")).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowCommitmentMismatch").withArgs(job.id, b!.address);
+      await expect(fx.system.escrow.connect(b!).reveal(job, "0x01", SALTS[0]!, "0x"))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowCommitmentMismatch")
+        .withArgs(job.id, b!.address);
       await expect(fx.system.escrow.connect(a!).reveal(job, "0x01", SALTS[0]!, "0x"))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowWrongPhase")
         .withArgs(job.id, a!.address, SlotPhase.Revealed);
@@ -200,7 +241,9 @@ describe("JobEscrow commit-reveal (k > 1)", () => {
       const fx = await loadSystem();
       const job = await claimedK3(fx, { mode: Mode.Tee });
       await commitAll(fx, job, ["0x01", "0x01", "0x01"]);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).reveal(job, "0x01", SALTS[0]!, "0x")).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidSignature");
+      await expect(
+        fx.system.escrow.connect(fx.nodes[0]!).reveal(job, "0x01", SALTS[0]!, "0x"),
+      ).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidSignature");
     });
   });
 });

@@ -1,7 +1,15 @@
 import { expect } from "chai";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, randomBytes } from "ethers";
-import { COLLATERAL, FEE_PER_NODE, governance, loadSystem, MODEL_PRICE, requestJob, STAKE } from "../../fixtures/system";
+import {
+  COLLATERAL,
+  FEE_PER_NODE,
+  governance,
+  loadSystem,
+  MODEL_PRICE,
+  requestJob,
+  STAKE,
+} from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
 import { jobTotal, resultCommitment } from "../../../src/core/job";
 import { JobStatus, RefundReason } from "../../../src/core/job";
@@ -12,7 +20,9 @@ describe("JobEscrow.expire", () => {
     const job = await requestJob(fx);
     await time.increaseTo(job.deadline);
     const tx = fx.system.escrow.connect(fx.other).expire(job);
-    await expect(tx).to.emit(fx.system.escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
+    await expect(tx)
+      .to.emit(fx.system.escrow, "JobRefunded")
+      .withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
     await expect(tx).not.to.emit(fx.system.escrow, "NodeSlashed");
     expect(await fx.system.escrow.claimable(fx.requester.address)).to.equal(jobTotal(job));
     expect((await fx.system.escrow.stateOf(job.id)).status).to.equal(BigInt(JobStatus.Refunded));
@@ -25,8 +35,12 @@ describe("JobEscrow.expire", () => {
     await fx.system.escrow.connect(node).claimSlot(job);
     await time.increaseTo(job.deadline);
     const tx = fx.system.escrow.connect(fx.other).expire(job);
-    await expect(tx).to.emit(fx.system.escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
-    await expect(tx).to.emit(fx.system.staking, "Slashed").withArgs(node.address, await fx.system.escrow.getAddress(), COLLATERAL, 0n);
+    await expect(tx)
+      .to.emit(fx.system.escrow, "NodeSlashed")
+      .withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
+    await expect(tx)
+      .to.emit(fx.system.staking, "Slashed")
+      .withArgs(node.address, await fx.system.escrow.getAddress(), COLLATERAL, 0n);
     expect(await fx.system.escrow.claimable(fx.requester.address)).to.equal(jobTotal(job) + COLLATERAL / 2n);
     expect(await fx.system.escrow.protocolFees()).to.equal(COLLATERAL / 2n);
     expect(await fx.system.escrow.lockedStake(node.address)).to.equal(0n);
@@ -42,7 +56,9 @@ describe("JobEscrow.expire", () => {
     const p = { ...DEFAULT_ESCROW_PARAMETERS, slashBeneficiaryBps: 0 };
     await governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setParameters", [p]));
     await time.increaseTo(job.deadline);
-    await expect(fx.system.escrow.expire(job)).to.emit(fx.system.escrow, "NodeSlashed").withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
+    await expect(fx.system.escrow.expire(job))
+      .to.emit(fx.system.escrow, "NodeSlashed")
+      .withArgs(job.id, node.address, COLLATERAL, COLLATERAL / 2n);
     expect((await requestJob(fx)).slashBeneficiaryBps).to.equal(0n);
   });
 
@@ -54,7 +70,9 @@ describe("JobEscrow.expire", () => {
     await fx.system.staking.connect(node).unstake(STAKE - COLLATERAL);
     await time.increaseTo(job.deadline);
     const fromThawing = (COLLATERAL * (STAKE - COLLATERAL) + STAKE - 1n) / STAKE;
-    await expect(fx.system.escrow.connect(fx.other).expire(job)).to.emit(fx.system.staking, "Slashed").withArgs(node.address, await fx.system.escrow.getAddress(), COLLATERAL, fromThawing);
+    await expect(fx.system.escrow.connect(fx.other).expire(job))
+      .to.emit(fx.system.staking, "Slashed")
+      .withArgs(node.address, await fx.system.escrow.getAddress(), COLLATERAL, fromThawing);
     const position = await fx.system.staking.operatorOf(node.address);
     expect(position.staked + position.thawing).to.equal(STAKE - COLLATERAL);
   });
@@ -62,10 +80,14 @@ describe("JobEscrow.expire", () => {
   it("reverts with JobEscrowNotExpired before the deadline, and JobEscrowJobNotOpen after it resolved", async () => {
     const fx = await loadSystem();
     const job = await requestJob(fx);
-    await expect(fx.system.escrow.expire(job)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotExpired").withArgs(job.id, job.deadline);
+    await expect(fx.system.escrow.expire(job))
+      .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotExpired")
+      .withArgs(job.id, job.deadline);
     await time.increaseTo(job.deadline);
     await fx.system.escrow.expire(job);
-    await expect(fx.system.escrow.expire(job)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen").withArgs(job.id, JobStatus.Refunded);
+    await expect(fx.system.escrow.expire(job))
+      .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen")
+      .withArgs(job.id, JobStatus.Refunded);
   });
 
   describe("k = 3", () => {
@@ -75,11 +97,17 @@ describe("JobEscrow.expire", () => {
       const [a, b] = fx.nodes;
       await fx.system.escrow.connect(a!).claimSlot(job);
       await fx.system.escrow.connect(b!).claimSlot(job);
-      await fx.system.escrow.connect(a!).commit(job, resultCommitment(job.id, a!.address, "0x01", hexlify(randomBytes(32))));
+      await fx.system.escrow
+        .connect(a!)
+        .commit(job, resultCommitment(job.id, a!.address, "0x01", hexlify(randomBytes(32))));
       await time.increaseTo(job.deadline);
       const tx = fx.system.escrow.expire(job);
-      await expect(tx).to.emit(fx.system.escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
-      await expect(tx).to.emit(fx.system.escrow, "NodeSlashed").withArgs(job.id, b!.address, COLLATERAL, COLLATERAL / 2n);
+      await expect(tx)
+        .to.emit(fx.system.escrow, "JobRefunded")
+        .withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.Expired);
+      await expect(tx)
+        .to.emit(fx.system.escrow, "NodeSlashed")
+        .withArgs(job.id, b!.address, COLLATERAL, COLLATERAL / 2n);
       expect((await fx.system.staking.operatorOf(a!.address)).staked).to.equal(STAKE);
       expect(await fx.system.escrow.lockedStake(a!.address)).to.equal(0n);
       expect(await fx.system.escrow.lockedStake(b!.address)).to.equal(0n);
@@ -96,17 +124,24 @@ describe("JobEscrow.expire", () => {
       await fx.system.escrow.connect(fx.nodes[0]!).reveal(job, "0x09", salts[0]!, "0x");
       await fx.system.escrow.connect(fx.nodes[1]!).reveal(job, "0x09", salts[1]!, "0x");
       await time.increaseTo(job.deadline);
-      await expect(fx.system.escrow.expire(job)).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotExpired").withArgs(job.id, job.revealDeadline);
+      await expect(fx.system.escrow.expire(job))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowNotExpired")
+        .withArgs(job.id, job.revealDeadline);
       await time.increaseTo(job.revealDeadline);
       const tx = fx.system.escrow.expire(job);
       await expect(tx).to.emit(fx.system.escrow, "JobSettled").withArgs(job.id, keccak256("0x09"), 2, "0x09");
-      await expect(tx).to.emit(fx.system.escrow, "NodeSlashed").withArgs(job.id, fx.nodes[2]!.address, COLLATERAL, COLLATERAL / 2n);
+      await expect(tx)
+        .to.emit(fx.system.escrow, "NodeSlashed")
+        .withArgs(job.id, fx.nodes[2]!.address, COLLATERAL, COLLATERAL / 2n);
       await expect(tx).not.to.emit(fx.system.escrow, "NodeExcused");
       const protocolKept = (job.protocolFee * (MODEL_PRICE + 2n * FEE_PER_NODE)) / (MODEL_PRICE + 3n * FEE_PER_NODE);
-      expect(await fx.system.escrow.claimable(fx.requester.address)).to.equal(FEE_PER_NODE + job.protocolFee - protocolKept + COLLATERAL / 2n);
+      expect(await fx.system.escrow.claimable(fx.requester.address)).to.equal(
+        FEE_PER_NODE + job.protocolFee - protocolKept + COLLATERAL / 2n,
+      );
       expect(await fx.system.escrow.protocolFees()).to.equal(protocolKept + COLLATERAL / 2n);
       expect(await fx.system.escrow.claimable(fx.owner.address)).to.equal(MODEL_PRICE);
-      for (const node of fx.nodes.slice(0, 2)) expect(await fx.system.escrow.claimable(node.address)).to.equal(FEE_PER_NODE);
+      for (const node of fx.nodes.slice(0, 2))
+        expect(await fx.system.escrow.claimable(node.address)).to.equal(FEE_PER_NODE);
       expect(await fx.system.escrow.claimable(fx.nodes[2]!.address)).to.equal(0n);
       expect((await fx.system.staking.operatorOf(fx.nodes[2]!.address)).staked).to.equal(STAKE - COLLATERAL);
       for (const node of fx.nodes) expect(await fx.system.escrow.lockedStake(node.address)).to.equal(0n);
@@ -119,14 +154,20 @@ describe("JobEscrow.expire", () => {
       const outputs = ["0x01", "0x02", "0x03"];
       for (const [i, node] of fx.nodes.entries()) {
         await fx.system.escrow.connect(node).claimSlot(job);
-        await fx.system.escrow.connect(node).commit(job, resultCommitment(job.id, node.address, outputs[i]!, salts[i]!));
+        await fx.system.escrow
+          .connect(node)
+          .commit(job, resultCommitment(job.id, node.address, outputs[i]!, salts[i]!));
       }
       await fx.system.escrow.connect(fx.nodes[0]!).reveal(job, outputs[0]!, salts[0]!, "0x");
       await fx.system.escrow.connect(fx.nodes[1]!).reveal(job, outputs[1]!, salts[1]!, "0x");
       await time.increaseTo(job.revealDeadline);
       const tx = fx.system.escrow.expire(job);
-      await expect(tx).to.emit(fx.system.escrow, "JobRefunded").withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.NoMajority);
-      await expect(tx).to.emit(fx.system.escrow, "NodeSlashed").withArgs(job.id, fx.nodes[2]!.address, COLLATERAL, COLLATERAL / 2n);
+      await expect(tx)
+        .to.emit(fx.system.escrow, "JobRefunded")
+        .withArgs(job.id, fx.requester.address, jobTotal(job), RefundReason.NoMajority);
+      await expect(tx)
+        .to.emit(fx.system.escrow, "NodeSlashed")
+        .withArgs(job.id, fx.nodes[2]!.address, COLLATERAL, COLLATERAL / 2n);
     });
   });
 });

@@ -23,14 +23,32 @@ describe("JobEscrow governance", () => {
     const p = { ...DEFAULT_ESCROW_PARAMETERS, protocolFeeBps: 1_000 };
     await expect(governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setParameters", [p])))
       .to.emit(fx.system.escrow, "ParametersUpdated")
-      .withArgs([p.minCollateral, p.protocolFeeBps, p.slashBeneficiaryBps, p.minDuration, p.maxDuration, p.revealPeriod, p.maxCallbackGas, p.maxCollateralRatio, p.usageFeeFloor]);
+      .withArgs([
+        p.minCollateral,
+        p.protocolFeeBps,
+        p.slashBeneficiaryBps,
+        p.minDuration,
+        p.maxDuration,
+        p.revealPeriod,
+        p.maxCallbackGas,
+        p.maxCollateralRatio,
+        p.usageFeeFloor,
+      ]);
     expect((await fx.system.escrow.parameters()).protocolFeeBps).to.equal(1_000n);
   });
 
   it("rejects each out-of-bounds parameter with JobEscrowParameterOutOfBounds", async () => {
     const fx = await loadSystem();
-    const factory = new JobEscrow__factory(escrowLibraries(fx.system.record.contracts.settlementLib.address), fx.deployer);
-    const args = [await fx.system.registry.getAddress(), await fx.system.staking.getAddress(), fx.other.address, fx.deployer.address] as const;
+    const factory = new JobEscrow__factory(
+      escrowLibraries(fx.system.record.contracts.settlementLib.address),
+      fx.deployer,
+    );
+    const args = [
+      await fx.system.registry.getAddress(),
+      await fx.system.staking.getAddress(),
+      fx.other.address,
+      fx.deployer.address,
+    ] as const;
     const base = DEFAULT_ESCROW_PARAMETERS;
     const cases: [Partial<typeof base>, string, bigint, bigint, bigint][] = [
       [{ protocolFeeBps: 1_001 }, "protocolFeeBps", 1001n, 0n, 1000n],
@@ -58,17 +76,29 @@ describe("JobEscrow governance", () => {
     const fx = await loadSystem();
     const { escrow } = fx.system;
     const set = (maxCollateralRatio: number) =>
-      governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, maxCollateralRatio }]));
+      governance(
+        fx,
+        escrow,
+        escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, maxCollateralRatio }]),
+      );
     for (const ratio of [0, 1_001]) {
-      await expect(set(ratio)).to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds").withArgs("maxCollateralRatio", ratio, 1, 1_000);
+      await expect(set(ratio))
+        .to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds")
+        .withArgs("maxCollateralRatio", ratio, 1, 1_000);
     }
     expect((await escrow.parameters()).maxCollateralRatio).to.equal(20n);
     await expect(set(1_000)).to.emit(escrow, "ParametersUpdated");
     expect((await escrow.parameters()).maxCollateralRatio).to.equal(1_000n);
     await expect(set(1)).to.emit(escrow, "ParametersUpdated");
     expect((await escrow.parameters()).maxCollateralRatio).to.equal(1n);
-    await expect(escrow.connect(fx.requester).request(await requestParams({ feePerNode: 2n * TOKEN, collateral: 2n * TOKEN }))).to.emit(escrow, "JobRequested");
-    await expect(escrow.connect(fx.requester).request(await requestParams({ feePerNode: 2n * TOKEN, collateral: 2n * TOKEN + 1n })))
+    await expect(
+      escrow.connect(fx.requester).request(await requestParams({ feePerNode: 2n * TOKEN, collateral: 2n * TOKEN })),
+    ).to.emit(escrow, "JobRequested");
+    await expect(
+      escrow
+        .connect(fx.requester)
+        .request(await requestParams({ feePerNode: 2n * TOKEN, collateral: 2n * TOKEN + 1n })),
+    )
       .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidCollateral")
       .withArgs(2n * TOKEN + 1n, TOKEN, 2n * TOKEN);
   });
@@ -78,9 +108,17 @@ describe("JobEscrow governance", () => {
     const { escrow } = fx.system;
     const cap = 10n ** 27n;
     const set = (p: Partial<typeof DEFAULT_ESCROW_PARAMETERS>) =>
-      governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, ...p }]));
-    await expect(set({ minCollateral: cap + 1n })).to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds").withArgs("minCollateral", cap + 1n, 0n, cap);
-    await expect(set({ usageFeeFloor: cap + 1n })).to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds").withArgs("usageFeeFloor", cap + 1n, 0n, cap);
+      governance(
+        fx,
+        escrow,
+        escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, ...p }]),
+      );
+    await expect(set({ minCollateral: cap + 1n }))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds")
+      .withArgs("minCollateral", cap + 1n, 0n, cap);
+    await expect(set({ usageFeeFloor: cap + 1n }))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowParameterOutOfBounds")
+      .withArgs("usageFeeFloor", cap + 1n, 0n, cap);
     await expect(set({ minCollateral: cap, usageFeeFloor: cap })).to.emit(escrow, "ParametersUpdated");
     const p = await escrow.parameters();
     expect([p.minCollateral, p.usageFeeFloor]).to.deep.equal([cap, cap]);
@@ -90,10 +128,17 @@ describe("JobEscrow governance", () => {
     const fx = await loadSystem();
     const { escrow } = fx.system;
     const vanilla = await fx.system.vanillaVerifier.getAddress();
-    const call = (mode: number, verifier: string) => governance(fx, escrow, escrow.interface.encodeFunctionData("setVerifier", [mode, verifier]));
-    await expect(call(Mode.Zk, vanilla)).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidVerifier").withArgs(Mode.Zk, vanilla);
-    await expect(call(Mode.Zk, fx.other.address)).to.be.revertedWithCustomError(escrow, "JobEscrowInvalidVerifier").withArgs(Mode.Zk, fx.other.address);
-    await expect(call(Mode.Tee, hre.ethers.ZeroAddress)).to.emit(escrow, "VerifierSet").withArgs(Mode.Tee, hre.ethers.ZeroAddress);
+    const call = (mode: number, verifier: string) =>
+      governance(fx, escrow, escrow.interface.encodeFunctionData("setVerifier", [mode, verifier]));
+    await expect(call(Mode.Zk, vanilla))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidVerifier")
+      .withArgs(Mode.Zk, vanilla);
+    await expect(call(Mode.Zk, fx.other.address))
+      .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidVerifier")
+      .withArgs(Mode.Zk, fx.other.address);
+    await expect(call(Mode.Tee, hre.ethers.ZeroAddress))
+      .to.emit(escrow, "VerifierSet")
+      .withArgs(Mode.Tee, hre.ethers.ZeroAddress);
     expect(await escrow.verifierOf(Mode.Tee)).to.equal(hre.ethers.ZeroAddress);
     await call(Mode.Tee, await fx.system.teeVerifier.getAddress());
     expect(await escrow.verifierOf(Mode.Tee)).to.equal(await fx.system.teeVerifier.getAddress());
@@ -117,7 +162,16 @@ describe("JobEscrow governance", () => {
     const { escrow, timelock } = fx.system;
     const data = escrow.interface.encodeFunctionData("setTreasury", [fx.other.address]);
     const salt = hre.ethers.id("early");
-    await timelock.schedule(await escrow.getAddress(), 0, data, hre.ethers.ZeroHash, salt, await timelock.getMinDelay());
-    await expect(timelock.execute(await escrow.getAddress(), 0, data, hre.ethers.ZeroHash, salt)).to.be.revertedWithCustomError(timelock, "TimelockUnexpectedOperationState");
+    await timelock.schedule(
+      await escrow.getAddress(),
+      0,
+      data,
+      hre.ethers.ZeroHash,
+      salt,
+      await timelock.getMinDelay(),
+    );
+    await expect(
+      timelock.execute(await escrow.getAddress(), 0, data, hre.ethers.ZeroHash, salt),
+    ).to.be.revertedWithCustomError(timelock, "TimelockUnexpectedOperationState");
   });
 });

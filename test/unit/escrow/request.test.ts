@@ -3,7 +3,16 @@ import hre from "hardhat";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256, Signature, toUtf8Bytes } from "ethers";
-import { COLLATERAL, FEE_PER_NODE, MODEL_PRICE, governance, loadSystem, requestJob, requestParams, TOKEN } from "../../fixtures/system";
+import {
+  COLLATERAL,
+  FEE_PER_NODE,
+  MODEL_PRICE,
+  governance,
+  loadSystem,
+  requestJob,
+  requestParams,
+  TOKEN,
+} from "../../fixtures/system";
 import { DEFAULT_ESCROW_PARAMETERS } from "../../../deploy/system";
 import { hashJob, jobTotal } from "../../../src/core/job";
 import { JobStatus } from "../../../src/core/job";
@@ -35,7 +44,9 @@ describe("JobEscrow.request", () => {
     const fx = await loadSystem();
     const params = await requestParams({ redundancy: 3 });
     const tx = fx.system.escrow.connect(fx.requester).request(params);
-    await expect(tx).to.emit(fx.system.escrow, "JobRequested").withArgs(1n, fx.requester.address, 1n, anyValue, params.input, "");
+    await expect(tx)
+      .to.emit(fx.system.escrow, "JobRequested")
+      .withArgs(1n, fx.requester.address, 1n, anyValue, params.input, "");
     const job = await requestJob(fx, { redundancy: 3 });
     expect(job.requester).to.equal(fx.requester.address);
     expect(job.modelOwner).to.equal(fx.owner.address);
@@ -65,16 +76,25 @@ describe("JobEscrow.request", () => {
     const signature = Signature.from(
       await wallet.signTypedData(
         { name: "Inference Test Token", version: "1", chainId, verifyingContract: await fx.system.token.getAddress() },
-        { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+        {
+          Permit: [
+            { name: "owner", type: "address" },
+            { name: "spender", type: "address" },
+            { name: "value", type: "uint256" },
+            { name: "nonce", type: "uint256" },
+            { name: "deadline", type: "uint256" },
+          ],
+        },
         { owner: wallet.address, spender: await fx.system.escrow.getAddress(), value: total, nonce: 0n, deadline },
       ),
     );
-    await expect(fx.system.escrow.connect(wallet).requestWithPermit(params, deadline, signature.v, signature.r, signature.s)).to.emit(fx.system.escrow, "JobRequested");
+    await expect(
+      fx.system.escrow.connect(wallet).requestWithPermit(params, deadline, signature.v, signature.r, signature.s),
+    ).to.emit(fx.system.escrow, "JobRequested");
     // The permit was used; replaying it fails inside the try/catch and the missing allowance decides.
-    await expect(fx.system.escrow.connect(wallet).requestWithPermit(params, deadline, signature.v, signature.r, signature.s)).to.be.revertedWithCustomError(
-      fx.system.token,
-      "ERC20InsufficientAllowance",
-    );
+    await expect(
+      fx.system.escrow.connect(wallet).requestWithPermit(params, deadline, signature.v, signature.r, signature.s),
+    ).to.be.revertedWithCustomError(fx.system.token, "ERC20InsufficientAllowance");
   });
 
   describe("reverts", () => {
@@ -90,10 +110,9 @@ describe("JobEscrow.request", () => {
       const fx = await loadSystem();
       const [total] = await fx.system.escrow.quote(1n, 1n, Mode.Vanilla, 1, FEE_PER_NODE);
       await fx.system.registry.connect(fx.owner).setPrice(1n, MODEL_PRICE * 10n);
-      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ maxTotal: total }))).to.be.revertedWithCustomError(
-        fx.system.escrow,
-        "JobEscrowInsufficientFee",
-      );
+      await expect(
+        fx.system.escrow.connect(fx.requester).request(await requestParams({ maxTotal: total })),
+      ).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInsufficientFee");
     });
 
     it("with JobEscrowInvalidRedundancy for 0, an even k (2, 4, 6) or more than MAX_REDUNDANCY", async () => {
@@ -121,7 +140,11 @@ describe("JobEscrow.request", () => {
 
     it("with JobEscrowModeDisabled for a mode without a verifier", async () => {
       const fx = await loadSystem();
-      await governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setVerifier", [Mode.Zk, hre.ethers.ZeroAddress]));
+      await governance(
+        fx,
+        fx.system.escrow,
+        fx.system.escrow.interface.encodeFunctionData("setVerifier", [Mode.Zk, hre.ethers.ZeroAddress]),
+      );
       await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ mode: Mode.Zk })))
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowModeDisabled")
         .withArgs(Mode.Zk);
@@ -137,7 +160,9 @@ describe("JobEscrow.request", () => {
     it("with JobEscrowInvalidCollateral(collateral, min, max) above feePerNode * maxCollateralRatio (issue #10 §1)", async () => {
       const fx = await loadSystem();
       const max = FEE_PER_NODE * 20n;
-      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ redundancy: 3, collateral: max + 1n })))
+      await expect(
+        fx.system.escrow.connect(fx.requester).request(await requestParams({ redundancy: 3, collateral: max + 1n })),
+      )
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidCollateral")
         .withArgs(max + 1n, TOKEN, max);
       const job = await requestJob(fx, { redundancy: 3, collateral: max });
@@ -147,7 +172,11 @@ describe("JobEscrow.request", () => {
     it("with JobEscrowInvalidCollateral for a node fee of 0 with any collateral above 0, even with no minimum", async () => {
       const fx = await loadSystem();
       const { escrow } = fx.system;
-      await governance(fx, escrow, escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, minCollateral: 0 }]));
+      await governance(
+        fx,
+        escrow,
+        escrow.interface.encodeFunctionData("setParameters", [{ ...DEFAULT_ESCROW_PARAMETERS, minCollateral: 0 }]),
+      );
       for (const collateral of [1n, TOKEN]) {
         await expect(escrow.connect(fx.requester).request(await requestParams({ feePerNode: 0n, collateral })))
           .to.be.revertedWithCustomError(escrow, "JobEscrowInvalidCollateral")
@@ -160,7 +189,9 @@ describe("JobEscrow.request", () => {
     it("with JobEscrowInvalidCallback(callback, requester) for a callback other than the requester (issue #10 §2)", async () => {
       const fx = await loadSystem();
       for (const callback of [await fx.system.exampleConsumer.getAddress(), fx.other.address]) {
-        await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ callback, callbackGasLimit: 100_000 })))
+        await expect(
+          fx.system.escrow.connect(fx.requester).request(await requestParams({ callback, callbackGasLimit: 100_000 })),
+        )
           .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInvalidCallback")
           .withArgs(callback, fx.requester.address);
       }
@@ -168,8 +199,12 @@ describe("JobEscrow.request", () => {
 
     it("with JobEscrowMissingInput and JobEscrowInputTooLarge", async () => {
       const fx = await loadSystem();
-      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ input: "0x" }))).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowMissingInput");
-      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams({ input: new Uint8Array(16_385) })))
+      await expect(
+        fx.system.escrow.connect(fx.requester).request(await requestParams({ input: "0x" })),
+      ).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowMissingInput");
+      await expect(
+        fx.system.escrow.connect(fx.requester).request(await requestParams({ input: new Uint8Array(16_385) })),
+      )
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowInputTooLarge")
         .withArgs(16_385n, 16_384n);
     });
@@ -207,26 +242,44 @@ describe("JobEscrow.request", () => {
       await expect(fx.system.escrow.connect(fx.other).setPaused(true))
         .to.be.revertedWithCustomError(fx.system.escrow, "AccessControlUnauthorizedAccount")
         .withArgs(fx.other.address, role);
-      await expect(fx.system.escrow.connect(fx.deployer).setPaused(true)).to.emit(fx.system.escrow, "RequestsPaused").withArgs(true);
+      await expect(fx.system.escrow.connect(fx.deployer).setPaused(true))
+        .to.emit(fx.system.escrow, "RequestsPaused")
+        .withArgs(true);
       expect(await fx.system.escrow.paused()).to.equal(true);
-      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams())).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowRequestsPaused");
+      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams())).to.be.revertedWithCustomError(
+        fx.system.escrow,
+        "JobEscrowRequestsPaused",
+      );
       await fx.system.escrow.connect(fx.deployer).setPaused(false);
-      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams())).to.emit(fx.system.escrow, "JobRequested");
+      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams())).to.emit(
+        fx.system.escrow,
+        "JobRequested",
+      );
     });
 
     it("with ERC20InsufficientAllowance when the requester has not approved the escrow", async () => {
       const fx = await loadSystem();
       await fx.system.token.connect(fx.requester).approve(await fx.system.escrow.getAddress(), 0n);
-      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams())).to.be.revertedWithCustomError(fx.system.token, "ERC20InsufficientAllowance");
+      await expect(fx.system.escrow.connect(fx.requester).request(await requestParams())).to.be.revertedWithCustomError(
+        fx.system.token,
+        "ERC20InsufficientAllowance",
+      );
     });
   });
 
   it("keeps governance changes of the verifier away from open jobs", async () => {
     const fx = await loadSystem();
     const job = await requestJob(fx);
-    await governance(fx, fx.system.escrow, fx.system.escrow.interface.encodeFunctionData("setVerifier", [Mode.Vanilla, hre.ethers.ZeroAddress]));
+    await governance(
+      fx,
+      fx.system.escrow,
+      fx.system.escrow.interface.encodeFunctionData("setVerifier", [Mode.Vanilla, hre.ethers.ZeroAddress]),
+    );
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
-    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", "0x")).to.emit(fx.system.escrow, "JobSettled");
+    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", "0x")).to.emit(
+      fx.system.escrow,
+      "JobSettled",
+    );
     await expect(fx.system.escrow.connect(fx.requester).request(await requestParams()))
       .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowModeDisabled")
       .withArgs(Mode.Vanilla);

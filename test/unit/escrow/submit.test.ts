@@ -14,7 +14,9 @@ describe("JobEscrow.submit", () => {
     const job = await requestJob(fx);
     await escrow.connect(node).claimSlot(job);
     const output = "0x0102";
-    await expect(escrow.connect(node).submit(job, output, "0x")).to.emit(escrow, "JobSettled").withArgs(job.id, keccak256(output), 1, output);
+    await expect(escrow.connect(node).submit(job, output, "0x"))
+      .to.emit(escrow, "JobSettled")
+      .withArgs(job.id, keccak256(output), 1, output);
     expect(await escrow.claimable(node.address)).to.equal(FEE_PER_NODE);
     expect(await escrow.claimable(fx.owner.address)).to.equal(MODEL_PRICE);
     expect(await escrow.protocolFees()).to.equal(job.protocolFee);
@@ -45,7 +47,10 @@ describe("JobEscrow.submit", () => {
     const job = await requestJob(fx, { mode: Mode.Tee });
     await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
     const output = "0x2a";
-    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, output, await teeProof(fx, job, output))).to.emit(fx.system.escrow, "JobSettled");
+    await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, output, await teeProof(fx, job, output))).to.emit(
+      fx.system.escrow,
+      "JobSettled",
+    );
   });
 
   describe("reverts", () => {
@@ -101,7 +106,9 @@ describe("JobEscrow.submit", () => {
         .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobMismatch")
         .withArgs(job.id, hashJob(job), hashJob(tampered));
       await fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", "0x");
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", "0x")).to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen").withArgs(job.id, 2);
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", "0x"))
+        .to.be.revertedWithCustomError(fx.system.escrow, "JobEscrowJobNotOpen")
+        .withArgs(job.id, 2);
     });
 
     it("with the verifier's error for a TEE result whose signature does not match", async () => {
@@ -110,7 +117,10 @@ describe("JobEscrow.submit", () => {
       await fx.system.escrow.connect(fx.nodes[0]!).claimSlot(job);
       const proof = await teeProof(fx, job, "0x01");
       // The signature covers another output: it recovers to a different, unknown key.
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x02", proof)).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierUnknownEnclave");
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x02", proof)).to.be.revertedWithCustomError(
+        fx.system.teeVerifier,
+        "TeeVerifierUnknownEnclave",
+      );
       expect(await fx.system.escrow.lockedStake(fx.nodes[0]!.address)).to.equal(COLLATERAL);
     });
   });

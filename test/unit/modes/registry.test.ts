@@ -1,7 +1,15 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { ZeroHash } from "ethers";
-import { factoryVerifier, keyHash, loadSystem, MEASUREMENT, syntheticKey, versionInput, type Fixture } from "../../fixtures/system";
+import {
+  factoryVerifier,
+  keyHash,
+  loadSystem,
+  MEASUREMENT,
+  syntheticKey,
+  versionInput,
+  type Fixture,
+} from "../../fixtures/system";
 import { InputError, UnsupportedError } from "../../../src/core/errors";
 import { Mode, MODES } from "../../../src/core/modes";
 import { decodeRevert, revertDataOf } from "../../../src/core/revert";
@@ -31,25 +39,41 @@ describe("mode registry", () => {
       const known: number[] = [];
       for (let mode = 0; mode < MAX_MODES; mode++) {
         // An unknown mode reverts with ModelRegistryInvalidMode whatever its binding; a known one gets past that check.
-        if ((await publishError(fx, [{ mode, verifier: ZERO, bindings: [] }])) !== "ModelRegistryInvalidMode") known.push(mode);
+        if ((await publishError(fx, [{ mode, verifier: ZERO, bindings: [] }])) !== "ModelRegistryInvalidMode")
+          known.push(mode);
       }
       expect(MODE_MODULES.map((m) => m.mode)).to.deep.equal(known);
     });
 
     it("takes each module's number, name and label from the core list", () => {
-      expect(MODE_MODULES.map((m) => [m.mode, m.name, m.label, m.trust])).to.deep.equal(MODES.map((m) => [m.mode, m.name, m.label, m.trust]));
+      expect(MODE_MODULES.map((m) => [m.mode, m.name, m.label, m.trust])).to.deep.equal(
+        MODES.map((m) => [m.mode, m.name, m.label, m.trust]),
+      );
     });
 
     it("batches only ZK submissions, and limits only ZK jobs to one node", () => {
       expect(MODE_MODULES.filter((m) => m.batchable).map((m) => m.name)).to.deep.equal(["zk"]);
       expect(MODE_MODULES.map((m) => m.redundancyRefusal(3n) !== undefined)).to.deep.equal([false, false, true, true]);
-      expect(MODE_MODULES.map((m) => m.redundancyRefusal(1))).to.deep.equal([undefined, undefined, undefined, undefined]);
-      expect(modeModule(Mode.Zk).redundancyRefusal(3)).to.equal("a ZK job takes one node (redundancy 1), not 3: its proof settles the answer by itself");
+      expect(MODE_MODULES.map((m) => m.redundancyRefusal(1))).to.deep.equal([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      expect(modeModule(Mode.Zk).redundancyRefusal(3)).to.equal(
+        "a ZK job takes one node (redundancy 1), not 3: its proof settles the answer by itself",
+      );
     });
 
     it("re-verifies a settlement from the calldata of the calls that carry a proof, and only in modes that have one", () => {
-      for (const m of MODE_MODULES) expect(m.verifySettlement === undefined, m.name).to.equal(m.settlingCalls.length === 0);
-      expect(MODE_MODULES.map((m) => m.settlingCalls)).to.deep.equal([[], ["submit", "reveal"], ["submit", "submitBatch"], ["submit"]]);
+      for (const m of MODE_MODULES)
+        expect(m.verifySettlement === undefined, m.name).to.equal(m.settlingCalls.length === 0);
+      expect(MODE_MODULES.map((m) => m.settlingCalls)).to.deep.equal([
+        [],
+        ["submit", "reveal"],
+        ["submit", "submitBatch"],
+        ["submit"],
+      ]);
     });
   });
 
@@ -65,7 +89,10 @@ describe("mode registry", () => {
       for (const unknown of [4, 31n, 32, -1, 1.5, "sgx"]) {
         expect(() => modeModule(unknown as number), String(unknown))
           .to.throw(UnsupportedError)
-          .with.property("shortMessage", `mode ${String(unknown)} is not supported: modes are 0 (vanilla), 1 (tee), 2 (zk), 3 (dual)`);
+          .with.property(
+            "shortMessage",
+            `mode ${String(unknown)} is not supported: modes are 0 (vanilla), 1 (tee), 2 (zk), 3 (dual)`,
+          );
       }
     });
   });
@@ -75,13 +102,24 @@ describe("mode registry", () => {
       const fx = await loadSystem();
       const key = syntheticKey(41);
       const verifier = await factoryVerifier(fx, key);
-      const specs: Record<string, BindingSpec> = { vanilla: {}, tee: { bindings: [MEASUREMENT] }, zk: { verifier, bindings: [keyHash(key)] }, dual: {} };
+      const specs: Record<string, BindingSpec> = {
+        vanilla: {},
+        tee: { bindings: [MEASUREMENT] },
+        zk: { verifier, bindings: [keyHash(key)] },
+        dual: {},
+      };
       const modes = MODE_MODULES.map((m) => m.binding(specs[m.name]!));
       const { registry } = fx.system;
-      await expect(registry.connect(fx.owner).publishVersion(1n, { ...versionInput("every-mode"), modes })).to.emit(registry, "VersionPublished");
+      await expect(registry.connect(fx.owner).publishVersion(1n, { ...versionInput("every-mode"), modes })).to.emit(
+        registry,
+        "VersionPublished",
+      );
       for (const m of MODE_MODULES) {
         const bound = await registry.bindingOf(1n, 2, m.mode);
-        expect([bound.verifier, [...bound.bindings]], m.name).to.deep.equal([m.name === "zk" ? verifier : ZERO, [...(specs[m.name]!.bindings ?? [])]]);
+        expect([bound.verifier, [...bound.bindings]], m.name).to.deep.equal([
+          m.name === "zk" ? verifier : ZERO,
+          [...(specs[m.name]!.bindings ?? [])],
+        ]);
       }
     });
 
@@ -94,15 +132,29 @@ describe("mode registry", () => {
         [Mode.Tee, {}, "mode tee needs 1 to 16 enclave measurements, got 0"],
         [Mode.Tee, { bindings: [ZeroHash] }, `enclave measurement ${ZeroHash} is not a non-zero 32-byte hex value`],
         [Mode.Tee, { bindings: Array(17).fill(MEASUREMENT) }, "mode tee needs 1 to 16 enclave measurements, got 17"],
-        [Mode.Tee, { verifier: contract, bindings: [MEASUREMENT] }, `mode tee takes no verifier address, got ${contract}`],
+        [
+          Mode.Tee,
+          { verifier: contract, bindings: [MEASUREMENT] },
+          `mode tee takes no verifier address, got ${contract}`,
+        ],
         [Mode.Zk, { bindings: [MEASUREMENT] }, "mode zk needs a verifier contract address"],
         [Mode.Zk, { verifier: ZERO, bindings: [MEASUREMENT] }, `zk verifier ${ZERO} is not a contract address`],
         [Mode.Zk, { verifier: contract, bindings: [] }, "mode zk needs 1 verifying key hash, got 0"],
-        [Mode.Zk, { verifier: contract, bindings: [MEASUREMENT, MEASUREMENT] }, "mode zk needs 1 verifying key hash, got 2"],
-        [Mode.Zk, { verifier: contract, bindings: [ZeroHash] }, `verifying key hash ${ZeroHash} is not a non-zero 32-byte hex value`],
+        [
+          Mode.Zk,
+          { verifier: contract, bindings: [MEASUREMENT, MEASUREMENT] },
+          "mode zk needs 1 verifying key hash, got 2",
+        ],
+        [
+          Mode.Zk,
+          { verifier: contract, bindings: [ZeroHash] },
+          `verifying key hash ${ZeroHash} is not a non-zero 32-byte hex value`,
+        ],
       ];
       for (const [mode, spec, message] of cases) {
-        expect(() => modeModule(mode).binding(spec), message).to.throw(InputError).with.property("shortMessage", message);
+        expect(() => modeModule(mode).binding(spec), message)
+          .to.throw(InputError)
+          .with.property("shortMessage", message);
         // The same binding sent as it is: the registry refuses it as well, so the module checks no more than the chain.
         const raw = { mode, verifier: spec.verifier ?? ZERO, bindings: [...(spec.bindings ?? [])] };
         expect(await publishError(fx, [raw]), message).to.equal("ModelRegistryInvalidBinding");
@@ -110,8 +162,14 @@ describe("mode registry", () => {
     });
 
     it("refuses values that are not 32-byte hex or addresses, naming them", () => {
-      expect(() => modeModule("tee").binding({ bindings: ["0x1234"] })).to.throw(InputError, "enclave measurement 0x1234 is not a non-zero 32-byte hex value");
-      expect(() => modeModule("zk").binding({ verifier: "0xnot-an-address", bindings: [MEASUREMENT] })).to.throw(InputError, "zk verifier 0xnot-an-address is not a contract address");
+      expect(() => modeModule("tee").binding({ bindings: ["0x1234"] })).to.throw(
+        InputError,
+        "enclave measurement 0x1234 is not a non-zero 32-byte hex value",
+      );
+      expect(() => modeModule("zk").binding({ verifier: "0xnot-an-address", bindings: [MEASUREMENT] })).to.throw(
+        InputError,
+        "zk verifier 0xnot-an-address is not a contract address",
+      );
     });
   });
 
@@ -119,12 +177,19 @@ describe("mode registry", () => {
     it("sends vanilla and TEE inputs inline as JSON, committed by the escrow", () => {
       for (const mode of [Mode.Vanilla, Mode.Tee]) {
         const prepared = modeModule(mode).prepareInput({ features: [39.1, 18.7] });
-        expect([Buffer.from(prepared.input as Uint8Array).toString(), prepared.inputCommitment, prepared.salt]).to.deep.equal(["[39.1,18.7]", ZeroHash, undefined]);
+        expect([
+          Buffer.from(prepared.input as Uint8Array).toString(),
+          prepared.inputCommitment,
+          prepared.salt,
+        ]).to.deep.equal(["[39.1,18.7]", ZeroHash, undefined]);
       }
     });
 
     it("refuses a ZK request without the circuit's model to commit with", () => {
-      expect(() => modeModule(Mode.Zk).prepareInput({ features: [1, 2] })).to.throw(InputError, "a ZK job needs the model's quantized circuit model (zk.model) to commit to its input");
+      expect(() => modeModule(Mode.Zk).prepareInput({ features: [1, 2] })).to.throw(
+        InputError,
+        "a ZK job needs the model's quantized circuit model (zk.model) to commit to its input",
+      );
     });
   });
 });

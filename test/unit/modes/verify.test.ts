@@ -38,7 +38,12 @@ async function claimedAttested(fx: QuoteFixture): Promise<Job> {
 }
 
 /** Submits `job` signed by `a` and, in the same block after it, sends `after` (a revocation). */
-async function submitThenInSameBlock(fx: QuoteFixture, job: Job, a: Attestation, after: () => Promise<unknown>): Promise<number> {
+async function submitThenInSameBlock(
+  fx: QuoteFixture,
+  job: Job,
+  a: Attestation,
+  after: () => Promise<unknown>,
+): Promise<number> {
   const proof = await teeProof(fx, job, OUTPUT, { signer: a.wallet });
   await hre.network.provider.send("evm_setAutomine", [false]);
   try {
@@ -62,8 +67,19 @@ describe("verifyResult, through the job's mode", () => {
   it("vanilla: checks the settled output only", async () => {
     const fx = await loadSystem();
     const report = await verify(fx, await settled(fx, Mode.Vanilla));
-    expect([report.mode, report.ok, report.output, report.enclave, report.zk]).to.deep.equal(["vanilla", true, OUTPUT, undefined, undefined]);
-    expect(report.checks.map((c) => c.name)).to.deep.equal(["settled", "resultOf hash", "one JobSettled", "JobSettled output"]);
+    expect([report.mode, report.ok, report.output, report.enclave, report.zk]).to.deep.equal([
+      "vanilla",
+      true,
+      OUTPUT,
+      undefined,
+      undefined,
+    ]);
+    expect(report.checks.map((c) => c.name)).to.deep.equal([
+      "settled",
+      "resultOf hash",
+      "one JobSettled",
+      "JobSettled output",
+    ]);
   });
 
   describe("TEE: the enclave of the settling call's signature, as TeeVerifier recorded it at the settlement block", () => {
@@ -72,7 +88,13 @@ describe("verifyResult, through the job's mode", () => {
       const job = await settled(fx, Mode.Tee);
       const report = await verify(fx, job);
       expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
-      expect(report.checks.map((c) => c.name)).to.deep.equal(["settled", "resultOf hash", "one JobSettled", "JobSettled output", ...TEE_CHECKS]);
+      expect(report.checks.map((c) => c.name)).to.deep.equal([
+        "settled",
+        "resultOf hash",
+        "one JobSettled",
+        "JobSettled output",
+        ...TEE_CHECKS,
+      ]);
       const record = await fx.system.teeVerifier.enclaveOf(fx.enclave.address);
       const [settledLog] = await fx.system.escrow.queryFilter(fx.system.escrow.filters.JobSettled(job.id));
       const block = (await hre.ethers.provider.getBlock(settledLog!.blockNumber))!;
@@ -105,7 +127,9 @@ describe("verifyResult, through the job's mode", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedAttested(fx);
-      await fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, await teeProof(fx, job, OUTPUT, { signer: a.wallet }));
+      await fx.system.escrow
+        .connect(fx.nodes[0]!)
+        .submit(job, OUTPUT, await teeProof(fx, job, OUTPUT, { signer: a.wallet }));
       const report = await verify(fx, job);
       expect(report.ok, JSON.stringify(report.checks)).to.equal(true);
       const record = await fx.system.teeVerifier.enclaveOf(a.wallet.address);
@@ -124,10 +148,14 @@ describe("verifyResult, through the job's mode", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedAttested(fx);
-      const block = await submitThenInSameBlock(fx, job, a, async () => fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT));
+      const block = await submitThenInSameBlock(fx, job, a, async () =>
+        fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT),
+      );
       const report = await verify(fx, job);
       expect(report.ok).to.equal(false);
-      expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).to.deep.equal(["measurement unrevoked at settlement"]);
+      expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).to.deep.equal([
+        "measurement unrevoked at settlement",
+      ]);
       const timestamp = BigInt((await hre.ethers.provider.getBlock(block))!.timestamp);
       expect(report.enclave?.measurementRevokedAt).to.equal(timestamp);
     });
@@ -136,7 +164,9 @@ describe("verifyResult, through the job's mode", () => {
       const fx = await loadQuoteSystem();
       const a = await registerWithQuote(fx, fx.nodes[0]!);
       const job = await claimedAttested(fx);
-      await submitThenInSameBlock(fx, job, a, async () => fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(a.wallet.address));
+      await submitThenInSameBlock(fx, job, a, async () =>
+        fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(a.wallet.address),
+      );
       const report = await verify(fx, job);
       expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).to.deep.equal(["enclave unrevoked at settlement"]);
       expect(report.enclave?.revoked).to.equal(true);

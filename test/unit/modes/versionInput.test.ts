@@ -17,7 +17,10 @@ describe("versionInput", () => {
     const fx = await loadSystem();
     const { registry } = fx.system;
     // One file by its CID string (as IPFS prints it), one by its binary CID.
-    const files = [{ path: "model.onnx", cid: cidToString(rawCid(ONNX)), sha256: sha256Hex(ONNX) }, rawFileRef("README.md", CARD)];
+    const files = [
+      { path: "model.onnx", cid: cidToString(rawCid(ONNX)), sha256: sha256Hex(ONNX) },
+      rawFileRef("README.md", CARD),
+    ];
     const input = versionInput({ files, card: "README.md", modes: MODES });
     await expect(registry.connect(fx.owner).publishVersion(1n, input)).to.emit(registry, "VersionPublished");
 
@@ -50,6 +53,9 @@ describe("versionInput", () => {
       .to.throw(InputError)
       .with.property("shortMessage", "the SHA-256 of model.onnx is 0x1234, not 0x and 64 hex digits");
     const qm = { ...rawFileRef("model.onnx", ONNX), cid: "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG" };
-    expect(() => versionInput({ files: [qm], card: rawContentRef(CARD), modes: MODES })).to.throw(InputError, "is not a CIDv1 in base32");
+    expect(() => versionInput({ files: [qm], card: rawContentRef(CARD), modes: MODES })).to.throw(
+      InputError,
+      "is not a CIDv1 in base32",
+    );
   });
 });

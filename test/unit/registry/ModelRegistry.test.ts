@@ -2,7 +2,16 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { hexlify, toUtf8Bytes } from "ethers";
-import { factoryVerifier, keyHash, loadSystem, MEASUREMENT, MODEL_PRICE, syntheticKey, versionInput, zkVersionInput } from "../../fixtures/system";
+import {
+  factoryVerifier,
+  keyHash,
+  loadSystem,
+  MEASUREMENT,
+  MODEL_PRICE,
+  syntheticKey,
+  versionInput,
+  zkVersionInput,
+} from "../../fixtures/system";
 import { AlwaysTrueGroth16Verifier__factory, Groth16Verifier__factory } from "../../../typechain-types";
 import { Mode, modeMask } from "../../../src/core/modes";
 import { rawCid } from "../../../src/core/cid";
@@ -15,7 +24,9 @@ describe("ModelRegistry", () => {
   describe("createModel", () => {
     it("creates sequential models owned by the caller and emits ModelCreated", async () => {
       const { system, other } = await loadSystem();
-      await expect(system.registry.connect(other).createModel(7n)).to.emit(system.registry, "ModelCreated").withArgs(2n, other.address, 7n);
+      await expect(system.registry.connect(other).createModel(7n))
+        .to.emit(system.registry, "ModelCreated")
+        .withArgs(2n, other.address, 7n);
       expect(await system.registry.modelCount()).to.equal(2n);
       const model = await system.registry.modelOf(2n);
       expect(model.owner).to.equal(other.address);
@@ -120,7 +131,11 @@ describe("ModelRegistry", () => {
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidMode")
         .withArgs(Mode.Vanilla);
       for (const mode of [4, 31, 32]) {
-        await expect(system.registry.connect(owner).publishVersion(1n, { ...input, modes: [vanilla, { mode, verifier: ZERO, bindings: [] }] }))
+        await expect(
+          system.registry
+            .connect(owner)
+            .publishVersion(1n, { ...input, modes: [vanilla, { mode, verifier: ZERO, bindings: [] }] }),
+        )
           .to.be.revertedWithCustomError(system.registry, "ModelRegistryInvalidMode")
           .withArgs(mode);
       }
@@ -182,9 +197,15 @@ describe("ModelRegistry", () => {
       const { registry } = fx.system;
       const [keyA, keyB] = [syntheticKey(1), syntheticKey(2)];
       const verifierA = await factoryVerifier(fx, keyA);
-      await registry.connect(fx.owner).createModelAndPublish(MODEL_PRICE, zkVersionInput(verifierA, keyHash(keyA), "model-a"));
+      await registry
+        .connect(fx.owner)
+        .createModelAndPublish(MODEL_PRICE, zkVersionInput(verifierA, keyHash(keyA), "model-a"));
       expect((await registry.bindingOf(2n, 1n, Mode.Zk)).verifier).to.equal(verifierA);
-      await expect(registry.connect(fx.other).createModelAndPublish(MODEL_PRICE, zkVersionInput(verifierA, keyHash(keyB), "model-b")))
+      await expect(
+        registry
+          .connect(fx.other)
+          .createModelAndPublish(MODEL_PRICE, zkVersionInput(verifierA, keyHash(keyB), "model-b")),
+      )
         .to.be.revertedWithCustomError(registry, "ModelRegistryVerifierKeyMismatch")
         .withArgs(verifierA, keyHash(keyA), keyHash(keyB));
     });
@@ -195,7 +216,10 @@ describe("ModelRegistry", () => {
       expect(await registry.verifierFactory()).to.equal(await verifierFactory.getAddress());
       const key = syntheticKey(3);
       const verifier = await factoryVerifier(fx, key);
-      await expect(registry.connect(fx.owner).publishVersion(1n, zkVersionInput(verifier, keyHash(key)))).to.emit(registry, "VersionPublished");
+      await expect(registry.connect(fx.owner).publishVersion(1n, zkVersionInput(verifier, keyHash(key)))).to.emit(
+        registry,
+        "VersionPublished",
+      );
       const binding = await registry.bindingOf(1n, 2n, Mode.Zk);
       expect([binding.verifier, binding.bindings]).to.deep.equal([verifier, [keyHash(key)]]);
       expect(await registry.isBound(1n, 2n, Mode.Zk, keyHash(key))).to.equal(true);
@@ -205,7 +229,9 @@ describe("ModelRegistry", () => {
   describe("deprecateVersion", () => {
     it("marks the version deprecated for good and emits VersionDeprecated", async () => {
       const { system, owner } = await loadSystem();
-      await expect(system.registry.connect(owner).deprecateVersion(1n, 1n)).to.emit(system.registry, "VersionDeprecated").withArgs(1n, 1n);
+      await expect(system.registry.connect(owner).deprecateVersion(1n, 1n))
+        .to.emit(system.registry, "VersionDeprecated")
+        .withArgs(1n, 1n);
       expect((await system.registry.versionOf(1n, 1n)).deprecated).to.equal(true);
       await expect(system.registry.connect(owner).deprecateVersion(1n, 1n))
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryVersionDeprecated")
@@ -229,7 +255,9 @@ describe("ModelRegistry", () => {
   describe("setPrice", () => {
     it("changes the price and emits PriceUpdated; only the owner", async () => {
       const { system, owner, other } = await loadSystem();
-      await expect(system.registry.connect(owner).setPrice(1n, 9n)).to.emit(system.registry, "PriceUpdated").withArgs(1n, MODEL_PRICE, 9n);
+      await expect(system.registry.connect(owner).setPrice(1n, 9n))
+        .to.emit(system.registry, "PriceUpdated")
+        .withArgs(1n, MODEL_PRICE, 9n);
       expect((await system.registry.modelOf(1n)).price).to.equal(9n);
       await expect(system.registry.connect(other).setPrice(1n, 1n))
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryUnauthorizedAccount")
@@ -245,7 +273,9 @@ describe("ModelRegistry", () => {
         .withArgs(1n, owner.address, other.address);
       expect(await system.registry.pendingOwnerOf(1n)).to.equal(other.address);
       expect((await system.registry.modelOf(1n)).owner).to.equal(owner.address);
-      await expect(system.registry.connect(other).acceptOwnership(1n)).to.emit(system.registry, "OwnershipTransferred").withArgs(1n, owner.address, other.address);
+      await expect(system.registry.connect(other).acceptOwnership(1n))
+        .to.emit(system.registry, "OwnershipTransferred")
+        .withArgs(1n, owner.address, other.address);
       expect((await system.registry.modelOf(1n)).owner).to.equal(other.address);
       expect(await system.registry.pendingOwnerOf(1n)).to.equal(ZERO);
       await expect(system.registry.connect(owner).setPrice(1n, 1n))
@@ -276,8 +306,12 @@ describe("ModelRegistry", () => {
       const [quotedOwner, price] = await system.registry.quote(1n, 1n, Mode.Tee);
       expect(quotedOwner).to.equal(owner.address);
       expect(price).to.equal(MODEL_PRICE);
-      await expect(system.registry.quote(2n, 1n, Mode.Tee)).to.be.revertedWithCustomError(system.registry, "ModelRegistryUnknownModel").withArgs(2n);
-      await expect(system.registry.quote(1n, 2n, Mode.Tee)).to.be.revertedWithCustomError(system.registry, "ModelRegistryUnknownVersion").withArgs(1n, 2n);
+      await expect(system.registry.quote(2n, 1n, Mode.Tee))
+        .to.be.revertedWithCustomError(system.registry, "ModelRegistryUnknownModel")
+        .withArgs(2n);
+      await expect(system.registry.quote(1n, 2n, Mode.Tee))
+        .to.be.revertedWithCustomError(system.registry, "ModelRegistryUnknownVersion")
+        .withArgs(1n, 2n);
       await expect(system.registry.quote(1n, 1n, Mode.Zk))
         .to.be.revertedWithCustomError(system.registry, "ModelRegistryModeNotSupported")
         .withArgs(1n, 1n, Mode.Zk);
@@ -290,11 +324,19 @@ describe("ModelRegistry", () => {
       const { system } = await loadSystem();
       const mutating = system.registry.interface.fragments
         .filter((f) => f.type === "function")
-        .map((f) => (f as unknown as { name: string; stateMutability: string }))
+        .map((f) => f as unknown as { name: string; stateMutability: string })
         .filter((f) => f.stateMutability !== "view" && f.stateMutability !== "pure")
         .map((f) => f.name)
         .sort();
-      expect(mutating).to.deep.equal(["acceptOwnership", "createModel", "createModelAndPublish", "deprecateVersion", "publishVersion", "setPrice", "transferOwnership"]);
+      expect(mutating).to.deep.equal([
+        "acceptOwnership",
+        "createModel",
+        "createModelAndPublish",
+        "deprecateVersion",
+        "publishVersion",
+        "setPrice",
+        "transferOwnership",
+      ]);
     });
   });
 });

@@ -11,7 +11,9 @@ const WEEK = 7 * 24 * 3600;
 async function withLocker(fx: Fixture): Promise<MockStakeLocker> {
   const locker = await new MockStakeLocker__factory(fx.deployer).deploy(await fx.system.staking.getAddress());
   const address = await locker.getAddress();
-  await expect(governance(fx, fx.system.staking, fx.system.staking.interface.encodeFunctionData("addStakeLocker", [address])))
+  await expect(
+    governance(fx, fx.system.staking, fx.system.staking.interface.encodeFunctionData("addStakeLocker", [address])),
+  )
     .to.emit(fx.system.staking, "StakeLockerAdded")
     .withArgs(address);
   return locker;
@@ -23,7 +25,9 @@ describe("NodeStaking", () => {
       const { system, other } = await loadSystem();
       const staking = await system.staking.getAddress();
       const before = await system.token.balanceOf(staking);
-      await expect(system.staking.connect(other).stake(5n * TOKEN)).to.emit(system.staking, "Staked").withArgs(other.address, 5n * TOKEN);
+      await expect(system.staking.connect(other).stake(5n * TOKEN))
+        .to.emit(system.staking, "Staked")
+        .withArgs(other.address, 5n * TOKEN);
       expect((await system.staking.operatorOf(other.address)).staked).to.equal(5n * TOKEN);
       expect(await system.token.balanceOf(staking)).to.equal(before + 5n * TOKEN);
       expect(await system.staking.totalStaked()).to.equal(3n * STAKE + 5n * TOKEN);
@@ -31,7 +35,10 @@ describe("NodeStaking", () => {
 
     it("reverts with NodeStakingZeroAmount for zero", async () => {
       const { system, other } = await loadSystem();
-      await expect(system.staking.connect(other).stake(0n)).to.be.revertedWithCustomError(system.staking, "NodeStakingZeroAmount");
+      await expect(system.staking.connect(other).stake(0n)).to.be.revertedWithCustomError(
+        system.staking,
+        "NodeStakingZeroAmount",
+      );
     });
 
     it("stakeWithPermit stakes with a signed permit and no prior approval", async () => {
@@ -45,11 +52,21 @@ describe("NodeStaking", () => {
       const signature = Signature.from(
         await wallet.signTypedData(
           { name: "Inference Test Token", version: "1", chainId, verifyingContract: await system.token.getAddress() },
-          { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+          {
+            Permit: [
+              { name: "owner", type: "address" },
+              { name: "spender", type: "address" },
+              { name: "value", type: "uint256" },
+              { name: "nonce", type: "uint256" },
+              { name: "deadline", type: "uint256" },
+            ],
+          },
           { owner: wallet.address, spender: staking, value: 50n * TOKEN, nonce: 0n, deadline },
         ),
       );
-      await expect(system.staking.connect(wallet).stakeWithPermit(50n * TOKEN, deadline, signature.v, signature.r, signature.s))
+      await expect(
+        system.staking.connect(wallet).stakeWithPermit(50n * TOKEN, deadline, signature.v, signature.r, signature.s),
+      )
         .to.emit(system.staking, "Staked")
         .withArgs(wallet.address, 50n * TOKEN);
     });
@@ -59,14 +76,18 @@ describe("NodeStaking", () => {
     it("sets capabilities and emits CapabilitiesUpdated", async () => {
       const { system, nodes } = await loadSystem();
       const node = nodes[0]!;
-      await expect(system.staking.connect(node).register(modeMask([Mode.Tee]))).to.emit(system.staking, "CapabilitiesUpdated").withArgs(node.address, 2n);
+      await expect(system.staking.connect(node).register(modeMask([Mode.Tee])))
+        .to.emit(system.staking, "CapabilitiesUpdated")
+        .withArgs(node.address, 2n);
       expect(await system.staking.isEligible(node.address, Mode.Tee, 0n)).to.equal(true);
       expect(await system.staking.isEligible(node.address, Mode.Vanilla, 0n)).to.equal(false);
     });
 
     it("reverts with NodeStakingInvalidCapabilities for an empty set", async () => {
       const { system, nodes } = await loadSystem();
-      await expect(system.staking.connect(nodes[0]!).register(0)).to.be.revertedWithCustomError(system.staking, "NodeStakingInvalidCapabilities").withArgs(0n);
+      await expect(system.staking.connect(nodes[0]!).register(0))
+        .to.be.revertedWithCustomError(system.staking, "NodeStakingInvalidCapabilities")
+        .withArgs(0n);
     });
 
     it("reverts with NodeStakingInvalidCapabilities for a set naming an unknown mode (1 << 4, 1 << 31), alone or with known ones", async () => {
@@ -77,7 +98,9 @@ describe("NodeStaking", () => {
           .to.be.revertedWithCustomError(system.staking, "NodeStakingInvalidCapabilities")
           .withArgs(capabilities);
       }
-      await expect(system.staking.connect(nodes[0]!).register(known)).to.emit(system.staking, "CapabilitiesUpdated").withArgs(nodes[0]!.address, known);
+      await expect(system.staking.connect(nodes[0]!).register(known))
+        .to.emit(system.staking, "CapabilitiesUpdated")
+        .withArgs(nodes[0]!.address, known);
       expect((await system.staking.operatorOf(nodes[0]!.address)).capabilities).to.equal(BigInt(known));
     });
 
@@ -98,7 +121,9 @@ describe("NodeStaking", () => {
       await time.setNextBlockTimestamp(at);
       const tx = system.staking.connect(node).unstake(400n * TOKEN);
       const thawEnd = at + BigInt(WEEK);
-      await expect(tx).to.emit(system.staking, "Unstaked").withArgs(node.address, 400n * TOKEN, thawEnd);
+      await expect(tx)
+        .to.emit(system.staking, "Unstaked")
+        .withArgs(node.address, 400n * TOKEN, thawEnd);
       let position = await system.staking.operatorOf(node.address);
       expect(position.staked).to.equal(600n * TOKEN);
       expect(position.thawing).to.equal(400n * TOKEN);
@@ -107,7 +132,9 @@ describe("NodeStaking", () => {
         .withArgs(node.address, thawEnd);
       await time.increaseTo(thawEnd);
       const before = await system.token.balanceOf(other.address);
-      await expect(system.staking.connect(node).withdraw(other.address)).to.emit(system.staking, "Withdrawn").withArgs(node.address, other.address, 400n * TOKEN);
+      await expect(system.staking.connect(node).withdraw(other.address))
+        .to.emit(system.staking, "Withdrawn")
+        .withArgs(node.address, other.address, 400n * TOKEN);
       expect(await system.token.balanceOf(other.address)).to.equal(before + 400n * TOKEN);
       position = await system.staking.operatorOf(node.address);
       expect(position.thawing).to.equal(0n);
@@ -119,7 +146,9 @@ describe("NodeStaking", () => {
       const { system, nodes } = await loadSystem();
       const node = nodes[0]!;
       await system.staking.connect(node).unstake(400n * TOKEN);
-      await expect(system.staking.connect(node).restake(100n * TOKEN)).to.emit(system.staking, "Restaked").withArgs(node.address, 100n * TOKEN);
+      await expect(system.staking.connect(node).restake(100n * TOKEN))
+        .to.emit(system.staking, "Restaked")
+        .withArgs(node.address, 100n * TOKEN);
       await system.staking.connect(node).restake(300n * TOKEN);
       const position = await system.staking.operatorOf(node.address);
       expect(position.staked).to.equal(STAKE);
@@ -128,7 +157,10 @@ describe("NodeStaking", () => {
       await expect(system.staking.connect(node).restake(1n))
         .to.be.revertedWithCustomError(system.staking, "NodeStakingInsufficientStake")
         .withArgs(node.address, 0n, 1n);
-      await expect(system.staking.connect(node).restake(0n)).to.be.revertedWithCustomError(system.staking, "NodeStakingZeroAmount");
+      await expect(system.staking.connect(node).restake(0n)).to.be.revertedWithCustomError(
+        system.staking,
+        "NodeStakingZeroAmount",
+      );
     });
 
     it("reverts unstake beyond the unlocked stake with NodeStakingInsufficientStake", async () => {
@@ -141,7 +173,10 @@ describe("NodeStaking", () => {
       await expect(fx.system.staking.connect(node).unstake(301n * TOKEN))
         .to.be.revertedWithCustomError(fx.system.staking, "NodeStakingInsufficientStake")
         .withArgs(node.address, 300n * TOKEN, 301n * TOKEN);
-      await expect(fx.system.staking.connect(node).unstake(0n)).to.be.revertedWithCustomError(fx.system.staking, "NodeStakingZeroAmount");
+      await expect(fx.system.staking.connect(node).unstake(0n)).to.be.revertedWithCustomError(
+        fx.system.staking,
+        "NodeStakingZeroAmount",
+      );
     });
 
     it("reverts withdraw with nothing thawing or to the zero address", async () => {
@@ -178,9 +213,19 @@ describe("NodeStaking", () => {
       const node = fx.nodes[0]!;
       const locker = await withLocker(fx);
       const current = await fx.system.staking.parameters();
-      const parameters = { minimumStake: current.minimumStake, thawingPeriod: current.thawingPeriod, maxSlashBps: 2_500 };
-      await governance(fx, fx.system.staking, fx.system.staking.interface.encodeFunctionData("setParameters", [parameters]));
-      await expect(locker.slash(node.address, 10_000n * TOKEN)).to.emit(fx.system.staking, "Slashed").withArgs(node.address, await locker.getAddress(), 250n * TOKEN, 0n);
+      const parameters = {
+        minimumStake: current.minimumStake,
+        thawingPeriod: current.thawingPeriod,
+        maxSlashBps: 2_500,
+      };
+      await governance(
+        fx,
+        fx.system.staking,
+        fx.system.staking.interface.encodeFunctionData("setParameters", [parameters]),
+      );
+      await expect(locker.slash(node.address, 10_000n * TOKEN))
+        .to.emit(fx.system.staking, "Slashed")
+        .withArgs(node.address, await locker.getAddress(), 250n * TOKEN, 0n);
       await expect(locker.slash(fx.other.address, TOKEN)).not.to.emit(fx.system.staking, "Slashed");
     });
 
@@ -210,8 +255,13 @@ describe("NodeStaking", () => {
       for (let i = 0; i < 3; i++) await withLocker(fx);
       expect((await staking.stakeLockers()).length).to.equal(4);
       const extra = await new MockStakeLocker__factory(fx.deployer).deploy(await staking.getAddress());
-      await expect(staking.connect(fx.deployer).addStakeLocker(await extra.getAddress())).to.be.revertedWithCustomError(staking, "AccessControlUnauthorizedAccount");
-      await expect(governance(fx, staking, staking.interface.encodeFunctionData("addStakeLocker", [await extra.getAddress()])))
+      await expect(staking.connect(fx.deployer).addStakeLocker(await extra.getAddress())).to.be.revertedWithCustomError(
+        staking,
+        "AccessControlUnauthorizedAccount",
+      );
+      await expect(
+        governance(fx, staking, staking.interface.encodeFunctionData("addStakeLocker", [await extra.getAddress()])),
+      )
         .to.be.revertedWithCustomError(staking, "NodeStakingInvalidLocker")
         .withArgs(await extra.getAddress());
     });
@@ -236,7 +286,13 @@ describe("NodeStaking", () => {
       const cases: [Partial<typeof base>, string, bigint, bigint, bigint][] = [
         [{ minimumStake: 10n ** 30n + 1n }, "minimumStake", 10n ** 30n + 1n, 0n, 10n ** 30n],
         [{ thawingPeriod: 3599n }, "thawingPeriod", 3599n, 3600n, 365n * 24n * 3600n],
-        [{ thawingPeriod: 365n * 24n * 3600n + 1n }, "thawingPeriod", 365n * 24n * 3600n + 1n, 3600n, 365n * 24n * 3600n],
+        [
+          { thawingPeriod: 365n * 24n * 3600n + 1n },
+          "thawingPeriod",
+          365n * 24n * 3600n + 1n,
+          3600n,
+          365n * 24n * 3600n,
+        ],
         [{ maxSlashBps: 999n }, "maxSlashBps", 999n, 1000n, 10_000n],
         [{ maxSlashBps: 10_001n }, "maxSlashBps", 10_001n, 1000n, 10_000n],
       ];

@@ -1,6 +1,18 @@
 /** Dual-mode (ZK + TEE) fixtures shared by the verifier's unit tests and the attack tests. */
 import { toBeHex } from "ethers";
-import { DEGENERATE_KEY, degenerateProof, factoryVerifier, keyHash, MEASUREMENT, requestJob, teeSign, versionInput, zkOutput, zkProofBytes, type Fixture } from "../../fixtures/system";
+import {
+  DEGENERATE_KEY,
+  degenerateProof,
+  factoryVerifier,
+  keyHash,
+  MEASUREMENT,
+  requestJob,
+  teeSign,
+  versionInput,
+  zkOutput,
+  zkProofBytes,
+  type Fixture,
+} from "../../fixtures/system";
 import { Mode, modeMask } from "../../../src/core/modes";
 import { modeModule } from "../../../src/modes";
 import type { Job } from "../../../src/core/job";
@@ -13,7 +25,11 @@ export const OUTPUT = zkOutput(PACKED);
 export async function dualVersion(fx: Fixture, measurements: string[] = [MEASUREMENT]): Promise<number> {
   const verifier = await factoryVerifier(fx, DEGENERATE_KEY);
   const input = versionInput("dual-model", measurements);
-  const modes = [...(input.modes as never[]), modeModule(Mode.Zk).binding({ verifier, bindings: [keyHash(DEGENERATE_KEY)] }), modeModule(Mode.Dual).binding({})];
+  const modes = [
+    ...(input.modes as never[]),
+    modeModule(Mode.Zk).binding({ verifier, bindings: [keyHash(DEGENERATE_KEY)] }),
+    modeModule(Mode.Dual).binding({}),
+  ];
   await fx.system.registry.connect(fx.owner).publishVersion(1n, { ...input, modes });
   return Number(await fx.system.registry.versionCount(1n));
 }
@@ -34,5 +50,6 @@ export async function zkHalf(job: Job): Promise<string> {
 
 /** The fixture enclave's signature of `job`'s result under the dual verifier's domain (or `options`). */
 export async function teeHalf(fx: Fixture, job: Job, options: Parameters<typeof teeSign>[3] = {}): Promise<string> {
-  return (await teeSign(fx, job, OUTPUT, { verifier: await fx.system.dualVerifier.getAddress(), ...options })).signature;
+  return (await teeSign(fx, job, OUTPUT, { verifier: await fx.system.dualVerifier.getAddress(), ...options }))
+    .signature;
 }

@@ -1,8 +1,29 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { AbiCoder, keccak256, verifyTypedData } from "ethers";
-import { DEGENERATE_KEY, degenerateProof, factoryVerifier, governance, keyHash, loadSystem, MEASUREMENT, requestParams, teeSign, versionInput, zkOutput, zkProofBytes } from "../../fixtures/system";
-import { claimedDualJob, COMMITMENT, dualVersion, OUTPUT, PACKED, teeHalf, zkHalf } from "./DualInferenceVerifier.fixture";
+import {
+  DEGENERATE_KEY,
+  degenerateProof,
+  factoryVerifier,
+  governance,
+  keyHash,
+  loadSystem,
+  MEASUREMENT,
+  requestParams,
+  teeSign,
+  versionInput,
+  zkOutput,
+  zkProofBytes,
+} from "../../fixtures/system";
+import {
+  claimedDualJob,
+  COMMITMENT,
+  dualVersion,
+  OUTPUT,
+  PACKED,
+  teeHalf,
+  zkHalf,
+} from "./DualInferenceVerifier.fixture";
 import { Mode, modeMask } from "../../../src/core/modes";
 import { INFERENCE_RESULT_TYPES, teeDomain } from "../../../src/core/tee";
 import { encodeDualProof, modeModule } from "../../../src/modes";
@@ -26,15 +47,18 @@ describe("DualInferenceVerifier (mode 3, ZK + TEE)", () => {
       const fx = await loadSystem();
       await dualVersion(fx);
       const job = await claimedDualJob(fx);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, encodeDualProof(await zkHalf(job), "0x")))
-        .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidSignature");
+      await expect(
+        fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, encodeDualProof(await zkHalf(job), "0x")),
+      ).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidSignature");
     });
 
     it("reverts with ZkInferenceVerifierMalformedProof(0) when the ZK half is missing", async () => {
       const fx = await loadSystem();
       await dualVersion(fx);
       const job = await claimedDualJob(fx);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, encodeDualProof("0x", await teeHalf(fx, job))))
+      await expect(
+        fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, encodeDualProof("0x", await teeHalf(fx, job))),
+      )
         .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierMalformedProof")
         .withArgs(0);
     });
@@ -67,7 +91,15 @@ describe("DualInferenceVerifier (mode 3, ZK + TEE)", () => {
         (await teeSign(fx, { ...job, id: job.id + 1n }, OUTPUT, { verifier: dual })).signature,
         (await teeSign(fx, job, OUTPUT, { verifier: dual, node: fx.nodes[1]!.address })).signature,
       ];
-      const message = { escrow: await fx.system.escrow.getAddress(), jobId: job.id, modelId: job.modelId, version: job.version, inputHash: job.inputHash, outputHash: keccak256(OUTPUT), node: fx.nodes[0]!.address };
+      const message = {
+        escrow: await fx.system.escrow.getAddress(),
+        jobId: job.id,
+        modelId: job.modelId,
+        version: job.version,
+        inputHash: job.inputHash,
+        outputHash: keccak256(OUTPUT),
+        node: fx.nodes[0]!.address,
+      };
       for (const signature of signed) {
         const recovered = verifyTypedData(teeDomain(chainId, dual), INFERENCE_RESULT_TYPES, message, signature);
         await expect(escrow.submit(job, OUTPUT, encodeDualProof(await zkHalf(job), signature)))
@@ -81,7 +113,9 @@ describe("DualInferenceVerifier (mode 3, ZK + TEE)", () => {
       await dualVersion(fx);
       const job = await claimedDualJob(fx);
       const other = zkProofBytes(PACKED + 1n, await degenerateProof(BigInt(job.inputHash) * (1n << 48n) + PACKED + 1n));
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, encodeDualProof(other, await teeHalf(fx, job))))
+      await expect(
+        fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, encodeDualProof(other, await teeHalf(fx, job))),
+      )
         .to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierOutputMismatch")
         .withArgs(job.id, keccak256(OUTPUT), PACKED + 1n);
     });
@@ -93,7 +127,17 @@ describe("DualInferenceVerifier (mode 3, ZK + TEE)", () => {
       await dualVersion(fx);
       const { escrow, zkVerifier, dualVerifier } = fx.system;
       expect(await dualVerifier.checksRequests()).to.equal(true);
-      await expect(escrow.connect(fx.requester).request(await requestParams({ mode: Mode.Dual, version: 2, redundancy: 3, input: "0x", inputCommitment: COMMITMENT })))
+      await expect(
+        escrow.connect(fx.requester).request(
+          await requestParams({
+            mode: Mode.Dual,
+            version: 2,
+            redundancy: 3,
+            input: "0x",
+            inputCommitment: COMMITMENT,
+          }),
+        ),
+      )
         .to.be.revertedWithCustomError(zkVerifier, "ZkInferenceVerifierRedundancyUnsupported")
         .withArgs(3);
       const inline = await requestParams({ mode: Mode.Dual, version: 2 });
@@ -113,10 +157,18 @@ describe("DualInferenceVerifier (mode 3, ZK + TEE)", () => {
       const claimedAt = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
       const window = [node, 1n, 2, claimedAt, claimedAt + 7n * 24n * 3600n] as const;
       expect(await dualVerifier.excuses(...window)).to.equal(false);
-      await governance(fx, teeVerifier, teeVerifier.interface.encodeFunctionData("revokeEnclave", [fx.enclave.address]));
+      await governance(
+        fx,
+        teeVerifier,
+        teeVerifier.interface.encodeFunctionData("revokeEnclave", [fx.enclave.address]),
+      );
       expect(await teeVerifier.excuses(...window)).to.equal(true);
       expect(await dualVerifier.excuses(...window)).to.equal(true);
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, OUTPUT, encodeDualProof(await zkHalf(job), await teeHalf(fx, job))))
+      await expect(
+        fx.system.escrow
+          .connect(fx.nodes[0]!)
+          .submit(job, OUTPUT, encodeDualProof(await zkHalf(job), await teeHalf(fx, job))),
+      )
         .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierEnclaveRevoked")
         .withArgs(fx.enclave.address);
     });
@@ -126,7 +178,12 @@ describe("DualInferenceVerifier (mode 3, ZK + TEE)", () => {
     it("composes the deployed ZK and TEE verifiers and their registry, and is mode 3", async () => {
       const fx = await loadSystem();
       const { dualVerifier, zkVerifier, teeVerifier, registry, escrow } = fx.system;
-      expect([await dualVerifier.mode(), await dualVerifier.zkVerifier(), await dualVerifier.teeVerifier(), await dualVerifier.registry()]).to.deep.equal([
+      expect([
+        await dualVerifier.mode(),
+        await dualVerifier.zkVerifier(),
+        await dualVerifier.teeVerifier(),
+        await dualVerifier.registry(),
+      ]).to.deep.equal([
         3n,
         await zkVerifier.getAddress(),
         await teeVerifier.getAddress(),
@@ -161,10 +218,23 @@ describe("DualInferenceVerifier (mode 3, ZK + TEE)", () => {
           .to.be.revertedWithCustomError(registry, "ModelRegistryIncompleteDualMode")
           .withArgs(mask);
       }
-      await expect(registry.connect(fx.owner).publishVersion(1n, { ...base, modes: [teeBinding, zkBinding, { mode: Mode.Dual, verifier, bindings: [] }] }))
+      await expect(
+        registry
+          .connect(fx.owner)
+          .publishVersion(1n, { ...base, modes: [teeBinding, zkBinding, { mode: Mode.Dual, verifier, bindings: [] }] }),
+      )
         .to.be.revertedWithCustomError(registry, "ModelRegistryInvalidBinding")
         .withArgs(Mode.Dual, verifier, 0);
-      await expect(registry.connect(fx.owner).publishVersion(1n, { ...base, modes: [teeBinding, zkBinding, { mode: Mode.Dual, verifier: hre.ethers.ZeroAddress, bindings: [MEASUREMENT] }] }))
+      await expect(
+        registry.connect(fx.owner).publishVersion(1n, {
+          ...base,
+          modes: [
+            teeBinding,
+            zkBinding,
+            { mode: Mode.Dual, verifier: hre.ethers.ZeroAddress, bindings: [MEASUREMENT] },
+          ],
+        }),
+      )
         .to.be.revertedWithCustomError(registry, "ModelRegistryInvalidBinding")
         .withArgs(Mode.Dual, hre.ethers.ZeroAddress, 1);
       await registry.connect(fx.owner).publishVersion(1n, { ...base, modes: [teeBinding, zkBinding, dualBinding] });

@@ -13,7 +13,9 @@ describe("Groth16VerifierFactory (issue #10 §4)", () => {
     const initCode = (await new Groth16Verifier__factory(fx.deployer).getDeployTransaction([...key])).data;
     const predicted = getCreate2Address(await verifierFactory.getAddress(), vkHash, keccak256(initCode));
     expect(await verifierFactory.verifierOf(vkHash)).to.equal(hre.ethers.ZeroAddress);
-    await expect(verifierFactory.connect(fx.other).deploy([...key])).to.emit(verifierFactory, "VerifierDeployed").withArgs(predicted, vkHash);
+    await expect(verifierFactory.connect(fx.other).deploy([...key]))
+      .to.emit(verifierFactory, "VerifierDeployed")
+      .withArgs(predicted, vkHash);
     expect(await verifierFactory.verifierOf(vkHash)).to.equal(predicted);
     expect(await verifierFactory.vkHashOf(predicted)).to.equal(vkHash);
     const verifier = Groth16Verifier__factory.connect(predicted, fx.deployer);

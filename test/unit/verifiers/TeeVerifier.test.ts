@@ -2,7 +2,17 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, type Interface } from "ethers";
-import { governance, loadSystem, MEASUREMENT, registerByQuote, requestJob, tdMeasurements, teeProof, type Fixture, governor } from "../../fixtures/system";
+import {
+  governance,
+  loadSystem,
+  MEASUREMENT,
+  registerByQuote,
+  requestJob,
+  tdMeasurements,
+  teeProof,
+  type Fixture,
+  governor,
+} from "../../fixtures/system";
 import { Mode } from "../../../src/core/modes";
 import type { Job } from "../../../src/core/job";
 
@@ -18,7 +28,10 @@ describe("TeeVerifier", () => {
       const fx = await loadSystem();
       const job = await claimedTeeJob(fx);
       for (const proof of ["0x", "0x1234", `0x${"00".repeat(65)}`]) {
-        await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", proof)).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierInvalidSignature");
+        await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", proof)).to.be.revertedWithCustomError(
+          fx.system.teeVerifier,
+          "TeeVerifierInvalidSignature",
+        );
       }
     });
 
@@ -26,7 +39,9 @@ describe("TeeVerifier", () => {
       const fx = await loadSystem();
       const job = await claimedTeeJob(fx);
       const rogue = Wallet.createRandom();
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: rogue })))
+      await expect(
+        fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: rogue })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierUnknownEnclave")
         .withArgs(rogue.address);
     });
@@ -45,7 +60,9 @@ describe("TeeVerifier", () => {
     it("reverts with TeeVerifierEnclaveRevoked after revocation, and a revoked key cannot be registered again", async () => {
       const fx = await loadSystem();
       const job = await claimedTeeJob(fx);
-      await expect(fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address)).to.emit(fx.system.teeVerifier, "EnclaveRevoked").withArgs(fx.enclave.address);
+      await expect(fx.system.teeVerifier.connect(await governor(fx)).revokeEnclave(fx.enclave.address))
+        .to.emit(fx.system.teeVerifier, "EnclaveRevoked")
+        .withArgs(fx.enclave.address);
       await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", await teeProof(fx, job, "0x01")))
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveRevoked")
         .withArgs(fx.enclave.address);
@@ -59,7 +76,9 @@ describe("TeeVerifier", () => {
       const job = await requestJob(fx, { mode: Mode.Tee });
       const thief = fx.nodes[1]!;
       await fx.system.escrow.connect(thief).claimSlot(job);
-      await expect(fx.system.escrow.connect(thief).submit(job, "0x01", await teeProof(fx, job, "0x01", { node: thief.address })))
+      await expect(
+        fx.system.escrow.connect(thief).submit(job, "0x01", await teeProof(fx, job, "0x01", { node: thief.address })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierOperatorMismatch")
         .withArgs(fx.enclave.address, fx.nodes[0]!.address, thief.address);
     });
@@ -79,7 +98,10 @@ describe("TeeVerifier", () => {
       const fx = await loadSystem();
       const job = await claimedTeeJob(fx);
       const proof = await teeProof(fx, job, "0x01", { escrow: fx.other.address });
-      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", proof)).to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierUnknownEnclave");
+      await expect(fx.system.escrow.connect(fx.nodes[0]!).submit(job, "0x01", proof)).to.be.revertedWithCustomError(
+        fx.system.teeVerifier,
+        "TeeVerifierUnknownEnclave",
+      );
     });
   });
 
@@ -90,7 +112,9 @@ describe("TeeVerifier", () => {
       const abi: Interface = teeVerifier.interface;
       expect(abi.getFunction("ATTESTOR_ROLE")).to.equal(null);
       expect(abi.getFunction("registerEnclave(address,address,bytes32,uint64)")).to.equal(null);
-      const registrations = teeVerifier.interface.fragments.filter((f) => f.type === "function" && "name" in f && /^register/.test(String(f.name)));
+      const registrations = teeVerifier.interface.fragments.filter(
+        (f) => f.type === "function" && "name" in f && /^register/.test(String(f.name)),
+      );
       expect(registrations.map((f) => ("name" in f ? f.name : ""))).to.deep.equal(["registerEnclaveWithQuote"]);
     });
 
@@ -108,8 +132,14 @@ describe("TeeVerifier", () => {
       }
       const timelock = await hre.ethers.getImpersonatedSigner(await fx.system.timelock.getAddress());
       await hre.network.provider.send("hardhat_setBalance", [timelock.address, "0x56bc75e2d63100000"]);
-      await expect(teeVerifier.connect(timelock).revokeEnclave(fx.other.address)).to.be.revertedWithCustomError(teeVerifier, "TeeVerifierUnknownEnclave").withArgs(fx.other.address);
-      await governance(fx, teeVerifier, teeVerifier.interface.encodeFunctionData("revokeEnclave", [fx.enclave.address]));
+      await expect(teeVerifier.connect(timelock).revokeEnclave(fx.other.address))
+        .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierUnknownEnclave")
+        .withArgs(fx.other.address);
+      await governance(
+        fx,
+        teeVerifier,
+        teeVerifier.interface.encodeFunctionData("revokeEnclave", [fx.enclave.address]),
+      );
       expect((await teeVerifier.enclaveOf(fx.enclave.address)).revoked).to.equal(true);
     });
   });
@@ -120,7 +150,9 @@ describe("TeeVerifier", () => {
       const { teeVerifier } = fx.system;
       expect(await teeVerifier.disruptedAt(fx.nodes[0]!.address)).to.equal(0n);
       expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, 0n, 2n ** 64n - 1n)).to.equal(false);
-      expect(await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, BigInt(await time.latest()), 2n ** 64n - 1n)).to.equal(false);
+      expect(
+        await teeVerifier.excuses(fx.nodes[0]!.address, 1n, 1n, BigInt(await time.latest()), 2n ** 64n - 1n),
+      ).to.equal(false);
     });
 
     it("records a revocation as a disruption of the enclave's operator and emits OperatorDisrupted(operator, at)", async () => {
@@ -209,12 +241,23 @@ describe("TeeVerifier", () => {
     const fx = await loadSystem();
     expect(await fx.system.teeVerifier.mode()).to.equal(BigInt(Mode.Tee));
     expect(await fx.system.vanillaVerifier.mode()).to.equal(BigInt(Mode.Vanilla));
-    const claim = { jobId: 1n, modelId: 1n, version: 1n, inputHash: MEASUREMENT, outputHash: MEASUREMENT, node: fx.nodes[0]!.address };
+    const claim = {
+      jobId: 1n,
+      modelId: 1n,
+      version: 1n,
+      inputHash: MEASUREMENT,
+      outputHash: MEASUREMENT,
+      node: fx.nodes[0]!.address,
+    };
     const { chainId } = await hre.ethers.provider.getNetwork();
     const { TypedDataEncoder } = await import("ethers");
     const { INFERENCE_RESULT_TYPES, teeDomain } = await import("../../../src/core/tee");
     const escrow = await fx.system.escrow.getAddress();
-    const expected = TypedDataEncoder.hash(teeDomain(chainId, await fx.system.teeVerifier.getAddress()), INFERENCE_RESULT_TYPES, { ...claim, escrow });
+    const expected = TypedDataEncoder.hash(
+      teeDomain(chainId, await fx.system.teeVerifier.getAddress()),
+      INFERENCE_RESULT_TYPES,
+      { ...claim, escrow },
+    );
     expect(await fx.system.teeVerifier.resultDigest(claim, escrow)).to.equal(expected);
   });
 });

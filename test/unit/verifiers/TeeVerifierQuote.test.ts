@@ -4,7 +4,15 @@ import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { hexlify, keccak256, toUtf8Bytes, Wallet } from "ethers";
 import { governance, requestJob, teeProof, governor } from "../../fixtures/system";
 import { attest, loadQuoteSystem, registerWithQuote, type QuoteFixture } from "../../tee/system";
-import { createDevelopmentPlatform, createDevelopmentQuote, DevEnclave, developmentPlatform, enclaveReportData, TeeType, withoutPckChain } from "../../../src/tee";
+import {
+  createDevelopmentPlatform,
+  createDevelopmentQuote,
+  DevEnclave,
+  developmentPlatform,
+  enclaveReportData,
+  TeeType,
+  withoutPckChain,
+} from "../../../src/tee";
 import { TeeVerifier__factory } from "../../../typechain-types";
 import { Mode, modeMask } from "../../../src/core/modes";
 import type { Job } from "../../../src/core/job";
@@ -27,23 +35,34 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const { teeVerifier } = fx.system;
       const node = fx.nodes[0]!;
       const a = await attest(fx, node.address);
-      expect(await teeVerifier.connect(node).registerEnclaveWithQuote.staticCall(...a.args)).to.equal(DevEnclave.TD_MEASUREMENT);
+      expect(await teeVerifier.connect(node).registerEnclaveWithQuote.staticCall(...a.args)).to.equal(
+        DevEnclave.TD_MEASUREMENT,
+      );
       const at = BigInt(await time.latest()) + 7n;
       await time.setNextBlockTimestamp(at);
       const tx = teeVerifier.connect(node).registerEnclaveWithQuote(...a.args);
-      await expect(tx).to.emit(teeVerifier, "EnclaveRegistered").withArgs(a.wallet.address, node.address, DevEnclave.TD_MEASUREMENT, at + MAX_AGE);
+      await expect(tx)
+        .to.emit(teeVerifier, "EnclaveRegistered")
+        .withArgs(a.wallet.address, node.address, DevEnclave.TD_MEASUREMENT, at + MAX_AGE);
       await expect(tx)
         .to.emit(teeVerifier, "EnclaveAttested")
-        .withArgs(a.wallet.address, node.address, fx.pckCertificate, TeeType.Tdx, a.enclave.hpkePublicKey, a.binding.anchorBlock);
+        .withArgs(
+          a.wallet.address,
+          node.address,
+          fx.pckCertificate,
+          TeeType.Tdx,
+          a.enclave.hpkePublicKey,
+          a.binding.anchorBlock,
+        );
       await expect(tx).not.to.emit(teeVerifier, "OperatorDisrupted");
       const enclave = await teeVerifier.enclaveOf(a.wallet.address);
-      expect([enclave.operator, enclave.expiresAt, enclave.revoked, enclave.measurement, enclave.hpkePublicKey]).to.deep.equal([
-        node.address,
-        at + MAX_AGE,
-        false,
-        DevEnclave.TD_MEASUREMENT,
-        a.enclave.hpkePublicKey,
-      ]);
+      expect([
+        enclave.operator,
+        enclave.expiresAt,
+        enclave.revoked,
+        enclave.measurement,
+        enclave.hpkePublicKey,
+      ]).to.deep.equal([node.address, at + MAX_AGE, false, DevEnclave.TD_MEASUREMENT, a.enclave.hpkePublicKey]);
     });
 
     it("registers with the quote stripped of its PEM chain (withoutPckChain), which the contract does not read", async () => {
@@ -53,7 +72,14 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const [quote, ...rest] = a.args;
       await expect(fx.system.teeVerifier.connect(node).registerEnclaveWithQuote(withoutPckChain(quote), ...rest))
         .to.emit(fx.system.teeVerifier, "EnclaveAttested")
-        .withArgs(a.wallet.address, node.address, fx.pckCertificate, TeeType.Tdx, a.enclave.hpkePublicKey, a.binding.anchorBlock);
+        .withArgs(
+          a.wallet.address,
+          node.address,
+          fx.pckCertificate,
+          TeeType.Tdx,
+          a.enclave.hpkePublicKey,
+          a.binding.anchorBlock,
+        );
     });
 
     it("renews a registration when the enclave attests again, without a disruption", async () => {
@@ -74,11 +100,21 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
 
     it("reverts with TeeVerifierAttestationUnavailable before governance sets the parameters", async () => {
       const fx = await loadQuoteSystem();
-      const fresh = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address);
+      const fresh = await new TeeVerifier__factory(fx.deployer).deploy(
+        await fx.system.registry.getAddress(),
+        fx.deployer.address,
+      );
       const a = await attest(fx, fx.nodes[0]!.address);
-      await expect(fresh.connect(fx.nodes[0]!).registerEnclaveWithQuote(...a.args)).to.be.revertedWithCustomError(fresh, "TeeVerifierAttestationUnavailable");
+      await expect(fresh.connect(fx.nodes[0]!).registerEnclaveWithQuote(...a.args)).to.be.revertedWithCustomError(
+        fresh,
+        "TeeVerifierAttestationUnavailable",
+      );
       const p = await fresh.parameters();
-      expect([p.dcapVerifier, p.maxEnclaveAge, p.staking]).to.deep.equal([hre.ethers.ZeroAddress, MAX_AGE, hre.ethers.ZeroAddress]);
+      expect([p.dcapVerifier, p.maxEnclaveAge, p.staking]).to.deep.equal([
+        hre.ethers.ZeroAddress,
+        MAX_AGE,
+        hre.ethers.ZeroAddress,
+      ]);
     });
 
     it("reverts with TeeVerifierOperatorIneligible for a caller without stake, or not registered for TEE", async () => {
@@ -119,7 +155,10 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       // last one allowed, 257 blocks after is too late.
       const a = await attest(fx, node.address);
       await mine(254);
-      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...a.args)).to.emit(teeVerifier, "EnclaveRegistered");
+      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...a.args)).to.emit(
+        teeVerifier,
+        "EnclaveRegistered",
+      );
       expect(BigInt(await hre.ethers.provider.getBlockNumber())).to.equal(a.binding.anchorBlock + 256n);
       const b = await attest(fx, node.address);
       await mine(255);
@@ -167,8 +206,16 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const a = await attest(fx, node.address);
       const reportData = enclaveReportData(a.binding);
       reportData[63] = 1;
-      const quote = createDevelopmentQuote(developmentPlatform(), { teeType: TeeType.Tdx, reportData, measurements: DevEnclave.TD_MEASUREMENTS });
-      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(quote, ...a.args.slice(1) as [string, string, string, bigint]))
+      const quote = createDevelopmentQuote(developmentPlatform(), {
+        teeType: TeeType.Tdx,
+        reportData,
+        measurements: DevEnclave.TD_MEASUREMENTS,
+      });
+      await expect(
+        teeVerifier
+          .connect(node)
+          .registerEnclaveWithQuote(quote, ...(a.args.slice(1) as [string, string, string, bigint])),
+      )
         .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierReportDataMismatch")
         .withArgs(hexlify(reportData.subarray(0, 32)), hexlify(reportData));
     });
@@ -177,7 +224,9 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const fx = await loadQuoteSystem();
       const a = await attest(fx, fx.nodes[2]!.address);
       const { signer, hpkePublicKey, operator, anchorBlock } = a.binding;
-      expect(await fx.system.teeVerifier.enclaveReportData(signer, hpkePublicKey, operator, anchorBlock)).to.equal(hexlify(enclaveReportData(a.binding)));
+      expect(await fx.system.teeVerifier.enclaveReportData(signer, hpkePublicKey, operator, anchorBlock)).to.equal(
+        hexlify(enclaveReportData(a.binding)),
+      );
     });
 
     it("reverts with the DCAP verifier's error for a quote it refuses", async () => {
@@ -190,12 +239,18 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
         .to.be.revertedWithCustomError(dcapVerifier, "DcapCertificateUnknown")
         .withArgs(keccak256(foreign.pck.der));
       const debug = await attest(fx, node.address, { debug: true });
-      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...debug.args)).to.be.revertedWithCustomError(dcapVerifier, "DcapDebugMode");
+      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(...debug.args)).to.be.revertedWithCustomError(
+        dcapVerifier,
+        "DcapDebugMode",
+      );
       const honest = await attest(fx, node.address);
       const forged = Uint8Array.from(honest.quote);
       forged[200] = forged[200]! ^ 1; // a byte of MRTD: the quote signature no longer verifies
-      await expect(teeVerifier.connect(node).registerEnclaveWithQuote(forged, ...honest.args.slice(1) as [string, string, string, bigint]))
-        .to.be.revertedWithCustomError(dcapVerifier, "DcapQuoteSignatureInvalid");
+      await expect(
+        teeVerifier
+          .connect(node)
+          .registerEnclaveWithQuote(forged, ...(honest.args.slice(1) as [string, string, string, bigint])),
+      ).to.be.revertedWithCustomError(dcapVerifier, "DcapQuoteSignatureInvalid");
     });
 
     it("reverts with TeeVerifierEnclaveRevoked for a revoked key, which never comes back", async () => {
@@ -252,7 +307,9 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const a = await registerWithQuote(fx, node);
       const job = await requestJob(fx, { mode: Mode.Tee });
       await fx.system.escrow.connect(node).claimSlot(job);
-      await expect(fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
+      await expect(
+        fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementNotAccepted")
         .withArgs(1n, 1n, DevEnclave.TD_MEASUREMENT);
     });
@@ -263,7 +320,9 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const a = await registerWithQuote(fx, node, { measurements: OTHER_TD });
       expect((await fx.system.teeVerifier.enclaveOf(a.wallet.address)).measurement).to.equal(keccak256(OTHER_TD));
       const job = await claimedJob(fx);
-      await expect(fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
+      await expect(
+        fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementNotAccepted")
         .withArgs(fx.attestedModelId, 1n, keccak256(OTHER_TD));
     });
@@ -274,7 +333,9 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const a = await registerWithQuote(fx, node);
       const job = await claimedJob(fx);
       await fx.system.teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
-      await expect(fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
+      await expect(
+        fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierMeasurementRevoked")
         .withArgs(DevEnclave.TD_MEASUREMENT);
     });
@@ -288,7 +349,9 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const job = await requestJob(fx, { modelId: fx.attestedModelId, mode: Mode.Tee });
       await fx.system.escrow.connect(node).claimSlot(job);
       await time.increaseTo(expiresAt);
-      await expect(fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })))
+      await expect(
+        fx.system.escrow.connect(node).submit(job, "0x01", await teeProof(fx, job, "0x01", { signer: a.wallet })),
+      )
         .to.be.revertedWithCustomError(fx.system.teeVerifier, "TeeVerifierEnclaveExpired")
         .withArgs(a.wallet.address, expiresAt);
     });
@@ -301,7 +364,9 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       expect(await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT)).to.equal(0n);
       const at = BigInt(await time.latest()) + 3n;
       await time.setNextBlockTimestamp(at);
-      await expect(teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT)).to.emit(teeVerifier, "MeasurementRevoked").withArgs(DevEnclave.TD_MEASUREMENT);
+      await expect(teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT))
+        .to.emit(teeVerifier, "MeasurementRevoked")
+        .withArgs(DevEnclave.TD_MEASUREMENT);
       expect(await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT)).to.equal(at);
       await expect(teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT))
         .to.be.revertedWithCustomError(teeVerifier, "TeeVerifierMeasurementRevoked")
@@ -326,7 +391,11 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       await expect(teeVerifier.connect(fx.other).revokeMeasurement(DevEnclave.TD_MEASUREMENT))
         .to.be.revertedWithCustomError(teeVerifier, "AccessControlUnauthorizedAccount")
         .withArgs(fx.other.address, await teeVerifier.DEFAULT_ADMIN_ROLE());
-      await governance(fx, teeVerifier, teeVerifier.interface.encodeFunctionData("revokeMeasurement", [DevEnclave.TD_MEASUREMENT]));
+      await governance(
+        fx,
+        teeVerifier,
+        teeVerifier.interface.encodeFunctionData("revokeMeasurement", [DevEnclave.TD_MEASUREMENT]),
+      );
       expect(await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT)).to.not.equal(0n);
     });
   });
@@ -336,7 +405,11 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const fx = await loadQuoteSystem();
       const { teeVerifier } = fx.system;
       const p = await teeVerifier.parameters();
-      expect([p.dcapVerifier, p.maxEnclaveAge, p.staking]).to.deep.equal([await fx.system.dcapVerifier.getAddress(), MAX_AGE, await fx.system.staking.getAddress()]);
+      expect([p.dcapVerifier, p.maxEnclaveAge, p.staking]).to.deep.equal([
+        await fx.system.dcapVerifier.getAddress(),
+        MAX_AGE,
+        await fx.system.staking.getAddress(),
+      ]);
       const wanted = { dcapVerifier: p.dcapVerifier, maxEnclaveAge: DAY, staking: p.staking };
       await expect(teeVerifier.setParameters(wanted))
         .to.be.revertedWithCustomError(teeVerifier, "AccessControlUnauthorizedAccount")
@@ -349,8 +422,15 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
 
     it("reverts with TeeVerifierParameterOutOfBounds for maxEnclaveAge outside [1 hour, 30 days], and TeeVerifierInvalidContract for a contract without code", async () => {
       const fx = await loadQuoteSystem();
-      const verifier = await new TeeVerifier__factory(fx.deployer).deploy(await fx.system.registry.getAddress(), fx.deployer.address);
-      const good = { dcapVerifier: await fx.system.dcapVerifier.getAddress(), maxEnclaveAge: 3600n, staking: await fx.system.staking.getAddress() };
+      const verifier = await new TeeVerifier__factory(fx.deployer).deploy(
+        await fx.system.registry.getAddress(),
+        fx.deployer.address,
+      );
+      const good = {
+        dcapVerifier: await fx.system.dcapVerifier.getAddress(),
+        maxEnclaveAge: 3600n,
+        staking: await fx.system.staking.getAddress(),
+      };
       for (const age of [3599n, 30n * DAY + 1n]) {
         await expect(verifier.setParameters({ ...good, maxEnclaveAge: age }))
           .to.be.revertedWithCustomError(verifier, "TeeVerifierParameterOutOfBounds")
@@ -362,7 +442,8 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       await expect(verifier.setParameters({ ...good, staking: hre.ethers.ZeroAddress }))
         .to.be.revertedWithCustomError(verifier, "TeeVerifierInvalidContract")
         .withArgs("staking", hre.ethers.ZeroAddress);
-      for (const age of [3600n, 30n * DAY]) await expect(verifier.setParameters({ ...good, maxEnclaveAge: age })).to.emit(verifier, "ParametersUpdated");
+      for (const age of [3600n, 30n * DAY])
+        await expect(verifier.setParameters({ ...good, maxEnclaveAge: age })).to.emit(verifier, "ParametersUpdated");
     });
 
     it("applies a new maxEnclaveAge to later registrations only", async () => {
@@ -371,7 +452,13 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       const before = await registerWithQuote(fx, fx.nodes[0]!);
       const expiresAt = (await teeVerifier.enclaveOf(before.wallet.address)).expiresAt;
       const p = await teeVerifier.parameters();
-      await governance(fx, teeVerifier, teeVerifier.interface.encodeFunctionData("setParameters", [{ dcapVerifier: p.dcapVerifier, maxEnclaveAge: DAY, staking: p.staking }]));
+      await governance(
+        fx,
+        teeVerifier,
+        teeVerifier.interface.encodeFunctionData("setParameters", [
+          { dcapVerifier: p.dcapVerifier, maxEnclaveAge: DAY, staking: p.staking },
+        ]),
+      );
       expect((await teeVerifier.enclaveOf(before.wallet.address)).expiresAt).to.equal(expiresAt);
       const after = await registerWithQuote(fx, fx.nodes[1]!);
       expect((await teeVerifier.enclaveOf(after.wallet.address)).expiresAt).to.equal(BigInt(await time.latest()) + DAY);
@@ -408,7 +495,9 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
       await time.increaseTo(expiresAt + 1n);
       await teeVerifier.connect(await governor(fx)).revokeMeasurement(DevEnclave.TD_MEASUREMENT);
       const at = await teeVerifier.measurementRevokedAt(DevEnclave.TD_MEASUREMENT);
-      expect(await teeVerifier.excuses(fx.nodes[0]!.address, fx.attestedModelId, 1n, at - 1n, at + 10n)).to.equal(false);
+      expect(await teeVerifier.excuses(fx.nodes[0]!.address, fx.attestedModelId, 1n, at - 1n, at + 10n)).to.equal(
+        false,
+      );
     });
   });
 });
