@@ -1,8 +1,8 @@
 /**
- * TEE mode: a result is backed by an EIP-712 signature from an enclave key registered to the node in `TeeVerifier`
- * (by the node itself with a DCAP quote, or by the deprecated attestor), live and with an unrevoked measurement the
- * model version binds. The node signs with its enclave and claims only jobs its enclave can settle; a client checks
- * the signature in the settling call against `TeeVerifier` as of the settlement block.
+ * TEE mode: a result is backed by an EIP-712 signature from an enclave key the node registered in `TeeVerifier` with
+ * a DCAP quote, live and with an unrevoked measurement the model version binds. The node signs with its enclave and
+ * claims only jobs its enclave can settle; a client checks the signature in the settling call against `TeeVerifier`
+ * as of the settlement block.
  */
 import { getBytes, keccak256, verifyTypedData, ZeroAddress } from "ethers";
 import { Mode } from "../core/modes";

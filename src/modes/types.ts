@@ -153,7 +153,7 @@ export interface SettledEnclave {
   revoked: boolean;
   /** When its measurement was revoked, zero if it was not (at the settlement block). */
   measurementRevokedAt: bigint;
-  /** Its X25519 HPKE key (zero for a key the attestor registered). */
+  /** Its X25519 HPKE key (RFC 9180), which its quote bound. */
   hpkePublicKey: string;
   /** The settlement block and its timestamp, as of which all of the above was read. */
   block: number;

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { hexlify, ZeroAddress, ZeroHash } from "ethers";
+import { hexlify, ZeroAddress } from "ethers";
 import { resolveSetting } from "../../core/config";
 import { NotFoundError } from "../../core/errors";
 import type { NodeConfig } from "../../node/config";
@@ -163,7 +163,7 @@ function describeStatus(s: EnclaveStatus): string {
     `expires     ${isoTime(s.expiresAt)} (${expiry})`,
     `revoked     ${s.revoked ? "YES: it never serves again" : "no"}`,
     `measurement ${s.measurement}${s.measurementRevokedAt === 0n ? "" : ` REVOKED at ${isoTime(s.measurementRevokedAt)}`}`,
-    `hpke key    ${s.hpkePublicKey === ZeroHash ? "none (registered by the attestor)" : s.hpkePublicKey}`,
+    `hpke key    ${s.hpkePublicKey}`,
     `bound by    ${bound}`,
   ].join("\n");
 }
