@@ -6,6 +6,8 @@
  */
 import { Interface, isError, type ErrorDescription } from "ethers";
 import {
+  DcapVerifier__factory,
+  DualInferenceVerifier__factory,
   ExampleConsumer__factory,
   Groth16VerifierFactory__factory,
   Groth16Verifier__factory,
@@ -28,6 +30,8 @@ const INTERFACES: readonly Interface[] = [
   NodeStaking__factory,
   ModelRegistry__factory,
   TeeVerifier__factory,
+  DcapVerifier__factory,
+  DualInferenceVerifier__factory,
   VanillaVerifier__factory,
   ZkInferenceVerifier__factory,
   Groth16Verifier__factory,
