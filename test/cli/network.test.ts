@@ -59,6 +59,32 @@ describe("vin network stats (against a real hardhat node)", () => {
     expect(result.stdout).to.contain("Operators per mode");
   });
 
+  it("adds the figures per window of blocks with --window, the windows covering the chain from the start block", async () => {
+    const result = await vin(["--config", config, "network", "stats", "--json", "--window", "5"]);
+    expect(result.code, result.stderr).to.equal(0);
+    const stats = JSON.parse(result.stdout) as {
+      operators: number;
+      history: { fromBlock: number; toBlock: number; concentration: { operators: number } }[];
+    };
+    const { history } = stats;
+    expect(history.length).to.be.at.least(2);
+    for (const [i, point] of history.entries()) {
+      expect(point.toBlock - point.fromBlock).to.be.at.most(4);
+      if (i > 0) expect(point.fromBlock).to.equal(history[i - 1]!.toBlock + 1);
+    }
+    expect(history.at(-1)!.concentration.operators).to.equal(stats.operators);
+    const text = await vin(["--config", config, "network", "stats", "--window", "5"]);
+    expect(text.stdout).to.contain("History, per window of 5 blocks");
+  });
+
+  it("exits 2 naming --window when it is not a whole number of blocks", async () => {
+    for (const bad of ["0", "-3", "1.5", "many"]) {
+      const result = await vin(["--config", config, "network", "stats", "--window", bad]);
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.contain(`--window "${bad}"`);
+    }
+  });
+
   it("exits non-zero with one error line when the config file is missing", async () => {
     const result = await vin(["--config", path.join(net.workDir, "none.json"), "network", "stats"]);
     expect(result.code).to.not.equal(0);
