@@ -6,16 +6,16 @@
  * `InferenceResult` under the dual verifier's EIP-712 domain (the job's verifier), and the proof is
  * `abi.encode(bytes zkProof, bytes signature)`.
  */
-import { AbiCoder, getBytes, keccak256, verifyTypedData, ZeroAddress } from "ethers";
+import { AbiCoder, keccak256, ZeroAddress } from "ethers";
 import { DualInferenceVerifier__factory, TeeVerifier__factory } from "../../typechain-types";
-import { InputError, NotFoundError } from "../core/errors";
+import { InputError } from "../core/errors";
 import type { Job } from "../core/job";
 import { Mode } from "../core/modes";
 import { withRetry } from "../core/retry";
-import { INFERENCE_RESULT_TYPES, teeDomain } from "../core/tee";
+import { teeDomain } from "../core/tee";
 import { ModeNotServedError } from "./errors";
 import { infoOf, noVerifier } from "./shared";
-import { tee } from "./tee";
+import { tee, verifyEnclaveAtSettlement } from "./tee";
 import type { EnclaveSigner, ModeModule, ModeNode, ModeVerification, SettlementContext } from "./types";
 import { zk } from "./zk";
 
@@ -110,83 +110,11 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
  * checks `DualInferenceVerifier` made, read at the settlement block.
  */
 async function enclaveHalf(s: SettlementContext, signature: string): Promise<ModeVerification> {
-  const { contracts, provider, job, tx, check } = s;
-  const outputHash = keccak256(s.call.args.output as string);
-  const { chainId } = await provider.getNetwork();
-  const message = {
-    escrow: await contracts.escrow.getAddress(),
-    jobId: job.id,
-    modelId: job.modelId,
-    version: job.version,
-    inputHash: job.inputHash,
-    outputHash,
-    node: tx.from,
-  };
-  let signer: string;
-  try {
-    signer = verifyTypedData(teeDomain(chainId, job.verifier), INFERENCE_RESULT_TYPES, message, signature);
-  } catch (error) {
-    check("enclave signature", false, `the signature half is not an EIP-712 signature: ${String(error)}`);
-    return {};
-  }
-  check("enclave signature", getBytes(signature).length === 65, `recovered signer ${signer}`);
   const at = { blockTag: s.blockNumber };
-  const dualVerifier = DualInferenceVerifier__factory.connect(job.verifier, provider);
+  const dualVerifier = DualInferenceVerifier__factory.connect(s.job.verifier, s.provider);
   const teeVerifier = TeeVerifier__factory.connect(
     await withRetry("dualVerifier.teeVerifier", () => dualVerifier.teeVerifier(at)),
-    provider,
+    s.provider,
   );
-  const [enclave, block] = await Promise.all([
-    withRetry("teeVerifier.enclaveOf", () => teeVerifier.enclaveOf(signer, at)),
-    withRetry("eth_getBlock", () => provider.getBlock(s.blockNumber)),
-  ]);
-  if (block === null) throw new NotFoundError(`block ${s.blockNumber} of the settlement of job ${job.id} not found`);
-  const timestamp = BigInt(block.timestamp);
-  const [revokedAt, bound] = await Promise.all([
-    withRetry("teeVerifier.measurementRevokedAt", () => teeVerifier.measurementRevokedAt(enclave.measurement, at)),
-    withRetry("registry.isBound", () =>
-      contracts.registry.isBound(job.modelId, job.version, Mode.Tee, enclave.measurement, at),
-    ),
-  ]);
-  const when = `at block ${s.blockNumber} (timestamp ${timestamp})`;
-  check(
-    "enclave registered to the node",
-    enclave.operator.toLowerCase() === tx.from.toLowerCase(),
-    `enclave ${signer} was registered to ${enclave.operator} ${when}; the result came from ${tx.from}`,
-  );
-  check(
-    "enclave unrevoked at settlement",
-    !enclave.revoked,
-    `enclave ${signer} ${enclave.revoked ? "was revoked" : "was not revoked"} ${when}`,
-  );
-  check(
-    "enclave unexpired at settlement",
-    timestamp < enclave.expiresAt,
-    `its registration ${timestamp < enclave.expiresAt ? "expires" : "had expired"} at ${enclave.expiresAt}; settled at ${timestamp}`,
-  );
-  check(
-    "measurement unrevoked at settlement",
-    revokedAt === 0n,
-    revokedAt === 0n
-      ? `measurement ${enclave.measurement} was not revoked ${when}`
-      : `measurement ${enclave.measurement} was revoked at ${revokedAt}`,
-  );
-  check(
-    "measurement bound by the model version",
-    bound,
-    `measurement ${enclave.measurement} ${bound ? "is" : "is not"} accepted by model ${job.modelId}@${job.version} for TEE`,
-  );
-  return {
-    enclave: {
-      signer,
-      operator: enclave.operator,
-      measurement: enclave.measurement,
-      expiresAt: enclave.expiresAt,
-      revoked: enclave.revoked,
-      measurementRevokedAt: revokedAt,
-      hpkePublicKey: enclave.hpkePublicKey,
-      block: s.blockNumber,
-      timestamp,
-    },
-  };
+  return verifyEnclaveAtSettlement(s, signature, teeVerifier, "the signature half");
 }

@@ -13,6 +13,7 @@ import { ModeNotServedError } from "./errors";
 import { bindingValues, classify, hashRefusal, infoOf, MAX_BINDINGS, noVerifier, plainInput } from "./shared";
 import type { ClaimChecks, EnclaveSigner, ModeModule, ModeNode, ModeVerification, SettlementContext } from "./types";
 import type { Job } from "../core/job";
+import type { TeeVerifier } from "../../typechain-types";
 
 export const tee: ModeModule = {
   ...infoOf(Mode.Tee),
@@ -94,8 +95,8 @@ function sign(job: Job, output: string, node: ModeNode, enclave: EnclaveSigner):
  * that keeps no state that old (not an archive node) fails the read.
  */
 async function verifySettlement(s: SettlementContext): Promise<ModeVerification> {
-  const { contracts, provider, job, tx, check } = s;
-  const { escrow, teeVerifier, registry } = contracts;
+  const { contracts, job, check } = s;
+  const { teeVerifier } = contracts;
   const proof = s.call.args.proof as string;
   const revealed = s.call.args.output as string;
   check(
@@ -103,6 +104,24 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
     keccak256(revealed) === s.outputHash,
     `the settling call carried output hash ${keccak256(revealed)}`,
   );
+  return verifyEnclaveAtSettlement(s, proof, teeVerifier.attach(job.verifier) as typeof teeVerifier, "the proof");
+}
+
+/**
+ * The enclave checks of a settlement, read at the settlement block: `signature` recovers (under the job's verifier's
+ * EIP-712 domain) to a key that `verifier` had registered to the submitting node, unrevoked and unexpired, with an
+ * unrevoked measurement the job's version binds to TEE mode. TEE mode checks its proof this way, dual mode its
+ * signature half (with the TeeVerifier the dual verifier reads).
+ */
+export async function verifyEnclaveAtSettlement(
+  s: SettlementContext,
+  signature: string,
+  verifier: Pick<TeeVerifier, "enclaveOf" | "measurementRevokedAt">,
+  what: string,
+): Promise<ModeVerification> {
+  const { contracts, provider, job, tx, check } = s;
+  const { escrow, registry } = contracts;
+  const revealed = s.call.args.output as string;
   const { chainId } = await provider.getNetwork();
   const message = {
     escrow: await escrow.getAddress(),
@@ -115,14 +134,13 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
   };
   let signer: string;
   try {
-    signer = verifyTypedData(teeDomain(chainId, job.verifier), INFERENCE_RESULT_TYPES, message, proof);
+    signer = verifyTypedData(teeDomain(chainId, job.verifier), INFERENCE_RESULT_TYPES, message, signature);
   } catch (error) {
-    check("enclave signature", false, `the proof is not an EIP-712 signature: ${String(error)}`);
+    check("enclave signature", false, `${what} is not an EIP-712 signature: ${String(error)}`);
     return {};
   }
-  check("enclave signature", getBytes(proof).length === 65, `recovered signer ${signer}`);
+  check("enclave signature", getBytes(signature).length === 65, `recovered signer ${signer}`);
   const at = { blockTag: s.blockNumber };
-  const verifier = teeVerifier.attach(job.verifier) as typeof teeVerifier;
   const [enclave, block] = await Promise.all([
     withRetry("teeVerifier.enclaveOf", () => verifier.enclaveOf(signer, at)),
     withRetry("eth_getBlock", () => provider.getBlock(s.blockNumber)),
