@@ -6,16 +6,15 @@
  * `InferenceResult` under the dual verifier's EIP-712 domain (the job's verifier), and the proof is
  * `abi.encode(bytes zkProof, bytes signature)`.
  */
-import { AbiCoder, keccak256, ZeroAddress } from "ethers";
+import { AbiCoder, ZeroAddress } from "ethers";
 import { DualInferenceVerifier__factory, TeeVerifier__factory } from "../../typechain-types";
 import { InputError } from "../core/errors";
 import type { Job } from "../core/job";
 import { Mode } from "../core/modes";
 import { withRetry } from "../core/retry";
-import { teeDomain } from "../core/tee";
 import { ModeNotServedError } from "./errors";
 import { infoOf, noVerifier } from "./shared";
-import { tee, verifyEnclaveAtSettlement } from "./tee";
+import { sign, tee, verifyEnclaveAtSettlement } from "./tee";
 import type { EnclaveSigner, ModeModule, ModeNode, ModeVerification, SettlementContext } from "./types";
 import { zk } from "./zk";
 
@@ -72,19 +71,6 @@ function enclaveOf(job: Job, node: ModeNode): EnclaveSigner {
   if (node.enclave === undefined)
     throw new ModeNotServedError(`job ${job.id}: dual mode needs an enclave (serve "dual" with "tee" in the config)`);
   return node.enclave;
-}
-
-/** The enclave's signature over the ZK output, under the dual verifier's domain (the job's verifier). */
-function sign(job: Job, output: string, node: ModeNode, enclave: EnclaveSigner): Promise<string> {
-  return enclave.sign(teeDomain(node.chainId, job.verifier), {
-    escrow: node.escrow,
-    jobId: job.id,
-    modelId: job.modelId,
-    version: job.version,
-    inputHash: job.inputHash,
-    outputHash: keccak256(output),
-    node: node.address,
-  });
 }
 
 /** Both halves: ZK mode's checks on the proof half, then the enclave signature against the dual verifier's TeeVerifier. */

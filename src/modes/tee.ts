@@ -74,8 +74,11 @@ function enclaveOf(job: Job, node: ModeNode): EnclaveSigner {
   return node.enclave;
 }
 
-/** The enclave's signature over the result: the `proof` of the submission. */
-function sign(job: Job, output: string, node: ModeNode, enclave: EnclaveSigner): Promise<string> {
+/**
+ * The enclave's signature over the result under the job's verifier's EIP-712 domain: TEE mode's `proof`, and the
+ * signature half of a dual proof (whose verifier is the dual verifier).
+ */
+export function sign(job: Job, output: string, node: ModeNode, enclave: EnclaveSigner): Promise<string> {
   return enclave.sign(teeDomain(node.chainId, job.verifier), {
     escrow: node.escrow,
     jobId: job.id,
