@@ -67,6 +67,14 @@ export class DevEnclave {
     return `0x${Buffer.from(createPublicKey(this.hpke).export({ format: "jwk" }).x!, "base64url").toString("hex")}`;
   }
 
+  /**
+   * The raw X25519 private key (32 bytes) behind {@link DevEnclave.hpkePublicKey}, for the OHTTP gateway and the
+   * sealed-input decryption that run in this same (enclave) process. It must never be written out or sent.
+   */
+  hpkePrivateKey(): Uint8Array {
+    return new Uint8Array(Buffer.from(this.hpke.export({ format: "jwk" }).d!, "base64url"));
+  }
+
   /** Signs a result; the signature is the `proof` of a TEE-mode submission. */
   sign(domain: TypedDataDomain, message: InferenceResultMessage): Promise<string> {
     return signInferenceResult(this.key, domain, message);
