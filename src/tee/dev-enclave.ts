@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { getBytes, keccak256, toUtf8Bytes, Wallet, type TypedDataDomain } from "ethers";
+import { PRIVATE_RESULT_TYPES, type PrivateResultMessage } from "../core/private";
 import { signInferenceResult, type InferenceResultMessage } from "../core/tee";
 import { enclaveReportData, type EnclaveBinding } from "./binding";
 import { createDevelopmentQuote, developmentPlatform, type DevelopmentPlatform } from "./dev";
@@ -73,6 +74,11 @@ export class DevEnclave {
    */
   hpkePrivateKey(): Uint8Array {
     return new Uint8Array(Buffer.from(this.hpke.export({ format: "jwk" }).d!, "base64url"));
+  }
+
+  /** Signs the receipt of a private inference its gateway served (see `src/core/private.ts`). */
+  signPrivateResult(domain: TypedDataDomain, message: PrivateResultMessage): Promise<string> {
+    return this.key.signTypedData(domain, PRIVATE_RESULT_TYPES, message);
   }
 
   /** Signs a result; the signature is the `proof` of a TEE-mode submission. */
