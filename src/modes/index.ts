@@ -15,6 +15,8 @@ export * from "./types";
 export { ModeNotServedError } from "./errors";
 export { answerZkJob, type ZkAnswer } from "./zk";
 export { decodeDualProof, encodeDualProof } from "./dual";
+export { privateServingRefusal, readEnclave } from "./private";
+export { classifyInput } from "./shared";
 
 const BY_MODE: { readonly [M in Mode]: ModeModule } = { 0: vanilla, 1: tee, 2: zk, 3: dual };
 

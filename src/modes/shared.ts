@@ -31,8 +31,22 @@ export function hashRefusal(job: Job, input: string): string | undefined {
 export async function classify(job: Job, input: string, node: ModeNode): Promise<string> {
   if (keccak256(input) !== job.inputHash)
     throw new InputError(`job ${job.id}: the inline input does not hash to the job's inputHash`);
+  return classifyInput(node.models, job.modelId, job.version, input);
+}
+
+/**
+ * Runs version `version` of model `modelId`'s ONNX classifier on an inline JSON input, whatever asked for it (a job,
+ * a private request).
+ * @throws InputError when the input is not a JSON array of numbers.
+ */
+export async function classifyInput(
+  models: ModeNode["models"],
+  modelId: bigint,
+  version: bigint,
+  input: string,
+): Promise<string> {
   const features = decodeInput(input);
-  const model = await node.models.load(job.modelId, job.version);
+  const model = await models.load(modelId, version);
   return hexlify(encodeClassification(await model.run(features)));
 }
 

@@ -1,4 +1,4 @@
-import { formatUnits, keccak256, ZeroHash, type Log } from "ethers";
+import { formatUnits, keccak256, type Log } from "ethers";
 import { resultCommitment, toJob, type Job } from "../core/job";
 import { JobStatus } from "../core/job";
 import { Mode, MODE_NAMES } from "../core/modes";
@@ -7,7 +7,7 @@ import { RevertError, InputError } from "../core/errors";
 import { ModelError } from "./errors";
 import { withRetry } from "../core/retry";
 import { isRetryable } from "../core/transport";
-import type { ClaimChecks, EnclaveReading } from "../modes";
+import { readEnclave, type ClaimChecks } from "../modes";
 import type { Computer } from "./compute";
 import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
@@ -246,38 +246,11 @@ export class JobProcessor {
     const { registry } = this.contracts;
     return {
       job,
-      enclave: (enclave) => this.cached(`enclave:${enclave}`, () => this.readEnclave(enclave, retry)),
+      enclave: (enclave) => this.cached(`enclave:${enclave}`, () => readEnclave(this.contracts, enclave, retry)),
       isBound: (modelId, version, mode, binding) =>
         this.cached(`bound:${modelId}@${version}:${mode}:${binding}`, () =>
           withRetry("registry.isBound", () => registry.isBound(modelId, version, mode, binding), retry),
         ),
-    };
-  }
-
-  /** TeeVerifier's record of `enclave`, whether its measurement is revoked, and the latest block's clock. */
-  private async readEnclave(enclave: string, retry: { timeoutMs: number }): Promise<EnclaveReading> {
-    const { teeVerifier } = this.contracts;
-    const [record, block] = await Promise.all([
-      withRetry("teeVerifier.enclaveOf", () => teeVerifier.enclaveOf(enclave), retry),
-      withRetry("eth_getBlock", () => this.contracts.escrow.runner!.provider!.getBlock("latest"), retry),
-    ]);
-    const measurementRevokedAt =
-      record.measurement === ZeroHash
-        ? 0n
-        : await withRetry(
-            "teeVerifier.measurementRevokedAt",
-            () => teeVerifier.measurementRevokedAt(record.measurement),
-            retry,
-          );
-    // No block means no clock to judge the expiry by: read as expired, the job is refused.
-    const now = block === null ? record.expiresAt : BigInt(block.timestamp);
-    return {
-      operator: record.operator,
-      expiresAt: record.expiresAt,
-      revoked: record.revoked,
-      measurement: record.measurement,
-      measurementRevokedAt,
-      now,
     };
   }
 
