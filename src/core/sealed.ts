@@ -138,23 +138,27 @@ export interface SealInputParams {
   context: SealedInputContext;
 }
 
-export type OpenInputParams = {
+/** An envelope to open, for whom and under which job's terms. */
+export interface SealedOpening {
   envelope: string | Uint8Array;
   /** The node opening it: its entry is looked up by this address. */
   node: string;
   context: SealedInputContext;
-} & (
-  | {
-      /** The node's 32-byte X25519 private key. */
-      privateKey: string | Uint8Array;
-      unwrap?: undefined;
-    }
-  | {
-      /** Opens the wrapped content key where the private key lives (an enclave): see {@link unwrapContentKey}. */
-      unwrap: (wrapped: WrappedKey) => Promise<Uint8Array>;
-      privateKey?: undefined;
-    }
-);
+}
+
+export type OpenInputParams = SealedOpening &
+  (
+    | {
+        /** The node's 32-byte X25519 private key. */
+        privateKey: string | Uint8Array;
+        unwrap?: undefined;
+      }
+    | {
+        /** Opens the wrapped content key where the private key lives (an enclave): see {@link unwrapContentKey}. */
+        unwrap: (wrapped: WrappedKey) => Promise<Uint8Array>;
+        privateKey?: undefined;
+      }
+  );
 
 let suite: CipherSuite | undefined;
 /** The HPKE suite of version 1, built once. */

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { getBytes, keccak256, toUtf8Bytes, Wallet, type TypedDataDomain } from "ethers";
 import { PRIVATE_RESULT_TYPES, type PrivateResultMessage } from "../core/private";
+import { openInput, type SealedOpening } from "../core/sealed";
 import { signInferenceResult, type InferenceResultMessage } from "../core/tee";
 import { enclaveReportData, type EnclaveBinding } from "./binding";
 import { createDevelopmentQuote, developmentPlatform, type DevelopmentPlatform } from "./dev";
@@ -79,6 +80,15 @@ export class DevEnclave {
   /** Signs the receipt of a private inference its gateway served (see `src/core/private.ts`). */
   signPrivateResult(domain: TypedDataDomain, message: PrivateResultMessage): Promise<string> {
     return this.key.signTypedData(domain, PRIVATE_RESULT_TYPES, message);
+  }
+
+  /**
+   * Opens a sealed job input addressed to the node this enclave serves, with the enclave's HPKE key: the key is used
+   * here and never handed out (see `openInput` for what each failure throws).
+   * @example const input = await enclave.openSealed({ envelope: job.input, node: operator, context });
+   */
+  openSealed(opening: SealedOpening): Promise<Uint8Array> {
+    return openInput({ ...opening, privateKey: this.hpkePrivateKey() });
   }
 
   /** Signs a result; the signature is the `proof` of a TEE-mode submission. */
