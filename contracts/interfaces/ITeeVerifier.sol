@@ -92,14 +92,16 @@ interface ITeeVerifier is IInferenceVerifier {
     );
 
     /// @notice Emitted, after `EnclaveRegistered`, when the registration was made with a quote: the certificate that
-    /// signed it, the TEE type, the HPKE key it binds and its anchor block.
+    /// signed it, the TEE type, the HPKE key it binds, its anchor block, and the SHA-256 hash of the enclave's OHTTP
+    /// key configuration (`ohttpKeyConfigHash`), which clients compare with the configuration a gateway serves.
     event EnclaveAttested(
         address indexed signer,
         address indexed operator,
         bytes32 indexed pckCertificate,
         IDcapVerifier.TeeType teeType,
         bytes32 hpkePublicKey,
-        uint256 anchorBlock
+        uint256 anchorBlock,
+        bytes32 keyConfigHash
     );
 
     /// @notice Emitted when an enclave key is revoked.
@@ -205,6 +207,17 @@ interface ITeeVerifier is IInferenceVerifier {
         external
         view
         returns (bytes memory);
+
+    /// @notice The OHTTP key configuration (RFC 9458 §3.1) of `signer`'s enclave, whose gateway decapsulates with the
+    /// enclave's HPKE key: key identifier 1, KEM 0x0020 (DHKEM(X25519, HKDF-SHA256)), `hpkePublicKey`, then the
+    /// symmetric algorithms HKDF-SHA256 (0x0001) with AES-128-GCM (0x0001) and with ChaCha20-Poly1305 (0x0003):
+    /// `0x01 0020 <32-byte key> 0008 0001 0001 0001 0003`, 45 bytes. Reverts with `TeeVerifierUnknownEnclave` for an
+    /// unknown signer.
+    /// @dev Warning: a revoked or expired enclave still has its configuration: check `enclaveOf` before using it.
+    function ohttpKeyConfig(address signer) external view returns (bytes memory);
+
+    /// @notice The SHA-256 hash of `ohttpKeyConfig(signer)`, as `EnclaveAttested` records it.
+    function ohttpKeyConfigHash(address signer) external view returns (bytes32);
 
     /// @notice The EIP-712 digest an enclave signs for `claim` submitted through `escrow`.
     function resultDigest(InferenceClaim calldata claim, address escrow) external view returns (bytes32);

@@ -34,6 +34,10 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
     );
     // solhint-enable gas-small-strings
     uint64 internal constant DEFAULT_ENCLAVE_AGE = 7 days;
+    /// @dev An OHTTP key configuration (`ohttpKeyConfig`) around the 32-byte key: key identifier 1, KEM 0x0020; then 8
+    /// bytes of symmetric algorithms, HKDF-SHA256 with AES-128-GCM and with ChaCha20-Poly1305.
+    bytes3 internal constant OHTTP_CONFIG_HEAD = 0x010020;
+    bytes10 internal constant OHTTP_CONFIG_TAIL = 0x00080001000100010003;
 
     /// @notice The registry whose TEE bindings list the accepted measurements.
     IModelRegistry public immutable registry;
@@ -129,9 +133,23 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
         uint64 expiresAt = uint64(block.timestamp) + p.maxEnclaveAge;
 
         _register(signer, msg.sender, measurement, expiresAt);
+        _attest(signer, pckCertificate, v.teeType, hpkePublicKey, anchorBlock);
+    }
+
+    /// @dev Records `signer`'s HPKE key and emits `EnclaveAttested` (out of `registerEnclaveWithQuote`, whose stack is
+    /// full).
+    function _attest(
+        address signer,
+        bytes32 pckCertificate,
+        IDcapVerifier.TeeType teeType,
+        bytes32 hpkePublicKey,
+        uint256 anchorBlock
+    ) internal {
         _hpkeKeys[signer] = hpkePublicKey;
 
-        emit EnclaveAttested(signer, msg.sender, pckCertificate, v.teeType, hpkePublicKey, anchorBlock);
+        emit EnclaveAttested(
+            signer, msg.sender, pckCertificate, teeType, hpkePublicKey, anchorBlock, _ohttpKeyConfigHash(hpkePublicKey)
+        );
     }
 
     /// @dev Records the key (its revocation already checked) with a numbered, unrevoked measurement.
@@ -306,6 +324,29 @@ contract TeeVerifier is ITeeVerifier, AccessControl, EIP712 {
             measurement: measurement != 0 ? measurement : _revokedMeasurements[enclave.measurementId],
             hpkePublicKey: _hpkeKeys[signer]
         });
+    }
+
+    /// @inheritdoc ITeeVerifier
+    function ohttpKeyConfig(address signer) external view returns (bytes memory) {
+        return _ohttpKeyConfig(_knownHpkeKey(signer));
+    }
+
+    /// @inheritdoc ITeeVerifier
+    function ohttpKeyConfigHash(address signer) external view returns (bytes32) {
+        return _ohttpKeyConfigHash(_knownHpkeKey(signer));
+    }
+
+    function _knownHpkeKey(address signer) internal view returns (bytes32) {
+        if (_enclaves[signer].operator == address(0)) revert TeeVerifierUnknownEnclave(signer);
+        return _hpkeKeys[signer];
+    }
+
+    function _ohttpKeyConfig(bytes32 hpkePublicKey) internal pure returns (bytes memory) {
+        return abi.encodePacked(OHTTP_CONFIG_HEAD, hpkePublicKey, OHTTP_CONFIG_TAIL);
+    }
+
+    function _ohttpKeyConfigHash(bytes32 hpkePublicKey) internal pure returns (bytes32) {
+        return sha256(_ohttpKeyConfig(hpkePublicKey));
     }
 
     /// @inheritdoc ITeeVerifier
