@@ -1,7 +1,8 @@
 /**
  * Deploys the whole protocol: token (a development token on local chains), timelock, registry, staking,
  * escrow, verifiers (with the DCAP quote verifier that enclave registrations go through, rooted at Intel's SGX Root
- * CA, or at the development root on local chains) and an example consumer; wires them; hands governance to the
+ * CA, or at the development root on local chains), an example consumer and the privacy registry (relays, gateways and
+ * node keys of the private path, governed by the timelock from its construction); wires them; hands governance to the
  * timelock; and records the result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
  * reuses every contract whose code is still there and redoes only the missing steps.
  *
@@ -20,6 +21,7 @@ import {
   SettlementLib__factory,
   ModelRegistry__factory,
   NodeStaking__factory,
+  PrivacyRegistry__factory,
   TeeVerifier__factory,
   ZkInferenceVerifier__factory,
   TestToken__factory,
@@ -32,6 +34,7 @@ import {
   type JobEscrow,
   type ModelRegistry,
   type NodeStaking,
+  type PrivacyRegistry,
   type TeeVerifier,
   type ZkInferenceVerifier,
   type TestToken,
@@ -40,6 +43,7 @@ import {
 } from "../typechain-types";
 import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
+import type { IPrivacyRegistry } from "../typechain-types/contracts/privacy/PrivacyRegistry";
 import type { IDcapVerifier } from "../typechain-types/contracts/verifiers/tee/DcapVerifier";
 import { LOCAL_CHAIN_IDS as CORE_LOCAL_CHAIN_IDS } from "../src/core/chains";
 import { BaseError } from "../src/core/errors";
@@ -70,6 +74,8 @@ export interface DeployOptions {
   timelockDelay?: number;
   staking?: Partial<INodeStaking.ParametersStruct>;
   escrow?: Partial<IJobEscrow.ParametersStruct>;
+  /** The privacy registry's relay bond and unbonding period (default {@link DEFAULT_PRIVACY_PARAMETERS}). */
+  privacy?: Partial<IPrivacyRegistry.ParametersStruct>;
   /** Seconds an enclave registration lasts before it must be renewed (TeeVerifier `maxEnclaveAge`). Default 7 days. */
   maxEnclaveAge?: number;
   /** The DCAP quote verifier's root and initial policy. */
@@ -127,12 +133,20 @@ export interface System {
    */
   dualVerifier: DualInferenceVerifier;
   exampleConsumer: ExampleConsumer;
+  /** The private path's directory: relays (bonded), TEE operators' OHTTP gateways and nodes' X25519 keys. */
+  privacyRegistry: PrivacyRegistry;
 }
 
 export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
   minimumStake: 100n * 10n ** 18n,
   thawingPeriod: 7 * 24 * 3600,
   maxSlashBps: 10_000,
+};
+
+/** A relay bonds 100 tokens (18 decimals) and gets them back a week after unlisting; the same on local chains. */
+export const DEFAULT_PRIVACY_PARAMETERS: IPrivacyRegistry.ParametersStruct = {
+  relayBond: 100n * 10n ** 18n,
+  unbondingPeriod: 7 * 24 * 3600,
 };
 
 export const DEFAULT_ESCROW_PARAMETERS: IJobEscrow.ParametersStruct = {
@@ -269,6 +283,18 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   const consumerAddress = await ensure("exampleConsumer", () =>
     deployContract(new ExampleConsumer__factory(deployer), [escrowAddress, governor]),
   );
+  // Last, so that a fresh chain's earlier addresses stay what they were before it existed. Governed by the timelock
+  // from the start: the deployer has nothing to set on it.
+  const privacyParameters = { ...DEFAULT_PRIVACY_PARAMETERS, ...options.privacy };
+  const privacyAddress = await ensure("privacyRegistry", () =>
+    deployContract(new PrivacyRegistry__factory(deployer), [
+      tokenAddress,
+      stakingAddress,
+      teeAddress,
+      timelockAddress,
+      privacyParameters,
+    ]),
+  );
 
   const system: System = {
     record: record(),
@@ -284,6 +310,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     zkVerifier: ZkInferenceVerifier__factory.connect(zkAddress, deployer),
     dualVerifier: DualInferenceVerifier__factory.connect(dualAddress, deployer),
     exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
+    privacyRegistry: PrivacyRegistry__factory.connect(privacyAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
   await setUpDcap(

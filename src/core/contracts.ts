@@ -8,11 +8,13 @@ import { JobEscrow__factory } from "../../typechain-types/factories/contracts/es
 import { NodeStaking__factory } from "../../typechain-types/factories/contracts/staking/NodeStaking__factory";
 import { ModelRegistry__factory } from "../../typechain-types/factories/contracts/registry/ModelRegistry__factory";
 import { TeeVerifier__factory } from "../../typechain-types/factories/contracts/verifiers/TeeVerifier__factory";
+import { PrivacyRegistry__factory } from "../../typechain-types/factories/contracts/privacy/PrivacyRegistry__factory";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import type { TeeVerifier } from "../../typechain-types/contracts/verifiers/TeeVerifier";
+import type { PrivacyRegistry } from "../../typechain-types/contracts/privacy/PrivacyRegistry";
 import type { TestToken } from "../../typechain-types/contracts/mocks/TestToken";
 
 /** Addresses of a deployment, as `deployments/<network>.json` records them, plus the block to scan logs from. */
@@ -22,6 +24,8 @@ export interface Addresses {
   registry: string;
   teeVerifier: string;
   token: string;
+  /** Optional: operator configs written before the private path do not name it. */
+  privacyRegistry?: string;
   startBlock: number;
 }
 
@@ -32,6 +36,8 @@ export interface Contracts {
   teeVerifier: TeeVerifier;
   /** The payment token (an ERC-20; `TestToken` covers its ABI). */
   token: TestToken;
+  /** Relays, gateways and node keys of the private path; present when the addresses name it. */
+  privacyRegistry?: PrivacyRegistry;
 }
 
 /**
@@ -45,6 +51,9 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
     registry: ModelRegistry__factory.connect(addresses.registry, runner),
     teeVerifier: TeeVerifier__factory.connect(addresses.teeVerifier, runner),
     token: TestToken__factory.connect(addresses.token, runner),
+    ...(addresses.privacyRegistry === undefined
+      ? {}
+      : { privacyRegistry: PrivacyRegistry__factory.connect(addresses.privacyRegistry, runner) }),
   };
 }
 
@@ -64,6 +73,22 @@ export function addressesFromRecord(record: {
     registry: pick("registry"),
     teeVerifier: pick("teeVerifier"),
     token: pick("token"),
+    ...(record.contracts.privacyRegistry === undefined
+      ? {}
+      : { privacyRegistry: record.contracts.privacyRegistry.address }),
     startBlock: record.startBlock,
   };
+}
+
+/**
+ * The privacy registry of `contracts`, for the private path's callers.
+ * @throws ConfigError when the addresses do not name one (an operator config or deployment record from before it).
+ * @example const registry = requirePrivacyRegistry(contracts); await registry.relays();
+ */
+export function requirePrivacyRegistry(contracts: Pick<Contracts, "privacyRegistry">): PrivacyRegistry {
+  if (contracts.privacyRegistry === undefined)
+    throw new ConfigError(
+      `no "privacyRegistry" address is configured: add the deployment record's privacyRegistry to the config, or redeploy`,
+    );
+  return contracts.privacyRegistry;
 }

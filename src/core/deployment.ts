@@ -22,6 +22,7 @@ export const CONTRACT_NAMES = [
   "zkVerifier",
   "dualVerifier",
   "exampleConsumer",
+  "privacyRegistry",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 

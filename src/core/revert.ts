@@ -1,7 +1,7 @@
 /**
  * One revert decoder over every ABI the system deploys: a custom error raised anywhere in the protocol — the
  * escrow, staking, the registry, each verifier (their errors bubble up through the escrow), the verifier factory,
- * consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
+ * the privacy registry, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
  * and the error with its arguments, with a hint where the user can fix it.
  */
 import { Interface, isError, type ErrorDescription } from "ethers";
@@ -14,6 +14,7 @@ import {
   JobEscrow__factory,
   ModelRegistry__factory,
   NodeStaking__factory,
+  PrivacyRegistry__factory,
   TeeVerifier__factory,
   TestToken__factory,
   VanillaVerifier__factory,
@@ -36,6 +37,7 @@ const INTERFACES: readonly Interface[] = [
   ZkInferenceVerifier__factory,
   Groth16Verifier__factory,
   Groth16VerifierFactory__factory,
+  PrivacyRegistry__factory,
   ExampleConsumer__factory,
   TestToken__factory,
 ].map((factory) => factory.createInterface() as unknown as Interface);

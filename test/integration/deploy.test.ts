@@ -3,8 +3,9 @@ import hre from "hardhat";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { deploySystem, DeployError } from "../../deploy/system";
-import type { Deployment } from "../../src/core/deployment";
+import { DEFAULT_PRIVACY_PARAMETERS, deploySystem, DeployError } from "../../deploy/system";
+import { ConfigError } from "../../src/core/errors";
+import { readDeployment, type Deployment } from "../../src/core/deployment";
 import { expectRejection } from "../fixtures/assert";
 
 describe("deploySystem", () => {
@@ -20,6 +21,7 @@ describe("deploySystem", () => {
       "dualVerifier",
       "escrow",
       "exampleConsumer",
+      "privacyRegistry",
       "registry",
       "settlementLib",
       "staking",
@@ -34,6 +36,45 @@ describe("deploySystem", () => {
     const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
     expect(await hre.ethers.provider.getBlockNumber()).to.equal(blockBefore);
     expect(second.record.contracts).to.deep.equal(first.record.contracts);
+  });
+
+  it("deploys the privacy registry on the network's token, staking and TEE verifier, governed by the timelock alone", async () => {
+    const system = await deploySystem(hre, { persist: false });
+    const { privacyRegistry, timelock } = system;
+    const [deployer] = await hre.ethers.getSigners();
+    const admin = await privacyRegistry.DEFAULT_ADMIN_ROLE();
+    expect(await privacyRegistry.hasRole(admin, await timelock.getAddress())).to.equal(true);
+    expect(await privacyRegistry.hasRole(admin, deployer!.address)).to.equal(false);
+    expect([
+      await privacyRegistry.token(),
+      await privacyRegistry.staking(),
+      await privacyRegistry.teeVerifier(),
+    ]).to.deep.equal([
+      await system.token.getAddress(),
+      await system.staking.getAddress(),
+      await system.teeVerifier.getAddress(),
+    ]);
+    const { relayBond, unbondingPeriod } = await privacyRegistry.parameters();
+    expect([relayBond, unbondingPeriod]).to.deep.equal([
+      BigInt(DEFAULT_PRIVACY_PARAMETERS.relayBond),
+      BigInt(DEFAULT_PRIVACY_PARAMETERS.unbondingPeriod),
+    ]);
+    expect(system.record.contracts.privacyRegistry.address).to.equal(await privacyRegistry.getAddress());
+  });
+
+  it("completes a record from before the privacy registry by deploying only it; readDeployment refuses such a record", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "deployments-"));
+    const first = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const file = path.join(dir, `${hre.network.name}.json`);
+    const old = JSON.parse(readFileSync(file, "utf8")) as Deployment;
+    const { privacyRegistry: _dropped, ...rest } = old.contracts;
+    writeFileSync(file, JSON.stringify({ ...old, contracts: rest }));
+    expect(() => readDeployment(file)).to.throw(ConfigError, /"contracts\.privacyRegistry" is missing.*redeploy/);
+    const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const { privacyRegistry: created, ...others } = second.record.contracts;
+    expect(others).to.deep.equal(rest);
+    expect(created.address).to.not.equal(first.record.contracts.privacyRegistry.address);
+    expect(readDeployment(file).contracts.privacyRegistry.address).to.equal(created.address);
   });
 
   it("refuses a record from another chain and an unreadable record, naming the file", async () => {
