@@ -6,6 +6,7 @@
  * Errors print one line and exit non-zero (see output.ts).
  */
 import { Command, CommanderError } from "commander";
+import * as chat from "./commands/chat";
 import * as claim from "./commands/claim";
 import * as enclave from "./commands/enclave";
 import * as faucet from "./commands/faucet";
@@ -16,6 +17,7 @@ import * as network from "./commands/network";
 import * as publish from "./commands/publish";
 import * as pull from "./commands/pull";
 import * as register from "./commands/register";
+import * as relay from "./commands/relay";
 import * as request from "./commands/request";
 import * as roi from "./commands/roi";
 import * as run from "./commands/run";
@@ -40,6 +42,7 @@ const COMMANDS = [
   run,
   status,
   request,
+  chat,
   job,
   verify,
   faucet,
@@ -49,6 +52,7 @@ const COMMANDS = [
   hubServe,
   network,
   roi,
+  relay,
 ];
 
 export function buildProgram(): Command {

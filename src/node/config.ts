@@ -55,6 +55,15 @@ export interface NodeConfig {
   zkBatchMax: number;
   /** How long a computed ZK job waits for others to batch with. */
   zkBatchWindowMs: number;
+  /**
+   * TEE nodes: port of the Oblivious HTTP gateway the enclave serves private inference on (on 127.0.0.1 unless
+   * `gatewayHost` says otherwise); 0 (default) serves none.
+   */
+  gatewayPort: number;
+  /** Address the gateway listens on. Default 127.0.0.1. */
+  gatewayHost?: string;
+  /** The gateway's public URL, published in PrivacyRegistry. Default `http://<gatewayHost>:<gatewayPort>/`. */
+  gatewayUrl?: string;
 }
 
 /** The escrow's `MAX_BATCH`: jobs per `submitBatch`. */
@@ -62,7 +71,17 @@ export const MAX_ZK_BATCH = 64;
 
 export const CONFIG_DEFAULTS: Omit<
   NodeConfig,
-  "rpcUrl" | "chainId" | "contracts" | "keystore" | "dataDir" | "contentDir" | "modes" | "ipfsDir" | "kuboUrl"
+  | "rpcUrl"
+  | "chainId"
+  | "contracts"
+  | "keystore"
+  | "dataDir"
+  | "contentDir"
+  | "modes"
+  | "ipfsDir"
+  | "kuboUrl"
+  | "gatewayHost"
+  | "gatewayUrl"
 > = {
   confirmations: 1,
   pollIntervalMs: 1_000,
@@ -78,6 +97,7 @@ export const CONFIG_DEFAULTS: Omit<
   maxInputBytes: 1_048_576,
   zkBatchMax: 16,
   zkBatchWindowMs: 2_000,
+  gatewayPort: 0,
 };
 
 /** Settings given besides the file: `vin run`'s flags (commander's option values) and the environment. */
@@ -159,6 +179,12 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
   if (kuboUrl !== undefined && !/^https?:\/\//.test(kuboUrl))
     fail("kuboUrl", `must be an http(s) URL, got "${kuboUrl}"`);
   const ipfsDir = optional("ipfsDir");
+  const gatewayHost = optional("gatewayHost");
+  const gatewayUrl = optional("gatewayUrl");
+  if (gatewayUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(gatewayUrl))
+    fail("gatewayUrl", `must be the gateway's public http(s) URL, got "${gatewayUrl}"`);
+  const gatewayPort = int("gatewayPort", 0);
+  if (gatewayPort > 65_535) fail("gatewayPort", `must be a port (0 to 65535; 0 serves no gateway), got ${gatewayPort}`);
   const modes = c.modes;
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName))
     fail("modes", `must be a non-empty list of ${MODE_LIST}`);
@@ -189,5 +215,8 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     zkBatchWindowMs: int("zkBatchWindowMs", 0),
     contentTimeoutMs: int("contentTimeoutMs", 100),
     maxInputBytes: int("maxInputBytes", 1),
+    gatewayPort,
+    ...(gatewayHost === undefined ? {} : { gatewayHost }),
+    ...(gatewayUrl === undefined ? {} : { gatewayUrl }),
   };
 }

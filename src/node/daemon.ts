@@ -3,6 +3,8 @@ import { Mode, MODE_NAMES } from "../core/modes";
 import { resolveSetting } from "../core/config";
 import { BaseError, firstLine, InputError } from "../core/errors";
 import { LogFollower } from "../core/follower";
+import { startPrivateGateway } from "./gateway";
+import { publishGateway } from "./operator-actions";
 import { sleep, withRetry } from "../core/retry";
 import { Computer } from "./compute";
 import { MODE_BY_NAME, tokenAmount, type ConfigSources } from "./config";
@@ -45,6 +47,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   address: string;
   metricsPort?: number;
+  /** The URL of the enclave's Oblivious HTTP gateway, when it serves one (`gatewayPort`). */
+  gatewayUrl?: string;
   stopped: Promise<void>;
   stop(): Promise<void>;
 }
@@ -98,27 +102,46 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       { enclave: enclave.address },
       "TEE mode attests with TDX quotes from configfs-tsm: the enclave key file in the data directory must sit on storage only this TD reads",
     );
-  const keepEnclave = enclave === undefined ? undefined : enclaveKeeper(registrationContext(ctx, { quotes }), log);
-  await keepEnclave?.().catch((error: unknown) =>
-    log.warn({ err: firstLine(error) }, "enclave registration failed; retrying every minute"),
-  );
-  const metrics = new NodeMetrics(store.jobs);
-  sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const content = await openNodeContent({
     contentDir: config.contentDir,
     ipfsDir: config.ipfsDir,
     kuboUrl: config.kuboUrl,
     timeoutMs: config.contentTimeoutMs,
   });
-  const zk = needs.has("zk") ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
-  const computer = new Computer(
-    new ModelLoader(contracts.registry, content.store),
-    BigInt(config.chainId),
-    config.contracts.escrow,
-    address,
-    enclave,
-    zk,
+  const models = new ModelLoader(contracts.registry, content.store);
+  // The enclave's Oblivious HTTP gateway (private inference), listed in PrivacyRegistry once the enclave is registered.
+  const gateway =
+    enclave !== undefined && config.gatewayPort !== 0
+      ? await startPrivateGateway({
+          enclave,
+          operator: address,
+          contracts,
+          chainId: BigInt(config.chainId),
+          models,
+          host: config.gatewayHost,
+          port: config.gatewayPort,
+          log: log.child({ component: "gateway" }),
+          rpcTimeoutMs: config.rpcTimeoutMs,
+        })
+      : undefined;
+  const gatewayUrl = config.gatewayUrl ?? gateway?.url;
+  const keepRegistration = enclave === undefined ? undefined : enclaveKeeper(registrationContext(ctx, { quotes }), log);
+  const keepEnclave =
+    keepRegistration === undefined
+      ? undefined
+      : async () => {
+          if (!(await keepRegistration()) || gateway === undefined || gatewayUrl === undefined) return;
+          const published = await publishGateway(ctx, enclave!.address, gatewayUrl);
+          if (published !== undefined)
+            log.info({ url: gatewayUrl, tx: published.tx }, "gateway listed in PrivacyRegistry");
+        };
+  await keepEnclave?.().catch((error: unknown) =>
+    log.warn({ err: firstLine(error) }, "enclave registration or gateway listing failed; retrying every minute"),
   );
+  const metrics = new NodeMetrics(store.jobs);
+  sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
+  const zk = needs.has("zk") ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
+  const computer = new Computer(models, BigInt(config.chainId), config.contracts.escrow, address, enclave, zk);
   const inputs = new InputFetcher(content.store, {
     timeoutMs: config.contentTimeoutMs,
     maxBytes: config.maxInputBytes,
@@ -202,7 +225,14 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
         ]),
   ];
   log.info(
-    { address, modes: config.modes, metricsPort, maxCollateral: config.maxCollateral, fromBlock: follower.cursor + 1 },
+    {
+      address,
+      modes: config.modes,
+      metricsPort,
+      gateway: gateway?.url,
+      maxCollateral: config.maxCollateral,
+      fromBlock: follower.cursor + 1,
+    },
     "operator node started",
   );
 
@@ -214,6 +244,7 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       await Promise.allSettled(loops);
       await submission.stop();
       await pool.drain();
+      await gateway?.close();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
       await content
         .close()
@@ -222,29 +253,30 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       log.info("stopped");
     })());
   const stopped = Promise.all(loops).then(() => stopping ?? Promise.resolve());
-  return { address, metricsPort, stopped, stop };
+  return { address, metricsPort, ...(gateway === undefined ? {} : { gatewayUrl: gateway.url }), stopped, stop };
 }
 
 /**
  * One check of the enclave's registration (see `maintainEnclave`): registered if it is not, renewed before it expires,
  * logged when it cannot be (once per reason).
  */
-function enclaveKeeper(ctx: RegistrationContext, log: Logger): () => Promise<void> {
+function enclaveKeeper(ctx: RegistrationContext, log: Logger): () => Promise<boolean> {
   let blocked: string | undefined;
   return async () => {
     const { action, registration, reason } = await maintainEnclave(ctx, log);
     if (action === "blocked") {
       if (reason !== blocked) log.error({ enclave: ctx.enclave.address }, `TEE jobs cannot be served: ${reason}`);
       blocked = reason;
-      return;
+      return false;
     }
     blocked = undefined;
-    if (registration === undefined) return;
+    if (registration === undefined) return true;
     const { signer, measurement, expiresAt, tx, attempts, cachedCertificates } = registration;
     log.info(
       { enclave: signer, measurement, expiresAt: expiresAt.toString(), tx, attempts, cachedCertificates },
       action === "registered" ? "enclave registered with a quote" : "enclave registration renewed with a fresh quote",
     );
+    return true;
   };
 }
 

@@ -5,6 +5,7 @@
  * and the devnet call these.
  */
 import { formatUnits, type Interface } from "ethers";
+import { requirePrivacyRegistry } from "../core/contracts";
 import { InputError } from "../core/errors";
 import { modeMask, MODE_BY_NAME, type ModeName } from "../core/modes";
 import { withRetry } from "../core/retry";
@@ -68,13 +69,31 @@ export async function claimFees(ctx: OperatorContext): Promise<ActionReturnType 
   return { claimed: amount, tx: await sendAndWait(ctx, "escrow", "claim", [ctx.wallet.address]) };
 }
 
+/**
+ * Lists (or moves) this operator's Oblivious HTTP gateway in PrivacyRegistry: `url`, served with `enclave`'s HPKE
+ * key. Sends nothing when the registry already says so. The enclave must be registered to this operator.
+ * @returns the transaction, or undefined when the listing was already current.
+ */
+export async function publishGateway(
+  ctx: OperatorContext,
+  enclave: string,
+  url: string,
+): Promise<ActionReturnType | undefined> {
+  const registry = requirePrivacyRegistry(ctx.contracts);
+  const listed = await withRetry("privacyRegistry.gateway", () => registry.gateway(ctx.wallet.address));
+  if (listed.enclave.toLowerCase() === enclave.toLowerCase() && listed.url === url) return undefined;
+  return { tx: await sendAndWait(ctx, "privacyRegistry", "setGateway", [enclave, url]) };
+}
+
 async function sendAndWait(
   ctx: OperatorContext,
-  contract: "staking" | "escrow" | "token",
+  contract: "staking" | "escrow" | "token" | "privacyRegistry",
   call: string,
   args: unknown[],
 ): Promise<string> {
-  const target = ctx.contracts[contract] as unknown as { interface: Interface; getAddress(): Promise<string> };
+  const target = (contract === "privacyRegistry"
+    ? requirePrivacyRegistry(ctx.contracts)
+    : ctx.contracts[contract]) as unknown as { interface: Interface; getAddress(): Promise<string> };
   const data = target.interface.encodeFunctionData(call, args);
   const tx = await ctx.sender.send({
     key: `${call}:${Date.now()}`,
