@@ -19,6 +19,7 @@ import {
   type RegistrationContext,
 } from "./enclave-registration";
 import { InputFetcher } from "./inputs";
+import { loadNodeKey, publishNodeKey } from "./node-key";
 import type { Logger } from "./log";
 import { NodeMetrics } from "./metrics";
 import { ModelLoader } from "./models";
@@ -138,6 +139,11 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
   await keepEnclave?.().catch((error: unknown) =>
     log.warn({ err: firstLine(error) }, "enclave registration or gateway listing failed; retrying every minute"),
   );
+  // Sealed inputs open with the enclave's key when there is one (inside it), else with the node's own key.
+  const nodeKey = loadNodeKey(config.dataDir, { enclave, create: true })!;
+  await publishNodeKey(ctx, nodeKey, log).catch((error: unknown) =>
+    log.warn({ err: firstLine(error) }, "node key not published: requesters cannot seal inputs to this node"),
+  );
   const metrics = new NodeMetrics(store.jobs);
   sender.onMined = (_tx, receipt) => metrics.gasSpent.inc(Number(receipt.fee));
   const zk = needs.has("zk") ? new ZkCircuitLoader(contracts.registry, content.store, log) : undefined;
@@ -145,6 +151,7 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
   const inputs = new InputFetcher(content.store, {
     timeoutMs: config.contentTimeoutMs,
     maxBytes: config.maxInputBytes,
+    sealed: { chainId: BigInt(config.chainId), escrow: config.contracts.escrow, node: address, key: nodeKey },
   });
   const iface = contracts.escrow.interface;
   // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some,

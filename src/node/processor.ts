@@ -192,6 +192,9 @@ export class JobProcessor {
     let quote: Promise<Quote> | undefined;
     const data = this.iface.encodeFunctionData("claimSlot", [job]);
     if (this.store.outbox.get(outboxKey.claimSlot(job.id)) === undefined) {
+      // A job sealed to other nodes is theirs: skipped before anything is asked of the chain.
+      const elsewhere = this.inputs.sealedElsewhere(row.input);
+      if (elsewhere !== undefined) return this.skip(row, elsewhere);
       // With the input at hand, the claim's simulation and fees are read while the node decides whether it wants the
       // job (one round trip); an input still to fetch may take long enough for them to go stale.
       quote =
@@ -266,24 +269,25 @@ export class JobProcessor {
 
   /**
    * Makes sure the job's input is at hand before the node commits collateral to it: inline, or fetched from its
-   * URI and checked against the job's input hash (then stored with the job). A refusal is a reason to skip.
+   * URI (then stored with the job, as fetched), opened when it is sealed, and checked against the job's input hash.
+   * A refusal is a reason to skip.
    * @throws InputUnavailableError when the content cannot be fetched now.
    */
   private async input(row: JobRow, signal: AbortSignal): Promise<{ refusal?: string }> {
     const { job } = row;
-    if (row.input !== "0x") {
-      const refusal = await this.computer.refusal(job, row.input);
-      return refusal === undefined ? {} : { refusal: `the inline input: ${refusal}` };
-    }
-    if (row.inputUri === "") return { refusal: "the job has neither an inline input nor an input URI" };
     try {
-      const input = await this.inputs.fetch(job, row.inputUri, signal);
-      const refusal = await this.computer.refusal(job, input);
+      if (row.input !== "0x") {
+        const refusal = await this.computer.refusal(job, await this.inputs.open(job, row.input));
+        return refusal === undefined ? {} : { refusal: `the inline input: ${refusal}` };
+      }
+      if (row.inputUri === "") return { refusal: "the job has neither an inline input nor an input URI" };
+      const fetched = await this.inputs.fetch(job, row.inputUri, signal);
+      const refusal = await this.computer.refusal(job, await this.inputs.open(job, fetched));
       if (refusal !== undefined) return { refusal: `the input at ${row.inputUri}: ${refusal}` };
-      this.store.jobs.setInput(job.id, input);
+      this.store.jobs.setInput(job.id, fetched);
       this.inputRetry.delete(job.id);
       this.log.info(
-        { jobId: job.id.toString(), uri: row.inputUri, bytes: (input.length - 2) / 2 },
+        { jobId: job.id.toString(), uri: row.inputUri, bytes: (fetched.length - 2) / 2 },
         "input fetched and matches the job's input commitment",
       );
       return {};
@@ -314,7 +318,7 @@ export class JobProcessor {
     }
     const started = process.hrtime.bigint();
     try {
-      const result = await this.computer.compute(row.job, row.input);
+      const result = await this.computer.compute(row.job, await this.inputs.open(row.job, row.input));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.computeSeconds.observe(seconds);
       this.transition(row, "computed", {
@@ -327,7 +331,7 @@ export class JobProcessor {
       crashPoint("after-compute");
       return true;
     } catch (error) {
-      if (error instanceof InputError || error instanceof ModelError) {
+      if (error instanceof InputError || error instanceof ModelError || error instanceof InputRefusedError) {
         this.transition(row, "failed", { reason: error.message });
         this.log.error({ jobId: row.jobId.toString(), err: error.message }, "cannot compute the job");
         return false;
