@@ -1,8 +1,9 @@
 /**
  * Deploys the whole protocol: token (a development token on local chains), timelock, registry, staking,
  * escrow, verifiers (with the DCAP quote verifier that enclave registrations go through, rooted at Intel's SGX Root
- * CA, or at the development root on local chains), an example consumer and the privacy registry (relays, gateways and
- * node keys of the private path, governed by the timelock from its construction); wires them; hands governance to the
+ * CA, or at the development root on local chains), an example consumer, the privacy registry (relays, gateways and
+ * node keys of the private path) and the Privacy Pass escrow (prepaid anonymous tokens of operators' issuer keys), both
+ * governed by the timelock from their construction; wires them; hands governance to the
  * timelock; and records the result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
  * reuses every contract whose code is still there and redoes only the missing steps.
  *
@@ -21,6 +22,7 @@ import {
   SettlementLib__factory,
   ModelRegistry__factory,
   NodeStaking__factory,
+  PrivacyPassEscrow__factory,
   PrivacyRegistry__factory,
   TeeVerifier__factory,
   ZkInferenceVerifier__factory,
@@ -34,6 +36,7 @@ import {
   type JobEscrow,
   type ModelRegistry,
   type NodeStaking,
+  type PrivacyPassEscrow,
   type PrivacyRegistry,
   type TeeVerifier,
   type ZkInferenceVerifier,
@@ -43,6 +46,7 @@ import {
 } from "../typechain-types";
 import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
+import type { IPrivacyPassEscrow } from "../typechain-types/contracts/privacy/PrivacyPassEscrow";
 import type { IPrivacyRegistry } from "../typechain-types/contracts/privacy/PrivacyRegistry";
 import type { IDcapVerifier } from "../typechain-types/contracts/verifiers/tee/DcapVerifier";
 import { LOCAL_CHAIN_IDS as CORE_LOCAL_CHAIN_IDS } from "../src/core/chains";
@@ -76,6 +80,8 @@ export interface DeployOptions {
   escrow?: Partial<IJobEscrow.ParametersStruct>;
   /** The privacy registry's relay bond and unbonding period (default {@link DEFAULT_PRIVACY_PARAMETERS}). */
   privacy?: Partial<IPrivacyRegistry.ParametersStruct>;
+  /** The Privacy Pass escrow's issue window (default {@link DEFAULT_PASSES_PARAMETERS}). */
+  passes?: Partial<IPrivacyPassEscrow.ParametersStruct>;
   /** Seconds an enclave registration lasts before it must be renewed (TeeVerifier `maxEnclaveAge`). Default 7 days. */
   maxEnclaveAge?: number;
   /** The DCAP quote verifier's root and initial policy. */
@@ -135,6 +141,8 @@ export interface System {
   exampleConsumer: ExampleConsumer;
   /** The private path's directory: relays (bonded), TEE operators' OHTTP gateways and nodes' X25519 keys. */
   privacyRegistry: PrivacyRegistry;
+  /** Prepaid Privacy Pass tokens (RFC 9578 type 0x0002) of operators' issuer keys: the private path's payment. */
+  privacyPassEscrow: PrivacyPassEscrow;
 }
 
 export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
@@ -147,6 +155,11 @@ export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
 export const DEFAULT_PRIVACY_PARAMETERS: IPrivacyRegistry.ParametersStruct = {
   relayBond: 100n * 10n ** 18n,
   unbondingPeriod: 7 * 24 * 3600,
+};
+
+/** An issuer has a day to acknowledge a purchase (bounds: 1 hour to 7 days); the same on local chains. */
+export const DEFAULT_PASSES_PARAMETERS: IPrivacyPassEscrow.ParametersStruct = {
+  issueWindow: 24 * 3600,
 };
 
 export const DEFAULT_ESCROW_PARAMETERS: IJobEscrow.ParametersStruct = {
@@ -295,6 +308,16 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
       privacyParameters,
     ]),
   );
+  // After the privacy registry, for the same reason; paid in NodeStaking's token.
+  const passesParameters = { ...DEFAULT_PASSES_PARAMETERS, ...options.passes };
+  const passesAddress = await ensure("privacyPassEscrow", () =>
+    deployContract(new PrivacyPassEscrow__factory(deployer), [
+      tokenAddress,
+      stakingAddress,
+      timelockAddress,
+      passesParameters,
+    ]),
+  );
 
   const system: System = {
     record: record(),
@@ -311,6 +334,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     dualVerifier: DualInferenceVerifier__factory.connect(dualAddress, deployer),
     exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
     privacyRegistry: PrivacyRegistry__factory.connect(privacyAddress, deployer),
+    privacyPassEscrow: PrivacyPassEscrow__factory.connect(passesAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
   await setUpDcap(

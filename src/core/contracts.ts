@@ -9,12 +9,14 @@ import { NodeStaking__factory } from "../../typechain-types/factories/contracts/
 import { ModelRegistry__factory } from "../../typechain-types/factories/contracts/registry/ModelRegistry__factory";
 import { TeeVerifier__factory } from "../../typechain-types/factories/contracts/verifiers/TeeVerifier__factory";
 import { PrivacyRegistry__factory } from "../../typechain-types/factories/contracts/privacy/PrivacyRegistry__factory";
+import { PrivacyPassEscrow__factory } from "../../typechain-types/factories/contracts/privacy/PrivacyPassEscrow__factory";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import type { TeeVerifier } from "../../typechain-types/contracts/verifiers/TeeVerifier";
 import type { PrivacyRegistry } from "../../typechain-types/contracts/privacy/PrivacyRegistry";
+import type { PrivacyPassEscrow } from "../../typechain-types/contracts/privacy/PrivacyPassEscrow";
 import type { TestToken } from "../../typechain-types/contracts/mocks/TestToken";
 
 /** Addresses of a deployment, as `deployments/<network>.json` records them, plus the block to scan logs from. */
@@ -26,6 +28,8 @@ export interface Addresses {
   token: string;
   /** Optional: operator configs written before the private path do not name it. */
   privacyRegistry?: string;
+  /** Optional, as `privacyRegistry`. */
+  privacyPassEscrow?: string;
   startBlock: number;
 }
 
@@ -38,6 +42,8 @@ export interface Contracts {
   token: TestToken;
   /** Relays, gateways and node keys of the private path; present when the addresses name it. */
   privacyRegistry?: PrivacyRegistry;
+  /** Prepaid Privacy Pass tokens of operators' issuer keys (the private path's payment); present when named. */
+  privacyPassEscrow?: PrivacyPassEscrow;
 }
 
 /**
@@ -54,6 +60,9 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
     ...(addresses.privacyRegistry === undefined
       ? {}
       : { privacyRegistry: PrivacyRegistry__factory.connect(addresses.privacyRegistry, runner) }),
+    ...(addresses.privacyPassEscrow === undefined
+      ? {}
+      : { privacyPassEscrow: PrivacyPassEscrow__factory.connect(addresses.privacyPassEscrow, runner) }),
   };
 }
 
@@ -76,6 +85,9 @@ export function addressesFromRecord(record: {
     ...(record.contracts.privacyRegistry === undefined
       ? {}
       : { privacyRegistry: record.contracts.privacyRegistry.address }),
+    ...(record.contracts.privacyPassEscrow === undefined
+      ? {}
+      : { privacyPassEscrow: record.contracts.privacyPassEscrow.address }),
     startBlock: record.startBlock,
   };
 }
@@ -91,4 +103,17 @@ export function requirePrivacyRegistry(contracts: Pick<Contracts, "privacyRegist
       `no "privacyRegistry" address is configured: add the deployment record's privacyRegistry to the config, or redeploy`,
     );
   return contracts.privacyRegistry;
+}
+
+/**
+ * The Privacy Pass escrow of `contracts`, for buyers and issuers of the private path's tokens.
+ * @throws ConfigError when the addresses do not name one (an operator config or deployment record from before it).
+ * @example const passes = requirePrivacyPassEscrow(contracts); await passes.issuer(keyId);
+ */
+export function requirePrivacyPassEscrow(contracts: Pick<Contracts, "privacyPassEscrow">): PrivacyPassEscrow {
+  if (contracts.privacyPassEscrow === undefined)
+    throw new ConfigError(
+      `no "privacyPassEscrow" address is configured: add the deployment record's privacyPassEscrow to the config, or redeploy`,
+    );
+  return contracts.privacyPassEscrow;
 }

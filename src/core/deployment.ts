@@ -23,6 +23,7 @@ export const CONTRACT_NAMES = [
   "dualVerifier",
   "exampleConsumer",
   "privacyRegistry",
+  "privacyPassEscrow",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 

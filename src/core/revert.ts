@@ -1,7 +1,7 @@
 /**
  * One revert decoder over every ABI the system deploys: a custom error raised anywhere in the protocol — the
  * escrow, staking, the registry, each verifier (their errors bubble up through the escrow), the verifier factory,
- * the privacy registry, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
+ * the privacy registry, the Privacy Pass escrow, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
  * and the error with its arguments, with a hint where the user can fix it.
  */
 import { Interface, isError, type ErrorDescription } from "ethers";
@@ -14,6 +14,7 @@ import {
   JobEscrow__factory,
   ModelRegistry__factory,
   NodeStaking__factory,
+  PrivacyPassEscrow__factory,
   PrivacyRegistry__factory,
   TeeVerifier__factory,
   TestToken__factory,
@@ -38,6 +39,7 @@ const INTERFACES: readonly Interface[] = [
   Groth16Verifier__factory,
   Groth16VerifierFactory__factory,
   PrivacyRegistry__factory,
+  PrivacyPassEscrow__factory,
   ExampleConsumer__factory,
   TestToken__factory,
 ].map((factory) => factory.createInterface() as unknown as Interface);
@@ -77,6 +79,11 @@ const HINTS: Record<string, string> = {
     "deploy the version's verifier through the registry's verifier factory with the key whose hash you bind",
   ERC20InsufficientBalance: "fund the account with the payment token (on a local chain: `vin faucet`)",
   ERC20InsufficientAllowance: "approve the contract to spend the payment token",
+  PrivacyPassEscrowUnregisteredOperator:
+    "register as an operator (`vin stake <amount>`, then `vin register`) before registering an issuer key",
+  PrivacyPassEscrowCostAboveMax: "raise maxCost to the key's price times the number of tokens",
+  PrivacyPassEscrowIssueWindowOpen: "a purchase can be refunded only from its issueBy on, if still unacknowledged",
+  PrivacyPassEscrowIssuerExists: "the key is registered already: generate a new issuer key (a new price is a new key)",
 };
 
 /** Decodes revert data against every protocol ABI. */

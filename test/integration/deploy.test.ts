@@ -3,7 +3,8 @@ import hre from "hardhat";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DEFAULT_PRIVACY_PARAMETERS, deploySystem, DeployError } from "../../deploy/system";
+import { DEFAULT_PASSES_PARAMETERS, DEFAULT_PRIVACY_PARAMETERS, deploySystem, DeployError } from "../../deploy/system";
+import { addressesFromRecord, connectContracts, requirePrivacyPassEscrow } from "../../src/core/contracts";
 import { ConfigError } from "../../src/core/errors";
 import { readDeployment, type Deployment } from "../../src/core/deployment";
 import { expectRejection } from "../fixtures/assert";
@@ -21,6 +22,7 @@ describe("deploySystem", () => {
       "dualVerifier",
       "escrow",
       "exampleConsumer",
+      "privacyPassEscrow",
       "privacyRegistry",
       "registry",
       "settlementLib",
@@ -60,6 +62,39 @@ describe("deploySystem", () => {
       BigInt(DEFAULT_PRIVACY_PARAMETERS.unbondingPeriod),
     ]);
     expect(system.record.contracts.privacyRegistry.address).to.equal(await privacyRegistry.getAddress());
+  });
+
+  it("deploys the Privacy Pass escrow on NodeStaking's token and NodeStaking, governed by the timelock alone", async () => {
+    const system = await deploySystem(hre, { persist: false });
+    const { privacyPassEscrow, timelock } = system;
+    const [deployer] = await hre.ethers.getSigners();
+    const admin = await privacyPassEscrow.DEFAULT_ADMIN_ROLE();
+    expect(await privacyPassEscrow.hasRole(admin, await timelock.getAddress())).to.equal(true);
+    expect(await privacyPassEscrow.hasRole(admin, deployer!.address)).to.equal(false);
+    expect([await privacyPassEscrow.token(), await privacyPassEscrow.staking()]).to.deep.equal([
+      await system.staking.token(),
+      await system.staking.getAddress(),
+    ]);
+    expect((await privacyPassEscrow.parameters()).issueWindow).to.equal(BigInt(DEFAULT_PASSES_PARAMETERS.issueWindow));
+    expect(system.record.contracts.privacyPassEscrow.address).to.equal(await privacyPassEscrow.getAddress());
+    const contracts = connectContracts(addressesFromRecord(system.record), hre.ethers.provider);
+    expect(await requirePrivacyPassEscrow(contracts).getAddress()).to.equal(await privacyPassEscrow.getAddress());
+    expect(() => requirePrivacyPassEscrow({})).to.throw(ConfigError, /"privacyPassEscrow".*redeploy/);
+  });
+
+  it("completes a record from before the Privacy Pass escrow by deploying only it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "deployments-"));
+    const first = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const file = path.join(dir, `${hre.network.name}.json`);
+    const old = JSON.parse(readFileSync(file, "utf8")) as Deployment;
+    const { privacyPassEscrow: _dropped, ...rest } = old.contracts;
+    writeFileSync(file, JSON.stringify({ ...old, contracts: rest }));
+    expect(() => readDeployment(file)).to.throw(ConfigError, /"contracts\.privacyPassEscrow" is missing/);
+    const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const { privacyPassEscrow: created, ...others } = second.record.contracts;
+    expect(others).to.deep.equal(rest);
+    expect(created.address).to.not.equal(first.record.contracts.privacyPassEscrow.address);
+    expect(readDeployment(file).contracts.privacyPassEscrow.address).to.equal(created.address);
   });
 
   it("completes a record from before the privacy registry by deploying only it; readDeployment refuses such a record", async () => {

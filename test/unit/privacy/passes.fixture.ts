@@ -3,11 +3,12 @@ import { generateKeyPairSync } from "node:crypto";
 import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { sha256 } from "ethers";
+import { DEFAULT_PASSES_PARAMETERS } from "../../../deploy/system";
 import { systemFixture, TOKEN, type Fixture } from "../../fixtures/system";
 import { PrivacyPassEscrow__factory, type PrivacyPassEscrow } from "../../../typechain-types";
 
-/** The issue window the fixture's escrow starts with: a day. */
-export const ISSUE_WINDOW = 24 * 3600;
+/** The issue window the deployment's escrow starts with: a day. */
+export const ISSUE_WINDOW = Number(DEFAULT_PASSES_PARAMETERS.issueWindow);
 /** The price per token of the fixture's first key. */
 export const PRICE = TOKEN / 100n;
 
@@ -20,7 +21,8 @@ export function issuerPublicKey(): Uint8Array {
     modulusLength: 2048,
     hashAlgorithm: "sha384",
     mgf1HashAlgorithm: "sha384",
-    saltLength: 48,
+    // @types/node declares `saltLength` a string; Node takes the number of bytes.
+    saltLength: 48 as unknown as string,
   });
   return new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
 }
@@ -53,7 +55,10 @@ export interface PassesFixture extends Fixture {
   keyId: string;
 }
 
-/** Deploys a PrivacyPassEscrow on the system's token and staking, governed by the timelock. */
+/**
+ * Deploys another PrivacyPassEscrow on the system's staking, paid in `token` (default: the system's), governed by the
+ * timelock, with the fixture's issue window (the deployment's default).
+ */
 export async function deployPasses(fx: Fixture, token?: string): Promise<PrivacyPassEscrow> {
   return new PrivacyPassEscrow__factory(fx.deployer).deploy(
     token ?? (await fx.system.token.getAddress()),
@@ -63,10 +68,13 @@ export async function deployPasses(fx: Fixture, token?: string): Promise<Privacy
   );
 }
 
-/** The system with a PrivacyPassEscrow, the buyer and `other` approved, and node 0's key registered at `PRICE`. */
+/**
+ * The deployed system (through the production deploy script) with its PrivacyPassEscrow, the buyer and `other`
+ * approved, and node 0's key registered at `PRICE`.
+ */
 async function passesFixture(): Promise<PassesFixture> {
   const fx = await systemFixture();
-  const passes = await deployPasses(fx);
+  const passes = fx.system.privacyPassEscrow;
   for (const account of [fx.requester, fx.other]) {
     await fx.system.token.connect(account).approve(await passes.getAddress(), hre.ethers.MaxUint256);
   }
