@@ -15,6 +15,7 @@ export const LEVELS = {
   tee: 1,
   ohttp: 1,
   economics: 1,
+  privacypass: 1,
   models: 2,
   modes: 2,
   sdk: 3,
