@@ -428,3 +428,47 @@ contract PrivacyRegistryReachTest is Test {
         _assertEq(handler.deposited() - handler.withdrawn(), 100e18, "one bond left");
     }
 }
+
+/// @title PrivacyRegistryBoundsTest
+/// @notice The gateway list is bounded: `MAX_GATEWAYS` operators with live enclaves fill it, the next is refused with
+/// `PrivacyRegistryListFull`, an operator already listed can still replace its gateway, and removing one frees a slot.
+/// (Filling it through quotes in Hardhat would take 256 DCAP verifications; the harness registers without them.)
+contract PrivacyRegistryBoundsTest is Test {
+    function test_gatewayListIsBounded() public {
+        vm.warp(1_000_000);
+        PrivacyRegistryHandler handler = new PrivacyRegistryHandler();
+        PrivacyRegistry privacy = handler.privacy();
+        TeeVerifierHarness tee = handler.tee();
+        uint256 max = privacy.MAX_GATEWAYS();
+        for (uint256 i; i <= max; ++i) {
+            address operator = actor("gateway operator", i);
+            address signer = actor("gateway enclave", i);
+            vm.prank(operator);
+            tee.registerVerified(signer, keccak256(abi.encode(signer)), keccak256("m"), 1 days);
+            vm.prank(operator);
+            if (i < max) {
+                privacy.setGateway(signer, "https://gateway.example");
+            } else {
+                try privacy.setGateway(signer, "https://gateway.example") {
+                    revert("the list took one more gateway than MAX_GATEWAYS");
+                } catch (bytes memory err) {
+                    _assertTrue(
+                        keccak256(err)
+                            == keccak256(
+                                abi.encodeWithSelector(IPrivacyRegistry.PrivacyRegistryListFull.selector, max)
+                            ),
+                        "not PrivacyRegistryListFull(MAX_GATEWAYS)"
+                    );
+                }
+            }
+        }
+        _assertEq(privacy.gatewayOperators().length, max, "gateway operators");
+        vm.prank(actor("gateway operator", 0));
+        privacy.setGateway(actor("gateway enclave", 0), "https://replaced.example");
+        vm.prank(actor("gateway operator", 1));
+        privacy.removeGateway();
+        vm.prank(actor("gateway operator", max));
+        privacy.setGateway(actor("gateway enclave", max), "https://gateway.example");
+        _assertEq(privacy.gatewayOperators().length, max, "gateway operators after a removal and an addition");
+    }
+}
