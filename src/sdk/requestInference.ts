@@ -1,4 +1,4 @@
-import { formatEther, formatUnits, ZeroAddress, type Signer } from "ethers";
+import { formatEther, formatUnits, getBytes, keccak256, ZeroAddress, ZeroHash, type Signer } from "ethers";
 import { isLocalChain } from "../core/chains";
 import { InputError as FundsError } from "../core/errors";
 import { requestedJobs } from "../core/job";
@@ -9,7 +9,9 @@ import { type JobRequest } from "./jobs";
 import { type ModelId } from "../core/ids";
 import { withRetry } from "../core/retry";
 import { asRevertError } from "../core/revert";
-import { modeModule, type RequestInput } from "../modes";
+import { sealInput } from "../core/sealed";
+import { modeModule, type PreparedInput, type RequestInput } from "../modes";
+import { sealingNodes } from "./sealed-inputs";
 
 export interface RequestInferenceParams {
   contracts: Contracts;
@@ -33,9 +35,22 @@ export interface RequestInferenceParams {
    * be committed as the circuit commits it; `salt` defaults to a random one. Required for `Mode.Zk`.
    */
   zk?: RequestInput["zk"];
+  /**
+   * Seals the input (for ZK its input and salt) to nodes' keys so that it never appears in clear on-chain: "auto"
+   * (the nodes that may serve the job with a published key, at most 8) or the nodes to seal to. Only those nodes can
+   * take the job. See `sealingNodes`.
+   */
+  encryptTo?: "auto" | readonly string[];
+  /** With `encryptTo`: the block to read published keys from (the deployment's start block). Default 0. */
+  keysFromBlock?: number;
 }
 
-export type RequestInferenceReturnType = JobRequest & { total: bigint; zkSalt?: bigint };
+export type RequestInferenceReturnType = JobRequest & {
+  total: bigint;
+  zkSalt?: bigint;
+  /** With `encryptTo`: the nodes the input was sealed to. */
+  sealedTo?: string[];
+};
 
 /**
  * Requests an inference: quotes the price, checks the signer can pay (ETH for gas, tokens for the quote; an
@@ -61,6 +76,11 @@ export async function requestInference(params: RequestInferenceParams): Promise<
     contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode),
   );
   const escrowAddress = await contracts.escrow.getAddress();
+  // Sealed before any transaction: a node without a key is an error, not an approval spent for nothing.
+  const sealed =
+    params.encryptTo === undefined
+      ? undefined
+      : await sealRequestInput(params, prepared, { requester: owner, escrow: escrowAddress, version: BigInt(version) });
   const allowance = await checkFunds(contracts, signer, owner, escrowAddress, total);
   if (allowance < total) {
     const tx = await callToken("approve", () => contracts.token.connect(signer).approve(escrowAddress, total));
@@ -85,8 +105,8 @@ export async function requestInference(params: RequestInferenceParams): Promise<
       maxTotal: params.maxTotal ?? total,
       callback: ZeroAddress,
       callbackGasLimit: 0,
-      inputCommitment: prepared.inputCommitment,
-      input: prepared.input,
+      inputCommitment: sealed?.inputCommitment ?? prepared.inputCommitment,
+      input: sealed?.input ?? prepared.input,
       inputUri: "",
     }),
   );
@@ -100,8 +120,58 @@ export async function requestInference(params: RequestInferenceParams): Promise<
     transactionHash: receipt.hash,
     total,
     zkSalt: prepared.salt,
+    sealedTo: sealed?.nodes,
   };
 }
+
+/**
+ * The job's input sealed to the nodes `encryptTo` names (src/core/sealed.ts), bound to the job's terms, with the
+ * plaintext's commitment: keccak256 of it when the mode commits to the input itself, else the mode's (ZK: Poseidon).
+ * @throws InputError when the envelope is larger than the escrow takes inline.
+ */
+async function sealRequestInput(
+  params: RequestInferenceParams,
+  prepared: PreparedInput,
+  terms: { requester: string; escrow: string; version: bigint },
+): Promise<{ input: Uint8Array; inputCommitment: string; nodes: string[] }> {
+  const { contracts, signer, modelId, mode } = params;
+  const nodes = await sealingNodes({
+    contracts,
+    mode,
+    modelId,
+    version: terms.version,
+    to: params.encryptTo!,
+    fromBlock: params.keysFromBlock,
+  });
+  const redundancy = params.redundancy ?? 1;
+  if (nodes.length < redundancy)
+    throw new InputError(
+      `the job needs ${redundancy} nodes and its input can be sealed to ${nodes.length} (${nodes.map((n) => n.node).join(", ")}): only recipients can take it`,
+    );
+  const inputCommitment = prepared.inputCommitment === ZeroHash ? keccak256(prepared.input) : prepared.inputCommitment;
+  const network = await withRetry("eth_chainId", () => signer.provider!.getNetwork());
+  const input = await sealInput({
+    plaintext: typeof prepared.input === "string" ? getBytes(prepared.input) : prepared.input,
+    recipients: nodes,
+    context: {
+      chainId: network.chainId,
+      escrow: terms.escrow,
+      requester: terms.requester,
+      modelId,
+      version: terms.version,
+      mode,
+      commitment: inputCommitment,
+    },
+  });
+  if (input.length > MAX_INLINE_INPUT)
+    throw new InputError(
+      `the sealed input has ${input.length} bytes, more than the escrow takes inline (${MAX_INLINE_INPUT}): seal it to fewer nodes (${nodes.length} now) or send a smaller input`,
+    );
+  return { input, inputCommitment, nodes: nodes.map((n) => n.node) };
+}
+
+/** Longest inline input the escrow takes (`JobEscrow.MAX_INPUT_BYTES`). */
+const MAX_INLINE_INPUT = 16_384;
 
 /** Gas budgeted for `approve` and for `request` (about 110k with a small inline input; a large input costs more). */
 const APPROVE_GAS = 60_000n;

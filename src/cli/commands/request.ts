@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { isAddress } from "ethers";
 import type { Contracts } from "../../core/contracts";
 import { InputError, VerificationError } from "../../core/errors";
 import { toJobId, toModelId } from "../../core/ids";
@@ -32,6 +33,14 @@ export function register(program: Command, global: Globals): void {
     )
     .option("--redundancy <k>", "nodes that must agree: odd, 1 to 7 (1 for zk)", "1")
     .option("--duration <seconds>", "time until the deadline", "600")
+    .option(
+      "--encrypt",
+      "seal the input to the serving nodes' keys (PrivacyRegistry) so it never appears in clear on-chain; only those nodes can take the job",
+    )
+    .option(
+      "--to <nodes>",
+      "with --encrypt: the node addresses to seal to, comma-separated (default: up to 8 that can)",
+    )
     .option("--wait", "wait for the result and verify it")
     .option("--timeout <seconds>", "how long --wait waits", "600")
     .action(async (opts: Record<string, string | boolean>) => {
@@ -41,6 +50,7 @@ export function register(program: Command, global: Globals): void {
       const { modelId, version } = parseModel(opts.model as string);
       const input = parseFeatures(opts.input as string);
       const zk = mode === "zk" ? { model: loadCircuitModel(opts["modelDir"] as string | undefined) } : undefined;
+      const encryptTo = parseEncryptTo(opts.encrypt === true, opts.to as string | undefined);
       await withChain(g, async (config, provider, contracts) => {
         const signer = (await loadKeystore(config.keystore, readPassword(g.passwordFile))).connect(provider);
         const requested = await requestInference({
@@ -55,13 +65,17 @@ export function register(program: Command, global: Globals): void {
           collateral: parseAmount(opts.collateral as string),
           durationSeconds: Number(opts.duration),
           zk,
+          encryptTo,
+          keysFromBlock: config.contracts.startBlock,
         });
         const jobId = toJobId(requested.job.id);
         if (!opts.wait) {
           print(
             !!g.json,
-            { jobId, total: requested.total, tx: requested.transactionHash },
-            () => `requested job ${jobId} (escrowed ${tokens(requested.total)}, ${requested.transactionHash})`,
+            { jobId, total: requested.total, tx: requested.transactionHash, sealedTo: requested.sealedTo },
+            () =>
+              `requested job ${jobId} (escrowed ${tokens(requested.total)}, ${requested.transactionHash})` +
+              (requested.sealedTo === undefined ? "" : `\ninput sealed to ${requested.sealedTo.join(", ")}`),
           );
           return;
         }
@@ -98,6 +112,16 @@ function parseModel(spec: string): { modelId: bigint; version?: number } {
   const match = /^(\d+)(?:@(\d+))?$/.exec(spec);
   if (match === null) throw new InputError(`--model "${spec}" must be <id> or <id>@<version>, e.g. 1 or 1@2`);
   return { modelId: BigInt(match[1]!), version: match[2] === undefined ? undefined : Number(match[2]) };
+}
+
+/** `--encrypt [--to a,b]`: "auto", the listed nodes, or undefined (a clear input). */
+function parseEncryptTo(encrypt: boolean, to: string | undefined): "auto" | string[] | undefined {
+  if (to === undefined) return encrypt ? "auto" : undefined;
+  if (!encrypt) throw new InputError("--to names the nodes to seal the input to: add --encrypt");
+  const nodes = to.split(",").map((n) => n.trim());
+  const bad = nodes.find((n) => !isAddress(n));
+  if (bad !== undefined) throw new InputError(`--to: "${bad}" is not a node address (pass addresses, comma-separated)`);
+  return nodes;
 }
 
 function parseFeatures(json: string): number[] {
