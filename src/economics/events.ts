@@ -561,15 +561,21 @@ export async function readNetworkEvents(
   const decoded: DecodedLog[] = [];
   for (const log of logs) {
     const source = sources.find((s) => s.address === log.address.toLowerCase());
-    const entry = source === undefined ? undefined : decodeLog(source.iface, source.name, log);
+    const entry = source === undefined ? undefined : decodeNetworkLog(source.iface, source.name, log);
     if (entry !== undefined) decoded.push(entry);
   }
   return decoded.sort((a, b) => a.blockNumber - b.blockNumber || (a.logIndex ?? 0) - (b.logIndex ?? 0));
 }
 
-function decodeLog(iface: Interface, contract: NetworkContract, log: Log): DecodedLog | undefined {
+/**
+ * One log of a network contract decoded as {@link NetworkReducer} reads it (arguments by name, structs as objects),
+ * or undefined if it is not one of the {@link NETWORK_EVENTS} of `contract`: what {@link readNetworkEvents} returns
+ * for each log, and what the hub's indexer keeps, so both fold the same logs.
+ * @example decodeNetworkLog(NodeStaking__factory.createInterface(), "staking", log)?.name // "Staked"
+ */
+export function decodeNetworkLog(iface: Interface, contract: NetworkContract, log: Log): DecodedLog | undefined {
   const description = iface.parseLog({ topics: [...log.topics], data: log.data });
-  if (description === null) return undefined;
+  if (description === null || !NETWORK_EVENTS[contract].includes(description.name)) return undefined;
   const args = Object.fromEntries(
     description.fragment.inputs.map((param, i) => [param.name, plain(description.args[i], param)]),
   );

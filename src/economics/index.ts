@@ -6,6 +6,7 @@
  */
 export * from "./concentration";
 export * from "./events";
+export * from "./figures";
 export * from "./plot";
 export * from "./report";
 export * from "./roi";

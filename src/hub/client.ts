@@ -1,5 +1,6 @@
 import { formatUnits } from "ethers";
 import { InputError, TransportError } from "../core/errors";
+import { type NetworkFigures, parseNetworkFigures } from "../economics";
 import type { SearchHit, SearchResult } from "./search";
 
 /** Default hub API, as `vin hub serve` starts it. */
@@ -56,6 +57,40 @@ export async function searchHub(options: SearchHubOptions): Promise<SearchResult
     throw res.status >= 400 && res.status < 500 ? new InputError(message) : new TransportError(message);
   }
   return body;
+}
+
+/** Options of {@link fetchNetworkFigures}. */
+export interface FetchNetworkFiguresOptions {
+  /** Base URL of the hub API. Default {@link DEFAULT_HUB_URL}. */
+  hubUrl?: string;
+  /** Blocks per window of the history; none without it. */
+  window?: number;
+  /** Default 15 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * Asks a hub's `/api/network` for the network's concentration figures, which it computes from the events its indexer
+ * keeps. A hub that cannot be reached, or has not indexed the network yet, is a TransportError; a rejected parameter
+ * an InputError with the hub's message; an answer that is not the figures an IntegrityError naming the field.
+ * @example const { concentration } = await fetchNetworkFigures({ hubUrl: "http://127.0.0.1:8787" });
+ */
+export async function fetchNetworkFigures(options: FetchNetworkFiguresOptions = {}): Promise<NetworkFigures> {
+  const base = (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
+  const url = `${base}/api/network${options.window === undefined ? "" : `?window=${options.window}`}`;
+  let res: Response;
+  let body: unknown;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
+    body = await res.json();
+  } catch (cause) {
+    throw new TransportError(`Cannot read the network figures of the hub at ${new URL(url).origin}.`, { cause });
+  }
+  if (!res.ok) {
+    const message = (body as { message?: unknown } | null)?.message?.toString() ?? `Hub answered HTTP ${res.status}.`;
+    throw res.status === 400 ? new InputError(message) : new TransportError(`${new URL(url).origin}: ${message}`);
+  }
+  return parseNetworkFigures(body);
 }
 
 /**

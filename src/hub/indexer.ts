@@ -9,6 +9,7 @@ import { isMode, Mode, modeMask, toMode } from "../core/modes";
 import { withRetry } from "../core/retry";
 import { type ModelCard, verifyModelCard } from "./card";
 import { modelIdNumber } from "./ids";
+import { decodeNetworkEvent, NetworkIndex, networkInterfaces, networkTopics } from "./network";
 import type { HubStore, VersionInput } from "./store";
 import { TeeIndex } from "./tee";
 import { countsAsUsage, settledPayment } from "./usage";
@@ -22,6 +23,11 @@ export interface HubIndexerOptions {
   escrow: string;
   /** TeeVerifier address: its enclave registrations and revocations are indexed for the TEE measurements of versions. */
   teeVerifier?: string;
+  /**
+   * NodeStaking address: with it, the network's events (NodeStaking's, and JobEscrow's and ModelRegistry's that the
+   * concentration figures use) are indexed into a {@link NetworkIndex}, from the start block, behind their own cursor.
+   */
+  staking?: string;
   /** First block to index (the deployment's `startBlock`). */
   startBlock: number;
   store: HubStore;
@@ -126,6 +132,11 @@ const INDEXER_TABLES = ["hub_indexer_jobs", "hub_indexer_floor", "hub_indexer_ca
  * `EnclaveRegistered`, `EnclaveRevoked` and `MeasurementRevoked` and the time of each range's last block into a
  * {@link TeeIndex}, which tells each TEE version's measurements, which are revoked, and how many unexpired enclaves
  * are registered for each.
+ *
+ * With `staking`, a second follower, with its own cursor and reorganisation check, reads the events economics'
+ * `NetworkReducer` folds (NodeStaking's, and JobEscrow's and ModelRegistry's it needs) into a {@link NetworkIndex}:
+ * the concentration figures of `GET /api/network` and the Network page. Its own cursor lets a store indexed before it
+ * existed read them from the start block.
  * @example
  * const indexer = new HubIndexer({ provider, registry, escrow, startBlock, store, content });
  * await indexer.syncOnce();
@@ -138,10 +149,14 @@ export class HubIndexer {
   private readonly contracts: Map<string, { iface: Interface; events: readonly string[] }>;
   /** TEE measurements, registrations and revocations, in the store's database. */
   readonly teeIndex: TeeIndex;
+  /** The network's events and concentration figures, when `staking` is given. */
+  readonly network: NetworkIndex | undefined;
   private readonly follower: LogFollower;
+  /** Follows the network's events into {@link network}, behind its own cursor. */
+  private readonly networkFollower: LogFollower | undefined;
   private readonly rpcTimeoutMs: number;
   private readonly controller = new AbortController();
-  private loop: Promise<void> | undefined;
+  private loop: Promise<unknown> | undefined;
   /** What `prepare` fetched for the range `apply` writes next. */
   private prepared: PreparedRange | undefined;
   /** Events applied since this indexer was made, and the last rewind: what {@link syncOnce} reports. */
@@ -186,6 +201,10 @@ export class HubIndexer {
         onCaughtUp: () => this.retryCards(),
       },
     );
+    if (options.staking !== undefined) {
+      this.network = new NetworkIndex(options.store, options.startBlock);
+      this.networkFollower = this.followNetwork(options.staking, this.network);
+    }
     if (
       options.teeVerifier !== undefined &&
       this.follower.cursor >= options.startBlock &&
@@ -205,6 +224,36 @@ export class HubIndexer {
   }
 
   /**
+   * The follower of the network's events. Its cursor is its own: in a store indexed before the hub kept these
+   * events it starts at the start block, so they are read from there whatever the other tables hold.
+   */
+  private followNetwork(staking: string, network: NetworkIndex): LogFollower {
+    const { options } = this;
+    const interfaces = networkInterfaces({ staking, escrow: options.escrow, registry: options.registry });
+    if (network.indexedTo < options.startBlock && this.follower.cursor >= options.startBlock)
+      options.logger?.info(
+        { from: options.startBlock, cursor: this.follower.cursor },
+        "hub store indexed without the network's events: indexing them from the start block",
+      );
+    return new LogFollower(options.provider, network.cursor, options.logger ?? silentLogger, {
+      address: [...interfaces.keys()],
+      topics: networkTopics(interfaces),
+      startBlock: options.startBlock,
+      confirmations: options.confirmations ?? 2,
+      maxBlockRange: Math.max(1, options.maxBlockRange ?? 1000),
+      pollIntervalMs: options.pollIntervalMs ?? 2_000,
+      rpcTimeoutMs: this.rpcTimeoutMs,
+      apply: (logs) => {
+        for (const log of logs) {
+          const event = decodeNetworkEvent(interfaces, log);
+          if (event !== undefined) network.record(event);
+        }
+      },
+      rewind: (ancestor) => network.rewindTo(ancestor),
+    });
+  }
+
+  /**
    * Indexes everything new up to `head - confirmations` (handling a reorganisation first), then retries
    * cards that could not be fetched before.
    */
@@ -212,6 +261,7 @@ export class HubIndexer {
     const [start, applied] = [this.follower.cursor, this.applied];
     this.rewoundTo = undefined;
     while (!(await this.follower.step()));
+    if (this.networkFollower !== undefined) while (!(await this.networkFollower.step()));
     await this.retryCards();
     const rewoundTo = this.rewoundTo;
     return {
@@ -224,7 +274,10 @@ export class HubIndexer {
 
   /** Polls until {@link stop}; errors are logged and the next poll backs off. */
   start(): void {
-    this.loop ??= this.follower.run(this.controller.signal);
+    this.loop ??= Promise.all([
+      this.follower.run(this.controller.signal),
+      this.networkFollower?.run(this.controller.signal),
+    ]);
   }
 
   /** Stops polling and waits for the current poll to end. */

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { type JsonRpcProvider, type Provider, toUtf8Bytes, type Signer } from "ethers";
 import type { Logger } from "pino";
-import { JobEscrow__factory, ModelRegistry__factory, NodeStaking__factory } from "../../typechain-types";
+import { ModelRegistry__factory } from "../../typechain-types";
 import { buildPenguinClassifier, type BundledModel } from "../models/penguins";
 import type { Deployment } from "../core/deployment";
 import { createProvider } from "../core/provider";
@@ -74,6 +74,8 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
     ...(deployment.contracts.teeVerifier === undefined
       ? {}
       : { teeVerifier: deployment.contracts.teeVerifier.address }),
+    // `GET /api/network` and the page's Network view are computed from the network's events the indexer keeps.
+    ...(deployment.contracts.staking === undefined ? {} : { staking: deployment.contracts.staking.address }),
     startBlock: deployment.startBlock,
     store,
     content,
@@ -90,19 +92,7 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
       logger: options.logger,
       port: options.port ?? 8787,
       host: "127.0.0.1",
-      // `GET /api/network` and the page's Network view read the staking, escrow and registry events themselves.
-      ...(deployment.contracts.staking === undefined
-        ? {}
-        : {
-            network: {
-              contracts: {
-                staking: NodeStaking__factory.connect(deployment.contracts.staking.address, provider),
-                escrow: JobEscrow__factory.connect(deployment.contracts.escrow.address, provider),
-                registry: ModelRegistry__factory.connect(deployment.contracts.registry.address, provider),
-              },
-              fromBlock: deployment.startBlock,
-            },
-          }),
+      ...(indexer.network === undefined ? {} : { network: indexer.network }),
       staticHandler: createWebHandler({
         config: {
           chainId: deployment.chainId,

@@ -1,5 +1,8 @@
 import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { startLocalHub } from "../../src/hub/local";
 import { createOperator, startDevnet, TOKEN, vin, type Devnet } from "../node/harness";
 
 /** `vin network stats` against a real hardhat node: the devnet's chain events, read through the config's chain. */
@@ -75,6 +78,42 @@ describe("vin network stats (against a real hardhat node)", () => {
     expect(history.at(-1)!.concentration.operators).to.equal(stats.operators);
     const text = await vin(["--config", config, "network", "stats", "--window", "5"]);
     expect(text.stdout).to.contain("History, per window of 5 blocks");
+  });
+
+  it("prints the same figures with --hub, as the hub computes them from its indexer's tables", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vin-network-hub-"));
+    // No block between the two reads: the hub's figures cover the blocks up to its cursor, the chain's up to the head.
+    await net.provider.send("evm_setIntervalMining", [0]);
+    const hub = await startLocalHub({
+      rpcUrl: net.chain.url,
+      deployment: net.system.record,
+      contentStoreDir: dir,
+      port: 0,
+      pollIntervalMs: 100,
+    });
+    try {
+      const head = await net.provider.getBlockNumber();
+      expect(hub.indexer.network!.indexedTo).to.equal(head);
+      const fromChain = await vin(["--config", config, "network", "stats", "--json"]);
+      const fromHub = await vin(["--config", config, "network", "stats", "--json", "--hub", hub.url]);
+      expect(fromHub.code, fromHub.stderr).to.equal(0);
+      const figures = JSON.parse(fromHub.stdout) as { toBlock: number; operators: number };
+      expect(figures.toBlock).to.equal(head);
+      expect(figures.operators).to.be.at.least(2);
+      expect(figures).to.deep.equal(JSON.parse(fromChain.stdout));
+      const text = await vin(["--config", config, "network", "stats", "--hub", hub.url]);
+      expect(text.stdout).to.equal((await vin(["--config", config, "network", "stats"])).stdout);
+    } finally {
+      await hub.stop();
+      await net.provider.send("evm_setIntervalMining", [1_000]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("exits non-zero naming the hub when --hub cannot be reached", async () => {
+    const result = await vin(["--config", config, "network", "stats", "--hub", "http://127.0.0.1:9"]);
+    expect(result.code).to.not.equal(0);
+    expect(result.stderr).to.match(/^error: Cannot read the network figures of the hub at http:\/\/127\.0\.0\.1:9/);
   });
 
   it("exits 2 naming --window when it is not a whole number of blocks", async () => {

@@ -230,13 +230,12 @@ describe("hub web page (Chromium)", () => {
     let networkPage: Page;
 
     before(async () => {
-      const { staking, escrow, registry } = world.fx.system;
       server = await startHubServer({
         store: hub.store,
         engine: new SearchEngine(hub.store),
         port: 0,
         staticHandler: createWebHandler(),
-        network: { contracts: { staking, escrow, registry }, fromBlock: world.fx.system.record.startBlock },
+        network: hub.indexer.network,
       });
       const context = await browser.newContext();
       await context.route("**/*", (route) =>
@@ -288,6 +287,40 @@ describe("hub web page (Chromium)", () => {
         /^Blocks \d+–\d+: 3 operators · 3000 tokens staked · \d+ jobs requested \(0 with redundancy\)$/,
       );
       expect(await networkPage.isHidden("#search-view")).to.equal(true);
+    });
+
+    it("shows the stake distribution, each operator's jobs, the models servable by k operators and the history", async () => {
+      await networkPage.goto(`${server.url}/#/network`);
+      await networkPage.waitForSelector("#network-history");
+      const api = (await (await fetch(`${server.url}/api/network`)).json()) as {
+        fromBlock: number;
+        toBlock: number;
+        stake: { top: { n: number; share: number }[] };
+        jobShares: { address: string; jobsServed: number }[];
+        servable: { byAtLeast: { k: number; models: number }[] };
+      };
+      // Three operators of 1,000 tokens: the largest holds a third, the largest three all of it.
+      expect((await rows("#network-stake tbody tr")).slice(0, 2)).to.deep.equal([
+        ["largest operator", "1000", "33.3 %"],
+        ["largest 3 operators", "3000", "100.0 %"],
+      ]);
+      expect(await rows("#network-stake tbody tr")).to.deep.include(["median stake", "1000", ""]);
+      expect((await rows("#network-jobs tbody tr")).map((r) => r[1])).to.deep.equal(
+        api.jobShares.map((s) => String(s.jobsServed)),
+      );
+      expect(api.jobShares[0]!.jobsServed).to.be.greaterThan(0);
+      expect(await rows("#network-servable tbody tr")).to.deep.equal(
+        api.servable.byAtLeast.map((b) => [String(b.k), String(b.models)]),
+      );
+      const window = Math.ceil((api.toBlock - api.fromBlock + 1) / 12);
+      const history = (await (await fetch(`${server.url}/api/network?window=${window}`)).json()) as {
+        history: { fromBlock: number; toBlock: number; concentration: { jobs: { total: number } } }[];
+      };
+      const shown = await rows("#network-history tbody tr");
+      expect(shown.map((r) => [r[0], r[5]])).to.deep.equal(
+        history.history.map((p) => [`${p.fromBlock}–${p.toBlock}`, String(p.concentration.jobs.total)]),
+      );
+      expect(shown.length).to.be.within(2, 12);
     });
   });
 });

@@ -1,11 +1,7 @@
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import hre from "hardhat";
-import { NetworkEvents, type RunningHubServer, startHubServer } from "../../src/hub/http";
+import { type RunningHubServer, startHubServer } from "../../src/hub/http";
 import type { HubStore } from "../../src/hub/store";
 import { Mode } from "../../src/core/modes";
-import { STAKE, systemFixture, type Fixture } from "../fixtures/system";
-import { settleJob } from "./chain";
 import { freshHub, id, JOB_PAYMENT, publish } from "./fixtures";
 
 interface JsonResponse {
@@ -183,95 +179,4 @@ describe("hub HTTP API", () => {
       expect(body).to.deep.equal({ error: "NotFound", message: "This hub does not read the network's chain events." });
     });
   });
-});
-
-/** Three operators of 1,000 tokens each (vanilla and TEE); node 0 served two vanilla jobs. */
-async function networkWorld(): Promise<Fixture> {
-  const fx = await systemFixture();
-  await settleJob(fx, fx.modelId, 1, Mode.Vanilla);
-  await settleJob(fx, fx.modelId, 1, Mode.Vanilla);
-  return fx;
-}
-
-describe("hub HTTP API: GET /api/network (in-process chain)", () => {
-  let fx: Fixture;
-  let store: HubStore;
-  let server: RunningHubServer;
-  let clock = 0;
-
-  const get = async (path: string): Promise<JsonResponse> => {
-    const res = await fetch(server.url + path);
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-
-  before(async () => {
-    fx = await loadFixture(networkWorld);
-    const hub = freshHub();
-    store = hub.store;
-    const { staking, escrow, registry } = fx.system;
-    const network = new NetworkEvents(
-      { contracts: { staking, escrow, registry }, fromBlock: fx.system.record.startBlock, cacheMs: 5_000 },
-      () => clock,
-    );
-    server = await startHubServer({ store, engine: hub.engine, port: 0, network });
-  });
-
-  after(async () => {
-    await server.close();
-    store.close();
-  });
-
-  it("answers the concentration figures of the chain's events up to the head", async () => {
-    const { status, body } = await get("/api/network");
-    expect(status).to.equal(200);
-    expect(body).to.include({
-      fromBlock: fx.system.record.startBlock,
-      toBlock: await hre.ethers.provider.getBlockNumber(),
-      operators: 3,
-    });
-    expect(body.operatorsPerMode).to.deep.include.members([
-      { mode: 0, name: "vanilla", operators: 3 },
-      { mode: 1, name: "tee", operators: 3 },
-      { mode: 2, name: "zk", operators: 0 },
-    ]);
-    expect((body.stake as { total: string }).total).to.equal((3n * STAKE).toString());
-    expect(body.nakamoto).to.deep.equal({ thresholdBps: 5_000, byStake: 2, byJobs: 1 });
-    expect(body.hhi).to.deep.equal({ byStake: 3_333.333333, byJobs: 10_000 });
-    expect(body.jobShares).to.deep.include({ address: fx.nodes[0]!.address.toLowerCase(), jobsServed: 2, share: 1 });
-    expect(body.jobs).to.deep.equal({ total: 2, redundant: 0 });
-  });
-
-  it("serves the same read for cacheMs, then reads the new blocks", async () => {
-    await settleJob(fx, fx.modelId, 1, Mode.Vanilla);
-    clock += 4_999;
-    expect((await get("/api/network")).body.jobs).to.deep.equal({ total: 2, redundant: 0 });
-    clock += 1;
-    const { body } = await get("/api/network");
-    expect(body.jobs).to.deep.equal({ total: 3, redundant: 0 });
-    expect(body.toBlock).to.equal(await hre.ethers.provider.getBlockNumber());
-  });
-
-  it("adds the history by windows of ?window blocks, each window's figures at its end", async () => {
-    const { status, body } = await get("/api/network?window=5");
-    expect(status).to.equal(200);
-    const history = body.history as {
-      fromBlock: number;
-      toBlock: number;
-      concentration: { operators: number; jobs: { total: number } };
-    }[];
-    const [from, to] = [body.fromBlock as number, body.toBlock as number];
-    expect(history).to.have.length(Math.ceil((to - from + 1) / 5));
-    expect(history.map((p) => p.fromBlock)).to.deep.equal(history.map((_, i) => from + 5 * i));
-    expect(history.at(-1)!.toBlock).to.equal(to);
-    expect(history.at(-1)!.concentration.operators).to.equal(3);
-    expect(history.reduce((n, p) => n + p.concentration.jobs.total, 0)).to.equal(3);
-  });
-
-  for (const query of ["window=0", "window=x", "window=1.5", "window=1&window=2", "window=1000000000000"]) {
-    it(`answers 400 naming \`window\` for ?${query.slice(0, 30)}`, async () => {
-      const { status, body } = await get(`/api/network?${query}`);
-      expect(status).to.equal(400);
-      expect(body).to.include({ error: "HubParamError", param: "window" });
-    });
-  }
 });

@@ -410,7 +410,7 @@
   /* NETWORK */
 
   function showNetwork() {
-    $("network-status").textContent = "Reading the chain…";
+    $("network-status").textContent = "Reading the hub's index…";
     $("network-stats").replaceChildren();
     getJson("/api/network")
       .then(function (n) {
@@ -431,15 +431,146 @@
         $("network-stats").replaceChildren(
           networkModes(n),
           networkControl(n),
+          networkStake(n),
+          networkJobShares(n),
+          networkServable(n),
           el("p", {
             class: "meta",
             text: "Operators are distinct addresses: one entity running several counts as several, so these figures are an upper bound on decentralisation.",
           }),
         );
+        return showNetworkHistory(n);
       })
       .catch(function (error) {
         $("network-status").textContent = "Network figures unavailable: " + error.message;
       });
+  }
+
+  /** The figures at the end of each of about HISTORY_WINDOWS windows of the indexed blocks, each window's jobs its own. */
+  var HISTORY_WINDOWS = 12;
+  function showNetworkHistory(n) {
+    var window = Math.max(1, Math.ceil((n.toBlock - n.fromBlock + 1) / HISTORY_WINDOWS));
+    return getJson("/api/network?window=" + window).then(function (h) {
+      var cell = function (v) {
+        return el("td", { class: "num", text: v === null ? "–" : String(v) });
+      };
+      $("network-stats").appendChild(
+        el("table", { id: "network-history" }, [
+          el("caption", { text: "History, per window of " + plural(window, "block", "blocks") }),
+          el("thead", {}, [
+            el("tr", {}, [
+              el("th", { text: "Blocks" }),
+              el("th", { text: "Operators" }),
+              el("th", { text: "Stake" }),
+              el("th", { text: "Nakamoto by stake" }),
+              el("th", { text: "Nakamoto by jobs" }),
+              el("th", { text: "Jobs requested" }),
+            ]),
+          ]),
+          el(
+            "tbody",
+            {},
+            h.history.map(function (p) {
+              var c = p.concentration;
+              return el("tr", {}, [
+                el("td", { text: p.fromBlock + "–" + p.toBlock }),
+                cell(c.operators),
+                el("td", { class: "num", text: tokens(c.stake.total) }),
+                cell(c.nakamoto.byStake),
+                cell(c.nakamoto.byJobs),
+                cell(c.jobs.total),
+              ]);
+            }),
+          ),
+        ]),
+      );
+    });
+  }
+
+  function percent(share) {
+    return (Math.round(share * 1000) / 10).toFixed(1) + " %";
+  }
+
+  /** The stake of the largest operators and its share, then the operators' stake quantiles (nearest rank). */
+  function networkStake(n) {
+    var q = n.stake.quantiles;
+    var rows = n.stake.top
+      .filter(function (t) {
+        return t.n <= Math.max(1, n.operators);
+      })
+      .map(function (t) {
+        return [t.n === 1 ? "largest operator" : "largest " + t.n + " operators", tokens(t.stake), percent(t.share)];
+      });
+    var QUANTILES = [
+      ["min", "smallest stake"],
+      ["p25", "25th percentile stake"],
+      ["median", "median stake"],
+      ["p75", "75th percentile stake"],
+      ["p90", "90th percentile stake"],
+      ["max", "largest stake"],
+    ];
+    if (q !== null)
+      QUANTILES.forEach(function (entry) {
+        rows.push([entry[1], tokens(q[entry[0]]), ""]);
+      });
+    return el("table", { id: "network-stake" }, [
+      el("caption", { text: "Stake distribution (tokens)" }),
+      el("thead", {}, [
+        el("tr", {}, [el("th", { text: "" }), el("th", { text: "Stake" }), el("th", { text: "Share" })]),
+      ]),
+      el(
+        "tbody",
+        {},
+        rows.map(function (r) {
+          return el("tr", {}, [
+            el("td", { text: r[0] }),
+            el("td", { class: "num", text: r[1] }),
+            el("td", { class: "num", text: r[2] }),
+          ]);
+        }),
+      ),
+    ]);
+  }
+
+  /** Each operator's jobs served and share of all jobs served, largest first. */
+  function networkJobShares(n) {
+    return el("table", { id: "network-jobs" }, [
+      el("caption", { text: "Jobs served per operator" }),
+      el("thead", {}, [
+        el("tr", {}, [el("th", { text: "Operator" }), el("th", { text: "Jobs served" }), el("th", { text: "Share" })]),
+      ]),
+      el(
+        "tbody",
+        {},
+        n.jobShares.map(function (s) {
+          return el("tr", {}, [
+            el("td", { title: s.address, text: short(s.address) }),
+            el("td", { class: "num", text: String(s.jobsServed) }),
+            el("td", { class: "num", text: percent(s.share) }),
+          ]);
+        }),
+      ),
+    ]);
+  }
+
+  /** How many models at least k distinct operators can serve. */
+  function networkServable(n) {
+    return el("table", { id: "network-servable" }, [
+      el("caption", {
+        text: "Models servable by at least k operators, of " + plural(n.servable.models, "model", "models"),
+      }),
+      el("thead", {}, [el("tr", {}, [el("th", { text: "k" }), el("th", { text: "Models" })])]),
+      el(
+        "tbody",
+        {},
+        n.servable.byAtLeast.map(function (b) {
+          return el("tr", {}, [
+            el("td", { class: "num", text: String(b.k) }),
+            el("td", { class: "num", text: String(b.models) }),
+          ]);
+        }),
+      ),
+    ]);
   }
 
   function networkModes(n) {
