@@ -11,12 +11,13 @@
 import hre from "hardhat";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { getBytes } from "ethers";
 import type { HttpNetworkConfig } from "hardhat/types";
 import { startDevnet, type Devnet } from "../src/devnet/devnet";
 import { requestInference } from "../src/sdk/requestInference";
 import { waitForResult } from "../src/sdk/waitForResult";
+import { privateInference } from "../src/sdk/privateInference";
 import { toJobId, toModelId } from "../src/core/ids";
 import { decodeClassification } from "../src/inference/onnx";
 import type { ZkDeployment } from "../src/zkml/deploy";
@@ -28,6 +29,9 @@ import { renderConcentration } from "../src/economics";
 import { networkStats } from "../src/cli/commands/network";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
+/** The TEE operator's Oblivious HTTP gateway, and the two relays run by accounts that are not operators. */
+const GATEWAY_PORT = Number(process.env.GATEWAY_PORT ?? 8443);
+const RELAY_PORTS = [Number(process.env.RELAY_PORT ?? 8081), Number(process.env.RELAY_PORT ?? 8081) + 1];
 const TOKEN = 10n ** 18n;
 
 /** The setup size every bundled circuit uses (the largest, the spam classifier's, needs 2^12). */
@@ -112,7 +116,7 @@ async function main(): Promise<void> {
       hub: { port: HUB_PORT },
       operators: [
         { name: "vanilla", modes: ["vanilla"] },
-        { name: "tee", modes: ["tee"] },
+        { name: "tee", modes: ["tee"], settings: { gatewayPort: GATEWAY_PORT } },
         { name: "dual", modes: ["vanilla", "tee"] },
         { name: "zk", modes: ["zk"] },
       ],
@@ -161,13 +165,14 @@ async function main(): Promise<void> {
         `    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`,
       );
     }
+    await privateRequest(devnet, models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!);
     // The network's concentration once its jobs are served, as `vin network stats` prints it.
     console.log(
       `\n${renderConcentration(await networkStats(devnet.contracts, system.record.startBlock, await devnet.provider.getBlockNumber()), { symbol: "tokens" })}`,
     );
     console.log(`${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
     console.log(
-      `chain ${chain.url}, hub ${hub.url}, four operator daemons (logs and configs in .vin/nodes); Ctrl-C stops everything`,
+      `chain ${chain.url}, hub ${hub.url}, four operator daemons and two relays (logs and configs in .vin/nodes); Ctrl-C stops everything`,
     );
     const penguins = models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!;
     const vin = `npm run vin -- --config ${client.config} --password-file ${client.passwordFile}`;
@@ -177,7 +182,9 @@ async function main(): Promise<void> {
     console.log(
       `  ${vin} request --model ${penguins.modelId} --mode tee --input '${JSON.stringify(penguins.model.example)}' --wait`,
     );
-    console.log(`then, with the job id it prints:`);
+    console.log(`a private one (through a relay to the TEE operator's gateway; nothing on-chain):`);
+    console.log(`  echo '${JSON.stringify(penguins.model.example)}' | ${vin} chat --model ${penguins.modelId}`);
+    console.log(`then, with the job id the first prints:`);
     console.log(`  ${vin} job <id>`);
     console.log(`  ${vin} verify <id>`);
     console.log(`and the model hub: npm run vin -- search penguins, or ${hub.url}/ in a browser`);
@@ -186,6 +193,63 @@ async function main(): Promise<void> {
     console.error(error instanceof Error ? `error: ${error.message}` : error);
     await shutdown(1);
   }
+}
+
+/**
+ * Two relays run by accounts that are not operators, then one private inference through one of them to the TEE
+ * operator's gateway, and what each party saw: the relay an address and sizes, the gateway the content and the
+ * relay's address, the client the answer and its enclave-signed receipt.
+ */
+async function privateRequest(devnet: Devnet<AnyBundledModel>, entry: Devnet<AnyBundledModel>["models"][number]) {
+  const relays = [];
+  for (const [i, port] of RELAY_PORTS.entries()) relays.push(await devnet.startRelay(`relay-${i + 1}`, port));
+  const tee = devnet.operators.find((o) => o.name === "tee")!;
+  const registry = devnet.system.privacyRegistry;
+  const deadline = Date.now() + 120_000;
+  while ((await registry.gateway(tee.address)).url === "") {
+    if (Date.now() > deadline)
+      throw new Error(`operator tee did not list its gateway within 2 minutes (see .vin/nodes/tee.log)`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const chainId = BigInt(devnet.system.record.chainId);
+  const version = await devnet.contracts.registry.versionCount(entry.modelId);
+  const input = entry.model.example;
+  const result = await privateInference({
+    contracts: devnet.contracts,
+    chainId,
+    modelId: BigInt(entry.modelId),
+    version,
+    input,
+    relay: relays[0]!.address,
+  });
+  // Both log the exchange once it is closed, through their output pipes: wait for the lines to reach the files.
+  let relayLine: Record<string, unknown> | undefined;
+  let gatewayLine: Record<string, unknown> | undefined;
+  for (let i = 0; i < 50 && (relayLine === undefined || gatewayLine === undefined); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    relayLine = lastLogLine(relays[0]!.logFile, "ohttp relay request");
+    gatewayLine = lastLogLine(path.join(devnet.workDir, "tee.log"), "ohttp gateway request");
+  }
+  console.log(
+    `\nprivate inference (${entry.model.name}, model ${entry.modelId}@${version}) through ${relays[0]!.name} to operator tee's gateway:`,
+  );
+  console.log(
+    `  client:  ${describeInput(input)} -> ${describeOutput(entry.model, Mode.Tee, result.output, entry.zk!)}; receipt signed by enclave ${result.response.enclave}, checked against TeeVerifier`,
+  );
+  console.log(
+    `  relay:   saw this client's address and ${relayLine?.bytesIn ?? "?"} encrypted bytes in, ${relayLine?.bytesOut ?? "?"} out, for ${result.gateway.url} (no content, no payer)`,
+  );
+  console.log(
+    `  gateway: saw the model and the input in clear, from the relay's address only (its log: ${JSON.stringify(gatewayLine ?? {})})`,
+  );
+}
+
+/** The last JSON log line of `file` whose message is `msg`. */
+function lastLogLine(file: string, msg: string): Record<string, unknown> | undefined {
+  const lines = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.includes(`"msg":"${msg}"`));
+  return lines.length === 0 ? undefined : (JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>);
 }
 
 void main();

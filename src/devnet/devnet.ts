@@ -16,6 +16,7 @@ import { FsContentStore } from "../node/content-store";
 import { initOperator } from "../node/operator-init";
 import { startLocalHub, type LocalHub } from "../hub/local";
 import { startHardhatNode, type LocalChain } from "./chain";
+import { startDevnetRelay, type DevnetRelay } from "./relays";
 import { publishDevnetModel, type DevnetModel, type PublishedModel, type PublishModelSpec } from "./models";
 import {
   setUpOperator,
@@ -83,6 +84,7 @@ export interface Devnet<M extends DevnetModel = DevnetModel> {
   hub?: LocalHub;
   operators: DevnetOperator[];
   daemons: OperatorDaemon[];
+  relays: DevnetRelay[];
   /** Publishes another model (see {@link publishDevnetModel}). */
   publish<N extends DevnetModel>(spec: PublishModelSpec<N>): Promise<PublishedModel<N>>;
   /** Sets up an operator without starting its daemon. */
@@ -91,6 +93,11 @@ export interface Devnet<M extends DevnetModel = DevnetModel> {
   startDaemon(operator: DevnetOperator, options?: StartDaemonOptions): OperatorDaemon;
   /** Sets up operators side by side and starts their daemons, logs in `<workDir>/<name>.log`; resolves once all have started. */
   launch(specs: OperatorSpec[]): Promise<OperatorDaemon[]>;
+  /**
+   * Starts an Oblivious HTTP relay run by its own new account (not an operator), listed in PrivacyRegistry at
+   * `http://127.0.0.1:<port>/`, as the child process `vin relay serve` (log in `<workDir>/<name>.log`).
+   */
+  startRelay(name: string, port: number): Promise<DevnetRelay>;
   /** A dApp account as `vin init` makes one, funded. */
   addClient(options: {
     config: string;
@@ -228,6 +235,7 @@ async function deploy<M extends DevnetModel>(
     models: [],
     operators: [],
     daemons: [],
+    relays: [],
     publish: (spec) => publishDevnetModel(publishContext, spec),
     async addOperator(spec) {
       const operator = await setUpOperator(setup, spec);
@@ -264,6 +272,25 @@ async function deploy<M extends DevnetModel>(
         throw error;
       }
     },
+    async startRelay(name, port) {
+      const relay = await startDevnetRelay(
+        {
+          provider,
+          contracts: devnet.contracts,
+          workDir,
+          password,
+          passwordFile,
+          addClient: (c) => devnet.addClient(c),
+        },
+        name,
+        port,
+      );
+      devnet.relays.push(relay);
+      log(
+        `relay ${name} ${relay.address} listed at ${relay.url}; log in ${path.relative(process.cwd(), relay.logFile)}`,
+      );
+      return relay;
+    },
     async addClient(client) {
       const { address } = await initOperator({
         configFile: client.config,
@@ -280,7 +307,7 @@ async function deploy<M extends DevnetModel>(
     },
     fund,
     async stop() {
-      await Promise.all(devnet.daemons.map((d) => d.stop()));
+      await Promise.all([...devnet.daemons, ...devnet.relays].map((d) => d.stop()));
       await devnet.hub?.stop();
       provider.destroy();
       await chain.stop();

@@ -1,5 +1,5 @@
 /** A relay's listing in `PrivacyRegistry`: list it with its bond, unlist it, take the bond back after unbonding. */
-import { formatUnits, type ContractTransactionResponse, type Signer } from "ethers";
+import { formatUnits, NonceManager, type ContractTransactionResponse, type Signer } from "ethers";
 import { requirePrivacyRegistry, type Contracts } from "../core/contracts";
 import { InputError } from "../core/errors";
 import { withRetry } from "../core/retry";
@@ -18,7 +18,9 @@ export async function listRelay(params: {
   signer: Signer;
   url: string;
 }): Promise<{ bond: bigint; hash: string }> {
-  const { contracts, signer, url } = params;
+  const { contracts, url } = params;
+  // Approve and list back to back: a provider's short result cache would hand both the same nonce.
+  const signer = new NonceManager(params.signer);
   const owner = await signer.getAddress();
   const registry = await requirePrivacyRegistry(contracts).getAddress();
   const { relayBond } = await withRetry("privacyRegistry.parameters", () =>
