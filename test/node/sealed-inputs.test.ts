@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import path from "node:path";
 import { getBytes, hexlify, keccak256, toBeHex, toUtf8Bytes, ZeroAddress } from "ethers";
 import { addressesFromRecord, connectContracts, type Contracts } from "../../src/core/contracts";
 import { toJobId, toModelId } from "../../src/core/ids";
@@ -11,6 +12,7 @@ import { requestInference, type RequestInferenceReturnType } from "../../src/sdk
 import { sealingNodes } from "../../src/sdk/sealed-inputs";
 import { verifyResult } from "../../src/sdk/verifyResult";
 import { waitForResult } from "../../src/sdk/waitForResult";
+import { EmbeddedContentStore } from "../../src/storage";
 import { encodeZkJobInput } from "../../src/zkml/job";
 import { releaseSnarkjs } from "../../src/zkml/prover";
 import type { ZkDeployment } from "../../src/zkml/deploy";
@@ -43,6 +45,8 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
   /** Serves vanilla only: its key is a file in its data directory. */
   let plainNode: Operator;
   let daemons: DaemonProcess[];
+  /** The plain node's embedded IPFS store, where a requester publishes an input given by URI. */
+  let ipfsDir: string;
 
   const jobRow = (operator: Operator, jobId: bigint) =>
     readDatabase(
@@ -102,7 +106,8 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
       modes: "vanilla,tee,zk",
       patch: { confirmations: 0, zkBatchMax: 1 },
     });
-    plainNode = await createOperator(net, "sealed-plain", { modes: "vanilla", patch: { confirmations: 0 } });
+    ipfsDir = path.join(net.workDir, "ipfs");
+    plainNode = await createOperator(net, "sealed-plain", { modes: "vanilla", patch: { ipfsDir, confirmations: 0 } });
     daemons = [new DaemonProcess(enclaveNode), new DaemonProcess(plainNode)];
     for (const daemon of daemons) await daemon.waitForLog(/operator node started/);
   });
@@ -181,19 +186,11 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
     await settle(requested);
   });
 
-  it("refuses, before claiming, a sealed input modified after sealing: every recipient skips it", async () => {
-    const features = net.model.test.x[2]!;
-    const plaintext = encodeInput(features);
-    const nodes = await sealingNodes({
-      contracts,
-      mode: Mode.Vanilla,
-      modelId: net.modelId,
-      version: 1n,
-      to: [enclaveNode.address, plainNode.address],
-    });
-    const envelope = await sealInput({
+  /** `plaintext` sealed to `nodes` for a vanilla job of the penguin model requested by the requester. */
+  const sealVanilla = async (plaintext: Uint8Array, nodes: string[]): Promise<Uint8Array> =>
+    sealInput({
       plaintext,
-      recipients: nodes,
+      recipients: await sealingNodes({ contracts, mode: Mode.Vanilla, modelId: net.modelId, version: 1n, to: nodes }),
       context: {
         chainId: (await net.provider.getNetwork()).chainId,
         escrow: await contracts.escrow.getAddress(),
@@ -204,9 +201,9 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
         commitment: keccak256(plaintext),
       },
     });
-    const tampered = envelope.slice();
-    tampered[tampered.length - 20] ^= 0x01; // in the ciphertext
-    expect(parseSealedInput(tampered).recipients).to.have.length(2);
+
+  /** A vanilla job requested directly from the escrow, its input inline or at `inputUri`. */
+  const requestVanilla = async (commitment: string, input: Uint8Array | string, inputUri = ""): Promise<bigint> => {
     const latest = await net.provider.getBlock("latest");
     const receipt = await (
       await contracts.escrow.request({
@@ -220,13 +217,44 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
         maxTotal: 100n * TOKEN,
         callback: ZeroAddress,
         callbackGasLimit: 0,
-        inputCommitment: keccak256(plaintext),
-        input: tampered,
-        inputUri: "",
+        inputCommitment: commitment,
+        input,
+        inputUri,
       })
     ).wait();
-    const jobId = contracts.escrow.interface.parseLog(receipt!.logs.find((l) => l.address === receipt!.to)!)!.args
+    return contracts.escrow.interface.parseLog(receipt!.logs.find((l) => l.address === receipt!.to)!)!.args
       .jobId as bigint;
+  };
+
+  it("fetches a sealed input given by URI, opens it and settles; the node stores the envelope it fetched", async () => {
+    const plaintext = encodeInput(net.model.test.x[5]!);
+    const envelope = await sealVanilla(plaintext, [plainNode.address]);
+    const store = await EmbeddedContentStore.open(ipfsDir);
+    let cid: string;
+    try {
+      cid = await store.add(envelope);
+    } finally {
+      await store.close();
+    }
+    const jobId = await requestVanilla(keccak256(plaintext), "0x", `ipfs://${cid}`);
+    const result = await waitForResult({
+      escrow: net.contracts.escrow,
+      jobId: toJobId(jobId),
+      pollIntervalMs: 200,
+      timeoutMs: 120_000,
+    });
+    expect(result.status, daemons[1]!.output.slice(-2_000)).to.equal("settled");
+    expect(jobRow(plainNode, jobId)?.input).to.equal(hexlify(envelope));
+    expect(daemons[1]!.output).to.not.include(hexlify(plaintext).slice(2));
+  });
+
+  it("refuses, before claiming, a sealed input modified after sealing: every recipient skips it", async () => {
+    const plaintext = encodeInput(net.model.test.x[2]!);
+    const envelope = await sealVanilla(plaintext, [enclaveNode.address, plainNode.address]);
+    const tampered = envelope.slice();
+    tampered[tampered.length - 20] ^= 0x01; // in the ciphertext
+    expect(parseSealedInput(tampered).recipients).to.have.length(2);
+    const jobId = await requestVanilla(keccak256(plaintext), tampered);
     for (const [i, operator] of [enclaveNode, plainNode].entries()) {
       await daemons[i]!.waitForLog(new RegExp(`"jobId":"${jobId}"[^\\n]*does not authenticate[^\\n]*"job skipped"`));
       expect(jobRow(operator, jobId)?.state).to.equal("skipped");
