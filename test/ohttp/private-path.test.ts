@@ -3,6 +3,8 @@
  * PrivacyRegistry), two relays listed by parties who are not operators, and the SDK's client taking everything it
  * trusts from the chain.
  */
+import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { expect } from "chai";
 import hre from "hardhat";
 import { getBytes, hexlify, keccak256, randomBytes, type HDNodeWallet } from "ethers";
@@ -110,6 +112,47 @@ describe("private path (OHTTP relays, in-enclave gateway, keys on-chain)", funct
     expect(gatewayText).to.not.match(/\b127\.0\.0\.\d+\b/);
     expect(gatewayText).to.not.match(/forwarded|x-forwarded|remoteAddress|"ip"/i);
     expect(gatewayText).to.not.include(PLAINTEXT);
+  });
+
+  it("leaves no plaintext in a relay's memory (a heap snapshot of its own thread)", async function () {
+    const worker = new Worker(
+      `require("ts-node").register({ transpileOnly: true }); require(${JSON.stringify(path.join(__dirname, "relay-worker.ts"))});`,
+      { eval: true, workerData: { gateway: gateway.url } },
+    );
+    const logs: string[] = [];
+    const url = await new Promise<string>((resolve, reject) => {
+      worker.on("message", (message: { url?: string; log?: string }) => {
+        if (message.log !== undefined) logs.push(message.log);
+        if (message.url !== undefined) resolve(message.url);
+      });
+      worker.once("error", reject);
+    });
+    try {
+      const account = (await hre.ethers.getSigners())[12]!;
+      await listRelay(account, url);
+      const result = await privateInference({
+        contracts,
+        chainId,
+        modelId: 1n,
+        version: 1n,
+        input: FEATURES,
+        relay: account.address,
+      });
+      const chunks: Buffer[] = [];
+      for await (const chunk of await worker.getHeapSnapshot()) chunks.push(Buffer.from(chunk as Uint8Array));
+      const heap = Buffer.concat(chunks).toString("utf8");
+      expect(
+        logs.some((line) => line.includes("ohttp relay request")),
+        "the relay forwarded the request",
+      ).to.equal(true);
+      expect(heap, "the snapshot holds the relay's own strings").to.include(gateway.url);
+      for (const secret of [PLAINTEXT, result.response.requestId.slice(2), result.response.signature.slice(2)])
+        expect(heap.includes(secret), `the relay's heap holds ${secret.slice(0, 24)}...`).to.equal(false);
+      expect(logs.join("\n")).to.not.include(PLAINTEXT);
+    } finally {
+      worker.postMessage({ close: true });
+      await new Promise((resolve) => worker.once("exit", resolve));
+    }
   });
 
   it("refuses a relay listed by the gateway's own operator", async function () {
