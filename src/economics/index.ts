@@ -8,5 +8,6 @@ export * from "./concentration";
 export * from "./events";
 export * from "./figures";
 export * from "./plot";
+export * from "./png";
 export * from "./report";
 export * from "./roi";

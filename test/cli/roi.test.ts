@@ -166,7 +166,7 @@ describe("vin roi", () => {
       expect(notJson.stderr).to.match(new RegExp(`^error: scenario file ${broken} is not JSON: `));
     });
 
-    it("writes the three plots as well-formed SVG and the report as JSON with --out", async () => {
+    it("writes the three plots as well-formed SVG and as PNG, and the report as JSON with --out", async () => {
       const out = path.join(dir, "plots");
       const result = await vin([
         "roi",
@@ -180,15 +180,31 @@ describe("vin roi", () => {
         out,
       ]);
       expect(result.code, result.stderr).to.equal(0);
-      expect(readdirSync(out).sort()).to.deep.equal(["cumulative.svg", "monthly.svg", "operators.svg", "report.json"]);
+      const plots = ["monthly", "cumulative", "operators"];
+      expect(readdirSync(out).sort()).to.deep.equal([
+        "cumulative.png",
+        "cumulative.svg",
+        "monthly.png",
+        "monthly.svg",
+        "operators.png",
+        "operators.svg",
+        "report.json",
+      ]);
       expect(result.stdout).to.contain(
-        `wrote ${path.join(out, "monthly.svg")}, ${path.join(out, "cumulative.svg")}, ${path.join(out, "operators.svg")}, ${path.join(out, "report.json")}`,
+        `wrote ${[...plots.flatMap((p) => [`${p}.svg`, `${p}.png`]), "report.json"].map((f) => path.join(out, f)).join(", ")}`,
       );
-      for (const name of ["monthly", "cumulative", "operators"]) {
+      for (const name of plots) {
         const svg = parseXml(readFileSync(path.join(out, `${name}.svg`), "utf8"));
         expect(svg.name).to.equal("svg");
         expect(svg.attributes.xmlns).to.equal("http://www.w3.org/2000/svg");
         expect(findAll(svg, name === "operators" ? "rect" : "polyline").length, name).to.be.at.least(2);
+        // A PNG (signature, then IHDR) twice the SVG's size.
+        const png = readFileSync(path.join(out, `${name}.png`));
+        expect(png.subarray(0, 16).toString("hex"), name).to.equal("89504e470d0a1a0a0000000d49484452");
+        expect([png.readUInt32BE(16), png.readUInt32BE(20)], name).to.deep.equal([
+          2 * Number(svg.attributes.width),
+          2 * Number(svg.attributes.height),
+        ]);
       }
       const report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as RoiJson & { currency: string };
       expect(report.currency).to.equal("USD");

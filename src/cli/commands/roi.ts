@@ -10,6 +10,7 @@ import {
   renderRoi,
   roiCharts,
   simulateRoi,
+  svgToPng,
   toJson,
   validateRoiParams,
   type RoiObservations,
@@ -336,7 +337,7 @@ export function register(program: Command, global: Globals): void {
       "blocks in a month, to cut the chain's history into months",
       String(BLOCKS_PER_MONTH),
     )
-    .option("--out <dir>", "write the plots (monthly.svg, cumulative.svg, operators.svg) and report.json there")
+    .option("--out <dir>", "write the plots (monthly, cumulative, operators: .svg and .png) and report.json there")
     .option("--currency <name>", "name of the money", "USD")
     .option("--json", "print the report as JSON");
   for (const f of PARAM_FLAGS) command.option(`${f.flag} <value>`, f.describe);
@@ -504,13 +505,14 @@ function renderObserved(o: Observed): string {
   ].join("\n");
 }
 
-/** Writes the three plots and report.json into `dir`; returns the paths written. */
+/** Writes the three plots (SVG, and PNG rendered from it) and report.json into `dir`; returns the paths written. */
 function writeReport(dir: string, result: RoiResult, observed: Observed | undefined, currency: string): string[] {
   mkdirSync(dir, { recursive: true });
-  const files = Object.entries(roiCharts(result, { currency })).map(([name, svg]) => {
-    const file = path.join(dir, `${name}.svg`);
+  const files = Object.entries(roiCharts(result, { currency })).flatMap(([name, svg]) => {
+    const [file, png] = [path.join(dir, `${name}.svg`), path.join(dir, `${name}.png`)];
     writeFileSync(file, svg);
-    return file;
+    writeFileSync(png, svgToPng(svg));
+    return [file, png];
   });
   const report = path.join(dir, "report.json");
   writeFileSync(report, `${JSON.stringify(toJson({ currency, observed, result }), null, 2)}\n`);
