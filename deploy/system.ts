@@ -3,7 +3,8 @@
  * escrow, verifiers (with the DCAP quote verifier that enclave registrations go through, rooted at Intel's SGX Root
  * CA, or at the development root on local chains), an example consumer, the privacy registry (relays, gateways and
  * node keys of the private path) and the Privacy Pass escrow (prepaid anonymous tokens of operators' issuer keys), both
- * governed by the timelock from their construction; wires them; hands governance to the
+ * governed by the timelock from their construction, and the evaluation registry (verified evaluations of model
+ * versions on published datasets; no admin); wires them; hands governance to the
  * timelock; and records the result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
  * reuses every contract whose code is still there and redoes only the missing steps.
  *
@@ -16,6 +17,7 @@ import { keccak256, type Signer } from "ethers";
 import {
   DcapVerifier__factory,
   DualInferenceVerifier__factory,
+  EvaluationRegistry__factory,
   ExampleConsumer__factory,
   Groth16VerifierFactory__factory,
   JobEscrow__factory,
@@ -31,6 +33,7 @@ import {
   VanillaVerifier__factory,
   type DcapVerifier,
   type DualInferenceVerifier,
+  type EvaluationRegistry,
   type ExampleConsumer,
   type Groth16VerifierFactory,
   type JobEscrow,
@@ -143,6 +146,8 @@ export interface System {
   privacyRegistry: PrivacyRegistry;
   /** Prepaid Privacy Pass tokens (RFC 9578 type 0x0002) of operators' issuer keys: the private path's payment. */
   privacyPassEscrow: PrivacyPassEscrow;
+  /** Datasets, evaluation requests and the results attested enclaves sign for them (no admin). */
+  evaluationRegistry: EvaluationRegistry;
 }
 
 export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
@@ -318,6 +323,15 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
       passesParameters,
     ]),
   );
+  // After the Privacy Pass escrow, for the same reason. It has no admin: nothing to hand over.
+  const evaluationAddress = await ensure("evaluationRegistry", () =>
+    deployContract(new EvaluationRegistry__factory(deployer), [
+      tokenAddress,
+      registryAddress,
+      teeAddress,
+      stakingAddress,
+    ]),
+  );
 
   const system: System = {
     record: record(),
@@ -335,6 +349,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     exampleConsumer: ExampleConsumer__factory.connect(consumerAddress, deployer),
     privacyRegistry: PrivacyRegistry__factory.connect(privacyAddress, deployer),
     privacyPassEscrow: PrivacyPassEscrow__factory.connect(passesAddress, deployer),
+    evaluationRegistry: EvaluationRegistry__factory.connect(evaluationAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
   await setUpDcap(

@@ -11,6 +11,7 @@ import { TeeVerifier__factory } from "../../typechain-types/factories/contracts/
 import { PrivacyRegistry__factory } from "../../typechain-types/factories/contracts/privacy/PrivacyRegistry__factory";
 import { PrivacyPassEscrow__factory } from "../../typechain-types/factories/contracts/privacy/PrivacyPassEscrow__factory";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
+import { EvaluationRegistry__factory } from "../../typechain-types/factories/contracts/evaluation/EvaluationRegistry__factory";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
@@ -18,6 +19,7 @@ import type { TeeVerifier } from "../../typechain-types/contracts/verifiers/TeeV
 import type { PrivacyRegistry } from "../../typechain-types/contracts/privacy/PrivacyRegistry";
 import type { PrivacyPassEscrow } from "../../typechain-types/contracts/privacy/PrivacyPassEscrow";
 import type { TestToken } from "../../typechain-types/contracts/mocks/TestToken";
+import type { EvaluationRegistry } from "../../typechain-types/contracts/evaluation/EvaluationRegistry";
 
 /** Addresses of a deployment, as `deployments/<network>.json` records them, plus the block to scan logs from. */
 export interface Addresses {
@@ -30,6 +32,8 @@ export interface Addresses {
   privacyRegistry?: string;
   /** Optional, as `privacyRegistry`. */
   privacyPassEscrow?: string;
+  /** Optional: configs written before verified evaluations do not name it. */
+  evaluationRegistry?: string;
   startBlock: number;
 }
 
@@ -44,6 +48,8 @@ export interface Contracts {
   privacyRegistry?: PrivacyRegistry;
   /** Prepaid Privacy Pass tokens of operators' issuer keys (the private path's payment); present when named. */
   privacyPassEscrow?: PrivacyPassEscrow;
+  /** Datasets and verified evaluations of model versions; present when the addresses name it. */
+  evaluationRegistry?: EvaluationRegistry;
 }
 
 /**
@@ -63,6 +69,9 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
     ...(addresses.privacyPassEscrow === undefined
       ? {}
       : { privacyPassEscrow: PrivacyPassEscrow__factory.connect(addresses.privacyPassEscrow, runner) }),
+    ...(addresses.evaluationRegistry === undefined
+      ? {}
+      : { evaluationRegistry: EvaluationRegistry__factory.connect(addresses.evaluationRegistry, runner) }),
   };
 }
 
@@ -88,6 +97,9 @@ export function addressesFromRecord(record: {
     ...(record.contracts.privacyPassEscrow === undefined
       ? {}
       : { privacyPassEscrow: record.contracts.privacyPassEscrow.address }),
+    ...(record.contracts.evaluationRegistry === undefined
+      ? {}
+      : { evaluationRegistry: record.contracts.evaluationRegistry.address }),
     startBlock: record.startBlock,
   };
 }
@@ -116,4 +128,17 @@ export function requirePrivacyPassEscrow(contracts: Pick<Contracts, "privacyPass
       `no "privacyPassEscrow" address is configured: add the deployment record's privacyPassEscrow to the config, or redeploy`,
     );
   return contracts.privacyPassEscrow;
+}
+
+/**
+ * The evaluation registry of `contracts`, for requesters, evaluating nodes and auditors of verified evaluations.
+ * @throws ConfigError when the addresses do not name one (an operator config or deployment record from before it).
+ * @example const evaluations = requireEvaluationRegistry(contracts); await evaluations.datasetCount();
+ */
+export function requireEvaluationRegistry(contracts: Pick<Contracts, "evaluationRegistry">): EvaluationRegistry {
+  if (contracts.evaluationRegistry === undefined)
+    throw new ConfigError(
+      `no "evaluationRegistry" address is configured: add the deployment record's evaluationRegistry to the config (contracts.evaluationRegistry), or redeploy`,
+    );
+  return contracts.evaluationRegistry;
 }

@@ -24,6 +24,7 @@ export const CONTRACT_NAMES = [
   "exampleConsumer",
   "privacyRegistry",
   "privacyPassEscrow",
+  "evaluationRegistry",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 

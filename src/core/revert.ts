@@ -1,13 +1,14 @@
 /**
  * One revert decoder over every ABI the system deploys: a custom error raised anywhere in the protocol — the
  * escrow, staking, the registry, each verifier (their errors bubble up through the escrow), the verifier factory,
- * the privacy registry, the Privacy Pass escrow, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
+ * the privacy registry, the Privacy Pass escrow, the evaluation registry, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
  * and the error with its arguments, with a hint where the user can fix it.
  */
 import { Interface, isError, type ErrorDescription } from "ethers";
 import {
   DcapVerifier__factory,
   DualInferenceVerifier__factory,
+  EvaluationRegistry__factory,
   ExampleConsumer__factory,
   Groth16VerifierFactory__factory,
   Groth16Verifier__factory,
@@ -40,6 +41,7 @@ const INTERFACES: readonly Interface[] = [
   Groth16VerifierFactory__factory,
   PrivacyRegistry__factory,
   PrivacyPassEscrow__factory,
+  EvaluationRegistry__factory,
   ExampleConsumer__factory,
   TestToken__factory,
 ].map((factory) => factory.createInterface() as unknown as Interface);
@@ -84,6 +86,13 @@ const HINTS: Record<string, string> = {
   PrivacyPassEscrowCostAboveMax: "raise maxCost to the key's price times the number of tokens",
   PrivacyPassEscrowIssueWindowOpen: "a purchase can be refunded only from its issueBy on, if still unacknowledged",
   PrivacyPassEscrowIssuerExists: "the key is registered already: generate a new issuer key (a new price is a new key)",
+  EvaluationRegistryTeeNotSupported: "evaluations are made by enclaves: pick a version that supports TEE mode",
+  EvaluationRegistryUnknownDataset: "list the datasets with `vin eval datasets`",
+  EvaluationRegistryInvalidDeadline: "give a deadline between 1 minute and 30 days from now",
+  EvaluationRegistryNotExpired: "a request can be refunded only after its deadline",
+  EvaluationRegistryNothingToWithdraw: "nothing to withdraw yet",
+  EvaluationRegistryBaselineMismatch:
+    "the dataset declares another baseline value than its rows give: it can never be evaluated; register a corrected dataset",
 };
 
 /** Decodes revert data against every protocol ABI. */

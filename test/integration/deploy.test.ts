@@ -21,6 +21,7 @@ describe("deploySystem", () => {
       "dcapVerifier",
       "dualVerifier",
       "escrow",
+      "evaluationRegistry",
       "exampleConsumer",
       "privacyPassEscrow",
       "privacyRegistry",
