@@ -14,6 +14,7 @@ import * as hubServe from "./commands/hub-serve";
 import * as init from "./commands/init";
 import * as job from "./commands/job";
 import * as network from "./commands/network";
+import * as passes from "./commands/passes";
 import * as publish from "./commands/publish";
 import * as pull from "./commands/pull";
 import * as register from "./commands/register";
@@ -53,6 +54,7 @@ const COMMANDS = [
   network,
   roi,
   relay,
+  passes,
 ];
 
 export function buildProgram(): Command {

@@ -10,6 +10,7 @@ export * from "./bytes";
 export * from "./challenge";
 export * from "./client";
 export * from "./errors";
+export * from "./issuance";
 export * from "./issuer";
 export * from "./keys";
 export * from "./redeemer";

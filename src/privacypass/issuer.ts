@@ -6,20 +6,15 @@
 import { blindSign } from "./blindrsa";
 import { PrivacyPassInputError } from "./errors";
 import type { IssuerKey } from "./keys";
-import { decodeTokenRequest } from "./token";
+import { decodeTokenRequest, type TokenRequest } from "./token";
 
 /**
- * One TokenResponse (the blind signature) per TokenRequest, in order. Every request is checked before any is
- * signed: a malformed one, another token type or another key's truncated id throws {@link PrivacyPassInputError}
- * naming `requests[i]` and its field, and nothing is signed.
- * @example const responses = issueTokens(issuer, requests);
+ * Checks TokenRequests as {@link issueTokens} does, without signing: the issuer can refuse a batch before it commits
+ * to a purchase on-chain.
  */
-export function issueTokens(
-  key: Pick<IssuerKey, "privateKey" | "keyId">,
-  requests: readonly Uint8Array[],
-): Uint8Array[] {
+export function checkTokenRequests(key: Pick<IssuerKey, "keyId">, requests: readonly Uint8Array[]): TokenRequest[] {
   const truncated = parseInt(key.keyId.slice(-2), 16);
-  const decoded = requests.map((bytes, i) => {
+  return requests.map((bytes, i) => {
     const request = decodeTokenRequest(bytes, `requests[${i}]`);
     if (request.truncatedTokenKeyId !== truncated)
       throw new PrivacyPassInputError(
@@ -28,7 +23,21 @@ export function issueTokens(
       );
     return request;
   });
-  return decoded.map((request, i) => blindSign(key.privateKey, request.blindedMsg, `requests[${i}].blinded_msg`));
+}
+
+/**
+ * One TokenResponse (the blind signature) per TokenRequest, in order. Every request is checked before any is
+ * signed: a malformed one, another token type or another key's truncated id throws {@link PrivacyPassInputError}
+ * naming `requests[i]` and its field, and nothing is returned.
+ * @example const responses = issueTokens(issuer, requests);
+ */
+export function issueTokens(
+  key: Pick<IssuerKey, "privateKey" | "keyId">,
+  requests: readonly Uint8Array[],
+): Uint8Array[] {
+  return checkTokenRequests(key, requests).map((request, i) =>
+    blindSign(key.privateKey, request.blindedMsg, `requests[${i}].blinded_msg`),
+  );
 }
 
 function hex8(value: number): string {

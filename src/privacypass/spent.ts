@@ -13,6 +13,11 @@ export interface SpentTokens {
   /** Records the token as spent; false when it was spent before (then nothing changes). Atomic. */
   markSpent(keyId: Hex, nonce: Hex): boolean;
   isSpent(keyId: Hex, nonce: Hex): boolean;
+  /**
+   * Forgets a spend that served nothing (the request failed on the redeemer's side), unless it was claimed already;
+   * returns whether the token is spendable again.
+   */
+  release(keyId: Hex, nonce: Hex): boolean;
   /** Spent tokens of `keyId` not yet claimed on-chain, oldest first, at most `limit`. */
   unclaimed(keyId: Hex, limit: number): Hex[];
   /** Marks nonces of `keyId` as claimed (their redeem transaction is final); returns how many were unclaimed. */
@@ -40,6 +45,7 @@ export class SqliteSpentTokens implements SpentTokens {
       unclaimed: db.prepare(
         "SELECT nonce FROM privacypass_spent WHERE key_id = ? AND claimed = 0 ORDER BY rowid LIMIT ?",
       ),
+      release: db.prepare("DELETE FROM privacypass_spent WHERE key_id = ? AND nonce = ? AND claimed = 0"),
       claim: db.prepare("UPDATE privacypass_spent SET claimed = 1 WHERE key_id = ? AND nonce = ? AND claimed = 0"),
     };
   }
@@ -50,6 +56,10 @@ export class SqliteSpentTokens implements SpentTokens {
 
   isSpent(keyId: Hex, nonce: Hex): boolean {
     return this.stmt.spent.get(bytes32(keyId, "keyId"), bytes32(nonce, "nonce")) !== undefined;
+  }
+
+  release(keyId: Hex, nonce: Hex): boolean {
+    return this.stmt.release.run(bytes32(keyId, "keyId"), bytes32(nonce, "nonce")).changes === 1;
   }
 
   unclaimed(keyId: Hex, limit: number): Hex[] {

@@ -78,6 +78,21 @@ describe("SqliteSpentTokens", function () {
     db.close();
   });
 
+  it("releases a spend that served nothing, but not a claimed one", function () {
+    const db = new Database(file);
+    const spent = new SqliteSpentTokens(db);
+    const [keyId, a, b] = [random32(), random32(), random32()];
+    spent.markSpent(keyId, a);
+    expect(spent.release(keyId, a)).to.equal(true);
+    expect(spent.isSpent(keyId, a)).to.equal(false);
+    expect(spent.markSpent(keyId, a)).to.equal(true);
+    spent.markSpent(keyId, b);
+    spent.markClaimed(keyId, [b]);
+    expect(spent.release(keyId, b)).to.equal(false);
+    expect(spent.markSpent(keyId, b)).to.equal(false);
+    db.close();
+  });
+
   it("names the field of a malformed key id or nonce", function () {
     const db = new Database(file);
     const spent = new SqliteSpentTokens(db);

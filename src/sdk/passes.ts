@@ -1,0 +1,318 @@
+/**
+ * Privacy Pass tokens for the private path (issue #13 item 6), from the buyer's side: buy a batch on-chain from an
+ * operator's issuer key, have the issuer sign it blindly, keep the tokens in a wallet file, and take one per private
+ * request. The purchase links the buyer's address to a count of tokens of one key, in public; which requests the
+ * tokens then pay for, it does not.
+ *
+ * The wallet is a JSON file (default `~/.vin/passes.json`, mode 0600) holding unspent tokens; anyone who reads it can
+ * spend them.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type ContractTransactionResponse, formatUnits, type Signer, ZeroAddress } from "ethers";
+import { type Contracts, requirePrivacyPassEscrow } from "../core/contracts";
+import {
+  BaseError,
+  InputError,
+  IntegrityError,
+  NotFoundError,
+  StateError,
+  TransportError,
+  VerificationError,
+} from "../core/errors";
+import { withRetry, withTimeout } from "../core/retry";
+import { asRevertError } from "../core/revert";
+import {
+  encodeIssuanceMessage,
+  encodeToken,
+  type Hex,
+  ISSUE_PATH,
+  issuanceAuthorization,
+  issuerName,
+  parseIssuanceResponse,
+  prepareTokenRequests,
+  tokenChallenge,
+  tokenKeyId,
+  tokenNonce,
+} from "../privacypass";
+
+/** The default wallet file. */
+export const DEFAULT_PASS_WALLET = path.join(os.homedir(), ".vin", "passes.json");
+
+/** One unspent token in the wallet. */
+export interface PassEntry {
+  /** The issuer key (bytes32 hex). */
+  keyId: Hex;
+  /** The challenge's issuer name, `vin:<chainId>:<escrow>:<keyId>`. */
+  issuerName: string;
+  /** The encoded token, base64url: what a private request carries as `pass`. */
+  token: string;
+  /** The purchase it was bought in (the buyer knows it; the token does not carry it). */
+  purchaseId: string;
+}
+
+interface PassWalletFile {
+  version: 1;
+  passes: PassEntry[];
+}
+
+type PassContracts = Pick<Contracts, "privacyPassEscrow" | "token">;
+
+/**
+ * The issuer public key (its encoded SubjectPublicKeyInfo) registered under `keyId`, read from its
+ * `IssuerRegistered` event and checked against the id (`keyId` is its SHA-256).
+ * @throws NotFoundError when no key `keyId` is registered.
+ */
+export async function issuerPublicKey(
+  contracts: Pick<Contracts, "privacyPassEscrow">,
+  keyId: Hex,
+  options: { fromBlock?: number; timeoutMs?: number } = {},
+): Promise<Uint8Array> {
+  const escrow = requirePrivacyPassEscrow(contracts);
+  const logs = await withRetry(
+    "privacyPassEscrow.IssuerRegistered",
+    () => escrow.queryFilter(escrow.filters.IssuerRegistered(keyId), options.fromBlock ?? 0),
+    { timeoutMs: options.timeoutMs ?? 30_000 },
+  );
+  for (const log of logs) {
+    const publicKey = new Uint8Array(Buffer.from(log.args.publicKey.slice(2), "hex"));
+    if (tokenKeyId(publicKey) === keyId.toLowerCase()) return publicKey;
+  }
+  throw new NotFoundError(`no issuer key ${keyId} is registered in PrivacyPassEscrow`);
+}
+
+/** Options of {@link buyPasses}. */
+export interface BuyPassesOptions {
+  signer: Signer;
+  contracts: PassContracts;
+  keyId: Hex;
+  count: number;
+  /** The issuer's base URL (its operator publishes it; where on-chain is not decided yet). */
+  issuerUrl: string;
+  /** The wallet file. Default {@link DEFAULT_PASS_WALLET}. */
+  wallet?: string;
+  /** The block to search the key's registration from. Default 0. */
+  fromBlock?: number;
+  /** Time limit of the issuance request and of each chain read. Default 60 s. */
+  timeoutMs?: number;
+}
+
+/** What a purchase gave. */
+export interface BoughtPasses {
+  purchaseId: bigint;
+  /** Token wei paid. */
+  cost: bigint;
+  /** Tokens added to the wallet. */
+  tokens: number;
+  wallet: string;
+  /** The purchase transaction. */
+  tx: string;
+}
+
+/**
+ * Buys `count` tokens of the issuer key `keyId` (approving the escrow first when needed), has the issuer at
+ * `issuerUrl` sign them, and adds them to the wallet.
+ * @throws NotFoundError (no such key), InputError (retired key, too few tokens to pay, a refused request),
+ * RevertError (the purchase reverted); when the issuance itself fails after the purchase, an error naming the
+ * purchase: {@link issuePasses} retries it, and `PrivacyPassEscrow.refund` returns its cost once its issue window
+ * has passed unacknowledged.
+ * @example const bought = await buyPasses({ signer, contracts, keyId, count: 20, issuerUrl: "http://127.0.0.1:8444" });
+ */
+export async function buyPasses(options: BuyPassesOptions): Promise<BoughtPasses> {
+  const { signer, contracts, keyId, count } = options;
+  const escrow = requirePrivacyPassEscrow(contracts);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  if (!Number.isSafeInteger(count) || count < 1 || count > 1_024)
+    throw new InputError(`count: expected 1..1024 tokens, got ${count}`);
+  const info = await withRetry("privacyPassEscrow.issuer", () => escrow.issuer(keyId), { timeoutMs });
+  if (info.operator === ZeroAddress)
+    throw new NotFoundError(`no issuer key ${keyId} is registered in PrivacyPassEscrow`);
+  if (info.retired) throw new InputError(`issuer key ${keyId} is retired: it takes no more purchases`);
+  const cost = info.price * BigInt(count);
+  const buyer = await signer.getAddress();
+  const spender = await escrow.getAddress();
+  const balance = await withRetry("token.balanceOf", () => contracts.token.balanceOf(buyer), { timeoutMs });
+  if (balance < cost)
+    throw new InputError(
+      `account ${buyer} holds ${formatUnits(balance, 18)} tokens; ${count} passes cost ${formatUnits(cost, 18)}`,
+    );
+  const allowance = await withRetry("token.allowance", () => contracts.token.allowance(buyer, spender), { timeoutMs });
+  if (allowance < cost) await mined("token", "approve", () => contracts.token.connect(signer).approve(spender, cost));
+  const { hash, purchaseId } = await purchase(escrow.connect(signer), keyId, count, cost);
+  try {
+    const added = await issuePasses({ ...options, purchaseId });
+    return { purchaseId, cost, tokens: added.tokens, wallet: added.wallet, tx: hash };
+  } catch (error) {
+    throw new StateError(
+      `purchase ${purchaseId} (${count} passes) is bought but not issued: ${error instanceof BaseError ? error.shortMessage : String(error)}; retry the issuance, or take a refund once its issue window has passed unacknowledged`,
+      { cause: error, context: { purchaseId: purchaseId.toString() } },
+    );
+  }
+}
+
+/**
+ * Asks the issuer at `issuerUrl` to sign all the tokens of purchase `purchaseId` (the signer's) and adds them to
+ * the wallet. New blinded requests each time: an issuer that signed some of the purchase before counts them.
+ */
+export async function issuePasses(
+  options: Omit<BuyPassesOptions, "count" | "keyId"> & { purchaseId: bigint },
+): Promise<{ tokens: number; wallet: string }> {
+  const { signer, contracts, purchaseId } = options;
+  const escrow = requirePrivacyPassEscrow(contracts);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const bought = await withRetry("privacyPassEscrow.purchase", () => escrow.purchase(purchaseId), { timeoutMs });
+  if (Number(bought.status) === 0) throw new NotFoundError(`purchase ${purchaseId} does not exist`);
+  const keyId = bought.keyId.toLowerCase() as Hex;
+  const publicKey = await issuerPublicKey(contracts, keyId, { fromBlock: options.fromBlock, timeoutMs });
+  const network = await withRetry("getNetwork", () => signer.provider!.getNetwork(), { timeoutMs });
+  const escrowAddress = await escrow.getAddress();
+  const name = issuerName({ chainId: network.chainId, escrow: escrowAddress, keyId });
+  const prepared = prepareTokenRequests(publicKey, tokenChallenge({ issuerName: name }), Number(bought.count));
+  const signature = await issuanceAuthorization(signer, {
+    chainId: network.chainId,
+    escrow: escrowAddress,
+    purchaseId,
+    requests: prepared.requests,
+  });
+  const responses = await postIssuance(
+    options.issuerUrl,
+    encodeIssuanceMessage({ purchaseId, requests: prepared.requests, signature }),
+    timeoutMs,
+  );
+  const tokens = prepared.finalize(responses);
+  const wallet = options.wallet ?? DEFAULT_PASS_WALLET;
+  const entries = tokens.map((token) => ({
+    keyId,
+    issuerName: name,
+    token: Buffer.from(encodeToken(token)).toString("base64url"),
+    purchaseId: purchaseId.toString(),
+  }));
+  updateWallet(wallet, (passes) => [...passes, ...entries]);
+  return { tokens: tokens.length, wallet };
+}
+
+/**
+ * Takes one unspent token out of the wallet (the oldest, of `keyId` when given), or undefined when there is none.
+ * A token taken and not spent is lost unless put back with {@link returnPass}.
+ * @example const pass = takePass(); await privateInference({ ..., pass: pass?.token });
+ */
+export function takePass(wallet: string = DEFAULT_PASS_WALLET, options: { keyId?: Hex } = {}): PassEntry | undefined {
+  let taken: PassEntry | undefined;
+  updateWallet(wallet, (passes) => {
+    const index = passes.findIndex((p) => options.keyId === undefined || p.keyId === options.keyId.toLowerCase());
+    if (index === -1) return passes;
+    taken = passes[index];
+    return passes.filter((_, i) => i !== index);
+  });
+  return taken;
+}
+
+/** Puts a token taken with {@link takePass} back (its request was not sent, or the gateway refunded it). */
+export function returnPass(pass: PassEntry, wallet: string = DEFAULT_PASS_WALLET): void {
+  updateWallet(wallet, (passes) => (passes.some((p) => p.token === pass.token) ? passes : [pass, ...passes]));
+}
+
+/** The unspent tokens of the wallet, per issuer key. */
+export function listPasses(wallet: string = DEFAULT_PASS_WALLET): { keyId: Hex; issuerName: string; count: number }[] {
+  const counts = new Map<string, { keyId: Hex; issuerName: string; count: number }>();
+  for (const pass of readWallet(wallet)) {
+    const entry = counts.get(pass.keyId) ?? { keyId: pass.keyId, issuerName: pass.issuerName, count: 0 };
+    entry.count++;
+    counts.set(pass.keyId, entry);
+  }
+  return [...counts.values()];
+}
+
+/** The token's nonce as bytes32 hex (what the operator redeems on-chain once the token is spent). */
+export function passNonce(pass: PassEntry): Hex {
+  return tokenNonce(new Uint8Array(Buffer.from(pass.token, "base64url")));
+}
+
+async function purchase(
+  escrow: ReturnType<typeof requirePrivacyPassEscrow>,
+  keyId: Hex,
+  count: number,
+  cost: bigint,
+): Promise<{ hash: string; purchaseId: bigint }> {
+  let receipt;
+  try {
+    const tx = await escrow.buy(keyId, count, cost);
+    receipt = await tx.wait();
+  } catch (error) {
+    throw asRevertError(error, { contract: "privacyPassEscrow", call: "buy" });
+  }
+  for (const log of receipt?.logs ?? []) {
+    const parsed = escrow.interface.parseLog(log);
+    if (parsed?.name === "TokensBought") return { hash: receipt!.hash, purchaseId: parsed.args.purchaseId as bigint };
+  }
+  throw new IntegrityError(`the purchase ${receipt?.hash} emitted no TokensBought event`);
+}
+
+async function postIssuance(base: string, body: string, timeoutMs: number): Promise<Uint8Array[]> {
+  const url = new URL(ISSUE_PATH, base).toString();
+  let response: Response;
+  let text: string;
+  try {
+    ({ response, text } = await withTimeout(`POST ${url}`, timeoutMs, async (signal) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body, signal });
+      return { response: res, text: await res.text() };
+    }));
+  } catch (error) {
+    if (error instanceof BaseError) throw error;
+    throw new TransportError(`the issuer at ${base} did not answer: ${(error as Error).message}`, { cause: error });
+  }
+  if (!response.ok) {
+    const detail = problemDetail(text);
+    const message = `the issuer refused the issuance (${response.status}): ${detail}`;
+    if (response.status === 403) throw new VerificationError(message);
+    if (response.status >= 500) throw new TransportError(message);
+    throw new InputError(message);
+  }
+  try {
+    return parseIssuanceResponse(JSON.parse(text));
+  } catch (error) {
+    throw new IntegrityError(`the issuer's answer is not a list of token responses`, { cause: error });
+  }
+}
+
+function problemDetail(text: string): string {
+  try {
+    const value = JSON.parse(text) as { title?: unknown; detail?: unknown };
+    return [value.title, value.detail].filter((v) => typeof v === "string").join(": ") || text.slice(0, 200);
+  } catch {
+    return text.slice(0, 200);
+  }
+}
+
+async function mined(contract: string, call: string, send: () => Promise<ContractTransactionResponse>): Promise<void> {
+  try {
+    await (await send()).wait();
+  } catch (error) {
+    throw asRevertError(error, { contract, call });
+  }
+}
+
+function readWallet(file: string): PassEntry[] {
+  if (!existsSync(file)) return [];
+  let value: PassWalletFile;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8")) as PassWalletFile;
+  } catch (cause) {
+    throw new StateError(`the pass wallet ${file} is not JSON`, { cause });
+  }
+  if (value?.version !== 1 || !Array.isArray(value.passes))
+    throw new StateError(`the pass wallet ${file} is not a version 1 wallet`);
+  return value.passes;
+}
+
+/** Rewrites the wallet with what `change` makes of its passes: a temporary file renamed over it, mode 0600. */
+function updateWallet(file: string, change: (passes: PassEntry[]) => PassEntry[]): void {
+  const passes = change(readWallet(file));
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify({ version: 1, passes } satisfies PassWalletFile, null, 2)}\n`, {
+    mode: 0o600,
+  });
+  renameSync(temporary, file);
+}

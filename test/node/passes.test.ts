@@ -1,0 +1,192 @@
+/**
+ * Privacy Pass payment on a local hardhat chain (issue #13 item 6): an operator registers its issuer key through
+ * its outbox and serves the issuance endpoint; a buyer buys 5 passes with the SDK (on-chain purchase, blind
+ * issuance, wallet file); the operator's redeemer spends them once each and its claimer redeems the nonces
+ * on-chain, so the operator is paid. Refused: a second issuance beyond the purchase's count, and a request signed by
+ * someone else (the purchase stays pending).
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { NonceManager, Wallet } from "ethers";
+import { addressesFromRecord, connectContracts, type Contracts } from "../../src/core/contracts";
+import { InputError, VerificationError } from "../../src/core/errors";
+import { openOperator, type OperatorContext } from "../../src/node/context";
+import {
+  createIssuerHandler,
+  createPassRedeemer,
+  IssuanceRecord,
+  loadIssuerKey,
+  PassClaimer,
+  PassIssuer,
+  registerIssuerKey,
+} from "../../src/node/issuer";
+import { createLogger } from "../../src/node/log";
+import {
+  type IssuerKey,
+  issuerName,
+  SqliteSpentTokens,
+  tokenChallenge,
+  type TokenChallenge,
+  verifyToken,
+} from "../../src/privacypass";
+import { buyPasses, issuePasses, listPasses, passNonce, takePass } from "../../src/sdk/passes";
+import { createOperator, PASSWORD, startDevnet, TOKEN, vin, type Devnet } from "./harness";
+
+const PRICE = TOKEN / 10n;
+
+describe("privacy passes on a local chain", function () {
+  let net: Devnet;
+  let ctx: OperatorContext;
+  let key: IssuerKey;
+  let challenge: TokenChallenge;
+  let server: Server;
+  let issuerUrl: string;
+  let contracts: Contracts;
+  let buyer: NonceManager;
+  let buyerAddress: string;
+  let wallet: string;
+  const log = createLogger("silent");
+
+  before(async function () {
+    net = await startDevnet();
+    const operator = await createOperator(net, "issuer", { modes: "vanilla" });
+    ctx = await openOperator({ configFile: operator.config, password: PASSWORD, purpose: "passes test", log });
+    key = (await loadIssuerKey(operator.dataDir, { create: true }))!;
+    const escrow = ctx.contracts.privacyPassEscrow!;
+    const chain = { escrow, sender: ctx.sender, operator: ctx.wallet.address, rpcTimeoutMs: 5_000 };
+    await registerIssuerKey(chain, key, PRICE);
+    const issuer = new PassIssuer({
+      ...chain,
+      key,
+      record: new IssuanceRecord(ctx.store.db.sqlite),
+      chainId: BigInt(ctx.config.chainId),
+      log,
+    });
+    server = createServer(createIssuerHandler(issuer, log));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    issuerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    challenge = tokenChallenge({
+      issuerName: issuerName({
+        chainId: BigInt(ctx.config.chainId),
+        escrow: await escrow.getAddress(),
+        keyId: key.keyId,
+      }),
+    });
+
+    contracts = connectContracts(addressesFromRecord(net.system.record), net.provider);
+    // A NonceManager, as the harness's accounts: the provider caches eth_getTransactionCount for a moment, and the
+    // purchase follows its approval at once.
+    buyer = new NonceManager(new Wallet(Wallet.createRandom().privateKey, net.provider));
+    buyerAddress = await buyer.getAddress();
+    await net.devnet.fund(buyerAddress);
+    wallet = path.join(net.workDir, "passes.json");
+  });
+
+  after(async function () {
+    await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+    ctx?.close();
+    await net?.devnet.stop();
+  });
+
+  it("registers the operator's issuer key on-chain at its price, once", async function () {
+    const info = await contracts.privacyPassEscrow!.issuer(key.keyId);
+    expect(info.operator).to.equal(ctx.wallet.address);
+    expect(info.price).to.equal(PRICE);
+    const again = await registerIssuerKey(
+      { escrow: ctx.contracts.privacyPassEscrow!, sender: ctx.sender, operator: ctx.wallet.address },
+      key,
+      PRICE,
+    );
+    expect(again.tx).to.equal(undefined);
+  });
+
+  it("buys 5 passes, has them issued and acknowledged, and every one verifies", async function () {
+    const escrow = contracts.privacyPassEscrow!;
+    const before = await contracts.token.balanceOf(buyerAddress);
+    const bought = await buyPasses({ signer: buyer, contracts, keyId: key.keyId, count: 5, issuerUrl, wallet });
+    expect(bought.tokens).to.equal(5);
+    expect(bought.cost).to.equal(5n * PRICE);
+    expect(await contracts.token.balanceOf(buyerAddress)).to.equal(before - 5n * PRICE);
+    const purchase = await escrow.purchase(bought.purchaseId);
+    expect(purchase.buyer).to.equal(buyerAddress);
+    expect(purchase.status).to.equal(2n); // Acknowledged
+    expect((await escrow.issuer(key.keyId)).acknowledged).to.equal(5n);
+    expect(listPasses(wallet)).to.deep.equal([{ keyId: key.keyId, issuerName: challenge.issuerName, count: 5 }]);
+    const { passes } = JSON.parse(readFileSync(wallet, "utf8")) as { passes: { token: string }[] };
+    for (const pass of passes)
+      verifyToken(key.publicKey, challenge, new Uint8Array(Buffer.from(pass.token, "base64url")));
+
+    const listed = await vin(["--json", "passes", "list", "--wallet", wallet]);
+    expect(listed.code, listed.stderr).to.equal(0);
+    expect(JSON.parse(listed.stdout).passes).to.deep.equal([
+      { keyId: key.keyId, issuerName: challenge.issuerName, count: 5 },
+    ]);
+  });
+
+  it("refuses a second issuance for the same purchase beyond its count (409)", async function () {
+    const purchaseId = await contracts.privacyPassEscrow!.purchaseCount();
+    const error = await issuePasses({ signer: buyer, contracts, purchaseId, issuerUrl, wallet }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(InputError);
+    expect((error as Error).message).to.match(/\(409\).*bought 5 tokens; 5 were issued, 5 more asked/);
+    expect(listPasses(wallet)[0]!.count).to.equal(5);
+  });
+
+  it("refuses a request signed by someone else than the buyer (403), leaving the purchase pending", async function () {
+    const escrow = contracts.privacyPassEscrow!.connect(buyer);
+    await (await contracts.token.connect(buyer).approve(await escrow.getAddress(), 2n * PRICE)).wait();
+    await (await escrow.buy(key.keyId, 2, 2n * PRICE)).wait();
+    const purchaseId = await escrow.purchaseCount();
+    const stranger = Wallet.createRandom().connect(net.provider);
+    const error = await issuePasses({ signer: stranger, contracts, purchaseId, issuerUrl, wallet }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(VerificationError);
+    expect((error as Error).message).to.match(/\(403\).*signed by .*not by purchase/);
+    expect((await escrow.purchase(purchaseId)).status).to.equal(1n); // Pending: nothing acknowledged
+    expect(listPasses(wallet)[0]!.count).to.equal(5);
+  });
+
+  it("spends each pass once at the gateway's redeemer, redeems them on-chain, and the operator is paid", async function () {
+    const spent = new SqliteSpentTokens(ctx.store.db.sqlite);
+    const redeemer = createPassRedeemer({ key, challenge, spent });
+    const nonces: string[] = [];
+    for (let pass = takePass(wallet); pass !== undefined; pass = takePass(wallet)) {
+      verifyToken(key.publicKey, challenge, new Uint8Array(Buffer.from(pass.token, "base64url")));
+      await redeemer.redeem(pass.token);
+      const twice = await redeemer.redeem(pass.token).catch((e: unknown) => e);
+      expect(twice).to.be.instanceOf(InputError);
+      expect((twice as Error).message).to.match(/spent already/);
+      nonces.push(passNonce(pass));
+    }
+    expect(nonces).to.have.length(5);
+
+    const escrow = ctx.contracts.privacyPassEscrow!;
+    const claimer = new PassClaimer(
+      { escrow, sender: ctx.sender, operator: ctx.wallet.address },
+      spent,
+      key.keyId,
+      log,
+    );
+    expect(await claimer.check()).to.equal(5);
+    expect(await claimer.check()).to.equal(0);
+    for (const nonce of nonces) expect(await escrow.isSpent(key.keyId, nonce)).to.equal(true);
+    expect((await escrow.issuer(key.keyId)).redeemed).to.equal(5n);
+    expect(await escrow.balanceOf(ctx.wallet.address)).to.equal(5n * PRICE);
+
+    const tokensBefore = await contracts.token.balanceOf(ctx.wallet.address);
+    const tx = await ctx.sender.send({
+      key: "withdraw:passes-test",
+      kind: "withdraw",
+      to: await escrow.getAddress(),
+      data: escrow.interface.encodeFunctionData("withdraw", [ctx.wallet.address]),
+      context: { contract: "privacyPassEscrow", call: "withdraw" },
+    });
+    expect((await ctx.sender.wait(tx)).status).to.equal(1);
+    expect(await contracts.token.balanceOf(ctx.wallet.address)).to.equal(tokensBefore + 5n * PRICE);
+  });
+});
