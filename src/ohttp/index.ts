@@ -20,3 +20,4 @@ export * from "./reader";
 export * from "./relay";
 export * from "./replay";
 export * from "./varint";
+export * from "./enclave-key";

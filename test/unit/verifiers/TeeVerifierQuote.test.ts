@@ -14,6 +14,7 @@ import {
   withoutPckChain,
 } from "../../../src/tee";
 import { TeeVerifier__factory } from "../../../typechain-types";
+import { enclaveKeyConfigHash } from "../../../src/ohttp/enclave-key";
 import { Mode, modeMask } from "../../../src/core/modes";
 import type { Job } from "../../../src/core/job";
 
@@ -53,6 +54,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
           TeeType.Tdx,
           a.enclave.hpkePublicKey,
           a.binding.anchorBlock,
+          enclaveKeyConfigHash(a.enclave.hpkePublicKey),
         );
       await expect(tx).not.to.emit(teeVerifier, "OperatorDisrupted");
       const enclave = await teeVerifier.enclaveOf(a.wallet.address);
@@ -79,6 +81,7 @@ describe("TeeVerifier: registration with a DCAP quote (issue #12)", () => {
           TeeType.Tdx,
           a.enclave.hpkePublicKey,
           a.binding.anchorBlock,
+          enclaveKeyConfigHash(a.enclave.hpkePublicKey),
         );
     });
 
