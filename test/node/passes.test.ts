@@ -25,8 +25,12 @@ import {
 } from "../../src/node/issuer";
 import { createLogger } from "../../src/node/log";
 import {
+  encodeIssuanceMessage,
+  issuanceAuthorization,
+  ISSUE_PATH,
   type IssuerKey,
   issuerName,
+  prepareTokenRequests,
   SqliteSpentTokens,
   tokenChallenge,
   type TokenChallenge,
@@ -149,6 +153,45 @@ describe("privacy passes on a local chain", function () {
     expect((error as Error).message).to.match(/\(403\).*signed by .*not by purchase/);
     expect((await escrow.purchase(purchaseId)).status).to.equal(1n); // Pending: nothing acknowledged
     expect(listPasses(wallet)[0]!.count).to.equal(5);
+  });
+
+  it("answers bad input at the issuance endpoint with a problem naming what is wrong, and changes nothing", async function () {
+    const post = async (body: string, init: { method?: string; path?: string } = {}) => {
+      const res = await fetch(`${issuerUrl}${init.path ?? ISSUE_PATH}`, {
+        method: init.method ?? "POST",
+        ...(init.method === "GET" ? {} : { body }),
+      });
+      return { status: res.status, problem: (await res.json()) as { title: string; detail?: string } };
+    };
+    const purchases = await contracts.privacyPassEscrow!.purchaseCount();
+    expect(await post("{")).to.deep.include({ status: 400 });
+    expect((await post("{")).problem.detail).to.match(/not JSON/);
+    expect((await post(JSON.stringify({ purchaseId: 1, requests: [], signature: "0x" }))).problem.detail).to.match(
+      /^purchaseId: /,
+    );
+    const noRequests = await post(JSON.stringify({ purchaseId: "1", requests: [], signature: "0x" }));
+    expect(noRequests.status).to.equal(400);
+    expect(noRequests.problem.detail).to.match(/^requests: expected 1\.\.1024/);
+    const badRequest = await post(JSON.stringify({ purchaseId: "1", requests: ["AAIA"], signature: "0x" }));
+    expect(badRequest.status).to.equal(400);
+    expect(badRequest.problem.detail).to.match(/^requests\[0\]\./);
+    expect((await post("", { method: "GET" })).status).to.equal(405);
+    expect((await post("{}", { path: "/v1/other" })).status).to.equal(404);
+
+    // A well-formed request for a purchase that does not exist.
+    const escrow = await contracts.privacyPassEscrow!.getAddress();
+    const prepared = prepareTokenRequests(key.publicKey, challenge, 1);
+    const purchaseId = purchases + 100n;
+    const signature = await issuanceAuthorization(buyer, {
+      chainId: BigInt(ctx.config.chainId),
+      escrow,
+      purchaseId,
+      requests: prepared.requests,
+    });
+    const unknown = await post(encodeIssuanceMessage({ purchaseId, requests: prepared.requests, signature }));
+    expect(unknown.status).to.equal(404);
+    expect(unknown.problem.detail).to.match(/does not exist/);
+    expect(await contracts.privacyPassEscrow!.purchaseCount()).to.equal(purchases);
   });
 
   it("spends each pass once at the gateway's redeemer, redeems them on-chain, and the operator is paid", async function () {
