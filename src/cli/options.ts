@@ -42,3 +42,19 @@ export function parseJobId(id: string): string {
   if (!/^\d+$/.test(id)) throw new InputError(`job id "${id}" is not a number`);
   return id;
 }
+
+/**
+ * Features from `--input` or a line of input: a non-empty JSON array of finite numbers.
+ * @throws InputError naming `what` and the expected form.
+ */
+export function parseFeatures(json: string, what = "--input"): number[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (cause) {
+    throw new InputError(`${what} is not JSON: pass an array of numbers, e.g. '[39.1, 18.7, 181, 3750]'`, { cause });
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v)))
+    throw new InputError(`${what} must be a non-empty JSON array of numbers`);
+  return value as number[];
+}

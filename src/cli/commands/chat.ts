@@ -6,7 +6,7 @@ import { BaseError, InputError } from "../../core/errors";
 import { withRetry } from "../../core/retry";
 import { privateInference, type PrivateInferenceReturnType } from "../../sdk/privateInference";
 import { withChain } from "../context";
-import type { Globals } from "../options";
+import { parseFeatures, type Globals } from "../options";
 import { describeOutput, print } from "../output";
 
 /** What `vin chat` and `vin request --private` take. */
@@ -44,24 +44,28 @@ export function register(program: Command, global: Globals): void {
           process.stderr.write(
             `model ${model.modelId}@${model.version}; one JSON array of features per line, Ctrl-D to end\n`,
           );
+        let failed = 0;
+        let total = 0;
         for await (const line of lines) {
           if (line.trim() === "") continue;
+          total++;
           try {
             const result = await privateInference({
               contracts,
               chainId,
               ...model,
-              input: parseFeatures(line),
+              input: parseFeatures(line, "the line"),
               ...targets(opts),
               rpcTimeoutMs: config.rpcTimeoutMs,
             });
             print(!!g.json, summary(result), () => describe(result));
           } catch (error) {
             if (!(error instanceof BaseError)) throw error;
-            process.stderr.write(`error: ${error.message}\n`);
-            process.exitCode = 1;
+            failed++;
+            process.stderr.write(`error (line ${total}): ${error.message}\n`);
           }
         }
+        if (failed > 0) throw new InputError(`${failed} of ${total} lines were not answered (see the errors above)`);
       });
     });
 }
@@ -122,19 +126,6 @@ async function resolveModel(contracts: Contracts, spec: string): Promise<{ model
   if (version < 1n || version > count)
     throw new InputError(`model ${modelId} has versions 1..${count}, not ${version}`);
   return { modelId, version };
-}
-
-/** Features from one line (or `--input`): a non-empty JSON array of finite numbers. */
-export function parseFeatures(json: string): number[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (cause) {
-    throw new InputError(`the input is not JSON: pass an array of numbers, e.g. [39.1, 18.7, 181, 3750]`, { cause });
-  }
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v)))
-    throw new InputError("the input must be a non-empty JSON array of numbers");
-  return value as number[];
 }
 
 function summary(result: PrivateInferenceReturnType) {

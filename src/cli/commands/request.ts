@@ -13,7 +13,8 @@ import { waitForResult } from "../../sdk/waitForResult";
 import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../../zkml/package";
 import type { QuantizedModel } from "../../zkml/quantize";
 import { verifyJob, withChain } from "../context";
-import { parseAmount, type Globals } from "../options";
+import { parseAmount, parseFeatures, type Globals } from "../options";
+import { privateRequest } from "./chat";
 import { describeOutput, print, tokens } from "../output";
 
 /** `vin request`: an inference requested (see `requestInference`), and with `--wait` its result verified. */
@@ -41,10 +42,37 @@ export function register(program: Command, global: Globals): void {
       "--to <nodes>",
       "with --encrypt: the node addresses to seal to, comma-separated (default: up to 8 that can)",
     )
+    .option(
+      "--private",
+      "no on-chain job: one private inference through an Oblivious HTTP relay to an attested TEE gateway (as vin chat)",
+    )
+    .option(
+      "--gateway <operator>",
+      "with --private: this operator's gateway (default: the first that may serve the model)",
+    )
+    .option("--relay <address>", "with --private: the relay listed by this account (default: a random independent one)")
     .option("--wait", "wait for the result and verify it")
     .option("--timeout <seconds>", "how long --wait waits", "600")
     .action(async (opts: Record<string, string | boolean>) => {
       const g = global();
+      if (opts.private === true) {
+        if (opts.encrypt === true || opts.wait === true || (opts.mode !== "vanilla" && opts.mode !== "tee"))
+          throw new InputError(
+            "--private serves the request off-chain through a TEE gateway: drop --encrypt, --wait and --mode (the answer comes back at once, with its enclave receipt)",
+          );
+        await privateRequest(
+          g,
+          {
+            model: opts.model as string,
+            ...(opts.gateway === undefined ? {} : { gateway: opts.gateway as string }),
+            ...(opts.relay === undefined ? {} : { relay: opts.relay as string }),
+          },
+          parseFeatures(opts.input as string),
+        );
+        return;
+      }
+      if (opts.gateway !== undefined || opts.relay !== undefined)
+        throw new InputError("--gateway and --relay choose the private path: add --private");
       const mode = opts.mode as string;
       if (!isModeName(mode)) throw new InputError(`--mode "${mode}" is not supported: use vanilla, tee or zk`);
       const { modelId, version } = parseModel(opts.model as string);
@@ -122,18 +150,6 @@ function parseEncryptTo(encrypt: boolean, to: string | undefined): "auto" | stri
   const bad = nodes.find((n) => !isAddress(n));
   if (bad !== undefined) throw new InputError(`--to: "${bad}" is not a node address (pass addresses, comma-separated)`);
   return nodes;
-}
-
-function parseFeatures(json: string): number[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (cause) {
-    throw new InputError(`--input is not JSON: pass an array of numbers, e.g. '[39.1, 18.7, 181, 3750]'`, { cause });
-  }
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v)))
-    throw new InputError("--input must be a non-empty JSON array of numbers");
-  return value as number[];
 }
 
 /** The quantized model a pulled ZK version's circuit computes (checked against its manifest). */
