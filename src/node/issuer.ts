@@ -9,7 +9,8 @@
  * redeemer sees: tokens, never who bought them. Every transaction goes through the node's outbox.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import type { IncomingMessage, RequestListener } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type Database from "better-sqlite3";
 import { concat, type Interface, keccak256, ZeroAddress } from "ethers";
@@ -38,10 +39,13 @@ import {
   type IssuanceMessage,
   issueTokens,
   issuerKeyFrom,
+  issuerName,
   type IssuerKey,
   parseIssuanceMessage,
   recoverIssuanceSigner,
+  SqliteSpentTokens,
   type SpentTokens,
+  tokenChallenge,
   type TokenChallenge,
   tokenNonce,
   verifyToken,
@@ -379,4 +383,80 @@ async function sendAndWait(
 
 function sameAddress(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
+}
+
+/** Options of {@link startPassService}. */
+export interface PassServiceOptions extends IssuerChain {
+  /** Where the issuer key lives (created on first start). */
+  dataDir: string;
+  /** The node's database: issuance record and spent tokens. */
+  db: Database.Database;
+  chainId: bigint;
+  /** Price per token, token wei, for the key's registration (fixed for the key's life). */
+  price: bigint;
+  /** Where the issuance endpoint listens. Default 127.0.0.1, port 0 (any). */
+  host?: string;
+  port?: number;
+  /** Time between on-chain redeem batches; 0 leaves it to the caller (`claimer.check()`). Default 60 s. */
+  claimIntervalMs?: number;
+  log: Logger;
+}
+
+/** A running pass service: what the daemon hands the gateway (`redeemer`) and publishes (`url`). */
+export interface PassService {
+  key: IssuerKey;
+  /** The challenge tokens of this key answer (cross-origin, reusable). */
+  challenge: TokenChallenge;
+  /** The issuance endpoint's local URL. */
+  url: string;
+  redeemer: PassRedeemer;
+  claimer: PassClaimer;
+  close(): Promise<void>;
+}
+
+/**
+ * The operator's whole pass service in one call: loads (or creates) the issuer key, registers it unless it is
+ * registered already, serves the issuance endpoint, and redeems spent tokens on-chain every `claimIntervalMs`.
+ * @example
+ * const passes = await startPassService({ dataDir, db: store.db.sqlite, escrow, sender, operator, chainId, price, port: 8444, log });
+ * await startPrivateGateway({ ..., passes: passes.redeemer });
+ */
+export async function startPassService(options: PassServiceOptions): Promise<PassService> {
+  const key = (await loadIssuerKey(options.dataDir, { create: true }))!;
+  await registerIssuerKey(options, key, options.price);
+  const escrow = await options.escrow.getAddress();
+  const challenge = tokenChallenge({ issuerName: issuerName({ chainId: options.chainId, escrow, keyId: key.keyId }) });
+  const spent = new SqliteSpentTokens(options.db);
+  const issuer = new PassIssuer({ ...options, key, record: new IssuanceRecord(options.db) });
+  const server = createServer(createIssuerHandler(issuer, options.log));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const claimer = new PassClaimer(options, spent, key.keyId, options.log);
+  const interval = options.claimIntervalMs ?? 60_000;
+  const timer =
+    interval > 0
+      ? setInterval(() => {
+          claimer.check().catch((error: unknown) => {
+            options.log.warn(
+              { err: error instanceof BaseError ? error.shortMessage : String(error) },
+              "pass redeem failed",
+            );
+          });
+        }, interval)
+      : undefined;
+  timer?.unref();
+  return {
+    key,
+    challenge,
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    redeemer: createPassRedeemer({ key, challenge, spent }),
+    claimer,
+    close: async () => {
+      clearInterval(timer);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

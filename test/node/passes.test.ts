@@ -5,9 +5,7 @@
  * on-chain, so the operator is paid. Refused: a second issuance beyond the purchase's count, and a request signed by
  * someone else (the purchase stays pending).
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { NonceManager, Wallet } from "ethers";
@@ -15,13 +13,11 @@ import { addressesFromRecord, connectContracts, type Contracts } from "../../src
 import { InputError, VerificationError } from "../../src/core/errors";
 import { openOperator, type OperatorContext } from "../../src/node/context";
 import {
-  createIssuerHandler,
-  createPassRedeemer,
-  IssuanceRecord,
+  ISSUER_KEY_FILE,
   loadIssuerKey,
-  PassClaimer,
-  PassIssuer,
+  type PassService,
   registerIssuerKey,
+  startPassService,
 } from "../../src/node/issuer";
 import { createLogger } from "../../src/node/log";
 import {
@@ -31,8 +27,6 @@ import {
   type IssuerKey,
   issuerName,
   prepareTokenRequests,
-  SqliteSpentTokens,
-  tokenChallenge,
   type TokenChallenge,
   verifyToken,
 } from "../../src/privacypass";
@@ -46,7 +40,8 @@ describe("privacy passes on a local chain", function () {
   let ctx: OperatorContext;
   let key: IssuerKey;
   let challenge: TokenChallenge;
-  let server: Server;
+  let service: PassService;
+  let dataDir: string;
   let issuerUrl: string;
   let contracts: Contracts;
   let buyer: NonceManager;
@@ -58,27 +53,20 @@ describe("privacy passes on a local chain", function () {
     net = await startDevnet();
     const operator = await createOperator(net, "issuer", { modes: "vanilla" });
     ctx = await openOperator({ configFile: operator.config, password: PASSWORD, purpose: "passes test", log });
-    key = (await loadIssuerKey(operator.dataDir, { create: true }))!;
-    const escrow = ctx.contracts.privacyPassEscrow!;
-    const chain = { escrow, sender: ctx.sender, operator: ctx.wallet.address, rpcTimeoutMs: 5_000 };
-    await registerIssuerKey(chain, key, PRICE);
-    const issuer = new PassIssuer({
-      ...chain,
-      key,
-      record: new IssuanceRecord(ctx.store.db.sqlite),
+    dataDir = operator.dataDir;
+    service = await startPassService({
+      dataDir,
+      db: ctx.store.db.sqlite,
+      escrow: ctx.contracts.privacyPassEscrow!,
+      sender: ctx.sender,
+      operator: ctx.wallet.address,
       chainId: BigInt(ctx.config.chainId),
+      price: PRICE,
+      claimIntervalMs: 0,
+      rpcTimeoutMs: 5_000,
       log,
     });
-    server = createServer(createIssuerHandler(issuer, log));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    issuerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    challenge = tokenChallenge({
-      issuerName: issuerName({
-        chainId: BigInt(ctx.config.chainId),
-        escrow: await escrow.getAddress(),
-        keyId: key.keyId,
-      }),
-    });
+    ({ key, challenge, url: issuerUrl } = service);
 
     contracts = connectContracts(addressesFromRecord(net.system.record), net.provider);
     // A NonceManager, as the harness's accounts: the provider caches eth_getTransactionCount for a moment, and the
@@ -90,12 +78,18 @@ describe("privacy passes on a local chain", function () {
   });
 
   after(async function () {
-    await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+    await service?.close();
     ctx?.close();
     await net?.devnet.stop();
   });
 
-  it("registers the operator's issuer key on-chain at its price, once", async function () {
+  it("registers the operator's issuer key on-chain at its price, once, and keeps the key private", async function () {
+    expect(statSync(path.join(dataDir, ISSUER_KEY_FILE)).mode & 0o777).to.equal(0o600);
+    expect((await loadIssuerKey(dataDir))!.keyId).to.equal(key.keyId);
+    const escrow = await contracts.privacyPassEscrow!.getAddress();
+    expect(challenge.issuerName).to.equal(
+      issuerName({ chainId: BigInt(ctx.config.chainId), escrow, keyId: key.keyId }),
+    );
     const info = await contracts.privacyPassEscrow!.issuer(key.keyId);
     expect(info.operator).to.equal(ctx.wallet.address);
     expect(info.price).to.equal(PRICE);
@@ -195,8 +189,7 @@ describe("privacy passes on a local chain", function () {
   });
 
   it("spends each pass once at the gateway's redeemer, redeems them on-chain, and the operator is paid", async function () {
-    const spent = new SqliteSpentTokens(ctx.store.db.sqlite);
-    const redeemer = createPassRedeemer({ key, challenge, spent });
+    const { redeemer, claimer } = service;
     const nonces: string[] = [];
     for (let pass = takePass(wallet); pass !== undefined; pass = takePass(wallet)) {
       verifyToken(key.publicKey, challenge, new Uint8Array(Buffer.from(pass.token, "base64url")));
@@ -209,12 +202,6 @@ describe("privacy passes on a local chain", function () {
     expect(nonces).to.have.length(5);
 
     const escrow = ctx.contracts.privacyPassEscrow!;
-    const claimer = new PassClaimer(
-      { escrow, sender: ctx.sender, operator: ctx.wallet.address },
-      spent,
-      key.keyId,
-      log,
-    );
     expect(await claimer.check()).to.equal(5);
     expect(await claimer.check()).to.equal(0);
     for (const nonce of nonces) expect(await escrow.isSpent(key.keyId, nonce)).to.equal(true);
