@@ -20,6 +20,7 @@ import {
   TeeVerifier__factory,
   TestToken__factory,
   VanillaVerifier__factory,
+  VolatilityRiskVault__factory,
   ZkInferenceVerifier__factory,
 } from "../../typechain-types";
 import { BaseError, RevertError, TransportError } from "./errors";
@@ -43,6 +44,7 @@ const INTERFACES: readonly Interface[] = [
   PrivacyPassEscrow__factory,
   EvaluationRegistry__factory,
   ExampleConsumer__factory,
+  VolatilityRiskVault__factory,
   TestToken__factory,
 ].map((factory) => factory.createInterface() as unknown as Interface);
 
