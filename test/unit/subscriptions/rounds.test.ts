@@ -2,9 +2,24 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256 } from "ethers";
-import { Mode } from "../../../src/core/modes";
+import { Mode, modeMask } from "../../../src/core/modes";
 import { resultCommitment } from "../../../src/core/job";
-import { COLLATERAL, FEE_PER_NODE, STAKE, teeProof } from "../../fixtures/system";
+import {
+  COLLATERAL,
+  DEGENERATE_KEY,
+  degenerateProof,
+  factoryVerifier,
+  FEE_PER_NODE,
+  keyHash,
+  STAKE,
+  teeProof,
+  zkOutput,
+  zkProofBytes,
+  zkVersionInput,
+} from "../../fixtures/system";
+import { inputCommitment } from "../../../src/zkml/claim";
+import { decodeZkJobInput } from "../../../src/zkml/job";
+import { quantizeInput, type QuantizedModel } from "../../../src/zkml/quantize";
 import {
   JOB_COST,
   KEEPER_REWARD,
@@ -112,6 +127,44 @@ describe("SubscriptionManager rounds", () => {
       await expect(feed.getRoundData(1))
         .to.be.revertedWithCustomError(fx.manager, "SubscriptionManagerNoData")
         .withArgs(id, 1);
+    });
+  });
+
+  describe("a ZK round", () => {
+    it("commits to the chain input as the circuit does, settles with a proof of that commitment and publishes its value", async () => {
+      const fx = await loadSubscriptions();
+      // Version 2: ZK only, bound to the factory verifier of a degenerate key (any signal has a proof): what is under
+      // test is that the proof must be of the manager's commitment, which the escrow and the verifier check.
+      const verifier = await factoryVerifier(fx, DEGENERATE_KEY);
+      await fx.system.registry.connect(fx.owner).publishVersion(1n, zkVersionInput(verifier, keyHash(DEGENERATE_KEY)));
+      const node = fx.nodes[0]!;
+      await fx.system.staking.connect(node).register(modeMask([Mode.Vanilla, Mode.Tee, Mode.Zk]));
+      const { id, startTime, feed } = await subscribe(fx, {
+        mode: Mode.Zk,
+        version: 2,
+        zkScaleBits: 12,
+        zkInputBits: 26,
+      });
+      await time.increaseTo(startTime);
+      const { job, input } = await startRound(fx, id);
+      const x = decodeZkJobInput(input);
+      expect(x.salt).to.equal(0n);
+      const model = { inputSize: 4, scaleBits: 12, inputBits: 26, inputRange: 2 ** 14 } as unknown as QuantizedModel;
+      const commitment = inputCommitment(model, quantizeInput(model, x.x), 0n);
+      expect(BigInt(job.inputHash)).to.equal(commitment);
+      await fx.system.escrow.connect(node).claimSlot(job);
+      const packed = (1n << 47n) + 6144n; // 1.5 at scale 2^12
+      const signal = (commitment << 48n) | packed;
+      const wrong = await degenerateProof(((commitment ^ 1n) << 48n) | packed);
+      await expect(
+        fx.system.escrow.connect(node).submit(job, zkOutput(packed), zkProofBytes(packed, wrong)),
+      ).to.be.revertedWithCustomError(fx.system.zkVerifier, "ZkInferenceVerifierInvalidProof");
+      const proof = await degenerateProof(signal);
+      await expect(fx.system.escrow.connect(node).submit(job, zkOutput(packed), zkProofBytes(packed, proof)))
+        .to.emit(fx.manager, "RoundAnswered")
+        .withArgs(id, 0, job.id, 15_000, 0);
+      expect((await feed.latestRoundData())[1]).to.equal(15_000n);
+      expect(await feed.terms()).to.deep.equal([1n, 2n, BigInt(Mode.Zk), 1n]);
     });
   });
 
