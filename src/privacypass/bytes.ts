@@ -21,14 +21,9 @@ export function fromHex(value: string, field: string, length?: number): Uint8Arr
   return new Uint8Array(Buffer.from(digits, "hex"));
 }
 
+/** The parts joined, in an ArrayBuffer of their own (never a view into Node's shared Buffer pool). */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat(parts));
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
