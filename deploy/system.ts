@@ -4,7 +4,8 @@
  * CA, or at the development root on local chains), an example consumer, the privacy registry (relays, gateways and
  * node keys of the private path) and the Privacy Pass escrow (prepaid anonymous tokens of operators' issuer keys), both
  * governed by the timelock from their construction, and the evaluation registry (verified evaluations of model
- * versions on published datasets; no admin); wires them; hands governance to the
+ * versions on published datasets; no admin), and the subscription manager of recurring verified inference with its
+ * two input sources (no admin); wires them; hands governance to the
  * timelock; and records the result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
  * reuses every contract whose code is still there and redoes only the missing steps.
  *
@@ -19,6 +20,7 @@ import {
   DualInferenceVerifier__factory,
   EvaluationRegistry__factory,
   ExampleConsumer__factory,
+  FeedWindowSource__factory,
   Groth16VerifierFactory__factory,
   JobEscrow__factory,
   SettlementLib__factory,
@@ -26,6 +28,8 @@ import {
   NodeStaking__factory,
   PrivacyPassEscrow__factory,
   PrivacyRegistry__factory,
+  RealizedVolatilitySource__factory,
+  SubscriptionManager__factory,
   TeeVerifier__factory,
   ZkInferenceVerifier__factory,
   TestToken__factory,
@@ -35,12 +39,15 @@ import {
   type DualInferenceVerifier,
   type EvaluationRegistry,
   type ExampleConsumer,
+  type FeedWindowSource,
   type Groth16VerifierFactory,
   type JobEscrow,
   type ModelRegistry,
   type NodeStaking,
   type PrivacyPassEscrow,
   type PrivacyRegistry,
+  type RealizedVolatilitySource,
+  type SubscriptionManager,
   type TeeVerifier,
   type ZkInferenceVerifier,
   type TestToken,
@@ -148,6 +155,12 @@ export interface System {
   privacyPassEscrow: PrivacyPassEscrow;
   /** Datasets, evaluation requests and the results attested enclaves sign for them (no admin). */
   evaluationRegistry: EvaluationRegistry;
+  /** Subscriptions of recurring verified inference: rounds requested on the escrow, each subscription's feed. */
+  subscriptionManager: SubscriptionManager;
+  /** Input source: the S&P 500 volatility model's features from an `AggregatorV3Interface` price feed. */
+  realizedVolatilitySource: RealizedVolatilitySource;
+  /** Input source: the last answers of an `AggregatorV3Interface` feed. */
+  feedWindowSource: FeedWindowSource;
 }
 
 export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
@@ -323,7 +336,20 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
       passesParameters,
     ]),
   );
-  // After the Privacy Pass escrow, for the same reason. It has no admin: nothing to hand over.
+  // After the Privacy Pass escrow and before the evaluation registry (which stays last, as its deployment test
+  // expects). No admin: nothing to hand over.
+  const subscriptionsAddress = await ensure("subscriptionManager", () =>
+    deployContract(new SubscriptionManager__factory(deployer), [escrowAddress]),
+  );
+  const volatilitySourceAddress = await ensure("realizedVolatilitySource", () =>
+    deployContract(new RealizedVolatilitySource__factory(deployer), []),
+  );
+  const windowSourceAddress = await ensure("feedWindowSource", () =>
+    deployContract(new FeedWindowSource__factory(deployer), []),
+  );
+
+  // After the Privacy Pass escrow (and the subscription manager), for the same reason. It has no admin: nothing to
+  // hand over.
   const evaluationAddress = await ensure("evaluationRegistry", () =>
     deployContract(new EvaluationRegistry__factory(deployer), [
       tokenAddress,
@@ -350,6 +376,9 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     privacyRegistry: PrivacyRegistry__factory.connect(privacyAddress, deployer),
     privacyPassEscrow: PrivacyPassEscrow__factory.connect(passesAddress, deployer),
     evaluationRegistry: EvaluationRegistry__factory.connect(evaluationAddress, deployer),
+    subscriptionManager: SubscriptionManager__factory.connect(subscriptionsAddress, deployer),
+    realizedVolatilitySource: RealizedVolatilitySource__factory.connect(volatilitySourceAddress, deployer),
+    feedWindowSource: FeedWindowSource__factory.connect(windowSourceAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
   await setUpDcap(

@@ -12,6 +12,7 @@ import { PrivacyRegistry__factory } from "../../typechain-types/factories/contra
 import { PrivacyPassEscrow__factory } from "../../typechain-types/factories/contracts/privacy/PrivacyPassEscrow__factory";
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
 import { EvaluationRegistry__factory } from "../../typechain-types/factories/contracts/evaluation/EvaluationRegistry__factory";
+import { SubscriptionManager__factory } from "../../typechain-types/factories/contracts/subscriptions/SubscriptionManager__factory";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
@@ -20,6 +21,7 @@ import type { PrivacyRegistry } from "../../typechain-types/contracts/privacy/Pr
 import type { PrivacyPassEscrow } from "../../typechain-types/contracts/privacy/PrivacyPassEscrow";
 import type { TestToken } from "../../typechain-types/contracts/mocks/TestToken";
 import type { EvaluationRegistry } from "../../typechain-types/contracts/evaluation/EvaluationRegistry";
+import type { SubscriptionManager } from "../../typechain-types/contracts/subscriptions/SubscriptionManager";
 
 /** Addresses of a deployment, as `deployments/<network>.json` records them, plus the block to scan logs from. */
 export interface Addresses {
@@ -34,6 +36,12 @@ export interface Addresses {
   privacyPassEscrow?: string;
   /** Optional: configs written before verified evaluations do not name it. */
   evaluationRegistry?: string;
+  /** Optional: configs written before subscriptions do not name it. */
+  subscriptionManager?: string;
+  /** Optional, as `subscriptionManager`: the input source of the volatility model's features. */
+  realizedVolatilitySource?: string;
+  /** Optional, as `subscriptionManager`: the input source of a feed's last answers. */
+  feedWindowSource?: string;
   startBlock: number;
 }
 
@@ -50,6 +58,8 @@ export interface Contracts {
   privacyPassEscrow?: PrivacyPassEscrow;
   /** Datasets and verified evaluations of model versions; present when the addresses name it. */
   evaluationRegistry?: EvaluationRegistry;
+  /** Subscriptions of recurring verified inference and their feeds; present when the addresses name it. */
+  subscriptionManager?: SubscriptionManager;
 }
 
 /**
@@ -72,6 +82,9 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
     ...(addresses.evaluationRegistry === undefined
       ? {}
       : { evaluationRegistry: EvaluationRegistry__factory.connect(addresses.evaluationRegistry, runner) }),
+    ...(addresses.subscriptionManager === undefined
+      ? {}
+      : { subscriptionManager: SubscriptionManager__factory.connect(addresses.subscriptionManager, runner) }),
   };
 }
 
@@ -100,6 +113,12 @@ export function addressesFromRecord(record: {
     ...(record.contracts.evaluationRegistry === undefined
       ? {}
       : { evaluationRegistry: record.contracts.evaluationRegistry.address }),
+    ...Object.fromEntries(
+      (["subscriptionManager", "realizedVolatilitySource", "feedWindowSource"] as const).flatMap((name) => {
+        const address = record.contracts[name]?.address;
+        return address === undefined ? [] : [[name, address]];
+      }),
+    ),
     startBlock: record.startBlock,
   };
 }
@@ -141,4 +160,17 @@ export function requireEvaluationRegistry(contracts: Pick<Contracts, "evaluation
       `no "evaluationRegistry" address is configured: add the deployment record's evaluationRegistry to the config (contracts.evaluationRegistry), or redeploy`,
     );
   return contracts.evaluationRegistry;
+}
+
+/**
+ * The subscription manager of `contracts`, for subscribers, keepers and readers of subscription feeds.
+ * @throws ConfigError when the addresses do not name one (an operator config or deployment record from before it).
+ * @example const manager = requireSubscriptionManager(contracts); await manager.subscriptionCount();
+ */
+export function requireSubscriptionManager(contracts: Pick<Contracts, "subscriptionManager">): SubscriptionManager {
+  if (contracts.subscriptionManager === undefined)
+    throw new ConfigError(
+      `no "subscriptionManager" address is configured: add the deployment record's subscriptionManager to the config (contracts.subscriptionManager), or redeploy`,
+    );
+  return contracts.subscriptionManager;
 }

@@ -25,6 +25,9 @@ export const CONTRACT_NAMES = [
   "privacyRegistry",
   "privacyPassEscrow",
   "evaluationRegistry",
+  "subscriptionManager",
+  "realizedVolatilitySource",
+  "feedWindowSource",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 

@@ -1,7 +1,8 @@
 /**
  * One revert decoder over every ABI the system deploys: a custom error raised anywhere in the protocol — the
  * escrow, staking, the registry, each verifier (their errors bubble up through the escrow), the verifier factory,
- * the privacy registry, the Privacy Pass escrow, the evaluation registry, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
+ * the privacy registry, the Privacy Pass escrow, the evaluation registry, the subscription manager, its feeds and input
+ * sources, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
  * and the error with its arguments, with a hint where the user can fix it.
  */
 import { Interface, isError, type ErrorDescription } from "ethers";
@@ -10,6 +11,8 @@ import {
   DualInferenceVerifier__factory,
   EvaluationRegistry__factory,
   ExampleConsumer__factory,
+  FeedConsumerExample__factory,
+  FeedWindowSource__factory,
   Groth16VerifierFactory__factory,
   Groth16Verifier__factory,
   JobEscrow__factory,
@@ -17,6 +20,10 @@ import {
   NodeStaking__factory,
   PrivacyPassEscrow__factory,
   PrivacyRegistry__factory,
+  RealizedVolatilitySource__factory,
+  RoundInputEncoder__factory,
+  SubscriptionFeed__factory,
+  SubscriptionManager__factory,
   TeeVerifier__factory,
   TestToken__factory,
   VanillaVerifier__factory,
@@ -43,7 +50,13 @@ const INTERFACES: readonly Interface[] = [
   PrivacyRegistry__factory,
   PrivacyPassEscrow__factory,
   EvaluationRegistry__factory,
+  SubscriptionManager__factory,
+  SubscriptionFeed__factory,
+  RealizedVolatilitySource__factory,
+  FeedWindowSource__factory,
+  RoundInputEncoder__factory,
   ExampleConsumer__factory,
+  FeedConsumerExample__factory,
   VolatilityRiskVault__factory,
   TestToken__factory,
 ].map((factory) => factory.createInterface() as unknown as Interface);
@@ -58,6 +71,16 @@ export interface CallContext {
 
 /** What the user should do about the errors a user can fix. */
 const HINTS: Record<string, string> = {
+  SubscriptionManagerRoundNotDue: "wait until the round is due (`vin feed <address>` shows the next round)",
+  SubscriptionManagerRoundStarted: "this round was started already; the next one starts when it is due",
+  SubscriptionManagerEnded:
+    "the subscription's last round has passed: withdraw what is left with `vin subscribe withdraw`",
+  SubscriptionManagerInsufficientBalance: "top the subscription up with `vin subscribe top-up <id> <amount>`",
+  SubscriptionManagerCostAboveMax: "the model's price rose: subscribe again with a higher --max-job-cost",
+  SubscriptionManagerStillRunning: "cancel the subscription first (`vin subscribe cancel <id>`), or wait for its end",
+  SubscriptionManagerInputMissing: "post the round's input first (`postInput`: commitment and URI)",
+  InputSourceStale: "the price feed has no recent answer before the round's due time: the round cannot start",
+  InputSourceHistoryTooShort: "the price feed does not have enough rounds yet for this input source",
   NodeStakingInsufficientStake: "stake more with `vin stake <amount>` or wait for locked collateral to be released",
   JobEscrowInsufficientStake: "stake more with `vin stake <amount>`",
   NodeStakingBelowMinimumStake: "stake at least the minimum with `vin stake <amount>` before `vin register`",
