@@ -3,11 +3,8 @@ import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helper
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import {
   FeedConsumerExample__factory,
-  FeedWindowSource__factory,
   MockAggregator__factory,
-  RealizedVolatilitySource__factory,
   SubscriptionFeed__factory,
-  SubscriptionManager__factory,
   type FeedConsumerExample,
   type FeedWindowSource,
   type MockAggregator,
@@ -39,18 +36,16 @@ export interface SubscriptionFixture extends Fixture {
   keeper: HardhatEthersSigner;
 }
 
-/** The system of `systemFixture`, a manager deployed on its escrow, a mock feed with 70 prices, both sources. */
+/** The system of `systemFixture` (its subscription manager and sources, as deployed) and a mock feed with 70 prices. */
 export async function subscriptionFixture(): Promise<SubscriptionFixture> {
   const fx = await systemFixture();
-  const manager = await new SubscriptionManager__factory(fx.deployer).deploy(await fx.system.escrow.getAddress());
+  const { subscriptionManager: manager, feedWindowSource: window, realizedVolatilitySource: volatility } = fx.system;
   const aggregator = await new MockAggregator__factory(fx.deployer).deploy(
     fx.deployer.address,
     FEED_DECIMALS,
     "S&P 500 / USD",
   );
   await aggregator.updateAnswers(prices(70));
-  const window = await new FeedWindowSource__factory(fx.deployer).deploy();
-  const volatility = await new RealizedVolatilitySource__factory(fx.deployer).deploy();
   const subscriber = fx.requester;
   await fx.system.token.connect(subscriber).approve(await manager.getAddress(), hre.ethers.MaxUint256);
   const keeper = fx.other;
