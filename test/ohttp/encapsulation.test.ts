@@ -1,7 +1,17 @@
 import { expect } from "chai";
-import { AEAD, KDF, KEM } from "../../src/ohttp/algorithms";
+import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
+import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
+import { AEAD, hpkeSuite, KDF, KEM } from "../../src/ohttp/algorithms";
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, readResponse } from "../../src/ohttp/bhttp";
-import { decapsulateRequest, encapsulateRequest, selectSuite } from "../../src/ohttp/encapsulation";
+import {
+  decapsulateRequest,
+  encapsulateRequest,
+  HEADER_LENGTH,
+  requestHeader,
+  requestInfo,
+  selectSuite,
+} from "../../src/ohttp/encapsulation";
+import { LABELS } from "../../src/ohttp/constants";
 import {
   OhttpDecryptionError,
   OhttpMalformedError,
@@ -202,6 +212,53 @@ describe("ohttp encapsulation", function () {
       OhttpMalformedError,
     );
     expect(await rejection(second.context.decapsulateResponse(answer))).to.be.instanceOf(OhttpDecryptionError);
+  });
+});
+
+describe("ohttp HPKE on node:crypto", function () {
+  /** `@hpke/core`'s own suites, all WebCrypto (and `@hpke/chacha20poly1305`): the reference for ours. */
+  const reference = (aeadId: number) =>
+    new CipherSuite({
+      kem: new DhkemX25519HkdfSha256(),
+      kdf: new HkdfSha256(),
+      aead: aeadId === AEAD.AES_128_GCM ? new Aes128Gcm() : new Chacha20Poly1305(),
+    });
+  const text = new TextEncoder().encode("a prompt that must stay between the client and the gateway");
+
+  for (const [name, aeadId] of AEADS) {
+    it(`interoperates with @hpke/core's WebCrypto suite both ways with ${name}, exports included`, async function () {
+      const key = await generateGatewayKey({ keyId: 1 });
+      const suite = { kemId: KEM.X25519_SHA256, kdfId: KDF.HKDF_SHA256, aeadId };
+      const info = requestInfo(LABELS.request, requestHeader(1, suite));
+      const recipientPublicKey = await reference(aeadId).kem.deserializePublicKey(key.config.publicKey);
+      const ours = hpkeSuite(suite);
+      const theirs = reference(aeadId);
+      for (const [sealer, opener] of [
+        [ours, theirs],
+        [theirs, ours],
+      ] as const) {
+        const sender = await sealer.createSenderContext({ recipientPublicKey, info });
+        const sealed = [await sender.seal(text), await sender.seal(text)];
+        const recipient = await opener.createRecipientContext({ recipientKey: key.keyPair, enc: sender.enc, info });
+        expect(new Uint8Array(await recipient.open(sealed[0]!))).to.deep.equal(text);
+        expect(new Uint8Array(await recipient.open(sealed[1]!))).to.deep.equal(text);
+        expect(hex(new Uint8Array(await recipient.export(Uint8Array.of(1, 2), 32)))).to.equal(
+          hex(new Uint8Array(await sender.export(Uint8Array.of(1, 2), 32))),
+        );
+      }
+    });
+  }
+
+  it("refuses an enc that is a small-order X25519 point (all-zero shared secret) as a decryption error", async function () {
+    const key = await generateGatewayKey({ keyId: 1 });
+    const { encapsulated } = await encapsulateRequest(key.config, Uint8Array.of(0));
+    for (const point of [new Uint8Array(32), Uint8Array.of(1, ...new Uint8Array(31))]) {
+      const forged = encapsulated.slice();
+      forged.set(point, HEADER_LENGTH);
+      const error = await rejection(decapsulateRequest(new KeyRing([key]), forged));
+      expect(error).to.be.instanceOf(OhttpDecryptionError);
+      expect((error as OhttpDecryptionError).shortMessage).to.match(/cannot set up HPKE/);
+    }
   });
 });
 
