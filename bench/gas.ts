@@ -8,10 +8,11 @@
 import hre from "hardhat";
 import { COLLATERAL } from "../test/fixtures/system";
 import { measureGas } from "./lib/gas";
+import { measureSubscriptionGas } from "./lib/subscription-gas";
 import { report } from "./lib/report";
 
 async function main(): Promise<void> {
-  const rows = await measureGas();
+  const rows = [...(await measureGas()), ...(await measureSubscriptionGas())];
   const solc = hre.config.solidity.compilers[0];
   const runs = solc?.settings?.optimizer?.runs as number | undefined;
   report(
