@@ -1,9 +1,16 @@
 import { expect } from "chai";
-import path from "node:path";
 import { hexlify, Wallet } from "ethers";
 import { encodeInput } from "../../src/core/job";
 import { isSealed } from "../../src/core/sealed";
-import { createOperator, DaemonProcess, startDevnet, vin, type Devnet, type Operator } from "../node/harness";
+import {
+  createClient,
+  createOperator,
+  DaemonProcess,
+  startDevnet,
+  vin,
+  type Devnet,
+  type Operator,
+} from "../node/harness";
 
 const FEATURES = [39.1, 18.7, 181, 3750];
 
@@ -15,6 +22,7 @@ const FEATURES = [39.1, 18.7, 181, 3750];
 describe("vin request --encrypt (against a real hardhat node)", () => {
   let net: Devnet;
   let config: string;
+  let client: string;
   let operator: Operator;
   let daemon: DaemonProcess | undefined;
   const request = (...flags: string[]) =>
@@ -32,27 +40,8 @@ describe("vin request --encrypt (against a real hardhat node)", () => {
 
   before(async () => {
     net = await startDevnet();
-    // The operator first: `vin faucet` (another process) sends from the deployer account the devnet funds it with.
+    ({ config, address: client } = await createClient(net, "client"));
     operator = await createOperator(net, "sealed-cli", { modes: "vanilla", patch: { confirmations: 0 } });
-    config = path.join(net.workDir, "client.json");
-    const init = await vin([
-      "--config",
-      config,
-      "--json",
-      "init",
-      "--deployment",
-      net.deploymentFile,
-      "--rpc-url",
-      net.chain.url,
-      "--data-dir",
-      path.join(net.workDir, "client"),
-      "--scrypt-n",
-      "1024",
-    ]);
-    expect(init.code, init.stderr).to.equal(0);
-    const { address } = JSON.parse(init.stdout) as { address: string };
-    const faucet = await vin(["faucet", address, "--rpc-url", net.chain.url, "--deployment", net.deploymentFile]);
-    expect(faucet.code, faucet.stderr).to.equal(0);
   });
 
   after(async () => {
@@ -66,6 +55,7 @@ describe("vin request --encrypt (against a real hardhat node)", () => {
     expect(result.code, result.stderr).to.equal(8);
     expect(result.stderr).to.include("no node has published a key in PrivacyRegistry");
     expect(await net.contracts.escrow.jobCount()).to.equal(jobs);
+    expect(await net.provider.getTransactionCount(client), "not even an approval").to.equal(0);
   });
 
   it("exits 2 for --to without --encrypt, for a --to that is not an address, and for a node without a key", async () => {
