@@ -97,8 +97,8 @@ export class InputFetcher {
       if (error instanceof SealedInputMalformedError) return undefined; // refused with its reason by `open`
       throw error;
     }
-    const node = this.options.sealed === undefined ? undefined : getAddress(this.options.sealed.node);
-    return node !== undefined && recipients.includes(node)
+    if (this.options.sealed?.key === undefined) return "the input is sealed and this node has no key to open it";
+    return recipients.includes(getAddress(this.options.sealed.node))
       ? undefined
       : `the input is sealed to ${recipients.length} other node(s), not to this one`;
   }
