@@ -64,6 +64,12 @@ export interface NodeConfig {
   gatewayHost?: string;
   /** The gateway's public URL, published in PrivacyRegistry. Default `http://<gatewayHost>:<gatewayPort>/`. */
   gatewayUrl?: string;
+  /**
+   * With a gateway: the price of one Privacy Pass token (tokens, decimal string, e.g. "0.01"). Set, the gateway takes
+   * one token per private request, issues tokens bought on-chain at `<gateway>/v1/passes/issue` and redeems spent
+   * ones on-chain; unset (default), private requests are free.
+   */
+  passPrice?: string;
 }
 
 /** The escrow's `MAX_BATCH`: jobs per `submitBatch`. */
@@ -183,6 +189,9 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
   const gatewayUrl = optional("gatewayUrl");
   if (gatewayUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(gatewayUrl))
     fail("gatewayUrl", `must be the gateway's public http(s) URL, got "${gatewayUrl}"`);
+  const passPrice = optional("passPrice");
+  if (passPrice !== undefined && !(tokenAmount(passPrice)! > 0n))
+    fail("passPrice", `must be a positive token amount such as "0.01", got "${passPrice}"`);
   const gatewayPort = int("gatewayPort", 0);
   if (gatewayPort > 65_535) fail("gatewayPort", `must be a port (0 to 65535; 0 serves no gateway), got ${gatewayPort}`);
   const modes = c.modes;
@@ -218,5 +227,6 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     gatewayPort,
     ...(gatewayHost === undefined ? {} : { gatewayHost }),
     ...(gatewayUrl === undefined ? {} : { gatewayUrl }),
+    ...(passPrice === undefined ? {} : { passPrice }),
   };
 }

@@ -3,7 +3,10 @@ import { Mode, MODE_NAMES } from "../core/modes";
 import { resolveSetting } from "../core/config";
 import { BaseError, firstLine, InputError } from "../core/errors";
 import { LogFollower } from "../core/follower";
+import { requirePrivacyPassEscrow } from "../core/contracts";
+import { ISSUE_PATH } from "../privacypass";
 import { startPrivateGateway } from "./gateway";
+import { startPassService } from "./issuer";
 import { publishGateway } from "./operator-actions";
 import { sleep, withRetry } from "../core/retry";
 import { Computer } from "./compute";
@@ -111,20 +114,37 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
   });
   const models = new ModelLoader(contracts.registry, content.store);
   // The enclave's Oblivious HTTP gateway (private inference), listed in PrivacyRegistry once the enclave is registered.
-  const gateway =
-    enclave !== undefined && config.gatewayPort !== 0
-      ? await startPrivateGateway({
-          enclave,
+  const serveGateway = enclave !== undefined && config.gatewayPort !== 0;
+  // Privacy Pass: the issuer key registered, issuance served beside the gateway, spent tokens redeemed on-chain.
+  const passes =
+    serveGateway && config.passPrice !== undefined
+      ? await startPassService({
+          dataDir: config.dataDir,
+          db: store.db.sqlite,
+          escrow: requirePrivacyPassEscrow(contracts),
+          sender,
           operator: address,
-          contracts,
           chainId: BigInt(config.chainId),
-          models,
-          host: config.gatewayHost,
-          port: config.gatewayPort,
-          log: log.child({ component: "gateway" }),
+          price: tokenAmount(config.passPrice)!,
+          listen: false,
+          log: log.child({ component: "passes" }),
           rpcTimeoutMs: config.rpcTimeoutMs,
         })
       : undefined;
+  const gateway = serveGateway
+    ? await startPrivateGateway({
+        enclave,
+        operator: address,
+        contracts,
+        chainId: BigInt(config.chainId),
+        models,
+        host: config.gatewayHost,
+        port: config.gatewayPort,
+        log: log.child({ component: "gateway" }),
+        rpcTimeoutMs: config.rpcTimeoutMs,
+        ...(passes === undefined ? {} : { passes: passes.redeemer, routes: { [ISSUE_PATH]: passes.handler } }),
+      })
+    : undefined;
   const gatewayUrl = config.gatewayUrl ?? gateway?.url;
   const keepRegistration = enclave === undefined ? undefined : enclaveKeeper(registrationContext(ctx, { quotes }), log);
   const keepEnclave =
@@ -252,6 +272,7 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       await submission.stop();
       await pool.drain();
       await gateway?.close();
+      await passes?.close();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
       await content
         .close()

@@ -7,7 +7,7 @@
  * What it sees: the request in clear and the relay's address, never the client's. It logs one line per request
  * (status, sizes, latency) and nothing of the content; it keeps no per-client state.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { keccak256 } from "ethers";
 import type { Contracts } from "../core/contracts";
@@ -56,6 +56,11 @@ export interface PrivateGatewayOptions {
   passes?: PassRedeemer;
   /** Time limit of each chain read. Default 10 s. */
   rpcTimeoutMs?: number;
+  /**
+   * Plain HTTP endpoints served beside the gateway, by exact path (the pass issuance endpoint, which buyers call
+   * directly: their purchase is on-chain anyway). Every other path is the Oblivious Gateway Resource.
+   */
+  routes?: Record<string, RequestListener>;
 }
 
 export interface RunningGateway {
@@ -72,14 +77,17 @@ export interface RunningGateway {
 export async function startPrivateGateway(options: PrivateGatewayOptions): Promise<RunningGateway> {
   const key = await importGatewayKey({ keyId: ENCLAVE_KEY_ID, privateKey: options.enclave.hpkePrivateKey() });
   const service = new PrivateInference(options);
-  const server: Server = createServer(
-    createGatewayHandler({
-      keys: new KeyRing([key]),
-      handler: (request) => service.answer(request),
-      logger: options.log,
-      requireDate: true,
-    }),
-  );
+  const gateway = createGatewayHandler({
+    keys: new KeyRing([key]),
+    handler: (request) => service.answer(request),
+    logger: options.log,
+    requireDate: true,
+  });
+  const routes = new Map(Object.entries(options.routes ?? {}));
+  const server: Server = createServer((req, res) => {
+    const route = routes.get(new URL(req.url ?? "/", "http://gateway.invalid").pathname);
+    return route === undefined ? gateway(req, res) : route(req, res);
+  });
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -394,9 +394,13 @@ export interface PassServiceOptions extends IssuerChain {
   chainId: bigint;
   /** Price per token, token wei, for the key's registration (fixed for the key's life). */
   price: bigint;
-  /** Where the issuance endpoint listens. Default 127.0.0.1, port 0 (any). */
+  /**
+   * Where the issuance endpoint listens. Default 127.0.0.1, port 0 (any). With `listen: false` it does not listen:
+   * the caller serves {@link PassService.handler} (the gateway does, at `/v1/passes/issue`).
+   */
   host?: string;
   port?: number;
+  listen?: boolean;
   /** Time between on-chain redeem batches; 0 leaves it to the caller (`claimer.check()`). Default 60 s. */
   claimIntervalMs?: number;
   log: Logger;
@@ -407,8 +411,10 @@ export interface PassService {
   key: IssuerKey;
   /** The challenge tokens of this key answer (cross-origin, reusable). */
   challenge: TokenChallenge;
-  /** The issuance endpoint's local URL. */
-  url: string;
+  /** The issuance endpoint's local URL (undefined with `listen: false`). */
+  url?: string;
+  /** The issuance endpoint as a request listener (`POST /v1/passes/issue`). */
+  handler: RequestListener;
   redeemer: PassRedeemer;
   claimer: PassClaimer;
   close(): Promise<void>;
@@ -428,12 +434,14 @@ export async function startPassService(options: PassServiceOptions): Promise<Pas
   const challenge = tokenChallenge({ issuerName: issuerName({ chainId: options.chainId, escrow, keyId: key.keyId }) });
   const spent = new SqliteSpentTokens(options.db);
   const issuer = new PassIssuer({ ...options, key, record: new IssuanceRecord(options.db) });
-  const server = createServer(createIssuerHandler(issuer, options.log));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const handler = createIssuerHandler(issuer, options.log);
+  const server = options.listen === false ? undefined : createServer(handler);
+  if (server !== undefined)
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    });
+  const port = server === undefined ? undefined : (server.address() as AddressInfo).port;
   const claimer = new PassClaimer(options, spent, key.keyId, options.log);
   const interval = options.claimIntervalMs ?? 60_000;
   const timer =
@@ -451,12 +459,13 @@ export async function startPassService(options: PassServiceOptions): Promise<Pas
   return {
     key,
     challenge,
-    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    ...(port === undefined ? {} : { url: `http://${options.host ?? "127.0.0.1"}:${port}` }),
+    handler,
     redeemer: createPassRedeemer({ key, challenge, spent }),
     claimer,
     close: async () => {
       clearInterval(timer);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
     },
   };
 }

@@ -10,8 +10,15 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type ContractTransactionResponse, formatUnits, type Signer, ZeroAddress } from "ethers";
-import { type Contracts, requirePrivacyPassEscrow } from "../core/contracts";
+import {
+  type ContractTransactionResponse,
+  formatUnits,
+  getAddress,
+  NonceManager,
+  type Signer,
+  ZeroAddress,
+} from "ethers";
+import { type Contracts, requirePrivacyPassEscrow, requirePrivacyRegistry } from "../core/contracts";
 import {
   BaseError,
   InputError,
@@ -120,7 +127,9 @@ export interface BoughtPasses {
  * @example const bought = await buyPasses({ signer, contracts, keyId, count: 20, issuerUrl: "http://127.0.0.1:8444" });
  */
 export async function buyPasses(options: BuyPassesOptions): Promise<BoughtPasses> {
-  const { signer, contracts, keyId, count } = options;
+  const { contracts, keyId, count } = options;
+  // Approve and buy back to back: a provider's short result cache would hand both the same nonce.
+  const signer = options.signer instanceof NonceManager ? options.signer : new NonceManager(options.signer);
   const escrow = requirePrivacyPassEscrow(contracts);
   const timeoutMs = options.timeoutMs ?? 60_000;
   if (!Number.isSafeInteger(count) || count < 1 || count > 1_024)
@@ -141,7 +150,7 @@ export async function buyPasses(options: BuyPassesOptions): Promise<BoughtPasses
   if (allowance < cost) await mined("token", "approve", () => contracts.token.connect(signer).approve(spender, cost));
   const { hash, purchaseId } = await purchase(escrow.connect(signer), keyId, count, cost);
   try {
-    const added = await issuePasses({ ...options, purchaseId });
+    const added = await issuePasses({ ...options, signer, purchaseId });
     return { purchaseId, cost, tokens: added.tokens, wallet: added.wallet, tx: hash };
   } catch (error) {
     throw new StateError(
@@ -315,4 +324,51 @@ function updateWallet(file: string, change: (passes: PassEntry[]) => PassEntry[]
     mode: 0o600,
   });
   renameSync(temporary, file);
+}
+
+/**
+ * The issuer keys `operator` registered in PrivacyPassEscrow and has not retired: the keys its gateway takes passes of.
+ * @example const keys = await operatorIssuerKeys(contracts, operator, { fromBlock: deployment.startBlock });
+ */
+export async function operatorIssuerKeys(
+  contracts: PassContracts,
+  operator: string,
+  options: { fromBlock?: number; timeoutMs?: number } = {},
+): Promise<Hex[]> {
+  const escrow = requirePrivacyPassEscrow(contracts);
+  const retry = { timeoutMs: options.timeoutMs ?? 30_000 };
+  const events = await withRetry(
+    "privacyPassEscrow.IssuerRegistered",
+    () => escrow.queryFilter(escrow.filters.IssuerRegistered(undefined, getAddress(operator)), options.fromBlock ?? 0),
+    retry,
+  );
+  const keys: Hex[] = [];
+  for (const event of events) {
+    const keyId = event.args.keyId.toLowerCase() as Hex;
+    const info = await withRetry("privacyPassEscrow.issuer", () => escrow.issuer(keyId), retry);
+    if (!info.retired && info.operator.toLowerCase() === operator.toLowerCase()) keys.push(keyId);
+  }
+  return keys;
+}
+
+/**
+ * Buys `count` passes of the gateway of `operator`: its issuer key from PrivacyPassEscrow (the newest it has not
+ * retired) and its issuance endpoint at the gateway URL PrivacyRegistry lists.
+ * @throws NotFoundError when the operator lists no gateway or has no issuer key; what {@link buyPasses} throws.
+ */
+export async function buyGatewayPasses(
+  options: Omit<BuyPassesOptions, "keyId" | "issuerUrl"> & {
+    operator: string;
+    contracts: PassContracts & Pick<Contracts, "privacyRegistry">;
+  },
+): Promise<BoughtPasses & { keyId: Hex; issuerUrl: string }> {
+  const { contracts, operator } = options;
+  const gateway = await withRetry("privacyRegistry.gateway", () => requirePrivacyRegistry(contracts).gateway(operator));
+  if (gateway.url === "") throw new NotFoundError(`operator ${operator} lists no gateway in PrivacyRegistry`);
+  const keys = await operatorIssuerKeys(contracts, operator, options);
+  const keyId = keys[keys.length - 1];
+  if (keyId === undefined)
+    throw new NotFoundError(`operator ${operator} has no issuer key in PrivacyPassEscrow: its gateway takes no passes`);
+  const bought = await buyPasses({ ...options, keyId, issuerUrl: gateway.url });
+  return { ...bought, keyId, issuerUrl: gateway.url };
 }

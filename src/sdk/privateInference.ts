@@ -21,6 +21,7 @@ import { withRetry, type RetryOptions } from "../core/retry";
 import { teeDomain } from "../core/tee";
 import { decodeKeyConfig, ohttpFetch, OhttpDecryptionError, relayResourceUrl, type KeyConfig } from "../ohttp";
 import { privateServingRefusal, readEnclave } from "../modes";
+import { operatorIssuerKeys, returnPass, takePass, type PassEntry } from "./passes";
 
 /** A gateway as the chain lists it. */
 export interface GatewayEntry {
@@ -37,7 +38,8 @@ export interface RelayEntry {
   url: string;
 }
 
-type ChainContracts = Pick<Contracts, "privacyRegistry" | "teeVerifier" | "escrow" | "registry">;
+type ChainContracts = Pick<Contracts, "privacyRegistry" | "teeVerifier" | "escrow" | "registry"> &
+  Partial<Pick<Contracts, "privacyPassEscrow" | "token">>;
 
 /** The gateways `PrivacyRegistry` lists (without checking their enclaves: see {@link privateInference}). */
 export async function listGateways(
@@ -102,6 +104,11 @@ export interface PrivateInferenceParams {
   relay?: string;
   /** One Privacy Pass token (base64url), when the gateway charges. */
   pass?: string;
+  /**
+   * A pass wallet (`vin passes buy`) to pay from when the gateway's operator has an issuer key: one of its passes is
+   * taken, spent by the request, and put back if the request never reached the gateway or it refunded it.
+   */
+  passes?: { wallet: string; fromBlock?: number };
   /** Time limit of the whole exchange through the relay, in ms. Default 30 s. */
   timeoutMs?: number;
   /** Time limit of each chain read. Default 10 s. */
@@ -132,13 +139,37 @@ export async function privateInference(params: PrivateInferenceParams): Promise<
   const relay = chooseRelay(relays, params.relay, gateway);
   const keyConfig = await gatewayKeyConfig(contracts, gateway.enclave, retry);
 
+  const taken = params.pass === undefined ? await takeGatewayPass(params, gateway) : undefined;
+  const pass = params.pass ?? taken?.token;
   const request: PrivateRequest = {
     modelId,
     version,
     input: hexlify(encodeInput(params.input)),
     requestId: hexlify(randomBytes(32)),
-    ...(params.pass === undefined ? {} : { pass: params.pass }),
+    ...(pass === undefined ? {} : { pass }),
   };
+  try {
+    return await exchange(params, gateway, relay, keyConfig, request);
+  } catch (error) {
+    // A pass the gateway refused (spent, not its issuer's) is worth nothing; any other failure gives it back.
+    if (taken !== undefined && !(error instanceof PassRefusedError)) returnPass(taken, params.passes!.wallet);
+    throw error;
+  }
+}
+
+/** The gateway refused the request's pass (402): spent already, or not its issuer's. */
+export class PassRefusedError extends InputError {
+  override readonly name = "PassRefusedError";
+}
+
+async function exchange(
+  params: PrivateInferenceParams,
+  gateway: GatewayEntry,
+  relay: RelayEntry,
+  keyConfig: KeyConfig,
+  request: PrivateRequest,
+): Promise<PrivateInferenceReturnType> {
+  const { contracts } = params;
   let answer: Response;
   try {
     answer = await ohttpFetch(
@@ -169,6 +200,24 @@ export async function privateInference(params: PrivateInferenceParams): Promise<
       `the answer's receipt was signed by ${signer} for operator ${response.operator}, not by the gateway's enclave ${gateway.enclave} for ${gateway.operator}`,
     );
   return { response, output: response.output, gateway, relay };
+}
+
+/** One pass of the gateway operator's issuer keys from the wallet, or undefined when its gateway is free. */
+async function takeGatewayPass(params: PrivateInferenceParams, gateway: GatewayEntry): Promise<PassEntry | undefined> {
+  if (params.passes === undefined || params.contracts.privacyPassEscrow === undefined) return undefined;
+  const contracts = { privacyPassEscrow: params.contracts.privacyPassEscrow, token: params.contracts.token! };
+  const keys = await operatorIssuerKeys(contracts, gateway.operator, {
+    fromBlock: params.passes.fromBlock,
+    timeoutMs: params.rpcTimeoutMs,
+  });
+  if (keys.length === 0) return undefined;
+  for (const keyId of keys) {
+    const pass = takePass(params.passes.wallet, { keyId });
+    if (pass !== undefined) return pass;
+  }
+  throw new InputError(
+    `the gateway of operator ${gateway.operator} takes one pass per request and the wallet ${params.passes.wallet} holds none of its keys: buy some with \`vin passes buy --operator ${gateway.operator} --count 10\``,
+  );
 }
 
 async function chooseGateway(params: PrivateInferenceParams, retry: RetryOptions): Promise<GatewayEntry> {
@@ -221,6 +270,10 @@ function refusalOf(status: number, body: unknown, gateway: GatewayEntry): BaseEr
       ? (body as { detail: string }).detail
       : `status ${status}`;
   const text = `gateway ${gateway.url} (operator ${gateway.operator}) refused the request: ${detail}`;
+  if (status === 402)
+    return new PassRefusedError(
+      `${text} (buy passes of this operator with \`vin passes buy --operator ${gateway.operator} --count 10\`)`,
+    );
   if (status >= 500) return new StateError(text);
   return new InputError(text);
 }

@@ -4,6 +4,7 @@ import { isAddress } from "ethers";
 import type { Contracts } from "../../core/contracts";
 import { BaseError, InputError } from "../../core/errors";
 import { withRetry } from "../../core/retry";
+import { DEFAULT_PASS_WALLET } from "../../sdk/passes";
 import { privateInference, type PrivateInferenceReturnType } from "../../sdk/privateInference";
 import { withChain } from "../context";
 import { parseFeatures, type Globals } from "../options";
@@ -12,6 +13,8 @@ import { describeOutput, print } from "../output";
 /** What `vin chat` and `vin request --private` take. */
 export interface PrivateOptions {
   model: string;
+  /** The pass wallet to pay a charging gateway from. */
+  passes?: string;
   gateway?: string;
   relay?: string;
   pass?: string;
@@ -33,6 +36,7 @@ export function register(program: Command, global: Globals): void {
     .option("--gateway <operator>", "use this operator's gateway (default: the first that may serve the model)")
     .option("--relay <address>", "use the relay listed by this account (default: a random independent relay)")
     .option("--timeout <seconds>", "time limit of each exchange", "30")
+    .option(...PASSES_OPTION)
     .action(async (opts: PrivateOptions) => {
       const g = global();
       checkPrivateOptions(opts);
@@ -55,7 +59,7 @@ export function register(program: Command, global: Globals): void {
               chainId,
               ...model,
               input: parseFeatures(line, "the line"),
-              ...targets(opts),
+              ...targets(opts, config.contracts.startBlock),
               rpcTimeoutMs: config.rpcTimeoutMs,
             });
             print(!!g.json, summary(result), () => describe(result));
@@ -88,7 +92,7 @@ export async function privateRequest(
       chainId,
       ...model,
       input,
-      ...targets(opts),
+      ...targets(opts, config.contracts.startBlock),
       rpcTimeoutMs: config.rpcTimeoutMs,
     });
     print(!!global.json, summary(result), () => describe(result));
@@ -107,8 +111,16 @@ function checkPrivateOptions(opts: PrivateOptions): void {
     throw new InputError(`--timeout must be a whole number of seconds, got "${opts.timeout}"`);
 }
 
-function targets(opts: PrivateOptions) {
+/** `--passes <wallet>`: where a charging gateway's passes come from (`vin passes buy`). */
+export const PASSES_OPTION = [
+  "--passes <wallet>",
+  "pass wallet paying gateways that charge (vin passes buy --operator <gateway operator>)",
+  process.env.VIN_PASSES ?? DEFAULT_PASS_WALLET,
+] as const;
+
+function targets(opts: PrivateOptions, fromBlock: number) {
   return {
+    ...(opts.passes === undefined ? {} : { passes: { wallet: opts.passes, fromBlock } }),
     ...(opts.gateway === undefined ? {} : { gateway: opts.gateway }),
     ...(opts.relay === undefined ? {} : { relay: opts.relay }),
     ...(opts.pass === undefined ? {} : { pass: opts.pass }),

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
+import { isAddress } from "ethers";
 import { InputError } from "../../core/errors";
 import { loadKeystore, readPassword } from "../../node/keystore";
 import type { Hex } from "../../privacypass";
-import { buyPasses, DEFAULT_PASS_WALLET, issuePasses, listPasses } from "../../sdk/passes";
+import { buyGatewayPasses, buyPasses, DEFAULT_PASS_WALLET, issuePasses, listPasses } from "../../sdk/passes";
 import { withChain } from "../context";
 import type { Globals } from "../options";
 import { print, tokens } from "../output";
@@ -18,33 +19,49 @@ export function register(program: Command, global: Globals): void {
 
   passes
     .command("buy")
-    .description("buy --count passes of issuer key --issuer, signed blindly by the issuer at --issuer-url")
-    .requiredOption("--issuer <keyId>", "the issuer key id (bytes32 hex, as PrivacyPassEscrow records it)")
+    .description(
+      "buy --count passes of an operator's gateway (--operator), or of issuer key --issuer signed at --issuer-url",
+    )
+    .option("--operator <address>", "the gateway operator: its issuer key and issuance URL are read from the chain")
+    .option("--issuer <keyId>", "the issuer key id (bytes32 hex, as PrivacyPassEscrow records it)")
     .requiredOption("--count <n>", "how many passes (1..1024)")
-    .requiredOption("--issuer-url <url>", "the issuer's URL, as its operator publishes it")
+    .option("--issuer-url <url>", "with --issuer: the issuer's URL")
     .option(...walletOption)
-    .action(async (opts: { issuer: string; count: string; issuerUrl: string; wallet: string }) => {
+    .action(async (opts: { operator?: string; issuer?: string; count: string; issuerUrl?: string; wallet: string }) => {
       const g = global();
-      const keyId = bytes32("--issuer", opts.issuer);
+      if ((opts.operator === undefined) === (opts.issuer === undefined))
+        throw new InputError("give either --operator <gateway operator> or --issuer <keyId> with --issuer-url <url>");
+      if (opts.operator !== undefined && !isAddress(opts.operator))
+        throw new InputError(`--operator "${opts.operator}" is not an address (see \`vin relay list\` for gateways)`);
+      if (opts.issuer !== undefined && opts.issuerUrl === undefined)
+        throw new InputError("--issuer needs --issuer-url <url> (or use --operator <address>)");
       const count = integer("--count", opts.count, 1, 1_024);
-      const issuerUrl = httpUrl("--issuer-url", opts.issuerUrl);
       await withChain(g, async (config, provider, contracts) => {
         const signer = (await loadKeystore(config.keystore, readPassword(g.passwordFile))).connect(provider);
-        const bought = await buyPasses({
+        const common = {
           signer,
           contracts,
-          keyId,
           count,
-          issuerUrl,
           wallet: opts.wallet,
           fromBlock: config.contracts.startBlock,
           timeoutMs: Math.max(config.rpcTimeoutMs, 30_000),
-        });
+        };
+        const bought =
+          opts.operator !== undefined
+            ? await buyGatewayPasses({ ...common, operator: opts.operator })
+            : {
+                ...(await buyPasses({
+                  ...common,
+                  keyId: bytes32("--issuer", opts.issuer!),
+                  issuerUrl: httpUrl("--issuer-url", opts.issuerUrl!),
+                })),
+                keyId: opts.issuer!,
+              };
         print(
           !!g.json,
           { ...bought, purchaseId: bought.purchaseId.toString(), cost: bought.cost.toString() },
           () =>
-            `bought ${bought.tokens} passes of ${keyId} for ${tokens(bought.cost)} (purchase ${bought.purchaseId}, ${bought.tx}); in ${bought.wallet}`,
+            `bought ${bought.tokens} passes of ${bought.keyId} for ${tokens(bought.cost)} (purchase ${bought.purchaseId}, ${bought.tx}); in ${bought.wallet}`,
         );
       });
     });

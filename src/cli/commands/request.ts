@@ -14,7 +14,7 @@ import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../../zkml/package
 import type { QuantizedModel } from "../../zkml/quantize";
 import { verifyJob, withChain } from "../context";
 import { parseAmount, parseFeatures, type Globals } from "../options";
-import { privateRequest } from "./chat";
+import { PASSES_OPTION, privateRequest } from "./chat";
 import { describeOutput, print, tokens } from "../output";
 
 /** `vin request`: an inference requested (see `requestInference`), and with `--wait` its result verified. */
@@ -51,6 +51,7 @@ export function register(program: Command, global: Globals): void {
       "with --private: this operator's gateway (default: the first that may serve the model)",
     )
     .option("--relay <address>", "with --private: the relay listed by this account (default: a random independent one)")
+    .option(...PASSES_OPTION)
     .option("--wait", "wait for the result and verify it")
     .option("--timeout <seconds>", "how long --wait waits", "600")
     .action(async (opts: Record<string, string | boolean>) => {
@@ -66,6 +67,7 @@ export function register(program: Command, global: Globals): void {
             model: opts.model as string,
             ...(opts.gateway === undefined ? {} : { gateway: opts.gateway as string }),
             ...(opts.relay === undefined ? {} : { relay: opts.relay as string }),
+            passes: opts.passes as string,
           },
           parseFeatures(opts.input as string),
         );
