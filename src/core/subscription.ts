@@ -4,9 +4,11 @@
  * input sources, and a subscription as its `SubscriptionCreated` event records it. The node, the CLI, the devnet
  * and the hub read subscriptions through here.
  */
-import { AbiCoder, getAddress, hexlify, isAddress, toUtf8Bytes, type Log } from "ethers";
+import { AbiCoder, getAddress, hexlify, isAddress, toUtf8Bytes, type Log, type Provider } from "ethers";
 import { InputError } from "./errors";
+import { getLogsChunked } from "./logs";
 import type { Mode } from "./modes";
+import type { RetryOptions } from "./retry";
 import type { SubscriptionManager } from "../../typechain-types/contracts/subscriptions/SubscriptionManager";
 
 /** `ISubscriptionManager.Status`. */
@@ -190,4 +192,37 @@ export function toSubscriptionId(value: bigint | number | string): bigint {
   }
   if (n < 1n || n >= 1n << 64n) throw new InputError(`subscription id ${n} is out of range: ids start at 1`);
   return n;
+}
+
+/** Parameters of {@link listSubscriptions}. */
+export interface ListSubscriptionsParams {
+  manager: Pick<SubscriptionManager, "interface" | "getAddress">;
+  provider: Pick<Provider, "getLogs">;
+  fromBlock: number;
+  toBlock: number;
+  /** Largest block range per `eth_getLogs` request (default core's). */
+  maxRange?: number;
+  retry?: RetryOptions;
+}
+
+/**
+ * Every subscription created in blocks `fromBlock`..`toBlock`, from the manager's `SubscriptionCreated` events, in
+ * the order they were created.
+ * @example const subs = await listSubscriptions({ manager, provider, fromBlock: record.startBlock, toBlock: head });
+ */
+export async function listSubscriptions(params: ListSubscriptionsParams): Promise<SubscriptionInfo[]> {
+  const { manager } = params;
+  const topic = manager.interface.getEvent("SubscriptionCreated").topicHash;
+  const logs = await getLogsChunked(params.provider, {
+    address: await manager.getAddress(),
+    topics: [topic],
+    fromBlock: params.fromBlock,
+    toBlock: params.toBlock,
+    maxRange: params.maxRange,
+    retry: params.retry,
+  });
+  return logs.flatMap((log) => {
+    const info = parseSubscriptionCreated(manager, log);
+    return info === undefined ? [] : [info];
+  });
 }
