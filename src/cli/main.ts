@@ -9,6 +9,7 @@ import { Command, CommanderError } from "commander";
 import * as chat from "./commands/chat";
 import * as claim from "./commands/claim";
 import * as enclave from "./commands/enclave";
+import * as evaluation from "./commands/eval";
 import * as faucet from "./commands/faucet";
 import * as hubServe from "./commands/hub-serve";
 import * as init from "./commands/init";
@@ -55,6 +56,7 @@ const COMMANDS = [
   roi,
   relay,
   passes,
+  evaluation,
 ];
 
 export function buildProgram(): Command {
