@@ -66,7 +66,8 @@ describe("privacy passes on a local chain", function () {
       rpcTimeoutMs: 5_000,
       log,
     });
-    ({ key, challenge, url: issuerUrl } = service);
+    ({ key, challenge } = service);
+    issuerUrl = service.url!; // it listens: no `listen: false`
 
     contracts = connectContracts(addressesFromRecord(net.system.record), net.provider);
     // A NonceManager, as the harness's accounts: the provider caches eth_getTransactionCount for a moment, and the
