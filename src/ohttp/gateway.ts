@@ -92,7 +92,8 @@ class Gateway {
       closed: new AbortController(),
     };
     res.once("close", () => {
-      exchange.closed.abort(new TimeoutError("the relay closed the connection"));
+      // Only a response cut short has a handler or a stream to stop; a finished one needs no error built.
+      if (!res.writableFinished) exchange.closed.abort(new TimeoutError("the relay closed the connection"));
       this.log.info(
         requestLog(req, res, started, { in: () => exchange.meter.bytes, out: () => exchange.bytesOut }),
         "ohttp gateway request",

@@ -1,5 +1,6 @@
 /** node:http plumbing shared by the relay and the gateway: media types, bounded bodies, writes that respect back-pressure. */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { TransportError } from "../core/errors";
 import { OhttpTooLargeError } from "./errors";
 
 /** The media type of a Content-Type value, lowercased, without parameters ("" when absent). */
@@ -20,19 +21,38 @@ export class BodyMeter {
   }
 }
 
-/** The whole body of `req`, refused early when its Content-Length is over `meter.limit`. */
-export async function readBody(req: IncomingMessage, meter: BodyMeter): Promise<Uint8Array> {
+/**
+ * The whole body of `req`, refused early when its Content-Length is over `meter.limit`. Past the limit the stream is
+ * destroyed and the promise rejects with {@link OhttpTooLargeError}; a stream that closes before its end rejects
+ * with a {@link TransportError}. Event listeners rather than an async iterator: this runs twice per relayed request.
+ */
+export function readBody(req: IncomingMessage, meter: BodyMeter): Promise<Uint8Array> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > meter.limit)
-    throw new OhttpTooLargeError(meter.limit, `the body is ${declared} bytes, more than the limit of ${meter.limit}`);
-  const parts: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    meter.add(chunk.length);
-    parts.push(chunk);
-  }
-  return parts.length === 1
-    ? new Uint8Array(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length)
-    : new Uint8Array(Buffer.concat(parts));
+    return Promise.reject(
+      new OhttpTooLargeError(meter.limit, `the body is ${declared} bytes, more than the limit of ${meter.limit}`),
+    );
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    const settle = (error: Error | undefined) => {
+      req.off("data", onData).off("end", onEnd).off("error", settle).off("close", onClose);
+      if (error !== undefined) return reject(error);
+      const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      resolve(new Uint8Array(body.buffer, body.byteOffset, body.length));
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        meter.add(chunk.length);
+        parts.push(chunk);
+      } catch (error) {
+        settle(error as Error);
+        req.destroy();
+      }
+    };
+    const onEnd = () => settle(undefined);
+    const onClose = () => settle(new TransportError("the connection closed before the end of the body"));
+    req.on("data", onData).once("end", onEnd).once("error", settle).once("close", onClose);
+  });
 }
 
 /** The body of `req` as it arrives, metered. */

@@ -48,7 +48,7 @@ export class ReplayCache {
   remember(enc: Uint8Array): ReplayVerdict {
     const now = this.now();
     this.prune(now);
-    const key = Buffer.from(enc).toString("base64");
+    const key = Buffer.from(enc.buffer, enc.byteOffset, enc.length).toString("base64");
     if (this.entries.has(key)) return "replayed";
     if (this.entries.size >= this.maxEntries) return "full";
     this.entries.set(key, now + 2 * this.windowMs);
