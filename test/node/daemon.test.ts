@@ -195,14 +195,15 @@ describe("operator node (against a real hardhat node)", () => {
     const settled = await jobEvents(net, "JobSettled", job.id);
     expect(settled.length).to.equal(1);
     expect(settled[0]!.transactionHash).to.equal(stored.hash);
-    // stake: approve + stake, register, claimSlot, submit (+ the automatic earnings withdrawal, if it ran already).
+    // stake: approve + stake, register, the node's sealed-input key published at its first start, claimSlot, submit
+    // (+ the automatic earnings withdrawal, if it ran already).
     const nonce = await net.provider.getTransactionCount(operator.address, "latest");
     const db2 = new Database(NodeStore.pathIn(operator.dataDir), { readonly: true });
     const keys = (db2.prepare("SELECT key FROM txs ORDER BY nonce").all() as { key: string }[]).map(
       (r) => r.key.split(":")[0],
     );
     db2.close();
-    expect(keys.slice(0, 5)).to.deep.equal(["approve", "stake", "register", "claimSlot", "submit"]);
+    expect(keys.slice(0, 6)).to.deep.equal(["approve", "stake", "register", "setNodeKey", "claimSlot", "submit"]);
     expect(nonce).to.equal(keys.length);
   });
 
