@@ -12,12 +12,15 @@ import hre from "hardhat";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { getBytes } from "ethers";
+import { formatUnits, getBytes } from "ethers";
 import type { HttpNetworkConfig } from "hardhat/types";
 import { startDevnet, type Devnet } from "../src/devnet/devnet";
 import { requestInference } from "../src/sdk/requestInference";
 import { waitForResult } from "../src/sdk/waitForResult";
 import { privateInference } from "../src/sdk/privateInference";
+import { buyGatewayPasses } from "../src/sdk/passes";
+import { loadConfig } from "../src/node/config";
+import { loadKeystore, readPassword } from "../src/node/keystore";
 import { toJobId, toModelId } from "../src/core/ids";
 import { decodeClassification } from "../src/inference/onnx";
 import type { ZkDeployment } from "../src/zkml/deploy";
@@ -31,6 +34,8 @@ import { networkStats } from "../src/cli/commands/network";
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 /** The TEE operator's Oblivious HTTP gateway, and the two relays run by accounts that are not operators. */
 const GATEWAY_PORT = Number(process.env.GATEWAY_PORT ?? 8443);
+/** The client's pass wallet. */
+const PASS_WALLET = ".vin/client-passes.json";
 const RELAY_PORTS = [Number(process.env.RELAY_PORT ?? 8081), Number(process.env.RELAY_PORT ?? 8081) + 1];
 const TOKEN = 10n ** 18n;
 
@@ -116,7 +121,7 @@ async function main(): Promise<void> {
       hub: { port: HUB_PORT },
       operators: [
         { name: "vanilla", modes: ["vanilla"] },
-        { name: "tee", modes: ["tee"], settings: { gatewayPort: GATEWAY_PORT } },
+        { name: "tee", modes: ["tee"], settings: { gatewayPort: GATEWAY_PORT, passPrice: "0.01" } },
         { name: "dual", modes: ["vanilla", "tee"] },
         { name: "zk", modes: ["zk"] },
       ],
@@ -165,7 +170,7 @@ async function main(): Promise<void> {
         `    request ${requested.transactionHash}  claimSlot ${claimed?.transactionHash ?? "?"}  submit ${settled?.transactionHash ?? "?"}`,
       );
     }
-    await privateRequest(devnet, models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!);
+    await privateRequest(devnet, models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!, client, root);
     // The network's concentration once its jobs are served, as `vin network stats` prints it.
     console.log(
       `\n${renderConcentration(await networkStats(devnet.contracts, system.record.startBlock, await devnet.provider.getBlockNumber()), { symbol: "tokens" })}`,
@@ -183,7 +188,9 @@ async function main(): Promise<void> {
       `  ${vin} request --model ${penguins.modelId} --mode tee --input '${JSON.stringify(penguins.model.example)}' --wait`,
     );
     console.log(`a private one (through a relay to the TEE operator's gateway; nothing on-chain):`);
-    console.log(`  echo '${JSON.stringify(penguins.model.example)}' | ${vin} chat --model ${penguins.modelId}`);
+    console.log(
+      `  echo '${JSON.stringify(penguins.model.example)}' | ${vin} chat --model ${penguins.modelId} --passes ${PASS_WALLET}`,
+    );
     console.log(`then, with the job id the first prints:`);
     console.log(`  ${vin} job <id>`);
     console.log(`  ${vin} verify <id>`);
@@ -200,7 +207,12 @@ async function main(): Promise<void> {
  * operator's gateway, and what each party saw: the relay an address and sizes, the gateway the content and the
  * relay's address, the client the answer and its enclave-signed receipt.
  */
-async function privateRequest(devnet: Devnet<AnyBundledModel>, entry: Devnet<AnyBundledModel>["models"][number]) {
+async function privateRequest(
+  devnet: Devnet<AnyBundledModel>,
+  entry: Devnet<AnyBundledModel>["models"][number],
+  client: ClientAccount,
+  root: string,
+) {
   const relays = [];
   for (const [i, port] of RELAY_PORTS.entries()) relays.push(await devnet.startRelay(`relay-${i + 1}`, port));
   const tee = devnet.operators.find((o) => o.name === "tee")!;
@@ -211,6 +223,23 @@ async function privateRequest(devnet: Devnet<AnyBundledModel>, entry: Devnet<Any
       throw new Error(`operator tee did not list its gateway within 2 minutes (see .vin/nodes/tee.log)`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  // The client buys passes on-chain (its address and the count are public) and has them signed blindly.
+  const wallet = path.join(root, PASS_WALLET);
+  rmSync(wallet, { force: true });
+  const signer = (
+    await loadKeystore(
+      loadConfig(path.join(root, client.config)).keystore,
+      readPassword(path.join(root, client.passwordFile)),
+    )
+  ).connect(devnet.provider);
+  const bought = await buyGatewayPasses({
+    signer,
+    contracts: devnet.contracts,
+    operator: tee.address,
+    count: 5,
+    wallet,
+    fromBlock: devnet.system.record.startBlock,
+  });
   const chainId = BigInt(devnet.system.record.chainId);
   const version = await devnet.contracts.registry.versionCount(entry.modelId);
   const input = entry.model.example;
@@ -221,6 +250,7 @@ async function privateRequest(devnet: Devnet<AnyBundledModel>, entry: Devnet<Any
     version,
     input,
     relay: relays[0]!.address,
+    passes: { wallet, fromBlock: devnet.system.record.startBlock },
   });
   // Both log the exchange once it is closed, through their output pipes: wait for the lines to reach the files.
   let relayLine: Record<string, unknown> | undefined;
@@ -231,7 +261,7 @@ async function privateRequest(devnet: Devnet<AnyBundledModel>, entry: Devnet<Any
     gatewayLine = lastLogLine(path.join(devnet.workDir, "tee.log"), "ohttp gateway request");
   }
   console.log(
-    `\nprivate inference (${entry.model.name}, model ${entry.modelId}@${version}) through ${relays[0]!.name} to operator tee's gateway:`,
+    `\nprivate inference (${entry.model.name}, model ${entry.modelId}@${version}) through ${relays[0]!.name} to operator tee's gateway, paid with one of ${bought.tokens} Privacy Pass tokens the client bought (purchase ${bought.purchaseId}, ${formatUnits(bought.cost, 18)} tokens; ${PASS_WALLET}):`,
   );
   console.log(
     `  client:  ${describeInput(input)} -> ${describeOutput(entry.model, Mode.Tee, result.output, entry.zk!)}; receipt signed by enclave ${result.response.enclave}, checked against TeeVerifier`,
@@ -239,8 +269,12 @@ async function privateRequest(devnet: Devnet<AnyBundledModel>, entry: Devnet<Any
   console.log(
     `  relay:   saw this client's address and ${relayLine?.bytesIn ?? "?"} encrypted bytes in, ${relayLine?.bytesOut ?? "?"} out, for ${result.gateway.url} (no content, no payer)`,
   );
+  const { method, status, bytesIn, bytesOut, latencyMs } = gatewayLine ?? {};
   console.log(
-    `  gateway: saw the model and the input in clear, from the relay's address only (its log: ${JSON.stringify(gatewayLine ?? {})})`,
+    `  gateway: saw the model, the input and one unlinkable pass in clear, from the relay's address only; it logged ${JSON.stringify({ method, status, bytesIn, bytesOut, latencyMs })}`,
+  );
+  console.log(
+    `  chain:   the client's purchase of ${bought.tokens} passes (address and count), not which requests they paid; the operator redeems spent passes in batches`,
   );
 }
 
