@@ -19,7 +19,8 @@ export class ZkJobInputError extends InputError {
 /**
  * Encodes a ZK job's input for the escrow's `input` field: UTF-8 JSON `{"x":[...],"salt":"0x..."}`.
  * Warning: inline input is public (it is in the `JobRequested` event), salt included; the commitment hides the
- * input only when the input travels privately to the node (not built yet: see docs/zk-setup.md).
+ * input only when the input travels privately to the node: seal it (`requestInference({ encryptTo })`,
+ * `vin request --encrypt`; src/core/sealed.ts), and only the chosen nodes can read input and salt.
  */
 export function encodeZkJobInput(input: ZkJobInput): string {
   return hexlify(toUtf8Bytes(JSON.stringify({ x: input.x, salt: toBeHex(input.salt, 32) })));
