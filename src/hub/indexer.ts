@@ -9,6 +9,7 @@ import { isMode, Mode, modeMask, toMode } from "../core/modes";
 import { withRetry } from "../core/retry";
 import { type ModelCard, verifyModelCard } from "./card";
 import { modelIdNumber } from "./ids";
+import { type EvaluationIndex, followEvaluations } from "./evaluations";
 import { decodeNetworkEvent, NetworkIndex, networkInterfaces, networkTopics } from "./network";
 import type { HubStore, VersionInput } from "./store";
 import { TeeIndex } from "./tee";
@@ -28,6 +29,11 @@ export interface HubIndexerOptions {
    * concentration figures use) are indexed into a {@link NetworkIndex}, from the start block, behind their own cursor.
    */
   staking?: string;
+  /**
+   * EvaluationRegistry address: with it, datasets and verified evaluations are indexed into an
+   * {@link EvaluationIndex} (`followEvaluations`), behind their own cursor.
+   */
+  evaluationRegistry?: string;
   /** First block to index (the deployment's `startBlock`). */
   startBlock: number;
   store: HubStore;
@@ -154,6 +160,10 @@ export class HubIndexer {
   private readonly follower: LogFollower;
   /** Follows the network's events into {@link network}, behind its own cursor. */
   private readonly networkFollower: LogFollower | undefined;
+  /** Datasets and verified evaluations, when `evaluationRegistry` is given. */
+  readonly evaluations: EvaluationIndex | undefined;
+  /** Follows EvaluationRegistry into {@link evaluations}, behind its own cursor. */
+  private readonly evaluationFollower: LogFollower | undefined;
   private readonly rpcTimeoutMs: number;
   private readonly controller = new AbortController();
   private loop: Promise<unknown> | undefined;
@@ -204,6 +214,21 @@ export class HubIndexer {
     if (options.staking !== undefined) {
       this.network = new NetworkIndex(options.store, options.startBlock);
       this.networkFollower = this.followNetwork(options.staking, this.network);
+    }
+    if (options.evaluationRegistry !== undefined) {
+      const followed = followEvaluations({
+        provider: options.provider,
+        store: options.store,
+        address: options.evaluationRegistry,
+        startBlock: options.startBlock,
+        confirmations: options.confirmations ?? 2,
+        maxBlockRange: Math.max(1, options.maxBlockRange ?? 1000),
+        pollIntervalMs: options.pollIntervalMs ?? 2_000,
+        rpcTimeoutMs: this.rpcTimeoutMs,
+        logger: options.logger,
+      });
+      this.evaluations = followed.index;
+      this.evaluationFollower = followed.follower;
     }
     if (
       options.teeVerifier !== undefined &&
@@ -262,6 +287,7 @@ export class HubIndexer {
     this.rewoundTo = undefined;
     while (!(await this.follower.step()));
     if (this.networkFollower !== undefined) while (!(await this.networkFollower.step()));
+    if (this.evaluationFollower !== undefined) while (!(await this.evaluationFollower.step()));
     await this.retryCards();
     const rewoundTo = this.rewoundTo;
     return {
@@ -277,6 +303,7 @@ export class HubIndexer {
     this.loop ??= Promise.all([
       this.follower.run(this.controller.signal),
       this.networkFollower?.run(this.controller.signal),
+      this.evaluationFollower?.run(this.controller.signal),
     ]);
   }
 
