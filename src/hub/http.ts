@@ -8,6 +8,7 @@ import type { NetworkIndex } from "./network";
 import { parseModelIdParam, parseSearchParams } from "./params";
 import type { SearchEngine } from "./search";
 import type { HubStore } from "./store";
+import { EvaluationIndex } from "./evaluations";
 import { TeeIndex } from "./tee";
 
 /**
@@ -149,9 +150,14 @@ function modelRoute(options: HubServerOptions, res: ServerResponse, rawId: strin
   const model = options.store.getModel(parseModelIdParam(rawId));
   if (model === undefined) return send(res, 404, { error: "NotFound", message: `Model ${rawId} is not known.` });
   const tee = new TeeIndex(options.store.db);
+  const evaluations = new EvaluationIndex(options.store.db);
   send(res, 200, {
     ...model,
-    versions: model.versions.map((v) => ({ ...v, tee: tee.bindingOf(model.modelId, v.version) ?? null })),
+    versions: model.versions.map((v) => ({
+      ...v,
+      tee: tee.bindingOf(model.modelId, v.version) ?? null,
+      evaluations: evaluations.ofVersion(model.modelId, v.version),
+    })),
   });
 }
 
