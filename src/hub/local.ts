@@ -18,7 +18,7 @@ import { createWebHandler } from "./web";
 /** The parts of a deployment record the hub reads. */
 export type HubDeployment = Pick<Deployment, "chainId" | "startBlock"> & {
   contracts: Pick<Deployment["contracts"], "registry" | "escrow"> &
-    Partial<Pick<Deployment["contracts"], "token" | "teeVerifier" | "staking">>;
+    Partial<Pick<Deployment["contracts"], "token" | "teeVerifier" | "staking" | "evaluationRegistry">>;
 };
 
 /** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */
@@ -76,6 +76,10 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
       : { teeVerifier: deployment.contracts.teeVerifier.address }),
     // `GET /api/network` and the page's Network view are computed from the network's events the indexer keeps.
     ...(deployment.contracts.staking === undefined ? {} : { staking: deployment.contracts.staking.address }),
+    // Datasets and verified evaluations, shown on each version of the model page.
+    ...(deployment.contracts.evaluationRegistry === undefined
+      ? {}
+      : { evaluationRegistry: deployment.contracts.evaluationRegistry.address }),
     startBlock: deployment.startBlock,
     store,
     content,
