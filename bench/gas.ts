@@ -9,10 +9,11 @@ import hre from "hardhat";
 import { COLLATERAL } from "../test/fixtures/system";
 import { measureGas } from "./lib/gas";
 import { measureSubscriptionGas } from "./lib/subscription-gas";
+import { measurePrivacyGas } from "./lib/privacy-gas";
 import { report } from "./lib/report";
 
 async function main(): Promise<void> {
-  const rows = [...(await measureGas()), ...(await measureSubscriptionGas())];
+  const rows = [...(await measureGas()), ...(await measureSubscriptionGas()), ...(await measurePrivacyGas())];
   const solc = hre.config.solidity.compilers[0];
   const runs = solc?.settings?.optimizer?.runs as number | undefined;
   report(
