@@ -221,7 +221,15 @@
         text: usageText(model.verifiedJobs, model.paidVolume, model.belowFloorJobs) + " over all versions",
       }),
     ];
+    if (current) nodes.push(evaluationSummary(current));
     if (card) {
+      nodes.push(
+        el("p", {
+          class: "self-reported",
+          id: "card-label",
+          text: "Model card, as its publisher wrote it: any figure in it (accuracy, errors) is self-reported, not verified. Verified evaluations are listed with each version below.",
+        }),
+      );
       var body = el("article", { class: "card", id: "card" });
       body.appendChild(window.renderMarkdown(card.body));
       nodes.push(body);
@@ -289,6 +297,7 @@
         }),
       ]
         .concat(v.tee ? [teeTable(v.tee)] : [])
+        .concat(v.evaluations && v.evaluations.length > 0 ? [evaluationTable(v.evaluations)] : [])
         .concat([
           el("table", {}, [
             el("thead", {}, [
@@ -308,6 +317,115 @@
           ]),
         ]),
     );
+  }
+
+  /** A metric value (fixed point, 10^6 per unit) as people read it: accuracy as a percentage, errors in the target's unit. */
+  function metricValue(dataset, value) {
+    var v = Number(value) / 1e6;
+    return dataset.higherIsBetter ? (v * 100).toFixed(2) + "%" : v.toFixed(4);
+  }
+
+  /** "accuracy 94.18% on seattle-weather-mlp held-out (292 rows); trivial baseline 94.52%: not better". */
+  function evaluationText(e) {
+    return (
+      e.dataset.metric +
+      " " +
+      metricValue(e.dataset, e.value) +
+      " on " +
+      e.dataset.name +
+      " (" +
+      plural(e.dataset.rowCount, "row", "rows") +
+      "); trivial baseline " +
+      metricValue(e.dataset, e.dataset.baselineValue) +
+      ": " +
+      (e.beatsBaseline ? "better than the baseline" : "NOT better than the baseline") +
+      (e.valid ? "" : " (its enclave has since been revoked: no longer verified)")
+    );
+  }
+
+  /** Beside the verified usage: the current version's verified evaluations, or that it has none. */
+  function evaluationSummary(version) {
+    var evaluations = version.evaluations || [];
+    if (evaluations.length === 0)
+      return el("p", {
+        class: "evaluations",
+        id: "model-evaluations",
+        text: "Version " + version.version + " has no verified evaluation: the card's figures are self-reported.",
+      });
+    return el(
+      "p",
+      { class: "evaluations", id: "model-evaluations" },
+      ["Verified (version " + version.version + ", TEE): "].concat(
+        evaluations.map(function (e, i) {
+          return el("span", {
+            class: e.beatsBaseline && e.valid ? "" : "warn",
+            text: (i > 0 ? "; " : "") + evaluationText(e),
+          });
+        }),
+      ),
+    );
+  }
+
+  /** A version's verified evaluations: the dataset and its split, the metric beside the trivial baseline, and how it was computed. */
+  function evaluationTable(evaluations) {
+    return el("table", { class: "evaluations" }, [
+      el("caption", { text: "Verified evaluations (computed and signed in an attested enclave, recorded on-chain)" }),
+      el("thead", {}, [
+        el(
+          "tr",
+          {},
+          ["Dataset", "Metric", "This version", "Trivial baseline", "Method"].map(function (h) {
+            return el("th", { text: h });
+          }),
+        ),
+      ]),
+      el(
+        "tbody",
+        {},
+        evaluations.map(function (e) {
+          return el("tr", {}, [
+            el("td", {}, [
+              el("div", {
+                text:
+                  "#" +
+                  e.dataset.datasetId +
+                  " " +
+                  e.dataset.name +
+                  " (" +
+                  plural(e.dataset.rowCount, "row", "rows") +
+                  ")",
+              }),
+              el("div", { class: "prov", text: e.dataset.split }),
+              el("div", { class: "hash", text: e.dataset.rowsCid }),
+            ]),
+            el("td", {
+              text: e.dataset.metric + (e.dataset.higherIsBetter ? " (higher is better)" : " (lower is better)"),
+            }),
+            el("td", {
+              class: e.beatsBaseline ? "" : "warn",
+              text: metricValue(e.dataset, e.value) + (e.beatsBaseline ? "" : " (not better than the baseline)"),
+            }),
+            el("td", { text: metricValue(e.dataset, e.dataset.baselineValue) + " — " + e.dataset.baseline }),
+            el("td", {}, [
+              el("div", {
+                text:
+                  "TEE enclave " +
+                  short(e.enclave) +
+                  " of operator " +
+                  short(e.operator) +
+                  (e.valid ? "" : " — REVOKED since, no longer verified"),
+              }),
+              el("div", { class: "hash", text: "measurement " + e.measurement }),
+              el("div", {
+                class: "prov",
+                text:
+                  "request " + e.requestId + ", block " + e.block + ", " + new Date(e.evaluatedAt * 1000).toISOString(),
+              }),
+            ]),
+          ]);
+        }),
+      ),
+    ]);
   }
 
   /** The TEE binding: each accepted measurement, whether TeeVerifier revoked it, and its unexpired registered enclaves. */
