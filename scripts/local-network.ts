@@ -31,6 +31,7 @@ import { addressesFromRecord, connectContracts } from "../src/core/contracts";
 import { renderConcentration } from "../src/economics";
 import { networkStats } from "../src/cli/commands/network";
 import { startDevnetSubscriptions } from "../src/devnet/subscription";
+import { runDevnetEvaluations } from "../src/devnet/evaluations";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 /** The TEE operator's Oblivious HTTP gateway, and the two relays run by accounts that are not operators. */
@@ -178,6 +179,8 @@ async function main(): Promise<void> {
     );
     // Recurring verified inference: the volatility model every 20 s over a live S&P 500 feed, published as feeds.
     await startDevnetSubscriptions(devnet, { log: (line) => console.log(line) });
+    // Each model's verified evaluation on its held-out rows, and the risk vault that acts only on verified models.
+    for (const line of (await runDevnetEvaluations(devnet, { log: (l) => console.log(l) })).lines) console.log(line);
     console.log(`${requests.length} verified results ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
     console.log(
       `chain ${chain.url}, hub ${hub.url}, four operator daemons and two relays (logs and configs in .vin/nodes); Ctrl-C stops everything`,
