@@ -8,8 +8,10 @@ import { AbiCoder, getAddress, hexlify, isAddress, toUtf8Bytes, type Log, type P
 import { InputError } from "./errors";
 import { getLogsChunked } from "./logs";
 import type { Mode } from "./modes";
-import type { RetryOptions } from "./retry";
+import { withRetry, type RetryOptions } from "./retry";
 import type { SubscriptionManager } from "../../typechain-types/contracts/subscriptions/SubscriptionManager";
+import { SubscriptionFeed__factory } from "../../typechain-types/factories/contracts/subscriptions/SubscriptionFeed__factory";
+import { SubscriptionManager__factory } from "../../typechain-types/factories/contracts/subscriptions/SubscriptionManager__factory";
 
 /** `ISubscriptionManager.Status`. */
 export const SubscriptionStatus = { None: 0, Active: 1, Cancelled: 2 } as const;
@@ -225,4 +227,139 @@ export async function listSubscriptions(params: ListSubscriptionsParams): Promis
     const info = parseSubscriptionCreated(manager, log);
     return info === undefined ? [] : [info];
   });
+}
+
+/** One answered round of a feed, as `getRoundData` returns it, with its settlement reference when the feed has one. */
+export interface FeedRound {
+  roundId: bigint;
+  answer: bigint;
+  /** For a subscription feed: the round's due time, the time its input is as of. */
+  startedAt: bigint;
+  updatedAt: bigint;
+  /** For a subscription feed: the escrow job that settled the round. */
+  jobId?: bigint;
+}
+
+/** An `AggregatorV3Interface` feed as {@link readFeed} reads it. */
+export interface FeedReading {
+  address: string;
+  description: string;
+  decimals: number;
+  version: bigint;
+  /** The latest round, undefined while the feed has no answer. */
+  latest?: FeedRound;
+  /** The latest rounds with an answer, newest first (at most the number asked for). */
+  rounds: FeedRound[];
+  /** Present when the feed is a subscription's (`ISubscriptionFeed`). */
+  subscription?: {
+    manager: string;
+    id: bigint;
+    modelId: bigint;
+    version: bigint;
+    mode: Mode;
+    redundancy: bigint;
+    status: number;
+    startTime: bigint;
+    period: bigint;
+    rounds: bigint;
+    nextRound: bigint;
+    balance: bigint;
+    /** The round that can start now and when it is due (`currentRound`). */
+    current: { round: bigint; dueAt: bigint; startable: boolean };
+  };
+}
+
+/**
+ * Reads an `AggregatorV3Interface` feed: its description, decimals and latest rounds, and, for a subscription's feed,
+ * the subscription behind it and each round's job. Rounds without an answer (missed or refunded) are skipped.
+ * @throws TransportError when the endpoint does not answer; the call's error when `address` is not a feed.
+ * @example const reading = await readFeed(provider, "0x...", { rounds: 5 });
+ */
+export async function readFeed(
+  runner: Provider,
+  address: string,
+  options: { rounds?: number; retry?: RetryOptions } = {},
+): Promise<FeedReading> {
+  const feed = SubscriptionFeed__factory.connect(address, runner);
+  const read = <T>(what: string, fn: () => Promise<T>) => withRetry(what, fn, options.retry);
+  const [description, decimals, version] = await Promise.all([
+    read("feed.description", () => feed.description()),
+    read("feed.decimals", () => feed.decimals()),
+    read("feed.version", () => feed.version()),
+  ]);
+  const subscription = await subscriptionOfFeed(runner, address, read);
+  const roundOf = async (roundId: bigint): Promise<FeedRound | undefined> => {
+    try {
+      const [id, answer, startedAt, updatedAt] = await read("feed.getRoundData", () => feed.getRoundData(roundId));
+      const jobId = subscription === undefined ? undefined : await read("feed.jobOf", () => feed.jobOf(roundId));
+      return { roundId: id, answer, startedAt, updatedAt, ...(jobId === undefined ? {} : { jobId }) };
+    } catch (error) {
+      if (isCallException(error)) return undefined;
+      throw error;
+    }
+  };
+  let latestId: bigint | undefined;
+  try {
+    latestId = (await read("feed.latestRoundData", () => feed.latestRoundData()))[0];
+  } catch (error) {
+    if (!isCallException(error)) throw error;
+  }
+  const rounds: FeedRound[] = [];
+  for (let id = latestId ?? 0n; id > 0n && rounds.length < (options.rounds ?? 5); id--) {
+    const round = await roundOf(id);
+    if (round !== undefined) rounds.push(round);
+    if (latestId! - id > BigInt(options.rounds ?? 5) * 4n) break;
+  }
+  return {
+    address: getAddress(address),
+    description,
+    decimals: Number(decimals),
+    version,
+    ...(rounds[0] === undefined ? {} : { latest: rounds[0] }),
+    rounds,
+    ...(subscription === undefined ? {} : { subscription }),
+  };
+}
+
+/** The subscription behind a subscription feed, or undefined for another feed. */
+async function subscriptionOfFeed(
+  runner: Provider,
+  address: string,
+  read: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<FeedReading["subscription"]> {
+  const feed = SubscriptionFeed__factory.connect(address, runner);
+  let managerAddress: string;
+  let id: bigint;
+  try {
+    [managerAddress, id] = await Promise.all([feed.manager(), feed.subscriptionId()]);
+  } catch (error) {
+    if (isCallException(error)) return undefined;
+    throw error;
+  }
+  const manager = SubscriptionManager__factory.connect(managerAddress, runner);
+  const [s, current] = await Promise.all([
+    read("manager.subscriptionOf", () => manager.subscriptionOf(id)),
+    read("manager.currentRound", () => manager.currentRound(id)),
+  ]);
+  if (getAddress(s.feed) !== getAddress(address)) return undefined;
+  return {
+    manager: managerAddress,
+    id,
+    modelId: s.modelId,
+    version: s.version,
+    mode: Number(s.mode) as Mode,
+    redundancy: s.redundancy,
+    status: Number(s.status),
+    startTime: s.startTime,
+    period: s.period,
+    rounds: s.rounds,
+    nextRound: s.nextRound,
+    balance: s.balance,
+    current: { round: current[0], dueAt: current[1], startable: current[2] },
+  };
+}
+
+function isCallException(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === "CALL_EXCEPTION" || code === "BAD_DATA";
 }
