@@ -11,6 +11,7 @@ import * as claim from "./commands/claim";
 import * as enclave from "./commands/enclave";
 import * as evaluation from "./commands/eval";
 import * as faucet from "./commands/faucet";
+import * as feed from "./commands/feed";
 import * as hubServe from "./commands/hub-serve";
 import * as init from "./commands/init";
 import * as job from "./commands/job";
@@ -25,6 +26,7 @@ import * as roi from "./commands/roi";
 import * as run from "./commands/run";
 import * as search from "./commands/search";
 import * as stake from "./commands/stake";
+import * as subscribe from "./commands/subscribe";
 import * as status from "./commands/status";
 import * as unstake from "./commands/unstake";
 import * as verify from "./commands/verify";
@@ -47,6 +49,8 @@ const COMMANDS = [
   chat,
   job,
   verify,
+  subscribe,
+  feed,
   faucet,
   publish,
   pull,
