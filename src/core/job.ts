@@ -1,5 +1,5 @@
 /** A job as the escrow records it: its terms, their hash, the events that carry them, and the commitments of its results. */
-import { AbiCoder, getBytes, keccak256, type Log, type TransactionReceipt } from "ethers";
+import { AbiCoder, getBytes, hexlify, keccak256, randomBytes, type Log, type TransactionReceipt } from "ethers";
 import { InputError } from "./errors";
 import type { IJobEscrow, JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 
@@ -102,7 +102,10 @@ export function resultCommitment(jobId: bigint, node: string, output: string | U
   );
 }
 
-/** Decodes an inline input written by {@link encodeInput}: a JSON array of finite numbers. */
+/**
+ * Decodes an inline input written by {@link encodeInput} (a JSON array of finite numbers) or by
+ * {@link encodeSaltedInput} (`{"x": [...], "salt": "0x<32 bytes>"}`, whose keccak256 an observer cannot guess).
+ */
 export function decodeInput(input: string): number[] {
   const text = new TextDecoder().decode(getBytes(input));
   let value: unknown;
@@ -111,10 +114,25 @@ export function decodeInput(input: string): number[] {
   } catch (cause) {
     throw new InputError(`the input is not JSON: ${text.slice(0, 80)}`, { cause });
   }
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const { x, salt } = value as { x?: unknown; salt?: unknown };
+    if (typeof salt !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(salt))
+      throw new InputError(`a salted input must carry "salt" as 32 bytes of 0x hex, got ${text.slice(0, 80)}`);
+    value = x;
+  }
   if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isFinite(v))) {
     throw new InputError(`the input must be a non-empty JSON array of numbers, got ${text.slice(0, 80)}`);
   }
   return value as number[];
+}
+
+/**
+ * Encodes features with a random 32-byte salt (UTF-8 JSON `{"x": [...], "salt": "0x..."}`): the plaintext of a
+ * sealed input, so that its keccak256 commitment, public in `JobRequested`, cannot be confirmed by guessing the
+ * features.
+ */
+export function encodeSaltedInput(features: number[], salt: string = hexlify(randomBytes(32))): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ x: features, salt }));
 }
 
 /** Encodes features as the inline input of a job (UTF-8 JSON). */

@@ -1,7 +1,7 @@
 import { formatEther, formatUnits, getBytes, keccak256, ZeroAddress, ZeroHash, type Signer } from "ethers";
 import { isLocalChain } from "../core/chains";
 import { InputError as FundsError } from "../core/errors";
-import { requestedJobs } from "../core/job";
+import { encodeSaltedInput, requestedJobs } from "../core/job";
 import { Mode } from "../core/modes";
 import type { Contracts } from "../core/contracts";
 import { InputError, BaseError } from "../core/errors";
@@ -148,10 +148,13 @@ async function sealRequestInput(
     throw new InputError(
       `the job needs ${redundancy} nodes and its input can be sealed to ${nodes.length} (${nodes.map((n) => n.node).join(", ")}): only recipients can take it`,
     );
-  const inputCommitment = prepared.inputCommitment === ZeroHash ? keccak256(prepared.input) : prepared.inputCommitment;
+  // A mode that commits to keccak256 of the input gets a salted plaintext: the commitment is public in JobRequested,
+  // and an unsalted one would let anyone confirm a guess of the features. (ZK's Poseidon commitment is salted.)
+  const plaintext = prepared.inputCommitment === ZeroHash ? encodeSaltedInput(params.input) : getBytes(prepared.input);
+  const inputCommitment = prepared.inputCommitment === ZeroHash ? keccak256(plaintext) : prepared.inputCommitment;
   const network = await withRetry("eth_chainId", () => signer.provider!.getNetwork());
   const input = await sealInput({
-    plaintext: typeof prepared.input === "string" ? getBytes(prepared.input) : prepared.input,
+    plaintext,
     recipients: nodes,
     context: {
       chainId: network.chainId,
