@@ -23,8 +23,9 @@ export class BodyMeter {
 
 /**
  * The whole body of `req`, refused early when its Content-Length is over `meter.limit`. Past the limit the stream is
- * destroyed and the promise rejects with {@link OhttpTooLargeError}; a stream that closes before its end rejects
- * with a {@link TransportError}. Event listeners rather than an async iterator: this runs twice per relayed request.
+ * destroyed and the promise rejects with {@link OhttpTooLargeError}; a stream that fails rejects with its error (a
+ * reset connection), one that closes before its end without an error with a {@link TransportError}. Event listeners
+ * rather than an async iterator: this runs twice per relayed request.
  */
 export function readBody(req: IncomingMessage, meter: BodyMeter): Promise<Uint8Array> {
   const declared = Number(req.headers["content-length"] ?? NaN);

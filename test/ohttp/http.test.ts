@@ -4,15 +4,23 @@
  * endpoint.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { connect } from "node:net";
 import { expect } from "chai";
 import { TransportError } from "../../src/core/errors";
+import { isTransportError } from "../../src/core/transport";
 import { AEAD } from "../../src/ohttp/algorithms";
 import { decodeResponse, encodeRequest } from "../../src/ohttp/bhttp";
 import { ohttpFetch } from "../../src/ohttp/client";
 import { MEDIA_TYPES, PROBLEM_TYPES } from "../../src/ohttp/constants";
 import { encapsulateRequest } from "../../src/ohttp/encapsulation";
-import { OhttpDecryptionError, OhttpRejectedError, OhttpUnknownKeyError } from "../../src/ohttp/errors";
+import {
+  OhttpDecryptionError,
+  OhttpRejectedError,
+  OhttpTooLargeError,
+  OhttpUnknownKeyError,
+} from "../../src/ohttp/errors";
 import { createGatewayHandler, type GatewayHandler } from "../../src/ohttp/gateway";
+import { BodyMeter, readBody } from "../../src/ohttp/http";
 import { generateGatewayKey, KeyRing, type GatewayKey } from "../../src/ohttp/keys";
 import { TokenBucket } from "../../src/ohttp/rate";
 import { createRelayHandler, relayResourceUrl, type RelayOptions } from "../../src/ohttp/relay";
@@ -434,6 +442,54 @@ describe("ohttp over http", function () {
         status: 400,
         title: "encapsulated request truncated",
       });
+    });
+  });
+
+  describe("readBody", function () {
+    /** What readBody (limit 1 KiB) made of the raw HTTP/1.1 request `head` + `body`, sent on a socket then ended or cut. */
+    async function read(head: string, body: Buffer, cut: boolean): Promise<{ result: unknown; bytes: number }> {
+      let meter = new BodyMeter(0);
+      const result = new Promise<unknown>((resolve) => {
+        void server((req, res) => {
+          meter = new BodyMeter(1024);
+          readBody(req, meter).then(resolve, resolve);
+          res.on("error", () => undefined);
+        }).then((url) => {
+          const socket = connect(Number(new URL(url).port), "127.0.0.1", () => {
+            socket.write(head);
+            socket.write(body, () => (cut ? socket.destroy() : undefined));
+          });
+          socket.on("error", () => undefined);
+        });
+      });
+      return { result: await result, bytes: meter.bytes };
+    }
+
+    it("collects a body sent in several pieces", async function () {
+      const { result } = await read(
+        "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+        Buffer.from("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
+        false,
+      );
+      expect(Buffer.from(result as Uint8Array).toString()).to.equal("abcde");
+    });
+
+    it("stops at the limit without a Content-Length, with OhttpTooLargeError", async function () {
+      const piece = `400\r\n${"x".repeat(1024)}\r\n`;
+      const { result, bytes } = await read(
+        "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
+        Buffer.from(piece.repeat(4)),
+        false,
+      );
+      expect(result).to.be.instanceOf(OhttpTooLargeError);
+      expect(bytes).to.be.greaterThan(1024);
+    });
+
+    it("refuses a declared Content-Length over the limit before reading, and fails with a transport error when the connection closes mid-body", async function () {
+      const declared = await read("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2048\r\n\r\n", Buffer.alloc(0), false);
+      expect([declared.result instanceof OhttpTooLargeError, declared.bytes]).to.deep.equal([true, 0]);
+      const cut = await read("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n", Buffer.alloc(10), true);
+      expect(isTransportError(cut.result), String(cut.result)).to.equal(true);
     });
   });
 
