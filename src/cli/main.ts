@@ -6,6 +6,7 @@
  * Errors print one line and exit non-zero (see output.ts).
  */
 import { Command, CommanderError } from "commander";
+import * as audit from "./commands/audit";
 import * as chat from "./commands/chat";
 import * as claim from "./commands/claim";
 import * as enclave from "./commands/enclave";
@@ -61,6 +62,7 @@ const COMMANDS = [
   relay,
   passes,
   evaluation,
+  audit,
 ];
 
 export function buildProgram(): Command {
