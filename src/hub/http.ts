@@ -7,6 +7,7 @@ import { HubParamError } from "./errors";
 import type { NetworkIndex } from "./network";
 import { parseModelIdParam, parseSearchParams } from "./params";
 import type { SearchEngine } from "./search";
+import type { SubscriptionFeeds } from "./subscriptions";
 import type { HubStore } from "./store";
 import { EvaluationIndex } from "./evaluations";
 import { TeeIndex } from "./tee";
@@ -26,6 +27,8 @@ export interface HubServerOptions {
   staticHandler?: StaticHandler;
   /** The indexed network events `GET /api/network` computes its figures from (`HubIndexer.network`); without it the route answers 404. */
   network?: NetworkIndex;
+  /** The deployment's subscription feeds, `GET /api/feeds[/<address>]`; without them the routes answer 404. */
+  feeds?: Pick<SubscriptionFeeds, "answer">;
 }
 
 /** Options of {@link startHubServer}. */
@@ -89,6 +92,14 @@ async function handle(options: HubServerOptions, req: IncomingMessage, res: Serv
   try {
     if (url.pathname === "/api/search") return send(res, 200, searchRoute(options, url));
     if (url.pathname === "/api/network") return networkRoute(options.network, res, url);
+    if (url.pathname === "/api/feeds" || url.pathname.startsWith("/api/feeds/")) {
+      const answer = await options.feeds?.answer(url);
+      return send(
+        res,
+        answer?.status ?? 404,
+        answer?.body ?? { error: "NotFound", message: "This hub reads no subscription feeds." },
+      );
+    }
     const model = /^\/api\/models\/([^/]*)\/?$/.exec(url.pathname);
     if (model !== null) return modelRoute(options, res, decodeURIComponent(model[1] ?? ""));
   } catch (error) {
