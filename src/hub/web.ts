@@ -24,6 +24,8 @@ const FILES: Record<string, { file: string; type: string }> = {
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/markdown.js": { file: "markdown.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+  "/feeds.html": { file: "feeds.html", type: "text/html; charset=utf-8" },
+  "/feeds.js": { file: "feeds.js", type: "text/javascript; charset=utf-8" },
 };
 
 /**
