@@ -12,13 +12,16 @@ import { type RunningHubServer, startHubServer } from "./http";
 import { HubIndexer } from "./indexer";
 import { type ModeSpec, type ModelFile, type PublishResult, publishModel } from "./publish";
 import { SearchEngine } from "./search";
+import { SubscriptionFeeds } from "./subscriptions";
 import { HubStore } from "./store";
 import { createWebHandler } from "./web";
 
 /** The parts of a deployment record the hub reads. */
 export type HubDeployment = Pick<Deployment, "chainId" | "startBlock"> & {
   contracts: Pick<Deployment["contracts"], "registry" | "escrow"> &
-    Partial<Pick<Deployment["contracts"], "token" | "teeVerifier" | "staking" | "evaluationRegistry">>;
+    Partial<
+      Pick<Deployment["contracts"], "token" | "teeVerifier" | "staking" | "evaluationRegistry" | "subscriptionManager">
+    >;
 };
 
 /** Options of {@link startLocalHub}. Give `provider` or `rpcUrl`, and `contentStore` or `contentStoreDir`. */
@@ -97,6 +100,16 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
       port: options.port ?? 8787,
       host: "127.0.0.1",
       ...(indexer.network === undefined ? {} : { network: indexer.network }),
+      // `GET /api/feeds` and the feeds page read the subscriptions' feeds from the chain.
+      ...(deployment.contracts.subscriptionManager === undefined
+        ? {}
+        : {
+            feeds: new SubscriptionFeeds({
+              provider,
+              manager: deployment.contracts.subscriptionManager.address,
+              startBlock: deployment.contracts.subscriptionManager.block,
+            }),
+          }),
       staticHandler: createWebHandler({
         config: {
           chainId: deployment.chainId,
