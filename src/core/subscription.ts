@@ -7,6 +7,7 @@
 import { AbiCoder, getAddress, hexlify, isAddress, toUtf8Bytes, type Log, type Provider } from "ethers";
 import { InputError } from "./errors";
 import { getLogsChunked } from "./logs";
+import { revertDataOf } from "./transport";
 import type { Mode } from "./modes";
 import { withRetry, type RetryOptions } from "./retry";
 import type { SubscriptionManager } from "../../typechain-types/contracts/subscriptions/SubscriptionManager";
@@ -359,7 +360,8 @@ async function subscriptionOfFeed(
   };
 }
 
+/** Whether `error` is the contract's answer (a revert, or data that is not this ABI's), not a transport failure. */
 function isCallException(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
-  return code === "CALL_EXCEPTION" || code === "BAD_DATA";
+  return code === "CALL_EXCEPTION" || code === "BAD_DATA" || revertDataOf(error) !== undefined;
 }
