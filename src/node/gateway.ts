@@ -79,7 +79,7 @@ export async function startPrivateGateway(options: PrivateGatewayOptions): Promi
   const service = new PrivateInference(options);
   const gateway = createGatewayHandler({
     keys: new KeyRing([key]),
-    handler: (request) => service.answer(request),
+    handler: (request, context) => service.answer(request, context.signal),
     logger: options.log,
     requireDate: true,
   });
@@ -107,7 +107,7 @@ class PrivateInference {
 
   constructor(private readonly options: PrivateGatewayOptions) {}
 
-  async answer(request: Request): Promise<Response> {
+  async answer(request: Request, signal?: AbortSignal): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path !== PRIVATE_INFER_PATH)
       return problem(404, `no resource ${path}: the gateway serves POST ${PRIVATE_INFER_PATH}`);
@@ -135,7 +135,10 @@ class PrivateInference {
       }
     }
     try {
-      return Response.json(JSON.parse(encodePrivateResponse(await this.infer(parsed))));
+      const response = await this.infer(parsed);
+      // The relay gave up (the client timed out): the answer will not reach it, so the pass is not spent.
+      if (signal?.aborted === true) pass?.refund();
+      return Response.json(JSON.parse(encodePrivateResponse(response)));
     } catch (error) {
       pass?.refund();
       if (error instanceof InputError) return problem(400, error.message);

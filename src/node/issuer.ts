@@ -322,8 +322,13 @@ export class PassClaimer {
     private readonly spent: SpentTokens,
     private readonly keyId: Hex,
     private readonly log: Logger,
-    private readonly options: { minBatch?: number } = {},
+    private readonly options: { minBatch?: number; settleMs?: number } = {},
   ) {}
+
+  /** How long a spent token waits before it is claimed: longer than a request can run (the gateway's 60 s). */
+  private get settleMs(): number {
+    return this.options.settleMs ?? 120_000;
+  }
 
   /** Sends one redeem batch if there is one to send; returns how many nonces it claimed. */
   async check(signal?: AbortSignal): Promise<number> {
@@ -333,7 +338,8 @@ export class PassClaimer {
       const info = await read(this.chain, "privacyPassEscrow.issuer", () => this.chain.escrow.issuer(this.keyId));
       const room = Math.min(PASS_BATCH, Number(info.acknowledged - info.redeemed));
       if (room <= 0) return 0;
-      const nonces = this.spent.unclaimed(this.keyId, room);
+      // Not the tokens of requests that may still be running (and release their token if they fail).
+      const nonces = this.spent.unclaimed(this.keyId, room, Date.now() - this.settleMs);
       if (nonces.length === 0 || nonces.length < (this.options.minBatch ?? 1)) return 0;
       const key = `redeem:${this.keyId}:${keccak256(concat(nonces))}`;
       try {
@@ -403,6 +409,8 @@ export interface PassServiceOptions extends IssuerChain {
   listen?: boolean;
   /** Time between on-chain redeem batches; 0 leaves it to the caller (`claimer.check()`). Default 60 s. */
   claimIntervalMs?: number;
+  /** How long a spent token waits before it is redeemed on-chain (its request may still fail and release it). Default 120 s. */
+  claimSettleMs?: number;
   log: Logger;
 }
 
@@ -442,7 +450,7 @@ export async function startPassService(options: PassServiceOptions): Promise<Pas
       server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
     });
   const port = server === undefined ? undefined : (server.address() as AddressInfo).port;
-  const claimer = new PassClaimer(options, spent, key.keyId, options.log);
+  const claimer = new PassClaimer(options, spent, key.keyId, options.log, { settleMs: options.claimSettleMs });
   const interval = options.claimIntervalMs ?? 60_000;
   const timer =
     interval > 0

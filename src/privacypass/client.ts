@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { StateError, VerificationError } from "../core/errors";
-import { blind, type BlindingSeam, finalize as unblind } from "./blindrsa";
+import { blind, type BlindingSeam, finalize as unblind, SALT_LENGTH } from "./blindrsa";
 import { fromHex } from "./bytes";
 import { challengeDigest, type TokenChallenge } from "./challenge";
 import { PrivacyPassInputError } from "./errors";
@@ -29,6 +29,11 @@ export interface PreparedTokenRequests {
   requests: Uint8Array[];
   /** Unblinds the TokenResponses (same order as `requests`) into tokens. Once only. */
   finalize(responses: readonly Uint8Array[]): Token[];
+  /**
+   * The randomness of each request (nonce, PSS salt, blind inverse): secret, but what re-preparing gives the same
+   * request bytes from, so a client can ask again after a lost answer (the issuer re-signs a batch it knows).
+   */
+  seams: Required<Pick<TokenRequestSeam, "nonce" | "salt" | "inv">>[];
 }
 
 /** One request with fixed randomness: the seam for published test vectors. */
@@ -47,13 +52,17 @@ export function prepareTokenRequests(
   publicKey: Uint8Array,
   challenge: TokenChallenge | Uint8Array,
   count: number,
+  seams?: readonly TokenRequestSeam[],
 ): PreparedTokenRequests {
   if (!Number.isSafeInteger(count) || count < 1 || count > MAX_BATCH)
     throw new PrivacyPassInputError("count", `expected 1..${MAX_BATCH} tokens, got ${count}`);
-  const pending = Array.from({ length: count }, () => prepareTokenRequest(publicKey, challenge));
+  if (seams !== undefined && seams.length !== count)
+    throw new PrivacyPassInputError("seams", `expected ${count}, got ${seams.length}`);
+  const pending = Array.from({ length: count }, (_, i) => prepareTokenRequest(publicKey, challenge, seams?.[i]));
   let done = false;
   return {
     requests: pending.map((p) => p.request),
+    seams: pending.map((p) => p.seam),
     finalize(responses) {
       if (done) throw new StateError("these token requests were finalized already");
       if (responses.length !== count)
@@ -70,7 +79,11 @@ export function prepareTokenRequest(
   publicKey: Uint8Array,
   challenge: TokenChallenge | Uint8Array,
   seam: TokenRequestSeam = {},
-): { request: Uint8Array; finalize(response: Uint8Array, field?: string): Token } {
+): {
+  request: Uint8Array;
+  seam: Required<Pick<TokenRequestSeam, "nonce" | "salt" | "inv">>;
+  finalize(response: Uint8Array, field?: string): Token;
+} {
   const key = importIssuerPublicKey(publicKey);
   const input = {
     tokenType: TOKEN_TYPE_BLIND_RSA,
@@ -79,7 +92,8 @@ export function prepareTokenRequest(
     tokenKeyId: fromHex(tokenKeyId(publicKey), "publicKey"),
   };
   const message = tokenInput(input);
-  const { blindedMsg, inv } = blind(key, message, seam);
+  const salt = seam.salt ?? new Uint8Array(randomBytes(SALT_LENGTH));
+  const { blindedMsg, inv } = blind(key, message, { ...seam, salt });
   const request = encodeTokenRequest({
     tokenType: TOKEN_TYPE_BLIND_RSA,
     truncatedTokenKeyId: input.tokenKeyId[31]!,
@@ -87,6 +101,7 @@ export function prepareTokenRequest(
   });
   return {
     request,
+    seam: { nonce: input.nonce, salt, inv },
     finalize(response, field = "response") {
       const blindSig = decodeTokenResponse(response, field);
       try {

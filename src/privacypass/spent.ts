@@ -18,8 +18,12 @@ export interface SpentTokens {
    * returns whether the token is spendable again.
    */
   release(keyId: Hex, nonce: Hex): boolean;
-  /** Spent tokens of `keyId` not yet claimed on-chain, oldest first, at most `limit`. */
-  unclaimed(keyId: Hex, limit: number): Hex[];
+  /**
+   * Spent tokens of `keyId` not yet claimed on-chain, oldest first, at most `limit`; with `spentBefore` (ms since
+   * the epoch) only those spent before it, so that a token whose request may still fail (and be released) is not
+   * claimed while it runs.
+   */
+  unclaimed(keyId: Hex, limit: number, spentBefore?: number): Hex[];
   /** Marks nonces of `keyId` as claimed (their redeem transaction is final); returns how many were unclaimed. */
   markClaimed(keyId: Hex, nonces: readonly Hex[]): number;
 }
@@ -43,7 +47,7 @@ export class SqliteSpentTokens implements SpentTokens {
       spend: db.prepare("INSERT OR IGNORE INTO privacypass_spent (key_id, nonce, spent_at) VALUES (?, ?, ?)"),
       spent: db.prepare("SELECT 1 FROM privacypass_spent WHERE key_id = ? AND nonce = ?"),
       unclaimed: db.prepare(
-        "SELECT nonce FROM privacypass_spent WHERE key_id = ? AND claimed = 0 ORDER BY rowid LIMIT ?",
+        "SELECT nonce FROM privacypass_spent WHERE key_id = ? AND claimed = 0 AND spent_at < ? ORDER BY rowid LIMIT ?",
       ),
       release: db.prepare("DELETE FROM privacypass_spent WHERE key_id = ? AND nonce = ? AND claimed = 0"),
       claim: db.prepare("UPDATE privacypass_spent SET claimed = 1 WHERE key_id = ? AND nonce = ? AND claimed = 0"),
@@ -62,10 +66,10 @@ export class SqliteSpentTokens implements SpentTokens {
     return this.stmt.release.run(bytes32(keyId, "keyId"), bytes32(nonce, "nonce")).changes === 1;
   }
 
-  unclaimed(keyId: Hex, limit: number): Hex[] {
+  unclaimed(keyId: Hex, limit: number, spentBefore: number = Number.MAX_SAFE_INTEGER): Hex[] {
     if (!Number.isSafeInteger(limit) || limit < 1)
       throw new PrivacyPassInputError("limit", `expected a positive integer, got ${limit}`);
-    const rows = this.stmt.unclaimed.all(bytes32(keyId, "keyId"), limit) as { nonce: Hex }[];
+    const rows = this.stmt.unclaimed.all(bytes32(keyId, "keyId"), spentBefore, limit) as { nonce: Hex }[];
     return rows.map((row) => row.nonce);
   }
 

@@ -7,7 +7,17 @@
  * The wallet is a JSON file (default `~/.vin/passes.json`, mode 0600) holding unspent tokens; anyone who reads it can
  * spend them.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -38,7 +48,9 @@ import {
   issuanceAuthorization,
   issuerName,
   parseIssuanceResponse,
+  fromHex,
   prepareTokenRequests,
+  toHex,
   tokenChallenge,
   tokenKeyId,
   tokenNonce,
@@ -177,7 +189,22 @@ export async function issuePasses(
   const network = await withRetry("getNetwork", () => signer.provider!.getNetwork(), { timeoutMs });
   const escrowAddress = await escrow.getAddress();
   const name = issuerName({ chainId: network.chainId, escrow: escrowAddress, keyId });
-  const prepared = prepareTokenRequests(publicKey, tokenChallenge({ issuerName: name }), Number(bought.count));
+  const wallet = options.wallet ?? DEFAULT_PASS_WALLET;
+  // The requests' randomness is kept (0600, beside the wallet) until the tokens are in the wallet: after a lost
+  // answer the same requests are asked again, which the issuer re-signs, where new ones would exceed the purchase.
+  const pendingFile = `${wallet}.issuing-${purchaseId}.json`;
+  const prepared = prepareTokenRequests(
+    publicKey,
+    tokenChallenge({ issuerName: name }),
+    Number(bought.count),
+    readPendingSeams(pendingFile, keyId),
+  );
+  mkdirSync(path.dirname(pendingFile), { recursive: true });
+  writeFileSync(
+    pendingFile,
+    `${JSON.stringify({ keyId, seams: prepared.seams.map((seam) => mapValues(seam, toHex)) })}\n`,
+    { mode: 0o600 },
+  );
   const signature = await issuanceAuthorization(signer, {
     chainId: network.chainId,
     escrow: escrowAddress,
@@ -190,7 +217,6 @@ export async function issuePasses(
     timeoutMs,
   );
   const tokens = prepared.finalize(responses);
-  const wallet = options.wallet ?? DEFAULT_PASS_WALLET;
   const entries = tokens.map((token) => ({
     keyId,
     issuerName: name,
@@ -198,7 +224,32 @@ export async function issuePasses(
     purchaseId: purchaseId.toString(),
   }));
   updateWallet(wallet, (passes) => [...passes, ...entries]);
+  rmSync(pendingFile, { force: true });
   return { tokens: tokens.length, wallet };
+}
+
+/** The kept randomness of an issuance asked before (see {@link issuePasses}), or undefined. */
+function readPendingSeams(
+  file: string,
+  keyId: Hex,
+): { nonce: Uint8Array; salt: Uint8Array; inv: Uint8Array }[] | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const kept = JSON.parse(readFileSync(file, "utf8")) as {
+      keyId: string;
+      seams: Record<"nonce" | "salt" | "inv", string>[];
+    };
+    if (kept.keyId !== keyId) return undefined;
+    return kept.seams.map((seam) => mapValues(seam, (hex) => fromHex(hex, "seam")));
+  } catch (cause) {
+    throw new StateError(`${file} (an issuance in progress) is unreadable: move it away to ask for new tokens`, {
+      cause,
+    });
+  }
+}
+
+function mapValues<K extends string, A, B>(record: Record<K, A>, f: (value: A) => B): Record<K, B> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v as A)])) as Record<K, B>;
 }
 
 /**
@@ -317,8 +368,43 @@ function readWallet(file: string): PassEntry[] {
 
 /** Rewrites the wallet with what `change` makes of its passes: a temporary file renamed over it, mode 0600. */
 function updateWallet(file: string, change: (passes: PassEntry[]) => PassEntry[]): void {
-  const passes = change(readWallet(file));
   mkdirSync(path.dirname(file), { recursive: true });
+  const unlock = lockWallet(file);
+  try {
+    writeWallet(file, change(readWallet(file)));
+  } finally {
+    unlock();
+  }
+}
+
+/**
+ * An exclusive lock on the wallet (`<file>.lock`, created with O_EXCL) for one read-change-write: two processes (a
+ * purchase and a chat) must not write over each other's passes, nor take the same pass. A lock older than
+ * {@link STALE_LOCK_MS} is a crashed holder's and is broken.
+ * @throws StateError when the lock stays held for {@link LOCK_WAIT_MS}.
+ */
+function lockWallet(file: string): () => void {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, "wx", 0o600));
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(lock, { force: true });
+      else if (Date.now() > deadline)
+        throw new StateError(`the pass wallet ${file} is locked by another process (${lock}); try again`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+const LOCK_WAIT_MS = 5_000;
+const STALE_LOCK_MS = 30_000;
+
+function writeWallet(file: string, passes: PassEntry[]): void {
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify({ version: 1, passes } satisfies PassWalletFile, null, 2)}\n`, {
     mode: 0o600,
@@ -352,8 +438,10 @@ export async function operatorIssuerKeys(
 }
 
 /**
- * Buys `count` passes of the gateway of `operator`: its issuer key from PrivacyPassEscrow (the newest it has not
- * retired) and its issuance endpoint at the gateway URL PrivacyRegistry lists.
+ * Buys `count` passes of the gateway of `operator` at its issuance endpoint (the gateway URL PrivacyRegistry lists).
+ * Of the operator's unretired issuer keys it takes the one most other buyers bought from: tokens only hide their
+ * buyer among the buyers of the same key, and an operator that registered a key per buyer could otherwise tell
+ * who paid each request. `otherBuyers` says how many there were; 0 means the passes identify their buyer.
  * @throws NotFoundError when the operator lists no gateway or has no issuer key; what {@link buyPasses} throws.
  */
 export async function buyGatewayPasses(
@@ -361,14 +449,36 @@ export async function buyGatewayPasses(
     operator: string;
     contracts: PassContracts & Pick<Contracts, "privacyRegistry">;
   },
-): Promise<BoughtPasses & { keyId: Hex; issuerUrl: string }> {
+): Promise<BoughtPasses & { keyId: Hex; issuerUrl: string; otherBuyers: number }> {
   const { contracts, operator } = options;
   const gateway = await withRetry("privacyRegistry.gateway", () => requirePrivacyRegistry(contracts).gateway(operator));
   if (gateway.url === "") throw new NotFoundError(`operator ${operator} lists no gateway in PrivacyRegistry`);
   const keys = await operatorIssuerKeys(contracts, operator, options);
-  const keyId = keys[keys.length - 1];
-  if (keyId === undefined)
+  if (keys.length === 0)
     throw new NotFoundError(`operator ${operator} has no issuer key in PrivacyPassEscrow: its gateway takes no passes`);
-  const bought = await buyPasses({ ...options, keyId, issuerUrl: gateway.url });
-  return { ...bought, keyId, issuerUrl: gateway.url };
+  const me = (await options.signer.getAddress()).toLowerCase();
+  const counted = await Promise.all(
+    keys.map(async (keyId) => ({
+      keyId,
+      others: [...(await keyBuyers(contracts, keyId, options))].filter((b) => b !== me).length,
+    })),
+  );
+  const best = counted.reduce((a, b) => (b.others > a.others ? b : a));
+  const bought = await buyPasses({ ...options, keyId: best.keyId, issuerUrl: gateway.url });
+  return { ...bought, keyId: best.keyId, issuerUrl: gateway.url, otherBuyers: best.others };
+}
+
+/** The distinct buyers (lowercase addresses) of issuer key `keyId`, from its `TokensBought` events. */
+export async function keyBuyers(
+  contracts: PassContracts,
+  keyId: Hex,
+  options: { fromBlock?: number; timeoutMs?: number } = {},
+): Promise<Set<string>> {
+  const escrow = requirePrivacyPassEscrow(contracts);
+  const events = await withRetry(
+    "privacyPassEscrow.TokensBought",
+    () => escrow.queryFilter(escrow.filters.TokensBought(undefined, undefined, keyId), options.fromBlock ?? 0),
+    { timeoutMs: options.timeoutMs ?? 30_000 },
+  );
+  return new Set(events.map((event) => event.args.buyer.toLowerCase()));
 }

@@ -148,13 +148,23 @@ export async function privateInference(params: PrivateInferenceParams): Promise<
     requestId: hexlify(randomBytes(32)),
     ...(pass === undefined ? {} : { pass }),
   };
+  const progress = { sent: false };
   try {
-    return await exchange(params, gateway, relay, keyConfig, request);
+    return await exchange(params, gateway, relay, keyConfig, request, progress);
   } catch (error) {
-    // A pass the gateway refused (spent, not its issuer's) is worth nothing; any other failure gives it back.
-    if (taken !== undefined && !(error instanceof PassRefusedError)) returnPass(taken, params.passes!.wallet);
+    // The pass goes back only when it certainly was not spent: the request never left, or the gateway's own
+    // (authenticated) answer refused it before spending it. After a timeout, a lost or altered answer it may have
+    // been spent, and sending it again would also link this request to the next one: it is dropped.
+    const unspent = !progress.sent || (gatewayStatusOf(error) !== undefined && !(error instanceof PassRefusedError));
+    if (taken !== undefined && unspent) returnPass(taken, params.passes!.wallet);
     throw error;
   }
+}
+
+/** The HTTP status of the gateway's own answer that `error` reports, if it reports one. */
+function gatewayStatusOf(error: unknown): number | undefined {
+  const status = error instanceof BaseError ? error.context?.gatewayStatus : undefined;
+  return typeof status === "number" ? status : undefined;
 }
 
 /** The gateway refused the request's pass (402): spent already, or not its issuer's. */
@@ -168,9 +178,11 @@ async function exchange(
   relay: RelayEntry,
   keyConfig: KeyConfig,
   request: PrivateRequest,
+  progress: { sent: boolean },
 ): Promise<PrivateInferenceReturnType> {
   const { contracts } = params;
   let answer: Response;
+  progress.sent = true;
   try {
     answer = await ohttpFetch(
       relayResourceUrl(relay.url, gateway.url),
@@ -270,10 +282,12 @@ function refusalOf(status: number, body: unknown, gateway: GatewayEntry): BaseEr
       ? (body as { detail: string }).detail
       : `status ${status}`;
   const text = `gateway ${gateway.url} (operator ${gateway.operator}) refused the request: ${detail}`;
+  const context = { context: { gatewayStatus: status } };
   if (status === 402)
     return new PassRefusedError(
       `${text} (buy passes of this operator with \`vin passes buy --operator ${gateway.operator} --count 10\`)`,
+      context,
     );
-  if (status >= 500) return new StateError(text);
-  return new InputError(text);
+  if (status >= 500) return new StateError(text, context);
+  return new InputError(text, context);
 }

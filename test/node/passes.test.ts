@@ -6,6 +6,8 @@
  * someone else (the purchase stays pending).
  */
 import { readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { expect } from "chai";
 import { NonceManager, Wallet } from "ethers";
@@ -63,6 +65,7 @@ describe("privacy passes on a local chain", function () {
       chainId: BigInt(ctx.config.chainId),
       price: PRICE,
       claimIntervalMs: 0,
+      claimSettleMs: 0,
       rpcTimeoutMs: 5_000,
       log,
     });
@@ -133,6 +136,47 @@ describe("privacy passes on a local chain", function () {
     expect(error).to.be.instanceOf(InputError);
     expect((error as Error).message).to.match(/\(409\).*bought 5 tokens; 5 were issued, 5 more asked/);
     expect(listPasses(wallet)[0]!.count).to.equal(5);
+  });
+
+  it("gets the tokens of a purchase whose issuance answer was lost, by asking again with the same requests", async function () {
+    const escrow = contracts.privacyPassEscrow!.connect(buyer);
+    await (await contracts.token.connect(buyer).approve(await escrow.getAddress(), 3n * PRICE)).wait();
+    await (await escrow.buy(key.keyId, 3, 3n * PRICE)).wait();
+    const purchaseId = await escrow.purchaseCount();
+    // A path that loses the answer: the issuer signs (and acknowledges), the client gets a 502.
+    const lossy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        void fetch(new URL(ISSUE_PATH, issuerUrl), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: Buffer.concat(chunks),
+        }).then(async (answer) => {
+          await answer.arrayBuffer();
+          res.writeHead(502).end();
+        });
+      });
+    });
+    await new Promise<void>((resolve) => lossy.listen(0, "127.0.0.1", resolve));
+    const lossyUrl = `http://127.0.0.1:${(lossy.address() as AddressInfo).port}`;
+    const separate = path.join(path.dirname(wallet), "lossy-wallet.json");
+    try {
+      const lost = await issuePasses({
+        signer: buyer,
+        contracts,
+        purchaseId,
+        issuerUrl: lossyUrl,
+        wallet: separate,
+      }).catch((e: unknown) => e);
+      expect(lost).to.be.instanceOf(Error);
+      expect((await escrow.purchase(purchaseId)).status).to.equal(2n); // acknowledged: the issuer signed
+      const again = await issuePasses({ signer: buyer, contracts, purchaseId, issuerUrl, wallet: separate });
+      expect(again.tokens).to.equal(3);
+      expect(listPasses(separate)[0]!.count).to.equal(3);
+    } finally {
+      lossy.close();
+    }
   });
 
   it("refuses a request signed by someone else than the buyer (403), leaving the purchase pending", async function () {

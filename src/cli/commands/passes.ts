@@ -61,7 +61,12 @@ export function register(program: Command, global: Globals): void {
           !!g.json,
           { ...bought, purchaseId: bought.purchaseId.toString(), cost: bought.cost.toString() },
           () =>
-            `bought ${bought.tokens} passes of ${bought.keyId} for ${tokens(bought.cost)} (purchase ${bought.purchaseId}, ${bought.tx}); in ${bought.wallet}`,
+            `bought ${bought.tokens} passes of ${bought.keyId} for ${tokens(bought.cost)} (purchase ${bought.purchaseId}, ${bought.tx}); in ${bought.wallet}` +
+            ("otherBuyers" in bought
+              ? bought.otherBuyers === 0
+                ? "\nwarning: nobody else has bought passes of this key yet, so the gateway can tell that your requests are yours until others do"
+                : `\n${bought.otherBuyers} other buyer(s) hold passes of this key: your requests hide among theirs`
+              : ""),
         );
       });
     });
