@@ -5,6 +5,7 @@
  * sealed to one node, whose difference is the price of keeping an on-chain job's input private.
  */
 import { hexlify, keccak256, toUtf8Bytes, type ContractTransactionResponse } from "ethers";
+import { encodeSaltedInput } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
 import { sealInput } from "../../src/core/sealed";
 import { generateIssuerKey } from "../../src/privacypass";
@@ -83,9 +84,11 @@ export async function measurePrivacyGas(): Promise<Row[]> {
   await (await escrow.connect(fx.requester).request(clear)).wait(); // warm: the first request writes cold slots
   const requestClear = await gas(escrow.connect(fx.requester).request(clear));
   const requester = fx.requester.address;
-  const commitment = keccak256(toUtf8Bytes("[39.1,18.7,181,3750]"));
+  // What the SDK seals: the features with a salt, so that the public commitment cannot confirm a guess.
+  const plaintext = encodeSaltedInput([39.1, 18.7, 181, 3750]);
+  const commitment = keccak256(plaintext);
   const sealed = await sealInput({
-    plaintext: toUtf8Bytes("[39.1,18.7,181,3750]"),
+    plaintext,
     recipients: [{ node: operator.address, publicKey: nodeKey }],
     context: {
       chainId: (await fx.requester.provider.getNetwork()).chainId,

@@ -64,6 +64,8 @@ export async function startDevnetRelay(ctx: RelaySetupContext, name: string, por
       "serve",
       "--port",
       String(port),
+      // The devnet's gateways listen on 127.0.0.1.
+      "--allow-private-gateways",
     ],
     {
       cwd: ROOT,

@@ -134,7 +134,8 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
     const requested = await request(Mode.Vanilla, features, { encryptTo: [plainNode.address] });
     expect(requested.sealedTo).to.deep.equal([plainNode.address]);
     expect(isSealed(requested.input)).to.equal(true);
-    expect(requested.job.inputHash).to.equal(keccak256(plaintext));
+    // The sealed plaintext is salted: the public commitment does not confirm a guess of the features.
+    expect(requested.job.inputHash).to.not.equal(keccak256(plaintext));
     const chain = await onChain(requested);
     expect(chain).to.not.include(plaintext.slice(2));
     expect(chain).to.not.include(hexlify(toUtf8Bytes(String(features[0]))).slice(2));
@@ -272,7 +273,8 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
     const clear = await gas({});
     const one = await gas({ encryptTo: [plainNode.address] });
     const two = await gas({ encryptTo: [plainNode.address, enclaveNode.address] });
-    expect(one.bytes).to.equal(clear.bytes + 8 + 6 + 1 + 100 + 12 + 16);
+    // The salted plaintext adds {"x": ... ,"salt":"0x<64 hex>"} (82 bytes) to the JSON features.
+    expect(one.bytes).to.equal(clear.bytes + 82 + 8 + 6 + 1 + 100 + 12 + 16);
     expect(two.bytes).to.equal(one.bytes + 100);
     expect(one.gas > clear.gas && two.gas > one.gas).to.equal(true);
     console.log(

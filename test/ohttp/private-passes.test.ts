@@ -96,7 +96,7 @@ describe("private path paid with Privacy Pass tokens", function () {
       passes: createPassRedeemer({ key, challenge, spent }),
     });
     await (await fx.system.privacyRegistry.connect(operator).setGateway(enclave.address, gateway.url)).wait();
-    relay = await startRelayService({ contracts, refreshMs: 0 });
+    relay = await startRelayService({ contracts, refreshMs: 0, allowPrivateGateways: true });
     const lister = (await hre.ethers.getSigners())[9]!;
     const registry = fx.system.privacyRegistry;
     const { relayBond } = await registry.parameters();

@@ -79,7 +79,12 @@ describe("private path (OHTTP relays, in-enclave gateway, keys on-chain)", funct
     relayAccounts = accounts.map((a) => a.address);
     for (const account of accounts) {
       const log = capturedLogger();
-      const relay = await startRelayService({ contracts, logger: log.logger, refreshMs: 0 });
+      const relay = await startRelayService({
+        contracts,
+        logger: log.logger,
+        refreshMs: 0,
+        allowPrivateGateways: true,
+      });
       await listRelay(account, relay.url);
       relays.push(relay);
       relayLogs.push(log.lines);
@@ -268,6 +273,20 @@ describe("private path (OHTTP relays, in-enclave gateway, keys on-chain)", funct
       expect(unlisted.status).to.be.within(400, 499);
       const get = await fetch(relayResourceUrl(relays[0]!.url, gateway.url));
       expect(get.status).to.equal(405);
+    });
+
+    it("a relay refuses by default a listed gateway on a loopback or private address", async function () {
+      const strict = await startRelayService({ contracts, refreshMs: 0 });
+      try {
+        const refused = await fetch(relayResourceUrl(strict.url, gateway.url), {
+          method: "POST",
+          headers: { "content-type": "message/ohttp-req" },
+          body: new Uint8Array(64),
+        });
+        expect(refused.status).to.be.within(400, 499);
+      } finally {
+        await strict.close();
+      }
     });
 
     it("the gateway answers a malformed request with 400 naming the field, inside the encryption", async function () {

@@ -23,7 +23,11 @@ export function register(program: Command, global: Globals): void {
     .option("--port <port>", "HTTP port", "8081")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--rate <n>", "global limit, requests per second (all clients together)")
-    .action(async (opts: { port: string; host: string; rate?: string }) => {
+    .option(
+      "--allow-private-gateways",
+      "forward to listed gateways on loopback or private addresses (local devnets only: otherwise a listed URL could reach into this host's network)",
+    )
+    .action(async (opts: { port: string; host: string; rate?: string; allowPrivateGateways?: boolean }) => {
       const g = global();
       const port = integer("--port", opts.port, 65_535);
       const rate = opts.rate === undefined ? undefined : integer("--rate", opts.rate, 1_000_000);
@@ -35,6 +39,7 @@ export function register(program: Command, global: Globals): void {
           port,
           logger,
           ...(rate === undefined ? {} : { ratePerSecond: rate }),
+          allowPrivateGateways: opts.allowPrivateGateways === true,
           retry: { timeoutMs: config.rpcTimeoutMs },
         });
         logger.info({ url: running.url }, "relay listening");
