@@ -12,7 +12,7 @@ import { firstLine, RevertError, walk } from "../core/errors";
 import type { Logger } from "../core/log";
 import { MODE_NAMES } from "../core/modes";
 import { asRevertError } from "../core/revert";
-import { withRetry } from "../core/retry";
+import { sleep, withRetry } from "../core/retry";
 import { listSubscriptions, SubscriptionStatus, type SubscriptionInfo } from "../core/subscription";
 import type { TxSender } from "./sender";
 
@@ -226,4 +226,54 @@ export function signerRoundStarter(manager: Pick<SubscriptionManager, "startRoun
       throw asRevertError(error, { contract: "subscriptionManager", call: "startRound" });
     }
   };
+}
+
+/** What {@link keepSubscriptions} needs from the daemon. */
+export interface KeepSubscriptionsOptions {
+  /** The manager, connected for reading. */
+  manager: SubscriptionManager;
+  provider: SubscriptionKeeperOptions["provider"];
+  staking: Pick<NodeStaking, "isEligible">;
+  sender: Pick<TxSender, "send" | "wait">;
+  /** The node's address and modes. */
+  address: string;
+  modes: ReadonlySet<number>;
+  startBlock: number;
+  maxBlockRange?: number;
+  rpcTimeoutMs: number;
+  /** Time between passes. */
+  intervalMs: number;
+  minKeeperReward?: bigint;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/**
+ * The daemon's loop of subscription rounds: every `intervalMs`, starts the due rounds of the subscriptions in the
+ * node's modes that it is eligible for, through its outbox; runs until `signal` aborts. A failed pass is logged and
+ * the next one tried.
+ * @example loops.push(keepSubscriptions({ manager, provider, staking, sender, address, modes, startBlock, rpcTimeoutMs, intervalMs: 1_000, log, signal }));
+ */
+export async function keepSubscriptions(options: KeepSubscriptionsOptions): Promise<void> {
+  const keeper = new SubscriptionKeeper({
+    manager: options.manager,
+    provider: options.provider,
+    start: outboxRoundStarter(options.sender, options.manager, options.signal),
+    modes: options.modes,
+    eligibility: { staking: options.staking, address: options.address },
+    minKeeperReward: options.minKeeperReward,
+    startBlock: options.startBlock,
+    maxBlockRange: options.maxBlockRange,
+    rpcTimeoutMs: options.rpcTimeoutMs,
+    log: options.log,
+  });
+  while (!options.signal.aborted) {
+    try {
+      await keeper.check();
+    } catch (error) {
+      if (options.signal.aborted) break;
+      options.log.warn({ err: firstLine(error) }, "subscription keeper: pass failed; retrying");
+    }
+    await sleep(options.intervalMs, options.signal).catch(() => undefined);
+  }
 }

@@ -4,7 +4,8 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import pino from "pino";
 import { Writable } from "node:stream";
 import { Mode } from "../../../src/core/modes";
-import { signerRoundStarter, SubscriptionKeeper } from "../../../src/node/subscription-keeper";
+import { keepSubscriptions, signerRoundStarter, SubscriptionKeeper } from "../../../src/node/subscription-keeper";
+import type { TxSender } from "../../../src/node/sender";
 import { TOKEN } from "../../fixtures/system";
 import { loadSubscriptions, PERIOD, subscribe, type SubscriptionFixture } from "./subscriptions.fixture";
 
@@ -118,5 +119,47 @@ describe("SubscriptionKeeper", () => {
     await time.increaseTo(a.startTime + BigInt(PERIOD));
     await keeper.check();
     expect([...keeper.followed.keys()]).to.deep.equal([]);
+  });
+
+  it("keepSubscriptions (the daemon's loop) starts each round once through the outbox, one key per round, until aborted", async () => {
+    const fx = await loadSubscriptions();
+    const { id, startTime } = await subscribe(fx);
+    const node = fx.nodes[0]!;
+    const keys: string[] = [];
+    // An outbox that sends from the node's signer: what matters here is what the loop asks it to send.
+    const sender = {
+      async send(request: { key: string; to: string; data: string }) {
+        keys.push(request.key);
+        const tx = await node.sendTransaction({ to: request.to, data: request.data });
+        return { hash: tx.hash };
+      },
+      async wait(tx: { hash: string }) {
+        const receipt = await hre.ethers.provider.waitForTransaction(tx.hash);
+        return { hash: tx.hash, status: receipt!.status };
+      },
+    } as unknown as Pick<TxSender, "send" | "wait">;
+    const abort = new AbortController();
+    await time.increaseTo(startTime);
+    const { log } = capture();
+    const loop = keepSubscriptions({
+      manager: fx.manager.connect(hre.ethers.provider),
+      provider: hre.ethers.provider,
+      staking: fx.system.staking,
+      sender,
+      address: node.address,
+      modes: new Set([Mode.Tee]),
+      startBlock: 0,
+      rpcTimeoutMs: 10_000,
+      intervalMs: 50,
+      log,
+      signal: abort.signal,
+    });
+    while ((await fx.manager.subscriptionOf(id)).nextRound === 0n) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    abort.abort();
+    await loop;
+    const manager = await fx.manager.getAddress();
+    expect(keys).to.deep.equal([`startRound:${manager}:${id}:0`]);
+    expect(await fx.manager.keeperRewardsOf(node.address)).to.be.greaterThan(0n);
   });
 });
