@@ -28,6 +28,8 @@ import {
   waitForEvaluation,
   type VersionEvaluation,
 } from "../sdk/evaluations";
+import { auditAddress, type AuditReport } from "../sdk/auditAddress";
+import { writeAuditReport } from "../sdk/auditReport";
 import { waitForResult } from "../sdk/waitForResult";
 import { VolatilityRiskVault__factory } from "../../typechain-types/factories/contracts/consumer/VolatilityRiskVault__factory";
 import type { VolatilityRiskVault } from "../../typechain-types/contracts/consumer/VolatilityRiskVault";
@@ -81,6 +83,8 @@ export interface VaultForecast {
 export interface DevnetEvaluations {
   evaluations: DevnetEvaluation[];
   vault?: { address: string; contract: VolatilityRiskVault; forecasts: VaultForecast[] };
+  /** The audit of the vault's history (`vin audit <vault>`), and where its report was written. */
+  audit?: { report: AuditReport; html: string; json: string };
   /** The evaluation service's child process (stopped with the devnet). */
   service: OperatorDaemon;
   lines: string[];
@@ -93,6 +97,8 @@ export interface DevnetEvaluationOptions {
   fee?: bigint;
   /** Deploy the VolatilityRiskVault and ask it for forecasts. Default true when the volatility model is published. */
   vault?: boolean;
+  /** Where the vault's audit report is written. Default `<workDir>/audit`. */
+  auditDir?: string;
   log?: (line: string) => void;
 }
 
@@ -171,6 +177,12 @@ export async function runDevnetEvaluations(
     const evaluated = evaluations.find((e) => e.model === volatility.model)!;
     result.vault = await runVault(devnet, volatility, evaluated, log);
     lines.push(...describeVault(result.vault, volatility.modelId, evaluated));
+    result.audit = await auditVault(
+      devnet,
+      result.vault.address,
+      options.auditDir ?? path.join(devnet.workDir, "audit"),
+    );
+    lines.push(...describeAudit(result.audit, devnet));
   }
   return result;
 }
@@ -364,6 +376,39 @@ async function vaultOutcome(vault: VolatilityRiskVault, jobId: bigint, mode: Mod
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new BaseError(`the vault did not act on job ${jobId}: its callback failed (see CallbackDelivered)`);
+}
+
+/** `vin audit <vault>` in this process: every job of the vault re-verified at the head, the report written to `dir`. */
+async function auditVault(
+  devnet: Devnet<AnyBundledModel>,
+  vault: string,
+  dir: string,
+): Promise<NonNullable<DevnetEvaluations["audit"]>> {
+  const report = await auditAddress({
+    provider: devnet.provider,
+    chainId: BigInt(devnet.system.record.chainId),
+    deployment: devnet.system.record,
+    address: vault,
+    confirmations: 0,
+    content: new FsContentStore(devnet.contentDir),
+  });
+  return { report, ...writeAuditReport(report, dir) };
+}
+
+function describeAudit(audit: NonNullable<DevnetEvaluations["audit"]>, devnet: Devnet<AnyBundledModel>): string[] {
+  const { report } = audit;
+  const gas = report.jobs
+    .filter((j) => j.gas.settle !== undefined)
+    .map(
+      (j) =>
+        `job ${j.jobId} [${j.mode}]: request ${j.gas.request}, claim ${j.gas.claims.join("+")}, settle ${j.gas.settle}`,
+    );
+  return [
+    `
+its audit trail (vin audit ${report.address}, every read at block ${report.block.number} ${report.block.hash}): ${report.ok ? "PASSED" : "FAILED"}, ${report.summary.jobs} jobs re-verified (proof or enclave, agreement, the version's verified evaluation, input commitment, output, price, timing), ${report.summary.failedJobs} failed`,
+    `  gas of the audited jobs: ${gas.join("; ")}`,
+    `  report: ${path.relative(process.cwd(), audit.html)} (and report.json, SVG plots beside it); again from any RPC: npm run vin -- audit ${report.address} --rpc ${devnet.chain.url} --deployment ${path.relative(process.cwd(), devnet.deploymentFile)}`,
+  ];
 }
 
 function describeVault(

@@ -169,6 +169,8 @@ export interface AuditedJob {
     refunded?: string;
   };
   agreeing?: number;
+  /** Gas of the job's transactions: the request, each slot claim, the settling call (with any consumer callback). */
+  gas: { request: number; claims: number[]; settle?: number };
   evaluations: VersionEvaluation[];
   /** What `verifyResult` found (settled jobs). */
   verification?: VerifyResultReturnType;
@@ -447,6 +449,7 @@ async function auditJob(
       feePerNode: job.feePerNode.toString(),
       protocolFee: job.protocolFee.toString(),
     },
+    gas: { request: 0, claims: [] },
     evaluations,
     ...(consumer === undefined ? {} : { consumer }),
     checks,
@@ -489,6 +492,10 @@ async function checkPrice(
   check: CheckFn,
 ): Promise<void> {
   const receipt = await provider.getTransactionReceipt(r.log.transactionHash);
+  out.gas.request = Number(receipt?.gasUsed ?? 0n);
+  const claims = await contracts.escrow.queryFilter(contracts.escrow.filters.SlotClaimed(r.job.id), r.log.blockNumber);
+  for (const claim of claims)
+    out.gas.claims.push(Number((await provider.getTransactionReceipt(claim.transactionHash))?.gasUsed ?? 0n));
   const escrow = (await contracts.escrow.getAddress()).toLowerCase();
   const token = contracts.token;
   const transfer = token.interface.getEvent("Transfer").topicHash;
@@ -601,6 +608,7 @@ async function settledChecks(ctx: AuditContext, r: Requested, out: AuditedJob, c
   if (settledLog === undefined) return;
   const block = await provider.getBlock(settledLog.blockNumber);
   out.settled = { block: settledLog.blockNumber, timestamp: block!.timestamp, tx: settledLog.transactionHash };
+  out.gas.settle = Number((await provider.getTransactionReceipt(settledLog.transactionHash))?.gasUsed ?? 0n);
   out.latencySeconds = block!.timestamp - out.requested.timestamp;
   const agreeing = Number(settledLog.args.agreeing);
   out.agreeing = agreeing;

@@ -4,6 +4,8 @@
  * version's verified evaluation beside its baseline), a table of the jobs, and every check of every job. The plots
  * are also written as SVG files.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { barChart, escapeXml, lineChart } from "../economics/plot";
 import { formatMetric, type Metric } from "../core/evaluation";
 import type { AuditedJob, AuditReport } from "./auditAddress";
@@ -125,6 +127,7 @@ export function renderAuditHtml(report: AuditReport, plots: AuditPlot[] = auditP
     (j) => `<section id="job-${h(j.jobId)}"><h3>Job ${h(j.jobId)}: ${h(j.ok ? "verified" : "FAILED")}</h3>
 <p>Model ${h(`${j.modelId}@${j.version}`)}, ${h(j.mode)} mode, k = ${j.redundancy}; requested in block ${j.requested.block} (${h(iso(j.requested.timestamp))}, tx ${h(j.requested.tx ?? "")})${j.settled === undefined ? "" : `; settled in block ${j.settled.block} (${h(iso(j.settled.timestamp))}, tx ${h(j.settled.tx ?? "")})`}; deadline ${h(iso(j.deadline))}.</p>
 <p>Input (${h(j.input.kind)}, commitment <code>${h(j.input.commitment)}</code>): ${h(j.input.text ?? j.input.uri ?? "not shown")}. Output: ${h(j.output?.text ?? "none")}${j.output === undefined ? "" : ` (hash <code>${h(j.output.hash)}</code>)`}.</p>
+<p>Gas: request ${j.gas.request}${j.gas.claims.length === 0 ? "" : `, claims ${j.gas.claims.join(", ")}`}${j.gas.settle === undefined ? "" : `, settlement ${j.gas.settle}`} (paid by the requester and the nodes; the audit itself only reads).</p>
 <p>Price: escrowed ${h(tokens(j.price.escrowed))} (model ${h(tokens(j.price.modelFee))}, ${j.redundancy} × node ${h(tokens(j.price.feePerNode))}, protocol ${h(tokens(j.price.protocolFee))}); taken ${h(tokens(j.price.pulled ?? "0"))}${j.price.paid === undefined ? "" : `; paid ${h(tokens(j.price.paid))}, back to the requester ${h(tokens(j.price.refunded ?? "0"))}`}.</p>
 ${j.verification?.enclave === undefined ? "" : `<p>Enclave <code>${h(j.verification.enclave.signer)}</code> of operator <code>${h(j.verification.enclave.operator)}</code>, measurement <code>${h(j.verification.enclave.measurement)}</code>, as of block ${j.verification.enclave.block}.</p>`}
 ${j.consumer === undefined ? "" : `<p>The consumer ${h(j.consumer.event)}: ${h(j.consumer.detail)}.</p>`}
@@ -160,6 +163,21 @@ ${evaluations.length === 0 ? "<p>None of the versions used has a verified evalua
 ${details.join("\n")}
 </body></html>
 `;
+}
+
+/**
+ * Writes `report.json`, `report.html` and the plots into `dir`; returns their paths.
+ * @example const { html } = writeAuditReport(report, "audit-0xabc");
+ */
+export function writeAuditReport(report: AuditReport, dir: string): { json: string; html: string; plots: string[] } {
+  mkdirSync(dir, { recursive: true });
+  const plots = auditPlots(report);
+  const json = path.join(dir, "report.json");
+  const html = path.join(dir, "report.html");
+  writeFileSync(json, `${JSON.stringify(report, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`);
+  writeFileSync(html, renderAuditHtml(report, plots));
+  for (const p of plots) writeFileSync(path.join(dir, p.file), p.svg);
+  return { json, html, plots: plots.map((p) => path.join(dir, p.file)) };
 }
 
 /** The distinct evaluations the report's jobs carry (one per version and dataset). */

@@ -6,16 +6,44 @@
  */
 import { expect } from "chai";
 import hre from "hardhat";
-import { mkdtempSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startDevnet, type Devnet } from "../../src/devnet/devnet";
 import { runDevnetEvaluations, type DevnetEvaluations } from "../../src/devnet/evaluations";
 import { Metric } from "../../src/core/evaluation";
 import { Mode } from "../../src/core/modes";
-import { buildVolatilityRegressor, buildWeatherClassifier, type AnyBundledModel } from "../../src/models";
+import {
+  buildPenguinClassifier,
+  buildVolatilityRegressor,
+  buildWeatherClassifier,
+  type AnyBundledModel,
+} from "../../src/models";
+import { toJobId, toModelId } from "../../src/core/ids";
+import { requestInference } from "../../src/sdk/requestInference";
+import { waitForResult } from "../../src/sdk/waitForResult";
+import type { AuditReport } from "../../src/sdk/auditAddress";
 import { releaseSnarkjs } from "../../src/zkml/prover";
-import { freePort } from "./harness";
+import { freePort, ROOT } from "./harness";
+
+/** Runs `vin <args>` as a child process; resolves with its exit code and output. */
+function vin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", path.join(ROOT, "src/cli/main.ts"), ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+}
 
 describe("verified evaluations on a devnet (real hardhat node, daemons and the evaluation service)", function () {
   let devnet: Devnet<AnyBundledModel>;
@@ -72,5 +100,56 @@ describe("verified evaluations on a devnet (real hardhat node, daemons and the e
     // The same row: the circuit's fixed point and the float model agree closely.
     expect(zk!.volatility!).to.be.closeTo(tee!.volatility!, 0.01);
     expect(await vault.contract.riskLimit()).to.equal(zk!.riskLimit);
+  });
+
+  it("audited the vault's history at a pinned block: every job re-verified, the ZK input opened, the report written", () => {
+    const { report, html } = result.audit!;
+    expect(report.ok, JSON.stringify(report.jobs.flatMap((j) => j.checks.filter((c) => !c.ok)))).to.equal(true);
+    expect(report.jobs.map((j) => [j.mode, j.status, j.consumer?.event])).to.deep.equal([
+      ["tee", "settled", "ForecastAccepted"],
+      ["zk", "settled", "ForecastAccepted"],
+    ]);
+    const zk = report.jobs[1]!;
+    expect(zk.checks.find((c) => c.name === "input commitment")).to.deep.include({ ok: true, severity: "fail" });
+    expect(zk.checks.find((c) => c.name === "verify: Groth16 proof (off-chain)")).to.deep.include({ ok: true });
+    expect(zk.output!.value).to.be.closeTo(result.vault!.forecasts[1]!.volatility!, 1e-4);
+    expect(readFileSync(html, "utf8")).to.contain(`read at block ${report.block.number}`);
+    expect(result.lines.join("\n")).to.match(/its audit trail .* PASSED, 2 jobs re-verified/);
+  });
+
+  it("vin audit re-verifies the vault from the RPC endpoint alone (exit 0), and fails an account that used an unevaluated model (exit 7)", async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), "vin-audit-"));
+    const common = [
+      "--rpc",
+      devnet.chain.url,
+      "--deployment",
+      devnet.deploymentFile,
+      "--content-dir",
+      devnet.contentDir,
+    ];
+    const vault = await vin(["--json", "audit", result.vault!.address, ...common, "--out", path.join(out, "vault")]);
+    expect(vault.code, vault.stderr).to.equal(0);
+    const report = JSON.parse(vault.stdout) as AuditReport;
+    expect(report.summary.jobs).to.equal(2);
+    expect(JSON.parse(readFileSync(path.join(out, "vault", "report.json"), "utf8")).ok).to.equal(true);
+    expect(report.jobs[1]!.checks.find((c) => c.name === "input commitment")).to.deep.include({ ok: true });
+
+    const penguins = await devnet.publish({ model: buildPenguinClassifier() });
+    const requester = devnet.requester;
+    await (await devnet.system.token.mint(await requester.getAddress(), 100n * 10n ** 18n)).wait();
+    const requested = await requestInference({
+      contracts: devnet.contracts,
+      signer: requester,
+      modelId: toModelId(penguins.modelId),
+      mode: Mode.Tee,
+      input: penguins.model.example,
+      feePerNode: 10n ** 17n,
+      collateral: 10n ** 18n,
+    });
+    await waitForResult({ escrow: devnet.contracts.escrow, jobId: toJobId(requested.job.id), timeoutMs: 120_000 });
+    const failed = await vin(["audit", await requester.getAddress(), ...common, "--out", path.join(out, "requester")]);
+    expect(failed.code, failed.stdout + failed.stderr).to.equal(7);
+    expect(failed.stdout).to.match(/FAIL verified evaluation: model \d+@1 has no verified evaluation/);
+    expect(failed.stderr).to.match(/the audit of 0x[0-9a-fA-F]{40} failed: job \d+ \(verified evaluation\)/);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { getAddress, isAddress } from "ethers";
@@ -9,7 +9,7 @@ import { checkEndpoint, createProvider } from "../../core/provider";
 import { loadConfig } from "../../node/config";
 import { openNodeContent } from "../../node/content-store";
 import { auditAddress, type AuditReport } from "../../sdk/auditAddress";
-import { auditPlots, renderAuditHtml } from "../../sdk/auditReport";
+import { writeAuditReport } from "../../sdk/auditReport";
 import { openContentStore } from "../../storage";
 import type { Globals } from "../options";
 import { print } from "../output";
@@ -20,6 +20,7 @@ interface AuditFlags {
   confirmations?: string;
   out?: string;
   allowUnevaluated?: boolean;
+  contentDir?: string;
 }
 
 /**
@@ -44,6 +45,10 @@ export function register(program: Command, global: Globals): void {
     .option("--confirmations <n>", "blocks below the head to read at (default 12; 0 on local chains)")
     .option("--out <dir>", "where report.json, report.html and the plots go (default audit-<address>)")
     .option("--allow-unevaluated", "a version without a verified evaluation is a warning, not a failure")
+    .option(
+      "--content-dir <dir>",
+      "ZK jobs: a directory of files named by CID holding the versions' files (default: the config's, else --ipfs-dir or --kubo)",
+    )
     .action(async (address: string, opts: AuditFlags) => {
       const g = global();
       if (!isAddress(address)) throw new InputError(`"${address}" is not an address`);
@@ -54,14 +59,16 @@ export function register(program: Command, global: Globals): void {
       const deployment = deploymentOf(opts.deployment, config);
       const provider = createProvider(rpc, { timeoutMs: config?.rpcTimeoutMs ?? 30_000 });
       const content =
-        config !== undefined
-          ? await openNodeContent({
-              contentDir: config.contentDir,
-              ipfsDir: config.ipfsDir,
-              kuboUrl: config.kuboUrl,
-              timeoutMs: config.contentTimeoutMs,
-            })
-          : { store: await openContentStore(g.kubo === undefined ? { dir: g.ipfsDir } : { kuboUrl: g.kubo }) };
+        opts.contentDir !== undefined
+          ? await openNodeContent({ contentDir: path.resolve(opts.contentDir), kuboUrl: g.kubo, timeoutMs: 30_000 })
+          : config !== undefined
+            ? await openNodeContent({
+                contentDir: config.contentDir,
+                ipfsDir: config.ipfsDir,
+                kuboUrl: config.kuboUrl,
+                timeoutMs: config.contentTimeoutMs,
+              })
+            : { store: await openContentStore(g.kubo === undefined ? { dir: g.ipfsDir } : { kuboUrl: g.kubo }) };
       try {
         const chainId = BigInt(await checkEndpoint(provider, rpc, deployment.chainId));
         const confirmations =
@@ -100,18 +107,6 @@ export function register(program: Command, global: Globals): void {
         provider.destroy();
       }
     });
-}
-
-/** Writes `report.json`, `report.html` and the plots into `dir`; returns their paths. */
-export function writeAuditReport(report: AuditReport, dir: string): { json: string; html: string; plots: string[] } {
-  mkdirSync(dir, { recursive: true });
-  const plots = auditPlots(report);
-  const json = path.join(dir, "report.json");
-  const html = path.join(dir, "report.html");
-  writeFileSync(json, `${JSON.stringify(report, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`);
-  writeFileSync(html, renderAuditHtml(report, plots));
-  for (const p of plots) writeFileSync(path.join(dir, p.file), p.svg);
-  return { json, html, plots: plots.map((p) => path.join(dir, p.file)) };
 }
 
 function summarize(report: AuditReport, files: { json: string; html: string }): string {
