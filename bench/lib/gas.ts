@@ -7,6 +7,7 @@ import { hexlify, keccak256, toUtf8Bytes, type ContractTransactionResponse } fro
 import { requestJob, requestParams, systemFixture, teeProof } from "../../test/fixtures/system";
 import { Mode } from "../../src/core/modes";
 import { requestedJobs, resultCommitment } from "../../src/core/job";
+import { measureEvaluationGas } from "./evaluation-gas";
 import type { Row } from "./report";
 
 /** A compact classifier output: label index and a fixed-point probability (abi.encodePacked(uint8, uint64)). */
@@ -148,5 +149,6 @@ export async function measureGas(): Promise<Row[]> {
     unit: "gas",
     note: "k = 1 after the deadline: full refund credited, the silent node slashed",
   });
+  rows.push(...(await measureEvaluationGas()));
   return rows;
 }
