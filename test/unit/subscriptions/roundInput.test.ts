@@ -239,4 +239,45 @@ describe("input sources", () => {
       .withArgs(address, due);
     expect(await fx.window.fractionBits()).to.equal(16n);
   });
+
+  it("FeedWindowSource refuses arguments of the wrong length, a zero feed, 0 or more than 64 answers, and a zero age", async () => {
+    const fx = await loadSubscriptions();
+    const coder = hre.ethers.AbiCoder.defaultAbiCoder();
+    const feed = await fx.aggregator.getAddress();
+    for (const args of [
+      "0x",
+      coder.encode(["address", "uint32"], [feed, MAX_AGE]),
+      coder.encode(["address", "uint16", "uint32"], [hre.ethers.ZeroAddress, 4, MAX_AGE]),
+      coder.encode(["address", "uint16", "uint32"], [feed, 0, MAX_AGE]),
+      coder.encode(["address", "uint16", "uint32"], [feed, 65, MAX_AGE]),
+      coder.encode(["address", "uint16", "uint32"], [feed, 4, 0]),
+    ]) {
+      await expect(fx.window.inputSize(args))
+        .to.be.revertedWithCustomError(fx.window, "InputSourceInvalidArgs")
+        .withArgs(args);
+    }
+    expect(await fx.window.inputSize(coder.encode(["address", "uint16", "uint32"], [feed, 64, MAX_AGE]))).to.equal(64n);
+  });
+
+  it("RealizedVolatilitySource refuses a zero feed, a fall below a third and a non-positive earlier price", async () => {
+    const fx = await loadSubscriptions();
+    const coder = hre.ethers.AbiCoder.defaultAbiCoder();
+    const zeroFeed = coder.encode(["address", "uint32"], [hre.ethers.ZeroAddress, MAX_AGE]);
+    await expect(fx.volatility.inputSize(zeroFeed))
+      .to.be.revertedWithCustomError(fx.volatility, "InputSourceInvalidArgs")
+      .withArgs(zeroFeed);
+    const factory = new MockAggregator__factory(fx.deployer);
+    const falling = await factory.deploy(fx.deployer.address, 8, "x");
+    await falling.updateAnswers([...Array.from({ length: 66 }, () => 300n), 99n]);
+    let now = BigInt(await time.latest());
+    await expect(fx.volatility.read(volatilitySourceArgs(await falling.getAddress(), MAX_AGE), now + 1n))
+      .to.be.revertedWithCustomError(fx.volatility, "InputSourceInvalidAnswer")
+      .withArgs(await falling.getAddress(), 67, 99);
+    const negative = await factory.deploy(fx.deployer.address, 8, "x");
+    await negative.updateAnswers([-5n, ...Array.from({ length: 66 }, () => 300n)]);
+    now = BigInt(await time.latest());
+    await expect(fx.volatility.read(volatilitySourceArgs(await negative.getAddress(), MAX_AGE), now + 1n))
+      .to.be.revertedWithCustomError(fx.volatility, "InputSourceInvalidAnswer")
+      .withArgs(await negative.getAddress(), 1, -5);
+  });
 });

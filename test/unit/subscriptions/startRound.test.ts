@@ -6,6 +6,7 @@ import { Mode } from "../../../src/core/modes";
 import { requestedJobs } from "../../../src/core/job";
 import { roundInput } from "../../../src/core/subscription";
 import { TOKEN } from "../../fixtures/system";
+import { FakeInputSource__factory, RoundInputEncoder__factory } from "../../../typechain-types";
 import {
   FEED_DECIMALS,
   JOB_COST,
@@ -17,6 +18,7 @@ import {
   ROUND_DURATION,
   startRound,
   subscribe,
+  subscriptionParams,
   type SubscriptionFixture,
 } from "./subscriptions.fixture";
 
@@ -278,5 +280,57 @@ describe("SubscriptionManager.startRound", () => {
         .to.be.revertedWithCustomError(fx.manager, "SubscriptionManagerNotActive")
         .withArgs(posted.id, 2);
     });
+  });
+});
+
+describe("SubscriptionManager and a misbehaving input source", () => {
+  it("refuses at subscribe a source with more than 32 fraction bits or declaring 0 or more than 64 inputs", async () => {
+    const fx = await loadSubscriptions();
+    const fake = await new FakeInputSource__factory(fx.deployer).deploy();
+    const source = await fake.getAddress();
+    for (const [bits, size, reported, max] of [
+      [33, 4, 33, 32],
+      [16, 0, 0, 64],
+      [16, 65, 65, 64],
+    ] as const) {
+      await fake.set(bits, size, []);
+      await expect(
+        fx.manager
+          .connect(fx.subscriber)
+          .subscribe(await subscriptionParams(fx, { inputSource: source, inputArgs: "0x" })),
+      )
+        .to.be.revertedWithCustomError(fx.manager, "SubscriptionManagerInvalidInputSource")
+        .withArgs(source, reported, max);
+    }
+  });
+
+  it("refuses to start a round whose source returns no value or more than 64 (SubscriptionManagerInvalidInputSize)", async () => {
+    const fx = await loadSubscriptions();
+    const fake = await new FakeInputSource__factory(fx.deployer).deploy();
+    await fake.set(16, 4, [1n, 2n]);
+    const { id, startTime } = await subscribe(fx, { inputSource: await fake.getAddress(), inputArgs: "0x" });
+    await fake.set(16, 4, []);
+    await time.increaseTo(startTime);
+    await expect(fx.manager.startRound(id))
+      .to.be.revertedWithCustomError(fx.manager, "SubscriptionManagerInvalidInputSize")
+      .withArgs(id, 0, 64);
+    await fake.set(
+      16,
+      4,
+      Array.from({ length: 65 }, (_, i) => BigInt(i)),
+    );
+    await expect(fx.manager.startRound(id))
+      .to.be.revertedWithCustomError(fx.manager, "SubscriptionManagerInvalidInputSize")
+      .withArgs(id, 65, 64);
+    await fake.set(16, 4, [1n << 53n]);
+    const encoder = RoundInputEncoder__factory.connect(await fx.manager.inputEncoder(), fx.deployer);
+    await expect(fx.manager.startRound(id))
+      .to.be.revertedWithCustomError(encoder, "RoundInputOutOfRange")
+      .withArgs(0, 1n << 53n, (1n << 53n) - 1n);
+    await fake.set(16, 4, [65536n, -32768n]);
+    const { input } = await startRound(fx, id);
+    expect(input).to.equal(roundInput([65536n, -32768n], 16, false));
+    expect(await fx.manager.token()).to.equal(await fx.system.token.getAddress());
+    expect(await fx.manager.escrow()).to.equal(await fx.system.escrow.getAddress());
   });
 });
