@@ -84,7 +84,8 @@ export async function createSubscription(params: CreateSubscriptionParams): Prom
     Number(
       (params.endTime! - (startTime === 0n ? now : startTime) + BigInt(params.period) - 1n) / BigInt(params.period),
     );
-  const funding = BigInt(Math.max(rounds, 0)) * (jobCost + keeperReward);
+  // With an end time the manager counts the rounds from the block that includes the call: allow one more round.
+  const funding = BigInt(Math.max(rounds, 0) + (params.endTime === undefined ? 0 : 1)) * (jobCost + keeperReward);
   const owner = await signer.getAddress();
   const managerAddress = await manager.getAddress();
   const allowance = await withRetry("token.allowance", () => contracts.token.allowance(owner, managerAddress));
