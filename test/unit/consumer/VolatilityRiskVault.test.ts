@@ -338,6 +338,40 @@ describe("VolatilityRiskVault", () => {
       .withArgs(3n, Refusal.MalformedOutput, 0);
   });
 
+  it("the owner alone claims the vault's escrow credits and withdraws its tokens; requested() remembers each job's mode", async () => {
+    const fx = await vaultFixture();
+    const vault = await deployVault(fx);
+    const job = await requestForecast(fx, vault);
+    expect((await vault.requested(job.id)).mode).to.equal(BigInt(Mode.Tee));
+    await time.increaseTo(job.deadline + 1n);
+    await fx.system.escrow.expire(job, { gasLimit: 2_000_000 });
+    expect((await vault.requested(job.id)).requestedAt).to.equal(0n);
+    const address = await vault.getAddress();
+    const credits = await fx.system.escrow.claimable(address);
+    expect(credits > 0n).to.equal(true);
+    await expect(vault.connect(fx.other).claim(fx.other.address))
+      .to.be.revertedWithCustomError(vault, "VolatilityRiskVaultUnauthorizedCaller")
+      .withArgs(fx.other.address);
+    await expect(vault.connect(fx.other).withdrawTokens(fx.other.address, 1n)).to.be.revertedWithCustomError(
+      vault,
+      "VolatilityRiskVaultUnauthorizedCaller",
+    );
+    await expect(vault.claim(fx.requester.address))
+      .to.emit(fx.system.escrow, "Claimed")
+      .withArgs(address, fx.requester.address, credits);
+    const held = await fx.system.token.balanceOf(address);
+    await vault.withdrawTokens(fx.requester.address, held);
+    expect(await fx.system.token.balanceOf(address)).to.equal(0n);
+    await expect(vault.connect(fx.other).setCapital(1n)).to.be.revertedWithCustomError(
+      vault,
+      "VolatilityRiskVaultUnauthorizedCaller",
+    );
+    await expect(vault.connect(fx.other).tripBreaker()).to.be.revertedWithCustomError(
+      vault,
+      "VolatilityRiskVaultUnauthorizedCaller",
+    );
+  });
+
   it("refuses a configuration it could not act on safely", async () => {
     const fx = await vaultFixture();
     const factory = new VolatilityRiskVault__factory(fx.deployer);
