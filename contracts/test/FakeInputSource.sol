@@ -7,7 +7,9 @@ import {IInputSource} from "../interfaces/IInputSource.sol";
 /// @notice Test-only: an input source that answers whatever it was set to (values, their count and fraction bits),
 /// to test how the subscription manager bounds what a source returns.
 contract FakeInputSource is IInputSource {
+    /// @notice What `fractionBits` answers.
     uint8 public bits = 16;
+    /// @notice What `inputSize` answers.
     uint256 public size = 1;
     int256[] internal _values;
 
