@@ -152,4 +152,59 @@ describe("verified evaluations on a devnet (real hardhat node, daemons and the e
     expect(failed.stdout).to.match(/FAIL verified evaluation: model \d+@1 has no verified evaluation/);
     expect(failed.stderr).to.match(/the audit of 0x[0-9a-fA-F]{40} failed: job \d+ \(verified evaluation\)/);
   });
+
+  it("vin eval: lists the datasets, shows a version's evaluations, requests one and waits for it, and the operator withdraws its fees", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "vin-eval-cli-"));
+    const config = path.join(dir, "client.json");
+    await devnet.addClient({
+      config,
+      dataDir: path.join(dir, "client"),
+      contentDir: devnet.contentDir,
+      tokens: 10n * 10n ** 18n,
+    });
+    const as = ["--config", config, "--password-file", devnet.passwordFile];
+    const datasets = await vin([...as, "--json", "eval", "datasets"]);
+    expect(datasets.code, datasets.stderr).to.equal(0);
+    const listed = JSON.parse(datasets.stdout) as { datasetId: string; name: string }[];
+    expect(listed.map((d) => d.name)).to.deep.equal(["seattle-weather-mlp held-out", "sp500-volatility-mlp held-out"]);
+    const [weather] = result.evaluations;
+    const show = await vin([...as, "eval", "show", `${weather!.modelId}@1`]);
+    expect(show.code, show.stderr).to.equal(0);
+    expect(show.stdout).to.match(
+      /accuracy 94\.18%, baseline 94\.52% \("rain when precipitation > 0, else dry"\) — NOT better than the baseline/,
+    );
+    // A wrong model for these rows: the penguin classifier, evaluated on the weather days.
+    const penguins = await devnet.publish({ model: buildPenguinClassifier() });
+    const requested = await vin([
+      ...as,
+      "--json",
+      "eval",
+      "request",
+      "--model",
+      `${penguins.modelId}@1`,
+      "--dataset",
+      weather!.datasetId.toString(),
+      "--fee",
+      "1",
+      "--wait",
+      "--timeout",
+      "240",
+    ]);
+    expect(requested.code, requested.stderr).to.equal(0);
+    const evaluation = JSON.parse(requested.stdout) as { value: string; beatsBaseline: boolean; valid: boolean };
+    expect(evaluation.valid).to.equal(true);
+    expect(evaluation.beatsBaseline).to.equal(false);
+    const tee = devnet.operators.find((o) => o.name === "tee")!;
+    const withdraw = await vin([
+      "--config",
+      tee.config,
+      "--password-file",
+      tee.passwordFile,
+      "--json",
+      "eval",
+      "withdraw",
+    ]);
+    expect(withdraw.code, withdraw.stderr).to.equal(0);
+    expect(BigInt((JSON.parse(withdraw.stdout) as { amount: string }).amount)).to.equal(3n * 10n ** 18n);
+  });
 });
