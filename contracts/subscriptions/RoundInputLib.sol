@@ -113,66 +113,77 @@ library RoundInputLib {
 
     /* PRIVATE */
 
+    // The writers below put characters into a buffer allocated for the longest text (`MAX_VALUE_CHARS` per value), so
+    // they skip bounds checks: assembly, because Solidity's checked byte writes cost several times as much.
+
     function _writeArray(bytes memory out, uint256 at, int256[] memory values, uint8 fractionBits)
         private
         pure
         returns (uint256)
     {
-        out[at] = "[";
-        ++at;
+        at = _put(out, at, "[");
         for (uint256 i; i < values.length; ++i) {
-            if (i > 0) {
-                out[at] = ",";
-                ++at;
-            }
+            if (i > 0) at = _put(out, at, ",");
             int256 v = values[i];
             if (v > MAX_JSON_VALUE || v < -MAX_JSON_VALUE) revert RoundInputOutOfRange(i, v, MAX_JSON_VALUE);
             at = _writeDecimal(out, at, v, fractionBits);
         }
-        out[at] = "]";
-        ++at;
-        return at;
+        return _put(out, at, "]");
     }
 
     /// @dev Writes `v / 2^bits` exactly: `frac / 2^bits = frac * 5^bits / 10^bits`, so `bits` decimals hold it; trailing
     /// zeros are dropped, and a whole number has no point.
     function _writeDecimal(bytes memory out, uint256 at, int256 v, uint8 bits) private pure returns (uint256) {
-        if (v < 0) {
-            out[at] = "-";
-            ++at;
-        }
+        if (v < 0) at = _put(out, at, "-");
+        // |v| <= MAX_JSON_VALUE: the negation cannot overflow.
         uint256 magnitude = uint256(v < 0 ? -v : v);
         at = _writeUint(out, at, magnitude >> bits, 0);
         uint256 frac = magnitude & ((uint256(1) << bits) - 1);
         if (frac == 0) return at;
         uint256 digits = frac * 5 ** bits;
         uint256 places = bits;
-        while (digits % 10 == 0) {
-            digits /= 10;
-            --places;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            // `frac != 0`, so `digits` has a non-zero digit and the loop ends before `places` reaches zero.
+            for {} iszero(mod(digits, 10)) {} {
+                digits := div(digits, 10)
+                places := sub(places, 1)
+            }
         }
-        out[at] = ".";
-        ++at;
+        at = _put(out, at, ".");
         return _writeUint(out, at, digits, places);
     }
 
     /// @dev Writes `x` in decimal with at least `minDigits` digits (leading zeros).
-    function _writeUint(bytes memory out, uint256 at, uint256 x, uint256 minDigits) private pure returns (uint256) {
-        uint256 n = 1;
-        for (uint256 y = x / 10; y != 0; y /= 10) {
-            ++n;
+    function _writeUint(bytes memory out, uint256 at, uint256 x, uint256 minDigits) private pure returns (uint256 end) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let n := 1
+            for { let y := div(x, 10) } y { y := div(y, 10) } { n := add(n, 1) }
+            if lt(n, minDigits) { n := minDigits }
+            end := add(at, n)
+            let p := add(add(out, 0x20), end)
+            for {} gt(n, 0) { n := sub(n, 1) } {
+                p := sub(p, 1)
+                mstore8(p, add(48, mod(x, 10)))
+                x := div(x, 10)
+            }
         }
-        if (n < minDigits) n = minDigits;
-        for (uint256 i = n; i > 0; --i) {
-            out[at + i - 1] = bytes1(uint8(48 + (x % 10)));
-            x /= 10;
+    }
+
+    /// @dev Writes the character `c` at `at`.
+    function _put(bytes memory out, uint256 at, bytes1 c) private pure returns (uint256) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            mstore8(add(add(out, 0x20), at), shr(248, c))
         }
-        return at + n;
+        return at + 1;
     }
 
     function _copy(bytes memory out, uint256 at, bytes memory what) private pure returns (uint256) {
-        for (uint256 i; i < what.length; ++i) {
-            out[at + i] = what[i];
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            mcopy(add(add(out, 0x20), at), add(what, 0x20), mload(what))
         }
         return at + what.length;
     }

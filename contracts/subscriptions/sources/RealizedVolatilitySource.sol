@@ -67,12 +67,15 @@ contract RealizedVolatilitySource is IInputSource {
         int256 z = ((current - previous) * WAD) / (current + previous);
         // |z| <= 1/2 is a ratio within [1/3, 3]: the series' terms shrink by at least 4 each step.
         if (z > WAD / 2 || z < -WAD / 2) revert InputSourceInvalidAnswer(address(feed), roundId, current);
-        int256 z2 = (z * z) / WAD;
         int256 sum;
-        int256 term = z;
-        for (int256 k = 1; term != 0; k += 2) {
-            sum += term / k;
-            term = (term * z2) / WAD;
+        // |z| <= 1/2 (in 18 decimals): z^2 <= 1/4, every term and the sum stay below 1, no product exceeds 2^118.
+        unchecked {
+            int256 z2 = (z * z) / WAD;
+            int256 term = z;
+            for (int256 k = 1; term != 0; k += 2) {
+                sum += term / k;
+                term = (term * z2) / WAD;
+            }
         }
         return 200 * sum;
     }
@@ -80,9 +83,12 @@ contract RealizedVolatilitySource is IInputSource {
     /// @dev The root mean square of the last `n` returns (18 decimals in and out).
     function _realisedVolatility(int256[] memory returns_, uint256 n) internal pure returns (int256) {
         uint256 squares;
-        for (uint256 i = returns_.length - n; i < returns_.length; ++i) {
-            uint256 r = uint256(returns_[i] < 0 ? -returns_[i] : returns_[i]);
-            squares += (r * r) / uint256(WAD);
+        // Each return is below 100 ln 3 < 110 (in 18 decimals): its square and the sum of 66 of them fit easily.
+        unchecked {
+            for (uint256 i = returns_.length - n; i < returns_.length; ++i) {
+                uint256 r = uint256(returns_[i] < 0 ? -returns_[i] : returns_[i]);
+                squares += (r * r) / uint256(WAD);
+            }
         }
         return int256(Math.sqrt((squares / n) * uint256(WAD)));
     }
