@@ -47,12 +47,32 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
     /// @inheritdoc IEvaluationRegistry
     INodeStaking public immutable staking;
 
+    /// @dev A request in two slots: its terms, status and result time (a deadline within `MAX_DURATION` of a block
+    /// time fits 40 bits until the year 36812), then its requester and fee.
+    // 8 + 4 + 8 + 5 + 1 + 5 bytes, then 20 + 12: two slots already; the rule's heuristic misreads the id types.
+    // solhint-disable-next-line gas-struct-packing
+    struct RequestRecord {
+        ModelId modelId;
+        uint32 version;
+        DatasetId datasetId;
+        uint40 deadline;
+        Status status;
+        uint40 evaluatedAt;
+        address requester;
+        uint96 fee;
+    }
+
+    /// @dev A result in one slot (its time is in the request's first slot, written with its status).
+    struct ResultRecord {
+        address enclave;
+        int64 value;
+    }
+
     uint64 internal _datasetCount;
     uint64 internal _requestCount;
     mapping(DatasetId => Dataset) internal _datasets;
-    /// @dev Two slots: the terms and status, then the requester and fee.
-    mapping(EvaluationId => Request) internal _requests;
-    mapping(EvaluationId => Result) internal _results;
+    mapping(EvaluationId => RequestRecord) internal _requests;
+    mapping(EvaluationId => ResultRecord) internal _results;
     mapping(ModelId => mapping(uint32 version => mapping(DatasetId => EvaluationId))) internal _latest;
     mapping(address account => uint256) internal _credits;
 
@@ -142,12 +162,13 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
         }
         requestId = EvaluationId.wrap(++_requestCount);
 
-        _requests[requestId] = Request({
+        _requests[requestId] = RequestRecord({
             modelId: modelId,
             version: version,
             datasetId: datasetId,
-            deadline: deadline,
+            deadline: uint40(deadline),
             status: Status.Open,
+            evaluatedAt: 0,
             requester: msg.sender,
             fee: fee
         });
@@ -168,7 +189,7 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
         uint32 rowCount,
         bytes calldata signature
     ) external {
-        Request storage request = _openRequest(requestId);
+        RequestRecord storage request = _openRequest(requestId);
         if (block.timestamp > request.deadline) revert EvaluationRegistryDeadlinePassed(requestId, request.deadline);
         EvaluationResult memory result = _checkedResult(requestId, request, value, baselineValue, rowCount);
         address enclave = _recover(_digest(result), signature);
@@ -180,7 +201,7 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
     /// @dev The result the enclave must have signed, once its row count, baseline and value fit the dataset.
     function _checkedResult(
         EvaluationId requestId,
-        Request storage request,
+        RequestRecord storage request,
         int64 value,
         int64 baselineValue,
         uint32 rowCount
@@ -209,7 +230,7 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
     /// @dev Marks the request evaluated, keeps its result as the latest of its triple, credits its fee to `operator`,
     /// and emits `EvaluationRecorded`.
     function _record(
-        Request storage request,
+        RequestRecord storage request,
         EvaluationResult memory r,
         address enclave,
         address operator,
@@ -217,8 +238,8 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
     ) internal {
         uint96 fee = request.fee;
 
-        request.status = Status.Evaluated;
-        _results[r.requestId] = Result({value: r.value, evaluatedAt: uint64(block.timestamp), enclave: enclave});
+        (request.status, request.evaluatedAt) = (Status.Evaluated, uint40(block.timestamp));
+        _results[r.requestId] = ResultRecord({enclave: enclave, value: r.value});
         _latest[r.modelId][r.version][r.datasetId] = r.requestId;
         _credits[operator] += fee;
 
@@ -266,7 +287,7 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
 
     /// @inheritdoc IEvaluationRegistry
     function refund(EvaluationId requestId) external {
-        Request storage request = _openRequest(requestId);
+        RequestRecord storage request = _openRequest(requestId);
         if (block.timestamp <= request.deadline) revert EvaluationRegistryNotExpired(requestId, request.deadline);
         (address requester, uint96 fee) = (request.requester, request.fee);
 
@@ -277,7 +298,7 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
     }
 
     /// @dev The request, which must exist and be open.
-    function _openRequest(EvaluationId requestId) internal view returns (Request storage request) {
+    function _openRequest(EvaluationId requestId) internal view returns (RequestRecord storage request) {
         request = _requests[requestId];
         Status status = request.status;
         if (status == Status.None) revert EvaluationRegistryUnknownRequest(requestId);
@@ -314,9 +335,17 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
 
     /// @inheritdoc IEvaluationRegistry
     function requestOf(EvaluationId requestId) external view returns (Request memory) {
-        Request memory request = _requests[requestId];
-        if (request.status == Status.None) revert EvaluationRegistryUnknownRequest(requestId);
-        return request;
+        RequestRecord memory r = _requests[requestId];
+        if (r.status == Status.None) revert EvaluationRegistryUnknownRequest(requestId);
+        return Request({
+            modelId: r.modelId,
+            version: r.version,
+            datasetId: r.datasetId,
+            deadline: r.deadline,
+            status: r.status,
+            requester: r.requester,
+            fee: r.fee
+        });
     }
 
     /// @inheritdoc IEvaluationRegistry
@@ -326,7 +355,7 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
 
     /// @inheritdoc IEvaluationRegistry
     function resultOf(EvaluationId requestId) external view returns (Result memory) {
-        return _results[requestId];
+        return _result(requestId);
     }
 
     /// @inheritdoc IEvaluationRegistry
@@ -346,7 +375,7 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
     {
         EvaluationId id = _latest[modelId][version][datasetId];
         if (EvaluationId.unwrap(id) == 0) return v;
-        Result memory result = _results[id];
+        Result memory result = _result(id);
         Dataset storage dataset = _datasets[datasetId];
         ITeeVerifier.Enclave memory e = teeVerifier.enclaveOf(result.enclave);
         v = VerifiedEvaluation({
@@ -361,6 +390,12 @@ contract EvaluationRegistry is IEvaluationRegistry, EIP712, ReentrancyGuardTrans
             operator: e.operator,
             measurement: e.measurement
         });
+    }
+
+    /// @dev The result of a request as the interface describes it (all zero unless evaluated).
+    function _result(EvaluationId requestId) internal view returns (Result memory) {
+        ResultRecord memory r = _results[requestId];
+        return Result({value: r.value, evaluatedAt: _requests[requestId].evaluatedAt, enclave: r.enclave});
     }
 
     /// @inheritdoc IEvaluationRegistry
