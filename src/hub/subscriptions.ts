@@ -59,8 +59,12 @@ export class SubscriptionFeeds {
   private async compute(path: string): Promise<FeedsAnswer> {
     await this.discover();
     if (path === "/api/feeds") {
-      const feeds = await Promise.all(this.subscriptions.map((s) => this.entry(s, 5)));
-      return { status: 200, body: { manager: this.options.manager, feeds } };
+      const [feeds, block] = await Promise.all([
+        Promise.all(this.subscriptions.map((s) => this.entry(s, 5))),
+        this.options.provider.getBlock("latest"),
+      ]);
+      // The chain's clock: a page shows ages against it, not against the browser's.
+      return { status: 200, body: { manager: this.options.manager, chainTime: block?.timestamp ?? null, feeds } };
     }
     const address = /^\/api\/feeds\/([^/]+)$/.exec(path)?.[1];
     const info =

@@ -69,8 +69,9 @@ describe("hub: subscription feeds", () => {
   it("GET /api/feeds lists every subscription with its feed's latest verified rounds", async () => {
     const res = await fetch(`${server.url}/api/feeds`);
     expect(res.status).to.equal(200);
-    const body = (await res.json()) as { manager: string; feeds: FeedJson[] };
+    const body = (await res.json()) as { manager: string; chainTime: number; feeds: FeedJson[] };
     expect(body.manager).to.equal(await fx.manager.getAddress());
+    expect(body.chainTime).to.equal(await time.latest());
     expect(body.feeds.map((f) => [f.subscriptionId, f.mode, f.decimals])).to.deep.equal([
       ["1", "tee", 4],
       ["2", "tee", 4],

@@ -3,7 +3,7 @@ import { isAddress } from "ethers";
 import { InputError, VerificationError } from "../../core/errors";
 import { toJobId } from "../../core/ids";
 import { MODE_NAMES } from "../../core/modes";
-import { readFeed, type FeedRound } from "../../core/subscription";
+import { readFeed, type FeedReading, type FeedRound } from "../../core/subscription";
 import { verifyJob, withChain } from "../context";
 import { print, tokens } from "../output";
 import type { Globals } from "../options";
@@ -43,7 +43,8 @@ export function register(program: Command, global: Globals): void {
                 .join(", ")}`,
             );
         }
-        const now = Math.floor(Date.now() / 1000);
+        // Ages and due times against the chain's clock, which a local chain may run apart from this machine's.
+        const now = (await provider.getBlock("latest"))!.timestamp;
         const value = (answer: bigint) => (Number(answer) / 10 ** reading.decimals).toFixed(reading.decimals);
         const line = (r: FeedRound, label: string) =>
           `${label} ${r.roundId}: ${value(r.answer)} (updated ${iso(r.updatedAt)}, ${now - Number(r.updatedAt)} s ago` +
@@ -56,9 +57,7 @@ export function register(program: Command, global: Globals): void {
               ? []
               : [
                   `subscription ${s.id} of manager ${s.manager}: model ${s.modelId}@${s.version}, ${MODE_NAMES[s.mode]} mode, ${s.redundancy} node(s) per round; ${STATUS[s.status] ?? s.status}; ${s.nextRound}/${s.rounds} rounds started or missed, one every ${s.period} s; balance ${tokens(s.balance)}`,
-                  s.current.round < s.rounds
-                    ? `round ${s.current.round} ${s.current.startable ? "is due now" : Number(s.current.dueAt) > now ? `is due at ${iso(s.current.dueAt)}` : "has started"}`
-                    : "the schedule has ended",
+                  nextRoundLine(s, now),
                 ]),
             ...(reading.rounds.length === 0
               ? ["no answer yet"]
@@ -68,6 +67,16 @@ export function register(program: Command, global: Globals): void {
         );
       });
     });
+}
+
+/** When the next round of the feed (by its feed round id, `round + 1`) is due, or that the schedule is over. */
+function nextRoundLine(s: NonNullable<FeedReading["subscription"]>, now: number): string {
+  const { round, dueAt, startable } = s.current;
+  if (round >= s.rounds || s.status !== 1) return "no round is due any more";
+  if (startable) return `feed round ${round + 1n} is due now (not started yet)`;
+  if (Number(dueAt) > now) return `feed round ${round + 1n} is due at ${iso(dueAt)}`;
+  if (round + 1n >= s.rounds) return "the last round has started";
+  return `feed round ${round + 2n} is due at ${iso(dueAt + s.period)}`;
 }
 
 function iso(seconds: bigint): string {

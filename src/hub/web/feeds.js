@@ -38,8 +38,11 @@
       .replace("T", " ")
       .replace(/\.000Z$/, " UTC");
   }
+  /** The chain's time of the last answer (ages are against it: a local chain's clock may differ from the browser's). */
+  var chainTime = null;
   function ago(seconds) {
-    var s = Math.max(0, Math.round(Date.now() / 1000 - Number(seconds)));
+    var now = chainTime === null ? Date.now() / 1000 : chainTime;
+    var s = Math.max(0, Math.round(now - Number(seconds)));
     return s < 120 ? s + " s ago" : Math.round(s / 60) + " min ago";
   }
 
@@ -109,6 +112,7 @@
         });
       })
       .then(function (body) {
+        chainTime = body.chainTime;
         $("feeds-status").textContent =
           body.feeds.length === 0
             ? "No subscriptions yet."
