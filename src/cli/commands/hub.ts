@@ -50,6 +50,13 @@ export function hubContext(global: Globals): HubContext {
           escrow: record(c.contracts.escrow),
           token: record(c.contracts.token),
           teeVerifier: record(c.contracts.teeVerifier),
+          staking: record(c.contracts.staking),
+          ...(c.contracts.evaluationRegistry === undefined
+            ? {}
+            : { evaluationRegistry: record(c.contracts.evaluationRegistry) }),
+          ...(c.contracts.subscriptionManager === undefined
+            ? {}
+            : { subscriptionManager: record(c.contracts.subscriptionManager) }),
         },
       };
     },
