@@ -7,6 +7,7 @@ import { requirePrivacyPassEscrow } from "../core/contracts";
 import { ISSUE_PATH } from "../privacypass";
 import { startPrivateGateway } from "./gateway";
 import { startPassService } from "./issuer";
+import { keepSubscriptions } from "./subscription-keeper";
 import { publishGateway } from "./operator-actions";
 import { sleep, withRetry } from "../core/retry";
 import { Computer } from "./compute";
@@ -242,6 +243,25 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
     ),
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => earnings.check(signal), log, "earnings withdrawal"),
+    // Subscriptions: start the due rounds this node may serve (anyone may; the starter earns the keeper reward).
+    ...(contracts.subscriptionManager === undefined
+      ? []
+      : [
+          keepSubscriptions({
+            manager: contracts.subscriptionManager,
+            provider,
+            staking: contracts.staking,
+            sender,
+            address,
+            modes,
+            startBlock: config.contracts.startBlock,
+            maxBlockRange: config.maxBlockRange,
+            rpcTimeoutMs: config.rpcTimeoutMs,
+            intervalMs: config.pollIntervalMs,
+            log: log.child({ component: "subscriptions" }),
+            signal,
+          }),
+        ]),
     // Checked once before the loops started: the next check is a period later.
     ...(keepEnclave === undefined
       ? []
