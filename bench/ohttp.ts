@@ -638,13 +638,17 @@ interface Step {
   requests: number;
   p99: number;
   lagP99: number;
+  /** Share of one core each process used during the step. */
+  busy: Record<string, number>;
   sustained: boolean;
   firstError?: string;
 }
 
-/** One open-loop step at `rate` over the load generator's pool. */
-async function step(rate: number, load: LoadGenerator): Promise<Step> {
-  const run = await load.run("raw", uniform(rate, RELAY_SECONDS, load.size), RELAY_SECONDS, RELAY_DEADLINE_MS);
+/** One open-loop step at `rate` over the load generator's pool, with the CPU `parties` use meanwhile. */
+async function step(rate: number, load: LoadGenerator, parties: Party[]): Promise<Step> {
+  const { result: run, cpu } = await measured(parties, () =>
+    load.run("raw", uniform(rate, RELAY_SECONDS, load.size), RELAY_SECONDS, RELAY_DEADLINE_MS),
+  );
   const requests = run.lags.length;
   const forwarded = run.doneInWindow / RELAY_SECONDS;
   return {
@@ -660,10 +664,16 @@ async function step(rate: number, load: LoadGenerator): Promise<Step> {
       run.lags.sort((a, b) => a - b),
       0.99,
     ),
+    busy: Object.fromEntries(Object.entries(cpu).map(([name, us]) => [name, us / 1e6 / RELAY_SECONDS])),
     sustained: forwarded >= 0.99 * rate && run.errors < 0.01 * requests,
     firstError: run.firstError,
   };
 }
+
+const busyNote = (busy: Record<string, number>) =>
+  Object.entries(busy)
+    .map(([name, share]) => `${name} ${(share * 100).toFixed(0)}%`)
+    .join(", ");
 
 async function relayThroughput(
   relay: Party,
@@ -678,10 +688,10 @@ async function relayThroughput(
     // Other work on the machine can only lower what the relay forwards: a failed step is tried once more.
     let result: Step | undefined;
     for (let attempt = 0; attempt < 2 && result?.sustained !== true; attempt++) {
-      result = await step(rate, load);
+      result = await step(rate, load, [relay, stub]);
       steps.push(result);
       console.log(
-        `  relay at ${rate}/s: forwarded ${result.forwarded.toFixed(0)}/s, ${result.errors} errors of ${result.requests}, p99 ${result.p99.toFixed(1)} ms, load generator lag p99 ${result.lagP99.toFixed(1)} ms ${result.sustained ? "sustained" : "NOT sustained"}`,
+        `  relay at ${rate}/s: forwarded ${result.forwarded.toFixed(0)}/s, ${result.errors} errors of ${result.requests}, p99 ${result.p99.toFixed(1)} ms, load generator lag p99 ${result.lagP99.toFixed(1)} ms, CPU of a core: ${busyNote(result.busy)}; ${result.sustained ? "sustained" : "NOT sustained"}`,
       );
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
@@ -693,10 +703,10 @@ async function relayThroughput(
   if (failed === undefined || failed.sustained) return { steps, best };
   // Can the load generator offer the failing rate at all? The same step straight to the stub.
   await load.pool(RELAY_CONNECTIONS, stub.port, "/ohttp", 5_000);
-  const direct = await step(failed.rate, load);
+  const direct = await step(failed.rate, load, [stub]);
   await load.close();
   console.log(
-    `  stub directly at ${direct.rate}/s: answered ${direct.forwarded.toFixed(0)}/s, ${direct.errors} errors ${direct.sustained ? "sustained" : "NOT sustained"}`,
+    `  stub directly at ${direct.rate}/s: answered ${direct.forwarded.toFixed(0)}/s, ${direct.errors} errors, CPU of a core: ${busyNote(direct.busy)}; ${direct.sustained ? "sustained" : "NOT sustained"}`,
   );
   return { steps, best, direct };
 }
@@ -824,7 +834,7 @@ async function main(): Promise<void> {
         `highest offered rate the relay forwarded (≥ 99%, < 1% errors) to a stub gateway; ` +
         (failed === undefined || failed.sustained
           ? `every step up to ${RELAY_MAX}/s sustained`
-          : `at ${failed.rate}/s it forwarded ${failed.forwarded.toFixed(0)}/s with ${failed.errors} errors` +
+          : `at ${failed.rate}/s it forwarded ${failed.forwarded.toFixed(0)}/s with ${failed.errors} errors, busy ${((failed.busy.relay ?? 0) * 100).toFixed(0)}% of a core` +
             (throughput.direct === undefined
               ? ""
               : `; the stub alone at that rate: ${throughput.direct.forwarded.toFixed(0)}/s (${throughput.direct.sustained ? "the relay is the limit" : "the load generator or the stub is a limit too"})`)),
