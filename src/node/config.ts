@@ -70,6 +70,8 @@ export interface NodeConfig {
    * ones on-chain; unset (default), private requests are free.
    */
   passPrice?: string;
+  /** Start the due rounds of subscriptions this node may serve (earning their keeper reward). Default true. */
+  keepSubscriptions: boolean;
 }
 
 /** The escrow's `MAX_BATCH`: jobs per `submitBatch`. */
@@ -104,6 +106,7 @@ export const CONFIG_DEFAULTS: Omit<
   zkBatchMax: 16,
   zkBatchWindowMs: 2_000,
   gatewayPort: 0,
+  keepSubscriptions: true,
 };
 
 /** Settings given besides the file: `vin run`'s flags (commander's option values) and the environment. */
@@ -225,6 +228,10 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     contentTimeoutMs: int("contentTimeoutMs", 100),
     maxInputBytes: int("maxInputBytes", 1),
     gatewayPort,
+    keepSubscriptions:
+      typeof c.keepSubscriptions === "boolean"
+        ? c.keepSubscriptions
+        : fail("keepSubscriptions", `must be true or false, got ${JSON.stringify(c.keepSubscriptions)}`),
     ...(gatewayHost === undefined ? {} : { gatewayHost }),
     ...(gatewayUrl === undefined ? {} : { gatewayUrl }),
     ...(passPrice === undefined ? {} : { passPrice }),

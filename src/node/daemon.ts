@@ -244,7 +244,7 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => earnings.check(signal), log, "earnings withdrawal"),
     // Subscriptions: start the due rounds this node may serve (anyone may; the starter earns the keeper reward).
-    ...(contracts.subscriptionManager === undefined
+    ...(contracts.subscriptionManager === undefined || !config.keepSubscriptions
       ? []
       : [
           keepSubscriptions({

@@ -37,7 +37,11 @@ describe("vin subscribe / vin feed (against a real hardhat node)", () => {
       await aggregator.updateAnswers([391n * 10n ** 7n, 187n * 10n ** 7n, 181n * 10n ** 8n, 3750n * 10n ** 8n])
     ).wait();
     priceFeed = await aggregator.getAddress();
-    const operator = await createOperator(net, "tee", { modes: "tee", patch: { confirmations: 0 } });
+    // The CLI starts the rounds here (`vin subscription start`), not the daemon.
+    const operator = await createOperator(net, "tee", {
+      modes: "tee",
+      patch: { confirmations: 0, keepSubscriptions: false },
+    });
     daemon = new DaemonProcess(operator);
     await daemon.waitForLog(/operator node started/);
     // The feed's answers lie strictly before the first round's due time.
