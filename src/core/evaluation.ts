@@ -5,6 +5,7 @@
  */
 import type { TypedDataDomain, TypedDataField } from "ethers";
 import { InputError } from "./errors";
+import { positiveUint64 } from "./ids";
 
 declare const datasetIdBrand: unique symbol;
 declare const evaluationIdBrand: unique symbol;
@@ -13,19 +14,6 @@ declare const evaluationIdBrand: unique symbol;
 export type DatasetId = bigint & { readonly [datasetIdBrand]: true };
 /** An evaluation request in the EvaluationRegistry (`EvaluationId`, 1-based `uint64`). */
 export type EvaluationId = bigint & { readonly [evaluationIdBrand]: true };
-
-const UINT64_MAX = (1n << 64n) - 1n;
-
-function positiveUint64(what: string, value: bigint | number | string): bigint {
-  let n: bigint;
-  try {
-    n = BigInt(value);
-  } catch (cause) {
-    throw new InputError(`${what} "${String(value)}" is not a whole number`, { cause });
-  }
-  if (n < 1n || n > UINT64_MAX) throw new InputError(`${what} ${n} is out of range: ids start at 1 and fit in 64 bits`);
-  return n;
-}
 
 /**
  * A {@link DatasetId} from a number, bigint or decimal string.

@@ -15,7 +15,11 @@ export type ModelId = bigint & { readonly [modelIdBrand]: true };
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
-function positiveUint64(what: string, value: bigint | number | string): bigint {
+/**
+ * A positive 64-bit id (`uint64`, 1-based) from a number, bigint or decimal string: what every typed id is made of.
+ * @throws InputError naming `what` when it is not one.
+ */
+export function positiveUint64(what: string, value: bigint | number | string): bigint {
   let n: bigint;
   try {
     n = BigInt(value);

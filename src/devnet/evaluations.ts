@@ -28,7 +28,7 @@ import {
   waitForEvaluation,
   type VersionEvaluation,
 } from "../sdk/evaluations";
-import { auditAddress, type AuditReport } from "../sdk/auditAddress";
+import { auditAddress, REFUSALS, type AuditReport } from "../sdk/auditAddress";
 import { writeAuditReport } from "../sdk/auditReport";
 import { waitForResult } from "../sdk/waitForResult";
 import { VolatilityRiskVault__factory } from "../../typechain-types/factories/contracts/consumer/VolatilityRiskVault__factory";
@@ -40,23 +40,6 @@ import type { DevnetOperator, OperatorDaemon } from "./operators";
 const ROOT = path.resolve(__dirname, "..", "..");
 const VIN = path.join(ROOT, "src", "cli", "main.ts");
 const TOKEN = 10n ** 18n;
-
-/** `VolatilityRiskVault.Refusal`, by value. */
-export const REFUSALS = [
-  "none",
-  "not settled",
-  "wrong model",
-  "mode not verified",
-  "no evaluation",
-  "evaluation revoked",
-  "evaluation below threshold",
-  "not better than the baseline",
-  "late",
-  "superseded",
-  "malformed output",
-  "out of range",
-  "breaker tripped",
-] as const;
 
 /** A bundled model's verified evaluation on its held-out rows, and what it cost. */
 export interface DevnetEvaluation {

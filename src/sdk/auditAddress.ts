@@ -347,7 +347,8 @@ async function requestedBy(
 const CONSUMER_INTERFACES = [VolatilityRiskVault__factory, ExampleConsumer__factory].map(
   (f) => f.createInterface() as unknown as Interface,
 );
-const REFUSALS = [
+/** `VolatilityRiskVault.Refusal`, by value. */
+export const REFUSALS = [
   "none",
   "not settled",
   "wrong model",
@@ -361,7 +362,7 @@ const REFUSALS = [
   "malformed output",
   "out of range",
   "breaker tripped",
-];
+] as const;
 
 /** What a consumer contract said about each of its jobs (VolatilityRiskVault, ExampleConsumer events), by job id. */
 async function consumerDecisions(
