@@ -466,10 +466,13 @@ export class JobProcessor {
     const row = this.store.jobs.get(jobId);
     if (row === undefined || (!ACTIVE_STATES.includes(row.state) && row.state !== "failed")) return;
     if (row.state === "seen") {
+      // A job sealed to other nodes was never this node's, whoever finished it: that reason is logged either way,
+      // also when the settlement is seen in the same blocks as the request (a node that lags).
       if (this.store.outbox.get(outboxKey.claimSlot(jobId)) === undefined)
         this.skip(
           row,
-          outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it",
+          this.inputs.sealedElsewhere(row.input) ??
+            (outcome === "settled" ? "settled by other nodes" : "refunded before this node claimed it"),
           block,
         );
       return;

@@ -20,6 +20,7 @@ import { ZK_POWER } from "../zkml/fixtures";
 import {
   createOperator,
   DaemonProcess,
+  eventually,
   jobEvents,
   publishZkModel,
   readDatabase,
@@ -128,8 +129,11 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
     for (const daemon of daemons) await daemon.waitForLog(/"msg":"node key published for sealed inputs"/);
   });
 
-  it("settles a vanilla job sealed to one node; the other node skips it at info; nothing on-chain holds the input", async () => {
+  it("settles a vanilla job sealed to one node; the other node skips it at info, as sealed to another, also when it sees the request and the settlement together; nothing on-chain holds the input", async () => {
     const features = net.model.test.x[0]!;
+    // The enclave node is stopped while the job is requested and settled, and restarted after: it reads the request
+    // and the settlement in one pass (as a node that lags does) and must still name the sealing as the reason.
+    await daemons[0]!.stop();
     const plaintext = hexlify(encodeInput(features));
     const requested = await request(Mode.Vanilla, features, { encryptTo: [plainNode.address] });
     expect(requested.sealedTo).to.deep.equal([plainNode.address]);
@@ -141,10 +145,20 @@ describe("operator node: sealed inputs (against a real hardhat node)", () => {
     expect(chain).to.not.include(hexlify(toUtf8Bytes(String(features[0]))).slice(2));
     await settle(requested);
     const id = requested.job.id.toString();
-    await daemons[0]!.waitForLog(
+    daemons[0] = new DaemonProcess(enclaveNode);
+    const skipped = await eventually(
+      "the restarted enclave node records the job",
+      async () => {
+        const row = jobRow(enclaveNode, requested.job.id);
+        return row !== undefined && row.state !== "seen" ? row : undefined;
+      },
+      daemons[0],
+    );
+    expect(skipped.state).to.equal("skipped");
+    expect(skipped.reason).to.match(/sealed to 1 other node/);
+    await daemons[0].waitForLog(
       new RegExp(`"level":30[^\\n]*"jobId":"${id}"[^\\n]*sealed to 1 other node[^\\n]*"job skipped"`),
     );
-    expect(jobRow(enclaveNode, requested.job.id)?.state).to.equal("skipped");
     const served = jobRow(plainNode, requested.job.id)!;
     expect(served.state).to.equal("settled");
     // The node stores what the event carried (the envelope), and never logs the plaintext.
