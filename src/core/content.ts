@@ -67,3 +67,17 @@ export async function fetchVerified(
   }
   return bytes;
 }
+
+/**
+ * A peer that serves content over IPFS (libp2p + bitswap): an operator announces one on-chain; a config may name
+ * others. Any copy is checked against its CID, so a provider is trusted for availability only.
+ */
+export interface Provider {
+  /** Where the peer listens, each a libp2p multiaddr ending in `/p2p/<peerId>`. */
+  multiaddrs: string[];
+  /** Who it is, for logs and counts (an operator's checksummed address, "publisher", ...); independence is by label. */
+  label: string;
+}
+
+/** The providers to try for content a store lacks, asked per fetch (implementations cache). */
+export type ProviderSource = () => Promise<Provider[]>;
