@@ -72,6 +72,21 @@ export interface NodeConfig {
   passPrice?: string;
   /** Start the due rounds of subscriptions this node may serve (earning their keeper reward). Default true. */
   keepSubscriptions: boolean;
+  /**
+   * IPFS peer: libp2p multiaddrs the node listens on (e.g. `["/ip4/0.0.0.0/tcp/4001"]`). Set, the node runs an IPFS
+   * peer over `ipfsDir` (default `<dataDir>/ipfs`), fetches model files it lacks from the providers it is told of
+   * (`ipfsPeers`, `ipfsGateways`) or finds on-chain (ProviderDirectory), pins the files of the versions it serves
+   * (`pinModels`) and serves them to peers, announcing where on-chain. Unset (default), no peer runs.
+   */
+  p2pListen?: string[];
+  /** The multiaddrs announced on-chain, when others reach the node elsewhere than where it listens (NAT, DNS). */
+  p2pAnnounce?: string[];
+  /** Peers to fetch from besides those announced on-chain: multiaddrs ending in `/p2p/<peer id>`. */
+  ipfsPeers?: string[];
+  /** Trustless HTTP gateways (`<url>/ipfs/<cid>?format=raw`) tried after peers; every block is checked. */
+  ipfsGateways?: string[];
+  /** With a peer: the models whose active versions' files are pinned: "all" (default), "none" or model ids. */
+  pinModels: "all" | "none" | string[];
 }
 
 /** The escrow's `MAX_BATCH`: jobs per `submitBatch`. */
@@ -90,6 +105,10 @@ export const CONFIG_DEFAULTS: Omit<
   | "kuboUrl"
   | "gatewayHost"
   | "gatewayUrl"
+  | "p2pListen"
+  | "p2pAnnounce"
+  | "ipfsPeers"
+  | "ipfsGateways"
 > = {
   confirmations: 1,
   pollIntervalMs: 1_000,
@@ -107,6 +126,7 @@ export const CONFIG_DEFAULTS: Omit<
   zkBatchWindowMs: 2_000,
   gatewayPort: 0,
   keepSubscriptions: true,
+  pinModels: "all",
 };
 
 /** Settings given besides the file: `vin run`'s flags (commander's option values) and the environment. */
@@ -197,6 +217,35 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     fail("passPrice", `must be a positive token amount such as "0.01", got "${passPrice}"`);
   const gatewayPort = int("gatewayPort", 0);
   if (gatewayPort > 65_535) fail("gatewayPort", `must be a port (0 to 65535; 0 serves no gateway), got ${gatewayPort}`);
+  const list = (k: string, check: (v: string) => boolean, what: string): string[] | undefined => {
+    if (c[k] === undefined) return undefined;
+    const v = c[k];
+    if (!Array.isArray(v) || v.length === 0 || v.length > 16) fail(k, `must be a list of 1 to 16 ${what}`);
+    for (const item of v as unknown[])
+      if (typeof item !== "string" || !check(item)) fail(k, `must list ${what}, got ${JSON.stringify(item)}`);
+    return v as string[];
+  };
+  const p2pListen = list("p2pListen", isTcpMultiaddr, 'TCP multiaddrs such as "/ip4/0.0.0.0/tcp/4001"');
+  const p2pAnnounce = list(
+    "p2pAnnounce",
+    (a) => isTcpMultiaddr(a) && !a.includes("/p2p/"),
+    'TCP multiaddrs without /p2p/ (the node adds its peer id), such as "/dns4/node.example/tcp/4001"',
+  );
+  if (p2pAnnounce !== undefined && p2pListen === undefined)
+    fail("p2pAnnounce", "needs p2pListen: a node that runs no IPFS peer has nothing to announce");
+  const ipfsPeers = list(
+    "ipfsPeers",
+    (a) => isTcpMultiaddr(a) && /\/p2p\/[1-9A-HJ-NP-Za-km-z]{40,100}$/.test(a),
+    'multiaddrs ending in /p2p/<peer id>, such as "/ip4/10.0.0.2/tcp/4001/p2p/12D3Koo…"',
+  );
+  const ipfsGateways = list("ipfsGateways", (u) => /^https?:\/\/[^\s]+$/.test(u), "http(s) URLs of trustless gateways");
+  const pinModels = c.pinModels;
+  if (
+    pinModels !== "all" &&
+    pinModels !== "none" &&
+    !(Array.isArray(pinModels) && pinModels.every((m) => typeof m === "string" && /^[1-9]\d{0,18}$/.test(m)))
+  )
+    fail("pinModels", `must be "all", "none" or a list of model ids as strings, got ${JSON.stringify(pinModels)}`);
   const modes = c.modes;
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName))
     fail("modes", `must be a non-empty list of ${MODE_LIST}`);
@@ -235,5 +284,16 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     ...(gatewayHost === undefined ? {} : { gatewayHost }),
     ...(gatewayUrl === undefined ? {} : { gatewayUrl }),
     ...(passPrice === undefined ? {} : { passPrice }),
+    ...(p2pListen === undefined ? {} : { p2pListen }),
+    ...(p2pAnnounce === undefined ? {} : { p2pAnnounce }),
+    ...(ipfsPeers === undefined ? {} : { ipfsPeers }),
+    ...(ipfsGateways === undefined ? {} : { ipfsGateways }),
+    pinModels: pinModels as NodeConfig["pinModels"],
   };
+}
+
+/** A libp2p TCP multiaddr in text form: `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>`, optionally `/p2p/<peer id>`. */
+function isTcpMultiaddr(value: string): boolean {
+  const match = /^\/(ip4|ip6|dns|dns4|dns6)\/([^/\s]+)\/tcp\/(\d{1,5})(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.exec(value);
+  return match !== null && Number(match[3]) <= 65_535;
 }
