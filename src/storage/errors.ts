@@ -56,3 +56,28 @@ export class StorageRequestError extends TransportError {
     super(`Content store request ${operation} to ${url} failed.`, options);
   }
 }
+
+/** Why one provider (a peer or a gateway) did not serve content. */
+export interface ProviderAttempt {
+  provider: string;
+  reason: string;
+}
+
+/**
+ * Content the store lacks could not be fetched: no provider and no gateway served every block of it, verified.
+ * Names each provider tried and why it was given up (unreachable, stalled, corrupted block, does not have it).
+ */
+export class StorageUnavailableError extends NotFoundError {
+  override name = "StorageUnavailableError";
+  constructor(
+    readonly cid: string,
+    readonly attempts: ProviderAttempt[],
+  ) {
+    super(
+      attempts.length === 0
+        ? `Content ${cid} is not in the content store and no provider or gateway is configured to fetch it from.`
+        : `Content ${cid} could not be fetched from any provider: ${attempts.map((a) => `${a.provider} (${a.reason})`).join("; ")}.`,
+      { context: { cid, attempts } },
+    );
+  }
+}
