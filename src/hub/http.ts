@@ -6,6 +6,7 @@ import { type NetworkFigures, networkFiguresJson } from "../economics";
 import { HubParamError } from "./errors";
 import type { NetworkIndex } from "./network";
 import { parseModelIdParam, parseSearchParams } from "./params";
+import { parseVersionParam, type RetrievabilityProber } from "./retrievability";
 import type { SearchEngine } from "./search";
 import type { SubscriptionFeeds } from "./subscriptions";
 import type { HubStore } from "./store";
@@ -29,6 +30,11 @@ export interface HubServerOptions {
   network?: NetworkIndex;
   /** The deployment's subscription feeds, `GET /api/feeds[/<address>]`; without them the routes answer 404. */
   feeds?: Pick<SubscriptionFeeds, "answer">;
+  /**
+   * Each version's providers per file, as last probed (`RetrievabilityProber`): `retrievability` on every version of
+   * `GET /api/models/:id` and `GET /api/models/:id/versions/:version/providers`; without it those answer null and 404.
+   */
+  retrievability?: Pick<RetrievabilityProber, "ofVersion">;
 }
 
 /** Options of {@link startHubServer}. */
@@ -102,6 +108,14 @@ async function handle(options: HubServerOptions, req: IncomingMessage, res: Serv
     }
     const model = /^\/api\/models\/([^/]*)\/?$/.exec(url.pathname);
     if (model !== null) return modelRoute(options, res, decodeURIComponent(model[1] ?? ""));
+    const providers = /^\/api\/models\/([^/]*)\/versions\/([^/]*)\/providers\/?$/.exec(url.pathname);
+    if (providers !== null)
+      return providersRoute(
+        options,
+        res,
+        decodeURIComponent(providers[1] ?? ""),
+        decodeURIComponent(providers[2] ?? ""),
+      );
   } catch (error) {
     if (error instanceof HubParamError)
       return send(res, 400, { error: error.name, param: error.param, message: error.shortMessage });
@@ -168,8 +182,22 @@ function modelRoute(options: HubServerOptions, res: ServerResponse, rawId: strin
       ...v,
       tee: tee.bindingOf(model.modelId, v.version) ?? null,
       evaluations: evaluations.ofVersion(model.modelId, v.version),
+      retrievability: options.retrievability?.ofVersion(v.files) ?? null,
     })),
   });
+}
+
+/** One version's providers per file, as last probed; 404 when the hub does not probe or the version is not known. */
+function providersRoute(options: HubServerOptions, res: ServerResponse, rawId: string, rawVersion: string): void {
+  const modelId = parseModelIdParam(rawId);
+  const version = parseVersionParam(rawVersion);
+  if (version === undefined) throw new HubParamError("version", "must be a positive integer version");
+  if (options.retrievability === undefined)
+    return send(res, 404, { error: "NotFound", message: "This hub does not probe providers." });
+  const found = options.store.getModel(modelId)?.versions.find((v) => v.version === version);
+  if (found === undefined)
+    return send(res, 404, { error: "NotFound", message: `Model ${rawId} version ${rawVersion} is not known.` });
+  send(res, 200, { modelId, version, ...options.retrievability.ofVersion(found.files) });
 }
 
 function send(res: ServerResponse, status: number, body: JsonBody): void {
