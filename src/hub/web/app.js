@@ -1,6 +1,7 @@
 /*
  * The hub's web page: search with filters and sort, results with provenance, a model page with its card,
- * versions, files, verification modes, verified usage and a request snippet, and the network's concentration. No framework and no network but
+ * versions, files (with the providers serving each, when the hub probes), verification modes, verified usage and a
+ * request snippet, and the network's concentration. No framework and no network but
  * this server. All data is inserted with textContent (see el()), never as HTML.
  */
 "use strict";
@@ -298,24 +299,91 @@
       ]
         .concat(v.tee ? [teeTable(v.tee)] : [])
         .concat(v.evaluations && v.evaluations.length > 0 ? [evaluationTable(v.evaluations)] : [])
-        .concat([
-          el("table", {}, [
-            el("thead", {}, [
-              el("tr", {}, [el("th", { text: "File" }), el("th", { text: "CID" }), el("th", { text: "SHA-256" })]),
-            ]),
-            el(
-              "tbody",
-              {},
-              v.files.map(function (f) {
-                return el("tr", {}, [
-                  el("td", { text: f.path }),
-                  el("td", { class: "hash", text: f.cid }),
-                  el("td", { class: "hash", text: f.sha256 }),
-                ]);
-              }),
+        .concat(v.retrievability ? [retrievabilitySummary(v.retrievability)] : [])
+        .concat([filesTable(v.files, v.retrievability)]),
+    );
+  }
+
+  /** "Probed" times as people compare them: UTC, to the second. */
+  function probeTime(seconds) {
+    return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
+  }
+
+  /** A version's providers at its least-served file, as last probed, and the warning under two. */
+  function retrievabilitySummary(r) {
+    if (r.providers === null)
+      return el("p", {
+        class: "retrievability",
+        text: "Providers: not probed yet (the hub probes every file on a schedule).",
+      });
+    var text =
+      "Served by " +
+      plural(r.providers, "independent provider", "independent providers") +
+      (r.files.length > 1 ? " at its least-served file" : "") +
+      " (last probed " +
+      probeTime(r.probedAt) +
+      "; independence is counted by provider label).";
+    if (!r.warning) return el("p", { class: "retrievability", text: text });
+    return el("p", { class: "retrievability warn", role: "alert" }, [
+      el("strong", { text: "Warning: fewer than two independent providers" }),
+      " serve every file of this version: " +
+        (r.providers === 0
+          ? "no provider served a file at the last probe, so it cannot be fetched from peers now. "
+          : "if its one provider goes away, it cannot be fetched. ") +
+        text,
+    ]);
+  }
+
+  /** The version's files; when the hub probes, with the providers serving each and the time of its last probe. */
+  function filesTable(files, r) {
+    var head = ["File", "CID", "SHA-256"].concat(r ? ["Providers serving it", "Last probe"] : []);
+    return el("table", { class: "files" }, [
+      el("thead", {}, [
+        el(
+          "tr",
+          {},
+          head.map(function (h) {
+            return el("th", { text: h });
+          }),
+        ),
+      ]),
+      el(
+        "tbody",
+        {},
+        files.map(function (f, i) {
+          var p = r && r.files[i];
+          return el(
+            "tr",
+            {},
+            [
+              el("td", { text: f.path }),
+              el("td", { class: "hash", text: f.cid }),
+              el("td", { class: "hash", text: f.sha256 }),
+            ].concat(
+              p
+                ? [providersCell(p), el("td", { text: p.probedAt === null ? "not probed yet" : probeTime(p.probedAt) })]
+                : [],
             ),
-          ]),
-        ]),
+          );
+        }),
+      ),
+    ]);
+  }
+
+  /** "2: 0xab…, http://gw" then, per provider that did not serve it, its label and why. */
+  function providersCell(p) {
+    if (p.probedAt === null) return el("td", { class: "providers", text: "not probed yet" });
+    var failed = p.probes.filter(function (x) {
+      return !x.ok;
+    });
+    return el(
+      "td",
+      { class: p.providers.length < 2 ? "providers warn" : "providers" },
+      [p.providers.length + (p.providers.length === 0 ? " (none)" : ": " + p.providers.join(", "))].concat(
+        failed.map(function (x) {
+          return el("div", { class: "probe-failed", text: "not from " + x.label + ": " + x.reason });
+        }),
+      ),
     );
   }
 
