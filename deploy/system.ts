@@ -5,7 +5,8 @@
  * node keys of the private path) and the Privacy Pass escrow (prepaid anonymous tokens of operators' issuer keys), both
  * governed by the timelock from their construction, and the evaluation registry (verified evaluations of model
  * versions on published datasets; no admin), and the subscription manager of recurring verified inference with its
- * two input sources (no admin); wires them; hands governance to the
+ * two input sources (no admin), and the provider directory (where staked operators announce the libp2p multiaddrs at
+ * which they serve model files; no admin); wires them; hands governance to the
  * timelock; and records the result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
  * reuses every contract whose code is still there and redoes only the missing steps.
  *
@@ -28,6 +29,7 @@ import {
   NodeStaking__factory,
   PrivacyPassEscrow__factory,
   PrivacyRegistry__factory,
+  ProviderDirectory__factory,
   RealizedVolatilitySource__factory,
   SubscriptionManager__factory,
   TeeVerifier__factory,
@@ -46,6 +48,7 @@ import {
   type NodeStaking,
   type PrivacyPassEscrow,
   type PrivacyRegistry,
+  type ProviderDirectory,
   type RealizedVolatilitySource,
   type SubscriptionManager,
   type TeeVerifier,
@@ -61,7 +64,7 @@ import type { IPrivacyRegistry } from "../typechain-types/contracts/privacy/Priv
 import type { IDcapVerifier } from "../typechain-types/contracts/verifiers/tee/DcapVerifier";
 import { LOCAL_CHAIN_IDS as CORE_LOCAL_CHAIN_IDS } from "../src/core/chains";
 import { BaseError } from "../src/core/errors";
-import type { ContractName, ContractRecord, Deployment } from "../src/core/deployment";
+import type { ContractName, ContractRecord, Deployment, OptionalContractName } from "../src/core/deployment";
 import { Mode } from "../src/core/modes";
 import {
   DEVELOPMENT_FMSPC,
@@ -161,6 +164,8 @@ export interface System {
   realizedVolatilitySource: RealizedVolatilitySource;
   /** Input source: the last answers of an `AggregatorV3Interface` feed. */
   feedWindowSource: FeedWindowSource;
+  /** Where staked operators announce the libp2p multiaddrs at which they serve model files (no admin). */
+  providerDirectory: ProviderDirectory;
 }
 
 export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
@@ -214,10 +219,10 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   const deployerAddress = await deployer.getAddress();
   const guardian = options.guardian ?? deployerAddress;
   const governor = options.governor ?? deployerAddress;
-  const contracts = {} as Record<ContractName, ContractRecord>;
+  const contracts = {} as Deployment["contracts"];
 
   async function ensure(
-    name: ContractName,
+    name: ContractName | OptionalContractName,
     deploy: () => Promise<{ address: string; args: unknown[]; block: number }>,
   ) {
     const old = previous?.contracts[name];
@@ -348,6 +353,11 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     deployContract(new FeedWindowSource__factory(deployer), []),
   );
 
+  // After the input sources and before the evaluation registry, for the same reason. No admin: nothing to hand over.
+  const directoryAddress = await ensure("providerDirectory", () =>
+    deployContract(new ProviderDirectory__factory(deployer), [stakingAddress]),
+  );
+
   // After the Privacy Pass escrow (and the subscription manager), for the same reason. It has no admin: nothing to
   // hand over.
   const evaluationAddress = await ensure("evaluationRegistry", () =>
@@ -379,6 +389,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     subscriptionManager: SubscriptionManager__factory.connect(subscriptionsAddress, deployer),
     realizedVolatilitySource: RealizedVolatilitySource__factory.connect(volatilitySourceAddress, deployer),
     feedWindowSource: FeedWindowSource__factory.connect(windowSourceAddress, deployer),
+    providerDirectory: ProviderDirectory__factory.connect(directoryAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
   await setUpDcap(
@@ -607,8 +618,11 @@ async function loadRecord(
       `${file} records chain ${record.chainId} but the network is chain ${chainId}: delete it or pick the right network`,
     );
   }
-  const live = {} as Record<ContractName, ContractRecord>;
-  for (const [name, contract] of Object.entries(record.contracts) as [ContractName, ContractRecord][]) {
+  const live = {} as Deployment["contracts"];
+  for (const [name, contract] of Object.entries(record.contracts) as [
+    keyof Deployment["contracts"],
+    ContractRecord,
+  ][]) {
     if ((await hre.ethers.provider.getCode(contract.address)) !== "0x") live[name] = contract;
   }
   return { ...record, contracts: live };

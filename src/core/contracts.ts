@@ -13,6 +13,7 @@ import { PrivacyPassEscrow__factory } from "../../typechain-types/factories/cont
 import { TestToken__factory } from "../../typechain-types/factories/contracts/mocks/TestToken__factory";
 import { EvaluationRegistry__factory } from "../../typechain-types/factories/contracts/evaluation/EvaluationRegistry__factory";
 import { SubscriptionManager__factory } from "../../typechain-types/factories/contracts/subscriptions/SubscriptionManager__factory";
+import { ProviderDirectory__factory } from "../../typechain-types/factories/contracts/storage/ProviderDirectory__factory";
 import type { JobEscrow } from "../../typechain-types/contracts/escrow/JobEscrow";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
@@ -22,6 +23,7 @@ import type { PrivacyPassEscrow } from "../../typechain-types/contracts/privacy/
 import type { TestToken } from "../../typechain-types/contracts/mocks/TestToken";
 import type { EvaluationRegistry } from "../../typechain-types/contracts/evaluation/EvaluationRegistry";
 import type { SubscriptionManager } from "../../typechain-types/contracts/subscriptions/SubscriptionManager";
+import type { ProviderDirectory } from "../../typechain-types/contracts/storage/ProviderDirectory";
 
 /** Addresses of a deployment, as `deployments/<network>.json` records them, plus the block to scan logs from. */
 export interface Addresses {
@@ -42,6 +44,8 @@ export interface Addresses {
   realizedVolatilitySource?: string;
   /** Optional, as `subscriptionManager`: the input source of a feed's last answers. */
   feedWindowSource?: string;
+  /** Optional: configs and deployment records written before the provider directory do not name it. */
+  providerDirectory?: string;
   startBlock: number;
 }
 
@@ -60,6 +64,8 @@ export interface Contracts {
   evaluationRegistry?: EvaluationRegistry;
   /** Subscriptions of recurring verified inference and their feeds; present when the addresses name it. */
   subscriptionManager?: SubscriptionManager;
+  /** Staked operators' libp2p multiaddrs for the content they serve; present when the addresses name it. */
+  providerDirectory?: ProviderDirectory;
 }
 
 /**
@@ -85,6 +91,9 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
     ...(addresses.subscriptionManager === undefined
       ? {}
       : { subscriptionManager: SubscriptionManager__factory.connect(addresses.subscriptionManager, runner) }),
+    ...(addresses.providerDirectory === undefined
+      ? {}
+      : { providerDirectory: ProviderDirectory__factory.connect(addresses.providerDirectory, runner) }),
   };
 }
 
@@ -114,10 +123,12 @@ export function addressesFromRecord(record: {
       ? {}
       : { evaluationRegistry: record.contracts.evaluationRegistry.address }),
     ...Object.fromEntries(
-      (["subscriptionManager", "realizedVolatilitySource", "feedWindowSource"] as const).flatMap((name) => {
-        const address = record.contracts[name]?.address;
-        return address === undefined ? [] : [[name, address]];
-      }),
+      (["subscriptionManager", "realizedVolatilitySource", "feedWindowSource", "providerDirectory"] as const).flatMap(
+        (name) => {
+          const address = record.contracts[name]?.address;
+          return address === undefined ? [] : [[name, address]];
+        },
+      ),
     ),
     startBlock: record.startBlock,
   };
@@ -173,4 +184,17 @@ export function requireSubscriptionManager(contracts: Pick<Contracts, "subscript
       `no "subscriptionManager" address is configured: add the deployment record's subscriptionManager to the config (contracts.subscriptionManager), or redeploy`,
     );
   return contracts.subscriptionManager;
+}
+
+/**
+ * The provider directory of `contracts`, for readers and announcers of where operators serve content.
+ * @throws ConfigError when the addresses do not name one (an operator config or deployment record from before it).
+ * @example const directory = requireProviderDirectory(contracts); await directory.providers();
+ */
+export function requireProviderDirectory(contracts: Pick<Contracts, "providerDirectory">): ProviderDirectory {
+  if (contracts.providerDirectory === undefined)
+    throw new ConfigError(
+      `no "providerDirectory" address is configured: add the deployment record's providerDirectory to the config (contracts.providerDirectory), or redeploy`,
+    );
+  return contracts.providerDirectory;
 }

@@ -31,6 +31,13 @@ export const CONTRACT_NAMES = [
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
+/**
+ * Contracts added after deployments still in use: a record without one loads (its readers find it absent), and
+ * `deploySystem` adds it on its next run.
+ */
+export const OPTIONAL_CONTRACT_NAMES = ["providerDirectory"] as const;
+export type OptionalContractName = (typeof OPTIONAL_CONTRACT_NAMES)[number];
+
 /** One deployed contract: address, constructor arguments (JSON-safe) and the block it was deployed in. */
 export interface ContractRecord {
   address: string;
@@ -44,7 +51,7 @@ export interface Deployment {
   chainId: number;
   startBlock: number;
   deployer: string;
-  contracts: Record<ContractName, ContractRecord>;
+  contracts: Record<ContractName, ContractRecord> & Partial<Record<OptionalContractName, ContractRecord>>;
 }
 
 /**
@@ -81,9 +88,10 @@ export function parseDeployment(raw: unknown, source = "the deployment record"):
   const contracts = r.contracts as Record<string, unknown> | undefined;
   if (contracts === undefined || contracts === null || typeof contracts !== "object")
     fail("contracts", "must be an object");
-  const out = {} as Record<ContractName, ContractRecord>;
-  for (const name of CONTRACT_NAMES) {
+  const out = {} as Deployment["contracts"];
+  for (const name of [...CONTRACT_NAMES, ...OPTIONAL_CONTRACT_NAMES]) {
     const c = contracts![name] as Partial<ContractRecord> | undefined;
+    if (c === undefined && (OPTIONAL_CONTRACT_NAMES as readonly string[]).includes(name)) continue;
     if (c === undefined) fail(`contracts.${name}`, "is missing: the record predates this version; redeploy");
     if (typeof c!.address !== "string" || !isAddress(c!.address))
       fail(`contracts.${name}.address`, "must be an address");

@@ -1,7 +1,7 @@
 /**
  * One revert decoder over every ABI the system deploys: a custom error raised anywhere in the protocol — the
  * escrow, staking, the registry, each verifier (their errors bubble up through the escrow), the verifier factory,
- * the privacy registry, the Privacy Pass escrow, the evaluation registry, the subscription manager, its feeds and input
+ * the privacy registry, the Privacy Pass escrow, the provider directory, the evaluation registry, the subscription manager, its feeds and input
  * sources, consumer contracts and the token — is decoded into a {@link RevertError} naming the contract, the call, the job
  * and the error with its arguments, with a hint where the user can fix it.
  */
@@ -20,6 +20,7 @@ import {
   NodeStaking__factory,
   PrivacyPassEscrow__factory,
   PrivacyRegistry__factory,
+  ProviderDirectory__factory,
   RealizedVolatilitySource__factory,
   RoundInputEncoder__factory,
   SubscriptionFeed__factory,
@@ -49,6 +50,7 @@ const INTERFACES: readonly Interface[] = [
   Groth16VerifierFactory__factory,
   PrivacyRegistry__factory,
   PrivacyPassEscrow__factory,
+  ProviderDirectory__factory,
   EvaluationRegistry__factory,
   SubscriptionManager__factory,
   SubscriptionFeed__factory,

@@ -4,7 +4,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DEFAULT_PASSES_PARAMETERS, DEFAULT_PRIVACY_PARAMETERS, deploySystem, DeployError } from "../../deploy/system";
-import { addressesFromRecord, connectContracts, requirePrivacyPassEscrow } from "../../src/core/contracts";
+import {
+  addressesFromRecord,
+  connectContracts,
+  requirePrivacyPassEscrow,
+  requireProviderDirectory,
+} from "../../src/core/contracts";
 import { ConfigError } from "../../src/core/errors";
 import { readDeployment, type Deployment } from "../../src/core/deployment";
 import { expectRejection } from "../fixtures/assert";
@@ -26,6 +31,7 @@ describe("deploySystem", () => {
       "feedWindowSource",
       "privacyPassEscrow",
       "privacyRegistry",
+      "providerDirectory",
       "realizedVolatilitySource",
       "registry",
       "settlementLib",
@@ -114,6 +120,33 @@ describe("deploySystem", () => {
     expect(others).to.deep.equal(rest);
     expect(created.address).to.not.equal(first.record.contracts.privacyRegistry.address);
     expect(readDeployment(file).contracts.privacyRegistry.address).to.equal(created.address);
+  });
+
+  it("deploys the provider directory on NodeStaking, with no admin, and connects it from the record", async () => {
+    const system = await deploySystem(hre, { persist: false });
+    const { providerDirectory } = system;
+    expect(await providerDirectory.staking()).to.equal(await system.staking.getAddress());
+    expect(system.record.contracts.providerDirectory?.address).to.equal(await providerDirectory.getAddress());
+    const contracts = connectContracts(addressesFromRecord(system.record), hre.ethers.provider);
+    expect(await requireProviderDirectory(contracts).getAddress()).to.equal(await providerDirectory.getAddress());
+    expect(() => requireProviderDirectory({})).to.throw(ConfigError, /no "providerDirectory" address.*redeploy/);
+  });
+
+  it("loads a record from before the provider directory without it, and completes it by deploying only it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "deployments-"));
+    const first = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const file = path.join(dir, `${hre.network.name}.json`);
+    const old = JSON.parse(readFileSync(file, "utf8")) as Deployment;
+    const { providerDirectory: _dropped, ...rest } = old.contracts;
+    writeFileSync(file, JSON.stringify({ ...old, contracts: rest }));
+    const loaded = readDeployment(file);
+    expect(loaded.contracts.providerDirectory).to.equal(undefined);
+    expect(connectContracts(addressesFromRecord(loaded), hre.ethers.provider).providerDirectory).to.equal(undefined);
+    const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const { providerDirectory: created, ...others } = second.record.contracts;
+    expect(others).to.deep.equal(rest);
+    expect(created?.address).to.not.equal(first.record.contracts.providerDirectory?.address);
+    expect(readDeployment(file).contracts.providerDirectory?.address).to.equal(created?.address);
   });
 
   it("refuses a record from another chain and an unreadable record, naming the file", async () => {
