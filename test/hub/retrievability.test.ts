@@ -10,6 +10,7 @@ import {
   type VersionRetrievability,
 } from "../../src/hub/retrievability";
 import type { FileInput, HubStore } from "../../src/hub/store";
+import { serveHub } from "../../src/hub/serve";
 import { createWebHandler } from "../../src/hub/web";
 import { address, freshHub, hash, id, versionInput } from "./fixtures";
 
@@ -397,5 +398,35 @@ describe("hub retrievability over HTTP and on the model page", () => {
       expect(await version(1).locator(".retrievability").textContent()).to.match(/^Providers: not probed yet/);
       expect(await version(1).locator("table.files tbody td").allTextContents()).to.include.members(["not probed yet"]);
     });
+  });
+});
+
+describe("serveHub with retrievability", () => {
+  it("probes at start, serves the figures, and stops the prober with the server", async () => {
+    const store = freshHub().store;
+    publishFiles(store, 1, 1, ["cidA"]);
+    const fake = fakeProbe({ alice: { "*": "ok" }, [GATEWAY]: { "*": "ok" } });
+    const hub = await serveHub({
+      store,
+      port: 0,
+      retrievability: {
+        probe: fake.probe,
+        providers: () => Promise.resolve([peer("alice", 4001)]),
+        gateways: [GATEWAY],
+        intervalMs: 3_600_000,
+      },
+    });
+    try {
+      const providers = async () =>
+        ((await (await fetch(`${hub.url}/api/models/${id(1)}/versions/1/providers`)).json()) as VersionRetrievability)
+          .providers;
+      while ((await providers()) === null) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await providers()).to.equal(2);
+    } finally {
+      await hub.stop();
+    }
+    expect(fake.calls.map((c) => c.label)).to.deep.equal(["alice", GATEWAY]);
+    expect(store.getModel(id(1))).to.not.equal(undefined); // a store it did not open stays open
+    store.close();
   });
 });
