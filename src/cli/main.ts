@@ -18,6 +18,7 @@ import * as init from "./commands/init";
 import * as job from "./commands/job";
 import * as network from "./commands/network";
 import * as passes from "./commands/passes";
+import * as pin from "./commands/pin";
 import * as publish from "./commands/publish";
 import * as pull from "./commands/pull";
 import * as register from "./commands/register";
@@ -55,6 +56,7 @@ const COMMANDS = [
   faucet,
   publish,
   pull,
+  pin,
   search,
   hubServe,
   network,

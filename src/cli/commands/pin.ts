@@ -1,0 +1,325 @@
+/**
+ * `vin pin <cid|model[@version]>`, `vin unpin <cid|model[@version]>` and `vin pin ls`: keep content in the local IPFS
+ * peer store (`--ipfs-dir`), fetched from the peers and gateways given or configured and then served to others, or
+ * ask a pinning service (IPFS Pinning Service API, `--service`) to keep it. A model reference stands for every file
+ * of the version and its card, as the registry lists them.
+ */
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { ModelRegistry__factory } from "../../../typechain-types";
+import { cidString } from "../../core/cid";
+import type { Provider } from "../../core/content";
+import { ConfigError, InputError, UnsupportedError } from "../../core/errors";
+import { parseModelRef } from "../../hub/pull";
+import { decodeRegistryError } from "../../hub/registry-errors";
+import { loadConfig } from "../../node/config";
+import { PeerContentStore, type FetchProgress } from "../../storage/peer";
+import { PIN_STATES, PinningServiceClient, type PinStatus } from "../../storage/pinning";
+import { canonicalCid } from "../../storage/unixfs";
+import type { Globals } from "../options";
+import { hubContext, hubOutput, type HubContext } from "./hub";
+
+/** The local store as the commands use it. */
+export type PinStore = Pick<PeerContentStore, "pin" | "unpin" | "pins" | "close">;
+
+/** Where the local store fetches content it lacks. */
+export interface FetchSources {
+  providers: Provider[];
+  gateways: string[];
+}
+
+/** What `pin`/`unpin` read besides the hub's context (tests pass their own). */
+export interface PinContext extends HubContext {
+  /** The local IPFS peer store. Default: a {@link PeerContentStore} over `--ipfs-dir` that only dials. */
+  peerStore?(sources: FetchSources): Promise<PinStore>;
+  /** Where `--token-env` is looked up. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One piece of content a target stands for. */
+interface Content {
+  cid: string;
+  /** The file's path in the version ("(model card)" for a card that is not one of the files); absent for a CID. */
+  path?: string;
+}
+
+/** A CID, or a version's files. */
+interface Target {
+  label: string;
+  modelId?: bigint;
+  version?: number;
+  contents: Content[];
+}
+
+interface ServiceFlags {
+  service?: string;
+  tokenEnv: string;
+}
+
+interface PinFlags extends ServiceFlags {
+  name?: string;
+  origin?: string[];
+  wait?: boolean;
+  waitTimeout: string;
+  provider?: string[];
+  gateway?: string[];
+  json?: boolean;
+}
+
+const DEFAULT_TOKEN_ENV = "VIN_PINNING_TOKEN";
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function register(program: Command, global: Globals, context: PinContext = hubContext(global)): void {
+  const { out, err } = hubOutput(context);
+  const json = (flag?: boolean) => flag === true || global().json === true;
+  const withServiceFlags = (command: Command) =>
+    command
+      .option("--service <url>", "a pinning service (IPFS Pinning Service API) instead of the local IPFS store")
+      .option("--token-env <VAR>", "environment variable holding the service's access token", DEFAULT_TOKEN_ENV);
+
+  const pin = withServiceFlags(
+    program
+      .command("pin")
+      .description("keep a CID or every file of a model version: in the local IPFS store, or at a pinning service")
+      .argument("[cid|model[@version]]", "a CID, or a model id, optionally @version (default: latest)"),
+  )
+    .option("--name <name>", "with --service: the pin's name (a model's files get <name>/<path>)")
+    .option("--origin <multiaddr>", "with --service: a peer that has the content, repeatable", collect)
+    .option("--wait", "with --service: wait until the service reports every pin pinned")
+    .option("--wait-timeout <seconds>", "with --wait: how long to wait in all", "600")
+    .option("--provider <multiaddr>", "a peer to fetch from (…/p2p/<peer id>), repeatable", collect)
+    .option("--gateway <url>", "a trustless HTTP gateway to fetch from, repeatable", collect)
+    .option("--json", "print the result as JSON")
+    .action(async (ref: string | undefined, opts: PinFlags) => {
+      if (ref === undefined) throw new InputError("give a CID or a model reference to pin (or `vin pin ls`)");
+      const target = await resolveTarget(ref, context);
+      if (opts.service !== undefined) {
+        const service = serviceClient(opts, context);
+        const results = [];
+        for (const content of target.contents) results.push(await pinAtService(service, target, content, opts, err));
+        return report(
+          json(opts.json),
+          results,
+          (r) =>
+            `${r.status.status} ${describe(r.content)} (request ${r.status.requestid}${r.reused ? ", already requested" : ""})`,
+          out,
+        );
+      }
+      const store = await openPeerStore(context, global, opts);
+      try {
+        for (const content of target.contents) {
+          await store.pin(content.cid, { onProgress: progressPrinter(err, json(opts.json)) });
+          if (!json(opts.json)) out(`pinned ${describe(content)}`);
+        }
+      } finally {
+        await store.close();
+      }
+      if (json(opts.json)) out(JSON.stringify(summary(target), null, 2));
+    });
+
+  withServiceFlags(pin.command("ls").description("list the local pins, or the service's pin requests with --service"))
+    .option("--json", "print the list as JSON")
+    .action(async (opts: ServiceFlags & { json?: boolean }) => {
+      if (opts.service !== undefined) {
+        const pins = await serviceClient(opts, context).listAll({ status: [...PIN_STATES], limit: 1000 });
+        return report(
+          json(opts.json),
+          pins,
+          (p) => `${p.status} ${p.pin.cid}${p.pin.name === undefined ? "" : ` ${p.pin.name}`} (request ${p.requestid})`,
+          out,
+        );
+      }
+      const store = await openPeerStore(context, global, {});
+      try {
+        const cids = (await store.pins()).sort();
+        if (json(opts.json)) out(JSON.stringify(cids, null, 2));
+        else for (const cid of cids) out(cid);
+      } finally {
+        await store.close();
+      }
+    });
+
+  withServiceFlags(
+    program
+      .command("unpin")
+      .description("stop keeping a CID or a model version's files: in the local IPFS store, or at a pinning service")
+      .argument("<cid|model[@version]>", "a CID, or a model id, optionally @version (default: latest)"),
+  )
+    .option("--json", "print the result as JSON")
+    .action(async (ref: string, opts: ServiceFlags & { json?: boolean }) => {
+      const target = await resolveTarget(ref, context);
+      if (opts.service !== undefined) {
+        const service = serviceClient(opts, context);
+        const results = [];
+        for (const content of target.contents) {
+          const requests = await service.listAll({ cid: [content.cid], status: [...PIN_STATES] });
+          for (const request of requests) await service.remove(request.requestid);
+          results.push({ ...content, removed: requests.map((r) => r.requestid) });
+        }
+        return report(
+          json(opts.json),
+          results,
+          (r) =>
+            `${r.removed.length === 0 ? "no pin request for" : `removed ${r.removed.length} pin request(s) of`} ${describe(r)}`,
+          out,
+        );
+      }
+      const store = await openPeerStore(context, global, {});
+      try {
+        const pinned = new Set(await store.pins());
+        const results = [];
+        for (const content of target.contents) {
+          const was = pinned.has(content.cid);
+          if (was) await store.unpin(content.cid);
+          results.push({ ...content, unpinned: was });
+        }
+        report(json(opts.json), results, (r) => `${r.unpinned ? "unpinned" : "was not pinned:"} ${describe(r)}`, out);
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/** A CID as given (in its canonical CIDv1 form), or the files and card of a model version as the registry lists them. */
+async function resolveTarget(ref: string, context: PinContext): Promise<Target> {
+  if (/^\d/.test(ref.trim())) return versionTarget(ref, context);
+  let cid: string;
+  try {
+    cid = await canonicalCid(ref.trim());
+  } catch (cause) {
+    throw new InputError(`"${ref}" is neither a CID nor a model reference like 7 or 7@2`, { cause });
+  }
+  return { label: cid, contents: [{ cid }] };
+}
+
+async function versionTarget(ref: string, context: PinContext): Promise<Target> {
+  const { modelId, version: asked } = parseModelRef(ref);
+  const { contracts } = await context.deployment();
+  const registry = ModelRegistry__factory.connect(contracts.registry.address, await context.provider());
+  const read = async <T>(call: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw decodeRegistryError(registry.interface, call, error);
+    }
+  };
+  const version = asked ?? Number(await read("versionCount", () => registry.versionCount(modelId)));
+  if (version === 0) throw new InputError(`model ${modelId} has no published version`);
+  const [files, card] = await Promise.all([
+    read("filesOf", () => registry.filesOf(modelId, version)),
+    read("cardCidOf", () => registry.cardCidOf(modelId, version)),
+  ]);
+  const contents: Content[] = files.map((f) => ({ cid: cidString(f.cid), path: f.path }));
+  const cardCid = cidString(card);
+  if (!contents.some((c) => c.cid === cardCid)) contents.push({ cid: cardCid, path: "(model card)" });
+  return { label: `model ${modelId}@${version}`, modelId, version, contents };
+}
+
+/** The client of `--service`, its token read from the variable `--token-env` names (never from a flag). */
+function serviceClient(opts: ServiceFlags, context: PinContext): PinningServiceClient {
+  const variable = opts.tokenEnv;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable))
+    throw new InputError(`--token-env "${variable}" is not an environment variable name`);
+  const token = (context.env ?? process.env)[variable];
+  if (token === undefined || token === "")
+    throw new ConfigError(`set $${variable} to the access token of ${opts.service} (or name another with --token-env)`);
+  return new PinningServiceClient({ url: opts.service!, token, tokenSource: `the access token in $${variable}` });
+}
+
+async function pinAtService(
+  service: PinningServiceClient,
+  target: Target,
+  content: Content,
+  opts: PinFlags,
+  err: (line: string) => void,
+): Promise<{ content: Content; status: PinStatus; reused: boolean }> {
+  // Asking again for content already requested would add a second request the publisher pays for: reuse it.
+  const [existing] = await service.listAll({ cid: [content.cid], status: ["queued", "pinning", "pinned"] });
+  let status = existing ?? (await service.add(servicePin(target, content, opts)));
+  if (opts.wait === true && status.status !== "pinned") {
+    const timeoutMs = parseSeconds(opts.waitTimeout) * 1000;
+    err(`waiting for ${describe(content)} to be pinned (${status.status})`);
+    status = await service.waitPinned(status.requestid, { timeoutMs, pollMs: 2_000 });
+  }
+  return { content, status, reused: existing !== undefined };
+}
+
+function servicePin(target: Target, content: Content, opts: PinFlags) {
+  const base = opts.name ?? (target.modelId === undefined ? undefined : target.label.replace(/ /g, "-"));
+  const name = content.path === undefined ? base : `${base}/${content.path}`;
+  const meta =
+    target.modelId === undefined
+      ? undefined
+      : { "vin.model": String(target.modelId), "vin.version": String(target.version), "vin.path": content.path! };
+  return {
+    cid: content.cid,
+    ...(name === undefined ? {} : { name }),
+    ...(opts.origin === undefined ? {} : { origins: opts.origin }),
+    ...(meta === undefined ? {} : { meta }),
+  };
+}
+
+/**
+ * The local store: the context's, or a {@link PeerContentStore} over `--ipfs-dir` that dials only the peers and
+ * gateways of the flags and of the config file (its `ipfsPeers`, `ipfsGateways`) when there is one.
+ */
+async function openPeerStore(
+  context: PinContext,
+  global: Globals,
+  opts: Pick<PinFlags, "provider" | "gateway">,
+): Promise<PinStore> {
+  const { config: file, ipfsDir, kubo } = global();
+  if (kubo !== undefined)
+    throw new UnsupportedError("vin pin manages the embedded IPFS store: with a Kubo node, use `ipfs pin add`/`rm`");
+  const config = existsSync(file) ? loadConfig(file) : undefined;
+  const peers = [...(opts.provider ?? []), ...(config?.ipfsPeers ?? [])];
+  for (const address of peers)
+    if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(address))
+      throw new InputError(`provider "${address}" is not a multiaddr ending in /p2p/<peer id>`);
+  const sources: FetchSources = {
+    providers: peers.map((address) => ({ multiaddrs: [address], label: address })),
+    gateways: [...(opts.gateway ?? []), ...(config?.ipfsGateways ?? [])],
+  };
+  if (context.peerStore !== undefined) return context.peerStore(sources);
+  return PeerContentStore.open({
+    dir: ipfsDir,
+    providers: async () => sources.providers,
+    gateways: sources.gateways,
+  });
+}
+
+/** Prints a large fetch's progress to stderr, at most once a second. */
+function progressPrinter(err: (line: string) => void, quiet: boolean): ((p: FetchProgress) => void) | undefined {
+  if (quiet) return undefined;
+  let last = Date.now();
+  return (p) => {
+    if (Date.now() - last < 1_000) return;
+    last = Date.now();
+    const total = p.total === undefined ? "" : ` of ${p.total}`;
+    err(`${p.cid}: ${p.bytes}${total} bytes from ${p.provider}`);
+  };
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new InputError(`--wait-timeout "${value}" is not a positive number of seconds`);
+  return seconds;
+}
+
+function describe(content: Content): string {
+  return content.path === undefined ? content.cid : `${content.path} ${content.cid}`;
+}
+
+function summary(target: Target) {
+  return {
+    target: target.label,
+    ...(target.modelId === undefined ? {} : { modelId: target.modelId.toString(), version: target.version }),
+    pinned: target.contents,
+  };
+}
+
+function report<T>(asJson: boolean, rows: T[], line: (row: T) => string, out: (line: string) => void): void {
+  if (asJson) out(JSON.stringify(rows, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2));
+  else for (const row of rows) out(line(row));
+}
