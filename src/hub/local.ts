@@ -10,6 +10,7 @@ import type { ContentStore } from "../storage/content-store";
 import { EmbeddedContentStore } from "../storage/embedded";
 import { type RunningHubServer, startHubServer } from "./http";
 import { HubIndexer } from "./indexer";
+import { RetrievabilityProber, type RetrievabilityOptions } from "./retrievability";
 import { type ModeSpec, type ModelFile, type PublishResult, publishModel } from "./publish";
 import { SearchEngine } from "./search";
 import { SubscriptionFeeds } from "./subscriptions";
@@ -41,6 +42,11 @@ export interface StartLocalHubOptions {
   /** Default 1 s. */
   pollIntervalMs?: number;
   logger?: Logger;
+  /**
+   * Probe, on a schedule, which providers serve every file of every version (shown on the model page with a
+   * warning under two). Unset, the hub shows no provider figures.
+   */
+  retrievability?: Omit<RetrievabilityOptions, "logger">;
 }
 
 /** A running hub: indexer, API and web page. */
@@ -90,6 +96,13 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
     pollIntervalMs: options.pollIntervalMs ?? 1_000,
     logger: options.logger,
   });
+  const prober =
+    options.retrievability === undefined
+      ? undefined
+      : new RetrievabilityProber(store, {
+          ...options.retrievability,
+          ...(options.logger === undefined ? {} : { logger: options.logger }),
+        });
   let server: RunningHubServer | undefined;
   try {
     await indexer.syncOnce();
@@ -100,6 +113,7 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
       port: options.port ?? 8787,
       host: "127.0.0.1",
       ...(indexer.network === undefined ? {} : { network: indexer.network }),
+      ...(prober === undefined ? {} : { retrievability: prober }),
       // `GET /api/feeds` and the feeds page read the subscriptions' feeds from the chain.
       ...(deployment.contracts.subscriptionManager === undefined
         ? {}
@@ -124,9 +138,11 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
     throw error;
   }
   indexer.start();
+  prober?.start();
   const running = server;
   async function release(): Promise<void> {
     await indexer.stop();
+    await prober?.stop();
     await server?.close();
     store.close();
     ownedProvider?.destroy();
