@@ -61,6 +61,7 @@ interface PinFlags extends ServiceFlags {
   origin?: string[];
   wait?: boolean;
   waitTimeout: string;
+  pollInterval: string;
   provider?: string[];
   gateway?: string[];
   json?: boolean;
@@ -87,6 +88,7 @@ export function register(program: Command, global: Globals, context: PinContext 
     .option("--origin <multiaddr>", "with --service: a peer that has the content, repeatable", collect)
     .option("--wait", "with --service: wait until the service reports every pin pinned")
     .option("--wait-timeout <seconds>", "with --wait: how long to wait in all", "600")
+    .option("--poll-interval <seconds>", "with --wait: how often to ask the service", "2")
     .option("--provider <multiaddr>", "a peer to fetch from (…/p2p/<peer id>), repeatable", collect)
     .option("--gateway <url>", "a trustless HTTP gateway to fetch from, repeatable", collect)
     .option("--json", "print the result as JSON")
@@ -117,9 +119,12 @@ export function register(program: Command, global: Globals, context: PinContext 
       if (json(opts.json)) out(JSON.stringify(summary(target), null, 2));
     });
 
-  withServiceFlags(pin.command("ls").description("list the local pins, or the service's pin requests with --service"))
-    .option("--json", "print the list as JSON")
-    .action(async (opts: ServiceFlags & { json?: boolean }) => {
+  // `pin`'s own flags (--service, --token-env, --json) are parsed by `pin` wherever they stand, so `ls` reads them there.
+  pin
+    .command("ls")
+    .description("list the local pins, or the service's pin requests with --service (flags as for pin)")
+    .action(async () => {
+      const opts = pin.opts<PinFlags>();
       if (opts.service !== undefined) {
         const pins = await serviceClient(opts, context).listAll({ status: [...PIN_STATES], limit: 1000 });
         return report(
@@ -237,9 +242,10 @@ async function pinAtService(
   const [existing] = await service.listAll({ cid: [content.cid], status: ["queued", "pinning", "pinned"] });
   let status = existing ?? (await service.add(servicePin(target, content, opts)));
   if (opts.wait === true && status.status !== "pinned") {
-    const timeoutMs = parseSeconds(opts.waitTimeout) * 1000;
+    const timeoutMs = parseSeconds("--wait-timeout", opts.waitTimeout) * 1000;
+    const pollMs = parseSeconds("--poll-interval", opts.pollInterval) * 1000;
     err(`waiting for ${describe(content)} to be pinned (${status.status})`);
-    status = await service.waitPinned(status.requestid, { timeoutMs, pollMs: 2_000 });
+    status = await service.waitPinned(status.requestid, { timeoutMs, pollMs });
   }
   return { content, status, reused: existing !== undefined };
 }
@@ -300,10 +306,10 @@ function progressPrinter(err: (line: string) => void, quiet: boolean): ((p: Fetc
   };
 }
 
-function parseSeconds(value: string): number {
+function parseSeconds(flag: string, value: string): number {
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0)
-    throw new InputError(`--wait-timeout "${value}" is not a positive number of seconds`);
+    throw new InputError(`${flag} "${value}" is not a positive number of seconds`);
   return seconds;
 }
 
