@@ -96,6 +96,7 @@ type Libp2pHelia = HeliaWithLibp2p;
 
 const DAG_PB = 0x70;
 const RAW = 0x55;
+const EMPTY = new Uint8Array();
 const PEER_CONCURRENCY = 32;
 const GATEWAY_CONCURRENCY = 8;
 
@@ -401,9 +402,12 @@ export class PeerContentStore implements ContentStore {
     };
   }
 
-  /** A local block, or undefined (or NotFoundError when `required`). */
+  /**
+   * A local block as a DAG walk needs it — a dag-pb node's bytes, a raw leaf's presence only (empty bytes, so that
+   * `has` of a large file does not read it) — or undefined (NotFoundError when `required`).
+   */
   private async localBlock(cid: CID, required: boolean): Promise<Uint8Array | undefined> {
-    if (await this.blockstore.has(cid)) return concat(this.blockstore.get(cid));
+    if (await this.blockstore.has(cid)) return cid.code === RAW ? EMPTY : concat(this.blockstore.get(cid));
     if (required) throw new StorageNotFoundError(cid.toString());
     return undefined;
   }
