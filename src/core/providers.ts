@@ -46,23 +46,25 @@ const PEER_ID = /^([1-9A-HJ-NP-Za-km-z]{32,128}|b[a-z2-7]{32,128})$/;
 
 /**
  * Checks that `text` is a multiaddr a reader can dial: `/<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>/p2p/<peer id>`
- * (TCP is the only transport the content peers dial). Never throws.
+ * and nothing more (TCP is the only transport the content peers dial). Never throws; the reason names the first
+ * part that is wrong.
  * @example parseProviderAddress("/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…") // { ok: true, host, port: 4001, peerId }
  */
 export function parseProviderAddress(text: string): ParsedProviderAddress {
   const fail = (reason: string): ParsedProviderAddress => ({ ok: false, reason });
   if (!text.startsWith("/")) return fail("does not start with /");
-  const parts = text.slice(1).split("/");
-  if (parts.length !== 6) return fail("is not /<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>/p2p/<peer id>");
-  const [protocol, host, tcp, port, p2p, peerId] = parts as [string, string, string, string, string, string];
+  const [protocol = "", host, tcp, port, p2p, peerId, ...rest] = text.slice(1).split("/");
   if (!HOSTS.has(protocol)) return fail(`starts with /${protocol}, not /ip4, /ip6, /dns, /dns4 or /dns6`);
+  if (host === undefined) return fail(`has no host after /${protocol}`);
   if (protocol === "ip4" && !isIPv4(host)) return fail(`"${host}" is not an IPv4 address`);
   if (protocol === "ip6" && !isIPv6(host)) return fail(`"${host}" is not an IPv6 address`);
   if (protocol.startsWith("dns") && !DNS_NAME.test(host)) return fail(`"${host}" is not a DNS name`);
-  if (tcp !== "tcp") return fail(`has /${tcp} where /tcp belongs (TCP is the only transport dialled)`);
-  if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65_535) return fail(`"${port}" is not a TCP port (1-65535)`);
-  if (p2p !== "p2p") return fail(`has /${p2p} where /p2p/<peer id> belongs`);
-  if (!PEER_ID.test(peerId)) return fail(`"${peerId}" is not a peer id`);
+  if (tcp !== "tcp") return fail(`has ${tcp === undefined ? "nothing" : `/${tcp}`} where /tcp/<port> belongs`);
+  if (port === undefined || !/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65_535)
+    return fail(`"${port ?? ""}" is not a TCP port (1-65535)`);
+  if (p2p !== "p2p") return fail(`has ${p2p === undefined ? "nothing" : `/${p2p}`} where /p2p/<peer id> belongs`);
+  if (peerId === undefined || !PEER_ID.test(peerId)) return fail(`"${peerId ?? ""}" is not a peer id`);
+  if (rest.length > 0) return fail(`has /${rest.join("/")} after the peer id`);
   return { ok: true, host, port: Number(port), peerId };
 }
 
