@@ -184,7 +184,7 @@ describe("attack: ProviderDirectory", () => {
       const node = nodes[0]!;
       const largest = [0, 1, 2, 3].map((i) => `/${String(i).repeat(255)}`);
       const first = await gasOf(directory.connect(node).announce(largest));
-      const replace = await gasOf(directory.connect(node).announce(largest.toReversed()));
+      const replace = await gasOf(directory.connect(node).announce([...largest].reverse()));
       const withdraw = await gasOf(directory.connect(node).withdraw());
       await directory.connect(node).announce(largest);
       await system.staking.connect(node).unstake(STAKE);
