@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../core/log";
 import {
+  BaseError,
   ConfigError,
   InputError,
   NotFoundError,
@@ -179,8 +180,11 @@ export class PinningFailedError extends NotFoundError {
   }
 }
 
-/** A non-2xx answer inside the retry loop; turned into one of the errors above once retries are over. */
-class HttpFailure extends Error {
+/**
+ * A non-2xx answer inside the retry loop; turned into one of the errors above once retries are over. A BaseError, so
+ * that no reason text the service sends ("network error") makes core's retry policy take it for a transport failure.
+ */
+class HttpFailure extends BaseError {
   constructor(readonly failure: FailureFields) {
     super(`HTTP ${failure.status} ${failure.reason}`);
   }

@@ -224,6 +224,13 @@ describe("PinningServiceClient (IPFS Pinning Service API)", () => {
       expect(service.seen("GET")).to.have.length(1);
     });
 
+    it("keeps a 400 final even when the service's reason reads like a network failure", async () => {
+      service.script.push({ status: 400, body: JSON.stringify({ error: { reason: "network error" } }) });
+      const error = await rejection(client().list());
+      expect(error).to.be.instanceOf(PinningRequestError);
+      expect(service.seen("GET")).to.have.length(1);
+    });
+
     it("puts a 409 INSUFFICIENT_FUNDS reason in the error, without retrying", async () => {
       service.script.push({ status: 409, body: JSON.stringify({ error: { reason: "INSUFFICIENT_FUNDS" } }) });
       const error = await rejection(client().add({ cid: cidOf(1) }));

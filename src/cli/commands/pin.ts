@@ -8,7 +8,9 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { ModelRegistry__factory } from "../../../typechain-types";
 import { cidString } from "../../core/cid";
-import type { Provider } from "../../core/content";
+import type { Provider, ProviderSource } from "../../core/content";
+import { connectContracts } from "../../core/contracts";
+import { parseProviderAddress, providerSource } from "../../core/providers";
 import { ConfigError, InputError, UnsupportedError } from "../../core/errors";
 import { parseModelRef } from "../../hub/pull";
 import { decodeRegistryError } from "../../hub/registry-errors";
@@ -24,7 +26,7 @@ export type PinStore = Pick<PeerContentStore, "pin" | "unpin" | "pins" | "close"
 
 /** Where the local store fetches content it lacks. */
 export interface FetchSources {
-  providers: Provider[];
+  providers: ProviderSource;
   gateways: string[];
 }
 
@@ -267,7 +269,8 @@ function servicePin(target: Target, content: Content, opts: PinFlags) {
 
 /**
  * The local store: the context's, or a {@link PeerContentStore} over `--ipfs-dir` that dials only the peers and
- * gateways of the flags and of the config file (its `ipfsPeers`, `ipfsGateways`) when there is one.
+ * gateways of the flags and, when there is a config file, its `ipfsPeers` and `ipfsGateways` and the operators that
+ * announce in its ProviderDirectory.
  */
 async function openPeerStore(
   context: PinContext,
@@ -279,19 +282,21 @@ async function openPeerStore(
     throw new UnsupportedError("vin pin manages the embedded IPFS store: with a Kubo node, use `ipfs pin add`/`rm`");
   const config = existsSync(file) ? loadConfig(file) : undefined;
   const peers = [...(opts.provider ?? []), ...(config?.ipfsPeers ?? [])];
-  for (const address of peers)
-    if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(address))
-      throw new InputError(`provider "${address}" is not a multiaddr ending in /p2p/<peer id>`);
+  for (const address of peers) {
+    const parsed = parseProviderAddress(address);
+    if (!parsed.ok) throw new InputError(`provider "${address}" cannot be dialled: it ${parsed.reason}`);
+  }
+  const given: Provider[] = peers.map((address) => ({ multiaddrs: [address], label: address }));
+  const announced =
+    config?.contracts.providerDirectory === undefined
+      ? undefined
+      : providerSource(connectContracts(config.contracts, await context.provider()), { ttlMs: 60_000 });
   const sources: FetchSources = {
-    providers: peers.map((address) => ({ multiaddrs: [address], label: address })),
+    providers: async () => [...given, ...(announced === undefined ? [] : await announced())],
     gateways: [...(opts.gateway ?? []), ...(config?.ipfsGateways ?? [])],
   };
   if (context.peerStore !== undefined) return context.peerStore(sources);
-  return PeerContentStore.open({
-    dir: ipfsDir,
-    providers: async () => sources.providers,
-    gateways: sources.gateways,
-  });
+  return PeerContentStore.open({ dir: ipfsDir, providers: sources.providers, gateways: sources.gateways });
 }
 
 /** Prints a large fetch's progress to stderr, at most once a second. */
