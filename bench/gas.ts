@@ -10,10 +10,16 @@ import { COLLATERAL } from "../test/fixtures/system";
 import { measureGas } from "./lib/gas";
 import { measureSubscriptionGas } from "./lib/subscription-gas";
 import { measurePrivacyGas } from "./lib/privacy-gas";
+import { measureDirectoryGas } from "./lib/directory-gas";
 import { report } from "./lib/report";
 
 async function main(): Promise<void> {
-  const rows = [...(await measureGas()), ...(await measureSubscriptionGas()), ...(await measurePrivacyGas())];
+  const rows = [
+    ...(await measureGas()),
+    ...(await measureSubscriptionGas()),
+    ...(await measurePrivacyGas()),
+    ...(await measureDirectoryGas()),
+  ];
   const solc = hre.config.solidity.compilers[0];
   const runs = solc?.settings?.optimizer?.runs as number | undefined;
   report(
