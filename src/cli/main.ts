@@ -18,6 +18,7 @@ import * as init from "./commands/init";
 import * as job from "./commands/job";
 import * as network from "./commands/network";
 import * as passes from "./commands/passes";
+import * as ipfs from "./commands/ipfs";
 import * as pin from "./commands/pin";
 import * as publish from "./commands/publish";
 import * as pull from "./commands/pull";
@@ -57,6 +58,7 @@ const COMMANDS = [
   publish,
   pull,
   pin,
+  ipfs,
   search,
   hubServe,
   network,

@@ -148,6 +148,8 @@ export interface NodeContentConfig {
   kuboUrl?: string;
   /** Time limit of one Kubo request. */
   timeoutMs: number;
+  /** The node's IPFS peer (read last; closed by its owner, not here). */
+  peer?: ContentStore;
 }
 
 /**
@@ -165,6 +167,8 @@ export async function openNodeContent(
       store: await openContentStore({ kuboUrl: config.kuboUrl, timeoutMs: config.timeoutMs }),
       where: `the Kubo node ${config.kuboUrl}`,
     });
-  const store = new ContentStores(stores);
-  return { store, close: () => store.close() };
+  const owned = new ContentStores(stores);
+  if (config.peer === undefined) return { store: owned, close: () => owned.close() };
+  const store = new ContentStores([...stores, { store: config.peer, where: "the node's IPFS peer and its providers" }]);
+  return { store, close: () => owned.close() };
 }

@@ -32,6 +32,7 @@ import { JobProcessor } from "./processor";
 import { EarningsWithdrawer } from "./earnings-withdrawer";
 import { ACTIVE_STATES } from "./store";
 import { Wakeup } from "./wakeup";
+import { startNodePeer } from "./replication";
 import { SUBMIT_ALONE, ZkBatcher } from "./batcher";
 import { ZkCircuitLoader } from "./zk";
 import { modeModule } from "../modes";
@@ -107,11 +108,15 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       { enclave: enclave.address },
       "TEE mode attests with TDX quotes from configfs-tsm: the enclave key file in the data directory must sit on storage only this TD reads",
     );
+  // With p2pListen, the node is an IPFS peer: it fetches model files from other peers, pins and serves them.
+  const peer = await startNodePeer(ctx, log);
   const content = await openNodeContent({
     contentDir: config.contentDir,
-    ipfsDir: config.ipfsDir,
+    // The peer holds the IPFS directory when there is one.
+    ipfsDir: peer === undefined ? config.ipfsDir : undefined,
     kuboUrl: config.kuboUrl,
     timeoutMs: config.contentTimeoutMs,
+    ...(peer === undefined ? {} : { peer: peer.store }),
   });
   const models = new ModelLoader(contracts.registry, content.store);
   // The enclave's Oblivious HTTP gateway (private inference), listed in PrivacyRegistry once the enclave is registered.
@@ -277,6 +282,7 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       modes: config.modes,
       metricsPort,
       gateway: gateway?.url,
+      ipfs: peer?.announced,
       maxCollateral: config.maxCollateral,
       fromBlock: follower.cursor + 1,
     },
@@ -297,6 +303,7 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
       await content
         .close()
         .catch((error: unknown) => log.warn({ err: String(error) }, "closing the content store failed"));
+      await peer?.close().catch((error: unknown) => log.warn({ err: String(error) }, "stopping the IPFS peer failed"));
       ctx.close();
       log.info("stopped");
     })());
