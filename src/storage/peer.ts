@@ -277,9 +277,12 @@ export class PeerContentStore implements ContentStore {
       ...(this.options.gateways ?? []).map((gateway) => ({ gateway })),
     ];
     const attempts: ProviderAttempt[] = [];
+    // A root kept by an earlier, interrupted fetch is not fetched again: the total comes from it.
+    const localRoot = root.code === DAG_PB ? await this.localBlock(root, false) : undefined;
+    const total = localRoot === undefined ? undefined : unixfsSizeOf(localRoot);
     for (const source of sources) {
       const label = labelOf(source);
-      const progress = new ProgressCounter(root.toString(), label, options.onProgress);
+      const progress = new ProgressCounter(root.toString(), label, options.onProgress, total);
       const failure = await this.attempt(
         root,
         source,
@@ -473,12 +476,12 @@ function digestKey(cid: CID): string {
 /** Counts file bytes as blocks arrive and reports them. */
 class ProgressCounter {
   private bytes = 0;
-  private total: number | undefined;
 
   constructor(
     private readonly cid: string,
     private readonly provider: string,
     private readonly report?: (progress: FetchProgress) => void,
+    private total?: number,
   ) {}
 
   add(cid: CID, block: Uint8Array): void {

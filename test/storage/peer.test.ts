@@ -16,6 +16,7 @@ import {
   openContentStore,
   parseCid,
   trustlessGatewayHandler,
+  type FetchProgress,
   type Provider,
 } from "../../src/storage";
 import { startPeer, type PeerProcess } from "./peer-fixtures/harness";
@@ -217,8 +218,17 @@ describe("PeerContentStore (separate processes on 127.0.0.1)", function () {
       const mute = { label: "mute", multiaddrs: [`/ip4/127.0.0.1/tcp/${port}/p2p/${operators[0]!.peerId}`] };
       const store = await reader([mute, operators[1]!.provider()]);
       const served = new Set<string>();
-      const got = await store.cat(cid, { onProgress: (p) => served.add(p.provider) });
+      const progress: FetchProgress[] = [];
+      const got = await store.cat(cid, {
+        onProgress: (p) => {
+          served.add(p.provider);
+          progress.push(p);
+        },
+      });
       expect(sha256(got)).to.equal(sha256(bytes));
+      // Progress counts file bytes up to the size the root records.
+      expect(progress.at(-1)).to.deep.equal({ cid, bytes: SIZE, total: SIZE, provider: "operator-2" });
+      expect(progress.map((p) => p.bytes)).to.deep.equal([...progress.map((p) => p.bytes)].sort((a, b) => a - b));
       expect([...served]).to.deep.equal(["operator-2"]);
       expect(skipped.map(({ provider }) => provider)).to.deep.equal(["mute"]);
       expect(skipped[0]!.reason).to.match(/^unreachable: cannot dial within 3000 ms/);

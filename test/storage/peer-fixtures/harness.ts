@@ -31,7 +31,12 @@ export async function startPeer(
   options: { stallMs?: number; dialMs?: number } = {},
 ): Promise<PeerProcess> {
   const child = fork(PEER_SCRIPT, [], {
-    execArgv: ["-r", "ts-node/register/transpile-only"],
+    // PEER_NODE_FLAGS: node flags of the peers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles on close).
+    execArgv: [
+      ...(process.env.PEER_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+      "-r",
+      "ts-node/register/transpile-only",
+    ],
     env: {
       ...process.env,
       PEER_DIR: dir,
