@@ -13,8 +13,9 @@ import { deploySystem, type System } from "../../deploy/system";
 import { addressesFromRecord, connectContracts, type Contracts } from "../core/contracts";
 import type { NodeConfig } from "../node/config";
 import { FsContentStore } from "../node/content-store";
+import { startDevnetHub, startPublisherPeer, type PublisherPeer } from "./ipfs";
 import { initOperator } from "../node/operator-init";
-import { startLocalHub, type LocalHub } from "../hub/local";
+import type { LocalHub } from "../hub/local";
 import { startHardhatNode, type LocalChain } from "./chain";
 import { startDevnetRelay, type DevnetRelay } from "./relays";
 import { publishDevnetModel, type DevnetModel, type PublishedModel, type PublishModelSpec } from "./models";
@@ -46,6 +47,14 @@ export interface StartDevnetOptions<M extends DevnetModel = DevnetModel> {
   models?: PublishModelSpec<M>[];
   /** Serve the model hub (needs `ipfsDir`). */
   hub?: { port: number };
+  /**
+   * Model files over IPFS between processes (needs `ipfsDir`): the publisher serves `ipfsDir` as its own IPFS peer
+   * (`vin ipfs serve`, a child process), operators run IPFS peers that fetch model files from it and from each
+   * other, pin them and announce in ProviderDirectory; the content directory then holds inputs only, no model file;
+   * the hub fetches cards as a peer and probes who serves every file. Default false (model files in the shared
+   * content directory, as tests use).
+   */
+  p2p?: boolean;
   /** Operators set up and their daemons started (logs in `<workDir>/<name>.log`). */
   operators?: OperatorSpec[];
   /** The keystores' password. Default random (written to `<workDir>/password`). */
@@ -76,8 +85,12 @@ export interface Devnet<M extends DevnetModel = DevnetModel> {
   /** The deployment's contracts, connected to the provider for reading. */
   contracts: Contracts;
   deploymentFile: string;
-  /** Model files by CID, read by every operator. */
+  /** Inputs by CID (and model files, unless `p2p`), read by every operator. */
   contentDir: string;
+  /** The publisher's IPFS store (`ipfsDir`), when models are published to IPFS. */
+  ipfsDir?: string;
+  /** With `p2p`: the publisher's IPFS peer (a child process), started once the models are published. */
+  publisherPeer?: PublisherPeer;
   workDir: string;
   passwordFile: string;
   models: PublishedModel<M>[];
@@ -128,14 +141,20 @@ export async function startDevnet<M extends DevnetModel>(options: StartDevnetOpt
   try {
     running.devnet = await deploy(options, chain, provider, log);
     for (const spec of options.models ?? []) running.devnet.models.push(await running.devnet.publish(spec));
+    if (options.p2p === true) {
+      if (options.ipfsDir === undefined) throw new TypeError("p2p serves the publisher's IPFS store: give ipfsDir");
+      const publisher = await startPublisherPeer({
+        ipfsDir: options.ipfsDir,
+        logFile: path.join(running.devnet.workDir, "publisher.log"),
+      });
+      running.devnet.publisherPeer = publisher;
+      log(
+        `the publisher's IPFS peer ${publisher.peerId} serves ${options.ipfsDir} at ${publisher.multiaddrs.join(", ")}`,
+      );
+    }
     if (options.hub !== undefined) {
       if (options.ipfsDir === undefined) throw new TypeError("the hub reads the IPFS store: give ipfsDir with hub");
-      running.devnet.hub = await startLocalHub({
-        rpcUrl: chain.url,
-        deployment: running.devnet.system.record,
-        contentStoreDir: options.ipfsDir,
-        port: options.hub.port,
-      });
+      running.devnet.hub = await startDevnetHub(running.devnet, options.ipfsDir, options.hub.port);
       log(`model hub at ${running.devnet.hub.url}`);
     }
     if (options.operators !== undefined && options.operators.length > 0) await running.devnet.launch(options.operators);
@@ -217,6 +236,8 @@ async function deploy<M extends DevnetModel>(
     owner: modelOwner,
     content,
     ipfsDir: options.ipfsDir,
+    // Over IPFS, model files live in the publisher's store only: operators fetch them from peers.
+    modelFilesInContentDir: options.p2p !== true,
     log,
   };
 
@@ -230,6 +251,7 @@ async function deploy<M extends DevnetModel>(
     contracts: connectContracts(addressesFromRecord(system.record), provider),
     deploymentFile,
     contentDir,
+    ...(options.ipfsDir === undefined ? {} : { ipfsDir: path.resolve(options.ipfsDir) }),
     workDir,
     passwordFile,
     models: [],
@@ -238,7 +260,12 @@ async function deploy<M extends DevnetModel>(
     relays: [],
     publish: (spec) => publishDevnetModel(publishContext, spec),
     async addOperator(spec) {
-      const operator = await setUpOperator(setup, spec);
+      // Over IPFS, each operator runs a peer that fetches from the publisher's (and, on-chain, from each other).
+      const peer = devnet.publisherPeer;
+      const operator = await setUpOperator(
+        peer === undefined ? setup : { ...setup, settings: { ...setup.settings, ipfsPeers: peer.multiaddrs } },
+        peer === undefined ? spec : { ...spec, p2p: true },
+      );
       devnet.operators.push(operator);
       return operator;
     },
@@ -309,6 +336,7 @@ async function deploy<M extends DevnetModel>(
     async stop() {
       await Promise.all([...devnet.daemons, ...devnet.relays].map((d) => d.stop()));
       await devnet.hub?.stop();
+      await devnet.publisherPeer?.stop();
       provider.destroy();
       await chain.stop();
     },

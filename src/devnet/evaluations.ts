@@ -19,7 +19,7 @@ import { Mode, MODE_NAMES } from "../core/modes";
 import { clampToRange, type AnyBundledModel } from "../models";
 import { bundledEvaluationRows } from "../models/evaluation";
 import { modeModule } from "../modes";
-import { FsContentStore } from "../node/content-store";
+import { FsContentStore, openNodeContent } from "../node/content-store";
 import { loadEvaluatorKey } from "../node/evaluations";
 import {
   evaluationOf,
@@ -367,15 +367,21 @@ async function auditVault(
   vault: string,
   dir: string,
 ): Promise<NonNullable<DevnetEvaluations["audit"]>> {
-  const report = await auditAddress({
-    provider: devnet.provider,
-    chainId: BigInt(devnet.system.record.chainId),
-    deployment: devnet.system.record,
-    address: vault,
-    confirmations: 0,
-    content: new FsContentStore(devnet.contentDir),
-  });
-  return { report, ...writeAuditReport(report, dir) };
+  // The circuit files: in the content directory, or (over IPFS) in the publisher's store on this machine.
+  const content = await openNodeContent({ contentDir: devnet.contentDir, ipfsDir: devnet.ipfsDir, timeoutMs: 30_000 });
+  try {
+    const report = await auditAddress({
+      provider: devnet.provider,
+      chainId: BigInt(devnet.system.record.chainId),
+      deployment: devnet.system.record,
+      address: vault,
+      confirmations: 0,
+      content: content.store,
+    });
+    return { report, ...writeAuditReport(report, dir) };
+  } finally {
+    await content.close();
+  }
 }
 
 function describeAudit(audit: NonNullable<DevnetEvaluations["audit"]>, devnet: Devnet<AnyBundledModel>): string[] {

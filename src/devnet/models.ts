@@ -60,6 +60,8 @@ export interface PublishContext {
   content: FsContentStore;
   /** The embedded IPFS store to publish to through the hub; none: raw-block CIDs, the content directory only. */
   ipfsDir?: string;
+  /** Also write every model file to the content directory (read by operators without IPFS). Default true. */
+  modelFilesInContentDir?: boolean;
   log: (line: string) => void;
 }
 
@@ -83,10 +85,11 @@ export async function publishDevnetModel<M extends DevnetModel>(
     ...(zk?.files ?? []),
   ];
   // Under the raw-block CID and the UnixFS CID `ipfs add` gives (a dag-pb CID for a file larger than one block).
-  for (const { bytes } of files) {
-    await context.content.add(bytes);
-    await context.content.put(await computeCid(bytes), bytes);
-  }
+  if (context.modelFilesInContentDir !== false)
+    for (const { bytes } of files) {
+      await context.content.add(bytes);
+      await context.content.put(await computeCid(bytes), bytes);
+    }
   const price = spec.price ?? TOKEN;
   const modelId =
     context.ipfsDir === undefined

@@ -29,6 +29,11 @@ export interface OperatorSpec {
   modes: ModeName[];
   /** Config settings over the devnet's (polling interval, start block, metrics port, another RPC URL, ...). */
   settings?: Partial<NodeConfig>;
+  /**
+   * Run an IPFS peer on 127.0.0.1 (a free port) over `<dataDir>/ipfs`: model files fetched from peers, pinned and
+   * served (see the node config's `p2pListen`).
+   */
+  p2p?: boolean;
 }
 
 /** An operator set up on a devnet: staked, registered for its modes, its enclave registered for TEE. */
@@ -80,7 +85,11 @@ export async function setUpOperator(context: OperatorSetupContext, spec: Operato
     contentDir: context.contentDir,
     modes: spec.modes,
     scryptN: context.scryptN,
-    settings: { ...context.settings, ...spec.settings },
+    settings: {
+      ...context.settings,
+      ...(spec.p2p === true ? { p2pListen: ["/ip4/127.0.0.1/tcp/0"], ipfsDir: path.join(dataDir, "ipfs") } : {}),
+      ...spec.settings,
+    },
   });
   await context.fund(address);
   const operator = await openOperator({

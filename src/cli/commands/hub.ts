@@ -2,13 +2,53 @@
  * What the model hub's commands (`publish`, `pull`, `search`, `hub serve`, one file each beside this one) read from
  * the CLI: the config's chain, key, deployment and content store, each built when first used. Not a command itself.
  */
+import { existsSync } from "node:fs";
 import type { Provider, Signer } from "ethers";
+import type { Provider as ContentProvider, ProviderSource } from "../../core/content";
+import { connectContracts } from "../../core/contracts";
+import { InputError } from "../../core/errors";
+import { parseProviderAddress, providerSource } from "../../core/providers";
 import { createProvider } from "../../core/provider";
 import type { HubDeployment } from "../../hub/local";
 import { loadConfig } from "../../node/config";
 import { loadKeystore, readPassword } from "../../node/keystore";
-import { openContentStore, type ContentStore } from "../../storage";
+import { openContentStore, PeerContentStore, type ContentStore } from "../../storage";
 import type { Globals } from "../options";
+
+/** Where the CLI's IPFS store fetches content it lacks. */
+export interface FetchSources {
+  providers: ProviderSource;
+  gateways: string[];
+}
+
+/**
+ * The providers and gateways the CLI's IPFS store dials: `extra` (a command's flags), then, when the config file
+ * exists, its `ipfsPeers` and `ipfsGateways` and the operators announced in its ProviderDirectory. Nothing else: no
+ * public bootstrap peer or gateway.
+ * @throws InputError naming a peer address that cannot be dialled.
+ */
+export async function fetchSources(
+  global: Globals,
+  provider: () => Promise<Provider>,
+  extra: { peers?: string[]; gateways?: string[] } = {},
+): Promise<FetchSources> {
+  const file = global().config;
+  const config = existsSync(file) ? loadConfig(file) : undefined;
+  const peers = [...(extra.peers ?? []), ...(config?.ipfsPeers ?? [])];
+  for (const address of peers) {
+    const parsed = parseProviderAddress(address);
+    if (!parsed.ok) throw new InputError(`provider "${address}" cannot be dialled: it ${parsed.reason}`);
+  }
+  const given: ContentProvider[] = peers.map((address) => ({ multiaddrs: [address], label: address }));
+  const announced =
+    config?.contracts.providerDirectory === undefined
+      ? undefined
+      : providerSource(connectContracts(config.contracts, await provider()), { ttlMs: 60_000 });
+  return {
+    providers: async () => [...given, ...(announced === undefined ? [] : await announced())],
+    gateways: [...(extra.gateways ?? []), ...(config?.ipfsGateways ?? [])],
+  };
+}
 
 /** What the hub's commands use; each is called only by the commands that need it (tests pass their own). */
 export interface HubContext {
@@ -18,7 +58,10 @@ export interface HubContext {
   signer(): Promise<Signer>;
   /** Addresses and start block of the selected network's deployment. */
   deployment(): Promise<HubDeployment>;
-  /** The configured content store (embedded directory or Kubo); the command closes it when done. */
+  /**
+   * The configured content store: with `--kubo`, that node; else an IPFS peer over `--ipfs-dir` that only dials,
+   * fetching what it lacks from the providers of {@link fetchSources}. The command closes it when done.
+   */
   contentStore(): Promise<ContentStore>;
   /** Hub API asked by `search`, unless `--hub` is given. Default `http://127.0.0.1:8787`. */
   hubUrl?: string;
@@ -60,9 +103,11 @@ export function hubContext(global: Globals): HubContext {
         },
       };
     },
-    contentStore: () => {
+    contentStore: async () => {
       const { ipfsDir, kubo } = global();
-      return openContentStore(kubo === undefined ? { dir: ipfsDir } : { kuboUrl: kubo });
+      if (kubo !== undefined) return openContentStore({ kuboUrl: kubo });
+      const sources = await fetchSources(global, provider);
+      return PeerContentStore.open({ dir: ipfsDir, providers: sources.providers, gateways: sources.gateways });
     },
   };
 }

@@ -6,14 +6,13 @@
 import type { Command } from "commander";
 import { ModelRegistry__factory } from "../../../typechain-types";
 import { cidString } from "../../core/cid";
-import { connectContracts } from "../../core/contracts";
+import type { Provider } from "../../core/content";
 import { InputError } from "../../core/errors";
-import { providerSource } from "../../core/providers";
 import { parseModelRef } from "../../hub/pull";
 import { loadConfig } from "../../node/config";
 import { PeerContentStore } from "../../storage";
 import type { Globals } from "../options";
-import { hubContext, hubOutput, type HubContext } from "./hub";
+import { fetchSources, hubContext, hubOutput, type HubContext } from "./hub";
 
 const DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/4001";
 
@@ -50,7 +49,9 @@ export function register(program: Command, global: Globals, context: HubContext 
     });
   ipfs
     .command("providers")
-    .description("probe each provider (announced on-chain or in the config) for every file of a model version")
+    .description(
+      "probe each provider (announced on-chain, or a peer or gateway of the config) for every file of a version",
+    )
     .argument("<model[@version]>", "model id, optionally @version (default: latest)")
     .option("--timeout <ms>", "time limit of one probe", "20000")
     .option("--json", "print the result as JSON")
@@ -66,10 +67,10 @@ export function register(program: Command, global: Globals, context: HubContext 
         parsed.version === undefined ? BigInt(await registry.versionCount(parsed.modelId)) : BigInt(parsed.version);
       if (version === 0n) throw new InputError(`model ${parsed.modelId} has no version`);
       const files = await registry.filesOf(parsed.modelId, version);
-      const contracts = connectContracts(config.contracts, provider);
-      const providers = [
-        ...(await providerSource(contracts, { ttlMs: 0 })()),
-        ...(config.ipfsPeers ?? []).map((address) => ({ multiaddrs: [address], label: address })),
+      const sources = await fetchSources(global, () => context.provider());
+      const providers: (Provider | { gateway: string; label: string })[] = [
+        ...(await sources.providers()),
+        ...sources.gateways.map((gateway) => ({ gateway, label: gateway })),
       ];
       const store = await PeerContentStore.open({ dir: global().ipfsDir });
       try {

@@ -4,31 +4,22 @@
  * ask a pinning service (IPFS Pinning Service API, `--service`) to keep it. A model reference stands for every file
  * of the version and its card, as the registry lists them.
  */
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { ModelRegistry__factory } from "../../../typechain-types";
 import { cidString } from "../../core/cid";
-import type { Provider, ProviderSource } from "../../core/content";
-import { connectContracts } from "../../core/contracts";
-import { parseProviderAddress, providerSource } from "../../core/providers";
 import { ConfigError, InputError, UnsupportedError } from "../../core/errors";
 import { parseModelRef } from "../../hub/pull";
 import { decodeRegistryError } from "../../hub/registry-errors";
-import { loadConfig } from "../../node/config";
 import { PeerContentStore, type FetchProgress } from "../../storage/peer";
 import { PIN_STATES, PinningServiceClient, type PinStatus } from "../../storage/pinning";
 import { canonicalCid } from "../../storage/unixfs";
 import type { Globals } from "../options";
-import { hubContext, hubOutput, type HubContext } from "./hub";
+import { fetchSources, hubContext, hubOutput, type FetchSources, type HubContext } from "./hub";
 
 /** The local store as the commands use it. */
 export type PinStore = Pick<PeerContentStore, "pin" | "unpin" | "pins" | "close">;
 
-/** Where the local store fetches content it lacks. */
-export interface FetchSources {
-  providers: ProviderSource;
-  gateways: string[];
-}
+export type { FetchSources };
 
 /** What `pin`/`unpin` read besides the hub's context (tests pass their own). */
 export interface PinContext extends HubContext {
@@ -277,24 +268,13 @@ async function openPeerStore(
   global: Globals,
   opts: Pick<PinFlags, "provider" | "gateway">,
 ): Promise<PinStore> {
-  const { config: file, ipfsDir, kubo } = global();
+  const { ipfsDir, kubo } = global();
   if (kubo !== undefined)
     throw new UnsupportedError("vin pin manages the embedded IPFS store: with a Kubo node, use `ipfs pin add`/`rm`");
-  const config = existsSync(file) ? loadConfig(file) : undefined;
-  const peers = [...(opts.provider ?? []), ...(config?.ipfsPeers ?? [])];
-  for (const address of peers) {
-    const parsed = parseProviderAddress(address);
-    if (!parsed.ok) throw new InputError(`provider "${address}" cannot be dialled: it ${parsed.reason}`);
-  }
-  const given: Provider[] = peers.map((address) => ({ multiaddrs: [address], label: address }));
-  const announced =
-    config?.contracts.providerDirectory === undefined
-      ? undefined
-      : providerSource(connectContracts(config.contracts, await context.provider()), { ttlMs: 60_000 });
-  const sources: FetchSources = {
-    providers: async () => [...given, ...(announced === undefined ? [] : await announced())],
-    gateways: [...(opts.gateway ?? []), ...(config?.ipfsGateways ?? [])],
-  };
+  const sources = await fetchSources(global, () => context.provider(), {
+    peers: opts.provider,
+    gateways: opts.gateway,
+  });
   if (context.peerStore !== undefined) return context.peerStore(sources);
   return PeerContentStore.open({ dir: ipfsDir, providers: sources.providers, gateways: sources.gateways });
 }
