@@ -72,7 +72,13 @@ export async function startNodePeer(
     providerTimeoutMs: config.contentTimeoutMs,
     log: peerLog,
   });
-  const announced = config.p2pAnnounce?.map((address) => `${address}/p2p/${store.peerId}`) ?? store.multiaddrs();
+  const announced =
+    config.p2pAnnounce?.map((address) => `${address}/p2p/${store.peerId}`) ?? reachableAddresses(store.multiaddrs());
+  if (config.p2pAnnounce === undefined && announced.length < store.multiaddrs().length)
+    log.warn(
+      { listening: store.multiaddrs(), announced },
+      "announcing only some listening addresses (not loopback when others exist, at most 4): set p2pAnnounce to choose",
+    );
   log.info({ peerId: store.peerId, multiaddrs: announced }, "IPFS peer started");
   if (contracts.providerDirectory !== undefined)
     await announceProviders(ctx, announced, log).catch((error: unknown) =>
@@ -208,6 +214,19 @@ export class Replicator {
     this.abort.abort();
     await this.running;
   }
+}
+
+/** The directory's MAX_ADDRESSES. */
+const MAX_ANNOUNCED = 4;
+
+/**
+ * The addresses worth announcing of those a peer listens on: loopback ones only when there is nothing else (a node
+ * listening on 0.0.0.0 listens on 127.0.0.1 too, which no other machine can dial), at most the directory's four.
+ */
+export function reachableAddresses(multiaddrs: readonly string[]): string[] {
+  const loopback = (a: string) => a.startsWith("/ip4/127.") || a.startsWith("/ip6/::1/");
+  const others = multiaddrs.filter((a) => !loopback(a));
+  return (others.length > 0 ? others : [...multiaddrs]).slice(0, MAX_ANNOUNCED);
 }
 
 /** What {@link announceProviders} did. */

@@ -37,7 +37,7 @@ export function register(program: Command, global: Globals, context: HubContext 
       if (opts.json || global().json)
         out(JSON.stringify({ peerId: store.peerId, multiaddrs: store.multiaddrs(), pins: pins.length }));
       else {
-        out(`IPFS peer ${store.peerId} serving ${pins.length} pinned CIDs from ${global().ipfsDir} at:`);
+        out(`IPFS peer ${store.peerId} serving every block in ${global().ipfsDir} (${pins.length} pinned CIDs) at:`);
         for (const address of store.multiaddrs()) out(`  ${address}`);
         out("operators fetch from it with ipfsPeers in their config; Ctrl-C stops it");
       }
