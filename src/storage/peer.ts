@@ -176,6 +176,8 @@ export class PeerContentStore implements ContentStore {
    * @throws {StorageUnavailableError} naming each provider tried and why; {StorageIntegrityError}; {StorageTooLargeError}.
    */
   async cat(cid: string, options: FetchOptions = {}): Promise<Uint8Array> {
+    // UnixFS adds a listener per block to the caller's signal.
+    if (options.signal !== undefined) setMaxListeners(Infinity, options.signal);
     const root = await parseCid(cid);
     await this.fetchMissing(root, options);
     const chunks: Uint8Array[] = [];
@@ -315,8 +317,8 @@ export class PeerContentStore implements ContentStore {
     const stallMs = this.options.providerTimeoutMs ?? 10_000;
     const failure = new AbortController();
     const signal = outer === undefined ? failure.signal : AbortSignal.any([failure.signal, outer]);
-    // One listener per block in flight.
-    setMaxListeners(Infinity, signal, failure.signal);
+    // One listener per block in flight, on the caller's signal too (a daemon's lives as long as the process).
+    setMaxListeners(Infinity, signal, failure.signal, ...(outer === undefined ? [] : [outer]));
     let last = Date.now();
     const watchdog = setInterval(
       () => {
