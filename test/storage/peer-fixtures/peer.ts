@@ -96,7 +96,9 @@ async function handle(store: PeerContentStore, request: PeerRequest): Promise<un
   }
 }
 
-void main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// Only as a forked child: `hardhat test` loads every file under test/, this one included, and must not start a peer.
+if (require.main === module && process.send !== undefined)
+  void main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
