@@ -32,6 +32,7 @@ import { renderConcentration } from "../src/economics";
 import { networkStats } from "../src/cli/commands/network";
 import { startDevnetSubscriptions } from "../src/devnet/subscription";
 import { runDevnetEvaluations } from "../src/devnet/evaluations";
+import { publisherGoesAway } from "../src/devnet/ipfs";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 /** The TEE operator's Oblivious HTTP gateway, and the two relays run by accounts that are not operators. */
@@ -91,6 +92,8 @@ async function createClientAccount(devnet: Devnet<AnyBundledModel>, root: string
     contentDir: devnet.contentDir,
     password,
     tokens: 1_000n * TOKEN,
+    // The publisher's store on this machine, read by `vin verify`/`vin audit` for circuit files.
+    settings: { ipfsDir: path.join(root, ".vin", "ipfs") },
   });
   return { address, config, passwordFile };
 }
@@ -121,6 +124,8 @@ async function main(): Promise<void> {
       ipfsDir: path.join(workDir, "ipfs"),
       models: bundledModels().map((model) => ({ model, zk: { minPower: ZK_SETUP_POWER }, summary: quality(model) })),
       hub: { port: HUB_PORT },
+      // Model files travel over IPFS: the publisher's peer, then the operators' copies (pinned, announced on-chain).
+      p2p: true,
       operators: [
         { name: "vanilla", modes: ["vanilla"] },
         { name: "tee", modes: ["tee"], settings: { gatewayPort: GATEWAY_PORT, passPrice: "0.01" } },
@@ -177,6 +182,10 @@ async function main(): Promise<void> {
     console.log(
       `\n${renderConcentration(await networkStats(devnet.contracts, system.record.startBlock, await devnet.provider.getBlockNumber()), { symbol: "tokens" })}`,
     );
+    // The publisher goes away: the operators' copies keep every model reachable, for new jobs and pulls.
+    console.log("");
+    await publisherGoesAway(devnet, { log: (line) => console.log(line) });
+    console.log("every job from here on runs without the publisher");
     // Recurring verified inference: the volatility model every 20 s over a live S&P 500 feed, published as feeds.
     await startDevnetSubscriptions(devnet, { log: (line) => console.log(line) });
     // Each model's verified evaluation on its held-out rows, and the risk vault that acts only on verified models.
@@ -201,6 +210,9 @@ async function main(): Promise<void> {
     console.log(`  ${vin} job <id>`);
     console.log(`  ${vin} verify <id>`);
     console.log(`and the model hub: npm run vin -- search penguins, or ${hub.url}/ in a browser`);
+    console.log(`who serves a model's files now (the publisher's peer is gone), and a pull from the operators:`);
+    console.log(`  ${vin} ipfs providers ${penguins.modelId}`);
+    console.log(`  ${vin} --ipfs-dir .vin/pulled pull ${penguins.modelId} --out .vin/penguins --force`);
     await new Promise(() => undefined);
   } catch (error) {
     console.error(error instanceof Error ? `error: ${error.message}` : error);

@@ -119,6 +119,8 @@ export interface Devnet<M extends DevnetModel = DevnetModel> {
     password?: string;
     eth?: bigint;
     tokens?: bigint;
+    /** Config settings (e.g. an `ipfsDir`). */
+    settings?: Partial<NodeConfig>;
   }): Promise<{ address: string; config: string }>;
   /** Sends gas money (default 10 ETH) and mints test tokens (default 10,000) to an address. */
   fund(address: string, amounts?: { eth?: bigint; tokens?: bigint }): Promise<void>;
@@ -328,6 +330,7 @@ async function deploy<M extends DevnetModel>(
         contentDir: client.contentDir,
         modes: ["vanilla"],
         scryptN,
+        ...(client.settings === undefined ? {} : { settings: client.settings }),
       });
       await fund(address, { eth: client.eth, tokens: client.tokens });
       return { address, config: client.config };

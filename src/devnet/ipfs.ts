@@ -4,12 +4,14 @@
  * it can be killed to show that the operators' copies keep every model reachable.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, rmSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import type { Provider } from "../core/content";
+import { cidString } from "../core/cid";
+import { fetchVerified, type Provider, type RecordedFile } from "../core/content";
 import { BaseError } from "../core/errors";
-import { providerSource } from "../core/providers";
+import { providerSource, readProviders } from "../core/providers";
+import { sleep } from "../core/retry";
 import { startLocalHub, type LocalHub } from "../hub/local";
 import { PeerContentStore } from "../storage";
 import { stopProcess } from "./chain";
@@ -135,4 +137,76 @@ export async function startDevnetHub(devnet: Devnet, ipfsDir: string, port: numb
     await store.close();
     throw error;
   }
+}
+
+/** What {@link publisherGoesAway} saw. */
+export interface PublisherGoneReport {
+  files: number;
+  bytes: number;
+  /** The operators (by address) that served every file before the publisher went away. */
+  providers: string[];
+  /** How long the fresh peer took to fetch every file from the operators once the publisher was killed. */
+  pullMs: number;
+}
+
+/**
+ * Waits until every operator announced on-chain serves every file of every published version (each probed alone),
+ * kills the publisher's IPFS peer, then fetches every file into a fresh store from the operators only, checking each
+ * CID and the SHA-256 the registry records: the publisher's copy is no longer needed.
+ * @throws BaseError when an operator still lacks a file after `timeoutMs`, or a file cannot be fetched afterwards.
+ */
+export async function publisherGoesAway(
+  devnet: Devnet,
+  options: { timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<PublisherGoneReport> {
+  const publisher = devnet.publisherPeer;
+  if (publisher === undefined) throw new BaseError("the devnet runs no publisher peer: start it with p2p");
+  const log = options.log ?? (() => undefined);
+  const files = new Map<string, RecordedFile>();
+  for (const { modelId } of devnet.models)
+    for (const f of await devnet.contracts.registry.filesOf(modelId, 1n))
+      files.set(cidString(f.cid), { path: f.path, cid: cidString(f.cid), sha256: f.sha256 });
+  const operators = await readProviders(devnet.contracts);
+  const probeDir = path.join(devnet.workDir, "probe-ipfs");
+  rmSync(probeDir, { recursive: true, force: true });
+  const prober = await PeerContentStore.open({ dir: probeDir });
+  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+  try {
+    for (const operator of operators)
+      for (const file of files.values())
+        for (;;) {
+          const probe = await prober.probe(file.cid, operator, { timeoutMs: 30_000 });
+          if (probe.ok) break;
+          if (Date.now() > deadline)
+            throw new BaseError(
+              `operator ${operator.label} does not serve ${file.path} (${file.cid}): ${probe.reason}`,
+            );
+          await sleep(2_000);
+        }
+  } finally {
+    await prober.close();
+  }
+  log(
+    `model files over IPFS: each of the ${operators.length} operators announced in ProviderDirectory serves all ${files.size} files of the ${devnet.models.length} models (each probed alone)`,
+  );
+  await publisher.kill();
+  log(`killed the publisher's IPFS peer ${publisher.peerId} (SIGKILL)`);
+  const pullDir = path.join(devnet.workDir, "pull-ipfs");
+  rmSync(pullDir, { recursive: true, force: true });
+  const reader = await PeerContentStore.open({
+    dir: pullDir,
+    providers: providerSource(devnet.contracts, { ttlMs: 60_000 }),
+  });
+  const started = Date.now();
+  let bytes = 0;
+  try {
+    for (const file of files.values()) bytes += (await fetchVerified(reader, file)).length;
+  } finally {
+    await reader.close();
+  }
+  const pullMs = Date.now() - started;
+  log(
+    `then a fresh IPFS peer fetched all ${files.size} files (${(bytes / 1e6).toFixed(1)} MB) from the operators alone in ${(pullMs / 1000).toFixed(1)} s, every block checked against its CID and every file against the registry's SHA-256`,
+  );
+  return { files: files.size, bytes, providers: operators.map((o) => o.label), pullMs };
 }
