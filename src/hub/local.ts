@@ -8,7 +8,8 @@ import { createProvider } from "../core/provider";
 import { DevEnclave } from "../tee/dev-enclave";
 import type { ContentStore } from "../storage/content-store";
 import { EmbeddedContentStore } from "../storage/embedded";
-import { type RunningHubServer, startHubServer } from "./http";
+import { trustlessGatewayHandler, type BlockSource } from "../storage/gateway";
+import { type RunningHubServer, startHubServer, type StaticHandler } from "./http";
 import { HubIndexer } from "./indexer";
 import { RetrievabilityProber, type RetrievabilityOptions } from "./retrievability";
 import { type ModeSpec, type ModelFile, type PublishResult, publishModel } from "./publish";
@@ -124,14 +125,17 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
               startBlock: deployment.contracts.subscriptionManager.block,
             }),
           }),
-      staticHandler: createWebHandler({
-        config: {
-          chainId: deployment.chainId,
-          registry: deployment.contracts.registry.address,
-          escrow: deployment.contracts.escrow.address,
-          ...(deployment.contracts.token === undefined ? {} : { token: deployment.contracts.token.address }),
-        },
-      }),
+      staticHandler: withGateway(
+        content,
+        createWebHandler({
+          config: {
+            chainId: deployment.chainId,
+            registry: deployment.contracts.registry.address,
+            escrow: deployment.contracts.escrow.address,
+            ...(deployment.contracts.token === undefined ? {} : { token: deployment.contracts.token.address }),
+          },
+        }),
+      ),
     });
   } catch (error) {
     await release();
@@ -149,6 +153,17 @@ export async function startLocalHub(options: StartLocalHubOptions): Promise<Loca
     if (ownsContent) await content.close();
   }
   return { url: running.url, store, indexer, server: running, stop: release };
+}
+
+/**
+ * The web page, behind a trustless gateway (`GET /ipfs/<cid>?format=raw`, one verified-by-CID block) over the hub's
+ * content when that store serves blocks (the IPFS peer store): the files the hub holds are one more copy anyone can
+ * fetch without trusting the hub.
+ */
+function withGateway(content: ContentStore | (ContentStore & BlockSource), web: StaticHandler): StaticHandler {
+  if (!("block" in content)) return web;
+  const gateway = trustlessGatewayHandler(content);
+  return (req, res) => gateway(req, res) || web(req, res);
 }
 
 /** What {@link publishBundledModel} publishes of a model: its ONNX file and its card. */

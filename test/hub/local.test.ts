@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type LocalHub, publishBundledModel, startLocalHub } from "../../src/hub/local";
 import type { SearchResult } from "../../src/hub/search";
+import { sha256Hex } from "../../src/core/hash";
+import { PeerContentStore } from "../../src/storage";
 import { systemFixture, type Fixture } from "../fixtures/system";
 
 /** Serves the in-process Hardhat network as JSON-RPC over HTTP on 127.0.0.1, as `hardhat node` would. */
@@ -106,5 +108,31 @@ describe("local network hub", () => {
       hits = (await search("penguin")).hits;
     }
     expect(hits[0]!.modelId).to.equal(Number(published.modelId));
+  });
+
+  it("serves the blocks it holds as a trustless gateway when its store is an IPFS peer, and the page beside them", async () => {
+    const published = await publishBundledModel({
+      signer: fx.owner,
+      registry: fx.system.record.contracts.registry.address,
+      contentStoreDir: dir,
+    });
+    const peer = await PeerContentStore.open({ dir });
+    try {
+      hub = await startLocalHub({ rpcUrl: rpc.url, deployment: fx.system.record, contentStore: peer, port: 0 });
+      // The card fits one raw block: the block is the file.
+      const card = published.files.find((f) => f.path === "README.md")!;
+      const response = await fetch(`${hub.url}/ipfs/${card.cid}?format=raw`);
+      expect(response.status).to.equal(200);
+      expect(response.headers.get("content-type")).to.equal("application/vnd.ipld.raw");
+      expect(sha256Hex(new Uint8Array(await response.arrayBuffer()))).to.equal(card.sha256);
+      const absent = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+      expect((await fetch(`${hub.url}/ipfs/${absent}?format=raw`)).status).to.equal(404);
+      expect((await fetch(`${hub.url}/ipfs/not-a-cid?format=raw`)).status).to.equal(400);
+      expect(await (await fetch(`${hub.url}/`)).text()).to.contain("<title>Model hub</title>");
+    } finally {
+      await hub?.stop();
+      hub = undefined;
+      await peer.close();
+    }
   });
 });
