@@ -76,7 +76,8 @@ export interface NodeConfig {
    * IPFS peer: libp2p multiaddrs the node listens on (e.g. `["/ip4/0.0.0.0/tcp/4001"]`). Set, the node runs an IPFS
    * peer over `ipfsDir` (default `<dataDir>/ipfs`), fetches model files it lacks from the providers it is told of
    * (`ipfsPeers`, `ipfsGateways`) or finds on-chain (ProviderDirectory), pins the files of the versions it serves
-   * (`pinModels`) and serves them to peers, announcing where on-chain. Unset (default), no peer runs.
+   * (`pinModels`) and serves them to peers, announcing where on-chain (loopback addresses only when it has no
+   * other; `p2pAnnounce` chooses). Unset (default), no peer runs.
    */
   p2pListen?: string[];
   /** The multiaddrs announced on-chain, when others reach the node elsewhere than where it listens (NAT, DNS). */
@@ -85,7 +86,10 @@ export interface NodeConfig {
   ipfsPeers?: string[];
   /** Trustless HTTP gateways (`<url>/ipfs/<cid>?format=raw`) tried after peers; every block is checked. */
   ipfsGateways?: string[];
-  /** With a peer: the models whose active versions' files are pinned: "all" (default), "none" or model ids. */
+  /**
+   * With a peer: the models whose active versions the node serves (supporting one of its modes) have their files
+   * pinned: "all" (default), "none" or model ids. Anyone may publish a version: list ids to bound what is kept.
+   */
   pinModels: "all" | "none" | string[];
 }
 

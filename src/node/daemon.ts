@@ -83,15 +83,23 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     takeover: options.takeover,
     sources: options.sources,
   });
+  // What `run` started before it failed (the IPFS peer), stopped before the context closes.
+  const started: (() => Promise<void>)[] = [];
   try {
-    return await run(ctx, options.log, quotes);
+    return await run(ctx, options.log, quotes, started);
   } catch (error) {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
     ctx.close();
     throw error;
   }
 }
 
-async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Promise<RunningDaemon> {
+async function run(
+  ctx: OperatorContext,
+  log: Logger,
+  quotes: QuoteSource,
+  started: (() => Promise<void>)[],
+): Promise<RunningDaemon> {
   const { config, contracts, store, sender, provider } = ctx;
   const address = ctx.wallet.address;
   const modes = new Set(config.modes.map((m) => MODE_BY_NAME[m]));
@@ -110,6 +118,7 @@ async function run(ctx: OperatorContext, log: Logger, quotes: QuoteSource): Prom
     );
   // With p2pListen, the node is an IPFS peer: it fetches model files from other peers, pins and serves them.
   const peer = await startNodePeer(ctx, log);
+  if (peer !== undefined) started.push(() => peer.close());
   const content = await openNodeContent({
     contentDir: config.contentDir,
     // The peer holds the IPFS directory when there is one.

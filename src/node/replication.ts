@@ -10,6 +10,7 @@ import { cidString } from "../core/cid";
 import { fetchVerified, type ContentOptions, type ContentStore, type Provider } from "../core/content";
 import { requireProviderDirectory } from "../core/contracts";
 import { firstLine, RevertError } from "../core/errors";
+import { MODE_BY_NAME, modeMask } from "../core/modes";
 import type { Logger } from "../core/log";
 import { providerSource } from "../core/providers";
 import { sleep, withRetry } from "../core/retry";
@@ -57,7 +58,8 @@ export async function startNodePeer(
   const providers = async (): Promise<Provider[]> => {
     if (announcedOnChain === undefined) return configured;
     try {
-      return [...configured, ...(await announcedOnChain())];
+      // In a new order each time: an operator placed first in the directory cannot make every fetch start with it.
+      return [...configured, ...shuffled(await announcedOnChain())];
     } catch (error) {
       peerLog.warn({ err: firstLine(error) }, "providers announced on-chain unreadable: trying the configured ones");
       return configured;
@@ -68,8 +70,9 @@ export async function startNodePeer(
     listen: config.p2pListen,
     providers,
     ...(config.ipfsGateways === undefined ? {} : { gateways: config.ipfsGateways }),
-    dialTimeoutMs: Math.min(config.contentTimeoutMs, 5_000),
-    providerTimeoutMs: config.contentTimeoutMs,
+    // A fraction of one fetch's time limit each, so that a provider that stalls leaves time for the next ones.
+    dialTimeoutMs: Math.max(100, Math.min(5_000, Math.floor(config.contentTimeoutMs / 6))),
+    providerTimeoutMs: Math.max(100, Math.min(10_000, Math.floor(config.contentTimeoutMs / 3))),
     log: peerLog,
   });
   const announced =
@@ -88,6 +91,7 @@ export async function startNodePeer(
     registry: contracts.registry,
     store,
     models: config.pinModels === "all" || config.pinModels === "none" ? config.pinModels : config.pinModels.map(BigInt),
+    modes: modeMask(config.modes.map((name) => MODE_BY_NAME[name])),
     log: peerLog,
     intervalMs: REPLICATION_INTERVAL_MS,
     rpcTimeoutMs: config.rpcTimeoutMs,
@@ -108,6 +112,8 @@ export async function startNodePeer(
 export interface PinningStore extends Pick<ContentStore, "cat"> {
   /** Fetches every block of `cid` (from providers when missing) and keeps it. */
   pin(cid: string, options?: ContentOptions): Promise<void>;
+  /** Stops keeping `cid` (its blocks no other pin uses are deleted). */
+  unpin(cid: string): Promise<void>;
   /** The CIDs pinned. */
   pins(): Promise<string[]>;
 }
@@ -118,6 +124,8 @@ export interface ReplicatorOptions {
   store: PinningStore;
   /** The models whose active (not deprecated) versions are pinned: "all", "none" or ids. */
   models: "all" | "none" | readonly bigint[];
+  /** The modes the node serves (`modeMask`): only versions supporting one of them are pinned. */
+  modes: number;
   log: Logger;
   /** Between two passes over the registry. */
   intervalMs: number;
@@ -164,7 +172,8 @@ export class Replicator {
       for (let version = 1n; version <= versions; version++) {
         signal?.throwIfAborted();
         const info = await withRetry("registry.versionOf", () => registry.versionOf(modelId, version), retry);
-        if (info.deprecated) continue;
+        // A version this node cannot serve is not its to keep (anyone may publish one; see SECURITY.md).
+        if (info.deprecated || (Number(info.modes) & this.options.modes) === 0) continue;
         const files = await withRetry("registry.filesOf", () => registry.filesOf(modelId, version), retry);
         for (const file of files) {
           const cid = cidString(file.cid);
@@ -173,8 +182,14 @@ export class Replicator {
           const entry = { modelId, version, path: file.path, cid };
           try {
             await store.pin(cid, { signal });
-            // The CID was checked block by block; the SHA-256 the version records is checked too.
-            await fetchVerified(store, { path: file.path, cid, sha256: file.sha256 }, { signal });
+            // The CID was checked block by block; the SHA-256 the version records is checked too, and a file that
+            // does not match is not kept (nor served, nor counted as held by the next pass).
+            await fetchVerified(store, { path: file.path, cid, sha256: file.sha256 }, { signal }).catch(
+              async (error: unknown) => {
+                await store.unpin(cid).catch(() => undefined);
+                throw error;
+              },
+            );
             this.held.add(cid);
             result.pinned.push(entry);
             log.info({ modelId: modelId.toString(), version: version.toString(), path: file.path, cid }, "file pinned");
@@ -214,6 +229,16 @@ export class Replicator {
     this.abort.abort();
     await this.running;
   }
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }
 
 /** The directory's MAX_ADDRESSES. */

@@ -2,14 +2,20 @@ import { expect } from "chai";
 import { NotFoundError } from "../../src/core/errors";
 import { sha256Hex } from "../../src/core/hash";
 import { silentLogger } from "../../src/core/log";
+import { Mode, modeMask } from "../../src/core/modes";
 import { reachableAddresses, Replicator, type PinningStore } from "../../src/node/replication";
 
 /** A registry of `versions[model - 1][version - 1]` = { deprecated, files }. */
-function fakeRegistry(versions: { deprecated: boolean; files: { path: string; cid: string; sha256: string }[] }[][]) {
+function fakeRegistry(
+  versions: { deprecated: boolean; modes?: number; files: { path: string; cid: string; sha256: string }[] }[][],
+) {
   return {
     modelCount: async () => BigInt(versions.length),
     versionCount: async (modelId: bigint) => BigInt(versions[Number(modelId) - 1]!.length),
-    versionOf: async (modelId: bigint, version: bigint) => versions[Number(modelId) - 1]![Number(version) - 1]!,
+    versionOf: async (modelId: bigint, version: bigint) => {
+      const v = versions[Number(modelId) - 1]![Number(version) - 1]!;
+      return { ...v, modes: BigInt(v.modes ?? VANILLA_TEE) };
+    },
     filesOf: async (modelId: bigint, version: bigint) => versions[Number(modelId) - 1]![Number(version) - 1]!.files,
   } as never;
 }
@@ -26,6 +32,9 @@ function fakeStore(remote: Map<string, Uint8Array>) {
       if (bytes === undefined || down.has(cid)) throw new NotFoundError(`no provider serves ${cid}`);
       local.set(cid, bytes);
     },
+    async unpin(cid) {
+      local.delete(cid);
+    },
     async pins() {
       return [...local.keys()];
     },
@@ -37,6 +46,8 @@ function fakeStore(remote: Map<string, Uint8Array>) {
   };
   return { store, local, down, pinCalls };
 }
+
+const VANILLA_TEE = modeMask([Mode.Vanilla, Mode.Tee]);
 
 const file = (name: string, bytes: Uint8Array, sha256 = sha256Hex(bytes)) => ({
   path: name,
@@ -63,7 +74,7 @@ describe("operator node: Replicator (pins the files of the versions it serves)",
       { deprecated: false, files: [fb] },
     ],
   ]);
-  const options = { registry, log: silentLogger, intervalMs: 10, rpcTimeoutMs: 1_000 };
+  const options = { registry, log: silentLogger, intervalMs: 10, rpcTimeoutMs: 1_000, modes: VANILLA_TEE };
 
   it("pins every file of every active version, skips deprecated ones, and pins nothing twice", async () => {
     const { store, local, pinCalls } = fakeStore(remote);
@@ -111,9 +122,33 @@ describe("operator node: Replicator (pins the files of the versions it serves)",
     expect(second.failed).to.deep.equal([]);
   });
 
+  it("pins only versions supporting a mode the node serves: a ZK-only version is not a vanilla node's to keep", async () => {
+    const { store, pinCalls } = fakeStore(remote);
+    const replicator = new Replicator({
+      ...options,
+      registry: fakeRegistry([
+        [{ deprecated: false, modes: modeMask([Mode.Zk]), files: [fa] }],
+        [{ deprecated: false, modes: modeMask([Mode.Tee]), files: [fb] }],
+      ]),
+      store,
+      models: "all",
+      modes: modeMask([Mode.Vanilla]),
+    });
+    expect((await replicator.pass()).pinned).to.deep.equal([]);
+    expect(pinCalls).to.deep.equal([]);
+    const tee = new Replicator({
+      ...options,
+      registry: fakeRegistry([[{ deprecated: false, modes: modeMask([Mode.Tee]), files: [fb] }]]),
+      store,
+      models: "all",
+      modes: modeMask([Mode.Tee]),
+    });
+    expect((await tee.pass()).pinned.map((p) => p.path)).to.deep.equal(["b.onnx"]);
+  });
+
   it("refuses a file whose bytes do not hash to the SHA-256 the version records, naming both hashes", async () => {
     const wrong = file("a.onnx", a, `0x${"11".repeat(32)}`);
-    const { store } = fakeStore(remote);
+    const { store, local } = fakeStore(remote);
     const replicator = new Replicator({
       ...options,
       registry: fakeRegistry([[{ deprecated: false, files: [wrong] }]]),
@@ -123,6 +158,11 @@ describe("operator node: Replicator (pins the files of the versions it serves)",
     const pass = await replicator.pass();
     expect(pass.pinned).to.deep.equal([]);
     expect(pass.failed[0]!.reason).to.include(`not the recorded 0x${"11".repeat(32)}`);
+    // Not kept, not served, and not counted as held by the next pass.
+    expect(local.has(wrong.cid)).to.equal(false);
+    const again = await replicator.pass();
+    expect(again.held).to.equal(0);
+    expect(again.failed).to.have.length(1);
   });
 
   it("start() runs passes until stop()", async () => {
