@@ -2,12 +2,18 @@
  * Retrievability: whether anyone but the publisher serves a model version's files. On a schedule the hub asks every
  * known provider (the operators' on-chain announcements, and the trustless HTTP gateways of its config) for every file
  * it indexes, one provider at a time per probe, and keeps each (file, provider) pair's last result. A version's figure
- * is the number of distinct providers whose last probe of a file succeeded, at its least-served file; fewer than two
- * is a warning: one machine going away would make the version unretrievable.
+ * is the number of independent providers whose last probe of a file succeeded, at its least-served file; fewer than
+ * two is a warning: one machine going away would make the version unretrievable.
  *
- * Independence is counted by provider label (an operator's address, a gateway's URL): two addresses run by one party,
- * or a label announcing another operator's peer, count as two. The figure is a floor on what the hub saw, not a proof
- * of independent copies.
+ * Independence is counted by libp2p peer id (the `/p2p/<id>` of a provider's addresses), a gateway by its URL: labels
+ * (operator addresses) announcing the same peer id count once, whatever addresses they give (a staked account that
+ * announces another operator's or the publisher's peer adds nothing), and the file's `shared` lists them. What is
+ * left: two peer ids run by one party still count as two. The figure is what the hub saw, not a proof of independent
+ * copies.
+ *
+ * The hub serves only a failure's category ({@link ProbeFailure}), never the probe's own words (which name the
+ * host:port pairs an operator announced and how each answered: a port scan read off a public hub); the full reason is
+ * logged locally at debug level.
  */
 import type Database from "better-sqlite3";
 import type { Provider, ProviderSource } from "../core/content";
@@ -48,12 +54,18 @@ export interface RetrievabilityOptions {
   now?: () => number;
 }
 
+/** Why a probe failed, as the hub records and serves it. */
+export type ProbeFailure =
+  "unreachable" | "stalled" | "does not have the content" | "served a corrupted block" | "too large" | "error";
+
 /** The last probe of a file from one provider. */
 export interface ProviderProbe {
   label: string;
   ok: boolean;
-  /** Why it failed (null when it succeeded). */
-  reason: string | null;
+  /** Why it failed, as a category only (null when it succeeded). */
+  reason: ProbeFailure | null;
+  /** The libp2p peer ids the label announced when probed (sorted; empty for a gateway). */
+  peerIds: string[];
   /** How long the probe took. */
   ms: number;
   /** When it finished, in seconds since the epoch. */
@@ -66,6 +78,10 @@ export interface FileRetrievability {
   cid: string;
   /** Labels of the providers whose last probe of this file succeeded, sorted. */
   providers: string[];
+  /** Independent providers among them: distinct peer ids (labels sharing one count once), gateways by URL. */
+  independent: number;
+  /** Labels among `providers` counted as one because they announced a common peer id, with those peer ids. */
+  shared: { labels: string[]; peerIds: string[] }[];
   /** The last round that probed this file ended then (seconds since the epoch); null: not probed yet. */
   probedAt: number | null;
   /** Every provider's last probe of this file, successes first, then by label. */
@@ -103,7 +119,8 @@ export const MIN_INDEPENDENT_PROVIDERS = 2;
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_probe_results (cid TEXT NOT NULL, label TEXT NOT NULL, ok INTEGER NOT NULL, reason TEXT,
-  ms INTEGER NOT NULL, probed_at INTEGER NOT NULL, PRIMARY KEY (cid, label)) WITHOUT ROWID;
+  ms INTEGER NOT NULL, probed_at INTEGER NOT NULL, peer_ids TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (cid, label))
+  WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hub_probed_files (cid TEXT PRIMARY KEY, probed_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
@@ -113,10 +130,14 @@ interface ProbeRow {
   reason: string | null;
   ms: number;
   probed_at: number;
+  peer_ids: string;
 }
 
-/** A provider as probed: one per label (several entries with one label are merged, their addresses joined). */
-type Target = { label: string; provider: Provider | { gateway: string } };
+/**
+ * A provider as probed: one per label (several entries with one label are merged, their addresses joined), with the
+ * peer ids of its addresses.
+ */
+type Target = { label: string; provider: Provider | { gateway: string }; peerIds: string[] };
 
 /**
  * Probes every indexed file from every known provider on a schedule, and answers each version's retrievability.
@@ -145,6 +166,10 @@ export class RetrievabilityProber {
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.db.exec(SCHEMA);
+    // An index file written before peer ids were recorded: its rows count by label until probed again.
+    const columns = this.db.prepare("PRAGMA table_info(hub_probe_results)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "peer_ids"))
+      this.db.exec("ALTER TABLE hub_probe_results ADD COLUMN peer_ids TEXT NOT NULL DEFAULT '[]'");
   }
 
   /** Runs a round now, then one every `intervalMs` after the previous ends, until {@link stop}. */
@@ -194,7 +219,7 @@ export class RetrievabilityProber {
         const { cid, target } = pairs[next++]!;
         const result = await this.probeOne(cid, target, signal);
         if (signal?.aborted) return;
-        this.record(cid, target.label, result);
+        this.record(cid, target, result);
         if (result.ok) round.succeeded++;
         else round.failed++;
       }
@@ -210,7 +235,7 @@ export class RetrievabilityProber {
   ofVersion(files: readonly FileInput[]): VersionRetrievability {
     const rows = files.map((f) => this.ofFile(f));
     const probed = rows.length > 0 && rows.every((f) => f.probedAt !== null);
-    const providers = probed ? Math.min(...rows.map((f) => f.providers.length)) : null;
+    const providers = probed ? Math.min(...rows.map((f) => f.independent)) : null;
     return {
       providers,
       warning: providers !== null && providers < MIN_INDEPENDENT_PROVIDERS,
@@ -224,19 +249,27 @@ export class RetrievabilityProber {
       { probed_at: number } | undefined;
     const probes = (
       this.db
-        .prepare("SELECT label, ok, reason, ms, probed_at FROM hub_probe_results WHERE cid = ? ORDER BY ok DESC, label")
+        .prepare(
+          "SELECT label, ok, reason, ms, probed_at, peer_ids FROM hub_probe_results WHERE cid = ? ORDER BY ok DESC, label",
+        )
         .all(file.cid) as ProbeRow[]
-    ).map((r) => ({
+    ).map((r): ProviderProbe => ({
       label: r.label,
       ok: r.ok === 1,
-      reason: r.reason,
+      // Rows of an older index file hold the probe's own words: served as their category all the same.
+      reason: r.reason === null ? null : probeFailure(r.reason),
+      peerIds: JSON.parse(r.peer_ids) as string[],
       ms: r.ms,
       probedAt: seconds(r.probed_at),
     }));
+    const serving = probes.filter((p) => p.ok);
+    const groups = independentGroups(serving);
     return {
       path: file.path,
       cid: file.cid,
-      providers: probes.filter((p) => p.ok).map((p) => p.label),
+      providers: serving.map((p) => p.label),
+      independent: groups.length,
+      shared: groups.filter((g) => g.labels.length > 1),
       probedAt: round === undefined ? null : seconds(round.probed_at),
       probes,
     };
@@ -250,9 +283,10 @@ export class RetrievabilityProber {
     const targets: Target[] = [...byLabel].map(([label, multiaddrs]) => ({
       label,
       provider: { label, multiaddrs },
+      peerIds: peerIdsOf(multiaddrs),
     }));
     for (const gateway of new Set(this.options.gateways ?? []))
-      if (!byLabel.has(gateway)) targets.push({ label: gateway, provider: { gateway } });
+      if (!byLabel.has(gateway)) targets.push({ label: gateway, provider: { gateway }, peerIds: [] });
     return targets;
   }
 
@@ -272,14 +306,25 @@ export class RetrievabilityProber {
     }
   }
 
-  private record(cid: string, label: string, result: ProbeResult): void {
+  /** Records a result; of a failure, only its category (the full reason goes to the local log, at debug level). */
+  private record(cid: string, target: Target, result: ProbeResult): void {
+    if (!result.ok)
+      this.log.debug({ cid, provider: target.label, reason: result.reason }, "retrievability probe failed");
     this.db
       .prepare(
-        `INSERT INTO hub_probe_results (cid, label, ok, reason, ms, probed_at) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO hub_probe_results (cid, label, ok, reason, ms, probed_at, peer_ids) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (cid, label) DO UPDATE SET ok = excluded.ok, reason = excluded.reason, ms = excluded.ms,
-           probed_at = excluded.probed_at`,
+           probed_at = excluded.probed_at, peer_ids = excluded.peer_ids`,
       )
-      .run(cid, label, result.ok ? 1 : 0, result.ok ? null : result.reason, Math.round(result.ms), this.now());
+      .run(
+        cid,
+        target.label,
+        result.ok ? 1 : 0,
+        result.ok ? null : probeFailure(result.reason),
+        Math.round(result.ms),
+        this.now(),
+        JSON.stringify(target.peerIds),
+      );
   }
 
   /** Marks the round's files probed, and forgets providers the round no longer listed (an operator that withdrew). */
@@ -294,6 +339,45 @@ export class RetrievabilityProber {
       this.db.prepare("DELETE FROM hub_probe_results WHERE label NOT IN (SELECT value FROM json_each(?))").run(labels);
     })();
   }
+}
+
+/**
+ * The category of a probe's failure reason (the words of `PeerContentStore.probe` in src/storage/peer.ts, or of the
+ * prober's timeout): all the hub keeps of it. Idempotent: a category maps to itself.
+ */
+export function probeFailure(reason: string): ProbeFailure {
+  const text = reason.toLowerCase();
+  if (text.startsWith("unreachable") || text.startsWith("announces no address")) return "unreachable";
+  if (text.startsWith("stalled")) return "stalled";
+  if (text.includes("corrupted")) return "served a corrupted block";
+  if (text.includes("does not have")) return "does not have the content";
+  if (text.includes("too large") || text.includes("more than the limit")) return "too large";
+  if (text.includes("timed out") || text.includes("timeout")) return "stalled";
+  return "error";
+}
+
+/** The `/p2p/<id>` peer ids of `multiaddrs`, distinct and sorted. */
+function peerIdsOf(multiaddrs: readonly string[]): string[] {
+  const ids = multiaddrs.map((a) => /\/p2p\/([^/]+)/.exec(a)?.[1]).filter((id): id is string => id !== undefined);
+  return [...new Set(ids)].sort();
+}
+
+/**
+ * The serving probes grouped into independent providers: labels joined when they share a peer id (transitively: a
+ * label announcing two peer ids joins both groups); a gateway, or a label with no peer id, is a group of its own.
+ */
+function independentGroups(serving: readonly ProviderProbe[]): { labels: string[]; peerIds: string[] }[] {
+  const groups: { labels: string[]; peerIds: string[] }[] = [];
+  for (const probe of serving) {
+    const joined = groups.filter((g) => g.peerIds.some((id) => probe.peerIds.includes(id)));
+    const merged = {
+      labels: [...joined.flatMap((g) => g.labels), probe.label].sort(),
+      peerIds: [...new Set([...joined.flatMap((g) => g.peerIds), ...probe.peerIds])].sort(),
+    };
+    for (const g of joined) groups.splice(groups.indexOf(g), 1);
+    groups.push(merged);
+  }
+  return groups;
 }
 
 /** Parses the `:version` of `/api/models/:id/versions/:version/providers`; undefined when it is not a version number. */

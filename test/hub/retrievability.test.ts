@@ -1,10 +1,12 @@
 import { expect } from "chai";
 import { existsSync } from "node:fs";
+import { pino } from "pino";
 import { type Browser, type Page, chromium } from "playwright-core";
 import type { Provider } from "../../src/core/content";
 import { type RunningHubServer, startHubServer } from "../../src/hub/http";
 import {
   type Probe,
+  probeFailure,
   type ProbeResult,
   RetrievabilityProber,
   type VersionRetrievability,
@@ -146,6 +148,7 @@ describe("hub retrievability", () => {
       label: "alice",
       ok: true,
       reason: null,
+      peerIds: ["12D3Kooalice"],
       ms: 3,
       probedAt: (T0 + 5_000) / 1000,
     });
@@ -184,19 +187,121 @@ describe("hub retrievability", () => {
     expect(prober.ofVersion(v1).files[0]!.providers).to.include(GATEWAY);
   });
 
-  it("records a probe that outlasts the timeout as a failure with its reason", async () => {
+  it("records a probe that outlasts the timeout as a stalled failure", async () => {
     const { prober } = world();
     await prober.probeOnce();
     const carol = prober.ofVersion(v1).files[0]!.probes.find((p) => p.label === "carol");
     expect(carol?.ok).to.equal(false);
-    expect(carol?.reason).to.equal("probe of cidA from carol timed out after 50 ms");
+    expect(carol?.reason).to.equal("stalled");
   });
 
-  it("records a probe that throws as a failure with the error's message", async () => {
+  it("records a probe that throws as a failure of category error", async () => {
     const { prober } = world({ carol: { "*": "throw" } });
     await prober.probeOnce();
     const carol = prober.ofVersion(v1).files[1]!.probes.find((p) => p.label === "carol");
-    expect(carol).to.deep.include({ ok: false, reason: "connection to carol reset" });
+    expect(carol).to.deep.include({ ok: false, reason: "error" });
+  });
+
+  it("counts labels announcing the same peer id once, whatever their addresses, and names them", async () => {
+    // mallory, a second staked account, announces alice's peer id at another (closed) address; a probe that reuses
+    // the connection to alice answers ok for it.
+    const { prober, setProviders } = world({ mallory: { "*": "ok" } });
+    const mallory: Provider = { label: "mallory", multiaddrs: ["/ip4/127.0.0.1/tcp/1/p2p/12D3Kooalice"] };
+    setProviders([peer("alice", 4001), mallory]);
+    await prober.probeOnce();
+    const r = prober.ofVersion(v2);
+    expect(summary(r)).to.deep.equal({
+      providers: 1,
+      warning: true,
+      files: [
+        ["cidA", ["alice", GATEWAY, "mallory"]],
+        ["cidC", ["alice", "mallory"]],
+      ],
+    });
+    expect(r.files.map((f) => [f.independent, f.shared])).to.deep.equal([
+      [2, [{ labels: ["alice", "mallory"], peerIds: ["12D3Kooalice"] }]],
+      [1, [{ labels: ["alice", "mallory"], peerIds: ["12D3Kooalice"] }]],
+    ]);
+  });
+
+  it("joins labels transitively through a label that announces two peer ids, and counts gateways by URL", async () => {
+    const other = "http://127.0.0.1:9/other-gateway";
+    const fake = fakeProbe({
+      alice: { "*": "ok" },
+      bob: { "*": "ok" },
+      eve: { "*": "ok" },
+      dave: { "*": "ok" },
+      [GATEWAY]: { "*": "ok" },
+      [other]: { "*": "ok" },
+    });
+    const eve: Provider = {
+      label: "eve",
+      multiaddrs: ["/ip4/127.0.0.1/tcp/2/p2p/12D3Koobob", "/ip4/127.0.0.1/tcp/3/p2p/12D3Kooalice"],
+    };
+    const prober = new RetrievabilityProber(store, {
+      probe: fake.probe,
+      providers: () => Promise.resolve([peer("alice", 4001), peer("bob", 4101), eve, peer("dave", 4301)]),
+      gateways: [GATEWAY, other],
+      now,
+    });
+    await prober.probeOnce();
+    const file = prober.ofVersion(v1).files[0]!;
+    expect(file.independent).to.equal(4); // {alice, bob, eve}, dave, and the two gateways
+    expect(file.shared).to.deep.equal([{ labels: ["alice", "bob", "eve"], peerIds: ["12D3Kooalice", "12D3Koobob"] }]);
+    expect(prober.ofVersion(v1).providers).to.equal(4);
+  });
+
+  it("records and serves only a failure's category, logging the probe's own words at debug level", async () => {
+    const reasons: Record<string, string> = {
+      cidA: "unreachable: cannot dial within 5000 ms (connect ECONNREFUSED 10.0.0.7:6379)",
+      cidB: "stalled: sent no block for 10000 ms",
+      cidC: "Unexpected EOF from 10.0.0.7:22",
+    };
+    const lines: string[] = [];
+    const prober = new RetrievabilityProber(store, {
+      probe: (cid) => Promise.resolve<ProbeResult>({ ok: false, reason: reasons[cid]!, ms: 1 }),
+      providers: () => Promise.resolve([peer("scanner", 4001)]),
+      logger: pino({ level: "debug" }, { write: (line: string) => lines.push(line) }),
+      now,
+    });
+    await prober.probeOnce();
+    const probes = [...prober.ofVersion(v1).files, prober.ofVersion(v2).files[1]!].map((f) => f.probes[0]!.reason);
+    expect(probes).to.deep.equal(["unreachable", "stalled", "error"]);
+    const stored = store.db.prepare("SELECT reason FROM hub_probe_results ORDER BY cid").all();
+    expect(JSON.stringify(stored)).to.not.contain("10.0.0.7");
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; reason: string; cid: string });
+    expect(
+      logged
+        .filter((l) => l.level === 20)
+        .map((l) => [l.cid, l.reason])
+        .sort(),
+    ).to.deep.equal(Object.entries(reasons));
+  });
+
+  it("maps the probe's reasons to categories", () => {
+    const cases: [string, string][] = [
+      ["unreachable: cannot dial within 5000 ms (connect ECONNREFUSED 127.0.0.1:37381)", "unreachable"],
+      ["announces no address", "unreachable"],
+      ["stalled: sent no block for 10000 ms", "stalled"],
+      ["timed out: Fetching x was aborted", "stalled"],
+      ["probe of cidA from carol timed out after 50 ms", "stalled"],
+      ["does not have block bafkreiabc", "does not have the content"],
+      ["does not have it: Gateway http://10.0.0.7:8080 does not have block bafkreiabc", "does not have the content"],
+      ["sent a corrupted block (its bytes hash to bafkreixyz, which was not asked for)", "served a corrupted block"],
+      ["sent a corrupted block: Block bafkreiabc does not match its CID", "served a corrupted block"],
+      ["Content is 300 bytes, more than the limit of 200 bytes.", "too large"],
+      ["Unexpected EOF", "error"],
+    ];
+    expect(cases.map(([reason]) => probeFailure(reason))).to.deep.equal(cases.map(([, category]) => category));
+    for (const category of [
+      "unreachable",
+      "stalled",
+      "does not have the content",
+      "served a corrupted block",
+      "too large",
+      "error",
+    ])
+      expect(probeFailure(category)).to.equal(category);
   });
 
   it("drops a provider that fails after succeeding at the next probe", async () => {
@@ -217,7 +322,7 @@ describe("hub retrievability", () => {
     });
     expect(r.files[1]!.probes.find((p) => p.label === "bob")).to.deep.include({
       ok: false,
-      reason: "bob does not have cidB",
+      reason: "does not have the content",
       probedAt: (T0 + 60_000) / 1000,
     });
   });
@@ -331,7 +436,7 @@ describe("hub retrievability over HTTP and on the model page", () => {
     const files = body.files as { cid: string; probes: { label: string; ok: boolean; reason: string | null }[] }[];
     expect(files[1]!.probes.map((p) => [p.label, p.ok, p.reason])).to.deep.equal([
       ["alice", true, null],
-      ["bob", false, "bob does not have cidC"],
+      ["bob", false, "does not have the content"],
     ]);
     expect((await get(server.url, `/api/models/${id(2)}/versions/1/providers`)).body).to.deep.include({
       providers: null,
@@ -385,7 +490,7 @@ describe("hub retrievability over HTTP and on the model page", () => {
         "cidC.bin",
         "cidC",
         hash(1001),
-        "1: alicenot from bob: bob does not have cidC",
+        "1: alicenot from bob: does not have the content",
         "2027-01-15T08:00:00Z",
       ]);
       expect(await version(1).locator(".retrievability").textContent()).to.match(/^Served by 2 independent providers/);
