@@ -2,10 +2,11 @@ import hre from "hardhat";
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { Command } from "commander";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { exitCodeOf, firstLine } from "../../src/core/errors";
+import { fetchSources } from "../../src/cli/commands/hub";
 import * as pinCommand from "../../src/cli/commands/pin";
 import type { GlobalOptions } from "../../src/cli/options";
 import { PeerContentStore } from "../../src/storage/peer";
@@ -128,6 +129,85 @@ describe("vin pin / vin unpin", () => {
       const unpinned = await cli(dir, ["unpin", ref]);
       expect(unpinned.lines).to.deep.equal(files.map((f, i) => `unpinned ${f.path} ${cids[i]}`));
       expect(await localPins(dir)).to.deep.equal([]);
+    });
+    it("keeps a file another pinned version of the model lists too, naming that version", async () => {
+      fx = await loadFixture(systemFixture);
+      // Two versions of one model sharing model.onnx (its bytes depend on the name only); the READMEs differ.
+      const one = modelFiles("acme/shared", "the first");
+      const two = modelFiles("acme/shared", "the second");
+      const first = await publishAs(fx, source, one);
+      const second = await publishAs(fx, source, two, undefined, first.modelId);
+      const [readme1, weights, readme2] = await Promise.all(
+        [one[0]!, one[1]!, two[0]!].map((f) => source.add(f.bytes)),
+      );
+      expect(await source.add(two[1]!.bytes)).to.equal(weights);
+      const dir = path.join(tmp, "local-shared");
+      for (const version of [first.version, second.version])
+        expect(
+          (await cli(dir, ["pin", `${first.modelId}@${version}`, "--provider", sourceAddress])).errors,
+        ).to.deep.equal([]);
+
+      const unpinned = await cli(dir, ["unpin", `${first.modelId}@${second.version}`]);
+      expect(unpinned.errors).to.deep.equal([]);
+      expect(unpinned.lines).to.deep.equal([
+        `unpinned README.md ${readme2}`,
+        `kept model.onnx ${weights}: model ${first.modelId}@${first.version}, pinned here, lists it too`,
+      ]);
+      expect((await localPins(dir)).sort()).to.deep.equal([readme1, weights].sort());
+      const store = await PeerContentStore.open({ dir });
+      try {
+        expect(Buffer.from(await store.cat(weights!)).toString()).to.equal("onnx-weights-of-acme/shared");
+      } finally {
+        await store.close();
+      }
+
+      // With no other version pinned, the shared file goes too.
+      const last = await cli(dir, ["unpin", `${first.modelId}@${first.version}`, "--json"]);
+      expect(JSON.parse(last.lines.join("\n"))).to.deep.equal([
+        { cid: readme1, path: "README.md", unpinned: true },
+        { cid: weights, path: "model.onnx", unpinned: true },
+      ]);
+      expect(await localPins(dir)).to.deep.equal([]);
+    });
+  });
+
+  describe("fetchSources", () => {
+    it("gives the configured peers alone, and warns once, when the ProviderDirectory cannot be read", async () => {
+      const config = path.join(tmp, "broken-directory.json");
+      const nobody = "0x000000000000000000000000000000000000dEaD"; // no code: every read of it fails
+      writeFileSync(
+        config,
+        JSON.stringify({
+          rpcUrl: "http://127.0.0.1:8545",
+          chainId: 31337,
+          modes: ["vanilla"],
+          keystore: "keystore.json",
+          dataDir: "data",
+          contentDir: "content",
+          ipfsPeers: [sourceAddress],
+          contracts: {
+            escrow: nobody,
+            staking: nobody,
+            registry: nobody,
+            teeVerifier: nobody,
+            token: nobody,
+            providerDirectory: nobody,
+            startBlock: 0,
+          },
+        }),
+      );
+      const warnings: string[] = [];
+      const sources = await fetchSources(
+        () => ({ config, ipfsDir: path.join(tmp, "unused") }),
+        async () => hre.ethers.provider,
+        {},
+        (line) => warnings.push(line),
+      );
+      const given = [{ multiaddrs: [sourceAddress], label: sourceAddress }];
+      expect(await sources.providers()).to.deep.equal(given);
+      expect(await sources.providers()).to.deep.equal(given);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.match(/^warning: cannot read the ProviderDirectory \(.+\): using the configured peers$/);
     });
   });
 

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import type { Provider, Signer } from "ethers";
 import type { Provider as ContentProvider, ProviderSource } from "../../core/content";
 import { connectContracts } from "../../core/contracts";
-import { InputError } from "../../core/errors";
+import { firstLine, InputError } from "../../core/errors";
 import { parseProviderAddress, providerSource } from "../../core/providers";
 import { createProvider } from "../../core/provider";
 import type { HubDeployment } from "../../hub/local";
@@ -24,13 +24,15 @@ export interface FetchSources {
 /**
  * The providers and gateways the CLI's IPFS store dials: `extra` (a command's flags), then, when the config file
  * exists, its `ipfsPeers` and `ipfsGateways` and the operators announced in its ProviderDirectory. Nothing else: no
- * public bootstrap peer or gateway.
+ * public bootstrap peer or gateway. When the ProviderDirectory cannot be read, the configured peers are given alone
+ * and `warn` (default: a line on stderr) is told once, until a read succeeds again.
  * @throws InputError naming a peer address that cannot be dialled.
  */
 export async function fetchSources(
   global: Globals,
   provider: () => Promise<Provider>,
   extra: { peers?: string[]; gateways?: string[] } = {},
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<FetchSources> {
   const file = global().config;
   const config = existsSync(file) ? loadConfig(file) : undefined;
@@ -44,8 +46,21 @@ export async function fetchSources(
     config?.contracts.providerDirectory === undefined
       ? undefined
       : providerSource(connectContracts(config.contracts, await provider()), { ttlMs: 60_000 });
+  let warned = false;
+  const read = async (): Promise<ContentProvider[]> => {
+    if (announced === undefined) return [];
+    try {
+      const providers = await announced();
+      warned = false;
+      return providers;
+    } catch (error) {
+      if (!warned) warn(`warning: cannot read the ProviderDirectory (${firstLine(error)}): using the configured peers`);
+      warned = true;
+      return [];
+    }
+  };
   return {
-    providers: async () => [...given, ...(announced === undefined ? [] : await announced())],
+    providers: async () => [...given, ...(await read())],
     gateways: [...(extra.gateways ?? []), ...(config?.ipfsGateways ?? [])],
   };
 }

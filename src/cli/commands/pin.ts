@@ -165,13 +165,16 @@ export function register(program: Command, global: Globals, context: PinContext 
       const store = await openPeerStore(context, global, {});
       try {
         const pinned = new Set(await store.pins());
+        // Unpinning deletes a CID's blocks: a file another pinned version of the model lists too stays pinned.
+        const keep = await pinnedElsewhere(target, pinned, context);
         const results = [];
         for (const content of target.contents) {
-          const was = pinned.has(content.cid);
+          const keptFor = pinned.has(content.cid) ? keep.get(content.cid) : undefined;
+          const was = pinned.has(content.cid) && keptFor === undefined;
           if (was) await store.unpin(content.cid);
-          results.push({ ...content, unpinned: was });
+          results.push({ ...content, unpinned: was, ...(keptFor === undefined ? {} : { keptFor }) });
         }
-        report(json(opts.json), results, (r) => `${r.unpinned ? "unpinned" : "was not pinned:"} ${describe(r)}`, out);
+        report(json(opts.json), results, unpinLine, out);
       } finally {
         await store.close();
       }
@@ -192,6 +195,19 @@ async function resolveTarget(ref: string, context: PinContext): Promise<Target> 
 
 async function versionTarget(ref: string, context: PinContext): Promise<Target> {
   const { modelId, version: asked } = parseModelRef(ref);
+  const registry = await registryReader(context);
+  const version = asked ?? (await registry.versionCount(modelId));
+  if (version === 0) throw new InputError(`model ${modelId} has no published version`);
+  return {
+    label: `model ${modelId}@${version}`,
+    modelId,
+    version,
+    contents: await registry.contents(modelId, version),
+  };
+}
+
+/** The registry reads of a model reference, each failure decoded. */
+async function registryReader(context: PinContext) {
   const { contracts } = await context.deployment();
   const registry = ModelRegistry__factory.connect(contracts.registry.address, await context.provider());
   const read = async <T>(call: string, fn: () => Promise<T>): Promise<T> => {
@@ -201,16 +217,48 @@ async function versionTarget(ref: string, context: PinContext): Promise<Target> 
       throw decodeRegistryError(registry.interface, call, error);
     }
   };
-  const version = asked ?? Number(await read("versionCount", () => registry.versionCount(modelId)));
-  if (version === 0) throw new InputError(`model ${modelId} has no published version`);
-  const [files, card] = await Promise.all([
-    read("filesOf", () => registry.filesOf(modelId, version)),
-    read("cardCidOf", () => registry.cardCidOf(modelId, version)),
-  ]);
-  const contents: Content[] = files.map((f) => ({ cid: cidString(f.cid), path: f.path }));
-  const cardCid = cidString(card);
-  if (!contents.some((c) => c.cid === cardCid)) contents.push({ cid: cardCid, path: "(model card)" });
-  return { label: `model ${modelId}@${version}`, modelId, version, contents };
+  return {
+    versionCount: async (modelId: bigint) => Number(await read("versionCount", () => registry.versionCount(modelId))),
+    /** A version's files and its card, as the registry lists them. */
+    contents: async (modelId: bigint, version: number): Promise<Content[]> => {
+      const [files, card] = await Promise.all([
+        read("filesOf", () => registry.filesOf(modelId, version)),
+        read("cardCidOf", () => registry.cardCidOf(modelId, version)),
+      ]);
+      const contents: Content[] = files.map((f) => ({ cid: cidString(f.cid), path: f.path }));
+      const cardCid = cidString(card);
+      if (!contents.some((c) => c.cid === cardCid)) contents.push({ cid: cardCid, path: "(model card)" });
+      return contents;
+    },
+  };
+}
+
+/**
+ * For a model version's target: each of its CIDs that another version of the same model lists too, when every file
+ * of that version is pinned here, mapped to that version ("7@1"). Nothing for a bare CID (who else pinned it, and
+ * why, is not known here).
+ */
+async function pinnedElsewhere(
+  target: Target,
+  pinned: ReadonlySet<string>,
+  context: PinContext,
+): Promise<Map<string, string>> {
+  const keep = new Map<string, string>();
+  if (target.modelId === undefined || !target.contents.some((c) => pinned.has(c.cid))) return keep;
+  const registry = await registryReader(context);
+  const count = await registry.versionCount(target.modelId);
+  for (let version = 1; version <= count; version++) {
+    if (version === target.version) continue;
+    const contents = await registry.contents(target.modelId, version);
+    if (!contents.every((c) => pinned.has(c.cid))) continue;
+    for (const c of contents) if (!keep.has(c.cid)) keep.set(c.cid, `${target.modelId}@${version}`);
+  }
+  return keep;
+}
+
+function unpinLine(r: Content & { unpinned: boolean; keptFor?: string }): string {
+  if (r.keptFor !== undefined) return `kept ${describe(r)}: model ${r.keptFor}, pinned here, lists it too`;
+  return `${r.unpinned ? "unpinned" : "was not pinned:"} ${describe(r)}`;
 }
 
 /** The client of `--service`, its token read from the variable `--token-env` names (never from a flag). */
@@ -271,10 +319,12 @@ async function openPeerStore(
   const { ipfsDir, kubo } = global();
   if (kubo !== undefined)
     throw new UnsupportedError("vin pin manages the embedded IPFS store: with a Kubo node, use `ipfs pin add`/`rm`");
-  const sources = await fetchSources(global, () => context.provider(), {
-    peers: opts.provider,
-    gateways: opts.gateway,
-  });
+  const sources = await fetchSources(
+    global,
+    () => context.provider(),
+    { peers: opts.provider, gateways: opts.gateway },
+    hubOutput(context).err,
+  );
   if (context.peerStore !== undefined) return context.peerStore(sources);
   return PeerContentStore.open({ dir: ipfsDir, providers: sources.providers, gateways: sources.gateways });
 }
