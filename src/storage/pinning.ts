@@ -174,7 +174,7 @@ export class PinningFailedError extends NotFoundError {
   constructor(readonly pinStatus: PinStatus) {
     super(
       `the pinning service failed to pin ${pinStatus.pin.cid} (request ${pinStatus.requestid})` +
-        (pinStatus.info?.status_details === undefined ? "" : `: ${pinStatus.info.status_details}`),
+        (pinStatus.info?.status_details === undefined ? "" : `: ${printable(pinStatus.info.status_details)}`),
       { context: { requestid: pinStatus.requestid, cid: pinStatus.pin.cid } },
     );
   }
@@ -375,7 +375,7 @@ export class PinningServiceClient {
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
-    const text = await res.text();
+    const text = await readCappedText(res, what);
     if (!res.ok) throw new HttpFailure(parseFailure(res.status, res.statusText, text));
     if (text.trim() === "") return undefined;
     try {
@@ -443,14 +443,62 @@ function parseFailure(status: number, statusText: string, text: string): Failure
     if (typeof body.error?.reason === "string")
       return {
         status,
-        reason: body.error.reason,
-        ...(typeof body.error.details === "string" ? { details: body.error.details } : {}),
+        reason: printable(body.error.reason),
+        ...(typeof body.error.details === "string" ? { details: printable(body.error.details) } : {}),
       };
   } catch {
     // Not a Failure: fall through to the status text.
   }
-  const snippet = text.trim().slice(0, 200);
-  return { status, reason: statusText || "(no reason given)", ...(snippet === "" ? {} : { details: snippet }) };
+  const snippet = printable(text).trim().slice(0, 200);
+  return {
+    status,
+    reason: printable(statusText) || "(no reason given)",
+    ...(snippet === "" ? {} : { details: snippet }),
+  };
+}
+
+/** Largest answer read from the service: a page of pin statuses is far smaller. */
+export const MAX_PINNING_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * The body of `res` as text, refused (before reading it when its content-length says so) once it passes
+ * {@link MAX_PINNING_RESPONSE_BYTES}.
+ * @throws {PinningResponseError}
+ */
+async function readCappedText(res: Response, what: string): Promise<string> {
+  const tooLarge = (size: string): PinningResponseError =>
+    new PinningResponseError(what, `the answer has ${size} bytes, more than ${MAX_PINNING_RESPONSE_BYTES}`);
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > MAX_PINNING_RESPONSE_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(String(declared));
+  }
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_PINNING_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`over ${size}`);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/** `text` without terminal escapes (ANSI sequences) and other control characters, so that it is safe to print. */
+function printable(text: string): string {
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b[\]P^_][^\u0007\u001b]*(\u0007|\u001b\\)?|\u001b./g, "")
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f-\u009f]/g, " ")
+  );
 }
 
 type Json = Record<string, unknown>;

@@ -10,6 +10,7 @@ import {
   PinningResponseError,
   PinningServiceClient,
   PinningUnavailableError,
+  MAX_PINNING_RESPONSE_BYTES,
   type PinState,
   type PinningServiceOptions,
 } from "../../src/storage/pinning";
@@ -181,6 +182,15 @@ describe("PinningServiceClient (IPFS Pinning Service API)", () => {
       expect(error.message).to.contain("content not found on the network");
     });
 
+    it("strips terminal escapes from the details of a failed pin", async () => {
+      const c = client();
+      const { requestid } = await c.add({ cid: cidOf(1) });
+      service.setStatus(requestid, "failed", { status_details: "content \u001b[31mnot found\u001b[0m" });
+      const error = await rejection(c.waitPinned(requestid, { pollMs: 10 }));
+      expect(error).to.be.instanceOf(PinningFailedError);
+      expect(error.message).to.contain("content not found").and.not.contain("\u001b");
+    });
+
     it("times out naming the last status when the pin stays queued", async () => {
       const c = client();
       const { requestid } = await c.add({ cid: cidOf(1) });
@@ -222,6 +232,16 @@ describe("PinningServiceClient (IPFS Pinning Service API)", () => {
       const get = await rejection(client().list({ limit: 5000 }));
       expect(get).to.be.instanceOf(PinningRequestError);
       expect(service.seen("GET")).to.have.length(1);
+    });
+
+    it("strips terminal escapes and control characters from the service's reason and details", async () => {
+      const reason = "BAD_\u001b[31mREQUEST\u001b[0m";
+      const details = "no\u001b]0;owned\u0007 such\r\u001b[2Kthing\u0000";
+      service.script.push({ status: 400, body: JSON.stringify({ error: { reason, details } }) });
+      const error = await rejection(client().list());
+      expect(error).to.be.instanceOf(PinningRequestError);
+      expect(error.message).to.contain("HTTP 400 BAD_REQUEST").and.contain("no such thing");
+      for (const control of ["\u001b", "\u0007", "\r", "\u0000"]) expect(error.message).to.not.contain(control);
     });
 
     it("keeps a 400 final even when the service's reason reads like a network failure", async () => {
@@ -309,6 +329,13 @@ describe("PinningServiceClient (IPFS Pinning Service API)", () => {
       pin: { cid: cidOf(1) },
       delegates: ["/ip4/127.0.0.1/tcp/4001"],
     };
+
+    it("refuses an answer larger than 1 MiB, without retrying it", async () => {
+      // Valid JSON, and a valid PinStatus, once its padding is read.
+      const padded = " ".repeat(MAX_PINNING_RESPONSE_BYTES) + JSON.stringify(status);
+      await refused(padded, `more than ${MAX_PINNING_RESPONSE_BYTES}`, (c) => c.get("r1"));
+      expect(service.seen("GET")).to.have.length(1);
+    });
 
     it("refuses an answer that is not JSON, without retrying it", async () => {
       await refused("<html>oops</html>", "not JSON", (c) => c.get("r1"));
