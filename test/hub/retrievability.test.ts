@@ -484,13 +484,14 @@ describe("hub retrievability over HTTP and on the model page", () => {
       expect(await version(2).locator(".retrievability").textContent()).to.equal(
         "Warning: fewer than two independent providers serve every file of this version: if its one provider goes " +
           "away, it cannot be fetched. Served by 1 independent provider at its least-served file (last probed " +
-          "2027-01-15T08:00:00Z; independence is counted by provider label).",
+          "2027-01-15T08:00:00Z; providers announcing the same libp2p peer id count once; one party running two peers " +
+          "counts twice).",
       );
       expect(await version(2).locator("table.files tbody tr").nth(1).locator("td").allTextContents()).to.deep.equal([
         "cidC.bin",
         "cidC",
         hash(1001),
-        "1: alicenot from bob: does not have the content",
+        "1 independent: alicenot from bob: does not have the content",
         "2027-01-15T08:00:00Z",
       ]);
       expect(await version(1).locator(".retrievability").textContent()).to.match(/^Served by 2 independent providers/);

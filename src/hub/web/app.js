@@ -322,7 +322,7 @@
       (r.files.length > 1 ? " at its least-served file" : "") +
       " (last probed " +
       probeTime(r.probedAt) +
-      "; independence is counted by provider label).";
+      "; providers announcing the same libp2p peer id count once; one party running two peers counts twice).";
     if (!r.warning) return el("p", { class: "retrievability", text: text });
     return el("p", { class: "retrievability warn", role: "alert" }, [
       el("strong", { text: "Warning: fewer than two independent providers" }),
@@ -370,20 +370,28 @@
     ]);
   }
 
-  /** "2: 0xab…, http://gw" then, per provider that did not serve it, its label and why. */
+  /**
+   * "2 independent: 0xab…, http://gw", then the labels counted as one (the same peer id), then per provider that did
+   * not serve it, its label and why.
+   */
   function providersCell(p) {
     if (p.probedAt === null) return el("td", { class: "providers", text: "not probed yet" });
     var failed = p.probes.filter(function (x) {
       return !x.ok;
     });
+    var shared = (p.shared || []).map(function (g) {
+      return el("div", { class: "probe-shared", text: "counted once (same peer): " + g.labels.join(", ") });
+    });
     return el(
       "td",
-      { class: p.providers.length < 2 ? "providers warn" : "providers" },
-      [p.providers.length + (p.providers.length === 0 ? " (none)" : ": " + p.providers.join(", "))].concat(
-        failed.map(function (x) {
-          return el("div", { class: "probe-failed", text: "not from " + x.label + ": " + x.reason });
-        }),
-      ),
+      { class: p.independent < 2 ? "providers warn" : "providers" },
+      [p.independent + " independent" + (p.providers.length === 0 ? " (none)" : ": " + p.providers.join(", "))]
+        .concat(shared)
+        .concat(
+          failed.map(function (x) {
+            return el("div", { class: "probe-failed", text: "not from " + x.label + ": " + x.reason });
+          }),
+        ),
     );
   }
 
