@@ -9,6 +9,12 @@ import { sha256Hex } from "./hash";
 /** Per-call options. */
 export interface ContentOptions {
   signal?: AbortSignal;
+  /**
+   * Largest content this call accepts (bytes), when smaller than the store's own limit. Honoured by the IPFS peer
+   * store (src/storage/peer.ts), which refuses larger content before assembling or fetching it; the embedded store
+   * and Kubo ignore it, so a caller keeps its own check of the size it gets.
+   */
+  maxBytes?: number;
 }
 
 /**

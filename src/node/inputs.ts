@@ -4,7 +4,7 @@ import type { ContentStore } from "../core/content";
 import { BaseError, InputError, IntegrityError, NotFoundError } from "../core/errors";
 import { withRetry } from "../core/retry";
 import { isSealed, parseSealedInput, SealedInputMalformedError, SealedInputNotRecipientError } from "../core/sealed";
-import { canonicalCid } from "../storage";
+import { canonicalCid, StorageTooLargeError } from "../storage";
 import type { NodeKey } from "./node-key";
 
 /** The job's input cannot be used, whatever happens later: an unsupported URI, or content that is not the input. */
@@ -65,13 +65,24 @@ export class InputFetcher {
     const cid = await this.parse(uri);
     let bytes: Uint8Array;
     try {
-      bytes = await withRetry(`fetch ${uri}`, () => this.content.cat(cid, { signal }), {
-        timeoutMs: this.options.timeoutMs,
-        attempts: this.options.attempts ?? 3,
-        signal,
-        retryable: (error) => !(error instanceof NotFoundError),
-      });
+      // The limit goes to the store too, so that a store that honours it refuses a larger input before fetching it.
+      bytes = await withRetry(
+        `fetch ${uri}`,
+        () => this.content.cat(cid, { signal, maxBytes: this.options.maxBytes }),
+        {
+          timeoutMs: this.options.timeoutMs,
+          attempts: this.options.attempts ?? 3,
+          signal,
+          retryable: (error) => !(error instanceof NotFoundError || error instanceof StorageTooLargeError),
+        },
+      );
     } catch (cause) {
+      // Too large is final, as the check below: not worth trying again later.
+      if (cause instanceof StorageTooLargeError)
+        throw new InputRefusedError(
+          `job ${job.id}: the input at ${uri} is larger than this node accepts (${this.options.maxBytes} bytes): ${cause.shortMessage}`,
+          { cause },
+        );
       throw new InputUnavailableError(
         `job ${job.id}: cannot fetch its input ${uri} now: ${(cause as Error)?.message ?? String(cause)}`,
         { cause },

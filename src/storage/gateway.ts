@@ -13,6 +13,12 @@ import { parseCid } from "./unixfs";
 /** The media type of one raw block. */
 export const RAW_BLOCK_TYPE = "application/vnd.ipld.raw";
 
+/**
+ * Largest body read from a gateway for one block: a UnixFS block is at most 1 MiB (Kubo's chunks are 256 KiB), so
+ * anything larger is not a block and is refused without being read whole.
+ */
+export const MAX_GATEWAY_BLOCK_BYTES = 2 * 1024 * 1024;
+
 const SHA2_256 = 0x12;
 const IDENTITY = 0x00;
 
@@ -64,12 +70,44 @@ export async function fetchGatewayBlock(
       // A server error may pass; a refusal (400, 406, ...) will not.
       if (response.status >= 500) throw new TransportError(`Gateway ${base} answered ${response.status} for ${cid}`);
       if (!response.ok) throw new UnsupportedError(`Gateway ${base} answered ${response.status} for block ${cid}`);
-      return new Uint8Array(await response.arrayBuffer());
+      return readBlockBody(response, base, cid);
     },
     { signal: options.signal, timeoutMs: options.timeoutMs ?? 10_000, attempts: options.attempts ?? 3 },
   );
   verifyBlock(cid, bytes);
   return bytes;
+}
+
+/**
+ * The body of a block answer, refused (before reading it when its content-length says so) once it passes
+ * {@link MAX_GATEWAY_BLOCK_BYTES}.
+ * @throws {IntegrityError} for a body too large to be a block.
+ */
+async function readBlockBody(response: Response, base: string, cid: CID): Promise<Uint8Array> {
+  const tooLarge = (size: string): IntegrityError =>
+    new IntegrityError(
+      `Gateway ${base} answered ${size} bytes for block ${cid}, more than a block can hold (${MAX_GATEWAY_BLOCK_BYTES})`,
+    );
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > MAX_GATEWAY_BLOCK_BYTES) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(String(declared));
+  }
+  if (response.body === null) return new Uint8Array();
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_GATEWAY_BLOCK_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`over ${size}`);
+    }
+    parts.push(value);
+  }
+  return parts.length === 1 ? parts[0] : new Uint8Array(Buffer.concat(parts));
 }
 
 /** What {@link trustlessGatewayHandler} reads blocks from: the block's bytes, or undefined when not held. */

@@ -18,7 +18,7 @@ import { type ProviderAttempt, StorageNotFoundError, StorageTooLargeError, Stora
 import { fetchGatewayBlock, verifyBlock } from "./gateway";
 import { parseCid, unixfsOver } from "./unixfs";
 import type { Provider, ProviderSource } from "../core/content";
-import { BaseError, IntegrityError, NotFoundError, StateError, TimeoutError } from "../core/errors";
+import { BaseError, InputError, IntegrityError, NotFoundError, StateError, TimeoutError } from "../core/errors";
 import { importEsm } from "../core/esm";
 import { type Logger, silentLogger } from "../core/log";
 
@@ -114,8 +114,11 @@ const GATEWAY_CONCURRENCY = 8;
  * const same = await other.cat(cid, { onProgress: (p) => console.log(p.bytes, p.total, p.provider) });
  */
 export class PeerContentStore implements ContentStore {
-  /** Digests (hex multihash) asked of any peer: a block from a peer that matches none of them is a corrupted one. */
-  private readonly asked = new Set<string>();
+  /**
+   * Digests (hex multihash) asked of a peer by a fetch still open, each with the number of open fetches that asked
+   * it: a block from a peer that matches none of them is a corrupted one. A fetch's entries go when it closes.
+   */
+  private readonly asked = new Map<string, number>();
   private pinsWrite: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -179,13 +182,17 @@ export class PeerContentStore implements ContentStore {
     // UnixFS adds a listener per block to the caller's signal.
     if (options.signal !== undefined) setMaxListeners(Infinity, options.signal);
     const root = await parseCid(cid);
+    const limit = this.limitOf(options);
     await this.fetchMissing(root, options);
+    // A small DAG may declare a large file (one leaf linked many times): refused before anything is assembled.
+    const localRoot = root.code === DAG_PB ? await this.localBlock(root, false) : undefined;
+    if (localRoot !== undefined) checkDeclaredSize(localRoot, limit);
     const chunks: Uint8Array[] = [];
     let size = 0;
     try {
       for await (const chunk of this.fs.cat(root, { offline: true, signal: options.signal })) {
         size += chunk.length;
-        checkSize(size, this.maxBytes);
+        checkSize(size, limit);
         chunks.push(chunk);
       }
     } catch (cause) {
@@ -267,40 +274,82 @@ export class PeerContentStore implements ContentStore {
     return this.options.maxBytes ?? DEFAULT_MAX_CONTENT_BYTES;
   }
 
+  /** The smaller of the call's limit and the store's. */
+  private limitOf(options: ContentOptions): number {
+    if (options.maxBytes === undefined) return this.maxBytes;
+    if (!(options.maxBytes >= 0)) throw new InputError(`maxBytes must be a number of bytes, not ${options.maxBytes}`);
+    return Math.min(options.maxBytes, this.maxBytes);
+  }
+
   private get log(): Logger {
     return this.options.log ?? silentLogger;
   }
 
-  /** Makes every block of `root` local: from the providers in turn, then the gateways. */
+  /**
+   * Makes every block of `root` local: from the providers in turn, then the gateways. A root declaring a file larger
+   * than the limit is refused before anything else is fetched, and a fetch that receives more bytes than the limit
+   * (plus {@link dagAllowance}) is stopped there: the content is too large whoever serves it, so no other source is
+   * tried, and the blocks this fetch wrote are deleted (those another pin uses are kept).
+   * @throws {StorageTooLargeError}; {StorageUnavailableError}; {TimeoutError} when `options.signal` aborts.
+   */
   private async fetchMissing(root: CID, options: FetchOptions): Promise<void> {
     if (await this.has(root.toString())) return;
+    const limit = this.limitOf(options);
+    // A root kept by an earlier, interrupted fetch is not fetched again: the total comes from it.
+    const localRoot = root.code === DAG_PB ? await this.localBlock(root, false) : undefined;
+    if (localRoot !== undefined) checkDeclaredSize(localRoot, limit);
     const sources: Array<Provider | { gateway: string }> = [
       ...((await this.options.providers?.()) ?? []),
       ...(this.options.gateways ?? []).map((gateway) => ({ gateway })),
     ];
     const attempts: ProviderAttempt[] = [];
-    // A root kept by an earlier, interrupted fetch is not fetched again: the total comes from it.
-    const localRoot = root.code === DAG_PB ? await this.localBlock(root, false) : undefined;
     const total = localRoot === undefined ? undefined : unixfsSizeOf(localRoot);
-    for (const source of sources) {
-      const label = labelOf(source);
-      const progress = new ProgressCounter(root.toString(), label, options.onProgress, total);
-      const failure = await this.attempt(
-        root,
-        source,
-        options.signal,
-        async (cid, block) => {
-          await this.blockstore.put(cid, block);
-          progress.add(cid, block);
-        },
-        (cid) => this.localBlock(cid, false),
-      );
-      if (failure === undefined) return;
-      if (options.signal?.aborted) throw new TimeoutError(`Fetching ${root} was aborted`, { cause: failure.cause });
-      this.log.warn({ cid: root.toString(), provider: label, reason: failure.reason }, "provider skipped");
-      attempts.push({ provider: label, reason: failure.reason });
+    const written: CID[] = [];
+    const writes = new Set<Promise<void>>();
+    const maxReceived = limit + dagAllowance(limit);
+    // Bytes received from every source of this fetch (a block is received once: then it is local).
+    let received = 0;
+    try {
+      for (const source of sources) {
+        const label = labelOf(source);
+        const progress = new ProgressCounter(root.toString(), label, options.onProgress, total);
+        const failure = await this.attempt(
+          root,
+          source,
+          options.signal,
+          async (cid, block) => {
+            if (cid.equals(root) && cid.code === DAG_PB) checkDeclaredSize(block, limit);
+            received += block.length;
+            if (received > maxReceived) throw new StorageTooLargeError(received, maxReceived);
+            written.push(cid);
+            const write = this.blockstore.put(cid, block).then(() => undefined);
+            writes.add(write);
+            await write.finally(() => writes.delete(write));
+            progress.add(cid, block);
+          },
+          (cid) => this.localBlock(cid, false),
+        );
+        if (failure === undefined) return;
+        if (options.signal?.aborted) throw new TimeoutError(`Fetching ${root} was aborted`, { cause: failure.cause });
+        this.log.warn({ cid: root.toString(), provider: label, reason: failure.reason }, "provider skipped");
+        attempts.push({ provider: label, reason: failure.reason });
+      }
+    } catch (error) {
+      if (error instanceof StorageTooLargeError) {
+        // Writes still in flight land before the deletion, so none is left behind.
+        await Promise.allSettled([...writes]);
+        await this.deleteUnpinned(written);
+      }
+      throw error;
     }
     throw new StorageUnavailableError(root.toString(), attempts);
+  }
+
+  /** Deletes those of `blocks` that no pin uses. */
+  private async deleteUnpinned(blocks: CID[]): Promise<void> {
+    const kept = new Set<string>();
+    for (const pin of await this.readPins()) await this.collectLocal(await parseCid(pin), kept);
+    for (const cid of blocks) if (!kept.has(cid.toString())) await this.blockstore.delete(cid);
   }
 
   /**
@@ -338,7 +387,15 @@ export class PeerContentStore implements ContentStore {
           if (held !== undefined) return held;
           const block = await remote.get(cid, signal);
           last = Date.now();
-          await onFetched(cid, block);
+          // A block arriving after the attempt was given up is not kept.
+          signal.throwIfAborted();
+          try {
+            await onFetched(cid, block);
+          } catch (error) {
+            // Too large for any source: stop the blocks in flight too.
+            if (error instanceof StorageTooLargeError) failure.abort(error);
+            throw error;
+          }
           return block;
         },
         { concurrency: "gateway" in source ? GATEWAY_CONCURRENCY : PEER_CONCURRENCY, signal },
@@ -346,6 +403,8 @@ export class PeerContentStore implements ContentStore {
       return undefined;
     } catch (error) {
       const reason = failure.signal.aborted ? failure.signal.reason : error;
+      // Not the source's fault: the content itself is refused.
+      if (reason instanceof StorageTooLargeError) throw reason;
       return { reason: reasonOf(reason), cause: reason };
     } finally {
       clearInterval(watchdog);
@@ -393,17 +452,29 @@ export class PeerContentStore implements ContentStore {
       failure.abort(new ProviderFailure(`sent a corrupted block (its bytes hash to ${cid}, which was not asked for)`));
     };
     this.wantList.addEventListener("block", onBlock);
+    const mine = new Set<string>();
     return {
       label: provider.label,
       get: async (cid, s) => {
-        this.asked.add(digestKey(cid));
+        const key = digestKey(cid);
+        if (!mine.has(key)) {
+          mine.add(key);
+          this.asked.set(key, (this.asked.get(key) ?? 0) + 1);
+        }
         const answer = await this.wantList.wantSessionBlock(cid, peerId, { signal: s });
         if (!answer.has || answer.block === undefined) throw new ProviderFailure(`does not have block ${cid}`);
         // Bitswap matched the block by the hash of its bytes; checking again costs one hash per block.
         verifyBlock(cid, answer.block);
         return answer.block;
       },
-      close: () => this.wantList.removeEventListener("block", onBlock),
+      close: () => {
+        this.wantList.removeEventListener("block", onBlock);
+        for (const key of mine) {
+          const count = (this.asked.get(key) ?? 1) - 1;
+          if (count > 0) this.asked.set(key, count);
+          else this.asked.delete(key);
+        }
+      },
     };
   }
 
@@ -500,6 +571,29 @@ class ProgressCounter {
 
 let dagPb: typeof import("@ipld/dag-pb") | undefined;
 let unixfsCodec: typeof import("ipfs-unixfs") | undefined;
+
+/**
+ * Room for the DAG's own nodes in the bytes a fetch may receive beyond the file's size: a sixteenth of the limit plus
+ * 64 KiB (with 256 KiB chunks the links take well under 1%).
+ */
+function dagAllowance(limit: number): number {
+  return Math.floor(limit / 16) + 64 * 1024;
+}
+
+/**
+ * Refuses a UnixFS root declaring a file larger than `limit` (its size is its data plus the sum of its blockSizes).
+ * A root that is not UnixFS declares nothing and passes.
+ * @throws {StorageTooLargeError}
+ */
+function checkDeclaredSize(rootBlock: Uint8Array, limit: number): void {
+  let size: number | undefined;
+  try {
+    size = unixfsSizeOf(rootBlock);
+  } catch {
+    // Not a UnixFS node: its size is found as its blocks arrive.
+  }
+  if (size !== undefined) checkSize(size, limit);
+}
 
 function unixfsSizeOf(block: Uint8Array): number | undefined {
   if (dagPb === undefined || unixfsCodec === undefined) return undefined;

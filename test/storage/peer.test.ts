@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -8,14 +8,22 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { importEsm } from "../../src/core/esm";
+import { IntegrityError } from "../../src/core/errors";
+import type { Job } from "../../src/core/job";
+import { InputFetcher, InputRefusedError } from "../../src/node/inputs";
 import {
   EmbeddedContentStore,
+  MAX_GATEWAY_BLOCK_BYTES,
   PeerContentStore,
+  RAW_BLOCK_TYPE,
+  StorageTooLargeError,
   StorageUnavailableError,
   computeCid,
+  fetchGatewayBlock,
   openContentStore,
   parseCid,
   trustlessGatewayHandler,
+  type BlockSource,
   type FetchProgress,
   type Provider,
 } from "../../src/storage";
@@ -340,6 +348,234 @@ describe("PeerContentStore (separate processes on 127.0.0.1)", function () {
       expect(viaGateway).to.include({ ok: true, bytes: SIZE });
       // Probing stores nothing.
       expect(await store.has(cid)).to.equal(false);
+    });
+  });
+
+  describe("the blocks asked of peers", function () {
+    it("are forgotten once the fetch that asked them ends", async function () {
+      const store = await reader([operators[0]!.provider()]);
+      expect(sha256(await store.cat(cid))).to.equal(sha256(bytes));
+      await store.probe(cid, operators[1]!.provider(), { timeoutMs: 30_000 });
+      // Private: what the store remembers between fetches.
+      expect((store as unknown as { asked: { size: number } }).asked.size).to.equal(0);
+    });
+  });
+});
+
+/** A trustless gateway over `blocks` (CID → bytes, or a store), recording the paths asked. */
+async function blockGateway(
+  blocks: Map<string, Uint8Array> | BlockSource,
+): Promise<{ url: string; asked: string[]; server: Server }> {
+  const asked: string[] = [];
+  const handler = trustlessGatewayHandler(blocks instanceof Map ? { block: async (cid) => blocks.get(cid) } : blocks);
+  const server = createServer((req, res) => {
+    asked.push(new URL(req.url ?? "/", "http://gateway").pathname);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, asked, server };
+}
+
+/**
+ * A UnixFS file root (dag-pb) linking `leaves[links[i]]` in turn, declaring `blockSizes` (the leaves' true sizes
+ * unless given): with repeated links, a small DAG that declares a large file.
+ */
+async function craftedFile(
+  leaves: Uint8Array[],
+  links: number[],
+  blockSizes?: bigint[],
+): Promise<{ root: string; blocks: Map<string, Uint8Array> }> {
+  const [dagPb, { UnixFS }, { CID }, { sha256: hasher }] = await Promise.all([
+    importEsm<typeof import("@ipld/dag-pb")>("@ipld/dag-pb"),
+    importEsm<typeof import("ipfs-unixfs")>("ipfs-unixfs"),
+    importEsm<typeof import("multiformats/cid")>("multiformats/cid"),
+    importEsm<typeof import("multiformats/hashes/sha2")>("multiformats/hashes/sha2"),
+  ]);
+  const blocks = new Map<string, Uint8Array>();
+  const leafCids = await Promise.all(
+    leaves.map(async (leaf) => {
+      const leafCid = CID.createV1(0x55, await hasher.digest(leaf));
+      blocks.set(leafCid.toString(), leaf);
+      return leafCid;
+    }),
+  );
+  const data = new UnixFS({ type: "file", blockSizes: blockSizes ?? links.map((i) => BigInt(leaves[i]!.length)) });
+  const node = dagPb.encode(
+    dagPb.prepare({
+      Data: data.marshal(),
+      Links: links.map((i) => ({ Hash: leafCids[i]!, Tsize: leaves[i]!.length })),
+    }),
+  );
+  const root = CID.createV1(0x70, await hasher.digest(node));
+  blocks.set(root.toString(), node);
+  return { root: root.toString(), blocks };
+}
+
+/** The number of blocks a store keeps in `<dir>/blocks`. */
+function blocksIn(dir: string): number {
+  const blocksDir = path.join(dir, "blocks");
+  return readdirSync(blocksDir, { recursive: true }).filter((name) => String(name).endsWith(".data")).length;
+}
+
+describe("PeerContentStore size limits (gateways on 127.0.0.1)", function () {
+  // Hang guards only; nothing below is timed.
+  this.timeout(120_000);
+
+  const dirs: string[] = [];
+  const stores: PeerContentStore[] = [];
+  const servers: Server[] = [];
+  const tmp = (): string => {
+    const dir = mkdtempSync(path.join(tmpdir(), "vin-peer-limit-"));
+    dirs.push(dir);
+    return dir;
+  };
+  const open = async (dir: string, gateways: string[], maxBytes?: number): Promise<PeerContentStore> => {
+    const store = await PeerContentStore.open({ dir, gateways, maxBytes });
+    stores.push(store);
+    return store;
+  };
+  const gateway = async (blocks: Map<string, Uint8Array> | BlockSource) => {
+    const served = await blockGateway(blocks);
+    servers.push(served.server);
+    return served;
+  };
+  /** The error `promise` rejects with (fails the test if it resolves). */
+  const rejection = async (promise: Promise<unknown>): Promise<Error> => {
+    const outcome = await promise.then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    if (outcome === undefined) throw new Error("expected a rejection");
+    return outcome;
+  };
+
+  after(async function () {
+    await Promise.all(stores.map((store) => store.close()));
+    for (const server of servers) server.closeAllConnections();
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe("pin", function () {
+    it("refuses a 3 MB file under maxBytes 1e6 from its root alone, tries no other source and keeps no block", async function () {
+      const source = await open(tmp(), []);
+      const big = randomBytes(3_000_000);
+      const bigCid = await source.add(big);
+      const first = await gateway(source);
+      const second = await gateway(new Map());
+      const dir = tmp();
+      const store = await open(dir, [first.url, second.url], 1e6);
+      const error = await rejection(store.pin(bigCid));
+      expect(error).to.be.instanceOf(StorageTooLargeError);
+      expect((error as StorageTooLargeError).size).to.equal(3_000_000);
+      expect(first.asked).to.deep.equal([`/ipfs/${bigCid}`]);
+      expect(second.asked).to.deep.equal([]);
+      expect(blocksIn(dir)).to.equal(0);
+      expect(await store.pins()).to.deep.equal([]);
+    });
+
+    it("stops a fetch that receives more than the limit under a root declaring less, and deletes what it wrote", async function () {
+      const leaves = [randomBytes(200_000), randomBytes(200_000), randomBytes(200_000)];
+      const { root, blocks } = await craftedFile(leaves, [0, 1, 2], [1n, 1n, 1n]);
+      const first = await gateway(blocks);
+      const second = await gateway(blocks);
+      const dir = tmp();
+      const store = await open(dir, [first.url, second.url], 300_000);
+      const error = await rejection(store.pin(root));
+      expect(error).to.be.instanceOf(StorageTooLargeError);
+      expect(first.asked.length).to.be.greaterThan(1);
+      expect(second.asked).to.deep.equal([]);
+      expect(blocksIn(dir)).to.equal(0);
+      expect(await store.pins()).to.deep.equal([]);
+    });
+
+    it("honours the call's maxBytes when smaller than the store's", async function () {
+      const leaves = [randomBytes(100_000), randomBytes(100_000)];
+      const { root, blocks } = await craftedFile(leaves, [0, 1]);
+      const served = await gateway(blocks);
+      const dir = tmp();
+      const store = await open(dir, [served.url]);
+      const error = await rejection(store.pin(root, { maxBytes: 150_000 }));
+      expect(error).to.be.instanceOf(StorageTooLargeError);
+      expect((error as StorageTooLargeError).size).to.equal(200_000);
+      expect(blocksIn(dir)).to.equal(0);
+      await store.pin(root, { maxBytes: 200_000 });
+      expect(blocksIn(dir)).to.equal(3);
+    });
+  });
+
+  describe("cat of a small DAG declaring a large file (one leaf linked 50 times)", function () {
+    let amplified: { root: string; blocks: Map<string, Uint8Array> };
+    before(async function () {
+      amplified = await craftedFile([randomBytes(100_000)], Array<number>(50).fill(0));
+    });
+
+    it("is refused from the root's declared size, before any leaf is fetched", async function () {
+      const served = await gateway(amplified.blocks);
+      const store = await open(tmp(), [served.url], 1e6);
+      const error = await rejection(store.cat(amplified.root));
+      expect(error).to.be.instanceOf(StorageTooLargeError);
+      expect((error as StorageTooLargeError).size).to.equal(5_000_000);
+      expect(served.asked).to.deep.equal([`/ipfs/${amplified.root}`]);
+    });
+
+    it("is refused under the call's maxBytes, and so when its blocks are already held", async function () {
+      const served = await gateway(amplified.blocks);
+      const store = await open(tmp(), [served.url]);
+      const fetched = await rejection(store.cat(amplified.root, { maxBytes: 1e6 }));
+      expect(fetched).to.be.instanceOf(StorageTooLargeError);
+      expect((fetched as StorageTooLargeError).size).to.equal(5_000_000);
+      // 5 MB is within the store's own limit: pinned (two blocks), then refused before assembly.
+      await store.pin(amplified.root);
+      expect(await store.has(amplified.root)).to.equal(true);
+      const held = await rejection(store.cat(amplified.root, { maxBytes: 1e6 }));
+      expect(held).to.be.instanceOf(StorageTooLargeError);
+      expect((held as StorageTooLargeError).size).to.equal(5_000_000);
+    });
+
+    it("is refused by InputFetcher at the node's input limit, without retries", async function () {
+      const served = await gateway(amplified.blocks);
+      const store = await open(tmp(), [served.url]);
+      const inputs = new InputFetcher(store, { timeoutMs: 30_000, maxBytes: 1 << 20 });
+      const error = await rejection(inputs.fetch({ id: 7n } as unknown as Job, `ipfs://${amplified.root}`));
+      expect(error).to.be.instanceOf(InputRefusedError);
+      expect(error.message).to.contain("larger than this node accepts");
+      expect(served.asked).to.deep.equal([`/ipfs/${amplified.root}`]);
+    });
+  });
+
+  describe("a gateway answering more than a block can hold", function () {
+    const oversized = async (withLength: boolean) => {
+      const server = createServer((req, res) => {
+        res.writeHead(200, {
+          "content-type": RAW_BLOCK_TYPE,
+          ...(withLength ? { "content-length": 3 * 1024 * 1024 } : {}),
+        });
+        const chunk = Buffer.alloc(64 * 1024, 1);
+        let sent = 0;
+        const more = (): void => {
+          while (sent < 3 * 1024 * 1024) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once("drain", more);
+          }
+          res.end();
+        };
+        res.on("error", () => undefined);
+        more();
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
+
+    it("is refused from its content-length, and while streaming when it sends none", async function () {
+      const cidOfBlock = await parseCid(await computeCid(randomBytes(1000)));
+      for (const withLength of [true, false]) {
+        const url = await oversized(withLength);
+        const error = await rejection(fetchGatewayBlock(url, cidOfBlock, { attempts: 1 }));
+        expect(error).to.be.instanceOf(IntegrityError);
+        expect(error.message).to.contain(`more than a block can hold (${MAX_GATEWAY_BLOCK_BYTES})`);
+      }
     });
   });
 });
