@@ -1,6 +1,7 @@
 import { formatUnits, getBytes } from "ethers";
 import { BaseError, exitCodeOf } from "../core/errors";
 import { decodeClassification } from "../inference/onnx";
+import type { FetchProgress } from "../storage";
 
 /** Prints `value` as JSON (bigints as decimal strings) or as `text()`. */
 export function print(json: boolean, value: unknown, text: () => string): void {
@@ -30,4 +31,16 @@ export function reportError(error: unknown): number {
   console.error(`error: ${message}`);
   if (process.env.VIN_DEBUG === "1") console.error(error);
   return exitCodeOf(error);
+}
+
+/** Prints a large fetch's progress to stderr, at most once a second. */
+export function progressPrinter(err: (line: string) => void, quiet: boolean): ((p: FetchProgress) => void) | undefined {
+  if (quiet) return undefined;
+  let last = Date.now();
+  return (p) => {
+    if (Date.now() - last < 1_000) return;
+    last = Date.now();
+    const total = p.total === undefined ? "" : ` of ${p.total}`;
+    err(`${p.cid}: ${p.bytes}${total} bytes from ${p.provider}`);
+  };
 }

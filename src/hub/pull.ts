@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ModelRegistry } from "../../typechain-types";
 import type { ContentStore } from "../storage/content-store";
+import type { FetchOptions, FetchProgress } from "../storage/peer";
 import { canonicalCid } from "../storage/unixfs";
 import { BaseError } from "../core/errors";
 import { PullInputError, PullIntegrityError } from "./errors";
@@ -24,6 +25,8 @@ export interface PullModelOptions extends ModelRef {
   /** Write into a non-empty directory, replacing files of the same name. Default false. */
   overwrite?: boolean;
   log?: (message: string) => void;
+  /** Bytes fetched so far of a file the store fetches from peers (an IPFS peer store reports them). */
+  onProgress?: (progress: FetchProgress) => void;
 }
 
 /** A pulled file. */
@@ -82,7 +85,8 @@ export async function pullModel(options: PullModelOptions): Promise<PullResult> 
   for (const ref of refs) {
     checkPath(ref.path);
     const cid = await canonicalCid(Buffer.from(ref.cid.slice(2), "hex"));
-    const bytes = await options.store.cat(cid);
+    const fetchOptions: FetchOptions = options.onProgress === undefined ? {} : { onProgress: options.onProgress };
+    const bytes = await options.store.cat(cid, fetchOptions);
     const sha256 = sha256Hex(bytes);
     if (sha256 !== ref.sha256.toLowerCase())
       throw new PullIntegrityError(ref.path, cid, ref.sha256.toLowerCase(), sha256);

@@ -10,10 +10,11 @@ import { cidString } from "../../core/cid";
 import { ConfigError, InputError, UnsupportedError } from "../../core/errors";
 import { parseModelRef } from "../../hub/pull";
 import { decodeRegistryError } from "../../hub/registry-errors";
-import { PeerContentStore, type FetchProgress } from "../../storage/peer";
+import { PeerContentStore } from "../../storage/peer";
 import { PIN_STATES, PinningServiceClient, type PinStatus } from "../../storage/pinning";
 import { canonicalCid } from "../../storage/unixfs";
 import type { Globals } from "../options";
+import { progressPrinter } from "../output";
 import { fetchSources, hubContext, hubOutput, type FetchSources, type HubContext } from "./hub";
 
 /** The local store as the commands use it. */
@@ -327,18 +328,6 @@ async function openPeerStore(
   );
   if (context.peerStore !== undefined) return context.peerStore(sources);
   return PeerContentStore.open({ dir: ipfsDir, providers: sources.providers, gateways: sources.gateways });
-}
-
-/** Prints a large fetch's progress to stderr, at most once a second. */
-function progressPrinter(err: (line: string) => void, quiet: boolean): ((p: FetchProgress) => void) | undefined {
-  if (quiet) return undefined;
-  let last = Date.now();
-  return (p) => {
-    if (Date.now() - last < 1_000) return;
-    last = Date.now();
-    const total = p.total === undefined ? "" : ` of ${p.total}`;
-    err(`${p.cid}: ${p.bytes}${total} bytes from ${p.provider}`);
-  };
 }
 
 function parseSeconds(flag: string, value: string): number {

@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import { ModelRegistry__factory } from "../../../typechain-types";
 import { parseModelRef, pullModel } from "../../hub/pull";
+import { progressPrinter } from "../output";
 import type { Globals } from "../options";
 import { hubContext, hubOutput, type HubContext } from "./hub";
 
 /** `vin pull <model[@version]>`: a version's files by their registered CIDs, each SHA-256 checked (see `pullModel`). */
 export function register(program: Command, global: Globals, context: HubContext = hubContext(global)): void {
-  const { out } = hubOutput(context);
+  const { out, err } = hubOutput(context);
   program
     .command("pull")
     .description("download a model version by its registered CIDs and verify every file's SHA-256")
@@ -27,6 +28,7 @@ export function register(program: Command, global: Globals, context: HubContext 
           outDir: opts.out,
           overwrite: opts.force ?? false,
           log: opts.json ? undefined : out,
+          onProgress: progressPrinter(err, opts.json === true),
         });
         if (opts.json) out(JSON.stringify({ ...result, modelId: result.modelId.toString() }, null, 2));
         else
