@@ -56,3 +56,36 @@ export function isTransportError(error: unknown, depth = 0): boolean {
 export function isRetryable(error: unknown): boolean {
   return error instanceof TimeoutError || isTransportError(error);
 }
+
+/**
+ * The body of a fetch `response`, refused once it passes `maxBytes`: before reading it when its content-length says
+ * so, else as soon as the bytes read pass it (the rest is not read).
+ * @throws what `tooLarge(size)` returns, with the size declared or read so far ("over N").
+ * @example const bytes = await readCappedBody(response, 2 ** 21, (size) => new IntegrityError(`${size} bytes`));
+ */
+export async function readCappedBody(
+  response: Response,
+  maxBytes: number,
+  tooLarge: (size: string) => Error,
+): Promise<Uint8Array> {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(String(declared));
+  }
+  if (response.body === null) return new Uint8Array();
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`over ${size}`);
+    }
+    parts.push(value);
+  }
+  return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
+}

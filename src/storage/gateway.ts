@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CID } from "multiformats/cid";
 import { InputError, IntegrityError, NotFoundError, TransportError, UnsupportedError } from "../core/errors";
 import { withRetry } from "../core/retry";
+import { readCappedBody } from "../core/transport";
 import { parseCid } from "./unixfs";
 
 /** The media type of one raw block. */
@@ -84,30 +85,14 @@ export async function fetchGatewayBlock(
  * @throws {IntegrityError} for a body too large to be a block.
  */
 async function readBlockBody(response: Response, base: string, cid: CID): Promise<Uint8Array> {
-  const tooLarge = (size: string): IntegrityError =>
-    new IntegrityError(
-      `Gateway ${base} answered ${size} bytes for block ${cid}, more than a block can hold (${MAX_GATEWAY_BLOCK_BYTES})`,
-    );
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (declared > MAX_GATEWAY_BLOCK_BYTES) {
-    await response.body?.cancel().catch(() => undefined);
-    throw tooLarge(String(declared));
-  }
-  if (response.body === null) return new Uint8Array();
-  const reader = response.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_GATEWAY_BLOCK_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(`over ${size}`);
-    }
-    parts.push(value);
-  }
-  return parts.length === 1 ? parts[0] : new Uint8Array(Buffer.concat(parts));
+  return readCappedBody(
+    response,
+    MAX_GATEWAY_BLOCK_BYTES,
+    (size) =>
+      new IntegrityError(
+        `Gateway ${base} answered ${size} bytes for block ${cid}, more than a block can hold (${MAX_GATEWAY_BLOCK_BYTES})`,
+      ),
+  );
 }
 
 /** What {@link trustlessGatewayHandler} reads blocks from: the block's bytes, or undefined when not held. */

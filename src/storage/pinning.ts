@@ -16,6 +16,7 @@ import {
   type BaseErrorOptions,
 } from "../core/errors";
 import { isTransportError, sleep, withRetry, withTimeout } from "../core/retry";
+import { readCappedBody } from "../core/transport";
 
 /** Where a pin request stands at the service. */
 export type PinState = "queued" | "pinning" | "pinned" | "failed";
@@ -466,28 +467,12 @@ export const MAX_PINNING_RESPONSE_BYTES = 1024 * 1024;
  * @throws {PinningResponseError}
  */
 async function readCappedText(res: Response, what: string): Promise<string> {
-  const tooLarge = (size: string): PinningResponseError =>
-    new PinningResponseError(what, `the answer has ${size} bytes, more than ${MAX_PINNING_RESPONSE_BYTES}`);
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (declared > MAX_PINNING_RESPONSE_BYTES) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge(String(declared));
-  }
-  if (res.body === null) return "";
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_PINNING_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(`over ${size}`);
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString("utf8");
+  const bytes = await readCappedBody(
+    res,
+    MAX_PINNING_RESPONSE_BYTES,
+    (size) => new PinningResponseError(what, `the answer has ${size} bytes, more than ${MAX_PINNING_RESPONSE_BYTES}`),
+  );
+  return Buffer.from(bytes).toString("utf8");
 }
 
 /** `text` without terminal escapes (ANSI sequences) and other control characters, so that it is safe to print. */
