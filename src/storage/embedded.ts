@@ -7,9 +7,9 @@ import {
   type ContentStore,
   DEFAULT_MAX_CONTENT_BYTES,
   checkSize,
-  verifyContent,
+  readLocalFile,
 } from "./content-store";
-import { StorageNotFoundError, StorageTooLargeError } from "./errors";
+import { StorageNotFoundError } from "./errors";
 import { StateError } from "../core/errors";
 import { importEsm } from "../core/esm";
 import { parseCid, unixfsOver } from "./unixfs";
@@ -67,22 +67,7 @@ export class EmbeddedContentStore implements ContentStore {
   async cat(cid: string, options: ContentOptions = {}): Promise<Uint8Array> {
     const parsed = await parseCid(cid);
     if (!(await this.blockstore.has(parsed))) throw new StorageNotFoundError(cid);
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of this.fs.cat(parsed, { offline: true, signal: options.signal })) {
-        size += chunk.length;
-        checkSize(size, this.maxBytes);
-        chunks.push(chunk);
-      }
-    } catch (cause) {
-      if (cause instanceof StorageTooLargeError) throw cause;
-      // A missing inner block of a DAG whose root is present.
-      throw new StorageNotFoundError(cid, cause);
-    }
-    const bytes = Buffer.concat(chunks);
-    await verifyContent(cid, bytes);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    return readLocalFile(this.fs, parsed, cid, this.maxBytes, options.signal);
   }
 
   async has(cid: string): Promise<boolean> {

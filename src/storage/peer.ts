@@ -12,7 +12,7 @@ import {
   type ContentStore,
   DEFAULT_MAX_CONTENT_BYTES,
   checkSize,
-  verifyContent,
+  readLocalFile,
 } from "./content-store";
 import { type ProviderAttempt, StorageNotFoundError, StorageTooLargeError, StorageUnavailableError } from "./errors";
 import { fetchGatewayBlock, verifyBlock } from "./gateway";
@@ -187,21 +187,7 @@ export class PeerContentStore implements ContentStore {
     // A small DAG may declare a large file (one leaf linked many times): refused before anything is assembled.
     const localRoot = root.code === DAG_PB ? await this.localBlock(root, false) : undefined;
     if (localRoot !== undefined) checkDeclaredSize(localRoot, limit);
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of this.fs.cat(root, { offline: true, signal: options.signal })) {
-        size += chunk.length;
-        checkSize(size, limit);
-        chunks.push(chunk);
-      }
-    } catch (cause) {
-      if (cause instanceof StorageTooLargeError) throw cause;
-      throw new StorageNotFoundError(cid, cause);
-    }
-    const bytes = Buffer.concat(chunks);
-    await verifyContent(cid, bytes);
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    return readLocalFile(this.fs, root, cid, limit, options.signal);
   }
 
   /** Whether every block of `cid` is held locally (never fetches). */
