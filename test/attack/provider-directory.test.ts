@@ -189,7 +189,9 @@ describe("attack: ProviderDirectory", () => {
       await directory.connect(node).announce(largest);
       await system.staking.connect(node).unstake(STAKE);
       const prune = await gasOf(directory.connect(other).prune(node.address));
-      expect(first).to.be.lessThan(1_000_000n);
+      // Instrumented for coverage the contracts cost more: the absolute bound holds for the deployed bytecode only.
+      const instrumented = (hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING;
+      if (instrumented !== true) expect(first).to.be.lessThan(1_000_000n);
       for (const g of [replace, withdraw, prune]) expect(g).to.be.lessThan(first);
       expect(await directory.providers()).to.deep.equal([]);
     });
