@@ -1,7 +1,7 @@
 /** The JSON-RPC provider every process uses: fixed network, per-request timeouts, retries left to the caller. */
-import { FetchRequest, JsonRpcProvider, Network } from "ethers";
+import { FetchRequest, JsonRpcProvider, Network, type Provider } from "ethers";
 import { TransportError } from "./errors";
-import { withRetry } from "./retry";
+import { withRetry, type RetryOptions } from "./retry";
 
 export interface ProviderOptions {
   /** Timeout of every HTTP request. Default 10 s. */
@@ -52,4 +52,27 @@ export async function checkEndpoint(provider: JsonRpcProvider, url: string, chai
     );
   }
   return actual;
+}
+
+/** A provider whose head can be read: any ethers provider, and `send` when it speaks JSON-RPC. */
+export type HeadReader = Pick<Provider, "getBlockNumber"> & {
+  send?: (method: string, params: unknown[]) => Promise<unknown>;
+};
+
+/**
+ * The chain's head as the node answers it now. A default ethers provider shares identical requests made within
+ * 250 ms, so `getBlockNumber` can answer a block older than a state read made just after it; a log query bounded by
+ * that head then misses the newest block's events (a job reads as settled and its `JobSettled` as absent). Sent as
+ * a plain `eth_blockNumber` when the provider speaks JSON-RPC, which no cache answers; read the state at the block
+ * this returns to see one consistent snapshot.
+ * @example const head = await headBlockNumber(provider); const state = await escrow.stateOf(id, { blockTag: head });
+ */
+export async function headBlockNumber(provider: HeadReader, retry?: RetryOptions): Promise<number> {
+  const send = provider.send;
+  return withRetry(
+    "eth_blockNumber",
+    async () =>
+      typeof send === "function" ? Number(await send.call(provider, "eth_blockNumber", [])) : provider.getBlockNumber(),
+    retry,
+  );
 }

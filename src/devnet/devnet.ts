@@ -138,7 +138,11 @@ export interface Devnet<M extends DevnetModel = DevnetModel> {
 export async function startDevnet<M extends DevnetModel>(options: StartDevnetOptions<M>): Promise<Devnet<M>> {
   const log = options.log ?? (() => undefined);
   const chain = await startHardhatNode({ port: options.port, cwd: options.hre.config.paths.root });
-  const provider = new JsonRpcProvider(chain.url, undefined, { staticNetwork: true, pollingInterval: 200 });
+  const provider = new JsonRpcProvider(chain.url, undefined, {
+    staticNetwork: true,
+    pollingInterval: 200,
+    cacheTimeout: -1,
+  });
   const running: { devnet?: Devnet<M> } = {};
   try {
     running.devnet = await deploy(options, chain, provider, log);

@@ -23,6 +23,7 @@ import { sha256Hex } from "../core/hash";
 import type { ModelId } from "../core/ids";
 import { getLogsChunked } from "../core/logs";
 import { Mode } from "../core/modes";
+import { headBlockNumber } from "../core/provider";
 import { sleep, withRetry } from "../core/retry";
 import { asRevertError } from "../core/revert";
 import { encodeRows, rowsMetric, scoreBaseline, type EvaluationRows } from "../models/evaluation";
@@ -280,7 +281,7 @@ export async function versionEvaluations(params: {
   maxRange?: number;
 }): Promise<VersionEvaluation[]> {
   const registry = requireEvaluationRegistry(params.contracts);
-  const toBlock = params.blockTag ?? (await withRetry("eth_blockNumber", () => params.provider.getBlockNumber()));
+  const toBlock = params.blockTag ?? (await headBlockNumber(params.provider));
   const topic = registry.interface.getEvent("EvaluationRecorded").topicHash;
   const logs = await getLogsChunked(params.provider, {
     address: await registry.getAddress(),

@@ -5,6 +5,7 @@ import type { IJobEscrow, JobEscrow } from "../../typechain-types/contracts/escr
 import { InputError } from "../core/errors";
 import { getLogsChunked } from "./logs";
 import { withRetry } from "../core/retry";
+import { headBlockNumber } from "../core/provider";
 import { asRevertError } from "../core/revert";
 
 export { toJobId, toModelId, type JobId, type ModelId } from "../core/ids";
@@ -34,12 +35,12 @@ export interface GetJobParams {
  */
 export async function getJobRequest(params: GetJobParams): Promise<JobRequest> {
   const { escrow, provider, jobId } = params;
-  const count = await withRetry("escrow.jobCount", () => escrow.jobCount()).catch((e: unknown) => {
+  const toBlock = await headBlockNumber(provider);
+  const count = await withRetry("escrow.jobCount", () => escrow.jobCount({ blockTag: toBlock })).catch((e: unknown) => {
     throw asRevertError(e, { contract: "escrow", call: "jobCount" });
   });
   if (jobId < 1n || jobId > count) throw new InputError(`job ${jobId} does not exist: job ids run from 1 to ${count}`);
   const topic = escrow.interface.getEvent("JobRequested").topicHash;
-  const toBlock = await withRetry("eth_blockNumber", () => provider.getBlockNumber());
   const logs = await getLogsChunked(provider, {
     address: await escrow.getAddress(),
     topics: [topic, zeroPadValue(toBeHex(jobId), 32)],

@@ -9,6 +9,7 @@ import { requirePrivacyRegistry, type Contracts } from "../core/contracts";
 import { InputError, NotFoundError } from "../core/errors";
 import { getLogsChunked } from "../core/logs";
 import { MODE_NAMES, type Mode } from "../core/modes";
+import { headBlockNumber } from "../core/provider";
 import { withRetry, type RetryOptions } from "../core/retry";
 import { MAX_SEALED_RECIPIENTS } from "../core/sealed";
 import { modeModule, privateServingRefusal, readEnclave } from "../modes";
@@ -85,7 +86,7 @@ export async function sealingNodes(params: SealingNodesParams): Promise<SealingN
 async function keyedNodes(params: SealingNodesParams): Promise<string[]> {
   const registry = requirePrivacyRegistry(params.contracts);
   const provider = registry.runner!.provider!;
-  const toBlock = await withRetry("eth_blockNumber", () => provider.getBlockNumber(), params.retry);
+  const toBlock = await headBlockNumber(provider, params.retry);
   const logs = await getLogsChunked(provider, {
     address: await registry.getAddress(),
     topics: [registry.interface.getEvent("NodeKeySet").topicHash],
@@ -135,7 +136,7 @@ async function enclaveWithKey(
 ): Promise<string | undefined> {
   const { teeVerifier } = params.contracts;
   const provider = teeVerifier.runner!.provider!;
-  const toBlock = await withRetry("eth_blockNumber", () => provider.getBlockNumber(), params.retry);
+  const toBlock = await headBlockNumber(provider, params.retry);
   const event = teeVerifier.interface.getEvent("EnclaveAttested");
   const logs = await getLogsChunked(provider, {
     address: await teeVerifier.getAddress(),

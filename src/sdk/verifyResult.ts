@@ -6,6 +6,7 @@ import { getJobRequest } from "./jobs";
 import { type JobId } from "../core/ids";
 import { getLogsChunked } from "./logs";
 import { withRetry } from "../core/retry";
+import { headBlockNumber } from "../core/provider";
 import type { ContentSource } from "../zkml/verify-version";
 import { modeModule, type ModeVerification } from "../modes";
 
@@ -70,18 +71,20 @@ export async function verifyResult(params: VerifyResultParams): Promise<VerifyRe
     checks,
   });
 
-  const state = await withRetry("escrow.stateOf", () => escrow.stateOf(jobId));
+  // One snapshot: the state, the result and the logs are all read at the head, so a settlement cannot be seen in
+  // one and missed in another.
+  const toBlock = await headBlockNumber(provider);
+  const state = await withRetry("escrow.stateOf", () => escrow.stateOf(jobId, { blockTag: toBlock }));
   check("settled", Number(state.status) === JobStatus.Settled, `status ${state.status} (2 = settled)`);
   if (Number(state.status) !== JobStatus.Settled) return report();
 
-  const [outputHash, output] = await withRetry("escrow.resultOf", () => escrow.resultOf(jobId));
+  const [outputHash, output] = await withRetry("escrow.resultOf", () => escrow.resultOf(jobId, { blockTag: toBlock }));
   check(
     "resultOf hash",
     keccak256(output) === outputHash,
     `keccak256(output) ${keccak256(output)} vs resultOf ${outputHash}`,
   );
   const settledTopic = escrow.interface.getEvent("JobSettled").topicHash;
-  const toBlock = await withRetry("eth_blockNumber", () => provider.getBlockNumber());
   const logs = await getLogsChunked(provider, {
     address: await escrow.getAddress(),
     topics: [settledTopic, zeroPadValue(toBeHex(jobId), 32)],

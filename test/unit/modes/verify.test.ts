@@ -82,6 +82,28 @@ describe("verifyResult, through the job's mode", () => {
     ]);
   });
 
+  it("reads the head itself: a provider whose getBlockNumber answers a block before the settlement (as ethers' 250 ms cache can) still finds the JobSettled", async () => {
+    const fx = await loadSystem();
+    const job = await requestJob(fx, { mode: Mode.Vanilla });
+    const escrow = fx.system.escrow.connect(fx.nodes[0]!);
+    await escrow.claimSlot(job);
+    const before = await hre.ethers.provider.getBlockNumber();
+    await escrow.submit(job, OUTPUT, "0x");
+    const real = hre.ethers.provider;
+    const stale = new Proxy(real, {
+      get: (target, key) => (key === "getBlockNumber" ? async () => before : Reflect.get(target, key, target)),
+    });
+    expect(await stale.getBlockNumber()).to.be.lessThan(await real.getBlockNumber());
+    const contracts = connectContracts(addressesFromRecord(fx.system.record), stale);
+    const report = await verifyResult({ contracts, provider: stale, jobId: toJobId(job.id), fromBlock: 0 });
+    expect(report.checks.filter((c) => !c.ok)).to.deep.equal([]);
+    expect(report.ok).to.equal(true);
+    // A provider that cannot send JSON-RPC is asked for its block number: the head is then its answer.
+    const { headBlockNumber } = await import("../../../src/core/provider");
+    expect(await headBlockNumber({ getBlockNumber: async () => before })).to.equal(before);
+    expect(await headBlockNumber(stale)).to.equal(await real.getBlockNumber());
+  });
+
   describe("TEE: the enclave of the settling call's signature, as TeeVerifier recorded it at the settlement block", () => {
     it("the fixture's enclave, registered by quote: registered to the node, unrevoked, unexpired, its measurement unrevoked and bound", async () => {
       const fx = await loadSystem();
