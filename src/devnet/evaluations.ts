@@ -5,10 +5,7 @@
  * consumer, a VolatilityRiskVault pinned to the S&P 500 volatility model and its dataset, deployed and asked for a
  * TEE and a ZK forecast, so that it has a history to audit (`vin audit <vault>`).
  */
-import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { formatUnits, type Signer } from "ethers";
 import { requireEvaluationRegistry } from "../core/contracts";
 import { BaseError } from "../core/errors";
@@ -33,12 +30,10 @@ import { writeAuditReport } from "../sdk/auditReport";
 import { waitForResult } from "../sdk/waitForResult";
 import { VolatilityRiskVault__factory } from "../../typechain-types/factories/contracts/consumer/VolatilityRiskVault__factory";
 import type { VolatilityRiskVault } from "../../typechain-types/contracts/consumer/VolatilityRiskVault";
-import { stopProcess } from "./chain";
+import { spawnVin } from "./vin-process";
 import type { Devnet } from "./devnet";
 import type { DevnetOperator, OperatorDaemon } from "./operators";
 
-const ROOT = path.resolve(__dirname, "..", "..");
-const VIN = path.join(ROOT, "src", "cli", "main.ts");
 const TOKEN = 10n ** 18n;
 
 /** A bundled model's verified evaluation on its held-out rows, and what it cost. */
@@ -191,42 +186,25 @@ export async function startEvaluationService(
   const key = loadEvaluatorKey(path.join(operator.dataDir, "evaluator"), { create: true })!;
   await devnet.fund(key.address, { eth: 10n * TOKEN, tokens: 0n });
   const logFile = evaluatorLog(devnet, operator);
-  const file = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(
-    process.execPath,
-    ["-r", "ts-node/register/transpile-only", VIN, "--config", operator.config, "eval", "serve"],
-    {
-      cwd: ROOT,
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
+  const service = spawnVin({
+    args: ["--config", operator.config, "eval", "serve"],
+    name: `operator ${operator.name}'s evaluation service`,
+    logFile,
+    ready: (line) => (line.includes('"evaluation service started"') ? true : undefined),
+    onLine: (line) => {
+      if (line.includes('"evaluation submitted"'))
+        log(`  operator ${operator.name}'s enclave evaluated: ${summary(line)}`);
     },
-  );
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => {
-      file.end();
-      resolve({ code, signal });
-    }),
-  );
-  const started = new Promise<void>((resolve, reject) => {
-    for (const stream of [child.stdout!, child.stderr!]) {
-      stream.pipe(file, { end: false });
-      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-        if (line.includes('"evaluation service started"')) resolve();
-        if (line.includes('"evaluation submitted"'))
-          log(`  operator ${operator.name}'s enclave evaluated: ${summary(line)}`);
-      });
-    }
-    void exited.then(({ code, signal }) =>
-      reject(
-        new BaseError(
-          `operator ${operator.name}'s evaluation service exited (${signal ?? `code ${code}`}) before it started; its log: ${path.relative(process.cwd(), logFile)}`,
-        ),
-      ),
-    );
   });
+  const started = service.ready.then(() => undefined);
   started.catch(() => undefined);
-  const daemon: OperatorDaemon = { operator, child, started, exited, stop: () => stopProcess(child) };
+  const daemon: OperatorDaemon = {
+    operator,
+    child: service.child,
+    started,
+    exited: service.exited,
+    stop: service.stop,
+  };
   devnet.daemons.push(daemon);
   await started;
   log(

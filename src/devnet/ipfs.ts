@@ -3,10 +3,9 @@
  * in a child process, so that operators fetch model files from it over libp2p (not from a shared folder) and so that
  * it can be killed to show that the operators' copies keep every model reachable.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { cidString } from "../core/cid";
 import { fetchVerified, type Provider, type RecordedFile } from "../core/content";
 import { BaseError } from "../core/errors";
@@ -14,11 +13,8 @@ import { providerSource, readProviders } from "../core/providers";
 import { sleep } from "../core/retry";
 import { startLocalHub, type LocalHub } from "../hub/local";
 import { PeerContentStore } from "../storage";
-import { stopProcess } from "./chain";
 import type { Devnet } from "./devnet";
-
-const ROOT = path.resolve(__dirname, "..", "..");
-const VIN = path.join(ROOT, "src", "cli", "main.ts");
+import { spawnVin } from "./vin-process";
 
 /** A running `vin ipfs serve`. */
 export interface PublisherPeer {
@@ -39,63 +35,26 @@ export interface PublisherPeer {
  * @example const publisher = await startPublisherPeer({ ipfsDir: ".vin/ipfs", logFile: ".vin/nodes/publisher.log" });
  */
 export async function startPublisherPeer(options: { ipfsDir: string; logFile: string }): Promise<PublisherPeer> {
-  const file = createWriteStream(options.logFile, { flags: "a" });
-  const child = spawn(
-    process.execPath,
-    [
-      "-r",
-      "ts-node/register/transpile-only",
-      VIN,
-      "--ipfs-dir",
-      options.ipfsDir,
-      "ipfs",
-      "serve",
-      "--listen",
-      "/ip4/127.0.0.1/tcp/0",
-      "--json",
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
+  const peer = spawnVin({
+    args: ["--ipfs-dir", options.ipfsDir, "ipfs", "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--json"],
+    name: "the publisher's IPFS peer",
+    readyWord: "listened",
+    logFile: options.logFile,
+    ready: (line) => {
+      if (!line.startsWith('{"peerId"')) return undefined;
+      const parsed = JSON.parse(line) as { peerId: string; multiaddrs: string[] };
+      return { peerId: parsed.peerId, multiaddrs: parsed.multiaddrs };
     },
-  );
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => {
-      file.end();
-      resolve({ code, signal });
-    }),
-  );
-  const started = new Promise<{ peerId: string; multiaddrs: string[] }>((resolve, reject) => {
-    for (const stream of [child.stdout!, child.stderr!]) {
-      stream.pipe(file, { end: false });
-      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-        if (!line.startsWith('{"peerId"')) return;
-        const parsed = JSON.parse(line) as { peerId: string; multiaddrs: string[] };
-        resolve({ peerId: parsed.peerId, multiaddrs: parsed.multiaddrs });
-      });
-    }
-    void exited.then(({ code, signal }) =>
-      reject(
-        new BaseError(
-          `the publisher's IPFS peer exited (${signal ?? `code ${code}`}) before it listened; its log: ${path.relative(process.cwd(), options.logFile)}`,
-        ),
-      ),
-    );
   });
-  const { peerId, multiaddrs } = await started;
+  const { peerId, multiaddrs } = await peer.ready;
   return {
     peerId,
     multiaddrs,
-    child,
+    child: peer.child,
     logFile: options.logFile,
-    exited,
-    stop: () => stopProcess(child),
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
-      await exited;
-    },
+    exited: peer.exited,
+    stop: peer.stop,
+    kill: peer.kill,
   };
 }
 

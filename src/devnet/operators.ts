@@ -5,11 +5,8 @@
  * starts (so no job reaches a node whose enclave is not registered yet); its daemon is a child process (`vin run`), as a real operator's is, its JSON log
  * in a file and only human lines (started, jobs served, errors) passed on.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { BaseError } from "../core/errors";
 import type { ModeName } from "../core/modes";
 import type { NodeConfig } from "../node/config";
 import { openOperator } from "../node/context";
@@ -17,12 +14,7 @@ import { registerEnclave, registrationContext } from "../node/enclave-registrati
 import { createLogger } from "../node/log";
 import { registerModes, stakeTokens } from "../node/operator-actions";
 import { initOperator } from "../node/operator-init";
-import { stopProcess } from "./chain";
-
-/** The repository root, where the daemons run (ts-node and the CLI's sources are resolved from there). */
-const ROOT = path.resolve(__dirname, "..", "..");
-/** The CLI's entry file, run by ts-node as `npm run vin` does. */
-const VIN = path.join(ROOT, "src", "cli", "main.ts");
+import { spawnVin } from "./vin-process";
 
 export interface OperatorSpec {
   name: string;
@@ -135,55 +127,23 @@ export interface OperatorDaemon {
  * @example const daemon = startOperatorDaemon(operator, { logFile: ".vin/nodes/tee.log", log: console.log }); await daemon.started;
  */
 export function startOperatorDaemon(operator: DevnetOperator, options: StartDaemonOptions = {}): OperatorDaemon {
-  const child = spawn(
-    process.execPath,
-    [
-      "-r",
-      "ts-node/register/transpile-only",
-      VIN,
-      "--config",
-      operator.config,
-      "--password-file",
-      operator.passwordFile,
-      "run",
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    },
-  );
-  const file = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: "a" });
   const logName = options.logFile === undefined ? undefined : path.relative(process.cwd(), options.logFile);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => {
-      file?.end();
-      resolve({ code, signal });
-    }),
-  );
-  const started = new Promise<void>((resolve, reject) => {
-    for (const stream of [child.stdout!, child.stderr!]) {
-      if (file !== undefined) stream.pipe(file, { end: false });
-      if (options.onOutput !== undefined) stream.on("data", (chunk: Buffer) => options.onOutput!(chunk.toString()));
-      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-        const event = parseLogLine(line);
-        if (event?.msg === "operator node started") resolve();
-        const human = options.log === undefined ? undefined : describeLogLine(operator.name, line, event, logName);
-        if (human !== undefined) options.log!(human);
-      });
-    }
-    void exited.then(({ code, signal }) =>
-      reject(
-        new BaseError(
-          `operator ${operator.name} exited (${signal ?? `code ${code}`}) before it started${logName === undefined ? "" : ` (its log: ${logName})`}`,
-        ),
-      ),
-    );
+  const process_ = spawnVin({
+    args: ["--config", operator.config, "--password-file", operator.passwordFile, "run"],
+    name: `operator ${operator.name}`,
+    logFile: options.logFile,
+    env: options.env,
+    onOutput: options.onOutput,
+    ready: (line) => (parseLogLine(line)?.msg === "operator node started" ? true : undefined),
+    onLine: (line) => {
+      if (options.log === undefined) return;
+      const human = describeLogLine(operator.name, line, parseLogLine(line), logName);
+      if (human !== undefined) options.log(human);
+    },
   });
-  // Whoever does not wait for the start must not get an unhandled rejection when the daemon exits.
+  const started = process_.ready.then(() => undefined);
   started.catch(() => undefined);
-  return { operator, child, started, exited, stop: () => stopProcess(child) };
+  return { operator, child: process_.child, started, exited: process_.exited, stop: process_.stop };
 }
 
 interface LogEvent {
