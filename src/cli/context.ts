@@ -7,7 +7,7 @@ import { loadConfig, type NodeConfig } from "../node/config";
 import { openNodeContent } from "../node/content-store";
 import { openOperator, type OperatorContext } from "../node/context";
 import { readPassword } from "../node/keystore";
-import { createLogger } from "../node/log";
+import { createLogger } from "../core/log";
 import { verifyResult, type VerifyResultReturnType } from "../sdk/verifyResult";
 import type { GlobalOptions } from "./options";
 
@@ -17,7 +17,7 @@ export async function withOperator<T>(
   purpose: string,
   fn: (ctx: OperatorContext) => Promise<T>,
 ): Promise<T> {
-  const log = createLogger(process.env.VIN_LOG_LEVEL ?? "warn");
+  const log = createLogger({ level: process.env.VIN_LOG_LEVEL ?? "warn" });
   const ctx = await openOperator({
     configFile: global.config,
     password: readPassword(global.passwordFile),

@@ -11,7 +11,7 @@ import type { ModeName } from "../core/modes";
 import type { NodeConfig } from "../node/config";
 import { openOperator } from "../node/context";
 import { registerEnclave, registrationContext } from "../node/enclave-registration";
-import { createLogger } from "../node/log";
+import { silentLogger } from "../core/log";
 import { registerModes, stakeTokens } from "../node/operator-actions";
 import { initOperator } from "../node/operator-init";
 import { spawnVin } from "./vin-process";
@@ -88,7 +88,7 @@ export async function setUpOperator(context: OperatorSetupContext, spec: Operato
     configFile: config,
     password: context.password,
     purpose: "setup",
-    log: createLogger("silent"),
+    log: silentLogger,
   });
   try {
     await stakeTokens(operator, context.stake);

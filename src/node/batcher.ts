@@ -2,7 +2,7 @@ import type { Interface } from "ethers";
 import { RevertError, StateError } from "../core/errors";
 import { modeModule } from "../modes";
 import { decodeZkProof, encodeZkBatchProof } from "../zkml/claim";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import type { TxSender } from "./sender";
 import { JobReplacedError, outboxKey, type JobRow, type NodeStore } from "./store";
 

@@ -5,7 +5,7 @@ import { createProvider, checkEndpoint } from "../core/provider";
 import { loadConfig, type ConfigSources, type NodeConfig } from "./config";
 import { loadKeystore } from "./keystore";
 import { DataDirLock } from "./lock";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import { TxSender } from "./sender";
 import { NodeStore } from "./store";
 

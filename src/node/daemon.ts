@@ -24,7 +24,7 @@ import {
 } from "./enclave-registration";
 import { InputFetcher } from "./inputs";
 import { loadNodeKey, publishNodeKey } from "./node-key";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import { NodeMetrics } from "./metrics";
 import { ModelLoader } from "./models";
 import { WorkerPool } from "./pool";

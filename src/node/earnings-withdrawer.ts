@@ -1,6 +1,6 @@
 import type { Contracts } from "../core/contracts";
 import { withRetry } from "../core/retry";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import type { TxSender } from "./sender";
 import { outboxKey, type Outbox } from "./store";
 

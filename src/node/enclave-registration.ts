@@ -26,7 +26,7 @@ import type { DcapVerifier } from "../../typechain-types/contracts/verifiers/tee
 import { readTsmQuote } from "./configfs-tsm";
 import type { OperatorContext } from "./context";
 import { loadDevEnclave } from "./enclave";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import type { TxSender } from "./sender";
 
 /** Where an enclave's quotes come from (see the module comment). */

@@ -36,7 +36,7 @@ import type { EvaluationRegistry } from "../../typechain-types/contracts/evaluat
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import type { NodeStaking } from "../../typechain-types/contracts/staking/NodeStaking";
 import type { TeeVerifier } from "../../typechain-types/contracts/verifiers/TeeVerifier";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 
 /** The hot key that sends evaluation results (hex, mode 0600): it pays gas and is paid nothing. */
 export const EVALUATOR_KEY_FILE = "evaluator.key";

@@ -24,7 +24,7 @@ import { teeDomain } from "../core/tee";
 import { createGatewayHandler, importGatewayKey, KeyRing } from "../ohttp";
 import { classifyInput, privateServingRefusal, readEnclave, type ModelSource } from "../modes";
 import type { DevEnclave } from "../tee/dev-enclave";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 
 /** The key id of an enclave's key configuration (`TeeVerifier.ohttpKeyConfig`). */
 export const ENCLAVE_KEY_ID = 1;

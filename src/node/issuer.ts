@@ -51,7 +51,7 @@ import {
   verifyToken,
 } from "../privacypass";
 import type { PassRedeemer } from "./gateway";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import type { TxSender } from "./sender";
 
 /** The issuer key's file in a node's data directory (PKCS#8 PEM, mode 0600). */

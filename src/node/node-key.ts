@@ -12,7 +12,7 @@ import { withRetry } from "../core/retry";
 import { generateX25519PrivateKey, openInput, x25519PublicKeyOf, type SealedOpening } from "../core/sealed";
 import type { DevEnclave } from "../tee/dev-enclave";
 import type { OperatorContext } from "./context";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 
 /** The file holding a non-TEE node's X25519 private key (hex, mode 0600). */
 export const NODE_KEY_FILE = "node-hpke.key";

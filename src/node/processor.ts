@@ -11,7 +11,7 @@ import { readEnclave, type ClaimChecks } from "../modes";
 import type { Computer } from "./compute";
 import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import type { NodeMetrics } from "./metrics";
 import type { SubmissionStrategy } from "./batcher";
 import { TxDroppedError, type Quote, type TxSender } from "./sender";

@@ -11,7 +11,7 @@ import { asRevertError, type CallContext } from "../core/revert";
 import { isTransportError } from "../core/transport";
 import { sleep, withRetry } from "../core/retry";
 import { crashPoint } from "./faults";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import type { Outbox, TxAttempt, TxRow } from "./store";
 
 export interface SenderOptions {

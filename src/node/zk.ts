@@ -4,7 +4,7 @@ import type { ContentStore } from "../core/content";
 import { IntegrityError, NotFoundError, VerificationError } from "../core/errors";
 import { verifyZkVersion, type VerifyZkVersionReturnType } from "../zkml/verify-version";
 import { CircuitProver } from "../zkml/prover";
-import type { Logger } from "./log";
+import type { Logger } from "../core/log";
 import { VersionCache } from "./models";
 import type { ZkCircuit } from "../modes";
 

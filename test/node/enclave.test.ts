@@ -18,7 +18,7 @@ import {
   registrationContext,
   type RegistrationContext,
 } from "../../src/node/enclave-registration";
-import { createLogger } from "../../src/node/log";
+import { silentLogger } from "../../src/core/log";
 import { registerModes } from "../../src/node/operator-actions";
 import { requestInference } from "../../src/sdk/requestInference";
 import { verifyResult } from "../../src/sdk/verifyResult";
@@ -52,7 +52,7 @@ describe("enclave registration with quotes (against a real hardhat node)", () =>
       configFile: operator.config,
       password: PASSWORD,
       purpose: "test",
-      log: createLogger("silent"),
+      log: silentLogger,
     });
     try {
       return await fn(registrationContext(ctx), ctx);
@@ -189,7 +189,7 @@ describe("enclave registration with quotes (against a real hardhat node)", () =>
         configFile: other.config,
         password: PASSWORD,
         purpose: "test",
-        log: createLogger("silent"),
+        log: silentLogger,
       });
       try {
         await registerModes(ctx, ["vanilla", "tee"]);

@@ -21,7 +21,7 @@ import {
   registerIssuerKey,
   startPassService,
 } from "../../src/node/issuer";
-import { createLogger } from "../../src/node/log";
+import { silentLogger } from "../../src/core/log";
 import {
   encodeIssuanceMessage,
   issuanceAuthorization,
@@ -49,7 +49,7 @@ describe("privacy passes on a local chain", function () {
   let buyer: NonceManager;
   let buyerAddress: string;
   let wallet: string;
-  const log = createLogger("silent");
+  const log = silentLogger;
 
   before(async function () {
     net = await startDevnet();

@@ -18,7 +18,7 @@ import {
 } from "../../node/evaluations";
 import { loadKeystore, readPassword } from "../../node/keystore";
 import { DataDirLock } from "../../node/lock";
-import { createLogger } from "../../node/log";
+import { createLogger } from "../../core/log";
 import { ModelLoader } from "../../node/models";
 import {
   getDataset,

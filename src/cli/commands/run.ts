@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { startDaemon } from "../../node/daemon";
 import { readPassword } from "../../node/keystore";
-import { createLogger } from "../../node/log";
+import { createLogger } from "../../core/log";
 import type { Globals } from "../options";
 
 /** `vin run`: the operator daemon (see `startDaemon`) until SIGTERM or SIGINT. */

@@ -16,7 +16,7 @@ import {
   volatilitySourceArgs,
 } from "../../core/subscription";
 import { loadKeystore, readPassword } from "../../node/keystore";
-import { createLogger } from "../../node/log";
+import { createLogger } from "../../core/log";
 import { signerRoundStarter, SubscriptionKeeper } from "../../node/subscription-keeper";
 import { createSubscription } from "../../sdk/subscription";
 import { parseZkManifest, quantizedModelFor, ZK_FILES } from "../../zkml/package";
@@ -250,7 +250,7 @@ export function register(program: Command, global: Globals): void {
           startBlock: config.contracts.startBlock,
           maxBlockRange: config.maxBlockRange,
           rpcTimeoutMs: config.rpcTimeoutMs,
-          log: createLogger(process.env.VIN_LOG_LEVEL ?? "info"),
+          log: createLogger(),
         });
         const stop = new AbortController();
         process.once("SIGINT", () => stop.abort());
