@@ -150,6 +150,8 @@ export interface ReplicationPass {
  */
 export class Replicator {
   private readonly held = new Set<string>();
+  /** Each version's files, read once: a published version's files never change (ModelRegistry has no setter). */
+  private readonly files = new Map<string, Awaited<ReturnType<ReplicatorOptions["registry"]["filesOf"]>>>();
   private running: Promise<void> | undefined;
   private readonly abort = new AbortController();
 
@@ -174,7 +176,10 @@ export class Replicator {
         const info = await withRetry("registry.versionOf", () => registry.versionOf(modelId, version), retry);
         // A version this node cannot serve is not its to keep (anyone may publish one; see SECURITY.md).
         if (info.deprecated || (Number(info.modes) & this.options.modes) === 0) continue;
-        const files = await withRetry("registry.filesOf", () => registry.filesOf(modelId, version), retry);
+        const key = `${modelId}@${version}`;
+        const files =
+          this.files.get(key) ?? (await withRetry("registry.filesOf", () => registry.filesOf(modelId, version), retry));
+        this.files.set(key, files);
         for (const file of files) {
           const cid = cidString(file.cid);
           result.held++;

@@ -5,6 +5,9 @@ import { silentLogger } from "../../src/core/log";
 import { Mode, modeMask } from "../../src/core/modes";
 import { reachableAddresses, Replicator, type PinningStore } from "../../src/node/replication";
 
+/** Every `filesOf` call a fake registry answered, as "model@version". */
+const filesOfCalls: string[] = [];
+
 /** A registry of `versions[model - 1][version - 1]` = { deprecated, files }. */
 function fakeRegistry(
   versions: { deprecated: boolean; modes?: number; files: { path: string; cid: string; sha256: string }[] }[][],
@@ -16,7 +19,10 @@ function fakeRegistry(
       const v = versions[Number(modelId) - 1]![Number(version) - 1]!;
       return { ...v, modes: BigInt(v.modes ?? VANILLA_TEE) };
     },
-    filesOf: async (modelId: bigint, version: bigint) => versions[Number(modelId) - 1]![Number(version) - 1]!.files,
+    filesOf: async (modelId: bigint, version: bigint) => {
+      filesOfCalls.push(`${modelId}@${version}`);
+      return versions[Number(modelId) - 1]![Number(version) - 1]!.files;
+    },
   } as never;
 }
 
@@ -79,6 +85,7 @@ describe("operator node: Replicator (pins the files of the versions it serves)",
   it("pins every file of every active version, skips deprecated ones, and pins nothing twice", async () => {
     const { store, local, pinCalls } = fakeStore(remote);
     const replicator = new Replicator({ ...options, store, models: "all" });
+    filesOfCalls.length = 0;
     const first = await replicator.pass();
     expect(first.pinned.map((p) => p.path)).to.deep.equal(["a.onnx", "b.onnx"]);
     expect(first.pinned.map((p) => [p.modelId, p.version])).to.deep.equal([
@@ -91,6 +98,8 @@ describe("operator node: Replicator (pins the files of the versions it serves)",
     expect(second.pinned).to.deep.equal([]);
     expect(second.held).to.equal(2);
     expect(pinCalls).to.deep.equal([fa.cid, fb.cid]);
+    // A version's files are read once: the second pass asks the registry only whether versions are deprecated.
+    expect(filesOfCalls).to.deep.equal(["1@1", "2@2"]);
   });
 
   it("pins only the models listed, none with 'none', and ignores ids the registry does not have", async () => {
