@@ -3,14 +3,15 @@
  * content, read as core's {@link Provider}s. An announcement is a claim of availability only (every block fetched
  * is checked against its CID), so a reader keeps what it can dial and drops the rest: operators no longer staked
  * (the directory lists them until someone prunes them) and addresses that are not `/ip4|ip6|dns|dns4|dns6/<host>/tcp/
- * <port>/p2p/<peer id>` (the contract checks only their shape). A small parser does this here, so that core does not
- * load libp2p.
+ * <port>/p2p/<peer id>` (the contract checks only their shape), and, unless allowed, addresses of private hosts. A
+ * small parser does this here, so that core does not load libp2p.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { getAddress } from "ethers";
 import type { Provider, ProviderSource } from "./content";
 import { requireProviderDirectory, type Contracts } from "./contracts";
 import { silentLogger, type Logger } from "./log";
+import { isPrivateHost } from "./net";
 import { withRetry } from "./retry";
 
 /** Options of {@link readProviders}. */
@@ -26,6 +27,12 @@ export interface ReadProvidersOptions {
   signal?: AbortSignal;
   /** Where skipped operators and rejected addresses are logged (warn), with the reason. */
   log?: Logger;
+  /**
+   * Keep addresses whose host is, or resolves to, a loopback, private or link-local address (core/net). Default
+   * false: an operator must not be able to aim every reader at services on the reader's own host or network. For
+   * devnets, where every peer listens on 127.0.0.1.
+   */
+  allowPrivate?: boolean;
 }
 
 /** Options of {@link providerSource}: {@link ReadProvidersOptions} and how long a read is reused. */
@@ -108,6 +115,11 @@ export async function readProviders(
     for (const address of announced) {
       const parsed = parseProviderAddress(address);
       if (!parsed.ok) log.warn({ operator: label, address }, `provider address ignored: it ${parsed.reason}`);
+      else if (options.allowPrivate !== true && (await isPrivateHost(parsed.host)))
+        log.warn(
+          { operator: label, address },
+          `provider address ignored: its host ${parsed.host} is a loopback, private or link-local address (or does not resolve); readers dial those only when allowed (ipfsAllowPrivate, for devnets)`,
+        );
       else if (!multiaddrs.includes(address)) multiaddrs.push(address);
     }
     if (multiaddrs.length === 0) {

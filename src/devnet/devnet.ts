@@ -334,7 +334,8 @@ async function deploy<M extends DevnetModel>(
         contentDir: client.contentDir,
         modes: ["vanilla"],
         scryptN,
-        ...(client.settings === undefined ? {} : { settings: client.settings }),
+        // Every peer of a devnet listens on 127.0.0.1.
+        settings: { ipfsAllowPrivate: true, ...client.settings },
       });
       await fund(address, { eth: client.eth, tokens: client.tokens });
       return { address, config: client.config };

@@ -70,7 +70,7 @@ export async function startDevnetHub(devnet: Devnet, ipfsDir: string, port: numb
   const base = { rpcUrl: devnet.chain.url, deployment: devnet.system.record, port };
   if (devnet.publisherPeer === undefined) return startLocalHub({ ...base, contentStoreDir: ipfsDir });
   const publisher: Provider = { multiaddrs: devnet.publisherPeer.multiaddrs, label: "publisher" };
-  const operators = providerSource(devnet.contracts, { ttlMs: 10_000 });
+  const operators = providerSource(devnet.contracts, { ttlMs: 10_000, allowPrivate: true });
   const providers = async (): Promise<Provider[]> => [publisher, ...(await operators())];
   const store = await PeerContentStore.open({ dir: path.join(devnet.workDir, "hub-ipfs"), providers });
   try {
@@ -125,7 +125,7 @@ export async function publisherGoesAway(
   for (const { modelId } of devnet.models)
     for (const f of await devnet.contracts.registry.filesOf(modelId, 1n))
       files.set(cidString(f.cid), { path: f.path, cid: cidString(f.cid), sha256: f.sha256 });
-  const operators = await readProviders(devnet.contracts);
+  const operators = await readProviders(devnet.contracts, { allowPrivate: true });
   const probeDir = path.join(devnet.workDir, "probe-ipfs");
   rmSync(probeDir, { recursive: true, force: true });
   const prober = await PeerContentStore.open({ dir: probeDir });
@@ -154,7 +154,7 @@ export async function publisherGoesAway(
   rmSync(pullDir, { recursive: true, force: true });
   const reader = await PeerContentStore.open({
     dir: pullDir,
-    providers: providerSource(devnet.contracts, { ttlMs: 60_000 }),
+    providers: providerSource(devnet.contracts, { ttlMs: 60_000, allowPrivate: true }),
   });
   const started = Date.now();
   let bytes = 0;

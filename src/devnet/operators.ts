@@ -78,6 +78,8 @@ export async function setUpOperator(context: OperatorSetupContext, spec: Operato
     modes: spec.modes,
     scryptN: context.scryptN,
     settings: {
+      // Every peer of a devnet listens on 127.0.0.1.
+      ipfsAllowPrivate: true,
       ...context.settings,
       ...(spec.p2p === true ? { p2pListen: ["/ip4/127.0.0.1/tcp/0"], ipfsDir: path.join(dataDir, "ipfs") } : {}),
       ...spec.settings,

@@ -87,6 +87,12 @@ export interface NodeConfig {
   /** Trustless HTTP gateways (`<url>/ipfs/<cid>?format=raw`) tried after peers; every block is checked. */
   ipfsGateways?: string[];
   /**
+   * Dial providers announced on-chain at loopback, private or link-local addresses. Default false: an operator's
+   * announcement must not aim readers at services on their own host or network. True on devnets only, where every
+   * peer listens on 127.0.0.1. (`ipfsPeers` given here are dialled wherever they are.)
+   */
+  ipfsAllowPrivate: boolean;
+  /**
    * With a peer: the models whose active versions the node serves (supporting one of its modes) have their files
    * pinned: "all" (default), "none" or model ids. Anyone may publish a version: list ids to bound what is kept.
    */
@@ -131,6 +137,7 @@ export const CONFIG_DEFAULTS: Omit<
   gatewayPort: 0,
   keepSubscriptions: true,
   pinModels: "all",
+  ipfsAllowPrivate: false,
 };
 
 /** Settings given besides the file: `vin run`'s flags (commander's option values) and the environment. */
@@ -293,6 +300,10 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     ...(ipfsPeers === undefined ? {} : { ipfsPeers }),
     ...(ipfsGateways === undefined ? {} : { ipfsGateways }),
     pinModels: pinModels as NodeConfig["pinModels"],
+    ipfsAllowPrivate:
+      typeof c.ipfsAllowPrivate === "boolean"
+        ? c.ipfsAllowPrivate
+        : fail("ipfsAllowPrivate", `must be true or false, got ${JSON.stringify(c.ipfsAllowPrivate)}`),
   };
 }
 

@@ -54,6 +54,7 @@ export async function startNodePeer(
           exclude: [ctx.wallet.address],
           timeoutMs: config.rpcTimeoutMs,
           log: peerLog,
+          allowPrivate: config.ipfsAllowPrivate,
         });
   const providers = async (): Promise<Provider[]> => {
     if (announcedOnChain === undefined) return configured;

@@ -5,10 +5,10 @@
  * The list of gateways is re-read from the chain every `refreshMs`.
  */
 import { createServer, type Server } from "node:http";
-import { lookup } from "node:dns/promises";
-import { BlockList, isIP, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import type { Contracts } from "../core/contracts";
 import { silentLogger, type Logger } from "../core/log";
+import { isPrivateHost } from "../core/net";
 import type { RetryOptions } from "../core/retry";
 import { createRelayHandler, TokenBucket } from "../ohttp";
 import { listGateways } from "./privateInference";
@@ -102,39 +102,4 @@ function normalized(url: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** Loopback, private (RFC 1918, ULA), link-local, CGNAT and unspecified ranges. */
-const PRIVATE = (() => {
-  const list = new BlockList();
-  for (const [net, prefix] of [
-    ["0.0.0.0", 8],
-    ["10.0.0.0", 8],
-    ["100.64.0.0", 10],
-    ["127.0.0.0", 8],
-    ["169.254.0.0", 16],
-    ["172.16.0.0", 12],
-    ["192.168.0.0", 16],
-  ] as const)
-    list.addSubnet(net, prefix, "ipv4");
-  for (const [net, prefix] of [
-    ["::", 128],
-    ["::1", 128],
-    ["fc00::", 7],
-    ["fe80::", 10],
-    ["::ffff:0:0", 96],
-  ] as const)
-    list.addSubnet(net, prefix, "ipv6");
-  return list;
-})();
-
-/** Whether `hostname` is, or resolves to, an address in a private range (any of its addresses). */
-async function isPrivateHost(hostname: string): Promise<boolean> {
-  const host = hostname.replace(/^\[|\]$/g, "");
-  const addresses =
-    isIP(host) !== 0
-      ? [{ address: host, family: isIP(host) }]
-      : await lookup(host, { all: true }).catch(() => [] as { address: string; family: number }[]);
-  if (addresses.length === 0) return true; // unresolvable: nothing to forward to
-  return addresses.some(({ address, family }) => PRIVATE.check(address, family === 6 ? "ipv6" : "ipv4"));
 }

@@ -205,7 +205,7 @@ describe("operator node: model files replicated over IPFS (against a real hardha
     // The large file is a DAG of several blocks (dag-pb root), the others one raw block each.
     expect(files[2]!.cid).to.match(/^bafybei/);
     for (const daemon of daemons) await replicated(daemon);
-    const announced = await readProviders(net.contracts);
+    const announced = await readProviders(net.contracts, { allowPrivate: true });
     expect(announced.map((p) => p.label)).to.include.members(operators.map((o) => o.address));
   });
 
@@ -233,7 +233,7 @@ describe("operator node: model files replicated over IPFS (against a real hardha
       timeoutMs: 300_000,
     });
     expect(result.status, daemons.map((d) => d.output.slice(-1_500)).join("\n")).to.equal("settled");
-    const content = await freshStore(() => readProviders(net.contracts));
+    const content = await freshStore(() => readProviders(net.contracts, { allowPrivate: true }));
     const report = await verifyResult({
       contracts: net.contracts,
       provider: net.provider,
@@ -253,7 +253,7 @@ describe("operator node: model files replicated over IPFS (against a real hardha
     await replicated(daemons[2]!);
 
     const progress: FetchProgress[] = [];
-    const store = await freshStore(providerSource(net.contracts, { ttlMs: 0 }));
+    const store = await freshStore(providerSource(net.contracts, { ttlMs: 0, allowPrivate: true }));
     for (const file of files) {
       const bytes = await store.cat(file.cid, { onProgress: (p) => progress.push(p) });
       expect(sha256Hex(bytes), file.path).to.equal(file.sha256.toLowerCase());
@@ -268,7 +268,7 @@ describe("operator node: model files replicated over IPFS (against a real hardha
   });
 
   it("an operator that stops is skipped by fetchers (its dial fails) and the content comes from another", async () => {
-    const announced = await readProviders(net.contracts);
+    const announced = await readProviders(net.contracts, { allowPrivate: true });
     // The first provider in the directory's order is the one a fetcher tries first: stop that one.
     const first = announced[0]!;
     const index = operators.findIndex((o) => o.address === first.label);
@@ -276,11 +276,11 @@ describe("operator node: model files replicated over IPFS (against a real hardha
     await daemons[index]!.stop();
     expect(daemons[index]!.alive).to.equal(false);
     // Its announcement stays: fetchers still find it, and must get past it.
-    expect(await readProviders(net.contracts)).to.deep.equal(announced);
+    expect(await readProviders(net.contracts, { allowPrivate: true })).to.deep.equal(announced);
 
     const warnings: string[] = [];
     const progress: FetchProgress[] = [];
-    const store = await freshStore(providerSource(net.contracts, { ttlMs: 0 }), warnings);
+    const store = await freshStore(providerSource(net.contracts, { ttlMs: 0, allowPrivate: true }), warnings);
     for (const file of files) {
       const bytes = await store.cat(file.cid, { onProgress: (p) => progress.push(p) });
       expect(sha256Hex(bytes), file.path).to.equal(file.sha256.toLowerCase());

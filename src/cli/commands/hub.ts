@@ -45,7 +45,10 @@ export async function fetchSources(
   const announced =
     config?.contracts.providerDirectory === undefined
       ? undefined
-      : providerSource(connectContracts(config.contracts, await provider()), { ttlMs: 60_000 });
+      : providerSource(connectContracts(config.contracts, await provider()), {
+          ttlMs: 60_000,
+          allowPrivate: config.ipfsAllowPrivate,
+        });
   let warned = false;
   const read = async (): Promise<ContentProvider[]> => {
     if (announced === undefined) return [];

@@ -102,7 +102,7 @@ describe("core/providers", () => {
       await directory.connect(c).announce([GOOD]);
       await system.staking.connect(c).unstake(STAKE);
       const { lines, log } = capture();
-      const providers = await readProviders({ providerDirectory: directory }, { log });
+      const providers = await readProviders({ providerDirectory: directory }, { log, allowPrivate: true });
       expect(providers).to.deep.equal([{ label: a.address, multiaddrs: [GOOD, GOOD6] }]);
       expect(a.address).to.not.equal(a.address.toLowerCase()); // the label is checksummed, not lowercase
       // Operators are read concurrently: the lines come in any order.
@@ -123,9 +123,37 @@ describe("core/providers", () => {
       await directory.connect(nodes[1]!).announce([GOOD6]);
       const providers = await readProviders(
         { providerDirectory: directory },
-        { exclude: [nodes[0]!.address.toLowerCase()], concurrency: 1 },
+        { exclude: [nodes[0]!.address.toLowerCase()], concurrency: 1, allowPrivate: true },
       );
       expect(providers).to.deep.equal([{ label: nodes[1]!.address, multiaddrs: [GOOD6] }]);
+    });
+
+    it("drops, unless allowed, addresses whose host is loopback, private or link-local, or a name that resolves to one", async () => {
+      const { system, nodes } = await load();
+      const directory = system.providerDirectory;
+      const PUBLIC = `/ip4/203.0.113.7/tcp/4001/p2p/${PEER}`;
+      const privates = [
+        GOOD,
+        GOOD6,
+        `/ip4/10.1.2.3/tcp/4001/p2p/${PEER}`,
+        `/ip4/192.168.0.9/tcp/4001/p2p/${PEER}`,
+        `/ip4/169.254.169.254/tcp/80/p2p/${PEER}`,
+        `/dns4/localhost/tcp/4001/p2p/${PEER}`,
+      ];
+      await directory.connect(nodes[0]!).announce([privates[0]!, PUBLIC, privates[2]!, privates[4]!]);
+      await directory.connect(nodes[1]!).announce([privates[1]!, privates[3]!, privates[5]!]);
+      const { lines, log } = capture();
+      const providers = await readProviders({ providerDirectory: directory }, { log, concurrency: 1 });
+      expect(providers, JSON.stringify(lines)).to.deep.equal([{ label: nodes[0]!.address, multiaddrs: [PUBLIC] }]);
+      const ignored = lines.filter((l) => /ignored: its host/.test(String(l.msg))).map((l) => l.address);
+      expect(ignored).to.have.members(privates);
+      expect(String(lines[0]!.msg)).to.match(/is a loopback, private or link-local address .*ipfsAllowPrivate/);
+      expect(lines.map((l) => String(l.msg))).to.include(
+        "provider skipped: none of its announced addresses can be dialled",
+      );
+      // Allowed (a devnet), every one of them is kept.
+      const allowed = await readProviders({ providerDirectory: directory }, { allowPrivate: true, concurrency: 1 });
+      expect(allowed.flatMap((p) => p.multiaddrs)).to.have.members([...privates, PUBLIC]);
     });
 
     it("throws ConfigError when the contracts have no provider directory", async () => {
@@ -145,8 +173,8 @@ describe("core/providers", () => {
       const { system, nodes } = await load();
       const directory = system.providerDirectory;
       await directory.connect(nodes[0]!).announce([GOOD]);
-      const cached = providerSource({ providerDirectory: directory }, { ttlMs: 3_600_000 });
-      const fresh = providerSource({ providerDirectory: directory }, { ttlMs: 0 });
+      const cached = providerSource({ providerDirectory: directory }, { ttlMs: 3_600_000, allowPrivate: true });
+      const fresh = providerSource({ providerDirectory: directory }, { ttlMs: 0, allowPrivate: true });
       expect((await cached()).length).to.equal(1);
       expect((await fresh()).length).to.equal(1);
       await directory.connect(nodes[1]!).announce([GOOD6]);
@@ -156,7 +184,7 @@ describe("core/providers", () => {
 
     it("calls made while a read is in flight share it", async () => {
       const fake = fakeDirectory([["0x" + "11".repeat(20)]]);
-      const source = providerSource(fake, { ttlMs: 0 });
+      const source = providerSource(fake, { ttlMs: 0, allowPrivate: true });
       const [one, two] = await Promise.all([source(), source()]);
       expect(fake.calls()).to.equal(1);
       expect(one).to.equal(two);
@@ -168,7 +196,7 @@ describe("core/providers", () => {
       const operator = "0x" + "ab".repeat(20);
       const fake = fakeDirectory([[operator], new Error("boom")]);
       const { lines, log } = capture();
-      const source = providerSource(fake, { ttlMs: 0, log });
+      const source = providerSource(fake, { ttlMs: 0, log, allowPrivate: true });
       const first = await source();
       expect(await source()).to.deep.equal(first);
       expect(lines.map((l) => l.msg)).to.deep.equal([
