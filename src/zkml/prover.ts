@@ -4,6 +4,7 @@ import * as snarkjs from "snarkjs";
 import { ZkmlConstraintError, ZkmlToolError } from "./errors";
 import type { SolidityProof } from "./claim";
 import { SNARK_FIELD, toField } from "./field";
+import { Groth16Key } from "./groth16";
 import { checkQuantizedInput, type QuantizedModel } from "./quantize";
 import { loadWitnessCalculator, type CircuitInput, type WitnessCalculator } from "./witness";
 
@@ -88,9 +89,9 @@ export async function proveInference(
 }
 
 /**
- * A prover that keeps one circuit loaded: the witness calculator instantiated once and the proving key in memory,
- * so each proof costs the witness and the Groth16 prover only (`fullProve` re-reads both per call). What a node
- * keeps per model.
+ * A prover that keeps one circuit loaded: the witness calculator instantiated once and the proving key parsed once
+ * ({@link Groth16Key}), so each proof costs the witness and the Groth16 prover only (`fullProve` re-reads and
+ * re-parses both per call). What a node keeps per model.
  *
  * @example
  * const prover = await CircuitProver.load({ wasm: "zk/model.wasm", zkey: "zk/circuit_final.zkey" });
@@ -99,13 +100,19 @@ export async function proveInference(
 export class CircuitProver {
   private constructor(
     private readonly witness: WitnessCalculator,
-    private readonly zkey: Uint8Array,
+    private readonly key: Groth16Key,
   ) {}
 
   /** Loads a circuit's witness wasm and proving key (paths or bytes). */
   static async load(files: { wasm: string | Uint8Array; zkey: string | Uint8Array }): Promise<CircuitProver> {
     const zkey = typeof files.zkey === "string" ? await readFile(files.zkey) : files.zkey;
-    return new CircuitProver(await loadWitnessCalculator(files.wasm), zkey);
+    let key: Groth16Key;
+    try {
+      key = await Groth16Key.load(zkey);
+    } catch (cause) {
+      throw new ZkmlToolError("cannot read the proving key", { cause });
+    }
+    return new CircuitProver(await loadWitnessCalculator(files.wasm), key);
   }
 
   /**
@@ -124,7 +131,7 @@ export class CircuitProver {
     }
     let out: { proof: snarkjs.Groth16Proof; publicSignals: string[] };
     try {
-      out = await snarkjs.groth16.prove({ type: "mem", data: this.zkey }, { type: "mem", data: wtns });
+      out = await this.key.prove(wtns);
     } catch (cause) {
       throw new ZkmlToolError("groth16 prove failed", { cause });
     }
