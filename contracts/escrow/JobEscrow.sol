@@ -68,12 +68,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     bool internal _paused;
     uint64 internal _jobCount;
     /// @dev The verifier of each mode, and whether it wants `checkRequest` calls (one slot: no extra read).
-    mapping(Mode => VerifierEntry) internal _verifiers;
-
-    struct VerifierEntry {
-        address verifier;
-        bool checksRequests;
-    }
+    mapping(Mode => SettlementLib.VerifierEntry) internal _verifiers;
 
     /// @dev Jobs, slots, outputs and accounts (see `SettlementLib.Book`).
     SettlementLib.Book internal _book;
@@ -97,7 +92,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function request(RequestParams calldata params) external nonReentrant returns (JobId) {
-        return _request(params);
+        return _request(params, address(0));
     }
 
     /// @inheritdoc IJobEscrow
@@ -107,7 +102,13 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         returns (JobId)
     {
         TokenLib.tryPermit(_token, msg.sender, params.maxTotal, permitDeadline, v, r, s);
-        return _request(params);
+        return _request(params, address(0));
+    }
+
+    /// @inheritdoc IJobEscrow
+    function requestFor(RequestParams calldata params, address node) external nonReentrant returns (JobId) {
+        if (node == address(0)) revert JobEscrowInvalidAssignee(node);
+        return _request(params, node);
     }
 
     /* NODE FUNCTIONS */
@@ -115,6 +116,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IJobEscrow
     function claimSlot(Job calldata job) external nonReentrant returns (uint8 slot) {
         JobState storage state = _openJob(job);
+        if (state.assignee != address(0)) revert JobEscrowJobAssigned(job.id, state.assignee);
         if (block.timestamp >= job.deadline) revert JobEscrowDeadlinePassed(job.id, job.deadline);
         slot = state.filled;
         if (slot >= job.redundancy) revert JobEscrowSlotsFilled(job.id, job.redundancy);
@@ -245,15 +247,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function setVerifier(Mode mode, address verifier) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (verifier != address(0) && (verifier.code.length == 0 || IInferenceVerifier(verifier).mode() != mode)) {
-            revert JobEscrowInvalidVerifier(mode, verifier);
-        }
-
-        _verifiers[mode] = VerifierEntry({
-            verifier: verifier, checksRequests: verifier != address(0) && IInferenceVerifier(verifier).checksRequests()
-        });
-
-        emit VerifierSet(mode, verifier);
+        SettlementLib.setVerifier(_verifiers, mode, verifier);
     }
 
     /// @inheritdoc IJobEscrow
@@ -297,11 +291,8 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobEscrow
-    function resultOf(JobId jobId) external view returns (bytes32 outputHash, bytes memory output) {
-        JobState memory state = _book.states[jobId];
-        if (state.status != JobStatus.Settled) return (bytes32(0), "");
-        output = _book.loadOutput(jobId, state.resultSlot, _book.commitments[jobId]);
-        outputHash = keccak256(output);
+    function resultOf(JobId jobId) external view returns (bytes32, bytes memory) {
+        return _book.resultOf(jobId);
     }
 
     /// @inheritdoc IJobEscrow
@@ -362,17 +353,23 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /* INTERNAL: REQUEST */
 
-    function _request(RequestParams calldata params) internal returns (JobId jobId) {
+    /// @dev A request; `assignee` is zero, or the only node that may serve the k = 1 job (`requestFor`).
+    function _request(RequestParams calldata params, address assignee) internal returns (JobId jobId) {
         if (_paused) revert JobEscrowRequestsPaused();
         jobId = JobId.wrap(_jobCount + 1);
+        if (assignee != address(0) && params.redundancy != 1) {
+            revert JobEscrowWrongRedundancy(jobId, params.redundancy);
+        }
         Job memory job = _buildJob(jobId, params);
         uint256 total = FeesLib.total(job.modelFee, job.feePerNode, job.redundancy, job.protocolFee);
         if (params.maxTotal < total) revert JobEscrowInsufficientFee(jobId, params.maxTotal, total);
 
         _jobCount = JobId.unwrap(jobId);
         _book.commitments[jobId] = keccak256(abi.encode(job));
+        if (assignee != address(0)) _book.states[jobId].assignee = assignee;
 
         emit JobRequested(jobId, msg.sender, params.modelId, job, params.input, params.inputUri);
+        if (assignee != address(0)) emit JobAssigned(jobId, assignee);
 
         _pull(msg.sender, total);
     }
@@ -385,7 +382,7 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
             revert JobEscrowInvalidRedundancy(params.redundancy, MAX_REDUNDANCY);
         }
         _checkDeadline(params.deadline, p);
-        VerifierEntry memory entry = _verifiers[params.mode];
+        SettlementLib.VerifierEntry memory entry = _verifiers[params.mode];
         address verifier = entry.verifier;
         if (verifier == address(0)) revert JobEscrowModeDisabled(params.mode);
         _checkCollateral(params, p);
@@ -516,12 +513,19 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
         });
     }
 
-    /// @dev The open k = 1 job `job`, before its deadline and assigned to the caller.
+    /// @dev The open k = 1 job `job`, before its deadline, whose slot the caller claimed or which was assigned to
+    /// the caller. An assignee locked nothing, so its eligibility is checked now, against the job's collateral.
     function _submittable(Job calldata job) internal view returns (JobState storage state) {
         state = _openJob(job);
         if (job.redundancy != 1) revert JobEscrowWrongRedundancy(job.id, job.redundancy);
         if (block.timestamp >= job.deadline) revert JobEscrowDeadlinePassed(job.id, job.deadline);
-        if (_book.slots[job.id][0].node != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
+        address assignee = state.assignee;
+        if (assignee == address(0)) {
+            if (_book.slots[job.id][0].node != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
+            return state;
+        }
+        if (assignee != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
+        _checkEligible(job, msg.sender);
     }
 
     /// @dev Settles a verified k = 1 submission: stores the output, pays everyone, announces it.
@@ -530,7 +534,9 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
     {
         state.status = JobStatus.Settled;
         _book.commitments[job.id] = _book.packOutput(job.id, 0, output);
-        _book.payNode(msg.sender, job);
+        // An assignee's collateral was never locked: it is paid its fee only.
+        if (state.assignee == address(0)) _book.payNode(msg.sender, job);
+        else _book.credit(msg.sender, job.feePerNode);
         _book.credit(job.modelOwner, job.modelFee);
         _book.credit(PROTOCOL, job.protocolFee);
 

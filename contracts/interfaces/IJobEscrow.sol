@@ -26,6 +26,12 @@ import {IStakeLocker} from "./IStakeLocker.sol";
 /// transfer. The one exception is NodeStaking's `maxSlashBps`, a protocol-wide safety cap on any single slash,
 /// applied when the slash happens.
 /// @dev Pausing stops `request` only: claims, submissions, expiries and withdrawals always work.
+/// @dev Assigned jobs. A requester may name the node of a k = 1 job at request time (`requestFor`): the named node
+/// settles it with a single `submit`, no `claimSlot`, and no one else can claim or submit it, so a copier cannot take
+/// a vanilla output from the mempool. Naming asks nothing of the node: no collateral is locked and the node is never
+/// slashed for an assigned job, so a requester cannot lock or slash the stake of a node that never agreed. The node
+/// agrees by submitting, and must then hold the job's collateral as unlocked stake (it is locked and released in the
+/// same transaction). An assigned job the node does not serve is refunded in full by `expire` after its deadline.
 /// @dev Warning: a callback is delivered only to the requester itself (`callback` must be zero or `msg.sender`),
 /// so a consumer contract receives outcomes of jobs it requested and paid for, never results pushed by others.
 interface IJobEscrow is IStakeLocker {
@@ -108,12 +114,15 @@ interface IJobEscrow is IStakeLocker {
     /// @notice The mutable state of a job.
     /// @param filled Slots claimed. @param committed Slots committed (k > 1). @param revealed Slots revealed.
     /// @param resultSlot The slot whose output was accepted (meaningful once settled).
+    /// @param assignee The node named by `requestFor`, the only one that may submit; zero for a job open to claims.
+    // 5 + 20 bytes: one storage slot, so naming a node costs no slot of its own.
     struct JobState {
         JobStatus status;
         uint8 filled;
         uint8 committed;
         uint8 revealed;
         uint8 resultSlot;
+        address assignee;
     }
 
     /// @notice One node's slot in a job; its fields share one storage slot.
@@ -163,6 +172,9 @@ interface IJobEscrow is IStakeLocker {
     event JobRequested(
         JobId indexed jobId, address indexed requester, ModelId indexed modelId, Job job, bytes input, string inputUri
     );
+
+    /// @notice Emitted, after `JobRequested`, when a requester names `node` as the only node that may serve a job.
+    event JobAssigned(JobId indexed jobId, address indexed node);
 
     /// @notice Emitted when `node` claims slot `slot` of a job and locks `collateral` of its stake.
     event SlotClaimed(JobId indexed jobId, address indexed node, uint8 slot, uint96 collateral);
@@ -242,6 +254,10 @@ interface IJobEscrow is IStakeLocker {
     error JobEscrowNotExpired(JobId jobId, uint64 expiresAt);
     /// @notice All `redundancy` slots of the job are taken.
     error JobEscrowSlotsFilled(JobId jobId, uint8 redundancy);
+    /// @notice The job is assigned to `assignee` (`requestFor`): its slot cannot be claimed.
+    error JobEscrowJobAssigned(JobId jobId, address assignee);
+    /// @notice A job cannot be assigned to `node` (the zero address).
+    error JobEscrowInvalidAssignee(address node);
     /// @notice `node` already holds a slot of the job.
     error JobEscrowAlreadyAssigned(JobId jobId, address node);
     /// @notice `node` is not registered for the job's mode or lacks the minimum stake.
@@ -252,7 +268,8 @@ interface IJobEscrow is IStakeLocker {
     error JobEscrowNotAssigned(JobId jobId, address caller);
     /// @notice `node`'s slot is in `phase`, which does not allow this call.
     error JobEscrowWrongPhase(JobId jobId, address node, SlotPhase phase);
-    /// @notice This call needs a job with a different redundancy (`submit` is for k = 1, commit-reveal for k > 1).
+    /// @notice This call needs a job with a different redundancy (`submit` and `requestFor` are for k = 1,
+    /// commit-reveal for k > 1).
     error JobEscrowWrongRedundancy(JobId jobId, uint8 redundancy);
     /// @notice Reveals open once all `redundancy` slots have committed; `committed` have.
     error JobEscrowRevealNotOpen(JobId jobId, uint8 committed, uint8 redundancy);
@@ -289,16 +306,28 @@ interface IJobEscrow is IStakeLocker {
         external
         returns (JobId jobId);
 
+    /// @notice `request` for a k = 1 job that only `node` may serve: `node` settles it with `submit`, without
+    /// `claimSlot`. Nothing is asked of `node` until it submits; if it does not by the deadline, `expire` refunds
+    /// the requester in full and slashes no one.
+    /// @dev Reverts with `JobEscrowWrongRedundancy` unless `params.redundancy` is 1, and with
+    /// `JobEscrowInvalidAssignee` for the zero address. The node's eligibility is checked when it submits.
+    /// @dev Warning: the job waits for `node` alone until its deadline, even if `node` is offline or unstaked; choose
+    /// a deadline you can afford to wait for.
+    function requestFor(RequestParams calldata params, address node) external returns (JobId jobId);
+
     /* NODE FUNCTIONS */
 
-    /// @notice Claims the next free slot of an open job and locks `job.collateral` of the caller's stake.
+    /// @notice Claims the next free slot of an open job and locks `job.collateral` of the caller's stake. Reverts
+    /// with `JobEscrowJobAssigned` for a job assigned by `requestFor`.
     /// @dev One slot per node: a single operator can never fill every slot of a redundant job.
     /// @dev Warning: a claimed slot that does not deliver by the deadline is slashed whatever the reason, including
     /// an input the node cannot process or fetch. Nodes should fetch the input and compute before claiming.
     function claimSlot(Job calldata job) external returns (uint8 slot);
 
     /// @notice Submits the result of a k = 1 job. The job's verifier checks `proof`; on success the job settles at
-    /// once and the consumer callback, if any, runs last with exactly its gas limit.
+    /// once and the consumer callback, if any, runs last with exactly its gas limit. The caller must hold the job's
+    /// slot (`claimSlot`) or, for a job assigned by `requestFor`, be its assignee, registered for the job's mode
+    /// with `job.collateral` of unlocked stake.
     function submit(Job calldata job, bytes calldata output, bytes calldata proof) external;
 
     /// @notice Submits the results of several k = 1 jobs assigned to the caller with one proof object, checked once

@@ -7,7 +7,7 @@ import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 import {INodeStaking} from "../interfaces/INodeStaking.sol";
 import {FeesLib} from "./FeesLib.sol";
 import {OutputLib} from "./OutputLib.sol";
-import {JobId} from "../types/Ids.sol";
+import {JobId, Mode} from "../types/Ids.sol";
 
 /// @title SettlementLib
 /// @notice The escrow's book of jobs and accounts, the resolution of jobs that do not settle by a single verified
@@ -50,6 +50,12 @@ library SettlementLib {
         uint128 locked;
     }
 
+    /// @dev A mode's verifier, and whether it wants `checkRequest` calls (one slot: no extra read per request).
+    struct VerifierEntry {
+        address verifier;
+        bool checksRequests;
+    }
+
     /// @dev Everything the escrow records per job and per account.
     struct Book {
         /// The hash of a job's terms while it is open; its packed output (`OutputLib`) once settled.
@@ -77,6 +83,19 @@ library SettlementLib {
         _checkBounds("minCollateral", p.minCollateral, 0, MAX_AMOUNT_PARAMETER);
         _checkBounds("maxCollateralRatio", p.maxCollateralRatio, 1, MAX_COLLATERAL_RATIO);
         _checkBounds("usageFeeFloor", p.usageFeeFloor, 0, MAX_AMOUNT_PARAMETER);
+    }
+
+    /// @notice Sets the verifier of `mode` (zero disables it), checked to be a contract implementing `mode`.
+    function setVerifier(mapping(Mode => VerifierEntry) storage verifiers, Mode mode, address verifier) external {
+        if (verifier != address(0) && (verifier.code.length == 0 || IInferenceVerifier(verifier).mode() != mode)) {
+            revert IJobEscrow.JobEscrowInvalidVerifier(mode, verifier);
+        }
+
+        verifiers[mode] = VerifierEntry({
+            verifier: verifier, checksRequests: verifier != address(0) && IInferenceVerifier(verifier).checksRequests()
+        });
+
+        emit IJobEscrow.VerifierSet(mode, verifier);
     }
 
     /* RESOLUTION */
@@ -210,6 +229,14 @@ library SettlementLib {
     }
 
     /* OUTPUTS */
+
+    /// @notice The accepted output of a settled job and its hash (empty if the job has not settled).
+    function resultOf(Book storage book, JobId jobId) external view returns (bytes32 outputHash, bytes memory output) {
+        IJobEscrow.JobState memory state = book.states[jobId];
+        if (state.status != IJobEscrow.JobStatus.Settled) return (bytes32(0), "");
+        output = loadOutput(book, jobId, state.resultSlot, book.commitments[jobId]);
+        outputHash = keccak256(output);
+    }
 
     /// @notice The packed word of `output`; an output too long to pack is stored in full under its slot.
     function packOutput(Book storage book, JobId jobId, uint256 slot, bytes calldata output)
