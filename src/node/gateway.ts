@@ -119,11 +119,7 @@ class PrivateInference {
     } catch (error) {
       return problem(400, (error as Error).message);
     }
-    const refusal = await this.refusal(parsed).catch(
-      (error: unknown) => `its chain state cannot be read: ${message(error)}`,
-    );
-    if (refusal !== undefined)
-      return problem(503, `this gateway cannot serve model ${parsed.modelId}@${parsed.version} now: ${refusal}`);
+    // The pass first: it is checked locally, so a request that does not pay never makes the gateway read the chain.
     let pass: { refund(): void } | undefined;
     if (this.options.passes !== undefined) {
       if (parsed.pass === undefined)
@@ -133,6 +129,16 @@ class PrivateInference {
       } catch (error) {
         return problem(error instanceof InputError ? 402 : 503, `the pass was not accepted: ${message(error)}`);
       }
+    }
+    const refusal = await this.refusal(parsed).catch(
+      (error: unknown) => `its chain state cannot be read: ${message(error)}`,
+    );
+    if (refusal !== undefined) {
+      pass?.refund();
+      return problem(
+        503,
+        `this gateway cannot serve model ${parsed.modelId}@${parsed.version} now: ${refusal}; the pass, if any, was not spent`,
+      );
     }
     try {
       const response = await this.infer(parsed);

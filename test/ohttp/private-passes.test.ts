@@ -9,9 +9,12 @@ import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { HDNodeWallet } from "ethers";
+import { getBytes, hexlify, randomBytes, type HDNodeWallet } from "ethers";
 import { addressesFromRecord, connectContracts, type Contracts } from "../../src/core/contracts";
 import { InputError } from "../../src/core/errors";
+import { encodeInput } from "../../src/core/job";
+import { encodePrivateRequest, PRIVATE_INFER_PATH } from "../../src/core/private";
+import { decodeKeyConfig, ohttpFetch, relayResourceUrl } from "../../src/ohttp";
 import type { ModelSource } from "../../src/modes";
 import { createPassRedeemer } from "../../src/node/issuer";
 import { startPrivateGateway, type RunningGateway } from "../../src/node/gateway";
@@ -140,6 +143,36 @@ describe("private path paid with Privacy Pass tokens", function () {
     const other = await ask({ pass: foreign!.token }).catch((e: unknown) => e);
     expect(other).to.be.instanceOf(PassRefusedError);
     expect((other as Error).message).to.match(/not valid/);
+  });
+
+  it("refuses a request that does not pay with 402 before it reads the chain; a paid one for a version it cannot serve gets 503 and its pass back", async function () {
+    const config = decodeKeyConfig(getBytes(await contracts.teeVerifier.ohttpKeyConfig(fx.enclave.address)));
+    const send = async (modelId: bigint, pass?: string) => {
+      const body = encodePrivateRequest({
+        modelId,
+        version: 1n,
+        input: hexlify(encodeInput(FEATURES)),
+        requestId: hexlify(randomBytes(32)),
+        ...(pass === undefined ? {} : { pass }),
+      });
+      const inner = new Request(new URL(PRIVATE_INFER_PATH, gateway.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      const response = await ohttpFetch(relayResourceUrl(relay.url, gateway.url), config, inner);
+      return { status: response.status, detail: ((await response.json()) as { detail: string }).detail };
+    };
+    // Model 999 does not exist: the chain would refuse it, but a request without a pass never gets that far.
+    const unpaid = await send(999n);
+    expect(unpaid.status).to.equal(402);
+    expect(unpaid.detail).to.match(/takes one Privacy Pass token per request/);
+    const [pass] = mint(key, 1);
+    const paid = await send(999n, pass!.token);
+    expect(paid.status).to.equal(503);
+    expect(paid.detail).to.match(/cannot serve model 999@1 now: .*the pass, if any, was not spent$/);
+    const nonce = tokenNonce(new Uint8Array(Buffer.from(pass!.token, "base64url")));
+    expect(spent.markSpent(key.keyId, nonce), "the pass was given back").to.equal(true);
   });
 
   it("gives the pass back when the gateway fails to serve, and it pays a later request", async function () {
