@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {IBatchInferenceVerifier} from "../../interfaces/IBatchInferenceVerifier.sol";
-import {JobId} from "../../types/Ids.sol";
+import {JobId, ModelId} from "../../types/Ids.sol";
 
 /// @title IZkInferenceVerifier
 /// @notice Accepts a claim when a Groth16 proof shows that the claim's output is the model version's output on the
@@ -23,6 +23,13 @@ import {JobId} from "../../types/Ids.sol";
 /// the adapter checks the output bytes' hash against the packed value it feeds the circuit. A batch proof is
 /// `abi.encode(uint256[] packedOutputs, IGroth16Verifier.Proof[] proofs)`, one entry per claim, all of one model
 /// version.
+///
+/// One proof for N jobs: a version's owner may bind, once per slot count N in [2, 64], the key of the version's
+/// N-slot circuit (N copies of the model circuit, public signal i = claim of slot i; `src/zkml/batch-circuit.ts`)
+/// with `setSlotVerifier`, which deploys its `Groth16SlotVerifier`. A batch proof
+/// `abi.encode(uint256 SLOT_PROOF, uint256 N, uint256[] packedOutputs, IGroth16Verifier.Proof proof)` then settles
+/// k <= N jobs with one proof: job i is slot i and every slot from k on must carry claim 0 (the prover pads with
+/// a copy of job 0), so no slot can hold a claim the escrow does not settle and check.
 /// @dev The version's verifier is a `Groth16Verifier` that the registry checked was deployed by its verifier factory
 /// with the bound key. A proof is not bound to a job or node: replaying it for another job with the same input
 /// commitment (same input and salt) reproduces a correct result, which is harmless; copying from the mempool is
@@ -31,7 +38,18 @@ import {JobId} from "../../types/Ids.sol";
 /// @dev Warning: a commitment of 200 bits resists finding another input for a given commitment at about 2^200
 /// Poseidon evaluations, and two inputs with one commitment (which only their own requester could use) at about
 /// 2^100.
+/// @dev Warning: a slot key is bound by the model's owner after publication (the registry fixes only the single-job
+/// key), once per (version, N) and never changed. Like the single key, only its validity is checked on-chain: that
+/// it is the key of the N-slot circuit of the version's model is checked off-chain (rebuild the N-slot circuit from
+/// the ONNX file, compare the key hash of `SlotVerifierSet`); a requester who has not checked a version's slot keys
+/// trusts its owner for them.
 interface IZkInferenceVerifier is IBatchInferenceVerifier {
+    /// @notice Emitted when the owner of `modelId` binds the `slots`-slot verifier of `version`, with its key hash
+    /// `keccak256(abi.encode(uint256[] key))`.
+    event SlotVerifierSet(
+        ModelId indexed modelId, uint32 indexed version, uint256 indexed slots, address verifier, bytes32 keyHash
+    );
+
     /// @notice `inputHash` has more than `bits` bits, so no circuit can open it.
     error ZkInferenceVerifierCommitmentOutOfRange(bytes32 inputHash, uint256 bits);
     /// @notice ZK jobs have redundancy 1: a proof settles the answer by itself.
@@ -52,7 +70,26 @@ interface IZkInferenceVerifier is IBatchInferenceVerifier {
     error ZkInferenceVerifierBatchLengthMismatch(uint256 claims, uint256 packedOutputs, uint256 proofs);
     /// @notice Claim `index` of a batch is for another model version than claim 0.
     error ZkInferenceVerifierMixedBatch(uint256 index);
+    /// @notice Only the model's owner binds its slot verifiers.
+    error ZkInferenceVerifierUnauthorizedAccount(ModelId modelId, address account);
+    /// @notice The version already has a `slots`-slot verifier: a binding is never changed.
+    error ZkInferenceVerifierSlotVerifierAlreadySet(ModelId modelId, uint32 version, uint256 slots);
+    /// @notice The version has no `slots`-slot verifier.
+    error ZkInferenceVerifierNoSlotVerifier(ModelId modelId, uint32 version, uint256 slots);
+    /// @notice A slot proof's claims and packed outputs differ in number, the batch is empty, or it has more jobs
+    /// than slots.
+    error ZkInferenceVerifierSlotCountMismatch(uint256 claims, uint256 packedOutputs, uint256 slots);
 
     /// @notice The circuit's public signal for a claim on `inputHash` with output `packedOutput`.
     function claimSignal(bytes32 inputHash, uint256 packedOutput) external pure returns (uint256);
+
+    /// @notice Binds the key of the `slots`-slot circuit of `modelId`@`version` (its slot count read from the key's
+    /// length: `16 + 2 * slots` words, see `IGroth16SlotVerifier`), deploying its `Groth16SlotVerifier`.
+    /// @dev Reverts with ZkInferenceVerifierUnauthorizedAccount unless the caller owns the model, with
+    /// ModelRegistryModeNotSupported when the version does not serve ZK, with Groth16SlotVerifierInvalidKey for a key
+    /// of another length, and with ZkInferenceVerifierSlotVerifierAlreadySet when that slot count is bound.
+    function setSlotVerifier(ModelId modelId, uint32 version, uint256[] calldata key) external returns (address);
+
+    /// @notice The `slots`-slot verifier of `modelId`@`version`, zero if none is bound.
+    function slotVerifierOf(ModelId modelId, uint32 version, uint256 slots) external view returns (address);
 }

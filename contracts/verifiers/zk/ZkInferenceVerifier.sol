@@ -6,6 +6,8 @@ import {IBatchInferenceVerifier} from "../../interfaces/IBatchInferenceVerifier.
 import {IModelRegistry} from "../../interfaces/IModelRegistry.sol";
 import {ModelId, Mode, ModesLib} from "../../types/Ids.sol";
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
+import {IGroth16SlotVerifier} from "./IGroth16SlotVerifier.sol";
+import {Groth16SlotVerifier} from "./Groth16SlotVerifier.sol";
 import {IZkInferenceVerifier} from "./IZkInferenceVerifier.sol";
 
 /// @title ZkInferenceVerifier
@@ -17,9 +19,14 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
     uint256 public constant OUTPUT_BITS = 48;
     /// @dev abi.encode(uint256, uint256[2], uint256[2][2], uint256[2]) is 9 words.
     uint256 internal constant PROOF_LENGTH = 9 * 32;
+    /// @notice The first word of a batch proof settled by one N-slot proof (an RLC batch's first word is 0x40).
+    uint256 public constant SLOT_PROOF = 1;
 
     /// @notice The registry whose ZK bindings name each version's circuit verifier.
     IModelRegistry public immutable registry;
+
+    /// @dev The N-slot verifier of each (model, version, N), set once by the model's owner.
+    mapping(ModelId => mapping(uint32 => mapping(uint256 => IGroth16SlotVerifier))) internal _slotVerifiers;
 
     constructor(IModelRegistry registry_) {
         registry = registry_;
@@ -42,25 +49,43 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
 
     /// @inheritdoc IBatchInferenceVerifier
     function verifyBatch(InferenceClaim[] calldata claims, bytes calldata proof) external view {
+        if (proof.length >= 32 && uint256(bytes32(proof[:32])) == SLOT_PROOF) return _verifySlots(claims, proof);
         (uint256[] memory packed, IGroth16Verifier.Proof[] memory proofs) =
             abi.decode(proof, (uint256[], IGroth16Verifier.Proof[]));
         uint256 n = claims.length;
         if (n == 0 || packed.length != n || proofs.length != n) {
             revert ZkInferenceVerifierBatchLengthMismatch(n, packed.length, proofs.length);
         }
-        uint256[] memory signals = new uint256[](n);
-        for (uint256 i; i < n; ++i) {
-            InferenceClaim calldata claim = claims[i];
-            if (
-                i != 0
-                    && (ModelId.unwrap(claim.modelId) != ModelId.unwrap(claims[0].modelId)
-                        || claim.version != claims[0].version)
-            ) {
-                revert ZkInferenceVerifierMixedBatch(i);
-            }
-            signals[i] = _signal(claim, packed[i]);
+        if (!_verifierOf(claims[0]).verifyBatch(proofs, _signals(claims, packed))) {
+            revert ZkInferenceVerifierInvalidBatch(n);
         }
-        if (!_verifierOf(claims[0]).verifyBatch(proofs, signals)) revert ZkInferenceVerifierInvalidBatch(n);
+    }
+
+    /// @inheritdoc IZkInferenceVerifier
+    function setSlotVerifier(ModelId modelId, uint32 version, uint256[] calldata key)
+        external
+        returns (address verifier)
+    {
+        if (registry.modelOf(modelId).owner != msg.sender) {
+            revert ZkInferenceVerifierUnauthorizedAccount(modelId, msg.sender);
+        }
+        if (registry.bindingOf(modelId, version, ModesLib.ZK).verifier == address(0)) {
+            revert ZkInferenceVerifierNoVerifier();
+        }
+        IGroth16SlotVerifier slotVerifier = new Groth16SlotVerifier(key);
+        uint256 slots = slotVerifier.slots();
+        if (address(_slotVerifiers[modelId][version][slots]) != address(0)) {
+            revert ZkInferenceVerifierSlotVerifierAlreadySet(modelId, version, slots);
+        }
+        _slotVerifiers[modelId][version][slots] = slotVerifier;
+        verifier = address(slotVerifier);
+
+        emit SlotVerifierSet(modelId, version, slots, verifier, keccak256(abi.encode(key)));
+    }
+
+    /// @inheritdoc IZkInferenceVerifier
+    function slotVerifierOf(ModelId modelId, uint32 version, uint256 slots) external view returns (address) {
+        return address(_slotVerifiers[modelId][version][slots]);
     }
 
     /// @inheritdoc IInferenceVerifier
@@ -83,6 +108,43 @@ contract ZkInferenceVerifier is IZkInferenceVerifier {
     /// @inheritdoc IZkInferenceVerifier
     function claimSignal(bytes32 inputHash, uint256 packedOutput) external pure returns (uint256) {
         return _pack(inputHash, packedOutput);
+    }
+
+    /// @dev One N-slot proof: job i is slot i, and the slot verifier repeats claim 0 in the slots past the jobs.
+    function _verifySlots(InferenceClaim[] calldata claims, bytes calldata proof) internal view {
+        (, uint256 slots, uint256[] memory packed, IGroth16Verifier.Proof memory p) =
+            abi.decode(proof, (uint256, uint256, uint256[], IGroth16Verifier.Proof));
+        uint256 n = claims.length;
+        if (n == 0 || packed.length != n || n > slots) {
+            revert ZkInferenceVerifierSlotCountMismatch(n, packed.length, slots);
+        }
+        InferenceClaim calldata first = claims[0];
+        IGroth16SlotVerifier verifier = _slotVerifiers[first.modelId][first.version][slots];
+        if (address(verifier) == address(0)) {
+            revert ZkInferenceVerifierNoSlotVerifier(first.modelId, first.version, slots);
+        }
+        if (!verifier.verifyProof(p, _signals(claims, packed))) revert ZkInferenceVerifierInvalidBatch(n);
+    }
+
+    /// @dev The public signals of a batch's claims, all of one model version.
+    function _signals(InferenceClaim[] calldata claims, uint256[] memory packed)
+        internal
+        pure
+        returns (uint256[] memory signals)
+    {
+        uint256 n = claims.length;
+        signals = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            InferenceClaim calldata claim = claims[i];
+            if (
+                i != 0
+                    && (ModelId.unwrap(claim.modelId) != ModelId.unwrap(claims[0].modelId)
+                        || claim.version != claims[0].version)
+            ) {
+                revert ZkInferenceVerifierMixedBatch(i);
+            }
+            signals[i] = _signal(claim, packed[i]);
+        }
     }
 
     function _verifierOf(InferenceClaim calldata claim) internal view returns (IGroth16Verifier verifier) {
