@@ -6,11 +6,17 @@
  * n = 1, 4, 16, 64 to `verifyBatch`; and the time a client takes to trust a version's circuit (recompile it from the
  * ONNX file, `zkey verify` against the published powers of tau). It also settles ZK jobs of the first bundled model through the escrow
  * (`submit` and `submitBatch` of 16) and reports the bundled models' float and circuit accuracy on held-out rows.
+ * For 784-56-10 it compares, in the same run, our prover with a plain `snarkjs.groth16.fullProve` of the same circuit
+ * (`prove784Ms`, `proveRatioVsSnarkjs`) and with a keras2circom-style circuit of the same shape (bench/zk/keras-style.ts;
+ * env BENCH_ZK_KERAS=skip leaves it out, =prove generates its larger ceremony when none is cached).
  *
  * Usage: npx hardhat run bench/zk.ts   (env BENCH_ZK_ONLY=name1,name2 to restrict the subjects)
  * Writes bench/results/zk.json.
  */
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as snarkjs from "snarkjs";
 import { toUtf8Bytes } from "ethers";
 import { bundledModels, clampToRange, evaluateCircuit, type AnyBundledModel } from "../src/models";
 import { Mode, modeMask } from "../src/core/modes";
@@ -23,7 +29,11 @@ import {
   packedOutputOf,
   type SolidityProof,
 } from "../src/zkml/claim";
+import { compileCircuit, type CompiledCircuit } from "../src/zkml/circom";
 import { writeMlpOnnx } from "../src/zkml/onnx-writer";
+import { DEFAULT_ZK_CACHE, ensurePtau, ptauPowerFor, setupGroth16 } from "../src/zkml/setup";
+import { sha256Hex } from "../src/core/hash";
+import { kerasStyleCircuit } from "./zk/keras-style";
 import { buildZkModel, type ZkModel } from "../src/zkml/pipeline";
 import { quantizeInput } from "../src/zkml/quantize";
 import { evaluateQuantized } from "../src/zkml/reference";
@@ -53,6 +63,8 @@ interface Subject {
 interface WorkerResult {
   loadSeconds: number;
   seconds: number[];
+  /** CPU time of the proving process per proof (its worker threads included): less sensitive to a loaded machine. */
+  cpuSeconds: number[];
   maxRssBytes: number;
   proofs: { claim: string; a: string[]; b: string[][]; c: string[]; jsonBytes: number }[];
 }
@@ -95,7 +107,14 @@ function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
 }
 
-async function proveInWorker(zk: ZkModel, inputs: bigint[][]): Promise<WorkerResult> {
+type WorkerProver = "ours" | "snarkjs" | "keras-style";
+
+async function proveInWorker(
+  zk: ZkModel,
+  inputs: bigint[][],
+  prover: WorkerProver = "ours",
+  files: { wasmPath: string; zkeyPath: string } = { wasmPath: zk.circuit.wasmPath, zkeyPath: zk.setup.zkeyPath },
+): Promise<WorkerResult> {
   const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "bench/zk/prove-worker.ts"], {
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -103,8 +122,8 @@ async function proveInWorker(zk: ZkModel, inputs: bigint[][]): Promise<WorkerRes
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stdin.end(
     toJson({
-      wasmPath: zk.circuit.wasmPath,
-      zkeyPath: zk.setup.zkeyPath,
+      ...files,
+      prover,
       model: zk.model,
       inputs: inputs.map((x) => x.map(String)),
       salt: SALT.toString(),
@@ -218,6 +237,97 @@ async function escrowGas(
   return { submit, batch16 };
 }
 
+/**
+ * Issue #15 §2: our prover against a plain `snarkjs.groth16.fullProve` of the same circuit and inputs, and against a
+ * keras2circom-style circuit of the same shape (bench/zk/keras-style.ts), each in its own process in this run.
+ * The keras-style circuit needs a larger ceremony than ours: it is proved only when that ptau is cached or
+ * BENCH_ZK_KERAS=prove allows generating it (hours on 2 cores at 2^17); otherwise only its size is reported.
+ */
+async function proverComparison(
+  zk: ZkModel,
+  inputs: bigint[][],
+  ours: WorkerResult,
+): Promise<{ rows: Row[]; detail: Record<string, unknown> }> {
+  const oursMedian = median(ours.seconds.slice(1));
+  const cpu = (w: WorkerResult): number => median(w.cpuSeconds.slice(1));
+  const plain = await proveInWorker(zk, inputs, "snarkjs");
+  const plainMedian = median(plain.seconds.slice(1));
+  const rows: Row[] = [
+    {
+      key: "prove784Ms",
+      value: Math.round(oursMedian * 1000),
+      unit: "ms",
+      target: 1000,
+      note: `784-56-10, CircuitProver (witness + Groth16Key), median of ${ours.seconds.length - 1} (CPU ${cpu(ours).toFixed(3)} s), peak ${Math.round(ours.maxRssBytes / 2 ** 20)} MiB`,
+    },
+    {
+      key: "proveRatioVsSnarkjs",
+      value: oursMedian / plainMedian,
+      unit: "x",
+      note: `ours ${oursMedian.toFixed(3)} s / snarkjs.groth16.fullProve ${plainMedian.toFixed(3)} s (median of ${plain.seconds.length - 1}, CPU ${cpu(plain).toFixed(3)} s, peak ${Math.round(plain.maxRssBytes / 2 ** 20)} MiB), same circuit and inputs`,
+    },
+  ];
+  const detail: Record<string, unknown> = {
+    oursSeconds: ours.seconds,
+    oursCpuSeconds: ours.cpuSeconds,
+    snarkjsFullProveSeconds: plain.seconds,
+    snarkjsFullProveCpuSeconds: plain.cpuSeconds,
+    snarkjsFullProveMaxRssBytes: plain.maxRssBytes,
+  };
+  if (process.env.BENCH_ZK_KERAS === "skip") return { rows, detail };
+  const keras = await kerasStyleSetup(zk);
+  rows.push({
+    key: "keras2circomStyleConstraints",
+    value: keras.nConstraints,
+    unit: "",
+    note: `same shape, weights as private inputs, 254-bit ReLU decompositions (ours: ${zk.nConstraints}); ptau 2^${keras.power}`,
+  });
+  detail.keras2circomStyle = { constraints: keras.nConstraints, ptauPower: keras.power };
+  if (keras.zkeyPath === undefined) {
+    detail.keras2circomStyle = {
+      ...(detail.keras2circomStyle as object),
+      proved: `no: needs a 2^${keras.power} ceremony (BENCH_ZK_KERAS=prove generates it)`,
+    };
+    return { rows, detail };
+  }
+  const k = await proveInWorker(zk, inputs, "keras-style", { wasmPath: keras.wasmPath, zkeyPath: keras.zkeyPath });
+  const kMedian = median(k.seconds.slice(1));
+  rows.push({
+    key: "proveRatioVsKeras2circomStyle",
+    value: oursMedian / kMedian,
+    unit: "x",
+    note: `ours ${oursMedian.toFixed(3)} s / keras2circom-style fullProve ${kMedian.toFixed(3)} s (CPU ${cpu(k).toFixed(3)} s, peak ${Math.round(k.maxRssBytes / 2 ** 20)} MiB)`,
+  });
+  detail.keras2circomStyle = {
+    ...(detail.keras2circomStyle as object),
+    seconds: k.seconds,
+    cpuSeconds: k.cpuSeconds,
+    maxRssBytes: k.maxRssBytes,
+  };
+  return { rows, detail };
+}
+
+/** Compiles (cached) the keras2circom-style circuit of `zk`'s shape; sets it up when its ceremony may be used. */
+async function kerasStyleSetup(
+  zk: ZkModel,
+): Promise<{ nConstraints: number; power: number; wasmPath: string; zkeyPath?: string }> {
+  const source = kerasStyleCircuit(zk.model);
+  const dir = join(DEFAULT_ZK_CACHE, "keras-style", sha256Hex(source).slice(2, 18));
+  const marker = join(dir, "compiled.json");
+  const circuit = existsSync(marker)
+    ? (JSON.parse(readFileSync(marker, "utf8")) as CompiledCircuit)
+    : await compileCircuit(source, { outDir: dir });
+  writeFileSync(marker, JSON.stringify(circuit));
+  const info = await snarkjs.r1cs.info(circuit.r1csPath);
+  const power = ptauPowerFor(info.nConstraints, info.nPubInputs + info.nOutputs);
+  const cached = existsSync(join(DEFAULT_ZK_CACHE, "ptau", `pot${power}_final.ptau.json`));
+  if (!cached && process.env.BENCH_ZK_KERAS !== "prove")
+    return { nConstraints: info.nConstraints, power, wasmPath: circuit.wasmPath };
+  const ptau = await ensurePtau({ power, log: (l) => console.error(`   ${l}`) });
+  const setup = await setupGroth16({ r1csPath: circuit.r1csPath, ptau, outDir: dir });
+  return { nConstraints: info.nConstraints, power, wasmPath: circuit.wasmPath, zkeyPath: setup.zkeyPath };
+}
+
 /** Seconds a client spends trusting a version's circuit: recompiling it from the ONNX file, and `zkey verify`. */
 async function setupCheck(zk: ZkModel, onnx: Uint8Array): Promise<{ compile: number; zkeyVerify: number }> {
   const files = await zkModelFiles(zk);
@@ -257,6 +367,7 @@ async function main(): Promise<void> {
     const gas = await verificationGas(fx, zk, proofs);
     const check = await setupCheck(zk, s.onnx);
     const big = s.name === "random-784-56-10";
+    const comparison = big ? await proverComparison(zk, inputs, w) : undefined;
     rows.push(
       {
         key: `${s.name}.constraints`,
@@ -319,6 +430,10 @@ async function main(): Promise<void> {
       batchGas: Object.fromEntries(gas.batch),
       vkHash: zk.setup.vkHash,
     };
+    if (comparison !== undefined) {
+      rows.push(...comparison.rows);
+      detail.proverComparison = comparison.detail;
+    }
     if (s.bundled !== undefined) {
       const acc = evaluateCircuit(s.bundled);
       const pct = acc.metric === "accuracy";
