@@ -31,6 +31,7 @@ import {
   PrivacyRegistry__factory,
   ProviderDirectory__factory,
   RealizedVolatilitySource__factory,
+  ReceiptSettlement__factory,
   SubscriptionManager__factory,
   TeeVerifier__factory,
   ZkInferenceVerifier__factory,
@@ -61,6 +62,7 @@ import type { IJobEscrow } from "../typechain-types/contracts/escrow/JobEscrow";
 import type { INodeStaking } from "../typechain-types/contracts/staking/NodeStaking";
 import type { IPrivacyPassEscrow } from "../typechain-types/contracts/privacy/PrivacyPassEscrow";
 import type { IPrivacyRegistry } from "../typechain-types/contracts/privacy/PrivacyRegistry";
+import type { IReceiptSettlement, ReceiptSettlement } from "../typechain-types/contracts/chat/ReceiptSettlement";
 import type { IDcapVerifier } from "../typechain-types/contracts/verifiers/tee/DcapVerifier";
 import { LOCAL_CHAIN_IDS as CORE_LOCAL_CHAIN_IDS } from "../src/core/chains";
 import { BaseError } from "../src/core/errors";
@@ -95,6 +97,11 @@ export interface DeployOptions {
   privacy?: Partial<IPrivacyRegistry.ParametersStruct>;
   /** The Privacy Pass escrow's issue window (default {@link DEFAULT_PASSES_PARAMETERS}). */
   passes?: Partial<IPrivacyPassEscrow.ParametersStruct>;
+  /**
+   * Deploys the receipt settlement contract with these parameters over {@link DEFAULT_RECEIPT_PARAMETERS} (opt-in;
+   * a record that has one keeps it without this option).
+   */
+  receipts?: Partial<IReceiptSettlement.ParametersStruct>;
   /** Seconds an enclave registration lasts before it must be renewed (TeeVerifier `maxEnclaveAge`). Default 7 days. */
   maxEnclaveAge?: number;
   /** The DCAP quote verifier's root and initial policy. */
@@ -166,6 +173,8 @@ export interface System {
   feedWindowSource: FeedWindowSource;
   /** Where staked operators announce the libp2p multiaddrs at which they serve model files (no admin). */
   providerDirectory: ProviderDirectory;
+  /** Batches of enclave-signed inference receipts (no admin); present when deployed with `receipts`. */
+  receiptSettlement?: ReceiptSettlement;
 }
 
 export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
@@ -195,6 +204,17 @@ export const DEFAULT_ESCROW_PARAMETERS: IJobEscrow.ParametersStruct = {
   maxCallbackGas: 500_000,
   maxCollateralRatio: 20,
   usageFeeFloor: 10n ** 15n,
+};
+
+/**
+ * Receipt batches can be challenged for 6 hours, receipts must be committed within a day, a pending batch locks a
+ * bond of 100 tokens (18 decimals) and half of a taken bond rewards its challenger.
+ */
+export const DEFAULT_RECEIPT_PARAMETERS: IReceiptSettlement.ParametersStruct = {
+  challengeWindow: 6 * 3600,
+  maxReceiptAge: 24 * 3600,
+  batchBond: 100n * 10n ** 18n,
+  challengerShareBps: 5_000,
 };
 
 /** Raised when a deployment cannot proceed; the message says what to change. */
@@ -369,6 +389,20 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     ]),
   );
 
+  // Opt-in and last of all, so that every other address stays what it was without it. No admin.
+  const receiptsAddress =
+    options.receipts === undefined && previous?.contracts.receiptSettlement === undefined
+      ? undefined
+      : await ensure("receiptSettlement", () =>
+          deployContract(new ReceiptSettlement__factory(deployer), [
+            tokenAddress,
+            teeAddress,
+            registryAddress,
+            treasury,
+            { ...DEFAULT_RECEIPT_PARAMETERS, ...options.receipts },
+          ]),
+        );
+
   const system: System = {
     record: record(),
     token: TestToken__factory.connect(tokenAddress, deployer),
@@ -390,6 +424,9 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     realizedVolatilitySource: RealizedVolatilitySource__factory.connect(volatilitySourceAddress, deployer),
     feedWindowSource: FeedWindowSource__factory.connect(windowSourceAddress, deployer),
     providerDirectory: ProviderDirectory__factory.connect(directoryAddress, deployer),
+    ...(receiptsAddress === undefined
+      ? {}
+      : { receiptSettlement: ReceiptSettlement__factory.connect(receiptsAddress, deployer) }),
   };
   await wire(system, deployer, guardian, log);
   await setUpDcap(

@@ -24,6 +24,8 @@ import type { TestToken } from "../../typechain-types/contracts/mocks/TestToken"
 import type { EvaluationRegistry } from "../../typechain-types/contracts/evaluation/EvaluationRegistry";
 import type { SubscriptionManager } from "../../typechain-types/contracts/subscriptions/SubscriptionManager";
 import type { ProviderDirectory } from "../../typechain-types/contracts/storage/ProviderDirectory";
+import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
+import { ReceiptSettlement__factory } from "../../typechain-types/factories/contracts/chat/ReceiptSettlement__factory";
 
 /** Addresses of a deployment, as `deployments/<network>.json` records them, plus the block to scan logs from. */
 export interface Addresses {
@@ -46,6 +48,8 @@ export interface Addresses {
   feedWindowSource?: string;
   /** Optional: configs and deployment records written before the provider directory do not name it. */
   providerDirectory?: string;
+  /** Optional: configs and deployment records written before batched receipt settlement do not name it. */
+  receiptSettlement?: string;
   startBlock: number;
 }
 
@@ -66,6 +70,8 @@ export interface Contracts {
   subscriptionManager?: SubscriptionManager;
   /** Staked operators' libp2p multiaddrs for the content they serve; present when the addresses name it. */
   providerDirectory?: ProviderDirectory;
+  /** Batches of enclave-signed inference receipts and their payment; present when the addresses name it. */
+  receiptSettlement?: ReceiptSettlement;
 }
 
 /**
@@ -94,6 +100,9 @@ export function connectContracts(addresses: Addresses, runner: ContractRunner): 
     ...(addresses.providerDirectory === undefined
       ? {}
       : { providerDirectory: ProviderDirectory__factory.connect(addresses.providerDirectory, runner) }),
+    ...(addresses.receiptSettlement === undefined
+      ? {}
+      : { receiptSettlement: ReceiptSettlement__factory.connect(addresses.receiptSettlement, runner) }),
   };
 }
 
@@ -123,12 +132,18 @@ export function addressesFromRecord(record: {
       ? {}
       : { evaluationRegistry: record.contracts.evaluationRegistry.address }),
     ...Object.fromEntries(
-      (["subscriptionManager", "realizedVolatilitySource", "feedWindowSource", "providerDirectory"] as const).flatMap(
-        (name) => {
-          const address = record.contracts[name]?.address;
-          return address === undefined ? [] : [[name, address]];
-        },
-      ),
+      (
+        [
+          "subscriptionManager",
+          "realizedVolatilitySource",
+          "feedWindowSource",
+          "providerDirectory",
+          "receiptSettlement",
+        ] as const
+      ).flatMap((name) => {
+        const address = record.contracts[name]?.address;
+        return address === undefined ? [] : [[name, address]];
+      }),
     ),
     startBlock: record.startBlock,
   };
@@ -197,4 +212,16 @@ export function requireProviderDirectory(contracts: Pick<Contracts, "providerDir
       `no "providerDirectory" address is configured: add the deployment record's providerDirectory to the config (contracts.providerDirectory), or redeploy`,
     );
   return contracts.providerDirectory;
+}
+
+/**
+ * The receipt settlement contract, or a ConfigError saying how to get one configured.
+ * @example const settlement = requireReceiptSettlement(contracts); await settlement.batch(batchId);
+ */
+export function requireReceiptSettlement(contracts: Pick<Contracts, "receiptSettlement">): ReceiptSettlement {
+  if (contracts.receiptSettlement === undefined)
+    throw new ConfigError(
+      `no "receiptSettlement" address is configured: add the deployment record's receiptSettlement to the config (contracts.receiptSettlement), or redeploy`,
+    );
+  return contracts.receiptSettlement;
 }

@@ -35,7 +35,7 @@ export type ContractName = (typeof CONTRACT_NAMES)[number];
  * Contracts added after deployments still in use: a record without one loads (its readers find it absent), and
  * `deploySystem` adds it on its next run.
  */
-export const OPTIONAL_CONTRACT_NAMES = ["providerDirectory"] as const;
+export const OPTIONAL_CONTRACT_NAMES = ["providerDirectory", "receiptSettlement"] as const;
 export type OptionalContractName = (typeof OPTIONAL_CONTRACT_NAMES)[number];
 
 /** One deployed contract: address, constructor arguments (JSON-safe) and the block it was deployed in. */
