@@ -22,6 +22,7 @@ import * as ipfs from "./commands/ipfs";
 import * as pin from "./commands/pin";
 import * as publish from "./commands/publish";
 import * as pull from "./commands/pull";
+import * as receipt from "./commands/receipt";
 import * as register from "./commands/register";
 import * as relay from "./commands/relay";
 import * as request from "./commands/request";
@@ -52,6 +53,7 @@ const COMMANDS = [
   chat,
   job,
   verify,
+  receipt,
   subscribe,
   feed,
   faucet,
