@@ -135,11 +135,11 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function submit(Job calldata job, bytes calldata output, bytes calldata proof) external nonReentrant {
-        JobState storage state = _submittable(job);
+        (JobState storage state, bool assigned) = _submittable(job);
         bytes32 outputHash = _outputHash(output);
         _checkProof(job, outputHash, proof);
 
-        _settleSubmission(job, state, output, outputHash);
+        _settleSubmission(job, state, assigned, output, outputHash);
 
         _deliver(job, outputHash, output);
     }
@@ -159,7 +159,8 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
         // A job listed twice fails `_submittable` the second time: settling replaced its terms hash.
         for (uint256 i; i < n; ++i) {
-            _settleSubmission(jobs[i], _submittable(jobs[i]), outputs[i], claims[i].outputHash);
+            (JobState storage state, bool assigned) = _submittable(jobs[i]);
+            _settleSubmission(jobs[i], state, assigned, outputs[i], claims[i].outputHash);
         }
 
         SettlementLib.checkBatchCallbackGas(jobs);
@@ -515,28 +516,33 @@ contract JobEscrow is IJobEscrow, AccessControl, ReentrancyGuardTransient {
 
     /// @dev The open k = 1 job `job`, before its deadline, whose slot the caller claimed or which was assigned to
     /// the caller. An assignee locked nothing, so its eligibility is checked now, against the job's collateral.
-    function _submittable(Job calldata job) internal view returns (JobState storage state) {
+    function _submittable(Job calldata job) internal view returns (JobState storage state, bool assigned) {
         state = _openJob(job);
         if (job.redundancy != 1) revert JobEscrowWrongRedundancy(job.id, job.redundancy);
         if (block.timestamp >= job.deadline) revert JobEscrowDeadlinePassed(job.id, job.deadline);
         address assignee = state.assignee;
         if (assignee == address(0)) {
             if (_book.slots[job.id][0].node != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
-            return state;
+            return (state, false);
         }
         if (assignee != msg.sender) revert JobEscrowNotAssigned(job.id, msg.sender);
         _checkEligible(job, msg.sender);
+        return (state, true);
     }
 
-    /// @dev Settles a verified k = 1 submission: stores the output, pays everyone, announces it.
-    function _settleSubmission(Job calldata job, JobState storage state, bytes calldata output, bytes32 outputHash)
-        internal
-    {
+    /// @dev Settles a verified k = 1 submission: stores the output, pays everyone, announces it. An assignee's
+    /// collateral was never locked: it is paid its fee only.
+    function _settleSubmission(
+        Job calldata job,
+        JobState storage state,
+        bool assigned,
+        bytes calldata output,
+        bytes32 outputHash
+    ) internal {
         state.status = JobStatus.Settled;
         _book.commitments[job.id] = _book.packOutput(job.id, 0, output);
-        // An assignee's collateral was never locked: it is paid its fee only.
-        if (state.assignee == address(0)) _book.payNode(msg.sender, job);
-        else _book.credit(msg.sender, job.feePerNode);
+        if (assigned) _book.credit(msg.sender, job.feePerNode);
+        else _book.payNode(msg.sender, job);
         _book.credit(job.modelOwner, job.modelFee);
         _book.credit(PROTOCOL, job.protocolFee);
 
