@@ -34,6 +34,27 @@ contract HandlerReachTest is HandlerSetup {
         _assertEq(handler.closedJobReopened() + handler.wrongError(), 0, "closed jobs");
     }
 
+    /// @notice Assigned jobs (`requestFor`): other nodes can neither claim nor submit them, the honest assignee
+    /// settles vanilla and TEE without a claim, and a lazy assignee's job is refunded at expiry with no one slashed.
+    function test_assignedJobsSettleWithoutClaimAndLazyAssigneeIsNotSlashed() public {
+        handler.requestFor(0, 0, 1e18, 1e18, 3600, 1); // job 1: vanilla, node 1 (honest)
+        handler.stealAssigned(0, 1, true); // node 2 tries to claim it
+        handler.stealAssigned(0, 3, false); // node 3 submits the right answer
+        handler.submit(0, 0);
+        handler.requestFor(0, 2, 1e18, 1e18, 3600, 0); // job 2: TEE, node 0 (enclave key 0)
+        handler.submit(0, 0);
+        _assertEq(handler.settled(), 2, "settled");
+        handler.requestFor(0, 0, 1e18, 1e18, 3600, 2); // job 3: vanilla, node 2 (lazy)
+        handler.submit(0, 0);
+        handler.warp(3 hours);
+        handler.expire(0, 0, false);
+        _assertEq(handler.refunded(), 1, "refunded");
+        _assertEq(handler.slashes(), 0, "slashes");
+        _assertEq(handler.assignedJobs(), 3, "assigned jobs");
+        uint256 wrong = handler.assignedJobTaken() + handler.assignmentLocked() + handler.wrongError();
+        _assertEq(wrong + handler.paymentMismatch() + handler.fateMismatch(), 0, "assigned jobs broke a rule");
+    }
+
     /// @notice Three vanilla k = 1 jobs of one node settle with one submitBatch; listing a job twice reverts all.
     function test_vanillaBatchSettles() public {
         for (uint256 i; i < 3; ++i) {

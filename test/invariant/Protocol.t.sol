@@ -20,10 +20,13 @@ contract ProtocolInvariantTest is HandlerSetup {
 
         // Repeated selectors weigh more: jobs must be requested, claimed and delivered within one run's depth.
         ProtocolHandler h;
-        bytes4[31] memory weighted = [
+        bytes4[34] memory weighted = [
             h.request.selector,
             h.request.selector,
             h.request.selector,
+            h.requestFor.selector,
+            h.requestFor.selector,
+            h.stealAssigned.selector,
             h.claimSlot.selector,
             h.claimSlot.selector,
             h.claimSlot.selector,
@@ -177,6 +180,14 @@ contract ProtocolInvariantTest is HandlerSetup {
         _assertEq(handler.slashBeyondCap(), 0, "a slash broke its bounds");
     }
 
+    /// @notice A job assigned by `requestFor` is served by its assignee alone: no one claims it, no other node (nor
+    /// an assignee that cannot back it) submits it, and assigning it locks none of the assignee's stake. (That an
+    /// assignee is never slashed is `invariant_deliveringNodeNeverSlashed`'s model: it holds no slot.)
+    function invariant_assignedJobsServedOnlyByAssignee() public view {
+        _assertEq(handler.assignedJobTaken(), 0, "an assigned job was claimed or submitted by another node");
+        _assertEq(handler.assignmentLocked(), 0, "an assignment locked the assignee's stake");
+    }
+
     /// @notice Pausing stops requests only; the timelock cannot be skipped and bounds hold even through it; only
     /// governance revokes enclaves, a revoked key never comes back and a key never moves to another operator.
     function invariant_accessAndPause() public view {
@@ -243,6 +254,7 @@ contract ProtocolInvariantTest is HandlerSetup {
         _log("enclave registrations", enclaves.registrations());
         _log("enclave disruptions", enclaves.disruptions());
         _log("enclave takeovers refused", enclaves.takeoversRefused());
+        _log("assigned jobs", handler.assignedJobs());
         _log("sybil jobs", handler.sybilJobs());
         _log("requests refused", handler.requestsRefused());
         _log("exits while paused", handler.exitsWhilePaused());

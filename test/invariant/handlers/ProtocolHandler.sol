@@ -96,6 +96,10 @@ contract ProtocolHandler is ProtocolModel {
     uint256 public invalidRequestAccepted;
     uint256 public copiedCommitmentRevealed;
     uint256 public lockedStakeWithdrawn;
+    /// @notice An assigned job claimed, or submitted by another node than its assignee or by an ineligible one.
+    uint256 public assignedJobTaken;
+    /// @notice An assignment (`requestFor`) that locked some of the assignee's stake.
+    uint256 public assignmentLocked;
 
     /// @notice What the run reached.
     uint256 public exitsWhilePaused;
@@ -103,6 +107,7 @@ contract ProtocolHandler is ProtocolModel {
     uint256 public zkSettled;
     uint256 public sybilJobs;
     uint256 public requestsRefused;
+    uint256 public assignedJobs;
 
     constructor(
         TestToken token_,
@@ -218,6 +223,82 @@ contract ProtocolHandler is ProtocolModel {
         _claimOne(job, nodes[4]);
         _claimOne(job, nodes[5]);
         _claimOne(job, nodes[honestSeed % 2]);
+    }
+
+    /// @notice A requester asks for a k = 1 job (vanilla, TEE or ZK) that only one node may serve (`requestFor`; TEE
+    /// jobs mostly go to the TEE operators, nodes 0 and 1). The assignee's locked stake must not change.
+    function requestFor(
+        uint256 requesterSeed,
+        uint256 kindSeed,
+        uint256 feeSeed,
+        uint256 collateralSeed,
+        uint256 durationSeed,
+        uint256 nodeSeed
+    ) external {
+        IJobEscrow.RequestParams memory p = _requestParams(kindSeed, feeSeed, collateralSeed, durationSeed);
+        if (p.redundancy != 1) {
+            p.redundancy = 1;
+            (p.maxTotal,,) = escrow.quote(p.modelId, p.version, p.mode, 1, p.feePerNode);
+        }
+        address node =
+            p.mode == ModesLib.TEE && nodeSeed % 2 == 0 ? nodes[(nodeSeed / 2) % 2] : nodes[nodeSeed % nodes.length];
+        _sendFor(requesters[requesterSeed % requesters.length], p, node);
+    }
+
+    /// @dev Sends `requestFor` (while paused it must fail with `JobEscrowRequestsPaused`); a job that is created is
+    /// recorded with its assignee, checked to be the next id, to have cost exactly its total, to be announced by
+    /// `JobAssigned` and to have locked nothing.
+    function _sendFor(address requester, IJobEscrow.RequestParams memory p, address node) internal {
+        bool paused = escrow.paused();
+        (uint256 balance, uint256 locked) = (token.balanceOf(requester), escrow.lockedStake(node));
+        vm.recordLogs();
+        vm.prank(requester);
+        (bool ok, bytes memory ret) = address(escrow).call(abi.encodeCall(escrow.requestFor, (p, node)));
+        if (paused) {
+            if (ok) ++pausedRequestAccepted;
+            else _expectError(ret, abi.encodeWithSelector(IJobEscrow.JobEscrowRequestsPaused.selector));
+            return;
+        }
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        IJobEscrow.Job memory job = _requestedJob(logs);
+        uint64 id = JobId.unwrap(job.id);
+        if (abi.decode(ret, (uint64)) != id || id != _jobs.length + 1 || job.requester != requester) ++wrongError;
+        if (!_announced(logs, id, node) || escrow.stateOf(job.id).assignee != node) ++wrongError;
+        if (balance - token.balanceOf(requester) != _total(job)) ++paymentMismatch;
+        if (escrow.lockedStake(node) != locked) ++assignmentLocked;
+        _recordJob(job);
+        _assignee[id] = node;
+        ++assignedJobs;
+    }
+
+    /// @notice Another node tries to take an open assigned job: claiming its slot must fail with
+    /// `JobEscrowJobAssigned`, submitting the right answer (as if copied from the mempool) with `JobEscrowNotAssigned`.
+    function stealAssigned(uint256 jobSeed, uint256 nodeSeed, bool claimIt) external {
+        uint256 n = _jobs.length;
+        for (uint256 j; j < n; ++j) {
+            IJobEscrow.Job memory job = _jobs[(jobSeed % n + j) % n];
+            address assignee = _assignee[JobId.unwrap(job.id)];
+            if (assignee == address(0) || resolutions[JobId.unwrap(job.id)] != 0) continue;
+            if (block.timestamp >= job.deadline) continue;
+            address thief = nodes[nodeSeed % nodes.length];
+            if (thief == assignee) thief = nodes[(nodeSeed + 1) % nodes.length];
+            bytes memory expected = claimIt
+                ? abi.encodeWithSelector(IJobEscrow.JobEscrowJobAssigned.selector, job.id, assignee)
+                : abi.encodeWithSelector(IJobEscrow.JobEscrowNotAssigned.selector, job.id, thief);
+            bytes memory data = claimIt
+                ? abi.encodeCall(escrow.claimSlot, (job))
+                : abi.encodeCall(escrow.submit, (job, _answer(job), bytes("")));
+            vm.prank(thief);
+            (bool ok, bytes memory err) = address(escrow).call(data);
+            if (ok) ++assignedJobTaken;
+            else _expectError(err, expected);
+            return;
+        }
     }
 
     /// @notice A request that breaks one rule must fail with that rule's error: an even or too large redundancy,
@@ -378,12 +459,29 @@ contract ProtocolHandler is ProtocolModel {
     function submit(uint256 jobSeed, uint256 noiseSeed) external {
         (bool found, IJobEscrow.Job memory job) = _findJob(jobSeed, Need.Submittable);
         if (!found) return;
-        address node = _claimers[JobId.unwrap(job.id)][0];
+        address node = _server(job);
         if (behaviourOf[node] == Behaviour.Lazy) return;
+        if (_ineligibleAssignee(job, node)) return _submitIneligible(job, node);
         if (job.mode == ModesLib.TEE) return _submitTee(job, node, noiseSeed);
         if (job.mode == ModesLib.ZK) return _submitZk(job, node, noiseSeed);
         bytes memory output = _output(job, node, noiseSeed);
         _observe(job, node, abi.encodeCall(escrow.submit, (job, output, "")), Act.Submit, keccak256(output));
+    }
+
+    /// @dev An assignee without the job's collateral unlocked (or below the minimum stake) is refused, whatever its
+    /// result: it agrees to the job only by submitting, and must then be able to back it.
+    function _submitIneligible(IJobEscrow.Job memory job, address node) internal {
+        bytes memory expected = staking.isEligible(node, Mode.unwrap(job.mode), 0)
+            ? abi.encodeWithSelector(
+                IJobEscrow.JobEscrowInsufficientStake.selector, node, staking.availableStake(node), job.collateral
+            )
+            : abi.encodeWithSelector(IJobEscrow.JobEscrowNodeIneligible.selector, job.id, node);
+        vm.prank(node);
+        try escrow.submit(job, _answer(job), "") {
+            ++assignedJobTaken;
+        } catch (bytes memory err) {
+            _expectError(err, expected);
+        }
     }
 
     function _submitTee(IJobEscrow.Job memory job, address node, uint256 seed) internal {
@@ -438,7 +536,8 @@ contract ProtocolHandler is ProtocolModel {
     function submitBatch(uint256 jobSeed, uint256 countSeed, bool duplicate) external {
         (bool found, IJobEscrow.Job memory first) = _findJob(jobSeed, Need.Submittable);
         if (!found || first.mode == ModesLib.TEE) return;
-        address node = _claimers[JobId.unwrap(first.id)][0];
+        address node = _server(first);
+        if (_ineligibleAssignee(first, node)) return;
         Behaviour b = behaviourOf[node];
         if (b == Behaviour.Lazy || (b == Behaviour.Copier && first.mode == ModesLib.ZK)) return;
         IJobEscrow.Job[] memory picked = new IJobEscrow.Job[](1 + countSeed % 3);
@@ -452,7 +551,7 @@ contract ProtocolHandler is ProtocolModel {
             }
             IJobEscrow.JobState memory state = escrow.stateOf(job.id);
             if (state.status != IJobEscrow.JobStatus.Open || !_fits(job, state, Need.Submittable)) continue;
-            if (_claimers[JobId.unwrap(job.id)][0] == node) picked[n++] = job;
+            if (_server(job) == node && !_ineligibleAssignee(job, node)) picked[n++] = job;
         }
         IJobEscrow.Job[] memory jobs = new IJobEscrow.Job[](duplicate ? n + 1 : n);
         for (uint256 i; i < jobs.length; ++i) {
@@ -543,7 +642,8 @@ contract ProtocolHandler is ProtocolModel {
         if (_acceptedProofs.length == 0) return;
         (bool found, IJobEscrow.Job memory job) = _findJob(jobSeed, Need.Submittable);
         if (!found || job.mode != ModesLib.TEE) return;
-        address node = _claimers[JobId.unwrap(job.id)][0];
+        address node = _server(job);
+        if (_ineligibleAssignee(job, node)) return;
         uint256 i = proofSeed % _acceptedProofs.length;
         IInferenceVerifier.InferenceClaim memory c = _claim(job, node, _acceptedOutputs[i]);
         (address signer, ECDSA.RecoverError error,) =
@@ -912,6 +1012,28 @@ contract ProtocolHandler is ProtocolModel {
         return s.node;
     }
 
+    /// @dev The node that serves a submittable k = 1 job: its assignee, or the node that claimed its slot.
+    function _server(IJobEscrow.Job memory job) internal view returns (address) {
+        uint64 id = JobId.unwrap(job.id);
+        return _assignee[id] != address(0) ? _assignee[id] : _claimers[id][0];
+    }
+
+    /// @dev Whether `job` is assigned and `node` could not back it now (the escrow checks it at submission).
+    function _ineligibleAssignee(IJobEscrow.Job memory job, address node) internal view returns (bool) {
+        return _assignee[JobId.unwrap(job.id)] != address(0)
+            && !staking.isEligible(node, Mode.unwrap(job.mode), job.collateral);
+    }
+
+    /// @dev Whether `logs` hold `JobAssigned(id, node)` from the escrow.
+    function _announced(Vm.Log[] memory logs, uint64 id, address node) internal view returns (bool) {
+        for (uint256 i; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            if (log.emitter != address(escrow) || log.topics[0] != IJobEscrow.JobAssigned.selector) continue;
+            return uint64(uint256(log.topics[1])) == id && address(uint160(uint256(log.topics[2]))) == node;
+        }
+        return false;
+    }
+
     function _holdsSlot(IJobEscrow.Job memory job, address node) internal view returns (bool) {
         return _indexOf(_claimers[JobId.unwrap(job.id)], node) != type(uint256).max;
     }
@@ -937,8 +1059,10 @@ contract ProtocolHandler is ProtocolModel {
         returns (bool)
     {
         bool live = block.timestamp < job.deadline;
-        if (need == Need.Claimable) return live && state.filled < job.redundancy;
-        if (need == Need.Submittable) return live && job.redundancy == 1 && state.filled == 1;
+        if (need == Need.Claimable) return live && state.filled < job.redundancy && state.assignee == address(0);
+        if (need == Need.Submittable) {
+            return live && job.redundancy == 1 && (state.filled == 1 || state.assignee != address(0));
+        }
         if (need == Need.Committable) return live && job.redundancy > 1 && state.committed < state.filled;
         if (need == Need.Revealable) {
             return job.redundancy > 1 && state.committed == job.redundancy && state.revealed < job.redundancy

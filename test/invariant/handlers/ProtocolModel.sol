@@ -19,7 +19,9 @@ import {Vm} from "../utils/Vm.sol";
 /// @dev The rules modelled (IJobEscrow): a node that delivered (k = 1: submitted; k > 1: revealed) is never
 /// slashed; a revealer outvoted by the majority is released unpaid; a slot that did not deliver is slashed unless
 /// its TEE operator was disrupted by governance between the claim and the deadline it missed (then excused); a
-/// job that expires before every slot committed slashes only the slots without a commitment. The requester gets back the unpaid node fees
+/// job that expires before every slot committed slashes only the slots without a commitment; a job assigned by
+/// `requestFor` locks nothing and slashes no one: its assignee is paid if it submits, else the requester is refunded
+/// in full. The requester gets back the unpaid node fees
 /// and the protocol fee on them; the protocol keeps protocolFee * (modelFee + agreeing * fee) / (modelFee + k * fee).
 abstract contract ProtocolModel {
     /// @notice What a node did in a job, as far as the escrow accepted it.
@@ -97,6 +99,9 @@ abstract contract ProtocolModel {
     mapping(uint64 => mapping(address => Did)) internal _did;
     mapping(uint64 => mapping(address => bytes32)) internal _deliveredHash;
     mapping(uint64 => uint8) internal _commits;
+    /// @notice The node a job was assigned to by `requestFor` (zero for jobs open to claims): it holds no slot, so
+    /// it is never slashed or released; it is paid when it delivers.
+    mapping(uint64 => address) internal _assignee;
     mapping(uint64 => uint8) internal _reveals;
 
     /// @notice `JobSettled` + `JobRefunded` events seen per job id.
@@ -345,6 +350,7 @@ abstract contract ProtocolModel {
         for (uint256 i; i < claimers.length; ++i) {
             if (e.fates[i] == Fate.Paid) expected[_indexOf(_accounts, claimers[i])] += job.feePerNode;
         }
+        if (e.settles && _assignee[id] != address(0)) expected[_indexOf(_accounts, _assignee[id])] += job.feePerNode;
         for (uint256 i; i < delta.length; ++i) {
             if (delta[i] == expected[i]) continue;
             ++paymentMismatch;
