@@ -1,6 +1,6 @@
 import hre from "hardhat";
 import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
-import { hexlify, keccak256, randomBytes, toUtf8Bytes, type HDNodeWallet, type TypedDataDomain } from "ethers";
+import { Wallet, hexlify, keccak256, randomBytes, toUtf8Bytes, type HDNodeWallet, type TypedDataDomain } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { receiptsSystemFixture, TOKEN, type Fixture } from "../../fixtures/system";
 import { teeDomain } from "../../../src/core/tee";
@@ -149,4 +149,39 @@ export async function commitEvidence(
   const commitment = await fx.settlement.challengeCommitment(challenger.address, batchId, leafA, otherId, leafB);
   await fx.settlement.connect(challenger).commitChallenge(commitment);
   await mine();
+}
+
+/** Gas of settling one batch of `count` receipts: the commit, the finalize, and their sum per receipt. */
+export interface SettlementGas {
+  count: number;
+  commitGas: bigint;
+  finalizeGas: bigint;
+  perReceipt: number;
+  /** The heaviest one-leaf challenge of the batch (its last leaf, a full-depth proof), for reference. */
+  challengeGas: bigint;
+}
+
+/**
+ * Commits an honest batch of `count` receipts through `postBatch`, finalizes it after the window, and measures
+ * both; then measures a one-leaf challenge of a same-size batch with a forged last leaf.
+ */
+export async function measureSettlementGas(fx: ChatFixture, count: number): Promise<SettlementGas> {
+  const receipts = await signedReceipts(fx, count, () => ({ promptTokens: 1n, completionTokens: 1n }));
+  const posted = await postBatch(fx.settlement.connect(fx.operator), fx.enclave.address, receipts);
+  const commitGas = (await hre.ethers.provider.getTransactionReceipt(posted.transactionHash))!.gasUsed;
+  await time.increase(WINDOW);
+  const finalized = await (await fx.settlement.connect(fx.operator).finalize(posted.batchId)).wait();
+  const finalizeGas = finalized!.gasUsed;
+  const forged = await signedReceipts(fx, 1, () => ({}), Wallet.createRandom());
+  const bad = await commitRaw(fx, [...receipts.slice(0, count - 1), ...forged]);
+  const leaf = bad.leaf(count - 1);
+  await commitEvidence(fx, fx.watcher, bad.batchId, leaf);
+  const challenged = await (await fx.settlement.connect(fx.watcher).challengeReceipt(bad.batchId, leaf)).wait();
+  return {
+    count,
+    commitGas,
+    finalizeGas,
+    perReceipt: Number(commitGas + finalizeGas) / count,
+    challengeGas: challenged!.gasUsed,
+  };
 }
