@@ -250,7 +250,7 @@ export class Groth16Key {
       { alpha1, beta1, beta2, delta1, delta2 },
       // Own copies, not views: ffjavascript slices the bases per chunk, and a slice of a Node Buffer is a view that
       // would send the whole key to the worker threads.
-      new Map([5, 6, 7, 8, 9].map((id) => [id, Uint8Array.from(section(map, id))])),
+      new Map([5, 6, 7, 8, 9].map((id) => [id, new Uint8Array(section(map, id))])),
       decodeCoefficients(section(map, 4), r, n8r),
     );
   }
@@ -261,54 +261,63 @@ export class Groth16Key {
    * @throws ZkmlToolError when the witness does not belong to this key's circuit.
    */
   async prove(wtns: Uint8Array): Promise<{ proof: snarkjs.Groth16Proof; publicSignals: string[] }> {
-    const { curve, nPublic } = this;
-    const { Fr, G1, G2 } = curve;
+    const { Fr } = this.curve;
     const w = section(sections(wtns, "wtns"), 2);
     if (w.byteLength !== this.nVars * Fr.n8)
       throw new ZkmlToolError(`invalid witness length: circuit ${this.nVars}, witness ${w.byteLength / Fr.n8}`);
     const witness = Uint8Array.from(w); // an aligned copy, for the word views below
+    const proof = this.blind(await this.multiExps(witness, await this.hScalars(witness)));
+    const publicSignals: string[] = [];
+    for (let i = 1; i <= this.nPublic; i++) publicSignals.push(readLE(witness, i * Fr.n8, Fr.n8).toString());
+    return { proof, publicSignals };
+  }
+
+  /** The scalars of the H multi-exponentiation: A·w, B·w and C on the odd coset, joined (as snarkjs computes them). */
+  private async hScalars(witness: Uint8Array): Promise<Uint8Array> {
+    const { Fr } = this.curve;
     const [a, b, c] = this.evaluateABC(toBigInts(witness, this.nVars));
     const power = Math.log2(this.domainSize);
     const inc = power === Fr.s ? Fr.shift : Fr.w[power + 1]!;
-    // The three polynomials on the odd coset; started together so the worker pool stays busy.
+    // The three polynomials on the odd coset, started together so the worker pool stays busy.
     const odd = async (x: Uint8Array): Promise<Uint8Array> =>
       Fr.fft(await Fr.batchApplyKey(await Fr.ifft(x), Fr.e(1), inc));
     const [aOdd, bOdd, cOdd] = await Promise.all([odd(a), odd(b), odd(c)]);
-    const h = await this.joinABC(aOdd, bOdd, cOdd);
+    return this.joinABC(aOdd, bOdd, cOdd);
+  }
 
+  /** The five multi-exponentiations (A, B in G1, B in G2, C over the private signals, H), started together. */
+  private async multiExps(witness: Uint8Array, h: Uint8Array): Promise<Uint8Array[]> {
+    const { G1, G2 } = this.curve;
     const base = (id: number) => section(this.bases, id);
     const sizes = scalarSizes(witness, this.nVars);
-    const [msmA, msmB1, msmB2, msmC, resH] = await Promise.all([
+    return Promise.all([
       splitMultiExp(G1, base(5), witness, sizes, 0),
       splitMultiExp(G1, base(6), witness, sizes, 0),
       splitMultiExp(G2, base(7), witness, sizes, 0),
-      splitMultiExp(G1, base(8), witness, sizes, nPublic + 1),
+      splitMultiExp(G1, base(8), witness, sizes, this.nPublic + 1),
       G1.multiExpAffine(base(9), h),
     ]);
+  }
 
+  /** The proof from the multi-exponentiations, blinded by random r and s exactly as snarkjs's groth16Prove does. */
+  private blind([msmA, msmB1, msmB2, msmC, resH]: Uint8Array[]): snarkjs.Groth16Proof {
+    const { Fr, G1, G2 } = this.curve;
     const { alpha1, beta1, beta2, delta1, delta2 } = this.points;
     const r = Fr.random();
     const s = Fr.random();
-    // The rest as snarkjs's groth16Prove: blinding by r and s.
-    const piA = G1.add(G1.add(msmA, alpha1), G1.timesFr(delta1, r));
-    const piB = G2.add(G2.add(msmB2, beta2), G2.timesFr(delta2, s));
-    const pib1 = G1.add(G1.add(msmB1, beta1), G1.timesFr(delta1, s));
-    let piC = G1.add(msmC, resH);
+    const piA = G1.add(G1.add(msmA!, alpha1), G1.timesFr(delta1, r));
+    const piB = G2.add(G2.add(msmB2!, beta2), G2.timesFr(delta2, s));
+    const pib1 = G1.add(G1.add(msmB1!, beta1), G1.timesFr(delta1, s));
+    let piC = G1.add(msmC!, resH!);
     piC = G1.add(piC, G1.timesFr(piA, s));
     piC = G1.add(piC, G1.timesFr(pib1, r));
     piC = G1.add(piC, G1.timesFr(delta1, Fr.neg(Fr.mul(r, s))));
-
-    const publicSignals: string[] = [];
-    for (let i = 1; i <= nPublic; i++) publicSignals.push(readLE(witness, i * Fr.n8, Fr.n8).toString());
     return {
-      proof: {
-        pi_a: (G1.toObject(G1.toAffine(piA)) as bigint[]).map(String),
-        pi_b: (G2.toObject(G2.toAffine(piB)) as bigint[][]).map((c) => c.map(String)),
-        pi_c: (G1.toObject(G1.toAffine(piC)) as bigint[]).map(String),
-        protocol: "groth16",
-        curve: curve.name,
-      },
-      publicSignals,
+      pi_a: (G1.toObject(G1.toAffine(piA)) as bigint[]).map(String),
+      pi_b: (G2.toObject(G2.toAffine(piB)) as bigint[][]).map((c) => c.map(String)),
+      pi_c: (G1.toObject(G1.toAffine(piC)) as bigint[]).map(String),
+      protocol: "groth16",
+      curve: this.curve.name,
     };
   }
 
