@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { requireReceiptSettlement } from "../../core/contracts";
+import { requireReceiptSettlement, type Contracts } from "../../core/contracts";
 import { InputError, VerificationError, firstLine } from "../../core/errors";
 import {
   buildReceiptTree,
@@ -15,7 +15,7 @@ import { withChain } from "../context";
 import type { Globals } from "../options";
 import { print } from "../output";
 
-interface VerifyOptions {
+export interface VerifyOptions {
   batch?: string;
   data?: string;
 }
@@ -36,38 +36,18 @@ export function register(program: Command, global: Globals): void {
     .option("--data <file>", "the batch's published data, to prove the receipt's inclusion from")
     .action(async (path: string, options: VerifyOptions) => {
       const g = global();
-      const file = withInclusion(readJson(path, parseReceiptFile), options);
+      const file = loadReceiptFile(path, options);
       await withChain(g, async (_config, _provider, contracts) => {
-        const settlement = requireReceiptSettlement(contracts);
-        const checks: { name: string; ok: boolean; detail: string }[] = [];
-        const run = async (name: string, check: () => Promise<string>) => {
-          try {
-            checks.push({ name, ok: true, detail: await check() });
-          } catch (error) {
-            if (!(error instanceof VerificationError)) throw error;
-            checks.push({ name, ok: false, detail: firstLine(error) });
-          }
-        };
-        await run("receipt", async () => {
-          const checked = await checkReceipt(contracts, settlement, file);
-          return `signed by enclave ${checked.enclave} of operator ${file.receipt.operator}, price ${file.receipt.price}`;
-        });
-        if (file.inclusion !== undefined)
-          await run("inclusion", async () => {
-            const batch = await verifyInclusion(settlement, file);
-            const status = ["none", "pending", "finalized", "cancelled"][Number(batch.status)];
-            return `leaf ${file.inclusion!.index} of batch ${file.inclusion!.batchId} (${status})`;
-          });
-        const ok = checks.every((c) => c.ok);
-        print(!!g.json, { ok, checks }, () =>
+        const report = await verifyReceiptFile(contracts, file);
+        print(!!g.json, report, () =>
           [
-            `receipt ${file.receipt.paymentId}: ${ok ? "VERIFIED" : "NOT VERIFIED"}`,
-            ...checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
+            `receipt ${file.receipt.paymentId}: ${report.ok ? "VERIFIED" : "NOT VERIFIED"}`,
+            ...report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`),
           ].join("\n"),
         );
-        if (!ok)
+        if (!report.ok)
           throw new VerificationError(
-            `the receipt failed verification: ${checks
+            `the receipt failed verification: ${report.checks
               .filter((c) => !c.ok)
               .map((c) => `${c.name} (${c.detail})`)
               .join("; ")}`,
@@ -76,8 +56,52 @@ export function register(program: Command, global: Globals): void {
     });
 }
 
-/** `file` with the inclusion `--data` proves, checked against `--batch`. */
-function withInclusion(file: ReceiptFile, options: VerifyOptions): ReceiptFile {
+/** What `vin receipt verify` found: each check, and whether all passed. */
+export interface ReceiptReport {
+  ok: boolean;
+  checks: { name: string; ok: boolean; detail: string }[];
+}
+
+/**
+ * Checks `file`'s receipt against the chain and, when it has an inclusion, its batch.
+ * @throws only for what is not a verification failure (no settlement configured, the chain unreachable).
+ */
+export async function verifyReceiptFile(
+  contracts: Pick<Contracts, "teeVerifier" | "registry" | "escrow" | "receiptSettlement">,
+  file: ReceiptFile,
+): Promise<ReceiptReport> {
+  const settlement = requireReceiptSettlement(contracts);
+  const checks: ReceiptReport["checks"] = [];
+  const run = async (name: string, check: () => Promise<string>) => {
+    try {
+      checks.push({ name, ok: true, detail: await check() });
+    } catch (error) {
+      if (!(error instanceof VerificationError)) throw error;
+      checks.push({ name, ok: false, detail: firstLine(error) });
+    }
+  };
+  await run("receipt", async () => {
+    const checked = await checkReceipt(contracts, settlement, file);
+    return `signed by enclave ${checked.enclave} of operator ${file.receipt.operator}, price ${file.receipt.price}`;
+  });
+  const inclusion = file.inclusion;
+  if (inclusion !== undefined)
+    await run("inclusion", async () => {
+      const batch = await verifyInclusion(settlement, file);
+      const status = ["none", "pending", "finalized", "cancelled"][Number(batch.status)];
+      return `leaf ${inclusion.index} of batch ${inclusion.batchId} (${status})`;
+    });
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+/**
+ * Reads a receipt file; with `--data`, proves its inclusion from the batch's published data; with `--batch`,
+ * requires the inclusion to name that batch.
+ * @throws InputError for an unreadable or malformed file or option; VerificationError when the receipt is not in the
+ * data or the inclusion names another batch.
+ */
+export function loadReceiptFile(path: string, options: VerifyOptions = {}): ReceiptFile {
+  const file = readJson(path, parseReceiptFile);
   const batchId = options.batch === undefined ? undefined : parseBatchId(options.batch);
   let inclusion: Inclusion | undefined = file.inclusion;
   if (options.data !== undefined) {

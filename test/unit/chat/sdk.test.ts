@@ -86,7 +86,7 @@ describe("sdk/receipts", () => {
       const batch = await fx.settlement.batch(posted.batchId);
       expect(batch.root).to.equal(posted.tree.root);
       expect(batch.total).to.equal(posted.tree.total);
-      await expect(hre.ethers.provider.getTransactionReceipt(posted.transactionHash)).to.eventually.not.equal(null);
+      expect((await hre.ethers.provider.getTransactionReceipt(posted.transactionHash))?.status).to.equal(1);
       const [event] = await fx.settlement.queryFilter(fx.settlement.filters.BatchCommitted(posted.batchId));
       expect(event!.args.dataHash).to.equal(posted.dataHash);
     });
