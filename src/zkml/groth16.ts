@@ -39,6 +39,11 @@ interface WasmCurve {
   tm: { queueAction(task: Task[]): Promise<Uint8Array[]> };
 }
 
+/** snarkjs's BN254 curve: the cached one (with its worker pool), or a new one after `releaseSnarkjs`. */
+async function bn128(): Promise<WasmCurve> {
+  return (await snarkjs.curves.getCurveFromName("bn128")) as unknown as WasmCurve;
+}
+
 /** Where each section of a binary zkey/wtns file lies. */
 function sections(file: Uint8Array, magic: string): Map<number, Uint8Array> {
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
@@ -188,7 +193,6 @@ interface Coefficients {
  */
 export class Groth16Key {
   private constructor(
-    private readonly curve: WasmCurve,
     private readonly r: bigint,
     private readonly nVars: number,
     private readonly nPublic: number,
@@ -224,7 +228,7 @@ export class Groth16Key {
     const domainSize = hv.getUint32(o + 8, true);
     o += 12;
     if (r !== SNARK_FIELD || n8r !== 32) throw new ZkmlToolError("zkey curve is not BN254");
-    const curve = (await snarkjs.curves.getCurveFromName("bn128")) as unknown as WasmCurve;
+    const curve = await bn128();
     const g1 = (): Uint8Array => {
       const p = curve.G1.fromRprLEM(h, o);
       o += n8q * 2;
@@ -242,7 +246,6 @@ export class Groth16Key {
     const delta1 = g1();
     const delta2 = g2();
     return new Groth16Key(
-      curve,
       r,
       nVars,
       nPublic,
@@ -261,20 +264,22 @@ export class Groth16Key {
    * @throws ZkmlToolError when the witness does not belong to this key's circuit.
    */
   async prove(wtns: Uint8Array): Promise<{ proof: snarkjs.Groth16Proof; publicSignals: string[] }> {
-    const { Fr } = this.curve;
+    // The curve is looked up per proof, as snarkjs does: releaseSnarkjs may have ended the previous one.
+    const curve = await bn128();
+    const { Fr } = curve;
     const w = section(sections(wtns, "wtns"), 2);
     if (w.byteLength !== this.nVars * Fr.n8)
       throw new ZkmlToolError(`invalid witness length: circuit ${this.nVars}, witness ${w.byteLength / Fr.n8}`);
     const witness = Uint8Array.from(w); // an aligned copy, for the word views below
-    const proof = this.blind(await this.multiExps(witness, await this.hScalars(witness)));
+    const proof = this.blind(curve, await this.multiExps(curve, witness, await this.hScalars(curve, witness)));
     const publicSignals: string[] = [];
     for (let i = 1; i <= this.nPublic; i++) publicSignals.push(readLE(witness, i * Fr.n8, Fr.n8).toString());
     return { proof, publicSignals };
   }
 
   /** The scalars of the H multi-exponentiation: A·w, B·w and C on the odd coset, joined (as snarkjs computes them). */
-  private async hScalars(witness: Uint8Array): Promise<Uint8Array> {
-    const { Fr } = this.curve;
+  private async hScalars(curve: WasmCurve, witness: Uint8Array): Promise<Uint8Array> {
+    const { Fr } = curve;
     const [a, b, c] = this.evaluateABC(toBigInts(witness, this.nVars));
     const power = Math.log2(this.domainSize);
     const inc = power === Fr.s ? Fr.shift : Fr.w[power + 1]!;
@@ -282,12 +287,12 @@ export class Groth16Key {
     const odd = async (x: Uint8Array): Promise<Uint8Array> =>
       Fr.fft(await Fr.batchApplyKey(await Fr.ifft(x), Fr.e(1), inc));
     const [aOdd, bOdd, cOdd] = await Promise.all([odd(a), odd(b), odd(c)]);
-    return this.joinABC(aOdd, bOdd, cOdd);
+    return this.joinABC(curve, aOdd, bOdd, cOdd);
   }
 
   /** The five multi-exponentiations (A, B in G1, B in G2, C over the private signals, H), started together. */
-  private async multiExps(witness: Uint8Array, h: Uint8Array): Promise<Uint8Array[]> {
-    const { G1, G2 } = this.curve;
+  private async multiExps(curve: WasmCurve, witness: Uint8Array, h: Uint8Array): Promise<Uint8Array[]> {
+    const { G1, G2 } = curve;
     const base = (id: number) => section(this.bases, id);
     const sizes = scalarSizes(witness, this.nVars);
     return Promise.all([
@@ -300,8 +305,8 @@ export class Groth16Key {
   }
 
   /** The proof from the multi-exponentiations, blinded by random r and s exactly as snarkjs's groth16Prove does. */
-  private blind([msmA, msmB1, msmB2, msmC, resH]: Uint8Array[]): snarkjs.Groth16Proof {
-    const { Fr, G1, G2 } = this.curve;
+  private blind(curve: WasmCurve, [msmA, msmB1, msmB2, msmC, resH]: Uint8Array[]): snarkjs.Groth16Proof {
+    const { Fr, G1, G2 } = curve;
     const { alpha1, beta1, beta2, delta1, delta2 } = this.points;
     const r = Fr.random();
     const s = Fr.random();
@@ -317,7 +322,7 @@ export class Groth16Key {
       pi_b: (G2.toObject(G2.toAffine(piB)) as bigint[][]).map((c) => c.map(String)),
       pi_c: (G1.toObject(G1.toAffine(piC)) as bigint[]).map(String),
       protocol: "groth16",
-      curve: this.curve.name,
+      curve: curve.name,
     };
   }
 
@@ -347,10 +352,10 @@ export class Groth16Key {
   }
 
   /** (A·B − C) on the odd coset, out of Montgomery form: the scalars of the H multi-exponentiation (as snarkjs). */
-  private async joinABC(a: Uint8Array, b: Uint8Array, c: Uint8Array): Promise<Uint8Array> {
+  private async joinABC(curve: WasmCurve, a: Uint8Array, b: Uint8Array, c: Uint8Array): Promise<Uint8Array> {
     const n = this.domainSize;
-    const bytes = n * this.curve.Fr.n8;
-    const [out] = await this.curve.tm.queueAction([
+    const bytes = n * curve.Fr.n8;
+    const [out] = await curve.tm.queueAction([
       { cmd: "ALLOCSET", var: 0, buff: a },
       { cmd: "ALLOCSET", var: 1, buff: b },
       { cmd: "ALLOCSET", var: 2, buff: c },

@@ -50,6 +50,12 @@ describe("zkml/groth16", () => {
     expect(await snarkjs.groth16.verify(a.setup.vk, ours.publicSignals, ours.proof)).to.equal(true);
   });
 
+  it("still proves after releaseSnarkjs ended the curve it was loaded with (a node's prover outlives it)", async () => {
+    await releaseSnarkjs();
+    const p = await key.prove(wtns);
+    expect(await snarkjs.groth16.verify(a.setup.vk, p.publicSignals, p.proof)).to.equal(true);
+  });
+
   it("gives a proof that does not verify when the witness does not satisfy the circuit", async () => {
     // A witness that claims another public signal (the claim plus one): the constraints no longer hold.
     const bad = Uint8Array.from(wtns);
