@@ -208,13 +208,15 @@ export const DEFAULT_ESCROW_PARAMETERS: IJobEscrow.ParametersStruct = {
 
 /**
  * Receipt batches can be challenged for 6 hours, receipts must be committed within a day, a pending batch locks a
- * bond of 100 tokens (18 decimals) and half of a taken bond rewards its challenger.
+ * bond of 100 tokens (18 decimals), half of a taken bond rewards its challenger, and asking for a leaf to be opened
+ * costs 1 token (paid to whoever opens it).
  */
 export const DEFAULT_RECEIPT_PARAMETERS: IReceiptSettlement.ParametersStruct = {
   challengeWindow: 6 * 3600,
   maxReceiptAge: 24 * 3600,
   batchBond: 100n * 10n ** 18n,
   challengerShareBps: 5_000,
+  openingFee: 10n ** 18n,
 };
 
 /** Raised when a deployment cannot proceed; the message says what to change. */

@@ -38,6 +38,11 @@ import {ModelId} from "../types/Ids.sol";
 ///    (`challengeReceipt`), or leaf i+1's is not leaf i's plus its price (`challengeSum`).
 /// 6. Two leaves with the same payment id in the operator's batches, that one or another not cancelled
 ///    (`challengeDuplicate`).
+/// 7. A leaf whose opening was requested (`requestOpening`, in the first half of the window, for `openingFee`) and
+///    not opened (`openLeaf`, by anyone, usually the operator) by three quarters of the window (`slashUnopened`).
+///    This is what makes a batch whose receipts are withheld, or whose count is padded with leaves no one can open,
+///    challengeable: every position below `count` must open to a receipt, and an opened receipt is in the
+///    `LeafOpened` event for faults 1 to 6 in the last quarter.
 /// A successful challenge cancels the batch (its total goes back to the pool), takes the batch's bond from the
 /// operator's settlement bond, and pays the challenger `challengerShareBps` of it (the rest to the treasury).
 /// Challenges are committed (`commitChallenge`) in an earlier block than they are revealed, the commitment binding
@@ -53,10 +58,14 @@ import {ModelId} from "../types/Ids.sol";
 /// @dev Warning (operators): a client can spend one credential twice. The gateway must refuse a payment id it has
 /// already accepted, forever, and the operator must never batch a payment id it batched before (in a batch not
 /// cancelled): a duplicate is slashable however it came about.
+/// @dev Opening requests: the fee goes to whoever opens the leaf (so a requester pays for the operator's gas, and
+/// cannot grief it for free); a leaf not opened in time refunds the fee and cancels the batch with the bond's
+/// reward to the requester (once: a batch already cancelled only refunds). An honest operator answers every request
+/// while its window is open: it must be online for `3/4 * challengeWindow` after each commit.
 /// @dev Warning (buyers): credit is prepaid value held for the operator, as a gift card: only batches of enclave-
-/// signed receipts take it, but an operator that never publishes a batch's receipts cannot be challenged, so a pool
-/// trusts its operator with what it holds (plus what is pending). Deposit small amounts to operators you trust, and
-/// check that each batch's data (`dataHash`) is published.
+/// signed receipts take it, and a watcher can force any leaf open, but only while the window is open: a pool trusts
+/// its operator's batches to be watched. Deposit into pools of operators whose batches someone checks (`dataHash`
+/// published, openings requested at random when it is not).
 /// @dev Warning (privacy): a deposit links the buyer to the operator in public; a batch links nothing to payers. The
 /// anonymity set of a credential is the operator's other buyers.
 /// @dev Warning: the token must be a plain ERC-20 (NodeStaking's in the deployment); fee-on-transfer deposits revert.
@@ -114,12 +123,14 @@ interface IReceiptSettlement {
     }
 
     /// @notice A committed batch (all zero if unknown).
+    /// @param unopened Opening requests not answered yet: the batch cannot be finalized while any is.
     /// @param measurement The enclave's measurement at the commit.
     struct Batch {
         address operator;
         uint48 committedAt;
         uint16 count;
         BatchStatus status;
+        uint16 unopened;
         address enclave;
         uint96 total;
         bytes32 root;
@@ -142,7 +153,17 @@ interface IReceiptSettlement {
         UnboundVersion,
         WrongPrice,
         BadSum,
-        DuplicatePayment
+        DuplicatePayment,
+        Unopened
+    }
+
+    /// @notice A request to open leaf `index` of a batch (all zero if none).
+    /// @param requester Who paid `fee`, and is refunded and rewarded if the leaf is not opened in time.
+    /// @param closed Whether the request is answered (opened) or refunded.
+    struct Opening {
+        address requester;
+        bool closed;
+        uint96 fee;
     }
 
     /// @notice Fixed at deployment, each bounded in code.
@@ -151,11 +172,13 @@ interface IReceiptSettlement {
     /// @param batchBond Settlement bond each pending batch locks and a successful challenge takes (positive).
     /// @param challengerShareBps Share of a taken bond paid to the challenger (at most 5,000); the rest goes to the
     /// treasury, so that an operator challenging itself still loses at least half.
+    /// @param openingFee What a request to open a leaf costs, paid to whoever opens it (at most `batchBond`).
     struct Parameters {
         uint64 challengeWindow;
         uint64 maxReceiptAge;
         uint128 batchBond;
         uint16 challengerShareBps;
+        uint96 openingFee;
     }
 
     /* EVENTS */
@@ -203,6 +226,16 @@ interface IReceiptSettlement {
         uint256 reward
     );
 
+    /// @notice Emitted when `requester` asks for leaf `index` of batch `batchId` to be opened by `deadline`.
+    event OpeningRequested(uint256 indexed batchId, uint256 index, address indexed requester, uint256 deadline);
+
+    /// @notice Emitted when leaf `index` of batch `batchId` is opened: its receipt, signature and running sum.
+    event LeafOpened(uint256 indexed batchId, uint256 index, Receipt receipt, bytes signature, uint128 cumulative);
+
+    /// @notice Emitted when `requester` is refunded `fee` for an opening of leaf `index` of batch `batchId` that
+    /// never came.
+    event OpeningRefunded(uint256 indexed batchId, uint256 index, address indexed requester, uint256 fee);
+
     /// @notice Emitted when `account` withdraws `amount` of its balance to `recipient`.
     event Withdrawn(address indexed account, address indexed recipient, uint256 amount);
 
@@ -246,6 +279,19 @@ interface IReceiptSettlement {
     error ReceiptSettlementOperatorMismatch(uint256 batchId, address operator, address other);
     /// @notice `operator` can change its price of `modelId` again from `allowedAt`.
     error ReceiptSettlementPriceChangeTooSoon(address operator, ModelId modelId, uint256 allowedAt);
+    /// @notice Openings of batch `batchId` can be requested until `endsAt` (half its window).
+    error ReceiptSettlementOpeningClosed(uint256 batchId, uint256 endsAt);
+    /// @notice Leaf `index` is outside batch `batchId`'s `count` leaves.
+    error ReceiptSettlementLeafOutOfRange(uint256 batchId, uint256 index, uint256 count);
+    /// @notice Leaf `index` of batch `batchId` already has an opening request.
+    error ReceiptSettlementOpeningExists(uint256 batchId, uint256 index);
+    /// @notice Leaf `index` of batch `batchId` has no outstanding opening request.
+    error ReceiptSettlementNoOpening(uint256 batchId, uint256 index);
+    /// @notice The opening of leaf `index` of batch `batchId` is due by `deadline`: too late to open, or too early to
+    /// call unopened.
+    error ReceiptSettlementOpeningDeadline(uint256 batchId, uint256 index, uint256 deadline);
+    /// @notice Batch `batchId` has `unopened` opening requests outstanding.
+    error ReceiptSettlementOpeningsPending(uint256 batchId, uint256 unopened);
     /// @notice `account` has nothing to withdraw.
     error ReceiptSettlementNothingToWithdraw(address account);
     /// @notice The recipient must not be the zero address.
@@ -282,8 +328,8 @@ interface IReceiptSettlement {
 
     /* ANYONE */
 
-    /// @notice Finalizes pending batch `batchId` once its window has passed: credits its operator its total and
-    /// unlocks its bond.
+    /// @notice Finalizes pending batch `batchId` once its window has passed and every opening request is answered:
+    /// credits its operator its total and unlocks its bond.
     function finalize(uint256 batchId) external;
 
     /// @notice Records `commitment` (`challengeCommitment(msg.sender, ...)`) for a challenge revealed in a later
@@ -302,6 +348,22 @@ interface IReceiptSettlement {
     /// index, or another batch of the same operator, not cancelled) have the same payment id, with a commitment of
     /// `(msg.sender, batchId, leafHash(a), otherId, leafHash(b))`.
     function challengeDuplicate(uint256 batchId, LeafProof calldata a, uint256 otherId, LeafProof calldata b) external;
+
+    /// @notice Asks for leaf `index` (below the batch's count) of pending batch `batchId` to be opened, in the first
+    /// half of its window, for `openingFee` (pulled from the caller); the batch cannot be finalized until it is.
+    function requestOpening(uint256 batchId, uint256 index) external;
+
+    /// @notice Opens a requested leaf (its Merkle proof against the batch's root), by three quarters of the window:
+    /// emits `LeafOpened` and credits the caller the request's fee. Opening a leaf of a cancelled batch only pays the
+    /// fee.
+    function openLeaf(uint256 batchId, LeafProof calldata leaf) external;
+
+    /// @notice Once the opening of leaf `index` of batch `batchId` is overdue: refunds its fee to its requester and,
+    /// if the batch is still pending, cancels it with the requester as the challenger (`Fault.Unopened`).
+    function slashUnopened(uint256 batchId, uint256 index) external;
+
+    /// @notice The opening request of leaf `index` of batch `batchId` (all zero if none).
+    function opening(uint256 batchId, uint256 index) external view returns (Opening memory);
 
     /// @notice Withdraws all of the caller's balance (an operator's earnings, a challenger's rewards, the treasury's
     /// share) to `recipient`.

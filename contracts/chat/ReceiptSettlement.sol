@@ -37,6 +37,7 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
     uint64 internal immutable _maxReceiptAge;
     uint128 internal immutable _batchBond;
     uint16 internal immutable _challengerShareBps;
+    uint96 internal immutable _openingFee;
 
     /// @dev The bond an operator deposited (less what challenges took), and how much pending batches lock.
     struct Bond {
@@ -51,6 +52,7 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
     mapping(address account => uint256) internal _balances;
     mapping(address operator => mapping(ModelId => Price)) internal _prices;
     mapping(bytes32 commitment => uint256 blockNumber) internal _commitments;
+    mapping(uint256 batchId => mapping(uint256 index => Opening)) internal _openings;
 
     constructor(
         IERC20 token_,
@@ -73,9 +75,10 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
         _checkBounds("maxReceiptAge", p.maxReceiptAge, MIN_PERIOD, MAX_PERIOD);
         _checkBounds("batchBond", p.batchBond, 1, type(uint128).max);
         _checkBounds("challengerShareBps", p.challengerShareBps, 0, MAX_CHALLENGER_SHARE_BPS);
+        _checkBounds("openingFee", p.openingFee, 0, p.batchBond);
         (_token, _teeVerifier, _registry, _treasury) = (token_, teeVerifier_, registry_, treasury_);
         (_challengeWindow, _maxReceiptAge) = (p.challengeWindow, p.maxReceiptAge);
-        (_batchBond, _challengerShareBps) = (p.batchBond, p.challengerShareBps);
+        (_batchBond, _challengerShareBps, _openingFee) = (p.batchBond, p.challengerShareBps, p.openingFee);
     }
 
     /* BUYERS */
@@ -145,6 +148,7 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
             committedAt: uint48(block.timestamp),
             count: count,
             status: BatchStatus.Pending,
+            unopened: 0,
             enclave: enclave,
             total: total,
             root: root,
@@ -160,6 +164,7 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
         Batch storage b = _pendingBatch(batchId);
         uint256 endsAt = uint256(b.committedAt) + _challengeWindow;
         if (block.timestamp < endsAt) revert ReceiptSettlementWindowOpen(batchId, endsAt);
+        if (b.unopened != 0) revert ReceiptSettlementOpeningsPending(batchId, b.unopened);
         (address operator, uint96 total) = (b.operator, b.total);
 
         b.status = BatchStatus.Finalized;
@@ -181,7 +186,7 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
         _useCommitment(batchId, hash, 0, 0);
         (bool faulty, Fault fault) = _receiptFault(b, leaf);
         if (!faulty) revert ReceiptSettlementNoFault(batchId);
-        _cancel(batchId, b, fault, leaf.index);
+        _cancel(batchId, b, fault, leaf.index, msg.sender);
     }
 
     /// @inheritdoc IReceiptSettlement
@@ -193,7 +198,7 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
         if (uint256(b.index) != uint256(a.index) + 1 || uint256(a.cumulative) + b.receipt.price == b.cumulative) {
             revert ReceiptSettlementNoFault(batchId);
         }
-        _cancel(batchId, batch_, Fault.BadSum, b.index);
+        _cancel(batchId, batch_, Fault.BadSum, b.index, msg.sender);
     }
 
     /// @inheritdoc IReceiptSettlement
@@ -215,7 +220,54 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
         if (sameLeaf || other.status == BatchStatus.Cancelled || a.receipt.paymentId != b.receipt.paymentId) {
             revert ReceiptSettlementNoFault(batchId);
         }
-        _cancel(batchId, batch_, Fault.DuplicatePayment, a.index);
+        _cancel(batchId, batch_, Fault.DuplicatePayment, a.index, msg.sender);
+    }
+
+    /// @inheritdoc IReceiptSettlement
+    function requestOpening(uint256 batchId, uint256 index) external nonReentrant {
+        Batch storage b = _pendingBatch(batchId);
+        uint256 endsAt = uint256(b.committedAt) + _challengeWindow / 2;
+        if (block.timestamp >= endsAt) revert ReceiptSettlementOpeningClosed(batchId, endsAt);
+        if (index >= b.count) revert ReceiptSettlementLeafOutOfRange(batchId, index, b.count);
+        Opening storage o = _openings[batchId][index];
+        if (o.requester != address(0)) revert ReceiptSettlementOpeningExists(batchId, index);
+
+        (o.requester, o.fee) = (msg.sender, _openingFee);
+        // At most one request per leaf, and a batch has at most MAX_BATCH leaves: fits 16 bits.
+        unchecked {
+            ++b.unopened;
+        }
+        emit OpeningRequested(batchId, index, msg.sender, _openingDeadline(b));
+        if (_openingFee != 0) _pull(msg.sender, _openingFee);
+    }
+
+    /// @inheritdoc IReceiptSettlement
+    function openLeaf(uint256 batchId, LeafProof calldata leaf) external {
+        Batch storage b = _batches[batchId];
+        Opening storage o = _openRequest(batchId, leaf.index);
+        uint256 deadline = _openingDeadline(b);
+        if (block.timestamp >= deadline) revert ReceiptSettlementOpeningDeadline(batchId, leaf.index, deadline);
+        _provenLeaf(batchId, b, leaf);
+
+        o.closed = true;
+        --b.unopened;
+        _balances[msg.sender] += o.fee;
+        emit LeafOpened(batchId, leaf.index, leaf.receipt, leaf.signature, leaf.cumulative);
+    }
+
+    /// @inheritdoc IReceiptSettlement
+    function slashUnopened(uint256 batchId, uint256 index) external nonReentrant {
+        Batch storage b = _batches[batchId];
+        Opening storage o = _openRequest(batchId, index);
+        uint256 deadline = _openingDeadline(b);
+        if (block.timestamp < deadline) revert ReceiptSettlementOpeningDeadline(batchId, index, deadline);
+        (address requester, uint96 fee) = (o.requester, o.fee);
+
+        o.closed = true;
+        --b.unopened;
+        _balances[requester] += fee;
+        emit OpeningRefunded(batchId, index, requester, fee);
+        if (b.status == BatchStatus.Pending) _cancel(batchId, b, Fault.Unopened, index, requester);
     }
 
     /// @inheritdoc IReceiptSettlement
@@ -265,6 +317,18 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
         return hash;
     }
 
+    /// @dev An outstanding opening request.
+    function _openRequest(uint256 batchId, uint256 index) internal view returns (Opening storage o) {
+        o = _openings[batchId][index];
+        if (o.requester == address(0) || o.closed) revert ReceiptSettlementNoOpening(batchId, index);
+    }
+
+    /// @dev When openings of `b` are due: three quarters into its window, leaving the last quarter to challenge
+    /// what they show.
+    function _openingDeadline(Batch storage b) internal view returns (uint256) {
+        return uint256(b.committedAt) + _challengeWindow * 3 / 4;
+    }
+
     /// @dev Consumes the caller's commitment of this evidence, made in an earlier block.
     function _useCommitment(uint256 batchId, bytes32 leafA, uint256 otherId, bytes32 leafB) internal {
         bytes32 commitment = challengeCommitment(msg.sender, batchId, leafA, otherId, leafB);
@@ -303,8 +367,8 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Cancels batch `b`: its total back to the pool, its bond taken and shared out.
-    function _cancel(uint256 batchId, Batch storage b, Fault fault, uint256 index) internal {
+    /// @dev Cancels batch `b`: its total back to the pool, its bond taken and shared out with `challenger`.
+    function _cancel(uint256 batchId, Batch storage b, Fault fault, uint256 index, address challenger) internal {
         address operator = b.operator;
         uint256 bond = _batchBond;
         uint256 reward = bond * _challengerShareBps / BPS;
@@ -317,9 +381,9 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
             operatorBond.locked -= uint128(bond);
             operatorBond.amount -= uint128(bond);
         }
-        _balances[msg.sender] += reward;
+        _balances[challenger] += reward;
         _balances[_treasury] += bond - reward;
-        emit BatchChallenged(batchId, msg.sender, operator, fault, index, bond, reward);
+        emit BatchChallenged(batchId, challenger, operator, fault, index, bond, reward);
     }
 
     /// @dev Pulls `amount` and checks it all arrived.
@@ -391,6 +455,11 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IReceiptSettlement
+    function opening(uint256 batchId, uint256 index) external view returns (Opening memory) {
+        return _openings[batchId][index];
+    }
+
+    /// @inheritdoc IReceiptSettlement
     function commitmentBlock(bytes32 commitment) external view returns (uint256) {
         return _commitments[commitment];
     }
@@ -401,7 +470,8 @@ contract ReceiptSettlement is IReceiptSettlement, ReentrancyGuardTransient {
             challengeWindow: _challengeWindow,
             maxReceiptAge: _maxReceiptAge,
             batchBond: _batchBond,
-            challengerShareBps: _challengerShareBps
+            challengerShareBps: _challengerShareBps,
+            openingFee: _openingFee
         });
     }
 

@@ -9,7 +9,8 @@
  * - Anyone proves a receipt's inclusion with {@link proveInclusion} and checks it against the chain with
  *   {@link verifyInclusion} (what `vin receipt verify` does).
  * - A watcher checks a published batch with {@link findBatchFaults} and challenges a fault with {@link challenge}
- *   (commit, then reveal in a later block).
+ *   (commit, then reveal in a later block). Where a batch's data is not published, it asks for leaves to be opened
+ *   (`requestOpening`); the operator answers with {@link answerOpenings}, or its batch is cancelled.
  */
 import { ZeroHash, getAddress, type ContractRunner, type TypedDataDomain } from "ethers";
 import type { Contracts } from "../core/contracts";
@@ -55,6 +56,7 @@ export enum ReceiptFault {
   WrongPrice = 4,
   BadSum = 5,
   DuplicatePayment = 6,
+  Unopened = 7,
 }
 
 /** The EIP-712 domain receipts are signed under: the TeeVerifier's on `settlement`'s chain. */
@@ -228,6 +230,37 @@ export async function verifyInclusion(
     throw fail(`the proof of leaf ${inclusion.index} does not lead to its root ${batch.root}`);
   if (Number(batch.status) === BatchStatus.Cancelled) throw fail("the batch was cancelled by a challenge");
   return batch;
+}
+
+/* OPENINGS */
+
+/**
+ * Opens every leaf of batch `batchId` whose opening was requested and is still outstanding (the operator's duty
+ * while the batch's window is open: an unopened leaf cancels the batch); the caller is paid each request's fee.
+ * @returns The indexes opened.
+ * @example setInterval(() => answerOpenings(settlement.connect(operator), posted.batchId, posted.data), 60_000);
+ */
+export async function answerOpenings(
+  settlement: ReceiptSettlement,
+  batchId: bigint,
+  data: BatchData,
+  retry: RetryOptions = {},
+): Promise<number[]> {
+  const tree = buildReceiptTree(teeDomain(data.chainId, data.teeVerifier), data.receipts);
+  const requests = await withRetry(
+    "receiptSettlement.OpeningRequested",
+    () => settlement.queryFilter(settlement.filters.OpeningRequested(batchId)),
+    retry,
+  );
+  const opened: number[] = [];
+  for (const request of requests) {
+    const index = Number(request.args.index);
+    const { closed } = await withRetry("receiptSettlement.opening", () => settlement.opening(batchId, index), retry);
+    if (closed || opened.includes(index)) continue;
+    await send("openLeaf", () => settlement.openLeaf(batchId, leafProof(data, tree, index)));
+    opened.push(index);
+  }
+  return opened;
 }
 
 /* CHALLENGES */

@@ -4,13 +4,14 @@ import { mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, ZeroHash } from "ethers";
 import { ReceiptSettlement__factory } from "../../typechain-types";
 import { ConflictError } from "../../src/core/errors";
-import { buildReceiptTree, signReceipt, type SignedReceipt } from "../../src/core/receipts";
-import { leafProof, postBatch, ReceiptFault, type LeafProofStruct } from "../../src/sdk/receipts";
+import { buildReceiptTree, signReceipt, treeOfLeaves, type SignedReceipt } from "../../src/core/receipts";
+import { answerOpenings, leafProof, postBatch, ReceiptFault, type LeafProofStruct } from "../../src/sdk/receipts";
 import { expectRejection } from "../fixtures/assert";
 import {
   BATCH_BOND,
   BOND,
   CREDIT,
+  OPENING_FEE,
   SHARE_BPS,
   WINDOW,
   commit,
@@ -198,8 +199,9 @@ describe("attack: receipt settlement", () => {
 
   it("a receipt replayed on another settlement contract or signed for another chain is a fault there", async () => {
     const fx = await loadChat();
-    const [challengeWindow, maxReceiptAge, batchBond, challengerShareBps] = await fx.settlement.parameters();
-    const parameters = { challengeWindow, maxReceiptAge, batchBond, challengerShareBps };
+    const [challengeWindow, maxReceiptAge, batchBond, challengerShareBps, openingFee] =
+      await fx.settlement.parameters();
+    const parameters = { challengeWindow, maxReceiptAge, batchBond, challengerShareBps, openingFee };
     const twin = await new ReceiptSettlement__factory(fx.deployer).deploy(
       await fx.system.token.getAddress(),
       await fx.system.teeVerifier.getAddress(),
@@ -252,5 +254,53 @@ describe("attack: receipt settlement", () => {
         BATCH_BOND,
         (BATCH_BOND * SHARE_BPS) / 10_000n,
       );
+  });
+
+  it("an operator padding its count with leaves no one can open, to hide an inflated total, is cancelled at the opening", async () => {
+    const fx = await loadChat();
+    const receipts = await signedReceipts(fx, 3);
+    // Three real leaves, then zeros up to a claimed 4,096: the last leaf's sum (the total) can never be shown.
+    const real = buildReceiptTree(fx.domain, receipts);
+    const hashes = [...real.leaves.map((l) => l.hash), ...Array<string>(4096 - 3).fill(ZeroHash)];
+    const padded = { ...treeOfLeaves(hashes), total: real.total, leaves: real.leaves };
+    const batch = await commitRaw(fx, receipts, padded, real.total * 50n);
+    await fx.settlement.connect(fx.watcher).requestOpening(batch.batchId, 4095);
+    // No receipt hashes to a zero leaf: the operator cannot open it.
+    await expect(
+      fx.settlement.connect(fx.operator).openLeaf(batch.batchId, { ...batch.leaf(2), index: 4095 }),
+    ).to.be.revertedWithCustomError(fx.settlement, "ReceiptSettlementInvalidProof");
+    await time.increase((WINDOW * 3) / 4);
+    await expect(fx.settlement.slashUnopened(batch.batchId, 4095))
+      .to.emit(fx.settlement, "BatchChallenged")
+      .withArgs(
+        batch.batchId,
+        fx.watcher.address,
+        fx.operator.address,
+        ReceiptFault.Unopened,
+        4095,
+        BATCH_BOND,
+        (BATCH_BOND * SHARE_BPS) / 10_000n,
+      );
+    expect(await fx.settlement.creditOf(fx.operator.address)).to.equal(CREDIT);
+  });
+
+  it("requesting openings of an honest batch costs the requester its fees, paid to the operator who opens them", async () => {
+    const fx = await loadChat();
+    const batch = await commit(fx, await signedReceipts(fx, 4));
+    for (let index = 0; index < 4; index += 1)
+      await fx.settlement.connect(fx.watcher).requestOpening(batch.batchId, index);
+    expect(await answerOpenings(fx.settlement.connect(fx.operator), batch.batchId, batch.data)).to.deep.equal([
+      0, 1, 2, 3,
+    ]);
+    await time.increase(WINDOW);
+    for (let index = 0; index < 4; index += 1)
+      await expect(fx.settlement.slashUnopened(batch.batchId, index)).to.be.revertedWithCustomError(
+        fx.settlement,
+        "ReceiptSettlementNoOpening",
+      );
+    await fx.settlement.finalize(batch.batchId);
+    expect(await fx.settlement.balanceOf(fx.operator.address)).to.equal(batch.tree.total + 4n * OPENING_FEE);
+    expect(await fx.settlement.balanceOf(fx.watcher.address)).to.equal(0n);
+    expect(await fx.settlement.bondOf(fx.operator.address)).to.deep.equal([BOND, 0n]);
   });
 });

@@ -59,6 +59,7 @@ contract ReceiptsHandler is Test {
     uint256 internal constant WATCHERS = 3;
     uint128 internal constant BATCH_BOND = 10e18;
     uint96 internal constant PER_TOKEN = 1e12;
+    uint96 internal constant OPENING_FEE = 1e18;
     uint64 internal constant WINDOW = 6 hours;
     VmRoll internal constant ROLL = VmRoll(address(uint160(uint256(keccak256("hevm cheat code")))));
 
@@ -72,6 +73,8 @@ contract ReceiptsHandler is Test {
         IReceiptSettlement.BatchStatus status;
         IReceiptSettlement.Receipt receipt;
         bytes signature;
+        address requester;
+        bool requestClosed;
     }
 
     TestToken public immutable token;
@@ -95,6 +98,8 @@ contract ReceiptsHandler is Test {
     uint256 public finalized;
     uint256 public cancelled;
     uint256 public withdrawn;
+    uint256 public opened;
+    uint256 public unopenedSlashes;
 
     constructor() {
         token = new TestToken();
@@ -105,7 +110,11 @@ contract ReceiptsHandler is Test {
             IModelRegistry(address(new StubRegistry())),
             treasury,
             IReceiptSettlement.Parameters({
-                challengeWindow: WINDOW, maxReceiptAge: 1 days, batchBond: BATCH_BOND, challengerShareBps: 5_000
+                challengeWindow: WINDOW,
+                maxReceiptAge: 1 days,
+                batchBond: BATCH_BOND,
+                challengerShareBps: 5_000,
+                openingFee: OPENING_FEE
             })
         );
         for (uint256 i; i < OPERATORS; ++i) {
@@ -124,6 +133,8 @@ contract ReceiptsHandler is Test {
         }
         for (uint256 i; i < WATCHERS; ++i) {
             accounts.push(_watcher(i));
+            vm.prank(_watcher(i));
+            token.approve(address(settlement), type(uint256).max);
         }
         accounts.push(treasury);
         vm.warp(block.timestamp + 1 hours);
@@ -198,7 +209,8 @@ contract ReceiptsHandler is Test {
         if (_batches.length == 0) return;
         uint256 id = 1 + batchSeed % _batches.length;
         Made storage b = _batches[id - 1];
-        bool allowed = b.status == IReceiptSettlement.BatchStatus.Pending && block.timestamp >= b.committedAt + WINDOW;
+        bool allowed = b.status == IReceiptSettlement.BatchStatus.Pending && block.timestamp >= b.committedAt + WINDOW
+            && (b.requester == address(0) || b.requestClosed);
         try settlement.finalize(id) {
             if (!allowed) _wrong("finalize accepted");
             b.status = IReceiptSettlement.BatchStatus.Finalized;
@@ -217,9 +229,7 @@ contract ReceiptsHandler is Test {
         Made storage b = _batches[id - 1];
         if (!b.knownLeaf) return;
         address watcher = _watcher(watcherSeed % WATCHERS);
-        IReceiptSettlement.LeafProof memory leaf = IReceiptSettlement.LeafProof({
-            receipt: b.receipt, signature: b.signature, cumulative: b.receipt.price, index: 0, proof: new bytes32[](0)
-        });
+        IReceiptSettlement.LeafProof memory leaf = _leaf(b);
         bytes32 commitment = settlement.challengeCommitment(watcher, id, settlement.leafHash(leaf), 0, 0);
         vm.prank(watcher);
         settlement.commitChallenge(commitment);
@@ -237,6 +247,66 @@ contract ReceiptsHandler is Test {
             ++cancelled;
         } catch (bytes memory err) {
             if (open && !b.honest) _wrong(string(err));
+        }
+    }
+
+    /// @notice A watcher asks for a batch's first leaf to be opened: allowed once, in the first half of the window.
+    function requestOpening(uint256 batchSeed, uint256 watcherSeed) external {
+        if (_batches.length == 0) return;
+        uint256 id = 1 + batchSeed % _batches.length;
+        Made storage b = _batches[id - 1];
+        address watcher = _watcher(watcherSeed % WATCHERS);
+        bool allowed = b.status == IReceiptSettlement.BatchStatus.Pending
+            && block.timestamp < b.committedAt + WINDOW / 2 && b.requester == address(0);
+        _mint(watcher, OPENING_FEE);
+        vm.prank(watcher);
+        try settlement.requestOpening(id, 0) {
+            if (!allowed) _wrong("opening request accepted");
+            b.requester = watcher;
+        } catch (bytes memory err) {
+            if (allowed) _wrong(string(err));
+        }
+    }
+
+    /// @notice The operator opens its batch's requested first leaf (when it knows it), before the deadline.
+    function openLeaf(uint256 batchSeed) external {
+        if (_batches.length == 0) return;
+        uint256 id = 1 + batchSeed % _batches.length;
+        Made storage b = _batches[id - 1];
+        if (!b.knownLeaf) return;
+        bool allowed = b.requester != address(0) && !b.requestClosed && block.timestamp < _deadline(b);
+        vm.prank(b.operator);
+        try settlement.openLeaf(id, _leaf(b)) {
+            if (!allowed) _wrong("opening accepted");
+            b.requestClosed = true;
+            owed[b.operator] += OPENING_FEE;
+            ++opened;
+        } catch (bytes memory err) {
+            if (allowed) _wrong(string(err));
+        }
+    }
+
+    /// @notice Anyone calls a requested leaf unopened: refunds and, on a pending batch, cancels it.
+    function slashUnopened(uint256 batchSeed) external {
+        if (_batches.length == 0) return;
+        uint256 id = 1 + batchSeed % _batches.length;
+        Made storage b = _batches[id - 1];
+        bool allowed = b.requester != address(0) && !b.requestClosed && block.timestamp >= _deadline(b);
+        try settlement.slashUnopened(id, 0) {
+            if (!allowed) _wrong("unopened accepted");
+            b.requestClosed = true;
+            owed[b.requester] += OPENING_FEE;
+            if (b.status == IReceiptSettlement.BatchStatus.Pending) {
+                b.status = IReceiptSettlement.BatchStatus.Cancelled;
+                modelCredit[b.operator] += b.total;
+                modelBond[b.operator] -= BATCH_BOND;
+                owed[b.requester] += BATCH_BOND / 2;
+                owed[treasury] += BATCH_BOND - BATCH_BOND / 2;
+                ++cancelled;
+            }
+            ++unopenedSlashes;
+        } catch (bytes memory err) {
+            if (allowed) _wrong(string(err));
         }
     }
 
@@ -279,6 +349,13 @@ contract ReceiptsHandler is Test {
         }
     }
 
+    /// @notice The fees of opening requests neither answered nor refunded.
+    function outstandingFees() external view returns (uint256 total) {
+        for (uint256 i; i < _batches.length; ++i) {
+            if (_batches[i].requester != address(0) && !_batches[i].requestClosed) total += OPENING_FEE;
+        }
+    }
+
     function pendingOf(address operator) external view returns (uint256) {
         return _pendingOf(operator);
     }
@@ -316,13 +393,25 @@ contract ReceiptsHandler is Test {
                     committedAt: uint64(block.timestamp),
                     status: IReceiptSettlement.BatchStatus.Pending,
                     receipt: receipt,
-                    signature: signature
+                    signature: signature,
+                    requester: address(0),
+                    requestClosed: false
                 })
             );
             ++committed;
         } catch (bytes memory err) {
             if (allowed) _wrong(string(err));
         }
+    }
+
+    function _leaf(Made storage b) internal view returns (IReceiptSettlement.LeafProof memory) {
+        return IReceiptSettlement.LeafProof({
+            receipt: b.receipt, signature: b.signature, cumulative: b.receipt.price, index: 0, proof: new bytes32[](0)
+        });
+    }
+
+    function _deadline(Made storage b) internal view returns (uint256) {
+        return b.committedAt + WINDOW * 3 / 4;
     }
 
     function _receipt(uint256 index, uint32 tokens) internal returns (IReceiptSettlement.Receipt memory) {
@@ -383,7 +472,7 @@ contract ReceiptsHandler is Test {
 
 /// @title ReceiptSettlementInvariantTest
 /// @notice Funds are conserved to the wei: the contract holds exactly every pool, every pending batch's total, every
-/// bond and every balance; pending batches lock one bond each; no token is created or lost; no honest batch is ever
+/// bond, every outstanding opening fee and every balance; pending batches lock one bond each; no token is created or lost; no honest batch is ever
 /// cancelled; every outcome is the model's.
 contract ReceiptSettlementInvariantTest is Test {
     ReceiptsHandler internal handler;
@@ -394,7 +483,10 @@ contract ReceiptSettlementInvariantTest is Test {
         handler = new ReceiptsHandler();
         settlement = handler.settlement();
         ReceiptsHandler h;
-        bytes4[12] memory weighted = [
+        bytes4[15] memory weighted = [
+            h.requestOpening.selector,
+            h.openLeaf.selector,
+            h.slashUnopened.selector,
             h.deposit.selector,
             h.depositBond.selector,
             h.withdrawBond.selector,
@@ -416,7 +508,7 @@ contract ReceiptSettlementInvariantTest is Test {
     }
 
     function invariant_holdsExactlyPoolsPendingBondsAndBalances() public view {
-        uint256 owes = handler.pendingTotal();
+        uint256 owes = handler.pendingTotal() + handler.outstandingFees();
         for (uint256 i; i < handler.operators(); ++i) {
             address operator = handler.operatorAt(i);
             (uint256 bond,) = settlement.bondOf(operator);
@@ -461,6 +553,8 @@ contract ReceiptSettlementInvariantTest is Test {
         _log("finalized", handler.finalized());
         _log("cancelled", handler.cancelled());
         _log("withdrawn", handler.withdrawn());
+        _log("opened", handler.opened());
+        _log("unopenedSlashes", handler.unopenedSlashes());
     }
 }
 
@@ -491,6 +585,24 @@ contract ReceiptsHandlerReachTest is Test {
         handler.withdraw(0); // operator 0
         handler.withdraw(5); // watcher 0
         _assertEq(handler.withdrawn(), 2, "withdrawn");
+        _assertEq(handler.honestCancelled() + handler.wrongError(), 0, "a rule broken");
+    }
+
+    function test_openedLeafLetsTheBatchFinalizeAnUnopenedOneCancels() public {
+        handler.deposit(0, 0, 500e18);
+        handler.depositBond(0, 2);
+        handler.commitOne(0, 100, 1); // batch 1: honest
+        handler.commitOpaque(0, 9, 1e18); // batch 2: nobody can open it
+        handler.requestOpening(0, 0);
+        handler.requestOpening(1, 1);
+        handler.openLeaf(0);
+        _assertEq(handler.opened(), 1, "opened");
+        handler.warp(7 hours);
+        handler.slashUnopened(1);
+        _assertEq(handler.unopenedSlashes(), 1, "unopened slashes");
+        _assertEq(handler.cancelled(), 1, "cancelled");
+        handler.finalize(0);
+        _assertEq(handler.finalized(), 1, "finalized");
         _assertEq(handler.honestCancelled() + handler.wrongError(), 0, "a rule broken");
     }
 }

@@ -27,6 +27,7 @@ export const MAX_RECEIPT_AGE = 24 * 3600;
 export const BATCH_BOND = 100n * TOKEN;
 export const SHARE_BPS = 5_000n;
 export const PRICE_NOTICE = 3600;
+export const OPENING_FEE = 10n ** 18n;
 
 export interface ChatFixture extends Fixture {
   settlement: ReceiptSettlement;

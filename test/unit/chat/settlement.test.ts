@@ -9,6 +9,7 @@ import {
   BOND,
   CREDIT,
   MAX_RECEIPT_AGE,
+  OPENING_FEE,
   PER_TOKEN,
   PRICE_NOTICE,
   SHARE_BPS,
@@ -42,6 +43,7 @@ describe("ReceiptSettlement", () => {
         BigInt(MAX_RECEIPT_AGE),
         BATCH_BOND,
         SHARE_BPS,
+        OPENING_FEE,
       ]);
       expect(await settlement.MAX_BATCH()).to.equal(4096n);
       expect(await settlement.PRICE_NOTICE()).to.equal(BigInt(PRICE_NOTICE));
@@ -56,13 +58,20 @@ describe("ReceiptSettlement", () => {
         fx.system.teeVerifier.getAddress(),
         fx.system.registry.getAddress(),
       ]);
-      const good = { challengeWindow: HOUR, maxReceiptAge: HOUR, batchBond: 1n, challengerShareBps: 5_000 };
+      const good = {
+        challengeWindow: HOUR,
+        maxReceiptAge: HOUR,
+        batchBond: 1n,
+        challengerShareBps: 5_000,
+        openingFee: 0n,
+      };
       const cases: [Partial<typeof good>, string, bigint, bigint, bigint][] = [
         [{ challengeWindow: HOUR - 1 }, "challengeWindow", BigInt(HOUR - 1), BigInt(HOUR), BigInt(7 * DAY)],
         [{ challengeWindow: 7 * DAY + 1 }, "challengeWindow", BigInt(7 * DAY + 1), BigInt(HOUR), BigInt(7 * DAY)],
         [{ maxReceiptAge: 0 }, "maxReceiptAge", 0n, BigInt(HOUR), BigInt(7 * DAY)],
         [{ batchBond: 0n }, "batchBond", 0n, 1n, (1n << 128n) - 1n],
         [{ challengerShareBps: 5_001 }, "challengerShareBps", 5_001n, 0n, 5_000n],
+        [{ openingFee: 2n }, "openingFee", 2n, 0n, 1n],
       ];
       for (const [change, name, value, min, max] of cases) {
         await expect(factory.deploy(token, tee, registry, fx.deployer.address, { ...good, ...change }))
@@ -176,6 +185,7 @@ describe("ReceiptSettlement", () => {
         at,
         5n,
         BigInt(Status.Pending),
+        0n,
         enclave.address,
         tree.total,
         tree.root,
