@@ -1,4 +1,4 @@
-import { formatUnits, keccak256, type Log } from "ethers";
+import { formatUnits, keccak256, ZeroAddress, type Log } from "ethers";
 import { resultCommitment, toJob, type Job } from "../core/job";
 import { JobStatus } from "../core/job";
 import { Mode, MODE_NAMES } from "../core/modes";
@@ -49,7 +49,8 @@ const CHECK_CACHE_MS = 10_000;
 
 /**
  * Drives each job through the state machine, one step per call, resumable at every step from the database:
- * seen → claimed → computed → submitted (k = 1) or committed → revealed (k > 1) → settled / expired.
+ * seen → claimed → computed → submitted (k = 1) or committed → revealed (k > 1) → settled / expired. A job assigned
+ * to this node (`requestFor`) goes from seen to claimed without a transaction; one assigned to another is skipped.
  * Every transaction goes through the outbox, so a step re-run after a crash finds its transaction instead of
  * signing a new one. How a k = 1 result is submitted (alone, or in a ZK batch) is the `submission` strategy.
  */
@@ -195,6 +196,8 @@ export class JobProcessor {
       // A job sealed to other nodes is theirs: skipped before anything is asked of the chain.
       const elsewhere = this.inputs.sealedElsewhere(row.input);
       if (elsewhere !== undefined) return this.skip(row, elsewhere);
+      const assignee = await this.assigneeOf(job.id);
+      if (assignee !== undefined) return this.takeAssigned(row, assignee, signal);
       // With the input at hand, the claim's simulation and fees are read while the node decides whether it wants the
       // job (one round trip); an input still to fetch may take long enough for them to go stale.
       quote =
@@ -215,6 +218,32 @@ export class JobProcessor {
     this.transition(row, "claimed");
     this.log.info({ jobId: job.id.toString(), tx: receipt.hash }, "slot claimed");
     crashPoint("after-claim");
+    return true;
+  }
+
+  /**
+   * The node a job was assigned to (`requestFor`), or undefined for a job open to claims. Read from the job's state
+   * (the assignment never changes), so a job seen before a restart or a reorganisation is read the same way.
+   */
+  private async assigneeOf(jobId: bigint): Promise<string | undefined> {
+    const state = await withRetry("escrow.stateOf", () => this.contracts.escrow.stateOf(jobId), {
+      timeoutMs: this.options.rpcTimeoutMs,
+    });
+    return state.assignee === ZeroAddress ? undefined : state.assignee;
+  }
+
+  /**
+   * A job assigned to one node: another node's is skipped; this node's is served, if it wants it, without a claim
+   * transaction. Nothing is locked (the escrow checks the collateral is unlocked when the result is submitted) and
+   * nothing is slashed if the node lets it pass.
+   */
+  private async takeAssigned(row: JobRow, assignee: string, signal: AbortSignal): Promise<boolean> {
+    if (assignee.toLowerCase() !== this.options.address.toLowerCase())
+      return this.skip(row, `assigned to node ${assignee}`);
+    const reason = await this.refusal(row, signal);
+    if (reason !== undefined) return this.skip(row, reason);
+    this.transition(row, "claimed");
+    this.log.info({ jobId: row.jobId.toString() }, "job assigned to this node: served without a claim");
     return true;
   }
 

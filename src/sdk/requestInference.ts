@@ -1,4 +1,14 @@
-import { formatEther, formatUnits, getBytes, keccak256, ZeroAddress, ZeroHash, type Signer } from "ethers";
+import {
+  formatEther,
+  formatUnits,
+  getAddress,
+  getBytes,
+  isAddress,
+  keccak256,
+  ZeroAddress,
+  ZeroHash,
+  type Signer,
+} from "ethers";
 import { isLocalChain } from "../core/chains";
 import { InputError as FundsError } from "../core/errors";
 import { encodeSaltedInput, requestedJobs } from "../core/job";
@@ -43,6 +53,12 @@ export interface RequestInferenceParams {
   encryptTo?: "auto" | readonly string[];
   /** With `encryptTo`: the block to read published keys from (the deployment's start block). Default 0. */
   keysFromBlock?: number;
+  /**
+   * The node that alone may serve the job (`requestFor`): it settles it with one `submit`, no claim, and no other
+   * node can take it. k = 1 only. Nothing is locked or slashed if it does not serve: the job is refunded in full
+   * after its deadline. Combine with `encryptTo: [node]` to seal the input to it.
+   */
+  node?: string;
 }
 
 export type RequestInferenceReturnType = JobRequest & {
@@ -54,8 +70,8 @@ export type RequestInferenceReturnType = JobRequest & {
 
 /**
  * Requests an inference: quotes the price, checks the signer can pay (ETH for gas, tokens for the quote; an
- * InputError naming what is missing and what to run otherwise), approves the escrow if needed, sends `request` and returns the job's
- * terms from its `JobRequested` event.
+ * InputError naming what is missing and what to run otherwise), approves the escrow if needed, sends `request` (with
+ * `node`: `requestFor`, the job assigned to that node) and returns the job's terms from its `JobRequested` event.
  * @example const { job } = await requestInference({ contracts, signer, modelId: toModelId(1), mode: Mode.Vanilla, input: [39.1, 18.7, 181, 3750], feePerNode: 10n ** 17n, collateral: 10n ** 18n });
  */
 export async function requestInference(params: RequestInferenceParams): Promise<RequestInferenceReturnType> {
@@ -71,6 +87,7 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   const version =
     params.version ?? Number(await withRetry("registry.versionCount", () => contracts.registry.versionCount(modelId)));
   const redundancy = params.redundancy ?? 1;
+  const node = assignee(params.node, redundancy);
   await checkTerms(contracts, mode, redundancy, params.feePerNode, params.collateral);
   const [total] = await call("quote", () =>
     contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode),
@@ -93,23 +110,25 @@ export async function requestInference(params: RequestInferenceParams): Promise<
     }
   }
   const latest = await withRetry("eth_getBlock", () => signer.provider!.getBlock("latest"));
-  const tx = await call("request", () =>
-    escrow.request({
-      modelId,
-      version,
-      mode,
-      redundancy,
-      deadline: BigInt(latest!.timestamp + (params.durationSeconds ?? 600)),
-      feePerNode: params.feePerNode,
-      collateral: params.collateral,
-      maxTotal: params.maxTotal ?? total,
-      callback: ZeroAddress,
-      callbackGasLimit: 0,
-      inputCommitment: sealed?.inputCommitment ?? prepared.inputCommitment,
-      input: sealed?.input ?? prepared.input,
-      inputUri: "",
-    }),
-  );
+  const requestParams = {
+    modelId,
+    version,
+    mode,
+    redundancy,
+    deadline: BigInt(latest!.timestamp + (params.durationSeconds ?? 600)),
+    feePerNode: params.feePerNode,
+    collateral: params.collateral,
+    maxTotal: params.maxTotal ?? total,
+    callback: ZeroAddress,
+    callbackGasLimit: 0,
+    inputCommitment: sealed?.inputCommitment ?? prepared.inputCommitment,
+    input: sealed?.input ?? prepared.input,
+    inputUri: "",
+  };
+  const tx =
+    node === undefined
+      ? await call("request", () => escrow.request(requestParams))
+      : await call("requestFor", () => escrow.requestFor(requestParams, node));
   const receipt = await tx.wait();
   const [requested] = requestedJobs(contracts.escrow, receipt);
   if (requested === undefined || receipt === null)
@@ -222,6 +241,18 @@ async function checkFunds(
     );
   }
   return allowance;
+}
+
+/** The checksummed node a job is assigned to, or undefined; refused unless a valid nonzero address and k = 1. */
+function assignee(node: string | undefined, redundancy: number): string | undefined {
+  if (node === undefined) return undefined;
+  if (!isAddress(node) || node === ZeroAddress)
+    throw new InputError(`node ${node} is not an address: name the operator address of the node to assign the job to`);
+  if (redundancy !== 1)
+    throw new InputError(
+      `a job assigned to one node has redundancy 1, not ${redundancy}: drop the node or the redundancy`,
+    );
+  return getAddress(node);
 }
 
 /** Highest redundancy the escrow accepts (`JobEscrow.MAX_REDUNDANCY`). */

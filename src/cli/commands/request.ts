@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { isAddress } from "ethers";
+import { isAddress, ZeroAddress } from "ethers";
 import type { Contracts } from "../../core/contracts";
 import { InputError, VerificationError } from "../../core/errors";
 import { toJobId, toModelId } from "../../core/ids";
@@ -34,6 +34,10 @@ export function register(program: Command, global: Globals): void {
     )
     .option("--redundancy <k>", "nodes that must agree: odd, 1 to 7 (1 for zk)", "1")
     .option("--duration <seconds>", "time until the deadline", "600")
+    .option(
+      "--node <address>",
+      "assign the job to this node alone (k = 1): it settles with one transaction, no claim; refunded in full if it does not serve",
+    )
     .option(
       "--encrypt",
       "seal the input to the serving nodes' keys (PrivacyRegistry) so it never appears in clear on-chain; only those nodes can take the job",
@@ -97,14 +101,22 @@ export function register(program: Command, global: Globals): void {
           zk,
           encryptTo,
           keysFromBlock: config.contracts.startBlock,
+          ...(opts.node === undefined ? {} : { node: opts.node as string }),
         });
         const jobId = toJobId(requested.job.id);
         if (!opts.wait) {
           print(
             !!g.json,
-            { jobId, total: requested.total, tx: requested.transactionHash, sealedTo: requested.sealedTo },
+            {
+              jobId,
+              total: requested.total,
+              tx: requested.transactionHash,
+              sealedTo: requested.sealedTo,
+              assignedTo: opts.node,
+            },
             () =>
               `requested job ${jobId} (escrowed ${tokens(requested.total)}, ${requested.transactionHash})` +
+              (opts.node === undefined ? "" : `\nassigned to node ${opts.node as string}`) +
               (requested.sealedTo === undefined ? "" : `\ninput sealed to ${requested.sealedTo.join(", ")}`),
           );
           return;
@@ -187,7 +199,10 @@ function watchProgress(contracts: Contracts, job: Job, write: (line: string) => 
   const timer = setInterval(() => {
     contracts.escrow.stateOf(job.id).then(
       (state) => {
-        const now = `claimed ${state.filled}/${job.redundancy}${job.redundancy > 1n ? `, committed ${state.committed}, revealed ${state.revealed}` : ""}`;
+        const now =
+          state.assignee !== ZeroAddress
+            ? `assigned to ${state.assignee}, waiting for its result`
+            : `claimed ${state.filled}/${job.redundancy}${job.redundancy > 1n ? `, committed ${state.committed}, revealed ${state.revealed}` : ""}`;
         if (now !== last && Number(state.status) === JobStatus.Open) write(`job ${job.id}: ${now}`);
         last = now;
       },
