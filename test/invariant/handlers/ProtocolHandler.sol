@@ -286,7 +286,7 @@ contract ProtocolHandler is ProtocolModel {
             if (assignee == address(0) || resolutions[JobId.unwrap(job.id)] != 0) continue;
             if (block.timestamp >= job.deadline) continue;
             address thief = nodes[nodeSeed % nodes.length];
-            if (thief == assignee) thief = nodes[(nodeSeed + 1) % nodes.length];
+            if (thief == assignee) thief = nodes[(nodeSeed % nodes.length + 1) % nodes.length];
             bytes memory expected = claimIt
                 ? abi.encodeWithSelector(IJobEscrow.JobEscrowJobAssigned.selector, job.id, assignee)
                 : abi.encodeWithSelector(IJobEscrow.JobEscrowNotAssigned.selector, job.id, thief);
