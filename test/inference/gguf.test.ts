@@ -61,6 +61,15 @@ describe("GGUF", () => {
       expect(tensorValues(file.tensors[2]!)[0]).to.equal(Math.fround(1e-30));
     });
 
+    it("reads a Buffer that is a view into a larger allocation", () => {
+      const bytes = sample();
+      const pool = Buffer.alloc(bytes.length + 3);
+      pool.set(bytes, 3);
+      const file = readGguf(pool.subarray(3));
+      expect([...tensorValues(file.tensors[0]!)]).to.deep.equal([1, -2.5, 3.25]);
+      expect(file.metadata.get("unicode")?.value).to.equal("Ahab — ϰῆτος");
+    });
+
     it("aligns the data section and every tensor to 32 bytes, or to general.alignment", () => {
       const file = readGguf(sample());
       for (const t of file.tensors) expect(t.offset % 32).to.equal(0);

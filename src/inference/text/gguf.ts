@@ -346,8 +346,8 @@ export function readGguf(bytes: Uint8Array): GgufFile {
 
 /** The values of a tensor read by {@link readGguf}. */
 export function tensorValues(tensor: GgufTensor): Float32Array {
-  const { bytes } = tensor;
-  const copy = bytes.slice();
+  // A copy, aligned and detached from the file (Buffer#slice would share the file's memory, offset included).
+  const copy = new Uint8Array(tensor.bytes);
   if (tensor.type === "F32") return new Float32Array(copy.buffer, 0, copy.length / 4);
   return fromFloat16(new Uint16Array(copy.buffer, 0, copy.length / 2));
 }
