@@ -15,7 +15,7 @@
 import { ZeroHash, getAddress, type ContractRunner, type TypedDataDomain } from "ethers";
 import type { Contracts } from "../core/contracts";
 import { Mode } from "../core/modes";
-import { ConflictError, InputError, IntegrityError, RevertError, StateError, VerificationError } from "../core/errors";
+import { ConflictError, InputError, IntegrityError, StateError, VerificationError } from "../core/errors";
 import {
   MAX_BATCH,
   batchDataHash,
@@ -31,13 +31,12 @@ import {
   type ReceiptTree,
   type SignedReceipt,
 } from "../core/receipts";
-import { revertDataOf } from "../core/revert";
+import { asRevertError } from "../core/revert";
 import { withRetry, type RetryOptions } from "../core/retry";
 import { teeDomain } from "../core/tee";
 import { privateServingRefusal, readEnclave } from "../modes";
 import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
 import type { IReceiptSettlement } from "../../typechain-types/contracts/chat/IReceiptSettlement";
-import { ReceiptSettlement__factory } from "../../typechain-types/factories/contracts/chat/ReceiptSettlement__factory";
 
 /** `IReceiptSettlement.BatchStatus`. */
 export enum BatchStatus {
@@ -192,7 +191,7 @@ export async function postBatch(
     settlement.commitBatch(tree.root, tree.count, tree.total, enclave, dataHash),
   );
   const event = sent.logs
-    .map((log) => settlementInterface.parseLog(log))
+    .map((log) => settlement.interface.parseLog(log))
     .find((parsed) => parsed?.name === "BatchCommitted");
   if (event === undefined || event === null) throw new StateError(`commitBatch ${sent.hash} emitted no BatchCommitted`);
   return { batchId: event.args.batchId as bigint, tree, data, dataHash, transactionHash: sent.hash };
@@ -434,8 +433,6 @@ function evidenceOf(
 
 /* TRANSACTIONS */
 
-const settlementInterface = ReceiptSettlement__factory.createInterface();
-
 /** Sends a settlement transaction and waits for it; a revert becomes a RevertError naming the contract's error. */
 async function send(
   call: string,
@@ -451,14 +448,7 @@ async function send(
   }
 }
 
-/** The settlement's custom error in `error`, decoded into a RevertError; other errors unchanged. */
+/** The settlement's custom error in `error`, decoded into a RevertError by core's decoder (which knows its ABI). */
 export function settlementRevert(error: unknown, call: string): unknown {
-  const data = revertDataOf(error);
-  const decoded = data === undefined ? null : settlementInterface.parseError(data);
-  if (decoded === null || decoded === undefined) return error;
-  const args = Object.fromEntries(decoded.fragment.inputs.map((input, i) => [input.name, decoded.args[i]]));
-  return new RevertError(`receiptSettlement.${call} reverted with ${decoded.name}`, decoded.name, args, {
-    cause: error,
-    context: { contract: "receiptSettlement", call },
-  });
+  return asRevertError(error, { contract: "receiptSettlement", call });
 }
