@@ -1,14 +1,19 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { compileCircuit, generateCircuit, type CompiledCircuit } from "./circom";
 import { ZkmlConstraintError, ZkmlToolError } from "./errors";
 import { circuitKey } from "./pipeline";
 import type { QuantizedModel } from "./quantize";
-import { DEFAULT_ZK_CACHE, ensurePtau, ptauPowerFor, type PtauArtifact } from "./setup";
+import {
+  DEFAULT_ZK_CACHE,
+  ensurePtau,
+  ptauPowerFor,
+  setupGroth16,
+  type Groth16Artifact,
+  type PtauArtifact,
+} from "./setup";
 import { slotKeyHash, slotVerifyingKeyArgs } from "./batch-solidity";
-import { sha256File } from "../core/hash";
 
 /** Most slots of one proof: the escrow's `MAX_BATCH` and `ZkInferenceVerifier.MAX_SLOTS`. */
 export const MAX_SLOTS = 64;
@@ -85,15 +90,18 @@ export interface SlotCircuit {
   compileSeconds: number;
 }
 
-/** The Groth16 setup of an N-slot circuit. */
-export interface SlotSetup {
-  zkeyPath: string;
-  vkPath: string;
-  vk: snarkjs.VerificationKey;
-  /** `keccak256(abi.encode(uint256[] key))` over `slotVerifyingKeyArgs(vk)`: what `setSlotVerifier` records. */
-  vkHash: string;
-  sha256: { r1cs: string; ptau: string; zkey: string };
-  generationSeconds: number;
+/**
+ * The Groth16 setup of an N-slot circuit: `vkHash` is `keccak256(abi.encode(uint256[] key))` over
+ * `slotVerifyingKeyArgs(vk)`, what `setSlotVerifier` records.
+ */
+export type SlotSetup = Groth16Artifact;
+
+/** The setup's file names inside the slot circuit's cache directory. */
+const SLOT_SETUP_FILES = { manifest: "slot-setup.json", zkey: "slots_final.zkey", vk: "slots_verification_key.json" };
+
+/** The hash `setSlotVerifier` records for an N-slot verification key. */
+export function slotVerificationKeyHash(vk: snarkjs.VerificationKey): string {
+  return slotKeyHash(slotVerifyingKeyArgs(vk));
 }
 
 /**
@@ -116,7 +124,14 @@ export async function buildSlotCircuit(options: BuildSlotCircuitOptions): Promis
   if (info.nOutputs !== slots) throw new ZkmlToolError(`expected ${slots} public claims, got ${info.nOutputs}`);
   const power = Math.max(options.minPower ?? 0, ptauPowerFor(info.nConstraints, info.nPubInputs + info.nOutputs));
   const ptau = await ensurePtau({ power, cacheDir, log });
-  const setup = await setupSlots(circuit.r1csPath, ptau, dir, log);
+  const setup = await setupGroth16({
+    r1csPath: circuit.r1csPath,
+    ptau,
+    outDir: dir,
+    keyHash: slotVerificationKeyHash,
+    files: SLOT_SETUP_FILES,
+    log,
+  });
   return { model, slots, circuit, nConstraints: info.nConstraints, ptau, setup, compileSeconds };
 }
 
@@ -131,73 +146,4 @@ async function compileCached(source: string, dir: string, key: string, optimizat
   await mkdir(dir, { recursive: true });
   await writeFile(marker, JSON.stringify({ ...circuit, key }, null, 2));
   return circuit;
-}
-
-/**
- * The development phase 2 of `setupGroth16` (two random contributions and a beacon), for a key with N public
- * signals (`setupGroth16` hashes single-signal keys only). Reuses `dir` when its manifest matches the r1cs and ptau.
- */
-async function setupSlots(
-  r1csPath: string,
-  ptau: PtauArtifact,
-  dir: string,
-  log: (line: string) => void = () => undefined,
-): Promise<SlotSetup> {
-  const manifestPath = join(dir, "slot-setup.json");
-  const r1csHash = await sha256File(r1csPath);
-  const cached = await readFile(manifestPath, "utf8").then(
-    (s) => JSON.parse(s) as SlotSetup,
-    () => undefined,
-  );
-  if (
-    cached !== undefined &&
-    cached.sha256.r1cs === r1csHash &&
-    cached.sha256.ptau === ptau.sha256 &&
-    (await exists(cached.zkeyPath)) &&
-    (await sha256File(cached.zkeyPath)) === cached.sha256.zkey
-  )
-    return { ...cached, generationSeconds: 0 };
-  const started = Date.now();
-  const tmp = (i: number): string => join(dir, `slots_${i}.${process.pid}.zkey.tmp`);
-  const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (cause) {
-      throw new ZkmlToolError(`snarkjs failed: ${what}`, { cause });
-    }
-  };
-  log(`slot zkey: new from ${r1csPath}`);
-  await run("zkey new", () => snarkjs.zKey.newZKey(r1csPath, ptau.path, tmp(0)));
-  for (let i = 1; i <= 2; i++) {
-    await run("zkey contribute", () => snarkjs.zKey.contribute(tmp(i - 1), tmp(i), `dev-${i}`, entropy()));
-    await rm(tmp(i - 1));
-  }
-  const zkeyPath = join(dir, "slots_final.zkey");
-  await run("zkey beacon", () => snarkjs.zKey.beacon(tmp(2), tmp(3), "dev-beacon", entropy(), 10));
-  await rm(tmp(2));
-  await rename(tmp(3), zkeyPath);
-  const vk = await run("zkey export verificationkey", () => snarkjs.zKey.exportVerificationKey(zkeyPath));
-  const vkPath = join(dir, "slots_verification_key.json");
-  await writeFile(vkPath, JSON.stringify(vk, null, 2));
-  const setup: SlotSetup = {
-    zkeyPath,
-    vkPath,
-    vk,
-    vkHash: slotKeyHash(slotVerifyingKeyArgs(vk)),
-    sha256: { r1cs: r1csHash, ptau: ptau.sha256, zkey: await sha256File(zkeyPath) },
-    generationSeconds: (Date.now() - started) / 1000,
-  };
-  await writeFile(manifestPath, JSON.stringify(setup, null, 2));
-  return setup;
-}
-
-function entropy(): string {
-  return randomBytes(32).toString("hex");
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

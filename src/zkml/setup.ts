@@ -136,8 +136,17 @@ export interface SetupGroth16Options {
   outDir: string;
   /** Number of random phase-2 contributions before the beacon; at least 2. */
   contributions?: number;
+  /**
+   * The key's hash recorded as `vkHash`; default {@link verificationKeyHash} (a single-signal key's `bindings[0]`).
+   * An N-slot key passes its own (`slotKeyHash` of `slotVerifyingKeyArgs`).
+   */
+  keyHash?: (vk: snarkjs.VerificationKey) => string;
+  /** File names inside `outDir`; default `setup.json`, `circuit_final.zkey`, `verification_key.json`. */
+  files?: { manifest: string; zkey: string; vk: string };
   log?: (line: string) => void;
 }
+
+const SETUP_FILES = { manifest: "setup.json", zkey: "circuit_final.zkey", vk: "verification_key.json" };
 
 /**
  * Runs the Groth16 circuit-specific setup (phase 2): a new zkey, `contributions` random contributions and a
@@ -149,7 +158,8 @@ export interface SetupGroth16Options {
  */
 export async function setupGroth16(options: SetupGroth16Options): Promise<Groth16Artifact> {
   const { r1csPath, ptau, outDir, contributions = 2, log = silent } = options;
-  const manifestPath = join(outDir, "setup.json");
+  const { keyHash = verificationKeyHash, files = SETUP_FILES } = options;
+  const manifestPath = join(outDir, files.manifest);
   const r1csHash = await sha256File(r1csPath);
   const cached = await readJsonIfExists<Groth16Artifact>(manifestPath);
   if (
@@ -159,7 +169,7 @@ export async function setupGroth16(options: SetupGroth16Options): Promise<Groth1
     (await exists(cached.zkeyPath))
   ) {
     if ((await sha256File(cached.zkeyPath)) === cached.sha256.zkey)
-      return { ...cached, vkHash: verificationKeyHash(cached.vk), generationSeconds: 0 };
+      return { ...cached, vkHash: keyHash(cached.vk), generationSeconds: 0 };
   }
   await mkdir(outDir, { recursive: true });
   const started = Date.now();
@@ -172,17 +182,17 @@ export async function setupGroth16(options: SetupGroth16Options): Promise<Groth1
     await runTool("zkey contribute", () => snarkjs.zKey.contribute(tmp(i - 1), tmp(i), `dev-${i}`, entropy()));
     await rm(tmp(i - 1));
   }
-  const zkeyPath = join(outDir, "circuit_final.zkey");
+  const zkeyPath = join(outDir, files.zkey);
   await runTool("zkey beacon", () => snarkjs.zKey.beacon(tmp(last), zkeyPath, "dev-beacon", entropy(), 10));
   await rm(tmp(last));
   const vk = await runTool("zkey export verificationkey", () => snarkjs.zKey.exportVerificationKey(zkeyPath));
-  const vkPath = join(outDir, "verification_key.json");
+  const vkPath = join(outDir, files.vk);
   await writeFile(vkPath, JSON.stringify(vk, null, 2));
   const artifact: Groth16Artifact = {
     zkeyPath,
     vkPath,
     vk,
-    vkHash: verificationKeyHash(vk),
+    vkHash: keyHash(vk),
     sha256: {
       r1cs: r1csHash,
       ptau: ptau.sha256,
