@@ -89,7 +89,7 @@ describe("TextGenerator on node-llama-cpp (the bundled Moby-Dick llama)", () => 
       const file = path.join(dir, "model.gguf");
       await writeFile(file, model.gguf);
       const llamaModel = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
-      const context = await llamaModel.createContext({ contextSize: 128 });
+      const context = await llamaModel.createContext({ contextSize: 128, threads: 1 });
       let worst = 0;
       let agree = 0;
       let positions = 0;
