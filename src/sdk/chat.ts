@@ -1,0 +1,166 @@
+/**
+ * The client's side of a TEE node's chat API (src/node/chat-api.ts): {@link verifyChatReceipt} recomputes the
+ * request and response hashes from what the client sent and received, whole or streamed, and checks the receipt
+ * against the chain (sdk/receipts `checkReceipt`).
+ *
+ * - `requestHash` = keccak256 of the UTF-8 {@link canonicalJson} of the request body as sent (the parameters object
+ *   given to the OpenAI client's `chat.completions.create`);
+ * - `responseHash` = keccak256 of the canonical JSON of
+ *   `{ "content", "finish_reason", "id", "model", "object": "vin.chat.response.v1" }`.
+ */
+import { keccak256, toUtf8Bytes } from "ethers";
+import type { Contracts } from "../core/contracts";
+import { InputError, VerificationError } from "../core/errors";
+import { parseReceiptFile, type ReceiptFile } from "../core/receipts";
+import type { RetryOptions } from "../core/retry";
+import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
+import { checkReceipt, type CheckedReceipt } from "./receipts";
+
+/** Tags the response-hash document (node/chat-api `CHAT_RESPONSE_TAG`). */
+export const CHAT_RESPONSE_TAG = "vin.chat.response.v1";
+
+/**
+ * JSON with object keys sorted and no whitespace, undefined members left out (node/chat-api's copy: the layers
+ * keep the node and the SDK from sharing it; the chat API's tests check the two agree on every request they send).
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The request hash of a chat completion request body. */
+export function chatRequestHash(body: object): string {
+  return keccak256(toUtf8Bytes(canonicalJson(body)));
+}
+
+/** What a response hash covers. */
+export interface ChatResponseSummary {
+  id: string;
+  model: string;
+  content: string;
+  finishReason: string;
+}
+
+/** The response hash of a completion. */
+export function chatResponseHash(response: ChatResponseSummary): string {
+  const document = {
+    object: CHAT_RESPONSE_TAG,
+    id: response.id,
+    model: response.model,
+    content: response.content,
+    finish_reason: response.finishReason,
+  };
+  return keccak256(toUtf8Bytes(canonicalJson(document)));
+}
+
+/** The parts of a `chat.completion` the receipt covers (an OpenAI client's `ChatCompletion` fits). */
+export interface ChatCompletionLike {
+  id: string;
+  model: string;
+  choices: { message: { content: string | null }; finish_reason: string | null }[];
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+}
+
+/** The parts of a `chat.completion.chunk` the receipt covers (an OpenAI client's `ChatCompletionChunk` fits). */
+export interface ChatCompletionChunkLike {
+  id: string;
+  model: string;
+  choices: { delta?: { content?: string | null }; finish_reason: string | null }[];
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+}
+
+/** A response as received: the whole completion, or every chunk of a stream in order. */
+export type ChatResponseLike = ChatCompletionLike | { chunks: readonly ChatCompletionChunkLike[] };
+
+/** The summary, usage and receipt of a received response. @throws InputError when it carries no receipt. */
+export function readChatResponse(response: ChatResponseLike): {
+  summary: ChatResponseSummary;
+  usage?: { prompt_tokens: number; completion_tokens: number };
+  receipt: ReceiptFile;
+} {
+  if ("chunks" in response) {
+    const { chunks } = response;
+    if (chunks.length === 0) throw new InputError("the stream has no chunks");
+    const carrier = chunks.find((chunk) => receiptOf(chunk) !== undefined);
+    if (carrier === undefined) throw new InputError("the stream carries no receipt chunk: it was cut short");
+    const content = chunks.map((chunk) => chunk.choices[0]?.delta?.content ?? "").join("");
+    const finishReason = chunks.map((chunk) => chunk.choices[0]?.finish_reason).find((r) => typeof r === "string");
+    const usage = chunks.map((chunk) => chunk.usage).find((u) => u !== undefined && u !== null);
+    return {
+      summary: { id: chunks[0]!.id, model: chunks[0]!.model, content, finishReason: finishReason ?? "" },
+      ...(usage === undefined || usage === null ? {} : { usage }),
+      receipt: parseReceiptFile(receiptOf(carrier)),
+    };
+  }
+  const receipt = receiptOf(response);
+  if (receipt === undefined) throw new InputError("the completion carries no receipt");
+  const [choice] = response.choices;
+  return {
+    summary: {
+      id: response.id,
+      model: response.model,
+      content: choice?.message.content ?? "",
+      finishReason: choice?.finish_reason ?? "",
+    },
+    ...(response.usage === undefined || response.usage === null ? {} : { usage: response.usage }),
+    receipt: parseReceiptFile(receipt),
+  };
+}
+
+function receiptOf(value: object): unknown {
+  return (value as { receipt?: unknown }).receipt;
+}
+
+export interface VerifyChatReceiptParams {
+  contracts: Pick<Contracts, "teeVerifier" | "registry" | "escrow">;
+  settlement: ReceiptSettlement;
+  /** The request body as sent. */
+  request: object;
+  response: ChatResponseLike;
+  /** The operator the client meant to pay. */
+  operator?: string;
+  retry?: RetryOptions;
+}
+
+export interface VerifyChatReceiptReturnType extends CheckedReceipt {
+  receipt: ReceiptFile;
+}
+
+/**
+ * Checks the receipt of a chat completion: it covers this request and this response (hashes recomputed here), the
+ * model version the request named (`"<modelId>@<version>"`), the token counts the response reported, and it passes
+ * `checkReceipt` against the chain (the enclave's registration, the version's binding, the operator's price).
+ * @throws VerificationError saying which check failed; InputError when the response carries no receipt.
+ * @example
+ * const completion = await openai.chat.completions.create(body);
+ * const { receipt } = await verifyChatReceipt({ contracts, settlement, request: body, response: completion });
+ */
+export async function verifyChatReceipt(params: VerifyChatReceiptParams): Promise<VerifyChatReceiptReturnType> {
+  const { summary, usage, receipt } = readChatResponse(params.response);
+  const fail = (reason: string) => new VerificationError(`the chat receipt does not check: ${reason}`);
+  const model = (params.request as { model?: unknown }).model;
+  const named = `${receipt.receipt.modelId}@${receipt.receipt.version}`;
+  if (model !== named) throw fail(`it is for model ${named}, the request named ${String(model)}`);
+  if (
+    usage !== undefined &&
+    (BigInt(usage.prompt_tokens) !== receipt.receipt.promptTokens ||
+      BigInt(usage.completion_tokens) !== receipt.receipt.completionTokens)
+  )
+    throw fail(
+      `it counts ${receipt.receipt.promptTokens} + ${receipt.receipt.completionTokens} tokens, the response reported ${usage.prompt_tokens} + ${usage.completion_tokens}`,
+    );
+  const checked = await checkReceipt(params.contracts, params.settlement, receipt, {
+    requestHash: chatRequestHash(params.request),
+    responseHash: chatResponseHash(summary),
+    ...(params.operator === undefined ? {} : { operator: params.operator }),
+    ...(params.retry === undefined ? {} : { retry: params.retry }),
+  });
+  return { ...checked, receipt };
+}
