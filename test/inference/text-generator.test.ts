@@ -226,6 +226,21 @@ describe("TextGenerator on node-llama-cpp (the bundled Moby-Dick llama)", () => 
       }
     });
 
+    it("hold a context of their own size, within the model's training context", async () => {
+      const small = await generator.createSession({ contextSize: 16 });
+      expect(small.contextSize).to.equal(16);
+      await expectRejection(
+        small.generate({ prompt: heldOutTokens.slice(0, 16) }),
+        GenerationInputError,
+        /context holds 16/,
+      );
+      const result = await small.generate({ prompt: heldOutTokens.slice(0, 10), maxTokens: 16 });
+      expect(result.tokens).to.have.length(6);
+      expect(result.finishReason).to.equal("length");
+      await small.close();
+      await expectRejection(generator.createSession({ contextSize: 129 }), GenerationInputError, /from 2 to 128/);
+    });
+
     it("run one generation at a time, and refuse use after close", async () => {
       const session = await generator.createSession();
       const running = session.stream({ prompt: "The whale", maxTokens: 5 });

@@ -200,9 +200,13 @@ class LlamaCppGenerator implements TextGenerator {
 
   async createSession(options: SessionOptions = {}): Promise<TextSession> {
     this.assertOpen();
-    if (options.signal?.aborted) throw new GeneratorStateError("the session was aborted before it was created");
+    const contextSize = options.contextSize ?? this.info.contextSize;
+    if (!Number.isInteger(contextSize) || contextSize < 2 || contextSize > this.info.trainContextSize)
+      throw new GenerationInputError(
+        `contextSize must be an integer from 2 to ${this.info.trainContextSize}, got ${contextSize}`,
+      );
     const context = await this.llamaModel.createContext({
-      contextSize: this.info.contextSize,
+      contextSize,
       sequences: 1,
       threads: this.threads,
     });
@@ -274,6 +278,10 @@ class LlamaCppSession implements TextSession {
     private readonly onClose: () => void,
   ) {}
 
+  get contextSize(): number {
+    return this.context.contextSize;
+  }
+
   get tokens(): readonly number[] {
     return this.closed ? [] : (this.sequence.contextTokens as number[]);
   }
@@ -298,7 +306,7 @@ class LlamaCppSession implements TextSession {
   }
 
   private async *run(request: GenerateRequest): AsyncGenerator<GenerationChunk, Generation, undefined> {
-    const contextSize = this.generator.info.contextSize;
+    const contextSize = this.contextSize;
     const options = resolveOptions(request, contextSize);
     const prompt = this.generator.promptTokens(request.prompt);
     if (prompt.tokens.length === 0) throw new GenerationInputError("the prompt is empty: it has no tokens");

@@ -96,7 +96,8 @@ export interface TextModelInfo {
 
 /** Options of a session. */
 export interface SessionOptions {
-  signal?: AbortSignal;
+  /** Tokens its KV cache holds (prompt and generated), 2 to the model's training context. Default the generator's. */
+  contextSize?: number;
 }
 
 /**
@@ -112,6 +113,8 @@ export interface SessionOptions {
 export interface TextSession {
   /** Tokens the KV cache holds, in order. */
   readonly tokens: readonly number[];
+  /** Most tokens the KV cache can hold. */
+  readonly contextSize: number;
   /**
    * Generates, yielding each token as it is produced; the iterator's return value is the {@link Generation}.
    * Only one generation runs at a time in a session.
