@@ -8,6 +8,7 @@ import { sha256Hex } from "../core/hash";
 import { parseZkManifest, quantizedModelFor, ZK_FILES, type ZkManifest } from "./package";
 import type { QuantizedModel } from "./quantize";
 import { verificationKeyHash } from "./setup";
+import { generateBatchCircuit, slotVerificationKeyHash } from "./batch-circuit";
 
 /** The files of a published ZK version that decide what its verifier accepts and what a node proves with. */
 export interface ZkSetupFiles {
@@ -150,6 +151,88 @@ async function check(files: ZkSetupFiles, options: VerifyZkSetupOptions): Promis
       );
     const wasm = new Uint8Array(await readFile(circuit.wasmPath));
     return { manifest, model, wasm, seconds: { compile, zkeyVerify: (Date.now() - started) / 1000 } };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The files of a version's N-slot key: what its owner publishes beside the version (a version cannot change). */
+export interface SlotSetupFiles {
+  /** The N-slot proving key. */
+  zkey: Uint8Array;
+  /** The powers of tau the key's phase 2 was built on (an N-slot circuit may need a larger one than the version's). */
+  ptau: Uint8Array;
+}
+
+/** Options of {@link verifySlotSetup}. */
+export interface VerifySlotSetupOptions {
+  /** The version's quantized model, from {@link verifyZkSetup} (so already checked against its ONNX file). */
+  model: QuantizedModel;
+  /** The version's circom simplification level (its manifest's `optimization`). */
+  optimization: 1 | 2;
+  slots: number;
+  /** The key hash `ZkInferenceVerifier` recorded for (version, slots): the `SlotVerifierSet` event's. */
+  keyHash: string;
+  root?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * Checks a published N-slot proving key the way {@link verifyZkSetup} checks a version's single key: the N-slot
+ * circuit is regenerated and compiled here from the version's model (`generateBatchCircuit`), `snarkjs zkey verify`
+ * accepts the key for that R1CS and the given powers of tau, and the key's verifying key hashes (`slotKeyHash`) to
+ * the hash bound on-chain. The N-slot setup is random (a development phase 2), so it cannot be rebuilt: it is
+ * checked. Returns the witness calculator compiled here, what a node proves with.
+ *
+ * @throws ZkmlSetupMismatchError naming what did not match; ZkmlConstraintError for an unsupported slot count.
+ * @example
+ * const { wasm } = await verifySlotSetup({ zkey, ptau }, { model, optimization: 2, slots: 4, keyHash });
+ */
+export async function verifySlotSetup(
+  files: SlotSetupFiles,
+  options: VerifySlotSetupOptions,
+): Promise<{ wasm: Uint8Array; seconds: { compile: number; zkeyVerify: number } }> {
+  const { model, optimization, slots, log = () => undefined } = options;
+  const bound = options.keyHash.toLowerCase();
+  const source = generateBatchCircuit(model, slots);
+  const dir = await mkdtemp(join(tmpdir(), "vin-zk-slots-"));
+  try {
+    let started = Date.now();
+    log(`compiling the ${slots}-slot circuit (${compilerVersion()}, --O${optimization})`);
+    const circuit = await compileCircuit(source, { outDir: dir, optimization, root: options.root ?? PACKAGE_ROOT });
+    const compile = (Date.now() - started) / 1000;
+    started = Date.now();
+    const expected = `a phase-2 key of the ${slots}-slot circuit`;
+    const ok = await snarkjs.zKey
+      .verifyFromR1cs(circuit.r1csPath, { type: "mem", data: files.ptau }, { type: "mem", data: files.zkey })
+      .catch((cause: unknown) => {
+        throw new ZkmlSetupMismatchError(
+          "slot proving key",
+          expected,
+          "a file zkey verify cannot read",
+          `the ${slots}-slot proving key cannot be checked against the recompiled circuit: ${String((cause as Error)?.message ?? cause)}`,
+          { cause },
+        );
+      });
+    if (!ok)
+      throw new ZkmlSetupMismatchError(
+        "slot proving key",
+        expected,
+        "a key zkey verify rejects",
+        `the ${slots}-slot proving key is not a valid setup of the recompiled circuit (snarkjs zkey verify failed)`,
+      );
+    const keyHash = slotVerificationKeyHash(
+      await snarkjs.zKey.exportVerificationKey({ type: "mem", data: files.zkey }),
+    );
+    if (keyHash !== bound)
+      throw new ZkmlSetupMismatchError(
+        "slot verifying key",
+        bound,
+        keyHash,
+        `the ${slots}-slot proving key's verifying key hashes to ${keyHash}, the version binds ${bound}`,
+      );
+    const wasm = new Uint8Array(await readFile(circuit.wasmPath));
+    return { wasm, seconds: { compile, zkeyVerify: (Date.now() - started) / 1000 } };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
