@@ -2,7 +2,8 @@
  * The operator's Oblivious HTTP gateway, run inside the enclave process: it decrypts requests that relays forward
  * (RFC 9458, with the enclave's HPKE key — the key its quote binds and TeeVerifier records, whose key configuration
  * `TeeVerifier.ohttpKeyConfig` publishes), serves `POST /v1/infer` with the model, and answers with the output and a
- * receipt its enclave signs (src/core/private.ts).
+ * receipt its enclave signs (src/core/private.ts). With a chat API (node/chat-api), it also serves the other `/v1/`
+ * resources (`/v1/models`, `/v1/chat/completions`, streamed through chunked OHTTP), each answer with its receipt.
  *
  * What it sees: the request in clear and the relay's address, never the client's. It logs one line per request
  * (status, sizes, latency) and nothing of the content; it keeps no per-client state.
@@ -25,6 +26,7 @@ import { createGatewayHandler, importGatewayKey, KeyRing } from "../ohttp";
 import { classifyInput, privateServingRefusal, readEnclave, type ModelSource } from "../modes";
 import type { DevEnclave } from "../tee/dev-enclave";
 import type { Logger } from "../core/log";
+import type { ChatApi } from "./chat-api";
 
 /** The key id of an enclave's key configuration (`TeeVerifier.ohttpKeyConfig`). */
 export const ENCLAVE_KEY_ID = 1;
@@ -61,6 +63,8 @@ export interface PrivateGatewayOptions {
    * directly: their purchase is on-chain anyway). Every other path is the Oblivious Gateway Resource.
    */
   routes?: Record<string, RequestListener>;
+  /** The chat API (node/chat-api `createChatApi`), served for every `/v1/` path but `POST /v1/infer`. */
+  chat?: ChatApi;
 }
 
 export interface RunningGateway {
@@ -109,6 +113,8 @@ class PrivateInference {
 
   async answer(request: Request, signal?: AbortSignal): Promise<Response> {
     const path = new URL(request.url).pathname;
+    if (path !== PRIVATE_INFER_PATH && path.startsWith("/v1/") && this.options.chat !== undefined)
+      return this.options.chat.handle(request, signal);
     if (path !== PRIVATE_INFER_PATH)
       return problem(404, `no resource ${path}: the gateway serves POST ${PRIVATE_INFER_PATH}`);
     if (request.method !== "POST") return problem(405, `${PRIVATE_INFER_PATH} takes POST`);

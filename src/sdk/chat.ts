@@ -7,12 +7,16 @@
  *   given to the OpenAI client's `chat.completions.create`);
  * - `responseHash` = keccak256 of the canonical JSON of
  *   `{ "content", "finish_reason", "id", "model", "object": "vin.chat.response.v1" }`.
+ *
+ * {@link privateChatFetch} is a `fetch` for the OpenAI client that takes the private path: each request encrypted to
+ * the gateway's enclave key and sent through a relay (chunked OHTTP, so a streamed answer arrives as it is generated).
  */
 import { keccak256, toUtf8Bytes } from "ethers";
 import type { Contracts } from "../core/contracts";
 import { InputError, VerificationError } from "../core/errors";
 import { parseReceiptFile, type ReceiptFile } from "../core/receipts";
 import type { RetryOptions } from "../core/retry";
+import { ohttpFetch, relayResourceUrl, type KeyConfig } from "../ohttp";
 import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
 import { checkReceipt, type CheckedReceipt } from "./receipts";
 
@@ -163,4 +167,34 @@ export async function verifyChatReceipt(params: VerifyChatReceiptParams): Promis
     ...(params.retry === undefined ? {} : { retry: params.retry }),
   });
   return { ...checked, receipt };
+}
+
+/* THE PRIVATE PATH */
+
+export interface PrivateChatFetchOptions {
+  /** The relay's base URL (one not run by the gateway's operator: sdk/privateInference `independentRelays`). */
+  relay: string | URL;
+  /** The gateway's URL as the chain lists it. */
+  gateway: string | URL;
+  /** The gateway's key configuration, from the chain (sdk/privateInference `gatewayKeyConfig`), never the relay. */
+  keyConfig: KeyConfig;
+  /** Time until each response's head, in ms. Default 60 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * A `fetch` that sends each request through `relay` to `gateway` over chunked Oblivious HTTP: give it to the OpenAI
+ * client with a base URL on the gateway. The relay sees sizes and timing, never the content; the gateway never sees
+ * the client's address. A refusal by the relay or a tampered answer throws (ohttp `ohttpFetch`'s errors).
+ * @example
+ * const openai = new OpenAI({ baseURL: `${gateway}v1`, apiKey: "unused", fetch: privateChatFetch({ relay, gateway, keyConfig }) });
+ */
+export function privateChatFetch(options: PrivateChatFetchOptions) {
+  const target = relayResourceUrl(options.relay, options.gateway);
+  return (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+    ohttpFetch(target, options.keyConfig, new Request(input, init), {
+      chunked: true,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      ...(init?.signal === undefined || init.signal === null ? {} : { signal: init.signal }),
+    });
 }
