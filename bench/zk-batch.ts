@@ -11,6 +11,7 @@
  * show (`standinVsReal`).
  *
  * Usage: npx hardhat run bench/zk-batch.ts   (npm run bench:zk-batch). Writes bench/results/zk-batch.json.
+ * `npm run bench:zk` runs the same measurement ({@link measureZkBatch}) and writes its rows into bench/results/zk.json.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -144,7 +145,20 @@ async function submitBatch(fx: Fixture, list: BenchJob[], proof: string): Promis
   return Number((await tx.wait())!.gasUsed);
 }
 
-async function main(): Promise<void> {
+/** The rows and details of the N-slot measurement, on a fresh deployment of the system. */
+export interface ZkBatchMeasurement {
+  rows: Row[];
+  detail: Record<string, unknown>;
+}
+
+/**
+ * Measures per-job ZK settlement gas at N = 1, 4, 16, 64 for both batching schemes and the N-slot proving time per
+ * job; deploys its own system on the Hardhat network.
+ *
+ * @example
+ * const { rows, detail } = await measureZkBatch();
+ */
+export async function measureZkBatch(): Promise<ZkBatchMeasurement> {
   const penguin = bundledModel("penguin-species-mlp");
   console.error("== penguin-species-mlp");
   const built = await buildZkModel({ onnx: penguin.onnx, inputRange: penguin.inputRange });
@@ -322,13 +336,20 @@ async function main(): Promise<void> {
   detail["settlePerJobGas"] = perJob;
   detail["verifyPerJobGas"] = verify;
   await releaseSnarkjs();
+  return { rows, detail };
+}
+
+async function main(): Promise<void> {
+  const { rows, detail } = await measureZkBatch();
   report("zk-batch", "One Groth16 proof for N ZK jobs (penguin-species-mlp)", rows, { detail });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+// Run as a script (hardhat run bench/zk-batch.ts), not when bench/zk.ts imports the measurement.
+if (require.main === module)
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );

@@ -8,7 +8,9 @@
  * (`submit` and `submitBatch` of 16) and reports the bundled models' float and circuit accuracy on held-out rows.
  * For 784-56-10 it compares, in the same run, our prover with a plain `snarkjs.groth16.fullProve` of the same circuit
  * (`prove784Ms`, `proveRatioVsSnarkjs`) and with a keras2circom-style circuit of the same shape (bench/zk/keras-style.ts;
- * env BENCH_ZK_KERAS=skip leaves it out, =prove generates its larger ceremony when none is cached).
+ * env BENCH_ZK_KERAS=skip leaves it out, =prove generates its larger ceremony when none is cached). Last, it runs
+ * bench/zk-batch.ts's measurement (one N-slot proof against the RLC batch of N single proofs: `zkSettlePerJob<N>`,
+ * `zkSettlePerJobRlc<N>`, `provePerJob<N>` for the penguin model) and writes its rows here too.
  *
  * Usage: npx hardhat run bench/zk.ts   (env BENCH_ZK_ONLY=name1,name2 to restrict the subjects)
  * Writes bench/results/zk.json.
@@ -45,6 +47,7 @@ import { randomMlp } from "../test/zkml/fixtures";
 import { MODEL_PRICE, requestJob, systemFixture, type Fixture } from "../test/fixtures/system";
 import { Groth16Verifier__factory } from "../typechain-types";
 import { report, type Row } from "./lib/report";
+import { measureZkBatch } from "./zk-batch";
 
 const PROOFS = 7;
 const BATCHES = [1, 4, 16, 64];
@@ -469,11 +472,14 @@ async function main(): Promise<void> {
     }
     details.push(detail);
   }
+  console.error("\n== one proof for N jobs (bench/zk-batch.ts)");
+  const batch = await measureZkBatch();
+  rows.push(...batch.rows);
   report(
     "zk",
     "ZK inference (circom2 + snarkjs Groth16, BN254; this machine: 2 cores; Hardhat network for gas)",
     rows,
-    { subjects: details },
+    { subjects: details, batch: batch.detail },
   );
 }
 
