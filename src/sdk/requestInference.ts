@@ -12,7 +12,7 @@ import {
 import { isLocalChain } from "../core/chains";
 import { InputError as FundsError } from "../core/errors";
 import { encodeSaltedInput, requestedJobs } from "../core/job";
-import { Mode } from "../core/modes";
+import { Mode, MODE_NAMES } from "../core/modes";
 import type { Contracts } from "../core/contracts";
 import { InputError, BaseError } from "../core/errors";
 import { type JobRequest } from "./jobs";
@@ -89,6 +89,7 @@ export async function requestInference(params: RequestInferenceParams): Promise<
   const redundancy = params.redundancy ?? 1;
   const node = assignee(params.node, redundancy);
   await checkTerms(contracts, mode, redundancy, params.feePerNode, params.collateral);
+  if (node !== undefined) await checkAssignee(contracts, node, mode);
   const [total] = await call("quote", () =>
     contracts.escrow.quote(modelId, version, mode, redundancy, params.feePerNode),
   );
@@ -241,6 +242,18 @@ async function checkFunds(
     );
   }
   return allowance;
+}
+
+/**
+ * A job assigned to a node that cannot serve its mode would only wait for its deadline: refused before anything is
+ * sent. Stake that is locked now may be free by the time the node submits, so a shortfall is not refused here.
+ */
+async function checkAssignee(contracts: Pick<Contracts, "staking">, node: string, mode: Mode): Promise<void> {
+  const eligible = await withRetry("staking.isEligible", () => contracts.staking.isEligible(node, mode, 0));
+  if (!eligible)
+    throw new InputError(
+      `node ${node} cannot serve ${MODE_NAMES[mode]} jobs: it is not a staked operator registered for that mode, so the job would only wait for its deadline; name an operator that serves ${MODE_NAMES[mode]} (\`vin network stats\` lists them)`,
+    );
 }
 
 /** The checksummed node a job is assigned to, or undefined; refused unless a valid nonzero address and k = 1. */

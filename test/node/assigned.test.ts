@@ -80,5 +80,26 @@ describe("operator node: jobs assigned to one node (requestFor, against a real h
     expect(answer.output).to.equal(expected);
     expect(answer.verified.ok).to.equal(true);
     expect(await jobEvents(net, "SlotClaimed", BigInt(answer.jobId))).to.have.length(0);
+
+    // A node that does not serve the mode is refused before anything is sent: the job would only wait.
+    const before = await net.contracts.escrow.jobCount();
+    const refused = await vin([
+      "--config",
+      client.config,
+      "request",
+      "--model",
+      `${net.modelId}@1`,
+      "--mode",
+      "tee",
+      "--input",
+      JSON.stringify(net.model.example),
+      "--node",
+      chosen.address,
+    ]);
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.match(
+      new RegExp(`node ${chosen.address} cannot serve tee jobs: it is not a staked operator registered for that mode`),
+    );
+    expect(await net.contracts.escrow.jobCount()).to.equal(before);
   });
 });
