@@ -19,6 +19,9 @@
  * settlement contract's `priceOf`) times the prompt and completion tokens; the payment id is the credential the
  * request spent, or, with none given, a fresh random 32 bytes (see {@link PaymentRedeemer}).
  *
+ * Sampling follows OpenAI's defaults: temperature 1 and top_p 1 unless given, a random seed unless given (with
+ * `seed` and temperature 0 an answer is reproducible, streamed or not).
+ *
  * Limits: request body size, max tokens per request, and a number of generations at once (429 beyond it). A client
  * that disconnects aborts its generation; an aborted or failed generation gets no receipt and its payment is refunded.
  */
@@ -224,7 +227,6 @@ class ApiError extends InputError {
 
   get type(): string {
     if (this.status === 429) return "rate_limit_exceeded";
-    if (this.status === 404 && this.code === "model_not_found") return "invalid_request_error";
     return this.status >= 500 ? "server_error" : "invalid_request_error";
   }
 
@@ -405,8 +407,15 @@ class ChatService implements ChatApi {
         "too_many_requests",
         { "retry-after": "1" },
       );
-    const payment = await this.pay(request.headers.get(PAYMENT_HEADER));
+    // The slot is taken before the payment is awaited, so requests paying at once cannot overrun the limit.
     this.active += 1;
+    let payment: { paymentId: string; refund(): void };
+    try {
+      payment = await this.pay(request.headers.get(PAYMENT_HEADER));
+    } catch (error) {
+      this.active -= 1;
+      throw error;
+    }
     const run = new Run(this, parsed, payment, signal);
     try {
       await run.start();
@@ -463,7 +472,8 @@ class ChatService implements ChatApi {
       messages,
       maxTokens,
       temperature: numberParam(body, "temperature", 0, 2) ?? 1,
-      topP: numberParam(body, "top_p", Number.MIN_VALUE, 1) ?? 1,
+      // The runtime takes (0, 1]; OpenAI's 0 keeps only the most likely token, as the smallest positive value does.
+      topP: Math.max(numberParam(body, "top_p", 0, 1) ?? 1, Number.MIN_VALUE),
       seed: integerParam(body, "seed", 0, 0xffffffff) ?? randomBytes(4).reduce((s, b) => s * 256 + b, 0),
       stop: stopOf(body.stop),
       stream,

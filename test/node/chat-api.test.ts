@@ -6,6 +6,7 @@
 import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
+import { keccak256, toUtf8Bytes } from "ethers";
 import OpenAI, { APIError, BadRequestError, NotFoundError as OpenAINotFoundError, RateLimitError } from "openai";
 import type { ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { InputError, VerificationError } from "../../src/core/errors";
@@ -24,6 +25,7 @@ import {
   startChatApi,
   type ChatOutcome,
   type ChatReceiptOptions,
+  type PaymentRedeemer,
   type RunningChatApi,
   type ServedTextModel,
 } from "../../src/node/chat-api";
@@ -70,6 +72,16 @@ function stallingModel(): ServedTextModel {
   return { modelId: 1n, version: 1n, generator };
 }
 
+/** Credentials spent once each: a credential's payment id is its keccak256. */
+const spent = new Set<string>();
+const oneUsePasses: PaymentRedeemer = {
+  redeem: (credential) => {
+    if (spent.has(credential)) return Promise.reject(new InputError(`the credential ${credential} is spent`));
+    spent.add(credential);
+    return Promise.resolve({ paymentId: keccak256(toUtf8Bytes(credential)), refund: () => spent.delete(credential) });
+  },
+};
+
 describe("node/chat-api (OpenAI-compatible, with receipts)", function () {
   let fx: ChatFixture;
   let generator: TextGenerator;
@@ -83,6 +95,7 @@ describe("node/chat-api (OpenAI-compatible, with receipts)", function () {
       models: [{ modelId: fx.modelId, version: 1n, generator }],
       receipts: await receiptOptions(fx),
       maxBodyBytes: 16 * 1024,
+      payments: oneUsePasses,
       maxTokens: 48,
     });
     openai = new OpenAI({ baseURL: server.url, apiKey: "unused", maxRetries: 0 });
@@ -204,6 +217,24 @@ describe("node/chat-api (OpenAI-compatible, with receipts)", function () {
     await expectRejection(check(body, bare), InputError, /no receipt/);
   });
 
+  it("names the spent credential as the receipt's payment id, refuses it spent (402), and draws a fresh id without one", async function () {
+    const headers = { "vin-payment": "pass-1" };
+    const paid = await openai.chat.completions.create(request(), { headers });
+    const paymentOf = (completion: object) =>
+      (completion as { receipt: { receipt: { paymentId: string } } }).receipt.receipt.paymentId;
+    expect(paymentOf(paid)).to.equal(keccak256(toUtf8Bytes("pass-1")));
+    const again = await openai.chat.completions.create(request(), { headers }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(again).to.be.instanceOf(APIError);
+    expect((again as APIError).status).to.equal(402);
+    expect((again as APIError).message).to.include("the credential pass-1 is spent");
+    const ids = await Promise.all([0, 1].map(async () => paymentOf(await openai.chat.completions.create(request()))));
+    expect(ids[0]).to.match(/^0x[0-9a-f]{64}$/);
+    expect(ids[0]).to.not.equal(ids[1]);
+  });
+
   it("hashes the request the client sent: the node's canonical JSON is the SDK's", function () {
     const body = { b: [1, 0.1, "x", { z: null, a: true }], a: { y: undefined, c: "é\n" }, messages: [] };
     expect(nodeCanonicalJson(body)).to.equal(canonicalJson(body));
@@ -286,7 +317,7 @@ describe("node/chat-api (OpenAI-compatible, with receipts)", function () {
       await stalling?.close();
     });
 
-    it("answers 429 while its generations are all busy, and aborts a generation whose client hangs up", async function () {
+    it("answers 429 while its generations are all busy, aborts a generation whose client hangs up, then refuses a credential with no redeemer (400)", async function () {
       const controller = new AbortController();
       const stream = await client.chat.completions.create(
         { ...request(), stream: true },
@@ -309,6 +340,11 @@ describe("node/chat-api (OpenAI-compatible, with receipts)", function () {
       await finished;
       expect(outcomes.map((o) => [o.status, o.completionTokens])).to.deep.equal([["aborted", 0]]);
       expect(stalling.api.inFlight).to.equal(0);
+      const credential = await client.chat.completions.create(request(), { headers: { "vin-payment": "x" } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((credential as APIError).status, "a node without a redeemer refuses a credential").to.equal(400);
     });
   });
 });
