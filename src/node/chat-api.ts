@@ -9,7 +9,7 @@
  * a receipt file (core/receipts `encodeReceiptFile`: `receipt`, `signature`, `chainId`, `teeVerifier`). What is
  * hashed, so that a client recomputes both hashes from what it sent and received (sdk/chat `verifyChatReceipt`):
  *
- * - `requestHash` = keccak256 of the UTF-8 {@link canonicalJson} of the parsed request body (object keys sorted by
+ * - `requestHash` = keccak256 of the UTF-8 canonical JSON (core/chat) of the parsed request body (object keys sorted by
  *   UTF-16 code units, no whitespace, numbers and strings as `JSON.stringify` writes them, undefined members left out);
  * - `responseHash` = keccak256 of the UTF-8 canonical JSON of
  *   `{ "content", "finish_reason", "id", "model", "object": "vin.chat.response.v1" }`: the completion's id, the model
@@ -27,7 +27,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { hexlify, keccak256, randomBytes, toUtf8Bytes, type TypedDataDomain } from "ethers";
+import { hexlify, randomBytes, type TypedDataDomain } from "ethers";
+import { chatRequestHash, chatResponseHash } from "../core/chat";
 import { InputError } from "../core/errors";
 import { silentLogger, type Logger } from "../core/log";
 import { encodeReceiptFile, type Receipt, type SignedReceipt } from "../core/receipts";
@@ -41,8 +42,6 @@ import {
   type TextGenerator,
 } from "../inference/text/runtime";
 
-/** Tags the response-hash document, so a receipt's response hash cannot be read as another kind of hash. */
-export const CHAT_RESPONSE_TAG = "vin.chat.response.v1";
 /** The request header that carries a payment credential (see {@link PaymentRedeemer}). */
 export const PAYMENT_HEADER = "vin-payment";
 
@@ -127,34 +126,6 @@ export function settlementPrice(
 ): ChatReceiptOptions["price"] {
   return (modelId, issuedAt) =>
     withRetry("receiptSettlement.priceOf", () => settlement.priceOf(operator, modelId, issuedAt), retry);
-}
-
-/**
- * JSON with object keys sorted and no whitespace: the text a request or response hash is taken of. Kept in step
- * with sdk/chat's copy (the client's side; the layers forbid sharing it from here): the tests check they agree.
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** The response hash of a completion (see the file's header). */
-export function chatResponseHash(response: { id: string; model: string; content: string; finishReason: string }) {
-  const document = {
-    object: CHAT_RESPONSE_TAG,
-    id: response.id,
-    model: response.model,
-    content: response.content,
-    finish_reason: response.finishReason,
-  };
-  return keccak256(toUtf8Bytes(canonicalJson(document)));
 }
 
 /**
@@ -478,7 +449,7 @@ class ChatService implements ChatApi {
       stop: stopOf(body.stop),
       stream,
       includeUsage: options?.include_usage === true,
-      requestHash: keccak256(toUtf8Bytes(canonicalJson(body))),
+      requestHash: chatRequestHash(body),
     };
   }
 

@@ -3,15 +3,18 @@
  * request and response hashes from what the client sent and received, whole or streamed, and checks the receipt
  * against the chain (sdk/receipts `checkReceipt`).
  *
- * - `requestHash` = keccak256 of the UTF-8 {@link canonicalJson} of the request body as sent (the parameters object
- *   given to the OpenAI client's `chat.completions.create`);
- * - `responseHash` = keccak256 of the canonical JSON of
- *   `{ "content", "finish_reason", "id", "model", "object": "vin.chat.response.v1" }`.
+ * What the hashes cover is core/chat's (one definition for the node that signs and the client that checks).
  *
  * {@link privateChatFetch} is a `fetch` for the OpenAI client that takes the private path: each request encrypted to
  * the gateway's enclave key and sent through a relay (chunked OHTTP, so a streamed answer arrives as it is generated).
  */
-import { keccak256, toUtf8Bytes } from "ethers";
+import {
+  canonicalJson,
+  chatRequestHash,
+  chatResponseHash,
+  CHAT_RESPONSE_TAG,
+  type ChatResponseSummary,
+} from "../core/chat";
 import type { Contracts } from "../core/contracts";
 import { InputError, VerificationError } from "../core/errors";
 import { parseReceiptFile, type ReceiptFile } from "../core/receipts";
@@ -20,49 +23,7 @@ import { ohttpFetch, relayResourceUrl, type KeyConfig } from "../ohttp";
 import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
 import { checkReceipt, type CheckedReceipt } from "./receipts";
 
-/** Tags the response-hash document (node/chat-api `CHAT_RESPONSE_TAG`). */
-export const CHAT_RESPONSE_TAG = "vin.chat.response.v1";
-
-/**
- * JSON with object keys sorted and no whitespace, undefined members left out (node/chat-api's copy: the layers
- * keep the node and the SDK from sharing it; the chat API's tests check the two agree on every request they send).
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** The request hash of a chat completion request body. */
-export function chatRequestHash(body: object): string {
-  return keccak256(toUtf8Bytes(canonicalJson(body)));
-}
-
-/** What a response hash covers. */
-export interface ChatResponseSummary {
-  id: string;
-  model: string;
-  content: string;
-  finishReason: string;
-}
-
-/** The response hash of a completion. */
-export function chatResponseHash(response: ChatResponseSummary): string {
-  const document = {
-    object: CHAT_RESPONSE_TAG,
-    id: response.id,
-    model: response.model,
-    content: response.content,
-    finish_reason: response.finishReason,
-  };
-  return keccak256(toUtf8Bytes(canonicalJson(document)));
-}
+export { canonicalJson, chatRequestHash, chatResponseHash, CHAT_RESPONSE_TAG, type ChatResponseSummary };
 
 /** The parts of a `chat.completion` the receipt covers (an OpenAI client's `ChatCompletion` fits). */
 export interface ChatCompletionLike {

@@ -20,7 +20,6 @@ import {
   type TextGenerator,
 } from "../../src/inference/text/runtime";
 import {
-  canonicalJson as nodeCanonicalJson,
   settlementPrice,
   startChatApi,
   type ChatOutcome,
@@ -235,9 +234,8 @@ describe("node/chat-api (OpenAI-compatible, with receipts)", function () {
     expect(ids[0]).to.not.equal(ids[1]);
   });
 
-  it("hashes the request the client sent: the node's canonical JSON is the SDK's", function () {
+  it("hashes the canonical JSON of a request: keys sorted, no whitespace, undefined members left out", function () {
     const body = { b: [1, 0.1, "x", { z: null, a: true }], a: { y: undefined, c: "é\n" }, messages: [] };
-    expect(nodeCanonicalJson(body)).to.equal(canonicalJson(body));
     expect(canonicalJson(body)).to.equal('{"a":{"c":"é\\n"},"b":[1,0.1,"x",{"a":true,"z":null}],"messages":[]}');
   });
 
