@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { getBytes, keccak256, toUtf8Bytes, Wallet, type TypedDataDomain } from "ethers";
 import { PRIVATE_RESULT_TYPES, type PrivateResultMessage } from "../core/private";
+import { RECEIPT_TYPES, type Receipt } from "../core/receipts";
 import { openInput, type SealedOpening } from "../core/sealed";
 import { signInferenceResult, type InferenceResultMessage } from "../core/tee";
 import { enclaveReportData, type EnclaveBinding } from "./binding";
@@ -80,6 +81,14 @@ export class DevEnclave {
   /** Signs the receipt of a private inference its gateway served (see `src/core/private.ts`). */
   signPrivateResult(domain: TypedDataDomain, message: PrivateResultMessage): Promise<string> {
     return this.key.signTypedData(domain, PRIVATE_RESULT_TYPES, message);
+  }
+
+  /**
+   * Signs an inference receipt (core/receipts `InferenceReceipt`) of an answer its chat API served: what a
+   * ReceiptSettlement batch carries and a client checks.
+   */
+  signReceipt(domain: TypedDataDomain, receipt: Receipt): Promise<string> {
+    return this.key.signTypedData(domain, RECEIPT_TYPES, receipt);
   }
 
   /**

@@ -10,7 +10,6 @@ import { keccak256, toUtf8Bytes } from "ethers";
 import OpenAI, { APIError, BadRequestError, NotFoundError as OpenAINotFoundError, RateLimitError } from "openai";
 import type { ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { InputError, VerificationError } from "../../src/core/errors";
-import { signReceipt } from "../../src/core/receipts";
 import { loadTextGenerator } from "../../src/inference/text/llama-cpp";
 import {
   GenerationAbortedError,
@@ -29,6 +28,7 @@ import {
   type ServedTextModel,
 } from "../../src/node/chat-api";
 import { canonicalJson, verifyChatReceipt } from "../../src/sdk/chat";
+import { DevEnclave } from "../../src/tee";
 import { expectRejection } from "../fixtures/assert";
 import { loadChat, PER_TOKEN, type ChatFixture } from "../unit/chat/receipts.fixture";
 
@@ -38,10 +38,7 @@ const MODEL = "1@1";
 /** What the enclave signs with, the operator's published price and the chain's clock. */
 async function receiptOptions(fx: ChatFixture): Promise<ChatReceiptOptions> {
   return {
-    signer: {
-      address: fx.enclave.address,
-      signReceipt: async (domain, receipt) => (await signReceipt(fx.enclave, domain, receipt)).signature,
-    },
+    signer: new DevEnclave(fx.enclave.privateKey),
     operator: fx.operator.address,
     settlement: await fx.settlement.getAddress(),
     domain: fx.domain,

@@ -8,7 +8,6 @@ import { expect } from "chai";
 import hre from "hardhat";
 import OpenAI, { NotFoundError as OpenAINotFoundError } from "openai";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
-import { signReceipt } from "../../src/core/receipts";
 import { loadTextGenerator } from "../../src/inference/text/llama-cpp";
 import type { TextGenerator } from "../../src/inference/text/runtime";
 import { createChatApi, settlementPrice } from "../../src/node/chat-api";
@@ -40,10 +39,7 @@ describe("chat API through the private path (OHTTP relay, in-enclave gateway)", 
     const chat = createChatApi({
       models: [{ modelId: fx.modelId, version: 1n, generator }],
       receipts: {
-        signer: {
-          address: fx.enclave.address,
-          signReceipt: async (domain, receipt) => (await signReceipt(fx.enclave, domain, receipt)).signature,
-        },
+        signer: enclave,
         operator: fx.operator.address,
         settlement: await fx.settlement.getAddress(),
         domain: fx.domain,
