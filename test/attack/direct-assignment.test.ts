@@ -22,19 +22,26 @@ async function assignJob(
 }
 
 /**
- * The assignee's `submit` and a copier's identical call, sent after it with a higher tip: mined in one block, the
- * copier's first, as a front-runner watching the mempool would have them. Returns both receipts' statuses.
+ * The assignee's `submit` and a copier's identical call with a higher tip, mined in one block with the copier's
+ * first, as a front-runner watching the mempool would have them. The copier's is also sent first: the higher tip
+ * orders it first on a network that prices gas, and arrival does where every fee is zero (the coverage network).
+ * Returns both receipts.
  */
 async function race(fx: Fixture, job: Job, assignee: HardhatEthersSigner, copier: HardhatEthersSigner, proof: string) {
   const { escrow } = fx.system;
   await hre.network.provider.send("evm_setAutomine", [false]);
   try {
-    const honest = await escrow.connect(assignee).submit(job, OUTPUT, proof, { gasLimit: 1_000_000 });
+    const fees = await hre.ethers.provider.getFeeData();
+    const tip = fees.maxPriorityFeePerGas ?? 0n;
+    const cap = fees.maxFeePerGas ?? 0n;
     const copy = await escrow.connect(copier).submit(job, OUTPUT, proof, {
       gasLimit: 1_000_000,
-      maxPriorityFeePerGas: (honest.maxPriorityFeePerGas ?? 0n) * 10n + 1n,
-      maxFeePerGas: (honest.maxFeePerGas ?? 0n) * 10n + 1n,
+      maxPriorityFeePerGas: tip * 10n + 1n,
+      maxFeePerGas: cap * 10n + 1n,
     });
+    const honest = await escrow
+      .connect(assignee)
+      .submit(job, OUTPUT, proof, { gasLimit: 1_000_000, maxPriorityFeePerGas: tip, maxFeePerGas: cap });
     await mine();
     const provider = hre.ethers.provider;
     const [h, c] = await Promise.all([
