@@ -97,7 +97,49 @@ export interface NodeConfig {
    * pinned: "all" (default), "none" or model ids. Anyone may publish a version: list ids to bound what is kept.
    */
   pinModels: "all" | "none" | string[];
+  /**
+   * TEE nodes: the OpenAI-compatible chat API (issue #14), served in the gateway (`/v1/models`,
+   * `/v1/chat/completions`) and, with `chat.port`, directly on 127.0.0.1. Needs the TEE mode and the deployment's
+   * ReceiptSettlement (`contracts.receiptSettlement`): every answer carries an enclave-signed receipt the node settles
+   * there in batches. Unset (default), no chat is served.
+   */
+  chat?: ChatConfig;
 }
+
+/** The chat API's settings (`NodeConfig.chat`). */
+export interface ChatConfig {
+  /** The text models served (their versions bound to the enclave's measurement): "all" or model ids as strings. */
+  models: "all" | string[];
+  /**
+   * The operator's price per token of every served model (tokens, decimal string, e.g. "0.000001"), published on
+   * ReceiptSettlement (`setPrice`, in force an hour later). Set, requests must pay with a credit token (bought by a
+   * deposit into the operator's credit pool, see `vin credit`); unset, the price is whatever is published (0 if
+   * none) and requests without a credential are served.
+   */
+  pricePerToken?: string;
+  /** Generations at once; more are answered 429. Default 4. */
+  maxConcurrent: number;
+  /** Most tokens one request may generate. Default 256. */
+  maxTokens: number;
+  /** Port of the direct (development) chat API on 127.0.0.1; 0 (default) serves none. */
+  port: number;
+  /** Receipts per settlement batch, at most (1 to 4,096, the contract's MAX_BATCH). Default 1,000. */
+  batchMax: number;
+  /** Longest a receipt waits for its batch, in ms (well within the contract's maxReceiptAge). Default 600,000. */
+  batchAgeMs: number;
+}
+
+/** ReceiptSettlement's `MAX_BATCH`: receipts per `commitBatch`. */
+export const MAX_RECEIPT_BATCH = 4_096;
+
+/** Defaults of the chat settings a config may leave out. */
+export const CHAT_DEFAULTS: Omit<ChatConfig, "models" | "pricePerToken"> = {
+  maxConcurrent: 4,
+  maxTokens: 256,
+  port: 0,
+  batchMax: 1_000,
+  batchAgeMs: 600_000,
+};
 
 /** The escrow's `MAX_BATCH`: jobs per `submitBatch`. */
 export const MAX_ZK_BATCH = 64;
@@ -119,6 +161,7 @@ export const CONFIG_DEFAULTS: Omit<
   | "p2pAnnounce"
   | "ipfsPeers"
   | "ipfsGateways"
+  | "chat"
 > = {
   confirmations: 1,
   pollIntervalMs: 1_000,
@@ -260,6 +303,7 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
   const modes = c.modes;
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName))
     fail("modes", `must be a non-empty list of ${MODE_LIST}`);
+  const chat = c.chat === undefined ? undefined : validateChat(c.chat, modes as ModeName[], fail);
   return {
     rpcUrl,
     chainId: int("chainId", 1),
@@ -300,10 +344,48 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     ...(ipfsPeers === undefined ? {} : { ipfsPeers }),
     ...(ipfsGateways === undefined ? {} : { ipfsGateways }),
     pinModels: pinModels as NodeConfig["pinModels"],
+    ...(chat === undefined ? {} : { chat }),
     ipfsAllowPrivate:
       typeof c.ipfsAllowPrivate === "boolean"
         ? c.ipfsAllowPrivate
         : fail("ipfsAllowPrivate", `must be true or false, got ${JSON.stringify(c.ipfsAllowPrivate)}`),
+  };
+}
+
+function validateChat(raw: unknown, modes: ModeName[], fail: (field: string, what: string) => never): ChatConfig {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    fail("chat", 'must be an object such as { "models": "all" }');
+  if (!modes.includes("tee")) fail("chat", 'needs the "tee" mode: receipts are signed by the enclave');
+  const c = { ...CHAT_DEFAULTS, ...(raw as Record<string, unknown>) } as Record<string, unknown>;
+  const known = new Set(["models", "pricePerToken", ...Object.keys(CHAT_DEFAULTS)]);
+  for (const key of Object.keys(c))
+    if (!known.has(key)) fail(`chat.${key}`, `is not a chat setting (they are ${[...known].join(", ")})`);
+  const int = (k: string, min: number, max: number): number =>
+    Number.isInteger(c[k]) && (c[k] as number) >= min && (c[k] as number) <= max
+      ? (c[k] as number)
+      : fail(`chat.${k}`, `must be an integer from ${min} to ${max}, got ${JSON.stringify(c[k])}`);
+  const models = c.models;
+  if (
+    models !== "all" &&
+    !(
+      Array.isArray(models) &&
+      models.length > 0 &&
+      models.every((m) => typeof m === "string" && /^[1-9]\d{0,18}$/.test(m))
+    )
+  )
+    fail("chat.models", `must be "all" or a non-empty list of model ids as strings, got ${JSON.stringify(models)}`);
+  const price = c.pricePerToken;
+  if (price !== undefined && !(tokenAmount(price)! > 0n))
+    fail("chat.pricePerToken", `must be a positive token amount such as "0.000001", got ${JSON.stringify(price)}`);
+  const port = int("port", 0, 65_535);
+  return {
+    models: models as ChatConfig["models"],
+    ...(price === undefined ? {} : { pricePerToken: price as string }),
+    maxConcurrent: int("maxConcurrent", 1, 1_024),
+    maxTokens: int("maxTokens", 1, 1_000_000),
+    port,
+    batchMax: int("batchMax", 1, MAX_RECEIPT_BATCH),
+    batchAgeMs: int("batchAgeMs", 1_000, 7 * 24 * 3_600_000),
   };
 }
 
