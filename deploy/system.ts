@@ -6,7 +6,8 @@
  * governed by the timelock from their construction, and the evaluation registry (verified evaluations of model
  * versions on published datasets; no admin), and the subscription manager of recurring verified inference with its
  * two input sources (no admin), and the provider directory (where staked operators announce the libp2p multiaddrs at
- * which they serve model files; no admin); wires them; hands governance to the
+ * which they serve model files; no admin), and the receipt settlement of chat (batches of enclave-signed inference
+ * receipts, prepaid credit and operators' bonds; no admin); wires them; hands governance to the
  * timelock; and records the result in `deployments/<network>.json`. Re-running it against a network that already has a deployment
  * reuses every contract whose code is still there and redoes only the missing steps.
  *
@@ -97,10 +98,7 @@ export interface DeployOptions {
   privacy?: Partial<IPrivacyRegistry.ParametersStruct>;
   /** The Privacy Pass escrow's issue window (default {@link DEFAULT_PASSES_PARAMETERS}). */
   passes?: Partial<IPrivacyPassEscrow.ParametersStruct>;
-  /**
-   * Deploys the receipt settlement contract with these parameters over {@link DEFAULT_RECEIPT_PARAMETERS} (opt-in;
-   * a record that has one keeps it without this option).
-   */
+  /** The receipt settlement's parameters over {@link DEFAULT_RECEIPT_PARAMETERS}. */
   receipts?: Partial<IReceiptSettlement.ParametersStruct>;
   /** Seconds an enclave registration lasts before it must be renewed (TeeVerifier `maxEnclaveAge`). Default 7 days. */
   maxEnclaveAge?: number;
@@ -173,8 +171,8 @@ export interface System {
   feedWindowSource: FeedWindowSource;
   /** Where staked operators announce the libp2p multiaddrs at which they serve model files (no admin). */
   providerDirectory: ProviderDirectory;
-  /** Batches of enclave-signed inference receipts (no admin); present when deployed with `receipts`. */
-  receiptSettlement?: ReceiptSettlement;
+  /** Batches of enclave-signed inference receipts, prepaid credit and operators' bonds (no admin). */
+  receiptSettlement: ReceiptSettlement;
 }
 
 export const DEFAULT_STAKING_PARAMETERS: INodeStaking.ParametersStruct = {
@@ -391,19 +389,17 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     ]),
   );
 
-  // Opt-in and last of all, so that every other address stays what it was without it. No admin.
-  const receiptsAddress =
-    options.receipts === undefined && previous?.contracts.receiptSettlement === undefined
-      ? undefined
-      : await ensure("receiptSettlement", () =>
-          deployContract(new ReceiptSettlement__factory(deployer), [
-            tokenAddress,
-            teeAddress,
-            registryAddress,
-            treasury,
-            { ...DEFAULT_RECEIPT_PARAMETERS, ...options.receipts },
-          ]),
-        );
+  // Last of all, so that every other address stays what it was before it existed; a record from before it gets it on
+  // its next run. No admin: nothing to hand over.
+  const receiptsAddress = await ensure("receiptSettlement", () =>
+    deployContract(new ReceiptSettlement__factory(deployer), [
+      tokenAddress,
+      teeAddress,
+      registryAddress,
+      treasury,
+      { ...DEFAULT_RECEIPT_PARAMETERS, ...options.receipts },
+    ]),
+  );
 
   const system: System = {
     record: record(),
@@ -426,9 +422,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     realizedVolatilitySource: RealizedVolatilitySource__factory.connect(volatilitySourceAddress, deployer),
     feedWindowSource: FeedWindowSource__factory.connect(windowSourceAddress, deployer),
     providerDirectory: ProviderDirectory__factory.connect(directoryAddress, deployer),
-    ...(receiptsAddress === undefined
-      ? {}
-      : { receiptSettlement: ReceiptSettlement__factory.connect(receiptsAddress, deployer) }),
+    receiptSettlement: ReceiptSettlement__factory.connect(receiptsAddress, deployer),
   };
   await wire(system, deployer, guardian, log);
   await setUpDcap(

@@ -3,14 +3,23 @@ import hre from "hardhat";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DEFAULT_PASSES_PARAMETERS, DEFAULT_PRIVACY_PARAMETERS, deploySystem, DeployError } from "../../deploy/system";
+import { getCreateAddress } from "ethers";
+import {
+  DEFAULT_PASSES_PARAMETERS,
+  DEFAULT_PRIVACY_PARAMETERS,
+  DEFAULT_RECEIPT_PARAMETERS,
+  deploySystem,
+  DeployError,
+} from "../../deploy/system";
 import {
   addressesFromRecord,
   connectContracts,
   requirePrivacyPassEscrow,
   requireProviderDirectory,
+  requireReceiptSettlement,
 } from "../../src/core/contracts";
 import { ConfigError } from "../../src/core/errors";
+import { ReceiptSettlement__factory } from "../../typechain-types";
 import { readDeployment, type Deployment } from "../../src/core/deployment";
 import { expectRejection } from "../fixtures/assert";
 
@@ -33,6 +42,7 @@ describe("deploySystem", () => {
       "privacyRegistry",
       "providerDirectory",
       "realizedVolatilitySource",
+      "receiptSettlement",
       "registry",
       "settlementLib",
       "staking",
@@ -147,6 +157,56 @@ describe("deploySystem", () => {
     expect(others).to.deep.equal(rest);
     expect(created?.address).to.not.equal(first.record.contracts.providerDirectory?.address);
     expect(readDeployment(file).contracts.providerDirectory?.address).to.equal(created?.address);
+  });
+
+  it("deploys the receipt settlement on the token, TEE verifier, registry and treasury with the default parameters, and connects it from the record", async () => {
+    const system = await deploySystem(hre, { persist: false });
+    const { receiptSettlement } = system;
+    expect([
+      await receiptSettlement.token(),
+      await receiptSettlement.teeVerifier(),
+      await receiptSettlement.registry(),
+      await receiptSettlement.treasury(),
+    ]).to.deep.equal([
+      await system.token.getAddress(),
+      await system.teeVerifier.getAddress(),
+      await system.registry.getAddress(),
+      await system.timelock.getAddress(),
+    ]);
+    const { challengeWindow, maxReceiptAge, batchBond, challengerShareBps, openingFee } = DEFAULT_RECEIPT_PARAMETERS;
+    expect(await receiptSettlement.parameters()).to.deep.equal(
+      [challengeWindow, maxReceiptAge, batchBond, challengerShareBps, openingFee].map(BigInt),
+    );
+    const contracts = connectContracts(addressesFromRecord(system.record), hre.ethers.provider);
+    expect(await requireReceiptSettlement(contracts).getAddress()).to.equal(await receiptSettlement.getAddress());
+    expect(() => requireReceiptSettlement({})).to.throw(ConfigError, /no "receiptSettlement" address.*redeploy/);
+  });
+
+  it("deploys the receipt settlement with parameters over the defaults, and records the constructor arguments verify-system sends", async () => {
+    const system = await deploySystem(hre, { persist: false, receipts: { challengeWindow: 3600 } });
+    expect((await system.receiptSettlement.parameters()).challengeWindow).to.equal(3600n);
+    const { address, args, block } = system.record.contracts.receiptSettlement!;
+    const created = await hre.ethers.provider.getBlock(block, true);
+    const deployment = created!.prefetchedTransactions.find((tx) => tx.to === null && getCreateAddress(tx) === address);
+    const encoded = new ReceiptSettlement__factory().interface.encodeDeploy(args);
+    expect(deployment!.data.endsWith(encoded.slice(2))).to.equal(true);
+  });
+
+  it("loads a record from before the receipt settlement without it, and completes it by deploying only it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "deployments-"));
+    const first = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const file = path.join(dir, `${hre.network.name}.json`);
+    const old = JSON.parse(readFileSync(file, "utf8")) as Deployment;
+    const { receiptSettlement: _dropped, ...rest } = old.contracts;
+    writeFileSync(file, JSON.stringify({ ...old, contracts: rest }));
+    const loaded = readDeployment(file);
+    expect(loaded.contracts.receiptSettlement).to.equal(undefined);
+    expect(connectContracts(addressesFromRecord(loaded), hre.ethers.provider).receiptSettlement).to.equal(undefined);
+    const second = await deploySystem(hre, { persist: true, deploymentsDir: dir });
+    const { receiptSettlement: created, ...others } = second.record.contracts;
+    expect(others).to.deep.equal(rest);
+    expect(created?.address).to.not.equal(first.record.contracts.receiptSettlement?.address);
+    expect(readDeployment(file).contracts.receiptSettlement?.address).to.equal(created?.address);
   });
 
   it("refuses a record from another chain and an unreadable record, naming the file", async () => {

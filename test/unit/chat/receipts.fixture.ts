@@ -2,7 +2,7 @@ import hre from "hardhat";
 import { loadFixture, mine, time } from "@nomicfoundation/hardhat-network-helpers";
 import { Wallet, hexlify, keccak256, randomBytes, toUtf8Bytes, type HDNodeWallet, type TypedDataDomain } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { receiptsSystemFixture, TOKEN, type Fixture } from "../../fixtures/system";
+import { systemFixture, TOKEN, type Fixture } from "../../fixtures/system";
 import { teeDomain } from "../../../src/core/tee";
 import {
   buildReceiptTree,
@@ -42,8 +42,8 @@ export interface ChatFixture extends Fixture {
 
 /** The system with the settlement deployed (by the deploy script), the operator bonded and priced, a pool funded. */
 async function chatFixture(): Promise<ChatFixture> {
-  const fx = await receiptsSystemFixture();
-  const settlement = fx.system.receiptSettlement!;
+  const fx = await systemFixture();
+  const settlement = fx.system.receiptSettlement;
   const address = await settlement.getAddress();
   const [operator] = fx.nodes;
   const [buyer, watcher] = [fx.requester, fx.other];
