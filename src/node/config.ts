@@ -5,6 +5,7 @@ import { resolveSetting } from "../core/config";
 import type { Addresses } from "../core/contracts";
 import { ConfigError } from "../core/errors";
 import { isModeName, MODES, type ModeName } from "../core/modes";
+import { validateZkBatch, type ZkBatchConfig } from "./zk-batch-config";
 
 export { isModeName, MODE_BY_NAME, type ModeName } from "../core/modes";
 
@@ -55,6 +56,12 @@ export interface NodeConfig {
   zkBatchMax: number;
   /** How long a computed ZK job waits for others to batch with. */
   zkBatchWindowMs: number;
+  /**
+   * ZK nodes: prove the jobs of one model version together with the version's N-slot key (`{ "slots": 4,
+   * "maxWaitMs": 2000 }`, see `ZkBatchConfig`); a version without one is proved job by job as before. Unset (default),
+   * every job is proved on its own.
+   */
+  zkBatch?: ZkBatchConfig;
   /**
    * TEE nodes: port of the Oblivious HTTP gateway the enclave serves private inference on (on 127.0.0.1 unless
    * `gatewayHost` says otherwise); 0 (default) serves none.
@@ -162,6 +169,7 @@ export const CONFIG_DEFAULTS: Omit<
   | "ipfsPeers"
   | "ipfsGateways"
   | "chat"
+  | "zkBatch"
 > = {
   confirmations: 1,
   pollIntervalMs: 1_000,
@@ -304,6 +312,9 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isModeName))
     fail("modes", `must be a non-empty list of ${MODE_LIST}`);
   const chat = c.chat === undefined ? undefined : validateChat(c.chat, modes as ModeName[], fail);
+  const zkBatch = c.zkBatch === undefined ? undefined : validateZkBatch(c.zkBatch, fail);
+  if (zkBatch !== undefined && !(modes as ModeName[]).includes("zk"))
+    fail("zkBatch", 'needs the "zk" mode: it batches ZK proofs');
   return {
     rpcUrl,
     chainId: int("chainId", 1),
@@ -345,6 +356,7 @@ export function validateConfig(raw: unknown, file: string, sources: ConfigSource
     ...(ipfsGateways === undefined ? {} : { ipfsGateways }),
     pinModels: pinModels as NodeConfig["pinModels"],
     ...(chat === undefined ? {} : { chat }),
+    ...(zkBatch === undefined ? {} : { zkBatch }),
     ipfsAllowPrivate:
       typeof c.ipfsAllowPrivate === "boolean"
         ? c.ipfsAllowPrivate
