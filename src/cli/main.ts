@@ -6,6 +6,7 @@
  * Errors print one line and exit non-zero (see output.ts).
  */
 import { Command, CommanderError } from "commander";
+import * as agent from "./commands/agent";
 import * as audit from "./commands/audit";
 import * as chat from "./commands/chat";
 import * as claim from "./commands/claim";
@@ -51,6 +52,7 @@ const COMMANDS = [
   status,
   request,
   chat,
+  agent,
   job,
   verify,
   receipt,

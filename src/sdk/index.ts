@@ -11,3 +11,4 @@ export * from "./jobs";
 export * from "./requestInference";
 export * from "./waitForResult";
 export * from "./verifyResult";
+export * from "./agent";
