@@ -7,8 +7,9 @@
  * Nothing here names the client: the request carries the model, the input, a fresh random request id and, where
  * the gateway asks for payment, one Privacy Pass token. The relay's address is all the gateway sees of the sender.
  */
-import { getBytes, isHexString, keccak256, verifyTypedData, type TypedDataDomain, type TypedDataField } from "ethers";
+import { getBytes, keccak256, verifyTypedData, type TypedDataDomain, type TypedDataField } from "ethers";
 import { InputError, IntegrityError } from "./errors";
+import { hexField, objectOf, uintField } from "./fields";
 
 /** The path of the private inference endpoint inside the gateway. */
 export const PRIVATE_INFER_PATH = "/v1/infer";
@@ -134,27 +135,4 @@ export function privateResultSigner(domain: TypedDataDomain, response: PrivateRe
     operator: response.operator,
   };
   return verifyTypedData(domain, PRIVATE_RESULT_TYPES, message, response.signature);
-}
-
-function objectOf(body: unknown, what: string): Record<string, unknown> {
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    throw new InputError(`${what} must be a JSON object`);
-  return body as Record<string, unknown>;
-}
-
-function uintField(record: Record<string, unknown>, name: string, bits: number): bigint {
-  const value = record[name];
-  const text = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
-  if (typeof text !== "string" || !/^\d{1,20}$/.test(text) || BigInt(text) >= 1n << BigInt(bits))
-    throw new InputError(`"${name}" must be an unsigned ${bits}-bit integer, got ${JSON.stringify(value)}`);
-  return BigInt(text);
-}
-
-function hexField(record: Record<string, unknown>, name: string, bytes?: number): string {
-  const value = record[name];
-  if (typeof value !== "string" || !isHexString(value) || value.length % 2 !== 0)
-    throw new InputError(`"${name}" must be 0x-prefixed hex bytes, got ${JSON.stringify(value)?.slice(0, 80)}`);
-  if (bytes !== undefined && getBytes(value).length !== bytes)
-    throw new InputError(`"${name}" must be ${bytes} bytes, got ${getBytes(value).length}`);
-  return value;
 }

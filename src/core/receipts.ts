@@ -17,8 +17,6 @@ import {
   TypedDataEncoder,
   concat,
   getAddress,
-  getBytes,
-  isHexString,
   keccak256,
   toUtf8Bytes,
   verifyTypedData,
@@ -27,6 +25,7 @@ import {
   type TypedDataField,
 } from "ethers";
 import { InputError, IntegrityError } from "./errors";
+import { hexField as anyHexField, objectOf, uintField } from "./fields";
 import { sha256Hex } from "./hash";
 
 /** The EIP-712 type an enclave signs for one answer. */
@@ -306,25 +305,9 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
 }
 
-function objectOf(body: unknown, what: string): Record<string, unknown> {
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    throw new InputError(`${what} must be a JSON object`);
-  return body as Record<string, unknown>;
-}
-
-function uintField(record: Record<string, unknown>, name: string, bits: number): bigint {
-  const value = record[name];
-  const text = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
-  if (typeof text !== "string" || !/^\d{1,40}$/.test(text) || BigInt(text) >= 1n << BigInt(bits))
-    throw new InputError(`"${name}" must be an unsigned ${bits}-bit integer, got ${JSON.stringify(value)}`);
-  return BigInt(text);
-}
-
+/** A fixed-length hex field, lower-cased (receipt files compare hashes as text). */
 function hexField(record: Record<string, unknown>, name: string, bytes: number): string {
-  const value = record[name];
-  if (typeof value !== "string" || !isHexString(value) || getBytes(value).length !== bytes)
-    throw new InputError(`"${name}" must be ${bytes} bytes of 0x hex, got ${JSON.stringify(value)?.slice(0, 80)}`);
-  return value.toLowerCase();
+  return anyHexField(record, name, bytes).toLowerCase();
 }
 
 function addressField(record: Record<string, unknown>, name: string): string {
