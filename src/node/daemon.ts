@@ -34,7 +34,8 @@ import { ACTIVE_STATES } from "./store";
 import { Wakeup } from "./wakeup";
 import { startNodePeer } from "./replication";
 import { SUBMIT_ALONE, ZkBatcher } from "./batcher";
-import { ZkCircuitLoader } from "./zk";
+import { ZkCircuitLoader, ZkSlotLoader } from "./zk";
+import { ZkSlotBatcher } from "./zk-batch";
 import { modeModule } from "../modes";
 
 /** How often the daemon checks its enclave's registration (a renewal is due hours ahead at the shortest `maxEnclaveAge`). */
@@ -192,7 +193,7 @@ async function run(
   // The scheduler polls as a fallback; the follower wakes it as soon as it has stored new jobs or rewound some,
   // and the batcher when it has submitted ZK jobs or handed some back.
   const work = new Wakeup();
-  const submission =
+  const proofBatch =
     zk !== undefined && config.zkBatchMax > 1
       ? new ZkBatcher(
           store,
@@ -203,6 +204,23 @@ async function run(
           { wake: () => work.notify() },
         )
       : SUBMIT_ALONE;
+  // One proof for several jobs (zkBatch): jobs of a version without a usable N-slot key go to `proofBatch`.
+  const submission =
+    zk !== undefined && config.zkBatch !== undefined
+      ? new ZkSlotBatcher(
+          {
+            store,
+            sender,
+            iface,
+            provers: new ZkSlotLoader(contracts.registry, content.store, zk, config.zkBatch.slots, log),
+            open: (row) => inputs.open(row.job, row.input),
+            log,
+            wake: () => work.notify(),
+            fallback: proofBatch,
+          },
+          { escrow: config.contracts.escrow, ...config.zkBatch },
+        )
+      : proofBatch;
   const processor = new JobProcessor(store, sender, submission, contracts, computer, inputs, metrics, log, {
     address,
     escrow: config.contracts.escrow,

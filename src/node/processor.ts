@@ -3,17 +3,18 @@ import { resultCommitment, toJob, type Job } from "../core/job";
 import { JobStatus } from "../core/job";
 import { Mode, MODE_NAMES } from "../core/modes";
 import type { Contracts } from "../core/contracts";
-import { RevertError, InputError } from "../core/errors";
+import { RevertError, InputError, StateError } from "../core/errors";
 import { ModelError } from "./errors";
 import { withRetry } from "../core/retry";
 import { isRetryable } from "../core/transport";
 import { readEnclave, type ClaimChecks } from "../modes";
-import type { Computer } from "./compute";
+import type { ComputeResult, Computer } from "./compute";
 import { crashPoint } from "./faults";
 import { InputRefusedError, InputUnavailableError, type InputFetcher } from "./inputs";
 import type { Logger } from "../core/log";
 import type { NodeMetrics } from "./metrics";
 import type { SubmissionStrategy } from "./batcher";
+import { defersProofs } from "./zk-batch";
 import { TxDroppedError, type Quote, type TxSender } from "./sender";
 import {
   ACTIVE_STATES,
@@ -347,7 +348,11 @@ export class JobProcessor {
     }
     const started = process.hrtime.bigint();
     try {
-      const result = await this.computer.compute(row.job, await this.inputs.open(row.job, row.input));
+      const input = await this.inputs.open(row.job, row.input);
+      // A ZK job batched by slots is proved with its batch: only its output is computed here.
+      const deferred = defersProofs(this.submission) ? await this.submission.deferProof(row, input) : undefined;
+      const result: Partial<ComputeResult> & { output: string } =
+        deferred !== undefined ? { output: deferred } : await this.computer.compute(row.job, input);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.computeSeconds.observe(seconds);
       this.transition(row, "computed", {
@@ -399,11 +404,26 @@ export class JobProcessor {
   }
 
   private async submitOwn(row: JobRow, signal: AbortSignal): Promise<boolean> {
-    const data = this.iface.encodeFunctionData("submit", [row.job, row.output!, row.proof ?? "0x"]);
+    const proof = row.proof ?? (await this.proofAlone(row));
+    const data = this.iface.encodeFunctionData("submit", [row.job, row.output!, proof]);
     const tx = await this.sendOrFail(row, { kind: "submit", call: "submit", data });
     if (tx === undefined) return false;
     this.transition(row, "submitted");
     return this.awaitSubmission({ ...row, state: "submitted" }, signal);
+  }
+
+  /**
+   * The proof of a ZK job computed for a slot batch (it has none) that is submitted on its own after all: handed back
+   * by the batcher, or its batch reverted or was dropped. Not made when the submission is already stored.
+   */
+  private async proofAlone(row: JobRow): Promise<string> {
+    if (Number(row.job.mode) !== Mode.Zk || this.store.outbox.get(outboxKey.submit(row.jobId)) !== undefined)
+      return "0x";
+    const result = await this.computer.compute(row.job, await this.inputs.open(row.job, row.input));
+    if (result.output !== row.output)
+      throw new StateError(`job ${row.jobId}: proved output ${result.output} differs from the computed ${row.output}`);
+    this.log.info({ jobId: row.jobId.toString() }, "ZK job proved on its own");
+    return result.proof ?? "0x";
   }
 
   private async awaitSubmission(row: JobRow, signal: AbortSignal): Promise<boolean> {

@@ -7,9 +7,15 @@ import { CircuitProver } from "../zkml/prover";
 import type { Logger } from "../core/log";
 import { VersionCache } from "./models";
 import type { ZkCircuit } from "../modes";
+import type { Job } from "../core/job";
+import { checkSlots } from "../zkml/batch-circuit";
+import { SlotProver } from "../zkml/batch-prover";
+import { verifySlotVersion, type VerifiedSlotVersion } from "../zkml/verify-slots";
 
 /** Refused versions remembered. */
 const MAX_REFUSED = 64;
+/** How long a version without a slot verifier or slot files is not asked again (its owner may bind one later). */
+const RETRY_MISSING_MS = 5 * 60_000;
 
 /**
  * Loads ZK circuits of model versions, once per version, and only circuits it has checked itself
@@ -76,5 +82,93 @@ export class ZkCircuitLoader {
       model: verified.model,
       prover: await CircuitProver.load({ wasm: verified.wasm, zkey: verified.files.zkey }),
     };
+  }
+}
+
+/** A version's N-slot prover, as the slot batcher uses it. */
+export interface SlotProverSource {
+  /**
+   * The N-slot prover of the job's version, checked against the slot verifier bound on-chain.
+   * @throws ModelError when the version has no usable N-slot key (the reason names what is missing or wrong).
+   */
+  load(job: Pick<Job, "modelId" | "version" | "verifier">): Promise<SlotProver>;
+}
+
+/**
+ * Loads the N-slot provers of model versions, once per version and only keys it has checked itself
+ * (`verifySlotVersion`): the job's ZK verifier holds a slot verifier for (version, N), the version publishes the key's
+ * files (`zk/slots-<N>.zkey`, `zk/slots-<N>.ptau`) with their SHA-256, and `zkey verify` accepts the key for the
+ * N-slot circuit recompiled here from the version's (already checked) model with the bound key hash. A key that does
+ * not match is refused for good and never proved with; a missing one is asked again after a while (it may be bound
+ * later).
+ */
+export class ZkSlotLoader implements SlotProverSource {
+  private readonly cache: VersionCache<SlotProver>;
+  /** Versions refused, with when (a mismatch is final; a missing key or file is asked again after `RETRY_MISSING_MS`). */
+  private readonly refused = new Map<string, { error: ModelError; at: number; final: boolean }>();
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly content: Pick<ContentStore, "cat">,
+    private readonly circuits: Pick<ZkCircuitLoader, "load">,
+    readonly slots: number,
+    private readonly log?: Logger,
+    maxCached = 4,
+  ) {
+    checkSlots(slots);
+    this.cache = new VersionCache(maxCached);
+  }
+
+  load(job: Pick<Job, "modelId" | "version" | "verifier">): Promise<SlotProver> {
+    const key = `${job.modelId}@${job.version}`;
+    const refused = this.refused.get(key);
+    if (refused !== undefined && (refused.final || Date.now() - refused.at < RETRY_MISSING_MS))
+      return Promise.reject(refused.error);
+    this.refused.delete(key);
+    return this.cache.get(job.modelId, job.version, () => this.fetch(job));
+  }
+
+  private async fetch(job: Pick<Job, "modelId" | "version" | "verifier">): Promise<SlotProver> {
+    const { modelId, version } = job;
+    const where = `model ${modelId}@${version}`;
+    const circuit = await this.circuits.load(modelId, version);
+    let verified: VerifiedSlotVersion;
+    try {
+      verified = await verifySlotVersion({
+        registry: this.registry,
+        zkVerifier: job.verifier,
+        content: this.content,
+        modelId,
+        version,
+        slots: this.slots,
+        model: circuit.model,
+        optimization: circuit.manifest.optimization,
+      });
+    } catch (error) {
+      if (!(error instanceof VerificationError || error instanceof NotFoundError)) throw error;
+      const refusal = new ModelError(error.message.startsWith(where) ? error.message : `${where}: ${error.message}`, {
+        cause: error,
+      });
+      this.refused.set(`${modelId}@${version}`, {
+        error: refusal,
+        at: Date.now(),
+        final: error instanceof VerificationError,
+      });
+      if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
+      this.log?.warn({ model: where, slots: this.slots, err: error.message }, "refusing the version's slot key");
+      throw refusal;
+    }
+    this.log?.info(
+      {
+        model: where,
+        slots: this.slots,
+        slotVerifier: verified.slotVerifier,
+        keyHash: verified.keyHash,
+        compileSeconds: verified.seconds.compile,
+        zkeyVerifySeconds: verified.seconds.zkeyVerify,
+      },
+      "slot circuit rebuilt and its key verified against the bound slot verifier",
+    );
+    return SlotProver.load({ wasm: verified.wasm, zkey: verified.zkey }, circuit.model, this.slots);
   }
 }
