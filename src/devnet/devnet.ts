@@ -18,7 +18,15 @@ import { initOperator } from "../node/operator-init";
 import type { LocalHub } from "../hub/local";
 import { startHardhatNode, type LocalChain } from "./chain";
 import { startDevnetRelay, type DevnetRelay } from "./relays";
-import { publishDevnetModel, type DevnetModel, type PublishedModel, type PublishModelSpec } from "./models";
+import {
+  publishDevnetModel,
+  publishDevnetTextModel,
+  type DevnetModel,
+  type PublishedModel,
+  type PublishedTextModel,
+  type PublishModelSpec,
+  type PublishTextModelSpec,
+} from "./models";
 import {
   setUpOperator,
   startOperatorDaemon,
@@ -45,6 +53,8 @@ export interface StartDevnetOptions<M extends DevnetModel = DevnetModel> {
   /** Publish models through the hub into this embedded IPFS store (the hub reads it); default: raw-block CIDs. */
   ipfsDir?: string;
   models?: PublishModelSpec<M>[];
+  /** Text-generation models (TEE only, served through the chat API), published after `models`. */
+  textModels?: PublishTextModelSpec[];
   /** Serve the model hub (needs `ipfsDir`). */
   hub?: { port: number };
   /**
@@ -94,12 +104,15 @@ export interface Devnet<M extends DevnetModel = DevnetModel> {
   workDir: string;
   passwordFile: string;
   models: PublishedModel<M>[];
+  textModels: PublishedTextModel[];
   hub?: LocalHub;
   operators: DevnetOperator[];
   daemons: OperatorDaemon[];
   relays: DevnetRelay[];
   /** Publishes another model (see {@link publishDevnetModel}). */
   publish<N extends DevnetModel>(spec: PublishModelSpec<N>): Promise<PublishedModel<N>>;
+  /** Publishes another text-generation model (see {@link publishDevnetTextModel}). */
+  publishText(spec: PublishTextModelSpec): Promise<PublishedTextModel>;
   /** Sets up an operator without starting its daemon. */
   addOperator(spec: OperatorSpec): Promise<DevnetOperator>;
   /** Starts an operator's daemon (stopped by {@link Devnet.stop}). */
@@ -147,6 +160,7 @@ export async function startDevnet<M extends DevnetModel>(options: StartDevnetOpt
   try {
     running.devnet = await deploy(options, chain, provider, log);
     for (const spec of options.models ?? []) running.devnet.models.push(await running.devnet.publish(spec));
+    for (const spec of options.textModels ?? []) running.devnet.textModels.push(await running.devnet.publishText(spec));
     if (options.p2p === true) {
       if (options.ipfsDir === undefined) throw new TypeError("p2p serves the publisher's IPFS store: give ipfsDir");
       const publisher = await startPublisherPeer({
@@ -261,10 +275,12 @@ async function deploy<M extends DevnetModel>(
     workDir,
     passwordFile,
     models: [],
+    textModels: [],
     operators: [],
     daemons: [],
     relays: [],
     publish: (spec) => publishDevnetModel(publishContext, spec),
+    publishText: (spec) => publishDevnetTextModel(publishContext, spec),
     async addOperator(spec) {
       // Over IPFS, each operator runs a peer that fetches from the publisher's (and, on-chain, from each other).
       const peer = devnet.publisherPeer;

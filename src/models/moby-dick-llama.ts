@@ -147,7 +147,7 @@ export function mobyDickLlama(): BundledTextModel {
  * @example
  * await publishModel({ registry, store, files: textModelFiles(mobyDickLlama()), modes: [{ mode: "vanilla" }], price });
  */
-export function textModelFiles(model: BundledTextModel): { path: string; bytes: Uint8Array }[] {
+export function textModelFiles(model: Pick<BundledTextModel, "gguf" | "card">): { path: string; bytes: Uint8Array }[] {
   return [
     { path: "model.gguf", bytes: model.gguf },
     { path: "README.md", bytes: new TextEncoder().encode(model.card) },
