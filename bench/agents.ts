@@ -1,0 +1,396 @@
+/**
+ * Load test of chat agents (issue #14 §6), loopback only: 1,000 concurrent agents against 1, 2 and 4 TEE nodes behind
+ * two relays, on the in-process Hardhat chain with the system deployed (bench/agents/network). For each node count and
+ * path (direct to the chat API, or private: relay → gateway over chunked OHTTP) it runs 10, 100 and 1,000 agents at
+ * once, one short streamed turn each, and measures time to first token and total latency (p50, p99), tokens/s and the
+ * error rate. Then a failover run: 1,000 agents on the private path against 4 nodes, one node SIGKILLed when a quarter
+ * of the turns are done; its in-flight turns go to another gateway. Every received receipt is verified against the
+ * chain; the nodes' signed receipts are compared with the received ones (nothing paid without being served, no
+ * payment id twice, none lost) and settled on-chain in batches (sdk/receipts `postBatch`, then finalize), whose
+ * transactions give the gas per receipt.
+ *
+ * The nodes serve at most BENCH_AGENTS_MAX_CONCURRENT generations each at once: beyond it they answer 429 and the
+ * agents wait and retry, so 1,000 agents are concurrent but their generations are queued by the nodes' limits (on a
+ * 2-core machine 1,000 generations cannot run at once); the waiting counts in their latency.
+ *
+ * Run: npm run bench:agents (hardhat run bench/agents.ts). Writes bench/results/agents.json and agents.svg.
+ * Knobs: BENCH_AGENTS (1000), BENCH_AGENTS_NODES (1,2,4), BENCH_AGENTS_CONCURRENCY (10,100 and BENCH_AGENTS),
+ * BENCH_AGENTS_MAX_TOKENS (8), BENCH_AGENTS_MAX_CONCURRENT (8 per node), BENCH_AGENTS_BATCH (1000 receipts),
+ * BENCH_AGENTS_FAILOVER_NODES (4; 0 skips the failover run), BENCH_AGENTS_TURN_TIMEOUT_MS (300000).
+ */
+import { writeFileSync, mkdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { lineChart } from "../src/economics/plot";
+import { WINDOW } from "../test/unit/chat/receipts.fixture";
+import {
+  auditReceipts,
+  commitRun,
+  finalizeRun,
+  gasPerReceipt,
+  type PostedRun,
+  type ReceiptAudit,
+} from "./agents/ledger";
+import { figuresOf, runAgents, type LoadFigures, type PathKind, type Turn } from "./agents/load";
+import { startNetwork, type Network } from "./agents/network";
+
+const TARGETS = { successRate: 0.999, privateOverheadP50Pct: 10, gasPerReceipt: 2_000 };
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got ${raw}`);
+  return value;
+}
+
+function listEnv(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  return raw.split(",").map((part) => {
+    const value = Number(part.trim());
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must list positive integers, got ${raw}`);
+    return value;
+  });
+}
+
+const AGENTS = intEnv("BENCH_AGENTS", 1_000);
+const NODE_COUNTS = listEnv("BENCH_AGENTS_NODES", [1, 2, 4]);
+const CONCURRENCY = [...new Set(listEnv("BENCH_AGENTS_CONCURRENCY", [10, 100, AGENTS]))].sort((a, b) => a - b);
+const MAX_TOKENS = intEnv("BENCH_AGENTS_MAX_TOKENS", 8);
+const MAX_CONCURRENT = intEnv("BENCH_AGENTS_MAX_CONCURRENT", 8);
+const BATCH = intEnv("BENCH_AGENTS_BATCH", 1_000);
+const FAILOVER_NODES = intEnv("BENCH_AGENTS_FAILOVER_NODES", 4);
+const TURN_TIMEOUT_MS = intEnv("BENCH_AGENTS_TURN_TIMEOUT_MS", 300_000);
+
+interface RunResult {
+  label: string;
+  nodes: number;
+  path: PathKind;
+  concurrency: number;
+  figures: LoadFigures;
+  audit: ReceiptAudit;
+  /** The receipts the nodes signed during the run. */
+  signed: { file: string; node: number }[];
+  /** The settlement of its group (node count and path, or the failover run). */
+  posted?: PostedRun;
+  errors: string[];
+  killed?: { node: number; atTurn: number; inFlight: number };
+}
+
+/** One run: `concurrency` agents at once, its receipts audited and committed. */
+async function measure(
+  network: Network,
+  label: string,
+  nodes: number,
+  path: PathKind,
+  concurrency: number,
+  kill?: { atTurn: number },
+): Promise<RunResult> {
+  await network.syncClocks();
+  const from = network.signed.length;
+  const inFlight = new Array<number>(nodes).fill(0);
+  let killed: RunResult["killed"];
+  const started = performance.now();
+  const turns: Turn[] = await runAgents({
+    operators: network.operators.slice(0, nodes),
+    path,
+    model: network.model,
+    agents: concurrency,
+    maxTokens: MAX_TOKENS,
+    turnTimeoutMs: TURN_TIMEOUT_MS,
+    run: label,
+    inFlight,
+    onTurnEnd: (done) => {
+      if (kill === undefined || killed !== undefined || done < kill.atTurn) return;
+      // The busiest node dies: the turns it is serving must go elsewhere.
+      const node = inFlight.indexOf(Math.max(...inFlight));
+      killed = { node, atTurn: done, inFlight: inFlight[node]! };
+      network.operators[node]!.node.kill();
+    },
+  });
+  const wallMs = performance.now() - started;
+  // Receipts travel from the node processes over IPC; let the last ones land.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const signed = network.signed.slice(from);
+  const audit = await auditReceipts(network, signed, turns);
+  const errors = [...new Set(turns.filter((t) => !t.ok).map((t) => t.error ?? ""))].slice(0, 5);
+  const figures = figuresOf(turns, wallMs);
+  console.log(
+    `${label.padEnd(24)} ok ${figures.ok}/${figures.agents}  ttft p50 ${figures.ttftP50Ms} ms p99 ${figures.ttftP99Ms} ms  ` +
+      `total p50 ${figures.totalP50Ms} ms p99 ${figures.totalP99Ms} ms  ${figures.tokensPerSecond} tok/s  ` +
+      `receipts ${audit.verified}/${audit.served} verified, ${audit.signed} signed  ${Math.round(wallMs)} ms` +
+      (killed === undefined
+        ? ""
+        : `  (node ${killed.node} killed at turn ${killed.atTurn}, ${killed.inFlight} in flight)`),
+  );
+  return {
+    label,
+    nodes,
+    path,
+    concurrency,
+    figures,
+    audit,
+    signed,
+    errors,
+    ...(killed === undefined ? {} : { killed }),
+  };
+}
+
+async function main(): Promise<void> {
+  const benchStart = performance.now();
+  const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const loadBefore = load();
+  const nodeCount = Math.max(...NODE_COUNTS, FAILOVER_NODES);
+  const network = await startNetwork({ nodes: nodeCount, maxConcurrent: MAX_CONCURRENT, maxTokens: MAX_TOKENS });
+  const runs: RunResult[] = [];
+  const postedGroups: PostedRun[] = [];
+  try {
+    // Warm-up (not measured): each node's model, each path's connections.
+    for (const path of ["direct", "private"] as const)
+      await runAgents({
+        operators: network.operators,
+        path,
+        model: network.model,
+        agents: 2 * network.operators.length,
+        maxTokens: MAX_TOKENS,
+        turnTimeoutMs: TURN_TIMEOUT_MS,
+        run: `warm-up-${path}`,
+      });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const warmUp = network.signed.length;
+    await commitRun(network, network.signed.slice(0, warmUp), BATCH);
+
+    // Each group's receipts (a node count and path, or the failover run) are settled as its nodes would settle them.
+    const settle = async (group: RunResult[]) => {
+      const posted = await commitRun(
+        network,
+        group.flatMap((r) => r.signed),
+        BATCH,
+      );
+      for (const run of group) run.posted = posted;
+      postedGroups.push(posted);
+    };
+    for (const nodes of NODE_COUNTS)
+      for (const path of ["direct", "private"] as const) {
+        const group: RunResult[] = [];
+        for (const concurrency of CONCURRENCY)
+          group.push(await measure(network, `${nodes}n-${path}-${concurrency}`, nodes, path, concurrency));
+        await settle(group);
+        runs.push(...group);
+      }
+    if (FAILOVER_NODES >= 2) {
+      const failover = await measure(
+        network,
+        `failover-${FAILOVER_NODES}n-private-${AGENTS}`,
+        FAILOVER_NODES,
+        "private",
+        AGENTS,
+        {
+          atTurn: Math.ceil(AGENTS / 4),
+        },
+      );
+      await settle([failover]);
+      runs.push(failover);
+    }
+
+    // The challenge window passes; every batch is finalized: the operators are paid.
+    await time.increase(WINDOW);
+    for (const posted of postedGroups) await finalizeRun(network, posted);
+  } finally {
+    await network.close();
+  }
+  write(runs, postedGroups, { loadBefore, loadAfter: load(), wallMs: Math.round(performance.now() - benchStart) });
+}
+
+function groupGas(run: RunResult): number {
+  return run.posted === undefined ? Number.NaN : gasPerReceipt(run.posted);
+}
+
+function write(
+  runs: RunResult[],
+  postedGroups: PostedRun[],
+  machine: { loadBefore: number[]; loadAfter: number[]; wallMs: number },
+): void {
+  const at = (nodes: number, path: PathKind, concurrency = AGENTS) =>
+    runs.find(
+      (r) => r.nodes === nodes && r.path === path && r.concurrency === concurrency && !r.label.startsWith("failover"),
+    );
+  const perNode = <T>(f: (nodes: number, path: PathKind) => T) =>
+    Object.fromEntries(NODE_COUNTS.map((n) => [String(n), { direct: f(n, "direct"), private: f(n, "private") }]));
+  const overhead = (nodes: number, concurrency = AGENTS) => {
+    const d = at(nodes, "direct", concurrency)?.figures.ttftP50Ms;
+    const p = at(nodes, "private", concurrency)?.figures.ttftP50Ms;
+    return d === undefined || p === undefined ? Number.NaN : Math.round(((p - d) / d) * 1000) / 10;
+  };
+  const failover = runs.find((r) => r.label.startsWith("failover"));
+  const allAudits = runs.map((r) => r.audit);
+  const sum = (f: (a: ReceiptAudit) => number) => allAudits.reduce((s, a) => s + f(a), 0);
+
+  console.log(
+    `\nChat agents under load (${AGENTS} agents, max_tokens ${MAX_TOKENS}, ${MAX_CONCURRENT} generations at once per node)\n`,
+  );
+  const header = [
+    "nodes",
+    "path",
+    "agents",
+    "ok",
+    "TTFT p50",
+    "TTFT p99",
+    "total p50",
+    "total p99",
+    "tok/s",
+    "error %",
+    "gas/receipt",
+    "private +p50 TTFT",
+  ];
+  const rows = runs.map((r) => [
+    r.label.startsWith("failover") ? `${r.nodes} (1 killed)` : String(r.nodes),
+    r.path,
+    String(r.concurrency),
+    String(r.figures.ok),
+    `${r.figures.ttftP50Ms} ms`,
+    `${r.figures.ttftP99Ms} ms`,
+    `${r.figures.totalP50Ms} ms`,
+    `${r.figures.totalP99Ms} ms`,
+    String(r.figures.tokensPerSecond),
+    (r.figures.errorRate * 100).toFixed(2),
+    String(groupGas(r)),
+    r.path === "private" && !r.label.startsWith("failover") ? `${overhead(r.nodes, r.concurrency)} %` : "",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const print = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(widths[i]!)).join("  "));
+  print(header);
+  print(widths.map((w) => "-".repeat(w)));
+  rows.forEach(print);
+
+  const gasFigures = postedGroups.map(gasPerReceipt).filter(Number.isFinite);
+  const worstGas = Math.max(...gasFigures);
+  const overheads = NODE_COUNTS.map((n) => overhead(n));
+  const targets = [
+    {
+      target: `>= ${TARGETS.successRate * 100} % of ${AGENTS} agents served with one node killed`,
+      value: failover === undefined ? "not run" : `${(failover.figures.successRate * 100).toFixed(2)} %`,
+      met: failover !== undefined && failover.figures.successRate >= TARGETS.successRate,
+    },
+    {
+      target: `private path adds <= ${TARGETS.privateOverheadP50Pct} % to p50 TTFT (at ${AGENTS} agents, per node count)`,
+      value: NODE_COUNTS.map((n, i) => `${n} node(s): ${overheads[i]} %`).join(", "),
+      met: overheads.every((o) => o <= TARGETS.privateOverheadP50Pct),
+    },
+    {
+      target: "0 receipts lost or paid twice, nothing paid without being served",
+      value: `${sum((a) => a.lost)} lost, ${sum((a) => a.duplicatePaymentIds + a.turnsPaidTwice)} paid twice, ${sum((a) => a.paidNotServed)} paid not served, ${sum((a) => a.verifyFailures.length)} failed verification (of ${sum((a) => a.served)})`,
+      met:
+        sum((a) => a.lost + a.duplicatePaymentIds + a.turnsPaidTwice + a.paidNotServed + a.verifyFailures.length) === 0,
+    },
+    {
+      target: `settlement <= ${TARGETS.gasPerReceipt} gas per receipt (each node count and path's receipts, per operator, <= ${BATCH} per batch)`,
+      value: `${Math.min(...gasFigures)} to ${worstGas} gas`,
+      met: worstGas <= TARGETS.gasPerReceipt,
+    },
+  ];
+  console.log("\nTargets (issue #14)\n");
+  for (const t of targets) console.log(`${t.met ? "met   " : "MISSED"}  ${t.target}: ${t.value}`);
+  if (failover?.killed !== undefined)
+    console.log(
+      `\nfailover: node ${failover.killed.node} killed after ${failover.killed.atTurn} turns with ${failover.killed.inFlight} attempts in flight; ` +
+        `${failover.figures.failovers} failovers; errors: ${failover.errors.join("; ") || "none"}`,
+    );
+  console.log(
+    `\n${AGENTS} agents are concurrent; their generations are queued by each node's limit of ${MAX_CONCURRENT} at once (429, retried with backoff).` +
+      ` load average before ${machine.loadBefore.join(" ")}, after ${machine.loadAfter.join(" ")} (${os.cpus().length} cores, other work shares them); ${Math.round(machine.wallMs / 1000)} s in all.`,
+  );
+
+  const dir = path.join(__dirname, "results");
+  mkdirSync(dir, { recursive: true });
+  const json = {
+    agents: AGENTS,
+    ttftP50Ms: perNode((n, p) => at(n, p)?.figures.ttftP50Ms),
+    ttftP99Ms: perNode((n, p) => at(n, p)?.figures.ttftP99Ms),
+    totalP50Ms: perNode((n, p) => at(n, p)?.figures.totalP50Ms),
+    totalP99Ms: perNode((n, p) => at(n, p)?.figures.totalP99Ms),
+    tokensPerSecond: perNode((n, p) => at(n, p)?.figures.tokensPerSecond),
+    errorRate: perNode((n, p) => at(n, p)?.figures.errorRate),
+    privateOverheadP50Pct: Object.fromEntries(NODE_COUNTS.map((n) => [String(n), overhead(n)])),
+    successRate: {
+      ...perNode((n, p) => at(n, p)?.figures.successRate),
+      ...(failover === undefined ? {} : { failover: failover.figures.successRate }),
+    },
+    gasPerReceipt: {
+      ...perNode((n, p) => {
+        const r = at(n, p);
+        return r === undefined ? undefined : groupGas(r);
+      }),
+      ...(failover === undefined ? {} : { failover: groupGas(failover) }),
+    },
+    targets,
+    failover:
+      failover === undefined
+        ? null
+        : {
+            nodes: failover.nodes,
+            killed: failover.killed,
+            figures: failover.figures,
+            audit: failover.audit,
+            errors: failover.errors,
+          },
+    runs: runs.map((r) => ({
+      label: r.label,
+      nodes: r.nodes,
+      path: r.path,
+      concurrency: r.concurrency,
+      ...r.figures,
+      gasPerReceipt: groupGas(r),
+      audit: { ...r.audit, verifyFailures: r.audit.verifyFailures.slice(0, 5) },
+      groupBatches: (r.posted?.batches ?? []).map((b) => ({
+        batchId: Number(b.batchId),
+        count: b.count,
+        commitGas: Number(b.commitGas),
+        finalizeGas: Number(b.finalizeGas ?? 0n),
+      })),
+      errors: r.errors,
+    })),
+    settings: {
+      maxTokens: MAX_TOKENS,
+      maxConcurrentPerNode: MAX_CONCURRENT,
+      batch: BATCH,
+      concurrency: CONCURRENCY,
+      turnTimeoutMs: TURN_TIMEOUT_MS,
+    },
+    machine: { cores: os.cpus().length, ...machine },
+    measuredAt: new Date().toISOString(),
+  };
+  writeFileSync(path.join(dir, "agents.json"), `${JSON.stringify(json, null, 2)}\n`);
+
+  const series = NODE_COUNTS.flatMap((n) =>
+    (["direct", "private"] as const).map((p) => ({
+      name: `${n} node${n === 1 ? "" : "s"}, ${p}`,
+      points: CONCURRENCY.flatMap((c) => {
+        const r = at(n, p, c);
+        return r === undefined || !Number.isFinite(r.figures.ttftP50Ms)
+          ? []
+          : [[Math.log10(c), r.figures.ttftP50Ms] as const];
+      }),
+    })),
+  );
+  const plotted = series.filter((s) => s.points.length > 0);
+  if (plotted.length === 0) {
+    console.log("\nwrote bench/results/agents.json; no run succeeded, so no bench/results/agents.svg");
+    return;
+  }
+  const svg = lineChart({
+    title: `Time to first token (p50) against concurrent agents, max_tokens ${MAX_TOKENS}`,
+    xLabel: `log10 of concurrent agents (${CONCURRENCY.join(", ")})`,
+    yLabel: "p50 time to first token, ms",
+    series: plotted,
+  });
+  writeFileSync(path.join(dir, "agents.svg"), svg);
+  console.log(`\nwrote bench/results/agents.json and bench/results/agents.svg`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
