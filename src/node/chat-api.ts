@@ -72,6 +72,11 @@ export interface ChatReceiptOptions {
   price(modelId: bigint, issuedAt: bigint): Promise<bigint>;
   /** Seconds since the epoch (`issuedAt`). Default the system clock. */
   now?: () => Promise<bigint>;
+  /**
+   * Stores a signed receipt before its answer is sent (node/receipt-settler `record`); a receipt it refuses is not
+   * given out, and its request is answered 500 with the payment refunded.
+   */
+  record?: (signed: SignedReceipt) => void | Promise<void>;
 }
 
 /**
@@ -88,6 +93,13 @@ export interface ChatApiOptions {
   receipts: ChatReceiptOptions;
   /** Credentials taken from the `vin-payment` header. Without it, a request carrying one is refused. */
   payments?: PaymentRedeemer;
+  /** Requests must carry a credential (402 without one). Default false. */
+  paymentRequired?: boolean;
+  /**
+   * Why the enclave may not serve a model version now (its registration no longer satisfies the version's TEE
+   * binding, say), or undefined; a refused request is answered 503 before any payment is taken.
+   */
+  refusal?: (modelId: bigint, version: bigint) => Promise<string | undefined>;
   /** Largest request body, in bytes. Default 64 KiB. */
   maxBodyBytes?: number;
   /** Most tokens one request may generate (also capped by the model's context). Default 256. */
@@ -370,6 +382,15 @@ class ChatService implements ChatApi {
     if (request.method !== "POST")
       throw new ApiError(405, "/v1/chat/completions takes POST", null, "method_not_allowed", { allow: "POST" });
     const parsed = this.parse(await this.bodyOf(request));
+    const refusal = await this.options.refusal?.(parsed.model.modelId, parsed.model.version);
+    if (refusal !== undefined)
+      throw new ApiError(
+        503,
+        `this node cannot serve ${parsed.modelName} now: ${refusal}; nothing was charged`,
+        "model",
+        "model_unavailable",
+        { "retry-after": "60" },
+      );
     if (this.active >= this.maxConcurrent)
       throw new ApiError(
         429,
@@ -454,6 +475,13 @@ class ChatService implements ChatApi {
   }
 
   private async pay(credential: string | null): Promise<{ paymentId: string; refund(): void }> {
+    if (credential === null && this.options.paymentRequired === true)
+      throw new ApiError(
+        402,
+        `this node takes one credit token per request in the ${PAYMENT_HEADER} header: buy some with \`vin credit deposit\``,
+        null,
+        "payment_required",
+      );
     if (credential === null) return { paymentId: hexlify(randomBytes(32)), refund: () => undefined };
     if (this.options.payments === undefined)
       fail(`this node takes no payment credential yet: send the request without the ${PAYMENT_HEADER} header`);
@@ -488,6 +516,7 @@ class ChatService implements ChatApi {
       issuedAt,
     };
     const signed: SignedReceipt = { receipt, signature: await signer.signReceipt(domain, receipt) };
+    await this.options.receipts.record?.(signed);
     const file = { ...signed, chainId: BigInt(domain.chainId!), teeVerifier: String(domain.verifyingContract) };
     return JSON.parse(encodeReceiptFile(file)) as Record<string, unknown>;
   }

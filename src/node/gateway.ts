@@ -107,7 +107,7 @@ export async function startPrivateGateway(options: PrivateGatewayOptions): Promi
 
 /** The target resource behind the gateway: `POST /v1/infer`. */
 class PrivateInference {
-  private readonly states = new Map<string, { at: number; refusal: Promise<string | undefined> }>();
+  private refusals?: (modelId: bigint, version: bigint) => Promise<string | undefined>;
 
   constructor(private readonly options: PrivateGatewayOptions) {}
 
@@ -175,21 +175,38 @@ class PrivateInference {
     return { ...receipt, output, enclave: enclave.address, signature };
   }
 
-  /** Why the enclave may not serve this version now (cached for {@link STATE_CACHE_MS}), or undefined. */
+  /** Why the enclave may not serve this version now, or undefined. */
   private refusal(request: PrivateRequest): Promise<string | undefined> {
-    const key = `${request.modelId}@${request.version}`;
-    const hit = this.states.get(key);
-    if (hit !== undefined && Date.now() - hit.at <= STATE_CACHE_MS) return hit.refusal;
-    const { contracts, enclave, operator } = this.options;
-    const retry = { timeoutMs: this.options.rpcTimeoutMs ?? 10_000 };
-    const refusal = readEnclave(contracts, enclave.address, retry).then((reading) =>
-      privateServingRefusal(contracts, enclave.address, reading, operator, request, retry),
-    );
-    if (this.states.size >= 256) this.states.clear();
-    this.states.set(key, { at: Date.now(), refusal });
-    refusal.catch(() => this.states.delete(key));
-    return refusal;
+    return (this.refusals ??= servingRefusal(this.options))(request.modelId, request.version);
   }
+}
+
+/**
+ * Why `enclave` may not serve a model version now, or undefined (core's `privateServingRefusal`: registered to the
+ * operator, unrevoked, unexpired, its measurement unrevoked and bound by the version for TEE), each reading cached
+ * for 15 s. The gateway's check before `/v1/infer`, and the chat API's before each completion.
+ * @example createChatApi({ ..., refusal: servingRefusal({ enclave, operator, contracts }) });
+ */
+export function servingRefusal(
+  options: Pick<PrivateGatewayOptions, "contracts" | "operator" | "rpcTimeoutMs"> & {
+    enclave: Pick<DevEnclave, "address">;
+  },
+): (modelId: bigint, version: bigint) => Promise<string | undefined> {
+  const states = new Map<string, { at: number; refusal: Promise<string | undefined> }>();
+  return (modelId, version) => {
+    const key = `${modelId}@${version}`;
+    const hit = states.get(key);
+    if (hit !== undefined && Date.now() - hit.at <= STATE_CACHE_MS) return hit.refusal;
+    const { contracts, enclave, operator } = options;
+    const retry = { timeoutMs: options.rpcTimeoutMs ?? 10_000 };
+    const refusal = readEnclave(contracts, enclave.address, retry).then((reading) =>
+      privateServingRefusal(contracts, enclave.address, reading, operator, { modelId, version }, retry),
+    );
+    if (states.size >= 256) states.clear();
+    states.set(key, { at: Date.now(), refusal });
+    refusal.catch(() => states.delete(key));
+    return refusal;
+  };
 }
 
 function problem(status: number, detail: string): Response {

@@ -67,9 +67,9 @@ const MAX_BODY = 512 * 1024;
  */
 export async function loadIssuerKey(
   dataDir: string,
-  options: { create?: boolean } = {},
+  options: { create?: boolean; file?: string } = {},
 ): Promise<IssuerKey | undefined> {
-  const file = path.join(dataDir, ISSUER_KEY_FILE);
+  const file = path.join(dataDir, options.file ?? ISSUER_KEY_FILE);
   if (!existsSync(file)) {
     if (!options.create) return undefined;
     writeFileSync(file, exportIssuerPrivateKey(await generateIssuerKey()), { mode: 0o600, flag: "wx" });
@@ -107,14 +107,18 @@ export async function registerIssuerKey(chain: IssuerChain, key: IssuerKey, pric
 export class IssuanceRecord {
   private readonly stmt;
 
-  constructor(private readonly db: Database.Database) {
-    db.exec(`CREATE TABLE IF NOT EXISTS privacypass_issued (
+  /** `table`: the passes' (default) or another issuer's, e.g. the chat credit's. */
+  constructor(
+    private readonly db: Database.Database,
+    table: "privacypass_issued" | "credit_issued" = "privacypass_issued",
+  ) {
+    db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
       purchase_id TEXT NOT NULL, batch TEXT NOT NULL, count INTEGER NOT NULL, issued_at INTEGER NOT NULL,
       PRIMARY KEY (purchase_id, batch))`);
     this.stmt = {
-      total: db.prepare("SELECT COALESCE(SUM(count), 0) AS n FROM privacypass_issued WHERE purchase_id = ?"),
-      batch: db.prepare("SELECT count FROM privacypass_issued WHERE purchase_id = ? AND batch = ?"),
-      insert: db.prepare("INSERT INTO privacypass_issued (purchase_id, batch, count, issued_at) VALUES (?, ?, ?, ?)"),
+      total: db.prepare(`SELECT COALESCE(SUM(count), 0) AS n FROM ${table} WHERE purchase_id = ?`),
+      batch: db.prepare(`SELECT count FROM ${table} WHERE purchase_id = ? AND batch = ?`),
+      insert: db.prepare(`INSERT INTO ${table} (purchase_id, batch, count, issued_at) VALUES (?, ?, ?, ?)`),
     };
   }
 
@@ -257,7 +261,7 @@ export function createIssuerHandler(issuer: Pick<PassIssuer, "issue">, log: Logg
   };
 }
 
-async function parseIssuanceRequest(req: IncomingMessage): Promise<IssuanceRequest> {
+export async function parseIssuanceRequest(req: IncomingMessage): Promise<IssuanceRequest> {
   const body = Buffer.from(await readBody(req, new BodyMeter(MAX_BODY))).toString("utf8");
   let value: unknown;
   try {
@@ -268,7 +272,7 @@ async function parseIssuanceRequest(req: IncomingMessage): Promise<IssuanceReque
   return parseIssuanceMessage(value);
 }
 
-function issuanceProblem(error: unknown): { status: number; title: string; detail?: string } {
+export function issuanceProblem(error: unknown): { status: number; title: string; detail?: string } {
   const detail = error instanceof BaseError ? error.shortMessage : undefined;
   if (error instanceof InputError) return { status: 400, title: "malformed issuance request", detail };
   if (error instanceof VerificationError) return { status: 403, title: "not the buyer's request", detail };

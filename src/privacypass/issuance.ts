@@ -36,8 +36,8 @@ export function parseIssuanceMessage(value: unknown): IssuanceMessage {
     string,
     unknown
   >;
-  if (typeof purchaseId !== "string" || !/^[1-9][0-9]{0,76}$/.test(purchaseId))
-    throw new PrivacyPassInputError("purchaseId", "expected a positive decimal string");
+  if (typeof purchaseId !== "string" || !/^[1-9][0-9]{0,77}$/.test(purchaseId) || BigInt(purchaseId) >= 1n << 256n)
+    throw new PrivacyPassInputError("purchaseId", "expected a positive decimal string below 2^256");
   return {
     purchaseId: BigInt(purchaseId),
     requests: bytesList(requests, "requests"),
