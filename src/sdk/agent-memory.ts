@@ -15,6 +15,9 @@
  * the head pins the whole history: a changed, removed or reordered block is found when the chain is read. Blocks are
  * written once (never overwritten); the head is replaced atomically (written aside, then renamed), after its block.
  *
+ * One writer at a time: {@link AgentMemoryStore.append} refuses (ConflictError) when the head changed on disk since
+ * this store read it, so two processes speaking as one agent cannot fork its chain unnoticed.
+ *
  * Warning: a copy of an older head.bin of the same agent (with its blocks) opens: rolling a memory back to an earlier
  * state is not detected. The key check tells a wrong password from a tampered file, and lets a password be tried
  * offline as the sealed files do.
@@ -141,6 +144,9 @@ export class MemoryIntegrityError extends IntegrityError {
  * const { persona, turns } = await (await AgentMemoryStore.open(".vin/agents", "ishmael", { password })).read();
  */
 export class AgentMemoryStore {
+  /** The head file's bytes as this store last read or wrote them: another writer's change is found by comparing. */
+  private headBytes: Buffer | undefined;
+
   private constructor(
     readonly dir: string,
     private readonly key: Buffer,
@@ -207,10 +213,12 @@ export class AgentMemoryStore {
     if (!timingSafeEqual(Buffer.from(keyCheck(key), "hex"), Buffer.from(record.check, "hex")))
       throw new MemoryKeyError(`wrong password or key for agent ${name}: its memory does not open`);
     const headFile = path.join(dir, "head.bin");
-    const plain = open(key, readExisting(headFile), aad(name, "head"), headFile);
-    const head = JSON.parse(plain.toString("utf8")) as HeadRecord;
+    const sealed = readExisting(headFile);
+    const head = JSON.parse(open(key, sealed, aad(name, "head"), headFile).toString("utf8")) as HeadRecord;
     if (head.persona?.name !== name) throw new MemoryIntegrityError(`${headFile} is not agent ${name}'s head`);
-    return new AgentMemoryStore(dir, key, head);
+    const store = new AgentMemoryStore(dir, key, head);
+    store.headBytes = sealed;
+    return store;
   }
 
   /**
@@ -232,8 +240,18 @@ export class AgentMemoryStore {
     return turns.reverse();
   }
 
-  /** Seals `turn` as a new block naming the newest, then moves the head to it. Returns the block's CID. */
+  /**
+   * Seals `turn` as a new block naming the newest, then moves the head to it. Returns the block's CID.
+   * @throws ConflictError when another process moved the head since this store read it (nothing is written).
+   */
   append(turn: AgentTurn): string {
+    const current = existsSync(path.join(this.dir, "head.bin"))
+      ? readFileSync(path.join(this.dir, "head.bin"))
+      : undefined;
+    if (current === undefined || this.headBytes === undefined || !current.equals(this.headBytes))
+      throw new ConflictError(
+        `agent ${this.persona.name}'s memory was changed by another process since it was read: open it again`,
+      );
     const index = this.state.turns;
     const record: BlockRecord = { index, previous: this.state.head, turn: JSON.parse(encodeTurn(turn)) as unknown };
     const sealed = seal(this.key, Buffer.from(JSON.stringify(record)), aad(this.persona.name, `block ${index}`));
@@ -265,8 +283,10 @@ export class AgentMemoryStore {
     const plain = Buffer.from(JSON.stringify(this.state));
     const file = path.join(this.dir, "head.bin");
     const temporary = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    writeDurably(temporary, seal(this.key, plain, aad(this.persona.name, "head")), "wx");
+    const sealed = seal(this.key, plain, aad(this.persona.name, "head"));
+    writeDurably(temporary, sealed, "wx");
     renameSync(temporary, file);
+    this.headBytes = sealed;
   }
 }
 

@@ -34,7 +34,7 @@
  */
 import type { Contracts } from "../core/contracts";
 import { BaseError, InputError, NotFoundError, VerificationError } from "../core/errors";
-import type { RetryOptions } from "../core/retry";
+import { withTimeout, type RetryOptions } from "../core/retry";
 import type { ReceiptFile } from "../core/receipts";
 import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
 import type { AgentTurn, Persona } from "./agent-memory";
@@ -84,8 +84,11 @@ export interface AgentOptions {
   turns?: readonly AgentTurn[];
   /** Where each checked turn is appended (e.g. an `AgentMemoryStore`). */
   store?: { append(turn: AgentTurn): unknown };
-  /** Time limits of each attempt (head, silence between chunks, whole answer). */
-  timeouts?: Pick<StreamCompletionOptions, "headTimeoutMs" | "idleTimeoutMs" | "totalTimeoutMs">;
+  /** Time limits of each attempt (head, silence between chunks, whole answer) and of taking a credential. */
+  timeouts?: Pick<StreamCompletionOptions, "headTimeoutMs" | "idleTimeoutMs" | "totalTimeoutMs"> & {
+    /** Default 30 s. */
+    credentialTimeoutMs?: number;
+  };
 }
 
 /** What {@link Agent.stream} yields. */
@@ -161,7 +164,7 @@ export class Agent {
     if (routes.length === 0) throw new NotFoundError(`no route serves model ${this.persona.model}`);
     let route = routes[0]!;
     let dropped = 0;
-    let credential = await this.options.credentials?.(route);
+    let credential = await this.credentialFor(route, signal);
     for (let attempt = 1; ;) {
       const request = this.request(memoryWindow(this.persona, this.memory, text, dropped));
       const chunks: ChatCompletionChunkLike[] = [];
@@ -194,7 +197,7 @@ export class Agent {
         if (unspent && sameOperator(next, route)) this.stats.credentialsSent -= 1;
         else {
           if (unspent) this.options.onUnspent?.(credential!, route);
-          credential = await this.options.credentials?.(next);
+          credential = await this.credentialFor(next, signal);
         }
         this.stats.failovers += 1;
         yield { type: "failover", error, from: route, to: next, discarded: streamed };
@@ -223,6 +226,14 @@ export class Agent {
       yield { type: "turn", turn };
       return turn;
     }
+  }
+
+  /** A credential from the source, under `timeouts.credentialTimeoutMs` (the source may buy one over the network). */
+  private credentialFor(route: ChatRoute, signal: AbortSignal | undefined): Promise<string | undefined> {
+    const source = this.options.credentials;
+    if (source === undefined) return Promise.resolve(undefined);
+    const ms = this.options.timeouts?.credentialTimeoutMs ?? 30_000;
+    return withTimeout(`a payment credential for ${route.operator}`, ms, () => source(route), signal);
   }
 
   private async check(

@@ -195,6 +195,20 @@ describe("sdk/agent-memory", () => {
       expect(() => opened.read()).to.throw(MemoryIntegrityError, /was changed/);
     });
 
+    it("refuses to append when another process moved the head since the store read it", async () => {
+      const first = await create();
+      const second = await AgentMemoryStore.open(root, "ishmael", PASSWORD);
+      first.append(turnOf(0));
+      const before = snapshot();
+      expect(() => second.append(turnOf(1))).to.throw(ConflictError, /changed by another process/);
+      expect(snapshot()).to.deep.equal(before);
+      first.append(turnOf(2));
+      expect((await AgentMemoryStore.open(root, "ishmael", PASSWORD)).read().map((t) => t.user)).to.deep.equal([
+        "message 0",
+        "message 2",
+      ]);
+    });
+
     it("never overwrites an agent, and refuses bad names and unknown agents", async () => {
       await create();
       const before = snapshot();
