@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { InputError, NotFoundError } from "../../src/core/errors";
-import { loadPersonas, runAgents } from "../../src/cli/commands/agent";
+import { loadPersonas, runAgents, sayTurn } from "../../src/cli/commands/agent";
 import { buildProgram } from "../../src/cli/main";
 import type { ModelSource } from "../../src/modes";
 import { startPrivateGateway, type RunningGateway } from "../../src/node/gateway";
 import { createRelayHandler } from "../../src/ohttp";
-import { MemoryKeyError, chainVerifier, privateTransport } from "../../src/sdk/agent";
+import { AgentMemoryStore, MemoryKeyError, chainVerifier, privateTransport } from "../../src/sdk/agent";
 import { DevEnclave } from "../../src/tee";
 import { expectRejection } from "../fixtures/assert";
 import { capturedLogger, listen } from "../ohttp/helpers";
@@ -36,6 +36,17 @@ describe("vin agent", function () {
     return file;
   };
 
+  const vin = async (args: string[]): Promise<string> => {
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (...parts: unknown[]) => void lines.push(parts.join(" "));
+    try {
+      await buildProgram().parseAsync(["node", "vin", ...args]);
+    } finally {
+      console.log = log;
+    }
+    return lines.join("\n");
+  };
   describe("run (over the private path the chain lists)", function () {
     let fx: ChatFixture;
     let gateway: RunningGateway;
@@ -102,6 +113,41 @@ describe("vin agent", function () {
       }
     });
 
+    it("says a turn as a stored agent (vin agent say's turn), streamed, kept encrypted, shown with its receipt", async function () {
+      const dir = path.join(tmp, "say");
+      const password = write("say-password", "pw\n");
+      await vin([
+        "--password-file",
+        password,
+        "agent",
+        "create",
+        "ishmael",
+        "--model",
+        `${fx.modelId}@1`,
+        "--system",
+        "You tell of whales.",
+        "--max-tokens",
+        "16",
+        "--dir",
+        dir,
+      ]);
+      const out: string[] = [];
+      const turn = await sayTurn({
+        memory: await AgentMemoryStore.open(dir, "ishmael", { password: "pw" }),
+        message: "Call me Ishmael.",
+        transport: privateTransport({ contracts: fx.system }),
+        verify: chainVerifier({ contracts: fx.system, settlement: fx.settlement }),
+        out: (text) => out.push(text),
+        err: (text) => out.push(`ERR ${text}`),
+      });
+      expect(out.join("")).to.equal(turn.assistant);
+      expect(turn.relay).to.be.oneOf(relays.map((r) => `${r.url}/`));
+      const shown = await vin(["--password-file", password, "agent", "show", "ishmael", "--dir", dir]);
+      expect(shown).to.include(`[1] you: Call me Ishmael.`);
+      expect(shown).to.include(`[1] ishmael: ${turn.assistant}`);
+      expect(shown).to.include(`receipt verified: enclave ${fx.enclave.address} of operator ${fx.operator.address}`);
+    });
+
     it("reports an agent whose model no gateway serves, the others unaffected", async function () {
       const entries = loadPersonas(
         write(
@@ -125,17 +171,6 @@ describe("vin agent", function () {
   });
 
   describe("create, show and bad input (no chain needed)", function () {
-    const vin = async (args: string[]): Promise<string> => {
-      const lines: string[] = [];
-      const log = console.log;
-      console.log = (...parts: unknown[]) => void lines.push(parts.join(" "));
-      try {
-        await buildProgram().parseAsync(["node", "vin", ...args]);
-      } finally {
-        console.log = log;
-      }
-      return lines.join("\n");
-    };
     const dir = () => path.join(tmp, "agents");
     const password = () => write("password", "correct horse\n");
 

@@ -112,25 +112,17 @@ export function register(program: Command, global: Globals): void {
     const memory = await AgentMemoryStore.open(opts.dir, name, secretOf(g, opts));
     await withChain(g, async (config, _provider, contracts) => {
       const transport = await transportOf(contracts, opts, config.rpcTimeoutMs, memory.persona.model);
-      const agent = new Agent({
-        persona: memory.persona,
+      const turn = await sayTurn({
+        memory,
+        message,
         transport,
         verify: verifierOf(contracts),
-        turns: memory.read(),
-        store: memory,
         timeouts: timeoutsOf(opts),
+        out: (text) => void (g.json ? undefined : process.stdout.write(text)),
+        err: (text) => void process.stderr.write(text),
       });
-      let turn: AgentTurn | undefined;
-      for await (const event of agent.stream(message)) {
-        if (event.type === "token" && !g.json) process.stdout.write(event.text);
-        if (event.type === "failover")
-          process.stderr.write(
-            `\n[${event.from.url} failed (${firstLine(event.error)}); the answer so far is dropped and the turn resent to ${event.to.url}]\n`,
-          );
-        if (event.type === "turn") turn = event.turn;
-      }
       if (!g.json) process.stdout.write("\n");
-      print(!!g.json, turnSummary(turn!), () => describeReceipt(turn!));
+      print(!!g.json, turnSummary(turn), () => describeReceipt(turn));
     });
   });
 
@@ -178,6 +170,47 @@ export function register(program: Command, global: Globals): void {
       );
     },
   );
+}
+
+/* ONE TURN */
+
+export interface SayTurnParams {
+  /** The agent's open memory: the turn is appended to it once its receipt checks. */
+  memory: AgentMemoryStore;
+  message: string;
+  transport: ChatTransport;
+  verify: ReceiptVerifier;
+  timeouts?: ConstructorParameters<typeof Agent>[0]["timeouts"];
+  /** Receives the answer's tokens as they arrive. */
+  out: (text: string) => void;
+  /** Receives a line when the turn fails over. */
+  err: (text: string) => void;
+}
+
+/**
+ * `vin agent say`'s turn: the agent of `memory` says `message`, its tokens streamed to `out`, the turn kept.
+ * @example const turn = await sayTurn({ memory, message: "Hello", transport, verify, out: (t) => process.stdout.write(t), err: console.error });
+ */
+export async function sayTurn(params: SayTurnParams): Promise<AgentTurn> {
+  const { memory } = params;
+  const agent = new Agent({
+    persona: memory.persona,
+    transport: params.transport,
+    verify: params.verify,
+    turns: memory.read(),
+    store: memory,
+    ...(params.timeouts === undefined ? {} : { timeouts: params.timeouts }),
+  });
+  let turn: AgentTurn | undefined;
+  for await (const event of agent.stream(params.message)) {
+    if (event.type === "token") params.out(event.text);
+    if (event.type === "failover")
+      params.err(
+        `\n[${event.from.url} failed (${firstLine(event.error)}); the answer so far is dropped and the turn resent to ${event.to.url}]\n`,
+      );
+    if (event.type === "turn") turn = event.turn;
+  }
+  return turn!;
 }
 
 /* RUNNING SEVERAL AGENTS */
