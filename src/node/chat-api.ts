@@ -25,7 +25,7 @@
  * Limits: request body size, max tokens per request, and a number of generations at once (429 beyond it). A client
  * that disconnects aborts its generation; an aborted or failed generation gets no receipt and its payment is refunded.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hexlify, randomBytes, type TypedDataDomain } from "ethers";
 import { chatRequestHash, chatResponseHash } from "../core/chat";
@@ -149,6 +149,10 @@ export function createChatApi(options: ChatApiOptions): ChatApi {
 }
 
 export interface StartChatApiOptions extends ChatApiOptions {
+  /** An API built already (shared with the gateway, so both count one concurrency limit); else one is built. */
+  api?: ChatApi;
+  /** Plain HTTP endpoints served beside the API, by exact path (the credit issuer's). */
+  routes?: Record<string, RequestListener>;
   /** Default 127.0.0.1: the direct API is for development; users go through the OHTTP gateway. */
   host?: string;
   /** Default 0 (any free port). */
@@ -170,11 +174,14 @@ export interface RunningChatApi {
  * const openai = new OpenAI({ baseURL: running.url, apiKey: "unused" });
  */
 export async function startChatApi(options: StartChatApiOptions): Promise<RunningChatApi> {
-  const api = createChatApi(options);
+  const api = options.api ?? createChatApi(options);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const server: Server = createServer(
-    (req, res) => void serveNode(api, maxBodyBytes, req, res).catch(() => res.destroy()),
-  );
+  const routes = new Map(Object.entries(options.routes ?? {}));
+  const server: Server = createServer((req, res) => {
+    const route = routes.get(new URL(req.url ?? "/", "http://chat.invalid").pathname);
+    if (route !== undefined) return route(req, res);
+    void serveNode(api, maxBodyBytes, req, res).catch(() => res.destroy());
+  });
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -7,6 +7,7 @@ import { requirePrivacyPassEscrow } from "../core/contracts";
 import { ISSUE_PATH } from "../privacypass";
 import { startPrivateGateway } from "./gateway";
 import { startPassService } from "./issuer";
+import { startChatService } from "./chat-service";
 import { keepSubscriptions } from "./subscription-keeper";
 import { publishGateway } from "./operator-actions";
 import { sleep, withRetry } from "../core/retry";
@@ -56,6 +57,8 @@ export interface RunningDaemon {
   metricsPort?: number;
   /** The URL of the enclave's Oblivious HTTP gateway, when it serves one (`gatewayPort`). */
   gatewayUrl?: string;
+  /** The direct chat API's base URL (ending in `/v1`), when it serves one (`chat.port`). */
+  chatUrl?: string;
   stopped: Promise<void>;
   stop(): Promise<void>;
 }
@@ -147,6 +150,20 @@ async function run(
           rpcTimeoutMs: config.rpcTimeoutMs,
         })
       : undefined;
+  // Chat (TEE): text models, the chat API with receipts settled on ReceiptSettlement, credit tokens.
+  const chat =
+    config.chat !== undefined && enclave !== undefined
+      ? await startChatService({
+          ctx,
+          chat: config.chat,
+          enclave,
+          content: content.store,
+          log: log.child({ component: "chat" }),
+        })
+      : undefined;
+  if (chat !== undefined) started.push(() => chat.close());
+  if (chat !== undefined && !serveGateway && chat.direct === undefined)
+    log.warn("chat is configured but served nowhere: set gatewayPort (users) or chat.port (development)");
   const gateway = serveGateway
     ? await startPrivateGateway({
         enclave,
@@ -158,7 +175,9 @@ async function run(
         port: config.gatewayPort,
         log: log.child({ component: "gateway" }),
         rpcTimeoutMs: config.rpcTimeoutMs,
-        ...(passes === undefined ? {} : { passes: passes.redeemer, routes: { [ISSUE_PATH]: passes.handler } }),
+        ...(passes === undefined ? {} : { passes: passes.redeemer }),
+        routes: { ...chat?.routes, ...(passes === undefined ? {} : { [ISSUE_PATH]: passes.handler }) },
+        ...(chat === undefined ? {} : { chat: chat.api }),
       })
     : undefined;
   const gatewayUrl = config.gatewayUrl ?? gateway?.url;
@@ -275,6 +294,10 @@ async function run(
     ),
     loop(signal, config.pollIntervalMs, () => sender.sweep(), log, "outbox"),
     loop(signal, config.pollIntervalMs * 5, () => earnings.check(signal), log, "earnings withdrawal"),
+    // Chat receipts: batched, committed, opened, finalized and withdrawn on ReceiptSettlement.
+    ...(chat === undefined
+      ? []
+      : [loop(signal, config.pollIntervalMs, async () => void (await chat.settle()), log, "receipt settlement")]),
     // Subscriptions: start the due rounds this node may serve (anyone may; the starter earns the keeper reward).
     ...(contracts.subscriptionManager === undefined || !config.keepSubscriptions
       ? []
@@ -309,6 +332,7 @@ async function run(
       modes: config.modes,
       metricsPort,
       gateway: gateway?.url,
+      chat: chat?.direct?.url,
       ipfs: peer?.announced,
       maxCollateral: config.maxCollateral,
       fromBlock: follower.cursor + 1,
@@ -326,6 +350,7 @@ async function run(
       await pool.drain();
       await gateway?.close();
       await passes?.close();
+      await chat?.close();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
       await content
         .close()
@@ -335,7 +360,14 @@ async function run(
       log.info("stopped");
     })());
   const stopped = Promise.all(loops).then(() => stopping ?? Promise.resolve());
-  return { address, metricsPort, ...(gateway === undefined ? {} : { gatewayUrl: gateway.url }), stopped, stop };
+  return {
+    address,
+    metricsPort,
+    ...(gateway === undefined ? {} : { gatewayUrl: gateway.url }),
+    ...(chat?.direct === undefined ? {} : { chatUrl: chat.direct.url }),
+    stopped,
+    stop,
+  };
 }
 
 /**
