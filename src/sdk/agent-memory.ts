@@ -82,7 +82,7 @@ export interface AgentTurn {
   relay?: string;
   promptTokens: number;
   completionTokens: number;
-  /** From sending the turn (its first attempt) to the first token of the answer that was kept. */
+  /** From sending the turn's first attempt to the first token of the answer that was kept (a failover included). */
   ttftMs: number;
   totalMs: number;
   /** 1, or 2 when the first gateway failed and another served the turn. */

@@ -159,12 +159,12 @@ export class Agent {
   /** {@link say}, yielding the answer's tokens as they arrive, a `failover` event if one happens, then the turn. */
   async *stream(text: string, signal?: AbortSignal): AsyncGenerator<AgentEvent, AgentTurn, undefined> {
     if (text.trim() === "") throw new InputError("the message is empty");
-    const started = performance.now();
     const routes = await this.options.transport.routes(this.persona.model, signal);
     if (routes.length === 0) throw new NotFoundError(`no route serves model ${this.persona.model}`);
     let route = routes[0]!;
     let dropped = 0;
     let credential = await this.credentialFor(route, signal);
+    const started = performance.now();
     for (let attempt = 1; ;) {
       const request = this.request(memoryWindow(this.persona, this.memory, text, dropped));
       const chunks: ChatCompletionChunkLike[] = [];
