@@ -129,7 +129,9 @@ export function register(program: Command, global: Globals): void {
   routes(
     agent
       .command("run <personas.json>")
-      .description("several agents at once, each a few turns: a summary line per agent (turns, receipts, tokens, ttft)")
+      .description(
+        "several agents at once, each a few turns (memories kept for the run only): a summary line per agent (turns, receipts, tokens, ttft)",
+      )
       .option("--turns <n>", "turns per agent", "3"),
   ).action(async (file: string, opts: RunOptions) => {
     const g = global();
