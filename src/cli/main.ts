@@ -19,6 +19,7 @@ import * as init from "./commands/init";
 import * as job from "./commands/job";
 import * as network from "./commands/network";
 import * as passes from "./commands/passes";
+import * as credit from "./commands/credit";
 import * as ipfs from "./commands/ipfs";
 import * as pin from "./commands/pin";
 import * as publish from "./commands/publish";
@@ -69,6 +70,7 @@ const COMMANDS = [
   roi,
   relay,
   passes,
+  credit,
   evaluation,
   audit,
 ];

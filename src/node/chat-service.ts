@@ -146,6 +146,7 @@ export async function startChatService(options: ChatServiceOptions): Promise<Cha
       settlement: settlementAddress,
       domain,
       price: settlementPrice(settlement, operator, retry),
+      now: chainClock(ctx.provider, retry),
       record: (signed) => settler.record(signed),
     },
     ...(credit === undefined ? {} : { payments: credit.redeemer, paymentRequired: true }),
@@ -178,6 +179,29 @@ export async function startChatService(options: ChatServiceOptions): Promise<Cha
       await direct?.close();
       for (const model of models) await model.generator.close().catch(() => undefined);
     },
+  };
+}
+
+/** How long the chain clock's offset from the system clock is reused. */
+const CLOCK_REFRESH_MS = 10_000;
+
+/**
+ * The chain's clock (seconds), read as the system clock plus the latest block's offset from it (refreshed every
+ * 10 s): receipts are judged on-chain by block time (their price at `issuedAt`, their age at commit), so they are
+ * issued by it.
+ */
+export function chainClock(
+  provider: Pick<OperatorContext["provider"], "getBlock">,
+  retry: { timeoutMs?: number } = {},
+): () => Promise<bigint> {
+  let offset: { at: number; seconds: number } | undefined;
+  return async () => {
+    const now = Date.now();
+    if (offset === undefined || now - offset.at > CLOCK_REFRESH_MS) {
+      const block = await withRetry("eth_getBlockByNumber", () => provider.getBlock("latest"), retry);
+      if (block !== null) offset = { at: now, seconds: block.timestamp - Math.floor(now / 1000) };
+    }
+    return BigInt(Math.floor(now / 1000) + Math.max(0, offset?.seconds ?? 0));
   };
 }
 
