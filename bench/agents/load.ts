@@ -1,20 +1,29 @@
 /**
- * The agents of the benchmark and their turns. An agent is a persona (system prompt), a home node and a relay; a
- * turn is one streamed chat completion through the OpenAI client, direct to
- * the node's chat API or private (sdk/chat `privateChatFetch`: relay → gateway, chunked OHTTP, encrypted to the key
- * the chain lists). Each turn pays with a credential naming the payment id it chose for that turn at that operator.
+ * The agents of the benchmark and their turns, driven with the SDK's agent runtime (sdk/agent `Agent`): each agent is
+ * a persona (a system prompt, the bundled model, a few tokens per answer) whose turn is streamed over a transport —
+ * direct to the nodes' chat APIs (sdk/agent `directTransport`) or private (sdk/agent `privateTransport`: relay →
+ * gateway over chunked OHTTP, gateways, relays and keys read from the chain) — and kept only once its receipt checks
+ * against the chain (sdk/agent `chainVerifier`). The runtime fails a turn over to another gateway once; each attempt
+ * pays with a fresh credential (a payment id the client chose) at the route's operator.
  *
- * A node at its limit answers 429: the agent waits (exponential backoff from 25 ms, jittered, at most 1 s: the
- * node's retry-after) and asks again, so 1,000 agents stay concurrent while the nodes serve as many as their limits
- * allow; their waiting counts in the turn's latency. A node that fails (connection refused or reset, a stream cut
- * before its receipt, a 5xx or a refused payment) is left for the next node: failover.
+ * A node at its limit answers 429: when the runtime's two attempts both meet a busy (or failed) node, the agent waits
+ * (exponential backoff from 25 ms, jittered, at most 1 s: the node's retry-after) and says the same thing again, so
+ * 1,000 agents stay concurrent while the nodes serve as many as their limits allow; the waiting counts in the turn's
+ * latency, measured from the agent's first try.
  */
-import OpenAI from "openai";
-import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { PAYMENT_HEADER } from "../../src/node/chat-api";
-import { privateChatFetch } from "../../src/sdk/chat";
-import type { Operator } from "./network";
+import type { ReceiptFile } from "../../src/core/receipts";
+import { VerificationError } from "../../src/core/errors";
+import {
+  Agent,
+  AttemptError,
+  chainVerifier,
+  directTransport,
+  privateTransport,
+  type ChatRoute,
+  type ChatTransport,
+} from "../../src/sdk/agent";
+import type { Network } from "./network";
 
 export type PathKind = "direct" | "private";
 
@@ -31,26 +40,29 @@ const PROMPTS = ["Call me Ishmael.", "What of the whale?", "Tell me of the ship.
 export interface Turn {
   agent: number;
   ok: boolean;
-  /** From the start of the turn to the first chunk with text (or, without text, the end). */
+  /** From the agent's first try to the first token of the answer it kept (or, without text, the end). */
   ttftMs: number;
+  /** From the agent's first try to the checked receipt. */
   totalMs: number;
   completionTokens: number;
-  attempts: number;
-  /** Nodes left for another after a failure. */
+  /** Turns the agent started (more than one after busy or failed nodes). */
+  tries: number;
+  /** Attempts failed over to another gateway (by the runtime or by a new try). */
   failovers: number;
-  /** The node that answered, if any. */
-  node?: number;
-  request: Record<string, unknown>;
-  chunks?: ChatCompletionChunk[];
-  /** The receipt file the answer carried (its JSON). */
-  receipt?: unknown;
+  /** Operators an attempt of this turn failed at. */
+  failedAt: string[];
+  /** The receipt of the kept answer, checked against the chain. */
+  receipt?: ReceiptFile;
+  /** The turn failed because a receipt did not check. */
+  unverified?: boolean;
   error?: string;
 }
 
 export interface LoadOptions {
-  operators: readonly Operator[];
+  network: Network;
+  /** The first `nodes` operators serve. */
+  nodes: number;
   path: PathKind;
-  model: string;
   agents: number;
   maxTokens: number;
   /** The turn's time limit, waiting included. */
@@ -59,36 +71,84 @@ export interface LoadOptions {
   run: string;
   /** Called whenever a turn ends (the failover run kills a node from here). */
   onTurnEnd?: (done: number) => void;
-  /** Attempts in flight per node, kept up to date here (the failover run kills a busy node). */
-  inFlight?: number[];
 }
 
-/** One OpenAI client per node and relay (the clients keep no per-agent state). */
-function clientsOf(operators: readonly Operator[], path: PathKind): OpenAI[][] {
-  return operators.map((op) =>
-    path === "direct"
-      ? [new OpenAI({ baseURL: op.node.chatUrl, apiKey: "unused", maxRetries: 0 })]
-      : op.relays.map(
-          (relay) =>
-            new OpenAI({
-              baseURL: `${op.gatewayUrl}v1`,
-              apiKey: "unused",
-              maxRetries: 0,
-              fetch: privateChatFetch({ relay, gateway: op.gatewayUrl, keyConfig: op.keyConfig, timeoutMs: 120_000 }),
-            }),
-        ),
+const transports = new Map<string, ChatTransport>();
+
+/**
+ * The transport over the first `nodes` operators of the network, one per node count and path for the whole bench
+ * (as an agent keeps one), its reading of the chain made before the run starts: the listing does not change during
+ * the bench, and a client's one-off chain reads are not the path's latency.
+ */
+async function transportOf(options: LoadOptions): Promise<ChatTransport> {
+  const key = `${options.nodes}/${options.path}`;
+  let transport = transports.get(key);
+  if (transport === undefined) {
+    transport = newTransport(options);
+    transports.set(key, transport);
+  }
+  await transport.routes(options.network.model);
+  return transport;
+}
+
+function newTransport(options: LoadOptions): ChatTransport {
+  const operators = options.network.operators.slice(0, options.nodes);
+  if (options.path === "direct")
+    return directTransport(
+      operators.map((op) => ({ url: op.node.chatUrl, operator: op.signer.address, enclave: op.enclave.address })),
+    );
+  const contracts = options.network.fx.system;
+  const each = operators.map((op) =>
+    privateTransport({ contracts, gateway: op.signer.address, timeoutMs: 60_000, cacheMs: 3_600_000 }),
   );
+  return {
+    routes: async (model, signal) =>
+      gatewaysFirst((await Promise.all(each.map((t) => t.routes(model, signal)))).flat()),
+  };
+}
+
+/** Random order, one route per gateway first (as privateTransport orders the routes of every listed gateway). */
+function gatewaysFirst(routes: readonly ChatRoute[]): ChatRoute[] {
+  const shuffled = routes.map((route) => ({ route, key: Math.random() }));
+  shuffled.sort((a, b) => a.key - b.key);
+  const seen = new Set<string>();
+  const first: ChatRoute[] = [];
+  const rest: ChatRoute[] = [];
+  for (const { route } of shuffled) {
+    if (seen.has(route.url)) rest.push(route);
+    else {
+      seen.add(route.url);
+      first.push(route);
+    }
+  }
+  return [...first, ...rest];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `agents` agents at once, one turn each; resolves with every turn. */
 export async function runAgents(options: LoadOptions): Promise<Turn[]> {
-  const clients = clientsOf(options.operators, options.path);
+  const transport = await transportOf(options);
+  const verify = chainVerifier({ contracts: options.network.fx.system, settlement: options.network.settlement });
   let done = 0;
   return Promise.all(
-    Array.from({ length: options.agents }, async (_, agent) => {
-      const turn = await runTurn(options, clients, agent);
+    Array.from({ length: options.agents }, async (_, i) => {
+      let paid = 0;
+      const agent = new Agent({
+        persona: {
+          name: `agent-${i}`,
+          system: PERSONAS[i % PERSONAS.length]!,
+          model: options.network.model,
+          sampling: { maxTokens: options.maxTokens, temperature: 0.8, seed: i },
+          contextTokens: 128,
+        },
+        transport,
+        verify,
+        credentials: (route) =>
+          Promise.resolve(keccak256(toUtf8Bytes(`${options.run}/${i}/${(paid += 1)}/${route.operator}`))),
+        timeouts: { headTimeoutMs: 60_000, idleTimeoutMs: 30_000, totalTimeoutMs: 120_000 },
+      });
+      const turn = await runTurn(agent, i, PROMPTS[i % PROMPTS.length]!, options.turnTimeoutMs);
       done += 1;
       options.onTurnEnd?.(done);
       return turn;
@@ -96,87 +156,68 @@ export async function runAgents(options: LoadOptions): Promise<Turn[]> {
   );
 }
 
-async function runTurn(options: LoadOptions, clients: OpenAI[][], agent: number): Promise<Turn> {
-  const n = options.operators.length;
-  const request = {
-    model: options.model,
-    messages: [
-      { role: "system" as const, content: PERSONAS[agent % PERSONAS.length]! },
-      { role: "user" as const, content: PROMPTS[agent % PROMPTS.length]! },
-    ],
-    max_tokens: options.maxTokens,
-    temperature: 0.8,
-    seed: agent,
-    stream: true as const,
-    stream_options: { include_usage: true },
-  };
+async function runTurn(agent: Agent, index: number, text: string, timeoutMs: number): Promise<Turn> {
   const start = performance.now();
-  const deadline = start + options.turnTimeoutMs;
-  let node = agent % n;
-  let attempts = 0;
+  const deadline = start + timeoutMs;
+  let tries = 0;
   let failovers = 0;
   let waits = 0;
-  let error = "";
-  while (performance.now() < deadline && failovers < 2 * n) {
-    attempts += 1;
-    const operator = options.operators[node]!;
-    const pool = clients[node]!;
-    const client = pool[agent % pool.length]!;
-    const credential = keccak256(toUtf8Bytes(`${options.run}/${agent}/${operator.signer.address}`));
-    if (options.inFlight !== undefined) options.inFlight[node] = (options.inFlight[node] ?? 0) + 1;
-    const attemptNode = node;
+  const failedAt: string[] = [];
+  let error = "the turn timed out waiting for a node";
+  let unverified = false;
+  while (performance.now() < deadline) {
+    tries += 1;
+    let first: number | undefined;
     try {
-      const stream = await client.chat.completions.create(request, {
-        headers: { [PAYMENT_HEADER]: credential },
-        signal: AbortSignal.timeout(Math.max(1, Math.floor(deadline - performance.now()))),
-      });
-      const chunks: ChatCompletionChunk[] = [];
-      let first: number | undefined;
-      for await (const chunk of stream) {
-        chunks.push(chunk);
-        if (first === undefined && (chunk.choices[0]?.delta?.content ?? "").length > 0) first = performance.now();
+      const signal = AbortSignal.timeout(Math.max(1, Math.floor(deadline - performance.now())));
+      for await (const event of agent.stream(text, signal)) {
+        if (event.type === "token") first ??= performance.now();
+        else if (event.type === "failover") {
+          first = undefined;
+          failovers += 1;
+          failedAt.push(event.from.operator);
+        } else {
+          const end = performance.now();
+          return {
+            agent: index,
+            ok: true,
+            ttftMs: (first ?? end) - start,
+            totalMs: end - start,
+            completionTokens: event.turn.completionTokens,
+            tries,
+            failovers,
+            failedAt,
+            receipt: event.turn.receipt,
+          };
+        }
       }
-      const end = performance.now();
-      const carrier = chunks.find((c) => (c as { receipt?: unknown }).receipt !== undefined);
-      if (carrier === undefined) throw new Error("the stream ended without a receipt");
-      const usage = chunks.find((c) => c.usage !== undefined && c.usage !== null)?.usage;
-      return {
-        agent,
-        ok: true,
-        ttftMs: (first ?? end) - start,
-        totalMs: end - start,
-        completionTokens: usage?.completion_tokens ?? 0,
-        attempts,
-        failovers,
-        node,
-        request,
-        chunks,
-        receipt: (carrier as { receipt?: unknown }).receipt,
-      };
+      error = "the turn ended without an answer";
+      break;
     } catch (caught) {
-      if (caught instanceof OpenAI.RateLimitError) {
+      if (caught instanceof AttemptError && caught.failover) {
+        // Both attempts met a busy or failed node: wait, then try again (the routes come in a new order).
+        if (caught.context.status !== 429) failovers += 1;
         waits += 1;
         await sleep(Math.min(1_000, 25 * 2 ** Math.min(waits, 6)) * (0.5 + Math.random()));
         continue;
       }
+      unverified = caught instanceof VerificationError;
       error = caught instanceof Error ? `${caught.name}: ${caught.message.split("\n")[0]}` : String(caught);
-      failovers += 1;
-      node = (node + 1) % n;
-    } finally {
-      if (options.inFlight !== undefined) options.inFlight[attemptNode] = options.inFlight[attemptNode]! - 1;
+      break;
     }
   }
   const end = performance.now();
   return {
-    agent,
+    agent: index,
     ok: false,
     ttftMs: end - start,
     totalMs: end - start,
     completionTokens: 0,
-    attempts,
+    tries,
     failovers,
-    request,
-    error: error || "the turn timed out waiting for a node",
+    failedAt,
+    unverified,
+    error,
   };
 }
 
@@ -201,7 +242,7 @@ export interface LoadFigures {
   tokensPerSecond: number;
   wallMs: number;
   failovers: number;
-  attempts: number;
+  tries: number;
 }
 
 export function figuresOf(turns: readonly Turn[], wallMs: number): LoadFigures {
@@ -239,6 +280,6 @@ export function figuresOf(turns: readonly Turn[], wallMs: number): LoadFigures {
     tokensPerSecond: round(ok.reduce((s, t) => s + t.completionTokens, 0) / (wallMs / 1000)),
     wallMs: Math.round(wallMs),
     failovers: turns.reduce((s, t) => s + t.failovers, 0),
-    attempts: turns.reduce((s, t) => s + t.attempts, 0),
+    tries: turns.reduce((s, t) => s + t.tries, 0),
   };
 }

@@ -41,6 +41,9 @@ export interface Operator {
 export interface Network {
   fx: Fixture;
   settlement: ReceiptSettlement;
+  settlementAddress: string;
+  chainId: bigint;
+  teeVerifier: string;
   operators: Operator[];
   relays: RunningRelay[];
   /** The model's API id, `"<modelId>@<version>"`. */
@@ -154,6 +157,9 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   return {
     fx,
     settlement,
+    settlementAddress,
+    chainId,
+    teeVerifier,
     operators,
     relays,
     model: `${fx.modelId}@1`,
