@@ -202,7 +202,7 @@ export function createCreditRedeemer(options: {
 }): PaymentRedeemer {
   const { key, challenge, spent } = options;
   return {
-    redeem(credential) {
+    async redeem(credential) {
       let nonce: Hex;
       try {
         const token = decodeToken(new Uint8Array(Buffer.from(credential, "base64url")), "credential");
@@ -215,12 +215,12 @@ export function createCreditRedeemer(options: {
         );
       }
       if (!spent.markSpent(key.keyId, nonce)) throw new InputError("the credit token was spent already");
-      return Promise.resolve({
+      return {
         paymentId: nonce,
         refund: () => {
           if (options.settled?.(nonce) !== true) spent.release(key.keyId, nonce);
         },
-      });
+      };
     },
   };
 }
