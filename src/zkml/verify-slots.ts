@@ -1,13 +1,16 @@
 import { readFile } from "node:fs/promises";
+import * as snarkjs from "snarkjs";
 import { getBytes, ZeroAddress, type ContractRunner } from "ethers";
 import { Groth16SlotVerifier__factory, ZkInferenceVerifier__factory } from "../../typechain-types";
 import type { ModelRegistry } from "../../typechain-types/contracts/registry/ModelRegistry";
 import { cidString } from "../core/cid";
 import { fetchVerified, type ContentStore } from "../core/content";
-import { IntegrityError, NotFoundError, VerificationError } from "../core/errors";
+import { InputError, IntegrityError, NotFoundError, VerificationError } from "../core/errors";
 import { withRetry } from "../core/retry";
 import { checkSlots, type SlotCircuit } from "./batch-circuit";
-import { slotKeyHash } from "./batch-solidity";
+import { decodeZkSlotProof, slotKeyHash, slotVerificationKeyFromWords } from "./batch-solidity";
+import { claimSignal } from "./claim";
+import { fromSolidityProof } from "./prover";
 import type { ZkFile } from "./package";
 import type { QuantizedModel } from "./quantize";
 import { verifySlotSetup } from "./verify-setup";
@@ -117,4 +120,47 @@ export async function verifySlotVersion(params: VerifySlotVersionParams): Promis
       throw new VerificationError(`${where}: ${error.message}`, { cause: error, context: error.context });
     throw error;
   }
+}
+
+/** Parameters of {@link verifySlotProof}. */
+export interface VerifySlotProofParams {
+  runner: ContractRunner;
+  /** The `ZkInferenceVerifier` the jobs name. */
+  zkVerifier: string;
+  modelId: bigint;
+  version: bigint;
+  /** Each job's `inputHash`, in the order of the `submitBatch` call. */
+  inputHashes: readonly string[];
+  /** The call's `proof` bytes (`encodeZkSlotProof`). */
+  proof: string;
+}
+
+/**
+ * Checks off-chain (snarkjs) the N-slot proof that settled a `submitBatch`, against the key of the slot verifier
+ * `ZkInferenceVerifier` holds for (version, N): job i's claim is slot i's public signal, and every slot past the jobs
+ * repeats slot 0's claim, as the contract supplies them. The caller releases snarkjs's workers (`releaseSnarkjs`).
+ *
+ * @throws InputError when the bytes are not a slot proof; NotFoundError when no slot verifier is bound for N.
+ * @example const { valid, packedOutputs } = await verifySlotProof({ runner: provider, zkVerifier, modelId, version, inputHashes, proof });
+ */
+export async function verifySlotProof(
+  params: VerifySlotProofParams,
+): Promise<{ valid: boolean; slots: number; packedOutputs: bigint[]; slotVerifier: string; keyHash: string }> {
+  const { slots, packedOutputs, proof } = decodeZkSlotProof(params.proof);
+  const n = params.inputHashes.length;
+  if (n === 0 || packedOutputs.length !== n || n > slots)
+    throw new InputError(`a ${slots}-slot proof with ${packedOutputs.length} outputs cannot settle ${n} jobs`);
+  const zkVerifier = ZkInferenceVerifier__factory.connect(params.zkVerifier, params.runner);
+  const slotVerifier = await withRetry("zkVerifier.slotVerifierOf", () =>
+    zkVerifier.slotVerifierOf(params.modelId, params.version, slots),
+  );
+  if (slotVerifier === ZeroAddress)
+    throw new NotFoundError(`model ${params.modelId}@${params.version} has no ${slots}-slot verifier bound`);
+  const words = await withRetry("slotVerifier.verifyingKey", () =>
+    Groth16SlotVerifier__factory.connect(slotVerifier, params.runner).verifyingKey(),
+  );
+  const claims = params.inputHashes.map((h, i) => claimSignal(BigInt(h), packedOutputs[i]!));
+  const signals = Array.from({ length: slots }, (_, i) => (claims[i] ?? claims[0]!).toString());
+  const valid = await snarkjs.groth16.verify(slotVerificationKeyFromWords(words), signals, fromSolidityProof(proof));
+  return { valid, slots, packedOutputs, slotVerifier, keyHash: slotKeyHash(words) };
 }

@@ -77,9 +77,11 @@ function harness(
     refuse?: boolean;
     send?: (request: SendRequest) => Promise<void>;
     fallback?: SubmissionStrategy;
+    /** The database of an earlier run (a restart). */
+    store?: NodeStore;
   } = {},
 ): Harness {
-  const store = new NodeStore(NodeStore.pathIn(mkdtempSync(path.join(os.tmpdir(), "vin-zk-batch-"))));
+  const store = options.store ?? new NodeStore(NodeStore.pathIn(mkdtempSync(path.join(os.tmpdir(), "vin-zk-batch-"))));
   const prover = new FakeProver(options.slots ?? 4);
   const sent: SendRequest[] = [];
   const logs: Harness["logs"] = [];
@@ -98,7 +100,6 @@ function harness(
         : Promise.resolve(prover as unknown as SlotProver);
     },
   };
-  const inputs = new Map<bigint, string>();
   const batcher = new ZkSlotBatcher(
     {
       store,
@@ -111,7 +112,8 @@ function harness(
       },
       iface,
       provers,
-      open: (row) => Promise.resolve(inputs.get(row.jobId)!),
+      // Inline, unsealed inputs: the stored bytes are the requester's.
+      open: (row) => Promise.resolve(row.input),
       log: pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
       wake: () => wake(),
       fallback: options.fallback ?? SUBMIT_ALONE,
@@ -146,7 +148,6 @@ function harness(
       slashBeneficiaryBps: 0n,
     };
     store.recordRequest({ job, input: request.input, inputUri: "", requestBlock: 1 });
-    inputs.set(job.id, request.input);
     const seen = store.jobs.get(job.id)!;
     const output = await batcher.deferProof(seen, request.input);
     store.jobs.transition(job.id, "claimed");
@@ -321,6 +322,23 @@ describe("node: ZkSlotBatcher (one N-slot proof for the ZK jobs of a version)", 
         expect(h.store.jobs.get(row.jobId)!.state).to.equal("computed");
         expect(h.batcher.batches(row)).to.equal(true);
       }
+    });
+
+    it("after a crash before the batch was stored, a restart batches the computed jobs again", async () => {
+      const first = harness({ slots: 2, send: () => Promise.reject(new Error("process killed")) });
+      const rows = [await first.computed(1), await first.computed(2)];
+      for (const row of rows) first.batcher.add(row);
+      await first.batcher.stop();
+      expect(first.prover.proved).to.have.length(1);
+      const again = harness({ slots: 2, store: first.store });
+      const woken = again.woken();
+      for (const row of again.store.jobs.inStates(["computed"])) {
+        expect(again.batcher.batches(row)).to.equal(true);
+        again.batcher.add(row);
+      }
+      await woken;
+      expect(decodeBatch(again.sent[0]!.data).jobIds).to.deep.equal([1n, 2n]);
+      for (const row of rows) expect(again.store.jobs.get(row.jobId)!.state).to.equal("submitted");
     });
 
     it("sends jobs that carry their own proof to the fallback strategy", async () => {
