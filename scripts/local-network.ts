@@ -26,6 +26,7 @@ import { decodeClassification } from "../src/inference/onnx";
 import type { ZkDeployment } from "../src/zkml/deploy";
 import { decodeZkOutput } from "../src/zkml/claim";
 import { bundledModels, clampToRange, type AnyBundledModel } from "../src/models";
+import { mobyDickLlama } from "../src/models/moby-dick-llama";
 import { Mode, MODE_NAMES } from "../src/core/modes";
 import { addressesFromRecord, connectContracts } from "../src/core/contracts";
 import { renderConcentration } from "../src/economics";
@@ -33,6 +34,8 @@ import { networkStats } from "../src/cli/commands/network";
 import { startDevnetSubscriptions } from "../src/devnet/subscription";
 import { runDevnetEvaluations } from "../src/devnet/evaluations";
 import { publisherGoesAway } from "../src/devnet/ipfs";
+import { runDevnetAgents, type DevnetAgentsResult, type DevnetPersona } from "../src/devnet/agents";
+import { CHAT_DEFAULTS } from "../src/node/config";
 
 const HUB_PORT = Number(process.env.HUB_PORT ?? 8787);
 /** The TEE operator's Oblivious HTTP gateway, and the two relays run by accounts that are not operators. */
@@ -42,6 +45,30 @@ const PASS_WALLET = ".vin/client-passes.json";
 const RELAY_PORTS = [Number(process.env.RELAY_PORT ?? 8081), Number(process.env.RELAY_PORT ?? 8081) + 1];
 const TOKEN = 10n ** 18n;
 
+/** The TEE operator's chat price per token of the text model (tokens), which its node publishes on ReceiptSettlement. */
+const CHAT_PRICE = "0.0001";
+/** The agents `npm start` runs through the private path, each {@link AGENT_TURNS} turns. */
+const PERSONAS: DevnetPersona[] = [
+  {
+    name: "ishmael",
+    system: "You are Ishmael, a sailor who tells of the sea.",
+    messages: ["Call me Ishmael.", "What of the whale?", "Tell me of the ship."],
+  },
+  {
+    name: "starbuck",
+    system: "You are Starbuck, the careful mate of the Pequod.",
+    messages: ["The captain is mad.", "What say you of oil?", "Shall we turn home?"],
+  },
+  {
+    name: "queequeg",
+    system: "You are Queequeg, a harpooneer.",
+    messages: ["Where is your harpoon?", "Tell me of your island.", "What is the sea to you?"],
+  },
+];
+const AGENT_TURNS = 3;
+/** The most tokens of one answer: the bundled text model's context is 128 tokens. */
+const AGENT_MAX_TOKENS = 24;
+
 /** The setup size every bundled circuit uses (the largest, the spam classifier's, needs 2^12). */
 const ZK_SETUP_POWER = 12;
 
@@ -49,6 +76,11 @@ function quality(model: AnyBundledModel): string {
   return model.kind === "classifier"
     ? `held-out accuracy ${(model.accuracy * 100).toFixed(1)}%`
     : `held-out MAE ${model.metrics.mae.toFixed(4)} (${model.metrics.baseline}: ${model.metrics.baselineMae.toFixed(4)})`;
+}
+
+function textQuality(model: ReturnType<typeof mobyDickLlama>): string {
+  const { parameters, heldOutPerplexity, unigramPerplexity } = model.facts;
+  return `a ${(parameters / 1000).toFixed(0)}k-parameter toy: held-out perplexity ${heldOutPerplexity.toFixed(1)} per token, unigram ${unigramPerplexity.toFixed(1)}; Moby-Dick-flavoured babble`;
 }
 
 function describeInput(input: readonly number[]): string {
@@ -107,6 +139,7 @@ async function main(): Promise<void> {
   const workDir = path.join(root, ".vin");
   rmSync(path.join(workDir, "nodes"), { recursive: true, force: true });
   let devnet: Devnet<AnyBundledModel> | undefined;
+  const textModel = mobyDickLlama();
   const shutdown = async (code: number) => {
     await devnet?.stop();
     process.exit(code);
@@ -123,12 +156,29 @@ async function main(): Promise<void> {
       persist: true,
       ipfsDir: path.join(workDir, "ipfs"),
       models: bundledModels().map((model) => ({ model, zk: { minPower: ZK_SETUP_POWER }, summary: quality(model) })),
+      // The bundled text model, TEE only: the TEE operator serves it through its chat API.
+      textModels: [{ model: textModel, summary: textQuality(textModel) }],
       hub: { port: HUB_PORT },
       // Model files travel over IPFS: the publisher's peer, then the operators' copies (pinned, announced on-chain).
       p2p: true,
       operators: [
         { name: "vanilla", modes: ["vanilla"] },
-        { name: "tee", modes: ["tee"], settings: { gatewayPort: GATEWAY_PORT, passPrice: "0.01" } },
+        {
+          name: "tee",
+          modes: ["tee"],
+          settings: {
+            gatewayPort: GATEWAY_PORT,
+            passPrice: "0.01",
+            // Chat on the text models, paid with credit; the agents' receipts make one batch (or wait 5 s at most).
+            chat: {
+              ...CHAT_DEFAULTS,
+              models: "all",
+              pricePerToken: CHAT_PRICE,
+              batchMax: PERSONAS.length * AGENT_TURNS,
+              batchAgeMs: 5_000,
+            },
+          },
+        },
         { name: "dual", modes: ["vanilla", "tee"] },
         { name: "zk", modes: ["zk"] },
       ],
@@ -178,6 +228,7 @@ async function main(): Promise<void> {
       );
     }
     await privateRequest(devnet, models.find((p) => p.model.name.startsWith("penguin")) ?? models[0]!, client, root);
+    const agents = await chatAgents(devnet, client, root);
     // The network's concentration once its jobs are served, as `vin network stats` prints it.
     console.log(
       `\n${renderConcentration(await networkStats(devnet.contracts, system.record.startBlock, await devnet.provider.getBlockNumber()), { symbol: "tokens" })}`,
@@ -209,6 +260,21 @@ async function main(): Promise<void> {
     console.log(`then, with the job id the first prints:`);
     console.log(`  ${vin} job <id>`);
     console.log(`  ${vin} verify <id>`);
+    const text = devnet.textModels[0]!;
+    console.log(
+      `an agent of your own, chatting with ${text.model.name} through the private path with the credit left in ${path.relative(root, agents.files.wallet)}, each receipt checked:`,
+    );
+    console.log(
+      `  ${vin} agent create captain --model ${text.modelId}@1 --system "You are Ahab." --max-tokens ${AGENT_MAX_TOKENS} --context 128`,
+    );
+    console.log(
+      `  ${vin} agent say captain "Where is the white whale?" --credit ${path.relative(root, agents.files.wallet)}`,
+    );
+    console.log(`  ${vin} agent show captain`);
+    console.log(`and a receipt's inclusion in the settled batch ${agents.batch.id}:`);
+    console.log(
+      `  ${vin} receipt verify ${path.relative(root, agents.files.receipt)} --batch ${agents.batch.id} --data ${path.relative(root, agents.files.batchData)}`,
+    );
     console.log(`and the model hub: npm run vin -- search penguins, or ${hub.url}/ in a browser`);
     console.log(`who serves a model's files now (the publisher's peer is gone), and a pull from the operators:`);
     console.log(`  ${vin} ipfs providers ${penguins.modelId}`);
@@ -294,6 +360,58 @@ async function privateRequest(
   console.log(
     `  chain:   the client's purchase of ${bought.tokens} passes (address and count), not which requests they paid; the operator redeems spent passes in batches`,
   );
+}
+
+/**
+ * A few agents chat with the text model through the private path (relay, then the TEE operator's gateway), paid
+ * with prepaid credit; the operator's node settles their receipts in one batch, which the chain finalizes once its
+ * clock passes the challenge window. Prints what happened and returns it.
+ */
+async function chatAgents(
+  devnet: Devnet<AnyBundledModel>,
+  client: ClientAccount,
+  root: string,
+): Promise<DevnetAgentsResult> {
+  const text = devnet.textModels[0]!;
+  const tee = devnet.operators.find((o) => o.name === "tee")!;
+  const signer = (
+    await loadKeystore(
+      loadConfig(path.join(root, client.config)).keystore,
+      readPassword(path.join(root, client.passwordFile)),
+    )
+  ).connect(devnet.provider);
+  console.log(
+    `
+${PERSONAS.length} agents chat with ${text.model.name} (model ${text.modelId}@1) through a relay to operator tee's gateway, paid with prepaid credit:`,
+  );
+  const started = Date.now();
+  const result = await runDevnetAgents({
+    provider: devnet.provider,
+    contracts: devnet.contracts,
+    modelId: text.modelId,
+    operator: tee,
+    client: { config: client.config, passwordFile: client.passwordFile, signer },
+    personas: PERSONAS,
+    turns: AGENT_TURNS,
+    maxTokens: AGENT_MAX_TOKENS,
+    contextTokens: 128,
+    workDir: path.join(root, ".vin", "agents"),
+    fromBlock: devnet.system.record.startBlock,
+    log: (line) => console.log(line),
+  });
+  for (const a of result.agents)
+    console.log(
+      `  ${a.name}: ${a.turns} turns, ${a.receiptsVerified} receipts checked, ${a.promptTokens} + ${a.completionTokens} tokens, first token after ${a.ttftP50Ms ?? "?"} ms (median)`,
+    );
+  const { batch } = result;
+  const gasPerReceipt = (batch.commitGas + batch.finalizeGas) / BigInt(batch.count);
+  console.log(
+    `  settled: batch ${batch.id} of ${batch.count} receipts, commit ${batch.commitGas} + finalize ${batch.finalizeGas} gas = ${gasPerReceipt} gas per receipt (at ${batch.count} per batch); operator tee paid ${formatUnits(batch.total, 18)} tokens (${formatUnits(result.perToken, 18)} per token), withdrew ${formatUnits(result.withdrawn, 18)}`,
+  );
+  console.log(
+    `  agents ${result.agents.length}, turns ${result.turns}, receipts ${result.receiptsVerified}, batch ${batch.id}, ${gasPerReceipt} gas/receipt, paid ${formatUnits(batch.total, 18)} tokens, in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
+  return result;
 }
 
 /** The last JSON log line of `file` whose message is `msg`. */
