@@ -42,6 +42,9 @@ import {
   type TextGenerator,
 } from "../inference/text/runtime";
 
+/** Where a batch's published data is served: `GET /v1/receipts/batches/<dataHash, 0x lowercase hex>`. */
+export const BATCH_DATA_PATH = "/v1/receipts/batches/";
+
 /** The request header that carries a payment credential (see {@link PaymentRedeemer}). */
 export const PAYMENT_HEADER = "vin-payment";
 
@@ -106,6 +109,8 @@ export interface ChatApiOptions {
   maxTokens?: number;
   /** Generations at once; more are answered 429. Default 4. */
   maxConcurrent?: number;
+  /** The published data of a settlement batch by its data hash (served at {@link BATCH_DATA_PATH}), or undefined. */
+  batchData?: (dataHash: string) => string | undefined;
   log?: Logger;
   /** Called once per completion request that started generating, when it ends (for metrics and tests). */
   onFinished?: (outcome: ChatOutcome) => void;
@@ -365,12 +370,22 @@ class ChatService implements ChatApi {
       const path = new URL(request.url).pathname.replace(/\/+$/, "");
       if (path === "/v1/models") return this.listModels(request);
       if (path === "/v1/chat/completions") return await this.complete(request, signal);
+      if (path.startsWith(BATCH_DATA_PATH)) return this.batchData(request, path.slice(BATCH_DATA_PATH.length));
       throw new ApiError(404, `no resource ${path}: this node serves GET /v1/models and POST /v1/chat/completions`);
     } catch (error) {
       if (error instanceof ApiError) return error.response();
       this.log.warn({ err: (error as Error).name }, "chat request failed");
       return new ApiError(500, "the node failed to answer; nothing was charged").response();
     }
+  }
+
+  /** A settlement batch's published data, by its data hash (what `commitBatch` emitted). */
+  private batchData(request: Request, dataHash: string): Response {
+    if (request.method !== "GET")
+      throw new ApiError(405, `${BATCH_DATA_PATH}<dataHash> takes GET`, null, "method_not_allowed", { allow: "GET" });
+    const data = /^0x[0-9a-f]{64}$/.test(dataHash) ? this.options.batchData?.(dataHash) : undefined;
+    if (data === undefined) throw new ApiError(404, `no batch data ${dataHash} here`, null, "batch_not_found");
+    return new Response(data, { headers: { "content-type": "application/json" } });
   }
 
   private listModels(request: Request): Response {

@@ -4,7 +4,7 @@
  * operator's price on ReceiptSettlement. The daemon mounts `api` and `routes` in its gateway, and calls `settle`
  * periodically.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { RequestListener } from "node:http";
 import path from "node:path";
 import { parseUnits } from "ethers";
@@ -151,6 +151,10 @@ export async function startChatService(options: ChatServiceOptions): Promise<Cha
     },
     ...(credit === undefined ? {} : { payments: credit.redeemer, paymentRequired: true }),
     refusal,
+    batchData: (dataHash) => {
+      const file = path.join(batchDir, `${dataHash.slice(2)}.json`);
+      return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+    },
     maxTokens: chat.maxTokens,
     maxConcurrent: chat.maxConcurrent,
     log: log.child({ component: "chat" }),

@@ -3,13 +3,23 @@
  * `chat` serves the bundled text model directly; a buyer deposits into its credit pool and gets credit tokens from
  * its issuer (sdk/credit); three paid chat requests are answered with receipts; the daemon's settler commits them
  * in one batch, which after the challenge window (time travel) it finalizes and withdraws: the operator is paid the
- * receipts' prices to the wei and the pool is debited exactly that. A replayed token is refused with 402.
+ * receipts' prices to the wei and the pool is debited exactly that; the node publishes the batch's data, from which
+ * every receipt's inclusion is proven against the chain. A replayed token is refused with 402.
  */
 import os from "node:os";
 import path from "node:path";
 import { mkdtempSync } from "node:fs";
 import { expect } from "chai";
 import { NonceManager, parseUnits, Wallet } from "ethers";
+import {
+  batchDataHash,
+  buildReceiptTree,
+  parseBatchData,
+  parseReceiptFile,
+  type ReceiptFile,
+} from "../../src/core/receipts";
+import { teeDomain } from "../../src/core/tee";
+import { proveInclusion, verifyInclusion } from "../../src/sdk/receipts";
 import { mobyDickLlama } from "../../src/models/moby-dick-llama";
 import { creditKey, depositCredit, issueCredit, listCredit, takeCredit } from "../../src/sdk/credit";
 import { createOperator, DaemonProcess, eventually, freePort, startDevnet, type Devnet } from "./harness";
@@ -79,6 +89,7 @@ describe("chat paid with credit and settled in batches", function () {
       });
     expect((await chat(undefined, "Call me")).status).to.equal(402);
     const prices: bigint[] = [];
+    const files: ReceiptFile[] = [];
     let first: string | undefined;
     for (const content of ["Call me Ishmael.", "The whale", "Queequeg"]) {
       const credential = takeCredit(wallet)!.token;
@@ -86,6 +97,7 @@ describe("chat paid with credit and settled in batches", function () {
       const response = await chat(credential, content);
       expect(response.status).to.equal(200);
       const body = (await response.json()) as { receipt: { receipt: Record<string, string> } };
+      files.push(parseReceiptFile(body.receipt));
       const r = body.receipt.receipt;
       expect(BigInt(r.price!)).to.equal(perToken * (BigInt(r.promptTokens!) + BigInt(r.completionTokens!)));
       expect(BigInt(r.price!)).to.be.greaterThan(0n);
@@ -103,6 +115,17 @@ describe("chat paid with credit and settled in batches", function () {
     expect(committed.args.count).to.equal(3n);
     expect(committed.args.total).to.equal(total);
     expect(await settlement.creditOf(operator)).to.equal(poolBefore + key.tokenValue * 4n - total);
+    // The batch's data is published by the node under its hash; from it, each receipt's inclusion is proven.
+    const published = await fetch(`${chatUrl}/v1/receipts/batches/${committed.args.dataHash}`);
+    expect(published.status).to.equal(200);
+    const data = parseBatchData(await published.json());
+    expect(batchDataHash(data)).to.equal(committed.args.dataHash);
+    const tree = buildReceiptTree(teeDomain(data.chainId, data.teeVerifier), data.receipts);
+    for (const file of files) {
+      const index = data.receipts.findIndex((s) => s.receipt.paymentId === file.receipt.paymentId);
+      const inclusion = proveInclusion(tree, committed.args.batchId, index);
+      expect((await verifyInclusion(settlement, { ...file, inclusion })).root).to.equal(committed.args.root);
+    }
 
     const { challengeWindow } = await settlement.parameters();
     await net.provider.send("evm_increaseTime", [Number(challengeWindow) + 60]);
