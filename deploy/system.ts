@@ -378,6 +378,18 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     deployContract(new ProviderDirectory__factory(deployer), [stakingAddress]),
   );
 
+  // After the provider directory and before the evaluation registry (which stays last, as its deployment test
+  // expects); a record from before it gets it on its next run. No admin: nothing to hand over.
+  const receiptsAddress = await ensure("receiptSettlement", () =>
+    deployContract(new ReceiptSettlement__factory(deployer), [
+      tokenAddress,
+      teeAddress,
+      registryAddress,
+      treasury,
+      { ...DEFAULT_RECEIPT_PARAMETERS, ...options.receipts },
+    ]),
+  );
+
   // After the Privacy Pass escrow (and the subscription manager), for the same reason. It has no admin: nothing to
   // hand over.
   const evaluationAddress = await ensure("evaluationRegistry", () =>
@@ -386,18 +398,6 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
       registryAddress,
       teeAddress,
       stakingAddress,
-    ]),
-  );
-
-  // Last of all, so that every other address stays what it was before it existed; a record from before it gets it on
-  // its next run. No admin: nothing to hand over.
-  const receiptsAddress = await ensure("receiptSettlement", () =>
-    deployContract(new ReceiptSettlement__factory(deployer), [
-      tokenAddress,
-      teeAddress,
-      registryAddress,
-      treasury,
-      { ...DEFAULT_RECEIPT_PARAMETERS, ...options.receipts },
     ]),
   );
 
