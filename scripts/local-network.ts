@@ -2,9 +2,11 @@
  * The whole network on one machine: a Hardhat JSON-RPC node on 127.0.0.1, the protocol deployed to it, the
  * bundled models (penguins, Seattle weather, spam, S&P 500 volatility) published to an embedded IPFS store and the
  * registry, each with its ZK circuit (compiled, set up for development and cached under .cache/zk, verifier
- * deployed), the model hub, four operator daemons (vanilla, TEE, both, ZK), and one verified inference per model and
- * mode requested as a dApp would and served by the daemons, printed with its transaction hashes. Then everything
- * keeps running until Ctrl-C. The network is `startDevnet` (src/devnet/devnet.ts), as the node tests and bench:e2e start it.
+ * deployed), the bundled text model (moby-dick-llama, TEE only), the model hub, four operator daemons (vanilla, TEE,
+ * both, ZK), and one verified inference per model and mode requested as a dApp would and served by the daemons,
+ * printed with its transaction hashes; a private inference through a relay; three agents chatting with the text model
+ * through the private path, paid with prepaid credit, their receipts settled in one batch on ReceiptSettlement. Then
+ * everything keeps running until Ctrl-C. The network is `startDevnet` (src/devnet/devnet.ts), as the node tests and bench:e2e start it.
  *
  * Run: npm start   (hardhat run --network localhost scripts/local-network.ts)
  */
@@ -381,8 +383,7 @@ async function chatAgents(
     )
   ).connect(devnet.provider);
   console.log(
-    `
-${PERSONAS.length} agents chat with ${text.model.name} (model ${text.modelId}@1) through a relay to operator tee's gateway, paid with prepaid credit:`,
+    `\n${PERSONAS.length} agents chat with ${text.model.name} (model ${text.modelId}@1) through a relay to operator tee's gateway, paid with prepaid credit:`,
   );
   const started = Date.now();
   const result = await runDevnetAgents({
