@@ -396,7 +396,7 @@ async function chatAgents(
     turns: AGENT_TURNS,
     maxTokens: AGENT_MAX_TOKENS,
     contextTokens: 128,
-    workDir: path.join(root, ".vin", "agents"),
+    workDir: path.join(root, ".vin", "chat"),
     fromBlock: devnet.system.record.startBlock,
     log: (line) => console.log(line),
   });

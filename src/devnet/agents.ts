@@ -6,7 +6,7 @@
  * clock moved past the challenge window (a local chain: `evm_increaseTime`), the batch finalized and the operator
  * paid.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { formatUnits, type JsonRpcProvider, type Signer } from "ethers";
 import { requirePrivacyRegistry, requireReceiptSettlement, type Contracts } from "../core/contracts";
@@ -113,6 +113,8 @@ export async function runDevnetAgents(options: DevnetAgentsOptions): Promise<Dev
     receipt: path.join(options.workDir, "receipt.json"),
   };
 
+  // A wallet left by an earlier devnet holds tokens of an issuer key that is gone: start with an empty one.
+  rmSync(files.wallet, { force: true });
   const { perToken, movedAt } = await priceInForce(options, timeoutMs);
   const gateway = (await requirePrivacyRegistry(contracts).gateway(operator.address)).url;
   const key = await creditKey(gateway);
