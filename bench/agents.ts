@@ -1,13 +1,15 @@
 /**
  * Load test of chat agents (issue #14 §6), loopback only: 1,000 concurrent agents against 1, 2 and 4 TEE nodes behind
- * two relays, on the in-process Hardhat chain with the system deployed (bench/agents/network). For each node count and
- * path (direct to the chat API, or private: relay → gateway over chunked OHTTP) it runs 10, 100 and 1,000 agents at
- * once, one short streamed turn each, and measures time to first token and total latency (p50, p99), tokens/s and the
- * error rate. Then a failover run: 1,000 agents on the private path against 4 nodes, one node SIGKILLed when a quarter
- * of the turns are done; its in-flight turns go to another gateway. Every received receipt is verified against the
- * chain; the nodes' signed receipts are compared with the received ones (nothing paid without being served, no
- * payment id twice, none lost) and settled on-chain in batches (sdk/receipts `postBatch`, then finalize), whose
- * transactions give the gas per receipt.
+ * two relays, on the in-process Hardhat chain with the system deployed (bench/agents/network; each node a process of
+ * its own). The agents are sdk/agent's (bench/agents/load). For each node count and path (direct to the chat API, or
+ * private: relay → gateway over chunked OHTTP) it runs 10, 100 and 1,000 agents at once, one short streamed turn each,
+ * and measures time to first token and total latency (p50, p99; total includes the agent's receipt check), tokens/s
+ * and the error rate. Then a failover run: 1,000 agents on the private path against 4 nodes, the last node SIGKILLed
+ * when a quarter of the turns are done; its in-flight turns go to another gateway. Each agent checks its receipt
+ * against the chain before keeping a turn; the receipts the nodes signed are compared with those the agents kept
+ * (bench/agents/ledger: nothing paid without being served, no payment id twice, none lost), then settled on-chain
+ * by node/receipt-settler, one settler per operator, committed per node count and path, finalized after the
+ * challenge window (bench/agents/settlement); their transactions give the gas per receipt.
  *
  * The nodes serve at most BENCH_AGENTS_MAX_CONCURRENT generations each at once: beyond it they answer 429 and the
  * agents wait and retry, so 1,000 agents are concurrent but their generations are queued by the nodes' limits (on a
@@ -16,7 +18,8 @@
  * Run: npm run bench:agents (hardhat run bench/agents.ts). Writes bench/results/agents.json and agents.svg.
  * Knobs: BENCH_AGENTS (1000), BENCH_AGENTS_NODES (1,2,4), BENCH_AGENTS_CONCURRENCY (10,100 and BENCH_AGENTS),
  * BENCH_AGENTS_MAX_TOKENS (8), BENCH_AGENTS_MAX_CONCURRENT (8 per node), BENCH_AGENTS_BATCH (1000 receipts),
- * BENCH_AGENTS_FAILOVER_NODES (4; 0 skips the failover run), BENCH_AGENTS_TURN_TIMEOUT_MS (300000).
+ * BENCH_AGENTS_FAILOVER_NODES (4; 0 skips the failover run), BENCH_AGENTS_TURN_TIMEOUT_MS (300000),
+ * BENCH_AGENTS_RESULTS (agents: the stem of the files written).
  */
 import { writeFileSync, mkdirSync } from "node:fs";
 import os from "node:os";
@@ -57,6 +60,8 @@ const MAX_CONCURRENT = intEnv("BENCH_AGENTS_MAX_CONCURRENT", 8);
 const BATCH = intEnv("BENCH_AGENTS_BATCH", 1_000);
 const FAILOVER_NODES = intEnv("BENCH_AGENTS_FAILOVER_NODES", 4);
 const TURN_TIMEOUT_MS = intEnv("BENCH_AGENTS_TURN_TIMEOUT_MS", 300_000);
+const RESULTS = process.env.BENCH_AGENTS_RESULTS || "agents";
+if (!/^[a-z0-9-]+$/.test(RESULTS)) throw new Error(`BENCH_AGENTS_RESULTS must be a file name stem, got ${RESULTS}`);
 
 interface RunResult {
   label: string;
@@ -372,7 +377,7 @@ function write(
     machine: { cores: os.cpus().length, ...machine },
     measuredAt: new Date().toISOString(),
   };
-  writeFileSync(path.join(dir, "agents.json"), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(path.join(dir, `${RESULTS}.json`), `${JSON.stringify(json, null, 2)}\n`);
 
   const series = NODE_COUNTS.flatMap((n) =>
     (["direct", "private"] as const).map((p) => ({
@@ -387,7 +392,7 @@ function write(
   );
   const plotted = series.filter((s) => s.points.length > 0);
   if (plotted.length === 0) {
-    console.log("\nwrote bench/results/agents.json; no run succeeded, so no bench/results/agents.svg");
+    console.log(`\nwrote bench/results/${RESULTS}.json; no run succeeded, so no bench/results/${RESULTS}.svg`);
     return;
   }
   const svg = lineChart({
@@ -396,8 +401,8 @@ function write(
     yLabel: "p50 time to first token, ms",
     series: plotted,
   });
-  writeFileSync(path.join(dir, "agents.svg"), svg);
-  console.log(`\nwrote bench/results/agents.json and bench/results/agents.svg`);
+  writeFileSync(path.join(dir, `${RESULTS}.svg`), svg);
+  console.log(`\nwrote bench/results/${RESULTS}.json and bench/results/${RESULTS}.svg`);
 }
 
 main().catch((error: unknown) => {
