@@ -1,8 +1,8 @@
 /**
  * One TEE node of the agents benchmark in its own process, so that killing it (SIGKILL) is a real crash: its sockets
  * reset, its generations stop, and it refunds nothing. It serves the bundled model with the chat API twice, directly
- * (src/node/chat-api `startChatApi`, 127.0.0.1) and behind its OHTTP gateway (src/node/gateway), one API behind both
- * so that both paths share the node's concurrency limit.
+ * (src/node/chat-api `startChatApi`, 127.0.0.1) and behind its OHTTP gateway (src/node/gateway), two handlers over one
+ * model, signer and ledger, each with the node's limit of generations at once (a run drives one path at a time).
  *
  * The parent is the operator's side that the process does not hold: it sends the enclave key, the settlement's
  * address and the chain's clock; the node reports every receipt its enclave signs (`receipt` messages) before the
