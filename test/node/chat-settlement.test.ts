@@ -4,7 +4,8 @@
  * its issuer (sdk/credit); three paid chat requests are answered with receipts; the daemon's settler commits them
  * in one batch, which after the challenge window (time travel) it finalizes and withdraws: the operator is paid the
  * receipts' prices to the wei and the pool is debited exactly that; the node publishes the batch's data, from which
- * every receipt's inclusion is proven against the chain. A replayed token is refused with 402.
+ * every receipt's inclusion is proven against the chain. A replayed token is refused with 402, before and after a
+ * restart of the daemon between two requests (whose receipts are batched together).
  */
 import os from "node:os";
 import path from "node:path";
@@ -32,13 +33,14 @@ describe("chat paid with credit and settled in batches", function () {
   let chatUrl: string;
   let operator: string;
   let modelName: string;
+  let node: Awaited<ReturnType<typeof createOperator>>;
 
   before(async function () {
     net = await startDevnet();
     const { modelId } = await net.devnet.publishText({ model: mobyDickLlama() });
     modelName = `${modelId}@1`;
     const port = await freePort();
-    const node = await createOperator(net, "chat", {
+    node = await createOperator(net, "chat", {
       modes: "tee",
       patch: {
         chat: { models: [modelId.toString()], pricePerToken: PER_TOKEN, port, batchMax: 3, batchAgeMs: 600_000 },
@@ -92,6 +94,13 @@ describe("chat paid with credit and settled in batches", function () {
     const files: ReceiptFile[] = [];
     let first: string | undefined;
     for (const content of ["Call me Ishmael.", "The whale", "Queequeg"]) {
+      if (content === "Queequeg") {
+        // A restart between receipts: the stored ones are batched with the next, the spent tokens stay spent.
+        await daemon.stop();
+        daemon = new DaemonProcess(node);
+        await daemon.waitForLog(/chat served/);
+        expect((await chat(first, "again")).status).to.equal(402);
+      }
       const credential = takeCredit(wallet)!.token;
       first ??= credential;
       const response = await chat(credential, content);
