@@ -102,6 +102,7 @@ export async function startChatService(options: ChatServiceOptions): Promise<Cha
       tokenAddress: config.contracts.token,
       sender: ctx.sender,
       pending: () => ctx.store.outbox.pending(),
+      known: (key) => ctx.store.outbox.get(key) !== undefined,
       provider: ctx.provider,
       operator,
       rpcTimeoutMs: config.rpcTimeoutMs,

@@ -82,6 +82,8 @@ export interface SettlementChain {
   pendingOpenings(batchId: bigint): Promise<number[]>;
   /** Whether a transaction of `kind` is in flight. */
   inFlight(kind: string): boolean;
+  /** Whether the transaction `key` was signed already (its effects may be on-chain: sending it again resumes it). */
+  known(key: string): boolean;
   depositBond(key: string, amount: bigint): Promise<SentTx>;
   commitBatch(
     key: string,
@@ -220,26 +222,10 @@ export class ReceiptSettler {
 
   /** Commits a planned batch; undefined while it must wait (credit) or when its commit reverted. */
   private async commit(batch: ReceiptBatchRow, params: SettlementParameters): Promise<bigint | undefined> {
-    const credit = await this.chain.credit();
-    if (credit < batch.total) {
-      this.log.warn(
-        { batch: batch.id, credit: credit.toString(), needed: batch.total.toString() },
-        "the credit pool holds less than the batch's total: waiting for deposits",
-      );
-      return undefined;
-    }
-    const unlocked = await this.chain.unlockedBond();
-    if (unlocked < params.batchBond) {
-      const sent = await this.chain.depositBond(
-        `${SETTLER_KINDS.depositBond}:${batch.id}`,
-        params.batchBond - unlocked,
-      );
-      if (sent.status !== 1) {
-        this.log.error({ batch: batch.id, tx: sent.hash }, "the settlement bond deposit reverted: fund the operator");
-        return undefined;
-      }
-    }
-    const sent = await this.chain.commitBatch(`${SETTLER_KINDS.commit}:${batch.id}`, {
+    const key = `${SETTLER_KINDS.commit}:${batch.id}`;
+    // Signed before a restart: its checks were made then, and the pool and bond may already show its effects.
+    if (!this.chain.known(key) && !(await this.ready(batch, params))) return undefined;
+    const sent = await this.chain.commitBatch(key, {
       root: batch.root,
       count: batch.count,
       total: batch.total,
@@ -257,6 +243,28 @@ export class ReceiptSettler {
       "receipt batch committed",
     );
     return sent.batchId;
+  }
+
+  /** Whether the pool covers the batch (else it waits for deposits), with the bond topped up if it must be. */
+  private async ready(batch: ReceiptBatchRow, params: SettlementParameters): Promise<boolean> {
+    const credit = await this.chain.credit();
+    if (credit < batch.total) {
+      this.log.warn(
+        { batch: batch.id, credit: credit.toString(), needed: batch.total.toString() },
+        "the credit pool holds less than the batch's total: waiting for deposits",
+      );
+      return false;
+    }
+    const unlocked = await this.chain.unlockedBond();
+    if (unlocked < params.batchBond) {
+      const key = `${SETTLER_KINDS.depositBond}:${batch.id}`;
+      const sent = await this.chain.depositBond(key, params.batchBond - unlocked);
+      if (sent.status !== 1) {
+        this.log.error({ batch: batch.id, tx: sent.hash }, "the settlement bond deposit reverted: fund the operator");
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Answers openings while they may be answered; finalizes after the window. */
@@ -331,6 +339,8 @@ export interface SettlementChainOptions {
   sender: Pick<TxSender, "send" | "wait">;
   /** The outbox, to tell whether a kind is in flight. */
   pending: () => readonly { kind: string }[];
+  /** Whether the outbox holds transaction `key`. */
+  known: (key: string) => boolean;
   provider: Provider;
   operator: string;
   rpcTimeoutMs: number;
@@ -386,6 +396,7 @@ export function settlementChain(options: SettlementChainOptions): SettlementChai
       return open;
     },
     inFlight: (kind) => options.pending().some((tx) => tx.kind === kind),
+    known: (key) => options.known(key),
     depositBond: async (key, amount) => {
       const approve = options.token.interface.encodeFunctionData("approve", [await address, amount]);
       const approved = await send(`${key}:approve`, "approve", options.tokenAddress, approve, "approve");

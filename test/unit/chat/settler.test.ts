@@ -43,12 +43,16 @@ class FakeChain implements SettlementChain {
         .map(([key]) => Number(key.split(":")[1])),
     );
   inFlight = () => false;
+  known = (key: string) => this.sent.has(key);
+  /** Kinds whose next transaction is mined and then the process "crashes" before seeing its receipt. */
+  crashAfter = new Set<string>();
 
   private once<T extends SentTx>(key: string, effect: () => T): Promise<T> {
     const known = this.sent.get(key);
     if (known !== undefined) return Promise.resolve(known as T);
     const result = this.failNext.delete(key.split(":")[0]!) ? ({ hash: key, status: 0 } as T) : effect();
     this.sent.set(key, result);
+    if (this.crashAfter.delete(key.split(":")[0]!)) return Promise.reject(new Error("crash"));
     return Promise.resolve(result);
   }
 
@@ -249,6 +253,18 @@ describe("ReceiptSettler", function () {
       expect((await again.step()).finalized).to.deep.equal([1n]);
       expect(chain.batches).to.have.length(1);
       expect(store.inState("finalized")).to.have.length(1);
+    });
+
+    it("resumes a commit mined before a crash even though the pool no longer holds its total", async function () {
+      const { settler, chain, store } = setup({ batchMax: 1 });
+      chain.creditPool = 7n;
+      settler.record(await receipt(chain.time - 1n));
+      chain.crashAfter.add("commitReceiptBatch");
+      await settler.step().catch(() => undefined);
+      expect(chain.creditPool).to.equal(0n);
+      expect(store.inState("planned")).to.have.length(1);
+      expect((await settler.step()).committed).to.deep.equal([1n]);
+      expect(chain.batches).to.have.length(1);
     });
 
     it("records a batch the chain shows cancelled", async function () {
