@@ -166,7 +166,8 @@ export class ZkSlotBatcher implements ProofDeferringStrategy {
     if (group === undefined) return;
     clearTimeout(group.timer);
     group.timer = undefined;
-    const rows = [...group.rows.values()].slice(0, this.options.slots);
+    // Oldest jobs first, in id order: the same members get the same outbox key whatever order they came in.
+    const rows = [...group.rows.values()].sort((a, b) => (a.jobId < b.jobId ? -1 : 1)).slice(0, this.options.slots);
     for (const row of rows) group.rows.delete(row.jobId);
     if (group.rows.size === 0) this.groups.delete(key);
     else group.timer = setTimeout(() => this.startFlush(key), 0);

@@ -147,6 +147,13 @@ describe("operator node: one N-slot proof for the ZK jobs of a version (against 
     }
     expect(escrowTxs, "settling transactions sent by the operator").to.equal(1);
     await daemon.waitForLog(/"msg":"3 ZK jobs proved in one 4-slot proof"/);
+    const proved = JSON.parse(
+      daemon.output.split("\n").find((l) => l.includes('"msg":"3 ZK jobs proved in one 4-slot proof"'))!,
+    ) as { jobs: number; slots: number; proveSeconds: number };
+    expect(proved).to.include({ jobs: 3, slots: SLOTS });
+    console.log(
+      `      the daemon proved 3 jobs in one 4-slot proof in ${proved.proveSeconds.toFixed(2)} s (witness + Groth16)`,
+    );
     expect(daemon.output).to.match(/"msg":"slot circuit rebuilt and its key verified against the bound slot verifier"/);
     for (const requested of jobs)
       expect(
