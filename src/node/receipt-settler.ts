@@ -82,8 +82,11 @@ export interface SettlementChain {
   pendingOpenings(batchId: bigint): Promise<number[]>;
   /** Whether a transaction of `kind` is in flight. */
   inFlight(kind: string): boolean;
-  /** Whether the transaction `key` was signed already (its effects may be on-chain: sending it again resumes it). */
-  known(key: string): boolean;
+  /**
+   * Whether the transaction `key` was signed already (its effects may be on-chain: sending it again resumes it).
+   * Without it, none is taken as signed: the checks before a commit are made again.
+   */
+  known?(key: string): boolean;
   depositBond(key: string, amount: bigint): Promise<SentTx>;
   commitBatch(
     key: string,
@@ -224,7 +227,7 @@ export class ReceiptSettler {
   private async commit(batch: ReceiptBatchRow, params: SettlementParameters): Promise<bigint | undefined> {
     const key = `${SETTLER_KINDS.commit}:${batch.id}`;
     // Signed before a restart: its checks were made then, and the pool and bond may already show its effects.
-    if (!this.chain.known(key) && !(await this.ready(batch, params))) return undefined;
+    if (this.chain.known?.(key) !== true && !(await this.ready(batch, params))) return undefined;
     const sent = await this.chain.commitBatch(key, {
       root: batch.root,
       count: batch.count,

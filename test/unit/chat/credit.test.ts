@@ -90,7 +90,11 @@ describe("chat credit", function () {
       const tokens = prepared.finalize(await credit.issue(request));
       expect(tokens).to.have.length(3);
       const more = await ask(tx, 1);
-      await expectRejection(credit.issue(more.request), ConflictError, /buys 3 tokens at 1000 each; 3 were issued, 1 more asked/);
+      await expectRejection(
+        credit.issue(more.request),
+        ConflictError,
+        /buys 3 tokens at 1000 each; 3 were issued, 1 more asked/,
+      );
     });
 
     it("re-signs the same requests (a lost answer) without counting them twice", async function () {
