@@ -2,7 +2,8 @@
  * Load test of chat agents (issue #14 §6), loopback only: 1,000 concurrent agents against 1, 2 and 4 TEE nodes behind
  * two relays, on the in-process Hardhat chain with the system deployed (bench/agents/network; each node a process of
  * its own). The agents are sdk/agent's (bench/agents/load). For each node count and path (direct to the chat API, or
- * private: relay → gateway over chunked OHTTP) it runs 10, 100 and 1,000 agents at once, one short streamed turn each,
+ * private: relay → gateway over chunked OHTTP) it runs 10, 100 and 1,000 agents at once, one short streamed turn each
+ * (and, as the point without queueing, one agent at a time for 50 turns),
  * and measures time to first token and total latency (p50, p99; total includes the agent's receipt check), tokens/s
  * and the error rate. Then a failover run: 1,000 agents on the private path against 4 nodes, the last node SIGKILLed
  * when a quarter of the turns are done; its in-flight turns go to another gateway. Each agent checks its receipt
@@ -16,7 +17,8 @@
  * 2-core machine 1,000 generations cannot run at once); the waiting counts in their latency.
  *
  * Run: npm run bench:agents (hardhat run bench/agents.ts). Writes bench/results/agents.json and agents.svg.
- * Knobs: BENCH_AGENTS (1000), BENCH_AGENTS_NODES (1,2,4), BENCH_AGENTS_CONCURRENCY (10,100 and BENCH_AGENTS),
+ * Knobs: BENCH_AGENTS (1000), BENCH_AGENTS_NODES (1,2,4), BENCH_AGENTS_CONCURRENCY (1,10,100 and BENCH_AGENTS; at 1,
+ * BENCH_AGENTS_SEQUENTIAL (50) turns one after the other),
  * BENCH_AGENTS_MAX_TOKENS (8), BENCH_AGENTS_MAX_CONCURRENT (8 per node), BENCH_AGENTS_BATCH (1000 receipts),
  * BENCH_AGENTS_FAILOVER_NODES (4; 0 skips the failover run), BENCH_AGENTS_TURN_TIMEOUT_MS (300000),
  * BENCH_AGENTS_RESULTS (agents: the stem of the files written).
@@ -54,7 +56,8 @@ function listEnv(name: string, fallback: number[]): number[] {
 
 const AGENTS = intEnv("BENCH_AGENTS", 1_000);
 const NODE_COUNTS = listEnv("BENCH_AGENTS_NODES", [1, 2, 4]);
-const CONCURRENCY = [...new Set(listEnv("BENCH_AGENTS_CONCURRENCY", [10, 100, AGENTS]))].sort((a, b) => a - b);
+const CONCURRENCY = [...new Set(listEnv("BENCH_AGENTS_CONCURRENCY", [1, 10, 100, AGENTS]))].sort((a, b) => a - b);
+const SEQUENTIAL = intEnv("BENCH_AGENTS_SEQUENTIAL", 50);
 const MAX_TOKENS = intEnv("BENCH_AGENTS_MAX_TOKENS", 8);
 const MAX_CONCURRENT = intEnv("BENCH_AGENTS_MAX_CONCURRENT", 8);
 const BATCH = intEnv("BENCH_AGENTS_BATCH", 1_000);
@@ -92,22 +95,26 @@ async function measure(
   const from = network.signed.length;
   let killed: RunResult["killed"];
   const started = performance.now();
-  const turns: Turn[] = await runAgents({
-    network,
-    nodes,
-    path,
-    agents: concurrency,
-    maxTokens: MAX_TOKENS,
-    turnTimeoutMs: TURN_TIMEOUT_MS,
-    run: label,
-    onTurnEnd: (done) => {
-      if (kill === undefined || killed !== undefined || done < kill.atTurn) return;
-      // The last node dies while every node is serving its limit: its turns must go elsewhere.
-      const node = nodes - 1;
-      killed = { node, atTurn: done, turnsFailedOver: 0 };
-      network.operators[node]!.node.kill();
-    },
-  });
+  const once = (run: string) =>
+    runAgents({
+      network,
+      nodes,
+      path,
+      agents: concurrency,
+      maxTokens: MAX_TOKENS,
+      turnTimeoutMs: TURN_TIMEOUT_MS,
+      run,
+      onTurnEnd: (done) => {
+        if (kill === undefined || killed !== undefined || done < kill.atTurn) return;
+        // The last node dies while every node is serving its limit: its turns must go elsewhere.
+        const node = nodes - 1;
+        killed = { node, atTurn: done, turnsFailedOver: 0 };
+        network.operators[node]!.node.kill();
+      },
+    });
+  // One agent at a time: SEQUENTIAL turns one after the other (a path's own latency, nothing queued).
+  const turns: Turn[] = [];
+  for (let k = 0; k < (concurrency === 1 ? SEQUENTIAL : 1); k += 1) turns.push(...(await once(`${label}/${k}`)));
   if (killed !== undefined) {
     const dead = network.operators[killed.node]!.signer.address;
     killed.turnsFailedOver = turns.filter((t) => t.failedAt.includes(dead)).length;
@@ -284,7 +291,7 @@ function write(
       target: `private path adds <= ${TARGETS.privateOverheadP50Pct} % to p50 TTFT (at ${AGENTS} agents, per node count)`,
       value:
         NODE_COUNTS.map((n, i) => `${n} node(s): ${overheads[i]} %`).join(", ") +
-        ` (at ${CONCURRENCY[0]} agents, little queueing: ` +
+        (CONCURRENCY[0] === 1 ? ` (one agent at a time, ${SEQUENTIAL} turns: ` : ` (at ${CONCURRENCY[0]} agents: `) +
         NODE_COUNTS.map((n) => `${n} node(s): ${overhead(n, CONCURRENCY[0])} %`).join(", ") +
         ")",
       met: overheads.every((o) => o <= TARGETS.privateOverheadP50Pct),

@@ -71,6 +71,7 @@ function benchChain(settlement: ReceiptSettlement, operator: HardhatEthersSigner
     // Nobody requests an opening in the benchmark.
     pendingOpenings: () => Promise.resolve([]),
     inFlight: () => false,
+    known: (key) => sent.has(key),
     depositBond: (key, amount) => once(key, () => s.depositBond(amount)),
     commitBatch: (key, b) =>
       once(
