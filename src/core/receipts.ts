@@ -24,6 +24,7 @@ import {
   type TypedDataDomain,
   type TypedDataField,
 } from "ethers";
+import type { IReceiptSettlement } from "../../typechain-types/contracts/chat/IReceiptSettlement";
 import { InputError, IntegrityError } from "./errors";
 import { hexField as anyHexField, objectOf, uintField } from "./fields";
 import { sha256Hex } from "./hash";
@@ -245,6 +246,23 @@ export function parseReceiptFile(body: unknown): ReceiptFile {
     teeVerifier: addressField(record, "teeVerifier"),
     ...(inclusion === undefined ? {} : { inclusion: parseInclusion(inclusion) }),
   };
+}
+
+/** `IReceiptSettlement.BatchStatus`. */
+export enum BatchStatus {
+  None = 0,
+  Pending = 1,
+  Finalized = 2,
+  Cancelled = 3,
+}
+
+/** One leaf as the contract takes it (openings and challenges). */
+export type LeafProofStruct = IReceiptSettlement.LeafProofStruct;
+
+/** Leaf `index` of a batch (its data and tree) as `openLeaf` and `challenge*` take it. */
+export function leafProof(data: BatchData, tree: ReceiptTree, index: number): LeafProofStruct {
+  const { receipt, signature } = data.receipts[index]!;
+  return { receipt, signature, cumulative: tree.leaves[index]!.cumulative, index, proof: receiptProof(tree, index) };
 }
 
 /** Parses a batch's published data. @throws InputError naming what is malformed. */

@@ -30,24 +30,16 @@ import {
   batchDataHash,
   buildReceiptTree,
   encodeBatchData,
+  BatchStatus,
+  leafProof,
   parseBatchData,
-  receiptProof,
   type BatchData,
+  type LeafProofStruct,
   type SignedReceipt,
 } from "../core/receipts";
-import type { IReceiptSettlement } from "../../typechain-types/contracts/chat/IReceiptSettlement";
 import type { ReceiptBatchRow, ReceiptStore } from "./store/receipts";
 
-/** `IReceiptSettlement.BatchStatus`. */
-export enum BatchStatus {
-  None,
-  Pending,
-  Finalized,
-  Cancelled,
-}
-
-/** One leaf as the contract takes it. */
-export type LeafProofStruct = IReceiptSettlement.LeafProofStruct;
+export { BatchStatus, type LeafProofStruct };
 
 /** The settlement's parameters the settler needs. */
 export interface SettlementParameters {
@@ -294,10 +286,7 @@ export class ReceiptSettler {
       const tree = buildReceiptTree(this.options.domain, data.receipts);
       for (const index of await this.chain.pendingOpenings(batchId)) {
         const key = `${SETTLER_KINDS.open}:${batchId}:${index}`;
-        const { receipt, signature } = data.receipts[index]!;
-        const cumulative = tree.leaves[index]!.cumulative;
-        const leaf = { receipt, signature, cumulative, index, proof: receiptProof(tree, index) };
-        const sent = await this.chain.openLeaf(key, batchId, leaf);
+        const sent = await this.chain.openLeaf(key, batchId, leafProof(data, tree, index));
         if (sent.status === 1) opened += 1;
       }
       if (opened > 0) this.log.info({ batchId: batchId.toString(), opened }, "receipt openings answered");

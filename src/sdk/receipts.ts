@@ -17,6 +17,9 @@ import type { Contracts } from "../core/contracts";
 import { Mode } from "../core/modes";
 import { ConflictError, InputError, IntegrityError, StateError, VerificationError } from "../core/errors";
 import {
+  BatchStatus,
+  leafProof,
+  type LeafProofStruct,
   MAX_BATCH,
   batchDataHash,
   buildReceiptTree,
@@ -37,14 +40,6 @@ import { teeDomain } from "../core/tee";
 import { privateServingRefusal, readEnclave } from "../modes";
 import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
 import type { IReceiptSettlement } from "../../typechain-types/contracts/chat/IReceiptSettlement";
-
-/** `IReceiptSettlement.BatchStatus`. */
-export enum BatchStatus {
-  None = 0,
-  Pending = 1,
-  Finalized = 2,
-  Cancelled = 3,
-}
 
 /** `IReceiptSettlement.Fault`. */
 export enum ReceiptFault {
@@ -264,14 +259,7 @@ export async function answerOpenings(
 
 /* CHALLENGES */
 
-/** One leaf as the contract takes it. */
-export type LeafProofStruct = IReceiptSettlement.LeafProofStruct;
-
-/** Leaf `index` of a batch (its data and tree) as `challenge*` takes it. */
-export function leafProof(data: BatchData, tree: ReceiptTree, index: number): LeafProofStruct {
-  const { receipt, signature } = data.receipts[index]!;
-  return { receipt, signature, cumulative: tree.leaves[index]!.cumulative, index, proof: receiptProof(tree, index) };
-}
+export { BatchStatus, leafProof, type LeafProofStruct };
 
 /** A fault found in a batch, with the evidence a challenge reveals. */
 export type BatchFault =
