@@ -270,7 +270,7 @@ async function main(): Promise<void> {
       `  ${vin} agent create captain --model ${text.modelId}@1 --system "You are Ahab." --max-tokens ${AGENT_MAX_TOKENS} --context 128`,
     );
     console.log(
-      `  ${vin} agent say captain "Where is the white whale?" --credit ${path.relative(root, agents.files.wallet)}`,
+      `  ${vin} agent say captain "Where is the white whale?" --gateway ${devnet.operators.find((o) => o.name === "tee")!.address} --credit ${path.relative(root, agents.files.wallet)}`,
     );
     console.log(`  ${vin} agent show captain`);
     console.log(`and a receipt's inclusion in the settled batch ${agents.batch.id}:`);

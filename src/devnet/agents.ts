@@ -1,7 +1,7 @@
 /**
  * Agents on a devnet (issue #14): a client buys prepaid chat credit from a TEE operator (a deposit into its credit
- * pool on ReceiptSettlement, Privacy Pass tokens from its credit issuer), runs a few agents with `vin agent run` (a
- * child process, as a user would) that chat through the private path (an independent relay, then the operator's
+ * pool on ReceiptSettlement, Privacy Pass tokens from its credit issuer), runs a few agents in-process with sdk/agent
+ * (what `vin agent run --credit` does) that chat through the private path (an independent relay, then the operator's
  * gateway) and check every receipt, then watches the operator's node settle them: the batch committed, the chain's
  * clock moved past the challenge window (a local chain: `evm_increaseTime`), the batch finalized and the operator
  * paid.

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { InputError, NotFoundError } from "../../src/core/errors";
-import { loadPersonas, runAgents, sayTurn } from "../../src/cli/commands/agent";
+import { creditOf, loadPersonas, runAgents, sayTurn } from "../../src/cli/commands/agent";
+import { returnPass } from "../../src/sdk/passes";
 import { buildProgram } from "../../src/cli/main";
 import type { ModelSource } from "../../src/modes";
 import { startPrivateGateway, type RunningGateway } from "../../src/node/gateway";
@@ -235,8 +236,34 @@ describe("vin agent", function () {
           /used twice/,
         ],
         [["run", write("ok.json", "[]"), "--turns", "0"], InputError, /--turns must be a whole number/],
+        [
+          ["say", "ishmael", "hello", "--credit", path.join(tmp, "no-wallet.json"), "--dir", dir()],
+          InputError,
+          /--credit .*no-wallet\.json: no such wallet/,
+        ],
+        [
+          ["run", write("ok2.json", "[]"), "--credit", write("wallet.json", '{"version":1,"passes":[]}')],
+          InputError,
+          /--credit needs --gateway <operator>/,
+        ],
       ];
       for (const [args, type, message] of cases) await expectRejection(vin([...base, ...args]), type, message);
+    });
+
+    it("pays with --credit: one token per request from the wallet, an unspent one put back, none left refused", async function () {
+      const wallet = path.join(tmp, "credit.json");
+      const pass = { keyId: `0x${"ab".repeat(32)}` as const, issuerName: "vin:31337:0x0:0xab", purchaseId: "1" };
+      returnPass({ ...pass, token: "token-a" }, wallet);
+      returnPass({ ...pass, token: "token-b" }, wallet);
+      const { credentials, onUnspent } = creditOf({ credit: wallet });
+      const route = { operator: "0x0000000000000000000000000000000000000001", url: "http://x/v1", fetch };
+      const first = await credentials!(route);
+      const second = await credentials!(route);
+      expect([first, second].sort()).to.deep.equal(["token-a", "token-b"]);
+      await expectRejection(credentials!(route), InputError, /holds no token: buy more with `vin credit deposit`/);
+      onUnspent!(first!, route);
+      expect(await credentials!(route)).to.equal(first);
+      expect(creditOf({})).to.deep.equal({});
     });
   });
 });

@@ -12,6 +12,7 @@ import {
   directTransport,
   parseModelName,
   privateTransport,
+  type AgentOptions,
   type AgentStats,
   type AgentTurn,
   type ChatTransport,
@@ -19,6 +20,8 @@ import {
   type Persona,
   type ReceiptVerifier,
 } from "../../sdk/agent";
+import { takeCredit } from "../../sdk/credit";
+import { returnPass, type PassEntry } from "../../sdk/passes";
 import { withChain } from "../context";
 import type { Globals, GlobalOptions } from "../options";
 import { print } from "../output";
@@ -48,6 +51,7 @@ interface RouteOptions {
   relay?: string;
   direct?: string;
   timeout: string;
+  credit?: string;
 }
 
 interface RunOptions extends RouteOptions {
@@ -75,7 +79,11 @@ export function register(program: Command, global: Globals): void {
       .option("--gateway <operator>", "only this operator's gateway (default: any that may serve the model)")
       .option("--relay <address>", "only the relay listed by this account (default: any independent relay)")
       .option("--direct <url>", "skip the private path: a chat API's base URL (http://host:port/v1), for development")
-      .option("--timeout <seconds>", "time limit of each answer", "120");
+      .option("--timeout <seconds>", "time limit of each answer", "120")
+      .option(
+        "--credit <wallet>",
+        "pay each request with one credit token from this wallet (filled by `vin credit deposit`); needs --gateway: credit is one operator's",
+      );
 
   store(
     agent
@@ -118,6 +126,7 @@ export function register(program: Command, global: Globals): void {
         transport,
         verify: verifierOf(contracts),
         timeouts: timeoutsOf(opts),
+        ...creditOf(opts),
         out: (text) => void (g.json ? undefined : process.stdout.write(text)),
         err: (text) => void process.stderr.write(text),
       });
@@ -146,6 +155,7 @@ export function register(program: Command, global: Globals): void {
         transport,
         verify: verifierOf(contracts),
         timeouts: timeoutsOf(opts),
+        ...creditOf(opts),
       });
       print(!!g.json, results, () => results.map(describeRun).join("\n"));
       const failed = results.filter((r) => r.error !== undefined);
@@ -183,6 +193,9 @@ export interface SayTurnParams {
   transport: ChatTransport;
   verify: ReceiptVerifier;
   timeouts?: ConstructorParameters<typeof Agent>[0]["timeouts"];
+  /** Payment: one credential per request ({@link creditOf}); none without it. */
+  credentials?: AgentOptions["credentials"];
+  onUnspent?: AgentOptions["onUnspent"];
   /** Receives the answer's tokens as they arrive. */
   out: (text: string) => void;
   /** Receives a line when the turn fails over. */
@@ -202,6 +215,8 @@ export async function sayTurn(params: SayTurnParams): Promise<AgentTurn> {
     turns: memory.read(),
     store: memory,
     ...(params.timeouts === undefined ? {} : { timeouts: params.timeouts }),
+    ...(params.credentials === undefined ? {} : { credentials: params.credentials }),
+    ...(params.onUnspent === undefined ? {} : { onUnspent: params.onUnspent }),
   });
   let turn: AgentTurn | undefined;
   for await (const event of agent.stream(params.message)) {
@@ -229,6 +244,9 @@ export interface RunAgentsParams {
   transport: ChatTransport;
   verify: ReceiptVerifier;
   timeouts?: ConstructorParameters<typeof Agent>[0]["timeouts"];
+  /** Payment: one credential per request ({@link creditOf}), shared by the agents; none without it. */
+  credentials?: AgentOptions["credentials"];
+  onUnspent?: AgentOptions["onUnspent"];
 }
 
 /** What one agent of a run did. */
@@ -257,6 +275,8 @@ export async function runAgents(params: RunAgentsParams): Promise<RunResult[]> {
         transport: params.transport,
         verify: params.verify,
         ...(params.timeouts === undefined ? {} : { timeouts: params.timeouts }),
+        ...(params.credentials === undefined ? {} : { credentials: params.credentials }),
+        ...(params.onUnspent === undefined ? {} : { onUnspent: params.onUnspent }),
       });
       let error: string | undefined;
       try {
@@ -417,7 +437,45 @@ function secretOf(global: GlobalOptions, opts: StoreOptions): MemorySecret {
   return opts.keyFile === undefined ? { password: readPassword(global.passwordFile) } : { keyFile: opts.keyFile };
 }
 
+/**
+ * `--credit <wallet>` as the agents' payment: one credit token taken from the wallet per request, put back when the
+ * agent knows it was not spent. Credit is one operator's (its pool, its issuer key), so the route is pinned to it
+ * (`--gateway`): a token sent to another operator would be refused and lost.
+ */
+export function creditOf(
+  opts: Pick<RouteOptions, "credit">,
+): Pick<AgentOptions, "credentials" | "onUnspent"> | Record<string, never> {
+  const wallet = opts.credit;
+  if (wallet === undefined) return {};
+  const taken = new Map<string, PassEntry>();
+  return {
+    credentials: () => {
+      const entry = takeCredit(wallet);
+      if (entry === undefined)
+        return Promise.reject(
+          new InputError(`the credit wallet ${wallet} holds no token: buy more with \`vin credit deposit\``),
+        );
+      taken.set(entry.token, entry);
+      return Promise.resolve(entry.token);
+    },
+    onUnspent: (credential) => {
+      const entry = taken.get(credential);
+      if (entry !== undefined) returnPass(entry, wallet);
+    },
+  };
+}
+
 function checkRouteOptions(opts: RouteOptions): void {
+  if (opts.credit !== undefined) {
+    if (!existsSync(opts.credit))
+      throw new InputError(
+        `--credit ${opts.credit}: no such wallet (\`vin credit deposit --wallet ${opts.credit}\` makes one)`,
+      );
+    if (opts.gateway === undefined && opts.direct === undefined)
+      throw new InputError(
+        "--credit needs --gateway <operator>: credit tokens are the operator's you deposited with, and any other refuses them",
+      );
+  }
   for (const flag of ["gateway", "relay"] as const) {
     const value = opts[flag];
     if (value !== undefined && !isAddress(value))
