@@ -164,6 +164,15 @@ export interface SlotSetupFiles {
   ptau: Uint8Array;
 }
 
+/** An N-slot key, checked: the witness calculator compiled here and the time spent (0 when cached). */
+export interface VerifiedSlotSetup {
+  wasm: Uint8Array;
+  seconds: { compile: number; zkeyVerify: number };
+}
+
+/** Verified N-slot setups by the hash of their inputs (successes only), as `verified` for single keys. */
+const verifiedSlots = new Map<string, Promise<VerifiedSlotSetup>>();
+
 /** Options of {@link verifySlotSetup}. */
 export interface VerifySlotSetupOptions {
   /** The version's quantized model, from {@link verifyZkSetup} (so already checked against its ONNX file). */
@@ -182,19 +191,36 @@ export interface VerifySlotSetupOptions {
  * circuit is regenerated and compiled here from the version's model (`generateBatchCircuit`), `snarkjs zkey verify`
  * accepts the key for that R1CS and the given powers of tau, and the key's verifying key hashes (`slotKeyHash`) to
  * the hash bound on-chain. The N-slot setup is random (a development phase 2), so it cannot be rebuilt: it is
- * checked. Returns the witness calculator compiled here, what a node proves with.
+ * checked. Returns the witness calculator compiled here, what a node proves with. Successes are cached per process
+ * (by the hash of the circuit's source, the files and the bound hash), so a key costs this once.
  *
  * @throws ZkmlSetupMismatchError naming what did not match; ZkmlConstraintError for an unsupported slot count.
  * @example
  * const { wasm } = await verifySlotSetup({ zkey, ptau }, { model, optimization: 2, slots: 4, keyHash });
  */
-export async function verifySlotSetup(
+export function verifySlotSetup(files: SlotSetupFiles, options: VerifySlotSetupOptions): Promise<VerifiedSlotSetup> {
+  const source = generateBatchCircuit(options.model, options.slots);
+  // A verdict depends on the circuit's source, the compiler level, the two files and the bound hash only.
+  const key = sha256Hex(
+    [sha256Hex(source), sha256Hex(files.zkey), sha256Hex(files.ptau)].join(":") +
+      `:O${options.optimization}:${options.keyHash.toLowerCase()}`,
+  );
+  const hit = verifiedSlots.get(key);
+  if (hit !== undefined) return hit.then((v) => ({ ...v, seconds: { compile: 0, zkeyVerify: 0 } }));
+  const run = checkSlotSetup(files, options, source);
+  verifiedSlots.set(key, run);
+  run.catch(() => verifiedSlots.delete(key));
+  if (verifiedSlots.size > MAX_CACHED) verifiedSlots.delete(verifiedSlots.keys().next().value!);
+  return run;
+}
+
+async function checkSlotSetup(
   files: SlotSetupFiles,
   options: VerifySlotSetupOptions,
-): Promise<{ wasm: Uint8Array; seconds: { compile: number; zkeyVerify: number } }> {
-  const { model, optimization, slots, log = () => undefined } = options;
+  source: string,
+): Promise<VerifiedSlotSetup> {
+  const { optimization, slots, log = () => undefined } = options;
   const bound = options.keyHash.toLowerCase();
-  const source = generateBatchCircuit(model, slots);
   const dir = await mkdtemp(join(tmpdir(), "vin-zk-slots-"));
   try {
     let started = Date.now();
