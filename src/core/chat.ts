@@ -10,6 +10,9 @@
  */
 import { keccak256, toUtf8Bytes } from "ethers";
 
+/** The request header of the chat API that carries one payment credential (a credit token). */
+export const PAYMENT_HEADER = "vin-payment";
+
 /** Tags the response-hash document. */
 export const CHAT_RESPONSE_TAG = "vin.chat.response.v1";
 

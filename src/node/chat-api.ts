@@ -28,7 +28,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hexlify, randomBytes, type TypedDataDomain } from "ethers";
-import { chatRequestHash, chatResponseHash } from "../core/chat";
+import { chatRequestHash, chatResponseHash, PAYMENT_HEADER } from "../core/chat";
 import { InputError } from "../core/errors";
 import { silentLogger, type Logger } from "../core/log";
 import { encodeReceiptFile, type Receipt, type SignedReceipt } from "../core/receipts";
@@ -46,7 +46,7 @@ import {
 export const BATCH_DATA_PATH = "/v1/receipts/batches/";
 
 /** The request header that carries a payment credential (see {@link PaymentRedeemer}). */
-export const PAYMENT_HEADER = "vin-payment";
+export { PAYMENT_HEADER };
 
 /** A published text model version the node serves. Its API id is `"<modelId>@<version>"`. */
 export interface ServedTextModel {

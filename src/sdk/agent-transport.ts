@@ -17,9 +17,9 @@ import { isTransportError, withTimeout, type RetryOptions } from "../core/retry"
 import { privateServingRefusal, readEnclave } from "../modes";
 import { privateChatFetch, type ChatCompletionChunkLike } from "./chat";
 import { gatewayKeyConfig, independentRelays, listGateways, listRelays } from "./privateInference";
+import { PAYMENT_HEADER } from "../core/chat";
 
-/** The request header that carries a payment credential (node/chat-api `PAYMENT_HEADER`). */
-export const PAYMENT_HEADER = "vin-payment";
+export { PAYMENT_HEADER };
 
 /** A `fetch` (the global one, or one that goes through a relay). */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
