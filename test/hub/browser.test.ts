@@ -1,5 +1,6 @@
 import hre from "hardhat";
 import { expect } from "chai";
+import { toUtf8Bytes } from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ import { type LocalHub, publishBundledModel, startLocalHub } from "../../src/hub
 import { SearchEngine } from "../../src/hub/search";
 import { createWebHandler } from "../../src/hub/web";
 import { EmbeddedContentStore } from "../../src/storage";
-import { buildHubWorld, modelFiles, publishAs, settleFreeJob, VANILLA, type HubWorld } from "./chain";
+import { buildHubWorld, modelFiles, publishAs, settleFreeJob, TEE, VANILLA, type HubWorld } from "./chain";
 import { MEASUREMENT } from "../fixtures/system";
 
 // Page functions run in Chromium; the tests' TypeScript has no DOM library, so declare what they touch.
@@ -24,6 +25,18 @@ declare const window: { hubLastCopied?: string; __xss?: number };
 
 const CHROMIUM = "/usr/bin/chromium";
 const XSS_CARD_WORDS = 'zebrafish <img src=x onerror="window.__xss=1"> <script>window.__xss=1</script>';
+/** A text-generation card (as the devnet's GGUF model has) with emphasis, and markup that must stay text. */
+const TEXT_CARD = `---
+name: toy/moby-chat
+task: text-generation
+license: mit
+library: gguf
+---
+# toy/moby-chat
+
+Call me *Ishmael*, said the **whale** and __the sea__; 2 * 3 * 4 and snake_case_name stay as written.
+**<b>not bold</b>** *<script>window.__xss=2</script>* <img src=x onerror="window.__xss=2">
+`;
 
 describe("hub web page (Chromium)", () => {
   let dir: string;
@@ -35,6 +48,7 @@ describe("hub web page (Chromium)", () => {
   let penguinId: bigint;
   let xssId: bigint;
   let freeId: bigint;
+  let textId: bigint;
 
   const hubWorld = () => buildHubWorld(content);
 
@@ -54,6 +68,11 @@ describe("hub web page (Chromium)", () => {
     ).modelId;
     xssId = (await publishAs(world.fx, content, modelFiles("x/<b>zebrafish</b>", XSS_CARD_WORDS), [VANILLA])).modelId;
     freeId = await settleFreeJob(world.fx, content);
+    const textFiles = [
+      { path: "README.md", bytes: toUtf8Bytes(TEXT_CARD) },
+      { path: "model.gguf", bytes: toUtf8Bytes("GGUF stand-in weights") },
+    ];
+    textId = (await publishAs(world.fx, content, textFiles, [TEE])).modelId;
     hub = await startLocalHub({
       provider: hre.ethers.provider,
       deployment: world.fx.system.record,
@@ -221,6 +240,44 @@ describe("hub web page (Chromium)", () => {
     await page.waitForSelector("#model-name");
     expect(await page.textContent("#model-name")).to.equal("x/<b>zebrafish</b>");
     expect(await page.locator("#card p").first().textContent()).to.contain('<img src=x onerror="window.__xss=1">');
+    expect(await page.locator("#model img, #model script, #model b").count()).to.equal(0);
+    expect(await page.evaluate(() => window.__xss)).to.equal(undefined);
+  });
+
+  it("offers a text-generation model's chat commands and chat API instead of an on-chain request", async () => {
+    await page.goto(`${hub.url}/#/model/${textId}`);
+    await page.waitForSelector("#model-name");
+    expect(await page.locator("section.request h2").textContent()).to.equal("Chat with this model");
+    expect(await page.locator("#snippet-mode").count()).to.equal(0);
+    const snippet = (await page.textContent("#snippet"))!;
+    expect(snippet).to.contain("vin credit deposit --url <gateway URL> --amount 1");
+    expect(snippet).to.contain(`vin agent create my-agent --model ${textId}@1 --system "`);
+    expect(snippet).to.match(/vin agent say my-agent "[^"]+" --gateway <operator address> --credit \S+/);
+    expect(snippet).to.contain("POST /v1/chat/completions");
+    expect(snippet).to.contain(`"model": "${textId}@1"`);
+    expect(snippet).not.to.contain("vin request");
+    expect(snippet).not.to.contain("escrow.request");
+    await page.click("#copy");
+    await page.waitForFunction((s) => window.hubLastCopied === s, snippet);
+  });
+
+  it("keeps the on-chain request snippet for a model that is not a text-generation model", async () => {
+    await page.goto(`${hub.url}/#/model/${world.penguins}`);
+    await page.waitForSelector("#snippet-mode");
+    expect(await page.locator("section.request h2").textContent()).to.equal("Request an inference");
+    expect(await page.textContent("#snippet")).to.contain(`vin request --model ${world.penguins}@1`);
+  });
+
+  it("renders *emphasis* and **strong** in a card and keeps markup in them as text", async () => {
+    await page.goto(`${hub.url}/#/model/${textId}`);
+    await page.waitForSelector("#card p");
+    const card = page.locator("#card p").first();
+    expect(await card.locator("em").allTextContents()).to.deep.equal(["Ishmael", "<script>window.__xss=2</script>"]);
+    expect(await card.locator("strong").allTextContents()).to.deep.equal(["whale", "the sea", "<b>not bold</b>"]);
+    const text = (await card.textContent())!;
+    expect(text).to.contain("2 * 3 * 4 and snake_case_name stay as written.");
+    expect(text).to.contain('<img src=x onerror="window.__xss=2">');
+    expect(text).not.to.match(/\*Ishmael\*|\*\*whale\*\*/);
     expect(await page.locator("#model img, #model script, #model b").count()).to.equal(0);
     expect(await page.evaluate(() => window.__xss)).to.equal(undefined);
   });

@@ -1,8 +1,8 @@
 /*
  * The hub's web page: search with filters and sort, results with provenance, a model page with its card,
  * versions, files (with the providers serving each, when the hub probes), verification modes, verified usage and a
- * request snippet, and the network's concentration. No framework and no network but
- * this server. All data is inserted with textContent (see el()), never as HTML.
+ * request snippet (for a text-generation model, how to chat with it instead), and the network's concentration. No
+ * framework and no network but this server. All data is inserted with textContent (see el()), never as HTML.
  */
 "use strict";
 (function () {
@@ -242,7 +242,7 @@
         }),
       );
     }
-    if (current) nodes.push(requestSection(model, current));
+    if (current) nodes.push(isTextModel(current) ? chatSection(model, current) : requestSection(model, current));
     nodes.push(el("h2", { text: "Versions" }));
     model.versions.forEach(function (v) {
       nodes.push(versionSection(v));
@@ -552,6 +552,48 @@
       el("div", { class: "snippet-head" }, [el("h2", { text: "Request an inference" }), select, copy]),
       el("pre", {}, [code]),
     ]);
+  }
+
+  /**
+   * A text-generation version (its card's task, or a GGUF file among its files) is chatted with through a TEE
+   * operator's gateway, not asked as one on-chain job.
+   */
+  function isTextModel(version) {
+    if (version.card && version.card.task === "text-generation") return true;
+    return (version.files || []).some(function (f) {
+      return /\.gguf$/i.test(f.path);
+    });
+  }
+
+  function chatSection(model, version) {
+    var code = el("code", { id: "snippet", text: chatSnippet(model, version) });
+    var copy = el("button", { type: "button", id: "copy", text: "Copy" });
+    copy.onclick = function () {
+      copyText(code.textContent, copy);
+    };
+    return el("section", { class: "request chat" }, [
+      el("div", { class: "snippet-head" }, [el("h2", { text: "Chat with this model" }), copy]),
+      el("p", {
+        text: "A text-generation model runs in TEE mode behind its operators' gateways: you chat with it through the private path, paying with prepaid credit, and every answer carries a receipt its enclave signs. It is not requested as an on-chain job.",
+      }),
+      el("pre", {}, [code]),
+    ]);
+  }
+
+  function chatSnippet(model, version) {
+    var id = model.modelId + "@" + version.version;
+    return [
+      "# 1. Prepaid credit with one operator's gateway (one credit token per answer), kept in ~/.vin/credit.json:",
+      "vin credit deposit --url <gateway URL> --amount 1",
+      "# 2. An agent on model " + model.modelId + " version " + version.version + ", with an encrypted memory:",
+      "vin agent create my-agent --model " + id + ' --system "You are a helpful assistant."',
+      "# 3. One turn: streams the answer through the private path and checks its receipt:",
+      'vin agent say my-agent "Hello!" --gateway <operator address> --credit ~/.vin/credit.json',
+      "",
+      "# OpenAI-compatible API, through the private path (OHTTP via a relay to the operator's gateway):",
+      "# POST /v1/chat/completions",
+      '# {"model": "' + id + '", "messages": [{"role": "user", "content": "Hello!"}], "stream": true}',
+    ].join("\n");
   }
 
   function snippet(model, version, mode) {

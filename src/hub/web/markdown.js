@@ -1,8 +1,8 @@
 /*
  * A deliberately small Markdown renderer for model cards: headings, paragraphs, lists (- * + and 1.),
- * fenced and indented code blocks, and inline code. It builds DOM nodes and only ever sets text through
- * textContent / createTextNode, never HTML, so no card can inject markup or script. Everything else
- * (links, images, emphasis, raw HTML) is shown as the literal text.
+ * fenced and indented code blocks, inline code, *emphasis* / _emphasis_ and **strong** / __strong__ (not inside
+ * inline code). It builds DOM nodes and only ever sets text through textContent / createTextNode, never HTML, so no
+ * card can inject markup or script. Everything else (links, images, raw HTML) is shown as the literal text.
  */
 "use strict";
 (function (global) {
@@ -16,9 +16,30 @@
         code.textContent = part.slice(1, -1);
         parent.appendChild(code);
       } else {
-        parent.appendChild(document.createTextNode(part));
+        emphasis(parent, part);
       }
     }
+  }
+
+  // **strong** or __strong__, then *em* or _em_: the delimiters hug the text (`2 * 3 * 4` stays as it is), and an
+  // underscore inside a word (snake_case) is not a delimiter.
+  var EMPHASIS =
+    /\*\*(?=\S)([\s\S]*?\S)\*\*|(?<!\w)__(?=\S)([\s\S]*?\S)__(?!\w)|\*([^\s*](?:[^*]*?[^\s*])?)\*|(?<!\w)_([^\s_](?:[^_]*?[^\s_])?)_(?!\w)/;
+
+  function emphasis(parent, text) {
+    var re = new RegExp(EMPHASIS.source, "g");
+    var from = 0;
+    var m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > from) parent.appendChild(document.createTextNode(text.slice(from, m.index)));
+      var strong = m[1] !== undefined ? m[1] : m[2];
+      var node = document.createElement(strong !== undefined ? "strong" : "em");
+      if (strong !== undefined) emphasis(node, strong);
+      else node.textContent = m[3] !== undefined ? m[3] : m[4];
+      parent.appendChild(node);
+      from = re.lastIndex;
+    }
+    if (from < text.length) parent.appendChild(document.createTextNode(text.slice(from)));
   }
 
   function renderMarkdown(source) {
