@@ -124,8 +124,15 @@ export interface ChatConfig {
    * none) and requests without a credential are served.
    */
   pricePerToken?: string;
-  /** Generations at once; more are answered 429. Default 4. */
+  /** Generations at once; more wait in the queue (`maxQueued`). Default 4. */
   maxConcurrent: number;
+  /**
+   * Requests that may wait (first in, first out) for a generation slot when all `maxConcurrent` are busy; beyond it
+   * they are answered 429 at once. 0 queues none (every busy request is answered 429). Default 64.
+   */
+  maxQueued: number;
+  /** Longest a queued request waits for a slot, in ms, before it is answered 429 (nothing paid). Default 10,000. */
+  queueTimeoutMs: number;
   /** Most tokens one request may generate. Default 256. */
   maxTokens: number;
   /** Port of the direct (development) chat API on 127.0.0.1; 0 (default) serves none. */
@@ -142,6 +149,8 @@ export const MAX_RECEIPT_BATCH = 4_096;
 /** Defaults of the chat settings a config may leave out. */
 export const CHAT_DEFAULTS: Omit<ChatConfig, "models" | "pricePerToken"> = {
   maxConcurrent: 4,
+  maxQueued: 64,
+  queueTimeoutMs: 10_000,
   maxTokens: 256,
   port: 0,
   batchMax: 1_000,
@@ -394,6 +403,8 @@ function validateChat(raw: unknown, modes: ModeName[], fail: (field: string, wha
     models: models as ChatConfig["models"],
     ...(price === undefined ? {} : { pricePerToken: price as string }),
     maxConcurrent: int("maxConcurrent", 1, 1_024),
+    maxQueued: int("maxQueued", 0, 65_536),
+    queueTimeoutMs: int("queueTimeoutMs", 1, 600_000),
     maxTokens: int("maxTokens", 1, 1_000_000),
     port,
     batchMax: int("batchMax", 1, MAX_RECEIPT_BATCH),
