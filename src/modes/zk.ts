@@ -28,7 +28,9 @@ import { fromSolidityProof, releaseSnarkjs } from "../zkml/prover";
 import { evaluateQuantized } from "../zkml/reference";
 import { verificationKeyFromWords } from "../zkml/solidity";
 import { verifyZkSetup } from "../zkml/verify-setup";
-import { checkZkVerifier, readZkSetupFiles } from "../zkml/verify-version";
+import { decodeZkSlotProof, isZkSlotProof, type DecodedZkSlotProof } from "../zkml/batch-solidity";
+import { verifySlotProof, verifySlotVersion } from "../zkml/verify-slots";
+import { checkZkVerifier, readZkSetupFiles, verifyZkVersion } from "../zkml/verify-version";
 import { ModeNotServedError } from "./errors";
 import { bindingValues, infoOf, verifierAddress } from "./shared";
 import type { ModeModule, ModeNode, ModeVerification, SettlementContext, ZkCircuit, ZkCircuitSource } from "./types";
@@ -151,6 +153,7 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
   const { contracts, provider, job, call, check } = s;
   let output: string;
   let item: ZkProofItem;
+  if (call.name === "submitBatch" && isZkSlotProof(call.args.proof as string)) return verifySlotSettlement(s);
   try {
     if (call.name === "submit") {
       output = call.args.output as string;
@@ -209,6 +212,88 @@ async function verifySettlement(s: SettlementContext): Promise<ModeVerification>
       zkeyVerifySeconds: setup.seconds?.zkeyVerify,
     },
   };
+}
+
+/**
+ * A job settled by one N-slot proof (`submitBatch`, issue #15): the slot verifier the ZK verifier deployed for
+ * (version, N) holds a key that `verifySlotVersion` ties to the N-slot circuit rebuilt from the version's files (after
+ * the version's own circuit is checked, as for one proof), and the proof verifies off-chain against it with every
+ * job of the call in its slot.
+ */
+async function verifySlotSettlement(s: SettlementContext): Promise<ModeVerification> {
+  const { contracts, provider, job, call, check } = s;
+  const jobs = call.args.jobs as Result[];
+  const index = jobs.findIndex((j) => (j[0] as bigint) === job.id);
+  let decoded: DecodedZkSlotProof;
+  let output: string;
+  try {
+    decoded = decodeZkSlotProof(call.args.proof as string);
+    output = (call.args.outputs as string[])[index]!;
+    if (index < 0 || index >= decoded.packedOutputs.length) throw new InputError(`job ${job.id} is not in the call`);
+  } catch (error) {
+    check("proof encoding", false, `the settling call's N-slot proof does not decode: ${String(error)}`);
+    return {};
+  }
+  const packed = decoded.packedOutputs[index]!;
+  check(
+    "calldata output",
+    keccak256(output) === s.outputHash && output === encodeZkOutput(packed),
+    `slot ${index} of the proof is for packed output ${packed}; the call carried ${output}`,
+  );
+  let slotKey: { ok: boolean; detail: string };
+  if (s.content === undefined) {
+    slotKey = { ok: false, detail: "no content source to read the version's files from (pass `content`)" };
+  } else {
+    try {
+      const version = await verifyZkVersion({
+        registry: contracts.registry,
+        content: s.content,
+        modelId: job.modelId,
+        version: job.version,
+      });
+      const slots = await verifySlotVersion({
+        registry: contracts.registry,
+        zkVerifier: job.verifier,
+        content: s.content,
+        modelId: job.modelId,
+        version: job.version,
+        slots: decoded.slots,
+        model: version.model,
+        optimization: version.manifest.optimization,
+      });
+      slotKey = {
+        ok: true,
+        detail: `the ${decoded.slots}-slot verifier ${slots.slotVerifier} holds key hash ${slots.keyHash}, whose published key verifies against the N-slot circuit rebuilt from the version's files`,
+      };
+    } catch (error) {
+      if (isTransportError(error)) throw error;
+      slotKey = { ok: false, detail: String((error as Error)?.message ?? error) };
+    }
+  }
+  check(`${decoded.slots}-slot key rebuilt from the version's files`, slotKey.ok, slotKey.detail);
+  let checked: { valid: boolean; slotVerifier: string; keyHash: string };
+  try {
+    checked = await verifySlotProof({
+      runner: provider,
+      zkVerifier: job.verifier,
+      modelId: job.modelId,
+      version: job.version,
+      inputHashes: jobs.map((j) => (j as unknown as { inputHash: string }).inputHash),
+      proof: call.args.proof as string,
+    });
+  } catch (error) {
+    if (isTransportError(error)) throw error;
+    check("Groth16 proof (off-chain)", false, String((error as Error)?.message ?? error));
+    return {};
+  } finally {
+    await releaseSnarkjs();
+  }
+  check(
+    "Groth16 proof (off-chain)",
+    checked.valid,
+    `one ${decoded.slots}-slot proof of ${jobs.length} jobs; slot ${index}: commitment ${job.inputHash} with output ${packed}`,
+  );
+  return { zk: { verifier: checked.slotVerifier, vkHash: checked.keyHash, packedOutput: packed.toString() } };
 }
 
 /** Rebuilds the job's circuit from the version's files and checks its proving key (`verifyZkSetup`). */
