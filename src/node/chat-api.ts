@@ -22,8 +22,13 @@
  * Sampling follows OpenAI's defaults: temperature 1 and top_p 1 unless given, a random seed unless given (with
  * `seed` and temperature 0 an answer is reproducible, streamed or not).
  *
- * Limits: request body size, max tokens per request, and a number of generations at once (429 beyond it). A client
- * that disconnects aborts its generation; an aborted or failed generation gets no receipt and its payment is refunded.
+ * Limits: request body size, max tokens per request, and a number of generations at once. A request that finds every
+ * generation slot busy waits for one, first in first out, in a bounded queue (`maxQueued` requests, each at most
+ * `queueTimeoutMs`): a client retrying a 429 through the private path pays a whole encrypted round trip per try, a
+ * queued one none. It is answered 429 (`retry-after`) only when the queue is full or its wait times out. Payment is
+ * taken once a slot is, so a queued request that times out or whose client disconnects (it leaves the queue) is never
+ * charged. A client that disconnects aborts its generation; an aborted or failed generation gets no receipt and its
+ * payment is refunded.
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -107,8 +112,12 @@ export interface ChatApiOptions {
   maxBodyBytes?: number;
   /** Most tokens one request may generate (also capped by the model's context). Default 256. */
   maxTokens?: number;
-  /** Generations at once; more are answered 429. Default 4. */
+  /** Generations at once; more wait in the queue. Default 4. */
   maxConcurrent?: number;
+  /** Requests that may wait for a generation slot (FIFO); beyond it 429 at once. 0 queues none. Default 64. */
+  maxQueued?: number;
+  /** Longest a request waits in the queue, in ms, before it is answered 429 (nothing paid). Default 10,000. */
+  queueTimeoutMs?: number;
   /** The published data of a settlement batch by its data hash (served at {@link BATCH_DATA_PATH}), or undefined. */
   batchData?: (dataHash: string) => string | undefined;
   log?: Logger;
@@ -128,6 +137,8 @@ export interface ChatApi {
   handle(request: Request, signal?: AbortSignal): Promise<Response>;
   /** Generations running now. */
   readonly inFlight: number;
+  /** Requests waiting for a generation slot now. */
+  readonly queued: number;
 }
 
 /** A price per token fixed by configuration. */
@@ -235,6 +246,8 @@ class ApiError extends InputError {
 
 const DEFAULT_MAX_BODY = 64 * 1024;
 const DEFAULT_MAX_TOKENS = 256;
+const DEFAULT_MAX_QUEUED = 64;
+const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
 const PARAMETERS = new Set([
   "model",
   "messages",
@@ -347,10 +360,14 @@ function refuseUnsupported(body: Record<string, unknown>): void {
 
 class ChatService implements ChatApi {
   private active = 0;
+  /** Requests waiting for a slot, oldest first: each is handed the slot a finished generation frees. */
+  private readonly waiting: Array<() => void> = [];
   private readonly log: Logger;
   private readonly maxBodyBytes: number;
   private readonly maxTokens: number;
   private readonly maxConcurrent: number;
+  private readonly maxQueued: number;
+  private readonly queueTimeoutMs: number;
   private readonly models: Map<string, ServedTextModel>;
 
   constructor(private readonly options: ChatApiOptions) {
@@ -358,11 +375,17 @@ class ChatService implements ChatApi {
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
     this.maxConcurrent = options.maxConcurrent ?? 4;
+    this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.queueTimeoutMs = options.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS;
     this.models = new Map(options.models.map((m) => [`${m.modelId}@${m.version}`, m]));
   }
 
   get inFlight(): number {
     return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
   }
 
   async handle(request: Request, signal?: AbortSignal): Promise<Response> {
@@ -413,21 +436,15 @@ class ChatService implements ChatApi {
         "model_unavailable",
         { "retry-after": "60" },
       );
-    if (this.active >= this.maxConcurrent)
-      throw new ApiError(
-        429,
-        `this node is serving ${this.active} completions, its limit: retry in a moment`,
-        null,
-        "too_many_requests",
-        { "retry-after": "1" },
-      );
-    // The slot is taken before the payment is awaited, so requests paying at once cannot overrun the limit.
-    this.active += 1;
+    // The slot is taken before the payment is awaited, so requests paying at once cannot overrun the limit, and
+    // nothing is paid while waiting for it.
+    await this.takeSlot(signal);
     let payment: { paymentId: string; refund(): void };
     try {
+      if (signal?.aborted === true) throw new ApiError(499, "the client closed the connection; nothing was charged");
       payment = await this.pay(request.headers.get(PAYMENT_HEADER));
     } catch (error) {
-      this.active -= 1;
+      this.releaseSlot();
       throw error;
     }
     const run = new Run(this, parsed, payment, signal);
@@ -439,6 +456,61 @@ class ChatService implements ChatApi {
       throw error;
     }
     return parsed.stream ? run.streamed() : run.whole();
+  }
+
+  /**
+   * Takes a generation slot: at once when one is free, else after waiting in the queue (FIFO) for one.
+   * @throws ApiError 429 when the queue is full or the wait times out; 499 when `signal` aborts while waiting (the
+   * request leaves the queue).
+   */
+  private takeSlot(signal?: AbortSignal): Promise<void> {
+    if (this.active < this.maxConcurrent && this.waiting.length === 0) {
+      this.active += 1;
+      return Promise.resolve();
+    }
+    const busy = (why: string) =>
+      new ApiError(429, `${why}: retry in a moment; nothing was charged`, null, "too_many_requests", {
+        "retry-after": "1",
+      });
+    if (this.waiting.length >= this.maxQueued)
+      return Promise.reject(
+        busy(
+          this.maxQueued === 0
+            ? `this node is serving ${this.active} completions, its limit`
+            : `this node is serving ${this.active} completions, its limit, and ${this.waiting.length} requests wait`,
+        ),
+      );
+    if (signal?.aborted === true)
+      return Promise.reject(new ApiError(499, "the client closed the connection; nothing was charged"));
+    return new Promise<void>((resolve, reject) => {
+      const leave = (error: ApiError) => {
+        const at = this.waiting.indexOf(granted);
+        if (at >= 0) this.waiting.splice(at, 1);
+        done();
+        reject(error);
+      };
+      const timedOut = () => leave(busy(`no generation slot freed within ${this.queueTimeoutMs} ms`));
+      const aborted = () => leave(new ApiError(499, "the client closed the connection; nothing was charged"));
+      const timer = setTimeout(timedOut, this.queueTimeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", aborted);
+      };
+      // Handed a slot by releaseSlot, which keeps it counted in `active` for this request.
+      const granted = () => {
+        done();
+        resolve();
+      };
+      signal?.addEventListener("abort", aborted, { once: true });
+      this.waiting.push(granted);
+    });
+  }
+
+  /** Frees a generation slot, or hands it to the oldest waiting request. */
+  private releaseSlot(): void {
+    const next = this.waiting.shift();
+    if (next === undefined) this.active -= 1;
+    else next();
   }
 
   private async bodyOf(request: Request): Promise<Record<string, unknown>> {
@@ -544,7 +616,7 @@ class ChatService implements ChatApi {
   }
 
   finished(outcome: ChatOutcome): void {
-    this.active -= 1;
+    this.releaseSlot();
     this.log.info({ id: outcome.id, status: outcome.status, tokens: outcome.completionTokens }, "chat completion");
     this.options.onFinished?.(outcome);
   }

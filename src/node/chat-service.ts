@@ -158,6 +158,8 @@ export async function startChatService(options: ChatServiceOptions): Promise<Cha
     },
     maxTokens: chat.maxTokens,
     maxConcurrent: chat.maxConcurrent,
+    maxQueued: chat.maxQueued,
+    queueTimeoutMs: chat.queueTimeoutMs,
     log: log.child({ component: "chat" }),
   };
   const api = createChatApi(apiOptions);

@@ -300,6 +300,7 @@ describe("node/chat-api (OpenAI-compatible, with receipts)", function () {
         models: [stallingModel()],
         receipts: await receiptOptions(fx),
         maxConcurrent: 1,
+        maxQueued: 0,
         onFinished: (outcome) => {
           outcomes.push(outcome);
           notify?.();

@@ -45,6 +45,8 @@ describe("node config: chat", function () {
       models: ["7", "12"],
       pricePerToken: "0.000001",
       maxConcurrent: 16,
+      maxQueued: 0,
+      queueTimeoutMs: 2_000,
       maxTokens: 512,
       port: 8080,
       batchMax: 4096,
@@ -66,6 +68,8 @@ describe("node config: chat", function () {
     refused({ models: "all", batchAgeMs: 10 }, /"chat.batchAgeMs"/);
     refused({ models: "all", port: 70_000 }, /"chat.port" must be an integer from 0 to 65535/);
     refused({ models: "all", maxConcurrent: 0 }, /"chat.maxConcurrent"/);
+    refused({ models: "all", maxQueued: -1 }, /"chat.maxQueued" must be an integer from 0 to 65536/);
+    refused({ models: "all", queueTimeoutMs: 0 }, /"chat.queueTimeoutMs" must be an integer from 1 to 600000/);
     refused({ models: "all", maxtokens: 5 }, /"chat.maxtokens" is not a chat setting/);
     refused("all", /"chat" must be an object/);
   });
