@@ -185,15 +185,19 @@ describe("operator node: one N-slot proof for the ZK jobs of a version (against 
         fromBlock,
         content: new FsContentStore(net.contentDir),
       });
-      // verifyResult's ZK module (src/modes/zk.ts) decodes RLC batches only, so until it reads slot proofs (the
-      // change is in this work's report) it says "proof encoding" fails for them: every other check must pass, and
-      // the proof itself was checked above. Once it reads them, this filter removes nothing.
-      const failed = report.checks.filter((c) => !c.ok && c.name !== "proof encoding");
-      expect(failed, JSON.stringify(report.checks)).to.deep.equal([]);
+      // verifyResult reads the slot proof: the slot key rebuilt from the version's files, the job's slot, the proof.
+      expect(
+        report.checks.filter((c) => !c.ok),
+        JSON.stringify(report.checks),
+      ).to.deep.equal([]);
+      expect(report.ok).to.equal(true);
       expect(report.checks.filter((c) => c.ok).map((c) => c.name)).to.include.members([
         "settled",
         "resultOf hash",
         "one JobSettled",
+        "calldata output",
+        "4-slot key rebuilt from the version's files",
+        "Groth16 proof (off-chain)",
         "JobSettled output",
       ]);
     }
