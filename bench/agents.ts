@@ -12,14 +12,19 @@
  * by node/receipt-settler, one settler per operator, committed per node count and path, finalized after the
  * challenge window (bench/agents/settlement); their transactions give the gas per receipt.
  *
- * The nodes serve at most BENCH_AGENTS_MAX_CONCURRENT generations each at once: beyond it they answer 429 and the
- * agents wait and retry, so 1,000 agents are concurrent but their generations are queued by the nodes' limits (on a
- * 2-core machine 1,000 generations cannot run at once); the waiting counts in their latency.
+ * The nodes serve at most BENCH_AGENTS_MAX_CONCURRENT generations each at once; beyond it a request waits in the
+ * node's queue (node/chat-api `maxQueued`, BENCH_AGENTS_MAX_QUEUED, default one place per agent) for a free slot, at
+ * most BENCH_AGENTS_QUEUE_TIMEOUT_MS (20 s: under the relays' 30 s wait for a gateway's answer), and is answered 429
+ * only when the queue is full or the wait times out; the agents then wait and retry. So 1,000 agents are concurrent
+ * but their generations are queued by the nodes' limits (on a 2-core machine 1,000 generations cannot run at once);
+ * the waiting counts in their latency, and a private-path request queued at the node pays one encrypted round trip,
+ * not one per retry.
  *
  * Run: npm run bench:agents (hardhat run bench/agents.ts). Writes bench/results/agents.json and agents.svg.
  * Knobs: BENCH_AGENTS (1000), BENCH_AGENTS_NODES (1,2,4), BENCH_AGENTS_CONCURRENCY (1,10,100 and BENCH_AGENTS; at 1,
  * BENCH_AGENTS_SEQUENTIAL (50) turns one after the other),
- * BENCH_AGENTS_MAX_TOKENS (8), BENCH_AGENTS_MAX_CONCURRENT (8 per node), BENCH_AGENTS_BATCH (1000 receipts),
+ * BENCH_AGENTS_MAX_TOKENS (8), BENCH_AGENTS_MAX_CONCURRENT (8 per node), BENCH_AGENTS_MAX_QUEUED (BENCH_AGENTS per
+ * node; 0: 429 at once), BENCH_AGENTS_QUEUE_TIMEOUT_MS (20000), BENCH_AGENTS_BATCH (1000 receipts),
  * BENCH_AGENTS_FAILOVER_NODES (4; 0 skips the failover run), BENCH_AGENTS_TURN_TIMEOUT_MS (300000),
  * BENCH_AGENTS_RESULTS (agents: the stem of the files written).
  */
@@ -60,6 +65,8 @@ const CONCURRENCY = [...new Set(listEnv("BENCH_AGENTS_CONCURRENCY", [1, 10, 100,
 const SEQUENTIAL = intEnv("BENCH_AGENTS_SEQUENTIAL", 50);
 const MAX_TOKENS = intEnv("BENCH_AGENTS_MAX_TOKENS", 8);
 const MAX_CONCURRENT = intEnv("BENCH_AGENTS_MAX_CONCURRENT", 8);
+const MAX_QUEUED = intEnv("BENCH_AGENTS_MAX_QUEUED", AGENTS);
+const QUEUE_TIMEOUT_MS = Math.max(1, intEnv("BENCH_AGENTS_QUEUE_TIMEOUT_MS", 20_000));
 const BATCH = intEnv("BENCH_AGENTS_BATCH", 1_000);
 const FAILOVER_NODES = intEnv("BENCH_AGENTS_FAILOVER_NODES", 4);
 const TURN_TIMEOUT_MS = intEnv("BENCH_AGENTS_TURN_TIMEOUT_MS", 300_000);
@@ -152,7 +159,13 @@ async function main(): Promise<void> {
   const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
   const loadBefore = load();
   const nodeCount = Math.max(...NODE_COUNTS, FAILOVER_NODES);
-  const network = await startNetwork({ nodes: nodeCount, maxConcurrent: MAX_CONCURRENT, maxTokens: MAX_TOKENS });
+  const network = await startNetwork({
+    nodes: nodeCount,
+    maxConcurrent: MAX_CONCURRENT,
+    maxQueued: MAX_QUEUED,
+    queueTimeoutMs: QUEUE_TIMEOUT_MS,
+    maxTokens: MAX_TOKENS,
+  });
   const runs: RunResult[] = [];
   const postedGroups: PostedRun[] = [];
   let unsettled = Number.NaN;
@@ -318,7 +331,10 @@ function write(
         `${failover.figures.failovers} failovers; errors: ${failover.errors.join("; ") || "none"}`,
     );
   console.log(
-    `\n${AGENTS} agents are concurrent; their generations are queued by each node's limit of ${MAX_CONCURRENT} at once (429, retried with backoff).` +
+    `\n${AGENTS} agents are concurrent; their generations are queued by each node's limit of ${MAX_CONCURRENT} at once (` +
+      (MAX_QUEUED === 0
+        ? "429, retried with backoff)."
+        : `up to ${MAX_QUEUED} waiting at each node for at most ${QUEUE_TIMEOUT_MS} ms, then 429, retried with backoff).`) +
       ` load average before ${machine.loadBefore.join(" ")}, after ${machine.loadAfter.join(" ")} (${os.cpus().length} cores, other work shares them); ${Math.round(machine.wallMs / 1000)} s in all.`,
   );
 
@@ -377,6 +393,8 @@ function write(
     settings: {
       maxTokens: MAX_TOKENS,
       maxConcurrentPerNode: MAX_CONCURRENT,
+      maxQueuedPerNode: MAX_QUEUED,
+      queueTimeoutMs: QUEUE_TIMEOUT_MS,
       batch: BATCH,
       concurrency: CONCURRENCY,
       turnTimeoutMs: TURN_TIMEOUT_MS,

@@ -6,10 +6,11 @@
  * against the chain (sdk/agent `chainVerifier`). The runtime fails a turn over to another gateway once; each attempt
  * pays with a fresh credential (a payment id the client chose) at the route's operator.
  *
- * A node at its limit answers 429: when the runtime's two attempts both meet a busy (or failed) node, the agent waits
- * (exponential backoff from 25 ms, jittered, at most 1 s: the node's retry-after) and says the same thing again, so
- * 1,000 agents stay concurrent while the nodes serve as many as their limits allow; the waiting counts in the turn's
- * latency, measured from the agent's first try.
+ * A node at its limit queues the request until a generation slot frees (node/chat-api `maxQueued`), and answers 429
+ * only when its queue is full or the wait times out: when the runtime's two attempts both meet a busy (or failed)
+ * node, the agent waits (exponential backoff from 25 ms, jittered, at most 1 s: the node's retry-after) and says the
+ * same thing again, so 1,000 agents stay concurrent while the nodes serve as many as their limits allow; the waiting
+ * counts in the turn's latency, measured from the agent's first try.
  */
 import { keccak256, toUtf8Bytes } from "ethers";
 import type { ReceiptFile } from "../../src/core/receipts";

@@ -58,6 +58,8 @@ export interface Network {
 export interface NetworkOptions {
   nodes: number;
   maxConcurrent: number;
+  maxQueued: number;
+  queueTimeoutMs: number;
   maxTokens: number;
 }
 
@@ -117,6 +119,8 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
           perToken: PER_TOKEN.toString(),
           clockOffset: offset,
           maxConcurrent: options.maxConcurrent,
+          maxQueued: options.maxQueued,
+          queueTimeoutMs: options.queueTimeoutMs,
           maxTokens: options.maxTokens,
         },
         (file, node) => signed.push({ file, node }),

@@ -2,7 +2,8 @@
  * One TEE node of the agents benchmark in its own process, so that killing it (SIGKILL) is a real crash: its sockets
  * reset, its generations stop, and it refunds nothing. It serves the bundled model with the chat API twice, directly
  * (src/node/chat-api `startChatApi`, 127.0.0.1) and behind its OHTTP gateway (src/node/gateway), two handlers over one
- * model, signer and ledger, each with the node's limit of generations at once (a run drives one path at a time).
+ * model, signer and ledger, each with the node's limit of generations at once and its queue of requests waiting for
+ * one (a run drives one path at a time).
  *
  * The parent is the operator's side that the process does not hold: it sends the enclave key, the settlement's
  * address and the chain's clock; the node reports every receipt its enclave signs (`receipt` messages) before the
@@ -39,6 +40,10 @@ export interface NodeStart {
   /** Chain time minus wall time, in seconds (receipts' `issuedAt` follow the chain's clock). */
   clockOffset: number;
   maxConcurrent: number;
+  /** Requests that may wait for a generation slot (node/chat-api `maxQueued`; 0: 429 at once). */
+  maxQueued: number;
+  /** Longest a request waits for a slot before its 429 (node/chat-api `queueTimeoutMs`). */
+  queueTimeoutMs: number;
   maxTokens: number;
 }
 
@@ -159,6 +164,8 @@ async function serve(start: NodeStart): Promise<void> {
     },
     payments: new CredentialLedger(),
     maxConcurrent: start.maxConcurrent,
+    maxQueued: start.maxQueued,
+    queueTimeoutMs: start.queueTimeoutMs,
     maxTokens: start.maxTokens,
   };
   const direct = await startChatApi(options);
