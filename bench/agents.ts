@@ -6,7 +6,9 @@
  * (and, as the point without queueing, one agent at a time for 50 turns),
  * and measures time to first token and total latency (p50, p99; total includes the agent's receipt check), tokens/s
  * and the error rate. Then a failover run: 1,000 agents on the private path against 4 nodes, the last node SIGKILLed
- * when a quarter of the turns are done; its in-flight turns go to another gateway. Each agent checks its receipt
+ * when the nodes have signed a quarter of the run's receipts (not a quarter of the turns ended: the agents' ends,
+ * each checking its receipt against the chain, lag the nodes, which may have served everything by then); its
+ * in-flight and queued turns go to another gateway. Each agent checks its receipt
  * against the chain before keeping a turn; the receipts the nodes signed are compared with those the agents kept
  * (bench/agents/ledger: nothing paid without being served, no payment id twice, none lost), then settled on-chain
  * by node/receipt-settler, one settler per operator, committed per node count and path, finalized after the
@@ -85,8 +87,12 @@ interface RunResult {
   /** The settlement of its group (node count and path, or the failover run). */
   posted?: PostedRun;
   errors: string[];
-  /** The node killed mid-run, when it was, and how many turns had an attempt fail there (its in-flight turns). */
-  killed?: { node: number; atTurn: number; turnsFailedOver: number };
+  /**
+   * The node killed mid-run; when: after how many receipts the nodes had signed in the run (their progress, which
+   * the agents' ends lag: they check each receipt against the chain) and how many turns had ended; and how many
+   * turns had an attempt fail there (its in-flight and queued turns).
+   */
+  killed?: { node: number; afterSigned: number; atTurn: number; turnsFailedOver: number };
 }
 
 /** One run: `concurrency` agents at once, its receipts audited and committed. */
@@ -96,11 +102,25 @@ async function measure(
   nodes: number,
   path: PathKind,
   concurrency: number,
-  kill?: { atTurn: number },
+  kill?: { afterSigned: number },
 ): Promise<RunResult> {
   await network.syncClocks();
   const from = network.signed.length;
   let killed: RunResult["killed"];
+  let done = 0;
+  // The last node dies once the nodes have signed `afterSigned` of the run's receipts, while every node still has
+  // turns running and queued: its turns must go elsewhere.
+  const killer =
+    kill === undefined
+      ? undefined
+      : setInterval(() => {
+          const signedNow = network.signed.length - from;
+          if (killed !== undefined || signedNow < kill.afterSigned) return;
+          const node = nodes - 1;
+          killed = { node, afterSigned: signedNow, atTurn: done, turnsFailedOver: 0 };
+          network.operators[node]!.node.kill();
+          clearInterval(killer);
+        }, 5);
   const started = performance.now();
   const once = (run: string) =>
     runAgents({
@@ -111,17 +131,15 @@ async function measure(
       maxTokens: MAX_TOKENS,
       turnTimeoutMs: TURN_TIMEOUT_MS,
       run,
-      onTurnEnd: (done) => {
-        if (kill === undefined || killed !== undefined || done < kill.atTurn) return;
-        // The last node dies while every node is serving its limit: its turns must go elsewhere.
-        const node = nodes - 1;
-        killed = { node, atTurn: done, turnsFailedOver: 0 };
-        network.operators[node]!.node.kill();
-      },
+      onTurnEnd: (ended) => void (done = ended),
     });
   // One agent at a time: SEQUENTIAL turns one after the other (a path's own latency, nothing queued).
   const turns: Turn[] = [];
-  for (let k = 0; k < (concurrency === 1 ? SEQUENTIAL : 1); k += 1) turns.push(...(await once(`${label}/${k}`)));
+  try {
+    for (let k = 0; k < (concurrency === 1 ? SEQUENTIAL : 1); k += 1) turns.push(...(await once(`${label}/${k}`)));
+  } finally {
+    clearInterval(killer);
+  }
   if (killed !== undefined) {
     const dead = network.operators[killed.node]!.signer.address;
     killed.turnsFailedOver = turns.filter((t) => t.failedAt.includes(dead)).length;
@@ -139,7 +157,7 @@ async function measure(
       `receipts ${audit.served} kept (checked), ${audit.signed} signed  ${Math.round(wallMs)} ms` +
       (killed === undefined
         ? ""
-        : `  (node ${killed.node} killed at turn ${killed.atTurn}; ${killed.turnsFailedOver} turns failed over from it)`),
+        : `  (node ${killed.node} killed after ${killed.afterSigned} receipts signed, ${killed.atTurn} turns ended; ${killed.turnsFailedOver} turns failed over from it)`),
   );
   return {
     label,
@@ -207,7 +225,7 @@ async function main(): Promise<void> {
         "private",
         AGENTS,
         {
-          atTurn: Math.ceil(AGENTS / 4),
+          afterSigned: Math.ceil(AGENTS / 4),
         },
       );
       await settle([failover]);
@@ -327,7 +345,7 @@ function write(
   for (const t of targets) console.log(`${t.met ? "met   " : "MISSED"}  ${t.target}: ${t.value}`);
   if (failover?.killed !== undefined)
     console.log(
-      `\nfailover: node ${failover.killed.node} killed after ${failover.killed.atTurn} turns; ${failover.killed.turnsFailedOver} turns had an attempt fail there and were served elsewhere or not; ` +
+      `\nfailover: node ${failover.killed.node} killed after ${failover.killed.afterSigned} receipts signed (${failover.killed.atTurn} turns ended); ${failover.killed.turnsFailedOver} turns had an attempt fail there and were served elsewhere or not; ` +
         `${failover.figures.failovers} failovers; errors: ${failover.errors.join("; ") || "none"}`,
     );
   console.log(
