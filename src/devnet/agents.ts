@@ -10,13 +10,13 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { formatUnits, type JsonRpcProvider, type Signer } from "ethers";
 import { requirePrivacyRegistry, requireReceiptSettlement, type Contracts } from "../core/contracts";
-import { BaseError, firstLine, TimeoutError } from "../core/errors";
+import { BaseError, TimeoutError } from "../core/errors";
 import { withTimeout } from "../core/retry";
 import { encodeReceiptFile, parseBatchData } from "../core/receipts";
 import { RECEIPT_BATCH_DIR } from "../node/chat-service";
-import { Agent, chainVerifier, privateTransport } from "../sdk/agent";
-import { creditKey, depositCredit, issueCredit, takeCredit } from "../sdk/credit";
-import { returnPass, type PassEntry } from "../sdk/passes";
+import { chainVerifier, privateTransport } from "../sdk/agent";
+import { creditCredentials, runAgents as runAgentsWith, type RunResult } from "../sdk/agent-run";
+import { creditKey, depositCredit, issueCredit } from "../sdk/credit";
 import type { DevnetOperator } from "./operators";
 
 /** How long a node reuses its reading of the chain's clock (node/chat-service), and a second more. */
@@ -52,19 +52,6 @@ export interface DevnetAgentsOptions {
   /** The longest each stage (price, agents, commit, finalize) may take. Default 180 s. */
   timeoutMs?: number;
   log: (line: string) => void;
-}
-
-/** What one agent did (as `vin agent run --json` reports it). */
-interface RunResult {
-  name: string;
-  turns: number;
-  receiptsVerified: number;
-  failovers: number;
-  promptTokens: number;
-  completionTokens: number;
-  ttftP50Ms: number | null;
-  totalP50Ms: number | null;
-  error?: string;
 }
 
 export interface DevnetAgentsResult {
@@ -238,60 +225,23 @@ async function priceInForce(
  */
 async function runAgents(options: DevnetAgentsOptions, wallet: string): Promise<RunResult[]> {
   const { contracts } = options;
-  const transport = privateTransport({ contracts, gateway: options.operator.address });
-  const verify = chainVerifier({ contracts, settlement: requireReceiptSettlement(contracts) });
-  const taken = new Map<string, PassEntry>();
-  return Promise.all(
-    options.personas.map(async ({ name, system, messages }) => {
-      const agent = new Agent({
-        persona: {
-          name,
-          system,
-          model: `${options.modelId}@1`,
-          sampling: { temperature: 0.8, maxTokens: options.maxTokens },
-          contextTokens: options.contextTokens,
-        },
-        transport,
-        verify,
-        credentials: async () => {
-          const entry = takeCredit(wallet);
-          if (entry !== undefined) taken.set(entry.token, entry);
-          return entry?.token;
-        },
-        onUnspent: (credential) => {
-          const entry = taken.get(credential);
-          if (entry !== undefined) returnPass(entry, wallet);
-        },
-      });
-      let error: string | undefined;
-      try {
-        for (let i = 0; i < options.turns; i += 1) {
-          const turn = await agent.say(messages[i % messages.length]!);
-          options.log(`    ${name} <- "${messages[i % messages.length]}": ${JSON.stringify(turn.assistant.trim())}`);
-        }
-      } catch (e) {
-        if (!(e instanceof BaseError)) throw e;
-        error = firstLine(e);
-      }
-      const { stats } = agent;
-      return {
+  return runAgentsWith({
+    entries: options.personas.map(({ name, system, messages }) => ({
+      persona: {
         name,
-        turns: stats.turns,
-        receiptsVerified: stats.receiptsVerified,
-        failovers: stats.failovers,
-        promptTokens: stats.promptTokens,
-        completionTokens: stats.completionTokens,
-        ttftP50Ms: median(stats.ttftMs),
-        totalP50Ms: median(stats.totalMs),
-        ...(error === undefined ? {} : { error }),
-      };
-    }),
-  );
-}
-
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+        system,
+        model: `${options.modelId}@1`,
+        sampling: { temperature: 0.8, maxTokens: options.maxTokens },
+        contextTokens: options.contextTokens,
+      },
+      messages,
+    })),
+    turns: options.turns,
+    transport: privateTransport({ contracts, gateway: options.operator.address }),
+    verify: chainVerifier({ contracts, settlement: requireReceiptSettlement(contracts) }),
+    ...creditCredentials(wallet),
+    onTurn: (name, turn) => options.log(`    ${name} <- "${turn.user}": ${JSON.stringify(turn.assistant.trim())}`),
+  });
 }
 
 /** Polls `check` until it returns a value, for at most `timeoutMs`. */

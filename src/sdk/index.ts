@@ -12,3 +12,4 @@ export * from "./requestInference";
 export * from "./waitForResult";
 export * from "./verifyResult";
 export * from "./agent";
+export * from "./agent-run";

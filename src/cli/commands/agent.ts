@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { getAddress, isAddress } from "ethers";
 import { requireReceiptSettlement, type Contracts } from "../../core/contracts";
-import { BaseError, InputError, NotFoundError, firstLine } from "../../core/errors";
+import { InputError, NotFoundError, firstLine } from "../../core/errors";
 import { withTimeout } from "../../core/retry";
 import { readPassword } from "../../node/keystore";
 import {
@@ -13,15 +13,13 @@ import {
   parseModelName,
   privateTransport,
   type AgentOptions,
-  type AgentStats,
   type AgentTurn,
   type ChatTransport,
   type MemorySecret,
   type Persona,
   type ReceiptVerifier,
 } from "../../sdk/agent";
-import { takeCredit } from "../../sdk/credit";
-import { returnPass, type PassEntry } from "../../sdk/passes";
+import { creditCredentials, runAgents, type RunEntry, type RunResult } from "../../sdk/agent-run";
 import { withChain } from "../context";
 import type { Globals, GlobalOptions } from "../options";
 import { print } from "../output";
@@ -232,83 +230,7 @@ export async function sayTurn(params: SayTurnParams): Promise<AgentTurn> {
 
 /* RUNNING SEVERAL AGENTS */
 
-/** One agent of `vin agent run`: a persona and the messages it sends, in turn (cycled). */
-export interface RunEntry {
-  persona: Persona;
-  messages: string[];
-}
-
-export interface RunAgentsParams {
-  entries: readonly RunEntry[];
-  turns: number;
-  transport: ChatTransport;
-  verify: ReceiptVerifier;
-  timeouts?: ConstructorParameters<typeof Agent>[0]["timeouts"];
-  /** Payment: one credential per request ({@link creditOf}), shared by the agents; none without it. */
-  credentials?: AgentOptions["credentials"];
-  onUnspent?: AgentOptions["onUnspent"];
-}
-
-/** What one agent of a run did. */
-export interface RunResult {
-  name: string;
-  turns: number;
-  receiptsVerified: number;
-  failovers: number;
-  promptTokens: number;
-  completionTokens: number;
-  /** Median time to first token, ms. */
-  ttftP50Ms: number | null;
-  totalP50Ms: number | null;
-  error?: string;
-}
-
-/**
- * Runs every agent at once, each `turns` turns in sequence; an agent that fails stops, the others go on.
- * @example const results = await runAgents({ entries, turns: 3, transport, verify });
- */
-export async function runAgents(params: RunAgentsParams): Promise<RunResult[]> {
-  return Promise.all(
-    params.entries.map(async ({ persona, messages }) => {
-      const agent = new Agent({
-        persona,
-        transport: params.transport,
-        verify: params.verify,
-        ...(params.timeouts === undefined ? {} : { timeouts: params.timeouts }),
-        ...(params.credentials === undefined ? {} : { credentials: params.credentials }),
-        ...(params.onUnspent === undefined ? {} : { onUnspent: params.onUnspent }),
-      });
-      let error: string | undefined;
-      try {
-        for (let i = 0; i < params.turns; i += 1) await agent.say(messages[i % messages.length]!);
-      } catch (e) {
-        if (!(e instanceof BaseError)) throw e;
-        error = firstLine(e);
-      }
-      return resultOf(persona.name, agent.stats, error);
-    }),
-  );
-}
-
-function resultOf(name: string, stats: AgentStats, error: string | undefined): RunResult {
-  return {
-    name,
-    turns: stats.turns,
-    receiptsVerified: stats.receiptsVerified,
-    failovers: stats.failovers,
-    promptTokens: stats.promptTokens,
-    completionTokens: stats.completionTokens,
-    ttftP50Ms: median(stats.ttftMs),
-    totalP50Ms: median(stats.totalMs),
-    ...(error === undefined ? {} : { error }),
-  };
-}
-
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
-}
+export { runAgents, type RunEntry, type RunResult };
 
 function describeRun(r: RunResult): string {
   const ms = (v: number | null) => (v === null ? "-" : `${v} ms`);
@@ -445,24 +367,7 @@ function secretOf(global: GlobalOptions, opts: StoreOptions): MemorySecret {
 export function creditOf(
   opts: Pick<RouteOptions, "credit">,
 ): Pick<AgentOptions, "credentials" | "onUnspent"> | Record<string, never> {
-  const wallet = opts.credit;
-  if (wallet === undefined) return {};
-  const taken = new Map<string, PassEntry>();
-  return {
-    credentials: () => {
-      const entry = takeCredit(wallet);
-      if (entry === undefined)
-        return Promise.reject(
-          new InputError(`the credit wallet ${wallet} holds no token: buy more with \`vin credit deposit\``),
-        );
-      taken.set(entry.token, entry);
-      return Promise.resolve(entry.token);
-    },
-    onUnspent: (credential) => {
-      const entry = taken.get(credential);
-      if (entry !== undefined) returnPass(entry, wallet);
-    },
-  };
+  return opts.credit === undefined ? {} : creditCredentials(opts.credit);
 }
 
 function checkRouteOptions(opts: RouteOptions): void {
