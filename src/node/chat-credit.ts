@@ -38,13 +38,12 @@ import path from "node:path";
 import type Database from "better-sqlite3";
 import { concat, keccak256, toBeHex, type Provider } from "ethers";
 import type { ReceiptSettlement } from "../../typechain-types/contracts/chat/ReceiptSettlement";
-import { BaseError, ConflictError, InputError, NotFoundError, VerificationError } from "../core/errors";
+import { ConflictError, InputError, NotFoundError, VerificationError } from "../core/errors";
 import type { Logger } from "../core/log";
 import { withRetry } from "../core/retry";
 import { writeProblem } from "../ohttp";
 import {
   checkTokenRequests,
-  decodeToken,
   encodeIssuanceResponse,
   type Hex,
   issueTokens,
@@ -55,11 +54,16 @@ import {
   type SpentTokens,
   tokenChallenge,
   type TokenChallenge,
-  tokenNonce,
-  verifyToken,
 } from "../privacypass";
 import type { PaymentRedeemer } from "./chat-api";
-import { IssuanceRecord, issuanceProblem, loadIssuerKey, parseIssuanceRequest, PASS_BATCH } from "./issuer";
+import {
+  createPassRedeemer,
+  IssuanceRecord,
+  issuanceProblem,
+  loadIssuerKey,
+  parseIssuanceRequest,
+  PASS_BATCH,
+} from "./issuer";
 
 /** The credit issuer key's file in a node's data directory (PKCS#8 PEM, mode 0600). */
 export const CREDIT_KEY_FILE = "credit-issuer.pem";
@@ -189,9 +193,10 @@ export function createCreditHandler(
 }
 
 /**
- * The chat API's redeemer of credit tokens (`PaymentRedeemer`): a token (base64url) must parse, verify for
- * `challenge` under `key`, and not be spent; it is then recorded spent, and its nonce is the payment id. A refund
- * releases it, unless a receipt was stored under it (`settled`): a payment id is charged once and never spent again.
+ * The chat API's redeemer of credit tokens (`PaymentRedeemer`): node/issuer's pass redeemer under the name "credit
+ * token": a token must parse, verify for `challenge` under `key`, and not be spent; its nonce is the payment id. A
+ * refund releases it, unless a receipt was stored under it (`settled`): a payment id is charged once and never spent
+ * again.
  * @example createChatApi({ ..., payments: createCreditRedeemer({ key, challenge, spent, settled: (id) => store.has(id) }) });
  */
 export function createCreditRedeemer(options: {
@@ -200,29 +205,7 @@ export function createCreditRedeemer(options: {
   spent: SpentTokens;
   settled?: (paymentId: string) => boolean;
 }): PaymentRedeemer {
-  const { key, challenge, spent } = options;
-  return {
-    async redeem(credential) {
-      let nonce: Hex;
-      try {
-        const token = decodeToken(new Uint8Array(Buffer.from(credential, "base64url")), "credential");
-        verifyToken(key.publicKey, challenge, token);
-        nonce = tokenNonce(token);
-      } catch (error) {
-        throw new InputError(
-          `the credit token is not valid: ${error instanceof BaseError ? error.shortMessage : String(error)}`,
-          { cause: error },
-        );
-      }
-      if (!spent.markSpent(key.keyId, nonce)) throw new InputError("the credit token was spent already");
-      return {
-        paymentId: nonce,
-        refund: () => {
-          if (options.settled?.(nonce) !== true) spent.release(key.keyId, nonce);
-        },
-      };
-    },
-  };
+  return createPassRedeemer({ ...options, noun: "credit token" });
 }
 
 export interface CreditServiceOptions extends Omit<CreditIssuerOptions, "key" | "record" | "log"> {

@@ -286,29 +286,42 @@ export function issuanceProblem(error: unknown): { status: number; title: string
 /**
  * The gateway's redeemer of this issuer's tokens (`PassRedeemer` of gateway.ts): a token (base64url) must parse,
  * verify for `challenge` under `key`, and not be spent; it is then marked spent in `spent`, and released if the
- * request fails on the gateway's side. Every refusal is an InputError, which the gateway answers with 402.
+ * request fails on the gateway's side, unless `settled` says it was charged (node/chat-credit's redeemer of credit
+ * tokens is this one, so named). Its nonce is the payment id. Every refusal is an InputError, which the gateway
+ * answers with 402.
  * @example startPrivateGateway({ ..., passes: createPassRedeemer({ key, challenge, spent }) });
  */
 export function createPassRedeemer(options: {
   key: Pick<IssuerKey, "publicKey" | "keyId">;
   challenge: TokenChallenge;
   spent: SpentTokens;
-}): PassRedeemer {
+  /** What a token is called in refusals. Default "pass". */
+  noun?: string;
+  /** Whether a payment id was charged (a receipt stored under it): then a refund does not release it. */
+  settled?: (paymentId: string) => boolean;
+}): PassRedeemer & { redeem(pass: string): Promise<{ paymentId: Hex; refund(): void }> } {
   const { key, challenge, spent } = options;
+  const noun = options.noun ?? "pass";
   return {
     async redeem(pass) {
       let nonce: Hex;
       try {
-        const token = decodeToken(new Uint8Array(Buffer.from(pass, "base64url")), "pass");
+        const token = decodeToken(new Uint8Array(Buffer.from(pass, "base64url")), noun);
         verifyToken(key.publicKey, challenge, token);
         nonce = tokenNonce(token);
       } catch (error) {
-        throw new InputError(`the pass is not valid: ${error instanceof BaseError ? error.shortMessage : error}`, {
-          cause: error,
-        });
+        throw new InputError(
+          `the ${noun} is not valid: ${error instanceof BaseError ? error.shortMessage : String(error)}`,
+          { cause: error },
+        );
       }
-      if (!spent.markSpent(key.keyId, nonce)) throw new InputError("the pass was spent already");
-      return { refund: () => void spent.release(key.keyId, nonce) };
+      if (!spent.markSpent(key.keyId, nonce)) throw new InputError(`the ${noun} was spent already`);
+      return {
+        paymentId: nonce,
+        refund: () => {
+          if (options.settled?.(nonce) !== true) spent.release(key.keyId, nonce);
+        },
+      };
     },
   };
 }
