@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ConfigError } from "../../../src/core/errors";
-import { CHAT_DEFAULTS, validateConfig } from "../../../src/node/config";
+import { validateConfig } from "../../../src/node/config";
 
 const ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 const BASE = {
@@ -37,7 +37,16 @@ describe("node config: chat", function () {
   });
 
   it("fills the defaults around the models", function () {
-    expect(chat({ models: "all" })).to.deep.equal({ models: "all", ...CHAT_DEFAULTS });
+    expect(chat({ models: "all" })).to.deep.equal({
+      models: "all",
+      maxConcurrent: 4,
+      maxQueued: 64,
+      queueTimeoutMs: 10_000,
+      maxTokens: 256,
+      port: 0,
+      batchMax: 1_000,
+      batchAgeMs: 600_000,
+    });
   });
 
   it("keeps every setting given", function () {
