@@ -427,7 +427,12 @@ class ChatService implements ChatApi {
     if (request.method !== "POST")
       throw new ApiError(405, "/v1/chat/completions takes POST", null, "method_not_allowed", { allow: "POST" });
     const parsed = this.parse(await this.bodyOf(request));
-    const refusal = await this.options.refusal?.(parsed.model.modelId, parsed.model.version);
+    // A chain that cannot be read is a refusal (503, retry later), as the gateway answers for /v1/infer.
+    const refusal = await this.options
+      .refusal?.(parsed.model.modelId, parsed.model.version)
+      .catch(
+        (error: unknown) => `its chain state cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+      );
     if (refusal !== undefined)
       throw new ApiError(
         503,
