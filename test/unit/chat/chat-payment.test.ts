@@ -104,6 +104,20 @@ describe("chat API: payment, refusal and receipt records", function () {
     expect(refunds).to.deep.equal([]);
   });
 
+  it("answers 503 when the serving check cannot read the chain, taking no payment", async function () {
+    const { ask, model, refunds } = api({
+      refusal: () => Promise.reject(new Error("connection refused")),
+      payments: { redeem: () => Promise.reject(new Error("must not be called")) },
+    });
+    const response = await ask("ab");
+    expect(response.status).to.equal(503);
+    expect(((await response.json()) as { error: { message: string } }).error.message).to.match(
+      /its chain state cannot be read: connection refused/,
+    );
+    expect(model.generations).to.equal(0);
+    expect(refunds).to.deep.equal([]);
+  });
+
   it("stores each receipt before answering, its payment id the credential's", async function () {
     const stored: SignedReceipt[] = [];
     const { ask } = api({ refusal: () => Promise.resolve(undefined), record: (s) => void stored.push(s) });
