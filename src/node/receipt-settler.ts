@@ -154,7 +154,7 @@ export class ReceiptSettler {
       if (planned !== undefined) done.planned.push(planned.id);
     }
     for (const batch of this.store.inState("planned")) {
-      const batchId = await this.commit(batch, params);
+      const batchId = await this.commit(batch, now, params);
       if (batchId === undefined) break;
       done.committed.push(batchId);
     }
@@ -216,10 +216,23 @@ export class ReceiptSettler {
   }
 
   /** Commits a planned batch; undefined while it must wait (credit) or when its commit reverted. */
-  private async commit(batch: ReceiptBatchRow, params: SettlementParameters): Promise<bigint | undefined> {
+  private async commit(batch: ReceiptBatchRow, now: bigint, params: SettlementParameters): Promise<bigint | undefined> {
     const key = `${SETTLER_KINDS.commit}:${batch.id}`;
     // Signed before a restart: its checks were made then, and the pool and bond may already show its effects.
-    if (this.chain.known?.(key) !== true && !(await this.ready(batch, params))) return undefined;
+    if (this.chain.known?.(key) !== true) {
+      // A batch that waited (for credit) until its oldest receipt is as old as plan() accepts would be committed out
+      // of time, a fault that costs the bond: it is dropped, and plan() sets its receipts aside.
+      const oldest = parseBatchData(JSON.parse(batch.data)).receipts.reduce(
+        (min, { receipt }) => (receipt.issuedAt < min ? receipt.issuedAt : min),
+        now,
+      );
+      if (now - oldest >= (params.maxReceiptAge * 3n) / 4n) {
+        this.store.setState(batch.id, "failed");
+        this.log.error({ batch: batch.id }, "the batch waited too long to commit in time: not committed");
+        return undefined;
+      }
+      if (!(await this.ready(batch, params))) return undefined;
+    }
     const sent = await this.chain.commitBatch(key, {
       root: batch.root,
       count: batch.count,

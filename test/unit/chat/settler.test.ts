@@ -200,6 +200,21 @@ describe("ReceiptSettler", function () {
       expect(chain.creditPool).to.equal(0n);
     });
 
+    it("drops a batch that waited for credit until its receipts are too old to commit in time, committing nothing", async function () {
+      const { settler, chain, store } = setup({ batchMax: 1 });
+      chain.creditPool = 6n;
+      settler.record(await receipt(chain.time - 1n));
+      expect((await settler.step()).committed).to.deep.equal([]);
+      chain.time += (MAX_AGE * 3n) / 4n;
+      chain.creditPool = 7n;
+      expect((await settler.step()).committed).to.deep.equal([]);
+      expect(store.inState("failed")).to.have.length(1);
+      expect((await settler.step()).planned).to.deep.equal([]);
+      expect(store.counts()).to.deep.equal({ unbatched: 0, expired: 1 });
+      expect(chain.batches).to.have.length(0);
+      expect(chain.creditPool).to.equal(7n);
+    });
+
     it("gives a reverted commit's receipts to a new batch, each payment id in one committed batch", async function () {
       const { settler, chain, store } = setup({ batchMax: 2 });
       const receipts = [await receipt(chain.time - 1n), await receipt(chain.time - 1n)];
