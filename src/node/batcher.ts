@@ -76,7 +76,9 @@ export class ZkBatcher implements SubmissionStrategy {
 
   /** Jobs of a batchable mode (ZK) are batched unless handed back. */
   batches(row: JobRow): boolean {
-    return modeModule(row.job.mode).batchable && !this.solo.has(row.jobId);
+    // A job computed without its proof (for a slot batch, e.g. before a restart without `zkBatch`) is never batched
+    // here (send takes proved jobs only): it is submitted on its own, which proves it.
+    return row.proof !== undefined && modeModule(row.job.mode).batchable && !this.solo.has(row.jobId);
   }
 
   /** A job the batch could not take: it is submitted on its own at its next step. */

@@ -152,7 +152,8 @@ export class ZkSlotLoader implements SlotProverSource {
       this.refused.set(`${modelId}@${version}`, {
         error: refusal,
         at: Date.now(),
-        final: error instanceof VerificationError,
+        // A file whose bytes do not match their hash is a store's bad copy, which can be replaced: asked again later.
+        final: error instanceof VerificationError && !(error.cause instanceof IntegrityError),
       });
       if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
       this.log?.warn({ model: where, slots: this.slots, err: error.message }, "refusing the version's slot key");

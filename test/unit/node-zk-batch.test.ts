@@ -8,7 +8,7 @@ import { JobEscrow__factory } from "../../typechain-types";
 import { RevertError } from "../../src/core/errors";
 import type { Job } from "../../src/core/job";
 import { Mode } from "../../src/core/modes";
-import { SUBMIT_ALONE, type SubmissionStrategy } from "../../src/node/batcher";
+import { SUBMIT_ALONE, ZkBatcher, type SubmissionStrategy } from "../../src/node/batcher";
 import type { SendRequest } from "../../src/node/sender";
 import { NodeStore, type JobRow } from "../../src/node/store";
 import { ModelError } from "../../src/node/errors";
@@ -354,6 +354,24 @@ describe("node: ZkSlotBatcher (one N-slot proof for the ZK jobs of a version)", 
       h.batcher.add(row);
       expect(added).to.deep.equal([1n]);
       expect(h.sent).to.have.length(0);
+    });
+  });
+
+  describe("the RLC batcher (ZkBatcher) after a restart without zkBatch", () => {
+    it("leaves a ZK job computed without its proof to be submitted alone (which proves it); batches a proved one", async () => {
+      const h = harness();
+      const row = await h.computed(1);
+      expect(row.proof).to.equal(undefined);
+      const rlc = new ZkBatcher(
+        h.store,
+        undefined as never,
+        JobEscrow__factory.createInterface(),
+        pino({ level: "silent" }),
+        { escrow: ZeroAddress, maxBatch: 16, windowMs: 1_000 },
+        { wake: () => undefined },
+      );
+      expect(rlc.batches(row)).to.equal(false);
+      expect(rlc.batches({ ...row, proof: "0x01" })).to.equal(true);
     });
   });
 
