@@ -100,9 +100,10 @@ export async function* streamCompletion(
   const controller = new AbortController();
   const onAbort = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  const totalMs = options.totalTimeoutMs ?? 120_000;
   const total = setTimeout(
-    () => controller.abort(new TimeoutError(`the answer from ${route.url} took over ${options.totalTimeoutMs} ms`)),
-    options.totalTimeoutMs ?? 120_000,
+    () => controller.abort(new TimeoutError(`the answer from ${route.url} took over ${totalMs} ms`)),
+    totalMs,
   );
   try {
     const response = await head(route, body, options, controller.signal);
@@ -127,7 +128,8 @@ async function head(route: ChatRoute, body: object, options: StreamCompletionOpt
           method: "POST",
           headers,
           body: JSON.stringify(body),
-          signal: inner,
+          // The head's time limit, and, for the whole body, the stream's own (total time, caller's signal, early end).
+          signal: AbortSignal.any([inner, signal]),
         }),
       signal,
     );

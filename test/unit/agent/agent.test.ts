@@ -9,7 +9,9 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ZeroAddress, keccak256, toUtf8Bytes } from "ethers";
 import { VerificationError } from "../../../src/core/errors";
 import {
   Agent,
@@ -20,6 +22,7 @@ import {
   type ChatRoute,
   type ChatTransport,
   type Persona,
+  streamCompletion,
 } from "../../../src/sdk/agent";
 import { expectRejection } from "../../fixtures/assert";
 import { loadChat, type ChatFixture } from "../chat/receipts.fixture";
@@ -261,5 +264,37 @@ describe("sdk/agent", function () {
     expect(third.receipt.receipt.paymentId).to.equal(keccak256(toUtf8Bytes("cred-3")));
     expect(credentials.taken).to.have.length(3);
     expect(agent.stats).to.include({ turns: 3, credentialsSent: 3, credentialsLost: 0, failovers: 0 });
+  });
+
+  it("ends a stream that keeps sending within the idle limit at its total time limit, closing the connection", async function () {
+    let closed = false;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const tick = setInterval(() => res.write('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n'), 50);
+      res.on("close", () => {
+        closed = true;
+        clearInterval(tick);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const route: ChatRoute = { operator: ZeroAddress, url: `http://127.0.0.1:${port}/v1`, fetch };
+    try {
+      let chunks = 0;
+      const stream = streamCompletion(route, {}, { totalTimeoutMs: 300, idleTimeoutMs: 10_000 });
+      await expectRejection(
+        (async () => {
+          for await (const _ of stream) chunks += 1;
+        })(),
+        AttemptError,
+        /took over 300 ms/,
+      );
+      expect(chunks).to.be.greaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(closed).to.equal(true);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
